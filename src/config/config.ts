@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { policyConfigSchema } from '../policy/policy-config.js';
+import { SCAN_QUEUE_KINDS } from '../queues/names.js';
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * The fleet's configuration: environment variables, validated, with every default documented.
+ * CLI flags override the matching variable.
+ */
+export const configSchema = z.object({
+  /** REDIS_URL: where queues, lists and hash sets live. Default redis://127.0.0.1:6379. */
+  redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+  /**
+   * ABUSE_SCAN_PREFIX: key prefix of every queue. The braces are a Redis Cluster hash tag, so
+   * all of the fleet's keys land in one slot and BullMQ's multi-key scripts run on a cluster.
+   */
+  prefix: z.string().min(1).default('{abuse-scan}'),
+  /** ABUSE_SCAN_QUEUES: comma-separated scan queues a worker takes jobs from. Default links,images. */
+  queues: z
+    .string()
+    .default(SCAN_QUEUE_KINDS.join(','))
+    .transform((value) => value.split(',').map((q) => q.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(SCAN_QUEUE_KINDS)).min(1)),
+  /** ABUSE_SCAN_CONCURRENCY: jobs in flight per queue per process. Default 16. */
+  concurrency: positiveInt.default(16),
+  /** ABUSE_SCAN_IMAGE_ROOT: directory `{ path }` items must lie under; unset refuses path items. */
+  imageRoot: z.string().min(1).optional(),
+  /** ABUSE_SCAN_ATTEMPTS: tries per job for transient failures (1 = no retry). Default 5. */
+  attempts: positiveInt.default(5),
+  /** ABUSE_SCAN_BACKOFF_MS: first retry delay; doubles on each retry. Default 1000. */
+  backoffMs: positiveInt.default(1000),
+  /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
+  lockDurationMs: positiveInt.default(30_000),
+  /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
+  stalledIntervalMs: positiveInt.default(30_000),
+  /** ABUSE_SCAN_MAX_STALLED: recoveries before a job gets a `job_stalled` verdict. Default 2. */
+  maxStalledCount: z.coerce.number().int().nonnegative().default(2),
+  /** ABUSE_SCAN_VERDICT_RETENTION_S: how long verdicts (and so jobId idempotency) are kept. Default 86400. */
+  verdictRetentionSeconds: positiveInt.default(86_400),
+  /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy; unset uses the defaults. */
+  policy: policyConfigSchema.default(policyConfigSchema.parse({})),
+  /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
+  metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** LOG_LEVEL: pino level. Default info. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type FleetConfig = z.output<typeof configSchema>;
+export type FleetConfigInput = z.input<typeof configSchema>;
+
+const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
+  REDIS_URL: 'redisUrl',
+  ABUSE_SCAN_PREFIX: 'prefix',
+  ABUSE_SCAN_QUEUES: 'queues',
+  ABUSE_SCAN_CONCURRENCY: 'concurrency',
+  ABUSE_SCAN_IMAGE_ROOT: 'imageRoot',
+  ABUSE_SCAN_ATTEMPTS: 'attempts',
+  ABUSE_SCAN_BACKOFF_MS: 'backoffMs',
+  ABUSE_SCAN_LOCK_MS: 'lockDurationMs',
+  ABUSE_SCAN_STALLED_INTERVAL_MS: 'stalledIntervalMs',
+  ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',
+  ABUSE_SCAN_VERDICT_RETENTION_S: 'verdictRetentionSeconds',
+  ABUSE_SCAN_METRICS_PORT: 'metricsPort',
+  LOG_LEVEL: 'logLevel',
+};
+
+/** Reads the configuration from the environment, then applies `overrides` (CLI flags). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<FleetConfigInput> = {}): FleetConfig {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') fromEnv[key] = value;
+  }
+  if (env.ABUSE_SCAN_POLICY_FILE) {
+    fromEnv.policy = JSON.parse(readFileSync(env.ABUSE_SCAN_POLICY_FILE, 'utf8')) as unknown;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const result = configSchema.safeParse({ ...fromEnv, ...defined });
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+
+export const VERDICT_SCHEMA_VERSION = 1;
+
+export const DECISIONS = ['allow', 'review', 'block'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+export const errorInfoSchema = z.object({
+  code: errorCodeSchema,
+  message: z.string(),
+  item: z.number().int().nonnegative().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** One piece of evidence that fired: which source, what kind, what exactly matched, how strongly. */
+export const signalSchema = z.object({
+  /** The subsystem that produced it: `blocklist`, `hashset`, `model`, `link`, ... */
+  source: z.string(),
+  /** What fired within the source: `url_match`, `pdq_match`, `image_model`, `non_http_scheme`, ... */
+  kind: z.string(),
+  /** Index of the job item it concerns. */
+  item: z.number().int().nonnegative(),
+  /** Strength in [0, 1]; the policy compares it to its thresholds. */
+  score: z.number().min(0).max(1),
+  /** The decision this signal asks for by itself (the policy may cap or raise it). */
+  suggests: z.enum(DECISIONS),
+  /** What matched: list and entry, hash set entry and distance, model id and label scores... */
+  evidence: z.record(z.string(), z.unknown()),
+});
+
+export const itemResultSchema = z.object({
+  index: z.number().int().nonnegative(),
+  kind: z.enum(['link', 'image']),
+  /** Log-safe description of the input (never inline bytes). */
+  input: z.string(),
+  status: z.enum(['ok', 'error']),
+  error: errorInfoSchema.optional(),
+  /** Per-kind facts: canonical URL and redirect chain, image size and hashes, ... */
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const verdictSchema = z.object({
+  schemaVersion: z.literal(VERDICT_SCHEMA_VERSION),
+  jobId: z.string(),
+  contentId: z.string(),
+  surface: z.string(),
+  tenant: z.string().optional(),
+  decision: z.enum(DECISIONS),
+  /** Human-readable attribution: why the decision is what it is. */
+  reasons: z.array(z.string()),
+  signals: z.array(signalSchema),
+  items: z.array(itemResultSchema),
+  /** Job-level and item-level errors, as stable codes. */
+  errors: z.array(errorInfoSchema),
+  /** Milliseconds per stage, plus `total` and (on the queue path) `queueWait`. */
+  timings: z.record(z.string(), z.number()),
+  /** Versions of every list, hash set and model consulted, and of the scanner itself. */
+  versions: z.object({
+    scanner: z.string(),
+    lists: z.record(z.string(), z.string()),
+    hashSets: z.record(z.string(), z.string()),
+    models: z.record(z.string(), z.string()),
+  }),
+  metadata: z.record(z.string(), z.string()).optional(),
+  /** Which attempt produced it (1 = first). */
+  attempt: z.number().int().positive(),
+  createdAt: z.string(),
+});
+
+export type Signal = z.infer<typeof signalSchema>;
+export type ItemResult = z.infer<typeof itemResultSchema>;
+export type Verdict = z.infer<typeof verdictSchema>;
+export type VerdictVersions = Verdict['versions'];

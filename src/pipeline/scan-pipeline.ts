@@ -1,0 +1,171 @@
+import { performance } from 'node:perf_hooks';
+import { ScanError, toScanError, type ErrorInfo } from '../errors.js';
+import { describeItem, itemKind, type ItemKind, type ScanJob, type ScanItem } from '../jobs/job-schema.js';
+import { VERDICT_SCHEMA_VERSION, type ItemResult, type Signal, type Verdict, type VerdictVersions } from '../jobs/verdict-schema.js';
+import { decide } from '../policy/decide.js';
+import type { PolicyConfig } from '../policy/policy-config.js';
+import type { SignalRegistry } from '../signals/registry.js';
+import { SCANNER_VERSION } from '../version.js';
+import type { ItemPreparer } from './item-preparer.js';
+import { mapConcurrent } from './map-concurrent.js';
+
+export interface ScanPipelineOptions {
+  preparers: ItemPreparer[];
+  registry: SignalRegistry;
+  policy: PolicyConfig;
+  /** Items of one kind processed at once within a job. Default: links 8, images 2. */
+  itemConcurrency?: Partial<Record<ItemKind, number>>;
+}
+
+/** Where a run of the pipeline stands: which job, which attempt, whether retries remain. */
+export interface ScanRunInfo {
+  jobId: string;
+  attempt: number;
+  /** On the final attempt a transient failure is recorded in the verdict instead of thrown. */
+  finalAttempt: boolean;
+  /** Milliseconds the job waited in the queue, when it came through one. */
+  queueWaitMs?: number;
+  signal?: AbortSignal;
+}
+
+const STAGE_NAMES: Record<ItemKind, string> = { link: 'links', image: 'images' };
+const DEFAULT_ITEM_CONCURRENCY: Record<ItemKind, number> = { link: 8, image: 2 };
+
+interface ItemOutcome {
+  result: ItemResult;
+  signals: Signal[];
+  errors: ErrorInfo[];
+}
+
+/**
+ * The one scan pipeline: the queue worker and the embedded `abuse-scan scan` run this same code.
+ * Items are prepared once per kind, every signal type of the kind matches the prepared subject,
+ * and the policy turns the signals and errors into one verdict.
+ */
+export class ScanPipeline {
+  private readonly preparers = new Map<ItemKind, ItemPreparer>();
+  private readonly concurrency: Record<ItemKind, number>;
+
+  constructor(private readonly options: ScanPipelineOptions) {
+    for (const preparer of options.preparers) this.preparers.set(preparer.kind, preparer);
+    this.concurrency = { ...DEFAULT_ITEM_CONCURRENCY, ...options.itemConcurrency };
+  }
+
+  async scan(job: ScanJob, run: ScanRunInfo): Promise<Verdict> {
+    const started = performance.now();
+    const signal = run.signal ?? new AbortController().signal;
+    const timings: Record<string, number> = {};
+    const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
+    job.items.forEach((item, index) => {
+      const kind = itemKind(item);
+      byKind.set(kind, [...(byKind.get(kind) ?? []), { item, index }]);
+    });
+
+    const outcomes: ItemOutcome[] = [];
+    await Promise.all(
+      [...byKind].map(async ([kind, entries]) => {
+        const stageStart = performance.now();
+        const done = await mapConcurrent(entries, this.concurrency[kind], ({ item, index }) =>
+          this.scanItem(kind, item, index, run, signal),
+        );
+        timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
+        outcomes.push(...done);
+      }),
+    );
+    outcomes.sort((a, b) => a.result.index - b.result.index);
+
+    const signals = outcomes.flatMap((o) => o.signals);
+    const errors = outcomes.flatMap((o) => o.errors);
+    const { decision, reasons } = decide(signals, errors, this.options.policy);
+    timings.total = round(performance.now() - started);
+    if (run.queueWaitMs !== undefined) timings.queueWait = round(run.queueWaitMs);
+
+    return {
+      schemaVersion: VERDICT_SCHEMA_VERSION,
+      jobId: run.jobId,
+      contentId: job.contentId,
+      surface: job.surface,
+      ...(job.tenant !== undefined && { tenant: job.tenant }),
+      decision,
+      reasons,
+      signals,
+      items: outcomes.map((o) => o.result),
+      errors,
+      timings,
+      versions: this.versions(),
+      ...(job.metadata !== undefined && { metadata: job.metadata }),
+      attempt: run.attempt,
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  /** Versions of everything the registered signal types consult, merged. */
+  versions(): VerdictVersions {
+    const versions: VerdictVersions = { scanner: SCANNER_VERSION, lists: {}, hashSets: {}, models: {} };
+    for (const type of this.options.registry.all()) {
+      const v = type.versions();
+      Object.assign(versions.lists, v.lists);
+      Object.assign(versions.hashSets, v.hashSets);
+      Object.assign(versions.models, v.models);
+    }
+    return versions;
+  }
+
+  private async scanItem(kind: ItemKind, item: ScanItem, index: number, run: ScanRunInfo, signal: AbortSignal): Promise<ItemOutcome> {
+    const input = describeItem(item);
+    try {
+      const preparer = this.preparers.get(kind);
+      if (!preparer) throw new ScanError('unsupported_item', `no preparer for ${kind} items`);
+      const prepared = await preparer.prepare(item, index, signal);
+      const signals: Signal[] = [];
+      for (const type of this.options.registry.forKind(kind)) {
+        signals.push(...(await type.match(prepared.subject, index)));
+      }
+      return {
+        result: { index, kind, input, status: 'ok', details: prepared.details },
+        signals,
+        errors: prepared.errors ?? [],
+      };
+    } catch (thrown) {
+      const error = toScanError(thrown);
+      if (!error.permanent && !run.finalAttempt) throw error;
+      const info = error.toInfo(index);
+      return { result: { index, kind, input, status: 'error', error: info, details: {} }, signals: [], errors: [info] };
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** The verdict for a job that could not be scanned at all (invalid, stalled, out of retries). */
+export function errorVerdict(
+  raw: unknown,
+  run: Pick<ScanRunInfo, 'jobId' | 'attempt'>,
+  error: ScanError,
+  policy: PolicyConfig,
+  versions: VerdictVersions,
+): Verdict {
+  const fields = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 256) : undefined);
+  const info = error.toInfo();
+  const { decision, reasons } = decide([], [info], policy);
+  const tenant = text(fields.tenant);
+  return {
+    schemaVersion: VERDICT_SCHEMA_VERSION,
+    jobId: run.jobId,
+    contentId: text(fields.contentId) ?? '',
+    surface: text(fields.surface) ?? '',
+    ...(tenant !== undefined && { tenant }),
+    decision,
+    reasons,
+    signals: [],
+    items: [],
+    errors: [info],
+    timings: { total: 0 },
+    versions,
+    attempt: run.attempt,
+    createdAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,149 @@
+import { Job, Queue, QueueEvents, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { FleetConfig } from '../config/config.js';
+import { ScanError, toScanError } from '../errors.js';
+import type { Verdict } from '../jobs/verdict-schema.js';
+import { validateJob } from '../jobs/validate-job.js';
+import { VERDICTS_QUEUE, type ScanQueueKind } from '../queues/names.js';
+import type { FleetMetrics } from '../ops/metrics.js';
+import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
+import type { Logger } from '../runtime/logger.js';
+import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
+
+export interface ScanWorkerOptions {
+  config: FleetConfig;
+  pipeline: ScanPipeline;
+  /** Shared client for queue commands; BullMQ duplicates it for its blocking reads. */
+  connection: Redis;
+  logger: Logger;
+  metrics: FleetMetrics;
+}
+
+/** What the processor returns to BullMQ (the verdict itself goes to the verdicts queue). */
+interface ScanResult {
+  decision: Verdict['decision'];
+}
+
+/** BullMQ's message for a job that stalled more than `maxStalledCount` times. */
+const STALLED_MESSAGE = /stalled more than allowable limit/i;
+
+/**
+ * A runnable that takes scan jobs from the configured queues, runs the pipeline and stores exactly
+ * one verdict per job. `run()` starts taking work; `shutdown()` stops taking work, lets in-flight
+ * jobs finish and their verdicts land, then releases its connections.
+ */
+export class ScanWorker {
+  private readonly workers: Worker[] = [];
+  private readonly events: QueueEvents[] = [];
+  private readonly verdictsQueue: Queue;
+  private readonly emitter: VerdictEmitter;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: ScanWorkerOptions) {
+    const { config, connection } = options;
+    this.verdictsQueue = new Queue(VERDICTS_QUEUE, { connection, prefix: config.prefix });
+    this.emitter = new VerdictEmitter(this.verdictsQueue, { retentionSeconds: config.verdictRetentionSeconds });
+  }
+
+  get running(): boolean {
+    return this.workers.length > 0 && this.stopping === undefined;
+  }
+
+  async run(): Promise<void> {
+    const { config, connection, logger } = this.options;
+    for (const queue of config.queues) {
+      const worker = new Worker<unknown, ScanResult>(queue, (job) => this.process(queue, job), {
+        connection,
+        prefix: config.prefix,
+        concurrency: config.concurrency,
+        lockDuration: config.lockDurationMs,
+        stalledInterval: config.stalledIntervalMs,
+        maxStalledCount: config.maxStalledCount,
+        autorun: false,
+      });
+      worker.on('failed', (job, error) => void this.onFailed(queue, job, error));
+      worker.on('error', (error) => logger.error({ err: error, queue }, 'worker error'));
+      this.workers.push(worker);
+      // A job failed by the stalled checker is announced only on the queue's event stream.
+      const events = new QueueEvents(queue, { connection, prefix: config.prefix });
+      events.on('failed', ({ jobId, failedReason }) => {
+        if (!STALLED_MESSAGE.test(failedReason)) return;
+        void Job.fromId(worker, jobId).then((job) => this.onFailed(queue, job, new Error(failedReason)));
+      });
+      events.on('error', (error) => logger.error({ err: error, queue }, 'queue events error'));
+      this.events.push(events);
+    }
+    await Promise.all([...this.workers, ...this.events].map((client) => client.waitUntilReady()));
+    for (const worker of this.workers) void worker.run();
+    logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.prefix }, 'scan worker started');
+  }
+
+  /** Stops taking jobs, waits for in-flight ones and their verdicts. Safe to call twice. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.options.logger.info('scan worker stopping: finishing in-flight jobs');
+      await Promise.all(this.workers.map((worker) => worker.close()));
+      await this.emitter.flush();
+      await Promise.all(this.events.map((events) => events.close()));
+      await this.verdictsQueue.close();
+      this.options.logger.info('scan worker stopped');
+    })();
+    return this.stopping;
+  }
+
+  private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>): Promise<ScanResult> {
+    const { config, pipeline, metrics } = this.options;
+    const jobId = job.id ?? 'unknown';
+    const attempt = job.attemptsMade + 1;
+    const finalAttempt = attempt >= (job.opts.attempts ?? 1);
+    const started = Date.now();
+    metrics.inFlight.inc({ queue });
+    metrics.queueWaitSeconds.observe({ queue }, Math.max(0, started - job.timestamp) / 1000);
+    try {
+      let verdict: Verdict;
+      try {
+        const scanJob = validateJob(job.data, { imageRoot: config.imageRoot });
+        verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs: Math.max(0, started - job.timestamp) });
+      } catch (thrown) {
+        const error = toScanError(thrown);
+        if (!error.permanent && !finalAttempt) {
+          metrics.retries.inc({ queue });
+          throw error;
+        }
+        verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions());
+      }
+      await this.emitter.emit(verdict);
+      metrics.verdicts.inc({ queue, decision: verdict.decision });
+      for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
+      return { decision: verdict.decision };
+    } finally {
+      metrics.inFlight.dec({ queue });
+      metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
+    }
+  }
+
+  /**
+   * A job that failed for good without a verdict (it stalled too often because workers crashed
+   * under it, or storing its verdict kept failing) still owes its consumer one verdict.
+   */
+  private async onFailed(queue: ScanQueueKind, job: Job | undefined, error: Error): Promise<void> {
+    if (!job) return;
+    const stalled = STALLED_MESSAGE.test(error.message);
+    const outOfAttempts = job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!stalled && !outOfAttempts) return;
+    const { config, pipeline, logger, metrics } = this.options;
+    const cause = stalled ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
+    try {
+      const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions());
+      await this.emitter.emit(verdict);
+      metrics.verdicts.inc({ queue, decision: verdict.decision });
+      metrics.errors.inc({ code: cause.code });
+    } catch (emitError) {
+      logger.error({ err: emitError, jobId: job.id }, 'could not store the error verdict of a failed job');
+    }
+  }
+}
+
+function exhausted(error: ScanError): ScanError {
+  return new ScanError('retries_exhausted', `${error.code}: ${error.message}`, { lastCode: error.code });
+}
