@@ -15,6 +15,8 @@ export interface ScanPipelineOptions {
   policy: PolicyConfig;
   /** Items of one kind processed at once within a job. Default: links 8, images 2. */
   itemConcurrency?: Partial<Record<ItemKind, number>>;
+  /** Released by `close()`: HTTP agents, model sessions, store subscriptions. */
+  resources?: Array<{ close(): Promise<void> | void }>;
 }
 
 /** Where a run of the pipeline stands: which job, which attempt, whether retries remain. */
@@ -97,6 +99,10 @@ export class ScanPipeline {
       attempt: run.attempt,
       createdAt: new Date().toISOString(),
     };
+  }
+
+  async close(): Promise<void> {
+    for (const resource of this.options.resources ?? []) await resource.close();
   }
 
   /** Versions of everything the registered signal types consult, merged. */

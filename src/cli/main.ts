@@ -1,0 +1,14 @@
+import { Command } from 'commander';
+import { SCANNER_VERSION } from '../version.js';
+import { registerScanCommand } from './scan-command.js';
+import { registerWorkerCommand } from './worker-command.js';
+
+const program = new Command()
+  .name('abuse-scan')
+  .description('Content- and link-abuse scanning: workers, producer tools and trust-engineer commands')
+  .version(SCANNER_VERSION);
+
+registerScanCommand(program);
+registerWorkerCommand(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,50 @@
+import { open, realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ScanError } from '../errors.js';
+import type { ImageItem } from '../jobs/job-schema.js';
+import { isPathUnder } from '../jobs/validate-job.js';
+
+export interface ImageSourceOptions {
+  /** Directory `{ path }` items must lie under, after symlinks are resolved. Unset refuses path items. */
+  imageRoot?: string | undefined;
+  /** Bytes read from a file or URL at most. Default 20 MiB. */
+  maxFileBytes?: number;
+  /** Fetches `{ url }` images through the address guard with a byte cap. */
+  fetchImage?: (url: string, maxBytes: number, signal: AbortSignal) => Promise<Uint8Array>;
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024;
+
+/** The raw bytes of an image item, from whichever source it names, within the byte cap. */
+export async function loadImageBytes(item: ImageItem, options: ImageSourceOptions, signal: AbortSignal): Promise<Uint8Array> {
+  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if ('bytesBase64' in item) return Buffer.from(item.bytesBase64, 'base64');
+  if ('path' in item) return readUnderRoot(item.path, options.imageRoot, maxBytes);
+  if (!options.fetchImage) throw new ScanError('unsupported_item', 'image URLs are not fetched by this pipeline');
+  return options.fetchImage(item.url, maxBytes, signal);
+}
+
+async function readUnderRoot(path: string, imageRoot: string | undefined, maxBytes: number): Promise<Uint8Array> {
+  if (!imageRoot) throw new ScanError('path_outside_root', 'path items need a configured image root');
+  let root: string;
+  let resolved: string;
+  try {
+    root = await realpath(imageRoot);
+    // realpath follows symlinks, so a link inside the root pointing out of it is caught below.
+    resolved = await realpath(resolve(imageRoot, path));
+  } catch {
+    throw new ScanError('path_not_found', `no file at ${path}`);
+  }
+  if (!isPathUnder(root, resolved)) throw new ScanError('path_outside_root', `${path} resolves outside the image root`);
+  const handle = await open(resolved, 'r').catch(() => {
+    throw new ScanError('path_not_found', `cannot open ${path}`);
+  });
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new ScanError('path_not_found', `${path} is not a regular file`);
+    if (stat.size > maxBytes) throw new ScanError('payload_too_large', `${path} has ${stat.size} bytes, more than ${maxBytes}`);
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { Signal } from '../jobs/verdict-schema.js';
+import { decide } from './decide.js';
+import { DEFAULT_POLICY, policyConfigSchema } from './policy-config.js';
+
+const signal = (overrides: Partial<Signal>): Signal => ({
+  source: 'blocklist',
+  kind: 'url_match',
+  item: 0,
+  score: 1,
+  suggests: 'block',
+  evidence: {},
+  ...overrides,
+});
+
+describe('decide', () => {
+  it('allows when nothing fired', () => {
+    expect(decide([], [], DEFAULT_POLICY)).toEqual({ decision: 'allow', reasons: [] });
+  });
+
+  it('takes the strictest suggestion and lists the reasons strictest first', () => {
+    const outcome = decide([signal({ suggests: 'review', source: 'model', kind: 'image_model', score: 0.7 }), signal({})], [], DEFAULT_POLICY);
+    expect(outcome.decision).toBe('block');
+    expect(outcome.reasons).toEqual([
+      'block: blocklist/url_match on item 0, score 1.000',
+      'review: model/image_model on item 0, score 0.700',
+    ]);
+  });
+
+  it('caps a source at its configured ceiling', () => {
+    const policy = policyConfigSchema.parse({ maxDecisionBySource: { model: 'review' } });
+    const outcome = decide([signal({ source: 'model', kind: 'image_model' })], [], policy);
+    expect(outcome.decision).toBe('review');
+    expect(outcome.reasons[0]).toContain('capped from block for source model');
+  });
+
+  it('maps errors through errorDecisions, falling back to defaultErrorDecision', () => {
+    expect(decide([], [{ code: 'fetch_timeout', message: 'slow', item: 0 }], DEFAULT_POLICY).decision).toBe('allow');
+    expect(decide([], [{ code: 'image_corrupt', message: 'bad', item: 1 }], DEFAULT_POLICY)).toEqual({
+      decision: 'review',
+      reasons: ['review: error image_corrupt on item 1'],
+    });
+    const strict = policyConfigSchema.parse({ defaultErrorDecision: 'block' });
+    expect(decide([], [{ code: 'invalid_job', message: 'x' }], strict).reasons).toEqual(['block: error invalid_job on job']);
+  });
+
+  it('never lets an error lower what a signal asks for', () => {
+    expect(decide([signal({})], [{ code: 'fetch_failed', message: 'x', item: 0 }], DEFAULT_POLICY).decision).toBe('block');
+  });
+});
