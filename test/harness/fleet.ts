@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { loadConfig, type FleetConfigInput } from '../../src/config/config.js';
+import { VERDICTS_QUEUE } from '../../src/queues/names.js';
+import { FleetMetrics } from '../../src/ops/metrics.js';
+import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { ScanWorker } from '../../src/worker/scan-worker.js';
+import { TEST_REDIS_URL, testRedis } from './redis.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A scan worker in this process, on its own Redis connection. */
+export async function startInProcessWorker(prefix: string, overrides: Partial<FleetConfigInput> = {}) {
+  const config = loadConfig({}, { redisUrl: TEST_REDIS_URL, prefix, lockDurationMs: 5000, stalledIntervalMs: 2000, ...overrides });
+  const logger = createLogger('silent');
+  const connection = testRedis();
+  const pipeline = await createScanPipeline(config, { logger, connection });
+  const worker = new ScanWorker({ config, pipeline, connection, logger, metrics: new FleetMetrics() });
+  await worker.run();
+  return {
+    worker,
+    config,
+    async stop() {
+      await worker.shutdown();
+      await pipeline.close();
+      await connection.quit();
+    },
+  };
+}
+
+/** Ids of every verdict stored under the prefix (waiting for a consumer or consumed). */
+export async function verdictJobIds(prefix: string): Promise<string[]> {
+  const connection = testRedis();
+  const queue = new Queue(VERDICTS_QUEUE, { connection, prefix });
+  try {
+    const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'], 0, -1);
+    return jobs.map((job) => job.id!).filter(Boolean);
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+/** Polls until `predicate` holds or the timeout passes; returns whether it held. */
+export async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return true;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return predicate();
+}
+
+/** `abuse-scan worker` as a child process, run from the TypeScript sources. */
+export function spawnWorkerProcess(prefix: string, env: Record<string, string> = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: TEST_REDIS_URL,
+      ABUSE_SCAN_PREFIX: prefix,
+      ABUSE_SCAN_LOCK_MS: '3000',
+      ABUSE_SCAN_STALLED_INTERVAL_MS: '1000',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return Object.assign(child, { output: () => output });
+}
+
+/** Resolves once the child has logged that it started taking jobs. */
+export async function waitForWorkerStart(child: ReturnType<typeof spawnWorkerProcess>, timeoutMs = 20_000): Promise<void> {
+  const started = await waitUntil(async () => child.output().includes('scan worker started'), timeoutMs, 50);
+  if (!started) throw new Error(`worker did not start:\n${child.output()}`);
+}
+
+export async function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return { code, signal };
+}

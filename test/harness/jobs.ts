@@ -1,0 +1,16 @@
+import type { ScanJobInput } from '../../src/jobs/job-schema.js';
+
+/** A tiny real PNG (8x8, two colours), so image jobs exercise the decode path. */
+export const SMALL_PNG_BASE64 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAYAAADED76LAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAFElEQVQYlWP4jwaM086gYIaRoQAAop7MAZ/Ik/MAAAAASUVORK5CYII=';
+
+/** Job number i of a mixed workload: two in three are links only, one in three carries an image. */
+export function mixedJob(i: number): ScanJobInput {
+  const links = [`https://site-${i % 50}.example/page/${i}?ref=mail`, `http://short.example/${i.toString(36)}`];
+  return {
+    contentId: `content-${i}`,
+    surface: i % 2 ? 'send' : 'upload',
+    ...(i % 5 === 0 && { tenant: `tenant-${i % 3}` }),
+    items: i % 3 === 0 ? [...links, { bytesBase64: SMALL_PNG_BASE64 }] : links,
+  };
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import { verdictSchema } from '../../src/jobs/verdict-schema.js';
+import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
+import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { mixedJob } from '../harness/jobs.js';
+
+describe('the fleet turns every enqueued job into exactly one verdict', () => {
+  const prefix = uniquePrefix('fleet');
+  let client: ScanClient;
+  let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+
+  beforeAll(async () => {
+    client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    worker = await startInProcessWorker(prefix, { concurrency: 32 });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.close();
+    const redis = testRedis();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('1,000 mixed jobs give 1,000 verdicts with unique jobIds', async () => {
+    const enqueued = await client.enqueueBulk(Array.from({ length: 1000 }, (_, i) => ({ job: mixedJob(i) })));
+    expect(new Set(enqueued.map((e) => e.jobId)).size).toBe(1000);
+    expect(new Set(enqueued.map((e) => e.queue))).toEqual(new Set(['links', 'images']));
+
+    const done = await waitUntil(async () => (await verdictJobIds(prefix)).length >= 1000, 60_000, 250);
+    expect(done).toBe(true);
+    const ids = await verdictJobIds(prefix);
+    expect(ids).toHaveLength(1000);
+    expect(new Set(ids)).toEqual(new Set(enqueued.map((e) => e.jobId)));
+
+    const sample = await client.getVerdict(enqueued[7]!.jobId);
+    expect(verdictSchema.parse(sample)).toMatchObject({ contentId: 'content-7', surface: 'send', attempt: 1 });
+  });
+
+  it('deduplicates on contentId: the same content enqueued again yields no second verdict', async () => {
+    const again = await client.enqueue(mixedJob(3));
+    const verdict = await client.waitForVerdict(again.jobId, { timeoutMs: 5000 });
+    expect(verdict.contentId).toBe('content-3');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await verdictJobIds(prefix)).filter((id) => id === again.jobId)).toHaveLength(1);
+  });
+
+  it('waitForVerdict resolves for a job enqueued after the wait began', async () => {
+    const job = { contentId: 'late-1', surface: 'send', items: ['https://late.example/path'] };
+    const jobId = 'explicit-late-1';
+    const waiting = client.waitForVerdict(jobId, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.enqueue(job, { jobId });
+    const verdict = await waiting;
+    expect(verdict).toMatchObject({ jobId, contentId: 'late-1', surface: 'send', decision: 'allow' });
+    expect(verdict.items[0]).toMatchObject({ kind: 'link', status: 'ok' });
+  });
+
+  it('waitForVerdict times out with a typed error', async () => {
+    await expect(client.waitForVerdict('never-enqueued', { timeoutMs: 200 })).rejects.toMatchObject({ code: 'verdict_timeout' });
+  });
+});
