@@ -1,0 +1,217 @@
+import { domainToASCII } from 'node:url';
+import { ScanError } from '../errors.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-literal.js';
+import { byteStringToBuffer, escapeUnsafeBytes, toByteString, unescapeRepeatedly } from './percent-escapes.js';
+
+/**
+ * URL canonicalisation exactly as Google Safe Browsing specifies it ("URLs and Hashing", v4), so
+ * that our hashes match the hashes of every list built the same way. The canonical form is for
+ * MATCHING only: it drops the port and userinfo, and it percent-unescapes before parsing, so it
+ * can differ from the URL a browser would fetch. The unfurler fetches the original URL.
+ *
+ * Choices the documentation leaves open, made here:
+ * - Input without a scheme gets `http://` (the documentation's own examples do this).
+ * - Schemes without an authority (`javascript:`, `data:`, `mailto:`, `about:`, `blob:`) and `file:`
+ *   throw ScanError('unsupported_scheme') with `detail.scheme`, so a caller can flag them without
+ *   any fetch. Other schemes with an authority (`ftp://`, `ws://`) are canonicalised like http.
+ * - IPv6 follows the newer Safe Browsing reference: compressed form in brackets, and IPv4-mapped
+ *   (`[::ffff:1.2.3.4]`) or NAT64 (`[64:ff9b::1.2.3.4]`) addresses become the IPv4 address.
+ * - Raw control characters other than tab/CR/LF are refused (invalid_url) by default: no browser
+ *   produces them and they usually mean a corrupted or hostile input. `controlCharacters: 'escape'`
+ *   gives the documentation's behaviour (`http://\x01\x80.com/` -> `http://%01%80.com/`).
+ * - For http/https, a raw `\` before the query is read as `/`, as browsers do, so that
+ *   `http://evil.com\@good.com/` names the host a browser would visit.
+ */
+
+/**
+ * Default input limit, in UTF-8 bytes. 8 KiB is the request-line limit of common servers (Apache
+ * 8190, nginx 8k buffers): a longer URL cannot be fetched anyway, and the bound keeps the work
+ * per URL small.
+ */
+export const DEFAULT_MAX_URL_LENGTH = 8192;
+
+export interface CanonicalizeOptions {
+  /** Longest accepted input in UTF-8 bytes; longer input throws url_too_long. Default 8192. */
+  maxLength?: number;
+  /** What to do with raw control characters other than tab/CR/LF. Default 'reject' (invalid_url). */
+  controlCharacters?: 'reject' | 'escape';
+}
+
+export interface CanonicalUrl {
+  /** The input as given (byte input is shown as Latin-1). */
+  input: string;
+  /** `scheme://host/path?query`, ASCII only, port and userinfo dropped. */
+  canonical: string;
+  /** Lowercase scheme without `:`. */
+  scheme: string;
+  /** Canonical host: lowercase, punycode, dotted-quad IPv4 or `[ipv6]`, percent-escaped. */
+  host: string;
+  /** Explicit port when it is not the scheme's default (never part of `canonical`). */
+  port?: number;
+  /** Canonical path, always starting with `/`. */
+  path: string;
+  /** Query without `?`; '' when the URL ends in `?`; absent when there is no `?`. */
+  query?: string;
+  hostIsIp: boolean;
+  /** True when the URL carried `user:password@` (phishing uses `http://good.com@evil.com/`). */
+  hadUserinfo: boolean;
+}
+
+const AUTHORITYLESS_SCHEMES = new Set(['javascript', 'data', 'mailto', 'about', 'blob', 'tel', 'sms', 'vbscript', 'urn', 'news']);
+const REFUSED_HIERARCHICAL_SCHEMES = new Set(['file']);
+const SPECIAL_SCHEMES = new Set(['http', 'https']);
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ftp: 21, ws: 80, wss: 443 };
+const SCHEME_PREFIX = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
+
+function invalid(message: string, detail?: Record<string, unknown>): ScanError {
+  return new ScanError('invalid_url', message, detail);
+}
+
+/** Splits off the scheme; returns the rest starting at the authority. */
+function splitScheme(url: string): { scheme: string; rest: string } {
+  const match = SCHEME_PREFIX.exec(url);
+  if (match) {
+    const scheme = match[1]!.toLowerCase();
+    const after = url.slice(match[0].length);
+    if (SPECIAL_SCHEMES.has(scheme)) return { scheme, rest: after.replace(/^[/\\]+/, '') };
+    if (after.startsWith('//')) {
+      if (REFUSED_HIERARCHICAL_SCHEMES.has(scheme)) throw new ScanError('unsupported_scheme', `${scheme}: URLs are not checked`, { scheme });
+      return { scheme, rest: after.slice(2) };
+    }
+    // "host:8080/x" looks like a scheme but is a host and port.
+    if (AUTHORITYLESS_SCHEMES.has(scheme) || !/^\d*(?:[/?\\]|$)/.test(after)) {
+      throw new ScanError('unsupported_scheme', `${scheme}: URLs have no host to check`, { scheme });
+    }
+  }
+  return { scheme: 'http', rest: url.replace(/^\/\//, '') };
+}
+
+function splitPort(hostPort: string, scheme: string): { host: string; port?: number } {
+  let host = hostPort;
+  let portText: string | undefined;
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    if (close < 0) throw new ScanError('invalid_host', 'unterminated IPv6 literal');
+    host = hostPort.slice(0, close + 1);
+    const after = hostPort.slice(close + 1);
+    if (after !== '') {
+      if (!after.startsWith(':')) throw new ScanError('invalid_host', 'text after an IPv6 literal');
+      portText = after.slice(1);
+    }
+  } else {
+    const colon = hostPort.lastIndexOf(':');
+    if (colon >= 0) {
+      host = hostPort.slice(0, colon);
+      portText = hostPort.slice(colon + 1);
+    }
+  }
+  if (portText === undefined || portText === '') return { host };
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw invalid('the port is not a number from 0 to 65535');
+  const port = Number(portText);
+  return port === DEFAULT_PORTS[scheme] ? { host } : { host, port };
+}
+
+function canonicalIPv6(bracketed: string): { host: string; hostIsIp: true } {
+  const inner = bracketed.slice(1, -1);
+  // A zone id names an interface of the machine doing the lookup: never meaningful in a shared URL.
+  if (inner.includes('%')) throw new ScanError('invalid_host', 'IPv6 zone ids are not accepted', { host: inner });
+  const words = parseIPv6(inner);
+  if (words === null) throw new ScanError('invalid_host', 'not a valid IPv6 address', { host: inner });
+  const prefixIsZero = (n: number) => words.slice(0, n).every((w) => w === 0);
+  const mapped = prefixIsZero(5) && words[5] === 0xffff;
+  const nat64 = words[0] === 0x64 && words[1] === 0xff9b && words.slice(2, 6).every((w) => w === 0);
+  if (mapped || nat64) return { host: formatIPv4(words[6]! * 0x10000 + words[7]!), hostIsIp: true };
+  return { host: `[${formatIPv6(words)}]`, hostIsIp: true };
+}
+
+function decodesAsUtf8(bytes: string): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(byteStringToBuffer(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** Host rules: IDN to punycode, trim and collapse dots, lowercase, any IPv4 notation to a dotted quad. */
+function canonicalHost(rawHost: string): { host: string; hostIsIp: boolean } {
+  if (rawHost.startsWith('[') && rawHost.endsWith(']')) return canonicalIPv6(rawHost);
+  let host = rawHost;
+  if (/[^\x00-\x7f]/.test(host)) {
+    const unicode = decodesAsUtf8(host);
+    // domainToASCII applies UTS #46 (fullwidth dots and digits included); '' means not a domain.
+    const ascii = unicode === null ? '' : domainToASCII(unicode);
+    if (ascii !== '') host = ascii;
+  }
+  host = host.replace(/^\.+|\.+$/g, '').replace(/\.{2,}/g, '.');
+  host = host.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  if (host === '') throw new ScanError('invalid_host', 'the URL has no host');
+  const ipv4 = parseIPv4(host);
+  if (ipv4 !== null) return { host: formatIPv4(ipv4), hostIsIp: true };
+  return { host: escapeUnsafeBytes(host), hostIsIp: false };
+}
+
+/** Resolves `.` and `..` segments and collapses runs of slashes; keeps a trailing slash. */
+export function canonicalPath(path: string): string {
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (const segment of segments) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') out.pop();
+    else out.push(segment);
+  }
+  const last = segments[segments.length - 1];
+  const trailingSlash = last === '' || last === '.' || last === '..';
+  if (out.length === 0) return '/';
+  return `/${out.join('/')}${trailingSlash ? '/' : ''}`;
+}
+
+/**
+ * Canonicalises a URL by the Safe Browsing rules. Throws ScanError: invalid_url (empty, bad port,
+ * raw control characters), url_too_long, invalid_host (no host, IPv6 zone id, bad IPv6),
+ * unsupported_scheme (no authority, or file:). Byte input is taken as raw URL bytes.
+ */
+export function canonicalize(input: string | Uint8Array, options: CanonicalizeOptions = {}): CanonicalUrl {
+  const maxLength = options.maxLength ?? DEFAULT_MAX_URL_LENGTH;
+  const inputText = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+  // Cheap check first: a string never has fewer UTF-8 bytes than UTF-16 units.
+  if (inputText.length > maxLength) throw new ScanError('url_too_long', undefined, { length: inputText.length, maxLength });
+  let url = typeof input === 'string' ? toByteString(input) : inputText;
+  if (url.length > maxLength) throw new ScanError('url_too_long', undefined, { length: url.length, maxLength });
+
+  url = url.replace(/[\t\r\n]/g, '');
+  url = url.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
+  if (url === '') throw invalid('the URL is empty');
+  const fragment = url.indexOf('#');
+  if (fragment >= 0) url = url.slice(0, fragment);
+  if ((options.controlCharacters ?? 'reject') === 'reject' && /[\x00-\x1f\x7f]/.test(url)) {
+    throw invalid('the URL contains control characters');
+  }
+
+  const { scheme, rest: rawRest } = splitScheme(url);
+  let rest = rawRest;
+  if (SPECIAL_SCHEMES.has(scheme)) {
+    const query = rest.indexOf('?');
+    const beforeQuery = query < 0 ? rest : rest.slice(0, query);
+    rest = beforeQuery.replaceAll('\\', '/') + (query < 0 ? '' : rest.slice(query));
+  }
+  rest = unescapeRepeatedly(rest);
+
+  const authorityEnd = rest.search(/[/?]/);
+  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+  const pathAndQuery = authorityEnd < 0 ? '' : rest.slice(authorityEnd);
+  const at = authority.lastIndexOf('@');
+  const hadUserinfo = at >= 0;
+  const { host: rawHost, port } = splitPort(authority.slice(at + 1), scheme);
+  const { host, hostIsIp } = canonicalHost(rawHost);
+
+  const questionMark = pathAndQuery.indexOf('?');
+  const rawPath = questionMark < 0 ? pathAndQuery : pathAndQuery.slice(0, questionMark);
+  const path = escapeUnsafeBytes(canonicalPath(rawPath));
+  const query = questionMark < 0 ? undefined : escapeUnsafeBytes(pathAndQuery.slice(questionMark + 1));
+
+  const canonical = `${scheme}://${host}${path}${query === undefined ? '' : `?${query}`}`;
+  const result: CanonicalUrl = { input: inputText, canonical, scheme, host, path, hostIsIp, hadUserinfo };
+  if (port !== undefined) result.port = port;
+  if (query !== undefined) result.query = query;
+  return result;
+}
