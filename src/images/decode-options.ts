@@ -1,0 +1,91 @@
+/**
+ * Limits and choices of the one image decode, field by field, with their defaults.
+ * Every field is optional; `resolveDecodeOptions` fills in the defaults and checks ranges.
+ */
+
+export type FailOnLevel = 'none' | 'truncated' | 'error' | 'warning';
+
+export interface DecodeOptions {
+  /**
+   * Largest input accepted, in bytes; more is `payload_too_large` before any parsing.
+   * Default 50 MiB.
+   */
+  maxInputBytes?: number;
+  /**
+   * Largest width x height of one frame, as the file's header declares it; more is
+   * `image_too_many_pixels`, found from the header alone, before any pixel is allocated.
+   * Also passed to sharp as `limitInputPixels`. Default 50,000,000 (50 MP).
+   */
+  maxPixels?: number;
+  /**
+   * Wall-clock budget for the whole decode (header, every sampled frame), in milliseconds;
+   * past it the decode fails with `image_timeout`. sharp's own `timeout` (whole seconds,
+   * rounded up) stops the libvips work itself. Default 10,000.
+   */
+  timeoutMs?: number;
+  /**
+   * Longest side of the decoded working copy, in pixels. Images are shrunk on load (JPEG DCT
+   * scaling, WebP/HEIF thumbnails) and never enlarged. 512 is enough for PDQ (it filters down
+   * to 64x64), blockhash (16x16 blocks) and a 224x224 classifier input. Default 512.
+   */
+  workingSize?: number;
+  /**
+   * Animated or multi-page images: at most this many frames are decoded, evenly spaced from the
+   * first (always included) over the sampled range. Default 8.
+   */
+  maxFrames?: number;
+  /**
+   * Animated images are decoded frame by frame, and reaching frame N makes the decoder render
+   * every frame before it. The sampled range is therefore cut to the first
+   * floor(maxAnimationPixels / (width x height)) frames, so a 10,000-frame file costs what its
+   * budget allows, not what it declares. Default 200,000,000.
+   */
+  maxAnimationPixels?: number;
+  /**
+   * Which raster formats (sharp's names) are decoded. SVG, PDF, PostScript and other vector or
+   * scriptable formats are refused (`image_format_refused`) whatever this says; a raster format
+   * outside the list is `image_unsupported_format`.
+   * Default ['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'] (heif covers AVIF).
+   */
+  allowedFormats?: readonly string[];
+  /**
+   * sharp's `failOn`: how damaged pixel data may be before decoding stops with `image_corrupt`.
+   * 'truncated' and stricter levels reject a cut-off file instead of hashing a half-grey image.
+   * Default 'error' (rejects truncation and decoder errors, tolerates mere warnings such as
+   * trailing garbage, which are common in real uploads).
+   */
+  failOn?: FailOnLevel;
+}
+
+export type ResolvedDecodeOptions = Required<DecodeOptions>;
+
+export const DEFAULT_DECODE_OPTIONS: ResolvedDecodeOptions = Object.freeze({
+  maxInputBytes: 50 * 1024 * 1024,
+  maxPixels: 50_000_000,
+  timeoutMs: 10_000,
+  workingSize: 512,
+  maxFrames: 8,
+  maxAnimationPixels: 200_000_000,
+  allowedFormats: Object.freeze(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']),
+  failOn: 'error',
+});
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`decode option ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+export function resolveDecodeOptions(options: DecodeOptions = {}): ResolvedDecodeOptions {
+  const merged = { ...DEFAULT_DECODE_OPTIONS, ...withoutUndefined(options) };
+  positiveInteger('maxInputBytes', merged.maxInputBytes);
+  positiveInteger('maxPixels', merged.maxPixels);
+  positiveInteger('timeoutMs', merged.timeoutMs);
+  positiveInteger('workingSize', merged.workingSize);
+  positiveInteger('maxFrames', merged.maxFrames);
+  positiveInteger('maxAnimationPixels', merged.maxAnimationPixels);
+  return merged;
+}
+
+function withoutUndefined(options: DecodeOptions): DecodeOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as DecodeOptions;
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { ScanError, type ErrorCode } from '../errors.js';
+import { decodeImage, sampleFrameIndices } from './decode.js';
+
+const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
+const bad = (name: string): Buffer => readFileSync(join(fixtures, 'bad', name));
+
+/** Every bad input must fail fast: well under the decode's own 10 s budget. */
+const FAST_MS = 2_000;
+
+async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<ScanError> {
+  const started = performance.now();
+  const error = await work.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(ScanError);
+  expect((error as ScanError).code).toBe(code);
+  expect(performance.now() - started).toBeLessThan(FAST_MS);
+  return error as ScanError;
+}
+
+describe('decodeImage refuses bad input with its error code, quickly', () => {
+  it('zero bytes: image_empty', async () => {
+    await expectCode(decodeImage(bad('zero.bin')), 'image_empty');
+  });
+
+  it('random bytes: image_unsupported_format', async () => {
+    await expectCode(decodeImage(bad('random.bin')), 'image_unsupported_format');
+  });
+
+  it('truncated JPEG: image_corrupt', async () => {
+    await expectCode(decodeImage(bad('truncated.jpg')), 'image_corrupt');
+  });
+
+  it('PNG header claiming 100000x100000: image_too_many_pixels from the header alone', async () => {
+    const before = process.memoryUsage().rss;
+    const error = await expectCode(decodeImage(bad('huge-header.png')), 'image_too_many_pixels');
+    expect(error.message).toMatch(/pixel limit/);
+    // Nothing near 30 GB (or even 100 MB) was allocated.
+    expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
+  });
+
+  it('SVG: image_format_refused, caught by the sniff', async () => {
+    const error = await expectCode(decodeImage(bad('image.svg')), 'image_format_refused');
+    expect(error.detail).toEqual({ format: 'svg' });
+  });
+
+  it('SVG that hides from the sniff behind a long comment: still refused via sharp metadata', async () => {
+    const svg = `<!--${'x'.repeat(5000)}--><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>`;
+    await expectCode(decodeImage(Buffer.from(svg)), 'image_format_refused');
+  });
+
+  it('PDF and PostScript: image_format_refused', async () => {
+    await expectCode(decodeImage(Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n')), 'image_format_refused');
+    await expectCode(decodeImage(Buffer.from('%!PS-Adobe-3.0\nshowpage\n')), 'image_format_refused');
+  });
+
+  it('more bytes than the cap: payload_too_large, before parsing', async () => {
+    await expectCode(decodeImage(bad('truncated.jpg'), { maxInputBytes: 1000 }), 'payload_too_large');
+  });
+
+  it('a raster format outside allowedFormats: image_unsupported_format', async () => {
+    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).png().toBuffer();
+    await expectCode(decodeImage(png, { allowedFormats: ['jpeg'] }), 'image_unsupported_format');
+  });
+
+  it('a decode slower than the budget: image_timeout', async () => {
+    const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 50 } } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    await expectCode(decodeImage(big, { timeoutMs: 5 }), 'image_timeout');
+  });
+});
+
+describe('decodeImage output', () => {
+  it('a GIF with 10,000 frames decodes at most 8 evenly spaced frames, first included', async () => {
+    const started = performance.now();
+    const decoded = await decodeImage(bad('many-frames.gif'));
+    expect(performance.now() - started).toBeLessThan(FAST_MS);
+    expect(decoded.format).toBe('gif');
+    expect(decoded.frameCount).toBe(10_000);
+    expect(decoded.frames.map((frame) => frame.index)).toEqual([0, 1428, 2857, 4285, 5714, 7142, 8571, 9999]);
+    // Frames alternate black/white by index parity: frame 0 black, frame 1428 black, 2857 white.
+    expect([...decoded.frames[0]!.data]).toEqual([0, 0, 0]);
+    expect([...decoded.frames[2]!.data]).toEqual([255, 255, 255]);
+  });
+
+  it('an EXIF-rotated JPEG comes out upright, dimensions included', async () => {
+    // Stored 200x100 landscape, left half black; orientation 6 says "rotate 90 clockwise to view".
+    const pixels = Buffer.alloc(200 * 100 * 3, 255);
+    for (let y = 0; y < 100; y++) pixels.fill(0, y * 600, y * 600 + 300);
+    const jpeg = await sharp(pixels, { raw: { width: 200, height: 100, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const decoded = await decodeImage(jpeg);
+    expect([decoded.width, decoded.height]).toEqual([100, 200]);
+    const frame = decoded.frames[0]!;
+    expect([frame.width, frame.height]).toEqual([100, 200]);
+    // After the clockwise turn the black half is on top.
+    expect(frame.data[(10 * 100 + 50) * 3]).toBeLessThan(30);
+    expect(frame.data[(190 * 100 + 50) * 3]).toBeGreaterThan(225);
+  });
+
+  it('an RGBA PNG is flattened onto white: transparent becomes white, opaque keeps its colour', async () => {
+    const rgba = Buffer.alloc(10 * 10 * 4);
+    for (let i = 0; i < 100; i++) rgba.set(i < 50 ? [200, 0, 0, 255] : [0, 0, 0, 0], i * 4);
+    const png = await sharp(rgba, { raw: { width: 10, height: 10, channels: 4 } }).png().toBuffer();
+    const decoded = await decodeImage(png);
+    expect(decoded.hasAlpha).toBe(true);
+    const { data } = decoded.frames[0]!;
+    expect(data.length).toBe(10 * 10 * 3);
+    expect([...data.subarray(0, 3)]).toEqual([200, 0, 0]);
+    expect([...data.subarray(99 * 3, 100 * 3)]).toEqual([255, 255, 255]);
+  });
+
+  it('shrinks to the working size on load, keeping the aspect ratio, never enlarging', async () => {
+    const decoded = await decodeImage(readFileSync(join(fixtures, 'rings.jpg')));
+    expect(decoded).toMatchObject({ format: 'jpeg', width: 640, height: 480, frameCount: 1 });
+    expect(decoded.frames).toHaveLength(1);
+    expect(decoded.frames[0]).toMatchObject({ width: 512, height: 384, index: 0 });
+    expect(decoded.frames[0]!.data.length).toBe(512 * 384 * 3);
+    const small = await decodeImage(readFileSync(join(fixtures, 'rings--half.jpg')));
+    expect(small.frames[0]).toMatchObject({ width: 320, height: 240 });
+  });
+
+  it('grayscale input comes out as 3-channel RGB', async () => {
+    const decoded = await decodeImage(readFileSync(join(fixtures, 'rings--gray.jpg')));
+    const { data } = decoded.frames[0]!;
+    expect(data.length).toBe(512 * 384 * 3);
+    expect(data[300]).toBe(data[301]);
+  });
+});
+
+describe('sampleFrameIndices', () => {
+  const limits = { maxFrames: 8, maxAnimationPixels: 200_000_000 };
+  it('takes every frame of a short animation', () => {
+    expect(sampleFrameIndices(1, 100, limits)).toEqual([0]);
+    expect(sampleFrameIndices(3, 100, limits)).toEqual([0, 1, 2]);
+  });
+  it('cuts the range of large frames to the animation pixel budget', () => {
+    // 4 MP frames: only the first 50 frames are affordable.
+    expect(sampleFrameIndices(1000, 4_000_000, limits)).toEqual([0, 7, 14, 21, 28, 35, 42, 49]);
+  });
+});

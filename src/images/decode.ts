@@ -1,0 +1,145 @@
+/**
+ * THE image decode of the project. Untrusted bytes go in; out comes the header facts and the
+ * pixels, decoded once, upright, flattened onto white, sRGB, 8-bit RGB, at a bounded working
+ * size. Every consumer (blockhash, PDQ, a classifier) reads these pixels; none decodes again.
+ *
+ * Order of checks, cheapest first, so hostile input is refused before it costs anything:
+ * byte cap -> empty -> scriptable/vector sniff -> header (sharp metadata: format, declared
+ * dimensions, frame count) -> pixel limit -> frame-by-frame decode under the time budget.
+ */
+import sharp, { type SharpOptions } from 'sharp';
+import { ScanError } from '../errors.js';
+import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
+import { sniffRefusedDocument } from './sniff.js';
+
+export type { DecodeOptions } from './decode-options.js';
+
+/** One decoded frame: RGB, 3 bytes a pixel, row-major, no padding. */
+export interface DecodedFrame {
+  data: Buffer;
+  width: number;
+  height: number;
+  /** Which frame of the file this is (0 for stills and for the first frame). */
+  index: number;
+}
+
+export interface DecodedImage {
+  /** sharp's name of the format found in the bytes: 'jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'. */
+  format: string;
+  /** Original dimensions, upright (after the EXIF orientation), of one frame. */
+  width: number;
+  height: number;
+  /** Frames (pages) in the file: 1 for still images. */
+  frameCount: number;
+  /** Whether the original had an alpha channel (it has been flattened onto white). */
+  hasAlpha: boolean;
+  /** The decoded frames at working size; frames[0] is the first frame. */
+  frames: DecodedFrame[];
+}
+
+/** Vector or scriptable formats sharp could identify, refused whatever `allowedFormats` says. */
+const REFUSED_FORMATS = new Set(['svg', 'pdf', 'magick', 'openslide']);
+
+export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): Promise<DecodedImage> {
+  const limits = resolveDecodeOptions(options);
+  if (bytes.byteLength > limits.maxInputBytes) {
+    throw new ScanError('payload_too_large', undefined, { bytes: bytes.byteLength, limit: limits.maxInputBytes });
+  }
+  if (bytes.byteLength === 0) throw new ScanError('image_empty');
+  const document = sniffRefusedDocument(bytes);
+  if (document !== undefined) {
+    if (document === 'gzip') throw new ScanError('image_unsupported_format', 'gzip-compressed data is not decoded', { format: document });
+    throw new ScanError('image_format_refused', undefined, { format: document });
+  }
+
+  const deadline = Date.now() + limits.timeoutMs;
+  // A view, not a copy: sharp only reads it.
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const metadata = await withinDeadline(sharp(input, baseInputOptions(limits)).metadata(), deadline);
+
+  const format = metadata.format as string;
+  if (REFUSED_FORMATS.has(format)) throw new ScanError('image_format_refused', undefined, { format });
+  if (!limits.allowedFormats.includes(format)) {
+    throw new ScanError('image_unsupported_format', `format ${format} is not decoded here`, { format });
+  }
+  const declaredPixels = metadata.width * metadata.height;
+  if (!(declaredPixels > 0)) throw new ScanError('image_corrupt', 'the header declares no pixels', { format });
+  if (declaredPixels > limits.maxPixels) {
+    throw new ScanError('image_too_many_pixels', undefined, { width: metadata.width, height: metadata.height, limit: limits.maxPixels });
+  }
+
+  const frameCount = Math.max(1, metadata.pages ?? 1);
+  const frames: DecodedFrame[] = [];
+  for (const index of sampleFrameIndices(frameCount, declaredPixels, limits)) {
+    frames.push(await decodeFrame(input, index, frameCount > 1, limits, deadline));
+  }
+  return {
+    format,
+    width: metadata.autoOrient?.width ?? metadata.width,
+    height: metadata.autoOrient?.height ?? metadata.height,
+    frameCount,
+    hasAlpha: metadata.hasAlpha,
+    frames,
+  };
+}
+
+/**
+ * Frame numbers to decode: the first, then evenly spaced up to the last frame of the range the
+ * animation budget allows (see `maxAnimationPixels`), at most `maxFrames` in all.
+ */
+export function sampleFrameIndices(frameCount: number, pixelsPerFrame: number, limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>): number[] {
+  const affordable = Math.max(1, Math.floor(limits.maxAnimationPixels / Math.max(1, pixelsPerFrame)));
+  const range = Math.min(frameCount, affordable);
+  const count = Math.min(range, limits.maxFrames);
+  if (count === 1) return [0];
+  const indices = new Set<number>();
+  for (let i = 0; i < count; i++) indices.add(Math.round((i * (range - 1)) / (count - 1)));
+  return [...indices];
+}
+
+function baseInputOptions(limits: ResolvedDecodeOptions): SharpOptions {
+  return { failOn: limits.failOn, limitInputPixels: limits.maxPixels, sequentialRead: true };
+}
+
+async function decodeFrame(input: Buffer, index: number, multiFrame: boolean, limits: ResolvedDecodeOptions, deadline: number): Promise<DecodedFrame> {
+  const remainingMs = deadline - Date.now();
+  if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame: index });
+  const pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ...(multiFrame ? { page: index, pages: 1 } : {}) })
+    // sharp counts whole seconds; the JS deadline below enforces the exact budget.
+    .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) })
+    .resize({ width: limits.workingSize, height: limits.workingSize, fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' });
+  const { data, info } = await withinDeadline(pipeline.toBuffer({ resolveWithObject: true }), deadline);
+  if (info.channels !== 3) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3`);
+  return { data, width: info.width, height: info.height, index };
+}
+
+/** Races the sharp call against the deadline and turns sharp's errors into error codes. */
+async function withinDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ScanError('image_timeout')), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([work.catch((error: unknown) => Promise.reject(fromSharpError(error))), expired]);
+  } finally {
+    clearTimeout(timer);
+    // A sharp call that lost the race still settles later; keep its rejection from going unhandled.
+    work.catch(() => undefined);
+  }
+}
+
+/** sharp reports failures as plain Errors; their messages are the only thing to go on. */
+export function fromSharpError(error: unknown): ScanError {
+  if (error instanceof ScanError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const detail = { decoder: message.slice(0, 300) };
+  if (/pixel limit/i.test(message)) return new ScanError('image_too_many_pixels', undefined, detail);
+  if (/unsupported image format/i.test(message)) return new ScanError('image_unsupported_format', undefined, detail);
+  if (/timeout/i.test(message)) return new ScanError('image_timeout', undefined, detail);
+  if (/buffer is empty/i.test(message)) return new ScanError('image_empty', undefined, detail);
+  return new ScanError('image_corrupt', undefined, detail);
+}
