@@ -1,0 +1,45 @@
+/**
+ * The one contract every Hamming-distance index over perceptual hashes implements (linear scan,
+ * BK-tree, multi-index hashing). Indexes are exact: for the same contents and query they return the
+ * same matches as the linear scan, which is the reference.
+ */
+import type { HashBytes } from './hash-bits.js';
+
+export interface HashMatch {
+  /** Dense numeric id assigned by the hash set that owns the index. */
+  entryId: number;
+  /** Hamming distance between the query and the stored hash. */
+  distance: number;
+}
+
+export interface HashIndex {
+  /** Hash length in bits (a multiple of 8, as HashBytes are whole bytes). */
+  readonly bits: number;
+  /** Number of entries currently stored. */
+  readonly size: number;
+  /** Stores `hash` under `entryId`; throws `invalid_hash` on a wrong length, RangeError if the id is present. */
+  add(entryId: number, hash: HashBytes): void;
+  /** Forgets `entryId`; false when it was not stored. */
+  remove(entryId: number): boolean;
+  /** Every entry within `radius` bits of `hash`, sorted by distance then entryId. */
+  query(hash: HashBytes, radius: number): HashMatch[];
+}
+
+/** Largest entry id accepted: ids index typed arrays directly, so they must stay dense and int32. */
+export const MAX_ENTRY_ID = 0x7ffffffe;
+
+export function assertEntryId(entryId: number): void {
+  if (!Number.isInteger(entryId) || entryId < 0 || entryId > MAX_ENTRY_ID) {
+    throw new RangeError(`entryId must be an integer in 0..${MAX_ENTRY_ID}, got ${entryId}`);
+  }
+}
+
+export function assertRadius(radius: number): void {
+  if (!Number.isInteger(radius) || radius < 0) {
+    throw new RangeError(`radius must be a non-negative integer, got ${radius}`);
+  }
+}
+
+export function compareMatches(a: HashMatch, b: HashMatch): number {
+  return a.distance - b.distance || a.entryId - b.entryId;
+}

@@ -1,0 +1,146 @@
+/**
+ * Every index must give exactly the linear scan's answer (same entryIds, same distances, same order)
+ * for random sets with duplicates and near-duplicates, random radii and random add/remove sequences.
+ * The linear scan itself is checked against hammingDistance over a plain Map.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BkTreeIndex } from './bk-tree-index.js';
+import { hammingDistance, type HashBytes } from './hash-bits.js';
+import type { HashIndex, HashMatch } from './hash-index.js';
+import { LinearIndex } from './linear-index.js';
+import { MihIndex } from './mih-index.js';
+
+type Op =
+  | { kind: 'add'; source: 'random' | 'duplicate' | 'near'; pick: number; flips: number[]; bytes: number[] }
+  | { kind: 'remove'; pick: number; missing: boolean }
+  | { kind: 'query'; source: 'random' | 'near'; pick: number; flips: number[]; bytes: number[]; radius: number; boundary: number | null }
+  | { kind: 'compact' };
+
+const byteList = (bits: number) => fc.array(fc.integer({ min: 0, max: 255 }), { minLength: bits / 8, maxLength: bits / 8 });
+/**
+ * Bits to flip: random positions, or k evenly spread ones (one or two per substring), which puts a
+ * near copy exactly on the pigeonhole boundary where a wrong sub-radius would miss it.
+ */
+const flipList = (bits: number) =>
+  fc.oneof(
+    fc.array(fc.integer({ min: 0, max: bits - 1 }), { maxLength: 40 }),
+    fc.tuple(fc.integer({ min: 1, max: 40 }), fc.nat(bits - 1)).map(([count, shift]) =>
+      Array.from({ length: count }, (_, j) => (Math.floor((j * bits) / count) + shift) % bits),
+    ),
+  );
+
+function opArbitrary(bits: number): fc.Arbitrary<Op> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), source: fc.constantFrom('random' as const, 'duplicate' as const, 'near' as const), pick: fc.nat(), flips: flipList(bits), bytes: byteList(bits) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat(), missing: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('query' as const), source: fc.constantFrom('random' as const, 'near' as const), pick: fc.nat(), flips: flipList(bits), bytes: byteList(bits), radius: fc.integer({ min: 0, max: 40 }), boundary: fc.option(fc.integer({ min: -1, max: 1 })) }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'compact' as const }) },
+  );
+}
+
+function flipped(hash: HashBytes, flips: number[]): HashBytes {
+  const copy = Uint8Array.from(hash);
+  for (const bit of flips) copy[bit >> 3]! ^= 0x80 >> (bit & 7);
+  return copy;
+}
+
+function modelQuery(model: Map<number, HashBytes>, query: HashBytes, radius: number): HashMatch[] {
+  const matches: HashMatch[] = [];
+  for (const [entryId, hash] of model) {
+    const distance = hammingDistance(hash, query);
+    if (distance <= radius) matches.push({ entryId, distance });
+  }
+  return matches.sort((a, b) => a.distance - b.distance || a.entryId - b.entryId);
+}
+
+/** Runs the ops on the reference and on `candidates`, comparing every answer and every size. */
+function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { compact?: () => void }>): void {
+  const reference = new LinearIndex(bits);
+  const model = new Map<number, HashBytes>();
+  const seen: HashBytes[] = [];
+  let nextId = 0;
+  const base = (pick: number): HashBytes | undefined => (seen.length ? seen[pick % seen.length] : undefined);
+  for (const op of ops) {
+    if (op.kind === 'add') {
+      const from = base(op.pick);
+      const hash = op.source === 'random' || !from ? Uint8Array.from(op.bytes) : op.source === 'duplicate' ? from : flipped(from, op.flips);
+      // Reuse a removed id now and then: ids are dense, owners recycle them.
+      const entryId = op.pick % 3 === 0 && nextId > model.size ? [...Array(nextId).keys()].find((id) => !model.has(id))! : nextId++;
+      model.set(entryId, hash);
+      seen.push(hash);
+      reference.add(entryId, hash);
+      for (const index of candidates) index.add(entryId, hash);
+    } else if (op.kind === 'remove') {
+      const ids = [...model.keys()];
+      const entryId = op.missing || ids.length === 0 ? nextId + 5 : ids[op.pick % ids.length]!;
+      const expected = model.delete(entryId);
+      expect(reference.remove(entryId)).toBe(expected);
+      for (const index of candidates) expect(index.remove(entryId)).toBe(expected);
+    } else if (op.kind === 'compact') {
+      for (const index of candidates) index.compact?.();
+    } else {
+      const from = base(op.pick);
+      const query = op.source === 'random' || !from ? Uint8Array.from(op.bytes) : flipped(from, op.flips);
+      // Boundary queries put the radius at (or one off) the near copy's exact distance.
+      const radius = op.boundary !== null && from ? Math.max(0, hammingDistance(from, query) + op.boundary) : op.radius;
+      const expected = reference.query(query, radius);
+      expect(expected).toEqual(modelQuery(model, query, radius));
+      for (const index of candidates) expect(index.query(query, radius)).toEqual(expected);
+    }
+    expect(reference.size).toBe(model.size);
+    for (const index of candidates) expect(index.size).toBe(model.size);
+  }
+}
+
+describe.each([64, 256])('%i-bit hashes: every index equals the linear scan', (bits) => {
+  // Narrow substrings keep the direct tables small enough to build hundreds of times.
+  const substringCounts = bits === 64 ? [4, 5, 8] : [16, 21, 32];
+
+  it('over random add / remove / query sequences', () => {
+    fc.assert(
+      fc.property(fc.array(opArbitrary(bits), { minLength: 1, maxLength: 60 }), fc.constantFrom(...substringCounts), (ops, substringCount) => {
+        runOps(bits, ops, [
+          new BkTreeIndex(bits),
+          new MihIndex(bits, { substringCount, linearFallback: false }),
+          new MihIndex(bits, { substringCount, expectedSize: 1000 }),
+        ]);
+      }),
+      { numRuns: bits === 64 ? 150 : 60 },
+    );
+  });
+});
+
+describe('MIH with compaction under way', () => {
+  it('stays exact across automatic compactions (more adds than the pending threshold)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 40 }), (seed, radius) => {
+        const rand = mulberry32(seed);
+        const bits = 64;
+        const ops: Op[] = [];
+        const randomBytes = () => Array.from({ length: bits / 8 }, () => Math.floor(rand() * 256));
+        const randomFlips = () => Array.from({ length: Math.floor(rand() * 12) }, () => Math.floor(rand() * bits));
+        for (let i = 0; i < 2600; i++) {
+          const roll = rand();
+          const pick = Math.floor(rand() * 1e9);
+          if (roll < 0.75) ops.push({ kind: 'add', source: roll < 0.4 ? 'random' : roll < 0.45 ? 'duplicate' : 'near', pick, flips: randomFlips(), bytes: randomBytes() });
+          else if (roll < 0.95) ops.push({ kind: 'remove', pick, missing: false });
+          else ops.push({ kind: 'query', source: roll < 0.97 ? 'random' : 'near', pick, flips: randomFlips(), bytes: randomBytes(), radius, boundary: null });
+        }
+        runOps(bits, ops, [new MihIndex(bits, { substringCount: 4, linearFallback: false })]);
+      }),
+      { numRuns: 3 },
+    );
+  });
+});
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { ScanError } from '../errors.js';
+import { BkTreeIndex } from './bk-tree-index.js';
+import { createIndex } from './choose-index.js';
+import { hexToHash } from './hash-bits.js';
+import type { HashIndex } from './hash-index.js';
+import { LinearIndex } from './linear-index.js';
+import { MihIndex } from './mih-index.js';
+import { allocateSubRadii, extractKey, flipMasks, neighbourhoodSize, splitIntoSubstrings } from './mih-layout.js';
+import { packHash } from './packed-hash-store.js';
+
+const PDQ_A = 'f'.repeat(64);
+const PDQ_B = 'f'.repeat(62) + '00'; // 8 bits from A
+const factories: Array<[string, (bits: number) => HashIndex]> = [
+  ['linear', (bits) => new LinearIndex(bits)],
+  ['bk-tree', (bits) => new BkTreeIndex(bits)],
+  ['mih', (bits) => new MihIndex(bits, { substringCount: bits / 16, linearFallback: false })],
+  ['mih (default layout)', (bits) => new MihIndex(bits)],
+];
+
+describe.each(factories)('%s index edge cases', (_name, make) => {
+  it('answers nothing while empty, at any radius', () => {
+    const index = make(256);
+    expect(index.size).toBe(0);
+    expect(index.query(hexToHash(PDQ_A, 256), 0)).toEqual([]);
+    expect(index.query(hexToHash(PDQ_A, 256), 256)).toEqual([]);
+  });
+
+  it('radius 0 finds exact copies only, sorted by entryId', () => {
+    const index = make(256);
+    index.add(7, hexToHash(PDQ_A, 256));
+    index.add(3, hexToHash(PDQ_A, 256));
+    index.add(5, hexToHash(PDQ_B, 256));
+    expect(index.query(hexToHash(PDQ_A, 256), 0)).toEqual([
+      { entryId: 3, distance: 0 },
+      { entryId: 7, distance: 0 },
+    ]);
+    expect(index.query(hexToHash(PDQ_A, 256), 8)).toEqual([
+      { entryId: 3, distance: 0 },
+      { entryId: 7, distance: 0 },
+      { entryId: 5, distance: 8 },
+    ]);
+  });
+
+  it('remove reports whether the id was there, and forgets it', () => {
+    const index = make(64);
+    expect(index.remove(1)).toBe(false);
+    index.add(1, hexToHash('0123456789abcdef', 64));
+    expect(index.remove(99)).toBe(false);
+    expect(index.remove(1)).toBe(true);
+    expect(index.remove(1)).toBe(false);
+    expect(index.size).toBe(0);
+    expect(index.query(hexToHash('0123456789abcdef', 64), 10)).toEqual([]);
+    index.add(1, hexToHash('0123456789abcdef', 64)); // re-adding a removed id is fine
+    expect(index.query(hexToHash('0123456789abcdef', 64), 0)).toEqual([{ entryId: 1, distance: 0 }]);
+  });
+
+  it('rejects a hash of the wrong length with invalid_hash, on add and on query', () => {
+    const index = make(256);
+    const short = hexToHash('0123456789abcdef', 64);
+    expect(() => index.add(1, short)).toThrow(ScanError);
+    expect(() => index.query(short, 3)).toThrow(expect.objectContaining({ code: 'invalid_hash' }));
+    expect(index.size).toBe(0);
+  });
+
+  it('rejects a duplicate id, a bad id and a bad radius', () => {
+    const index = make(64);
+    index.add(1, hexToHash('0123456789abcdef', 64));
+    expect(() => index.add(1, hexToHash('0123456789abcdee', 64))).toThrow(RangeError);
+    expect(() => index.add(-1, hexToHash('0123456789abcdee', 64))).toThrow(RangeError);
+    expect(() => index.add(1.5, hexToHash('0123456789abcdee', 64))).toThrow(RangeError);
+    expect(() => index.query(hexToHash('0123456789abcdef', 64), -1)).toThrow(RangeError);
+    expect(index.size).toBe(1);
+  });
+});
+
+describe('index choice', () => {
+  it('uses the linear scan for small sets, MIH for large ones, the BK-tree for short hashes at tiny radii', () => {
+    expect(createIndex(256, 31, 100)).toBeInstanceOf(LinearIndex);
+    expect(createIndex(256, 31, 1_000_000)).toBeInstanceOf(MihIndex);
+    expect(createIndex(64, 8, 1_000_000)).toBeInstanceOf(MihIndex);
+  });
+});
+
+describe('MIH layout helpers', () => {
+  it('splits bits into disjoint near-equal substrings covering the hash', () => {
+    const parts = splitIntoSubstrings(256, 11);
+    expect(parts.reduce((sum, part) => sum + part.width, 0)).toBe(256);
+    expect(new Set(parts.map((part) => part.width))).toEqual(new Set([23, 24]));
+    expect(parts[10]!.start + parts[10]!.width).toBe(256);
+  });
+
+  it('allocates sub-radii that satisfy the pigeonhole bound exactly', () => {
+    for (const m of [1, 4, 11, 16, 32]) {
+      for (let radius = 0; radius <= 64; radius++) {
+        const radii = allocateSubRadii(splitIntoSubstrings(256, m).map((part) => part.width), radius, 1e6);
+        // A hash just outside every table's search has distance sum(radius_t + 1): it must exceed r.
+        expect(Array.from(radii).reduce((sum, rho) => sum + rho + 1, 0)).toBe(radius + 1);
+      }
+    }
+  });
+
+  it('enumerates key neighbourhoods and reads substrings across word boundaries', () => {
+    expect(neighbourhoodSize(16, 1)).toBe(17);
+    expect(neighbourhoodSize(32, 3)).toBe(5489);
+    expect(flipMasks(5, 2).length).toBe(16);
+    expect(new Set(flipMasks(5, 2)).size).toBe(16);
+    const words = new Uint32Array(2);
+    packHash(hexToHash('0123456789abcdef', 64), 64, words, 0);
+    expect(extractKey(words, 0, 0, 8)).toBe(0x01);
+    expect(extractKey(words, 0, 28, 8)).toBe(0x78);
+    expect(extractKey(words, 0, 20, 24)).toBe(0x56789a);
+    expect(extractKey(words, 0, 40, 24)).toBe(0xabcdef);
+  });
+});

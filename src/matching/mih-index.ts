@@ -1,0 +1,217 @@
+/**
+ * Exact multi-index hashing (Norouzi et al.): m substring tables, each probed for every key within
+ * its sub-radius of the query's substring (see mih-layout.ts for the pigeonhole rule), candidates
+ * verified against the full packed hash and deduplicated. Same answers as the linear scan.
+ *
+ * Uniform vs real data: the cost model assumes each substring is uniform, so a bucket holds about
+ * N / 2^width entries. Real PDQ hashes are not uniform (flat or near-blank images collapse to a few
+ * hashes, and bits are correlated with neighbours), so some buckets are far larger than average and
+ * queries landing on them verify many more candidates; the answer stays exact, only slower. Spreading
+ * substrings over non-adjacent bits or random-rotating hashes would even this out; not done yet.
+ *
+ * Radii far above the design point make the key neighbourhoods explode; when the estimated probe
+ * work passes a linear scan's, the query scans the packed store instead.
+ */
+import type { HashBytes } from './hash-bits.js';
+import { assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
+import {
+  allocateSubRadii,
+  chooseSubstringCount,
+  estimateQueryCost,
+  flipMasks,
+  neighbourhoodSize,
+  splitIntoSubstrings,
+} from './mih-layout.js';
+import { EMPTY_CELL, OverflowMultimap } from './overflow-multimap.js';
+import { distanceWithin, PackedHashStore } from './packed-hash-store.js';
+import { SubstringTable } from './mih-substring-table.js';
+
+export interface MihOptions {
+  /** Radius the layout is tuned for (queries at any radius stay exact). PDQ default: 31. */
+  designRadius?: number;
+  /** Expected number of entries: sizes the substrings and preallocates storage. */
+  expectedSize?: number;
+  /** Overrides the substring count chosen from the cost model (benchmarks, tests). */
+  substringCount?: number;
+  /** Scan the store instead of probing when that looks cheaper (default true; tests turn it off). */
+  linearFallback?: boolean;
+}
+
+/** Relative cost of one entry of a sequential linear scan against one random-access verification. */
+const LINEAR_COST_PER_ENTRY = 0.15;
+/** Never enumerate more keys than this per query, whatever the cost model says. */
+const MAX_PROBES_PER_QUERY = 1 << 22;
+/** Compact once pending changes exceed this many, or 1/8 of the compacted size if larger. */
+const MIN_PENDING_BEFORE_COMPACT = 1024;
+
+interface QueryPlan {
+  /** Flip masks per table; null = table skipped at this radius. */
+  masks: Array<Uint32Array | null>;
+  probes: number;
+  cost: number;
+}
+
+export class MihIndex implements HashIndex {
+  private readonly store: PackedHashStore;
+  private readonly tables: SubstringTable[];
+  private readonly queryWords: Uint32Array;
+  private readonly plans = new Map<number, QueryPlan | null>();
+  private stamps = new Uint32Array(0);
+  private epoch = 0;
+  private compactedSize = 0;
+  private pending = 0;
+  private readonly linearFallback: boolean;
+
+  constructor(bits: number, options: MihOptions = {}) {
+    this.linearFallback = options.linearFallback ?? true;
+    const expectedSize = options.expectedSize ?? 0;
+    this.store = new PackedHashStore(bits, expectedSize);
+    const count = options.substringCount ?? chooseSubstringCount(bits, options.designRadius ?? 31, expectedSize);
+    if (!Number.isInteger(count) || count < 1 || count > bits) throw new RangeError(`bad substring count ${count}`);
+    this.tables = splitIntoSubstrings(bits, count).map(({ start, width }) => new SubstringTable(start, width));
+    if (this.tables.some((table) => table.width > 30)) throw new RangeError(`substrings wider than 30 bits`);
+    this.queryWords = new Uint32Array(this.store.wordCount);
+  }
+
+  get bits(): number {
+    return this.store.bits;
+  }
+
+  get size(): number {
+    return this.store.liveCount;
+  }
+
+  /** Substring widths in bits, one per table (for reports). */
+  get substringWidths(): number[] {
+    return this.tables.map((table) => table.width);
+  }
+
+  add(entryId: number, hash: HashBytes): void {
+    const slot = this.store.insert(entryId, hash, true);
+    const base = slot * this.store.wordCount;
+    for (const table of this.tables) table.add(table.keyOf(this.store.words, base), slot);
+    this.pending++;
+    this.compactIfDue();
+  }
+
+  remove(entryId: number): boolean {
+    const slot = this.store.slotOf(entryId);
+    if (slot < 0) return false;
+    const base = slot * this.store.wordCount;
+    for (const table of this.tables) table.remove(table.keyOf(this.store.words, base), slot);
+    this.store.vacate(entryId, true);
+    this.pending++;
+    this.compactIfDue();
+    return true;
+  }
+
+  /** Folds every overflow entry and tombstone into fresh CSR tables. O(N + 2^width) per table. */
+  compact(): void {
+    const { store } = this;
+    const liveSlots = new Int32Array(store.liveCount);
+    let live = 0;
+    for (let slot = 0; slot < store.slotCount; slot++) if (store.entryOfSlot[slot]! >= 0) liveSlots[live++] = slot;
+    const keys = new Uint32Array(live);
+    for (const table of this.tables) {
+      for (let i = 0; i < live; i++) keys[i] = table.keyOf(store.words, liveSlots[i]! * store.wordCount);
+      table.compact(liveSlots, keys, live);
+    }
+    this.compactedSize = live;
+    this.pending = 0;
+  }
+
+  query(hash: HashBytes, radius: number): HashMatch[] {
+    assertRadius(radius);
+    this.store.pack(hash, this.queryWords);
+    const matches: HashMatch[] = [];
+    if (this.store.liveCount === 0) return matches;
+    const plan = this.planFor(radius);
+    if (plan === null) this.scanStore(radius, matches);
+    else this.probeTables(plan, radius, matches);
+    return matches.sort(compareMatches);
+  }
+
+  private probeTables(plan: QueryPlan, radius: number, matches: HashMatch[]): void {
+    const { words, entryOfSlot, wordCount } = this.store;
+    const query = this.queryWords;
+    if (this.stamps.length < this.store.capacity) this.stamps = new Uint32Array(this.store.capacity);
+    const stamps = this.stamps;
+    if (++this.epoch === 0x100000000) {
+      stamps.fill(0);
+      this.epoch = 1;
+    }
+    const epoch = this.epoch;
+    const check = (slot: number): void => {
+      const distance = distanceWithin(words, slot * wordCount, query, wordCount, radius);
+      if (distance > radius || stamps[slot] === epoch) return;
+      stamps[slot] = epoch;
+      matches.push({ entryId: entryOfSlot[slot]!, distance });
+    };
+    const pendingAdds = this.tables[0]!.overflow.size;
+    // A few pending adds are cheaper to verify outright than to look up once per probed key.
+    const scanOverflow = pendingAdds > 0 && pendingAdds <= plan.probes;
+    for (let t = 0; t < this.tables.length; t++) {
+      const masks = plan.masks[t];
+      if (!masks) continue;
+      const table = this.tables[t]!;
+      const key = table.keyOf(query, 0);
+      const { offsets, slots } = table;
+      for (let m = 0; m < masks.length; m++) {
+        const probe = key ^ masks[m]!;
+        for (let i = offsets[probe]!, end = offsets[probe + 1]!; i < end; i++) {
+          const slot = slots[i]!;
+          if (slot >= 0) check(slot);
+        }
+      }
+      if (pendingAdds > 0 && !scanOverflow) probeOverflow(table.overflow, key, masks, check);
+    }
+    if (scanOverflow) {
+      const cells = this.tables[0]!.overflow.slots;
+      for (let cell = 0; cell < cells.length; cell++) if (cells[cell]! >= 0) check(cells[cell]!);
+    }
+  }
+
+  private scanStore(radius: number, matches: HashMatch[]): void {
+    const { words, entryOfSlot, wordCount, slotCount } = this.store;
+    for (let slot = 0; slot < slotCount; slot++) {
+      const entryId = entryOfSlot[slot]!;
+      if (entryId < 0) continue;
+      const distance = distanceWithin(words, slot * wordCount, this.queryWords, wordCount, radius);
+      if (distance <= radius) matches.push({ entryId, distance });
+    }
+  }
+
+  /** Masks per table for this radius, or null when a linear scan is expected to be cheaper. */
+  private planFor(radius: number): QueryPlan | null {
+    const size = this.store.liveCount;
+    const sizeBucket = 2 ** Math.ceil(Math.log2(size + 1)); // re-plan only when the size doubles
+    const cacheKey = radius * 64 + Math.log2(sizeBucket);
+    if (this.plans.has(cacheKey)) return this.plans.get(cacheKey)!;
+    const widths = this.tables.map((table) => table.width);
+    const radii = allocateSubRadii(widths, radius, sizeBucket);
+    let probes = 0;
+    for (let t = 0; t < widths.length; t++) if (radii[t]! >= 0) probes += neighbourhoodSize(widths[t]!, radii[t]!);
+    const cost = estimateQueryCost(widths, radii, sizeBucket);
+    let plan: QueryPlan | null = null;
+    const probingPays = cost < sizeBucket * LINEAR_COST_PER_ENTRY || !this.linearFallback;
+    if (probes <= MAX_PROBES_PER_QUERY && probingPays) {
+      plan = { masks: widths.map((width, t) => (radii[t]! >= 0 ? flipMasks(width, radii[t]!) : null)), probes, cost };
+    }
+    this.plans.set(cacheKey, plan);
+    return plan;
+  }
+
+  private compactIfDue(): void {
+    if (this.pending > Math.max(MIN_PENDING_BEFORE_COMPACT, this.compactedSize / 8)) this.compact();
+  }
+}
+
+function probeOverflow(map: OverflowMultimap, key: number, masks: Uint32Array, check: (slot: number) => void): void {
+  const { keys, slots, mask } = map;
+  for (let m = 0; m < masks.length; m++) {
+    const probe = key ^ masks[m]!;
+    for (let cell = map.home(probe); slots[cell] !== EMPTY_CELL; cell = (cell + 1) & mask) {
+      if (keys[cell] === probe && slots[cell]! >= 0) check(slots[cell]!);
+    }
+  }
+}

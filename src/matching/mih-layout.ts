@@ -1,0 +1,137 @@
+/**
+ * How multi-index hashing cuts a hash into substrings, and how far each substring table is searched.
+ *
+ * Pigeonhole (Norouzi, Punjani & Fleet, "Fast Search in Hamming Space with Multi-Index Hashing"):
+ * split b bits into m disjoint substrings and write r = q*m + a with 0 <= a < m. If a stored hash is
+ * within r of the query, then among ANY a+1 chosen substrings one is within q bits, or among the other
+ * m-a-1 one is within q-1 bits (otherwise the total would be >= (a+1)(q+1) + (m-a-1)q = r+1). So the
+ * a+1 tables are probed at sub-radius q and the rest at q-1 (skipped outright when q = 0).
+ *
+ * The cost of one query is roughly (keys probed) x (probe cost + expected bucket size x verify cost);
+ * wider substrings shrink buckets (N / 2^w) but the key neighbourhood sum_{k<=rho} C(w, k) grows fast.
+ * The best width is near log2(N) (the paper's advice), bounded by the memory of direct offset tables.
+ */
+
+/** One substring: bits [start, start + width) of the hash, MSB first. */
+export interface Substring {
+  start: number;
+  width: number;
+}
+
+/** Widest substring a direct table may key on (2^26 offsets = 256 MB is already a lot). */
+export const MAX_SUBSTRING_WIDTH = 26;
+
+/**
+ * Relative costs of one bucket probe (a likely cache miss into the offsets array and the ids) and
+ * one candidate verification (a likely cache miss into the packed hash), calibrated by
+ * bench/index.bench.ts on 256-bit hashes.
+ */
+const PROBE_COST = 1.5;
+const VERIFY_COST = 1;
+
+/** Splits `bits` into `count` near-equal disjoint substrings (wider ones first). */
+export function splitIntoSubstrings(bits: number, count: number): Substring[] {
+  const substrings: Substring[] = [];
+  const narrow = Math.floor(bits / count);
+  const wideCount = bits - narrow * count;
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const width = narrow + (i < wideCount ? 1 : 0);
+    substrings.push({ start, width });
+    start += width;
+  }
+  return substrings;
+}
+
+/** Number of keys within `radius` bits of a `width`-bit key: sum of C(width, k) for k <= radius. */
+export function neighbourhoodSize(width: number, radius: number): number {
+  let total = 0;
+  let term = 1;
+  for (let k = 0; k <= Math.min(radius, width); k++) {
+    total += term;
+    term = (term * (width - k)) / (k + 1);
+  }
+  return total;
+}
+
+/** Expected work of one query over `size` uniform hashes, in verify-cost units. */
+export function estimateQueryCost(widths: ArrayLike<number>, radii: ArrayLike<number>, size: number): number {
+  let cost = 0;
+  for (let t = 0; t < widths.length; t++) {
+    const radius = radii[t]!;
+    if (radius < 0) continue;
+    const probes = neighbourhoodSize(widths[t]!, radius);
+    cost += probes * (PROBE_COST + (size / 2 ** widths[t]!) * VERIFY_COST);
+  }
+  return cost;
+}
+
+/**
+ * Sub-radius per table for a query radius: a+1 tables at q, the others at q-1 (-1 = skip the table).
+ * The tables promoted to q are those where the extra probing costs least.
+ */
+export function allocateSubRadii(widths: readonly number[], radius: number, size: number): Int32Array {
+  const m = widths.length;
+  const q = Math.floor(radius / m);
+  const promoted = radius - q * m + 1;
+  const radii = new Int32Array(m).fill(q - 1);
+  const extraCost = widths.map((width, table) => {
+    const low = q - 1 < 0 ? 0 : estimateQueryCost([width], [q - 1], size);
+    return { table, extra: estimateQueryCost([width], [q], size) - low };
+  });
+  extraCost.sort((x, y) => x.extra - y.extra || x.table - y.table);
+  for (let i = 0; i < promoted; i++) radii[extraCost[i]!.table] = q;
+  return radii;
+}
+
+/**
+ * Picks the substring count for a design point. Offsets tables cost 4 bytes per key of the key
+ * space, so their total is capped near 16 words per expected entry (and at least 2^20 in all).
+ */
+export function chooseSubstringCount(bits: number, radius: number, expectedSize: number): number {
+  const size = Math.max(1, expectedSize);
+  const offsetBudget = Math.max(2 ** 20, 16 * size);
+  let best = Math.max(1, Math.ceil(bits / MAX_SUBSTRING_WIDTH));
+  let bestCost = Infinity;
+  for (let count = best; count <= Math.min(bits, 64); count++) {
+    const widths = splitIntoSubstrings(bits, count).map((s) => s.width);
+    const offsetWords = widths.reduce((sum, width) => sum + 2 ** width, 0);
+    if (offsetWords > offsetBudget) continue;
+    const cost = estimateQueryCost(widths, allocateSubRadii(widths, radius, size), size);
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = count;
+    }
+  }
+  return best;
+}
+
+const maskCache = new Map<string, Uint32Array>();
+
+/** Every `width`-bit mask with at most `radius` bits set (XOR one into a key to get a neighbour). */
+export function flipMasks(width: number, radius: number): Uint32Array {
+  const cacheKey = `${width}:${radius}`;
+  const cached = maskCache.get(cacheKey);
+  if (cached) return cached;
+  const masks = new Uint32Array(neighbourhoodSize(width, radius));
+  let count = 0;
+  const extend = (mask: number, lowestBit: number, bitsLeft: number): void => {
+    masks[count++] = mask;
+    if (bitsLeft === 0) return;
+    for (let bit = lowestBit; bit < width; bit++) extend((mask | (1 << bit)) >>> 0, bit + 1, bitsLeft - 1);
+  };
+  extend(0, 0, Math.min(radius, width));
+  maskCache.set(cacheKey, masks);
+  return masks;
+}
+
+/** Reads bits [start, start + width) (width <= 31) of packed big-endian words as an unsigned key. */
+export function extractKey(words: Uint32Array, base: number, start: number, width: number): number {
+  const word = base + (start >>> 5);
+  const offset = start & 31;
+  const end = offset + width;
+  if (end <= 32) return (words[word]! << offset) >>> (32 - width);
+  const tailBits = end - 32;
+  const head = (words[word]! << offset) >>> (32 - width); // top bits, already shifted into place
+  return (head | (words[word + 1]! >>> (32 - tailBits))) >>> 0;
+}
