@@ -1,0 +1,126 @@
+import type { Readable, Transform } from 'node:stream';
+import zlib from 'node:zlib';
+
+/**
+ * Reads at most a fixed number of DECODED bytes of a response body, decompressing it ourselves.
+ * undici's size limits count bytes on the wire, so a 50 KB gzip or brotli "bomb" could still
+ * expand to gigabytes in a decoder that nobody bounds. Here the decoder is pulled chunk by chunk
+ * (stream backpressure) and abandoned as soon as the cap is reached; the raw stream is capped as
+ * well, so a body that decodes to nothing cannot be streamed forever either. The body is always
+ * destroyed at the end: the caller never reads the rest.
+ */
+
+export interface BodyPrefix {
+  /** The decoded bytes read, at most `maxDecodedBytes`. */
+  bytes: Buffer;
+  /** Bytes read from the wire (compressed when the body is encoded). */
+  rawBytes: number;
+  /** True when reading stopped at a cap rather than at the end of the body. */
+  truncated: boolean;
+  /** Set when the body could not be decoded (corrupt data, unknown Content-Encoding). */
+  decodeError?: string;
+}
+
+export interface BodyCapOptions {
+  /** Value of the Content-Encoding header, if any. */
+  contentEncoding?: string | undefined;
+  /** Decoded bytes to keep. */
+  maxDecodedBytes: number;
+  /** Raw bytes to read at most; default 4 x maxDecodedBytes. */
+  maxRawBytes?: number;
+}
+
+/** A decoder for the encoding, `null` for identity, `undefined` when unsupported. */
+export function createDecoder(contentEncoding: string | undefined): Transform | null | undefined {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  // Flush partial data so a truncated stream still yields what it has.
+  const zlibOptions = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  switch (encoding) {
+    case '':
+    case 'identity':
+      return null;
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.createGunzip(zlibOptions);
+    case 'deflate':
+      return zlib.createInflate(zlibOptions);
+    case 'br':
+      return zlib.createBrotliDecompress({
+        flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+        finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
+      });
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Destroys a body without reading it. undici reports the destruction of an unfinished body as an
+ * 'error' (RequestAbortedError); a listener keeps that expected event from becoming unhandled.
+ */
+export function discardBody(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+export async function readBodyPrefix(body: Readable, options: BodyCapOptions): Promise<BodyPrefix> {
+  const maxDecoded = options.maxDecodedBytes;
+  const maxRaw = options.maxRawBytes ?? maxDecoded * 4;
+  const decoder = createDecoder(options.contentEncoding);
+  if (decoder === undefined) {
+    discardBody(body);
+    return { bytes: Buffer.alloc(0), rawBytes: 0, truncated: true, decodeError: `unsupported Content-Encoding ${options.contentEncoding}` };
+  }
+
+  const chunks: Buffer[] = [];
+  let decoded = 0;
+  let rawBytes = 0;
+  let truncated = false;
+  let decodeError: string | undefined;
+  const onRaw = (chunk: Buffer): void => {
+    rawBytes += chunk.length;
+    if (rawBytes < maxRaw || truncated) return;
+    truncated = true;
+    if (decoder) {
+      // Ends the decoder's input: the loop below drains what was decoded so far, then stops.
+      body.off('data', onRaw);
+      body.unpipe(decoder);
+      body.pause();
+      decoder.end();
+    }
+  };
+  let source: Readable = body;
+  if (decoder) {
+    body.on('data', onRaw);
+    body.on('error', (error) => decoder.destroy(error));
+    body.pipe(decoder);
+    source = decoder;
+  }
+
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (!decoder) onRaw(chunk);
+      const room = maxDecoded - decoded;
+      if (chunk.length >= room) {
+        chunks.push(chunk.subarray(0, room));
+        decoded += room;
+        truncated = true;
+        break;
+      }
+      chunks.push(chunk);
+      decoded += chunk.length;
+      if (!decoder && truncated) break;
+    }
+  } catch (error) {
+    // A corrupt body or a timeout mid-body: keep what was decoded, report why it stopped.
+    decodeError = error instanceof Error ? error.message : String(error);
+    truncated = true;
+  } finally {
+    body.off('data', onRaw);
+    discardBody(body);
+    decoder?.destroy();
+  }
+  const result: BodyPrefix = { bytes: Buffer.concat(chunks), rawBytes, truncated };
+  if (decodeError !== undefined) result.decodeError = decodeError;
+  return result;
+}

@@ -1,0 +1,109 @@
+/**
+ * Finds a `<meta http-equiv="refresh" content="N; url=...">` redirect in the first bytes of an
+ * HTML page, the way browsers read the content attribute (HTML "shared declarative refresh
+ * steps"). Phishing kits use it to hop past URL scanners that only follow HTTP redirects.
+ * Comments, scripts and styles are skipped. All scanning is linear in the input: no regular
+ * expression here can backtrack over the whole page. Pure logic: no I/O.
+ */
+
+export interface MetaRefresh {
+  /** Delay in seconds as written (we never wait: the target is followed at once). */
+  delaySeconds: number;
+  /** The URL exactly as written, not yet resolved against the page URL. */
+  url: string;
+}
+
+/** Blanks out `<!-- -->`, `<script>` and `<style>` bodies, scanning with indexOf only. */
+function withoutSkippedBlocks(html: string): string {
+  const lower = html.toLowerCase();
+  let out = '';
+  let position = 0;
+  const openers: ReadonlyArray<readonly [string, string]> = [
+    ['<!--', '-->'],
+    ['<script', '</script'],
+    ['<style', '</style'],
+  ];
+  for (;;) {
+    let next = -1;
+    let closer = '';
+    for (const [open, close] of openers) {
+      const at = lower.indexOf(open, position);
+      if (at >= 0 && (next < 0 || at < next)) {
+        next = at;
+        closer = close;
+      }
+    }
+    if (next < 0) return out + html.slice(position);
+    out += html.slice(position, next);
+    const end = lower.indexOf(closer, next + 4);
+    if (end < 0) return out;
+    position = end + closer.length;
+  }
+}
+
+const ATTRIBUTE = /([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
+
+function attributesOf(tag: string): Map<string, string> {
+  const attributes = new Map<string, string>();
+  for (const match of tag.matchAll(ATTRIBUTE)) {
+    const name = match[1]!.toLowerCase();
+    if (!attributes.has(name)) attributes.set(name, match[2] ?? match[3] ?? match[4] ?? '');
+  }
+  return attributes;
+}
+
+const WHITESPACE = /[\t\n\f\r ]/;
+
+/** Parses a refresh content attribute: `5`, `0;url=/x`, `0; URL='x'`, `3,http://x`. */
+export function parseRefreshContent(content: string): MetaRefresh | null {
+  let i = 0;
+  const skipWhitespace = () => {
+    while (i < content.length && WHITESPACE.test(content[i]!)) i++;
+  };
+  skipWhitespace();
+  const delayStart = i;
+  while (i < content.length && /[0-9]/.test(content[i]!)) i++;
+  if (i === delayStart && content[i] !== '.') return null;
+  const delaySeconds = Number(content.slice(delayStart, i) || '0');
+  while (i < content.length && /[0-9.]/.test(content[i]!)) i++;
+  skipWhitespace();
+  if (content[i] === ';' || content[i] === ',') i++;
+  skipWhitespace();
+  if (i >= content.length) return null; // a plain reload of the same page
+  if (content.slice(i, i + 3).toLowerCase() === 'url') {
+    const afterUrl = i + 3;
+    let j = afterUrl;
+    while (j < content.length && WHITESPACE.test(content[j]!)) j++;
+    if (content[j] === '=') {
+      i = j + 1;
+      skipWhitespace();
+    }
+  }
+  let url = content.slice(i);
+  const quote = url[0];
+  if (quote === '"' || quote === "'") {
+    const close = url.indexOf(quote, 1);
+    url = close < 0 ? url.slice(1) : url.slice(1, close);
+  }
+  url = url.trim();
+  return url === '' ? null : { delaySeconds, url };
+}
+
+/** The first meta refresh with a URL in the document, or null. */
+export function findMetaRefresh(html: string): MetaRefresh | null {
+  const text = withoutSkippedBlocks(html);
+  const lower = text.toLowerCase();
+  let position = 0;
+  for (;;) {
+    const start = lower.indexOf('<meta', position);
+    if (start < 0) return null;
+    const end = lower.indexOf('>', start);
+    if (end < 0) return null;
+    position = end + 1;
+    if (!/[\s/>]/.test(lower[start + 5] ?? '')) continue; // <metadata> is not <meta>
+    const attributes = attributesOf(text.slice(start + 5, end));
+    if (attributes.get('http-equiv')?.trim().toLowerCase() !== 'refresh') continue;
+    const refresh = parseRefreshContent(attributes.get('content') ?? '');
+    if (refresh) return refresh;
+  }
+}

@@ -1,0 +1,44 @@
+import { isScanError, ScanError } from '../../errors.js';
+
+/**
+ * Maps what undici, node:net and node:dns throw to our typed errors. The original error code is
+ * kept in `detail.cause` so an operator can tell ECONNREFUSED from ECONNRESET.
+ */
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_ABORTED', // we abort only when a deadline passes
+  'ETIMEDOUT',
+  'ABORT_ERR',
+]);
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  if (typeof code === 'string') return code;
+  if (name === 'TimeoutError' || name === 'AbortError') return 'ABORT_ERR';
+  return undefined;
+}
+
+/** The error itself, its causes and (for AggregateError from happy-eyeballs) its members. */
+function* errorChain(error: unknown, depth = 0): Generator<unknown> {
+  if (depth > 5 || error === undefined || error === null) return;
+  yield error;
+  if (error instanceof AggregateError) for (const inner of error.errors) yield* errorChain(inner, depth + 1);
+  if (error instanceof Error && error.cause !== undefined) yield* errorChain(error.cause, depth + 1);
+}
+
+export function toNetworkError(error: unknown, detail: Record<string, unknown> = {}): ScanError {
+  const chain = [...errorChain(error)];
+  const scanError = chain.find(isScanError);
+  if (scanError) return scanError;
+  const codes = chain.map(codeOf).filter((c): c is string => c !== undefined);
+  const message = error instanceof Error ? error.message : String(error);
+  const withCause = { ...detail, cause: codes[0] ?? message };
+  if (codes.some((c) => TIMEOUT_CODES.has(c))) return new ScanError('fetch_timeout', undefined, withCause, { cause: error });
+  if (codes.some((c) => DNS_CODES.has(c))) return new ScanError('dns_failed', undefined, withCause, { cause: error });
+  return new ScanError('fetch_failed', undefined, withCause, { cause: error });
+}

@@ -1,0 +1,285 @@
+import type { LookupFunction } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ScanError, type ErrorInfo } from '../errors.js';
+import { canonicalize, DEFAULT_MAX_URL_LENGTH, type CanonicalUrl } from './canonicalize.js';
+import { parseIpLiteral } from './ip-literal.js';
+import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
+import { discardBody, readBodyPrefix } from './guard/body-cap.js';
+import { createGuardedAgent, originKey } from './guard/connector.js';
+import { findMetaRefresh } from './guard/meta-refresh.js';
+import { toNetworkError } from './guard/network-errors.js';
+import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+
+/**
+ * Follows a link the way a victim's browser would (HTTP redirects and meta refresh), recording
+ * every hop, without ever letting the link reach the worker's own network. Never throws for a bad
+ * URL or a network failure: the chain so far comes back with a typed error, so the caller can
+ * still match every URL that was reached. Only a programming error (a malformed
+ * `allowPrivateAddressesFor`) throws.
+ */
+
+export interface UnfurlOptions {
+  /** Redirects (HTTP and meta refresh) followed; one more gives too_many_redirects. Default 10. */
+  maxRedirects?: number;
+  /** Deadline of one hop: connect, headers, and the body scan. Default 5000 ms. */
+  hopTimeoutMs?: number;
+  /** Deadline of the whole chain. Default 20000 ms. */
+  totalTimeoutMs?: number;
+  /**
+   * Decoded bytes of an HTML body read to look for a meta refresh; the rest is never read.
+   * Non-HTML bodies are not read at all. Default 64 KiB.
+   */
+  maxBodyBytes?: number;
+  /** Follow `<meta http-equiv="refresh">` (any delay; we never wait). Default true. */
+  followMetaRefresh?: boolean;
+  /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
+  userAgent?: string;
+  /** Longest URL accepted, input and every hop, in UTF-8 bytes. Default 8192. */
+  maxUrlLength?: number;
+  /** DNS lookup for sockets (node:net signature). Default `dns.lookup`. Tests inject a resolver. */
+  lookup?: LookupFunction;
+  /**
+   * DANGER: literal IP addresses (`'127.0.0.1'`, or port-scoped `'127.0.0.1:8080'`, `'[::1]:8080'`)
+   * that may be reached although they are not public. For tests against local servers only. It
+   * is never read from configuration; each use emits a process warning once and sets
+   * `privateAddressOverride` and a warning on the result. Hostnames and ranges are refused.
+   */
+  allowPrivateAddressesFor?: readonly string[];
+}
+
+export interface UnfurlHop {
+  /** The URL fetched (WHATWG form, what went on the wire). */
+  url: string;
+  /** Its Safe Browsing canonical form, for matching. */
+  canonical: string;
+  status: number;
+  /** The peer IP address actually connected to. */
+  address: string;
+  durationMs: number;
+  contentType?: string;
+  /** Where this hop sends the client next, when it does. */
+  redirect?: { kind: 'http' | 'meta-refresh'; location: string; delaySeconds?: number };
+  /** Present when the body was scanned for a meta refresh. */
+  body?: { bytesRead: number; rawBytes: number; truncated: boolean; decodeError?: string };
+  /** True when the peer is not public and was reached only through `allowPrivateAddressesFor`. */
+  viaPrivateAddressOverride?: boolean;
+}
+
+export interface UnfurlTarget {
+  url: string;
+  canonical: string | null;
+  /** False when the chain stopped before fetching this URL (refused, failed, or timed out). */
+  fetched: boolean;
+}
+
+export interface UnfurlResult {
+  input: string;
+  /** Every response received, in order. */
+  chain: UnfurlHop[];
+  /** The last URL the chain reached, fetched or not; null only when the input is not a URL at all. */
+  final: UnfurlTarget | null;
+  error?: ErrorInfo;
+  /** Loud notes for operators (override in use, ignored meta refresh...). */
+  warnings: string[];
+  /** True when `allowPrivateAddressesFor` was given: results from such a run prove nothing about safety. */
+  privateAddressOverride: boolean;
+}
+
+const DEFAULTS = {
+  hopTimeoutMs: 5_000,
+  totalTimeoutMs: 20_000,
+  maxBodyBytes: 64 * 1024,
+  userAgent: 'Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)',
+};
+const HAS_SCHEME = /^\s*[a-zA-Z][a-zA-Z0-9+.-]*:/;
+
+interface Target {
+  url: URL;
+  canonical: CanonicalUrl;
+}
+
+interface Run {
+  options: UnfurlOptions;
+  policy: AddressPolicy;
+  result: UnfurlResult;
+  deadline: number;
+  peers: Map<string, string>;
+  tracker: RedirectTracker;
+  request: (url: URL, signal: AbortSignal, timeoutMs: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
+}
+
+/** Checks a URL before any connection: parsable, http(s), not too long, not a refused literal IP. */
+function prepareTarget(text: string, run: Run): Target {
+  const maxLength = run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
+  const canonical = canonicalize(text, { maxLength });
+  run.result.final = { url: text, canonical: canonical.canonical, fetched: false };
+  if (canonical.scheme !== 'http' && canonical.scheme !== 'https') {
+    throw new ScanError('unsupported_scheme', `${canonical.scheme}: URLs are not fetched`, { scheme: canonical.scheme });
+  }
+  let url: URL;
+  try {
+    url = new URL(HAS_SCHEME.test(text) ? text : `http://${text.trim()}`);
+  } catch {
+    throw new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: text.slice(0, 2048) });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ScanError('unsupported_scheme', undefined, { scheme: url.protocol.slice(0, -1) });
+  }
+  url.hash = '';
+  run.result.final = { url: url.href, canonical: canonical.canonical, fetched: false };
+  const literal = parseIpLiteral(url.hostname);
+  if (literal) {
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const decision = run.policy.check(literal.address, port);
+    if (!decision.allowed) {
+      throw new ScanError('blocked_address', `refused to connect to ${literal.address} (${decision.verdict.range})`, {
+        host: url.hostname,
+        address: literal.address,
+        range: decision.verdict.range,
+      });
+    }
+  }
+  return { url, canonical };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** HTML, or undeclared (browsers sniff undeclared bodies, and so may a phishing page). */
+function mayBeHtml(contentType: string | undefined): boolean {
+  if (contentType === undefined) return true;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === 'text/html' || type === 'application/xhtml+xml' || type === '';
+}
+
+async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
+  const remaining = run.deadline - performance.now();
+  if (remaining <= 0) throw new ScanError('fetch_timeout', 'the total unfurl deadline passed', { url: target.url.href });
+  const timeoutMs = Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const started = performance.now();
+  const response = await run.request(target.url, signal, timeoutMs);
+  const { url } = target;
+  const address = run.peers.get(originKey(url.protocol, url.hostname, url.port)) ?? 'unknown';
+  const hop: UnfurlHop = {
+    url: url.href,
+    canonical: target.canonical.canonical,
+    status: response.statusCode,
+    address,
+    durationMs: 0,
+  };
+  const contentType = headerValue(response.headers['content-type']);
+  if (contentType !== undefined) hop.contentType = contentType;
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  if (run.policy.check(address, port).overridden) hop.viaPrivateAddressOverride = true;
+  run.result.chain.push(hop);
+  run.result.final = { url: url.href, canonical: hop.canonical, fetched: true };
+
+  try {
+    if (REDIRECT_STATUSES.has(response.statusCode)) {
+      discardBody(response.body);
+      hop.redirect = { kind: 'http', location: resolveLocation(response.headers.location, url).href };
+    } else if ((run.options.followMetaRefresh ?? true) && mayBeHtml(contentType) && response.statusCode !== 204 && response.statusCode !== 304) {
+      await scanForMetaRefresh(hop, target, response.body, response.headers, run);
+    } else {
+      discardBody(response.body);
+    }
+  } finally {
+    hop.durationMs = Math.round(performance.now() - started);
+  }
+  return hop;
+}
+
+async function scanForMetaRefresh(
+  hop: UnfurlHop,
+  target: Target,
+  body: Readable,
+  headers: Record<string, string | string[] | undefined>,
+  run: Run,
+): Promise<void> {
+  const prefix = await readBodyPrefix(body, {
+    contentEncoding: headerValue(headers['content-encoding']),
+    maxDecodedBytes: run.options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+  });
+  hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated };
+  if (prefix.decodeError !== undefined) hop.body.decodeError = prefix.decodeError;
+  const refresh = findMetaRefresh(new TextDecoder('utf-8').decode(prefix.bytes));
+  if (!refresh) return;
+  let location: URL;
+  try {
+    location = new URL(refresh.url, target.url);
+  } catch {
+    run.result.warnings.push(`ignored a meta refresh with an unusable URL at ${target.url.href}`);
+    return;
+  }
+  // A refresh to the page itself is a reload, not a redirect.
+  try {
+    if (loopKey(canonicalize(location.href)) === loopKey(target.canonical)) return;
+  } catch {
+    // Not canonicalisable: let the next hop report why.
+  }
+  hop.redirect = { kind: 'meta-refresh', location: location.href, delaySeconds: refresh.delaySeconds };
+}
+
+/** Follows `input` through redirects and meta refreshes; see UnfurlOptions for every limit. */
+export async function unfurl(input: string, options: UnfurlOptions = {}): Promise<UnfurlResult> {
+  const policy = createAddressPolicy(options.allowPrivateAddressesFor);
+  const result: UnfurlResult = { input, chain: [], final: null, warnings: [], privateAddressOverride: policy.overrides.length > 0 };
+  if (result.privateAddressOverride) {
+    warnOverrideInUse(policy.overrides);
+    result.warnings.push(`PRIVATE-ADDRESS GUARD OVERRIDDEN for ${policy.overrides.join(', ')}`);
+  }
+  const hopTimeoutMs = options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs;
+  const peers = new Map<string, string>();
+  const agentOptions = {
+    policy,
+    connectTimeoutMs: hopTimeoutMs,
+    hopTimeoutMs,
+    onConnected: (key: string, address: string) => peers.set(key, address),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  };
+  const agent = createGuardedAgent(agentOptions);
+  const headers = {
+    'user-agent': options.userAgent ?? DEFAULTS.userAgent,
+    accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
+    'accept-encoding': 'gzip, deflate, br',
+  };
+  const run: Run = {
+    options,
+    policy,
+    result,
+    deadline: performance.now() + (options.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs),
+    peers,
+    tracker: new RedirectTracker(options.maxRedirects ?? DEFAULT_MAX_REDIRECTS),
+    request: async (url, signal, timeoutMs) => {
+      const response = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        headers,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    },
+  };
+
+  try {
+    let target = prepareTarget(input, run);
+    run.tracker.start(target.canonical);
+    for (;;) {
+      const hop = await fetchHop(target, run);
+      if (!hop.redirect) break;
+      result.final = { url: hop.redirect.location, canonical: null, fetched: false };
+      target = prepareTarget(hop.redirect.location, run);
+      run.tracker.follow(target.canonical);
+    }
+  } catch (error) {
+    result.error = toNetworkError(error, { url: result.final?.url ?? input.slice(0, 2048) }).toInfo();
+  } finally {
+    await agent.destroy().catch(() => undefined);
+  }
+  return result;
+}

@@ -1,0 +1,66 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Local HTTP servers for the unfurl integration tests: 127.0.0.1, port 0, connections counted. */
+
+export interface TestServer {
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+  /** Request paths in arrival order. */
+  requests: string[];
+  /** TCP connections accepted. */
+  connections: () => number;
+  close: () => Promise<void>;
+}
+
+export async function startServer(handler: http.RequestListener): Promise<TestServer> {
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? '');
+    handler(req, res);
+  });
+  const requests: string[] = [];
+  let connections = 0;
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    connections: () => connections,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A port with nothing listening on it (bound, then released). */
+export async function unusedPort(): Promise<number> {
+  const server = await startServer(() => undefined);
+  await server.close();
+  return server.port;
+}
+
+/** Records every connection undici is about to open (`host:port`), in this process. */
+export function watchConnectAttempts(): { attempts: string[]; stop: () => void } {
+  const attempts: string[] = [];
+  const listener = (message: unknown) => {
+    const { connectParams } = message as { connectParams: { hostname: string; port: string } };
+    attempts.push(`${connectParams.hostname}:${connectParams.port}`);
+  };
+  diagnosticsChannel.subscribe('undici:client:beforeConnect', listener);
+  return { attempts, stop: () => diagnosticsChannel.unsubscribe('undici:client:beforeConnect', listener) };
+}
+
+export function redirect(res: http.ServerResponse, status: number, location: string): void {
+  res.writeHead(status, { location, 'content-length': '0' });
+  res.end();
+}
+
+export function html(res: http.ServerResponse, body: string, status = 200): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
