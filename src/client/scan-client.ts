@@ -1,13 +1,14 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ScanError } from '../errors.js';
 import type { ScanJob, ScanJobInput } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
-import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
-import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, VERDICTS_QUEUE, type ScanQueueKind } from '../queues/names.js';
+import type { Verdict } from '../jobs/verdict-schema.js';
+import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
 import { createRedis, type ConnectionInput } from '../runtime/redis.js';
+import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
   /** Redis URL, ioredis options or a client to share. Default: REDIS_URL or redis://127.0.0.1:6379. */
@@ -67,8 +68,9 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   const queues = Object.fromEntries(
     SCAN_QUEUE_KINDS.map((kind) => [kind, new Queue(kind, { connection, prefix, defaultJobOptions })]),
   ) as Record<ScanQueueKind, Queue>;
-  const verdicts = new Queue(VERDICTS_QUEUE, { connection, prefix });
-  let verdictEvents: QueueEvents | undefined;
+  // Reads only: the retention and stream length are the workers' to set.
+  const verdicts = new VerdictStore(connection, { prefix, retentionSeconds: 1, streamMaxLength: 1 });
+  let subscriber: Redis | undefined;
   const waiters = new Map<string, Set<() => void>>();
 
   function prepare(input: ScanJobInput, enqueueOptions: EnqueueOptions = {}) {
@@ -78,18 +80,14 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     return { job, queue: queueForJob(job), opts };
   }
 
-  async function getVerdict(jobId: string): Promise<Verdict | undefined> {
-    const job = await verdicts.getJob(jobId);
-    return job ? verdictSchema.parse(job.data) : undefined;
-  }
+  const getVerdict = (jobId: string) => verdicts.get(jobId);
 
-  async function ensureVerdictEvents(): Promise<void> {
-    if (!verdictEvents) {
-      // One subscription per client; it wakes whichever waiters are for the added verdict.
-      verdictEvents = new QueueEvents(VERDICTS_QUEUE, { connection: connection.duplicate(), prefix });
-      verdictEvents.on('added', ({ jobId }) => waiters.get(jobId)?.forEach((wake) => wake()));
-    }
-    await verdictEvents.waitUntilReady();
+  async function ensureSubscribed(): Promise<void> {
+    if (subscriber) return;
+    // One subscription per client; it wakes whichever waiters are for the stored verdict.
+    subscriber = connection.duplicate();
+    subscriber.on('message', (_channel: string, jobId: string) => waiters.get(jobId)?.forEach((wake) => wake()));
+    await subscriber.subscribe(verdicts.keys.channel);
   }
 
   return {
@@ -111,7 +109,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     getVerdict,
 
     async waitForVerdict(jobId, { timeoutMs = 30_000 } = {}) {
-      await ensureVerdictEvents();
+      await ensureSubscribed();
       // Subscribed before looking, so a verdict stored in between is not missed.
       let wake: () => void = () => {};
       const added = new Promise<void>((resolve) => (wake = resolve));
@@ -137,8 +135,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     },
 
     async close() {
-      await Promise.all([...Object.values(queues), verdicts].map((q) => q.close()));
-      if (verdictEvents) await verdictEvents.close();
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      if (subscriber) await subscriber.quit();
       if (ownsConnection) await connection.quit();
     },
   };

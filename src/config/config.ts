@@ -37,8 +37,16 @@ export const configSchema = z.object({
   stalledIntervalMs: positiveInt.default(30_000),
   /** ABUSE_SCAN_MAX_STALLED: recoveries before a job gets a `job_stalled` verdict. Default 2. */
   maxStalledCount: z.coerce.number().int().nonnegative().default(2),
-  /** ABUSE_SCAN_VERDICT_RETENTION_S: how long verdicts (and so jobId idempotency) are kept. Default 86400. */
+  /**
+   * ABUSE_SCAN_VERDICT_RETENTION_S: how long each job's verdict is kept for lookup by jobId; also
+   * the window in which a job that runs again adds no second verdict. Default 86400 (a day).
+   */
   verdictRetentionSeconds: positiveInt.default(86_400),
+  /**
+   * ABUSE_SCAN_VERDICT_STREAM_MAXLEN: approximate number of entries the results stream keeps;
+   * a consumer group further behind than this loses the oldest. Default 1000000.
+   */
+  verdictStreamMaxLength: positiveInt.default(1_000_000),
   /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy; unset uses the defaults. */
   policy: policyConfigSchema.default(policyConfigSchema.parse({})),
   /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
@@ -62,6 +70,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_STALLED_INTERVAL_MS: 'stalledIntervalMs',
   ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',
   ABUSE_SCAN_VERDICT_RETENTION_S: 'verdictRetentionSeconds',
+  ABUSE_SCAN_VERDICT_STREAM_MAXLEN: 'verdictStreamMaxLength',
   ABUSE_SCAN_METRICS_PORT: 'metricsPort',
   LOG_LEVEL: 'logLevel',
 };

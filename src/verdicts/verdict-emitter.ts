@@ -1,33 +1,33 @@
-import type { Queue } from 'bullmq';
 import type { Verdict } from '../jobs/verdict-schema.js';
-import { VERDICT_JOB_NAME, verdictJobOptions } from '../queues/verdicts-queue.js';
+import type { VerdictStore } from './verdict-store.js';
 
 interface Pending {
   verdict: Verdict;
-  resolve: () => void;
+  resolve: (stored: boolean) => void;
   reject: (error: unknown) => void;
 }
 
 /**
- * Writes verdicts to the verdicts queue. Verdicts finished in the same few milliseconds go out in
- * one `addBulk` (one round trip), which is what keeps the fleet near bare BullMQ throughput; each
- * caller still waits until its own verdict is stored before its scan job completes.
+ * Writes verdicts through the store. Verdicts finished in the same event-loop turn share one
+ * pipelined round trip; each caller still waits until its own verdict is stored before its scan
+ * job completes, so a crash can repeat a verdict write (deduplicated) but never skip one.
  */
 export class VerdictEmitter {
   private batch: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight = new Set<Promise<void>>();
+  private scheduled: NodeJS.Immediate | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly queue: Queue,
-    private readonly options: { retentionSeconds: number; maxBatch?: number; lingerMs?: number },
+    private readonly store: VerdictStore,
+    private readonly maxBatch = 200,
   ) {}
 
-  emit(verdict: Verdict): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves true when stored, false when the job already had a verdict. */
+  emit(verdict: Verdict): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       this.batch.push({ verdict, resolve, reject });
-      if (this.batch.length >= (this.options.maxBatch ?? 200)) this.flushNow();
-      else this.timer ??= setTimeout(() => this.flushNow(), this.options.lingerMs ?? 1);
+      if (this.batch.length >= this.maxBatch) this.flushNow();
+      else this.scheduled ??= setImmediate(() => this.flushNow());
     });
   }
 
@@ -38,18 +38,15 @@ export class VerdictEmitter {
   }
 
   private flushNow(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
-    const opts = verdictJobOptions(this.options.retentionSeconds);
-    const write = this.queue
-      .addBulk(batch.map(({ verdict }) => ({ name: VERDICT_JOB_NAME, data: verdict, opts: { ...opts, jobId: verdict.jobId } })))
-      .then(
-        () => batch.forEach((p) => p.resolve()),
-        (error: unknown) => batch.forEach((p) => p.reject(error)),
-      );
+    const write = this.store.storeAll(batch.map((p) => p.verdict)).then(
+      (stored) => batch.forEach((p, i) => p.resolve(stored[i] ?? false)),
+      (error: unknown) => batch.forEach((p) => p.reject(error)),
+    );
     this.inFlight.add(write);
     void write.finally(() => this.inFlight.delete(write));
   }

@@ -1,14 +1,16 @@
-import { Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
 import { validateJob } from '../jobs/validate-job.js';
-import { VERDICTS_QUEUE, type ScanQueueKind } from '../queues/names.js';
+import type { ScanQueueKind } from '../queues/names.js';
 import type { FleetMetrics } from '../ops/metrics.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import type { Logger } from '../runtime/logger.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
+import { VerdictStore } from '../verdicts/verdict-store.js';
+import { FailedJobSweeper } from './failed-job-sweeper.js';
 
 export interface ScanWorkerOptions {
   config: FleetConfig;
@@ -34,15 +36,19 @@ const STALLED_MESSAGE = /stalled more than allowable limit/i;
  */
 export class ScanWorker {
   private readonly workers: Worker[] = [];
-  private readonly events: QueueEvents[] = [];
-  private readonly verdictsQueue: Queue;
+  private readonly queues: Queue[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ScanWorkerOptions) {
     const { config, connection } = options;
-    this.verdictsQueue = new Queue(VERDICTS_QUEUE, { connection, prefix: config.prefix });
-    this.emitter = new VerdictEmitter(this.verdictsQueue, { retentionSeconds: config.verdictRetentionSeconds });
+    const store = new VerdictStore(connection, {
+      prefix: config.prefix,
+      retentionSeconds: config.verdictRetentionSeconds,
+      streamMaxLength: config.verdictStreamMaxLength,
+    });
+    this.emitter = new VerdictEmitter(store);
   }
 
   get running(): boolean {
@@ -64,17 +70,11 @@ export class ScanWorker {
       worker.on('failed', (job, error) => void this.onFailed(queue, job, error));
       worker.on('error', (error) => logger.error({ err: error, queue }, 'worker error'));
       this.workers.push(worker);
-      // A job failed by the stalled checker is announced only on the queue's event stream.
-      const events = new QueueEvents(queue, { connection, prefix: config.prefix });
-      events.on('failed', ({ jobId, failedReason }) => {
-        if (!STALLED_MESSAGE.test(failedReason)) return;
-        void Job.fromId(worker, jobId).then((job) => this.onFailed(queue, job, new Error(failedReason)));
-      });
-      events.on('error', (error) => logger.error({ err: error, queue }, 'queue events error'));
-      this.events.push(events);
+      this.queues.push(new Queue(queue, { connection, prefix: config.prefix }));
     }
-    await Promise.all([...this.workers, ...this.events].map((client) => client.waitUntilReady()));
+    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
     for (const worker of this.workers) void worker.run();
+    this.startSweeping();
     logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.prefix }, 'scan worker started');
   }
 
@@ -82,10 +82,10 @@ export class ScanWorker {
   shutdown(): Promise<void> {
     this.stopping ??= (async () => {
       this.options.logger.info('scan worker stopping: finishing in-flight jobs');
+      clearTimeout(this.sweepTimer);
       await Promise.all(this.workers.map((worker) => worker.close()));
       await this.emitter.flush();
-      await Promise.all(this.events.map((events) => events.close()));
-      await this.verdictsQueue.close();
+      await Promise.all(this.queues.map((queue) => queue.close()));
       this.options.logger.info('scan worker stopped');
     })();
     return this.stopping;
@@ -112,14 +112,34 @@ export class ScanWorker {
         }
         verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions());
       }
-      await this.emitter.emit(verdict);
-      metrics.verdicts.inc({ queue, decision: verdict.decision });
-      for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
+      if (await this.emitter.emit(verdict)) {
+        metrics.verdicts.inc({ queue, decision: verdict.decision });
+        for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
+      }
       return { decision: verdict.decision };
     } finally {
       metrics.inFlight.dec({ queue });
       metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
     }
+  }
+
+  /** Every stalled interval, gives a verdict to jobs any process saw fail for good (store-once dedups). */
+  private startSweeping(): void {
+    const sweepers = this.queues.map((queue) => ({ kind: queue.name as ScanQueueKind, sweeper: new FailedJobSweeper(queue) }));
+    const tick = async () => {
+      for (const { kind, sweeper } of sweepers) {
+        for (const job of await sweeper.sweep()) await this.onFailed(kind, job, new Error(job.failedReason));
+      }
+    };
+    const schedule = () => {
+      this.sweepTimer = setTimeout(() => {
+        tick()
+          .catch((error: unknown) => this.options.logger.error({ err: error }, 'failed-job sweep failed'))
+          .finally(() => this.stopping === undefined && schedule());
+      }, this.options.config.stalledIntervalMs);
+      this.sweepTimer.unref();
+    };
+    schedule();
   }
 
   /**
@@ -135,9 +155,10 @@ export class ScanWorker {
     const cause = stalled ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
     try {
       const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions());
-      await this.emitter.emit(verdict);
-      metrics.verdicts.inc({ queue, decision: verdict.decision });
-      metrics.errors.inc({ code: cause.code });
+      if (await this.emitter.emit(verdict)) {
+        metrics.verdicts.inc({ queue, decision: verdict.decision });
+        metrics.errors.inc({ code: cause.code });
+      }
     } catch (emitError) {
       logger.error({ err: emitError, jobId: job.id }, 'could not store the error verdict of a failed job');
     }

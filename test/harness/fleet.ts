@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
 import { loadConfig, type FleetConfigInput } from '../../src/config/config.js';
-import { VERDICTS_QUEUE } from '../../src/queues/names.js';
+import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { FleetMetrics } from '../../src/ops/metrics.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
@@ -31,15 +30,13 @@ export async function startInProcessWorker(prefix: string, overrides: Partial<Fl
   };
 }
 
-/** Ids of every verdict stored under the prefix (waiting for a consumer or consumed). */
+/** The jobId of every entry in the results stream, in order, duplicates included. */
 export async function verdictJobIds(prefix: string): Promise<string[]> {
   const connection = testRedis();
-  const queue = new Queue(VERDICTS_QUEUE, { connection, prefix });
   try {
-    const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'], 0, -1);
-    return jobs.map((job) => job.id!).filter(Boolean);
+    const entries = await connection.xrange(verdictKeys(prefix).stream, '-', '+');
+    return entries.map(([, fields]) => fields[fields.indexOf('jobId') + 1]!);
   } finally {
-    await queue.close();
     await connection.quit();
   }
 }

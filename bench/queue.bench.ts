@@ -1,0 +1,151 @@
+/**
+ * `npm run bench:queue [-- --jobs N --concurrency C --rate R --seconds S]`
+ *
+ * Throughput: N trivial scan jobs through the fleet (worker -> pipeline -> verdict stored) beside
+ * a plain BullMQ worker with a no-op processor on N no-op jobs, same Redis, same concurrency, same
+ * process, alternating runs. Target: fleet >= 0.7x the no-op throughput.
+ * Latency: enqueue-to-verdict p50/p99 at a fixed offered load of R jobs/s for S seconds.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Queue, Worker } from 'bullmq';
+import { createScanClient } from '../src/client/scan-client.js';
+import { loadConfig } from '../src/config/config.js';
+import { FleetMetrics } from '../src/ops/metrics.js';
+import { createScanPipeline } from '../src/pipeline/create-pipeline.js';
+import { verdictKeys } from '../src/verdicts/verdict-keys.js';
+import { createLogger } from '../src/runtime/logger.js';
+import { createRedis } from '../src/runtime/redis.js';
+import { ScanWorker } from '../src/worker/scan-worker.js';
+import { deletePrefix, uniquePrefix } from '../test/harness/redis.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A job whose scanning is trivial: one link, matched but not unfurled (unfurling is off here). */
+function trivialJob(i: number) {
+  return { contentId: `bench-${i}`, surface: 'bench', items: [`https://bench.example/item/${i}`] };
+}
+
+async function waitForCount(count: () => Promise<number>, target: number): Promise<void> {
+  while ((await count()) < target) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+async function noopThroughput(jobs: number, concurrency: number): Promise<number> {
+  const prefix = uniquePrefix('bench-noop');
+  const connection = createRedis(REDIS_URL);
+  const queue = new Queue('noop', { connection, prefix });
+  for (let i = 0; i < jobs; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({ name: 'noop', data: trivialJob(i + k), opts: { removeOnComplete: { age: 600 } } })));
+  }
+  let done = 0;
+  const started = performance.now();
+  const worker = new Worker('noop', async () => undefined, { connection, prefix, concurrency });
+  worker.on('completed', () => done++);
+  await waitForCount(async () => done, jobs);
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.close();
+  await deletePrefix(connection, prefix);
+  await connection.quit();
+  return jobs / seconds;
+}
+
+async function startFleet(prefix: string, concurrency: number) {
+  const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: REDIS_URL, prefix, concurrency });
+  const logger = createLogger('silent');
+  const connection = createRedis(REDIS_URL);
+  const pipeline = await createScanPipeline(config, { logger, connection });
+  const worker = new ScanWorker({ config, pipeline, connection, logger, metrics: new FleetMetrics() });
+  return {
+    start: () => worker.run(),
+    async stop() {
+      await worker.shutdown();
+      await pipeline.close();
+      await connection.quit();
+    },
+  };
+}
+
+async function fleetThroughput(jobs: number, concurrency: number): Promise<number> {
+  const prefix = uniquePrefix('bench-fleet');
+  const client = createScanClient({ connection: REDIS_URL, prefix });
+  for (let i = 0; i < jobs; i += 1000) {
+    await client.enqueueBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({ job: trivialJob(i + k) })));
+  }
+  const counter = createRedis(REDIS_URL);
+  const stream = verdictKeys(prefix).stream;
+  const fleet = await startFleet(prefix, concurrency);
+  const started = performance.now();
+  await fleet.start();
+  await waitForCount(() => counter.xlen(stream), jobs);
+  const seconds = (performance.now() - started) / 1000;
+  await fleet.stop();
+  await client.close();
+  await deletePrefix(counter, prefix);
+  await counter.quit();
+  return jobs / seconds;
+}
+
+async function latencyAtLoad(rate: number, seconds: number, concurrency: number) {
+  const prefix = uniquePrefix('bench-latency');
+  const client = createScanClient({ connection: REDIS_URL, prefix });
+  const fleet = await startFleet(prefix, concurrency);
+  await fleet.start();
+  const total = Math.round(rate * seconds);
+  const enqueuedAt = new Map<string, number>();
+  const started = Date.now();
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const { jobId } = await client.enqueue(trivialJob(i));
+    enqueuedAt.set(jobId, Date.now());
+  }
+  const counter = createRedis(REDIS_URL);
+  const stream = verdictKeys(prefix).stream;
+  await waitForCount(() => counter.xlen(stream), total);
+  // A stream entry id starts with the Redis server's ms clock when it was stored (same machine).
+  const entries = await counter.xrange(stream, '-', '+');
+  const latencies = entries
+    .map(([id, fields]) => Number(id.split('-')[0]) - enqueuedAt.get(fields[fields.indexOf('jobId') + 1]!)!)
+    .sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  await fleet.stop();
+  await client.close();
+  await deletePrefix(counter, prefix);
+  await counter.quit();
+  return { count: latencies.length, p50: at(0.5), p99: at(0.99), max: latencies.at(-1)! };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      jobs: { type: 'string', default: '5000' },
+      concurrency: { type: 'string', default: '32' },
+      rate: { type: 'string', default: '500' },
+      seconds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
+  const jobs = Number(values.jobs);
+  const concurrency = Number(values.concurrency);
+  const rounds = Number(values.rounds);
+  console.log(`queue bench: ${jobs} trivial jobs, concurrency ${concurrency}, ${rounds} alternating rounds, Redis ${REDIS_URL}`);
+  await noopThroughput(Math.min(jobs, 1000), concurrency); // warm-up
+  await fleetThroughput(Math.min(jobs, 1000), concurrency);
+  const noop: number[] = [];
+  const fleet: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    noop.push(await noopThroughput(jobs, concurrency));
+    fleet.push(await fleetThroughput(jobs, concurrency));
+    console.log(`  round ${round}: no-op BullMQ ${noop.at(-1)!.toFixed(0)} jobs/s, fleet ${fleet.at(-1)!.toFixed(0)} verdicts/s`);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ratio = median(fleet) / median(noop);
+  console.log(`throughput (median): no-op ${median(noop).toFixed(0)} jobs/s, fleet ${median(fleet).toFixed(0)} verdicts/s, ratio ${ratio.toFixed(2)} (target >= 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`);
+
+  const rate = Number(values.rate);
+  const latency = await latencyAtLoad(rate, Number(values.seconds), concurrency);
+  console.log(`latency at ${rate} jobs/s offered for ${values.seconds} s (${latency.count} jobs): enqueue-to-verdict p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`);
+}

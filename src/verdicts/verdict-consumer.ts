@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
+import { DEFAULT_PREFIX } from '../queues/names.js';
+import { createRedis, type ConnectionInput } from '../runtime/redis.js';
+import { verdictKeys } from './verdict-keys.js';
+
+export interface VerdictDelivery {
+  /** The stream entry id; increases with storage order. */
+  entryId: string;
+  /** True when delivered before without acknowledgement (a restart, or a consumer that died). */
+  redelivered: boolean;
+}
+
+export interface VerdictConsumerOptions {
+  /** Redis URL, ioredis options or a client (duplicated: the consumer blocks on its own). Default REDIS_URL. */
+  connection?: ConnectionInput;
+  /** The workers' prefix. Default `{abuse-scan}`. */
+  prefix?: string;
+  /** Consumer group: every group sees every verdict; consumers within a group share them. */
+  group: string;
+  /** This consumer's name within the group. Default `<hostname>-<pid>`. */
+  consumer?: string;
+  /** Where a group that does not exist yet starts: the oldest kept verdict, or new ones only. Default `beginning`. */
+  startFrom?: 'beginning' | 'now';
+  /** Entries read per call. Default 100. */
+  batchSize?: number;
+  /** How long one read waits for new verdicts, in ms (and so the longest `close()` waits). Default 2000. */
+  blockMs?: number;
+  /** Entries left unacknowledged this long (their consumer died) are taken over. Default 60000. */
+  claimIdleMs?: number;
+  /**
+   * Called once per verdict; the entry is acknowledged when it resolves. When it throws, the
+   * entry stays pending and is delivered again after `claimIdleMs` (at-least-once).
+   */
+  handler: (verdict: Verdict, delivery: VerdictDelivery) => Promise<void>;
+  /** Told of handler failures and of entries that are not verdicts (those are acknowledged and skipped). */
+  onError?: (error: unknown, entryId: string) => void;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/** Reads the results stream through a consumer group, with recovery of a dead consumer's entries. */
+export class VerdictConsumer {
+  private readonly redis: Redis;
+  private readonly stream: string;
+  private readonly consumer: string;
+  private closing = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: VerdictConsumerOptions) {
+    // Its own connection, because it blocks on reads.
+    this.redis = options.connection instanceof Redis ? options.connection.duplicate() : createRedis(options.connection);
+    this.stream = verdictKeys(options.prefix ?? DEFAULT_PREFIX).stream;
+    this.consumer = options.consumer ?? `${hostname()}-${process.pid}`;
+  }
+
+  /** Creates the group if needed and starts consuming in the background. */
+  async start(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.stream, this.options.group, this.options.startFrom === 'now' ? '$' : '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+    this.loop = this.consume();
+  }
+
+  /** Stops reading, lets the verdict being handled finish, and disconnects. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.loop;
+    await this.redis.quit();
+  }
+
+  private async consume(): Promise<void> {
+    const batch = this.options.batchSize ?? 100;
+    const claimIdleMs = this.options.claimIdleMs ?? 60_000;
+    // What this consumer had read but not acknowledged before a restart comes first.
+    await this.handleAll(await this.read('0', batch, undefined), true);
+    let lastClaim = 0;
+    while (!this.closing) {
+      if (Date.now() - lastClaim >= claimIdleMs / 2) {
+        lastClaim = Date.now();
+        const [, claimed] = (await this.redis.xautoclaim(this.stream, this.options.group, this.consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, StreamEntry[]];
+        await this.handleAll(claimed, true);
+      }
+      await this.handleAll(await this.read('>', batch, this.options.blockMs ?? 2000), false);
+    }
+  }
+
+  private async read(id: string, count: number, blockMs: number | undefined): Promise<StreamEntry[]> {
+    const args = ['GROUP', this.options.group, this.consumer, 'COUNT', count, ...(blockMs ? ['BLOCK', blockMs] : []), 'STREAMS', this.stream, id];
+    const result = (await this.redis.call('XREADGROUP', ...args)) as Array<[string, StreamEntry[]]> | null;
+    return result?.[0]?.[1] ?? [];
+  }
+
+  private async handleAll(entries: StreamEntry[], redelivered: boolean): Promise<void> {
+    for (const [entryId, fields] of entries) {
+      if (!fields) continue; // deleted by trimming while pending
+      let verdict: Verdict;
+      try {
+        const json = fields[fields.indexOf('verdict') + 1];
+        verdict = verdictSchema.parse(JSON.parse(json ?? 'null'));
+      } catch (error) {
+        this.options.onError?.(error, entryId);
+        await this.redis.xack(this.stream, this.options.group, entryId);
+        continue;
+      }
+      try {
+        await this.options.handler(verdict, { entryId, redelivered });
+        await this.redis.xack(this.stream, this.options.group, entryId);
+      } catch (error) {
+        this.options.onError?.(error, entryId);
+      }
+    }
+  }
+}
+
+export function createVerdictConsumer(options: VerdictConsumerOptions): VerdictConsumer {
+  return new VerdictConsumer(options);
+}
