@@ -1,0 +1,112 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { VERDICT_SCHEMA_VERSION, type Verdict } from '../../src/jobs/verdict-schema.js';
+import { createVerdictConsumer, type VerdictDelivery } from '../../src/verdicts/verdict-consumer.js';
+import { VerdictStore } from '../../src/verdicts/verdict-store.js';
+import { waitUntil } from '../harness/fleet.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+
+function verdict(jobId: string): Verdict {
+  return {
+    schemaVersion: VERDICT_SCHEMA_VERSION,
+    jobId,
+    contentId: `content-${jobId}`,
+    surface: 'test',
+    decision: 'allow',
+    reasons: [],
+    signals: [],
+    items: [],
+    errors: [],
+    timings: { total: 1 },
+    versions: { scanner: 'test', lists: {}, hashSets: {}, models: {} },
+    attempt: 1,
+    createdAt: new Date(0).toISOString(),
+  };
+}
+
+describe('the results stream', () => {
+  const redis = testRedis();
+  const prefixes: string[] = [];
+  const fresh = (label: string) => {
+    const prefix = uniquePrefix(label);
+    prefixes.push(prefix);
+    return { prefix, store: new VerdictStore(redis, { prefix, retentionSeconds: 60, streamMaxLength: 10_000 }) };
+  };
+
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('stores a verdict once per jobId, however often it is written', async () => {
+    const { prefix, store } = fresh('store-once');
+    expect(await store.storeAll([verdict('a'), verdict('b'), verdict('a')])).toEqual([true, true, false]);
+    expect(await store.storeAll([verdict('b')])).toEqual([false]);
+    expect(await redis.xlen(`${prefix}:verdicts`)).toBe(2);
+    expect((await store.get('a'))?.contentId).toBe('content-a');
+    expect(await store.get('missing')).toBeUndefined();
+  });
+
+  it('every consumer group sees every verdict; consumers of one group share them', async () => {
+    const { prefix, store } = fresh('groups');
+    await store.storeAll(Array.from({ length: 50 }, (_, i) => verdict(`job-${i}`)));
+    const seen: Record<string, string[]> = { audit: [], enforce1: [], enforce2: [] };
+    const consumers = [
+      createVerdictConsumer({ connection: redis, prefix, group: 'audit', consumer: 'audit', blockMs: 100, handler: async (v) => void seen.audit!.push(v.jobId) }),
+      createVerdictConsumer({ connection: redis, prefix, group: 'enforce', consumer: 'e1', batchSize: 5, blockMs: 100, handler: async (v) => void seen.enforce1!.push(v.jobId) }),
+      createVerdictConsumer({ connection: redis, prefix, group: 'enforce', consumer: 'e2', batchSize: 5, blockMs: 100, handler: async (v) => void seen.enforce2!.push(v.jobId) }),
+    ];
+    for (const consumer of consumers) await consumer.start();
+    await store.storeAll(Array.from({ length: 50 }, (_, i) => verdict(`job-${50 + i}`)));
+    expect(await waitUntil(async () => seen.audit!.length === 100 && seen.enforce1!.length + seen.enforce2!.length === 100, 10_000, 50)).toBe(true);
+    for (const consumer of consumers) await consumer.close();
+    expect(new Set(seen.audit)).toHaveProperty('size', 100);
+    expect(new Set([...seen.enforce1!, ...seen.enforce2!])).toHaveProperty('size', 100);
+    expect(seen.enforce1!.length).toBeGreaterThan(0);
+    expect(seen.enforce2!.length).toBeGreaterThan(0);
+    expect(await redis.xpending(`${prefix}:verdicts`, 'enforce')).toEqual([0, null, null, null]);
+  });
+
+  it('a verdict whose handler failed is delivered again, to another consumer, after claimIdleMs', async () => {
+    const { prefix, store } = fresh('reclaim');
+    const failing = createVerdictConsumer({
+      connection: redis, prefix, group: 'g', consumer: 'dies', blockMs: 50, claimIdleMs: 60_000,
+      handler: async () => {
+        throw new Error('consumer crashed mid-verdict');
+      },
+    });
+    await failing.start();
+    await store.storeAll([verdict('poison-free')]);
+    expect(await waitUntil(async () => ((await redis.xpending(`${prefix}:verdicts`, 'g')) as [number])[0] === 1, 5000, 20)).toBe(true);
+    await failing.close();
+
+    const deliveries: VerdictDelivery[] = [];
+    const rescuer = createVerdictConsumer({
+      connection: redis, prefix, group: 'g', consumer: 'rescuer', blockMs: 50, claimIdleMs: 200,
+      handler: async (_v, delivery) => void deliveries.push(delivery),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await rescuer.start();
+    expect(await waitUntil(async () => deliveries.length === 1, 5000, 20)).toBe(true);
+    await rescuer.close();
+    expect(deliveries[0]!.redelivered).toBe(true);
+    expect(await redis.xpending(`${prefix}:verdicts`, 'g')).toEqual([0, null, null, null]);
+  });
+
+  it('skips and acknowledges an entry that is not a verdict', async () => {
+    const { prefix, store } = fresh('garbage');
+    await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'x', 'verdict', '{not json');
+    await store.storeAll([verdict('good')]);
+    const handled: string[] = [];
+    const errors: string[] = [];
+    const consumer = createVerdictConsumer({
+      connection: redis, prefix, group: 'g', blockMs: 50,
+      handler: async (v) => void handled.push(v.jobId),
+      onError: (_e, entryId) => errors.push(entryId),
+    });
+    await consumer.start();
+    expect(await waitUntil(async () => handled.length === 1, 5000, 20)).toBe(true);
+    await consumer.close();
+    expect(handled).toEqual(['good']);
+    expect(errors).toHaveLength(1);
+  });
+});
