@@ -156,7 +156,8 @@ function mayBeHtml(contentType: string | undefined): boolean {
 async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   const remaining = run.deadline - performance.now();
   if (remaining <= 0) throw new ScanError('fetch_timeout', 'the total unfurl deadline passed', { url: target.url.href });
-  const timeoutMs = Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining);
+  // Whole milliseconds: AbortSignal.timeout refuses fractions.
+  const timeoutMs = Math.max(1, Math.ceil(Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining)));
   const signal = AbortSignal.timeout(timeoutMs);
   const started = performance.now();
   const response = await run.request(target.url, signal, timeoutMs);
