@@ -123,10 +123,10 @@ function shapesSvg(): string {
   const random = seededRandom(2);
   const colour = (): string => `rgb(${Math.floor(random() * 256)},${Math.floor(random() * 256)},${Math.floor(random() * 256)})`;
   const shapes: string[] = [];
-  for (let i = 0; i < 14; i++) {
+  for (let i = 0; i < 40; i++) {
     const x = Math.round(random() * WIDTH);
     const y = Math.round(random() * HEIGHT);
-    const size = Math.round(30 + random() * 110);
+    const size = Math.round(24 + random() * 90);
     if (i % 3 === 0) shapes.push(`<circle cx="${x}" cy="${y}" r="${size / 2}" fill="${colour()}"/>`);
     else if (i % 3 === 1) shapes.push(`<rect x="${x - size / 2}" y="${y - size / 3}" width="${size}" height="${(size * 2) / 3}" fill="${colour()}"/>`);
     else shapes.push(`<polygon points="${x},${y - size / 2} ${x + size / 2},${y + size / 2} ${x - size / 2},${y + size / 2}" fill="${colour()}"/>`);
