@@ -6,7 +6,7 @@ import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent, originKey } from './guard/connector.js';
-import { findMetaRefresh } from './guard/meta-refresh.js';
+import { findMetaRefresh, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 
@@ -30,7 +30,7 @@ export interface UnfurlOptions {
    * Non-HTML bodies are not read at all. Default 64 KiB.
    */
   maxBodyBytes?: number;
-  /** Follow `<meta http-equiv="refresh">` (any delay; we never wait). Default true. */
+  /** Follow `<meta http-equiv="refresh">` and the `Refresh:` header (any delay; we never wait). Default true. */
   followMetaRefresh?: boolean;
   /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
   userAgent?: string;
@@ -58,7 +58,7 @@ export interface UnfurlHop {
   durationMs: number;
   contentType?: string;
   /** Where this hop sends the client next, when it does. */
-  redirect?: { kind: 'http' | 'meta-refresh'; location: string; delaySeconds?: number };
+  redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number };
   /** Present when the body was scanned for a meta refresh. */
   body?: { bytesRead: number; rawBytes: number; truncated: boolean; decodeError?: string };
   /** True when the peer is not public and was reached only through `allowPrivateAddressesFor`. */
@@ -126,7 +126,10 @@ function prepareTarget(text: string, run: Run): Target {
     throw new ScanError('unsupported_scheme', undefined, { scheme: url.protocol.slice(0, -1) });
   }
   url.hash = '';
-  run.result.final = { url: url.href, canonical: canonical.canonical, fetched: false };
+  // Hops record the canonical form of what is fetched; a URL whose raw text hides another host
+  // (`http://a.com%2F@b.com/`) is canonicalised by Safe Browsing rules before WHATWG parsing.
+  const fetched = canonicalize(url.href, { maxLength });
+  run.result.final = { url: url.href, canonical: fetched.canonical, fetched: false };
   const literal = parseIpLiteral(url.hostname);
   if (literal) {
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
@@ -139,7 +142,7 @@ function prepareTarget(text: string, run: Run): Target {
       });
     }
   }
-  return { url, canonical };
+  return { url, canonical: fetched };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
@@ -181,6 +184,8 @@ async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
     if (REDIRECT_STATUSES.has(response.statusCode)) {
       discardBody(response.body);
       hop.redirect = { kind: 'http', location: resolveLocation(response.headers.location, url).href };
+    } else if ((run.options.followMetaRefresh ?? true) && refreshHeader(hop, target, response.headers, run)) {
+      discardBody(response.body);
     } else if ((run.options.followMetaRefresh ?? true) && mayBeHtml(contentType) && response.statusCode !== 204 && response.statusCode !== 304) {
       await scanForMetaRefresh(hop, target, response.body, response.headers, run);
     } else {
@@ -190,6 +195,34 @@ async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
     hop.durationMs = Math.round(performance.now() - started);
   }
   return hop;
+}
+
+/**
+ * Sets `hop.redirect` when `refresh` points elsewhere than the page itself; false otherwise.
+ * Shared by the `Refresh:` header (non-standard, honoured by browsers) and the meta tag.
+ */
+function applyRefresh(hop: UnfurlHop, target: Target, refresh: MetaRefresh, kind: 'refresh-header' | 'meta-refresh', run: Run): boolean {
+  let location: URL;
+  try {
+    location = new URL(refresh.url, target.url);
+  } catch {
+    run.result.warnings.push(`ignored a ${kind} with an unusable URL at ${target.url.href}`);
+    return false;
+  }
+  // A refresh to the page itself is a reload, not a redirect.
+  try {
+    if (loopKey(canonicalize(location.href)) === loopKey(target.canonical)) return false;
+  } catch {
+    // Not canonicalisable: let the next hop report why.
+  }
+  hop.redirect = { kind, location: location.href, delaySeconds: refresh.delaySeconds };
+  return true;
+}
+
+function refreshHeader(hop: UnfurlHop, target: Target, headers: Record<string, string | string[] | undefined>, run: Run): boolean {
+  const value = headerValue(headers.refresh);
+  const refresh = value === undefined ? null : parseRefreshContent(value);
+  return refresh !== null && applyRefresh(hop, target, refresh, 'refresh-header', run);
 }
 
 async function scanForMetaRefresh(
@@ -206,21 +239,7 @@ async function scanForMetaRefresh(
   hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated };
   if (prefix.decodeError !== undefined) hop.body.decodeError = prefix.decodeError;
   const refresh = findMetaRefresh(new TextDecoder('utf-8').decode(prefix.bytes));
-  if (!refresh) return;
-  let location: URL;
-  try {
-    location = new URL(refresh.url, target.url);
-  } catch {
-    run.result.warnings.push(`ignored a meta refresh with an unusable URL at ${target.url.href}`);
-    return;
-  }
-  // A refresh to the page itself is a reload, not a redirect.
-  try {
-    if (loopKey(canonicalize(location.href)) === loopKey(target.canonical)) return;
-  } catch {
-    // Not canonicalisable: let the next hop report why.
-  }
-  hop.redirect = { kind: 'meta-refresh', location: location.href, delaySeconds: refresh.delaySeconds };
+  if (refresh) applyRefresh(hop, target, refresh, 'meta-refresh', run);
 }
 
 /** Follows `input` through redirects and meta refreshes; see UnfurlOptions for every limit. */

@@ -27,6 +27,9 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'content-length': String(body.length) });
         return res.end(body);
       }
+      case '/refresh-header':
+        res.writeHead(200, { refresh: '1; url=/landing', 'content-type': 'text/plain', 'content-length': '0' });
+        return res.end();
       case '/meta-self':
         return html(res, '<meta http-equiv="refresh" content="30; url=/meta-self">');
       case '/then-meta':
@@ -160,6 +163,12 @@ describe('unfurl: meta refresh', () => {
   it('mixes HTTP redirects and meta refresh in one chain', async () => {
     const result = await unfurl(`${server.origin}/then-meta`, options);
     expect(result.chain.map((h) => h.redirect?.kind ?? 'final')).toEqual(['http', 'meta-refresh', 'final']);
+  });
+
+  it('follows a Refresh response header', async () => {
+    const result = await unfurl(`${server.origin}/refresh-header`, options);
+    expect(result.chain[0]!.redirect).toEqual({ kind: 'refresh-header', location: `${server.origin}/landing`, delaySeconds: 1 });
+    expect(result.final).toMatchObject({ url: `${server.origin}/landing`, fetched: true });
   });
 
   it('treats a refresh to the page itself as a reload, not a loop', async () => {

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { findMetaRefresh, parseRefreshContent } from './meta-refresh.js';
+
+describe('parseRefreshContent', () => {
+  it.each([
+    ['0;url=/next', { delaySeconds: 0, url: '/next' }],
+    ['0; URL=/next', { delaySeconds: 0, url: '/next' }],
+    ['5 ; url = http://a.example/x ', { delaySeconds: 5, url: 'http://a.example/x' }],
+    ["0; url='http://a.example/q?x=1'", { delaySeconds: 0, url: 'http://a.example/q?x=1' }],
+    ['0; url="http://a.example/"trailing', { delaySeconds: 0, url: 'http://a.example/' }],
+    ['3,http://a.example/', { delaySeconds: 3, url: 'http://a.example/' }],
+    ['1.5; url=/x', { delaySeconds: 1, url: '/x' }],
+    ['0;/no-url-keyword', { delaySeconds: 0, url: '/no-url-keyword' }],
+    ['0; urlish', { delaySeconds: 0, url: 'urlish' }],
+  ])('%j', (content, expected) => {
+    expect(parseRefreshContent(content)).toEqual(expected);
+  });
+
+  it.each([[''], ['5'], ['  10  '], ['abc; url=/x'], ['0; url='], ['0;url=""']])('%j has no target', (content) => {
+    expect(parseRefreshContent(content)).toBeNull();
+  });
+});
+
+describe('findMetaRefresh', () => {
+  it('finds the tag whatever the case, quoting and attribute order', () => {
+    expect(findMetaRefresh('<META CONTENT="0;URL=/a" HTTP-EQUIV="REFRESH">')).toEqual({ delaySeconds: 0, url: '/a' });
+    expect(findMetaRefresh("<meta http-equiv='refresh' content='2;url=/b'/>")).toEqual({ delaySeconds: 2, url: '/b' });
+    expect(findMetaRefresh('<meta http-equiv=refresh content="0;url=/c">')).toEqual({ delaySeconds: 0, url: '/c' });
+    expect(findMetaRefresh('<head>\n<meta\n  http-equiv="refresh"\n  content="0;url=/d">')).toEqual({ delaySeconds: 0, url: '/d' });
+  });
+
+  it('ignores other meta tags, plain reloads, comments, scripts and styles', () => {
+    expect(findMetaRefresh('<meta charset="utf-8"><meta name="refresh" content="0;url=/x">')).toBeNull();
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="30">')).toBeNull();
+    expect(findMetaRefresh('<!-- <meta http-equiv="refresh" content="0;url=/x"> -->')).toBeNull();
+    expect(findMetaRefresh('<script>var s = \'<meta http-equiv="refresh" content="0;url=/x">\';</script>')).toBeNull();
+    expect(findMetaRefresh('<style>/* <meta http-equiv="refresh" content="0;url=/x"> */</style>')).toBeNull();
+    expect(findMetaRefresh('<metadata http-equiv="refresh" content="0;url=/x">')).toBeNull();
+  });
+
+  it('takes the first tag with a target', () => {
+    const html = '<meta http-equiv="refresh" content="9"><meta http-equiv="refresh" content="0;url=/first"><meta http-equiv="refresh" content="0;url=/second">';
+    expect(findMetaRefresh(html)?.url).toBe('/first');
+  });
+
+  it('stays linear on hostile input', () => {
+    for (const unit of ['<meta', '<!--', '<script', '<meta http-equiv="refresh" content="']) {
+      const started = performance.now();
+      findMetaRefresh(unit.repeat(20_000));
+      expect(performance.now() - started).toBeLessThan(500);
+    }
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { ScanError } from '../../errors.js';
+import { canonicalize } from '../canonicalize.js';
+import { loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './redirects.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof ScanError ? error.code : 'not-a-scan-error';
+  }
+  return undefined;
+}
+
+describe('redirects', () => {
+  it('follows 301, 302, 303, 307, 308 only', () => {
+    expect([...REDIRECT_STATUSES].sort()).toEqual([301, 302, 303, 307, 308]);
+  });
+
+  it('resolves Location against the page URL', () => {
+    const base = new URL('http://a.example/dir/page?q=1');
+    expect(resolveLocation('next', base).href).toBe('http://a.example/dir/next');
+    expect(resolveLocation('/root', base).href).toBe('http://a.example/root');
+    expect(resolveLocation('//b.example/x', base).href).toBe('http://b.example/x');
+    expect(resolveLocation(' https://c.example/ ', base).href).toBe('https://c.example/');
+  });
+
+  it('bad_redirect for a missing, empty, duplicated or unparsable Location', () => {
+    const base = new URL('http://a.example/');
+    expect(codeOf(() => resolveLocation(undefined, base))).toBe('bad_redirect');
+    expect(codeOf(() => resolveLocation('  ', base))).toBe('bad_redirect');
+    expect(codeOf(() => resolveLocation(['/a', '/b'], base))).toBe('bad_redirect');
+    expect(codeOf(() => resolveLocation('http://[::1', base))).toBe('bad_redirect');
+  });
+
+  it('loop keys keep the port (two ports are two servers) and ignore default ports', () => {
+    expect(loopKey(canonicalize('http://h/a'))).toBe(loopKey(canonicalize('http://h:80/a')));
+    expect(loopKey(canonicalize('http://h:8080/a'))).not.toBe(loopKey(canonicalize('http://h:8081/a')));
+    expect(loopKey(canonicalize('http://H/a/./b#x'))).toBe(loopKey(canonicalize('http://h/a/b')));
+    expect(loopKey(canonicalize('http://h/a?'))).not.toBe(loopKey(canonicalize('http://h/a')));
+  });
+
+  it('the tracker allows exactly maxRedirects and refuses the next', () => {
+    const tracker = new RedirectTracker(3);
+    tracker.start(canonicalize('http://h/0'));
+    for (let i = 1; i <= 3; i++) tracker.follow(canonicalize(`http://h/${i}`));
+    expect(tracker.count).toBe(3);
+    expect(codeOf(() => tracker.follow(canonicalize('http://h/4')))).toBe('too_many_redirects');
+  });
+
+  it('the tracker reports a revisit as redirect_loop', () => {
+    const tracker = new RedirectTracker();
+    tracker.start(canonicalize('http://h/a'));
+    tracker.follow(canonicalize('http://h/b'));
+    expect(codeOf(() => tracker.follow(canonicalize('http://H:80/a#frag')))).toBe('redirect_loop');
+  });
+});
