@@ -99,13 +99,20 @@ describe.each([64, 256])('%i-bit hashes: every index equals the linear scan', (b
 
   it('over random add / remove / query sequences', () => {
     fc.assert(
-      fc.property(fc.array(opArbitrary(bits), { minLength: 1, maxLength: 60 }), fc.constantFrom(...substringCounts), (ops, substringCount) => {
-        runOps(bits, ops, [
-          new BkTreeIndex(bits),
-          new MihIndex(bits, { substringCount, linearFallback: false }),
-          new MihIndex(bits, { substringCount, expectedSize: 1000 }),
-        ]);
-      }),
+      fc.property(
+        fc.array(opArbitrary(bits), { minLength: 1, maxLength: 60 }),
+        fc.constantFrom(...substringCounts),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 20 }),
+        (ops, substringCount, unindexedScanMax, minPendingBeforeCompact) => {
+          runOps(bits, ops, [
+            new BkTreeIndex(bits),
+            // Tiny thresholds so that short sequences go through every tier: unindexed, overflow, CSR.
+            new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax, minPendingBeforeCompact }),
+            new MihIndex(bits, { substringCount, expectedSize: 1000 }),
+          ]);
+        },
+      ),
       { numRuns: bits === 64 ? 150 : 60 },
     );
   });
@@ -127,7 +134,10 @@ describe('MIH with compaction under way', () => {
           else if (roll < 0.95) ops.push({ kind: 'remove', pick, missing: false });
           else ops.push({ kind: 'query', source: roll < 0.97 ? 'random' : 'near', pick, flips: randomFlips(), bytes: randomBytes(), radius, boundary: null });
         }
-        runOps(bits, ops, [new MihIndex(bits, { substringCount: 4, linearFallback: false })]);
+        runOps(bits, ops, [
+          new MihIndex(bits, { substringCount: 4, linearFallback: false }),
+          new MihIndex(bits, { substringCount: 5, linearFallback: false, unindexedScanMax: 16, minPendingBeforeCompact: 64 }),
+        ]);
       }),
       { numRuns: 3 },
     );

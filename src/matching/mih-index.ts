@@ -22,6 +22,7 @@ import {
   neighbourhoodSize,
   splitIntoSubstrings,
 } from './mih-layout.js';
+import { CandidateBuffer } from './mih-candidates.js';
 import { EMPTY_CELL, OverflowMultimap } from './overflow-multimap.js';
 import { distanceWithin, PackedHashStore } from './packed-hash-store.js';
 import { SubstringTable } from './mih-substring-table.js';
@@ -35,12 +36,18 @@ export interface MihOptions {
   substringCount?: number;
   /** Scan the store instead of probing when that looks cheaper (default true; tests turn it off). */
   linearFallback?: boolean;
+  /** Fresh adds verified outright before they go to the overflow maps (default 256). */
+  unindexedScanMax?: number;
+  /** Pending changes always allowed before a compaction (default 1024). */
+  minPendingBeforeCompact?: number;
 }
 
 /** Relative cost of one entry of a sequential linear scan against one random-access verification. */
 const LINEAR_COST_PER_ENTRY = 0.15;
 /** Never enumerate more keys than this per query, whatever the cost model says. */
 const MAX_PROBES_PER_QUERY = 1 << 22;
+/** Up to this many fresh adds are verified outright by queries instead of being put in the tables. */
+const UNINDEXED_SCAN_MAX = 256;
 /** Compact once pending changes exceed this many, or 1/8 of the compacted size if larger. */
 const MIN_PENDING_BEFORE_COMPACT = 1024;
 
@@ -57,13 +64,21 @@ export class MihIndex implements HashIndex {
   private readonly queryWords: Uint32Array;
   private readonly plans = new Map<number, QueryPlan | null>();
   private stamps = new Uint32Array(0);
+  private readonly candidates = new CandidateBuffer();
   private epoch = 0;
   private compactedSize = 0;
-  private pending = 0;
+  /** Slots added but not yet in any table, and each slot's position in that list (-1: none). */
+  private unindexed = new Int32Array(64);
+  private unindexedCount = 0;
+  private unindexedPosition = new Int32Array(0);
   private readonly linearFallback: boolean;
+  private readonly unindexedScanMax: number;
+  private readonly minPendingBeforeCompact: number;
 
   constructor(bits: number, options: MihOptions = {}) {
     this.linearFallback = options.linearFallback ?? true;
+    this.unindexedScanMax = options.unindexedScanMax ?? UNINDEXED_SCAN_MAX;
+    this.minPendingBeforeCompact = options.minPendingBeforeCompact ?? MIN_PENDING_BEFORE_COMPACT;
     const expectedSize = options.expectedSize ?? 0;
     this.store = new PackedHashStore(bits, expectedSize);
     const count = options.substringCount ?? chooseSubstringCount(bits, options.designRadius ?? 31, expectedSize);
@@ -86,22 +101,38 @@ export class MihIndex implements HashIndex {
     return this.tables.map((table) => table.width);
   }
 
+  /** O(1): the hash joins the unindexed list; the next query indexes it (see `maintain`). */
   add(entryId: number, hash: HashBytes): void {
     const slot = this.store.insert(entryId, hash, true);
-    const base = slot * this.store.wordCount;
-    for (const table of this.tables) table.add(table.keyOf(this.store.words, base), slot);
-    this.pending++;
-    this.compactIfDue();
+    if (this.unindexedPosition.length < this.store.capacity) {
+      const grown = new Int32Array(this.store.capacity).fill(-1);
+      grown.set(this.unindexedPosition);
+      this.unindexedPosition = grown;
+    }
+    if (this.unindexedCount === this.unindexed.length) {
+      const grown = new Int32Array(this.unindexed.length * 2);
+      grown.set(this.unindexed);
+      this.unindexed = grown;
+    }
+    this.unindexedPosition[slot] = this.unindexedCount;
+    this.unindexed[this.unindexedCount++] = slot;
   }
 
+  /** O(m x bucket size): tombstones the slot in every table (or drops it from the unindexed list). */
   remove(entryId: number): boolean {
     const slot = this.store.slotOf(entryId);
     if (slot < 0) return false;
-    const base = slot * this.store.wordCount;
-    for (const table of this.tables) table.remove(table.keyOf(this.store.words, base), slot);
+    const position = this.unindexedPosition[slot]!;
+    if (position >= 0) {
+      const last = this.unindexed[--this.unindexedCount]!;
+      this.unindexed[position] = last;
+      this.unindexedPosition[last] = position;
+      this.unindexedPosition[slot] = -1;
+    } else {
+      const base = slot * this.store.wordCount;
+      for (const table of this.tables) table.remove(table.keyOf(this.store.words, base), slot);
+    }
     this.store.vacate(entryId, true);
-    this.pending++;
-    this.compactIfDue();
     return true;
   }
 
@@ -117,7 +148,8 @@ export class MihIndex implements HashIndex {
       table.compact(liveSlots, keys, live);
     }
     this.compactedSize = live;
-    this.pending = 0;
+    for (let i = 0; i < this.unindexedCount; i++) this.unindexedPosition[this.unindexed[i]!] = -1;
+    this.unindexedCount = 0;
   }
 
   query(hash: HashBytes, radius: number): HashMatch[] {
@@ -125,6 +157,7 @@ export class MihIndex implements HashIndex {
     this.store.pack(hash, this.queryWords);
     const matches: HashMatch[] = [];
     if (this.store.liveCount === 0) return matches;
+    this.maintain();
     const plan = this.planFor(radius);
     if (plan === null) this.scanStore(radius, matches);
     else this.probeTables(plan, radius, matches);
@@ -147,6 +180,8 @@ export class MihIndex implements HashIndex {
       stamps[slot] = epoch;
       matches.push({ entryId: entryOfSlot[slot]!, distance });
     };
+    const candidates = this.candidates;
+    candidates.reset();
     const pendingAdds = this.tables[0]!.overflow.size;
     // A few pending adds are cheaper to verify outright than to look up once per probed key.
     const scanOverflow = pendingAdds > 0 && pendingAdds <= plan.probes;
@@ -155,20 +190,19 @@ export class MihIndex implements HashIndex {
       if (!masks) continue;
       const table = this.tables[t]!;
       const key = table.keyOf(query, 0);
-      const { offsets, slots } = table;
-      for (let m = 0; m < masks.length; m++) {
-        const probe = key ^ masks[m]!;
-        for (let i = offsets[probe]!, end = offsets[probe + 1]!; i < end; i++) {
-          const slot = slots[i]!;
-          if (slot >= 0) check(slot);
-        }
-      }
+      candidates.gather(table.offsets, table.slots, key, masks);
       if (pendingAdds > 0 && !scanOverflow) probeOverflow(table.overflow, key, masks, check);
     }
+    candidates.verify(words, wordCount, query, radius, (slot, distance) => {
+      if (stamps[slot] === epoch) return;
+      stamps[slot] = epoch;
+      matches.push({ entryId: entryOfSlot[slot]!, distance });
+    });
     if (scanOverflow) {
       const cells = this.tables[0]!.overflow.slots;
       for (let cell = 0; cell < cells.length; cell++) if (cells[cell]! >= 0) check(cells[cell]!);
     }
+    for (let i = 0; i < this.unindexedCount; i++) check(this.unindexed[i]!);
   }
 
   private scanStore(radius: number, matches: HashMatch[]): void {
@@ -201,8 +235,25 @@ export class MihIndex implements HashIndex {
     return plan;
   }
 
-  private compactIfDue(): void {
-    if (this.pending > Math.max(MIN_PENDING_BEFORE_COMPACT, this.compactedSize / 8)) this.compact();
+  /**
+   * Lazy upkeep before a query: a full compaction once pending changes (unindexed adds, overflow
+   * entries, tombstones) pass 1/8 of the compacted size, which makes it amortised O(m) per change and
+   * turns a bulk load into one O(N) build; otherwise a long unindexed list moves to the overflow maps.
+   */
+  private maintain(): void {
+    const first = this.tables[0]!;
+    const pending = this.unindexedCount + first.overflow.size + first.tombstones;
+    if (pending > Math.max(this.minPendingBeforeCompact, this.compactedSize / 8)) {
+      this.compact();
+    } else if (this.unindexedCount > this.unindexedScanMax) {
+      const { words, wordCount } = this.store;
+      for (let i = 0; i < this.unindexedCount; i++) {
+        const slot = this.unindexed[i]!;
+        for (const table of this.tables) table.add(table.keyOf(words, slot * wordCount), slot);
+        this.unindexedPosition[slot] = -1;
+      }
+      this.unindexedCount = 0;
+    }
   }
 }
 

@@ -1,0 +1,201 @@
+/**
+ * `npm run bench index [--size N] [--queries Q] [--radius R] [--substrings M] [--bk-size N]`
+ * (for memory figures: `node --expose-gc --import tsx bench/run.ts index ...`).
+ *
+ * Random 256-bit hashes (regenerated from their id, so the bench holds no copy of the data set);
+ * queries are half near copies of stored entries (k flipped bits, k uniform in 0..31) and half random
+ * misses. Reports build time, memory per entry, queries/s of the linear scan, MIH and the BK-tree
+ * (on a subset when the set is large), speed-ups over the linear scan, and whether all answers were
+ * identical (exit code 1 if not).
+ */
+import { performance } from 'node:perf_hooks';
+import { BkTreeIndex } from '../src/matching/bk-tree-index.js';
+import type { HashIndex, HashMatch } from '../src/matching/hash-index.js';
+import { LinearIndex } from '../src/matching/linear-index.js';
+import { MihIndex } from '../src/matching/mih-index.js';
+
+const BITS = 256;
+const BYTES = BITS / 8;
+/** Linear scans stop after this long (they are the slow baseline); later queries are skipped. */
+const LINEAR_TIME_BUDGET_MS = 4_000;
+
+interface Options {
+  size: number;
+  queries: number;
+  radius: number;
+  substrings: number | undefined;
+  bkSize: number;
+}
+
+function parseArgs(args: string[]): Options {
+  const value = (name: string): number | undefined => {
+    const at = args.indexOf(`--${name}`);
+    if (at < 0) return undefined;
+    const parsed = Number(args[at + 1]);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} needs a non-negative integer`);
+    return parsed;
+  };
+  const size = value('size') ?? 1_000_000;
+  return {
+    size,
+    queries: value('queries') ?? 2_000,
+    radius: value('radius') ?? 31,
+    substrings: value('substrings'),
+    bkSize: Math.min(size, value('bk-size') ?? 100_000),
+  };
+}
+
+/** Deterministic hash bytes of entry `id` (splitmix32 over id and word). */
+function hashOf(id: number, into = new Uint8Array(BYTES)): Uint8Array {
+  for (let w = 0; w < BYTES / 4; w++) {
+    let x = (Math.imul(id, 0x9e3779b9) + Math.imul(w + 1, 0x85ebca6b)) | 0;
+    x = Math.imul(x ^ (x >>> 16), 0x21f0aaad);
+    x = Math.imul(x ^ (x >>> 15), 0x735a2d97);
+    x ^= x >>> 15;
+    into[w * 4] = x >>> 24;
+    into[w * 4 + 1] = x >>> 16;
+    into[w * 4 + 2] = x >>> 8;
+    into[w * 4 + 3] = x;
+  }
+  return into;
+}
+
+function makeQueries(options: Options, population: number, seed: number): Uint8Array[] {
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const queries: Uint8Array[] = [];
+  for (let i = 0; i < options.queries; i++) {
+    if (i % 2 === 0) {
+      const hash = hashOf(Math.floor(random() * population));
+      const flips = Math.floor(random() * 32);
+      for (let k = 0; k < flips; k++) {
+        const bit = Math.floor(random() * BITS);
+        hash[bit >> 3]! ^= 0x80 >> (bit & 7);
+      }
+      queries.push(hash);
+    } else {
+      queries.push(hashOf(0x40000000 + Math.floor(random() * 0x3fffffff))); // ids never stored
+    }
+  }
+  return queries;
+}
+
+function collect(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+}
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+
+interface Built<T extends HashIndex> {
+  index: T;
+  seconds: number;
+  rssDelta: number;
+  heapDelta: number;
+}
+
+function build<T extends HashIndex>(make: () => T, size: number, finish?: (index: T) => void): Built<T> {
+  collect();
+  const before = process.memoryUsage();
+  const started = performance.now();
+  const index = make();
+  const scratch = new Uint8Array(BYTES);
+  for (let id = 0; id < size; id++) index.add(id, hashOf(id, scratch));
+  finish?.(index);
+  const seconds = (performance.now() - started) / 1000;
+  collect();
+  const after = process.memoryUsage();
+  const heapDelta = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  return { index, seconds, rssDelta: after.rss - before.rss, heapDelta };
+}
+
+interface Timed {
+  answers: HashMatch[][];
+  qps: number;
+}
+
+function run(index: HashIndex, queries: Uint8Array[], radius: number, budgetMs = Infinity): Timed {
+  const answers: HashMatch[][] = [];
+  const started = performance.now();
+  for (const query of queries) {
+    answers.push(index.query(query, radius));
+    if (performance.now() - started > budgetMs) break;
+  }
+  return { answers, qps: answers.length / ((performance.now() - started) / 1000) };
+}
+
+function sameAnswers(a: HashMatch[][], b: HashMatch[][]): boolean {
+  const count = Math.min(a.length, b.length);
+  for (let q = 0; q < count; q++) {
+    const x = a[q]!, y = b[q]!;
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i]!.entryId !== y[i]!.entryId || x[i]!.distance !== y[i]!.distance) return false;
+  }
+  return true;
+}
+
+function report(name: string, built: Built<HashIndex>, size: number): void {
+  console.log(
+    `${name}: build ${built.seconds.toFixed(2)} s, memory ${(built.heapDelta / size).toFixed(1)} B/entry (heap+buffers), ` +
+      `${(built.rssDelta / size).toFixed(1)} B/entry (RSS delta), RSS now ${mb(process.memoryUsage().rss)}`,
+  );
+}
+
+export async function main(args: string[]): Promise<void> {
+  const options = parseArgs(args);
+  const { size, radius } = options;
+  const gcNote = (globalThis as { gc?: () => void }).gc ? 'gc exposed' : 'no --expose-gc: memory deltas are noisy';
+  console.log(`index bench: ${size} random ${BITS}-bit hashes, ${options.queries} queries (half near copies, half misses), radius ${radius}; ${gcNote}`);
+  const queries = makeQueries(options, size, 12345);
+
+  // MIH first, alone in the heap, so its RSS is the figure that matters for the 2 GB budget.
+  const mih = build(() => new MihIndex(BITS, { designRadius: radius, expectedSize: size, substringCount: options.substrings }), size, (index) => index.compact());
+  report(`mih (${mih.index.substringWidths.length} substrings of ${[...new Set(mih.index.substringWidths)].join('/')} bits)`, mih, size);
+  run(mih.index, queries.slice(0, 50), radius); // warm up the JIT
+  const mihRun = run(mih.index, queries, radius);
+  const hits = mihRun.answers.filter((answer) => answer.length > 0).length;
+  console.log(`mih: ${mihRun.qps.toFixed(0)} queries/s (${hits}/${queries.length} queries matched), peak RSS ${mb(process.resourceUsage().maxRSS * 1024)}`);
+  mih.index.compact(); // no-op sized work; keeps the index referenced until here
+  const mihAnswers = mihRun.answers;
+  (mih as { index: unknown }).index = null;
+
+  const linear = build(() => new LinearIndex(BITS, size), size);
+  report('linear', linear, size);
+  run(linear.index, queries.slice(0, 5), radius);
+  const linearRun = run(linear.index, queries, radius, LINEAR_TIME_BUDGET_MS);
+  const compared = linearRun.answers.length;
+  console.log(`linear: ${linearRun.qps.toFixed(1)} queries/s (${(1000 / linearRun.qps).toFixed(2)} ms/query, over ${compared} queries)`);
+  console.log(`mih speed-up over linear: ${(mihRun.qps / linearRun.qps).toFixed(1)}x`);
+  let identical = sameAnswers(mihAnswers, linearRun.answers);
+  (linear as { index: unknown }).index = null;
+
+  // BK-tree at 256 bits / r = 31 visits nearly every node: run it on a subset, against a linear scan of the same subset.
+  const bkSize = options.bkSize;
+  const bkQueries = makeQueries({ ...options, queries: Math.min(options.queries, 400) }, bkSize, 777);
+  const bk = build(() => new BkTreeIndex(BITS, bkSize), bkSize);
+  const subset = build(() => new LinearIndex(BITS, bkSize), bkSize);
+  report(`bk-tree (subset of ${bkSize}${bkSize < size ? ', the full set is hopeless' : ''})`, bk, bkSize);
+  let visits = 0;
+  const bkAnswers: HashMatch[][] = [];
+  const started = performance.now();
+  for (const query of bkQueries) {
+    bkAnswers.push(bk.index.query(query, radius));
+    visits += bk.index.lastQueryVisits;
+  }
+  const bkQps = bkQueries.length / ((performance.now() - started) / 1000);
+  const subsetRun = run(subset.index, bkQueries, radius);
+  console.log(
+    `bk-tree: ${bkQps.toFixed(1)} queries/s on ${bkSize} entries, visits ${((100 * visits) / bkQueries.length / bk.index.nodes).toFixed(1)}% of nodes per query; ` +
+      `linear on the same subset: ${subsetRun.qps.toFixed(1)} queries/s; bk-tree speed-up ${(bkQps / subsetRun.qps).toFixed(2)}x`,
+  );
+  identical &&= sameAnswers(bkAnswers, subsetRun.answers) && bkAnswers.length === subsetRun.answers.length;
+
+  console.log(`identical: ${identical ? 'yes' : 'NO'} (mih vs linear over ${compared} queries, bk-tree vs linear over ${bkQueries.length})`);
+  if (!identical) process.exitCode = 1;
+}
