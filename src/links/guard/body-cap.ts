@@ -1,4 +1,4 @@
-import type { Readable, Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 
 /**
@@ -77,29 +77,32 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
   let rawBytes = 0;
   let truncated = false;
   let decodeError: string | undefined;
-  const onRaw = (chunk: Buffer): void => {
-    rawBytes += chunk.length;
-    if (rawBytes < maxRaw || truncated) return;
-    truncated = true;
-    if (decoder) {
-      // Ends the decoder's input: the loop below drains what was decoded so far, then stops.
-      body.off('data', onRaw);
-      body.unpipe(decoder);
-      body.pause();
-      decoder.end();
-    }
-  };
   let source: Readable = body;
+  let counter: Transform | undefined;
   if (decoder) {
-    body.on('data', onRaw);
-    body.on('error', (error) => decoder.destroy(error));
-    body.pipe(decoder);
+    // Counts wire bytes on their way into the decoder; at the raw cap it ends the decoder's
+    // input after passing the current chunk on, so the loop below drains what was decoded.
+    const rawCounter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        rawBytes += chunk.length;
+        callback(null, chunk);
+        if (rawBytes >= maxRaw && !truncated) {
+          truncated = true;
+          body.unpipe(rawCounter);
+          rawCounter.end();
+        }
+      },
+    });
+    body.on('error', (error) => rawCounter.destroy(error));
+    rawCounter.on('error', (error) => decoder.destroy(error));
+    body.pipe(rawCounter).pipe(decoder);
+    counter = rawCounter;
     source = decoder;
   }
 
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (!decoder) onRaw(chunk);
+      if (!decoder) rawBytes += chunk.length;
       const room = maxDecoded - decoded;
       if (chunk.length >= room) {
         chunks.push(chunk.subarray(0, room));
@@ -109,15 +112,18 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
       }
       chunks.push(chunk);
       decoded += chunk.length;
-      if (!decoder && truncated) break;
+      if (!decoder && rawBytes >= maxRaw) {
+        truncated = true;
+        break;
+      }
     }
   } catch (error) {
     // A corrupt body or a timeout mid-body: keep what was decoded, report why it stopped.
     decodeError = error instanceof Error ? error.message : String(error);
     truncated = true;
   } finally {
-    body.off('data', onRaw);
     discardBody(body);
+    counter?.destroy();
     decoder?.destroy();
   }
   const result: BodyPrefix = { bytes: Buffer.concat(chunks), rawBytes, truncated };

@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { createDecoder, readBodyPrefix } from './body-cap.js';
+
+function chunked(data: Buffer, size = 4096): Readable {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
+  return Readable.from(chunks);
+}
+
+describe('readBodyPrefix', () => {
+  it('reads a small identity body whole', async () => {
+    const prefix = await readBodyPrefix(chunked(Buffer.from('hello')), { maxDecodedBytes: 1024 });
+    expect(prefix).toEqual({ bytes: Buffer.from('hello'), rawBytes: 5, truncated: false });
+  });
+
+  it('cuts an identity body at the cap and destroys the source', async () => {
+    const source = chunked(Buffer.alloc(100_000, 'a'));
+    const prefix = await readBodyPrefix(source, { maxDecodedBytes: 10_000 });
+    expect(prefix.bytes.length).toBe(10_000);
+    expect(prefix.truncated).toBe(true);
+    expect(source.destroyed).toBe(true);
+  });
+
+  it.each([
+    ['gzip', (b: Buffer) => zlib.gzipSync(b)],
+    ['x-gzip', (b: Buffer) => zlib.gzipSync(b)],
+    ['deflate', (b: Buffer) => zlib.deflateSync(b)],
+    ['br', (b: Buffer) => zlib.brotliCompressSync(b)],
+    ['GZIP ', (b: Buffer) => zlib.gzipSync(b)],
+  ])('decodes %s and counts decoded bytes against the cap', async (encoding, encode) => {
+    const small = await readBodyPrefix(chunked(encode(Buffer.from('<meta>'))), { contentEncoding: encoding, maxDecodedBytes: 1024 });
+    expect(small.bytes.toString()).toBe('<meta>');
+    expect(small.truncated).toBe(false);
+    const bomb = encode(Buffer.alloc(16 * 1024 * 1024, 0));
+    const capped = await readBodyPrefix(chunked(bomb), { contentEncoding: encoding, maxDecodedBytes: 1000 });
+    expect(capped.bytes.length).toBe(1000);
+    expect(capped.truncated).toBe(true);
+  });
+
+  it('caps raw bytes too: a stream that decodes to nothing cannot run forever', async () => {
+    const emptyMember = zlib.gzipSync(Buffer.alloc(0)); // ~20 bytes, decodes to 0 bytes
+    let sent = 0;
+    const endless = new Readable({
+      read() {
+        sent += emptyMember.length * 100;
+        this.push(Buffer.concat(new Array(100).fill(emptyMember)));
+      },
+    });
+    const prefix = await readBodyPrefix(endless, { contentEncoding: 'gzip', maxDecodedBytes: 1024, maxRawBytes: 64 * 1024 });
+    expect(prefix.bytes.length).toBe(0);
+    expect(prefix.truncated).toBe(true);
+    expect(prefix.rawBytes).toBeGreaterThanOrEqual(64 * 1024);
+    expect(sent).toBeLessThan(1024 * 1024);
+    expect(endless.destroyed).toBe(true);
+  });
+
+  it('reports corrupt data and unknown encodings instead of throwing', async () => {
+    const corrupt = await readBodyPrefix(chunked(Buffer.from('not gzip')), { contentEncoding: 'gzip', maxDecodedBytes: 1024 });
+    expect(corrupt.decodeError).toBeDefined();
+    const unknown = await readBodyPrefix(chunked(Buffer.from('x')), { contentEncoding: 'zstd', maxDecodedBytes: 1024 });
+    expect(unknown).toMatchObject({ rawBytes: 0, decodeError: expect.stringMatching(/zstd/) });
+  });
+
+  it('knows which encodings it decodes', () => {
+    expect(createDecoder(undefined)).toBeNull();
+    expect(createDecoder('identity')).toBeNull();
+    expect(createDecoder('compress')).toBeUndefined();
+    expect(createDecoder('gzip, br')).toBeUndefined();
+  });
+});

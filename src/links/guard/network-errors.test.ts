@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ScanError } from '../../errors.js';
+import { toNetworkError } from './network-errors.js';
+
+function withCode(code: string): Error {
+  return Object.assign(new Error(code), { code });
+}
+
+describe('toNetworkError', () => {
+  it.each([
+    ['ENOTFOUND', 'dns_failed'],
+    ['EAI_AGAIN', 'dns_failed'],
+    ['ECONNREFUSED', 'fetch_failed'],
+    ['ECONNRESET', 'fetch_failed'],
+    ['EHOSTUNREACH', 'fetch_failed'],
+    ['UND_ERR_SOCKET', 'fetch_failed'],
+    ['UND_ERR_CONNECT_TIMEOUT', 'fetch_timeout'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'fetch_timeout'],
+    ['UND_ERR_BODY_TIMEOUT', 'fetch_timeout'],
+    ['ETIMEDOUT', 'fetch_timeout'],
+  ])('%s -> %s, keeping the original code', (code, expected) => {
+    const error = toNetworkError(withCode(code), { url: 'http://x/' });
+    expect(error.code).toBe(expected);
+    expect(error.detail).toEqual({ url: 'http://x/', cause: code });
+  });
+
+  it('maps an AbortSignal.timeout reason to fetch_timeout', () => {
+    expect(toNetworkError(new DOMException('timed out', 'TimeoutError')).code).toBe('fetch_timeout');
+  });
+
+  it('passes a ScanError through, even wrapped as a cause', () => {
+    const blocked = new ScanError('blocked_address');
+    expect(toNetworkError(blocked)).toBe(blocked);
+    expect(toNetworkError(new Error('wrapped', { cause: blocked }))).toBe(blocked);
+  });
+
+  it('looks inside AggregateError (happy eyeballs tried several addresses)', () => {
+    const error = new AggregateError([withCode('ECONNREFUSED'), withCode('ETIMEDOUT')], 'all failed');
+    expect(toNetworkError(error).code).toBe('fetch_timeout');
+  });
+
+  it('anything else is fetch_failed', () => {
+    expect(toNetworkError('weird').code).toBe('fetch_failed');
+  });
+});
