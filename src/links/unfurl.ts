@@ -1,6 +1,5 @@
-import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ScanError, type ErrorInfo } from '../errors.js';
+import { ScanError } from '../errors.js';
 import { canonicalize, DEFAULT_MAX_URL_LENGTH, type CanonicalUrl } from './canonicalize.js';
 import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
@@ -9,6 +8,9 @@ import { createGuardedAgent, originKey } from './guard/connector.js';
 import { findMetaRefresh, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
+
+export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unfurl-types.js';
 
 /**
  * Follows a link the way a victim's browser would (HTTP redirects and meta refresh), recording
@@ -18,80 +20,12 @@ import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, res
  * `allowPrivateAddressesFor`) throws.
  */
 
-export interface UnfurlOptions {
-  /** Redirects (HTTP and meta refresh) followed; one more gives too_many_redirects. Default 10. */
-  maxRedirects?: number;
-  /** Deadline of one hop: connect, headers, and the body scan. Default 5000 ms. */
-  hopTimeoutMs?: number;
-  /** Deadline of the whole chain. Default 20000 ms. */
-  totalTimeoutMs?: number;
-  /**
-   * Decoded bytes of an HTML body read to look for a meta refresh; the rest is never read.
-   * Non-HTML bodies are not read at all. Default 64 KiB.
-   */
-  maxBodyBytes?: number;
-  /** Follow `<meta http-equiv="refresh">` and the `Refresh:` header (any delay; we never wait). Default true. */
-  followMetaRefresh?: boolean;
-  /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
-  userAgent?: string;
-  /** Longest URL accepted, input and every hop, in UTF-8 bytes. Default 8192. */
-  maxUrlLength?: number;
-  /** DNS lookup for sockets (node:net signature). Default `dns.lookup`. Tests inject a resolver. */
-  lookup?: LookupFunction;
-  /**
-   * DANGER: literal IP addresses (`'127.0.0.1'`, or port-scoped `'127.0.0.1:8080'`, `'[::1]:8080'`)
-   * that may be reached although they are not public. For tests against local servers only. It
-   * is never read from configuration; each use emits a process warning once and sets
-   * `privateAddressOverride` and a warning on the result. Hostnames and ranges are refused.
-   */
-  allowPrivateAddressesFor?: readonly string[];
-}
-
-export interface UnfurlHop {
-  /** The URL fetched (WHATWG form, what went on the wire). */
-  url: string;
-  /** Its Safe Browsing canonical form, for matching. */
-  canonical: string;
-  status: number;
-  /** The peer IP address actually connected to. */
-  address: string;
-  durationMs: number;
-  contentType?: string;
-  /** Where this hop sends the client next, when it does. */
-  redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number };
-  /** Present when the body was scanned for a meta refresh. */
-  body?: { bytesRead: number; rawBytes: number; truncated: boolean; decodeError?: string };
-  /** True when the peer is not public and was reached only through `allowPrivateAddressesFor`. */
-  viaPrivateAddressOverride?: boolean;
-}
-
-export interface UnfurlTarget {
-  url: string;
-  canonical: string | null;
-  /** False when the chain stopped before fetching this URL (refused, failed, or timed out). */
-  fetched: boolean;
-}
-
-export interface UnfurlResult {
-  input: string;
-  /** Every response received, in order. */
-  chain: UnfurlHop[];
-  /** The last URL the chain reached, fetched or not; null only when the input is not a URL at all. */
-  final: UnfurlTarget | null;
-  error?: ErrorInfo;
-  /** Loud notes for operators (override in use, ignored meta refresh...). */
-  warnings: string[];
-  /** True when `allowPrivateAddressesFor` was given: results from such a run prove nothing about safety. */
-  privateAddressOverride: boolean;
-}
-
 const DEFAULTS = {
   hopTimeoutMs: 5_000,
   totalTimeoutMs: 20_000,
   maxBodyBytes: 64 * 1024,
   userAgent: 'Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)',
 };
-const HAS_SCHEME = /^\s*[a-zA-Z][a-zA-Z0-9+.-]*:/;
 
 interface Target {
   url: URL;
@@ -118,7 +52,9 @@ function prepareTarget(text: string, run: Run): Target {
   }
   let url: URL;
   try {
-    url = new URL(HAS_SCHEME.test(text) ? text : `http://${text.trim()}`);
+    // Same reading as canonicalize: `localhost:8080/x` is a host and port, not a scheme.
+    const cleaned = text.replace(/[\t\r\n]/g, '').trim();
+    url = new URL(cleaned.toLowerCase().startsWith(`${canonical.scheme}:`) ? cleaned : `http://${cleaned}`);
   } catch {
     throw new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: text.slice(0, 2048) });
   }

@@ -83,6 +83,15 @@ describe('unfurl: HTTP redirects', () => {
     expect(result.warnings.join(' ')).toMatch(/OVERRIDDEN/);
   });
 
+  it('reads input without a scheme as http, host:port included', async () => {
+    for (const input of [`127.0.0.1:${server.port}/chain/0`, `localhost:${server.port}/chain/0`]) {
+      const result = await unfurl(input, options);
+      expect(result.error).toBeUndefined();
+      expect(result.chain).toMatchObject([{ status: 200, address: '127.0.0.1' }]);
+      expect(result.chain[0]!.url).toMatch(/^http:\/\/(127\.0\.0\.1|localhost):\d+\/chain\/0$/);
+    }
+  });
+
   it('accepts exactly 10 redirects (the default limit)', async () => {
     const result = await unfurl(`${server.origin}/chain/10`, options);
     expect(result.error).toBeUndefined();

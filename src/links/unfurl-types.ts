@@ -1,0 +1,71 @@
+import type { LookupFunction } from 'node:net';
+import type { ErrorInfo } from '../errors.js';
+
+/** The unfurler's options and results; `unfurl.ts` re-exports them. */
+
+export interface UnfurlOptions {
+  /** Redirects (HTTP and meta refresh) followed; one more gives too_many_redirects. Default 10. */
+  maxRedirects?: number;
+  /** Deadline of one hop: connect, headers, and the body scan. Default 5000 ms. */
+  hopTimeoutMs?: number;
+  /** Deadline of the whole chain. Default 20000 ms. */
+  totalTimeoutMs?: number;
+  /**
+   * Decoded bytes of an HTML body read to look for a meta refresh; the rest is never read.
+   * Non-HTML bodies are not read at all. Default 64 KiB.
+   */
+  maxBodyBytes?: number;
+  /** Follow `<meta http-equiv="refresh">` and the `Refresh:` header (any delay; we never wait). Default true. */
+  followMetaRefresh?: boolean;
+  /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
+  userAgent?: string;
+  /** Longest URL accepted, input and every hop, in UTF-8 bytes. Default 8192. */
+  maxUrlLength?: number;
+  /** DNS lookup for sockets (node:net signature). Default `dns.lookup`. Tests inject a resolver. */
+  lookup?: LookupFunction;
+  /**
+   * DANGER: literal IP addresses (`'127.0.0.1'`, or port-scoped `'127.0.0.1:8080'`, `'[::1]:8080'`)
+   * that may be reached although they are not public. For tests against local servers only. It
+   * is never read from configuration; each use emits a process warning once and sets
+   * `privateAddressOverride` and a warning on the result. Hostnames and ranges are refused.
+   */
+  allowPrivateAddressesFor?: readonly string[];
+}
+
+export interface UnfurlHop {
+  /** The URL fetched (WHATWG form, what went on the wire). */
+  url: string;
+  /** Its Safe Browsing canonical form, for matching. */
+  canonical: string;
+  status: number;
+  /** The peer IP address actually connected to. */
+  address: string;
+  durationMs: number;
+  contentType?: string;
+  /** Where this hop sends the client next, when it does. */
+  redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number };
+  /** Present when the body was scanned for a meta refresh. */
+  body?: { bytesRead: number; rawBytes: number; truncated: boolean; decodeError?: string };
+  /** True when the peer is not public and was reached only through `allowPrivateAddressesFor`. */
+  viaPrivateAddressOverride?: boolean;
+}
+
+export interface UnfurlTarget {
+  url: string;
+  canonical: string | null;
+  /** False when the chain stopped before fetching this URL (refused, failed, or timed out). */
+  fetched: boolean;
+}
+
+export interface UnfurlResult {
+  input: string;
+  /** Every response received, in order. */
+  chain: UnfurlHop[];
+  /** The last URL the chain reached, fetched or not; null only when the input is not a URL at all. */
+  final: UnfurlTarget | null;
+  error?: ErrorInfo;
+  /** Loud notes for operators (override in use, ignored meta refresh...). */
+  warnings: string[];
+  /** True when `allowPrivateAddressesFor` was given: results from such a run prove nothing about safety. */
+  privateAddressOverride: boolean;
+}
