@@ -1,4 +1,4 @@
-import type { LookupFunction } from 'node:net';
+import net, { type AddressInfo, type LookupFunction } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanError } from '../../src/errors.js';
 import { createAddressPolicy } from '../../src/links/guard/address-policy.js';
@@ -120,6 +120,27 @@ describe('unfurl: every hop is guarded (override for the first server only)', ()
     const result = await unfurl(`http://allowed.example:${first.port}/`, { ...onlyFirst, lookup: fakeLookup({ 'allowed.example': '127.0.0.1' }) });
     expect(result.error).toBeUndefined();
     expect(result.chain).toMatchObject([{ status: 200, address: '127.0.0.1' }]);
+  });
+});
+
+describe('unfurl: https is guarded before the TLS handshake', () => {
+  it('no TCP connection (so no ClientHello) reaches a refused address', async () => {
+    let connections = 0;
+    const tcp = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    const { port } = tcp.address() as AddressInfo;
+    try {
+      const byName = await unfurl(`https://tls.example:${port}/`, { lookup: fakeLookup({ 'tls.example': '127.0.0.1' }) });
+      expect(byName.error).toMatchObject({ code: 'blocked_address', detail: { range: 'loopback' } });
+      const byAddress = await unfurl(`https://127.0.0.1:${port}/`);
+      expect(byAddress.error?.code).toBe('blocked_address');
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
   });
 });
 
