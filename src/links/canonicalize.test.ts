@@ -217,6 +217,10 @@ describe('canonicalize: bad input', () => {
     ['http://[::1/', 'invalid_host'],
     ['http://[12345::1]/', 'invalid_host'],
     ['http://[::1]x/', 'invalid_host'],
+    ['::', 'invalid_host'],
+    ['http://a:b:80/', 'invalid_host'],
+    ['.[', 'invalid_host'],
+    ['http://a%5Cb/', 'invalid_host'],
   ] as const)('%j -> %s', (input, code) => {
     expect(errorCode(() => canonicalize(input))).toBe(code);
   });
@@ -240,6 +244,31 @@ describe('canonicalize: bad input', () => {
     const started = performance.now();
     expect(canonicalize(url).path).toBe('/%25');
     expect(performance.now() - started).toBeLessThan(200);
+  });
+});
+
+describe('canonicalize: properties', () => {
+  const piece = fc.oneof(
+    fc.constantFrom('http://', 'https://', '%', '%25', '%2e', '%2F', '%3F', '%23', '/', '//', '.', '..', '?', '#', '@', ':', '[', ']', '\\', 'a', 'B', '1', '0x7f', ' ', 'é', '例', '\t'),
+    fc.string({ maxLength: 3 }),
+  );
+
+  it('either throws a ScanError or returns printable ASCII that canonicalises to itself', () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        let canonical: string;
+        try {
+          canonical = canonicalize(pieces.join(''), { controlCharacters: 'escape' }).canonical;
+        } catch (error) {
+          expect(error).toBeInstanceOf(ScanError);
+          return;
+        }
+        expect(canonical).toMatch(/^[\x21-\x7e]+$/);
+        // A backslash decoded from %5C is the documented exception to the fixed point.
+        if (!canonical.includes('\\')) expect(canonicalize(canonical).canonical).toBe(canonical);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

@@ -20,7 +20,9 @@ import { byteStringToBuffer, escapeUnsafeBytes, toByteString, unescapeRepeatedly
  *   produces them and they usually mean a corrupted or hostile input. `controlCharacters: 'escape'`
  *   gives the documentation's behaviour (`http://\x01\x80.com/` -> `http://%01%80.com/`).
  * - For http/https, a raw `\` before the query is read as `/`, as browsers do, so that
- *   `http://evil.com\@good.com/` names the host a browser would visit.
+ *   `http://evil.com\@good.com/` names the host a browser would visit. A `\` decoded from `%5C`
+ *   stays in the path (Safe Browsing escapes no backslash), so canonicalising such a canonical
+ *   form again reads it as `/`: the only input for which the canonical form is not a fixed point.
  */
 
 /**
@@ -145,6 +147,9 @@ function canonicalHost(rawHost: string): { host: string; hostIsIp: boolean } {
   host = host.replace(/^\.+|\.+$/g, '').replace(/\.{2,}/g, '.');
   host = host.replace(/[A-Z]+/g, (s) => s.toLowerCase());
   if (host === '') throw new ScanError('invalid_host', 'the URL has no host');
+  // A colon or bracket left after the port split is a malformed IPv6 literal; a backslash (from
+  // %5C) is a forbidden host code point that browsers refuse.
+  if (/[:[\]\\]/.test(host)) throw new ScanError('invalid_host', 'the host contains ":", "[", "]" or "\\"', { host: escapeUnsafeBytes(host) });
   const ipv4 = parseIPv4(host);
   if (ipv4 !== null) return { host: formatIPv4(ipv4), hostIsIp: true };
   return { host: escapeUnsafeBytes(host), hostIsIp: false };
