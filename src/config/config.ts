@@ -47,6 +47,17 @@ export const configSchema = z.object({
    * a consumer group further behind than this loses the oldest. Default 1000000.
    */
   verdictStreamMaxLength: positiveInt.default(1_000_000),
+  /** ABUSE_SCAN_UNFURL: follow http(s) links through redirects (`on`) or match them as given (`off`). Default on. */
+  unfurl: z
+    .enum(['on', 'off', 'true', 'false', '1', '0'])
+    .default('on')
+    .transform((value) => ['on', 'true', '1'].includes(value)),
+  /** ABUSE_SCAN_UNFURL_MAX_REDIRECTS: redirects followed per link; one more is `too_many_redirects`. Default 10. */
+  unfurlMaxRedirects: z.coerce.number().int().nonnegative().default(10),
+  /** ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: deadline of one hop (connect, headers, body scan). Default 5000. */
+  unfurlHopTimeoutMs: positiveInt.default(5000),
+  /** ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: deadline of a whole redirect chain. Default 20000. */
+  unfurlTotalTimeoutMs: positiveInt.default(20_000),
   /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy; unset uses the defaults. */
   policy: policyConfigSchema.default(policyConfigSchema.parse({})),
   /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
@@ -72,6 +83,10 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_VERDICT_RETENTION_S: 'verdictRetentionSeconds',
   ABUSE_SCAN_VERDICT_STREAM_MAXLEN: 'verdictStreamMaxLength',
   ABUSE_SCAN_METRICS_PORT: 'metricsPort',
+  ABUSE_SCAN_UNFURL: 'unfurl',
+  ABUSE_SCAN_UNFURL_MAX_REDIRECTS: 'unfurlMaxRedirects',
+  ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: 'unfurlHopTimeoutMs',
+  ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
   LOG_LEVEL: 'logLevel',
 };
 

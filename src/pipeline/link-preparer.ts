@@ -1,29 +1,86 @@
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
+import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
+import { lookupExpressions } from '../links/expressions.js';
+import { registrableDomain } from '../links/registrable-domain.js';
+import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 
-/** What link signal types read: the link as given and where it leads. */
-export interface LinkSubject {
-  input: string;
-  /** Canonical form of the input URL. */
-  canonical: string;
-  scheme: string;
-  host: string;
+/** One URL a link leads through, ready for matching. */
+export interface LinkTarget {
+  /** 0 for the link as given, n for the n-th URL its redirect chain reached. */
+  hop: number;
+  canonical: CanonicalUrl;
+  /** Safe Browsing host-suffix x path-prefix expressions of the canonical URL. */
+  expressions: string[];
+  registrableDomain: string | null;
 }
 
-/** Prepares link items: parses and canonicalizes the URL once for every link signal type. */
+/** What link signal types read: the link as given and every URL its chain reached. */
+export interface LinkSubject {
+  input: string;
+  /** The input first, then each further URL of the chain, without repeats. */
+  targets: LinkTarget[];
+  /** Present when the link was unfurled (http/https and unfurling on). */
+  unfurl?: UnfurlResult;
+}
+
+export interface LinkPreparerOptions {
+  /** Follow http(s) links through redirects and meta refresh. Default true. */
+  unfurl?: boolean;
+  unfurlOptions?: UnfurlOptions;
+  maxUrlLength?: number;
+}
+
+const FETCHED_SCHEMES = new Set(['http', 'https']);
+
+/**
+ * Prepares link items once for every link signal type: canonicalizes the URL (Safe Browsing
+ * rules), unfurls http(s) links through the address guard, and gives each URL reached its
+ * lookup expressions and registrable domain, so that every hop is matched, not only the last.
+ */
 export class LinkPreparer implements ItemPreparer<LinkSubject> {
   readonly kind = 'link' as const;
 
-  async prepare(item: ScanItem): Promise<PreparedItem<LinkSubject>> {
+  constructor(private readonly options: LinkPreparerOptions = {}) {}
+
+  async prepare(item: ScanItem, index: number): Promise<PreparedItem<LinkSubject>> {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
-    let url: URL;
-    try {
-      url = new URL(item.trim());
-    } catch {
-      throw new ScanError('invalid_url', `cannot parse ${JSON.stringify(item.slice(0, 200))}`);
+    const canonical = canonicalize(item, { ...(this.options.maxUrlLength !== undefined && { maxLength: this.options.maxUrlLength }) });
+    const subject: LinkSubject = { input: item, targets: [target(0, canonical)] };
+    const details: Record<string, unknown> = {
+      canonical: canonical.canonical,
+      host: canonical.host,
+      registrableDomain: subject.targets[0]!.registrableDomain,
+      ...(canonical.hadUserinfo && { hadUserinfo: true }),
+    };
+    if (!FETCHED_SCHEMES.has(canonical.scheme) || this.options.unfurl === false) {
+      if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
+      return { subject, details };
     }
-    const subject: LinkSubject = { input: item, canonical: url.href, scheme: url.protocol.replace(/:$/, ''), host: url.hostname };
-    return { subject, details: { canonical: subject.canonical, host: subject.host } };
+
+    const result = await unfurl(item, this.options.unfurlOptions);
+    subject.unfurl = result;
+    const seen = new Set([canonical.canonical]);
+    const reached = [...result.chain.map((hop) => hop.url), ...(result.final && !result.final.fetched ? [result.final.url] : [])];
+    for (const url of reached) {
+      let next: CanonicalUrl;
+      try {
+        next = canonicalize(url);
+      } catch {
+        continue; // the unfurler already reported why this hop is unusable
+      }
+      if (seen.has(next.canonical)) continue;
+      seen.add(next.canonical);
+      subject.targets.push(target(subject.targets.length, next));
+    }
+    details.chain = result.chain.map((hop) => ({ url: hop.url, status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
+    if (result.final) details.final = result.final.canonical ?? result.final.url;
+    if (result.warnings.length) details.warnings = result.warnings;
+    return { subject, details, ...(result.error && { errors: [{ ...result.error, item: index }] }) };
   }
+}
+
+function target(hop: number, canonical: CanonicalUrl): LinkTarget {
+  return { hop, canonical, expressions: lookupExpressions(canonical), registrableDomain: canonical.hostIsIp ? null : registrableDomain(canonical.host) };
 }

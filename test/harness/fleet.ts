@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type FleetConfigInput } from '../../src/config/config.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { FleetMetrics } from '../../src/ops/metrics.js';
-import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import { createScanPipeline, type PipelineServices } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { ScanWorker } from '../../src/worker/scan-worker.js';
 import { TEST_REDIS_URL, testRedis } from './redis.js';
@@ -12,11 +12,15 @@ import { TEST_REDIS_URL, testRedis } from './redis.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A scan worker in this process, on its own Redis connection. */
-export async function startInProcessWorker(prefix: string, overrides: Partial<FleetConfigInput> = {}) {
+export async function startInProcessWorker(
+  prefix: string,
+  overrides: Partial<FleetConfigInput> = {},
+  services: Pick<PipelineServices, 'allowPrivateAddressesFor'> = {},
+) {
   const config = loadConfig({}, { redisUrl: TEST_REDIS_URL, prefix, lockDurationMs: 5000, stalledIntervalMs: 2000, ...overrides });
   const logger = createLogger('silent');
   const connection = testRedis();
-  const pipeline = await createScanPipeline(config, { logger, connection });
+  const pipeline = await createScanPipeline(config, { logger, connection, ...services });
   const worker = new ScanWorker({ config, pipeline, connection, logger, metrics: new FleetMetrics() });
   await worker.run();
   return {
@@ -61,6 +65,8 @@ export function spawnWorkerProcess(prefix: string, env: Record<string, string> =
       ABUSE_SCAN_PREFIX: prefix,
       ABUSE_SCAN_LOCK_MS: '3000',
       ABUSE_SCAN_STALLED_INTERVAL_MS: '1000',
+      // Child processes cannot be told to reach 127.0.0.1 (only code can), and names need DNS.
+      ABUSE_SCAN_UNFURL: 'off',
       LOG_LEVEL: 'info',
       ...env,
     },

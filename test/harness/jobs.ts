@@ -4,9 +4,14 @@ import type { ScanJobInput } from '../../src/jobs/job-schema.js';
 export const SMALL_PNG_BASE64 =
   'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAYAAADED76LAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAFElEQVQYlWP4jwaM086gYIaRoQAAop7MAZ/Ik/MAAAAASUVORK5CYII=';
 
-/** Job number i of a mixed workload: two in three are links only, one in three carries an image. */
-export function mixedJob(i: number): ScanJobInput {
-  const links = [`https://site-${i % 50}.example/page/${i}?ref=mail`, `http://short.example/${i.toString(36)}`];
+/**
+ * Job number i of a mixed workload: two in three are links only, one in three carries an image.
+ * Links point at `linkOrigin` (a local test server) or, by default, at reserved `.example` names.
+ */
+export function mixedJob(i: number, linkOrigin?: string): ScanJobInput {
+  const links = linkOrigin
+    ? [`${linkOrigin}/r/${i}?ref=mail`, `${linkOrigin}/page/${i % 50}`]
+    : [`https://site-${i % 50}.example/page/${i}?ref=mail`, `http://short.example/${i.toString(36)}`];
   return {
     contentId: `content-${i}`,
     surface: i % 2 ? 'send' : 'upload',

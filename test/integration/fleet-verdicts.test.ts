@@ -4,19 +4,28 @@ import { verdictSchema } from '../../src/jobs/verdict-schema.js';
 import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 import { mixedJob } from '../harness/jobs.js';
+import { redirect, html, startServer, type TestServer } from './unfurl-servers.js';
 
 describe('the fleet turns every enqueued job into exactly one verdict', () => {
   const prefix = uniquePrefix('fleet');
   let client: ScanClient;
   let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+  let site: TestServer;
 
   beforeAll(async () => {
+    // Every link is really unfurled: /r/N redirects to /page/N, which is a page.
+    site = await startServer((req, res) => {
+      const redirectTo = /^\/r\/(\d+)/.exec(req.url ?? '');
+      if (redirectTo) redirect(res, 302, `/page/${redirectTo[1]}`);
+      else html(res, '<html><body>landing</body></html>');
+    });
     client = createScanClient({ connection: TEST_REDIS_URL, prefix });
-    worker = await startInProcessWorker(prefix, { concurrency: 32 });
+    worker = await startInProcessWorker(prefix, { concurrency: 32 }, { allowPrivateAddressesFor: [`127.0.0.1:${site.port}`] });
   });
 
   afterAll(async () => {
     await worker?.stop();
+    await site?.close();
     await client?.close();
     const redis = testRedis();
     await deletePrefix(redis, prefix);
@@ -24,7 +33,7 @@ describe('the fleet turns every enqueued job into exactly one verdict', () => {
   });
 
   it('1,000 mixed jobs give 1,000 verdicts with unique jobIds', async () => {
-    const enqueued = await client.enqueueBulk(Array.from({ length: 1000 }, (_, i) => ({ job: mixedJob(i) })));
+    const enqueued = await client.enqueueBulk(Array.from({ length: 1000 }, (_, i) => ({ job: mixedJob(i, site.origin) })));
     expect(new Set(enqueued.map((e) => e.jobId)).size).toBe(1000);
     expect(new Set(enqueued.map((e) => e.queue))).toEqual(new Set(['links', 'images']));
 
@@ -34,12 +43,18 @@ describe('the fleet turns every enqueued job into exactly one verdict', () => {
     expect(ids).toHaveLength(1000);
     expect(new Set(ids)).toEqual(new Set(enqueued.map((e) => e.jobId)));
 
-    const sample = await client.getVerdict(enqueued[7]!.jobId);
-    expect(verdictSchema.parse(sample)).toMatchObject({ contentId: 'content-7', surface: 'send', attempt: 1 });
+    const sample = verdictSchema.parse(await client.getVerdict(enqueued[7]!.jobId));
+    expect(sample).toMatchObject({ contentId: 'content-7', surface: 'send', attempt: 1, decision: 'allow', errors: [] });
+    // The redirect was followed and every hop recorded with the address connected to.
+    expect(sample.items[0]!.details.chain).toEqual([
+      expect.objectContaining({ status: 302, address: '127.0.0.1', redirect: 'http' }),
+      expect.objectContaining({ status: 200, address: '127.0.0.1' }),
+    ]);
+    expect(site.requests.length).toBeGreaterThanOrEqual(2000);
   });
 
   it('deduplicates on contentId: the same content enqueued again yields no second verdict', async () => {
-    const again = await client.enqueue(mixedJob(3));
+    const again = await client.enqueue(mixedJob(3, site.origin));
     const verdict = await client.waitForVerdict(again.jobId, { timeoutMs: 5000 });
     expect(verdict.contentId).toBe('content-3');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -47,7 +62,7 @@ describe('the fleet turns every enqueued job into exactly one verdict', () => {
   });
 
   it('waitForVerdict resolves for a job enqueued after the wait began', async () => {
-    const job = { contentId: 'late-1', surface: 'send', items: ['https://late.example/path'] };
+    const job = { contentId: 'late-1', surface: 'send', items: [`${site.origin}/late/path`] };
     const jobId = 'explicit-late-1';
     const waiting = client.waitForVerdict(jobId, { timeoutMs: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
