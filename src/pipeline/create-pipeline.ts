@@ -3,6 +3,7 @@ import type { FleetConfig } from '../config/config.js';
 import type { UnfurlOptions } from '../links/unfurl.js';
 import type { Logger } from '../runtime/logger.js';
 import { SignalRegistry } from '../signals/registry.js';
+import { ImagePreparer } from './image-preparer.js';
 import { LinkPreparer } from './link-preparer.js';
 import { ScanPipeline } from './scan-pipeline.js';
 
@@ -31,7 +32,10 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   const registry = new SignalRegistry();
   services.logger.debug({ signalTypes: registry.all().map((t) => t.name) }, 'scan pipeline ready');
   return new ScanPipeline({
-    preparers: [new LinkPreparer({ unfurl: config.unfurl, unfurlOptions })],
+    preparers: [
+      new LinkPreparer({ unfurl: config.unfurl, unfurlOptions }),
+      new ImagePreparer({ source: { imageRoot: config.imageRoot } }),
+    ],
     registry,
     policy: config.policy,
   });

@@ -51,6 +51,10 @@ describe('the fleet turns every enqueued job into exactly one verdict', () => {
       expect.objectContaining({ status: 200, address: '127.0.0.1' }),
     ]);
     expect(site.requests.length).toBeGreaterThanOrEqual(2000);
+    // Jobs with an image decoded and hashed it once.
+    const withImage = verdictSchema.parse(await client.getVerdict(enqueued[9]!.jobId));
+    expect(withImage.items[2]).toMatchObject({ kind: 'image', status: 'ok', details: { format: 'png', width: 8, height: 8 } });
+    expect(withImage.items[2]!.details.pdq).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('deduplicates on contentId: the same content enqueued again yields no second verdict', async () => {

@@ -1,0 +1,51 @@
+import { ScanError } from '../errors.js';
+import type { ScanItem } from '../jobs/job-schema.js';
+import { decodeImage, hashFrames, type DecodedImage, type DecodeOptions, type ImageHashes } from '../images/index.js';
+import { hashToHex } from '../matching/hash-bits.js';
+import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
+import type { ItemPreparer, PreparedItem } from './item-preparer.js';
+
+/** What image signal types read: the one decode and the hashes of every sampled frame. */
+export interface ImageSubject {
+  decoded: DecodedImage;
+  /** Hashes per decoded frame, frames[0] (the first frame) first; PDQ dihedral variants included. */
+  frames: ImageHashes[];
+}
+
+export interface ImagePreparerOptions {
+  source: ImageSourceOptions;
+  decode?: DecodeOptions;
+}
+
+/**
+ * Prepares image items once for every image signal type: loads the bytes from wherever the item
+ * names, decodes them once (safely: limits, refused formats, frame sampling) and hashes each
+ * sampled frame with blockhash and PDQ (with its dihedral variants, so rotated copies match).
+ */
+export class ImagePreparer implements ItemPreparer<ImageSubject> {
+  readonly kind = 'image' as const;
+
+  constructor(private readonly options: ImagePreparerOptions) {}
+
+  async prepare(item: ScanItem, _index: number, signal: AbortSignal): Promise<PreparedItem<ImageSubject>> {
+    if (typeof item === 'string') throw new ScanError('unsupported_item', 'image preparer got a link item');
+    const bytes = await loadImageBytes(item, this.options.source, signal);
+    const decoded = await decodeImage(bytes, this.options.decode);
+    const frames = hashFrames(decoded, { dihedral: true });
+    const first = frames[0]!;
+    return {
+      subject: { decoded, frames },
+      details: {
+        format: decoded.format,
+        width: decoded.width,
+        height: decoded.height,
+        bytes: bytes.byteLength,
+        frameCount: decoded.frameCount,
+        framesHashed: frames.length,
+        pdq: hashToHex(first.pdq),
+        pdqQuality: first.pdqQuality,
+        blockhash: hashToHex(first.blockhash),
+      },
+    };
+  }
+}
