@@ -67,23 +67,17 @@ export class CandidateBuffer {
   ): void {
     const { count, slots } = this;
     this.partial = grown(this.partial, count);
-    const partial = this.partial;
-    const q0 = query[0]!;
-    const q1 = wordCount > 1 ? query[1]! : 0;
-    const second = wordCount > 1 ? 1 : 0;
-    // First pass: distance over the first two words only, no early exit, loads independent.
+    const firstWords = this.partial;
+    // Pass 1 only loads each candidate's first word: so few instructions per iteration that dozens
+    // of misses overlap, and the whole 32-byte record is in cache for pass 2.
     for (let i = 0; i < count; i++) {
       const slot = slots[i]!;
-      if (slot < 0) {
-        partial[i] = radius + 1;
-        continue;
-      }
-      const base = slot * wordCount;
-      partial[i] = popcount32(words[base]! ^ q0) + (second ? popcount32(words[base + 1]! ^ q1) : 0);
+      firstWords[i] = slot >= 0 ? words[slot * wordCount]! : 0;
     }
+    const q0 = query[0]!;
     for (let i = 0; i < count; i++) {
-      if (partial[i]! > radius) continue;
       const slot = slots[i]!;
+      if (slot < 0 || popcount32(firstWords[i]! ^ q0) > radius) continue;
       const distance = distanceWithin(words, slot * wordCount, query, wordCount, radius);
       if (distance <= radius) onMatch(slot, distance);
     }

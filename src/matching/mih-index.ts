@@ -19,6 +19,7 @@ import {
   chooseSubstringCount,
   estimateQueryCost,
   flipMasks,
+  LINEAR_COST_PER_ENTRY,
   neighbourhoodSize,
   splitIntoSubstrings,
 } from './mih-layout.js';
@@ -42,8 +43,6 @@ export interface MihOptions {
   minPendingBeforeCompact?: number;
 }
 
-/** Relative cost of one entry of a sequential linear scan against one random-access verification. */
-const LINEAR_COST_PER_ENTRY = 0.15;
 /** Never enumerate more keys than this per query, whatever the cost model says. */
 const MAX_PROBES_PER_QUERY = 1 << 22;
 /** Up to this many fresh adds are verified outright by queries instead of being put in the tables. */

@@ -22,12 +22,20 @@ export interface Substring {
 export const MAX_SUBSTRING_WIDTH = 26;
 
 /**
- * Relative costs of one bucket probe (a likely cache miss into the offsets array and the ids) and
- * one candidate verification (a likely cache miss into the packed hash), calibrated by
- * bench/index.bench.ts on 256-bit hashes.
+ * Relative costs, in units of one bucket probe into tables too big for the CPU caches (a miss into
+ * the offsets), calibrated with bench/index.bench.ts on 256-bit hashes: a candidate costs two misses
+ * (its slot in the bucket, then its packed hash); both are far cheaper while the arrays fit in cache.
  */
-const PROBE_COST = 1.5;
-const VERIFY_COST = 1;
+const PROBE_COST_UNCACHED = 1;
+const PROBE_COST_CACHED = 0.3;
+const CANDIDATE_COST_UNCACHED = 2;
+const CANDIDATE_COST_CACHED = 0.5;
+/** Roughly what stays cache-resident (L2 on the development machine). */
+const CACHE_BYTES = 4 * 2 ** 20;
+/** Offsets tables may use this many 4-byte words per expected entry (at least 2^20 in all). */
+const OFFSET_WORDS_PER_ENTRY = 40;
+/** One entry of a sequential linear scan, in the same units (11 ms per 1M 256-bit hashes). */
+export const LINEAR_COST_PER_ENTRY = 0.2;
 
 /** Splits `bits` into `count` near-equal disjoint substrings (wider ones first). */
 export function splitIntoSubstrings(bits: number, count: number): Substring[] {
@@ -54,14 +62,18 @@ export function neighbourhoodSize(width: number, radius: number): number {
   return total;
 }
 
-/** Expected work of one query over `size` uniform hashes, in verify-cost units. */
+/** Expected work of one query over `size` uniform hashes (units: see above). */
 export function estimateQueryCost(widths: ArrayLike<number>, radii: ArrayLike<number>, size: number): number {
+  let offsetBytes = 0;
+  for (let t = 0; t < widths.length; t++) offsetBytes += 4 * 2 ** widths[t]!;
+  const probeCost = offsetBytes <= CACHE_BYTES ? PROBE_COST_CACHED : PROBE_COST_UNCACHED;
+  const candidateCost = size * 36 <= CACHE_BYTES ? CANDIDATE_COST_CACHED : CANDIDATE_COST_UNCACHED;
   let cost = 0;
   for (let t = 0; t < widths.length; t++) {
     const radius = radii[t]!;
     if (radius < 0) continue;
     const probes = neighbourhoodSize(widths[t]!, radius);
-    cost += probes * (PROBE_COST + (size / 2 ** widths[t]!) * VERIFY_COST);
+    cost += probes * (probeCost + (size / 2 ** widths[t]!) * candidateCost);
   }
   return cost;
 }
@@ -76,8 +88,8 @@ export function allocateSubRadii(widths: readonly number[], radius: number, size
   const promoted = radius - q * m + 1;
   const radii = new Int32Array(m).fill(q - 1);
   const extraCost = widths.map((width, table) => {
-    const low = q - 1 < 0 ? 0 : estimateQueryCost([width], [q - 1], size);
-    return { table, extra: estimateQueryCost([width], [q], size) - low };
+    const low = q - 1 < 0 ? 0 : neighbourhoodSize(width, q - 1) * (1 + size / 2 ** width);
+    return { table, extra: neighbourhoodSize(width, q) * (1 + size / 2 ** width) - low };
   });
   extraCost.sort((x, y) => x.extra - y.extra || x.table - y.table);
   for (let i = 0; i < promoted; i++) radii[extraCost[i]!.table] = q;
@@ -86,11 +98,11 @@ export function allocateSubRadii(widths: readonly number[], radius: number, size
 
 /**
  * Picks the substring count for a design point. Offsets tables cost 4 bytes per key of the key
- * space, so their total is capped near 16 words per expected entry (and at least 2^20 in all).
+ * space whatever the set size, so their total is capped by OFFSET_WORDS_PER_ENTRY.
  */
 export function chooseSubstringCount(bits: number, radius: number, expectedSize: number): number {
   const size = Math.max(1, expectedSize);
-  const offsetBudget = Math.max(2 ** 20, 16 * size);
+  const offsetBudget = Math.max(2 ** 20, OFFSET_WORDS_PER_ENTRY * size);
   let best = Math.max(1, Math.ceil(bits / MAX_SUBSTRING_WIDTH));
   let bestCost = Infinity;
   for (let count = best; count <= Math.min(bits, 64); count++) {
