@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   dns_failed: { permanent: false, message: 'the hostname could not be resolved' },
   body_too_large: { permanent: true, message: 'the response body exceeds the byte cap' },
   bad_redirect: { permanent: true, message: 'a redirect response has no usable Location' },
+  http_error: { permanent: true, message: 'the server answered with an HTTP client error status' },
 
   // Images
   image_empty: { permanent: true, message: 'the image has zero bytes' },
@@ -59,6 +60,8 @@ export interface ErrorInfo {
   message: string;
   /** Which item (index in the job) or stage the error belongs to, when it has one. */
   item?: number;
+  /** True when the item was still scanned and this only limited what was seen (an unfurl that failed). */
+  partial?: boolean;
   detail?: Record<string, unknown>;
 }
 

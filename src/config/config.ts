@@ -27,10 +27,6 @@ export const configSchema = z.object({
   concurrency: positiveInt.default(16),
   /** ABUSE_SCAN_IMAGE_ROOT: directory `{ path }` items must lie under; unset refuses path items. */
   imageRoot: z.string().min(1).optional(),
-  /** ABUSE_SCAN_ATTEMPTS: tries per job for transient failures (1 = no retry). Default 5. */
-  attempts: positiveInt.default(5),
-  /** ABUSE_SCAN_BACKOFF_MS: first retry delay; doubles on each retry. Default 1000. */
-  backoffMs: positiveInt.default(1000),
   /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
   lockDurationMs: positiveInt.default(30_000),
   /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
@@ -75,8 +71,6 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_QUEUES: 'queues',
   ABUSE_SCAN_CONCURRENCY: 'concurrency',
   ABUSE_SCAN_IMAGE_ROOT: 'imageRoot',
-  ABUSE_SCAN_ATTEMPTS: 'attempts',
-  ABUSE_SCAN_BACKOFF_MS: 'backoffMs',
   ABUSE_SCAN_LOCK_MS: 'lockDurationMs',
   ABUSE_SCAN_STALLED_INTERVAL_MS: 'stalledIntervalMs',
   ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',

@@ -12,6 +12,8 @@ export const errorInfoSchema = z.object({
   code: errorCodeSchema,
   message: z.string(),
   item: z.number().int().nonnegative().optional(),
+  /** The item was still scanned; the error only limited what was seen. */
+  partial: z.boolean().optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
 });
 

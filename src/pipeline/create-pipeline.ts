@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { FleetConfig } from '../config/config.js';
+import { fetchImage } from '../links/fetch-image.js';
 import type { UnfurlOptions } from '../links/unfurl.js';
 import type { Logger } from '../runtime/logger.js';
 import { SignalRegistry } from '../signals/registry.js';
@@ -34,7 +35,15 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   return new ScanPipeline({
     preparers: [
       new LinkPreparer({ unfurl: config.unfurl, unfurlOptions }),
-      new ImagePreparer({ source: { imageRoot: config.imageRoot } }),
+      new ImagePreparer({
+        source: {
+          imageRoot: config.imageRoot,
+          fetchImage: async (url, maxBytes, signal) => {
+            const fetched = await fetchImage(url, { maxBytes, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
+            return fetched.bytes;
+          },
+        },
+      }),
     ],
     registry,
     policy: config.policy,

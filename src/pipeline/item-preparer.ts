@@ -8,7 +8,8 @@ export interface PreparedItem<Subject> {
   details: Record<string, unknown>;
   /**
    * Problems that did not stop the item from being matched (a link whose unfurl timed out is
-   * still matched on its own URL). They go into the verdict's errors and the policy sees them.
+   * still matched on its own URL). They go into the verdict's errors marked `partial`, and the
+   * policy weighs them with its partial-error table.
    */
   errors?: ErrorInfo[];
 }

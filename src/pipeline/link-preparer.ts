@@ -44,7 +44,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
 
   constructor(private readonly options: LinkPreparerOptions = {}) {}
 
-  async prepare(item: ScanItem, index: number): Promise<PreparedItem<LinkSubject>> {
+  async prepare(item: ScanItem): Promise<PreparedItem<LinkSubject>> {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
     const canonical = canonicalize(item, { ...(this.options.maxUrlLength !== undefined && { maxLength: this.options.maxUrlLength }) });
     const subject: LinkSubject = { input: item, targets: [target(0, canonical)] };
@@ -77,7 +77,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     details.chain = result.chain.map((hop) => ({ url: hop.url, status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
     if (result.final) details.final = result.final.canonical ?? result.final.url;
     if (result.warnings.length) details.warnings = result.warnings;
-    return { subject, details, ...(result.error && { errors: [{ ...result.error, item: index }] }) };
+    return { subject, details, ...(result.error && { errors: [result.error] }) };
   }
 }
 

@@ -130,7 +130,7 @@ export class ScanPipeline {
       return {
         result: { index, kind, input, status: 'ok', details: prepared.details },
         signals,
-        errors: prepared.errors ?? [],
+        errors: (prepared.errors ?? []).map((error) => ({ ...error, item: index, partial: true })),
       };
     } catch (thrown) {
       const error = toScanError(thrown);

@@ -35,7 +35,12 @@ describe('decide', () => {
   });
 
   it('maps errors through errorDecisions, falling back to defaultErrorDecision', () => {
-    expect(decide([], [{ code: 'fetch_timeout', message: 'slow', item: 0 }], DEFAULT_POLICY).decision).toBe('allow');
+    // A link whose unfurl timed out was still matched: allow. An image that could not be fetched was not scanned: review.
+    expect(decide([], [{ code: 'fetch_timeout', message: 'slow', item: 0, partial: true }], DEFAULT_POLICY).decision).toBe('allow');
+    expect(decide([], [{ code: 'fetch_timeout', message: 'slow', item: 0 }], DEFAULT_POLICY).decision).toBe('review');
+    expect(decide([], [{ code: 'blocked_address', message: 'ssrf', item: 0, partial: true }], DEFAULT_POLICY).reasons).toEqual([
+      'review: partial error blocked_address on item 0',
+    ]);
     expect(decide([], [{ code: 'image_corrupt', message: 'bad', item: 1 }], DEFAULT_POLICY)).toEqual({
       decision: 'review',
       reasons: ['review: error image_corrupt on item 1'],
@@ -45,6 +50,6 @@ describe('decide', () => {
   });
 
   it('never lets an error lower what a signal asks for', () => {
-    expect(decide([signal({})], [{ code: 'fetch_failed', message: 'x', item: 0 }], DEFAULT_POLICY).decision).toBe('block');
+    expect(decide([signal({})], [{ code: 'fetch_failed', message: 'x', item: 0, partial: true }], DEFAULT_POLICY).decision).toBe('block');
   });
 });

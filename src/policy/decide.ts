@@ -35,9 +35,10 @@ export function decide(signals: readonly Signal[], errors: readonly ErrorInfo[],
     });
   }
   for (const error of errors) {
-    const decision = policy.errorDecisions[error.code] ?? policy.defaultErrorDecision;
+    const table = error.partial ? policy.partialErrorDecisions : policy.errorDecisions;
+    const decision = table[error.code] ?? policy.defaultErrorDecision;
     const where = error.item === undefined ? 'job' : `item ${error.item}`;
-    contributions.push({ decision, reason: `${decision}: error ${error.code} on ${where}` });
+    contributions.push({ decision, reason: `${decision}: ${error.partial ? 'partial ' : ''}error ${error.code} on ${where}` });
   }
 
   const decision = contributions.reduce<Decision>((acc, c) => strictest(acc, c.decision), 'allow');

@@ -13,17 +13,24 @@ export const policyConfigSchema = z.object({
    */
   maxDecisionBySource: z.record(z.string(), decision).default({}),
   /**
-   * Decision for content the fleet could not scan (an item or the whole job failed) by error
-   * code; codes not listed use `defaultErrorDecision`. Defaults: unreachable links are common and
-   * harmless to deliver (their URL was still matched), so network failures allow.
+   * Decision for content the fleet could not scan at all (an item or the whole job failed), by
+   * error code; codes not listed use `defaultErrorDecision`. Default: none listed.
    */
-  errorDecisions: z.record(z.string(), decision).default({
+  errorDecisions: z.record(z.string(), decision).default({}),
+  /**
+   * Decision for errors that only limited what was seen of an item that was still scanned (a
+   * link whose unfurl failed was still matched on its own URL), by code; codes not listed use
+   * `defaultErrorDecision`. Default: unreachable links are common and harmless to deliver, so
+   * network failures allow; a redirect into a private address or a loop goes to review.
+   */
+  partialErrorDecisions: z.record(z.string(), decision).default({
     fetch_timeout: 'allow',
     fetch_failed: 'allow',
     dns_failed: 'allow',
     body_too_large: 'allow',
+    http_error: 'allow',
   }),
-  /** Decision for an unscannable item or job whose error code is not in `errorDecisions`. Default `review`. */
+  /** Decision for an error whose code is not listed. Default `review`. */
   defaultErrorDecision: decision.default('review'),
 });
 

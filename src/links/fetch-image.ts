@@ -1,0 +1,87 @@
+import { ScanError } from '../errors.js';
+import { canonicalize } from './canonicalize.js';
+import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
+import { discardBody, readBodyPrefix } from './guard/body-cap.js';
+import { createGuardedAgent } from './guard/connector.js';
+import { toNetworkError } from './guard/network-errors.js';
+import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+
+export interface FetchImageOptions {
+  /** Bytes of the (decoded) body accepted at most; more is payload_too_large. */
+  maxBytes: number;
+  /** Redirects followed (CDNs redirect); one more is too_many_redirects. Default 5. */
+  maxRedirects?: number;
+  /** Deadline of the whole fetch, redirects included. Default 15000 ms. */
+  timeoutMs?: number;
+  /** DANGER, tests only: literal IPs reachable although not public (see UnfurlOptions). */
+  allowPrivateAddressesFor?: readonly string[];
+}
+
+export interface FetchedImage {
+  bytes: Buffer;
+  /** The Content-Type the server claimed; the decoder trusts only the bytes. */
+  contentType: string | undefined;
+  /** The URL the bytes came from, after redirects. */
+  finalUrl: string;
+}
+
+/**
+ * Fetches an image item given by URL through the same connect-time address guard as the
+ * unfurler, with a cap on decoded bytes. Throws ScanError: permanent for refused addresses,
+ * schemes, sizes and HTTP errors; transient (retried) for timeouts and network failures.
+ */
+export async function fetchImage(input: string, options: FetchImageOptions, signal?: AbortSignal): Promise<FetchedImage> {
+  const policy = createAddressPolicy(options.allowPrivateAddressesFor);
+  if (policy.overrides.length) warnOverrideInUse(policy.overrides);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000);
+  const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const agent = createGuardedAgent({ policy, connectTimeoutMs: options.timeoutMs ?? 15_000 });
+  const tracker = new RedirectTracker(options.maxRedirects ?? 5);
+  try {
+    let url = httpUrl(input);
+    tracker.start(canonicalize(url.href));
+    for (;;) {
+      const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*' } });
+      if (REDIRECT_STATUSES.has(response.statusCode)) {
+        discardBody(response.body);
+        url = httpUrl(resolveLocation(response.headers.location, url).href);
+        tracker.follow(canonicalize(url.href));
+        continue;
+      }
+      if (response.statusCode >= 400) {
+        discardBody(response.body);
+        // 5xx and 429 may pass; 4xx will not.
+        const transient = response.statusCode >= 500 || response.statusCode === 429;
+        throw new ScanError(transient ? 'fetch_failed' : 'http_error', `image URL answered HTTP ${response.statusCode}`, { status: response.statusCode, url: url.href });
+      }
+      const contentEncoding = response.headers['content-encoding'];
+      const body = await readBodyPrefix(response.body, {
+        contentEncoding: Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding,
+        maxDecodedBytes: options.maxBytes + 1,
+      });
+      if (body.decodeError !== undefined) throw new ScanError('image_corrupt', `image body could not be decoded: ${body.decodeError}`);
+      if (body.bytes.length > options.maxBytes) {
+        throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
+      }
+      const contentType = response.headers['content-type'];
+      return { bytes: body.bytes, contentType: Array.isArray(contentType) ? contentType[0] : contentType, finalUrl: url.href };
+    }
+  } catch (error) {
+    throw toNetworkError(error, { url: input.slice(0, 2048) });
+  } finally {
+    await agent.close();
+  }
+}
+
+function httpUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ScanError('invalid_url', `cannot parse image URL ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ScanError('unsupported_scheme', `${url.protocol} image URLs are not fetched`, { scheme: url.protocol.slice(0, -1) });
+  }
+  return url;
+}

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import { startInProcessWorker } from '../harness/fleet.js';
+import { SMALL_PNG_BASE64 } from '../harness/jobs.js';
+import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { startServer, unusedPort, type TestServer } from './unfurl-servers.js';
+
+const PNG = Buffer.from(SMALL_PNG_BASE64, 'base64');
+
+describe('image items given by URL, and retries of transient failures', () => {
+  const prefix = uniquePrefix('retries');
+  let client: ScanClient;
+  let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+  let cdn: TestServer;
+  const flaky = new Map<string, number>();
+
+  beforeAll(async () => {
+    cdn = await startServer((req, res) => {
+      const path = req.url ?? '';
+      if (path.startsWith('/flaky/')) {
+        // Fails twice with 503, then serves the image.
+        const seen = (flaky.get(path) ?? 0) + 1;
+        flaky.set(path, seen);
+        if (seen <= 2) return void res.writeHead(503).end();
+      }
+      if (path === '/missing.png') return void res.writeHead(404).end();
+      if (path === '/moved.png') return void res.writeHead(301, { location: '/flaky/done.png' }).end();
+      if (path === '/lies.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end('<html>not an image</html>');
+      if (path === '/png-as-html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PNG);
+      if (path === '/huge.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.alloc(21 * 1024 * 1024));
+      res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+    });
+    client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 3, backoffMs: 50 });
+    worker = await startInProcessWorker(prefix, {}, { allowPrivateAddressesFor: [`127.0.0.1:${cdn.port}`] });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.close();
+    await cdn?.close();
+    const redis = testRedis();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  const scanImageUrl = async (contentId: string, url: string) => {
+    const { jobId } = await client.enqueue({ contentId, surface: 'upload', items: [{ url }] });
+    return client.waitForVerdict(jobId, { timeoutMs: 15_000 });
+  };
+
+  it('fetches an image through the guard and decodes it', async () => {
+    const verdict = await scanImageUrl('plain', `${cdn.origin}/ok.png`);
+    expect(verdict.items[0]).toMatchObject({ kind: 'image', status: 'ok', details: { format: 'png', width: 8 } });
+    expect(verdict.attempt).toBe(1);
+  });
+
+  it('retries a transient failure with backoff and succeeds on the third attempt', async () => {
+    const verdict = await scanImageUrl('flaky', `${cdn.origin}/flaky/a.png`);
+    expect(verdict).toMatchObject({ decision: 'allow', attempt: 3, errors: [] });
+    expect(flaky.get('/flaky/a.png')).toBe(3);
+  });
+
+  it('keeps the address guard port-scoped: another port on 127.0.0.1 is refused', async () => {
+    const port = await unusedPort();
+    const verdict = await scanImageUrl('refused', `http://127.0.0.1:${port}/a.png`);
+    expect(verdict.errors[0]).toMatchObject({ code: 'blocked_address' });
+    expect(verdict.attempt).toBe(1);
+  });
+
+  it('records the last transient error, for review, when the server fails through every attempt', async () => {
+    flaky.set('/flaky/never.png', -1_000_000);
+    const verdict = await scanImageUrl('down', `${cdn.origin}/flaky/never.png`);
+    expect(verdict.attempt).toBe(3);
+    expect(verdict.errors).toEqual([expect.objectContaining({ code: 'fetch_failed', item: 0 })]);
+    expect(verdict.decision).toBe('review');
+  });
+
+  it.each([
+    ['a 404', '/missing.png', 'http_error'],
+    ['a body that lies about being a PNG', '/lies.png', 'image_unsupported_format'],
+    ['a body over the byte cap', '/huge.png', 'payload_too_large'],
+  ])('gives a typed error at once, without retry, for %s', async (_name, path, code) => {
+    const verdict = await scanImageUrl(`bad-${path}`, `${cdn.origin}${path}`);
+    expect(verdict.errors).toEqual([expect.objectContaining({ code, item: 0 })]);
+    expect(verdict.attempt).toBe(1);
+  });
+
+  it('trusts the bytes, not the Content-Type: a PNG served as text/html decodes', async () => {
+    const verdict = await scanImageUrl('mislabelled', `${cdn.origin}/png-as-html`);
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { format: 'png' } });
+  });
+
+  it('refuses image URLs pointing at cloud metadata', async () => {
+    const verdict = await scanImageUrl('metadata', 'http://169.254.169.254/latest/meta-data/');
+    expect(verdict.errors[0]).toMatchObject({ code: 'blocked_address' });
+  });
+});
