@@ -7,12 +7,14 @@
  *              jpeg-q20  half    crop2   rot90*   mirror*  gray
  *   rings       4 / 8   12 / 4  24 / 12   8 / -   14 / -   16 / 62
  *   shapes      2 / 6   10 / 2  20 / 4    6 / -   16 / -   24 / 16
- *   text-lines  4 / 11  16 / 0  32 / 48  22 / -   16 / -    0 / 2
+ *   text-lines  4 / 11  16 / 0  32 / 45  22 / -   16 / -    0 / 2
  *   clouds      4 / 2   10 / 2  20 / 10  12 / -   14 / -   12 / 2
- *   mosaic      2 / 2   18 / 5  12 / 12   8 / -   20 / -   24 / 56
+ *   mosaic      2 / 5   18 / 2  12 / 10   8 / -   20 / -   24 / 58
  *
- *   * PDQ through the matching dihedral variant; blockhash has none (85-204 bits off there).
+ *   * PDQ through the matching dihedral variant; blockhash has none (84-194 bits off there).
  *   Different originals: PDQ 104-124 (best of the eight variants), blockhash 72-146.
+ *   Blockhash's gray copies of saturated images (rings, mosaic) drift most: it sums R+G+B,
+ *   while a grey conversion weighs green far above blue.
  *
  * text-lines/crop2 is the one copy past PDQ's usual threshold of 31, at 32: the full-resolution
  * hash (no working-size shrink) gives the same 32. Its text lines repeat every 22 pixels, close

@@ -26,14 +26,13 @@ export const DCT_MATRIX: Float32Array = (() => {
 export function dct64To16(input: Float32Array, scratch: Float32Array, output: Float32Array): Float32Array {
   const n = DCT_INPUT_SIZE;
   const m = DCT_OUTPUT_SIZE;
-  // scratch = D * input: each scratch row is a weighted sum of input rows (row-major friendly).
-  scratch.fill(0, 0, m * n);
+  // scratch = D * input, one dot product per entry (a local sum, a single store).
   for (let i = 0; i < m; i++) {
-    const scratchRow = i * n;
-    for (let k = 0; k < n; k++) {
-      const weight = DCT_MATRIX[i * n + k]!;
-      const inputRow = k * n;
-      for (let j = 0; j < n; j++) scratch[scratchRow + j]! += weight * input[inputRow + j]!;
+    const row = i * n;
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += DCT_MATRIX[row + k]! * input[k * n + j]!;
+      scratch[row + j] = sum;
     }
   }
   // output = scratch * D^T: dot products of scratch rows with D rows.

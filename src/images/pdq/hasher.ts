@@ -8,7 +8,7 @@
 import type { HashBytes } from '../../matching/hash-bits.js';
 import { dct64To16 } from './dct.js';
 import { PDQ_BYTES, setPdqBit } from './hash-layout.js';
-import { jaroszDownsample } from './jarosz.js';
+import { gridFromLuma, gridFromRgb } from './grid-weights.js';
 import { lumaFromRgb } from './luminance.js';
 
 /** Smaller images get the all-zero hash and quality 0, as in the reference. */
@@ -63,55 +63,51 @@ export function pdqQuality(grid: Float32Array): number {
 }
 
 /**
- * Holds the float buffers between calls (they grow to the largest image seen), so hashing
+ * Holds the float buffers between calls (they grow to the tallest image seen), so hashing
  * allocates only its results. Synchronous and single-threaded: share one per thread.
+ * The blur-and-sample step runs as precomputed per-axis weights (grid-weights.ts), which equal
+ * the reference's Jarosz passes followed by decimation (jarosz.ts) without filtering pixels
+ * the grid never reads.
  */
 export class PdqHasher {
-  private luma = new Float32Array(0);
-  private scratch = new Float32Array(0);
-  private sums = new Float64Array(0);
-  private columnScratch = new Float32Array(0);
+  private rowScratch = new Float32Array(0);
   private readonly grid = new Float32Array(GRID * GRID);
   private readonly dctScratch = new Float32Array(16 * GRID);
 
   hashRgb(image: RgbImage): PdqResult {
-    const { width, height } = image;
-    this.ensureCapacity(width, height);
-    lumaFromRgb(image.data, width, height, this.luma);
-    return this.hashLumaInPlace(this.luma, width, height);
-  }
-
-  /** Hashes luma given as floats (copied; the argument is left untouched). */
-  hashLuma(luma: Float32Array, width: number, height: number): PdqResult {
-    this.ensureCapacity(width, height);
-    this.luma.set(luma.subarray(0, width * height));
-    return this.hashLumaInPlace(this.luma, width, height);
-  }
-
-  private hashLumaInPlace(luma: Float32Array, width: number, height: number): PdqResult {
-    if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) {
-      return { hash: new Uint8Array(PDQ_BYTES), quality: 0, dct: new Float32Array(256) };
-    }
+    const { data, width, height } = image;
+    if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) return emptyResult();
     if (width === GRID && height === GRID) {
       // Already at grid size (e.g. video frames scaled by ffmpeg): no blur, as in the reference.
-      this.grid.set(luma.subarray(0, GRID * GRID));
+      lumaFromRgb(data, width, height, this.grid);
     } else {
-      jaroszDownsample(luma, this.scratch, this.sums, this.columnScratch, height, width, this.grid, GRID, GRID);
+      gridFromRgb(data, width, height, GRID, this.grid, this.scratchFor(height));
     }
+    return this.finish();
+  }
+
+  /** Hashes luma given as floats (width x height, row-major; left untouched). */
+  hashLuma(luma: Float32Array, width: number, height: number): PdqResult {
+    if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) return emptyResult();
+    if (width === GRID && height === GRID) this.grid.set(luma.subarray(0, GRID * GRID));
+    else gridFromLuma(luma, width, height, GRID, this.grid, this.scratchFor(height));
+    return this.finish();
+  }
+
+  private finish(): PdqResult {
     const quality = pdqQuality(this.grid);
     const dct = dct64To16(this.grid, this.dctScratch, new Float32Array(256));
     return { hash: pdqBitsFromDct(dct), quality, dct };
   }
 
-  private ensureCapacity(width: number, height: number): void {
-    const pixels = width * height;
-    if (this.luma.length < pixels) {
-      this.luma = new Float32Array(pixels);
-      this.scratch = new Float32Array(pixels);
-    }
-    if (this.sums.length < width) this.sums = new Float64Array(width);
-    if (this.columnScratch.length < height * GRID) this.columnScratch = new Float32Array(height * GRID);
+  private scratchFor(height: number): Float32Array {
+    if (this.rowScratch.length < height * GRID) this.rowScratch = new Float32Array(height * GRID);
+    return this.rowScratch;
   }
+}
+
+function emptyResult(): PdqResult {
+  return { hash: new Uint8Array(PDQ_BYTES), quality: 0, dct: new Float32Array(256) };
 }
 
 const sharedHasher = new PdqHasher();

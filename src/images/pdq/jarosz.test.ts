@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boxAlongCols, boxAlongRows, decimate, jaroszDownsample, jaroszFilter, jaroszWindowSize } from './jarosz.js';
+import { boxAlongCols, boxAlongRows, jaroszWindowSize } from './jarosz.js';
 
 /** The plain definition: mean over the window [o - before, o + after], clipped to the vector. */
 function naiveBox(vector: number[], window: number): number[] {
@@ -57,24 +57,6 @@ describe('box filter', () => {
         }
       }),
       { numRuns: 60 },
-    );
-  });
-});
-
-describe('jaroszDownsample', () => {
-  it('equals the full filter followed by decimation', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 64, max: 700 }), fc.integer({ min: 64, max: 700 }), (rows, cols) => {
-        const luma = Float32Array.from({ length: rows * cols }, (_, i) => (Math.sin(i * 0.37) + Math.cos((i % cols) * 0.05)) * 100 + 128);
-        const full = Float32Array.from(luma);
-        jaroszFilter(full, new Float32Array(rows * cols), new Float64Array(cols), rows, cols, jaroszWindowSize(cols, 64), jaroszWindowSize(rows, 64));
-        const expected = new Float32Array(64 * 64);
-        decimate(full, rows, cols, expected, 64, 64);
-        const actual = new Float32Array(64 * 64);
-        jaroszDownsample(Float32Array.from(luma), new Float32Array(rows * cols), new Float64Array(cols), new Float32Array(rows * 64), rows, cols, actual, 64, 64);
-        for (let k = 0; k < 64 * 64; k++) expect(Math.abs(actual[k]! - expected[k]!)).toBeLessThan(1e-2);
-      }),
-      { numRuns: 15 },
     );
   });
 });

@@ -86,13 +86,6 @@ export function boxAlongCols(input: Float32Array, output: Float32Array, rows: nu
   }
 }
 
-/** Mean of vector[first..last] (inclusive) read with a stride. */
-function meanOf(vector: Float32Array, offset: number, stride: number, first: number, last: number): number {
-  let sum = 0;
-  for (let k = first; k <= last; k++) sum += vector[offset + k * stride]!;
-  return sum / (last - first + 1);
-}
-
 /**
  * `passes` rounds of (rows, then columns) box filtering. Filters `buffer` in place, using
  * `scratch` (same size) between the halves of each round; `sums` holds at least `cols` values.
@@ -126,43 +119,4 @@ export function decimate(input: Float32Array, rows: number, cols: number, output
 /** The input row (or column) a grid cell samples: the one under the cell's centre. */
 export function sampleIndex(cell: number, inputLength: number, cells: number): number {
   return Math.floor(((cell + 0.5) * inputLength) / cells);
-}
-
-/**
- * Jarosz filtering followed by decimation, equal to `jaroszFilter` then `decimate` but with the
- * last round computed only where the grid samples it: the final row pass at the sampled
- * columns, the final column pass at the sampled rows. That halves the work on large inputs.
- * `buffer` is clobbered; `columnScratch` holds at least rows x outCols values.
- */
-export function jaroszDownsample(
-  buffer: Float32Array,
-  scratch: Float32Array,
-  sums: Float64Array,
-  columnScratch: Float32Array,
-  rows: number,
-  cols: number,
-  output: Float32Array,
-  outRows: number,
-  outCols: number,
-  passes = JAROSZ_PASSES,
-): void {
-  const windowAlongRows = jaroszWindowSize(cols, outCols);
-  const windowAlongCols = jaroszWindowSize(rows, outRows);
-  jaroszFilter(buffer, scratch, sums, rows, cols, windowAlongRows, windowAlongCols, passes - 1);
-  const rowReach = windowReach(windowAlongRows);
-  const colReach = windowReach(windowAlongCols);
-  // Last row pass, only at the sampled columns: columnScratch[r * outCols + j].
-  for (let j = 0; j < outCols; j++) {
-    const c = sampleIndex(j, cols, outCols);
-    const first = Math.max(0, c - rowReach.before);
-    const last = Math.min(cols - 1, c + rowReach.after);
-    for (let r = 0; r < rows; r++) columnScratch[r * outCols + j] = meanOf(buffer, r * cols, 1, first, last);
-  }
-  // Last column pass, only at the sampled rows.
-  for (let i = 0; i < outRows; i++) {
-    const r = sampleIndex(i, rows, outRows);
-    const first = Math.max(0, r - colReach.before);
-    const last = Math.min(rows - 1, r + colReach.after);
-    for (let j = 0; j < outCols; j++) output[i * outCols + j] = meanOf(columnScratch, j, outCols, first, last);
-  }
 }
