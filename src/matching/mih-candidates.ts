@@ -19,42 +19,40 @@ function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<Array
 }
 
 export class CandidateBuffer {
-  private begins = new Int32Array(1024);
-  private ends = new Int32Array(1024);
-  private positions = new Int32Array(4096);
+  private heads = new Int32Array(1024);
   /** Candidate slots (tombstones included, skipped at verification). */
   private slots = new Int32Array(4096);
-  private partial = new Int32Array(4096);
+  private firstWords = new Uint32Array(4096);
   count = 0;
 
   reset(): void {
     this.count = 0;
   }
 
-  /** Appends the contents of every bucket `key ^ mask` of one CSR table. */
-  gather(offsets: Uint32Array, tableSlots: Int32Array, key: number, masks: Uint32Array): void {
+  /** Appends the contents of every bucket `key ^ mask` of one table (see SubstringTable). */
+  gather(tableHeads: Int32Array, lists: Int32Array, key: number, masks: Uint32Array): void {
     const probes = masks.length;
-    this.begins = grown(this.begins, probes);
-    this.ends = grown(this.ends, probes);
-    const { begins, ends } = this;
+    this.heads = grown(this.heads, probes);
+    const heads = this.heads;
+    for (let p = 0; p < probes; p++) heads[p] = tableHeads[key ^ masks[p]!]!;
     let total = 0;
     for (let p = 0; p < probes; p++) {
-      const probe = key ^ masks[p]!;
-      const begin = offsets[probe]!;
-      const end = offsets[probe + 1]!;
-      begins[p] = begin;
-      ends[p] = end;
-      total += end - begin;
+      const head = heads[p]!;
+      total += head >= 0 ? 1 : head === -1 ? 0 : lists[-head - 2]!;
     }
-    this.positions = grown(this.positions, total);
-    const positions = this.positions;
-    let n = 0;
-    for (let p = 0; p < probes; p++) for (let i = begins[p]!, end = ends[p]!; i < end; i++) positions[n++] = i;
     this.slots = grown(this.slots, this.count + total);
     const slots = this.slots;
-    const at = this.count;
-    for (let i = 0; i < n; i++) slots[at + i] = tableSlots[positions[i]!]!;
-    this.count += n;
+    let n = this.count;
+    for (let p = 0; p < probes; p++) {
+      const head = heads[p]!;
+      if (head >= 0) {
+        slots[n++] = head;
+      } else if (head !== -1) {
+        const at = -head - 2;
+        for (let i = at + 1, end = at + 1 + lists[at]!; i < end; i++) slots[n++] = lists[i]!;
+      }
+    }
+    this.count = n;
   }
 
   /** Verifies every gathered candidate; `onMatch` may see a slot more than once (one per table). */
@@ -66,8 +64,8 @@ export class CandidateBuffer {
     onMatch: (slot: number, distance: number) => void,
   ): void {
     const { count, slots } = this;
-    this.partial = grown(this.partial, count);
-    const firstWords = this.partial;
+    if (this.firstWords.length < count) this.firstWords = new Uint32Array(Math.max(count, this.firstWords.length * 2));
+    const firstWords = this.firstWords;
     // Pass 1 only loads each candidate's first word: so few instructions per iteration that dozens
     // of misses overlap, and the whole 32-byte record is in cache for pass 2.
     for (let i = 0; i < count; i++) {

@@ -189,7 +189,7 @@ export class MihIndex implements HashIndex {
       if (!masks) continue;
       const table = this.tables[t]!;
       const key = table.keyOf(query, 0);
-      candidates.gather(table.offsets, table.slots, key, masks);
+      candidates.gather(table.heads, table.lists, key, masks);
       if (pendingAdds > 0 && !scanOverflow) probeOverflow(table.overflow, key, masks, check);
     }
     candidates.verify(words, wordCount, query, radius, (slot, distance) => {

@@ -1,31 +1,36 @@
 /**
  * One multi-index hashing table: a substring key -> the slots whose hash has that key.
  *
- * Compacted entries live CSR-style: `offsets[key]..offsets[key + 1]` indexes `slots`, a direct table
- * over the whole key space (2^width + 1 offsets), so a probe is two array reads and no hashing.
+ * Compacted entries live in a direct table over the whole key space, `heads[key]`:
+ *   -1     empty bucket
+ *   >= 0   the bucket's only slot, stored inline (no second memory access)
+ *   <= -2  the bucket starts at `lists[-head - 2]`: a count, then that many slots
+ * At the sizes MIH is for (about one entry per key), most non-empty buckets hold one slot, so
+ * inlining it saves the cache miss into a separate slot array on most probes.
+ *
  * Entries added since the last compaction go to an overflow multimap, so add() never rebuilds;
- * removals of compacted entries leave a tombstone (-1) in `slots`. The owning index compacts every
- * table once the pending work (overflow + tombstones) passes a fraction of the size, which keeps
- * add/remove amortised O(1) per table.
+ * removals of compacted entries leave a tombstone (-1). The owning index compacts once the pending
+ * work passes a fraction of its size, which keeps changes amortised O(1) per table.
  */
 import { extractKey } from './mih-layout.js';
 import { OverflowMultimap } from './overflow-multimap.js';
 
+export const EMPTY_BUCKET = -1;
 export const TOMBSTONE = -1;
 
 export class SubstringTable {
   readonly start: number;
   readonly width: number;
-  offsets: Uint32Array;
-  slots: Int32Array;
+  heads: Int32Array;
+  lists: Int32Array;
   readonly overflow = new OverflowMultimap();
   tombstones = 0;
 
   constructor(start: number, width: number) {
     this.start = start;
     this.width = width;
-    this.offsets = new Uint32Array(2 ** width + 1);
-    this.slots = new Int32Array(0);
+    this.heads = new Int32Array(2 ** width).fill(EMPTY_BUCKET);
+    this.lists = new Int32Array(0);
   }
 
   keyOf(words: Uint32Array, base: number): number {
@@ -37,32 +42,56 @@ export class SubstringTable {
   }
 
   remove(key: number, slot: number): boolean {
-    const { slots } = this;
-    for (let i = this.offsets[key]!, end = this.offsets[key + 1]!; i < end; i++) {
-      if (slots[i] === slot) {
-        slots[i] = TOMBSTONE;
-        this.tombstones++;
-        return true;
+    const head = this.heads[key]!;
+    if (head === slot) {
+      this.heads[key] = EMPTY_BUCKET;
+      this.tombstones++;
+      return true;
+    }
+    if (head <= -2) {
+      const { lists } = this;
+      const at = -head - 2;
+      for (let i = at + 1, end = at + 1 + lists[at]!; i < end; i++) {
+        if (lists[i] === slot) {
+          lists[i] = TOMBSTONE;
+          this.tombstones++;
+          return true;
+        }
       }
     }
     return this.overflow.remove(key, slot);
   }
 
   /**
-   * Rebuilds the CSR arrays from the live slots (counting sort by key, slots ascending within a
-   * bucket) and empties the overflow. `keys[i]` is the key of `liveSlots[i]`.
+   * Rebuilds heads and lists from the live slots (`keys[i]` is the key of `liveSlots[i]`; slots stay
+   * ascending within a bucket) and empties the overflow.
    */
   compact(liveSlots: Int32Array, keys: Uint32Array, liveCount: number): void {
-    const offsets = new Uint32Array(2 ** this.width + 1);
-    for (let i = 0; i < liveCount; i++) offsets[keys[i]! + 1]!++;
-    for (let key = 1; key < offsets.length; key++) offsets[key]! += offsets[key - 1]!;
-    const slots = new Int32Array(liveCount);
-    // Fill with offsets[key] as a cursor, then shift back: no second 2^width array needed.
-    for (let i = 0; i < liveCount; i++) slots[offsets[keys[i]!]!++] = liveSlots[i]!;
-    for (let key = offsets.length - 1; key > 0; key--) offsets[key] = offsets[key - 1]!;
-    offsets[0] = 0;
-    this.offsets = offsets;
-    this.slots = slots;
+    const keySpace = 2 ** this.width;
+    // Bucket sizes first: they decide which buckets get a list.
+    const counts = new Int32Array(keySpace);
+    for (let i = 0; i < liveCount; i++) counts[keys[i]!]!++;
+    let listLength = 0;
+    for (let key = 0; key < keySpace; key++) if (counts[key]! > 1) listLength += counts[key]! + 1;
+    const heads = new Int32Array(keySpace).fill(EMPTY_BUCKET);
+    const lists = new Int32Array(listLength);
+    // Reserve each multi-slot bucket's list; `counts` becomes the next free position in it.
+    let next = 0;
+    for (let key = 0; key < keySpace; key++) {
+      const count = counts[key]!;
+      if (count < 2) continue;
+      heads[key] = -next - 2;
+      lists[next] = count;
+      counts[key] = next + 1;
+      next += count + 1;
+    }
+    for (let i = 0; i < liveCount; i++) {
+      const key = keys[i]!;
+      if (heads[key]! <= -2) lists[counts[key]!++] = liveSlots[i]!;
+      else heads[key] = liveSlots[i]!;
+    }
+    this.heads = heads;
+    this.lists = lists;
     this.tombstones = 0;
     this.overflow.clear();
   }
