@@ -75,10 +75,14 @@ describe.each(factories)('%s index edge cases', (_name, make) => {
 });
 
 describe('index choice', () => {
-  it('uses the linear scan for small sets, MIH for large ones, the BK-tree for short hashes at tiny radii', () => {
+  it('uses the linear scan for small sets, the BK-tree for exact lookups, MIH for the rest', () => {
     expect(createIndex(256, 31, 100)).toBeInstanceOf(LinearIndex);
-    expect(createIndex(256, 31, 1_000_000)).toBeInstanceOf(MihIndex);
-    expect(createIndex(64, 8, 1_000_000)).toBeInstanceOf(MihIndex);
+    expect(createIndex(256, 31, 100_000)).toBeInstanceOf(MihIndex);
+    expect(createIndex(64, 8, 100_000)).toBeInstanceOf(MihIndex);
+    expect(createIndex(64, 0, 100_000)).toBeInstanceOf(BkTreeIndex);
+    const index = createIndex(256, 31, 5_000);
+    expect(index.bits).toBe(256);
+    expect(index.size).toBe(0);
   });
 });
 
