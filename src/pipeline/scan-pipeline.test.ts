@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { ScanError } from '../errors.js';
+import type { ScanItem } from '../jobs/job-schema.js';
+import { verdictSchema } from '../jobs/verdict-schema.js';
+import { DEFAULT_POLICY } from '../policy/policy-config.js';
+import { SignalRegistry } from '../signals/registry.js';
+import type { SignalType } from '../signals/signal-type.js';
+import { LinkPreparer, type LinkSubject } from './link-preparer.js';
+import type { ItemPreparer } from './item-preparer.js';
+import { ScanPipeline, errorVerdict } from './scan-pipeline.js';
+
+/** A real, if small, signal type: fires when any URL a link reaches is on a fixed host. */
+function hostSignal(host: string): SignalType<LinkSubject> {
+  return {
+    name: 'test-host',
+    accepts: 'link',
+    match: (subject, item) =>
+      subject.targets
+        .filter((t) => t.canonical.host === host)
+        .map((t) => ({ source: 'test', kind: 'host_match', item, score: 1, suggests: 'block' as const, evidence: { host, hop: t.hop } })),
+    versions: () => ({ lists: { 'test-hosts': '7' } }),
+  };
+}
+
+/** Image items fail in the way the caller chooses, to pin the pipeline's error handling. */
+function failingImages(error: ScanError): ItemPreparer {
+  return {
+    kind: 'image',
+    prepare: async (_item: ScanItem) => {
+      throw error;
+    },
+  };
+}
+
+const run = { jobId: 'job-1', attempt: 1, finalAttempt: false };
+const job = (items: ScanItem[]) => ({ schemaVersion: 1 as const, contentId: 'c-1', surface: 'send', items });
+
+describe('ScanPipeline', () => {
+  const links = new LinkPreparer({ unfurl: false });
+
+  it('prepares each item once, runs the signal types of its kind, and decides', async () => {
+    const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry([hostSignal('evil.example')]), policy: DEFAULT_POLICY });
+    const verdict = await pipeline.scan(job(['https://good.example/', 'http://EVIL.example./a/../login']), { ...run, queueWaitMs: 12 });
+    expect(verdictSchema.parse(verdict)).toEqual(verdict);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals).toEqual([{ source: 'test', kind: 'host_match', item: 1, score: 1, suggests: 'block', evidence: { host: 'evil.example', hop: 0 } }]);
+    expect(verdict.reasons).toEqual(['block: test/host_match on item 1, score 1.000']);
+    expect(verdict.items.map((i) => [i.index, i.status, i.details.canonical])).toEqual([
+      [0, 'ok', 'https://good.example/'],
+      [1, 'ok', 'http://evil.example/login'],
+    ]);
+    expect(verdict.versions).toMatchObject({ lists: { 'test-hosts': '7' } });
+    expect(verdict.timings).toMatchObject({ queueWait: 12, links: expect.any(Number), total: expect.any(Number) });
+  });
+
+  it('records a permanent item error in the verdict and keeps scanning the other items', async () => {
+    const pipeline = new ScanPipeline({
+      preparers: [links, failingImages(new ScanError('image_corrupt'))],
+      registry: new SignalRegistry(),
+      policy: DEFAULT_POLICY,
+    });
+    const verdict = await pipeline.scan(job([{ bytesBase64: 'AAAA' }, 'https://fine.example/', '']), run);
+    expect(verdict.items.map((i) => i.status)).toEqual(['error', 'ok', 'error']);
+    expect(verdict.errors.map((e) => [e.item, e.code])).toEqual([
+      [0, 'image_corrupt'],
+      [2, 'invalid_url'],
+    ]);
+    expect(verdict.decision).toBe('review');
+  });
+
+  it('throws a transient error so the queue retries, except on the final attempt', async () => {
+    const pipeline = new ScanPipeline({ preparers: [failingImages(new ScanError('fetch_timeout'))], registry: new SignalRegistry(), policy: DEFAULT_POLICY });
+    await expect(pipeline.scan(job([{ url: 'https://img.example/a.png' }]), run)).rejects.toMatchObject({ code: 'fetch_timeout' });
+    const last = await pipeline.scan(job([{ url: 'https://img.example/a.png' }]), { ...run, attempt: 5, finalAttempt: true });
+    expect(last).toMatchObject({ attempt: 5, decision: 'review', errors: [{ code: 'fetch_timeout', item: 0 }] });
+  });
+
+  it('refuses items no preparer accepts with a typed error', async () => {
+    const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry(), policy: DEFAULT_POLICY });
+    const verdict = await pipeline.scan(job([{ path: 'a.png' }]), run);
+    expect(verdict.errors).toEqual([expect.objectContaining({ code: 'unsupported_item', item: 0 })]);
+  });
+
+  it('builds an error verdict from whatever fields a broken job still has', () => {
+    const verdict = errorVerdict({ contentId: 'x', surface: 42 }, { jobId: 'j', attempt: 1 }, new ScanError('invalid_job', 'surface: expected string'), DEFAULT_POLICY, {
+      scanner: '0',
+      lists: {},
+      hashSets: {},
+      models: {},
+    });
+    expect(verdictSchema.parse(verdict)).toMatchObject({ contentId: 'x', surface: '', decision: 'review', errors: [{ code: 'invalid_job' }] });
+  });
+});
