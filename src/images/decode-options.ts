@@ -35,10 +35,10 @@ export interface DecodeOptions {
    */
   maxFrames?: number;
   /**
-   * Animated images are decoded frame by frame, and reaching frame N makes the decoder render
-   * every frame before it. The sampled range is therefore cut to the first
-   * floor(maxAnimationPixels / (width x height)) frames, so a 10,000-frame file costs what its
-   * budget allows, not what it declares. Default 200,000,000.
+   * Animated images are decoded frame by frame, and decoding frame N makes the decoder render
+   * every frame before it. The sampled range is cut so that the frames rendered over all
+   * sampled decodes, times the frame's pixels, stay within this: a 10,000-frame file costs what
+   * the budget allows, not what it declares. Default 200,000,000.
    */
   maxAnimationPixels?: number;
   /**

@@ -139,8 +139,11 @@ describe('sampleFrameIndices', () => {
     expect(sampleFrameIndices(1, 100, limits)).toEqual([0]);
     expect(sampleFrameIndices(3, 100, limits)).toEqual([0, 1, 2]);
   });
-  it('cuts the range of large frames to the animation pixel budget', () => {
-    // 4 MP frames: only the first 50 frames are affordable.
-    expect(sampleFrameIndices(1000, 4_000_000, limits)).toEqual([0, 7, 14, 21, 28, 35, 42, 49]);
+  it('cuts the range so that all the frames rendered stay within the animation pixel budget', () => {
+    // 4 MP frames: reaching frame i renders i + 1 frames; 1+2+4+5+7+8+10+11 = 48 frames = 192 MP.
+    expect(sampleFrameIndices(1000, 4_000_000, limits)).toEqual([0, 1, 3, 4, 6, 7, 9, 10]);
+    // A frame bigger than the whole budget: only the first.
+    expect(sampleFrameIndices(1000, 300_000_000, limits)).toEqual([0]);
   });
+});
 });

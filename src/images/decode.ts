@@ -85,13 +85,24 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
 
 /**
  * Frame numbers to decode: the first, then evenly spaced up to the last frame of the range the
- * animation budget allows (see `maxAnimationPixels`), at most `maxFrames` in all.
+ * animation budget allows, at most `maxFrames` in all. Each sampled frame is a separate decode
+ * that renders every frame before it, so the budget counts frames rendered across all of them
+ * (sum of index + 1) times the frame's pixels; the range shrinks until that fits.
  */
 export function sampleFrameIndices(frameCount: number, pixelsPerFrame: number, limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>): number[] {
-  const affordable = Math.max(1, Math.floor(limits.maxAnimationPixels / Math.max(1, pixelsPerFrame)));
-  const range = Math.min(frameCount, affordable);
-  const count = Math.min(range, limits.maxFrames);
-  if (count === 1) return [0];
+  const pixels = Math.max(1, pixelsPerFrame);
+  let range = Math.max(1, Math.min(frameCount, Math.floor(limits.maxAnimationPixels / pixels)));
+  for (;;) {
+    const indices = spreadIndices(range, Math.min(range, limits.maxFrames));
+    const rendered = indices.reduce((sum, index) => sum + index + 1, 0) * pixels;
+    if (rendered <= limits.maxAnimationPixels || range === 1) return indices;
+    range = Math.max(1, Math.min(range - 1, Math.floor((range * limits.maxAnimationPixels) / rendered)));
+  }
+}
+
+/** `count` indices from 0 to range - 1, evenly spaced, both ends included. */
+function spreadIndices(range: number, count: number): number[] {
+  if (count <= 1) return [0];
   const indices = new Set<number>();
   for (let i = 0; i < count; i++) indices.add(Math.round((i * (range - 1)) / (count - 1)));
   return [...indices];
