@@ -146,4 +146,3 @@ describe('sampleFrameIndices', () => {
     expect(sampleFrameIndices(1000, 300_000_000, limits)).toEqual([0]);
   });
 });
-});
