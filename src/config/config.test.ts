@@ -1,0 +1,41 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('has documented defaults for everything', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      prefix: '{abuse-scan}',
+      queues: ['links', 'images'],
+      concurrency: 16,
+      lockDurationMs: 30_000,
+      maxStalledCount: 2,
+      unfurl: true,
+      logLevel: 'info',
+    });
+    expect(config.imageRoot).toBeUndefined();
+    expect(config.policy.defaultErrorDecision).toBe('review');
+  });
+
+  it('reads the environment, and flags override it', () => {
+    const env = { REDIS_URL: 'redis://redis.internal:6380/2', ABUSE_SCAN_QUEUES: 'images', ABUSE_SCAN_CONCURRENCY: '4', ABUSE_SCAN_UNFURL: 'off' };
+    expect(loadConfig(env)).toMatchObject({ redisUrl: 'redis://redis.internal:6380/2', queues: ['images'], concurrency: 4, unfurl: false });
+    expect(loadConfig(env, { concurrency: '9', queues: 'links, images' })).toMatchObject({ concurrency: 9, queues: ['links', 'images'] });
+  });
+
+  it('loads the decision policy from a JSON file', () => {
+    const file = join(tmpdir(), `policy-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify({ maxDecisionBySource: { model: 'review' } }));
+    expect(loadConfig({ ABUSE_SCAN_POLICY_FILE: file }).policy.maxDecisionBySource).toEqual({ model: 'review' });
+  });
+
+  it('names every invalid setting in one error', () => {
+    expect(() => loadConfig({ ABUSE_SCAN_QUEUES: 'links,videos', ABUSE_SCAN_CONCURRENCY: '-1', REDIS_URL: 'not a url' })).toThrow(
+      /invalid configuration:\n(.|\n)*redisUrl(.|\n)*queues(.|\n)*concurrency/,
+    );
+  });
+});
