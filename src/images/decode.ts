@@ -150,6 +150,8 @@ export function fromSharpError(error: unknown): ScanError {
   const detail = { decoder: message.slice(0, 300) };
   if (/pixel limit/i.test(message)) return new ScanError('image_too_many_pixels', undefined, detail);
   if (/unsupported image format/i.test(message)) return new ScanError('image_unsupported_format', undefined, detail);
+  // e.g. HEIC (HEVC), whose decoder the prebuilt libvips leaves out: a codec we lack, not damage.
+  if (/not been built in|unsupported (codec|compression)/i.test(message)) return new ScanError('image_unsupported_format', undefined, detail);
   if (/timeout/i.test(message)) return new ScanError('image_timeout', undefined, detail);
   if (/buffer is empty/i.test(message)) return new ScanError('image_empty', undefined, detail);
   return new ScanError('image_corrupt', undefined, detail);
