@@ -19,38 +19,66 @@ function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<Array
 }
 
 export class CandidateBuffer {
-  private heads = new Int32Array(1024);
+  /** Bucket heads of every probed key, all tables back to back (see SubstringTable). */
+  private heads = new Int32Array(4096);
+  private headCount = 0;
+  /** Where each table's heads end in `heads`, and that table's bucket lists. */
+  private segmentEnds: number[] = [];
+  private segmentLists: Int32Array[] = [];
   /** Candidate slots (tombstones included, skipped at verification). */
   private slots = new Int32Array(4096);
   private firstWords = new Uint32Array(4096);
   count = 0;
 
   reset(): void {
+    this.headCount = 0;
+    this.segmentEnds.length = 0;
+    this.segmentLists.length = 0;
     this.count = 0;
   }
 
-  /** Appends the contents of every bucket `key ^ mask` of one table (see SubstringTable). */
-  gather(tableHeads: Int32Array, lists: Int32Array, key: number, masks: Uint32Array): void {
-    const probes = masks.length;
-    this.heads = grown(this.heads, probes);
+  /** Loads the heads of buckets `key ^ mask` of one table; `collect` expands them later. */
+  loadHeads(tableHeads: Int32Array, lists: Int32Array, key: number, masks: Uint32Array): void {
+    const at = this.headCount;
+    this.heads = grown(this.heads, at + masks.length);
     const heads = this.heads;
-    for (let p = 0; p < probes; p++) heads[p] = tableHeads[key ^ masks[p]!]!;
+    for (let p = 0; p < masks.length; p++) heads[at + p] = tableHeads[key ^ masks[p]!]!;
+    this.headCount = at + masks.length;
+    this.segmentEnds.push(this.headCount);
+    this.segmentLists.push(lists);
+  }
+
+  /** Turns the loaded heads of every table into candidate slots. */
+  collect(): void {
+    const heads = this.heads;
     let total = 0;
-    for (let p = 0; p < probes; p++) {
-      const head = heads[p]!;
-      total += head >= 0 ? 1 : head === -1 ? 0 : lists[-head - 2]!;
-    }
-    this.slots = grown(this.slots, this.count + total);
-    const slots = this.slots;
-    let n = this.count;
-    for (let p = 0; p < probes; p++) {
-      const head = heads[p]!;
-      if (head >= 0) {
-        slots[n++] = head;
-      } else if (head !== -1) {
-        const at = -head - 2;
-        for (let i = at + 1, end = at + 1 + lists[at]!; i < end; i++) slots[n++] = lists[i]!;
+    let from = 0;
+    for (let s = 0; s < this.segmentEnds.length; s++) {
+      const lists = this.segmentLists[s]!;
+      const to = this.segmentEnds[s]!;
+      for (let p = from; p < to; p++) {
+        const head = heads[p]!;
+        total += head >= 0 ? 1 : head === -1 ? 0 : lists[-head - 2]!;
       }
+      from = to;
+    }
+    this.slots = grown(this.slots, total);
+    const slots = this.slots;
+    let n = 0;
+    from = 0;
+    for (let s = 0; s < this.segmentEnds.length; s++) {
+      const lists = this.segmentLists[s]!;
+      const to = this.segmentEnds[s]!;
+      for (let p = from; p < to; p++) {
+        const head = heads[p]!;
+        if (head >= 0) {
+          slots[n++] = head;
+        } else if (head !== -1) {
+          const at = -head - 2;
+          for (let i = at + 1, end = at + 1 + lists[at]!; i < end; i++) slots[n++] = lists[i]!;
+        }
+      }
+      from = to;
     }
     this.count = n;
   }

@@ -189,9 +189,10 @@ export class MihIndex implements HashIndex {
       if (!masks) continue;
       const table = this.tables[t]!;
       const key = table.keyOf(query, 0);
-      candidates.gather(table.heads, table.lists, key, masks);
+      candidates.loadHeads(table.heads, table.lists, key, masks);
       if (pendingAdds > 0 && !scanOverflow) probeOverflow(table.overflow, key, masks, check);
     }
+    candidates.collect();
     candidates.verify(words, wordCount, query, radius, (slot, distance) => {
       if (stamps[slot] === epoch) return;
       stamps[slot] = epoch;
