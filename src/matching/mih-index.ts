@@ -64,6 +64,8 @@ export class MihIndex implements HashIndex {
   private readonly plans = new Map<number, QueryPlan | null>();
   private stamps = new Uint32Array(0);
   private readonly candidates = new CandidateBuffer();
+  /** Table entries the last query verified (for benchmarks; 0 when it scanned instead). */
+  lastQueryCandidates = 0;
   private epoch = 0;
   private compactedSize = 0;
   /** Slots added but not yet in any table, and each slot's position in that list (-1: none). */
@@ -158,6 +160,7 @@ export class MihIndex implements HashIndex {
     if (this.store.liveCount === 0) return matches;
     this.maintain();
     const plan = this.planFor(radius);
+    this.lastQueryCandidates = 0;
     if (plan === null) this.scanStore(radius, matches);
     else this.probeTables(plan, radius, matches);
     return matches.sort(compareMatches);
@@ -193,6 +196,7 @@ export class MihIndex implements HashIndex {
       if (pendingAdds > 0 && !scanOverflow) probeOverflow(table.overflow, key, masks, check);
     }
     candidates.collect();
+    this.lastQueryCandidates = candidates.count;
     candidates.verify(words, wordCount, query, radius, (slot, distance) => {
       if (stamps[slot] === epoch) return;
       stamps[slot] = epoch;
