@@ -49,9 +49,11 @@ describe('decodeImage refuses bad input with its error code, quickly', () => {
     expect(error.detail).toEqual({ format: 'svg' });
   });
 
-  it('SVG that hides from the sniff behind a long comment: still refused via sharp metadata', async () => {
+  it('SVG behind a long comment, and other markup: refused as markup before any parser runs', async () => {
     const svg = `<!--${'x'.repeat(5000)}--><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>`;
-    await expectCode(decodeImage(Buffer.from(svg)), 'image_format_refused');
+    const error = await expectCode(decodeImage(Buffer.from(svg)), 'image_format_refused');
+    expect(error.detail).toEqual({ format: 'markup' });
+    await expectCode(decodeImage(Buffer.from('\ufeff  <html><body>hi</body></html>')), 'image_format_refused');
   });
 
   it('PDF and PostScript: image_format_refused', async () => {

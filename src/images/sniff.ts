@@ -1,11 +1,12 @@
 /**
  * A cheap look at the first bytes, before any decoder sees them. Its only job is to keep
- * scriptable or vector documents (SVG, PDF, PostScript) and compressed wrappers away from
- * libvips, whose loaders for those would parse (and, for SVG, render) untrusted documents.
- * Raster formats are identified by sharp itself from its own magic-byte checks.
+ * scriptable or vector documents (SVG and other markup, PDF, PostScript) and compressed
+ * wrappers away from libvips, whose loaders for those would parse (and, for SVG, render)
+ * untrusted documents. Raster formats are identified by sharp itself from its own magic bytes;
+ * decode.ts still refuses any vector format sharp reports, should one get past this.
  */
 
-export type SniffedDocument = 'svg' | 'pdf' | 'postscript' | 'gzip';
+export type SniffedDocument = 'svg' | 'markup' | 'pdf' | 'postscript' | 'gzip';
 
 const SNIFF_WINDOW = 4096;
 
@@ -28,17 +29,20 @@ export function sniffRefusedDocument(bytes: Uint8Array): SniffedDocument | undef
   if (startsWith(bytes, POSTSCRIPT) || startsWith(bytes, EPS_BINARY)) return 'postscript';
   // Compressed SVG (svgz) is gzip; no raster format we accept starts like that.
   if (startsWith(bytes, GZIP)) return 'gzip';
-  if (looksLikeSvg(bytes)) return 'svg';
-  return undefined;
+  return sniffMarkup(bytes);
 }
 
-/** Markup (after an optional BOM and whitespace) that mentions an <svg element early on. */
-function looksLikeSvg(bytes: Uint8Array): boolean {
+/**
+ * Markup: after an optional BOM and whitespace, a '<'. No raster format starts that way, so all
+ * of it is refused before a decoder parses it: 'svg' when an <svg element shows early on, else
+ * 'markup' (SVG hidden behind a long prologue or comment, HTML, other XML).
+ */
+function sniffMarkup(bytes: Uint8Array): SniffedDocument | undefined {
   let start = startsWith(bytes, UTF8_BOM) ? 3 : 0;
   while (start < bytes.length && (bytes[start] === 0x20 || bytes[start] === 0x09 || bytes[start] === 0x0a || bytes[start] === 0x0d)) {
     start++;
   }
-  if (bytes[start] !== 0x3c /* < */) return false;
+  if (bytes[start] !== 0x3c /* < */) return undefined;
   const head = Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.min(SNIFF_WINDOW, bytes.length - start));
-  return /<svg[\s>/]/i.test(head.toString('latin1'));
+  return /<svg[\s>/]/i.test(head.toString('latin1')) ? 'svg' : 'markup';
 }
