@@ -61,6 +61,10 @@ describe('decodeImage refuses bad input with its error code, quickly', () => {
     await expectCode(decodeImage(Buffer.from('%!PS-Adobe-3.0\nshowpage\n')), 'image_format_refused');
   });
 
+  it('a real image over a configured pixel limit: image_too_many_pixels', async () => {
+    await expectCode(decodeImage(readFileSync(join(fixtures, 'rings.jpg')), { maxPixels: 640 * 480 - 1 }), 'image_too_many_pixels');
+  });
+
   it('more bytes than the cap: payload_too_large, before parsing', async () => {
     await expectCode(decodeImage(bad('truncated.jpg'), { maxInputBytes: 1000 }), 'payload_too_large');
   });

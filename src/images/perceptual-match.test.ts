@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hammingDistance } from '../matching/hash-bits.js';
-import { DIHEDRAL_VARIANTS, type DihedralVariant, type ImageHashes, decodeImage, hashImage } from './index.js';
+import { DIHEDRAL_VARIANTS, type DihedralVariant, type ImageHashes, decodeImage, hashFrames, hashImage } from './index.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
 const ORIGINALS = ['rings', 'shapes', 'text-lines', 'clouds', 'mosaic'] as const;
@@ -112,5 +112,14 @@ describe('hashImage', () => {
     expect(plain.dihedral).toBeUndefined();
     expect(hammingDistance(plain.pdq, hashOf('rings').pdq)).toBe(0);
     expect(hashImage(decoded, { blockhashBits: 8 }).blockhash).toHaveLength(8);
+  });
+
+  it('hashFrames hashes every sampled frame of an animation; frames too small for PDQ get quality 0', async () => {
+    const decoded = await decodeImage(readFileSync(join(fixtures, 'bad', 'many-frames.gif')));
+    const frames = hashFrames(decoded);
+    expect(frames).toHaveLength(8);
+    for (const frame of frames) expect(frame.pdqQuality).toBe(0);
+    // Frame 0 is black, frame 2 (index 2857) white: the blockhash tells them apart.
+    expect(hammingDistance(frames[0]!.blockhash, frames[2]!.blockhash)).toBe(256);
   });
 });
