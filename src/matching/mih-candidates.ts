@@ -57,8 +57,10 @@ export class CandidateBuffer {
       const lists = this.segmentLists[s]!;
       const to = this.segmentEnds[s]!;
       for (let p = from; p < to; p++) {
+        // Branch-free on purpose (see above): every head reads lists[0] or its list's count.
         const head = heads[p]!;
-        total += head >= 0 ? 1 : head === -1 ? 0 : lists[-head - 2]!;
+        const isList = (head + 1) >> 31; // -1 when head <= -2, else 0
+        total += (~head >>> 31) + (lists[(-head - 2) & isList]! & isList);
       }
       from = to;
     }

@@ -32,7 +32,7 @@ export class SubstringTable {
     this.start = start;
     this.width = width;
     this.heads = new Int32Array(2 ** width).fill(EMPTY_BUCKET);
-    this.lists = new Int32Array(0);
+    this.lists = new Int32Array(1); // never empty: CandidateBuffer reads lists[0] unconditionally
   }
 
   keyOf(words: Uint32Array, base: number): number {
@@ -75,7 +75,7 @@ export class SubstringTable {
     for (let i = 0; i < liveCount; i++) heads[keys[i]!]!++;
     let listLength = 0;
     for (let key = 0; key < heads.length; key++) if (heads[key]! > 1) listLength += heads[key]! + 1;
-    const lists = new Int32Array(listLength);
+    const lists = new Int32Array(Math.max(1, listLength));
     let next = 0;
     for (let key = 0; key < heads.length; key++) {
       const count = heads[key]!;
