@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { ScanError } from '../errors.js';
 import type { ScanJob, ScanJobInput } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
@@ -7,7 +6,7 @@ import { validateJob } from '../jobs/validate-job.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
-import { createRedis, type ConnectionInput } from '../runtime/redis.js';
+import { createRedis, isRedisClient, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
@@ -56,8 +55,8 @@ export interface ScanClient {
 
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
-  const ownsConnection = !(options.connection instanceof Redis);
-  const connection: Redis = createRedis(options.connection);
+  const ownsConnection = !isRedisClient(options.connection);
+  const connection: RedisClient = createRedis(options.connection);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const validation = { limits: options.limits ?? DEFAULT_JOB_LIMITS, imageRoot: options.imageRoot ?? process.env.ABUSE_SCAN_IMAGE_ROOT };
   const defaultJobOptions = scanJobOptions({
@@ -70,7 +69,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   ) as Record<ScanQueueKind, Queue>;
   // Reads only: the retention and stream length are the workers' to set.
   const verdicts = new VerdictStore(connection, { prefix, retentionSeconds: 1, streamMaxLength: 1 });
-  let subscriber: Redis | undefined;
+  let subscriber: RedisClient | undefined;
   const waiters = new Map<string, Set<() => void>>();
 
   function prepare(input: ScanJobInput, enqueueOptions: EnqueueOptions = {}) {

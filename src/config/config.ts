@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
+import { DEFAULT_REDIS_URL } from '../runtime/redis.js';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -10,8 +11,14 @@ const positiveInt = z.coerce.number().int().positive();
  * CLI flags override the matching variable.
  */
 export const configSchema = z.object({
-  /** REDIS_URL: where queues, lists and hash sets live. Default redis://127.0.0.1:6379. */
-  redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+  /**
+   * REDIS_URL: where queues, lists and hash sets live. Default redis://127.0.0.1:6379. Several
+   * comma-separated nodes, or `redis-cluster://host:port,...`, connect to a Redis Cluster.
+   */
+  redisUrl: z
+    .string()
+    .default(DEFAULT_REDIS_URL)
+    .refine((url) => url.split(',').every((part) => URL.canParse(/^[a-z-]+:\/\//i.test(part.trim()) ? part.trim() : `redis://${part.trim()}`)), 'not a Redis URL'),
   /**
    * ABUSE_SCAN_PREFIX: key prefix of every queue. The braces are a Redis Cluster hash tag, so
    * all of the fleet's keys land in one slot and BullMQ's multi-key scripts run on a cluster.

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { FleetConfig } from '../config/config.js';
 import { fetchImage } from '../links/fetch-image.js';
 import type { UnfurlOptions } from '../links/unfurl.js';
 import type { Logger } from '../runtime/logger.js';
+import type { RedisClient } from '../runtime/redis.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { ImagePreparer } from './image-preparer.js';
 import { LinkPreparer } from './link-preparer.js';
@@ -11,7 +11,7 @@ import { ScanPipeline } from './scan-pipeline.js';
 export interface PipelineServices {
   logger: Logger;
   /** Redis for lists, hash sets and caches; absent in the embedded scan. */
-  connection?: Redis;
+  connection?: RedisClient;
   /**
    * DANGER, code only, never configuration: literal IPs the unfurler may reach although they are
    * not public. Tests use it to reach their servers on 127.0.0.1.

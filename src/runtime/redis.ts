@@ -1,14 +1,51 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 
-/** What callers may pass as a connection: a URL, ioredis options, or a live client to share. */
-export type ConnectionInput = string | RedisOptions | Redis;
+/** A connection to a single Redis or to a Redis Cluster; the fleet's keys work on both. */
+export type RedisClient = Redis | Cluster;
 
 /**
- * An ioredis client for BullMQ. `maxRetriesPerRequest: null` is what BullMQ requires of the
- * connections its workers block on; commands wait for a reconnect instead of failing.
+ * What callers may pass as a connection: a URL, ioredis options, or a live client to share.
+ * A URL naming several nodes, `redis://10.0.0.1:6379,redis://10.0.0.2:6379`, or the scheme
+ * `redis-cluster://10.0.0.1:6379,10.0.0.2:6379`, connects to a Redis Cluster through those
+ * startup nodes.
  */
-export function createRedis(connection: ConnectionInput = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Redis {
-  if (connection instanceof Redis) return connection;
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true };
-  return typeof connection === 'string' ? new Redis(connection, options) : new Redis({ ...connection, ...options });
+export type ConnectionInput = string | RedisOptions | RedisClient;
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+// BullMQ requires `maxRetriesPerRequest: null` of the connections its workers block on:
+// commands wait for a reconnect instead of failing.
+const CLIENT_OPTIONS: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true };
+
+export function isRedisClient(value: unknown): value is RedisClient {
+  return value instanceof Redis || value instanceof Cluster;
+}
+
+/** Whether a URL names a cluster (several nodes, or the redis-cluster scheme). */
+export function isClusterUrl(url: string): boolean {
+  return url.startsWith('redis-cluster://') || url.includes(',');
+}
+
+/** Startup nodes of a cluster URL; credentials and TLS come from the first node's URL. */
+export function clusterNodes(url: string): { nodes: ClusterNode[]; options: RedisOptions } {
+  const parts = url.replace(/^redis-cluster:\/\//, '').split(',').map((part) => part.trim()).filter(Boolean);
+  const urls = parts.map((part) => new URL(/^[a-z]+:\/\//i.test(part) ? part : `redis://${part}`));
+  const first = urls[0];
+  if (!first) throw new Error(`no cluster nodes in ${url}`);
+  const options: RedisOptions = {
+    ...(first.username && { username: decodeURIComponent(first.username) }),
+    ...(first.password && { password: decodeURIComponent(first.password) }),
+    ...(first.protocol === 'rediss:' && { tls: {} }),
+  };
+  return { nodes: urls.map((u) => ({ host: u.hostname, port: Number(u.port || 6379) })), options };
+}
+
+/** A client for BullMQ and the fleet's own keys; a live client passed in is returned as is. */
+export function createRedis(connection: ConnectionInput = process.env.REDIS_URL ?? DEFAULT_REDIS_URL): RedisClient {
+  if (isRedisClient(connection)) return connection;
+  if (typeof connection === 'string' && isClusterUrl(connection)) {
+    const { nodes, options } = clusterNodes(connection);
+    return new Cluster(nodes, { redisOptions: { ...options, ...CLIENT_OPTIONS } });
+  }
+  return typeof connection === 'string' ? new Redis(connection, CLIENT_OPTIONS) : new Redis({ ...connection, ...CLIENT_OPTIONS });
 }

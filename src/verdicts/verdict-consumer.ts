@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX } from '../queues/names.js';
-import { createRedis, type ConnectionInput } from '../runtime/redis.js';
+import { createRedis, isRedisClient, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from './verdict-keys.js';
 
 export interface VerdictDelivery {
@@ -42,7 +41,7 @@ type StreamEntry = [id: string, fields: string[]];
 
 /** Reads the results stream through a consumer group, with recovery of a dead consumer's entries. */
 export class VerdictConsumer {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly stream: string;
   private readonly consumer: string;
   private closing = false;
@@ -50,7 +49,7 @@ export class VerdictConsumer {
 
   constructor(private readonly options: VerdictConsumerOptions) {
     // Its own connection, because it blocks on reads.
-    this.redis = options.connection instanceof Redis ? options.connection.duplicate() : createRedis(options.connection);
+    this.redis = isRedisClient(options.connection) ? options.connection.duplicate() : createRedis(options.connection);
     this.stream = verdictKeys(options.prefix ?? DEFAULT_PREFIX).stream;
     this.consumer = options.consumer ?? `${hostname()}-${process.pid}`;
   }

@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../runtime/redis.js';
 import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
@@ -38,7 +39,7 @@ export class VerdictStore {
   readonly keys: VerdictKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: VerdictStoreOptions,
   ) {
     this.keys = verdictKeys(options.prefix);

@@ -1,5 +1,4 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
@@ -8,6 +7,7 @@ import type { ScanQueueKind } from '../queues/names.js';
 import type { FleetMetrics } from '../ops/metrics.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import type { Logger } from '../runtime/logger.js';
+import type { RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper } from './failed-job-sweeper.js';
@@ -16,7 +16,7 @@ export interface ScanWorkerOptions {
   config: FleetConfig;
   pipeline: ScanPipeline;
   /** Shared client for queue commands; BullMQ duplicates it for its blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   logger: Logger;
   metrics: FleetMetrics;
 }

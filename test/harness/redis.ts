@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../src/runtime/redis.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -12,8 +13,12 @@ export function testRedis(): Redis {
   return new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
 }
 
-/** Deletes every key under a test prefix. */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+/** Deletes every key under a test prefix (on every primary of a cluster). */
+export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  if (redis instanceof Cluster) {
+    for (const node of redis.nodes('master')) await deletePrefix(node, prefix);
+    return;
+  }
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
