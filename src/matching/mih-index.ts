@@ -24,7 +24,6 @@ import {
   splitIntoSubstrings,
 } from './mih-layout.js';
 import { CandidateBuffer } from './mih-candidates.js';
-import { EMPTY_CELL, OverflowMultimap } from './overflow-multimap.js';
 import { distanceWithin, PackedHashStore } from './packed-hash-store.js';
 import { SubstringTable } from './mih-substring-table.js';
 
@@ -193,7 +192,7 @@ export class MihIndex implements HashIndex {
       const table = this.tables[t]!;
       const key = table.keyOf(query, 0);
       candidates.loadHeads(table.heads, table.lists, key, masks);
-      if (pendingAdds > 0 && !scanOverflow) probeOverflow(table.overflow, key, masks, check);
+      if (pendingAdds > 0 && !scanOverflow) table.overflow.visitNeighbours(key, masks, check);
     }
     candidates.collect();
     this.lastQueryCandidates = candidates.count;
@@ -257,16 +256,6 @@ export class MihIndex implements HashIndex {
         this.unindexedPosition[slot] = -1;
       }
       this.unindexedCount = 0;
-    }
-  }
-}
-
-function probeOverflow(map: OverflowMultimap, key: number, masks: Uint32Array, check: (slot: number) => void): void {
-  const { keys, slots, mask } = map;
-  for (let m = 0; m < masks.length; m++) {
-    const probe = key ^ masks[m]!;
-    for (let cell = map.home(probe); slots[cell] !== EMPTY_CELL; cell = (cell + 1) & mask) {
-      if (keys[cell] === probe && slots[cell]! >= 0) check(slots[cell]!);
     }
   }
 }

@@ -50,6 +50,17 @@ export class OverflowMultimap {
     return false;
   }
 
+  /** Calls `visit` with every live slot whose key is `key ^ mask` for one of the masks. */
+  visitNeighbours(key: number, masks: Uint32Array, visit: (slot: number) => void): void {
+    const { keys, slots, mask } = this;
+    for (let m = 0; m < masks.length; m++) {
+      const probe = key ^ masks[m]!;
+      for (let cell = this.home(probe); slots[cell] !== EMPTY_CELL; cell = (cell + 1) & mask) {
+        if (keys[cell] === probe && slots[cell]! >= 0) visit(slots[cell]!);
+      }
+    }
+  }
+
   clear(): void {
     if (this.used === 0) return;
     const fresh = new OverflowMultimap();
