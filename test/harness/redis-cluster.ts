@@ -1,0 +1,62 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { unusedPort } from '../integration/unfurl-servers.js';
+
+export interface LocalCluster {
+  /** `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3` */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0;
+}
+
+/** Three primaries on free loopback ports, slots spread over them, nothing kept on disk. */
+export async function startLocalCluster(): Promise<LocalCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-cluster-'));
+  const ports = [await unusedPort(), await unusedPort(), await unusedPort()];
+  for (const port of ports) {
+    const child = spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+      '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no',
+    ], { stdio: 'ignore', detached: false });
+    child.unref();
+  }
+  const clients = ports.map((port) => new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 3 }).on('error', () => undefined));
+  try {
+    for (const client of clients) await waitFor(async () => (await client.connect().then(() => client.ping()).catch(() => '')) === 'PONG');
+    const slotsPerNode = Math.ceil(16384 / ports.length);
+    for (const [i, client] of clients.entries()) {
+      const slots = Array.from({ length: Math.min(slotsPerNode, 16384 - i * slotsPerNode) }, (_, k) => i * slotsPerNode + k);
+      await client.call('CLUSTER', 'ADDSLOTS', ...slots);
+    }
+    for (const port of ports.slice(1)) await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(port));
+    await waitFor(async () => ((await clients[0]!.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'));
+    for (const client of clients) await waitFor(async () => ((await client.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'));
+  } finally {
+    for (const client of clients) client.disconnect();
+  }
+  return {
+    url: `redis-cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    async stop() {
+      for (const port of ports) {
+        const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 }).on('error', () => undefined);
+        await client.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+        client.disconnect();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('local Redis Cluster did not come up');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
