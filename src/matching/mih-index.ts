@@ -3,11 +3,25 @@
  * its sub-radius of the query's substring (see mih-layout.ts for the pigeonhole rule), candidates
  * verified against the full packed hash and deduplicated. Same answers as the linear scan.
  *
+ * Layout at the PDQ design point (256 bits, r = 31), chosen by the cost model and measured with
+ * bench/index.bench.ts: 1M entries -> 12 tables of 22/21 bits (~2,000 keys probed, ~730 candidates
+ * per query, ~205 B/entry); 10M -> 11 tables of 24/23 bits (~2,900 keys, ~2,900 candidates,
+ * ~135 B/entry, ~1.4 GB RSS). At 10M a query is bound by memory latency: every probe, list and
+ * candidate is a cache/TLB miss, which mih-candidates.ts overlaps as far as JavaScript allows.
+ *
+ * Changes go through three tiers so that none rebuilds the index: add() only appends to the packed
+ * store and an "unindexed" list (O(1)); a query verifies up to 256 unindexed entries outright and
+ * moves longer lists into per-table overflow maps (O(m) each); once pending changes (unindexed,
+ * overflow, tombstones) pass 1/8 of the compacted size, the next query compacts every table (O(N m),
+ * so amortised O(m) per change, and a bulk load costs one build). After a bulk load, call compact()
+ * yourself to keep that build off the first query.
+ *
  * Uniform vs real data: the cost model assumes each substring is uniform, so a bucket holds about
- * N / 2^width entries. Real PDQ hashes are not uniform (flat or near-blank images collapse to a few
- * hashes, and bits are correlated with neighbours), so some buckets are far larger than average and
- * queries landing on them verify many more candidates; the answer stays exact, only slower. Spreading
- * substrings over non-adjacent bits or random-rotating hashes would even this out; not done yet.
+ * N / 2^width entries. Real PDQ hashes are not uniform (flat or near-blank images collapse onto a few
+ * hashes, and neighbouring bits are correlated), so some buckets are far larger than average and
+ * queries landing on them verify many more candidates; answers stay exact, only slower. Building the
+ * substrings from scattered bit positions, or dropping a set's few giant near-blank clusters into
+ * their own linear list, would even this out; not done yet.
  *
  * Radii far above the design point make the key neighbourhoods explode; when the estimated probe
  * work passes a linear scan's, the query scans the packed store instead.
