@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { unusedPort } from '../integration/unfurl-servers.js';
 
@@ -26,9 +27,9 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     ], { stdio: 'ignore', detached: false });
     child.unref();
   }
-  const clients = ports.map((port) => new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 3 }).on('error', () => undefined));
+  for (const port of ports) await waitFor(() => accepts(port));
+  const clients = ports.map((port) => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3 }).on('error', () => undefined));
   try {
-    for (const client of clients) await waitFor(async () => (await client.connect().then(() => client.ping()).catch(() => '')) === 'PONG');
     const slotsPerNode = Math.ceil(16384 / ports.length);
     for (const [i, client] of clients.entries()) {
       const slots = Array.from({ length: Math.min(slotsPerNode, 16384 - i * slotsPerNode) }, (_, k) => i * slotsPerNode + k);
@@ -51,6 +52,15 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => resolve(true)).once('error', () => resolve(false));
+    socket.once('close', () => socket.destroy());
+    setTimeout(() => socket.end(), 0);
+  });
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
