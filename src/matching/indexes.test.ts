@@ -74,6 +74,36 @@ describe.each(factories)('%s index edge cases', (_name, make) => {
   });
 });
 
+describe('MIH layout follows the set size', () => {
+  it('re-lays out its tables at compaction when the set outgrows its expected size, staying exact', () => {
+    let state = 42;
+    const randomHash = (): Uint8Array => {
+      const bytes = new Uint8Array(32);
+      for (let i = 0; i < 32; i++) bytes[i] = (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 24;
+      return bytes;
+    };
+    const mih = new MihIndex(256, { expectedSize: 10 });
+    const linear = new LinearIndex(256);
+    const initialWidths = mih.substringWidths;
+    const hashes: Uint8Array[] = [];
+    for (let id = 0; id < 20_000; id++) {
+      const hash = randomHash();
+      hashes.push(hash);
+      mih.add(id, hash);
+      linear.add(id, hash);
+      if (id % 2_000 === 0) expect(mih.query(hash, 31)).toEqual(linear.query(hash, 31));
+    }
+    mih.compact();
+    expect(mih.substringWidths).not.toEqual(initialWidths);
+    for (let q = 0; q < 50; q++) {
+      const near = Uint8Array.from(hashes[q * 97]!);
+      near[q % 32]! ^= 0xff;
+      expect(mih.query(near, 31)).toEqual(linear.query(near, 31));
+      expect(mih.lastQueryCandidates).toBeGreaterThan(0); // probed the tables, not a scan
+    }
+  });
+});
+
 describe('index choice', () => {
   it('uses the linear scan for small sets, the BK-tree for exact lookups, MIH for the rest', () => {
     expect(createIndex(256, 31, 100)).toBeInstanceOf(LinearIndex);

@@ -72,7 +72,11 @@ interface QueryPlan {
 
 export class MihIndex implements HashIndex {
   private readonly store: PackedHashStore;
-  private readonly tables: SubstringTable[];
+  private tables: SubstringTable[];
+  /** Radius the layout is chosen for; null when the caller pinned the substring count. */
+  private readonly designRadius: number | null;
+  /** Set size the current layout was chosen for. */
+  private layoutSize: number;
   private readonly queryWords: Uint32Array;
   private readonly plans = new Map<number, QueryPlan | null>();
   private stamps = new Uint32Array(0);
@@ -95,10 +99,13 @@ export class MihIndex implements HashIndex {
     this.minPendingBeforeCompact = options.minPendingBeforeCompact ?? MIN_PENDING_BEFORE_COMPACT;
     const expectedSize = options.expectedSize ?? 0;
     this.store = new PackedHashStore(bits, expectedSize);
-    const count = options.substringCount ?? chooseSubstringCount(bits, options.designRadius ?? 31, expectedSize);
-    if (!Number.isInteger(count) || count < 1 || count > bits) throw new RangeError(`bad substring count ${count}`);
-    this.tables = splitIntoSubstrings(bits, count).map(({ start, width }) => new SubstringTable(start, width));
-    if (this.tables.some((table) => table.width > 30)) throw new RangeError(`substrings wider than 30 bits`);
+    this.designRadius = options.substringCount === undefined ? (options.designRadius ?? 31) : null;
+    const count = options.substringCount ?? chooseSubstringCount(bits, this.designRadius!, expectedSize);
+    if (!Number.isInteger(count) || count < 1 || count > bits || bits / count > 31) {
+      throw new RangeError(`substring count must be an integer in ${Math.ceil(bits / 31)}..${bits}, got ${count}`);
+    }
+    this.tables = MihIndex.makeTables(bits, count);
+    this.layoutSize = expectedSize;
     this.queryWords = new Uint32Array(this.store.wordCount);
   }
 
@@ -150,12 +157,24 @@ export class MihIndex implements HashIndex {
     return true;
   }
 
-  /** Folds every overflow entry and tombstone into fresh CSR tables. O(N + 2^width) per table. */
+  /**
+   * Folds every unindexed and overflow entry and every tombstone into the tables: O(N + 2^width)
+   * per table. When the set has outgrown (or shrunk far below) the size its layout was chosen for,
+   * the tables are laid out afresh for the current size: the work is the same.
+   */
   compact(): void {
     const { store } = this;
-    const liveSlots = new Int32Array(store.liveCount);
-    let live = 0;
-    for (let slot = 0; slot < store.slotCount; slot++) if (store.entryOfSlot[slot]! >= 0) liveSlots[live++] = slot;
+    const live = store.liveCount;
+    if (this.designRadius !== null && (live > 2 * this.layoutSize || 4 * live < this.layoutSize)) {
+      this.layoutSize = live;
+      const count = chooseSubstringCount(store.bits, this.designRadius, live);
+      if (count !== this.tables.length) {
+        this.tables = MihIndex.makeTables(store.bits, count);
+        this.plans.clear();
+      }
+    }
+    const liveSlots = new Int32Array(live);
+    for (let slot = 0, i = 0; slot < store.slotCount; slot++) if (store.entryOfSlot[slot]! >= 0) liveSlots[i++] = slot;
     const keys = new Uint32Array(live);
     for (const table of this.tables) {
       for (let i = 0; i < live; i++) keys[i] = table.keyOf(store.words, liveSlots[i]! * store.wordCount);
@@ -177,6 +196,10 @@ export class MihIndex implements HashIndex {
     if (plan === null) this.scanStore(radius, matches);
     else this.probeTables(plan, radius, matches);
     return matches.sort(compareMatches);
+  }
+
+  private static makeTables(bits: number, count: number): SubstringTable[] {
+    return splitIntoSubstrings(bits, count).map(({ start, width }) => new SubstringTable(start, width));
   }
 
   private probeTables(plan: QueryPlan, radius: number, matches: HashMatch[]): void {
