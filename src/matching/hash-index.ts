@@ -23,6 +23,12 @@ export interface HashIndex {
   remove(entryId: number): boolean;
   /** Every entry within `radius` bits of `hash`, sorted by distance then entryId. */
   query(hash: HashBytes, radius: number): HashMatch[];
+  /**
+   * Folds pending changes into the index's static layout now (MIH: rebuild its tables; BK-tree:
+   * drop dead routing nodes). Optional upkeep for after a bulk load or mass removal, so that the
+   * work does not land on a later query; answers are the same either way.
+   */
+  compact?(): void;
 }
 
 /** Largest entry id accepted: ids index typed arrays directly, so they must stay dense and int32. */
