@@ -85,7 +85,9 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     if (subscriber) return;
     // One subscription per client; it wakes whichever waiters are for the stored verdict.
     subscriber = connection.duplicate();
-    subscriber.on('message', (_channel: string, jobId: string) => waiters.get(jobId)?.forEach((wake) => wake()));
+    subscriber.on('message', (_channel: string, jobIds: string) => {
+      for (const jobId of jobIds.split('\n')) waiters.get(jobId)?.forEach((wake) => wake());
+    });
     await subscriber.subscribe(verdicts.keys.channel);
   }
 

@@ -56,12 +56,16 @@ export class VerdictConsumer {
 
   /** Creates the group if needed and starts consuming in the background. */
   async start(): Promise<void> {
+    await this.ensureGroup();
+    this.loop = this.consume();
+  }
+
+  private async ensureGroup(): Promise<void> {
     try {
       await this.redis.xgroup('CREATE', this.stream, this.options.group, this.options.startFrom === 'now' ? '$' : '0', 'MKSTREAM');
     } catch (error) {
       if (!String(error).includes('BUSYGROUP')) throw error;
     }
-    this.loop = this.consume();
   }
 
   /** Stops reading, lets the verdict being handled finish, and disconnects. */
@@ -74,16 +78,28 @@ export class VerdictConsumer {
   private async consume(): Promise<void> {
     const batch = this.options.batchSize ?? 100;
     const claimIdleMs = this.options.claimIdleMs ?? 60_000;
-    // What this consumer had read but not acknowledged before a restart comes first.
-    await this.handleAll(await this.read('0', batch, undefined), true);
     let lastClaim = 0;
+    let resumed = false;
     while (!this.closing) {
-      if (Date.now() - lastClaim >= claimIdleMs / 2) {
-        lastClaim = Date.now();
-        const [, claimed] = (await this.redis.xautoclaim(this.stream, this.options.group, this.consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, StreamEntry[]];
-        await this.handleAll(claimed, true);
+      try {
+        if (!resumed) {
+          // What this consumer had read but not acknowledged before a restart comes first.
+          await this.handleAll(await this.read('0', batch, undefined), true);
+          resumed = true;
+        }
+        if (Date.now() - lastClaim >= claimIdleMs / 2) {
+          lastClaim = Date.now();
+          const [, claimed] = (await this.redis.xautoclaim(this.stream, this.options.group, this.consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, StreamEntry[]];
+          await this.handleAll(claimed, true);
+        }
+        await this.handleAll(await this.read('>', batch, this.options.blockMs ?? 2000), false);
+      } catch (error) {
+        // Redis restarted, the stream or group was deleted, a failover: report, wait, carry on.
+        if (this.closing) return;
+        this.options.onError?.(error, '');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (String(error).includes('NOGROUP') || String(error).includes('no longer exists')) await this.ensureGroup().catch(() => undefined);
       }
-      await this.handleAll(await this.read('>', batch, this.options.blockMs ?? 2000), false);
     }
   }
 

@@ -1,30 +1,35 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../runtime/redis.js';
 import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
 /**
- * Stores a verdict once per jobId: the per-job key is set only if absent, and only then is the
- * verdict appended to the results stream and announced. A job that runs twice (a crash after its
- * verdict was stored) therefore adds nothing the second time, within the retention window.
- * KEYS: verdict key, stream, channel. ARGV: verdict JSON, jobId, retention s, stream max length.
- * Returns 1 when stored, 0 when a verdict for the job already existed.
+ * Stores a batch of verdicts, each once per jobId: a verdict's key is set only if absent and,
+ * only then, the verdict is appended to the results stream. A job that runs twice (a crash after
+ * its verdict was stored) therefore adds nothing the second time, within the retention window.
+ * The jobIds stored are announced in one message, newline-separated.
+ * KEYS: stream, channel, then one verdict key per verdict.
+ * ARGV: retention s, stream max length, then jobId and verdict JSON per verdict.
+ * Returns one 1 (stored) or 0 (already there) per verdict.
  */
 const STORE_ONCE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'jobId', ARGV[2], 'verdict', ARGV[1])
-  redis.call('PUBLISH', KEYS[3], ARGV[2])
-  return 1
+local stored = {}
+local announced = {}
+for i = 3, #KEYS do
+  local jobId = ARGV[1 + (i - 2) * 2]
+  local json = ARGV[2 + (i - 2) * 2]
+  if redis.call('SET', KEYS[i], json, 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'jobId', jobId, 'verdict', json)
+    stored[#stored + 1] = 1
+    announced[#announced + 1] = jobId
+  else
+    stored[#stored + 1] = 0
+  end
 end
-return 0
+if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\\n')) end
+return stored
 `;
 
-interface StoreOnceCommands {
-  storeVerdictOnce(verdictKey: string, stream: string, channel: string, json: string, jobId: string, retention: number, maxLen: number): Promise<number>;
-}
-type WithStoreOnce<T> = T & {
-  storeVerdictOnce(...args: Parameters<StoreOnceCommands['storeVerdictOnce']>): T;
-};
+type StoreOnceCommand = (numberOfKeys: number, ...args: Array<string | number>) => Promise<number[]>;
 
 export interface VerdictStoreOptions {
   prefix: string;
@@ -43,28 +48,17 @@ export class VerdictStore {
     private readonly options: VerdictStoreOptions,
   ) {
     this.keys = verdictKeys(options.prefix);
-    if (!('storeVerdictOnce' in redis)) redis.defineCommand('storeVerdictOnce', { numberOfKeys: 3, lua: STORE_ONCE });
+    if (!('storeVerdictsOnce' in redis)) redis.defineCommand('storeVerdictsOnce', { lua: STORE_ONCE });
   }
 
-  /** Stores several verdicts in one round trip; resolves with whether each was new. */
+  /** Stores several verdicts in one script call; resolves with whether each was new. */
   async storeAll(verdicts: readonly Verdict[]): Promise<boolean[]> {
-    const pipeline = this.redis.pipeline() as WithStoreOnce<ChainableCommander>;
-    for (const verdict of verdicts) {
-      pipeline.storeVerdictOnce(
-        this.keys.verdict(verdict.jobId),
-        this.keys.stream,
-        this.keys.channel,
-        JSON.stringify(verdict),
-        verdict.jobId,
-        this.options.retentionSeconds,
-        this.options.streamMaxLength,
-      );
-    }
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, stored]) => {
-      if (error) throw error;
-      return stored === 1;
-    });
+    if (verdicts.length === 0) return [];
+    const keys = [this.keys.stream, this.keys.channel, ...verdicts.map((v) => this.keys.verdict(v.jobId))];
+    const args = [this.options.retentionSeconds, this.options.streamMaxLength, ...verdicts.flatMap((v) => [v.jobId, JSON.stringify(v)])];
+    const storeOnce = (this.redis as unknown as { storeVerdictsOnce: StoreOnceCommand }).storeVerdictsOnce.bind(this.redis);
+    const stored = await storeOnce(keys.length, ...keys, ...args);
+    return stored.map((flag) => flag === 1);
   }
 
   async get(jobId: string): Promise<Verdict | undefined> {
