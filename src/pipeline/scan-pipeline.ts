@@ -31,6 +31,8 @@ export interface ScanRunInfo {
 }
 
 const STAGE_NAMES: Record<ItemKind, string> = { link: 'links', image: 'images' };
+/** Shared by runs that were given no signal: creating an AbortController per job is not free. */
+const NEVER_ABORTED = new AbortController().signal;
 const DEFAULT_ITEM_CONCURRENCY: Record<ItemKind, number> = { link: 8, image: 2 };
 
 interface ItemOutcome {
@@ -55,7 +57,7 @@ export class ScanPipeline {
 
   async scan(job: ScanJob, run: ScanRunInfo): Promise<Verdict> {
     const started = performance.now();
-    const signal = run.signal ?? new AbortController().signal;
+    const signal = run.signal ?? NEVER_ABORTED;
     const timings: Record<string, number> = {};
     const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
     job.items.forEach((item, index) => {
