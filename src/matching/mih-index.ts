@@ -176,9 +176,11 @@ export class MihIndex implements HashIndex {
     const liveSlots = new Int32Array(live);
     for (let slot = 0, i = 0; slot < store.slotCount; slot++) if (store.entryOfSlot[slot]! >= 0) liveSlots[i++] = slot;
     const keys = new Uint32Array(live);
+    const scratchSlots = new Int32Array(live);
+    const scratchKeys = new Uint32Array(live);
     for (const table of this.tables) {
       for (let i = 0; i < live; i++) keys[i] = table.keyOf(store.words, liveSlots[i]! * store.wordCount);
-      table.compact(liveSlots, keys, live);
+      table.compact(liveSlots, keys, live, scratchSlots, scratchKeys);
     }
     this.compactedSize = live;
     for (let i = 0; i < this.unindexedCount; i++) this.unindexedPosition[this.unindexed[i]!] = -1;
