@@ -21,7 +21,7 @@ export interface ScanWorkerOptions {
   metrics: FleetMetrics;
 }
 
-/** What the processor returns to BullMQ (the verdict itself goes to the verdicts queue). */
+/** What the processor returns to BullMQ (the verdict itself goes to the results stream). */
 interface ScanResult {
   decision: Verdict['decision'];
 }
