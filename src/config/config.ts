@@ -61,8 +61,20 @@ export const configSchema = z.object({
   unfurlHopTimeoutMs: positiveInt.default(5000),
   /** ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: deadline of a whole redirect chain. Default 20000. */
   unfurlTotalTimeoutMs: positiveInt.default(20_000),
+  /**
+   * ABUSE_SCAN_UNFURL_CACHE_TTL_S: seconds a finished unfurl is cached in Redis per canonical input
+   * URL, so a link sent a million times is fetched once per TTL; 0 disables. Default 300.
+   */
+  unfurlCacheTtlSeconds: z.coerce.number().int().nonnegative().default(300),
+  /**
+   * ABUSE_SCAN_LISTS_DIR: for the embedded scan without Redis, a directory of `<name>.txt` /
+   * `<name>.csv` lists (blocklists; `allow-*` files are allowlists). Unset: no file lists.
+   */
+  listsDir: z.string().min(1).optional(),
   /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy; unset uses the defaults. */
   policy: policyConfigSchema.default(policyConfigSchema.parse({})),
+  /** ABUSE_SCAN_HASHSETS_DIR: without Redis (embedded scan), `<name>.<algorithm>.csv` hash sets to match; unset: none. */
+  hashSetsDir: z.string().min(1).optional(),
   /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** LOG_LEVEL: pino level. Default info. */
@@ -84,10 +96,13 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_VERDICT_RETENTION_S: 'verdictRetentionSeconds',
   ABUSE_SCAN_VERDICT_STREAM_MAXLEN: 'verdictStreamMaxLength',
   ABUSE_SCAN_METRICS_PORT: 'metricsPort',
+  ABUSE_SCAN_HASHSETS_DIR: 'hashSetsDir',
   ABUSE_SCAN_UNFURL: 'unfurl',
   ABUSE_SCAN_UNFURL_MAX_REDIRECTS: 'unfurlMaxRedirects',
   ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: 'unfurlHopTimeoutMs',
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
+  ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',
+  ABUSE_SCAN_LISTS_DIR: 'listsDir',
   LOG_LEVEL: 'logLevel',
 };
 

@@ -1,9 +1,16 @@
+import type { Registry } from 'prom-client';
 import type { FleetConfig } from '../config/config.js';
 import { fetchImage } from '../links/fetch-image.js';
 import type { UnfurlOptions } from '../links/unfurl.js';
+import { UnfurlCache } from '../links/unfurl-cache.js';
+import { loadListDirectory } from '../lists/list-directory.js';
+import { ListReplica } from '../lists/list-replica.js';
+import { ListStore } from '../lists/list-store.js';
+import { createLinkBlocklistSignalType } from '../signals/link-blocklist/index.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { SignalRegistry } from '../signals/registry.js';
+import { openHashSetMatching } from '../signals/hashset-match/index.js';
 import { ImagePreparer } from './image-preparer.js';
 import { LinkPreparer } from './link-preparer.js';
 import { ScanPipeline } from './scan-pipeline.js';
@@ -17,6 +24,8 @@ export interface PipelineServices {
    * not public. Tests use it to reach their servers on 127.0.0.1.
    */
   allowPrivateAddressesFor?: readonly string[];
+  /** Registry for the signal types' metrics (hash-set matches, quarantines); absent: not exported. */
+  metricsRegistry?: Registry;
 }
 
 /** Builds the scan pipeline from the configuration: the preparers and every signal type. */
@@ -31,10 +40,29 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     services.logger.warn({ allowPrivateAddressesFor: services.allowPrivateAddressesFor }, 'UNFURL ADDRESS GUARD OVERRIDDEN: private addresses reachable (tests only)');
   }
   const registry = new SignalRegistry();
+  const resources: Array<{ close(): Promise<void> | void }> = [];
+  if (services.connection) {
+    // Lists from Redis, kept current by pub/sub and a periodic version check.
+    const lists = await ListReplica.start({ store: new ListStore(services.connection, { prefix: config.prefix }), logger: services.logger });
+    resources.push(lists);
+    registry.register(createLinkBlocklistSignalType(lists));
+  } else if (config.listsDir) {
+    const { matcher } = await loadListDirectory(config.listsDir, services.logger);
+    registry.register(createLinkBlocklistSignalType({ current: () => matcher }));
+  }
+  const unfurlCache = new UnfurlCache({
+    prefix: config.prefix,
+    ttlSeconds: config.unfurlCacheTtlSeconds,
+    logger: services.logger,
+    ...(services.connection && { redis: services.connection }),
+  });
+  const resources: Array<{ close(): Promise<void> | void }> = [];
+  const hashSets = await openHashSetMatching({ logger: services.logger, prefix: config.prefix, connection: services.connection, hashSetsDir: config.hashSetsDir, metricsRegistry: services.metricsRegistry });
+  if (hashSets) registry.register(hashSets.signalType), resources.push(...hashSets.resources);
   services.logger.debug({ signalTypes: registry.all().map((t) => t.name) }, 'scan pipeline ready');
   return new ScanPipeline({
     preparers: [
-      new LinkPreparer({ unfurl: config.unfurl, unfurlOptions }),
+      new LinkPreparer({ unfurl: config.unfurl, unfurlOptions, unfurlCache }),
       new ImagePreparer({
         source: {
           imageRoot: config.imageRoot,
@@ -47,5 +75,6 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     ],
     registry,
     policy: config.policy,
+    resources,
   });
 }

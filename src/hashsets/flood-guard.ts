@@ -1,0 +1,105 @@
+/**
+ * Flood protection: an entry that suddenly matches a great many different items is far more likely
+ * a bad entry (a near-blank hash, a common template) than a flood of abuse, so once it matches more
+ * than `maxItems` distinct items within one window it is quarantined: its matches ask for `review`
+ * instead of the set's action until an operator releases it (`hashset release`).
+ *
+ * Counting happens only on a match, which is rare: one script call per matched entry, a HyperLogLog
+ * per entry per window (12 KB at most, expiring after two windows), shared by every worker. Windows
+ * are fixed, aligned to the epoch.
+ *
+ * What counts as a distinct item: the item's own image fingerprint (see the signal type), since a
+ * signal type sees the prepared item, not the job's contentId.
+ */
+import type { RedisClient } from '../runtime/redis.js';
+import type { HashSetConfig } from './hash-set-config.js';
+import { hashSetKeys } from './hash-set-keys.js';
+import type { HashSetMetrics } from './hash-set-metrics.js';
+
+export interface FloodMatch {
+  entryNo: number;
+  /** The entry's string id (what the quarantine list names). */
+  id: string;
+}
+
+export interface FloodGuard {
+  /** Records that the entry matched `itemKey`; resolves true when the entry is (now) quarantined. */
+  recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean>;
+}
+
+/**
+ * KEYS: window HLL, quarantine hash, meta. ARGV: item, HLL ttl s, maxItems, id, ISO time, window s.
+ * Returns { quarantined 0/1, newly quarantined 0/1, quarantined entries of the set }.
+ */
+const RECORD_MATCH = `
+redis.call('HINCRBY', KEYS[3], 'matches', 1)
+if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return { 1, 0, redis.call('HLEN', KEYS[2]) } end
+redis.call('PFADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+local items = redis.call('PFCOUNT', KEYS[1])
+if items > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[2], ARGV[4], cjson.encode({ at = ARGV[5], items = items, windowSeconds = tonumber(ARGV[6]) }))
+  return { 1, 1, redis.call('HLEN', KEYS[2]) }
+end
+return { 0, 0, -1 }
+`;
+
+export class RedisFloodGuard implements FloodGuard {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly metrics?: HashSetMetrics,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
+    const keys = hashSetKeys(this.prefix, set.name);
+    const { maxItems, windowSeconds } = set.flood;
+    const window = Math.floor(this.now() / 1000 / windowSeconds);
+    const [quarantined, newly, count] = (await this.redis.eval(
+      RECORD_MATCH,
+      3,
+      keys.flood(match.entryNo, window),
+      keys.quarantine,
+      keys.meta,
+      itemKey,
+      2 * windowSeconds,
+      maxItems,
+      match.id,
+      new Date(this.now()).toISOString(),
+      windowSeconds,
+    )) as [number, number, number];
+    if (newly) this.metrics?.quarantines.inc({ set: set.name });
+    if (count >= 0) this.metrics?.quarantined.set({ set: set.name }, count);
+    return quarantined === 1;
+  }
+}
+
+/** The same rule in one process's memory, for the embedded scan (exact counts, no Redis). */
+export class MemoryFloodGuard implements FloodGuard {
+  private readonly windows = new Map<string, { window: number; items: Set<string> }>();
+  /** Quarantined entries by set name, then id, with when. */
+  readonly quarantined = new Map<string, Map<string, { at: string; items: number }>>();
+
+  constructor(
+    private readonly metrics?: HashSetMetrics,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
+    const quarantined = this.quarantined.get(set.name) ?? new Map<string, { at: string; items: number }>();
+    this.quarantined.set(set.name, quarantined);
+    if (quarantined.has(match.id)) return true;
+    const window = Math.floor(this.now() / 1000 / set.flood.windowSeconds);
+    const key = `${set.name}\n${match.id}`;
+    let counted = this.windows.get(key);
+    if (!counted || counted.window !== window) this.windows.set(key, (counted = { window, items: new Set() }));
+    counted.items.add(itemKey);
+    if (counted.items.size <= set.flood.maxItems) return false;
+    quarantined.set(match.id, { at: new Date(this.now()).toISOString(), items: counted.items.size });
+    this.windows.delete(key);
+    this.metrics?.quarantines.inc({ set: set.name });
+    this.metrics?.quarantined.set({ set: set.name }, quarantined.size);
+    return true;
+  }
+}

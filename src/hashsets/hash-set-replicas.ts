@@ -1,0 +1,117 @@
+/**
+ * Every Redis hash set, kept current in a worker. Changes arrive on pub/sub ("<name> <version>")
+ * and are applied from the changelog within milliseconds; a periodic version check catches any
+ * message missed (a reconnect, a full subscriber buffer). A replica that fell behind the changelog,
+ * or whose set outgrew its index, is reloaded off to the side and swapped in, so matching never waits.
+ */
+import type { RedisClient } from '../runtime/redis.js';
+import type { Logger } from '../runtime/logger.js';
+import type { MatchableHashSet } from './hash-set.js';
+import type { HashSetMetrics } from './hash-set-metrics.js';
+import type { HashSetStore } from './hash-set-store.js';
+import { ReplicatedHashSet } from './replicated-hash-set.js';
+
+export interface HashSetReplicasOptions {
+  store: HashSetStore;
+  /** A connection of its own for SUBSCRIBE (a subscribed client can send nothing else); closed by `close()`. */
+  subscriber: RedisClient;
+  logger: Logger;
+  /** How often versions are compared with Redis, in case a change message was missed. Default 5000 ms. */
+  checkIntervalMs?: number;
+  metrics?: HashSetMetrics;
+}
+
+const DEFAULT_CHECK_INTERVAL_MS = 5000;
+
+export class HashSetReplicas {
+  private readonly replicas = new Map<string, ReplicatedHashSet>();
+  /** One sync at a time per set; a request arriving meanwhile runs once more after it. */
+  private readonly syncing = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: HashSetReplicasOptions) {}
+
+  /** Loads every set and subscribes to changes. */
+  async start(): Promise<void> {
+    const { subscriber, store } = this.options;
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== store.channel) return;
+      const name = message.slice(0, message.lastIndexOf(' '));
+      const version = Number(message.slice(message.lastIndexOf(' ') + 1));
+      if (this.replicas.get(name)?.versionNumber !== version) void this.sync(name);
+    });
+    // After a reconnect ioredis resubscribes; anything announced while away is caught up at once.
+    subscriber.on('ready', () => void this.check());
+    await subscriber.subscribe(store.channel);
+    await this.check();
+    this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** The sets loaded now (in name order). */
+  sets(): MatchableHashSet[] {
+    return [...this.replicas.values()];
+  }
+
+  get(name: string): ReplicatedHashSet | undefined {
+    return this.replicas.get(name);
+  }
+
+  /** Compares every set's version with Redis and syncs the ones that differ (and new sets). */
+  async check(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const names = await this.options.store.names();
+      for (const name of this.replicas.keys()) if (!names.includes(name)) this.replicas.delete(name);
+      const versions = await Promise.all(names.map((name) => this.options.store.version(name)));
+      await Promise.all(
+        names.map((name, i) => (this.replicas.get(name)?.versionNumber !== versions[i] ? this.sync(name) : undefined)),
+      );
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'hash set version check failed; retrying at the next interval');
+    }
+  }
+
+  /** Brings one set up to date: changelog records when possible, a full reload otherwise. */
+  sync(name: string): Promise<void> {
+    const running = this.syncing.get(name);
+    if (running) {
+      this.again.add(name);
+      return running;
+    }
+    const run = this.syncOnce(name)
+      .catch((error: unknown) => this.options.logger.warn({ err: error, hashSet: name }, 'hash set sync failed; the version check retries'))
+      .finally(() => {
+        this.syncing.delete(name);
+        if (this.again.delete(name) && !this.closed) void this.sync(name);
+      });
+    this.syncing.set(name, run);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await Promise.allSettled(this.syncing.values());
+    await this.options.subscriber.quit().catch(() => undefined);
+  }
+
+  private async syncOnce(name: string): Promise<void> {
+    const replica = this.replicas.get(name);
+    if (replica && !replica.outgrown) {
+      const since = await this.options.store.changesSince(name, replica.versionNumber);
+      if (!since.gap) {
+        replica.apply(since.changes);
+        this.options.metrics?.entries.set({ set: name }, replica.size);
+        return;
+      }
+    }
+    const { set, stats } = await ReplicatedHashSet.load(this.options.store, name);
+    if (this.closed) return;
+    this.replicas.set(name, set);
+    this.options.metrics?.entries.set({ set: name }, set.size);
+    this.options.logger.info({ hashSet: name, version: set.version, entries: stats.entries, ms: Math.round(stats.ms) }, 'hash set loaded');
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The Lua scripts that change a hash set. Each runs atomically: it changes the entries, appends one
+ * changelog record per changed entry with stream id <new version>-<n>, bumps the version once and
+ * announces "<name> <version>" on the change channel, or, when nothing changed, does none of that.
+ *
+ * KEYS: meta, entries, info, ids, log.  ARGV: changelog max length, channel, set name, then per script.
+ * Returns { version, count, ... } (see each script).
+ */
+
+const PRELUDE = `
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return redis.error_reply('hashset_not_found') end
+version = tonumber(version)
+local nextVersion = version + 1
+local seq = 0
+local function log(...)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], nextVersion .. '-' .. seq, ...)
+  seq = seq + 1
+end
+local function finish()
+  if seq == 0 then return version end
+  redis.call('HSET', KEYS[1], 'version', nextVersion)
+  redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. nextVersion)
+  return nextVersion
+end
+local function entryNo(value)
+  local a, b, c, d = string.byte(value, 1, 4)
+  return ((a * 256 + b) * 256 + c) * 256 + d
+end
+`;
+
+/**
+ * ARGV[4..]: id, hash bytes, info JSON per entry. An id already present is left alone: counted as
+ * unchanged when its hash is the same (re-imports are no-ops), else returned as a conflict.
+ * Returns { version, added, unchanged, conflicting ids }.
+ */
+export const ADD_ENTRIES = `${PRELUDE}
+local nextNo = tonumber(redis.call('HGET', KEYS[1], 'nextEntryNo'))
+local added, unchanged, conflicts = 0, 0, {}
+for i = 4, #ARGV, 3 do
+  local id, hash = ARGV[i], ARGV[i + 1]
+  local existing = redis.call('HGET', KEYS[2], id)
+  if existing then
+    if string.sub(existing, 6) == hash then unchanged = unchanged + 1 else conflicts[#conflicts + 1] = id end
+  else
+    local no = nextNo
+    nextNo = nextNo + 1
+    local packed = string.char(math.floor(no / 16777216) % 256, math.floor(no / 65536) % 256, math.floor(no / 256) % 256, no % 256, 0)
+    redis.call('HSET', KEYS[2], id, packed .. hash)
+    redis.call('HSET', KEYS[3], id, ARGV[i + 2])
+    redis.call('HSET', KEYS[4], no, id)
+    log('op', 'add', 'no', no, 'hash', hash)
+    added = added + 1
+  end
+end
+if added > 0 then redis.call('HSET', KEYS[1], 'nextEntryNo', nextNo) end
+return { finish(), added, unchanged, conflicts }
+`;
+
+/** ARGV[4..]: ids. Returns { version, removed }. */
+export const REMOVE_ENTRIES = `${PRELUDE}
+local removed = 0
+for i = 4, #ARGV do
+  local existing = redis.call('HGET', KEYS[2], ARGV[i])
+  if existing then
+    local no = entryNo(existing)
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[3], ARGV[i])
+    redis.call('HDEL', KEYS[4], no)
+    log('op', 'remove', 'no', no)
+    removed = removed + 1
+  end
+end
+return { finish(), removed }
+`;
+
+/**
+ * ARGV[4]: id, ARGV[5]: '1' disable / '0' enable, ARGV[6]: reason, ARGV[7]: ISO time.
+ * Returns { version, 1 changed / 0 unknown id or already in that state }.
+ */
+export const SET_DISABLED = `${PRELUDE}
+local existing = redis.call('HGET', KEYS[2], ARGV[4])
+if not existing then return { version, 0 } end
+local disable = ARGV[5] == '1'
+local flags = string.byte(existing, 5)
+if (flags % 2 == 1) == disable then return { version, 0 } end
+local no = entryNo(existing)
+local hash = string.sub(existing, 6)
+flags = disable and (flags + 1) or (flags - 1)
+redis.call('HSET', KEYS[2], ARGV[4], string.sub(existing, 1, 4) .. string.char(flags) .. hash)
+local info = cjson.decode(redis.call('HGET', KEYS[3], ARGV[4]) or '{}')
+if disable then info.disabled = { reason = ARGV[6], at = ARGV[7] } else info.disabled = nil end
+redis.call('HSET', KEYS[3], ARGV[4], cjson.encode(info))
+if disable then log('op', 'disable', 'no', no) else log('op', 'enable', 'no', no, 'hash', hash) end
+return { finish(), 1 }
+`;
+
+/** KEYS: meta, names. ARGV: config JSON, ISO time, name, channel. Returns 1, or 0 when the set exists. */
+export const CREATE_SET = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'config', ARGV[1], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[3] .. ' 0')
+return 1
+`;

@@ -1,0 +1,255 @@
+/**
+ * Hash sets in Redis, durable and versioned: every change runs as one Lua script that bumps the
+ * set's version, appends to its changelog stream and announces itself on pub/sub (see
+ * hash-set-scripts.ts and hash-set-keys.ts). Writers (the CLI) and readers (workers' replicas) share
+ * this class; workers cold-load with `scanEntries` and catch up with `changesSince`.
+ */
+import { createHash } from 'node:crypto';
+import type { RedisClient } from '../runtime/redis.js';
+import { ScanError } from '../errors.js';
+import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
+import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
+import { hashSetChannel, hashSetKeys, hashSetNamesKey, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
+import { ADD_ENTRIES, CREATE_SET, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
+
+export interface HashSetStoreOptions {
+  /** Fleet key prefix, e.g. `{abuse-scan}` (keep the braces: a Cluster hash tag). */
+  prefix: string;
+  /**
+   * Approximate changelog records kept per set. A replica further behind than this reloads the
+   * whole set instead of applying changes. Default 100000.
+   */
+  changelogMaxLength?: number;
+}
+
+/** One changelog record: what a replica applies to move from `version - 1` to `version`. */
+export interface HashSetChange {
+  version: number;
+  op: 'add' | 'remove' | 'disable' | 'enable';
+  entryNo: number;
+  /** For `add` and `enable`. */
+  hash?: Uint8Array;
+}
+
+/** Changes after a version, or `gap` when the changelog no longer holds all of them. */
+export type ChangesSince = { gap: false; changes: HashSetChange[]; version: number } | { gap: true; version: number };
+
+export interface AddResult {
+  version: number;
+  added: number;
+  unchanged: number;
+  /** Ids already in the set with another hash: left as they were. */
+  conflicts: string[];
+}
+
+export interface HashSetSummary {
+  config: HashSetConfig;
+  version: number;
+  size: number;
+  createdAt: string;
+  /** Matches recorded since the set was created (flood guard). */
+  matches: number;
+}
+
+export type EntryInfo = Omit<HashSetEntry, 'id' | 'hash'>;
+
+const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
+/** Records read per XRANGE while catching up. */
+const CHANGELOG_PAGE = 10_000;
+
+export class HashSetStore {
+  private readonly shas = new Map<string, string>();
+  private readonly changelogMaxLength: number;
+
+  constructor(
+    readonly redis: RedisClient,
+    private readonly options: HashSetStoreOptions,
+  ) {
+    this.changelogMaxLength = options.changelogMaxLength ?? DEFAULT_CHANGELOG_MAX_LENGTH;
+  }
+
+  get channel(): string {
+    return hashSetChannel(this.options.prefix);
+  }
+
+  keys(name: string): HashSetKeys {
+    return hashSetKeys(this.options.prefix, name);
+  }
+
+  /** Creates an empty set; false when one of that name exists (its configuration is kept). */
+  async create(input: HashSetConfigInput): Promise<boolean> {
+    const config = resolveHashSetConfig(input);
+    const created = await this.run(CREATE_SET, [this.keys(config.name).meta, hashSetNamesKey(this.options.prefix)], [
+      JSON.stringify(config),
+      new Date().toISOString(),
+      config.name,
+      this.channel,
+    ]);
+    return created === 1;
+  }
+
+  /** Names of every set. */
+  async names(): Promise<string[]> {
+    return (await this.redis.smembers(hashSetNamesKey(this.options.prefix))).sort();
+  }
+
+  async summary(name: string): Promise<HashSetSummary> {
+    const keys = this.keys(name);
+    const [meta, size] = await Promise.all([this.redis.hgetall(keys.meta), this.redis.hlen(keys.entries)]);
+    if (meta.config === undefined) throw new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
+    return {
+      config: resolveHashSetConfig(JSON.parse(meta.config) as HashSetConfigInput),
+      version: Number(meta.version),
+      size,
+      createdAt: meta.createdAt ?? '',
+      matches: Number(meta.matches ?? 0),
+    };
+  }
+
+  async version(name: string): Promise<number | undefined> {
+    const version = await this.redis.hget(this.keys(name).meta, 'version');
+    return version === null ? undefined : Number(version);
+  }
+
+  /** Adds one batch of entries as one change (one version). Same id again: unchanged or a conflict. */
+  async add(name: string, entries: readonly NewHashSetEntry[]): Promise<AddResult> {
+    if (entries.length === 0) return { version: (await this.summary(name)).version, added: 0, unchanged: 0, conflicts: [] };
+    const args: Array<string | Buffer> = [];
+    const now = new Date().toISOString();
+    for (const entry of entries) {
+      const info: EntryInfo = { addedAt: entry.addedAt ?? now };
+      if (entry.label !== undefined) info.label = entry.label;
+      if (entry.source !== undefined) info.source = entry.source;
+      if (entry.addedBy !== undefined) info.addedBy = entry.addedBy;
+      args.push(entry.id, Buffer.from(entry.hash), JSON.stringify(info));
+    }
+    const [version, added, unchanged, conflicts] = (await this.mutate(name, ADD_ENTRIES, args)) as [number, number, number, string[]];
+    return { version, added, unchanged, conflicts };
+  }
+
+  async remove(name: string, ids: readonly string[]): Promise<{ version: number; removed: number }> {
+    const [version, removed] = (await this.mutate(name, REMOVE_ENTRIES, [...ids])) as [number, number];
+    return { version, removed };
+  }
+
+  /** Keeps the entry but stops it matching; `changed` false when unknown or already disabled. */
+  async disable(name: string, id: string, reason: string): Promise<{ version: number; changed: boolean }> {
+    const [version, changed] = (await this.mutate(name, SET_DISABLED, [id, '1', reason, new Date().toISOString()])) as [number, number];
+    return { version, changed: changed === 1 };
+  }
+
+  async enable(name: string, id: string): Promise<{ version: number; changed: boolean }> {
+    const [version, changed] = (await this.mutate(name, SET_DISABLED, [id, '0', '', ''])) as [number, number];
+    return { version, changed: changed === 1 };
+  }
+
+  /** Entries the flood guard quarantined, by id. */
+  async quarantined(name: string): Promise<Array<{ id: string; at: string; items: number; windowSeconds: number }>> {
+    const all = await this.redis.hgetall(this.keys(name).quarantine);
+    return Object.entries(all)
+      .map(([id, json]) => ({ id, ...(JSON.parse(json) as { at: string; items: number; windowSeconds: number }) }))
+      .sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /** Lifts the quarantine of entries (their matches suggest the set's action again); how many were. */
+  async release(name: string, ids: readonly string[]): Promise<number> {
+    return ids.length ? this.redis.hdel(this.keys(name).quarantine, ...ids) : 0;
+  }
+
+  /** Every entry's number, flags and hash, `count` fields per HSCAN (a cold load reads only this). */
+  async *scanEntries(name: string, count = 20_000): AsyncGenerator<Array<PackedEntry & { id: Buffer }>> {
+    const key = this.keys(name).entries;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscanBuffer(key, cursor, 'COUNT', count);
+      cursor = next.toString();
+      const batch: Array<PackedEntry & { id: Buffer }> = [];
+      for (let i = 0; i < flat.length; i += 2) batch.push({ id: flat[i]!, ...unpackEntry(flat[i + 1]!) });
+      if (batch.length) yield batch;
+    } while (cursor !== '0');
+  }
+
+  /** Labels and provenance of the given ids (undefined for unknown ones). */
+  async info(name: string, ids: readonly string[]): Promise<Array<EntryInfo | undefined>> {
+    if (ids.length === 0) return [];
+    const values = await this.redis.hmget(this.keys(name).info, ...ids);
+    return values.map((value) => (value === null ? undefined : (JSON.parse(value) as EntryInfo)));
+  }
+
+  /** Ids of entry numbers (undefined for removed ones). */
+  async idsOf(name: string, entryNos: readonly number[]): Promise<Array<string | undefined>> {
+    if (entryNos.length === 0) return [];
+    const values = await this.redis.hmget(this.keys(name).ids, ...entryNos.map(String));
+    return values.map((value) => value ?? undefined);
+  }
+
+  /**
+   * The changes after `version`, in order. A gap (the changelog was trimmed past `version`, or the
+   * set was recreated) means the caller must reload the whole set.
+   */
+  async changesSince(name: string, version: number): Promise<ChangesSince> {
+    const keys = this.keys(name);
+    const current = await this.version(name);
+    if (current === undefined || current < version) return { gap: true, version: current ?? 0 };
+    const changes: HashSetChange[] = [];
+    let start = `${version + 1}-0`;
+    let expected = version;
+    for (;;) {
+      const page = await this.redis.xrangeBuffer(keys.log, start, '+', 'COUNT', CHANGELOG_PAGE);
+      for (const [rawId, fields] of page) {
+        const [major, minor] = rawId.toString().split('-').map(Number) as [number, number];
+        // Records of one version are written together, so a version's first record has minor 0.
+        if (major !== expected && !(major === expected + 1 && minor === 0)) return { gap: true, version: current };
+        expected = major;
+        changes.push(parseChange(major, fields));
+      }
+      if (page.length < CHANGELOG_PAGE) break;
+      const [lastMajor, lastMinor] = page.at(-1)![0].toString().split('-').map(Number) as [number, number];
+      start = `${lastMajor}-${lastMinor + 1}`;
+    }
+    const reached = changes.at(-1)?.version ?? version;
+    if (reached < current) return { gap: true, version: current };
+    return { gap: false, changes, version: reached };
+  }
+
+  private async mutate(name: string, script: string, args: Array<string | Buffer>): Promise<unknown[]> {
+    const keys = this.keys(name);
+    try {
+      return (await this.run(script, [keys.meta, keys.entries, keys.info, keys.ids, keys.log], [
+        String(this.changelogMaxLength),
+        this.channel,
+        name,
+        ...args,
+      ])) as unknown[];
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('hashset_not_found')) {
+        throw new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
+      }
+      throw error;
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL once when Redis does not have the script cached. */
+  private async run(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
+    let sha = this.shas.get(script);
+    if (!sha) this.shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.redis.eval(script, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+function parseChange(version: number, fields: Buffer[]): HashSetChange {
+  const change: Partial<HashSetChange> = { version };
+  for (let i = 0; i < fields.length; i += 2) {
+    const field = fields[i]!.toString();
+    const value = fields[i + 1]!;
+    if (field === 'op') change.op = value.toString() as HashSetChange['op'];
+    else if (field === 'no') change.entryNo = Number(value.toString());
+    else if (field === 'hash') change.hash = Uint8Array.from(value);
+  }
+  return change as HashSetChange;
+}

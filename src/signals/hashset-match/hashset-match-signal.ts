@@ -1,0 +1,129 @@
+/**
+ * Matches every hashed frame of an image against the hash sets: PDQ sets through all eight dihedral
+ * variants (so rotated and mirrored copies match), blockhash sets on the hash as computed (blockhash
+ * has no variants). Negative sets (known-good images) are checked first: a frame that matches one
+ * gets no other set's signal, and the known-good match is reported as evidence (suggests `allow`).
+ *
+ * One signal per set per item, for the closest entry over all frames and variants:
+ *   { source: 'hashset', kind: 'pdq_match' | 'blockhash_match', suggests, score, evidence }
+ * `score` = 1 - distance / (threshold + 1): 1 for an exact copy, falling linearly to
+ * 1 / (threshold + 1) at the threshold (never 0, as a match at the threshold is still a match).
+ * `suggests` is the set's kind (`block` or `review`), `review` when the entry is quarantined by the
+ * flood guard, `allow` for negative sets.
+ */
+import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
+import type { Signal } from '../../jobs/verdict-schema.js';
+import type { FloodGuard } from '../../hashsets/flood-guard.js';
+import { passesQualityFloor } from '../../hashsets/hash-set-config.js';
+import type { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
+import type { MatchableHashSet } from '../../hashsets/hash-set.js';
+import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
+import type { ImageSubject } from '../../pipeline/image-preparer.js';
+import type { PartialVersions, SignalType } from '../signal-type.js';
+
+/** Where the sets come from: a worker's Redis replicas, or files loaded once. */
+export interface HashSetSource {
+  sets(): readonly MatchableHashSet[];
+}
+
+export interface HashSetMatchOptions {
+  source: HashSetSource;
+  /** Counts matches per entry and quarantines flooding entries. Default: none (no quarantine). */
+  floodGuard?: FloodGuard;
+  metrics?: HashSetMetrics;
+}
+
+interface Hit {
+  set: MatchableHashSet;
+  frame: number;
+  entryNo: number;
+  distance: number;
+  variant: string;
+  /** Entries of the set within the threshold for that frame. */
+  matches: number;
+  /** For negative hits: the other sets this frame also matched and that it silenced. */
+  suppressed?: string[];
+}
+
+export class HashSetMatchSignalType implements SignalType<ImageSubject> {
+  readonly name = 'hashset-match';
+  readonly accepts = 'image' as const;
+
+  constructor(private readonly options: HashSetMatchOptions) {}
+
+  async match(subject: ImageSubject, itemIndex: number): Promise<Signal[]> {
+    const sets = this.options.source.sets();
+    if (sets.length === 0) return [];
+    const negative = sets.filter((set) => set.config.kind === 'negative');
+    const positive = sets.filter((set) => set.config.kind !== 'negative');
+    const best = new Map<MatchableHashSet, Hit>();
+    const keep = (hit: Hit): void => {
+      const known = best.get(hit.set);
+      if (!known || hit.distance < known.distance) best.set(hit.set, hit);
+    };
+
+    subject.frames.forEach((frame, frameIndex) => {
+      const knownGood = negative.map((set) => closest(set, frame, frameIndex)).filter((hit) => hit !== undefined);
+      const hits = positive.map((set) => closest(set, frame, frameIndex)).filter((hit) => hit !== undefined);
+      if (knownGood.length === 0) return hits.forEach(keep);
+      for (const hit of knownGood) keep({ ...hit, suppressed: hits.map((h) => h.set.config.name) });
+    });
+
+    const signals = await Promise.all([...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex)));
+    return signals.filter((signal) => signal !== undefined);
+  }
+
+  versions(): PartialVersions {
+    return { hashSets: Object.fromEntries(this.options.source.sets().map((set) => [set.config.name, set.version])) };
+  }
+
+  private async signalFor(hit: Hit, frame: ImageHashes, itemIndex: number): Promise<Signal | undefined> {
+    const { config } = hit.set;
+    const [entry] = await hit.set.describe([hit.entryNo]);
+    if (!entry) return undefined; // removed between the match and now
+    let suggests: Signal['suggests'] = config.kind === 'negative' ? 'allow' : config.kind;
+    let quarantined = false;
+    if (config.kind !== 'negative' && this.options.floodGuard) {
+      const itemKey = `${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
+      quarantined = await this.options.floodGuard.recordMatch(config, { entryNo: hit.entryNo, id: entry.id }, itemKey);
+      if (quarantined) suggests = 'review';
+    }
+    this.options.metrics?.matches.inc({ set: config.name, suggests });
+    return {
+      source: 'hashset',
+      kind: `${config.algorithm}_match`,
+      item: itemIndex,
+      score: 1 - hit.distance / (config.threshold + 1),
+      suggests,
+      evidence: {
+        set: config.name,
+        setVersion: hit.set.version,
+        entryId: entry.id,
+        ...(entry.label !== undefined && { label: entry.label }),
+        distance: hit.distance,
+        threshold: config.threshold,
+        variant: hit.variant,
+        frame: hit.frame,
+        matches: hit.matches,
+        ...(quarantined && { quarantined: true }),
+        ...(config.kind === 'negative' && { knownGood: true, suppressed: hit.suppressed ?? [] }),
+      },
+    };
+  }
+}
+
+/** The set's closest entry to this frame, or undefined (also when the frame is below the PDQ floor). */
+function closest(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): Hit | undefined {
+  let variants: readonly HashBytes[];
+  if (set.config.algorithm === 'pdq') {
+    if (!passesQualityFloor(set.config, frame.pdqQuality)) return undefined;
+    variants = frame.dihedral ?? [frame.pdq];
+  } else {
+    variants = [frame.blockhash];
+  }
+  const matches = set.match(variants);
+  const first = matches[0];
+  if (!first) return undefined;
+  const variant = set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[first.variant] ?? 'original') : 'original';
+  return { set, frame: frameIndex, entryNo: first.entryNo, distance: first.distance, variant, matches: matches.length };
+}

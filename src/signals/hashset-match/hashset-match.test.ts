@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryFloodGuard } from '../../hashsets/flood-guard.js';
+import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
+import { HashSet } from '../../hashsets/hash-set.js';
+import type { ImageHashes } from '../../images/index.js';
+import type { ImageSubject } from '../../pipeline/image-preparer.js';
+import { HashSetMatchSignalType } from './index.js';
+
+function hash(seed: number, flips = 0): Uint8Array {
+  const bytes = new Uint8Array(32);
+  let x = seed * 2654435761;
+  for (let i = 0; i < 32; i++) bytes[i] = (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i) >>> 0) & 0xff;
+  for (let bit = 0; bit < flips; bit++) bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
+  return bytes;
+}
+
+/** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
+function image(pdq: number, blockhash: number, pdqQuality = 100, flips = 0): ImageSubject {
+  const dihedral = Array.from({ length: 8 }, (_, i) => hash(pdq + i, i === 0 ? flips : 0));
+  const frame: ImageHashes = { pdq: dihedral[0]!, dihedral, blockhash: hash(blockhash), pdqQuality };
+  return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+}
+
+function set(input: Omit<HashSetConfigInput, 'algorithm'> & { algorithm?: 'pdq' | 'blockhash' }, entries: Array<[string, number, string?]>): HashSet {
+  const hashSet = new HashSet(resolveHashSetConfig({ algorithm: 'pdq', ...input }));
+  for (const [id, seed, label] of entries) hashSet.add({ id, hash: hash(seed), ...(label && { label }) });
+  return hashSet;
+}
+
+describe('hash-set signal type', () => {
+  it('reports the closest entry of each set with its evidence and a distance-based score', async () => {
+    const bad = set({ name: 'bad' }, [['e1', 1000, 'known bad'], ['e2', 2000]]);
+    const signals = await new HashSetMatchSignalType({ source: { sets: () => [bad] } }).match(image(1000, 5, 100, 10), 3);
+    expect(signals).toEqual([
+      {
+        source: 'hashset',
+        kind: 'pdq_match',
+        item: 3,
+        score: 1 - 10 / 32,
+        suggests: 'block',
+        evidence: { set: 'bad', setVersion: '2', entryId: 'e1', label: 'known bad', distance: 10, threshold: 31, variant: 'original', frame: 0, matches: 1 },
+      },
+    ]);
+  });
+
+  it('matches PDQ through the dihedral variants and names the variant', async () => {
+    const bad = set({ name: 'bad' }, [['rotated', 1003]]);
+    const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [bad] } }).match(image(1000, 5), 0);
+    expect(signal!.evidence).toMatchObject({ entryId: 'rotated', distance: 0, variant: 'rotate270' });
+  });
+
+  it('a known-good (negative) match suppresses the other sets and is reported as evidence only', async () => {
+    const bad = set({ name: 'bad' }, [['e1', 1000]]);
+    const review = set({ name: 'blockhash-review', algorithm: 'blockhash', kind: 'review' }, [['b1', 5]]);
+    const logos = set({ name: 'logos', kind: 'negative' }, [['logo', 1000, 'our logo']]);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad, review, logos] } });
+    const signals = await type.match(image(1000, 5), 0);
+    expect(signals).toEqual([
+      expect.objectContaining({ kind: 'pdq_match', suggests: 'allow', evidence: expect.objectContaining({ set: 'logos', entryId: 'logo', knownGood: true, suppressed: ['bad', 'blockhash-review'] }) }),
+    ]);
+    const other = await type.match(image(3000, 5), 1);
+    expect(other).toEqual([expect.objectContaining({ kind: 'blockhash_match', suggests: 'review', evidence: expect.objectContaining({ entryId: 'b1' }) })]);
+    expect(type.versions()).toEqual({ hashSets: { bad: '1', 'blockhash-review': '1', logos: '1' } });
+  });
+
+  it('does not match PDQ on frames below the set quality floor (blockhash still matches)', async () => {
+    const bad = set({ name: 'bad' }, [['e1', 1000]]);
+    const strict = set({ name: 'strict', minQuality: 90 }, [['e1', 1000]]);
+    const blocks = set({ name: 'blocks', algorithm: 'blockhash' }, [['b1', 5]]);
+    const signals = await new HashSetMatchSignalType({ source: { sets: () => [bad, strict, blocks] } }).match(image(1000, 5, 60), 0);
+    expect(signals.map((s) => s.evidence.set)).toEqual(['bad', 'blocks']);
+    const flat = await new HashSetMatchSignalType({ source: { sets: () => [bad] } }).match(image(1000, 5, 49), 0);
+    expect(flat).toEqual([]);
+  });
+
+  it('quarantines an entry that floods: past maxItems distinct items in the window it suggests review', async () => {
+    let now = 1_000_000;
+    const bad = set({ name: 'bad', flood: { maxItems: 2, windowSeconds: 1 } }, [['e1', 1000]]);
+    const guard = new MemoryFloodGuard(undefined, () => now);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard });
+    const suggestions = [];
+    // Distinct items: same PDQ neighbourhood, different blockhash (the item fingerprint covers both).
+    for (const blockhash of [1, 1, 2]) suggestions.push((await type.match(image(1000, blockhash), 0))[0]!.suggests);
+    expect(suggestions).toEqual(['block', 'block', 'block']);
+    now += 1500; // a new window: counting starts again
+    for (const blockhash of [3, 4]) expect((await type.match(image(1000, blockhash), 0))[0]!.suggests).toBe('block');
+    const third = (await type.match(image(1000, 5), 0))[0]!;
+    expect(third).toMatchObject({ suggests: 'review', evidence: { quarantined: true } });
+    // Quarantine sticks, whatever the window.
+    now += 10_000;
+    expect((await type.match(image(1000, 1), 0))[0]!.suggests).toBe('review');
+    expect([...guard.quarantined.get('bad')!.keys()]).toEqual(['e1']);
+  });
+});

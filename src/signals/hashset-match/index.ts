@@ -1,0 +1,60 @@
+/**
+ * The hash-set signal type, wired to where the sets live: a worker with Redis keeps replicas of
+ * every set (loaded at start, changes applied as they are announced); the embedded scan without
+ * Redis loads `<name>.<algorithm>.csv` files from a directory once.
+ */
+import type { RedisClient } from '../../runtime/redis.js';
+import type { Registry } from 'prom-client';
+import { MemoryFloodGuard, RedisFloodGuard } from '../../hashsets/flood-guard.js';
+import { loadHashSetDirectory } from '../../hashsets/hash-set-directory.js';
+import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
+import { HashSetReplicas } from '../../hashsets/hash-set-replicas.js';
+import { HashSetStore } from '../../hashsets/hash-set-store.js';
+import type { Logger } from '../../runtime/logger.js';
+import { HashSetMatchSignalType } from './hashset-match-signal.js';
+
+export { HashSetMatchSignalType, type HashSetMatchOptions, type HashSetSource } from './hashset-match-signal.js';
+
+export interface HashSetMatchingOptions {
+  logger: Logger;
+  /** Fleet key prefix the sets live under. */
+  prefix: string;
+  /** Redis holding the sets; the replicas subscribe on a duplicate of it. */
+  connection?: RedisClient;
+  /** Without `connection`: directory of CSV hash-set files (ABUSE_SCAN_HASHSETS_DIR). */
+  hashSetsDir?: string;
+  /** Where the match and quarantine metrics go. Default: not exported. */
+  metricsRegistry?: Registry;
+  /** Version check interval of the replicas (ms). Default 5000. */
+  checkIntervalMs?: number;
+}
+
+export interface HashSetMatching {
+  signalType: HashSetMatchSignalType;
+  /** Released with the pipeline (subscriptions, timers). */
+  resources: Array<{ close(): Promise<void> | void }>;
+}
+
+/** The signal type for this process, or undefined when there is nowhere to read sets from. */
+export async function openHashSetMatching(options: HashSetMatchingOptions): Promise<HashSetMatching | undefined> {
+  const metrics = options.metricsRegistry ? new HashSetMetrics(options.metricsRegistry) : undefined;
+  if (options.connection) {
+    const store = new HashSetStore(options.connection, { prefix: options.prefix });
+    const replicas = new HashSetReplicas({
+      store,
+      subscriber: options.connection.duplicate(),
+      logger: options.logger,
+      ...(options.checkIntervalMs !== undefined && { checkIntervalMs: options.checkIntervalMs }),
+      ...(metrics && { metrics }),
+    });
+    await replicas.start();
+    const floodGuard = new RedisFloodGuard(options.connection, options.prefix, metrics);
+    return { signalType: new HashSetMatchSignalType({ source: replicas, floodGuard, ...(metrics && { metrics }) }), resources: [replicas] };
+  }
+  if (options.hashSetsDir) {
+    const { sets } = await loadHashSetDirectory(options.hashSetsDir, options.logger);
+    const floodGuard = new MemoryFloodGuard(metrics);
+    return { signalType: new HashSetMatchSignalType({ source: { sets: () => sets }, floodGuard, ...(metrics && { metrics }) }), resources: [] };
+  }
+  return undefined;
+}
