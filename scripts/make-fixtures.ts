@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { seededRandom } from '../test/harness/seeded-random.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'images');
 const WIDTH = 640;
@@ -21,18 +22,6 @@ const HEIGHT = 480;
 export const ORIGINAL_NAMES = ['rings', 'shapes', 'text-lines', 'clouds', 'mosaic'] as const;
 export const EDIT_NAMES = ['jpeg-q20', 'half', 'crop2', 'rot90', 'mirror', 'gray'] as const;
 export type EditName = (typeof EDIT_NAMES)[number];
-
-/** Small seeded PRNG (mulberry32): reproducible across platforms, unlike Math.random. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rgb = [number, number, number];
 

@@ -10,6 +10,7 @@ import { hammingDistance, type HashBytes } from './hash-bits.js';
 import type { HashIndex, HashMatch } from './hash-index.js';
 import { LinearIndex } from './linear-index.js';
 import { MihIndex } from './mih-index.js';
+import { seededRandom } from '../../test/harness/seeded-random.js';
 
 type Op =
   | { kind: 'add'; source: 'random' | 'duplicate' | 'near'; pick: number; flips: number[]; bytes: number[] }
@@ -123,7 +124,7 @@ describe('MIH with compaction under way', () => {
   it('stays exact across automatic compactions (more adds than the pending threshold)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 40 }), (seed, radius) => {
-        const rand = mulberry32(seed);
+        const rand = seededRandom(seed);
         const bits = 64;
         const ops: Op[] = [];
         const randomBytes = () => Array.from({ length: bits / 8 }, () => Math.floor(rand() * 256));
@@ -144,14 +145,3 @@ describe('MIH with compaction under way', () => {
     );
   });
 });
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
