@@ -41,6 +41,8 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   }
   const registry = new SignalRegistry();
   const resources: Array<{ close(): Promise<void> | void }> = [];
+  const hashSets = await openHashSetMatching({ logger: services.logger, prefix: config.prefix, connection: services.connection, hashSetsDir: config.hashSetsDir, metricsRegistry: services.metricsRegistry });
+  if (hashSets) registry.register(hashSets.signalType), resources.push(...hashSets.resources);
   if (services.connection) {
     // Lists from Redis, kept current by pub/sub and a periodic version check.
     const lists = await ListReplica.start({ store: new ListStore(services.connection, { prefix: config.prefix }), logger: services.logger });
@@ -56,9 +58,6 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     logger: services.logger,
     ...(services.connection && { redis: services.connection }),
   });
-  const resources: Array<{ close(): Promise<void> | void }> = [];
-  const hashSets = await openHashSetMatching({ logger: services.logger, prefix: config.prefix, connection: services.connection, hashSetsDir: config.hashSetsDir, metricsRegistry: services.metricsRegistry });
-  if (hashSets) registry.register(hashSets.signalType), resources.push(...hashSets.resources);
   services.logger.debug({ signalTypes: registry.all().map((t) => t.name) }, 'scan pipeline ready');
   return new ScanPipeline({
     preparers: [

@@ -4,6 +4,7 @@ import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
 import { lookupExpressions } from '../links/expressions.js';
 import { registrableDomain } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
+import type { UnfurlCache } from '../links/unfurl-cache.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 
 /** One URL a link leads through, ready for matching. */
@@ -30,6 +31,8 @@ export interface LinkPreparerOptions {
   unfurl?: boolean;
   unfurlOptions?: UnfurlOptions;
   maxUrlLength?: number;
+  /** Serves finished unfurls from a short-TTL cache and shares concurrent fetches. Default none. */
+  unfurlCache?: UnfurlCache;
 }
 
 const FETCHED_SCHEMES = new Set(['http', 'https']);
@@ -59,7 +62,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       return { subject, details };
     }
 
-    const result = await unfurl(item, this.options.unfurlOptions);
+    const { unfurlCache, unfurlOptions } = this.options;
+    const result = unfurlCache ? await unfurlCache.unfurl(item, canonical, unfurlOptions) : await unfurl(item, unfurlOptions);
     subject.unfurl = result;
     const seen = new Set([canonical.canonical]);
     const reached = [...result.chain.map((hop) => hop.url), ...(result.final && !result.final.fetched ? [result.final.url] : [])];

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { ERROR_CODES } from '../errors.js';
+import type { Logger } from '../runtime/logger.js';
+import type { RedisClient } from '../runtime/redis.js';
+import type { CanonicalUrl } from './canonicalize.js';
+import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from './unfurl.js';
+
+/**
+ * A short-lived cache of finished unfurls, so a link sent a million times is fetched once per
+ * TTL: in Redis for the whole fleet, keyed by the canonical input URL (with its port, which the
+ * canonical form drops), and within one process concurrent misses for the same URL share one
+ * fetch. Never cached: results of a run with the private-address override (they prove nothing
+ * about the public internet), and results ending in a transient error (the next try may work).
+ * A Redis failure is a miss, never a failed scan.
+ */
+
+export interface UnfurlCacheOptions {
+  /** Where results are shared across the fleet; absent: in-process sharing of concurrent misses only. */
+  redis?: RedisClient;
+  /** Fleet key prefix (keep the braces). Keys: `<prefix>:unfurl:<sha256 of the URL>`. */
+  prefix: string;
+  /** Seconds a result is kept; 0 disables the Redis cache (concurrent misses are still shared). Default 300. */
+  ttlSeconds?: number;
+  /** The unfurler behind the cache. Default `unfurl` (tests inject a counting one). */
+  unfurl?: (input: string, options?: UnfurlOptions) => Promise<UnfurlResult>;
+  logger?: Logger;
+}
+
+export const DEFAULT_UNFURL_CACHE_TTL_SECONDS = 300;
+
+export interface UnfurlCacheStats {
+  /** Answers from Redis. */
+  hits: number;
+  /** Fetches made. */
+  misses: number;
+  /** Calls that waited for a fetch already in flight in this process. */
+  shared: number;
+}
+
+export class UnfurlCache {
+  readonly stats: UnfurlCacheStats = { hits: 0, misses: 0, shared: 0 };
+  private readonly inFlight = new Map<string, Promise<UnfurlResult>>();
+  private readonly ttlSeconds: number;
+  private readonly unfurlFn: (input: string, options?: UnfurlOptions) => Promise<UnfurlResult>;
+
+  constructor(private readonly options: UnfurlCacheOptions) {
+    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_UNFURL_CACHE_TTL_SECONDS;
+    this.unfurlFn = options.unfurl ?? unfurlUncached;
+  }
+
+  /** Key of a canonical input URL. */
+  key(canonical: CanonicalUrl): string {
+    const digest = createHash('sha256').update(`${canonical.canonical} ${canonical.port ?? ''}`).digest('hex');
+    return `${this.options.prefix}:unfurl:${digest}`;
+  }
+
+  /** The unfurl of `input` (whose canonical form is `canonical`), from the cache when fresh. */
+  async unfurl(input: string, canonical: CanonicalUrl, unfurlOptions?: UnfurlOptions): Promise<UnfurlResult> {
+    const key = this.key(canonical);
+    let pending = this.inFlight.get(key);
+    if (pending) {
+      this.stats.shared++;
+    } else {
+      pending = this.lookupOrFetch(key, input, unfurlOptions).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    const result = await pending;
+    // Another input with the same canonical form may have produced it: report this one.
+    return result.input === input ? result : { ...result, input };
+  }
+
+  private async lookupOrFetch(key: string, input: string, unfurlOptions?: UnfurlOptions): Promise<UnfurlResult> {
+    const { redis } = this.options;
+    const useRedis = redis !== undefined && this.ttlSeconds > 0;
+    if (useRedis) {
+      try {
+        const cached = await redis.get(key);
+        if (cached !== null) {
+          this.stats.hits++;
+          return JSON.parse(cached) as UnfurlResult;
+        }
+      } catch (error) {
+        this.options.logger?.warn({ err: error }, 'unfurl cache read failed; fetching');
+      }
+    }
+    this.stats.misses++;
+    const result = await this.unfurlFn(input, unfurlOptions);
+    if (useRedis && cacheable(result)) {
+      await redis.set(key, JSON.stringify(result), 'EX', this.ttlSeconds).catch((error: unknown) => {
+        this.options.logger?.warn({ err: error }, 'unfurl cache write failed');
+      });
+    }
+    return result;
+  }
+}
+
+/** Whether a result may be served to other jobs: no address-guard override, no transient error. */
+export function cacheable(result: UnfurlResult): boolean {
+  if (result.privateAddressOverride) return false;
+  return result.error === undefined || ERROR_CODES[result.error.code].permanent;
+}

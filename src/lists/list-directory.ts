@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../runtime/logger.js';
+import { parseListFile, type BadLine } from './list-import.js';
+import { assertListName } from './list-keys.js';
+import { compileList, ListMatcher, type CompiledList } from './list-matcher.js';
+
+/**
+ * Lists from a directory, for the embedded scan without Redis (ABUSE_SCAN_LISTS_DIR): every
+ * `<name>.txt` or `<name>.csv` file is one list, parsed like an import. A file whose name starts
+ * with `allow-` is an allowlist, any other a blocklist whose matches suggest `block`. A list's
+ * version is `sha256:` and the first 12 hex digits of the file's hash.
+ */
+
+export interface DirectoryList {
+  list: CompiledList;
+  file: string;
+  bad: BadLine[];
+}
+
+export async function loadListDirectory(dir: string, logger?: Logger): Promise<{ matcher: ListMatcher; lists: DirectoryList[] }> {
+  const files = (await readdir(dir)).filter((file) => /\.(txt|csv)$/i.test(file)).sort();
+  const lists: DirectoryList[] = [];
+  for (const file of files) {
+    const name = file.replace(/\.(txt|csv)$/i, '');
+    assertListName(name);
+    const text = await readFile(join(dir, file), 'utf8');
+    const parsed = parseListFile(text, /\.csv$/i.test(file) ? 'csv' : 'txt');
+    const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
+    const role = name.startsWith('allow-') ? 'allow' : 'block';
+    const list = compileList({ name, version, role, action: 'block' }, parsed.entries);
+    if (parsed.bad.length) logger?.warn({ file, bad: parsed.bad.slice(0, 20), count: parsed.bad.length }, 'list file lines skipped');
+    lists.push({ list, file, bad: parsed.bad });
+  }
+  return { matcher: new ListMatcher(lists.map((l) => l.list)), lists };
+}

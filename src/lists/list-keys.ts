@@ -1,0 +1,35 @@
+/**
+ * Where lists live in Redis. Every key starts with the fleet prefix (a Cluster hash tag), so a
+ * list's keys share one slot and its scripts may touch them together.
+ *
+ *   <prefix>:lists                      SET: names of every list
+ *   <prefix>:list:<name>:meta           HASH: version (bumped by every change), role, action, updatedAt
+ *   <prefix>:list:<name>:entries        HASH: `<kind letter>:<canonical value>` -> `<addedAt> <JSON info>`
+ *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit
+ *   <prefix>:list-changes               pub/sub channel: "<name> <version>" after every change
+ */
+export interface ListKeys {
+  meta: string;
+  entries: string;
+  staging(id: string): string;
+}
+
+export function listKeys(prefix: string, name: string): ListKeys {
+  const base = `${prefix}:list:${name}`;
+  return { meta: `${base}:meta`, entries: `${base}:entries`, staging: (id) => `${base}:staging:${id}` };
+}
+
+export function listNamesKey(prefix: string): string {
+  return `${prefix}:lists`;
+}
+
+export function listChannel(prefix: string): string {
+  return `${prefix}:list-changes`;
+}
+
+/** List names: letters, digits, `.`, `_`, `-`, at most 64; they become part of keys and file names. */
+export const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function assertListName(name: string): void {
+  if (!LIST_NAME.test(name)) throw new Error(`invalid list name ${JSON.stringify(name)}: letters, digits, ".", "_", "-" (at most 64)`);
+}
