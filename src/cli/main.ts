@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { SCANNER_VERSION } from '../version.js';
+import { registerHashCommand } from './hash-command.js';
+import { registerHashSetCommand } from './hashset-command.js';
 import { registerScanCommand } from './scan-command.js';
 import { registerWorkerCommand } from './worker-command.js';
 
@@ -10,5 +12,7 @@ const program = new Command()
 
 registerScanCommand(program);
 registerWorkerCommand(program);
+registerHashSetCommand(program);
+registerHashCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { ScanError } from '../errors.js';
+import { HASH_BITS, passesQualityFloor } from '../hashsets/hash-set-config.js';
+import type { NewHashSetEntry } from '../hashsets/hash-set.js';
+import { decodeImage, hashImage } from '../images/index.js';
+import { hashToHex, hexToHash } from '../matching/hash-bits.js';
+import { currentUser, withHashSetStore } from './hashset-cli.js';
+
+interface AddFlags {
+  label?: string;
+  id?: string;
+}
+
+const HEX_HASH = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Adds image files (decoded and hashed with the pipeline's one decode) or hex hashes to a set, as
+ * one change. A PDQ hash below the set's quality floor is refused: too flat to match reliably.
+ */
+export function registerHashSetAddCommand(hashset: Command): void {
+  hashset
+    .command('add')
+    .argument('<name>', 'hash set')
+    .argument('<image-or-hex...>', 'image files or hex hashes')
+    .description('add images or hex hashes to a set (id defaults to the hash hex)')
+    .option('--label <label>', 'label recorded with every entry added')
+    .option('--id <id>', 'entry id (only with a single image or hash)')
+    .action((name: string, inputs: string[], flags: AddFlags) =>
+      withHashSetStore(async (store) => {
+        if (flags.id !== undefined && inputs.length !== 1) throw new Error('--id names one entry: give a single image or hash');
+        const { config } = await store.summary(name);
+        const entries: NewHashSetEntry[] = [];
+        for (const input of inputs) {
+          let hash: Uint8Array;
+          let source = 'cli';
+          if (HEX_HASH.test(input) && !existsSync(input)) {
+            hash = hexToHash(input, HASH_BITS[config.algorithm]);
+          } else {
+            const hashes = hashImage(await decodeImage(await readFile(input)));
+            if (config.algorithm === 'pdq' && !passesQualityFloor(config, hashes.pdqQuality)) {
+              throw new ScanError(
+                'hash_low_quality',
+                `${input}: PDQ quality ${hashes.pdqQuality} is below the set's floor of ${config.minQuality} (too flat or small to match reliably); nothing added`,
+              );
+            }
+            hash = config.algorithm === 'pdq' ? hashes.pdq : hashes.blockhash;
+            source = `file:${basename(input)}`;
+          }
+          entries.push({ id: flags.id ?? hashToHex(hash), hash, source, addedBy: currentUser(), ...(flags.label !== undefined && { label: flags.label }) });
+        }
+        const result = await store.add(name, entries);
+        for (const entry of entries) {
+          const state = result.conflicts.includes(entry.id) ? 'conflict (id exists with another hash; unchanged)' : 'ok';
+          process.stdout.write(`${entry.id}\t${hashToHex(entry.hash)}\t${state}\n`);
+        }
+        process.stdout.write(`added ${result.added}, unchanged ${result.unchanged}, conflicts ${result.conflicts.length}; ${name} at version ${result.version}\n`);
+        if (result.conflicts.length) process.exitCode = 2;
+      }),
+    );
+}

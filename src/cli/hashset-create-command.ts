@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { HASH_ALGORITHMS, HASH_SET_KINDS, type HashAlgorithm, type HashSetKind } from '../hashsets/hash-set-config.js';
+import { integerFlag, withHashSetStore } from './hashset-cli.js';
+
+interface CreateFlags {
+  algorithm: HashAlgorithm;
+  threshold?: string;
+  kind: HashSetKind;
+  minQuality?: string;
+  floodMaxItems?: string;
+  floodWindow?: string;
+}
+
+export function registerHashSetCreateCommand(hashset: Command): void {
+  hashset
+    .command('create')
+    .argument('<name>', 'set name: letters, digits, _ and -')
+    .description('create an empty hash set')
+    .requiredOption('--algorithm <algorithm>', `hash it holds: ${HASH_ALGORITHMS.join(' | ')}`)
+    .option('--threshold <n>', 'largest Hamming distance that matches (default pdq 31, blockhash 64)')
+    .option('--kind <kind>', `what a match asks for: ${HASH_SET_KINDS.join(' | ')} (negative: known-good, suppresses other matches)`, 'block')
+    .option('--min-quality <n>', 'PDQ quality floor for adding and matching (default 50)')
+    .option('--flood-max-items <n>', 'quarantine an entry matching more distinct items than this per window (default 1000)')
+    .option('--flood-window <seconds>', 'flood window (default 3600)')
+    .action((name: string, flags: CreateFlags) =>
+      withHashSetStore(async (store) => {
+        const threshold = integerFlag('threshold', flags.threshold);
+        const minQuality = integerFlag('min-quality', flags.minQuality);
+        const maxItems = integerFlag('flood-max-items', flags.floodMaxItems);
+        const windowSeconds = integerFlag('flood-window', flags.floodWindow);
+        const created = await store.create({
+          name,
+          algorithm: flags.algorithm,
+          kind: flags.kind,
+          ...(threshold !== undefined && { threshold }),
+          ...(minQuality !== undefined && { minQuality }),
+          flood: { ...(maxItems !== undefined && { maxItems }), ...(windowSeconds !== undefined && { windowSeconds }) },
+        });
+        if (!created) throw new Error(`a hash set named ${JSON.stringify(name)} already exists (its configuration is unchanged)`);
+        const { config } = await store.summary(name);
+        process.stdout.write(`created ${name}: ${config.algorithm}, threshold ${config.threshold}, kind ${config.kind}, min quality ${config.minQuality}\n`);
+      }),
+    );
+}

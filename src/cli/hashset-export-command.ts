@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { csvCell } from '../hashsets/hash-list-parser.js';
+import { hashToHex } from '../matching/hash-bits.js';
+import { withHashSetStore } from './hashset-cli.js';
+
+/**
+ * Writes a set to stdout, streaming: CSV `hash,label,id,source,added_at,added_by,disabled_reason`
+ * (re-importable: the import reads hash, label and id by header) or a plain hex list.
+ */
+export function registerHashSetExportCommand(hashset: Command): void {
+  hashset
+    .command('export')
+    .argument('<name>', 'hash set')
+    .description('write every entry to stdout (disabled ones included in csv, skipped in hex)')
+    .option('--format <format>', 'csv | hex', 'csv')
+    .action((name: string, flags: { format: string }) =>
+      withHashSetStore(async (store) => {
+        if (flags.format !== 'csv' && flags.format !== 'hex') throw new Error('--format must be csv or hex');
+        await store.summary(name); // hashset_not_found before any output
+        if (flags.format === 'csv') process.stdout.write('hash,label,id,source,added_at,added_by,disabled_reason\n');
+        for await (const batch of store.scanEntries(name, 5000)) {
+          const ids = batch.map((entry) => entry.id.toString());
+          const infos = flags.format === 'csv' ? await store.info(name, ids) : [];
+          const lines = batch.map((entry, i) => {
+            if (flags.format === 'hex') return entry.disabled ? '' : `${hashToHex(entry.hash)}\n`;
+            const info = infos[i];
+            const cells = [hashToHex(entry.hash), info?.label ?? '', ids[i]!, info?.source ?? '', info?.addedAt ?? '', info?.addedBy ?? '', info?.disabled?.reason ?? ''];
+            return `${cells.map(csvCell).join(',')}\n`;
+          });
+          if (!process.stdout.write(lines.join(''))) await new Promise((resolve) => process.stdout.once('drain', resolve));
+        }
+      }),
+    );
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { withHashSetStore } from './hashset-cli.js';
+
+export function registerHashSetStatsCommand(hashset: Command): void {
+  hashset
+    .command('stats')
+    .argument('<name>', 'hash set')
+    .description('size, version, configuration, matches and quarantined entries')
+    .option('--json', 'as one JSON object')
+    .action((name: string, flags: { json?: boolean }) =>
+      withHashSetStore(async (store) => {
+        const summary = await store.summary(name);
+        const quarantined = await store.quarantined(name);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ ...summary, quarantined })}\n`);
+          return;
+        }
+        const { config } = summary;
+        const lines = [
+          `name        ${config.name}`,
+          `algorithm   ${config.algorithm}`,
+          `kind        ${config.kind}`,
+          `threshold   ${config.threshold}`,
+          `min quality ${config.minQuality}${config.algorithm === 'pdq' ? '' : ' (PDQ only: not used)'}`,
+          `size        ${summary.size}`,
+          `version     ${summary.version}`,
+          `created     ${summary.createdAt}`,
+          `matches     ${summary.matches}`,
+          `flood guard more than ${config.flood.maxItems} distinct items per ${config.flood.windowSeconds} s`,
+          `quarantined ${quarantined.length}`,
+          ...quarantined.map((q) => `  ${q.id}\tsince ${q.at}\t${q.items} items in ${q.windowSeconds} s`),
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      }),
+    );
+}
