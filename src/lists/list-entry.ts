@@ -39,10 +39,12 @@ export type ListAction = 'block' | 'review';
 export class EntryError extends Error {}
 
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+/** A scheme, but not `host:8080/` (a host and port). */
+const ANY_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d+(?:[/?]|$))/;
 
 /** The kind an entry's text reads as: a scheme makes a URL, a `/` an expression, else a domain. */
 export function guessEntryKind(text: string): EntryKind {
-  if (SCHEME.test(text)) return 'url';
+  if (ANY_SCHEME.test(text)) return 'url';
   return text.includes('/') ? 'expression' : 'domain';
 }
 
@@ -57,7 +59,7 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
   try {
     switch (kind) {
       case 'url':
-        return { kind, value: canonicalize(SCHEME.test(trimmed) ? trimmed : `http://${trimmed}`).canonical };
+        return { kind, value: canonicalize(ANY_SCHEME.test(trimmed) ? trimmed : `http://${trimmed}`).canonical };
       case 'expression':
         return { kind, value: canonicalExpression(trimmed) };
       case 'domain':
@@ -72,7 +74,7 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
 
 /** `host/path[?query]` canonicalized through the URL rules; a missing path means `/`. */
 function canonicalExpression(text: string): string {
-  if (SCHEME.test(text)) throw new EntryError('an expression has no scheme (write evil.example/path/)');
+  if (ANY_SCHEME.test(text)) throw new EntryError('an expression has no scheme (write evil.example/path/)');
   const url = canonicalize(`http://${text}`);
   return `${url.host}${url.path}${url.query === undefined ? '' : `?${url.query}`}`;
 }

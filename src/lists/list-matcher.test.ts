@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { targetOf } from '../../test/harness/link-targets.js';
+import { canonicalEntry, type ListEntry } from './list-entry.js';
+import { compileList, ListMatcher } from './list-matcher.js';
+
+const entries = (...texts: string[]): ListEntry[] => texts.map((text) => canonicalEntry(text));
+
+function matcherOf(block: string[], allow: string[] = [], action: 'block' | 'review' = 'block') {
+  return new ListMatcher([
+    compileList({ name: 'phish', version: '7', role: 'block', action }, entries(...block)),
+    compileList({ name: 'allow-partners', version: '2', role: 'allow', action: 'block' }, entries(...allow)),
+  ]);
+}
+
+describe('ListMatcher', () => {
+  it('matches an exact canonical URL, and only that URL', () => {
+    const matcher = matcherOf(['http://evil.example/login?x=1']);
+    expect(matcher.matchTargets([targetOf('HTTP://EVIL.example/a/../login?x=1#frag')]).matches).toEqual([
+      expect.objectContaining({ kind: 'url_match', list: 'phish', listVersion: '7', entry: 'http://evil.example/login?x=1', hop: 0 }),
+    ]);
+    expect(matcher.matchTargets([targetOf('http://evil.example/login?x=2')]).matches).toEqual([]);
+  });
+
+  it('matches host-suffix and path-prefix expressions', () => {
+    const matcher = matcherOf(['evil.example/', 'b.example/phish/']);
+    const sub = matcher.matchTargets([targetOf('https://a.b.evil.example/x/y.html')]).matches;
+    expect(sub).toEqual([expect.objectContaining({ kind: 'expression_match', entry: 'evil.example/', expression: 'evil.example/' })]);
+    expect(matcher.matchTargets([targetOf('http://b.example/phish/deep/page')]).matches).toHaveLength(1);
+    expect(matcher.matchTargets([targetOf('http://b.example/other/page')]).matches).toEqual([]);
+  });
+
+  it('matches a registrable domain on every subdomain, IDN entries in punycode', () => {
+    const matcher = matcherOf(['bücher.de', 'evil.github.io']);
+    expect(canonicalEntry('bücher.de')).toEqual({ kind: 'domain', value: 'xn--bcher-kva.de' });
+    expect(matcher.matchTargets([targetOf('http://shop.xn--bcher-kva.de/')]).matches).toEqual([
+      expect.objectContaining({ kind: 'domain_match', entry: 'xn--bcher-kva.de' }),
+    ]);
+    expect(matcher.matchTargets([targetOf('http://www.BÜCHER.de/x')]).matches).toHaveLength(1);
+    // Private suffixes count: one GitHub Pages owner, not all of them.
+    expect(matcher.matchTargets([targetOf('https://evil.github.io/')]).matches).toHaveLength(1);
+    expect(matcher.matchTargets([targetOf('https://good.github.io/')]).matches).toEqual([]);
+  });
+
+  it('matches IP hosts in any notation through their expression; a bare IP entry is an expression', () => {
+    expect(canonicalEntry('1.2.3.4')).toEqual({ kind: 'expression', value: '1.2.3.4/' });
+    const matcher = matcherOf(['1.2.3.4', '10.0.0.1/admin/']);
+    expect(matcher.matchTargets([targetOf('http://0x01020304/any')]).matches).toEqual([expect.objectContaining({ kind: 'expression_match', entry: '1.2.3.4/' })]);
+    expect(matcher.matchTargets([targetOf('http://10.0.0.1/admin/x')]).matches).toHaveLength(1);
+    expect(matcher.matchTargets([targetOf('http://10.0.0.1/')]).matches).toEqual([]);
+  });
+
+  it('looks at every hop and names the hop that matched', () => {
+    const matcher = matcherOf(['127.0.0.1/middle']);
+    const result = matcher.matchTargets([targetOf('http://127.0.0.1/start', 0), targetOf('http://127.0.0.1/middle', 1), targetOf('http://127.0.0.1/final', 2)]);
+    expect(result.matches).toEqual([expect.objectContaining({ hop: 1, url: 'http://127.0.0.1/middle', expression: '127.0.0.1/middle' })]);
+  });
+
+  it('lets an allowlist win for the URL it covers, not for other hops', () => {
+    const matcher = matcherOf(['evil.example', 'short.example/'], ['login.evil.example/']);
+    const result = matcher.matchTargets([targetOf('http://short.example/abc', 0), targetOf('http://login.evil.example/x', 1), targetOf('http://www.evil.example/', 2)]);
+    expect(result.matches.map((m) => m.hop)).toEqual([0, 2]);
+    expect(result.allowed).toEqual([expect.objectContaining({ hop: 1, list: 'allow-partners', entry: 'login.evil.example/' })]);
+  });
+
+  it('reports the list action, entry info and versions', () => {
+    const list = compileList({ name: 'suspicious', version: '3', role: 'block', action: 'review' }, [
+      { kind: 'domain', value: 'evil.example', label: 'kit-42', reason: 'phishing kit', addedBy: 'alice', addedAt: '2026-01-01T00:00:00.000Z' },
+    ]);
+    const matcher = new ListMatcher([list]);
+    expect(matcher.matchTargets([targetOf('http://evil.example/')]).matches[0]).toMatchObject({
+      action: 'review',
+      entryInfo: { label: 'kit-42', reason: 'phishing kit', addedBy: 'alice', addedAt: '2026-01-01T00:00:00.000Z' },
+    });
+    expect(matcher.versions()).toEqual({ suspicious: '3' });
+  });
+});
+
+describe('canonicalEntry', () => {
+  it.each([
+    ['https://Evil.Example:443/a/./b/../c', 'url', 'https://evil.example/a/c'],
+    ['EVIL.example/Phish/', 'expression', 'evil.example/Phish/'],
+    ['evil.example', 'domain', 'evil.example'],
+    ['evil.example.', 'domain', 'evil.example'],
+    ['[::ffff:1.2.3.4]', 'expression', '1.2.3.4/'],
+  ])('%s -> %s %s', (text, kind, value) => {
+    expect(canonicalEntry(text)).toEqual({ kind, value });
+  });
+
+  it.each([
+    ['sub.evil.example', /not a registrable domain/],
+    ['co.uk', /public suffix/],
+    ['javascript:alert(1)', /unsupported_scheme/],
+    ['http://', /invalid_host/],
+  ])('refuses %s', (text, message) => {
+    expect(() => canonicalEntry(text)).toThrow(message);
+  });
+});

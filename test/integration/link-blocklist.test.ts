@@ -1,0 +1,113 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import { loadConfig } from '../../src/config/config.js';
+import { canonicalEntry } from '../../src/lists/list-entry.js';
+import { ListStore } from '../../src/lists/list-store.js';
+import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { startInProcessWorker } from '../harness/fleet.js';
+import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
+import { redirect, startServer, type TestServer } from './unfurl-servers.js';
+
+describe('link-blocklist signal type in the fleet', () => {
+  const prefix = uniquePrefix('blocklist');
+  let redis: Redis;
+  let store: ListStore;
+  let client: ScanClient;
+  let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer((req, res) => {
+      if (req.url === '/start') return redirect(res, 302, '/middle');
+      if (req.url === '/middle') return redirect(res, 302, '/final');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('landed');
+    });
+    redis = testRedis();
+    store = new ListStore(redis, { prefix });
+    client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    worker = await startInProcessWorker(prefix, {}, { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`] });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.close();
+    await server?.close();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('blocks a link whose intermediate hop is blocklisted, naming list, entry, expression and hop', async () => {
+    // Added while the worker runs: it reaches the worker through the hot reload.
+    const { version } = await store.add('phish', [{ ...canonicalEntry('127.0.0.1/middle'), label: 'kit-7' }]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { jobId } = await client.enqueue({ contentId: 'hop', surface: 'send', items: [`${server.origin}/start`] });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
+
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals).toEqual([
+      {
+        source: 'blocklist',
+        kind: 'expression_match',
+        item: 0,
+        score: 1,
+        suggests: 'block',
+        evidence: expect.objectContaining({ list: 'phish', listVersion: String(version), entry: '127.0.0.1/middle', expression: '127.0.0.1/middle', hop: 1, url: 'http://127.0.0.1/middle', label: 'kit-7' }),
+      },
+    ]);
+    expect(verdict.versions.lists).toEqual({ phish: String(version) });
+    expect(verdict.items[0]!.details.chain).toHaveLength(3);
+  });
+
+  it('allows the same link once an allowlist covers the blocklisted hop', async () => {
+    await store.add('allow-local', [canonicalEntry('127.0.0.1/middle')], { role: 'allow' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { jobId } = await client.enqueue({ contentId: 'hop-allowed', surface: 'send', items: [`${server.origin}/start`] });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
+    expect(verdict.decision).toBe('allow');
+    expect(verdict.signals).toEqual([]);
+  });
+});
+
+describe('hot reload in a running pipeline', () => {
+  const prefix = uniquePrefix('blocklist-reload');
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('applies a list change to the next scan within one second', async () => {
+    const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: TEST_REDIS_URL, prefix });
+    const pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
+    const store = new ListStore(redis, { prefix });
+    const scan = (n: number) => pipeline.scan({ schemaVersion: 1, contentId: `c${n}`, surface: 'test', items: ['https://login.reload.example/x'] }, { jobId: `j${n}`, attempt: 1, finalAttempt: true });
+    try {
+      expect((await scan(0)).decision).toBe('allow');
+      const changedAt = Date.now();
+      await store.add('reload', [canonicalEntry('reload.example')], { action: 'review' });
+      let n = 1;
+      let verdict = await scan(n);
+      while (verdict.decision === 'allow' && Date.now() - changedAt < 1000) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        verdict = await scan(++n);
+      }
+      expect(verdict.decision).toBe('review');
+      expect(Date.now() - changedAt).toBeLessThan(1000);
+      expect(verdict.signals[0]).toMatchObject({ kind: 'domain_match', evidence: { list: 'reload', entry: 'reload.example', hop: 0 } });
+
+      await store.remove('reload', [canonicalEntry('reload.example')]);
+      const removedAt = Date.now();
+      while ((verdict = await scan(++n)).decision !== 'allow' && Date.now() - removedAt < 1000) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(verdict.decision).toBe('allow');
+    } finally {
+      await pipeline.close();
+    }
+  });
+});

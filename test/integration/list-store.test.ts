@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalEntry, type ListEntry } from '../../src/lists/list-entry.js';
+import { ListReplica } from '../../src/lists/list-replica.js';
+import { ListStore } from '../../src/lists/list-store.js';
+import { waitUntil } from '../harness/fleet.js';
+import { targetOf } from '../harness/link-targets.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+
+const entries = (...texts: string[]): ListEntry[] => texts.map((text) => canonicalEntry(text));
+
+describe('ListStore and ListReplica (real Redis)', () => {
+  const prefix = uniquePrefix('lists');
+  let redis: Redis;
+  let store: ListStore;
+
+  beforeAll(() => {
+    redis = testRedis();
+    store = new ListStore(redis, { prefix, batchSize: 7 });
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('keeps its keys under the fleet prefix', async () => {
+    await store.add('keys', entries('evil.example'));
+    expect((await redis.keys(`${prefix}*`)).sort()).toEqual([`${prefix}:list:keys:entries`, `${prefix}:list:keys:meta`, `${prefix}:lists`]);
+  });
+
+  it('bumps the version on every change, and only on a change', async () => {
+    const first = await store.add('phish', entries('evil.example', 'bad.example/kit/'), { action: 'review' });
+    expect(first).toMatchObject({ version: 1, added: 2 });
+    expect(await store.add('phish', entries('evil.example'))).toMatchObject({ version: 1, unchanged: 1 });
+    expect(await store.add('phish', [{ ...canonicalEntry('evil.example'), label: 'kit-9' }])).toMatchObject({ version: 2, updated: 1 });
+    expect(await store.remove('phish', entries('bad.example/kit/', 'never.example'))).toMatchObject({ version: 3, removed: 1 });
+    expect(await store.remove('phish', entries('never.example'))).toMatchObject({ version: 3, removed: 0 });
+    expect(await store.summary('phish')).toMatchObject({ version: 3, role: 'block', action: 'review', size: 1 });
+  });
+
+  it('imports in batches atomically, idempotently, keeping the first addedAt', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => canonicalEntry(`host${i}.example`));
+    const first = await store.import('feed', many, { role: 'block' });
+    expect(first).toMatchObject({ version: 1, added: 40, removed: 0 });
+    const loaded = await store.load('feed');
+    const addedAt = loaded!.domains.get('host3.example');
+    expect(loaded!.size).toBe(40);
+
+    const again = await store.import('feed', many);
+    expect(again).toMatchObject({ version: 1, added: 0, unchanged: 40 });
+    expect((await store.load('feed'))!.domains.get('host3.example')).toBe(addedAt);
+
+    const replaced = await store.import('feed', many.slice(0, 10), { replace: true });
+    expect(replaced).toMatchObject({ version: 2, unchanged: 10, removed: 30 });
+    expect((await store.summary('feed'))!.size).toBe(10);
+    // No staging hash is left behind.
+    expect(await redis.keys(`${prefix}:list:feed:staging:*`)).toEqual([]);
+  });
+
+  it('hot-reloads a changed list in a running replica within a second, swapping the matcher', async () => {
+    const replica = await ListReplica.start({ store, checkIntervalMs: 60_000 });
+    try {
+      const before = replica.current();
+      expect(before.matchTargets([targetOf('http://fresh.example/')]).matches).toEqual([]);
+      const started = Date.now();
+      const { version } = await store.add('hot', entries('fresh.example'));
+      expect(await waitUntil(async () => replica.current().versions().hot === String(version), 1000, 10)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(replica.current().matchTargets([targetOf('http://www.fresh.example/')]).matches).toHaveLength(1);
+      // The old matcher is untouched: a job that started on it sees one version throughout.
+      expect(before.matchTargets([targetOf('http://fresh.example/')]).matches).toEqual([]);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('catches up through the periodic version check when a message is missed', async () => {
+    const replica = await ListReplica.start({ store, checkIntervalMs: 100 });
+    try {
+      // Written behind the replica's back: bump the version without publishing.
+      const keys = store.keys('hot');
+      await redis.hset(keys.entries, 'd:quiet.example', `2026-01-01T00:00:00.000Z {}`);
+      await redis.hincrby(keys.meta, 'version', 1);
+      expect(await waitUntil(async () => replica.current().matchTargets([targetOf('http://quiet.example/')]).matches.length === 1, 2000, 20)).toBe(true);
+    } finally {
+      await replica.close();
+    }
+  });
+});
