@@ -1,0 +1,116 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorInfo } from '../../src/errors.js';
+import { canonicalize } from '../../src/links/canonicalize.js';
+import type { UnfurlResult } from '../../src/links/unfurl.js';
+import { UnfurlCache } from '../../src/links/unfurl-cache.js';
+import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { startServer, redirect, type TestServer } from './unfurl-servers.js';
+
+/** A fake unfurler: counts fetches per input, answers after a delay with a one-redirect chain. */
+function fakeUnfurler(shape: Partial<UnfurlResult> = {}, delayMs = 30) {
+  const calls: string[] = [];
+  const unfurl = async (input: string): Promise<UnfurlResult> => {
+    calls.push(input);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return {
+      input,
+      chain: [{ url: input, canonical: input, status: 301, address: '93.184.215.14', durationMs: 1, redirect: { kind: 'http', location: 'https://landing.example/' } }],
+      final: { url: 'https://landing.example/', canonical: 'https://landing.example/', fetched: false },
+      warnings: [],
+      privateAddressOverride: false,
+      ...shape,
+    };
+  };
+  return { calls, unfurl };
+}
+
+describe('UnfurlCache (real Redis)', () => {
+  const prefix = uniquePrefix('unfurl-cache');
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  const url = (text: string) => [text, canonicalize(text)] as const;
+
+  it('shares one fetch between concurrent misses, then answers from Redis for the TTL', async () => {
+    const fake = fakeUnfurler();
+    const cache = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    const results = await Promise.all(Array.from({ length: 20 }, () => cache.unfurl(...url('http://short.example/a'))));
+    expect(fake.calls).toHaveLength(1);
+    expect(results.every((r) => r.final?.url === 'https://landing.example/')).toBe(true);
+    expect(cache.stats).toEqual({ hits: 0, misses: 1, shared: 19 });
+
+    // Another worker (another cache object) gets the stored result; the input is its own.
+    const other = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    const again = await other.unfurl(...url('HTTP://SHORT.example/a#x'));
+    expect(fake.calls).toHaveLength(1);
+    expect(again.input).toBe('HTTP://SHORT.example/a#x');
+    expect(other.stats.hits).toBe(1);
+    const ttl = await redis.ttl(cache.key(canonicalize('http://short.example/a')));
+    expect(ttl).toBeGreaterThan(290);
+    expect(ttl).toBeLessThanOrEqual(300);
+  });
+
+  it('keys on the port too (the canonical form drops it)', async () => {
+    const fake = fakeUnfurler();
+    const cache = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    await cache.unfurl(...url('http://ports.example/x'));
+    await cache.unfurl(...url('http://ports.example:8080/x'));
+    expect(fake.calls).toHaveLength(2);
+  });
+
+  it.each<[string, Partial<UnfurlResult>, boolean]>([
+    ['a run with the private-address override', { privateAddressOverride: true }, false],
+    ['a transient error', { error: { code: 'fetch_timeout', message: 'slow' } satisfies ErrorInfo }, false],
+    ['a permanent error', { error: { code: 'blocked_address', message: 'private' } satisfies ErrorInfo }, true],
+  ])('caches %s: %s', async (label, shape, cached) => {
+    const fake = fakeUnfurler(shape, 1);
+    const cache = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    const input = `http://cases.example/${label.replaceAll(' ', '-')}`;
+    await cache.unfurl(...url(input));
+    await cache.unfurl(...url(input));
+    expect(fake.calls).toHaveLength(cached ? 1 : 2);
+  });
+
+  it('with TTL 0 never touches Redis but still shares concurrent fetches', async () => {
+    const fake = fakeUnfurler();
+    const cache = new UnfurlCache({ redis, prefix, ttlSeconds: 0, unfurl: fake.unfurl });
+    await Promise.all([cache.unfurl(...url('http://nocache.example/')), cache.unfurl(...url('http://nocache.example/'))]);
+    await cache.unfurl(...url('http://nocache.example/'));
+    expect(fake.calls).toHaveLength(2);
+    expect(await redis.exists(cache.key(canonicalize('http://nocache.example/')))).toBe(0);
+  });
+
+  it('serves the link preparer: the chain of a cached unfurl is matched like a fetched one', async () => {
+    const fake = fakeUnfurler();
+    const preparer = new LinkPreparer({ unfurlCache: new UnfurlCache({ redis, prefix, unfurl: fake.unfurl }) });
+    const first = await preparer.prepare('http://prep.example/s');
+    const second = await preparer.prepare('http://prep.example/s');
+    expect(fake.calls).toHaveLength(1);
+    expect(second.subject.targets.map((t) => t.canonical.canonical)).toEqual(['http://prep.example/s', 'https://landing.example/']);
+    expect(second.details).toEqual(first.details);
+  });
+
+  it('never caches real unfurls run through the address-guard override', async () => {
+    const server: TestServer = await startServer((req, res) => (req.url === '/go' ? redirect(res, 302, '/done') : res.writeHead(200).end('ok')));
+    try {
+      const cache = new UnfurlCache({ redis, prefix });
+      const options = { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`] };
+      const first = await cache.unfurl(`${server.origin}/go`, canonicalize(`${server.origin}/go`), options);
+      await cache.unfurl(`${server.origin}/go`, canonicalize(`${server.origin}/go`), options);
+      expect(first.chain).toHaveLength(2);
+      expect(server.requests.filter((p) => p === '/go')).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
+  });
+});
