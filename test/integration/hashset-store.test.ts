@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
+import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
+import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
+import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { waitUntil } from '../harness/fleet.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+
+function hash(seed: number, flips = 0): Uint8Array {
+  const bytes = new Uint8Array(32);
+  let x = seed * 2654435761;
+  for (let i = 0; i < 32; i++) bytes[i] = (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i) >>> 0) & 0xff;
+  for (let bit = 0; bit < flips; bit++) bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
+  return bytes;
+}
+
+const entry = (id: string, seed: number, label?: string) => ({ id, hash: hash(seed), ...(label && { label }) });
+
+describe('hash sets in Redis', () => {
+  const prefix = uniquePrefix('hashsets');
+  const redis = testRedis();
+  const store = new HashSetStore(redis, { prefix });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('keeps every key under the prefix, hash tag included', async () => {
+    await store.create({ name: 'keys', algorithm: 'pdq' });
+    await store.add('keys', [entry('a', 1)]);
+    const keys = await redis.keys(`*hashset*keys*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(key.startsWith(`${prefix}:`)).toBe(true);
+  });
+
+  it('bumps the version once per change and never for a no-op', async () => {
+    expect(await store.create({ name: 'v', algorithm: 'pdq' })).toBe(true);
+    expect(await store.create({ name: 'v', algorithm: 'blockhash' })).toBe(false);
+    expect((await store.summary('v')).config.algorithm).toBe('pdq');
+    expect(await store.add('v', [entry('a', 1), entry('b', 2)])).toEqual({ version: 1, added: 2, unchanged: 0, conflicts: [] });
+    expect(await store.add('v', [entry('a', 1), { id: 'b', hash: hash(3) }])).toEqual({ version: 1, added: 0, unchanged: 1, conflicts: ['b'] });
+    expect(await store.disable('v', 'a', 'false positive')).toEqual({ version: 2, changed: true });
+    expect(await store.disable('v', 'a', 'again')).toEqual({ version: 2, changed: false });
+    expect((await store.info('v', ['a']))[0]).toMatchObject({ disabled: { reason: 'false positive' } });
+    expect(await store.enable('v', 'a')).toEqual({ version: 3, changed: true });
+    expect(await store.remove('v', ['b', 'missing'])).toEqual({ version: 4, removed: 1 });
+    expect(await store.remove('v', ['b'])).toEqual({ version: 4, removed: 0 });
+    await expect(store.add('nope', [entry('a', 1)])).rejects.toMatchObject({ code: 'hashset_not_found' });
+  });
+
+  it('applies only the changes since a replica version (incremental), then reloads after a gap', async () => {
+    await store.create({ name: 'inc', algorithm: 'pdq' });
+    await store.add('inc', [entry('a', 1, 'A'), entry('b', 2)]);
+    const { set } = await ReplicatedHashSet.load(store, 'inc');
+    expect(set.version).toBe('1');
+    await store.add('inc', [entry('c', 3)]);
+    await store.disable('inc', 'a', 'fp');
+    await store.remove('inc', ['b']);
+    const since = await store.changesSince('inc', 1);
+    expect(since).toMatchObject({ gap: false, version: 4, changes: [{ op: 'add', version: 2 }, { op: 'disable', version: 3 }, { op: 'remove', version: 4 }] });
+    if (since.gap) throw new Error('unexpected gap');
+    set.apply(since.changes);
+    expect(set.version).toBe('4');
+    expect(set.match([hash(1)])).toEqual([]);
+    expect(set.match([hash(2)])).toEqual([]);
+    const [match] = set.match([hash(3, 4)]);
+    expect(match).toMatchObject({ distance: 4 });
+    expect(await set.describe([match!.entryNo])).toEqual([{ id: 'c' }]);
+    // Replaying records already applied changes nothing.
+    set.apply(since.changes);
+    expect(set.size).toBe(1);
+
+    // The changelog trimmed past a replica's version: it must reload in full.
+    await store.enable('inc', 'a');
+    await redis.xtrim(store.keys('inc').log, 'MAXLEN', 0);
+    expect(await store.changesSince('inc', 4)).toEqual({ gap: true, version: 5 });
+  });
+
+  it('a worker replica follows changes by pub/sub and reloads in full when the changelog is gone', async () => {
+    await store.create({ name: 'live', algorithm: 'pdq' });
+    await store.add('live', [entry('a', 1)]);
+    const replicas = new HashSetReplicas({ store, subscriber: redis.duplicate(), logger: createLogger('silent'), checkIntervalMs: 60_000 });
+    await replicas.start();
+    try {
+      expect(replicas.get('live')!.version).toBe('1');
+      await store.add('live', [entry('b', 2)]);
+      expect(await waitUntil(async () => replicas.get('live')!.match([hash(2)]).length === 1, 1000, 10)).toBe(true);
+
+      // Drop the changelog and move the version on (as a long outage would): the next change shows a gap.
+      await redis.del(store.keys('live').log);
+      await redis.hincrby(store.keys('live').meta, 'version', 5);
+      await store.add('live', [entry('c', 3)]);
+      expect(await waitUntil(async () => replicas.get('live')?.match([hash(3)]).length === 1, 2000, 10)).toBe(true);
+      expect(replicas.get('live')!.version).toBe('8');
+      expect(replicas.get('live')!.match([hash(2)])).toHaveLength(1);
+
+      // A new set appears by its creation message.
+      await store.create({ name: 'later', algorithm: 'blockhash' });
+      expect(await waitUntil(async () => replicas.get('later') !== undefined, 1000, 10)).toBe(true);
+    } finally {
+      await replicas.close();
+    }
+  });
+
+  it('the periodic check catches a change whose message was missed', async () => {
+    await store.create({ name: 'missed', algorithm: 'pdq' });
+    const replicas = new HashSetReplicas({ store, subscriber: redis.duplicate(), logger: createLogger('silent'), checkIntervalMs: 100 });
+    await replicas.start();
+    try {
+      // Written behind the store's back: no message, only the version moves.
+      await redis.xadd(store.keys('missed').log, '1-0', 'op', 'add', 'no', '0', 'hash', Buffer.from(hash(9)));
+      await redis.hset(store.keys('missed').entries, 'x', Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), Buffer.from(hash(9))]));
+      await redis.hset(store.keys('missed').meta, 'version', 1, 'nextEntryNo', 1);
+      expect(await store.version('missed')).toBe(1);
+      expect(await waitUntil(async () => replicas.get('missed')?.match([hash(9)]).length === 1, 2000, 20)).toBe(true);
+    } finally {
+      await replicas.close();
+    }
+  });
+
+  it('flood guard: quarantines an entry past maxItems distinct items in its window, shared through Redis', async () => {
+    await store.create({ name: 'flood', algorithm: 'pdq', flood: { maxItems: 3, windowSeconds: 1 } });
+    const { config } = await store.summary('flood');
+    let now = Date.UTC(2026, 0, 1);
+    const workerA = new RedisFloodGuard(redis, prefix, undefined, () => now);
+    const workerB = new RedisFloodGuard(redis, prefix, undefined, () => now);
+    const match = { entryNo: 0, id: 'e0' };
+    expect(await workerA.recordMatch(config, match, 'item-1')).toBe(false);
+    expect(await workerB.recordMatch(config, match, 'item-2')).toBe(false);
+    expect(await workerA.recordMatch(config, match, 'item-2')).toBe(false);
+    expect(await workerB.recordMatch(config, match, 'item-3')).toBe(false);
+    now += 1000; // next window: the count starts again
+    for (const item of ['item-4', 'item-5', 'item-6']) expect(await workerA.recordMatch(config, match, item)).toBe(false);
+    expect(await workerB.recordMatch(config, match, 'item-7')).toBe(true);
+    now += 60_000;
+    expect(await workerA.recordMatch(config, match, 'item-8')).toBe(true);
+    expect(await store.quarantined('flood')).toEqual([expect.objectContaining({ id: 'e0', items: 4, windowSeconds: 1 })]);
+    expect((await store.summary('flood')).matches).toBe(9);
+    expect(await store.release('flood', ['e0'])).toBe(1);
+    expect(await workerA.recordMatch(config, match, 'item-9')).toBe(false);
+  });
+});
