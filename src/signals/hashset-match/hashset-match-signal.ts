@@ -8,6 +8,10 @@
  *   { source: 'hashset', kind: 'pdq_match' | 'blockhash_match', suggests, score, evidence }
  * `score` = 1 - distance / (threshold + 1): 1 for an exact copy, falling linearly to
  * 1 / (threshold + 1) at the threshold (never 0, as a match at the threshold is still a match).
+ * Evidence: set, setVersion, entryId, label, distance, threshold, frame (index of the sampled
+ * frame), matches (entries of the set within reach) and variant: the rotation or mirror of the
+ * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
+ * its own quarter turn back).
  * `suggests` is the set's kind (`block` or `review`), `review` when the entry is quarantined by the
  * flood guard, `allow` for negative sets.
  */
