@@ -1,0 +1,121 @@
+/** The hashset and hash commands, run as an operator would: `abuse-scan ...` in a child process. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
+import { decodeImage, hashImage } from '../../src/images/index.js';
+import { hashToHex } from '../../src/matching/hash-bits.js';
+import { REPO_ROOT } from '../harness/fleet.js';
+import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+
+const prefix = uniquePrefix('hashset-cli');
+const fixture = (name: string) => join(REPO_ROOT, 'fixtures', 'images', name);
+
+function cli(...args: string[]): ReturnType<typeof cliWith> {
+  return cliWith({}, ...args);
+}
+
+function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, REDIS_URL: TEST_REDIS_URL, ABUSE_SCAN_PREFIX: prefix, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const C = 'c'.repeat(64);
+
+describe('abuse-scan hashset / hash', () => {
+  const redis = testRedis();
+  const store = new HashSetStore(redis, { prefix });
+  const dir = mkdtempSync(join(tmpdir(), 'hashset-cli-'));
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('hash prints blockhash, PDQ and quality per file, with --dihedral variants and typed errors', async () => {
+    const { code, stdout } = await cli('hash', '--json', '--dihedral', fixture('rings.jpg'), fixture('nope.jpg'), fixture('bad/many-frames.gif'));
+    expect(code).toBe(1);
+    const [rings, missing, gif] = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rings).toMatchObject({ file: fixture('rings.jpg'), pdq: expect.stringMatching(/^[0-9a-f]{64}$/), blockhash: expect.stringMatching(/^[0-9a-f]{64}$/), pdqQuality: 100, width: 640, height: 480 });
+    expect(Object.keys(rings!.dihedral as object)).toHaveLength(8);
+    expect(missing).toMatchObject({ error: { code: 'path_not_found' } });
+    expect(gif).toMatchObject({ pdqQuality: 0 });
+  }, 30_000);
+
+  it('create, add images (refusing low quality), list and stats', async () => {
+    expect((await cli('hashset', 'create', 'cli-pdq', '--algorithm', 'pdq', '--threshold', '28')).code).toBe(0);
+    const again = await cli('hashset', 'create', 'cli-pdq', '--algorithm', 'pdq');
+    expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('already exists') });
+
+    const added = await cli('hashset', 'add', 'cli-pdq', fixture('rings.jpg'), '--id', 'rings', '--label', 'test rings');
+    expect(added.code).toBe(0);
+    const flat = await cli('hashset', 'add', 'cli-pdq', fixture('bad/many-frames.gif'));
+    expect(flat).toMatchObject({ code: 1, stderr: expect.stringMatching(/hash_low_quality: .*PDQ quality 0 is below the set's floor of 50/) });
+    const missing = await cli('hashset', 'add', 'no-such-set', A);
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('hashset_not_found') });
+
+    const list = await cli('hashset', 'list', '--json');
+    expect(JSON.parse(list.stdout.trim())).toEqual({ name: 'cli-pdq', algorithm: 'pdq', kind: 'block', threshold: 28, size: 1, version: 1 });
+    const stats = JSON.parse((await cli('hashset', 'stats', 'cli-pdq', '--json')).stdout) as Record<string, unknown>;
+    expect(stats).toMatchObject({ size: 1, version: 1, matches: 0, quarantined: [], config: { threshold: 28, minQuality: 50 } });
+  }, 60_000);
+
+  it('import validates the whole file first, reports bad lines by number, and re-imports as a no-op', async () => {
+    expect((await cli('hashset', 'create', 'cli-import', '--algorithm', 'pdq')).code).toBe(0);
+    const csv = join(dir, 'export.csv');
+    writeFileSync(csv, ['id,hash,tags,quality', `x1,${A},spam,90`, `x2,not-a-hash,spam,90`, `x3,${B},"a, b",10`, `x1,${A},spam,90`, `x4,${C},,`, `x1,${B},,`, ''].join('\n'));
+    const first = await cli('hashset', 'import', 'cli-import', csv);
+    expect(first.code).toBe(2);
+    expect(first.stderr).toContain(`${csv}:3: expected 64 hex digits`);
+    expect(first.stderr).toContain(`${csv}:4: PDQ quality 10 is below the set's floor of 50`);
+    expect(first.stderr).toContain(`${csv}:7: id x1 appears earlier in the file with another hash`);
+    expect(first.stdout).toContain('added 2, unchanged 0, conflicts 0, skipped 3 bad and 1 repeated lines; version 1');
+
+    const second = await cli('hashset', 'import', 'cli-import', csv);
+    expect(second.stdout).toContain('added 0, unchanged 2, conflicts 0');
+    expect(second.stdout).toContain('version 1');
+    expect(await store.version('cli-import')).toBe(1);
+
+    const garbage = join(dir, 'garbage.txt');
+    writeFileSync(garbage, `${A}\nnope\nnope\nnope\n`);
+    const refused = await cli('hashset', 'import', 'cli-import', garbage, '--max-bad', '2');
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('3 bad lines (more than --max-bad 2); nothing written') });
+    expect(await store.version('cli-import')).toBe(1);
+  }, 60_000);
+
+  it('disable, remove, export', async () => {
+    expect((await cli('hashset', 'disable', 'cli-import', 'x1', '--reason', 'false positive')).stdout).toContain('disabled x1; cli-import at version 2');
+    expect((await cli('hashset', 'remove', 'cli-import', 'x4')).stdout).toContain('removed 1 of 1; cli-import at version 3');
+    const csv = await cli('hashset', 'export', 'cli-import');
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('hash,label,id,source,added_at,added_by,disabled_reason');
+    expect(lines.slice(1)).toEqual([expect.stringMatching(new RegExp(`^${A},spam,x1,import:export.csv,.*,false positive$`))]);
+    const hex = await cli('hashset', 'export', 'cli-import', '--format', 'hex');
+    expect(hex.stdout).toBe('');
+  }, 60_000);
+
+  it('the embedded scan matches CSV hash sets from ABUSE_SCAN_HASHSETS_DIR, without Redis', async () => {
+    const rings = hashImage(await decodeImage(readFileSync(fixture('rings.jpg'))));
+    const sets = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+    writeFileSync(join(sets, 'local.pdq.csv'), `hash,label,id\n${hashToHex(rings.pdq)},rings,r1\nbroken,x,y\n`);
+    writeFileSync(join(sets, 'README.md'), 'not a set');
+    const { code, stdout } = await cliWith({ ABUSE_SCAN_HASHSETS_DIR: sets, REDIS_URL: 'redis://127.0.0.1:1' }, 'scan', 'image', '--json', fixture('rings--rot90.jpg'), fixture('shapes.jpg'));
+    const [copy, other] = stdout.trim().split('\n').map((line) => JSON.parse(line) as { decision: string; signals: Array<{ evidence: Record<string, unknown> }>; versions: { hashSets: Record<string, string> } });
+    expect(code).toBe(3);
+    expect(copy).toMatchObject({ decision: 'block', signals: [{ evidence: { set: 'local', entryId: 'r1', label: 'rings', variant: 'rotate90' } }] });
+    expect(copy!.versions.hashSets.local).toMatch(/^sha256:[0-9a-f]{16}$/);
+    expect(other).toMatchObject({ decision: 'allow', signals: [] });
+  }, 30_000);
+});
