@@ -2,7 +2,10 @@ import { Command } from 'commander';
 import { SCANNER_VERSION } from '../version.js';
 import { registerHashCommand } from './hash-command.js';
 import { registerHashSetCommand } from './hashset-command.js';
+import { registerBlocklistCommand } from './blocklist-command.js';
+import { registerCanonicalizeCommand } from './canonicalize-command.js';
 import { registerScanCommand } from './scan-command.js';
+import { registerUnfurlCommand } from './unfurl-command.js';
 import { registerWorkerCommand } from './worker-command.js';
 
 const program = new Command()
@@ -12,6 +15,9 @@ const program = new Command()
 
 registerScanCommand(program);
 registerWorkerCommand(program);
+registerCanonicalizeCommand(program);
+registerUnfurlCommand(program);
+registerBlocklistCommand(program);
 registerHashSetCommand(program);
 registerHashCommand(program);
 

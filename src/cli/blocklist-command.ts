@@ -1,0 +1,178 @@
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { canonicalEntry, decodeEntryInfo, EntryError, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
+import { formatOfFile, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
+import { ListStore, type ListChange } from '../lists/list-store.js';
+import { createRedis } from '../runtime/redis.js';
+import { LineWriter } from './line-io.js';
+
+/**
+ * `abuse-scan blocklist import|add|remove|list`: manage the lists workers match links against,
+ * in Redis (REDIS_URL, ABUSE_SCAN_PREFIX). Every change bumps the list's version and reaches
+ * running workers within a second. Entries are canonicalized first; bad ones are reported by
+ * line (import) or argument (add/remove). `import` skips bad lines unless `--strict`; `add` and
+ * `remove` write nothing when any entry is bad. Exit 1 when anything was refused or skipped.
+ */
+
+interface SettingsFlags {
+  allow?: boolean;
+  action?: ListAction;
+}
+
+interface ImportFlags extends SettingsFlags {
+  format?: ListFileFormat;
+  replace?: boolean;
+  strict?: boolean;
+  addedBy?: string;
+}
+
+interface EntryFlags extends SettingsFlags {
+  kind?: EntryKind;
+  label?: string;
+  reason?: string;
+  addedBy?: string;
+}
+
+async function withStore<T>(fn: (store: ListStore) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  const redis = createRedis(config.redisUrl);
+  try {
+    return await fn(new ListStore(redis, { prefix: config.prefix }));
+  } finally {
+    await redis.quit();
+  }
+}
+
+function settingsOf(flags: SettingsFlags) {
+  return { ...(flags.allow && { role: 'allow' as const }), ...(flags.action && { action: flags.action }) };
+}
+
+function reportBad(bad: readonly BadLine[], what: string): void {
+  for (const line of bad) process.stderr.write(`${what} ${line.line}: ${line.message}: ${line.text}\n`);
+}
+
+function summarize(name: string, change: ListChange): string {
+  return `list ${name}: version ${change.version}, ${change.added} added, ${change.updated} updated, ${change.unchanged} unchanged, ${change.removed} removed`;
+}
+
+async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
+  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  const addedBy = flags.addedBy ?? process.env.USER;
+  const parsed = parseListFile(text, flags.format ?? formatOfFile(file), addedBy ? { addedBy } : {});
+  reportBad(parsed.bad, 'line');
+  if (parsed.bad.length) process.exitCode = 1;
+  if (parsed.bad.length && flags.strict) {
+    process.stderr.write(`list ${name}: nothing imported (${parsed.bad.length} bad lines, --strict)\n`);
+    return;
+  }
+  const change = await withStore((store) => store.import(name, parsed.entries, { ...settingsOf(flags), replace: flags.replace ?? false }));
+  const skipped = parsed.bad.length ? `; ${parsed.bad.length} bad lines skipped` : '';
+  process.stdout.write(`${summarize(name, change)}${skipped}${parsed.duplicates ? `; ${parsed.duplicates} duplicate lines` : ''}\n`);
+}
+
+/** Canonical entries of the arguments; undefined (and errors printed) when any is bad. */
+function entriesOf(texts: string[], flags: EntryFlags): ListEntry[] | undefined {
+  const entries: ListEntry[] = [];
+  const bad: BadLine[] = [];
+  texts.forEach((text, index) => {
+    try {
+      entries.push(canonicalEntry(text, flags.kind));
+    } catch (error) {
+      if (!(error instanceof EntryError)) throw error;
+      bad.push({ line: index + 1, text, message: error.message });
+    }
+  });
+  if (bad.length === 0) return entries;
+  reportBad(bad, 'entry');
+  process.stderr.write('nothing written\n');
+  process.exitCode = 1;
+  return undefined;
+}
+
+async function runAdd(name: string, texts: string[], flags: EntryFlags): Promise<void> {
+  const addedBy = flags.addedBy ?? process.env.USER;
+  const entries = entriesOf(texts, flags)?.map((entry) => ({
+    ...entry,
+    ...(flags.label && { label: flags.label }),
+    ...(flags.reason && { reason: flags.reason }),
+    ...(addedBy && { addedBy }),
+  }));
+  if (!entries) return;
+  const change = await withStore((store) => store.add(name, entries, settingsOf(flags)));
+  process.stdout.write(`${summarize(name, change)}\n`);
+}
+
+async function runRemove(name: string, texts: string[], flags: EntryFlags): Promise<void> {
+  const entries = entriesOf(texts, flags);
+  if (!entries) return;
+  const change = await withStore((store) => store.remove(name, entries));
+  process.stdout.write(`${summarize(name, change)}\n`);
+}
+
+async function runList(name: string | undefined, flags: { json?: boolean }): Promise<void> {
+  await withStore(async (store) => {
+    const out = new LineWriter();
+    if (name === undefined) {
+      for (const listName of await store.names()) {
+        const summary = await store.summary(listName);
+        if (!summary) continue;
+        await out.line(flags.json ? JSON.stringify(summary) : `${summary.name}\t${summary.role}\t${summary.action}\tversion ${summary.version}\t${summary.size} entries`);
+      }
+    } else {
+      if ((await store.summary(name)) === undefined) {
+        process.stderr.write(`no list named ${name}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      for await (const page of store.scanEntries(name)) {
+        for (const [field, stored] of page) {
+          const entry = { ...parseEntryField(field), ...decodeEntryInfo(stored) };
+          await out.line(flags.json ? JSON.stringify(entry) : [entry.kind, entry.value, entry.label ?? '', entry.reason ?? '', entry.addedBy ?? '', entry.addedAt ?? ''].join('\t'));
+        }
+      }
+    }
+    await out.flush();
+  });
+}
+
+export function registerBlocklistCommand(program: Command): void {
+  const blocklist = program.command('blocklist').description('manage the block- and allowlists in Redis (REDIS_URL); changes reach running workers within a second');
+  const settings = (command: Command) =>
+    command
+      .option('--allow', 'the list is an allowlist: its entries suppress block matches of the URLs they cover')
+      .addOption(new Option('--action <action>', 'what a match of this blocklist suggests').choices(['block', 'review']))
+      .option('--added-by <who>', 'recorded with each entry (default $USER)');
+
+  settings(blocklist.command('import').argument('<list>', 'list name').argument('<file>', 'entries file (- for stdin)'))
+    .addOption(new Option('--format <format>', 'file format (default from the extension: .csv is CSV)').choices(['txt', 'csv']))
+    .option('--replace', 'make the list exactly the file (drop entries not in it)')
+    .option('--strict', 'import nothing when any line is bad')
+    .description('import a text file (one entry per line, # comments) or CSV (header with entry[,kind,label,reason,added_by])')
+    .action((name: string, file: string, flags: ImportFlags) => runImport(name, file, flags));
+
+  const entryOptions = (command: Command) =>
+    command.addOption(new Option('--kind <kind>', 'entry kind (default: a scheme makes a URL, a "/" an expression, else a domain)').choices(['url', 'expression', 'domain']));
+  settings(entryOptions(blocklist.command('add').argument('<list>', 'list name').argument('<entry...>', 'URLs, expressions (evil.example/path/) or domains')))
+    .option('--label <label>', 'label of the entries')
+    .option('--reason <reason>', 'why they are listed')
+    .description('add entries (creates the list)')
+    .action((name: string, entries: string[], flags: EntryFlags) => runAdd(name, entries, flags));
+
+  entryOptions(blocklist.command('remove').argument('<list>', 'list name').argument('<entry...>', 'entries to remove'))
+    .description('remove entries')
+    .action((name: string, entries: string[], flags: EntryFlags) => runRemove(name, entries, flags));
+
+  blocklist
+    .command('list')
+    .argument('[list]', 'a list whose entries to print')
+    .option('--json', 'one JSON object per line')
+    .description('the lists with role, action, version and size; or one list\'s entries (kind, value, label, reason, added by, added at)')
+    .action((name: string | undefined, flags: { json?: boolean }) => runList(name, flags));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

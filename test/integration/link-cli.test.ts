@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListStore } from '../../src/lists/list-store.js';
+import { REPO_ROOT } from '../harness/fleet.js';
+import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
+import { redirect, startServer, type TestServer } from './unfurl-servers.js';
+
+/** `abuse-scan <args>` from the TypeScript sources, with optional stdin; resolves with its output. */
+function runCli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'silent', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+describe('abuse-scan canonicalize', () => {
+  it('answers stdin line N on output line N; invalid lines are empty, errors on stderr, exit 1', async () => {
+    const { code, stdout, stderr } = await runCli(['canonicalize'], { stdin: 'HTTP://Evil.EXAMPLE/a/../b\njavascript:alert(1)\n\nwww.bücher.de/%7Ex\n' });
+    expect(stdout).toBe('http://evil.example/b\n\n\nhttp://www.xn--bcher-kva.de/~x\n');
+    expect(stderr).toMatch(/^line 2: unsupported_scheme: .*\nline 3: invalid_url: /);
+    expect(code).toBe(1);
+  });
+
+  it('takes URLs as arguments and prints JSON lines', async () => {
+    const { code, stdout } = await runCli(['canonicalize', '--json', 'https://a.b.evil.example/x/y?q', 'data:text/html,hi']);
+    const [first, second] = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toMatchObject({ input: 'https://a.b.evil.example/x/y?q', canonical: 'https://a.b.evil.example/x/y?q', host: 'a.b.evil.example', registrableDomain: 'evil.example' });
+    expect(first!.expressions).toContain('evil.example/x/');
+    expect(second).toEqual({ input: 'data:text/html,hi', error: { code: 'unsupported_scheme', message: expect.any(String) } });
+    expect(code).toBe(1);
+  });
+});
+
+describe('abuse-scan unfurl', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer((req, res) => redirect(res, 302, '/next'));
+  });
+  afterAll(async () => server?.close());
+
+  it('keeps the address guard (no override from a command) and answers every line in order', async () => {
+    const { code, stdout } = await runCli(['unfurl', '--json', '-'], { stdin: `${server.origin}/start\nnot a url at all\nftp://x.example/\n` });
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { input: string; chain: unknown[]; error?: { code: string } });
+    expect(lines.map((l) => [l.input, l.error?.code])).toEqual([
+      [`${server.origin}/start`, 'blocked_address'],
+      ['not a url at all', expect.stringMatching(/invalid_url|invalid_host/)],
+      ['ftp://x.example/', 'unsupported_scheme'],
+    ]);
+    expect(lines[0]!.chain).toEqual([]);
+    expect(server.requests).toEqual([]);
+    expect(code).toBe(1);
+  });
+});
+
+describe('abuse-scan blocklist', () => {
+  const prefix = uniquePrefix('blocklist-cli');
+  const env = { ABUSE_SCAN_PREFIX: prefix };
+  let redis: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    redis = testRedis();
+    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('imports a text file, reporting bad lines by number, idempotently', async () => {
+    const file = join(dir, 'phish.txt');
+    await writeFile(file, '# feed\nevil.example\nHTTP://Bad.Example/Login\nsub.evil.example\n\nkit.example/p/\n');
+    const first = await runCli(['blocklist', 'import', 'phish', file, '--action', 'review', '--added-by', 'test'], { env });
+    expect(first.stdout).toMatch(/^list phish: version 1, 3 added, 0 updated, 0 unchanged, 0 removed; 1 bad lines skipped/);
+    expect(first.stderr).toMatch(/^line 4: sub.evil.example is not a registrable domain/);
+    expect(first.code).toBe(1);
+
+    const again = await runCli(['blocklist', 'import', 'phish', file, '--action', 'review', '--added-by', 'test'], { env });
+    expect(again.stdout).toMatch(/^list phish: version 1, 0 added, 0 updated, 3 unchanged/);
+
+    const summary = await new ListStore(redis, { prefix }).summary('phish');
+    expect(summary).toMatchObject({ version: 1, role: 'block', action: 'review', size: 3 });
+  });
+
+  it('imports CSV as an allowlist, refuses everything with --strict when a line is bad', async () => {
+    const csv = join(dir, 'partners.csv');
+    await writeFile(csv, 'entry,kind,label,reason\npartner.example,domain,p1,"contract, 2026"\ncdn.partner2.example/,expression,p2,\n');
+    const ok = await runCli(['blocklist', 'import', 'allow-partners', csv, '--allow'], { env });
+    expect(ok.stdout).toMatch(/version 1, 2 added/);
+    expect(ok.code).toBe(0);
+
+    await writeFile(csv, 'entry\nfine.example\njavascript:x\n');
+    const strict = await runCli(['blocklist', 'import', 'strict', csv, '--strict'], { env });
+    expect(strict.stderr).toMatch(/line 3: unsupported_scheme[\s\S]*nothing imported/);
+    expect(await new ListStore(redis, { prefix }).summary('strict')).toBeUndefined();
+  });
+
+  it('adds and removes entries, each change one version; bad entries write nothing', async () => {
+    const added = await runCli(['blocklist', 'add', 'phish', 'http://evil.example/x', '1.2.3.4', '--label', 'kit-3', '--reason', 'report 881'], { env });
+    expect(added.stdout).toMatch(/^list phish: version 2, 2 added/);
+    const refused = await runCli(['blocklist', 'add', 'phish', 'ok.example', 'co.uk'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/entry 2: co.uk is a public suffix[\s\S]*nothing written/);
+    const removed = await runCli(['blocklist', 'remove', 'phish', '1.2.3.4/'], { env });
+    expect(removed.stdout).toMatch(/^list phish: version 3, 0 added, 0 updated, 0 unchanged, 1 removed/);
+  });
+
+  it('lists the lists with versions and sizes, and a list\'s entries', async () => {
+    const lists = await runCli(['blocklist', 'list'], { env });
+    expect(lists.stdout.trim().split('\n')).toEqual(['allow-partners\tallow\tblock\tversion 1\t2 entries', 'phish\tblock\treview\tversion 3\t4 entries']);
+    const entries = await runCli(['blocklist', 'list', 'phish', '--json'], { env });
+    const parsed = entries.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    expect(parsed.map((e) => `${e.kind} ${e.value}`).sort()).toEqual(['domain evil.example', 'expression kit.example/p/', 'url http://bad.example/Login', 'url http://evil.example/x']);
+    expect(parsed.find((e) => e.value === 'http://evil.example/x')).toMatchObject({ label: 'kit-3', reason: 'report 881', addedAt: expect.any(String) });
+    expect(parsed.find((e) => e.value === 'evil.example')).toMatchObject({ addedBy: 'test' });
+  });
+});
+
+describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-listdir-'));
+    await writeFile(join(dir, 'phish.txt'), 'evil.example\n');
+    await writeFile(join(dir, 'allow-partners.csv'), 'entry\nlogin.evil.example/\n');
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('blocks from a list file and lets an allow- file win', async () => {
+    const env = { ABUSE_SCAN_LISTS_DIR: dir, ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
+    const blocked = await runCli(['scan', 'url', '--json', 'https://www.evil.example/x'], { env });
+    expect(blocked.code).toBe(3);
+    const verdict = JSON.parse(blocked.stdout) as { signals: Array<{ evidence: Record<string, unknown> }>; versions: { lists: Record<string, string> } };
+    expect(verdict.signals[0]!.evidence).toMatchObject({ list: 'phish', entry: 'evil.example', hop: 0 });
+    expect(verdict.versions.lists.phish).toMatch(/^sha256:[0-9a-f]{12}$/);
+    const allowed = await runCli(['scan', 'url', 'https://login.evil.example/x'], { env });
+    expect(allowed.code).toBe(0);
+  });
+});
