@@ -26,6 +26,13 @@ function trivialJob(i: number) {
   return { contentId: `bench-${i}`, surface: 'bench', items: [`https://bench.example/item/${i}`] };
 }
 
+/** CPU this process spent per job while draining the queue, in µs: a figure load elsewhere hardly moves. */
+const cpuPerJob = { noop: [] as number[], fleet: [] as number[] };
+function cpuMicros(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+}
+
 async function waitForCount(count: () => Promise<number>, target: number): Promise<void> {
   while ((await count()) < target) await new Promise((resolve) => setTimeout(resolve, 5));
 }
@@ -39,10 +46,12 @@ async function noopThroughput(jobs: number, concurrency: number): Promise<number
   }
   let done = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const worker = new Worker('noop', async () => undefined, { connection, prefix, concurrency });
   worker.on('completed', () => done++);
   await waitForCount(async () => done, jobs);
   const seconds = (performance.now() - started) / 1000;
+  cpuPerJob.noop.push(cpuMicros(cpu) / jobs);
   await worker.close();
   await queue.close();
   await deletePrefix(connection, prefix);
@@ -76,9 +85,11 @@ async function fleetThroughput(jobs: number, concurrency: number): Promise<numbe
   const stream = verdictKeys(prefix).stream;
   const fleet = await startFleet(prefix, concurrency);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await fleet.start();
   await waitForCount(() => counter.xlen(stream), jobs);
   const seconds = (performance.now() - started) / 1000;
+  cpuPerJob.fleet.push(cpuMicros(cpu) / jobs);
   await fleet.stop();
   await client.close();
   await deletePrefix(counter, prefix);
@@ -151,6 +162,9 @@ export async function main(args: string[]): Promise<void> {
     `throughput (medians): no-op ${median(noop).toFixed(0)} jobs/s, fleet ${median(fleet).toFixed(0)} verdicts/s; ` +
       `median paired ratio ${ratio.toFixed(2)} (target >= 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`,
   );
+  const noopCpu = median(cpuPerJob.noop.slice(-rounds));
+  const fleetCpu = median(cpuPerJob.fleet.slice(-rounds));
+  console.log(`worker-process CPU per job (median): no-op ${noopCpu.toFixed(1)} µs, fleet ${fleetCpu.toFixed(1)} µs (ratio ${(noopCpu / fleetCpu).toFixed(2)})`);
 
   const rate = Number(values.rate);
   const latency = await latencyAtLoad(rate, Number(values.seconds), concurrency);
