@@ -23,6 +23,8 @@ interface ImportFlags {
   maxBad: string;
 }
 
+/** Batches sent before waiting for the oldest to finish. */
+const BATCHES_IN_FLIGHT = 4;
 /** Bad lines printed one by one; beyond this only counted. */
 const BAD_LINES_SHOWN = 50;
 
@@ -117,25 +119,36 @@ async function write(
   const addedBy = currentUser();
   let batch: ParsedHashLine[] = [];
   let written = 0;
+  // Batches are pipelined: Redis runs them one after the other, in order, while the next is parsed.
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
   const flush = async (): Promise<void> => {
-    const result = await store.add(
-      name,
-      batch.map((entry) => ({ id: entry.id, hash: entry.hash, source, addedBy, ...(entry.label !== undefined && { label: entry.label }) })),
-    );
-    totals.version = result.version;
-    totals.added += result.added;
-    totals.unchanged += result.unchanged;
-    totals.conflicts.push(...result.conflicts);
-    written += batch.length;
-    progress.tick('written', written, total);
+    const entries = batch.map((entry) => ({ id: entry.id, hash: entry.hash, source, addedBy, ...(entry.label !== undefined && { label: entry.label }) }));
     batch = [];
+    const sent = store.add(name, entries).then((result) => {
+      totals.version = Math.max(totals.version, result.version);
+      totals.added += result.added;
+      totals.unchanged += result.unchanged;
+      totals.conflicts.push(...result.conflicts);
+      written += entries.length;
+      progress.tick('written', written, total);
+    });
+    inFlight.add(sent);
+    sent.then(
+      () => inFlight.delete(sent),
+      (error: unknown) => (inFlight.delete(sent), (failure ??= error)),
+    );
+    if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight).catch(() => undefined);
+    if (failure !== undefined) throw failure;
   };
   for await (const parsed of readHashList(createReadStream(file), format, HASH_BITS[config.algorithm])) {
     if (!parsed.ok || skip.has(parsed.entry.line)) continue;
     batch.push(parsed.entry);
     if (batch.length >= batchSize) await flush();
   }
-  if (batch.length || totals.version === 0) await flush();
+  if (batch.length || written === 0) await flush();
+  await Promise.allSettled(inFlight);
+  if (failure !== undefined) throw failure;
   return totals;
 }
 

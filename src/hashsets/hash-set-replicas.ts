@@ -50,7 +50,7 @@ export class HashSetReplicas {
     this.timer.unref();
   }
 
-  /** The sets loaded now (in name order). */
+  /** The sets loaded now. */
   sets(): MatchableHashSet[] {
     return [...this.replicas.values()];
   }

@@ -3,7 +3,8 @@
  * changelog record per changed entry with stream id <new version>-<n>, bumps the version once and
  * announces "<name> <version>" on the change channel, or, when nothing changed, does none of that.
  *
- * KEYS: meta, entries, info, ids, log.  ARGV: changelog max length, channel, set name, then per script.
+ * KEYS: meta, entries, info, ids, log.  ARGV: changelog max length, channel, set name, pack key
+ * prefix, then per script. Every change also writes the entry's slot in its pack (see hash-set-keys.ts).
  * Returns { version, count, ... } (see each script).
  */
 
@@ -23,6 +24,10 @@ local function finish()
   redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. nextVersion)
   return nextVersion
 end
+-- Writes the entry's state byte (0 absent, 1 enabled, 2 disabled) and, given, its hash into its pack.
+local function pack(no, state, hashBytes, hash)
+  redis.call('SETRANGE', ARGV[4] .. math.floor(no / 4096), (no % 4096) * (1 + hashBytes), string.char(state) .. (hash or ''))
+end
 local function entryNo(value)
   local a, b, c, d = string.byte(value, 1, 4)
   return ((a * 256 + b) * 256 + c) * 256 + d
@@ -30,14 +35,14 @@ end
 `;
 
 /**
- * ARGV[4..]: id, hash bytes, info JSON per entry. An id already present is left alone: counted as
+ * ARGV[5..]: id, hash bytes, info JSON per entry. An id already present is left alone: counted as
  * unchanged when its hash is the same (re-imports are no-ops), else returned as a conflict.
  * Returns { version, added, unchanged, conflicting ids }.
  */
 export const ADD_ENTRIES = `${PRELUDE}
 local nextNo = tonumber(redis.call('HGET', KEYS[1], 'nextEntryNo'))
 local added, unchanged, conflicts = 0, 0, {}
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local id, hash = ARGV[i], ARGV[i + 1]
   local existing = redis.call('HGET', KEYS[2], id)
   if existing then
@@ -49,6 +54,7 @@ for i = 4, #ARGV, 3 do
     redis.call('HSET', KEYS[2], id, packed .. hash)
     redis.call('HSET', KEYS[3], id, ARGV[i + 2])
     redis.call('HSET', KEYS[4], no, id)
+    pack(no, 1, #hash, hash)
     log('op', 'add', 'no', no, 'hash', hash)
     added = added + 1
   end
@@ -57,13 +63,14 @@ if added > 0 then redis.call('HSET', KEYS[1], 'nextEntryNo', nextNo) end
 return { finish(), added, unchanged, conflicts }
 `;
 
-/** ARGV[4..]: ids. Returns { version, removed }. */
+/** ARGV[5..]: ids. Returns { version, removed }. */
 export const REMOVE_ENTRIES = `${PRELUDE}
 local removed = 0
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local existing = redis.call('HGET', KEYS[2], ARGV[i])
   if existing then
     local no = entryNo(existing)
+    pack(no, 0, #existing - 5)
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('HDEL', KEYS[3], ARGV[i])
     redis.call('HDEL', KEYS[4], no)
@@ -75,22 +82,23 @@ return { finish(), removed }
 `;
 
 /**
- * ARGV[4]: id, ARGV[5]: '1' disable / '0' enable, ARGV[6]: reason, ARGV[7]: ISO time.
+ * ARGV[5]: id, ARGV[6]: '1' disable / '0' enable, ARGV[7]: reason, ARGV[8]: ISO time.
  * Returns { version, 1 changed / 0 unknown id or already in that state }.
  */
 export const SET_DISABLED = `${PRELUDE}
-local existing = redis.call('HGET', KEYS[2], ARGV[4])
+local existing = redis.call('HGET', KEYS[2], ARGV[5])
 if not existing then return { version, 0 } end
-local disable = ARGV[5] == '1'
+local disable = ARGV[6] == '1'
 local flags = string.byte(existing, 5)
 if (flags % 2 == 1) == disable then return { version, 0 } end
 local no = entryNo(existing)
 local hash = string.sub(existing, 6)
 flags = disable and (flags + 1) or (flags - 1)
-redis.call('HSET', KEYS[2], ARGV[4], string.sub(existing, 1, 4) .. string.char(flags) .. hash)
-local info = cjson.decode(redis.call('HGET', KEYS[3], ARGV[4]) or '{}')
-if disable then info.disabled = { reason = ARGV[6], at = ARGV[7] } else info.disabled = nil end
-redis.call('HSET', KEYS[3], ARGV[4], cjson.encode(info))
+redis.call('HSET', KEYS[2], ARGV[5], string.sub(existing, 1, 4) .. string.char(flags) .. hash)
+local info = cjson.decode(redis.call('HGET', KEYS[3], ARGV[5]) or '{}')
+if disable then info.disabled = { reason = ARGV[7], at = ARGV[8] } else info.disabled = nil end
+redis.call('HSET', KEYS[3], ARGV[5], cjson.encode(info))
+pack(no, disable and 2 or 1, #hash)
 if disable then log('op', 'disable', 'no', no) else log('op', 'enable', 'no', no, 'hash', hash) end
 return { finish(), 1 }
 `;

@@ -9,7 +9,7 @@ import type { RedisClient } from '../runtime/redis.js';
 import { ScanError } from '../errors.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
-import { hashSetChannel, hashSetKeys, hashSetNamesKey, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
+import { hashSetChannel, hashSetKeys, hashSetNamesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
 import { ADD_ENTRIES, CREATE_SET, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
 
 export interface HashSetStoreOptions {
@@ -49,6 +49,8 @@ export interface HashSetSummary {
   createdAt: string;
   /** Matches recorded since the set was created (flood guard). */
   matches: number;
+  /** Entry numbers handed out so far (the packs cover 0 .. nextEntryNo - 1). */
+  nextEntryNo: number;
 }
 
 export type EntryInfo = Omit<HashSetEntry, 'id' | 'hash'>;
@@ -103,6 +105,7 @@ export class HashSetStore {
       size,
       createdAt: meta.createdAt ?? '',
       matches: Number(meta.matches ?? 0),
+      nextEntryNo: Number(meta.nextEntryNo ?? 0),
     };
   }
 
@@ -169,6 +172,21 @@ export class HashSetStore {
     } while (cursor !== '0');
   }
 
+  /**
+   * The packs covering entry numbers 0 .. nextEntryNo - 1, in order, `inFlight` GETs at a time:
+   * per entry number a state byte (PACK_ABSENT / _ENABLED / _DISABLED) and the hash.
+   */
+  async *readPacks(name: string, nextEntryNo: number, inFlight = 16): AsyncGenerator<{ firstEntryNo: number; pack: Buffer }> {
+    const { packPrefix } = this.keys(name);
+    const buckets = Math.ceil(nextEntryNo / PACK_ENTRIES);
+    const pending: Array<Promise<Buffer | null>> = [];
+    for (let next = 0, bucket = 0; bucket < buckets; bucket++) {
+      while (next < buckets && pending.length < inFlight) pending.push(this.redis.getBuffer(`${packPrefix}${next++}`));
+      const pack = await pending.shift()!;
+      if (pack) yield { firstEntryNo: bucket * PACK_ENTRIES, pack };
+    }
+  }
+
   /** Labels and provenance of the given ids (undefined for unknown ones). */
   async info(name: string, ids: readonly string[]): Promise<Array<EntryInfo | undefined>> {
     if (ids.length === 0) return [];
@@ -219,6 +237,7 @@ export class HashSetStore {
         String(this.changelogMaxLength),
         this.channel,
         name,
+        keys.packPrefix,
         ...args,
       ])) as unknown[];
     } catch (error) {

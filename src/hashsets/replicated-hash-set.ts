@@ -1,18 +1,20 @@
 /**
  * A worker's copy of one Redis hash set: only the Hamming index and a byte of state per entry
- * number live in memory (~40 bytes an entry); ids and labels stay in Redis and are read for matched
- * entries only. Loaded once with HSCAN, then kept current by applying changelog records.
+ * number live in memory; ids and labels stay in Redis and are read for matched entries only.
+ * Loaded once from the set's packs, then kept current by applying changelog records.
  */
 import { performance } from 'node:perf_hooks';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
 import { HASH_BITS, type HashSetConfig } from './hash-set-config.js';
 import type { EntryDescription, MatchableHashSet } from './hash-set.js';
+import { PACK_ABSENT, PACK_DISABLED, PACK_ENABLED } from './hash-set-keys.js';
 import type { HashSetChange, HashSetStore } from './hash-set-store.js';
 
-const ABSENT = 0;
-const ENABLED = 1;
-const DISABLED = 2;
+// The packs' state bytes, used as is.
+const ABSENT = PACK_ABSENT;
+const ENABLED = PACK_ENABLED;
+const DISABLED = PACK_DISABLED;
 
 export interface LoadStats {
   entries: number;
@@ -22,7 +24,7 @@ export interface LoadStats {
 export class ReplicatedHashSet implements MatchableHashSet {
   private readonly index: EntryIndex;
   /** ABSENT / ENABLED / DISABLED by entry number. */
-  private state = new Uint8Array(1024);
+  private state: Uint8Array;
   private versionNo: number;
 
   private constructor(
@@ -30,30 +32,40 @@ export class ReplicatedHashSet implements MatchableHashSet {
     readonly config: HashSetConfig,
     version: number,
     expectedSize: number,
+    entryNumbers = 0,
   ) {
     this.versionNo = version;
+    this.state = new Uint8Array(Math.max(1024, entryNumbers));
     this.index = new EntryIndex(HASH_BITS[config.algorithm], config.threshold, expectedSize);
   }
 
   /**
-   * Loads the set: every entry by HSCAN, then the changelog from the version read before the scan.
-   * Changes made during the scan may show up in both; applying a record is idempotent (entry numbers
+   * Loads the set: every pack (GET), then the changelog from the version read before the packs.
+   * Changes made during the read may show up in both; applying a record is idempotent (entry numbers
    * are never reused and an entry's hash never changes), so the result is the set at the new version.
    */
   static async load(store: HashSetStore, name: string): Promise<{ set: ReplicatedHashSet; stats: LoadStats }> {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       const summary = await store.summary(name);
-      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size);
+      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo);
+      const slot = 1 + HASH_BITS[summary.config.algorithm] / 8;
       let entries = 0;
-      for await (const batch of store.scanEntries(name)) {
-        for (const entry of batch) set.put(entry.entryNo, entry.disabled ? DISABLED : ENABLED, entry.hash);
-        entries += batch.length;
+      for await (const { firstEntryNo, pack } of store.readPacks(name, summary.nextEntryNo)) {
+        for (let offset = 0, entryNo = firstEntryNo; offset + slot <= pack.length; offset += slot, entryNo++) {
+          const state = pack[offset]!;
+          if (state === ABSENT) continue;
+          set.put(entryNo, state, pack.subarray(offset + 1, offset + slot));
+          entries++;
+        }
       }
       const since = await store.changesSince(name, summary.version);
       // A gap here means the changelog was trimmed past the load's start while it ran: load again.
       if (since.gap && attempt < 3) continue;
       if (!since.gap) set.apply(since.changes);
+      // Indexes finish their tables on the first query (~1 s at 1M entries): pay it here, during
+      // the load, rather than in the first scan job.
+      set.match([new Uint8Array(HASH_BITS[summary.config.algorithm] / 8)]);
       return { set, stats: { entries, ms: performance.now() - started } };
     }
   }

@@ -78,6 +78,24 @@ describe('hash sets in Redis', () => {
     expect(await store.changesSince('inc', 4)).toEqual({ gap: true, version: 5 });
   });
 
+  it('a cold load reads the packs: added, disabled, enabled and removed entries as they stand', async () => {
+    await store.create({ name: 'cold', algorithm: 'pdq' });
+    await store.add('cold', Array.from({ length: 5000 }, (_, i) => entry(`e${i}`, 100 + i)));
+    await store.disable('cold', 'e1', 'fp');
+    await store.disable('cold', 'e4500', 'fp');
+    await store.enable('cold', 'e4500');
+    await store.remove('cold', ['e2', 'e4999']);
+    const { set, stats } = await ReplicatedHashSet.load(store, 'cold');
+    expect(stats.entries).toBe(4998);
+    expect(set.size).toBe(4997);
+    expect(set.version).toBe('5');
+    for (const [seed, found] of [[100, 1], [101, 0], [102, 0], [4600, 1], [5099, 0], [5098, 1]] as const) {
+      expect(set.match([hash(seed, 2)]).length, `seed ${seed}`).toBe(found);
+    }
+    const [match] = set.match([hash(4600)]);
+    expect(await set.describe([match!.entryNo])).toEqual([{ id: 'e4500' }]);
+  });
+
   it('a worker replica follows changes by pub/sub and reloads in full when the changelog is gone', async () => {
     await store.create({ name: 'live', algorithm: 'pdq' });
     await store.add('live', [entry('a', 1)]);
