@@ -1,0 +1,175 @@
+/**
+ * A pool of inference threads for one model. Each thread holds one onnxruntime session, created
+ * once and reused. Callers submit one sample at a time; samples that wait together are stacked
+ * into one batch tensor (up to `maxBatch`), which costs far less per sample than runs of one.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ScanError } from '../errors.js';
+import type { SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
+import { workerEntry } from './worker-entry.js';
+
+export interface SessionPoolOptions {
+  /** The model's verified bytes (see readVerifiedModel). */
+  modelBytes: Uint8Array;
+  inputName: string;
+  outputName: string;
+  /** Dimensions of one sample, without the batch: [224, 224, 3] for an NHWC image. */
+  sampleDims: number[];
+  /** Inference threads. Default max(1, floor(cores / 2)): leaves cores for decoding and the event loop. */
+  size?: number;
+  /** onnxruntime intra-op threads per session. Default max(1, floor(cores / size)). */
+  intraOpThreads?: number;
+  /** Most samples stacked into one run. Default 8. */
+  maxBatch?: number;
+  /** How long a lone sample waits for company before it runs, in ms. Default 2. */
+  lingerMs?: number;
+  /** Name used in errors. */
+  label?: string;
+}
+
+interface Pending {
+  data: Float32Array;
+  resolve: (output: Float32Array) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  ready: Promise<void>;
+  inFlight?: { id: number; batch: Pending[] };
+}
+
+export class SessionPool {
+  readonly size: number;
+  readonly intraOpThreads: number;
+  readonly maxBatch: number;
+  private readonly lingerMs: number;
+  private readonly sampleLength: number;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private nextId = 1;
+  private closed = false;
+
+  private constructor(private readonly options: SessionPoolOptions) {
+    const cores = availableParallelism();
+    this.size = options.size ?? Math.max(1, Math.floor(cores / 2));
+    this.intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(cores / this.size));
+    this.maxBatch = options.maxBatch ?? 8;
+    this.lingerMs = options.lingerMs ?? 2;
+    this.sampleLength = options.sampleDims.reduce((a, b) => a * b, 1);
+  }
+
+  /** Starts the threads and waits until every session is created. */
+  static async start(options: SessionPoolOptions): Promise<SessionPool> {
+    const pool = new SessionPool(options);
+    for (let i = 0; i < pool.size; i++) pool.slots.push(pool.spawn());
+    try {
+      await Promise.all(pool.slots.map((slot) => slot.ready));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Runs one sample (length = product of sampleDims); resolves with its row of the output. */
+  run(sample: Float32Array): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new ScanError('model_failed', `${this.label}: the session pool is closed`));
+    if (sample.length !== this.sampleLength) {
+      return Promise.reject(new ScanError('model_failed', `${this.label}: sample has ${sample.length} values, expected ${this.sampleLength}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ data: sample, resolve, reject });
+      // A full batch goes at once; otherwise wait a moment for more samples.
+      if (this.queue.length >= this.maxBatch) this.dispatch();
+      else this.lingerTimer ??= setTimeout(() => this.dispatch(), this.lingerMs);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    const error = new ScanError('model_failed', `${this.label}: the session pool closed`);
+    for (const pending of this.queue.splice(0)) pending.reject(error);
+    for (const slot of this.slots) slot.inFlight?.batch.forEach((p) => p.reject(error));
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private get label(): string {
+    return this.options.label ?? 'model';
+  }
+
+  private spawn(): Slot {
+    const entry = workerEntry(import.meta.url, 'session-worker');
+    const workerData: SessionWorkerData = {
+      modelBytes: this.options.modelBytes,
+      inputName: this.options.inputName,
+      outputName: this.options.outputName,
+      intraOpThreads: this.intraOpThreads,
+    };
+    const worker = new Worker(entry.filename, { ...entry.options, workerData });
+    let markReady!: () => void;
+    let failStart!: (error: Error) => void;
+    const slot: Slot = { worker, busy: true, ready: new Promise<void>((resolve, reject) => ((markReady = resolve), (failStart = reject))) };
+    worker.on('message', (message: SessionResponse | { ready: true }) => {
+      if ('ready' in message) {
+        slot.busy = false;
+        // An idle thread must not keep a finished process alive; a run refs it for its duration.
+        worker.unref();
+        markReady();
+        this.dispatch();
+        return;
+      }
+      this.finish(slot, message);
+    });
+    worker.on('error', (error) => {
+      const failure = new ScanError('model_failed', `${this.label}: inference thread failed: ${error.message}`, undefined, { cause: error });
+      failStart(failure);
+      slot.inFlight?.batch.forEach((p) => p.reject(failure));
+      slot.inFlight = undefined;
+      if (this.closed) return;
+      // Replace the dead thread so the pool keeps its size.
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots[index] = this.spawn();
+    });
+    return slot;
+  }
+
+  private dispatch(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer), (this.lingerTimer = undefined);
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.busy) continue;
+      const batch = this.queue.splice(0, this.maxBatch);
+      const data = new Float32Array(batch.length * this.sampleLength);
+      batch.forEach((pending, i) => data.set(pending.data, i * this.sampleLength));
+      const request: SessionRequest = { id: this.nextId++, data, dims: [batch.length, ...this.options.sampleDims] };
+      slot.busy = true;
+      slot.inFlight = { id: request.id, batch };
+      slot.worker.ref();
+      slot.worker.postMessage(request, [data.buffer]);
+    }
+  }
+
+  private finish(slot: Slot, response: SessionResponse): void {
+    const inFlight = slot.inFlight;
+    slot.inFlight = undefined;
+    slot.busy = false;
+    slot.worker.unref();
+    if (inFlight && inFlight.id === response.id) {
+      if ('error' in response) {
+        const error = new ScanError('model_failed', `${this.label}: ${response.error}`);
+        inFlight.batch.forEach((p) => p.reject(error));
+      } else {
+        const rowLength = response.data.length / inFlight.batch.length;
+        inFlight.batch.forEach((p, i) => p.resolve(response.data.slice(i * rowLength, (i + 1) * rowLength)));
+      }
+    }
+    // Samples that arrived during this run form the next batch right away.
+    if (this.queue.length) this.dispatch();
+  }
+}
