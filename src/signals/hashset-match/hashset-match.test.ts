@@ -1,4 +1,6 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { MemoryFloodGuard } from '../../hashsets/flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
 import { HashSet } from '../../hashsets/hash-set.js';
@@ -76,8 +78,10 @@ describe('hash-set signal type', () => {
   it('quarantines an entry that floods: past maxItems distinct items in the window it suggests review', async () => {
     let now = 1_000_000;
     const bad = set({ name: 'bad', flood: { maxItems: 2, windowSeconds: 1 } }, [['e1', 1000]]);
-    const guard = new MemoryFloodGuard(undefined, () => now);
-    const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard });
+    const registry = new Registry();
+    const metrics = new HashSetMetrics(registry);
+    const guard = new MemoryFloodGuard(metrics, () => now);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard, metrics });
     const suggestions = [];
     // Distinct items: same PDQ neighbourhood, different blockhash (the item fingerprint covers both).
     for (const blockhash of [1, 1, 2]) suggestions.push((await type.match(image(1000, blockhash), 0))[0]!.suggests);
@@ -90,5 +94,10 @@ describe('hash-set signal type', () => {
     now += 10_000;
     expect((await type.match(image(1000, 1), 0))[0]!.suggests).toBe('review');
     expect([...guard.quarantined.get('bad')!.keys()]).toEqual(['e1']);
+    const exported = await registry.metrics();
+    expect(exported).toContain('abuse_scan_hashset_quarantines_total{set="bad"} 1');
+    expect(exported).toContain('abuse_scan_hashset_quarantined_entries{set="bad"} 1');
+    expect(exported).toContain('abuse_scan_hashset_matches_total{set="bad",suggests="block"} 5');
+    expect(exported).toContain('abuse_scan_hashset_matches_total{set="bad",suggests="review"} 2');
   });
 });
