@@ -27,7 +27,7 @@ describe('model manifest', () => {
     const dir = await copyOfModels();
     const path = join(dir, 'url-lexical-logreg.onnx');
     const bytes = await readFile(path);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     await writeFile(path, bytes);
     const manifest = await loadManifest(join(dir, 'manifest.json'));
     const entry = manifest.models.find((m) => m.id === 'url-lexical-logreg')!;

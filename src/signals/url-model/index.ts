@@ -1,0 +1,62 @@
+import type { UrlClassifier } from '../../classifiers/index.js';
+import type { Signal } from '../../jobs/verdict-schema.js';
+import { classifyAddress } from '../../links/guard/address.js';
+import type { LinkSubject, LinkTarget } from '../../pipeline/link-preparer.js';
+import type { PartialVersions, SignalType } from '../signal-type.js';
+
+/**
+ * Web URLs on public hosts only. The features describe hosts and paths (mailto: or data: have
+ * neither), and the model was trained on public sites: a loopback or private address is outside
+ * what it knows (and the unfurl guard refuses to reach it anyway).
+ */
+function scorable(target: LinkTarget): boolean {
+  const { scheme, host, hostIsIp } = target.canonical;
+  if (scheme !== 'http' && scheme !== 'https') return false;
+  if (host === 'localhost' || host.endsWith('.localhost')) return false;
+  return !hostIsIp || classifyAddress(host).allowed;
+}
+
+/**
+ * `url-model`: scores every URL a link reached (the link as given and each unfurl hop) with every
+ * URL model of the manifest, and reports, per model, the hop that scored highest: a clean
+ * shortener in front of a phishing page is judged by the page. One signal per model, also when it
+ * suggests `allow`.
+ */
+export function createUrlModelSignalType(classifiers: readonly UrlClassifier[]): SignalType<LinkSubject> {
+  return {
+    name: 'url-model',
+    accepts: 'link',
+    async match(subject: LinkSubject, itemIndex: number): Promise<Signal[]> {
+      const targets = subject.targets.filter(scorable);
+      if (!targets.length) return [];
+      return Promise.all(
+        classifiers.map(async (classifier) => {
+          const scores = await Promise.all(targets.map((target) => classifier.classifyUrl(target.canonical)));
+          let best = 0;
+          scores.forEach((score, i) => (score.abuseScore > scores[best]!.abuseScore ? (best = i) : undefined));
+          const score = scores[best]!;
+          const target = targets[best]!;
+          return {
+            source: 'model',
+            kind: 'url_model',
+            item: itemIndex,
+            score: score.abuseScore,
+            suggests: score.suggests,
+            evidence: {
+              model: score.model,
+              version: score.version,
+              labels: score.labels,
+              abuseScore: score.abuseScore,
+              url: target.canonical.canonical,
+              hop: target.hop,
+              hopsScored: targets.length,
+            },
+          } satisfies Signal;
+        }),
+      );
+    },
+    versions(): PartialVersions {
+      return { models: Object.fromEntries(classifiers.map((c) => [c.id, c.version])) };
+    },
+  };
+}
