@@ -175,8 +175,12 @@ export function canonicalPath(path: string): string {
  * raw control characters), url_too_long, invalid_host (no host, IPv6 zone id, bad IPv6),
  * unsupported_scheme (no authority, or file:). Byte input is taken as raw URL bytes.
  */
-export function canonicalize(input: string | Uint8Array, options: CanonicalizeOptions = {}): CanonicalUrl {
-  const maxLength = options.maxLength ?? DEFAULT_MAX_URL_LENGTH;
+export function canonicalize(input: string | Uint8Array, options?: CanonicalizeOptions): CanonicalUrl {
+  const maxLength = options?.maxLength ?? DEFAULT_MAX_URL_LENGTH;
+  if (typeof input === 'string' && input.length <= maxLength) {
+    const fast = canonicalizeCommon(input, maxLength);
+    if (fast !== undefined) return fast;
+  }
   const inputText = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
   // Cheap check first: a string never has fewer UTF-8 bytes than UTF-16 units.
   if (inputText.length > maxLength) throw new ScanError('url_too_long', undefined, { length: inputText.length, maxLength });
@@ -188,7 +192,7 @@ export function canonicalize(input: string | Uint8Array, options: CanonicalizeOp
   if (url === '') throw invalid('the URL is empty');
   const fragment = url.indexOf('#');
   if (fragment >= 0) url = url.slice(0, fragment);
-  if ((options.controlCharacters ?? 'reject') === 'reject' && /[\x00-\x1f\x7f]/.test(url)) {
+  if ((options?.controlCharacters ?? 'reject') === 'reject' && /[\x00-\x1f\x7f]/.test(url)) {
     throw invalid('the URL contains control characters');
   }
 
@@ -216,6 +220,107 @@ export function canonicalize(input: string | Uint8Array, options: CanonicalizeOp
 
   const canonical = `${scheme}://${host}${path}${query === undefined ? '' : `?${query}`}`;
   const result: CanonicalUrl = { input: inputText, canonical, scheme, host, path, hostIsIp, hadUserinfo };
+  if (port !== undefined) result.port = port;
+  if (query !== undefined) result.query = query;
+  return result;
+}
+
+/**
+ * The common case, without the general path's byte-string conversion and passes: printable-ASCII
+ * `http(s)://host[:port][/path][?query][#fragment]` whose host is plain labels (no userinfo, no
+ * `%`, `\\` or empty labels in it; Unicode labels allowed). Returns exactly what the general path
+ * returns (a property test compares them), or undefined to send the input down the general path.
+ */
+const COMMON_URL = /^(https?):\/\/([\w\u0080-\ud7ff\ue000-\uffff-]+(?:\.[\w\u0080-\ud7ff\ue000-\uffff-]+)*|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?([/?][\x21\x22\x24-\x5b\x5d-\x7e]*)?(?:#[\x21-\x7e]*)?$/i;
+/** Paths canonicalPath would change: empty segments and `.`/`..` segments. */
+const PATH_NEEDS_WORK = /\/\/|\/\.\.?(?:\/|$)/;
+/** Bytes escapeUnsafeBytes would escape. */
+const NEEDS_ESCAPE = /[\x00-\x20\x7f-\xff#%]/;
+
+const PLAIN_HOST = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+/** A character the usual host (lowercase ASCII labels) does not have. */
+const NOT_PLAIN_LOWER = /[^a-z0-9._-]/;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+const ANY_ESCAPE = /%[0-9a-fA-F]{2}/;
+
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/**
+ * unescapeRepeatedly's result for ASCII text, by slices: one pass is the fixed point unless the
+ * result still holds an escape (`%2541` -> `%41`), which goes to the general function.
+ */
+function unescapeCommon(text: string): string {
+  let out = '';
+  let copied = 0;
+  for (let i = text.indexOf('%'); i >= 0; i = text.indexOf('%', i + 1)) {
+    const high = hexDigit(text.charCodeAt(i + 1));
+    const low = high < 0 ? -1 : hexDigit(text.charCodeAt(i + 2));
+    if (low < 0) continue;
+    out += text.slice(copied, i) + String.fromCharCode(high * 16 + low);
+    copied = i + 3;
+    i += 2;
+  }
+  out += text.slice(copied);
+  return out.includes('%') && ANY_ESCAPE.test(out) ? unescapeRepeatedly(text) : out;
+}
+
+function canonicalizeCommon(input: string, maxLength: number): CanonicalUrl | undefined {
+  const match = COMMON_URL.exec(input);
+  if (match === null) return undefined;
+  const scheme = match[1]!.length === 4 ? 'http' : 'https';
+  let host = match[2]!;
+  let hostIsIp = false;
+  if (!NOT_PLAIN_LOWER.test(host)) {
+    // The usual host: lowercase ASCII labels, nothing to map.
+  } else if (host.charCodeAt(0) === 0x5b) {
+    try {
+      host = canonicalIPv6(host).host;
+    } catch {
+      return undefined; // the general path throws the same error
+    }
+    hostIsIp = true;
+  } else if (NON_ASCII.test(host)) {
+    // The general path limits UTF-8 bytes and maps IDN labels with UTS #46; anything that does
+    // not come out as plain labels (dots, '' for not a domain) goes there too.
+    if (Buffer.byteLength(input) > maxLength) return undefined;
+    host = domainToASCII(host);
+    if (!PLAIN_HOST.test(host)) return undefined;
+  } else if (/[A-Z]/.test(host)) {
+    host = host.toLowerCase();
+  }
+  const first = host.charCodeAt(host.lastIndexOf('.') + 1);
+  if (!hostIsIp && first >= 0x30 && first <= 0x39) {
+    // Every part of an IPv4 literal is a number, so only a host ending in a digit-led label can be one.
+    const ipv4 = parseIPv4(host);
+    if (ipv4 !== null) {
+      host = formatIPv4(ipv4);
+      hostIsIp = true;
+    }
+  }
+  let port: number | undefined;
+  if (match[3] !== undefined) {
+    port = Number(match[3]);
+    if (port > 65535) return undefined;
+    if (port === DEFAULT_PORTS[scheme]) port = undefined;
+  }
+  let rest = match[4] ?? '';
+  // Without a `%`, the matched text has no byte to unescape or escape (the pattern admits none).
+  const escaped = rest.includes('%');
+  if (escaped) rest = unescapeCommon(rest);
+  const questionMark = rest.indexOf('?');
+  let path = questionMark < 0 ? rest : rest.slice(0, questionMark);
+  if (path === '') path = '/';
+  else if ((path.includes('//') || path.includes('/.')) && PATH_NEEDS_WORK.test(path)) path = canonicalPath(path);
+  if (escaped && NEEDS_ESCAPE.test(path)) path = escapeUnsafeBytes(path);
+  let query = questionMark < 0 ? undefined : rest.slice(questionMark + 1);
+  if (escaped && query !== undefined && NEEDS_ESCAPE.test(query)) query = escapeUnsafeBytes(query);
+  const canonical = `${scheme}://${host}${path}${query === undefined ? '' : `?${query}`}`;
+  const result: CanonicalUrl = { input, canonical, scheme, host, path, hostIsIp, hadUserinfo: false };
   if (port !== undefined) result.port = port;
   if (query !== undefined) result.query = query;
   return result;

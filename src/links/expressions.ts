@@ -20,10 +20,17 @@ const MAX_PATH_PREFIXES = 4;
 export function hostSuffixes(host: string, hostIsIp: boolean): string[] {
   const suffixes = [host];
   if (hostIsIp) return suffixes;
-  const components = host.split('.');
-  const last = components.slice(-MAX_HOST_COMPONENTS);
-  for (let start = 0; start <= last.length - 2; start++) {
-    const suffix = last.slice(start).join('.');
+  // Positions of the last MAX_HOST_COMPONENTS dots, right to left: suffix k+1 components long
+  // starts after dots[k]. Index arithmetic instead of split/join: this runs for every URL.
+  const dots: number[] = [];
+  for (let i = host.length - 1; i >= 0 && dots.length < MAX_HOST_COMPONENTS; i--) {
+    if (host.charCodeAt(i) === 0x2e) dots.push(i);
+  }
+  const longest = Math.min(MAX_HOST_COMPONENTS, dots.length + 1);
+  for (let components = longest; components >= 2; components--) {
+    const dot = dots[components - 1];
+    if (dot === undefined) continue; // the whole host, already first
+    const suffix = host.slice(dot + 1);
     if (suffix !== host) suffixes.push(suffix);
   }
   return suffixes;
@@ -35,18 +42,15 @@ export function hostSuffixes(host: string, hostIsIp: boolean): string[] {
  */
 export function pathPrefixes(path: string, query?: string): string[] {
   const prefixes: string[] = [];
-  const add = (p: string) => {
-    if (!prefixes.includes(p)) prefixes.push(p);
-  };
-  if (query !== undefined) add(`${path}?${query}`);
-  add(path);
-  // Directories are every component but the last (the last is a file name, or '' after a slash).
-  const directories = path.split('/').slice(1, -1);
-  let prefix = '/';
-  add(prefix);
-  for (const directory of directories.slice(0, MAX_PATH_PREFIXES - 1)) {
-    prefix += `${directory}/`;
-    add(prefix);
+  if (query !== undefined) prefixes.push(`${path}?${query}`);
+  prefixes.push(path);
+  // Directories are every component but the last: prefixes end at each of the first 4 slashes
+  // that has something after it (the path itself is already in).
+  let slash = 0;
+  for (let n = 0; n < MAX_PATH_PREFIXES && slash >= 0; n++) {
+    const prefix = path.slice(0, slash + 1);
+    if (prefix !== path) prefixes.push(prefix);
+    slash = path.indexOf('/', slash + 1);
   }
   return prefixes;
 }

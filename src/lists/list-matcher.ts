@@ -1,10 +1,14 @@
+import { hostSuffixes } from '../links/expressions.js';
 import type { LinkTarget } from '../pipeline/link-preparer.js';
+import { HostFilter, hostOfKey } from './host-filter.js';
 import { decodeEntryInfo, encodeEntryInfo, type EntryInfo, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
 
 /**
  * Pure list matching: every list is three hash maps (canonical URL, expression, registrable domain
- * -> the entry's stored info), so matching one URL costs one lookup per expression per list and
- * never walks entries. Info stays in its stored string form until an entry matches.
+ * -> the entry's stored info), so matching one URL costs at most one lookup per expression per
+ * list and never walks entries. A set of the hosts that expression entries name is looked up
+ * first: a URL's expressions under a host no entry names (nearly all of them) cost nothing more.
+ * Info stays in its stored string form until an entry matches.
  */
 
 export interface ListSettings {
@@ -20,6 +24,10 @@ export interface CompiledList extends ListSettings {
   readonly urls: ReadonlyMap<string, string>;
   readonly expressions: ReadonlyMap<string, string>;
   readonly domains: ReadonlyMap<string, string>;
+  /** The host part of every expression entry. */
+  readonly expressionHosts: ReadonlySet<string>;
+  /** Every host an entry is reached through, for a quick "nothing here" (see host-filter.ts). */
+  readonly hostFilter: HostFilter;
   readonly size: number;
 }
 
@@ -55,7 +63,8 @@ export interface TargetsMatch {
   allowed: AllowedBy[];
 }
 
-export type MatchTarget = Pick<LinkTarget, 'hop' | 'expressions' | 'registrableDomain'> & { canonical: { canonical: string } };
+/** One URL to match: `expressions` must be `lookupExpressions(canonical)` (host-major order). */
+export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'registrableDomain'>;
 
 /** Builds a list's maps incrementally (the store's chunked load adds one HSCAN page at a time). */
 export class CompiledListBuilder {
@@ -75,7 +84,17 @@ export class CompiledListBuilder {
 
   build(): CompiledList {
     const { url, expression, domain } = this.maps;
-    return { ...this.settings, urls: url, expressions: expression, domains: domain, size: url.size + expression.size + domain.size };
+    const size = url.size + expression.size + domain.size;
+    const expressionHosts = new Set<string>();
+    const hostFilter = new HostFilter(size);
+    for (const value of expression.keys()) {
+      const host = hostOfKey('expression', value);
+      expressionHosts.add(host);
+      hostFilter.add(host);
+    }
+    for (const value of url.keys()) hostFilter.add(hostOfKey('url', value));
+    for (const value of domain.keys()) hostFilter.add(value);
+    return { ...this.settings, urls: url, expressions: expression, domains: domain, expressionHosts, hostFilter, size };
   }
 }
 
@@ -117,7 +136,8 @@ export class ListMatcher {
   allowedBy(target: MatchTarget): AllowedBy | undefined {
     const url = target.canonical.canonical;
     for (const list of this.allowlists) {
-      const hit = firstHit(list, target);
+      if (!list.hostFilter.mayHoldHostOrSuffix(target.canonical.host)) continue;
+      const hit = firstHit(list, target, expressionBlocks(target));
       if (hit) return { hop: target.hop, url, list: list.name, entry: hit.value, entryKind: hit.kind };
     }
     return undefined;
@@ -125,15 +145,19 @@ export class ListMatcher {
 
   private collect(target: MatchTarget, out: ListMatch[]): void {
     const url = target.canonical.canonical;
+    let blocks: ExpressionBlocks | undefined | null = null;
     for (const list of this.blocklists) {
+      if (!list.hostFilter.mayHoldHostOrSuffix(target.canonical.host)) continue;
+      if (blocks === null) blocks = expressionBlocks(target);
       const push = (kind: MatchKind, entryKind: EntryKind, key: string, info: string) =>
         out.push({ list: list.name, listVersion: list.version, action: list.action, kind, entry: key, entryKind, entryInfo: decodeEntryInfo(info), expression: key, hop: target.hop, url });
       const exact = list.urls.get(url);
       if (exact !== undefined) push('url_match', 'url', url, exact);
-      for (const expression of target.expressions) {
+      forEachCandidate(list, target, blocks, (expression) => {
         const info = list.expressions.get(expression);
         if (info !== undefined) push('expression_match', 'expression', expression, info);
-      }
+        return false;
+      });
       if (target.registrableDomain !== null) {
         const info = list.domains.get(target.registrableDomain);
         if (info !== undefined) push('domain_match', 'domain', target.registrableDomain, info);
@@ -142,9 +166,34 @@ export class ListMatcher {
   }
 }
 
-function firstHit(list: CompiledList, target: MatchTarget): { kind: EntryKind; value: string } | undefined {
+/** A target's host suffixes and how many expressions each has (expressions are host-major). */
+interface ExpressionBlocks {
+  hosts: string[];
+  perHost: number;
+}
+
+function expressionBlocks(target: MatchTarget): ExpressionBlocks | undefined {
+  const hosts = hostSuffixes(target.canonical.host, target.canonical.hostIsIp);
+  const perHost = target.expressions.length / hosts.length;
+  // Not the product lookupExpressions builds: look every expression up.
+  return Number.isInteger(perHost) && target.expressions[0]?.startsWith(hosts[0]!) ? { hosts, perHost } : undefined;
+}
+
+/** Calls `visit` with each expression whose host some entry of the list names, until it returns true. */
+function forEachCandidate(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined, visit: (expression: string) => boolean): boolean {
+  if (list.expressions.size === 0) return false;
+  if (blocks === undefined) return target.expressions.some(visit);
+  for (let h = 0; h < blocks.hosts.length; h++) {
+    if (!list.expressionHosts.has(blocks.hosts[h]!)) continue;
+    for (let i = h * blocks.perHost; i < (h + 1) * blocks.perHost; i++) if (visit(target.expressions[i]!)) return true;
+  }
+  return false;
+}
+
+function firstHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): { kind: EntryKind; value: string } | undefined {
   if (list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
-  for (const expression of target.expressions) if (list.expressions.has(expression)) return { kind: 'expression', value: expression };
+  let hit: string | undefined;
+  if (forEachCandidate(list, target, blocks, (e) => list.expressions.has(e) && (hit = e) !== undefined)) return { kind: 'expression', value: hit! };
   if (target.registrableDomain !== null && list.domains.has(target.registrableDomain)) return { kind: 'domain', value: target.registrableDomain };
   return undefined;
 }
