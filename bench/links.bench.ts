@@ -78,7 +78,7 @@ export function generateUrls(count: number, seed: number): string[] {
  */
 function buildList(size: number, urls: string[], seed: number): ListMatcher {
   const rand = seededRandom(seed);
-  const builder = new CompiledListBuilder({ name: 'bench', version: '1', role: 'block', action: 'block' });
+  const builder = new CompiledListBuilder({ name: 'bench', version: '1', role: 'block', action: 'block' }, size);
   const info = encodeEntryInfo({ label: 'bench' }, '2026-01-01T00:00:00.000Z').value;
   for (let i = 0; i < size; i++) {
     // `i` in the host keeps the entries distinct.

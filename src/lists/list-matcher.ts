@@ -66,15 +66,29 @@ export interface TargetsMatch {
 /** One URL to match: `expressions` must be `lookupExpressions(canonical)` (host-major order). */
 export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'registrableDomain'>;
 
-/** Builds a list's maps incrementally (the store's chunked load adds one HSCAN page at a time). */
+/**
+ * Builds a list's maps incrementally: the store's chunked load adds one HSCAN page at a time, so
+ * every per-entry step (maps, host set, host filter) happens in `add`, and `build` is O(1).
+ */
 export class CompiledListBuilder {
   private readonly maps: Record<EntryKind, Map<string, string>> = { url: new Map(), expression: new Map(), domain: new Map() };
+  private readonly expressionHosts = new Set<string>();
+  private readonly hostFilter: HostFilter;
 
-  constructor(private readonly settings: ListSettings) {}
+  /** `expectedSize` sizes the host filter; more entries still match, with more false positives. */
+  constructor(
+    private readonly settings: ListSettings,
+    expectedSize: number,
+  ) {
+    this.hostFilter = new HostFilter(expectedSize);
+  }
 
   /** Adds one entry; `info` is its stored form (see encodeEntryInfo). */
   add(kind: EntryKind, value: string, info: string): this {
     this.maps[kind].set(value, info);
+    const host = hostOfKey(kind, value);
+    if (kind === 'expression') this.expressionHosts.add(host);
+    this.hostFilter.add(host);
     return this;
   }
 
@@ -85,22 +99,14 @@ export class CompiledListBuilder {
   build(): CompiledList {
     const { url, expression, domain } = this.maps;
     const size = url.size + expression.size + domain.size;
-    const expressionHosts = new Set<string>();
-    const hostFilter = new HostFilter(size);
-    for (const value of expression.keys()) {
-      const host = hostOfKey('expression', value);
-      expressionHosts.add(host);
-      hostFilter.add(host);
-    }
-    for (const value of url.keys()) hostFilter.add(hostOfKey('url', value));
-    for (const value of domain.keys()) hostFilter.add(value);
-    return { ...this.settings, urls: url, expressions: expression, domains: domain, expressionHosts, hostFilter, size };
+    return { ...this.settings, urls: url, expressions: expression, domains: domain, expressionHosts: this.expressionHosts, hostFilter: this.hostFilter, size };
   }
 }
 
 export function compileList(settings: ListSettings, entries: Iterable<ListEntry>): CompiledList {
-  const builder = new CompiledListBuilder(settings);
-  for (const entry of entries) builder.addEntry(entry);
+  const all = [...entries];
+  const builder = new CompiledListBuilder(settings, all.length);
+  for (const entry of all) builder.addEntry(entry);
   return builder.build();
 }
 

@@ -138,7 +138,7 @@ export class ListStore {
     for (;;) {
       const before = await this.summary(name);
       if (before === undefined) return undefined;
-      const builder = new CompiledListBuilder({ name, version: String(before.version), role: before.role, action: before.action });
+      const builder = new CompiledListBuilder({ name, version: String(before.version), role: before.role, action: before.action }, before.size);
       for await (const page of this.scanEntries(name)) {
         for (const [field, info] of page) {
           const { kind, value } = parseEntryField(field);

@@ -75,8 +75,28 @@ describe('ListStore and ListReplica (real Redis)', () => {
     }
   });
 
+  it('loads a large list in chunks without blocking the event loop for long', async () => {
+    const count = 200_000;
+    const big = Array.from({ length: count }, (_, i) => ({ kind: i % 2 ? 'domain' : 'expression', value: i % 2 ? `d${i}.example` : `e${i}.example/p/` }) as ListEntry);
+    const bigStore = new ListStore(redis, { prefix }); // default batches of 5000
+    await bigStore.import('big', big);
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 1);
+    const list = await bigStore.load('big');
+    clearInterval(timer);
+    expect(list!.size).toBe(count);
+    expect(list!.expressions.has('e0.example/p/')).toBe(true);
+    // One HSCAN page is handled per event-loop turn.
+    expect(longest).toBeLessThan(100);
+  });
+
   it('catches up through the periodic version check when a message is missed', async () => {
-    const replica = await ListReplica.start({ store, checkIntervalMs: 100 });
+    const replica = await ListReplica.start({ store: new ListStore(redis, { prefix }), checkIntervalMs: 100 });
     try {
       // Written behind the replica's back: bump the version without publishing.
       const keys = store.keys('hot');
