@@ -56,7 +56,8 @@ const imageEntry: ModelEntry = {
 };
 const urlEntry: ModelEntry = {
   id: URL_MODEL_ID,
-  version: `1.0.0+${url.datasetSha256.slice(0, 12)}`,
+  // Features version + the model bytes: any retrain that changes the model changes the version.
+  version: `${URL_FEATURES_VERSION.replace('url-lexical-', '')}-${url.sha256.slice(0, 12)}`,
   task: 'url',
   file: `${URL_MODEL_ID}.onnx`,
   sha256: url.sha256,

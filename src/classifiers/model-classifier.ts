@@ -31,6 +31,11 @@ abstract class ModelClassifier {
     return this.pool.close();
   }
 
+  /** Batching figures of the model's session pool. */
+  poolStats(): ReturnType<SessionPool['stats']> {
+    return this.pool.stats();
+  }
+
   protected async score(sample: Float32Array): Promise<ModelScore> {
     let row: Float32Array;
     try {

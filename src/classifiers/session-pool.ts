@@ -52,6 +52,7 @@ export class SessionPool {
   private lingerTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private closed = false;
+  private readonly counters = { runs: 0, samples: 0, largestBatch: 0 };
 
   private constructor(private readonly options: SessionPoolOptions) {
     const cores = availableParallelism();
@@ -87,6 +88,11 @@ export class SessionPool {
       if (this.queue.length >= this.maxBatch) this.dispatch();
       else this.lingerTimer ??= setTimeout(() => this.dispatch(), this.lingerMs);
     });
+  }
+
+  /** Runs so far, samples they carried and the largest batch: samples / runs is the batching gain. */
+  stats(): { runs: number; samples: number; largestBatch: number } {
+    return { ...this.counters };
   }
 
   async close(): Promise<void> {
@@ -148,6 +154,9 @@ export class SessionPool {
       const data = new Float32Array(batch.length * this.sampleLength);
       batch.forEach((pending, i) => data.set(pending.data, i * this.sampleLength));
       const request: SessionRequest = { id: this.nextId++, data, dims: [batch.length, ...this.options.sampleDims] };
+      this.counters.runs++;
+      this.counters.samples += batch.length;
+      this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
       slot.busy = true;
       slot.inFlight = { id: request.id, batch };
       slot.worker.ref();

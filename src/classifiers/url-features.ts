@@ -8,7 +8,7 @@
  *   [0, 1024)     hashed character 3-grams of the host, with ^ $ boundary marks, L2-normalized
  *   [1024, 1536)  hashed character 3-grams of path + query, L2-normalized
  *   [1536, 1600)  hashed top-level domain (one-hot)
- *   [1600, ...)   dense features, each scaled to about [0, 1] (see DENSE_FEATURES)
+ *   [1600, ...)   dense features, each scaled into [0, 1] (see DENSE_FEATURES)
  * The scheme and port are left out on purpose: training sources write them inconsistently.
  */
 import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
@@ -68,7 +68,7 @@ export function urlFeatures(input: string | CanonicalUrl): Float32Array {
   const ownBrand = PHISHED_BRANDS.some((brand) => registrableLabel === brand);
 
   const dense: Record<(typeof DENSE_FEATURES)[number], number> = {
-    url_length: Math.log1p(host.length + pathAndQuery.length) / 6,
+    url_length: Math.min(Math.log1p(host.length + pathAndQuery.length) / 8, 1),
     host_length: Math.min(host.length / 64, 1),
     path_length: Math.min(Math.log1p(pathAndQuery.length - 1) / 6, 1),
     query_length: url.query ? Math.min(Math.log1p(url.query.length) / 6, 1) : 0,
@@ -86,7 +86,7 @@ export function urlFeatures(input: string | CanonicalUrl): Float32Array {
     path_segments: Math.min(url.path.split('/').filter(Boolean).length / 8, 1),
     has_query: url.query !== undefined ? 1 : 0,
     had_userinfo: url.hadUserinfo ? 1 : 0,
-    host_entropy: entropy(host) / 5,
+    host_entropy: Math.min(entropy(host) / 5.5, 1),
     longest_host_label: Math.min(Math.max(...labels.map((label) => label.length)) / 32, 1),
     no_registrable_domain: registrable ? 0 : 1,
     path_is_root: url.path === '/' && url.query === undefined ? 1 : 0,

@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultModelsDir } from './manifest.js';
+import { SessionPool } from './session-pool.js';
+import { URL_FEATURE_DIMENSION, urlFeatures } from './url-features.js';
+import { workerEntry } from './worker-entry.js';
+
+describe('session pool', () => {
+  let pool: SessionPool;
+
+  beforeAll(async () => {
+    // The URL model: small and fast, enough to exercise threads and batching.
+    const modelBytes = new Uint8Array(await readFile(join(defaultModelsDir(), 'url-lexical-logreg.onnx')));
+    pool = await SessionPool.start({ modelBytes, inputName: 'features', outputName: 'probabilities', sampleDims: [URL_FEATURE_DIMENSION], size: 2, intraOpThreads: 1, maxBatch: 4, lingerMs: 5 });
+  });
+
+  afterAll(async () => {
+    await pool?.close();
+  });
+
+  it('stacks samples that wait together into batches of at most maxBatch, answering each its own row', async () => {
+    const urls = Array.from({ length: 10 }, (_, i) => `https://host-${i}.example.com/${'a'.repeat(i)}`);
+    const alone: number[][] = [];
+    for (const url of urls) alone.push(Array.from(await pool.run(urlFeatures(url))));
+    const before = pool.stats();
+    const together = await Promise.all(urls.map((url) => pool.run(urlFeatures(url))));
+    const after = pool.stats();
+    expect(together.map((row) => Array.from(row))).toEqual(alone);
+    expect(after.samples - before.samples).toBe(10);
+    expect(after.runs - before.runs).toBeLessThanOrEqual(4);
+    expect(after.largestBatch).toBe(4);
+  });
+
+  it('rejects a sample of the wrong size with model_failed', async () => {
+    await expect(pool.run(new Float32Array(3))).rejects.toMatchObject({ code: 'model_failed' });
+  });
+
+  it('refuses work after close', async () => {
+    const modelBytes = new Uint8Array(await readFile(join(defaultModelsDir(), 'url-lexical-logreg.onnx')));
+    const short = await SessionPool.start({ modelBytes, inputName: 'features', outputName: 'probabilities', sampleDims: [URL_FEATURE_DIMENSION], size: 1 });
+    await short.close();
+    await expect(short.run(new Float32Array(URL_FEATURE_DIMENSION))).rejects.toMatchObject({ code: 'model_failed' });
+  });
+
+  it('reports a missing output by name', async () => {
+    const modelBytes = new Uint8Array(await readFile(join(defaultModelsDir(), 'url-lexical-logreg.onnx')));
+    const wrong = await SessionPool.start({ modelBytes, inputName: 'features', outputName: 'nope', sampleDims: [URL_FEATURE_DIMENSION], size: 1 });
+    try {
+      await expect(wrong.run(new Float32Array(URL_FEATURE_DIMENSION))).rejects.toThrow(/no output nope/);
+    } finally {
+      await wrong.close();
+    }
+  });
+});
+
+describe('worker entry', () => {
+  it('starts the compiled sibling .js file from dist/', () => {
+    const entry = workerEntry('file:///app/dist/src/classifiers/session-pool.js', 'session-worker');
+    expect(String(entry.filename)).toBe('file:///app/dist/src/classifiers/session-worker.js');
+    expect(entry.options).toEqual({});
+  });
+
+  it('bootstraps tsx in the thread when run from TypeScript sources', () => {
+    const entry = workerEntry(new URL('./session-pool.ts', import.meta.url).href, 'session-worker');
+    expect(entry.options).toEqual({ eval: true });
+    expect(String(entry.filename)).toMatch(/tsx.*register\(\).*session-worker\.ts/);
+  });
+});
