@@ -19,11 +19,13 @@ describe('HostFilter', () => {
     expect(falsePositives / 20_000).toBeLessThan(0.03);
   });
 
-  it('does not match a suffix that starts inside a label', () => {
+  it('looks up suffixes of two labels or more, not a bare last label', () => {
     const small = new HostFilter(1);
-    small.add('ample.example');
-    expect(small.mayHoldHostOrSuffix('ample.example')).toBe(true);
-    expect(small.mayHoldHostOrSuffix('a.ample.example')).toBe(true);
+    small.add('com');
+    small.add('localhost');
+    expect(small.mayHoldHostOrSuffix('com')).toBe(true);
+    expect(small.mayHoldHostOrSuffix('localhost')).toBe(true);
+    expect(small.mayHoldHostOrSuffix('evil.com')).toBe(false);
   });
 
   it('finds the host of every key kind', () => {

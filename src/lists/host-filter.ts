@@ -1,7 +1,7 @@
 /**
  * A Bloom filter over hosts, checked before a list's maps: every key a list holds is reached
  * through a host (an expression's host, a URL entry's host, a domain entry itself), and every host
- * a URL can match through is the URL's host or a suffix of it after a dot. Hashing the URL's host
+ * a URL can match through is the URL's host or a suffix of it after a dot (of two labels or more). Hashing the URL's host
  * once from the right gives the hash of every such suffix at each dot, so "can anything in this
  * list match this URL?" costs one pass over the host and a few bit probes in a compact array,
  * instead of several lookups in maps of a million strings (each a cache miss or more). A hit is
@@ -40,14 +40,17 @@ export class HostFilter {
   }
 
   /**
-   * Whether the filter may hold `host` or any suffix of it that starts after a dot (`a.b.c`:
-   * `a.b.c`, `b.c`, `c`). Allocation-free: one right-to-left pass over the host.
+   * Whether the filter may hold `host` or a suffix of it of two or more labels (`a.b.c`: `a.b.c`,
+   * `b.c`). A bare last label is never looked up through a longer host: Safe Browsing suffixes
+   * stop before it and registrable domains have two labels or more. Allocation-free: one
+   * right-to-left pass over the host.
    */
   mayHoldHostOrSuffix(host: string): boolean {
     let h = 0x811c9dc5;
+    let dots = 0;
     for (let i = host.length - 1; i >= 0; i--) {
       const code = host.charCodeAt(i);
-      if (code === 0x2e && this.hasHash(h >>> 0)) return true;
+      if (code === 0x2e && dots++ > 0 && this.hasHash(h >>> 0)) return true;
       h = Math.imul(h ^ code, 0x01000193);
     }
     return this.hasHash(h >>> 0);
