@@ -9,10 +9,11 @@
  * | ABUSE_SCAN_MODEL_THREADS | max(1, cores / 2) | inference threads per image model |
  * | ABUSE_SCAN_MODEL_INTRA_OP_THREADS | max(1, cores / threads) | onnxruntime threads per session |
  * | ABUSE_SCAN_MODEL_MAX_BATCH | `8` | most images stacked into one run |
+ * | ABUSE_SCAN_MODEL_SIGNALS | `fired` | `fired`: a signal when a score reaches its review threshold; `all`: every score |
  */
 import { createImageModelSignalType } from '../signals/image-model/index.js';
 import type { SignalType } from '../signals/signal-type.js';
-import { createUrlModelSignalType } from '../signals/url-model/index.js';
+import { createUrlModelSignalType, type ModelSignalOptions } from '../signals/url-model/index.js';
 import { openClassifiers, type Classifiers, type ClassifiersOptions } from './index.js';
 
 export interface ModelSignals {
@@ -22,6 +23,13 @@ export interface ModelSignals {
 }
 
 let shared: { key: string; classifiers: Promise<Classifiers>; users: number } | undefined;
+
+/** ABUSE_SCAN_MODEL_SIGNALS. */
+export function modelSignalOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ModelSignalOptions {
+  const emit = (env.ABUSE_SCAN_MODEL_SIGNALS ?? 'fired').toLowerCase();
+  if (emit !== 'fired' && emit !== 'all') throw new Error(`ABUSE_SCAN_MODEL_SIGNALS must be fired or all, got ${emit}`);
+  return { emit };
+}
 
 export function classifierOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ClassifiersOptions | undefined {
   if ((env.ABUSE_SCAN_MODELS ?? 'on').toLowerCase() === 'off') return undefined;
@@ -42,7 +50,10 @@ export function classifierOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** The image-model and url-model signal types, or none when models are off. */
-export async function openModelSignals(options: ClassifiersOptions | undefined = classifierOptionsFromEnv()): Promise<ModelSignals | undefined> {
+export async function openModelSignals(
+  options: ClassifiersOptions | undefined = classifierOptionsFromEnv(),
+  signalOptions: ModelSignalOptions = modelSignalOptionsFromEnv(),
+): Promise<ModelSignals | undefined> {
   if (!options) return undefined;
   const key = JSON.stringify(options);
   if (!shared || shared.key !== key) {
@@ -58,8 +69,8 @@ export async function openModelSignals(options: ClassifiersOptions | undefined =
   let released = false;
   return {
     signalTypes: [
-      ...(classifiers.image.length ? [createImageModelSignalType(classifiers.image) as SignalType] : []),
-      ...(classifiers.url.length ? [createUrlModelSignalType(classifiers.url) as SignalType] : []),
+      ...(classifiers.image.length ? [createImageModelSignalType(classifiers.image, signalOptions) as SignalType] : []),
+      ...(classifiers.url.length ? [createUrlModelSignalType(classifiers.url, signalOptions) as SignalType] : []),
     ],
     resource: {
       async close() {

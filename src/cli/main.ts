@@ -4,6 +4,7 @@ import { registerHashCommand } from './hash-command.js';
 import { registerHashSetCommand } from './hashset-command.js';
 import { registerBlocklistCommand } from './blocklist-command.js';
 import { registerCanonicalizeCommand } from './canonicalize-command.js';
+import { registerClassifyCommand } from './classify-command.js';
 import { registerScanCommand } from './scan-command.js';
 import { registerUnfurlCommand } from './unfurl-command.js';
 import { registerWorkerCommand } from './worker-command.js';
@@ -20,5 +21,6 @@ registerUnfurlCommand(program);
 registerBlocklistCommand(program);
 registerHashSetCommand(program);
 registerHashCommand(program);
+registerClassifyCommand(program);
 
 await program.parseAsync(process.argv);

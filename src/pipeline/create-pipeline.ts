@@ -11,6 +11,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { openHashSetMatching } from '../signals/hashset-match/index.js';
+import { openModelSignals } from '../classifiers/model-signals.js';
 import { ImagePreparer } from './image-preparer.js';
 import { LinkPreparer } from './link-preparer.js';
 import { ScanPipeline } from './scan-pipeline.js';
@@ -43,6 +44,9 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   const resources: Array<{ close(): Promise<void> | void }> = [];
   const hashSets = await openHashSetMatching({ logger: services.logger, prefix: config.prefix, connection: services.connection, hashSetsDir: config.hashSetsDir, metricsRegistry: services.metricsRegistry });
   if (hashSets) registry.register(hashSets.signalType), resources.push(...hashSets.resources);
+  // ONNX models (models/manifest.json), loaded once per process and shared by its pipelines.
+  const models = await openModelSignals();
+  if (models) models.signalTypes.forEach((type) => registry.register(type)), resources.push(models.resource);
   if (services.connection) {
     // Lists from Redis, kept current by pub/sub and a periodic version check.
     const lists = await ListReplica.start({ store: new ListStore(services.connection, { prefix: config.prefix }), logger: services.logger });

@@ -2,13 +2,14 @@ import type { ImageClassifier } from '../../classifiers/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { PartialVersions, SignalType } from '../signal-type.js';
+import type { ModelSignalOptions } from '../url-model/index.js';
 
 /**
  * `image-model`: runs every image model of the manifest on the pipeline's one decode (the first
- * frame, RGB at working size; each model resizes it to its own input). One signal per model,
- * also when it suggests `allow`, so the verdict records what every model said.
+ * frame, RGB at working size; each model resizes it to its own input). One signal per model that
+ * reaches its review threshold (or per model whatever the score, with `emit: 'all'`).
  */
-export function createImageModelSignalType(classifiers: readonly ImageClassifier[]): SignalType<ImageSubject> {
+export function createImageModelSignalType(classifiers: readonly ImageClassifier[], options: ModelSignalOptions = {}): SignalType<ImageSubject> {
   return {
     name: 'image-model',
     accepts: 'image',
@@ -16,7 +17,8 @@ export function createImageModelSignalType(classifiers: readonly ImageClassifier
       const frame = subject.decoded.frames[0];
       if (!frame) return [];
       const scores = await Promise.all(classifiers.map((classifier) => classifier.classifyFrame(frame)));
-      return scores.map((score) => ({
+      const fired = options.emit === 'all' ? scores : scores.filter((score) => score.suggests !== 'allow');
+      return fired.map((score) => ({
         source: 'model',
         kind: 'image_model',
         item: itemIndex,

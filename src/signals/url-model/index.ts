@@ -4,32 +4,41 @@ import { classifyAddress } from '../../links/guard/address.js';
 import type { LinkSubject, LinkTarget } from '../../pipeline/link-preparer.js';
 import type { PartialVersions, SignalType } from '../signal-type.js';
 
+/** Special-use names (RFC 2606, 6761, 6762, 8375) that never name a public site. */
+const RESERVED_TLDS = new Set(['example', 'test', 'invalid', 'localhost', 'local', 'internal', 'arpa']);
+
 /**
  * Web URLs on public hosts only. The features describe hosts and paths (mailto: or data: have
- * neither), and the model was trained on public sites: a loopback or private address is outside
- * what it knows (and the unfurl guard refuses to reach it anyway).
+ * neither), and the model was trained on public sites: loopback and private addresses,
+ * special-use names and hosts under no public suffix are outside what it knows (and the unfurl
+ * guard refuses to reach them anyway).
  */
 function scorable(target: LinkTarget): boolean {
   const { scheme, host, hostIsIp } = target.canonical;
   if (scheme !== 'http' && scheme !== 'https') return false;
-  if (host === 'localhost' || host.endsWith('.localhost')) return false;
-  return !hostIsIp || classifyAddress(host).allowed;
+  if (hostIsIp) return classifyAddress(host).allowed;
+  return target.registrableDomain !== null && !RESERVED_TLDS.has(host.slice(host.lastIndexOf('.') + 1));
+}
+
+export interface ModelSignalOptions {
+  /** `fired`: a signal only when the score reaches the review threshold; `all`: every score. Default `fired`. */
+  emit?: 'fired' | 'all';
 }
 
 /**
  * `url-model`: scores every URL a link reached (the link as given and each unfurl hop) with every
  * URL model of the manifest, and reports, per model, the hop that scored highest: a clean
- * shortener in front of a phishing page is judged by the page. One signal per model, also when it
- * suggests `allow`.
+ * shortener in front of a phishing page is judged by the page. One signal per model that reaches
+ * its review threshold (or per model whatever the score, with `emit: 'all'`).
  */
-export function createUrlModelSignalType(classifiers: readonly UrlClassifier[]): SignalType<LinkSubject> {
+export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], options: ModelSignalOptions = {}): SignalType<LinkSubject> {
   return {
     name: 'url-model',
     accepts: 'link',
     async match(subject: LinkSubject, itemIndex: number): Promise<Signal[]> {
       const targets = subject.targets.filter(scorable);
       if (!targets.length) return [];
-      return Promise.all(
+      const signals = await Promise.all(
         classifiers.map(async (classifier) => {
           const scores = await Promise.all(targets.map((target) => classifier.classifyUrl(target.canonical)));
           let best = 0;
@@ -54,6 +63,7 @@ export function createUrlModelSignalType(classifiers: readonly UrlClassifier[]):
           } satisfies Signal;
         }),
       );
+      return options.emit === 'all' ? signals : signals.filter((signal) => signal.suggests !== 'allow');
     },
     versions(): PartialVersions {
       return { models: Object.fromEntries(classifiers.map((c) => [c.id, c.version])) };
