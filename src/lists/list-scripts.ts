@@ -58,6 +58,8 @@ end
 export const MUTATE_LIST = `${WRITE_TRIPLES}${APPLY_SETTINGS}
 local meta, entries, names = KEYS[1], KEYS[2], KEYS[3]
 local name, channel, op, role, action, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+-- Removing from a list that does not exist changes nothing (and creates nothing).
+if op == 'remove' and redis.call('EXISTS', meta) == 0 then return { 0, 0, 0, 0, 0 } end
 local changed = apply_settings(meta, names, name, role, action)
 local added, updated, unchanged, removed = 0, 0, 0, 0
 if op == 'add' then

@@ -37,6 +37,8 @@ describe('ListStore and ListReplica (real Redis)', () => {
     expect(await store.remove('phish', entries('bad.example/kit/', 'never.example'))).toMatchObject({ version: 3, removed: 1 });
     expect(await store.remove('phish', entries('never.example'))).toMatchObject({ version: 3, removed: 0 });
     expect(await store.summary('phish')).toMatchObject({ version: 3, role: 'block', action: 'review', size: 1 });
+    expect(await store.remove('nothing-here', entries('evil.example'))).toMatchObject({ version: 0, removed: 0 });
+    expect(await store.summary('nothing-here')).toBeUndefined();
   });
 
   it('imports in batches atomically, idempotently, keeping the first addedAt', async () => {
