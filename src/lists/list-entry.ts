@@ -38,8 +38,7 @@ export type ListAction = 'block' | 'review';
 
 export class EntryError extends Error {}
 
-const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
-/** A scheme, but not `host:8080/` (a host and port). */
+/** A scheme (`https:`, `javascript:`), but not `host:8080/` (a host and port). */
 const ANY_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d+(?:[/?]|$))/;
 
 /** The kind an entry's text reads as: a scheme makes a URL, a `/` an expression, else a domain. */
