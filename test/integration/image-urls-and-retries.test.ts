@@ -77,7 +77,7 @@ describe('image items given by URL, and retries of transient failures', () => {
 
   it.each([
     ['a 404', '/missing.png', 'http_error'],
-    ['a body that lies about being a PNG', '/lies.png', 'image_unsupported_format'],
+    ['a body that lies about being a PNG (HTML markup)', '/lies.png', 'image_format_refused'],
     ['a body over the byte cap', '/huge.png', 'payload_too_large'],
   ])('gives a typed error at once, without retry, for %s', async (_name, path, code) => {
     const verdict = await scanImageUrl(`bad-${path}`, `${cdn.origin}${path}`);
