@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { canonicalEntry } from '../../src/lists/list-entry.js';
+import type { Verdict } from '../../src/jobs/verdict-schema.js';
 import { ListStore } from '../../src/lists/list-store.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
@@ -46,7 +47,8 @@ describe('link-blocklist signal type in the fleet', () => {
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
 
     expect(verdict.decision).toBe('block');
-    expect(verdict.signals).toEqual([
+    // Other signal types (models) may add their own signals: these are the blocklist's.
+    expect(verdict.signals.filter((s) => s.source === 'blocklist')).toEqual([
       {
         source: 'blocklist',
         kind: 'expression_match',
@@ -65,8 +67,8 @@ describe('link-blocklist signal type in the fleet', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const { jobId } = await client.enqueue({ contentId: 'hop-allowed', surface: 'send', items: [`${server.origin}/start`] });
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
-    expect(verdict.decision).toBe('allow');
-    expect(verdict.signals).toEqual([]);
+    expect(verdict.signals.filter((s) => s.source === 'blocklist')).toEqual([]);
+    expect(verdict.decision).not.toBe('block');
   });
 });
 
@@ -87,25 +89,26 @@ describe('hot reload in a running pipeline', () => {
     const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: TEST_REDIS_URL, prefix });
     const pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
     const store = new ListStore(redis, { prefix });
+    const listed = (verdict: Verdict) => verdict.signals.filter((s) => s.source === 'blocklist');
     const scan = (n: number) => pipeline.scan({ schemaVersion: 1, contentId: `c${n}`, surface: 'test', items: ['https://login.reload.example/x'] }, { jobId: `j${n}`, attempt: 1, finalAttempt: true });
     try {
-      expect((await scan(0)).decision).toBe('allow');
+      expect(listed(await scan(0))).toEqual([]);
       const changedAt = Date.now();
       await store.add('reload', [canonicalEntry('reload.example')], { action: 'review' });
       let n = 1;
       let verdict = await scan(n);
-      while (verdict.decision === 'allow' && Date.now() - changedAt < 1000) {
+      while (listed(verdict).length === 0 && Date.now() - changedAt < 1000) {
         await new Promise((resolve) => setTimeout(resolve, 10));
         verdict = await scan(++n);
       }
-      expect(verdict.decision).toBe('review');
       expect(Date.now() - changedAt).toBeLessThan(1000);
-      expect(verdict.signals[0]).toMatchObject({ kind: 'domain_match', evidence: { list: 'reload', entry: 'reload.example', hop: 0 } });
+      expect(listed(verdict)).toEqual([expect.objectContaining({ kind: 'domain_match', suggests: 'review', evidence: expect.objectContaining({ list: 'reload', entry: 'reload.example', hop: 0 }) })]);
+      expect(verdict.decision).not.toBe('allow');
 
       await store.remove('reload', [canonicalEntry('reload.example')]);
       const removedAt = Date.now();
-      while ((verdict = await scan(++n)).decision !== 'allow' && Date.now() - removedAt < 1000) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(verdict.decision).toBe('allow');
+      while (listed((verdict = await scan(++n))).length > 0 && Date.now() - removedAt < 1000) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(listed(verdict)).toEqual([]);
     } finally {
       await pipeline.close();
     }

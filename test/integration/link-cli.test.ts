@@ -145,10 +145,13 @@ describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
     const env = { ABUSE_SCAN_LISTS_DIR: dir, ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
     const blocked = await runCli(['scan', 'url', '--json', 'https://www.evil.example/x'], { env });
     expect(blocked.code).toBe(3);
-    const verdict = JSON.parse(blocked.stdout) as { signals: Array<{ evidence: Record<string, unknown> }>; versions: { lists: Record<string, string> } };
-    expect(verdict.signals[0]!.evidence).toMatchObject({ list: 'phish', entry: 'evil.example', hop: 0 });
+    const verdict = JSON.parse(blocked.stdout) as { signals: Array<{ source: string; evidence: Record<string, unknown> }>; versions: { lists: Record<string, string> } };
+    expect(verdict.signals.find((s) => s.source === 'blocklist')!.evidence).toMatchObject({ list: 'phish', entry: 'evil.example', hop: 0 });
     expect(verdict.versions.lists.phish).toMatch(/^sha256:[0-9a-f]{12}$/);
-    const allowed = await runCli(['scan', 'url', 'https://login.evil.example/x'], { env });
-    expect(allowed.code).toBe(0);
+    const allowed = await runCli(['scan', 'url', '--json', 'https://login.evil.example/x'], { env });
+    // Other signal types (models) may still speak; the blocklist must not.
+    const allowedVerdict = JSON.parse(allowed.stdout) as { signals: Array<{ source: string }> };
+    expect(allowedVerdict.signals.filter((s) => s.source === 'blocklist')).toEqual([]);
+    expect(allowed.code).not.toBe(3);
   });
 });
