@@ -5,7 +5,8 @@
  * every line (hash, quality floor, ids repeated with another hash), reporting bad lines with their
  * numbers; only then does the second pass write the good lines in batches (one version each).
  * More bad lines than --max-bad and nothing is written. Re-importing is a no-op: an id already in
- * the set is left as it is (and counted unchanged, or as a conflict when its hash differs).
+ * the set is left as it is (and counted unchanged, or as a conflict when its hash differs), so an
+ * import cut short by a Redis failure (each batch is atomic) is completed by running it again.
  * Exit code 0: all lines imported; 2: some lines were skipped or conflicted; 1: nothing written.
  */
 import { createReadStream } from 'node:fs';

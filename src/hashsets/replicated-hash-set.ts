@@ -36,7 +36,9 @@ export class ReplicatedHashSet implements MatchableHashSet {
   ) {
     this.versionNo = version;
     this.state = new Uint8Array(Math.max(1024, entryNumbers));
-    this.index = new EntryIndex(HASH_BITS[config.algorithm], config.threshold, expectedSize);
+    // A quarter of headroom: the index's storage doubles when full, which at 10M entries stalls
+    // the change that triggers it for a second or more; this way that happens only after 25% growth.
+    this.index = new EntryIndex(HASH_BITS[config.algorithm], config.threshold, expectedSize + Math.ceil(expectedSize / 4));
   }
 
   /**
