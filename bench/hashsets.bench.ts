@@ -5,7 +5,7 @@
  *    line number), then runs `abuse-scan hashset import` on it as a child process: wall time, lines/s
  *    and the child's peak RSS (VmHWM). Baseline: the same child only validating the file
  *    (`--max-bad 0` on a copy with one bad line at the end, so it stops before writing).
- * 2. Cold load: a worker's replica of the N-entry set from Redis (HSCAN + index), time and RSS
+ * 2. Cold load: a worker's replica of the N-entry set from Redis (packs + index), time and RSS
  *    growth, extrapolated linearly to 10M. Baseline: the same index built from hashes in memory.
  * 3. Add-to-match: with a replica running (pub/sub), the time from `add` resolving to the replica
  *    matching the new entry, over 50 adds (target < 1 s).
@@ -142,7 +142,7 @@ export async function main(args: string[]): Promise<void> {
     t = performance.now();
     set.match([hashOf(1)]);
     const firstQueryMs = performance.now() - t;
-    console.log('\ncold load (HSCAN -> replica index)');
+    console.log('\ncold load (GET of the packs -> replica index, tables built)');
     console.log(`  index from memory (baseline)  ${fmt(buildMs / 1000, 2)} s`);
     console.log(`  load from Redis               ${fmt(loadMs / 1000, 2)} s  ${fmt(stats.entries / (loadMs / 1000))} entries/s  (${fmt(loadMs / buildMs, 1)}x baseline)  + first query ${fmt(firstQueryMs)} ms`);
     console.log(`  RSS growth                    ${fmt(loadedRss)} MiB  (${fmt((loadedRss * 2 ** 20) / size)} bytes/entry)`);
