@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { decodeImage, hashImage } from '../../src/images/index.js';
+import type { Verdict } from '../../src/jobs/verdict-schema.js';
 import { REPO_ROOT, startInProcessWorker } from '../harness/fleet.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
@@ -35,23 +36,27 @@ describe('a running worker matches hash-set changes within a second', () => {
     await redis.quit();
   });
 
-  it('allows before the add, blocks right after it, allows again after a disable', async () => {
-    expect(await scan()).toMatchObject({ decision: 'allow', signals: [], versions: { hashSets: { 'live-pdq': '0' } } });
+  it('no hash-set signal before the add, a block right after it, none again after a disable', async () => {
+    const hashSetSignals = (verdict: Verdict) => verdict.signals.filter((s) => s.source === 'hashset');
+    const before = await scan();
+    expect(before).toMatchObject({ versions: { hashSets: { 'live-pdq': '0' } } });
+    expect(hashSetSignals(before)).toEqual([]);
 
     const original = hashImage(await decodeImage(readFileSync(join(REPO_ROOT, 'fixtures', 'images', 'shapes.jpg'))));
     await store.add('live-pdq', [{ id: 'shapes-original', hash: original.pdq, label: 'test' }]);
     const added = Date.now();
     let verdict = await scan();
-    while (verdict.decision !== 'block' && Date.now() - added < 1000) verdict = await scan();
+    while (hashSetSignals(verdict).length === 0 && Date.now() - added < 1000) verdict = await scan();
     const elapsed = Date.now() - added;
     expect(verdict).toMatchObject({ decision: 'block', versions: { hashSets: { 'live-pdq': '1' } } });
-    expect(verdict.signals[0]!.evidence).toMatchObject({ set: 'live-pdq', entryId: 'shapes-original', setVersion: '1' });
+    expect(hashSetSignals(verdict)[0]!.evidence).toMatchObject({ set: 'live-pdq', entryId: 'shapes-original', setVersion: '1' });
     expect(elapsed).toBeLessThan(1000);
 
     await store.disable('live-pdq', 'shapes-original', 'test over');
     const disabled = Date.now();
     verdict = await scan();
-    while (verdict.decision !== 'allow' && Date.now() - disabled < 1000) verdict = await scan();
-    expect(verdict).toMatchObject({ decision: 'allow', versions: { hashSets: { 'live-pdq': '2' } } });
+    while (hashSetSignals(verdict).length > 0 && Date.now() - disabled < 1000) verdict = await scan();
+    expect(verdict).toMatchObject({ versions: { hashSets: { 'live-pdq': '2' } } });
+    expect(hashSetSignals(verdict)).toEqual([]);
   });
 });
