@@ -50,13 +50,18 @@ export async function main(args: string[]): Promise<void> {
   const samples: Float32Array[] = [];
   for (const file of files) samples.push(imageSample((await decodeImage(readFileSync(join(fixtures, file)))).frames[0]!, spec));
   const pick = (i: number, n: number) => Array.from({ length: n }, (_, k) => samples[(i * n + k) % samples.length]!);
-  console.log(`${model.id}@${model.version}: ${samples.length} fixture images, ${availableParallelism()} cores, pool of ${files.length ? 'default size' : ''} (threads and intra-op threads from the core count)`);
+  const settings = model.poolStats();
+  console.log(
+    `${model.id}@${model.version}: ${samples.length} fixture images, ${availableParallelism()} cores; pool: ${settings.size} thread(s) x ${settings.intraOpThreads} intra-op thread(s), max batch ${settings.maxBatch} (defaults from the core count)`,
+  );
 
   // The pool, with the event loop watched throughout.
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
   const poolBatch1 = await msPerImage(1, seconds, 20, (i) => model.classifySample(pick(i, 1)[0]!));
+  const before8 = model.poolStats();
   const poolBatch8 = await msPerImage(8, seconds, 5, (i) => Promise.all(pick(i, 8).map((s) => model.classifySample(s))));
+  const after8 = model.poolStats();
   histogram.disable();
   const poolDelay = delay(histogram);
 
@@ -87,6 +92,7 @@ export async function main(args: string[]): Promise<void> {
   line('ONNX session pool, batch 1', poolBatch1, tfjsBatch1);
   line('ONNX session pool, batch 8', poolBatch8, tfjsBatch8);
   line('ONNX on the main thread, batch 8', mainThreadBatch8, tfjsBatch8);
+  console.log(`batch 8 phase: ${after8.samples - before8.samples} images in ${after8.runs - before8.runs} runs (${((after8.samples - before8.samples) / (after8.runs - before8.runs)).toFixed(1)} per run)`);
   console.log(`event-loop delay while the pool runs: ${poolDelay} (target p99 < 20 ms)`);
   console.log(`event-loop delay with onnxruntime on the main thread: ${delay(blocking)}`);
   const speedup = Math.min(tfjsBatch1 / poolBatch1, tfjsBatch8 / poolBatch8);

@@ -54,6 +54,16 @@ describe('session pool', () => {
   });
 });
 
+describe('session pool start', () => {
+  it('fails with model_failed when the bytes are not a model a session can load', async () => {
+    const garbage = new Uint8Array(1024).fill(7);
+    await expect(SessionPool.start({ modelBytes: garbage, inputName: 'x', outputName: 'y', sampleDims: [1], size: 1 })).rejects.toMatchObject({
+      code: 'model_failed',
+      message: expect.stringMatching(/inference thread failed/),
+    });
+  });
+});
+
 describe('worker entry', () => {
   it('starts the compiled sibling .js file from dist/', () => {
     const entry = workerEntry('file:///app/dist/src/classifiers/session-pool.js', 'session-worker');

@@ -90,9 +90,9 @@ export class SessionPool {
     });
   }
 
-  /** Runs so far, samples they carried and the largest batch: samples / runs is the batching gain. */
-  stats(): { runs: number; samples: number; largestBatch: number } {
-    return { ...this.counters };
+  /** Pool settings, runs so far, samples they carried and the largest batch (samples / runs: the batching). */
+  stats(): { size: number; intraOpThreads: number; maxBatch: number; runs: number; samples: number; largestBatch: number } {
+    return { size: this.size, intraOpThreads: this.intraOpThreads, maxBatch: this.maxBatch, ...this.counters };
   }
 
   async close(): Promise<void> {
@@ -132,16 +132,29 @@ export class SessionPool {
       }
       this.finish(slot, message);
     });
+    let failure: Error | undefined;
     worker.on('error', (error) => {
-      const failure = new ScanError('model_failed', `${this.label}: inference thread failed: ${error.message}`, undefined, { cause: error });
-      failStart(failure);
-      slot.inFlight?.batch.forEach((p) => p.reject(failure));
-      slot.inFlight = undefined;
-      if (this.closed) return;
-      // Replace the dead thread so the pool keeps its size.
-      const index = this.slots.indexOf(slot);
-      if (index >= 0) this.slots[index] = this.spawn();
+      failure = new ScanError('model_failed', `${this.label}: inference thread failed: ${error.message}`, undefined, { cause: error });
     });
+    // A thread ends only by close() or by dying (a crash, an uncaught error, running out of memory).
+    worker.on('exit', (code) => {
+      const error = failure ?? new ScanError('model_failed', `${this.label}: inference thread exited with code ${code}`);
+      const wasReady = !slot.busy || slot.inFlight !== undefined;
+      failStart(error);
+      slot.inFlight?.batch.forEach((p) => p.reject(error));
+      slot.inFlight = undefined;
+      slot.busy = true;
+      if (this.closed) return;
+      // Replace a thread that died while serving, so the pool keeps its size. One that failed to
+      // create its session would fail again: start() reports it instead.
+      const index = this.slots.indexOf(slot);
+      if (wasReady && index >= 0) {
+        this.slots[index] = this.spawn();
+        this.slots[index].ready.then(() => this.dispatch(), () => undefined);
+      }
+    });
+    // start() awaits readiness; a replacement's failure is reported through its work instead.
+    slot.ready.catch(() => undefined);
     return slot;
   }
 
