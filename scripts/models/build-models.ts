@@ -27,12 +27,6 @@ const image = buildImageModel(join(outDir, `${IMAGE_MODEL_ID}.onnx`));
 console.log(`${IMAGE_MODEL_ID}: ${image.bytes} bytes, sha256 ${image.sha256}`);
 const url = trainUrlModel(join(outDir, `${URL_MODEL_ID}.onnx`));
 console.log(`${URL_MODEL_ID}: sha256 ${url.sha256}, dataset sha256 ${url.datasetSha256}`);
-console.log(
-  'How far to trust these figures: the malicious side is mostly bare domains (crypto phishing, malware hosts), the benign side mostly\n' +
-    'open-source project homepages with paths, plus 500 top sites. The model partly learns "looks like a project homepage" versus\n' +
-    '"looks like a throwaway domain"; real mail and chat links (login pages of real services, shorteners, tracking links, compromised\n' +
-    'legitimate sites) look like neither, so expect lower precision and recall there than these test-split figures.',
-);
 
 const current: Manifest = existsSync(MANIFEST) ? manifestSchema.parse(JSON.parse(readFileSync(MANIFEST, 'utf8'))) : { schemaVersion: 1, models: [] };
 const imageEntry: ModelEntry = {

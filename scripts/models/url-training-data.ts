@@ -3,7 +3,8 @@
  *   malicious: eth-phishing-detect's blacklist (crypto phishing domains, npm); URLhaus's online
  *              list and uBlock's badware list, shipped in Debian's webext-ublock-origin-firefox
  *   benign:    eth-phishing-detect's whitelist and fuzzylist (legitimate look-alikes: hard
- *              negatives), top-sites (npm), and every Homepage of Debian's package index
+ *              negatives), top-sites (npm), and every Homepage of Debian's package index (as
+ *              given and cut to its bare host)
  * The uBlock package is fetched with `apt-get download` and unpacked with dpkg-deb, unless
  * UBLOCK_ASSETS_DIR names an unpacked assets/ directory already.
  */
@@ -64,6 +65,9 @@ export function loadTrainingData(): TrainingData {
   const debian = debianHomepages();
   sources['debian-homepages'] = `${debian.length} homepages (${debian.release})`;
   for (const url of debian.urls) add(url, 0, 'debian-homepages');
+  // The same sites as bare hosts: without them nearly every benign example has a path and nearly
+  // every malicious one has none, and the model learns "bare domain = malicious".
+  for (const url of debian.urls) add(new URL(url).hostname, 0, 'debian-homepages:host');
 
   // One example per URL; a URL listed both ways is dropped (the sources disagree).
   const byUrl = new Map<string, Example>();
