@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { openClassifiers, type Classifiers, type ModelScore } from '../classifiers/index.js';
 import { classifierOptionsFromEnv } from '../classifiers/model-signals.js';
-import { toScanError } from '../errors.js';
+import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
 
 interface ClassifyFlags {
@@ -41,7 +41,10 @@ async function classify(task: 'image' | 'url', inputs: string[], flags: Classify
 async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', input: string): Promise<ClassifyResult> {
   try {
     if (task === 'url') return { input, scores: await Promise.all(classifiers.url.map((c) => c.classifyUrl(input))) };
-    const decoded = await decodeImage(await readFile(input));
+    const bytes = await readFile(input).catch((error: NodeJS.ErrnoException) => {
+      throw new ScanError(error.code === 'ENOENT' || error.code === 'EISDIR' ? 'path_not_found' : 'internal_error', `${input}: ${error.message}`);
+    });
+    const decoded = await decodeImage(bytes);
     return { input, scores: await Promise.all(classifiers.image.map((c) => c.classifyFrame(decoded.frames[0]!))) };
   } catch (thrown) {
     const error = toScanError(thrown);
