@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { imageSample, imageSampleDims } from './image-input.js';
+import type { ImageInputSpec, ModelEntry } from './manifest.js';
+import { scoreOutput, suggestion } from './model-score.js';
+
+const spec = (over: Partial<ImageInputSpec>): ImageInputSpec => ({ kind: 'image', name: 'x', width: 2, height: 2, layout: 'NHWC', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], ...over });
+
+// A 3x3 RGB frame: red grows left to right, green top to bottom, blue constant.
+const frame = (() => {
+  const data = Buffer.alloc(27);
+  for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) data.set([x * 100, y * 100, 30], (y * 3 + x) * 3);
+  return { data, width: 3, height: 3 };
+})();
+
+describe('image input', () => {
+  it('resizes with corners aligned and scales to [0, 1] in NHWC', () => {
+    const sample = imageSample(frame, spec({}));
+    // 2x2 from 3x3 with aligned corners: the four corner pixels.
+    expect(Array.from(sample).map((v) => Math.round(v * 255))).toEqual([0, 0, 30, 200, 0, 30, 0, 200, 30, 200, 200, 30]);
+    expect(imageSampleDims(spec({}))).toEqual([2, 2, 3]);
+  });
+
+  it('writes planes in NCHW and applies mean and std per channel', () => {
+    const sample = imageSample(frame, spec({ layout: 'NCHW', scale: 1, mean: [100, 100, 30], std: [100, 50, 1] }));
+    expect(Array.from(sample)).toEqual([-1, 1, -1, 1, -2, -2, 2, 2, 0, 0, 0, 0]);
+    expect(imageSampleDims(spec({ layout: 'NCHW' }))).toEqual([3, 2, 2]);
+  });
+
+  it('interpolates between pixels when upscaling', () => {
+    const sample = imageSample(frame, spec({ width: 5, height: 1, scale: 1 }));
+    // One row sampled at y = 0, x = 0, 0.5, 1, 1.5, 2 source pixels.
+    expect(Array.from(sample.filter((_, i) => i % 3 === 0))).toEqual([0, 50, 100, 150, 200]);
+  });
+});
+
+const entry = (over: Partial<ModelEntry>): ModelEntry =>
+  ({
+    id: 'm',
+    version: '1',
+    task: 'image',
+    labels: ['safe', 'nsfw', 'racy'],
+    output: { name: 'y', activation: 'none' },
+    abuseScore: { kind: 'weighted-sum', weights: { nsfw: 1, racy: 0.5 } },
+    thresholds: { review: 0.5, block: 0.9 },
+    ...over,
+  }) as ModelEntry;
+
+describe('model score', () => {
+  it('weights label probabilities into the abuse score and suggests by the thresholds', () => {
+    const score = scoreOutput(entry({}), Float32Array.from([0.2, 0.4, 0.4]));
+    expect(score.labels).toEqual({ safe: 0.2, nsfw: 0.4, racy: 0.4 });
+    expect(score.abuseScore).toBeCloseTo(0.6, 6);
+    expect(score.suggests).toBe('review');
+    expect(suggestion(entry({}), 0.95)).toBe('block');
+    expect(suggestion(entry({}), 0.1)).toBe('allow');
+  });
+
+  it('applies softmax or sigmoid to logits when the manifest says so', () => {
+    const soft = scoreOutput(entry({ output: { name: 'y', activation: 'softmax' } }), Float32Array.from([0, 0, 0]));
+    expect(soft.labels.safe).toBeCloseTo(1 / 3, 6);
+    const sig = scoreOutput(entry({ labels: ['nsfw'], abuseScore: { kind: 'weighted-sum', weights: { nsfw: 1 } }, output: { name: 'y', activation: 'sigmoid' } }), Float32Array.from([0]));
+    expect(sig.abuseScore).toBe(0.5);
+  });
+
+  it('clamps the abuse score to [0, 1] and refuses a row of the wrong length', () => {
+    expect(scoreOutput(entry({ abuseScore: { kind: 'weighted-sum', weights: { nsfw: 3 } } }), Float32Array.from([0, 1, 0])).abuseScore).toBe(1);
+    expect(() => scoreOutput(entry({}), Float32Array.from([1, 0]))).toThrow(/2 values for 3 labels/);
+  });
+});
