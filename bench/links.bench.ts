@@ -80,7 +80,8 @@ function buildList(size: number, urls: string[], seed: number): ListMatcher {
   const rand = seededRandom(seed);
   const builder = new CompiledListBuilder({ name: 'bench', version: '1', role: 'block', action: 'block' }, size);
   const info = encodeEntryInfo({ label: 'bench' }, '2026-01-01T00:00:00.000Z').value;
-  for (let i = 0; i < size; i++) {
+  // Entries taken from the scanned URLs may repeat: add until `size` are distinct.
+  for (let i = 0; builder.size < size; i++) {
     // `i` in the host keeps the entries distinct.
     const source = i % 1000 === 0 ? canonicalize(pick(rand, urls)) : canonicalize(`http://${label(rand)}${i}.${pick(rand, TLDS)}${pathOf(rand)}`);
     if (i % 3 === 0) builder.add('domain', registrableDomain(source.host) ?? source.host, info);

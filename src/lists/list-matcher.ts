@@ -96,6 +96,11 @@ export class CompiledListBuilder {
     return this.add(entry.kind, entry.value, encodeEntryInfo(entry, entry.addedAt ?? '').value);
   }
 
+  /** Distinct entries added so far. */
+  get size(): number {
+    return this.maps.url.size + this.maps.expression.size + this.maps.domain.size;
+  }
+
   build(): CompiledList {
     const { url, expression, domain } = this.maps;
     const size = url.size + expression.size + domain.size;
