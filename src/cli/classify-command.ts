@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { openClassifiers, type Classifiers, type ModelScore } from '../classifiers/index.js';
-import { classifierOptionsFromEnv } from '../classifiers/model-signals.js';
+import { classifierOptions } from '../classifiers/model-signals.js';
+import { loadConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
 
@@ -21,7 +22,8 @@ interface ClassifyResult {
  * exactly as the pipeline decodes them. Exit 0 when all allow, 2 on review, 3 on block, 1 on error.
  */
 async function classify(task: 'image' | 'url', inputs: string[], flags: ClassifyFlags): Promise<void> {
-  const options = classifierOptionsFromEnv() ?? {};
+  // Asked for by name: run the models even when workers are configured without them.
+  const options = classifierOptions({ ...loadConfig(), models: true }) ?? {};
   const classifiers = await openClassifiers({ ...options, tasks: [task] });
   try {
     // Every input at once: the session pool batches them.

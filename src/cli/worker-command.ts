@@ -18,7 +18,7 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
   const logger = createLogger(config.logLevel, 'abuse-scan-worker');
   const connection = createRedis(config.redisUrl);
   const metrics = new FleetMetrics({ defaultMetrics: true });
-  const pipeline = await createScanPipeline(config, { logger, connection });
+  const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
   const worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
   let ops: OpsServer | undefined;
   if (config.metricsPort !== undefined) {

@@ -75,6 +75,21 @@ export const configSchema = z.object({
   policy: policyConfigSchema.default(policyConfigSchema.parse({})),
   /** ABUSE_SCAN_HASHSETS_DIR: without Redis (embedded scan), `<name>.<algorithm>.csv` hash sets to match; unset: none. */
   hashSetsDir: z.string().min(1).optional(),
+  /** ABUSE_SCAN_MODELS: run the classifiers of the model manifest (`on`) or none (`off`). Default on. */
+  models: z
+    .enum(['on', 'off', 'true', 'false', '1', '0'])
+    .default('on')
+    .transform((value) => ['on', 'true', '1'].includes(value)),
+  /** ABUSE_SCAN_MODELS_MANIFEST: the model registry. Default models/manifest.json of the package. */
+  modelsManifest: z.string().min(1).optional(),
+  /** ABUSE_SCAN_MODEL_THREADS: inference threads per image model. Default max(1, cores / 2). */
+  modelThreads: positiveInt.optional(),
+  /** ABUSE_SCAN_MODEL_INTRA_OP_THREADS: onnxruntime threads per session. Default max(1, cores / threads). */
+  modelIntraOpThreads: positiveInt.optional(),
+  /** ABUSE_SCAN_MODEL_MAX_BATCH: most images stacked into one inference run. Default 8. */
+  modelMaxBatch: positiveInt.optional(),
+  /** ABUSE_SCAN_MODEL_SIGNALS: `fired` (a signal when a score reaches review) or `all` (every score). Default fired. */
+  modelSignals: z.enum(['fired', 'all']).default('fired'),
   /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** LOG_LEVEL: pino level. Default info. */
@@ -103,6 +118,12 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
   ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',
   ABUSE_SCAN_LISTS_DIR: 'listsDir',
+  ABUSE_SCAN_MODELS: 'models',
+  ABUSE_SCAN_MODELS_MANIFEST: 'modelsManifest',
+  ABUSE_SCAN_MODEL_THREADS: 'modelThreads',
+  ABUSE_SCAN_MODEL_INTRA_OP_THREADS: 'modelIntraOpThreads',
+  ABUSE_SCAN_MODEL_MAX_BATCH: 'modelMaxBatch',
+  ABUSE_SCAN_MODEL_SIGNALS: 'modelSignals',
   LOG_LEVEL: 'logLevel',
 };
 

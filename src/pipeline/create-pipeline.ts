@@ -45,7 +45,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   const hashSets = await openHashSetMatching({ logger: services.logger, prefix: config.prefix, connection: services.connection, hashSetsDir: config.hashSetsDir, metricsRegistry: services.metricsRegistry });
   if (hashSets) registry.register(hashSets.signalType), resources.push(...hashSets.resources);
   // ONNX models (models/manifest.json), loaded once per process and shared by its pipelines.
-  const models = await openModelSignals();
+  const models = await openModelSignals(config);
   if (models) models.signalTypes.forEach((type) => registry.register(type)), resources.push(models.resource);
   if (services.connection) {
     // Lists from Redis, kept current by pub/sub and a periodic version check.

@@ -2,7 +2,7 @@
  * A scan job through the queue and an in-process worker: its verdict carries the image model's
  * and the URL model's signals, and the verdict's versions name both models.
  *
- * The fixtures hold no abusive image, so the worker reads a manifest (ABUSE_SCAN_MODELS_MANIFEST)
+ * The fixtures hold no abusive image, so the worker reads a manifest (modelsManifest, ABUSE_SCAN_MODELS_MANIFEST)
  * whose image entry is the shipped model with an operator's review threshold of 0: every image
  * fires, which also shows thresholds come from the manifest.
  */
@@ -29,14 +29,12 @@ describe('model signals in verdicts', () => {
     }));
     const dir = await mkdtemp(join(tmpdir(), 'operator-models-'));
     await writeFile(join(dir, 'manifest.json'), JSON.stringify({ schemaVersion: 1, models }));
-    process.env.ABUSE_SCAN_MODELS_MANIFEST = join(dir, 'manifest.json');
     client = createScanClient({ connection: TEST_REDIS_URL, prefix });
     // No unfurling: the links are judged on their text, without reaching the network.
-    worker = await startInProcessWorker(prefix, { unfurl: 'off' });
+    worker = await startInProcessWorker(prefix, { unfurl: 'off', modelsManifest: join(dir, 'manifest.json') });
   });
 
   afterAll(async () => {
-    delete process.env.ABUSE_SCAN_MODELS_MANIFEST;
     await worker?.stop();
     await client?.close();
     const redis = testRedis();
