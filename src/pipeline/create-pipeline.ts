@@ -42,11 +42,23 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   }
   const registry = new SignalRegistry();
   const resources: Array<{ close(): Promise<void> | void }> = [];
-  const hashSets = await openHashSetMatching({ logger: services.logger, prefix: config.prefix, connection: services.connection, hashSetsDir: config.hashSetsDir, metricsRegistry: services.metricsRegistry });
-  if (hashSets) registry.register(hashSets.signalType), resources.push(...hashSets.resources);
+  const hashSets = await openHashSetMatching({
+    logger: services.logger,
+    prefix: config.prefix,
+    connection: services.connection,
+    hashSetsDir: config.hashSetsDir,
+    metricsRegistry: services.metricsRegistry,
+  });
+  if (hashSets) {
+    registry.register(hashSets.signalType);
+    resources.push(...hashSets.resources);
+  }
   // ONNX models (models/manifest.json), loaded once per process and shared by its pipelines.
   const models = await openModelSignals(config);
-  if (models) models.signalTypes.forEach((type) => registry.register(type)), resources.push(models.resource);
+  if (models) {
+    for (const type of models.signalTypes) registry.register(type);
+    resources.push(models.resource);
+  }
   if (services.connection) {
     // Lists from Redis, kept current by pub/sub and a periodic version check.
     const lists = await ListReplica.start({ store: new ListStore(services.connection, { prefix: config.prefix }), logger: services.logger });
