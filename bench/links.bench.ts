@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import { parse as parseDomain } from 'tldts';
 import { canonicalize } from '../src/links/canonicalize.js';
 import { lookupExpressions } from '../src/links/expressions.js';
-import { registrableDomain } from '../src/links/registrable-domain.js';
+import { registrableDomain, registrableDomainOf } from '../src/links/registrable-domain.js';
+import { linkTarget } from '../src/pipeline/link-preparer.js';
 import { encodeEntryInfo } from '../src/lists/list-entry.js';
 import { CompiledListBuilder, ListMatcher } from '../src/lists/list-matcher.js';
 import { seededRandom } from '../test/harness/seeded-random.js';
@@ -107,8 +108,7 @@ function timeMatching(urls: string[], matcher: ListMatcher): { seconds: number; 
   const started = performance.now();
   for (const text of urls) {
     const canonical = canonicalize(text);
-    const target = { hop: 0, canonical, expressions: lookupExpressions(canonical), registrableDomain: canonical.hostIsIp ? null : registrableDomain(canonical.host) };
-    matches += matcher.matchTargets([target]).matches.length;
+    matches += matcher.matchTargets([linkTarget(0, canonical)]).matches.length;
   }
   return { seconds: (performance.now() - started) / 1000, matches };
 }
@@ -122,12 +122,12 @@ function stageBreakdown(urls: string[], matcher: ListMatcher): Record<string, nu
   };
   const canonical = urls.map((url) => canonicalize(url));
   const expressions = canonical.map((c) => lookupExpressions(c));
-  const domains = canonical.map((c) => (c.hostIsIp ? null : registrableDomain(c.host)));
+  const domains = canonical.map((c) => registrableDomainOf(c));
   const targets = canonical.map((c, i) => ({ hop: 0, canonical: c, expressions: expressions[i]!, registrableDomain: domains[i]! }));
   return {
     canonicalize: perUrl(() => urls.forEach((url) => canonicalize(url))),
     expressions: perUrl(() => canonical.forEach((c) => lookupExpressions(c))),
-    registrableDomain: perUrl(() => canonical.forEach((c) => !c.hostIsIp && registrableDomain(c.host))),
+    registrableDomain: perUrl(() => canonical.forEach((c) => registrableDomainOf(c))),
     match: perUrl(() => targets.forEach((t) => matcher.matchTargets([t]))),
   };
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { toScanError } from '../errors.js';
 import { canonicalize } from '../links/canonicalize.js';
 import { lookupExpressions } from '../links/expressions.js';
-import { registrableDomain } from '../links/registrable-domain.js';
+import { registrableDomainOf } from '../links/registrable-domain.js';
 import { inputLines, LineWriter } from './line-io.js';
 
 /**
@@ -26,7 +26,7 @@ export function describeUrl(input: string): Record<string, unknown> {
       input,
       canonical: url.canonical,
       host: url.host,
-      registrableDomain: url.hostIsIp ? null : registrableDomain(url.host),
+      registrableDomain: registrableDomainOf(url),
       expressions: lookupExpressions(url),
     };
   } catch (thrown) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { registrableDomain } from './registrable-domain.js';
+import { canonicalize } from './canonicalize.js';
+import { registrableDomain, registrableDomainOf } from './registrable-domain.js';
 
 describe('registrableDomain', () => {
   it.each([
@@ -49,5 +50,21 @@ describe('registrableDomain', () => {
     [''],
   ])('%j -> null', (host) => {
     expect(registrableDomain(host)).toBeNull();
+  });
+});
+
+describe('registrableDomainOf (the canonical-host fast path)', () => {
+  it.each([
+    'http://www.example.co.uk/a',
+    'https://evil.github.io/x',
+    'http://BÜCHER.de/',
+    'http://1.2.3.4/',
+    'http://[::1]/',
+    'http://co.uk/',
+    'http://localhost/',
+    'http://a.b.c.d.blogspot.com/',
+  ])('agrees with registrableDomain for %s', (url) => {
+    const canonical = canonicalize(url);
+    expect(registrableDomainOf(canonical)).toBe(canonical.hostIsIp ? null : registrableDomain(canonical.host));
   });
 });

@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { getDomain } from 'tldts';
+import type { CanonicalUrl } from './canonicalize.js';
 import { parseIpLiteral } from './ip-literal.js';
 
 /**
@@ -28,6 +29,20 @@ export function registrableDomain(host: string, options: RegistrableDomainOption
   name = /[^\x00-\x7f]/.test(name) ? domainToASCII(name) : name.toLowerCase();
   if (name === '') return null;
   return getDomain(name, {
+    allowPrivateDomains: options.privateSuffixes ?? true,
+    extractHostname: false,
+    validateHostname: true,
+  });
+}
+
+/**
+ * The registrable domain of a canonicalized URL's host. A canonical host is already lowercase,
+ * punycode and free of trailing dots, and `hostIsIp` is known, so the per-URL hot path skips
+ * re-parsing the host (same answers as `registrableDomain`, about twice as fast).
+ */
+export function registrableDomainOf(url: Pick<CanonicalUrl, 'host' | 'hostIsIp'>, options: RegistrableDomainOptions = {}): string | null {
+  if (url.hostIsIp || url.host === '') return null;
+  return getDomain(url.host, {
     allowPrivateDomains: options.privateSuffixes ?? true,
     extractHostname: false,
     validateHostname: true,

@@ -2,7 +2,7 @@ import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
 import { lookupExpressions } from '../links/expressions.js';
-import { registrableDomain } from '../links/registrable-domain.js';
+import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
@@ -50,7 +50,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
   async prepare(item: ScanItem): Promise<PreparedItem<LinkSubject>> {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
     const canonical = canonicalize(item, { ...(this.options.maxUrlLength !== undefined && { maxLength: this.options.maxUrlLength }) });
-    const subject: LinkSubject = { input: item, targets: [target(0, canonical)] };
+    const subject: LinkSubject = { input: item, targets: [linkTarget(0, canonical)] };
     const details: Record<string, unknown> = {
       canonical: canonical.canonical,
       host: canonical.host,
@@ -76,7 +76,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       }
       if (seen.has(next.canonical)) continue;
       seen.add(next.canonical);
-      subject.targets.push(target(subject.targets.length, next));
+      subject.targets.push(linkTarget(subject.targets.length, next));
     }
     details.chain = result.chain.map((hop) => ({ url: hop.url, status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
     if (result.final) details.final = result.final.canonical ?? result.final.url;
@@ -85,6 +85,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
   }
 }
 
-function target(hop: number, canonical: CanonicalUrl): LinkTarget {
-  return { hop, canonical, expressions: lookupExpressions(canonical), registrableDomain: canonical.hostIsIp ? null : registrableDomain(canonical.host) };
+/** A URL of a link's chain, ready for matching: its expressions and registrable domain. */
+export function linkTarget(hop: number, canonical: CanonicalUrl): LinkTarget {
+  return { hop, canonical, expressions: lookupExpressions(canonical), registrableDomain: registrableDomainOf(canonical) };
 }
