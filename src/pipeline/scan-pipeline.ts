@@ -5,6 +5,7 @@ import { VERDICT_SCHEMA_VERSION, type ItemResult, type Signal, type Verdict, typ
 import { decide } from '../policy/decide.js';
 import type { PolicyConfig } from '../policy/policy-config.js';
 import type { SignalRegistry } from '../signals/registry.js';
+import type { MatchContext } from '../signals/signal-type.js';
 import { SCANNER_VERSION } from '../version.js';
 import type { ItemPreparer } from './item-preparer.js';
 import { mapConcurrent } from './map-concurrent.js';
@@ -65,12 +66,13 @@ export class ScanPipeline {
       byKind.set(kind, [...(byKind.get(kind) ?? []), { item, index }]);
     });
 
+    const context: MatchContext = { jobId: run.jobId, contentId: job.contentId, surface: job.surface, ...(job.tenant !== undefined && { tenant: job.tenant }) };
     const outcomes: ItemOutcome[] = [];
     await Promise.all(
       [...byKind].map(async ([kind, entries]) => {
         const stageStart = performance.now();
         const done = await mapConcurrent(entries, this.concurrency[kind], ({ item, index }) =>
-          this.scanItem(kind, item, index, run, signal),
+          this.scanItem(kind, item, index, run, signal, context),
         );
         timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
         outcomes.push(...done);
@@ -119,7 +121,14 @@ export class ScanPipeline {
     return versions;
   }
 
-  private async scanItem(kind: ItemKind, item: ScanItem, index: number, run: ScanRunInfo, signal: AbortSignal): Promise<ItemOutcome> {
+  private async scanItem(
+    kind: ItemKind,
+    item: ScanItem,
+    index: number,
+    run: ScanRunInfo,
+    signal: AbortSignal,
+    context: MatchContext,
+  ): Promise<ItemOutcome> {
     const input = describeItem(item);
     try {
       const preparer = this.preparers.get(kind);
@@ -127,7 +136,7 @@ export class ScanPipeline {
       const prepared = await preparer.prepare(item, index, signal);
       const signals: Signal[] = [];
       for (const type of this.options.registry.forKind(kind)) {
-        signals.push(...(await type.match(prepared.subject, index)));
+        signals.push(...(await type.match(prepared.subject, index, context)));
       }
       return {
         result: { index, kind, input, status: 'ok', details: prepared.details },

@@ -23,7 +23,7 @@ import type { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import type { MatchableHashSet } from '../../hashsets/hash-set.js';
 import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
-import type { PartialVersions, SignalType } from '../signal-type.js';
+import type { MatchContext, PartialVersions, SignalType } from '../signal-type.js';
 
 /** Where the sets come from: a worker's Redis replicas, or files loaded once. */
 export interface HashSetSource {
@@ -55,7 +55,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
 
   constructor(private readonly options: HashSetMatchOptions) {}
 
-  async match(subject: ImageSubject, itemIndex: number): Promise<Signal[]> {
+  async match(subject: ImageSubject, itemIndex: number, context?: MatchContext): Promise<Signal[]> {
     const sets = this.options.source.sets();
     if (sets.length === 0) return [];
     const negative = sets.filter((set) => set.config.kind === 'negative');
@@ -73,7 +73,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       for (const hit of knownGood) keep({ ...hit, suppressed: hits.map((h) => h.set.config.name) });
     });
 
-    const signals = await Promise.all([...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex)));
+    const signals = await Promise.all([...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex, context)));
     return signals.filter((signal) => signal !== undefined);
   }
 
@@ -81,14 +81,16 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     return { hashSets: Object.fromEntries(this.options.source.sets().map((set) => [set.config.name, set.version])) };
   }
 
-  private async signalFor(hit: Hit, frame: ImageHashes, itemIndex: number): Promise<Signal | undefined> {
+  private async signalFor(hit: Hit, frame: ImageHashes, itemIndex: number, context: MatchContext | undefined): Promise<Signal | undefined> {
     const { config } = hit.set;
     const [entry] = await hit.set.describe([hit.entryNo]);
     if (!entry) return undefined; // removed between the match and now
     let suggests: Signal['suggests'] = config.kind === 'negative' ? 'allow' : config.kind;
     let quarantined = false;
     if (config.kind !== 'negative' && this.options.floodGuard) {
-      const itemKey = `${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
+      // Distinct items are distinct contents (tenant + contentId); outside a job (the CLI), the
+      // image itself stands for its content.
+      const itemKey = context ? `c:${context.tenant ?? ''}\u0000${context.contentId}` : `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
       quarantined = await this.options.floodGuard.recordMatch(config, { entryNo: hit.entryNo, id: entry.id }, itemKey);
       if (quarantined) suggests = 'review';
     }

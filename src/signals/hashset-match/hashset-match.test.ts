@@ -100,4 +100,15 @@ describe('hash-set signal type', () => {
     expect(exported).toContain('abuse_scan_hashset_matches_total{set="bad",suggests="block"} 5');
     expect(exported).toContain('abuse_scan_hashset_matches_total{set="bad",suggests="review"} 2');
   });
+
+  it('counts distinct contents, not images, inside a job: one image sent as many contents floods', async () => {
+    const bad = set({ name: 'meme', flood: { maxItems: 2, windowSeconds: 3600 } }, [['e1', 1000]]);
+    const guard = new MemoryFloodGuard(new HashSetMetrics(new Registry()), () => 1_000_000);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard });
+    const job = (contentId: string) => ({ jobId: `job-${contentId}`, contentId, surface: 'send' });
+    const suggests = async (contentId: string) => (await type.match(image(1000, 1), 0, job(contentId)))[0]!.suggests;
+    // The same content scanned again is still one item.
+    expect([await suggests('a'), await suggests('a'), await suggests('b')]).toEqual(['block', 'block', 'block']);
+    expect(await suggests('c')).toBe('review');
+  });
 });
