@@ -5,7 +5,7 @@ import { VERDICT_SCHEMA_VERSION, type ItemResult, type Signal, type Verdict, typ
 import { decide } from '../policy/decide.js';
 import type { PolicyConfig } from '../policy/policy-config.js';
 import type { SignalRegistry } from '../signals/registry.js';
-import type { MatchContext } from '../signals/signal-type.js';
+import type { MatchContext, SignalType } from '../signals/signal-type.js';
 import { SCANNER_VERSION } from '../version.js';
 import type { ItemPreparer } from './item-preparer.js';
 import { mapConcurrent } from './map-concurrent.js';
@@ -103,6 +103,11 @@ export class ScanPipeline {
       attempt: run.attempt,
       createdAt: new Date().toISOString(),
     };
+  }
+
+  /** The signal types this pipeline runs (for inspection and the conformance suite). */
+  signalTypes(): SignalType[] {
+    return this.options.registry.all();
   }
 
   async close(): Promise<void> {
