@@ -78,3 +78,20 @@ describe('lookupExpressions: limits and details', () => {
     expect(pathPrefixes('/a/b/')).toEqual(['/a/b/', '/', '/a/']);
   });
 });
+
+describe('hostSuffixes: index arithmetic equals split/join', () => {
+  it('gives the exact host, then the suffixes of the last 5 components down to 2', () => {
+    const bySplit = (host: string): string[] => {
+      const parts = host.split('.');
+      const out = [host];
+      for (let n = Math.min(5, parts.length); n >= 2; n--) {
+        const suffix = parts.slice(-n).join('.');
+        if (suffix !== host) out.push(suffix);
+      }
+      return out;
+    };
+    for (const host of ['a', 'a.b', 'a.b.c', 'a.b.c.d', 'a.b.c.d.e', 'a.b.c.d.e.f', 'a.b.c.d.e.f.g.h', 'www.example.co.uk', 'x.y.github.io', 'xn--mnchen-3ya.de']) {
+      expect(hostSuffixes(host, false)).toEqual(bySplit(host));
+    }
+  });
+});

@@ -20,18 +20,20 @@ const MAX_PATH_PREFIXES = 4;
 export function hostSuffixes(host: string, hostIsIp: boolean): string[] {
   const suffixes = [host];
   if (hostIsIp) return suffixes;
-  // Positions of the last MAX_HOST_COMPONENTS dots, right to left: suffix k+1 components long
-  // starts after dots[k]. Index arithmetic instead of split/join: this runs for every URL.
-  const dots: number[] = [];
-  for (let i = host.length - 1; i >= 0 && dots.length < MAX_HOST_COMPONENTS; i--) {
-    if (host.charCodeAt(i) === 0x2e) dots.push(i);
+  // The dot before the longest suffix (of at most MAX_HOST_COMPONENTS components), found right to
+  // left; then each suffix starts after the next dot. Index arithmetic instead of split/join (and
+  // no array of dot positions): this runs for every URL.
+  let start = -1;
+  for (let i = host.length - 1, dots = 0; i >= 0; i--) {
+    if (host.charCodeAt(i) === 0x2e && ++dots === MAX_HOST_COMPONENTS) {
+      start = i;
+      break;
+    }
   }
-  const longest = Math.min(MAX_HOST_COMPONENTS, dots.length + 1);
-  for (let components = longest; components >= 2; components--) {
-    const dot = dots[components - 1];
-    if (dot === undefined) continue; // the whole host, already first
-    const suffix = host.slice(dot + 1);
-    if (suffix !== host) suffixes.push(suffix);
+  // Suffixes of 2+ components: stop before the last dot (the top-level domain alone).
+  const last = host.lastIndexOf('.');
+  for (let dot = start; dot >= -1 && dot < last; dot = host.indexOf('.', dot + 1)) {
+    if (dot >= 0) suffixes.push(host.slice(dot + 1));
   }
   return suffixes;
 }
@@ -58,10 +60,19 @@ export function pathPrefixes(path: string, query?: string): string[] {
 /** Every host-suffix x path-prefix expression of a URL, host-major, in the documentation's order. */
 export function lookupExpressions(url: CanonicalUrl | string, options?: CanonicalizeOptions): string[] {
   const canonical = typeof url === 'string' ? canonicalize(url, options) : url;
+  return expressionsOf(hostSuffixes(canonical.host, canonical.hostIsIp), canonical);
+}
+
+/**
+ * `lookupExpressions(canonical)` from the URL's `hostSuffixes` (computed once by a caller that
+ * keeps them): host-major, so the expressions of `hosts[h]` are the h-th block of
+ * `expressions.length / hosts.length`.
+ */
+export function expressionsOf(hosts: readonly string[], canonical: Pick<CanonicalUrl, 'path' | 'query'>): string[] {
   const paths = pathPrefixes(canonical.path, canonical.query);
   const expressions: string[] = [];
-  for (const host of hostSuffixes(canonical.host, canonical.hostIsIp)) {
-    for (const path of paths) expressions.push(`${host}${path}`);
+  for (const host of hosts) {
+    for (const path of paths) expressions.push(host + path);
   }
   return expressions;
 }

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalEntry, EntryError, type ListEntry, type ListRole } from './list-entry.js';
 import { compileList, ListMatcher, type MatchTarget } from './list-matcher.js';
 import { targetOf } from '../../test/harness/link-targets.js';
+import { canonicalize } from '../links/canonicalize.js';
+import { linkTarget } from '../pipeline/link-preparer.js';
 
 /** The matcher must equal a brute-force scan over every entry of every list. */
 
@@ -78,6 +80,26 @@ describe('ListMatcher (property)', () => {
         },
       ),
       { numRuns: 400, seed: 20261123 },
+    );
+  });
+  it('equals a brute-force scan over entries with the targets the pipeline builds (host suffixes kept)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ role: fc.constantFrom<ListRole>('block', 'block', 'allow'), texts: fc.array(entryText, { maxLength: 12 }) }), { minLength: 1, maxLength: 3 }),
+        fc.array(url, { minLength: 1, maxLength: 4 }),
+        (rawLists, urls) => {
+          const lists: RawList[] = rawLists.map((l) => ({ role: l.role, entries: toEntries(l.texts) }));
+          const targets = urls.map((u, hop) => linkTarget(hop, canonicalize(u)));
+          expect(targets.map((t) => t.expressions)).toEqual(urls.map((u) => targetOf(u).expressions));
+          const matcher = new ListMatcher(lists.map((l, i) => compileList({ name: `L${i}`, version: '1', role: l.role, action: 'block' }, l.entries)));
+          const got = matcher
+            .matchTargets(targets)
+            .matches.map((m) => `${m.list} ${m.entryKind} ${m.expression} ${m.hop}`)
+            .sort();
+          expect(got).toEqual(bruteForce(lists, targets));
+        },
+      ),
+      { numRuns: 400, seed: 20261124 },
     );
   });
 });

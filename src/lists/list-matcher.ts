@@ -63,8 +63,11 @@ export interface TargetsMatch {
   allowed: AllowedBy[];
 }
 
-/** One URL to match: `expressions` must be `lookupExpressions(canonical)` (host-major order). */
-export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'registrableDomain'>;
+/**
+ * One URL to match: `expressions` must be `lookupExpressions(canonical)` (host-major order) and
+ * `hosts`, when present, `hostSuffixes` of its host (see LinkTarget).
+ */
+export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'hosts' | 'registrableDomain'>;
 
 /**
  * Builds a list's maps incrementally: the store's chunked load adds one HSCAN page at a time, so
@@ -145,66 +148,85 @@ export class ListMatcher {
 
   /** The first allowlist entry covering the target, if any. */
   allowedBy(target: MatchTarget): AllowedBy | undefined {
-    const url = target.canonical.canonical;
+    const host = target.canonical.host;
+    let blocks: ExpressionBlocks | undefined | null = null;
     for (const list of this.allowlists) {
-      if (!list.hostFilter.mayHoldHostOrSuffix(target.canonical.host)) continue;
-      const hit = firstHit(list, target, expressionBlocks(target));
-      if (hit) return { hop: target.hop, url, list: list.name, entry: hit.value, entryKind: hit.kind };
+      if (!list.hostFilter.mayHoldHostOrSuffix(host)) continue;
+      if (blocks === null) blocks = expressionBlocks(target);
+      const hit = firstHit(list, target, blocks);
+      if (hit) return { hop: target.hop, url: target.canonical.canonical, list: list.name, entry: hit.value, entryKind: hit.kind };
     }
     return undefined;
   }
 
   private collect(target: MatchTarget, out: ListMatch[]): void {
     const url = target.canonical.canonical;
+    const host = target.canonical.host;
+    const domain = target.registrableDomain;
     let blocks: ExpressionBlocks | undefined | null = null;
     for (const list of this.blocklists) {
-      if (!list.hostFilter.mayHoldHostOrSuffix(target.canonical.host)) continue;
+      if (!list.hostFilter.mayHoldHostOrSuffix(host)) continue;
       if (blocks === null) blocks = expressionBlocks(target);
-      const push = (kind: MatchKind, entryKind: EntryKind, key: string, info: string) =>
-        out.push({ list: list.name, listVersion: list.version, action: list.action, kind, entry: key, entryKind, entryInfo: decodeEntryInfo(info), expression: key, hop: target.hop, url });
       const exact = list.urls.get(url);
-      if (exact !== undefined) push('url_match', 'url', url, exact);
-      forEachCandidate(list, target, blocks, (expression) => {
-        const info = list.expressions.get(expression);
-        if (info !== undefined) push('expression_match', 'expression', expression, info);
-        return false;
-      });
-      if (target.registrableDomain !== null) {
-        const info = list.domains.get(target.registrableDomain);
-        if (info !== undefined) push('domain_match', 'domain', target.registrableDomain, info);
+      if (exact !== undefined) out.push(listMatch(list, target, 'url_match', 'url', url, exact));
+      if (list.expressions.size > 0) {
+        // Only the blocks of hosts some expression entry names (plain loops: no closure per list).
+        const { expressions } = target;
+        const hosts = blocks?.hosts;
+        const perHost = blocks === undefined ? expressions.length : blocks.perHost;
+        for (let h = 0, n = hosts === undefined ? 1 : hosts.length; h < n; h++) {
+          if (hosts !== undefined && !list.expressionHosts.has(hosts[h]!)) continue;
+          for (let i = h * perHost, end = i + perHost; i < end; i++) {
+            const info = list.expressions.get(expressions[i]!);
+            if (info !== undefined) out.push(listMatch(list, target, 'expression_match', 'expression', expressions[i]!, info));
+          }
+        }
+      }
+      if (domain !== null) {
+        const info = list.domains.get(domain);
+        if (info !== undefined) out.push(listMatch(list, target, 'domain_match', 'domain', domain, info));
       }
     }
   }
 }
 
+function listMatch(list: CompiledList, target: MatchTarget, kind: MatchKind, entryKind: EntryKind, key: string, info: string): ListMatch {
+  return { list: list.name, listVersion: list.version, action: list.action, kind, entry: key, entryKind, entryInfo: decodeEntryInfo(info), expression: key, hop: target.hop, url: target.canonical.canonical };
+}
+
 /** A target's host suffixes and how many expressions each has (expressions are host-major). */
 interface ExpressionBlocks {
-  hosts: string[];
+  hosts: readonly string[];
   perHost: number;
 }
 
+/** The target's blocks: from `target.hosts` when the preparer kept them, else computed here. */
 function expressionBlocks(target: MatchTarget): ExpressionBlocks | undefined {
-  const hosts = hostSuffixes(target.canonical.host, target.canonical.hostIsIp);
+  const hosts = target.hosts ?? hostSuffixes(target.canonical.host, target.canonical.hostIsIp);
   const perHost = target.expressions.length / hosts.length;
   // Not the product lookupExpressions builds: look every expression up.
   return Number.isInteger(perHost) && target.expressions[0]?.startsWith(hosts[0]!) ? { hosts, perHost } : undefined;
 }
 
-/** Calls `visit` with each expression whose host some entry of the list names, until it returns true. */
-function forEachCandidate(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined, visit: (expression: string) => boolean): boolean {
-  if (list.expressions.size === 0) return false;
-  if (blocks === undefined) return target.expressions.some(visit);
+/** The first expression whose host some entry of the list names and that the list holds. */
+function firstExpressionHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): string | undefined {
+  if (list.expressions.size === 0) return undefined;
+  const { expressions } = target;
+  if (blocks === undefined) {
+    for (const expression of expressions) if (list.expressions.has(expression)) return expression;
+    return undefined;
+  }
   for (let h = 0; h < blocks.hosts.length; h++) {
     if (!list.expressionHosts.has(blocks.hosts[h]!)) continue;
-    for (let i = h * blocks.perHost; i < (h + 1) * blocks.perHost; i++) if (visit(target.expressions[i]!)) return true;
+    for (let i = h * blocks.perHost, end = i + blocks.perHost; i < end; i++) if (list.expressions.has(expressions[i]!)) return expressions[i]!;
   }
-  return false;
+  return undefined;
 }
 
 function firstHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): { kind: EntryKind; value: string } | undefined {
   if (list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
-  let hit: string | undefined;
-  if (forEachCandidate(list, target, blocks, (e) => list.expressions.has(e) && (hit = e) !== undefined)) return { kind: 'expression', value: hit! };
+  const expression = firstExpressionHit(list, target, blocks);
+  if (expression !== undefined) return { kind: 'expression', value: expression };
   if (target.registrableDomain !== null && list.domains.has(target.registrableDomain)) return { kind: 'domain', value: target.registrableDomain };
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
-import { lookupExpressions } from '../links/expressions.js';
+import { expressionsOf, hostSuffixes } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
@@ -14,6 +14,12 @@ export interface LinkTarget {
   canonical: CanonicalUrl;
   /** Safe Browsing host-suffix x path-prefix expressions of the canonical URL. */
   expressions: string[];
+  /**
+   * `hostSuffixes` of the canonical host, which `expressions` are built from (host-major: the
+   * expressions of `hosts[h]` are the h-th block of `expressions.length / hosts.length`), so
+   * matching does not compute them again. `linkTarget` always sets it.
+   */
+  hosts?: readonly string[];
   registrableDomain: string | null;
 }
 
@@ -87,5 +93,6 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
 
 /** A URL of a link's chain, ready for matching: its expressions and registrable domain. */
 export function linkTarget(hop: number, canonical: CanonicalUrl): LinkTarget {
-  return { hop, canonical, expressions: lookupExpressions(canonical), registrableDomain: registrableDomainOf(canonical) };
+  const hosts = hostSuffixes(canonical.host, canonical.hostIsIp);
+  return { hop, canonical, expressions: expressionsOf(hosts, canonical), hosts, registrableDomain: registrableDomainOf(canonical) };
 }
