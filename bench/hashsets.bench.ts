@@ -23,25 +23,14 @@ import { HashSetStore } from '../src/hashsets/hash-set-store.js';
 import { ReplicatedHashSet } from '../src/hashsets/replicated-hash-set.js';
 import { hashToHex } from '../src/matching/hash-bits.js';
 import { createLogger } from '../src/runtime/logger.js';
+import { syntheticHash } from './synthetic-hashes.js';
+import { deletePrefix } from '../test/harness/redis.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BYTES = 32;
+const hashOf = (id: number, into?: Uint8Array) => syntheticHash(id, BYTES, into);
 
-/** Deterministic hash bytes of entry `id` (splitmix-style mixing over id and word). */
-function hashOf(id: number, into = new Uint8Array(BYTES)): Uint8Array {
-  for (let w = 0; w < BYTES / 4; w++) {
-    let x = (Math.imul(id, 0x9e3779b9) + Math.imul(w + 1, 0x85ebca6b)) | 0;
-    x = Math.imul(x ^ (x >>> 16), 0x21f0aaad);
-    x = Math.imul(x ^ (x >>> 15), 0x735a2d97);
-    x ^= x >>> 15;
-    into[w * 4] = x >>> 24;
-    into[w * 4 + 1] = x >>> 16;
-    into[w * 4 + 2] = x >>> 8;
-    into[w * 4 + 3] = x;
-  }
-  return into;
-}
 
 async function writeCsv(file: string, size: number): Promise<void> {
   const out = createWriteStream(file);
@@ -165,14 +154,7 @@ export async function main(args: string[]): Promise<void> {
     console.log(`  p50 ${fmt(latencies[25]!, 1)} ms  p99 ${fmt(latencies[49]!, 1)} ms  max ${fmt(latencies.at(-1)!, 1)} ms  (target < 1000 ms)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    if (!args.includes('--keep')) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    if (!args.includes('--keep')) await deletePrefix(redis, prefix);
     await redis.quit();
   }
 }

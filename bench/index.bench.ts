@@ -13,9 +13,11 @@ import { BkTreeIndex } from '../src/matching/bk-tree-index.js';
 import type { HashIndex, HashMatch } from '../src/matching/hash-index.js';
 import { LinearIndex } from '../src/matching/linear-index.js';
 import { MihIndex } from '../src/matching/mih-index.js';
+import { syntheticHash } from './synthetic-hashes.js';
 
 const BITS = 256;
 const BYTES = BITS / 8;
+const hashOf = (id: number, into?: Uint8Array) => syntheticHash(id, BYTES, into);
 /** Linear scans stop after this long (they are the slow baseline); later queries are skipped. */
 const LINEAR_TIME_BUDGET_MS = 4_000;
 
@@ -45,20 +47,6 @@ function parseArgs(args: string[]): Options {
   };
 }
 
-/** Deterministic hash bytes of entry `id` (splitmix32 over id and word). */
-function hashOf(id: number, into = new Uint8Array(BYTES)): Uint8Array {
-  for (let w = 0; w < BYTES / 4; w++) {
-    let x = (Math.imul(id, 0x9e3779b9) + Math.imul(w + 1, 0x85ebca6b)) | 0;
-    x = Math.imul(x ^ (x >>> 16), 0x21f0aaad);
-    x = Math.imul(x ^ (x >>> 15), 0x735a2d97);
-    x ^= x >>> 15;
-    into[w * 4] = x >>> 24;
-    into[w * 4 + 1] = x >>> 16;
-    into[w * 4 + 2] = x >>> 8;
-    into[w * 4 + 3] = x;
-  }
-  return into;
-}
 
 function makeQueries(options: Options, population: number, seed: number): Uint8Array[] {
   let state = seed >>> 0;

@@ -14,6 +14,7 @@ import { URL_FEATURE_DIMENSION, URL_FEATURES_VERSION, urlFeatures } from '../../
 import { OnnxGraph } from './onnx-graph.js';
 import { loadTrainingData, type Example } from './url-training-data.js';
 import { evaluate, formatMetrics, type Metrics } from './binary-metrics.js';
+import { seededRandom } from '../../test/harness/seeded-random.js';
 
 export const URL_INPUT_NAME = 'features';
 
@@ -73,7 +74,7 @@ export function trainUrlModel(outFile: string, log: (line: string) => void = con
   const m = new Float64Array(dim + 1);
   const v = new Float64Array(dim + 1);
   let step = 0;
-  const random = mulberry32(SEED);
+  const random = seededRandom(SEED);
   const order = train.map((_, i) => i);
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
@@ -165,13 +166,3 @@ function sigmoid(z: number): number {
   return 1 / (1 + Math.exp(-z));
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
