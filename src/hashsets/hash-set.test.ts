@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveHashSetConfig } from './hash-set-config.js';
 import { HashSet } from './hash-set.js';
-
-/** A 256-bit hash from a seed, with `flips` leading bits inverted (to place it at a known distance). */
-function hash(seed: number, flips = 0): Uint8Array {
-  const bytes = new Uint8Array(32);
-  let x = seed * 2654435761;
-  for (let i = 0; i < 32; i++) bytes[i] = (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i) >>> 0) & 0xff;
-  for (let bit = 0; bit < flips; bit++) bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
-  return bytes;
-}
+import { seededHash as hash } from '../../test/harness/hashes.js';
 
 const pdqSet = (expectedSize = 0) => new HashSet(resolveHashSetConfig({ name: 'known-bad', algorithm: 'pdq' }), { expectedSize });
 

@@ -6,14 +6,7 @@ import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { waitUntil } from '../harness/fleet.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
-
-function hash(seed: number, flips = 0): Uint8Array {
-  const bytes = new Uint8Array(32);
-  let x = seed * 2654435761;
-  for (let i = 0; i < 32; i++) bytes[i] = (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i) >>> 0) & 0xff;
-  for (let bit = 0; bit < flips; bit++) bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
-  return bytes;
-}
+import { seededHash as hash } from '../harness/hashes.js';
 
 const entry = (id: string, seed: number, label?: string) => ({ id, hash: hash(seed), ...(label && { label }) });
 

@@ -7,14 +7,7 @@ import { HashSet } from '../../hashsets/hash-set.js';
 import type { ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import { HashSetMatchSignalType } from './index.js';
-
-function hash(seed: number, flips = 0): Uint8Array {
-  const bytes = new Uint8Array(32);
-  let x = seed * 2654435761;
-  for (let i = 0; i < 32; i++) bytes[i] = (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i) >>> 0) & 0xff;
-  for (let bit = 0; bit < flips; bit++) bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
-  return bytes;
-}
+import { seededHash as hash } from '../../../test/harness/hashes.js';
 
 /** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
 function image(pdq: number, blockhash: number, pdqQuality = 100, flips = 0): ImageSubject {
