@@ -5,11 +5,18 @@
  * once from the right gives the hash of every such suffix at each dot, so "can anything in this
  * list match this URL?" costs one pass over the host and a few bit probes in a compact array,
  * instead of several lookups in maps of a million strings (each a cache miss or more). A hit is
- * confirmed by the exact map lookups; false positives are about 1.5%, false negatives none.
+ * confirmed by the exact map lookups; false positives are about 0.3% per host looked up, false
+ * negatives none.
+ *
+ * Blocked layout: a key's probes all fall in one 512-bit block (one cache line), so a probe costs
+ * one memory access however many bits it tests, and 4 bits per key keep false positives low: a
+ * false positive sends the URL through the map lookups, several cache misses each.
  */
 
-/** Bits per key: with 2 probes, about 1.5% false positives. */
+/** Bits per key (at least: the filter size is a power of two); with 4 probes in a block, about 0.3% false positives. */
 const BITS_PER_KEY = 16;
+/** Bits of one block: 512, a 64-byte cache line. */
+const BLOCK_SHIFT = 9;
 const MIN_BITS = 1 << 10;
 
 /** FNV-1a over the characters of `text[start..end)`, right to left. */
@@ -19,20 +26,23 @@ function hashRight(text: string, start: number, end: number, seed = 0x811c9dc5):
   return h >>> 0;
 }
 
-/** Second probe from the first hash (double hashing); odd, so probes differ. */
-function secondProbe(h: number): number {
-  return (Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0) | 1;
+/** A second hash from the first, for the bit positions inside the block (independent of its index). */
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 export class HostFilter {
   private readonly bits: Uint32Array;
-  private readonly mask: number;
+  /** Block index mask (blocks of 512 bits = 16 words). */
+  private readonly blockMask: number;
 
   constructor(expectedKeys: number) {
     let size = MIN_BITS;
     while (size < expectedKeys * BITS_PER_KEY && size < 2 ** 31) size *= 2;
     this.bits = new Uint32Array(size / 32);
-    this.mask = size - 1;
+    this.blockMask = (size >>> BLOCK_SHIFT) - 1;
   }
 
   add(host: string): void {
@@ -56,18 +66,35 @@ export class HostFilter {
     return this.hasHash(h >>> 0);
   }
 
+  /**
+   * Whether the filter may hold `host` itself: after `mayHoldHostOrSuffix` said yes, tells which
+   * of the URL's hosts (exact host, expression hosts, registrable domain) are worth a map lookup.
+   */
+  mayHold(host: string): boolean {
+    return this.hasHash(hashRight(host, 0, host.length));
+  }
+
+  /** First word of the key's block; bit positions inside it come from `mix(h)`, 9 bits each. */
   private addHash(h: number): void {
-    const a = h & this.mask;
-    const b = (h + secondProbe(h)) & this.mask;
-    this.bits[a >>> 5]! |= 1 << (a & 31);
-    this.bits[b >>> 5]! |= 1 << (b & 31);
+    const base = (h & this.blockMask) << 4;
+    const m = mix(h);
+    const bits = this.bits;
+    bits[base + ((m >>> 5) & 15)]! |= 1 << (m & 31);
+    bits[base + ((m >>> 14) & 15)]! |= 1 << ((m >>> 9) & 31);
+    bits[base + ((m >>> 23) & 15)]! |= 1 << ((m >>> 18) & 31);
+    bits[base + ((h >>> 27) & 15)]! |= 1 << ((h >>> 22) & 31);
   }
 
   private hasHash(h: number): boolean {
-    const a = h & this.mask;
-    if ((this.bits[a >>> 5]! & (1 << (a & 31))) === 0) return false;
-    const b = (h + secondProbe(h)) & this.mask;
-    return (this.bits[b >>> 5]! & (1 << (b & 31))) !== 0;
+    const base = (h & this.blockMask) << 4;
+    const m = mix(h);
+    const bits = this.bits;
+    return (
+      (bits[base + ((m >>> 5) & 15)]! & (1 << (m & 31))) !== 0 &&
+      (bits[base + ((m >>> 14) & 15)]! & (1 << ((m >>> 9) & 31))) !== 0 &&
+      (bits[base + ((m >>> 23) & 15)]! & (1 << ((m >>> 18) & 31))) !== 0 &&
+      (bits[base + ((h >>> 27) & 15)]! & (1 << ((h >>> 22) & 31))) !== 0
+    );
   }
 }
 

@@ -167,7 +167,10 @@ export class ListMatcher {
     for (const list of this.blocklists) {
       if (!list.hostFilter.mayHoldHostOrSuffix(host)) continue;
       if (blocks === null) blocks = expressionBlocks(target);
-      const exact = list.urls.get(url);
+      // The filter said some host of the URL may be in the list; asking it about each host first
+      // (one probe) spares the map lookups (several cache misses each) for the hosts it rules out.
+      const filter = list.hostFilter;
+      const exact = list.urls.size > 0 && filter.mayHold(host) ? list.urls.get(url) : undefined;
       if (exact !== undefined) out.push(listMatch(list, target, 'url_match', 'url', url, exact));
       if (list.expressions.size > 0) {
         // Only the blocks of hosts some expression entry names (plain loops: no closure per list).
@@ -175,14 +178,14 @@ export class ListMatcher {
         const hosts = blocks?.hosts;
         const perHost = blocks === undefined ? expressions.length : blocks.perHost;
         for (let h = 0, n = hosts === undefined ? 1 : hosts.length; h < n; h++) {
-          if (hosts !== undefined && !list.expressionHosts.has(hosts[h]!)) continue;
+          if (hosts !== undefined && !(filter.mayHold(hosts[h]!) && list.expressionHosts.has(hosts[h]!))) continue;
           for (let i = h * perHost, end = i + perHost; i < end; i++) {
             const info = list.expressions.get(expressions[i]!);
             if (info !== undefined) out.push(listMatch(list, target, 'expression_match', 'expression', expressions[i]!, info));
           }
         }
       }
-      if (domain !== null) {
+      if (domain !== null && list.domains.size > 0 && filter.mayHold(domain)) {
         const info = list.domains.get(domain);
         if (info !== undefined) out.push(listMatch(list, target, 'domain_match', 'domain', domain, info));
       }
@@ -217,16 +220,16 @@ function firstExpressionHit(list: CompiledList, target: MatchTarget, blocks: Exp
     return undefined;
   }
   for (let h = 0; h < blocks.hosts.length; h++) {
-    if (!list.expressionHosts.has(blocks.hosts[h]!)) continue;
+    if (!(list.hostFilter.mayHold(blocks.hosts[h]!) && list.expressionHosts.has(blocks.hosts[h]!))) continue;
     for (let i = h * blocks.perHost, end = i + blocks.perHost; i < end; i++) if (list.expressions.has(expressions[i]!)) return expressions[i]!;
   }
   return undefined;
 }
 
 function firstHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): { kind: EntryKind; value: string } | undefined {
-  if (list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
+  if (list.urls.size > 0 && list.hostFilter.mayHold(target.canonical.host) && list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
   const expression = firstExpressionHit(list, target, blocks);
   if (expression !== undefined) return { kind: 'expression', value: expression };
-  if (target.registrableDomain !== null && list.domains.has(target.registrableDomain)) return { kind: 'domain', value: target.registrableDomain };
+  if (target.registrableDomain !== null && list.domains.size > 0 && list.hostFilter.mayHold(target.registrableDomain) && list.domains.has(target.registrableDomain)) return { kind: 'domain', value: target.registrableDomain };
   return undefined;
 }
