@@ -60,16 +60,14 @@ export function pathPrefixes(path: string, query?: string): string[] {
 /** Every host-suffix x path-prefix expression of a URL, host-major, in the documentation's order. */
 export function lookupExpressions(url: CanonicalUrl | string, options?: CanonicalizeOptions): string[] {
   const canonical = typeof url === 'string' ? canonicalize(url, options) : url;
-  return expressionsOf(hostSuffixes(canonical.host, canonical.hostIsIp), canonical);
+  return expressionsOf(hostSuffixes(canonical.host, canonical.hostIsIp), pathPrefixes(canonical.path, canonical.query));
 }
 
 /**
- * `lookupExpressions(canonical)` from the URL's `hostSuffixes` (computed once by a caller that
- * keeps them): host-major, so the expressions of `hosts[h]` are the h-th block of
- * `expressions.length / hosts.length`.
+ * The expressions of a URL's `hostSuffixes` x `pathPrefixes` (computed once by a caller that
+ * keeps them): host-major, so `hosts[h] + paths[p]` is expression `h * paths.length + p`.
  */
-export function expressionsOf(hosts: readonly string[], canonical: Pick<CanonicalUrl, 'path' | 'query'>): string[] {
-  const paths = pathPrefixes(canonical.path, canonical.query);
+export function expressionsOf(hosts: readonly string[], paths: readonly string[]): string[] {
   // Sized once: no regrowth while filling (up to 30 expressions per URL).
   const expressions = new Array<string>(hosts.length * paths.length);
   for (let h = 0, i = 0; h < hosts.length; h++) {

@@ -13,6 +13,13 @@ describe('HostFilter', () => {
     }
   });
 
+  it('never misses a host it holds when asked about that host alone', () => {
+    for (const host of hosts) expect(filter.mayHold(host)).toBe(true);
+    let falsePositives = 0;
+    for (let i = 0; i < 20_000; i++) if (filter.mayHold(`www.site${i}.example`)) falsePositives++;
+    expect(falsePositives / 20_000).toBeLessThan(0.03);
+  });
+
   it('rarely answers yes for hosts it does not hold', () => {
     let falsePositives = 0;
     for (let i = 0; i < 20_000; i++) if (filter.mayHoldHostOrSuffix(`other${i}.test`)) falsePositives++;

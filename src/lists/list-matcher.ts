@@ -65,9 +65,9 @@ export interface TargetsMatch {
 
 /**
  * One URL to match: `expressions` must be `lookupExpressions(canonical)` (host-major order) and
- * `hosts`, when present, `hostSuffixes` of its host (see LinkTarget).
+ * `hosts`/`paths`, when present, what they are built from (see LinkTarget).
  */
-export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'hosts' | 'registrableDomain'>;
+export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'hosts' | 'paths' | 'registrableDomain'>;
 
 /**
  * Builds a list's maps incrementally: the store's chunked load adds one HSCAN page at a time, so
@@ -174,14 +174,20 @@ export class ListMatcher {
       if (exact !== undefined) out.push(listMatch(list, target, 'url_match', 'url', url, exact));
       if (list.expressions.size > 0) {
         // Only the blocks of hosts some expression entry names (plain loops: no closure per list).
-        const { expressions } = target;
-        const hosts = blocks?.hosts;
-        const perHost = blocks === undefined ? expressions.length : blocks.perHost;
-        for (let h = 0, n = hosts === undefined ? 1 : hosts.length; h < n; h++) {
-          if (hosts !== undefined && !(filter.mayHold(hosts[h]!) && list.expressionHosts.has(hosts[h]!))) continue;
-          for (let i = h * perHost, end = i + perHost; i < end; i++) {
-            const info = list.expressions.get(expressions[i]!);
-            if (info !== undefined) out.push(listMatch(list, target, 'expression_match', 'expression', expressions[i]!, info));
+        if (blocks === undefined) {
+          for (const expression of target.expressions) {
+            const info = list.expressions.get(expression);
+            if (info !== undefined) out.push(listMatch(list, target, 'expression_match', 'expression', expression, info));
+          }
+        } else {
+          for (let h = 0; h < blocks.hosts.length; h++) {
+            const blockHost = blocks.hosts[h]!;
+            if (!(filter.mayHold(blockHost) && list.expressionHosts.has(blockHost))) continue;
+            for (let p = 0; p < blocks.perHost; p++) {
+              const expression = expressionAt(blocks, h, p);
+              const info = list.expressions.get(expression);
+              if (info !== undefined) out.push(listMatch(list, target, 'expression_match', 'expression', expression, info));
+            }
           }
         }
       }
@@ -197,31 +203,45 @@ function listMatch(list: CompiledList, target: MatchTarget, kind: MatchKind, ent
   return { list: list.name, listVersion: list.version, action: list.action, kind, entry: key, entryKind, entryInfo: decodeEntryInfo(info), expression: key, hop: target.hop, url: target.canonical.canonical };
 }
 
-/** A target's host suffixes and how many expressions each has (expressions are host-major). */
+/**
+ * A target's host suffixes and how many expressions each has (expressions are host-major):
+ * expression `p` of host `h` is `hosts[h] + paths[p]` when the target carries its paths (see
+ * LinkTarget), else `expressions[h * perHost + p]`.
+ */
 interface ExpressionBlocks {
   hosts: readonly string[];
   perHost: number;
+  paths: readonly string[] | undefined;
+  expressions: readonly string[] | undefined;
 }
 
-/** The target's blocks: from `target.hosts` when the preparer kept them, else computed here. */
+/** The target's blocks: from `target.hosts`/`target.paths` when the preparer kept them, else computed here. */
 function expressionBlocks(target: MatchTarget): ExpressionBlocks | undefined {
+  if (target.hosts !== undefined && target.paths !== undefined) return { hosts: target.hosts, perHost: target.paths.length, paths: target.paths, expressions: undefined };
   const hosts = target.hosts ?? hostSuffixes(target.canonical.host, target.canonical.hostIsIp);
-  const perHost = target.expressions.length / hosts.length;
+  const { expressions } = target;
+  const perHost = expressions.length / hosts.length;
   // Not the product lookupExpressions builds: look every expression up.
-  return Number.isInteger(perHost) && target.expressions[0]?.startsWith(hosts[0]!) ? { hosts, perHost } : undefined;
+  return Number.isInteger(perHost) && expressions[0]?.startsWith(hosts[0]!) ? { hosts, perHost, paths: undefined, expressions } : undefined;
+}
+
+function expressionAt(blocks: ExpressionBlocks, h: number, p: number): string {
+  return blocks.paths !== undefined ? blocks.hosts[h]! + blocks.paths[p]! : blocks.expressions![h * blocks.perHost + p]!;
 }
 
 /** The first expression whose host some entry of the list names and that the list holds. */
 function firstExpressionHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): string | undefined {
   if (list.expressions.size === 0) return undefined;
-  const { expressions } = target;
   if (blocks === undefined) {
-    for (const expression of expressions) if (list.expressions.has(expression)) return expression;
+    for (const expression of target.expressions) if (list.expressions.has(expression)) return expression;
     return undefined;
   }
   for (let h = 0; h < blocks.hosts.length; h++) {
     if (!(list.hostFilter.mayHold(blocks.hosts[h]!) && list.expressionHosts.has(blocks.hosts[h]!))) continue;
-    for (let i = h * blocks.perHost, end = i + blocks.perHost; i < end; i++) if (list.expressions.has(expressions[i]!)) return expressions[i]!;
+    for (let p = 0; p < blocks.perHost; p++) {
+      const expression = expressionAt(blocks, h, p);
+      if (list.expressions.has(expression)) return expression;
+    }
   }
   return undefined;
 }

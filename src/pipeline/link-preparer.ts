@@ -1,7 +1,7 @@
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
-import { expressionsOf, hostSuffixes } from '../links/expressions.js';
+import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
@@ -15,11 +15,13 @@ export interface LinkTarget {
   /** Safe Browsing host-suffix x path-prefix expressions of the canonical URL. */
   expressions: string[];
   /**
-   * `hostSuffixes` of the canonical host, which `expressions` are built from (host-major: the
-   * expressions of `hosts[h]` are the h-th block of `expressions.length / hosts.length`), so
-   * matching does not compute them again. `linkTarget` always sets it.
+   * What `expressions` are built from, host-major: `hosts` is `hostSuffixes` of the canonical host
+   * and `paths` its `pathPrefixes`, so `hosts[h] + paths[p]` is `expressions[h * paths.length + p]`.
+   * Matching reads these and builds only the expressions of hosts a list names (nearly none: most
+   * URLs' hosts are in no list), instead of all of them. `linkTarget` always sets both.
    */
   hosts?: readonly string[];
+  paths?: readonly string[];
   registrableDomain: string | null;
 }
 
@@ -93,6 +95,26 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
 
 /** A URL of a link's chain, ready for matching: its expressions and registrable domain. */
 export function linkTarget(hop: number, canonical: CanonicalUrl): LinkTarget {
-  const hosts = hostSuffixes(canonical.host, canonical.hostIsIp);
-  return { hop, canonical, expressions: expressionsOf(hosts, canonical), hosts, registrableDomain: registrableDomainOf(canonical) };
+  return new PreparedTarget(hop, canonical, hostSuffixes(canonical.host, canonical.hostIsIp), pathPrefixes(canonical.path, canonical.query), registrableDomainOf(canonical));
+}
+
+/**
+ * A LinkTarget whose `expressions` are built from `hosts` x `paths` on first read (then kept):
+ * matching builds only the few it looks up, so most targets never build the list (up to 30
+ * concatenations per URL).
+ */
+class PreparedTarget implements LinkTarget {
+  private built: string[] | undefined;
+
+  constructor(
+    public hop: number,
+    public canonical: CanonicalUrl,
+    public hosts: readonly string[],
+    public paths: readonly string[],
+    public registrableDomain: string | null,
+  ) {}
+
+  get expressions(): string[] {
+    return (this.built ??= expressionsOf(this.hosts, this.paths));
+  }
 }
