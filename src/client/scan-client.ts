@@ -70,6 +70,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   // Reads only: the retention and stream length are the workers' to set.
   const verdicts = new VerdictStore(connection, { prefix, retentionSeconds: 1, streamMaxLength: 1 });
   let subscriber: RedisClient | undefined;
+  let subscribed: Promise<unknown> | undefined;
   const waiters = new Map<string, Set<() => void>>();
 
   function prepare(input: ScanJobInput, enqueueOptions: EnqueueOptions = {}) {
@@ -81,14 +82,16 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
 
   const getVerdict = (jobId: string) => verdicts.get(jobId);
 
-  async function ensureSubscribed(): Promise<void> {
-    if (subscriber) return;
-    // One subscription per client; it wakes whichever waiters are for the stored verdict.
-    subscriber = connection.duplicate();
-    subscriber.on('message', (_channel: string, jobIds: string) => {
-      for (const jobId of jobIds.split('\n')) waiters.get(jobId)?.forEach((wake) => wake());
-    });
-    await subscriber.subscribe(verdicts.keys.channel);
+  /** One subscription per client, shared by every waiter; resolves once SUBSCRIBE is confirmed. */
+  function ensureSubscribed(): Promise<unknown> {
+    if (!subscribed) {
+      subscriber = connection.duplicate();
+      subscriber.on('message', (_channel: string, jobIds: string) => {
+        for (const jobId of jobIds.split('\n')) waiters.get(jobId)?.forEach((wake) => wake());
+      });
+      subscribed = subscriber.subscribe(verdicts.keys.channel);
+    }
+    return subscribed;
   }
 
   return {

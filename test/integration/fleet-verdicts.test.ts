@@ -76,6 +76,15 @@ describe('the fleet turns every enqueued job into exactly one verdict', () => {
     expect(verdict.items[0]).toMatchObject({ kind: 'link', status: 'ok' });
   });
 
+  it('waiters started together on a fresh client all see their verdicts (one shared subscription)', async () => {
+    const fresh = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    const jobs = Array.from({ length: 50 }, (_, i) => ({ contentId: `together-${i}`, surface: 'send', items: [`${site.origin}/t/${i}`] }));
+    const waits = jobs.map((_, i) => fresh.waitForVerdict(`together-${i}`, { timeoutMs: 15_000 }));
+    await client.enqueueBulk(jobs.map((job, i) => ({ job, options: { jobId: `together-${i}` } })));
+    expect((await Promise.all(waits)).map((v) => v.contentId)).toEqual(jobs.map((j) => j.contentId));
+    await fresh.close();
+  });
+
   it('waitForVerdict times out with a typed error', async () => {
     await expect(client.waitForVerdict('never-enqueued', { timeoutMs: 200 })).rejects.toMatchObject({ code: 'verdict_timeout' });
   });
