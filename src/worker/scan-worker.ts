@@ -38,6 +38,7 @@ export class ScanWorker {
   private readonly workers: Worker[] = [];
   private readonly queues: Queue[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
 
@@ -83,6 +84,7 @@ export class ScanWorker {
     this.stopping ??= (async () => {
       this.options.logger.info('scan worker stopping: finishing in-flight jobs');
       clearTimeout(this.sweepTimer);
+      await this.sweeping; // a sweep under way still stores its verdicts
       await Promise.all(this.workers.map((worker) => worker.close()));
       await this.emitter.flush();
       await Promise.all(this.queues.map((queue) => queue.close()));
@@ -133,7 +135,7 @@ export class ScanWorker {
     };
     const schedule = () => {
       this.sweepTimer = setTimeout(() => {
-        tick()
+        this.sweeping = tick()
           .catch((error: unknown) => this.options.logger.error({ err: error }, 'failed-job sweep failed'))
           .finally(() => this.stopping === undefined && schedule());
       }, this.options.config.stalledIntervalMs);
