@@ -64,7 +64,7 @@ export class CandidateBuffer {
       }
       from = to;
     }
-    this.slots = grown(this.slots, total);
+    this.slots = grown(this.slots, total + 1);
     const slots = this.slots;
     let n = 0;
     from = 0;
@@ -73,9 +73,11 @@ export class CandidateBuffer {
       const to = this.segmentEnds[s]!;
       for (let p = from; p < to; p++) {
         const head = heads[p]!;
-        if (head >= 0) {
-          slots[n++] = head;
-        } else if (head !== -1) {
+        // Every head is written, but the cursor only moves past inline slots (head >= 0): no
+        // branch on the unpredictable empty/single split; only bucket lists (head <= -2) branch.
+        slots[n] = head;
+        n += ~head >>> 31;
+        if (head < -1) {
           const at = -head - 2;
           for (let i = at + 1, end = at + 1 + lists[at]!; i < end; i++) slots[n++] = lists[i]!;
         }
@@ -103,10 +105,28 @@ export class CandidateBuffer {
       firstWords[i] = slot >= 0 ? words[slot * wordCount]! : 0;
     }
     const q0 = query[0]!;
+    if (wordCount < 4) {
+      for (let i = 0; i < count; i++) {
+        const slot = slots[i]!;
+        if (slot < 0 || popcount32(firstWords[i]! ^ q0) > radius) continue;
+        const distance = distanceWithin(words, slot * wordCount, query, wordCount, radius);
+        if (distance <= radius) onMatch(slot, distance);
+      }
+      return;
+    }
+    // Pass 2: the first three words' distance without branching on it word by word. At large radii
+    // (31 of 256 bits) one or two words decide nothing for a random candidate, so a word-by-word
+    // early exit mispredicts about every other candidate; three words exceed the radius for nearly
+    // all non-matches, so the single test below is predictable. The records are cached by pass 1.
+    const q1 = query[1]!;
+    const q2 = query[2]!;
     for (let i = 0; i < count; i++) {
       const slot = slots[i]!;
-      if (slot < 0 || popcount32(firstWords[i]! ^ q0) > radius) continue;
-      const distance = distanceWithin(words, slot * wordCount, query, wordCount, radius);
+      if (slot < 0) continue;
+      const base = slot * wordCount;
+      let distance = popcount32(firstWords[i]! ^ q0) + popcount32(words[base + 1]! ^ q1) + popcount32(words[base + 2]! ^ q2);
+      if (distance > radius) continue;
+      for (let w = 3; w < wordCount && distance <= radius; w++) distance += popcount32(words[base + w]! ^ query[w]!);
       if (distance <= radius) onMatch(slot, distance);
     }
   }
