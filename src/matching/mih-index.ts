@@ -5,11 +5,13 @@
  *
  * Layout at the PDQ design point (256 bits, r = 31), chosen by the cost model and measured with
  * bench/index.bench.ts: 1M entries -> 12 tables of 22/21 bits (~2,000 keys probed, ~730 candidates
- * per query, ~205 B/entry, ~9k queries/s, ~90x the linear scan); 10M -> 11 tables of 24/23 bits
+ * per query, ~205 B/entry, ~9.4k queries/s, ~90x the linear scan); 10M -> 11 tables of 24/23 bits
  * (~2,900 keys, ~2,900 candidates, ~135 B/entry, 1.35 GB RSS, 1.5 GB peak while building,
- * 2.4-3.3k queries/s). At 10M a query is bound by memory latency: each of ~6,500 probes, bucket lists
+ * 2.9-3.0k queries/s). At 10M a query is bound by memory latency: each of ~6,500 probes, bucket lists
  * and candidates per query is a cache/TLB miss, which mih-candidates.ts overlaps as far as it can;
- * transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) take ~20% off.
+ * transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) take ~15% off (3.4k queries/s).
+ * This layout is the pigeonhole optimum for 256 bits / r = 31 (sum of sub-radii + 1 must reach 32
+ * over 256 bits: 10 tables at 2, one at 1); what remains is the cost of each miss.
  *
  * Changes go through three tiers so that none rebuilds the index: add() only appends to the packed
  * store and an "unindexed" list (O(1)); a query verifies up to 256 unindexed entries outright and
