@@ -26,3 +26,13 @@ export async function deletePrefix(redis: RedisClient, prefix: string): Promise<
     if (keys.length) await redis.unlink(...keys);
   } while (cursor !== '0');
 }
+
+/** Deletes every key under a test prefix through a short-lived connection (for afterAll hooks). */
+export async function removeTestKeys(prefix: string): Promise<void> {
+  const redis = testRedis();
+  try {
+    await deletePrefix(redis, prefix);
+  } finally {
+    await redis.quit();
+  }
+}

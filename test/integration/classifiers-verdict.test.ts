@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { defaultModelsDir, loadManifest, modelPath } from '../../src/classifiers/manifest.js';
 import { REPO_ROOT, startInProcessWorker } from '../harness/fleet.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 describe('model signals in verdicts', () => {
   const prefix = uniquePrefix('classifiers');
@@ -37,9 +37,7 @@ describe('model signals in verdicts', () => {
   afterAll(async () => {
     await worker?.stop();
     await client?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it('carries both models signals, with model, version, label scores and abuse score', async () => {

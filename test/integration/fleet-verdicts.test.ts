@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { verdictSchema } from '../../src/jobs/verdict-schema.js';
 import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 import { mixedJob } from '../harness/jobs.js';
 import { redirect, html, startServer, type TestServer } from './unfurl-servers.js';
 
@@ -27,9 +27,7 @@ describe('the fleet turns every enqueued job into exactly one verdict', () => {
     await worker?.stop();
     await site?.close();
     await client?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it('1,000 mixed jobs give 1,000 verdicts with unique jobIds', async () => {

@@ -4,15 +4,13 @@ import { createScanClient } from '../../src/client/scan-client.js';
 import { SCAN_QUEUE_KINDS } from '../../src/queues/names.js';
 import { exitOf, spawnWorkerProcess, verdictJobIds, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
 import { mixedJob } from '../harness/jobs.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 describe('SIGTERM during a run', () => {
   const prefix = uniquePrefix('sigterm');
 
   afterAll(async () => {
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it('finishes in-flight jobs, exits 0 and leaves nothing active', async () => {

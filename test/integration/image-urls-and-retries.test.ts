@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { startInProcessWorker } from '../harness/fleet.js';
 import { SMALL_PNG_BASE64 } from '../harness/jobs.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 import { startServer, unusedPort, type TestServer } from './unfurl-servers.js';
 
 const PNG = Buffer.from(SMALL_PNG_BASE64, 'base64');
@@ -38,9 +38,7 @@ describe('image items given by URL, and retries of transient failures', () => {
     await worker?.stop();
     await client?.close();
     await cdn?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   const scanImageUrl = async (contentId: string, url: string) => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { SCAN_JOB_NAME } from '../../src/queues/scan-queue.js';
 import { startInProcessWorker } from '../harness/fleet.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 const oversized = { bytesBase64: Buffer.alloc(5 * 1024 * 1024 + 10).toString('base64') };
 
@@ -28,9 +28,7 @@ describe('malformed jobs', () => {
   afterAll(async () => {
     await worker?.stop();
     await client?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it.each(MALFORMED)('are refused by the client: %s', async (_name, job, code) => {

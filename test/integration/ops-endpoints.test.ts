@@ -2,15 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { exitOf, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
 import { unusedPort } from './unfurl-servers.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 describe('metrics and health endpoints of a worker process', () => {
   const prefix = uniquePrefix('ops');
 
   afterAll(async () => {
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it('serve Prometheus metrics and a passing health check; SIGTERM still exits 0', async () => {

@@ -2,15 +2,13 @@ import { Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { startInProcessWorker } from '../harness/fleet.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 describe('a job whose workers keep dying under it', () => {
   const prefix = uniquePrefix('stalled');
 
   afterAll(async () => {
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it('is failed by the stalled checker and still gets exactly one job_stalled verdict', async () => {

@@ -4,7 +4,7 @@ import { createScanClient } from '../../src/client/scan-client.js';
 import { SCAN_QUEUE_KINDS } from '../../src/queues/names.js';
 import { exitOf, spawnWorkerProcess, verdictJobIds, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
 import { mixedJob } from '../harness/jobs.js';
-import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 async function activeScanJobs(prefix: string): Promise<number> {
   const connection = testRedis();
@@ -24,9 +24,7 @@ describe('a worker killed mid-run loses no job', () => {
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    await redis.quit();
+    await removeTestKeys(prefix);
   });
 
   it('SIGKILL of one worker: a second one recovers its jobs, still exactly 1,000 unique verdicts', async () => {
