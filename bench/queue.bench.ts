@@ -15,7 +15,7 @@ import { FleetMetrics } from '../src/ops/metrics.js';
 import { createScanPipeline } from '../src/pipeline/create-pipeline.js';
 import { verdictKeys } from '../src/verdicts/verdict-keys.js';
 import { createLogger } from '../src/runtime/logger.js';
-import { createRedis } from '../src/runtime/redis.js';
+import { createRedis, type RedisClient } from '../src/runtime/redis.js';
 import { ScanWorker } from '../src/worker/scan-worker.js';
 import { deletePrefix, uniquePrefix } from '../test/harness/redis.js';
 
@@ -28,9 +28,18 @@ function trivialJob(i: number) {
 
 /** CPU this process spent per job while draining the queue, in µs: a figure load elsewhere hardly moves. */
 const cpuPerJob = { noop: [] as number[], fleet: [] as number[] };
+/** CPU the Redis server spent per job in the same window, in µs: what a shared Redis must budget. */
+const redisCpuPerJob = { noop: [] as number[], fleet: [] as number[] };
 function cpuMicros(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return used.user + used.system;
+}
+
+/** The Redis server's own CPU seconds (user + system) so far, from INFO cpu. */
+async function redisCpuSeconds(redis: RedisClient): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 async function waitForCount(count: () => Promise<number>, target: number): Promise<void> {
@@ -45,6 +54,7 @@ async function noopThroughput(jobs: number, concurrency: number): Promise<number
     await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({ name: 'noop', data: trivialJob(i + k), opts: { removeOnComplete: { age: 600 } } })));
   }
   let done = 0;
+  const redisCpu = await redisCpuSeconds(connection);
   const started = performance.now();
   const cpu = process.cpuUsage();
   const worker = new Worker('noop', async () => undefined, { connection, prefix, concurrency });
@@ -52,6 +62,7 @@ async function noopThroughput(jobs: number, concurrency: number): Promise<number
   await waitForCount(async () => done, jobs);
   const seconds = (performance.now() - started) / 1000;
   cpuPerJob.noop.push(cpuMicros(cpu) / jobs);
+  redisCpuPerJob.noop.push(((await redisCpuSeconds(connection)) - redisCpu) * 1e6 / jobs);
   await worker.close();
   await queue.close();
   await deletePrefix(connection, prefix);
@@ -84,12 +95,14 @@ async function fleetThroughput(jobs: number, concurrency: number): Promise<numbe
   const counter = createRedis(REDIS_URL);
   const stream = verdictKeys(prefix).stream;
   const fleet = await startFleet(prefix, concurrency);
+  const redisCpu = await redisCpuSeconds(counter);
   const started = performance.now();
   const cpu = process.cpuUsage();
   await fleet.start();
   await waitForCount(() => counter.xlen(stream), jobs);
   const seconds = (performance.now() - started) / 1000;
   cpuPerJob.fleet.push(cpuMicros(cpu) / jobs);
+  redisCpuPerJob.fleet.push(((await redisCpuSeconds(counter)) - redisCpu) * 1e6 / jobs);
   await fleet.stop();
   await client.close();
   await deletePrefix(counter, prefix);
@@ -165,6 +178,9 @@ export async function main(args: string[]): Promise<void> {
   const noopCpu = median(cpuPerJob.noop.slice(-rounds));
   const fleetCpu = median(cpuPerJob.fleet.slice(-rounds));
   console.log(`worker-process CPU per job (median): no-op ${noopCpu.toFixed(1)} µs, fleet ${fleetCpu.toFixed(1)} µs (ratio ${(noopCpu / fleetCpu).toFixed(2)})`);
+  const noopRedis = median(redisCpuPerJob.noop.slice(-rounds));
+  const fleetRedis = median(redisCpuPerJob.fleet.slice(-rounds));
+  console.log(`Redis server CPU per job (median, whole server): no-op ${noopRedis.toFixed(1)} µs, fleet ${fleetRedis.toFixed(1)} µs (ratio ${(noopRedis / fleetRedis).toFixed(2)})`);
 
   const rate = Number(values.rate);
   const latency = await latencyAtLoad(rate, Number(values.seconds), concurrency);
