@@ -34,12 +34,13 @@ import type { HashBytes } from './hash-bits.js';
 import { assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
 import {
   allocateSubRadii,
-  chooseSubstringCount,
+  chooseSubstrings,
   estimateQueryCost,
   flipMasks,
   LINEAR_COST_PER_ENTRY,
   neighbourhoodSize,
   splitIntoSubstrings,
+  type Substring,
 } from './mih-layout.js';
 import { CandidateBuffer } from './mih-candidates.js';
 import { distanceWithin, PackedHashStore } from './packed-hash-store.js';
@@ -104,11 +105,13 @@ export class MihIndex implements HashIndex {
     const expectedSize = options.expectedSize ?? 0;
     this.store = new PackedHashStore(bits, expectedSize);
     this.designRadius = options.substringCount === undefined ? (options.designRadius ?? 31) : null;
-    const count = options.substringCount ?? chooseSubstringCount(bits, this.designRadius!, expectedSize);
-    if (!Number.isInteger(count) || count < 1 || count > bits || bits / count > 31) {
+    const count = options.substringCount;
+    if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > bits || bits / count > 31)) {
       throw new RangeError(`substring count must be an integer in ${Math.ceil(bits / 31)}..${bits}, got ${count}`);
     }
-    this.tables = MihIndex.makeTables(bits, count);
+    this.tables = MihIndex.makeTables(
+      count === undefined ? chooseSubstrings(bits, this.designRadius!, expectedSize) : splitIntoSubstrings(bits, count),
+    );
     this.layoutSize = expectedSize;
     this.queryWords = new Uint32Array(this.store.wordCount);
   }
@@ -171,9 +174,10 @@ export class MihIndex implements HashIndex {
     const live = store.liveCount;
     if (this.designRadius !== null && (live > 2 * this.layoutSize || 4 * live < this.layoutSize)) {
       this.layoutSize = live;
-      const count = chooseSubstringCount(store.bits, this.designRadius, live);
-      if (count !== this.tables.length) {
-        this.tables = MihIndex.makeTables(store.bits, count);
+      const substrings = chooseSubstrings(store.bits, this.designRadius, live);
+      const current = this.tables;
+      if (substrings.length !== current.length || substrings.some((part, t) => part.width !== current[t]!.width)) {
+        this.tables = MihIndex.makeTables(substrings);
         this.plans.clear();
       }
     }
@@ -204,8 +208,8 @@ export class MihIndex implements HashIndex {
     return matches.sort(compareMatches);
   }
 
-  private static makeTables(bits: number, count: number): SubstringTable[] {
-    return splitIntoSubstrings(bits, count).map(({ start, width }) => new SubstringTable(start, width));
+  private static makeTables(substrings: Substring[]): SubstringTable[] {
+    return substrings.map(({ start, width }) => new SubstringTable(start, width));
   }
 
   private probeTables(plan: QueryPlan, radius: number, matches: HashMatch[]): void {

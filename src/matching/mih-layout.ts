@@ -30,6 +30,9 @@ const PROBE_COST_UNCACHED = 1;
 const PROBE_COST_CACHED = 0.3;
 const CANDIDATE_COST_UNCACHED = 2;
 const CANDIDATE_COST_CACHED = 0.5;
+/** A bucket of two or more slots costs one more miss (into its list) than an inline one. */
+const LIST_COST_UNCACHED = 1;
+const LIST_COST_CACHED = 0.3;
 /** Roughly what stays cache-resident (L2 on the development machine). */
 const CACHE_BYTES = 4 * 2 ** 20;
 /** Offsets tables may use this many 4-byte words per expected entry (at least 2^20 in all). */
@@ -68,12 +71,15 @@ export function estimateQueryCost(widths: ArrayLike<number>, radii: ArrayLike<nu
   for (let t = 0; t < widths.length; t++) offsetBytes += 4 * 2 ** widths[t]!;
   const probeCost = offsetBytes <= CACHE_BYTES ? PROBE_COST_CACHED : PROBE_COST_UNCACHED;
   const candidateCost = size * 36 <= CACHE_BYTES ? CANDIDATE_COST_CACHED : CANDIDATE_COST_UNCACHED;
+  const listCost = offsetBytes <= CACHE_BYTES ? LIST_COST_CACHED : LIST_COST_UNCACHED;
   let cost = 0;
   for (let t = 0; t < widths.length; t++) {
     const radius = radii[t]!;
     if (radius < 0) continue;
     const probes = neighbourhoodSize(widths[t]!, radius);
-    cost += probes * (probeCost + (size / 2 ** widths[t]!) * candidateCost);
+    const perBucket = size / 2 ** widths[t]!; // Poisson: P(bucket holds 2+) = 1 - e^-l (1 + l)
+    const listShare = 1 - Math.exp(-perBucket) * (1 + perBucket);
+    cost += probes * (probeCost + listShare * listCost + perBucket * candidateCost);
   }
   return cost;
 }
@@ -97,25 +103,57 @@ export function allocateSubRadii(widths: readonly number[], radius: number, size
 }
 
 /**
- * Picks the substring count for a design point. Offsets tables cost 4 bytes per key of the key
- * space whatever the set size, so their total is capped by OFFSET_WORDS_PER_ENTRY.
+ * Picks the substrings for a design point: how many, and how wide each one is. For r = q*m + a the
+ * a+1 tables searched at sub-radius q cost far more per key than the m-a-1 searched at q-1, so
+ * widths need not be equal: each candidate count m is tried with every split of the bits between
+ * the two groups (near-equal widths within a group), and the cheapest layout under the cost model
+ * wins. At 256 bits / r = 31 / 10M entries this gives the ten sub-radius-2 tables 24 or 23 bits and
+ * the sub-radius-1 table 20 (even split: 24/23 everywhere, the cheap table getting as many bits as
+ * the dear ones). Offsets tables cost 4 bytes per key of the key space whatever the set size, so
+ * their total is capped by OFFSET_WORDS_PER_ENTRY.
  */
-export function chooseSubstringCount(bits: number, radius: number, expectedSize: number): number {
+export function chooseSubstrings(bits: number, radius: number, expectedSize: number): Substring[] {
   const size = Math.max(1, expectedSize);
   const offsetBudget = Math.max(2 ** 20, OFFSET_WORDS_PER_ENTRY * size);
-  let best = Math.max(1, Math.ceil(bits / MAX_SUBSTRING_WIDTH));
+  let best = splitIntoSubstrings(bits, Math.max(1, Math.ceil(bits / MAX_SUBSTRING_WIDTH)));
   let bestCost = Infinity;
-  for (let count = best; count <= Math.min(bits, 64); count++) {
-    const widths = splitIntoSubstrings(bits, count).map((s) => s.width);
-    const offsetWords = widths.reduce((sum, width) => sum + 2 ** width, 0);
-    if (offsetWords > offsetBudget) continue;
+  const consider = (widths: number[]): void => {
+    if (widths.some((width) => width < 1 || width > MAX_SUBSTRING_WIDTH)) return;
+    if (widths.reduce((sum, width) => sum + 2 ** width, 0) > offsetBudget) return;
     const cost = estimateQueryCost(widths, allocateSubRadii(widths, radius, size), size);
     if (cost < bestCost) {
       bestCost = cost;
-      best = count;
+      best = substringsOf(widths);
+    }
+  };
+  for (let count = Math.ceil(bits / MAX_SUBSTRING_WIDTH); count <= Math.min(bits, 64); count++) {
+    consider(splitIntoSubstrings(bits, count).map((part) => part.width));
+    const q = Math.floor(radius / count);
+    const high = radius - q * count + 1; // tables searched at q; the others at q-1
+    const low = count - high;
+    if (low === 0 || q === 0) continue; // one group only (or the low group is skipped anyway)
+    for (let lowBits = low; lowBits <= Math.min(low * MAX_SUBSTRING_WIDTH, bits - high); lowBits++) {
+      const highWidths = splitIntoSubstrings(bits - lowBits, high).map((part) => part.width);
+      const lowWidths = splitIntoSubstrings(lowBits, low).map((part) => part.width);
+      consider([...highWidths, ...lowWidths]);
     }
   }
   return best;
+}
+
+/** Consecutive substrings of the given widths from bit 0. */
+export function substringsOf(widths: readonly number[]): Substring[] {
+  let start = 0;
+  return widths.map((width) => {
+    const substring = { start, width };
+    start += width;
+    return substring;
+  });
+}
+
+/** The substring count chooseSubstrings picks (kept for reports and tests). */
+export function chooseSubstringCount(bits: number, radius: number, expectedSize: number): number {
+  return chooseSubstrings(bits, radius, expectedSize).length;
 }
 
 const maskCache = new Map<string, Uint32Array>();
