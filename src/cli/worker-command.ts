@@ -20,6 +20,7 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
   const metrics = new FleetMetrics({ defaultMetrics: true });
   const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
   const worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
+  metrics.readBacklogOnScrape(() => worker.backlog());
   let ops: OpsServer | undefined;
   if (config.metricsPort !== undefined) {
     ops = await startOpsServer(metrics, config.metricsPort, () => worker.running);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Backlog } from './backlog.js';
 
 /** The fleet's Prometheus metrics, on a registry of their own (no global state between tests). */
 export class FleetMetrics {
@@ -48,7 +49,84 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
+  readonly queueJobs = new Gauge({
+    name: 'abuse_scan_queue_jobs',
+    help: 'Scan jobs in each queue by state, read from Redis at scrape time (the same for every worker: aggregate with max)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshBacklog(),
+  });
+
+  readonly verdictStreamEntries = new Gauge({
+    name: 'abuse_scan_verdict_stream_entries',
+    help: 'Entries on the results stream (capped by ABUSE_SCAN_VERDICT_STREAM_MAXLEN), read at scrape time',
+    registers: [this.registry],
+    collect: () => this.refreshBacklog(),
+  });
+
+  readonly verdictConsumerLag = new Gauge({
+    name: 'abuse_scan_verdict_consumer_lag',
+    help: 'Verdicts on the results stream a consumer group has not read yet, read at scrape time',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshBacklog(),
+  });
+
+  readonly verdictConsumerPending = new Gauge({
+    name: 'abuse_scan_verdict_consumer_pending',
+    help: 'Verdicts delivered to a consumer group and not acknowledged yet, read at scrape time',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+    collect: () => this.refreshBacklog(),
+  });
+
+  readonly backlogReadFailures = new Counter({
+    name: 'abuse_scan_backlog_read_failures_total',
+    help: 'Scrapes whose queue and stream gauges could not be read from Redis (the gauges are then left empty)',
+    registers: [this.registry],
+    collect: () => this.refreshBacklog(),
+  });
+
+  private backlogSource: (() => Promise<Backlog>) | undefined;
+  private backlogRead: Promise<void> | undefined;
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'abuse_scan_' });
+  }
+
+  /** Makes every scrape read the queue and results-stream backlog through `read` (one read per scrape). */
+  readBacklogOnScrape(read: () => Promise<Backlog>): void {
+    this.backlogSource = read;
+  }
+
+  /**
+   * The registry collects all metrics of a scrape at once, so the backlog gauges share the read
+   * under way instead of each asking Redis.
+   */
+  private refreshBacklog(): Promise<void> | undefined {
+    const read = this.backlogSource;
+    if (!read) return undefined;
+    this.backlogRead ??= read()
+      .then((backlog) => this.setBacklog(backlog))
+      .catch(() => {
+        this.setBacklog(undefined);
+        this.backlogReadFailures.inc();
+      })
+      .finally(() => (this.backlogRead = undefined));
+    return this.backlogRead;
+  }
+
+  private setBacklog(backlog: Backlog | undefined): void {
+    this.queueJobs.reset();
+    this.verdictStreamEntries.reset();
+    this.verdictConsumerLag.reset();
+    this.verdictConsumerPending.reset();
+    if (!backlog) return;
+    for (const { queue, state, count } of backlog.jobs) this.queueJobs.set({ queue, state }, count);
+    this.verdictStreamEntries.set(backlog.verdictStreamEntries);
+    for (const { group, lag, pending } of backlog.consumerGroups) {
+      if (lag !== null) this.verdictConsumerLag.set({ group }, lag);
+      this.verdictConsumerPending.set({ group }, pending);
+    }
   }
 }

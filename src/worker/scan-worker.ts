@@ -4,6 +4,7 @@ import { ScanError, toScanError } from '../errors.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { ScanQueueKind } from '../queues/names.js';
+import { readBacklog, type Backlog } from '../ops/backlog.js';
 import type { FleetMetrics } from '../ops/metrics.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import type { Logger } from '../runtime/logger.js';
@@ -40,6 +41,7 @@ export class ScanWorker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private readonly emitter: VerdictEmitter;
+  private readonly verdictStream: string;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ScanWorkerOptions) {
@@ -50,6 +52,7 @@ export class ScanWorker {
       streamMaxLength: config.verdictStreamMaxLength,
     });
     this.emitter = new VerdictEmitter(store);
+    this.verdictStream = store.keys.stream;
   }
 
   get running(): boolean {
@@ -77,6 +80,11 @@ export class ScanWorker {
     for (const worker of this.workers) void worker.run();
     this.startSweeping();
     logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.prefix }, 'scan worker started');
+  }
+
+  /** Job counts of the queues this worker serves and the results stream's consumer lag (for /metrics). */
+  backlog(): Promise<Backlog> {
+    return readBacklog(this.queues, this.options.connection, this.verdictStream);
   }
 
   /** Stops taking jobs, waits for in-flight ones and their verdicts. Safe to call twice. */

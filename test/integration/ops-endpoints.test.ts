@@ -25,6 +25,11 @@ describe('metrics and health endpoints of a worker process', () => {
     expect(metrics).toMatch(/abuse_scan_verdicts_total\{queue="links",decision="allow"\} 1/);
     expect(metrics).toMatch(/abuse_scan_job_duration_seconds_count\{queue="links"\} 1/);
     expect(metrics).toContain('abuse_scan_process_cpu_seconds_total');
+    // Backlog read from Redis at scrape time: nothing waiting, the one job kept as completed.
+    expect(metrics).toMatch(/abuse_scan_queue_jobs\{queue="links",state="wait"\} 0/);
+    expect(metrics).toMatch(/abuse_scan_queue_jobs\{queue="links",state="completed"\} 1/);
+    expect(metrics).toMatch(/abuse_scan_queue_jobs\{queue="images",state="wait"\} 0/);
+    expect(metrics).toMatch(/abuse_scan_verdict_stream_entries 1/);
 
     worker.kill('SIGTERM');
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });

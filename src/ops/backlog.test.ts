@@ -1,0 +1,84 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { removeTestKeys, testRedis, uniquePrefix } from '../../test/harness/redis.js';
+import { readBacklog, parseXinfoGroups } from './backlog.js';
+import { FleetMetrics } from './metrics.js';
+
+describe('parseXinfoGroups', () => {
+  it('reads name, lag and pending from RESP2 field lists; a nil lag stays unknown', () => {
+    const reply = [
+      ['name', 'moderation', 'consumers', 2, 'pending', 3, 'last-delivered-id', '1-0', 'entries-read', 4, 'lag', 6],
+      ['name', 'audit', 'consumers', 0, 'pending', 0, 'last-delivered-id', '0-0', 'entries-read', null, 'lag', null],
+    ];
+    expect(parseXinfoGroups(reply)).toEqual([
+      { group: 'moderation', lag: 6, pending: 3 },
+      { group: 'audit', lag: null, pending: 0 },
+    ]);
+  });
+});
+
+describe('backlog gauges', () => {
+  it('are read once per scrape from the source and emptied when the read fails', async () => {
+    const metrics = new FleetMetrics();
+    let reads = 0;
+    let fail = false;
+    metrics.readBacklogOnScrape(async () => {
+      reads++;
+      if (fail) throw new Error('redis down');
+      return {
+        jobs: [
+          { queue: 'links', state: 'wait', count: 12 },
+          { queue: 'links', state: 'active', count: 3 },
+        ],
+        verdictStreamEntries: 40,
+        consumerGroups: [{ group: 'moderation', lag: 5, pending: 2 }],
+      };
+    });
+    const text = await metrics.registry.metrics();
+    expect(reads).toBe(1);
+    expect(text).toContain('abuse_scan_queue_jobs{queue="links",state="wait"} 12');
+    expect(text).toContain('abuse_scan_queue_jobs{queue="links",state="active"} 3');
+    expect(text).toContain('abuse_scan_verdict_stream_entries 40');
+    expect(text).toContain('abuse_scan_verdict_consumer_lag{group="moderation"} 5');
+    expect(text).toContain('abuse_scan_verdict_consumer_pending{group="moderation"} 2');
+
+    fail = true;
+    const failed = await metrics.registry.metrics();
+    expect(reads).toBe(2);
+    expect(failed).not.toContain('abuse_scan_queue_jobs{');
+    expect(failed).toContain('abuse_scan_backlog_read_failures_total 1');
+  });
+});
+
+describe('readBacklog against Redis', () => {
+  const prefix = uniquePrefix('backlog');
+  afterAll(() => removeTestKeys(prefix));
+
+  it('counts waiting and delayed jobs per queue and the lag of each consumer group', async () => {
+    const redis = testRedis();
+    const queue = new Queue('links', { connection: redis, prefix });
+    try {
+      await queue.addBulk([
+        { name: 'scan', data: { n: 1 } },
+        { name: 'scan', data: { n: 2 } },
+        { name: 'scan', data: { n: 3 }, opts: { delay: 60_000 } },
+      ]);
+      const stream = `${prefix}:verdicts`;
+      expect((await readBacklog([queue], redis, stream)).consumerGroups).toEqual([]); // no stream yet
+      for (let i = 0; i < 5; i++) await redis.xadd(stream, '*', 'jobId', `j${i}`);
+      await redis.xgroup('CREATE', stream, 'moderation', '0');
+      await redis.xreadgroup('GROUP', 'moderation', 'c1', 'COUNT', 2, 'STREAMS', stream, '>');
+
+      const backlog = await readBacklog([queue], redis, stream);
+      const count = (state: string) => backlog.jobs.find((j) => j.queue === 'links' && j.state === state)?.count;
+      expect(count('wait')).toBe(2);
+      expect(count('delayed')).toBe(1);
+      expect(count('active')).toBe(0);
+      expect(backlog.verdictStreamEntries).toBe(5);
+      expect(backlog.consumerGroups).toEqual([{ group: 'moderation', lag: 3, pending: 2 }]);
+    } finally {
+      await queue.close();
+      await redis.quit();
+    }
+  });
+});
