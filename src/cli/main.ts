@@ -6,7 +6,9 @@ import { registerBlocklistCommand } from './blocklist-command.js';
 import { registerCanonicalizeCommand } from './canonicalize-command.js';
 import { registerClassifyCommand } from './classify-command.js';
 import { registerScanCommand } from './scan-command.js';
+import { registerStatusCommand } from './status-command.js';
 import { registerUnfurlCommand } from './unfurl-command.js';
+import { registerVerdictCommand } from './verdict-command.js';
 import { registerWorkerCommand } from './worker-command.js';
 
 const program = new Command()
@@ -16,6 +18,8 @@ const program = new Command()
 
 registerScanCommand(program);
 registerWorkerCommand(program);
+registerVerdictCommand(program);
+registerStatusCommand(program);
 registerCanonicalizeCommand(program);
 registerUnfurlCommand(program);
 registerBlocklistCommand(program);

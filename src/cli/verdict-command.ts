@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { jobIdForContent } from '../queues/scan-queue.js';
+import { createRedis } from '../runtime/redis.js';
+import { VerdictStore } from '../verdicts/verdict-store.js';
+import { formatVerdict } from './verdict-format.js';
+
+interface VerdictFlags {
+  content?: string;
+  tenant?: string;
+  json?: boolean;
+}
+
+/**
+ * `abuse-scan verdict <jobId>` or `abuse-scan verdict --content <contentId> [--tenant <t>]`:
+ * the stored verdict of one job, as the fleet emitted it (within the verdict retention), with
+ * every signal's evidence: why it fired. Exit 0 allow, 2 review, 3 block, 1 not found.
+ */
+async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlags, command: Command): Promise<void> {
+  if ((jobIdArgument === undefined) === (flags.content === undefined)) {
+    command.error('error: give either a jobId or --content <contentId> (with --tenant when the job had one)');
+  }
+  const jobId = jobIdArgument ?? jobIdForContent(flags.content!, flags.tenant);
+  const config = loadConfig(process.env);
+  const redis = createRedis(config.redisUrl);
+  try {
+    const store = new VerdictStore(redis, { prefix: config.prefix, retentionSeconds: config.verdictRetentionSeconds, streamMaxLength: config.verdictStreamMaxLength });
+    const verdict = await store.get(jobId);
+    if (!verdict) {
+      process.stderr.write(`no verdict stored for job ${jobId} (not scanned yet, or older than the verdict retention of ${config.verdictRetentionSeconds} s)\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stdout.write(flags.json ? `${JSON.stringify(verdict)}\n` : `${formatVerdict(verdict)}\n`);
+    if (verdict.decision !== 'allow') process.exitCode = verdict.decision === 'block' ? 3 : 2;
+  } finally {
+    await redis.quit();
+  }
+}
+
+export function registerVerdictCommand(program: Command): void {
+  program
+    .command('verdict')
+    .description('print the stored verdict of a scan job and why it fired (exit 0 allow, 2 review, 3 block, 1 not found)')
+    .argument('[jobId]', 'the jobId enqueue returned')
+    .option('--content <contentId>', 'find the job by the contentId it was enqueued with (default jobIds)')
+    .option('--tenant <tenant>', 'the tenant the job was enqueued with, with --content')
+    .option('--json', 'print the verdict as one JSON line')
+    .action(showVerdict);
+}
