@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../harness/fleet.js';
+
+const run = promisify(execFile);
+
+/** `node bin/abuse-scan.js <args>`: the compiled package, as README's first command runs it. */
+async function builtCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run(process.execPath, ['bin/abuse-scan.js', ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
+    return { code: 0, stdout };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string };
+    if (typeof failed.code !== 'number') throw error;
+    return { code: failed.code, stdout: failed.stdout ?? '' };
+  }
+}
+
+/**
+ * The rest of the suite runs the TypeScript sources through tsx; this builds dist/ with
+ * `npm run build`'s compiler settings and runs the compiled CLI, whose classifier worker threads
+ * start from the emitted .js files instead of a tsx bootstrap.
+ */
+describe('the built package', () => {
+  beforeAll(async () => {
+    await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT });
+  }, 120_000);
+
+  it("runs README's main job: BLOCK for a rotated copy of a known-bad image, ALLOW for another, exit 3", async () => {
+    const { code, stdout } = await builtCli(['scan', 'image', 'fixtures/images/clouds--rot90.jpg', 'fixtures/images/rings.jpg', '--json'], { ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets' });
+    const [rotated, other] = stdout.trim().split('\n').map((line) => JSON.parse(line) as { decision: string; signals: Array<{ evidence: Record<string, unknown> }> });
+    expect(rotated!.decision).toBe('block');
+    expect(rotated!.signals[0]!.evidence).toMatchObject({ set: 'demo-known-bad', variant: 'rotate90' });
+    expect(other!.decision).toBe('allow');
+    expect(code).toBe(3);
+  }, 60_000);
+
+  it('scores an image with the ONNX model in a worker thread started from dist/', async () => {
+    const { code, stdout } = await builtCli(['classify', 'image', 'fixtures/images/rings.jpg', '--json']);
+    const result = JSON.parse(stdout) as { scores: Array<{ model: string; labels: Record<string, number> }> };
+    expect(code).toBe(0);
+    expect(result.scores[0]!.model).toBe('nsfw-mobilenet-v2');
+    const total = Object.values(result.scores[0]!.labels).reduce((sum, p) => sum + p, 0);
+    expect(total).toBeCloseTo(1, 3);
+  }, 60_000);
+});
