@@ -63,7 +63,9 @@ export class ScanPipeline {
     const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
     job.items.forEach((item, index) => {
       const kind = itemKind(item);
-      byKind.set(kind, [...(byKind.get(kind) ?? []), { item, index }]);
+      const entries = byKind.get(kind);
+      if (entries) entries.push({ item, index });
+      else byKind.set(kind, [{ item, index }]);
     });
 
     const context: MatchContext = { jobId: run.jobId, contentId: job.contentId, surface: job.surface, ...(job.tenant !== undefined && { tenant: job.tenant }) };
