@@ -1,6 +1,14 @@
 /**
- * `npm run bench index [--size N] [--queries Q] [--radius R] [--substrings M] [--bk-size N]`
+ * `npm run bench index [--size N] [--queries Q] [--radius R] [--substrings M | --widths W,W,...]
+ * [--inline-words K] [--bk-size N] [--huge-pages on|off|both]`
  * (for memory figures: `node --expose-gc --import tsx bench/run.ts index ...`).
+ *
+ * Huge pages: MIH at millions of entries is bound by cache and TLB misses, and glibc only asks for
+ * transparent huge pages on its large allocations (the index's typed arrays) when started with
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (the kernel's THP mode here is `madvise`). Tunables are read
+ * at process start, so unless GLIBC_TUNABLES already sets glibc.malloc.hugetlb, the bench re-runs
+ * itself with it (`--huge-pages on`, the default, as deployed), and says so; `--huge-pages off`
+ * measures without, `--huge-pages both` runs once each way.
  *
  * Random 256-bit hashes (regenerated from their id, so the bench holds no copy of the data set);
  * queries are half near copies of stored entries (k flipped bits, k uniform in 0..31) and half random
@@ -8,6 +16,7 @@
  * (on a subset when the set is large), speed-ups over the linear scan, and whether all answers were
  * identical (exit code 1 if not).
  */
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { BkTreeIndex } from '../src/matching/bk-tree-index.js';
 import type { HashIndex, HashMatch } from '../src/matching/hash-index.js';
@@ -26,7 +35,10 @@ interface Options {
   queries: number;
   radius: number;
   substrings: number | undefined;
+  widths: number[] | undefined;
+  inlineWords: number | undefined;
   bkSize: number;
+  hugePages: 'on' | 'off' | 'both';
 }
 
 function parseArgs(args: string[]): Options {
@@ -38,7 +50,17 @@ function parseArgs(args: string[]): Options {
     return parsed;
   };
   const size = value('size') ?? 1_000_000;
+  const text = (name: string): string | undefined => {
+    const at = args.indexOf(`--${name}`);
+    return at < 0 ? undefined : args[at + 1];
+  };
+  const hugePages = text('huge-pages') ?? 'on';
+  if (hugePages !== 'on' && hugePages !== 'off' && hugePages !== 'both') throw new Error('--huge-pages takes on, off or both');
+  const widths = text('widths')?.split(',').map(Number);
   return {
+    hugePages,
+    widths,
+    inlineWords: value('inline-words'),
     size,
     queries: value('queries') ?? 2_000,
     radius: value('radius') ?? 31,
@@ -135,18 +157,52 @@ function report(name: string, built: Built<HashIndex>, size: number): void {
   );
 }
 
+const HUGETLB = 'glibc.malloc.hugetlb=1';
+
+/** Runs this bench again in a child process with or without glibc's huge-page tunable; true if it passed. */
+function rerun(args: string[], hugePages: boolean): boolean {
+  const tunables = (process.env['GLIBC_TUNABLES'] ?? '').split(':').filter((t) => t && !t.startsWith('glibc.malloc.hugetlb='));
+  if (hugePages) tunables.push(HUGETLB);
+  else tunables.push('glibc.malloc.hugetlb=0'); // marks the child as decided: it must not re-run again
+  const env = { ...process.env, GLIBC_TUNABLES: tunables.join(':') };
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+  return child.status === 0;
+}
+
 export async function main(args: string[]): Promise<void> {
   const options = parseArgs(args);
   const { size, radius } = options;
+  const tunable = /glibc\.malloc\.hugetlb=(\d)/.exec(process.env['GLIBC_TUNABLES'] ?? '')?.[1];
+  if (tunable === undefined && process.platform === 'linux') {
+    const runs = options.hugePages === 'both' ? [true, false] : [options.hugePages === 'on'];
+    let passed = true;
+    for (const hugePages of runs) {
+      console.log(
+        hugePages
+          ? `index bench: re-running itself with GLIBC_TUNABLES=${HUGETLB} (transparent huge pages for the index's arrays, the deployment setting; --huge-pages off to measure without)`
+          : 'index bench: re-running itself without huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=0)',
+      );
+      passed = rerun(args, hugePages) && passed;
+    }
+    if (!passed) process.exitCode = 1;
+    return;
+  }
   const gcNote = (globalThis as { gc?: () => void }).gc ? 'gc exposed' : 'no --expose-gc: memory deltas are noisy';
-  // Transparent huge pages for the big typed arrays cut TLB misses (MIH ~15-20% faster at 10M).
-  const hugePages = /glibc\.malloc\.hugetlb=[12]/.test(process.env['GLIBC_TUNABLES'] ?? '') ? 'on' : 'off (GLIBC_TUNABLES=glibc.malloc.hugetlb=1 enables)';
+  const hugePages = tunable !== undefined && tunable !== '0' ? `on (GLIBC_TUNABLES ${HUGETLB})` : 'off';
   console.log(`index bench: ${size} random ${BITS}-bit hashes, ${options.queries} queries (half near copies, half misses), radius ${radius}; ${gcNote}; huge pages ${hugePages}`);
   const queries = makeQueries(options, size, 12345);
 
   // MIH first, alone in the heap, so its RSS is the figure that matters for the 2 GB budget.
-  const mih = build(() => new MihIndex(BITS, { designRadius: radius, expectedSize: size, substringCount: options.substrings }), size, (index) => index.compact());
-  report(`mih (${mih.index.substringWidths.length} substrings of ${[...new Set(mih.index.substringWidths)].join('/')} bits)`, mih, size);
+  const mihOptions = {
+    designRadius: radius,
+    expectedSize: size,
+    substringCount: options.substrings,
+    substringWidths: options.widths,
+    inlineWords: options.inlineWords,
+  };
+  const mih = build(() => new MihIndex(BITS, mihOptions), size, (index) => index.compact());
+  const inlined = mih.index.inlineWordCounts.filter((words) => words > 0).length;
+  report(`mih (${mih.index.substringWidths.length} substrings: ${mih.index.substringWidths.join(',')} bits; hash words inlined in ${inlined} tables' lists)`, mih, size);
   let candidates = 0;
   for (const query of queries) {
     mih.index.query(query, radius); // warm-up pass (JIT, caches), also counts candidates

@@ -29,6 +29,8 @@ export class CandidateBuffer {
   /** Where each table's heads end in `heads`, and that table's bucket lists. */
   private segmentEnds: number[] = [];
   private segmentLists: Int32Array[] = [];
+  /** Hash words inlined in each segment's list entries (see SubstringTable.inlineWords). */
+  private segmentInline: number[] = [];
   /** Candidate slots (tombstones included, skipped at verification). */
   private slots = new Int32Array(4096);
   private firstWords = new Uint32Array(4096);
@@ -38,11 +40,12 @@ export class CandidateBuffer {
     this.headCount = 0;
     this.segmentEnds.length = 0;
     this.segmentLists.length = 0;
+    this.segmentInline.length = 0;
     this.count = 0;
   }
 
   /** Loads the heads of buckets `key ^ mask` of one table; `collect` expands them later. */
-  loadHeads(tableHeads: Int32Array, lists: Int32Array, key: number, masks: Uint32Array): void {
+  loadHeads(tableHeads: Int32Array, lists: Int32Array, inlineWords: number, key: number, masks: Uint32Array): void {
     const at = this.headCount;
     this.heads = grown(this.heads, at + masks.length);
     const heads = this.heads;
@@ -50,10 +53,15 @@ export class CandidateBuffer {
     this.headCount = at + masks.length;
     this.segmentEnds.push(this.headCount);
     this.segmentLists.push(lists);
+    this.segmentInline.push(inlineWords);
   }
 
-  /** Turns the loaded heads of every table into candidate slots. */
-  collect(): void {
+  /**
+   * Turns the loaded heads of every table into candidate slots. Entries of lists that carry hash
+   * words are screened on those words first (their distance to `query` alone exceeding `radius`
+   * rules them out), so most of them never cost a miss into the packed store.
+   */
+  collect(query: Uint32Array, radius: number): void {
     const heads = this.heads;
     let total = 0;
     let from = 0;
@@ -72,9 +80,37 @@ export class CandidateBuffer {
     const slots = this.slots;
     let n = 0;
     from = 0;
+    const q0 = query[0]!;
+    const q1 = query.length > 1 ? query[1]! : 0;
+    const q2 = query.length > 2 ? query[2]! : 0;
     for (let s = 0; s < this.segmentEnds.length; s++) {
       const lists = this.segmentLists[s]!;
       const to = this.segmentEnds[s]!;
+      const inlineWords = this.segmentInline[s]!;
+      if (inlineWords > 0) {
+        // Same walk, but list entries are [slot, words...] and only those within reach are kept
+        // (tombstones too are dropped here). The lists are in cache (pass 1 read their counts).
+        const stride = inlineWords + 1;
+        const w1 = inlineWords > 1 ? 1 : 0; // unused words compare 0 with 0
+        const w2 = inlineWords > 2 ? 1 : 0;
+        for (let p = from; p < to; p++) {
+          const head = heads[p]!;
+          slots[n] = head;
+          n += ~head >>> 31;
+          if (head < -1) {
+            const at = -head - 2;
+            for (let e = at + 1, end = at + 1 + lists[at]! * stride; e < end; e += stride) {
+              const slot = lists[e]!;
+              const distance =
+                popcount32(lists[e + 1]! ^ q0) + popcount32((lists[e + 1 + w1]! ^ q1) & -w1) + popcount32((lists[e + 2 * w2 + 1]! ^ q2) & -w2);
+              slots[n] = slot;
+              n += ((slot | (radius - distance)) >>> 31) ^ 1; // slot >= 0 and distance <= radius
+            }
+          }
+        }
+        from = to;
+        continue;
+      }
       for (let p = from; p < to; p++) {
         const head = heads[p]!;
         // Every head is written, but the cursor only moves past inline slots (head >= 0): no

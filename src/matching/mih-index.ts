@@ -34,12 +34,14 @@ import type { HashBytes } from './hash-bits.js';
 import { assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
 import {
   allocateSubRadii,
+  chooseInlineWords,
   chooseSubstrings,
   estimateQueryCost,
   flipMasks,
   LINEAR_COST_PER_ENTRY,
   neighbourhoodSize,
   splitIntoSubstrings,
+  substringsOf,
   type Substring,
 } from './mih-layout.js';
 import { CandidateBuffer } from './mih-candidates.js';
@@ -51,8 +53,16 @@ export interface MihOptions {
   designRadius?: number;
   /** Expected number of entries: sizes the substrings and preallocates storage. */
   expectedSize?: number;
-  /** Overrides the substring count chosen from the cost model (benchmarks, tests). */
+  /** Overrides the substring count chosen from the cost model, near-equal widths (benchmarks, tests). */
   substringCount?: number;
+  /** Overrides the whole layout: one width per table, consecutive from bit 0 (benchmarks, tests). */
+  substringWidths?: readonly number[];
+  /**
+   * Hash words copied into the tables' bucket lists (0..3, at most the hash's word count): one
+   * count for every table, or one per table (with a pinned layout); default: chosen per table by
+   * the cost model within a memory budget (see chooseInlineWords). Benchmarks, tests.
+   */
+  inlineWords?: number | readonly number[];
   /** Scan the store instead of probing when that looks cheaper (default true; tests turn it off). */
   linearFallback?: boolean;
   /** Fresh adds verified outright before they go to the overflow maps (default 256). */
@@ -84,11 +94,9 @@ export class MihIndex implements HashIndex {
   private layoutSize: number;
   private readonly queryWords: Uint32Array;
   private readonly plans = new Map<number, QueryPlan | null>();
-  private stamps = new Uint32Array(0);
   private readonly candidates = new CandidateBuffer();
   /** Table entries the last query verified (for benchmarks; 0 when it scanned instead). */
   lastQueryCandidates = 0;
-  private epoch = 0;
   private compactedSize = 0;
   /** Slots added but not yet in any table, and each slot's position in that list (-1: none). */
   private unindexed = new Int32Array(64);
@@ -97,6 +105,10 @@ export class MihIndex implements HashIndex {
   private readonly linearFallback: boolean;
   private readonly unindexedScanMax: number;
   private readonly minPendingBeforeCompact: number;
+  /** Pinned inline-word counts (one for all tables, or one per table), or null to let the cost model choose. */
+  private readonly inlineWords: number | readonly number[] | null;
+  /** Radius the inline words are chosen for (the design radius, also with a pinned layout). */
+  private readonly inlineRadius: number;
 
   constructor(bits: number, options: MihOptions = {}) {
     this.linearFallback = options.linearFallback ?? true;
@@ -104,13 +116,31 @@ export class MihIndex implements HashIndex {
     this.minPendingBeforeCompact = options.minPendingBeforeCompact ?? MIN_PENDING_BEFORE_COMPACT;
     const expectedSize = options.expectedSize ?? 0;
     this.store = new PackedHashStore(bits, expectedSize);
-    this.designRadius = options.substringCount === undefined ? (options.designRadius ?? 31) : null;
-    const count = options.substringCount;
+    const inline = options.inlineWords;
+    const maxInline = Math.min(3, this.store.wordCount);
+    if (inline !== undefined && ![inline].flat().every((words) => Number.isInteger(words) && words >= 0 && words <= maxInline)) {
+      throw new RangeError(`inline words must be integers in 0..${maxInline}, got ${String(inline)}`);
+    }
+    this.inlineWords = inline ?? null;
+    this.inlineRadius = options.designRadius ?? 31;
+    const { substringCount: count, substringWidths: widths } = options;
+    this.designRadius = count === undefined && widths === undefined ? (options.designRadius ?? 31) : null;
     if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > bits || bits / count > 31)) {
       throw new RangeError(`substring count must be an integer in ${Math.ceil(bits / 31)}..${bits}, got ${count}`);
     }
-    this.tables = MihIndex.makeTables(
-      count === undefined ? chooseSubstrings(bits, this.designRadius!, expectedSize) : splitIntoSubstrings(bits, count),
+    if (widths !== undefined) {
+      const valid = widths.length > 0 && widths.every((width) => Number.isInteger(width) && width >= 1 && width <= 31);
+      if (!valid || widths.reduce((sum, width) => sum + width, 0) > bits) {
+        throw new RangeError(`substring widths must be 1..31 bits each and fit in ${bits} bits, got ${widths.join(',')}`);
+      }
+    }
+    this.tables = this.makeTables(
+      widths !== undefined
+        ? substringsOf(widths)
+        : count !== undefined
+          ? splitIntoSubstrings(bits, count)
+          : chooseSubstrings(bits, this.designRadius!, expectedSize),
+      expectedSize,
     );
     this.layoutSize = expectedSize;
     this.queryWords = new Uint32Array(this.store.wordCount);
@@ -127,6 +157,11 @@ export class MihIndex implements HashIndex {
   /** Substring widths in bits, one per table (for reports). */
   get substringWidths(): number[] {
     return this.tables.map((table) => table.width);
+  }
+
+  /** Hash words each table copies into its bucket lists (for reports). */
+  get inlineWordCounts(): number[] {
+    return this.tables.map((table) => table.inlineWords);
   }
 
   /** O(1): the hash joins the unindexed list; the next query indexes it (see `maintain`). */
@@ -175,20 +210,20 @@ export class MihIndex implements HashIndex {
     if (this.designRadius !== null && (live > 2 * this.layoutSize || 4 * live < this.layoutSize)) {
       this.layoutSize = live;
       const substrings = chooseSubstrings(store.bits, this.designRadius, live);
+      const inline = this.inlineWordsFor(substrings, live);
       const current = this.tables;
-      if (substrings.length !== current.length || substrings.some((part, t) => part.width !== current[t]!.width)) {
-        this.tables = MihIndex.makeTables(substrings);
+      const same = (table: SubstringTable, t: number) => table.width === substrings[t]!.width && table.inlineWords === inline[t];
+      if (substrings.length !== current.length || !current.every(same)) {
+        this.tables = this.makeTables(substrings, live);
         this.plans.clear();
       }
     }
     const liveSlots = new Int32Array(live);
     for (let slot = 0, i = 0; slot < store.slotCount; slot++) if (store.entryOfSlot[slot]! >= 0) liveSlots[i++] = slot;
-    const keys = new Uint32Array(live);
     const scratchSlots = new Int32Array(live);
     const scratchKeys = new Uint32Array(live);
     for (const table of this.tables) {
-      for (let i = 0; i < live; i++) keys[i] = table.keyOf(store.words, liveSlots[i]! * store.wordCount);
-      table.compact(liveSlots, keys, live, scratchSlots, scratchKeys);
+      table.compact(liveSlots, live, scratchSlots, scratchKeys, store.words, store.wordCount);
     }
     this.compactedSize = live;
     for (let i = 0; i < this.unindexedCount; i++) this.unindexedPosition[this.unindexed[i]!] = -1;
@@ -203,29 +238,40 @@ export class MihIndex implements HashIndex {
     this.maintain();
     const plan = this.planFor(radius);
     this.lastQueryCandidates = 0;
-    if (plan === null) this.scanStore(radius, matches);
-    else this.probeTables(plan, radius, matches);
-    return matches.sort(compareMatches);
+    if (plan === null) return this.scanStore(radius, matches).sort(compareMatches);
+    this.probeTables(plan, radius, matches);
+    // A match may come from several tables: equal entries are adjacent once sorted.
+    matches.sort(compareMatches);
+    let kept = 0;
+    for (let i = 0; i < matches.length; i++) {
+      if (kept === 0 || matches[i]!.entryId !== matches[kept - 1]!.entryId) matches[kept++] = matches[i]!;
+    }
+    matches.length = kept;
+    return matches;
   }
 
-  private static makeTables(substrings: Substring[]): SubstringTable[] {
-    return substrings.map(({ start, width }) => new SubstringTable(start, width));
+  private makeTables(substrings: Substring[], size: number): SubstringTable[] {
+    const inline = this.inlineWordsFor(substrings, size);
+    return substrings.map(({ start, width }, t) => new SubstringTable(start, width, inline[t]!));
+  }
+
+  private inlineWordsFor(substrings: Substring[], size: number): number[] {
+    const pinned = this.inlineWords;
+    if (typeof pinned === 'number') return substrings.map(() => pinned);
+    if (pinned !== null) {
+      if (pinned.length !== substrings.length) throw new RangeError(`${pinned.length} inline word counts for ${substrings.length} tables`);
+      return [...pinned];
+    }
+    const widths = substrings.map((part) => part.width);
+    return chooseInlineWords(widths, this.inlineRadius, Math.max(1, size), this.store.wordCount);
   }
 
   private probeTables(plan: QueryPlan, radius: number, matches: HashMatch[]): void {
     const { words, entryOfSlot, wordCount } = this.store;
     const query = this.queryWords;
-    if (this.stamps.length < this.store.capacity) this.stamps = new Uint32Array(this.store.capacity);
-    const stamps = this.stamps;
-    if (++this.epoch === 0x100000000) {
-      stamps.fill(0);
-      this.epoch = 1;
-    }
-    const epoch = this.epoch;
     const check = (slot: number): void => {
       const distance = distanceWithin(words, slot * wordCount, query, wordCount, radius);
-      if (distance > radius || stamps[slot] === epoch) return;
-      stamps[slot] = epoch;
+      if (distance > radius) return;
       matches.push({ entryId: entryOfSlot[slot]!, distance });
     };
     const candidates = this.candidates;
@@ -238,14 +284,12 @@ export class MihIndex implements HashIndex {
       if (!masks) continue;
       const table = this.tables[t]!;
       const key = table.keyOf(query, 0);
-      candidates.loadHeads(table.heads, table.lists, key, masks);
+      candidates.loadHeads(table.heads, table.lists, table.inlineWords, key, masks);
       if (pendingAdds > 0 && !scanOverflow) table.overflow.visitNeighbours(key, masks, check);
     }
-    candidates.collect();
+    candidates.collect(query, radius);
     this.lastQueryCandidates = candidates.count;
     candidates.verify(words, wordCount, query, radius, (slot, distance) => {
-      if (stamps[slot] === epoch) return;
-      stamps[slot] = epoch;
       matches.push({ entryId: entryOfSlot[slot]!, distance });
     });
     if (scanOverflow) {
@@ -255,7 +299,7 @@ export class MihIndex implements HashIndex {
     for (let i = 0; i < this.unindexedCount; i++) check(this.unindexed[i]!);
   }
 
-  private scanStore(radius: number, matches: HashMatch[]): void {
+  private scanStore(radius: number, matches: HashMatch[]): HashMatch[] {
     const { words, entryOfSlot, wordCount, slotCount } = this.store;
     for (let slot = 0; slot < slotCount; slot++) {
       const entryId = entryOfSlot[slot]!;
@@ -263,6 +307,7 @@ export class MihIndex implements HashIndex {
       const distance = distanceWithin(words, slot * wordCount, this.queryWords, wordCount, radius);
       if (distance <= radius) matches.push({ entryId, distance });
     }
+    return matches;
   }
 
   /** Masks per table for this radius, or null when a linear scan is expected to be cheaper. */
