@@ -31,11 +31,14 @@ const flipList = (bits: number) =>
     ),
   );
 
-function opArbitrary(bits: number): fc.Arbitrary<Op> {
+/** Radii 0..40 by default; uneven layouts also get small radii and radii far above 31. */
+const defaultRadius = fc.integer({ min: 0, max: 40 });
+
+function opArbitrary(bits: number, radius: fc.Arbitrary<number> = defaultRadius): fc.Arbitrary<Op> {
   return fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), source: fc.constantFrom('random' as const, 'duplicate' as const, 'near' as const), pick: fc.nat(), flips: flipList(bits), bytes: byteList(bits) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat(), missing: fc.boolean() }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('query' as const), source: fc.constantFrom('random' as const, 'near' as const), pick: fc.nat(), flips: flipList(bits), bytes: byteList(bits), radius: fc.integer({ min: 0, max: 40 }), boundary: fc.option(fc.integer({ min: -1, max: 1 })) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('query' as const), source: fc.constantFrom('random' as const, 'near' as const), pick: fc.nat(), flips: flipList(bits), bytes: byteList(bits), radius, boundary: fc.option(fc.integer({ min: -1, max: 1 })) }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'compact' as const }) },
   );
 }
@@ -112,6 +115,52 @@ describe.each([64, 72, 256])('%i-bit hashes: every index equals the linear scan'
             // Tiny thresholds so that short sequences go through every tier: unindexed, overflow, CSR.
             new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax, minPendingBeforeCompact }),
             new MihIndex(bits, { substringCount, expectedSize: 1000 }),
+          ]);
+        },
+      ),
+      { numRuns: bits === 256 ? 60 : 100 },
+    );
+  });
+});
+
+/**
+ * Uneven layouts (as the cost model picks at scale: wide tables searched at sub-radius q, narrow
+ * ones at q-1), substrings that leave bits uncovered, and hash words inlined in some tables' bucket
+ * lists, at radii that are not multiples of the table count, tiny (0..3) or far above 31.
+ */
+describe.each([64, 72, 256])('%i-bit hashes: MIH with uneven substrings and inlined hash words equals the linear scan', (bits) => {
+  const wordCount = Math.ceil(bits / 32);
+  const layout = fc
+    .array(fc.integer({ min: 1, max: bits === 256 ? 16 : 12 }), { minLength: 1, maxLength: bits === 256 ? 24 : 10 })
+    .map((widths) => {
+      const kept: number[] = [];
+      let used = 0;
+      for (const width of widths) {
+        if (used + width > bits) continue;
+        kept.push(width);
+        used += width;
+      }
+      return kept;
+    })
+    .chain((widths) =>
+      fc.record({
+        widths: fc.constant(widths),
+        inline: fc.array(fc.integer({ min: 0, max: Math.min(3, wordCount) }), { minLength: widths.length, maxLength: widths.length }),
+      }),
+    );
+  const radius = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 4, max: 40 }), fc.integer({ min: 31, max: 100 }));
+
+  it('over random add / remove / query sequences', () => {
+    fc.assert(
+      fc.property(
+        fc.array(opArbitrary(bits, radius), { minLength: 1, maxLength: 60 }),
+        layout,
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 20 }),
+        (ops, { widths, inline }, unindexedScanMax, minPendingBeforeCompact) => {
+          runOps(bits, ops, [
+            new MihIndex(bits, { substringWidths: widths, inlineWords: inline, linearFallback: false, unindexedScanMax, minPendingBeforeCompact }),
+            new MihIndex(bits, { substringWidths: widths, inlineWords: Math.min(3, wordCount), linearFallback: false }),
           ]);
         },
       ),
