@@ -13,7 +13,6 @@
  * per-table occupancy bitmap that skips empty heads, and sorting candidates by slot before verifying.
  */
 import { popcount32 } from './hash-bits.js';
-import { LENGTH_BITS, LENGTH_MASK } from './mih-substring-table.js';
 import { distanceWithin } from './packed-hash-store.js';
 
 function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
@@ -36,8 +35,6 @@ export class CandidateBuffer {
   private slots = new Int32Array(4096);
   private firstWords = new Uint32Array(4096);
   count = 0;
-  /** Sum of the words pass 1 of `collect` touches only to fetch them (kept so that the loads stay). */
-  touched = 0;
 
   reset(): void {
     this.headCount = 0;
@@ -67,26 +64,18 @@ export class CandidateBuffer {
   collect(query: Uint32Array, radius: number): void {
     const heads = this.heads;
     let total = 0;
-    let touched = 0;
     let from = 0;
     for (let s = 0; s < this.segmentEnds.length; s++) {
       const lists = this.segmentLists[s]!;
       const to = this.segmentEnds[s]!;
-      const stride = this.segmentInline[s]! + 1;
       for (let p = from; p < to; p++) {
-        // Branch-free on purpose (see above): every head reads lists[0] or its list's count, and
-        // the list's last word (known from the length the head carries), in case the list
-        // straddles two cache lines: both lines are then fetched here, together.
+        // Branch-free on purpose (see above): every head reads lists[0] or its list's count.
         const head = heads[p]!;
         const isList = (head + 1) >> 31; // -1 when head <= -2, else 0
-        const code = (-head - 2) & isList;
-        const at = code >>> LENGTH_BITS;
-        total += (~head >>> 31) + (lists[at]! & isList);
-        touched ^= lists[at + (code & LENGTH_MASK) * stride]!;
+        total += (~head >>> 31) + (lists[(-head - 2) & isList]! & isList);
       }
       from = to;
     }
-    this.touched = touched;
     this.slots = grown(this.slots, total + 1);
     const slots = this.slots;
     let n = 0;
@@ -109,7 +98,7 @@ export class CandidateBuffer {
           slots[n] = head;
           n += ~head >>> 31;
           if (head < -1) {
-            const at = (-head - 2) >>> LENGTH_BITS;
+            const at = -head - 2;
             for (let e = at + 1, end = at + 1 + lists[at]! * stride; e < end; e += stride) {
               const slot = lists[e]!;
               const distance =
@@ -129,7 +118,7 @@ export class CandidateBuffer {
         slots[n] = head;
         n += ~head >>> 31;
         if (head < -1) {
-          const at = (-head - 2) >>> LENGTH_BITS;
+          const at = -head - 2;
           for (let i = at + 1, end = at + 1 + lists[at]!; i < end; i++) slots[n++] = lists[i]!;
         }
       }

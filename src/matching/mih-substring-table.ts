@@ -4,9 +4,7 @@
  * Compacted entries live in a direct table over the whole key space, `heads[key]`:
  *   -1     empty bucket
  *   >= 0   the bucket's only slot, stored inline (no second memory access)
- *   <= -2  a bucket list: with code = -head - 2, it starts at `lists[code >>> LENGTH_BITS]` with a
- *          count, then that many entries; `code & LENGTH_MASK` is the count too if it fits (else 0),
- *          so a reader knows where the list ends before its first cache line arrives
+ *   <= -2  the bucket starts at `lists[-head - 2]`: a count, then that many slots
  * At the sizes MIH is for (about one entry per key), most non-empty buckets hold one slot, so
  * inlining it saves the cache miss into a separate slot array on most probes.
  *
@@ -21,21 +19,6 @@ export const EMPTY_BUCKET = -1;
 export const TOMBSTONE = -1;
 /** Marks a one-slot bucket during compaction until its slot is written (never a valid head). */
 const SINGLE_PENDING = -0x80000000;
-/** Low bits of a list head's code that repeat the list's length (0: too long to fit). */
-export const LENGTH_BITS = 3;
-export const LENGTH_MASK = (1 << LENGTH_BITS) - 1;
-/** List offsets must fit in the code's other bits (2^28 words: 1 GB of lists per table). */
-const MAX_LIST_WORDS = 2 ** (31 - LENGTH_BITS) - 1;
-
-/** The head of a bucket list that starts at `lists[at]` and holds `count` entries. */
-export function listHead(at: number, count: number): number {
-  return -((at << LENGTH_BITS) | (count <= LENGTH_MASK ? count : 0)) - 2;
-}
-
-/** Where the bucket list of `head` (<= -2) starts in `lists`. */
-export function listStart(head: number): number {
-  return (-head - 2) >>> LENGTH_BITS;
-}
 
 export class SubstringTable {
   readonly start: number;
@@ -79,7 +62,7 @@ export class SubstringTable {
     }
     if (head <= -2) {
       const { lists } = this;
-      const at = listStart(head);
+      const at = -head - 2;
       const stride = this.stride;
       for (let i = at + 1, end = at + 1 + lists[at]! * stride; i < end; i += stride) {
         if (lists[i] === slot) {
@@ -117,7 +100,6 @@ export class SubstringTable {
     let listLength = 0;
     const { stride, inlineWords } = this;
     for (let key = 0; key < heads.length; key++) if (heads[key]! > 1) listLength += heads[key]! * stride + 1;
-    if (listLength > MAX_LIST_WORDS) throw new RangeError(`substring table too large: ${listLength} list words`);
     const lists = new Int32Array(Math.max(1, listLength));
     let next = 0;
     for (let key = 0; key < heads.length; key++) {
@@ -127,7 +109,7 @@ export class SubstringTable {
       } else if (count === 1) {
         heads[key] = SINGLE_PENDING;
       } else {
-        heads[key] = listHead(next, count);
+        heads[key] = -next - 2;
         next += count * stride + 1; // lists[at] counts the slots placed so far, ending at the bucket size
       }
     }
@@ -137,7 +119,7 @@ export class SubstringTable {
       if (head === SINGLE_PENDING) {
         heads[key] = liveSlots[i]!;
       } else {
-        const at = listStart(head);
+        const at = -head - 2;
         const slot = liveSlots[i]!;
         const entry = at + 1 + lists[at]!++ * stride;
         lists[entry] = slot;
