@@ -165,7 +165,9 @@ function rerun(args: string[], hugePages: boolean): boolean {
   if (hugePages) tunables.push(HUGETLB);
   else tunables.push('glibc.malloc.hugetlb=0'); // marks the child as decided: it must not re-run again
   const env = { ...process.env, GLIBC_TUNABLES: tunables.join(':') };
-  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+  // The child also gets --expose-gc, so that its memory figures leave out the build's garbage.
+  const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : ['--expose-gc', ...process.execArgv];
+  const child = spawnSync(process.execPath, [...execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
   return child.status === 0;
 }
 
