@@ -14,9 +14,10 @@
  * | 256  | 100k    | 31     | 1.05k  | 137      | 35k                    |
  * | 256  | 100k    | 8      | 2.3k   | 1.5k     | 220k                   |
  * | 256  | 100k    | 0      | 2.2k   | 835k     | 529k                   |
- * | 256  | 1M      | 31     | 103    | hopeless | 9.4-9.6k (m=12, 22/21) |
- * | 256  | 10M     | 31     | 9.0    | hopeless | 2.9-3.0k (m=11, 24/23) |
- * | 256  | 10M (1) | 31     | 9.2    | hopeless | 3.4k                   |
+ * | 256  | 1M      | 31     | 71     | hopeless | 12.4k (m=12, 22/20)    |
+ * | 256  | 1M (1)  | 31     | 73     | hopeless | 12.8k                  |
+ * | 256  | 10M     | 31     | 7.2    | hopeless | 3.9k (m=11, 24/23/20)  |
+ * | 256  | 10M (1) | 31     | 7.3    | hopeless | 4.65k                  |
  * | 64   | 100k    | 0      | 3.5k   | 927k     | 293k                   |
  * | 64   | 100k    | 2      | 3.7k   | 36k      | 385k                   |
  * | 64   | 100k    | 8      | 3.7k   | 663      | 69k                    |
@@ -25,6 +26,9 @@
  * | 64   | 1M      | 8      | 345    | 27       | 33k                    |
  *
  * (1) with transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1): fewer TLB misses.
+ * The 1M and 10M rows are medians of 3 runs of the bench after the uneven layout and inlined hash
+ * words (mih-layout.ts); on the same day the previous layout measured 11.3k / 11.8k (1M) and
+ * 3.44k / 4.10k (10M), and under heavier load from other suites, 9.4-9.6k and 2.9-3.0k / 3.4k.
  * BK-tree at 256 bits / r = 31 on 100k entries: 150-170 queries/s, 0.15x the linear scan.
  *
  * So: the linear scan for sets of a few hundred entries (no probing overhead, sequential memory;

@@ -6,7 +6,15 @@ import { hexToHash } from './hash-bits.js';
 import type { HashIndex } from './hash-index.js';
 import { LinearIndex } from './linear-index.js';
 import { MihIndex } from './mih-index.js';
-import { allocateSubRadii, extractKey, flipMasks, neighbourhoodSize, splitIntoSubstrings } from './mih-layout.js';
+import {
+  allocateSubRadii,
+  chooseInlineWords,
+  chooseSubstrings,
+  extractKey,
+  flipMasks,
+  neighbourhoodSize,
+  splitIntoSubstrings,
+} from './mih-layout.js';
 import { packHash } from './packed-hash-store.js';
 
 const PDQ_A = 'f'.repeat(64);
@@ -129,6 +137,25 @@ describe('MIH layout helpers', () => {
       for (let radius = 0; radius <= 64; radius++) {
         const radii = allocateSubRadii(splitIntoSubstrings(256, m).map((part) => part.width), radius, 1e6);
         // A hash just outside every table's search has distance sum(radius_t + 1): it must exceed r.
+        expect(Array.from(radii).reduce((sum, rho) => sum + rho + 1, 0)).toBe(radius + 1);
+      }
+    }
+  });
+
+  it('gives the tables searched at the lower sub-radius fewer bits, and inlines hash words within budget', () => {
+    const widths = chooseSubstrings(256, 31, 10_000_000).map((part) => part.width);
+    expect(widths).toEqual([24, 24, 24, 24, 24, 24, 23, 23, 23, 23, 20]);
+    expect(Array.from(allocateSubRadii(widths, 31, 10_000_000))).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1]);
+    // The densest tables (about one entry per key) copy 3 words; ~34 of the 36 budgeted bytes/entry.
+    expect(chooseInlineWords(widths, 31, 10_000_000, 8)).toEqual([0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 0]);
+    // 96 inlined bits would not rule out random entries at radius 48: nothing is inlined.
+    expect(chooseInlineWords(widths, 48, 10_000_000, 8).every((words) => words === 0)).toBe(true);
+    for (const size of [1_000, 100_000, 1_000_000, 10_000_000]) {
+      for (const radius of [0, 3, 8, 31]) {
+        const parts = chooseSubstrings(256, radius, size);
+        expect(parts.reduce((sum, part) => sum + part.width, 0)).toBeLessThanOrEqual(256);
+        parts.forEach((part, t) => expect(part.start).toBe(t === 0 ? 0 : parts[t - 1]!.start + parts[t - 1]!.width));
+        const radii = allocateSubRadii(parts.map((part) => part.width), radius, size);
         expect(Array.from(radii).reduce((sum, rho) => sum + rho + 1, 0)).toBe(radius + 1);
       }
     }

@@ -3,15 +3,24 @@
  * its sub-radius of the query's substring (see mih-layout.ts for the pigeonhole rule), candidates
  * verified against the full packed hash and deduplicated. Same answers as the linear scan.
  *
- * Layout at the PDQ design point (256 bits, r = 31), chosen by the cost model and measured with
- * bench/index.bench.ts: 1M entries -> 12 tables of 22/21 bits (~2,000 keys probed, ~730 candidates
- * per query, ~205 B/entry, ~9.4k queries/s, ~90x the linear scan); 10M -> 11 tables of 24/23 bits
- * (~2,900 keys, ~2,900 candidates, ~135 B/entry, 1.35 GB RSS, 1.5 GB peak while building,
- * 2.9-3.0k queries/s). At 10M a query is bound by memory latency: each of ~6,500 probes, bucket lists
- * and candidates per query is a cache/TLB miss, which mih-candidates.ts overlaps as far as it can;
- * transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) take ~15% off (3.4k queries/s).
- * This layout is the pigeonhole optimum for 256 bits / r = 31 (sum of sub-radii + 1 must reach 32
- * over 256 bits: 10 tables at 2, one at 1); what remains is the cost of each miss.
+ * Layout at the PDQ design point (256 bits, r = 31), chosen by the cost model (mih-layout.ts) and
+ * measured with bench/index.bench.ts. The pigeonhole budget is tight: the sub-radii + 1 must sum to
+ * 32 over 256 bits, and sub-radius 2 on ~24-bit substrings is the cheapest way to buy it, so the
+ * layout is ten tables searched at 2 and one at 1. The tables need not be equally wide: the one
+ * searched at 1 costs little per key, so it gives bits to the others (10M: 24 x6, 23 x4 and 20
+ * instead of 24 x3 and 23 x8: ~2,600 instead of ~2,900 candidates per query). The densest tables
+ * (about one entry per key or more) also copy the first 96 bits of each hash into their bucket
+ * lists, where a candidate is ruled out without a miss into the packed store (chooseInlineWords;
+ * ~1,700 instead of ~2,600 candidates read from the store at 10M, for ~33 B/entry).
+ *
+ * Measured on the development machine (2 shared cores, KVM; medians of 3 runs of the bench):
+ * 1M entries -> 12 tables (22 x8 at sub-radius 2, 20 x4 at 1), ~440 candidates per query,
+ * ~255 B/entry, ~12.4k queries/s (~174x the linear scan), ~12.8k with huge pages; 10M -> 11 tables
+ * (see above), ~1,700 candidates, ~167 B/entry, 1.67 GB RSS (1.82 GB peak while building, ~10 s
+ * build), ~3.9k queries/s, ~4.65k with transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1:
+ * the kernel's THP mode here is `madvise`, and glibc only asks for huge pages on its big allocations
+ * when so told). At 10M a query is bound by memory latency: each of ~5,000 probes, bucket lists and
+ * candidates per query is a cache and TLB miss, which mih-candidates.ts overlaps as far as it can.
  *
  * Changes go through three tiers so that none rebuilds the index: add() only appends to the packed
  * store and an "unindexed" list (O(1)); a query verifies up to 256 unindexed entries outright and

@@ -5,7 +5,10 @@
  * split b bits into m disjoint substrings and write r = q*m + a with 0 <= a < m. If a stored hash is
  * within r of the query, then among ANY a+1 chosen substrings one is within q bits, or among the other
  * m-a-1 one is within q-1 bits (otherwise the total would be >= (a+1)(q+1) + (m-a-1)q = r+1). So the
- * a+1 tables are probed at sub-radius q and the rest at q-1 (skipped outright when q = 0).
+ * a+1 tables are probed at sub-radius q and the rest at q-1 (skipped outright when q = 0). The
+ * argument holds for any widths, and for substrings that leave some bits out (those bits only add
+ * to the distance), so the widths are free: chooseSubstrings gives the tables searched at q-1,
+ * which probe far fewer keys, fewer bits than the others.
  *
  * The cost of one query is roughly (keys probed) x (probe cost + expected bucket size x verify cost);
  * wider substrings shrink buckets (N / 2^w) but the key neighbourhood sum_{k<=rho} C(w, k) grows fast.
