@@ -116,6 +116,19 @@ export function allocateSubRadii(widths: readonly number[], radius: number, size
  * their total is capped by OFFSET_WORDS_PER_ENTRY.
  */
 export function chooseSubstrings(bits: number, radius: number, expectedSize: number): Substring[] {
+  const cacheKey = `${bits}:${radius}:${expectedSize}`;
+  const cached = layoutCache.get(cacheKey);
+  if (cached) return cached.map((part) => ({ ...part }));
+  const layout = searchSubstrings(bits, radius, expectedSize);
+  if (layoutCache.size >= 256) layoutCache.clear();
+  layoutCache.set(cacheKey, layout);
+  return layout.map((part) => ({ ...part }));
+}
+
+/** The search behind chooseSubstrings (tens of ms at 256 bits, so its answers are cached). */
+const layoutCache = new Map<string, Substring[]>();
+
+function searchSubstrings(bits: number, radius: number, expectedSize: number): Substring[] {
   const size = Math.max(1, expectedSize);
   const offsetBudget = Math.max(2 ** 20, OFFSET_WORDS_PER_ENTRY * size);
   let best = splitIntoSubstrings(bits, Math.max(1, Math.ceil(bits / MAX_SUBSTRING_WIDTH)));
