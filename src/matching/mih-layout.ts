@@ -125,7 +125,7 @@ export function chooseSubstrings(bits: number, radius: number, expectedSize: num
   return layout.map((part) => ({ ...part }));
 }
 
-/** The search behind chooseSubstrings (tens of ms at 256 bits, so its answers are cached). */
+/** chooseSubstrings' answers by (bits, radius, size): its search takes tens of ms at 256 bits. */
 const layoutCache = new Map<string, Substring[]>();
 
 function searchSubstrings(bits: number, radius: number, expectedSize: number): Substring[] {
