@@ -1,13 +1,15 @@
 /**
- * Blockhash (the blockhash.io algorithm), through the `blockhash-core` package's precise method
+ * Blockhash (the blockhash.io algorithm) with the `blockhash-core` package's precise method
  * (`bmvbhash`): the image is cut into bits x bits blocks, each block's brightness (sum of
  * R+G+B, with fractional pixel weights where block edges fall inside pixels) is compared with
  * the median of its horizontal quarter band, and brighter blocks give 1 bits. bits = 16 gives
  * the usual 256-bit hash, read row by row, most significant bit first, as its hex form prints.
  *
- * Cost: the package's precise method walks every pixel with fractional block weights in plain
- * JS, a few milliseconds on a 512-pixel working copy; the copy is therefore halved first (see
- * MIN_HALVED_PIXELS_PER_BLOCK), which keeps block means and cuts that work fourfold.
+ * Cost: the package's precise method computes fractional block weights per pixel in plain JS
+ * (about 16 ns a pixel). `blockMeans` integrates the same fractional block areas in two
+ * separable passes over the frame instead, and the package then thresholds those means through
+ * its even-sized path, on an image of BLOCK_SIDE x BLOCK_SIDE pixels per block: the same block
+ * values as the precise method, without rounding, in about half the time.
  */
 import { bmvbhash } from 'blockhash-core';
 import { type HashBytes, hexToHash } from '../matching/hash-bits.js';
@@ -17,18 +19,18 @@ export const DEFAULT_BLOCKHASH_BITS = 16;
 /** RGBA pixels are written as one 32-bit word each, in the platform's byte order. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/**
+ * Pixels a side each block mean is repeated over for the package's even path. Its tie rule
+ * (a block within 1 of the band median counts as bright when the median is) works on block
+ * sums, so a bigger block keeps that tolerance as tight as the precise method's is.
+ */
+const BLOCK_SIDE = 8;
+
 export interface RgbImage {
   data: Uint8Array;
   width: number;
   height: number;
 }
-
-/**
- * Blocks are means, so halving the working copy first (2x2 pixel averages) changes block sums
- * by rounding only, while the package's per-pixel work (plain JS) drops fourfold. Done when
- * each block still spans at least this many halved pixels a side.
- */
-const MIN_HALVED_PIXELS_PER_BLOCK = 8;
 
 /** Returns the bits x bits-bit hash of an RGB frame (3 bytes a pixel) from `decodeImage`. */
 export function blockhash(image: RgbImage, bits = DEFAULT_BLOCKHASH_BITS): HashBytes {
@@ -38,35 +40,121 @@ export function blockhash(image: RgbImage, bits = DEFAULT_BLOCKHASH_BITS): HashB
     // pixels there are by nearest neighbour instead, so tiny images still hash.
     return blockhash(nearestNeighbourUpscale(image, Math.max(bits, image.width), Math.max(bits, image.height)), bits);
   }
-  const halve = Math.min(image.width, image.height) >= 2 * bits * MIN_HALVED_PIXELS_PER_BLOCK;
-  const rgba = halve ? halveToOpaqueRgba(image) : { data: rgbToOpaqueRgba(image), width: image.width, height: image.height };
-  const hex = bmvbhash(rgba, bits);
+  const means = blockMeans(image, bits);
+  const side = bits * BLOCK_SIDE;
+  const pixels = thresholdImage(bits);
+  // Each block's first pixel carries the block's R+G+B total in R (the package adds R, G and B);
+  // the block's other pixels stay black, so the block sums to its total.
+  for (let row = 0; row < bits; row++) {
+    for (let column = 0; column < bits; column++) {
+      pixels[(row * BLOCK_SIDE * side + column * BLOCK_SIDE) * 4] = means[row * bits + column]! * BLOCK_SIDE * BLOCK_SIDE;
+    }
+  }
+  const hex = bmvbhash({ data: pixels as unknown as number[], width: side, height: side }, bits);
   return hexToHash(hex, bits * bits);
 }
 
+const thresholdImages = new Map<number, Float64Array>();
+
 /**
- * Averages 2x2 pixel squares into one opaque RGBA pixel (the package reads RGBA; our decode is
- * RGB and already flattened). An odd last column or row is left out.
+ * The RGBA image handed to the package for `bits`, opaque black, kept between calls (only each
+ * block's first R value changes): hashing is synchronous, one call at a time per thread.
  */
-export function halveToOpaqueRgba(image: RgbImage): { data: Uint8Array; width: number; height: number } {
-  const width = image.width >> 1;
-  const height = image.height >> 1;
-  const data = new Uint8Array(width * height * 4);
-  const words = new Uint32Array(data.buffer);
-  const source = image.data;
-  const stride = image.width * 3;
-  for (let y = 0, out = 0; y < height; y++) {
-    let top = 2 * y * stride;
-    let bottom = top + stride;
-    for (let x = 0; x < width; x++, out++, top += 6, bottom += 6) {
-      // +2 rounds the quarter-sums to nearest.
-      const r = (source[top]! + source[top + 3]! + source[bottom]! + source[bottom + 3]! + 2) >> 2;
-      const g = (source[top + 1]! + source[top + 4]! + source[bottom + 1]! + source[bottom + 4]! + 2) >> 2;
-      const b = (source[top + 2]! + source[top + 5]! + source[bottom + 2]! + source[bottom + 5]! + 2) >> 2;
-      words[out] = LITTLE_ENDIAN ? (r | (g << 8) | (b << 16) | 0xff000000) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
+function thresholdImage(bits: number): Float64Array {
+  let pixels = thresholdImages.get(bits);
+  if (!pixels) {
+    const side = bits * BLOCK_SIDE;
+    pixels = new Float64Array(side * side * 4);
+    for (let alpha = 3; alpha < pixels.length; alpha += 4) pixels[alpha] = 255;
+    thresholdImages.set(bits, pixels);
+  }
+  return pixels;
+}
+
+/**
+ * Mean R+G+B of each of the bits x bits blocks, row-major, with pixels straddling a block edge
+ * shared by area, as the precise method shares them: row sums per block column first (whole
+ * pixels summed as integers, the one cut pixel split), then those rows folded into block rows.
+ */
+export function blockMeans(image: RgbImage, bits: number): Float64Array {
+  const { width, height } = image;
+  const bytes = image.data.byteOffset % 4 === 0 ? image.data : Uint8Array.from(image.data);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+  const across = blockSpans(width, bits);
+  const down = blockSpans(height, bits);
+  const blocks = new Float64Array(bits * bits);
+  const rowSums = new Float64Array(bits);
+  let blockRow = 0;
+  for (let y = 0; y < height; y++) {
+    const rowStart = y * width * 3;
+    // R+G+B of a run of whole pixels is the sum of its bytes.
+    for (let b = 0; b < bits; b++) rowSums[b] = sumBytes(bytes, words, rowStart + across.start[b]! * 3, rowStart + across.end[b]! * 3);
+    for (let b = 0; b < bits - 1; b++) {
+      const share = across.cutShare[b]!;
+      if (share === 0) continue;
+      const o = rowStart + across.end[b]! * 3;
+      const value = bytes[o]! + bytes[o + 1]! + bytes[o + 2]!;
+      rowSums[b]! += value * share;
+      rowSums[b + 1]! += value * (1 - share);
+    }
+    // Row y lies in block row `blockRow`, or is cut between it and the next one.
+    if (y >= down.end[blockRow]! && blockRow < bits - 1 && !(y === down.end[blockRow] && down.cutShare[blockRow]! > 0)) blockRow++;
+    const cut = blockRow < bits - 1 && y === down.end[blockRow] ? down.cutShare[blockRow]! : 0;
+    const base = blockRow * bits;
+    if (cut === 0) {
+      for (let b = 0; b < bits; b++) blocks[base + b]! += rowSums[b]!;
+    } else {
+      for (let b = 0; b < bits; b++) {
+        blocks[base + b]! += rowSums[b]! * cut;
+        blocks[base + bits + b]! += rowSums[b]! * (1 - cut);
+      }
+      blockRow++;
     }
   }
-  return { data, width, height };
+  const area = (width / bits) * (height / bits);
+  for (let i = 0; i < blocks.length; i++) blocks[i]! /= area;
+  return blocks;
+}
+
+/**
+ * Sum of bytes[from..to), four bytes a step where it can: each 32-bit word adds its bytes in
+ * two 16-bit lanes (bytes 0+1 and 2+3), folded every 128 words before a lane can overflow.
+ * `words` views the same memory, which starts 4-byte aligned.
+ */
+function sumBytes(bytes: Uint8Array, words: Uint32Array, from: number, to: number): number {
+  let sum = 0;
+  let i = from;
+  for (; i < to && (i & 3) !== 0; i++) sum += bytes[i]!;
+  const lastWord = (to >> 2) - 1;
+  for (let w = i >> 2; w <= lastWord; ) {
+    let lanes = 0;
+    for (const end = Math.min(lastWord, w + 127); w <= end; w++) {
+      const word = words[w]!;
+      lanes += (word & 0x00ff00ff) + ((word >>> 8) & 0x00ff00ff);
+    }
+    sum += (lanes & 0xffff) + (lanes >>> 16);
+  }
+  for (i = Math.max(i, (lastWord + 1) << 2); i < to; i++) sum += bytes[i]!;
+  return sum;
+}
+
+/**
+ * Along an axis of `length` pixels cut into `bits` equal blocks (at least a pixel each): the
+ * whole pixels of block b are [start[b], end[b]); when the edge after block b cuts pixel end[b],
+ * cutShare[b] is the part of that pixel inside block b (the rest lies in block b + 1), else 0.
+ */
+function blockSpans(length: number, bits: number): { start: Int32Array; end: Int32Array; cutShare: Float64Array } {
+  const start = new Int32Array(bits);
+  const end = new Int32Array(bits);
+  const cutShare = new Float64Array(bits);
+  const blockSize = length / bits;
+  for (let b = 0; b < bits; b++) {
+    const edge = b === bits - 1 ? length : (b + 1) * blockSize;
+    end[b] = Math.floor(edge);
+    cutShare[b] = edge - Math.floor(edge);
+    start[b] = b === 0 ? 0 : end[b - 1]! + (cutShare[b - 1]! > 0 ? 1 : 0);
+  }
+  return { start, end, cutShare };
 }
 
 /** RGB to opaque RGBA, pixel for pixel, written as whole 32-bit words. */
