@@ -4,8 +4,15 @@ import fc from 'fast-check';
 import { bmvbhash } from 'blockhash-core';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance, hashToHex, hexToHash } from '../matching/hash-bits.js';
-import { blockhash, blockMeans, rgbToOpaqueRgba } from './blockhash.js';
+import { blockhash, blockMeans, type RgbImage } from './blockhash.js';
 import { decodeImage } from './decode.js';
+
+/** RGB to opaque RGBA, as blockhash-core reads pixels: to run its own precise method beside ours. */
+function rgbToOpaqueRgba({ data, width, height }: RgbImage): Uint8Array {
+  const rgba = new Uint8Array(width * height * 4).fill(255);
+  for (let p = 0; p < width * height; p++) rgba.set(data.subarray(p * 3, p * 3 + 3), p * 4);
+  return rgba;
+}
 
 /** width x height RGB image, white where `white(x, y)`, black elsewhere. */
 function twoTone(width: number, height: number, white: (x: number, y: number) => boolean): { data: Uint8Array; width: number; height: number } {

@@ -18,9 +18,6 @@ import { type HashBytes, hexToHash } from '../matching/hash-bits.js';
 
 export const DEFAULT_BLOCKHASH_BITS = 16;
 
-/** RGBA pixels are written as one 32-bit word each, in the platform's byte order. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 /**
  * Pixels a side of each block in the image the package thresholds. Its tie rule (a block within
  * 1 of the band median counts as bright when the median is) applies to block sums: here within
@@ -75,8 +72,8 @@ function thresholdImage(bits: number): Float64Array {
 
 /**
  * Mean R+G+B of each of the bits x bits blocks, row-major, with pixels straddling a block edge
- * shared by area, as the precise method shares them: row sums per block column first (whole
- * pixels summed as integers, the one cut pixel split), then those rows folded into block rows.
+ * shared by area, as the precise method shares them: row sums per block column, folded into
+ * block rows.
  */
 export function blockMeans(image: RgbImage, bits: number): Float64Array {
   const { width, height } = image;
@@ -86,10 +83,9 @@ export function blockMeans(image: RgbImage, bits: number): Float64Array {
   const down = blockSpans(height, bits);
   const blocks = new Float64Array(bits * bits);
   const rowSums = new Float64Array(bits);
-  let blockRow = 0;
-  for (let y = 0; y < height; y++) {
+  // R+G+B of row y in each block column: runs of whole pixels are sums of bytes, a cut pixel split.
+  const sumRow = (y: number) => {
     const rowStart = y * width * 3;
-    // R+G+B of a run of whole pixels is the sum of its bytes.
     for (let b = 0; b < bits; b++) rowSums[b] = sumBytes(bytes, words, rowStart + across.start[b]! * 3, rowStart + across.end[b]! * 3);
     for (let b = 0; b < bits - 1; b++) {
       const share = across.cutShare[b]!;
@@ -99,18 +95,21 @@ export function blockMeans(image: RgbImage, bits: number): Float64Array {
       rowSums[b]! += value * share;
       rowSums[b + 1]! += value * (1 - share);
     }
-    // Row y lies in block row `blockRow`, or is cut between it and the next one.
-    if (y >= down.end[blockRow]! && blockRow < bits - 1 && !(y === down.end[blockRow] && down.cutShare[blockRow]! > 0)) blockRow++;
-    const cut = blockRow < bits - 1 && y === down.end[blockRow] ? down.cutShare[blockRow]! : 0;
-    const base = blockRow * bits;
-    if (cut === 0) {
-      for (let b = 0; b < bits; b++) blocks[base + b]! += rowSums[b]!;
-    } else {
-      for (let b = 0; b < bits; b++) {
-        blocks[base + b]! += rowSums[b]! * cut;
-        blocks[base + bits + b]! += rowSums[b]! * (1 - cut);
-      }
-      blockRow++;
+  };
+  const addRowSums = (blockRow: number, share: number) => {
+    for (let b = 0, base = blockRow * bits; b < bits; b++) blocks[base + b]! += rowSums[b]! * share;
+  };
+  // The same spans down the rows: whole rows of each block row, then the row its lower edge cuts.
+  for (let blockRow = 0; blockRow < bits; blockRow++) {
+    for (let y = down.start[blockRow]!; y < down.end[blockRow]!; y++) {
+      sumRow(y);
+      addRowSums(blockRow, 1);
+    }
+    const cut = down.cutShare[blockRow]!;
+    if (cut > 0) {
+      sumRow(down.end[blockRow]!);
+      addRowSums(blockRow, cut);
+      addRowSums(blockRow + 1, 1 - cut);
     }
   }
   const area = (width / bits) * (height / bits);
@@ -157,20 +156,6 @@ function blockSpans(length: number, bits: number): { start: Int32Array; end: Int
     start[b] = b === 0 ? 0 : end[b - 1]! + (cutShare[b - 1]! > 0 ? 1 : 0);
   }
   return { start, end, cutShare };
-}
-
-/** RGB to opaque RGBA, pixel for pixel, written as whole 32-bit words. */
-export function rgbToOpaqueRgba({ data, width, height }: RgbImage): Uint8Array {
-  const pixels = width * height;
-  const rgba = new Uint8Array(pixels * 4);
-  const words = new Uint32Array(rgba.buffer);
-  for (let p = 0, o = 0; p < pixels; p++, o += 3) {
-    const r = data[o]!;
-    const g = data[o + 1]!;
-    const b = data[o + 2]!;
-    words[p] = LITTLE_ENDIAN ? (r | (g << 8) | (b << 16) | 0xff000000) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
-  }
-  return rgba;
 }
 
 function nearestNeighbourUpscale(image: RgbImage, width: number, height: number): RgbImage {
