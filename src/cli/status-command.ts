@@ -15,8 +15,9 @@ async function showStatus(flags: { json?: boolean }): Promise<void> {
   const config = loadConfig(process.env);
   const redis = createRedis(config.redisUrl);
   const queues = SCAN_QUEUE_KINDS.map((kind) => new Queue(kind, { connection: redis, prefix: config.prefix }));
+  const stream = verdictKeys(config.prefix).stream;
   try {
-    const backlog = await readBacklog(queues, redis, verdictKeys(config.prefix).stream);
+    const backlog = await readBacklog(queues, redis, stream);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(backlog)}\n`);
       return;
@@ -26,7 +27,7 @@ async function showStatus(flags: { json?: boolean }): Promise<void> {
       const count = (state: string) => backlog.jobs.find((j) => j.queue === queue && j.state === state)?.count ?? 0;
       lines.push([queue, ...QUEUE_STATES.map((state) => String(count(state)))].map((cell) => cell.padStart(12)).join(''));
     }
-    lines.push(`verdict stream ${verdictKeys(config.prefix).stream}: ${backlog.verdictStreamEntries} entries`);
+    lines.push(`verdict stream ${stream}: ${backlog.verdictStreamEntries} entries`);
     if (backlog.consumerGroups.length === 0) lines.push('  no consumer group');
     for (const { group, lag, pending } of backlog.consumerGroups) {
       lines.push(`  group ${group}: ${lag ?? 'unknown'} not read yet, ${pending} delivered and not acknowledged`);

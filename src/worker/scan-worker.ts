@@ -10,6 +10,7 @@ import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
+import { verdictKeys } from '../verdicts/verdict-keys.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper } from './failed-job-sweeper.js';
 
@@ -41,7 +42,6 @@ export class ScanWorker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private readonly emitter: VerdictEmitter;
-  private readonly verdictStream: string;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ScanWorkerOptions) {
@@ -52,7 +52,6 @@ export class ScanWorker {
       streamMaxLength: config.verdictStreamMaxLength,
     });
     this.emitter = new VerdictEmitter(store);
-    this.verdictStream = store.keys.stream;
   }
 
   get running(): boolean {
@@ -84,7 +83,7 @@ export class ScanWorker {
 
   /** Job counts of the queues this worker serves and the results stream's consumer lag (for /metrics). */
   backlog(): Promise<Backlog> {
-    return readBacklog(this.queues, this.options.connection, this.verdictStream);
+    return readBacklog(this.queues, this.options.connection, verdictKeys(this.options.config.prefix).stream);
   }
 
   /** Stops taking jobs, waits for in-flight ones and their verdicts. Safe to call twice. */
