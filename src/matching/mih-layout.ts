@@ -167,11 +167,6 @@ export function substringsOf(widths: readonly number[]): Substring[] {
   });
 }
 
-/** The substring count chooseSubstrings picks (kept for reports and tests). */
-export function chooseSubstringCount(bits: number, radius: number, expectedSize: number): number {
-  return chooseSubstrings(bits, radius, expectedSize).length;
-}
-
 /** Extra bytes per entry the inlined hash words of bucket lists may take, over all tables. */
 export const INLINE_BYTES_PER_ENTRY = 36;
 /** Hash words copied into list entries: 96 bits rule out a random candidate at r = 31 of 256. */
