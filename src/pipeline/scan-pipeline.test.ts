@@ -53,6 +53,15 @@ describe('ScanPipeline', () => {
     expect(verdict.timings).toMatchObject({ queueWait: 12, links: expect.any(Number), total: expect.any(Number) });
   });
 
+  it('names the versions of what the job\'s items consulted: a link job does not name the image hash sets', async () => {
+    const imageHashes: SignalType = { name: 'test-image-hashes', accepts: 'image', match: () => [], versions: () => ({ hashSets: { known: '3' } }) };
+    const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry([hostSignal('evil.example'), imageHashes]), policy: DEFAULT_POLICY });
+    const verdict = await pipeline.scan(job(['https://good.example/']), run);
+    expect(verdict.versions).toEqual({ scanner: expect.any(String), lists: { 'test-hosts': '7' }, hashSets: {}, models: {} });
+    // A job that never reached a scan (an error verdict) names everything the pipeline would consult.
+    expect(pipeline.versions()).toMatchObject({ lists: { 'test-hosts': '7' }, hashSets: { known: '3' } });
+  });
+
   it('records a permanent item error in the verdict and keeps scanning the other items', async () => {
     const pipeline = new ScanPipeline({
       preparers: [links, failingImages(new ScanError('image_corrupt'))],

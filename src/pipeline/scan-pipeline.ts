@@ -100,7 +100,7 @@ export class ScanPipeline {
       items: outcomes.map((o) => o.result),
       errors,
       timings,
-      versions: this.versions(),
+      versions: this.versions(byKind.keys()),
       ...(job.metadata !== undefined && { metadata: job.metadata }),
       attempt: run.attempt,
       createdAt: new Date().toISOString(),
@@ -116,10 +116,15 @@ export class ScanPipeline {
     for (const resource of this.options.resources ?? []) await resource.close();
   }
 
-  /** Versions of everything the registered signal types consult, merged. */
-  versions(): VerdictVersions {
+  /**
+   * Versions of what the signal types consult, merged: those reading the given item kinds (what a
+   * job's verdict names as consulted), or every registered type (for a job never scanned).
+   */
+  versions(kinds?: Iterable<ItemKind>): VerdictVersions {
+    const { registry } = this.options;
+    const types = kinds ? [...kinds].flatMap((kind) => registry.forKind(kind)) : registry.all();
     const versions: VerdictVersions = { scanner: SCANNER_VERSION, lists: {}, hashSets: {}, models: {} };
-    for (const type of this.options.registry.all()) {
+    for (const type of types) {
       const v = type.versions();
       Object.assign(versions.lists, v.lists);
       Object.assign(versions.hashSets, v.hashSets);
