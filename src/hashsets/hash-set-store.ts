@@ -4,8 +4,8 @@
  * hash-set-scripts.ts and hash-set-keys.ts). Writers (the CLI) and readers (workers' replicas) share
  * this class; workers cold-load with `scanEntries` and catch up with `changesSince`.
  */
-import { createHash } from 'node:crypto';
 import type { RedisClient } from '../runtime/redis.js';
+import { runScript } from '../runtime/redis-script.js';
 import { ScanError } from '../errors.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
@@ -60,7 +60,6 @@ const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
 const CHANGELOG_PAGE = 10_000;
 
 export class HashSetStore {
-  private readonly shas = new Map<string, string>();
   private readonly changelogMaxLength: number;
 
   constructor(
@@ -81,7 +80,7 @@ export class HashSetStore {
   /** Creates an empty set; false when one of that name exists (its configuration is kept). */
   async create(input: HashSetConfigInput): Promise<boolean> {
     const config = resolveHashSetConfig(input);
-    const created = await this.run(CREATE_SET, [this.keys(config.name).meta, hashSetNamesKey(this.options.prefix)], [
+    const created = await runScript(this.redis, CREATE_SET, [this.keys(config.name).meta, hashSetNamesKey(this.options.prefix)], [
       JSON.stringify(config),
       new Date().toISOString(),
       config.name,
@@ -233,7 +232,7 @@ export class HashSetStore {
   private async mutate(name: string, script: string, args: Array<string | Buffer>): Promise<unknown[]> {
     const keys = this.keys(name);
     try {
-      return (await this.run(script, [keys.meta, keys.entries, keys.info, keys.ids, keys.log], [
+      return (await runScript(this.redis, script, [keys.meta, keys.entries, keys.info, keys.ids, keys.log], [
         String(this.changelogMaxLength),
         this.channel,
         name,
@@ -245,18 +244,6 @@ export class HashSetStore {
         throw new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
       }
       throw error;
-    }
-  }
-
-  /** EVALSHA, falling back to EVAL once when Redis does not have the script cached. */
-  private async run(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
-    let sha = this.shas.get(script);
-    if (!sha) this.shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-    try {
-      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.redis.eval(script, keys.length, ...keys, ...args);
     }
   }
 }

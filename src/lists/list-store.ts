@@ -5,6 +5,7 @@ import { encodeEntryInfo, entryField, parseEntryField, type ListAction, type Lis
 import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
 import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES } from './list-scripts.js';
+import { runScript } from '../runtime/redis-script.js';
 
 /**
  * Named block- and allowlists in Redis, versioned: every change bumps the list's version in the
@@ -157,7 +158,7 @@ export class ListStore {
     const step = op === 'add' ? this.batchSize * 3 : this.batchSize;
     // One script call per batch keeps each call short; an empty call still creates the list.
     for (let start = 0; start === 0 || start < args.length; start += step) {
-      const reply = (await this.redis.eval(MUTATE_LIST, 3, keys.meta, keys.entries, listNamesKey(this.options.prefix), name, this.channel, op, settings.role ?? '', settings.action ?? '', new Date().toISOString(), ...args.slice(start, start + step))) as number[];
+      const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix)], [name, this.channel, op, settings.role ?? '', settings.action ?? '', new Date().toISOString(), ...args.slice(start, start + step)])) as number[];
       last = { version: reply[0]!, added: reply[1]!, updated: reply[2]!, unchanged: reply[3]!, removed: reply[4]! };
       total.added += last.added;
       total.updated += last.updated;
@@ -176,7 +177,7 @@ export class ListStore {
       if (!options.replace && sizeBefore > 0) await this.redis.copy(keys.entries, staging);
       const args = tripleArgs(entries, new Date().toISOString());
       for (let start = 0; start < args.length; start += this.batchSize * 3) {
-        const [added, updated, unchanged] = (await this.redis.eval(STAGE_ENTRIES, 2, staging, keys.entries, ...args.slice(start, start + this.batchSize * 3))) as number[];
+        const [added, updated, unchanged] = (await runScript(this.redis, STAGE_ENTRIES, [staging, keys.entries], args.slice(start, start + this.batchSize * 3))) as number[];
         counts.added += added!;
         counts.updated += updated!;
         counts.unchanged += unchanged!;
@@ -187,7 +188,7 @@ export class ListStore {
     }
     const removed = options.replace ? sizeBefore - counts.updated - counts.unchanged : 0;
     const changed = counts.added + counts.updated + removed > 0;
-    const version = (await this.redis.eval(COMMIT_STAGING, 4, keys.meta, keys.entries, staging, listNamesKey(this.options.prefix), name, this.channel, String(versionBefore ?? 0), changed ? '1' : '0', options.role ?? '', options.action ?? '', new Date().toISOString())) as number;
+    const version = (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, staging, listNamesKey(this.options.prefix)], [name, this.channel, String(versionBefore ?? 0), changed ? '1' : '0', options.role ?? '', options.action ?? '', new Date().toISOString()])) as number;
     if (version < 0) return undefined;
     return { version, ...counts, removed };
   }

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../runtime/redis.js';
+import { runScript } from '../runtime/redis-script.js';
 import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
@@ -29,8 +30,6 @@ if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\
 return stored
 `;
 
-type StoreOnceCommand = (numberOfKeys: number, ...args: Array<string | number>) => Promise<number[]>;
-
 export interface VerdictStoreOptions {
   prefix: string;
   /** Seconds a stored verdict is kept for lookup and as the jobId idempotency marker. */
@@ -48,7 +47,6 @@ export class VerdictStore {
     private readonly options: VerdictStoreOptions,
   ) {
     this.keys = verdictKeys(options.prefix);
-    if (!('storeVerdictsOnce' in redis)) redis.defineCommand('storeVerdictsOnce', { lua: STORE_ONCE });
   }
 
   /** Stores several verdicts in one script call; resolves with whether each was new. */
@@ -56,8 +54,7 @@ export class VerdictStore {
     if (verdicts.length === 0) return [];
     const keys = [this.keys.stream, this.keys.channel, ...verdicts.map((v) => this.keys.verdict(v.jobId))];
     const args = [this.options.retentionSeconds, this.options.streamMaxLength, ...verdicts.flatMap((v) => [v.jobId, JSON.stringify(v)])];
-    const storeOnce = (this.redis as unknown as { storeVerdictsOnce: StoreOnceCommand }).storeVerdictsOnce.bind(this.redis);
-    const stored = await storeOnce(keys.length, ...keys, ...args);
+    const stored = (await runScript(this.redis, STORE_ONCE, keys, args)) as number[];
     return stored.map((flag) => flag === 1);
   }
 

@@ -1,0 +1,34 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runScript } from '../../src/runtime/redis-script.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+
+describe('runScript (real Redis)', () => {
+  const prefix = uniquePrefix('redis-script');
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('loads a script Redis has not seen by EVAL, then runs it by its digest', async () => {
+    // A comment no other run has used makes the script new to this Redis.
+    const script = `-- ${randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`;
+    const digest = createHash('sha1').update(script).digest('hex');
+    const key = `${prefix}:counter`;
+    expect(await redis.script('EXISTS', digest)).toEqual([0]);
+    expect(await runScript(redis, script, [key], [2])).toBe(2);
+    expect(await redis.script('EXISTS', digest)).toEqual([1]);
+    expect(await runScript(redis, script, [key], [3])).toBe(5);
+  });
+
+  it('passes on errors other than a missing script', async () => {
+    await expect(runScript(redis, "return redis.error_reply('list_gone')", [], [])).rejects.toThrow('list_gone');
+  });
+});
