@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/fleet.js';
@@ -44,4 +46,27 @@ describe('the built package', () => {
     const total = Object.values(result.scores[0]!.labels).reduce((sum, p) => sum + p, 0);
     expect(total).toBeCloseTo(1, 3);
   }, 60_000);
+});
+
+/** The paths the Dockerfile's build stage copies into the image before `npm run build`. */
+async function dockerBuildContext(): Promise<string[]> {
+  const dockerfile = await readFile(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const buildStage = dockerfile.split(/^FROM /m)[1] ?? '';
+  return [...buildStage.matchAll(/^COPY (?!--from)(.+?) \S+$/gm)].flatMap((match) => match[1]!.split(/\s+/));
+}
+
+describe('the container build', () => {
+  it('compiles only files the Dockerfile copies, and ships no tests', async () => {
+    const { stdout } = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--listFilesOnly'], { cwd: REPO_ROOT });
+    const projectFiles = stdout
+      .trim()
+      .split('\n')
+      .map((file) => path.relative(REPO_ROOT, file))
+      .filter((file) => !file.startsWith('node_modules'));
+    const copied = await dockerBuildContext();
+    expect(copied).toEqual(expect.arrayContaining(['src', 'workers', 'tsconfig.build.json']));
+    expect(projectFiles.length).toBeGreaterThan(50);
+    expect(projectFiles.filter((file) => !copied.some((entry) => file === entry || file.startsWith(`${entry}/`)))).toEqual([]);
+    expect(projectFiles.filter((file) => file.endsWith('.test.ts'))).toEqual([]);
+  }, 30_000);
 });
