@@ -7,6 +7,8 @@ import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
  * Stores a batch of verdicts, each once per jobId: a verdict's key is set only if absent and,
  * only then, the verdict is appended to the results stream. A job that runs twice (a crash after
  * its verdict was stored) therefore adds nothing the second time, within the retention window.
+ * Should the append fail (the stream key holds another type), the key is removed again and the
+ * call fails, so a retry stores the verdict instead of finding a marker for a verdict never sent.
  * The jobIds stored are announced in one message, newline-separated.
  * KEYS: stream, channel, then one verdict key per verdict.
  * ARGV: retention s, stream max length, then jobId and verdict JSON per verdict.
@@ -15,18 +17,26 @@ import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 const STORE_ONCE = `
 local stored = {}
 local announced = {}
+local function announce()
+  if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\\n')) end
+end
 for i = 3, #KEYS do
   local jobId = ARGV[1 + (i - 2) * 2]
   local json = ARGV[2 + (i - 2) * 2]
   if redis.call('SET', KEYS[i], json, 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'jobId', jobId, 'verdict', json)
+    local appended = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'jobId', jobId, 'verdict', json)
+    if type(appended) == 'table' and appended.err then
+      redis.call('DEL', KEYS[i])
+      announce()
+      return redis.error_reply('verdict not appended for ' .. jobId .. ': ' .. appended.err)
+    end
     stored[#stored + 1] = 1
     announced[#announced + 1] = jobId
   else
     stored[#stored + 1] = 0
   end
 end
-if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\\n')) end
+announce()
 return stored
 `;
 
@@ -56,6 +66,18 @@ export class VerdictStore {
     const args = [this.options.retentionSeconds, this.options.streamMaxLength, ...verdicts.flatMap((v) => [v.jobId, JSON.stringify(v)])];
     const stored = (await runScript(this.redis, STORE_ONCE, keys, args)) as number[];
     return stored.map((flag) => flag === 1);
+  }
+
+  /** Whether each job has a stored verdict, in one round trip. */
+  async has(jobIds: readonly string[]): Promise<boolean[]> {
+    if (jobIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const jobId of jobIds) pipeline.exists(this.keys.verdict(jobId));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, count]) => {
+      if (error) throw error;
+      return count === 1;
+    });
   }
 
   async get(jobId: string): Promise<Verdict | undefined> {

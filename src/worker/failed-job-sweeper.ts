@@ -1,36 +1,76 @@
-import type { Job, Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
+import type { RedisClient } from '../runtime/redis.js';
+import type { VerdictStore } from '../verdicts/verdict-store.js';
+
+export interface FailedJobSweeperOptions {
+  /** How far back failed jobs are owed a verdict: the verdict retention (older verdicts have expired). */
+  windowMs: number;
+  /** Failed jobs checked per sweep at most; a backlog is worked through over several sweeps. */
+  maxPerSweep?: number;
+  /** Failed jobs finished this recently are always checked again: other workers' clocks may lag. */
+  clockSkewMs?: number;
+}
+
+/** Gives a failed job its verdict; resolves whether the job now has one. */
+export type GiveVerdict = (job: Job) => Promise<boolean>;
+
+const PAGE = 500;
 
 /**
- * Finds scan jobs that failed for good since the last sweep. BullMQ fails a job that stalled more
- * than `maxStalledCount` times (its workers kept crashing) from inside the stalled checker, and
- * announces it only on the queue's event stream; following that stream would cost every worker a
- * parse of every event of every job. A periodic look at the newest failed jobs costs nothing while
- * nothing fails.
+ * Finds scan jobs that failed for good without a verdict and has them given one. BullMQ fails a
+ * job that stalled more than `maxStalledCount` times (its workers kept crashing) from inside the
+ * stalled checker and announces it only on the queue's event stream; a worker can also die
+ * between failing a job and storing its verdict, or find Redis refusing the verdict write.
+ *
+ * Whether a job is owed a verdict is read from Redis (its verdict key is missing), not from what
+ * this process saw, so a restarted worker, or one whose writes failed for a while, catches up. Each
+ * sweep walks the failed set in finish order from a watermark below which every failed job is
+ * known to have its verdict; the watermark never passes a job whose verdict could not be stored.
  */
 export class FailedJobSweeper {
-  private since: number;
+  private settledUntil: number | undefined;
+  private readonly maxPerSweep: number;
+  private readonly clockSkewMs: number;
 
   constructor(
     private readonly queue: Queue,
-    /** Failed jobs examined per sweep at most. */
-    private readonly maxPerSweep = 500,
-    startedAt = Date.now(),
+    private readonly redis: RedisClient,
+    private readonly store: VerdictStore,
+    private readonly options: FailedJobSweeperOptions,
   ) {
-    this.since = startedAt;
+    this.maxPerSweep = options.maxPerSweep ?? 5_000;
+    this.clockSkewMs = options.clockSkewMs ?? 60_000;
   }
 
-  /** Jobs that reached the failed state since the previous call, newest first. */
-  async sweep(): Promise<Job[]> {
+  /** Checks failed jobs from the watermark on; returns how many were given a verdict. */
+  async sweep(giveVerdict: GiveVerdict): Promise<number> {
     const now = Date.now();
-    const found: Job[] = [];
-    for (let start = 0; start < this.maxPerSweep; start += 100) {
-      const page = await this.queue.getFailed(start, start + 99);
-      const recent = page.filter((job) => (job.finishedOn ?? 0) >= this.since);
-      found.push(...recent);
-      if (page.length < 100 || recent.length < page.length) break;
+    const from = Math.max(this.settledUntil ?? 0, now - this.options.windowMs);
+    let firstUnsettled: number | undefined;
+    let lastChecked = from;
+    let reachedEnd = false;
+    let given = 0;
+    for (let offset = 0; offset < this.maxPerSweep; offset += PAGE) {
+      const page = await this.redis.zrangebyscore(this.queue.toKey('failed'), from, '+inf', 'WITHSCORES', 'LIMIT', offset, PAGE);
+      const ids = page.filter((_, i) => i % 2 === 0);
+      const finishedAt = page.filter((_, i) => i % 2 === 1).map(Number);
+      const present = await this.store.has(ids);
+      for (const [i, id] of ids.entries()) {
+        lastChecked = finishedAt[i]!;
+        if (present[i]) continue;
+        const job = await Job.fromId(this.queue, id);
+        // Gone (removed meanwhile) or moved on (retried by hand): nothing is owed.
+        if (!job || !(await job.isFailed())) continue;
+        if (await giveVerdict(job)) given++;
+        else firstUnsettled ??= finishedAt[i]!;
+      }
+      if (ids.length < PAGE) {
+        reachedEnd = true;
+        break;
+      }
     }
-    // Overlap by a second so a job failed during this sweep is not skipped; repeats are harmless.
-    this.since = now - 1000;
-    return found;
+    const checkedUpTo = firstUnsettled !== undefined ? firstUnsettled - 1 : reachedEnd ? now : lastChecked;
+    this.settledUntil = Math.min(checkedUpTo, now - this.clockSkewMs);
+    return given;
   }
 }

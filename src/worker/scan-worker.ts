@@ -41,17 +41,18 @@ export class ScanWorker {
   private readonly queues: Queue[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
+  private readonly store: VerdictStore;
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ScanWorkerOptions) {
     const { config, connection } = options;
-    const store = new VerdictStore(connection, {
+    this.store = new VerdictStore(connection, {
       prefix: config.prefix,
       retentionSeconds: config.verdictRetentionSeconds,
       streamMaxLength: config.verdictStreamMaxLength,
     });
-    this.emitter = new VerdictEmitter(store);
+    this.emitter = new VerdictEmitter(this.store);
   }
 
   get running(): boolean {
@@ -132,12 +133,16 @@ export class ScanWorker {
     }
   }
 
-  /** Every stalled interval, gives a verdict to jobs any process saw fail for good (store-once dedups). */
+  /** Every stalled interval, gives a verdict to failed jobs that lack one (store-once dedups). */
   private startSweeping(): void {
-    const sweepers = this.queues.map((queue) => ({ kind: queue.name as ScanQueueKind, sweeper: new FailedJobSweeper(queue) }));
+    const { config, connection } = this.options;
+    const sweepers = this.queues.map((queue) => ({
+      kind: queue.name as ScanQueueKind,
+      sweeper: new FailedJobSweeper(queue, connection, this.store, { windowMs: config.verdictRetentionSeconds * 1000 }),
+    }));
     const tick = async () => {
       for (const { kind, sweeper } of sweepers) {
-        for (const job of await sweeper.sweep()) await this.onFailed(kind, job, new Error(job.failedReason));
+        await sweeper.sweep((job) => this.giveFailedJobVerdict(kind, job, new Error(job.failedReason)));
       }
     };
     const schedule = () => {
@@ -145,31 +150,37 @@ export class ScanWorker {
         this.sweeping = tick()
           .catch((error: unknown) => this.options.logger.error({ err: error }, 'failed-job sweep failed'))
           .finally(() => this.stopping === undefined && schedule());
-      }, this.options.config.stalledIntervalMs);
+      }, config.stalledIntervalMs);
       this.sweepTimer.unref();
     };
     schedule();
   }
 
-  /**
-   * A job that failed for good without a verdict (it stalled too often because workers crashed
-   * under it, or storing its verdict kept failing) still owes its consumer one verdict.
-   */
+  /** BullMQ's failed event: fires for every failed attempt; only a job failed for good is owed a verdict here. */
   private async onFailed(queue: ScanQueueKind, job: Job | undefined, error: Error): Promise<void> {
     if (!job) return;
-    const stalled = STALLED_MESSAGE.test(error.message);
     const outOfAttempts = job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (!stalled && !outOfAttempts) return;
+    if (STALLED_MESSAGE.test(error.message) || outOfAttempts) await this.giveFailedJobVerdict(queue, job, error);
+  }
+
+  /**
+   * A job that failed for good without a verdict (it stalled too often because workers crashed
+   * under it, or storing its verdict kept failing) still owes its consumer one verdict. Resolves
+   * whether it has one now; a failed write is left to the next sweep.
+   */
+  private async giveFailedJobVerdict(queue: ScanQueueKind, job: Job, error: Error): Promise<boolean> {
     const { config, pipeline, logger, metrics } = this.options;
-    const cause = stalled ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
+    const cause = STALLED_MESSAGE.test(error.message) ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
     try {
       const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions());
       if (await this.emitter.emit(verdict)) {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });
       }
+      return true;
     } catch (emitError) {
-      logger.error({ err: emitError, jobId: job.id }, 'could not store the error verdict of a failed job');
+      logger.error({ err: emitError, jobId: job.id }, 'could not store the error verdict of a failed job; the next sweep retries');
+      return false;
     }
   }
 }

@@ -1,0 +1,70 @@
+import { Queue, Worker } from 'bullmq';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createScanClient } from '../../src/client/scan-client.js';
+import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
+import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
+import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
+
+/** Jobs that failed for good still owe their consumer one verdict, whatever happened meanwhile. */
+describe('failed jobs without a verdict', () => {
+  const prefixes: string[] = [];
+  const redis = testRedis();
+
+  afterAll(async () => {
+    for (const prefix of prefixes) await removeTestKeys(prefix);
+    await redis.quit();
+  });
+
+  it('get their verdict once Redis takes verdict writes again', async () => {
+    const prefix = uniquePrefix('refused-writes');
+    prefixes.push(prefix);
+    const stream = verdictKeys(prefix).stream;
+    // The results stream key holds a string: every verdict append is refused with WRONGTYPE.
+    await redis.set(stream, 'not a stream');
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1 });
+    const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
+    const { jobId } = await client.enqueue({ contentId: 'refused', surface: 'send', items: ['https://refused.example/'] });
+    const links = new Queue('links', { connection: redis, prefix });
+
+    expect(await waitUntil(async () => (await links.getJobState(jobId)) === 'failed', 10_000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // several sweeps fail to store too
+    expect(await client.getVerdict(jobId)).toBeUndefined(); // no marker left for a verdict never appended
+
+    await redis.del(stream);
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 10_000 });
+    expect(verdict).toMatchObject({ jobId, decision: 'review', errors: [{ code: 'retries_exhausted' }] });
+    await new Promise((resolve) => setTimeout(resolve, 800)); // further sweeps add nothing
+    expect(await verdictJobIds(prefix)).toEqual([jobId]);
+
+    await fleet.stop();
+    await links.close();
+    await client.close();
+  }, 30_000);
+
+  it('get their verdict from a worker started after they failed', async () => {
+    const prefix = uniquePrefix('failed-before-start');
+    prefixes.push(prefix);
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1 });
+    const { jobId } = await client.enqueue({ contentId: 'orphaned', surface: 'upload', items: ['https://orphaned.example/'] });
+
+    // A worker fails the job for good and dies before storing any verdict.
+    const connection = testRedis();
+    const failing = new Worker('links', async () => {
+      throw new Error('worker lost its footing');
+    }, { connection, prefix });
+    const links = new Queue('links', { connection, prefix });
+    expect(await waitUntil(async () => (await links.getJobState(jobId)) === 'failed', 10_000)).toBe(true);
+    await failing.close();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 10_000 });
+    expect(verdict).toMatchObject({ jobId, contentId: 'orphaned', decision: 'review', errors: [{ code: 'retries_exhausted' }] });
+    expect(await verdictJobIds(prefix)).toEqual([jobId]);
+
+    await fleet.stop();
+    await links.close();
+    await connection.quit();
+    await client.close();
+  }, 30_000);
+});
