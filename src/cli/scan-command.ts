@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
+import { jobLimits, loadConfig } from '../config/config.js';
 import { toScanError } from '../errors.js';
 import type { ScanJobInput } from '../jobs/job-schema.js';
 import { validateJob } from '../jobs/validate-job.js';
@@ -25,12 +25,13 @@ async function scanJobs(jobs: ScanJobInput[], flags: ScanFlags): Promise<void> {
   const config = loadConfig(process.env, { imageRoot: '/' });
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'abuse-scan');
   const pipeline = await createScanPipeline(config, { logger });
+  const validation = { imageRoot: '/', limits: jobLimits(config) };
   try {
     for (const [index, input] of jobs.entries()) {
       const jobId = `local-${process.pid}-${index}`;
       let verdict: Verdict;
       try {
-        verdict = await pipeline.scan(validateJob(input, { imageRoot: '/' }), { jobId, attempt: 1, finalAttempt: true });
+        verdict = await pipeline.scan(validateJob(input, validation), { jobId, attempt: 1, finalAttempt: true });
       } catch (thrown) {
         verdict = errorVerdict(input, { jobId, attempt: 1 }, toScanError(thrown), config.policy, pipeline.versions());
       }

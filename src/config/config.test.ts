@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { DEFAULT_JOB_LIMITS } from '../jobs/limits.js';
+import { jobLimits, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   it('has documented defaults for everything', () => {
@@ -25,6 +26,15 @@ describe('loadConfig', () => {
     const env = { REDIS_URL: 'redis://redis.internal:6380/2', ABUSE_SCAN_QUEUES: 'images', ABUSE_SCAN_CONCURRENCY: '4', ABUSE_SCAN_UNFURL: 'off' };
     expect(loadConfig(env)).toMatchObject({ redisUrl: 'redis://redis.internal:6380/2', queues: ['images'], concurrency: 4, unfurl: false });
     expect(loadConfig(env, { concurrency: '9', queues: 'links, images' })).toMatchObject({ concurrency: 9, queues: ['links', 'images'] });
+  });
+
+  it('gives workers the job limits of the environment, the shared defaults when unset', () => {
+    expect(jobLimits(loadConfig({}))).toBe(DEFAULT_JOB_LIMITS);
+    expect(jobLimits(loadConfig({ ABUSE_SCAN_MAX_ITEMS: '200', ABUSE_SCAN_MAX_INLINE_BYTES: '1048576' }))).toEqual({
+      ...DEFAULT_JOB_LIMITS,
+      maxItems: 200,
+      maxInlineBytes: 1_048_576,
+    });
   });
 
   it('loads the decision policy from a JSON file', () => {

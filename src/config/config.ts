@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
 import { DEFAULT_REDIS_URL } from '../runtime/redis.js';
@@ -34,6 +35,16 @@ export const configSchema = z.object({
   concurrency: positiveInt.default(16),
   /** ABUSE_SCAN_IMAGE_ROOT: directory `{ path }` items must lie under; unset refuses path items. */
   imageRoot: z.string().min(1).optional(),
+  /**
+   * ABUSE_SCAN_MAX_ITEMS, _MAX_URL_LENGTH, _MAX_INLINE_BYTES, _MAX_ID_LENGTH: the job limits workers
+   * enforce (jobs over them get an `invalid_job` or `payload_too_large` verdict). Producer clients
+   * given other `limits` must stay within these. Defaults: 100 items, 8192 characters per URL,
+   * 5 MiB per inline image, 256 characters per id.
+   */
+  maxItems: positiveInt.default(DEFAULT_JOB_LIMITS.maxItems),
+  maxUrlLength: positiveInt.default(DEFAULT_JOB_LIMITS.maxUrlLength),
+  maxInlineBytes: positiveInt.default(DEFAULT_JOB_LIMITS.maxInlineBytes),
+  maxIdLength: positiveInt.default(DEFAULT_JOB_LIMITS.maxIdLength),
   /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
   lockDurationMs: positiveInt.default(30_000),
   /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
@@ -105,6 +116,10 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_QUEUES: 'queues',
   ABUSE_SCAN_CONCURRENCY: 'concurrency',
   ABUSE_SCAN_IMAGE_ROOT: 'imageRoot',
+  ABUSE_SCAN_MAX_ITEMS: 'maxItems',
+  ABUSE_SCAN_MAX_URL_LENGTH: 'maxUrlLength',
+  ABUSE_SCAN_MAX_INLINE_BYTES: 'maxInlineBytes',
+  ABUSE_SCAN_MAX_ID_LENGTH: 'maxIdLength',
   ABUSE_SCAN_LOCK_MS: 'lockDurationMs',
   ABUSE_SCAN_STALLED_INTERVAL_MS: 'stalledIntervalMs',
   ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',
@@ -144,4 +159,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+/** The job limits a worker validates with (the shared defaults object when unchanged: its schema is prebuilt). */
+export function jobLimits(config: Pick<FleetConfig, keyof JobLimits>): JobLimits {
+  const limits: JobLimits = { maxItems: config.maxItems, maxUrlLength: config.maxUrlLength, maxInlineBytes: config.maxInlineBytes, maxIdLength: config.maxIdLength };
+  const unchanged = (Object.keys(limits) as Array<keyof JobLimits>).every((key) => limits[key] === DEFAULT_JOB_LIMITS[key]);
+  return unchanged ? DEFAULT_JOB_LIMITS : limits;
 }

@@ -99,4 +99,12 @@ describe('ScanPipeline', () => {
     });
     expect(verdictSchema.parse(verdict)).toMatchObject({ contentId: 'x', surface: '', decision: 'review', errors: [{ code: 'invalid_job' }] });
   });
+
+  it("echoes the producer's metadata in an error verdict, as far as it is a record of strings", () => {
+    const versions = { scanner: '0', lists: {}, hashSets: {}, models: {} };
+    const stalled = new ScanError('job_stalled', 'job stalled more than allowable limit');
+    const verdict = errorVerdict({ contentId: 'm1', surface: 'send', items: [], metadata: { messageId: 'msg-7', thread: 't-1', count: 3 } }, { jobId: 'j', attempt: 1 }, stalled, DEFAULT_POLICY, versions);
+    expect(verdictSchema.parse(verdict).metadata).toEqual({ messageId: 'msg-7', thread: 't-1' });
+    expect(errorVerdict({ contentId: 'm2', metadata: ['not', 'a', 'record'] }, { jobId: 'k', attempt: 1 }, stalled, DEFAULT_POLICY, versions).metadata).toBeUndefined();
+  });
 });

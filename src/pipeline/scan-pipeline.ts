@@ -181,6 +181,7 @@ export function errorVerdict(
   const info = error.toInfo();
   const { decision, reasons } = decide([], [info], policy);
   const tenant = text(fields.tenant);
+  const metadata = echoedMetadata(fields.metadata);
   return {
     schemaVersion: VERDICT_SCHEMA_VERSION,
     jobId: run.jobId,
@@ -194,7 +195,21 @@ export function errorVerdict(
     errors: [info],
     timings: { total: 0 },
     versions,
+    ...(metadata !== undefined && { metadata }),
     attempt: run.attempt,
     createdAt: new Date().toISOString(),
   };
+}
+
+/**
+ * The producer's metadata of a job that may be invalid, echoed as far as it is a record of
+ * strings: consumers route error verdicts by it too. Bounded, since the job was not validated.
+ */
+function echoedMetadata(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value)
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .slice(0, 100)
+    .map(([key, text]) => [key.slice(0, 256), text.slice(0, 1024)]);
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }

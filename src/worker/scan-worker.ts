@@ -1,8 +1,8 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { FleetConfig } from '../config/config.js';
+import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
-import { validateJob } from '../jobs/validate-job.js';
+import { validateJob, type JobValidationOptions } from '../jobs/validate-job.js';
 import type { ScanQueueKind } from '../queues/names.js';
 import { readBacklog, type Backlog } from '../ops/backlog.js';
 import type { FleetMetrics } from '../ops/metrics.js';
@@ -42,6 +42,7 @@ export class ScanWorker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private readonly store: VerdictStore;
+  private readonly validation: JobValidationOptions;
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
 
@@ -53,6 +54,7 @@ export class ScanWorker {
       streamMaxLength: config.verdictStreamMaxLength,
     });
     this.emitter = new VerdictEmitter(this.store);
+    this.validation = { imageRoot: config.imageRoot, limits: jobLimits(config) };
   }
 
   get running(): boolean {
@@ -112,7 +114,7 @@ export class ScanWorker {
     try {
       let verdict: Verdict;
       try {
-        const scanJob = validateJob(job.data, { imageRoot: config.imageRoot });
+        const scanJob = validateJob(job.data, this.validation);
         verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs: Math.max(0, started - job.timestamp) });
       } catch (thrown) {
         const error = toScanError(thrown);
