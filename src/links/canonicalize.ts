@@ -7,7 +7,8 @@ import { byteStringToBuffer, escapeUnsafeBytes, toByteString, unescapeRepeatedly
  * URL canonicalisation exactly as Google Safe Browsing specifies it ("URLs and Hashing", v4), so
  * that our hashes match the hashes of every list built the same way. The canonical form is for
  * MATCHING only: it drops the port and userinfo, and it percent-unescapes before parsing, so it
- * can differ from the URL a browser would fetch. The unfurler fetches the original URL.
+ * can differ from the URL a browser would fetch. The unfurler fetches the original URL, and
+ * canonicalizeParsed gives the canonical form of what it (or a browser) actually reaches.
  *
  * Choices the documentation leaves open, made here:
  * - Input without a scheme gets `http://` (the documentation's own examples do this).
@@ -223,6 +224,43 @@ export function canonicalize(input: string | Uint8Array, options?: CanonicalizeO
   if (port !== undefined) result.port = port;
   if (query !== undefined) result.query = query;
   return result;
+}
+
+/**
+ * `text` as a browser (and undici) reads it: WHATWG-parsed, fragment dropped; null when WHATWG
+ * refuses it. Read the way canonicalize reads it (`scheme` is its scheme): text without a scheme is
+ * http, and `localhost:8080/x` is a host and port, not a scheme.
+ */
+export function parseLikeBrowser(text: string, scheme: string): URL | null {
+  const cleaned = text.replace(/[\t\r\n]/g, '').trim();
+  try {
+    const url = new URL(cleaned.toLowerCase().startsWith(`${scheme}:`) ? cleaned : `http://${cleaned}`);
+    url.hash = '';
+    return url;
+  } catch {
+    return null;
+  }
+}
+
+/** A WHATWG URL's href without its fragment: which request it makes. */
+export function hrefWithoutFragment(url: URL): string {
+  // A `#` anywhere but before the fragment is percent-encoded in an href.
+  const hash = url.href.indexOf('#');
+  return hash < 0 ? url.href : url.href.slice(0, hash);
+}
+
+/**
+ * The canonical form of a WHATWG-parsed URL (what is fetched, or what a browser would visit),
+ * built without its userinfo and fragment. Canonicalising the raw text instead unescapes before
+ * finding the host, so `http://good.com%2F@evil.com/` (a browser visits evil.com) would be read as
+ * good.com. `hadUserinfo` says whether the parsed URL carried userinfo.
+ */
+export function canonicalizeParsed(url: URL, options?: CanonicalizeOptions): CanonicalUrl {
+  const withoutUserinfo = new URL(url.href);
+  withoutUserinfo.username = '';
+  withoutUserinfo.password = '';
+  const canonical = canonicalize(hrefWithoutFragment(withoutUserinfo), options);
+  return { ...canonical, hadUserinfo: url.username !== '' || url.password !== '' };
 }
 
 /**

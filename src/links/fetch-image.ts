@@ -1,5 +1,4 @@
 import { ScanError } from '../errors.js';
-import { canonicalize } from './canonicalize.js';
 import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent } from './guard/connector.js';
@@ -39,13 +38,13 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
   const tracker = new RedirectTracker(options.maxRedirects ?? 5);
   try {
     let url = httpUrl(input);
-    tracker.start(canonicalize(url.href));
+    tracker.start(url);
     for (;;) {
       const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*' } });
       if (REDIRECT_STATUSES.has(response.statusCode)) {
         discardBody(response.body);
         url = httpUrl(resolveLocation(response.headers.location, url).href);
-        tracker.follow(canonicalize(url.href));
+        tracker.follow(url);
         continue;
       }
       if (response.statusCode >= 400) {
@@ -59,6 +58,8 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
         contentEncoding: Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding,
         maxDecodedBytes: options.maxBytes + 1,
       });
+      // A body cut by the network is a fetch failure (retried), not a corrupt image.
+      if (body.networkError !== undefined) throw toNetworkError(body.networkError, { url: url.href });
       if (body.decodeError !== undefined) throw new ScanError('image_corrupt', `image body could not be decoded: ${body.decodeError}`);
       if (body.bytes.length > options.maxBytes) {
         throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });

@@ -20,16 +20,25 @@ export interface IpLiteral {
 }
 
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
-const OCTAL = /^0[0-7]+$/;
-const HEX = /^0x[0-9a-f]*$/i;
+const DIGITS: Readonly<Record<number, RegExp>> = { 8: /^[0-7]*$/, 10: /^[0-9]+$/, 16: /^[0-9a-f]*$/i };
 
 function parseIPv4Part(part: string): number | null {
-  // More than 12 digits cannot fit 32 bits in any base; refuse before Number() loses precision.
-  if (part.length === 0 || part.length > 12) return null;
-  if (HEX.test(part)) return part.length === 2 ? 0 : Number.parseInt(part.slice(2), 16);
-  if (OCTAL.test(part)) return Number.parseInt(part.slice(1), 8);
-  if (DECIMAL.test(part)) return Number.parseInt(part, 10);
-  return null;
+  // The WHATWG IPv4 number parser: `0x` means hex, another leading `0` octal; `0x` alone is 0.
+  let radix = 10;
+  let digits = part;
+  if (/^0x/i.test(part)) {
+    radix = 16;
+    digits = part.slice(2);
+  } else if (part.length > 1 && part.startsWith('0')) {
+    radix = 8;
+    digits = part.slice(1);
+  }
+  if (!DIGITS[radix]!.test(digits)) return null;
+  // Leading zeros have no value (`0000000000001` is 1). Without them, more than 12 digits cannot
+  // fit 32 bits in any base: refuse before Number() loses precision.
+  const significant = digits.replace(/^0+/, '');
+  if (significant.length > 12) return null;
+  return significant === '' ? 0 : Number.parseInt(significant, radix);
 }
 
 /**

@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import { ERROR_CODES } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RedisClient } from '../runtime/redis.js';
-import type { CanonicalUrl } from './canonicalize.js';
+import { parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
 import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from './unfurl.js';
 
 /**
  * A short-lived cache of finished unfurls, so a link sent a million times is fetched once per
- * TTL: in Redis for the whole fleet, keyed by the canonical input URL (with its port, which the
- * canonical form drops), and within one process concurrent misses for the same URL share one
- * fetch. Never cached: results of a run with the private-address override (they prove nothing
- * about the public internet), and results ending in a transient error (the next try may work).
+ * TTL: in Redis for the whole fleet, keyed by the URL fetched (the input's WHATWG href), and
+ * within one process concurrent misses for the same URL share one fetch. Never cached: results of
+ * a run with the private-address override (they prove nothing about the public internet), and
+ * results ending in a transient error (the next try may work).
  * A Redis failure is a miss, never a failed scan.
  */
 
@@ -48,9 +48,15 @@ export class UnfurlCache {
     this.unfurlFn = options.unfurl ?? unfurlUncached;
   }
 
-  /** Key of a canonical input URL. */
+  /**
+   * Key of the unfurl of `canonical.input`: the WHATWG href (without fragment) the unfurler fetches.
+   * Not the canonical form, which unescapes and collapses slashes: `http://a.com/@b.com/` (fetches
+   * a.com) and `http://a.com%2F@b.com/` (fetches b.com), or `/x%2Fy` and `//x/y`, share it.
+   */
   key(canonical: CanonicalUrl): string {
-    const digest = createHash('sha256').update(`${canonical.canonical} ${canonical.port ?? ''}`).digest('hex');
+    const fetched = parseLikeBrowser(canonical.input, canonical.scheme);
+    // Unparsable input fails the same way whatever it is: its own text is key enough.
+    const digest = createHash('sha256').update(fetched ? fetched.href : canonical.input).digest('hex');
     return `${this.options.prefix}:unfurl:${digest}`;
   }
 
@@ -65,7 +71,8 @@ export class UnfurlCache {
       this.inFlight.set(key, pending);
     }
     const result = await pending;
-    // Another input with the same canonical form may have produced it: report this one.
+    // Another input fetching the same URL (`HTTP://A.com/#x`, `http://a.com/`) may have produced
+    // it: report this one.
     return result.input === input ? result : { ...result, input };
   }
 

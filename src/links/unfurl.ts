@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ScanError } from '../errors.js';
-import { canonicalize, DEFAULT_MAX_URL_LENGTH, type CanonicalUrl } from './canonicalize.js';
+import { canonicalize, canonicalizeParsed, DEFAULT_MAX_URL_LENGTH, parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
 import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
@@ -50,21 +50,14 @@ function prepareTarget(text: string, run: Run): Target {
   if (canonical.scheme !== 'http' && canonical.scheme !== 'https') {
     throw new ScanError('unsupported_scheme', `${canonical.scheme}: URLs are not fetched`, { scheme: canonical.scheme });
   }
-  let url: URL;
-  try {
-    // Same reading as canonicalize: `localhost:8080/x` is a host and port, not a scheme.
-    const cleaned = text.replace(/[\t\r\n]/g, '').trim();
-    url = new URL(cleaned.toLowerCase().startsWith(`${canonical.scheme}:`) ? cleaned : `http://${cleaned}`);
-  } catch {
-    throw new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: text.slice(0, 2048) });
-  }
+  const url = parseLikeBrowser(text, canonical.scheme);
+  if (url === null) throw new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: text.slice(0, 2048) });
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ScanError('unsupported_scheme', undefined, { scheme: url.protocol.slice(0, -1) });
   }
-  url.hash = '';
-  // Hops record the canonical form of what is fetched; a URL whose raw text hides another host
-  // (`http://a.com%2F@b.com/`) is canonicalised by Safe Browsing rules before WHATWG parsing.
-  const fetched = canonicalize(url.href, { maxLength });
+  // Hops record the canonical form of what is fetched, built from its parts: the raw text of
+  // `http://a.com%2F@b.com/` canonicalises to host a.com, but b.com is the host reached.
+  const fetched = canonicalizeParsed(url, { maxLength });
   run.result.final = { url: url.href, canonical: fetched.canonical, fetched: false };
   const literal = parseIpLiteral(url.hostname);
   if (literal) {
@@ -146,11 +139,7 @@ function applyRefresh(hop: UnfurlHop, target: Target, refresh: MetaRefresh, kind
     return false;
   }
   // A refresh to the page itself is a reload, not a redirect.
-  try {
-    if (loopKey(canonicalize(location.href)) === loopKey(target.canonical)) return false;
-  } catch {
-    // Not canonicalisable: let the next hop report why.
-  }
+  if (loopKey(location) === loopKey(target.url)) return false;
   hop.redirect = { kind, location: location.href, delaySeconds: refresh.delaySeconds };
   return true;
 }
@@ -175,7 +164,10 @@ async function scanForMetaRefresh(
   hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated };
   if (prefix.decodeError !== undefined) hop.body.decodeError = prefix.decodeError;
   const refresh = findMetaRefresh(new TextDecoder('utf-8').decode(prefix.bytes));
-  if (refresh) applyRefresh(hop, target, refresh, 'meta-refresh', run);
+  if (refresh && applyRefresh(hop, target, refresh, 'meta-refresh', run)) return;
+  // The unread rest of a body cut by the network may hold a refresh: the chain is not known to
+  // end here, so it ends with a (transient, never cached) error rather than looking complete.
+  if (prefix.networkError !== undefined) throw toNetworkError(prefix.networkError, { url: target.url.href });
 }
 
 /** Follows `input` through redirects and meta refreshes; see UnfurlOptions for every limit. */
@@ -224,13 +216,13 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
 
   try {
     let target = prepareTarget(input, run);
-    run.tracker.start(target.canonical);
+    run.tracker.start(target.url);
     for (;;) {
       const hop = await fetchHop(target, run);
       if (!hop.redirect) break;
       result.final = { url: hop.redirect.location, canonical: null, fetched: false };
       target = prepareTarget(hop.redirect.location, run);
-      run.tracker.follow(target.canonical);
+      run.tracker.follow(target.url);
     }
   } catch (error) {
     result.error = toNetworkError(error, { url: result.final?.url ?? input.slice(0, 2048) }).toInfo();

@@ -16,7 +16,7 @@ import { runScript } from '../runtime/redis-script.js';
 export interface ListStoreOptions {
   /** Fleet key prefix, e.g. `{abuse-scan}` (keep the braces: a Cluster hash tag). */
   prefix: string;
-  /** Entries per script call while importing and per HSCAN page while loading. Default 5000. */
+  /** Entries per script call while changing a list and per HSCAN page while loading. Default 5000. */
   batchSize?: number;
 }
 
@@ -49,8 +49,8 @@ export interface ImportOptions extends ListSettingsInput {
 }
 
 const DEFAULT_BATCH_SIZE = 5000;
-/** Imports retried when another writer changed the list while the import was being staged. */
-const IMPORT_ATTEMPTS = 3;
+/** Staged changes (imports, large adds and removals) retried when another writer changed the list meanwhile. */
+const STAGED_CHANGE_ATTEMPTS = 3;
 
 export class ListStore {
   private readonly batchSize: number;
@@ -97,11 +97,17 @@ export class ListStore {
 
   /** Adds (or relabels) entries as one change; creates the list when absent. */
   async add(name: string, entries: readonly ListEntry[], settings: ListSettingsInput = {}): Promise<ListChange> {
+    // More than one script call's worth is staged and committed like an import: one version,
+    // so a worker never loads half of the change.
+    if (entries.length > this.batchSize) return this.import(name, entries, settings);
     return this.mutate(name, 'add', tripleArgs(entries, new Date().toISOString()), settings);
   }
 
+  /** Removes entries as one change; removing from a list that does not exist creates nothing. */
   async remove(name: string, entries: ReadonlyArray<Pick<ListEntry, 'kind' | 'value'>>): Promise<ListChange> {
-    return this.mutate(name, 'remove', entries.map(entryField), {});
+    const fields = entries.map(entryField);
+    if (fields.length > this.batchSize) return this.untilCommitted(name, 'removal', () => this.tryStagedRemove(name, fields));
+    return this.mutate(name, 'remove', fields, {});
   }
 
   /**
@@ -110,11 +116,7 @@ export class ListStore {
    * changes nothing and keeps the version.
    */
   async import(name: string, entries: readonly ListEntry[], options: ImportOptions = {}): Promise<ListChange> {
-    for (let attempt = 1; ; attempt++) {
-      const result = await this.tryImport(name, entries, options);
-      if (result !== undefined) return result;
-      if (attempt >= IMPORT_ATTEMPTS) throw new Error(`list ${name} kept changing during the import; try again`);
-    }
+    return this.untilCommitted(name, 'import', () => this.tryImport(name, entries, options));
   }
 
   /** Every entry, one HSCAN page at a time: [field, stored info] pairs. */
@@ -151,21 +153,46 @@ export class ListStore {
     }
   }
 
+  /** A change small enough for one script call: applied and versioned in that call. */
   private async mutate(name: string, op: 'add' | 'remove', args: string[], settings: ListSettingsInput): Promise<ListChange> {
     const keys = this.keys(name);
-    let last: ListChange = { version: 0, added: 0, updated: 0, unchanged: 0, removed: 0 };
-    const total: ListChange = { ...last };
-    const step = op === 'add' ? this.batchSize * 3 : this.batchSize;
-    // One script call per batch keeps each call short; an empty call still creates the list.
-    for (let start = 0; start === 0 || start < args.length; start += step) {
-      const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix)], [name, this.channel, op, settings.role ?? '', settings.action ?? '', new Date().toISOString(), ...args.slice(start, start + step)])) as number[];
-      last = { version: reply[0]!, added: reply[1]!, updated: reply[2]!, unchanged: reply[3]!, removed: reply[4]! };
-      total.added += last.added;
-      total.updated += last.updated;
-      total.unchanged += last.unchanged;
-      total.removed += last.removed;
+    // An empty call still creates the list (add).
+    const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix)], [name, this.channel, op, settings.role ?? '', settings.action ?? '', new Date().toISOString(), ...args])) as number[];
+    return { version: reply[0]!, added: reply[1]!, updated: reply[2]!, unchanged: reply[3]!, removed: reply[4]! };
+  }
+
+  /** Runs a staged change until it commits (undefined: another writer moved the list on meanwhile). */
+  private async untilCommitted(name: string, what: string, attempt: () => Promise<ListChange | undefined>): Promise<ListChange> {
+    for (let tries = 1; ; tries++) {
+      const result = await attempt();
+      if (result !== undefined) return result;
+      if (tries >= STAGED_CHANGE_ATTEMPTS) throw new Error(`list ${name} kept changing during the ${what}; try again`);
     }
-    return { ...total, version: last.version };
+  }
+
+  /** Makes `staging` the list's entries if the list is still at `versionBefore`; -1 when it moved on. */
+  private async commitStaging(name: string, staging: string, versionBefore: number, entriesChanged: boolean, settings: ListSettingsInput): Promise<number> {
+    const keys = this.keys(name);
+    return (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, staging, listNamesKey(this.options.prefix)], [name, this.channel, String(versionBefore), entriesChanged ? '1' : '0', settings.role ?? '', settings.action ?? '', new Date().toISOString()])) as number;
+  }
+
+  /** A removal too large for one script call, staged on a copy of the entries. */
+  private async tryStagedRemove(name: string, fields: readonly string[]): Promise<ListChange | undefined> {
+    const keys = this.keys(name);
+    const versionBefore = await this.version(name);
+    if (versionBefore === undefined) return { version: 0, added: 0, updated: 0, unchanged: 0, removed: 0 };
+    const staging = keys.staging(randomUUID());
+    let removed = 0;
+    try {
+      await this.redis.copy(keys.entries, staging);
+      for (let start = 0; start < fields.length; start += this.batchSize) removed += await this.redis.hdel(staging, ...fields.slice(start, start + this.batchSize));
+    } catch (error) {
+      await this.redis.unlink(staging);
+      throw error;
+    }
+    const version = await this.commitStaging(name, staging, versionBefore, removed > 0, {});
+    if (version < 0) return undefined;
+    return { version, added: 0, updated: 0, unchanged: 0, removed };
   }
 
   private async tryImport(name: string, entries: readonly ListEntry[], options: ImportOptions): Promise<ListChange | undefined> {
@@ -188,7 +215,7 @@ export class ListStore {
     }
     const removed = options.replace ? sizeBefore - counts.updated - counts.unchanged : 0;
     const changed = counts.added + counts.updated + removed > 0;
-    const version = (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, staging, listNamesKey(this.options.prefix)], [name, this.channel, String(versionBefore ?? 0), changed ? '1' : '0', options.role ?? '', options.action ?? '', new Date().toISOString()])) as number;
+    const version = await this.commitStaging(name, staging, versionBefore ?? 0, changed, options);
     if (version < 0) return undefined;
     return { version, ...counts, removed };
   }

@@ -60,6 +60,29 @@ describe('ListStore and ListReplica (real Redis)', () => {
     expect(await redis.keys(`${prefix}:list:feed:staging:*`)).toEqual([]);
   });
 
+  it('publishes one version for an add or a removal larger than a batch: a worker never loads half of it', async () => {
+    const subscriber = redis.duplicate();
+    const published: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => published.push(message));
+    await subscriber.subscribe(store.channel);
+    try {
+      const many = Array.from({ length: 20 }, (_, i) => canonicalEntry(`bulk${i}.example`)); // batches of 7
+      expect(await store.add('bulk', many, { action: 'review' })).toEqual({ version: 1, added: 20, updated: 0, unchanged: 0, removed: 0 });
+      expect(await store.add('bulk', many)).toMatchObject({ version: 1, unchanged: 20 });
+      expect(await store.remove('bulk', many.slice(0, 17))).toEqual({ version: 2, added: 0, updated: 0, unchanged: 0, removed: 17 });
+      expect(await store.remove('bulk', many.slice(0, 17))).toMatchObject({ version: 2, removed: 0 });
+      expect(await store.remove('no-bulk', many)).toMatchObject({ version: 0, removed: 0 });
+      await waitUntil(async () => published.filter((m) => m.startsWith('bulk ')).length >= 2, 1000, 10);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // a third message would be here by now
+      expect(published.filter((m) => m.startsWith('bulk '))).toEqual(['bulk 1', 'bulk 2']);
+      expect(await store.summary('bulk')).toMatchObject({ version: 2, action: 'review', size: 3 });
+      expect(await store.summary('no-bulk')).toBeUndefined();
+      expect(await redis.keys(`${prefix}:list:bulk:staging:*`)).toEqual([]);
+    } finally {
+      await subscriber.quit();
+    }
+  });
+
   it('hot-reloads a changed list in a running replica within a second, swapping the matcher', async () => {
     const replica = await ListReplica.start({ store, checkIntervalMs: 60_000 });
     try {

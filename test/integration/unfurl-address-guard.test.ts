@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net, { type AddressInfo, type LookupFunction } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanError } from '../../src/errors.js';
@@ -120,6 +121,23 @@ describe('unfurl: every hop is guarded (override for the first server only)', ()
     const result = await unfurl(`http://allowed.example:${first.port}/`, { ...onlyFirst, lookup: fakeLookup({ 'allowed.example': '127.0.0.1' }) });
     expect(result.error).toBeUndefined();
     expect(result.chain).toMatchObject([{ status: 200, address: '127.0.0.1' }]);
+  });
+});
+
+describe('unfurl: a literal IPv6 hop', () => {
+  it('records the peer address and the override, as an IPv4 hop does', async () => {
+    // startServer listens on 127.0.0.1 only; this one needs ::1.
+    const v6 = http.createServer((_req, res) => html(res, 'ok'));
+    await new Promise<void>((resolve) => v6.listen(0, '::1', resolve));
+    const { port } = v6.address() as AddressInfo;
+    try {
+      const result = await unfurl(`http://[::1]:${port}/`, { allowPrivateAddressesFor: [`[::1]:${port}`], hopTimeoutMs: 2_000 });
+      expect(result.error).toBeUndefined();
+      expect(result.chain).toMatchObject([{ status: 200, address: '::1', viaPrivateAddressOverride: true }]);
+    } finally {
+      v6.closeAllConnections();
+      await new Promise<void>((resolve) => v6.close(() => resolve()));
+    }
   });
 });
 

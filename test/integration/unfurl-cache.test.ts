@@ -68,6 +68,24 @@ describe('UnfurlCache (real Redis)', () => {
     expect(fake.calls).toHaveLength(2);
   });
 
+  it('keys on the URL fetched, not on the canonical form that merges different requests', async () => {
+    const cache = new UnfurlCache({ redis, prefix, unfurl: fakeUnfurler().unfurl });
+    const keyOf = (text: string) => cache.key(canonicalize(text));
+    // Same canonical form, different hosts or paths fetched.
+    expect(keyOf('http://google.com/@evil.example/')).not.toBe(keyOf('http://google.com%2F@evil.example/'));
+    const paths = ['http://a.example/x%2Fy', 'http://a.example/x/y', 'http://a.example//x/y'].map(keyOf);
+    expect(new Set(paths).size).toBe(3);
+    // Different text, same request.
+    expect(keyOf('HTTP://A.example:80/x#frag')).toBe(keyOf('http://a.example/x'));
+    expect(keyOf('a.example/x')).toBe(keyOf('http://a.example/x'));
+
+    const fake = fakeUnfurler();
+    const counting = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    await counting.unfurl(...url('http://userinfo.example/@evil.example/'));
+    await counting.unfurl(...url('http://userinfo.example%2F@evil.example/'));
+    expect(fake.calls).toHaveLength(2);
+  });
+
   it.each<[string, Partial<UnfurlResult>, boolean]>([
     ['a run with the private-address override', { privateAddressOverride: true }, false],
     ['a transient error', { error: { code: 'fetch_timeout', message: 'slow' } satisfies ErrorInfo }, false],

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
+import { cacheable } from '../../src/links/unfurl-cache.js';
 import { html, redirect, startServer, type TestServer } from './unfurl-servers.js';
 
 let server: TestServer;
@@ -33,6 +34,13 @@ beforeAll(async () => {
       case '/slow-body':
         res.writeHead(200, { 'content-type': 'text/html' });
         return void res.write('<html>'); // headers, then nothing
+      case '/reset-body':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.write('<html>');
+        return void setTimeout(() => req.socket.destroy(), 50);
+      case '/meta-then-stall':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return void res.write('<meta http-equiv="refresh" content="0;url=/landing">');
       case '/endless-html':
         res.writeHead(200, { 'content-type': 'text/html' });
         return streamForever(res, Buffer.alloc(16 * 1024, 'a'), () => markEndlessBodyClosed());
@@ -101,12 +109,29 @@ describe('unfurl: timeouts', () => {
     }
   });
 
-  it('a body that stalls after the headers ends the scan at the hop deadline, keeping the hop', async () => {
+  it('a body that stalls after the headers ends the chain with fetch_timeout at the hop deadline, keeping the hop', async () => {
     const { value: result, ms } = await timed(() => unfurl(`${server.origin}/slow-body`, { ...options, hopTimeoutMs: 300 }));
-    expect(result.error).toBeUndefined();
-    expect(result.chain).toMatchObject([{ status: 200, body: { truncated: true } }]);
-    expect(result.chain[0]!.body?.decodeError).toBeDefined();
+    // The unread rest may hold a meta refresh: the chain is incomplete, so never cached.
+    expect(result.error).toMatchObject({ code: 'fetch_timeout', detail: { url: `${server.origin}/slow-body` } });
+    expect(result.chain).toMatchObject([{ status: 200, body: { bytesRead: 6, truncated: true } }]);
+    expect(result.chain[0]!.body?.decodeError).toBeUndefined();
+    expect(result.final).toMatchObject({ url: `${server.origin}/slow-body`, fetched: true });
+    expect(cacheable({ ...result, privateAddressOverride: false })).toBe(false);
     expect(ms).toBeLessThan(1_500);
+  });
+
+  it('a connection reset mid-body is fetch_failed, not a decode error', async () => {
+    const result = await unfurl(`${server.origin}/reset-body`, options);
+    expect(result.error).toMatchObject({ code: 'fetch_failed' });
+    expect(result.chain).toMatchObject([{ status: 200, body: { truncated: true } }]);
+    expect(result.chain[0]!.body?.decodeError).toBeUndefined();
+    expect(cacheable({ ...result, privateAddressOverride: false })).toBe(false);
+  });
+
+  it('a body that stalls after its meta refresh is followed like a complete page', async () => {
+    const result = await unfurl(`${server.origin}/meta-then-stall`, { ...options, hopTimeoutMs: 300 });
+    expect(result.error).toBeUndefined();
+    expect(result.chain.map((h) => h.redirect?.kind ?? 'final')).toEqual(['meta-refresh', 'final']);
   });
 });
 

@@ -8,6 +8,10 @@ let options: UnfurlOptions;
 
 beforeAll(async () => {
   server = await startServer((req, res) => {
+    // Requests the Safe Browsing canonical form merges with the next hop's, matched raw.
+    if (req.url === '//landing') return redirect(res, 301, '/landing');
+    if (req.url === '/%7Euser/') return redirect(res, 301, '/~user/');
+    if (req.url === '/~user/') return redirect(res, 302, '/landing');
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const chain = /^\/chain\/(\d+)$/.exec(path);
@@ -118,6 +122,17 @@ describe('unfurl: HTTP redirects', () => {
     expect(result.error?.code).toBe('redirect_loop');
     expect(result.chain.map((h) => new URL(h.url).pathname)).toEqual(['/loop-a', '/loop-b']);
     expect(result.final).toMatchObject({ url: `${server.origin}/loop-a`, fetched: false });
+  });
+
+  it.each([
+    ['//landing', ['//landing', '/landing']],
+    ['/%7Euser/', ['/%7Euser/', '/~user/', '/landing']],
+  ])('follows %s to a URL with the same canonical form: a different request, not a loop', async (path, requested) => {
+    const before = server.requests.length;
+    const result = await unfurl(`${server.origin}${path}`, options);
+    expect(result.error).toBeUndefined();
+    expect(server.requests.slice(before)).toEqual(requested);
+    expect(result.final).toMatchObject({ url: `${server.origin}/landing`, fetched: true });
   });
 
   it('detects a redirect to itself', async () => {

@@ -18,6 +18,10 @@ describe('parseIpLiteral: every notation a URL host can use', () => {
     ['0', '0.0.0.0'],
     ['0x', '0.0.0.0'],
     ['4294967295', '255.255.255.255'],
+    ['0000000000001.2.3.4', '1.2.3.4'], // leading zeros carry no value, however many
+    ['0x0000000000007f.0.0.1', '127.0.0.1'],
+    ['00000000000000177.0.0.1', '127.0.0.1'],
+    ['0x000000000001020304', '1.2.3.4'],
     ['[::1]', '::1'],
     ['::1', '::1'],
     ['[::ffff:127.0.0.1]', '::ffff:7f00:1'],
@@ -61,6 +65,25 @@ describe('parseIpLiteral: every notation a URL host can use', () => {
         expect(parseIPv4(formatIPv4(n))).toBe(n);
         expect(parseIPv4(String(n))).toBe(n);
         expect(parseIPv4(`0x${n.toString(16)}`)).toBe(n);
+      }),
+    );
+  });
+
+  it('reads IPv4 notations as the WHATWG URL parser does, leading zeros included', () => {
+    const part = fc
+      .record({ value: fc.integer({ min: 0, max: 0xffffffff }), radix: fc.constantFrom(8, 10, 16), zeros: fc.integer({ min: 0, max: 20 }) })
+      .map(({ value, radix, zeros }) => (radix === 16 ? '0x' : radix === 8 ? '0' : '') + (radix === 10 ? '' : '0'.repeat(zeros)) + value.toString(radix));
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 4 }), (parts) => {
+        const host = parts.join('.');
+        let whatwg: string | null;
+        try {
+          whatwg = new URL(`http://${host}/`).hostname;
+        } catch {
+          whatwg = null; // ends in a number but is no IPv4 address: WHATWG refuses the host
+        }
+        const ours = parseIPv4(host);
+        expect(ours === null ? null : formatIPv4(ours)).toBe(whatwg);
       }),
     );
   });

@@ -59,8 +59,25 @@ describe('readBodyPrefix', () => {
   it('reports corrupt data and unknown encodings instead of throwing', async () => {
     const corrupt = await readBodyPrefix(chunked(Buffer.from('not gzip')), { contentEncoding: 'gzip', maxDecodedBytes: 1024 });
     expect(corrupt.decodeError).toBeDefined();
+    expect(corrupt.networkError).toBeUndefined();
     const unknown = await readBodyPrefix(chunked(Buffer.from('x')), { contentEncoding: 'zstd', maxDecodedBytes: 1024 });
     expect(unknown).toMatchObject({ rawBytes: 0, decodeError: expect.stringMatching(/zstd/) });
+  });
+
+  it.each([
+    ['identity', undefined, (b: Buffer) => b],
+    ['gzip', 'gzip', (b: Buffer) => zlib.gzipSync(b)],
+  ])('reports a connection failing mid-body (%s) as a network error, not a decode error, keeping what was read', async (_name, encoding, encode) => {
+    const reset = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    const body = encode(Buffer.from('<html><head>'));
+    const failing = new Readable({ read() {} });
+    failing.push(body.subarray(0, body.length - 2)); // a gzip stream cut before its end
+    setTimeout(() => failing.destroy(reset), 20);
+    const prefix = await readBodyPrefix(failing, { contentEncoding: encoding, maxDecodedBytes: 1024 });
+    expect(prefix.networkError).toBe(reset);
+    expect(prefix.decodeError).toBeUndefined();
+    expect(prefix.truncated).toBe(true);
+    expect(prefix.bytes.toString()).toMatch(/^<html>/);
   });
 
   it('knows which encodings it decodes', () => {

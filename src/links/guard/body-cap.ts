@@ -19,6 +19,11 @@ export interface BodyPrefix {
   truncated: boolean;
   /** Set when the body could not be decoded (corrupt data, unknown Content-Encoding). */
   decodeError?: string;
+  /**
+   * What the connection threw while the body was read (reset, timeout), as it was thrown: the
+   * body is incomplete, but nothing is wrong with its data. Type it with toNetworkError.
+   */
+  networkError?: unknown;
 }
 
 export interface BodyCapOptions {
@@ -77,6 +82,9 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
   let rawBytes = 0;
   let truncated = false;
   let decodeError: string | undefined;
+  // Set before the error reaches the decoder, so the catch below can tell the two apart.
+  let networkError: unknown;
+  body.on('error', (error) => (networkError ??= error));
   let source: Readable = body;
   let counter: Transform | undefined;
   if (decoder) {
@@ -118,8 +126,10 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
       }
     }
   } catch (error) {
-    // A corrupt body or a timeout mid-body: keep what was decoded, report why it stopped.
-    decodeError = error instanceof Error ? error.message : String(error);
+    // Keep what was decoded and report why it stopped: a network failure (the body stream failed,
+    // and only a decoder can fail otherwise), or data the decoder refused.
+    if (networkError !== undefined || !decoder) networkError ??= error;
+    else decodeError = error instanceof Error ? error.message : String(error);
     truncated = true;
   } finally {
     discardBody(body);
@@ -128,5 +138,6 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
   }
   const result: BodyPrefix = { bytes: Buffer.concat(chunks), rawBytes, truncated };
   if (decodeError !== undefined) result.decodeError = decodeError;
+  else if (networkError !== undefined) result.networkError = networkError;
   return result;
 }

@@ -33,7 +33,10 @@ const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 /** `http://example.com:80`, `https://[::1]:8443`: how connections and hops are matched. */
 export function originKey(protocol: string, hostname: string, port: string | number): string {
   const effectivePort = port === '' || port === undefined ? DEFAULT_PORTS[protocol] : Number(port);
-  return `${protocol}//${hostname}:${effectivePort}`;
+  // undici hands the connector `::1`, a URL's hostname is `[::1]`: one spelling for both.
+  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const host = bare.includes(':') ? `[${bare}]` : bare;
+  return `${protocol}//${host}:${effectivePort}`;
 }
 
 function blocked(host: string, address: string, range: string): ScanError {

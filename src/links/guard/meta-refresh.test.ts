@@ -38,13 +38,26 @@ describe('findMetaRefresh', () => {
     expect(findMetaRefresh('<metadata http-equiv="refresh" content="0;url=/x">')).toBeNull();
   });
 
+  it.each([
+    ['<!-->', '<!--><meta http-equiv="refresh" content="0;url=https://phish.example/"><!-- later -->'],
+    ['<!--->', '<!---><meta http-equiv="refresh" content="0;url=https://phish.example/"><!-- later -->'],
+    ['--!>', '<!-- x --!><meta http-equiv="refresh" content="0;url=https://phish.example/"><!-- later -->'],
+  ])('sees a tag after a comment closed by %s (complete comments to the WHATWG tokenizer)', (_closer, html) => {
+    expect(findMetaRefresh(html)).toEqual({ delaySeconds: 0, url: 'https://phish.example/' });
+  });
+
+  it('keeps hiding a tag in a comment that only looks closed', () => {
+    expect(findMetaRefresh('<!--!><meta http-equiv="refresh" content="0;url=/x"> still a comment')).toBeNull();
+    expect(findMetaRefresh('<!---!><meta http-equiv="refresh" content="0;url=/x"> still a comment')).toBeNull();
+  });
+
   it('takes the first tag with a target', () => {
     const html = '<meta http-equiv="refresh" content="9"><meta http-equiv="refresh" content="0;url=/first"><meta http-equiv="refresh" content="0;url=/second">';
     expect(findMetaRefresh(html)?.url).toBe('/first');
   });
 
   it('stays linear on hostile input', () => {
-    for (const unit of ['<meta', '<!--', '<script', '<meta http-equiv="refresh" content="']) {
+    for (const unit of ['<meta', '<!--', '<script', '<meta http-equiv="refresh" content="', '<!---->', '<!-->', '<script></script>']) {
       const started = performance.now();
       findMetaRefresh(unit.repeat(20_000));
       expect(performance.now() - started).toBeLessThan(500);

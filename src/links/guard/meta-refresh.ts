@@ -13,9 +13,24 @@ export interface MetaRefresh {
   url: string;
 }
 
-/** Blanks out `<!-- -->`, `<script>` and `<style>` bodies, scanning with indexOf only. */
+/**
+ * `indexOf` for searches whose start only moves forward, remembering each needle's last answer:
+ * a needle that occurs late or never is looked for once per scan, not once per block skipped.
+ */
+function forwardSearch(text: string): (needle: string, from: number) => number {
+  const found = new Map<string, number>();
+  return (needle, from) => {
+    const known = found.get(needle);
+    if (known !== undefined && (known < 0 || known >= from)) return known;
+    const at = text.indexOf(needle, from);
+    found.set(needle, at);
+    return at;
+  };
+}
+
+/** Blanks out comments, `<script>` and `<style>` bodies, scanning with indexOf only. */
 function withoutSkippedBlocks(html: string): string {
-  const lower = html.toLowerCase();
+  const find = forwardSearch(html.toLowerCase());
   let out = '';
   let position = 0;
   const openers: ReadonlyArray<readonly [string, string]> = [
@@ -27,7 +42,7 @@ function withoutSkippedBlocks(html: string): string {
     let next = -1;
     let closer = '';
     for (const [open, close] of openers) {
-      const at = lower.indexOf(open, position);
+      const at = find(open, position);
       if (at >= 0 && (next < 0 || at < next)) {
         next = at;
         closer = close;
@@ -35,10 +50,30 @@ function withoutSkippedBlocks(html: string): string {
     }
     if (next < 0) return out + html.slice(position);
     out += html.slice(position, next);
-    const end = lower.indexOf(closer, next + 4);
+    const end = closer === '-->' ? commentEnd(find, next) : blockEnd(find, closer, next + 4);
     if (end < 0) return out;
-    position = end + closer.length;
+    position = end;
   }
+}
+
+type Find = (needle: string, from: number) => number;
+
+/** Where the block closed by `closer` ends, or -1 when it runs to the end of the input. */
+function blockEnd(find: Find, closer: string, from: number): number {
+  const at = find(closer, from);
+  return at < 0 ? -1 : at + closer.length;
+}
+
+/**
+ * Where the comment opened at `start` ends, as the WHATWG tokenizer reads it: `<!-->` and
+ * `<!--->` are complete (empty) comments, and `--!>` closes a comment as `-->` does. Searching
+ * `-->` from `start + 2` covers the first two: its dashes may be those of the opener.
+ */
+function commentEnd(find: Find, start: number): number {
+  const dashes = blockEnd(find, '-->', start + 2);
+  const bang = blockEnd(find, '--!>', start + 4);
+  if (dashes < 0 || bang < 0) return Math.max(dashes, bang);
+  return Math.min(dashes, bang);
 }
 
 const ATTRIBUTE = /([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../../errors.js';
-import { canonicalize } from '../canonicalize.js';
 import { loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './redirects.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -34,24 +33,37 @@ describe('redirects', () => {
   });
 
   it('loop keys keep the port (two ports are two servers) and ignore default ports', () => {
-    expect(loopKey(canonicalize('http://h/a'))).toBe(loopKey(canonicalize('http://h:80/a')));
-    expect(loopKey(canonicalize('http://h:8080/a'))).not.toBe(loopKey(canonicalize('http://h:8081/a')));
-    expect(loopKey(canonicalize('http://H/a/./b#x'))).toBe(loopKey(canonicalize('http://h/a/b')));
-    expect(loopKey(canonicalize('http://h/a?'))).not.toBe(loopKey(canonicalize('http://h/a')));
+    expect(loopKey(new URL('http://h/a'))).toBe(loopKey(new URL('http://h:80/a')));
+    expect(loopKey(new URL('http://h:8080/a'))).not.toBe(loopKey(new URL('http://h:8081/a')));
+    expect(loopKey(new URL('http://H/a/./b#x'))).toBe(loopKey(new URL('http://h/a/b')));
+    expect(loopKey(new URL('http://h/a?'))).not.toBe(loopKey(new URL('http://h/a')));
+  });
+
+  it('loop keys tell apart requests that only the Safe Browsing canonical form merges', () => {
+    expect(loopKey(new URL('http://h//landing'))).not.toBe(loopKey(new URL('http://h/landing')));
+    expect(loopKey(new URL('http://h/%7Euser/'))).not.toBe(loopKey(new URL('http://h/~user/')));
+    expect(loopKey(new URL('http://h/x%2Fy'))).not.toBe(loopKey(new URL('http://h/x/y')));
+    expect(loopKey(new URL('http://h/a#'))).toBe('http://h/a');
   });
 
   it('the tracker allows exactly maxRedirects and refuses the next', () => {
     const tracker = new RedirectTracker(3);
-    tracker.start(canonicalize('http://h/0'));
-    for (let i = 1; i <= 3; i++) tracker.follow(canonicalize(`http://h/${i}`));
+    tracker.start(new URL('http://h/0'));
+    for (let i = 1; i <= 3; i++) tracker.follow(new URL(`http://h/${i}`));
     expect(tracker.count).toBe(3);
-    expect(codeOf(() => tracker.follow(canonicalize('http://h/4')))).toBe('too_many_redirects');
+    expect(codeOf(() => tracker.follow(new URL('http://h/4')))).toBe('too_many_redirects');
   });
 
   it('the tracker reports a revisit as redirect_loop', () => {
     const tracker = new RedirectTracker();
-    tracker.start(canonicalize('http://h/a'));
-    tracker.follow(canonicalize('http://h/b'));
-    expect(codeOf(() => tracker.follow(canonicalize('http://H:80/a#frag')))).toBe('redirect_loop');
+    tracker.start(new URL('http://h/a'));
+    tracker.follow(new URL('http://h/b'));
+    expect(codeOf(() => tracker.follow(new URL('http://H:80/a#frag')))).toBe('redirect_loop');
+  });
+
+  it('the tracker follows //landing -> /landing without calling it a loop', () => {
+    const tracker = new RedirectTracker();
+    tracker.start(new URL('http://h//landing'));
+    expect(codeOf(() => tracker.follow(new URL('http://h/landing')))).toBeUndefined();
   });
 });

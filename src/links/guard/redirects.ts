@@ -1,5 +1,5 @@
 import { ScanError } from '../../errors.js';
-import type { CanonicalUrl } from '../canonicalize.js';
+import { hrefWithoutFragment } from '../canonicalize.js';
 
 /**
  * Redirect bookkeeping for the unfurler: which statuses are redirects, where a Location points,
@@ -26,15 +26,14 @@ export function resolveLocation(location: string | string[] | undefined, base: U
   }
 }
 
-const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
-
 /**
- * Identity of a URL for loop detection: the Safe Browsing canonical form plus the effective port
- * (the canonical form drops ports, but two ports are two servers).
+ * Identity of a URL for loop detection: its WHATWG href without fragment, the request actually
+ * made (ports included). Not the Safe Browsing canonical form: that one unescapes and collapses
+ * slashes, so `//landing` -> `/landing` or `/%7Euser/` -> `/~user/`, two different requests,
+ * would look like a loop.
  */
-export function loopKey(url: CanonicalUrl): string {
-  const port = url.port ?? DEFAULT_PORTS[url.scheme] ?? 0;
-  return `${url.scheme}://${url.host}:${port}${url.path}${url.query === undefined ? '' : `?${url.query}`}`;
+export function loopKey(url: URL): string {
+  return hrefWithoutFragment(url);
 }
 
 /** Counts hops and remembers every URL visited; throws as soon as a chain must stop. */
@@ -45,18 +44,18 @@ export class RedirectTracker {
   constructor(private readonly maxRedirects: number = DEFAULT_MAX_REDIRECTS) {}
 
   /** Records the first URL of the chain. */
-  start(url: CanonicalUrl): void {
+  start(url: URL): void {
     this.seen.add(loopKey(url));
   }
 
   /** Records a redirect to `url`; throws too_many_redirects or redirect_loop. */
-  follow(url: CanonicalUrl): void {
+  follow(url: URL): void {
     this.redirects++;
     if (this.redirects > this.maxRedirects) {
-      throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: url.canonical });
+      throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: url.href });
     }
     const key = loopKey(url);
-    if (this.seen.has(key)) throw new ScanError('redirect_loop', undefined, { repeated: url.canonical });
+    if (this.seen.has(key)) throw new ScanError('redirect_loop', undefined, { repeated: url.href });
     this.seen.add(key);
   }
 
