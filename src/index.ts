@@ -3,7 +3,7 @@
  * and waits for verdicts, the consumer of the results stream, and the schemas both sides share.
  */
 export { createScanClient, type ScanClient, type ScanClientOptions, type EnqueueOptions, type EnqueuedJob } from './client/scan-client.js';
-export { createVerdictConsumer, VerdictConsumer, type VerdictConsumerOptions, type VerdictDelivery } from './verdicts/verdict-consumer.js';
+export { createVerdictConsumer, deadLetterStreamKey, VerdictConsumer, type VerdictConsumerOptions, type VerdictDelivery } from './verdicts/verdict-consumer.js';
 export {
   scanJobSchema,
   createJobSchema,
@@ -17,10 +17,13 @@ export { validateJob, type JobValidationOptions } from './jobs/validate-job.js';
 export { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/limits.js';
 export {
   verdictSchema,
+  consumedVerdictSchema,
   signalSchema,
   VERDICT_SCHEMA_VERSION,
   DECISIONS,
   type Verdict,
+  type ConsumedVerdict,
+  type KnownOrNewer,
   type Signal,
   type ItemResult,
   type Decision,

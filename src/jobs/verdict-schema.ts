@@ -72,7 +72,33 @@ export const verdictSchema = z.object({
   createdAt: z.string(),
 });
 
+/**
+ * A value of a vocabulary that grows with the fleet (error codes, item kinds): one this version
+ * knows, or one a newer worker added. Code that switches on it needs a default branch.
+ */
+export type KnownOrNewer<Known extends string> = Known | (string & {});
+
+const consumedErrorInfoSchema = errorInfoSchema.extend({ code: z.string<KnownOrNewer<ErrorCode>>() });
+
+/**
+ * A verdict as a consumer reads it from the results stream. Workers emit `verdictSchema`; during a
+ * rolling deploy a newer worker may use error codes or item kinds this version does not know yet.
+ * Such a verdict still carries a decision to act on, so consumers accept those values as strings
+ * instead of dropping the verdict. Anything else (schemaVersion, decision, shape) stays strict.
+ */
+export const consumedVerdictSchema = verdictSchema.extend({
+  items: z.array(
+    itemResultSchema.extend({
+      kind: z.string<KnownOrNewer<ItemResult['kind']>>(),
+      error: consumedErrorInfoSchema.optional(),
+    }),
+  ),
+  errors: z.array(consumedErrorInfoSchema),
+});
+
 export type Signal = z.infer<typeof signalSchema>;
 export type ItemResult = z.infer<typeof itemResultSchema>;
 export type Verdict = z.infer<typeof verdictSchema>;
 export type VerdictVersions = Verdict['versions'];
+/** What a verdict consumer's handler gets: a `Verdict`, except that error codes and item kinds may be newer than this version. */
+export type ConsumedVerdict = z.infer<typeof consumedVerdictSchema>;

@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Queue } from 'bullmq';
 import { removeTestKeys, testRedis, uniquePrefix } from '../../test/harness/redis.js';
-import { readBacklog, parseXinfoGroups } from './backlog.js';
-import { FleetMetrics } from './metrics.js';
+import { readBacklog, parseXinfoGroups, type Backlog } from './backlog.js';
+import { BACKLOG_READ_TIMEOUT_MS, FleetMetrics } from './metrics.js';
 
 describe('parseXinfoGroups', () => {
   it('reads name, lag and pending from RESP2 field lists; a nil lag stays unknown', () => {
@@ -47,6 +47,39 @@ describe('backlog gauges', () => {
     expect(reads).toBe(2);
     expect(failed).not.toContain('abuse_scan_queue_jobs{');
     expect(failed).toContain('abuse_scan_backlog_read_failures_total 1');
+  });
+
+  it('give up on a read Redis does not answer, and send no second read until it is answered', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const metrics = new FleetMetrics();
+      const unanswered: Array<(backlog: Backlog) => void> = [];
+      metrics.readBacklogOnScrape(() => new Promise((answer) => unanswered.push(answer)));
+      const backlog: Backlog = { jobs: [{ queue: 'links', state: 'wait', count: 7 }], verdictStreamEntries: 1, consumerGroups: [] };
+
+      // Redis away: the scrape answers once the read times out, counting a failure.
+      const firstScrape = metrics.registry.metrics();
+      await vi.advanceTimersByTimeAsync(BACKLOG_READ_TIMEOUT_MS);
+      expect(await firstScrape).toContain('abuse_scan_backlog_read_failures_total 1');
+
+      // A scrape while that read is still unanswered fails at once and sends nothing.
+      const second = await metrics.registry.metrics();
+      expect(unanswered).toHaveLength(1);
+      expect(second).toContain('abuse_scan_backlog_read_failures_total 2');
+      expect(second).not.toContain('abuse_scan_queue_jobs{');
+
+      // Redis answers the old read late: the next scrape sends a fresh read and reports it.
+      unanswered[0]!(backlog);
+      await vi.advanceTimersByTimeAsync(0);
+      const thirdScrape = metrics.registry.metrics();
+      expect(unanswered).toHaveLength(2);
+      unanswered[1]!(backlog);
+      const third = await thirdScrape;
+      expect(third).toContain('abuse_scan_queue_jobs{queue="links",state="wait"} 7');
+      expect(third).toContain('abuse_scan_backlog_read_failures_total 2');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Backlog } from './backlog.js';
 
+/** How long a scrape waits for the backlog from Redis: well inside Prometheus' default 10 s scrape timeout. */
+export const BACKLOG_READ_TIMEOUT_MS = 2000;
+
 /** The fleet's Prometheus metrics, on a registry of their own (no global state between tests). */
 export class FleetMetrics {
   readonly registry = new Registry();
@@ -82,13 +85,16 @@ export class FleetMetrics {
 
   readonly backlogReadFailures = new Counter({
     name: 'abuse_scan_backlog_read_failures_total',
-    help: 'Scrapes whose queue and stream gauges could not be read from Redis (the gauges are then left empty)',
+    help: `Scrapes whose queue and stream gauges could not be read from Redis within ${BACKLOG_READ_TIMEOUT_MS / 1000} s (the gauges are then left empty)`,
     registers: [this.registry],
     collect: () => this.refreshBacklog(),
   });
 
   private backlogSource: (() => Promise<Backlog>) | undefined;
-  private backlogRead: Promise<void> | undefined;
+  /** The backlog read of the scrape under way, shared by the gauges it collects. */
+  private scrapeBacklog: Promise<void> | undefined;
+  /** The read sent to Redis, until Redis answers it: it may outlive the scrape that gave up on it. */
+  private backlogInFlight: Promise<Backlog> | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'abuse_scan_' });
@@ -106,14 +112,36 @@ export class FleetMetrics {
   private refreshBacklog(): Promise<void> | undefined {
     const read = this.backlogSource;
     if (!read) return undefined;
-    this.backlogRead ??= read()
+    this.scrapeBacklog ??= this.readBacklogInTime(read)
       .then((backlog) => this.setBacklog(backlog))
       .catch(() => {
         this.setBacklog(undefined);
         this.backlogReadFailures.inc();
       })
-      .finally(() => (this.backlogRead = undefined));
-    return this.backlogRead;
+      .finally(() => (this.scrapeBacklog = undefined));
+    return this.scrapeBacklog;
+  }
+
+  /**
+   * While Redis is away the shared connection holds commands until it reconnects (BullMQ needs
+   * `maxRetriesPerRequest: null`), so a scrape gives up on the read after
+   * BACKLOG_READ_TIMEOUT_MS and still answers with everything else. Only one read is sent at a
+   * time: a scrape while an earlier read is still unanswered fails at once rather than queue
+   * another command behind it.
+   */
+  private async readBacklogInTime(read: () => Promise<Backlog>): Promise<Backlog> {
+    if (this.backlogInFlight) throw new Error('the previous backlog read is still unanswered');
+    const inFlight = read().finally(() => (this.backlogInFlight = undefined));
+    this.backlogInFlight = inFlight;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no backlog from Redis within ${BACKLOG_READ_TIMEOUT_MS} ms`)), BACKLOG_READ_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([inFlight, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private setBacklog(backlog: Backlog | undefined): void {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
+import { z } from 'zod';
+import { consumedVerdictSchema, type ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX } from '../queues/names.js';
 import { createRedis, isRedisClient, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from './verdict-keys.js';
@@ -28,13 +29,27 @@ export interface VerdictConsumerOptions {
   blockMs?: number;
   /** Entries left unacknowledged this long (their consumer died) are taken over. Default 60000. */
   claimIdleMs?: number;
+  /** Entries the group's dead-letter stream keeps (the oldest are trimmed). Default 10000. */
+  deadLetterMaxLength?: number;
   /**
    * Called once per verdict; the entry is acknowledged when it resolves. When it throws, the
-   * entry stays pending and is delivered again after `claimIdleMs` (at-least-once).
+   * entry stays pending and is delivered again after `claimIdleMs` (at-least-once). Verdicts
+   * from newer workers may carry error codes and item kinds this version does not know.
    */
-  handler: (verdict: Verdict, delivery: VerdictDelivery) => Promise<void>;
-  /** Told of handler failures and of entries that are not verdicts (those are acknowledged and skipped). */
+  handler: (verdict: ConsumedVerdict, delivery: VerdictDelivery) => Promise<void>;
+  /**
+   * Told of handler failures and of entries that are not verdicts (those are copied to the
+   * group's dead-letter stream, then acknowledged).
+   */
   onError?: (error: unknown, entryId: string) => void;
+}
+
+/**
+ * Where a group's consumers put stream entries they cannot read as verdicts, so that nothing the
+ * workers stored disappears unseen. Same hash tag as the stream (one Cluster slot).
+ */
+export function deadLetterStreamKey(prefix: string, group: string): string {
+  return `${verdictKeys(prefix).stream}:dead-letter:${group}`;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -43,6 +58,7 @@ type StreamEntry = [id: string, fields: string[]];
 export class VerdictConsumer {
   private readonly redis: RedisClient;
   private readonly stream: string;
+  private readonly deadLetterStream: string;
   private readonly consumer: string;
   private closing = false;
   private loop: Promise<void> | undefined;
@@ -51,6 +67,7 @@ export class VerdictConsumer {
     // Its own connection, because it blocks on reads.
     this.redis = isRedisClient(options.connection) ? options.connection.duplicate() : createRedis(options.connection);
     this.stream = verdictKeys(options.prefix ?? DEFAULT_PREFIX).stream;
+    this.deadLetterStream = deadLetterStreamKey(options.prefix ?? DEFAULT_PREFIX, options.group);
     this.consumer = options.consumer ?? `${hostname()}-${process.pid}`;
   }
 
@@ -112,13 +129,11 @@ export class VerdictConsumer {
   private async handleAll(entries: StreamEntry[], redelivered: boolean): Promise<void> {
     for (const [entryId, fields] of entries) {
       if (!fields) continue; // deleted by trimming while pending
-      let verdict: Verdict;
+      let verdict: ConsumedVerdict;
       try {
-        const json = fields[fields.indexOf('verdict') + 1];
-        verdict = verdictSchema.parse(JSON.parse(json ?? 'null'));
+        verdict = consumedVerdictSchema.parse(JSON.parse(fieldValue(fields, 'verdict') ?? 'null'));
       } catch (error) {
-        this.options.onError?.(error, entryId);
-        await this.redis.xack(this.stream, this.options.group, entryId);
+        await this.deadLetter(entryId, fields, error);
         continue;
       }
       try {
@@ -129,6 +144,34 @@ export class VerdictConsumer {
       }
     }
   }
+
+  /**
+   * Copies an entry that is not a verdict to the group's dead-letter stream (its id, the parse
+   * error, and its fields verbatim as `raw:<field>`), then acknowledges it. Only once the copy is
+   * stored: if Redis refuses it, the entry stays pending and comes back like a failed handler's.
+   */
+  private async deadLetter(entryId: string, fields: string[], parseError: unknown): Promise<void> {
+    this.options.onError?.(parseError, entryId);
+    try {
+      const raw = fields.map((part, i) => (i % 2 === 0 ? `raw:${part}` : part));
+      const maxLength = this.options.deadLetterMaxLength ?? 10_000;
+      await this.redis.xadd(this.deadLetterStream, 'MAXLEN', '~', maxLength, '*', 'entryId', entryId, 'consumer', this.consumer, 'error', describe(parseError), ...raw);
+      await this.redis.xack(this.stream, this.options.group, entryId);
+    } catch (error) {
+      this.options.onError?.(error, entryId);
+    }
+  }
+}
+
+/** A parse error as ops read it on the dead-letter stream: zod's issues one per line, with their paths. */
+function describe(error: unknown): string {
+  return error instanceof z.ZodError ? z.prettifyError(error) : String(error);
+}
+
+/** The value of a stream entry's field (entries are flat field/value lists). */
+function fieldValue(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
 
 export function createVerdictConsumer(options: VerdictConsumerOptions): VerdictConsumer {

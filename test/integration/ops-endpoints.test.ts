@@ -1,5 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import { createScanClient } from '../../src/client/scan-client.js';
+import { readBacklog } from '../../src/ops/backlog.js';
+import { BACKLOG_READ_TIMEOUT_MS, FleetMetrics } from '../../src/ops/metrics.js';
+import { startOpsServer } from '../../src/ops/ops-server.js';
+import { createRedis } from '../../src/runtime/redis.js';
+import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { exitOf, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
 import { unusedPort } from './unfurl-servers.js';
 import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
@@ -35,4 +41,39 @@ describe('metrics and health endpoints of a worker process', () => {
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
     await client.close();
   }, 30_000);
+
+  it('with Redis unreachable, /metrics still answers, counting each scrape as a backlog read failure', async () => {
+    // The worker's wiring (a shared connection that holds commands until Redis is back) against a port nobody listens on.
+    const connection = createRedis(`redis://127.0.0.1:${await unusedPort()}`);
+    connection.on('error', () => undefined);
+    const queues = ['links', 'images'].map((name) => new Queue(name, { connection, prefix }).on('error', () => undefined));
+    const metrics = new FleetMetrics({ defaultMetrics: true });
+    let reads = 0;
+    metrics.readBacklogOnScrape(() => {
+      reads++;
+      return readBacklog(queues, connection, verdictKeys(prefix).stream);
+    });
+    const ops = await startOpsServer(metrics, 0, () => true);
+    const scrape = async () => {
+      const response = await fetch(`http://127.0.0.1:${ops.port}/metrics`, { signal: AbortSignal.timeout(BACKLOG_READ_TIMEOUT_MS + 3000) });
+      expect(response.status).toBe(200);
+      return response.text();
+    };
+    try {
+      const first = await scrape();
+      expect(first).toContain('abuse_scan_process_cpu_seconds_total');
+      expect(first).toMatch(/^abuse_scan_backlog_read_failures_total 1$/m);
+      expect(first).not.toContain('abuse_scan_queue_jobs{');
+
+      // The first read is still waiting for Redis: the next scrape fails at once without queueing another.
+      const startedAt = Date.now();
+      expect(await scrape()).toMatch(/^abuse_scan_backlog_read_failures_total 2$/m);
+      expect(Date.now() - startedAt).toBeLessThan(BACKLOG_READ_TIMEOUT_MS);
+      expect(reads).toBe(1);
+      expect((await fetch(`http://127.0.0.1:${ops.port}/healthz`)).status).toBe(200);
+    } finally {
+      await ops.close();
+      connection.disconnect();
+    }
+  }, 15_000);
 });

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { VERDICT_SCHEMA_VERSION, type Verdict } from '../../src/jobs/verdict-schema.js';
-import { createVerdictConsumer, type VerdictDelivery } from '../../src/verdicts/verdict-consumer.js';
+import type { ConsumedVerdict } from '../../src/jobs/verdict-schema.js';
+import { createVerdictConsumer, deadLetterStreamKey, type VerdictDelivery } from '../../src/verdicts/verdict-consumer.js';
 import { VerdictStore } from '../../src/verdicts/verdict-store.js';
 import { waitUntil } from '../harness/fleet.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
@@ -92,14 +93,35 @@ describe('the results stream', () => {
     expect(await redis.xpending(`${prefix}:verdicts`, 'g')).toEqual([0, null, null, null]);
   });
 
-  it('skips and acknowledges an entry that is not a verdict', async () => {
+  it("hands a newer worker's verdict with an error code this version does not know to the handler", async () => {
+    const { prefix } = fresh('newer-worker');
+    const newer = { ...verdict('bomb'), decision: 'block', errors: [{ code: 'image_decompression_bomb', message: 'expands past the decoder limit', item: 0 }] };
+    await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'bomb', 'verdict', JSON.stringify(newer));
+    const handled: ConsumedVerdict[] = [];
+    const errors: unknown[] = [];
+    const consumer = createVerdictConsumer({
+      connection: redis, prefix, group: 'enforce', blockMs: 50,
+      handler: async (v) => void handled.push(v),
+      onError: (error) => errors.push(error),
+    });
+    await consumer.start();
+    expect(await waitUntil(async () => handled.length === 1, 5000, 20)).toBe(true);
+    await consumer.close();
+    expect(handled[0]).toMatchObject({ jobId: 'bomb', decision: 'block', errors: [{ code: 'image_decompression_bomb' }] });
+    expect(errors).toEqual([]);
+    expect(await redis.xpending(`${prefix}:verdicts`, 'enforce')).toEqual([0, null, null, null]);
+  });
+
+  it("copies an entry that is not a verdict to the group's dead-letter stream, then acknowledges it", async () => {
     const { prefix, store } = fresh('garbage');
-    await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'x', 'verdict', '{not json');
+    const notJson = await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'x', 'verdict', '{not json');
+    const { decision: _, ...withoutDecision } = verdict('y');
+    const noDecision = await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'y', 'verdict', JSON.stringify(withoutDecision));
     await store.storeAll([verdict('good')]);
     const handled: string[] = [];
     const errors: string[] = [];
     const consumer = createVerdictConsumer({
-      connection: redis, prefix, group: 'g', blockMs: 50,
+      connection: redis, prefix, group: 'g', consumer: 'c1', blockMs: 50,
       handler: async (v) => void handled.push(v.jobId),
       onError: (_e, entryId) => errors.push(entryId),
     });
@@ -107,6 +129,15 @@ describe('the results stream', () => {
     expect(await waitUntil(async () => handled.length === 1, 5000, 20)).toBe(true);
     await consumer.close();
     expect(handled).toEqual(['good']);
-    expect(errors).toHaveLength(1);
+    expect(errors).toEqual([notJson, noDecision]);
+    expect(await redis.xpending(`${prefix}:verdicts`, 'g')).toEqual([0, null, null, null]);
+
+    const deadLetterStream = deadLetterStreamKey(prefix, 'g');
+    expect(deadLetterStream).toBe(`${prefix}:verdicts:dead-letter:g`);
+    const deadLetters = (await redis.xrange(deadLetterStream, '-', '+')).map(([, fields]) => Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]])));
+    expect(deadLetters).toEqual([
+      { entryId: notJson, consumer: 'c1', error: expect.stringContaining('JSON'), 'raw:jobId': 'x', 'raw:verdict': '{not json' },
+      { entryId: noDecision, consumer: 'c1', error: expect.stringContaining('decision'), 'raw:jobId': 'y', 'raw:verdict': JSON.stringify(withoutDecision) },
+    ]);
   });
 });
