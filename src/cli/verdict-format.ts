@@ -1,7 +1,7 @@
-import type { Verdict } from '../jobs/verdict-schema.js';
+import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 
 /** A verdict as a person reads it: decision first, then why, then what was looked at. */
-export function formatVerdict(verdict: Verdict): string {
+export function formatVerdict(verdict: ConsumedVerdict): string {
   const lines: string[] = [];
   lines.push(`${verdict.decision.toUpperCase()}  ${verdict.contentId} (job ${verdict.jobId}, surface ${verdict.surface})`);
   for (const reason of verdict.reasons) lines.push(`  why: ${reason}`);

@@ -1,22 +1,30 @@
 import { Queue } from 'bullmq';
+import { Cluster, type RedisOptions } from 'ioredis';
 import { ScanError } from '../errors.js';
 import type { ScanJob, ScanJobInput } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
-import type { Verdict } from '../jobs/verdict-schema.js';
+import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
 import { createRedis, isRedisClient, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
-  /** Redis URL, ioredis options or a client to share. Default: REDIS_URL or redis://127.0.0.1:6379. */
+  /**
+   * Redis URL, ioredis options or a client to share. Default: REDIS_URL or redis://127.0.0.1:6379.
+   * Connections made from a URL or options fail a command once a reconnect has failed; a client
+   * passed in is used as configured (its retry settings and error handling stay the caller's).
+   */
   connection?: ConnectionInput;
   /** Queue key prefix; must match the workers'. Default `{abuse-scan}`. */
   prefix?: string;
   /** Image root the workers use; `{ path }` items outside it are refused here already. Default ABUSE_SCAN_IMAGE_ROOT. */
   imageRoot?: string;
-  /** Job size limits. Default DEFAULT_JOB_LIMITS (100 items, 8 KB URLs, 5 MiB inline images). */
+  /**
+   * Job size limits checked at enqueue. Default DEFAULT_JOB_LIMITS (100 items, 8 KB URLs, 5 MiB
+   * inline images). Workers enforce their own (ABUSE_SCAN_MAX_ITEMS and the like): keep these within them.
+   */
   limits?: JobLimits;
   /** Tries per job for transient failures. Default 5. */
   attempts?: number;
@@ -24,6 +32,12 @@ export interface ScanClientOptions {
   backoffMs?: number;
   /** Seconds finished scan jobs are kept (the contentId dedup window). Default 86400. */
   retentionSeconds?: number;
+  /**
+   * Longest wait in ms for Redis in one client operation (enqueue, enqueueBulk, getVerdict, and
+   * each subscribe or read of waitForVerdict); past it the operation throws ScanError
+   * `redis_unavailable`. Default 5000.
+   */
+  commandTimeoutMs?: number;
 }
 
 export interface EnqueueOptions {
@@ -31,7 +45,8 @@ export interface EnqueueOptions {
   priority?: number;
   /**
    * Explicit job id. Default: derived from tenant + contentId, so enqueueing the same content
-   * twice yields one job and one verdict. Pass a fresh id to force a rescan.
+   * twice yields one job and one verdict. Pass a fresh id to force a rescan. It must be non-empty,
+   * at most 256 characters, not an integer, and contain no ':' and no whitespace.
    */
   jobId?: string;
 }
@@ -41,31 +56,80 @@ export interface EnqueuedJob {
   queue: ScanQueueKind;
 }
 
+/**
+ * Every operation throws ScanError `redis_unavailable` when Redis does not answer within
+ * `commandTimeoutMs`. An enqueue that threw it may still land once Redis answers again: retry it
+ * with the same jobId (the default one is), and the retry is a no-op if the first one landed.
+ */
 export interface ScanClient {
-  /** Validates and enqueues one job; throws ScanError (invalid_job, payload_too_large, path_outside_root). */
+  /**
+   * Validates and enqueues one job; throws ScanError (invalid_job, payload_too_large,
+   * path_outside_root), or redis_unavailable, after which the job may still land.
+   */
   enqueue(job: ScanJobInput, options?: EnqueueOptions): Promise<EnqueuedJob>;
   /** Validates every job first (nothing is enqueued if one is invalid), then enqueues them in bulk. */
   enqueueBulk(jobs: Array<{ job: ScanJobInput; options?: EnqueueOptions }>): Promise<EnqueuedJob[]>;
   /** The verdict of a job, if it has one yet. */
-  getVerdict(jobId: string): Promise<Verdict | undefined>;
-  /** Resolves with the job's verdict once stored; throws ScanError `verdict_timeout` after timeoutMs. */
-  waitForVerdict(jobId: string, options?: { timeoutMs?: number }): Promise<Verdict>;
+  getVerdict(jobId: string): Promise<ConsumedVerdict | undefined>;
+  /**
+   * Resolves with the job's verdict once stored; throws ScanError `verdict_timeout` when none is
+   * stored within timeoutMs (counted from the call: subscribing and reading use it up too), after
+   * one last read that may take up to commandTimeoutMs.
+   */
+  waitForVerdict(jobId: string, options?: { timeoutMs?: number }): Promise<ConsumedVerdict>;
   close(): Promise<void>;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+const MAX_JOB_ID_LENGTH = 256;
+const WAIT_EXPIRED = Symbol('wait expired');
+
+/**
+ * Connections the client creates fail a command once a reconnect has failed, instead of holding
+ * it until Redis returns (the fleet default, which BullMQ workers need): a producer would rather
+ * fail than block an upload, and a command it stopped waiting for should not run much later. The
+ * operation deadline covers what this cannot: a Redis that accepts connections but does not
+ * answer, and BullMQ waiting for its connection to become ready.
+ */
+const FAIL_FAST: RedisOptions = { maxRetriesPerRequest: 1 };
+
+/** Why an explicit jobId cannot be used, if it cannot. */
+function jobIdProblem(jobId: string): string | undefined {
+  if (typeof jobId !== 'string' || jobId === '') return 'must be a non-empty string';
+  if (jobId.length > MAX_JOB_ID_LENGTH) return `is longer than ${MAX_JOB_ID_LENGTH} characters`;
+  // BullMQ refuses integer ids (its own ids are integers) and ids with ':' (its key separator).
+  if (/^-?\d+$/.test(jobId)) return 'is an integer (BullMQ keeps those for its own ids)';
+  if (jobId.includes(':')) return "contains ':' (BullMQ's key separator)";
+  // Verdict announcements are newline-separated jobIds.
+  if (/\s/.test(jobId)) return 'contains whitespace';
+  return undefined;
+}
+
+/** The Redis named in `redis_unavailable` messages: host:port or socket path, or a cluster's known nodes. */
+function redisAddress(redis: RedisClient): string {
+  if (redis instanceof Cluster) return `Redis Cluster ${redis.nodes().map((node) => `${node.options.host}:${node.options.port}`).join(',')}`.trim();
+  return `Redis at ${redis.options.path ?? `${redis.options.host}:${redis.options.port}`}`;
 }
 
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   const ownsConnection = !isRedisClient(options.connection);
-  const connection: RedisClient = createRedis(options.connection);
+  const connection: RedisClient = createRedis(options.connection, FAIL_FAST);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const validation = { limits: options.limits ?? DEFAULT_JOB_LIMITS, imageRoot: options.imageRoot ?? process.env.ABUSE_SCAN_IMAGE_ROOT };
   const defaultJobOptions = scanJobOptions({
     attempts: options.attempts ?? 5,
     backoffMs: options.backoffMs ?? 1000,
     retentionSeconds: options.retentionSeconds ?? 86_400,
   });
+  // Kept for the redis_unavailable message; listening also keeps ioredis and BullMQ from
+  // printing every failed reconnect as an unhandled error.
+  let lastConnectionError: Error | undefined;
+  const rememberError = (error: Error) => void (lastConnectionError = error);
+  if (ownsConnection) connection.on('error', rememberError);
   const queues = Object.fromEntries(
-    SCAN_QUEUE_KINDS.map((kind) => [kind, new Queue(kind, { connection, prefix, defaultJobOptions })]),
+    SCAN_QUEUE_KINDS.map((kind) => [kind, new Queue(kind, { connection, prefix, defaultJobOptions }).on('error', rememberError)]),
   ) as Record<ScanQueueKind, Queue>;
   // Reads only: the retention and stream length are the workers' to set.
   const verdicts = new VerdictStore(connection, { prefix, retentionSeconds: 1, streamMaxLength: 1 });
@@ -75,73 +139,127 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
 
   function prepare(input: ScanJobInput, enqueueOptions: EnqueueOptions = {}) {
     const job: ScanJob = validateJob(input, validation);
+    const problem = enqueueOptions.jobId === undefined ? undefined : jobIdProblem(enqueueOptions.jobId);
+    if (problem) throw new ScanError('invalid_job', `jobId: ${JSON.stringify(String(enqueueOptions.jobId).slice(0, 80))} ${problem}`);
     const jobId = enqueueOptions.jobId ?? jobIdForContent(job.contentId, job.tenant);
     const opts = { jobId, ...(enqueueOptions.priority !== undefined && { priority: enqueueOptions.priority }) };
     return { job, queue: queueForJob(job), opts };
   }
 
-  const getVerdict = (jobId: string) => verdicts.get(jobId);
+  function redisUnavailable(reason: string, cause?: unknown): ScanError {
+    const lastError = lastConnectionError ? ` (last connection error: ${lastConnectionError.message})` : '';
+    return new ScanError('redis_unavailable', `${redisAddress(connection)} ${reason}${lastError}`, undefined, { cause });
+  }
+
+  /** `work`, or ScanError `redis_unavailable` once commandTimeoutMs passes or the connection gives up on it. */
+  async function redisCall<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(redisUnavailable(`did not answer within ${commandTimeoutMs} ms`)), commandTimeoutMs);
+    });
+    try {
+      return await Promise.race([work, expired]);
+    } catch (error) {
+      // ioredis does not export the class of this error.
+      if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') throw redisUnavailable('could not be reached', error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      // Work that lost the race still settles later (an enqueue may still land); not an unhandled rejection.
+      work.catch(() => undefined);
+    }
+  }
+
+  const getVerdict = (jobId: string) => redisCall(verdicts.get(jobId));
+
+  function wakeAll(): void {
+    for (const set of waiters.values()) set.forEach((wake) => wake());
+  }
 
   /** One subscription per client, shared by every waiter; resolves once SUBSCRIBE is confirmed. */
   function ensureSubscribed(): Promise<unknown> {
-    if (!subscribed) {
-      subscriber = connection.duplicate();
-      subscriber.on('message', (_channel: string, jobIds: string) => {
+    if (!subscriber) {
+      const created = connection.duplicate();
+      subscriber = created;
+      created.on('error', rememberError);
+      created.on('message', (_channel: string, jobIds: string) => {
         for (const jobId of jobIds.split('\n')) waiters.get(jobId)?.forEach((wake) => wake());
       });
-      subscribed = subscriber.subscribe(verdicts.keys.channel);
+      // ioredis resubscribes after a reconnect, but announcements made while the subscriber was
+      // away are lost: once subscribed again, every waiter looks for its verdict anew.
+      created.on('ready', () => {
+        if (waiters.size) created.subscribe(verdicts.keys.channel).then(wakeAll, () => undefined);
+      });
     }
+    // A failed SUBSCRIBE (Redis unreachable) is tried again by the next waiter.
+    subscribed ??= subscriber.subscribe(verdicts.keys.channel).catch((error: unknown) => {
+      subscribed = undefined;
+      throw error;
+    });
     return subscribed;
   }
 
   return {
     async enqueue(input, enqueueOptions) {
       const { job, queue, opts } = prepare(input, enqueueOptions);
-      await queues[queue].add(SCAN_JOB_NAME, job, opts);
+      await redisCall(queues[queue].add(SCAN_JOB_NAME, job, opts));
       return { jobId: opts.jobId, queue };
     },
 
     async enqueueBulk(entries) {
       const prepared = entries.map(({ job, options: o }) => prepare(job, o));
-      for (const kind of SCAN_QUEUE_KINDS) {
-        const batch = prepared.filter((p) => p.queue === kind);
-        if (batch.length) await queues[kind].addBulk(batch.map((p) => ({ name: SCAN_JOB_NAME, data: p.job, opts: p.opts })));
-      }
+      const addAll = async () => {
+        for (const kind of SCAN_QUEUE_KINDS) {
+          const batch = prepared.filter((p) => p.queue === kind);
+          if (batch.length) await queues[kind].addBulk(batch.map((p) => ({ name: SCAN_JOB_NAME, data: p.job, opts: p.opts })));
+        }
+      };
+      await redisCall(addAll());
       return prepared.map((p) => ({ jobId: p.opts.jobId, queue: p.queue }));
     },
 
     getVerdict,
 
     async waitForVerdict(jobId, { timeoutMs = 30_000 } = {}) {
-      await ensureSubscribed();
-      // Subscribed before looking, so a verdict stored in between is not missed.
-      let wake: () => void = () => {};
-      const added = new Promise<void>((resolve) => (wake = resolve));
-      const set = waiters.get(jobId) ?? new Set();
-      set.add(wake);
-      waiters.set(jobId, set);
+      // One deadline from the call on: a subscribe or read still running when it passes is not
+      // waited for, the last read below decides.
       let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<typeof WAIT_EXPIRED>((resolve) => (timer = setTimeout(() => resolve(WAIT_EXPIRED), timeoutMs)));
+      let wake: () => void = () => {};
+      let woken = new Promise<void>((resolve) => (wake = resolve));
+      const waiter = () => wake();
+      const set = waiters.get(jobId) ?? new Set();
+      set.add(waiter);
+      waiters.set(jobId, set);
       try {
-        const existing = await getVerdict(jobId);
-        if (existing) return existing;
-        const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-        if ((await Promise.race([added, timedOut])) === 'timeout') {
-          throw new ScanError('verdict_timeout', `no verdict for job ${jobId} within ${timeoutMs} ms`);
+        // Subscribed before the first read, so a verdict stored in between still wakes us.
+        if ((await Promise.race([redisCall(ensureSubscribed()), expired])) !== WAIT_EXPIRED) {
+          for (;;) {
+            const verdict = await Promise.race([getVerdict(jobId), expired]);
+            if (verdict === WAIT_EXPIRED) break;
+            if (verdict) return verdict;
+            if ((await Promise.race([woken, expired])) === WAIT_EXPIRED) break;
+            // Armed again before the next read, so a wake during that read is not lost.
+            woken = new Promise<void>((resolve) => (wake = resolve));
+          }
         }
+        // Also catches a verdict whose announcement never reached us.
         const verdict = await getVerdict(jobId);
-        if (!verdict) throw new ScanError('verdict_timeout', `verdict for job ${jobId} was announced but is gone`);
-        return verdict;
+        if (verdict) return verdict;
+        throw new ScanError('verdict_timeout', `no verdict for job ${jobId} within ${timeoutMs} ms`);
       } finally {
         clearTimeout(timer);
-        set.delete(wake);
+        set.delete(waiter);
         if (set.size === 0) waiters.delete(jobId);
       }
     },
 
     async close() {
       await Promise.all(Object.values(queues).map((q) => q.close()));
-      if (subscriber) await subscriber.quit();
-      if (ownsConnection) await connection.quit();
+      // A subscriber has nothing to finish; disconnecting also drops a SUBSCRIBE still waiting for Redis.
+      subscriber?.disconnect();
+      // QUIT lets commands in flight finish, unless Redis does not answer.
+      if (ownsConnection) await redisCall(connection.quit()).catch(() => connection.disconnect());
     },
   };
 }

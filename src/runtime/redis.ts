@@ -40,12 +40,17 @@ export function clusterNodes(url: string): { nodes: ClusterNode[]; options: Redi
   return { nodes: urls.map((u) => ({ host: u.hostname, port: Number(u.port || 6379) })), options };
 }
 
-/** A client for BullMQ and the fleet's own keys; a live client passed in is returned as is. */
-export function createRedis(connection: ConnectionInput = process.env.REDIS_URL ?? DEFAULT_REDIS_URL): RedisClient {
+/**
+ * A client for BullMQ and the fleet's own keys; a live client passed in is returned as is.
+ * `overrides` replace the defaults above on a connection created here (the producer client's
+ * connections fail fast instead of waiting for Redis forever).
+ */
+export function createRedis(connection: ConnectionInput = process.env.REDIS_URL ?? DEFAULT_REDIS_URL, overrides: RedisOptions = {}): RedisClient {
   if (isRedisClient(connection)) return connection;
+  const clientOptions = { ...CLIENT_OPTIONS, ...overrides };
   if (typeof connection === 'string' && isClusterUrl(connection)) {
     const { nodes, options } = clusterNodes(connection);
-    return new Cluster(nodes, { redisOptions: { ...options, ...CLIENT_OPTIONS } });
+    return new Cluster(nodes, { redisOptions: { ...options, ...clientOptions } });
   }
-  return typeof connection === 'string' ? new Redis(connection, CLIENT_OPTIONS) : new Redis({ ...connection, ...CLIENT_OPTIONS });
+  return typeof connection === 'string' ? new Redis(connection, clientOptions) : new Redis({ ...connection, ...clientOptions });
 }

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
-import { verdictSchema, type Verdict } from '../jobs/verdict-schema.js';
+import { consumedVerdictSchema, type ConsumedVerdict, type Verdict } from '../jobs/verdict-schema.js';
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
 /**
@@ -80,8 +80,9 @@ export class VerdictStore {
     });
   }
 
-  async get(jobId: string): Promise<Verdict | undefined> {
+  /** A stored verdict, read as consumers read them: a newer worker's error codes are accepted. */
+  async get(jobId: string): Promise<ConsumedVerdict | undefined> {
     const json = await this.redis.get(this.keys.verdict(jobId));
-    return json === null ? undefined : verdictSchema.parse(JSON.parse(json));
+    return json === null ? undefined : consumedVerdictSchema.parse(JSON.parse(json));
   }
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { decodeImage, hashImage } from '../../src/images/index.js';
-import type { Verdict } from '../../src/jobs/verdict-schema.js';
+import type { ConsumedVerdict } from '../../src/jobs/verdict-schema.js';
 import { REPO_ROOT, startInProcessWorker } from '../harness/fleet.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
@@ -37,7 +37,7 @@ describe('a running worker matches hash-set changes within a second', () => {
   });
 
   it('no hash-set signal before the add, a block right after it, none again after a disable', async () => {
-    const hashSetSignals = (verdict: Verdict) => verdict.signals.filter((s) => s.source === 'hashset');
+    const hashSetSignals = (verdict: ConsumedVerdict) => verdict.signals.filter((s) => s.source === 'hashset');
     const before = await scan();
     expect(before).toMatchObject({ versions: { hashSets: { 'live-pdq': '0' } } });
     expect(hashSetSignals(before)).toEqual([]);

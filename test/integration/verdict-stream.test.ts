@@ -1,28 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { VERDICT_SCHEMA_VERSION, type Verdict } from '../../src/jobs/verdict-schema.js';
 import type { ConsumedVerdict } from '../../src/jobs/verdict-schema.js';
 import { createVerdictConsumer, deadLetterStreamKey, type VerdictDelivery } from '../../src/verdicts/verdict-consumer.js';
 import { VerdictStore } from '../../src/verdicts/verdict-store.js';
 import { waitUntil } from '../harness/fleet.js';
+import { sampleVerdict } from '../harness/verdicts.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
-
-function verdict(jobId: string): Verdict {
-  return {
-    schemaVersion: VERDICT_SCHEMA_VERSION,
-    jobId,
-    contentId: `content-${jobId}`,
-    surface: 'test',
-    decision: 'allow',
-    reasons: [],
-    signals: [],
-    items: [],
-    errors: [],
-    timings: { total: 1 },
-    versions: { scanner: 'test', lists: {}, hashSets: {}, models: {} },
-    attempt: 1,
-    createdAt: new Date(0).toISOString(),
-  };
-}
 
 describe('the results stream', () => {
   const redis = testRedis();
@@ -40,8 +22,8 @@ describe('the results stream', () => {
 
   it('stores a verdict once per jobId, however often it is written', async () => {
     const { prefix, store } = fresh('store-once');
-    expect(await store.storeAll([verdict('a'), verdict('b'), verdict('a')])).toEqual([true, true, false]);
-    expect(await store.storeAll([verdict('b')])).toEqual([false]);
+    expect(await store.storeAll([sampleVerdict('a'), sampleVerdict('b'), sampleVerdict('a')])).toEqual([true, true, false]);
+    expect(await store.storeAll([sampleVerdict('b')])).toEqual([false]);
     expect(await redis.xlen(`${prefix}:verdicts`)).toBe(2);
     expect((await store.get('a'))?.contentId).toBe('content-a');
     expect(await store.get('missing')).toBeUndefined();
@@ -49,7 +31,7 @@ describe('the results stream', () => {
 
   it('every consumer group sees every verdict; consumers of one group share them', async () => {
     const { prefix, store } = fresh('groups');
-    await store.storeAll(Array.from({ length: 50 }, (_, i) => verdict(`job-${i}`)));
+    await store.storeAll(Array.from({ length: 50 }, (_, i) => sampleVerdict(`job-${i}`)));
     const seen: Record<string, string[]> = { audit: [], enforce1: [], enforce2: [] };
     const consumers = [
       createVerdictConsumer({ connection: redis, prefix, group: 'audit', consumer: 'audit', blockMs: 100, handler: async (v) => void seen.audit!.push(v.jobId) }),
@@ -57,7 +39,7 @@ describe('the results stream', () => {
       createVerdictConsumer({ connection: redis, prefix, group: 'enforce', consumer: 'e2', batchSize: 5, blockMs: 100, handler: async (v) => void seen.enforce2!.push(v.jobId) }),
     ];
     for (const consumer of consumers) await consumer.start();
-    await store.storeAll(Array.from({ length: 50 }, (_, i) => verdict(`job-${50 + i}`)));
+    await store.storeAll(Array.from({ length: 50 }, (_, i) => sampleVerdict(`job-${50 + i}`)));
     expect(await waitUntil(async () => seen.audit!.length === 100 && seen.enforce1!.length + seen.enforce2!.length === 100, 10_000, 50)).toBe(true);
     for (const consumer of consumers) await consumer.close();
     expect(new Set(seen.audit)).toHaveProperty('size', 100);
@@ -76,7 +58,7 @@ describe('the results stream', () => {
       },
     });
     await failing.start();
-    await store.storeAll([verdict('poison-free')]);
+    await store.storeAll([sampleVerdict('poison-free')]);
     expect(await waitUntil(async () => ((await redis.xpending(`${prefix}:verdicts`, 'g')) as [number])[0] === 1, 5000, 20)).toBe(true);
     await failing.close();
 
@@ -95,7 +77,7 @@ describe('the results stream', () => {
 
   it("hands a newer worker's verdict with an error code this version does not know to the handler", async () => {
     const { prefix } = fresh('newer-worker');
-    const newer = { ...verdict('bomb'), decision: 'block', errors: [{ code: 'image_decompression_bomb', message: 'expands past the decoder limit', item: 0 }] };
+    const newer = { ...sampleVerdict('bomb'), decision: 'block', errors: [{ code: 'image_decompression_bomb', message: 'expands past the decoder limit', item: 0 }] };
     await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'bomb', 'verdict', JSON.stringify(newer));
     const handled: ConsumedVerdict[] = [];
     const errors: unknown[] = [];
@@ -115,9 +97,9 @@ describe('the results stream', () => {
   it("copies an entry that is not a verdict to the group's dead-letter stream, then acknowledges it", async () => {
     const { prefix, store } = fresh('garbage');
     const notJson = await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'x', 'verdict', '{not json');
-    const { decision: _, ...withoutDecision } = verdict('y');
+    const { decision: _, ...withoutDecision } = sampleVerdict('y');
     const noDecision = await redis.xadd(`${prefix}:verdicts`, '*', 'jobId', 'y', 'verdict', JSON.stringify(withoutDecision));
-    await store.storeAll([verdict('good')]);
+    await store.storeAll([sampleVerdict('good')]);
     const handled: string[] = [];
     const errors: string[] = [];
     const consumer = createVerdictConsumer({
