@@ -5,7 +5,8 @@ import { withHashSetStore } from './hashset-cli.js';
 
 /**
  * Writes a set to stdout, streaming: CSV `hash,label,id,source,added_at,added_by,disabled_reason`
- * (re-importable: the import reads hash, label and id by header) or a plain hex list.
+ * (RFC 4180; `hashset import` reads every column back, so a round trip changes nothing) or a plain
+ * hex list.
  */
 export function registerHashSetExportCommand(hashset: Command): void {
   hashset

@@ -7,13 +7,15 @@
  * More bad lines than --max-bad and nothing is written. Re-importing is a no-op: an id already in
  * the set is left as it is (and counted unchanged, or as a conflict when its hash differs), so an
  * import cut short by a Redis failure (each batch is atomic) is completed by running it again.
+ * A `hashset export` imports back as it was: disabled entries stay disabled (with their reason),
+ * provenance columns are kept, multi-line labels are read whole.
  * Exit code 0: all lines imported; 2: some lines were skipped or conflicted; 1: nothing written.
  */
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { HASH_BITS, passesQualityFloor, type HashSetConfig } from '../hashsets/hash-set-config.js';
-import { HASH_LIST_FORMATS, readHashList, type HashListFormat, type ParsedHashLine } from '../hashsets/hash-list-parser.js';
+import { entryFromLine, HASH_LIST_FORMATS, readHashList, type HashListFormat, type ParsedHashLine } from '../hashsets/hash-list-parser.js';
 import type { AddResult, HashSetStore } from '../hashsets/hash-set-store.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { currentUser, integerFlag, withHashSetStore } from './hashset-cli.js';
@@ -33,7 +35,7 @@ export function registerHashSetImportCommand(hashset: Command): void {
   hashset
     .command('import')
     .argument('<name>', 'hash set')
-    .argument('<file>', 'hex list (one hash a line) or CSV (hash, label/tags, id[, quality]; header optional)')
+    .argument('<file>', 'hex list (one hash a line) or CSV (hash, label/tags, id[, quality]; header optional; or a hashset export)')
     .description('import a hash list, validated in full before anything is written (exit 0 ok, 2 lines skipped, 1 nothing written)')
     .option('--format <format>', `${HASH_LIST_FORMATS.join(' | ')} (default: by extension, .csv is csv)`)
     .option('--batch <n>', 'entries per write (one version each)', '2000')
@@ -116,15 +118,17 @@ async function write(
   total: number,
 ): Promise<AddResult> {
   const totals: AddResult = { version: 0, added: 0, unchanged: 0, conflicts: [] };
+  // Provenance for files without their own columns (see entryFromLine).
   const source = `import:${basename(file)}`;
   const addedBy = currentUser();
+  const importedAt = new Date().toISOString();
   let batch: ParsedHashLine[] = [];
   let written = 0;
   // Batches are pipelined: Redis runs them one after the other, in order, while the next is parsed.
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   const flush = async (): Promise<void> => {
-    const entries = batch.map((entry) => ({ id: entry.id, hash: entry.hash, source, addedBy, ...(entry.label !== undefined && { label: entry.label }) }));
+    const entries = batch.map((entry) => entryFromLine(entry, { source, addedBy, at: importedAt }));
     batch = [];
     const sent = store.add(name, entries).then((result) => {
       totals.version = Math.max(totals.version, result.version);

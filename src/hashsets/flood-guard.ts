@@ -6,7 +6,8 @@
  *
  * Counting happens only on a match, which is rare: one script call per matched entry, a HyperLogLog
  * per entry per window (12 KB at most, expiring after two windows), shared by every worker. Windows
- * are fixed, aligned to the epoch.
+ * are fixed, aligned to the epoch. Releasing an entry also clears its counter for the current
+ * window (RELEASE_QUARANTINE), else the next match would find it still over `maxItems`.
  *
  * What counts as a distinct item: the item's own image fingerprint (see the signal type), since a
  * signal type sees the prepared item, not the job's contentId.
@@ -44,6 +45,22 @@ end
 return { 0, 0, -1 }
 `;
 
+/**
+ * KEYS: quarantine hash, then the current window's HLL of each released entry still in the set.
+ * ARGV: ids. Lifts the quarantine and clears the counters in one step, so no match in between
+ * can count against the old total. Returns how many ids were quarantined.
+ */
+export const RELEASE_QUARANTINE = `
+local released = redis.call('HDEL', KEYS[1], unpack(ARGV))
+if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
+return released
+`;
+
+/** The fixed window (aligned to the epoch) a match at `nowMs` counts in. */
+export function floodWindow(nowMs: number, windowSeconds: number): number {
+  return Math.floor(nowMs / 1000 / windowSeconds);
+}
+
 export class RedisFloodGuard implements FloodGuard {
   constructor(
     private readonly redis: RedisClient,
@@ -55,7 +72,7 @@ export class RedisFloodGuard implements FloodGuard {
   async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
     const keys = hashSetKeys(this.prefix, set.name);
     const { maxItems, windowSeconds } = set.flood;
-    const window = Math.floor(this.now() / 1000 / windowSeconds);
+    const window = floodWindow(this.now(), windowSeconds);
     const [quarantined, newly, count] = (await this.redis.eval(
       RECORD_MATCH,
       3,
@@ -90,7 +107,7 @@ export class MemoryFloodGuard implements FloodGuard {
     const quarantined = this.quarantined.get(set.name) ?? new Map<string, { at: string; items: number }>();
     this.quarantined.set(set.name, quarantined);
     if (quarantined.has(match.id)) return true;
-    const window = Math.floor(this.now() / 1000 / set.flood.windowSeconds);
+    const window = floodWindow(this.now(), set.flood.windowSeconds);
     const key = `${set.name}\n${match.id}`;
     let counted = this.windows.get(key);
     if (!counted || counted.window !== window) this.windows.set(key, (counted = { window, items: new Set() }));

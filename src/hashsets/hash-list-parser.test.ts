@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hashToHex } from '../matching/hash-bits.js';
-import { readHashList, splitCsvLine, type HashLineResult } from './hash-list-parser.js';
+import { csvCell, readHashList, splitCsvLine, type HashLineResult } from './hash-list-parser.js';
 
 const A = 'f'.repeat(64);
 const B = '0123456789abcdef'.repeat(4);
@@ -41,5 +41,46 @@ describe('hash lists', () => {
 
   it('splits CSV lines with quotes and escaped quotes', () => {
     expect(splitCsvLine('a,"b,c","say ""hi""",')).toEqual(['a', 'b,c', 'say "hi"', '']);
+  });
+
+  it('reads quoted fields across lines (RFC 4180), keeping their line breaks and spaces, numbering records by their first line', async () => {
+    const csv = `hash,label,id\r\n${A},"line one\nline two\r\n  indented ",case-42\r\n# a "comment\n${B}, plain ,b1\n`;
+    expect(await parse(csv, 'csv')).toEqual([
+      { ok: true, entry: expect.objectContaining({ line: 2, id: 'case-42', label: 'line one\nline two\r\n  indented ' }) },
+      { ok: true, entry: expect.objectContaining({ line: 6, id: 'b1', label: 'plain' }) },
+    ]);
+  });
+
+  it('reports a quoted field that never closes as one bad line and reads on from the next line', async () => {
+    expect(await parse(`${A},"unclosed,a1\n${B},fine,b1\n`, 'csv')).toEqual([
+      { ok: false, bad: { line: 1, reason: expect.stringContaining('quoted field is not closed') } },
+      { ok: true, entry: expect.objectContaining({ line: 2, id: 'b1', label: 'fine' }) },
+    ]);
+  });
+
+  it("reads an export's provenance and disabled_reason columns", async () => {
+    const header = 'hash,label,id,source,added_at,added_by,disabled_reason';
+    const csv = `${header}\n${A},logo,fp-1,file:clouds.jpg,2026-11-24T03:21:20.716Z,root,false positive\n${B},,b1,,,,\n${B},,b2,,yesterday,,\n`;
+    const results = await parse(csv, 'csv');
+    expect(results[0]).toEqual({
+      ok: true,
+      entry: expect.objectContaining({
+        id: 'fp-1',
+        provenance: { source: 'file:clouds.jpg', addedAt: '2026-11-24T03:21:20.716Z', addedBy: 'root' },
+        disabledReason: 'false positive',
+      }),
+    });
+    // Empty provenance cells stay empty (an importer fills in its own only when the columns are missing).
+    expect((results[1] as { entry: object }).entry).toEqual({ line: 3, id: 'b1', hash: expect.any(Uint8Array), provenance: {} });
+    expect((await parse(`hash,id\n${A},a1\n`, 'csv'))[0]).not.toHaveProperty('entry.provenance');
+    expect(results[2]).toEqual({ ok: false, bad: { line: 4, reason: expect.stringContaining('added_at') } });
+  });
+
+  it('quotes the cells that need it, so that they read back the same', async () => {
+    const label = ' say "hi",\nbye ';
+    expect(csvCell(label)).toBe('" say ""hi"",\nbye "');
+    expect(await parse(`hash,label,id\n${A},${csvCell(label)},${csvCell('id 1')}\n`, 'csv')).toEqual([
+      { ok: true, entry: expect.objectContaining({ id: 'id 1', label }) },
+    ]);
   });
 });

@@ -30,4 +30,18 @@ describe('loadHashSetDirectory', () => {
     expect(sets[0]!.version).toMatch(/^sha256:[0-9a-f]{16}$/);
     expect(sets[1]!.match([hexToHash(A, 256)])).toHaveLength(1);
   });
+
+  it("keeps an export's provenance and loads the entries it marks disabled as disabled", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+    const header = 'hash,label,id,source,added_at,added_by,disabled_reason';
+    writeFileSync(join(dir, 'exported.pdq.csv'), `${header}\n${A},logo,fp-1,file:clouds.jpg,2026-11-24T03:21:20.716Z,root,false positive\n${B},"two\nlines",b1,,,,\n`);
+    const { sets, skipped } = await loadHashSetDirectory(dir);
+    expect(skipped).toEqual([]);
+    const set = sets[0]!;
+    expect(set.get('fp-1')).toMatchObject({ source: 'file:clouds.jpg', addedAt: '2026-11-24T03:21:20.716Z', addedBy: 'root', disabled: { reason: 'false positive' } });
+    expect(set.get('b1')).toMatchObject({ label: 'two\nlines' });
+    expect(set.get('b1')).not.toHaveProperty('source');
+    expect(set.match([hexToHash(A, 256)])).toEqual([]);
+    expect(set.match([hexToHash(B, 256)])).toHaveLength(1);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Hash sets for the embedded scan, without Redis: a directory of `<name>.<algorithm>.csv` files
  * (optionally `<name>.<algorithm>.<kind>.csv`, kind block, review or negative), each with the
- * columns hash, label, id (a header row naming them is optional). Loaded once into memory; each
+ * columns hash, label, id (a header row naming them is optional), or a `hashset export` as it is
+ * (its disabled entries stay disabled, its provenance is kept). Loaded once into memory; each
  * set's version is its file's digest, so verdicts say exactly which file was consulted.
  */
 import { createHash } from 'node:crypto';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../runtime/logger.js';
 import { HASH_BITS, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
-import { readHashList, type BadHashLine } from './hash-list-parser.js';
+import { entryFromLine, readHashList, type BadHashLine } from './hash-list-parser.js';
 import { HashSet } from './hash-set.js';
 
 const FILE_NAME = new RegExp(`^([A-Za-z0-9][A-Za-z0-9_-]{0,63})\\.(${HASH_ALGORITHMS.join('|')})(?:\\.(${HASH_SET_KINDS.join('|')}))?\\.csv$`);
@@ -25,6 +26,7 @@ export interface DirectoryLoadResult {
 export async function loadHashSetDirectory(dir: string, logger?: Logger): Promise<DirectoryLoadResult> {
   const sets: HashSet[] = [];
   const skipped: DirectoryLoadResult['skipped'] = [];
+  const loadedAt = new Date().toISOString();
   for (const file of readdirSync(dir).sort()) {
     const parts = FILE_NAME.exec(file);
     if (!parts) continue;
@@ -42,7 +44,7 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
         skipped.push({ file, line: entry.line, reason: `PDQ quality ${entry.quality} below the floor of ${config.minQuality}` });
         continue;
       }
-      const outcome = set.add({ id: entry.id, hash: entry.hash, source: file, ...(entry.label !== undefined && { label: entry.label }) });
+      const outcome = set.add(entryFromLine(entry, { source: file, at: loadedAt }));
       if (outcome === 'conflict') skipped.push({ file, line: entry.line, reason: `id ${entry.id} repeated with another hash` });
     }
     sets.push(set);

@@ -35,27 +35,29 @@ end
 `;
 
 /**
- * ARGV[5..]: id, hash bytes, info JSON per entry. An id already present is left alone: counted as
- * unchanged when its hash is the same (re-imports are no-ops), else returned as a conflict.
- * Returns { version, added, unchanged, conflicting ids }.
+ * ARGV[5..]: id, hash bytes, info JSON, '1' disabled / '0' enabled per entry (an import keeps an
+ * export's disabled entries disabled: logged as an add and a disable in the same version). An id
+ * already present is left alone: counted as unchanged when its hash is the same (re-imports are
+ * no-ops), else returned as a conflict. Returns { version, added, unchanged, conflicting ids }.
  */
 export const ADD_ENTRIES = `${PRELUDE}
 local nextNo = tonumber(redis.call('HGET', KEYS[1], 'nextEntryNo'))
 local added, unchanged, conflicts = 0, 0, {}
-for i = 5, #ARGV, 3 do
-  local id, hash = ARGV[i], ARGV[i + 1]
+for i = 5, #ARGV, 4 do
+  local id, hash, disabled = ARGV[i], ARGV[i + 1], ARGV[i + 3] == '1'
   local existing = redis.call('HGET', KEYS[2], id)
   if existing then
     if string.sub(existing, 6) == hash then unchanged = unchanged + 1 else conflicts[#conflicts + 1] = id end
   else
     local no = nextNo
     nextNo = nextNo + 1
-    local packed = string.char(math.floor(no / 16777216) % 256, math.floor(no / 65536) % 256, math.floor(no / 256) % 256, no % 256, 0)
+    local packed = string.char(math.floor(no / 16777216) % 256, math.floor(no / 65536) % 256, math.floor(no / 256) % 256, no % 256, disabled and 1 or 0)
     redis.call('HSET', KEYS[2], id, packed .. hash)
     redis.call('HSET', KEYS[3], id, ARGV[i + 2])
     redis.call('HSET', KEYS[4], no, id)
-    pack(no, 1, #hash, hash)
+    pack(no, disabled and 2 or 1, #hash, hash)
     log('op', 'add', 'no', no, 'hash', hash)
+    if disabled then log('op', 'disable', 'no', no) end
     added = added + 1
   end
 end

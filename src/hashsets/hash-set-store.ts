@@ -7,6 +7,7 @@
 import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
 import { ScanError } from '../errors.js';
+import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
 import { hashSetChannel, hashSetKeys, hashSetNamesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
@@ -113,7 +114,10 @@ export class HashSetStore {
     return version === null ? undefined : Number(version);
   }
 
-  /** Adds one batch of entries as one change (one version). Same id again: unchanged or a conflict. */
+  /**
+   * Adds one batch of entries as one change (one version), those with `disabled` kept but not
+   * matching. Same id again: unchanged or a conflict.
+   */
   async add(name: string, entries: readonly NewHashSetEntry[]): Promise<AddResult> {
     if (entries.length === 0) return { version: (await this.summary(name)).version, added: 0, unchanged: 0, conflicts: [] };
     const args: Array<string | Buffer> = [];
@@ -123,7 +127,8 @@ export class HashSetStore {
       if (entry.label !== undefined) info.label = entry.label;
       if (entry.source !== undefined) info.source = entry.source;
       if (entry.addedBy !== undefined) info.addedBy = entry.addedBy;
-      args.push(entry.id, Buffer.from(entry.hash), JSON.stringify(info));
+      if (entry.disabled !== undefined) info.disabled = entry.disabled;
+      args.push(entry.id, Buffer.from(entry.hash), JSON.stringify(info), entry.disabled ? '1' : '0');
     }
     const [version, added, unchanged, conflicts] = (await this.mutate(name, ADD_ENTRIES, args)) as [number, number, number, string[]];
     return { version, added, unchanged, conflicts };
@@ -153,9 +158,19 @@ export class HashSetStore {
       .sort((a, b) => a.at.localeCompare(b.at));
   }
 
-  /** Lifts the quarantine of entries (their matches suggest the set's action again); how many were. */
-  async release(name: string, ids: readonly string[]): Promise<number> {
-    return ids.length ? this.redis.hdel(this.keys(name).quarantine, ...ids) : 0;
+  /**
+   * Lifts the quarantine of entries (their matches suggest the set's action again) and clears their
+   * flood counters for the window of `now`, so counting starts again; how many were quarantined.
+   */
+  async release(name: string, ids: readonly string[], now = Date.now()): Promise<number> {
+    if (ids.length === 0) return 0;
+    const keys = this.keys(name);
+    const { config } = await this.summary(name);
+    const window = floodWindow(now, config.flood.windowSeconds);
+    // Entry numbers are never reused, so reading them before the script cannot pick a wrong counter.
+    const entries = await this.redis.hmgetBuffer(keys.entries, ...ids);
+    const counters = entries.flatMap((entry) => (entry ? [keys.flood(unpackEntry(entry).entryNo, window)] : []));
+    return (await runScript(this.redis, RELEASE_QUARANTINE, [keys.quarantine, ...counters], [...ids])) as number;
   }
 
   /** Every entry's number, flags and hash, `count` fields per HSCAN (a cold load reads only this). */

@@ -152,4 +152,26 @@ describe('hash sets in Redis', () => {
     expect(await store.release('flood', ['e0'])).toBe(1);
     expect(await workerA.recordMatch(config, match, 'item-9')).toBe(false);
   });
+
+  it('flood guard: a release within the window also clears its counter, so the next match does not re-quarantine', async () => {
+    await store.create({ name: 'flood-release', algorithm: 'pdq', flood: { maxItems: 3, windowSeconds: 3600 } });
+    await store.add('flood-release', [entry('viral', 1), entry('other', 2)]);
+    const { config } = await store.summary('flood-release');
+    const now = Date.UTC(2026, 0, 1, 10, 30);
+    const guard = new RedisFloodGuard(redis, prefix, undefined, () => now);
+    const viral = { entryNo: 0, id: 'viral' };
+    const other = { entryNo: 1, id: 'other' };
+    for (const item of ['item-1', 'item-2', 'item-3']) {
+      expect(await guard.recordMatch(config, viral, item)).toBe(false);
+      expect(await guard.recordMatch(config, other, item)).toBe(false);
+    }
+    expect(await guard.recordMatch(config, viral, 'item-4')).toBe(true);
+    expect(await store.release('flood-release', ['viral', 'unknown-id'], now + 60_000)).toBe(1);
+    expect(await store.quarantined('flood-release')).toEqual([]);
+    // Same window: counting starts again from the release, up to maxItems new items.
+    for (const item of ['item-5', 'item-6', 'item-7']) expect(await guard.recordMatch(config, viral, item)).toBe(false);
+    expect(await guard.recordMatch(config, viral, 'item-8')).toBe(true);
+    // Only the released entry's counter was cleared.
+    expect(await guard.recordMatch(config, other, 'item-4')).toBe(true);
+  });
 });
