@@ -18,6 +18,15 @@ export interface DecodeOptions {
    */
   maxPixels?: number;
   /**
+   * Most memory one decode may hold at once, in bytes, as estimated from the header (see
+   * decode-memory.ts); more is `image_too_many_pixels`, before any pixel is decoded. Only
+   * formats that must hold the whole image count against it (interlaced PNG, progressive JPEG,
+   * GIF, HEIF/AVIF); the others stream. At the default, a 7000x7000 16-bit interlaced PNG
+   * (392 MB) and a 4:4:4 progressive JPEG (294 MB) are refused, a 48 MP 4:2:0 progressive JPEG
+   * (144 MB) and a 12 MP AVIF (216 MB) are not. Default 256 MiB.
+   */
+  maxDecodeBytes?: number;
+  /**
    * Wall-clock budget for the whole decode (header, every sampled frame), in milliseconds;
    * past it the decode fails with `image_timeout`. sharp's own `timeout` (whole seconds,
    * rounded up) stops the libvips work itself. Default 10,000.
@@ -62,6 +71,7 @@ export type ResolvedDecodeOptions = Required<DecodeOptions>;
 export const DEFAULT_DECODE_OPTIONS: ResolvedDecodeOptions = Object.freeze({
   maxInputBytes: 50 * 1024 * 1024,
   maxPixels: 50_000_000,
+  maxDecodeBytes: 256 * 1024 * 1024,
   timeoutMs: 10_000,
   workingSize: 512,
   maxFrames: 8,
@@ -79,6 +89,7 @@ export function resolveDecodeOptions(options: DecodeOptions = {}): ResolvedDecod
   const merged = { ...DEFAULT_DECODE_OPTIONS, ...withoutUndefined(options) };
   positiveInteger('maxInputBytes', merged.maxInputBytes);
   positiveInteger('maxPixels', merged.maxPixels);
+  positiveInteger('maxDecodeBytes', merged.maxDecodeBytes);
   positiveInteger('timeoutMs', merged.timeoutMs);
   positiveInteger('workingSize', merged.workingSize);
   positiveInteger('maxFrames', merged.maxFrames);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ScanError, type ErrorCode } from '../errors.js';
@@ -56,6 +57,14 @@ describe('decodeImage refuses bad input with its error code, quickly', () => {
     await expectCode(decodeImage(Buffer.from('\ufeff  <html><body>hi</body></html>')), 'image_format_refused');
   });
 
+  it('SVG behind any ASCII whitespace (form feed, vertical tab): refused by the sniff, not left to the SVG loader', async () => {
+    for (const space of ['\f', '\v', ' \t\r\n\f\v']) {
+      const svg = Buffer.from(`${space}<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/></svg>`);
+      const error = await expectCode(decodeImage(svg), 'image_format_refused');
+      expect(error.detail).toEqual({ format: 'svg' });
+    }
+  });
+
   it('PDF and PostScript: image_format_refused', async () => {
     await expectCode(decodeImage(Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n')), 'image_format_refused');
     await expectCode(decodeImage(Buffer.from('%!PS-Adobe-3.0\nshowpage\n')), 'image_format_refused');
@@ -79,6 +88,67 @@ describe('decodeImage refuses bad input with its error code, quickly', () => {
       .png({ compressionLevel: 0 })
       .toBuffer();
     await expectCode(decodeImage(big, { timeoutMs: 5 }), 'image_timeout');
+  });
+});
+
+/**
+ * `image` with the dimensions its header declares changed (PNG IHDR, JPEG SOF), its pixel data
+ * left as it is: a small file whose header promises a large image, refused from the header alone.
+ */
+function declaring(image: Buffer, width: number, height: number): Buffer {
+  const patched = Buffer.from(image);
+  if (patched.toString('latin1', 12, 16) === 'IHDR') {
+    patched.writeUInt32BE(width, 16);
+    patched.writeUInt32BE(height, 20);
+    patched.writeUInt32BE(crc32(patched.subarray(12, 29)), 29);
+    return patched;
+  }
+  for (let at = 2; at < patched.length - 9; at++) {
+    // SOF0..SOF2 (baseline, extended, progressive): marker, length, precision, height, width.
+    if (patched[at] === 0xff && patched[at + 1]! >= 0xc0 && patched[at + 1]! <= 0xc2) {
+      patched.writeUInt16BE(height, at + 5);
+      patched.writeUInt16BE(width, at + 7);
+      return patched;
+    }
+  }
+  throw new Error('no PNG or JPEG header to patch');
+}
+
+describe('decodeImage refuses images that must be decoded whole over the memory budget, from the header', () => {
+  const solid = (width: number, height: number, channels: 3 | 4) => sharp({ create: { width, height, channels, background: { r: 120, g: 130, b: 140, alpha: 1 } } });
+
+  async function expectRefusedWithoutAllocating(image: Buffer, held: string): Promise<void> {
+    const before = process.memoryUsage().rss;
+    const error = await expectCode(decodeImage(image), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ held, limitBytes: 256 * 1024 * 1024 });
+    expect(error.message).toMatch(/decode memory budget/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
+  }
+
+  it('an interlaced 16-bit RGBA PNG of 7000x7000 (392 MB held whole, within the pixel limit)', async () => {
+    const png = await solid(64, 64, 4).toColourspace('rgb16').png({ progressive: true }).toBuffer();
+    await expectRefusedWithoutAllocating(declaring(png, 7000, 7000), 'interlaced PNG');
+  });
+
+  it('a 4:4:4 progressive JPEG of 7000x7000 (294 MB of DCT coefficients)', async () => {
+    const jpeg = await solid(64, 64, 3).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer();
+    await expectRefusedWithoutAllocating(declaring(jpeg, 7000, 7000), 'progressive JPEG');
+  });
+
+  it('a 4000x4000 AVIF of 524 bytes (libheif holds about 290 MB)', async () => {
+    const avif = await solid(4000, 4000, 3).avif({ quality: 30, effort: 0 }).toBuffer();
+    await expectRefusedWithoutAllocating(avif, 'HEIF/AVIF');
+  });
+
+  it('counts only decodes that hold the whole image: the same pixels non-interlaced stream, and fit a budget the interlaced file does not', async () => {
+    const pixels = solid(1500, 1500, 4).toColourspace('rgb16');
+    const interlaced = await pixels.clone().png({ progressive: true }).toBuffer();
+    const sequential = await pixels.clone().png().toBuffer();
+    const budget = { maxDecodeBytes: 16 * 1024 * 1024 };
+    const error = await expectCode(decodeImage(interlaced, budget), 'image_too_many_pixels');
+    expect(error.detail).toEqual({ width: 1500, height: 1500, held: 'interlaced PNG', decodeBytes: 1500 * 1500 * 8, limitBytes: budget.maxDecodeBytes });
+    expect((await decodeImage(sequential, budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
+    expect((await decodeImage(interlaced)).frames[0]).toMatchObject({ width: 512, height: 512 });
   });
 });
 

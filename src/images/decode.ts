@@ -1,14 +1,21 @@
 /**
  * THE image decode of the project. Untrusted bytes go in; out comes the header facts and the
- * pixels, decoded once, upright, flattened onto white, sRGB, 8-bit RGB, at a bounded working
- * size. Every consumer (blockhash, PDQ, a classifier) reads these pixels; none decodes again.
+ * pixels, decoded once, upright, flattened onto white, 8-bit RGB, at a bounded working size.
+ * Every consumer (blockhash, PDQ, a classifier) reads these pixels; none decodes again.
+ *
+ * RGB and grey images keep their stored values: an embedded ICC profile is ignored, as Meta's PDQ
+ * reference ignores it (and with it the hashes that hash-sharing programs exchange); converting a
+ * Display P3 or Adobe RGB image through its profile moves PDQ by up to 16 bits. CMYK and other
+ * spaces have no stored RGB and still go through their profile to sRGB.
  *
  * Order of checks, cheapest first, so hostile input is refused before it costs anything:
  * byte cap -> empty -> scriptable/vector sniff -> header (sharp metadata: format, declared
- * dimensions, frame count) -> pixel limit -> frame-by-frame decode under the time budget.
+ * dimensions, frame count, interlacing) -> pixel limit -> decode memory budget -> frame-by-frame
+ * decode under the time budget.
  */
 import sharp, { type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
+import { heldWholeDecode } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { sniffRefusedDocument } from './sniff.js';
 
@@ -39,6 +46,8 @@ export interface DecodedImage {
 
 /** Vector or scriptable formats sharp could identify, refused whatever `allowedFormats` says. */
 const REFUSED_FORMATS = new Set(['svg', 'pdf', 'magick', 'openslide']);
+/** sharp's names of the colour spaces whose stored values are decoded as they are (ICC profile ignored). */
+const STORED_VALUE_SPACES = new Set(['srgb', 'rgb', 'rgb16', 'b-w', 'grey16']);
 
 export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): Promise<DecodedImage> {
   const limits = resolveDecodeOptions(options);
@@ -67,11 +76,21 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
   if (declaredPixels > limits.maxPixels) {
     throw new ScanError('image_too_many_pixels', undefined, { width: metadata.width, height: metadata.height, limit: limits.maxPixels });
   }
+  const heldWhole = heldWholeDecode(metadata);
+  if (heldWhole && heldWhole.bytes > limits.maxDecodeBytes) {
+    const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MiB`;
+    throw new ScanError(
+      'image_too_many_pixels',
+      `a ${metadata.width}x${metadata.height} ${heldWhole.held} is decoded whole: about ${mb(heldWhole.bytes)}, over the ${mb(limits.maxDecodeBytes)} decode memory budget`,
+      { width: metadata.width, height: metadata.height, held: heldWhole.held, decodeBytes: heldWhole.bytes, limitBytes: limits.maxDecodeBytes },
+    );
+  }
 
   const frameCount = Math.max(1, metadata.pages ?? 1);
+  const ignoreIcc = STORED_VALUE_SPACES.has(metadata.space);
   const frames: DecodedFrame[] = [];
   for (const index of sampleFrameIndices(frameCount, declaredPixels, limits)) {
-    frames.push(await decodeFrame(input, index, frameCount > 1, limits, deadline));
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc }, limits, deadline));
   }
   return {
     format,
@@ -112,10 +131,17 @@ function baseInputOptions(limits: ResolvedDecodeOptions): SharpOptions {
   return { failOn: limits.failOn, limitInputPixels: limits.maxPixels, sequentialRead: true };
 }
 
-async function decodeFrame(input: Buffer, index: number, multiFrame: boolean, limits: ResolvedDecodeOptions, deadline: number): Promise<DecodedFrame> {
+interface FrameChoice {
+  index: number;
+  multiFrame: boolean;
+  /** Decode the stored values, not their conversion through the embedded ICC profile. */
+  ignoreIcc: boolean;
+}
+
+async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, deadline: number): Promise<DecodedFrame> {
   const remainingMs = deadline - Date.now();
   if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame: index });
-  const pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ...(multiFrame ? { page: index, pages: 1 } : {}) })
+  const pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
     // sharp counts whole seconds; the JS deadline below enforces the exact budget.
     .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) })
     .resize({ width: limits.workingSize, height: limits.workingSize, fit: 'inside', withoutEnlargement: true })

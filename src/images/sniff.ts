@@ -32,6 +32,9 @@ export function sniffRefusedDocument(bytes: Uint8Array): SniffedDocument | undef
   return sniffMarkup(bytes);
 }
 
+/** All ASCII whitespace: libvips still hands SVG behind a form feed or vertical tab to its SVG loader. */
+const ASCII_WHITESPACE = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]);
+
 /**
  * Markup: after an optional BOM and whitespace, a '<'. No raster format starts that way, so all
  * of it is refused before a decoder parses it: 'svg' when an <svg element shows early on, else
@@ -39,9 +42,7 @@ export function sniffRefusedDocument(bytes: Uint8Array): SniffedDocument | undef
  */
 function sniffMarkup(bytes: Uint8Array): SniffedDocument | undefined {
   let start = startsWith(bytes, UTF8_BOM) ? 3 : 0;
-  while (start < bytes.length && (bytes[start] === 0x20 || bytes[start] === 0x09 || bytes[start] === 0x0a || bytes[start] === 0x0d)) {
-    start++;
-  }
+  while (start < bytes.length && ASCII_WHITESPACE.has(bytes[start]!)) start++;
   if (bytes[start] !== 0x3c /* < */) return undefined;
   const head = Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.min(SNIFF_WINDOW, bytes.length - start));
   return /<svg[\s>/]/i.test(head.toString('latin1')) ? 'svg' : 'markup';
