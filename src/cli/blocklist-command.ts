@@ -1,18 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../config/config.js';
 import { canonicalEntry, decodeEntryInfo, EntryError, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
-import { formatOfFile, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
+import { formatOfFile, importRefusal, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
 import { ListStore, type ListChange } from '../lists/list-store.js';
-import { createRedis } from '../runtime/redis.js';
+import { integerFlag } from './cli-config.js';
+import { withRedis } from './cli-redis.js';
 import { LineWriter } from './line-io.js';
 
 /**
  * `abuse-scan blocklist import|add|remove|list`: manage the lists workers match links against,
  * in Redis (REDIS_URL, ABUSE_SCAN_PREFIX). Every change bumps the list's version and reaches
  * running workers within a second. Entries are canonicalized first; bad ones are reported by
- * line (import) or argument (add/remove). `import` skips bad lines unless `--strict`; `add` and
- * `remove` write nothing when any entry is bad. Exit 1 when anything was refused or skipped.
+ * line (import) or argument (add/remove). `import` skips bad lines unless `--strict` or more than
+ * `--max-bad`; `import --replace` allows none unless `--max-bad` says so, and never replaces a list
+ * with nothing (a damaged feed must not empty a live list). `add` and `remove` write nothing when
+ * any entry is bad. Lists named `allow-*` are allowlists (see listRoleOfName). Exit 1 when anything
+ * was refused or skipped.
  */
 
 interface SettingsFlags {
@@ -24,6 +27,7 @@ interface ImportFlags extends SettingsFlags {
   format?: ListFileFormat;
   replace?: boolean;
   strict?: boolean;
+  maxBad?: string;
   addedBy?: string;
 }
 
@@ -34,14 +38,8 @@ interface EntryFlags extends SettingsFlags {
   addedBy?: string;
 }
 
-async function withStore<T>(fn: (store: ListStore) => Promise<T>): Promise<T> {
-  const config = loadConfig(process.env);
-  const redis = createRedis(config.redisUrl);
-  try {
-    return await fn(new ListStore(redis, { prefix: config.prefix }));
-  } finally {
-    await redis.quit();
-  }
+function withStore<T>(fn: (store: ListStore) => Promise<T>): Promise<T> {
+  return withRedis((redis, config) => fn(new ListStore(redis, { prefix: config.prefix })));
 }
 
 function settingsOf(flags: SettingsFlags) {
@@ -57,13 +55,16 @@ function summarize(name: string, change: ListChange): string {
 }
 
 async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
+  const maxBad = flags.strict ? 0 : integerFlag('max-bad', flags.maxBad);
   const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
   const addedBy = flags.addedBy ?? process.env.USER;
-  const parsed = parseListFile(text, flags.format ?? formatOfFile(file), addedBy ? { addedBy } : {});
+  const parsed = parseListFile(text, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(addedBy && { addedBy }) });
   reportBad(parsed.bad, 'line');
   if (parsed.bad.length) process.exitCode = 1;
-  if (parsed.bad.length && flags.strict) {
-    process.stderr.write(`list ${name}: nothing imported (${parsed.bad.length} bad lines, --strict)\n`);
+  const refusal = importRefusal(parsed, { replace: flags.replace ?? false, ...(maxBad !== undefined && { maxBad }) });
+  if (refusal) {
+    process.stderr.write(`list ${name}: nothing imported: ${refusal}\n`);
+    process.exitCode = 1;
     return;
   }
   const change = await withStore((store) => store.import(name, parsed.entries, { ...settingsOf(flags), replace: flags.replace ?? false }));
@@ -106,8 +107,15 @@ async function runAdd(name: string, texts: string[], flags: EntryFlags): Promise
 async function runRemove(name: string, texts: string[], flags: EntryFlags): Promise<void> {
   const entries = entriesOf(texts, flags);
   if (!entries) return;
-  const change = await withStore((store) => store.remove(name, entries));
-  process.stdout.write(`${summarize(name, change)}\n`);
+  await withStore(async (store) => {
+    if ((await store.summary(name)) === undefined) return reportNoList(name);
+    process.stdout.write(`${summarize(name, await store.remove(name, entries))}\n`);
+  });
+}
+
+function reportNoList(name: string): void {
+  process.stderr.write(`no list named ${name}\n`);
+  process.exitCode = 1;
 }
 
 async function runList(name: string | undefined, flags: { json?: boolean }): Promise<void> {
@@ -120,11 +128,7 @@ async function runList(name: string | undefined, flags: { json?: boolean }): Pro
         await out.line(flags.json ? JSON.stringify(summary) : `${summary.name}\t${summary.role}\t${summary.action}\tversion ${summary.version}\t${summary.size} entries`);
       }
     } else {
-      if ((await store.summary(name)) === undefined) {
-        process.stderr.write(`no list named ${name}\n`);
-        process.exitCode = 1;
-        return;
-      }
+      if ((await store.summary(name)) === undefined) return reportNoList(name);
       for await (const page of store.scanEntries(name)) {
         for (const [field, stored] of page) {
           const entry = { ...parseEntryField(field), ...decodeEntryInfo(stored) };
@@ -140,14 +144,15 @@ export function registerBlocklistCommand(program: Command): void {
   const blocklist = program.command('blocklist').description('manage the block- and allowlists in Redis (REDIS_URL); changes reach running workers within a second');
   const settings = (command: Command) =>
     command
-      .option('--allow', 'the list is an allowlist: its entries suppress block matches of the URLs they cover')
+      .option('--allow', 'assert the list is an allowlist (lists named allow-* are; refused for other names): its entries suppress block matches of the URLs they cover')
       .addOption(new Option('--action <action>', 'what a match of this blocklist suggests').choices(['block', 'review']))
       .option('--added-by <who>', 'recorded with each entry (default $USER)');
 
   settings(blocklist.command('import').argument('<list>', 'list name').argument('<file>', 'entries file (- for stdin)'))
     .addOption(new Option('--format <format>', 'file format (default from the extension: .csv is CSV)').choices(['txt', 'csv']))
-    .option('--replace', 'make the list exactly the file (drop entries not in it)')
-    .option('--strict', 'import nothing when any line is bad')
+    .option('--replace', 'make the list exactly the file (drop entries not in it); refused when any line is bad (see --max-bad) or the file has no entries')
+    .option('--strict', 'import nothing when any line is bad (--max-bad 0)')
+    .option('--max-bad <n>', 'import nothing when more than n lines are bad (default: bad lines are skipped; with --replace, 0)')
     .description('import a text file (one entry per line, # comments) or CSV (header with entry[,kind,label,reason,added_by])')
     .action((name: string, file: string, flags: ImportFlags) => runImport(name, file, flags));
 

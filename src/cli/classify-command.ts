@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { openClassifiers, type Classifiers, type ModelScore } from '../classifiers/index.js';
 import { classifierOptions } from '../classifiers/model-signals.js';
-import { loadConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
+import { canonicalize, parseLikeBrowser, type CanonicalUrl } from '../links/canonicalize.js';
+import { loadCliConfig } from './cli-config.js';
 
 interface ClassifyFlags {
   json?: boolean;
@@ -23,7 +24,7 @@ interface ClassifyResult {
  */
 async function classify(task: 'image' | 'url', inputs: string[], flags: ClassifyFlags): Promise<void> {
   // Asked for by name: run the models even when workers are configured without them.
-  const options = classifierOptions({ ...loadConfig(), models: true }) ?? {};
+  const options = classifierOptions({ ...loadCliConfig(), models: true }) ?? {};
   const classifiers = await openClassifiers({ ...options, tasks: [task] });
   try {
     // Every input at once: the session pool batches them.
@@ -42,7 +43,10 @@ async function classify(task: 'image' | 'url', inputs: string[], flags: Classify
 
 async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', input: string): Promise<ClassifyResult> {
   try {
-    if (task === 'url') return { input, scores: await Promise.all(classifiers.url.map((c) => c.classifyUrl(input))) };
+    if (task === 'url') {
+      const url = linkToClassify(input);
+      return { input, scores: await Promise.all(classifiers.url.map((c) => c.classifyUrl(url))) };
+    }
     const bytes = await readFile(input).catch((error: NodeJS.ErrnoException) => {
       throw new ScanError(error.code === 'ENOENT' || error.code === 'EISDIR' ? 'path_not_found' : 'internal_error', `${input}: ${error.message}`);
     });
@@ -52,6 +56,19 @@ async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', inpu
     const error = toScanError(thrown);
     return { input, scores: [], error: { code: error.code, message: error.message } };
   }
+}
+
+/**
+ * The input as a link the pipeline would score: canonicalized (typed errors: invalid_url,
+ * invalid_host, url_too_long), http(s), and a URL a browser could visit. Safe Browsing's reading
+ * alone accepts nearly any text (`not a url at all` is a host with escaped spaces), and a model
+ * asked about such text answers with confidence all the same. A bare host is read as http://host/.
+ */
+function linkToClassify(input: string): CanonicalUrl {
+  const url = canonicalize(input);
+  if (url.scheme !== 'http' && url.scheme !== 'https') throw new ScanError('unsupported_scheme', `${url.scheme}: URLs are not scored by the URL models`, { scheme: url.scheme });
+  if (parseLikeBrowser(input, url.scheme) === null) throw new ScanError('invalid_url', `${JSON.stringify(input.slice(0, 200))} is not a URL a browser could visit`);
+  return url;
 }
 
 function formatResult(result: ClassifyResult): string {

@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { HASH_ALGORITHMS, HASH_SET_KINDS, type HashAlgorithm, type HashSetKind } from '../hashsets/hash-set-config.js';
-import { integerFlag, withHashSetStore } from './hashset-cli.js';
+import { integerFlag } from './cli-config.js';
+import { withHashSetStore } from './hashset-cli.js';
 
 interface CreateFlags {
   algorithm: HashAlgorithm;
@@ -16,9 +17,9 @@ export function registerHashSetCreateCommand(hashset: Command): void {
     .command('create')
     .argument('<name>', 'set name: letters, digits, _ and -')
     .description('create an empty hash set')
-    .requiredOption('--algorithm <algorithm>', `hash it holds: ${HASH_ALGORITHMS.join(' | ')}`)
+    .addOption(new Option('--algorithm <algorithm>', 'hash it holds').choices(HASH_ALGORITHMS).makeOptionMandatory())
     .option('--threshold <n>', 'largest Hamming distance that matches (default pdq 31, blockhash 64)')
-    .option('--kind <kind>', `what a match asks for: ${HASH_SET_KINDS.join(' | ')} (negative: known-good, suppresses other matches)`, 'block')
+    .addOption(new Option('--kind <kind>', 'what a match asks for (negative: known-good, suppresses other matches)').choices(HASH_SET_KINDS).default('block'))
     .option('--min-quality <n>', 'PDQ quality floor for adding and matching (default 50)')
     .option('--flood-max-items <n>', 'quarantine an entry matching more distinct items than this per window (default 1000)')
     .option('--flood-window <seconds>', 'flood window (default 3600)')

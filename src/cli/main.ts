@@ -10,6 +10,7 @@ import { registerStatusCommand } from './status-command.js';
 import { registerUnfurlCommand } from './unfurl-command.js';
 import { registerVerdictCommand } from './verdict-command.js';
 import { registerWorkerCommand } from './worker-command.js';
+import { reportCliError } from './cli-errors.js';
 
 const program = new Command()
   .name('abuse-scan')
@@ -27,4 +28,9 @@ registerHashSetCommand(program);
 registerHashCommand(program);
 registerClassifyCommand(program);
 
-await program.parseAsync(process.argv);
+// The one handler of what commands throw: `abuse-scan: <code or reason>: <message>`, exit code 1.
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  reportCliError(error);
+}

@@ -1,15 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { jobLimits, loadConfig } from '../config/config.js';
+import { jobLimits } from '../config/config.js';
 import { toScanError } from '../errors.js';
 import type { ScanJobInput } from '../jobs/job-schema.js';
 import { validateJob } from '../jobs/validate-job.js';
+import type { Decision, Verdict } from '../jobs/verdict-schema.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
 import { errorVerdict } from '../pipeline/scan-pipeline.js';
+import { strictest } from '../policy/decide.js';
 import { createLogger } from '../runtime/logger.js';
-import { formatVerdict } from './verdict-format.js';
-import type { Verdict } from '../jobs/verdict-schema.js';
+import { loadCliConfig, parseJson } from './cli-config.js';
+import { exitCodeOf, formatVerdict } from './verdict-format.js';
 
 interface ScanFlags {
   json?: boolean;
@@ -19,13 +21,16 @@ interface ScanFlags {
 
 /**
  * The embedded scan: the same pipeline as the queue workers, in this process, with no Redis.
- * One verdict per argument. The operator names local files, so any readable path is accepted.
+ * One verdict per argument. The operator names local files, so any readable path is accepted
+ * (the pipeline's image root is `/`; relative paths are made absolute before they get here).
+ * Exit status: the strictest decision of all of them.
  */
-async function scanJobs(jobs: ScanJobInput[], flags: ScanFlags): Promise<void> {
-  const config = loadConfig(process.env, { imageRoot: '/' });
+async function scanJobs(jobs: unknown[], flags: ScanFlags): Promise<void> {
+  const config = { ...loadCliConfig(), imageRoot: '/' };
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'abuse-scan');
   const pipeline = await createScanPipeline(config, { logger });
   const validation = { imageRoot: '/', limits: jobLimits(config) };
+  let strictestDecision: Decision = 'allow';
   try {
     for (const [index, input] of jobs.entries()) {
       const jobId = `local-${process.pid}-${index}`;
@@ -36,11 +41,24 @@ async function scanJobs(jobs: ScanJobInput[], flags: ScanFlags): Promise<void> {
         verdict = errorVerdict(input, { jobId, attempt: 1 }, toScanError(thrown), config.policy, pipeline.versions());
       }
       process.stdout.write(flags.json ? `${JSON.stringify(verdict)}\n` : `${formatVerdict(verdict)}\n`);
-      if (verdict.decision !== 'allow') process.exitCode = verdict.decision === 'block' ? 3 : 2;
+      strictestDecision = strictest(strictestDecision, verdict.decision);
     }
+    process.exitCode = exitCodeOf(strictestDecision);
   } finally {
     await pipeline.close();
   }
+}
+
+/**
+ * A job file's relative `{ path }` items as its producer meant them: under ABUSE_SCAN_IMAGE_ROOT
+ * when set (what workers read them against), else under the current directory. Absolute paths
+ * stay as they are. Anything that is not a job is left for validation to refuse.
+ */
+function withPathsResolved(input: unknown, base: string): unknown {
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+  if (!isObject(input) || !Array.isArray(input.items)) return input;
+  const items = input.items.map((item: unknown) => (isObject(item) && typeof item.path === 'string' ? { ...item, path: resolve(base, item.path) } : item));
+  return { ...input, items };
 }
 
 function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: ScanFlags): ScanJobInput {
@@ -63,10 +81,16 @@ export function registerScanCommand(program: Command): void {
   common(scan.command('image').argument('<file...>', 'image files to scan, one verdict each').description('scan image files')).action(
     (files: string[], flags: ScanFlags) => scanJobs(files.map((file) => jobFor({ path: resolve(file) }, file, flags)), flags),
   );
-  common(scan.command('job').argument('<file>', 'a scan job as JSON (- for stdin)').description('scan a whole job')).action(
+  common(
+    scan
+      .command('job')
+      .argument('<file>', 'a scan job as JSON (- for stdin)')
+      .description('scan a whole job; relative { path } items are read under ABUSE_SCAN_IMAGE_ROOT when set, else the current directory'),
+  ).action(
     async (file: string, flags: ScanFlags) => {
       const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-      await scanJobs([JSON.parse(text) as ScanJobInput], flags);
+      const job = parseJson(text, file === '-' ? 'stdin' : file);
+      await scanJobs([withPathsResolved(job, loadCliConfig().imageRoot ?? process.cwd())], flags);
     },
   );
 }

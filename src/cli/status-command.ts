@@ -1,20 +1,24 @@
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
+import type { FleetConfig } from '../config/config.js';
 import { readBacklog, QUEUE_STATES } from '../ops/backlog.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
-import { createRedis } from '../runtime/redis.js';
+import type { RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from '../verdicts/verdict-keys.js';
+import { withRedis } from './cli-redis.js';
 
 /**
  * `abuse-scan status [--json]`: what is waiting on the fleet, from Redis: scan jobs per queue and
  * state, the results stream's length and how far behind each consumer group is. The same
  * figures /metrics reports, for a terminal.
  */
-async function showStatus(flags: { json?: boolean }): Promise<void> {
-  const config = loadConfig(process.env);
-  const redis = createRedis(config.redisUrl);
-  const queues = SCAN_QUEUE_KINDS.map((kind) => new Queue(kind, { connection: redis, prefix: config.prefix }));
+function showStatus(flags: { json?: boolean }): Promise<void> {
+  return withRedis((redis, config) => printStatus(redis, config, flags));
+}
+
+async function printStatus(redis: RedisClient, config: FleetConfig, flags: { json?: boolean }): Promise<void> {
+  // Connection errors are withRedis's to report; a queue re-emits them.
+  const queues = SCAN_QUEUE_KINDS.map((kind) => new Queue(kind, { connection: redis, prefix: config.prefix }).on('error', () => undefined));
   const stream = verdictKeys(config.prefix).stream;
   try {
     const backlog = await readBacklog(queues, redis, stream);
@@ -35,7 +39,6 @@ async function showStatus(flags: { json?: boolean }): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await Promise.all(queues.map((queue) => queue.close()));
-    await redis.quit();
   }
 }
 

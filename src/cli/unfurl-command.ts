@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import { mapConcurrent } from '../pipeline/map-concurrent.js';
+import { loadCliConfig } from './cli-config.js';
 import { inputBatches, LineWriter } from './line-io.js';
 
 /**
@@ -26,7 +26,7 @@ export function formatUnfurl(result: UnfurlResult): string {
 }
 
 async function runUnfurl(urls: string[], flags: UnfurlFlags): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = loadCliConfig();
   const options: UnfurlOptions = {
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,

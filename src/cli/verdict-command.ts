@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
 import { jobIdForContent } from '../queues/scan-queue.js';
-import { createRedis } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
-import { formatVerdict } from './verdict-format.js';
+import { withRedis } from './cli-redis.js';
+import { exitCodeOf, formatVerdict } from './verdict-format.js';
 
 interface VerdictFlags {
   content?: string;
@@ -21,9 +20,7 @@ async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlag
     command.error('error: give either a jobId or --content <contentId> (with --tenant when the job had one)');
   }
   const jobId = jobIdArgument ?? jobIdForContent(flags.content!, flags.tenant);
-  const config = loadConfig(process.env);
-  const redis = createRedis(config.redisUrl);
-  try {
+  await withRedis(async (redis, config) => {
     const store = new VerdictStore(redis, { prefix: config.prefix, retentionSeconds: config.verdictRetentionSeconds, streamMaxLength: config.verdictStreamMaxLength });
     const verdict = await store.get(jobId);
     if (!verdict) {
@@ -32,10 +29,8 @@ async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlag
       return;
     }
     process.stdout.write(flags.json ? `${JSON.stringify(verdict)}\n` : `${formatVerdict(verdict)}\n`);
-    if (verdict.decision !== 'allow') process.exitCode = verdict.decision === 'block' ? 3 : 2;
-  } finally {
-    await redis.quit();
-  }
+    process.exitCode = exitCodeOf(verdict.decision);
+  });
 }
 
 export function registerVerdictCommand(program: Command): void {

@@ -1,4 +1,15 @@
-import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
+import type { ConsumedVerdict, Decision } from '../jobs/verdict-schema.js';
+
+/** The exit status of a decision, for `scan` and `verdict`: 0 allow, 2 review, 3 block (1 is an error). */
+export function exitCodeOf(decision: Decision): number {
+  return { allow: 0, review: 2, block: 3 }[decision];
+}
+
+type ConsumedError = ConsumedVerdict['errors'][number];
+
+function formatError(error: ConsumedError): string {
+  return `${error.partial ? 'partial error' : 'error'} ${error.code}: ${error.message}`;
+}
 
 /** A verdict as a person reads it: decision first, then why, then what was looked at. */
 export function formatVerdict(verdict: ConsumedVerdict): string {
@@ -11,11 +22,18 @@ export function formatVerdict(verdict: ConsumedVerdict): string {
   for (const item of verdict.items) {
     const status = item.status === 'ok' ? 'ok' : `error ${item.error?.code}: ${item.error?.message}`;
     lines.push(`  item ${item.index} [${item.kind}] ${item.input}: ${status}`);
+    // Every other error of the item too: an item can be ok and still have been seen only in part
+    // (an unfurl that failed), which is often why the decision is what it is.
+    for (const error of verdict.errors) {
+      const isItemStatus = item.error !== undefined && error.code === item.error.code && error.message === item.error.message;
+      if (error.item === item.index && !isItemStatus) lines.push(`    ${formatError(error)}`);
+    }
     for (const [key, value] of Object.entries(item.details)) {
       lines.push(`    ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
     }
   }
-  for (const error of verdict.errors.filter((e) => e.item === undefined)) lines.push(`  error ${error.code}: ${error.message}`);
+  const itemIndexes = new Set(verdict.items.map((item) => item.index));
+  for (const error of verdict.errors.filter((e) => e.item === undefined || !itemIndexes.has(e.item))) lines.push(`  ${formatError(error)}`);
   const timings = Object.entries(verdict.timings).map(([stage, ms]) => `${stage} ${ms} ms`);
   lines.push(`  timings: ${timings.join(', ')}`);
   const versions = [

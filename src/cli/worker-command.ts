@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
 import { FleetMetrics } from '../ops/metrics.js';
 import { startOpsServer, type OpsServer } from '../ops/ops-server.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
@@ -7,10 +6,11 @@ import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { runUntilSignalled } from '../runtime/runnable.js';
 import { ScanWorker } from '../worker/scan-worker.js';
+import { loadCliConfig } from './cli-config.js';
 
 /** Starts a scan worker; flags override the matching environment variables. */
 export async function runWorker(flags: { queues?: string; concurrency?: string; metricsPort?: string }): Promise<void> {
-  const config = loadConfig(process.env, {
+  const config = loadCliConfig({
     queues: flags.queues,
     concurrency: flags.concurrency,
     metricsPort: flags.metricsPort,

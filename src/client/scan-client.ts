@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import { Cluster, type RedisOptions } from 'ioredis';
 import { ScanError } from '../errors.js';
 import type { ScanJob, ScanJobInput } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
@@ -7,7 +6,7 @@ import { validateJob } from '../jobs/validate-job.js';
 import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
-import { createRedis, isRedisClient, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
+import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, redisAddress, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
@@ -84,15 +83,6 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 const MAX_JOB_ID_LENGTH = 256;
 const WAIT_EXPIRED = Symbol('wait expired');
 
-/**
- * Connections the client creates fail a command once a reconnect has failed, instead of holding
- * it until Redis returns (the fleet default, which BullMQ workers need): a producer would rather
- * fail than block an upload, and a command it stopped waiting for should not run much later. The
- * operation deadline covers what this cannot: a Redis that accepts connections but does not
- * answer, and BullMQ waiting for its connection to become ready.
- */
-const FAIL_FAST: RedisOptions = { maxRetriesPerRequest: 1 };
-
 /** Why an explicit jobId cannot be used, if it cannot. */
 function jobIdProblem(jobId: string): string | undefined {
   if (typeof jobId !== 'string' || jobId === '') return 'must be a non-empty string';
@@ -105,16 +95,14 @@ function jobIdProblem(jobId: string): string | undefined {
   return undefined;
 }
 
-/** The Redis named in `redis_unavailable` messages: host:port or socket path, or a cluster's known nodes. */
-function redisAddress(redis: RedisClient): string {
-  if (redis instanceof Cluster) return `Redis Cluster ${redis.nodes().map((node) => `${node.options.host}:${node.options.port}`).join(',')}`.trim();
-  return `Redis at ${redis.options.path ?? `${redis.options.host}:${redis.options.port}`}`;
-}
-
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   const ownsConnection = !isRedisClient(options.connection);
-  const connection: RedisClient = createRedis(options.connection, FAIL_FAST);
+  // Connections the client creates fail a command once a reconnect has failed: a producer would
+  // rather fail than block an upload, and a command it stopped waiting for should not run much
+  // later. The operation deadline covers the rest: a Redis that accepts connections but does not
+  // answer, and BullMQ waiting for its connection to become ready.
+  const connection: RedisClient = createRedis(options.connection, FAIL_FAST_OPTIONS);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const validation = { limits: options.limits ?? DEFAULT_JOB_LIMITS, imageRoot: options.imageRoot ?? process.env.ABUSE_SCAN_IMAGE_ROOT };

@@ -48,7 +48,7 @@ export interface HashSetSummary {
   version: number;
   size: number;
   createdAt: string;
-  /** Matches recorded since the set was created (flood guard). */
+  /** Matches recorded since the set was created, by the flood guard: block and review sets only (negative sets' hits are not counted). */
   matches: number;
   /** Entry numbers handed out so far (the packs cover 0 .. nextEntryNo - 1). */
   nextEntryNo: number;

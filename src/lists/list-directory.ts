@@ -2,15 +2,18 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../runtime/logger.js';
-import { parseListFile, type BadLine } from './list-import.js';
+import { ListFileError, parseListFile, type BadLine } from './list-import.js';
 import { assertListName } from './list-keys.js';
 import { compileList, ListMatcher, type CompiledList } from './list-matcher.js';
+import { listRoleOfName } from './list-store.js';
 
 /**
  * Lists from a directory, for the embedded scan without Redis (ABUSE_SCAN_LISTS_DIR): every
  * `<name>.txt` or `<name>.csv` file is one list, parsed like an import. A file whose name starts
- * with `allow-` is an allowlist, any other a blocklist whose matches suggest `block`. A list's
- * version is `sha256:` and the first 12 hex digits of the file's hash.
+ * with `allow-` is an allowlist, any other a blocklist whose matches suggest `block` (the rule of
+ * lists in Redis too: listRoleOfName). A list's version is `sha256:` and the first 12 hex digits
+ * of the file's hash. A file that is not a list (an invalid name, a CSV without an `entry`
+ * column) throws ListFileError naming it: a scan must not run without a list it was given.
  */
 
 export interface DirectoryList {
@@ -24,12 +27,16 @@ export async function loadListDirectory(dir: string, logger?: Logger): Promise<{
   const lists: DirectoryList[] = [];
   for (const file of files) {
     const name = file.replace(/\.(txt|csv)$/i, '');
-    assertListName(name);
-    const text = await readFile(join(dir, file), 'utf8');
-    const parsed = parseListFile(text, /\.csv$/i.test(file) ? 'csv' : 'txt');
+    const path = join(dir, file);
+    try {
+      assertListName(name);
+    } catch (error) {
+      throw new ListFileError(`${path}: ${(error as Error).message}`, { cause: error });
+    }
+    const text = await readFile(path, 'utf8');
+    const parsed = parseListFile(text, /\.csv$/i.test(file) ? 'csv' : 'txt', { source: path });
     const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
-    const role = name.startsWith('allow-') ? 'allow' : 'block';
-    const list = compileList({ name, version, role, action: 'block' }, parsed.entries);
+    const list = compileList({ name, version, role: listRoleOfName(name), action: 'block' }, parsed.entries);
     if (parsed.bad.length) logger?.warn({ file, bad: parsed.bad.slice(0, 20), count: parsed.bad.length }, 'list file lines skipped');
     lists.push({ list, file, bad: parsed.bad });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCsvList, parseTextList, splitCsvLine } from './list-import.js';
+import { importRefusal, ListFileError, parseCsvList, parseTextList, splitCsvLine, type ParsedList } from './list-import.js';
 
 describe('parseTextList', () => {
   it('reads one entry per line, skips comments and blanks, canonicalizes, reports bad lines by number', () => {
@@ -44,12 +44,37 @@ describe('parseCsvList', () => {
     ]);
   });
 
-  it('refuses a file without an entry column', () => {
-    expect(parseCsvList('url,label\nevil.example,x').bad).toEqual([expect.objectContaining({ line: 1, message: expect.stringMatching(/entry/) })]);
+  it('refuses a file without an entry column as a whole: nothing in it is a list', () => {
+    expect(() => parseCsvList('url,label\nevil.example,x', { source: 'feed.csv' })).toThrow(ListFileError);
+    expect(() => parseCsvList('# feed\nhttp://phish.example.com/login/\nhttp://evil2.example/\n', { source: 'feed.csv' })).toThrow(
+      /^feed\.csv:2: the CSV header row must name an "entry" column/,
+    );
   });
 
   it('splits quoted cells', () => {
     expect(splitCsvLine('a,"b,c",,"d""e"')).toEqual(['a', 'b,c', '', 'd"e']);
     expect(splitCsvLine('a,')).toEqual(['a', '']);
+  });
+});
+
+describe('importRefusal', () => {
+  const parsed = (entries: number, bad: number): ParsedList => ({
+    entries: Array.from({ length: entries }, (_, i) => ({ kind: 'domain' as const, value: `host${i}.example` })),
+    bad: Array.from({ length: bad }, (_, i) => ({ line: i + 1, text: 'x', message: 'bad' })),
+    duplicates: 0,
+  });
+
+  it('lets an ordinary import skip bad lines, up to --max-bad when given', () => {
+    expect(importRefusal(parsed(2, 3), { replace: false })).toBeUndefined();
+    expect(importRefusal(parsed(0, 0), { replace: false })).toBeUndefined();
+    expect(importRefusal(parsed(2, 3), { replace: false, maxBad: 2 })).toBe('3 bad lines (more than --max-bad 2)');
+  });
+
+  it('refuses a --replace with any bad line unless --max-bad allows it, and one with no entries at all', () => {
+    expect(importRefusal(parsed(5, 1), { replace: true })).toBe('1 bad lines (--replace allows none without --max-bad)');
+    expect(importRefusal(parsed(5, 1), { replace: true, maxBad: 1 })).toBeUndefined();
+    expect(importRefusal(parsed(0, 0), { replace: true })).toBe('no entries (--replace would empty the list)');
+    expect(importRefusal(parsed(0, 1), { replace: true, maxBad: 10 })).toBe('no entries (--replace would empty the list)');
+    expect(importRefusal(parsed(5, 0), { replace: true })).toBeUndefined();
   });
 });

@@ -2,7 +2,9 @@ import { canonicalEntry, ENTRY_KINDS, EntryError, entryField, type EntryKind, ty
 
 /**
  * Parses list files into canonical entries, all of them validated before anything is written:
- * bad lines come back with their line numbers and are left out, the good ones are imported.
+ * bad lines come back with their line numbers and are left out, the good ones are imported
+ * (importRefusal says when an import must write nothing). A file that cannot be read as a list
+ * at all, a CSV whose header names no `entry` column, throws ListFileError.
  *
  * - Plain text (`txt`): one entry per line, the kind read from the text (see guessEntryKind);
  *   blank lines and lines starting with `#` are skipped.
@@ -31,6 +33,38 @@ export interface ParsedList {
 export interface ParseListOptions {
   /** Recorded as `addedBy` on entries that have none. */
   addedBy?: string;
+  /** The file's name, for ListFileError messages. */
+  source?: string;
+}
+
+/** The file is not a list at all (nothing in it can be imported). */
+export class ListFileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ListFileError';
+  }
+}
+
+export interface ImportLimits {
+  /** The import makes the list exactly the file's entries. */
+  replace: boolean;
+  /** Most bad lines tolerated. Default: any number (skipped), but none with `replace`. */
+  maxBad?: number;
+}
+
+/**
+ * Why an import must write nothing, or undefined when it may go ahead. A replacement drops every
+ * live entry the file lacks, so a damaged file (bad lines, unless `maxBad` allows them) or one
+ * with no entries at all must not replace a live list.
+ */
+export function importRefusal(parsed: ParsedList, limits: ImportLimits): string | undefined {
+  const maxBad = limits.maxBad ?? (limits.replace ? 0 : Infinity);
+  if (parsed.bad.length > maxBad) {
+    const allowed = limits.maxBad === undefined ? '--replace allows none without --max-bad' : `more than --max-bad ${maxBad}`;
+    return `${parsed.bad.length} bad lines (${allowed})`;
+  }
+  if (limits.replace && parsed.entries.length === 0) return 'no entries (--replace would empty the list)';
+  return undefined;
 }
 
 /** The format of a file by its extension: `.csv` is CSV, anything else plain text. */
@@ -100,8 +134,8 @@ export function parseCsvList(text: string, options: ParseListOptions = {}): Pars
   const header = splitCsvLine(all[headerIndex]!);
   const columns = header?.map((name) => CSV_COLUMNS[name.trim().toLowerCase() as keyof typeof CSV_COLUMNS]);
   if (!columns?.includes('entry')) {
-    collector.bad(headerIndex + 1, all[headerIndex]!, 'the header row must name an "entry" column (optional: kind, label, reason, added_by)');
-    return collector.result;
+    const where = options.source ? `${options.source}:${headerIndex + 1}` : `line ${headerIndex + 1}`;
+    throw new ListFileError(`${where}: the CSV header row must name an "entry" column (optional: kind, label, reason, added_by), got ${JSON.stringify(all[headerIndex]!.slice(0, 200))}`);
   }
   for (let index = headerIndex + 1; index < all.length; index++) {
     const raw = all[index]!;

@@ -48,6 +48,23 @@ export interface ImportOptions extends ListSettingsInput {
   replace?: boolean;
 }
 
+/**
+ * A list's role follows its name, in Redis as in ABUSE_SCAN_LISTS_DIR: lists named `allow-*` are
+ * allowlists, all others blocklists. A name that says one role must never hold the other: a
+ * partner list filed as `allow-partners` that blocked its partners' links was that mistake.
+ */
+export function listRoleOfName(name: string): ListRole {
+  return name.startsWith('allow-') ? 'allow' : 'block';
+}
+
+/** A write asked for a role its list's name does not give, or the stored list has the other one. */
+export class ListRoleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListRoleError';
+  }
+}
+
 const DEFAULT_BATCH_SIZE = 5000;
 /** Staged changes (imports, large adds and removals) retried when another writer changed the list meanwhile. */
 const STAGED_CHANGE_ATTEMPTS = 3;
@@ -100,7 +117,7 @@ export class ListStore {
     // More than one script call's worth is staged and committed like an import: one version,
     // so a worker never loads half of the change.
     if (entries.length > this.batchSize) return this.import(name, entries, settings);
-    return this.mutate(name, 'add', tripleArgs(entries, new Date().toISOString()), settings);
+    return this.mutate(name, 'add', tripleArgs(entries, new Date().toISOString()), await this.settingsFor(name, settings));
   }
 
   /** Removes entries as one change; removing from a list that does not exist creates nothing. */
@@ -116,7 +133,28 @@ export class ListStore {
    * changes nothing and keeps the version.
    */
   async import(name: string, entries: readonly ListEntry[], options: ImportOptions = {}): Promise<ListChange> {
-    return this.untilCommitted(name, 'import', () => this.tryImport(name, entries, options));
+    const settings = { ...options, ...(await this.settingsFor(name, options)) };
+    return this.untilCommitted(name, 'import', () => this.tryImport(name, entries, settings));
+  }
+
+  /**
+   * The settings a write applies, with the role the name gives (listRoleOfName). Refused: asking
+   * for the other role, and writing to an allowlist whose name does not say so (made before the
+   * name decided the role: writing `block` would turn it into a blocklist).
+   */
+  private async settingsFor(name: string, requested: ListSettingsInput): Promise<ListSettingsInput> {
+    const role = listRoleOfName(name);
+    if (requested.role !== undefined && requested.role !== role) {
+      throw new ListRoleError(
+        role === 'block'
+          ? `list ${name} cannot be an allowlist: allowlists are named allow-<name> (as files in ABUSE_SCAN_LISTS_DIR are)`
+          : `list ${name} is an allowlist by its name (allow-*): it cannot be a blocklist`,
+      );
+    }
+    if (role === 'block' && (await this.redis.hget(this.keys(name).meta, 'role')) === 'allow') {
+      throw new ListRoleError(`list ${name} is stored as an allowlist but not named allow-<name>; its entries belong in an allow-* list`);
+    }
+    return { ...requested, role };
   }
 
   /** Every entry, one HSCAN page at a time: [field, stored info] pairs. */

@@ -22,6 +22,18 @@ function hostSignal(host: string): SignalType<LinkSubject> {
   };
 }
 
+/** A signal type whose match fails the way the caller chooses (a model that cannot run, say). */
+function failingSignal(name: string, error: ScanError): SignalType<LinkSubject> {
+  return {
+    name,
+    accepts: 'link',
+    match: () => {
+      throw error;
+    },
+    versions: () => ({}),
+  };
+}
+
 /** Image items fail in the way the caller chooses, to pin the pipeline's error handling. */
 function failingImages(error: ScanError): ItemPreparer {
   return {
@@ -82,6 +94,33 @@ describe('ScanPipeline', () => {
     await expect(pipeline.scan(job([{ url: 'https://img.example/a.png' }]), run)).rejects.toMatchObject({ code: 'fetch_timeout' });
     const last = await pipeline.scan(job([{ url: 'https://img.example/a.png' }]), { ...run, attempt: 5, finalAttempt: true });
     expect(last).toMatchObject({ attempt: 5, decision: 'review', errors: [{ code: 'fetch_timeout', item: 0 }] });
+  });
+
+  it('a failing signal type is a partial error of its item: the other types still run and their signals count', async () => {
+    const failing = failingSignal('test-model', new ScanError('model_failed', 'inference failed'));
+    // Before or after the type that fires: neither order loses the other's signal.
+    for (const order of [[failing, hostSignal('evil.example')], [hostSignal('evil.example'), failing]]) {
+      const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry(order), policy: DEFAULT_POLICY });
+      const verdict = await pipeline.scan(job(['http://evil.example/']), { ...run, attempt: 5, finalAttempt: true });
+      expect(verdictSchema.parse(verdict)).toEqual(verdict);
+      expect(verdict.decision).toBe('block');
+      expect(verdict.signals).toEqual([expect.objectContaining({ source: 'test', kind: 'host_match', item: 0 })]);
+      expect(verdict.errors).toEqual([{ code: 'model_failed', message: 'inference failed', item: 0, partial: true, detail: { signalType: 'test-model' } }]);
+      expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { canonical: 'http://evil.example/', failedSignalTypes: ['test-model'] } });
+      expect(verdict.reasons).toEqual(['block: test/host_match on item 0, score 1.000', 'review: partial error model_failed in signal type test-model on item 0']);
+    }
+    // Nothing else fired: the policy's decision for the error is the verdict's.
+    const alone = new ScanPipeline({ preparers: [links], registry: new SignalRegistry([failing, hostSignal('evil.example')]), policy: DEFAULT_POLICY });
+    expect((await alone.scan(job(['https://good.example/']), { ...run, finalAttempt: true })).decision).toBe('review');
+  });
+
+  it('a signal type failing transiently retries the job while attempts remain', async () => {
+    const pipeline = new ScanPipeline({
+      preparers: [links],
+      registry: new SignalRegistry([hostSignal('evil.example'), failingSignal('test-model', new ScanError('model_failed'))]),
+      policy: DEFAULT_POLICY,
+    });
+    await expect(pipeline.scan(job(['http://evil.example/']), run)).rejects.toMatchObject({ code: 'model_failed' });
   });
 
   it('refuses items no preparer accepts with a typed error', async () => {

@@ -36,6 +36,12 @@ const STAGE_NAMES: Record<ItemKind, string> = { link: 'links', image: 'images' }
 const NEVER_ABORTED = new AbortController().signal;
 const DEFAULT_ITEM_CONCURRENCY: Record<ItemKind, number> = { link: 8, image: 2 };
 
+/** A signal type that threw on an item, and its error as the verdict records it. */
+interface SignalTypeFailure {
+  signalType: string;
+  error: ErrorInfo;
+}
+
 interface ItemOutcome {
   result: ItemResult;
   signals: Signal[];
@@ -146,14 +152,12 @@ export class ScanPipeline {
       const preparer = this.preparers.get(kind);
       if (!preparer) throw new ScanError('unsupported_item', `no preparer for ${kind} items`);
       const prepared = await preparer.prepare(item, index, signal);
-      const signals: Signal[] = [];
-      for (const type of this.options.registry.forKind(kind)) {
-        signals.push(...(await type.match(prepared.subject, index, context)));
-      }
+      const { signals, failures } = await this.matchAll(kind, prepared.subject, index, run, context);
+      const failedSignalTypes = failures.map((failure) => failure.signalType);
       return {
-        result: { index, kind, input, status: 'ok', details: prepared.details },
+        result: { index, kind, input, status: 'ok', details: { ...prepared.details, ...(failedSignalTypes.length > 0 && { failedSignalTypes }) } },
         signals,
-        errors: (prepared.errors ?? []).map((error) => ({ ...error, item: index, partial: true })),
+        errors: [...(prepared.errors ?? []).map((error) => ({ ...error, item: index, partial: true })), ...failures.map((failure) => failure.error)],
       };
     } catch (thrown) {
       const error = toScanError(thrown);
@@ -161,6 +165,35 @@ export class ScanPipeline {
       const info = error.toInfo(index);
       return { result: { index, kind, input, status: 'error', error: info, details: {} }, signals: [], errors: [info] };
     }
+  }
+
+  /**
+   * Every signal type of the kind on one prepared item. A type that throws does not take the
+   * others' signals with it: its error becomes a partial error naming the type
+   * (`detail.signalType`), which the policy weighs next to what the others found (a known-bad hash
+   * still blocks when the image model fails). A transient failure retries the job while attempts
+   * remain.
+   */
+  private async matchAll(
+    kind: ItemKind,
+    subject: unknown,
+    index: number,
+    run: ScanRunInfo,
+    context: MatchContext,
+  ): Promise<{ signals: Signal[]; failures: SignalTypeFailure[] }> {
+    const signals: Signal[] = [];
+    const failures: SignalTypeFailure[] = [];
+    for (const type of this.options.registry.forKind(kind)) {
+      try {
+        signals.push(...(await type.match(subject, index, context)));
+      } catch (thrown) {
+        const error = toScanError(thrown);
+        if (!error.permanent && !run.finalAttempt) throw error;
+        const info = error.toInfo(index);
+        failures.push({ signalType: type.name, error: { ...info, partial: true, detail: { ...info.detail, signalType: type.name } } });
+      }
+    }
+    return { signals, failures };
   }
 }
 

@@ -49,6 +49,27 @@ describe('decide', () => {
     expect(decide([], [{ code: 'invalid_job', message: 'x' }], strict).reasons).toEqual(['block: error invalid_job on job']);
   });
 
+  it('names the signal type whose failure a partial error records', () => {
+    const failed = { code: 'model_failed', message: 'inference failed', item: 2, partial: true, detail: { signalType: 'image-model' } } as const;
+    expect(decide([], [failed], DEFAULT_POLICY).reasons).toEqual(['review: partial error model_failed in signal type image-model on item 2']);
+  });
+
+  it('an allowlist match overrides every other signal about the same link target, and says so', () => {
+    const allowlisted = signal({ kind: 'allowlist_match', suggests: 'allow', evidence: { list: 'allow-partners', entry: 'secure-update.xyz', hop: 0 } });
+    const urlModel = signal({ source: 'model', kind: 'url_model', evidence: { model: 'url-lexical-logreg', hop: 0 } });
+    expect(decide([urlModel, allowlisted], [], DEFAULT_POLICY)).toEqual({
+      decision: 'allow',
+      reasons: [
+        'allow: model/url_model on item 0, score 1.000 (block overridden by allowlist allow-partners entry secure-update.xyz on hop 0)',
+        'allow: blocklist/allowlist_match on item 0, score 1.000 (allowlist allow-partners entry secure-update.xyz on hop 0)',
+      ],
+    });
+    // Per target: another hop of the chain, another item, or a signal about no URL still counts.
+    expect(decide([allowlisted, signal({ source: 'model', kind: 'url_model', suggests: 'review', evidence: { hop: 1 } })], [], DEFAULT_POLICY).decision).toBe('review');
+    expect(decide([allowlisted, signal({ item: 1, evidence: { hop: 0 } })], [], DEFAULT_POLICY).decision).toBe('block');
+    expect(decide([allowlisted, signal({ source: 'hashset', kind: 'pdq_match' })], [], DEFAULT_POLICY).decision).toBe('block');
+  });
+
   it('never lets an error lower what a signal asks for', () => {
     expect(decide([signal({})], [{ code: 'fetch_failed', message: 'x', item: 0, partial: true }], DEFAULT_POLICY).decision).toBe('block');
   });

@@ -1,5 +1,6 @@
 import type { ErrorInfo } from '../errors.js';
 import type { Decision, Signal } from '../jobs/verdict-schema.js';
+import { ALLOWLIST_MATCH_KIND, isSignalSource } from '../signals/signal-type.js';
 import type { PolicyConfig } from './policy-config.js';
 
 const RANK: Record<Decision, number> = { allow: 0, review: 1, block: 2 };
@@ -14,37 +15,77 @@ function mildest(a: Decision, b: Decision): Decision {
 
 export interface PolicyOutcome {
   decision: Decision;
-  /** One line per signal or error that raised the decision above `allow`, strictest first. */
+  /**
+   * One line per signal or error that raised the decision above `allow`, then one per allowlist
+   * match and per signal an allowlist overrode; strictest first.
+   */
   reasons: string[];
+}
+
+interface Contribution {
+  decision: Decision;
+  reason: string;
+  /** Listed among the reasons even at `allow`: why something that fired did not count. */
+  explainsAllow?: boolean;
 }
 
 /**
  * The decision for a job: the strictest of what its signals ask for (each capped by its source's
- * ceiling) and of what its errors map to. Pure: same signals, errors and policy, same outcome.
+ * ceiling) and of what its errors map to. Allowlists win per link target: a signal about a URL an
+ * allowlist covers (same item, same `evidence.hop`) counts as `allow`, whatever its source. Pure:
+ * same signals, errors and policy, same outcome.
  */
 export function decide(signals: readonly Signal[], errors: readonly ErrorInfo[], policy: PolicyConfig): PolicyOutcome {
-  const contributions: Array<{ decision: Decision; reason: string }> = [];
+  const contributions: Contribution[] = [];
+  const allowlisted = allowlistedTargets(signals);
 
   for (const signal of signals) {
-    const ceiling = policy.maxDecisionBySource[signal.source];
+    const what = `${signal.source}/${signal.kind} on item ${signal.item}, score ${signal.score.toFixed(3)}`;
+    if (signal.kind === ALLOWLIST_MATCH_KIND) {
+      contributions.push({ decision: 'allow', reason: `allow: ${what} (${describeAllowlistEntry(signal)})`, explainsAllow: true });
+      continue;
+    }
+    const allowlist = allowlisted.get(targetKey(signal) ?? '');
+    if (allowlist && signal.suggests !== 'allow') {
+      contributions.push({ decision: 'allow', reason: `allow: ${what} (${signal.suggests} overridden by ${describeAllowlistEntry(allowlist)})`, explainsAllow: true });
+      continue;
+    }
+    const ceiling = isSignalSource(signal.source) ? policy.maxDecisionBySource[signal.source] : undefined;
     const decision = ceiling ? mildest(signal.suggests, ceiling) : signal.suggests;
     const capped = decision !== signal.suggests ? ` (capped from ${signal.suggests} for source ${signal.source})` : '';
-    contributions.push({
-      decision,
-      reason: `${decision}: ${signal.source}/${signal.kind} on item ${signal.item}, score ${signal.score.toFixed(3)}${capped}`,
-    });
+    contributions.push({ decision, reason: `${decision}: ${what}${capped}` });
   }
   for (const error of errors) {
-    const table = error.partial ? policy.partialErrorDecisions : policy.errorDecisions;
-    const decision = table[error.code] ?? policy.defaultErrorDecision;
+    const decision = (error.partial ? policy.partialErrorDecisions[error.code] : undefined) ?? policy.errorDecisions[error.code] ?? policy.defaultErrorDecision;
     const where = error.item === undefined ? 'job' : `item ${error.item}`;
-    contributions.push({ decision, reason: `${decision}: ${error.partial ? 'partial ' : ''}error ${error.code} on ${where}` });
+    const signalType = typeof error.detail?.signalType === 'string' ? ` in signal type ${error.detail.signalType}` : '';
+    contributions.push({ decision, reason: `${decision}: ${error.partial ? 'partial ' : ''}error ${error.code}${signalType} on ${where}` });
   }
 
   const decision = contributions.reduce<Decision>((acc, c) => strictest(acc, c.decision), 'allow');
   const reasons = contributions
-    .filter((c) => c.decision !== 'allow')
+    .filter((c) => c.decision !== 'allow' || c.explainsAllow)
     .sort((a, b) => RANK[b.decision] - RANK[a.decision])
     .map((c) => c.reason);
   return { decision, reasons };
+}
+
+/** `item:hop` of a signal about one URL of a link; undefined for signals about anything else. */
+function targetKey(signal: Signal): string | undefined {
+  return typeof signal.evidence.hop === 'number' ? `${signal.item}:${signal.evidence.hop}` : undefined;
+}
+
+/** The allowlist signal of every allowlisted link target, by target. */
+function allowlistedTargets(signals: readonly Signal[]): Map<string, Signal> {
+  const byTarget = new Map<string, Signal>();
+  for (const signal of signals) {
+    const key = signal.kind === ALLOWLIST_MATCH_KIND ? targetKey(signal) : undefined;
+    if (key !== undefined && !byTarget.has(key)) byTarget.set(key, signal);
+  }
+  return byTarget;
+}
+
+function describeAllowlistEntry(allowlist: Signal): string {
+  const { list, entry, hop } = allowlist.evidence;
+  return `allowlist ${String(list)} entry ${String(entry)} on hop ${String(hop)}`;
 }

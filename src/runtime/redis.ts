@@ -17,8 +17,21 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 // commands wait for a reconnect instead of failing.
 const CLIENT_OPTIONS: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true };
 
+/**
+ * For connections whose caller would rather fail than wait (producers, operators' commands): a
+ * command fails once a reconnect has failed, instead of being held until Redis is back. Pass as
+ * `overrides` to createRedis; never for BullMQ workers.
+ */
+export const FAIL_FAST_OPTIONS: RedisOptions = { maxRetriesPerRequest: 1 };
+
 export function isRedisClient(value: unknown): value is RedisClient {
   return value instanceof Redis || value instanceof Cluster;
+}
+
+/** The Redis a connection talks to, for `redis_unavailable` messages: host:port or socket path, or a cluster's known nodes. */
+export function redisAddress(redis: RedisClient): string {
+  if (redis instanceof Cluster) return `Redis Cluster ${redis.nodes().map((node) => `${node.options.host}:${node.options.port}`).join(',')}`.trim();
+  return `Redis at ${redis.options.path ?? `${redis.options.host}:${redis.options.port}`}`;
 }
 
 /** Whether a URL names a cluster (several nodes, or the redis-cluster scheme). */

@@ -1,6 +1,24 @@
 import type { ItemKind } from '../jobs/job-schema.js';
 import type { Signal, VerdictVersions } from '../jobs/verdict-schema.js';
 
+/**
+ * Every `source` a signal type of this fleet emits; the policy's per-source ceilings accept only
+ * these (a misspelt source would cap nothing).
+ */
+export const SIGNAL_SOURCES = ['blocklist', 'hashset', 'model'] as const;
+export type SignalSource = (typeof SIGNAL_SOURCES)[number];
+
+export function isSignalSource(source: string): source is SignalSource {
+  return (SIGNAL_SOURCES as readonly string[]).includes(source);
+}
+
+/**
+ * The kind of the signal an allowlist entry gives a link target (source `blocklist`, suggests
+ * `allow`). The policy reads it: every other signal about the same target (same item, same
+ * `evidence.hop`) is overridden by it. Signals about one URL of a link carry that URL's `hop`.
+ */
+export const ALLOWLIST_MATCH_KIND = 'allowlist_match';
+
 /** Versions a signal type reports for the verdict: which lists, hash sets or models it consulted. */
 export type PartialVersions = Partial<Omit<VerdictVersions, 'scanner'>>;
 
@@ -24,8 +42,9 @@ export interface SignalType<Subject = unknown> {
   /** The kind of prepared item it reads. */
   readonly accepts: ItemKind;
   /**
-   * Signals for one prepared item (empty when nothing fired). A thrown ScanError becomes an
-   * error of that item; a transient one retries the job.
+   * Signals for one prepared item (empty when nothing fired). A thrown ScanError becomes a
+   * partial error of that item naming the type (the item's other signal types still count); a
+   * transient one retries the job while attempts remain.
    */
   match(subject: Subject, itemIndex: number, context?: MatchContext): Promise<Signal[]> | Signal[];
   /** Versions of the data it matched against, as of now. */

@@ -3,25 +3,39 @@ import { REPO_ROOT } from './fleet.js';
 import { TEST_REDIS_URL } from './redis.js';
 
 export interface CliResult {
+  /** Exit code; null when the command was killed at `timeoutMs`. */
   code: number | null;
   stdout: string;
   stderr: string;
+  durationMs: number;
+}
+
+export interface CliOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+  /** Kill the command after this long (code null): a test of a command that used to hang fails instead of hanging. */
+  timeoutMs?: number;
 }
 
 /** `abuse-scan <args>` from the TypeScript sources against the test Redis, with optional stdin and environment. */
-export function runCli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'silent', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, durationMs: Date.now() - started });
+    });
     child.stdin.end(options.stdin ?? '');
   });
 }

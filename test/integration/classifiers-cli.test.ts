@@ -26,6 +26,12 @@ describe('abuse-scan classify', () => {
     expect(code).toBe(lines[1]!.scores[0]!.suggests === 'block' ? 3 : 2);
   }, 30_000);
 
+  it('refuses text that is not a URL a browser could visit with invalid_url instead of scoring it', async () => {
+    const { stdout, code } = await cli('classify', 'url', 'not a url at all', '--json');
+    expect(JSON.parse(stdout)).toEqual({ input: 'not a url at all', scores: [], error: { code: 'invalid_url', message: '"not a url at all" is not a URL a browser could visit' } });
+    expect(code).toBe(1);
+  }, 30_000);
+
   it('scores image files with the label probabilities, and reports unreadable ones', async () => {
     const { stdout, code } = await cli('classify', 'image', 'fixtures/images/clouds.jpg', 'fixtures/images/no-such.jpg');
     expect(stdout).toMatch(/fixtures\/images\/clouds\.jpg\n {2}allow +0\.\d{4} {2}nsfw-mobilenet-v2@\S+ {2}\(Drawing [\d.]+, Hentai [\d.]+, Neutral [\d.]+, Porn [\d.]+, Sexy [\d.]+\)/);

@@ -1,33 +1,9 @@
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
-import { uniquePrefix } from '../harness/redis.js';
+import { closedPort, silentServer, uniquePrefix } from '../harness/redis.js';
 
 const job = { contentId: 'unavailable', surface: 'send', items: ['https://a.example/'] };
-
-/** A port nothing listens on: Redis is down. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A server that accepts connections and never answers: a Redis that hangs or a half-open partition. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => void sockets.add(socket)).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /** How `work` settled, and after how long; 'pending' if it had not within `limitMs` (the old hang). */
 async function outcome(work: Promise<unknown>, limitMs: number): Promise<{ code: string; message: string; ms: number }> {

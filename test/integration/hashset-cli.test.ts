@@ -73,6 +73,22 @@ describe('abuse-scan hashset / hash', () => {
     expect(stats).toMatchObject({ size: 1, version: 1, matches: 0, quarantined: [], config: { threshold: 28, minQuality: 50 } });
   }, 60_000);
 
+  it('refuses a bad configuration with one readable line per problem, not zod issue JSON', async () => {
+    const md5 = await cli('hashset', 'create', 'cli-bad', '--algorithm', 'md5');
+    expect(md5.code).toBe(1);
+    expect(md5.stderr).toBe("error: option '--algorithm <algorithm>' argument 'md5' is invalid. Allowed choices are pdq, blockhash.\n");
+    const threshold = await cli('hashset', 'create', 'cli-bad', '--algorithm', 'pdq', '--threshold', '999');
+    expect(threshold).toMatchObject({ code: 1, stderr: 'abuse-scan: invalid input: threshold: Too big: expected number to be <=128\n' });
+  }, 30_000);
+
+  it('stats of a negative set says its matches are not counted instead of showing 0', async () => {
+    expect((await cli('hashset', 'create', 'cli-known-good', '--algorithm', 'pdq', '--kind', 'negative')).code).toBe(0);
+    const json = JSON.parse((await cli('hashset', 'stats', 'cli-known-good', '--json')).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ matches: null, config: { kind: 'negative' } });
+    const text = await cli('hashset', 'stats', 'cli-known-good');
+    expect(text.stdout).toMatch(/^matches +not counted for negative sets/m);
+  }, 30_000);
+
   it('import validates the whole file first, reports bad lines by number, and re-imports as a no-op', async () => {
     expect((await cli('hashset', 'create', 'cli-import', '--algorithm', 'pdq')).code).toBe(0);
     const csv = join(dir, 'export.csv');

@@ -62,13 +62,73 @@ describe('link-blocklist signal type in the fleet', () => {
     expect(verdict.items[0]!.details.chain).toHaveLength(3);
   });
 
-  it('allows the same link once an allowlist covers the blocklisted hop', async () => {
-    await store.add('allow-local', [canonicalEntry('127.0.0.1/middle')], { role: 'allow' });
+  it('allows the same link once an allowlist covers the blocklisted hop, naming the allowlist entry and what it overrode', async () => {
+    const { version } = await store.add('allow-local', [canonicalEntry('127.0.0.1/middle')], { role: 'allow' });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const { jobId } = await client.enqueue({ contentId: 'hop-allowed', surface: 'send', items: [`${server.origin}/start`] });
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
-    expect(verdict.signals.filter((s) => s.source === 'blocklist')).toEqual([]);
+    expect(verdict.signals.filter((s) => s.source === 'blocklist')).toEqual([
+      {
+        source: 'blocklist',
+        kind: 'allowlist_match',
+        item: 0,
+        score: 1,
+        suggests: 'allow',
+        evidence: expect.objectContaining({
+          list: 'allow-local',
+          listVersion: String(version),
+          entry: '127.0.0.1/middle',
+          hop: 1,
+          url: 'http://127.0.0.1/middle',
+          overrode: [{ list: 'phish', entry: '127.0.0.1/middle', entryKind: 'expression', suggests: 'block' }],
+        }),
+      },
+    ]);
     expect(verdict.decision).not.toBe('block');
+    expect(verdict.reasons).toContain('allow: blocklist/allowlist_match on item 0, score 1.000 (allowlist allow-local entry 127.0.0.1/middle on hop 1)');
+  });
+});
+
+describe('allowlists win over the URL model', () => {
+  const prefix = uniquePrefix('allowlist-url-model');
+  const phishing = 'http://paypal-login-verify-account.com.secure-update.xyz/signin/verify';
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('an allowlisted URL is not blocked by the URL model; the same URL without the allowlist is', async () => {
+    // No unfurling: the link is judged on its text, without reaching the network.
+    const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: TEST_REDIS_URL, prefix });
+    const pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
+    const scan = (contentId: string) => pipeline.scan({ schemaVersion: 1, contentId, surface: 'test', items: [phishing] }, { jobId: contentId, attempt: 1, finalAttempt: true });
+    try {
+      const unlisted = await scan('not-allowlisted');
+      expect(unlisted.decision).toBe('block');
+      expect(unlisted.signals).toEqual([expect.objectContaining({ source: 'model', kind: 'url_model', suggests: 'block', evidence: expect.objectContaining({ hop: 0 }) })]);
+
+      await new ListStore(redis, { prefix }).add('allow-partners', [canonicalEntry('secure-update.xyz')], { role: 'allow' });
+      let verdict = await scan('allowlisted');
+      for (let n = 0; verdict.decision !== 'allow' && n < 100; n++) {
+        await new Promise((resolve) => setTimeout(resolve, 10)); // the replica applies the change within a second
+        verdict = await scan(`allowlisted-${n}`);
+      }
+      expect(verdict.decision).toBe('allow');
+      // The model's signal stays as evidence; the policy says the allowlist overrode it.
+      expect(verdict.signals.map((s) => [s.source, s.kind, s.suggests])).toEqual([
+        ['model', 'url_model', 'block'],
+        ['blocklist', 'allowlist_match', 'allow'],
+      ]);
+      expect(verdict.reasons[0]).toBe('allow: model/url_model on item 0, score 1.000 (block overridden by allowlist allow-partners entry secure-update.xyz on hop 0)');
+    } finally {
+      await pipeline.close();
+    }
   });
 });
 

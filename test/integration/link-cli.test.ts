@@ -113,6 +113,74 @@ describe('abuse-scan blocklist', () => {
   });
 });
 
+describe('abuse-scan blocklist: refusals that keep a live list safe', () => {
+  const prefix = uniquePrefix('blocklist-cli-refusals');
+  const env = { ABUSE_SCAN_PREFIX: prefix };
+  let redis: Redis;
+  let store: ListStore;
+  let dir: string;
+
+  beforeAll(async () => {
+    redis = testRedis();
+    store = new ListStore(redis, { prefix });
+    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('import --replace never empties or shrinks a live list on the strength of a bad file', async () => {
+    const good = join(dir, 'live.txt');
+    await writeFile(good, 'evil.example\nkit.example/p/\nhttp://phish.example.com/login/\n');
+    expect((await runCli(['blocklist', 'import', 'live', good], { env })).code).toBe(0);
+    const live = await store.summary('live');
+
+    // A CSV without an `entry` header: its first URL was read as the header, the rest as nothing.
+    const headerless = join(dir, 'feed.csv');
+    await writeFile(headerless, 'http://phish.example.com/login/\nhttp://evil2.example/\n');
+    const noHeader = await runCli(['blocklist', 'import', 'live', headerless, '--replace'], { env });
+    expect(noHeader.code).toBe(1);
+    expect(noHeader.stderr).toBe(`abuse-scan: invalid list file: ${headerless}:1: the CSV header row must name an "entry" column (optional: kind, label, reason, added_by), got "http://phish.example.com/login/"\n`);
+
+    const damaged = join(dir, 'damaged.txt');
+    await writeFile(damaged, 'evil.example\njavascript:alert(1)\n');
+    const withBadLine = await runCli(['blocklist', 'import', 'live', damaged, '--replace'], { env });
+    expect(withBadLine.code).toBe(1);
+    expect(withBadLine.stderr).toMatch(/^line 2: unsupported_scheme[^\n]*\nlist live: nothing imported: 1 bad lines \(--replace allows none without --max-bad\)\n$/);
+
+    const empty = join(dir, 'empty.txt');
+    await writeFile(empty, '# nothing today\n');
+    const nothing = await runCli(['blocklist', 'import', 'live', empty, '--replace'], { env });
+    expect(nothing).toMatchObject({ code: 1, stderr: 'list live: nothing imported: no entries (--replace would empty the list)\n' });
+    expect(await store.summary('live')).toEqual(live);
+
+    // Allowed explicitly: the bad line is skipped, the rest replaces the list.
+    const allowed = await runCli(['blocklist', 'import', 'live', damaged, '--replace', '--max-bad', '1'], { env });
+    expect(allowed.stdout).toMatch(/^list live: version 2, 0 added, 0 updated, 1 unchanged, 2 removed; 1 bad lines skipped/);
+    expect(allowed.code).toBe(1);
+  });
+
+  it('a list named allow-* is an allowlist, and --allow is refused for any other name', async () => {
+    const added = await runCli(['blocklist', 'add', 'allow-partners', 'partner.example'], { env });
+    expect(added.code).toBe(0);
+    expect(await store.summary('allow-partners')).toMatchObject({ role: 'allow' });
+
+    const refused = await runCli(['blocklist', 'add', 'partners', 'partner.example', '--allow'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('abuse-scan: list role mismatch: list partners cannot be an allowlist: allowlists are named allow-<name> (as files in ABUSE_SCAN_LISTS_DIR are)\n');
+    expect(await store.summary('partners')).toBeUndefined();
+  });
+
+  it('remove from a list that does not exist says so and exits 1, like list', async () => {
+    const removed = await runCli(['blocklist', 'remove', 'nosuch', 'evil.example'], { env });
+    expect(removed).toMatchObject({ code: 1, stdout: '', stderr: 'no list named nosuch\n' });
+    expect(await store.summary('nosuch')).toBeUndefined();
+  });
+});
+
 describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
   let dir: string;
   beforeAll(async () => {
@@ -130,9 +198,15 @@ describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
     expect(verdict.signals.find((s) => s.source === 'blocklist')!.evidence).toMatchObject({ list: 'phish', entry: 'evil.example', hop: 0 });
     expect(verdict.versions.lists.phish).toMatch(/^sha256:[0-9a-f]{12}$/);
     const allowed = await runCli(['scan', 'url', '--json', 'https://login.evil.example/x'], { env });
-    // Other signal types (models) may still speak; the blocklist must not.
-    const allowedVerdict = JSON.parse(allowed.stdout) as { signals: Array<{ source: string }> };
-    expect(allowedVerdict.signals.filter((s) => s.source === 'blocklist')).toEqual([]);
-    expect(allowed.code).not.toBe(3);
+    // The blocklist speaks only to say the allowlist won, and over which entry.
+    const allowedVerdict = JSON.parse(allowed.stdout) as { signals: Array<{ source: string; kind: string; suggests: string; evidence: Record<string, unknown> }> };
+    expect(allowedVerdict.signals.filter((s) => s.source === 'blocklist')).toEqual([
+      expect.objectContaining({
+        kind: 'allowlist_match',
+        suggests: 'allow',
+        evidence: expect.objectContaining({ list: 'allow-partners', hop: 0, overrode: [{ list: 'phish', entry: 'evil.example', entryKind: 'domain', suggests: 'block' }] }),
+      }),
+    ]);
+    expect(allowed.code).toBe(0);
   });
 });

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalEntry, type ListEntry } from '../../src/lists/list-entry.js';
 import { ListReplica } from '../../src/lists/list-replica.js';
-import { ListStore } from '../../src/lists/list-store.js';
+import { listKeys } from '../../src/lists/list-keys.js';
+import { ListRoleError, ListStore } from '../../src/lists/list-store.js';
 import { waitUntil } from '../harness/fleet.js';
 import { targetOf } from '../harness/link-targets.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
@@ -81,6 +82,25 @@ describe('ListStore and ListReplica (real Redis)', () => {
     } finally {
       await subscriber.quit();
     }
+  });
+
+  it('gives a list the role its name says: allow-* are allowlists, and a write asking otherwise is refused', async () => {
+    await store.add('allow-cdn', entries('cdn.example'));
+    await store.import('allow-feed', entries('partner.example'));
+    expect(await store.summary('allow-cdn')).toMatchObject({ role: 'allow' });
+    expect(await store.summary('allow-feed')).toMatchObject({ role: 'allow' });
+    await expect(store.add('cdn', entries('cdn.example'), { role: 'allow' })).rejects.toThrow(ListRoleError);
+    await expect(store.import('allow-feed', entries('evil.example'), { role: 'block' })).rejects.toThrow(ListRoleError);
+    expect(await store.summary('cdn')).toBeUndefined();
+
+    // A list stored before the name decided the role: an allow-* blocklist becomes the allowlist
+    // its name says; an allowlist under another name is not turned into a blocklist by a write.
+    await redis.hset(listKeys(prefix, 'allow-old').meta, 'version', 1, 'role', 'block', 'action', 'block');
+    await redis.hset(listKeys(prefix, 'old-partners').meta, 'version', 1, 'role', 'allow', 'action', 'block');
+    await store.add('allow-old', entries('partner.example'));
+    expect(await store.summary('allow-old')).toMatchObject({ role: 'allow', version: 2 });
+    await expect(store.add('old-partners', entries('partner.example'))).rejects.toThrow(/stored as an allowlist but not named allow-/);
+    expect(await store.summary('old-partners')).toMatchObject({ role: 'allow', version: 1, size: 0 });
   });
 
   it('hot-reloads a changed list in a running replica within a second, swapping the matcher', async () => {

@@ -1,8 +1,12 @@
 /**
  * Matches every hashed frame of an image against the hash sets: PDQ sets through all eight dihedral
  * variants (so rotated and mirrored copies match), blockhash sets on the hash as computed (blockhash
- * has no variants). Negative sets (known-good images) are checked first: a frame that matches one
- * gets no other set's signal, and the known-good match is reported as evidence (suggests `allow`).
+ * has no variants). Negative sets hold known-good images (false positives, logos): a known-good
+ * entry suppresses a positive set's hit on the same frame only when it is strictly closer to the
+ * frame than the positive set's closest entry, and only within one algorithm (PDQ and blockhash
+ * distances do not compare). An exact copy of a known-bad image therefore still matches when a
+ * near-duplicate of it was marked good. The known-good match is reported as a signal suggesting
+ * `allow`, naming each hit it suppressed and at what distances.
  *
  * One signal per set per item, for the closest entry over all frames and variants:
  *   { source: 'hashset', kind: 'pdq_match' | 'blockhash_match', suggests, score, evidence }
@@ -13,7 +17,9 @@
  * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
  * its own quarter turn back).
  * `suggests` is the set's kind (`block` or `review`), `review` when the entry is quarantined by the
- * flood guard, `allow` for negative sets.
+ * flood guard, `allow` for negative sets. A negative set's evidence adds `knownGood: true`,
+ * `suppresses: 'positive hits farther than this entry (same algorithm)'` and `suppressed`: one
+ * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid.
  */
 import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
@@ -45,9 +51,15 @@ interface Hit {
   variant: string;
   /** Entries of the set within the threshold for that frame. */
   matches: number;
-  /** For negative hits: the other sets this frame also matched and that it silenced. */
-  suppressed?: string[];
 }
+
+/** A positive hit that a known-good hit on the same frame was strictly closer than. */
+interface Suppression {
+  hit: Hit;
+  by: Hit;
+}
+
+const SUPPRESSION_RULE = 'positive hits farther than this entry (same algorithm)';
 
 export class HashSetMatchSignalType implements SignalType<ImageSubject> {
   readonly name = 'hashset-match';
@@ -65,15 +77,22 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       const known = best.get(hit.set);
       if (!known || hit.distance < known.distance) best.set(hit.set, hit);
     };
+    const suppressions = new Map<MatchableHashSet, Suppression[]>();
 
     subject.frames.forEach((frame, frameIndex) => {
       const knownGood = negative.map((set) => closest(set, frame, frameIndex)).filter((hit) => hit !== undefined);
-      const hits = positive.map((set) => closest(set, frame, frameIndex)).filter((hit) => hit !== undefined);
-      if (knownGood.length === 0) return hits.forEach(keep);
-      for (const hit of knownGood) keep({ ...hit, suppressed: hits.map((h) => h.set.config.name) });
+      for (const hit of positive.map((set) => closest(set, frame, frameIndex))) {
+        if (hit === undefined) continue;
+        const by = closestStrictlyCloser(knownGood, hit);
+        if (!by) keep(hit);
+        else suppressions.set(by.set, [...(suppressions.get(by.set) ?? []), { hit, by }]);
+      }
+      knownGood.forEach(keep);
     });
 
-    const signals = await Promise.all([...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex, context)));
+    const signals = await Promise.all(
+      [...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex, context, suppressions.get(hit.set) ?? [])),
+    );
     return signals.filter((signal) => signal !== undefined);
   }
 
@@ -81,7 +100,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     return { hashSets: Object.fromEntries(this.options.source.sets().map((set) => [set.config.name, set.version])) };
   }
 
-  private async signalFor(hit: Hit, frame: ImageHashes, itemIndex: number, context: MatchContext | undefined): Promise<Signal | undefined> {
+  private async signalFor(hit: Hit, frame: ImageHashes, itemIndex: number, context: MatchContext | undefined, suppressions: readonly Suppression[]): Promise<Signal | undefined> {
     const { config } = hit.set;
     const [entry] = await hit.set.describe([hit.entryNo]);
     if (!entry) return undefined; // removed between the match and now
@@ -112,10 +131,37 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         frame: hit.frame,
         matches: hit.matches,
         ...(quarantined && { quarantined: true }),
-        ...(config.kind === 'negative' && { knownGood: true, suppressed: hit.suppressed ?? [] }),
+        ...(config.kind === 'negative' && { knownGood: true, suppresses: SUPPRESSION_RULE, suppressed: await describeSuppressions(suppressions) }),
       },
     };
   }
+}
+
+/** The closest known-good hit of the frame that is strictly closer to it than `hit` (same algorithm only). */
+function closestStrictlyCloser(knownGood: readonly Hit[], hit: Hit): Hit | undefined {
+  let closestGood: Hit | undefined;
+  for (const good of knownGood) {
+    if (good.set.config.algorithm !== hit.set.config.algorithm || good.distance >= hit.distance) continue;
+    if (!closestGood || good.distance < closestGood.distance) closestGood = good;
+  }
+  return closestGood;
+}
+
+/** Which entry of which set each suppression hid, and which known-good entry hid it, at what distances. */
+async function describeSuppressions(suppressions: readonly Suppression[]): Promise<Array<Record<string, unknown>>> {
+  return Promise.all(
+    suppressions.map(async ({ hit, by }) => {
+      const [[entry], [good]] = await Promise.all([hit.set.describe([hit.entryNo]), by.set.describe([by.entryNo])]);
+      return {
+        set: hit.set.config.name,
+        entryId: entry?.id ?? null,
+        distance: hit.distance,
+        frame: hit.frame,
+        knownGoodEntryId: good?.id ?? null,
+        knownGoodDistance: by.distance,
+      };
+    }),
+  );
 }
 
 /** The set's closest entry to this frame, or undefined (also when the frame is below the PDQ floor). */

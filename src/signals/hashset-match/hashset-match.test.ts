@@ -16,9 +16,10 @@ function image(pdq: number, blockhash: number, pdqQuality = 100, flips = 0): Ima
   return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
 }
 
-function set(input: Omit<HashSetConfigInput, 'algorithm'> & { algorithm?: 'pdq' | 'blockhash' }, entries: Array<[string, number, string?]>): HashSet {
+/** A set of entries given by seed (or by hash, to place one at a known distance). */
+function set(input: Omit<HashSetConfigInput, 'algorithm'> & { algorithm?: 'pdq' | 'blockhash' }, entries: Array<[string, number | Uint8Array, string?]>): HashSet {
   const hashSet = new HashSet(resolveHashSetConfig({ algorithm: 'pdq', ...input }));
-  for (const [id, seed, label] of entries) hashSet.add({ id, hash: hash(seed), ...(label && { label }) });
+  for (const [id, seed, label] of entries) hashSet.add({ id, hash: typeof seed === 'number' ? hash(seed) : seed, ...(label && { label }) });
   return hashSet;
 }
 
@@ -44,18 +45,57 @@ describe('hash-set signal type', () => {
     expect(signal!.evidence).toMatchObject({ entryId: 'rotated', distance: 0, variant: 'rotate270' });
   });
 
-  it('a known-good (negative) match suppresses the other sets and is reported as evidence only', async () => {
+  it('a known-good entry suppresses a positive hit only when strictly closer, and names the hit, entries and distances', async () => {
+    // The scanned image is hash(1000) with 10 leading bits flipped: 10 bits from the bad entry.
+    const scanned = image(1000, 5, 100, 10);
     const bad = set({ name: 'bad' }, [['e1', 1000]]);
-    const review = set({ name: 'blockhash-review', algorithm: 'blockhash', kind: 'review' }, [['b1', 5]]);
-    const logos = set({ name: 'logos', kind: 'negative' }, [['logo', 1000, 'our logo']]);
-    const type = new HashSetMatchSignalType({ source: { sets: () => [bad, review, logos] } });
-    const signals = await type.match(image(1000, 5), 0);
-    expect(signals).toEqual([
-      expect.objectContaining({ kind: 'pdq_match', suggests: 'allow', evidence: expect.objectContaining({ set: 'logos', entryId: 'logo', knownGood: true, suppressed: ['bad', 'blockhash-review'] }) }),
+    const closer = set({ name: 'logos', kind: 'negative' }, [['logo', hash(1000, 12), 'our logo']]); // 2 bits from the image
+    const equal = set({ name: 'memes-ok', kind: 'negative' }, [['meme', hash(1000, 20)]]); // 10 bits: as close as the bad entry
+
+    const suppressed = await new HashSetMatchSignalType({ source: { sets: () => [bad, closer] } }).match(scanned, 0);
+    expect(suppressed).toEqual([
+      expect.objectContaining({
+        kind: 'pdq_match',
+        suggests: 'allow',
+        evidence: expect.objectContaining({
+          set: 'logos',
+          entryId: 'logo',
+          distance: 2,
+          knownGood: true,
+          suppresses: 'positive hits farther than this entry (same algorithm)',
+          suppressed: [{ set: 'bad', entryId: 'e1', distance: 10, frame: 0, knownGoodEntryId: 'logo', knownGoodDistance: 2 }],
+        }),
+      }),
     ]);
-    const other = await type.match(image(3000, 5), 1);
-    expect(other).toEqual([expect.objectContaining({ kind: 'blockhash_match', suggests: 'review', evidence: expect.objectContaining({ entryId: 'b1' }) })]);
-    expect(type.versions()).toEqual({ hashSets: { bad: '1', 'blockhash-review': '1', logos: '1' } });
+
+    // Not strictly closer: the bad hit stands, and the known-good match is still reported.
+    const kept = await new HashSetMatchSignalType({ source: { sets: () => [bad, equal] } }).match(scanned, 0);
+    expect(kept).toEqual([
+      expect.objectContaining({ suggests: 'block', evidence: expect.objectContaining({ set: 'bad', entryId: 'e1', distance: 10 }) }),
+      expect.objectContaining({ suggests: 'allow', evidence: expect.objectContaining({ set: 'memes-ok', distance: 10, suppressed: [] }) }),
+    ]);
+  });
+
+  it('an exact copy of a known-bad image is blocked although a near-duplicate of it is known-good', async () => {
+    const bad = set({ name: 'bad' }, [['e1', 1000]]);
+    const nearDuplicate = set({ name: 'memes-ok', kind: 'negative' }, [['fp-1', hash(1000, 20)]]);
+    const signals = await new HashSetMatchSignalType({ source: { sets: () => [bad, nearDuplicate] } }).match(image(1000, 5), 0);
+    expect(signals.map((s) => [s.evidence.set, s.suggests, s.evidence.distance])).toEqual([
+      ['bad', 'block', 0],
+      ['memes-ok', 'allow', 20],
+    ]);
+  });
+
+  it('compares distances within one algorithm only: a PDQ known-good entry never hides a blockhash hit', async () => {
+    const review = set({ name: 'blockhash-review', algorithm: 'blockhash', kind: 'review' }, [['b1', 5]]);
+    const logos = set({ name: 'logos', kind: 'negative' }, [['logo', 1000]]);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [review, logos] } });
+    const signals = await type.match(image(1000, 5, 100), 0);
+    expect(signals).toEqual([
+      expect.objectContaining({ kind: 'blockhash_match', suggests: 'review', evidence: expect.objectContaining({ entryId: 'b1', distance: 0 }) }),
+      expect.objectContaining({ kind: 'pdq_match', suggests: 'allow', evidence: expect.objectContaining({ set: 'logos', suppressed: [] }) }),
+    ]);
+    expect(type.versions()).toEqual({ hashSets: { 'blockhash-review': '1', logos: '1' } });
   });
 
   it('does not match PDQ on frames below the set quality floor (blockhash still matches)', async () => {

@@ -1,12 +1,16 @@
 import type { Signal } from '../../jobs/verdict-schema.js';
-import type { ListMatcher } from '../../lists/list-matcher.js';
+import { decodeEntryInfo } from '../../lists/list-entry.js';
+import { ListMatcher, type AllowedBy, type MatchTarget } from '../../lists/list-matcher.js';
 import type { LinkSubject } from '../../pipeline/link-preparer.js';
-import type { PartialVersions, SignalType } from '../signal-type.js';
+import { ALLOWLIST_MATCH_KIND, type PartialVersions, type SignalType } from '../signal-type.js';
 
 /**
  * `link-blocklist`: looks up every URL a link reached (the input and every unfurl hop) in the
  * block- and allowlists: the canonical URL, every Safe Browsing expression and the registrable
- * domain. Each hit is one signal suggesting its list's action; an allowlisted URL gives none.
+ * domain. Each blocklist hit is one signal suggesting its list's action. An allowlisted URL gets
+ * no blocklist signal but one `allowlist_match` signal (suggests `allow`) naming the allowlist
+ * entry and the blocklist entries it overrode; the policy then overrides every other signal about
+ * that URL (the URL model's, say), so allowlists win per URL, whatever fired on it.
  */
 
 /** Where the signal type gets the lists: a replica that swaps matchers on reload, or a fixed matcher. */
@@ -20,8 +24,9 @@ export function createLinkBlocklistSignalType(source: ListMatcherSource): Signal
     accepts: 'link',
     match(subject: LinkSubject, itemIndex: number): Signal[] {
       // One matcher for the whole item: a reload mid-item cannot mix two versions.
-      const { matches } = source.current().matchTargets(subject.targets);
-      return matches.map((match) => ({
+      const matcher = source.current();
+      const { matches, allowed } = matcher.matchTargets(subject.targets);
+      const blocked = matches.map((match): Signal => ({
         source: 'blocklist',
         kind: match.kind,
         item: itemIndex,
@@ -38,9 +43,51 @@ export function createLinkBlocklistSignalType(source: ListMatcherSource): Signal
           url: match.url,
         },
       }));
+      const targetsByHop = new Map(subject.targets.map((target) => [target.hop, target]));
+      const allowlisted = allowed.map((allow) => allowlistSignal(matcher, allow, targetsByHop.get(allow.hop)!, itemIndex));
+      return [...blocked, ...allowlisted];
     },
     versions(): PartialVersions {
       return { lists: source.current().versions() };
     },
   };
+}
+
+function allowlistSignal(matcher: ListMatcher, allow: AllowedBy, target: MatchTarget, itemIndex: number): Signal {
+  const list = matcher.lists.find((candidate) => candidate.name === allow.list)!;
+  const storedInfo = { url: list.urls, expression: list.expressions, domain: list.domains }[allow.entryKind].get(allow.entry);
+  return {
+    source: 'blocklist',
+    kind: ALLOWLIST_MATCH_KIND,
+    item: itemIndex,
+    score: 1,
+    suggests: 'allow',
+    evidence: {
+      list: allow.list,
+      listVersion: list.version,
+      entry: allow.entry,
+      entryKind: allow.entryKind,
+      ...(storedInfo !== undefined && decodeEntryInfo(storedInfo)),
+      hop: allow.hop,
+      url: allow.url,
+      overrode: blocklistMatcherOf(matcher)
+        .matchTargets([target])
+        .matches.map((match) => ({ list: match.list, entry: match.entry, entryKind: match.entryKind, suggests: match.action })),
+    },
+  };
+}
+
+const blocklistMatchers = new WeakMap<ListMatcher, ListMatcher>();
+
+/**
+ * The matcher's blocklists alone: what an allowlisted URL would have matched, for the evidence.
+ * Built once per matcher (a reload swaps in a new matcher), only when an allowlist matched.
+ */
+function blocklistMatcherOf(matcher: ListMatcher): ListMatcher {
+  let blocklists = blocklistMatchers.get(matcher);
+  if (!blocklists) {
+    blocklists = new ListMatcher(matcher.lists.filter((list) => list.role === 'block'));
+    blocklistMatchers.set(matcher, blocklists);
+  }
+  return blocklists;
 }

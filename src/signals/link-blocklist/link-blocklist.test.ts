@@ -30,6 +30,33 @@ describe('link-blocklist signal type', () => {
     ]);
   });
 
+  it('gives an allowlisted hop one allowlist signal naming the entry and the block entries it overrode', () => {
+    const partners = compileList({ name: 'allow-partners', version: '2', role: 'allow', action: 'block' }, [{ ...canonicalEntry('landing.example'), reason: 'partner since 2024' }]);
+    const allowing = createLinkBlocklistSignalType({ current: () => new ListMatcher([...matcher.lists, partners]) });
+    const signals = allowing.match(subject, 3) as Signal[];
+    for (const signal of signals) signalSchema.parse(signal);
+    expect(signals).toEqual([
+      expect.objectContaining({ kind: 'url_match', suggests: 'block', evidence: expect.objectContaining({ list: 'phish', hop: 0 }) }),
+      {
+        source: 'blocklist',
+        kind: 'allowlist_match',
+        item: 3,
+        score: 1,
+        suggests: 'allow',
+        evidence: {
+          list: 'allow-partners',
+          listVersion: '2',
+          entry: 'landing.example',
+          entryKind: 'domain',
+          reason: 'partner since 2024',
+          hop: 1,
+          url: 'https://www.landing.example/x',
+          overrode: [{ list: 'suspicious', entry: 'landing.example', entryKind: 'domain', suggests: 'review' }],
+        },
+      },
+    ]);
+  });
+
   it('reports the versions of every list', () => {
     expect(type.versions()).toEqual({ lists: { phish: '4', suspicious: '9' } });
   });

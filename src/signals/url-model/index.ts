@@ -27,9 +27,10 @@ export interface ModelSignalOptions {
 
 /**
  * `url-model`: scores every URL a link reached (the link as given and each unfurl hop) with every
- * URL model of the manifest, and reports, per model, the hop that scored highest: a clean
- * shortener in front of a phishing page is judged by the page. One signal per model that reaches
- * its review threshold (or per model whatever the score, with `emit: 'all'`).
+ * URL model of the manifest. One signal per model and URL that reaches the model's review
+ * threshold (or per model and URL whatever the score, with `emit: 'all'`), each naming its hop: a
+ * clean shortener in front of a phishing page is judged by the page, and the policy can let an
+ * allowlisted URL of the chain win without hiding another URL of it that fired.
  */
 export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], options: ModelSignalOptions = {}): SignalType<LinkSubject> {
   return {
@@ -38,14 +39,10 @@ export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], 
     async match(subject: LinkSubject, itemIndex: number): Promise<Signal[]> {
       const targets = subject.targets.filter(scorable);
       if (!targets.length) return [];
-      const signals = await Promise.all(
+      const perModel = await Promise.all(
         classifiers.map(async (classifier) => {
           const scores = await Promise.all(targets.map((target) => classifier.classifyUrl(target.canonical)));
-          let best = 0;
-          scores.forEach((score, i) => (score.abuseScore > scores[best]!.abuseScore ? (best = i) : undefined));
-          const score = scores[best]!;
-          const target = targets[best]!;
-          return {
+          return scores.map((score, i) => ({
             source: 'model',
             kind: 'url_model',
             item: itemIndex,
@@ -56,13 +53,14 @@ export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], 
               version: score.version,
               labels: score.labels,
               abuseScore: score.abuseScore,
-              url: target.canonical.canonical,
-              hop: target.hop,
+              url: targets[i]!.canonical.canonical,
+              hop: targets[i]!.hop,
               hopsScored: targets.length,
             },
-          } satisfies Signal;
+          }) satisfies Signal);
         }),
       );
+      const signals = perModel.flat();
       return options.emit === 'all' ? signals : signals.filter((signal) => signal.suggests !== 'allow');
     },
     versions(): PartialVersions {

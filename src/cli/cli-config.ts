@@ -1,0 +1,41 @@
+/** The configuration and option parsing every command shares; their failures are CliErrors an operator can act on. */
+import { loadConfig, type FleetConfig, type FleetConfigInput } from '../config/config.js';
+import { CliError, describeErrnoError } from './cli-errors.js';
+
+/** loadConfig on process.env, failing with `invalid configuration` and what is wrong (which variable, which field). */
+export function loadCliConfig(overrides: Partial<FleetConfigInput> = {}): FleetConfig {
+  try {
+    return loadConfig(process.env, overrides);
+  } catch (error) {
+    throw new CliError('invalid configuration', configurationProblem(error), { cause: error });
+  }
+}
+
+function configurationProblem(error: unknown): string {
+  // The only file loadConfig reads is the policy file: a parse or file error is about it.
+  const policyFile = `ABUSE_SCAN_POLICY_FILE ${process.env.ABUSE_SCAN_POLICY_FILE}`;
+  if (error instanceof SyntaxError) return `${policyFile} is not valid JSON: ${error.message}`;
+  if (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+    const { reason } = describeErrnoError(error);
+    return `${policyFile}: ${reason}`;
+  }
+  // loadConfig's own message: "invalid configuration:" and one line per field.
+  return (error instanceof Error ? error.message : String(error)).replace(/^invalid configuration:\s*/, '');
+}
+
+/** Parses a non-negative integer flag, failing with a message naming it. */
+export function integerFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new CliError('invalid option', `--${name} needs a non-negative integer, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+/** JSON text parsed, or `invalid JSON` naming where it came from. */
+export function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CliError('invalid JSON', `${source}: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * How a failed command tells the operator why: one line (or a header and one line per field)
+ * `abuse-scan: <code or short reason>: <message>` on stderr, exit code 1, and the stack only under
+ * LOG_LEVEL=debug (or trace). main.ts sends every error a command throws through reportCliError.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { isScanError } from '../errors.js';
+import { EntryError } from '../lists/list-entry.js';
+import { ListFileError } from '../lists/list-import.js';
+import { ListRoleError } from '../lists/list-store.js';
+
+/** A problem the operator can fix (a bad file, option or setting), with its short reason. */
+export class CliError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
+
+export interface ErrorDescription {
+  /** A ScanError's stable code, or a short reason: `not found`, `invalid JSON`, `invalid configuration`... */
+  reason: string;
+  /** One line, or one line per field. */
+  lines: string[];
+}
+
+/** Short reasons for the filesystem errors an operator meets (missing files and directories, permissions). */
+const ERRNO_REASONS: Record<string, string> = {
+  ENOENT: 'file not found',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
+function isErrnoError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** The ABUSE_SCAN_* variable naming this path, if one does: the operator sees which setting is wrong. */
+function variableNaming(path: string): string | undefined {
+  const target = resolve(path);
+  return Object.entries(process.env).find(([name, value]) => name.startsWith('ABUSE_SCAN_') && value && resolve(value) === target)?.[0];
+}
+
+/** A filesystem error as `<reason>: <path> (<variable>)`. */
+export function describeErrnoError(error: NodeJS.ErrnoException): ErrorDescription {
+  const reason = ERRNO_REASONS[error.code!] ?? error.code!.toLowerCase();
+  if (error.path === undefined) return { reason, lines: [error.message] };
+  const variable = variableNaming(error.path);
+  return { reason, lines: [`${error.path}${variable ? ` (${variable})` : ''}`] };
+}
+
+export function describeZodIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`);
+}
+
+export function describeError(error: unknown): ErrorDescription {
+  const lines = (message: string) => message.split('\n').map((line) => line.trim()).filter(Boolean);
+  if (isScanError(error)) return { reason: error.code, lines: lines(error.message) };
+  if (error instanceof CliError) return { reason: error.reason, lines: lines(error.message) };
+  if (error instanceof z.ZodError) return { reason: 'invalid input', lines: describeZodIssues(error.issues) };
+  if (isErrnoError(error)) return describeErrnoError(error);
+  if (error instanceof ListFileError) return { reason: 'invalid list file', lines: lines(error.message) };
+  if (error instanceof ListRoleError) return { reason: 'list role mismatch', lines: lines(error.message) };
+  if (error instanceof EntryError) return { reason: 'invalid entry', lines: lines(error.message) };
+  return { reason: 'error', lines: lines(error instanceof Error ? error.message : String(error)) };
+}
+
+/** Prints an error for an operator and sets exit code 1. */
+export function reportCliError(error: unknown, logLevel = process.env.LOG_LEVEL): void {
+  const { reason, lines } = describeError(error);
+  const text = lines.length === 1 ? `abuse-scan: ${reason}: ${lines[0]}` : [`abuse-scan: ${reason}:`, ...lines.map((line) => `  ${line}`)].join('\n');
+  process.stderr.write(`${text}\n`);
+  if (logLevel === 'debug' || logLevel === 'trace') {
+    for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) process.stderr.write(`${cause === error ? '' : 'caused by: '}${cause.stack}\n`);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { targetOf } from '../../../test/harness/link-targets.js';
+import type { UrlClassifier } from '../../classifiers/index.js';
+import type { CanonicalUrl } from '../../links/canonicalize.js';
+import type { LinkSubject } from '../../pipeline/link-preparer.js';
+import { createUrlModelSignalType } from './index.js';
+
+/** A URL model without ONNX: scores each host as the table says (0 for others), review at 0.9, block at 0.99. */
+function stubModel(scores: Record<string, number>): UrlClassifier {
+  const classifier = {
+    id: 'stub-url-model',
+    version: 'v1',
+    async classifyUrl(url: CanonicalUrl) {
+      const abuseScore = scores[url.host] ?? 0;
+      const suggests = abuseScore >= 0.99 ? 'block' : abuseScore >= 0.9 ? 'review' : 'allow';
+      return { model: 'stub-url-model', version: 'v1', labels: { malicious: abuseScore }, abuseScore, suggests } as const;
+    },
+  };
+  return classifier as unknown as UrlClassifier;
+}
+
+describe('url-model signal type', () => {
+  // A shortener that redirects to one phishing page, then to another.
+  const subject: LinkSubject = {
+    input: 'https://short.example.com/x',
+    targets: [targetOf('https://short.example.com/x', 0), targetOf('https://paypal-login.verify.com/a', 1), targetOf('https://secure-update.xyz/b', 2)],
+  };
+  const model = stubModel({ 'paypal-login.verify.com': 1, 'secure-update.xyz': 0.95 });
+
+  it('gives one signal per URL of the chain that fires, naming its hop (so an allowlisted hop hides no other)', async () => {
+    const signals = await createUrlModelSignalType([model]).match(subject, 4);
+    expect(signals.map((s) => [s.item, s.evidence.hop, s.evidence.url, s.suggests, s.score])).toEqual([
+      [4, 1, 'https://paypal-login.verify.com/a', 'block', 1],
+      [4, 2, 'https://secure-update.xyz/b', 'review', 0.95],
+    ]);
+    expect(signals[0]!.evidence).toMatchObject({ model: 'stub-url-model', version: 'v1', hopsScored: 3 });
+  });
+
+  it("with emit 'all', one signal per model and URL whatever the score", async () => {
+    const signals = await createUrlModelSignalType([model], { emit: 'all' }).match(subject, 0);
+    expect(signals.map((s) => [s.evidence.hop, s.suggests])).toEqual([
+      [0, 'allow'],
+      [1, 'block'],
+      [2, 'review'],
+    ]);
+  });
+});

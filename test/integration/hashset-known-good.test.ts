@@ -1,0 +1,75 @@
+/**
+ * Known-good (negative) hash sets on the image fixtures, through the real pipeline and replicas of
+ * sets held in Redis: a near-duplicate of a known-bad image reported as a false positive is let
+ * through, and the known-bad image itself is still blocked (the known-good entry is 20 bits from
+ * it, the known-bad entry 0).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
+import { decodeImage, hashImage } from '../../src/images/index.js';
+import type { Verdict } from '../../src/jobs/verdict-schema.js';
+import { validateJob } from '../../src/jobs/validate-job.js';
+import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { REPO_ROOT } from '../harness/fleet.js';
+import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
+
+const FIXTURES = join(REPO_ROOT, 'fixtures', 'images');
+const pdqOf = async (file: string) => hashImage(await decodeImage(readFileSync(join(FIXTURES, file)))).pdq;
+
+describe('known-good hash sets suppress only the hits they are closer than', () => {
+  const prefix = uniquePrefix('hashset-known-good');
+  const redis = testRedis();
+  const store = new HashSetStore(redis, { prefix });
+  let pipeline: ScanPipeline;
+  let scans = 0;
+
+  const scan = async (file: string): Promise<Verdict> => {
+    const job = validateJob({ contentId: file, surface: 'upload', items: [{ path: join(FIXTURES, file) }] }, { imageRoot: FIXTURES });
+    return pipeline.scan(job, { jobId: `known-good-${scans++}`, attempt: 1, finalAttempt: true });
+  };
+
+  beforeAll(async () => {
+    await store.create({ name: 'known-bad', algorithm: 'pdq' });
+    await store.create({ name: 'memes-ok', algorithm: 'pdq', kind: 'negative' });
+    await store.add('known-bad', [{ id: 'clouds', hash: await pdqOf('clouds.jpg') }]);
+    await store.add('memes-ok', [{ id: 'fp-1', hash: await pdqOf('clouds--crop2.jpg'), label: 'reported false positive' }]);
+    const config = loadConfig({ ABUSE_SCAN_MODELS: 'off' }, { redisUrl: TEST_REDIS_URL, prefix, imageRoot: FIXTURES });
+    pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
+  });
+
+  afterAll(async () => {
+    await pipeline?.close();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('blocks an exact copy of the known-bad image although a near-duplicate of it is known-good', async () => {
+    const verdict = await scan('clouds.jpg');
+    expect(verdict.decision).toBe('block');
+    const known = verdict.signals.find((s) => s.evidence.set === 'memes-ok')!;
+    expect(verdict.signals.find((s) => s.evidence.set === 'known-bad')).toMatchObject({ suggests: 'block', evidence: { entryId: 'clouds', distance: 0 } });
+    expect(known).toMatchObject({ suggests: 'allow', evidence: { entryId: 'fp-1', knownGood: true, suppressed: [] } });
+    expect(known.evidence.distance).toBeGreaterThan(0);
+  });
+
+  it('allows the known-good near-duplicate, naming the hit it suppressed and both distances', async () => {
+    const verdict = await scan('clouds--crop2.jpg');
+    expect(verdict.decision).toBe('allow');
+    expect(verdict.signals).toEqual([
+      expect.objectContaining({
+        suggests: 'allow',
+        evidence: expect.objectContaining({
+          set: 'memes-ok',
+          entryId: 'fp-1',
+          distance: 0,
+          suppressed: [{ set: 'known-bad', entryId: 'clouds', distance: expect.any(Number), frame: 0, knownGoodEntryId: 'fp-1', knownGoodDistance: 0 }],
+        }),
+      }),
+    ]);
+  });
+});
