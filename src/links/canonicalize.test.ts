@@ -255,6 +255,12 @@ describe('canonicalize: properties', () => {
     fc.string({ maxLength: 3 }),
   );
 
+  it('keeps a non-ASCII host holding a URL delimiter as escaped bytes, a fixed point (no IDN step cuts it at the #)', () => {
+    const { canonical, host, hostIsIp } = canonicalize('..1%23例');
+    expect({ canonical, host, hostIsIp }).toEqual({ canonical: 'http://1%23%E4%BE%8B/', host: '1%23%E4%BE%8B', hostIsIp: false });
+    expect(canonicalize(canonical).canonical).toBe(canonical);
+  });
+
   it('either throws a ScanError or returns printable ASCII that canonicalises to itself', () => {
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {

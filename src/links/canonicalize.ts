@@ -135,6 +135,9 @@ function decodesAsUtf8(bytes: string): string | null {
   }
 }
 
+/** WHATWG URL's forbidden domain code points: C0 controls, space, DEL and # % / : < > ? @ [ \\ ] ^ |. */
+const FORBIDDEN_DOMAIN_CODE_POINT = /[\x00-\x20\x7f#%/:<>?@[\\\]^|]/;
+
 /** Host rules: IDN to punycode, trim and collapse dots, lowercase, any IPv4 notation to a dotted quad. */
 function canonicalHost(rawHost: string): { host: string; hostIsIp: boolean } {
   if (rawHost.startsWith('[') && rawHost.endsWith(']')) return canonicalIPv6(rawHost);
@@ -142,7 +145,9 @@ function canonicalHost(rawHost: string): { host: string; hostIsIp: boolean } {
   if (/[^\x00-\x7f]/.test(host)) {
     const unicode = decodesAsUtf8(host);
     // domainToASCII applies UTS #46 (fullwidth dots and digits included); '' means not a domain.
-    const ascii = unicode === null ? '' : domainToASCII(unicode);
+    // It parses its input as a URL host, so a '#', '/' or '?' would cut the name short: a host
+    // holding any forbidden domain code point is not a domain and keeps its escaped bytes.
+    const ascii = unicode === null || FORBIDDEN_DOMAIN_CODE_POINT.test(unicode) ? '' : domainToASCII(unicode);
     if (ascii !== '') host = ascii;
   }
   host = host.replace(/^\.+|\.+$/g, '').replace(/\.{2,}/g, '.');

@@ -1,3 +1,5 @@
+import { ScanError } from '../errors.js';
+
 /**
  * Where lists live in Redis. Every key starts with the fleet prefix (a Cluster hash tag), so a
  * list's keys share one slot and its scripts may touch them together.
@@ -31,5 +33,5 @@ export function listChannel(prefix: string): string {
 export const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function assertListName(name: string): void {
-  if (!LIST_NAME.test(name)) throw new Error(`invalid list name ${JSON.stringify(name)}: letters, digits, ".", "_", "-" (at most 64)`);
+  if (!LIST_NAME.test(name)) throw new ScanError('invalid_name', `invalid list name ${JSON.stringify(name)}: letters, digits, ".", "_", "-" (at most 64)`);
 }

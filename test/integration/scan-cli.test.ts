@@ -48,7 +48,7 @@ describe('errors: one line `abuse-scan: <code or reason>: <message>`, exit 1, no
     ['a missing job file', () => ({ args: ['scan', 'job', '/nonexistent.json'] }), /^abuse-scan: file not found: \/nonexistent\.json\n$/],
     ['a job that is not JSON', () => ({ args: ['scan', 'job', '-'], stdin: '{bad' }), /^abuse-scan: invalid JSON: stdin: .*JSON.*\n$/],
     ['a missing list file', () => ({ args: ['blocklist', 'import', 'phish', '/nonexistent.txt'] }), /^abuse-scan: file not found: \/nonexistent\.txt\n$/],
-    ['an invalid list name', () => ({ args: ['blocklist', 'add', 'bad name!', 'evil.example'], env: { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } }), /^abuse-scan: error: invalid list name "bad name!": .*\n$/],
+    ['an invalid list name', () => ({ args: ['blocklist', 'add', 'bad name!', 'evil.example'], env: { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } }), /^abuse-scan: invalid_name: invalid list name "bad name!": .*\n$/],
     ['a missing policy file', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_POLICY_FILE: '/nonexistent-policy.json' } }), /^abuse-scan: invalid configuration: ABUSE_SCAN_POLICY_FILE \/nonexistent-policy\.json: file not found\n$/],
     ['a policy file that is not JSON', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_POLICY_FILE: join(dir, 'bad.json') } }), /^abuse-scan: invalid configuration: ABUSE_SCAN_POLICY_FILE \S+bad\.json is not valid JSON: .*\n$/],
     ['a missing lists directory', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_LISTS_DIR: '/nonexistent-lists' } }), /^abuse-scan: file not found: \/nonexistent-lists \(ABUSE_SCAN_LISTS_DIR\)\n$/],
