@@ -147,3 +147,51 @@ describe('ScanPipeline', () => {
     expect(errorVerdict({ contentId: 'm2', metadata: ['not', 'a', 'record'] }, { jobId: 'k', attempt: 1 }, stalled, DEFAULT_POLICY, versions).metadata).toBeUndefined();
   });
 });
+
+describe('ScanPipeline when an item fails the job', () => {
+  /** Link items whose preparation the test finishes by hand; item 0 fails at once with a transient error. */
+  function heldLinks() {
+    const started: number[] = [];
+    const release: Array<() => void> = [];
+    const preparer: ItemPreparer = {
+      kind: 'link',
+      prepare: async (item: ScanItem, index: number) => {
+        started.push(index);
+        if (index === 0) throw new ScanError('fetch_timeout', 'the first link timed out');
+        await new Promise<void>((resolve) => release.push(resolve));
+        return { subject: { input: String(item), targets: [] }, details: {} };
+      },
+    };
+    return { preparer, started, release };
+  }
+
+  it('starts no further item and settles only once the items under way are done', async () => {
+    const { preparer, started, release } = heldLinks();
+    const pipeline = new ScanPipeline({ preparers: [preparer], registry: new SignalRegistry(), policy: DEFAULT_POLICY, itemConcurrency: { link: 3 } });
+    let settled = false;
+    const scan = pipeline.scan(job(['https://a.example/', 'https://b.example/', 'https://c.example/', 'https://d.example/', 'https://e.example/']), run);
+    const outcome = scan.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    ).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started).toEqual([0, 1, 2]); // item 0 failed: items 3 and 4 never start
+    expect(settled).toBe(false); // items 1 and 2 are still under way
+    release.forEach((finish) => finish());
+    expect(await outcome).toMatchObject({ code: 'fetch_timeout' });
+    expect(started).toEqual([0, 1, 2]);
+  });
+
+  it('starts no further item once its run is aborted', async () => {
+    const { preparer, started, release } = heldLinks();
+    const pipeline = new ScanPipeline({ preparers: [preparer], registry: new SignalRegistry(), policy: DEFAULT_POLICY, itemConcurrency: { link: 1 } });
+    const abort = new AbortController();
+    const scan = pipeline.scan(job(['https://a.example/', 'https://b.example/', 'https://c.example/']), { ...run, finalAttempt: true, signal: abort.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started).toEqual([0, 1]); // item 0 failed on its final attempt (an error item), item 1 is held
+    abort.abort(new ScanError('fetch_timeout', 'the worker gave the job up'));
+    release.forEach((finish) => finish());
+    await expect(scan).rejects.toMatchObject({ code: 'fetch_timeout', message: 'the worker gave the job up' });
+    expect(started).toEqual([0, 1]);
+  });
+});

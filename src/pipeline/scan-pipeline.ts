@@ -76,16 +76,29 @@ export class ScanPipeline {
 
     const context: MatchContext = { jobId: run.jobId, contentId: job.contentId, surface: job.surface, ...(job.tenant !== undefined && { tenant: job.tenant }) };
     const outcomes: ItemOutcome[] = [];
-    await Promise.all(
+    // An item that fails the job (a transient error with retries left) or an abort stops every
+    // stage from starting further items; the scan returns only once the items under way are done.
+    let failed = false;
+    let firstFailure: unknown;
+    const stop = {
+      shouldStop: () => failed || signal.aborted,
+      stopped: () => (signal.aborted ? toScanError(signal.reason) : new ScanError('internal_error', 'scan stopped')),
+    };
+    const stages = await Promise.allSettled(
       [...byKind].map(async ([kind, entries]) => {
         const stageStart = performance.now();
-        const done = await mapConcurrent(entries, this.concurrency[kind], ({ item, index }) =>
-          this.scanItem(kind, item, index, run, signal, context),
-        );
-        timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
-        outcomes.push(...done);
+        try {
+          const done = await mapConcurrent(entries, this.concurrency[kind], ({ item, index }) => this.scanItem(kind, item, index, run, signal, context), stop);
+          timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
+          outcomes.push(...done);
+        } catch (error) {
+          if (!failed) firstFailure = error; // not the 'stopped' of a stage another one halted
+          failed = true;
+          throw error;
+        }
       }),
     );
+    if (stages.some((stage) => stage.status === 'rejected')) throw firstFailure;
     outcomes.sort((a, b) => a.result.index - b.result.index);
 
     const signals = outcomes.flatMap((o) => o.signals);
