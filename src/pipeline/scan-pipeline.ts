@@ -32,6 +32,10 @@ export interface ScanRunInfo {
 }
 
 const STAGE_NAMES: Record<ItemKind, string> = { link: 'links', image: 'images' };
+/** Why a scan aborted its other items: one of them failed the job. Shared: no stack per abort. */
+const SIBLING_FAILED = new ScanError('internal_error', 'another item of this job failed');
+/** What a scan stopped by its own failure reports for a stage it halted (never surfaced: the failure is). */
+const SCAN_STOPPED = new ScanError('internal_error', 'scan stopped');
 /** Shared by runs that were given no signal: creating an AbortController per job is not free. */
 const NEVER_ABORTED = new AbortController().signal;
 const DEFAULT_ITEM_CONCURRENCY: Record<ItemKind, number> = { link: 8, image: 2 };
@@ -64,7 +68,13 @@ export class ScanPipeline {
 
   async scan(job: ScanJob, run: ScanRunInfo): Promise<Verdict> {
     const started = performance.now();
-    const signal = run.signal ?? NEVER_ABORTED;
+    const caller = run.signal;
+    // With several items, one that fails the job (a transient error, retries left) aborts the
+    // others, which stop early instead of running on; a lone item has nothing to stop.
+    const siblings = job.items.length > 1 ? new AbortController() : undefined;
+    const forwardAbort = () => siblings!.abort(caller!.reason);
+    if (siblings && caller) caller.addEventListener('abort', forwardAbort, { once: true });
+    const signal = siblings?.signal ?? caller ?? NEVER_ABORTED;
     const timings: Record<string, number> = {};
     const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
     job.items.forEach((item, index) => {
@@ -76,29 +86,42 @@ export class ScanPipeline {
 
     const context: MatchContext = { jobId: run.jobId, contentId: job.contentId, surface: job.surface, ...(job.tenant !== undefined && { tenant: job.tenant }) };
     const outcomes: ItemOutcome[] = [];
-    // An item that fails the job (a transient error with retries left) or an abort stops every
-    // stage from starting further items; the scan returns only once the items under way are done.
-    let failed = false;
+    // After a failure or an abort no stage starts further items, and the scan settles only once
+    // the items under way are done: nothing it started outlives it.
     let firstFailure: unknown;
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      firstFailure = error;
+      siblings?.abort(SIBLING_FAILED);
+    };
     const stop = {
       shouldStop: () => failed || signal.aborted,
-      stopped: () => (signal.aborted ? toScanError(signal.reason) : new ScanError('internal_error', 'scan stopped')),
+      stopped: () => (caller?.aborted ? toScanError(caller.reason) : SCAN_STOPPED),
     };
-    const stages = await Promise.allSettled(
-      [...byKind].map(async ([kind, entries]) => {
-        const stageStart = performance.now();
-        try {
-          const done = await mapConcurrent(entries, this.concurrency[kind], ({ item, index }) => this.scanItem(kind, item, index, run, signal, context), stop);
+    try {
+      const stages = await Promise.allSettled(
+        [...byKind].map(async ([kind, entries]) => {
+          const stageStart = performance.now();
+          const scanEntry = ({ item, index }: { item: ScanItem; index: number }) =>
+            this.scanItem(kind, item, index, run, signal, context).catch((error: unknown) => {
+              fail(error);
+              throw error;
+            });
+          try {
+            outcomes.push(...(await mapConcurrent(entries, this.concurrency[kind], scanEntry, stop)));
+          } catch (error) {
+            fail(error); // an abort by the caller stops the stage without a failed item
+            throw error;
+          }
           timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
-          outcomes.push(...done);
-        } catch (error) {
-          if (!failed) firstFailure = error; // not the 'stopped' of a stage another one halted
-          failed = true;
-          throw error;
-        }
-      }),
-    );
-    if (stages.some((stage) => stage.status === 'rejected')) throw firstFailure;
+        }),
+      );
+      if (stages.some((stage) => stage.status === 'rejected')) throw firstFailure;
+    } finally {
+      caller?.removeEventListener('abort', forwardAbort);
+    }
     outcomes.sort((a, b) => a.result.index - b.result.index);
 
     const signals = outcomes.flatMap((o) => o.signals);
