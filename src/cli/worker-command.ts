@@ -8,7 +8,11 @@ import { runUntilSignalled } from '../runtime/runnable.js';
 import { ScanWorker } from '../worker/scan-worker.js';
 import { loadCliConfig } from './cli-config.js';
 
-/** Starts a scan worker; flags override the matching environment variables. */
+/**
+ * Starts a scan worker; flags override the matching environment variables. Signal handlers are
+ * installed before anything connects (runUntilSignalled), and taking jobs is the last step of
+ * the start-up, so a signal before it exits without having taken one.
+ */
 export async function runWorker(flags: { queues?: string; concurrency?: string; metricsPort?: string }): Promise<void> {
   const config = loadCliConfig({
     queues: flags.queues,
@@ -16,21 +20,38 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
     metricsPort: flags.metricsPort,
   });
   const logger = createLogger(config.logLevel, 'abuse-scan-worker');
-  const connection = createRedis(config.redisUrl);
-  const metrics = new FleetMetrics({ defaultMetrics: true });
-  const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
-  const worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
-  metrics.readBacklogOnScrape(() => worker.backlog());
-  let ops: OpsServer | undefined;
-  if (config.metricsPort !== undefined) {
-    ops = await startOpsServer(metrics, config.metricsPort, () => worker.running);
-    logger.info({ port: ops.port }, 'metrics and health endpoint listening');
-  }
-  await runUntilSignalled(worker, logger, async () => {
-    await ops?.close();
-    await pipeline.close();
-    await connection.quit();
-  });
+  await runUntilSignalled(
+    async () => {
+      const connection = createRedis(config.redisUrl);
+      let worker: ScanWorker | undefined;
+      // The scan workers report the connection's errors while they run; before (why start-up
+      // waits) and after, this does, instead of ioredis printing them raw.
+      connection.on('error', (error: Error) => {
+        if (!worker?.running) logger.warn({ err: error }, 'Redis connection error');
+      });
+      const metrics = new FleetMetrics({ defaultMetrics: true });
+      const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
+      worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
+      metrics.readBacklogOnScrape(() => worker.backlog());
+      let ops: OpsServer | undefined;
+      if (config.metricsPort !== undefined) {
+        ops = await startOpsServer(metrics, config.metricsPort, () => worker.running);
+        logger.info({ port: ops.port }, 'metrics and health endpoint listening');
+      }
+      await worker.run();
+      return {
+        async shutdown() {
+          await worker.shutdown();
+          await ops?.close();
+          await pipeline.close();
+          await connection.quit();
+        },
+        abandon: () => worker.abandon(),
+      };
+    },
+    logger,
+    { shutdownTimeoutMs: config.shutdownTimeoutMs },
+  );
 }
 
 export function registerWorkerCommand(program: Command): void {

@@ -16,8 +16,10 @@ describe('loadConfig', () => {
       lockDurationMs: 30_000,
       maxStalledCount: 2,
       unfurl: true,
+      shutdownTimeoutMs: 60_000,
       logLevel: 'info',
     });
+    expect(loadConfig({ ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: '5000' }).shutdownTimeoutMs).toBe(5000);
     expect(config.imageRoot).toBeUndefined();
     expect(config.policy.defaultErrorDecision).toBe('review');
   });

@@ -101,6 +101,12 @@ export const configSchema = z.object({
   modelMaxBatch: positiveInt.optional(),
   /** ABUSE_SCAN_MODEL_SIGNALS: `fired` (a signal when a score reaches review) or `all` (every score). Default fired. */
   modelSignals: z.enum(['fired', 'all']).default('fired'),
+  /**
+   * ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: how long a worker drains its in-flight jobs after SIGTERM or
+   * SIGINT; past it, it gives them up (they run again once their locks expire) and exits 75.
+   * Keep it below the orchestrator's kill grace (`docker stop -t`). Default 60000.
+   */
+  shutdownTimeoutMs: positiveInt.default(60_000),
   /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** LOG_LEVEL: pino level. Default info. */
@@ -125,6 +131,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',
   ABUSE_SCAN_VERDICT_RETENTION_S: 'verdictRetentionSeconds',
   ABUSE_SCAN_VERDICT_STREAM_MAXLEN: 'verdictStreamMaxLength',
+  ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   ABUSE_SCAN_METRICS_PORT: 'metricsPort',
   ABUSE_SCAN_HASHSETS_DIR: 'hashSetsDir',
   ABUSE_SCAN_UNFURL: 'unfurl',

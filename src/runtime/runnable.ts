@@ -2,36 +2,74 @@ import type { Logger } from './logger.js';
 
 /** A long-running part of the fleet, started by name from the CLI. */
 export interface Runnable {
-  run(): Promise<void>;
   /** Stops taking work, finishes what is in flight, releases resources. Idempotent. */
   shutdown(): Promise<void>;
+  /**
+   * The shutdown took too long: stop what is still in flight and log what was given up, so that
+   * the process can exit without it.
+   */
+  abandon(): void;
+}
+
+/** How a runnable process ends (README, Shutdown). */
+export const EXIT_CODES = {
+  /** Stopped by a signal: drained, or stopped before it took any work. */
+  stopped: 0,
+  /** Start-up or shutdown failed, or a second signal. */
+  failed: 1,
+  /** Draining outlasted the shutdown timeout; the work in flight was given up (EX_TEMPFAIL: it runs again elsewhere). */
+  shutdownTimedOut: 75,
+} as const;
+
+export interface RunOptions {
+  /** How long the shutdown may take before the work still in flight is given up. */
+  shutdownTimeoutMs: number;
 }
 
 /**
- * Runs until SIGTERM or SIGINT, then shuts down gracefully and exits 0. A second signal while
- * shutting down exits 1 at once (an operator who means it).
+ * Runs `start` (which builds the runnable and starts its work) until SIGTERM or SIGINT, then
+ * shuts it down and exits. The handlers come first: a signal during start-up exits 0 before any
+ * work is taken (there is nothing to drain), instead of being lost (node as PID 1 ignores a
+ * SIGTERM it has no handler for) or killing the process midway. After start-up a signal drains
+ * the runnable: exit 0, or 75 past `shutdownTimeoutMs`. A second signal, a failed start-up or a
+ * failed shutdown exit 1; errors are logged through the logger, which redacts credentials.
  */
-export async function runUntilSignalled(runnable: Runnable, logger: Logger, onStopped: () => Promise<void> = async () => {}): Promise<void> {
+export async function runUntilSignalled(start: () => Promise<Runnable>, logger: Logger, options: RunOptions): Promise<void> {
+  let runnable: Runnable | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(1);
+      process.exit(EXIT_CODES.failed);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down gracefully');
-    runnable
-      .shutdown()
-      .then(onStopped)
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    if (!runnable) {
+      logger.info({ signal }, 'signal during start-up: exiting before taking any work');
+      process.exit(EXIT_CODES.stopped);
+    }
+    const running = runnable;
+    logger.info({ signal, shutdownTimeoutMs: options.shutdownTimeoutMs }, 'shutting down gracefully');
+    // Not unref'd: a shutdown stuck on a promise alone must still end here, not in a silent exit.
+    setTimeout(() => {
+      logger.error({ shutdownTimeoutMs: options.shutdownTimeoutMs }, 'shutdown timed out: giving up the work in flight');
+      running.abandon();
+      process.exit(EXIT_CODES.shutdownTimedOut);
+    }, options.shutdownTimeoutMs);
+    running.shutdown().then(
+      () => process.exit(EXIT_CODES.stopped),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(EXIT_CODES.failed);
+      },
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  await runnable.run();
+  logger.info('starting');
+  try {
+    runnable = await start();
+  } catch (error) {
+    logger.error({ err: error }, 'start-up failed');
+    process.exit(EXIT_CODES.failed);
+  }
 }

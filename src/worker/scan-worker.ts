@@ -31,6 +31,16 @@ interface ScanResult {
 /** BullMQ's message for a job that stalled more than `maxStalledCount` times. */
 const STALLED_MESSAGE = /stalled more than allowable limit/i;
 
+/** A job being processed: what abandon() names and what it, or the job's end, aborts. */
+interface JobInProcess {
+  queue: ScanQueueKind;
+  jobId: string;
+  scan: AbortController;
+}
+
+// A shared abort reason: an Error per abort would capture a stack each time.
+const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
+
 /**
  * A runnable that takes scan jobs from the configured queues, runs the pipeline and stores exactly
  * one verdict per job. `run()` starts taking work; `shutdown()` stops taking work, lets in-flight
@@ -45,6 +55,7 @@ export class ScanWorker {
   private readonly validation: JobValidationOptions;
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
+  private readonly inProcess = new Set<JobInProcess>();
 
   constructor(private readonly options: ScanWorkerOptions) {
     const { config, connection } = options;
@@ -76,9 +87,17 @@ export class ScanWorker {
       worker.on('failed', (job, error) => void this.onFailed(queue, job, error));
       worker.on('error', (error) => logger.error({ err: error, queue }, 'worker error'));
       this.workers.push(worker);
-      this.queues.push(new Queue(queue, { connection, prefix: config.prefix }));
+      // The workers already report the shared connection's errors; without a listener BullMQ
+      // would print them raw to stderr, the AUTH command's password included.
+      this.queues.push(new Queue(queue, { connection, prefix: config.prefix }).on('error', () => undefined));
     }
-    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+    try {
+      await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+    } catch (error) {
+      if (this.stopping) return; // shut down while starting: closing the workers failed their wait
+      throw error;
+    }
+    if (this.stopping) return; // shut down while starting: take no job
     for (const worker of this.workers) void worker.run();
     this.startSweeping();
     logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.prefix }, 'scan worker started');
@@ -89,7 +108,11 @@ export class ScanWorker {
     return readBacklog(this.queues, this.options.connection, verdictKeys(this.options.config.prefix).stream);
   }
 
-  /** Stops taking jobs, waits for in-flight ones and their verdicts. Safe to call twice. */
+  /**
+   * Stops taking jobs, waits for in-flight ones and their verdicts. Safe to call twice, and while
+   * run() is still starting (no job is taken then). BullMQ's close never returns while Redis is
+   * unreachable (taskforcesh/bullmq#4656): the process bounds it and calls abandon().
+   */
   shutdown(): Promise<void> {
     this.stopping ??= (async () => {
       this.options.logger.info('scan worker stopping: finishing in-flight jobs');
@@ -103,19 +126,33 @@ export class ScanWorker {
     return this.stopping;
   }
 
+  /**
+   * Gives up the jobs in flight (shutdown took too long), right before the process exits: their
+   * scans are aborted, they get no verdict, and their locks are left to expire, after which the
+   * stalled checker of a running worker hands them out again (store-once keeps one verdict each).
+   */
+  abandon(): void {
+    const jobs = [...this.inProcess].map(({ queue, jobId }) => ({ queue, jobId }));
+    this.options.logger.warn({ jobs, lockDurationMs: this.options.config.lockDurationMs }, `abandoning ${jobs.length} job(s) in flight; they run again once their locks expire`);
+    for (const job of this.inProcess) job.scan.abort(SHUTDOWN_TIMED_OUT);
+  }
+
   private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>): Promise<ScanResult> {
     const { config, pipeline, metrics } = this.options;
     const jobId = job.id ?? 'unknown';
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= (job.opts.attempts ?? 1);
     const started = Date.now();
+    const inProcess: JobInProcess = { queue, jobId, scan: new AbortController() };
+    this.inProcess.add(inProcess);
     metrics.inFlight.inc({ queue });
     metrics.queueWaitSeconds.observe({ queue }, Math.max(0, started - job.timestamp) / 1000);
     try {
       let verdict: Verdict;
       try {
         const scanJob = validateJob(job.data, this.validation);
-        verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs: Math.max(0, started - job.timestamp) });
+        const signal = inProcess.scan.signal;
+        verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs: Math.max(0, started - job.timestamp), signal });
       } catch (thrown) {
         const error = toScanError(thrown);
         if (!error.permanent && !finalAttempt) {
@@ -124,12 +161,15 @@ export class ScanWorker {
         }
         verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions());
       }
+      // A scan cut short by abandon() owes no verdict (store-once would keep it): the job runs again.
+      if (inProcess.scan.signal.reason === SHUTDOWN_TIMED_OUT) throw SHUTDOWN_TIMED_OUT;
       if (await this.emitter.emit(verdict)) {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
       }
       return { decision: verdict.decision };
     } finally {
+      this.inProcess.delete(inProcess);
       metrics.inFlight.dec({ queue });
       metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
     }

@@ -89,3 +89,19 @@ export async function exitOf(child: ChildProcess): Promise<{ code: number | null
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   return { code, signal };
 }
+
+/**
+ * The child's exit, or `'still running'` after `timeoutMs` (the child is then killed): a test of
+ * a process that used to hang fails on its assertion instead of at the test timeout.
+ */
+export async function exitWithin(child: ChildProcess, timeoutMs: number): Promise<Awaited<ReturnType<typeof exitOf>> | 'still running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), timeoutMs)));
+  const result = await Promise.race([exitOf(child), timedOut]);
+  clearTimeout(timer);
+  if (result === 'still running') {
+    child.kill('SIGKILL');
+    await exitOf(child);
+  }
+  return result;
+}

@@ -1,0 +1,31 @@
+/** SIGTERM while Redis is down: BullMQ's close never returns (taskforcesh/bullmq#4656), so the drain is bounded. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../src/runtime/runnable.js';
+import { exitWithin, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
+import { startPrivateRedis } from '../harness/private-redis.js';
+import { uniquePrefix } from '../harness/redis.js';
+
+describe('shutdown while Redis is down', () => {
+  const prefix = uniquePrefix('shutdown-timeout');
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('gives up draining after ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS and exits with the documented code', async () => {
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.stop());
+    const worker = spawnWorkerProcess(prefix, { REDIS_URL: redis.url, ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: '2000' });
+    cleanups.push(() => exitWithin(worker, 0));
+    await waitForWorkerStart(worker);
+
+    await redis.stop();
+    worker.kill('SIGTERM');
+
+    expect(await exitWithin(worker, 20_000)).toEqual({ code: 75, signal: null });
+    expect(EXIT_CODES.shutdownTimedOut).toBe(75); // README, Shutdown
+    expect(worker.output()).toContain('shutdown timed out');
+    expect(worker.output()).toContain('abandoning 0 job(s) in flight');
+  }, 40_000);
+});
