@@ -37,6 +37,7 @@ export function loadTrainingData(): TrainingData {
   const sources: Record<string, string> = {};
   const raw: Example[] = [];
   const add = (url: string, label: 0 | 1, source: string) => {
+    // Lowercased whole; urlFeatures lowercases path and query at inference to match (hosts are lowercase anyway).
     const clean = url.trim().toLowerCase();
     if (clean && !clean.includes('*') && !clean.includes(' ')) raw.push({ url: clean, label, source });
   };

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScanError } from '../errors.js';
 import { defaultModelsDir } from './manifest.js';
 import { SessionPool } from './session-pool.js';
 import { URL_FEATURE_DIMENSION, urlFeatures } from './url-features.js';
@@ -41,6 +42,23 @@ describe('session pool', () => {
     const short = await SessionPool.start({ modelBytes, inputName: 'features', outputName: 'probabilities', sampleDims: [URL_FEATURE_DIMENSION], size: 1 });
     await short.close();
     await expect(short.run(new Float32Array(URL_FEATURE_DIMENSION))).rejects.toMatchObject({ code: 'model_failed' });
+  });
+
+  it('close lets the batch a thread was handed finish and rejects, typed, the samples no thread started', async () => {
+    const modelBytes = new Uint8Array(await readFile(join(defaultModelsDir(), 'url-lexical-logreg.onnx')));
+    const single = await SessionPool.start({ modelBytes, inputName: 'features', outputName: 'probabilities', sampleDims: [URL_FEATURE_DIMENSION], size: 1, maxBatch: 1 });
+    // Batches of one: the first goes to the only thread at once, the other three wait for it.
+    const outcomes = ['a', 'b', 'c', 'd'].map((path) =>
+      single.run(urlFeatures(`https://host.example.com/${path}`)).then(
+        (row) => row.length,
+        (error: unknown) => (error instanceof ScanError ? `${error.code}: ${error.message}` : String(error)),
+      ),
+    );
+    expect(single.stats().samples).toBe(1);
+    await single.close();
+    expect(await Promise.all(outcomes)).toEqual([2, ...Array(3).fill('model_failed: model: the session pool closed')]);
+    // Closing again is the same close.
+    await single.close();
   });
 
   it('reports a missing output by name', async () => {

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ScanError } from '../errors.js';
-import type { SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
+import type { SessionClose, SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
 import { workerEntry } from './worker-entry.js';
 
 export interface SessionPoolOptions {
@@ -38,8 +38,17 @@ interface Slot {
   worker: Worker;
   busy: boolean;
   ready: Promise<void>;
+  /** Settles when the thread has ended, however it ended. */
+  exited: Promise<void>;
   inFlight?: { id: number; batch: Pending[] };
 }
+
+/**
+ * How long close() lets a thread finish the batch it is running before terminating it. A
+ * terminated inference aborts the process (see session-worker.ts), so this is a last resort for
+ * a thread that never finishes; a batch takes well under a second.
+ */
+const CLOSE_GRACE_MS = 10_000;
 
 export class SessionPool {
   readonly size: number;
@@ -52,6 +61,7 @@ export class SessionPool {
   private lingerTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly counters = { runs: 0, samples: 0, largestBatch: 0 };
 
   private constructor(private readonly options: SessionPoolOptions) {
@@ -95,14 +105,35 @@ export class SessionPool {
     return { size: this.size, intraOpThreads: this.intraOpThreads, maxBatch: this.maxBatch, ...this.counters };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Rejects the samples no thread has started (model_failed), lets every thread finish the batch
+   * it is running (its samples get their results) and resolves once every thread has ended.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer), (this.lingerTimer = undefined);
     const error = new ScanError('model_failed', `${this.label}: the session pool closed`);
     for (const pending of this.queue.splice(0)) pending.reject(error);
-    for (const slot of this.slots) slot.inFlight?.batch.forEach((p) => p.reject(error));
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    await Promise.all(this.slots.map((slot) => this.endThread(slot)));
+  }
+
+  /** Asks the thread to end after its current batch; terminates it only past the grace period. */
+  private async endThread(slot: Slot): Promise<void> {
+    // Idle threads are unref'd; the process must not exit while one is still ending.
+    slot.worker.ref();
+    slot.worker.postMessage({ close: true } satisfies SessionClose);
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), CLOSE_GRACE_MS)));
+    try {
+      if (await Promise.race([slot.exited, overdue])) await slot.worker.terminate();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private get label(): string {
@@ -120,12 +151,17 @@ export class SessionPool {
     const worker = new Worker(entry.filename, { ...entry.options, workerData });
     let markReady!: () => void;
     let failStart!: (error: Error) => void;
-    const slot: Slot = { worker, busy: true, ready: new Promise<void>((resolve, reject) => ((markReady = resolve), (failStart = reject))) };
+    const slot: Slot = {
+      worker,
+      busy: true,
+      ready: new Promise<void>((resolve, reject) => ((markReady = resolve), (failStart = reject))),
+      exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+    };
     worker.on('message', (message: SessionResponse | { ready: true }) => {
       if ('ready' in message) {
         slot.busy = false;
         // An idle thread must not keep a finished process alive; a run refs it for its duration.
-        worker.unref();
+        if (!this.closed) worker.unref();
         markReady();
         this.dispatch();
         return;
@@ -136,7 +172,7 @@ export class SessionPool {
     worker.on('error', (error) => {
       failure = new ScanError('model_failed', `${this.label}: inference thread failed: ${error.message}`, undefined, { cause: error });
     });
-    // A thread ends only by close() or by dying (a crash, an uncaught error, running out of memory).
+    // A thread ends only when close() asks it to or by dying (a crash, an uncaught error, running out of memory).
     worker.on('exit', (code) => {
       const error = failure ?? new ScanError('model_failed', `${this.label}: inference thread exited with code ${code}`);
       const wasReady = !slot.busy || slot.inFlight !== undefined;
@@ -181,7 +217,8 @@ export class SessionPool {
     const inFlight = slot.inFlight;
     slot.inFlight = undefined;
     slot.busy = false;
-    slot.worker.unref();
+    // While closing, the thread stays ref'd until it has ended (endThread).
+    if (!this.closed) slot.worker.unref();
     if (inFlight && inFlight.id === response.id) {
       if ('error' in response) {
         const error = new ScanError('model_failed', `${this.label}: ${response.error}`);

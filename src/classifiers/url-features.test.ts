@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { canonicalize } from '../links/canonicalize.js';
 import { DENSE_FEATURES, URL_FEATURE_DIMENSION, urlFeatures } from './url-features.js';
 
 const dense = (url: string) => {
@@ -28,6 +29,15 @@ describe('URL features', () => {
     expect(dense('https://paypal.com.secure-check.xyz/')).toMatchObject({ brand_outside_registrable: 1 });
     expect(dense('https://paypal-secure.com/')).toMatchObject({ brand_in_registrable_not_own: 1 });
     expect(dense('https://www.paypal.com/')).toMatchObject({ brand_outside_registrable: 0, brand_in_registrable_not_own: 0 });
+  });
+
+  it('reads path and query lowercased, as the training script fed them (it lowercases every URL)', () => {
+    expect(Array.from(urlFeatures('https://bit.ly/3xYzAbC'))).toEqual(Array.from(urlFeatures('https://bit.ly/3xyzabc')));
+    // A URL and its lower-case form (all that training saw of it) get the same features, escapes and all.
+    for (const url of ['https://Example.COM/Login/Verify.PHP?Next=%2FHome&ID=AbC', 'http://x.example.com/A%20B/%7EUser?Q=%41b', 'https://t.co/AbCdEf#Frag']) {
+      expect(Array.from(urlFeatures(url)), url).toEqual(Array.from(urlFeatures(url.toLowerCase())));
+    }
+    expect(Array.from(urlFeatures(canonicalize('https://bit.ly/3xYzAbC')))).toEqual(Array.from(urlFeatures('https://bit.ly/3xyzabc')));
   });
 
   it('keeps every value finite and within [0, 1]', () => {

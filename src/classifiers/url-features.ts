@@ -6,15 +6,17 @@
  *
  * Layout (URL_FEATURE_DIMENSION values):
  *   [0, 1024)     hashed character 3-grams of the host, with ^ $ boundary marks, L2-normalized
- *   [1024, 1536)  hashed character 3-grams of path + query, L2-normalized
+ *   [1024, 1536)  hashed character 3-grams of path + query, letters lowercased, L2-normalized
  *   [1536, 1600)  hashed top-level domain (one-hot)
  *   [1600, ...)   dense features, each scaled into [0, 1] (see DENSE_FEATURES)
  * The scheme and port are left out on purpose: training sources write them inconsistently.
+ * The training script lowercases every URL before canonicalizing it (url-training-data.ts), so
+ * the path and query are lowercased here too: the model never saw an uppercase letter there.
  */
 import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
 import { registrableDomain } from '../links/registrable-domain.js';
 
-export const URL_FEATURES_VERSION = 'url-lexical-v1';
+export const URL_FEATURES_VERSION = 'url-lexical-v2';
 
 const HOST_GRAMS = 1024;
 const PATH_GRAMS = 512;
@@ -54,7 +56,7 @@ export function urlFeatures(input: string | CanonicalUrl): Float32Array {
   const host = url.host;
   const pathAndQuery = url.path + (url.query !== undefined ? `?${url.query}` : '');
   hashGrams(features, HOST_OFFSET, HOST_GRAMS, `^${host}$`);
-  if (pathAndQuery !== '/') hashGrams(features, PATH_OFFSET, PATH_GRAMS, pathAndQuery);
+  if (pathAndQuery !== '/') hashGrams(features, PATH_OFFSET, PATH_GRAMS, lowercaseAsTrained(pathAndQuery));
 
   const registrable = url.hostIsIp ? null : registrableDomain(host);
   const labels = host.split('.');
@@ -95,6 +97,15 @@ export function urlFeatures(input: string | CanonicalUrl): Float32Array {
   };
   DENSE_FEATURES.forEach((name, i) => (features[DENSE_OFFSET + i] = dense[name]));
   return features;
+}
+
+/**
+ * Canonical path and query as training hashed them: training lowercased the raw URL, then
+ * canonicalize wrote its escapes, so letters are lowercase and `%XX` escapes keep uppercase hex.
+ * (Every `%` of a canonical form starts such an escape.)
+ */
+function lowercaseAsTrained(canonicalText: string): string {
+  return canonicalText.replace(/%[0-9A-F]{2}|[A-Z]+/g, (match) => (match.startsWith('%') ? match : match.toLowerCase()));
 }
 
 /** Counts of hashed 3-grams in [offset, offset + buckets), scaled to unit length. */

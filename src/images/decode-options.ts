@@ -2,6 +2,7 @@
  * Limits and choices of the one image decode, field by field, with their defaults.
  * Every field is optional; `resolveDecodeOptions` fills in the defaults and checks ranges.
  */
+import { type DecodeLimiter, sharedDecodeLimiter } from './decode-limiter.js';
 
 export type FailOnLevel = 'none' | 'truncated' | 'error' | 'warning';
 
@@ -27,11 +28,19 @@ export interface DecodeOptions {
    */
   maxDecodeBytes?: number;
   /**
-   * Wall-clock budget for the whole decode (header, every sampled frame), in milliseconds;
-   * past it the decode fails with `image_timeout`. sharp's own `timeout` (whole seconds,
+   * Wall-clock budget for the whole decode (header, every sampled frame), in milliseconds,
+   * counted from when the decode gets a slot of `limiter` (waiting for one is not the image's
+   * fault); past it the decode fails with `image_timeout`. sharp's own `timeout` (whole seconds,
    * rounded up) stops the libvips work itself. Default 10,000.
    */
   timeoutMs?: number;
+  /**
+   * The slots decodes take turns on. A decode holds its slot until its last sharp call has
+   * ended, even one that lost the race against the deadline, so the slots bound the threadpool
+   * threads decodes occupy. Default: the process's shared limiter, one slot fewer than libuv's
+   * threadpool (UV_THREADPOOL_SIZE, default 4) and at most one per core (decode-limiter.ts).
+   */
+  limiter?: DecodeLimiter;
   /**
    * Longest side of the decoded working copy, in pixels. Images are shrunk on load (JPEG DCT
    * scaling, WebP/HEIF thumbnails) and never enlarged. 512 is enough for PDQ (it filters down
@@ -73,6 +82,7 @@ export const DEFAULT_DECODE_OPTIONS: ResolvedDecodeOptions = Object.freeze({
   maxPixels: 50_000_000,
   maxDecodeBytes: 256 * 1024 * 1024,
   timeoutMs: 10_000,
+  limiter: sharedDecodeLimiter,
   workingSize: 512,
   maxFrames: 8,
   maxAnimationPixels: 200_000_000,

@@ -9,9 +9,10 @@
  * spaces have no stored RGB and still go through their profile to sRGB.
  *
  * Order of checks, cheapest first, so hostile input is refused before it costs anything:
- * byte cap -> empty -> scriptable/vector sniff -> header (sharp metadata: format, declared
- * dimensions, frame count, interlacing) -> pixel limit -> decode memory budget -> frame-by-frame
- * decode under the time budget.
+ * byte cap -> empty -> scriptable/vector sniff -> a decode slot (decode-limiter.ts; the time
+ * budget starts once the decode has one) -> header (sharp metadata: format, declared dimensions,
+ * frame count, interlacing) -> pixel limit -> decode memory budget -> frame-by-frame decode under
+ * the time budget.
  */
 import sharp, { type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
@@ -61,10 +62,20 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
     throw new ScanError('image_format_refused', undefined, { format: document });
   }
 
-  const deadline = Date.now() + limits.timeoutMs;
-  // A view, not a copy: sharp only reads it.
-  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const metadata = await withinDeadline(sharp(input, baseInputOptions(limits)).metadata(), deadline);
+  const release = await limits.limiter.acquire();
+  // The deadline starts now that the decode has its slot: time spent waiting is not the image's fault.
+  const turn = new DecodeTurn(Date.now() + limits.timeoutMs);
+  try {
+    // A view, not a copy: sharp only reads it.
+    return await decodeInTurn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), limits, turn);
+  } finally {
+    // A sharp call that lost the race against the deadline still holds its thread: so does the slot.
+    void turn.ended().then(release);
+  }
+}
+
+async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedImage> {
+  const metadata = await turn.within(sharp(input, baseInputOptions(limits)).metadata());
 
   const format = metadata.format as string;
   if (REFUSED_FORMATS.has(format)) throw new ScanError('image_format_refused', undefined, { format });
@@ -90,7 +101,7 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
   const ignoreIcc = STORED_VALUE_SPACES.has(metadata.space);
   const frames: DecodedFrame[] = [];
   for (const index of sampleFrameIndices(frameCount, declaredPixels, limits)) {
-    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc }, limits, deadline));
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc }, limits, turn));
   }
   return {
     format,
@@ -138,8 +149,8 @@ interface FrameChoice {
   ignoreIcc: boolean;
 }
 
-async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, deadline: number): Promise<DecodedFrame> {
-  const remainingMs = deadline - Date.now();
+async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
+  const remainingMs = turn.deadline - Date.now();
   if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame: index });
   const pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
     // sharp counts whole seconds; the JS deadline below enforces the exact budget.
@@ -149,23 +160,36 @@ async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc }: Fram
     .toColourspace('srgb')
     .removeAlpha()
     .raw({ depth: 'uchar' });
-  const { data, info } = await withinDeadline(pipeline.toBuffer({ resolveWithObject: true }), deadline);
+  const { data, info } = await turn.within(pipeline.toBuffer({ resolveWithObject: true }));
   if (info.channels !== 3) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3`);
   return { data, width: info.width, height: info.height, index };
 }
 
-/** Races the sharp call against the deadline and turns sharp's errors into error codes. */
-async function withinDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ScanError('image_timeout')), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([work.catch((error: unknown) => Promise.reject(fromSharpError(error))), expired]);
-  } finally {
-    clearTimeout(timer);
-    // A sharp call that lost the race still settles later; keep its rejection from going unhandled.
-    work.catch(() => undefined);
+/** One decode's turn on its slot: its deadline, and the sharp calls it made. */
+class DecodeTurn {
+  private readonly calls: Promise<unknown>[] = [];
+
+  constructor(readonly deadline: number) {}
+
+  /** Races a sharp call against the deadline and turns sharp's errors into error codes. */
+  async within<T>(work: Promise<T>): Promise<T> {
+    this.calls.push(work);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ScanError('image_timeout')), Math.max(0, this.deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([work.catch((error: unknown) => Promise.reject(fromSharpError(error))), expired]);
+    } finally {
+      clearTimeout(timer);
+      // A sharp call that lost the race still settles later; keep its rejection from going unhandled.
+      work.catch(() => undefined);
+    }
+  }
+
+  /** Settles once every sharp call of the turn has ended, the ones that lost the race included. */
+  async ended(): Promise<void> {
+    await Promise.allSettled(this.calls);
   }
 }
 

@@ -19,9 +19,14 @@ export interface CliOptions {
 
 /** `abuse-scan <args>` from the TypeScript sources against the test Redis, with optional stdin and environment. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return runNode(['src/cli/main.ts', ...args], options);
+}
+
+/** `node --import tsx <args>` in the repository root (a script, or `-e` code importing ./src/...), as runCli runs the CLI. */
+export function runNode(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'silent', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest, openClassifiers, type Classifiers } from '../../src/classifiers/index.js';
+import { canonicalize } from '../../src/links/canonicalize.js';
 import { formatMetrics, type Metrics } from '../../scripts/models/binary-metrics.js';
 import { trainUrlModel, type UrlModelBuild } from '../../scripts/models/train-url-model.js';
 import { UBLOCK_PACKAGE } from '../../scripts/models/url-training-data.js';
@@ -80,6 +81,16 @@ describe('URL model', () => {
     expect(score.abuseScore).toBeGreaterThan(0.9);
     expect(score.suggests).not.toBe('allow');
     expect(score.labels.malicious! + score.labels.benign!).toBeCloseTo(1, 5);
+  });
+
+  it('scores a URL as it scores its lower-case form: training saw URLs lowercased only', async () => {
+    const model = classifiers.url[0]!;
+    const mixed = await model.classifyUrl('https://bit.ly/3xYzAbC');
+    const lower = await model.classifyUrl('https://bit.ly/3xyzabc');
+    expect(mixed.abuseScore).toBe(lower.abuseScore);
+    expect(mixed.suggests).toBe(lower.suggests);
+    // The signal type hands over canonical URLs: the same score.
+    expect((await model.classifyUrl(canonicalize('https://bit.ly/3xYzAbC'))).abuseScore).toBe(lower.abuseScore);
   });
 
   it('batches concurrent URLs into one run and still answers each its own', async () => {
