@@ -8,21 +8,16 @@
  * bit past the threshold of 31, and is caught by the blockhash set instead (45 <= 64). Blockhash
  * has no rotation variants, so rot90 and mirror copies rely on PDQ alone.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
-import { decodeImage, hashImage } from '../../src/images/index.js';
-import type { Verdict } from '../../src/jobs/verdict-schema.js';
-import { validateJob } from '../../src/jobs/validate-job.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { REPO_ROOT, waitUntil } from '../harness/fleet.js';
+import { waitUntil } from '../harness/fleet.js';
+import { FIXTURE_IMAGES, fixtureHashes, fixtureScanner } from '../harness/hashes.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
-const FIXTURES = join(REPO_ROOT, 'fixtures', 'images');
 const ORIGINALS = ['rings', 'shapes', 'text-lines', 'clouds', 'mosaic'] as const;
 const EDITS = ['jpeg-q20', 'half', 'crop2', 'rot90', 'mirror', 'gray'] as const;
 
@@ -31,23 +26,18 @@ describe('fixtures acceptance: edited copies are blocked through the hash sets',
   const redis = testRedis();
   const store = new HashSetStore(redis, { prefix });
   let pipeline: ScanPipeline;
-  let scans = 0;
-
-  const scan = async (file: string): Promise<Verdict> => {
-    const job = validateJob({ contentId: file, surface: 'upload', items: [{ path: join(FIXTURES, file) }] }, { imageRoot: FIXTURES });
-    return pipeline.scan(job, { jobId: `fixture-${scans++}`, attempt: 1, finalAttempt: true });
-  };
+  const scan = fixtureScanner(() => pipeline, 'fixture');
 
   beforeAll(async () => {
     await store.create({ name: 'known-pdq', algorithm: 'pdq' });
     await store.create({ name: 'known-blockhash', algorithm: 'blockhash' });
     for (const original of ORIGINALS) {
-      const hashes = hashImage(await decodeImage(readFileSync(join(FIXTURES, `${original}.jpg`))));
+      const hashes = await fixtureHashes(`${original}.jpg`);
       expect(hashes.pdqQuality).toBeGreaterThanOrEqual(50);
       await store.add('known-pdq', [{ id: original, hash: hashes.pdq, label: `fixture ${original}` }]);
       await store.add('known-blockhash', [{ id: original, hash: hashes.blockhash, label: `fixture ${original}` }]);
     }
-    const config = loadConfig({}, { redisUrl: TEST_REDIS_URL, prefix, imageRoot: FIXTURES });
+    const config = loadConfig({}, { redisUrl: TEST_REDIS_URL, prefix, imageRoot: FIXTURE_IMAGES });
     pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
   });
 

@@ -4,41 +4,30 @@
  * through, and the known-bad image itself is still blocked (the known-good entry is 20 bits from
  * it, the known-bad entry 0).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
-import { decodeImage, hashImage } from '../../src/images/index.js';
-import type { Verdict } from '../../src/jobs/verdict-schema.js';
-import { validateJob } from '../../src/jobs/validate-job.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { REPO_ROOT } from '../harness/fleet.js';
+import { FIXTURE_IMAGES, fixtureHashes, fixtureScanner } from '../harness/hashes.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
-const FIXTURES = join(REPO_ROOT, 'fixtures', 'images');
-const pdqOf = async (file: string) => hashImage(await decodeImage(readFileSync(join(FIXTURES, file)))).pdq;
+const pdqOf = async (file: string) => (await fixtureHashes(file)).pdq;
 
 describe('known-good hash sets suppress only the hits they are closer than', () => {
   const prefix = uniquePrefix('hashset-known-good');
   const redis = testRedis();
   const store = new HashSetStore(redis, { prefix });
   let pipeline: ScanPipeline;
-  let scans = 0;
-
-  const scan = async (file: string): Promise<Verdict> => {
-    const job = validateJob({ contentId: file, surface: 'upload', items: [{ path: join(FIXTURES, file) }] }, { imageRoot: FIXTURES });
-    return pipeline.scan(job, { jobId: `known-good-${scans++}`, attempt: 1, finalAttempt: true });
-  };
+  const scan = fixtureScanner(() => pipeline, 'known-good');
 
   beforeAll(async () => {
     await store.create({ name: 'known-bad', algorithm: 'pdq' });
     await store.create({ name: 'memes-ok', algorithm: 'pdq', kind: 'negative' });
     await store.add('known-bad', [{ id: 'clouds', hash: await pdqOf('clouds.jpg') }]);
     await store.add('memes-ok', [{ id: 'fp-1', hash: await pdqOf('clouds--crop2.jpg'), label: 'reported false positive' }]);
-    const config = loadConfig({ ABUSE_SCAN_MODELS: 'off' }, { redisUrl: TEST_REDIS_URL, prefix, imageRoot: FIXTURES });
+    const config = loadConfig({ ABUSE_SCAN_MODELS: 'off' }, { redisUrl: TEST_REDIS_URL, prefix, imageRoot: FIXTURE_IMAGES });
     pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
   });
 
