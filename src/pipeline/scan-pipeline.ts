@@ -68,61 +68,29 @@ export class ScanPipeline {
 
   async scan(job: ScanJob, run: ScanRunInfo): Promise<Verdict> {
     const started = performance.now();
-    const caller = run.signal;
-    // With several items, one that fails the job (a transient error, retries left) aborts the
-    // others, which stop early instead of running on; a lone item has nothing to stop.
-    const siblings = job.items.length > 1 ? new AbortController() : undefined;
-    const forwardAbort = () => siblings!.abort(caller!.reason);
-    if (siblings && caller) caller.addEventListener('abort', forwardAbort, { once: true });
-    const signal = siblings?.signal ?? caller ?? NEVER_ABORTED;
     const timings: Record<string, number> = {};
-    const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
-    job.items.forEach((item, index) => {
-      const kind = itemKind(item);
-      const entries = byKind.get(kind);
-      if (entries) entries.push({ item, index });
-      else byKind.set(kind, [{ item, index }]);
-    });
-
     const context: MatchContext = { jobId: run.jobId, contentId: job.contentId, surface: job.surface, ...(job.tenant !== undefined && { tenant: job.tenant }) };
-    const outcomes: ItemOutcome[] = [];
-    // After a failure or an abort no stage starts further items, and the scan settles only once
-    // the items under way are done: nothing it started outlives it.
-    let firstFailure: unknown;
-    let failed = false;
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      firstFailure = error;
-      siblings?.abort(SIBLING_FAILED);
-    };
-    const stop = {
-      shouldStop: () => failed || signal.aborted,
-      stopped: () => (caller?.aborted ? toScanError(caller.reason) : SCAN_STOPPED),
-    };
-    try {
-      const stages = await Promise.allSettled(
-        [...byKind].map(async ([kind, entries]) => {
-          const stageStart = performance.now();
-          const scanEntry = ({ item, index }: { item: ScanItem; index: number }) =>
-            this.scanItem(kind, item, index, run, signal, context).catch((error: unknown) => {
-              fail(error);
-              throw error;
-            });
-          try {
-            outcomes.push(...(await mapConcurrent(entries, this.concurrency[kind], scanEntry, stop)));
-          } catch (error) {
-            fail(error); // an abort by the caller stops the stage without a failed item
-            throw error;
-          }
-          timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
-        }),
-      );
-      if (stages.some((stage) => stage.status === 'rejected')) throw firstFailure;
-    } finally {
-      caller?.removeEventListener('abort', forwardAbort);
+    const lone = job.items.length === 1 ? job.items[0] : undefined;
+    let kinds: Iterable<ItemKind>;
+    let outcomes: ItemOutcome[];
+    if (lone !== undefined) {
+      // The common job, one link or one image: no stages to coordinate.
+      const kind = itemKind(lone);
+      const stageStart = performance.now();
+      outcomes = [await this.scanItem(kind, lone, 0, run, run.signal ?? NEVER_ABORTED, context)];
+      timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
+      kinds = [kind];
+    } else {
+      const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
+      job.items.forEach((item, index) => {
+        const kind = itemKind(item);
+        const entries = byKind.get(kind);
+        if (entries) entries.push({ item, index });
+        else byKind.set(kind, [{ item, index }]);
+      });
+      outcomes = await this.scanItems(byKind, run, context, timings);
+      kinds = byKind.keys();
     }
-    outcomes.sort((a, b) => a.result.index - b.result.index);
 
     const signals = outcomes.flatMap((o) => o.signals);
     const errors = outcomes.flatMap((o) => o.errors);
@@ -142,11 +110,62 @@ export class ScanPipeline {
       items: outcomes.map((o) => o.result),
       errors,
       timings,
-      versions: this.versions(byKind.keys()),
+      versions: this.versions(kinds),
       ...(job.metadata !== undefined && { metadata: job.metadata }),
       attempt: run.attempt,
       createdAt: new Date().toISOString(),
     };
+  }
+
+  /** Several items, by kind, each kind's stage at its own concurrency. */
+  private async scanItems(
+    byKind: Map<ItemKind, Array<{ item: ScanItem; index: number }>>,
+    run: ScanRunInfo,
+    context: MatchContext,
+    timings: Record<string, number>,
+  ): Promise<ItemOutcome[]> {
+    const caller = run.signal;
+    // One item that fails the job (a transient error, retries left) aborts the others, which stop
+    // early instead of running on.
+    const siblings = new AbortController();
+    const forwardAbort = () => siblings.abort(caller!.reason);
+    caller?.addEventListener('abort', forwardAbort, { once: true });
+    const signal = siblings.signal;
+    const outcomes: ItemOutcome[] = [];
+    // After a failure or an abort no stage starts further items, and the scan settles only once
+    // the items under way are done: nothing it started outlives it.
+    let firstFailure: unknown;
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      firstFailure = error;
+      siblings.abort(SIBLING_FAILED);
+    };
+    const stop = {
+      shouldStop: () => failed || signal.aborted,
+      stopped: () => (caller?.aborted ? toScanError(caller.reason) : SCAN_STOPPED),
+      failed: fail,
+    };
+    try {
+      const stages = await Promise.allSettled(
+        [...byKind].map(async ([kind, entries]) => {
+          const stageStart = performance.now();
+          const scanEntry = ({ item, index }: { item: ScanItem; index: number }) => this.scanItem(kind, item, index, run, signal, context);
+          try {
+            outcomes.push(...(await mapConcurrent(entries, this.concurrency[kind], scanEntry, stop)));
+          } catch (error) {
+            fail(error); // an abort by the caller stops the stage without a failed item
+            throw error;
+          }
+          timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
+        }),
+      );
+      if (stages.some((stage) => stage.status === 'rejected')) throw firstFailure;
+    } finally {
+      caller?.removeEventListener('abort', forwardAbort);
+    }
+    return outcomes.sort((a, b) => a.result.index - b.result.index);
   }
 
   /** The signal types this pipeline runs (for inspection and the conformance suite). */

@@ -31,14 +31,7 @@ interface ScanResult {
 /** BullMQ's message for a job that stalled more than `maxStalledCount` times. */
 const STALLED_MESSAGE = /stalled more than allowable limit/i;
 
-/** A job being processed: what abandon() names and what it, or the job's end, aborts. */
-interface JobInProcess {
-  queue: ScanQueueKind;
-  jobId: string;
-  scan: AbortController;
-}
-
-// A shared abort reason: an Error per abort would capture a stack each time.
+/** Why abandon() aborts the scans in flight; shared, so an abort captures no stack. */
 const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
 
 /**
@@ -55,7 +48,10 @@ export class ScanWorker {
   private readonly validation: JobValidationOptions;
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
-  private readonly inProcess = new Set<JobInProcess>();
+  /** Jobs being processed: what abandon() names. */
+  private readonly inProcess = new Set<Job>();
+  /** Aborted by abandon(): one signal for every scan, not a controller per job (µs per job count here). */
+  private readonly abandonment = new AbortController();
 
   constructor(private readonly options: ScanWorkerOptions) {
     const { config, connection } = options;
@@ -132,9 +128,9 @@ export class ScanWorker {
    * stalled checker of a running worker hands them out again (store-once keeps one verdict each).
    */
   abandon(): void {
-    const jobs = [...this.inProcess].map(({ queue, jobId }) => ({ queue, jobId }));
+    const jobs = [...this.inProcess].map((job) => ({ queue: job.queueName, jobId: job.id }));
     this.options.logger.warn({ jobs, lockDurationMs: this.options.config.lockDurationMs }, `abandoning ${jobs.length} job(s) in flight; they run again once their locks expire`);
-    for (const job of this.inProcess) job.scan.abort(SHUTDOWN_TIMED_OUT);
+    this.abandonment.abort(SHUTDOWN_TIMED_OUT);
   }
 
   private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>): Promise<ScanResult> {
@@ -143,15 +139,14 @@ export class ScanWorker {
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= (job.opts.attempts ?? 1);
     const started = Date.now();
-    const inProcess: JobInProcess = { queue, jobId, scan: new AbortController() };
-    this.inProcess.add(inProcess);
+    this.inProcess.add(job);
     metrics.inFlight.inc({ queue });
     metrics.queueWaitSeconds.observe({ queue }, Math.max(0, started - job.timestamp) / 1000);
     try {
       let verdict: Verdict;
       try {
         const scanJob = validateJob(job.data, this.validation);
-        const signal = inProcess.scan.signal;
+        const signal = this.abandonment.signal;
         verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs: Math.max(0, started - job.timestamp), signal });
       } catch (thrown) {
         const error = toScanError(thrown);
@@ -162,14 +157,14 @@ export class ScanWorker {
         verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions());
       }
       // A scan cut short by abandon() owes no verdict (store-once would keep it): the job runs again.
-      if (inProcess.scan.signal.reason === SHUTDOWN_TIMED_OUT) throw SHUTDOWN_TIMED_OUT;
+      if (this.abandonment.signal.aborted) throw SHUTDOWN_TIMED_OUT;
       if (await this.emitter.emit(verdict)) {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
       }
       return { decision: verdict.decision };
     } finally {
-      this.inProcess.delete(inProcess);
+      this.inProcess.delete(job);
       metrics.inFlight.dec({ queue });
       metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
     }
