@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 import type { RedisClient } from '../../src/runtime/redis.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -59,4 +60,18 @@ export async function silentServer(): Promise<{ port: number; close(): Promise<v
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * For one describe block: a fresh key prefix and a connection, whose keys are removed and which is
+ * closed after the block's tests (call it inside the describe).
+ */
+export function suiteRedis(label: string): { prefix: string; redis: Redis } {
+  const prefix = uniquePrefix(label);
+  const redis = testRedis();
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+  return { prefix, redis };
 }

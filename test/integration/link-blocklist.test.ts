@@ -8,7 +8,7 @@ import { ListStore } from '../../src/lists/list-store.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startInProcessWorker } from '../harness/fleet.js';
-import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
+import { deletePrefix, suiteRedis, TEST_REDIS_URL, testRedis, uniquePrefix } from '../harness/redis.js';
 import { redirect, startServer, type TestServer } from './unfurl-servers.js';
 
 describe('link-blocklist signal type in the fleet', () => {
@@ -90,18 +90,8 @@ describe('link-blocklist signal type in the fleet', () => {
 });
 
 describe('allowlists win over the URL model', () => {
-  const prefix = uniquePrefix('allowlist-url-model');
+  const { prefix, redis } = suiteRedis('allowlist-url-model');
   const phishing = 'http://paypal-login-verify-account.com.secure-update.xyz/signin/verify';
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
 
   it('an allowlisted URL is not blocked by the URL model; the same URL without the allowlist is', async () => {
     // No unfurling: the link is judged on its text, without reaching the network.
@@ -133,17 +123,7 @@ describe('allowlists win over the URL model', () => {
 });
 
 describe('hot reload in a running pipeline', () => {
-  const prefix = uniquePrefix('blocklist-reload');
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
+  const { prefix, redis } = suiteRedis('blocklist-reload');
 
   it('applies a list change to the next scan within one second', async () => {
     const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: TEST_REDIS_URL, prefix });

@@ -1,21 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runScript } from '../../src/runtime/redis-script.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { suiteRedis } from '../harness/redis.js';
 
 describe('runScript (real Redis)', () => {
-  const prefix = uniquePrefix('redis-script');
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
+  const { prefix, redis } = suiteRedis('redis-script');
 
   it('loads a script Redis has not seen by EVAL, then runs it by its digest', async () => {
     // A comment no other run has used makes the script new to this Redis.

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ErrorInfo } from '../../src/errors.js';
 import { canonicalize } from '../../src/links/canonicalize.js';
 import type { UnfurlResult } from '../../src/links/unfurl.js';
 import { UnfurlCache } from '../../src/links/unfurl-cache.js';
 import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { suiteRedis } from '../harness/redis.js';
 import { startServer, redirect, type TestServer } from './unfurl-servers.js';
 
 /** A fake unfurler: counts fetches per input, answers after a delay with a one-redirect chain. */
@@ -27,17 +27,7 @@ function fakeUnfurler(shape: Partial<UnfurlResult> = {}, delayMs = 30) {
 }
 
 describe('UnfurlCache (real Redis)', () => {
-  const prefix = uniquePrefix('unfurl-cache');
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
+  const { prefix, redis } = suiteRedis('unfurl-cache');
 
   const url = (text: string) => [text, canonicalize(text)] as const;
 
