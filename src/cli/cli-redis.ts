@@ -7,8 +7,8 @@
  */
 import type { RedisOptions } from 'ioredis';
 import type { FleetConfig } from '../config/config.js';
-import { ScanError } from '../errors.js';
-import { createRedis, FAIL_FAST_OPTIONS, redisAddress, type RedisClient } from '../runtime/redis.js';
+import { withDeadline } from '../runtime/deadline.js';
+import { createRedis, FAIL_FAST_OPTIONS, unavailabilityOf, type RedisClient } from '../runtime/redis.js';
 import { loadCliConfig } from './cli-config.js';
 
 /** Longest wait for one Redis reply (the producer client's default commandTimeoutMs). */
@@ -31,38 +31,21 @@ function isRedisUnreachable(error: unknown): boolean {
   return ['MaxRetriesPerRequestError', 'ClusterAllFailedError'].includes(error.name) || ['Command timed out', 'Connection is closed.'].includes(error.message);
 }
 
-/** A reply within the deadline, or ScanError `redis_unavailable`: covers a cluster, whose commands wait in its own queue. */
-async function withinDeadline<T>(work: Promise<T>, unavailable: (reason: string) => ScanError): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(`did not answer within ${CLI_COMMAND_TIMEOUT_MS} ms`)), CLI_COMMAND_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-    work.catch(() => undefined);
-  }
-}
-
 /** Runs `run` with a fail-fast connection to REDIS_URL, closed afterwards whatever happens. */
 export async function withRedis<T>(run: (redis: RedisClient, config: FleetConfig) => Promise<T>): Promise<T> {
   const config = loadCliConfig();
   const redis = createRedis(config.redisUrl, CLI_REDIS_OPTIONS);
-  // Kept for the message; listening also keeps ioredis from printing every failed reconnect.
-  let lastConnectionError: Error | undefined;
-  redis.on('error', (error: Error) => void (lastConnectionError = error));
-  const unavailable = (reason: string, cause?: unknown) => {
-    const last = lastConnectionError ? ` (last connection error: ${lastConnectionError.message})` : '';
-    return new ScanError('redis_unavailable', `${redisAddress(redis)} ${reason}${last}`, undefined, { cause });
-  };
+  const unavailability = unavailabilityOf(redis);
+  const notAnswered = (cause?: unknown) => unavailability.error(`did not answer within ${CLI_COMMAND_TIMEOUT_MS} ms`, cause);
   try {
-    // Connected before any work: an unreachable Redis is one clear error, not a failure halfway through.
-    await withinDeadline(redis.ping(), unavailable);
+    // Connected before any work: an unreachable Redis is one clear error, not a failure halfway
+    // through. The deadline also covers a cluster, whose commands wait in its own queue.
+    await withDeadline(redis.ping(), CLI_COMMAND_TIMEOUT_MS, () => notAnswered());
     return await run(redis, config);
   } catch (error) {
     if (!isRedisUnreachable(error)) throw error;
-    throw unavailable(error instanceof Error && error.message === 'Command timed out' ? `did not answer within ${CLI_COMMAND_TIMEOUT_MS} ms` : 'could not be reached', error);
+    if (error instanceof Error && error.message === 'Command timed out') throw notAnswered(error);
+    throw unavailability.error('could not be reached', error);
   } finally {
     // QUIT lets commands in flight finish; without a connection there is nothing to finish.
     if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());

@@ -6,7 +6,8 @@ import { validateJob } from '../jobs/validate-job.js';
 import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
-import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, redisAddress, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
+import { withDeadline } from '../runtime/deadline.js';
+import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
@@ -111,13 +112,10 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     backoffMs: options.backoffMs ?? 1000,
     retentionSeconds: options.retentionSeconds ?? 86_400,
   });
-  // Kept for the redis_unavailable message; listening also keeps ioredis and BullMQ from
-  // printing every failed reconnect as an unhandled error.
-  let lastConnectionError: Error | undefined;
-  const rememberError = (error: Error) => void (lastConnectionError = error);
-  if (ownsConnection) connection.on('error', rememberError);
+  // Only a connection the client owns is listened to: a caller's keeps its own error handling.
+  const unavailability = unavailabilityOf(connection, { listen: ownsConnection });
   const queues = Object.fromEntries(
-    SCAN_QUEUE_KINDS.map((kind) => [kind, new Queue(kind, { connection, prefix, defaultJobOptions }).on('error', rememberError)]),
+    SCAN_QUEUE_KINDS.map((kind) => [kind, new Queue(kind, { connection, prefix, defaultJobOptions }).on('error', unavailability.remember)]),
   ) as Record<ScanQueueKind, Queue>;
   // Reads only: the retention and stream length are the workers' to set.
   const verdicts = new VerdictStore(connection, { prefix, retentionSeconds: 1, streamMaxLength: 1 });
@@ -134,27 +132,14 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     return { job, queue: queueForJob(job), opts };
   }
 
-  function redisUnavailable(reason: string, cause?: unknown): ScanError {
-    const lastError = lastConnectionError ? ` (last connection error: ${lastConnectionError.message})` : '';
-    return new ScanError('redis_unavailable', `${redisAddress(connection)} ${reason}${lastError}`, undefined, { cause });
-  }
-
   /** `work`, or ScanError `redis_unavailable` once commandTimeoutMs passes or the connection gives up on it. */
   async function redisCall<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(redisUnavailable(`did not answer within ${commandTimeoutMs} ms`)), commandTimeoutMs);
-    });
     try {
-      return await Promise.race([work, expired]);
+      return await withDeadline(work, commandTimeoutMs, () => unavailability.error(`did not answer within ${commandTimeoutMs} ms`));
     } catch (error) {
       // ioredis does not export the class of this error.
-      if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') throw redisUnavailable('could not be reached', error);
+      if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') throw unavailability.error('could not be reached', error);
       throw error;
-    } finally {
-      clearTimeout(timer);
-      // Work that lost the race still settles later (an enqueue may still land); not an unhandled rejection.
-      work.catch(() => undefined);
     }
   }
 
@@ -169,7 +154,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     if (!subscriber) {
       const created = connection.duplicate();
       subscriber = created;
-      created.on('error', rememberError);
+      created.on('error', unavailability.remember);
       created.on('message', (_channel: string, jobIds: string) => {
         for (const jobId of jobIds.split('\n')) waiters.get(jobId)?.forEach((wake) => wake());
       });

@@ -16,6 +16,7 @@
  */
 import sharp, { type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
+import { withDeadline } from '../runtime/deadline.js';
 import { heldWholeDecode } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { sniffRefusedDocument } from './sniff.js';
@@ -172,19 +173,10 @@ class DecodeTurn {
   constructor(readonly deadline: number) {}
 
   /** Races a sharp call against the deadline and turns sharp's errors into error codes. */
-  async within<T>(work: Promise<T>): Promise<T> {
+  within<T>(work: Promise<T>): Promise<T> {
     this.calls.push(work);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ScanError('image_timeout')), Math.max(0, this.deadline - Date.now()));
-    });
-    try {
-      return await Promise.race([work.catch((error: unknown) => Promise.reject(fromSharpError(error))), expired]);
-    } finally {
-      clearTimeout(timer);
-      // A sharp call that lost the race still settles later; keep its rejection from going unhandled.
-      work.catch(() => undefined);
-    }
+    const typed = work.catch((error: unknown) => Promise.reject(fromSharpError(error)));
+    return withDeadline(typed, this.deadline - Date.now(), () => new ScanError('image_timeout'));
   }
 
   /** Settles once every sharp call of the turn has ended, the ones that lost the race included. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { withDeadline } from '../runtime/deadline.js';
 import type { Backlog } from './backlog.js';
 
 /** How long a scrape waits for the backlog from Redis: well inside Prometheus' default 10 s scrape timeout. */
@@ -133,15 +134,7 @@ export class FleetMetrics {
     if (this.backlogInFlight) throw new Error('the previous backlog read is still unanswered');
     const inFlight = read().finally(() => (this.backlogInFlight = undefined));
     this.backlogInFlight = inFlight;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no backlog from Redis within ${BACKLOG_READ_TIMEOUT_MS} ms`)), BACKLOG_READ_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([inFlight, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(inFlight, BACKLOG_READ_TIMEOUT_MS, () => new Error(`no backlog from Redis within ${BACKLOG_READ_TIMEOUT_MS} ms`));
   }
 
   private setBacklog(backlog: Backlog | undefined): void {

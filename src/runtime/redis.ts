@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { ScanError } from '../errors.js';
 
 /** A connection to a single Redis or to a Redis Cluster; the fleet's keys work on both. */
 export type RedisClient = Redis | Cluster;
@@ -32,6 +33,24 @@ export function isRedisClient(value: unknown): value is RedisClient {
 export function redisAddress(redis: RedisClient): string {
   if (redis instanceof Cluster) return `Redis Cluster ${redis.nodes().map((node) => `${node.options.host}:${node.options.port}`).join(',')}`.trim();
   return `Redis at ${redis.options.path ?? `${redis.options.host}:${redis.options.port}`}`;
+}
+
+/**
+ * Builds `redis_unavailable` errors for a connection: they name the Redis and the last connection
+ * error, which it keeps by listening (listening also keeps ioredis from printing every failed
+ * reconnect). `listen` adds emitters whose errors count too (BullMQ queues on the connection).
+ */
+export function unavailabilityOf(redis: RedisClient, options: { listen?: boolean } = {}) {
+  let lastConnectionError: Error | undefined;
+  const remember = (error: Error) => void (lastConnectionError = error);
+  if (options.listen ?? true) redis.on('error', remember);
+  return {
+    remember,
+    error(reason: string, cause?: unknown): ScanError {
+      const last = lastConnectionError ? ` (last connection error: ${lastConnectionError.message})` : '';
+      return new ScanError('redis_unavailable', `${redisAddress(redis)} ${reason}${last}`, undefined, { cause });
+    },
+  };
 }
 
 /** Whether a URL names a cluster (several nodes, or the redis-cluster scheme). */
