@@ -10,7 +10,6 @@ import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
-import { verdictKeys } from '../verdicts/verdict-keys.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper } from './failed-job-sweeper.js';
 
@@ -101,7 +100,7 @@ export class ScanWorker {
 
   /** Job counts of the queues this worker serves and the results stream's consumer lag (for /metrics). */
   backlog(): Promise<Backlog> {
-    return readBacklog(this.queues, this.options.connection, verdictKeys(this.options.config.prefix).stream);
+    return readBacklog(this.queues, this.options.connection, this.store.keys.stream);
   }
 
   /**
