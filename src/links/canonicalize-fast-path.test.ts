@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalize, type CanonicalUrl } from './canonicalize.js';
+import { canonicalize, canonicalizeParsed, parseLikeBrowser, visitedAsRead, type CanonicalUrl } from './canonicalize.js';
 
 /**
  * canonicalize() takes a fast path for common http(s) URLs. Byte input (the text's UTF-8 bytes)
@@ -63,5 +63,26 @@ describe('canonicalize fast path', () => {
     const general = outcome(() => canonicalize(Buffer.from(text, 'utf8')));
     if (typeof general === 'object' && general !== null && 'input' in general) (general as CanonicalUrl).input = text;
     expect(outcome(() => canonicalize(text))).toEqual(general);
+  });
+
+  // The link preparer skips the visited form then: it must add nothing (no URL, or the same one).
+  it('reads the URL a browser visits whenever visitedAsRead says so', () => {
+    let common = 0;
+    fc.assert(
+      fc.property(fc.oneof(urlish, structured), (text) => {
+        if (!visitedAsRead(text)) return;
+        const read = outcome(() => canonicalize(text));
+        if ('error' in (read as object)) return; // nothing is matched nor visited then
+        const parsed = parseLikeBrowser(text, (read as CanonicalUrl).scheme);
+        if (parsed === null) return; // a browser refuses it: there is no visited form either
+        const visited = outcome(() => canonicalizeParsed(parsed));
+        if ('error' in (visited as object)) return;
+        common++;
+        expect((visited as CanonicalUrl).canonical).toBe((read as CanonicalUrl).canonical);
+        expect((visited as CanonicalUrl).hadUserinfo).toBe(false);
+      }),
+      { numRuns: 20_000, seed: 424243 },
+    );
+    expect(common).toBeGreaterThan(1_000); // the generators do reach the common form
   });
 });

@@ -247,6 +247,22 @@ export function parseLikeBrowser(text: string, scheme: string): URL | null {
   }
 }
 
+/**
+ * Whether a browser visits the very URL canonicalize reads in `text`, so that the visited form
+ * (parseLikeBrowser, then canonicalizeParsed) needs no second pass. True for the common form
+ * (http(s), a plain host, no userinfo) whose path has nothing to resolve: no `%` (an escaped
+ * `.` or `/`), no empty or dot segment, which a browser resolves in another order than Safe
+ * Browsing (`/a///..` is `/a//` to one, `/` to the other). A property test pins the equality.
+ */
+export function visitedAsRead(text: string): boolean {
+  const match = COMMON_URL.exec(text);
+  if (match === null) return false;
+  const pathAndQuery = match[4] ?? '';
+  const query = pathAndQuery.indexOf('?');
+  const path = query < 0 ? pathAndQuery : pathAndQuery.slice(0, query);
+  return !path.includes('%') && !PATH_NEEDS_WORK.test(path);
+}
+
 /** A WHATWG URL's href without its fragment: which request it makes. */
 export function hrefWithoutFragment(url: URL): string {
   // A `#` anywhere but before the fragment is percent-encoded in an href.

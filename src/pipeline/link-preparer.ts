@@ -1,6 +1,6 @@
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
-import { canonicalize, canonicalizeParsed, parseLikeBrowser, type CanonicalizeOptions, type CanonicalUrl } from '../links/canonicalize.js';
+import { canonicalize, canonicalizeParsed, parseLikeBrowser, visitedAsRead, type CanonicalizeOptions, type CanonicalUrl } from '../links/canonicalize.js';
 import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
@@ -71,7 +71,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     };
     // Safe Browsing's reading unescapes before it finds the host (`http://good.com%2F@evil.com/`
     // is good.com to it); the host a browser visits (evil.com) is matched too, fetched or not.
-    const visited = FETCHED_SCHEMES.has(canonical.scheme) ? asVisited(item, canonical, limits) : undefined;
+    const visited = FETCHED_SCHEMES.has(canonical.scheme) && !visitedAsRead(item) ? asVisited(item, canonical, limits) : undefined;
     addTarget(visited);
     const details: Record<string, unknown> = {
       canonical: canonical.canonical,
