@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { csvCell } from '../hashsets/hash-list-parser.js';
+import { quoteCsvCell } from '../formats/csv.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { withHashSetStore } from './hashset-cli.js';
 
@@ -26,7 +26,7 @@ export function registerHashSetExportCommand(hashset: Command): void {
             if (flags.format === 'hex') return entry.disabled ? '' : `${hashToHex(entry.hash)}\n`;
             const info = infos[i];
             const cells = [hashToHex(entry.hash), info?.label ?? '', ids[i]!, info?.source ?? '', info?.addedAt ?? '', info?.addedBy ?? '', info?.disabled?.reason ?? ''];
-            return `${cells.map(csvCell).join(',')}\n`;
+            return `${cells.map(quoteCsvCell).join(',')}\n`;
           });
           if (!process.stdout.write(lines.join(''))) await new Promise((resolve) => process.stdout.once('drain', resolve));
         }

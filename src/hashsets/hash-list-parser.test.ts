@@ -1,14 +1,15 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hashToHex } from '../matching/hash-bits.js';
-import { csvCell, readHashList, splitCsvLine, type HashLineResult } from './hash-list-parser.js';
+import { quoteCsvCell } from '../formats/csv.js';
+import { readHashList, type HashLineResult } from './hash-list-parser.js';
 
 const A = 'f'.repeat(64);
 const B = '0123456789abcdef'.repeat(4);
 
-async function parse(text: string, format: 'hex' | 'csv'): Promise<HashLineResult[]> {
+async function parse(text: string | string[], format: 'hex' | 'csv'): Promise<HashLineResult[]> {
   const results: HashLineResult[] = [];
-  for await (const result of readHashList(Readable.from([text]), format, 256)) results.push(result);
+  for await (const result of readHashList(Readable.from(typeof text === 'string' ? [text] : text), format, 256)) results.push(result);
   return results;
 }
 
@@ -39,8 +40,15 @@ describe('hash lists', () => {
     expect(results[2]).toEqual({ ok: false, bad: { line: 3, reason: 'no hash column' } });
   });
 
-  it('splits CSV lines with quotes and escaped quotes', () => {
-    expect(splitCsvLine('a,"b,c","say ""hi""",')).toEqual(['a', 'b,c', 'say "hi"', '']);
+  it('reads a record spanning lines whatever the chunks the file arrives in, and numbers the lines after it right', async () => {
+    const csv = `\uFEFFhash,label,id\r\n${A},"one\r\n\r\n# two",a1\r\nzz,x,bad\r\n${B},"three",b1`;
+    const expected = [
+      { ok: true, entry: expect.objectContaining({ line: 2, id: 'a1', label: 'one\r\n\r\n# two' }) },
+      { ok: false, bad: { line: 5, reason: expect.stringContaining('expected 64 hex digits') } },
+      { ok: true, entry: expect.objectContaining({ line: 6, id: 'b1', label: 'three' }) },
+    ];
+    expect(await parse(csv, 'csv')).toEqual(expected);
+    expect(await parse(csv.match(/[^]{1,5}/g)!, 'csv')).toEqual(expected);
   });
 
   it('reads quoted fields across lines (RFC 4180), keeping their line breaks and spaces, numbering records by their first line', async () => {
@@ -78,8 +86,8 @@ describe('hash lists', () => {
 
   it('quotes the cells that need it, so that they read back the same', async () => {
     const label = ' say "hi",\nbye ';
-    expect(csvCell(label)).toBe('" say ""hi"",\nbye "');
-    expect(await parse(`hash,label,id\n${A},${csvCell(label)},${csvCell('id 1')}\n`, 'csv')).toEqual([
+    expect(quoteCsvCell(label)).toBe('" say ""hi"",\nbye "');
+    expect(await parse(`hash,label,id\n${A},${quoteCsvCell(label)},${quoteCsvCell('id 1')}\n`, 'csv')).toEqual([
       { ok: true, entry: expect.objectContaining({ id: 'id 1', label }) },
     ]);
   });

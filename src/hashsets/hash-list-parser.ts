@@ -1,6 +1,7 @@
 /**
- * Reads hash lists one record at a time: a plain list of hex hashes, one a line, or CSV (RFC 4180:
- * a quoted cell may hold commas, "" and line breaks) with the columns hash-sharing exports use
+ * Reads hash lists one record at a time: a plain list of hex hashes, one a line, or CSV (as
+ * src/formats/csv.ts reads it, RFC 4180 with quoted line breaks: a quoted cell may hold commas, ""
+ * and line breaks, so that labels read back whole) with the columns hash-sharing exports use
  * (hash, label or tags, id, optionally quality) and those of our own export (source, added_at,
  * added_by, disabled_reason), so an export imports back as it was. Each record is parsed on its own,
  * so a bad one is reported with the number of the line it starts on and the rest go on.
@@ -8,6 +9,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { isScanError } from '../errors.js';
+import { MAX_CSV_RECORD_LINES, parseCsvCells, RecordSplitter, type TextRecord } from '../formats/csv.js';
 import { hexToHash, type HashBytes } from '../matching/hash-bits.js';
 import type { NewHashSetEntry } from './hash-set.js';
 
@@ -63,11 +65,6 @@ const POSITIONAL: Partial<Record<Column, number>> = { hash: 0, label: 1, id: 2 }
 
 /** Longest id accepted: ids are Redis hash fields and go into verdicts. */
 const MAX_ID_LENGTH = 256;
-/**
- * Most lines one CSV record may span. A quote left open (a typo) would otherwise swallow the rest
- * of the file; past this the record's first line is reported bad and reading resumes after it.
- */
-const MAX_RECORD_LINES = 1000;
 
 export class HashListParser {
   private columns: Partial<Record<Column, number>> | undefined;
@@ -77,13 +74,11 @@ export class HashListParser {
     readonly bits: number,
   ) {}
 
-  /** Parses one record; null for blank lines, `#` comments and the CSV header. */
+  /** Parses one record (RecordSplitter has left out blank lines and `#` comments); null for the CSV header. */
   parseLine(text: string, line: number): HashLineResult | null {
-    const trimmed = text.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return null;
-    if (this.format === 'hex') return this.entry(line, trimmed.split(/[\s,]/)[0]!, {});
+    if (this.format === 'hex') return this.entry(line, text.trim().split(/[\s,]/)[0]!, {});
 
-    const cells = splitCsvLine(trimmed);
+    const { cells } = parseCsvCells(text);
     if (this.columns === undefined) {
       this.columns = headerColumns(cells);
       if (this.columns) return null;
@@ -174,56 +169,15 @@ function headerColumns(cells: string[]): Partial<Record<Column, number>> | undef
   return columns.hash === undefined ? undefined : columns;
 }
 
-/** The cells of one CSV record (see scanCsv). */
-export function splitCsvLine(text: string): string[] {
-  return scanCsv(text).cells;
-}
-
-/**
- * CSV by RFC 4180, leniently: commas separate cells; a cell whose first non-blank character is a
- * double quote is quoted, and keeps everything up to the closing quote exactly (commas, line
- * breaks, spaces; "" is a literal quote); a quote elsewhere is just a character; unquoted cells
- * are trimmed. `open` says the text ended inside a quoted cell (the record goes on on the next
- * line); `insideQuotes` starts the scan in one.
- */
-function scanCsv(text: string, insideQuotes = false): { cells: string[]; open: boolean } {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = insideQuotes;
-  let open = insideQuotes;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (open) {
-      if (char !== '"') cell += char;
-      else if (text[i + 1] === '"') (cell += '"'), i++;
-      else open = false;
-    } else if (char === ',') {
-      cells.push(quoted ? cell : cell.trim());
-      cell = '';
-      quoted = false;
-    } else if (char === '"' && !quoted && cell.trim() === '') {
-      cell = '';
-      quoted = open = true;
-    } else if (!quoted || (char !== ' ' && char !== '\t')) cell += char;
-  }
-  cells.push(quoted ? cell : cell.trim());
-  return { cells, open };
-}
-
-/** Quotes a CSV cell when it needs it: separators, quotes, line breaks, or blanks at either end. */
-export function csvCell(value: string): string {
-  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
 /** Every record of `input` parsed in order (blank lines, comments and the header skipped). */
 export async function* readHashList(input: Readable, format: HashListFormat, bits: number): AsyncGenerator<HashLineResult> {
   const parser = new HashListParser(format, bits);
-  const splitter = new RecordSplitter(format === 'csv');
+  const splitter = new RecordSplitter({ quotedLineBreaks: format === 'csv' });
   const decoder = new StringDecoder('utf8');
   const results = function* (records: TextRecord[]): Generator<HashLineResult> {
     for (const record of records) {
       if (record.unclosed) {
-        yield { ok: false, bad: { line: record.line, reason: `a quoted field is not closed within ${MAX_RECORD_LINES} lines or by the end of the file` } };
+        yield { ok: false, bad: { line: record.line, reason: `a quoted field is not closed within ${MAX_CSV_RECORD_LINES} lines or by the end of the file` } };
         continue;
       }
       const result = parser.parseLine(record.text, record.line);
@@ -232,76 +186,4 @@ export async function* readHashList(input: Readable, format: HashListFormat, bit
   };
   for await (const chunk of input as AsyncIterable<string | Buffer>) yield* results(splitter.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
   yield* results(splitter.push(decoder.end(), true));
-}
-
-interface TextRecord {
-  /** Number of the line the record starts on. */
-  line: number;
-  text: string;
-  /** A CSV record whose quoted field never closed: reported, not parsed. */
-  unclosed?: boolean;
-}
-
-interface PhysicalLine {
-  text: string;
-  /** '\n', '\r\n', or '' for a last line without one. */
-  ending: string;
-}
-
-/**
- * Cuts text into records: one a line (LF or CRLF), or for CSV, a record going on over the next
- * lines while a quoted cell is open, its line breaks kept exactly as written. Synchronous, chunk by
- * chunk, so that a million-line import costs no more than reading lines.
- */
-class RecordSplitter {
-  /** The input after the last complete line. */
-  private rest = '';
-  private lineNo = 0;
-  /** Lines of the CSV record being read, while a quoted cell is open. */
-  private pending: PhysicalLine[] = [];
-
-  constructor(private readonly csv: boolean) {}
-
-  /** The records that `text`, the next piece of the input, completes (all the rest when `last`). */
-  push(text: string, last = false): TextRecord[] {
-    const records: TextRecord[] = [];
-    this.rest += text;
-    let from = 0;
-    for (let at = this.rest.indexOf('\n'); at >= 0; from = at + 1, at = this.rest.indexOf('\n', from)) {
-      const crlf = at > from && this.rest[at - 1] === '\r';
-      this.line({ text: this.rest.slice(from, crlf ? at - 1 : at), ending: crlf ? '\r\n' : '\n' }, records);
-    }
-    this.rest = this.rest.slice(from);
-    if (last) {
-      if (this.rest !== '') this.line({ text: this.rest, ending: '' }, records);
-      this.rest = '';
-      while (this.pending.length) this.unclosed(records);
-    }
-    return records;
-  }
-
-  private line(line: PhysicalLine, records: TextRecord[]): void {
-    this.lineNo++;
-    // Most lines hold no quote; comments may hold a lone one and never start a multi-line record.
-    if (!this.csv || (this.pending.length === 0 && (!line.text.includes('"') || line.text.trimStart().startsWith('#')))) {
-      records.push({ line: this.lineNo, text: line.text });
-      return;
-    }
-    const open = scanCsv(line.text, this.pending.length > 0).open;
-    this.pending.push(line);
-    if (!open) {
-      const text = this.pending.map((part, i) => (i < this.pending.length - 1 ? part.text + part.ending : part.text)).join('');
-      records.push({ line: this.lineNo - this.pending.length + 1, text });
-      this.pending = [];
-    } else if (this.pending.length >= MAX_RECORD_LINES) this.unclosed(records);
-  }
-
-  /** Reports the open record by its first line, then reads its other lines again as records of their own. */
-  private unclosed(records: TextRecord[]): void {
-    const others = this.pending.slice(1);
-    this.lineNo -= others.length;
-    records.push({ line: this.lineNo, text: '', unclosed: true });
-    this.pending = [];
-    for (const line of others) this.line(line, records);
-  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { importRefusal, ListFileError, parseCsvList, parseTextList, splitCsvLine, type ParsedList } from './list-import.js';
+import { importRefusal, ListFileError, parseCsvList, parseTextList, type ParsedList } from './list-import.js';
 
 describe('parseTextList', () => {
   it('reads one entry per line, skips comments and blanks, canonicalizes, reports bad lines by number', () => {
@@ -18,6 +18,12 @@ describe('parseTextList', () => {
 
   it('handles CRLF and a byte order mark', () => {
     expect(parseTextList('\uFEFFa.example\r\nb.example\r\n').entries.map((e) => e.value)).toEqual(['a.example', 'b.example']);
+  });
+
+  it('has no quoting: a quote is part of the entry, and never joins lines', () => {
+    const parsed = parseTextList('\uFEFF# "feed"\r\n\r\nevil.example/"a\r\nevil2.example/b"\r\njavascript:x"\r\n');
+    expect(parsed.entries.map((e) => e.value)).toEqual(['evil.example/"a', 'evil2.example/b"']);
+    expect(parsed.bad.map((b) => [b.line, b.text])).toEqual([[5, 'javascript:x"']]);
   });
 });
 
@@ -51,9 +57,50 @@ describe('parseCsvList', () => {
     );
   });
 
-  it('splits quoted cells', () => {
-    expect(splitCsvLine('a,"b,c",,"d""e"')).toEqual(['a', 'b,c', '', 'd"e']);
-    expect(splitCsvLine('a,')).toEqual(['a', '']);
+  it('trims every cell, quoted or not, and reads a quoted cell after blanks as quoted', () => {
+    const csv = ['entry , kind ,label, reason', ' evil.example , DOMAIN , kit-1 , "phishing, reported"', '" http://Evil.example/a ",url,"  kit-2  ",'].join('\n');
+    const parsed = parseCsvList(csv);
+    expect(parsed.bad).toEqual([]);
+    expect(parsed.entries).toEqual([
+      { kind: 'domain', value: 'evil.example', label: 'kit-1', reason: 'phishing, reported' },
+      { kind: 'url', value: 'http://evil.example/a', label: 'kit-2' },
+    ]);
+  });
+
+  it('numbers rows by file line through a byte order mark, CRLF, comments and blank lines', () => {
+    const csv = '\uFEFF# feed of 2026-05-01\r\n\r\nentry,kind\r\n# "quoted" comment\r\ngood.example,domain\r\n\r\ny.example,color\r\nz.example';
+    const parsed = parseCsvList(csv);
+    expect(parsed.entries.map((e) => e.value)).toEqual(['good.example', 'z.example']);
+    expect(parsed.bad).toEqual([{ line: 7, text: 'y.example,color', message: expect.stringMatching(/unknown kind/) }]);
+  });
+
+  it('reads a record a line: a stray quote costs its own line only, the entries after it are imported', () => {
+    // RFC 4180 would read lines 3 and 4 into the reason opened on line 2, and b.example would be lost.
+    const csv = ['entry,reason', 'a.example,"phish kit', 'b.example,"kit, v2"', 'c.example,x'].join('\n');
+    const parsed = parseCsvList(csv);
+    expect(parsed.entries.map((e) => [e.value, e.reason])).toEqual([
+      ['b.example', 'kit, v2'],
+      ['c.example', 'x'],
+    ]);
+    expect(parsed.bad).toEqual([{ line: 2, text: 'a.example,"phish kit', message: 'unterminated quoted field' }]);
+  });
+
+  it('refuses a quoted cell spanning lines: its first line is bad, the next ones are read on their own, numbers stay right', () => {
+    const csv = ['entry,reason', 'a.example,"first line', 'second line"', 'b.example,ok', '"evil.example', 'net",domain'].join('\r\n');
+    const parsed = parseCsvList(csv);
+    expect(parsed.entries.map((e) => e.value)).toEqual(['b.example']);
+    expect(parsed.bad.map((b) => [b.line, b.text, b.message])).toEqual([
+      [2, 'a.example,"first line', 'unterminated quoted field'],
+      [3, 'second line"', expect.stringMatching(/not a domain name/)],
+      [5, '"evil.example', 'unterminated quoted field'],
+      [6, 'net",domain', expect.stringMatching(/not a domain name/)],
+    ]);
+    // Read by RFC 4180 the entry would be "evil.example\nnet", which canonicalization (it drops line
+    // breaks) would turn into the wrong domain evil.examplenet without a word.
+  });
+
+  it('refuses a header row whose quote does not close, naming its line', () => {
+    expect(() => parseCsvList('\n# feed\nentry,"kind\nevil.example,domain', { source: 'feed.csv' })).toThrow(/^feed\.csv:3: unterminated quoted field in the CSV header row$/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { parseCsvCells, splitRecords } from '../formats/csv.js';
 import { canonicalEntry, ENTRY_KINDS, EntryError, entryField, type EntryKind, type ListEntry } from './list-entry.js';
 
 /**
@@ -6,10 +7,15 @@ import { canonicalEntry, ENTRY_KINDS, EntryError, entryField, type EntryKind, ty
  * (importRefusal says when an import must write nothing). A file that cannot be read as a list
  * at all, a CSV whose header names no `entry` column, throws ListFileError.
  *
- * - Plain text (`txt`): one entry per line, the kind read from the text (see guessEntryKind);
- *   blank lines and lines starting with `#` are skipped.
+ * Both formats are read by src/formats/csv.ts: lines LF or CRLF, blank lines and lines starting with
+ * `#` skipped, line numbers those of the file.
+ *
+ * - Plain text (`txt`): one entry per line, the kind read from the text (see guessEntryKind).
  * - CSV (`csv`): a header row naming at least `entry`, optionally `kind`, `label`, `reason`,
- *   `added_by`; fields may be double-quoted (`""` is a quote). A quoted field cannot span lines.
+ *   `added_by`; fields may be double-quoted (`""` is a quote); every cell is trimmed, quoted or not.
+ *   A quoted field cannot span lines: a line whose quote does not close is one bad line, and the
+ *   next line is read on its own. Feeds are written a line an entry, and a stray quote must cost
+ *   its own line only, never swallow the entries after it (RFC 4180 would read them into its cell).
  *
  * The same entry twice keeps the first occurrence, so parsing is idempotent.
  */
@@ -110,17 +116,12 @@ class Collector {
   }
 }
 
-function lines(text: string): string[] {
-  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
-}
+/** A record a line: a line break is never part of a list entry or its fields (see above). */
+const ONE_LINE_RECORDS = { quotedLineBreaks: false };
 
 export function parseTextList(text: string, options: ParseListOptions = {}): ParsedList {
   const collector = new Collector(options);
-  lines(text).forEach((raw, index) => {
-    const entry = raw.trim();
-    if (entry === '' || entry.startsWith('#')) return;
-    collector.add(index + 1, raw, { entry });
-  });
+  for (const { line, text: raw } of splitRecords(text, ONE_LINE_RECORDS)) collector.add(line, raw, { entry: raw.trim() });
   return collector.result;
 }
 
@@ -128,33 +129,32 @@ const CSV_COLUMNS = { entry: 'entry', kind: 'kind', label: 'label', reason: 'rea
 
 export function parseCsvList(text: string, options: ParseListOptions = {}): ParsedList {
   const collector = new Collector(options);
-  const all = lines(text);
-  const headerIndex = all.findIndex((line) => line.trim() !== '' && !line.trim().startsWith('#'));
-  if (headerIndex < 0) return collector.result;
-  const header = splitCsvLine(all[headerIndex]!);
-  const columns = header?.map((name) => CSV_COLUMNS[name.trim().toLowerCase() as keyof typeof CSV_COLUMNS]);
-  if (!columns?.includes('entry')) {
-    const where = options.source ? `${options.source}:${headerIndex + 1}` : `line ${headerIndex + 1}`;
-    throw new ListFileError(`${where}: the CSV header row must name an "entry" column (optional: kind, label, reason, added_by), got ${JSON.stringify(all[headerIndex]!.slice(0, 200))}`);
+  const [header, ...rows] = splitRecords(text, ONE_LINE_RECORDS);
+  if (header === undefined) return collector.result;
+  const where = options.source ? `${options.source}:${header.line}` : `line ${header.line}`;
+  const headerCells = parseCsvCells(header.text);
+  if (headerCells.open) throw new ListFileError(`${where}: unterminated quoted field in the CSV header row`);
+  const columns = headerCells.cells.map((name) => CSV_COLUMNS[name.trim().toLowerCase() as keyof typeof CSV_COLUMNS]);
+  if (!columns.includes('entry')) {
+    throw new ListFileError(`${where}: the CSV header row must name an "entry" column (optional: kind, label, reason, added_by), got ${JSON.stringify(header.text.slice(0, 200))}`);
   }
-  for (let index = headerIndex + 1; index < all.length; index++) {
-    const raw = all[index]!;
-    if (raw.trim() === '' || raw.trim().startsWith('#')) continue;
-    const cells = splitCsvLine(raw);
-    if (cells === null) {
-      collector.bad(index + 1, raw, 'unterminated quoted field');
+  for (const { line, text: raw } of rows) {
+    const { cells, open } = parseCsvCells(raw);
+    if (open) {
+      collector.bad(line, raw, 'unterminated quoted field');
       continue;
     }
+    // Quoted cells too: no list field means blanks at its ends (canonicalEntry trims entries anyway).
     const row: Record<string, string> = {};
     columns.forEach((column, i) => {
       if (column !== undefined && cells[i] !== undefined) row[column] = cells[i]!.trim();
     });
     const kind = row.kind?.toLowerCase();
     if (kind && !(ENTRY_KINDS as readonly string[]).includes(kind)) {
-      collector.bad(index + 1, raw, `unknown kind ${JSON.stringify(kind)} (url, expression or domain)`);
+      collector.bad(line, raw, `unknown kind ${JSON.stringify(kind)} (url, expression or domain)`);
       continue;
     }
-    collector.add(index + 1, raw, {
+    collector.add(line, raw, {
       entry: row.entry ?? '',
       ...(kind && { kind: kind as EntryKind }),
       ...(row.label && { label: row.label }),
@@ -163,39 +163,4 @@ export function parseCsvList(text: string, options: ParseListOptions = {}): Pars
     });
   }
   return collector.result;
-}
-
-/** Cells of one CSV line (RFC 4180 quoting); null when a quoted field is not closed. */
-export function splitCsvLine(line: string): string[] | null {
-  const cells: string[] = [];
-  let i = 0;
-  for (;;) {
-    let cell = '';
-    if (line[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= line.length) return null;
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            cell += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        cell += line[i++];
-      }
-      const comma = line.indexOf(',', i);
-      cell += comma < 0 ? line.slice(i) : line.slice(i, comma);
-      i = comma < 0 ? line.length : comma;
-    } else {
-      const comma = line.indexOf(',', i);
-      cell = comma < 0 ? line.slice(i) : line.slice(i, comma);
-      i = comma < 0 ? line.length : comma;
-    }
-    cells.push(cell);
-    if (i >= line.length) return cells;
-    i++; // the comma
-  }
 }
