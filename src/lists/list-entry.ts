@@ -75,6 +75,7 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
 function canonicalExpression(text: string): string {
   if (ANY_SCHEME.test(text)) throw new EntryError('an expression has no scheme (write evil.example/path/)');
   const url = canonicalize(`http://${text}`);
+  if (!url.hostIsIp) requireHostName(url.host, text);
   return `${url.host}${url.path}${url.query === undefined ? '' : `?${url.query}`}`;
 }
 
@@ -83,10 +84,18 @@ function canonicalDomainEntry(text: string): { kind: EntryKind; value: string } 
   const url = canonicalize(`http://${text}/`);
   if (url.hostIsIp) return { kind: 'expression', value: `${url.host}/` };
   const name = domainToASCII(url.host);
+  requireHostName(name, text);
   const registrable = registrableDomain(name);
   if (registrable === null) throw new EntryError(`${name} is a public suffix or not a domain name`);
   if (registrable !== name) throw new EntryError(`${name} is not a registrable domain (it is under ${registrable}; use the expression ${name}/ for the subdomain)`);
   return { kind: 'domain', value: name };
+}
+
+/** What a DNS lookup can find, IDN labels in punycode: anything else in an entry is a typo (a stray quote from a CSV cell). */
+const HOST_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+
+function requireHostName(host: string, text: string): void {
+  if (!HOST_NAME.test(host)) throw new EntryError(`${JSON.stringify(text)} does not name a host (letters, digits, '-', '_' and dots, or an IP address)`);
 }
 
 /** Redis hash field of an entry: one kind letter, `:`, the canonical value. */

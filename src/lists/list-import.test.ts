@@ -91,9 +91,9 @@ describe('parseCsvList', () => {
     expect(parsed.entries.map((e) => e.value)).toEqual(['b.example']);
     expect(parsed.bad.map((b) => [b.line, b.text, b.message])).toEqual([
       [2, 'a.example,"first line', 'unterminated quoted field'],
-      [3, 'second line"', expect.stringMatching(/not a domain name/)],
+      [3, 'second line"', expect.stringMatching(/does not name a host/)],
       [5, '"evil.example', 'unterminated quoted field'],
-      [6, 'net",domain', expect.stringMatching(/not a domain name/)],
+      [6, 'net",domain', expect.stringMatching(/does not name a host/)],
     ]);
     // Read by RFC 4180 the entry would be "evil.example\nnet", which canonicalization (it drops line
     // breaks) would turn into the wrong domain evil.examplenet without a word.

@@ -91,6 +91,9 @@ describe('canonicalEntry', () => {
     ['co.uk', /public suffix/],
     ['javascript:alert(1)', /unsupported_scheme/],
     ['http://', /invalid_host/],
+    ['d.example"', /does not name a host/],
+    ['"evil.example/path', /does not name a host/],
+    ['ev<il.example', /does not name a host/],
   ])('refuses %s', (text, message) => {
     expect(() => canonicalEntry(text)).toThrow(message);
   });
