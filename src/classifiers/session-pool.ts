@@ -2,9 +2,13 @@
  * A pool of inference threads for one model. Each thread holds one onnxruntime session, created
  * once and reused. Callers submit one sample at a time; samples that wait together are stacked
  * into one batch tensor (up to `maxBatch`), which costs far less per sample than runs of one.
+ *
+ * Exiting the process (process.exit, or the event loop running out) waits for the onnxruntime
+ * calls in flight: see holdExitForOnnxruntime.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { GATE } from './session-gate.js';
 import { ScanError } from '../errors.js';
 import type { SessionClose, SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
 import { workerEntry } from './worker-entry.js';
@@ -40,6 +44,9 @@ interface Slot {
   ready: Promise<void>;
   /** Settles when the thread has ended, however it ended. */
   exited: Promise<void>;
+  ended: boolean;
+  /** The thread's SessionWorkerData.gate. */
+  gate: Int32Array;
   inFlight?: { id: number; batch: Pending[] };
 }
 
@@ -50,7 +57,28 @@ interface Slot {
  */
 const CLOSE_GRACE_MS = 10_000;
 
+/** Pools started and not yet closed, whose threads the exit hook waits for. */
+const openPools = new Set<SessionPool>();
+
 export class SessionPool {
+  static {
+    process.on('exit', () => SessionPool.holdExitForOnnxruntime());
+  }
+
+  /**
+   * process.exit terminates every worker thread and joins it. A thread terminated inside an
+   * onnxruntime call (a run, creating or releasing a session) cannot stop there, and when the call
+   * returns onnxruntime-node's binding throws a C++ exception that escapes (it cannot call back
+   * into the terminated thread's JS): SIGABRT instead of the exit code. So this waits for the calls
+   * in flight and halts every gate, so that no thread starts another, and Node terminates idle
+   * threads. The process could not end before those calls return anyway (the join waits for
+   * them); the bound is for a thread that never returns.
+   */
+  private static holdExitForOnnxruntime(): void {
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    for (const pool of openPools) pool.halt(deadline);
+  }
+
   readonly size: number;
   readonly intraOpThreads: number;
   readonly maxBatch: number;
@@ -76,6 +104,7 @@ export class SessionPool {
   /** Starts the threads and waits until every session is created. */
   static async start(options: SessionPoolOptions): Promise<SessionPool> {
     const pool = new SessionPool(options);
+    openPools.add(pool);
     for (let i = 0; i < pool.size; i++) pool.slots.push(pool.spawn());
     try {
       await Promise.all(pool.slots.map((slot) => slot.ready));
@@ -120,6 +149,19 @@ export class SessionPool {
     const error = new ScanError('model_failed', `${this.label}: the session pool closed`);
     for (const pending of this.queue.splice(0)) pending.reject(error);
     await Promise.all(this.slots.map((slot) => this.endThread(slot)));
+    openPools.delete(this);
+  }
+
+  /** Blocks until no thread is inside onnxruntime (or `deadline`), and keeps every one out. */
+  private halt(deadline: number): void {
+    for (const { gate, ended } of this.slots) {
+      if (ended) continue;
+      while (Atomics.compareExchange(gate, 0, GATE.idle, GATE.halted) === GATE.busy) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        Atomics.wait(gate, 0, GATE.busy, left);
+      }
+    }
   }
 
   /** Asks the thread to end after its current batch; terminates it only past the grace period. */
@@ -147,6 +189,7 @@ export class SessionPool {
       inputName: this.options.inputName,
       outputName: this.options.outputName,
       intraOpThreads: this.intraOpThreads,
+      gate: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
     };
     const worker = new Worker(entry.filename, { ...entry.options, workerData });
     let markReady!: () => void;
@@ -156,6 +199,8 @@ export class SessionPool {
       busy: true,
       ready: new Promise<void>((resolve, reject) => ((markReady = resolve), (failStart = reject))),
       exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+      ended: false,
+      gate: workerData.gate,
     };
     worker.on('message', (message: SessionResponse | { ready: true }) => {
       if ('ready' in message) {
@@ -174,6 +219,7 @@ export class SessionPool {
     });
     // A thread ends only when close() asks it to or by dying (a crash, an uncaught error, running out of memory).
     worker.on('exit', (code) => {
+      slot.ended = true;
       const error = failure ?? new ScanError('model_failed', `${this.label}: inference thread exited with code ${code}`);
       const wasReady = !slot.busy || slot.inFlight !== undefined;
       failStart(error);

@@ -5,16 +5,19 @@
  *
  * On close it finishes the batch it is running, releases the session and lets the thread end:
  * terminating a thread inside `run()` makes onnxruntime-node throw a C++ exception nothing
- * catches, which aborts the whole process.
+ * catches, which aborts the whole process. Node's process.exit terminates the thread too, so each
+ * call into onnxruntime holds the gate the pool waits for on exit (SessionPool, exit hook).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
+import { GATE } from './session-gate.js';
 
 export interface SessionWorkerData {
   modelBytes: Uint8Array;
   inputName: string;
   outputName: string;
   intraOpThreads: number;
+  /** One GATE state over a SharedArrayBuffer: whether this thread is inside onnxruntime. */
+  gate: Int32Array;
 }
 
 export type SessionRequest = { id: number; data: Float32Array; dims: number[] };
@@ -25,12 +28,31 @@ export type SessionResponse = { id: number; data: Float32Array; dims: number[] }
 const config = workerData as SessionWorkerData;
 const port = parentPort!;
 
-const session = await ort.InferenceSession.create(config.modelBytes, {
-  intraOpNumThreads: config.intraOpThreads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
+/** Runs `call` holding the gate; undefined without calling once the process is exiting. */
+async function inOnnxruntime<T>(call: () => Promise<T>): Promise<T | undefined> {
+  if (Atomics.compareExchange(config.gate, 0, GATE.idle, GATE.busy) !== GATE.idle) return undefined;
+  try {
+    return await call();
+  } finally {
+    Atomics.store(config.gate, 0, GATE.idle);
+    Atomics.notify(config.gate, 0);
+  }
+}
+
+// Imported inside the gate: the addon's registration aborts the process too if terminated midway.
+const loaded = await inOnnxruntime(async () => {
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(config.modelBytes, {
+    intraOpNumThreads: config.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  return { ort, session };
 });
+// The process is exiting: end this thread (only) without starting.
+if (!loaded) process.exit();
+const { ort, session } = loaded;
 
 /** The batch being run and answered, if any. */
 let current: Promise<void> = Promise.resolve();
@@ -38,21 +60,25 @@ let current: Promise<void> = Promise.resolve();
 port.on('message', (message: SessionRequest | SessionClose) => {
   if ('close' in message) {
     void current
-      .then(() => session.release())
+      .then(() => inOnnxruntime(() => session.release()))
       .catch(() => undefined) // ending either way
       // With the port closed the event loop empties and the thread ends on its own.
       .finally(() => port.close());
     return;
   }
   current = run(message).then(
-    (response) => port.postMessage(response, 'error' in response ? [] : [response.data.buffer as ArrayBuffer]),
+    (response) => {
+      if (response) port.postMessage(response, 'error' in response ? [] : [response.data.buffer as ArrayBuffer]);
+    },
     (error: unknown) => port.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) } satisfies SessionResponse),
   );
 });
 
-async function run(request: SessionRequest): Promise<SessionResponse> {
+/** The batch's response; undefined when the process is exiting (nobody waits for it). */
+async function run(request: SessionRequest): Promise<SessionResponse | undefined> {
   const feeds = { [config.inputName]: new ort.Tensor('float32', request.data, request.dims) };
-  const outputs = await session.run(feeds);
+  const outputs = await inOnnxruntime(() => session.run(feeds));
+  if (!outputs) return undefined;
   const output = outputs[config.outputName];
   if (!output) return { id: request.id, error: `the model has no output ${config.outputName}` };
   // Copy out of onnxruntime's buffer so it can be transferred.

@@ -40,6 +40,7 @@ export async function runUntilSignalled(start: () => Promise<Runnable>, logger: 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting without waiting');
+      // Waits only for a model call in flight, which no exit can cut short (SessionPool's exit hook).
       process.exit(EXIT_CODES.failed);
     }
     stopping = true;
