@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { heldWholeDecode, type DecodeHeader } from './decode-memory.js';
+import { heldTiffDecode, heldWholeDecode, type DecodeHeader } from './decode-memory.js';
+import type { TiffLayout } from './tiff-header.js';
 
 const header = (fields: Partial<DecodeHeader>): DecodeHeader => ({ format: 'png', width: 7000, height: 7000, channels: 3, depth: 'uchar', isProgressive: false, ...fields });
 const MB = 1_000_000;
@@ -27,5 +28,62 @@ describe('heldWholeDecode', () => {
   it('GIF frames as RGBA; HEIF/AVIF at six copies of the decoded image', () => {
     expect(heldWholeDecode(header({ format: 'gif', channels: 4 }))).toEqual({ held: 'GIF frame', bytes: 196 * MB });
     expect(heldWholeDecode(header({ format: 'heif', width: 3500, height: 3500 }))).toEqual({ held: 'HEIF/AVIF', bytes: 220.5 * MB });
+  });
+});
+
+describe('heldTiffDecode', () => {
+  /** 7000x7000 8-bit RGB, chunky, deflate, in 256-row strips: what sharp writes (with deflate). */
+  const layout = (fields: Partial<TiffLayout>, block: Partial<TiffLayout['block']> = {}): TiffLayout => ({
+    width: 7000,
+    height: 7000,
+    samplesPerPixel: 3,
+    bitsPerSample: 8,
+    compression: 8,
+    photometric: 2,
+    separatePlanes: false,
+    ...fields,
+    block: { kind: 'strip', width: fields.width ?? 7000, height: 256, ...block },
+  });
+  const tiffHeader = header({ format: 'tiff' });
+
+  it('strips of more than 128 rows of interleaved RGB, CMYK or grey are read a scanline at a time, one strip or many, whatever the compression', () => {
+    expect(heldTiffDecode(layout({}), tiffHeader)).toBeUndefined();
+    expect(heldTiffDecode(layout({}, { height: 7000 }), tiffHeader)).toBeUndefined();
+    expect(heldTiffDecode(layout({ compression: 1 }, { height: 7000 }), tiffHeader)).toBeUndefined();
+    expect(heldTiffDecode(layout({ photometric: 5, samplesPerPixel: 4 }, { height: 7000 }), tiffHeader)).toBeUndefined();
+    expect(heldTiffDecode(layout({ photometric: 1, samplesPerPixel: 1, bitsPerSample: 16 }, { height: 7000 }), tiffHeader)).toBeUndefined();
+  });
+
+  it('YCbCr (JPEG-compressed) strips are decoded whole: up to two strips cached, plus one repacked', () => {
+    const jpeg = { compression: 7, photometric: 6 };
+    expect(heldTiffDecode(layout(jpeg, { height: 7000 }), tiffHeader)).toEqual({ held: 'TIFF strip', bytes: 294 * MB, unit: { kind: 'strip', width: 7000, height: 7000 } });
+    expect(heldTiffDecode(layout(jpeg, { height: 3500 }), tiffHeader)!.bytes).toBe((147 + 73.5) * MB);
+    // sharp's default TIFF: JPEG in 256-row strips.
+    expect(heldTiffDecode(layout(jpeg), tiffHeader)!.bytes).toBe(768 * 7000 * 3);
+  });
+
+  it('separate planes are decoded a strip at a time: the strip cache plus one plane, plus a repacked strip unless RGB or CMYK', () => {
+    expect(heldTiffDecode(layout({ separatePlanes: true }, { height: 7000 }), tiffHeader)!.bytes).toBe((147 + 49) * MB);
+    expect(heldTiffDecode(layout({ separatePlanes: true, width: 5000, height: 5000, samplesPerPixel: 4, bitsPerSample: 16 }, { height: 5000 }), tiffHeader)!.bytes).toBe(250 * MB);
+    expect(heldTiffDecode(layout({ separatePlanes: true, samplesPerPixel: 1, photometric: 1, bitsPerSample: 16 }, { height: 7000 }), tiffHeader)!.bytes).toBe(3 * 98 * MB);
+  });
+
+  it('strips of up to 128 rows are decoded whole, and hold little', () => {
+    expect(heldTiffDecode(layout({}, { height: 128 }), tiffHeader)!.bytes).toBe(256 * 7000 * 3);
+    expect(heldTiffDecode(layout({ photometric: 1, samplesPerPixel: 1, bitsPerSample: 1 }, { height: 16 }), tiffHeader)!.bytes).toBe(3 * 16 * 7000);
+  });
+
+  it('tiles: two rows of tiles clipped to the image, plus one whole tile', () => {
+    expect(heldTiffDecode(layout({}, { kind: 'tile', width: 4096, height: 4096 }), tiffHeader)).toEqual({
+      held: 'TIFF tile',
+      bytes: 147 * MB + 4096 * 4096 * 3,
+      unit: { kind: 'tile', width: 4096, height: 4096 },
+    });
+    expect(heldTiffDecode(layout({}, { kind: 'tile', width: 256, height: 256 }), tiffHeader)!.bytes).toBe(512 * 7000 * 3 + 256 * 256 * 3);
+  });
+
+  it('a layout the header reader could not read: the worst one, the whole image in one strip, separate planes, repacked', () => {
+    expect(heldTiffDecode(undefined, tiffHeader)).toEqual({ held: 'TIFF of unread layout', bytes: (147 + 147 + 49) * MB });
+    expect(heldTiffDecode(undefined, header({ format: 'tiff', width: 1000, height: 1000, channels: 4, depth: 'ushort' }))!.bytes).toBe(8 * MB + 8 * MB + 2 * MB);
   });
 });

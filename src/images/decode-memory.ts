@@ -4,7 +4,7 @@
  * hundreds of MB (the pixel limit alone lets a 394 KB interlaced PNG take 530 MB).
  *
  * Most decodes stream: libvips pulls a few rows at a time through the shrink (baseline JPEG,
- * non-interlaced PNG, TIFF strips), or the decoder scales on load (JPEG, WebP), so their memory
+ * non-interlaced PNG, most TIFF strips: see below), or the decoder scales on load (JPEG, WebP), so their memory
  * follows the width, not the area, and the pixel limit bounds it. Some formats cannot give a first
  * row before the whole image is in memory at full size; for those the estimate is
  * width x height x what a pixel takes there:
@@ -15,8 +15,27 @@
  *   HEIF / AVIF       channels x bytes per sample x 6: libheif decodes the whole image, and its
  *                     codec's planes, the RGB conversion and libvips's copy come to about 6x that
  * Peak RSS measured on 7000x7000 images (and 3500x3500 AVIF) came within about 20% of these.
+ *
+ * TIFF depends on how the file cuts its pixels (tiff-header.ts reads that), not on its compression.
+ * libtiff decodes a strip or a tile at a time. libvips reads a strip of more than 128 rows a
+ * scanline at a time, unless the planes are separate or the pixels are YCbCr (JPEG-compressed
+ * TIFF): those, and strips of up to 128 rows, it decodes whole, holding
+ *   min(whole image, 2 strips)  the strips its cache keeps
+ *   + 1 strip                   a copy to repack into, unless the pixels are RGB or CMYK of 8+ bits
+ *   + 1 plane of a strip        with separate planes
+ * Tiles are always decoded whole: libvips keeps two rows of tiles (clipped to the image) and
+ * decodes into a buffer of one full tile, min(height, 2 tile heights) x width + 1 tile.
+ * Measured on 7000x7000 RGB, one libvips thread (sharp's default on glibc), estimate / peak RSS
+ * growth, the latter including the 20-40 MB every such TIFF decode takes:
+ *   deflate or LZW, one strip                  streams: 41 MB, as in 256-row strips (44 MB)
+ *   uncompressed, one strip (4000x4000)        streams: 25 MB, as in 256-row strips (27 MB)
+ *   JPEG (YCbCr), one strip                    294 / 312 MB   (3504-row strips 220 / 242)
+ *   separate planes, one strip                 196 / 217 MB   (16-bit grey 294 / 298)
+ *   4096x4096 tiles                            197 / 218 MB   (5760x5760, libvips's largest, 246 / 265)
+ * Each further libvips thread adds a tile buffer (5760x5760 tiles: 368 MB with 2 threads).
  */
 import type { Metadata } from 'sharp';
+import type { TiffLayout } from './tiff-header.js';
 
 export type DecodeHeader = Pick<Metadata, 'format' | 'width' | 'height' | 'channels' | 'depth' | 'isProgressive' | 'chromaSubsampling'>;
 
@@ -24,13 +43,15 @@ export interface HeldWholeDecode {
   /** What makes the decode hold the whole image, for the error message: 'interlaced PNG', ... */
   held: string;
   bytes: number;
+  /** For a TIFF: the strip or tile decoded at once, in pixels. */
+  unit?: TiffLayout['block'];
 }
 
 const BYTES_PER_SAMPLE: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, double: 8 };
 /** libheif's copies of a HEIF/AVIF image, relative to its decoded size (measured). */
 const HEIF_COPIES = 6;
 
-/** The memory of a decode that must hold the whole image, or undefined when the decode streams. */
+/** The memory of a decode that must hold the whole image, or undefined when the decode streams (TIFF: heldTiffDecode). */
 export function heldWholeDecode(header: DecodeHeader): HeldWholeDecode | undefined {
   const pixels = header.width * header.height;
   const bytesPerSample = BYTES_PER_SAMPLE[header.depth] ?? 8;
@@ -44,4 +65,61 @@ export function heldWholeDecode(header: DecodeHeader): HeldWholeDecode | undefin
 /** Component samples per pixel: libvips reports any chroma subsampling as 4:2:0 (each chroma plane a quarter). */
 function jpegSamplesPerPixel({ channels, chromaSubsampling }: DecodeHeader): number {
   return channels >= 3 && chromaSubsampling?.startsWith('4:2:0') ? channels - 1.5 : channels;
+}
+
+/** libvips reads a strip taller than this a scanline at a time, when it can. */
+const SCANLINE_READ_ROWS = 128;
+const PHOTOMETRIC_YCBCR = 6;
+/** Photometric interpretations whose samples libvips copies as they are (RGB, CMYK): no repacking copy (grey and palette measured with one). */
+const COPIED_AS_STORED = new Set([2, 5]);
+
+/**
+ * The memory a TIFF page's strips or tiles make the decode hold, or undefined when its strips are
+ * read a scanline at a time. Without a layout (tiff-header.ts could not read one), the worst one:
+ * the whole image in one strip, separate planes, repacked.
+ */
+export function heldTiffDecode(layout: TiffLayout | undefined, header: DecodeHeader): HeldWholeDecode | undefined {
+  if (layout === undefined) {
+    // Separate planes: always read whole, so there is an estimate.
+    const { bytes } = tiffBlocks(worstLayout(header))!;
+    return { held: 'TIFF of unread layout', bytes };
+  }
+  return tiffBlocks(layout);
+}
+
+function tiffBlocks(layout: TiffLayout): HeldWholeDecode | undefined {
+  const { width, height, samplesPerPixel, bitsPerSample, photometric, separatePlanes, block } = layout;
+  const rowBytes = width * samplesPerPixel * tiffSampleBytes(bitsPerSample);
+  const unit = { ...block };
+  if (block.kind === 'tile') {
+    const tile = block.width * block.height * samplesPerPixel * tiffSampleBytes(bitsPerSample);
+    return { held: 'TIFF tile', bytes: Math.min(height, 2 * block.height) * rowBytes + tile, unit };
+  }
+  // Without Photometric libtiff guesses one: assume the costlier reads.
+  const unknownPhotometric = photometric === undefined;
+  const readWhole = block.height <= SCANLINE_READ_ROWS || separatePlanes || unknownPhotometric || photometric === PHOTOMETRIC_YCBCR;
+  if (!readWhole) return undefined;
+  const strip = block.height * rowBytes;
+  const repacked = unknownPhotometric || !COPIED_AS_STORED.has(photometric) || bitsPerSample < 8;
+  const bytes = Math.min(height * rowBytes, 2 * strip) + (repacked ? strip : 0) + (separatePlanes ? strip / samplesPerPixel : 0);
+  return { held: 'TIFF strip', bytes, unit };
+}
+
+function worstLayout(header: DecodeHeader): TiffLayout {
+  const { width, height } = header;
+  return {
+    width,
+    height,
+    samplesPerPixel: Math.max(1, header.channels),
+    bitsPerSample: 8 * (BYTES_PER_SAMPLE[header.depth] ?? 8),
+    compression: 1,
+    photometric: undefined,
+    separatePlanes: true,
+    block: { kind: 'strip', width, height },
+  };
+}
+
+/** libvips's sample size: 1, 2 and 4-bit samples are unpacked to bytes. */
+function tiffSampleBytes(bits: number): number {
+  return bits <= 8 ? 1 : bits <= 16 ? 2 : bits <= 32 ? 4 : 8;
 }

@@ -22,9 +22,11 @@ export interface DecodeOptions {
    * Most memory one decode may hold at once, in bytes, as estimated from the header (see
    * decode-memory.ts); more is `image_too_many_pixels`, before any pixel is decoded. Only
    * formats that must hold the whole image count against it (interlaced PNG, progressive JPEG,
-   * GIF, HEIF/AVIF); the others stream. At the default, a 7000x7000 16-bit interlaced PNG
-   * (392 MB) and a 4:4:4 progressive JPEG (294 MB) are refused, a 48 MP 4:2:0 progressive JPEG
-   * (144 MB) and a 12 MP AVIF (216 MB) are not. Default 256 MiB.
+   * GIF, HEIF/AVIF), and TIFFs by the strips or tiles libvips decodes whole; the others stream.
+   * At the default, a 7000x7000 16-bit interlaced PNG (392 MB), a 4:4:4 progressive JPEG
+   * (294 MB) and a JPEG-compressed TIFF in one strip (294 MB) are refused, a 48 MP 4:2:0
+   * progressive JPEG (144 MB), a 12 MP AVIF (216 MB) and TIFFs in sharp's 256-row strips are not.
+   * Default 256 MiB.
    */
   maxDecodeBytes?: number;
   /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ScanError, type ErrorCode } from '../errors.js';
@@ -150,7 +150,128 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
     expect((await decodeImage(sequential, budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
     expect((await decodeImage(interlaced)).frames[0]).toMatchObject({ width: 512, height: 512 });
   });
+
+  it('a 7000x7000 JPEG-compressed TIFF of 770 KB in one strip (libvips decodes the strip whole: 294 MB); the same in sharp\'s 256-row strips decodes', async () => {
+    const pixels = solid(7000, 7000, 3);
+    const oneStrip = await pixels.clone().tiff({ compression: 'jpeg', tileHeight: 7000 }).toBuffer();
+    expect(oneStrip.length).toBeLessThan(1_000_000);
+    await expectRefusedWithoutAllocating(oneStrip, 'TIFF strip');
+    const error = await expectCode(decodeImage(oneStrip), 'image_too_many_pixels');
+    expect(error.message).toBe('a 7000x7000 TIFF is decoded a 7000x7000 strip at a time: about 280 MiB, over the 256 MiB decode memory budget');
+    expect((await decodeImage(await pixels.clone().tiff({ compression: 'jpeg' }).toBuffer())).frames[0]).toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('TIFF strips count when decoded whole (JPEG), not when read a scanline at a time (deflate): the same pixels in one strip', async () => {
+    const pixels = solid(1500, 1500, 3);
+    const budget = { maxDecodeBytes: 8 * 1024 * 1024 };
+    const jpegStrip = await pixels.clone().tiff({ compression: 'jpeg', tileHeight: 1500 }).toBuffer();
+    const error = await expectCode(decodeImage(jpegStrip, budget), 'image_too_many_pixels');
+    expect(error.detail).toEqual({
+      width: 1500,
+      height: 1500,
+      held: 'TIFF strip',
+      unit: { kind: 'strip', width: 1500, height: 1500 },
+      page: 0,
+      decodeBytes: 2 * 1500 * 1500 * 3,
+      limitBytes: budget.maxDecodeBytes,
+    });
+    for (const fits of [pixels.clone().tiff({ compression: 'deflate', tileHeight: 1500 }), pixels.clone().tiff({ compression: 'jpeg' })]) {
+      expect((await decodeImage(await fits.toBuffer(), budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
+    }
+  });
+
+  it('TIFF tiles: two rows of 1024x1024 tiles (all 2000 rows here) are over a budget that 256x256 tiles fit', async () => {
+    const pixels = solid(2000, 2000, 3);
+    const budget = { maxDecodeBytes: 8 * 1024 * 1024 };
+    const tiled = (size: number) => pixels.clone().tiff({ compression: 'deflate', tile: true, tileWidth: size, tileHeight: size }).toBuffer();
+    const error = await expectCode(decodeImage(await tiled(1024), budget), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ held: 'TIFF tile', unit: { kind: 'tile', width: 1024, height: 1024 }, decodeBytes: 2000 * 2000 * 3 + 1024 * 1024 * 3 });
+    expect(error.message).toMatch(/decoded a 1024x1024 tile at a time.*decode memory budget/);
+    expect((await decodeImage(await tiled(256), budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('a TIFF whose layout cannot be trusted (a second RowsPerStrip that disagrees, which libtiff accepts) is budgeted as the worst layout', async () => {
+    const file = await solid(600, 600, 3).tiff({ compression: 'deflate' }).toBuffer();
+    const budget = { maxDecodeBytes: 1024 * 1024 };
+    expect((await decodeImage(file, budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
+    // ResolutionUnit (a SHORT) becomes a RowsPerStrip of 2.
+    const patched = Buffer.from(file);
+    const ifd = patched.readUInt32LE(4);
+    for (let entry = ifd + 2; entry < ifd + 2 + patched.readUInt16LE(ifd) * 12; entry += 12) {
+      if (patched.readUInt16LE(entry) === 296) patched.writeUInt16LE(278, entry);
+    }
+    expect(await sharp(patched).metadata()).toMatchObject({ format: 'tiff', width: 600, height: 600 });
+    const error = await expectCode(decodeImage(patched, budget), 'image_too_many_pixels');
+    expect(error.detail).toEqual({ width: 600, height: 600, held: 'TIFF of unread layout', page: 0, decodeBytes: 2 * 600 * 600 * 3 + 600 * 600, limitBytes: budget.maxDecodeBytes });
+  });
+
+  it('TIFF with separate planes, page by page: one strip on the second page is refused; 16-row strips decode', async () => {
+    const budget = { maxDecodeBytes: 8 * 1024 * 1024 };
+    const small = planarTiff(1500, 1500, [16, 16]);
+    const decoded = await decodeImage(small, budget);
+    expect(decoded).toMatchObject({ format: 'tiff', frameCount: 2 });
+    expect([...decoded.frames[1]!.data.subarray(0, 3)]).toEqual([120, 130, 140]);
+    const error = await expectCode(decodeImage(planarTiff(1500, 1500, [16, 1500]), budget), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ held: 'TIFF strip', page: 1, decodeBytes: 1500 * 1500 * 3 + 1500 * 1500 });
+    expect(error.message).toMatch(/^a 1500x1500 TIFF \(page 1\) is decoded a 1500x1500 strip at a time/);
+  });
 });
+
+/**
+ * A TIFF sharp does not write: RGB in separate planes (all of R, then G, then B), deflate, one
+ * page per entry of `rowsPerStrip`, each page with its own rows per strip; pixels (120, 130, 140).
+ */
+function planarTiff(width: number, height: number, rowsPerStrip: readonly number[]): Buffer {
+  const parts: Buffer[] = [];
+  let end = 0;
+  const add = (part: Buffer): number => {
+    parts.push(part);
+    end += part.length;
+    return end - part.length;
+  };
+  const longs = (values: number[]): Buffer => Buffer.from(new Uint32Array(values).buffer);
+  const header = Buffer.from([0x49, 0x49, 42, 0, 0, 0, 0, 0]);
+  add(header);
+  let link = { part: header, at: 4 };
+  for (const rows of rowsPerStrip) {
+    const offsets: number[] = [];
+    const counts: number[] = [];
+    for (const value of [120, 130, 140]) {
+      for (let top = 0; top < height; top += rows) {
+        const strip = deflateSync(Buffer.alloc(Math.min(rows, height - top) * width, value));
+        offsets.push(add(strip));
+        counts.push(strip.length);
+      }
+    }
+    const bits = add(Buffer.from(new Uint16Array([8, 8, 8]).buffer));
+    const [offsetsAt, countsAt] = [add(longs(offsets)), add(longs(counts))];
+    // [tag, type (3 SHORT, 4 LONG), count, value or offset], in tag order.
+    const entries = [
+      [256, 4, 1, width],
+      [257, 4, 1, height],
+      [258, 3, 3, bits],
+      [259, 3, 1, 8],
+      [262, 3, 1, 2],
+      [273, 4, offsets.length, offsetsAt],
+      [277, 3, 1, 3],
+      [278, 4, 1, rows],
+      [279, 4, counts.length, countsAt],
+      [284, 3, 1, 2],
+    ] as const;
+    const ifd = Buffer.alloc(2 + entries.length * 12 + 4);
+    ifd.writeUInt16LE(entries.length, 0);
+    entries.forEach(([tag, type, count, value], i) => {
+      ifd.writeUInt16LE(tag, 2 + i * 12);
+      ifd.writeUInt16LE(type, 4 + i * 12);
+      ifd.writeUInt32LE(count, 6 + i * 12);
+      if (type === 3 && count === 1) ifd.writeUInt16LE(value, 10 + i * 12);
+      else ifd.writeUInt32LE(value, 10 + i * 12);
+    });
+    link.part.writeUInt32LE(add(ifd), link.at);
+    link = { part: ifd, at: 2 + entries.length * 12 };
+  }
+  return Buffer.concat(parts);
+}
 
 describe('decodeImage output', () => {
   it('a GIF with 10,000 frames decodes at most 8 evenly spaced frames, first included', async () => {

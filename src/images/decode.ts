@@ -11,15 +11,16 @@
  * Order of checks, cheapest first, so hostile input is refused before it costs anything:
  * byte cap -> empty -> scriptable/vector sniff -> a decode slot (decode-limiter.ts; the time
  * budget starts once the decode has one) -> header (sharp metadata: format, declared dimensions,
- * frame count, interlacing) -> pixel limit -> decode memory budget -> frame-by-frame decode under
- * the time budget.
+ * frame count, interlacing; for TIFF, each decoded page's strips or tiles from tiff-header.ts) ->
+ * pixel limit -> decode memory budget -> frame-by-frame decode under the time budget.
  */
-import sharp, { type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
 import { withDeadline } from '../runtime/deadline.js';
-import { heldWholeDecode } from './decode-memory.js';
+import { type HeldWholeDecode, heldTiffDecode, heldWholeDecode } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { sniffRefusedDocument } from './sniff.js';
+import { readTiffLayout } from './tiff-header.js';
 
 export type { DecodeOptions } from './decode-options.js';
 
@@ -88,20 +89,30 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   if (declaredPixels > limits.maxPixels) {
     throw new ScanError('image_too_many_pixels', undefined, { width: metadata.width, height: metadata.height, limit: limits.maxPixels });
   }
-  const heldWhole = heldWholeDecode(metadata);
-  if (heldWhole && heldWhole.bytes > limits.maxDecodeBytes) {
+  const frameCount = Math.max(1, metadata.pages ?? 1);
+  const frameIndices = sampleFrameIndices(frameCount, declaredPixels, limits);
+  const held = heldDecodeMemory(input, metadata, frameIndices);
+  if (held && held.bytes > limits.maxDecodeBytes) {
     const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MiB`;
-    throw new ScanError(
-      'image_too_many_pixels',
-      `a ${metadata.width}x${metadata.height} ${heldWhole.held} is decoded whole: about ${mb(heldWhole.bytes)}, over the ${mb(limits.maxDecodeBytes)} decode memory budget`,
-      { width: metadata.width, height: metadata.height, held: heldWhole.held, decodeBytes: heldWhole.bytes, limitBytes: limits.maxDecodeBytes },
-    );
+    const { unit, page } = held;
+    const onPage = page ? ` (page ${page})` : '';
+    const what = unit
+      ? `${held.width}x${held.height} TIFF${onPage} is decoded a ${unit.width}x${unit.height} ${unit.kind} at a time`
+      : `${held.width}x${held.height} ${held.held}${onPage} is decoded whole`;
+    throw new ScanError('image_too_many_pixels', `a ${what}: about ${mb(held.bytes)}, over the ${mb(limits.maxDecodeBytes)} decode memory budget`, {
+      width: held.width,
+      height: held.height,
+      held: held.held,
+      ...(unit ? { unit } : {}),
+      ...(page !== undefined ? { page } : {}),
+      decodeBytes: held.bytes,
+      limitBytes: limits.maxDecodeBytes,
+    });
   }
 
-  const frameCount = Math.max(1, metadata.pages ?? 1);
   const ignoreIcc = STORED_VALUE_SPACES.has(metadata.space);
   const frames: DecodedFrame[] = [];
-  for (const index of sampleFrameIndices(frameCount, declaredPixels, limits)) {
+  for (const index of frameIndices) {
     frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc }, limits, turn));
   }
   return {
@@ -112,6 +123,34 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     hasAlpha: metadata.hasAlpha,
     frames,
   };
+}
+
+interface HeldDecode extends HeldWholeDecode {
+  width: number;
+  height: number;
+  /** For a TIFF, the page (0 = first) whose strips or tiles take the most. */
+  page?: number;
+}
+
+/**
+ * What the decode will hold at once, from the header: the whole image for the formats that need
+ * it; for a TIFF, the largest over the pages to be decoded of what their strips or tiles take
+ * (each page has its own layout, which sharp's metadata does not report).
+ */
+function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[]): HeldDecode | undefined {
+  if (metadata.format !== 'tiff') {
+    const held = heldWholeDecode(metadata);
+    return held && { ...held, width: metadata.width, height: metadata.height };
+  }
+  let largest: HeldDecode | undefined;
+  for (const page of pages) {
+    const layout = readTiffLayout(input, page);
+    const held = heldTiffDecode(layout, metadata);
+    if (held && (largest === undefined || held.bytes > largest.bytes)) {
+      largest = { ...held, width: layout?.width ?? metadata.width, height: layout?.height ?? metadata.height, page };
+    }
+  }
+  return largest;
 }
 
 /**
