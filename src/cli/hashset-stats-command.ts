@@ -5,17 +5,18 @@ export function registerHashSetStatsCommand(hashset: Command): void {
   hashset
     .command('stats')
     .argument('<name>', 'hash set')
-    .description('size, version, configuration, matches (block and review sets) and quarantined entries')
+    .description('size, version, configuration, matches (block and review sets), suppressions (negative sets) and quarantined entries')
     .option('--json', 'as one JSON object')
     .action((name: string, flags: { json?: boolean }) =>
       withHashSetStore(async (store) => {
         const summary = await store.summary(name);
         const quarantined = await store.quarantined(name);
-        // Matches are counted by the flood guard, which negative sets do not go through: their
-        // hits (suppressions of other sets' matches) are in the verdicts' evidence, not counted.
-        const countsMatches = summary.config.kind !== 'negative';
+        // A negative set's own matches are not counted (one that hides nothing does nothing), the
+        // block and review matches it hid are; null marks the counter a kind does not keep.
+        const negative = summary.config.kind === 'negative';
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ ...summary, matches: countsMatches ? summary.matches : null, quarantined })}\n`);
+          const counts = { matches: negative ? null : summary.matches, suppressions: negative ? summary.suppressions : null };
+          process.stdout.write(`${JSON.stringify({ ...summary, ...counts, quarantined })}\n`);
           return;
         }
         const { config } = summary;
@@ -28,7 +29,9 @@ export function registerHashSetStatsCommand(hashset: Command): void {
           `size        ${summary.size}`,
           `version     ${summary.version}`,
           `created     ${summary.createdAt}`,
-          `matches     ${countsMatches ? summary.matches : 'not counted for negative sets (their suppressions are in the verdicts\' evidence)'}`,
+          ...(negative
+            ? ['matches     not counted for negative sets: see suppressed', `suppressed  ${summary.suppressions} (block and review matches hidden since the set was created)`]
+            : [`matches     ${summary.matches}`]),
           `flood guard more than ${config.flood.maxItems} distinct items per ${config.flood.windowSeconds} s`,
           `quarantined ${quarantined.length}`,
           ...quarantined.map((q) => `  ${q.id}\tsince ${q.at}\t${q.items} items in ${q.windowSeconds} s`),

@@ -11,8 +11,12 @@
  *
  * What counts as a distinct item: the item's own image fingerprint (see the signal type), since a
  * signal type sees the prepared item, not the job's contentId.
+ *
+ * The guard also keeps the counters `hashset stats` shows, in the set's meta hash: `matches` of
+ * block and review sets (in RECORD_MATCH) and `suppressions` of negative sets.
  */
 import type { RedisClient } from '../runtime/redis.js';
+import { runScript } from '../runtime/redis-script.js';
 import type { HashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';
 import type { HashSetMetrics } from './hash-set-metrics.js';
@@ -26,6 +30,12 @@ export interface FloodMatch {
 export interface FloodGuard {
   /** Records that the entry matched `itemKey`; resolves true when the entry is (now) quarantined. */
   recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean>;
+  /**
+   * Counts `count` block or review matches hidden by the negative set's entries on one item. Not
+   * awaited and never throws: the count is for operators, so a scan neither waits for it nor fails
+   * on it (a lost increment only undercounts).
+   */
+  recordSuppressions(set: HashSetConfig, count: number): void;
 }
 
 /**
@@ -73,22 +83,20 @@ export class RedisFloodGuard implements FloodGuard {
     const keys = hashSetKeys(this.prefix, set.name);
     const { maxItems, windowSeconds } = set.flood;
     const window = floodWindow(this.now(), windowSeconds);
-    const [quarantined, newly, count] = (await this.redis.eval(
+    const [quarantined, newly, count] = (await runScript(
+      this.redis,
       RECORD_MATCH,
-      3,
-      keys.flood(match.entryNo, window),
-      keys.quarantine,
-      keys.meta,
-      itemKey,
-      2 * windowSeconds,
-      maxItems,
-      match.id,
-      new Date(this.now()).toISOString(),
-      windowSeconds,
+      [keys.flood(match.entryNo, window), keys.quarantine, keys.meta],
+      [itemKey, 2 * windowSeconds, maxItems, match.id, new Date(this.now()).toISOString(), windowSeconds],
     )) as [number, number, number];
     if (newly) this.metrics?.quarantines.inc({ set: set.name });
     if (count >= 0) this.metrics?.quarantined.set({ set: set.name }, count);
     return quarantined === 1;
+  }
+
+  recordSuppressions(set: HashSetConfig, count: number): void {
+    // Dropped on failure: an unhandled rejection would end the worker, over a count for operators.
+    void this.redis.hincrby(hashSetKeys(this.prefix, set.name).meta, 'suppressions', count).catch(() => undefined);
   }
 }
 
@@ -119,4 +127,7 @@ export class MemoryFloodGuard implements FloodGuard {
     this.metrics?.quarantined.set({ set: set.name }, quarantined.size);
     return true;
   }
+
+  /** Nothing to do: directory sets have no `hashset stats`, and their matches are not counted either. */
+  recordSuppressions(): void {}
 }

@@ -50,6 +50,8 @@ export interface HashSetSummary {
   createdAt: string;
   /** Matches recorded since the set was created, by the flood guard: block and review sets only (negative sets' hits are not counted). */
   matches: number;
+  /** Negative sets: block and review matches their entries hid since the set was created (counted by the flood guard). */
+  suppressions: number;
   /** Entry numbers handed out so far (the packs cover 0 .. nextEntryNo - 1). */
   nextEntryNo: number;
 }
@@ -105,6 +107,7 @@ export class HashSetStore {
       size,
       createdAt: meta.createdAt ?? '',
       matches: Number(meta.matches ?? 0),
+      suppressions: Number(meta.suppressions ?? 0),
       nextEntryNo: Number(meta.nextEntryNo ?? 0),
     };
   }

@@ -70,7 +70,7 @@ describe('abuse-scan hashset / hash', () => {
     const list = await cli('hashset', 'list', '--json');
     expect(JSON.parse(list.stdout.trim())).toEqual({ name: 'cli-pdq', algorithm: 'pdq', kind: 'block', threshold: 28, size: 1, version: 1 });
     const stats = JSON.parse((await cli('hashset', 'stats', 'cli-pdq', '--json')).stdout) as Record<string, unknown>;
-    expect(stats).toMatchObject({ size: 1, version: 1, matches: 0, quarantined: [], config: { threshold: 28, minQuality: 50 } });
+    expect(stats).toMatchObject({ size: 1, version: 1, matches: 0, suppressions: null, quarantined: [], config: { threshold: 28, minQuality: 50 } });
   }, 60_000);
 
   it('refuses a bad configuration with one readable line per problem, not zod issue JSON', async () => {
@@ -81,12 +81,14 @@ describe('abuse-scan hashset / hash', () => {
     expect(threshold).toMatchObject({ code: 1, stderr: 'abuse-scan: invalid input: threshold: Too big: expected number to be <=128\n' });
   }, 30_000);
 
-  it('stats of a negative set says its matches are not counted instead of showing 0', async () => {
+  it('stats of a negative set shows its suppressions and says its matches are not counted instead of showing 0', async () => {
     expect((await cli('hashset', 'create', 'cli-known-good', '--algorithm', 'pdq', '--kind', 'negative')).code).toBe(0);
     const json = JSON.parse((await cli('hashset', 'stats', 'cli-known-good', '--json')).stdout) as Record<string, unknown>;
-    expect(json).toMatchObject({ matches: null, config: { kind: 'negative' } });
+    expect(json).toMatchObject({ matches: null, suppressions: 0, config: { kind: 'negative' } });
     const text = await cli('hashset', 'stats', 'cli-known-good');
     expect(text.stdout).toMatch(/^matches +not counted for negative sets/m);
+    expect(text.stdout).toMatch(/^suppressed +0 \(block and review matches/m);
+    expect((await cli('hashset', 'stats', 'cli-pdq')).stdout).not.toMatch(/^suppressed/m);
   }, 30_000);
 
   it('import validates the whole file first, reports bad lines by number, and re-imports as a no-op', async () => {

@@ -2,7 +2,7 @@
  * Known-good (negative) hash sets on the image fixtures, through the real pipeline and replicas of
  * sets held in Redis: a near-duplicate of a known-bad image reported as a false positive is let
  * through, and the known-bad image itself is still blocked (the known-good entry is 20 bits from
- * it, the known-bad entry 0).
+ * it, the known-bad entry 0). `hashset stats` of the known-good set counts the matches it hid.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
@@ -10,6 +10,7 @@ import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
+import { runCli } from '../harness/cli.js';
 import { FIXTURE_IMAGES, fixtureHashes, fixtureScanner } from '../harness/hashes.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
@@ -61,4 +62,27 @@ describe('known-good hash sets suppress only the hits they are closer than', () 
       }),
     ]);
   });
+
+  it('hashset stats of the known-good set counts the match it suppressed, and nothing for a scan where it suppressed none', async () => {
+    const stats = async (name: string) => {
+      // The pipeline counts on `redis` without waiting for the reply: a reply to a later command on
+      // that connection means Redis has applied the count.
+      await redis.ping();
+      const { code, stdout, stderr } = await runCli(['hashset', 'stats', name, '--json'], { env: { ABUSE_SCAN_PREFIX: prefix } });
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      return JSON.parse(stdout) as { matches: number | null; suppressions: number | null };
+    };
+    const [good, bad] = await Promise.all([stats('memes-ok'), stats('known-bad')]);
+    expect(good).toMatchObject({ matches: null, suppressions: expect.any(Number) });
+    expect(bad).toMatchObject({ matches: expect.any(Number), suppressions: null });
+
+    expect((await scan('clouds--crop2.jpg')).decision).toBe('allow');
+    expect(await stats('memes-ok')).toMatchObject({ suppressions: good.suppressions! + 1 });
+    expect(await stats('known-bad')).toMatchObject({ matches: bad.matches });
+
+    // Blocked: memes-ok matches too, but hides nothing.
+    expect((await scan('clouds.jpg')).decision).toBe('block');
+    expect(await stats('memes-ok')).toMatchObject({ suppressions: good.suppressions! + 1 });
+    expect(await stats('known-bad')).toMatchObject({ matches: bad.matches! + 1 });
+  }, 60_000);
 });

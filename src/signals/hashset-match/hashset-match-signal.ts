@@ -89,6 +89,13 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       }
       knownGood.forEach(keep);
     });
+    // Per negative set, the positive sets whose match on this item it hid: one per set, like
+    // matches, and none when another frame's hit of that set stood. Counted only when something
+    // was hidden, so the common scan makes no Redis call for it.
+    for (const [negativeSet, hidden] of suppressions) {
+      const hiddenMatches = new Set(hidden.map(({ hit }) => hit.set).filter((set) => !best.has(set))).size;
+      if (hiddenMatches > 0) this.options.floodGuard?.recordSuppressions(negativeSet.config, hiddenMatches);
+    }
 
     const signals = await Promise.all(
       [...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex, context, suppressions.get(hit.set) ?? [])),

@@ -1,11 +1,12 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
-import { MemoryFloodGuard } from '../../hashsets/flood-guard.js';
+import { MemoryFloodGuard, RedisFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
 import { HashSet } from '../../hashsets/hash-set.js';
 import type { ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
+import type { RedisClient } from '../../runtime/redis.js';
 import { HashSetMatchSignalType } from './index.js';
 import { seededHash as hash } from '../../../test/harness/hashes.js';
 
@@ -74,6 +75,36 @@ describe('hash-set signal type', () => {
       expect.objectContaining({ suggests: 'block', evidence: expect.objectContaining({ set: 'bad', entryId: 'e1', distance: 10 }) }),
       expect.objectContaining({ suggests: 'allow', evidence: expect.objectContaining({ set: 'memes-ok', distance: 10, suppressed: [] }) }),
     ]);
+  });
+
+  it('counts on the known-good set the matches it hid, one per positive set per item, and nothing when it hid none', async () => {
+    const counted: Array<[string, number]> = [];
+    const guard: FloodGuard = { recordMatch: async () => false, recordSuppressions: (set, count) => void counted.push([set.name, count]) };
+    const scanned = image(1000, 5, 100, 10); // 10 bits from e1 and r1
+    const bad = set({ name: 'bad' }, [['e1', 1000]]);
+    const review = set({ name: 'review', kind: 'review' }, [['r1', 1000]]);
+    const logos = set({ name: 'logos', kind: 'negative' }, [['logo', hash(1000, 12)]]); // 2 bits from the image
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad, review, logos] }, floodGuard: guard });
+
+    expect((await type.match(scanned, 0)).map((s) => s.suggests)).toEqual(['allow']);
+    // The same image on two frames: each set's match is hidden twice, but it is one match.
+    expect((await type.match({ ...scanned, frames: [scanned.frames[0]!, scanned.frames[0]!] }, 0)).map((s) => s.suggests)).toEqual(['allow']);
+    expect(counted).toEqual([['logos', 2], ['logos', 2]]);
+    counted.length = 0;
+    // Hidden on one frame, matching on another (an exact copy of e1 and r1, which the logo is no closer to): nothing was hidden.
+    const twoFrames = { ...scanned, frames: [scanned.frames[0]!, image(1000, 5).frames[0]!] };
+    expect((await type.match(twoFrames, 0)).map((s) => s.suggests)).toEqual(['allow', 'block', 'review']);
+    expect(await type.match(image(1000, 5), 0)).toHaveLength(3);
+    expect(counted).toEqual([]);
+  });
+
+  it('a Redis failure while counting a suppression does not fail the scan', async () => {
+    const down = { hincrby: () => Promise.reject(new Error('connection lost')) } as unknown as RedisClient;
+    const bad = set({ name: 'bad' }, [['e1', 1000]]);
+    const logos = set({ name: 'logos', kind: 'negative' }, [['logo', hash(1000, 12)]]);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad, logos] }, floodGuard: new RedisFloodGuard(down, 'test') });
+    expect(await type.match(image(1000, 5, 100, 10), 0)).toEqual([expect.objectContaining({ suggests: 'allow' })]);
+    await new Promise(setImmediate); // the rejection settles: vitest fails a run on an unhandled one
   });
 
   it('an exact copy of a known-bad image is blocked although a near-duplicate of it is known-good', async () => {
