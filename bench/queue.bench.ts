@@ -1,23 +1,41 @@
 /**
  * `npm run bench:queue [-- --jobs N --concurrency C --rate R --seconds S]`
  *
- * Throughput: N trivial scan jobs through the fleet (worker -> pipeline -> verdict stored) beside
+ * Throughput: N trivial scan jobs through the fleet as built (worker -> pipeline -> verdict stored) beside
  * a plain BullMQ worker with a no-op processor on N no-op jobs, same Redis, same concurrency, same
  * process, alternating runs. Target: fleet >= 0.7x the no-op throughput.
  * Latency: enqueue-to-verdict p50/p99 at a fixed offered load of R jobs/s for S seconds.
  */
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { createScanClient } from '../src/client/scan-client.js';
-import { loadConfig } from '../src/config/config.js';
-import { FleetMetrics } from '../src/ops/metrics.js';
-import { createScanPipeline } from '../src/pipeline/create-pipeline.js';
 import { verdictKeys } from '../src/verdicts/verdict-keys.js';
-import { createLogger } from '../src/runtime/logger.js';
 import { createRedis, type RedisClient } from '../src/runtime/redis.js';
-import { ScanWorker } from '../src/worker/scan-worker.js';
 import { deletePrefix, uniquePrefix } from '../test/harness/redis.js';
+
+/**
+ * The fleet as it ships: the tsc build that `abuse-scan worker` runs, built afresh here, beside
+ * BullMQ's own compiled code. This file's imports go through tsx, which names every function it
+ * creates (esbuild's keepNames), a per-closure cost production code does not pay.
+ */
+async function loadBuiltFleet() {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: new URL('..', import.meta.url), stdio: 'inherit' });
+  const built = <T>(module: string) => import(new URL(`../dist/src/${module}.js`, import.meta.url).href) as Promise<T>;
+  const [{ loadConfig }, { FleetMetrics }, { createScanPipeline }, { createLogger }, { ScanWorker }, redis] = await Promise.all([
+    built<typeof import('../src/config/config.js')>('config/config'),
+    built<typeof import('../src/ops/metrics.js')>('ops/metrics'),
+    built<typeof import('../src/pipeline/create-pipeline.js')>('pipeline/create-pipeline'),
+    built<typeof import('../src/runtime/logger.js')>('runtime/logger'),
+    built<typeof import('../src/worker/scan-worker.js')>('worker/scan-worker'),
+    built<typeof import('../src/runtime/redis.js')>('runtime/redis'),
+  ]);
+  return { loadConfig, FleetMetrics, createScanPipeline, createLogger, ScanWorker, createRedis: redis.createRedis };
+}
+let builtFleet: Awaited<ReturnType<typeof loadBuiltFleet>> | undefined;
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -71,6 +89,7 @@ async function noopThroughput(jobs: number, concurrency: number): Promise<number
 }
 
 async function startFleet(prefix: string, concurrency: number) {
+  const { loadConfig, FleetMetrics, createScanPipeline, createLogger, ScanWorker, createRedis } = (builtFleet ??= await loadBuiltFleet());
   const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: REDIS_URL, prefix, concurrency });
   const logger = createLogger('silent');
   const connection = createRedis(REDIS_URL);
