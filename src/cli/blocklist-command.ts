@@ -145,7 +145,7 @@ export function registerBlocklistCommand(program: Command): void {
   const settings = (command: Command) =>
     command
       .option('--allow', 'assert the list is an allowlist (lists named allow-* are; refused for other names): its entries suppress block matches of the URLs they cover')
-      .addOption(new Option('--action <action>', 'what a match of this blocklist suggests').choices(['block', 'review']))
+      .addOption(new Option('--action <action>', 'what a match of this blocklist suggests (default: block for a new list, unchanged for an existing one)').choices(['block', 'review']))
       .option('--added-by <who>', 'recorded with each entry (default $USER)');
 
   settings(blocklist.command('import').argument('<list>', 'list name').argument('<file>', 'entries file (- for stdin)'))

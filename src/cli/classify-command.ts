@@ -86,7 +86,7 @@ function formatResult(result: ClassifyResult): string {
 export function registerClassifyCommand(program: Command): void {
   const command = program
     .command('classify')
-    .description('run the ONNX models of models/manifest.json on images or URLs and print their scores (exit 0 allow, 2 review, 3 block, 1 error)');
+    .description('run the ONNX models of the model manifest (models/manifest.json, or ABUSE_SCAN_MODELS_MANIFEST) on images or URLs and print their scores (exit 0 allow, 2 review, 3 block, 1 error)');
   command
     .command('image')
     .argument('<file...>', 'image files')

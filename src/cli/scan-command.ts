@@ -68,7 +68,7 @@ function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: S
 export function registerScanCommand(program: Command): void {
   const scan = program
     .command('scan')
-    .description('scan content in this process, without Redis, and print the verdict (exit 0 allow, 2 review, 3 block)');
+    .description('scan content in this process, without Redis (lists from ABUSE_SCAN_LISTS_DIR, hash sets from ABUSE_SCAN_HASHSETS_DIR), and print the verdict (exit 0 allow, 2 review, 3 block)');
   const common = (command: Command) =>
     command
       .option('--json', 'print each verdict as one JSON line')

@@ -36,9 +36,9 @@ async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlag
 export function registerVerdictCommand(program: Command): void {
   program
     .command('verdict')
-    .description('print the stored verdict of a scan job and why it fired (exit 0 allow, 2 review, 3 block, 1 not found)')
+    .description('print the stored verdict of a scan job and why it fired (REDIS_URL; exit 0 allow, 2 review, 3 block, 1 not found or error)')
     .argument('[jobId]', 'the jobId enqueue returned')
-    .option('--content <contentId>', 'find the job by the contentId it was enqueued with (default jobIds)')
+    .option('--content <contentId>', 'find the job by the contentId it was enqueued with (only jobs enqueued without an explicit jobId)')
     .option('--tenant <tenant>', 'the tenant the job was enqueued with, with --content')
     .option('--json', 'print the verdict as one JSON line')
     .action(showVerdict);

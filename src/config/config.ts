@@ -33,13 +33,17 @@ export const configSchema = z.object({
     .pipe(z.array(z.enum(SCAN_QUEUE_KINDS)).min(1)),
   /** ABUSE_SCAN_CONCURRENCY: jobs in flight per queue per process. Default 16. */
   concurrency: positiveInt.default(16),
-  /** ABUSE_SCAN_IMAGE_ROOT: directory `{ path }` items must lie under; unset refuses path items. */
+  /**
+   * ABUSE_SCAN_IMAGE_ROOT: directory `{ path }` items must lie under (symlinks resolved); unset
+   * refuses path items. The producer client reads it too (unless given `imageRoot`), and
+   * `abuse-scan scan job` reads relative paths under it (else under the current directory).
+   */
   imageRoot: z.string().min(1).optional(),
   /**
    * ABUSE_SCAN_MAX_ITEMS, _MAX_URL_LENGTH, _MAX_INLINE_BYTES, _MAX_ID_LENGTH: the job limits workers
    * enforce (jobs over them get an `invalid_job` or `payload_too_large` verdict). Producer clients
    * given other `limits` must stay within these. Defaults: 100 items, 8192 characters per URL,
-   * 5 MiB per inline image, 256 characters per id.
+   * 5242880 bytes (5 MiB, decoded) per inline image, 256 characters per id (contentId, surface, tenant).
    */
   maxItems: positiveInt.default(DEFAULT_JOB_LIMITS.maxItems),
   maxUrlLength: positiveInt.default(DEFAULT_JOB_LIMITS.maxUrlLength),
@@ -61,7 +65,10 @@ export const configSchema = z.object({
    * a consumer group further behind than this loses the oldest. Default 1000000.
    */
   verdictStreamMaxLength: positiveInt.default(1_000_000),
-  /** ABUSE_SCAN_UNFURL: follow http(s) links through redirects (`on`) or match them as given (`off`). Default on. */
+  /**
+   * ABUSE_SCAN_UNFURL: follow http(s) links through redirects and meta refresh (`on`, `true`, `1`)
+   * or match them as given (`off`, `false`, `0`). Default on.
+   */
   unfurl: z
     .enum(['on', 'off', 'true', 'false', '1', '0'])
     .default('on')
@@ -82,7 +89,7 @@ export const configSchema = z.object({
    * `<name>.csv` lists (blocklists; `allow-*` files are allowlists). Unset: no file lists.
    */
   listsDir: z.string().min(1).optional(),
-  /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy; unset uses the defaults. */
+  /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy, merged over the defaults; unset uses the defaults. */
   policy: policyConfigSchema.default(policyConfigSchema.parse({})),
   /** ABUSE_SCAN_HASHSETS_DIR: without Redis (embedded scan), `<name>.<algorithm>.csv` hash sets to match; unset: none. */
   hashSetsDir: z.string().min(1).optional(),
@@ -107,9 +114,12 @@ export const configSchema = z.object({
    * Keep it below the orchestrator's kill grace (`docker stop -t`). Default 60000.
    */
   shutdownTimeoutMs: positiveInt.default(60_000),
-  /** ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint; unset disables it. */
+  /**
+   * ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint (on all interfaces); unset
+   * disables it, 0 takes a free port (logged). The container image sets 9464.
+   */
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
-  /** LOG_LEVEL: pino level. Default info. */
+  /** LOG_LEVEL: pino level. Default info (`abuse-scan scan` logs at warn unless it is set). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
