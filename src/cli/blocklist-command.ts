@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { canonicalEntry, decodeEntryInfo, EntryError, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
 import { formatOfFile, importRefusal, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
 import { ListStore, type ListChange } from '../lists/list-store.js';
-import { integerFlag } from './cli-config.js';
+import { currentUser, integerFlag } from './cli-config.js';
 import { withRedis } from './cli-redis.js';
 import { LineWriter } from './line-io.js';
 
@@ -57,7 +57,7 @@ function summarize(name: string, change: ListChange): string {
 async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
   const maxBad = flags.strict ? 0 : integerFlag('max-bad', flags.maxBad);
   const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-  const addedBy = flags.addedBy ?? process.env.USER;
+  const addedBy = flags.addedBy ?? currentUser();
   const parsed = parseListFile(text, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(addedBy && { addedBy }) });
   reportBad(parsed.bad, 'line');
   if (parsed.bad.length) process.exitCode = 1;
@@ -92,7 +92,7 @@ function entriesOf(texts: string[], flags: EntryFlags): ListEntry[] | undefined 
 }
 
 async function runAdd(name: string, texts: string[], flags: EntryFlags): Promise<void> {
-  const addedBy = flags.addedBy ?? process.env.USER;
+  const addedBy = flags.addedBy ?? currentUser();
   const entries = entriesOf(texts, flags)?.map((entry) => ({
     ...entry,
     ...(flags.label && { label: flags.label }),
@@ -146,7 +146,7 @@ export function registerBlocklistCommand(program: Command): void {
     command
       .option('--allow', 'assert the list is an allowlist (lists named allow-* are; refused for other names): its entries suppress block matches of the URLs they cover')
       .addOption(new Option('--action <action>', 'what a match of this blocklist suggests (default: block for a new list, unchanged for an existing one)').choices(['block', 'review']))
-      .option('--added-by <who>', 'recorded with each entry (default $USER)');
+      .option('--added-by <who>', 'recorded with each entry (default $USER, else the OS user name)');
 
   settings(blocklist.command('import').argument('<list>', 'list name').argument('<file>', 'entries file (- for stdin)'))
     .addOption(new Option('--format <format>', 'file format (default from the extension: .csv is CSV)').choices(['txt', 'csv']))

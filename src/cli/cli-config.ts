@@ -1,4 +1,5 @@
 /** The configuration and option parsing every command shares; their failures are CliErrors an operator can act on. */
+import { userInfo } from 'node:os';
 import { loadConfig, type FleetConfig, type FleetConfigInput } from '../config/config.js';
 import { CliError, describeErrnoError } from './cli-errors.js';
 
@@ -37,5 +38,17 @@ export function parseJson(text: string, source: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (error) {
     throw new CliError('invalid JSON', `${source}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Who is running the command, recorded as `addedBy`: $USER, else the OS account (USER is unset
+ * under cron, systemd and many containers; an empty USER counts as unset).
+ */
+export function currentUser(): string {
+  try {
+    return process.env.USER || userInfo().username;
+  } catch {
+    return 'unknown';
   }
 }

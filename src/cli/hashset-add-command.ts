@@ -7,7 +7,8 @@ import { HASH_BITS, passesQualityFloor } from '../hashsets/hash-set-config.js';
 import type { NewHashSetEntry } from '../hashsets/hash-set.js';
 import { decodeImage, hashImage } from '../images/index.js';
 import { hashToHex, hexToHash } from '../matching/hash-bits.js';
-import { currentUser, withHashSetStore } from './hashset-cli.js';
+import { currentUser } from './cli-config.js';
+import { withHashSetStore } from './hashset-cli.js';
 
 interface AddFlags {
   label?: string;

@@ -2,19 +2,9 @@
  * What every `abuse-scan hashset` command shares: the store on REDIS_URL under ABUSE_SCAN_PREFIX,
  * on a fail-fast connection closed afterwards (errors reach main.ts's handler: exit code 1).
  */
-import { userInfo } from 'node:os';
 import { HashSetStore } from '../hashsets/hash-set-store.js';
 import { withRedis } from './cli-redis.js';
 
 export function withHashSetStore(run: (store: HashSetStore) => Promise<void>): Promise<void> {
   return withRedis((redis, config) => run(new HashSetStore(redis, { prefix: config.prefix })));
-}
-
-/** Who is running the command, recorded as `addedBy`. */
-export function currentUser(): string {
-  try {
-    return process.env.USER ?? userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }

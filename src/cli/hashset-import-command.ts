@@ -18,8 +18,8 @@ import { HASH_BITS, passesQualityFloor, type HashSetConfig } from '../hashsets/h
 import { entryFromLine, HASH_LIST_FORMATS, readHashList, type HashListFormat, type ParsedHashLine } from '../hashsets/hash-list-parser.js';
 import type { AddResult, HashSetStore } from '../hashsets/hash-set-store.js';
 import { hashToHex } from '../matching/hash-bits.js';
-import { integerFlag } from './cli-config.js';
-import { currentUser, withHashSetStore } from './hashset-cli.js';
+import { currentUser, integerFlag } from './cli-config.js';
+import { withHashSetStore } from './hashset-cli.js';
 
 interface ImportFlags {
   format?: HashListFormat;

@@ -29,7 +29,7 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
       connection.on('error', (error: Error) => {
         if (!worker?.running) logger.warn({ err: error }, 'Redis connection error');
       });
-      const metrics = new FleetMetrics({ defaultMetrics: true });
+      const metrics = new FleetMetrics({ defaultMetrics: true, prefix: config.prefix });
       const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
       worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
       metrics.readBacklogOnScrape(() => worker.backlog());

@@ -16,13 +16,13 @@ export class HashSetMetrics {
     });
     this.quarantines = new Counter({
       name: 'abuse_scan_hashset_quarantines_total',
-      help: 'Entries this process quarantined for matching too many distinct items (flood guard)',
+      help: 'Entries this process quarantined for matching too many distinct items (flood guard); 0 from the set\'s load on',
       labelNames: ['set'] as const,
       registers: [registry],
     });
     this.quarantined = new Gauge({
       name: 'abuse_scan_hashset_quarantined_entries',
-      help: 'Quarantined entries of each set, as last seen by this process',
+      help: 'Quarantined entries of each set in Redis, read at each version check of the replicas (every 5 s by default) and at each quarantine',
       labelNames: ['set'] as const,
       registers: [registry],
     });

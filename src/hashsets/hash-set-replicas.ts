@@ -16,7 +16,7 @@ export interface HashSetReplicasOptions {
   /** A connection of its own for SUBSCRIBE (a subscribed client can send nothing else); closed by `close()`. */
   subscriber: RedisClient;
   logger: Logger;
-  /** How often versions are compared with Redis, in case a change message was missed. Default 5000 ms. */
+  /** How often versions are compared with Redis, in case a change message was missed (and the quarantined gauge read). Default 5000 ms. */
   checkIntervalMs?: number;
   metrics?: HashSetMetrics;
 }
@@ -65,7 +65,7 @@ export class HashSetReplicas {
     try {
       const names = await this.options.store.names();
       for (const name of this.replicas.keys()) if (!names.includes(name)) this.replicas.delete(name);
-      const versions = await Promise.all(names.map((name) => this.options.store.version(name)));
+      const [versions] = await Promise.all([Promise.all(names.map((name) => this.options.store.version(name))), this.readQuarantined(names)]);
       await Promise.all(
         names.map((name, i) => (this.replicas.get(name)?.versionNumber !== versions[i] ? this.sync(name) : undefined)),
       );
@@ -98,6 +98,17 @@ export class HashSetReplicas {
     await this.options.subscriber.quit().catch(() => undefined);
   }
 
+  /**
+   * A release (`hashset release`) changes no version and announces nothing, so the quarantined
+   * gauge is read here, with the versions, rather than on a sync; matching never waits for it.
+   */
+  private async readQuarantined(names: readonly string[]): Promise<void> {
+    const { metrics, store } = this.options;
+    if (!metrics) return;
+    // Set as each answer arrives: a flood-guard update on the same connection after it is newer.
+    await Promise.all(names.map(async (name) => metrics.quarantined.set({ set: name }, await store.redis.hlen(store.keys(name).quarantine))));
+  }
+
   private async syncOnce(name: string): Promise<void> {
     const replica = this.replicas.get(name);
     if (replica && !replica.outgrown) {
@@ -112,6 +123,8 @@ export class HashSetReplicas {
     if (this.closed) return;
     this.replicas.set(name, set);
     this.options.metrics?.entries.set({ set: name }, set.size);
+    // The counter exists from the load on, at 0: increase() needs a sample before the first quarantine.
+    this.options.metrics?.quarantines.inc({ set: name }, 0);
     this.options.logger.info({ hashSet: name, version: set.version, entries: stats.entries, ms: Math.round(stats.ms) }, 'hash set loaded');
   }
 }

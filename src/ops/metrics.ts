@@ -97,7 +97,16 @@ export class FleetMetrics {
   /** The read sent to Redis, until Redis answers it: it may outlive the scrape that gave up on it. */
   private backlogInFlight: Promise<Backlog> | undefined;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  /** Labels on every series of the registry, whoever registered the metric (hash-set and default metrics too). */
+  readonly defaultLabels: Readonly<Record<string, string>>;
+
+  /**
+   * `prefix`: the fleet's queue prefix, exported as the `prefix` label of every series, so one
+   * Prometheus scraping several fleets keeps their shared queue and stream gauges apart.
+   */
+  constructor(options: { defaultMetrics?: boolean; prefix?: string } = {}) {
+    this.defaultLabels = options.prefix === undefined ? {} : { prefix: options.prefix };
+    this.registry.setDefaultLabels({ ...this.defaultLabels });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'abuse_scan_' });
   }
 

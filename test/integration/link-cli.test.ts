@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,20 @@ describe('abuse-scan blocklist', () => {
     expect(parsed.map((e) => `${e.kind} ${e.value}`).sort()).toEqual(['domain evil.example', 'expression kit.example/p/', 'url http://bad.example/Login', 'url http://evil.example/x']);
     expect(parsed.find((e) => e.value === 'http://evil.example/x')).toMatchObject({ label: 'kit-3', reason: 'report 881', addedAt: expect.any(String) });
     expect(parsed.find((e) => e.value === 'evil.example')).toMatchObject({ addedBy: 'test' });
+  });
+
+  it('records the OS user name as added_by when USER is unset (add and import), as the hashset commands do', async () => {
+    const noUser = { ...env, USER: undefined };
+    const file = join(dir, 'who.txt');
+    await writeFile(file, 'imported.example\n');
+    expect((await runCli(['blocklist', 'import', 'who', file], { env: noUser })).code).toBe(0);
+    expect((await runCli(['blocklist', 'add', 'who', 'added.example'], { env: noUser })).code).toBe(0);
+    const entries = await runCli(['blocklist', 'list', 'who', '--json'], { env });
+    const parsed = entries.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    expect(parsed.map((e) => [e.value, e.addedBy]).sort()).toEqual([
+      ['added.example', userInfo().username],
+      ['imported.example', userInfo().username],
+    ]);
   });
 });
 

@@ -28,14 +28,19 @@ describe('metrics and health endpoints of a worker process', () => {
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toMatch(/abuse_scan_verdicts_total\{queue="links",decision="allow"\} 1/);
-    expect(metrics).toMatch(/abuse_scan_job_duration_seconds_count\{queue="links"\} 1/);
+    // Every series names the fleet (its queue prefix), default metrics included.
+    const samples = metrics.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    expect(samples.length).toBeGreaterThan(20);
+    for (const line of samples) expect(line).toContain(`prefix="${prefix}"`);
+    const value = (name: string, labels: Record<string, string>) => sampleValue(samples, name, { ...labels, prefix });
+    expect(value('abuse_scan_verdicts_total', { queue: 'links', decision: 'allow' })).toBe(1);
+    expect(value('abuse_scan_job_duration_seconds_count', { queue: 'links' })).toBe(1);
     expect(metrics).toContain('abuse_scan_process_cpu_seconds_total');
     // Backlog read from Redis at scrape time: nothing waiting, the one job kept as completed.
-    expect(metrics).toMatch(/abuse_scan_queue_jobs\{queue="links",state="wait"\} 0/);
-    expect(metrics).toMatch(/abuse_scan_queue_jobs\{queue="links",state="completed"\} 1/);
-    expect(metrics).toMatch(/abuse_scan_queue_jobs\{queue="images",state="wait"\} 0/);
-    expect(metrics).toMatch(/abuse_scan_verdict_stream_entries 1/);
+    expect(value('abuse_scan_queue_jobs', { queue: 'links', state: 'wait' })).toBe(0);
+    expect(value('abuse_scan_queue_jobs', { queue: 'links', state: 'completed' })).toBe(1);
+    expect(value('abuse_scan_queue_jobs', { queue: 'images', state: 'wait' })).toBe(0);
+    expect(value('abuse_scan_verdict_stream_entries', {})).toBe(1);
 
     worker.kill('SIGTERM');
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
@@ -77,3 +82,15 @@ describe('metrics and health endpoints of a worker process', () => {
     }
   }, 15_000);
 });
+
+/** The value of the sample of `name` with exactly `labels` (in any order), undefined when there is none. */
+function sampleValue(samples: readonly string[], name: string, labels: Record<string, string>): number | undefined {
+  const wanted = JSON.stringify(Object.entries(labels).sort());
+  for (const line of samples) {
+    const match = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/i.exec(line);
+    if (match?.[1] !== name) continue;
+    const found = [...(match[2] ?? '').matchAll(/([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)"/gi)].map((m) => [m[1]!, m[2]!]);
+    if (JSON.stringify(found.sort()) === wanted) return Number(match[3]);
+  }
+  return undefined;
+}
