@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   url_too_long: { permanent: true, message: 'the URL is longer than the configured limit' },
   unsupported_scheme: { permanent: true, message: 'only http and https URLs are fetched' },
   invalid_host: { permanent: true, message: 'the URL host is not a valid hostname or IP address' },
-  blocked_address: { permanent: true, message: 'the address is loopback, private, link-local or otherwise not public' },
+  blocked_address: { permanent: true, message: 'the address is loopback, private, link-local, otherwise not public, or the worker\'s own' },
   too_many_redirects: { permanent: true, message: 'the redirect chain is longer than the hop limit' },
   redirect_loop: { permanent: true, message: 'the redirect chain visits the same URL twice' },
   fetch_timeout: { permanent: false, message: 'the remote server did not answer in time' },

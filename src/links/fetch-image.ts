@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { ScanError } from '../errors.js';
 import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
@@ -14,6 +15,8 @@ export interface FetchImageOptions {
   timeoutMs?: number;
   /** DANGER, tests only: literal IPs reachable although not public (see UnfurlOptions). */
   allowPrivateAddressesFor?: readonly string[];
+  /** DNS lookup for sockets (node:net signature); its answers pass the guard. Default `dns.lookup`. Tests inject a resolver. */
+  lookup?: LookupFunction;
 }
 
 export interface FetchedImage {
@@ -34,7 +37,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
   if (policy.overrides.length) warnOverrideInUse(policy.overrides);
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000);
   const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  const agent = createGuardedAgent({ policy, connectTimeoutMs: options.timeoutMs ?? 15_000 });
+  const agent = createGuardedAgent({ policy, connectTimeoutMs: options.timeoutMs ?? 15_000, ...(options.lookup && { lookup: options.lookup }) });
   const tracker = new RedirectTracker(options.maxRedirects ?? 5);
   try {
     let url = httpUrl(input);

@@ -1,6 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 
 /** Local HTTP servers for the unfurl integration tests: 127.0.0.1, port 0, connections counted. */
 
@@ -63,4 +63,38 @@ export function redirect(res: http.ServerResponse, status: number, location: str
 export function html(res: http.ServerResponse, body: string, status = 200): void {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
+}
+
+/**
+ * A resolver under test control: call N answers `answers[N]` (the last one from then on), with
+ * every address of it when asked for all (as Node's autoSelectFamily does). `calls` records
+ * whether each call asked for all answers.
+ */
+export function lookupAnswering(...answers: string[][]): { lookup: LookupFunction; calls: Array<{ all: boolean }> } {
+  const calls: Array<{ all: boolean }> = [];
+  const lookup = ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    const addresses = answers[Math.min(calls.length, answers.length - 1)]!.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    calls.push({ all: options.all === true });
+    if (options.all) return process.nextTick(callback, null, addresses);
+    return process.nextTick(callback, null, addresses[0]!.address, addresses[0]!.family);
+  }) as unknown as LookupFunction;
+  return { lookup, calls };
+}
+
+/**
+ * A server on 127.0.0.2 at `port` (another test server's, on 127.0.0.1): the refused half of a
+ * DNS answer that also holds an allowed address. Counts the TCP connections it accepts.
+ */
+export async function startSibling(port: number): Promise<{ connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const server = http.createServer((_req, res) => res.end('sibling'));
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.2', resolve));
+  return {
+    connections: () => connections,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -1,13 +1,24 @@
+import os from 'node:os';
 import { classifyAddress, type AddressVerdict } from './address.js';
 import { parseIpLiteral } from '../ip-literal.js';
 
 /**
- * The address rule the unfurler applies to every peer: public addresses pass, everything else is
- * refused unless the caller listed that exact address (optionally with a port) in
- * `allowPrivateAddressesFor`. The override exists so tests can reach servers on 127.0.0.1; it
- * takes literal IP addresses only (no hostnames, no ranges), is never read from configuration
- * or the environment, and every use is reported loudly.
+ * The address rule the unfurler applies to every peer: public addresses pass, except those of
+ * this machine's own interfaces; everything else is refused unless the caller listed that exact
+ * address (optionally with a port) in `allowPrivateAddressesFor`. The override exists so tests
+ * can reach servers on 127.0.0.1; it takes literal IP addresses only (no hostnames, no ranges),
+ * is never read from configuration or the environment, and every use is reported loudly.
+ *
+ * Own addresses: a public IPv4 address on an interface, or any global IPv6 address (IPv6 has no
+ * NAT), reaches the worker itself (its metrics port listens on all interfaces), and an attacker
+ * learns it from the source address of the unfurler's visit to their own server. An own public
+ * address behind 1:1 NAT (a cloud's elastic IP) is not visible here and is not caught.
  */
+
+export interface AddressPolicyOptions {
+  /** This machine's addresses, any notation. Default `localInterfaceAddresses`; tests inject a list. */
+  localAddresses?: () => Iterable<string>;
+}
 
 export interface AddressDecision {
   allowed: boolean;
@@ -47,12 +58,57 @@ function formatOverride(entry: OverrideEntry): string {
   return entry.port === undefined ? entry.address : `${host}:${entry.port}`;
 }
 
-export function createAddressPolicy(allowPrivateAddressesFor?: readonly string[]): AddressPolicy {
+/** Addresses in normal form (`parseIpLiteral`), so that any spelling of one matches. */
+function normalised(addresses: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const text of addresses) {
+    const literal = parseIpLiteral(text);
+    if (literal) out.add(literal.address);
+  }
+  return out;
+}
+
+// Interfaces gain and lose addresses (DHCP, rotating IPv6 temporary addresses): re-read often,
+// but not per check (getifaddrs costs tens of microseconds).
+const LOCAL_ADDRESSES_TTL_MS = 1_000;
+let localCache: { readAt: number; addresses: ReadonlySet<string> } | undefined;
+
+/** The addresses of this machine's interfaces in normal form, re-read at most once a second. */
+export function localInterfaceAddresses(): ReadonlySet<string> {
+  const now = performance.now();
+  const age = localCache ? now - localCache.readAt : Infinity;
+  // A negative age (a clock swapped under us, as tests do) counts as stale, never as fresh forever.
+  if (localCache && age >= 0 && age < LOCAL_ADDRESSES_TTL_MS) return localCache.addresses;
+  let addresses: ReadonlySet<string>;
+  try {
+    addresses = normalised(Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address)));
+  } catch {
+    // Some sandboxes refuse getifaddrs: keep what was last read. The range checks, which
+    // catch every private and loopback address, still apply either way.
+    addresses = localCache?.addresses ?? new Set();
+  }
+  localCache = { readAt: now, addresses };
+  return addresses;
+}
+
+/** A public verdict turned into a refusal when the address, or the IPv4 one it embeds, is this machine's. */
+function refuseOwn(verdict: AddressVerdict, own: ReadonlySet<string>): AddressVerdict {
+  if (!verdict.allowed) return verdict;
+  // Embedded too: NAT64 or 6to4 hand the packets back to the worker's own IPv4 address.
+  if (!own.has(verdict.address) && (verdict.embeddedIPv4 === undefined || !own.has(verdict.embeddedIPv4))) return verdict;
+  const { address, embeddedIPv4 } = verdict;
+  return { allowed: false, range: 'local-interface', address, ...(embeddedIPv4 !== undefined && { embeddedIPv4 }) };
+}
+
+export function createAddressPolicy(allowPrivateAddressesFor?: readonly string[], options: AddressPolicyOptions = {}): AddressPolicy {
   const entries = (allowPrivateAddressesFor ?? []).map(parseOverride);
+  const { localAddresses } = options;
+  const ownAddresses = localAddresses ? () => normalised(localAddresses()) : localInterfaceAddresses;
   return {
     overrides: entries.map(formatOverride),
     check(address: string, port: number): AddressDecision {
-      const verdict = classifyAddress(address);
+      const classified = classifyAddress(address);
+      const verdict = classified.allowed ? refuseOwn(classified, ownAddresses()) : classified;
       if (verdict.allowed) return { allowed: true, verdict, overridden: false };
       const listed = entries.some((e) => e.address === verdict.address && (e.port === undefined || e.port === port));
       return { allowed: listed, verdict, overridden: listed };

@@ -27,7 +27,9 @@ export type BlockedRange =
   | 'ipv4-compatible'
   | 'nat64-local'
   | 'teredo'
-  | 'discard-only';
+  | 'discard-only'
+  /** Public, but assigned to this machine: set by the address policy, never by this pure module. */
+  | 'local-interface';
 
 export type AddressVerdict =
   | { allowed: true; range: 'public'; address: string; embeddedIPv4?: string }
