@@ -51,6 +51,14 @@ describe('findMetaRefresh', () => {
     expect(findMetaRefresh('<!---!><meta http-equiv="refresh" content="0;url=/x"> still a comment')).toBeNull();
   });
 
+  it('decodes character references in attribute values, as browsers do', () => {
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=http&#58;//evil.example/">')?.url).toBe('http://evil.example/');
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=https&colon;&sol;&sol;evil.example/?a=1&amp;b=2">')?.url).toBe('https://evil.example/?a=1&b=2');
+    expect(findMetaRefresh('<meta http-equiv="&#x72;efresh" content="0;url=/x">')?.url).toBe('/x');
+    // A bare ampersand that starts no reference is kept, as browsers keep it.
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=/search?q=a&b=c">')?.url).toBe('/search?q=a&b=c');
+  });
+
   it('takes the first tag with a target', () => {
     const html = '<meta http-equiv="refresh" content="9"><meta http-equiv="refresh" content="0;url=/first"><meta http-equiv="refresh" content="0;url=/second">';
     expect(findMetaRefresh(html)?.url).toBe('/first');

@@ -5,6 +5,7 @@
  * Comments, scripts and styles are skipped. All scanning is linear in the input: no regular
  * expression here can backtrack over the whole page. Pure logic: no I/O.
  */
+import { decodeHTMLAttribute } from 'entities';
 
 export interface MetaRefresh {
   /** Delay in seconds as written (we never wait: the target is followed at once). */
@@ -78,11 +79,15 @@ function commentEnd(find: Find, start: number): number {
 
 const ATTRIBUTE = /([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
 
+/**
+ * A tag's attributes, values with their character references decoded as a browser decodes them
+ * (`url=http&#58;//evil.example/` is evil.example to it, not a relative path).
+ */
 function attributesOf(tag: string): Map<string, string> {
   const attributes = new Map<string, string>();
   for (const match of tag.matchAll(ATTRIBUTE)) {
     const name = match[1]!.toLowerCase();
-    if (!attributes.has(name)) attributes.set(name, match[2] ?? match[3] ?? match[4] ?? '');
+    if (!attributes.has(name)) attributes.set(name, decodeHTMLAttribute(match[2] ?? match[3] ?? match[4] ?? ''));
   }
   return attributes;
 }
