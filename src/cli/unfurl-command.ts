@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { processHostLimiter } from '../links/guard/host-limiter.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import { mapConcurrent } from '../pipeline/map-concurrent.js';
 import { loadCliConfig } from './cli-config.js';
@@ -31,6 +32,7 @@ async function runUnfurl(urls: string[], flags: UnfurlFlags): Promise<void> {
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,
     totalTimeoutMs: config.unfurlTotalTimeoutMs,
+    hostLimiter: processHostLimiter(config.fetchesPerHost),
   };
   const concurrency = Math.max(1, Number(flags.concurrency) || 8);
   const out = new LineWriter();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
+import { DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
 import { DEFAULT_REDIS_URL } from '../runtime/redis.js';
@@ -85,6 +86,21 @@ export const configSchema = z.object({
    */
   unfurlCacheTtlSeconds: z.coerce.number().int().nonnegative().default(300),
   /**
+   * ABUSE_SCAN_FETCHES_PER_HOST: requests in flight at once to one host per worker process, link
+   * unfurls and image URLs together, across all jobs; more wait their turn (first come, first
+   * served) within their own deadline, and one still waiting when it passes fails with
+   * `fetch_timeout` (transient). A host is counted by registrable domain (`a.example.com` and
+   * `b.example.com` share one budget; private suffixes such as github.io count, so each
+   * `*.github.io` site has its own), an IPv4 address by itself, an IPv6 address by its /64.
+   * 0 or unset: 8.
+   */
+  fetchesPerHost: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .transform((value) => (value === 0 ? DEFAULT_FETCHES_PER_HOST : value)),
+  /**
    * ABUSE_SCAN_LISTS_DIR: for the embedded scan without Redis, a directory of `<name>.txt` /
    * `<name>.csv` lists (blocklists; `allow-*` files are allowlists). Unset: no file lists.
    */
@@ -149,6 +165,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: 'unfurlHopTimeoutMs',
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
   ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',
+  ABUSE_SCAN_FETCHES_PER_HOST: 'fetchesPerHost',
   ABUSE_SCAN_LISTS_DIR: 'listsDir',
   ABUSE_SCAN_MODELS: 'models',
   ABUSE_SCAN_MODELS_MANIFEST: 'modelsManifest',

@@ -3,6 +3,7 @@ import { ScanError } from '../errors.js';
 import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent } from './guard/connector.js';
+import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 
@@ -17,6 +18,8 @@ export interface FetchImageOptions {
   allowPrivateAddressesFor?: readonly string[];
   /** DNS lookup for sockets (node:net signature); its answers pass the guard. Default `dns.lookup`. Tests inject a resolver. */
   lookup?: LookupFunction;
+  /** Per-host cap on requests in flight, shared with the unfurler (see UnfurlOptions). Default: the process's. */
+  hostLimiter?: HostLimiter;
 }
 
 export interface FetchedImage {
@@ -39,36 +42,44 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
   const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
   const agent = createGuardedAgent({ policy, connectTimeoutMs: options.timeoutMs ?? 15_000, ...(options.lookup && { lookup: options.lookup }) });
   const tracker = new RedirectTracker(options.maxRedirects ?? 5);
+  const hostLimiter = options.hostLimiter ?? processHostLimiter();
   try {
     let url = httpUrl(input);
     tracker.start(url);
     for (;;) {
-      const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*' } });
-      if (REDIRECT_STATUSES.has(response.statusCode)) {
-        discardBody(response.body);
-        url = httpUrl(resolveLocation(response.headers.location, url).href);
-        tracker.follow(url);
-        continue;
+      // One slot per request, held until its body is read or discarded; the wait spends the
+      // fetch's own deadline (and ends with the job's signal).
+      const slot = await acquireFetchSlot(hostLimiter, url, abort);
+      try {
+        const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*' } });
+        if (REDIRECT_STATUSES.has(response.statusCode)) {
+          discardBody(response.body);
+          url = httpUrl(resolveLocation(response.headers.location, url).href);
+          tracker.follow(url);
+          continue;
+        }
+        if (response.statusCode >= 400) {
+          discardBody(response.body);
+          // 5xx and 429 may pass; 4xx will not.
+          const transient = response.statusCode >= 500 || response.statusCode === 429;
+          throw new ScanError(transient ? 'fetch_failed' : 'http_error', `image URL answered HTTP ${response.statusCode}`, { status: response.statusCode, url: url.href });
+        }
+        const contentEncoding = response.headers['content-encoding'];
+        const body = await readBodyPrefix(response.body, {
+          contentEncoding: Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding,
+          maxDecodedBytes: options.maxBytes + 1,
+        });
+        // A body cut by the network is a fetch failure (retried), not a corrupt image.
+        if (body.networkError !== undefined) throw toNetworkError(body.networkError, { url: url.href });
+        if (body.decodeError !== undefined) throw new ScanError('image_corrupt', `image body could not be decoded: ${body.decodeError}`);
+        if (body.bytes.length > options.maxBytes) {
+          throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
+        }
+        const contentType = response.headers['content-type'];
+        return { bytes: body.bytes, contentType: Array.isArray(contentType) ? contentType[0] : contentType, finalUrl: url.href };
+      } finally {
+        slot.release();
       }
-      if (response.statusCode >= 400) {
-        discardBody(response.body);
-        // 5xx and 429 may pass; 4xx will not.
-        const transient = response.statusCode >= 500 || response.statusCode === 429;
-        throw new ScanError(transient ? 'fetch_failed' : 'http_error', `image URL answered HTTP ${response.statusCode}`, { status: response.statusCode, url: url.href });
-      }
-      const contentEncoding = response.headers['content-encoding'];
-      const body = await readBodyPrefix(response.body, {
-        contentEncoding: Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding,
-        maxDecodedBytes: options.maxBytes + 1,
-      });
-      // A body cut by the network is a fetch failure (retried), not a corrupt image.
-      if (body.networkError !== undefined) throw toNetworkError(body.networkError, { url: url.href });
-      if (body.decodeError !== undefined) throw new ScanError('image_corrupt', `image body could not be decoded: ${body.decodeError}`);
-      if (body.bytes.length > options.maxBytes) {
-        throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
-      }
-      const contentType = response.headers['content-type'];
-      return { bytes: body.bytes, contentType: Array.isArray(contentType) ? contentType[0] : contentType, finalUrl: url.href };
     }
   } catch (error) {
     throw toNetworkError(error, { url: input.slice(0, 2048) });

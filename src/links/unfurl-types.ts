@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import type { ErrorInfo } from '../errors.js';
+import type { HostLimiter } from './guard/host-limiter.js';
 
 /** The unfurler's options and results; `unfurl.ts` re-exports them. */
 
@@ -23,6 +24,12 @@ export interface UnfurlOptions {
   maxUrlLength?: number;
   /** DNS lookup for sockets (node:net signature). Default `dns.lookup`. Tests inject a resolver. */
   lookup?: LookupFunction;
+  /**
+   * Caps requests in flight per host (registrable domain) across every unfurl and image fetch
+   * sharing it; waiting for a slot counts against the hop and chain deadlines (`fetch_timeout`).
+   * Default: the process's limiter at DEFAULT_FETCHES_PER_HOST (8).
+   */
+  hostLimiter?: HostLimiter;
   /**
    * DANGER: literal IP addresses (`'127.0.0.1'`, or port-scoped `'127.0.0.1:8080'`, `'[::1]:8080'`)
    * that may be reached although they are not public. For tests against local servers only. It

@@ -5,6 +5,7 @@ import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent, originKey } from './guard/connector.js';
+import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { findMetaRefresh, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
@@ -39,6 +40,7 @@ interface Run {
   deadline: number;
   peers: Map<string, string>;
   tracker: RedirectTracker;
+  hostLimiter: HostLimiter;
   request: (url: URL, signal: AbortSignal, timeoutMs: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
 }
 
@@ -91,6 +93,17 @@ async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   // Whole milliseconds: AbortSignal.timeout refuses fractions.
   const timeoutMs = Math.max(1, Math.ceil(Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining)));
   const signal = AbortSignal.timeout(timeoutMs);
+  // Waiting for the host's slot spends this hop's (and the chain's) time, never extra time.
+  const slot = await acquireFetchSlot(run.hostLimiter, target.url, signal);
+  try {
+    return await fetchHopWithSlot(target, run, signal, timeoutMs);
+  } finally {
+    // Every path ends the body (read, discarded, or failed) before this: the request is over.
+    slot.release();
+  }
+}
+
+async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, timeoutMs: number): Promise<UnfurlHop> {
   const started = performance.now();
   const response = await run.request(target.url, signal, timeoutMs);
   const { url } = target;
@@ -200,6 +213,7 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     deadline: performance.now() + (options.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs),
     peers,
     tracker: new RedirectTracker(options.maxRedirects ?? DEFAULT_MAX_REDIRECTS),
+    hostLimiter: options.hostLimiter ?? processHostLimiter(),
     request: async (url, signal, timeoutMs) => {
       const response = await agent.request({
         origin: url.origin,

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { FleetConfig } from '../config/config.js';
 import { fetchImage } from '../links/fetch-image.js';
+import { processHostLimiter } from '../links/guard/host-limiter.js';
 import type { UnfurlOptions } from '../links/unfurl.js';
 import { UnfurlCache } from '../links/unfurl-cache.js';
 import { loadListDirectory } from '../lists/list-directory.js';
@@ -31,10 +32,14 @@ export interface PipelineServices {
 
 /** Builds the scan pipeline from the configuration: the preparers and every signal type. */
 export async function createScanPipeline(config: FleetConfig, services: PipelineServices): Promise<ScanPipeline> {
+  // One budget per host for the whole process, links and image URLs alike: jobs cannot add up
+  // to more requests at one site than the limit.
+  const hostLimiter = processHostLimiter(config.fetchesPerHost);
   const unfurlOptions: UnfurlOptions = {
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,
     totalTimeoutMs: config.unfurlTotalTimeoutMs,
+    hostLimiter,
     ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }),
   };
   if (services.allowPrivateAddressesFor?.length) {
@@ -82,7 +87,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
         source: {
           imageRoot: config.imageRoot,
           fetchImage: async (url, maxBytes, signal) => {
-            const fetched = await fetchImage(url, { maxBytes, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
+            const fetched = await fetchImage(url, { maxBytes, hostLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
             return fetched.bytes;
           },
         },
