@@ -30,6 +30,8 @@ export class HashSetReplicas {
   private readonly again = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Set by the subscriber's first error of an outage, cleared when it is back: one warning per outage. */
+  private subscriberLost = false;
 
   constructor(private readonly options: HashSetReplicasOptions) {}
 
@@ -40,10 +42,21 @@ export class HashSetReplicas {
       if (channel !== store.channel) return;
       const name = message.slice(0, message.lastIndexOf(' '));
       const version = Number(message.slice(message.lastIndexOf(' ') + 1));
-      if (this.replicas.get(name)?.versionNumber !== version) void this.sync(name);
+      // Version 0 announces a creation: perhaps of a set deleted and created again under a loaded name.
+      if (this.replicas.get(name)?.versionNumber !== version || version === 0) void this.sync(name);
+    });
+    // Without a listener ioredis prints every failed reconnect raw on stderr.
+    subscriber.on('error', (error: unknown) => {
+      if (this.subscriberLost || this.closed) return;
+      this.subscriberLost = true;
+      this.options.logger.warn({ err: error }, 'hash set subscriber lost Redis: matching goes on with the sets loaded; changes arrive once it is back');
     });
     // After a reconnect ioredis resubscribes; anything announced while away is caught up at once.
-    subscriber.on('ready', () => void this.check());
+    subscriber.on('ready', () => {
+      if (this.subscriberLost) this.options.logger.info('hash set subscriber reconnected: catching up');
+      this.subscriberLost = false;
+      void this.check();
+    });
     await subscriber.subscribe(store.channel);
     await this.check();
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
@@ -65,9 +78,16 @@ export class HashSetReplicas {
     try {
       const names = await this.options.store.names();
       for (const name of this.replicas.keys()) if (!names.includes(name)) this.replicas.delete(name);
-      const [versions] = await Promise.all([Promise.all(names.map((name) => this.options.store.version(name))), this.readQuarantined(names)]);
+      const [identities] = await Promise.all([Promise.all(names.map((name) => this.options.store.identity(name))), this.readQuarantined(names)]);
       await Promise.all(
-        names.map((name, i) => (this.replicas.get(name)?.versionNumber !== versions[i] ? this.sync(name) : undefined)),
+        names.map((name, i) => {
+          const identity = identities[i];
+          if (identity === undefined) return undefined; // deleted since the names were read
+          const replica = this.replicas.get(name);
+          // The creation time too: a set created again may be back at the loaded version number.
+          const current = replica?.versionNumber === identity.version && replica.createdAt === identity.createdAt;
+          return current ? undefined : this.sync(name);
+        }),
       );
     } catch (error) {
       this.options.logger.warn({ err: error }, 'hash set version check failed; retrying at the next interval');
@@ -76,13 +96,16 @@ export class HashSetReplicas {
 
   /** Brings one set up to date: changelog records when possible, a full reload otherwise. */
   sync(name: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
     const running = this.syncing.get(name);
     if (running) {
       this.again.add(name);
       return running;
     }
     const run = this.syncOnce(name)
-      .catch((error: unknown) => this.options.logger.warn({ err: error, hashSet: name }, 'hash set sync failed; the version check retries'))
+      .catch((error: unknown) => {
+        if (!this.closed) this.options.logger.warn({ err: error, hashSet: name }, 'hash set sync failed; the version check retries');
+      })
       .finally(() => {
         this.syncing.delete(name);
         if (this.again.delete(name) && !this.closed) void this.sync(name);
@@ -91,11 +114,15 @@ export class HashSetReplicas {
     return run;
   }
 
+  /**
+   * Stops the checks and the subscription. Syncs under way are not awaited (while Redis cannot be
+   * reached they would hold close forever); once closed they swap nothing in.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await Promise.allSettled(this.syncing.values());
-    await this.options.subscriber.quit().catch(() => undefined);
+    // Not quit(): a QUIT waits for Redis, forever while it cannot be reached.
+    this.options.subscriber.disconnect();
   }
 
   /**
@@ -112,11 +139,14 @@ export class HashSetReplicas {
   private async syncOnce(name: string): Promise<void> {
     const replica = this.replicas.get(name);
     if (replica && !replica.outgrown) {
-      const since = await this.options.store.changesSince(name, replica.versionNumber);
+      const since = await this.options.store.changesSince(name, replica.versionNumber, replica.createdAt);
+      if (this.closed) return;
       if (!since.gap) {
         replica.apply(since.changes);
         this.options.metrics?.entries.set({ set: name }, replica.size);
-        return;
+        // Outgrown by these very changes (a large import into a set loaded small): reload now, as
+        // no later change may come to trigger it, and a linear scan of that size stays slow.
+        if (!replica.outgrown) return;
       }
     }
     const { set, stats } = await ReplicatedHashSet.load(this.options.store, name);

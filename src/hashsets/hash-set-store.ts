@@ -32,6 +32,15 @@ export interface HashSetChange {
   hash?: Uint8Array;
 }
 
+/**
+ * Which incarnation of a set, at which version: `createdAt` tells a set deleted and created again
+ * under the same name (its version restarts, and may reach the old one again) from the old one.
+ */
+export interface HashSetIdentity {
+  version: number;
+  createdAt: string;
+}
+
 /** Changes after a version, or `gap` when the changelog no longer holds all of them. */
 export type ChangesSince = { gap: false; changes: HashSetChange[]; version: number } | { gap: true; version: number };
 
@@ -115,6 +124,12 @@ export class HashSetStore {
   async version(name: string): Promise<number | undefined> {
     const version = await this.redis.hget(this.keys(name).meta, 'version');
     return version === null ? undefined : Number(version);
+  }
+
+  /** Version and creation time in one read; undefined when no set of that name exists. */
+  async identity(name: string): Promise<HashSetIdentity | undefined> {
+    const [version, createdAt] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt');
+    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '' };
   }
 
   /**
@@ -220,12 +235,16 @@ export class HashSetStore {
 
   /**
    * The changes after `version`, in order. A gap (the changelog was trimmed past `version`, or the
-   * set was recreated) means the caller must reload the whole set.
+   * set was recreated) means the caller must reload the whole set. Given `createdAt` (the set's as
+   * the caller loaded it), a set created again since is a gap too, whatever its version: its
+   * changelog continues another set's contents.
    */
-  async changesSince(name: string, version: number): Promise<ChangesSince> {
+  async changesSince(name: string, version: number, createdAt?: string): Promise<ChangesSince> {
     const keys = this.keys(name);
-    const current = await this.version(name);
-    if (current === undefined || current < version) return { gap: true, version: current ?? 0 };
+    const recreated = (identity: HashSetIdentity | undefined) => identity === undefined || (createdAt !== undefined && identity.createdAt !== createdAt);
+    const before = await this.identity(name);
+    const current = before?.version;
+    if (current === undefined || current < version || recreated(before)) return { gap: true, version: current ?? 0 };
     const changes: HashSetChange[] = [];
     let start = `${version + 1}-0`;
     let expected = version;
@@ -244,6 +263,8 @@ export class HashSetStore {
     }
     const reached = changes.at(-1)?.version ?? version;
     if (reached < current) return { gap: true, version: current };
+    // Deleted and created again while the changelog was read: those records may be the new set's.
+    if (createdAt !== undefined && recreated(await this.identity(name))) return { gap: true, version: current };
     return { gap: false, changes, version: reached };
   }
 

@@ -21,6 +21,9 @@ export interface LoadStats {
   ms: number;
 }
 
+/** Loads in a row whose changelog was trimmed past their start before a load gives up (the sync retries later). */
+const LOAD_ATTEMPTS = 3;
+
 export class ReplicatedHashSet implements MatchableHashSet {
   private readonly index: EntryIndex;
   /** ABSENT / ENABLED / DISABLED by entry number. */
@@ -33,6 +36,8 @@ export class ReplicatedHashSet implements MatchableHashSet {
     version: number,
     expectedSize: number,
     entryNumbers = 0,
+    /** The set's creation time as loaded: a set of the same name created since is another set. */
+    readonly createdAt = '',
   ) {
     this.versionNo = version;
     this.state = new Uint8Array(Math.max(1024, entryNumbers));
@@ -45,12 +50,14 @@ export class ReplicatedHashSet implements MatchableHashSet {
    * Loads the set: every pack (GET), then the changelog from the version read before the packs.
    * Changes made during the read may show up in both; applying a record is idempotent (entry numbers
    * are never reused and an entry's hash never changes), so the result is the set at the new version.
+   * Without those records (trimmed meanwhile, or the set created again) the packs read are a mix of
+   * versions that no version number describes: the load starts over, and after LOAD_ATTEMPTS throws.
    */
   static async load(store: HashSetStore, name: string): Promise<{ set: ReplicatedHashSet; stats: LoadStats }> {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       const summary = await store.summary(name);
-      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo);
+      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo, summary.createdAt);
       const slot = 1 + HASH_BITS[summary.config.algorithm] / 8;
       let entries = 0;
       for await (const { firstEntryNo, pack } of store.readPacks(name, summary.nextEntryNo)) {
@@ -61,10 +68,12 @@ export class ReplicatedHashSet implements MatchableHashSet {
           entries++;
         }
       }
-      const since = await store.changesSince(name, summary.version);
-      // A gap here means the changelog was trimmed past the load's start while it ran: load again.
-      if (since.gap && attempt < 3) continue;
-      if (!since.gap) set.apply(since.changes);
+      const since = await store.changesSince(name, summary.version, summary.createdAt);
+      if (since.gap) {
+        if (attempt < LOAD_ATTEMPTS) continue;
+        throw new Error(`hash set ${name} changed faster than its changelog keeps records during ${LOAD_ATTEMPTS} loads in a row`);
+      }
+      set.apply(since.changes);
       // Indexes finish their tables on the first query (~1 s at 1M entries): pay it here, during
       // the load, rather than in the first scan job.
       set.match([new Uint8Array(HASH_BITS[summary.config.algorithm] / 8)]);

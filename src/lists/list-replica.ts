@@ -7,7 +7,8 @@ import type { ListStore } from './list-store.js';
  * A worker's in-memory copy of every list, kept current: a pub/sub message on each change
  * triggers a reload of that list, and a periodic version check catches messages lost while the
  * subscriber was disconnected. A reload builds the list beside the old one (chunked, yielding to
- * the event loop) and swaps a new matcher in at once, so a job sees either version, never a mix.
+ * the event loop) and swaps a new matcher in at once, so a matcher holds one version of each list
+ * (the link-blocklist signal type keeps a job on the matcher its first item met).
  */
 
 export interface ListReplicaOptions {
@@ -21,11 +22,17 @@ const DEFAULT_CHECK_INTERVAL_MS = 30_000;
 
 export class ListReplica {
   private lists = new Map<string, CompiledList>();
+  /** Creation time of each loaded list (see ListIdentity): a list made again may reach the same version. */
+  private createdAt = new Map<string, string>();
   private matcher = new ListMatcher();
   private subscriber: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Reloads run one at a time, in order, so two messages never race to swap. */
-  private queue: Promise<void> = Promise.resolve();
+  /**
+   * Reloads of one list run one at a time, in order, so two messages never race to swap. Lists do
+   * not wait for each other: a large list that keeps changing (and so keeps loading again) must
+   * not hold back another list's change.
+   */
+  private readonly queues = new Map<string, Promise<void>>();
   private closed = false;
 
   private constructor(private readonly options: ListReplicaOptions) {}
@@ -47,50 +54,58 @@ export class ListReplica {
   }
 
   /** Compares every list's version with Redis and reloads those that changed; drops deleted lists. */
-  refresh(): Promise<void> {
-    return this.enqueue(async () => {
-      const { store } = this.options;
-      const names = await store.names();
-      for (const name of names) await this.reloadIfChanged(name);
-      for (const name of [...this.lists.keys()]) if (!names.includes(name)) this.swap(name, undefined);
-    });
+  async refresh(): Promise<void> {
+    const names = await this.options.store.names();
+    // Lists gone from the names are checked through their own queue too: a reload that runs
+    // meanwhile may have loaded a list made after the names were read.
+    const gone = [...this.lists.keys()].filter((name) => !names.includes(name));
+    await Promise.all([...names, ...gone].map((name) => this.reload(name)));
   }
 
   /** Reloads one list when its version differs from the loaded one. */
   reload(name: string): Promise<void> {
-    return this.enqueue(() => this.reloadIfChanged(name));
+    const run = (this.queues.get(name) ?? Promise.resolve()).then(() => (this.closed ? undefined : this.reloadIfChanged(name)));
+    const settled = run.catch(() => undefined);
+    this.queues.set(name, settled);
+    void settled.then(() => {
+      if (this.queues.get(name) === settled) this.queues.delete(name);
+    });
+    return run;
   }
 
+  /**
+   * Stops the checks and the subscription. Reloads under way are not awaited (while Redis cannot
+   * be reached they would hold close forever); they swap nothing once closed.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.queue.catch(() => undefined);
     if (this.subscriber) {
       this.subscriber.disconnect();
       this.subscriber = undefined;
     }
   }
 
-  private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(() => (this.closed ? undefined : task()));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   private async reloadIfChanged(name: string): Promise<void> {
     const { store, logger } = this.options;
-    const version = await store.version(name);
-    if (version === undefined) return this.swap(name, undefined);
-    if (this.lists.get(name)?.version === String(version)) return;
+    const identity = await store.identity(name);
+    if (identity === undefined) return this.swap(name, undefined);
+    if (this.lists.get(name)?.version === String(identity.version) && this.createdAt.get(name) === identity.createdAt) return;
     const started = performance.now();
-    const list = await store.load(name);
-    this.swap(name, list);
-    logger?.info({ list: name, version: list?.version, size: list?.size, ms: Math.round(performance.now() - started) }, 'list loaded');
+    const loaded = await store.loadWithIdentity(name);
+    if (this.closed) return;
+    this.swap(name, loaded?.list, loaded?.identity.createdAt);
+    logger?.info({ list: name, version: loaded?.list.version, size: loaded?.list.size, ms: Math.round(performance.now() - started) }, 'list loaded');
   }
 
-  private swap(name: string, list: CompiledList | undefined): void {
-    if (list) this.lists.set(name, list);
-    else if (!this.lists.delete(name)) return;
+  private swap(name: string, list: CompiledList | undefined, createdAt = ''): void {
+    if (list) {
+      this.lists.set(name, list);
+      this.createdAt.set(name, createdAt);
+    } else {
+      this.createdAt.delete(name);
+      if (!this.lists.delete(name)) return;
+    }
     this.matcher = new ListMatcher(this.lists.values());
   }
 
@@ -106,7 +121,7 @@ export class ListReplica {
       if (name) void this.reload(name).catch((error: unknown) => this.warn(error, 'list reload failed'));
     });
     // Changes made while the subscriber was away are caught on reconnect, not a period later.
-    subscriber.on('ready', () => void this.refresh().catch(() => undefined));
+    subscriber.on('ready', () => void this.refresh().catch((error: unknown) => this.warn(error, 'list version check failed')));
     await subscriber.subscribe(store.channel);
   }
 

@@ -29,12 +29,16 @@ local function write_triples(target, live, first)
 end
 `;
 
-/** Shared: creates the meta hash if absent, applies role/action when given; returns 1 if a setting changed. */
+/**
+ * Shared: creates the meta hash if absent, applies role/action when given; returns 1 if a setting
+ * changed. A new list records its creation time: a list deleted and made again restarts at version
+ * 0, and replicas tell it from the old one by that time, not by the version number.
+ */
 const APPLY_SETTINGS = `
-local function apply_settings(meta, names, name, role, action)
+local function apply_settings(meta, names, name, role, action, now)
   local changed = 0
   if redis.call('EXISTS', meta) == 0 then
-    redis.call('HSET', meta, 'version', 0, 'role', 'block', 'action', 'block')
+    redis.call('HSET', meta, 'version', 0, 'role', 'block', 'action', 'block', 'createdAt', now)
     redis.call('SADD', names, name)
     changed = 1
   end
@@ -60,7 +64,7 @@ local meta, entries, names = KEYS[1], KEYS[2], KEYS[3]
 local name, channel, op, role, action, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 -- Removing from a list that does not exist changes nothing (and creates nothing).
 if op == 'remove' and redis.call('EXISTS', meta) == 0 then return { 0, 0, 0, 0, 0 } end
-local changed = apply_settings(meta, names, name, role, action)
+local changed = apply_settings(meta, names, name, role, action, now)
 local added, updated, unchanged, removed = 0, 0, 0, 0
 if op == 'add' then
   added, updated, unchanged = write_triples(entries, entries, 7)
@@ -93,7 +97,7 @@ if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected then
   redis.call('UNLINK', staging)
   return -1
 end
-local changed = apply_settings(meta, names, name, role, action)
+local changed = apply_settings(meta, names, name, role, action, now)
 if entries_changed == '1' then
   redis.call('UNLINK', entries)
   if redis.call('EXISTS', staging) == 1 then redis.call('RENAME', staging, entries) end

@@ -27,6 +27,18 @@ export interface ListSummary {
   action: ListAction;
   size: number;
   updatedAt?: string;
+  /** When the list was made; absent for lists made before lists recorded it. */
+  createdAt?: string;
+}
+
+/**
+ * Which incarnation of a list, at which version: a list deleted and made again restarts at version
+ * 0 and can reach the old version number again, so replicas compare the creation time too ('' for
+ * lists made before it was recorded).
+ */
+export interface ListIdentity {
+  version: number;
+  createdAt: string;
 }
 
 export interface ListChange {
@@ -104,12 +116,19 @@ export class ListStore {
       action: meta.action === 'review' ? 'review' : 'block',
       size,
       ...(meta.updatedAt && { updatedAt: meta.updatedAt }),
+      ...(meta.createdAt && { createdAt: meta.createdAt }),
     };
   }
 
   async version(name: string): Promise<number | undefined> {
     const version = await this.redis.hget(this.keys(name).meta, 'version');
     return version === null ? undefined : Number(version);
+  }
+
+  /** Version and creation time in one read; undefined when no list of that name exists. */
+  async identity(name: string): Promise<ListIdentity | undefined> {
+    const [version, createdAt] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt');
+    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '' };
   }
 
   /** Adds (or relabels) entries as one change; creates the list when absent. */
@@ -176,6 +195,11 @@ export class ListStore {
    * Undefined when the list does not exist.
    */
   async load(name: string): Promise<CompiledList | undefined> {
+    return (await this.loadWithIdentity(name))?.list;
+  }
+
+  /** `load`, with the identity (version and creation time) of what was loaded. */
+  async loadWithIdentity(name: string): Promise<{ list: CompiledList; identity: ListIdentity } | undefined> {
     for (;;) {
       const before = await this.summary(name);
       if (before === undefined) return undefined;
@@ -187,7 +211,9 @@ export class ListStore {
         }
         await yieldToEventLoop();
       }
-      if ((await this.version(name)) === before.version) return builder.build();
+      const identity = { version: before.version, createdAt: before.createdAt ?? '' };
+      const after = await this.identity(name);
+      if (after?.version === identity.version && after.createdAt === identity.createdAt) return { list: builder.build(), identity };
     }
   }
 

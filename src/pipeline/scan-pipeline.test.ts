@@ -3,6 +3,9 @@ import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { verdictSchema } from '../jobs/verdict-schema.js';
 import { DEFAULT_POLICY } from '../policy/policy-config.js';
+import { canonicalEntry } from '../lists/list-entry.js';
+import { compileList, ListMatcher } from '../lists/list-matcher.js';
+import { createLinkBlocklistSignalType } from '../signals/link-blocklist/index.js';
 import { SignalRegistry } from '../signals/registry.js';
 import type { SignalType } from '../signals/signal-type.js';
 import { LinkPreparer, type LinkSubject } from './link-preparer.js';
@@ -49,6 +52,18 @@ const job = (items: ScanItem[]) => ({ schemaVersion: 1 as const, contentId: 'c-1
 
 describe('ScanPipeline', () => {
   const links = new LinkPreparer({ unfurl: false });
+
+  it('names in the verdict the list versions the job was matched against, not those of a reload since', async () => {
+    const phish = (version: string) => new ListMatcher([compileList({ name: 'phish', version, role: 'block', action: 'block' }, [canonicalEntry('evil.example')])]);
+    const lists = [phish('4'), phish('5')];
+    // The first lookup gets version 4; the replica has swapped in 5 for anything read later.
+    let reads = 0;
+    const blocklist = createLinkBlocklistSignalType({ current: () => lists[Math.min(reads++, 1)]! });
+    const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry([blocklist]), policy: DEFAULT_POLICY });
+    const verdict = await pipeline.scan(job(['http://evil.example/login']), run);
+    expect(verdict.signals.map((s) => s.evidence.listVersion)).toEqual(['4']);
+    expect(verdict.versions.lists).toEqual({ phish: '4' });
+  });
 
   it('prepares each item once, runs the signal types of its kind, and decides', async () => {
     const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry([hostSignal('evil.example')]), policy: DEFAULT_POLICY });

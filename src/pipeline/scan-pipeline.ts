@@ -110,7 +110,7 @@ export class ScanPipeline {
       items: outcomes.map((o) => o.result),
       errors,
       timings,
-      versions: this.versions(kinds),
+      versions: this.versions(kinds, context),
       ...(job.metadata !== undefined && { metadata: job.metadata }),
       attempt: run.attempt,
       createdAt: new Date().toISOString(),
@@ -179,14 +179,15 @@ export class ScanPipeline {
 
   /**
    * Versions of what the signal types consult, merged: those reading the given item kinds (what a
-   * job's verdict names as consulted), or every registered type (for a job never scanned).
+   * job's verdict names as consulted), or every registered type (for a job never scanned); with
+   * the job's match context, the versions that job was matched against.
    */
-  versions(kinds?: Iterable<ItemKind>): VerdictVersions {
+  versions(kinds?: Iterable<ItemKind>, context?: MatchContext): VerdictVersions {
     const { registry } = this.options;
     const types = kinds ? [...kinds].flatMap((kind) => registry.forKind(kind)) : registry.all();
     const versions: VerdictVersions = { scanner: SCANNER_VERSION, lists: {}, hashSets: {}, models: {} };
     for (const type of types) {
-      const v = type.versions();
+      const v = type.versions(context);
       Object.assign(versions.lists, v.lists);
       Object.assign(versions.hashSets, v.hashSets);
       Object.assign(versions.models, v.models);

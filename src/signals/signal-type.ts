@@ -47,6 +47,9 @@ export interface SignalType<Subject = unknown> {
    * transient one retries the job while attempts remain.
    */
   match(subject: Subject, itemIndex: number, context?: MatchContext): Promise<Signal[]> | Signal[];
-  /** Versions of the data it matched against, as of now. */
-  versions(): PartialVersions;
+  /**
+   * Versions of what this type consults, as of now; given the context a job was matched with, what
+   * that job met (a reload mid-job must not make its verdict name a version it was not matched against).
+   */
+  versions(context?: MatchContext): PartialVersions;
 }

@@ -45,6 +45,8 @@ export interface HashSetMatchOptions {
 
 interface Hit {
   set: MatchableHashSet;
+  /** The set's version when matched: a replica applies changes in place, also while a signal is described. */
+  version: string;
   frame: number;
   entryNo: number;
   distance: number;
@@ -65,10 +67,18 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
   readonly name = 'hashset-match';
   readonly accepts = 'image' as const;
 
+  /** Per job: each set's version when the job's first item was matched against it. */
+  private readonly jobVersions = new WeakMap<MatchContext, Record<string, string>>();
+
   constructor(private readonly options: HashSetMatchOptions) {}
 
   async match(subject: ImageSubject, itemIndex: number, context?: MatchContext): Promise<Signal[]> {
     const sets = this.options.source.sets();
+    if (context !== undefined) {
+      const consulted = this.jobVersions.get(context) ?? {};
+      for (const set of sets) consulted[set.config.name] ??= set.version;
+      this.jobVersions.set(context, consulted);
+    }
     if (sets.length === 0) return [];
     const negative = sets.filter((set) => set.config.kind === 'negative');
     const positive = sets.filter((set) => set.config.kind !== 'negative');
@@ -103,7 +113,13 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     return signals.filter((signal) => signal !== undefined);
   }
 
-  versions(): PartialVersions {
+  /**
+   * Versions of the sets the job of `context` was matched against, as they were then (a later item
+   * of the job may meet a newer one: its signals' evidence names it); without one, of the sets now.
+   */
+  versions(context?: MatchContext): PartialVersions {
+    const consulted = context && this.jobVersions.get(context);
+    if (consulted) return { hashSets: { ...consulted } };
     return { hashSets: Object.fromEntries(this.options.source.sets().map((set) => [set.config.name, set.version])) };
   }
 
@@ -129,7 +145,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       suggests,
       evidence: {
         set: config.name,
-        setVersion: hit.set.version,
+        setVersion: hit.version,
         entryId: entry.id,
         ...(entry.label !== undefined && { label: entry.label }),
         distance: hit.distance,
@@ -184,5 +200,5 @@ function closest(set: MatchableHashSet, frame: ImageHashes, frameIndex: number):
   const first = matches[0];
   if (!first) return undefined;
   const variant = set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[first.variant] ?? 'original') : 'original';
-  return { set, frame: frameIndex, entryNo: first.entryNo, distance: first.distance, variant, matches: matches.length };
+  return { set, version: set.version, frame: frameIndex, entryNo: first.entryNo, distance: first.distance, variant, matches: matches.length };
 }

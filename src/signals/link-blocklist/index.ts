@@ -2,7 +2,7 @@ import type { Signal } from '../../jobs/verdict-schema.js';
 import { decodeEntryInfo } from '../../lists/list-entry.js';
 import { ListMatcher, type AllowedBy, type MatchTarget } from '../../lists/list-matcher.js';
 import type { LinkSubject } from '../../pipeline/link-preparer.js';
-import { ALLOWLIST_MATCH_KIND, type PartialVersions, type SignalType } from '../signal-type.js';
+import { ALLOWLIST_MATCH_KIND, type MatchContext, type PartialVersions, type SignalType } from '../signal-type.js';
 
 /**
  * `link-blocklist`: looks up every URL a link reached (the input and every unfurl hop) in the
@@ -18,13 +18,28 @@ export interface ListMatcherSource {
   current(): ListMatcher;
 }
 
-export function createLinkBlocklistSignalType(source: ListMatcherSource): SignalType<LinkSubject> {
+export interface LinkBlocklistSignalType extends SignalType<LinkSubject> {
+  match(subject: LinkSubject, itemIndex: number, context?: MatchContext): Signal[];
+  /** Versions of the lists the job of `context` was matched against; without one, of the lists now. */
+  versions(context?: MatchContext): PartialVersions;
+}
+
+export function createLinkBlocklistSignalType(source: ListMatcherSource): LinkBlocklistSignalType {
+  // The matcher each job's first item met, for its other items and its versions: items unfurl for
+  // seconds, and a reload meanwhile must not match one job against two versions of a list.
+  const jobMatchers = new WeakMap<MatchContext, ListMatcher>();
+  const matcherOf = (context: MatchContext | undefined): ListMatcher => {
+    if (context === undefined) return source.current();
+    let matcher = jobMatchers.get(context);
+    if (matcher === undefined) jobMatchers.set(context, (matcher = source.current()));
+    return matcher;
+  };
   return {
     name: 'link-blocklist',
     accepts: 'link',
-    match(subject: LinkSubject, itemIndex: number): Signal[] {
-      // One matcher for the whole item: a reload mid-item cannot mix two versions.
-      const matcher = source.current();
+    match(subject: LinkSubject, itemIndex: number, context?: MatchContext): Signal[] {
+      // One matcher for the whole item (and job): a reload mid-item cannot mix two versions.
+      const matcher = matcherOf(context);
       const { matches, allowed } = matcher.matchTargets(subject.targets);
       const blocked = matches.map((match): Signal => ({
         source: 'blocklist',
@@ -47,8 +62,8 @@ export function createLinkBlocklistSignalType(source: ListMatcherSource): Signal
       const allowlisted = allowed.map((allow) => allowlistSignal(matcher, allow, targetsByHop.get(allow.hop)!, itemIndex));
       return [...blocked, ...allowlisted];
     },
-    versions(): PartialVersions {
-      return { lists: source.current().versions() };
+    versions(context?: MatchContext): PartialVersions {
+      return { lists: ((context && jobMatchers.get(context)) ?? source.current()).versions() };
     },
   };
 }

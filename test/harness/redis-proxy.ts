@@ -1,0 +1,50 @@
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { TEST_REDIS_URL } from './redis.js';
+
+export interface RedisProxy {
+  /** `redis://127.0.0.1:<port>`: connect through this to reach the test Redis. */
+  url: string;
+  /** Redis goes away: every connection through the proxy is cut and new ones are refused. */
+  down(): void;
+  /** Redis is back on the same port, with its data (the test Redis never went anywhere). */
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy to the test Redis that can be cut and restored on the same port: an outage that loses no data. */
+export async function redisProxy(): Promise<RedisProxy> {
+  const target = new URL(TEST_REDIS_URL);
+  const sockets = new Set<Socket>();
+  let server: Server;
+  const listen = async (port: number) => {
+    server = createServer((client) => {
+      const upstream = createConnection(Number(target.port || 6379), target.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return (server.address() as AddressInfo).port;
+  };
+  const port = await listen(0);
+  let listening = true;
+  const cut = () => {
+    if (listening) server.close();
+    listening = false;
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    down: cut,
+    up: async () => {
+      if (!listening) await listen(port);
+      listening = true;
+    },
+    close: async () => cut(),
+  };
+}
