@@ -63,6 +63,14 @@ export class EntryIndex {
   }
 
   /**
+   * Finishes the index's tables (after a bulk load) in slices between turns of the event loop, so
+   * that the first match does not find the build still under way; matching stays exact meanwhile.
+   */
+  async finishInBackground(): Promise<void> {
+    await this.index.compactInBackground?.();
+  }
+
+  /**
    * Every entry within `radius` of any of `variants`, once each, at its smallest distance (ties go
    * to the earlier variant), sorted by distance then entry number.
    */

@@ -29,6 +29,11 @@ export interface HashIndex {
    * work does not land on a later query; answers are the same either way.
    */
   compact?(): void;
+  /**
+   * The same upkeep without holding the event loop for more than a few ms at a time; queries and
+   * changes stay allowed meanwhile. Resolves once every change made before the call is folded in.
+   */
+  compactInBackground?(): Promise<void>;
 }
 
 /** Largest entry id accepted: ids index typed arrays directly, so they must stay dense and int32. */

@@ -16,7 +16,9 @@ type Op =
   | { kind: 'add'; source: 'random' | 'duplicate' | 'near'; pick: number; flips: number[]; bytes: number[] }
   | { kind: 'remove'; pick: number; missing: boolean }
   | { kind: 'query'; source: 'random' | 'near'; pick: number; flips: number[]; bytes: number[]; radius: number; boundary: number | null }
-  | { kind: 'compact' };
+  | { kind: 'compact' }
+  /** Advances a rebuild under way by this many items (indexes built with rebuildScheduling 'manual'). */
+  | { kind: 'step'; units: number };
 
 const byteList = (bits: number) => fc.array(fc.integer({ min: 0, max: 255 }), { minLength: bits / 8, maxLength: bits / 8 });
 /**
@@ -40,6 +42,7 @@ function opArbitrary(bits: number, radius: fc.Arbitrary<number> = defaultRadius)
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat(), missing: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('query' as const), source: fc.constantFrom('random' as const, 'near' as const), pick: fc.nat(), flips: flipList(bits), bytes: byteList(bits), radius, boundary: fc.option(fc.integer({ min: -1, max: 1 })) }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'compact' as const }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('step' as const), units: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 65, max: 5000 })) }) },
   );
 }
 
@@ -59,7 +62,7 @@ function modelQuery(model: Map<number, HashBytes>, query: HashBytes, radius: num
 }
 
 /** Runs the ops on the reference and on `candidates`, comparing every answer and every size. */
-function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { compact?: () => void }>): void {
+function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { advanceRebuild?: (units: number) => boolean }>): void {
   const reference = new LinearIndex(bits);
   const model = new Map<number, HashBytes>();
   const seen: HashBytes[] = [];
@@ -83,6 +86,8 @@ function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { compact
       for (const index of candidates) expect(index.remove(entryId)).toBe(expected);
     } else if (op.kind === 'compact') {
       for (const index of candidates) index.compact?.();
+    } else if (op.kind === 'step') {
+      for (const index of candidates) index.advanceRebuild?.(op.units);
     } else {
       const from = base(op.pick);
       const query = op.source === 'random' || !from ? Uint8Array.from(op.bytes) : flipped(from, op.flips);
@@ -112,9 +117,12 @@ describe.each([64, 72, 256])('%i-bit hashes: every index equals the linear scan'
         (ops, substringCount, unindexedScanMax, minPendingBeforeCompact) => {
           runOps(bits, ops, [
             new BkTreeIndex(bits),
-            // Tiny thresholds so that short sequences go through every tier: unindexed, overflow, CSR.
-            new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax, minPendingBeforeCompact }),
+            // Tiny thresholds so that short sequences go through every tier: unindexed, overflow, CSR,
+            // and rebuilds that queries start and `step` ops advance between the other changes.
+            new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax, minPendingBeforeCompact, rebuildScheduling: 'manual' }),
             new MihIndex(bits, { substringCount, expectedSize: 1000 }),
+            // Laid out by the cost model for 1 entry: rebuilds re-lay the tables (all swapped in together).
+            new MihIndex(bits, { designRadius: 8, expectedSize: 1, linearFallback: false, minPendingBeforeCompact, rebuildScheduling: 'manual' }),
           ]);
         },
       ),
@@ -159,7 +167,7 @@ describe.each([64, 72, 256])('%i-bit hashes: MIH with uneven substrings and inli
         fc.integer({ min: 0, max: 20 }),
         (ops, { widths, inline }, unindexedScanMax, minPendingBeforeCompact) => {
           runOps(bits, ops, [
-            new MihIndex(bits, { substringWidths: widths, inlineWords: inline, linearFallback: false, unindexedScanMax, minPendingBeforeCompact }),
+            new MihIndex(bits, { substringWidths: widths, inlineWords: inline, linearFallback: false, unindexedScanMax, minPendingBeforeCompact, rebuildScheduling: 'manual' }),
             new MihIndex(bits, { substringWidths: widths, inlineWords: Math.min(3, wordCount), linearFallback: false }),
           ]);
         },
@@ -182,12 +190,16 @@ describe('MIH with compaction under way', () => {
           const roll = rand();
           const pick = Math.floor(rand() * 1e9);
           if (roll < 0.75) ops.push({ kind: 'add', source: roll < 0.4 ? 'random' : roll < 0.45 ? 'duplicate' : 'near', pick, flips: randomFlips(), bytes: randomBytes() });
-          else if (roll < 0.95) ops.push({ kind: 'remove', pick, missing: false });
+          else if (roll < 0.92) ops.push({ kind: 'remove', pick, missing: false });
+          else if (roll < 0.95) ops.push({ kind: 'step', units: 1 + Math.floor(rand() * 3000) });
           else ops.push({ kind: 'query', source: roll < 0.97 ? 'random' : 'near', pick, flips: randomFlips(), bytes: randomBytes(), radius, boundary: null });
         }
         runOps(bits, ops, [
           new MihIndex(bits, { substringCount: 4, linearFallback: false }),
           new MihIndex(bits, { substringCount: 5, linearFallback: false, unindexedScanMax: 16, minPendingBeforeCompact: 64 }),
+          // Rebuilds advanced only by the `step` ops: many changes land while one is under way.
+          new MihIndex(bits, { substringCount: 4, linearFallback: false, unindexedScanMax: 16, minPendingBeforeCompact: 64, rebuildScheduling: 'manual' }),
+          new MihIndex(bits, { designRadius: 6, expectedSize: 10, linearFallback: false, minPendingBeforeCompact: 64, rebuildScheduling: 'manual' }),
         ]);
       }),
       { numRuns: 3 },

@@ -16,18 +16,32 @@
  * Measured on the development machine (2 shared cores, KVM; medians of 3 runs of the bench):
  * 1M entries -> 12 tables (22 x8 at sub-radius 2, 20 x4 at 1), ~440 candidates per query,
  * ~255 B/entry, ~12.4k queries/s (~174x the linear scan), ~12.8k with huge pages; 10M -> 11 tables
- * (see above), ~1,700 candidates, ~167 B/entry, 1.67 GB RSS (1.82 GB peak while building, ~10 s
- * build), ~3.9k queries/s, ~4.65k with transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1:
- * the kernel's THP mode here is `madvise`, and glibc only asks for huge pages on its big allocations
+ * (see above), ~1,700 candidates, ~167 B/entry, 1.67 GB RSS (1.82 GB peak while building in place,
+ * ~10 s build; a rebuild now holds one old table beside its new one: estimated +0.1-0.2 GB),
+ * ~3.9k queries/s, ~4.65k with transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1: the
+ * kernel's THP mode here is `madvise`, and glibc only asks for huge pages on its big allocations
  * when so told). At 10M a query is bound by memory latency: each of ~5,000 probes, bucket lists and
  * candidates per query is a cache and TLB miss, which mih-candidates.ts overlaps as far as it can.
  *
  * Changes go through three tiers so that none rebuilds the index: add() only appends to the packed
  * store and an "unindexed" list (O(1)); a query verifies up to 256 unindexed entries outright and
- * moves longer lists into per-table overflow maps (O(m) each); once pending changes (unindexed,
- * overflow, tombstones) pass 1/8 of the compacted size, the next query compacts every table (O(N m),
- * so amortised O(m) per change, and a bulk load costs one build). After a bulk load, call compact()
- * yourself to keep that build off the first query.
+ * moves longer lists into per-table overflow maps (O(m) each, at most REINDEX_PER_QUERY per query);
+ * once pending changes (unindexed, overflow, tombstones) pass 1/8 of the compacted size, the next
+ * query starts a rebuild (O(N m), so amortised O(m) per change) and answers from the tables as they
+ * are. A full build takes ~1.1 s at 1M entries and ~10 s at 10M, so it never runs inside a query or
+ * in one piece: it runs in slices of ~8 ms between turns of the event loop (setImmediate), with
+ * changes and queries allowed in between (see `startRebuild`). After a bulk load, await
+ * compactInBackground() so that matching starts on a finished index.
+ *
+ * Rebuild: a snapshot of the live slots is taken (in slices too); slots vacated meanwhile are not
+ * reused and new entries get new slots, so the snapshot stays exactly "the slots marked in
+ * `inSnapshot`". Tables are rebuilt one at a time from it, and each new table is swapped in as it is
+ * finished, in one synchronous step that replays what changed since the snapshot: snapshot entries
+ * removed since become tombstones, entries added since come over from the old table's overflow.
+ * Only one table is held twice at a time (~1/m of the tables' memory, plus 12 B per entry of
+ * scratch), not a whole second index. Unindexed entries at the start stay in a linear list that
+ * queries scan until the last table is in; a set that changed size enough for another layout gets
+ * all its new tables swapped in together at the end instead (the old and new tables coexist then).
  *
  * Uniform vs real data: the cost model assumes each substring is uniform, so a bucket holds about
  * N / 2^width entries. Real PDQ hashes are not uniform (flat or near-blank images collapse onto a few
@@ -39,6 +53,7 @@
  * Radii far above the design point make the key neighbourhoods explode; when the estimated probe
  * work passes a linear scan's, the query scans the packed store instead.
  */
+import { performance } from 'node:perf_hooks';
 import type { HashBytes } from './hash-bits.js';
 import { assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
 import {
@@ -55,7 +70,7 @@ import {
 } from './mih-layout.js';
 import { CandidateBuffer } from './mih-candidates.js';
 import { distanceWithin, PackedHashStore } from './packed-hash-store.js';
-import { SubstringTable } from './mih-substring-table.js';
+import { SubstringTable, SubstringTableBuilder } from './mih-substring-table.js';
 
 export interface MihOptions {
   /** Radius the layout is tuned for (queries at any radius stay exact). PDQ default: 31. */
@@ -78,6 +93,11 @@ export interface MihOptions {
   unindexedScanMax?: number;
   /** Pending changes always allowed before a compaction (default 1024). */
   minPendingBeforeCompact?: number;
+  /**
+   * 'background' (default): a rebuild a query starts runs in setImmediate slices. 'manual': it
+   * only advances through advanceRebuild() or compact() (tests interleave it with changes).
+   */
+  rebuildScheduling?: 'background' | 'manual';
 }
 
 /** Never enumerate more keys than this per query, whatever the cost model says. */
@@ -86,6 +106,42 @@ const MAX_PROBES_PER_QUERY = 1 << 22;
 const UNINDEXED_SCAN_MAX = 256;
 /** Compact once pending changes exceed this many, or 1/8 of the compacted size if larger. */
 const MIN_PENDING_BEFORE_COMPACT = 1024;
+/** A query moves at most this many unindexed entries into the overflow maps (O(m) each), so it stays short. */
+const REINDEX_PER_QUERY = 4096;
+/** Rebuild slices: items of work per step call, and the time one turn of the event loop may take. */
+const REBUILD_CHUNK = 16_384;
+const REBUILD_SLICE_MS = 8;
+
+/** A rebuild under way: see the class comment. */
+interface Rebuild {
+  /** Slots below this existed when the rebuild began; the snapshot scan covers [0, slotLimit). */
+  readonly slotLimit: number;
+  scanned: number;
+  /** 1 for a slot in the snapshot (cleared when it is removed). */
+  readonly inSnapshot: Uint8Array;
+  readonly live: Int32Array;
+  liveCount: number;
+  /** The unindexed list as it was at the start: queries verify its live slots until the end. */
+  readonly frozen: Int32Array;
+  readonly frozenCount: number;
+  /** Snapshot slots removed since the start: tombstoned in each new table when it is swapped in. */
+  readonly removed: number[];
+  /** Slots vacated since the start, handed back to the store at the end (see the class comment). */
+  readonly vacated: number[];
+  readonly substrings: Substring[];
+  readonly inline: number[];
+  /** Same layout as the current tables: each new table replaces its old one as soon as it is built. */
+  readonly inPlace: boolean;
+  /** New tables kept until the end (a layout change). */
+  readonly built: SubstringTable[];
+  builder: SubstringTableBuilder | null;
+  scratchSlots: Int32Array;
+  scratchKeys: Uint32Array;
+  /** Run by setImmediate slices (else by compact() or advanceRebuild()). */
+  scheduled: boolean;
+  readonly done: Promise<void>;
+  finish: () => void;
+}
 
 interface QueryPlan {
   /** Flip masks per table; null = table skipped at this radius. */
@@ -114,6 +170,8 @@ export class MihIndex implements HashIndex {
   private readonly linearFallback: boolean;
   private readonly unindexedScanMax: number;
   private readonly minPendingBeforeCompact: number;
+  private readonly scheduleRebuilds: boolean;
+  private rebuild: Rebuild | null = null;
   /** Pinned inline-word counts (one for all tables, or one per table), or null to let the cost model choose. */
   private readonly inlineWords: number | readonly number[] | null;
   /** Radius the inline words are chosen for (the design radius, also with a pinned layout). */
@@ -123,6 +181,7 @@ export class MihIndex implements HashIndex {
     this.linearFallback = options.linearFallback ?? true;
     this.unindexedScanMax = options.unindexedScanMax ?? UNINDEXED_SCAN_MAX;
     this.minPendingBeforeCompact = options.minPendingBeforeCompact ?? MIN_PENDING_BEFORE_COMPACT;
+    this.scheduleRebuilds = (options.rebuildScheduling ?? 'background') === 'background';
     const expectedSize = options.expectedSize ?? 0;
     this.store = new PackedHashStore(bits, expectedSize);
     const inline = options.inlineWords;
@@ -173,9 +232,15 @@ export class MihIndex implements HashIndex {
     return this.tables.map((table) => table.inlineWords);
   }
 
+  /** True while a rebuild is under way (queries answer exactly meanwhile). */
+  get rebuilding(): boolean {
+    return this.rebuild !== null;
+  }
+
   /** O(1): the hash joins the unindexed list; the next query indexes it (see `maintain`). */
   add(entryId: number, hash: HashBytes): void {
-    const slot = this.store.insert(entryId, hash, true);
+    // No slot reuse during a rebuild: a reused slot would be read as a snapshot one.
+    const slot = this.store.insert(entryId, hash, this.rebuild === null);
     if (this.unindexedPosition.length < this.store.capacity) {
       const grown = new Int32Array(this.store.capacity).fill(-1);
       grown.set(this.unindexedPosition);
@@ -201,43 +266,206 @@ export class MihIndex implements HashIndex {
       this.unindexedPosition[last] = position;
       this.unindexedPosition[slot] = -1;
     } else {
+      // Each table drops the slot if it holds it: during a rebuild a new table holds the frozen
+      // unindexed slots that the old ones do not.
       const base = slot * this.store.wordCount;
       for (const table of this.tables) table.remove(table.keyOf(this.store.words, base), slot);
     }
-    this.store.vacate(entryId, true);
+    const rebuild = this.rebuild;
+    this.store.vacate(entryId, rebuild === null);
+    if (rebuild) {
+      rebuild.vacated.push(slot);
+      if (slot < rebuild.slotLimit && rebuild.inSnapshot[slot] === 1) {
+        rebuild.inSnapshot[slot] = 0;
+        rebuild.removed.push(slot);
+      }
+    }
     return true;
   }
 
   /**
-   * Folds every unindexed and overflow entry and every tombstone into the tables: O(N + 2^width)
-   * per table. When the set has outgrown (or shrunk far below) the size its layout was chosen for,
-   * the tables are laid out afresh for the current size: the work is the same.
+   * Folds every unindexed and overflow entry and every tombstone into the tables now, in one
+   * synchronous build (finishing a rebuild under way first): O(N + 2^width) per table. Blocks for
+   * ~1.1 s at 1M entries: for benchmarks and tests; servers use compactInBackground().
    */
   compact(): void {
+    if (this.rebuild) this.advanceRebuild(Infinity);
+    this.startRebuild(false);
+    this.advanceRebuild(Infinity);
+  }
+
+  /**
+   * The same as compact(), in slices of a few ms between turns of the event loop; the index stays
+   * queryable and changeable meanwhile (changes made during the build stay pending). Resolves
+   * once every change made before the call is in the tables.
+   */
+  async compactInBackground(): Promise<void> {
+    const running = this.rebuild;
+    if (running) {
+      this.schedule(running);
+      await running.done;
+    }
+    if (!running || this.pending() > 0) {
+      const rebuild = this.rebuild ?? this.startRebuild(true);
+      this.schedule(rebuild);
+      await rebuild.done;
+    }
+  }
+
+  /**
+   * Does about `units` items of a rebuild under way (a slot or a key each); true when none is left
+   * under way. For tests and benchmarks; a rebuild started by a query advances by itself.
+   */
+  advanceRebuild(units: number): boolean {
+    let left = units;
+    while (left > 0 && this.rebuild) {
+      const chunk = Math.min(left, REBUILD_CHUNK * 64);
+      left -= chunk - this.rebuildStep(this.rebuild, chunk);
+    }
+    return this.rebuild === null;
+  }
+
+  /**
+   * Begins a rebuild of every table for the current size (a new layout when the set outgrew or
+   * shrank far below the one it has). Synchronous part: O(unindexed) to freeze the unindexed list.
+   */
+  private startRebuild(scheduled: boolean): Rebuild {
     const { store } = this;
     const live = store.liveCount;
+    let substrings: Substring[] = this.tables.map(({ start, width }) => ({ start, width }));
+    let inline = this.tables.map((table) => table.inlineWords);
+    let inPlace = true;
     if (this.designRadius !== null && (live > 2 * this.layoutSize || 4 * live < this.layoutSize)) {
       this.layoutSize = live;
-      const substrings = chooseSubstrings(store.bits, this.designRadius, live);
-      const inline = this.inlineWordsFor(substrings, live);
-      const current = this.tables;
-      const same = (table: SubstringTable, t: number) => table.width === substrings[t]!.width && table.inlineWords === inline[t];
-      if (substrings.length !== current.length || !current.every(same)) {
-        this.tables = this.makeTables(substrings, live);
-        this.plans.clear();
+      const chosen = chooseSubstrings(store.bits, this.designRadius, live);
+      const chosenInline = this.inlineWordsFor(chosen, live);
+      const same = (table: SubstringTable, t: number) => table.width === chosen[t]!.width && table.inlineWords === chosenInline[t];
+      if (chosen.length !== this.tables.length || !this.tables.every(same)) {
+        substrings = chosen;
+        inline = chosenInline;
+        inPlace = false;
       }
     }
-    const liveSlots = new Int32Array(live);
-    for (let slot = 0, i = 0; slot < store.slotCount; slot++) if (store.entryOfSlot[slot]! >= 0) liveSlots[i++] = slot;
-    const scratchSlots = new Int32Array(live);
-    const scratchKeys = new Uint32Array(live);
-    for (const table of this.tables) {
-      table.compact(liveSlots, live, scratchSlots, scratchKeys, store.words, store.wordCount);
-    }
-    this.compactedSize = live;
-    for (let i = 0; i < this.unindexedCount; i++) this.unindexedPosition[this.unindexed[i]!] = -1;
+    // Unindexed slots stay out of the old tables; queries verify them from the frozen list until the end.
+    const frozen = this.unindexed;
+    const frozenCount = this.unindexedCount;
+    for (let i = 0; i < frozenCount; i++) this.unindexedPosition[frozen[i]!] = -1;
+    this.unindexed = new Int32Array(64);
     this.unindexedCount = 0;
-    if (this.unindexed.length > 4096) this.unindexed = new Int32Array(64); // a bulk load's list (67 MB at 10M)
+    let finish = (): void => {};
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const rebuild: Rebuild = {
+      slotLimit: store.slotCount,
+      scanned: 0,
+      inSnapshot: new Uint8Array(store.slotCount),
+      live: new Int32Array(live),
+      liveCount: 0,
+      frozen,
+      frozenCount,
+      removed: [],
+      vacated: [],
+      substrings,
+      inline,
+      inPlace,
+      built: [],
+      builder: null,
+      scratchSlots: new Int32Array(0),
+      scratchKeys: new Uint32Array(0),
+      scheduled: false,
+      done,
+      finish,
+    };
+    this.rebuild = rebuild;
+    if (scheduled) this.schedule(rebuild);
+    return rebuild;
+  }
+
+  /** Runs the rebuild in slices of REBUILD_SLICE_MS, one per turn of the event loop. */
+  private schedule(rebuild: Rebuild): void {
+    if (rebuild.scheduled) return;
+    rebuild.scheduled = true;
+    const slice = (): void => {
+      const deadline = performance.now() + REBUILD_SLICE_MS;
+      while (this.rebuild === rebuild && performance.now() < deadline) this.rebuildStep(rebuild, REBUILD_CHUNK);
+      if (this.rebuild === rebuild) setImmediate(slice);
+    };
+    setImmediate(slice);
+  }
+
+  /** About `units` items of work on `rebuild`; returns the units left over. */
+  private rebuildStep(rebuild: Rebuild, units: number): number {
+    const { store } = this;
+    if (rebuild.scanned < rebuild.slotLimit) {
+      const end = Math.min(rebuild.slotLimit, rebuild.scanned + units);
+      const { entryOfSlot } = store;
+      const { live, inSnapshot } = rebuild;
+      for (let slot = rebuild.scanned; slot < end; slot++) {
+        if (entryOfSlot[slot]! < 0) continue;
+        live[rebuild.liveCount++] = slot;
+        inSnapshot[slot] = 1;
+      }
+      units -= end - rebuild.scanned;
+      rebuild.scanned = end;
+      if (end < rebuild.slotLimit) return units;
+      rebuild.scratchSlots = new Int32Array(rebuild.liveCount);
+      rebuild.scratchKeys = new Uint32Array(rebuild.liveCount);
+    }
+    while (units > 0) {
+      const t = rebuild.built.length;
+      if (t === rebuild.substrings.length) {
+        this.finishRebuild(rebuild);
+        return units;
+      }
+      if (!rebuild.builder) {
+        const { start, width } = rebuild.substrings[t]!;
+        const { live, liveCount, scratchSlots, scratchKeys } = rebuild;
+        rebuild.builder = new SubstringTableBuilder(start, width, rebuild.inline[t]!, live, liveCount, scratchSlots, scratchKeys, store);
+      }
+      units = rebuild.builder.step(units);
+      const table = rebuild.builder.result;
+      if (!table) return units;
+      rebuild.builder = null;
+      rebuild.built.push(table);
+      if (rebuild.inPlace) {
+        this.catchUp(rebuild, table, this.tables[t]!);
+        this.tables[t] = table;
+      }
+    }
+    return units;
+  }
+
+  /**
+   * Brings a table built from the snapshot up to now, in the same synchronous step as its swap:
+   * snapshot entries removed since become tombstones; entries added since (in `old`'s overflow,
+   * not in the snapshot) join its overflow. Unindexed entries stay unindexed.
+   */
+  private catchUp(rebuild: Rebuild, table: SubstringTable, old: SubstringTable): void {
+    const { words, wordCount } = this.store;
+    for (const slot of rebuild.removed) table.remove(table.keyOf(words, slot * wordCount), slot);
+    const cells = old.overflow.slots;
+    for (let cell = 0; cell < cells.length; cell++) {
+      const slot = cells[cell]!;
+      if (slot >= 0 && !(slot < rebuild.slotLimit && rebuild.inSnapshot[slot] === 1)) table.add(table.keyOf(words, slot * wordCount), slot);
+    }
+  }
+
+  private finishRebuild(rebuild: Rebuild): void {
+    if (!rebuild.inPlace) {
+      // Every old table's overflow holds the same slots (no table was swapped before this one).
+      const old = this.tables[0]!;
+      for (const table of rebuild.built) this.catchUp(rebuild, table, old);
+      this.tables = rebuild.built;
+      this.plans.clear();
+    }
+    this.compactedSize = rebuild.liveCount;
+    this.rebuild = null;
+    for (const slot of rebuild.vacated) this.store.release(slot);
+    rebuild.finish();
+  }
+
+  private pending(): number {
+    const first = this.tables[0]!;
+    return this.unindexedCount + first.overflow.size + first.tombstones;
   }
 
   query(hash: HashBytes, radius: number): HashMatch[] {
@@ -286,16 +514,18 @@ export class MihIndex implements HashIndex {
     };
     const candidates = this.candidates;
     candidates.reset();
+    const rebuild = this.rebuild;
     const pendingAdds = this.tables[0]!.overflow.size;
-    // A few pending adds are cheaper to verify outright than to look up once per probed key.
-    const scanOverflow = pendingAdds > 0 && pendingAdds <= plan.probes;
+    // A few pending adds are cheaper to verify outright than to look up once per probed key. Only
+    // outside a rebuild do all tables' overflow maps hold the same slots, so that one scan serves all.
+    const scanOverflow = rebuild === null && pendingAdds > 0 && pendingAdds <= plan.probes;
     for (let t = 0; t < this.tables.length; t++) {
       const masks = plan.masks[t];
       if (!masks) continue;
       const table = this.tables[t]!;
       const key = table.keyOf(query, 0);
       candidates.loadHeads(table.heads, table.lists, table.inlineWords, key, masks);
-      if (pendingAdds > 0 && !scanOverflow) table.overflow.visitNeighbours(key, masks, check);
+      if (table.overflow.size > 0 && !scanOverflow) table.overflow.visitNeighbours(key, masks, check);
     }
     candidates.collect(query, radius);
     this.lastQueryCandidates = candidates.count;
@@ -307,6 +537,11 @@ export class MihIndex implements HashIndex {
       for (let cell = 0; cell < cells.length; cell++) if (cells[cell]! >= 0) check(cells[cell]!);
     }
     for (let i = 0; i < this.unindexedCount; i++) check(this.unindexed[i]!);
+    if (rebuild) {
+      // Frozen slots removed since are vacated (and not reused until the rebuild ends).
+      const { frozen, frozenCount } = rebuild;
+      for (let i = 0; i < frozenCount; i++) if (entryOfSlot[frozen[i]!]! >= 0) check(frozen[i]!);
+    }
   }
 
   private scanStore(radius: number, matches: HashMatch[]): HashMatch[] {
@@ -341,23 +576,24 @@ export class MihIndex implements HashIndex {
   }
 
   /**
-   * Lazy upkeep before a query: a full compaction once pending changes (unindexed adds, overflow
-   * entries, tombstones) pass 1/8 of the compacted size, which makes it amortised O(m) per change and
-   * turns a bulk load into one O(N) build; otherwise a long unindexed list moves to the overflow maps.
+   * Upkeep before a query, bounded: once pending changes (unindexed adds, overflow entries,
+   * tombstones) pass 1/8 of the compacted size, a rebuild starts and runs off the query (which makes
+   * it amortised O(m) per change); a long unindexed list moves to the overflow maps, at most
+   * REINDEX_PER_QUERY entries per query.
    */
   private maintain(): void {
-    const first = this.tables[0]!;
-    const pending = this.unindexedCount + first.overflow.size + first.tombstones;
-    if (pending > Math.max(this.minPendingBeforeCompact, this.compactedSize / 8)) {
-      this.compact();
-    } else if (this.unindexedCount > this.unindexedScanMax) {
+    if (this.rebuild === null && this.pending() > Math.max(this.minPendingBeforeCompact, this.compactedSize / 8)) {
+      this.startRebuild(this.scheduleRebuilds);
+    }
+    if (this.unindexedCount > this.unindexedScanMax) {
+      // Never snapshot slots (those are frozen), so no table receives a slot it already holds.
       const { words, wordCount } = this.store;
-      for (let i = 0; i < this.unindexedCount; i++) {
-        const slot = this.unindexed[i]!;
+      const stop = Math.max(0, this.unindexedCount - REINDEX_PER_QUERY);
+      while (this.unindexedCount > stop) {
+        const slot = this.unindexed[--this.unindexedCount]!;
         for (const table of this.tables) table.add(table.keyOf(words, slot * wordCount), slot);
         this.unindexedPosition[slot] = -1;
       }
-      this.unindexedCount = 0;
     }
   }
 }

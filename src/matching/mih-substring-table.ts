@@ -9,8 +9,9 @@
  * inlining it saves the cache miss into a separate slot array on most probes.
  *
  * Entries added since the last compaction go to an overflow multimap, so add() never rebuilds;
- * removals of compacted entries leave a tombstone (-1). The owning index compacts once the pending
- * work passes a fraction of its size, which keeps changes amortised O(1) per table.
+ * removals of compacted entries leave a tombstone (-1). The owning index rebuilds a table once the
+ * pending work passes a fraction of its size, which keeps changes amortised O(1) per table; the
+ * rebuild (SubstringTableBuilder) runs in bounded slices while the old table keeps answering.
  */
 import { extractKey } from './mih-layout.js';
 import { OverflowMultimap } from './overflow-multimap.js';
@@ -36,13 +37,13 @@ export class SubstringTable {
   readonly overflow = new OverflowMultimap();
   tombstones = 0;
 
-  constructor(start: number, width: number, inlineWords = 0) {
+  constructor(start: number, width: number, inlineWords = 0, heads?: Int32Array, lists?: Int32Array) {
     this.start = start;
     this.width = width;
     this.inlineWords = inlineWords;
     this.stride = 1 + inlineWords;
-    this.heads = new Int32Array(2 ** width).fill(EMPTY_BUCKET);
-    this.lists = new Int32Array(1); // never empty: CandidateBuffer reads lists[0] unconditionally
+    this.heads = heads ?? new Int32Array(2 ** width).fill(EMPTY_BUCKET);
+    this.lists = lists ?? new Int32Array(1); // never empty: CandidateBuffer reads lists[0] unconditionally
   }
 
   keyOf(words: Uint32Array, base: number): number {
@@ -74,86 +75,126 @@ export class SubstringTable {
     }
     return this.overflow.remove(key, slot);
   }
+}
 
-  /**
-   * Rebuilds heads and lists in place from the live slots (ascending; their keys are read from
-   * `words`; slots stay ascending within a bucket) and empties the overflow. Reusing `heads` for the bucket
-   * counts avoids a second 2^width array at the peak of a 10M-entry build. `scratchKeys` and
-   * `scratchSlots` (at least liveCount long) receive the entries grouped by their key's top bits
-   * first, so that the passes over `heads` stay within a cache-sized window at a time (~3x faster
-   * at 10M entries than updating it in random order).
-   */
-  compact(
-    liveSlots: Int32Array,
-    liveCount: number,
-    scratchSlots: Int32Array,
-    scratchKeys: Uint32Array,
-    words: Uint32Array,
-    wordCount: number,
-  ): void {
-    groupByTopBits(liveSlots, liveCount, words, wordCount, this.start, this.width, scratchSlots, scratchKeys);
-    liveSlots = scratchSlots;
-    const keys = scratchKeys;
-    const heads = this.heads;
-    heads.fill(0);
-    for (let i = 0; i < liveCount; i++) heads[keys[i]!]!++;
-    let listLength = 0;
-    const { stride, inlineWords } = this;
-    for (let key = 0; key < heads.length; key++) if (heads[key]! > 1) listLength += heads[key]! * stride + 1;
-    const lists = new Int32Array(Math.max(1, listLength));
-    let next = 0;
-    for (let key = 0; key < heads.length; key++) {
-      const count = heads[key]!;
-      if (count === 0) {
-        heads[key] = EMPTY_BUCKET;
-      } else if (count === 1) {
-        heads[key] = SINGLE_PENDING;
-      } else {
-        heads[key] = -next - 2;
-        next += count * stride + 1; // lists[at] counts the slots placed so far, ending at the bucket size
-      }
-    }
-    for (let i = 0; i < liveCount; i++) {
-      const key = keys[i]!;
-      const head = heads[key]!;
-      if (head === SINGLE_PENDING) {
-        heads[key] = liveSlots[i]!;
-      } else {
-        const at = -head - 2;
-        const slot = liveSlots[i]!;
-        const entry = at + 1 + lists[at]!++ * stride;
-        lists[entry] = slot;
-        for (let w = 0; w < inlineWords; w++) lists[entry + 1 + w] = words[slot * wordCount + w]!;
-      }
-    }
-    this.lists = lists;
-    this.tombstones = 0;
-    this.overflow.clear();
-  }
+/** The packed hashes a build reads keys and inlined words from (re-read each slice: the store may grow). */
+export interface PackedWords {
+  readonly words: Uint32Array;
+  readonly wordCount: number;
 }
 
 /**
- * Stable counting sort of the slots on the top (up to) 11 bits of their key (bits [start, start +
- * width) of each packed hash, read twice rather than held in another N-long array), into `out`.
+ * Builds a fresh table (heads and lists) from a fixed list of live slots, ascending, in slices of
+ * bounded work (`step`), so that a rebuild never holds the event loop for long; the table it
+ * replaces keeps answering meanwhile. Slots stay ascending within a bucket. `scratchSlots` and
+ * `scratchKeys` (at least `count` long, reusable by the next table's build once this one is done)
+ * receive the entries grouped by their key's top bits first, so that the passes over `heads` stay
+ * within a cache-sized window at a time (~3x faster at 10M entries than updating it in random order).
  */
-function groupByTopBits(
-  slots: Int32Array,
-  count: number,
-  words: Uint32Array,
-  wordCount: number,
-  start: number,
-  width: number,
-  outSlots: Int32Array,
-  outKeys: Uint32Array,
-): void {
-  const shift = Math.max(0, width - 11);
-  const cursors = new Uint32Array(2 ** (width - shift) + 1);
-  for (let i = 0; i < count; i++) cursors[(extractKey(words, slots[i]! * wordCount, start, width) >>> shift) + 1]!++;
-  for (let group = 1; group < cursors.length; group++) cursors[group]! += cursors[group - 1]!;
-  for (let i = 0; i < count; i++) {
-    const key = extractKey(words, slots[i]! * wordCount, start, width);
-    const at = cursors[key >>> shift]!++;
-    outKeys[at] = key;
-    outSlots[at] = slots[i]!;
+export class SubstringTableBuilder {
+  /** Bucket counts first, then the finished heads. A fresh array is zeroed: no fill needed. */
+  private readonly heads: Int32Array;
+  private lists = new Int32Array(1);
+  private readonly stride: number;
+  private readonly shift: number;
+  /** Counting-sort cursors per group of keys (top bits of the key). */
+  private readonly cursors: Uint32Array;
+  private phase = 0;
+  private at = 0;
+  private listLength = 0;
+  /** The finished table, once `step` has done all the work. */
+  result: SubstringTable | null = null;
+
+  constructor(
+    private readonly start: number,
+    private readonly width: number,
+    private readonly inlineWords: number,
+    private readonly slots: Int32Array,
+    private readonly count: number,
+    private readonly scratchSlots: Int32Array,
+    private readonly scratchKeys: Uint32Array,
+    private readonly store: PackedWords,
+  ) {
+    this.heads = new Int32Array(2 ** width);
+    this.stride = 1 + inlineWords;
+    this.shift = Math.max(0, width - 11);
+    this.cursors = new Uint32Array(2 ** (width - this.shift) + 1);
+  }
+
+  /** Does at most about `units` items of work (slots or keys); returns the units left over. */
+  step(units: number): number {
+    while (units > 0 && this.result === null) {
+      const length = this.phase <= 2 || this.phase === 5 ? this.count : this.heads.length;
+      const end = Math.min(length, this.at + units);
+      this.run(this.at, end);
+      units -= end - this.at;
+      this.at = end;
+      if (end === length) this.endPhase();
+    }
+    return units;
+  }
+
+  private run(from: number, to: number): void {
+    const { heads, slots, scratchSlots, scratchKeys, cursors, shift, start, width, stride, inlineWords } = this;
+    const { words, wordCount } = this.store;
+    switch (this.phase) {
+      case 0: // group sizes
+        for (let i = from; i < to; i++) cursors[(extractKey(words, slots[i]! * wordCount, start, width) >>> shift) + 1]!++;
+        return;
+      case 1: // stable scatter by group (keys read twice rather than held in another N-long array)
+        for (let i = from; i < to; i++) {
+          const key = extractKey(words, slots[i]! * wordCount, start, width);
+          const at = cursors[key >>> shift]!++;
+          scratchKeys[at] = key;
+          scratchSlots[at] = slots[i]!;
+        }
+        return;
+      case 2: // bucket sizes
+        for (let i = from; i < to; i++) heads[scratchKeys[i]!]!++;
+        return;
+      case 3: // list space
+        for (let key = from; key < to; key++) if (heads[key]! > 1) this.listLength += heads[key]! * stride + 1;
+        return;
+      case 4: // heads
+        for (let key = from; key < to; key++) {
+          const count = heads[key]!;
+          if (count === 0) {
+            heads[key] = EMPTY_BUCKET;
+          } else if (count === 1) {
+            heads[key] = SINGLE_PENDING;
+          } else {
+            heads[key] = -this.listLength - 2;
+            this.listLength += count * stride + 1; // lists[at] counts the slots placed so far, ending at the bucket size
+          }
+        }
+        return;
+      default: {
+        const lists = this.lists;
+        for (let i = from; i < to; i++) {
+          const key = scratchKeys[i]!;
+          const head = heads[key]!;
+          const slot = scratchSlots[i]!;
+          if (head === SINGLE_PENDING) {
+            heads[key] = slot;
+          } else {
+            const at = -head - 2;
+            const entry = at + 1 + lists[at]!++ * stride;
+            lists[entry] = slot;
+            for (let w = 0; w < inlineWords; w++) lists[entry + 1 + w] = words[slot * wordCount + w]!;
+          }
+        }
+      }
+    }
+  }
+
+  private endPhase(): void {
+    if (this.phase === 0) for (let group = 1; group < this.cursors.length; group++) this.cursors[group]! += this.cursors[group - 1]!;
+    if (this.phase === 3) {
+      this.lists = new Int32Array(Math.max(1, this.listLength));
+      this.listLength = 0; // phase 4 reuses it as the next list's offset
+    }
+    this.phase++;
+    this.at = 0;
+    if (this.phase === 6) this.result = new SubstringTable(this.start, this.width, this.inlineWords, this.heads, this.lists);
   }
 }

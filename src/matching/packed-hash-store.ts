@@ -141,15 +141,18 @@ export class PackedHashStore {
     this.entryOfSlot[slot] = EMPTY;
     this.slotOfEntry[entryId] = EMPTY;
     this.liveCount--;
-    if (recycle) {
-      if (this.freeCount === this.freeSlots.length) {
-        const grown = new Int32Array(Math.max(16, this.freeSlots.length * 2));
-        grown.set(this.freeSlots);
-        this.freeSlots = grown;
-      }
-      this.freeSlots[this.freeCount++] = slot;
-    }
+    if (recycle) this.release(slot);
     return slot;
+  }
+
+  /** Lets `insert(..., true)` reuse a slot vacated earlier without recycling (nothing may still point at it). */
+  release(slot: number): void {
+    if (this.freeCount === this.freeSlots.length) {
+      const grown = new Int32Array(Math.max(16, this.freeSlots.length * 2));
+      grown.set(this.freeSlots);
+      this.freeSlots = grown;
+    }
+    this.freeSlots[this.freeCount++] = slot;
   }
 
   private growSlots(capacity: number): void {

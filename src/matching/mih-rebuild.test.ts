@@ -1,0 +1,133 @@
+/**
+ * MIH rebuilds run off the query path: a query that finds too many pending changes starts one and
+ * answers from the tables as they are (exactly); the build itself runs in slices between turns of
+ * the event loop, and each rebuilt table is swapped in with the changes made meanwhile.
+ */
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/harness/seeded-random.js';
+import { LinearIndex } from './linear-index.js';
+import { MihIndex } from './mih-index.js';
+
+function hashes(seed: number, count: number): Uint8Array[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: count }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
+}
+
+function near(hash: Uint8Array, flips: number): Uint8Array {
+  const copy = Uint8Array.from(hash);
+  for (let bit = 0; bit < flips; bit++) copy[(bit * 37) % 32]! ^= 1 << bit % 8;
+  return copy;
+}
+
+/** Longest gap between turns of a 1 ms interval while `work` runs, and whether it ever fired. */
+async function loopGaps(work: () => Promise<void>): Promise<{ maxGapMs: number; ticks: number }> {
+  let last = performance.now();
+  let maxGapMs = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGapMs = Math.max(maxGapMs, now - last);
+    last = now;
+    ticks++;
+  }, 1);
+  try {
+    last = performance.now();
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return { maxGapMs: Math.max(maxGapMs, performance.now() - last), ticks };
+}
+
+describe('MIH rebuilds off the query path', () => {
+  it('a query that finds a rebuild due starts it and answers at once, exactly, without building', async () => {
+    const stored = hashes(1, 24_000);
+    const mih = new MihIndex(256, { designRadius: 31, expectedSize: 20_000 });
+    const linear = new LinearIndex(256);
+    stored.slice(0, 16_000).forEach((hash, id) => {
+      mih.add(id, hash);
+      linear.add(id, hash);
+    });
+    await mih.compactInBackground();
+    expect(mih.rebuilding).toBe(false);
+    // Past 1/8 of the compacted size: the next query would have compacted every table itself.
+    stored.slice(16_000).forEach((hash, i) => {
+      mih.add(16_000 + i, hash);
+      linear.add(16_000 + i, hash);
+    });
+    for (let id = 0; id < 16_000; id += 7) {
+      mih.remove(id);
+      linear.remove(id);
+    }
+    const queries = [stored[3]!, near(stored[100]!, 20), near(stored[20_000]!, 30), ...hashes(2, 20)];
+    for (const query of queries) {
+      expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
+      expect(mih.rebuilding).toBe(true); // started, not run: the build is left to the event loop
+    }
+    // Changes keep landing while it runs; every answer stays exact, before and after the swap.
+    const more = hashes(3, 400);
+    let next = 24_000;
+    while (mih.rebuilding) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const hash = more[next % more.length]!;
+      mih.add(next, hash);
+      linear.add(next, hash);
+      mih.remove(next - 24_000 + 1);
+      linear.remove(next - 24_000 + 1);
+      next++;
+      const query = near(stored[next % stored.length]!, next % 32);
+      expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
+    }
+    expect(next).toBeGreaterThan(24_001); // the build took several turns of the event loop
+    for (const query of queries) expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
+    expect(mih.size).toBe(linear.size);
+  });
+
+  it('a set that outgrew its layout gets new tables (all swapped in at the end), exact throughout', () => {
+    const stored = hashes(4, 12_000);
+    const mih = new MihIndex(256, { expectedSize: 10, rebuildScheduling: 'manual' });
+    const linear = new LinearIndex(256);
+    const initialWidths = mih.substringWidths;
+    stored.slice(0, 10_000).forEach((hash, id) => {
+      mih.add(id, hash);
+      linear.add(id, hash);
+    });
+    expect(mih.query(stored[5]!, 31)).toEqual(linear.query(stored[5]!, 31));
+    expect(mih.rebuilding).toBe(true);
+    let step = 0;
+    while (!mih.advanceRebuild(20_000)) {
+      const id = 10_000 + step;
+      mih.add(id, stored[id]!);
+      linear.add(id, stored[id]!);
+      mih.remove(step * 3);
+      linear.remove(step * 3);
+      const query = near(stored[(step * 131) % 10_000]!, step % 32);
+      expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
+      step++;
+    }
+    expect(step).toBeGreaterThan(3);
+    expect(mih.substringWidths).not.toEqual(initialWidths);
+    for (let q = 0; q < 40; q++) {
+      const query = near(stored[q * 251]!, q % 32);
+      expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
+    }
+  });
+
+  it('compactInBackground yields to the event loop: timers fire during the build', async () => {
+    const mih = new MihIndex(256, { designRadius: 31, expectedSize: 60_000 });
+    hashes(5, 50_000).forEach((hash, id) => mih.add(id, hash));
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    const { maxGapMs, ticks } = await loopGaps(async () => {
+      const build = mih.compactInBackground();
+      expect(mih.rebuilding).toBe(true);
+      expect(fired).toBe(false);
+      await build;
+    });
+    expect(fired).toBe(true);
+    expect(ticks).toBeGreaterThan(0);
+    expect(mih.rebuilding).toBe(false);
+    // Slices are ~8 ms; a generous bound for a loaded CI machine (a one-piece build here takes ~100 ms+).
+    expect(maxGapMs).toBeLessThan(80);
+  });
+});
