@@ -30,18 +30,13 @@
  * query starts a rebuild (O(N m), so amortised O(m) per change) and answers from the tables as they
  * are. A full build takes ~1.1 s at 1M entries and ~10 s at 10M, so it never runs inside a query or
  * in one piece: it runs in slices of ~8 ms between turns of the event loop (setImmediate), with
- * changes and queries allowed in between (see `startRebuild`). After a bulk load, await
- * compactInBackground() so that matching starts on a finished index.
+ * changes and queries allowed in between. After a bulk load, await compactInBackground() so that
+ * matching starts on a finished index.
  *
- * Rebuild: a snapshot of the live slots is taken (in slices too); slots vacated meanwhile are not
- * reused and new entries get new slots, so the snapshot stays exactly "the slots marked in
- * `inSnapshot`". Tables are rebuilt one at a time from it, and each new table is swapped in as it is
- * finished, in one synchronous step that replays what changed since the snapshot: snapshot entries
- * removed since become tombstones, entries added since come over from the old table's overflow.
- * Only one table is held twice at a time (~1/m of the tables' memory, plus 12 B per entry of
- * scratch), not a whole second index. Unindexed entries at the start stay in a linear list that
- * queries scan until the last table is in; a set that changed size enough for another layout gets
- * all its new tables swapped in together at the end instead (the old and new tables coexist then).
+ * Rebuild (mih-rebuild.ts): tables are rebuilt one at a time from a snapshot of the live slots and
+ * swapped in with the changes since the snapshot replayed, so only one table is held twice at a time
+ * (a new layout swaps all of its tables in together at the end); no vacated slot is reused while a
+ * rebuild runs.
  *
  * Uniform vs real data: the cost model assumes each substring is uniform, so a bucket holds about
  * N / 2^width entries. Real PDQ hashes are not uniform (flat or near-blank images collapse onto a few
@@ -53,7 +48,6 @@
  * Radii far above the design point make the key neighbourhoods explode; when the estimated probe
  * work passes a linear scan's, the query scans the packed store instead.
  */
-import { performance } from 'node:perf_hooks';
 import type { HashBytes } from './hash-bits.js';
 import { assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
 import {
@@ -70,7 +64,8 @@ import {
 } from './mih-layout.js';
 import { CandidateBuffer } from './mih-candidates.js';
 import { distanceWithin, PackedHashStore } from './packed-hash-store.js';
-import { SubstringTable, SubstringTableBuilder } from './mih-substring-table.js';
+import { MihRebuild, type RebuildHost, type RebuildLayout } from './mih-rebuild.js';
+import { SubstringTable } from './mih-substring-table.js';
 
 export interface MihOptions {
   /** Radius the layout is tuned for (queries at any radius stay exact). PDQ default: 31. */
@@ -108,41 +103,6 @@ const UNINDEXED_SCAN_MAX = 256;
 const MIN_PENDING_BEFORE_COMPACT = 1024;
 /** A query moves at most this many unindexed entries into the overflow maps (O(m) each), so it stays short. */
 const REINDEX_PER_QUERY = 4096;
-/** Rebuild slices: items of work per step call, and the time one turn of the event loop may take. */
-const REBUILD_CHUNK = 16_384;
-const REBUILD_SLICE_MS = 8;
-
-/** A rebuild under way: see the class comment. */
-interface Rebuild {
-  /** Slots below this existed when the rebuild began; the snapshot scan covers [0, slotLimit). */
-  readonly slotLimit: number;
-  scanned: number;
-  /** 1 for a slot in the snapshot (cleared when it is removed). */
-  readonly inSnapshot: Uint8Array;
-  readonly live: Int32Array;
-  liveCount: number;
-  /** The unindexed list as it was at the start: queries verify its live slots until the end. */
-  readonly frozen: Int32Array;
-  readonly frozenCount: number;
-  /** Snapshot slots removed since the start: tombstoned in each new table when it is swapped in. */
-  readonly removed: number[];
-  /** Slots vacated since the start, handed back to the store at the end (see the class comment). */
-  readonly vacated: number[];
-  readonly substrings: Substring[];
-  readonly inline: number[];
-  /** Same layout as the current tables: each new table replaces its old one as soon as it is built. */
-  readonly inPlace: boolean;
-  /** New tables kept until the end (a layout change). */
-  readonly built: SubstringTable[];
-  builder: SubstringTableBuilder | null;
-  scratchSlots: Int32Array;
-  scratchKeys: Uint32Array;
-  /** Run by setImmediate slices (else by compact() or advanceRebuild()). */
-  scheduled: boolean;
-  readonly done: Promise<void>;
-  finish: () => void;
-}
-
 interface QueryPlan {
   /** Flip masks per table; null = table skipped at this radius. */
   masks: Array<Uint32Array | null>;
@@ -171,7 +131,7 @@ export class MihIndex implements HashIndex {
   private readonly unindexedScanMax: number;
   private readonly minPendingBeforeCompact: number;
   private readonly scheduleRebuilds: boolean;
-  private rebuild: Rebuild | null = null;
+  private rebuild: MihRebuild | null = null;
   /** Pinned inline-word counts (one for all tables, or one per table), or null to let the cost model choose. */
   private readonly inlineWords: number | readonly number[] | null;
   /** Radius the inline words are chosen for (the design radius, also with a pinned layout). */
@@ -271,15 +231,8 @@ export class MihIndex implements HashIndex {
       const base = slot * this.store.wordCount;
       for (const table of this.tables) table.remove(table.keyOf(this.store.words, base), slot);
     }
-    const rebuild = this.rebuild;
-    this.store.vacate(entryId, rebuild === null);
-    if (rebuild) {
-      rebuild.vacated.push(slot);
-      if (slot < rebuild.slotLimit && rebuild.inSnapshot[slot] === 1) {
-        rebuild.inSnapshot[slot] = 0;
-        rebuild.removed.push(slot);
-      }
-    }
+    this.store.vacate(entryId, this.rebuild === null);
+    this.rebuild?.slotVacated(slot);
     return true;
   }
 
@@ -302,12 +255,12 @@ export class MihIndex implements HashIndex {
   async compactInBackground(): Promise<void> {
     const running = this.rebuild;
     if (running) {
-      this.schedule(running);
+      running.schedule();
       await running.done;
     }
     if (!running || this.pending() > 0) {
       const rebuild = this.rebuild ?? this.startRebuild(true);
-      this.schedule(rebuild);
+      rebuild.schedule();
       await rebuild.done;
     }
   }
@@ -317,150 +270,58 @@ export class MihIndex implements HashIndex {
    * under way. For tests and benchmarks; a rebuild started by a query advances by itself.
    */
   advanceRebuild(units: number): boolean {
-    let left = units;
-    while (left > 0 && this.rebuild) {
-      const chunk = Math.min(left, REBUILD_CHUNK * 64);
-      left -= chunk - this.rebuildStep(this.rebuild, chunk);
-    }
-    return this.rebuild === null;
+    return this.rebuild?.advance(units) ?? true;
   }
 
   /**
-   * Begins a rebuild of every table for the current size (a new layout when the set outgrew or
-   * shrank far below the one it has). Synchronous part: O(unindexed) to freeze the unindexed list.
+   * Begins a rebuild of every table for the current size (see mih-rebuild.ts). Synchronous part:
+   * O(unindexed) to freeze the unindexed list.
    */
-  private startRebuild(scheduled: boolean): Rebuild {
-    const { store } = this;
-    const live = store.liveCount;
-    let substrings: Substring[] = this.tables.map(({ start, width }) => ({ start, width }));
-    let inline = this.tables.map((table) => table.inlineWords);
-    let inPlace = true;
-    if (this.designRadius !== null && (live > 2 * this.layoutSize || 4 * live < this.layoutSize)) {
-      this.layoutSize = live;
-      const chosen = chooseSubstrings(store.bits, this.designRadius, live);
-      const chosenInline = this.inlineWordsFor(chosen, live);
-      const same = (table: SubstringTable, t: number) => table.width === chosen[t]!.width && table.inlineWords === chosenInline[t];
-      if (chosen.length !== this.tables.length || !this.tables.every(same)) {
-        substrings = chosen;
-        inline = chosenInline;
-        inPlace = false;
-      }
-    }
+  private startRebuild(scheduled: boolean): MihRebuild {
+    const layout = this.rebuildLayout();
     // Unindexed slots stay out of the old tables; queries verify them from the frozen list until the end.
     const frozen = this.unindexed;
     const frozenCount = this.unindexedCount;
     for (let i = 0; i < frozenCount; i++) this.unindexedPosition[frozen[i]!] = -1;
     this.unindexed = new Int32Array(64);
     this.unindexedCount = 0;
-    let finish = (): void => {};
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    const rebuild: Rebuild = {
-      slotLimit: store.slotCount,
-      scanned: 0,
-      inSnapshot: new Uint8Array(store.slotCount),
-      live: new Int32Array(live),
-      liveCount: 0,
-      frozen,
-      frozenCount,
-      removed: [],
-      vacated: [],
-      substrings,
-      inline,
-      inPlace,
-      built: [],
-      builder: null,
-      scratchSlots: new Int32Array(0),
-      scratchKeys: new Uint32Array(0),
-      scheduled: false,
-      done,
-      finish,
-    };
+    const rebuild = new MihRebuild(this.rebuildHost(), layout, frozen, frozenCount);
     this.rebuild = rebuild;
-    if (scheduled) this.schedule(rebuild);
+    if (scheduled) rebuild.schedule();
     return rebuild;
   }
 
-  /** Runs the rebuild in slices of REBUILD_SLICE_MS, one per turn of the event loop. */
-  private schedule(rebuild: Rebuild): void {
-    if (rebuild.scheduled) return;
-    rebuild.scheduled = true;
-    const slice = (): void => {
-      const deadline = performance.now() + REBUILD_SLICE_MS;
-      while (this.rebuild === rebuild && performance.now() < deadline) this.rebuildStep(rebuild, REBUILD_CHUNK);
-      if (this.rebuild === rebuild) setImmediate(slice);
-    };
-    setImmediate(slice);
+  /** The current layout, or a new one when the set outgrew or shrank far below the one it has. */
+  private rebuildLayout(): RebuildLayout {
+    const substrings = this.tables.map(({ start, width }) => ({ start, width }));
+    const current = { substrings, inlineWords: this.inlineWordCounts, inPlace: true };
+    const live = this.store.liveCount;
+    if (this.designRadius === null || (live <= 2 * this.layoutSize && 4 * live >= this.layoutSize)) return current;
+    this.layoutSize = live;
+    const chosen = chooseSubstrings(this.store.bits, this.designRadius, live);
+    const chosenInline = this.inlineWordsFor(chosen, live);
+    const same = (table: SubstringTable, t: number) => table.width === chosen[t]!.width && table.inlineWords === chosenInline[t];
+    if (chosen.length === this.tables.length && this.tables.every(same)) return current;
+    return { substrings: chosen, inlineWords: chosenInline, inPlace: false };
   }
 
-  /** About `units` items of work on `rebuild`; returns the units left over. */
-  private rebuildStep(rebuild: Rebuild, units: number): number {
-    const { store } = this;
-    if (rebuild.scanned < rebuild.slotLimit) {
-      const end = Math.min(rebuild.slotLimit, rebuild.scanned + units);
-      const { entryOfSlot } = store;
-      const { live, inSnapshot } = rebuild;
-      for (let slot = rebuild.scanned; slot < end; slot++) {
-        if (entryOfSlot[slot]! < 0) continue;
-        live[rebuild.liveCount++] = slot;
-        inSnapshot[slot] = 1;
-      }
-      units -= end - rebuild.scanned;
-      rebuild.scanned = end;
-      if (end < rebuild.slotLimit) return units;
-      rebuild.scratchSlots = new Int32Array(rebuild.liveCount);
-      rebuild.scratchKeys = new Uint32Array(rebuild.liveCount);
-    }
-    while (units > 0) {
-      const t = rebuild.built.length;
-      if (t === rebuild.substrings.length) {
-        this.finishRebuild(rebuild);
-        return units;
-      }
-      if (!rebuild.builder) {
-        const { start, width } = rebuild.substrings[t]!;
-        const { live, liveCount, scratchSlots, scratchKeys } = rebuild;
-        rebuild.builder = new SubstringTableBuilder(start, width, rebuild.inline[t]!, live, liveCount, scratchSlots, scratchKeys, store);
-      }
-      units = rebuild.builder.step(units);
-      const table = rebuild.builder.result;
-      if (!table) return units;
-      rebuild.builder = null;
-      rebuild.built.push(table);
-      if (rebuild.inPlace) {
-        this.catchUp(rebuild, table, this.tables[t]!);
+  /** What a rebuild may read and replace in this index. */
+  private rebuildHost(): RebuildHost {
+    return {
+      store: this.store,
+      tables: () => this.tables,
+      replaceTable: (t, table) => {
         this.tables[t] = table;
-      }
-    }
-    return units;
-  }
-
-  /**
-   * Brings a table built from the snapshot up to now, in the same synchronous step as its swap:
-   * snapshot entries removed since become tombstones; entries added since (in `old`'s overflow,
-   * not in the snapshot) join its overflow. Unindexed entries stay unindexed.
-   */
-  private catchUp(rebuild: Rebuild, table: SubstringTable, old: SubstringTable): void {
-    const { words, wordCount } = this.store;
-    for (const slot of rebuild.removed) table.remove(table.keyOf(words, slot * wordCount), slot);
-    const cells = old.overflow.slots;
-    for (let cell = 0; cell < cells.length; cell++) {
-      const slot = cells[cell]!;
-      if (slot >= 0 && !(slot < rebuild.slotLimit && rebuild.inSnapshot[slot] === 1)) table.add(table.keyOf(words, slot * wordCount), slot);
-    }
-  }
-
-  private finishRebuild(rebuild: Rebuild): void {
-    if (!rebuild.inPlace) {
-      // Every old table's overflow holds the same slots (no table was swapped before this one).
-      const old = this.tables[0]!;
-      for (const table of rebuild.built) this.catchUp(rebuild, table, old);
-      this.tables = rebuild.built;
-      this.plans.clear();
-    }
-    this.compactedSize = rebuild.liveCount;
-    this.rebuild = null;
-    for (const slot of rebuild.vacated) this.store.release(slot);
-    rebuild.finish();
+      },
+      replaceAllTables: (tables) => {
+        this.tables = tables;
+        this.plans.clear();
+      },
+      rebuildFinished: (compactedSize) => {
+        this.compactedSize = compactedSize;
+        this.rebuild = null;
+      },
+    };
   }
 
   private pending(): number {
