@@ -37,6 +37,8 @@ export class HostFilter {
   private readonly bits: Uint32Array;
   /** Block index mask (blocks of 512 bits = 16 words). */
   private readonly blockMask: number;
+  /** Keys added (repeats counted): past `capacity` the false positive rate climbs. */
+  private added = 0;
 
   constructor(expectedKeys: number) {
     let size = MIN_BITS;
@@ -46,7 +48,17 @@ export class HostFilter {
   }
 
   add(host: string): void {
+    this.added++;
     this.addHash(hashRight(host, 0, host.length));
+  }
+
+  /** Keys the filter was sized for at BITS_PER_KEY. */
+  get capacity(): number {
+    return (this.bits.length * 32) / BITS_PER_KEY;
+  }
+
+  get keysAdded(): number {
+    return this.added;
   }
 
   /**

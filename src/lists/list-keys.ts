@@ -7,18 +7,28 @@ import { ScanError } from '../errors.js';
  *   <prefix>:lists                      SET: names of every list
  *   <prefix>:list:<name>:meta           HASH: version (bumped by every change), role, action, updatedAt, createdAt (set when the list is made)
  *   <prefix>:list:<name>:entries        HASH: `<kind letter>:<canonical value>` -> `<addedAt> <JSON info>`
+ *   <prefix>:list:<name>:log            STREAM: entry-level changes, id <version>-<n> (see list-scripts.ts)
  *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit
+ *   <prefix>:list:<name>:staging:<id>:log  HASH: the staged entries' changes (field -> value, '' removed), logged at commit
  *   <prefix>:list-changes               pub/sub channel: "<name> <version>" after every change
  */
 export interface ListKeys {
   meta: string;
   entries: string;
+  log: string;
   staging(id: string): string;
+  stagingLog(id: string): string;
 }
 
 export function listKeys(prefix: string, name: string): ListKeys {
   const base = `${prefix}:list:${name}`;
-  return { meta: `${base}:meta`, entries: `${base}:entries`, staging: (id) => `${base}:staging:${id}` };
+  return {
+    meta: `${base}:meta`,
+    entries: `${base}:entries`,
+    log: `${base}:log`,
+    staging: (id) => `${base}:staging:${id}`,
+    stagingLog: (id) => `${base}:staging:${id}:log`,
+  };
 }
 
 export function listNamesKey(prefix: string): string {

@@ -95,6 +95,15 @@ export class CompiledListBuilder {
     return this;
   }
 
+  /**
+   * Removes one entry (a changelog record replayed after a load). Its host stays in the host set
+   * and filter: they only rule hosts out, so a host too many costs a lookup, never a wrong match.
+   */
+  remove(kind: EntryKind, value: string): this {
+    this.maps[kind].delete(value);
+    return this;
+  }
+
   addEntry(entry: ListEntry): this {
     return this.add(entry.kind, entry.value, encodeEntryInfo(entry, entry.addedAt ?? '').value);
   }
@@ -104,10 +113,11 @@ export class CompiledListBuilder {
     return this.maps.url.size + this.maps.expression.size + this.maps.domain.size;
   }
 
-  build(): CompiledList {
+  /** The list, with `overrides` of the settings given at construction (a version reached by replaying records). */
+  build(overrides: Partial<ListSettings> = {}): CompiledList {
     const { url, expression, domain } = this.maps;
     const size = url.size + expression.size + domain.size;
-    return { ...this.settings, urls: url, expressions: expression, domains: domain, expressionHosts: this.expressionHosts, hostFilter: this.hostFilter, size };
+    return { ...this.settings, ...overrides, urls: url, expressions: expression, domains: domain, expressionHosts: this.expressionHosts, hostFilter: this.hostFilter, size };
   }
 }
 

@@ -1,14 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../runtime/logger.js';
 import { ListMatcher, type CompiledList } from './list-matcher.js';
+import { compactList, needsCompaction, patchList } from './list-patch.js';
 import type { ListStore } from './list-store.js';
 
 /**
  * A worker's in-memory copy of every list, kept current: a pub/sub message on each change
- * triggers a reload of that list, and a periodic version check catches messages lost while the
- * subscriber was disconnected. A reload builds the list beside the old one (chunked, yielding to
- * the event loop) and swaps a new matcher in at once, so a matcher holds one version of each list
- * (the link-blocklist signal type keeps a job on the matcher its first item met).
+ * triggers a sync of that list, and a periodic version check catches messages lost while the
+ * subscriber was disconnected. A sync applies the changelog records since the loaded version
+ * (one round trip, a patched snapshot: see list-patch.ts) and falls back to a full load when the
+ * changelog does not reach back that far, the list was replaced or made again. A full load builds
+ * the list beside the old one (chunked, yielding to the event loop). Either way a new matcher is
+ * swapped in at once, so a matcher holds one version of each list (the link-blocklist signal type
+ * keeps a job on the matcher its first item met).
  */
 
 export interface ListReplicaOptions {
@@ -62,7 +66,7 @@ export class ListReplica {
     await Promise.all([...names, ...gone].map((name) => this.reload(name)));
   }
 
-  /** Reloads one list when its version differs from the loaded one. */
+  /** Brings one list up to date when its version differs from the loaded one (changelog, or a full load). */
   reload(name: string): Promise<void> {
     const run = (this.queues.get(name) ?? Promise.resolve()).then(() => (this.closed ? undefined : this.reloadIfChanged(name)));
     const settled = run.catch(() => undefined);
@@ -90,12 +94,34 @@ export class ListReplica {
     const { store, logger } = this.options;
     const identity = await store.identity(name);
     if (identity === undefined) return this.swap(name, undefined);
-    if (this.lists.get(name)?.version === String(identity.version) && this.createdAt.get(name) === identity.createdAt) return;
+    const loaded = this.lists.get(name);
+    const createdAt = this.createdAt.get(name);
+    if (loaded?.version === String(identity.version) && createdAt === identity.createdAt) return;
+    if (loaded !== undefined && createdAt === identity.createdAt && Number(loaded.version) < identity.version && (await this.applyChanges(name, loaded, createdAt))) return;
     const started = performance.now();
-    const loaded = await store.loadWithIdentity(name);
+    const full = await store.loadWithIdentity(name);
     if (this.closed) return;
-    this.swap(name, loaded?.list, loaded?.identity.createdAt);
-    logger?.info({ list: name, version: loaded?.list.version, size: loaded?.list.size, ms: Math.round(performance.now() - started) }, 'list loaded');
+    this.swap(name, full?.list, full?.identity.createdAt);
+    logger?.info({ list: name, version: full?.list.version, size: full?.list.size, ms: Math.round(performance.now() - started) }, 'list loaded');
+  }
+
+  /** Applies the changelog since `loaded`; false when it does not reach back (load the list whole). */
+  private async applyChanges(name: string, loaded: CompiledList, createdAt: string): Promise<boolean> {
+    const since = await this.options.store.changesSince(name, Number(loaded.version), createdAt);
+    if (since.gap) return false;
+    if (this.closed) return true;
+    const patched = patchList(loaded, since.changes, String(since.version));
+    this.swap(name, patched, createdAt);
+    this.options.logger?.debug({ list: name, version: patched.version, changes: since.changes.length }, 'list changes applied');
+    if (needsCompaction(patched)) {
+      // Same version, same entries, plain maps: swapped in when done (later changes wait in this list's queue).
+      const started = performance.now();
+      const compacted = await compactList(patched);
+      if (this.closed) return true;
+      this.swap(name, compacted, createdAt);
+      this.options.logger?.info({ list: name, version: compacted.version, size: compacted.size, ms: Math.round(performance.now() - started) }, 'list compacted');
+    }
+    return true;
   }
 
   private swap(name: string, list: CompiledList | undefined, createdAt = ''): void {

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { RedisClient } from '../runtime/redis.js';
-import { encodeEntryInfo, entryField, parseEntryField, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
+import { encodeEntryInfo, entryField, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
 import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
-import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES } from './list-scripts.js';
+import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
 import { runScript } from '../runtime/redis-script.js';
 
 /**
  * Named block- and allowlists in Redis, versioned: every change bumps the list's version in the
- * same script and announces `<name> <version>` on the changes channel (see list-keys.ts). The CLI
- * writes through this class; workers load lists with `load` (chunked HSCAN) into matchers.
+ * same script, appends the entries it changed to the list's changelog and announces
+ * `<name> <version>` on the changes channel (see list-keys.ts, list-scripts.ts). The CLI writes
+ * through this class; workers load lists with `load` (chunked HSCAN) into matchers and catch up
+ * with `changesSince`.
  */
 
 export interface ListStoreOptions {
@@ -18,6 +20,11 @@ export interface ListStoreOptions {
   prefix: string;
   /** Entries per script call while changing a list and per HSCAN page while loading. Default 5000. */
   batchSize?: number;
+  /**
+   * Approximate changelog records kept per list. A replica further behind than this loads the
+   * whole list instead of applying changes. Default 100000.
+   */
+  changelogMaxLength?: number;
 }
 
 export interface ListSummary {
@@ -50,6 +57,19 @@ export interface ListChange {
   removed: number;
 }
 
+/** One changelog record: part of what moves a list from `version - 1` to `version`. */
+export type ListLogRecord =
+  | { version: number; op: 'add'; kind: EntryKind; value: string; info: string }
+  | { version: number; op: 'remove'; kind: EntryKind; value: string }
+  | { version: number; op: 'settings'; role: ListRole; action: ListAction };
+
+/**
+ * The records after a version, in order, or `gap`: the changelog no longer reaches back (trimmed,
+ * or written by a writer from before the changelog), the entries were replaced, or the list was
+ * deleted or made again. A gap means loading the whole list.
+ */
+export type ListChangesSince = { gap: false; changes: ListLogRecord[]; version: number } | { gap: true; version: number };
+
 export interface ListSettingsInput {
   role?: ListRole;
   action?: ListAction;
@@ -78,17 +98,31 @@ export class ListRoleError extends Error {
 }
 
 const DEFAULT_BATCH_SIZE = 5000;
+const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
+/**
+ * Entries a staged change (import, large add or removal) logs one by one; beyond this it logs
+ * `reload`. Its commit writes them in one script, which must stay short.
+ */
+const STAGED_LOG_LIMIT = 10_000;
+/** Records read per XRANGE while catching up. */
+const CHANGELOG_PAGE = 10_000;
 /** Staged changes (imports, large adds and removals) retried when another writer changed the list meanwhile. */
 const STAGED_CHANGE_ATTEMPTS = 3;
 
 export class ListStore {
   private readonly batchSize: number;
+  private readonly changelogMaxLength: number;
 
   constructor(
     readonly redis: RedisClient,
     private readonly options: ListStoreOptions,
   ) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.changelogMaxLength = options.changelogMaxLength ?? DEFAULT_CHANGELOG_MAX_LENGTH;
+  }
+
+  private get stagedLogLimit(): number {
+    return Math.min(STAGED_LOG_LIMIT, this.changelogMaxLength);
   }
 
   get channel(): string {
@@ -191,18 +225,25 @@ export class ListStore {
 
   /**
    * Loads a list into matcher form, yielding to the event loop between pages so a worker keeps
-   * serving jobs while a large list loads. Loads again when the list changed during the scan.
-   * Undefined when the list does not exist.
+   * serving jobs while a large list loads. Undefined when the list does not exist.
    */
   async load(name: string): Promise<CompiledList | undefined> {
     return (await this.loadWithIdentity(name))?.list;
   }
 
-  /** `load`, with the identity (version and creation time) of what was loaded. */
+  /**
+   * `load`, with the identity (version and creation time) of what was loaded. The scan runs from
+   * version V (read first); changes made during it may or may not show in it, and all of them are
+   * in the changelog after V, so applying those records on top gives exactly the list at the last
+   * version read (an entry's records set or delete it whatever the scan saw). Without them (a
+   * replacement, a trimmed changelog, the list made again) the scan is a mix no version describes:
+   * it starts over. A list that keeps changing therefore still loads, unlike waiting for a pause.
+   */
   async loadWithIdentity(name: string): Promise<{ list: CompiledList; identity: ListIdentity } | undefined> {
     for (;;) {
       const before = await this.summary(name);
       if (before === undefined) return undefined;
+      const createdAt = before.createdAt ?? '';
       const builder = new CompiledListBuilder({ name, version: String(before.version), role: before.role, action: before.action }, before.size);
       for await (const page of this.scanEntries(name)) {
         for (const [field, info] of page) {
@@ -211,17 +252,68 @@ export class ListStore {
         }
         await yieldToEventLoop();
       }
-      const identity = { version: before.version, createdAt: before.createdAt ?? '' };
-      const after = await this.identity(name);
-      if (after?.version === identity.version && after.createdAt === identity.createdAt) return { list: builder.build(), identity };
+      const since = await this.changesSince(name, before.version, createdAt);
+      if (since.gap) continue;
+      let settings: Partial<ListSettingsInput> = {};
+      for (const record of since.changes) {
+        if (record.op === 'add') builder.add(record.kind, record.value, record.info);
+        else if (record.op === 'remove') builder.remove(record.kind, record.value);
+        else settings = { role: record.role, action: record.action };
+      }
+      return { list: builder.build({ ...settings, version: String(since.version) }), identity: { version: since.version, createdAt } };
     }
+  }
+
+  /**
+   * The changelog records after `version`, in order (see ListChangesSince). Given `createdAt` (the
+   * list's as the caller loaded it), a list made again since is a gap, whatever its version.
+   */
+  async changesSince(name: string, version: number, createdAt?: string): Promise<ListChangesSince> {
+    const keys = this.keys(name);
+    const recreated = (identity: ListIdentity | undefined) => identity === undefined || (createdAt !== undefined && identity.createdAt !== createdAt);
+    const before = await this.identity(name);
+    const current = before?.version;
+    if (current === undefined || current < version || recreated(before)) return { gap: true, version: current ?? 0 };
+    const changes: ListLogRecord[] = [];
+    let start = `${version + 1}-0`;
+    let expected = version;
+    for (;;) {
+      const page = await this.redis.xrange(keys.log, start, '+', 'COUNT', CHANGELOG_PAGE);
+      for (const [id, fields] of page) {
+        const [major, minor] = id.split('-').map(Number) as [number, number];
+        // A version's records are written together and its first has minor 0: anything else
+        // means records were trimmed or a version has none (written before the changelog).
+        if (major !== expected && !(major === expected + 1 && minor === 0)) return { gap: true, version: current };
+        expected = major;
+        const record = parseRecord(major, fields);
+        if (record === undefined) return { gap: true, version: current }; // `reload`, or an op this version does not know
+        changes.push(record);
+      }
+      if (page.length < CHANGELOG_PAGE) break;
+      const [lastMajor, lastMinor] = page.at(-1)![0].split('-').map(Number) as [number, number];
+      start = `${lastMajor}-${lastMinor + 1}`;
+    }
+    const reached = changes.at(-1)?.version ?? version;
+    if (reached < current) return { gap: true, version: current };
+    // Deleted and made again while the changelog was read: those records may be the new list's.
+    if (createdAt !== undefined && recreated(await this.identity(name))) return { gap: true, version: current };
+    return { gap: false, changes, version: reached };
   }
 
   /** A change small enough for one script call: applied and versioned in that call. */
   private async mutate(name: string, op: 'add' | 'remove', args: string[], settings: ListSettingsInput): Promise<ListChange> {
     const keys = this.keys(name);
     // An empty call still creates the list (add).
-    const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix)], [name, this.channel, op, settings.role ?? '', settings.action ?? '', new Date().toISOString(), ...args])) as number[];
+    const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix), keys.log], [
+      name,
+      this.channel,
+      op,
+      settings.role ?? '',
+      settings.action ?? '',
+      new Date().toISOString(),
+      String(this.changelogMaxLength),
+      ...args,
+    ])) as number[];
     return { version: reply[0]!, added: reply[1]!, updated: reply[2]!, unchanged: reply[3]!, removed: reply[4]! };
   }
 
@@ -234,10 +326,20 @@ export class ListStore {
     }
   }
 
-  /** Makes `staging` the list's entries if the list is still at `versionBefore`; -1 when it moved on. */
-  private async commitStaging(name: string, staging: string, versionBefore: number, entriesChanged: boolean, settings: ListSettingsInput): Promise<number> {
+  /** Makes staging `id` the list's entries if the list is still at `versionBefore`; -1 when it moved on. */
+  private async commitStaging(name: string, id: string, versionBefore: number, entriesChanged: boolean, settings: ListSettingsInput & { replace?: boolean }): Promise<number> {
     const keys = this.keys(name);
-    return (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, staging, listNamesKey(this.options.prefix)], [name, this.channel, String(versionBefore), entriesChanged ? '1' : '0', settings.role ?? '', settings.action ?? '', new Date().toISOString()])) as number;
+    return (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, keys.staging(id), listNamesKey(this.options.prefix), keys.log, keys.stagingLog(id)], [
+      name,
+      this.channel,
+      String(versionBefore),
+      entriesChanged ? '1' : '0',
+      settings.role ?? '',
+      settings.action ?? '',
+      new Date().toISOString(),
+      String(this.changelogMaxLength),
+      settings.replace ? '1' : '0',
+    ])) as number;
   }
 
   /** A removal too large for one script call, staged on a copy of the entries. */
@@ -245,41 +347,47 @@ export class ListStore {
     const keys = this.keys(name);
     const versionBefore = await this.version(name);
     if (versionBefore === undefined) return { version: 0, added: 0, updated: 0, unchanged: 0, removed: 0 };
-    const staging = keys.staging(randomUUID());
+    const id = randomUUID();
+    const staging = keys.staging(id);
     let removed = 0;
     try {
       await this.redis.copy(keys.entries, staging);
-      for (let start = 0; start < fields.length; start += this.batchSize) removed += await this.redis.hdel(staging, ...fields.slice(start, start + this.batchSize));
+      for (let start = 0; start < fields.length; start += this.batchSize) {
+        removed += (await runScript(this.redis, STAGE_REMOVAL, [staging, keys.stagingLog(id)], [String(this.stagedLogLimit), ...fields.slice(start, start + this.batchSize)])) as number;
+      }
     } catch (error) {
-      await this.redis.unlink(staging);
+      await this.redis.unlink(staging, keys.stagingLog(id));
       throw error;
     }
-    const version = await this.commitStaging(name, staging, versionBefore, removed > 0, {});
+    const version = await this.commitStaging(name, id, versionBefore, removed > 0, {});
     if (version < 0) return undefined;
     return { version, added: 0, updated: 0, unchanged: 0, removed };
   }
 
   private async tryImport(name: string, entries: readonly ListEntry[], options: ImportOptions): Promise<ListChange | undefined> {
     const keys = this.keys(name);
-    const staging = keys.staging(randomUUID());
+    const id = randomUUID();
+    const staging = keys.staging(id);
     const [versionBefore, sizeBefore] = await Promise.all([this.version(name), this.redis.hlen(keys.entries)]);
     const counts = { added: 0, updated: 0, unchanged: 0 };
+    // A replacement's removals are not staged one by one: its commit logs `reload`.
+    const logLimit = String(options.replace ? 0 : this.stagedLogLimit);
     try {
       if (!options.replace && sizeBefore > 0) await this.redis.copy(keys.entries, staging);
       const args = tripleArgs(entries, new Date().toISOString());
       for (let start = 0; start < args.length; start += this.batchSize * 3) {
-        const [added, updated, unchanged] = (await runScript(this.redis, STAGE_ENTRIES, [staging, keys.entries], args.slice(start, start + this.batchSize * 3))) as number[];
+        const [added, updated, unchanged] = (await runScript(this.redis, STAGE_ENTRIES, [staging, keys.entries, keys.stagingLog(id)], [logLimit, ...args.slice(start, start + this.batchSize * 3)])) as number[];
         counts.added += added!;
         counts.updated += updated!;
         counts.unchanged += unchanged!;
       }
     } catch (error) {
-      await this.redis.unlink(staging);
+      await this.redis.unlink(staging, keys.stagingLog(id));
       throw error;
     }
     const removed = options.replace ? sizeBefore - counts.updated - counts.unchanged : 0;
     const changed = counts.added + counts.updated + removed > 0;
-    const version = await this.commitStaging(name, staging, versionBefore ?? 0, changed, options);
+    const version = await this.commitStaging(name, id, versionBefore ?? 0, changed, options);
     if (version < 0) return undefined;
     return { version, ...counts, removed };
   }
@@ -292,4 +400,18 @@ function tripleArgs(entries: readonly ListEntry[], now: string): string[] {
     args.push(entryField(entry), rest, entry.addedAt ?? now);
   }
   return args;
+}
+
+function parseRecord(version: number, fields: string[]): ListLogRecord | undefined {
+  const get = (name: string) => {
+    for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+    return undefined;
+  };
+  const op = get('op');
+  if (op === 'add' || op === 'remove') {
+    const { kind, value } = parseEntryField(get('f') ?? '');
+    return op === 'add' ? { version, op, kind, value, info: get('v') ?? '' } : { version, op, kind, value };
+  }
+  if (op === 'settings') return { version, op, role: get('role') === 'allow' ? 'allow' : 'block', action: get('action') === 'review' ? 'review' : 'block' };
+  return undefined;
 }

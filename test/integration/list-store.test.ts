@@ -27,7 +27,7 @@ describe('ListStore and ListReplica (real Redis)', () => {
 
   it('keeps its keys under the fleet prefix', async () => {
     await store.add('keys', entries('evil.example'));
-    expect((await redis.keys(`${prefix}*`)).sort()).toEqual([`${prefix}:list:keys:entries`, `${prefix}:list:keys:meta`, `${prefix}:lists`]);
+    expect((await redis.keys(`${prefix}*`)).sort()).toEqual([`${prefix}:list:keys:entries`, `${prefix}:list:keys:log`, `${prefix}:list:keys:meta`, `${prefix}:lists`]);
   });
 
   it('bumps the version on every change, and only on a change', async () => {
