@@ -6,6 +6,7 @@
  */
 import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
+import { readChangelogSince, type ChangelogSince, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { ScanError } from '../errors.js';
 import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
@@ -36,13 +37,10 @@ export interface HashSetChange {
  * Which incarnation of a set, at which version: `createdAt` tells a set deleted and created again
  * under the same name (its version restarts, and may reach the old one again) from the old one.
  */
-export interface HashSetIdentity {
-  version: number;
-  createdAt: string;
-}
+export type HashSetIdentity = VersionedIdentity;
 
 /** Changes after a version, or `gap` when the changelog no longer holds all of them. */
-export type ChangesSince = { gap: false; changes: HashSetChange[]; version: number } | { gap: true; version: number };
+export type ChangesSince = ChangelogSince<HashSetChange>;
 
 export interface AddResult {
   version: number;
@@ -68,8 +66,6 @@ export interface HashSetSummary {
 export type EntryInfo = Omit<HashSetEntry, 'id' | 'hash'>;
 
 const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
-/** Records read per XRANGE while catching up. */
-const CHANGELOG_PAGE = 10_000;
 
 export class HashSetStore {
   private readonly changelogMaxLength: number;
@@ -239,33 +235,15 @@ export class HashSetStore {
    * the caller loaded it), a set created again since is a gap too, whatever its version: its
    * changelog continues another set's contents.
    */
-  async changesSince(name: string, version: number, createdAt?: string): Promise<ChangesSince> {
-    const keys = this.keys(name);
-    const recreated = (identity: HashSetIdentity | undefined) => identity === undefined || (createdAt !== undefined && identity.createdAt !== createdAt);
-    const before = await this.identity(name);
-    const current = before?.version;
-    if (current === undefined || current < version || recreated(before)) return { gap: true, version: current ?? 0 };
-    const changes: HashSetChange[] = [];
-    let start = `${version + 1}-0`;
-    let expected = version;
-    for (;;) {
-      const page = await this.redis.xrangeBuffer(keys.log, start, '+', 'COUNT', CHANGELOG_PAGE);
-      for (const [rawId, fields] of page) {
-        const [major, minor] = rawId.toString().split('-').map(Number) as [number, number];
-        // Records of one version are written together, so a version's first record has minor 0.
-        if (major !== expected && !(major === expected + 1 && minor === 0)) return { gap: true, version: current };
-        expected = major;
-        changes.push(parseChange(major, fields));
-      }
-      if (page.length < CHANGELOG_PAGE) break;
-      const [lastMajor, lastMinor] = page.at(-1)![0].toString().split('-').map(Number) as [number, number];
-      start = `${lastMajor}-${lastMinor + 1}`;
-    }
-    const reached = changes.at(-1)?.version ?? version;
-    if (reached < current) return { gap: true, version: current };
-    // Deleted and created again while the changelog was read: those records may be the new set's.
-    if (createdAt !== undefined && recreated(await this.identity(name))) return { gap: true, version: current };
-    return { gap: false, changes, version: reached };
+  changesSince(name: string, version: number, createdAt?: string): Promise<ChangesSince> {
+    return readChangelogSince({
+      redis: this.redis,
+      logKey: this.keys(name).log,
+      version,
+      ...(createdAt !== undefined && { createdAt }),
+      identity: () => this.identity(name),
+      parse: parseChange,
+    });
   }
 
   private async mutate(name: string, script: string, args: Array<string | Buffer>): Promise<unknown[]> {

@@ -6,6 +6,7 @@ import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } fr
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
 import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
 import { runScript } from '../runtime/redis-script.js';
+import { readChangelogSince, type ChangelogSince, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 
 /**
  * Named block- and allowlists in Redis, versioned: every change bumps the list's version in the
@@ -43,10 +44,7 @@ export interface ListSummary {
  * 0 and can reach the old version number again, so replicas compare the creation time too ('' for
  * lists made before it was recorded).
  */
-export interface ListIdentity {
-  version: number;
-  createdAt: string;
-}
+export type ListIdentity = VersionedIdentity;
 
 export interface ListChange {
   version: number;
@@ -68,7 +66,7 @@ export type ListLogRecord =
  * or written by a writer from before the changelog), the entries were replaced, or the list was
  * deleted or made again. A gap means loading the whole list.
  */
-export type ListChangesSince = { gap: false; changes: ListLogRecord[]; version: number } | { gap: true; version: number };
+export type ListChangesSince = ChangelogSince<ListLogRecord>;
 
 export interface ListSettingsInput {
   role?: ListRole;
@@ -104,8 +102,6 @@ const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
  * `reload`. Its commit writes them in one script, which must stay short.
  */
 const STAGED_LOG_LIMIT = 10_000;
-/** Records read per XRANGE while catching up. */
-const CHANGELOG_PAGE = 10_000;
 /** Staged changes (imports, large adds and removals) retried when another writer changed the list meanwhile. */
 const STAGED_CHANGE_ATTEMPTS = 3;
 
@@ -268,36 +264,15 @@ export class ListStore {
    * The changelog records after `version`, in order (see ListChangesSince). Given `createdAt` (the
    * list's as the caller loaded it), a list made again since is a gap, whatever its version.
    */
-  async changesSince(name: string, version: number, createdAt?: string): Promise<ListChangesSince> {
-    const keys = this.keys(name);
-    const recreated = (identity: ListIdentity | undefined) => identity === undefined || (createdAt !== undefined && identity.createdAt !== createdAt);
-    const before = await this.identity(name);
-    const current = before?.version;
-    if (current === undefined || current < version || recreated(before)) return { gap: true, version: current ?? 0 };
-    const changes: ListLogRecord[] = [];
-    let start = `${version + 1}-0`;
-    let expected = version;
-    for (;;) {
-      const page = await this.redis.xrange(keys.log, start, '+', 'COUNT', CHANGELOG_PAGE);
-      for (const [id, fields] of page) {
-        const [major, minor] = id.split('-').map(Number) as [number, number];
-        // A version's records are written together and its first has minor 0: anything else
-        // means records were trimmed or a version has none (written before the changelog).
-        if (major !== expected && !(major === expected + 1 && minor === 0)) return { gap: true, version: current };
-        expected = major;
-        const record = parseRecord(major, fields);
-        if (record === undefined) return { gap: true, version: current }; // `reload`, or an op this version does not know
-        changes.push(record);
-      }
-      if (page.length < CHANGELOG_PAGE) break;
-      const [lastMajor, lastMinor] = page.at(-1)![0].split('-').map(Number) as [number, number];
-      start = `${lastMajor}-${lastMinor + 1}`;
-    }
-    const reached = changes.at(-1)?.version ?? version;
-    if (reached < current) return { gap: true, version: current };
-    // Deleted and made again while the changelog was read: those records may be the new list's.
-    if (createdAt !== undefined && recreated(await this.identity(name))) return { gap: true, version: current };
-    return { gap: false, changes, version: reached };
+  changesSince(name: string, version: number, createdAt?: string): Promise<ListChangesSince> {
+    return readChangelogSince({
+      redis: this.redis,
+      logKey: this.keys(name).log,
+      version,
+      ...(createdAt !== undefined && { createdAt }),
+      identity: () => this.identity(name),
+      parse: (major, fields) => parseRecord(major, fields.map(String)),
+    });
   }
 
   /** A change small enough for one script call: applied and versioned in that call. */
