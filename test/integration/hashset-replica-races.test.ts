@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { hashSetNamesKey } from '../../src/hashsets/hash-set-keys.js';
@@ -13,7 +13,7 @@ import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { waitUntil } from '../harness/fleet.js';
 import { seededHash as hash } from '../harness/hashes.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { suiteRedis } from '../harness/redis.js';
 import { redisProxy } from '../harness/redis-proxy.js';
 
 const entry = (id: string, seed: number) => ({ id, hash: hash(seed) });
@@ -27,14 +27,8 @@ async function dropSet(redis: Redis, store: HashSetStore, prefix: string, name: 
 }
 
 describe('hash-set replicas under races (real Redis)', () => {
-  const prefix = uniquePrefix('hashset-races');
-  const redis = testRedis();
+  const { prefix, redis } = suiteRedis('hashset-races');
   const store = new HashSetStore(redis, { prefix });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
 
   it('a load whose changelog is trimmed past its start on every attempt fails instead of labelling later entries with an earlier version', async () => {
     await store.create({ name: 'trimmed', algorithm: 'pdq' });

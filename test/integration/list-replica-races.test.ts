@@ -4,28 +4,22 @@
  * away under a running replica.
  */
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalEntry, type ListEntry } from '../../src/lists/list-entry.js';
 import { listKeys, listNamesKey } from '../../src/lists/list-keys.js';
 import { ListReplica } from '../../src/lists/list-replica.js';
 import { ListStore } from '../../src/lists/list-store.js';
 import { waitUntil } from '../harness/fleet.js';
 import { targetOf } from '../harness/link-targets.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { suiteRedis } from '../harness/redis.js';
 import { redisProxy } from '../harness/redis-proxy.js';
 
 const entries = (...texts: string[]): ListEntry[] => texts.map((text) => canonicalEntry(text));
 const matches = (replica: ListReplica, url: string) => replica.current().matchTargets([targetOf(url)]).matches.length;
 
 describe('list replicas under races (real Redis)', () => {
-  const prefix = uniquePrefix('list-races');
-  const redis = testRedis();
+  const { prefix, redis } = suiteRedis('list-races');
   const store = new ListStore(redis, { prefix });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
 
   it('a list deleted and re-created under the same name is reloaded, though its version number is the same again', async () => {
     await store.add('reborn', entries('old.example'));
