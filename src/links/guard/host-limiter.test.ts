@@ -216,4 +216,16 @@ describe('acquireFetchSlot', () => {
     holder.release();
     expect(limiter.hostCount).toBe(0);
   });
+
+  it('keeps the reason of a wait aborted by the job (a sibling failed, a shutdown gave it up)', async () => {
+    const limiter = new HostLimiter(1);
+    const holder = await acquireFetchSlot(limiter, new URL('http://a.victim.example/'), new AbortController().signal);
+    const job = new AbortController();
+    const waiting = acquireFetchSlot(limiter, new URL('http://b.victim.example/'), AbortSignal.any([job.signal, AbortSignal.timeout(60_000)]));
+    const reason = new ScanError('internal_error', 'another item of this job failed');
+    job.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    holder.release();
+    expect(limiter.hostCount).toBe(0);
+  });
 });

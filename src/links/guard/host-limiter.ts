@@ -156,15 +156,17 @@ export function hostKey(hostname: string): string {
 }
 
 /**
- * Waits for a slot for `url`'s host. A wait cut short by `signal` (the fetch's deadline) fails
- * like any other fetch that ran out of time, with `fetch_timeout` (transient: a busy host may
- * be free on retry), its detail naming the host unit and `cause: 'host_busy'`.
+ * Waits for a slot for `url`'s host. A wait cut short by the fetch's deadline fails like any
+ * other fetch that ran out of time, with `fetch_timeout` (transient: a busy host may be free on
+ * retry), its detail naming the host unit and `cause: 'host_busy'`; a wait aborted for another
+ * reason (the job failed or was given up) fails with that reason, as an abort mid-request does.
  */
 export async function acquireFetchSlot(limiter: HostLimiter, url: URL, signal: AbortSignal): Promise<HostSlot> {
   const key = hostKey(url.hostname);
   try {
     return await limiter.acquire(key, signal);
   } catch (error) {
+    if ((signal.reason as { name?: unknown } | undefined)?.name !== 'TimeoutError') throw error;
     throw new ScanError(
       'fetch_timeout',
       `no request slot for ${key} came free before the deadline (${limiter.limit} requests in flight there)`,
