@@ -20,7 +20,7 @@ import { withDeadline } from '../runtime/deadline.js';
 import { type HeldWholeDecode, heldTiffDecode, heldWholeDecode } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { sniffRefusedDocument } from './sniff.js';
-import { readTiffLayout } from './tiff-header.js';
+import { readTiffLayouts } from './tiff-header.js';
 
 export type { DecodeOptions } from './decode-options.js';
 
@@ -142,9 +142,11 @@ function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly num
     const held = heldWholeDecode(metadata);
     return held && { ...held, width: metadata.width, height: metadata.height };
   }
+  // One walk of the directory chain for all the pages, not one per page.
+  const layouts = readTiffLayouts(input, pages);
   let largest: HeldDecode | undefined;
-  for (const page of pages) {
-    const layout = readTiffLayout(input, page);
+  for (const [i, page] of pages.entries()) {
+    const layout = layouts[i];
     const held = heldTiffDecode(layout, metadata);
     if (held && (largest === undefined || held.bytes > largest.bytes)) {
       largest = { ...held, width: layout?.width ?? metadata.width, height: layout?.height ?? metadata.height, page };

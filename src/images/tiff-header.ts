@@ -3,9 +3,11 @@
  * metadata() does not say how the pixels are cut into strips or tiles, or whether the planes are
  * separate (see decode-memory.ts for what libvips then holds).
  *
- * Pure and bounded: classic TIFF and BigTIFF, both byte orders; every read is bounds-checked, page
- * N is reached by following exactly N next-IFD links (so a looping chain cannot spin), at most
- * MAX_VALUES values are read per tag, and anything malformed gives undefined, never an exception.
+ * Pure and bounded: classic TIFF and BigTIFF, both byte orders; every read is bounds-checked, the
+ * next-IFD chain is followed once per call, page N being reached after exactly N links and no link
+ * followed past the furthest page asked for (so a looping chain cannot spin, and asking for many
+ * pages costs one walk, not one per page), at most MAX_VALUES values are read per tag, and anything
+ * malformed gives undefined, never an exception.
  * A tag that is present but unreadable, or present twice with different values, also gives
  * undefined: libtiff may read it otherwise, so the caller must assume the worst.
  */
@@ -100,34 +102,55 @@ class Reader {
   }
 }
 
-/** The layout of page `page` (0 = the first IFD), or undefined when the bytes do not say. */
-export function readTiffLayout(bytes: Uint8Array, page = 0): TiffLayout | undefined {
-  if (!Number.isInteger(page) || page < 0 || page > MAX_PAGE || bytes.length < 8) return undefined;
+/**
+ * The layouts of the given pages (0 = the first IFD), in the same order, each undefined when the
+ * bytes do not say (or the page is not an integer from 0 to MAX_PAGE). The directory chain is
+ * walked once, up to the furthest page asked for; a page asked for twice shares its layout.
+ */
+export function readTiffLayouts(bytes: Uint8Array, pages: readonly number[]): (TiffLayout | undefined)[] {
+  const layouts: (TiffLayout | undefined)[] = pages.map(() => undefined);
+  /** Page number -> its positions in `pages`. */
+  const wanted = new Map<number, number[]>();
+  let last = -1;
+  pages.forEach((page, i) => {
+    if (!Number.isInteger(page) || page < 0 || page > MAX_PAGE) return;
+    const at = wanted.get(page);
+    if (at) at.push(i);
+    else wanted.set(page, [i]);
+    last = Math.max(last, page);
+  });
+  if (last < 0) return layouts;
+  const start = openTiff(bytes);
+  if (start === undefined) return layouts;
+  const { reader, variant } = start;
+  let ifd = start.ifd;
+
+  for (let page = 0; ifd; page++) {
+    const at = wanted.get(page);
+    if (at) {
+      const layout = readIfd(reader, variant, ifd);
+      for (const i of at) layouts[i] = layout;
+    }
+    if (page === last) break;
+    const count = reader.int(ifd, variant.countSize);
+    if (count === undefined) break;
+    ifd = reader.int(ifd + variant.countSize + count * variant.entrySize, variant.offsetSize);
+  }
+  return layouts;
+}
+
+/** The byte order, the variant and the first directory's offset from the header, or undefined if not a TIFF. */
+function openTiff(bytes: Uint8Array): { reader: Reader; variant: Variant; ifd: number | undefined } | undefined {
+  if (bytes.length < 8) return undefined;
   let little: boolean;
   if (bytes[0] === 0x49 && bytes[1] === 0x49) little = true;
   else if (bytes[0] === 0x4d && bytes[1] === 0x4d) little = false;
   else return undefined;
   const reader = new Reader(bytes, little);
   const magic = reader.int(2, 2);
-  let variant: Variant;
-  let ifd: number | undefined;
-  if (magic === 42) {
-    variant = CLASSIC;
-    ifd = reader.int(4, 4);
-  } else if (magic === 43 && reader.int(4, 2) === 8 && reader.int(6, 2) === 0) {
-    variant = BIG;
-    ifd = reader.int(8, 8);
-  } else {
-    return undefined;
-  }
-
-  for (let hop = 0; hop < page; hop++) {
-    if (!ifd) return undefined;
-    const count = reader.int(ifd, variant.countSize);
-    if (count === undefined) return undefined;
-    ifd = reader.int(ifd + variant.countSize + count * variant.entrySize, variant.offsetSize);
-  }
-  return ifd ? readIfd(reader, variant, ifd) : undefined;
+  if (magic === 42) return { reader, variant: CLASSIC, ifd: reader.int(4, 4) };
+  if (magic === 43 && reader.int(4, 2) === 8 && reader.int(6, 2) === 0) return { reader, variant: BIG, ifd: reader.int(8, 8) };
+  return undefined;
 }
 
 function readIfd(reader: Reader, variant: Variant, ifd: number): TiffLayout | undefined {
