@@ -122,6 +122,8 @@ export class MihIndex implements HashIndex {
   private readonly candidates = new CandidateBuffer();
   /** Table entries the last query verified (for benchmarks; 0 when it scanned instead). */
   lastQueryCandidates = 0;
+  /** Entries the last query verified one by one, outside the tables' probes (unindexed, frozen, overflow scan). */
+  lastQueryOutright = 0;
   private compactedSize = 0;
   /** Slots added but not yet in any table, and each slot's position in that list (-1: none). */
   private unindexed = new Int32Array(64);
@@ -226,8 +228,8 @@ export class MihIndex implements HashIndex {
       this.unindexedPosition[last] = position;
       this.unindexedPosition[slot] = -1;
     } else {
-      // Each table drops the slot if it holds it: during a rebuild a new table holds the frozen
-      // unindexed slots that the old ones do not.
+      // Each table drops the slot wherever it holds it: during a rebuild an old table holds a frozen
+      // slot in its overflow (once drained) and a new table in its lists.
       const base = slot * this.store.wordCount;
       for (const table of this.tables) table.remove(table.keyOf(this.store.words, base), slot);
     }
@@ -275,11 +277,12 @@ export class MihIndex implements HashIndex {
 
   /**
    * Begins a rebuild of every table for the current size (see mih-rebuild.ts). Synchronous part:
-   * O(unindexed) to freeze the unindexed list.
+   * O(unindexed) to freeze the unindexed list (the rebuild's first slices, and queries, move it
+   * into the old tables' overflow).
    */
   private startRebuild(scheduled: boolean): MihRebuild {
     const layout = this.rebuildLayout();
-    // Unindexed slots stay out of the old tables; queries verify them from the frozen list until the end.
+    // Unindexed slots leave the list; queries verify them from the frozen list until they are moved.
     const frozen = this.unindexed;
     const frozenCount = this.unindexedCount;
     for (let i = 0; i < frozenCount; i++) this.unindexedPosition[frozen[i]!] = -1;
@@ -337,6 +340,7 @@ export class MihIndex implements HashIndex {
     this.maintain();
     const plan = this.planFor(radius);
     this.lastQueryCandidates = 0;
+    this.lastQueryOutright = 0;
     if (plan === null) return this.scanStore(radius, matches).sort(compareMatches);
     this.probeTables(plan, radius, matches);
     // A match may come from several tables: equal entries are adjacent once sorted.
@@ -393,16 +397,20 @@ export class MihIndex implements HashIndex {
     candidates.verify(words, wordCount, query, radius, (slot, distance) => {
       matches.push({ entryId: entryOfSlot[slot]!, distance });
     });
+    let outright = this.unindexedCount;
     if (scanOverflow) {
+      outright += pendingAdds;
       const cells = this.tables[0]!.overflow.slots;
       for (let cell = 0; cell < cells.length; cell++) if (cells[cell]! >= 0) check(cells[cell]!);
     }
     for (let i = 0; i < this.unindexedCount; i++) check(this.unindexed[i]!);
     if (rebuild) {
-      // Frozen slots removed since are vacated (and not reused until the rebuild ends).
+      // Frozen slots not yet in the tables; those removed since are vacated (not reused until the end).
       const { frozen, frozenCount } = rebuild;
-      for (let i = 0; i < frozenCount; i++) if (entryOfSlot[frozen[i]!]! >= 0) check(frozen[i]!);
+      for (let i = rebuild.frozenMoved; i < frozenCount; i++) if (entryOfSlot[frozen[i]!]! >= 0) check(frozen[i]!);
+      outright += frozenCount - rebuild.frozenMoved;
     }
+    this.lastQueryOutright = outright;
   }
 
   private scanStore(radius: number, matches: HashMatch[]): HashMatch[] {
@@ -439,15 +447,18 @@ export class MihIndex implements HashIndex {
   /**
    * Upkeep before a query, bounded: once pending changes (unindexed adds, overflow entries,
    * tombstones) pass 1/8 of the compacted size, a rebuild starts and runs off the query (which makes
-   * it amortised O(m) per change); a long unindexed list moves to the overflow maps, at most
-   * REINDEX_PER_QUERY entries per query.
+   * it amortised O(m) per change); a long unindexed (or frozen) list moves to the overflow maps, at
+   * most REINDEX_PER_QUERY entries per query.
    */
   private maintain(): void {
     if (this.rebuild === null && this.pending() > Math.max(this.minPendingBeforeCompact, this.compactedSize / 8)) {
       this.startRebuild(this.scheduleRebuilds);
     }
+    const rebuild = this.rebuild;
+    // The frozen list is drained like the unindexed one: a long remainder, REINDEX_PER_QUERY at a time.
+    if (rebuild !== null && rebuild.frozenCount - rebuild.frozenMoved > this.unindexedScanMax) rebuild.drainFrozen(REINDEX_PER_QUERY);
     if (this.unindexedCount > this.unindexedScanMax) {
-      // Never snapshot slots (those are frozen), so no table receives a slot it already holds.
+      // Never snapshot slots (those are frozen, and drained by the rebuild), so no table receives a slot it already holds.
       const { words, wordCount } = this.store;
       const stop = Math.max(0, this.unindexedCount - REINDEX_PER_QUERY);
       while (this.unindexedCount > stop) {

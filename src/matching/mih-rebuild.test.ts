@@ -113,6 +113,42 @@ describe('MIH rebuilds off the query path', () => {
     }
   });
 
+  it('queries during a rebuild started by many pending adds find those adds by probing, not one by one', () => {
+    const stored = hashes(6, 30_000);
+    const mih = new MihIndex(256, { designRadius: 31, expectedSize: 20_000, rebuildScheduling: 'manual' });
+    const linear = new LinearIndex(256);
+    const addRange = (from: number, to: number) => {
+      for (let id = from; id < to; id++) {
+        mih.add(id, stored[id]!);
+        linear.add(id, stored[id]!);
+      }
+    };
+    addRange(0, 20_000);
+    mih.compact();
+    addRange(20_000, 30_000); // no query in between: all 10,000 unindexed, past 1/8 of 20,000
+    for (let id = 20_000; id < 30_000; id += 11) {
+      mih.remove(id);
+      linear.remove(id);
+    }
+    const queries = [near(stored[25_000]!, 12), near(stored[3]!, 30), ...hashes(7, 10)];
+    expect(mih.query(queries[0]!, 31)).toEqual(linear.query(queries[0]!, 31));
+    expect(mih.rebuilding).toBe(true);
+    // A query moves at most 4,096 of them into the tables' overflow (as with unindexed adds); the
+    // rebuild's first slices move the rest. Not one query verifies them all for the whole rebuild.
+    expect(mih.lastQueryOutright).toBeLessThan(10_000);
+    let steps = 0;
+    let outrightAfterDrain = 0;
+    for (let round = 0; round < 4 || !mih.advanceRebuild(100_000); round++) {
+      for (const query of round < 4 ? queries : queries.slice(0, 3)) {
+        expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
+        if (round >= 3) outrightAfterDrain = Math.max(outrightAfterDrain, mih.lastQueryOutright);
+      }
+      if (round >= 3 && mih.rebuilding) steps++;
+    }
+    expect(steps).toBeGreaterThan(3); // the queries above did run while the rebuild was under way
+    expect(outrightAfterDrain).toBe(0);
+  });
+
   it('compactInBackground yields to the event loop: timers fire during the build', async () => {
     const mih = new MihIndex(256, { designRadius: 31, expectedSize: 60_000 });
     hashes(5, 50_000).forEach((hash, id) => mih.add(id, hash));

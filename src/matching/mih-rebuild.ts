@@ -16,7 +16,10 @@
  * end instead: the old and new tables coexist until then.
  *
  * The index's unindexed list at the start is frozen: those slots are in the snapshot but not in the
- * old tables, so queries verify them from `frozen` until the rebuild ends.
+ * old tables. The rebuild's first phase (`drainFrozen`, also called by queries, a bounded number at a
+ * time) moves them into every old table's overflow, before the snapshot scan and so before any table
+ * is swapped; queries verify outright only the ones not moved yet. `catchUp` leaves snapshot slots
+ * out of a new table's overflow (its lists hold them), so no table gets a slot twice.
  */
 import { performance } from 'node:perf_hooks';
 import type { Substring } from './mih-layout.js';
@@ -49,9 +52,13 @@ export interface RebuildLayout {
 }
 
 export class MihRebuild {
-  /** The index's unindexed list as it was at the start: queries verify its live slots until the end. */
+  /**
+   * The index's unindexed list as it was at the start: [frozenMoved, frozenCount) are not in any
+   * table yet (queries verify their live slots outright); the rest are in every old table's overflow.
+   */
   readonly frozen: Int32Array;
   readonly frozenCount: number;
+  frozenMoved = 0;
   /** Resolves once the new tables are in and the vacated slots are back in the store. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -121,9 +128,36 @@ export class MihRebuild {
     return this.finished;
   }
 
+  /**
+   * Moves up to `limit` frozen slots into every (old) table's overflow: O(m) each. Only before the
+   * snapshot scan ends, so that no new table is in yet. Returns the number moved (vacated ones count).
+   */
+  drainFrozen(limit: number): number {
+    const end = Math.min(this.frozenCount, this.frozenMoved + limit);
+    const { words, wordCount, entryOfSlot } = this.host.store;
+    const tables = this.host.tables();
+    const { frozen } = this;
+    for (let i = this.frozenMoved; i < end; i++) {
+      const slot = frozen[i]!;
+      if (entryOfSlot[slot]! < 0) continue; // removed since the start (never reused during a rebuild)
+      const base = slot * wordCount;
+      for (const table of tables) table.add(table.keyOf(words, base), slot);
+    }
+    const moved = end - this.frozenMoved;
+    this.frozenMoved = end;
+    return moved;
+  }
+
   /** About `units` items of work; returns the units left over. */
   private step(units: number): number {
     const { store } = this.host;
+    if (this.frozenMoved < this.frozenCount) {
+      // One unit per table insert: m per slot.
+      const perSlot = this.host.tables().length;
+      units -= this.drainFrozen(Math.max(1, Math.floor(units / perSlot))) * perSlot;
+      if (this.frozenMoved < this.frozenCount) return Math.max(0, units);
+      if (units <= 0) return 0;
+    }
     if (this.scanned < this.slotLimit) {
       const end = Math.min(this.slotLimit, this.scanned + units);
       const { entryOfSlot } = store;
