@@ -133,7 +133,7 @@ export class HashSetReplicas {
     const { metrics, store } = this.options;
     if (!metrics) return;
     // Set as each answer arrives: a flood-guard update on the same connection after it is newer.
-    await Promise.all(names.map(async (name) => metrics.quarantined.set({ set: name }, await store.redis.hlen(store.keys(name).quarantine))));
+    await Promise.all(names.map(async (name) => metrics.quarantined.set({ set: name }, await store.quarantinedCount(name))));
   }
 
   private async syncOnce(name: string): Promise<void> {

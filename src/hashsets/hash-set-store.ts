@@ -164,6 +164,11 @@ export class HashSetStore {
     return { version, changed: changed === 1 };
   }
 
+  /** How many entries the flood guard has quarantined (one round trip, no entry read). */
+  quarantinedCount(name: string): Promise<number> {
+    return this.redis.hlen(this.keys(name).quarantine);
+  }
+
   /** Entries the flood guard quarantined, by id. */
   async quarantined(name: string): Promise<Array<{ id: string; at: string; items: number; windowSeconds: number }>> {
     const all = await this.redis.hgetall(this.keys(name).quarantine);
