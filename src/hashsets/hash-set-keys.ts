@@ -3,7 +3,7 @@
  * a set's keys share one slot with the queues and its multi-key scripts run on a cluster.
  *
  *   <prefix>:hashsets                      SET: names of every set
- *   <prefix>:hashset:<name>:meta           HASH: config (JSON), version, nextEntryNo, matches, suppressions, createdAt
+ *   <prefix>:hashset:<name>:meta           HASH: config (JSON), version, nextEntryNo, matches, suppressions, createdAt, stamp (of the version)
  *   <prefix>:hashset:<name>:entries        HASH: id -> entry number (4 bytes BE), flags (1 byte), hash bytes
  *   <prefix>:hashset:<name>:info           HASH: id -> JSON { label, source, addedAt, addedBy, disabled }
  *   <prefix>:hashset:<name>:ids            HASH: entry number -> id (evidence for a match)

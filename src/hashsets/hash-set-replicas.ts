@@ -40,10 +40,11 @@ export class HashSetReplicas {
     const { subscriber, store } = this.options;
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== store.channel) return;
+      // Synced even when the version announced is the one held: after a failover that lost the
+      // last writes, the same number can name another version (see versioned-changelog.ts), and
+      // a creation (version 0) may be of a set deleted and created again under a loaded name.
       const name = message.slice(0, message.lastIndexOf(' '));
-      const version = Number(message.slice(message.lastIndexOf(' ') + 1));
-      // Version 0 announces a creation: perhaps of a set deleted and created again under a loaded name.
-      if (this.replicas.get(name)?.versionNumber !== version || version === 0) void this.sync(name);
+      if (name) void this.sync(name);
     });
     // Without a listener ioredis prints every failed reconnect raw on stderr.
     subscriber.on('error', (error: unknown) => {
@@ -84,9 +85,9 @@ export class HashSetReplicas {
           const identity = identities[i];
           if (identity === undefined) return undefined; // deleted since the names were read
           const replica = this.replicas.get(name);
-          // The creation time too: a set created again may be back at the loaded version number.
-          const current = replica?.versionNumber === identity.version && replica.createdAt === identity.createdAt;
-          return current ? undefined : this.sync(name);
+          // Creation time and stamp too: a set created again, or a version written again after a
+          // failover, may carry the loaded version number.
+          return replica?.isAt(identity) ? undefined : this.sync(name);
         }),
       );
     } catch (error) {
@@ -139,10 +140,10 @@ export class HashSetReplicas {
   private async syncOnce(name: string): Promise<void> {
     const replica = this.replicas.get(name);
     if (replica && !replica.outgrown) {
-      const since = await this.options.store.changesSince(name, replica.versionNumber, replica.createdAt);
+      const since = await this.options.store.changesSince(name, replica.versionNumber, replica.held);
       if (this.closed) return;
       if (!since.gap) {
-        replica.apply(since.changes);
+        replica.apply(since.changes, since.stamp);
         this.options.metrics?.entries.set({ set: name }, replica.size);
         // Outgrown by these very changes (a large import into a set loaded small): reload now, as
         // no later change may come to trigger it, and a linear scan of that size stays slow.

@@ -2,6 +2,8 @@
  * The Lua scripts that change a hash set. Each runs atomically: it changes the entries, appends one
  * changelog record per changed entry with stream id <new version>-<n>, bumps the version once and
  * announces "<name> <version>" on the change channel, or, when nothing changed, does none of that.
+ * A version's first record ends with `prev <stamp> stamp <stamp>` and the meta keeps the
+ * version's stamp (see runtime/versioned-changelog.ts: a version written again after a failover).
  *
  * KEYS: meta, entries, info, ids, log.  ARGV: changelog max length, channel, set name, pack key
  * prefix, then per script. Every change also writes the entry's slot in its pack (see hash-set-keys.ts).
@@ -14,13 +16,24 @@ if not version then return redis.error_reply('hashset_not_found') end
 version = tonumber(version)
 local nextVersion = version + 1
 local seq = 0
+local stamp
 local function log(...)
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], nextVersion .. '-' .. seq, ...)
+  if seq == 0 then
+    local now = redis.call('TIME')
+    stamp = now[1] .. string.format('%06d', tonumber(now[2]))
+    local prev = redis.call('HGET', KEYS[1], 'stamp') or ''
+    local fields = { ... }
+    local n = #fields
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'prev', prev, 'stamp', stamp
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], nextVersion .. '-0', unpack(fields))
+  else
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], nextVersion .. '-' .. seq, ...)
+  end
   seq = seq + 1
 end
 local function finish()
   if seq == 0 then return version end
-  redis.call('HSET', KEYS[1], 'version', nextVersion)
+  redis.call('HSET', KEYS[1], 'version', nextVersion, 'stamp', stamp)
   redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. nextVersion)
   return nextVersion
 end

@@ -6,7 +6,7 @@
  */
 import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
-import { readChangelogSince, type ChangelogSince, type VersionedIdentity } from '../runtime/versioned-changelog.js';
+import { readChangelogSince, type ChangelogSince, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { ScanError } from '../errors.js';
 import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
@@ -35,7 +35,8 @@ export interface HashSetChange {
 
 /**
  * Which incarnation of a set, at which version: `createdAt` tells a set deleted and created again
- * under the same name (its version restarts, and may reach the old one again) from the old one.
+ * under the same name (its version restarts, and may reach the old one again) from the old one,
+ * and `stamp` a version written again after a Redis failover lost the first.
  */
 export type HashSetIdentity = VersionedIdentity;
 
@@ -55,6 +56,8 @@ export interface HashSetSummary {
   version: number;
   size: number;
   createdAt: string;
+  /** Which write made this version ('' before writes recorded one; see HashSetIdentity). */
+  stamp: string;
   /** Matches recorded since the set was created, by the flood guard: block and review sets only (negative sets' hits are not counted). */
   matches: number;
   /** Negative sets: block and review matches their entries hid since the set was created (counted by the flood guard). */
@@ -111,6 +114,7 @@ export class HashSetStore {
       version: Number(meta.version),
       size,
       createdAt: meta.createdAt ?? '',
+      stamp: meta.stamp ?? '',
       matches: Number(meta.matches ?? 0),
       suppressions: Number(meta.suppressions ?? 0),
       nextEntryNo: Number(meta.nextEntryNo ?? 0),
@@ -122,10 +126,10 @@ export class HashSetStore {
     return version === null ? undefined : Number(version);
   }
 
-  /** Version and creation time in one read; undefined when no set of that name exists. */
+  /** Version, creation time and stamp in one read; undefined when no set of that name exists. */
   async identity(name: string): Promise<HashSetIdentity | undefined> {
-    const [version, createdAt] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt');
-    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '' };
+    const [version, createdAt, stamp] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt', 'stamp');
+    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '', stamp: stamp ?? '' };
   }
 
   /**
@@ -236,16 +240,17 @@ export class HashSetStore {
 
   /**
    * The changes after `version`, in order. A gap (the changelog was trimmed past `version`, or the
-   * set was recreated) means the caller must reload the whole set. Given `createdAt` (the set's as
-   * the caller loaded it), a set created again since is a gap too, whatever its version: its
-   * changelog continues another set's contents.
+   * set was recreated) means the caller must reload the whole set. Given what the caller holds
+   * (`held`: creation time and stamp as loaded), a set created again since is a gap too, whatever
+   * its version (its changelog continues another set's contents), and so is a held version that a
+   * failover lost.
    */
-  changesSince(name: string, version: number, createdAt?: string): Promise<ChangesSince> {
+  changesSince(name: string, version: number, held?: HeldIncarnation): Promise<ChangesSince> {
     return readChangelogSince({
       redis: this.redis,
       logKey: this.keys(name).log,
       version,
-      ...(createdAt !== undefined && { createdAt }),
+      ...(held !== undefined && { held }),
       identity: () => this.identity(name),
       parse: parseChange,
     });

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { HashBytes } from '../matching/hash-bits.js';
+import { sameVersion, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
 import { HASH_BITS, type HashSetConfig } from './hash-set-config.js';
 import type { EntryDescription, MatchableHashSet } from './hash-set.js';
@@ -29,6 +30,8 @@ export class ReplicatedHashSet implements MatchableHashSet {
   /** ABSENT / ENABLED / DISABLED by entry number. */
   private state: Uint8Array;
   private versionNo: number;
+  /** The stamp of the version held: the same version number written again (failover) is another version. */
+  private versionStamp: string;
 
   private constructor(
     private readonly store: HashSetStore,
@@ -38,8 +41,10 @@ export class ReplicatedHashSet implements MatchableHashSet {
     entryNumbers = 0,
     /** The set's creation time as loaded: a set of the same name created since is another set. */
     readonly createdAt = '',
+    stamp = '',
   ) {
     this.versionNo = version;
+    this.versionStamp = stamp;
     this.state = new Uint8Array(Math.max(1024, entryNumbers));
     // A quarter of headroom: the index's storage doubles when full, which at 10M entries stalls
     // the change that triggers it for a second or more; this way that happens only after 25% growth.
@@ -57,7 +62,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       const summary = await store.summary(name);
-      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo, summary.createdAt);
+      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo, summary.createdAt, summary.stamp);
       const slot = 1 + HASH_BITS[summary.config.algorithm] / 8;
       let entries = 0;
       for await (const { firstEntryNo, pack } of store.readPacks(name, summary.nextEntryNo)) {
@@ -68,12 +73,12 @@ export class ReplicatedHashSet implements MatchableHashSet {
           entries++;
         }
       }
-      const since = await store.changesSince(name, summary.version, summary.createdAt);
+      const since = await store.changesSince(name, summary.version, set.held);
       if (since.gap) {
         if (attempt < LOAD_ATTEMPTS) continue;
         throw new Error(`hash set ${name} changed faster than its changelog keeps records during ${LOAD_ATTEMPTS} loads in a row`);
       }
-      set.apply(since.changes);
+      set.apply(since.changes, since.stamp);
       // The tables' build (~1.1 s at 1M entries, ~10 s at 10M) runs here, in slices that leave the
       // event loop free for the jobs and lock renewals of sets already loaded, rather than in a query.
       await set.index.finishInBackground();
@@ -89,6 +94,16 @@ export class ReplicatedHashSet implements MatchableHashSet {
     return this.versionNo;
   }
 
+  /** What changesSince checks besides the version: this set's creation time and its version's stamp. */
+  get held(): HeldIncarnation {
+    return { createdAt: this.createdAt, stamp: this.versionStamp };
+  }
+
+  /** Whether this copy is exactly the set `identity` describes (same incarnation, version and stamp). */
+  isAt(identity: VersionedIdentity): boolean {
+    return sameVersion({ version: this.versionNo, ...this.held }, identity);
+  }
+
   /** Matchable entries. */
   get size(): number {
     return this.index.size;
@@ -99,8 +114,11 @@ export class ReplicatedHashSet implements MatchableHashSet {
     return this.index.outgrown;
   }
 
-  /** Applies changelog records in order (records at or below the current version are replays). */
-  apply(changes: readonly HashSetChange[]): void {
+  /**
+   * Applies changelog records in order (records at or below the current version are replays);
+   * `stamp` is that of the last version they reach (changesSince's).
+   */
+  apply(changes: readonly HashSetChange[], stamp: string): void {
     for (const change of changes) {
       const { entryNo } = change;
       const state = this.stateOf(entryNo);
@@ -112,6 +130,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
       }
       if (change.version > this.versionNo) this.versionNo = change.version;
     }
+    this.versionStamp = stamp;
   }
 
   match(variants: readonly HashBytes[]): VariantMatch[] {

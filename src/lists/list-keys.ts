@@ -5,7 +5,7 @@ import { ScanError } from '../errors.js';
  * list's keys share one slot and its scripts may touch them together.
  *
  *   <prefix>:lists                      SET: names of every list
- *   <prefix>:list:<name>:meta           HASH: version (bumped by every change), role, action, updatedAt, createdAt (set when the list is made)
+ *   <prefix>:list:<name>:meta           HASH: version (bumped by every change), role, action, updatedAt, createdAt (set when the list is made), stamp (of the version)
  *   <prefix>:list:<name>:entries        HASH: `<kind letter>:<canonical value>` -> `<addedAt> <JSON info>`
  *   <prefix>:list:<name>:log            STREAM: entry-level changes, id <version>-<n> (see list-scripts.ts)
  *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../runtime/logger.js';
+import { sameVersion, type HeldIncarnation } from '../runtime/versioned-changelog.js';
 import { ListMatcher, type CompiledList } from './list-matcher.js';
 import { compactList, needsCompaction, patchList } from './list-patch.js';
 import type { ListStore } from './list-store.js';
@@ -26,8 +27,11 @@ const DEFAULT_CHECK_INTERVAL_MS = 30_000;
 
 export class ListReplica {
   private lists = new Map<string, CompiledList>();
-  /** Creation time of each loaded list (see ListIdentity): a list made again may reach the same version. */
-  private createdAt = new Map<string, string>();
+  /**
+   * Creation time and version stamp of each loaded list (see ListIdentity): a list made again, or a
+   * version written again after a failover, may carry the loaded version number.
+   */
+  private held = new Map<string, HeldIncarnation>();
   private matcher = new ListMatcher();
   private subscriber: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -95,41 +99,44 @@ export class ListReplica {
     const identity = await store.identity(name);
     if (identity === undefined) return this.swap(name, undefined);
     const loaded = this.lists.get(name);
-    const createdAt = this.createdAt.get(name);
-    if (loaded?.version === String(identity.version) && createdAt === identity.createdAt) return;
-    if (loaded !== undefined && createdAt === identity.createdAt && Number(loaded.version) < identity.version && (await this.applyChanges(name, loaded, createdAt))) return;
+    const held = this.held.get(name);
+    if (loaded !== undefined && held !== undefined) {
+      if (sameVersion({ version: Number(loaded.version), ...held }, identity)) return;
+      if (held.createdAt === identity.createdAt && Number(loaded.version) < identity.version && (await this.applyChanges(name, loaded, held))) return;
+    }
     const started = performance.now();
     const full = await store.loadWithIdentity(name);
     if (this.closed) return;
-    this.swap(name, full?.list, full?.identity.createdAt);
+    this.swap(name, full?.list, full?.identity);
     logger?.info({ list: name, version: full?.list.version, size: full?.list.size, ms: Math.round(performance.now() - started) }, 'list loaded');
   }
 
   /** Applies the changelog since `loaded`; false when it does not reach back (load the list whole). */
-  private async applyChanges(name: string, loaded: CompiledList, createdAt: string): Promise<boolean> {
-    const since = await this.options.store.changesSince(name, Number(loaded.version), createdAt);
+  private async applyChanges(name: string, loaded: CompiledList, held: HeldIncarnation): Promise<boolean> {
+    const since = await this.options.store.changesSince(name, Number(loaded.version), held);
     if (since.gap) return false;
     if (this.closed) return true;
     const patched = patchList(loaded, since.changes, String(since.version));
-    this.swap(name, patched, createdAt);
+    const patchedHeld = { createdAt: held.createdAt, stamp: since.stamp };
+    this.swap(name, patched, patchedHeld);
     this.options.logger?.debug({ list: name, version: patched.version, changes: since.changes.length }, 'list changes applied');
     if (needsCompaction(patched)) {
       // Same version, same entries, plain maps: swapped in when done (later changes wait in this list's queue).
       const started = performance.now();
       const compacted = await compactList(patched);
       if (this.closed) return true;
-      this.swap(name, compacted, createdAt);
+      this.swap(name, compacted, patchedHeld);
       this.options.logger?.info({ list: name, version: compacted.version, size: compacted.size, ms: Math.round(performance.now() - started) }, 'list compacted');
     }
     return true;
   }
 
-  private swap(name: string, list: CompiledList | undefined, createdAt = ''): void {
+  private swap(name: string, list: CompiledList | undefined, held: HeldIncarnation = { createdAt: '', stamp: '' }): void {
     if (list) {
       this.lists.set(name, list);
-      this.createdAt.set(name, createdAt);
+      this.held.set(name, { createdAt: held.createdAt, stamp: held.stamp });
     } else {
-      this.createdAt.delete(name);
+      this.held.delete(name);
       if (!this.lists.delete(name)) return;
     }
     this.matcher = new ListMatcher(this.lists.values());

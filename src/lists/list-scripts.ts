@@ -9,21 +9,34 @@
  * `op settings role <role> action <action>` (made, or role/action changed) and `op reload` (the
  * entries were replaced, or a staged change had too many entries to log: replicas load the list
  * whole). Every version has at least one record, so a version without records (a writer from
- * before the changelog) reads as a gap. The stream is capped (MAXLEN ~).
+ * before the changelog) reads as a gap. The stream is capped (MAXLEN ~). A version's first record
+ * ends with `prev <stamp> stamp <stamp>`, and the bump stores its stamp in the meta
+ * (see runtime/versioned-changelog.ts: how a version written again after a failover is told apart).
  */
 
 /** Shared: appends records of the version being written (`start_log` first). */
 const CHANGELOG = `
-local log_key, log_maxlen, log_version, log_seq = nil, nil, nil, 0
-local function start_log(key, maxlen, version)
+local log_key, log_maxlen, log_version, log_seq, log_prev, log_stamp = nil, nil, nil, 0, nil, nil
+local function start_log(key, maxlen, version, meta)
   log_key, log_maxlen, log_version = key, maxlen, version
   -- A log left by an earlier list of this name (deleted by hand) would be ahead of this version:
   -- XADD would fail half-way through the script, after its writes.
   local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
   if top and tonumber(string.match(top[1], '^(%d+)')) >= version then redis.call('DEL', key) end
+  local now = redis.call('TIME')
+  log_prev = redis.call('HGET', meta, 'stamp') or ''
+  log_stamp = now[1] .. string.format('%06d', tonumber(now[2]))
 end
 local function log_change(...)
-  redis.call('XADD', log_key, 'MAXLEN', '~', log_maxlen, log_version .. '-' .. log_seq, ...)
+  local id = log_version .. '-' .. log_seq
+  if log_seq == 0 then
+    local fields = { ... }
+    local n = #fields
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'prev', log_prev, 'stamp', log_stamp
+    redis.call('XADD', log_key, 'MAXLEN', '~', log_maxlen, id, unpack(fields))
+  else
+    redis.call('XADD', log_key, 'MAXLEN', '~', log_maxlen, id, ...)
+  end
   log_seq = log_seq + 1
 end
 `;
@@ -94,7 +107,7 @@ local function log_settings(meta)
 end
 local function bump(meta, channel, name, now)
   local version = redis.call('HINCRBY', meta, 'version', 1)
-  redis.call('HSET', meta, 'updatedAt', now)
+  redis.call('HSET', meta, 'updatedAt', now, 'stamp', log_stamp)
   redis.call('PUBLISH', channel, name .. ' ' .. version)
   return version
 end
@@ -112,7 +125,7 @@ local name, channel, op, role, action, now, maxlen = ARGV[1], ARGV[2], ARGV[3], 
 if op == 'remove' and redis.call('EXISTS', meta) == 0 then return { 0, 0, 0, 0, 0 } end
 local changed = apply_settings(meta, names, log, name, role, action, now)
 local version = tonumber(redis.call('HGET', meta, 'version'))
-start_log(log, maxlen, version + 1)
+start_log(log, maxlen, version + 1, meta)
 if changed == 1 then log_settings(meta) end
 local added, updated, unchanged, removed = 0, 0, 0, 0
 if op == 'add' then
@@ -168,7 +181,7 @@ if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected then
 end
 local changed = apply_settings(meta, names, log, name, role, action, now)
 local version = tonumber(redis.call('HGET', meta, 'version'))
-start_log(log, maxlen, version + 1)
+start_log(log, maxlen, version + 1, meta)
 if changed == 1 then log_settings(meta) end
 if entries_changed == '1' then
   redis.call('UNLINK', entries)

@@ -6,7 +6,7 @@ import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } fr
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
 import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
 import { runScript } from '../runtime/redis-script.js';
-import { readChangelogSince, type ChangelogSince, type VersionedIdentity } from '../runtime/versioned-changelog.js';
+import { readChangelogSince, type ChangelogSince, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 
 /**
  * Named block- and allowlists in Redis, versioned: every change bumps the list's version in the
@@ -37,12 +37,15 @@ export interface ListSummary {
   updatedAt?: string;
   /** When the list was made; absent for lists made before lists recorded it. */
   createdAt?: string;
+  /** Which write made this version ('' before writes recorded one; see VersionedIdentity). */
+  stamp: string;
 }
 
 /**
  * Which incarnation of a list, at which version: a list deleted and made again restarts at version
  * 0 and can reach the old version number again, so replicas compare the creation time too ('' for
- * lists made before it was recorded).
+ * lists made before it was recorded), and the version's stamp (a version written again after a
+ * Redis failover lost the first).
  */
 export type ListIdentity = VersionedIdentity;
 
@@ -147,6 +150,7 @@ export class ListStore {
       size,
       ...(meta.updatedAt && { updatedAt: meta.updatedAt }),
       ...(meta.createdAt && { createdAt: meta.createdAt }),
+      stamp: meta.stamp ?? '',
     };
   }
 
@@ -155,10 +159,10 @@ export class ListStore {
     return version === null ? undefined : Number(version);
   }
 
-  /** Version and creation time in one read; undefined when no list of that name exists. */
+  /** Version, creation time and stamp in one read; undefined when no list of that name exists. */
   async identity(name: string): Promise<ListIdentity | undefined> {
-    const [version, createdAt] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt');
-    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '' };
+    const [version, createdAt, stamp] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt', 'stamp');
+    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '', stamp: stamp ?? '' };
   }
 
   /** Adds (or relabels) entries as one change; creates the list when absent. */
@@ -228,7 +232,7 @@ export class ListStore {
   }
 
   /**
-   * `load`, with the identity (version and creation time) of what was loaded. The scan runs from
+   * `load`, with the identity (version, creation time, stamp) of what was loaded. The scan runs from
    * version V (read first); changes made during it may or may not show in it, and all of them are
    * in the changelog after V, so applying those records on top gives exactly the list at the last
    * version read (an entry's records set or delete it whatever the scan saw). Without them (a
@@ -239,7 +243,7 @@ export class ListStore {
     for (;;) {
       const before = await this.summary(name);
       if (before === undefined) return undefined;
-      const createdAt = before.createdAt ?? '';
+      const held = { createdAt: before.createdAt ?? '', stamp: before.stamp };
       const builder = new CompiledListBuilder({ name, version: String(before.version), role: before.role, action: before.action }, before.size);
       for await (const page of this.scanEntries(name)) {
         for (const [field, info] of page) {
@@ -248,7 +252,7 @@ export class ListStore {
         }
         await yieldToEventLoop();
       }
-      const since = await this.changesSince(name, before.version, createdAt);
+      const since = await this.changesSince(name, before.version, held);
       if (since.gap) continue;
       let settings: Partial<ListSettingsInput> = {};
       for (const record of since.changes) {
@@ -256,20 +260,21 @@ export class ListStore {
         else if (record.op === 'remove') builder.remove(record.kind, record.value);
         else settings = { role: record.role, action: record.action };
       }
-      return { list: builder.build({ ...settings, version: String(since.version) }), identity: { version: since.version, createdAt } };
+      return { list: builder.build({ ...settings, version: String(since.version) }), identity: { version: since.version, createdAt: held.createdAt, stamp: since.stamp } };
     }
   }
 
   /**
-   * The changelog records after `version`, in order (see ListChangesSince). Given `createdAt` (the
-   * list's as the caller loaded it), a list made again since is a gap, whatever its version.
+   * The changelog records after `version`, in order (see ListChangesSince). Given what the caller
+   * holds (`held`: creation time and stamp as loaded), a list made again since is a gap whatever
+   * its version, and so is a held version that a failover lost.
    */
-  changesSince(name: string, version: number, createdAt?: string): Promise<ListChangesSince> {
+  changesSince(name: string, version: number, held?: HeldIncarnation): Promise<ListChangesSince> {
     return readChangelogSince({
       redis: this.redis,
       logKey: this.keys(name).log,
       version,
-      ...(createdAt !== undefined && { createdAt }),
+      ...(held !== undefined && { held }),
       identity: () => this.identity(name),
       parse: (major, fields) => parseRecord(major, fields.map(String)),
     });

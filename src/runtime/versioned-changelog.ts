@@ -5,24 +5,44 @@ import type { RedisClient } from './redis.js';
  * entry ids are `<version>-<n>`, every version's records appended together with the version bump,
  * its first with n = 0. Replicas apply the records after the version they hold; anything that
  * breaks the chain (records trimmed, a version without records, a record the caller cannot
- * apply, the structure made again under the same name) is a gap: the caller loads it whole.
+ * apply, the structure made again under the same name, a version written again) is a gap: the
+ * caller loads it whole.
+ *
+ * Version stamps: each write that bumps the version also records a stamp (the Redis server's
+ * clock, in µs) in the structure's meta, and the first record of that version carries both the
+ * stamp it replaces (`prev`) and its own (`stamp`). A Redis failover that loses the last writes
+ * rolls the version back, and later writes reach the same version numbers again with other
+ * contents; the stamps tell those versions apart, and a replica holding a lost version finds its
+ * stamp matches no `prev` of the records that follow. Structures and records from before stamps
+ * were recorded read as stamp ''.
  */
 
-/** Which incarnation of the structure, at which version: `createdAt` tells a re-creation apart. */
+/** Which incarnation of the structure, at which version, written by which write. */
 export interface VersionedIdentity {
   version: number;
+  /** Tells a structure deleted and made again (back at version 0) apart from the old one. */
   createdAt: string;
+  /** Tells a version written again after a failover apart from the one that was lost. */
+  stamp: string;
 }
 
-export type ChangelogSince<T> = { gap: false; changes: T[]; version: number } | { gap: true; version: number };
+/** What a replica holds besides the version number: the incarnation and the stamp of its version. */
+export type HeldIncarnation = Pick<VersionedIdentity, 'createdAt' | 'stamp'>;
+
+/** Whether `held` is exactly `current`: same incarnation, same version, written by the same write. */
+export function sameVersion(held: VersionedIdentity | undefined, current: VersionedIdentity): boolean {
+  return held !== undefined && held.version === current.version && held.createdAt === current.createdAt && held.stamp === current.stamp;
+}
+
+export type ChangelogSince<T> = { gap: false; changes: T[]; version: number; stamp: string } | { gap: true; version: number };
 
 export interface ChangelogRead<T> {
   redis: RedisClient;
   logKey: string;
   /** The version the caller holds: records after it are read. */
   version: number;
-  /** The incarnation the caller loaded; a different one since is a gap whatever its version. */
-  createdAt?: string;
+  /** The incarnation and stamp the caller holds; without them (tools, tests) neither is checked. */
+  held?: HeldIncarnation;
   /** The structure's identity now (undefined: it does not exist). */
   identity: () => Promise<VersionedIdentity | undefined>;
   /** One record; undefined for one that cannot be applied (a `reload`, an unknown op): a gap. */
@@ -31,20 +51,41 @@ export interface ChangelogRead<T> {
 
 const PAGE = 10_000;
 
+/** A version's first record's `prev` and `stamp` fields ('' when absent: written before stamps). */
+function stampsOf(fields: Buffer[]): { prev: string; stamp: string } {
+  let prev = '';
+  let stamp = '';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!.toString();
+    if (name === 'prev') prev = fields[i + 1]!.toString();
+    else if (name === 'stamp') stamp = fields[i + 1]!.toString();
+  }
+  return { prev, stamp };
+}
+
 export async function readChangelogSince<T>(read: ChangelogRead<T>): Promise<ChangelogSince<T>> {
-  const { redis, logKey, version, createdAt } = read;
-  const recreated = (identity: VersionedIdentity | undefined) => identity === undefined || (createdAt !== undefined && identity.createdAt !== createdAt);
+  const { redis, logKey, version, held } = read;
+  const recreated = (identity: VersionedIdentity | undefined) => identity === undefined || (held !== undefined && identity.createdAt !== held.createdAt);
   const before = await read.identity();
   const current = before?.version;
   if (current === undefined || current < version || recreated(before)) return { gap: true, version: current ?? 0 };
+  // Held at the current version with another stamp: that version was written again (failover).
+  if (held !== undefined && current === version && before!.stamp !== held.stamp) return { gap: true, version: current };
   const changes: T[] = [];
   let reached = version;
+  let stamp = held?.stamp ?? before!.stamp;
   let start = `${version + 1}-0`;
   for (;;) {
     const page = await redis.xrangeBuffer(logKey, start, '+', 'COUNT', PAGE);
     for (const [rawId, fields] of page) {
       const [major, minor] = rawId.toString().split('-').map(Number) as [number, number];
       if (major !== reached && !(major === reached + 1 && minor === 0)) return { gap: true, version: current };
+      if (minor === 0) {
+        const link = stampsOf(fields);
+        // This version was written on top of another one than the caller's: the caller's was lost.
+        if (held !== undefined && link.prev !== stamp) return { gap: true, version: current };
+        stamp = link.stamp;
+      }
       reached = major;
       const change = read.parse(major, fields);
       if (change === undefined) return { gap: true, version: current };
@@ -56,6 +97,6 @@ export async function readChangelogSince<T>(read: ChangelogRead<T>): Promise<Cha
   }
   if (reached < current) return { gap: true, version: current };
   // Deleted and made again while the changelog was read: those records may be the new one's.
-  if (createdAt !== undefined && recreated(await read.identity())) return { gap: true, version: current };
-  return { gap: false, changes, version: reached };
+  if (held !== undefined && recreated(await read.identity())) return { gap: true, version: current };
+  return { gap: false, changes, version: reached, stamp };
 }

@@ -54,7 +54,7 @@ describe('hash sets in Redis', () => {
     const since = await store.changesSince('inc', 1);
     expect(since).toMatchObject({ gap: false, version: 4, changes: [{ op: 'add', version: 2 }, { op: 'disable', version: 3 }, { op: 'remove', version: 4 }] });
     if (since.gap) throw new Error('unexpected gap');
-    set.apply(since.changes);
+    set.apply(since.changes, since.stamp);
     expect(set.version).toBe('4');
     expect(set.match([hash(1)])).toEqual([]);
     expect(set.match([hash(2)])).toEqual([]);
@@ -62,7 +62,7 @@ describe('hash sets in Redis', () => {
     expect(match).toMatchObject({ distance: 4 });
     expect(await set.describe([match!.entryNo])).toEqual([{ id: 'c' }]);
     // Replaying records already applied changes nothing.
-    set.apply(since.changes);
+    set.apply(since.changes, since.stamp);
     expect(set.size).toBe(1);
 
     // The changelog trimmed past a replica's version: it must reload in full.
