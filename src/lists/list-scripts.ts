@@ -168,14 +168,15 @@ return removed
 /**
  * Makes a staged import the list, atomically, if nothing else changed the list meanwhile.
  * KEYS: meta, entries, staging, names, log, staging log. ARGV: name, channel, expected version,
- * entries changed (0/1), role or '', action or '', now, changelog max length, replace (0/1).
+ * entries changed (0/1), role or '', action or '', now, changelog max length, replace (0/1),
+ * expected stamp ('' for none: a list that does not exist yet, or from before stamps).
  * Logs the staged entries' changes, or `reload` for a replacement or an overflowing staging log.
  * Returns the version, or -1 when the list moved on.
  */
 export const COMMIT_STAGING = `${CHANGELOG}${APPLY_SETTINGS}
 local meta, entries, staging, names, log, staged_log = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local name, channel, expected, entries_changed, role, action, now, maxlen, replace = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected then
+local name, channel, expected, entries_changed, role, action, now, maxlen, replace, expected_stamp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected or (redis.call('HGET', meta, 'stamp') or '') ~= expected_stamp then
   redis.call('UNLINK', staging, staged_log)
   return -1
 end

@@ -58,6 +58,9 @@ export interface ListChange {
   removed: number;
 }
 
+/** What a staged change was computed against: committed only if the list is still there. */
+type StagedFrom = Pick<ListIdentity, 'version' | 'stamp'>;
+
 /** One changelog record: part of what moves a list from `version - 1` to `version`. */
 export type ListLogRecord =
   | { version: number; op: 'add'; kind: EntryKind; value: string; info: string }
@@ -306,27 +309,31 @@ export class ListStore {
     }
   }
 
-  /** Makes staging `id` the list's entries if the list is still at `versionBefore`; -1 when it moved on. */
-  private async commitStaging(name: string, id: string, versionBefore: number, entriesChanged: boolean, settings: ListSettingsInput & { replace?: boolean }): Promise<number> {
+  /**
+   * Makes staging `id` the list's entries if the list is still at `before` (version and stamp: the
+   * same number written again after a failover is another version); -1 when it moved on.
+   */
+  private async commitStaging(name: string, id: string, before: StagedFrom, entriesChanged: boolean, settings: ListSettingsInput & { replace?: boolean }): Promise<number> {
     const keys = this.keys(name);
     return (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, keys.staging(id), listNamesKey(this.options.prefix), keys.log, keys.stagingLog(id)], [
       name,
       this.channel,
-      String(versionBefore),
+      String(before.version),
       entriesChanged ? '1' : '0',
       settings.role ?? '',
       settings.action ?? '',
       new Date().toISOString(),
       String(this.changelogMaxLength),
       settings.replace ? '1' : '0',
+      before.stamp,
     ])) as number;
   }
 
   /** A removal too large for one script call, staged on a copy of the entries. */
   private async tryStagedRemove(name: string, fields: readonly string[]): Promise<ListChange | undefined> {
     const keys = this.keys(name);
-    const versionBefore = await this.version(name);
-    if (versionBefore === undefined) return { version: 0, added: 0, updated: 0, unchanged: 0, removed: 0 };
+    const before = await this.identity(name);
+    if (before === undefined) return { version: 0, added: 0, updated: 0, unchanged: 0, removed: 0 };
     const id = randomUUID();
     const staging = keys.staging(id);
     let removed = 0;
@@ -339,7 +346,7 @@ export class ListStore {
       await this.redis.unlink(staging, keys.stagingLog(id));
       throw error;
     }
-    const version = await this.commitStaging(name, id, versionBefore, removed > 0, {});
+    const version = await this.commitStaging(name, id, before, removed > 0, {});
     if (version < 0) return undefined;
     return { version, added: 0, updated: 0, unchanged: 0, removed };
   }
@@ -348,7 +355,7 @@ export class ListStore {
     const keys = this.keys(name);
     const id = randomUUID();
     const staging = keys.staging(id);
-    const [versionBefore, sizeBefore] = await Promise.all([this.version(name), this.redis.hlen(keys.entries)]);
+    const [before, sizeBefore] = await Promise.all([this.identity(name), this.redis.hlen(keys.entries)]);
     const counts = { added: 0, updated: 0, unchanged: 0 };
     // A replacement's removals are not staged one by one: its commit logs `reload`.
     const logLimit = String(options.replace ? 0 : this.stagedLogLimit);
@@ -367,7 +374,7 @@ export class ListStore {
     }
     const removed = options.replace ? sizeBefore - counts.updated - counts.unchanged : 0;
     const changed = counts.added + counts.updated + removed > 0;
-    const version = await this.commitStaging(name, id, versionBefore ?? 0, changed, options);
+    const version = await this.commitStaging(name, id, before ?? { version: 0, stamp: '' }, changed, options);
     if (version < 0) return undefined;
     return { version, ...counts, removed };
   }

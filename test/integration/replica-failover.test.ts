@@ -96,6 +96,36 @@ describe('replicas across a failover that lost the last writes (real Redis)', ()
     }
   });
 
+  it('a staged import computed on a version that a failover lost is not committed onto the version written again', async () => {
+    const store = new ListStore(redis, { prefix });
+    const keyPrefix = `${prefix}:list:staged:`;
+    await store.add('staged', [canonicalEntry('kept.example')]);
+    const before = await snapshot(redis, keyPrefix);
+    await store.add('staged', [canonicalEntry('lost.example')]);
+    // The import copies the entries (version 2, with lost.example), then the failover and another
+    // write make a version 2 without it, before the import commits.
+    let failOver: (() => Promise<void>) | undefined = async () => {
+      await failOverTo(redis, keyPrefix, before);
+      await store.add('staged', [canonicalEntry('second.example')]);
+    };
+    const copyingThenFailing = new Proxy(redis, {
+      get(target, property, receiver) {
+        if (property !== 'copy') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<Redis['copy']>) => {
+          const copied = await target.copy(...args);
+          const hook = failOver;
+          failOver = undefined;
+          await hook?.();
+          return copied;
+        };
+      },
+    });
+    await new ListStore(copyingThenFailing, { prefix }).import('staged', [canonicalEntry('imported.example')]);
+    const values = [];
+    for await (const page of store.scanEntries('staged')) values.push(...page.map(([field]) => field.slice(2)));
+    expect(values.sort()).toEqual(['imported.example', 'kept.example', 'second.example']);
+  });
+
   it('the changelog reader: records after a lost version are a gap for its holder, not for a replica of the new history', async () => {
     const store = new ListStore(redis, { prefix });
     const keyPrefix = `${prefix}:list:reader:`;
