@@ -55,6 +55,25 @@ describe('model manifest', () => {
     await expect(loadManifest(join(dir, 'manifest.json'))).rejects.toThrow(/models\.0\.abuseScore\.weights\.Gore: Gore is not one of the labels.*models\.1\.sha256/);
   });
 
+  it.each([
+    ['an input name the graph lacks', (image: Record<string, unknown>) => (image.input = { ...(image.input as object), name: 'pixel_values' }), /no input 'pixel_values' \(its inputs: input\)/],
+    ['an output name the graph lacks', (image: Record<string, unknown>) => (image.output = { name: 'scores' }), /no output 'scores' \(its outputs: probabilities\)/],
+    ['fewer labels than the output has', (image: Record<string, unknown>) => (image.labels = ['Drawing', 'Hentai', 'Porn', 'Sexy']), /has 5 values per sample, the manifest lists 4 labels/],
+    ['an input size the graph does not take', (image: Record<string, unknown>) => (image.input = { ...(image.input as object), width: 200 }), /a sample shaped \[224, 200, 3\].*failed/s],
+  ])('refuses at load, with model_integrity, a manifest entry with %s (it would fail or mislabel every job)', async (_case, edit, message) => {
+    const dir = await copyOfModels();
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { models: Array<Record<string, unknown>> };
+    const image = manifest.models[0]!;
+    edit(image);
+    // Weights only name labels the entry keeps.
+    image.abuseScore = { kind: 'weighted-sum', weights: { Porn: 1 } };
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const error = await openClassifiers({ manifestPath: join(dir, 'manifest.json'), tasks: ['image'] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'model_integrity' });
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).toMatch(/nsfw-mobilenet-v2.*refusing to load it/s);
+  });
+
   it('accepts an operator model by manifest entry alone (same file, new id and thresholds)', async () => {
     const dir = await copyOfModels();
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { models: Array<Record<string, unknown>> };

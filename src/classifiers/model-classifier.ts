@@ -36,6 +36,25 @@ abstract class ModelClassifier {
     return this.pool.stats();
   }
 
+  /**
+   * Starts the model's pool and runs one all-zero sample through it: a model whose input shape or
+   * output width differs from the manifest's would otherwise fail (or mislabel) every job, found
+   * only at run time. Refused with `model_integrity`.
+   */
+  protected static async startPool(entry: ModelEntry, options: SessionPoolOptions): Promise<SessionPool> {
+    const pool = await SessionPool.start(options);
+    let problem: string | undefined;
+    try {
+      const row = await pool.run(new Float32Array(options.sampleDims.reduce((a, b) => a * b, 1)));
+      if (row.length !== entry.labels.length) problem = `its output '${entry.output.name}' has ${row.length} values per sample, the manifest lists ${entry.labels.length} labels`;
+    } catch (error) {
+      problem = `a sample shaped [${options.sampleDims.join(', ')}] as the manifest's input describes failed: ${(error as Error).message}`;
+    }
+    if (problem === undefined) return pool;
+    await pool.close();
+    throw new ScanError('model_integrity', `model ${entry.id}@${entry.version}: ${problem}; refusing to load it`, { model: entry.id });
+  }
+
   protected async score(sample: Float32Array): Promise<ModelScore> {
     let row: Float32Array;
     try {
@@ -51,7 +70,7 @@ abstract class ModelClassifier {
 export class ImageClassifier extends ModelClassifier {
   static async open(manifest: LoadedManifest, entry: ModelEntry, options: PoolOptions = {}): Promise<ImageClassifier> {
     const spec = entry.input as ImageInputSpec;
-    const pool = await SessionPool.start({
+    const pool = await ModelClassifier.startPool(entry, {
       modelBytes: await readVerifiedModel(manifest, entry),
       inputName: spec.name,
       outputName: entry.output.name,
@@ -81,7 +100,7 @@ export class UrlClassifier extends ModelClassifier {
       throw new ScanError('model_integrity', `model ${entry.id} was trained on URL features ${found}; this build computes ${URL_FEATURES_VERSION}/${URL_FEATURE_DIMENSION}`, { model: entry.id });
     }
     // A logistic regression is microseconds: one thread, one intra-op thread, wide batches.
-    const pool = await SessionPool.start({
+    const pool = await ModelClassifier.startPool(entry, {
       modelBytes: await readVerifiedModel(manifest, entry),
       inputName: spec.name,
       outputName: entry.output.name,

@@ -61,14 +61,15 @@ describe('session pool', () => {
     await single.close();
   });
 
-  it('reports a missing output by name', async () => {
+  it('refuses at start, by name, an input or output the graph lacks (model_integrity)', async () => {
     const modelBytes = new Uint8Array(await readFile(join(defaultModelsDir(), 'url-lexical-logreg.onnx')));
-    const wrong = await SessionPool.start({ modelBytes, inputName: 'features', outputName: 'nope', sampleDims: [URL_FEATURE_DIMENSION], size: 1 });
-    try {
-      await expect(wrong.run(new Float32Array(URL_FEATURE_DIMENSION))).rejects.toThrow(/no output nope/);
-    } finally {
-      await wrong.close();
-    }
+    await expect(SessionPool.start({ modelBytes, inputName: 'features', outputName: 'nope', sampleDims: [URL_FEATURE_DIMENSION], size: 1 })).rejects.toMatchObject({
+      code: 'model_integrity',
+      message: expect.stringMatching(/no output 'nope' \(its outputs: .+\); refusing to load it/),
+    });
+    await expect(SessionPool.start({ modelBytes, inputName: 'pixels', outputName: 'nope', sampleDims: [URL_FEATURE_DIMENSION], size: 1 })).rejects.toMatchObject({
+      message: expect.stringMatching(/no input 'pixels' \(its inputs: features\) and no output 'nope'/),
+    });
   });
 });
 

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { GATE } from './session-gate.js';
 import { ScanError } from '../errors.js';
-import type { SessionClose, SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
+import type { SessionClose, SessionRefused, SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
 import { workerEntry } from './worker-entry.js';
 
 export interface SessionPoolOptions {
@@ -202,7 +202,13 @@ export class SessionPool {
       ended: false,
       gate: workerData.gate,
     };
-    worker.on('message', (message: SessionResponse | { ready: true }) => {
+    /** Why the thread ended, when it did not end because close() asked. */
+    let failure: Error | undefined;
+    worker.on('message', (message: SessionResponse | SessionRefused | { ready: true }) => {
+      if ('refused' in message) {
+        failure = new ScanError('model_integrity', `${this.label}: ${message.refused}; refusing to load it`);
+        return;
+      }
       if ('ready' in message) {
         slot.busy = false;
         // An idle thread must not keep a finished process alive; a run refs it for its duration.
@@ -213,8 +219,8 @@ export class SessionPool {
       }
       this.finish(slot, message);
     });
-    let failure: Error | undefined;
     worker.on('error', (error) => {
+      if (failure) return; // already refused
       failure = new ScanError('model_failed', `${this.label}: inference thread failed: ${error.message}`, undefined, { cause: error });
     });
     // A thread ends only when close() asks it to or by dying (a crash, an uncaught error, running out of memory).

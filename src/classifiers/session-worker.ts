@@ -24,6 +24,8 @@ export type SessionRequest = { id: number; data: Float32Array; dims: number[] };
 /** Finish the current batch, release the session, end the thread. */
 export type SessionClose = { close: true };
 export type SessionResponse = { id: number; data: Float32Array; dims: number[] } | { id: number; error: string };
+/** The session was created but the model is not the one the manifest describes: the thread ends. */
+export type SessionRefused = { refused: string };
 
 const config = workerData as SessionWorkerData;
 const port = parentPort!;
@@ -53,6 +55,18 @@ const loaded = await inOnnxruntime(async () => {
 // The process is exiting: end this thread (only) without starting.
 if (!loaded) process.exit();
 const { ort, session } = loaded;
+
+// A manifest naming an input or output the graph lacks would fail every run: refused at start.
+const missing = [
+  !session.inputNames.includes(config.inputName) && `no input '${config.inputName}' (its inputs: ${session.inputNames.join(', ')})`,
+  !session.outputNames.includes(config.outputName) && `no output '${config.outputName}' (its outputs: ${session.outputNames.join(', ')})`,
+].filter((problem): problem is string => typeof problem === 'string');
+if (missing.length) {
+  await inOnnxruntime(() => session.release());
+  port.postMessage({ refused: `the model has ${missing.join(' and ')}` } satisfies SessionRefused);
+  port.close();
+  process.exit();
+}
 
 /** The batch being run and answered, if any. */
 let current: Promise<void> = Promise.resolve();
