@@ -1,11 +1,13 @@
 import type { Readable } from 'node:stream';
 import { ScanError } from '../errors.js';
 import { canonicalize, canonicalizeParsed, DEFAULT_MAX_URL_LENGTH, parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
+import { CookieJar } from './cookie-jar.js';
 import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent, originKey } from './guard/connector.js';
 import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
+import { headerText } from './guard/header-text.js';
 import { findMetaRefresh, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
@@ -14,10 +16,10 @@ import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
 export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unfurl-types.js';
 
 /**
- * Follows a link the way a victim's browser would (HTTP redirects and meta refresh), recording
- * every hop, without ever letting the link reach the worker's own network. Never throws for a bad
- * URL or a network failure: the chain so far comes back with a typed error, so the caller can
- * still match every URL that was reached. Only a programming error (a malformed
+ * Follows a link the way a victim's browser would (HTTP redirects and meta refresh, with the
+ * chain's own cookies: see CookieJar), recording every hop, without ever letting the link reach
+ * the worker's own network. Never throws for a bad URL or a network failure: the chain so far
+ * comes back with a typed error, so the caller can still match every URL that was reached. Only a programming error (a malformed
  * `allowPrivateAddressesFor`) throws.
  */
 
@@ -40,6 +42,8 @@ interface Run {
   deadline: number;
   peers: Map<string, string>;
   tracker: RedirectTracker;
+  /** This chain's cookies only: never shared with another unfurl. */
+  cookies: CookieJar;
   hostLimiter: HostLimiter;
   request: (url: URL, signal: AbortSignal, timeoutMs: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
 }
@@ -107,6 +111,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
   const started = performance.now();
   const response = await run.request(target.url, signal, timeoutMs);
   const { url } = target;
+  run.cookies.store(url, response.headers['set-cookie']);
   const address = run.peers.get(originKey(url.protocol, url.hostname, url.port)) ?? 'unknown';
   const hop: UnfurlHop = {
     url: url.href,
@@ -146,7 +151,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
 function applyRefresh(hop: UnfurlHop, target: Target, refresh: MetaRefresh, kind: 'refresh-header' | 'meta-refresh', run: Run): boolean {
   let location: URL;
   try {
-    location = new URL(refresh.url, target.url);
+    location = new URL(refresh.url, documentBase(refresh.baseHref, target.url));
   } catch {
     run.result.warnings.push(`ignored a ${kind} with an unusable URL at ${target.url.href}`);
     return false;
@@ -157,9 +162,23 @@ function applyRefresh(hop: UnfurlHop, target: Target, refresh: MetaRefresh, kind
   return true;
 }
 
+/**
+ * The document base URL (HTML "frozen base URL"): `<base href>` resolved against the page URL, or
+ * the page URL itself when there is none, it does not parse, or it is a data: or javascript: URL.
+ */
+function documentBase(baseHref: string | undefined, pageUrl: URL): URL {
+  if (baseHref === undefined) return pageUrl;
+  try {
+    const base = new URL(baseHref, pageUrl);
+    return base.protocol === 'data:' || base.protocol === 'javascript:' ? pageUrl : base;
+  } catch {
+    return pageUrl;
+  }
+}
+
 function refreshHeader(hop: UnfurlHop, target: Target, headers: Record<string, string | string[] | undefined>, run: Run): boolean {
   const value = headerValue(headers.refresh);
-  const refresh = value === undefined ? null : parseRefreshContent(value);
+  const refresh = value === undefined ? null : parseRefreshContent(headerText(value));
   return refresh !== null && applyRefresh(hop, target, refresh, 'refresh-header', run);
 }
 
@@ -201,6 +220,7 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     ...(options.lookup ? { lookup: options.lookup } : {}),
   };
   const agent = createGuardedAgent(agentOptions);
+  const cookies = new CookieJar();
   const headers = {
     'user-agent': options.userAgent ?? DEFAULTS.userAgent,
     accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
@@ -213,13 +233,15 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     deadline: performance.now() + (options.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs),
     peers,
     tracker: new RedirectTracker(options.maxRedirects ?? DEFAULT_MAX_REDIRECTS),
+    cookies,
     hostLimiter: options.hostLimiter ?? processHostLimiter(),
     request: async (url, signal, timeoutMs) => {
+      const cookie = cookies.header(url);
       const response = await agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: 'GET',
-        headers,
+        headers: cookie === undefined ? headers : { ...headers, cookie },
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -230,13 +252,14 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
 
   try {
     let target = prepareTarget(input, run);
-    run.tracker.start(target.url);
+    // A revisit is a loop only if no cookie changed since the last visit (a cookie check).
+    run.tracker.start(target.url, run.cookies.version);
     for (;;) {
       const hop = await fetchHop(target, run);
       if (!hop.redirect) break;
       result.final = { url: hop.redirect.location, canonical: null, fetched: false };
       target = prepareTarget(hop.redirect.location, run);
-      run.tracker.follow(target.url);
+      run.tracker.follow(target.url, run.cookies.version);
     }
   } catch (error) {
     result.error = toNetworkError(error, { url: result.final?.url ?? input.slice(0, 2048) }).toInfo();

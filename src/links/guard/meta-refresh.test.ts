@@ -72,3 +72,84 @@ describe('findMetaRefresh', () => {
     }
   });
 });
+
+describe('findMetaRefresh: attributes tokenized as the HTML tokenizer does', () => {
+  it('keeps "=" in an unquoted value (it runs to whitespace or ">")', () => {
+    expect(findMetaRefresh('<meta http-equiv=refresh content=0;url=https://evil.example/landing>')).toEqual({
+      delaySeconds: 0,
+      url: 'https://evil.example/landing',
+    });
+    // The "/" of "/>" belongs to an unquoted value, as in browsers.
+    expect(findMetaRefresh('<meta http-equiv=refresh content=0;url=/a?b=c&d=e/>')?.url).toBe('/a?b=c&d=e/');
+    expect(findMetaRefresh('<meta content=0;url=/x http-equiv=refresh/>')).toBeNull();
+  });
+
+  it('reads a ">" inside a quoted value as part of the value, not the end of the tag', () => {
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0; url=https://evil.example/a>b">')).toEqual({
+      delaySeconds: 0,
+      url: 'https://evil.example/a>b',
+    });
+    expect(findMetaRefresh("<meta data-x='>' http-equiv=\"refresh\" content='0;url=/after-gt'>")?.url).toBe('/after-gt');
+  });
+
+  it('sees no tag inside another tag\'s attribute value, and no comment or script opener either', () => {
+    expect(findMetaRefresh('<div title="<meta http-equiv=refresh content=0;url=/x>">text</div>')).toBeNull();
+    expect(findMetaRefresh('<a title="<!--">x</a><meta http-equiv="refresh" content="0;url=/shown">')?.url).toBe('/shown');
+    expect(findMetaRefresh('<a title="<script>">x</a><meta http-equiv="refresh" content="0;url=/shown">')?.url).toBe('/shown');
+  });
+
+  it('keeps positions right after characters whose lowercase is longer (İ)', () => {
+    expect(findMetaRefresh(`<p>${'İ'.repeat(40)}</p><meta http-equiv="refresh" content="0;url=/after">`)?.url).toBe('/after');
+  });
+
+  it('lets the first attribute of a name win and drops a tag cut by the end of input', () => {
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=/first" content="0;url=/second">')?.url).toBe('/first');
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=/x"')).toBeNull();
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=/x>')).toBeNull();
+  });
+});
+
+describe('findMetaRefresh: elements a browser does not act on', () => {
+  it.each([
+    ['noscript', '<noscript><meta http-equiv="refresh" content="0;url=/decoy"></noscript>'],
+    ['template', '<template><meta http-equiv="refresh" content="0;url=/decoy"></template>'],
+    ['nested template', '<template><template></template><meta http-equiv="refresh" content="0;url=/decoy"></template>'],
+    ['title', '<title><meta http-equiv="refresh" content="0;url=/decoy"></title>'],
+    ['textarea', '<textarea><meta http-equiv="refresh" content="0;url=/decoy"></textarea>'],
+    ['iframe', '<iframe><meta http-equiv="refresh" content="0;url=/decoy"></iframe>'],
+  ])('skips a refresh inside %s and finds the one after it', (_name, hidden) => {
+    expect(findMetaRefresh(hidden)).toBeNull();
+    expect(findMetaRefresh(`${hidden}<meta http-equiv="refresh" content="0;url=/real">`)?.url).toBe('/real');
+  });
+
+  it('ends raw text only at its own end tag', () => {
+    expect(findMetaRefresh('<title></titles><meta http-equiv="refresh" content="0;url=/decoy"></title>')).toBeNull();
+    expect(findMetaRefresh('<noscript><meta http-equiv="refresh" content="0;url=/decoy">')).toBeNull();
+    expect(findMetaRefresh('<NOSCRIPT>x</NoScript ><meta http-equiv="refresh" content="0;url=/real">')?.url).toBe('/real');
+  });
+
+  it('does not take <noscripts> or <titles> for raw-text elements', () => {
+    expect(findMetaRefresh('<titles><meta http-equiv="refresh" content="0;url=/real">')?.url).toBe('/real');
+  });
+});
+
+describe('findMetaRefresh: <base href>', () => {
+  it('reports the first <base href> before the refresh', () => {
+    expect(findMetaRefresh('<base href="https://cdn.example/dir/"><base href="/other/"><meta http-equiv="refresh" content="0;url=next">')).toEqual({
+      delaySeconds: 0,
+      url: 'next',
+      baseHref: 'https://cdn.example/dir/',
+    });
+    expect(findMetaRefresh('<base target="_top"><base href=https&#58;//cdn.example/><meta http-equiv="refresh" content="0;url=next">')?.baseHref).toBe(
+      'https://cdn.example/',
+    );
+  });
+
+  it('ignores a <base> after the refresh (not in the document yet when the refresh is parsed) or in a template', () => {
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=next"><base href="https://cdn.example/">')).toEqual({ delaySeconds: 0, url: 'next' });
+    expect(findMetaRefresh('<template><base href="https://cdn.example/"></template><meta http-equiv="refresh" content="0;url=next">')).toEqual({
+      delaySeconds: 0,
+      url: 'next',
+    });
+  });
+});

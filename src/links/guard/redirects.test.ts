@@ -32,6 +32,28 @@ describe('redirects', () => {
     expect(codeOf(() => resolveLocation('http://[::1', base))).toBe('bad_redirect');
   });
 
+  it('reads a Location written in raw UTF-8 as UTF-8 (undici hands it over as Latin-1)', () => {
+    const base = new URL('http://a.example/');
+    const raw = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    expect(resolveLocation(raw('http://bücher.example/login'), base).href).toBe('http://xn--bcher-kva.example/login');
+    expect(resolveLocation(raw('/café?q=ü'), base).href).toBe('http://a.example/caf%C3%A9?q=%C3%BC');
+    expect(resolveLocation([raw('/café'), raw('/café')], base).href).toBe('http://a.example/caf%C3%A9');
+  });
+
+  it('keeps the Latin-1 reading of a Location whose bytes are not UTF-8', () => {
+    const base = new URL('http://a.example/');
+    expect(resolveLocation('/caf\xe9', base).href).toBe('http://a.example/caf%C3%A9');
+    expect(resolveLocation('http://b\xfccher.example/', base).href).toBe('http://xn--bcher-kva.example/');
+  });
+
+  it('takes repeated identical Location headers as one (as Chrome does)', () => {
+    const base = new URL('http://a.example/');
+    expect(resolveLocation(['/landing', '/landing'], base).href).toBe('http://a.example/landing');
+    expect(resolveLocation(['/landing', ' /landing '], base).href).toBe('http://a.example/landing');
+    expect(codeOf(() => resolveLocation(['', '/landing'], base))).toBe('bad_redirect');
+    expect(codeOf(() => resolveLocation(['', ''], base))).toBe('bad_redirect');
+  });
+
   it('loop keys keep the port (two ports are two servers) and ignore default ports', () => {
     expect(loopKey(new URL('http://h/a'))).toBe(loopKey(new URL('http://h:80/a')));
     expect(loopKey(new URL('http://h:8080/a'))).not.toBe(loopKey(new URL('http://h:8081/a')));
@@ -59,6 +81,14 @@ describe('redirects', () => {
     tracker.start(new URL('http://h/a'));
     tracker.follow(new URL('http://h/b'));
     expect(codeOf(() => tracker.follow(new URL('http://H:80/a#frag')))).toBe('redirect_loop');
+  });
+
+  it('the tracker calls a revisit a loop only when the client state is unchanged since the last visit', () => {
+    const tracker = new RedirectTracker();
+    tracker.start(new URL('http://h/check'), 0);
+    expect(codeOf(() => tracker.follow(new URL('http://h/check'), 1))).toBeUndefined();
+    expect(codeOf(() => tracker.follow(new URL('http://h/other'), 1))).toBeUndefined();
+    expect(codeOf(() => tracker.follow(new URL('http://h/check'), 1))).toBe('redirect_loop');
   });
 
   it('the tracker follows //landing -> /landing without calling it a loop', () => {

@@ -1,5 +1,6 @@
 import { ScanError } from '../../errors.js';
 import { hrefWithoutFragment } from '../canonicalize.js';
+import { headerText } from './header-text.js';
 
 /**
  * Redirect bookkeeping for the unfurler: which statuses are redirects, where a Location points,
@@ -11,16 +12,30 @@ export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 30
 
 export const DEFAULT_MAX_REDIRECTS = 10;
 
-/** Resolves a Location header against the URL that sent it; bad_redirect when unusable. */
+/**
+ * The one Location of a response, as Chrome picks it: repeated copies with the same value (after
+ * trimming) are one Location; copies that differ are refused (Chrome fails the navigation with
+ * ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION, a response-splitting guard), so undefined here.
+ */
+function singleLocation(location: string | string[] | undefined): string | undefined {
+  if (!Array.isArray(location)) return location;
+  const first = location[0]?.trim();
+  return location.every((value) => value.trim() === first) ? first : undefined;
+}
+
+/**
+ * Resolves a Location header against the URL that sent it; bad_redirect when unusable. Raw UTF-8
+ * bytes in the header are read as UTF-8, as browsers read them (see headerText).
+ */
 export function resolveLocation(location: string | string[] | undefined, base: URL): URL {
-  const value = Array.isArray(location) ? (location.length === 1 ? location[0] : undefined) : location;
+  const value = singleLocation(location);
   if (value === undefined || value.trim() === '') {
-    throw new ScanError('bad_redirect', Array.isArray(location) ? 'several Location headers' : 'redirect without Location', {
+    throw new ScanError('bad_redirect', Array.isArray(location) ? 'several different Location headers' : 'redirect without Location', {
       from: base.href,
     });
   }
   try {
-    return new URL(value.trim(), base);
+    return new URL(headerText(value.trim()), base);
   } catch {
     throw new ScanError('bad_redirect', 'the Location header is not a URL', { from: base.href, location: value.slice(0, 2048) });
   }
@@ -36,27 +51,32 @@ export function loopKey(url: URL): string {
   return hrefWithoutFragment(url);
 }
 
-/** Counts hops and remembers every URL visited; throws as soon as a chain must stop. */
+/**
+ * Counts hops and remembers every URL visited; throws as soon as a chain must stop. A revisit is a
+ * loop only when the client state that shapes the request (`state`, e.g. a cookie jar's version)
+ * is the same as on the last visit: a site that sets a cookie and redirects to itself (a cookie
+ * check) answers differently the second time. Callers without such state pass none.
+ */
 export class RedirectTracker {
-  private readonly seen = new Set<string>();
+  private readonly seen = new Map<string, unknown>();
   private redirects = 0;
 
   constructor(private readonly maxRedirects: number = DEFAULT_MAX_REDIRECTS) {}
 
   /** Records the first URL of the chain. */
-  start(url: URL): void {
-    this.seen.add(loopKey(url));
+  start(url: URL, state?: unknown): void {
+    this.seen.set(loopKey(url), state);
   }
 
   /** Records a redirect to `url`; throws too_many_redirects or redirect_loop. */
-  follow(url: URL): void {
+  follow(url: URL, state?: unknown): void {
     this.redirects++;
     if (this.redirects > this.maxRedirects) {
       throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: url.href });
     }
     const key = loopKey(url);
-    if (this.seen.has(key)) throw new ScanError('redirect_loop', undefined, { repeated: url.href });
-    this.seen.add(key);
+    if (this.seen.has(key) && Object.is(this.seen.get(key), state)) throw new ScanError('redirect_loop', undefined, { repeated: url.href });
+    this.seen.set(key, state);
   }
 
   get count(): number {

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
+import { html, startServer, type TestServer } from './unfurl-servers.js';
+
+/** Meta refresh tags as browsers tokenize and resolve them, over real HTTP. */
+
+let server: TestServer;
+let options: UnfurlOptions;
+
+beforeAll(async () => {
+  server = await startServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    switch (path) {
+      case '/unquoted':
+        return html(res, `<meta http-equiv=refresh content=0;url=${server.origin}/landing?via=unquoted>`);
+      case '/gt-in-quotes':
+        return html(res, `<meta http-equiv="refresh" content="0; url=${server.origin}/landing?q=a>b">`);
+      case '/base':
+        return html(res, `<head><base href="${server.origin}/kit/"><meta http-equiv="refresh" content="0;url=step2"></head>`);
+      case '/noscript':
+        return html(res, `<noscript><meta http-equiv="refresh" content="0;url=/decoy"></noscript>
+          <template><meta http-equiv="refresh" content="0;url=/decoy"></template>
+          <title><meta http-equiv="refresh" content="0;url=/decoy"></title>
+          <textarea><meta http-equiv="refresh" content="0;url=/decoy"></textarea>`);
+      case '/landing':
+      case '/kit/step2':
+        return html(res, 'landing');
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        return res.end('not found');
+    }
+  });
+  options = { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000 };
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+describe('unfurl: meta refresh read as browsers read it', () => {
+  it('follows an unquoted content value that holds "=" (url=...)', async () => {
+    const result = await unfurl(`${server.origin}/unquoted`, options);
+    expect(result.error).toBeUndefined();
+    expect(result.chain[0]!.redirect).toEqual({ kind: 'meta-refresh', location: `${server.origin}/landing?via=unquoted`, delaySeconds: 0 });
+    expect(result.final).toMatchObject({ url: `${server.origin}/landing?via=unquoted`, fetched: true });
+  });
+
+  it('follows a quoted content value that holds ">"', async () => {
+    const result = await unfurl(`${server.origin}/gt-in-quotes`, options);
+    expect(result.error).toBeUndefined();
+    expect(result.final).toMatchObject({ url: `${server.origin}/landing?q=a%3Eb`, fetched: true });
+  });
+
+  it('resolves the refresh URL against <base href>, the document base URL', async () => {
+    const result = await unfurl(`${server.origin}/base`, options);
+    expect(result.error).toBeUndefined();
+    expect(result.chain.map((h) => new URL(h.url).pathname)).toEqual(['/base', '/kit/step2']);
+  });
+
+  it('does not follow a refresh in <noscript>, <template>, <title> or <textarea>', async () => {
+    const before = server.requests.length;
+    const result = await unfurl(`${server.origin}/noscript`, options);
+    expect(result.error).toBeUndefined();
+    expect(result.chain).toHaveLength(1);
+    expect(result.chain[0]!.redirect).toBeUndefined();
+    expect(server.requests.slice(before)).toEqual(['/noscript']);
+  });
+});
