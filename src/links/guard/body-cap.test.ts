@@ -80,6 +80,24 @@ describe('readBodyPrefix', () => {
     expect(prefix.bytes.toString()).toMatch(/^<html>/);
   });
 
+  it('keeps what the decoder had not emitted yet when the connection fails right after the data', async () => {
+    // zlib decodes off the event loop: a reset on the next turn arrives before its output does.
+    const reset = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    const body = zlib.gzipSync(Buffer.from('<html><meta http-equiv="refresh" content="0;url=https://evil.example/">'));
+    let sent = false;
+    const failing = new Readable({
+      read() {
+        if (sent) return;
+        sent = true;
+        this.push(body.subarray(0, body.length - 8)); // no gzip trailer: the stream is cut
+        setImmediate(() => failing.destroy(reset));
+      },
+    });
+    const prefix = await readBodyPrefix(failing, { contentEncoding: 'gzip', maxDecodedBytes: 1024 });
+    expect({ networkError: prefix.networkError, decodeError: prefix.decodeError, truncated: prefix.truncated }).toEqual({ networkError: reset, decodeError: undefined, truncated: true });
+    expect(prefix.bytes.toString()).toContain('url=https://evil.example/');
+  });
+
   it('knows which encodings it decodes', () => {
     expect(createDecoder(undefined)).toBeNull();
     expect(createDecoder('identity')).toBeNull();

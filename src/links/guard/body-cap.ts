@@ -101,7 +101,14 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
         }
       },
     });
-    body.on('error', (error) => rawCounter.destroy(error));
+    // A connection that fails mid-body ends the decoder's input instead of destroying it: the
+    // decoder works off the event loop, and destroying it would drop what it has not emitted yet
+    // (a meta refresh followed by a reset would then be missed or seen by luck of timing).
+    body.on('error', () => {
+      truncated = true;
+      body.unpipe(rawCounter);
+      if (!rawCounter.writableEnded) rawCounter.end();
+    });
     rawCounter.on('error', (error) => decoder.destroy(error));
     body.pipe(rawCounter).pipe(decoder);
     counter = rawCounter;
