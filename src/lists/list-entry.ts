@@ -1,6 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { isScanError } from '../errors.js';
-import { canonicalize } from '../links/canonicalize.js';
+import { canonicalize, type CanonicalUrl } from '../links/canonicalize.js';
+import { hostSuffixes, pathPrefixes } from '../links/expressions.js';
 import { registrableDomain } from '../links/registrable-domain.js';
 
 /**
@@ -8,10 +9,19 @@ import { registrableDomain } from '../links/registrable-domain.js';
  * link preparer computes for every URL a link reaches, so each kind is canonicalized the way the
  * matching side is:
  *
- * - `url`: a whole URL in Safe Browsing canonical form (`http://evil.example/login?x=1`).
+ * - `url`: a whole URL in Safe Browsing canonical form (`http://evil.example/login?x=1`). An
+ *   http or https entry hits that URL under either scheme (the matcher looks up the other
+ *   scheme's twin): Safe Browsing's exact-URL expression has no scheme, and browsers upgrade to
+ *   HTTPS. The entry is stored, and named in evidence, with the scheme it was given.
  * - `expression`: a Safe Browsing host-suffix/path-prefix expression, no scheme
- *   (`evil.example/`, `evil.example/phish/`, `1.2.3.4/`): hits every URL under it.
+ *   (`evil.example/`, `evil.example/phish/`, `1.2.3.4/`): hits every URL under it. Only what a
+ *   Safe Browsing lookup can reach is accepted: a host of at most 5 labels, and a path prefix
+ *   (ending in `/`) of at most 3 directories (see expressions.ts); deeper ones would hit only their
+ *   own exact host or URL, and are refused naming the longest expression that works.
  * - `domain`: a registrable domain (`evil.example`): hits every URL whose registrable domain it is.
+ *
+ * A backslash is a path separator, as canonicalization (and browsers) read it: `evil.example\x`
+ * is the expression `evil.example/x`, never the domain `evil.example`.
  */
 export const ENTRY_KINDS = ['url', 'expression', 'domain'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
@@ -38,13 +48,24 @@ export type ListAction = 'block' | 'review';
 
 export class EntryError extends Error {}
 
-/** A scheme (`https:`, `javascript:`), but not `host:8080/` (a host and port). */
-const ANY_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d+(?:[/?]|$))/;
+/** A scheme (`https:`, `javascript:`), but not `host:8080/` or `host:8080\\` (a host and port). */
+const ANY_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d+(?:[/?\\]|$))/;
 
-/** The kind an entry's text reads as: a scheme makes a URL, a `/` an expression, else a domain. */
+/** A path separator: canonicalization reads `\\` as `/`. */
+const PATH_SEPARATOR = /[/\\]/;
+
+/** The kind an entry's text reads as: a scheme makes a URL, a `/` (or `\\`) an expression, else a domain. */
 export function guessEntryKind(text: string): EntryKind {
   if (ANY_SCHEME.test(text)) return 'url';
-  return text.includes('/') ? 'expression' : 'domain';
+  return PATH_SEPARATOR.test(text) ? 'expression' : 'domain';
+}
+
+export interface CanonicalEntryOptions {
+  /**
+   * The text names an entry to remove, which may have been stored before a rule for new entries
+   * (an expression deeper than Safe Browsing lookups) refused it: skip those rules.
+   */
+  toRemove?: boolean;
 }
 
 /**
@@ -52,7 +73,7 @@ export function guessEntryKind(text: string): EntryKind {
  * given as a domain becomes the expression `<ip>/` (IPs have no registrable domain). Throws
  * EntryError with a message fit for an import report.
  */
-export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(text.trim())): { kind: EntryKind; value: string } {
+export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(text.trim()), options: CanonicalEntryOptions = {}): { kind: EntryKind; value: string } {
   const trimmed = text.trim();
   if (trimmed === '') throw new EntryError('empty entry');
   try {
@@ -60,7 +81,7 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
       case 'url':
         return { kind, value: canonicalize(ANY_SCHEME.test(trimmed) ? trimmed : `http://${trimmed}`).canonical };
       case 'expression':
-        return { kind, value: canonicalExpression(trimmed) };
+        return { kind, value: canonicalExpression(trimmed, options) };
       case 'domain':
         return canonicalDomainEntry(trimmed);
     }
@@ -72,15 +93,54 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
 }
 
 /** `host/path[?query]` canonicalized through the URL rules; a missing path means `/`. */
-function canonicalExpression(text: string): string {
+function canonicalExpression(text: string, options: CanonicalEntryOptions): string {
   if (ANY_SCHEME.test(text)) throw new EntryError('an expression has no scheme (write evil.example/path/)');
   const url = canonicalize(`http://${text}`);
   if (!url.hostIsIp) requireHostName(url.host, text);
-  return `${url.host}${url.path}${url.query === undefined ? '' : `?${url.query}`}`;
+  const value = expressionOf(url.host, url.path, url.query);
+  if (!options.toRemove) requireReachable(url, value);
+  return value;
+}
+
+function expressionOf(host: string, path: string, query: string | undefined): string {
+  return `${host}${path}${query === undefined ? '' : `?${query}`}`;
+}
+
+/**
+ * Refuses an expression that a URL under it would not be looked up by: a URL's expressions (see
+ * expressions.ts) use host suffixes of at most 5 labels and path prefixes of at most 3
+ * directories, so `a.b.c.d.evil.co.uk/` would hit that host only, not its subdomains, and
+ * `evil.example/a/b/c/d/` that exact URL only, not the pages under it. Asked of the lookup
+ * helpers themselves (with a subdomain and a page under the entry), so the rule cannot drift from
+ * the expressions the matcher looks up. An IP host has no subdomains, a dotless host (`localhost/`)
+ * is only ever looked up exactly, and an exact path (no trailing `/`, or a query) is always looked up.
+ */
+function requireReachable(url: CanonicalUrl, value: string): void {
+  const problems: string[] = [];
+  let host = url.host;
+  let path = url.path;
+  if (!url.hostIsIp && host.includes('.')) {
+    const suffixes = hostSuffixes(`x.${host}`, false);
+    if (!suffixes.includes(host)) {
+      problems.push(`a host of more than 5 labels: subdomains of ${url.host} would not match`);
+      host = suffixes[1]!;
+    }
+  }
+  if (url.query === undefined && path.endsWith('/')) {
+    const prefixes = pathPrefixes(`${path}x`);
+    if (!prefixes.includes(path)) {
+      problems.push(`a path prefix of more than 3 directories: only the page ${url.path} itself would match, not the pages under it`);
+      path = prefixes[prefixes.length - 1]!;
+    }
+  }
+  if (problems.length === 0) return;
+  throw new EntryError(
+    `${value} is deeper than Safe Browsing lookups reach (${problems.join('; ')}); the longest expression that works is ${expressionOf(host, path, url.query)}`,
+  );
 }
 
 function canonicalDomainEntry(text: string): { kind: EntryKind; value: string } {
-  if (/[/?#@]/.test(text)) throw new EntryError('a domain entry is a bare name such as evil.example');
+  if (/[/\\?#@]/.test(text)) throw new EntryError('a domain entry is a bare name such as evil.example');
   const url = canonicalize(`http://${text}/`);
   if (url.hostIsIp) return { kind: 'expression', value: `${url.host}/` };
   const name = domainToASCII(url.host);

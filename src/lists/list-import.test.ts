@@ -16,6 +16,31 @@ describe('parseTextList', () => {
     expect(parsed.duplicates).toBe(1);
   });
 
+  it('reads a backslash as a path, never as a whole-domain entry, and refuses expressions deeper than Safe Browsing lookups by line', () => {
+    const text = ['evil11.example\\x', 'evil.example/wp-content/uploads/2024/05/', 'a.b.c.d.evil.co.uk/', 'evil.example/wp-content/uploads/2024/', 'evil12.example\\'].join('\n');
+    const parsed = parseTextList(text);
+    expect(parsed.entries).toEqual([
+      { kind: 'expression', value: 'evil11.example/x' },
+      { kind: 'expression', value: 'evil.example/wp-content/uploads/2024/' },
+      { kind: 'expression', value: 'evil12.example/' },
+    ]);
+    expect(parsed.bad).toEqual([
+      {
+        line: 2,
+        text: 'evil.example/wp-content/uploads/2024/05/',
+        message:
+          'evil.example/wp-content/uploads/2024/05/ is deeper than Safe Browsing lookups reach (a path prefix of more than 3 directories: only the page /wp-content/uploads/2024/05/ itself would match, not the pages under it); the longest expression that works is evil.example/wp-content/uploads/2024/',
+      },
+      {
+        line: 3,
+        text: 'a.b.c.d.evil.co.uk/',
+        message: 'a.b.c.d.evil.co.uk/ is deeper than Safe Browsing lookups reach (a host of more than 5 labels: subdomains of a.b.c.d.evil.co.uk would not match); the longest expression that works is c.d.evil.co.uk/',
+      },
+    ]);
+    // An explicit kind: a backslash is no more a bare domain name than a slash.
+    expect(parseCsvList('entry,kind\nevil11.example\\x,domain\nevil11.example\\x,expression').bad).toEqual([{ line: 2, text: 'evil11.example\\x,domain', message: expect.stringMatching(/bare name/) }]);
+  });
+
   it('handles CRLF and a byte order mark', () => {
     expect(parseTextList('\uFEFFa.example\r\nb.example\r\n').entries.map((e) => e.value)).toEqual(['a.example', 'b.example']);
   });

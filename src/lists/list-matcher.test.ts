@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { targetOf } from '../../test/harness/link-targets.js';
-import { canonicalEntry, type ListEntry } from './list-entry.js';
+import { canonicalEntry, EntryError, type ListEntry } from './list-entry.js';
 import { compileList, ListMatcher } from './list-matcher.js';
 
 const entries = (...texts: string[]): ListEntry[] => texts.map((text) => canonicalEntry(text));
@@ -19,6 +19,36 @@ describe('ListMatcher', () => {
       expect.objectContaining({ kind: 'url_match', list: 'phish', listVersion: '7', entry: 'http://evil.example/login?x=1', hop: 0 }),
     ]);
     expect(matcher.matchTargets([targetOf('http://evil.example/login?x=2')]).matches).toEqual([]);
+  });
+
+  it('matches an http(s) url entry under both schemes (HTTPS upgrades), naming the entry as stored', () => {
+    const matcher = new ListMatcher([
+      compileList({ name: 'phish', version: '7', role: 'block', action: 'block' }, [{ ...canonicalEntry('https://phish.example/login'), label: 'kit-9' }]),
+    ]);
+    for (const link of ['phish.example/login', 'http://phish.example/login', 'HTTPS://phish.example:8443/login', 'http://user@PHISH.example/a/../login#x']) {
+      expect(matcher.matchTargets([targetOf(link)]).matches, link).toEqual([
+        expect.objectContaining({ kind: 'url_match', entry: 'https://phish.example/login', entryKind: 'url', expression: 'https://phish.example/login', entryInfo: { label: 'kit-9' } }),
+      ]);
+    }
+    expect(matcher.matchTargets([targetOf('http://phish.example/login')]).matches[0]!.url).toBe('http://phish.example/login');
+    // Only the scheme: not another path, query, host, nor a scheme other than http(s).
+    for (const link of ['http://phish.example/login?x=1', 'http://phish.example/login/', 'http://www.phish.example/login', 'ftp://phish.example/login', 'wss://phish.example/login']) {
+      expect(matcher.matchTargets([targetOf(link)]).matches, link).toEqual([]);
+    }
+    // An http entry hits the https form just the same; both forms stored are both named.
+    const both = matcherOf(['http://evil.example/x', 'https://evil.example/x']);
+    expect(both.matchTargets([targetOf('https://evil.example/x')]).matches.map((m) => m.entry)).toEqual(['https://evil.example/x', 'http://evil.example/x']);
+    expect(matcherOf(['http://evil.example/x']).matchTargets([targetOf('https://evil.example/x')]).matches.map((m) => m.entry)).toEqual(['http://evil.example/x']);
+  });
+
+  it('lets an http(s) url allowlist entry win under both schemes, naming the entry as stored', () => {
+    const matcher = matcherOf(['partner.example'], ['http://partner.example/landing']);
+    const result = matcher.matchTargets([targetOf('https://partner.example/landing', 0), targetOf('https://partner.example/other', 1)]);
+    expect(result.allowed).toEqual([{ hop: 0, url: 'https://partner.example/landing', list: 'allow-partners', entry: 'http://partner.example/landing', entryKind: 'url' }]);
+    expect(result.matches.map((m) => m.hop)).toEqual([1]);
+    // The evidence's stored info is found under the entry it names.
+    const allowlist = matcher.lists.find((l) => l.name === 'allow-partners')!;
+    expect(allowlist.urls.has(result.allowed[0]!.entry)).toBe(true);
   });
 
   it('matches host-suffix and path-prefix expressions', () => {
@@ -84,6 +114,47 @@ describe('canonicalEntry', () => {
     ['[::ffff:1.2.3.4]', 'expression', '1.2.3.4/'],
   ])('%s -> %s %s', (text, kind, value) => {
     expect(canonicalEntry(text)).toEqual({ kind, value });
+  });
+
+  it.each([
+    // A backslash is a path separator (canonicalization reads it as `/`): never a whole-domain entry.
+    ['evil11.example\\x', 'expression', 'evil11.example/x'],
+    ['evil11.example\\', 'expression', 'evil11.example/'],
+    ['Evil.example\\a\\b\\', 'expression', 'evil.example/a/b/'],
+    ['evil.example:8080\\x', 'expression', 'evil.example/x'],
+    ['http:\\\\evil.example\\x', 'url', 'http://evil.example/x'],
+  ])('reads a backslash as a path: %s -> %s %s', (text, kind, value) => {
+    expect(canonicalEntry(text)).toEqual({ kind, value });
+    expect(canonicalEntry(text.replaceAll('\\', '/'))).toEqual({ kind, value });
+  });
+
+  it('refuses a backslash in an entry given as a domain', () => {
+    expect(() => canonicalEntry('evil11.example\\x', 'domain')).toThrow(/a domain entry is a bare name/);
+  });
+
+  it.each([
+    ['evil.example/wp-content/uploads/2024/05/', /a path prefix of more than 3 directories.*the longest expression that works is evil\.example\/wp-content\/uploads\/2024\/$/],
+    ['a.b.c.d.evil.co.uk/', /a host of more than 5 labels: subdomains of a\.b\.c\.d\.evil\.co\.uk would not match.*the longest expression that works is c\.d\.evil\.co\.uk\/$/],
+    ['a.b.c.d.evil.co.uk/login.html', /the longest expression that works is c\.d\.evil\.co\.uk\/login\.html$/],
+    ['b.c.d.evil.co.uk/', /a host of more than 5 labels.*works is c\.d\.evil\.co\.uk\/$/],
+    ['x.a.b.c.d.evil.co.uk/1/2/3/4/', /more than 5 labels.*; a path prefix of more than 3 directories.*works is c\.d\.evil\.co\.uk\/1\/2\/3\/$/],
+    ['evil.example\\a\\b\\c\\d\\', /works is evil\.example\/a\/b\/c\/$/],
+  ])('refuses %s, deeper than Safe Browsing lookups reach, naming the longest expression that works', (text, message) => {
+    expect(() => canonicalEntry(text)).toThrow(EntryError);
+    expect(() => canonicalEntry(text)).toThrow(message);
+    // Still named for removal: lists written before this rule may hold it.
+    expect(canonicalEntry(text, undefined, { toRemove: true }).kind).toBe('expression');
+  });
+
+  it.each([
+    ['c.d.evil.co.uk/', 'c.d.evil.co.uk/'],
+    ['evil.example/wp-content/uploads/2024/', 'evil.example/wp-content/uploads/2024/'],
+    ['evil.example/a/b/c/d/e/page.html', 'evil.example/a/b/c/d/e/page.html'],
+    ['evil.example/a/b/c/d/?q=1', 'evil.example/a/b/c/d/?q=1'],
+    ['1.2.3.4/a/b/c/', '1.2.3.4/a/b/c/'],
+    ['localhost/', 'localhost/'],
+  ])('accepts %s: every URL under it is looked up under it', (text, value) => {
+    expect(canonicalEntry(text)).toEqual({ kind: 'expression', value });
   });
 
   it.each([

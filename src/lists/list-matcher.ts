@@ -1,3 +1,4 @@
+import type { CanonicalUrl } from '../links/canonicalize.js';
 import { hostSuffixes } from '../links/expressions.js';
 import type { LinkTarget } from '../pipeline/link-preparer.js';
 import { HostFilter, hostOfKey } from './host-filter.js';
@@ -9,6 +10,11 @@ import { decodeEntryInfo, encodeEntryInfo, type EntryInfo, type EntryKind, type 
  * list and never walks entries. A set of the hosts that expression entries name is looked up
  * first: a URL's expressions under a host no entry names (nearly all of them) cost nothing more.
  * Info stays in its stored string form until an entry matches.
+ *
+ * A url entry of http or https hits its URL under either scheme: an http(s) URL is looked up as
+ * itself and as its other scheme's twin (`schemeTwin`), so entries keep the scheme they were
+ * stored with (no migration of lists in Redis) and evidence names them as stored. Allowlists
+ * follow the same rule.
  */
 
 export interface ListSettings {
@@ -38,11 +44,14 @@ export interface ListMatch {
   listVersion: string;
   action: ListAction;
   kind: MatchKind;
-  /** The entry that matched, canonical. */
+  /** The entry that matched, canonical, as stored (a url entry with its own scheme). */
   entry: string;
   entryKind: EntryKind;
   entryInfo: EntryInfo;
-  /** What was looked up and hit: the canonical URL, the expression or the registrable domain. */
+  /**
+   * What was looked up and hit (the same as `entry`): the canonical URL or its other scheme's
+   * twin, the expression or the registrable domain.
+   */
   expression: string;
   hop: number;
   /** Canonical URL of the hop. */
@@ -180,8 +189,13 @@ export class ListMatcher {
       // The filter said some host of the URL may be in the list; asking it about each host first
       // (one probe) spares the map lookups (several cache misses each) for the hosts it rules out.
       const filter = list.hostFilter;
-      const exact = list.urls.size > 0 && filter.mayHold(host) ? list.urls.get(url) : undefined;
-      if (exact !== undefined) out.push(listMatch(list, target, 'url_match', 'url', url, exact));
+      if (list.urls.size > 0 && filter.mayHold(host)) {
+        const exact = list.urls.get(url);
+        if (exact !== undefined) out.push(listMatch(list, target, 'url_match', 'url', url, exact));
+        const twin = schemeTwin(target.canonical);
+        const twinInfo = twin === undefined ? undefined : list.urls.get(twin);
+        if (twin !== undefined && twinInfo !== undefined) out.push(listMatch(list, target, 'url_match', 'url', twin, twinInfo));
+      }
       if (list.expressions.size > 0) {
         // Only the blocks of hosts some expression entry names (plain loops: no closure per list).
         if (blocks === undefined) {
@@ -207,6 +221,17 @@ export class ListMatcher {
       }
     }
   }
+}
+
+/**
+ * The canonical URL under the other of http and https (`https://a.example/x` for
+ * `http://a.example/x`), the key a url entry stored with that scheme has; undefined for other
+ * schemes. Canonical URLs carry no port or userinfo, so only the scheme differs.
+ */
+export function schemeTwin(url: Pick<CanonicalUrl, 'scheme' | 'canonical'>): string | undefined {
+  if (url.scheme === 'http') return `https${url.canonical.slice(4)}`;
+  if (url.scheme === 'https') return `http${url.canonical.slice(5)}`;
+  return undefined;
 }
 
 function listMatch(list: CompiledList, target: MatchTarget, kind: MatchKind, entryKind: EntryKind, key: string, info: string): ListMatch {
@@ -257,7 +282,11 @@ function firstExpressionHit(list: CompiledList, target: MatchTarget, blocks: Exp
 }
 
 function firstHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): { kind: EntryKind; value: string } | undefined {
-  if (list.urls.size > 0 && list.hostFilter.mayHold(target.canonical.host) && list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
+  if (list.urls.size > 0 && list.hostFilter.mayHold(target.canonical.host)) {
+    if (list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
+    const twin = schemeTwin(target.canonical);
+    if (twin !== undefined && list.urls.has(twin)) return { kind: 'url', value: twin };
+  }
   const expression = firstExpressionHit(list, target, blocks);
   if (expression !== undefined) return { kind: 'expression', value: expression };
   if (target.registrableDomain !== null && list.domains.size > 0 && list.hostFilter.mayHold(target.registrableDomain) && list.domains.has(target.registrableDomain)) return { kind: 'domain', value: target.registrableDomain };

@@ -122,6 +122,53 @@ describe('allowlists win over the URL model', () => {
   });
 });
 
+describe('url entries stored in Redis match under http and https', () => {
+  const { prefix, redis } = suiteRedis('blocklist-url-schemes');
+
+  it('blocks the http and scheme-less forms of an https url entry, and an http allowlist entry wins over https, naming the entries as stored', async () => {
+    // Written as lists already in Redis hold them: the url entry's field keeps its scheme.
+    const store = new ListStore(redis, { prefix });
+    await store.add('phish', [
+      { kind: 'url', value: 'https://phish.example/login', label: 'kit-11' },
+      { kind: 'domain', value: 'partner.example' },
+    ]);
+    await store.add('allow-partners', [{ kind: 'url', value: 'http://partner.example/landing', reason: 'partner since 2024' }]);
+    const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off' }, { redisUrl: TEST_REDIS_URL, prefix });
+    const pipeline = await createScanPipeline(config, { logger: createLogger('silent'), connection: redis });
+    const scan = (link: string) => pipeline.scan({ schemaVersion: 1, contentId: link, surface: 'test', items: [link] }, { jobId: `j-${link.replace(/[^a-z]/g, '-')}`, attempt: 1, finalAttempt: true });
+    try {
+      for (const link of ['phish.example/login', 'http://phish.example/login', 'https://phish.example/login']) {
+        const verdict = await scan(link);
+        expect(verdict.decision, link).toBe('block');
+        expect(verdict.signals.filter((s) => s.source === 'blocklist'), link).toEqual([
+          expect.objectContaining({
+            kind: 'url_match',
+            evidence: expect.objectContaining({ list: 'phish', entry: 'https://phish.example/login', entryKind: 'url', label: 'kit-11', hop: 0 }),
+          }),
+        ]);
+      }
+      const allowed = await scan('https://partner.example/landing');
+      expect(allowed.signals.filter((s) => s.source === 'blocklist')).toEqual([
+        expect.objectContaining({
+          kind: 'allowlist_match',
+          evidence: expect.objectContaining({
+            list: 'allow-partners',
+            entry: 'http://partner.example/landing',
+            entryKind: 'url',
+            reason: 'partner since 2024',
+            url: 'https://partner.example/landing',
+            overrode: [{ list: 'phish', entry: 'partner.example', entryKind: 'domain', suggests: 'block' }],
+          }),
+        }),
+      ]);
+      expect(allowed.decision).not.toBe('block');
+      expect((await scan('https://partner.example/other')).decision).toBe('block');
+    } finally {
+      await pipeline.close();
+    }
+  });
+});
+
 describe('hot reload in a running pipeline', () => {
   const { prefix, redis } = suiteRedis('blocklist-reload');
 
