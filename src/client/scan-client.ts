@@ -23,7 +23,8 @@ export interface ScanClientOptions {
   imageRoot?: string;
   /**
    * Job size limits checked at enqueue. Default DEFAULT_JOB_LIMITS (100 items, 8 KB URLs, 5 MiB
-   * inline images). Workers enforce their own (ABUSE_SCAN_MAX_ITEMS and the like): keep these within them.
+   * inline images, metadata of at most 64 keys of 128 characters and 16 KiB, 32 MiB per job as
+   * JSON). Workers enforce their own (ABUSE_SCAN_MAX_ITEMS and the like): keep these within them.
    */
   limits?: JobLimits;
   /** Tries per job for transient failures. Default 5. */
@@ -41,7 +42,10 @@ export interface ScanClientOptions {
 }
 
 export interface EnqueueOptions {
-  /** BullMQ priority: 1 is the highest; unset jobs go before all prioritized ones. */
+  /**
+   * BullMQ priority, an integer from 0 to 2097151: 1 is the highest; unset (or 0) jobs go before
+   * all prioritized ones. Anything else is refused with `invalid_job`.
+   */
   priority?: number;
   /**
    * Explicit job id. Default: derived from tenant + contentId, so enqueueing the same content
@@ -67,22 +71,40 @@ export interface ScanClient {
    * path_outside_root), or redis_unavailable, after which the job may still land.
    */
   enqueue(job: ScanJobInput, options?: EnqueueOptions): Promise<EnqueuedJob>;
-  /** Validates every job first (nothing is enqueued if one is invalid), then enqueues them in bulk. */
+  /**
+   * Validates every job and its options first (nothing is enqueued if one is invalid; the error
+   * message starts with `jobs[<index>]: `), then enqueues them in bulk.
+   */
   enqueueBulk(jobs: Array<{ job: ScanJobInput; options?: EnqueueOptions }>): Promise<EnqueuedJob[]>;
   /** The verdict of a job, if it has one yet. */
   getVerdict(jobId: string): Promise<ConsumedVerdict | undefined>;
   /**
    * Resolves with the job's verdict once stored; throws ScanError `verdict_timeout` when none is
    * stored within timeoutMs (counted from the call: subscribing and reading use it up too), after
-   * one last read that may take up to commandTimeoutMs.
+   * one last read that may take up to commandTimeoutMs. timeoutMs must be a number of ms from 0 to
+   * 2147483647 (about 24.8 days, the longest timer Node keeps), or the call throws a RangeError.
+   * Throws ScanError `redis_unavailable` at once when the client is closed while it waits.
    */
   waitForVerdict(jobId: string, options?: { timeoutMs?: number }): Promise<ConsumedVerdict>;
+  /** Ends every waitForVerdict still waiting (ScanError `redis_unavailable`), then closes the connections. */
   close(): Promise<void>;
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 const MAX_JOB_ID_LENGTH = 256;
+/** BullMQ's highest priority value (2^21 - 1); it refuses floats and larger values, and negative ones are meaningless. */
+const MAX_PRIORITY = 2 ** 21 - 1;
+/** The longest delay setTimeout keeps; a longer one (or Infinity) fires after 1 ms. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const WAIT_EXPIRED = Symbol('wait expired');
+
+/** Why a priority cannot be used, if it cannot. */
+function priorityProblem(priority: unknown): string | undefined {
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
+    return `must be an integer from 0 to ${MAX_PRIORITY}`;
+  }
+  return undefined;
+}
 
 /** Why an explicit jobId cannot be used, if it cannot. */
 function jobIdProblem(jobId: string): string | undefined {
@@ -122,11 +144,16 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   let subscriber: RedisClient | undefined;
   let subscribed: Promise<unknown> | undefined;
   const waiters = new Map<string, Set<() => void>>();
+  /** What close() calls to end each waitForVerdict still waiting. */
+  const pendingWaits = new Set<() => void>();
+  let closed = false;
 
   function prepare(input: ScanJobInput, enqueueOptions: EnqueueOptions = {}) {
     const job: ScanJob = validateJob(input, validation);
     const problem = enqueueOptions.jobId === undefined ? undefined : jobIdProblem(enqueueOptions.jobId);
     if (problem) throw new ScanError('invalid_job', `jobId: ${JSON.stringify(String(enqueueOptions.jobId).slice(0, 80))} ${problem}`);
+    const priorityIssue = enqueueOptions.priority === undefined ? undefined : priorityProblem(enqueueOptions.priority);
+    if (priorityIssue) throw new ScanError('invalid_job', `priority: ${String(enqueueOptions.priority).slice(0, 80)} ${priorityIssue}`);
     const jobId = enqueueOptions.jobId ?? jobIdForContent(job.contentId, job.tenant);
     const opts = { jobId, ...(enqueueOptions.priority !== undefined && { priority: enqueueOptions.priority }) };
     return { job, queue: queueForJob(job), opts };
@@ -180,7 +207,15 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     },
 
     async enqueueBulk(entries) {
-      const prepared = entries.map(({ job, options: o }) => prepare(job, o));
+      // Every job is checked before any is sent; the error names the job it is about.
+      const prepared = entries.map(({ job, options: o }, index) => {
+        try {
+          return prepare(job, o);
+        } catch (error) {
+          if (error instanceof ScanError) throw new ScanError(error.code, `jobs[${index}]: ${error.message}`, { ...error.detail, job: index }, { cause: error });
+          throw error;
+        }
+      });
       const addAll = async () => {
         for (const kind of SCAN_QUEUE_KINDS) {
           const batch = prepared.filter((p) => p.queue === kind);
@@ -194,10 +229,24 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     getVerdict,
 
     async waitForVerdict(jobId, { timeoutMs = 30_000 } = {}) {
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
+        throw new RangeError(`timeoutMs: ${String(timeoutMs).slice(0, 80)} must be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS} (the longest timer Node keeps)`);
+      }
+      if (closed) throw new ScanError('redis_unavailable', `the scan client is closed: no verdict for job ${jobId} can be awaited`);
       // One deadline from the call on: a subscribe or read still running when it passes is not
       // waited for, the last read below decides.
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<typeof WAIT_EXPIRED>((resolve) => (timer = setTimeout(() => resolve(WAIT_EXPIRED), timeoutMs)));
+      // close() ends the wait at once, whatever it is waiting for (the last read included).
+      let end: () => void = () => {};
+      const ended = new Promise<never>((_, reject) => {
+        end = () => {
+          clearTimeout(timer);
+          reject(new ScanError('redis_unavailable', `the scan client was closed while waiting for the verdict of job ${jobId}`));
+        };
+      });
+      ended.catch(() => undefined);
+      pendingWaits.add(end);
       let wake: () => void = () => {};
       let woken = new Promise<void>((resolve) => (wake = resolve));
       const waiter = () => wake();
@@ -206,28 +255,33 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       waiters.set(jobId, set);
       try {
         // Subscribed before the first read, so a verdict stored in between still wakes us.
-        if ((await Promise.race([redisCall(ensureSubscribed()), expired])) !== WAIT_EXPIRED) {
+        if ((await Promise.race([redisCall(ensureSubscribed()), expired, ended])) !== WAIT_EXPIRED) {
           for (;;) {
-            const verdict = await Promise.race([getVerdict(jobId), expired]);
+            const verdict = await Promise.race([getVerdict(jobId), expired, ended]);
             if (verdict === WAIT_EXPIRED) break;
             if (verdict) return verdict;
-            if ((await Promise.race([woken, expired])) === WAIT_EXPIRED) break;
+            if ((await Promise.race([woken, expired, ended])) === WAIT_EXPIRED) break;
             // Armed again before the next read, so a wake during that read is not lost.
             woken = new Promise<void>((resolve) => (wake = resolve));
           }
         }
         // Also catches a verdict whose announcement never reached us.
-        const verdict = await getVerdict(jobId);
+        const verdict = await Promise.race([getVerdict(jobId), ended]);
         if (verdict) return verdict;
         throw new ScanError('verdict_timeout', `no verdict for job ${jobId} within ${timeoutMs} ms`);
       } finally {
         clearTimeout(timer);
+        pendingWaits.delete(end);
         set.delete(waiter);
         if (set.size === 0) waiters.delete(jobId);
       }
     },
 
     async close() {
+      closed = true;
+      // Waiters end now, not at their timeouts: their reads would fail on the closed connection anyway.
+      for (const end of [...pendingWaits]) end();
+      pendingWaits.clear();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       // A subscriber has nothing to finish; disconnecting also drops a SUBSCRIBE still waiting for Redis.
       subscriber?.disconnect();

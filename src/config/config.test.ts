@@ -39,6 +39,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('gives workers the metadata and whole-job limits of the environment', () => {
+    const env = { ABUSE_SCAN_MAX_METADATA_KEYS: '8', ABUSE_SCAN_MAX_METADATA_KEY_LENGTH: '32', ABUSE_SCAN_MAX_METADATA_BYTES: '2048', ABUSE_SCAN_MAX_JOB_BYTES: '1048576' };
+    expect(jobLimits(loadConfig(env))).toEqual({ ...DEFAULT_JOB_LIMITS, maxMetadataKeys: 8, maxMetadataKeyLength: 32, maxMetadataBytes: 2048, maxJobBytes: 1_048_576 });
+    expect(DEFAULT_JOB_LIMITS).toMatchObject({ maxMetadataKeys: 64, maxMetadataKeyLength: 128, maxMetadataBytes: 16_384, maxJobBytes: 32 * 1024 * 1024 });
+  });
+
   it('loads the decision policy from a JSON file', () => {
     const file = join(tmpdir(), `policy-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ maxDecisionBySource: { model: 'review' } }));

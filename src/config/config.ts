@@ -50,6 +50,21 @@ export const configSchema = z.object({
   maxUrlLength: positiveInt.default(DEFAULT_JOB_LIMITS.maxUrlLength),
   maxInlineBytes: positiveInt.default(DEFAULT_JOB_LIMITS.maxInlineBytes),
   maxIdLength: positiveInt.default(DEFAULT_JOB_LIMITS.maxIdLength),
+  /**
+   * ABUSE_SCAN_MAX_METADATA_KEYS, _MAX_METADATA_KEY_LENGTH, _MAX_METADATA_BYTES: bounds of a job's
+   * `metadata`, which every verdict echoes (jobs over them get an `invalid_job` verdict). Defaults:
+   * 64 keys, 128 characters per key, 16384 bytes (UTF-8, keys and values together; a value is at
+   * most 1024 characters).
+   */
+  maxMetadataKeys: positiveInt.default(DEFAULT_JOB_LIMITS.maxMetadataKeys),
+  maxMetadataKeyLength: positiveInt.default(DEFAULT_JOB_LIMITS.maxMetadataKeyLength),
+  maxMetadataBytes: positiveInt.default(DEFAULT_JOB_LIMITS.maxMetadataBytes),
+  /**
+   * ABUSE_SCAN_MAX_JOB_BYTES: UTF-8 bytes of a whole job serialized as JSON, as stored in Redis
+   * (jobs over it get a `payload_too_large` verdict). Default 33554432 (32 MiB: four inline images
+   * at the 5 MiB cap, which base64 makes about 7 MB each).
+   */
+  maxJobBytes: positiveInt.default(DEFAULT_JOB_LIMITS.maxJobBytes),
   /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
   lockDurationMs: positiveInt.default(30_000),
   /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
@@ -152,6 +167,10 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_MAX_URL_LENGTH: 'maxUrlLength',
   ABUSE_SCAN_MAX_INLINE_BYTES: 'maxInlineBytes',
   ABUSE_SCAN_MAX_ID_LENGTH: 'maxIdLength',
+  ABUSE_SCAN_MAX_METADATA_KEYS: 'maxMetadataKeys',
+  ABUSE_SCAN_MAX_METADATA_KEY_LENGTH: 'maxMetadataKeyLength',
+  ABUSE_SCAN_MAX_METADATA_BYTES: 'maxMetadataBytes',
+  ABUSE_SCAN_MAX_JOB_BYTES: 'maxJobBytes',
   ABUSE_SCAN_LOCK_MS: 'lockDurationMs',
   ABUSE_SCAN_STALLED_INTERVAL_MS: 'stalledIntervalMs',
   ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',
@@ -196,8 +215,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 }
 
 /** The job limits a worker validates with (the shared defaults object when unchanged: its schema is prebuilt). */
-export function jobLimits(config: Pick<FleetConfig, keyof JobLimits>): JobLimits {
-  const limits: JobLimits = { maxItems: config.maxItems, maxUrlLength: config.maxUrlLength, maxInlineBytes: config.maxInlineBytes, maxIdLength: config.maxIdLength };
+export function jobLimits(config: Pick<FleetConfig, keyof JobLimits>): Required<JobLimits> {
+  const limits: Required<JobLimits> = {
+    maxItems: config.maxItems,
+    maxUrlLength: config.maxUrlLength,
+    maxInlineBytes: config.maxInlineBytes,
+    maxIdLength: config.maxIdLength,
+    maxMetadataKeys: config.maxMetadataKeys,
+    maxMetadataKeyLength: config.maxMetadataKeyLength,
+    maxMetadataBytes: config.maxMetadataBytes,
+    maxJobBytes: config.maxJobBytes,
+  };
   const unchanged = (Object.keys(limits) as Array<keyof JobLimits>).every((key) => limits[key] === DEFAULT_JOB_LIMITS[key]);
   return unchanged ? DEFAULT_JOB_LIMITS : limits;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_JOB_LIMITS, type JobLimits } from './limits.js';
+import { DEFAULT_JOB_LIMITS, maxBase64Length, resolveJobLimits, type JobLimits } from './limits.js';
 
 export const JOB_SCHEMA_VERSION = 1;
 
@@ -10,14 +10,61 @@ export function base64DecodedLength(base64: string): number {
   return Math.floor((clean.length * 3) / 4) - padding;
 }
 
-const BASE64_PATTERN = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+// Linear: whitespace may follow the padding, but no quantifier competes with the first one for
+// it (`[...\s]*={0,2}\s*$` backtracks quadratically on a long run of whitespace before a bad character).
+const BASE64_PATTERN = /^[A-Za-z0-9+/\s]*(?:=\s*){0,2}$/;
+
+/** Characters in one metadata value. */
+export const MAX_METADATA_VALUE_LENGTH = 1024;
+
+/** Keys, key length and total UTF-8 bytes of a metadata record, checked in one pass. */
+function checkMetadata(record: Record<string, string>, limits: Required<JobLimits>, ctx: z.RefinementCtx): void {
+  const keys = Object.keys(record);
+  if (keys.length > limits.maxMetadataKeys) {
+    ctx.addIssue({ code: 'custom', message: `metadata has ${keys.length} keys, at most ${limits.maxMetadataKeys} are allowed` });
+  }
+  const long = keys.filter((key) => key.length > limits.maxMetadataKeyLength);
+  if (long.length) {
+    const first = JSON.stringify(long[0]!.slice(0, 40));
+    ctx.addIssue({
+      code: 'custom',
+      message: `${long.length} metadata key(s) longer than ${limits.maxMetadataKeyLength} characters (the first: ${first}${long[0]!.length > 40 ? '…' : ''})`,
+    });
+  }
+  let bytes = 0;
+  for (const key of keys) {
+    const value = record[key];
+    bytes += Buffer.byteLength(key, 'utf8') + (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : 0);
+  }
+  if (bytes > limits.maxMetadataBytes) {
+    ctx.addIssue({ code: 'custom', message: `metadata is ${bytes} bytes (keys and values, UTF-8), at most ${limits.maxMetadataBytes} are allowed` });
+  }
+}
+
+/** Raw length first (whitespace counts: it is stored and sent too), then the alphabet, then the decoded size. */
+function checkBase64(value: string, limits: Required<JobLimits>, ctx: z.RefinementCtx): void {
+  const maxLength = maxBase64Length(limits.maxInlineBytes);
+  if (value.length > maxLength) {
+    // Neither scanned nor copied further: it may be huge.
+    ctx.addIssue({ code: 'custom', message: `bytesBase64 is ${value.length} characters, at most ${maxLength} are allowed (payload_too_large)`, params: { payloadTooLarge: true } });
+    return;
+  }
+  if (!BASE64_PATTERN.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'bytesBase64 is not base64' });
+    return;
+  }
+  if (base64DecodedLength(value) > limits.maxInlineBytes) {
+    ctx.addIssue({ code: 'custom', message: `inline image exceeds ${limits.maxInlineBytes} bytes (payload_too_large)`, params: { payloadTooLarge: true } });
+  }
+}
 
 /**
  * Builds the job schema for a given set of limits. A scan job's items are links (plain strings)
  * and images, given by URL (`{ url }`), inline bytes (`{ bytesBase64 }`) or a file path under the
  * workers' image root (`{ path }`).
  */
-export function createJobSchema(limits: JobLimits = DEFAULT_JOB_LIMITS) {
+export function createJobSchema(jobLimits: JobLimits = DEFAULT_JOB_LIMITS) {
+  const limits = resolveJobLimits(jobLimits);
   const id = z.string().min(1).max(limits.maxIdLength);
   const linkItem = z.string().min(1, 'a URL item must not be empty').max(limits.maxUrlLength, `a URL item must be at most ${limits.maxUrlLength} characters`);
   const imageByUrl = z.object({ url: z.string().min(1).max(limits.maxUrlLength) }).strict();
@@ -26,10 +73,7 @@ export function createJobSchema(limits: JobLimits = DEFAULT_JOB_LIMITS) {
       bytesBase64: z
         .string()
         .min(1, 'bytesBase64 must not be empty')
-        .regex(BASE64_PATTERN, 'bytesBase64 is not base64')
-        .refine((value) => base64DecodedLength(value) <= limits.maxInlineBytes, {
-          message: `inline image exceeds ${limits.maxInlineBytes} bytes (payload_too_large)`,
-        }),
+        .superRefine((value, ctx) => checkBase64(value, limits, ctx)),
     })
     .strict();
   const imageByPath = z.object({ path: z.string().min(1).max(4096) }).strict();
@@ -45,7 +89,10 @@ export function createJobSchema(limits: JobLimits = DEFAULT_JOB_LIMITS) {
         .min(1, 'a job needs at least one item')
         .max(limits.maxItems, `a job has at most ${limits.maxItems} items`),
       /** Free-form producer context, echoed in the verdict. */
-      metadata: z.record(z.string(), z.string().max(1024)).optional(),
+      metadata: z
+        .record(z.string(), z.string().max(MAX_METADATA_VALUE_LENGTH, `a metadata value must be at most ${MAX_METADATA_VALUE_LENGTH} characters`))
+        .superRefine((record, ctx) => checkMetadata(record, limits, ctx))
+        .optional(),
     })
     .strict();
 }

@@ -2,7 +2,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ScanError } from '../errors.js';
 import { createJobSchema, scanJobSchema, type ScanJob } from './job-schema.js';
-import { DEFAULT_JOB_LIMITS, type JobLimits } from './limits.js';
+import { DEFAULT_JOB_LIMITS, resolveJobLimits, type JobLimits } from './limits.js';
 
 export interface JobValidationOptions {
   limits?: JobLimits;
@@ -21,11 +21,28 @@ export function isPathUnder(root: string, candidate: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
+/**
+ * A path segment or message of an issue, bounded: an untrusted job's keys end up in both (a
+ * metadata key, an unknown field), and the message lands in an error verdict.
+ */
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function issuePath(issue: z.core.$ZodIssue): string[] {
+  return issue.path.map((segment) => bounded(String(segment), 64));
+}
+
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .slice(0, 10)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(job)'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length ? issuePath(issue).join('.') : '(job)'}: ${bounded(issue.message, 300)}`)
     .join('; ');
+}
+
+/** An issue the schema raised for a size cap (inline bytes): `payload_too_large`. */
+function isPayloadTooLarge(issue: z.core.$ZodIssue): boolean {
+  return issue.code === 'custom' && (issue.params as { payloadTooLarge?: boolean } | undefined)?.payloadTooLarge === true;
 }
 
 const schemaCache = new WeakMap<JobLimits, ReturnType<typeof createJobSchema>>();
@@ -42,8 +59,9 @@ function schemaFor(limits: JobLimits) {
 
 /**
  * Validates an untrusted job (from a producer, or raw from the queue). Throws a permanent
- * ScanError: `payload_too_large`, `path_outside_root`, `unsupported_schema_version` or `invalid_job`,
- * whose message names every offending field.
+ * ScanError: `payload_too_large` (an inline image, or the whole job serialized as JSON, over its
+ * cap), `path_outside_root`, `unsupported_schema_version` or `invalid_job`, whose message names
+ * every offending field.
  */
 export function validateJob(input: unknown, options: JobValidationOptions = {}): ScanJob {
   const limits = options.limits ?? DEFAULT_JOB_LIMITS;
@@ -51,8 +69,8 @@ export function validateJob(input: unknown, options: JobValidationOptions = {}):
   if (!result.success) {
     const issues = result.error.issues;
     const message = formatIssues(issues);
-    const detail = { issues: issues.slice(0, 20).map((i) => ({ path: i.path.map(String), message: i.message })) };
-    if (issues.some((i) => i.path.at(-1) === 'bytesBase64' && i.code === 'custom')) {
+    const detail = { issues: issues.slice(0, 20).map((i) => ({ path: issuePath(i), message: bounded(i.message, 300) })) };
+    if (issues.some(isPayloadTooLarge)) {
       throw new ScanError('payload_too_large', message, detail);
     }
     if (issues.some((i) => i.path[0] === 'schemaVersion')) {
@@ -61,6 +79,12 @@ export function validateJob(input: unknown, options: JobValidationOptions = {}):
     throw new ScanError('invalid_job', message, detail);
   }
   const job = result.data;
+  // Every field is bounded by now, but items times their caps is not: the job as stored is.
+  const { maxJobBytes } = resolveJobLimits(limits);
+  const jobBytes = Buffer.byteLength(JSON.stringify(job), 'utf8');
+  if (jobBytes > maxJobBytes) {
+    throw new ScanError('payload_too_large', `(job): the job is ${jobBytes} bytes as JSON, at most ${maxJobBytes} are allowed`, { jobBytes, maxJobBytes });
+  }
   job.items.forEach((item, index) => {
     if (typeof item === 'string' || !('path' in item)) return;
     if (!options.imageRoot || !isPathUnder(options.imageRoot, item.path)) {

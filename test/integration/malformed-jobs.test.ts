@@ -6,6 +6,8 @@ import { startInProcessWorker } from '../harness/fleet.js';
 import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 const oversized = { bytesBase64: Buffer.alloc(5 * 1024 * 1024 + 10).toString('base64') };
+const maximal = { bytesBase64: Buffer.alloc(5 * 1024 * 1024).toString('base64') };
+const manyKeys = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`key-${i}`, 'v'.repeat(16)]));
 
 const MALFORMED: Array<[string, unknown, RegExp]> = [
   ['missing fields', { surface: 'upload' }, /^invalid_job$/],
@@ -13,6 +15,10 @@ const MALFORMED: Array<[string, unknown, RegExp]> = [
   ['oversized inline bytes', { contentId: 'big', surface: 'upload', items: [oversized] }, /^payload_too_large$/],
   ['path outside the root', { contentId: 'p', surface: 'upload', items: [{ path: '../../etc/passwd' }] }, /^path_outside_root$/],
   ['not even an object', 'DROP TABLE jobs', /^invalid_job$/],
+  ['20,000 metadata keys', { contentId: 'meta', surface: 'send', items: ['https://x.example/'], metadata: manyKeys }, /^invalid_job$/],
+  ['inline bytes padded with 8 MB of whitespace', { contentId: 'ws', surface: 'upload', items: [{ bytesBase64: `${' '.repeat(8_000_000)}aGVsbG8=` }] }, /^payload_too_large$/],
+  ['inline bytes of whitespace ending in a bad character', { contentId: 'ws-bad', surface: 'upload', items: [{ bytesBase64: `${' '.repeat(200_000)}!` }] }, /^invalid_job$/],
+  ['a job over 32 MiB serialized (five maximal inline images)', { contentId: 'huge', surface: 'upload', items: [maximal, maximal, maximal, maximal, maximal] }, /^payload_too_large$/],
 ];
 
 describe('malformed jobs', () => {
@@ -32,9 +38,12 @@ describe('malformed jobs', () => {
   });
 
   it.each(MALFORMED)('are refused by the client: %s', async (_name, job, code) => {
+    const started = Date.now();
     const error = await client.enqueue(job as never).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ScanError', code: expect.stringMatching(code) });
     expect((error as Error).message.length).toBeGreaterThan(10);
+    expect((error as Error).message.length).toBeLessThan(4000);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('enqueueBulk enqueues nothing when one job is invalid', async () => {
@@ -56,6 +65,8 @@ describe('malformed jobs', () => {
       expect(verdict.errors[0]!.code).toMatch(code);
       // Permanent input errors are not retried.
       expect(verdict.attempt).toBe(1);
+      // Bounded, whatever the job held (metadata is echoed, bounded, in error verdicts too).
+      expect(JSON.stringify(verdict).length).toBeLessThan(200_000);
     }
     // Still serving: a good job after the bad ones gets its verdict.
     const { jobId } = await client.enqueue({ contentId: 'after-bad', surface: 'send', items: ['https://fine.example/'] });
