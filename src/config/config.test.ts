@@ -45,6 +45,36 @@ describe('loadConfig', () => {
     expect(DEFAULT_JOB_LIMITS).toMatchObject({ maxMetadataKeys: 64, maxMetadataKeyLength: 128, maxMetadataBytes: 16_384, maxJobBytes: 32 * 1024 * 1024 });
   });
 
+  it('refuses delays longer than Node keeps a timer (they would fire after 1 ms), naming them all', () => {
+    const tooLong = '3000000000';
+    const names = ['ABUSE_SCAN_LOCK_MS', 'ABUSE_SCAN_STALLED_INTERVAL_MS', 'ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS'];
+    const error = (() => {
+      try {
+        loadConfig(Object.fromEntries(names.map((name) => [name, tooLong])));
+      } catch (thrown) {
+        return thrown as Error;
+      }
+      return undefined;
+    })();
+    for (const key of ['lockDurationMs', 'stalledIntervalMs', 'shutdownTimeoutMs', 'unfurlHopTimeoutMs', 'unfurlTotalTimeoutMs']) {
+      expect(error?.message).toMatch(new RegExp(`${key}: must be at most 2147483647 ms`));
+    }
+    expect(loadConfig({ ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: String(2 ** 31 - 1) }).shutdownTimeoutMs).toBe(2 ** 31 - 1);
+  });
+
+  it('takes each queue once', () => {
+    expect(loadConfig({ ABUSE_SCAN_QUEUES: 'links,links, images,links' }).queues).toEqual(['links', 'images']);
+  });
+
+  it('refuses, on a Redis Cluster, a prefix without a hash tag (every BullMQ script would fail with CROSSSLOT)', () => {
+    for (const prefix of ['abuse-scan', 'abuse{}scan', 'abuse-scan}{']) {
+      expect(() => loadConfig({ REDIS_URL: 'redis-cluster://10.0.0.1:7000', ABUSE_SCAN_PREFIX: prefix })).toThrow(/prefix: .*has no hash tag: on a Redis Cluster ABUSE_SCAN_PREFIX needs one, such as \{abuse-?scan\}/);
+    }
+    expect(loadConfig({ REDIS_URL: 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000', ABUSE_SCAN_PREFIX: 'team-{abuse}' }).prefix).toBe('team-{abuse}');
+    // One Redis: any prefix.
+    expect(loadConfig({ ABUSE_SCAN_PREFIX: 'abuse-scan' }).prefix).toBe('abuse-scan');
+  });
+
   it('loads the decision policy from a JSON file', () => {
     const file = join(tmpdir(), `policy-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ maxDecisionBySource: { model: 'review' } }));

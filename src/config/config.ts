@@ -4,9 +4,17 @@ import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
-import { DEFAULT_REDIS_URL } from '../runtime/redis.js';
+import { DEFAULT_REDIS_URL, isClusterUrl } from '../runtime/redis.js';
 
 const positiveInt = z.coerce.number().int().positive();
+/** A delay or deadline in ms: Node's timers fire after 1 ms for anything longer than 2^31 - 1. */
+const milliseconds = positiveInt.max(2 ** 31 - 1, 'must be at most 2147483647 ms (about 24.8 days, the longest timer Node keeps)');
+
+/** Whether a key prefix carries a Redis Cluster hash tag: `{`, at least one character, then `}`. */
+export function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open >= 0 && prefix.indexOf('}', open + 1) > open + 1;
+}
 
 /**
  * The fleet's configuration: environment variables, validated, with every default documented.
@@ -23,14 +31,16 @@ export const configSchema = z.object({
     .refine((url) => url.split(',').every((part) => URL.canParse(/^[a-z-]+:\/\//i.test(part.trim()) ? part.trim() : `redis://${part.trim()}`)), 'not a Redis URL'),
   /**
    * ABUSE_SCAN_PREFIX: key prefix of every queue. The braces are a Redis Cluster hash tag, so
-   * all of the fleet's keys land in one slot and BullMQ's multi-key scripts run on a cluster.
+   * all of the fleet's keys land in one slot and BullMQ's multi-key scripts run on a cluster
+   * (on a cluster URL a prefix without one is refused).
    */
   prefix: z.string().min(1).default('{abuse-scan}'),
   /** ABUSE_SCAN_QUEUES: comma-separated scan queues a worker takes jobs from. Default links,images. */
   queues: z
     .string()
     .default(SCAN_QUEUE_KINDS.join(','))
-    .transform((value) => value.split(',').map((q) => q.trim()).filter(Boolean))
+    // Each queue once: a queue named twice would get two workers, twice the concurrency.
+    .transform((value) => [...new Set(value.split(',').map((q) => q.trim()).filter(Boolean))])
     .pipe(z.array(z.enum(SCAN_QUEUE_KINDS)).min(1)),
   /** ABUSE_SCAN_CONCURRENCY: jobs in flight per queue per process. Default 16. */
   concurrency: positiveInt.default(16),
@@ -66,9 +76,9 @@ export const configSchema = z.object({
    */
   maxJobBytes: positiveInt.default(DEFAULT_JOB_LIMITS.maxJobBytes),
   /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
-  lockDurationMs: positiveInt.default(30_000),
+  lockDurationMs: milliseconds.default(30_000),
   /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
-  stalledIntervalMs: positiveInt.default(30_000),
+  stalledIntervalMs: milliseconds.default(30_000),
   /** ABUSE_SCAN_MAX_STALLED: recoveries before a job gets a `job_stalled` verdict. Default 2. */
   maxStalledCount: z.coerce.number().int().nonnegative().default(2),
   /**
@@ -92,9 +102,9 @@ export const configSchema = z.object({
   /** ABUSE_SCAN_UNFURL_MAX_REDIRECTS: redirects followed per link; one more is `too_many_redirects`. Default 10. */
   unfurlMaxRedirects: z.coerce.number().int().nonnegative().default(10),
   /** ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: deadline of one hop (connect, headers, body scan). Default 5000. */
-  unfurlHopTimeoutMs: positiveInt.default(5000),
+  unfurlHopTimeoutMs: milliseconds.default(5000),
   /** ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: deadline of a whole redirect chain. Default 20000. */
-  unfurlTotalTimeoutMs: positiveInt.default(20_000),
+  unfurlTotalTimeoutMs: milliseconds.default(20_000),
   /**
    * ABUSE_SCAN_UNFURL_CACHE_TTL_S: seconds a finished unfurl is cached in Redis per canonical input
    * URL, so a link sent a million times is fetched once per TTL; 0 disables. Default 300.
@@ -144,7 +154,7 @@ export const configSchema = z.object({
    * SIGINT; past it, it gives them up (they run again once their locks expire) and exits 75.
    * Keep it below the orchestrator's kill grace (`docker stop -t`). Default 60000.
    */
-  shutdownTimeoutMs: positiveInt.default(60_000),
+  shutdownTimeoutMs: milliseconds.default(60_000),
   /**
    * ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint (on all interfaces); unset
    * disables it, 0 takes a free port (logged). The container image sets 9464.
@@ -152,6 +162,15 @@ export const configSchema = z.object({
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** LOG_LEVEL: pino level. Default info (`abuse-scan scan` logs at warn unless it is set). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((config, ctx) => {
+  // Without a hash tag BullMQ's scripts fail with CROSSSLOT on every call, in a tight loop.
+  if (isClusterUrl(config.redisUrl) && !hasHashTag(config.prefix)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prefix'],
+      message: `${JSON.stringify(config.prefix)} has no hash tag: on a Redis Cluster ABUSE_SCAN_PREFIX needs one, such as {${config.prefix.replace(/[{}]/g, '')}}, so that the fleet's keys share one slot`,
+    });
+  }
 });
 
 export type FleetConfig = z.output<typeof configSchema>;
