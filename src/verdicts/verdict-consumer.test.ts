@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { createVerdictConsumer } from './verdict-consumer.js';
+
+describe('verdict consumer options', () => {
+  const handler = async () => undefined;
+
+  // XREADGROUP BLOCK 0 waits forever; without BLOCK it does not wait at all (a busy loop).
+  it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('refuses blockMs %s', (blockMs) => {
+    expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', blockMs, handler })).toThrow(RangeError);
+    expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', blockMs, handler })).toThrow(/blockMs/);
+  });
+
+  it.each([
+    ['batchSize', 0],
+    ['claimIdleMs', -1],
+    ['commandTimeoutMs', 0],
+  ] as const)('refuses %s %s', (name, value) => {
+    expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', [name]: value, handler })).toThrow(new RegExp(name));
+  });
+});
