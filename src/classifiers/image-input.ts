@@ -1,18 +1,21 @@
 /**
- * Turns the pipeline's one decode (8-bit RGB, longest side <= 512) into a model's input sample:
+ * Turns the pipeline's one decode (8-bit RGB, sides <= 512) into a model's input sample:
  * bilinear resize to the model's size, then (pixel * scale - mean) / std per channel, in the
- * layout the manifest names. The image is never decoded a second time.
+ * layout the manifest names. The image is never decoded a second time. A frame with alpha is
+ * first flattened onto white (what a viewer sees); the decode keeps its stored RGB for PDQ.
  *
  * The resize samples like TensorFlow's resizeBilinear with alignCorners = true, which is what
  * nsfwjs applies before its model: corners map to corners, x_src = x_dst * (w_in - 1) / (w_out - 1).
  */
+import { flattenOntoWhite } from '../images/alpha.js';
 import type { DecodedFrame } from '../images/decode.js';
 import type { ImageInputSpec } from './manifest.js';
 
-export function imageSample(frame: Pick<DecodedFrame, 'data' | 'width' | 'height'>, spec: ImageInputSpec): Float32Array {
+export function imageSample(frame: Pick<DecodedFrame, 'data' | 'width' | 'height' | 'alpha'>, spec: ImageInputSpec): Float32Array {
   const { width: outW, height: outH } = spec;
-  const { data, width: inW, height: inH } = frame;
-  if (data.length < inW * inH * 3) throw new Error(`frame has ${data.length} bytes, expected ${inW * inH * 3} (RGB)`);
+  const { width: inW, height: inH } = frame;
+  if (frame.data.length < inW * inH * 3) throw new Error(`frame has ${frame.data.length} bytes, expected ${inW * inH * 3} (RGB)`);
+  const { data } = flattenOntoWhite(frame);
   const sample = new Float32Array(outW * outH * 3);
   const ratioY = outH > 1 ? (inH - 1) / (outH - 1) : 0;
   const ratioX = outW > 1 ? (inW - 1) / (outW - 1) : 0;

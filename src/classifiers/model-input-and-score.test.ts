@@ -31,6 +31,14 @@ describe('image input', () => {
     // One row sampled at y = 0, x = 0, 0.5, 1, 1.5, 2 source pixels.
     expect(Array.from(sample.filter((_, i) => i % 3 === 0))).toEqual([0, 50, 100, 150, 200]);
   });
+
+  it('sees a frame with alpha flattened onto white, as a viewer would (the decode keeps the stored RGB for PDQ)', () => {
+    // The 3x3 frame with its corners: top left opaque, top right half transparent, bottom corners fully transparent.
+    const alpha = Buffer.from([255, 255, 128, 255, 255, 255, 0, 255, 0]);
+    const sample = imageSample({ ...frame, alpha }, spec({ scale: 1 }));
+    const onWhite = (value: number, a: number): number => Math.round((value * a + 255 * (255 - a)) / 255);
+    expect(Array.from(sample)).toEqual([0, 0, 30, onWhite(200, 128), onWhite(0, 128), onWhite(30, 128), 255, 255, 255, 255, 255, 255]);
+  });
 });
 
 const entry = (over: Partial<ModelEntry>): ModelEntry =>

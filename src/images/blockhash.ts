@@ -15,6 +15,7 @@
  */
 import { bmvbhash } from 'blockhash-core';
 import { type HashBytes, hexToHash } from '../matching/hash-bits.js';
+import { transparentAsWhite } from './alpha.js';
 
 export const DEFAULT_BLOCKHASH_BITS = 16;
 
@@ -31,9 +32,14 @@ export interface RgbImage {
   height: number;
 }
 
-/** Returns the bits x bits-bit hash of an RGB frame (3 bytes a pixel) from `decodeImage`. */
-export function blockhash(image: RgbImage, bits = DEFAULT_BLOCKHASH_BITS): HashBytes {
+/**
+ * Returns the bits x bits-bit hash of an RGB frame (3 bytes a pixel) from `decodeImage`. With an
+ * alpha plane, fully transparent pixels count as white and the others as their RGB, as the
+ * package counts the pixels of an RGBA image (alpha.ts).
+ */
+export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, bits = DEFAULT_BLOCKHASH_BITS): HashBytes {
   if (!Number.isInteger(bits) || bits < 2 || bits % 2 !== 0) throw new RangeError(`blockhash bits must be an even integer >= 2, got ${bits}`);
+  const image = transparentAsWhite(frame);
   if (image.width < bits || image.height < bits) {
     // Blocks smaller than a pixel make the package divide by zero-sized blocks; stretch the few
     // pixels there are by nearest neighbour instead, so tiny images still hash.

@@ -46,7 +46,10 @@ export interface DecodeOptions {
   /**
    * Longest side of the decoded working copy, in pixels. Images are shrunk on load (JPEG DCT
    * scaling, WebP/HEIF thumbnails) and never enlarged. 512 is enough for PDQ (it filters down
-   * to 64x64), blockhash (16x16 blocks) and a 224x224 classifier input. Default 512.
+   * to 64x64), blockhash (16x16 blocks) and a 224x224 classifier input. Images longer than 4:1
+   * are not shrunk evenly: the short side keeps min(its length, 128, workingSize) pixels (a
+   * 4000x100 banner becomes 512x100, not 512x13), so PDQ and blockhash keep rows to sample; the
+   * working copy stays within workingSize x workingSize. Default 512.
    */
   workingSize?: number;
   /**

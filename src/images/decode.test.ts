@@ -220,8 +220,9 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
 /**
  * A TIFF sharp does not write: RGB in separate planes (all of R, then G, then B), deflate, one
  * page per entry of `rowsPerStrip`, each page with its own rows per strip; pixels (120, 130, 140).
+ * Pages after the first are `laterPages` in size when given.
  */
-function planarTiff(width: number, height: number, rowsPerStrip: readonly number[]): Buffer {
+function planarTiff(firstWidth: number, firstHeight: number, rowsPerStrip: readonly number[], laterPages?: { width: number; height: number }): Buffer {
   const parts: Buffer[] = [];
   let end = 0;
   const add = (part: Buffer): number => {
@@ -233,7 +234,8 @@ function planarTiff(width: number, height: number, rowsPerStrip: readonly number
   const header = Buffer.from([0x49, 0x49, 42, 0, 0, 0, 0, 0]);
   add(header);
   let link = { part: header, at: 4 };
-  for (const rows of rowsPerStrip) {
+  for (const [page, rows] of rowsPerStrip.entries()) {
+    const { width, height } = page > 0 && laterPages ? laterPages : { width: firstWidth, height: firstHeight };
     const offsets: number[] = [];
     const counts: number[] = [];
     for (const value of [120, 130, 140]) {
@@ -300,16 +302,26 @@ describe('decodeImage output', () => {
     expect(frame.data[(190 * 100 + 50) * 3]).toBeGreaterThan(225);
   });
 
-  it('an RGBA PNG is flattened onto white: transparent becomes white, opaque keeps its colour', async () => {
+  it('an RGBA PNG keeps its stored RGB, alpha left out and kept apart (not composited)', async () => {
     const rgba = Buffer.alloc(10 * 10 * 4);
-    for (let i = 0; i < 100; i++) rgba.set(i < 50 ? [200, 0, 0, 255] : [0, 0, 0, 0], i * 4);
+    for (let i = 0; i < 100; i++) rgba.set(i < 50 ? [200, 0, 0, 255] : [0, 90, 180, 0], i * 4);
     const png = await sharp(rgba, { raw: { width: 10, height: 10, channels: 4 } }).png().toBuffer();
     const decoded = await decodeImage(png);
     expect(decoded.hasAlpha).toBe(true);
-    const { data } = decoded.frames[0]!;
+    const { data, alpha } = decoded.frames[0]!;
     expect(data.length).toBe(10 * 10 * 3);
     expect([...data.subarray(0, 3)]).toEqual([200, 0, 0]);
-    expect([...data.subarray(99 * 3, 100 * 3)]).toEqual([255, 255, 255]);
+    // The hidden pixel's stored colour, as PDQ's reference reads it.
+    expect([...data.subarray(99 * 3, 100 * 3)]).toEqual([0, 90, 180]);
+    expect(alpha && [alpha[0], alpha[99], alpha.length]).toEqual([255, 0, 100]);
+  });
+
+  it('a frame whose pixels are all opaque has no alpha plane, even from a file with an alpha channel', async () => {
+    const png = await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 1 } } }).png().toBuffer();
+    const decoded = await decodeImage(png);
+    expect(decoded.hasAlpha).toBe(true);
+    expect(decoded.frames[0]!.alpha).toBeUndefined();
+    expect((await decodeImage(readFileSync(join(fixtures, 'rings.jpg')))).frames[0]!.alpha).toBeUndefined();
   });
 
   it('shrinks to the working size on load, keeping the aspect ratio, never enlarging', async () => {
@@ -320,6 +332,30 @@ describe('decodeImage output', () => {
     expect(decoded.frames[0]!.data.length).toBe(512 * 384 * 3);
     const small = await decodeImage(readFileSync(join(fixtures, 'rings--half.jpg')));
     expect(small.frames[0]).toMatchObject({ width: 320, height: 240 });
+  });
+
+  it('shrinks each side of a very wide or tall image on its own, never below 128 (or its own length)', async () => {
+    const solid = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#406080' } }).png().toBuffer();
+    const sizes = async (width: number, height: number) => {
+      const { frames } = await decodeImage(await solid(width, height));
+      return [frames[0]!.width, frames[0]!.height];
+    };
+    // Fit inside 512 would give 512x13, 13x512, 512x4 and 512x1.
+    expect(await sizes(4000, 100)).toEqual([512, 100]);
+    expect(await sizes(100, 4000)).toEqual([100, 512]);
+    expect(await sizes(20_000, 150)).toEqual([512, 128]);
+    expect(await sizes(60_000, 1)).toEqual([512, 1]);
+    // Up to 4:1 the aspect ratio is kept, as before.
+    expect(await sizes(2048, 512)).toEqual([512, 128]);
+    expect(await sizes(1000, 300)).toEqual([512, 154]);
+  });
+
+  it('works out the working size of each page of a TIFF from that page: a 2000x50 second page after a 600x400 first', async () => {
+    const decoded = await decodeImage(planarTiff(600, 400, [16, 16], { width: 2000, height: 50 }));
+    expect(decoded.frames.map((frame) => [frame.width, frame.height])).toEqual([
+      [512, 341],
+      [512, 50],
+    ]);
   });
 
   it('grayscale input comes out as 3-channel RGB', async () => {

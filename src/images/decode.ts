@@ -1,7 +1,20 @@
 /**
  * THE image decode of the project. Untrusted bytes go in; out comes the header facts and the
- * pixels, decoded once, upright, flattened onto white, 8-bit RGB, at a bounded working size.
- * Every consumer (blockhash, PDQ, a classifier) reads these pixels; none decodes again.
+ * pixels, decoded once, upright, 8-bit RGB plus the alpha plane when the image has one, at a
+ * bounded working size. Every consumer (blockhash, PDQ, a classifier) reads these pixels; none
+ * decodes again.
+ *
+ * Alpha is kept apart, not composited, so that each consumer sees what its reference sees:
+ * PDQ hashes the stored RGB and ignores alpha, as Meta's reference does (it reads channels 0-2);
+ * blockhash counts a fully transparent pixel as white and reads the others' RGB, as the
+ * blockhash-core package does; a classifier sees the image flattened onto white, as a viewer
+ * would (alpha.ts has the two derived views). When the frame must shrink, libvips resizes with
+ * premultiplied alpha: colours are weighted by their alpha, and a working pixel whose sources are
+ * all fully transparent comes out black, whatever colour those sources stored.
+ *
+ * The working copy is shrunk to fit inside workingSize x workingSize, except that neither side is
+ * shrunk below MIN_WORKING_SIDE (or its original length, if shorter): a 4000x100 banner becomes
+ * 512x100, not 512x13, so PDQ's 64x64 grid and blockhash's 16x16 blocks still have rows to read.
  *
  * RGB and grey images keep their stored values: an embedded ICC profile is ignored, as Meta's PDQ
  * reference ignores it (and with it the hashes that hash-sharing programs exchange); converting a
@@ -14,7 +27,7 @@
  * frame count, interlacing; for TIFF, each decoded page's strips or tiles from tiff-header.ts) ->
  * pixel limit -> decode memory budget -> frame-by-frame decode under the time budget.
  */
-import sharp, { type Metadata, type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type ResizeOptions, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
 import { withDeadline } from '../runtime/deadline.js';
 import { type HeldWholeDecode, heldTiffDecode, heldWholeDecode } from './decode-memory.js';
@@ -26,7 +39,13 @@ export type { DecodeOptions } from './decode-options.js';
 
 /** One decoded frame: RGB, 3 bytes a pixel, row-major, no padding. */
 export interface DecodedFrame {
+  /** The stored RGB values, alpha left out (not composited): what PDQ hashes. */
   data: Buffer;
+  /**
+   * Alpha, 1 byte a pixel, row-major, when the frame has a pixel that is not fully opaque;
+   * undefined for opaque frames. See alpha.ts for the views that take it into account.
+   */
+  alpha?: Buffer;
   width: number;
   height: number;
   /** Which frame of the file this is (0 for stills and for the first frame). */
@@ -41,7 +60,7 @@ export interface DecodedImage {
   height: number;
   /** Frames (pages) in the file: 1 for still images. */
   frameCount: number;
-  /** Whether the original had an alpha channel (it has been flattened onto white). */
+  /** Whether the original had an alpha channel (frames keep it apart, in `alpha`, when not all opaque). */
   hasAlpha: boolean;
   /** The decoded frames at working size; frames[0] is the first frame. */
   frames: DecodedFrame[];
@@ -51,6 +70,15 @@ export interface DecodedImage {
 const REFUSED_FORMATS = new Set(['svg', 'pdf', 'magick', 'openslide']);
 /** sharp's names of the colour spaces whose stored values are decoded as they are (ICC profile ignored). */
 const STORED_VALUE_SPACES = new Set(['srgb', 'rgb', 'rgb16', 'b-w', 'grey16']);
+/** Formats whose pages are separate images, each with its own dimensions (animation frames share one canvas). */
+const PAGED_FORMATS = new Set(['tiff', 'heif']);
+/**
+ * Shortest a side of the working copy is shrunk to (a shorter original side is kept as it is):
+ * twice PDQ's 64-point grid, 8 pixels for each of blockhash's 16 blocks (never more than
+ * workingSize). At the default working size of 512 it applies only to images longer than 4:1,
+ * and the working copy still holds at most workingSize^2 pixels.
+ */
+export const MIN_WORKING_SIDE = 128;
 
 export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): Promise<DecodedImage> {
   const limits = resolveDecodeOptions(options);
@@ -111,14 +139,20 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   }
 
   const ignoreIcc = STORED_VALUE_SPACES.has(metadata.space);
+  const width = metadata.autoOrient?.width ?? metadata.width;
+  const height = metadata.autoOrient?.height ?? metadata.height;
   const frames: DecodedFrame[] = [];
   for (const index of frameIndices) {
-    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc }, limits, turn));
+    // The pages of a TIFF or HEIF may each have their own size: the working size is worked out from the page's.
+    const page = index > 0 && PAGED_FORMATS.has(format) ? await turn.within(sharp(input, { ...baseInputOptions(limits), page: index }).metadata()) : metadata;
+    const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
+    const resize = workingResize(upright.width, upright.height, limits.workingSize);
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc, resize }, limits, turn));
   }
   return {
     format,
-    width: metadata.autoOrient?.width ?? metadata.width,
-    height: metadata.autoOrient?.height ?? metadata.height,
+    width,
+    height,
     frameCount,
     hasAlpha: metadata.hasAlpha,
     frames,
@@ -184,27 +218,65 @@ function baseInputOptions(limits: ResolvedDecodeOptions): SharpOptions {
   return { failOn: limits.failOn, limitInputPixels: limits.maxPixels, sequentialRead: true };
 }
 
+/**
+ * The resize that takes an upright width x height frame to its working copy, or undefined when it
+ * fits already (never enlarged). Within the usual aspect ratios, sharp's fit inside the
+ * workingSize square; when that would take a side below MIN_WORKING_SIDE (or below its own
+ * length, if shorter), each side is sized on its own: the long one to workingSize, the short one
+ * to that floor. Every consumer samples a fixed grid whatever the aspect ratio (PDQ 64x64,
+ * blockhash 16x16 blocks, a classifier its input size), so the stretch costs them nothing, while
+ * a side shrunk to a few rows leaves PDQ's grid reading the same row over and over.
+ */
+export function workingResize(width: number, height: number, workingSize: number): ResizeOptions | undefined {
+  if (width <= workingSize && height <= workingSize) return undefined;
+  const scale = workingSize / Math.max(width, height);
+  const floor = Math.min(workingSize, MIN_WORKING_SIDE);
+  const target = (side: number): number => Math.max(Math.round(side * scale), Math.min(side, floor));
+  if (target(width) === Math.round(width * scale) && target(height) === Math.round(height * scale)) {
+    return { width: workingSize, height: workingSize, fit: 'inside', withoutEnlargement: true };
+  }
+  return { width: target(width), height: target(height), fit: 'fill' };
+}
+
 interface FrameChoice {
   index: number;
   multiFrame: boolean;
   /** Decode the stored values, not their conversion through the embedded ICC profile. */
   ignoreIcc: boolean;
+  /** From workingResize: undefined when the frame is decoded at its own size. */
+  resize: ResizeOptions | undefined;
 }
 
-async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
+async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc, resize }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
   const remainingMs = turn.deadline - Date.now();
   if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame: index });
-  const pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
+  let pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
     // sharp counts whole seconds; the JS deadline below enforces the exact budget.
-    .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) })
-    .resize({ width: limits.workingSize, height: limits.workingSize, fit: 'inside', withoutEnlargement: true })
-    .flatten({ background: { r: 255, g: 255, b: 255 } })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw({ depth: 'uchar' });
+    .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) });
+  if (resize) pipeline = pipeline.resize(resize);
+  // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
+  pipeline = pipeline.toColourspace('srgb').raw({ depth: 'uchar' });
   const { data, info } = await turn.within(pipeline.toBuffer({ resolveWithObject: true }));
-  if (info.channels !== 3) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3`);
-  return { data, width: info.width, height: info.height, index };
+  const frame = { width: info.width, height: info.height, index };
+  if (info.channels === 3) return { data, ...frame };
+  if (info.channels !== 4) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3 or 4`);
+  return { ...splitAlpha(data, info.width * info.height), ...frame };
+}
+
+/** RGBA to RGB and, unless every pixel is opaque, the alpha plane. */
+function splitAlpha(rgba: Buffer, pixels: number): Pick<DecodedFrame, 'data' | 'alpha'> {
+  const data = Buffer.allocUnsafe(pixels * 3);
+  const alpha = Buffer.allocUnsafe(pixels);
+  let opaque = true;
+  for (let p = 0, i = 0, o = 0; p < pixels; p++, i += 4, o += 3) {
+    data[o] = rgba[i]!;
+    data[o + 1] = rgba[i + 1]!;
+    data[o + 2] = rgba[i + 2]!;
+    const a = rgba[i + 3]!;
+    alpha[p] = a;
+    if (a !== 255) opaque = false;
+  }
+  return opaque ? { data } : { data, alpha };
 }
 
 /** One decode's turn on its slot: its deadline, and the sharp calls it made. */

@@ -1,0 +1,49 @@
+/**
+ * The views of a decoded frame that take its alpha into account. The decode (decode.ts) keeps the
+ * stored RGB, which is what PDQ hashes (Meta's reference reads channels 0-2 and ignores alpha),
+ * and the alpha plane apart; the consumers that read alpha derive their view here, from the same
+ * pixels, without decoding again. Opaque frames (no `alpha`) are returned as they are.
+ */
+
+export interface FrameWithAlpha {
+  /** RGB, 3 bytes a pixel. */
+  data: Uint8Array;
+  /** 1 byte a pixel; undefined when every pixel is opaque. */
+  alpha?: Uint8Array | undefined;
+  width: number;
+  height: number;
+}
+
+export interface RgbFrame {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Blockhash's view, as the blockhash-core package reads an RGBA image: a fully transparent pixel
+ * counts as white (R+G+B = 765), every other pixel as its RGB, whatever its alpha. On a frame the
+ * decode shrank, the rule applies to the working pixels (libvips resizes with premultiplied
+ * alpha, so a working pixel is fully transparent where all its sources are, and otherwise has the
+ * alpha-weighted colour of the visible ones): within a few bits of the package on the file.
+ */
+export function transparentAsWhite(frame: FrameWithAlpha): RgbFrame {
+  const { alpha, width, height } = frame;
+  if (!alpha) return frame;
+  const data = Uint8Array.from(frame.data);
+  for (let p = 0; p < width * height; p++) if (alpha[p] === 0) data.fill(255, p * 3, p * 3 + 3);
+  return { data, width, height };
+}
+
+/** What a viewer sees on a white page: the frame composited onto white by its alpha. */
+export function flattenOntoWhite(frame: FrameWithAlpha): RgbFrame {
+  const { alpha, width, height } = frame;
+  if (!alpha) return frame;
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    const a = alpha[p]!;
+    const white = 255 * (255 - a);
+    for (let c = p * 3; c < p * 3 + 3; c++) data[c] = Math.round((frame.data[c]! * a + white) / 255);
+  }
+  return { data, width, height };
+}
