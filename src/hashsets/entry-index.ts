@@ -40,7 +40,9 @@ export class EntryIndex {
   /**
    * True when incremental adds took the set far past the size its index was chosen for (a linear
    * scan that now holds a million entries): the owner should build a fresh one (`rebuild`) from its
-   * own copy of the entries, or reload. Queries stay exact either way, only slower.
+   * own copy of the entries, or reload. Queries stay exact either way, only slower. Counts live
+   * entries only: the dead nodes removals leave in a BK-tree (exact-match sets) are the tree's own
+   * upkeep, which compacts itself off the event loop once they outnumber the live ones.
    */
   get outgrown(): boolean {
     return this.index.size > Math.max(LINEAR_MAX_SIZE, OUTGROWN_FACTOR * this.plannedSize);

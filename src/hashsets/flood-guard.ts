@@ -2,9 +2,14 @@
  * Flood protection: an entry that suddenly matches a great many different items is far more likely
  * a bad entry (a near-blank hash, a common template) than a flood of abuse, so once it matches more
  * than `maxItems` distinct items within one window it is quarantined: its matches ask for `review`
- * instead of the set's action until an operator releases it (`hashset release`).
+ * instead of the set's action until an operator releases it (`hashset release`) or removes it
+ * (REMOVE_ENTRIES clears its quarantine and counters: an entry added again under the same id, a
+ * corrected hash, starts afresh). A quarantine affects only that entry's own matches: an item that
+ * also matches another entry of the set, not quarantined, gets the set's action through the closest
+ * such entry (`recordMatchAmong` walks past the quarantined ones).
  *
- * Counting happens only on a match, which is rare: one script call per matched entry, a HyperLogLog
+ * Counting happens only on a match, which is rare: one script call per matched set and item (a
+ * second one when its closest entry is quarantined, for the other entries), a HyperLogLog
  * per entry per window (12 KB at most, expiring after two windows), shared by every worker. Windows
  * are fixed, aligned to the epoch. Releasing an entry also clears its counter for the current
  * window (RELEASE_QUARANTINE), else the next match would find it still over `maxItems`.
@@ -28,8 +33,15 @@ export interface FloodMatch {
 }
 
 export interface FloodGuard {
-  /** Records that the entry matched `itemKey`; resolves true when the entry is (now) quarantined. */
-  recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean>;
+  /**
+   * Records that an item matched entries of one set, `candidates` closest first: the match stands
+   * on the closest one not quarantined. The walk passes quarantined candidates by (their counters
+   * untouched) and counts the item against the first other one; when that count quarantines it in
+   * turn, the walk goes on. Resolves the index of the candidate the match stands on, -1 when every
+   * one is quarantined (its matches then ask for review). `countSetMatch` (default true) also
+   * counts one match of the set for `hashset stats`: false on a second call for the same item.
+   */
+  recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string, countSetMatch?: boolean): Promise<number>;
   /**
    * Counts `count` block or review matches hidden by the negative set's entries on one item. Not
    * awaited and never throws: the count is for operators, so a scan neither waits for it nor fails
@@ -39,20 +51,30 @@ export interface FloodGuard {
 }
 
 /**
- * KEYS: window HLL, quarantine hash, meta. ARGV: item, HLL ttl s, maxItems, id, ISO time, window s.
- * Returns { quarantined 0/1, newly quarantined 0/1, quarantined entries of the set }.
+ * KEYS: quarantine hash, meta, then the window HLL of each candidate. ARGV: item, HLL ttl s,
+ * maxItems, ISO time, window s, '1' to count the set's match, then the id of each candidate.
+ * Walks the candidates in order (see FloodGuard.recordMatchAmong), all in one step. Returns
+ * { 1-based index of the candidate the match stands on (0: every one quarantined), entries newly
+ * quarantined, quarantined entries of the set (-1 when the walk met none) }.
  */
 const RECORD_MATCH = `
-redis.call('HINCRBY', KEYS[3], 'matches', 1)
-if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return { 1, 0, redis.call('HLEN', KEYS[2]) } end
-redis.call('PFADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-local items = redis.call('PFCOUNT', KEYS[1])
-if items > tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[2], ARGV[4], cjson.encode({ at = ARGV[5], items = items, windowSeconds = tonumber(ARGV[6]) }))
-  return { 1, 1, redis.call('HLEN', KEYS[2]) }
+if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[2], 'matches', 1) end
+local newly = 0
+for i = 1, #KEYS - 2 do
+  local id = ARGV[6 + i]
+  if redis.call('HEXISTS', KEYS[1], id) == 0 then
+    redis.call('PFADD', KEYS[2 + i], ARGV[1])
+    redis.call('EXPIRE', KEYS[2 + i], ARGV[2])
+    local items = redis.call('PFCOUNT', KEYS[2 + i])
+    if items <= tonumber(ARGV[3]) then
+      if i == 1 then return { 1, 0, -1 } end
+      return { i, newly, redis.call('HLEN', KEYS[1]) }
+    end
+    redis.call('HSET', KEYS[1], id, cjson.encode({ at = ARGV[4], items = items, windowSeconds = tonumber(ARGV[5]) }))
+    newly = newly + 1
+  end
 end
-return { 0, 0, -1 }
+return { 0, newly, redis.call('HLEN', KEYS[1]) }
 `;
 
 /**
@@ -79,19 +101,25 @@ export class RedisFloodGuard implements FloodGuard {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
+  async recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string, countSetMatch = true): Promise<number> {
+    if (candidates.length === 0) return -1;
     const keys = hashSetKeys(this.prefix, set.name);
     const { maxItems, windowSeconds } = set.flood;
     const window = floodWindow(this.now(), windowSeconds);
-    const [quarantined, newly, count] = (await runScript(
+    const [stands, newly, count] = (await runScript(
       this.redis,
       RECORD_MATCH,
-      [keys.flood(match.entryNo, window), keys.quarantine, keys.meta],
-      [itemKey, 2 * windowSeconds, maxItems, match.id, new Date(this.now()).toISOString(), windowSeconds],
+      [keys.quarantine, keys.meta, ...candidates.map((candidate) => keys.flood(candidate.entryNo, window))],
+      [itemKey, 2 * windowSeconds, maxItems, new Date(this.now()).toISOString(), windowSeconds, countSetMatch ? '1' : '0', ...candidates.map((candidate) => candidate.id)],
     )) as [number, number, number];
-    if (newly) this.metrics?.quarantines.inc({ set: set.name });
+    if (newly > 0) this.metrics?.quarantines.inc({ set: set.name }, newly);
     if (count >= 0) this.metrics?.quarantined.set({ set: set.name }, count);
-    return quarantined === 1;
+    return stands - 1;
+  }
+
+  /** Records one entry's match; resolves true when the entry is (now) quarantined. */
+  async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
+    return (await this.recordMatchAmong(set, [match], itemKey)) < 0;
   }
 
   recordSuppressions(set: HashSetConfig, count: number): void {
@@ -111,21 +139,29 @@ export class MemoryFloodGuard implements FloodGuard {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
+  async recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string): Promise<number> {
     const quarantined = this.quarantined.get(set.name) ?? new Map<string, { at: string; items: number }>();
     this.quarantined.set(set.name, quarantined);
-    if (quarantined.has(match.id)) return true;
-    const window = floodWindow(this.now(), set.flood.windowSeconds);
-    const key = `${set.name}\n${match.id}`;
-    let counted = this.windows.get(key);
-    if (!counted || counted.window !== window) this.windows.set(key, (counted = { window, items: new Set() }));
-    counted.items.add(itemKey);
-    if (counted.items.size <= set.flood.maxItems) return false;
-    quarantined.set(match.id, { at: new Date(this.now()).toISOString(), items: counted.items.size });
-    this.windows.delete(key);
-    this.metrics?.quarantines.inc({ set: set.name });
-    this.metrics?.quarantined.set({ set: set.name }, quarantined.size);
-    return true;
+    for (let i = 0; i < candidates.length; i++) {
+      const { id } = candidates[i]!;
+      if (quarantined.has(id)) continue;
+      const window = floodWindow(this.now(), set.flood.windowSeconds);
+      const key = `${set.name}\n${id}`;
+      let counted = this.windows.get(key);
+      if (!counted || counted.window !== window) this.windows.set(key, (counted = { window, items: new Set() }));
+      counted.items.add(itemKey);
+      if (counted.items.size <= set.flood.maxItems) return i;
+      quarantined.set(id, { at: new Date(this.now()).toISOString(), items: counted.items.size });
+      this.windows.delete(key);
+      this.metrics?.quarantines.inc({ set: set.name });
+      this.metrics?.quarantined.set({ set: set.name }, quarantined.size);
+    }
+    return -1;
+  }
+
+  /** Records one entry's match; resolves true when the entry is (now) quarantined. */
+  async recordMatch(set: HashSetConfig, match: FloodMatch, itemKey: string): Promise<boolean> {
+    return (await this.recordMatchAmong(set, [match], itemKey)) < 0;
   }
 
   /** Nothing to do: directory sets have no `hashset stats`, and their matches are not counted either. */

@@ -40,6 +40,22 @@ describe('hash lists', () => {
     expect(results[2]).toEqual({ ok: false, bad: { line: 3, reason: 'no hash column' } });
   });
 
+  it('reads the fourth column of header-less CSV as quality, as it does with a header (hash,label,id[,quality])', async () => {
+    const rows = `${A},flat-blank,e1,12\n${B},real,e2,95\n${B},no-quality,e3\n${B},bad,e4,high\n`;
+    const expected = [
+      { ok: true, entry: expect.objectContaining({ line: 1, id: 'e1', label: 'flat-blank', quality: 12 }) },
+      { ok: true, entry: expect.objectContaining({ line: 2, id: 'e2', label: 'real', quality: 95 }) },
+      { ok: true, entry: expect.not.objectContaining({ quality: expect.anything() }) },
+      { ok: false, bad: { line: 4, reason: expect.stringContaining('quality') } },
+    ];
+    expect(await parse(rows, 'csv')).toEqual(expected);
+    // The same rows under a header read the same (lines one further down).
+    const withHeader = await parse(`hash,label,id,quality\n${rows}`, 'csv');
+    expect(withHeader.map((result) => (result.ok ? { ...result.entry, line: result.entry.line - 1 } : { ...result.bad, line: result.bad.line - 1 }))).toEqual(
+      (await parse(rows, 'csv')).map((result) => (result.ok ? result.entry : result.bad)),
+    );
+  });
+
   it('reads a record spanning lines whatever the chunks the file arrives in, and numbers the lines after it right', async () => {
     const csv = `\uFEFFhash,label,id\r\n${A},"one\r\n\r\n# two",a1\r\nzz,x,bad\r\n${B},"three",b1`;
     const expected = [

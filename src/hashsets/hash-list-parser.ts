@@ -60,8 +60,8 @@ const COLUMN_NAMES = {
 } as const;
 type Column = keyof typeof COLUMN_NAMES;
 
-/** Without a header, CSV columns are hash, label, id. */
-const POSITIONAL: Partial<Record<Column, number>> = { hash: 0, label: 1, id: 2 };
+/** Without a header, CSV columns are hash, label, id and optionally quality (`hash,label,id[,quality]`). */
+const POSITIONAL: Partial<Record<Column, number>> = { hash: 0, label: 1, id: 2, quality: 3 };
 
 /** Longest id accepted: ids are Redis hash fields and go into verdicts. */
 const MAX_ID_LENGTH = 256;

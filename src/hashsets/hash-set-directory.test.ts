@@ -31,6 +31,22 @@ describe('loadHashSetDirectory', () => {
     expect(sets[1]!.match([hexToHash(A, 256)])).toHaveLength(1);
   });
 
+  it('skips a PDQ hash below the quality floor whether or not the file has a header (hash,label,id[,quality])', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+    const rows = `${A},flat-blank,e1,12\n${B},real,e2,95\n`;
+    writeFileSync(join(dir, 'headerless.pdq.csv'), rows);
+    writeFileSync(join(dir, 'withheader.pdq.csv'), `hash,label,id,quality\n${rows}`);
+    const { sets, skipped } = await loadHashSetDirectory(dir);
+    expect(sets.map((set) => [set.config.name, [...set.all()].map((entry) => entry.id)])).toEqual([
+      ['headerless', ['e2']],
+      ['withheader', ['e2']],
+    ]);
+    expect(skipped).toEqual([
+      { file: 'headerless.pdq.csv', line: 1, reason: 'PDQ quality 12 below the floor of 50' },
+      { file: 'withheader.pdq.csv', line: 2, reason: 'PDQ quality 12 below the floor of 50' },
+    ]);
+  });
+
   it("keeps an export's provenance and loads the entries it marks disabled as disabled", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
     const header = 'hash,label,id,source,added_at,added_by,disabled_reason';

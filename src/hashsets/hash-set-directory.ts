@@ -1,7 +1,8 @@
 /**
  * Hash sets for the embedded scan, without Redis: a directory of `<name>.<algorithm>.csv` files
  * (optionally `<name>.<algorithm>.<kind>.csv`, kind block, review or negative), each with the
- * columns hash, label, id (a header row naming them is optional), or a `hashset export` as it is
+ * columns hash, label, id and optionally quality (a header row naming them is optional; a PDQ hash
+ * below the set's quality floor is skipped), or a `hashset export` as it is
  * (its disabled entries stay disabled, its provenance is kept). Loaded once into memory; each
  * set's version is its file's digest, so verdicts say exactly which file was consulted.
  */

@@ -18,8 +18,9 @@
  * laid out by entry number for workers: a cold load reads a few thousand 132 KiB strings with GET
  * (~10x faster than HSCAN over millions of fields) and nothing else; labels and provenance in `info`
  * are read only for matched entries. Entry numbers are never reused, so removed entries leave holes.
- * The scripts name pack keys themselves (the entry number is assigned inside them); the keys share
- * the prefix's hash tag, so they live in the same Cluster slot as the declared ones.
+ * The scripts name pack keys themselves (the entry number is assigned inside them), and the removal
+ * names the flood counters of the entries it removes; the keys share the prefix's hash tag, so they live
+ * in the same Cluster slot as the declared ones.
  */
 export interface HashSetKeys {
   meta: string;
@@ -30,6 +31,8 @@ export interface HashSetKeys {
   quarantine: string;
   /** Pack key names are this plus the bucket number. */
   packPrefix: string;
+  /** Flood counter key names are this plus `<entry number>:<window>` (see `flood`). */
+  floodPrefix: string;
   flood(entryNo: number, window: number): string;
 }
 
@@ -43,6 +46,7 @@ export function hashSetKeys(prefix: string, name: string): HashSetKeys {
     log: `${base}:log`,
     quarantine: `${base}:quarantine`,
     packPrefix: `${base}:pack:`,
+    floodPrefix: `${base}:flood:`,
     flood: (entryNo, window) => `${base}:flood:${entryNo}:${window}`,
   };
 }

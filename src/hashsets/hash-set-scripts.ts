@@ -6,7 +6,8 @@
  * version's stamp (see runtime/versioned-changelog.ts: a version written again after a failover).
  *
  * KEYS: meta, entries, info, ids, log.  ARGV: changelog max length, channel, set name, pack key
- * prefix, then per script. Every change also writes the entry's slot in its pack (see hash-set-keys.ts).
+ * prefix, then per script (KEYS too: REMOVE_ENTRIES adds the quarantine hash). Every change also
+ * writes the entry's slot in its pack (see hash-set-keys.ts).
  * Returns { version, count, ... } (see each script).
  */
 
@@ -78,10 +79,19 @@ if added > 0 then redis.call('HSET', KEYS[1], 'nextEntryNo', nextNo) end
 return { finish(), added, unchanged, conflicts }
 `;
 
-/** ARGV[5..]: ids. Returns { version, removed }. */
+/**
+ * KEYS[6]: the quarantine hash. ARGV[5]: the flood counters' key prefix (hashSetKeys' floodPrefix),
+ * ARGV[6..]: ids. A removed entry takes its flood-guard state with it: its quarantine (kept by id,
+ * so an entry added again under the same id, a corrected hash, would start quarantined) and its
+ * counters of the windows that can still exist (HLLs live two windows; one more each side for
+ * workers' clocks). Returns { version, removed, quarantines lifted }.
+ */
 export const REMOVE_ENTRIES = `${PRELUDE}
-local removed = 0
-for i = 5, #ARGV do
+local removed, unquarantined = 0, 0
+local config = cjson.decode(redis.call('HGET', KEYS[1], 'config') or '{}')
+local windowSeconds = tonumber(type(config.flood) == 'table' and config.flood.windowSeconds or nil) or 3600
+local window = math.floor(tonumber(redis.call('TIME')[1]) / windowSeconds)
+for i = 6, #ARGV do
   local existing = redis.call('HGET', KEYS[2], ARGV[i])
   if existing then
     local no = entryNo(existing)
@@ -89,11 +99,13 @@ for i = 5, #ARGV do
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('HDEL', KEYS[3], ARGV[i])
     redis.call('HDEL', KEYS[4], no)
+    unquarantined = unquarantined + redis.call('HDEL', KEYS[6], ARGV[i])
+    for w = window - 2, window + 1 do redis.call('DEL', ARGV[5] .. no .. ':' .. w) end
     log('op', 'remove', 'no', no)
     removed = removed + 1
   end
 end
-return { finish(), removed }
+return { finish(), removed, unquarantined }
 `;
 
 /**

@@ -152,8 +152,13 @@ export class HashSetStore {
     return { version, added, unchanged, conflicts };
   }
 
+  /**
+   * Forgets entries as one change; their flood-guard quarantines and counters go with them, so an
+   * id added again (a corrected hash) starts afresh, and the quarantined count drops with them.
+   */
   async remove(name: string, ids: readonly string[]): Promise<{ version: number; removed: number }> {
-    const [version, removed] = (await this.mutate(name, REMOVE_ENTRIES, [...ids])) as [number, number];
+    const keys = this.keys(name);
+    const [version, removed] = (await this.mutate(name, REMOVE_ENTRIES, [keys.floodPrefix, ...ids], [keys.quarantine])) as [number, number];
     return { version, removed };
   }
 
@@ -256,10 +261,10 @@ export class HashSetStore {
     });
   }
 
-  private async mutate(name: string, script: string, args: Array<string | Buffer>): Promise<unknown[]> {
+  private async mutate(name: string, script: string, args: Array<string | Buffer>, moreKeys: readonly string[] = []): Promise<unknown[]> {
     const keys = this.keys(name);
     try {
-      return (await runScript(this.redis, script, [keys.meta, keys.entries, keys.info, keys.ids, keys.log], [
+      return (await runScript(this.redis, script, [keys.meta, keys.entries, keys.info, keys.ids, keys.log, ...moreKeys], [
         String(this.changelogMaxLength),
         this.channel,
         name,

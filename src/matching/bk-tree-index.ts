@@ -9,13 +9,54 @@
  * pointer chasing). Use it for short hashes (64 bits) at small radii; see choose-index.ts.
  *
  * Removal leaves a dead routing node (its hash still steers the tree); adding the same hash again
- * revives it. Dead nodes are only dropped by an explicit `compact()`, never on add/remove.
+ * revives it. Entries that keep changing (an exact-match set whose entries are replaced one by one)
+ * would so grow the tree without bound, so once dead nodes outnumber live ones (and pass
+ * `minDeadBeforeCompact`) a removal starts a compaction: a fresh tree is built from the live nodes
+ * in slices between turns of the event loop (mih-rebuild.ts's `runInSlices`), while the old tree
+ * keeps answering queries and taking changes; changes made meanwhile are mirrored into the new
+ * tree, which replaces the old one, in O(1), once every old node has been scanned. Each removal
+ * made during a compaction also advances it by a few nodes, so the tree stays bounded (about 2.5x
+ * the live entries plus `minDeadBeforeCompact`) even when changes come without a turn of the event
+ * loop in between (a large changelog batch applied in one go).
  */
 import type { HashBytes } from './hash-bits.js';
 import { assertEntryId, assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
+import { runInSlices } from './mih-rebuild.js';
 import { assertHashBits, assertHashLength, fullDistance, packHash, wordCountFor } from './packed-hash-store.js';
 
 const NONE = -1;
+/** Dead nodes always allowed before a compaction starts (also when there are more of them than live ones). */
+const MIN_DEAD_BEFORE_COMPACT = 1024;
+/** Old nodes a compaction under way scans per removal: it ends before the old tree grows by another half. */
+const COMPACT_NODES_PER_REMOVE = 4;
+/** Nodes scanned (and inserted into the new tree when live) per step of a sliced compaction. */
+const COMPACT_CHUNK = 1024;
+
+export interface BkTreeOptions {
+  /** Dead nodes always allowed before a compaction (default 1024); one starts once they also outnumber live entries. */
+  minDeadBeforeCompact?: number;
+  /**
+   * 'background' (default): a compaction a removal starts runs in setImmediate slices (and a few
+   * nodes per later removal). 'manual': only through advanceRebuild(), compact() and later
+   * removals (tests interleave it with changes).
+   */
+  compactionScheduling?: 'background' | 'manual';
+}
+
+/** A compaction under way: the new tree, how far the old nodes have been scanned, what changed meanwhile. */
+interface Compaction {
+  /** The new tree; null once adopted (a pending slice holds the compaction, not the arrays). */
+  next: BkTreeIndex | null;
+  /** Old nodes below this existed at the start; the scan covers [0, nodeLimit). */
+  readonly nodeLimit: number;
+  scanned: number;
+  /** Entries added since the start: already in `next` (mirrored), so the scan skips their nodes. */
+  readonly added: Set<number>;
+  finished: boolean;
+  scheduled: boolean;
+  readonly done: Promise<void>;
+  resolveDone(): void;
+}
 
 export class BkTreeIndex implements HashIndex {
   readonly bits: number;
@@ -31,12 +72,17 @@ export class BkTreeIndex implements HashIndex {
   private liveCount = 0;
   private stack = new Int32Array(64);
   private readonly queryWords: Uint32Array;
+  private readonly minDeadBeforeCompact: number;
+  private readonly scheduleCompactions: boolean;
+  private compaction: Compaction | null = null;
   /** Nodes whose distance the last query computed (for benchmarks: fraction of the tree visited). */
   lastQueryVisits = 0;
 
-  constructor(bits: number, expectedSize = 0) {
+  constructor(bits: number, expectedSize = 0, options: BkTreeOptions = {}) {
     assertHashBits(bits);
     this.bits = bits;
+    this.minDeadBeforeCompact = options.minDeadBeforeCompact ?? MIN_DEAD_BEFORE_COMPACT;
+    this.scheduleCompactions = (options.compactionScheduling ?? 'background') === 'background';
     this.wordCount = wordCountFor(bits);
     const capacity = Math.max(16, Math.ceil(expectedSize));
     this.nodeWords = new Uint32Array(capacity * this.wordCount);
@@ -52,9 +98,19 @@ export class BkTreeIndex implements HashIndex {
     return this.liveCount;
   }
 
-  /** Nodes in the tree, dead routing nodes included. */
+  /** Nodes in the tree, dead routing nodes included (a compaction's new tree not counted). */
   get nodes(): number {
     return this.nodeCount;
+  }
+
+  /** Dead routing nodes: removed entries whose node still steers the tree. */
+  get deadNodes(): number {
+    return this.nodeCount - this.liveCount;
+  }
+
+  /** True while a compaction is under way (queries answer exactly meanwhile, from the old tree). */
+  get rebuilding(): boolean {
+    return this.compaction !== null;
   }
 
   add(entryId: number, hash: HashBytes): void {
@@ -62,15 +118,12 @@ export class BkTreeIndex implements HashIndex {
     assertHashLength(hash, this.bits);
     if (this.nodeOf(entryId) !== NONE) throw new RangeError(`entry ${entryId} is already in the index`);
     packHash(hash, this.bits, this.queryWords, 0);
-    const node = this.placeNode(this.queryWords);
-    if (entryId >= this.nodeOfEntry.length) {
-      const grown = new Int32Array(Math.max(entryId + 1, this.nodeOfEntry.length * 2)).fill(NONE);
-      grown.set(this.nodeOfEntry);
-      this.nodeOfEntry = grown;
+    this.insert(entryId, this.queryWords);
+    const compaction = this.compaction;
+    if (compaction) {
+      compaction.next!.insert(entryId, this.queryWords);
+      compaction.added.add(entryId);
     }
-    this.nodeEntry[node] = entryId;
-    this.nodeOfEntry[entryId] = node;
-    this.liveCount++;
   }
 
   remove(entryId: number): boolean {
@@ -79,6 +132,15 @@ export class BkTreeIndex implements HashIndex {
     this.nodeEntry[node] = NONE;
     this.nodeOfEntry[entryId] = NONE;
     this.liveCount--;
+    const compaction = this.compaction;
+    if (compaction) {
+      // In the new tree already when scanned or added since the start; else the scan finds it dead.
+      compaction.next!.remove(entryId);
+      compaction.added.delete(entryId);
+      this.advanceRebuild(COMPACT_NODES_PER_REMOVE);
+    } else if (this.deadNodes > this.liveCount && this.deadNodes >= this.minDeadBeforeCompact) {
+      this.startCompaction(this.scheduleCompactions);
+    }
     return true;
   }
 
@@ -113,8 +175,12 @@ export class BkTreeIndex implements HashIndex {
     return matches.sort(compareMatches);
   }
 
-  /** Rebuilds the tree from live entries only, dropping dead routing nodes. O(n log n); call off the hot path. */
+  /**
+   * Rebuilds the tree from live entries only, dropping dead routing nodes (finishing a compaction
+   * under way first). O(n log n), in one go: for tests and tools; servers use compactInBackground().
+   */
   compact(): void {
+    if (this.compaction) this.advanceRebuild(Infinity);
     const live: Array<[number, Uint32Array]> = [];
     for (let node = 0; node < this.nodeCount; node++) {
       const entryId = this.nodeEntry[node]!;
@@ -130,6 +196,104 @@ export class BkTreeIndex implements HashIndex {
       this.nodeEntry[node] = entryId;
       this.nodeOfEntry[entryId] = node;
     }
+  }
+
+  /**
+   * The same as compact(), in slices of a few ms between turns of the event loop; the tree stays
+   * queryable and changeable meanwhile. Resolves once no node that was dead at the call is left
+   * (at once when there is none, as after a load without removals).
+   */
+  async compactInBackground(): Promise<void> {
+    const running = this.compaction;
+    if (running) {
+      this.schedule(running);
+      await running.done;
+    }
+    // Entries removed during that compaction left dead nodes in its new tree.
+    if (this.deadNodes === 0) return;
+    const compaction = this.compaction ?? this.startCompaction(true);
+    this.schedule(compaction);
+    await compaction.done;
+  }
+
+  /**
+   * Scans about `units` old nodes of a compaction under way (inserting the live ones into the new
+   * tree); true when none is left under way. For tests and benchmarks; a compaction a removal
+   * starts advances by itself.
+   */
+  advanceRebuild(units: number): boolean {
+    const compaction = this.compaction;
+    if (!compaction) return true;
+    const end = Math.min(compaction.nodeLimit, compaction.scanned + Math.max(0, units));
+    const next = compaction.next!;
+    const { added } = compaction;
+    const { nodeEntry, nodeWords, wordCount } = this;
+    for (let node = compaction.scanned; node < end; node++) {
+      const entryId = nodeEntry[node]!;
+      if (entryId === NONE || added.has(entryId)) continue;
+      next.insert(entryId, nodeWords.subarray(node * wordCount, (node + 1) * wordCount));
+    }
+    compaction.scanned = end;
+    if (end < compaction.nodeLimit) return false;
+    this.adopt(next);
+    compaction.next = null;
+    compaction.finished = true;
+    this.compaction = null;
+    compaction.resolveDone();
+    return true;
+  }
+
+  /** Begins a compaction from the current nodes; O(1) now, the scan runs in slices (or by advanceRebuild). */
+  private startCompaction(scheduled: boolean): Compaction {
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const next = new BkTreeIndex(this.bits, this.liveCount, { minDeadBeforeCompact: Infinity, compactionScheduling: 'manual' });
+    // Sized for every entry id in use at once (it grows by doubling otherwise).
+    next.nodeOfEntry = new Int32Array(this.nodeOfEntry.length).fill(NONE);
+    const compaction: Compaction = {
+      next,
+      nodeLimit: this.nodeCount,
+      scanned: 0,
+      added: new Set(),
+      finished: false,
+      scheduled: false,
+      done,
+      resolveDone,
+    };
+    this.compaction = compaction;
+    if (scheduled) this.schedule(compaction);
+    return compaction;
+  }
+
+  private schedule(compaction: Compaction): void {
+    if (compaction.scheduled || compaction.finished) return;
+    compaction.scheduled = true;
+    runInSlices(() => compaction.finished, (units) => this.advanceRebuild(units), COMPACT_CHUNK);
+  }
+
+  /** Takes over a compaction's new tree (which holds exactly the live entries, and the dead nodes of removals made during it). */
+  private adopt(tree: BkTreeIndex): void {
+    this.nodeWords = tree.nodeWords;
+    this.nodeEntry = tree.nodeEntry;
+    this.firstChild = tree.firstChild;
+    this.nextSibling = tree.nextSibling;
+    this.edgeToParent = tree.edgeToParent;
+    this.nodeOfEntry = tree.nodeOfEntry;
+    this.nodeCount = tree.nodeCount;
+    this.liveCount = tree.liveCount;
+  }
+
+  /** Stores packed `words` under `entryId` (absent from the tree): revives a dead node of the same words or adds one. */
+  private insert(entryId: number, words: Uint32Array): void {
+    const node = this.placeNode(words);
+    if (entryId >= this.nodeOfEntry.length) {
+      const grown = new Int32Array(Math.max(entryId + 1, this.nodeOfEntry.length * 2)).fill(NONE);
+      grown.set(this.nodeOfEntry);
+      this.nodeOfEntry = grown;
+    }
+    this.nodeEntry[node] = entryId;
+    this.nodeOfEntry[entryId] = node;
+    this.liveCount++;
   }
 
   private nodeOf(entryId: number): number {

@@ -117,6 +117,9 @@ describe.each([64, 72, 256])('%i-bit hashes: every index equals the linear scan'
         (ops, substringCount, unindexedScanMax, minPendingBeforeCompact) => {
           runOps(bits, ops, [
             new BkTreeIndex(bits),
+            // Compactions started by removals as soon as dead nodes outnumber live ones, advanced by
+            // `step` ops and later removals between the other changes.
+            new BkTreeIndex(bits, 0, { minDeadBeforeCompact: minPendingBeforeCompact, compactionScheduling: 'manual' }),
             // Tiny thresholds so that short sequences go through every tier: unindexed, overflow, CSR,
             // and rebuilds that queries start and `step` ops advance between the other changes.
             new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax, minPendingBeforeCompact, rebuildScheduling: 'manual' }),
@@ -203,6 +206,39 @@ describe('MIH with compaction under way', () => {
         ]);
       }),
       { numRuns: 3 },
+    );
+  });
+});
+
+describe('BK-tree under churn, with compactions under way', () => {
+  it('stays exact and bounded while entries are replaced one by one (ids never reused) or recycled', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 64 }), (seed, radius, minDead) => {
+        const rand = seededRandom(seed);
+        const bits = 64;
+        const ops: Op[] = [];
+        const randomBytes = () => Array.from({ length: bits / 8 }, () => Math.floor(rand() * 256));
+        const randomFlips = () => Array.from({ length: Math.floor(rand() * 4) }, () => Math.floor(rand() * bits));
+        for (let i = 0; i < 150; i++) ops.push({ kind: 'add', source: 'random', pick: Math.floor(rand() * 1e9), flips: [], bytes: randomBytes() });
+        for (let i = 0; i < 1500; i++) {
+          const roll = rand();
+          const pick = Math.floor(rand() * 1e9);
+          // Mostly replace-one changes: a removal and an add (duplicates and near copies of earlier hashes revive dead nodes).
+          if (roll < 0.8) {
+            ops.push({ kind: 'remove', pick, missing: false });
+            ops.push({ kind: 'add', source: roll < 0.6 ? 'random' : roll < 0.7 ? 'duplicate' : 'near', pick, flips: randomFlips(), bytes: randomBytes() });
+          } else if (roll < 0.85) ops.push({ kind: 'step', units: 1 + Math.floor(rand() * 200) });
+          else ops.push({ kind: 'query', source: roll < 0.93 ? 'random' : 'near', pick, flips: randomFlips(), bytes: randomBytes(), radius, boundary: roll < 0.9 ? 0 : null });
+        }
+        const trees = [
+          new BkTreeIndex(bits, 0, { minDeadBeforeCompact: minDead }),
+          new BkTreeIndex(bits, 0, { minDeadBeforeCompact: minDead, compactionScheduling: 'manual' }),
+        ];
+        runOps(bits, ops, trees);
+        // Without a turn of the event loop: bounded by the removals that advance a compaction under way.
+        for (const tree of trees) expect(tree.nodes).toBeLessThanOrEqual(Math.ceil(2.5 * tree.size) + minDead + 8);
+      }),
+      { numRuns: 5 },
     );
   });
 });

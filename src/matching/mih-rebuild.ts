@@ -30,6 +30,21 @@ import { type SubstringTable, SubstringTableBuilder } from './mih-substring-tabl
 const REBUILD_CHUNK = 16_384;
 const REBUILD_SLICE_MS = 8;
 
+/**
+ * Runs `step` (about `units` items of work per call) until `finished`, in slices of
+ * REBUILD_SLICE_MS, one per turn of the event loop (setImmediate), `chunk` items per call; the
+ * caller keeps its index queryable and changeable in between. Shared by the MIH rebuild and the
+ * BK-tree compaction (bk-tree-index.ts).
+ */
+export function runInSlices(finished: () => boolean, step: (units: number) => unknown, chunk = REBUILD_CHUNK): void {
+  const slice = (): void => {
+    const deadline = performance.now() + REBUILD_SLICE_MS;
+    while (!finished() && performance.now() < deadline) step(chunk);
+    if (!finished()) setImmediate(slice);
+  };
+  setImmediate(slice);
+}
+
 /** What a rebuild needs from the index it rebuilds. */
 export interface RebuildHost {
   readonly store: PackedHashStore;
@@ -110,12 +125,7 @@ export class MihRebuild {
   schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    const slice = (): void => {
-      const deadline = performance.now() + REBUILD_SLICE_MS;
-      while (!this.finished && performance.now() < deadline) this.step(REBUILD_CHUNK);
-      if (!this.finished) setImmediate(slice);
-    };
-    setImmediate(slice);
+    runInSlices(() => this.finished, (units) => this.step(units));
   }
 
   /** Does about `units` items of work now; true once the rebuild is over. */

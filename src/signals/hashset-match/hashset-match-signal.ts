@@ -16,8 +16,14 @@
  * frame), matches (entries of the set within reach) and variant: the rotation or mirror of the
  * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
  * its own quarter turn back).
- * `suggests` is the set's kind (`block` or `review`), `review` when the entry is quarantined by the
- * flood guard, `allow` for negative sets. A negative set's evidence adds `knownGood: true`,
+ * `suggests` is the set's kind (`block` or `review`), `allow` for negative sets. A quarantine by the
+ * flood guard affects only the quarantined entry's own matches: the entries of a block or review set
+ * within reach are walked closest first (over all frames and variants: by distance, then frame,
+ * then entry number), and the signal reports the closest one not quarantined, with the set's
+ * action. The quarantined entries passed by are named in `quarantinedMatches` (`{ entryId, distance,
+ * frame }` each, closest first), as evidence only: they decide nothing. Only when every entry
+ * within reach is quarantined does the signal report the closest with `quarantined: true` and
+ * suggest `review`. A negative set's evidence adds `knownGood: true`,
  * `suppresses: 'positive hits farther than this entry (same algorithm)'` and `suppressed`: one
  * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid.
  */
@@ -26,7 +32,7 @@ import type { Signal } from '../../jobs/verdict-schema.js';
 import type { FloodGuard } from '../../hashsets/flood-guard.js';
 import { passesQualityFloor } from '../../hashsets/hash-set-config.js';
 import type { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
-import type { MatchableHashSet } from '../../hashsets/hash-set.js';
+import type { EntryDescription, MatchableHashSet } from '../../hashsets/hash-set.js';
 import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { MatchContext, PartialVersions, SignalType } from '../signal-type.js';
@@ -53,6 +59,12 @@ interface Hit {
   variant: string;
   /** Entries of the set within the threshold for that frame. */
   matches: number;
+}
+
+/** A hit with the id and label of its entry. */
+interface DescribedHit {
+  hit: Hit;
+  entry: EntryDescription;
 }
 
 /** A positive hit that a known-good hit on the same frame was strictly closer than. */
@@ -82,22 +94,30 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     if (sets.length === 0) return [];
     const negative = sets.filter((set) => set.config.kind === 'negative');
     const positive = sets.filter((set) => set.config.kind !== 'negative');
-    const best = new Map<MatchableHashSet, Hit>();
-    const keep = (hit: Hit): void => {
-      const known = best.get(hit.set);
-      if (!known || hit.distance < known.distance) best.set(hit.set, hit);
+    // Per set: a negative set's closest hit; every hit of a positive set's frames that were not
+    // suppressed (a quarantined entry passes the match on to the next closest, see signalFor).
+    const best = new Map<MatchableHashSet, Hit[]>();
+    const keepClosest = (hit: Hit): void => {
+      const known = best.get(hit.set)?.[0];
+      if (!known || hit.distance < known.distance) best.set(hit.set, [hit]);
+    };
+    const keepAll = (hits: Hit[]): void => {
+      const known = best.get(hits[0]!.set);
+      if (known) known.push(...hits);
+      else best.set(hits[0]!.set, hits);
     };
     const suppressions = new Map<MatchableHashSet, Suppression[]>();
 
     subject.frames.forEach((frame, frameIndex) => {
-      const knownGood = negative.map((set) => closest(set, frame, frameIndex)).filter((hit) => hit !== undefined);
-      for (const hit of positive.map((set) => closest(set, frame, frameIndex))) {
-        if (hit === undefined) continue;
-        const by = closestStrictlyCloser(knownGood, hit);
-        if (!by) keep(hit);
-        else suppressions.set(by.set, [...(suppressions.get(by.set) ?? []), { hit, by }]);
+      const knownGood = negative.map((set) => hitsOf(set, frame, frameIndex)[0]).filter((hit) => hit !== undefined);
+      for (const hits of positive.map((set) => hitsOf(set, frame, frameIndex))) {
+        const closestHit = hits[0];
+        if (closestHit === undefined) continue;
+        const by = closestStrictlyCloser(knownGood, closestHit);
+        if (!by) keepAll(hits);
+        else suppressions.set(by.set, [...(suppressions.get(by.set) ?? []), { hit: closestHit, by }]);
       }
-      knownGood.forEach(keep);
+      knownGood.forEach(keepClosest);
     });
     // Per negative set, the positive sets whose match on this item it hid: one per set, like
     // matches, and none when another frame's hit of that set stood. Counted only when something
@@ -108,7 +128,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     }
 
     const signals = await Promise.all(
-      [...best.values()].map((hit) => this.signalFor(hit, subject.frames[hit.frame]!, itemIndex, context, suppressions.get(hit.set) ?? [])),
+      [...best].map(([set, hits]) => this.signalFor(set, walkOrder(hits), subject, itemIndex, context, suppressions.get(set) ?? [])),
     );
     return signals.filter((signal) => signal !== undefined);
   }
@@ -123,19 +143,50 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     return { hashSets: Object.fromEntries(this.options.source.sets().map((set) => [set.config.name, set.version])) };
   }
 
-  private async signalFor(hit: Hit, frame: ImageHashes, itemIndex: number, context: MatchContext | undefined, suppressions: readonly Suppression[]): Promise<Signal | undefined> {
-    const { config } = hit.set;
-    const [entry] = await hit.set.describe([hit.entryNo]);
-    if (!entry) return undefined; // removed between the match and now
-    let suggests: Signal['suggests'] = config.kind === 'negative' ? 'allow' : config.kind;
-    let quarantined = false;
-    if (config.kind !== 'negative' && this.options.floodGuard) {
-      // Distinct items are distinct contents (tenant + contentId); outside a job (the CLI), the
-      // image itself stands for its content.
-      const itemKey = context ? `c:${context.tenant ?? ''}\u0000${context.contentId}` : `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
-      quarantined = await this.options.floodGuard.recordMatch(config, { entryNo: hit.entryNo, id: entry.id }, itemKey);
-      if (quarantined) suggests = 'review';
+  /**
+   * The signal of one set: `hits` are its entries within reach, closest first (a negative set's
+   * closest only). The closest is described and, for a block or review set, recorded with the flood
+   * guard as ever (ids, labels, one script call); only when it is quarantined (or was removed since
+   * the match) are all the others described and walked, in one more such round (whatever their
+   * number: the guard walks them in one script call).
+   */
+  private async signalFor(
+    set: MatchableHashSet,
+    hits: readonly Hit[],
+    subject: ImageSubject,
+    itemIndex: number,
+    context: MatchContext | undefined,
+    suppressions: readonly Suppression[],
+  ): Promise<Signal | undefined> {
+    const { config } = set;
+    const guard = config.kind === 'negative' ? undefined : this.options.floodGuard;
+    let stands: DescribedHit | undefined;
+    const quarantined: DescribedHit[] = [];
+    // Distinct items are distinct contents (tenant + contentId); outside a job (the CLI), the image
+    // itself (the frame of its closest hit) stands for its content.
+    const frame = subject.frames[hits[0]!.frame]!;
+    const itemKey = context ? `c:${context.tenant ?? ''}\u0000${context.contentId}` : `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
+    let countSetMatch = true;
+    for (const batch of [hits.slice(0, 1), hits.slice(1)]) {
+      if (stands || batch.length === 0) break;
+      const entries = await set.describe(batch.map((hit) => hit.entryNo));
+      const described = batch.flatMap((hit, i) => (entries[i] ? [{ hit, entry: entries[i] }] : [])); // else removed since the match
+      if (described.length === 0) continue;
+      if (!guard) {
+        stands = described[0];
+        break;
+      }
+      const at = await guard.recordMatchAmong(config, described.map(({ hit, entry }) => ({ entryNo: hit.entryNo, id: entry.id })), itemKey, countSetMatch);
+      countSetMatch = false;
+      quarantined.push(...(at < 0 ? described : described.slice(0, at)));
+      if (at >= 0) stands = described[at];
     }
+    // Every entry within reach quarantined: the closest is reported, and the match asks for review.
+    const reported = stands ?? quarantined[0];
+    if (!reported) return undefined;
+    const { hit, entry } = reported;
+    const passedBy = quarantined.filter((described) => described !== reported);
+    const suggests: Signal['suggests'] = config.kind === 'negative' ? 'allow' : stands ? config.kind : 'review';
     this.options.metrics?.matches.inc({ set: config.name, suggests });
     return {
       source: 'hashset',
@@ -153,7 +204,10 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         variant: hit.variant,
         frame: hit.frame,
         matches: hit.matches,
-        ...(quarantined && { quarantined: true }),
+        ...(!stands && { quarantined: true }),
+        ...(passedBy.length > 0 && {
+          quarantinedMatches: passedBy.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.frame })),
+        }),
         ...(config.kind === 'negative' && { knownGood: true, suppresses: SUPPRESSION_RULE, suppressed: await describeSuppressions(suppressions) }),
       },
     };
@@ -187,18 +241,43 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
   );
 }
 
-/** The set's closest entry to this frame, or undefined (also when the frame is below the PDQ floor). */
-function closest(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): Hit | undefined {
+/**
+ * The set's entries within reach of this frame, closest first (distance, then entry number); none
+ * when the frame is below the PDQ floor.
+ */
+function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): Hit[] {
   let variants: readonly HashBytes[];
   if (set.config.algorithm === 'pdq') {
-    if (!passesQualityFloor(set.config, frame.pdqQuality)) return undefined;
+    if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
     variants = frame.dihedral ?? [frame.pdq];
   } else {
     variants = [frame.blockhash];
   }
   const matches = set.match(variants);
-  const first = matches[0];
-  if (!first) return undefined;
-  const variant = set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[first.variant] ?? 'original') : 'original';
-  return { set, version: set.version, frame: frameIndex, entryNo: first.entryNo, distance: first.distance, variant, matches: matches.length };
+  const { version } = set;
+  return matches.map((match) => ({
+    set,
+    version,
+    frame: frameIndex,
+    entryNo: match.entryNo,
+    distance: match.distance,
+    variant: set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[match.variant] ?? 'original') : 'original',
+    matches: matches.length,
+  }));
+}
+
+/**
+ * One set's hits over all frames in the order they are walked: by distance, then frame, then entry
+ * number (each frame's hits come in that order, and the sort is stable), each entry once, where it
+ * came closest (the earliest frame on a tie). The first is what the set's closest hit always was.
+ */
+function walkOrder(hits: readonly Hit[]): Hit[] {
+  const seen = new Set<number>();
+  const ordered: Hit[] = [];
+  for (const hit of [...hits].sort((a, b) => a.distance - b.distance)) {
+    if (seen.has(hit.entryNo)) continue;
+    seen.add(hit.entryNo);
+    ordered.push(hit);
+  }
+  return ordered;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { MemoryFloodGuard, RedisFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
-import { HashSet } from '../../hashsets/hash-set.js';
+import { HashSet, type EntryDescription, type MatchableHashSet } from '../../hashsets/hash-set.js';
 import type { ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { RedisClient } from '../../runtime/redis.js';
@@ -22,6 +22,44 @@ function set(input: Omit<HashSetConfigInput, 'algorithm'> & { algorithm?: 'pdq' 
   const hashSet = new HashSet(resolveHashSetConfig({ algorithm: 'pdq', ...input }));
   for (const [id, seed, label] of entries) hashSet.add({ id, hash: typeof seed === 'number' ? hash(seed) : seed, ...(label && { label }) });
   return hashSet;
+}
+
+/** `hash` with bits [from, from + count) inverted. */
+function flipRange(hash: Uint8Array, from: number, count: number): Uint8Array {
+  const copy = Uint8Array.from(hash);
+  for (let bit = from; bit < from + count; bit++) copy[bit >> 3]! ^= 0x80 >> (bit & 7);
+  return copy;
+}
+
+/** A one-frame image whose PDQ is exactly `pdq` (no other variant matches anything). */
+function imageOf(pdq: Uint8Array, blockhash = 5): ImageSubject {
+  const frame: ImageHashes = { pdq, dihedral: [pdq, ...Array.from({ length: 7 }, (_, i) => hash(90_000 + i))], blockhash: hash(blockhash), pdqQuality: 100 };
+  return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+}
+
+/** A set's calls to describe() and the guard's to recordMatchAmong(), with the candidate ids each got. */
+function counting(inner: MatchableHashSet, guard: FloodGuard): { set: MatchableHashSet; guard: FloodGuard; describes: number[][]; walks: string[][] } {
+  const describes: number[][] = [];
+  const walks: string[][] = [];
+  const set: MatchableHashSet = {
+    config: inner.config,
+    get version() {
+      return inner.version;
+    },
+    match: (variants) => inner.match(variants),
+    describe: (entryNos): Promise<Array<EntryDescription | undefined>> => {
+      describes.push([...entryNos]);
+      return inner.describe(entryNos);
+    },
+  };
+  const counted: FloodGuard = {
+    recordMatchAmong: (config, candidates, itemKey, countSetMatch) => {
+      walks.push(candidates.map((candidate) => candidate.id));
+      return guard.recordMatchAmong(config, candidates, itemKey, countSetMatch);
+    },
+    recordSuppressions: (config, count) => guard.recordSuppressions(config, count),
+  };
+  return { set, guard: counted, describes, walks };
 }
 
 describe('hash-set signal type', () => {
@@ -79,7 +117,7 @@ describe('hash-set signal type', () => {
 
   it('counts on the known-good set the matches it hid, one per positive set per item, and nothing when it hid none', async () => {
     const counted: Array<[string, number]> = [];
-    const guard: FloodGuard = { recordMatch: async () => false, recordSuppressions: (set, count) => void counted.push([set.name, count]) };
+    const guard: FloodGuard = { recordMatchAmong: async () => 0, recordSuppressions: (set, count) => void counted.push([set.name, count]) };
     const scanned = image(1000, 5, 100, 10); // 10 bits from e1 and r1
     const bad = set({ name: 'bad' }, [['e1', 1000]]);
     const review = set({ name: 'review', kind: 'review' }, [['r1', 1000]]);
@@ -174,5 +212,114 @@ describe('hash-set signal type', () => {
     // The same content scanned again is still one item.
     expect([await suggests('a'), await suggests('a'), await suggests('b')]).toEqual(['block', 'block', 'block']);
     expect(await suggests('c')).toBe('review');
+  });
+
+  describe('a quarantined entry affects only its own matches', () => {
+    // J: a junk entry (a near-blank template) that floods; the scanned image Q is 10 bits from J
+    // and 20 bits from R, a real known-bad entry of the same set (30 bits from J).
+    const J = hash(1000);
+    const Q = flipRange(J, 0, 10);
+    const R = flipRange(Q, 100, 20);
+    const floodJ = async (type: HashSetMatchSignalType) => {
+      for (const item of ['a', 'b', 'c']) await type.match(imageOf(J), 0, { jobId: item, contentId: item, surface: 'upload' });
+    };
+
+    it('an item that also matches a non-quarantined entry gets the set action through it; the quarantined one is evidence only', async () => {
+      const bad = set({ name: 'csam', flood: { maxItems: 2, windowSeconds: 3600 } }, [['junk-template', J, 'template'], ['real-bad', R, 'known bad']]);
+      const registry = new Registry();
+      const metrics = new HashSetMetrics(registry);
+      const guard = new MemoryFloodGuard(metrics, () => 1_000_000);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard, metrics });
+      await floodJ(type);
+      expect([...guard.quarantined.get('csam')!.keys()]).toEqual(['junk-template']);
+
+      const signals = await type.match(imageOf(Q), 0, { jobId: 'q', contentId: 'victim', surface: 'upload' });
+      expect(signals).toEqual([
+        {
+          source: 'hashset',
+          kind: 'pdq_match',
+          item: 0,
+          score: 1 - 20 / 32,
+          suggests: 'block',
+          evidence: {
+            set: 'csam',
+            setVersion: '2',
+            entryId: 'real-bad',
+            label: 'known bad',
+            distance: 20,
+            threshold: 31,
+            variant: 'original',
+            frame: 0,
+            matches: 2,
+            quarantinedMatches: [{ entryId: 'junk-template', distance: 10, frame: 0 }],
+          },
+        },
+      ]);
+      // The same again: the same evidence (deterministic). Each item is one match of the set: the
+      // flood's two first items through J, its third (J itself, 30 bits from R) through R, and Q twice.
+      expect(await type.match(imageOf(Q), 0, { jobId: 'q2', contentId: 'victim', surface: 'upload' })).toEqual(signals);
+      expect(await registry.metrics()).toContain('abuse_scan_hashset_matches_total{set="csam",suggests="block"} 5');
+      expect(await registry.metrics()).not.toContain('suggests="review"');
+    });
+
+    it('asks for review, naming the closest quarantined entry, only when every entry within reach is quarantined', async () => {
+      const bad = set({ name: 'csam', flood: { maxItems: 2, windowSeconds: 3600 } }, [['junk-template', J], ['real-bad', R]]);
+      const guard = new MemoryFloodGuard(undefined, () => 1_000_000);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard });
+      await floodJ(type);
+      // An item within reach of J alone: 5 bits from J, 35 from R.
+      const far = flipRange(J, 200, 5);
+      const [onlyJ] = await type.match(imageOf(far), 0, { jobId: 'x', contentId: 'x', surface: 'upload' });
+      expect(onlyJ).toMatchObject({ suggests: 'review', evidence: { entryId: 'junk-template', distance: 5, quarantined: true, matches: 1 } });
+      expect(onlyJ!.evidence).not.toHaveProperty('quarantinedMatches');
+      // R floods too (items near R alone): now Q matches two quarantined entries.
+      for (const item of ['r1', 'r2', 'r3']) await type.match(imageOf(R), 0, { jobId: item, contentId: item, surface: 'upload' });
+      const [both] = await type.match(imageOf(Q), 0, { jobId: 'q', contentId: 'q', surface: 'upload' });
+      expect(both).toMatchObject({
+        suggests: 'review',
+        evidence: { entryId: 'junk-template', distance: 10, quarantined: true, quarantinedMatches: [{ entryId: 'real-bad', distance: 20, frame: 0 }] },
+      });
+    });
+
+    it('walks the entries of every frame by distance, then frame, and reports the frame and variant of the entry the match stands on', async () => {
+      const bad = set({ name: 'csam', flood: { maxItems: 2, windowSeconds: 3600 } }, [['junk-template', J], ['real-bad', R]]);
+      const guard = new MemoryFloodGuard(undefined, () => 1_000_000);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard });
+      await floodJ(type);
+      // Frame 0 is 4 bits from J (34 from R); frame 1, through its rotate90 variant, 6 bits from R (36 from J).
+      const frame0 = imageOf(flipRange(J, 200, 4)).frames[0]!;
+      const rotated = flipRange(R, 220, 6);
+      const frame1: ImageHashes = { pdq: hash(5), dihedral: [hash(5), rotated, ...Array.from({ length: 6 }, (_, i) => hash(80_000 + i))], blockhash: hash(6), pdqQuality: 100 };
+      const twoFrames: ImageSubject = { decoded: {} as ImageSubject['decoded'], frames: [frame0, frame1] };
+      const expected = {
+        suggests: 'block',
+        score: 1 - 6 / 32,
+        evidence: { entryId: 'real-bad', distance: 6, frame: 1, variant: 'rotate90', matches: 1, quarantinedMatches: [{ entryId: 'junk-template', distance: 4, frame: 0 }] },
+      };
+      expect((await type.match(twoFrames, 0))[0]).toMatchObject(expected);
+      // The frames the other way round: the same entries, each named with its own frame.
+      const [swapped] = await type.match({ ...twoFrames, frames: [frame1, frame0] }, 0);
+      expect(swapped).toMatchObject({ ...expected, evidence: { ...expected.evidence, frame: 0, quarantinedMatches: [{ entryId: 'junk-template', distance: 4, frame: 1 }] } });
+      // On a tie the earlier frame comes first: R exactly on both frames.
+      const tie: ImageSubject = { decoded: {} as ImageSubject['decoded'], frames: [imageOf(R).frames[0]!, { ...frame1, dihedral: [hash(5), R, ...frame1.dihedral!.slice(2)] }] };
+      expect((await type.match(tie, 0))[0]).toMatchObject({ evidence: { entryId: 'real-bad', distance: 0, frame: 0, variant: 'original' } });
+    });
+
+    it('costs nothing more while the closest entry is not quarantined: one describe and one flood-guard call for the closest only', async () => {
+      const inner = set({ name: 'csam', flood: { maxItems: 2, windowSeconds: 3600 } }, [['junk-template', J], ['real-bad', R], ['other', flipRange(Q, 150, 25)]]);
+      const { set: counted, guard, describes, walks } = counting(inner, new MemoryFloodGuard(undefined, () => 1_000_000));
+      const type = new HashSetMatchSignalType({ source: { sets: () => [counted] }, floodGuard: guard });
+      const [signal] = await type.match(imageOf(Q), 0, { jobId: 'q', contentId: 'q', surface: 'upload' });
+      expect(signal).toMatchObject({ suggests: 'block', evidence: { entryId: 'junk-template', matches: 3 } });
+      expect(describes).toEqual([[0]]);
+      expect(walks).toEqual([['junk-template']]);
+      // Once J is quarantined: one more describe and one more guard call, for all the others at once.
+      await floodJ(type);
+      describes.length = 0;
+      walks.length = 0;
+      await type.match(imageOf(Q), 0, { jobId: 'q2', contentId: 'q2', surface: 'upload' });
+      expect(describes).toEqual([[0], [1, 2]]);
+      expect(walks).toEqual([['junk-template'], ['real-bad', 'other']]);
+    });
   });
 });

@@ -1,0 +1,122 @@
+/**
+ * A BK-tree keeps a dead routing node per removal; an exact-match set whose entries keep changing
+ * (replaced one by one, entry numbers never reused) must not grow without bound. Once dead nodes
+ * outnumber live ones the tree compacts itself, in slices off the event loop, exactly throughout.
+ */
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/harness/seeded-random.js';
+import { BkTreeIndex } from './bk-tree-index.js';
+import { createIndex } from './choose-index.js';
+import { LinearIndex } from './linear-index.js';
+
+function hashes(seed: number, count: number): Uint8Array[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: count }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
+}
+
+function near(hash: Uint8Array, flips: number): Uint8Array {
+  const copy = Uint8Array.from(hash);
+  for (let bit = 0; bit < flips; bit++) copy[(bit * 37) % 32]! ^= 1 << bit % 8;
+  return copy;
+}
+
+/** An exact-match set's index (threshold 0, 1,000 entries: what EntryIndex creates) and the linear reference. */
+function exactMatchSet(live: number, seed: number): { tree: BkTreeIndex; linear: LinearIndex; stored: Uint8Array[] } {
+  const index = createIndex(256, 0, live);
+  expect(index).toBeInstanceOf(BkTreeIndex);
+  const tree = index as BkTreeIndex;
+  const linear = new LinearIndex(256);
+  const stored = hashes(seed, live);
+  stored.forEach((hash, id) => {
+    tree.add(id, hash);
+    linear.add(id, hash);
+  });
+  return { tree, linear, stored };
+}
+
+describe('BK-tree under churn', () => {
+  it('an exact-match set whose entries are replaced one by one stays bounded, without a turn of the event loop', () => {
+    const { tree, linear } = exactMatchSet(1000, 1);
+    const fresh = hashes(2, 20_000);
+    let maxNodes = 0;
+    // 20,000 replace-one changes (remove the oldest, add a new entry number), applied in one go as a
+    // replica applies a changelog batch: the tree never gets a slice of the event loop.
+    for (let i = 0; i < fresh.length; i++) {
+      tree.remove(i);
+      linear.remove(i);
+      tree.add(1000 + i, fresh[i]!);
+      linear.add(1000 + i, fresh[i]!);
+      maxNodes = Math.max(maxNodes, tree.nodes);
+      if (i % 997 === 0) {
+        for (const query of [fresh[i]!, fresh[Math.max(0, i - 500)]!, near(fresh[i]!, 1)]) expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
+      }
+    }
+    expect(tree.size).toBe(1000);
+    // Before: one node per entry ever added (21,000). Now: about 2.5x the live entries plus 1,024.
+    expect(maxNodes).toBeLessThan(2.6 * 1000 + 1024);
+    for (let i = 19_000; i < 20_000; i += 13) expect(tree.query(fresh[i]!, 0)).toEqual([{ entryId: 1000 + i, distance: 0 }]);
+    expect(tree.query(fresh[5]!, 0)).toEqual([]); // replaced long ago
+  });
+
+  it('compacts in slices between turns of the event loop, answering exactly meanwhile, and ends with live nodes only', async () => {
+    const { tree, linear, stored } = exactMatchSet(30_000, 3);
+    // Every other entry goes, then a few more: dead nodes now outnumber live ones.
+    for (let id = 0; id < 30_000; id += 2) {
+      tree.remove(id);
+      linear.remove(id);
+    }
+    expect(tree.rebuilding).toBe(false);
+    for (let id = 1; id < 1200; id += 2) {
+      tree.remove(id);
+      linear.remove(id);
+    }
+    expect(tree.rebuilding).toBe(true); // started by a removal, run by the event loop
+    const more = hashes(4, 2000);
+    let turns = 0;
+    while (tree.rebuilding) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turns++;
+      const id = 30_000 + turns;
+      const hash = more[turns % more.length]!;
+      tree.add(id, hash);
+      linear.add(id, hash);
+      tree.remove(1199 + 2 * turns);
+      linear.remove(1199 + 2 * turns);
+      // Re-adding a removed entry's own hash under a new number revives its dead node.
+      tree.add(100_000 + turns, stored[2 * turns]!);
+      linear.add(100_000 + turns, stored[2 * turns]!);
+      for (const query of [stored[2 * turns]!, stored[1201 + 2 * turns]!, hash, near(hash, 2)]) {
+        expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
+        expect(tree.query(query, 3)).toEqual(linear.query(query, 3));
+      }
+    }
+    expect(turns).toBeGreaterThan(1); // the compaction took several turns
+    await tree.compactInBackground(); // the removals made during it
+    expect(tree.size).toBe(linear.size);
+    expect(tree.nodes).toBe(tree.size);
+    for (let q = 0; q < 300; q++) {
+      const query = q % 2 ? stored[q * 97]! : near(stored[q * 97]!, q % 4);
+      expect(tree.query(query, q % 3)).toEqual(linear.query(query, q % 3));
+    }
+  });
+
+  it('compactInBackground after a load without removals does nothing, and compact() finishes one under way', async () => {
+    const { tree, linear, stored } = exactMatchSet(2000, 5);
+    await tree.compactInBackground();
+    expect(tree.nodes).toBe(2000);
+    const manual = new BkTreeIndex(256, 0, { compactionScheduling: 'manual', minDeadBeforeCompact: 10 });
+    stored.forEach((hash, id) => manual.add(id, hash));
+    // The 1,001st removal makes dead nodes outnumber live ones: it starts a compaction, done by nothing yet.
+    for (let id = 0; id <= 1000; id++) {
+      expect(manual.rebuilding).toBe(false);
+      manual.remove(id);
+      linear.remove(id);
+    }
+    expect(manual.rebuilding).toBe(true);
+    expect(manual.advanceRebuild(10)).toBe(false);
+    manual.compact();
+    expect(manual.rebuilding).toBe(false);
+    expect(manual.nodes).toBe(999);
+    for (let id = 0; id < 2000; id += 7) expect(manual.query(stored[id]!, 0)).toEqual(linear.query(stored[id]!, 0));
+  });
+});
