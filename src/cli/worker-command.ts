@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FleetMetrics } from '../ops/metrics.js';
 import { startOpsServer, type OpsServer } from '../ops/ops-server.js';
+import { RedisLiveness } from '../ops/redis-liveness.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
 import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
@@ -33,15 +34,20 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
       const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
       worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
       metrics.readBacklogOnScrape(() => worker.backlog());
+      // Reconnects connections whose Redis stopped answering (a half-open socket would hold the
+      // worker's commands forever) and tells /healthz how long Redis has been silent.
+      const liveness = new RedisLiveness({ targets: () => worker.livenessTargets(), unhealthyAfterMs: config.redisHealthTimeoutMs, logger });
+      liveness.start();
       let ops: OpsServer | undefined;
       if (config.metricsPort !== undefined) {
-        ops = await startOpsServer(metrics, config.metricsPort, () => worker.running);
+        ops = await startOpsServer(metrics, config.metricsPort, () => (worker.running ? liveness.health() : { healthy: false, reason: 'not taking jobs (starting or shutting down)' }));
         logger.info({ port: ops.port }, 'metrics and health endpoint listening');
       }
       await worker.run();
       return {
         async shutdown() {
-          await worker.shutdown();
+          await worker.shutdown(); // the watchdog keeps the connections alive for the drain
+          await liveness.stop();
           await ops?.close();
           await pipeline.close();
           await connection.quit();

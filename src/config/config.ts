@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
+import { DEFAULT_REDIS_HEALTH_TIMEOUT_MS } from '../ops/redis-liveness.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
 import { DEFAULT_REDIS_URL, isClusterUrl } from '../runtime/redis.js';
@@ -160,6 +161,13 @@ export const configSchema = z.object({
    * disables it, 0 takes a free port (logged). The container image sets 9464.
    */
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * ABUSE_SCAN_REDIS_HEALTH_TIMEOUT_MS: how long Redis may leave a worker's liveness probes
+   * unanswered (or answer them only as a replica) before /healthz answers 503; the worker probes
+   * every quarter of it (at most every 5 s) and reconnects a connection that misses a probe's
+   * deadline. At least 1000. Default 20000.
+   */
+  redisHealthTimeoutMs: milliseconds.min(1000, 'must be at least 1000 ms').default(DEFAULT_REDIS_HEALTH_TIMEOUT_MS),
   /** LOG_LEVEL: pino level. Default info (`abuse-scan scan` logs at warn unless it is set). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((config, ctx) => {
@@ -197,6 +205,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_VERDICT_STREAM_MAXLEN: 'verdictStreamMaxLength',
   ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   ABUSE_SCAN_METRICS_PORT: 'metricsPort',
+  ABUSE_SCAN_REDIS_HEALTH_TIMEOUT_MS: 'redisHealthTimeoutMs',
   ABUSE_SCAN_HASHSETS_DIR: 'hashSetsDir',
   ABUSE_SCAN_UNFURL: 'unfurl',
   ABUSE_SCAN_UNFURL_MAX_REDIRECTS: 'unfurlMaxRedirects',

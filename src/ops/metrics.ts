@@ -32,7 +32,7 @@ export class FleetMetrics {
 
   readonly scanSeconds = new Histogram({
     name: 'abuse_scan_job_duration_seconds',
-    help: 'Time from a worker taking a scan job to its verdict being stored',
+    help: 'Time from a worker taking a scan job to its verdict being stored, observed for the attempts that stored a verdict (failed attempts count in abuse_scan_job_retries_total)',
     labelNames: ['queue'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
@@ -40,7 +40,7 @@ export class FleetMetrics {
 
   readonly queueWaitSeconds = new Histogram({
     name: 'abuse_scan_queue_wait_seconds',
-    help: 'Time a scan job waited in its queue before a worker took it',
+    help: 'Time a scan job attempt waited from becoming runnable (added and due, or its retry backoff over) until a worker took it; not observed for an attempt after a stall',
     labelNames: ['queue'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     registers: [this.registry],

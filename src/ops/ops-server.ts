@@ -2,16 +2,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FleetMetrics } from './metrics.js';
 
+/** What /healthz reports: a reason comes with an unhealthy state when the caller knows one. */
+export type Health = boolean | { healthy: boolean; reason?: string };
+
 export interface OpsServer {
   port: number;
   close(): Promise<void>;
 }
 
 /**
- * `GET /metrics` (Prometheus text) and `GET /healthz` (200 while `isHealthy()`, 503 once the
- * process is shutting down, so a load balancer or orchestrator stops counting on it).
+ * `GET /metrics` (Prometheus text) and `GET /healthz`: 200 `{"healthy":true}` while `isHealthy()`
+ * says so, else 503 `{"healthy":false,"reason":...}` (the worker: while shutting down, and while
+ * Redis has not answered it for a while), so a load balancer or orchestrator stops counting on it.
  */
-export async function startOpsServer(metrics: FleetMetrics, port: number, isHealthy: () => boolean): Promise<OpsServer> {
+export async function startOpsServer(metrics: FleetMetrics, port: number, isHealthy: () => Health): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
       metrics.registry.metrics().then(
@@ -21,8 +25,9 @@ export async function startOpsServer(metrics: FleetMetrics, port: number, isHeal
       return;
     }
     if (req.method === 'GET' && req.url === '/healthz') {
-      const healthy = isHealthy();
-      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ healthy }));
+      const health = isHealthy();
+      const body = typeof health === 'boolean' ? { healthy: health } : health.healthy ? { healthy: true } : { healthy: false, ...(health.reason !== undefined && { reason: health.reason }) };
+      res.writeHead(body.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
     }
     res.writeHead(404).end();

@@ -19,6 +19,68 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const CLIENT_OPTIONS: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true };
 
 /**
+ * TCP keepalive after this much idle time (the OS default is two hours), so a connection whose
+ * peer vanished (a failed-over VIP, a NAT or conntrack entry dropped) is found and reconnected.
+ * A connection with a command waiting is left to the worker's liveness watchdog
+ * (src/ops/redis-liveness.ts): keepalive probes only run on idle sockets.
+ */
+export const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+/** A (re)connect that has not reached Redis by then fails and is retried (ioredis' retryStrategy). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * While Redis refused commands for its role (see reconnectActionFor) in the last
+ * ROLE_REFUSAL_WINDOW_MS, reconnects wait at least ROLE_REFUSAL_RECONNECT_DELAY_MS: a node that
+ * stays a replica for a while is asked about once a second per connection, not twenty times.
+ */
+export const ROLE_REFUSAL_WINDOW_MS = 10_000;
+export const ROLE_REFUSAL_RECONNECT_DELAY_MS = 1000;
+
+/**
+ * Replies that mean "this node cannot take commands now" after a failover: READONLY (a demoted
+ * primary, now a replica), MASTERDOWN (a replica that lost its primary), LOADING (a node still
+ * loading its dataset). A connection that keeps its socket would get them forever, so ioredis
+ * reconnects it (to wherever the address now leads: the new primary behind a VIP, DNS name or
+ * Sentinel) and, for 2, sends the refused command again once connected.
+ *
+ * Resending is safe because Redis refuses these before running the command: it had no effect. A
+ * Lua script (BullMQ's, our store-once verdict script) cannot have written part of its work on
+ * a replica either: a replica refuses every write, so the script stops at its first one with
+ * nothing written. A command queued inside MULTI is not run alone by the resend: ioredis aborts
+ * the transaction's fragments when the connection closes (EXEC fails), which
+ * test/integration/worker-redis-failover.test.ts checks. Any other error: no reconnect.
+ */
+export function reconnectActionFor(error: Error): false | 1 | 2 {
+  // A script's refused write reaches the caller as the reply itself (Redis 7) or, before Redis 7,
+  // quoted in "ERR Error running script ...: -READONLY ...".
+  return /(?:^|-)(?:READONLY|MASTERDOWN|LOADING)\b/.test(error.message) ? 2 : false;
+}
+
+/**
+ * reconnectOnError and retryStrategy of one createRedis connection and the connections ioredis
+ * duplicates from it (BullMQ's worker and blocking connections copy its options, these functions
+ * and their shared memory of the last refusal included).
+ */
+function reconnectPolicy(): Pick<RedisOptions, 'reconnectOnError' | 'retryStrategy'> {
+  let refusedAt = Number.NEGATIVE_INFINITY;
+  return {
+    reconnectOnError(error: Error) {
+      const action = reconnectActionFor(error);
+      if (action) refusedAt = Date.now();
+      return action;
+    },
+    retryStrategy(times: number) {
+      const delay = Math.min(times * 50, 2000); // ioredis' default
+      return Date.now() - refusedAt < ROLE_REFUSAL_WINDOW_MS ? Math.max(delay, ROLE_REFUSAL_RECONNECT_DELAY_MS) : delay;
+    },
+  };
+}
+
+/** Defaults a caller's own RedisOptions may replace (unlike CLIENT_OPTIONS, which BullMQ needs). */
+function connectionDefaults(): RedisOptions {
+  return { keepAlive: KEEPALIVE_INITIAL_DELAY_MS, connectTimeout: CONNECT_TIMEOUT_MS, ...reconnectPolicy() };
+}
+
+/**
  * For connections whose caller would rather fail than wait (producers, operators' commands): a
  * command fails once a reconnect has failed, instead of being held until Redis is back. Pass as
  * `overrides` to createRedis; never for BullMQ workers.
@@ -82,7 +144,9 @@ export function createRedis(connection: ConnectionInput = process.env.REDIS_URL 
   const clientOptions = { ...CLIENT_OPTIONS, ...overrides };
   if (typeof connection === 'string' && isClusterUrl(connection)) {
     const { nodes, options } = clusterNodes(connection);
-    return new Cluster(nodes, { redisOptions: { ...options, ...clientOptions } });
+    return new Cluster(nodes, { redisOptions: { ...connectionDefaults(), ...options, ...clientOptions } });
   }
-  return typeof connection === 'string' ? new Redis(connection, clientOptions) : new Redis({ ...connection, ...clientOptions });
+  return typeof connection === 'string'
+    ? new Redis(connection, { ...connectionDefaults(), ...clientOptions })
+    : new Redis({ ...connectionDefaults(), ...connection, ...clientOptions });
 }

@@ -1,4 +1,5 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Backoffs, Queue, Worker, type Job } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
@@ -7,11 +8,14 @@ import type { ScanQueueKind } from '../queues/names.js';
 import { readBacklog, type Backlog } from '../ops/backlog.js';
 import type { FleetMetrics } from '../ops/metrics.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
+import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
-import type { RedisClient } from '../runtime/redis.js';
+import type { LivenessTarget, ProbedClient } from '../ops/redis-liveness.js';
+import { redisAddress, type RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper } from './failed-job-sweeper.js';
+import { RepeatedErrorLog } from './repeated-log.js';
 
 export interface ScanWorkerOptions {
   config: FleetConfig;
@@ -30,6 +34,16 @@ interface ScanResult {
 /** BullMQ's message for a job that stalled more than `maxStalledCount` times. */
 const STALLED_MESSAGE = /stalled more than allowable limit/i;
 
+/**
+ * Field of BullMQ's job hash where the worker of an attempt that failed transiently (and will be
+ * retried) notes `<attemptsStarted>:<epoch ms>` when it ended: BullMQ keeps no end time of an
+ * attempt it retries, and the retry's queue wait counts from that end plus the backoff. The hash
+ * goes with the job; BullMQ ignores fields it does not know.
+ */
+export const ATTEMPT_END_FIELD = 'abuseScanAttemptEndedAt';
+/** How long noting or reading an attempt's end may take before the queue wait is left unknown. */
+const ATTEMPT_END_DEADLINE_MS = 1000;
+
 /** Why abandon() aborts the scans in flight; shared, so an abort captures no stack. */
 const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
 
@@ -47,10 +61,17 @@ export class ScanWorker {
   private readonly validation: JobValidationOptions;
   private readonly emitter: VerdictEmitter;
   private stopping: Promise<void> | undefined;
+  /** BullMQ's connections are up (run() got past waitUntilReady): the liveness watchdog may probe them. */
+  private connected = false;
   /** Jobs being processed: what abandon() names. */
   private readonly inProcess = new Set<Job>();
   /** Aborted by abandon(): one signal for every scan, not a controller per job (µs per job count here). */
   private readonly abandonment = new AbortController();
+  /**
+   * BullMQ reports a failing poll on every retry (hundreds a minute while Redis refuses its
+   * commands): the first of each is logged, then a count per minute.
+   */
+  private readonly workerErrors: RepeatedErrorLog;
 
   constructor(private readonly options: ScanWorkerOptions) {
     const { config, connection } = options;
@@ -61,6 +82,7 @@ export class ScanWorker {
     });
     this.emitter = new VerdictEmitter(this.store);
     this.validation = { imageRoot: config.imageRoot, limits: jobLimits(config) };
+    this.workerErrors = new RepeatedErrorLog(options.logger);
   }
 
   get running(): boolean {
@@ -80,7 +102,7 @@ export class ScanWorker {
         autorun: false,
       });
       worker.on('failed', (job, error) => void this.onFailed(queue, job, error));
-      worker.on('error', (error) => logger.error({ err: error, queue }, 'worker error'));
+      worker.on('error', (error) => this.workerErrors.error(`${queue}\u0000${error.name}\u0000${error.message}`, { err: error, queue }, 'worker error'));
       this.workers.push(worker);
       // The workers already report the shared connection's errors; without a listener BullMQ
       // would print them raw to stderr, the AUTH command's password included.
@@ -93,9 +115,35 @@ export class ScanWorker {
       throw error;
     }
     if (this.stopping) return; // shut down while starting: take no job
+    this.connected = true;
     for (const worker of this.workers) void worker.run();
     this.startSweeping();
     logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.prefix }, 'scan worker started');
+  }
+
+  /**
+   * The connections the Redis liveness watchdog probes: the shared one (verdicts, queues' counts)
+   * and, once started, each BullMQ worker's own connection (job fetches, completions, locks), with
+   * its blocking connection (BZPOPMIN) as companion: BullMQ duplicates the shared client for both.
+   */
+  async livenessTargets(): Promise<LivenessTarget[]> {
+    const { connection } = this.options;
+    const address = redisAddress(connection);
+    const pingOnly = connection instanceof Cluster; // ROLE would ask an arbitrary node
+    const targets: LivenessTarget[] = [{ name: 'shared connection', address, client: connection as unknown as ProbedClient, pingOnly }];
+    if (!this.connected) return targets;
+    for (const worker of this.workers) {
+      const backend = worker.getBackend();
+      const [client, blocking] = await Promise.all([backend.client, backend.blockingClient]);
+      targets.push({
+        name: `${worker.name} worker connection`,
+        address,
+        client: client as unknown as ProbedClient,
+        companions: blocking ? [blocking as unknown as ProbedClient] : [],
+        pingOnly,
+      });
+    }
+    return targets;
   }
 
   /** Job counts of the queues this worker serves and the results stream's consumer lag (for /metrics). */
@@ -116,6 +164,7 @@ export class ScanWorker {
       await Promise.all(this.workers.map((worker) => worker.close()));
       await this.emitter.flush();
       await Promise.all(this.queues.map((queue) => queue.close()));
+      this.workerErrors.flush();
       this.options.logger.info('scan worker stopped');
     })();
     return this.stopping;
@@ -140,17 +189,20 @@ export class ScanWorker {
     const started = Date.now();
     this.inProcess.add(job);
     metrics.inFlight.inc({ queue });
-    metrics.queueWaitSeconds.observe({ queue }, Math.max(0, started - job.timestamp) / 1000);
     try {
+      // A first attempt's wait needs no Redis read (and no await: µs per job count here).
+      const queueWaitMs = job.attemptsMade === 0 && (job.attemptsStarted ?? 1) <= 1 ? firstAttemptWait(job, started) : await this.retryWaitOf(job, started);
+      if (queueWaitMs !== undefined) metrics.queueWaitSeconds.observe({ queue }, queueWaitMs / 1000);
       let verdict: Verdict;
       try {
         const scanJob = validateJob(job.data, this.validation);
         const signal = this.abandonment.signal;
-        verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs: Math.max(0, started - job.timestamp), signal });
+        verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs, signal });
       } catch (thrown) {
         const error = toScanError(thrown);
         if (!error.permanent && !finalAttempt) {
           metrics.retries.inc({ queue });
+          await this.noteAttemptEnd(job);
           throw error;
         }
         verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions());
@@ -160,13 +212,50 @@ export class ScanWorker {
       if (await this.emitter.emit(verdict)) {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
+        // Only attempts that stored the verdict: a failed attempt is counted by the retries
+        // counter, and a job run twice stored its verdict the first time.
+        metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
       }
       return { decision: verdict.decision };
     } finally {
       this.inProcess.delete(job);
       metrics.inFlight.dec({ queue });
-      metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
     }
+  }
+
+  /**
+   * How long a later attempt waited from when it became runnable until this worker took it
+   * (BullMQ's processedOn; firstAttemptWait covers first attempts): since the previous attempt
+   * ended (its worker noted when, see ATTEMPT_END_FIELD) plus the backoff BullMQ applied (the
+   * job's `backoff` option, without jitter). Undefined when that is unknown: after a stall (the attempt before died with
+   * its worker, nobody noted its end) or when the note could not be written or read.
+   */
+  private async retryWaitOf(job: Job, started: number): Promise<number | undefined> {
+    const takenAt = job.processedOn ?? started;
+    const attemptsStarted = job.attemptsStarted ?? job.attemptsMade + 1; // this attempt included
+    if (job.attemptsMade === 0) return undefined; // only stalls before this attempt
+    try {
+      const note = await withDeadline(this.options.connection.hget(this.jobKey(job), ATTEMPT_END_FIELD), ATTEMPT_END_DEADLINE_MS, () => new Error('no answer'));
+      const [noteStarts, endedAt] = (note ?? '').split(':').map(Number);
+      // The note is the previous start's: no stalled start came between.
+      if (noteStarts !== attemptsStarted - 1 || !Number.isFinite(endedAt)) return undefined;
+      const options = job.opts.backoff === undefined ? undefined : Backoffs.normalize(job.opts.backoff);
+      const backoff: unknown = options ? await Backoffs.calculate(options, job.attemptsMade, new Error('retry'), job) : 0;
+      const backoffMs = typeof backoff === 'number' && backoff > 0 ? backoff : 0;
+      return Math.max(0, takenAt - (endedAt! + backoffMs));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Notes when this attempt ended, for the retry's queue wait (best effort, bounded). */
+  private async noteAttemptEnd(job: Job): Promise<void> {
+    const value = `${job.attemptsStarted ?? job.attemptsMade + 1}:${Date.now()}`;
+    await withDeadline(this.options.connection.hset(this.jobKey(job), ATTEMPT_END_FIELD, value), ATTEMPT_END_DEADLINE_MS, () => new Error('no answer')).catch(() => undefined);
+  }
+
+  private jobKey(job: Job): string {
+    return `${job.queueQualifiedName}:${job.id}`;
   }
 
   /** Every stalled interval, gives a verdict to failed jobs that lack one (store-once dedups). */
@@ -219,6 +308,11 @@ export class ScanWorker {
       return false;
     }
   }
+}
+
+/** A first attempt's wait: since the job was added, or became due (a delayed job waits for nobody before). */
+function firstAttemptWait(job: Job, started: number): number {
+  return Math.max(0, (job.processedOn ?? started) - (job.timestamp + (job.opts.delay ?? 0)));
 }
 
 function exhausted(error: ScanError): ScanError {

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { RedisLiveness, type ProbedClient } from './redis-liveness.js';
+
+const silentLogger = { warn: () => undefined, info: () => undefined };
+
+/** A fake ioredis client: answers ROLE with `role` while `answering`, else never. */
+function fakeClient(role = 'master') {
+  const client = {
+    status: 'ready',
+    answering: true,
+    serverRole: role,
+    destroyed: 0,
+    stream: { destroy: () => void client.destroyed++ },
+    pending: [] as Array<() => void>,
+    ping: () => Promise.resolve('PONG'),
+    disconnect: () => undefined,
+  };
+  const probed = Object.assign(client, {
+    role: () => (client.answering ? Promise.resolve([client.serverRole]) : new Promise<unknown>((resolve) => client.pending.push(() => resolve([client.serverRole])))),
+  });
+  return probed as typeof probed & ProbedClient & { role: () => Promise<unknown>; answering: boolean };
+}
+
+describe('RedisLiveness', () => {
+  it('resets a connection (and its companions) that misses the deadline, reports it unhealthy past the timeout, and healthy once it answers', async () => {
+    let now = 0;
+    const worker = fakeClient();
+    const blocking = fakeClient();
+    const liveness = new RedisLiveness({
+      targets: () => [{ name: 'links worker connection', address: 'Redis at 127.0.0.1:1', client: worker, companions: [blocking] }],
+      unhealthyAfterMs: 1000,
+      intervalMs: 10,
+      logger: silentLogger,
+      now: () => now,
+    });
+    await liveness.probeAll();
+    expect(liveness.health()).toEqual({ healthy: true });
+    expect(worker.destroyed).toBe(0);
+
+    worker.answering = false;
+    now = 100;
+    await liveness.probeAll(); // unanswered past its deadline: both sockets dropped
+    expect([worker.destroyed, blocking.destroyed]).toEqual([1, 1]);
+    now = 105;
+    await liveness.probeAll(); // still unanswered, no new deadline yet: no second probe, no reset
+    expect(worker.pending).toHaveLength(1);
+    expect(worker.destroyed).toBe(1);
+    expect(liveness.health()).toEqual({ healthy: true });
+
+    now = 1200;
+    expect(liveness.health()).toEqual({ healthy: false, reason: 'links worker connection (Redis at 127.0.0.1:1): has not answered for 1 s' });
+    worker.status = 'reconnecting'; // no socket: left to ioredis
+    await liveness.probeAll();
+    expect(worker.destroyed).toBe(1);
+
+    worker.status = 'ready';
+    worker.answering = true;
+    worker.pending.shift()!(); // the resent probe is answered after the reconnect
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(liveness.health()).toEqual({ healthy: true });
+  });
+
+  it('counts an answer from a replica as none (a demoted primary refuses the worker), without resetting', async () => {
+    let now = 0;
+    const shared = fakeClient('slave');
+    const liveness = new RedisLiveness({
+      targets: () => [{ name: 'shared connection', address: 'Redis at 127.0.0.1:1', client: shared }],
+      unhealthyAfterMs: 1000,
+      intervalMs: 10,
+      logger: silentLogger,
+      now: () => now,
+    });
+    liveness.start();
+    await liveness.stop();
+    await liveness.probeAll();
+    now = 1500;
+    await liveness.probeAll();
+    expect(liveness.health()).toEqual({ healthy: false, reason: 'shared connection (Redis at 127.0.0.1:1): answers as a slave, not as the primary for 2 s' });
+    expect(shared.destroyed).toBe(0);
+    shared.serverRole = 'master';
+    await liveness.probeAll();
+    expect(liveness.health()).toEqual({ healthy: true });
+  });
+
+  it('falls back to PING when ROLE is refused (ACL)', async () => {
+    const client = fakeClient();
+    let pings = 0;
+    client.role = () => Promise.reject(Object.assign(new Error('NOPERM'), { name: 'ReplyError' }));
+    client.ping = () => (pings++, Promise.resolve('PONG'));
+    const liveness = new RedisLiveness({ targets: () => [{ name: 'shared connection', address: 'a', client }], unhealthyAfterMs: 1000, intervalMs: 10, logger: silentLogger });
+    await liveness.probeAll();
+    await liveness.probeAll();
+    expect(pings).toBe(1);
+    expect(liveness.health()).toEqual({ healthy: true });
+  });
+});

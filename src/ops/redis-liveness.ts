@@ -1,0 +1,198 @@
+import type { Logger } from '../runtime/logger.js';
+
+/** Default of how long Redis may leave the worker's probes unanswered before /healthz fails. */
+export const DEFAULT_REDIS_HEALTH_TIMEOUT_MS = 20_000;
+
+/** What the watchdog needs of an ioredis client (BullMQ's proxies over ioredis included). */
+export interface ProbedClient {
+  status: string;
+  ping(): Promise<unknown>;
+  role?(): Promise<unknown>;
+  disconnect(reconnect?: boolean): void;
+  /** ioredis' socket while it has one. */
+  stream?: { destroy(): void } | undefined;
+}
+
+/**
+ * A connection the watchdog probes, and connections reset along with it when it does not answer:
+ * BullMQ's blocking connection cannot be probed (a PING waits behind its BZPOPMIN) and shares the
+ * network path of the worker connection it belongs to.
+ */
+export interface LivenessTarget {
+  name: string;
+  /** `Redis at host:port`, for messages. */
+  address: string;
+  client: ProbedClient;
+  companions?: ProbedClient[];
+  /** Probe with PING only (a Cluster client: ROLE would ask an arbitrary node). */
+  pingOnly?: boolean;
+}
+
+export interface RedisLivenessOptions {
+  /** The connections to probe; read every round (BullMQ makes its connections as it starts). */
+  targets: () => Promise<LivenessTarget[]> | LivenessTarget[];
+  /** /healthz fails once a connection has not answered for this long. */
+  unhealthyAfterMs: number;
+  logger: Pick<Logger, 'warn' | 'info'>;
+  /** Probe period and deadline; default a quarter of unhealthyAfterMs, between 250 ms and 5 s. */
+  intervalMs?: number;
+  now?: () => number;
+}
+
+export type LivenessHealth = { healthy: true } | { healthy: false; reason: string };
+
+interface TargetState {
+  /** When the connection last answered as a primary (or the watchdog started). */
+  answeredAt: number;
+  /** The probe sent and not answered yet: no second one is queued behind it. */
+  inFlight: boolean;
+  sentAt: number;
+  /** Why the last answer did not count: a replica. */
+  refusal?: string;
+  /** ROLE failed with a reply (ACL, a Redis-compatible server without it): PING instead. */
+  pingOnly: boolean;
+}
+
+/** Statuses with a socket: `connect` is a TCP connection whose ready check has not been answered. */
+const SOCKET_STATUSES = new Set(['ready', 'connect']);
+
+/**
+ * The worker's Redis liveness watchdog. ioredis holds a command as long as its socket is open
+ * (workers need `maxRetriesPerRequest: null`), and a socket whose peer stopped answering without
+ * closing it (a NAT or conntrack entry dropped, a failover behind a VIP, a half-open partition)
+ * stays open for the OS' TCP timeouts: the worker would wait forever, silently. So every
+ * interval it asks each connection's server for its ROLE (PING where ROLE is refused) with the
+ * interval as deadline:
+ *
+ * - no answer in time on a connection with a socket: its socket is destroyed (and those of its
+ *   companions), which makes ioredis reconnect and send its unanswered commands again (what it
+ *   does after any connection loss; BullMQ's scripts are written for it: a job whose fetch
+ *   was answered but lost keeps its lock until it expires, then the stalled checker hands it out);
+ *   a connection still connecting or waiting to reconnect is left to ioredis;
+ * - `health()` is unhealthy, with a reason, while a connection has not answered for
+ *   `unhealthyAfterMs`, or has answered only as a replica (a demoted primary refuses the worker's
+ *   writes) for that long; healthy again at the first answer from a primary.
+ */
+export class RedisLiveness {
+  private readonly states = new Map<string, TargetState>();
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> = Promise.resolve();
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+  private startedAt = 0;
+
+  constructor(private readonly options: RedisLivenessOptions) {
+    this.intervalMs = options.intervalMs ?? Math.min(5000, Math.max(250, Math.round(options.unhealthyAfterMs / 4)));
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.startedAt = this.now();
+    this.timer = setInterval(() => {
+      this.round = this.probeAll().catch((error: unknown) => this.options.logger.warn({ err: error }, 'Redis liveness probe failed'));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.round;
+  }
+
+  health(): LivenessHealth {
+    const now = this.now();
+    for (const [name, state] of this.states) {
+      const silentMs = now - state.answeredAt;
+      if (silentMs < this.options.unhealthyAfterMs) continue;
+      const why = state.refusal ?? 'has not answered';
+      return { healthy: false, reason: `${name}: ${why} for ${Math.round(silentMs / 1000)} s` };
+    }
+    return { healthy: true };
+  }
+
+  /** One round: probes every target; resolves once each has answered or missed its deadline. */
+  async probeAll(): Promise<void> {
+    const targets = await this.options.targets();
+    await Promise.all(targets.map((target) => this.probe(target)));
+  }
+
+  private async probe(target: LivenessTarget): Promise<void> {
+    const key = `${target.name} (${target.address})`;
+    let state = this.states.get(key);
+    if (!state) {
+      state = { answeredAt: this.startedAt || this.now(), inFlight: false, sentAt: 0, pingOnly: target.pingOnly === true || typeof target.client.role !== 'function' };
+      this.states.set(key, state);
+    }
+    if (state.inFlight) {
+      // The last probe is still unanswered: past its deadline, reset the socket (once per deadline).
+      if (this.now() - state.sentAt >= this.intervalMs) this.reset(target, key, state);
+      return;
+    }
+    state.inFlight = true;
+    state.sentAt = this.now();
+    const answer = this.ask(target.client, state).then(
+      (role) => {
+        state.inFlight = false;
+        if (role === 'master' || role === undefined) {
+          if (state.refusal !== undefined || this.now() - state.answeredAt >= this.options.unhealthyAfterMs) {
+            this.options.logger.info({ connection: key }, 'Redis answers the worker again');
+          }
+          state.answeredAt = this.now();
+          state.refusal = undefined;
+        } else {
+          state.refusal = `answers as a ${role}, not as the primary`;
+        }
+      },
+      () => {
+        // A failed reply still proves the socket is alive; it is not an answer from a primary.
+        state.inFlight = false;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.intervalMs)));
+    await Promise.race([answer, deadline]);
+    clearTimeout(timer);
+    if (state.inFlight) this.reset(target, key, state);
+  }
+
+  /** ROLE's first element (`master`, `slave`, `sentinel`), or undefined when only PING is allowed. */
+  private async ask(client: ProbedClient, state: TargetState): Promise<string | undefined> {
+    if (state.pingOnly || !client.role) {
+      await client.ping();
+      return undefined;
+    }
+    try {
+      const reply = (await client.role()) as unknown[];
+      return String(reply[0]);
+    } catch (error) {
+      // A reply error (NOPERM, unknown command): the server answered; use PING from now on.
+      if (error instanceof Error && error.name === 'ReplyError') {
+        state.pingOnly = true;
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  private reset(target: LivenessTarget, key: string, state: TargetState): void {
+    if (!SOCKET_STATUSES.has(target.client.status)) return; // ioredis is reconnecting it already
+    state.sentAt = this.now(); // the next reset waits for another deadline
+    this.options.logger.warn(
+      { connection: key, deadlineMs: this.intervalMs, status: target.client.status },
+      'Redis did not answer the liveness probe in time: reconnecting the connection',
+    );
+    for (const client of [target.client, ...(target.companions ?? [])]) resetSocket(client);
+  }
+}
+
+/**
+ * Drops a connection's socket so that ioredis reconnects at once: `destroy()` rather than
+ * `disconnect(true)`, whose graceful close waits for a peer that may never answer.
+ */
+function resetSocket(client: ProbedClient): void {
+  if (!SOCKET_STATUSES.has(client.status)) return;
+  if (client.stream) client.stream.destroy();
+  else client.disconnect(true);
+}

@@ -1,0 +1,69 @@
+import type { Logger } from '../runtime/logger.js';
+
+/** How long identical errors are counted instead of logged, after the first one is logged. */
+export const REPEAT_WINDOW_MS = 60_000;
+/** Distinct errors tracked at once; past that a new one is logged without being tracked. */
+const MAX_TRACKED = 100;
+
+interface Tracked {
+  message: string;
+  repeats: number;
+  /** The fields of the last repeat, logged with the count. */
+  last: Record<string, unknown>;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Logs an error that repeats (a worker error BullMQ reports on every poll while Redis refuses its
+ * commands) once, then once per window with how often it repeated: the first occurrence at once,
+ * then, at the end of each window in which it came back, one line with `repeated` (the count since
+ * the last line) and the last occurrence's fields. A window without repeats ends the tracking: the
+ * next occurrence is logged at once again. Identical means the same key (the caller's choice:
+ * the queue, the error's name and message).
+ */
+export class RepeatedErrorLog {
+  private readonly tracked = new Map<string, Tracked>();
+
+  constructor(
+    private readonly logger: Pick<Logger, 'error'>,
+    private readonly windowMs = REPEAT_WINDOW_MS,
+  ) {}
+
+  error(key: string, fields: Record<string, unknown>, message: string): void {
+    const tracked = this.tracked.get(key);
+    if (tracked) {
+      tracked.repeats++;
+      tracked.last = fields;
+      return;
+    }
+    this.logger.error(fields, message);
+    if (this.tracked.size >= MAX_TRACKED) return;
+    this.track(key, message);
+  }
+
+  /** Logs the counts not logged yet and stops tracking (at shutdown). */
+  flush(): void {
+    for (const [key, tracked] of this.tracked) {
+      clearTimeout(tracked.timer);
+      this.tracked.delete(key);
+      if (tracked.repeats > 0) this.logRepeats(tracked);
+    }
+  }
+
+  private track(key: string, message: string): void {
+    const timer = setTimeout(() => {
+      const tracked = this.tracked.get(key);
+      if (!tracked) return;
+      this.tracked.delete(key);
+      if (tracked.repeats === 0) return;
+      this.logRepeats(tracked);
+      this.track(key, message); // keep counting while it goes on
+    }, this.windowMs);
+    timer.unref();
+    this.tracked.set(key, { message, repeats: 0, last: {}, timer });
+  }
+
+  private logRepeats(tracked: Tracked): void {
+    this.logger.error({ ...tracked.last, repeated: tracked.repeats, windowMs: this.windowMs }, `${tracked.message} (repeated ${tracked.repeats} times in ${Math.round(this.windowMs / 1000)} s)`);
+  }
+}
