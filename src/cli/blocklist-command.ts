@@ -6,6 +6,7 @@ import { ListStore, type ListChange } from '../lists/list-store.js';
 import { currentUser, integerFlag } from './cli-config.js';
 import { withRedis } from './cli-redis.js';
 import { LineWriter } from './line-io.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * `abuse-scan blocklist import|add|remove|list`: manage the lists workers match links against,
@@ -47,11 +48,12 @@ function settingsOf(flags: SettingsFlags) {
 }
 
 function reportBad(bad: readonly BadLine[], what: string): void {
-  for (const line of bad) process.stderr.write(`${what} ${line.line}: ${line.message}: ${line.text}\n`);
+  // A feed's line is outside text: shown escaped, it cannot drive the terminal.
+  for (const line of bad) process.stderr.write(`${what} ${line.line}: ${terminalSafe(line.message)}: ${terminalSafe(line.text)}\n`);
 }
 
 function summarize(name: string, change: ListChange): string {
-  return `list ${name}: version ${change.version}, ${change.added} added, ${change.updated} updated, ${change.unchanged} unchanged, ${change.removed} removed`;
+  return `list ${terminalSafe(name)}: version ${change.version}, ${change.added} added, ${change.updated} updated, ${change.unchanged} unchanged, ${change.removed} removed`;
 }
 
 async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
@@ -63,7 +65,7 @@ async function runImport(name: string, file: string, flags: ImportFlags): Promis
   if (parsed.bad.length) process.exitCode = 1;
   const refusal = importRefusal(parsed, { replace: flags.replace ?? false, ...(maxBad !== undefined && { maxBad }) });
   if (refusal) {
-    process.stderr.write(`list ${name}: nothing imported: ${refusal}\n`);
+    process.stderr.write(`list ${terminalSafe(name)}: nothing imported: ${terminalSafe(refusal)}\n`);
     process.exitCode = 1;
     return;
   }
@@ -72,13 +74,17 @@ async function runImport(name: string, file: string, flags: ImportFlags): Promis
   process.stdout.write(`${summarize(name, change)}${skipped}${parsed.duplicates ? `; ${parsed.duplicates} duplicate lines` : ''}\n`);
 }
 
-/** Canonical entries of the arguments; undefined (and errors printed) when any is bad. */
-function entriesOf(texts: string[], flags: EntryFlags): ListEntry[] | undefined {
+/**
+ * Canonical entries of the arguments; undefined (and errors printed) when any is bad. For a
+ * removal, entries no longer accepted (an expression deeper than lookups, stored before that was
+ * refused) are still named, so they can be taken out.
+ */
+function entriesOf(texts: string[], flags: EntryFlags, purpose: 'add' | 'remove' = 'add'): ListEntry[] | undefined {
   const entries: ListEntry[] = [];
   const bad: BadLine[] = [];
   texts.forEach((text, index) => {
     try {
-      entries.push(canonicalEntry(text, flags.kind));
+      entries.push(canonicalEntry(text, flags.kind, { toRemove: purpose === 'remove' }));
     } catch (error) {
       if (!(error instanceof EntryError)) throw error;
       bad.push({ line: index + 1, text, message: error.message });
@@ -105,7 +111,7 @@ async function runAdd(name: string, texts: string[], flags: EntryFlags): Promise
 }
 
 async function runRemove(name: string, texts: string[], flags: EntryFlags): Promise<void> {
-  const entries = entriesOf(texts, flags);
+  const entries = entriesOf(texts, flags, 'remove');
   if (!entries) return;
   await withStore(async (store) => {
     if ((await store.summary(name)) === undefined) return reportNoList(name);
@@ -114,7 +120,7 @@ async function runRemove(name: string, texts: string[], flags: EntryFlags): Prom
 }
 
 function reportNoList(name: string): void {
-  process.stderr.write(`no list named ${name}\n`);
+  process.stderr.write(`no list named ${terminalSafe(name)}\n`);
   process.exitCode = 1;
 }
 
@@ -125,14 +131,17 @@ async function runList(name: string | undefined, flags: { json?: boolean }): Pro
       for (const listName of await store.names()) {
         const summary = await store.summary(listName);
         if (!summary) continue;
-        await out.line(flags.json ? JSON.stringify(summary) : `${summary.name}\t${summary.role}\t${summary.action}\tversion ${summary.version}\t${summary.size} entries`);
+        await out.line(flags.json ? JSON.stringify(summary) : `${terminalSafe(summary.name)}\t${summary.role}\t${summary.action}\tversion ${summary.version}\t${summary.size} entries`);
       }
     } else {
       if ((await store.summary(name)) === undefined) return reportNoList(name);
       for await (const page of store.scanEntries(name)) {
         for (const [field, stored] of page) {
           const entry = { ...parseEntryField(field), ...decodeEntryInfo(stored) };
-          await out.line(flags.json ? JSON.stringify(entry) : [entry.kind, entry.value, entry.label ?? '', entry.reason ?? '', entry.addedBy ?? '', entry.addedAt ?? ''].join('\t'));
+          // Labels and reasons come from feeds and other people: escaped, a tab or a newline in
+          // one cannot fake a column or a line, nor an escape sequence drive the terminal.
+          const cells = [entry.kind, entry.value, entry.label ?? '', entry.reason ?? '', entry.addedBy ?? '', entry.addedAt ?? ''];
+          await out.line(flags.json ? JSON.stringify(entry) : cells.map(terminalSafe).join('\t'));
         }
       }
     }

@@ -4,6 +4,7 @@ import { canonicalize } from '../links/canonicalize.js';
 import { lookupExpressions } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { inputLines, LineWriter } from './line-io.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * `abuse-scan canonicalize [URL...]`: Safe Browsing canonical forms, offline.
@@ -47,12 +48,12 @@ async function runCanonicalize(urls: string[], flags: CanonicalizeFlags): Promis
       continue;
     }
     try {
-      await out.line(canonicalize(input).canonical);
+      await out.line(terminalSafe(canonicalize(input).canonical));
     } catch (thrown) {
       const error = toScanError(thrown);
       process.exitCode = 1;
       await out.line('');
-      process.stderr.write(`line ${lineNo}: ${error.code}: ${error.message}\n`);
+      process.stderr.write(`line ${lineNo}: ${error.code}: ${terminalSafe(error.message)}\n`);
     }
   }
   await out.flush();

@@ -6,6 +6,7 @@ import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
 import { canonicalize, parseLikeBrowser, type CanonicalUrl } from '../links/canonicalize.js';
 import { loadCliConfig } from './cli-config.js';
+import { terminalSafe } from './terminal-text.js';
 
 interface ClassifyFlags {
   json?: boolean;
@@ -80,7 +81,8 @@ function formatResult(result: ClassifyResult): string {
       .join(', ');
     lines.push(`  ${score.suggests.padEnd(6)} ${score.abuseScore.toFixed(4)}  ${score.model}@${score.version}  (${labels})`);
   }
-  return `${lines.join('\n')}\n`;
+  // The input and error messages quoting it are outside text; the models' own names and labels too.
+  return `${lines.map(terminalSafe).join('\n')}\n`;
 }
 
 export function registerClassifyCommand(program: Command): void {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { toScanError } from '../errors.js';
 import { DIHEDRAL_VARIANTS, decodeImage, hashImage } from '../images/index.js';
 import { hashToHex } from '../matching/hash-bits.js';
+import { terminalSafe } from './terminal-text.js';
 
 interface HashFlags {
   json?: boolean;
@@ -23,7 +24,7 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
         const line = { file, blockhash: hashToHex(hashes.blockhash), pdq: hashToHex(hashes.pdq), pdqQuality: hashes.pdqQuality, width: decoded.width, height: decoded.height };
         process.stdout.write(`${JSON.stringify(dihedral ? { ...line, dihedral } : line)}\n`);
       } else {
-        const lines = [`${file}`, `  blockhash   ${hashToHex(hashes.blockhash)}`, `  pdq         ${hashToHex(hashes.pdq)}  quality ${hashes.pdqQuality}`];
+        const lines = [terminalSafe(file), `  blockhash   ${hashToHex(hashes.blockhash)}`, `  pdq         ${hashToHex(hashes.pdq)}  quality ${hashes.pdqQuality}`];
         for (const [variant, hex] of Object.entries(dihedral ?? {})) lines.push(`  ${variant.padEnd(11)} ${hex}`);
         process.stdout.write(`${lines.join('\n')}\n`);
       }
@@ -31,7 +32,7 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
       const error = toScanError(thrown);
       const code = (thrown as NodeJS.ErrnoException).code === 'ENOENT' ? 'path_not_found' : error.code;
       if (flags.json) process.stdout.write(`${JSON.stringify({ file, error: { code, message: error.message } })}\n`);
-      else process.stderr.write(`${file}: error ${code}: ${error.message}\n`);
+      else process.stderr.write(`${terminalSafe(file)}: error ${code}: ${terminalSafe(error.message)}\n`);
       process.exitCode = 1;
     }
   }

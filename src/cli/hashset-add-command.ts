@@ -9,6 +9,7 @@ import { decodeImage, hashImage } from '../images/index.js';
 import { hashToHex, hexToHash } from '../matching/hash-bits.js';
 import { currentUser } from './cli-config.js';
 import { withHashSetStore } from './hashset-cli.js';
+import { terminalSafe } from './terminal-text.js';
 
 interface AddFlags {
   label?: string;
@@ -55,7 +56,7 @@ export function registerHashSetAddCommand(hashset: Command): void {
         const result = await store.add(name, entries);
         for (const entry of entries) {
           const state = result.conflicts.includes(entry.id) ? 'conflict (id exists with another hash; unchanged)' : 'ok';
-          process.stdout.write(`${entry.id}\t${hashToHex(entry.hash)}\t${state}\n`);
+          process.stdout.write(`${terminalSafe(entry.id)}\t${hashToHex(entry.hash)}\t${state}\n`);
         }
         process.stdout.write(`added ${result.added}, unchanged ${result.unchanged}, conflicts ${result.conflicts.length}; ${name} at version ${result.version}\n`);
         if (result.conflicts.length) process.exitCode = 2;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withHashSetStore } from './hashset-cli.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** `disable` keeps an entry (and why) but stops it matching; `enable` undoes it. */
 export function registerHashSetDisableCommands(hashset: Command): void {
@@ -12,7 +13,7 @@ export function registerHashSetDisableCommands(hashset: Command): void {
     .action((name: string, id: string, flags: { reason: string }) =>
       withHashSetStore(async (store) => {
         const { version, changed } = await store.disable(name, id, flags.reason);
-        process.stdout.write(changed ? `disabled ${id}; ${name} at version ${version}\n` : `${id} is unknown or already disabled\n`);
+        process.stdout.write(changed ? `disabled ${terminalSafe(id)}; ${name} at version ${version}\n` : `${terminalSafe(id)} is unknown or already disabled\n`);
         if (!changed) process.exitCode = 2;
       }),
     );
@@ -24,7 +25,7 @@ export function registerHashSetDisableCommands(hashset: Command): void {
     .action((name: string, id: string) =>
       withHashSetStore(async (store) => {
         const { version, changed } = await store.enable(name, id);
-        process.stdout.write(changed ? `enabled ${id}; ${name} at version ${version}\n` : `${id} is unknown or not disabled\n`);
+        process.stdout.write(changed ? `enabled ${terminalSafe(id)}; ${name} at version ${version}\n` : `${terminalSafe(id)} is unknown or not disabled\n`);
         if (!changed) process.exitCode = 2;
       }),
     );

@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { quoteCsvCell } from '../formats/csv.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { withHashSetStore } from './hashset-cli.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * Writes a set to stdout, streaming: CSV `hash,label,id,source,added_at,added_by,disabled_reason`
  * (RFC 4180; `hashset import` reads every column back, so a round trip changes nothing) or a plain
- * hex list.
+ * hex list. On a terminal, the text cells (labels, ids, reasons: outside text) are shown through
+ * terminalSafe so that they cannot drive it; to a file or a pipe they are written as stored.
  */
 export function registerHashSetExportCommand(hashset: Command): void {
   hashset
@@ -18,6 +20,7 @@ export function registerHashSetExportCommand(hashset: Command): void {
       withHashSetStore(async (store) => {
         if (flags.format !== 'csv' && flags.format !== 'hex') throw new Error('--format must be csv or hex');
         await store.summary(name); // hashset_not_found before any output
+        const cell = process.stdout.isTTY ? (text: string) => quoteCsvCell(terminalSafe(text)) : quoteCsvCell;
         if (flags.format === 'csv') process.stdout.write('hash,label,id,source,added_at,added_by,disabled_reason\n');
         for await (const batch of store.scanEntries(name, 5000)) {
           const ids = batch.map((entry) => entry.id.toString());
@@ -26,7 +29,7 @@ export function registerHashSetExportCommand(hashset: Command): void {
             if (flags.format === 'hex') return entry.disabled ? '' : `${hashToHex(entry.hash)}\n`;
             const info = infos[i];
             const cells = [hashToHex(entry.hash), info?.label ?? '', ids[i]!, info?.source ?? '', info?.addedAt ?? '', info?.addedBy ?? '', info?.disabled?.reason ?? ''];
-            return `${cells.map(quoteCsvCell).join(',')}\n`;
+            return `${cells.map(cell).join(',')}\n`;
           });
           if (!process.stdout.write(lines.join(''))) await new Promise((resolve) => process.stdout.once('drain', resolve));
         }

@@ -20,6 +20,7 @@ import type { AddResult, HashSetStore } from '../hashsets/hash-set-store.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { currentUser, integerFlag } from './cli-config.js';
 import { withHashSetStore } from './hashset-cli.js';
+import { terminalSafe } from './terminal-text.js';
 
 interface ImportFlags {
   format?: HashListFormat;
@@ -54,9 +55,9 @@ export function registerHashSetImportCommand(hashset: Command): void {
         }
         const result = await write(store, name, file, format, config, checked.skip, integerFlag('batch', flags.batch) || 2000, progress, checked.good);
         progress.done();
-        for (const id of result.conflicts.slice(0, BAD_LINES_SHOWN)) process.stderr.write(`conflict: id ${id} is in the set with another hash; left unchanged\n`);
+        for (const id of result.conflicts.slice(0, BAD_LINES_SHOWN)) process.stderr.write(`conflict: id ${terminalSafe(id)} is in the set with another hash; left unchanged\n`);
         process.stdout.write(
-          `imported ${file} into ${name}: ${checked.good} lines read, added ${result.added}, unchanged ${result.unchanged}, ` +
+          `imported ${terminalSafe(file)} into ${terminalSafe(name)}: ${checked.good} lines read, added ${result.added}, unchanged ${result.unchanged}, ` +
             `conflicts ${result.conflicts.length}, skipped ${checked.bad} bad and ${checked.duplicates} repeated lines; version ${result.version}\n`,
         );
         if (checked.bad > 0 || result.conflicts.length > 0) process.exitCode = 2;
@@ -78,7 +79,8 @@ async function validate(file: string, format: HashListFormat, config: HashSetCon
   const seen = new Map<string, string>();
   const reject = (line: number, reason: string): void => {
     result.skip.add(line);
-    if (++result.bad <= BAD_LINES_SHOWN) process.stderr.write(`${file}:${line}: ${reason}; skipped\n`);
+    // The reason can quote the file's text (a hash-sharing export from outside): escaped.
+    if (++result.bad <= BAD_LINES_SHOWN) process.stderr.write(`${terminalSafe(file)}:${line}: ${terminalSafe(reason)}; skipped\n`);
     else if (result.bad === BAD_LINES_SHOWN + 1) process.stderr.write(`(more bad lines: only counted)\n`);
   };
   for await (const parsed of readHashList(createReadStream(file), format, HASH_BITS[config.algorithm])) {

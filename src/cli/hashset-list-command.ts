@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withHashSetStore } from './hashset-cli.js';
+import { terminalSafe } from './terminal-text.js';
 
 export function registerHashSetListCommand(hashset: Command): void {
   hashset
@@ -13,7 +14,7 @@ export function registerHashSetListCommand(hashset: Command): void {
           process.stdout.write(
             flags.json
               ? `${JSON.stringify({ name, algorithm: config.algorithm, kind: config.kind, threshold: config.threshold, size, version })}\n`
-              : `${name}\t${config.algorithm}\t${config.kind}\tthreshold ${config.threshold}\t${size} entries\tversion ${version}\n`,
+              : `${terminalSafe(name)}\t${config.algorithm}\t${config.kind}\tthreshold ${config.threshold}\t${size} entries\tversion ${version}\n`,
           );
         }
       }),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withHashSetStore } from './hashset-cli.js';
+import { terminalSafe } from './terminal-text.js';
 
 export function registerHashSetStatsCommand(hashset: Command): void {
   hashset
@@ -21,7 +22,7 @@ export function registerHashSetStatsCommand(hashset: Command): void {
         }
         const { config } = summary;
         const lines = [
-          `name        ${config.name}`,
+          `name        ${terminalSafe(config.name)}`,
           `algorithm   ${config.algorithm}`,
           `kind        ${config.kind}`,
           `threshold   ${config.threshold}`,
@@ -34,7 +35,8 @@ export function registerHashSetStatsCommand(hashset: Command): void {
             : [`matches     ${summary.matches}`]),
           `flood guard more than ${config.flood.maxItems} distinct items per ${config.flood.windowSeconds} s`,
           `quarantined ${quarantined.length}`,
-          ...quarantined.map((q) => `  ${q.id}\tsince ${q.at}\t${q.items} items in ${q.windowSeconds} s`),
+          // Entry ids come from imported files: escaped, like every stored text on a terminal.
+          ...quarantined.map((q) => `  ${terminalSafe(q.id)}\tsince ${q.at}\t${q.items} items in ${q.windowSeconds} s`),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       }),

@@ -10,7 +10,7 @@ import { registerStatusCommand } from './status-command.js';
 import { registerUnfurlCommand } from './unfurl-command.js';
 import { registerVerdictCommand } from './verdict-command.js';
 import { registerWorkerCommand } from './worker-command.js';
-import { reportCliError } from './cli-errors.js';
+import { isCommanderExit, reportCliError, routeCommanderErrors } from './cli-errors.js';
 
 const program = new Command()
   .name('abuse-scan')
@@ -28,9 +28,12 @@ registerHashSetCommand(program);
 registerHashCommand(program);
 registerClassifyCommand(program);
 
-// The one handler of what commands throw: `abuse-scan: <code or reason>: <message>`, exit code 1.
+// The one handler of what commands throw, and of commander's command-line errors:
+// `abuse-scan: <code or reason>: <message>`, exit code 1.
+routeCommanderErrors(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  reportCliError(error);
+  if (isCommanderExit(error)) process.exitCode = error.exitCode;
+  else reportCliError(error);
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { jobLimits } from '../config/config.js';
@@ -11,6 +11,7 @@ import { errorVerdict } from '../pipeline/scan-pipeline.js';
 import { strictest } from '../policy/decide.js';
 import { createLogger } from '../runtime/logger.js';
 import { loadCliConfig, parseJson } from './cli-config.js';
+import { CliError } from './cli-errors.js';
 import { exitCodeOf, formatVerdict } from './verdict-format.js';
 
 interface ScanFlags {
@@ -61,6 +62,23 @@ function withPathsResolved(input: unknown, base: string): unknown {
   return { ...input, items };
 }
 
+/**
+ * The image files named on the command line, each one there and readable, before anything is
+ * scanned: a missing or unreadable file is a mistake in the command (`abuse-scan: file not found:
+ * <file>`, `permission denied`, exit 1), not content to judge. A file that can be read is scanned
+ * whatever it holds: one that is no image gets its verdict with the decode error.
+ */
+async function checkReadable(files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    const handle = await open(file, 'r'); // ENOENT, EACCES... with the path as given
+    try {
+      if ((await handle.stat()).isDirectory()) throw new CliError('is a directory', file);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
 function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: ScanFlags): ScanJobInput {
   return { contentId, surface: flags.surface, ...(flags.tenant && { tenant: flags.tenant }), items: [item] };
 }
@@ -79,7 +97,10 @@ export function registerScanCommand(program: Command): void {
     (urls: string[], flags: ScanFlags) => scanJobs(urls.map((url) => jobFor(url, url, flags)), flags),
   );
   common(scan.command('image').argument('<file...>', 'image files to scan, one verdict each').description('scan image files')).action(
-    (files: string[], flags: ScanFlags) => scanJobs(files.map((file) => jobFor({ path: resolve(file) }, file, flags)), flags),
+    async (files: string[], flags: ScanFlags) => {
+      await checkReadable(files);
+      await scanJobs(files.map((file) => jobFor({ path: resolve(file) }, file, flags)), flags);
+    },
   );
   common(
     scan

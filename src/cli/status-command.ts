@@ -6,6 +6,7 @@ import { SCAN_QUEUE_KINDS } from '../queues/names.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from '../verdicts/verdict-keys.js';
 import { withRedis } from './cli-redis.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * `abuse-scan status [--json]`: what is waiting on the fleet, from Redis: scan jobs per queue and
@@ -31,10 +32,11 @@ async function printStatus(redis: RedisClient, config: FleetConfig, flags: { jso
       const count = (state: string) => backlog.jobs.find((j) => j.queue === queue && j.state === state)?.count ?? 0;
       lines.push([queue, ...QUEUE_STATES.map((state) => String(count(state)))].map((cell) => cell.padStart(12)).join(''));
     }
-    lines.push(`verdict stream ${stream}: ${backlog.verdictStreamEntries} entries`);
+    lines.push(`verdict stream ${terminalSafe(stream)}: ${backlog.verdictStreamEntries} entries`);
     if (backlog.consumerGroups.length === 0) lines.push('  no consumer group');
     for (const { group, lag, pending } of backlog.consumerGroups) {
-      lines.push(`  group ${group}: ${lag ?? 'unknown'} not read yet, ${pending} delivered and not acknowledged`);
+      // Group names are whatever consumers chose: escaped, like all outside text on a terminal.
+      lines.push(`  group ${terminalSafe(group)}: ${lag ?? 'unknown'} not read yet, ${pending} delivered and not acknowledged`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

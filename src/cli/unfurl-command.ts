@@ -4,6 +4,7 @@ import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.j
 import { mapConcurrent } from '../pipeline/map-concurrent.js';
 import { loadCliConfig } from './cli-config.js';
 import { inputBatches, LineWriter } from './line-io.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * `abuse-scan unfurl [URL...]`: follows links through redirects and meta refresh, through the
@@ -20,10 +21,11 @@ interface UnfurlFlags {
   concurrency: string;
 }
 
+/** The chain as text; the URLs (the input, and redirect targets remote servers chose) through terminalSafe. */
 export function formatUnfurl(result: UnfurlResult): string {
   const urls = [result.input, ...result.chain.map((hop) => hop.redirect?.location).filter((u): u is string => u !== undefined)];
   if (result.final && urls.at(-1) !== result.final.url && result.chain.length === 0) urls.push(result.final.url);
-  return `${urls.join(' -> ')}${result.error ? ` !${result.error.code}` : ''}`;
+  return `${urls.map(terminalSafe).join(' -> ')}${result.error ? ` !${result.error.code}` : ''}`;
 }
 
 async function runUnfurl(urls: string[], flags: UnfurlFlags): Promise<void> {

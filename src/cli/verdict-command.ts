@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { jobIdForContent } from '../queues/scan-queue.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
+import { CliError } from './cli-errors.js';
 import { withRedis } from './cli-redis.js';
+import { terminalSafe } from './terminal-text.js';
 import { exitCodeOf, formatVerdict } from './verdict-format.js';
 
 interface VerdictFlags {
@@ -15,16 +17,16 @@ interface VerdictFlags {
  * the stored verdict of one job, as the fleet emitted it (within the verdict retention), with
  * every signal's evidence: why it fired. Exit 0 allow, 2 review, 3 block, 1 not found.
  */
-async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlags, command: Command): Promise<void> {
+async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlags): Promise<void> {
   if ((jobIdArgument === undefined) === (flags.content === undefined)) {
-    command.error('error: give either a jobId or --content <contentId> (with --tenant when the job had one)');
+    throw new CliError('invalid arguments', 'give either a jobId or --content <contentId> (with --tenant when the job had one)');
   }
   const jobId = jobIdArgument ?? jobIdForContent(flags.content!, flags.tenant);
   await withRedis(async (redis, config) => {
     const store = new VerdictStore(redis, { prefix: config.prefix, retentionSeconds: config.verdictRetentionSeconds, streamMaxLength: config.verdictStreamMaxLength });
     const verdict = await store.get(jobId);
     if (!verdict) {
-      process.stderr.write(`no verdict stored for job ${jobId} (not scanned yet, or older than the verdict retention of ${config.verdictRetentionSeconds} s)\n`);
+      process.stderr.write(`no verdict stored for job ${terminalSafe(jobId)} (not scanned yet, or older than the verdict retention of ${config.verdictRetentionSeconds} s)\n`);
       process.exitCode = 1;
       return;
     }

@@ -30,6 +30,48 @@ describe('formatVerdict', () => {
   });
 });
 
+/** Characters that drive a terminal or reorder what it shows; a formatted verdict has none but its line breaks. */
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+describe('formatVerdict with hostile text', () => {
+  it('escapes control characters, line separators and bidi overrides in every outside string: no screen clearing, no fake decision line', () => {
+    const esc = '\u001b';
+    const fake = `${esc}]0;pwned\u0007${esc}[2J${esc}[1;31mALLOW  fake\nALLOW  fake`;
+    const verdict = {
+      ...sampleVerdict(`job-${esc}[2J`, 'block'),
+      contentId: `post ${fake}`,
+      surface: `send\u202e`,
+      tenant: 'acme',
+      reasons: [`block: blocklist match ${fake}`],
+      signals: [{ source: 'blocklist' as const, kind: 'domain_match', item: 0, score: 1, suggests: 'block' as const, evidence: { entry: `evil\u009b2J`, label: `x\u2028y` } }],
+      items: [
+        { index: 0, kind: 'link' as const, input: `http://evil.example/${fake}`, status: 'ok' as const, details: { canonical: `http://evil.example/\u2066x\u2069`, finalUrl: `http://evil.example/${esc}[H` } },
+        { index: 1, kind: 'image' as const, input: `image path /x${esc}[K`, status: 'error' as const, error: { code: 'path_not_found' as const, message: `no file at /x${esc}[K`, item: 1 }, details: {} },
+      ],
+      errors: [
+        { code: 'path_not_found' as const, message: `no file at /x${esc}[K`, item: 1 },
+        { code: 'fetch_failed' as const, message: `refused\r${esc}[1;32mALLOW`, item: 0, partial: true },
+        { code: 'internal_error' as const, message: `job ${fake}` },
+      ],
+      versions: { scanner: 'test', lists: { [`phish${esc}[8m`]: '3' }, hashSets: {}, models: {} },
+    };
+    const text = formatVerdict(verdict);
+    expect(text).not.toMatch(UNSAFE_FOR_TERMINAL);
+    const lines = text.split('\n');
+    expect(lines.filter((line) => /^(ALLOW|REVIEW|BLOCK) /.test(line))).toEqual([`BLOCK  post \\x1b]0;pwned\\x07\\x1b[2J\\x1b[1;31mALLOW  fake\\x0aALLOW  fake (job job-\\x1b[2J, surface send\\u202e)`]);
+    expect(lines).toContain('  why: block: blocklist match \\x1b]0;pwned\\x07\\x1b[2J\\x1b[1;31mALLOW  fake\\x0aALLOW  fake');
+    expect(lines).toContain('  item 0 [link] http://evil.example/\\x1b]0;pwned\\x07\\x1b[2J\\x1b[1;31mALLOW  fake\\x0aALLOW  fake: ok');
+    expect(lines).toContain('    partial error fetch_failed: refused\\x0d\\x1b[1;32mALLOW');
+    expect(lines).toContain('    canonical: http://evil.example/\\u2066x\\u2069');
+    expect(lines).toContain('    finalUrl: http://evil.example/\\x1b[H');
+    expect(lines).toContain('  item 1 [image] image path /x\\x1b[K: error path_not_found: no file at /x\\x1b[K');
+    expect(lines).toContain('  error internal_error: job \\x1b]0;pwned\\x07\\x1b[2J\\x1b[1;31mALLOW  fake\\x0aALLOW  fake');
+    expect(text).toContain('"entry":"evil\\x9b2J"');
+    expect(text).toContain('"label":"x\\u2028y"');
+    expect(text).toContain('list phish\\x1b[8m@3');
+  });
+});
+
 describe('exitCodeOf', () => {
   it('is 0 allow, 2 review, 3 block', () => {
     expect(['allow', 'review', 'block'].map((d) => exitCodeOf(d as 'allow'))).toEqual([0, 2, 3]);

@@ -1,4 +1,5 @@
 import type { ConsumedVerdict, Decision } from '../jobs/verdict-schema.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** The exit status of a decision, for `scan` and `verdict`: 0 allow, 2 review, 3 block (1 is an error). */
 export function exitCodeOf(decision: Decision): number {
@@ -11,7 +12,12 @@ function formatError(error: ConsumedError): string {
   return `${error.partial ? 'partial error' : 'error'} ${error.code}: ${error.message}`;
 }
 
-/** A verdict as a person reads it: decision first, then why, then what was looked at. */
+/**
+ * A verdict as a person reads it: decision first, then why, then what was looked at. Nearly all of
+ * it comes from outside (contentId, links, error messages quoting them, evidence, details), so
+ * every line goes through terminalSafe: a link cannot clear the screen or print a fake decision
+ * line. The formatter's own text has no control characters, so this escapes only theirs.
+ */
 export function formatVerdict(verdict: ConsumedVerdict): string {
   const lines: string[] = [];
   lines.push(`${verdict.decision.toUpperCase()}  ${verdict.contentId} (job ${verdict.jobId}, surface ${verdict.surface})`);
@@ -42,5 +48,5 @@ export function formatVerdict(verdict: ConsumedVerdict): string {
     ...Object.entries(verdict.versions.models).map(([k, v]) => `model ${k}@${v}`),
   ];
   lines.push(`  versions: scanner ${verdict.versions.scanner}${versions.length ? `, ${versions.join(', ')}` : ''}`);
-  return lines.join('\n');
+  return lines.map(terminalSafe).join('\n');
 }

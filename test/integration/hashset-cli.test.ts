@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import { decodeImage, hashImage } from '../../src/images/index.js';
@@ -19,7 +20,16 @@ function cli(...args: string[]): ReturnType<typeof cliWith> {
 }
 
 function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  return cliNode(['src/cli/main.ts', ...args], env);
+}
+
+/** The CLI as run on a terminal: stdout says it is a TTY (captured all the same). */
+function cliOnTerminal(...args: string[]): ReturnType<typeof cliWith> {
+  return cliNode(['--import', 'data:text/javascript,Object.defineProperty(process.stdout,"isTTY",{value:true})', 'src/cli/main.ts', ...args], {});
+}
+
+function cliNode(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, REDIS_URL: TEST_REDIS_URL, ABUSE_SCAN_PREFIX: prefix, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,7 +86,7 @@ describe('abuse-scan hashset / hash', () => {
   it('refuses a bad configuration with one readable line per problem, not zod issue JSON', async () => {
     const md5 = await cli('hashset', 'create', 'cli-bad', '--algorithm', 'md5');
     expect(md5.code).toBe(1);
-    expect(md5.stderr).toBe("error: option '--algorithm <algorithm>' argument 'md5' is invalid. Allowed choices are pdq, blockhash.\n");
+    expect(md5.stderr).toBe("abuse-scan: invalid option: option '--algorithm <algorithm>' argument 'md5' is invalid. Allowed choices are pdq, blockhash. (see abuse-scan hashset create --help)\n");
     const threshold = await cli('hashset', 'create', 'cli-bad', '--algorithm', 'pdq', '--threshold', '999');
     expect(threshold).toMatchObject({ code: 1, stderr: 'abuse-scan: invalid input: threshold: Too big: expected number to be <=128\n' });
   }, 30_000);
@@ -169,4 +179,46 @@ describe('abuse-scan hashset / hash', () => {
     expect(copy!.versions.hashSets.local).toMatch(/^sha256:[0-9a-f]{16}$/);
     expect(other!.signals.filter((s) => s.source === 'hashset')).toEqual([]);
   }, 30_000);
+
+  it('prints stored and outside text escaped on a terminal: ids, labels, reasons, file names, bad lines; export to a file keeps it as stored', async () => {
+    /** What drives a terminal or reorders its text; human output may hold only tabs between columns and line breaks. */
+    const UNSAFE_FOR_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
+    const esc = '\u001b';
+    const id = `viral${esc}]0;t\u0007${esc}[2J\u202e`;
+    const shownId = 'viral\\x1b]0;t\\x07\\x1b[2J\\u202e';
+    expect((await cli('hashset', 'create', 'cli-hostile', '--algorithm', 'pdq', '--flood-max-items', '1')).code).toBe(0);
+
+    const added = await cli('hashset', 'add', 'cli-hostile', A, '--id', id, '--label', `kit${esc}[8m\nline`);
+    expect(added.code).toBe(0);
+    expect(added.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
+    expect(added.stdout).toContain(`${shownId}\t${A}\tok\n`);
+
+    const { config } = await store.summary('cli-hostile');
+    const guard = new RedisFloodGuard(redis, prefix);
+    for (const item of ['item-1', 'item-2']) await guard.recordMatch(config, { entryNo: 0, id }, item);
+    const stats = await cli('hashset', 'stats', 'cli-hostile');
+    expect(stats.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
+    expect(stats.stdout).toMatch(new RegExp(`^ {2}${shownId.replace(/[\\[\]]/g, '\\$&')}\\tsince `, 'm'));
+
+    const disabled = await cli('hashset', 'disable', 'cli-hostile', id, '--reason', `fp${esc}[2J`);
+    expect(disabled.stdout).toBe(`disabled ${shownId}; cli-hostile at version 2\n`);
+
+    const onTerminal = await cliOnTerminal('hashset', 'export', 'cli-hostile');
+    expect(onTerminal.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
+    expect(onTerminal.stdout.trim().split('\n')[1]).toMatch(new RegExp(`^${A},kit\\\\x1b\\[8m\\\\x0aline,viral\\\\x1b`));
+    const toFile = await cli('hashset', 'export', 'cli-hostile');
+    expect(toFile.stdout).toContain(`${A},"kit${esc}[8m\nline",${id},`);
+
+    const feed = join(dir, 'hostile.txt');
+    writeFileSync(feed, `${A}\nnot${esc}[2Jhex\n`);
+    const imported = await cli('hashset', 'import', 'cli-hostile', feed);
+    expect(imported.stderr).not.toMatch(UNSAFE_FOR_TERMINAL);
+    expect(imported.stderr).toContain(`${feed}:2: `);
+
+    const hashed = await cli('hash', join(dir, `no${esc}[2Jsuch.jpg`));
+    expect(hashed.code).toBe(1);
+    expect(hashed.stderr).not.toMatch(UNSAFE_FOR_TERMINAL);
+    expect(hashed.stderr).toContain(`no\\x1b[2Jsuch.jpg: error path_not_found: `);
+  }, 60_000);
 });
+

@@ -195,12 +195,60 @@ describe('abuse-scan blocklist: refusals that keep a live list safe', () => {
   });
 });
 
+describe('abuse-scan blocklist: entries mean what Safe Browsing lookups can reach', () => {
+  const prefix = uniquePrefix('blocklist-cli-reach');
+  const env = { ABUSE_SCAN_PREFIX: prefix };
+  let redis: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    redis = testRedis();
+    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('import reads a backslash as a path (no whole-domain block) and refuses expressions deeper than lookups, naming what works', async () => {
+    const file = join(dir, 'feed.txt');
+    await writeFile(file, 'evil11.example\\x\nevil.example/wp-content/uploads/2024/05/\na.b.c.d.evil.co.uk/\nevil.example/wp-content/uploads/2024/\n');
+    const imported = await runCli(['blocklist', 'import', 'phish', file], { env });
+    expect(imported.stdout).toMatch(/^list phish: version 1, 2 added, 0 updated, 0 unchanged, 0 removed; 2 bad lines skipped/);
+    expect(imported.stderr).toBe(
+      'line 2: evil.example/wp-content/uploads/2024/05/ is deeper than Safe Browsing lookups reach (a path prefix of more than 3 directories: only the page /wp-content/uploads/2024/05/ itself would match, not the pages under it); the longest expression that works is evil.example/wp-content/uploads/2024/: evil.example/wp-content/uploads/2024/05/\n' +
+        'line 3: a.b.c.d.evil.co.uk/ is deeper than Safe Browsing lookups reach (a host of more than 5 labels: subdomains of a.b.c.d.evil.co.uk would not match); the longest expression that works is c.d.evil.co.uk/: a.b.c.d.evil.co.uk/\n',
+    );
+    expect(imported.code).toBe(1);
+    const entries = await runCli(['blocklist', 'list', 'phish', '--json'], { env });
+    const parsed = entries.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    expect(parsed.map((e) => `${e.kind} ${e.value}`).sort()).toEqual(['expression evil.example/wp-content/uploads/2024/', 'expression evil11.example/x']);
+
+    const refused = await runCli(['blocklist', 'add', 'phish', 'ok.example', 'evil.example/a/b/c/d/'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^entry 2: evil.example\/a\/b\/c\/d\/ is deeper than Safe Browsing lookups reach \(.*\); the longest expression that works is evil.example\/a\/b\/c\/: evil.example\/a\/b\/c\/d\/\nnothing written\n$/);
+  });
+
+  it('remove still takes out an over-deep expression stored before such entries were refused', async () => {
+    // Written as an older release stored it (the store itself no longer checks depth: the entry rules do).
+    await new ListStore(redis, { prefix }).add('legacy', [{ kind: 'expression', value: 'evil.example/a/b/c/d/' }]);
+    const removed = await runCli(['blocklist', 'remove', 'legacy', 'evil.example/a/b/c/d/'], { env });
+    expect({ code: removed.code, stderr: removed.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(removed.stdout).toMatch(/1 removed/);
+    const left = await runCli(['blocklist', 'list', 'legacy', '--json'], { env });
+    expect(left.stdout.trim()).toBe('');
+  });
+});
+
 describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'abuse-scan-listdir-'));
     await writeFile(join(dir, 'phish.txt'), 'evil.example\n');
-    await writeFile(join(dir, 'allow-partners.csv'), 'entry\nlogin.evil.example/\n');
+    await writeFile(join(dir, 'allow-partners.csv'), 'entry\nlogin.evil.example/\nhttp://partner.example/landing\n');
+    await writeFile(join(dir, 'urls.txt'), 'https://phish.example/login\npartner.example\n');
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
@@ -222,5 +270,74 @@ describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
       }),
     ]);
     expect(allowed.code).toBe(0);
+  });
+
+  it('blocks a link to a url entry under either scheme, and lets an http url allowlist entry win over https, naming the entries as written', async () => {
+    const env = { ABUSE_SCAN_LISTS_DIR: dir, ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
+    for (const link of ['phish.example/login', 'http://phish.example/login', 'https://phish.example/login']) {
+      const blocked = await runCli(['scan', 'url', '--json', link], { env });
+      const verdict = JSON.parse(blocked.stdout) as { signals: Array<{ source: string; kind: string; evidence: Record<string, unknown> }> };
+      expect(verdict.signals.filter((s) => s.source === 'blocklist'), link).toEqual([
+        expect.objectContaining({ kind: 'url_match', evidence: expect.objectContaining({ list: 'urls', entry: 'https://phish.example/login', entryKind: 'url' }) }),
+      ]);
+      expect(blocked.code, link).toBe(3);
+    }
+    const allowed = await runCli(['scan', 'url', '--json', 'https://partner.example/landing'], { env });
+    const verdict = JSON.parse(allowed.stdout) as { signals: Array<{ source: string; kind: string; evidence: Record<string, unknown> }> };
+    expect(verdict.signals.filter((s) => s.source === 'blocklist')).toEqual([
+      expect.objectContaining({
+        kind: 'allowlist_match',
+        evidence: expect.objectContaining({ list: 'allow-partners', entry: 'http://partner.example/landing', entryKind: 'url', overrode: [{ list: 'urls', entry: 'partner.example', entryKind: 'domain', suggests: 'block' }] }),
+      }),
+    ]);
+    expect(allowed.code).toBe(0);
+  });
+});
+
+describe('abuse-scan blocklist, unfurl: outside text on a terminal', () => {
+  const prefix = uniquePrefix('blocklist-cli-terminal');
+  const env = { ABUSE_SCAN_PREFIX: prefix };
+  /** What drives a terminal or reorders its text; human output may hold only tabs between columns and line breaks. */
+  const UNSAFE_FOR_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
+  const esc = '\u001b';
+  let redis: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    redis = testRedis();
+    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('blocklist list prints labels and reasons escaped: no escape sequences, no fake columns or lines; --json keeps them', async () => {
+    const label = `kit${esc}]0;title\u0007${esc}[2J`;
+    const reason = `a\tb\nphish\tblock\tversion 1\u202e`;
+    expect((await runCli(['blocklist', 'add', 'hostile', 'evil.example', '--label', label, '--reason', reason, '--added-by', `me\u009b31m`], { env })).code).toBe(0);
+    const listed = await runCli(['blocklist', 'list', 'hostile'], { env });
+    expect(listed.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
+    const lines = listed.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.split('\t').slice(0, 5)).toEqual(['domain', 'evil.example', 'kit\\x1b]0;title\\x07\\x1b[2J', 'a\\x09b\\x0aphish\\x09block\\x09version 1\\u202e', 'me\\x9b31m']);
+    const json = await runCli(['blocklist', 'list', 'hostile', '--json'], { env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ label, reason, addedBy: 'me\u009b31m' });
+  });
+
+  it('import reports a feed\'s bad line escaped', async () => {
+    const feed = join(dir, 'feed.txt');
+    await writeFile(feed, `good.example\nevil${esc}[2J${esc}[1;32m.example\n`);
+    const imported = await runCli(['blocklist', 'import', 'hostile-feed', feed], { env });
+    expect(imported.code).toBe(1);
+    expect(imported.stderr).toBe('line 2: invalid_url: the URL contains control characters: evil\\x1b[2J\\x1b[1;32m.example\n');
+  });
+
+  it('unfurl prints an input it could not follow escaped', async () => {
+    const { code, stdout } = await runCli(['unfurl', '-'], { stdin: `http://x.example/${esc}]0;t\u0007${esc}[2J\n` });
+    expect(stdout).toBe('http://x.example/\\x1b]0;t\\x07\\x1b[2J !invalid_url\n');
+    expect(code).toBe(1);
   });
 });

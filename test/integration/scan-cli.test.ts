@@ -13,9 +13,41 @@ const STACK_LINE = /^\s+at /m;
 describe('abuse-scan scan', () => {
   it('exits with the strictest decision of all its verdicts, not the last one', async () => {
     const env = { ...OFFLINE, ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets' };
-    const { code, stdout } = await runCli(['scan', 'image', 'fixtures/images/clouds--rot90.jpg', 'fixtures/images/no-such.jpg'], { env });
+    const { code, stdout } = await runCli(['scan', 'image', 'fixtures/images/clouds--rot90.jpg', 'fixtures/images/bad/random.bin'], { env });
     expect(stdout.match(/^[A-Z]+(?= )/gm)).toEqual(['BLOCK', 'REVIEW']);
     expect(code).toBe(3);
+  }, 30_000);
+
+  it('a file that is there but no image is scanned: its verdict names the decode error (review, exit 2)', async () => {
+    const { code, stdout, stderr } = await runCli(['scan', 'image', 'fixtures/images/bad/random.bin'], { env: OFFLINE });
+    expect(stdout).toMatch(/^REVIEW {2}fixtures\/images\/bad\/random\.bin /);
+    expect(stdout).toMatch(/^ {2}item 0 \[image\] .*random\.bin: error image_unsupported_format: /m);
+    expect(stderr).toBe('');
+    expect(code).toBe(2);
+  }, 30_000);
+
+  it('a missing image file is a mistake in the command: `file not found`, exit 1, and nothing is scanned', async () => {
+    const missing = await runCli(['scan', 'image', 'missing.jpg'], { env: OFFLINE });
+    expect({ code: missing.code, stdout: missing.stdout, stderr: missing.stderr }).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: file not found: missing.jpg\n' });
+    // Among files that are there: still a usage error, before any verdict is printed.
+    const among = await runCli(['scan', 'image', 'fixtures/images/clouds--rot90.jpg', 'fixtures/images/no-such.jpg', '--json'], { env: OFFLINE });
+    expect({ code: among.code, stdout: among.stdout, stderr: among.stderr }).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: file not found: fixtures/images/no-such.jpg\n' });
+    const directory = await runCli(['scan', 'image', 'fixtures/images'], { env: OFFLINE });
+    expect({ code: directory.code, stdout: directory.stdout, stderr: directory.stderr }).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: is a directory: fixtures/images\n' });
+  }, 30_000);
+
+  it('prints hostile text escaped: a link cannot clear the screen, retitle the terminal or fake the decision line', async () => {
+    const esc = '\u001b';
+    const link = `http://x.example/${esc}]0;title\u0007${esc}[2J${esc}[1;31mALLOW\u202e`;
+    const { code, stdout } = await runCli(['scan', 'url', '--surface', `cli${esc}[8m`, link], { env: OFFLINE });
+    expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/);
+    const shown = 'http://x.example/\\x1b]0;title\\x07\\x1b[2J\\x1b[1;31mALLOW\\u202e';
+    expect(stdout.split('\n').filter((line) => /^[A-Z]+ {2}/.test(line))).toEqual([`REVIEW  ${shown} (job local-${stdout.match(/local-(\d+-0)/)?.[1]}, surface cli\\x1b[8m)`]);
+    expect(stdout).toContain(`  item 0 [link] ${shown}: error invalid_url: `);
+    expect(code).toBe(2);
+    // --json is JSON: the link as it was, for programs.
+    const json = await runCli(['scan', 'url', '--json', link], { env: OFFLINE });
+    expect(JSON.parse(json.stdout)).toMatchObject({ contentId: link, items: [{ input: link }] });
   }, 30_000);
 
   it('prints the partial errors of items that were scanned, with their messages', async () => {
@@ -55,6 +87,18 @@ describe('errors: one line `abuse-scan: <code or reason>: <message>`, exit 1, no
     ['a missing hash sets directory', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_HASHSETS_DIR: '/nonexistent-sets' } }), /^abuse-scan: file not found: \/nonexistent-sets \(ABUSE_SCAN_HASHSETS_DIR\)\n$/],
     ['a list file whose name is no list name', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_LISTS_DIR: join(dir, 'lists') } }), /^abuse-scan: invalid list file: \S+\/phish feed\.txt: invalid list name "phish feed": .*\n$/],
     ['an invalid setting', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_CONCURRENCY: 'many' } }), /^abuse-scan: invalid configuration: concurrency: .*\n$/],
+    // commander's command-line errors, through the same printer.
+    ['verdict with neither a jobId nor --content', () => ({ args: ['verdict'] }), /^abuse-scan: invalid arguments: give either a jobId or --content <contentId> \(with --tenant when the job had one\)\n$/],
+    ['scan image without a file', () => ({ args: ['scan', 'image'] }), /^abuse-scan: invalid arguments: missing required argument 'file' \(see abuse-scan scan image --help\)\n$/],
+    ['hash without a file', () => ({ args: ['hash'] }), /^abuse-scan: invalid arguments: missing required argument 'file' \(see abuse-scan hash --help\)\n$/],
+    ['blocklist add without entries', () => ({ args: ['blocklist', 'add', 'phish'] }), /^abuse-scan: invalid arguments: missing required argument 'entry' \(see abuse-scan blocklist add --help\)\n$/],
+    ['an unknown option', () => ({ args: ['scan', 'url', '--bogus', 'http://x.example/'] }), /^abuse-scan: invalid option: unknown option '--bogus' \(see abuse-scan scan url --help\)\n$/],
+    ['an option without its value', () => ({ args: ['verdict', '--content'] }), /^abuse-scan: invalid option: option '--content <contentId>' argument missing \(see abuse-scan verdict --help\)\n$/],
+    ['a value not among the choices', () => ({ args: ['blocklist', 'import', 'phish', 'feed.txt', '--action', 'delete'] }), /^abuse-scan: invalid option: option '--action <action>' argument 'delete' is invalid\. Allowed choices are block, review\. \(see abuse-scan blocklist import --help\)\n$/],
+    ['a mandatory option missing', () => ({ args: ['hashset', 'create', 'x'] }), /^abuse-scan: invalid option: required option '--algorithm <algorithm>' not specified \(see abuse-scan hashset create --help\)\n$/],
+    ['an unknown command', () => ({ args: ['scna', 'url', 'x'] }), /^abuse-scan: invalid arguments: unknown command 'scna' \(Did you mean scan\?\) \(see abuse-scan --help\)\n$/],
+    ['too many arguments', () => ({ args: ['status', 'extra'] }), /^abuse-scan: invalid arguments: too many arguments for 'status'\. Expected 0 arguments but got 1\. \(see abuse-scan status --help\)\n$/],
+    ['an unknown option naming hostile text', () => ({ args: ['status', '--\u001b[2J'] }), /^abuse-scan: invalid option: unknown option '--\\x1b\[2J' \(see abuse-scan status --help\)\n$/],
   ];
 
   it.each(cases)('%s', async (_what, make, expected) => {
@@ -63,6 +107,15 @@ describe('errors: one line `abuse-scan: <code or reason>: <message>`, exit 1, no
     expect(result.stderr).toMatch(expected);
     expect(result.stderr).not.toMatch(STACK_LINE);
     expect(result.code).toBe(1);
+  }, 30_000);
+
+  it('help and version are no errors: stdout, exit 0', async () => {
+    const help = await runCli(['scan', 'image', '--help'], { env: OFFLINE });
+    expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: abuse-scan scan image /);
+    const version = await runCli(['--version'], { env: OFFLINE });
+    expect({ code: version.code, stderr: version.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
   }, 30_000);
 
   it('prints the stack too under LOG_LEVEL=debug', async () => {

@@ -2,9 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { canonicalEntry } from '../../src/lists/list-entry.js';
 import { ListStore } from '../../src/lists/list-store.js';
+import { VerdictStore } from '../../src/verdicts/verdict-store.js';
 import { runCli } from '../harness/cli.js';
 import { startInProcessWorker } from '../harness/fleet.js';
 import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
+import { sampleVerdict } from '../harness/verdicts.js';
+
+/** What drives a terminal or reorders its text; human output may hold only line breaks of these. */
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
 
 describe('abuse-scan verdict and status', () => {
   const prefix = uniquePrefix('verdict-cli');
@@ -59,4 +64,39 @@ describe('abuse-scan verdict and status', () => {
       await worker.stop();
     }
   }, 30_000);
+
+  it('verdict and status print stored outside text escaped: a contentId, a link or a group name cannot drive the terminal', async () => {
+    const esc = '\u001b';
+    const fake = `${esc}]0;title\u0007${esc}[2J${esc}[1;32mALLOW  post-9\u202e`;
+    const verdict = {
+      ...sampleVerdict('hostile-1', 'block'),
+      contentId: `post-9 ${fake}`,
+      reasons: [`block: list phish ${fake}`],
+      items: [{ index: 0, kind: 'link' as const, input: `https://phish.example/${fake}`, status: 'ok' as const, details: { canonical: `https://phish.example/\u009b2J` } }],
+    };
+    const redis = testRedis();
+    try {
+      await new VerdictStore(redis, { prefix, retentionSeconds: 60, streamMaxLength: 1000 }).storeAll([verdict]);
+      await redis.xgroup('CREATE', `${prefix}:verdicts`, `audit${esc}[2J\u202e`, '0', 'MKSTREAM');
+    } finally {
+      await redis.quit();
+    }
+
+    const shown = await runCli(['verdict', 'hostile-1'], { env });
+    expect(shown.code).toBe(3);
+    expect(shown.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
+    const escaped = '\\x1b]0;title\\x07\\x1b[2J\\x1b[1;32mALLOW  post-9\\u202e';
+    expect(shown.stdout.split('\n').filter((line) => /^[A-Z]+ {2}/.test(line))).toEqual([`BLOCK  post-9 ${escaped} (job hostile-1, surface test)`]);
+    expect(shown.stdout).toContain(`  why: block: list phish ${escaped}\n`);
+    expect(shown.stdout).toContain(`  item 0 [link] https://phish.example/${escaped}: ok\n`);
+    expect(shown.stdout).toContain('    canonical: https://phish.example/\\x9b2J\n');
+    const json = await runCli(['verdict', 'hostile-1', '--json'], { env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ contentId: verdict.contentId });
+
+    const status = await runCli(['status'], { env });
+    expect(status.code).toBe(0);
+    expect(status.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
+    expect(status.stdout).toMatch(/^ {2}group audit\\x1b\[2J\\u202e: /m);
+  });
 });
+
