@@ -8,17 +8,26 @@ export interface RedisProxy {
   down(): void;
   /** Redis is back on the same port, with its data (the test Redis never went anywhere). */
   up(): Promise<void>;
+  /**
+   * New connections go to the Redis on `port` (127.0.0.1) from now on; connections made before
+   * stay where they are: a failover behind a stable address (a VIP, a DNS name).
+   */
+  pointAt(port: number): void;
   close(): Promise<void>;
 }
 
-/** A TCP proxy to the test Redis that can be cut and restored on the same port: an outage that loses no data. */
-export async function redisProxy(): Promise<RedisProxy> {
-  const target = new URL(TEST_REDIS_URL);
+/**
+ * A TCP proxy to the test Redis (or the one on `targetPort`) that can be cut and restored on the
+ * same port (an outage that loses no data) or pointed elsewhere (a failover).
+ */
+export async function redisProxy(options: { targetPort?: number } = {}): Promise<RedisProxy> {
+  const testRedis = new URL(TEST_REDIS_URL);
+  let target = options.targetPort === undefined ? { host: testRedis.hostname, port: Number(testRedis.port || 6379) } : { host: '127.0.0.1', port: options.targetPort };
   const sockets = new Set<Socket>();
   let server: Server;
   const listen = async (port: number) => {
     server = createServer((client) => {
-      const upstream = createConnection(Number(target.port || 6379), target.hostname);
+      const upstream = createConnection(target.port, target.host);
       for (const socket of [client, upstream]) {
         sockets.add(socket);
         socket.on('error', () => undefined);
@@ -45,6 +54,7 @@ export async function redisProxy(): Promise<RedisProxy> {
       if (!listening) await listen(port);
       listening = true;
     },
+    pointAt: (port) => void (target = { host: '127.0.0.1', port }),
     close: async () => cut(),
   };
 }

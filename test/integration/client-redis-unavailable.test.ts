@@ -1,22 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import { outcome } from '../harness/outcome.js';
 import { closedPort, silentServer, uniquePrefix } from '../harness/redis.js';
 
 const job = { contentId: 'unavailable', surface: 'send', items: ['https://a.example/'] };
-
-/** How `work` settled, and after how long; 'pending' if it had not within `limitMs` (the old hang). */
-async function outcome(work: Promise<unknown>, limitMs: number): Promise<{ code: string; message: string; ms: number }> {
-  const started = Date.now();
-  const settled = await Promise.race([
-    work.then(
-      () => ({ code: 'resolved', message: '' }),
-      (error: { code?: string; message: string }) => ({ code: error.code ?? 'plain error', message: error.message }),
-    ),
-    new Promise<{ code: string; message: string }>((resolve) => setTimeout(() => resolve({ code: 'pending', message: '' }), limitMs)),
-  ]);
-  return { ...settled, ms: Date.now() - started };
-}
 
 describe('the producer client when Redis is unavailable', () => {
   const prefix = uniquePrefix('redis-unavailable');

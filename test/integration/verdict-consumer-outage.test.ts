@@ -6,19 +6,7 @@ import { waitUntil } from '../harness/fleet.js';
 import { closedPort, silentServer, suiteRedis } from '../harness/redis.js';
 import { redisProxy, type RedisProxy } from '../harness/redis-proxy.js';
 import { sampleVerdict } from '../harness/verdicts.js';
-
-/** How `work` settled, and after how long; 'pending' if it had not within `limitMs` (the old hang). */
-async function outcome(work: Promise<unknown>, limitMs: number): Promise<{ code: string; message: string; ms: number }> {
-  const started = Date.now();
-  const settled = await Promise.race([
-    work.then(
-      () => ({ code: 'resolved', message: '' }),
-      (error: { code?: string; message: string }) => ({ code: error.code ?? 'plain error', message: error.message }),
-    ),
-    new Promise<{ code: string; message: string }>((resolve) => setTimeout(() => resolve({ code: 'pending', message: '' }), limitMs)),
-  ]);
-  return { ...settled, ms: Date.now() - started };
-}
+import { outcome } from '../harness/outcome.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

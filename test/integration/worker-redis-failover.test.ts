@@ -1,4 +1,3 @@
-import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
@@ -11,45 +10,19 @@ import { ScanWorker } from '../../src/worker/scan-worker.js';
 import { waitUntil } from '../harness/fleet.js';
 import { startPrivateRedis, type PrivateRedis } from '../harness/private-redis.js';
 import { uniquePrefix } from '../harness/redis.js';
-
-/**
- * A failover behind a stable address (a VIP, a DNS name): new connections reach the current
- * primary, connections made before the failover stay on the old one, now a replica.
- */
-async function failoverProxy(targetPort: number) {
-  let target = targetPort;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = createConnection(target, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    pointAt: (port: number) => void (target = port),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+import { redisProxy, type RedisProxy } from '../harness/redis-proxy.js';
 
 describe('a worker whose Redis is demoted to a replica (failover behind one address)', () => {
   const prefix = uniquePrefix('failover');
   let oldPrimary: PrivateRedis;
   let newPrimary: PrivateRedis;
-  let proxy: Awaited<ReturnType<typeof failoverProxy>>;
+  let proxy: RedisProxy;
 
   beforeAll(async () => {
     [oldPrimary, newPrimary] = await Promise.all([startPrivateRedis(), startPrivateRedis()]);
-    proxy = await failoverProxy(oldPrimary.port);
+    // A failover behind a stable address: new connections reach the current primary, those made
+    // before stay on the old one, now a replica.
+    proxy = await redisProxy({ targetPort: oldPrimary.port });
   });
   afterAll(async () => {
     await proxy?.close();
