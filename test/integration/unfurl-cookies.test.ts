@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, lookupAnswering, redirect, startServer, type TestServer } from './unfurl-servers.js';
+import { html, lookupAnswering, redirect, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
 
 /**
  * Cookies within one unfurl chain: a site that sets a cookie and redirects to itself (a cookie
@@ -43,12 +43,7 @@ beforeAll(async () => {
         return html(res, 'page');
     }
   });
-  options = {
-    allowPrivateAddressesFor: [`127.0.0.1:${server.port}`],
-    lookup: lookupAnswering(['127.0.0.1']).lookup,
-    hopTimeoutMs: 2_000,
-    totalTimeoutMs: 5_000,
-  };
+  options = unfurlOptionsFor(server, lookupAnswering(['127.0.0.1']).lookup);
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, lookupAnswering, startServer, type TestServer } from './unfurl-servers.js';
+import { html, lookupAnswering, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
 
 /**
  * Location and Refresh headers as browsers read them: raw UTF-8 bytes as UTF-8 (undici decodes
@@ -42,12 +42,7 @@ beforeAll(async () => {
         return html(res, 'landing');
     }
   });
-  options = {
-    allowPrivateAddressesFor: [`127.0.0.1:${server.port}`],
-    lookup: lookupAnswering(['127.0.0.1']).lookup,
-    hopTimeoutMs: 2_000,
-    totalTimeoutMs: 5_000,
-  };
+  options = unfurlOptionsFor(server, lookupAnswering(['127.0.0.1']).lookup);
 });
 
 afterAll(async () => {

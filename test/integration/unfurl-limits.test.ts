@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
 import { cacheable } from '../../src/links/unfurl-cache.js';
-import { html, redirect, startServer, type TestServer } from './unfurl-servers.js';
+import { html, redirect, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
 
 let server: TestServer;
 let options: UnfurlOptions;
@@ -68,7 +68,7 @@ beforeAll(async () => {
         return html(res, 'landing');
     }
   });
-  options = { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000 };
+  options = unfurlOptionsFor(server);
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, startServer, type TestServer } from './unfurl-servers.js';
+import { html, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
 
 /** Meta refresh tags as browsers tokenize and resolve them, over real HTTP. */
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
         return res.end('not found');
     }
   });
-  options = { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000 };
+  options = unfurlOptionsFor(server);
 });
 
 afterAll(async () => {

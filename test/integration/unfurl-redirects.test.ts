@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, redirect, startServer, watchConnectAttempts, type TestServer } from './unfurl-servers.js';
+import { html, redirect, startServer, unfurlOptionsFor, watchConnectAttempts, type TestServer } from './unfurl-servers.js';
 
 let server: TestServer;
 let options: UnfurlOptions;
@@ -61,7 +61,7 @@ beforeAll(async () => {
         return res.end('not found');
     }
   });
-  options = { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000 };
+  options = unfurlOptionsFor(server);
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
+import type { UnfurlOptions } from '../../src/links/unfurl.js';
 
 /** Local HTTP servers for the unfurl integration tests: 127.0.0.1, port 0, connections counted. */
 
@@ -38,6 +39,15 @@ export async function startServer(handler: http.RequestListener): Promise<TestSe
 }
 
 /** A port with nothing listening on it (bound, then released). */
+/**
+ * Unfurl options for chains served by `server` (on 127.0.0.1, which the guard refuses unless
+ * allowed by address and port): short deadlines, and `lookup` for made-up names that should
+ * resolve to it.
+ */
+export function unfurlOptionsFor(server: TestServer, lookup?: LookupFunction): UnfurlOptions {
+  return { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000, ...(lookup && { lookup }) };
+}
+
 export async function unusedPort(): Promise<number> {
   const server = await startServer(() => undefined);
   await server.close();
