@@ -90,7 +90,9 @@ describe('BK-tree under churn', () => {
         expect(tree.query(query, 3)).toEqual(linear.query(query, 3));
       }
     }
-    expect(turns).toBeGreaterThan(1); // the compaction took several turns
+    // It ran between turns (at least one: it was still rebuilding after the removal); how many
+    // depends on the machine's speed, so no count is asserted.
+    expect(turns).toBeGreaterThanOrEqual(1);
     await tree.compactInBackground(); // the removals made during it
     expect(tree.size).toBe(linear.size);
     expect(tree.nodes).toBe(tree.size);
