@@ -234,9 +234,21 @@ describe('canonicalize: bad input', () => {
     expect(performance.now() - started).toBeLessThan(50);
   });
 
-  it('counts the limit in UTF-8 bytes and honours a configured limit', () => {
-    const url = `http://example.com/${'é'.repeat(DEFAULT_MAX_URL_LENGTH / 2)}`; // 2 bytes each
-    expect(errorCode(() => canonicalize(url))).toBe('url_too_long');
+  it('counts the limit in characters, as a job\'s URL limit does, and honours a configured limit', () => {
+    // At the limit in characters (UTF-16 code units, what zod's max counts), over it in UTF-8 bytes.
+    const prefix = 'http://example.com/';
+    for (const char of ['é', 'ж', '例', '😀']) {
+      const url = prefix + char.repeat(Math.floor((DEFAULT_MAX_URL_LENGTH - prefix.length) / char.length));
+      expect(url.length).toBeLessThanOrEqual(DEFAULT_MAX_URL_LENGTH);
+      expect(Buffer.byteLength(url)).toBeGreaterThan(DEFAULT_MAX_URL_LENGTH);
+      expect(canonicalize(url)).toMatchObject({ host: 'example.com', path: `/${encodeURIComponent(char).repeat((url.length - prefix.length) / char.length)}` });
+      // Byte input counts bytes.
+      expect(errorCode(() => canonicalize(Buffer.from(url, 'utf8')))).toBe('url_too_long');
+    }
+    const over = `${prefix}${'ж'.repeat(DEFAULT_MAX_URL_LENGTH - prefix.length + 1)}`;
+    expect(() => canonicalize(over)).toThrow(expect.objectContaining({ code: 'url_too_long', detail: { length: DEFAULT_MAX_URL_LENGTH + 1, maxLength: DEFAULT_MAX_URL_LENGTH } }));
+    expect(canonicalize('http://bücher.de/ж', { maxLength: 18 }).canonical).toBe('http://xn--bcher-kva.de/%D0%B6');
+    expect(errorCode(() => canonicalize('http://bücher.de/ж', { maxLength: 17 }))).toBe('url_too_long');
     expect(errorCode(() => canonicalize('http://example.com/abc', { maxLength: 10 }))).toBe('url_too_long');
     expect(canonicalize('http://e.co/', { maxLength: 12 }).canonical).toBe('http://e.co/');
   });

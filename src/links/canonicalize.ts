@@ -27,14 +27,25 @@ import { byteStringToBuffer, escapeUnsafeBytes, toByteString, unescapeRepeatedly
  */
 
 /**
- * Default input limit, in UTF-8 bytes. 8 KiB is the request-line limit of common servers (Apache
- * 8190, nginx 8k buffers): a longer URL cannot be fetched anyway, and the bound keeps the work
- * per URL small.
+ * Default input limit, in characters: UTF-16 code units of a string (what a job's URL limit
+ * counts, so any link a job accepts is canonicalised), bytes of byte input. 8 KiB is the
+ * request-line limit of common servers (Apache 8190, nginx 8k buffers): a longer URL cannot be
+ * fetched anyway (a fetched URL, a WHATWG href, is ASCII: its characters are its bytes), and the
+ * bound keeps the work per URL small (a UTF-16 code unit is at most 3 UTF-8 bytes).
+ *
+ * The limit is on the input, not on the canonical form: that percent-escapes every non-ASCII
+ * byte, so `ж` (1 character, 2 bytes) becomes `%D0%B6` (6 characters), and a browser's href of a
+ * link does the same. A caller that derives a URL from a link (the href a browser visits, a
+ * redirect target) may find it over the limit when the link itself was not: the link preparer
+ * then matches it cut to its host and path prefixes.
  */
 export const DEFAULT_MAX_URL_LENGTH = 8192;
 
 export interface CanonicalizeOptions {
-  /** Longest accepted input in UTF-8 bytes; longer input throws url_too_long. Default 8192. */
+  /**
+   * Longest accepted input in characters (UTF-16 code units of a string, bytes of byte input);
+   * longer input throws url_too_long. Default 8192.
+   */
   maxLength?: number;
   /** What to do with raw control characters other than tab/CR/LF. Default 'reject' (invalid_url). */
   controlCharacters?: 'reject' | 'escape';
@@ -184,14 +195,13 @@ export function canonicalPath(path: string): string {
 export function canonicalize(input: string | Uint8Array, options?: CanonicalizeOptions): CanonicalUrl {
   const maxLength = options?.maxLength ?? DEFAULT_MAX_URL_LENGTH;
   if (typeof input === 'string' && input.length <= maxLength) {
-    const fast = canonicalizeCommon(input, maxLength);
+    const fast = canonicalizeCommon(input);
     if (fast !== undefined) return fast;
   }
   const inputText = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
-  // Cheap check first: a string never has fewer UTF-8 bytes than UTF-16 units.
+  // Characters of the input (a byte of byte input is one Latin-1 character): the unit of a job's limit.
   if (inputText.length > maxLength) throw new ScanError('url_too_long', undefined, { length: inputText.length, maxLength });
   let url = typeof input === 'string' ? toByteString(input) : inputText;
-  if (url.length > maxLength) throw new ScanError('url_too_long', undefined, { length: url.length, maxLength });
 
   url = url.replace(/[\t\r\n]/g, '');
   url = url.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
@@ -328,7 +338,7 @@ function unescapeCommon(text: string): string {
   return out.includes('%') && ANY_ESCAPE.test(out) ? unescapeRepeatedly(text) : out;
 }
 
-function canonicalizeCommon(input: string, maxLength: number): CanonicalUrl | undefined {
+function canonicalizeCommon(input: string): CanonicalUrl | undefined {
   const match = COMMON_URL.exec(input);
   if (match === null) return undefined;
   const scheme = match[1]!.length === 4 ? 'http' : 'https';
@@ -344,9 +354,8 @@ function canonicalizeCommon(input: string, maxLength: number): CanonicalUrl | un
     }
     hostIsIp = true;
   } else if (NON_ASCII.test(host)) {
-    // The general path limits UTF-8 bytes and maps IDN labels with UTS #46; anything that does
-    // not come out as plain labels (dots, '' for not a domain) goes there too.
-    if (Buffer.byteLength(input) > maxLength) return undefined;
+    // The general path maps IDN labels with UTS #46; anything that does not come out as plain
+    // labels (dots, '' for not a domain) goes there.
     host = domainToASCII(host);
     if (!PLAIN_HOST.test(host)) return undefined;
   } else if (/[A-Z]/.test(host)) {

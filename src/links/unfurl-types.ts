@@ -20,7 +20,11 @@ export interface UnfurlOptions {
   followMetaRefresh?: boolean;
   /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
   userAgent?: string;
-  /** Longest URL accepted, input and every hop, in UTF-8 bytes. Default 8192. */
+  /**
+   * Longest URL accepted, input and every hop, in characters (UTF-16 code units, as a job's URL
+   * limit counts them; a fetched URL is an ASCII href, so its characters are the bytes sent).
+   * Default 8192.
+   */
   maxUrlLength?: number;
   /** DNS lookup for sockets (node:net signature). Default `dns.lookup`. Tests inject a resolver. */
   lookup?: LookupFunction;

@@ -39,6 +39,8 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,
     totalTimeoutMs: config.unfurlTotalTimeoutMs,
+    // The job's URL limit (characters): every link a job accepts is canonicalised and unfurled.
+    maxUrlLength: config.maxUrlLength,
     hostLimiter,
     ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }),
   };
@@ -82,7 +84,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   services.logger.debug({ signalTypes: registry.all().map((t) => t.name) }, 'scan pipeline ready');
   return new ScanPipeline({
     preparers: [
-      new LinkPreparer({ unfurl: config.unfurl, unfurlOptions, unfurlCache }),
+      new LinkPreparer({ unfurl: config.unfurl, unfurlOptions, unfurlCache, maxUrlLength: config.maxUrlLength }),
       new ImagePreparer({
         source: {
           imageRoot: config.imageRoot,

@@ -33,3 +33,54 @@ describe('LinkPreparer without unfurling', () => {
     }
   });
 });
+
+describe('LinkPreparer: the visited form over the URL limit', () => {
+  // The browser's href percent-encodes what the link has raw: `ж` (1 character) is `%D0%B6` (6).
+  const hidden = (path: string) => `http://good.example%2F@evil.example${path}${'ж'.repeat(1500)}`;
+
+  it('matches the host a browser visits, cut to fit, when the href is over the limit and the link is not', async () => {
+    const link = hidden('/');
+    expect(link.length).toBeLessThan(8192);
+    expect(new URL(link).href.length).toBeGreaterThan(8192);
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+    expect(prepared.errors).toBeUndefined();
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual([expect.stringMatching(/^http:\/\/good\.example\//), 'http://evil.example/']);
+    expect(prepared.subject.targets[1]!.registrableDomain).toBe('evil.example');
+    expect(prepared.details).toMatchObject({ hadUserinfo: true, visitedCut: 'http://evil.example/' });
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'domain_match', entry: 'evil.example', hop: 1 })]);
+  });
+
+  it('keeps the directories of the path it cuts, never the exact path or query', async () => {
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(`${hidden('/phish/kit/')}?q=1`);
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical).at(-1)).toBe('http://evil.example/phish/kit/');
+    expect(blocklist('evil.example/phish/').matchTargets(prepared.subject.targets).matches).toHaveLength(1);
+    expect(blocklist('http://evil.example/phish/kit/?q=1').matchTargets(prepared.subject.targets).matches).toEqual([]);
+  });
+
+  it('honours its configured limit: a longer limit matches the whole visited form', async () => {
+    const prepared = await new LinkPreparer({ unfurl: false, maxUrlLength: 16384 }).prepare(hidden('/'));
+    expect(prepared.subject.targets[1]!.canonical.canonical).toBe(`http://evil.example/${'%D0%B6'.repeat(1500)}`);
+    expect(prepared.details.visitedCut).toBeUndefined();
+  });
+
+  it('reports url_too_long when not even the visited host fits, never drops it silently', async () => {
+    // Punycode makes the host longer than the link spells it.
+    const link = 'http://a%2F@例え日本語漢字中文測試網站域名.example/';
+    const prepared = await new LinkPreparer({ unfurl: false, maxUrlLength: link.length }).prepare(link);
+    expect(prepared.subject.targets.map((t) => t.canonical.host)).toEqual(['a']);
+    expect(prepared.errors).toEqual([expect.objectContaining({ code: 'url_too_long', detail: expect.objectContaining({ maxLength: link.length }) })]);
+  });
+});
+
+describe('LinkPreparer: links at the job URL limit', () => {
+  it.each(['ж', '例', '😀', 'a'])('a link of %s up to the limit in characters is matched whole and by host', async (char) => {
+    const prefix = 'https://evil.example/';
+    for (const maxUrlLength of [8192, 16384]) {
+      const link = prefix + char.repeat(Math.floor((maxUrlLength - prefix.length) / char.length));
+      const prepared = await new LinkPreparer({ unfurl: false, maxUrlLength }).prepare(link);
+      expect(prepared.subject.targets[0]!.canonical.host).toBe('evil.example');
+      expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ entry: 'evil.example', hop: 0 })]);
+      expect(prepared.errors).toBeUndefined();
+    }
+  });
+});

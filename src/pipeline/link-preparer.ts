@@ -1,4 +1,4 @@
-import { ScanError } from '../errors.js';
+import { ScanError, toScanError, type ErrorInfo } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { canonicalize, canonicalizeParsed, parseLikeBrowser, visitedAsRead, type CanonicalizeOptions, type CanonicalUrl } from '../links/canonicalize.js';
 import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.js';
@@ -40,7 +40,13 @@ export interface LinkSubject {
 export interface LinkPreparerOptions {
   /** Follow http(s) links through redirects and meta refresh. Default true. */
   unfurl?: boolean;
+  /** Its `maxUrlLength` defaults to the preparer's. */
   unfurlOptions?: UnfurlOptions;
+  /**
+   * Longest link, in characters (as the job's URL limit counts them: pass the same), and longest
+   * URL derived from it (its browser href, each hop) matched whole; a longer derived URL is
+   * matched cut to fit. Default 8192.
+   */
   maxUrlLength?: number;
   /** Serves finished unfurls from a short-TTL cache and shares concurrent fetches. Default none. */
   unfurlCache?: UnfurlCache;
@@ -56,88 +62,134 @@ const FETCHED_SCHEMES = new Set(['http', 'https']);
 export class LinkPreparer implements ItemPreparer<LinkSubject> {
   readonly kind = 'link' as const;
 
-  constructor(private readonly options: LinkPreparerOptions = {}) {}
+  /** The unfurler's options; its URL limit defaults to the preparer's. */
+  private readonly unfurlOptions: UnfurlOptions | undefined;
+
+  constructor(private readonly options: LinkPreparerOptions = {}) {
+    const { maxUrlLength, unfurlOptions } = options;
+    this.unfurlOptions = maxUrlLength !== undefined && unfurlOptions?.maxUrlLength === undefined ? { ...unfurlOptions, maxUrlLength } : unfurlOptions;
+  }
 
   async prepare(item: ScanItem): Promise<PreparedItem<LinkSubject>> {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
     const limits = { ...(this.options.maxUrlLength !== undefined && { maxLength: this.options.maxUrlLength }) };
+    // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
     const canonical = canonicalize(item, limits);
     const subject: LinkSubject = { input: item, targets: [linkTarget(0, canonical)] };
     const seen = new Set([canonical.canonical]);
-    const addTarget = (next: CanonicalUrl | undefined) => {
-      if (next === undefined || seen.has(next.canonical)) return;
-      seen.add(next.canonical);
-      subject.targets.push(linkTarget(subject.targets.length, next));
+    const addTarget = (next: Reached | undefined) => {
+      if (next === undefined || seen.has(next.canonical.canonical)) return;
+      // A URL cut to its host adds nothing to a target with that host: that one matches every host
+      // and domain entry the cut would (and its own allowlisted path is not lost to the cut).
+      if (next.cut && next.canonical.path === '/' && subject.targets.some((t) => t.canonical.host === next.canonical.host)) return;
+      seen.add(next.canonical.canonical);
+      subject.targets.push(linkTarget(subject.targets.length, next.canonical));
     };
+    const errors: ErrorInfo[] = [];
     // Safe Browsing's reading unescapes before it finds the host (`http://good.com%2F@evil.com/`
     // is good.com to it); the host a browser visits (evil.com) is matched too, fetched or not.
+    // The browser's href percent-encodes what the link has raw (`ж` is `%D0%B6`), so it may be
+    // over the limit when the link is not: it is matched cut, and never dropped without an error.
     const visited = FETCHED_SCHEMES.has(canonical.scheme) && !visitedAsRead(item) ? asVisited(item, canonical, limits) : undefined;
-    addTarget(visited);
+    if (visited !== undefined && 'error' in visited) errors.push(visited.error.toInfo());
+    else addTarget(visited);
     const details: Record<string, unknown> = {
       canonical: canonical.canonical,
       host: canonical.host,
       registrableDomain: subject.targets[0]!.registrableDomain,
       ...((canonical.hadUserinfo || visited?.hadUserinfo) && { hadUserinfo: true }),
+      ...(visited !== undefined && 'cut' in visited && visited.cut && { visitedCut: visited.canonical.canonical }),
     };
     if (!FETCHED_SCHEMES.has(canonical.scheme) || this.options.unfurl === false) {
       if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
-      return { subject, details };
+      return { subject, details, ...(errors.length && { errors }) };
     }
 
-    const { unfurlCache, unfurlOptions } = this.options;
+    const { unfurlCache } = this.options;
+    const { unfurlOptions } = this;
     const result = unfurlCache ? await unfurlCache.unfurl(item, canonical, unfurlOptions) : await unfurl(item, unfurlOptions);
     subject.unfurl = result;
     // Each hop is matched in the canonical form the unfurler built from what it fetched.
-    for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical));
-    if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical));
+    for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
+    if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
     details.chain = result.chain.map((hop) => ({ url: hop.url, status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
     if (result.final) details.final = result.final.canonical ?? result.final.url;
     if (result.warnings.length) details.warnings = result.warnings;
-    return { subject, details, ...(result.error && { errors: [result.error] }) };
+    // The unfurler meets the visited form first: its error says the same, once is enough.
+    if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
+    return { subject, details, ...(errors.length && { errors }) };
   }
 }
 
-/** The link as a browser reads it, canonicalised without userinfo; undefined when unusable. */
-function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOptions): CanonicalUrl | undefined {
-  const url = parseLikeBrowser(item, canonical.scheme);
-  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
-  try {
-    return canonicalizeParsed(url, limits);
-  } catch {
-    return undefined; // the unfurler reports why it cannot fetch it
-  }
+/** A URL to match, and whether it was cut to fit the length limit. */
+interface Reached {
+  canonical: CanonicalUrl;
+  cut: boolean;
 }
 
 /**
- * What to match for a URL the chain reached: the canonical form the unfurler recorded, or, when
- * it recorded none (a redirect to a URL longer than the limit), the URL without its query, or
- * without its path too, so host and domain entries still match it. A cut URL has the same host
- * suffixes and fewer path prefixes than the whole URL: it never matches what the whole would not.
+ * The link as a browser reads it, canonicalised without userinfo (cut when too long: see
+ * canonicalOrCut); undefined when a browser would not visit it, and the error when not even its
+ * host can be matched.
  */
-function reachedCanonical(url: string, canonical: string | null): CanonicalUrl | undefined {
-  if (canonical !== null) {
-    try {
-      return canonicalize(canonical);
-    } catch {
-      // too long for the default limit: cut below
-    }
-  }
-  let cut: URL;
+function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOptions): (Reached | { error: ScanError }) & { hadUserinfo: boolean } | undefined {
+  const url = parseLikeBrowser(item, canonical.scheme);
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
+  return { ...canonicalOrCut(url, limits), hadUserinfo: url.username !== '' || url.password !== '' };
+}
+
+/**
+ * The canonical form of a WHATWG-parsed URL; when that is longer than the limit, of the URL cut
+ * to fit: without its query, then with its path cut back to each directory that Safe Browsing
+ * builds an expression of (`/a/b/c/`, `/a/b/`, `/a/`), down to `/`. A cut URL has the host of the
+ * whole URL and a subset of its path prefixes, so it matches host, domain and directory entries,
+ * never an exact path or query the whole would not. The first error when not even
+ * `scheme://host/` fits (or the URL is not one we canonicalise).
+ */
+function canonicalOrCut(url: URL, limits: CanonicalizeOptions): Reached | { error: ScanError } {
+  let first: ScanError;
   try {
-    cut = new URL(url);
-  } catch {
-    return undefined; // the unfurler already reported why this URL is unusable
+    return { canonical: canonicalizeParsed(url, limits), cut: false };
+  } catch (error) {
+    first = toScanError(error);
   }
+  const cut = new URL(url.href);
   cut.search = '';
-  for (const keepPath of [true, false]) {
-    if (!keepPath) cut.pathname = '/';
+  const path = cut.pathname;
+  // pathPrefixes: the path itself, then its directories from the root; tried longest first.
+  for (const keep of [path, ...pathPrefixes(path).slice(1).reverse()]) {
+    cut.pathname = keep;
     try {
-      return canonicalizeParsed(cut);
+      return { canonical: canonicalizeParsed(cut, limits), cut: true };
     } catch {
       // still too long, or not a URL we canonicalise
     }
   }
-  return undefined;
+  return { error: first };
+}
+
+/**
+ * What to match for a URL the chain reached: the canonical form the unfurler recorded, or, when
+ * it recorded none (a redirect to a URL longer than the limit), the URL cut to fit (see
+ * canonicalOrCut), so host and domain entries still match it. The unfurler reports why a URL it
+ * reached is unusable or too long.
+ */
+function reachedCanonical(url: string, canonical: string | null, limits: CanonicalizeOptions): Reached | undefined {
+  if (canonical !== null) {
+    try {
+      return { canonical: canonicalize(canonical, limits), cut: false };
+    } catch {
+      // too long for the limit: cut below
+    }
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined; // the unfurler already reported why this URL is unusable
+  }
+  const reached = canonicalOrCut(parsed, limits);
+  return 'error' in reached ? undefined : reached;
 }
 
 /** A URL of a link's chain, ready for matching: its expressions and registrable domain. */
