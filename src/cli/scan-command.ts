@@ -39,7 +39,7 @@ async function scanJobs(jobs: unknown[], flags: ScanFlags): Promise<void> {
       try {
         verdict = await pipeline.scan(validateJob(input, validation), { jobId, attempt: 1, finalAttempt: true });
       } catch (thrown) {
-        verdict = errorVerdict(input, { jobId, attempt: 1 }, toScanError(thrown), config.policy, pipeline.versions());
+        verdict = errorVerdict(input, { jobId, attempt: 1 }, toScanError(thrown), config.policy, pipeline.versions(), { validation });
       }
       process.stdout.write(flags.json ? `${JSON.stringify(verdict)}\n` : `${formatVerdict(verdict)}\n`);
       strictestDecision = strictest(strictestDecision, verdict.decision);

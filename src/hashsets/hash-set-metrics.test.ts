@@ -5,7 +5,8 @@ import { seededHash } from '../../test/harness/hashes.js';
 import { suiteRedis } from '../../test/harness/redis.js';
 import { createLogger } from '../runtime/logger.js';
 import { RedisFloodGuard } from './flood-guard.js';
-import { HashSetMetrics } from './hash-set-metrics.js';
+import type { Signal } from '../jobs/verdict-schema.js';
+import { countHashSetMatches, hashSetMatchesCounter, HashSetMetrics } from './hash-set-metrics.js';
 import { HashSetReplicas } from './hash-set-replicas.js';
 import { HashSetStore } from './hash-set-store.js';
 
@@ -66,5 +67,35 @@ describe('hash-set metrics of a worker, against Redis', () => {
     } finally {
       await replicas.close();
     }
+  });
+});
+
+describe('abuse_scan_hashset_matches_total', () => {
+  const signal = (source: string, suggests: Signal['suggests'], evidence: Record<string, unknown>): Signal => ({ source, kind: 'pdq_match', item: 0, score: 1, suggests, evidence });
+
+  it('counts the hash-set signals of a verdict by set and suggestion, and nothing else', async () => {
+    const registry = new Registry();
+    const counter = hashSetMatchesCounter(registry);
+    countHashSetMatches(counter, [
+      signal('hashset', 'block', { set: 'csam' }),
+      signal('hashset', 'review', { set: 'csam', quarantined: true }),
+      signal('hashset', 'allow', { set: 'logos', knownGood: true }),
+      signal('blocklist', 'block', { list: 'phish' }),
+      signal('hashset', 'block', { set: 'csam' }),
+    ]);
+    expect(await sample(registry, 'abuse_scan_hashset_matches_total{set="csam",suggests="block"}')).toBe(2);
+    expect(await sample(registry, 'abuse_scan_hashset_matches_total{set="csam",suggests="review"}')).toBe(1);
+    expect(await sample(registry, 'abuse_scan_hashset_matches_total{set="logos",suggests="allow"}')).toBe(1);
+    expect(await registry.metrics()).not.toContain('phish');
+  });
+
+  it('is one counter per registry, whether the hash-set metrics or the worker registers it first', async () => {
+    const registry = new Registry();
+    const first = hashSetMatchesCounter(registry);
+    const metrics = new HashSetMetrics(registry);
+    expect(metrics.matches).toBe(first);
+    const other = new Registry();
+    expect(hashSetMatchesCounter(other)).toBe(new HashSetMetrics(other).matches);
+    expect(await registry.metrics()).toContain('# HELP abuse_scan_hashset_matches_total Hash-set matches reported in verdicts');
   });
 });

@@ -13,7 +13,8 @@ import { listRoleOfName } from './list-store.js';
  * with `allow-` is an allowlist, any other a blocklist whose matches suggest `block` (the rule of
  * lists in Redis too: listRoleOfName). A list's version is `sha256:` and the first 12 hex digits
  * of the file's hash. A file that is not a list (an invalid name, a CSV without an `entry`
- * column) throws ListFileError naming it: a scan must not run without a list it was given.
+ * column) throws ListFileError naming it: a scan must not run without a list it was given. So do
+ * two files of one list name (`phish.txt` and `phish.csv`), naming both: a list has one version.
  */
 
 export interface DirectoryList {
@@ -25,6 +26,7 @@ export interface DirectoryList {
 export async function loadListDirectory(dir: string, logger?: Logger): Promise<{ matcher: ListMatcher; lists: DirectoryList[] }> {
   const files = (await readdir(dir)).filter((file) => /\.(txt|csv)$/i.test(file)).sort();
   const lists: DirectoryList[] = [];
+  const fileOfName = new Map<string, string>();
   for (const file of files) {
     const name = file.replace(/\.(txt|csv)$/i, '');
     const path = join(dir, file);
@@ -33,6 +35,11 @@ export async function loadListDirectory(dir: string, logger?: Logger): Promise<{
     } catch (error) {
       throw new ListFileError(`${path}: ${(error as Error).message}`, { cause: error });
     }
+    const other = fileOfName.get(name);
+    if (other !== undefined) {
+      throw new ListFileError(`${join(dir, other)} and ${path}: both are list ${JSON.stringify(name)} (one file per list: merge them or rename one)`);
+    }
+    fileOfName.set(name, file);
     const text = await readFile(path, 'utf8');
     const parsed = parseListFile(text, /\.csv$/i.test(file) ? 'csv' : 'txt', { source: path });
     const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;

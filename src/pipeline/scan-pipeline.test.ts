@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
+import { DEFAULT_JOB_LIMITS } from '../jobs/limits.js';
+import { validateJob } from '../jobs/validate-job.js';
 import { verdictSchema } from '../jobs/verdict-schema.js';
 import { DEFAULT_POLICY } from '../policy/policy-config.js';
 import { canonicalEntry } from '../lists/list-entry.js';
@@ -160,6 +162,55 @@ describe('ScanPipeline', () => {
     const verdict = errorVerdict({ contentId: 'm1', surface: 'send', items: [], metadata: { messageId: 'msg-7', thread: 't-1', count: 3 } }, { jobId: 'j', attempt: 1 }, stalled, DEFAULT_POLICY, versions);
     expect(verdictSchema.parse(verdict).metadata).toEqual({ messageId: 'msg-7', thread: 't-1' });
     expect(errorVerdict({ contentId: 'm2', metadata: ['not', 'a', 'record'] }, { jobId: 'k', attempt: 1 }, stalled, DEFAULT_POLICY, versions).metadata).toBeUndefined();
+  });
+
+  describe('echoes the job under the configured job limits', () => {
+    const versions = { scanner: '0', lists: {}, hashSets: {}, models: {} };
+    const stalled = new ScanError('job_stalled', 'job stalled more than allowable limit');
+    const limits = { ...DEFAULT_JOB_LIMITS, maxIdLength: 1024, maxMetadataKeys: 200, maxMetadataKeyLength: 400 };
+
+    it('a valid job exactly, whatever the default limits would cut (consumers act on verdict.contentId)', () => {
+      const metadata: Record<string, string> = {};
+      for (let i = 0; i < 150; i++) metadata[`k${String(i).padStart(3, '0')}`] = 'v';
+      metadata[`route.${'y'.repeat(300)}`] = 'enforcement-queue-7';
+      const raw = { contentId: `tenant-acme/conversation-${'x'.repeat(300)}`, surface: `send-${'s'.repeat(300)}`, tenant: `t-${'t'.repeat(400)}`, items: ['https://x.example/'], metadata };
+      expect(validateJob(raw, { limits })).toBeDefined();
+      const verdict = verdictSchema.parse(errorVerdict(raw, { jobId: 'j1', attempt: 3 }, stalled, DEFAULT_POLICY, versions, { validation: { limits } }));
+      expect(verdict).toMatchObject({ contentId: raw.contentId, surface: raw.surface, tenant: raw.tenant, metadata, errors: [{ code: 'job_stalled' }] });
+      // The caller's validated job is echoed as is, with no second validation.
+      const job = validateJob(raw, { limits });
+      expect(errorVerdict(raw, { jobId: 'j1', attempt: 3 }, stalled, DEFAULT_POLICY, versions, { validated: job })).toMatchObject({ contentId: raw.contentId, metadata });
+    });
+
+    it('an invalid job cut to the configured limits, not to fixed ones', () => {
+      const small = { ...limits, maxMetadataKeys: 3, maxMetadataKeyLength: 10, maxMetadataBytes: 2000 };
+      const raw = {
+        contentId: 'c'.repeat(1100),
+        surface: 'send',
+        tenant: 't'.repeat(700),
+        items: [],
+        metadata: { a: 'x'.repeat(2000), ['b'.repeat(20)]: 'two', ['b'.repeat(30)]: 'same key once cut', n: 7, c: 'three', d: 'four' },
+      };
+      const verdict = verdictSchema.parse(errorVerdict(raw, { jobId: 'j2', attempt: 1 }, new ScanError('invalid_job', 'items: too few'), DEFAULT_POLICY, versions, { validation: { limits: small } }));
+      expect(verdict.contentId).toBe('c'.repeat(1024));
+      expect(verdict.tenant).toBe('t'.repeat(700));
+      // At most 3 string entries, keys of at most 10 characters (the first of two that cut alike), values of at most 1024.
+      expect(verdict.metadata).toEqual({ a: 'x'.repeat(1024), ['b'.repeat(10)]: 'two', c: 'three' });
+      // ... and at most maxMetadataBytes of them: an entry that would pass the cap ends the echo.
+      const tight = errorVerdict(raw, { jobId: 'j3', attempt: 1 }, new ScanError('invalid_job', 'items: too few'), DEFAULT_POLICY, versions, { validation: { limits: { ...small, maxMetadataBytes: 1030 } } });
+      expect(tight.metadata).toEqual({ a: 'x'.repeat(1024) });
+      // Without limits, the defaults: 256 characters.
+      expect(errorVerdict(raw, { jobId: 'j4', attempt: 1 }, stalled, DEFAULT_POLICY, versions).contentId).toBe('c'.repeat(256));
+    });
+  });
+
+  it("reports the attempt's timings it is given: elapsed total and queue wait; total 0 when none ran", () => {
+    const versions = { scanner: '0', lists: {}, hashSets: {}, models: {} };
+    const raw = { contentId: 'c', surface: 's', items: [] };
+    const error = new ScanError('invalid_job', 'items: a job needs at least one item');
+    expect(errorVerdict(raw, { jobId: 'j', attempt: 1 }, error, DEFAULT_POLICY, versions, { timings: { total: 12.3456, queueWait: 3.004 } }).timings).toEqual({ total: 12.35, queueWait: 3 });
+    expect(errorVerdict(raw, { jobId: 'j', attempt: 1 }, error, DEFAULT_POLICY, versions, { timings: { total: 5, queueWait: undefined } }).timings).toEqual({ total: 5 });
+    expect(errorVerdict(raw, { jobId: 'j', attempt: 1 }, error, DEFAULT_POLICY, versions).timings).toEqual({ total: 0 });
   });
 });
 

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { ScanError, toScanError, type ErrorInfo } from '../errors.js';
-import { describeItem, itemKind, type ItemKind, type ScanJob, type ScanItem } from '../jobs/job-schema.js';
+import { describeItem, itemKind, MAX_METADATA_VALUE_LENGTH, type ItemKind, type ScanJob, type ScanItem } from '../jobs/job-schema.js';
+import { DEFAULT_JOB_LIMITS, resolveJobLimits, type JobLimits } from '../jobs/limits.js';
+import { validateJob, type JobValidationOptions } from '../jobs/validate-job.js';
 import { VERDICT_SCHEMA_VERSION, type ItemResult, type Signal, type Verdict, type VerdictVersions } from '../jobs/verdict-schema.js';
 import { decide } from '../policy/decide.js';
 import type { PolicyConfig } from '../policy/policy-config.js';
@@ -257,48 +259,109 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-/** The verdict for a job that could not be scanned at all (invalid, stalled, out of retries). */
+/** What an error verdict knows beyond the raw job (all optional: a bare call echoes under the default limits). */
+export interface ErrorVerdictOptions {
+  /**
+   * How the worker validates jobs (its limits from the configuration, its image root). A raw job
+   * valid under them is echoed exactly (contentId, surface, tenant, metadata: consumers act on
+   * them); an invalid one is echoed cut to their limits. Default: DEFAULT_JOB_LIMITS, no image root.
+   */
+  validation?: JobValidationOptions;
+  /**
+   * What the caller already knows of `raw`: the job validateJob made of it under `validation`
+   * (echoed as is), or `false` when validateJob refused it (not validated again). Unset: `raw` is
+   * validated here.
+   */
+  validated?: ScanJob | false;
+  /**
+   * The attempt's timings in milliseconds, as far as they are known: `total`, how long the
+   * attempt ran before its error verdict (default 0: the verdict was given outside any attempt, to
+   * a job that stalled or that the failed-job sweep found), and `queueWait`, how long it waited
+   * once runnable (absent when unknown).
+   */
+  timings?: { total?: number; queueWait?: number | undefined };
+}
+
+/**
+ * The verdict for a job that could not be scanned at all (invalid, stalled, out of retries): no
+ * signals, the one error, and the job's identity echoed (see ErrorVerdictOptions.validation).
+ */
 export function errorVerdict(
   raw: unknown,
   run: Pick<ScanRunInfo, 'jobId' | 'attempt'>,
   error: ScanError,
   policy: PolicyConfig,
   versions: VerdictVersions,
+  options: ErrorVerdictOptions = {},
 ): Verdict {
-  const fields = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-  const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 256) : undefined);
   const info = error.toInfo();
   const { decision, reasons } = decide([], [info], policy);
-  const tenant = text(fields.tenant);
-  const metadata = echoedMetadata(fields.metadata);
+  const echo = echoedIdentity(raw, options);
+  const queueWait = options.timings?.queueWait;
   return {
     schemaVersion: VERDICT_SCHEMA_VERSION,
     jobId: run.jobId,
-    contentId: text(fields.contentId) ?? '',
-    surface: text(fields.surface) ?? '',
-    ...(tenant !== undefined && { tenant }),
+    contentId: echo.contentId,
+    surface: echo.surface,
+    ...(echo.tenant !== undefined && { tenant: echo.tenant }),
     decision,
     reasons,
     signals: [],
     items: [],
     errors: [info],
-    timings: { total: 0 },
+    timings: { total: round(options.timings?.total ?? 0), ...(queueWait !== undefined && { queueWait: round(queueWait) }) },
     versions,
-    ...(metadata !== undefined && { metadata }),
+    ...(echo.metadata !== undefined && { metadata: echo.metadata }),
     attempt: run.attempt,
     createdAt: new Date().toISOString(),
   };
 }
 
+type EchoedIdentity = Pick<ScanJob, 'contentId' | 'surface' | 'tenant' | 'metadata'>;
+
 /**
- * The producer's metadata of a job that may be invalid, echoed as far as it is a record of
- * strings: consumers route error verdicts by it too. Bounded, since the job was not validated.
+ * The job's identity as an error verdict echoes it: exactly, when the job is valid under the
+ * worker's validation; else as far as its fields are strings, cut to the worker's limits (an
+ * invalid job is untrusted, and may be anything up to the whole job's size cap).
  */
-function echoedMetadata(value: unknown): Record<string, string> | undefined {
+function echoedIdentity(raw: unknown, options: ErrorVerdictOptions): EchoedIdentity {
+  let job = options.validated;
+  if (job === undefined) {
+    try {
+      job = validateJob(raw, options.validation);
+    } catch {
+      job = false;
+    }
+  }
+  if (job !== false) return { contentId: job.contentId, surface: job.surface, tenant: job.tenant, metadata: job.metadata };
+  const limits = resolveJobLimits(options.validation?.limits ?? DEFAULT_JOB_LIMITS);
+  const fields = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, limits.maxIdLength) : undefined);
+  return { contentId: text(fields.contentId) ?? '', surface: text(fields.surface) ?? '', tenant: text(fields.tenant), metadata: echoedMetadata(fields.metadata, limits) };
+}
+
+/**
+ * The producer's metadata of an invalid job, echoed as far as it is a record of strings: consumers
+ * route error verdicts by it too. Bounded by the job limits, since the job was not valid: the
+ * first maxMetadataKeys string entries, keys cut to maxMetadataKeyLength and values to
+ * MAX_METADATA_VALUE_LENGTH characters, while they fit in maxMetadataBytes.
+ */
+function echoedMetadata(value: unknown, limits: Required<JobLimits>): Record<string, string> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const entries = Object.entries(value)
-    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
-    .slice(0, 100)
-    .map(([key, text]) => [key.slice(0, 256), text.slice(0, 1024)]);
+  const entries: Array<[string, string]> = [];
+  const keys = new Set<string>();
+  let bytes = 0;
+  for (const [key, text] of Object.entries(value)) {
+    if (typeof text !== 'string') continue;
+    if (entries.length >= limits.maxMetadataKeys) break;
+    const echoedKey = key.slice(0, limits.maxMetadataKeyLength);
+    if (keys.has(echoedKey)) continue; // two long keys cut to the same: the first stands
+    const echoedText = text.slice(0, MAX_METADATA_VALUE_LENGTH);
+    const entryBytes = Buffer.byteLength(echoedKey, 'utf8') + Buffer.byteLength(echoedText, 'utf8');
+    if (bytes + entryBytes > limits.maxMetadataBytes) break;
+    entries.push([echoedKey, echoedText]);
+    keys.add(echoedKey);
+    bytes += entryBytes;
+  }
   return entries.length ? Object.fromEntries(entries) : undefined;
 }

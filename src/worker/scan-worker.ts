@@ -2,7 +2,9 @@ import { Backoffs, Queue, Worker, type Job } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
+import type { ScanJob } from '../jobs/job-schema.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
+import { countHashSetMatches, hashSetMatchesCounter, type HashSetMatchCounter } from '../hashsets/hash-set-metrics.js';
 import { validateJob, type JobValidationOptions } from '../jobs/validate-job.js';
 import type { ScanQueueKind } from '../queues/names.js';
 import { readBacklog, type Backlog } from '../ops/backlog.js';
@@ -60,6 +62,8 @@ export class ScanWorker {
   private readonly store: VerdictStore;
   private readonly validation: JobValidationOptions;
   private readonly emitter: VerdictEmitter;
+  /** abuse_scan_hashset_matches_total, on the fleet's registry (shared with the hash-set signal type's metrics). */
+  private readonly hashSetMatches: HashSetMatchCounter;
   private stopping: Promise<void> | undefined;
   /** BullMQ's connections are up (run() got past waitUntilReady): the liveness watchdog may probe them. */
   private connected = false;
@@ -83,6 +87,7 @@ export class ScanWorker {
     this.emitter = new VerdictEmitter(this.store);
     this.validation = { imageRoot: config.imageRoot, limits: jobLimits(config) };
     this.workerErrors = new RepeatedErrorLog(options.logger);
+    this.hashSetMatches = hashSetMatchesCounter(options.metrics.registry);
   }
 
   get running(): boolean {
@@ -194,8 +199,9 @@ export class ScanWorker {
       const queueWaitMs = job.attemptsMade === 0 && (job.attemptsStarted ?? 1) <= 1 ? firstAttemptWait(job, started) : await this.retryWaitOf(job, started);
       if (queueWaitMs !== undefined) metrics.queueWaitSeconds.observe({ queue }, queueWaitMs / 1000);
       let verdict: Verdict;
+      let scanJob: ScanJob | undefined;
       try {
-        const scanJob = validateJob(job.data, this.validation);
+        scanJob = validateJob(job.data, this.validation);
         const signal = this.abandonment.signal;
         verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs, signal });
       } catch (thrown) {
@@ -205,13 +211,20 @@ export class ScanWorker {
           await this.noteAttemptEnd(job);
           throw error;
         }
-        verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions());
+        verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions(), {
+          validation: this.validation,
+          validated: scanJob ?? false, // unset: validateJob refused the job
+          timings: { total: Date.now() - started, queueWait: queueWaitMs },
+        });
       }
       // A scan cut short by abandon() owes no verdict (store-once would keep it): the job runs again.
       if (this.abandonment.signal.aborted) throw SHUTDOWN_TIMED_OUT;
       if (await this.emitter.emit(verdict)) {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
+        // Hash-set matches of verdicts stored, as verdicts are counted: not of attempts retried
+        // (their matches were not reported) nor of a job run again after storing its verdict.
+        countHashSetMatches(this.hashSetMatches, verdict.signals);
         // Only attempts that stored the verdict: a failed attempt is counted by the retries
         // counter, and a job run twice stored its verdict the first time.
         metrics.scanSeconds.observe({ queue }, (Date.now() - started) / 1000);
@@ -297,7 +310,8 @@ export class ScanWorker {
     const { config, pipeline, logger, metrics } = this.options;
     const cause = STALLED_MESSAGE.test(error.message) ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
     try {
-      const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions());
+      // No attempt of this process ran the job: its timings are unknown (total 0, no queueWait).
+      const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions(), { validation: this.validation });
       if (await this.emitter.emit(verdict)) {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });

@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
+import { DEFAULT_JOB_LIMITS } from '../../src/jobs/limits.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
 import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
@@ -61,6 +62,38 @@ describe('failed jobs without a verdict', () => {
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 10_000 });
     expect(verdict).toMatchObject({ jobId, contentId: 'orphaned', decision: 'review', errors: [{ code: 'retries_exhausted' }] });
     expect(await verdictJobIds(prefix)).toEqual([jobId]);
+
+    await fleet.stop();
+    await links.close();
+    await connection.quit();
+    await client.close();
+  }, 30_000);
+
+  it('echo a job valid under the worker\'s raised limits exactly in the swept verdict', async () => {
+    const prefix = uniquePrefix('failed-long-ids');
+    prefixes.push(prefix);
+    const limits = { maxIdLength: 1024, maxMetadataKeys: 200, maxMetadataKeyLength: 400 };
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1, limits: { ...DEFAULT_JOB_LIMITS, ...limits } });
+    const contentId = `tenant-acme/conversation-${'x'.repeat(300)}`;
+    const metadata: Record<string, string> = { [`route.${'y'.repeat(300)}`]: 'enforcement-queue-7' };
+    for (let i = 0; i < 150; i++) metadata[`k${i}`] = 'v';
+    const { jobId } = await client.enqueue({ contentId, surface: 'upload', tenant: 'acme', items: ['https://orphaned.example/'], metadata });
+
+    // A worker fails the job for good and dies before storing any verdict.
+    const connection = testRedis();
+    const failing = new Worker('links', async () => {
+      throw new Error('worker lost its footing');
+    }, { connection, prefix });
+    const links = new Queue('links', { connection, prefix });
+    expect(await waitUntil(async () => (await links.getJobState(jobId)) === 'failed', 10_000)).toBe(true);
+    await failing.close();
+
+    const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300, ...limits });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 10_000 });
+    expect(verdict).toMatchObject({ jobId, tenant: 'acme', errors: [{ code: 'retries_exhausted' }] });
+    expect(verdict.contentId).toBe(contentId);
+    expect(verdict.metadata).toEqual(metadata);
+    expect(verdict.timings).toEqual({ total: 0 }); // given by the sweep: no attempt of this worker ran it
 
     await fleet.stop();
     await links.close();

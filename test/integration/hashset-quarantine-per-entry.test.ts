@@ -55,7 +55,7 @@ describe('hash-set quarantine is per entry (Redis)', () => {
     ]);
     const { set } = await ReplicatedHashSet.load(store, 'scope');
     const metrics = new HashSetMetrics(new Registry());
-    const type = new HashSetMatchSignalType({ source: { sets: () => [set] }, floodGuard: new RedisFloodGuard(redis, prefix, metrics), metrics });
+    const type = new HashSetMatchSignalType({ source: { sets: () => [set] }, floodGuard: new RedisFloodGuard(redis, prefix, metrics) });
     const scan = async (pdq: Uint8Array, contentId: string) => (await type.match(imageOf(pdq), 0, { jobId: contentId, contentId, surface: 'upload' }))[0]!;
 
     expect((await scan(J, 'a')).evidence.entryId).toBe('junk-template');

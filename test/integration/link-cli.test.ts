@@ -292,6 +292,21 @@ describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
     ]);
     expect(allowed.code).toBe(0);
   });
+
+  it('refuses two list files of one name (phish.txt and phish.csv), naming both, and scans nothing', async () => {
+    const dupDir = await mkdtemp(join(tmpdir(), 'abuse-scan-listdir-dup-'));
+    try {
+      await writeFile(join(dupDir, 'phish.txt'), 'evil.example\n');
+      await writeFile(join(dupDir, 'phish.csv'), 'entry,reason\nother.example,feed-b\n');
+      const env = { ABUSE_SCAN_LISTS_DIR: dupDir, ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
+      const { code, stdout, stderr } = await runCli(['scan', 'url', '--json', 'https://evil.example/', 'https://other.example/'], { env });
+      expect(stderr).toBe(`abuse-scan: invalid list file: ${join(dupDir, 'phish.csv')} and ${join(dupDir, 'phish.txt')}: both are list "phish" (one file per list: merge them or rename one)\n`);
+      expect(stdout).toBe('');
+      expect(code).toBe(1);
+    } finally {
+      await rm(dupDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('abuse-scan blocklist, unfurl: outside text on a terminal', () => {

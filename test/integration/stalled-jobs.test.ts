@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
+import { DEFAULT_JOB_LIMITS } from '../../src/jobs/limits.js';
 import { startInProcessWorker } from '../harness/fleet.js';
 import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
@@ -33,6 +34,35 @@ describe('a job whose workers keep dying under it', () => {
 
     await new Promise((resolve) => setTimeout(resolve, 1500)); // further sweeps add nothing
     expect(await connection.xlen(`${prefix}:verdicts`)).toBe(1);
+    await fleet.stop();
+    await client.close();
+    await connection.quit();
+  }, 30_000);
+
+  it('gets a job_stalled verdict echoing a job valid under raised limits exactly (no id cut to 256), with total 0 and no queueWait', async () => {
+    const limits = { maxIdLength: 1024, maxMetadataKeys: 200, maxMetadataKeyLength: 400 };
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, limits: { ...DEFAULT_JOB_LIMITS, ...limits } });
+    const contentId = `tenant-acme/conversation-${'x'.repeat(300)}`;
+    const metadata: Record<string, string> = { [`route.${'y'.repeat(300)}`]: 'enforcement-queue-7' };
+    for (let i = 0; i < 150; i++) metadata[`k${i}`] = 'v';
+    const { jobId } = await client.enqueue({ contentId, surface: 'upload', items: ['https://long.example/'], metadata });
+
+    const connection = testRedis();
+    let taken!: () => void;
+    const tookJob = new Promise<void>((resolve) => (taken = resolve));
+    const dying = new Worker('links', async () => {
+      taken();
+      await new Promise(() => undefined);
+    }, { connection, prefix, lockDuration: 1000, skipStalledCheck: true, skipLockRenewal: true });
+    await tookJob;
+    await dying.close(true);
+
+    const fleet = await startInProcessWorker(prefix, { maxStalledCount: 0, stalledIntervalMs: 500, lockDurationMs: 1000, ...limits });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
+    expect(verdict).toMatchObject({ jobId, decision: 'review', errors: [{ code: 'job_stalled' }] });
+    expect(verdict.contentId).toBe(contentId);
+    expect(verdict.metadata).toEqual(metadata);
+    expect(verdict.timings).toEqual({ total: 0 });
     await fleet.stop();
     await client.close();
     await connection.quit();

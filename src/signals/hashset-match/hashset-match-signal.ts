@@ -26,12 +26,15 @@
  * suggest `review`. A negative set's evidence adds `knownGood: true`,
  * `suppresses: 'positive hits farther than this entry (same algorithm)'` and `suppressed`: one
  * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid.
+ *
+ * Matching counts no match metric: a job's items are matched again on every attempt, and
+ * `abuse_scan_hashset_matches_total` counts these signals once per stored verdict (the worker,
+ * countHashSetMatches).
  */
 import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import type { FloodGuard } from '../../hashsets/flood-guard.js';
 import { passesQualityFloor } from '../../hashsets/hash-set-config.js';
-import type { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import type { EntryDescription, MatchableHashSet } from '../../hashsets/hash-set.js';
 import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
@@ -46,7 +49,6 @@ export interface HashSetMatchOptions {
   source: HashSetSource;
   /** Counts matches per entry and quarantines flooding entries. Default: none (no quarantine). */
   floodGuard?: FloodGuard;
-  metrics?: HashSetMetrics;
 }
 
 interface Hit {
@@ -187,7 +189,6 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     const { hit, entry } = reported;
     const passedBy = quarantined.filter((described) => described !== reported);
     const suggests: Signal['suggests'] = config.kind === 'negative' ? 'allow' : stands ? config.kind : 'review';
-    this.options.metrics?.matches.inc({ set: config.name, suggests });
     return {
       source: 'hashset',
       kind: `${config.algorithm}_match`,

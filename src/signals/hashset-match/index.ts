@@ -49,12 +49,12 @@ export async function openHashSetMatching(options: HashSetMatchingOptions): Prom
     });
     await replicas.start();
     const floodGuard = new RedisFloodGuard(options.connection, options.prefix, metrics);
-    return { signalType: new HashSetMatchSignalType({ source: replicas, floodGuard, ...(metrics && { metrics }) }), resources: [replicas] };
+    return { signalType: new HashSetMatchSignalType({ source: replicas, floodGuard }), resources: [replicas] };
   }
   if (options.hashSetsDir) {
     const { sets } = await loadHashSetDirectory(options.hashSetsDir, options.logger);
     const floodGuard = new MemoryFloodGuard(metrics);
-    return { signalType: new HashSetMatchSignalType({ source: { sets: () => sets }, floodGuard, ...(metrics && { metrics }) }), resources: [] };
+    return { signalType: new HashSetMatchSignalType({ source: { sets: () => sets }, floodGuard }), resources: [] };
   }
   return undefined;
 }
