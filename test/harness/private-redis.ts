@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { unusedPort } from '../integration/unfurl-servers.js';
 
@@ -19,7 +22,10 @@ export interface PrivateRedis {
  */
 export async function startPrivateRedis(options: { password?: string } = {}): Promise<PrivateRedis> {
   const port = await unusedPort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  // A directory of its own: a replica saves the RDB it syncs there (REPLICAOF), and a server
+  // started where another left a dump.rdb would load that one's keys.
+  const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-private-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   if (options.password) args.push('--requirepass', options.password);
   const server: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
   const admin = (password = options.password) =>
@@ -38,10 +44,12 @@ export async function startPrivateRedis(options: { password?: string } = {}): Pr
     url: `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`,
     admin,
     async stop() {
-      if (server.exitCode !== null || server.signalCode !== null) return;
-      const exited = once(server, 'exit');
-      server.kill('SIGKILL');
-      await exited;
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = once(server, 'exit');
+        server.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,12 +1,26 @@
 /** SIGTERM while Redis is down: BullMQ's close never returns (taskforcesh/bullmq#4656), so the drain is bounded. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { EXIT_CODES } from '../../src/runtime/runnable.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { exitWithin, spawnWorkerProcess, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
-import { mixedJob } from '../harness/jobs.js';
 import { startPrivateRedis } from '../harness/private-redis.js';
 import { uniquePrefix } from '../harness/redis.js';
+import { seededRandom } from '../harness/seeded-random.js';
+
+/** A 2400x2400 PNG of noise in `dir`: a decode of a few hundred ms, so scans are under way at any moment. */
+async function writeSlowImage(dir: string): Promise<string> {
+  const random = seededRandom(75);
+  const pixels = Buffer.alloc(2400 * 2400 * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
+  const path = join(dir, 'noise.png');
+  await sharp(pixels, { raw: { width: 2400, height: 2400, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path);
+  return path;
+}
 
 describe('shutdown while Redis is down', () => {
   const prefix = uniquePrefix('shutdown-timeout');
@@ -19,14 +33,18 @@ describe('shutdown while Redis is down', () => {
   it('gives up draining after ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS and exits with the documented code', async () => {
     const redis = await startPrivateRedis();
     cleanups.push(() => redis.stop());
-    const worker = spawnWorkerProcess(prefix, { REDIS_URL: redis.url, ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: '2000' });
+    const imageRoot = await mkdtemp(join(tmpdir(), 'abuse-scan-slow-images-'));
+    cleanups.push(() => rm(imageRoot, { recursive: true, force: true }));
+    const image = await writeSlowImage(imageRoot);
+    const worker = spawnWorkerProcess(prefix, { REDIS_URL: redis.url, ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: '2000', ABUSE_SCAN_IMAGE_ROOT: imageRoot });
     cleanups.push(() => exitWithin(worker, 0));
     await waitForWorkerStart(worker);
 
-    // Jobs in flight when Redis goes cannot store their verdicts, so the drain cannot finish
-    // (with none in flight, BullMQ's close may or may not return, depending on timing).
-    const client = createScanClient({ connection: redis.url, prefix });
-    await client.enqueueBulk(Array.from({ length: 400 }, (_, i) => ({ job: mixedJob(i) })));
+    // Scans under way when Redis goes cannot store their verdicts, so the drain cannot finish
+    // (with none under way, BullMQ's close may or may not return, depending on timing). Jobs of
+    // two large images each keep the worker's slots busy scanning, not completing.
+    const client = createScanClient({ connection: redis.url, prefix, imageRoot });
+    await client.enqueueBulk(Array.from({ length: 200 }, (_, i) => ({ job: { contentId: `slow-${i}`, surface: 'upload', items: [{ path: image }, { path: image }] } })));
     await client.close();
     const admin = redis.admin();
     expect(await waitUntil(async () => (await admin.xlen(verdictKeys(prefix).stream)) >= 5, 20_000, 20)).toBe(true);
