@@ -58,8 +58,16 @@ describe('BK-tree under churn', () => {
     expect(tree.query(fresh[5]!, 0)).toEqual([]); // replaced long ago
   });
 
-  it('compacts in slices between turns of the event loop, answering exactly meanwhile, and ends with live nodes only', async () => {
-    const { tree, linear, stored } = exactMatchSet(30_000, 3);
+  it('answers exactly while a compaction is under way and changes land in between, and ends with live nodes only', () => {
+    // Driven step by step ('manual'), so every change below lands inside the compaction whatever
+    // the machine's speed; the background slices are the same steps (runInSlices).
+    const tree = new BkTreeIndex(256, 30_000, { compactionScheduling: 'manual' });
+    const linear = new LinearIndex(256);
+    const stored = hashes(3, 30_000);
+    stored.forEach((hash, id) => {
+      tree.add(id, hash);
+      linear.add(id, hash);
+    });
     // Every other entry goes, then a few more: dead nodes now outnumber live ones.
     for (let id = 0; id < 30_000; id += 2) {
       tree.remove(id);
@@ -70,36 +78,45 @@ describe('BK-tree under churn', () => {
       tree.remove(id);
       linear.remove(id);
     }
-    expect(tree.rebuilding).toBe(true); // started by a removal, run by the event loop
+    expect(tree.rebuilding).toBe(true); // started by a removal
     const more = hashes(4, 2000);
-    let turns = 0;
-    while (tree.rebuilding) {
-      await new Promise((resolve) => setImmediate(resolve));
-      turns++;
-      const id = 30_000 + turns;
-      const hash = more[turns % more.length]!;
+    let steps = 0;
+    while (!tree.advanceRebuild(500)) {
+      steps++;
+      expect(tree.rebuilding).toBe(true);
+      const id = 30_000 + steps;
+      const hash = more[steps % more.length]!;
       tree.add(id, hash);
       linear.add(id, hash);
-      tree.remove(1199 + 2 * turns);
-      linear.remove(1199 + 2 * turns);
+      tree.remove(1199 + 2 * steps);
+      linear.remove(1199 + 2 * steps);
       // Re-adding a removed entry's own hash under a new number revives its dead node.
-      tree.add(100_000 + turns, stored[2 * turns]!);
-      linear.add(100_000 + turns, stored[2 * turns]!);
-      for (const query of [stored[2 * turns]!, stored[1201 + 2 * turns]!, hash, near(hash, 2)]) {
+      tree.add(100_000 + steps, stored[2 * steps]!);
+      linear.add(100_000 + steps, stored[2 * steps]!);
+      for (const query of [stored[2 * steps]!, stored[1201 + 2 * steps]!, hash, near(hash, 2)]) {
         expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
         expect(tree.query(query, 3)).toEqual(linear.query(query, 3));
       }
     }
-    // It ran between turns (at least one: it was still rebuilding after the removal); how many
-    // depends on the machine's speed, so no count is asserted.
-    expect(turns).toBeGreaterThanOrEqual(1);
-    await tree.compactInBackground(); // the removals made during it
+    expect(steps).toBeGreaterThan(10); // ~30k old nodes, 500 per step
+    tree.compact(); // the removals made during it
     expect(tree.size).toBe(linear.size);
     expect(tree.nodes).toBe(tree.size);
     for (let q = 0; q < 300; q++) {
       const query = q % 2 ? stored[q * 97]! : near(stored[q * 97]!, q % 4);
       expect(tree.query(query, q % 3)).toEqual(linear.query(query, q % 3));
     }
+  });
+
+  it('a compaction a removal starts runs by itself between turns of the event loop', async () => {
+    const { tree, linear } = exactMatchSet(30_000, 6);
+    for (let id = 0; id < 30_000 && !tree.rebuilding; id++) {
+      tree.remove(id);
+      linear.remove(id);
+    }
+    expect(tree.rebuilding).toBe(true);
+    await tree.compactInBackground();
+    expect({ rebuilding: tree.rebuilding, size: tree.size }).toEqual({ rebuilding: false, size: linear.size });
   });
 
   it('compactInBackground after a load without removals does nothing, and compact() finishes one under way', async () => {
