@@ -9,7 +9,8 @@
  * such entry (`recordMatchAmong` walks past the quarantined ones).
  *
  * Counting happens only on a match, which is rare: one script call per matched set and item (a
- * second one when its closest entry is quarantined, for the other entries), a HyperLogLog
+ * second one when its closest entry is quarantined, for the next closest entries, so at most
+ * MAX_WALKED_CANDIDATES in all), a HyperLogLog
  * per entry per window (12 KB at most, expiring after two windows), shared by every worker. Windows
  * are fixed, aligned to the epoch. Releasing an entry also clears its counter for the current
  * window (RELEASE_QUARANTINE), else the next match would find it still over `maxItems`.
@@ -26,6 +27,13 @@ import type { HashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';
 import type { HashSetMetrics } from './hash-set-metrics.js';
 
+/**
+ * The most candidates one `recordMatchAmong` call walks: the closest ones, in the order given; the
+ * rest are not looked at (a flood of near-blank entries within reach of one image costs a bounded
+ * script call, not one key per entry). The signal type walks no more than this in all.
+ */
+export const MAX_WALKED_CANDIDATES = 32;
+
 export interface FloodMatch {
   entryNo: number;
   /** The entry's string id (what the quarantine list names). */
@@ -38,7 +46,8 @@ export interface FloodGuard {
    * on the closest one not quarantined. The walk passes quarantined candidates by (their counters
    * untouched) and counts the item against the first other one; when that count quarantines it in
    * turn, the walk goes on. Resolves the index of the candidate the match stands on, -1 when every
-   * one is quarantined (its matches then ask for review). `countSetMatch` (default true) also
+   * one is quarantined (its matches then ask for review). Only the first MAX_WALKED_CANDIDATES
+   * are walked: when they are all quarantined it resolves -1. `countSetMatch` (default true) also
    * counts one match of the set for `hashset stats`: false on a second call for the same item.
    */
   recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string, countSetMatch?: boolean): Promise<number>;
@@ -51,7 +60,7 @@ export interface FloodGuard {
 }
 
 /**
- * KEYS: quarantine hash, meta, then the window HLL of each candidate. ARGV: item, HLL ttl s,
+ * KEYS: quarantine hash, meta, then the window HLL of each candidate (MAX_WALKED_CANDIDATES at most). ARGV: item, HLL ttl s,
  * maxItems, ISO time, window s, '1' to count the set's match, then the id of each candidate.
  * Walks the candidates in order (see FloodGuard.recordMatchAmong), all in one step. Returns
  * { 1-based index of the candidate the match stands on (0: every one quarantined), entries newly
@@ -101,8 +110,9 @@ export class RedisFloodGuard implements FloodGuard {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string, countSetMatch = true): Promise<number> {
-    if (candidates.length === 0) return -1;
+  async recordMatchAmong(set: HashSetConfig, all: readonly FloodMatch[], itemKey: string, countSetMatch = true): Promise<number> {
+    if (all.length === 0) return -1;
+    const candidates = all.slice(0, MAX_WALKED_CANDIDATES);
     const keys = hashSetKeys(this.prefix, set.name);
     const { maxItems, windowSeconds } = set.flood;
     const window = floodWindow(this.now(), windowSeconds);
@@ -142,7 +152,7 @@ export class MemoryFloodGuard implements FloodGuard {
   async recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string): Promise<number> {
     const quarantined = this.quarantined.get(set.name) ?? new Map<string, { at: string; items: number }>();
     this.quarantined.set(set.name, quarantined);
-    for (let i = 0; i < candidates.length; i++) {
+    for (let i = 0; i < Math.min(candidates.length, MAX_WALKED_CANDIDATES); i++) {
       const { id } = candidates[i]!;
       if (quarantined.has(id)) continue;
       const window = floodWindow(this.now(), set.flood.windowSeconds);

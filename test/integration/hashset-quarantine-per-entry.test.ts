@@ -5,7 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { floodWindow, RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
+import { floodWindow, MAX_WALKED_CANDIDATES, RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
 import { HashSetMetrics } from '../../src/hashsets/hash-set-metrics.js';
 import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
@@ -13,6 +13,7 @@ import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import type { ImageHashes } from '../../src/images/index.js';
 import type { ImageSubject } from '../../src/pipeline/image-preparer.js';
 import { createLogger } from '../../src/runtime/logger.js';
+import { MAX_LISTED_QUARANTINED } from '../../src/signals/hashset-match/hashset-match-signal.js';
 import { HashSetMatchSignalType } from '../../src/signals/hashset-match/index.js';
 import { waitUntil } from '../harness/fleet.js';
 import { seededHash as hash } from '../harness/hashes.js';
@@ -75,6 +76,50 @@ describe('hash-set quarantine is per entry (Redis)', () => {
     expect((await store.summary('scope')).matches).toBe(4);
     // An item near J alone still asks for review.
     expect(await scan(flipRange(J, 200, 5), 'near-junk')).toMatchObject({ suggests: 'review', evidence: { entryId: 'junk-template', quarantined: true } });
+  });
+
+  it('a quarantined entry passes its match on to no hit a known-good entry is strictly closer than: no harsher than removing it', async () => {
+    const img = hash(4242); // the scanned image
+    const A = flipRange(img, 0, 5); // floods: 5 bits from the image
+    const B = flipRange(img, 100, 25); // 25 bits from the image
+    const N = flipRange(img, 200, 10); // known-good: 10 bits, closer than B
+    await store.create({ name: 'kg-bad', algorithm: 'pdq', flood: { maxItems: 1, windowSeconds: 3600 } });
+    await store.create({ name: 'kg-good', algorithm: 'pdq', kind: 'negative' });
+    await store.add('kg-bad', [{ id: 'A-flooding', hash: A }, { id: 'B-far', hash: B }]);
+    await store.add('kg-good', [{ id: 'N-logo', hash: N }]);
+    const [{ set: bad }, { set: good }] = await Promise.all([ReplicatedHashSet.load(store, 'kg-bad'), ReplicatedHashSet.load(store, 'kg-good')]);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [bad, good] }, floodGuard: new RedisFloodGuard(redis, prefix) });
+    const scan = async (pdq: Uint8Array, contentId: string) => type.match(imageOf(pdq), 0, { jobId: contentId, contentId, surface: 'upload' });
+    await scan(A, 'a');
+    await scan(A, 'b'); // the second distinct item quarantines A
+    expect((await store.quarantined('kg-bad')).map((q) => q.id)).toEqual(['A-flooding']);
+
+    const signals = await scan(img, 'victim');
+    expect(signals.map((s) => [s.evidence.set, s.suggests, s.evidence.entryId])).toEqual([
+      ['kg-bad', 'review', 'A-flooding'],
+      ['kg-good', 'allow', 'N-logo'],
+    ]);
+    expect(signals[0]!.evidence).toMatchObject({ quarantined: true, distance: 5 });
+    expect(signals[1]!.evidence.suppressed).toEqual([{ set: 'kg-bad', entryId: 'B-far', distance: 25, frame: 0, knownGoodEntryId: 'N-logo', knownGoodDistance: 10 }]);
+  });
+
+  it(`a flood of quarantined entries within reach costs a bounded walk (${MAX_WALKED_CANDIDATES} entries) and bounded evidence`, async () => {
+    const img = hash(777);
+    const entries = Array.from({ length: 200 }, (_, i) => ({ id: `near-blank-${i}`, hash: flipRange(flipRange(img, i, 1), (i * 7 + 3) % 256, 1) }));
+    await store.create({ name: 'blank-flood', algorithm: 'pdq', flood: { maxItems: 1, windowSeconds: 3600 } });
+    await store.add('blank-flood', entries);
+    const keys = store.keys('blank-flood');
+    await redis.hset(keys.quarantine, Object.fromEntries(entries.map(({ id }) => [id, '{}'])));
+    const { set } = await ReplicatedHashSet.load(store, 'blank-flood');
+    const type = new HashSetMatchSignalType({ source: { sets: () => [set] }, floodGuard: new RedisFloodGuard(redis, prefix) });
+    const [signal] = await type.match(imageOf(img), 0, { jobId: 'x', contentId: 'x', surface: 'upload' });
+    expect(signal).toMatchObject({
+      suggests: 'review',
+      evidence: { quarantined: true, moreQuarantinedMatches: MAX_WALKED_CANDIDATES - 1 - MAX_LISTED_QUARANTINED },
+    });
+    expect(signal!.evidence.matches).toBeGreaterThan(MAX_WALKED_CANDIDATES);
+    expect(signal!.evidence.quarantinedMatches).toHaveLength(MAX_LISTED_QUARANTINED);
+    expect(JSON.stringify(signal!.evidence).length).toBeLessThan(2000);
   });
 
   it('a removed entry takes its quarantine and flood counters with it: added again under the same id it starts afresh, and the gauge follows', async () => {

@@ -20,10 +20,14 @@
  * flood guard affects only the quarantined entry's own matches: the entries of a block or review set
  * within reach are walked closest first (over all frames and variants: by distance, then frame,
  * then entry number), and the signal reports the closest one not quarantined, with the set's
- * action. The quarantined entries passed by are named in `quarantinedMatches` (`{ entryId, distance,
- * frame }` each, closest first), as evidence only: they decide nothing. Only when every entry
- * within reach is quarantined does the signal report the closest with `quarantined: true` and
- * suggest `review`. A negative set's evidence adds `knownGood: true`,
+ * action. The walk skips every hit a known-good entry on its frame is strictly closer than (the
+ * known-good rule applies to the entry the match stands on, so a quarantine is never harsher than
+ * removing the entry), and takes at most MAX_WALKED_CANDIDATES (32) entries, the closest. The
+ * quarantined entries passed by are named in `quarantinedMatches` (`{ entryId, distance, frame }`
+ * each, closest first, at most MAX_LISTED_QUARANTINED (10); `moreQuarantinedMatches` counts the
+ * rest), as evidence only: they decide nothing. Only when every entry walked is quarantined does
+ * the signal report the closest with `quarantined: true` and suggest `review`; a known-good entry
+ * then names, in its `suppressed`, the hit of that frame it hid. A negative set's evidence adds `knownGood: true`,
  * `suppresses: 'positive hits farther than this entry (same algorithm)'` and `suppressed`: one
  * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid.
  *
@@ -33,7 +37,7 @@
  */
 import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
-import type { FloodGuard } from '../../hashsets/flood-guard.js';
+import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
 import { passesQualityFloor } from '../../hashsets/hash-set-config.js';
 import type { EntryDescription, MatchableHashSet } from '../../hashsets/hash-set.js';
 import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
@@ -73,7 +77,15 @@ interface DescribedHit {
 interface Suppression {
   hit: Hit;
   by: Hit;
+  /**
+   * The frame's closer hits of the set (entry numbers), when it had any: the suppression decided
+   * the frame only if the walk found every one of them quarantined (or removed).
+   */
+  unless?: number[];
 }
+
+/** The most quarantined entries a signal names in `quarantinedMatches`; `moreQuarantinedMatches` counts the rest. */
+export const MAX_LISTED_QUARANTINED = 10;
 
 const SUPPRESSION_RULE = 'positive hits farther than this entry (same algorithm)';
 
@@ -96,8 +108,9 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     if (sets.length === 0) return [];
     const negative = sets.filter((set) => set.config.kind === 'negative');
     const positive = sets.filter((set) => set.config.kind !== 'negative');
-    // Per set: a negative set's closest hit; every hit of a positive set's frames that were not
-    // suppressed (a quarantined entry passes the match on to the next closest, see signalFor).
+    // Per set: a negative set's closest hit; a positive set's hits on each frame that no known-good
+    // entry of the frame is strictly closer than (the walk's candidates: a quarantined entry passes
+    // the match on to the next closest, see signalFor, and never to a hit the known-good rule hid).
     const best = new Map<MatchableHashSet, Hit[]>();
     const keepClosest = (hit: Hit): void => {
       const known = best.get(hit.set)?.[0];
@@ -113,11 +126,18 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     subject.frames.forEach((frame, frameIndex) => {
       const knownGood = negative.map((set) => hitsOf(set, frame, frameIndex)[0]).filter((hit) => hit !== undefined);
       for (const hits of positive.map((set) => hitsOf(set, frame, frameIndex))) {
-        const closestHit = hits[0];
-        if (closestHit === undefined) continue;
-        const by = closestStrictlyCloser(knownGood, closestHit);
-        if (!by) keepAll(hits);
-        else suppressions.set(by.set, [...(suppressions.get(by.set) ?? []), { hit: closestHit, by }]);
+        if (hits.length === 0) continue;
+        // The closest known-good hit strictly closer than the farthest hit: it hides every hit
+        // farther than itself. The closest hit not hidden is the frame's match, unless quarantined.
+        const by = closestStrictlyCloser(knownGood, hits[hits.length - 1]!);
+        const candidates = by ? hits.filter((hit) => hit.distance <= by.distance) : hits;
+        if (candidates.length > 0) keepAll(candidates);
+        if (!by) continue;
+        // The hit the rule hid: the frame's closest beyond the known-good entry. It decided the
+        // frame only if every candidate before it is quarantined (resolved after the walk).
+        const hidden = hits[candidates.length]!;
+        const suppression: Suppression = { hit: hidden, by, ...(candidates.length > 0 && { unless: candidates.map((hit) => hit.entryNo) }) };
+        suppressions.set(by.set, [...(suppressions.get(by.set) ?? []), suppression]);
       }
       knownGood.forEach(keepClosest);
     });
@@ -129,8 +149,27 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       if (hiddenMatches > 0) this.options.floodGuard?.recordSuppressions(negativeSet.config, hiddenMatches);
     }
 
+    // Positive sets first: their walks tell which entries are quarantined, so which of the hidden
+    // hits decided a frame (what the known-good signals name).
+    const passed = new Map<MatchableHashSet, Set<number>>();
+    const positiveSignals = new Map(
+      await Promise.all(
+        [...best]
+          .filter(([set]) => set.config.kind !== 'negative')
+          .map(async ([set, hits]) => {
+            const walk = await this.signalFor(set, walkOrder(hits), subject, itemIndex, context, []);
+            passed.set(set, walk.passed);
+            return [set, walk.signal] as const;
+          }),
+      ),
+    );
+    const decided = (suppression: Suppression): boolean =>
+      suppression.unless === undefined || suppression.unless.every((entryNo) => passed.get(suppression.hit.set)?.has(entryNo) === true);
     const signals = await Promise.all(
-      [...best].map(([set, hits]) => this.signalFor(set, walkOrder(hits), subject, itemIndex, context, suppressions.get(set) ?? [])),
+      [...best].map(async ([set, hits]) => {
+        if (set.config.kind !== 'negative') return positiveSignals.get(set);
+        return (await this.signalFor(set, hits, subject, itemIndex, context, (suppressions.get(set) ?? []).filter(decided))).signal;
+      }),
     );
     return signals.filter((signal) => signal !== undefined);
   }
@@ -146,11 +185,13 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
   }
 
   /**
-   * The signal of one set: `hits` are its entries within reach, closest first (a negative set's
-   * closest only). The closest is described and, for a block or review set, recorded with the flood
-   * guard as ever (ids, labels, one script call); only when it is quarantined (or was removed since
-   * the match) are all the others described and walked, in one more such round (whatever their
-   * number: the guard walks them in one script call).
+   * The signal of one set: `hits` are its candidates, closest first (a negative set's closest
+   * only). The closest is described and, for a block or review set, recorded with the flood guard
+   * as ever (ids, labels, one script call); only when it is quarantined (or was removed since the
+   * match) are the next ones described and walked, in one more such round, at most
+   * MAX_WALKED_CANDIDATES in all: when those are all quarantined, the match asks for review as
+   * though every entry within reach were. Also resolves the entries the walk passed by
+   * (quarantined or removed).
    */
   private async signalFor(
     set: MatchableHashSet,
@@ -159,20 +200,22 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     itemIndex: number,
     context: MatchContext | undefined,
     suppressions: readonly Suppression[],
-  ): Promise<Signal | undefined> {
+  ): Promise<{ signal: Signal | undefined; passed: Set<number> }> {
     const { config } = set;
     const guard = config.kind === 'negative' ? undefined : this.options.floodGuard;
     let stands: DescribedHit | undefined;
     const quarantined: DescribedHit[] = [];
+    const passed = new Set<number>();
     // Distinct items are distinct contents (tenant + contentId); outside a job (the CLI), the image
     // itself (the frame of its closest hit) stands for its content.
     const frame = subject.frames[hits[0]!.frame]!;
     const itemKey = context ? `c:${context.tenant ?? ''}\u0000${context.contentId}` : `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
     let countSetMatch = true;
-    for (const batch of [hits.slice(0, 1), hits.slice(1)]) {
+    for (const batch of [hits.slice(0, 1), hits.slice(1, MAX_WALKED_CANDIDATES)]) {
       if (stands || batch.length === 0) break;
       const entries = await set.describe(batch.map((hit) => hit.entryNo));
-      const described = batch.flatMap((hit, i) => (entries[i] ? [{ hit, entry: entries[i] }] : [])); // else removed since the match
+      batch.forEach((hit, i) => entries[i] === undefined && passed.add(hit.entryNo)); // removed since the match
+      const described = batch.flatMap((hit, i) => (entries[i] ? [{ hit, entry: entries[i] }] : []));
       if (described.length === 0) continue;
       if (!guard) {
         stands = described[0];
@@ -180,16 +223,19 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       }
       const at = await guard.recordMatchAmong(config, described.map(({ hit, entry }) => ({ entryNo: hit.entryNo, id: entry.id })), itemKey, countSetMatch);
       countSetMatch = false;
-      quarantined.push(...(at < 0 ? described : described.slice(0, at)));
+      const passedBy = at < 0 ? described : described.slice(0, at);
+      quarantined.push(...passedBy);
+      for (const { hit } of passedBy) passed.add(hit.entryNo);
       if (at >= 0) stands = described[at];
     }
-    // Every entry within reach quarantined: the closest is reported, and the match asks for review.
+    // Every entry walked quarantined: the closest is reported, and the match asks for review.
     const reported = stands ?? quarantined[0];
-    if (!reported) return undefined;
+    if (!reported) return { signal: undefined, passed };
     const { hit, entry } = reported;
     const passedBy = quarantined.filter((described) => described !== reported);
+    const listed = passedBy.slice(0, MAX_LISTED_QUARANTINED);
     const suggests: Signal['suggests'] = config.kind === 'negative' ? 'allow' : stands ? config.kind : 'review';
-    return {
+    const signal: Signal = {
       source: 'hashset',
       kind: `${config.algorithm}_match`,
       item: itemIndex,
@@ -206,12 +252,14 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         frame: hit.frame,
         matches: hit.matches,
         ...(!stands && { quarantined: true }),
-        ...(passedBy.length > 0 && {
-          quarantinedMatches: passedBy.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.frame })),
+        ...(listed.length > 0 && {
+          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.frame })),
         }),
+        ...(passedBy.length > listed.length && { moreQuarantinedMatches: passedBy.length - listed.length }),
         ...(config.kind === 'negative' && { knownGood: true, suppresses: SUPPRESSION_RULE, suppressed: await describeSuppressions(suppressions) }),
       },
     };
+    return { signal, passed };
   }
 }
 

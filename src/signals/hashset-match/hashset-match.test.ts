@@ -1,13 +1,14 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
-import { MemoryFloodGuard, RedisFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js';
+import { MAX_WALKED_CANDIDATES, MemoryFloodGuard, RedisFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
 import { HashSet, type EntryDescription, type MatchableHashSet } from '../../hashsets/hash-set.js';
 import type { ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { RedisClient } from '../../runtime/redis.js';
 import { HashSetMatchSignalType } from './index.js';
+import { MAX_LISTED_QUARANTINED } from './hashset-match-signal.js';
 import { seededHash as hash } from '../../../test/harness/hashes.js';
 
 /** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
@@ -213,6 +214,79 @@ describe('hash-set signal type', () => {
     // The same content scanned again is still one item.
     expect([await suggests('a'), await suggests('a'), await suggests('b')]).toEqual(['block', 'block', 'block']);
     expect(await suggests('c')).toBe('review');
+  });
+
+  describe('a quarantined entry passes its match on only to hits the known-good rule leaves', () => {
+    // The scanned image; A (5 bits away) floods, B is 25 bits away, the known-good N 10 bits.
+    const img = hash(4242);
+    const A = flipRange(img, 0, 5);
+    const B = flipRange(img, 100, 25);
+    const N = flipRange(img, 200, 10);
+    const quarantine = (ids: string[]): FloodGuard => ({
+      recordMatchAmong: async (_config, candidates) => candidates.findIndex((candidate) => !ids.includes(candidate.id)),
+      recordSuppressions: () => undefined,
+    });
+    const summary = (signals: Awaited<ReturnType<HashSetMatchSignalType['match']>>) =>
+      signals.map((s) => ({ set: s.evidence.set, suggests: s.suggests, entryId: s.evidence.entryId, ...(s.evidence.quarantinedMatches !== undefined && { quarantinedMatches: s.evidence.quarantinedMatches }), ...(s.evidence.suppressed !== undefined && { suppressed: s.evidence.suppressed }) }));
+
+    it('never falls back to an entry a known-good entry is strictly closer than: no harsher than removing the quarantined entry', async () => {
+      const good = set({ name: 'good', kind: 'negative' }, [['N-logo', N]]);
+      const hiddenB = { set: 'bad', entryId: 'B-far', distance: 25, frame: 0, knownGoodEntryId: 'N-logo', knownGoodDistance: 10 };
+      // A removed: N hides B (the set's closest entry), only the known-good match remains.
+      const withoutA = set({ name: 'bad' }, [['B-far', B]]);
+      expect(summary(await new HashSetMatchSignalType({ source: { sets: () => [withoutA, good] }, floodGuard: quarantine([]) }).match(imageOf(img), 0))).toEqual([
+        { set: 'good', suggests: 'allow', entryId: 'N-logo', suppressed: [hiddenB] },
+      ]);
+      // A quarantined: its own match asks for review; B stays hidden, and the known-good signal says so.
+      const bad = set({ name: 'bad' }, [['A-flooding', A], ['B-far', B]]);
+      const type = (guard: FloodGuard) => new HashSetMatchSignalType({ source: { sets: () => [bad, good] }, floodGuard: guard });
+      const quarantined = await type(quarantine(['A-flooding'])).match(imageOf(img), 0);
+      expect(summary(quarantined)).toEqual([
+        { set: 'bad', suggests: 'review', entryId: 'A-flooding' },
+        { set: 'good', suggests: 'allow', entryId: 'N-logo', suppressed: [hiddenB] },
+      ]);
+      expect(quarantined[0]!.evidence).toMatchObject({ quarantined: true, distance: 5 });
+      // A not quarantined: it is the set's closest entry, N is not closer, nothing was hidden.
+      expect(summary(await type(quarantine([])).match(imageOf(img), 0))).toEqual([
+        { set: 'bad', suggests: 'block', entryId: 'A-flooding' },
+        { set: 'good', suggests: 'allow', entryId: 'N-logo', suppressed: [] },
+      ]);
+    });
+
+    it('falls back to an entry the known-good entry is not closer than, and then hid nothing', async () => {
+      const good = set({ name: 'good', kind: 'negative' }, [['N-logo', N]]);
+      const bad = set({ name: 'bad' }, [['A-flooding', A], ['B-far', B], ['C-near', flipRange(img, 50, 8)]]);
+      const signals = await new HashSetMatchSignalType({ source: { sets: () => [bad, good] }, floodGuard: quarantine(['A-flooding']) }).match(imageOf(img), 0);
+      expect(summary(signals)).toEqual([
+        { set: 'bad', suggests: 'block', entryId: 'C-near', quarantinedMatches: [{ entryId: 'A-flooding', distance: 5, frame: 0 }] },
+        { set: 'good', suggests: 'allow', entryId: 'N-logo', suppressed: [] },
+      ]);
+      // C quarantined too: the walk ends at N's distance, and B is what N hid.
+      const both = await new HashSetMatchSignalType({ source: { sets: () => [bad, good] }, floodGuard: quarantine(['A-flooding', 'C-near']) }).match(imageOf(img), 0);
+      expect(summary(both)).toEqual([
+        { set: 'bad', suggests: 'review', entryId: 'A-flooding', quarantinedMatches: [{ entryId: 'C-near', distance: 8, frame: 0 }] },
+        { set: 'good', suggests: 'allow', entryId: 'N-logo', suppressed: [{ set: 'bad', entryId: 'B-far', distance: 25, frame: 0, knownGoodEntryId: 'N-logo', knownGoodDistance: 10 }] },
+      ]);
+    });
+  });
+
+  it(`walks at most ${MAX_WALKED_CANDIDATES} candidates and names at most ${MAX_LISTED_QUARANTINED} quarantined entries, counting the rest`, async () => {
+    // 40 entries one bit from the image (walked by entry number); the first 35 are quarantined.
+    const img = hash(777);
+    const entries: Array<[string, Uint8Array]> = Array.from({ length: 40 }, (_, i) => [`e${i}`, flipRange(img, i, 1)]);
+    const quarantinedIds = entries.slice(0, 35).map(([id]) => id);
+    const inner = set({ name: 'bad' }, entries);
+    const guard: FloodGuard = {
+      recordMatchAmong: async (_config, candidates) => candidates.findIndex((candidate) => !quarantinedIds.includes(candidate.id)),
+      recordSuppressions: () => undefined,
+    };
+    const { set: counted, guard: countedGuard, describes, walks } = counting(inner, guard);
+    const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [counted] }, floodGuard: countedGuard }).match(imageOf(img), 0);
+    expect(describes.map((d) => d.length)).toEqual([1, MAX_WALKED_CANDIDATES - 1]);
+    expect(walks.map((w) => w.length)).toEqual([1, MAX_WALKED_CANDIDATES - 1]);
+    expect(signal).toMatchObject({ suggests: 'review', evidence: { entryId: 'e0', quarantined: true, matches: 40, moreQuarantinedMatches: MAX_WALKED_CANDIDATES - 1 - MAX_LISTED_QUARANTINED } });
+    expect(signal!.evidence.quarantinedMatches).toEqual(entries.slice(1, 1 + MAX_LISTED_QUARANTINED).map(([entryId]) => ({ entryId, distance: 1, frame: 0 })));
+    expect(JSON.stringify(signal!.evidence).length).toBeLessThan(2000);
   });
 
   describe('a quarantined entry affects only its own matches', () => {

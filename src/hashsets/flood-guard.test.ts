@@ -1,0 +1,39 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { deletePrefix, testRedis, uniquePrefix } from '../../test/harness/redis.js';
+import { floodWindow, MAX_WALKED_CANDIDATES, MemoryFloodGuard, RedisFloodGuard } from './flood-guard.js';
+import { resolveHashSetConfig } from './hash-set-config.js';
+import { hashSetKeys } from './hash-set-keys.js';
+
+describe('flood guard: the walk over an item\'s candidates is bounded', () => {
+  const prefix = uniquePrefix('flood-guard');
+  const redis = testRedis();
+  const config = resolveHashSetConfig({ name: 'bad', algorithm: 'pdq', flood: { maxItems: 1, windowSeconds: 3600 } });
+  // 40 candidates: every one up to the bound is quarantined, the first one past it is not.
+  const candidates = Array.from({ length: 40 }, (_, entryNo) => ({ entryNo, id: `e${entryNo}` }));
+  const quarantinedIds = candidates.slice(0, MAX_WALKED_CANDIDATES).map((c) => c.id);
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it(`Redis: walks at most ${MAX_WALKED_CANDIDATES} candidates in one script call, and touches no counter beyond them`, async () => {
+    const keys = hashSetKeys(prefix, config.name);
+    await redis.hset(keys.quarantine, Object.fromEntries(quarantinedIds.map((id) => [id, '{}'])));
+    const guard = new RedisFloodGuard(redis, prefix);
+    expect(await guard.recordMatchAmong(config, candidates, 'c:item')).toBe(-1);
+    const window = floodWindow(Date.now(), config.flood.windowSeconds);
+    expect(await redis.exists(keys.flood(MAX_WALKED_CANDIDATES, window))).toBe(0);
+    // Within the bound, the walk still stands on the first candidate not quarantined.
+    await redis.hdel(keys.quarantine, quarantinedIds.at(-1)!);
+    expect(await guard.recordMatchAmong(config, candidates, 'c:item')).toBe(MAX_WALKED_CANDIDATES - 1);
+  });
+
+  it(`memory: walks at most ${MAX_WALKED_CANDIDATES} candidates`, async () => {
+    const guard = new MemoryFloodGuard(undefined, () => 1_000_000);
+    guard.quarantined.set(config.name, new Map(quarantinedIds.map((id) => [id, { at: '', items: 2 }])));
+    expect(await guard.recordMatchAmong(config, candidates, 'c:item')).toBe(-1);
+    guard.quarantined.get(config.name)!.delete(quarantinedIds.at(-1)!);
+    expect(await guard.recordMatchAmong(config, candidates, 'c:item')).toBe(MAX_WALKED_CANDIDATES - 1);
+  });
+});
