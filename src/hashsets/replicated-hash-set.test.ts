@@ -55,8 +55,11 @@ describe('ReplicatedHashSet.load', () => {
     const { set } = await ReplicatedHashSet.load(storeOf(hashes, onChangesRead), 'big');
     clearInterval(timer);
     maxGapMs = Math.max(maxGapMs, performance.now() - last);
-    expect(ticks).toBeGreaterThan(0); // timers fired before the build ended
-    expect(maxGapMs).toBeLessThan(80); // ~8 ms slices; one piece took ~80 ms+ for 40k entries
+    // Timers fired during the build (a build in one piece lets none fire), and no gap came near a
+    // whole build's length. The bound is loose: on a loaded 2-core CI machine the OS may preempt
+    // this process for tens of ms between two slices (seen: a 675 ms test with a gap over 80 ms).
+    expect(ticks).toBeGreaterThan(2);
+    expect(maxGapMs).toBeLessThan(250); // ~8 ms slices
     expect(set.size).toBe(hashes.length);
     const query = Uint8Array.from(hashes[123]!);
     query[0]! ^= 0xff;
