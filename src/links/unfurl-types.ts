@@ -21,8 +21,12 @@ export interface UnfurlOptions {
   /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
   userAgent?: string;
   /**
-   * Longest URL accepted, input and every hop, in characters (UTF-16 code units, as a job's URL
-   * limit counts them; a fetched URL is an ASCII href, so its characters are the bytes sent).
+   * Longest link accepted, in characters of the input as given (UTF-16 code units, as a job's URL
+   * limit counts them): a link within it is fetched, however long its percent-encoded href (`ж` is
+   * `%D0%B6`). A redirect target, already an href (ASCII, its characters the bytes sent), may be
+   * as long as the href of such a link: 9 times the limit, plus 64 (`maxHrefLength`); a longer one
+   * ends the chain with url_too_long. Hops record canonical forms up to that length: the link
+   * preparer matches the ones over `maxUrlLength` cut to their host and directories.
    * Default 8192.
    */
   maxUrlLength?: number;

@@ -48,10 +48,30 @@ interface Run {
   request: (url: URL, signal: AbortSignal, timeoutMs: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
 }
 
-/** Checks a URL before any connection: parsable, http(s), not too long, not a refused literal IP. */
-function prepareTarget(text: string, run: Run): Target {
-  const maxLength = run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
-  const canonical = canonicalize(text, { maxLength });
+/**
+ * Each UTF-16 code unit of a link is at most 3 UTF-8 bytes, each written `%XX` in an href: the href
+ * of a link within the character limit is at most this many times longer (a few characters more
+ * for an added `http://` or trailing `/`, or an IDNA host: HREF_SLACK, and the input itself is
+ * never refused for its href).
+ */
+export const HREF_CHARACTERS_PER_LINK_CHARACTER = 9;
+const HREF_SLACK = 64;
+
+/** Longest href fetched (a redirect target's, or what a link is fetched as) under `maxUrlLength`. */
+export function maxHrefLength(maxUrlLength: number): number {
+  return maxUrlLength * HREF_CHARACTERS_PER_LINK_CHARACTER + HREF_SLACK;
+}
+
+/**
+ * Checks a URL before any connection: parsable, http(s), not too long, not a refused literal IP.
+ * The input (`isInput`) is limited in characters as given, as a job's URL limit counts them, and
+ * fetched whatever its percent-encoded href grows to; a redirect target (already an href) is
+ * limited to the href length of such a link (maxHrefLength).
+ */
+function prepareTarget(text: string, run: Run, isInput: boolean): Target {
+  const maxUrlLength = run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
+  const hrefLimit = maxHrefLength(maxUrlLength);
+  const canonical = canonicalize(text, { maxLength: isInput ? maxUrlLength : hrefLimit });
   run.result.final = { url: text, canonical: canonical.canonical, fetched: false };
   if (canonical.scheme !== 'http' && canonical.scheme !== 'https') {
     throw new ScanError('unsupported_scheme', `${canonical.scheme}: URLs are not fetched`, { scheme: canonical.scheme });
@@ -63,7 +83,8 @@ function prepareTarget(text: string, run: Run): Target {
   }
   // Hops record the canonical form of what is fetched, built from its parts: the raw text of
   // `http://a.com%2F@b.com/` canonicalises to host a.com, but b.com is the host reached.
-  const fetched = canonicalizeParsed(url, { maxLength });
+  // A link within the limit is fetched: its href (bounded by its characters) is never refused.
+  const fetched = canonicalizeParsed(url, { maxLength: isInput ? Math.max(hrefLimit, url.href.length) : hrefLimit });
   run.result.final = { url: url.href, canonical: fetched.canonical, fetched: false };
   const literal = parseIpLiteral(url.hostname);
   if (literal) {
@@ -251,14 +272,14 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
   };
 
   try {
-    let target = prepareTarget(input, run);
+    let target = prepareTarget(input, run, true);
     // A revisit is a loop only if no cookie changed since the last visit (a cookie check).
     run.tracker.start(target.url, run.cookies.version);
     for (;;) {
       const hop = await fetchHop(target, run);
       if (!hop.redirect) break;
       result.final = { url: hop.redirect.location, canonical: null, fetched: false };
-      target = prepareTarget(hop.redirect.location, run);
+      target = prepareTarget(hop.redirect.location, run, false);
       run.tracker.follow(target.url, run.cookies.version);
     }
   } catch (error) {

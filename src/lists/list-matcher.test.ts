@@ -51,6 +51,21 @@ describe('ListMatcher', () => {
     expect(allowlist.urls.has(result.allowed[0]!.entry)).toBe(true);
   });
 
+  it('never hits a cut target with a url entry (scheme twin included), only by expression and domain', () => {
+    // `https://evil.example/a/b/` cut from a longer URL: the whole URL reached is another page.
+    const cut = { ...targetOf('https://evil.example/a/b/', 1), cut: true };
+    const urlEntries = ['https://evil.example/a/b/', 'http://evil.example/a/b/'];
+    expect(matcherOf(urlEntries).matchTargets([cut]).matches).toEqual([]);
+    expect(matcherOf(urlEntries).matchTargets([targetOf('https://evil.example/a/b/')]).matches).toHaveLength(2);
+    expect(matcherOf([...urlEntries, 'evil.example/a/', 'evil.example']).matchTargets([cut]).matches).toEqual([
+      expect.objectContaining({ kind: 'expression_match', entry: 'evil.example/a/', hop: 1 }),
+      expect.objectContaining({ kind: 'domain_match', entry: 'evil.example', hop: 1 }),
+    ]);
+    // Nor does a url allowlist entry cover it; an expression one does.
+    expect(matcherOf(['evil.example'], urlEntries).matchTargets([cut])).toMatchObject({ matches: [expect.objectContaining({ kind: 'domain_match' })], allowed: [] });
+    expect(matcherOf(['evil.example'], ['evil.example/a/b/']).matchTargets([cut])).toMatchObject({ matches: [], allowed: [expect.objectContaining({ entry: 'evil.example/a/b/' })] });
+  });
+
   it('matches host-suffix and path-prefix expressions', () => {
     const matcher = matcherOf(['evil.example/', 'b.example/phish/']);
     const sub = matcher.matchTargets([targetOf('https://a.b.evil.example/x/y.html')]).matches;

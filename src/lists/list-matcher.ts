@@ -14,7 +14,8 @@ import { decodeEntryInfo, encodeEntryInfo, type EntryInfo, type EntryKind, type 
  * A url entry of http or https hits its URL under either scheme: an http(s) URL is looked up as
  * itself and as its other scheme's twin (`schemeTwin`), so entries keep the scheme they were
  * stored with (no migration of lists in Redis) and evidence names them as stored. Allowlists
- * follow the same rule.
+ * follow the same rule. A target cut to fit the URL length limit (`cut`) is another page than
+ * the URL reached: url entries never hit it, expression and domain entries do.
  */
 
 export interface ListSettings {
@@ -76,7 +77,7 @@ export interface TargetsMatch {
  * One URL to match: `expressions` must be `lookupExpressions(canonical)` (host-major order) and
  * `hosts`/`paths`, when present, what they are built from (see LinkTarget).
  */
-export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'hosts' | 'paths' | 'registrableDomain'>;
+export type MatchTarget = Pick<LinkTarget, 'hop' | 'canonical' | 'expressions' | 'hosts' | 'paths' | 'registrableDomain' | 'cut'>;
 
 /**
  * Builds a list's maps incrementally: the store's chunked load adds one HSCAN page at a time, so
@@ -189,7 +190,8 @@ export class ListMatcher {
       // The filter said some host of the URL may be in the list; asking it about each host first
       // (one probe) spares the map lookups (several cache misses each) for the hosts it rules out.
       const filter = list.hostFilter;
-      if (list.urls.size > 0 && filter.mayHold(host)) {
+      // A cut target is not the page reached (see LinkTarget.cut): no url entry names it.
+      if (list.urls.size > 0 && target.cut !== true && filter.mayHold(host)) {
         const exact = list.urls.get(url);
         if (exact !== undefined) out.push(listMatch(list, target, 'url_match', 'url', url, exact));
         const twin = schemeTwin(target.canonical);
@@ -282,7 +284,7 @@ function firstExpressionHit(list: CompiledList, target: MatchTarget, blocks: Exp
 }
 
 function firstHit(list: CompiledList, target: MatchTarget, blocks: ExpressionBlocks | undefined): { kind: EntryKind; value: string } | undefined {
-  if (list.urls.size > 0 && list.hostFilter.mayHold(target.canonical.host)) {
+  if (list.urls.size > 0 && target.cut !== true && list.hostFilter.mayHold(target.canonical.host)) {
     if (list.urls.has(target.canonical.canonical)) return { kind: 'url', value: target.canonical.canonical };
     const twin = schemeTwin(target.canonical);
     if (twin !== undefined && list.urls.has(twin)) return { kind: 'url', value: twin };

@@ -57,6 +57,21 @@ describe('LinkPreparer: the visited form over the URL limit', () => {
     expect(blocklist('http://evil.example/phish/kit/?q=1').matchTargets(prepared.subject.targets).matches).toEqual([]);
   });
 
+  it('marks the cut target: an exact url entry naming the cut form is not hit, nor its expressions lost', async () => {
+    const link = `https://good.example%2F@evil.example/a/b/${'ж'.repeat(30)}`;
+    const prepared = await new LinkPreparer({ unfurl: false, maxUrlLength: 100 }).prepare(link);
+    expect(prepared.subject.targets.map((t) => [t.canonical.canonical, t.cut])).toEqual([
+      [expect.stringMatching(/^https:\/\/good\.example\//), undefined],
+      ['https://evil.example/a/b/', true],
+    ]);
+    expect(blocklist('https://evil.example/a/b/').matchTargets(prepared.subject.targets).matches).toEqual([]);
+    expect(blocklist('evil.example/a/b/').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'expression_match', hop: 1 })]);
+    // A short link to that very page is no cut: it is matched exactly.
+    const whole = await new LinkPreparer({ unfurl: false, maxUrlLength: 100 }).prepare('https://good.example%2F@evil.example/a/b/');
+    expect(whole.subject.targets.map((t) => t.cut)).toEqual([undefined, undefined]);
+    expect(blocklist('https://evil.example/a/b/').matchTargets(whole.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'url_match', hop: 1 })]);
+  });
+
   it('honours its configured limit: a longer limit matches the whole visited form', async () => {
     const prepared = await new LinkPreparer({ unfurl: false, maxUrlLength: 16384 }).prepare(hidden('/'));
     expect(prepared.subject.targets[1]!.canonical.canonical).toBe(`http://evil.example/${'%D0%B6'.repeat(1500)}`);

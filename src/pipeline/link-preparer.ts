@@ -23,6 +23,12 @@ export interface LinkTarget {
   hosts?: readonly string[];
   paths?: readonly string[];
   registrableDomain: string | null;
+  /**
+   * True when `canonical` is a URL cut to fit the length limit (to its host and a directory, see
+   * canonicalOrCut): the whole URL reached is another page, so it is matched by expression (host
+   * suffix, path prefix) and domain only, never as an exact URL. Absent otherwise.
+   */
+  cut?: boolean;
 }
 
 /** What link signal types read: the link as given and every URL its chain reached. */
@@ -76,14 +82,22 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
     const canonical = canonicalize(item, limits);
     const subject: LinkSubject = { input: item, targets: [linkTarget(0, canonical)] };
-    const seen = new Set([canonical.canonical]);
+    // Canonical form -> its target, to add each URL once.
+    const seen = new Map<string, LinkTarget>([[canonical.canonical, subject.targets[0]!]]);
     const addTarget = (next: Reached | undefined) => {
-      if (next === undefined || seen.has(next.canonical.canonical)) return;
+      if (next === undefined) return;
+      const known = seen.get(next.canonical.canonical);
+      if (known !== undefined) {
+        // That very URL reached whole after a cut one of the same form: it is an exact page now.
+        if (known.cut && !next.cut) delete known.cut;
+        return;
+      }
       // A URL cut to its host adds nothing to a target with that host: that one matches every host
       // and domain entry the cut would (and its own allowlisted path is not lost to the cut).
       if (next.cut && next.canonical.path === '/' && subject.targets.some((t) => t.canonical.host === next.canonical.host)) return;
-      seen.add(next.canonical.canonical);
-      subject.targets.push(linkTarget(subject.targets.length, next.canonical));
+      const target = linkTarget(subject.targets.length, next.canonical, next.cut);
+      seen.set(next.canonical.canonical, target);
+      subject.targets.push(target);
     };
     const errors: ErrorInfo[] = [];
     // Safe Browsing's reading unescapes before it finds the host (`http://good.com%2F@evil.com/`
@@ -192,9 +206,14 @@ function reachedCanonical(url: string, canonical: string | null, limits: Canonic
   return 'error' in reached ? undefined : reached;
 }
 
-/** A URL of a link's chain, ready for matching: its expressions and registrable domain. */
-export function linkTarget(hop: number, canonical: CanonicalUrl): LinkTarget {
-  return new PreparedTarget(hop, canonical, hostSuffixes(canonical.host, canonical.hostIsIp), pathPrefixes(canonical.path, canonical.query), registrableDomainOf(canonical));
+/**
+ * A URL of a link's chain, ready for matching: its expressions and registrable domain. `cut`: it
+ * is a longer URL cut to fit (see LinkTarget.cut).
+ */
+export function linkTarget(hop: number, canonical: CanonicalUrl, cut = false): LinkTarget {
+  const target = new PreparedTarget(hop, canonical, hostSuffixes(canonical.host, canonical.hostIsIp), pathPrefixes(canonical.path, canonical.query), registrableDomainOf(canonical));
+  if (cut) target.cut = true;
+  return target;
 }
 
 /**
@@ -204,6 +223,7 @@ export function linkTarget(hop: number, canonical: CanonicalUrl): LinkTarget {
  */
 class PreparedTarget implements LinkTarget {
   private built: string[] | undefined;
+  cut?: boolean;
 
   constructor(
     public hop: number,

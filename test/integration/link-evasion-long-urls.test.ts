@@ -1,10 +1,13 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobLimits, loadConfig } from '../../src/config/config.js';
 import { validateJob } from '../../src/jobs/validate-job.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { html, startServer, type TestServer } from './unfurl-servers.js';
+import { html, redirect, startServer, type TestServer } from './unfurl-servers.js';
 
 /**
  * A blocklisted link cannot get past its block by being long: every link a job accepts (its URL
@@ -80,5 +83,30 @@ describe('long links are unfurled under the configured limit', () => {
     expect(verdict.errors).toEqual([]);
     expect(server.requests).toContain(path);
     expect(verdict.items[0]!.details.chain).toEqual([expect.objectContaining({ status: 200 })]);
+  });
+});
+
+describe('a long redirector is followed to its blocklisted destination', () => {
+  let server: TestServer;
+  let listsDir: string;
+
+  beforeAll(async () => {
+    server = await startServer((req, res) => ((req.url ?? '').startsWith('/r?') ? redirect(res, 302, '/landing/') : html(res, '<html>landing</html>')));
+    listsDir = await mkdtemp(join(tmpdir(), 'abuse-scan-long-redirector-'));
+    await writeFile(join(listsDir, 'phish.txt'), '127.0.0.1/landing/\n');
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await rm(listsDir, { recursive: true, force: true });
+  });
+
+  it('1400 non-ASCII characters in its query (href over the limit, link within it): blocked, not url_too_long', async () => {
+    const link = `${server.origin}/r?q=${'ж'.repeat(1400)}`; // 1427 characters, href ~8430
+    expect(new URL(link).href.length).toBeGreaterThan(8192);
+    const verdict = await scanWith({ ABUSE_SCAN_LISTS_DIR: listsDir }, link, [`127.0.0.1:${server.port}`]);
+    expect(verdict.errors).toEqual([]);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals).toContainEqual(expect.objectContaining({ kind: 'expression_match', suggests: 'block', evidence: expect.objectContaining({ entry: '127.0.0.1/landing/', url: 'http://127.0.0.1/landing/' }) }));
   });
 });

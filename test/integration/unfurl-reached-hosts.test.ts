@@ -47,9 +47,11 @@ describe('link preparer: a redirect target longer than the URL limit', () => {
     ['/long-query', 'https://evil.example/login'],
     ['/long-path', 'https://evil.example/'],
   ])('%s is still matched on its host, cut to %s, and the error stays', async (path, cut) => {
-    const prepared = await preparer.prepare(`${server.origin}${path}`);
+    // A limit of 900 characters takes hrefs up to 9 x 900 + 64 = 8164: the 9000-character target is over it.
+    const limited = new LinkPreparer({ maxUrlLength: 900, unfurlOptions: { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000 } });
+    const prepared = await limited.prepare(`${server.origin}${path}`);
     expect(prepared.errors).toEqual([expect.objectContaining({ code: 'url_too_long' })]);
-    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual([`http://127.0.0.1${path}`, cut]);
+    expect(prepared.subject.targets.map((t) => [t.canonical.canonical, t.cut])).toEqual([[`http://127.0.0.1${path}`, undefined], [cut, true]]);
     expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([
       expect.objectContaining({ kind: 'domain_match', entry: 'evil.example', hop: 1 }),
     ]);
