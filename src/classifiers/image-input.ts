@@ -2,7 +2,8 @@
  * Turns the pipeline's one decode (8-bit RGB, sides <= 512) into a model's input sample:
  * bilinear resize to the model's size, then (pixel * scale - mean) / std per channel, in the
  * layout the manifest names. The image is never decoded a second time. A frame with alpha is
- * first flattened onto white (what a viewer sees); the decode keeps its stored RGB for PDQ.
+ * first flattened onto white (what a viewer sees), once per frame for all the image models; the
+ * decode keeps its stored RGB for PDQ.
  *
  * The resize samples like TensorFlow's resizeBilinear with alignCorners = true, which is what
  * nsfwjs applies before its model: corners map to corners, x_src = x_dst * (w_in - 1) / (w_out - 1).

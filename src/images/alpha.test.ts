@@ -21,4 +21,17 @@ describe('views of a frame with alpha', () => {
     flattenOntoWhite(frame);
     expect([...frame.data]).toEqual([200, 0, 0, 0, 0, 200, 0, 200, 0]);
   });
+
+  it('flattenOntoWhite composites a frame once, however many models read it, and again when its planes change', () => {
+    const shared = { data: Uint8Array.from(frame.data), alpha: Uint8Array.from(frame.alpha), width: 3, height: 1 };
+    const first = flattenOntoWhite(shared);
+    expect(flattenOntoWhite(shared)).toBe(first);
+    expect([...first.data]).toEqual([200, 0, 0, 127, 127, 227, 255, 255, 255]);
+    // Another frame with equal pixels is its own frame; new planes on the same object are new pixels.
+    expect(flattenOntoWhite({ ...shared })).not.toBe(first);
+    shared.alpha = Uint8Array.from([255, 255, 255]);
+    const second = flattenOntoWhite(shared);
+    expect(second).not.toBe(first);
+    expect([...second.data]).toEqual([200, 0, 0, 0, 0, 200, 0, 200, 0]);
+  });
 });

@@ -35,15 +35,30 @@ export function transparentAsWhite(frame: FrameWithAlpha): RgbFrame {
   return { data, width, height };
 }
 
-/** What a viewer sees on a white page: the frame composited onto white by its alpha. */
+/**
+ * The last flattening of each frame: every image model reads the same frame, and compositing a
+ * 512x512 frame costs milliseconds on the main thread, so it is done once per frame. Keyed on the
+ * frame object, and valid while it holds the same planes and size (a decode never changes its
+ * pixels in place); dropped with the frame.
+ */
+const flattened = new WeakMap<FrameWithAlpha, { data: Uint8Array; alpha: Uint8Array; view: RgbFrame }>();
+
+/**
+ * What a viewer sees on a white page: the frame composited onto white by its alpha. Computed once
+ * per frame (the result is shared: read it, never write to it); an opaque frame is returned as it is.
+ */
 export function flattenOntoWhite(frame: FrameWithAlpha): RgbFrame {
   const { alpha, width, height } = frame;
   if (!alpha) return frame;
+  const cached = flattened.get(frame);
+  if (cached && cached.data === frame.data && cached.alpha === alpha && cached.view.width === width && cached.view.height === height) return cached.view;
   const data = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
     const a = alpha[p]!;
     const white = 255 * (255 - a);
     for (let c = p * 3; c < p * 3 + 3; c++) data[c] = Math.round((frame.data[c]! * a + white) / 255);
   }
-  return { data, width, height };
+  const view = { data, width, height };
+  flattened.set(frame, { data: frame.data, alpha, view });
+  return view;
 }

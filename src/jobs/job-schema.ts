@@ -12,7 +12,41 @@ export function base64DecodedLength(base64: string): number {
 
 // Linear: whitespace may follow the padding, but no quantifier competes with the first one for
 // it (`[...\s]*={0,2}\s*$` backtracks quadratically on a long run of whitespace before a bad character).
-const BASE64_PATTERN = /^[A-Za-z0-9+/\s]*(?:=\s*){0,2}$/;
+// Whitespace is what wrapped base64 holds (CRLF or LF line breaks, spaces, tabs), no other: so the
+// string's size in JSON is known without serializing it (base64JsonBytes).
+const BASE64_PATTERN = /^[A-Za-z0-9+/\r\n\t ]*(?:=[\r\n\t ]*){0,2}$/;
+
+/**
+ * UTF-8 bytes of a valid `bytesBase64` string in JSON, quotes included: one byte a character,
+ * two for the escaped \r, \n and \t (`\\r`...). Exact for a string the schema accepted (its
+ * characters are ASCII, and none other needs escaping); at most 2 * length + 2 (base64JsonBytesBound).
+ */
+export function base64JsonBytes(base64: string): number {
+  // indexOf skips fast over the runs of base64 between line breaks; a string dense with them (a
+  // hostile one: all line breaks) is counted in one pass over its characters instead.
+  const budget = (base64.length >>> 5) + 16;
+  let escaped = 0;
+  for (const character of ['\n', '\r', '\t']) {
+    for (let at = base64.indexOf(character); at !== -1; at = base64.indexOf(character, at + 1)) {
+      if (++escaped > budget) return base64.length + countEscaped(base64) + 2;
+    }
+  }
+  return base64.length + escaped + 2;
+}
+
+function countEscaped(text: string): number {
+  let escaped = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 10 || code === 13 || code === 9) escaped++;
+  }
+  return escaped;
+}
+
+/** An upper bound of base64JsonBytes, in constant time. */
+export function base64JsonBytesBound(base64: string): number {
+  return 2 * base64.length + 2;
+}
 
 /** Characters in one metadata value. */
 export const MAX_METADATA_VALUE_LENGTH = 1024;

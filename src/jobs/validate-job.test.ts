@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ScanError } from '../errors.js';
-import { base64DecodedLength } from './job-schema.js';
+import { base64DecodedLength, base64JsonBytes, base64JsonBytesBound } from './job-schema.js';
 import { DEFAULT_JOB_LIMITS, maxBase64Length } from './limits.js';
-import { isPathUnder, validateJob } from './validate-job.js';
+import { isPathUnder, jobJsonBytes, validateJob } from './validate-job.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -154,6 +155,145 @@ describe('validateJob bounds the size of a job', () => {
   it('applies the defaults of limits a caller wrote without the metadata and job limits', () => {
     const limits = { maxItems: 100, maxUrlLength: 8192, maxInlineBytes: 1000, maxIdLength: 256 };
     expect(codeOf(() => validateJob({ ...valid, metadata: metadataOf(65) }, { limits }))).toMatch(/^invalid_job: metadata: metadata has 65 keys/);
+  });
+});
+
+describe('the size of a job as JSON (maxJobBytes), measured without serializing its inline images', () => {
+  const valid = { contentId: 'post-1', surface: 'upload', items: ['https://example.com/'] };
+  const exactBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+
+  afterEach(() => vi.restoreAllMocks());
+
+  // Any UTF-16 unit, and the ones JSON escapes or encodes long: quotes, backslashes, controls,
+  // U+2028, lone surrogates, multi-byte characters and pairs.
+  const unit = fc.oneof(
+    fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)),
+    fc.constantFrom('"', '\\', '\n', '\r', '\t', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', 'é', '€', '😀', 'a', '/'),
+  );
+  const text = (minLength: number, maxLength: number) => fc.string({ unit, minLength, maxLength });
+  // Base64 of any bytes, wrapped or sprinkled with the whitespace the schema allows, padding included.
+  const base64 = fc
+    .tuple(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.array(fc.tuple(fc.nat(), fc.constantFrom('\r\n', '\n', '\r', '\t', ' ', '\r\n\r\n')), { maxLength: 20 }))
+    .map(([bytes, breaks]) => {
+      let encoded = Buffer.from(bytes).toString('base64');
+      for (const [at, space] of breaks) {
+        const position = at % (encoded.length + 1);
+        encoded = encoded.slice(0, position) + space + encoded.slice(position);
+      }
+      return encoded;
+    });
+  const item = fc.oneof(
+    text(1, 40),
+    text(1, 40).map((url) => ({ url })),
+    base64.map((bytesBase64) => ({ bytesBase64 })),
+    fc.stringMatching(/^[a-z0-9]{1,12}\.png$/).map((name) => ({ path: `img/${name}` })),
+  );
+  const job = fc.record(
+    {
+      schemaVersion: fc.constant(1),
+      contentId: text(1, 30),
+      surface: text(1, 30),
+      tenant: text(1, 30),
+      items: fc.array(item, { minLength: 1, maxLength: 8 }),
+      metadata: fc.dictionary(text(0, 12).filter((key) => key !== '__proto__'), text(0, 40), { maxKeys: 6 }),
+    },
+    { requiredKeys: ['contentId', 'surface', 'items'] },
+  );
+
+  it('is exactly Buffer.byteLength(JSON.stringify(job)) at and over the cap, and payload_too_large over it (property)', () => {
+    fc.assert(
+      fc.property(job, fc.integer({ min: -3, max: 3 }), (input, delta) => {
+        const validated = validateJob(input, { imageRoot: '/srv/images' });
+        const exact = exactBytes(validated);
+        expect(jobJsonBytes(validated, -1)).toBe(exact);
+        // A bound, never below the size, when the cap is far.
+        expect(jobJsonBytes(validated, Number.MAX_SAFE_INTEGER)).toBeGreaterThanOrEqual(exact);
+        const cap = Math.max(0, exact + delta);
+        const measured = jobJsonBytes(validated, cap);
+        expect(measured > cap).toBe(exact > cap);
+        if (measured > cap) expect(measured).toBe(exact);
+        let refused: ScanError | undefined;
+        try {
+          validateJob(input, { imageRoot: '/srv/images', limits: { ...DEFAULT_JOB_LIMITS, maxJobBytes: cap } });
+        } catch (error) {
+          refused = error as ScanError;
+        }
+        if (exact > cap) {
+          expect(refused?.code).toBe('payload_too_large');
+          expect(refused?.detail).toEqual({ jobBytes: exact, maxJobBytes: cap });
+        } else {
+          expect(refused).toBeUndefined();
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it.each([
+    ['control characters', '\u0001'],
+    ['lone surrogates', '\udc00'],
+    ['three-byte characters', '€'],
+    ['quotes', '"'],
+  ])('bounds the rest of the job from above however it escapes (%s), and refuses it exactly over the cap', (_name, character) => {
+    const long = character.repeat(DEFAULT_JOB_LIMITS.maxUrlLength);
+    const input = { contentId: character.repeat(256), surface: 's', items: [long, { url: long }, { bytesBase64: 'aGVsbG8=' }], metadata: { [character.repeat(100)]: character.repeat(1000) } };
+    const validated = validateJob(input);
+    const exact = exactBytes(validated);
+    expect(jobJsonBytes(validated, Number.MAX_SAFE_INTEGER)).toBeGreaterThanOrEqual(exact);
+    expect(jobJsonBytes(validated, exact - 1)).toBe(exact);
+    expect(codeOf(() => validateJob(input, { limits: { ...DEFAULT_JOB_LIMITS, maxJobBytes: exact - 1 } }))).toMatch(/^payload_too_large: \(job\)/);
+    expect(codeOf(() => validateJob(input, { limits: { ...DEFAULT_JOB_LIMITS, maxJobBytes: exact } }))).toBeUndefined();
+  });
+
+  it('never serializes an inline image: four maximal ones accepted, a fifth refused with the exact size', () => {
+    const image = { bytesBase64: Buffer.alloc(DEFAULT_JOB_LIMITS.maxInlineBytes, 7).toString('base64') };
+    const serialized: number[] = [];
+    const stringify = JSON.stringify;
+    vi.spyOn(JSON, 'stringify').mockImplementation(function (this: unknown, ...args: Parameters<typeof JSON.stringify>) {
+      const result = stringify.apply(JSON, args) as string | undefined;
+      serialized.push(result?.length ?? 0);
+      return result as string;
+    });
+    const four = { ...valid, items: [image, image, image, image] };
+    expect(codeOf(() => validateJob(four))).toBeUndefined();
+    const five = { ...valid, items: [image, image, image, image, image] };
+    let refused: ScanError | undefined;
+    try {
+      validateJob(five);
+    } catch (error) {
+      refused = error as ScanError;
+    }
+    expect(Math.max(0, ...serialized)).toBeLessThan(10_000);
+    vi.restoreAllMocks();
+    expect(refused?.code).toBe('payload_too_large');
+    expect(refused?.detail).toEqual({ jobBytes: exactBytes({ ...five, schemaVersion: 1 }), maxJobBytes: DEFAULT_JOB_LIMITS.maxJobBytes });
+  });
+
+  it('keeps the trivial job cheap: no serialization at all under the cap', () => {
+    const spy = vi.spyOn(JSON, 'stringify');
+    expect(codeOf(() => validateJob(valid))).toBeUndefined();
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['form feed', 'aGVs\fbG8='],
+    ['vertical tab', 'aGVs\vbG8='],
+    ['no-break space', 'aGVs\u00a0bG8='],
+    ['line separator', 'aGVsbG8=\u2028'],
+    ['byte order mark', '\ufeffaGVsbG8='],
+  ])('allows only the whitespace of wrapped base64 (CR, LF, tab, space) in bytesBase64: refuses a %s', (_name, bytesBase64) => {
+    expect(codeOf(() => validateJob({ ...valid, items: [{ bytesBase64 }] }))).toMatch(/^invalid_job: items\.0\.bytesBase64: bytesBase64 is not base64/);
+    expect(codeOf(() => validateJob({ ...valid, items: [{ bytesBase64: 'aG Vs\tbG8=\r\n' }] }))).toBeUndefined();
+  });
+
+  it.each([
+    ['unwrapped', Buffer.alloc(1000, 7).toString('base64')],
+    ['PEM wrapped (CRLF every 64)', Buffer.alloc(3000, 7).toString('base64').match(/.{1,64}/g)!.join('\r\n')],
+    ['padding spread over lines', 'aGVsbA=\n=\t \r\n'],
+    ['nothing but line breaks (counted in one pass)', '\n\r\t '.repeat(5000)],
+  ])('base64JsonBytes is exact and within its bound: %s', (_name, value) => {
+    expect(base64JsonBytes(value)).toBe(exactBytes(value));
+    expect(base64JsonBytesBound(value)).toBeGreaterThanOrEqual(exactBytes(value));
   });
 });
 

@@ -1,7 +1,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ScanError } from '../errors.js';
-import { createJobSchema, scanJobSchema, type ScanJob } from './job-schema.js';
+import { base64JsonBytes, base64JsonBytesBound, createJobSchema, scanJobSchema, type ScanJob } from './job-schema.js';
 import { DEFAULT_JOB_LIMITS, resolveJobLimits, type JobLimits } from './limits.js';
 
 export interface JobValidationOptions {
@@ -45,6 +45,71 @@ function isPayloadTooLarge(issue: z.core.$ZodIssue): boolean {
   return issue.code === 'custom' && (issue.params as { payloadTooLarge?: boolean } | undefined)?.payloadTooLarge === true;
 }
 
+/**
+ * An upper bound of the UTF-8 bytes of JSON.stringify(value), without building it: a UTF-16 unit
+ * of a string is at most 6 bytes (a control character or a lone surrogate as `\u001f`).
+ */
+function jsonBytesBound(value: unknown): number {
+  if (typeof value === 'string') return 6 * value.length + 2;
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value).length : 4;
+  if (typeof value === 'boolean') return 5;
+  if (value === null || value === undefined) return 4;
+  if (Array.isArray(value)) {
+    let bytes = 2 + value.length; // brackets and commas
+    for (const element of value) bytes += jsonBytesBound(element);
+    return bytes;
+  }
+  if (typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+    let bytes = 2;
+    for (const key in value) {
+      if (Object.hasOwn(value, key)) bytes += 6 * key.length + 4 + jsonBytesBound((value as Record<string, unknown>)[key]); // quotes, colon, comma
+    }
+    return bytes;
+  }
+  return Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
+}
+
+function isInlineImage(item: unknown): item is { bytesBase64: string } {
+  return typeof item === 'object' && item !== null && typeof (item as { bytesBase64?: unknown }).bytesBase64 === 'string';
+}
+
+/**
+ * The UTF-8 bytes of a validated job serialized as JSON (what is stored in Redis), without
+ * serializing its inline images: exact whenever it is over `atMost`, otherwise possibly a bound
+ * (still at most `atMost`). The inline strings, up to megabytes each, are measured by length (their
+ * characters are checked by the schema: base64JsonBytes), first as a constant-time bound; only
+ * when the bound of the whole job is over `atMost` is the rest serialized and the escaped line
+ * breaks counted. Pass `atMost` = -1 for the exact size.
+ */
+export function jobJsonBytes(job: ScanJob, atMost: number): number {
+  let bound = 2;
+  let inline = false;
+  for (const key in job) {
+    if (!Object.hasOwn(job, key)) continue;
+    const value = (job as Record<string, unknown>)[key];
+    bound += 6 * key.length + 4;
+    if (key !== 'items' || !Array.isArray(value)) {
+      bound += jsonBytesBound(value);
+      continue;
+    }
+    bound += 2 + value.length;
+    for (const item of value) {
+      if (!isInlineImage(item)) {
+        bound += jsonBytesBound(item);
+        continue;
+      }
+      inline = true;
+      bound += jsonBytesBound({ ...item, bytesBase64: '' }) - 2 + base64JsonBytesBound(item.bytesBase64);
+    }
+  }
+  if (bound <= atMost) return bound;
+  if (!inline) return Buffer.byteLength(JSON.stringify(job), 'utf8');
+  // The job with empty inline strings, then each string's exact size in their place.
+  let bytes = Buffer.byteLength(JSON.stringify({ ...job, items: job.items.map((item) => (isInlineImage(item) ? { ...item, bytesBase64: '' } : item)) }), 'utf8');
+  for (const item of job.items) if (isInlineImage(item)) bytes += base64JsonBytes(item.bytesBase64) - 2;
+  return bytes;
+}
+
 const schemaCache = new WeakMap<JobLimits, ReturnType<typeof createJobSchema>>();
 
 function schemaFor(limits: JobLimits) {
@@ -81,7 +146,7 @@ export function validateJob(input: unknown, options: JobValidationOptions = {}):
   const job = result.data;
   // Every field is bounded by now, but items times their caps is not: the job as stored is.
   const { maxJobBytes } = resolveJobLimits(limits);
-  const jobBytes = Buffer.byteLength(JSON.stringify(job), 'utf8');
+  const jobBytes = jobJsonBytes(job, maxJobBytes);
   if (jobBytes > maxJobBytes) {
     throw new ScanError('payload_too_large', `(job): the job is ${jobBytes} bytes as JSON, at most ${maxJobBytes} are allowed`, { jobBytes, maxJobBytes });
   }

@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { testRedis } from '../../test/harness/redis.js';
 import { RedisLiveness, type ProbedClient } from './redis-liveness.js';
 
 const silentLogger = { warn: () => undefined, info: () => undefined };
@@ -92,5 +94,94 @@ describe('RedisLiveness', () => {
     await liveness.probeAll();
     expect(pings).toBe(1);
     expect(liveness.health()).toEqual({ healthy: true });
+  });
+
+  it('resets a silent connection once when its deadline and the next round both come due after a stall', async () => {
+    const client = fakeClient();
+    client.answering = false;
+    const liveness = new RedisLiveness({ targets: () => [{ name: 'shared connection', address: 'a', client }], unhealthyAfterMs: 1000, intervalMs: 10, logger: silentLogger });
+    const first = liveness.probeAll(); // probe sent now, deadline in 10 ms
+    let second: Promise<void> | undefined;
+    setTimeout(() => (second = liveness.probeAll()), 10); // the next round, due with the deadline
+    setImmediate(() => {
+      const end = Date.now() + 50;
+      while (Date.now() < end);
+    });
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await second;
+    expect(client.destroyed).toBe(1);
+  });
+
+  describe('after an event-loop stall longer than the deadline, with a healthy Redis (real Redis)', () => {
+    /** Blocks the event loop, as a long synchronous job or a GC pause does. */
+    const stall = (ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end);
+    };
+
+    async function watched(client: Redis, probed: ProbedClient = client as unknown as ProbedClient) {
+      await client.ping();
+      const warnings: string[] = [];
+      let closes = 0;
+      client.on('close', () => closes++);
+      const liveness = new RedisLiveness({
+        targets: () => [{ name: 'shared connection', address: 'Redis at 127.0.0.1:6379', client: probed }],
+        unhealthyAfterMs: 1000,
+        intervalMs: 100,
+        logger: { warn: (...args: unknown[]) => void warnings.push(String(args[1])), info: () => undefined },
+      });
+      return { liveness, warnings, closes: () => closes };
+    }
+
+    it('does not reset the connection whose answer waits in its socket when the deadline fires', async () => {
+      const client = testRedis();
+      try {
+        const { liveness, warnings, closes } = await watched(client);
+        const round = liveness.probeAll(); // ROLE sent: Redis answers within a millisecond
+        setImmediate(() => stall(400)); // the loop is blocked past the deadline before the answer is read
+        await round;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        expect(warnings).toEqual([]);
+        expect(closes()).toBe(0);
+        expect(client.status).toBe('ready');
+        expect(liveness.health()).toEqual({ healthy: true });
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it('does not reset it either when the next round finds the probe still marked unanswered (started watchdog)', async () => {
+      const client = testRedis();
+      let stalls = 0;
+      // The real client, with a stall right after the probe is sent (the first two probes).
+      const probed: ProbedClient = {
+        get status() {
+          return client.status;
+        },
+        get stream() {
+          return client.stream;
+        },
+        ping: () => client.ping(),
+        role: () => {
+          const reply = client.role();
+          if (stalls++ < 2) setImmediate(() => stall(350));
+          return reply;
+        },
+        disconnect: (reconnect) => client.disconnect(reconnect),
+      };
+      try {
+        const { liveness, warnings, closes } = await watched(client, probed);
+        liveness.start();
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await liveness.stop();
+        expect(stalls).toBeGreaterThanOrEqual(3);
+        expect(warnings).toEqual([]);
+        expect(closes()).toBe(0);
+        expect(liveness.health()).toEqual({ healthy: true });
+      } finally {
+        client.disconnect();
+      }
+    });
   });
 });

@@ -127,7 +127,7 @@ export class RedisLiveness {
     }
     if (state.inFlight) {
       // The last probe is still unanswered: past its deadline, reset the socket (once per deadline).
-      if (this.now() - state.sentAt >= this.intervalMs) this.reset(target, key, state);
+      if (this.now() - state.sentAt >= this.intervalMs) await this.resetUnlessAnswered(target, key, state);
       return;
     }
     state.inFlight = true;
@@ -154,7 +154,21 @@ export class RedisLiveness {
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.intervalMs)));
     await Promise.race([answer, deadline]);
     clearTimeout(timer);
-    if (state.inFlight) this.reset(target, key, state);
+    if (state.inFlight) await this.resetUnlessAnswered(target, key, state);
+  }
+
+  /**
+   * Resets a connection whose probe is past its deadline, unless the answer is already waiting in
+   * its socket. Timers run before the loop polls its sockets: after the event loop was blocked
+   * (a long synchronous job, a GC pause) for longer than the deadline, the deadline fires before
+   * the reply that arrived meanwhile is read. So first let the loop poll once (setImmediate runs
+   * right after the poll phase), then look again. A deadline and the next round's check can both
+   * come due after one stall: only the first of them resets (once per deadline).
+   */
+  private async resetUnlessAnswered(target: LivenessTarget, key: string, state: TargetState): Promise<void> {
+    const sentAt = state.sentAt;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (state.inFlight && state.sentAt === sentAt) this.reset(target, key, state);
   }
 
   /** ROLE's first element (`master`, `slave`, `sentinel`), or undefined when only PING is allowed. */
