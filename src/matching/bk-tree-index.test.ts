@@ -4,21 +4,10 @@
  * outnumber live ones the tree compacts itself, in slices off the event loop, exactly throughout.
  */
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../test/harness/seeded-random.js';
+import { nearHash, seededHashes } from '../../test/harness/seeded-random.js';
 import { BkTreeIndex } from './bk-tree-index.js';
 import { createIndex } from './choose-index.js';
 import { LinearIndex } from './linear-index.js';
-
-function hashes(seed: number, count: number): Uint8Array[] {
-  const rand = seededRandom(seed);
-  return Array.from({ length: count }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
-}
-
-function near(hash: Uint8Array, flips: number): Uint8Array {
-  const copy = Uint8Array.from(hash);
-  for (let bit = 0; bit < flips; bit++) copy[(bit * 37) % 32]! ^= 1 << bit % 8;
-  return copy;
-}
 
 /** An exact-match set's index (threshold 0, 1,000 entries: what EntryIndex creates) and the linear reference. */
 function exactMatchSet(live: number, seed: number): { tree: BkTreeIndex; linear: LinearIndex; stored: Uint8Array[] } {
@@ -26,7 +15,7 @@ function exactMatchSet(live: number, seed: number): { tree: BkTreeIndex; linear:
   expect(index).toBeInstanceOf(BkTreeIndex);
   const tree = index as BkTreeIndex;
   const linear = new LinearIndex(256);
-  const stored = hashes(seed, live);
+  const stored = seededHashes(seed, live);
   stored.forEach((hash, id) => {
     tree.add(id, hash);
     linear.add(id, hash);
@@ -37,7 +26,7 @@ function exactMatchSet(live: number, seed: number): { tree: BkTreeIndex; linear:
 describe('BK-tree under churn', () => {
   it('an exact-match set whose entries are replaced one by one stays bounded, without a turn of the event loop', () => {
     const { tree, linear } = exactMatchSet(1000, 1);
-    const fresh = hashes(2, 20_000);
+    const fresh = seededHashes(2, 20_000);
     let maxNodes = 0;
     // 20,000 replace-one changes (remove the oldest, add a new entry number), applied in one go as a
     // replica applies a changelog batch: the tree never gets a slice of the event loop.
@@ -48,7 +37,7 @@ describe('BK-tree under churn', () => {
       linear.add(1000 + i, fresh[i]!);
       maxNodes = Math.max(maxNodes, tree.nodes);
       if (i % 997 === 0) {
-        for (const query of [fresh[i]!, fresh[Math.max(0, i - 500)]!, near(fresh[i]!, 1)]) expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
+        for (const query of [fresh[i]!, fresh[Math.max(0, i - 500)]!, nearHash(fresh[i]!, 1)]) expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
       }
     }
     expect(tree.size).toBe(1000);
@@ -63,7 +52,7 @@ describe('BK-tree under churn', () => {
     // the machine's speed; the background slices are the same steps (runInSlices).
     const tree = new BkTreeIndex(256, 30_000, { compactionScheduling: 'manual' });
     const linear = new LinearIndex(256);
-    const stored = hashes(3, 30_000);
+    const stored = seededHashes(3, 30_000);
     stored.forEach((hash, id) => {
       tree.add(id, hash);
       linear.add(id, hash);
@@ -79,7 +68,7 @@ describe('BK-tree under churn', () => {
       linear.remove(id);
     }
     expect(tree.rebuilding).toBe(true); // started by a removal
-    const more = hashes(4, 2000);
+    const more = seededHashes(4, 2000);
     let steps = 0;
     while (!tree.advanceRebuild(500)) {
       steps++;
@@ -93,7 +82,7 @@ describe('BK-tree under churn', () => {
       // Re-adding a removed entry's own hash under a new number revives its dead node.
       tree.add(100_000 + steps, stored[2 * steps]!);
       linear.add(100_000 + steps, stored[2 * steps]!);
-      for (const query of [stored[2 * steps]!, stored[1201 + 2 * steps]!, hash, near(hash, 2)]) {
+      for (const query of [stored[2 * steps]!, stored[1201 + 2 * steps]!, hash, nearHash(hash, 2)]) {
         expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
         expect(tree.query(query, 3)).toEqual(linear.query(query, 3));
       }
@@ -103,7 +92,7 @@ describe('BK-tree under churn', () => {
     expect(tree.size).toBe(linear.size);
     expect(tree.nodes).toBe(tree.size);
     for (let q = 0; q < 300; q++) {
-      const query = q % 2 ? stored[q * 97]! : near(stored[q * 97]!, q % 4);
+      const query = q % 2 ? stored[q * 97]! : nearHash(stored[q * 97]!, q % 4);
       expect(tree.query(query, q % 3)).toEqual(linear.query(query, q % 3));
     }
   });

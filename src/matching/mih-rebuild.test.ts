@@ -4,20 +4,9 @@
  * the event loop, and each rebuilt table is swapped in with the changes made meanwhile.
  */
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../test/harness/seeded-random.js';
+import { nearHash, seededHashes } from '../../test/harness/seeded-random.js';
 import { LinearIndex } from './linear-index.js';
 import { MihIndex } from './mih-index.js';
-
-function hashes(seed: number, count: number): Uint8Array[] {
-  const rand = seededRandom(seed);
-  return Array.from({ length: count }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
-}
-
-function near(hash: Uint8Array, flips: number): Uint8Array {
-  const copy = Uint8Array.from(hash);
-  for (let bit = 0; bit < flips; bit++) copy[(bit * 37) % 32]! ^= 1 << bit % 8;
-  return copy;
-}
 
 /** Longest gap between turns of a 1 ms interval while `work` runs, and whether it ever fired. */
 async function loopGaps(work: () => Promise<void>): Promise<{ maxGapMs: number; ticks: number }> {
@@ -41,7 +30,7 @@ async function loopGaps(work: () => Promise<void>): Promise<{ maxGapMs: number; 
 
 describe('MIH rebuilds off the query path', () => {
   it('a query that finds a rebuild due starts it and answers at once, exactly, without building', async () => {
-    const stored = hashes(1, 24_000);
+    const stored = seededHashes(1, 24_000);
     const mih = new MihIndex(256, { designRadius: 31, expectedSize: 20_000 });
     const linear = new LinearIndex(256);
     stored.slice(0, 16_000).forEach((hash, id) => {
@@ -59,13 +48,13 @@ describe('MIH rebuilds off the query path', () => {
       mih.remove(id);
       linear.remove(id);
     }
-    const queries = [stored[3]!, near(stored[100]!, 20), near(stored[20_000]!, 30), ...hashes(2, 20)];
+    const queries = [stored[3]!, nearHash(stored[100]!, 20), nearHash(stored[20_000]!, 30), ...hashes(2, 20)];
     for (const query of queries) {
       expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
       expect(mih.rebuilding).toBe(true); // started, not run: the build is left to the event loop
     }
     // Changes keep landing while it runs; every answer stays exact, before and after the swap.
-    const more = hashes(3, 400);
+    const more = seededHashes(3, 400);
     let next = 24_000;
     while (mih.rebuilding) {
       await new Promise((resolve) => setImmediate(resolve));
@@ -75,7 +64,7 @@ describe('MIH rebuilds off the query path', () => {
       mih.remove(next - 24_000 + 1);
       linear.remove(next - 24_000 + 1);
       next++;
-      const query = near(stored[next % stored.length]!, next % 32);
+      const query = nearHash(stored[next % stored.length]!, next % 32);
       expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
     }
     expect(next).toBeGreaterThan(24_001); // the build took several turns of the event loop
@@ -84,7 +73,7 @@ describe('MIH rebuilds off the query path', () => {
   });
 
   it('a set that outgrew its layout gets new tables (all swapped in at the end), exact throughout', () => {
-    const stored = hashes(4, 12_000);
+    const stored = seededHashes(4, 12_000);
     const mih = new MihIndex(256, { expectedSize: 10, rebuildScheduling: 'manual' });
     const linear = new LinearIndex(256);
     const initialWidths = mih.substringWidths;
@@ -101,20 +90,20 @@ describe('MIH rebuilds off the query path', () => {
       linear.add(id, stored[id]!);
       mih.remove(step * 3);
       linear.remove(step * 3);
-      const query = near(stored[(step * 131) % 10_000]!, step % 32);
+      const query = nearHash(stored[(step * 131) % 10_000]!, step % 32);
       expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
       step++;
     }
     expect(step).toBeGreaterThan(3);
     expect(mih.substringWidths).not.toEqual(initialWidths);
     for (let q = 0; q < 40; q++) {
-      const query = near(stored[q * 251]!, q % 32);
+      const query = nearHash(stored[q * 251]!, q % 32);
       expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
     }
   });
 
   it('queries during a rebuild started by many pending adds find those adds by probing, not one by one', () => {
-    const stored = hashes(6, 30_000);
+    const stored = seededHashes(6, 30_000);
     const mih = new MihIndex(256, { designRadius: 31, expectedSize: 20_000, rebuildScheduling: 'manual' });
     const linear = new LinearIndex(256);
     const addRange = (from: number, to: number) => {
@@ -130,7 +119,7 @@ describe('MIH rebuilds off the query path', () => {
       mih.remove(id);
       linear.remove(id);
     }
-    const queries = [near(stored[25_000]!, 12), near(stored[3]!, 30), ...hashes(7, 10)];
+    const queries = [nearHash(stored[25_000]!, 12), nearHash(stored[3]!, 30), ...hashes(7, 10)];
     expect(mih.query(queries[0]!, 31)).toEqual(linear.query(queries[0]!, 31));
     expect(mih.rebuilding).toBe(true);
     // A query moves at most 4,096 of them into the tables' overflow (as with unindexed adds); the
@@ -151,7 +140,7 @@ describe('MIH rebuilds off the query path', () => {
 
   it('compactInBackground yields to the event loop: timers fire during the build', async () => {
     const mih = new MihIndex(256, { designRadius: 31, expectedSize: 60_000 });
-    hashes(5, 50_000).forEach((hash, id) => mih.add(id, hash));
+    seededHashes(5, 50_000).forEach((hash, id) => mih.add(id, hash));
     let fired = false;
     setTimeout(() => (fired = true), 0);
     const { maxGapMs, ticks } = await loopGaps(async () => {

@@ -12,3 +12,16 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `count` uniformly random 256-bit hashes from `seed` (index and rebuild tests). */
+export function seededHashes(seed: number, count: number): Uint8Array[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: count }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
+}
+
+/** A copy of `hash` with `flips` bits inverted, spread over its bytes: at distance `flips` (up to 8). */
+export function nearHash(hash: Uint8Array, flips: number): Uint8Array {
+  const copy = Uint8Array.from(hash);
+  for (let bit = 0; bit < flips; bit++) copy[(bit * 37) % 32]! ^= 1 << bit % 8;
+  return copy;
+}
