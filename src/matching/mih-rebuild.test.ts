@@ -48,7 +48,7 @@ describe('MIH rebuilds off the query path', () => {
       mih.remove(id);
       linear.remove(id);
     }
-    const queries = [stored[3]!, nearHash(stored[100]!, 20), nearHash(stored[20_000]!, 30), ...hashes(2, 20)];
+    const queries = [stored[3]!, nearHash(stored[100]!, 20), nearHash(stored[20_000]!, 30), ...seededHashes(2, 20)];
     for (const query of queries) {
       expect(mih.query(query, 31)).toEqual(linear.query(query, 31));
       expect(mih.rebuilding).toBe(true); // started, not run: the build is left to the event loop
@@ -119,7 +119,7 @@ describe('MIH rebuilds off the query path', () => {
       mih.remove(id);
       linear.remove(id);
     }
-    const queries = [nearHash(stored[25_000]!, 12), nearHash(stored[3]!, 30), ...hashes(7, 10)];
+    const queries = [nearHash(stored[25_000]!, 12), nearHash(stored[3]!, 30), ...seededHashes(7, 10)];
     expect(mih.query(queries[0]!, 31)).toEqual(linear.query(queries[0]!, 31));
     expect(mih.rebuilding).toBe(true);
     // A query moves at most 4,096 of them into the tables' overflow (as with unindexed adds); the

@@ -19,7 +19,7 @@ export function seededHashes(seed: number, count: number): Uint8Array[] {
   return Array.from({ length: count }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
 }
 
-/** A copy of `hash` with `flips` bits inverted, spread over its bytes: at distance `flips` (up to 8). */
+/** A copy of `hash` with `flips` bits inverted, one per byte: at distance `flips` (up to 32). */
 export function nearHash(hash: Uint8Array, flips: number): Uint8Array {
   const copy = Uint8Array.from(hash);
   for (let bit = 0; bit < flips; bit++) copy[(bit * 37) % 32]! ^= 1 << bit % 8;
