@@ -308,4 +308,11 @@ describe('base64DecodedLength', () => {
   it.each([0, 1, 2, 3, 4, 5, 100, 1001])('is exact for %i bytes', (n) => {
     expect(base64DecodedLength(Buffer.alloc(n, 7).toString('base64'))).toBe(n);
   });
+
+  it.each([1, 2, 3, 64, 1001, 3000])('is exact for %i bytes wrapped with CRLF, LF, tabs and spaces, padding spread over lines', (n) => {
+    const base64 = Buffer.alloc(n, 7).toString('base64');
+    const wrapped = base64.match(/.{1,7}/g)!.join(['\r\n', '\n', '\t', ' '][n % 4]!).replace(/=/g, '=\n ');
+    expect(base64DecodedLength(wrapped)).toBe(n);
+    expect(base64DecodedLength(' \n'.repeat(5000) + base64 + '\r\n'.repeat(5000))).toBe(n); // dense whitespace: counted in one pass
+  });
 });
