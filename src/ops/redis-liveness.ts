@@ -1,3 +1,4 @@
+import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
 
 /** Default of how long Redis may leave the worker's probes unanswered before /healthz fails. */
@@ -55,6 +56,8 @@ interface TargetState {
 
 /** Statuses with a socket: `connect` is a TCP connection whose ready check has not been answered. */
 const SOCKET_STATUSES = new Set(['ready', 'connect']);
+/** How a probe past its deadline settles; shared, so a missed deadline captures no stack. */
+const PROBE_DEADLINE = new Error('liveness probe deadline');
 
 /**
  * The worker's Redis liveness watchdog. ioredis holds a command as long as its socket is open
@@ -150,10 +153,8 @@ export class RedisLiveness {
         state.inFlight = false;
       },
     );
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.intervalMs)));
-    await Promise.race([answer, deadline]);
-    clearTimeout(timer);
+    // The probe's deadline; past it (or once answered) the state tells which.
+    await withDeadline(answer, this.intervalMs, () => PROBE_DEADLINE).catch(() => undefined);
     if (state.inFlight) await this.resetUnlessAnswered(target, key, state);
   }
 

@@ -70,15 +70,18 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
 
   /** The unfurler's options; its URL limit defaults to the preparer's. */
   private readonly unfurlOptions: UnfurlOptions | undefined;
+  /** Canonicalization limits of every link and hop (built once, not per link). */
+  private readonly limits: CanonicalizeOptions;
 
   constructor(private readonly options: LinkPreparerOptions = {}) {
     const { maxUrlLength, unfurlOptions } = options;
     this.unfurlOptions = maxUrlLength !== undefined && unfurlOptions?.maxUrlLength === undefined ? { ...unfurlOptions, maxUrlLength } : unfurlOptions;
+    this.limits = maxUrlLength !== undefined ? { maxLength: maxUrlLength } : {};
   }
 
   async prepare(item: ScanItem): Promise<PreparedItem<LinkSubject>> {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
-    const limits = { ...(this.options.maxUrlLength !== undefined && { maxLength: this.options.maxUrlLength }) };
+    const { limits } = this;
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
     const canonical = canonicalize(item, limits);
     const subject: LinkSubject = { input: item, targets: [linkTarget(0, canonical)] };
