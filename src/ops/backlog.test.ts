@@ -115,3 +115,30 @@ describe('readBacklog against Redis', () => {
     }
   });
 });
+
+describe('readBacklog when the stream was trimmed past what a group read', () => {
+  const prefix = uniquePrefix('backlog-trim');
+  afterAll(() => removeTestKeys(prefix));
+
+  // Redis 7.0-7.4 keep counting a group's reads across a trimmed gap, so XINFO's lag stays at the
+  // number of verdicts lost once the group caught up (redis/redis#13957): a consumer of an older
+  // version, or one reading with plain XREADGROUP, leaves a group in that state (ours repairs it).
+  it('reports every kept entry as unread behind the oldest kept one, and 0 once the group caught up', async () => {
+    const redis = testRedis();
+    try {
+      const stream = `${prefix}:verdicts`;
+      for (let i = 0; i < 10; i++) await redis.xadd(stream, '*', 'jobId', `j${i}`);
+      await redis.xgroup('CREATE', stream, 'audit', '0');
+      await redis.xreadgroup('GROUP', 'audit', 'c1', 'COUNT', 2, 'STREAMS', stream, '>');
+      await redis.xtrim(stream, 'MAXLEN', 3);
+      // Before: 8 (XINFO's count: the 5 trimmed ones included).
+      expect((await readBacklog([], redis, stream)).consumerGroups).toEqual([{ group: 'audit', lag: 3, pending: 2 }]);
+
+      await redis.xreadgroup('GROUP', 'audit', 'c1', 'STREAMS', stream, '>');
+      // Before: 5, for as long as the stream lived.
+      expect((await readBacklog([], redis, stream)).consumerGroups).toEqual([{ group: 'audit', lag: 0, pending: 5 }]);
+    } finally {
+      await redis.quit();
+    }
+  });
+});

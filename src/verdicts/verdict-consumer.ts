@@ -5,6 +5,7 @@ import { ScanError } from '../errors.js';
 import { consumedVerdictSchema, type ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX } from '../queues/names.js';
 import { withDeadline } from '../runtime/deadline.js';
+import { runScript } from '../runtime/redis-script.js';
 import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from './verdict-keys.js';
 
@@ -58,6 +59,8 @@ export interface VerdictConsumerOptions {
    * group's dead-letter stream, then acknowledged), with the entry's id; and, with entryId `''`,
    * of other failures: a Redis that cannot be reached or does not answer is reported once per
    * outage, as ScanError `redis_unavailable` naming the Redis and the last connection error.
+   * Verdicts trimmed from the stream before they were handled come as VerdictsLostError
+   * (`verdicts_lost`): with entryId `''` those the group never read, else one pending entry.
    */
   onError?: (error: unknown, entryId: string) => void;
 }
@@ -70,7 +73,122 @@ export function deadLetterStreamKey(prefix: string, group: string): string {
   return `${verdictKeys(prefix).stream}:dead-letter:${group}`;
 }
 
+/**
+ * Verdicts this group will never handle: the stream (trimmed to the workers'
+ * ABUSE_SCAN_VERDICT_STREAM_MAXLEN) dropped them before the group read them, or before a consumer
+ * that had read them acknowledged them (it died or was stuck).
+ */
+export class VerdictsLostError extends Error {
+  readonly code = 'verdicts_lost';
+
+  constructor(
+    /** How many verdicts. */
+    readonly count: number,
+    /** For verdicts the group never read: their ids are after this one (the last id the group read)... */
+    readonly after?: string,
+    /** ...and before this one (the oldest entry the stream keeps). */
+    readonly before?: string,
+  ) {
+    super(
+      after === undefined
+        ? 'verdict trimmed from the stream before it was acknowledged: it cannot be delivered again'
+        : `${count} verdicts trimmed from the stream before the group read them (ids after ${after}, before ${before})`,
+    );
+    this.name = 'VerdictsLostError';
+  }
+}
+
 type StreamEntry = [id: string, fields: string[] | null];
+
+/** Lua helpers: a field of a flat field/value reply; stream id order (decimal strings: ids go past 2^53). */
+const LUA_HELPERS = `
+local function field(list, name)
+  for i = 1, #list, 2 do if list[i] == name then return list[i + 1] end end
+end
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if am ~= bm then
+    if #am ~= #bm then return #am < #bm end
+    return am < bm
+  end
+  if #as ~= #bs then return #as < #bs end
+  return as < bs
+end
+`;
+
+/**
+ * Creates the group with its read counter set (Redis leaves it unknown at '0' on a stream that
+ * has entries, and at '$'), so that entries trimmed before the group reads them can be counted.
+ * Plain XGROUP CREATE on a Redis before 7 (no counters).
+ * KEYS: stream. ARGV: group, '0' or '$'.
+ */
+const CREATE_GROUP = `${LUA_HELPERS}
+local added, length = 0, 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local stream = redis.call('XINFO', 'STREAM', KEYS[1])
+  added, length = field(stream, 'entries-added'), field(stream, 'length')
+end
+if not added then return redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM') end
+local read = added - length
+if ARGV[2] == '$' then read = added end
+return redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM', 'ENTRIESREAD', read)
+`;
+
+/**
+ * Reads new entries for the group, first checking for entries trimmed before the group read them:
+ * its last-delivered id is older than the stream's first entry, and fewer entries were read than
+ * were added before that first entry. Those are returned ({ count, last-delivered id, first entry
+ * id }) and the group's read counter is set past them: Redis 7.0-7.4 would otherwise count them
+ * as unread in XINFO's lag for good (redis/redis#13957). Nothing new to read means the group has
+ * read every entry: a counter that differs from the stream's (a client that read across such a
+ * gap left it) is set right too. One script, so that no consumer of the group reads past a gap
+ * between the check and the read.
+ * KEYS: stream. ARGV: group, consumer, count. Returns { lost or nil, XREADGROUP reply }.
+ */
+const READ_NEW = `${LUA_HELPERS}
+local lost = false
+local stream = redis.pcall('XINFO', 'STREAM', KEYS[1])
+local group, last, read, added
+if not stream.err then
+  for _, each in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    if field(each, 'name') == ARGV[1] then group = each end
+  end
+end
+if group then
+  last, read, added = field(group, 'last-delivered-id'), field(group, 'entries-read'), field(stream, 'entries-added')
+  local first, length = field(stream, 'first-entry'), field(stream, 'length')
+  if read and added and first and older(last, first[1]) and added - length > read then
+    lost = { added - length - read, last, first[1] }
+    read = added - length
+    redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', read)
+  end
+end
+local entries = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not entries and read and added and read ~= added then
+  redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', added)
+end
+return { lost, entries }
+`;
+
+/**
+ * Of the given entries, keeps those still pending for this consumer: their idle time is reset so
+ * that no claim pass takes them over. Returns their ids; the others were taken over (or acknowledged).
+ * KEYS: stream. ARGV: group, consumer, then the entry ids.
+ */
+const KEEP_OWNED = `
+local owned = {}
+for i = 3, #ARGV do
+  if redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])[1] then owned[#owned + 1] = ARGV[i] end
+end
+for i = 1, #owned, 1000 do
+  local claim = { 'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0 }
+  for j = i, math.min(i + 999, #owned) do claim[#claim + 1] = owned[j] end
+  claim[#claim + 1] = 'JUSTID'
+  redis.call(unpack(claim))
+end
+return owned
+`;
 
 /** What close() waits beyond blockMs: a read that just started returns within blockMs. */
 const CLOSE_MARGIN_MS = 1000;
@@ -103,6 +221,8 @@ export class VerdictConsumer {
   private readonly batchSize: number;
   private readonly blockMs: number;
   private readonly claimIdleMs: number;
+  /** How long entries read and not handled yet are left idle before they are kept from claim passes. */
+  private readonly keepMs: number;
   private readonly commandTimeoutMs: number;
   private closing = false;
   private closed: Promise<void> | undefined;
@@ -117,6 +237,7 @@ export class VerdictConsumer {
     this.batchSize = checkedInteger('batchSize', options.batchSize ?? 100, 1);
     this.blockMs = checkedInteger('blockMs', options.blockMs ?? 2000, 1);
     this.claimIdleMs = checkedInteger('claimIdleMs', options.claimIdleMs ?? 60_000, 0);
+    this.keepMs = this.claimIdleMs / 4;
     this.commandTimeoutMs = checkedInteger('commandTimeoutMs', options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 1);
     this.redis = ownConnection(options.connection);
     // Listening also keeps ioredis from printing every failed reconnect.
@@ -147,7 +268,7 @@ export class VerdictConsumer {
 
   private async ensureGroup(): Promise<void> {
     try {
-      await this.redis.xgroup('CREATE', this.stream, this.options.group, this.options.startFrom === 'now' ? '$' : '0', 'MKSTREAM');
+      await runScript(this.redis, CREATE_GROUP, [this.stream], [this.options.group, this.options.startFrom === 'now' ? '$' : '0']);
     } catch (error) {
       if (!String(error).includes('BUSYGROUP')) throw error;
     }
@@ -199,9 +320,10 @@ export class VerdictConsumer {
         if (this.closing) return;
         // One page of a claim pass per read: while the pass goes on, reads do not wait for new
         // verdicts (the pass would take a blockMs per page) but new verdicts are not starved either.
-        const entries = await this.read('>', claimCursor === '0-0' ? this.blockMs : undefined);
+        const readAt = Date.now();
+        const entries = await this.readNew(claimCursor === '0-0' ? this.blockMs : undefined);
         this.outage = false;
-        await this.handleAll(entries, false);
+        await this.handleAll(entries, false, readAt);
       } catch (error) {
         // Redis restarted or is away, the stream or group was deleted, a failover: report, wait, carry on.
         if (this.closing) return;
@@ -219,21 +341,41 @@ export class VerdictConsumer {
   private async handleOwnPending(): Promise<void> {
     let after = '0';
     while (!this.closing) {
+      const readAt = Date.now();
       const entries = await this.read(after, undefined);
       const last = entries.at(-1);
       if (!last) return;
-      await this.handleAll(entries, true);
+      await this.handleAll(entries, true, readAt);
       after = last[0];
     }
   }
 
   /** One page of a claim pass: takes over entries idle for claimIdleMs; returns the cursor ('0-0' once the pass is done). */
   private async claimPage(cursor: string): Promise<string> {
-    const [next, claimed] = (await this.command(
+    const claimedAt = Date.now();
+    const [next, claimed, deleted = []] = (await this.command(
       this.redis.xautoclaim(this.stream, this.options.group, this.consumer, this.claimIdleMs, cursor, 'COUNT', this.batchSize),
-    )) as [string, StreamEntry[]];
-    await this.handleAll(claimed, true);
+    )) as [string, StreamEntry[], string[]?];
+    // Entries trimmed while pending: XAUTOCLAIM (Redis 7) drops them from the group.
+    for (const entryId of deleted) this.options.onError?.(new VerdictsLostError(1), entryId);
+    await this.handleAll(claimed, true, claimedAt);
     return next;
+  }
+
+  /**
+   * Reads new verdicts, reporting those trimmed before the group read them (see READ_NEW). When
+   * there are none yet, waits up to blockMs for some: the group has then read every entry, and
+   * what comes is added after this check.
+   */
+  private async readNew(blockMs: number | undefined): Promise<StreamEntry[]> {
+    const [lost, reply] = (await this.command(runScript(this.redis, READ_NEW, [this.stream], [this.options.group, this.consumer, this.batchSize]))) as [
+      [count: number, after: string, before: string] | null,
+      Array<[string, StreamEntry[]]> | null,
+    ];
+    if (lost) this.options.onError?.(new VerdictsLostError(...lost), '');
+    const entries = reply?.[0]?.[1] ?? [];
+    if (entries.length > 0 || blockMs === undefined || this.closing) return entries;
+    return this.read('>', blockMs);
   }
 
   private async read(id: string, blockMs: number | undefined): Promise<StreamEntry[]> {
@@ -245,11 +387,27 @@ export class VerdictConsumer {
   /**
    * Handles entries in order until closing; the rest stay pending (see close). An acknowledgement
    * that fails ends the batch: the loop reports it, and the entry is delivered again.
+   * Entries wait their turn pending and idle, and another consumer's claim pass takes over those
+   * idle for claimIdleMs: every claimIdleMs / 4 the rest of the batch is kept (idle time reset),
+   * and those already taken over are skipped. A handler slower than that is a stuck consumer: the
+   * rest of its batch goes to the others. `deliveredAt`: when the entries were read or claimed.
    */
-  private async handleAll(entries: StreamEntry[], redelivered: boolean): Promise<void> {
-    for (const [entryId, fields] of entries) {
+  private async handleAll(entries: StreamEntry[], redelivered: boolean, deliveredAt: number): Promise<void> {
+    let keptAt = deliveredAt;
+    let owned: Set<string> | undefined;
+    for (const [index, [entryId, fields]] of entries.entries()) {
       if (this.closing) return;
-      if (!fields) continue; // deleted by trimming while pending
+      if (Date.now() - keptAt >= this.keepMs) {
+        keptAt = Date.now();
+        owned = new Set(await this.keepOwned(entries.slice(index).map(([id]) => id)));
+      }
+      if (owned && !owned.has(entryId)) continue; // another consumer has it
+      if (!fields) {
+        // Trimmed from the stream while pending: report it, and drop it from the group.
+        this.options.onError?.(new VerdictsLostError(1), entryId);
+        await this.command(this.redis.xack(this.stream, this.options.group, entryId));
+        continue;
+      }
       let verdict: ConsumedVerdict;
       try {
         verdict = consumedVerdictSchema.parse(JSON.parse(fieldValue(fields, 'verdict') ?? 'null'));
@@ -265,6 +423,11 @@ export class VerdictConsumer {
       }
       await this.command(this.redis.xack(this.stream, this.options.group, entryId));
     }
+  }
+
+  /** Resets the idle time of those of `entryIds` still pending for this consumer; returns their ids. */
+  private async keepOwned(entryIds: string[]): Promise<string[]> {
+    return (await this.command(runScript(this.redis, KEEP_OWNED, [this.stream], [this.options.group, this.consumer, ...entryIds]))) as string[];
   }
 
   /**
