@@ -2,9 +2,8 @@
 # Run:   docker run --rm -e REDIS_URL=redis://redis:6379 -e ABUSE_SCAN_METRICS_PORT=9464 abuse-scan worker --queues links,images
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-# onnxruntime-node's install script would download GPU libraries; the CPU runtime ships in the package.
-ENV ONNXRUNTIME_NODE_INSTALL=skip
-COPY package.json package-lock.json ./
+# .npmrc: no install scripts (onnxruntime-node's would download GPU libraries; the CPU runtime ships in the package).
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -19,7 +18,6 @@ WORKDIR /app
 # threadpool, 4 threads by default. Decodes take at most min(cores, threads - 1) of them
 # (src/images/decode-limiter.ts); the rest keep lookups and file reads from waiting behind decodes.
 ENV NODE_ENV=production \
-    ONNXRUNTIME_NODE_INSTALL=skip \
     ABUSE_SCAN_METRICS_PORT=9464 \
     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
     UV_THREADPOOL_SIZE=16
