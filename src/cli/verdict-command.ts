@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DECISIONS, type Decision } from '../jobs/verdict-schema.js';
 import { jobIdForContent } from '../queues/scan-queue.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { CliError } from './cli-errors.js';
@@ -10,6 +11,12 @@ interface VerdictFlags {
   content?: string;
   tenant?: string;
   json?: boolean;
+}
+
+/** The exit code of a stored verdict's decision; 1 for one this version does not know. */
+function rawExitCode(json: string): number {
+  const decision = (JSON.parse(json) as { decision?: unknown } | null)?.decision;
+  return DECISIONS.includes(decision as Decision) ? exitCodeOf(decision as Decision) : 1;
 }
 
 /**
@@ -24,13 +31,22 @@ async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlag
   const jobId = jobIdArgument ?? jobIdForContent(flags.content!, flags.tenant);
   await withRedis(async (redis, config) => {
     const store = new VerdictStore(redis, { prefix: config.prefix, retentionSeconds: config.verdictRetentionSeconds, streamMaxLength: config.verdictStreamMaxLength });
-    const verdict = await store.get(jobId);
-    if (!verdict) {
+    const notFound = () => {
       process.stderr.write(`no verdict stored for job ${terminalSafe(jobId)} (not scanned yet, or older than the verdict retention of ${config.verdictRetentionSeconds} s)\n`);
       process.exitCode = 1;
+    };
+    if (flags.json) {
+      // As the fleet stored it, a newer worker's verdict too: the JSON is for tools, which may know it.
+      const json = await redis.get(store.keys.verdict(jobId));
+      if (json === null) return notFound();
+      process.stdout.write(`${json}\n`);
+      process.exitCode = rawExitCode(json);
       return;
     }
-    process.stdout.write(flags.json ? `${JSON.stringify(verdict)}\n` : `${formatVerdict(verdict)}\n`);
+    // The human form needs a verdict this version reads (else unsupported_schema_version).
+    const verdict = await store.get(jobId);
+    if (!verdict) return notFound();
+    process.stdout.write(`${formatVerdict(verdict)}\n`);
     process.exitCode = exitCodeOf(verdict.decision);
   });
 }
@@ -42,6 +58,6 @@ export function registerVerdictCommand(program: Command): void {
     .argument('[jobId]', 'the jobId enqueue returned')
     .option('--content <contentId>', 'find the job by the contentId it was enqueued with (only jobs enqueued without an explicit jobId)')
     .option('--tenant <tenant>', 'the tenant the job was enqueued with, with --content')
-    .option('--json', 'print the verdict as one JSON line')
+    .option('--json', 'print the verdict as stored, one JSON line (a newer worker\'s too)')
     .action(showVerdict);
 }

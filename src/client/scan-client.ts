@@ -7,7 +7,7 @@ import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
 import { withDeadline } from '../runtime/deadline.js';
-import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
+import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, onSubscriberReady, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
@@ -57,7 +57,14 @@ export interface EnqueueOptions {
 
 export interface EnqueuedJob {
   jobId: string;
+  /** The scan queue the job is on: for a duplicate, the one it was enqueued on first. */
   queue: ScanQueueKind;
+  /**
+   * True when a scan queue already held this jobId (the same content enqueued before, maybe with
+   * other items and so for the other queue, or earlier in the same bulk): nothing was added, and
+   * the job that is there gives the one verdict.
+   */
+  duplicate: boolean;
 }
 
 /**
@@ -67,13 +74,15 @@ export interface EnqueuedJob {
  */
 export interface ScanClient {
   /**
-   * Validates and enqueues one job; throws ScanError (invalid_job, payload_too_large,
-   * path_outside_root), or redis_unavailable, after which the job may still land.
+   * Validates and enqueues one job, unless a scan queue already holds its jobId (`duplicate`);
+   * throws ScanError (invalid_job, payload_too_large, path_outside_root), or redis_unavailable,
+   * after which the job may still land.
    */
   enqueue(job: ScanJobInput, options?: EnqueueOptions): Promise<EnqueuedJob>;
   /**
    * Validates every job and its options first (nothing is enqueued if one is invalid; the error
-   * message starts with `jobs[<index>]: `), then enqueues them in bulk.
+   * message starts with `jobs[<index>]: `), then enqueues them in bulk, ENQUEUE_CHUNK at a time,
+   * each within its own commandTimeoutMs: a redis_unavailable may come after some chunks landed.
    */
   enqueueBulk(jobs: Array<{ job: ScanJobInput; options?: EnqueueOptions }>): Promise<EnqueuedJob[]>;
   /** The verdict of a job, if it has one yet. */
@@ -91,6 +100,8 @@ export interface ScanClient {
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+/** Jobs per round of enqueueBulk (and so at most per addBulk): each round has its own deadline. */
+export const ENQUEUE_CHUNK = 1000;
 const MAX_JOB_ID_LENGTH = 256;
 /** BullMQ's highest priority value (2^21 - 1); it refuses floats and larger values, and negative ones are meaningless. */
 const MAX_PRIORITY = 2 ** 21 - 1;
@@ -148,6 +159,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   const pendingWaits = new Set<() => void>();
   let closed = false;
 
+  type Prepared = ReturnType<typeof prepare>;
+
   function prepare(input: ScanJobInput, enqueueOptions: EnqueueOptions = {}) {
     const job: ScanJob = validateJob(input, validation);
     const problem = enqueueOptions.jobId === undefined ? undefined : jobIdProblem(enqueueOptions.jobId);
@@ -172,6 +185,35 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
 
   const getVerdict = (jobId: string) => redisCall(verdicts.get(jobId));
 
+  /**
+   * Adds the jobs whose jobId no scan queue holds yet. The default jobId is the content's, and
+   * content enqueued again with an image added routes to the other queue: BullMQ only dedups
+   * within a queue, so the other queue's job key is looked up first. Not atomically with the add:
+   * a producer adding the same jobId to the other queue in between still makes two jobs (the
+   * verdict stored first counts); within one queue BullMQ's add stays a no-op.
+   */
+  async function enqueueChunk(chunk: readonly Prepared[]): Promise<EnqueuedJob[]> {
+    const lookup = connection.pipeline();
+    for (const { opts } of chunk) for (const kind of SCAN_QUEUE_KINDS) lookup.exists(queues[kind].toKey(opts.jobId));
+    const replies = (await lookup.exec()) ?? [];
+    const placed = new Map<string, ScanQueueKind>();
+    const results = chunk.map(({ opts, queue }, index): EnqueuedJob => {
+      const existing = SCAN_QUEUE_KINDS.find((_, k) => {
+        const [error, count] = replies[index * SCAN_QUEUE_KINDS.length + k] ?? [];
+        if (error) throw error;
+        return count === 1;
+      }) ?? placed.get(opts.jobId);
+      if (existing) return { jobId: opts.jobId, queue: existing, duplicate: true };
+      placed.set(opts.jobId, queue);
+      return { jobId: opts.jobId, queue, duplicate: false };
+    });
+    for (const kind of SCAN_QUEUE_KINDS) {
+      const batch = chunk.filter((_, index) => !results[index]!.duplicate && results[index]!.queue === kind);
+      if (batch.length) await queues[kind].addBulk(batch.map((p) => ({ name: SCAN_JOB_NAME, data: p.job, opts: p.opts })));
+    }
+    return results;
+  }
+
   function wakeAll(): void {
     for (const set of waiters.values()) set.forEach((wake) => wake());
   }
@@ -187,7 +229,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       });
       // ioredis resubscribes after a reconnect, but announcements made while the subscriber was
       // away are lost: once subscribed again, every waiter looks for its verdict anew.
-      created.on('ready', () => {
+      onSubscriberReady(created, () => {
         if (waiters.size) created.subscribe(verdicts.keys.channel).then(wakeAll, () => undefined);
       });
     }
@@ -201,9 +243,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
 
   return {
     async enqueue(input, enqueueOptions) {
-      const { job, queue, opts } = prepare(input, enqueueOptions);
-      await redisCall(queues[queue].add(SCAN_JOB_NAME, job, opts));
-      return { jobId: opts.jobId, queue };
+      const [enqueued] = await redisCall(enqueueChunk([prepare(input, enqueueOptions)]));
+      return enqueued!;
     },
 
     async enqueueBulk(entries) {
@@ -216,14 +257,14 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
           throw error;
         }
       });
-      const addAll = async () => {
-        for (const kind of SCAN_QUEUE_KINDS) {
-          const batch = prepared.filter((p) => p.queue === kind);
-          if (batch.length) await queues[kind].addBulk(batch.map((p) => ({ name: SCAN_JOB_NAME, data: p.job, opts: p.opts })));
-        }
-      };
-      await redisCall(addAll());
-      return prepared.map((p) => ({ jobId: p.opts.jobId, queue: p.queue }));
+      // In chunks, each with its own deadline: one deadline for 150,000 jobs ran out on a healthy
+      // Redis. A later chunk finds the jobs of an earlier one in the queues, so duplicates across
+      // chunks are found too.
+      const enqueued: EnqueuedJob[] = [];
+      for (let start = 0; start < prepared.length; start += ENQUEUE_CHUNK) {
+        enqueued.push(...(await redisCall(enqueueChunk(prepared.slice(start, start + ENQUEUE_CHUNK)))));
+      }
+      return enqueued;
     },
 
     getVerdict,

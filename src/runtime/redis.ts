@@ -87,13 +87,52 @@ function connectionDefaults(): RedisOptions {
  */
 export const FAIL_FAST_OPTIONS: RedisOptions = { maxRetriesPerRequest: 1 };
 
+/**
+ * Whether a connection input is a live client. By shape, as BullMQ tells them: a client made by
+ * another copy of ioredis (the application's own version) is no instance of our classes, and
+ * taken for options it would silently connect to 127.0.0.1:6379 instead.
+ */
 export function isRedisClient(value: unknown): value is RedisClient {
-  return value instanceof Redis || value instanceof Cluster;
+  if (value instanceof Redis || value instanceof Cluster) return true;
+  const client = value as Record<string, unknown> | null | undefined;
+  return ['duplicate', 'sendCommand', 'disconnect'].every((name) => typeof client?.[name] === 'function') && typeof client?.status === 'string';
+}
+
+/** Whether a client is a Redis Cluster, whichever copy of ioredis made it. */
+export function isRedisCluster(value: unknown): value is Cluster {
+  return value instanceof Cluster || (isRedisClient(value) && value.isCluster === true);
+}
+
+/**
+ * Calls `onReady` whenever a subscriber connection is (back) in subscriber mode after connecting,
+ * so its owner can look for what was announced while it was away. A Redis says so with 'ready'.
+ * A Cluster subscribes through one connection of its own, which ioredis replaces (maybe on another
+ * node) when it drops and resubscribes, with no event on the Cluster: the replacement is followed
+ * here from the 'end' of the one before (ioredis picks it in its own 'end' listener, registered
+ * first) and from the Cluster's 'ready' and '+node' (a Cluster reconnected, a first node found).
+ */
+export function onSubscriberReady(subscriber: RedisClient, onReady: () => void): void {
+  subscriber.on('ready', onReady);
+  if (!isRedisCluster(subscriber)) return;
+  // Private to ioredis (ClusterSubscriber); without it only the Cluster's own 'ready' is seen.
+  const inner = (subscriber as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber;
+  if (typeof inner?.getInstance !== 'function') return;
+  let followed: Redis | null = null;
+  const follow = () => {
+    const current = inner.getInstance!();
+    if (!current || current === followed) return;
+    followed = current;
+    current.once('ready', onReady);
+    current.once('end', follow);
+  };
+  subscriber.on('ready', follow);
+  subscriber.on('+node', follow);
+  follow();
 }
 
 /** The Redis a connection talks to, for `redis_unavailable` messages: host:port or socket path, or a cluster's known nodes. */
 export function redisAddress(redis: RedisClient): string {
-  if (redis instanceof Cluster) return `Redis Cluster ${redis.nodes().map((node) => `${node.options.host}:${node.options.port}`).join(',')}`.trim();
+  if (isRedisCluster(redis)) return `Redis Cluster ${redis.nodes().map((node) => `${node.options.host}:${node.options.port}`).join(',')}`.trim();
   return `Redis at ${redis.options.path ?? `${redis.options.host}:${redis.options.port}`}`;
 }
 
@@ -115,23 +154,58 @@ export function unavailabilityOf(redis: RedisClient, options: { listen?: boolean
   };
 }
 
-/** Whether a URL names a cluster (several nodes, or the redis-cluster scheme). */
-export function isClusterUrl(url: string): boolean {
-  return url.startsWith('redis-cluster://') || url.includes(',');
+const CLUSTER_SCHEME = /^redis-cluster:\/\//i;
+/** One node of a cluster URL, its userinfo removed: a redis(s) URL of a host and port only, or host:port. */
+const CLUSTER_NODE = /^(?:rediss?:\/\/(?:[^@/]*@)?)?(?:\[[0-9a-f:.]+\]|[\w.-]+)(?::\d+)?\/?$/i;
+
+/**
+ * A URL's userinfo (a password may hold ',') and the URL without it: "a comma-separated list of
+ * nodes" is only told apart from a single node once the userinfo is set aside.
+ */
+function splitUserinfo(url: string): { userinfo: string | undefined; rest: string } {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i.exec(url);
+  return match ? { userinfo: match[2], rest: match[1] + url.slice(match[0].length) } : { userinfo: undefined, rest: url };
 }
 
-/** Startup nodes of a cluster URL; credentials and TLS come from the first node's URL. */
+/** The nodes a URL lists (scheme `redis-cluster://` removed), or undefined when one is no node. */
+function listedNodes(url: string): string[] | undefined {
+  const parts = splitUserinfo(url).rest.replace(CLUSTER_SCHEME, '').split(',').map((part) => part.trim()).filter(Boolean);
+  return parts.length && parts.every((part) => CLUSTER_NODE.test(part)) ? parts : undefined;
+}
+
+/**
+ * Whether a URL names a cluster: the redis-cluster scheme, or several comma-separated nodes
+ * (host:port or redis:// URLs). A comma elsewhere (a password's, a query's) leaves it one node.
+ */
+export function isClusterUrl(url: string): boolean {
+  if (CLUSTER_SCHEME.test(url)) return true;
+  return splitUserinfo(url).rest.includes(',') && listedNodes(url) !== undefined;
+}
+
+/**
+ * Startup nodes of a cluster URL; credentials and TLS come from the first node's URL. Its errors
+ * never quote the URL: it may hold a password.
+ */
 export function clusterNodes(url: string): { nodes: ClusterNode[]; options: RedisOptions } {
-  const parts = url.replace(/^redis-cluster:\/\//, '').split(',').map((part) => part.trim()).filter(Boolean);
-  const urls = parts.map((part) => new URL(/^[a-z]+:\/\//i.test(part) ? part : `redis://${part}`));
-  const first = urls[0];
-  if (!first) throw new Error(`no cluster nodes in ${url}`);
+  const parts = listedNodes(url);
+  if (!parts) throw new Error('the Redis Cluster URL names a node that is neither host:port nor a redis:// URL of one (URL not shown: it may hold a password)');
+  const { userinfo } = splitUserinfo(url);
+  let credentials: URL | undefined;
+  try {
+    credentials = userinfo === undefined ? undefined : new URL(`redis://${userinfo}@localhost`);
+  } catch {
+    throw new Error('the Redis Cluster URL has userinfo that is not user:password (URL not shown: it may hold a password)');
+  }
   const options: RedisOptions = {
-    ...(first.username && { username: decodeURIComponent(first.username) }),
-    ...(first.password && { password: decodeURIComponent(first.password) }),
-    ...(first.protocol === 'rediss:' && { tls: {} }),
+    ...(credentials?.username && { username: decodeURIComponent(credentials.username) }),
+    ...(credentials?.password && { password: decodeURIComponent(credentials.password) }),
+    ...(/^rediss:/i.test(url) && { tls: {} }),
   };
-  return { nodes: urls.map((u) => ({ host: u.hostname, port: Number(u.port || 6379) })), options };
+  const nodes = parts.map((part) => {
+    const node = new URL(/^[a-z]+:\/\//i.test(part) ? part.replace(/\/\/[^@/]*@/, '//') : `redis://${part}`);
+    return { host: node.hostname.replace(/^\[|\]$/g, ''), port: Number(node.port || 6379) };
+  });
+  return { nodes, options };
 }
 
 /**

@@ -1,12 +1,11 @@
 import { hostname } from 'node:os';
-import { Cluster } from 'ioredis';
 import { z } from 'zod';
 import { ScanError } from '../errors.js';
 import { consumedVerdictSchema, type ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX } from '../queues/names.js';
 import { withDeadline } from '../runtime/deadline.js';
 import { runScript } from '../runtime/redis-script.js';
-import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
+import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, isRedisCluster, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from './verdict-keys.js';
 
 export interface VerdictDelivery {
@@ -206,7 +205,7 @@ function checkedInteger(name: string, value: number, min: number): number {
  * failed: a consumer waiting for Redis forever could neither report the outage nor close.
  */
 function ownConnection(connection: ConnectionInput | undefined): RedisClient {
-  if (connection instanceof Cluster) return connection.duplicate([], { redisOptions: { ...connection.options.redisOptions, ...FAIL_FAST_OPTIONS } });
+  if (isRedisCluster(connection)) return connection.duplicate([], { redisOptions: { ...connection.options.redisOptions, ...FAIL_FAST_OPTIONS } });
   if (isRedisClient(connection)) return connection.duplicate(FAIL_FAST_OPTIONS);
   return createRedis(connection, FAIL_FAST_OPTIONS);
 }

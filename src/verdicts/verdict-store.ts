@@ -1,6 +1,7 @@
 import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
-import { consumedVerdictSchema, type ConsumedVerdict, type Verdict } from '../jobs/verdict-schema.js';
+import { ScanError } from '../errors.js';
+import { consumedVerdictSchema, VERDICT_SCHEMA_VERSION, type ConsumedVerdict, type Verdict } from '../jobs/verdict-schema.js';
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
 /**
@@ -80,9 +81,23 @@ export class VerdictStore {
     });
   }
 
-  /** A stored verdict, read as consumers read them: a newer worker's error codes are accepted. */
+  /**
+   * A stored verdict, read as consumers read them: a newer worker's error codes are accepted. One
+   * of another schemaVersion (a newer worker's, mid-deploy) is ScanError
+   * `unsupported_schema_version` naming the job, not a parse error of a shape this version cannot know.
+   */
   async get(jobId: string): Promise<ConsumedVerdict | undefined> {
     const json = await this.redis.get(this.keys.verdict(jobId));
-    return json === null ? undefined : consumedVerdictSchema.parse(JSON.parse(json));
+    if (json === null) return undefined;
+    const stored: unknown = JSON.parse(json);
+    const schemaVersion = (stored as { schemaVersion?: unknown } | null)?.schemaVersion;
+    if (schemaVersion !== VERDICT_SCHEMA_VERSION) {
+      throw new ScanError(
+        'unsupported_schema_version',
+        `the verdict of job ${jobId} has schemaVersion ${String(JSON.stringify(schemaVersion)).slice(0, 40)}; this version reads ${VERDICT_SCHEMA_VERSION}`,
+        { jobId, schemaVersion },
+      );
+    }
+    return consumedVerdictSchema.parse(stored);
   }
 }

@@ -1,5 +1,4 @@
 import { Backoffs, Queue, Worker, type Job } from 'bullmq';
-import { Cluster } from 'ioredis';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { ScanJob } from '../jobs/job-schema.js';
@@ -13,7 +12,7 @@ import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
 import type { LivenessTarget, ProbedClient } from '../ops/redis-liveness.js';
-import { redisAddress, type RedisClient } from '../runtime/redis.js';
+import { isRedisCluster, redisAddress, type RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper } from './failed-job-sweeper.js';
@@ -134,7 +133,7 @@ export class ScanWorker {
   async livenessTargets(): Promise<LivenessTarget[]> {
     const { connection } = this.options;
     const address = redisAddress(connection);
-    const pingOnly = connection instanceof Cluster; // ROLE would ask an arbitrary node
+    const pingOnly = isRedisCluster(connection); // ROLE would ask an arbitrary node
     const targets: LivenessTarget[] = [{ name: 'shared connection', address, client: connection as unknown as ProbedClient, pingOnly }];
     if (!this.connected) return targets;
     for (const worker of this.workers) {

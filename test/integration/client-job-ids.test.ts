@@ -44,7 +44,7 @@ describe('explicit job ids', () => {
   });
 
   it('a valid one is used as given', async () => {
-    expect(await client.enqueue(linkJob, { jobId: 'rescan-42' })).toEqual({ jobId: 'rescan-42', queue: 'links' });
+    expect(await client.enqueue(linkJob, { jobId: 'rescan-42' })).toEqual({ jobId: 'rescan-42', queue: 'links', duplicate: false });
     expect((await links.getJob('rescan-42'))?.data.contentId).toBe('job-ids-link');
   });
 });
