@@ -16,7 +16,7 @@ export interface FetchImageOptions {
   timeoutMs?: number;
   /** DANGER, tests only: literal IPs reachable although not public (see UnfurlOptions). */
   allowPrivateAddressesFor?: readonly string[];
-  /** DNS lookup for sockets (node:net signature); its answers pass the guard. Default `dns.lookup`. Tests inject a resolver. */
+  /** DNS lookup for sockets (node:net signature); its answers pass the guard. Default c-ares (see UnfurlOptions). Tests inject a resolver. */
   lookup?: LookupFunction;
   /** Per-host cap on requests in flight, shared with the unfurler (see UnfurlOptions). Default: the process's. */
   hostLimiter?: HostLimiter;
@@ -38,9 +38,17 @@ export interface FetchedImage {
 export async function fetchImage(input: string, options: FetchImageOptions, signal?: AbortSignal): Promise<FetchedImage> {
   const policy = createAddressPolicy(options.allowPrivateAddressesFor);
   if (policy.overrides.length) warnOverrideInUse(policy.overrides);
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000);
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const deadline = performance.now() + timeoutMs;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  const agent = createGuardedAgent({ policy, connectTimeoutMs: options.timeoutMs ?? 15_000, ...(options.lookup && { lookup: options.lookup }) });
+  // The abort (job or deadline) ends the agent: a request still connecting settles at once.
+  const agent = createGuardedAgent({
+    policy,
+    connectTimeoutMs: () => Math.max(1, Math.ceil(deadline - performance.now())),
+    signal: abort,
+    ...(options.lookup && { lookup: options.lookup }),
+  });
   const tracker = new RedirectTracker(options.maxRedirects ?? 5);
   const hostLimiter = options.hostLimiter ?? processHostLimiter();
   try {
@@ -64,9 +72,8 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
           const transient = response.statusCode >= 500 || response.statusCode === 429;
           throw new ScanError(transient ? 'fetch_failed' : 'http_error', `image URL answered HTTP ${response.statusCode}`, { status: response.statusCode, url: url.href });
         }
-        const contentEncoding = response.headers['content-encoding'];
         const body = await readBodyPrefix(response.body, {
-          contentEncoding: Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding,
+          contentEncoding: response.headers['content-encoding'],
           maxDecodedBytes: options.maxBytes + 1,
         });
         // A body cut by the network is a fetch failure (retried), not a corrupt image.
@@ -84,7 +91,8 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
   } catch (error) {
     throw toNetworkError(error, { url: input.slice(0, 2048) });
   } finally {
-    await agent.close();
+    // Every body is read or discarded by now: nothing to wait for.
+    await agent.destroy().catch(() => undefined);
   }
 }
 

@@ -11,7 +11,8 @@ import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from 
  * within one process concurrent misses for the same URL share one fetch. Never cached: results of
  * a run with the private-address override (they prove nothing about the public internet), and
  * results ending in a transient error (the next try may work).
- * A Redis failure is a miss, never a failed scan.
+ * A Redis failure is a miss, never a failed scan. A caller whose `signal` aborts stops waiting at
+ * once; the shared fetch itself stops only once every caller waiting for it has.
  */
 
 export interface UnfurlCacheOptions {
@@ -37,9 +38,17 @@ export interface UnfurlCacheStats {
   shared: number;
 }
 
+/** A fetch shared by concurrent misses of one URL. */
+interface InFlight {
+  result: Promise<UnfurlResult>;
+  /** Callers still waiting for it; the fetch is aborted when the last of them gives up. */
+  waiting: number;
+  controller: AbortController;
+}
+
 export class UnfurlCache {
   readonly stats: UnfurlCacheStats = { hits: 0, misses: 0, shared: 0 };
-  private readonly inFlight = new Map<string, Promise<UnfurlResult>>();
+  private readonly inFlight = new Map<string, InFlight>();
   private readonly ttlSeconds: number;
   private readonly unfurlFn: (input: string, options?: UnfurlOptions) => Promise<UnfurlResult>;
 
@@ -60,20 +69,55 @@ export class UnfurlCache {
     return `${this.options.prefix}:unfurl:${digest}`;
   }
 
-  /** The unfurl of `input` (whose canonical form is `canonical`), from the cache when fresh. */
+  /**
+   * The unfurl of `input` (whose canonical form is `canonical`), from the cache when fresh.
+   * `unfurlOptions.signal` is this caller's: see the class comment.
+   */
   async unfurl(input: string, canonical: CanonicalUrl, unfurlOptions?: UnfurlOptions): Promise<UnfurlResult> {
+    const { signal, ...shared } = unfurlOptions ?? {};
+    signal?.throwIfAborted();
     const key = this.key(canonical);
-    let pending = this.inFlight.get(key);
-    if (pending) {
+    let flight = this.inFlight.get(key);
+    if (flight) {
       this.stats.shared++;
     } else {
-      pending = this.lookupOrFetch(key, input, unfurlOptions).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
+      const controller = new AbortController();
+      const started: InFlight = {
+        controller,
+        waiting: 0,
+        result: this.lookupOrFetch(key, input, { ...shared, signal: controller.signal }).finally(() => {
+          if (this.inFlight.get(key) === started) this.inFlight.delete(key);
+        }),
+      };
+      this.inFlight.set(key, started);
+      flight = started;
     }
-    const result = await pending;
+    const result = await this.wait(key, flight, signal);
     // Another input fetching the same URL (`HTTP://A.com/#x`, `http://a.com/`) may have produced
     // it: report this one.
     return result.input === input ? result : { ...result, input };
+  }
+
+  /** The shared fetch's result, or `signal`'s reason as soon as it aborts. */
+  private wait(key: string, flight: InFlight, signal: AbortSignal | undefined): Promise<UnfurlResult> {
+    flight.waiting++;
+    if (signal === undefined) return flight.result;
+    return new Promise((resolve, reject) => {
+      const leave = () => {
+        if (--flight.waiting === 0) {
+          // Nobody wants it any more: stop it, and let the next caller start afresh.
+          if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
+          flight.controller.abort(signal.reason);
+        }
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      const done = () => signal.removeEventListener('abort', leave);
+      flight.result.then(
+        (result) => (done(), resolve(result)),
+        (error: unknown) => (done(), reject(error as Error)),
+      );
+    });
   }
 
   private async lookupOrFetch(key: string, input: string, unfurlOptions?: UnfurlOptions): Promise<UnfurlResult> {

@@ -30,8 +30,15 @@ export interface UnfurlOptions {
    * Default 8192.
    */
   maxUrlLength?: number;
-  /** DNS lookup for sockets (node:net signature). Default `dns.lookup`. Tests inject a resolver. */
+  /** DNS lookup for sockets (node:net signature). Default c-ares (`dns.promises.Resolver`). Tests inject a resolver. */
   lookup?: LookupFunction;
+  /** DNS servers of the default lookup (`'127.0.0.1:5353'`). Default the system's (/etc/resolv.conf). */
+  dnsServers?: readonly string[];
+  /**
+   * Ends the unfurl when it aborts (the job was given up): the request under way settles at once,
+   * even while connecting, and unfurl rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
   /**
    * Caps requests in flight per host (registrable domain) across every unfurl and image fetch
    * sharing it; waiting for a slot counts against the hop and chain deadlines (`fetch_timeout`).

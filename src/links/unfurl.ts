@@ -20,7 +20,7 @@ export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unf
  * chain's own cookies: see CookieJar), recording every hop, without ever letting the link reach
  * the worker's own network. Never throws for a bad URL or a network failure: the chain so far
  * comes back with a typed error, so the caller can still match every URL that was reached. Only a programming error (a malformed
- * `allowPrivateAddressesFor`) throws.
+ * `allowPrivateAddressesFor`) throws, and `signal` rejects with its reason: the caller gave up.
  */
 
 const DEFAULTS = {
@@ -40,6 +40,8 @@ interface Run {
   policy: AddressPolicy;
   result: UnfurlResult;
   deadline: number;
+  /** When the hop under way times out: its connections get no more time than that. */
+  hopDeadline: number;
   peers: Map<string, string>;
   tracker: RedirectTracker;
   /** This chain's cookies only: never shared with another unfurl. */
@@ -117,7 +119,9 @@ async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   if (remaining <= 0) throw new ScanError('fetch_timeout', 'the total unfurl deadline passed', { url: target.url.href });
   // Whole milliseconds: AbortSignal.timeout refuses fractions.
   const timeoutMs = Math.max(1, Math.ceil(Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining)));
-  const signal = AbortSignal.timeout(timeoutMs);
+  run.hopDeadline = performance.now() + timeoutMs;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = run.options.signal ? AbortSignal.any([run.options.signal, timeout]) : timeout;
   // Waiting for the host's slot spends this hop's (and the chain's) time, never extra time.
   const slot = await acquireFetchSlot(run.hostLimiter, target.url, signal);
   try {
@@ -211,7 +215,7 @@ async function scanForMetaRefresh(
   run: Run,
 ): Promise<void> {
   const prefix = await readBodyPrefix(body, {
-    contentEncoding: headerValue(headers['content-encoding']),
+    contentEncoding: headers['content-encoding'],
     maxDecodedBytes: run.options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
   });
   hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated };
@@ -225,6 +229,7 @@ async function scanForMetaRefresh(
 
 /** Follows `input` through redirects and meta refreshes; see UnfurlOptions for every limit. */
 export async function unfurl(input: string, options: UnfurlOptions = {}): Promise<UnfurlResult> {
+  options.signal?.throwIfAborted();
   const policy = createAddressPolicy(options.allowPrivateAddressesFor);
   const result: UnfurlResult = { input, chain: [], final: null, warnings: [], privateAddressOverride: policy.overrides.length > 0 };
   if (result.privateAddressOverride) {
@@ -233,14 +238,18 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
   }
   const hopTimeoutMs = options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs;
   const peers = new Map<string, string>();
-  const agentOptions = {
+  // Aborted when a hop gives up before its response: the chain ends there, so the agent goes.
+  const chainOver = new AbortController();
+  const agent = createGuardedAgent({
     policy,
-    connectTimeoutMs: hopTimeoutMs,
+    // The time left in the hop (itself within the chain's), never a whole hop timeout more.
+    connectTimeoutMs: () => Math.max(1, Math.ceil(run.hopDeadline - performance.now())),
     hopTimeoutMs,
+    signal: chainOver.signal,
     onConnected: (key: string, address: string) => peers.set(key, address),
     ...(options.lookup ? { lookup: options.lookup } : {}),
-  };
-  const agent = createGuardedAgent(agentOptions);
+    ...(options.dnsServers ? { dnsServers: options.dnsServers } : {}),
+  });
   const cookies = new CookieJar();
   const headers = {
     'user-agent': options.userAgent ?? DEFAULTS.userAgent,
@@ -252,22 +261,31 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     policy,
     result,
     deadline: performance.now() + (options.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs),
+    hopDeadline: 0,
     peers,
     tracker: new RedirectTracker(options.maxRedirects ?? DEFAULT_MAX_REDIRECTS),
     cookies,
     hostLimiter: options.hostLimiter ?? processHostLimiter(),
     request: async (url, signal, timeoutMs) => {
       const cookie = cookies.header(url);
-      const response = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: 'GET',
-        headers: cookie === undefined ? headers : { ...headers, cookie },
-        signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+      // undici settles a request aborted during connect only at the connect timeout; ending the
+      // agent settles it at once. Once the response is in, the signal ends its body by itself.
+      const giveUp = () => chainOver.abort(signal.reason);
+      signal.addEventListener('abort', giveUp, { once: true });
+      try {
+        const response = await agent.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: 'GET',
+          headers: cookie === undefined ? headers : { ...headers, cookie },
+          signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+      } finally {
+        signal.removeEventListener('abort', giveUp);
+      }
     },
   };
 
@@ -283,8 +301,10 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
       run.tracker.follow(target.url, run.cookies.version);
     }
   } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
     result.error = toNetworkError(error, { url: result.final?.url ?? input.slice(0, 2048) }).toInfo();
   } finally {
+    chainOver.abort();
     await agent.destroy().catch(() => undefined);
   }
   return result;

@@ -79,7 +79,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     this.limits = maxUrlLength !== undefined ? { maxLength: maxUrlLength } : {};
   }
 
-  async prepare(item: ScanItem): Promise<PreparedItem<LinkSubject>> {
+  async prepare(item: ScanItem, _index?: number, signal?: AbortSignal): Promise<PreparedItem<LinkSubject>> {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
     const { limits } = this;
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
@@ -123,7 +123,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     }
 
     const { unfurlCache } = this.options;
-    const { unfurlOptions } = this;
+    // The job's signal: a job given up stops its unfurls.
+    const unfurlOptions = signal ? { ...this.unfurlOptions, signal } : this.unfurlOptions;
     const result = unfurlCache ? await unfurlCache.unfurl(item, canonical, unfurlOptions) : await unfurl(item, unfurlOptions);
     subject.unfurl = result;
     // Each hop is matched in the canonical form the unfurler built from what it fetched.

@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanError } from '../../src/errors.js';
 import { fetchImage, type FetchImageOptions } from '../../src/links/fetch-image.js';
-import { lookupAnswering, startServer, startSibling, type TestServer } from './unfurl-servers.js';
+import { lookupAnswering, lookupNeverAnswering, startServer, startSibling, type TestServer } from './unfurl-servers.js';
 
 /**
  * The image fetch path under the same adversarial checks as the unfurler: every hop guarded (DNS
@@ -117,6 +117,19 @@ describe('fetchImage: limits', () => {
     const error = await failureOf(`${cdn.origin}/trickle.png`, { timeoutMs: 400 });
     expect(error).toMatchObject({ code: 'fetch_timeout', permanent: false });
     expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
+  it.each([
+    ['the job signal', { timeoutMs: 5_000 }, true],
+    ['the whole-fetch deadline', { timeoutMs: 300 }, false],
+  ])('%s ends a fetch whose connection is still being set up at once', async (_name, extra, byJob) => {
+    const job = new AbortController();
+    const timer = byJob ? setTimeout(() => job.abort(new ScanError('fetch_failed', 'job given up')), 300) : undefined;
+    const started = performance.now();
+    const error = await fetchImage('http://hang.example/a.png', { ...options, ...extra, lookup: lookupNeverAnswering }, job.signal).catch((e: unknown) => e);
+    clearTimeout(timer);
+    expect(error).toMatchObject(byJob ? { message: 'job given up' } : { code: 'fetch_timeout' });
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 });
 

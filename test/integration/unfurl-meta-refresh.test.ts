@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
 import { html, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
@@ -6,6 +7,12 @@ import { html, startServer, unfurlOptionsFor, type TestServer } from './unfurl-s
 
 let server: TestServer;
 let options: UnfurlOptions;
+
+const encodings: Record<string, (page: Buffer) => [string | string[], Buffer]> = {
+  'raw-deflate': (page) => ['deflate', zlib.deflateRawSync(page)],
+  'gzip-gzip': (page) => ['gzip, gzip', zlib.gzipSync(zlib.gzipSync(page))],
+  'two-headers': (page) => [['gzip', 'br'], zlib.brotliCompressSync(zlib.gzipSync(page))],
+};
 
 beforeAll(async () => {
   server = await startServer((req, res) => {
@@ -22,6 +29,14 @@ beforeAll(async () => {
           <template><meta http-equiv="refresh" content="0;url=/decoy"></template>
           <title><meta http-equiv="refresh" content="0;url=/decoy"></title>
           <textarea><meta http-equiv="refresh" content="0;url=/decoy"></textarea>`);
+      case '/encoded': {
+        // A refresh behind codings browsers decode: a scanner that does not is blind to it.
+        const page = Buffer.from('<meta http-equiv="refresh" content="0;url=/landing">');
+        const [encoding, body] = encodings[new URL(req.url ?? '/', 'http://x').searchParams.get('as')!]!(page);
+        res.setHeader('content-encoding', encoding); // an array: one header per coding
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': String(body.length) });
+        return res.end(body);
+      }
       case '/landing':
       case '/kit/step2':
         return html(res, 'landing');
@@ -64,5 +79,14 @@ describe('unfurl: meta refresh read as browsers read it', () => {
     expect(result.chain).toHaveLength(1);
     expect(result.chain[0]!.redirect).toBeUndefined();
     expect(server.requests.slice(before)).toEqual(['/noscript']);
+  });
+});
+
+describe('unfurl: a meta refresh behind Content-Encoding', () => {
+  it.each(Object.keys(encodings))('is followed when sent as %s', async (as) => {
+    const result = await unfurl(`${server.origin}/encoded?as=${as}`, options);
+    expect(result.error).toBeUndefined();
+    expect(result.chain[0]!.body?.decodeError).toBeUndefined();
+    expect(result.chain.map((h) => new URL(h.url).pathname)).toEqual(['/encoded', '/landing']);
   });
 });

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
@@ -106,5 +107,44 @@ export async function startSibling(port: number): Promise<{ connections: () => n
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** A lookup that never calls back: a name whose DNS never answers. */
+export const lookupNeverAnswering = ((() => undefined) as unknown) as LookupFunction;
+
+/**
+ * A DNS server on 127.0.0.1 (UDP, port 0) for `dnsServers`: answers A queries for the names in
+ * `answers` with their IPv4 address, every other query it answers with no record, except names
+ * ending in `neverAnswered`, which it ignores (an authoritative server that never replies).
+ */
+export async function startDnsServer(answers: Record<string, string>, neverAnswered = '.slow.test'): Promise<{ server: string; ignored: () => number; close: () => Promise<void> }> {
+  const socket = dgram.createSocket('udp4');
+  let ignored = 0;
+  socket.on('message', (query, peer) => {
+    const labels: string[] = [];
+    let at = 12;
+    while (query[at]) {
+      labels.push(query.subarray(at + 1, at + 1 + query[at]!).toString());
+      at += query[at]! + 1;
+    }
+    const name = labels.join('.').toLowerCase();
+    const end = at + 5; // the root label, QTYPE, QCLASS
+    if (name.endsWith(neverAnswered)) return void ignored++;
+    const address = query.readUInt16BE(end - 4) === 1 ? answers[name] : undefined;
+    const header = Buffer.from(query.subarray(0, 12));
+    header[2] = 0x84 | (query[2]! & 1); // a response, authoritative, RD echoed
+    header[3] = 0;
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(address ? 1 : 0, 6);
+    header.writeUInt32BE(0, 8);
+    const record = address ? [Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4]), Buffer.from(address.split('.').map(Number))] : [];
+    socket.send(Buffer.concat([header, query.subarray(12, end), ...record]), peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    server: `127.0.0.1:${socket.address().port}`,
+    ignored: () => ignored,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

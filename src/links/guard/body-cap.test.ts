@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createDecoder, readBodyPrefix } from './body-cap.js';
+import { contentCodings, readBodyPrefix } from './body-cap.js';
 
 function chunked(data: Buffer, size = 4096): Readable {
   const chunks: Buffer[] = [];
@@ -98,10 +98,56 @@ describe('readBodyPrefix', () => {
     expect(prefix.bytes.toString()).toContain('url=https://evil.example/');
   });
 
-  it('knows which encodings it decodes', () => {
-    expect(createDecoder(undefined)).toBeNull();
-    expect(createDecoder('identity')).toBeNull();
-    expect(createDecoder('compress')).toBeUndefined();
-    expect(createDecoder('gzip, br')).toBeUndefined();
+  it('knows which encodings it decodes, in the order they were applied', () => {
+    expect(contentCodings(undefined)).toEqual([]);
+    expect(contentCodings('identity')).toEqual([]);
+    expect(contentCodings('compress')).toBeUndefined();
+    expect(contentCodings('gzip, br')).toEqual(['gzip', 'br']);
+    expect(contentCodings(['x-gzip', 'Deflate'])).toEqual(['gzip', 'deflate']);
+    expect(contentCodings('gzip, gzip, gzip, gzip')).toBeUndefined(); // more than MAX_CONTENT_CODINGS
+  });
+});
+
+describe('readBodyPrefix: codings a browser decodes', () => {
+  const page = Buffer.from('<html><meta http-equiv="refresh" content="0;url=https://evil.example/">');
+
+  it.each<[string, string | string[], (b: Buffer) => Buffer]>([
+    ['raw deflate sent as deflate', 'deflate', (b) => zlib.deflateRawSync(b)],
+    ['stacked gzip, gzip', 'gzip, gzip', (b) => zlib.gzipSync(zlib.gzipSync(b))],
+    ['two Content-Encoding headers', ['gzip', 'gzip'], (b) => zlib.gzipSync(zlib.gzipSync(b))],
+    ['gzip, then br', 'gzip, br', (b) => zlib.brotliCompressSync(zlib.gzipSync(b))],
+    ['deflate (raw), then gzip', 'deflate,gzip', (b) => zlib.gzipSync(zlib.deflateRawSync(b))],
+  ])('decodes %s', async (_name, encoding, encode) => {
+    const prefix = await readBodyPrefix(chunked(encode(page), 7), { contentEncoding: encoding, maxDecodedBytes: 1024 });
+    expect({ text: prefix.bytes.toString(), truncated: prefix.truncated, decodeError: prefix.decodeError }).toEqual({ text: page.toString(), truncated: false, decodeError: undefined });
+  });
+
+  it('reads raw deflate whose first chunk is a single byte', async () => {
+    const prefix = await readBodyPrefix(chunked(zlib.deflateRawSync(page), 1), { contentEncoding: 'deflate', maxDecodedBytes: 1024 });
+    expect(prefix.bytes.toString()).toBe(page.toString());
+  });
+
+  it('caps the decoded output of stacked codings, bombs included, in bounded time', async () => {
+    const bomb = zlib.gzipSync(zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024, 0), { level: 9 }), { level: 9 });
+    const started = performance.now();
+    const prefix = await readBodyPrefix(chunked(bomb), { contentEncoding: 'gzip, gzip', maxDecodedBytes: 1000 });
+    expect(prefix.bytes.length).toBe(1000);
+    expect(prefix.truncated).toBe(true);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('caps what each decoder reads: an inner stream that decodes to nothing ends', async () => {
+    // The outer gzip expands a little wire into many empty inner members.
+    const empties = Buffer.concat(new Array(200_000).fill(zlib.gzipSync(Buffer.alloc(0))));
+    const started = performance.now();
+    const prefix = await readBodyPrefix(chunked(zlib.gzipSync(empties, { level: 9 })), { contentEncoding: 'gzip, gzip', maxDecodedBytes: 1024, maxRawBytes: 64 * 1024 });
+    expect(prefix.bytes.length).toBe(0);
+    expect(prefix.truncated).toBe(true);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('refuses more than three codings as unsupported', async () => {
+    const prefix = await readBodyPrefix(chunked(page), { contentEncoding: 'gzip, gzip, gzip, gzip', maxDecodedBytes: 1024 });
+    expect(prefix).toMatchObject({ rawBytes: 0, truncated: true, decodeError: expect.stringMatching(/unsupported Content-Encoding/) });
   });
 });

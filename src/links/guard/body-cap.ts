@@ -4,8 +4,9 @@ import zlib from 'node:zlib';
 /**
  * Reads at most a fixed number of DECODED bytes of a response body, decompressing it ourselves.
  * undici's size limits count bytes on the wire, so a 50 KB gzip or brotli "bomb" could still
- * expand to gigabytes in a decoder that nobody bounds. Here the decoder is pulled chunk by chunk
- * (stream backpressure) and abandoned as soon as the cap is reached; the raw stream is capped as
+ * expand to gigabytes in a decoder that nobody bounds. Here the decoders (one per coding, as
+ * stacked codings hide a page as well as one does) are pulled chunk by chunk (stream
+ * backpressure) and abandoned as soon as the cap is reached; each decoder's input is capped as
  * well, so a body that decodes to nothing cannot be streamed forever either. The body is always
  * destroyed at the end: the caller never reads the rest.
  */
@@ -27,35 +28,96 @@ export interface BodyPrefix {
 }
 
 export interface BodyCapOptions {
-  /** Value of the Content-Encoding header, if any. */
-  contentEncoding?: string | undefined;
+  /** The Content-Encoding header: every value counts (a second header is not ignored). */
+  contentEncoding?: string | readonly string[] | undefined;
   /** Decoded bytes to keep. */
   maxDecodedBytes: number;
-  /** Raw bytes to read at most; default 4 x maxDecodedBytes. */
+  /** Bytes to read at most into each decoder (the first counts the wire); default 4 x maxDecodedBytes. */
   maxRawBytes?: number;
 }
 
-/** A decoder for the encoding, `null` for identity, `undefined` when unsupported. */
-export function createDecoder(contentEncoding: string | undefined): Transform | null | undefined {
-  const encoding = (contentEncoding ?? '').trim().toLowerCase();
-  // Flush partial data so a truncated stream still yields what it has.
-  const zlibOptions = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
-  switch (encoding) {
-    case '':
-    case 'identity':
-      return null;
+/** Codings undone at most: no real server stacks more, and each one more is another decoder to bound. */
+export const MAX_CONTENT_CODINGS = 3;
+
+export type Coding = 'gzip' | 'deflate' | 'br';
+const CODINGS: Record<string, Coding> = { gzip: 'gzip', 'x-gzip': 'gzip', deflate: 'deflate', br: 'br' };
+
+/**
+ * The codings of a Content-Encoding header in the order they were applied (`gzip, br`: gzip
+ * first), identity dropped; `undefined` when one is not supported or there are too many.
+ */
+export function contentCodings(contentEncoding: string | readonly string[] | undefined): Coding[] | undefined {
+  const names = (typeof contentEncoding === 'string' ? [contentEncoding] : (contentEncoding ?? []))
+    .flatMap((value) => value.split(','))
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '' && name !== 'identity');
+  if (names.length > MAX_CONTENT_CODINGS) return undefined;
+  const codings = names.map((name) => CODINGS[name]);
+  return codings.every((coding) => coding !== undefined) ? (codings as Coding[]) : undefined;
+}
+
+// Flush partial data so a truncated stream still yields what it has.
+const ZLIB_OPTIONS = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+
+/** A decoder undoing one coding. */
+export function createDecoder(coding: Coding): Transform {
+  switch (coding) {
     case 'gzip':
-    case 'x-gzip':
-      return zlib.createGunzip(zlibOptions);
+      return zlib.createGunzip(ZLIB_OPTIONS);
     case 'deflate':
-      return zlib.createInflate(zlibOptions);
+      return new DeflateDecoder();
     case 'br':
       return zlib.createBrotliDecompress({
         flush: zlib.constants.BROTLI_OPERATION_FLUSH,
         finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
       });
-    default:
-      return undefined;
+  }
+}
+
+/**
+ * `deflate` as browsers take it: zlib-wrapped (RFC 9110), or raw deflate when the first two bytes
+ * fail the zlib header check (servers send both, and a page a browser shows must not hide its
+ * meta refresh from us). Delegates to the inflater chosen, with its backpressure.
+ */
+class DeflateDecoder extends Transform {
+  private inner: zlib.Inflate | zlib.InflateRaw | undefined;
+  private head = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.inner === undefined) {
+      this.head = Buffer.concat([this.head, chunk]);
+      if (this.head.length < 2) return callback();
+      chunk = this.head;
+      this.start(chunk);
+    }
+    if (this.inner!.write(chunk)) callback();
+    else this.inner!.once('drain', () => callback());
+  }
+
+  override _read(size: number): void {
+    this.inner?.resume();
+    super._read(size);
+  }
+
+  override _flush(callback: (error?: Error | null) => void): void {
+    if (this.inner === undefined) this.start(this.head);
+    this.inner!.once('end', () => callback());
+    this.inner!.end();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.inner?.destroy();
+    callback(error);
+  }
+
+  private start(head: Buffer): void {
+    const zlibWrapped = head.length >= 2 && (head[0]! & 0x0f) === 8 && ((head[0]! << 8) | head[1]!) % 31 === 0;
+    const inner = zlibWrapped ? zlib.createInflate(ZLIB_OPTIONS) : zlib.createInflateRaw(ZLIB_OPTIONS);
+    inner.on('data', (data: Buffer) => {
+      if (!this.push(data)) inner.pause();
+    });
+    inner.on('error', (error) => this.destroy(error));
+    this.inner = inner;
   }
 }
 
@@ -71,10 +133,11 @@ export function discardBody(body: Readable): void {
 export async function readBodyPrefix(body: Readable, options: BodyCapOptions): Promise<BodyPrefix> {
   const maxDecoded = options.maxDecodedBytes;
   const maxRaw = options.maxRawBytes ?? maxDecoded * 4;
-  const decoder = createDecoder(options.contentEncoding);
-  if (decoder === undefined) {
+  const codings = contentCodings(options.contentEncoding);
+  if (codings === undefined) {
     discardBody(body);
-    return { bytes: Buffer.alloc(0), rawBytes: 0, truncated: true, decodeError: `unsupported Content-Encoding ${options.contentEncoding}` };
+    const value = typeof options.contentEncoding === 'string' ? options.contentEncoding : options.contentEncoding?.join(', ');
+    return { bytes: Buffer.alloc(0), rawBytes: 0, truncated: true, decodeError: `unsupported Content-Encoding ${value}` };
   }
 
   const chunks: Buffer[] = [];
@@ -86,38 +149,52 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
   let networkError: unknown;
   body.on('error', (error) => (networkError ??= error));
   let source: Readable = body;
-  let counter: Transform | undefined;
-  if (decoder) {
-    // Counts wire bytes on their way into the decoder; at the raw cap it ends the decoder's
-    // input after passing the current chunk on, so the loop below drains what was decoded.
-    const rawCounter = new Transform({
+  // Every stream after the body, in order: counter, decoder, counter, decoder...
+  const stages: Transform[] = [];
+  // The last coding applied is undone first.
+  for (const coding of [...codings].reverse()) {
+    const from = source;
+    const first = from === body;
+    let read = 0;
+    // Counts bytes on their way into the decoder (wire bytes for the first); at the cap it ends
+    // the decoder's input after passing the current chunk on, so the loop below drains what was
+    // decoded. Capping every decoder's input bounds the work of stacked codings too.
+    const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
-        rawBytes += chunk.length;
+        read += chunk.length;
+        if (first) rawBytes = read;
         callback(null, chunk);
-        if (rawBytes >= maxRaw && !truncated) {
+        if (read >= maxRaw && !counter.writableEnded) {
           truncated = true;
-          body.unpipe(rawCounter);
-          rawCounter.end();
+          from.unpipe(counter);
+          counter.end();
         }
       },
     });
-    // A connection that fails mid-body ends the decoder's input instead of destroying it: the
-    // decoder works off the event loop, and destroying it would drop what it has not emitted yet
+    const decoder = createDecoder(coding);
+    // A decoder's failure ends the decoders after it, so the loop below sees it.
+    if (!first) from.on('error', (error) => counter.destroy(error));
+    counter.on('error', (error) => decoder.destroy(error));
+    from.pipe(counter).pipe(decoder);
+    stages.push(counter, decoder);
+    source = decoder;
+  }
+  const decoding = stages.length > 0;
+  if (decoding) {
+    // A connection that fails mid-body ends the decoders' input instead of destroying them: they
+    // work off the event loop, and destroying them would drop what they have not emitted yet
     // (a meta refresh followed by a reset would then be missed or seen by luck of timing).
+    const rawCounter = stages[0]!;
     body.on('error', () => {
       truncated = true;
       body.unpipe(rawCounter);
       if (!rawCounter.writableEnded) rawCounter.end();
     });
-    rawCounter.on('error', (error) => decoder.destroy(error));
-    body.pipe(rawCounter).pipe(decoder);
-    counter = rawCounter;
-    source = decoder;
   }
 
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (!decoder) rawBytes += chunk.length;
+      if (!decoding) rawBytes += chunk.length;
       const room = maxDecoded - decoded;
       if (chunk.length >= room) {
         chunks.push(chunk.subarray(0, room));
@@ -127,7 +204,7 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
       }
       chunks.push(chunk);
       decoded += chunk.length;
-      if (!decoder && rawBytes >= maxRaw) {
+      if (!decoding && rawBytes >= maxRaw) {
         truncated = true;
         break;
       }
@@ -135,13 +212,12 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
   } catch (error) {
     // Keep what was decoded and report why it stopped: a network failure (the body stream failed,
     // and only a decoder can fail otherwise), or data the decoder refused.
-    if (networkError !== undefined || !decoder) networkError ??= error;
+    if (networkError !== undefined || !decoding) networkError ??= error;
     else decodeError = error instanceof Error ? error.message : String(error);
     truncated = true;
   } finally {
     discardBody(body);
-    counter?.destroy();
-    decoder?.destroy();
+    for (const stage of stages) stage.destroy();
   }
   const result: BodyPrefix = { bytes: Buffer.concat(chunks), rawBytes, truncated };
   if (decodeError !== undefined) result.decodeError = decodeError;

@@ -1,9 +1,9 @@
-import dns from 'node:dns';
 import type { LookupFunction, Socket } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { ScanError } from '../../errors.js';
 import { parseIpLiteral } from '../ip-literal.js';
 import type { AddressPolicy } from './address-policy.js';
+import { createResolverLookup } from './resolver-lookup.js';
 
 /**
  * The connection-level address guard. Every socket the unfurler opens goes through it, for every
@@ -18,10 +18,17 @@ import type { AddressPolicy } from './address-policy.js';
 
 export interface GuardedConnectorOptions {
   policy: AddressPolicy;
-  /** DNS lookup used by sockets; default `dns.lookup`. Tests inject a fake resolver here. */
+  /** DNS lookup used by sockets; default c-ares (see resolver-lookup.ts). Tests inject a fake resolver here. */
   lookup?: LookupFunction;
-  /** Connect timeout in ms (undici's connector default is 10 s). */
-  connectTimeoutMs?: number;
+  /** Servers the default lookup asks (`'127.0.0.1:5353'`); default the system's. Ignored with `lookup`. */
+  dnsServers?: readonly string[];
+  /** Connect timeout in ms (undici's connector default is 10 s); a function is read per connection. */
+  connectTimeoutMs?: number | (() => number);
+  /**
+   * Aborting it ends every connection being set up (and its name lookups) at once; the agent of
+   * createGuardedAgent is destroyed with the reason, failing its requests.
+   */
+  signal?: AbortSignal;
   /** Called with the peer address of every accepted connection, keyed by `protocol//hostname:port`. */
   onConnected?: (originKey: string, address: string) => void;
   /** Check 2 above. Default true; false exists only to test check 3 on its own. */
@@ -64,9 +71,21 @@ export function guardLookup(base: LookupFunction, policy: AddressPolicy, port: n
 }
 
 export function createGuardedConnector(options: GuardedConnectorOptions): buildConnector.connector {
-  const { policy } = options;
-  const baseLookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
+  const { policy, signal } = options;
+  const resolver = options.lookup ? undefined : createResolverLookup(options.dnsServers ? { servers: options.dnsServers } : {});
+  const baseLookup = options.lookup ?? resolver!.lookup;
+  // Connections being set up: undici would wait out their connect timeout, an abort should not.
+  const connecting = new Set<Socket>();
+  signal?.addEventListener(
+    'abort',
+    () => {
+      resolver?.cancel();
+      for (const socket of connecting) socket.destroy(signal.reason as Error);
+    },
+    { once: true },
+  );
   return (connectOptions, callback) => {
+    if (signal?.aborted) return callback(signal.reason as Error, null);
     const port = Number(connectOptions.port) || DEFAULT_PORTS[connectOptions.protocol] || 0;
     const hostname = connectOptions.hostname;
     const literal = parseIpLiteral(hostname);
@@ -74,12 +93,15 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
       const decision = policy.check(literal.address, port);
       if (!decision.allowed) return callback(blocked(hostname, literal.address, decision.verdict.range), null);
     }
+    const timeout = typeof options.connectTimeoutMs === 'function' ? options.connectTimeoutMs() : options.connectTimeoutMs;
     // Built per connection so that the lookup knows the port (overrides may be port-scoped).
     const connector = buildConnector({
-      ...(options.connectTimeoutMs === undefined ? {} : { timeout: options.connectTimeoutMs }),
+      ...(timeout === undefined ? {} : { timeout }),
       ...(options.checkResolvedAddresses === false ? { lookup: baseLookup } : { lookup: guardLookup(baseLookup, policy, port) }),
     });
-    connector(connectOptions, (error, socket) => {
+    // undici's connector returns the socket it opens (its type says void).
+    const opening = (connector as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(connectOptions, (error, socket) => {
+      connecting.delete(opening);
       if (error) return callback(error, null);
       const peer = (socket as Socket).remoteAddress;
       const decision = peer === undefined ? null : policy.check(peer, port);
@@ -90,16 +112,21 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
       options.onConnected?.(originKey(connectOptions.protocol, hostname, connectOptions.port), decision.verdict.address);
       callback(null, socket!);
     });
+    connecting.add(opening);
   };
 }
 
 /** An undici Agent whose every connection passes the guard. */
 export function createGuardedAgent(options: GuardedConnectorOptions & { hopTimeoutMs?: number }): Agent {
-  return new Agent({
+  const agent = new Agent({
     connect: createGuardedConnector(options),
     headersTimeout: options.hopTimeoutMs ?? 10_000,
     bodyTimeout: options.hopTimeoutMs ?? 10_000,
     keepAliveTimeout: 1_000,
     connections: 4,
   });
+  // A request aborted while its connection is set up would otherwise settle only at the connect timeout.
+  const { signal } = options;
+  signal?.addEventListener('abort', () => void agent.destroy(signal.reason as Error).catch(() => undefined), { once: true });
+  return agent;
 }

@@ -24,6 +24,11 @@ describe('toNetworkError', () => {
     expect(error.detail).toEqual({ url: 'http://x/', cause: code });
   });
 
+  it.each([['ETIMEOUT'], ['ECONNREFUSED'], ['EREFUSED'], ['ENOTFOUND']])('a c-ares query failing with %s is dns_failed', (code) => {
+    const error = Object.assign(new Error(`queryA ${code} x.example`), { code, syscall: 'queryA', hostname: 'x.example' });
+    expect(toNetworkError(error, { url: 'http://x.example/' })).toMatchObject({ code: 'dns_failed', detail: { url: 'http://x.example/', cause: code } });
+  });
+
   it('maps an AbortSignal.timeout reason to fetch_timeout', () => {
     expect(toNetworkError(new DOMException('timed out', 'TimeoutError')).code).toBe('fetch_timeout');
   });

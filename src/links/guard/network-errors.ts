@@ -15,6 +15,12 @@ const TIMEOUT_CODES = new Set([
 ]);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);
 
+/** A c-ares query's failure (resolver-lookup.ts), whatever its code: ECONNREFUSED there is the DNS server's. */
+function isQueryError(error: unknown): boolean {
+  const syscall = (error as { syscall?: unknown } | null)?.syscall;
+  return typeof syscall === 'string' && syscall.startsWith('query');
+}
+
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { code, name } = error as { code?: unknown; name?: unknown };
@@ -39,6 +45,6 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   const message = error instanceof Error ? error.message : String(error);
   const withCause = { ...detail, cause: codes[0] ?? message };
   if (codes.some((c) => TIMEOUT_CODES.has(c))) return new ScanError('fetch_timeout', undefined, withCause, { cause: error });
-  if (codes.some((c) => DNS_CODES.has(c))) return new ScanError('dns_failed', undefined, withCause, { cause: error });
+  if (codes.some((c) => DNS_CODES.has(c)) || chain.some(isQueryError)) return new ScanError('dns_failed', undefined, withCause, { cause: error });
   return new ScanError('fetch_failed', undefined, withCause, { cause: error });
 }
