@@ -14,9 +14,9 @@ FROM node:24-bookworm-slim
 WORKDIR /app
 # GLIBC_TUNABLES: glibc asks for transparent huge pages for its large allocations (the kernel's
 # THP in `madvise` mode), among them the hash-set indexes' arrays: ~+18% queries/s at 10M entries.
-# UV_THREADPOOL_SIZE: image decodes (sharp), dns.lookup (the unfurler) and file reads share libuv's
-# threadpool, 4 threads by default. Decodes take at most min(cores, threads - 1) of them
-# (src/images/decode-limiter.ts); the rest keep lookups and file reads from waiting behind decodes.
+# UV_THREADPOOL_SIZE: image decodes (sharp) and file reads share libuv's threadpool, 4 threads by
+# default. Decodes take at most min(cores, threads - 1) of them (src/images/decode-limiter.ts); the
+# rest keep file reads from waiting behind decodes. (The unfurler's name lookups use c-ares, off the pool.)
 ENV NODE_ENV=production \
     ABUSE_SCAN_METRICS_PORT=9464 \
     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \

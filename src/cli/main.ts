@@ -12,6 +12,15 @@ import { registerVerdictCommand } from './verdict-command.js';
 import { registerWorkerCommand } from './worker-command.js';
 import { isCommanderExit, reportCliError, routeCommanderErrors } from './cli-errors.js';
 
+/** The exit status of a process that SIGPIPE ended (128 + 13), what a shell shows for `yes | head`. */
+const EXIT_BROKEN_PIPE = 141;
+// A reader that stops early (`abuse-scan scan ... | head`) closes the pipe: end as a command killed
+// by SIGPIPE would (Node ignores the signal), not with an unhandled EPIPE stack.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT_BROKEN_PIPE);
+});
+
 const program = new Command()
   .name('abuse-scan')
   .description('Content- and link-abuse scanning: workers, producer tools and trust-engineer commands')

@@ -32,7 +32,14 @@ export async function startOpsServer(metrics: FleetMetrics, port: number, isHeal
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
+  // A port already taken fails the start-up (logged as such) instead of an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

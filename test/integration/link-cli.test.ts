@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListStore } from '../../src/lists/list-store.js';
 import { runCli } from '../harness/cli.js';
+import { REPO_ROOT } from '../harness/fleet.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
 import { redirect, startServer, type TestServer } from './unfurl-servers.js';
 
@@ -15,6 +18,18 @@ describe('abuse-scan canonicalize', () => {
     expect(stderr).toMatch(/^line 2: unsupported_scheme: .*\nline 3: invalid_url: /);
     expect(code).toBe(1);
   });
+
+  it('a reader that stops early (| head) ends it quietly with the status of a broken pipe', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'canonicalize', '-'], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stdin.on('error', () => undefined); // it may stop reading before all of stdin is written
+    child.stdin.end('https://many.example/a\n'.repeat(200_000));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(141);
+  }, 30_000);
 
   it('takes URLs as arguments and prints JSON lines', async () => {
     const { code, stdout } = await runCli(['canonicalize', '--json', 'https://a.b.evil.example/x/y?q', 'data:text/html,hi']);

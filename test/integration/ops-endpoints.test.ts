@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { createScanClient } from '../../src/client/scan-client.js';
@@ -6,7 +8,7 @@ import { BACKLOG_READ_TIMEOUT_MS, FleetMetrics } from '../../src/ops/metrics.js'
 import { startOpsServer } from '../../src/ops/ops-server.js';
 import { createRedis } from '../../src/runtime/redis.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
-import { exitOf, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
+import { exitOf, exitWithin, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
 import { unusedPort } from './unfurl-servers.js';
 import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
@@ -45,6 +47,21 @@ describe('metrics and health endpoints of a worker process', () => {
     worker.kill('SIGTERM');
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
     await client.close();
+  }, 30_000);
+
+  it('a metrics port already taken fails the start-up: logged as such, exit 1, no raw stack', async () => {
+    const port = await unusedPort();
+    const taken = createServer().listen(port, '0.0.0.0');
+    await once(taken, 'listening');
+    try {
+      const worker = spawnWorkerProcess(prefix, { ABUSE_SCAN_METRICS_PORT: String(port), ABUSE_SCAN_MODELS: 'off' });
+      expect(await exitWithin(worker, 20_000)).toEqual({ code: 1, signal: null });
+      expect(worker.output()).toContain('start-up failed');
+      expect(worker.output()).toContain('EADDRINUSE');
+      expect(worker.output()).not.toContain("Unhandled 'error' event");
+    } finally {
+      taken.close();
+    }
   }, 30_000);
 
   it('with Redis unreachable, /metrics still answers, counting each scrape as a backlog read failure', async () => {
