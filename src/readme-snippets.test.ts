@@ -51,7 +51,7 @@ function compilerOptions(): ts.CompilerOptions {
   const { config, error } = ts.readConfigFile(path.join(REPO_ROOT, 'tsconfig.json'), ts.sys.readFile);
   if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, '\n'));
   const raw = config as { compilerOptions: Record<string, unknown> };
-  raw.compilerOptions = { ...raw.compilerOptions, noEmit: true, allowJs: true, checkJs: true, paths: { 'abuse-scan': ['./src/index.ts'] } };
+  raw.compilerOptions = { ...raw.compilerOptions, noEmit: true, exactOptionalPropertyTypes: true, allowJs: true, checkJs: true, paths: { 'abuse-scan': ['./src/index.ts'] } };
   const parsed = ts.parseJsonConfigFileContent(raw, ts.sys, REPO_ROOT);
   return parsed.options;
 }

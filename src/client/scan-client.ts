@@ -16,29 +16,29 @@ export interface ScanClientOptions {
    * Connections made from a URL or options fail a command once a reconnect has failed; a client
    * passed in is used as configured (its retry settings and error handling stay the caller's).
    */
-  connection?: ConnectionInput;
+  connection?: ConnectionInput | undefined;
   /** Queue key prefix; must match the workers'. Default `{abuse-scan}`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Image root the workers use; `{ path }` items outside it are refused here already. Default ABUSE_SCAN_IMAGE_ROOT. */
-  imageRoot?: string;
+  imageRoot?: string | undefined;
   /**
    * Job size limits checked at enqueue. Default DEFAULT_JOB_LIMITS (100 items, 8 KB URLs, 5 MiB
    * inline images, metadata of at most 64 keys of 128 characters and 16 KiB, 32 MiB per job as
    * JSON). Workers enforce their own (ABUSE_SCAN_MAX_ITEMS and the like): keep these within them.
    */
-  limits?: JobLimits;
+  limits?: JobLimits | undefined;
   /** Tries per job for transient failures. Default 5. */
-  attempts?: number;
+  attempts?: number | undefined;
   /** First retry delay in ms, doubling. Default 1000. */
-  backoffMs?: number;
+  backoffMs?: number | undefined;
   /** Seconds finished scan jobs are kept (the contentId dedup window). Default 86400. */
-  retentionSeconds?: number;
+  retentionSeconds?: number | undefined;
   /**
    * Longest wait in ms for Redis in one client operation (enqueue, enqueueBulk, getVerdict, and
    * each subscribe or read of waitForVerdict); past it the operation throws ScanError
    * `redis_unavailable`. Default 5000.
    */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | undefined;
 }
 
 export interface EnqueueOptions {
@@ -46,13 +46,13 @@ export interface EnqueueOptions {
    * BullMQ priority, an integer from 0 to 2097151: 1 is the highest; unset (or 0) jobs go before
    * all prioritized ones. Anything else is refused with `invalid_job`.
    */
-  priority?: number;
+  priority?: number | undefined;
   /**
    * Explicit job id. Default: derived from tenant + contentId, so enqueueing the same content
    * twice yields one job and one verdict. Pass a fresh id to force a rescan. It must be non-empty,
    * at most 256 characters, not an integer, and contain no ':' and no whitespace.
    */
-  jobId?: string;
+  jobId?: string | undefined;
 }
 
 export interface EnqueuedJob {

@@ -21,32 +21,32 @@ export interface VerdictConsumerOptions {
    * REDIS_URL. The consumer's connection fails a command once a reconnect has failed, instead of
    * holding it until Redis is back; the consumer tries again every second.
    */
-  connection?: ConnectionInput;
+  connection?: ConnectionInput | undefined;
   /** The workers' prefix. Default `{abuse-scan}`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Consumer group: every group sees every verdict; consumers within a group share them. */
   group: string;
   /** This consumer's name within the group. Default `<hostname>-<pid>`. */
-  consumer?: string;
+  consumer?: string | undefined;
   /** Where a group that does not exist yet starts: the oldest kept verdict, or new ones only. Default `beginning`. */
-  startFrom?: 'beginning' | 'now';
+  startFrom?: 'beginning' | 'now' | undefined;
   /** Entries read per call (a positive integer). Default 100. */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /**
    * How long one read waits for new verdicts, in ms (a positive integer). `close()` waits at most
    * this plus 1 s. Default 2000.
    */
-  blockMs?: number;
+  blockMs?: number | undefined;
   /** Entries left unacknowledged this long (their consumer died) are taken over. Default 60000. */
-  claimIdleMs?: number;
+  claimIdleMs?: number | undefined;
   /**
    * Longest wait in ms for Redis in `start()` and in each command the consumer sends (a read gets
    * `blockMs` on top). Past it `start()` throws ScanError `redis_unavailable`, and the consumer
    * reports the outage to `onError` and tries again. Default 5000.
    */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | undefined;
   /** Entries the group's dead-letter stream keeps (the oldest are trimmed). Default 10000. */
-  deadLetterMaxLength?: number;
+  deadLetterMaxLength?: number | undefined;
   /**
    * Called once per verdict; the entry is acknowledged when it resolves. When it throws, the
    * entry stays pending and is delivered again after `claimIdleMs` (at-least-once). Verdicts
@@ -61,7 +61,7 @@ export interface VerdictConsumerOptions {
    * Verdicts trimmed from the stream before they were handled come as VerdictsLostError
    * (`verdicts_lost`): with entryId `''` those the group never read, else one pending entry.
    */
-  onError?: (error: unknown, entryId: string) => void;
+  onError?: ((error: unknown, entryId: string) => void) | undefined;
 }
 
 /**
