@@ -55,6 +55,17 @@ describe('model manifest', () => {
     await expect(loadManifest(join(dir, 'manifest.json'))).rejects.toThrow(/models\.0\.abuseScore\.weights\.Gore: Gore is not one of the labels.*models\.1\.sha256/);
   });
 
+  it('rejects a manifest that is not JSON with model_integrity naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'models-'));
+    await writeFile(join(dir, 'manifest.json'), '{"schemaVersion": 1,');
+    await expect(loadManifest(join(dir, 'manifest.json'))).rejects.toMatchObject({
+      name: 'ScanError',
+      code: 'model_integrity',
+      message: expect.stringMatching(new RegExp(`^invalid model manifest ${join(dir, 'manifest.json')}: not valid JSON: `)),
+      detail: { path: join(dir, 'manifest.json') },
+    });
+  });
+
   it.each([
     ['an input name the graph lacks', (image: Record<string, unknown>) => (image.input = { ...(image.input as object), name: 'pixel_values' }), /no input 'pixel_values' \(its inputs: input\)/],
     ['an output name the graph lacks', (image: Record<string, unknown>) => (image.output = { name: 'scores' }), /no output 'scores' \(its outputs: probabilities\)/],

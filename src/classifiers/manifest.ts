@@ -98,13 +98,31 @@ export interface LoadedManifest {
   models: ModelEntry[];
 }
 
+/** The manifest this process reads unless told otherwise. */
+export function defaultManifestPath(): string {
+  return resolve(defaultModelsDir(), 'manifest.json');
+}
+
+/** The manifest's path for an operator: with ABUSE_SCAN_MODELS_MANIFEST when that variable names it. */
+export function describeManifestPath(path: string): string {
+  const variable = process.env.ABUSE_SCAN_MODELS_MANIFEST;
+  return variable && resolve(variable) === resolve(path) ? `${path} (ABUSE_SCAN_MODELS_MANIFEST)` : path;
+}
+
 /** Reads and validates a manifest; a bad manifest throws with every issue named. */
-export async function loadManifest(path = resolve(defaultModelsDir(), 'manifest.json')): Promise<LoadedManifest> {
+export async function loadManifest(path = defaultManifestPath()): Promise<LoadedManifest> {
   const text = await readFile(path, 'utf8');
-  const parsed = manifestSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    // A bare SyntaxError names neither the file nor the setting that chose it.
+    throw new ScanError('model_integrity', `invalid model manifest ${describeManifestPath(path)}: not valid JSON: ${(error as Error).message}`, { path }, { cause: error });
+  }
+  const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-    throw new Error(`invalid model manifest ${path}: ${issues}`);
+    throw new ScanError('model_integrity', `invalid model manifest ${describeManifestPath(path)}: ${issues}`, { path });
   }
   return { dir: dirname(path), models: parsed.data.models };
 }

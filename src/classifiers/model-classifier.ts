@@ -37,18 +37,28 @@ abstract class ModelClassifier {
   }
 
   /**
-   * Starts the model's pool and runs one all-zero sample through it: a model whose input shape or
-   * output width differs from the manifest's would otherwise fail (or mislabel) every job, found
-   * only at run time. Refused with `model_integrity`.
+   * Starts the model's pool and runs an all-zero sample through it, then two stacked into one
+   * batch when the pool batches: a model whose input shape or output width differs from the
+   * manifest's, or whose graph cannot take a batch, would otherwise fail (or mislabel) every job,
+   * found only at run time. Refused with `model_integrity`.
    */
   protected static async startPool(entry: ModelEntry, options: SessionPoolOptions): Promise<SessionPool> {
     const pool = await SessionPool.start(options);
+    const zeros = new Float32Array(options.sampleDims.reduce((a, b) => a * b, 1));
     let problem: string | undefined;
     try {
-      const row = await pool.run(new Float32Array(options.sampleDims.reduce((a, b) => a * b, 1)));
+      const row = await pool.run(zeros);
       if (row.length !== entry.labels.length) problem = `its output '${entry.output.name}' has ${row.length} values per sample, the manifest lists ${entry.labels.length} labels`;
     } catch (error) {
       problem = `a sample shaped [${options.sampleDims.join(', ')}] as the manifest's input describes failed: ${(error as Error).message}`;
+    }
+    if (problem === undefined && pool.maxBatch > 1) {
+      try {
+        // Submitted together, they wait for each other and run as one batch.
+        await Promise.all([pool.run(zeros), pool.run(zeros)]);
+      } catch (error) {
+        problem = `one sample runs but a batch of 2 fails (the graph's batch dimension must be dynamic): ${(error as Error).message}`;
+      }
     }
     if (problem === undefined) return pool;
     await pool.close();
@@ -60,7 +70,8 @@ abstract class ModelClassifier {
     try {
       row = await this.pool.run(sample);
     } catch (error) {
-      if (error instanceof ScanError) throw error;
+      // The pool's errors name the model in their message; the detail names it for programs too.
+      if (error instanceof ScanError) throw error.detail?.model ? error : new ScanError(error.code, error.message, { ...error.detail, model: this.entry.id }, { cause: error });
       throw new ScanError('model_failed', `model ${this.entry.id}: ${(error as Error).message}`, { model: this.entry.id }, { cause: error });
     }
     return scoreOutput(this.entry, row);

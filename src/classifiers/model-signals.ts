@@ -4,7 +4,7 @@
  * the last pipeline using them closes. Settings: the ABUSE_SCAN_MODEL* variables of
  * src/config/config.ts.
  */
-import { createImageModelSignalType } from '../signals/image-model/index.js';
+import { createImageModelSignalTypes } from '../signals/image-model/index.js';
 import type { SignalType } from '../signals/signal-type.js';
 import { createUrlModelSignalType, type ModelSignalOptions } from '../signals/url-model/index.js';
 import type { FleetConfig } from '../config/config.js';
@@ -52,7 +52,8 @@ export async function openModelSignals(config: ModelConfig): Promise<ModelSignal
   let released = false;
   return {
     signalTypes: [
-      ...(classifiers.image.length ? [createImageModelSignalType(classifiers.image, signalOptions) as SignalType] : []),
+      // One type per image model when there are several: a failing model costs only its own signals.
+      ...createImageModelSignalTypes(classifiers.image, signalOptions).map((type) => type as SignalType),
       ...(classifiers.url.length ? [createUrlModelSignalType(classifiers.url, signalOptions) as SignalType] : []),
     ],
     resource: {

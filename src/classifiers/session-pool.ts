@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { GATE } from './session-gate.js';
 import { ScanError } from '../errors.js';
-import type { SessionClose, SessionRefused, SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
+import type { SessionClose, SessionReady, SessionRefused, SessionRequest, SessionResponse, SessionWorkerData } from './session-worker.js';
 import { workerEntry } from './worker-entry.js';
 
 export interface SessionPoolOptions {
@@ -24,7 +24,7 @@ export interface SessionPoolOptions {
   size?: number;
   /** onnxruntime intra-op threads per session. Default max(1, floor(cores / size)). */
   intraOpThreads?: number;
-  /** Most samples stacked into one run. Default 8. */
+  /** Most samples stacked into one run. Default 8; 1 whatever it says for a graph whose batch dimension is fixed at 1. */
   maxBatch?: number;
   /** How long a lone sample waits for company before it runs, in ms. Default 2. */
   lingerMs?: number;
@@ -57,6 +57,23 @@ interface Slot {
  */
 const CLOSE_GRACE_MS = 10_000;
 
+/**
+ * The stack of an inference thread, in MB. onnxruntime's initialisation (the first session of the
+ * process) reads the process's command line with a recursive parser: measured on onnxruntime-node
+ * 1.30, ~300 bytes of stack per byte of command line (~600 with one-character arguments), so Node's
+ * 4 MB default for worker threads overflowed, SIGSEGV (exit 139), from ~14 KB of arguments
+ * (`scan` or `classify` given a few hundred files). 1 MB per KB of command line is ~1.7x the worst
+ * measured, with 16 MB at least; a thread's stack is reserved, only the pages it touches cost memory.
+ */
+export function inferenceStackMb(commandLineBytes = commandLineLength()): number {
+  return Math.max(16, Math.ceil(commandLineBytes / 1024));
+}
+
+/** Bytes of this process's command line as the kernel holds it (each argument NUL-terminated). */
+function commandLineLength(): number {
+  return [process.execPath, ...process.execArgv, ...process.argv.slice(1)].reduce((bytes, arg) => bytes + Buffer.byteLength(arg) + 1, 0);
+}
+
 /** Pools started and not yet closed, whose threads the exit hook waits for. */
 const openPools = new Set<SessionPool>();
 
@@ -81,7 +98,7 @@ export class SessionPool {
 
   readonly size: number;
   readonly intraOpThreads: number;
-  readonly maxBatch: number;
+  private batchLimit: number;
   private readonly lingerMs: number;
   private readonly sampleLength: number;
   private readonly slots: Slot[] = [];
@@ -96,7 +113,7 @@ export class SessionPool {
     const cores = availableParallelism();
     this.size = options.size ?? Math.max(1, Math.floor(cores / 2));
     this.intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(cores / this.size));
-    this.maxBatch = options.maxBatch ?? 8;
+    this.batchLimit = options.maxBatch ?? 8;
     this.lingerMs = options.lingerMs ?? 2;
     this.sampleLength = options.sampleDims.reduce((a, b) => a * b, 1);
   }
@@ -127,6 +144,11 @@ export class SessionPool {
       if (this.queue.length >= this.maxBatch) this.dispatch();
       else this.lingerTimer ??= setTimeout(() => this.dispatch(), this.lingerMs);
     });
+  }
+
+  /** Most samples stacked into one run. */
+  get maxBatch(): number {
+    return this.batchLimit;
   }
 
   /** Pool settings, runs so far, samples they carried and the largest batch (samples / runs: the batching). */
@@ -191,7 +213,7 @@ export class SessionPool {
       intraOpThreads: this.intraOpThreads,
       gate: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
     };
-    const worker = new Worker(entry.filename, { ...entry.options, workerData });
+    const worker = new Worker(entry.filename, { ...entry.options, workerData, resourceLimits: { stackSizeMb: inferenceStackMb() } });
     let markReady!: () => void;
     let failStart!: (error: Error) => void;
     const slot: Slot = {
@@ -204,12 +226,13 @@ export class SessionPool {
     };
     /** Why the thread ended, when it did not end because close() asked. */
     let failure: Error | undefined;
-    worker.on('message', (message: SessionResponse | SessionRefused | { ready: true }) => {
+    worker.on('message', (message: SessionResponse | SessionRefused | SessionReady) => {
       if ('refused' in message) {
         failure = new ScanError('model_integrity', `${this.label}: ${message.refused}; refusing to load it`);
         return;
       }
       if ('ready' in message) {
+        if (message.maxBatch) this.batchLimit = Math.min(this.batchLimit, message.maxBatch);
         slot.busy = false;
         // An idle thread must not keep a finished process alive; a run refs it for its duration.
         if (!this.closed) worker.unref();

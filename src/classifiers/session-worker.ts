@@ -26,6 +26,8 @@ export type SessionClose = { close: true };
 export type SessionResponse = { id: number; data: Float32Array; dims: number[] } | { id: number; error: string };
 /** The session was created but the model is not the one the manifest describes: the thread ends. */
 export type SessionRefused = { refused: string };
+/** The session is ready; `maxBatch` 1 when the graph's batch dimension is fixed at 1 (it runs one sample at a time). */
+export type SessionReady = { ready: true; maxBatch?: number };
 
 const config = workerData as SessionWorkerData;
 const port = parentPort!;
@@ -57,13 +59,19 @@ if (!loaded) process.exit();
 const { ort, session } = loaded;
 
 // A manifest naming an input or output the graph lacks would fail every run: refused at start.
-const missing = [
+const problems = [
   !session.inputNames.includes(config.inputName) && `no input '${config.inputName}' (its inputs: ${session.inputNames.join(', ')})`,
   !session.outputNames.includes(config.outputName) && `no output '${config.outputName}' (its outputs: ${session.outputNames.join(', ')})`,
 ].filter((problem): problem is string => typeof problem === 'string');
-if (missing.length) {
+// A batch dimension exported fixed (PyTorch without dynamic_axes) passes a one-sample check and
+// then fails every stacked batch: fixed at 1, the pool runs one sample at a time; fixed at more,
+// every run would need exactly that many samples, so it is refused.
+const input = session.inputMetadata.find((metadata) => metadata.name === config.inputName);
+const batch = input?.isTensor ? input.shape[0] : undefined;
+if (typeof batch === 'number' && batch > 1) problems.push(`a batch dimension fixed at ${batch} in its input '${config.inputName}' (export it dynamic, or fixed at 1)`);
+if (problems.length) {
   await inOnnxruntime(() => session.release());
-  port.postMessage({ refused: `the model has ${missing.join(' and ')}` } satisfies SessionRefused);
+  port.postMessage({ refused: `the model has ${problems.join(' and ')}` } satisfies SessionRefused);
   port.close();
   process.exit();
 }
@@ -100,4 +108,4 @@ async function run(request: SessionRequest): Promise<SessionResponse | undefined
   return { id: request.id, data, dims: [...output.dims] };
 }
 
-port.postMessage({ ready: true });
+port.postMessage({ ready: true, ...(batch === 1 && { maxBatch: 1 }) } satisfies SessionReady);

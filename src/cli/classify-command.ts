@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { openClassifiers, type Classifiers, type ModelScore } from '../classifiers/index.js';
+import { defaultManifestPath, describeManifestPath } from '../classifiers/manifest.js';
 import { classifierOptions } from '../classifiers/model-signals.js';
 import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
 import { canonicalize, parseLikeBrowser, type CanonicalUrl } from '../links/canonicalize.js';
+import { CliError } from './cli-errors.js';
 import { loadCliConfig } from './cli-config.js';
 import { terminalSafe } from './terminal-text.js';
 
@@ -28,6 +30,10 @@ async function classify(task: 'image' | 'url', inputs: string[], flags: Classify
   const options = classifierOptions({ ...loadCliConfig(), models: true }) ?? {};
   const classifiers = await openClassifiers({ ...options, tasks: [task] });
   try {
+    // No model ran is no verdict: exit 0 would read as "allow".
+    if (classifiers[task].length === 0) {
+      throw new CliError('no model', `the model manifest ${describeManifestPath(options.manifestPath ?? defaultManifestPath())} has no ${task} model`);
+    }
     // Every input at once: the session pool batches them.
     const results = await Promise.all(inputs.map((input) => classifyOne(classifiers, task, input)));
     let exit = 0;
