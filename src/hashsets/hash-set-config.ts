@@ -44,7 +44,7 @@ export const hashSetConfigSchema = z.object({
   threshold: z.number().int().min(0).max(128).optional(),
   /** What a match asks for. Default `block`. */
   kind: z.enum(HASH_SET_KINDS).default('block'),
-  /** PDQ quality floor (0-100) for adding and for matching; ignored for blockhash. Default 50. */
+  /** PDQ quality floor (0-100) for adding and for matching; ignored for blockhash (see passesFlatnessGuard). Default 50. */
   minQuality: z.number().int().min(0).max(100).default(DEFAULT_MIN_QUALITY),
   /** Flood protection: when an entry matches too much, its matches go to review. */
   flood: floodConfigSchema.default(floodConfigSchema.parse({})),
@@ -62,4 +62,16 @@ export function resolveHashSetConfig(input: HashSetConfigInput): HashSetConfig {
 /** Whether the set's quality floor lets a hash of this PDQ quality in (blockhash sets take all). */
 export function passesQualityFloor(config: Pick<HashSetConfig, 'algorithm' | 'minQuality'>, quality: number | undefined): boolean {
   return config.algorithm !== 'pdq' || quality === undefined || quality >= config.minQuality;
+}
+
+/**
+ * Blockhash's counterpart of the PDQ floor, for matching: whether a frame whose blockhash is
+ * `bitsFromBlank` bits from the nearest blank image's hash (blockhashBitsFromBlank) may match the
+ * set. Not when it is within the set's threshold of it: such a frame (blank, or mostly flat: a
+ * dark background with a small caption) lies within the threshold of every blank image and of
+ * every entry that is mostly flat too, so a match says nothing about what it shows. A photo is
+ * about 128 bits from blank; the default threshold is 64. PDQ sets take all.
+ */
+export function passesFlatnessGuard(config: Pick<HashSetConfig, 'algorithm' | 'threshold'>, bitsFromBlank: number): boolean {
+  return config.algorithm !== 'blockhash' || bitsFromBlank > config.threshold;
 }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { bmvbhash } from 'blockhash-core';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance, hashToHex, hexToHash } from '../matching/hash-bits.js';
-import { blockhash, blockMeans, type RgbImage } from './blockhash.js';
+import { blockhash, blockhashBitsFromBlank, blockMeans, type RgbImage } from './blockhash.js';
 import { decodeImage } from './decode.js';
 
 /**
@@ -158,5 +158,30 @@ describe.skipIf(referenceData === undefined)('blockhash reference images', () =>
     for (const [file, distance] of Object.entries(distances)) expect(distance, file).toBeLessThanOrEqual(16);
     const close = Object.values(distances).filter((distance) => distance <= 8).length;
     expect(close, JSON.stringify(distances)).toBeGreaterThanOrEqual(images.length - 2);
+  });
+});
+
+describe('blockhashBitsFromBlank', () => {
+  /** The hashes a flat image can give: each of the four bands all 0s or all 1s. */
+  const blankHashes = Array.from({ length: 16 }, (_, pattern) => Uint8Array.from({ length: 32 }, (_, byte) => ((pattern >> (byte >> 3)) & 1 ? 0xff : 0)));
+
+  it('is the distance to the nearest hash a flat image can give', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (hash) => {
+        expect(blockhashBitsFromBlank(hash)).toBe(Math.min(...blankHashes.map((blank) => hammingDistance(hash, blank))));
+      }),
+    );
+  });
+
+  it('blank frames are 0 bits from blank; a dark frame with a caption a few; photos about half their bits', async () => {
+    const dark = twoTone(512, 384, () => false);
+    const white = twoTone(512, 384, () => true);
+    // A caption: white text-like strokes across the middle rows.
+    const caption = twoTone(512, 384, (x, y) => y > 170 && y < 200 && x > 60 && x < 450 && x % 12 < 8);
+    expect(blockhashBitsFromBlank(blockhash(dark))).toBe(0);
+    expect(blockhashBitsFromBlank(blockhash(white))).toBe(0);
+    expect(blockhashBitsFromBlank(blockhash(caption))).toBeLessThan(40);
+    const rings = await decodeImage(readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'images', 'rings.jpg')));
+    expect(blockhashBitsFromBlank(blockhash(rings.frames[0]!))).toBe(128);
   });
 });

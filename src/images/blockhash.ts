@@ -59,6 +59,29 @@ export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, 
   return hexToHash(hex, bits * bits);
 }
 
+/**
+ * How many bits the hash differs by from the nearest hash of a blank image: how much of it the
+ * picture decided. Each of the package's four horizontal bands is split at its median, so at most
+ * half a band's blocks are strictly brighter (1) or strictly darker (0) than it; the other blocks
+ * tie with the median and take one value for the whole band, 0 when the median is dark, 1 when
+ * bright. A flat band is all ties, all 0s or all 1s, so a blank image hashes to such bands (a
+ * solid dark one to all zeros), and the minority bits of each band are exactly what the picture
+ * decided: a photo gives about half the bits (128 of 256), a blank frame 0, a caption on a dark
+ * background its few bright blocks. A hash this close to a blank image's is within that many bits
+ * of every blank image, and of every image that is mostly flat.
+ */
+export function blockhashBitsFromBlank(hash: HashBytes): number {
+  const bits = hash.length * 8;
+  const band = bits / 4;
+  let decided = 0;
+  for (let start = 0; start < bits; start += band) {
+    let ones = 0;
+    for (let bit = start; bit < start + band; bit++) ones += (hash[bit >> 3]! >> (7 - (bit & 7))) & 1;
+    decided += Math.min(ones, band - ones);
+  }
+  return decided;
+}
+
 const thresholdImages = new Map<number, Float64Array>();
 
 /**

@@ -1,9 +1,9 @@
 /**
  * How many image decodes run at once in this process. sharp runs each decode on libuv's
- * threadpool (UV_THREADPOOL_SIZE threads, default 4), the same threads that serve dns.lookup
- * (the unfurler's name lookups) and file reads. Left unlimited, 16 image jobs of 2 images each
- * queue 32 decodes behind 4 threads: the lookups wait behind them, and so do decodes whose
- * deadline is already running. Decodes take turns here instead, and a decode's deadline starts
+ * threadpool (UV_THREADPOOL_SIZE threads, default 4), the same threads that serve file reads
+ * (`{ path }` items; the unfurler's name lookups use c-ares, off the pool). Left unlimited, 16
+ * image jobs of 2 images each queue 32 decodes behind 4 threads: file reads wait behind them, and
+ * so do decodes whose deadline is already running. Decodes take turns here instead, and a decode's deadline starts
  * when it gets its turn (see decode.ts).
  */
 import { availableParallelism } from 'node:os';

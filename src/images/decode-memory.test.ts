@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heldTiffDecode, heldWholeDecode, type DecodeHeader } from './decode-memory.js';
+import { bytesPerPixel, heldTiffDecode, heldWholeDecode, streamedRowBytes, tiffBytesPerPixel, type DecodeHeader } from './decode-memory.js';
 import type { TiffLayout } from './tiff-header.js';
 
 const header = (fields: Partial<DecodeHeader>): DecodeHeader => ({ format: 'png', width: 7000, height: 7000, channels: 3, depth: 'uchar', isProgressive: false, ...fields });
@@ -25,9 +25,33 @@ describe('heldWholeDecode', () => {
     expect(heldWholeDecode(header({ format: 'jpeg', isProgressive: true, channels: 1 }))!.bytes).toBe(98 * MB);
   });
 
-  it('GIF frames as RGBA; HEIF/AVIF at six copies of the decoded image', () => {
-    expect(heldWholeDecode(header({ format: 'gif', channels: 4 }))).toEqual({ held: 'GIF frame', bytes: 196 * MB });
+  it('GIF frames at 4.5 bytes a pixel; HEIF/AVIF at six copies of the decoded image', () => {
+    expect(heldWholeDecode(header({ format: 'gif', channels: 4 }))).toEqual({ held: 'GIF frame', bytes: 220.5 * MB });
     expect(heldWholeDecode(header({ format: 'heif', width: 3500, height: 3500 }))).toEqual({ held: 'HEIF/AVIF', bytes: 220.5 * MB });
+  });
+
+  it('animated WebP: the canvas at 4.5 bytes a pixel for the first frame, 8.5 when a later frame is decoded; a still WebP streams', () => {
+    const animated = header({ format: 'webp', channels: 4, width: 16383, height: 3000, pages: 4 });
+    expect(heldWholeDecode(animated)).toEqual({ held: 'animated WebP frame', bytes: 16383 * 3000 * 4.5 });
+    // Whole bytes.
+    expect(heldWholeDecode(header({ format: 'gif', width: 3, height: 1 }))!.bytes).toBe(14);
+    expect(heldWholeDecode(animated, true)!.bytes).toBe(16383 * 3000 * 8.5);
+    expect(heldWholeDecode({ ...animated, pages: 1 })).toBeUndefined();
+    expect(heldWholeDecode({ ...animated, pages: undefined })).toBeUndefined();
+  });
+});
+
+describe('streamedRowBytes', () => {
+  it('about 9 copies of each row of a short image, at most 1,500 rows of a tall one, at the bytes a pixel as decoded', () => {
+    // 143 KB of PNG, 1.26 GB measured.
+    expect(streamedRowBytes(49_000_000, 1, 3)).toBe(49_000_000 * 9 * 3);
+    expect(streamedRowBytes(16_000_000, 3, 3)).toBe(16_000_000 * 27 * 3);
+    expect(streamedRowBytes(65_535, 762, 3)).toBe(65_535 * 1500 * 3);
+    expect(streamedRowBytes(7000, 7000, 3)).toBe(31.5 * MB);
+    expect(bytesPerPixel(header({ channels: 4, depth: 'ushort' }))).toBe(8);
+    expect(bytesPerPixel(header({ channels: 1, depth: 'uchar' }))).toBe(1);
+    expect(tiffBytesPerPixel({ samplesPerPixel: 3, bitsPerSample: 16 })).toBe(6);
+    expect(tiffBytesPerPixel({ samplesPerPixel: 1, bitsPerSample: 1 })).toBe(1);
   });
 });
 

@@ -1,20 +1,38 @@
 /**
  * Memory a decode holds at once, estimated from the header alone: decode.ts refuses an image over
  * `maxDecodeBytes` before any pixel is decoded, so a small file cannot make a worker allocate
- * hundreds of MB (the pixel limit alone lets a 394 KB interlaced PNG take 530 MB).
+ * hundreds of MB (the pixel limit alone lets a 394 KB interlaced PNG take 530 MB, a 143 KB
+ * 49000000x1 PNG 1.26 GB).
  *
- * Most decodes stream: libvips pulls a few rows at a time through the shrink (baseline JPEG,
- * non-interlaced PNG, most TIFF strips: see below), or the decoder scales on load (JPEG, WebP), so their memory
- * follows the width, not the area, and the pixel limit bounds it. Some formats cannot give a first
- * row before the whole image is in memory at full size; for those the estimate is
- * width x height x what a pixel takes there:
+ * Every decode holds rows: libvips pulls rows through the shrink (baseline JPEG, non-interlaced
+ * PNG, most TIFF strips: see below), and its stages each keep full-width rows, about 9 copies of
+ * each row of a short image, at most about 1,500 rows' worth of a tall one, whatever the shrink
+ * (streamedRowBytes). So a decode that streams still grows with the width, and the pixel limit
+ * does not bound it. Measured peak RSS growth (8-bit RGB PNG or deflate TIFF, alike; estimate /
+ * measured):
+ *   49000000x1   1323 / 1263 MB    16000000x3   1296 / 1054 MB    1000000x10   270 / 205 MB
+ *   200000x250    900 / 393 MB     65535x762     295 / 278 MB     20000x2500    90 / 77 MB
+ *   7000x7000      32 / 41 MB (about 10 MB of any decode's own)
+ * RGBA, 16-bit and grey rows scale with their bytes a pixel (20000x2500: 16-bit RGBA 214 MB,
+ * grey 27). The estimate is an upper bound: short images (under ~170 rows) hold fewer copies than
+ * 9 once they shrink vertically, and JPEG and WebP rows are narrower when the decoder scales on
+ * load (a 65500x700 baseline JPEG took 29 MB), which is not counted.
+ *
+ * Some formats cannot give a first row before the whole image is in memory at full size; for
+ * those the estimate adds width x height x what a pixel takes there (heldWholeDecode):
  *   interlaced PNG    channels x bytes per sample: every pass writes into the whole image
  *   progressive JPEG  2 bytes per DCT coefficient per component sample: each scan refines all of
  *                     them, so libjpeg keeps every coefficient (chroma subsampling shrinks that)
- *   GIF               4: frames are composed as RGBA
+ *   GIF               4.5: frames are composed on an RGBA canvas (16383x3051: 323 / 288 MB,
+ *                     65535x762: 618 / 597 MB, 4000x4000: 96 / 97 MB, rows included)
+ *   animated WebP     4.5 for the first frame alone, 8.5 when a later frame is decoded: frames
+ *                     are blended onto a full-size RGBA canvas, whatever the shrink (a 240-byte
+ *                     16383x3000 file took 295 MB for its first frame, 7000x7000 431 MB for two)
  *   HEIF / AVIF       channels x bytes per sample x 6: libheif decodes the whole image, and its
  *                     codec's planes, the RGB conversion and libvips's copy come to about 6x that
  * Peak RSS measured on 7000x7000 images (and 3500x3500 AVIF) came within about 20% of these.
+ * All figures with libvips's operation cache off (decode.ts), which otherwise keeps each decode's
+ * buffers after it returns, and one libvips thread (sharp's default on glibc).
  *
  * TIFF depends on how the file cuts its pixels (tiff-header.ts reads that), not on its compression.
  * libtiff decodes a strip or a tile at a time. libvips reads a strip of more than 128 rows a
@@ -25,8 +43,8 @@
  *   + 1 plane of a strip        with separate planes
  * Tiles are always decoded whole: libvips keeps two rows of tiles (clipped to the image) and
  * decodes into a buffer of one full tile, min(height, 2 tile heights) x width + 1 tile.
- * Measured on 7000x7000 RGB, one libvips thread (sharp's default on glibc), estimate / peak RSS
- * growth, the latter including the 20-40 MB every such TIFF decode takes:
+ * Measured on 7000x7000 RGB, estimate (strips or tiles, without the rows) / peak RSS growth, the
+ * latter including the 20-40 MB every such TIFF decode takes (the rows: 32 MB):
  *   deflate or LZW, one strip                  streams: 41 MB, as in 256-row strips (44 MB)
  *   uncompressed, one strip (4000x4000)        streams: 25 MB, as in 256-row strips (27 MB)
  *   JPEG (YCbCr), one strip                    294 / 312 MB   (3504-row strips 220 / 242)
@@ -37,7 +55,7 @@
 import type { Metadata } from 'sharp';
 import type { TiffLayout } from './tiff-header.js';
 
-export type DecodeHeader = Pick<Metadata, 'format' | 'width' | 'height' | 'channels' | 'depth' | 'isProgressive' | 'chromaSubsampling'>;
+export type DecodeHeader = Pick<Metadata, 'format' | 'width' | 'height' | 'channels' | 'depth' | 'isProgressive' | 'chromaSubsampling' | 'pages'>;
 
 export interface HeldWholeDecode {
   /** What makes the decode hold the whole image, for the error message: 'interlaced PNG', ... */
@@ -50,14 +68,42 @@ export interface HeldWholeDecode {
 const BYTES_PER_SAMPLE: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, double: 8 };
 /** libheif's copies of a HEIF/AVIF image, relative to its decoded size (measured). */
 const HEIF_COPIES = 6;
+/** Bytes a pixel of a GIF frame (measured). */
+const GIF_FRAME_BYTES = 4.5;
+/** Bytes a pixel of an animated WebP's canvas: decoding its first frame, or a later one (measured). */
+const WEBP_ANIMATION_BYTES = { first: 4.5, later: 8.5 };
+/** Copies libvips's stages keep of each row of a short image (measured: about 7 to 9). */
+const ROW_COPIES = 9;
+/** Most rows' worth libvips keeps of a tall image, whatever the shrink (measured: 1,140 to 1,420). */
+const MAX_STREAMED_ROWS = 1500;
 
-/** The memory of a decode that must hold the whole image, or undefined when the decode streams (TIFF: heldTiffDecode). */
-export function heldWholeDecode(header: DecodeHeader): HeldWholeDecode | undefined {
+/**
+ * The memory of the rows every decode holds while it shrinks, for an image `width` pixels wide of
+ * `bytesPerPixel` bytes a pixel as decoded (channels x bytes per sample).
+ */
+export function streamedRowBytes(width: number, height: number, bytesPerPixel: number): number {
+  return width * Math.min(ROW_COPIES * height, MAX_STREAMED_ROWS) * bytesPerPixel;
+}
+
+/** Bytes a pixel as libvips decodes the header's image. */
+export function bytesPerPixel(header: Pick<DecodeHeader, 'channels' | 'depth'>): number {
+  return Math.max(1, header.channels) * (BYTES_PER_SAMPLE[header.depth] ?? 8);
+}
+
+/**
+ * The memory of a decode that must hold the whole image, without its rows (streamedRowBytes), or
+ * undefined when the decode streams (TIFF: heldTiffDecode). `laterFrame`: a frame after the first
+ * is decoded too, which for an animated WebP holds more.
+ */
+export function heldWholeDecode(header: DecodeHeader, laterFrame = false): HeldWholeDecode | undefined {
   const pixels = header.width * header.height;
   const bytesPerSample = BYTES_PER_SAMPLE[header.depth] ?? 8;
   if (header.format === 'png' && header.isProgressive) return { held: 'interlaced PNG', bytes: pixels * header.channels * bytesPerSample };
   if (header.format === 'jpeg' && header.isProgressive) return { held: 'progressive JPEG', bytes: pixels * 2 * jpegSamplesPerPixel(header) };
-  if (header.format === 'gif') return { held: 'GIF frame', bytes: pixels * 4 };
+  if (header.format === 'gif') return { held: 'GIF frame', bytes: Math.ceil(pixels * GIF_FRAME_BYTES) };
+  if (header.format === 'webp' && (header.pages ?? 1) > 1) {
+    return { held: 'animated WebP frame', bytes: Math.ceil(pixels * (laterFrame ? WEBP_ANIMATION_BYTES.later : WEBP_ANIMATION_BYTES.first)) };
+  }
   if (header.format === 'heif') return { held: 'HEIF/AVIF', bytes: pixels * header.channels * bytesPerSample * HEIF_COPIES };
   return undefined;
 }
@@ -117,6 +163,11 @@ function worstLayout(header: DecodeHeader): TiffLayout {
     separatePlanes: true,
     block: { kind: 'strip', width, height },
   };
+}
+
+/** Bytes a pixel of a TIFF page as libvips decodes it. */
+export function tiffBytesPerPixel(layout: Pick<TiffLayout, 'samplesPerPixel' | 'bitsPerSample'>): number {
+  return layout.samplesPerPixel * tiffSampleBytes(layout.bitsPerSample);
 }
 
 /** libvips's sample size: 1, 2 and 4-bit samples are unpacked to bytes. */

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { manyFramesGif } from '../../scripts/make-fixtures.js';
 import { ScanError, type ErrorCode } from '../errors.js';
-import { decodeImage, sampleFrameIndices } from './decode.js';
+import { decodeImage, fromSharpError, MAX_FRAME_INDEX, sampleFrameIndices } from './decode.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
 const bad = (name: string): Buffer => readFileSync(join(fixtures, 'bad', name));
@@ -140,30 +141,31 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
     await expectRefusedWithoutAllocating(avif, 'HEIF/AVIF');
   });
 
-  it('counts only decodes that hold the whole image: the same pixels non-interlaced stream, and fit a budget the interlaced file does not', async () => {
+  it('counts the whole image only for decodes that hold it: the same pixels non-interlaced stream their rows, and fit a budget the interlaced file does not', async () => {
     const pixels = solid(1500, 1500, 4).toColourspace('rgb16');
     const interlaced = await pixels.clone().png({ progressive: true }).toBuffer();
     const sequential = await pixels.clone().png().toBuffer();
-    const budget = { maxDecodeBytes: 16 * 1024 * 1024 };
+    const budget = { maxDecodeBytes: 24 * 1024 * 1024 };
     const error = await expectCode(decodeImage(interlaced, budget), 'image_too_many_pixels');
-    expect(error.detail).toEqual({ width: 1500, height: 1500, held: 'interlaced PNG', decodeBytes: 1500 * 1500 * 8, limitBytes: budget.maxDecodeBytes });
+    // The whole image, and 1,500 rows' worth streaming through the shrink.
+    expect(error.detail).toEqual({ width: 1500, height: 1500, held: 'interlaced PNG', decodeBytes: 1500 * 1500 * 8 + 1500 * 8 * 1500, limitBytes: budget.maxDecodeBytes });
     expect((await decodeImage(sequential, budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
     expect((await decodeImage(interlaced)).frames[0]).toMatchObject({ width: 512, height: 512 });
   });
 
-  it('a 7000x7000 JPEG-compressed TIFF of 770 KB in one strip (libvips decodes the strip whole: 294 MB); the same in sharp\'s 256-row strips decodes', async () => {
+  it('a 7000x7000 JPEG-compressed TIFF of 770 KB in one strip (libvips decodes the strip whole: 294 MB, and its rows 32 MB); the same in sharp\'s 256-row strips decodes', async () => {
     const pixels = solid(7000, 7000, 3);
     const oneStrip = await pixels.clone().tiff({ compression: 'jpeg', tileHeight: 7000 }).toBuffer();
     expect(oneStrip.length).toBeLessThan(1_000_000);
     await expectRefusedWithoutAllocating(oneStrip, 'TIFF strip');
     const error = await expectCode(decodeImage(oneStrip), 'image_too_many_pixels');
-    expect(error.message).toBe('a 7000x7000 TIFF is decoded a 7000x7000 strip at a time: about 280 MiB, over the 256 MiB decode memory budget');
+    expect(error.message).toBe('a 7000x7000 TIFF is decoded a 7000x7000 strip at a time: about 310 MiB, over the 256 MiB decode memory budget');
     expect((await decodeImage(await pixels.clone().tiff({ compression: 'jpeg' }).toBuffer())).frames[0]).toMatchObject({ width: 512, height: 512 });
   });
 
   it('TIFF strips count when decoded whole (JPEG), not when read a scanline at a time (deflate): the same pixels in one strip', async () => {
     const pixels = solid(1500, 1500, 3);
-    const budget = { maxDecodeBytes: 8 * 1024 * 1024 };
+    const budget = { maxDecodeBytes: 12 * 1024 * 1024 };
     const jpegStrip = await pixels.clone().tiff({ compression: 'jpeg', tileHeight: 1500 }).toBuffer();
     const error = await expectCode(decodeImage(jpegStrip, budget), 'image_too_many_pixels');
     expect(error.detail).toEqual({
@@ -172,7 +174,7 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
       held: 'TIFF strip',
       unit: { kind: 'strip', width: 1500, height: 1500 },
       page: 0,
-      decodeBytes: 2 * 1500 * 1500 * 3,
+      decodeBytes: 2 * 1500 * 1500 * 3 + 1500 * 3 * 1500,
       limitBytes: budget.maxDecodeBytes,
     });
     for (const fits of [pixels.clone().tiff({ compression: 'deflate', tileHeight: 1500 }), pixels.clone().tiff({ compression: 'jpeg' })]) {
@@ -182,17 +184,17 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
 
   it('TIFF tiles: two rows of 1024x1024 tiles (all 2000 rows here) are over a budget that 256x256 tiles fit', async () => {
     const pixels = solid(2000, 2000, 3);
-    const budget = { maxDecodeBytes: 8 * 1024 * 1024 };
+    const budget = { maxDecodeBytes: 16 * 1024 * 1024 };
     const tiled = (size: number) => pixels.clone().tiff({ compression: 'deflate', tile: true, tileWidth: size, tileHeight: size }).toBuffer();
     const error = await expectCode(decodeImage(await tiled(1024), budget), 'image_too_many_pixels');
-    expect(error.detail).toMatchObject({ held: 'TIFF tile', unit: { kind: 'tile', width: 1024, height: 1024 }, decodeBytes: 2000 * 2000 * 3 + 1024 * 1024 * 3 });
+    expect(error.detail).toMatchObject({ held: 'TIFF tile', unit: { kind: 'tile', width: 1024, height: 1024 }, decodeBytes: 2000 * 2000 * 3 + 1024 * 1024 * 3 + 2000 * 3 * 1500 });
     expect(error.message).toMatch(/decoded a 1024x1024 tile at a time.*decode memory budget/);
     expect((await decodeImage(await tiled(256), budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
   });
 
   it('a TIFF whose layout cannot be trusted (a second RowsPerStrip that disagrees, which libtiff accepts) is budgeted as the worst layout', async () => {
     const file = await solid(600, 600, 3).tiff({ compression: 'deflate' }).toBuffer();
-    const budget = { maxDecodeBytes: 1024 * 1024 };
+    const budget = { maxDecodeBytes: 4 * 1024 * 1024 };
     expect((await decodeImage(file, budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
     // ResolutionUnit (a SHORT) becomes a RowsPerStrip of 2.
     const patched = Buffer.from(file);
@@ -202,7 +204,44 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
     }
     expect(await sharp(patched).metadata()).toMatchObject({ format: 'tiff', width: 600, height: 600 });
     const error = await expectCode(decodeImage(patched, budget), 'image_too_many_pixels');
-    expect(error.detail).toEqual({ width: 600, height: 600, held: 'TIFF of unread layout', page: 0, decodeBytes: 2 * 600 * 600 * 3 + 600 * 600, limitBytes: budget.maxDecodeBytes });
+    expect(error.detail).toEqual({ width: 600, height: 600, held: 'TIFF of unread layout', page: 0, decodeBytes: 2 * 600 * 600 * 3 + 600 * 600 + 600 * 3 * 1500, limitBytes: budget.maxDecodeBytes });
+  });
+
+  it('a non-interlaced PNG 16,000,000 pixels wide (1 GB of rows measured from a 143 KB file) is refused from the header: rows count whatever the format', async () => {
+    const png = await solid(64, 3, 3).png().toBuffer();
+    await expectRefusedWithoutAllocating(declaring(png, 16_000_000, 3), 'rows');
+    const error = await expectCode(decodeImage(declaring(png, 16_000_000, 3)), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ width: 16_000_000, height: 3, decodeBytes: 16_000_000 * 27 * 3 });
+    expect(error.message).toBe('a 16000000x3 png is decoded in rows 16000000 pixels wide: about 1236 MiB, over the 256 MiB decode memory budget');
+  });
+
+  it('real wide images: the rows of a 200000x4 PNG and a 60000x200 baseline JPEG are over a budget that narrower ones fit', async () => {
+    const budget = { maxDecodeBytes: 8 * 1024 * 1024 };
+    for (const [wide, narrow] of [
+      [solid(200_000, 4, 3).png(), solid(20_000, 4, 3).png()],
+      [solid(60_000, 200, 3).jpeg(), solid(1000, 200, 3).jpeg()],
+    ] as const) {
+      const error = await expectCode(decodeImage(await wide.toBuffer(), budget), 'image_too_many_pixels');
+      expect(error.detail).toMatchObject({ held: 'rows' });
+      expect((await decodeImage(await narrow.toBuffer(), budget)).frames[0]!.width).toBe(512);
+    }
+  });
+
+  it('an animated WebP is decoded onto a whole canvas: counted per frame, more when a later frame is decoded', async () => {
+    // Two 1000x1000 frames, translucent: 8.5 MB of canvas for the second, plus 6 MB of rows.
+    const frames = Buffer.alloc(1000 * 2000 * 4, 37);
+    frames.fill(0, 0, 1000 * 1000 * 4);
+    const webp = await sharp(frames, { raw: { width: 1000, height: 2000, channels: 4, pageHeight: 1000 } }).webp({ lossless: true, effort: 0, loop: 0 }).toBuffer();
+    const budget = { maxDecodeBytes: 12 * 1024 * 1024 };
+    const error = await expectCode(decodeImage(webp, budget), 'image_too_many_pixels');
+    expect(error.detail).toEqual({ width: 1000, height: 1000, held: 'animated WebP frame', decodeBytes: 8.5e6 + 6e6, limitBytes: budget.maxDecodeBytes });
+    expect((await decodeImage(webp, { ...budget, maxFrames: 1 })).frames.map((frame) => frame.index)).toEqual([0]);
+  });
+
+  it('a GIF frame takes 4.5 bytes a pixel, plus its rows', async () => {
+    const gif = await solid(2000, 2000, 3).gif().toBuffer();
+    const error = await expectCode(decodeImage(gif, { maxDecodeBytes: 24 * 1024 * 1024 }), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ held: 'GIF frame', decodeBytes: 2000 * 2000 * 4.5 + 2000 * 4 * 1500 });
   });
 
   it('TIFF with separate planes, page by page: one strip on the second page is refused; 16-row strips decode', async () => {
@@ -212,7 +251,7 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
     expect(decoded).toMatchObject({ format: 'tiff', frameCount: 2 });
     expect([...decoded.frames[1]!.data.subarray(0, 3)]).toEqual([120, 130, 140]);
     const error = await expectCode(decodeImage(planarTiff(1500, 1500, [16, 1500]), budget), 'image_too_many_pixels');
-    expect(error.detail).toMatchObject({ held: 'TIFF strip', page: 1, decodeBytes: 1500 * 1500 * 3 + 1500 * 1500 });
+    expect(error.detail).toMatchObject({ held: 'TIFF strip', page: 1, decodeBytes: 1500 * 1500 * 3 + 1500 * 1500 + 1500 * 3 * 1500 });
     expect(error.message).toMatch(/^a 1500x1500 TIFF \(page 1\) is decoded a 1500x1500 strip at a time/);
   });
 });
@@ -286,6 +325,14 @@ describe('decodeImage output', () => {
     // Frames alternate black/white by index parity: frame 0 black, frame 1428 black, 2857 white.
     expect([...decoded.frames[0]!.data]).toEqual([0, 0, 0]);
     expect([...decoded.frames[2]!.data]).toEqual([255, 255, 255]);
+  });
+
+  it('an animation of more frames than sharp can reach samples up to frame 100,000, its last reachable one', async () => {
+    const decoded = await decodeImage(manyFramesGif(MAX_FRAME_INDEX + 2));
+    expect(decoded.frameCount).toBe(100_002);
+    expect(decoded.frames.map((frame) => frame.index).at(-1)).toBe(MAX_FRAME_INDEX);
+    // Frames alternate black/white by index parity: frame 100,000 is black.
+    expect([...decoded.frames.at(-1)!.data]).toEqual([0, 0, 0]);
   });
 
   it('an EXIF-rotated JPEG comes out upright, dimensions included', async () => {
@@ -377,5 +424,22 @@ describe('sampleFrameIndices', () => {
     expect(sampleFrameIndices(1000, 4_000_000, limits)).toEqual([0, 1, 3, 4, 6, 7, 9, 10]);
     // A frame bigger than the whole budget: only the first.
     expect(sampleFrameIndices(1000, 300_000_000, limits)).toEqual([0]);
+  });
+  it('never goes past the last frame sharp can decode', () => {
+    expect(sampleFrameIndices(200_000, 1, limits).at(-1)).toBe(MAX_FRAME_INDEX);
+    expect(Math.max(...sampleFrameIndices(10_000_000, 1, { maxFrames: 3, maxAnimationPixels: 10_000_000_000 }))).toBe(MAX_FRAME_INDEX);
+  });
+});
+
+describe('fromSharpError', () => {
+  it("types what sharp's constructor throws at once, like what its calls reject with", () => {
+    const thrown = (() => {
+      try {
+        sharp(Buffer.alloc(1), { page: MAX_FRAME_INDEX + 1 });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(fromSharpError(thrown)).toMatchObject({ code: 'image_corrupt', detail: { decoder: expect.stringMatching(/page/) } });
   });
 });

@@ -25,17 +25,24 @@
  * byte cap -> empty -> scriptable/vector sniff -> a decode slot (decode-limiter.ts; the time
  * budget starts once the decode has one) -> header (sharp metadata: format, declared dimensions,
  * frame count, interlacing; for TIFF, each decoded page's strips or tiles from tiff-header.ts) ->
- * pixel limit -> decode memory budget -> frame-by-frame decode under the time budget.
+ * pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
+ * formats that need it: decode-memory.ts) -> frame-by-frame decode under the time budget.
  */
 import sharp, { type Metadata, type ResizeOptions, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
 import { withDeadline } from '../runtime/deadline.js';
-import { type HeldWholeDecode, heldTiffDecode, heldWholeDecode } from './decode-memory.js';
+import { type HeldWholeDecode, bytesPerPixel, heldTiffDecode, heldWholeDecode, streamedRowBytes, tiffBytesPerPixel } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { sniffRefusedDocument } from './sniff.js';
 import { readTiffLayouts } from './tiff-header.js';
 
 export type { DecodeOptions } from './decode-options.js';
+
+// libvips's operation cache keeps recent operations, and the decoded buffers they hold, alive
+// after the decode returns, frame 0's while frame 1 decodes: 16 decodes of a 34 KB 16383x3051
+// GIF left 1.5 GB resident (235 MB without the cache). Untrusted images are decoded once each,
+// so the cache never pays: off for the whole process, here, where the decode module loads.
+sharp.cache(false);
 
 /** One decoded frame: RGB, 3 bytes a pixel, row-major, no padding. */
 export interface DecodedFrame {
@@ -105,7 +112,7 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
 }
 
 async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedImage> {
-  const metadata = await turn.within(sharp(input, baseInputOptions(limits)).metadata());
+  const metadata = await turn.run(() => sharp(input, baseInputOptions(limits)).metadata());
 
   const format = metadata.format as string;
   if (REFUSED_FORMATS.has(format)) throw new ScanError('image_format_refused', undefined, { format });
@@ -120,13 +127,15 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   const frameCount = Math.max(1, metadata.pages ?? 1);
   const frameIndices = sampleFrameIndices(frameCount, declaredPixels, limits);
   const held = heldDecodeMemory(input, metadata, frameIndices);
-  if (held && held.bytes > limits.maxDecodeBytes) {
+  if (held.bytes > limits.maxDecodeBytes) {
     const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MiB`;
     const { unit, page } = held;
     const onPage = page ? ` (page ${page})` : '';
     const what = unit
       ? `${held.width}x${held.height} TIFF${onPage} is decoded a ${unit.width}x${unit.height} ${unit.kind} at a time`
-      : `${held.width}x${held.height} ${held.held}${onPage} is decoded whole`;
+      : held.held === STREAMED_ROWS
+        ? `${held.width}x${held.height} ${format}${onPage} is decoded in rows ${held.width} pixels wide`
+        : `${held.width}x${held.height} ${held.held}${onPage} is decoded whole`;
     throw new ScanError('image_too_many_pixels', `a ${what}: about ${mb(held.bytes)}, over the ${mb(limits.maxDecodeBytes)} decode memory budget`, {
       width: held.width,
       height: held.height,
@@ -144,7 +153,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   const frames: DecodedFrame[] = [];
   for (const index of frameIndices) {
     // The pages of a TIFF or HEIF may each have their own size: the working size is worked out from the page's.
-    const page = index > 0 && PAGED_FORMATS.has(format) ? await turn.within(sharp(input, { ...baseInputOptions(limits), page: index }).metadata()) : metadata;
+    const page = index > 0 && PAGED_FORMATS.has(format) ? await turn.run(() => sharp(input, { ...baseInputOptions(limits), page: index }).metadata()) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
     const resize = workingResize(upright.width, upright.height, limits.workingSize);
     frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc, resize }, limits, turn));
@@ -166,38 +175,50 @@ interface HeldDecode extends HeldWholeDecode {
   page?: number;
 }
 
+/** `held` of a decode that holds nothing but its rows. */
+const STREAMED_ROWS = 'rows';
+
 /**
- * What the decode will hold at once, from the header: the whole image for the formats that need
- * it; for a TIFF, the largest over the pages to be decoded of what their strips or tiles take
- * (each page has its own layout, which sharp's metadata does not report).
+ * What the decode will hold at once, from the header: the rows it streams through the shrink,
+ * plus the whole image for the formats that need it; for a TIFF, the largest over the pages to be
+ * decoded of their rows and what their strips or tiles take (each page has its own layout, which
+ * sharp's metadata does not report).
  */
-function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[]): HeldDecode | undefined {
+function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[]): HeldDecode {
+  const { width, height } = metadata;
   if (metadata.format !== 'tiff') {
-    const held = heldWholeDecode(metadata);
-    return held && { ...held, width: metadata.width, height: metadata.height };
+    const rows = streamedRowBytes(width, height, bytesPerPixel(metadata));
+    const whole = heldWholeDecode(metadata, pages.some((page) => page > 0));
+    return { held: whole?.held ?? STREAMED_ROWS, bytes: (whole?.bytes ?? 0) + rows, width, height };
   }
   // One walk of the directory chain for all the pages, not one per page.
   const layouts = readTiffLayouts(input, pages);
   let largest: HeldDecode | undefined;
   for (const [i, page] of pages.entries()) {
     const layout = layouts[i];
-    const held = heldTiffDecode(layout, metadata);
-    if (held && (largest === undefined || held.bytes > largest.bytes)) {
-      largest = { ...held, width: layout?.width ?? metadata.width, height: layout?.height ?? metadata.height, page };
-    }
+    const size = { width: layout?.width ?? width, height: layout?.height ?? height };
+    const pixelBytes = layout ? tiffBytesPerPixel(layout) : bytesPerPixel(metadata);
+    const rows = streamedRowBytes(size.width, size.height, pixelBytes);
+    const blocks = heldTiffDecode(layout, metadata);
+    const held: HeldDecode = { ...(blocks ?? { held: STREAMED_ROWS }), bytes: (blocks?.bytes ?? 0) + rows, ...size, page };
+    if (largest === undefined || held.bytes > largest.bytes) largest = held;
   }
-  return largest;
+  return largest!;
 }
+
+/** Highest frame (page) number sharp takes: its constructor throws for a later one. */
+export const MAX_FRAME_INDEX = 100_000;
 
 /**
  * Frame numbers to decode: the first, then evenly spaced up to the last frame of the range the
- * animation budget allows, at most `maxFrames` in all. Each sampled frame is a separate decode
- * that renders every frame before it, so the budget counts frames rendered across all of them
- * (sum of index + 1) times the frame's pixels; the range shrinks until that fits.
+ * animation budget allows (and sharp reaches: MAX_FRAME_INDEX), at most `maxFrames` in all. Each
+ * sampled frame is a separate decode that renders every frame before it, so the budget counts
+ * frames rendered across all of them (sum of index + 1) times the frame's pixels; the range
+ * shrinks until that fits.
  */
 export function sampleFrameIndices(frameCount: number, pixelsPerFrame: number, limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>): number[] {
   const pixels = Math.max(1, pixelsPerFrame);
-  let range = Math.max(1, Math.min(frameCount, Math.floor(limits.maxAnimationPixels / pixels)));
+  let range = Math.max(1, Math.min(frameCount, MAX_FRAME_INDEX + 1, Math.floor(limits.maxAnimationPixels / pixels)));
   for (;;) {
     const indices = spreadIndices(range, Math.min(range, limits.maxFrames));
     const rendered = indices.reduce((sum, index) => sum + index + 1, 0) * pixels;
@@ -250,13 +271,14 @@ interface FrameChoice {
 async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc, resize }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
   const remainingMs = turn.deadline - Date.now();
   if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame: index });
-  let pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
-    // sharp counts whole seconds; the JS deadline below enforces the exact budget.
-    .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) });
-  if (resize) pipeline = pipeline.resize(resize);
-  // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
-  pipeline = pipeline.toColourspace('srgb').raw({ depth: 'uchar' });
-  const { data, info } = await turn.within(pipeline.toBuffer({ resolveWithObject: true }));
+  const { data, info } = await turn.run(() => {
+    let pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
+      // sharp counts whole seconds; the JS deadline below enforces the exact budget.
+      .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) });
+    if (resize) pipeline = pipeline.resize(resize);
+    // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
+    return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  });
   const frame = { width: info.width, height: info.height, index };
   if (info.channels === 3) return { data, ...frame };
   if (info.channels !== 4) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3 or 4`);
@@ -285,8 +307,17 @@ class DecodeTurn {
 
   constructor(readonly deadline: number) {}
 
-  /** Races a sharp call against the deadline and turns sharp's errors into error codes. */
-  within<T>(work: Promise<T>): Promise<T> {
+  /**
+   * Starts a sharp call and races it against the deadline, turning sharp's errors into error
+   * codes: those of the call and those its constructor and option setters throw at once.
+   */
+  run<T>(start: () => Promise<T>): Promise<T> {
+    let work: Promise<T>;
+    try {
+      work = start();
+    } catch (error) {
+      return Promise.reject(fromSharpError(error));
+    }
     this.calls.push(work);
     const typed = work.catch((error: unknown) => Promise.reject(fromSharpError(error)));
     return withDeadline(typed, this.deadline - Date.now(), () => new ScanError('image_timeout'));

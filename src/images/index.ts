@@ -11,7 +11,7 @@ import { pdqHash } from './pdq/hasher.js';
 export { decodeImage, type DecodedFrame, type DecodedImage, type DecodeOptions } from './decode.js';
 export { DEFAULT_DECODE_OPTIONS } from './decode-options.js';
 export { DecodeLimiter, sharedDecodeLimiter } from './decode-limiter.js';
-export { blockhash, DEFAULT_BLOCKHASH_BITS } from './blockhash.js';
+export { blockhash, blockhashBitsFromBlank, DEFAULT_BLOCKHASH_BITS } from './blockhash.js';
 export { pdqHash, PdqHasher, type PdqResult } from './pdq/hasher.js';
 export { DIHEDRAL_VARIANTS, type DihedralVariant, dihedralHashes } from './pdq/dihedral.js';
 

@@ -1,4 +1,5 @@
-import { open, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ScanError } from '../errors.js';
 import type { ImageItem } from '../jobs/job-schema.js';
@@ -36,15 +37,32 @@ async function readUnderRoot(path: string, imageRoot: string | undefined, maxByt
     throw new ScanError('path_not_found', `no file at ${path}`);
   }
   if (!isPathUnder(root, resolved)) throw new ScanError('path_outside_root', `${path} resolves outside the image root`);
-  const handle = await open(resolved, 'r').catch(() => {
+  // Non-blocking: opening a FIFO for reading otherwise waits for a writer, holding a threadpool
+  // thread for good. No following: a symlink swapped in since realpath is not followed out of the root.
+  const handle = await open(resolved, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(() => {
     throw new ScanError('path_not_found', `cannot open ${path}`);
   });
   try {
+    // What was opened, not what the path names now: a FIFO, device or directory is refused unread.
     const stat = await handle.stat();
     if (!stat.isFile()) throw new ScanError('path_not_found', `${path} is not a regular file`);
     if (stat.size > maxBytes) throw new ScanError('payload_too_large', `${path} has ${stat.size} bytes, more than ${maxBytes}`);
-    return await handle.readFile();
+    return await readAtMost(handle, stat.size, maxBytes, path);
   } finally {
     await handle.close();
+  }
+}
+
+/** The file's bytes, `expected` of them unless it changed since, refusing more than `maxBytes`. */
+async function readAtMost(handle: FileHandle, expected: number, maxBytes: number, path: string): Promise<Uint8Array> {
+  // One byte past what is expected shows whether the file grew.
+  let buffer = Buffer.allocUnsafe(Math.min(expected, maxBytes) + 1);
+  let length = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    if (bytesRead === 0) return buffer.subarray(0, length);
+    length += bytesRead;
+    if (length > maxBytes) throw new ScanError('payload_too_large', `${path} has more than ${maxBytes} bytes`);
+    if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(buffer.length, maxBytes + 1 - length))]);
   }
 }

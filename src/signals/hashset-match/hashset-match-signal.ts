@@ -15,7 +15,10 @@
  * Evidence: set, setVersion, entryId, label, distance, threshold, frame (index of the sampled
  * frame), matches (entries of the set within reach) and variant: the rotation or mirror of the
  * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
- * its own quarter turn back).
+ * its own quarter turn back). Blockhash evidence adds bitsFromBlank: how many bits the frame's
+ * hash is from the nearest blank image's. A frame at most the threshold from it (blank, or mostly
+ * flat) matches no blockhash set, as a frame below the quality floor matches no PDQ set: it lies
+ * within the threshold of every mostly flat image (passesFlatnessGuard).
  * `suggests` is the set's kind (`block` or `review`), `allow` for negative sets. A quarantine by the
  * flood guard affects only the quarantined entry's own matches: the entries of a block or review set
  * within reach are walked closest first (over all frames and variants: by distance, then frame,
@@ -38,7 +41,8 @@
 import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
-import { passesQualityFloor } from '../../hashsets/hash-set-config.js';
+import { passesFlatnessGuard, passesQualityFloor } from '../../hashsets/hash-set-config.js';
+import { blockhashBitsFromBlank } from '../../images/blockhash.js';
 import type { EntryDescription, MatchableHashSet } from '../../hashsets/hash-set.js';
 import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
@@ -248,6 +252,8 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         ...(entry.label !== undefined && { label: entry.label }),
         distance: hit.distance,
         threshold: config.threshold,
+        // How far the frame is from a blank image's hash: matches need more than the threshold.
+        ...(config.algorithm === 'blockhash' && { bitsFromBlank: blockhashBitsFromBlank(subject.frames[hit.frame]!.blockhash) }),
         variant: hit.variant,
         frame: hit.frame,
         matches: hit.matches,
@@ -292,7 +298,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
 
 /**
  * The set's entries within reach of this frame, closest first (distance, then entry number); none
- * when the frame is below the PDQ floor.
+ * when the frame is below the PDQ floor, or for blockhash within the threshold of a blank image.
  */
 function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): Hit[] {
   let variants: readonly HashBytes[];
@@ -300,6 +306,7 @@ function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): 
     if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
     variants = frame.dihedral ?? [frame.pdq];
   } else {
+    if (!passesFlatnessGuard(set.config, blockhashBitsFromBlank(frame.blockhash))) return [];
     variants = [frame.blockhash];
   }
   const matches = set.match(variants);

@@ -1,14 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { MAX_WALKED_CANDIDATES, MemoryFloodGuard, RedisFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
 import { HashSet, type EntryDescription, type MatchableHashSet } from '../../hashsets/hash-set.js';
-import type { ImageHashes } from '../../images/index.js';
+import { decodeImage, hashFrames, type ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { RedisClient } from '../../runtime/redis.js';
 import { HashSetMatchSignalType } from './index.js';
 import { MAX_LISTED_QUARANTINED } from './hashset-match-signal.js';
+import { hammingDistance } from '../../matching/hash-bits.js';
 import { seededHash as hash } from '../../../test/harness/hashes.js';
 
 /** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
@@ -176,6 +180,51 @@ describe('hash-set signal type', () => {
     expect(signals.map((s) => s.evidence.set)).toEqual(['bad', 'blocks']);
     const flat = await new HashSetMatchSignalType({ source: { sets: () => [bad] } }).match(image(1000, 5, 49), 0);
     expect(flat).toEqual([]);
+  });
+
+  describe('blockhash flatness guard', () => {
+    /** A real image, decoded and hashed as workers do. */
+    async function scanned(bytes: Buffer): Promise<ImageSubject> {
+      const decoded = await decodeImage(bytes);
+      return { decoded, frames: hashFrames(decoded, { dihedral: true }) };
+    }
+    /** 800x600, #111 background, with white strokes across the middle when `caption`. */
+    async function dark(caption: boolean): Promise<Buffer> {
+      const pixels = Buffer.alloc(800 * 600 * 3, 0x11);
+      if (caption) for (let y = 290; y < 330; y++) for (let x = 60; x < 740; x++) if (x % 16 < 10) pixels.fill(255, (y * 800 + x) * 3, (y * 800 + x) * 3 + 3);
+      return sharp(pixels, { raw: { width: 800, height: 600, channels: 3 } }).jpeg().toBuffer();
+    }
+
+    it('a blank dark frame matches no blockhash entry, not even a dark one with a caption 28 bits away (it was a block)', async () => {
+      const captioned = await scanned(await dark(true));
+      const blank = await scanned(await dark(false));
+      const entry = captioned.frames[0]!.blockhash;
+      expect(hammingDistance(blank.frames[0]!.blockhash, entry)).toBe(28);
+      const memes = set({ name: 'memes', algorithm: 'blockhash' }, [['kb-1', entry]]);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [memes] } });
+      expect(await type.match(blank, 0)).toEqual([]);
+      // The caption image itself is as close to blank: blockhash cannot tell its copies from any dark frame (PDQ can).
+      expect(await type.match(captioned, 0)).toEqual([]);
+    });
+
+    it('a photo still matches its entry, its evidence saying how far from blank it is', async () => {
+      const rings = await scanned(readFileSync(join(import.meta.dirname, '..', '..', '..', 'fixtures', 'images', 'rings.jpg')));
+      const known = set({ name: 'known', algorithm: 'blockhash' }, [['rings', rings.frames[0]!.blockhash]]);
+      const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [known] } }).match(rings, 0);
+      expect(signal).toMatchObject({ kind: 'blockhash_match', suggests: 'block', evidence: { entryId: 'rings', distance: 0, bitsFromBlank: 128 } });
+    });
+
+    it('the guard follows the set threshold: a frame at most the threshold from blank does not match', async () => {
+      // Band 0 half set (32 bits decided), the other bands flat: 32 bits from blank.
+      const sparse = new Uint8Array(32);
+      sparse.fill(0xf0, 0, 8);
+      const frame: ImageHashes = { ...image(1000, 5).frames[0]!, blockhash: sparse };
+      const subject: ImageSubject = { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+      const entries: Array<[string, Uint8Array]> = [['e', sparse]];
+      expect(await new HashSetMatchSignalType({ source: { sets: () => [set({ name: 'b', algorithm: 'blockhash', threshold: 32 }, entries)] } }).match(subject, 0)).toEqual([]);
+      const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [set({ name: 'b', algorithm: 'blockhash', threshold: 31 }, entries)] } }).match(subject, 0);
+      expect(signal!.evidence).toMatchObject({ distance: 0, bitsFromBlank: 32, threshold: 31 });
+    });
   });
 
   it('quarantines an entry that floods: past maxItems distinct items in the window it suggests review', async () => {
