@@ -1,9 +1,10 @@
 import type { Verdict } from '../jobs/verdict-schema.js';
-import type { VerdictStore } from './verdict-store.js';
+import type { JobLock, StoreOutcome, VerdictStore } from './verdict-store.js';
 
 interface Pending {
   verdict: Verdict;
-  resolve: (stored: boolean) => void;
+  lock: JobLock | undefined;
+  resolve: (outcome: StoreOutcome) => void;
   reject: (error: unknown) => void;
 }
 
@@ -22,10 +23,13 @@ export class VerdictEmitter {
     private readonly maxBatch = 200,
   ) {}
 
-  /** Resolves true when stored, false when the job already had a verdict. */
-  emit(verdict: Verdict): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.batch.push({ verdict, resolve, reject });
+  /**
+   * Resolves `stored`, `duplicate` (the job already had a verdict) or `stale` (`lock`, the
+   * attempt's hold on its job, was lost: nothing stored).
+   */
+  emit(verdict: Verdict, lock?: JobLock): Promise<StoreOutcome> {
+    return new Promise<StoreOutcome>((resolve, reject) => {
+      this.batch.push({ verdict, lock, resolve, reject });
       if (this.batch.length >= this.maxBatch) this.flushNow();
       else this.scheduled ??= setImmediate(() => this.flushNow());
     });
@@ -43,8 +47,11 @@ export class VerdictEmitter {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
-    const write = this.store.storeAll(batch.map((p) => p.verdict)).then(
-      (stored) => batch.forEach((p, i) => p.resolve(stored[i] ?? false)),
+    const write = this.store.storeAll(
+      batch.map((p) => p.verdict),
+      batch.map((p) => p.lock),
+    ).then(
+      (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i] ?? 'duplicate')),
       (error: unknown) => batch.forEach((p) => p.reject(error)),
     );
     this.inFlight.add(write);

@@ -8,12 +8,17 @@ import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
  * Stores a batch of verdicts, each once per jobId: a verdict's key is set only if absent and,
  * only then, the verdict is appended to the results stream. A job that runs twice (a crash after
  * its verdict was stored) therefore adds nothing the second time, within the retention window.
+ * A verdict given with its job's lock is stored only while that lock still holds the attempt's
+ * token: an attempt whose lock expired (its worker froze past the lock duration, and the stalled
+ * checker handed the job to another) must not take the place of the verdict of the run that now
+ * owns the job; BullMQ would refuse that attempt's completion for the same reason.
  * Should the append fail (the stream key holds another type), the key is removed again and the
  * call fails, so a retry stores the verdict instead of finding a marker for a verdict never sent.
  * The jobIds stored are announced in one message, newline-separated.
- * KEYS: stream, channel, then one verdict key per verdict.
- * ARGV: retention s, stream max length, then jobId and verdict JSON per verdict.
- * Returns one 1 (stored) or 0 (already there) per verdict.
+ * KEYS: stream, channel, then per verdict its key and its job's lock key (the verdict key again
+ * when it has no lock to check: every key of a call must lie in the cluster slot of the others).
+ * ARGV: retention s, stream max length, then per verdict jobId, verdict JSON, lock token ('' for none).
+ * Returns per verdict 1 (stored), 0 (already there) or -1 (the lock is not the attempt's).
  */
 const STORE_ONCE = `
 local stored = {}
@@ -21,13 +26,15 @@ local announced = {}
 local function announce()
   if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\\n')) end
 end
-for i = 3, #KEYS do
-  local jobId = ARGV[1 + (i - 2) * 2]
-  local json = ARGV[2 + (i - 2) * 2]
-  if redis.call('SET', KEYS[i], json, 'NX', 'EX', ARGV[1]) then
+for n = 1, (#KEYS - 2) / 2 do
+  local key, lock = KEYS[1 + n * 2], KEYS[2 + n * 2]
+  local jobId, json, token = ARGV[n * 3], ARGV[n * 3 + 1], ARGV[n * 3 + 2]
+  if token ~= '' and redis.call('GET', lock) ~= token then
+    stored[#stored + 1] = -1
+  elseif redis.call('SET', key, json, 'NX', 'EX', ARGV[1]) then
     local appended = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'jobId', jobId, 'verdict', json)
     if type(appended) == 'table' and appended.err then
-      redis.call('DEL', KEYS[i])
+      redis.call('DEL', key)
       announce()
       return redis.error_reply('verdict not appended for ' .. jobId .. ': ' .. appended.err)
     end
@@ -40,6 +47,14 @@ end
 announce()
 return stored
 `;
+
+/** A job attempt's hold on its job: BullMQ's lock key and the token the attempt holds it with. */
+export interface JobLock {
+  key: string;
+  token: string;
+}
+
+export type StoreOutcome = 'stored' | 'duplicate' | 'stale';
 
 export interface VerdictStoreOptions {
   prefix: string;
@@ -60,13 +75,23 @@ export class VerdictStore {
     this.keys = verdictKeys(options.prefix);
   }
 
-  /** Stores several verdicts in one script call; resolves with whether each was new. */
-  async storeAll(verdicts: readonly Verdict[]): Promise<boolean[]> {
+  /**
+   * Stores several verdicts in one script call; resolves with what became of each: `stored` (new),
+   * `duplicate` (the job had one), or `stale` (given with a lock that no longer holds its token).
+   * `locks[i]`, when given, is the lock of verdict i's job attempt.
+   */
+  async storeAll(verdicts: readonly Verdict[], locks: ReadonlyArray<JobLock | undefined> = []): Promise<StoreOutcome[]> {
     if (verdicts.length === 0) return [];
-    const keys = [this.keys.stream, this.keys.channel, ...verdicts.map((v) => this.keys.verdict(v.jobId))];
-    const args = [this.options.retentionSeconds, this.options.streamMaxLength, ...verdicts.flatMap((v) => [v.jobId, JSON.stringify(v)])];
+    const keys: string[] = [this.keys.stream, this.keys.channel];
+    const args: Array<string | number> = [this.options.retentionSeconds, this.options.streamMaxLength];
+    verdicts.forEach((verdict, i) => {
+      const key = this.keys.verdict(verdict.jobId);
+      const lock = locks[i];
+      keys.push(key, lock?.key ?? key);
+      args.push(verdict.jobId, JSON.stringify(verdict), lock?.token ?? '');
+    });
     const stored = (await runScript(this.redis, STORE_ONCE, keys, args)) as number[];
-    return stored.map((flag) => flag === 1);
+    return stored.map((flag) => (flag === 1 ? 'stored' : flag === 0 ? 'duplicate' : 'stale'));
   }
 
   /** Whether each job has a stored verdict, in one round trip. */

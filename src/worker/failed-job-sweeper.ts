@@ -61,9 +61,16 @@ export class FailedJobSweeper {
         const job = await Job.fromId(this.queue, id);
         // Gone (removed meanwhile) or moved on (retried by hand): nothing is owed.
         if (!job || !(await job.isFailed())) continue;
-        if (await giveVerdict(job)) given++;
-        else firstUnsettled ??= finishedAt[i]!;
+        if (await giveVerdict(job)) {
+          given++;
+          continue;
+        }
+        // A write that failed (Redis refusing writes) would fail for the rest too: the next sweep
+        // starts again from here, instead of three round trips and a failure per failed job now.
+        firstUnsettled = finishedAt[i]!;
+        break;
       }
+      if (firstUnsettled !== undefined) break;
       if (ids.length < PAGE) {
         reachedEnd = true;
         break;

@@ -96,7 +96,7 @@ export class ScanWorker {
   async run(): Promise<void> {
     const { config, connection, logger } = this.options;
     for (const queue of config.queues) {
-      const worker = new Worker<unknown, ScanResult>(queue, (job) => this.process(queue, job), {
+      const worker = new Worker<unknown, ScanResult>(queue, (job, token) => this.process(queue, job, token), {
         connection,
         prefix: config.prefix,
         concurrency: config.concurrency,
@@ -185,7 +185,7 @@ export class ScanWorker {
     this.abandonment.abort(SHUTDOWN_TIMED_OUT);
   }
 
-  private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>): Promise<ScanResult> {
+  private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>, token: string | undefined): Promise<ScanResult> {
     const { config, pipeline, metrics } = this.options;
     const jobId = job.id ?? 'unknown';
     const attempt = job.attemptsMade + 1;
@@ -218,7 +218,12 @@ export class ScanWorker {
       }
       // A scan cut short by abandon() owes no verdict (store-once would keep it): the job runs again.
       if (this.abandonment.signal.aborted) throw SHUTDOWN_TIMED_OUT;
-      if (await this.emitter.emit(verdict)) {
+      // Stored only while this attempt still holds the job: after a freeze past the lock duration
+      // the job runs again elsewhere, and this attempt's verdict (its unfurls timed out during the
+      // freeze, say) must not take the place of that run's.
+      const outcome = await this.emitter.emit(verdict, token === undefined ? undefined : { key: `${this.jobKey(job)}:lock`, token });
+      if (outcome === 'stale') throw new LockLostError(jobId);
+      if (outcome === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
         // Hash-set matches of verdicts stored, as verdicts are counted: not of attempts retried
@@ -306,18 +311,20 @@ export class ScanWorker {
    * whether it has one now; a failed write is left to the next sweep.
    */
   private async giveFailedJobVerdict(queue: ScanQueueKind, job: Job, error: Error): Promise<boolean> {
-    const { config, pipeline, logger, metrics } = this.options;
+    const { config, pipeline, metrics } = this.options;
     const cause = STALLED_MESSAGE.test(error.message) ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
     try {
       // No attempt of this process ran the job: its timings are unknown (total 0, no queueWait).
       const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions(), { validation: this.validation });
-      if (await this.emitter.emit(verdict)) {
+      if ((await this.emitter.emit(verdict)) === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });
       }
       return true;
     } catch (emitError) {
-      logger.error({ err: emitError, jobId: job.id }, 'could not store the error verdict of a failed job; the next sweep retries');
+      // While Redis refuses writes this fails for every failed job: logged once, then counted.
+      const { name, message } = emitError instanceof Error ? emitError : { name: 'Error', message: String(emitError) };
+      this.workerErrors.error(`failed-job verdict\u0000${name}\u0000${message}`, { err: emitError, jobId: job.id, queue }, 'could not store the error verdict of a failed job; the next sweep retries');
       return false;
     }
   }
@@ -326,6 +333,18 @@ export class ScanWorker {
 /** A first attempt's wait: since the job was added, or became due (a delayed job waits for nobody before). */
 function firstAttemptWait(job: Job, started: number): number {
   return Math.max(0, (job.processedOn ?? started) - (job.timestamp + (job.opts.delay ?? 0)));
+}
+
+/**
+ * The attempt lost its job's lock (its worker froze or lagged past the lock duration, and the
+ * stalled checker handed the job on): its verdict was not stored. BullMQ refuses to complete or
+ * fail the job from this attempt too; the run that holds the job now gives the verdict.
+ */
+export class LockLostError extends Error {
+  constructor(jobId: string) {
+    super(`job ${jobId}: this attempt no longer holds the job's lock; its verdict was dropped, the job's current run gives it`);
+    this.name = 'LockLostError';
+  }
 }
 
 function exhausted(error: ScanError): ScanError {

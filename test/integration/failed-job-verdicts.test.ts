@@ -3,6 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { DEFAULT_JOB_LIMITS } from '../../src/jobs/limits.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
+import { VerdictStore } from '../../src/verdicts/verdict-store.js';
+import { FailedJobSweeper } from '../../src/worker/failed-job-sweeper.js';
 import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
 import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
 
@@ -39,6 +41,34 @@ describe('failed jobs without a verdict', () => {
 
     await fleet.stop();
     await links.close();
+    await client.close();
+  }, 30_000);
+
+  it('are swept up to the first verdict that cannot be stored, then from there on the next sweep', async () => {
+    const prefix = uniquePrefix('sweep-stops');
+    prefixes.push(prefix);
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1 });
+    await client.enqueueBulk(['a', 'b', 'c'].map((contentId) => ({ job: { contentId, surface: 'upload', items: [`https://${contentId}.example/`] } })));
+    const connection = testRedis();
+    const failing = new Worker('links', async () => {
+      throw new Error('worker lost its footing');
+    }, { connection, prefix });
+    const links = new Queue('links', { connection, prefix });
+    expect(await waitUntil(async () => (await links.getFailedCount()) === 3, 10_000)).toBe(true);
+    await failing.close();
+
+    const store = new VerdictStore(connection, { prefix, retentionSeconds: 600, streamMaxLength: 1000 });
+    const sweeper = new FailedJobSweeper(links, connection, store, { windowMs: 600_000 });
+    // Redis refusing writes: one attempt, not one failure (and its log line) per failed job.
+    let attempts = 0;
+    expect(await sweeper.sweep(async () => (attempts++, false))).toBe(0);
+    expect(attempts).toBe(1);
+    const given: string[] = [];
+    expect(await sweeper.sweep(async (job) => (given.push(job.id!), true))).toBe(3);
+    expect(given).toHaveLength(3);
+
+    await links.close();
+    await connection.quit();
     await client.close();
   }, 30_000);
 
