@@ -6,7 +6,7 @@
  */
 import { createImageModelSignalTypes } from '../signals/image-model/index.js';
 import type { SignalType } from '../signals/signal-type.js';
-import { createUrlModelSignalType, type ModelSignalOptions } from '../signals/url-model/index.js';
+import { createUrlModelSignalTypes, type ModelSignalOptions } from '../signals/url-model/index.js';
 import type { FleetConfig } from '../config/config.js';
 import { openClassifiers, type Classifiers, type ClassifiersOptions } from './index.js';
 
@@ -52,9 +52,9 @@ export async function openModelSignals(config: ModelConfig): Promise<ModelSignal
   let released = false;
   return {
     signalTypes: [
-      // One type per image model when there are several: a failing model costs only its own signals.
+      // One type per model when there are several of a kind: a failing model costs only its own signals.
       ...createImageModelSignalTypes(classifiers.image, signalOptions).map((type) => type as SignalType),
-      ...(classifiers.url.length ? [createUrlModelSignalType(classifiers.url, signalOptions) as SignalType] : []),
+      ...createUrlModelSignalTypes(classifiers.url, signalOptions).map((type) => type as SignalType),
     ],
     resource: {
       async close() {

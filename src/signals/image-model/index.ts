@@ -1,6 +1,7 @@
 import type { ImageClassifier } from '../../classifiers/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
+import { modelSignalTypeNames } from '../model-signal-names.js';
 import type { PartialVersions, SignalType } from '../signal-type.js';
 import type { ModelSignalOptions } from '../url-model/index.js';
 
@@ -34,25 +35,10 @@ export function createImageModelSignalType(classifiers: readonly ImageClassifier
 }
 
 /**
- * The image-model signal types of a pipeline. One model: `image-model`. Several: one type per
- * model, `image-model-<id>`, because the pipeline isolates failures per signal type: a model that
- * cannot run is a partial error naming its type, and the other models' signals still count.
+ * The image-model signal types of a pipeline: `image-model` for one model, `image-model-<id>` for
+ * each of several (see modelSignalTypeNames: a failing model costs only its own signals).
  */
 export function createImageModelSignalTypes(classifiers: readonly ImageClassifier[], options: ModelSignalOptions = {}): Array<SignalType<ImageSubject>> {
-  if (classifiers.length <= 1) return classifiers.map((classifier) => createImageModelSignalType([classifier], options));
-  const taken = new Set<string>();
-  return classifiers.map((classifier) => createImageModelSignalType([classifier], options, uniqueName(`image-model-${kebab(classifier.id)}`, taken)));
-}
-
-/** A model id (lowercase letters, digits, `.`, `_`, `-`) as the kebab-case a signal type's name is. */
-function kebab(id: string): string {
-  return id.replace(/[^a-z0-9]+/g, '-').replace(/-$/, '');
-}
-
-/** `name`, or `name-2`, `name-3`...: ids that differ only in punctuation must not collide. */
-function uniqueName(name: string, taken: Set<string>): string {
-  let unique = name;
-  for (let n = 2; taken.has(unique); n++) unique = `${name}-${n}`;
-  taken.add(unique);
-  return unique;
+  const names = modelSignalTypeNames('image-model', classifiers.map((classifier) => classifier.id));
+  return classifiers.map((classifier, i) => createImageModelSignalType([classifier], options, names[i]));
 }

@@ -2,6 +2,7 @@ import type { UrlClassifier } from '../../classifiers/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { classifyAddress } from '../../links/guard/address.js';
 import type { LinkSubject, LinkTarget } from '../../pipeline/link-preparer.js';
+import { modelSignalTypeNames } from '../model-signal-names.js';
 import type { PartialVersions, SignalType } from '../signal-type.js';
 
 /** Special-use names (RFC 2606, 6761, 6762, 8375) that never name a public site. */
@@ -32,9 +33,9 @@ export interface ModelSignalOptions {
  * clean shortener in front of a phishing page is judged by the page, and the policy can let an
  * allowlisted URL of the chain win without hiding another URL of it that fired.
  */
-export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], options: ModelSignalOptions = {}): SignalType<LinkSubject> {
+export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], options: ModelSignalOptions = {}, name = 'url-model'): SignalType<LinkSubject> {
   return {
-    name: 'url-model',
+    name,
     accepts: 'link',
     async match(subject: LinkSubject, itemIndex: number): Promise<Signal[]> {
       const targets = subject.targets.filter(scorable);
@@ -67,4 +68,13 @@ export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], 
       return { models: Object.fromEntries(classifiers.map((c) => [c.id, c.version])) };
     },
   };
+}
+
+/**
+ * The url-model signal types of a pipeline: `url-model` for one model, `url-model-<id>` for each
+ * of several (see modelSignalTypeNames: a failing model costs only its own signals).
+ */
+export function createUrlModelSignalTypes(classifiers: readonly UrlClassifier[], options: ModelSignalOptions = {}): Array<SignalType<LinkSubject>> {
+  const names = modelSignalTypeNames('url-model', classifiers.map((classifier) => classifier.id));
+  return classifiers.map((classifier, i) => createUrlModelSignalType([classifier], options, names[i]));
 }

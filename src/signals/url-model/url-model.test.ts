@@ -3,12 +3,13 @@ import { targetOf } from '../../../test/harness/link-targets.js';
 import type { UrlClassifier } from '../../classifiers/index.js';
 import type { CanonicalUrl } from '../../links/canonicalize.js';
 import type { LinkSubject } from '../../pipeline/link-preparer.js';
-import { createUrlModelSignalType } from './index.js';
+import { ScanError } from '../../errors.js';
+import { createUrlModelSignalType, createUrlModelSignalTypes } from './index.js';
 
 /** A URL model without ONNX: scores each host as the table says (0 for others), review at 0.9, block at 0.99. */
-function stubModel(scores: Record<string, number>): UrlClassifier {
+function stubModel(scores: Record<string, number>, id = 'stub-url-model'): UrlClassifier {
   const classifier = {
-    id: 'stub-url-model',
+    id,
     version: 'v1',
     async classifyUrl(url: CanonicalUrl) {
       const abuseScore = scores[url.host] ?? 0;
@@ -43,5 +44,21 @@ describe('url-model signal type', () => {
       [1, 'block'],
       [2, 'review'],
     ]);
+  });
+
+  it('several models: one type per model, so a model that fails takes no other model signal with it', async () => {
+    const failing = {
+      id: 'url_fails.v2',
+      version: 'v2',
+      async classifyUrl(): Promise<never> {
+        throw new ScanError('model_failed', 'model url_fails.v2: inference failed', { model: 'url_fails.v2' });
+      },
+    } as unknown as UrlClassifier;
+    const types = createUrlModelSignalTypes([model, failing]);
+    expect(types.map((type) => type.name)).toEqual(['url-model-stub-url-model', 'url-model-url-fails-v2']);
+    const [scored, failed] = await Promise.allSettled(types.map((type) => type.match(subject, 1)));
+    expect(scored).toMatchObject({ status: 'fulfilled', value: [{ evidence: { hop: 1 } }, { evidence: { hop: 2 } }] });
+    expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'model_failed', detail: { model: 'url_fails.v2' } } });
+    expect(createUrlModelSignalTypes([model]).map((type) => type.name)).toEqual(['url-model']);
   });
 });
