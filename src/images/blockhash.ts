@@ -9,9 +9,8 @@
  * (about 16 ns a pixel). `blockMeans` integrates the same fractional block areas in two
  * separable passes over the frame instead, and the package then thresholds those means through
  * its even-sized path, on an image of BLOCK_SIDE x BLOCK_SIDE pixels per block: the same block
- * values as the precise method, without rounding, at a fifth of its cost. The only difference
- * is the width of the package's tie rule (see BLOCK_SIDE); on the reference images the hashes
- * are identical (blockhash.test.ts).
+ * values as the precise method, without rounding, at a fifth of its cost, and (see
+ * packageBlockValue) the same hashes.
  */
 import { bmvbhash } from 'blockhash-core';
 import { type HashBytes, hexToHash } from '../matching/hash-bits.js';
@@ -19,12 +18,24 @@ import { transparentAsWhite } from './alpha.js';
 
 export const DEFAULT_BLOCKHASH_BITS = 16;
 
-/**
- * Pixels a side of each block in the image the package thresholds. Its tie rule (a block within
- * 1 of the band median counts as bright when the median is) applies to block sums: here within
- * 1/64 of a grey level of R+G+B mean, where the precise method's is 1/(pixels in a block).
- */
+/** Pixels a side of each block in the image the package thresholds. */
 const BLOCK_SIDE = 8;
+/** The R+G+B mean the package's "bright median" test compares with: half of 3 x 256. */
+const HALF_BLOCK_MEAN = 384;
+
+/**
+ * The value a block's first pixel carries into the package's even-sized path so that it
+ * thresholds as the precise method would the frame itself. The package compares block sums with
+ * their band's median, and a block within 1 of the median (a tie) takes 1 when the median is
+ * above half the block's range, pixelsPerBlock x 384. The precise method's sums are mean x
+ * `area` (the frame's pixels a block): ties within 1/area of a grey level. Here a block has
+ * BLOCK_SIDE^2 pixels; mapping mean to area x (mean - 384) + BLOCK_SIDE^2 x 384 keeps every
+ * order and median (the map is increasing and affine), gives ties the precise method's width,
+ * and puts the half-range point where the package looks for it.
+ */
+function packageBlockValue(mean: number, area: number): number {
+  return area * (mean - HALF_BLOCK_MEAN) + BLOCK_SIDE * BLOCK_SIDE * HALF_BLOCK_MEAN;
+}
 
 export interface RgbImage {
   data: Uint8Array;
@@ -46,13 +57,14 @@ export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, 
     return blockhash(nearestNeighbourUpscale(image, Math.max(bits, image.width), Math.max(bits, image.height)), bits);
   }
   const means = blockMeans(image, bits);
+  const area = (image.width / bits) * (image.height / bits);
   const side = bits * BLOCK_SIDE;
   const pixels = thresholdImage(bits);
-  // Each block's first pixel carries the block's R+G+B total in R (the package adds R, G and B);
-  // the block's other pixels stay black, so the block sums to its total.
+  // Each block's first pixel carries the block's value in R (the package adds R, G and B); the
+  // block's other pixels stay black, so the block sums to that value.
   for (let row = 0; row < bits; row++) {
     for (let column = 0; column < bits; column++) {
-      pixels[(row * BLOCK_SIDE * side + column * BLOCK_SIDE) * 4] = means[row * bits + column]! * BLOCK_SIDE * BLOCK_SIDE;
+      pixels[(row * BLOCK_SIDE * side + column * BLOCK_SIDE) * 4] = packageBlockValue(means[row * bits + column]!, area);
     }
   }
   const hex = bmvbhash({ data: pixels as unknown as number[], width: side, height: side }, bits);
