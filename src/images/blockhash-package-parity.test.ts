@@ -54,3 +54,11 @@ describe('blockhash and the blockhash-core package', () => {
     );
   });
 });
+
+describe('blockhash sizes', () => {
+  it('refuses grids whose hash is not whole bytes, rather than dropping bits', () => {
+    const image = nearFlat(32, 32, 1);
+    for (const bits of [2, 6, 10, 7]) expect(() => blockhash(image, bits), `bits ${bits}`).toThrow(RangeError);
+    for (const bits of [4, 8, 12, 16]) expect(blockhash(image, bits).length).toBe((bits * bits) / 8);
+  });
+});

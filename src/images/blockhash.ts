@@ -49,7 +49,8 @@ export interface RgbImage {
  * package counts the pixels of an RGBA image (alpha.ts).
  */
 export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, bits = DEFAULT_BLOCKHASH_BITS): HashBytes {
-  if (!Number.isInteger(bits) || bits < 2 || bits % 2 !== 0) throw new RangeError(`blockhash bits must be an even integer >= 2, got ${bits}`);
+  // bits x bits must be whole bytes (the package needs an even count; a hash is bytes).
+  if (!Number.isInteger(bits) || bits < 4 || bits % 4 !== 0) throw new RangeError(`blockhash bits must be a multiple of 4, got ${bits}`);
   const image = transparentAsWhite(frame);
   if (image.width < bits || image.height < bits) {
     // Blocks smaller than a pixel make the package divide by zero-sized blocks; stretch the few

@@ -9,8 +9,10 @@ export type HashBytes = Uint8Array;
 const POPCOUNT_8 = new Uint8Array(256);
 for (let i = 1; i < 256; i++) POPCOUNT_8[i] = (i & 1) + POPCOUNT_8[i >> 1]!;
 
-/** Parses hex (case-insensitive, no prefix) into bytes; `bits` pins the expected length. */
+/** Parses hex (case-insensitive, no prefix) into bytes; `bits` (whole bytes) pins the expected length. */
 export function hexToHash(hex: string, bits: number): HashBytes {
+  // Hashes are whole bytes: a half-byte length would lose its last digit.
+  if (!Number.isInteger(bits) || bits <= 0 || bits % 8 !== 0) throw new RangeError(`hash length must be a positive multiple of 8 bits, got ${bits}`);
   const trimmed = hex.trim();
   if (trimmed.length !== bits / 4 || !/^[0-9a-fA-F]*$/.test(trimmed)) {
     throw new ScanError('invalid_hash', `expected ${bits / 4} hex digits, got ${JSON.stringify(trimmed.slice(0, 80))}`);
