@@ -22,8 +22,8 @@ describe('the results stream', () => {
 
   it('stores a verdict once per jobId, however often it is written', async () => {
     const { prefix, store } = fresh('store-once');
-    expect(await store.storeAll([sampleVerdict('a'), sampleVerdict('b'), sampleVerdict('a')])).toEqual([true, true, false]);
-    expect(await store.storeAll([sampleVerdict('b')])).toEqual([false]);
+    expect(await store.storeAll([sampleVerdict('a'), sampleVerdict('b'), sampleVerdict('a')])).toEqual(['stored', 'stored', 'duplicate']);
+    expect(await store.storeAll([sampleVerdict('b')])).toEqual(['duplicate']);
     expect(await redis.xlen(`${prefix}:verdicts`)).toBe(2);
     expect((await store.get('a'))?.contentId).toBe('content-a');
     expect(await store.get('missing')).toBeUndefined();
