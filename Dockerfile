@@ -8,7 +8,18 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
-RUN npm run build && npm prune --omit=dev
+# onnxruntime-node ships its native runtime for every platform it supports
+# (bin/napi-v<N>/<platform>/<arch>: darwin/arm64, linux/arm64, linux/x64, win32/arm64, win32/x64)
+# and loads bin/napi-v<N>/<process.platform>/<process.arch>. Only the image's own is kept: this
+# stage runs on the image's platform (no --platform=$BUILDPLATFORM), so node reports it, named as
+# the directories are (linux/x64 for TARGETARCH amd64, linux/arm64 for arm64); the others (~243 MB)
+# could never load. The build fails if the image's one is missing.
+RUN npm run build && npm prune --omit=dev \
+ && keep="$(node -p 'process.platform + "/" + process.arch')" \
+ && cd node_modules/onnxruntime-node/bin \
+ && ls napi-v*/"$keep"/onnxruntime_binding.node >/dev/null \
+ && for dir in napi-v*/*/*/; do case "$dir" in napi-v*/"$keep"/) ;; *) rm -rf "$dir" ;; esac; done \
+ && find . -mindepth 1 -type d -empty -delete
 
 FROM node:24-bookworm-slim
 WORKDIR /app
@@ -32,6 +43,10 @@ COPY models ./models
 USER node
 EXPOSE 9464
 # /healthz answers 503 once the worker is draining, so orchestrators stop routing to it.
+# The check reads the port from ABUSE_SCAN_METRICS_PORT only: to serve another port, set that
+# variable (docker run -e ABUSE_SCAN_METRICS_PORT=9500), not `worker --metrics-port 9500`: the
+# worker would listen there while the check still asks 9464 and reports the container unhealthy.
+# Unset or empty, the worker serves no /healthz and the check fails.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:' + process.env.ABUSE_SCAN_METRICS_PORT + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # SIGTERM (docker stop) drains in-flight jobs for up to ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS (60 s by

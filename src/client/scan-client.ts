@@ -31,7 +31,11 @@ export interface ScanClientOptions {
   attempts?: number | undefined;
   /** First retry delay in ms, doubling. Default 1000. */
   backoffMs?: number | undefined;
-  /** Seconds finished scan jobs are kept (the contentId dedup window). Default 86400. */
+  /**
+   * Seconds finished scan jobs are kept (for inspection, and as the contentId dedup window together
+   * with the workers' ABUSE_SCAN_VERDICT_RETENTION_S: a jobId with a kept job or a stored verdict
+   * is a duplicate). Default 86400.
+   */
   retentionSeconds?: number | undefined;
   /**
    * Longest wait in ms for Redis in one client operation (enqueue, enqueueBulk, getVerdict, and
@@ -57,12 +61,16 @@ export interface EnqueueOptions {
 
 export interface EnqueuedJob {
   jobId: string;
-  /** The scan queue the job is on: for a duplicate, the one it was enqueued on first. */
+  /**
+   * The scan queue the job is on: for a duplicate, the one it was enqueued on first; for a
+   * duplicate whose job is no longer kept (only its verdict is), the one its items route to.
+   */
   queue: ScanQueueKind;
   /**
    * True when a scan queue already held this jobId (the same content enqueued before, maybe with
-   * other items and so for the other queue, or earlier in the same bulk): nothing was added, and
-   * the job that is there gives the one verdict.
+   * other items and so for the other queue, or earlier in the same bulk), or a verdict is stored
+   * for it (its job was already removed: BullMQ keeps at most 100,000 completed jobs per queue):
+   * nothing was added, and the job that is or was there gives the one verdict.
    */
   duplicate: boolean;
 }
@@ -74,7 +82,8 @@ export interface EnqueuedJob {
  */
 export interface ScanClient {
   /**
-   * Validates and enqueues one job, unless a scan queue already holds its jobId (`duplicate`);
+   * Validates and enqueues one job, unless a scan queue already holds its jobId or its verdict is
+   * stored (`duplicate`);
    * throws ScanError (invalid_job, payload_too_large, path_outside_root), or redis_unavailable,
    * after which the job may still land.
    */
@@ -186,26 +195,38 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   const getVerdict = (jobId: string) => redisCall(verdicts.get(jobId));
 
   /**
-   * Adds the jobs whose jobId no scan queue holds yet. The default jobId is the content's, and
-   * content enqueued again with an image added routes to the other queue: BullMQ only dedups
-   * within a queue, so the other queue's job key is looked up first. Not atomically with the add:
-   * a producer adding the same jobId to the other queue in between still makes two jobs (the
-   * verdict stored first counts); within one queue BullMQ's add stays a no-op.
+   * Adds the jobs whose jobId no scan queue holds yet and that have no stored verdict. The default
+   * jobId is the content's, and content enqueued again with an image added routes to the other
+   * queue: BullMQ only dedups within a queue, so the other queue's job key is looked up first.
+   * The verdict key is looked up too: completed jobs are trimmed to 100,000 per queue (minutes or
+   * seconds of a busy fleet, far less than retentionSeconds), and a job added again after that
+   * would be scanned again for a verdict store-once drops. Not atomically with the add: a producer
+   * adding the same jobId to the other queue in between still makes two jobs (the verdict stored
+   * first counts); within one queue BullMQ's add stays a no-op.
    */
   async function enqueueChunk(chunk: readonly Prepared[]): Promise<EnqueuedJob[]> {
+    // Per job: EXISTS of its key in each scan queue, then of its verdict key.
+    const stride = SCAN_QUEUE_KINDS.length + 1;
     const lookup = connection.pipeline();
-    for (const { opts } of chunk) for (const kind of SCAN_QUEUE_KINDS) lookup.exists(queues[kind].toKey(opts.jobId));
+    for (const { opts } of chunk) {
+      for (const kind of SCAN_QUEUE_KINDS) lookup.exists(queues[kind].toKey(opts.jobId));
+      lookup.exists(verdicts.keys.verdict(opts.jobId));
+    }
     const replies = (await lookup.exec()) ?? [];
+    const exists = (index: number, offset: number): boolean => {
+      const [error, count] = replies[index * stride + offset] ?? [];
+      if (error) throw error;
+      return count === 1;
+    };
     const placed = new Map<string, ScanQueueKind>();
     const results = chunk.map(({ opts, queue }, index): EnqueuedJob => {
-      const existing = SCAN_QUEUE_KINDS.find((_, k) => {
-        const [error, count] = replies[index * SCAN_QUEUE_KINDS.length + k] ?? [];
-        if (error) throw error;
-        return count === 1;
-      }) ?? placed.get(opts.jobId);
+      const existing = SCAN_QUEUE_KINDS.find((_, k) => exists(index, k)) ?? placed.get(opts.jobId);
       if (existing) return { jobId: opts.jobId, queue: existing, duplicate: true };
+      // Its job is gone but its verdict is kept: nothing to add (a later entry of the chunk with
+      // this jobId is the same duplicate).
+      const scanned = exists(index, SCAN_QUEUE_KINDS.length);
       placed.set(opts.jobId, queue);
-      return { jobId: opts.jobId, queue, duplicate: false };
+      return { jobId: opts.jobId, queue, duplicate: scanned };
     });
     for (const kind of SCAN_QUEUE_KINDS) {
       const batch = chunk.filter((_, index) => !results[index]!.duplicate && results[index]!.queue === kind);

@@ -12,8 +12,8 @@ describe('ABUSE_SCAN_FETCHES_PER_HOST', () => {
 
   it('reads a positive limit and refuses anything else', () => {
     expect(loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: '3' }).fetchesPerHost).toBe(3);
-    expect(() => loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: '-1' })).toThrow(/fetchesPerHost/);
-    expect(() => loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: '2.5' })).toThrow(/fetchesPerHost/);
-    expect(() => loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: 'many' })).toThrow(/fetchesPerHost/);
+    expect(() => loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: '-1' })).toThrow(/\n  ABUSE_SCAN_FETCHES_PER_HOST: /);
+    expect(() => loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: '2.5' })).toThrow(/\n  ABUSE_SCAN_FETCHES_PER_HOST: /);
+    expect(() => loadConfig({ ABUSE_SCAN_FETCHES_PER_HOST: 'many' })).toThrow(/\n  ABUSE_SCAN_FETCHES_PER_HOST: /);
   });
 });

@@ -223,7 +223,41 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   LOG_LEVEL: 'logLevel',
 };
 
-/** Reads the configuration from the environment, then applies `overrides` (CLI flags). */
+/** The variable each setting is read from, for messages (the policy is read from a file the variable names). */
+const ENV_NAME_OF: Partial<Record<keyof FleetConfigInput, string>> = {
+  ...Object.fromEntries(Object.entries(ENV_NAMES).map(([name, key]) => [key, name])),
+  policy: 'ABUSE_SCAN_POLICY_FILE',
+};
+
+/**
+ * The command-line flags that reach loadConfig as overrides (`abuse-scan worker`'s, see
+ * src/cli/worker-command.ts), for messages: a bad value set with one is reported by that flag.
+ */
+export const OVERRIDE_FLAGS: Partial<Record<keyof FleetConfigInput, string>> = {
+  queues: '--queues',
+  concurrency: '--concurrency',
+  metricsPort: '--metrics-port',
+};
+
+/**
+ * What an issue is about, named as the operator set it: the flag when the value came from one,
+ * else the environment variable (an override without a flag, from code, by its key); then, inside
+ * the setting, the queue named or the field of the policy file.
+ */
+function describeIssue(issue: z.core.$ZodIssue, overridden: ReadonlySet<string>): string {
+  const [key, ...inner] = issue.path.map(String);
+  if (key === undefined) return `  (config): ${issue.message}`;
+  const setting = key as keyof FleetConfigInput;
+  const source = overridden.has(key) ? (OVERRIDE_FLAGS[setting] ?? key) : (ENV_NAME_OF[setting] ?? key);
+  // A queue of the list by its name: the list was deduplicated, so its index is not the operator's.
+  const within = setting === 'queues' && typeof issue.input === 'string' ? ` queue ${JSON.stringify(issue.input.slice(0, 80))}` : inner.length ? ` ${inner.join('.')}` : '';
+  return `  ${source}${within}: ${issue.message}`;
+}
+
+/**
+ * Reads the configuration from the environment, then applies `overrides` (CLI flags). A bad value
+ * fails with `invalid configuration` and one line per problem, naming the variable or flag set.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<FleetConfigInput> = {}): FleetConfig {
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_NAMES)) {
@@ -234,9 +268,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     fromEnv.policy = JSON.parse(readFileSync(env.ABUSE_SCAN_POLICY_FILE, 'utf8')) as unknown;
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const result = configSchema.safeParse({ ...fromEnv, ...defined });
+  // The input is kept on issues to name a bad queue; only that is shown (a URL may hold a password).
+  const result = configSchema.safeParse({ ...fromEnv, ...defined }, { reportInput: true });
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    const overridden = new Set(Object.keys(defined));
+    const lines = result.error.issues.map((issue) => describeIssue(issue, overridden));
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   return result.data;

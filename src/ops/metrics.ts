@@ -23,6 +23,13 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
+  readonly errorVerdicts = new Counter({
+    name: 'abuse_scan_error_verdicts_total',
+    help: 'Verdicts of jobs that could not be scanned at all (refused as invalid, stalled too often, out of retries), by scan queue and job-level error code: one per verdict stored (abuse_scan_errors_total counts every error, item errors included)',
+    labelNames: ['queue', 'code'] as const,
+    registers: [this.registry],
+  });
+
   readonly retries = new Counter({
     name: 'abuse_scan_job_retries_total',
     help: 'Scan attempts that failed transiently and will be retried',

@@ -1,3 +1,4 @@
+import { createServer as createNetServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FleetMetrics } from './metrics.js';
 import { startOpsServer } from './ops-server.js';
@@ -23,6 +24,44 @@ describe('ops server', () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect(await (await fetch(`${base}/metrics`)).text()).toContain('abuse_scan_verdicts_total{queue="links",decision="block"} 1');
       expect((await fetch(`${base}/nothing`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** Whether this machine has an IPv6 loopback to listen on (a container or host may have IPv6 off). */
+async function hasIpv6Loopback(): Promise<boolean> {
+  const probe = createNetServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(0, '::1', () => resolve());
+    });
+    return true;
+  } catch (error) {
+    // EADDRNOTAVAIL (no ::1) or EAFNOSUPPORT (no IPv6 at all); anything else is a real failure.
+    if (['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  } finally {
+    if (probe.listening) await new Promise((resolve) => probe.close(resolve));
+  }
+}
+
+describe('ops server addresses', () => {
+  it('answers /healthz on all interfaces: IPv4 127.0.0.1 and, where the machine has it, IPv6 [::1]', async () => {
+    const server = await startOpsServer(new FleetMetrics(), 0, () => true);
+    try {
+      const ipv4 = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+      expect(ipv4.status).toBe(200);
+      expect(await ipv4.json()).toEqual({ healthy: true });
+      if (await hasIpv6Loopback()) {
+        const ipv6 = await fetch(`http://[::1]:${server.port}/healthz`);
+        expect(ipv6.status).toBe(200);
+        expect(await ipv6.json()).toEqual({ healthy: true });
+      } else {
+        console.warn('no IPv6 loopback on this machine: the [::1] check is skipped');
+      }
     } finally {
       await server.close();
     }

@@ -11,9 +11,10 @@ export interface OpsServer {
 }
 
 /**
- * `GET /metrics` (Prometheus text) and `GET /healthz`: 200 `{"healthy":true}` while `isHealthy()`
- * says so, else 503 `{"healthy":false,"reason":...}` (the worker: while shutting down, and while
- * Redis has not answered it for a while), so a load balancer or orchestrator stops counting on it.
+ * `GET /metrics` (Prometheus text) and `GET /healthz`, on `port` of every interface (IPv4 and
+ * IPv6): 200 `{"healthy":true}` while `isHealthy()` says so, else 503
+ * `{"healthy":false,"reason":...}` (the worker: while shutting down, and while Redis has not
+ * answered it for a while), so a load balancer or orchestrator stops counting on it.
  */
 export async function startOpsServer(metrics: FleetMetrics, port: number, isHealthy: () => Health): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
@@ -33,9 +34,13 @@ export async function startOpsServer(metrics: FleetMetrics, port: number, isHeal
     res.writeHead(404).end();
   });
   // A port already taken fails the start-up (logged as such) instead of an unhandled 'error' event.
+  // No host: Node listens on every interface, IPv6 and IPv4 alike (`::`, which also takes IPv4
+  // connections as IPv4-mapped addresses, where the host has IPv6; else 0.0.0.0), so a probe or
+  // scraper reaching the worker over IPv6 (`localhost` resolving to ::1 first, an IPv6-only pod
+  // network) is answered too.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => {
+    server.listen(port, () => {
       server.off('error', reject);
       resolve();
     });

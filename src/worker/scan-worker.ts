@@ -199,6 +199,8 @@ export class ScanWorker {
       if (queueWaitMs !== undefined) metrics.queueWaitSeconds.observe({ queue }, queueWaitMs / 1000);
       let verdict: Verdict;
       let scanJob: ScanJob | undefined;
+      /** Why the job could not be scanned, when its verdict is an error verdict. */
+      let jobError: ScanError | undefined;
       try {
         scanJob = validateJob(job.data, this.validation);
         const signal = this.abandonment.signal;
@@ -210,7 +212,8 @@ export class ScanWorker {
           await this.noteAttemptEnd(job);
           throw error;
         }
-        verdict = errorVerdict(job.data, { jobId, attempt }, error.permanent ? error : exhausted(error), config.policy, pipeline.versions(), {
+        jobError = error.permanent ? error : exhausted(error);
+        verdict = errorVerdict(job.data, { jobId, attempt }, jobError, config.policy, pipeline.versions(), {
           validation: this.validation,
           validated: scanJob ?? false, // unset: validateJob refused the job
           timings: { total: Date.now() - started, queueWait: queueWaitMs },
@@ -226,6 +229,7 @@ export class ScanWorker {
       if (outcome === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });
+        if (jobError) metrics.errorVerdicts.inc({ queue, code: jobError.code });
         // Hash-set matches of verdicts stored, as verdicts are counted: not of attempts retried
         // (their matches were not reported) nor of a job run again after storing its verdict.
         countHashSetMatches(this.hashSetMatches, verdict.signals);
@@ -319,6 +323,7 @@ export class ScanWorker {
       if ((await this.emitter.emit(verdict)) === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });
+        metrics.errorVerdicts.inc({ queue, code: cause.code });
       }
       return true;
     } catch (emitError) {

@@ -86,7 +86,7 @@ describe('errors: one line `abuse-scan: <code or reason>: <message>`, exit 1, no
     ['a missing lists directory', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_LISTS_DIR: '/nonexistent-lists' } }), /^abuse-scan: file not found: \/nonexistent-lists \(ABUSE_SCAN_LISTS_DIR\)\n$/],
     ['a missing hash sets directory', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_HASHSETS_DIR: '/nonexistent-sets' } }), /^abuse-scan: file not found: \/nonexistent-sets \(ABUSE_SCAN_HASHSETS_DIR\)\n$/],
     ['a list file whose name is no list name', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_LISTS_DIR: join(dir, 'lists') } }), /^abuse-scan: invalid list file: \S+\/phish feed\.txt: invalid list name "phish feed": .*\n$/],
-    ['an invalid setting', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_CONCURRENCY: 'many' } }), /^abuse-scan: invalid configuration: concurrency: .*\n$/],
+    ['an invalid setting', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_CONCURRENCY: 'many' } }), /^abuse-scan: invalid configuration: ABUSE_SCAN_CONCURRENCY: .*\n$/],
     // commander's command-line errors, through the same printer.
     ['verdict with neither a jobId nor --content', () => ({ args: ['verdict'] }), /^abuse-scan: invalid arguments: give either a jobId or --content <contentId> \(with --tenant when the job had one\)\n$/],
     ['scan image without a file', () => ({ args: ['scan', 'image'] }), /^abuse-scan: invalid arguments: missing required argument 'file' \(see abuse-scan scan image --help\)\n$/],
