@@ -12,11 +12,16 @@ import { terminalSafe } from './terminal-text.js';
  * `abuse-scan blocklist import|add|remove|list`: manage the lists workers match links against,
  * in Redis (REDIS_URL, ABUSE_SCAN_PREFIX). Every change bumps the list's version and reaches
  * running workers within a second. Entries are canonicalized first; bad ones are reported by
- * line (import) or argument (add/remove). `import` skips bad lines unless `--strict` or more than
- * `--max-bad`; `import --replace` allows none unless `--max-bad` says so, and never replaces a list
- * with nothing (a damaged feed must not empty a live list). `add` and `remove` write nothing when
- * any entry is bad. Lists named `allow-*` are allowlists (see listRoleOfName). Exit 1 when anything
- * was refused or skipped.
+ * line (import) or argument (add/remove), the first 50 one by one, then counted. `import` skips
+ * bad lines unless `--strict` or more than `--max-bad`; `import --replace` allows none unless
+ * `--max-bad` says so, and never replaces a list with nothing (a damaged feed must not empty a live
+ * list); a file whose every entry line is bad imports nothing (and makes no list). `add` and
+ * `remove` write nothing when any entry is bad. Re-adding or re-importing an entry keeps the
+ * label, reason and added-by it does not give (see ListStore.add). Lists named `allow-*` are
+ * allowlists (see listRoleOfName).
+ *
+ * Exit status, as `hashset import`'s: 0 done; 2 imported with bad lines skipped; 1 nothing written
+ * (an import refused, a bad entry for add or remove, a missing list or file).
  */
 
 interface SettingsFlags {
@@ -47,31 +52,45 @@ function settingsOf(flags: SettingsFlags) {
   return { ...(flags.allow && { role: 'allow' as const }), ...(flags.action && { action: flags.action }) };
 }
 
+/** Bad lines printed one by one (as `hashset import` does); beyond this only counted. */
+const BAD_LINES_SHOWN = 50;
+
+/** Exit status of an import that wrote its good lines and skipped bad ones (as `hashset import`). */
+const EXIT_LINES_SKIPPED = 2;
+
 function reportBad(bad: readonly BadLine[], what: string): void {
   // A feed's line is outside text: shown escaped, it cannot drive the terminal.
-  for (const line of bad) process.stderr.write(`${what} ${line.line}: ${terminalSafe(line.message)}: ${terminalSafe(line.text)}\n`);
+  let text = '';
+  for (const line of bad.slice(0, BAD_LINES_SHOWN)) text += `${what} ${line.line}: ${terminalSafe(line.message)}: ${terminalSafe(line.text)}\n`;
+  if (bad.length > BAD_LINES_SHOWN) text += `(${bad.length - BAD_LINES_SHOWN} more bad ${what === 'line' ? 'lines' : 'entries'} not shown)\n`;
+  if (text) process.stderr.write(text);
 }
 
 function summarize(name: string, change: ListChange): string {
   return `list ${terminalSafe(name)}: version ${change.version}, ${change.added} added, ${change.updated} updated, ${change.unchanged} unchanged, ${change.removed} removed`;
 }
 
+/**
+ * With `--added-by`, every entry the file names gets it (a CSV added_by cell wins on its line),
+ * listed ones too. Without it, the user only fills in new entries' (see EntryWriteOptions), so a
+ * re-import of the same feed by someone else leaves the entries as they were.
+ */
 async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
   const maxBad = flags.strict ? 0 : integerFlag('max-bad', flags.maxBad);
   const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-  const addedBy = flags.addedBy ?? currentUser();
-  const parsed = parseListFile(text, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(addedBy && { addedBy }) });
+  const parsed = parseListFile(text, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(flags.addedBy && { addedBy: flags.addedBy }) });
   reportBad(parsed.bad, 'line');
-  if (parsed.bad.length) process.exitCode = 1;
   const refusal = importRefusal(parsed, { replace: flags.replace ?? false, ...(maxBad !== undefined && { maxBad }) });
   if (refusal) {
     process.stderr.write(`list ${terminalSafe(name)}: nothing imported: ${terminalSafe(refusal)}\n`);
     process.exitCode = 1;
     return;
   }
-  const change = await withStore((store) => store.import(name, parsed.entries, { ...settingsOf(flags), replace: flags.replace ?? false }));
+  const addedBy = currentUser();
+  const change = await withStore((store) => store.import(name, parsed.entries, { ...settingsOf(flags), replace: flags.replace ?? false, ...(addedBy && { addedBy }) }));
   const skipped = parsed.bad.length ? `; ${parsed.bad.length} bad lines skipped` : '';
   process.stdout.write(`${summarize(name, change)}${skipped}${parsed.duplicates ? `; ${parsed.duplicates} duplicate lines` : ''}\n`);
+  if (parsed.bad.length) process.exitCode = EXIT_LINES_SKIPPED;
 }
 
 /**
@@ -97,16 +116,21 @@ function entriesOf(texts: string[], flags: EntryFlags, purpose: 'add' | 'remove'
   return undefined;
 }
 
+/**
+ * The options given replace the entries' fields (`--label ''` clears the label); those not given
+ * keep what an entry already listed has. The user (without `--added-by`) only fills in new
+ * entries' added-by.
+ */
 async function runAdd(name: string, texts: string[], flags: EntryFlags): Promise<void> {
-  const addedBy = flags.addedBy ?? currentUser();
   const entries = entriesOf(texts, flags)?.map((entry) => ({
     ...entry,
-    ...(flags.label && { label: flags.label }),
-    ...(flags.reason && { reason: flags.reason }),
-    ...(addedBy && { addedBy }),
+    ...(flags.label !== undefined && { label: flags.label }),
+    ...(flags.reason !== undefined && { reason: flags.reason }),
+    ...(flags.addedBy !== undefined && { addedBy: flags.addedBy }),
   }));
   if (!entries) return;
-  const change = await withStore((store) => store.add(name, entries, settingsOf(flags)));
+  const addedBy = currentUser();
+  const change = await withStore((store) => store.add(name, entries, { ...settingsOf(flags), ...(addedBy && { addedBy }) }));
   process.stdout.write(`${summarize(name, change)}\n`);
 }
 
@@ -155,26 +179,26 @@ export function registerBlocklistCommand(program: Command): void {
     command
       .option('--allow', 'assert the list is an allowlist (lists named allow-* are; refused for other names): its entries suppress block matches of the URLs they cover')
       .addOption(new Option('--action <action>', 'what a match of this blocklist suggests (default: block for a new list, unchanged for an existing one)').choices(['block', 'review']))
-      .option('--added-by <who>', 'recorded with each entry (default $USER, else the OS user name)');
+      .option('--added-by <who>', 'recorded with each entry written, replacing a listed entry\'s (default: $USER, else the OS user name, for new entries only)');
 
   settings(blocklist.command('import').argument('<list>', 'list name').argument('<file>', 'entries file (- for stdin)'))
     .addOption(new Option('--format <format>', 'file format (default from the extension: .csv is CSV)').choices(['txt', 'csv']))
-    .option('--replace', 'make the list exactly the file (drop entries not in it); refused when any line is bad (see --max-bad) or the file has no entries')
+    .option('--replace', 'make the list exactly the file\'s entries (drop those not in it; those kept keep the label, reason and added-by the file does not give); refused when any line is bad (see --max-bad) or the file has no entries')
     .option('--strict', 'import nothing when any line is bad (--max-bad 0)')
     .option('--max-bad <n>', 'import nothing when more than n lines are bad (default: bad lines are skipped; with --replace, 0)')
-    .description('import a text file (one entry per line, # comments) or CSV (header with entry[,kind,label,reason,added_by])')
+    .description('import a text file (one entry per line, # comments) or CSV (header with entry[,kind,label,reason,added_by]); listed entries keep the label, reason and added-by the file does not give (exit 0 ok, 2 bad lines skipped, 1 nothing imported)')
     .action((name: string, file: string, flags: ImportFlags) => runImport(name, file, flags));
 
   const entryOptions = (command: Command) =>
     command.addOption(new Option('--kind <kind>', 'entry kind (default: a scheme makes a URL, a "/" an expression, else a domain)').choices(['url', 'expression', 'domain']));
   settings(entryOptions(blocklist.command('add').argument('<list>', 'list name').argument('<entry...>', 'URLs, expressions (evil.example/path/) or domains')))
-    .option('--label <label>', 'label of the entries')
-    .option('--reason <reason>', 'why they are listed')
-    .description('add entries (creates the list)')
+    .option('--label <label>', 'label of the entries (replaces a listed entry\'s; "" clears it; without it a listed entry keeps its label)')
+    .option('--reason <reason>', 'why they are listed (replaces a listed entry\'s; "" clears it)')
+    .description('add entries (creates the list); an entry already listed (an http(s) URL under either scheme) is updated, keeping what is not given')
     .action((name: string, entries: string[], flags: EntryFlags) => runAdd(name, entries, flags));
 
   entryOptions(blocklist.command('remove').argument('<list>', 'list name').argument('<entry...>', 'entries to remove'))
-    .description('remove entries')
+    .description('remove entries (an http(s) URL entry under either scheme)')
     .action((name: string, entries: string[], flags: EntryFlags) => runRemove(name, entries, flags));
 
   blocklist

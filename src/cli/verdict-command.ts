@@ -20,6 +20,13 @@ function rawExitCode(json: string): number {
 }
 
 /**
+ * Said when `--content` without `--tenant` finds nothing: the job id is a hash of tenant and
+ * contentId (jobIdForContent), so a job enqueued with a tenant has another id, and finding it
+ * without the tenant would mean scanning every stored verdict.
+ */
+export const TENANT_HINT = 'the job id of --content depends on the tenant: if the job was enqueued with a tenant, add --tenant <tenant>';
+
+/**
  * `abuse-scan verdict <jobId>` or `abuse-scan verdict --content <contentId> [--tenant <t>]`:
  * the stored verdict of one job, as the fleet emitted it (within the verdict retention), with
  * every signal's evidence: why it fired. Exit 0 allow, 2 review, 3 block, 1 not found.
@@ -32,7 +39,8 @@ async function showVerdict(jobIdArgument: string | undefined, flags: VerdictFlag
   await withRedis(async (redis, config) => {
     const store = new VerdictStore(redis, { prefix: config.prefix, retentionSeconds: config.verdictRetentionSeconds, streamMaxLength: config.verdictStreamMaxLength });
     const notFound = () => {
-      process.stderr.write(`no verdict stored for job ${terminalSafe(jobId)} (not scanned yet, or older than the verdict retention of ${config.verdictRetentionSeconds} s)\n`);
+      const hint = flags.content !== undefined && flags.tenant === undefined ? `; ${TENANT_HINT}` : '';
+      process.stderr.write(`no verdict stored for job ${terminalSafe(jobId)} (not scanned yet, or older than the verdict retention of ${config.verdictRetentionSeconds} s)${hint}\n`);
       process.exitCode = 1;
     };
     if (flags.json) {

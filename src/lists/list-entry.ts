@@ -12,7 +12,9 @@ import { registrableDomain } from '../links/registrable-domain.js';
  * - `url`: a whole URL in Safe Browsing canonical form (`http://evil.example/login?x=1`). An
  *   http or https entry hits that URL under either scheme (the matcher looks up the other
  *   scheme's twin): Safe Browsing's exact-URL expression has no scheme, and browsers upgrade to
- *   HTTPS. The entry is stored, and named in evidence, with the scheme it was given.
+ *   HTTPS. So the two forms are one entry (entryIdentity): it is stored, and named in evidence,
+ *   with the scheme it was first added with; adding the other form updates it, and removing
+ *   either form removes it (the store looks under both fields: entryFields).
  * - `expression`: a Safe Browsing host-suffix/path-prefix expression, no scheme
  *   (`evil.example/`, `evil.example/phish/`, `1.2.3.4/`): hits every URL under it. Only what a
  *   Safe Browsing lookup can reach is accepted: a host of at most 5 labels, and a path prefix
@@ -163,6 +165,36 @@ export function entryField(entry: Pick<ListEntry, 'kind' | 'value'>): string {
   return `${entry.kind[0]}:${entry.value}`;
 }
 
+/** What follows the scheme (`://host/path`) in an http or https URL entry's value; undefined for other schemes. */
+function httpUrlRest(value: string): string | undefined {
+  if (value.startsWith('http://')) return value.slice(4);
+  if (value.startsWith('https://')) return value.slice(5);
+  return undefined;
+}
+
+/**
+ * What makes two entries one: the Redis field, except that an http and an https URL entry of the
+ * same URL are one entry (`u:` and the URL without its scheme: `u://evil.example/login`), as the
+ * matcher hits either with either. An import counts the second form as a duplicate; the store
+ * writes both to one field.
+ */
+export function entryIdentity(entry: Pick<ListEntry, 'kind' | 'value'>): string {
+  const rest = entry.kind === 'url' ? httpUrlRest(entry.value) : undefined;
+  return rest === undefined ? entryField(entry) : `u:${rest.slice(1)}`;
+}
+
+/**
+ * The Redis fields an entry of this identity may be stored under, its own first: an http(s) URL
+ * entry is stored with the scheme it was first added with (and lists written before the two forms
+ * were one entry may hold both), so the other scheme's field comes second.
+ */
+export function entryFields(entry: Pick<ListEntry, 'kind' | 'value'>): [string] | [string, string] {
+  const own = entryField(entry);
+  const rest = entry.kind === 'url' ? httpUrlRest(entry.value) : undefined;
+  if (rest === undefined) return [own];
+  return [own, entryField({ kind: 'url', value: `${entry.value.startsWith('https:') ? 'http' : 'https'}${rest}` })];
+}
+
 const KIND_BY_LETTER: Record<string, EntryKind> = { u: 'url', e: 'expression', d: 'domain' };
 
 export function parseEntryField(field: string): { kind: EntryKind; value: string } {
@@ -173,7 +205,8 @@ export function parseEntryField(field: string): { kind: EntryKind; value: string
 
 /**
  * Stored value of an entry: `<addedAt> <JSON of label, reason, addedBy>`. The time sits apart so a
- * re-import can tell an unchanged entry (same JSON) and keep its first addedAt.
+ * re-import can tell an unchanged entry (same JSON) and keep its first addedAt. The store's scripts
+ * write the same JSON (keys in this order, escaped as JSON.stringify does: list-scripts.ts).
  */
 export function encodeEntryInfo(info: EntryInfo, addedAt: string): { rest: string; value: string } {
   const rest = JSON.stringify({
@@ -182,6 +215,24 @@ export function encodeEntryInfo(info: EntryInfo, addedAt: string): { rest: strin
     ...(info.addedBy !== undefined && { addedBy: info.addedBy }),
   });
   return { rest, value: `${info.addedAt ?? addedAt} ${rest}` };
+}
+
+/**
+ * What a write gives of an entry's info, as JSON: the fields set on `info` (label, reason,
+ * addedBy), `""` to clear one. The store writes them over the stored info and keeps the rest
+ * (a re-add or re-import without a label keeps the entry's label).
+ */
+export function encodeEntryPatch(info: EntryInfo): string {
+  return JSON.stringify({
+    ...(info.label !== undefined && { label: wellFormed(info.label) }),
+    ...(info.reason !== undefined && { reason: wellFormed(info.reason) }),
+    ...(info.addedBy !== undefined && { addedBy: wellFormed(info.addedBy) }),
+  });
+}
+
+/** Lone surrogates as U+FFFD (as UTF-8 stores them): JSON.stringify would write `\ud800`, which Redis's cjson refuses. */
+function wellFormed(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }
 
 export function decodeEntryInfo(value: string): EntryInfo {

@@ -41,6 +41,16 @@ describe('parseTextList', () => {
     expect(parseCsvList('entry,kind\nevil11.example\\x,domain\nevil11.example\\x,expression').bad).toEqual([{ line: 2, text: 'evil11.example\\x,domain', message: expect.stringMatching(/bare name/) }]);
   });
 
+  it('reads an http and an https URL of one URL as one entry (the first), as matching does', () => {
+    const parsed = parseTextList('https://evil.example/login\nhttp://evil.example/login\nevil.example/login\nhttp://evil.example/login/\n');
+    expect(parsed.entries).toEqual([
+      { kind: 'url', value: 'https://evil.example/login' },
+      { kind: 'expression', value: 'evil.example/login' },
+      { kind: 'url', value: 'http://evil.example/login/' },
+    ]);
+    expect(parsed.duplicates).toBe(1);
+  });
+
   it('handles CRLF and a byte order mark', () => {
     expect(parseTextList('\uFEFFa.example\r\nb.example\r\n').entries.map((e) => e.value)).toEqual(['a.example', 'b.example']);
   });
@@ -140,6 +150,12 @@ describe('importRefusal', () => {
     expect(importRefusal(parsed(2, 3), { replace: false })).toBeUndefined();
     expect(importRefusal(parsed(0, 0), { replace: false })).toBeUndefined();
     expect(importRefusal(parsed(2, 3), { replace: false, maxBad: 2 })).toBe('3 bad lines (more than --max-bad 2)');
+  });
+
+  it('refuses an import whose every line is bad: nothing to import, and no empty list to make', () => {
+    expect(importRefusal(parsed(0, 3), { replace: false })).toBe('no entries, only 3 bad lines');
+    expect(importRefusal(parsed(0, 3), { replace: false, maxBad: 5 })).toBe('no entries, only 3 bad lines');
+    expect(importRefusal(parsed(1, 3), { replace: false })).toBeUndefined();
   });
 
   it('refuses a --replace with any bad line unless --max-bad allows it, and one with no entries at all', () => {

@@ -1,5 +1,5 @@
 import { parseCsvCells, splitRecords } from '../formats/csv.js';
-import { canonicalEntry, ENTRY_KINDS, EntryError, entryField, type EntryKind, type ListEntry } from './list-entry.js';
+import { canonicalEntry, ENTRY_KINDS, EntryError, entryIdentity, type EntryKind, type ListEntry } from './list-entry.js';
 
 /**
  * Parses list files into canonical entries, all of them validated before anything is written:
@@ -17,7 +17,8 @@ import { canonicalEntry, ENTRY_KINDS, EntryError, entryField, type EntryKind, ty
  *   next line is read on its own. Feeds are written a line an entry, and a stray quote must cost
  *   its own line only, never swallow the entries after it (RFC 4180 would read them into its cell).
  *
- * The same entry twice keeps the first occurrence, so parsing is idempotent.
+ * The same entry twice keeps the first occurrence, so parsing is idempotent; an http and an https
+ * URL entry of one URL are the same entry (entryIdentity).
  */
 
 export type ListFileFormat = 'txt' | 'csv';
@@ -61,7 +62,8 @@ export interface ImportLimits {
 /**
  * Why an import must write nothing, or undefined when it may go ahead. A replacement drops every
  * live entry the file lacks, so a damaged file (bad lines, unless `maxBad` allows them) or one
- * with no entries at all must not replace a live list.
+ * with no entries at all must not replace a live list. A file whose every entry line is bad has
+ * nothing to import: it must not make an empty list either.
  */
 export function importRefusal(parsed: ParsedList, limits: ImportLimits): string | undefined {
   const maxBad = limits.maxBad ?? (limits.replace ? 0 : Infinity);
@@ -70,6 +72,7 @@ export function importRefusal(parsed: ParsedList, limits: ImportLimits): string 
     return `${parsed.bad.length} bad lines (${allowed})`;
   }
   if (limits.replace && parsed.entries.length === 0) return 'no entries (--replace would empty the list)';
+  if (parsed.entries.length === 0 && parsed.bad.length > 0) return `no entries, only ${parsed.bad.length} bad lines`;
   return undefined;
 }
 
@@ -91,12 +94,12 @@ class Collector {
   add(line: number, text: string, fields: { entry: string; kind?: EntryKind; label?: string; reason?: string; addedBy?: string }): void {
     try {
       const { kind, value } = canonicalEntry(fields.entry, fields.kind);
-      const field = entryField({ kind, value });
-      if (this.seen.has(field)) {
+      const identity = entryIdentity({ kind, value });
+      if (this.seen.has(identity)) {
         this.result.duplicates++;
         return;
       }
-      this.seen.add(field);
+      this.seen.add(identity);
       const addedBy = fields.addedBy || this.options.addedBy;
       this.result.entries.push({
         kind,

@@ -6,7 +6,8 @@ import { ScanError } from '../errors.js';
  *
  *   <prefix>:lists                      SET: names of every list
  *   <prefix>:list:<name>:meta           HASH: version (bumped by every change), role, action, updatedAt, createdAt (set when the list is made), stamp (of the version)
- *   <prefix>:list:<name>:entries        HASH: `<kind letter>:<canonical value>` -> `<addedAt> <JSON info>`
+ *   <prefix>:list:<name>:entries        HASH: `<kind letter>:<canonical value>` -> `<addedAt> <JSON info>` (an http(s) URL
+ *                                       under the scheme it was first added with: one entry for both, see entryIdentity)
  *   <prefix>:list:<name>:log            STREAM: entry-level changes, id <version>-<n> (see list-scripts.ts)
  *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit
  *   <prefix>:list:<name>:staging:<id>:log  HASH: the staged entries' changes (field -> value, '' removed), logged at commit

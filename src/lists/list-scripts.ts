@@ -1,7 +1,8 @@
 /**
  * Lua scripts of the list store. Each change and its version bump run as one script, so a worker
  * never sees a version without its change. Entry values are `<addedAt> <JSON info>`: an entry
- * written again with the same JSON is unchanged and keeps its first addedAt.
+ * written again keeps its first addedAt and the info fields the write does not give (see
+ * WRITE_ENTRIES); when that leaves the same JSON it is unchanged.
  *
  * Changelog: the same script appends the change to the list's `log` stream, one record per changed
  * entry with id `<new version>-<n>`, so a replica at version N reads N+1.. and applies them
@@ -53,32 +54,100 @@ local function record_staged(staged_log, limit, field, value)
 end
 `;
 
-/** Shared: writes triples (field, info JSON, addedAt) from ARGV[first..] into `target`, comparing with `live`; `changed(field, value)` per added or updated entry. */
-const WRITE_TRIPLES = `
-local function write_triples(target, live, first, changed)
-  local added, updated, unchanged = 0, 0, 0
-  for i = first, #ARGV, 3 do
-    local field, rest, at = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+/**
+ * Shared: an entry's info JSON (list-entry.ts encodeEntryInfo): the keys in its order, strings
+ * escaped as JSON.stringify escapes them, so a re-write of the same info compares equal to the
+ * stored string. `sources` are decoded infos in priority order: the first that has a key gives it;
+ * an empty string clears it. Stored info that does not decode (a lone surrogate's escape, which
+ * cjson refuses) reads as empty.
+ */
+const ENTRY_INFO = String.raw`
+local INFO_KEYS = { 'label', 'reason', 'addedBy' }
+local JSON_ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+local function json_string(s)
+  local escaped = string.gsub(s, '[%z\1-\31"\\]', function(c) return JSON_ESCAPES[c] or string.format('\\u%04x', string.byte(c)) end)
+  return '"' .. escaped .. '"'
+end
+local function decode_info(json)
+  if json == nil or json == '' then return {} end
+  local ok, info = pcall(cjson.decode, json)
+  if ok and type(info) == 'table' then return info end
+  return {}
+end
+local function encode_info(sources)
+  local parts = {}
+  for _, key in ipairs(INFO_KEYS) do
+    for _, source in ipairs(sources) do
+      local value = source[key]
+      if value ~= nil then
+        if type(value) == 'string' and value ~= '' then parts[#parts + 1] = '"' .. key .. '":' .. json_string(value) end
+        break
+      end
+    end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+local function split_stored(value)
+  local space = string.find(value, ' ', 1, true)
+  if not space then return '', value end
+  return string.sub(value, 1, space - 1), string.sub(value, space + 1)
+end
+`;
+
+/**
+ * Shared: writes entries from ARGV[first..], four arguments each (field, the other scheme's field
+ * or '', patch JSON, addedAt for a new entry) into `target`, comparing with `live`. A write gives
+ * only the info fields in its patch: the others keep their stored values (a re-add without a
+ * label keeps the label), and `fill_json` (the writer's defaults, addedBy) fills a new entry's.
+ * An http(s) URL entry is one entry under either scheme: written to the field it is stored under,
+ * and when a list holds both (written before they were one entry) the twin is folded into it
+ * (its info fills keys the entry lacks, the earlier addedAt is kept) and removed. Calls
+ * `changed(field, value)` per added or updated entry, `dropped(field)` per folded twin; returns
+ * added, updated, unchanged, folded.
+ */
+const WRITE_ENTRIES = `${ENTRY_INFO}
+local function write_entries(target, live, first, fill_json, changed, dropped)
+  local fill = decode_info(fill_json)
+  local added, updated, unchanged, folded = 0, 0, 0, 0
+  for i = first, #ARGV, 4 do
+    local field, twin, patch, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local given = decode_info(patch)
     local old = redis.call('HGET', live, field)
+    local twin_old = nil
+    if twin ~= '' then twin_old = redis.call('HGET', live, twin) end
+    if twin_old and not old then
+      field, old, twin_old = twin, twin_old, nil
+    end
     if old then
-      local space = string.find(old, ' ', 1, true) or 0
-      if string.sub(old, space + 1) == rest then
+      local old_at, old_rest = split_stored(old)
+      local sources = { given, decode_info(old_rest) }
+      if twin_old then
+        local twin_at, twin_rest = split_stored(twin_old)
+        sources[3] = decode_info(twin_rest)
+        if twin_at ~= '' and (old_at == '' or twin_at < old_at) then old_at = twin_at end
+        if redis.call('HDEL', target, twin) == 1 then
+          folded = folded + 1
+          dropped(twin)
+        end
+      end
+      local rest = encode_info(sources)
+      local value = old_at .. ' ' .. rest
+      if value == old then
         unchanged = unchanged + 1
         if target ~= live then redis.call('HSET', target, field, old) end
       else
         updated = updated + 1
-        local value = string.sub(old, 1, space - 1) .. ' ' .. rest
         redis.call('HSET', target, field, value)
         changed(field, value)
       end
     else
       added = added + 1
-      local value = at .. ' ' .. rest
+      local value = at .. ' ' .. encode_info({ given, fill })
       redis.call('HSET', target, field, value)
       changed(field, value)
     end
   end
-  return added, updated, unchanged
+  return added, updated, unchanged, folded
 end
 `;
 
@@ -115,12 +184,14 @@ end
 
 /**
  * Adds or removes entries as one change. KEYS: meta, entries, names, log. ARGV: name, channel, op
- * (`add` | `remove`), role or '', action or '', now, changelog max length, then triples (add) or
- * fields (remove). Returns [version, added, updated, unchanged, removed].
+ * (`add` | `remove`), role or '', action or '', now, changelog max length, fill JSON (add: info
+ * for new entries, see WRITE_ENTRIES; '' for remove), then entries of four arguments (add) or
+ * fields (remove). Returns [version, added, updated, unchanged, removed] (an add's removed: twins
+ * folded into their entry).
  */
-export const MUTATE_LIST = `${CHANGELOG}${WRITE_TRIPLES}${APPLY_SETTINGS}
+export const MUTATE_LIST = `${CHANGELOG}${WRITE_ENTRIES}${APPLY_SETTINGS}
 local meta, entries, names, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local name, channel, op, role, action, now, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local name, channel, op, role, action, now, maxlen, fill = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- Removing from a list that does not exist changes nothing (and creates nothing).
 if op == 'remove' and redis.call('EXISTS', meta) == 0 then return { 0, 0, 0, 0, 0 } end
 local changed = apply_settings(meta, names, log, name, role, action, now)
@@ -129,9 +200,11 @@ start_log(log, maxlen, version + 1, meta)
 if changed == 1 then log_settings(meta) end
 local added, updated, unchanged, removed = 0, 0, 0, 0
 if op == 'add' then
-  added, updated, unchanged = write_triples(entries, entries, 8, function(field, value) log_change('op', 'add', 'f', field, 'v', value) end)
+  added, updated, unchanged, removed = write_entries(entries, entries, 9, fill,
+    function(field, value) log_change('op', 'add', 'f', field, 'v', value) end,
+    function(field) log_change('op', 'remove', 'f', field) end)
 else
-  for i = 8, #ARGV do
+  for i = 9, #ARGV do
     if redis.call('HDEL', entries, ARGV[i]) == 1 then
       removed = removed + 1
       log_change('op', 'remove', 'f', ARGV[i])
@@ -144,13 +217,16 @@ return { version, added, updated, unchanged, removed }
 
 /**
  * Writes one batch of an import into the staging hash. KEYS: staging, entries, staging log.
- * ARGV: staging log limit (0: log nothing, the commit reloads), then triples. Returns
- * [added, updated, unchanged] relative to the live entries.
+ * ARGV: staging log limit (0: log nothing, the commit reloads), fill JSON, then entries of four
+ * arguments (see WRITE_ENTRIES). Returns [added, updated, unchanged, folded] relative to the live
+ * entries (folded: twins removed from the staging hash).
  */
-export const STAGE_ENTRIES = `${STAGED_LOG}${WRITE_TRIPLES}
+export const STAGE_ENTRIES = `${STAGED_LOG}${WRITE_ENTRIES}
 local limit = tonumber(ARGV[1])
-local added, updated, unchanged = write_triples(KEYS[1], KEYS[2], 2, function(field, value) record_staged(KEYS[3], limit, field, value) end)
-return { added, updated, unchanged }
+local added, updated, unchanged, folded = write_entries(KEYS[1], KEYS[2], 3, ARGV[2],
+  function(field, value) record_staged(KEYS[3], limit, field, value) end,
+  function(field) record_staged(KEYS[3], limit, field, '') end)
+return { added, updated, unchanged, folded }
 `;
 
 /** Removes one batch of fields from a staged copy of the entries. KEYS: staging, staging log. ARGV: staging log limit, fields. Returns the count removed. */

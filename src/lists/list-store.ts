@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { RedisClient } from '../runtime/redis.js';
-import { encodeEntryInfo, entryField, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
+import { encodeEntryPatch, entryFields, entryIdentity, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
 import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
 import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
@@ -55,6 +55,10 @@ export interface ListChange {
   /** Entries already present whose label, reason or addedBy changed. */
   updated: number;
   unchanged: number;
+  /**
+   * Entries removed: by a removal, by a replacing import (entries not in it), and by an add or
+   * import that folded a list's second form of an http(s) URL entry into the first (see add).
+   */
   removed: number;
 }
 
@@ -79,7 +83,17 @@ export interface ListSettingsInput {
   action?: ListAction;
 }
 
-export interface ImportOptions extends ListSettingsInput {
+/** What a write records on the entries it creates. */
+export interface EntryWriteOptions {
+  /**
+   * Recorded as `addedBy` on entries this write adds and that give none (the CLI's user). Unlike an
+   * entry's own `addedBy`, it never replaces the addedBy of an entry already listed: a re-import
+   * by someone else leaves the entries as they were.
+   */
+  addedBy?: string;
+}
+
+export interface ImportOptions extends ListSettingsInput, EntryWriteOptions {
   /** Make the list exactly the imported entries (drop the others). Default false: add to the list. */
   replace?: boolean;
 }
@@ -168,25 +182,39 @@ export class ListStore {
     return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '', stamp: stamp ?? '' };
   }
 
-  /** Adds (or relabels) entries as one change; creates the list when absent. */
-  async add(name: string, entries: readonly ListEntry[], settings: ListSettingsInput = {}): Promise<ListChange> {
+  /**
+   * Adds (or relabels) entries as one change; creates the list when absent. An entry already
+   * listed keeps its addedAt and every info field (label, reason, addedBy) the written entry does
+   * not set; a field set replaces the stored one, `""` clears it. An http(s) URL entry is one
+   * entry under either scheme (entryIdentity): writing the other form updates the entry stored,
+   * which keeps its scheme; a list holding both forms (written before) gets them folded into one,
+   * counted as removed. Entries of one identity given twice are written as one (the later fields
+   * over the earlier).
+   */
+  async add(name: string, entries: readonly ListEntry[], settings: ListSettingsInput & EntryWriteOptions = {}): Promise<ListChange> {
     // More than one script call's worth is staged and committed like an import: one version,
     // so a worker never loads half of the change.
     if (entries.length > this.batchSize) return this.import(name, entries, settings);
-    return this.mutate(name, 'add', tripleArgs(entries, new Date().toISOString()), await this.settingsFor(name, settings));
+    return this.mutate(name, 'add', [fillOf(settings), ...entryArgs(entries, new Date().toISOString())], await this.settingsFor(name, settings));
   }
 
-  /** Removes entries as one change; removing from a list that does not exist creates nothing. */
+  /**
+   * Removes entries as one change; removing from a list that does not exist creates nothing. An
+   * http(s) URL entry is removed whichever scheme it is stored (or named) with, both forms when a
+   * list holds both (each counted).
+   */
   async remove(name: string, entries: ReadonlyArray<Pick<ListEntry, 'kind' | 'value'>>): Promise<ListChange> {
-    const fields = entries.map(entryField);
+    const fields = [...new Set(entries.flatMap(entryFields))];
     if (fields.length > this.batchSize) return this.untilCommitted(name, 'removal', () => this.tryStagedRemove(name, fields));
-    return this.mutate(name, 'remove', fields, {});
+    return this.mutate(name, 'remove', ['', ...fields], {});
   }
 
   /**
    * Imports validated entries: they are staged in batches beside the live list, then made the
    * list in one script (a worker never loads half an import). Re-importing the same entries
-   * changes nothing and keeps the version.
+   * changes nothing and keeps the version. Entries are written as `add` writes them (info fields
+   * not given are kept). With `replace`, the list's entries become exactly the imported ones
+   * (the others are removed); those kept keep their addedAt and the info fields not given.
    */
   async import(name: string, entries: readonly ListEntry[], options: ImportOptions = {}): Promise<ListChange> {
     const settings = { ...options, ...(await this.settingsFor(name, options)) };
@@ -357,22 +385,30 @@ export class ListStore {
     const staging = keys.staging(id);
     const [before, sizeBefore] = await Promise.all([this.identity(name), this.redis.hlen(keys.entries)]);
     const counts = { added: 0, updated: 0, unchanged: 0 };
+    let folded = 0;
     // A replacement's removals are not staged one by one: its commit logs `reload`.
     const logLimit = String(options.replace ? 0 : this.stagedLogLimit);
     try {
       if (!options.replace && sizeBefore > 0) await this.redis.copy(keys.entries, staging);
-      const args = tripleArgs(entries, new Date().toISOString());
-      for (let start = 0; start < args.length; start += this.batchSize * 3) {
-        const [added, updated, unchanged] = (await runScript(this.redis, STAGE_ENTRIES, [staging, keys.entries, keys.stagingLog(id)], [logLimit, ...args.slice(start, start + this.batchSize * 3)])) as number[];
+      const args = entryArgs(entries, new Date().toISOString());
+      const fill = fillOf(options);
+      for (let start = 0; start < args.length; start += this.batchSize * ENTRY_ARGS) {
+        const [added, updated, unchanged, twins] = (await runScript(this.redis, STAGE_ENTRIES, [staging, keys.entries, keys.stagingLog(id)], [
+          logLimit,
+          fill,
+          ...args.slice(start, start + this.batchSize * ENTRY_ARGS),
+        ])) as number[];
         counts.added += added!;
         counts.updated += updated!;
         counts.unchanged += unchanged!;
+        folded += twins!;
       }
     } catch (error) {
       await this.redis.unlink(staging, keys.stagingLog(id));
       throw error;
     }
-    const removed = options.replace ? sizeBefore - counts.updated - counts.unchanged : 0;
+    // A replacement's staging starts empty: the entries it does not write (a folded twin too) are removed.
+    const removed = options.replace ? sizeBefore - counts.updated - counts.unchanged : folded;
     const changed = counts.added + counts.updated + removed > 0;
     const version = await this.commitStaging(name, id, before ?? { version: 0, stamp: '' }, changed, options);
     if (version < 0) return undefined;
@@ -380,13 +416,37 @@ export class ListStore {
   }
 }
 
-function tripleArgs(entries: readonly ListEntry[], now: string): string[] {
-  const args: string[] = [];
+/** Script arguments per entry written (see WRITE_ENTRIES in list-scripts.ts). */
+const ENTRY_ARGS = 4;
+
+/**
+ * The script arguments of entries to write: field, the other scheme's field (http(s) URL entries)
+ * or '', the info fields given (encodeEntryPatch), addedAt for a new entry. Entries of one
+ * identity are one write (a staged import compares each with the live list, not with each other),
+ * the later's fields over the earlier's.
+ */
+function entryArgs(entries: readonly ListEntry[], now: string): string[] {
+  const byIdentity = new Map<string, ListEntry>();
   for (const entry of entries) {
-    const { rest } = encodeEntryInfo(entry, now);
-    args.push(entryField(entry), rest, entry.addedAt ?? now);
+    const identity = entryIdentity(entry);
+    const earlier = byIdentity.get(identity);
+    byIdentity.set(identity, earlier === undefined ? entry : { ...earlier, ...definedInfo(entry), ...(earlier.addedAt !== undefined && { addedAt: earlier.addedAt }) });
+  }
+  const args: string[] = [];
+  for (const entry of byIdentity.values()) {
+    const [field, twin] = entryFields(entry);
+    args.push(field, twin ?? '', encodeEntryPatch(entry), entry.addedAt ?? now);
   }
   return args;
+}
+
+function definedInfo(entry: ListEntry): Partial<ListEntry> {
+  return Object.fromEntries(Object.entries({ label: entry.label, reason: entry.reason, addedBy: entry.addedBy, addedAt: entry.addedAt }).filter(([, value]) => value !== undefined));
+}
+
+/** The fill JSON of a write (see WRITE_ENTRIES): its default addedBy for new entries. */
+function fillOf(options: EntryWriteOptions): string {
+  return options.addedBy === undefined ? '' : encodeEntryPatch({ addedBy: options.addedBy });
 }
 
 function parseRecord(version: number, fields: string[]): ListLogRecord | undefined {

@@ -85,7 +85,7 @@ describe('abuse-scan blocklist', () => {
     const first = await runCli(['blocklist', 'import', 'phish', file, '--action', 'review', '--added-by', 'test'], { env });
     expect(first.stdout).toMatch(/^list phish: version 1, 3 added, 0 updated, 0 unchanged, 0 removed; 1 bad lines skipped/);
     expect(first.stderr).toMatch(/^line 4: sub.evil.example is not a registrable domain/);
-    expect(first.code).toBe(1);
+    expect(first.code).toBe(2); // imported, a bad line skipped (as hashset import)
 
     const again = await runCli(['blocklist', 'import', 'phish', file, '--action', 'review', '--added-by', 'test'], { env });
     expect(again.stdout).toMatch(/^list phish: version 1, 0 added, 0 updated, 3 unchanged/);
@@ -189,7 +189,7 @@ describe('abuse-scan blocklist: refusals that keep a live list safe', () => {
     // Allowed explicitly: the bad line is skipped, the rest replaces the list.
     const allowed = await runCli(['blocklist', 'import', 'live', damaged, '--replace', '--max-bad', '1'], { env });
     expect(allowed.stdout).toMatch(/^list live: version 2, 0 added, 0 updated, 1 unchanged, 2 removed; 1 bad lines skipped/);
-    expect(allowed.code).toBe(1);
+    expect(allowed.code).toBe(2);
   });
 
   it('a list named allow-* is an allowlist, and --allow is refused for any other name', async () => {
@@ -236,7 +236,7 @@ describe('abuse-scan blocklist: entries mean what Safe Browsing lookups can reac
       'line 2: evil.example/wp-content/uploads/2024/05/ is deeper than Safe Browsing lookups reach (a path prefix of more than 3 directories: only the page /wp-content/uploads/2024/05/ itself would match, not the pages under it); the longest expression that works is evil.example/wp-content/uploads/2024/: evil.example/wp-content/uploads/2024/05/\n' +
         'line 3: a.b.c.d.evil.co.uk/ is deeper than Safe Browsing lookups reach (a host of more than 5 labels: subdomains of a.b.c.d.evil.co.uk would not match); the longest expression that works is c.d.evil.co.uk/: a.b.c.d.evil.co.uk/\n',
     );
-    expect(imported.code).toBe(1);
+    expect(imported.code).toBe(2);
     const entries = await runCli(['blocklist', 'list', 'phish', '--json'], { env });
     const parsed = entries.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
     expect(parsed.map((e) => `${e.kind} ${e.value}`).sort()).toEqual(['expression evil.example/wp-content/uploads/2024/', 'expression evil11.example/x']);
@@ -361,7 +361,7 @@ describe('abuse-scan blocklist, unfurl: outside text on a terminal', () => {
     const feed = join(dir, 'feed.txt');
     await writeFile(feed, `good.example\nevil${esc}[2J${esc}[1;32m.example\n`);
     const imported = await runCli(['blocklist', 'import', 'hostile-feed', feed], { env });
-    expect(imported.code).toBe(1);
+    expect(imported.code).toBe(2);
     expect(imported.stderr).toBe('line 2: invalid_url: the URL contains control characters: evil\\x1b[2J\\x1b[1;32m.example\n');
   });
 

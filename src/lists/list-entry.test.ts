@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalEntry, decodeEntryInfo, encodeEntryInfo, encodeEntryPatch, entryField, entryFields, entryIdentity } from './list-entry.js';
+
+describe('entry identity: the key follows the matching rule', () => {
+  it('makes an http and an https URL entry of one URL one entry, as the matcher hits either with either', () => {
+    const https = canonicalEntry('https://Evil.Example/login?x=1');
+    const http = canonicalEntry('http://evil.example/login?x=1');
+    expect(entryIdentity(https)).toBe(entryIdentity(http));
+    expect(entryIdentity(https)).toBe('u://evil.example/login?x=1');
+    // A URL entry without a scheme is http.
+    expect(entryIdentity(canonicalEntry('evil.example/login?x=1', 'url'))).toBe(entryIdentity(https));
+  });
+
+  it('keeps URLs that differ in more than the scheme apart, and other schemes to themselves', () => {
+    expect(entryIdentity(canonicalEntry('https://evil.example/login'))).not.toBe(entryIdentity(canonicalEntry('https://evil.example/login/')));
+    expect(entryIdentity(canonicalEntry('https://evil.example/login'))).not.toBe(entryIdentity(canonicalEntry('https://www.evil.example/login')));
+    const ftp = canonicalEntry('ftp://evil.example/login');
+    expect(entryIdentity(ftp)).toBe(entryField(ftp));
+    expect(entryIdentity(ftp)).not.toBe(entryIdentity(canonicalEntry('http://evil.example/login')));
+  });
+
+  it('gives expressions and domains their field, never a URL entry\'s identity', () => {
+    const expression = canonicalEntry('evil.example/login');
+    const domain = canonicalEntry('evil.example');
+    expect(entryIdentity(expression)).toBe('e:evil.example/login');
+    expect(entryIdentity(domain)).toBe('d:evil.example');
+    // An expression that reads like a scheme-less URL is no URL entry.
+    expect(entryIdentity({ kind: 'expression', value: 'http://x' })).toBe('e:http://x');
+  });
+
+  it('names the fields an entry may be stored under: its own first, then the other scheme\'s', () => {
+    expect(entryFields(canonicalEntry('https://evil.example/login'))).toEqual(['u:https://evil.example/login', 'u:http://evil.example/login']);
+    expect(entryFields(canonicalEntry('http://evil.example/login'))).toEqual(['u:http://evil.example/login', 'u:https://evil.example/login']);
+    expect(entryFields(canonicalEntry('ftp://evil.example/login'))).toEqual(['u:ftp://evil.example/login']);
+    expect(entryFields(canonicalEntry('evil.example/'))).toEqual(['e:evil.example/']);
+    expect(entryFields(canonicalEntry('evil.example'))).toEqual(['d:evil.example']);
+  });
+});
+
+describe('encodeEntryPatch', () => {
+  it('names only the fields a write gives, an empty string to clear one', () => {
+    expect(encodeEntryPatch({})).toBe('{}');
+    expect(encodeEntryPatch({ label: 'kit-1', addedBy: 'me' })).toBe('{"label":"kit-1","addedBy":"me"}');
+    expect(encodeEntryPatch({ label: '' })).toBe('{"label":""}');
+  });
+
+  it('writes lone surrogates as U+FFFD (Redis\'s cjson refuses their escapes); pairs stay', () => {
+    expect(JSON.parse(encodeEntryPatch({ label: 'a\ud800b\udc00c\ud83d\ude00' }))).toEqual({ label: 'a\ufffdb\ufffdc\ud83d\ude00' });
+  });
+
+  it('encodes the stored info the patch is merged into as before (the scripts write the same JSON)', () => {
+    const { value } = encodeEntryInfo({ label: 'l', reason: 'r', addedBy: 'a' }, '2024-01-01T00:00:00.000Z');
+    expect(value).toBe('2024-01-01T00:00:00.000Z {"label":"l","reason":"r","addedBy":"a"}');
+    expect(decodeEntryInfo(value)).toEqual({ label: 'l', reason: 'r', addedBy: 'a', addedAt: '2024-01-01T00:00:00.000Z' });
+  });
+});
