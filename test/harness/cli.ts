@@ -11,7 +11,7 @@ export interface CliResult {
 }
 
 export interface CliOptions {
-  stdin?: string;
+  stdin?: string | Buffer;
   /** Added to this process's environment; an undefined value removes the variable. */
   env?: Record<string, string | undefined>;
   /** Kill the command after this long (code null): a test of a command that used to hang fails instead of hanging. */

@@ -19,6 +19,13 @@ describe('abuse-scan canonicalize', () => {
     expect(code).toBe(1);
   });
 
+  it('a bare CR stays in its line (and is removed from the URL), and bytes that are not UTF-8 are read as those bytes', async () => {
+    const stdin = Buffer.concat([Buffer.from('http://a.example/b\rc\r\nhttp://a.example/'), Buffer.from([0xe9]), Buffer.from('\nhttp://x.example/\n')]);
+    const { code, stdout } = await runCli(['canonicalize'], { stdin });
+    expect(stdout).toBe('http://a.example/bc\nhttp://a.example/%E9\nhttp://x.example/\n');
+    expect(code).toBe(0);
+  });
+
   it('a reader that stops early (| head) ends it quietly with the status of a broken pipe', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'canonicalize', '-'], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
