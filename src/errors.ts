@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   invalid_hash: { permanent: true, message: 'the hash is not valid hex of the expected length' },
   hashset_not_found: { permanent: true, message: 'no hash set of that name exists' },
   invalid_name: { permanent: true, message: 'the list or hash set name has characters a key cannot hold' },
-  hash_low_quality: { permanent: true, message: 'the PDQ hash quality is below the hash set floor' },
+  hash_low_quality: { permanent: true, message: "the hash is too flat to match: PDQ quality below the hash set floor, or a blank image's blockhash" },
   model_integrity: { permanent: true, message: 'the model file does not match its manifest sha256' },
   model_failed: { permanent: false, message: 'model inference failed' },
 

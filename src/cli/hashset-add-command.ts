@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ScanError } from '../errors.js';
-import { HASH_BITS, passesQualityFloor } from '../hashsets/hash-set-config.js';
+import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, passesQualityFloor } from '../hashsets/hash-set-config.js';
 import type { NewHashSetEntry } from '../hashsets/hash-set.js';
 import { decodeImage, hashImage } from '../images/index.js';
 import { hashToHex, hexToHash } from '../matching/hash-bits.js';
@@ -20,7 +20,9 @@ const HEX_HASH = /^[0-9a-fA-F]{64}$/;
 
 /**
  * Adds image files (decoded and hashed with the pipeline's one decode) or hex hashes to a set, as
- * one change. A PDQ hash below the set's quality floor is refused: too flat to match reliably.
+ * one change. A PDQ hash below the set's quality floor is refused: too flat to match reliably. So is
+ * a blockhash (of an image or given as hex) that is a blank image's hash: it can never match.
+ * Either refusal is `hash_low_quality` and adds nothing, none of the other inputs either.
  */
 export function registerHashSetAddCommand(hashset: Command): void {
   hashset
@@ -51,6 +53,7 @@ export function registerHashSetAddCommand(hashset: Command): void {
             hash = config.algorithm === 'pdq' ? hashes.pdq : hashes.blockhash;
             source = `file:${basename(input)}`;
           }
+          if (!blockhashEntryCanMatch(config, hash)) throw new ScanError('hash_low_quality', `${input}: ${BLANK_BLOCKHASH_REASON}; nothing added`);
           entries.push({ id: flags.id ?? hashToHex(hash), hash, source, addedBy: currentUser(), ...(flags.label !== undefined && { label: flags.label }) });
         }
         const result = await store.add(name, entries);

@@ -2,19 +2,21 @@
  * `abuse-scan hashset import <name> <file>`: a hash list of any size into a set, streaming.
  *
  * Two passes so that a file is never half-applied: the first reads the whole file and validates
- * every line (hash, quality floor, ids repeated with another hash), reporting bad lines with their
- * numbers; only then does the second pass write the good lines in batches (one version each).
- * More bad lines than --max-bad and nothing is written. Re-importing is a no-op: an id already in
- * the set is left as it is (and counted unchanged, or as a conflict when its hash differs), so an
- * import cut short by a Redis failure (each batch is atomic) is completed by running it again.
+ * every line (hash, quality floor, a blockhash that is a blank image's hash, ids repeated with
+ * another hash), reporting bad lines with their numbers; only then does the second pass write the
+ * good lines in batches (one version each). More bad lines than --max-bad and nothing is written.
+ * Re-importing is a no-op: an id already in the set is left as it is (and counted unchanged, or as
+ * a conflict when its hash differs), so an import cut short by a Redis failure (each batch is
+ * atomic) is completed by running it again.
  * A `hashset export` imports back as it was: disabled entries stay disabled (with their reason),
- * provenance columns are kept, multi-line labels are read whole.
+ * provenance columns are kept, multi-line labels are read whole (a blank blockhash entry added
+ * before add and import refused them is a bad line: it never matched).
  * Exit code 0: all lines imported; 2: some lines were skipped or conflicted; 1: nothing written.
  */
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { HASH_BITS, passesQualityFloor, type HashSetConfig } from '../hashsets/hash-set-config.js';
+import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, passesQualityFloor, type HashSetConfig } from '../hashsets/hash-set-config.js';
 import { entryFromLine, HASH_LIST_FORMATS, readHashList, type HashListFormat, type ParsedHashLine } from '../hashsets/hash-list-parser.js';
 import type { AddResult, HashSetStore } from '../hashsets/hash-set-store.js';
 import { hashToHex } from '../matching/hash-bits.js';
@@ -92,6 +94,10 @@ async function validate(file: string, format: HashListFormat, config: HashSetCon
     progress.tick('checked', entry.line);
     if (!passesQualityFloor(config, entry.quality)) {
       reject(entry.line, `PDQ quality ${entry.quality} is below the set's floor of ${config.minQuality}`);
+      continue;
+    }
+    if (!blockhashEntryCanMatch(config, entry.hash)) {
+      reject(entry.line, BLANK_BLOCKHASH_REASON);
       continue;
     }
     const hex = hashToHex(entry.hash);

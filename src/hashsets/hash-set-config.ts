@@ -3,6 +3,8 @@
  * match asks for. Stored with the set (in Redis or next to a CSV file) and read by every worker.
  */
 import { z } from 'zod';
+import { blockhashBitsFromBlank } from '../images/blockhash.js';
+import type { HashBytes } from '../matching/hash-bits.js';
 
 /** The perceptual hashes a set can hold; both are 256 bits. */
 export const HASH_ALGORITHMS = ['pdq', 'blockhash'] as const;
@@ -44,7 +46,7 @@ export const hashSetConfigSchema = z.object({
   threshold: z.number().int().min(0).max(128).optional(),
   /** What a match asks for. Default `block`. */
   kind: z.enum(HASH_SET_KINDS).default('block'),
-  /** PDQ quality floor (0-100) for adding and for matching; ignored for blockhash (see passesFlatnessGuard). Default 50. */
+  /** PDQ quality floor (0-100) for adding and for matching; ignored for blockhash (see passesBlankRule). Default 50. */
   minQuality: z.number().int().min(0).max(100).default(DEFAULT_MIN_QUALITY),
   /** Flood protection: when an entry matches too much, its matches go to review. */
   flood: floodConfigSchema.default(floodConfigSchema.parse({})),
@@ -65,13 +67,59 @@ export function passesQualityFloor(config: Pick<HashSetConfig, 'algorithm' | 'mi
 }
 
 /**
- * Blockhash's counterpart of the PDQ floor, for matching: whether a frame whose blockhash is
- * `bitsFromBlank` bits from the nearest blank image's hash (blockhashBitsFromBlank) may match the
- * set. Not when it is within the set's threshold of it: such a frame (blank, or mostly flat: a
- * dark background with a small caption) lies within the threshold of every blank image and of
- * every entry that is mostly flat too, so a match says nothing about what it shows. A photo is
- * about 128 bits from blank; the default threshold is 64. PDQ sets take all.
+ * Blockhash's match rule, the counterpart of the PDQ floor: a frame matches an entry `distance` bits
+ * away only when each is strictly closer to the other than to every blank image's hash:
+ * distance < frameFromBlank and distance < entryFromBlank (bits from the nearest blank image's hash,
+ * blockhashBitsFromBlank), besides being within the set's threshold as for every set.
+ *
+ * Why: blank images hash to a few fixed hashes (each quarter band all 0s or all 1s), and a mostly
+ * flat image (a caption on a dark background) is close to one of them, so two flat images can lie
+ * within the threshold of each other with nothing in common but the background: a solid black
+ * frame is 35 bits from a white caption on black, within the default 64 (an upload like it was
+ * blocked). A match no closer than blank says only that both are mostly flat. With the rule, an
+ * exact copy of a flat but real image matches (0 < 35), a blank frame matches nothing, and a
+ * near-blank frame does not match a caption it is farther from than from blank (the frame's side).
+ * The entry's side is the same case turned round: a near-blank entry (a black image with a small
+ * white mark in the middle, 4 bits from blank) is 31 bits from a caption-on-black upload (35 from
+ * blank): nearer than blank seen from the upload, yet blank is nearer the entry than the upload
+ * is, so the match would again say only that both are mostly flat. Photos are about 128 bits from
+ * blank, so a photo matching a photo entry within the default 64 passes both sides. The rule is
+ * checked per entry: a frame's nearer entries can match while its farther ones do not. Being
+ * within the threshold of blank is no test: it puts a frame within twice the threshold of other
+ * such images, not within the threshold, so it says nothing about a match, and refusing those
+ * frames kept every copy of an image at most the threshold from blank (a caption on black, 35; a
+ * tricolour flag with an emblem, 46) from ever matching.
+ *
+ * bitsFromBlank changes by at most one per bit changed, so entryFromBlank >= frameFromBlank -
+ * distance: the entry's side can fail only when 2 x distance >= frameFromBlank. An entry that is a
+ * blank image's hash (0) can never match and is refused when added (blockhashEntryCanMatch).
+ * PDQ sets take all (their floor is quality, passesQualityFloor).
  */
-export function passesFlatnessGuard(config: Pick<HashSetConfig, 'algorithm' | 'threshold'>, bitsFromBlank: number): boolean {
-  return config.algorithm !== 'blockhash' || bitsFromBlank > config.threshold;
+export function passesBlankRule(config: Pick<HashSetConfig, 'algorithm'>, distance: number, frameFromBlank: number, entryFromBlank: number): boolean {
+  return config.algorithm !== 'blockhash' || (distance < frameFromBlank && distance < entryFromBlank);
 }
+
+/**
+ * The hashes of blank images for `bits`-bit blockhashes: each of the four horizontal bands all 0s
+ * or all 1s (16 hashes). blockhashBitsFromBlank(hash) is the distance to the nearest of them.
+ */
+export function blankBlockhashes(bits = HASH_BITS.blockhash): HashBytes[] {
+  const bandBytes = bits / 32;
+  return Array.from({ length: 16 }, (_, bands) => {
+    const hash = new Uint8Array(bits / 8);
+    for (let band = 0; band < 4; band++) if (bands & (1 << band)) hash.fill(0xff, band * bandBytes, (band + 1) * bandBytes);
+    return hash;
+  });
+}
+
+/**
+ * Whether an entry of this hash can ever match under passesBlankRule: not a blockhash that is a
+ * blank image's hash itself (0 bits from blank: no distance is below 0). Add and import refuse
+ * those as they refuse PDQ hashes below the quality floor (`hash_low_quality`).
+ */
+export function blockhashEntryCanMatch(config: Pick<HashSetConfig, 'algorithm'>, hash: HashBytes): boolean {
+  return config.algorithm !== 'blockhash' || blockhashBitsFromBlank(hash) > 0;
+}
+
+/** Why add and import refuse a hash that blockhashEntryCanMatch turns down. */
+export const BLANK_BLOCKHASH_REASON = "blockhash is a blank image's hash (0 bits from blank): it can never match (a blockhash match must be closer to the entry than blank is)";

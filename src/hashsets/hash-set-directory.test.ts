@@ -47,6 +47,17 @@ describe('loadHashSetDirectory', () => {
     ]);
   });
 
+  it("skips a blockhash that is a blank image's hash: it could never match", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+    writeFileSync(join(dir, 'captions.blockhash.csv'), `hash,label,id\n${'0'.repeat(64)},solid black,k0\n${'f'.repeat(64)},solid white,k1\n${A},real,k2\n`);
+    const { sets, skipped } = await loadHashSetDirectory(dir);
+    expect([...sets[0]!.all()].map((entry) => entry.id)).toEqual(['k2']);
+    expect(skipped).toEqual([
+      { file: 'captions.blockhash.csv', line: 2, reason: expect.stringContaining("blank image's hash") },
+      { file: 'captions.blockhash.csv', line: 3, reason: expect.stringContaining("blank image's hash") },
+    ]);
+  });
+
   it("keeps an export's provenance and loads the entries it marks disabled as disabled", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
     const header = 'hash,label,id,source,added_at,added_by,disabled_reason';

@@ -2,16 +2,17 @@
  * Hash sets for the embedded scan, without Redis: a directory of `<name>.<algorithm>.csv` files
  * (optionally `<name>.<algorithm>.<kind>.csv`, kind block, review or negative), each with the
  * columns hash, label, id and optionally quality (a header row naming them is optional; a PDQ hash
- * below the set's quality floor is skipped), or a `hashset export` as it is
- * (its disabled entries stay disabled, its provenance is kept). Loaded once into memory; each
- * set's version is its file's digest, so verdicts say exactly which file was consulted.
+ * below the set's quality floor, or a blockhash that is a blank image's hash, is skipped), or a
+ * `hashset export` as it is (its disabled entries stay disabled, its provenance is kept). Loaded
+ * once into memory; each set's version is its file's digest, so verdicts say exactly which file
+ * was consulted.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../runtime/logger.js';
-import { HASH_BITS, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
+import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
 import { entryFromLine, readHashList, type BadHashLine } from './hash-list-parser.js';
 import { HashSet } from './hash-set.js';
 
@@ -43,6 +44,10 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
       const { entry } = result;
       if (!passesQualityFloor(config, entry.quality)) {
         skipped.push({ file, line: entry.line, reason: `PDQ quality ${entry.quality} below the floor of ${config.minQuality}` });
+        continue;
+      }
+      if (!blockhashEntryCanMatch(config, entry.hash)) {
+        skipped.push({ file, line: entry.line, reason: BLANK_BLOCKHASH_REASON });
         continue;
       }
       const outcome = set.add(entryFromLine(entry, { source: file, at: loadedAt }));

@@ -60,6 +60,19 @@ describe('HashSet', () => {
     expect(blockhash.add({ id: 'flat', hash: hash(1) }, 0)).toBe('added');
   });
 
+  it("refuses a blockhash that is a blank image's hash (it can never match), as it refuses PDQ below the floor", () => {
+    const blockhash = new HashSet(resolveHashSetConfig({ name: 'b', algorithm: 'blockhash' }));
+    for (const blank of [new Uint8Array(32), new Uint8Array(32).fill(0xff), Uint8Array.from({ length: 32 }, (_, i) => (i < 8 ? 0xff : 0))]) {
+      expect(() => blockhash.add({ id: 'blank', hash: blank })).toThrow(expect.objectContaining({ code: 'hash_low_quality', message: expect.stringContaining("blank image's hash") }));
+    }
+    expect(blockhash.size).toBe(0);
+    const oneBlock = new Uint8Array(32);
+    oneBlock[12] = 0x01;
+    expect(blockhash.add({ id: 'one-block', hash: oneBlock })).toBe('added');
+    // PDQ sets hold all-zero hashes (their floor is the quality, given separately).
+    expect(pdqSet().add({ id: 'zero', hash: new Uint8Array(32) })).toBe('added');
+  });
+
   it('stays exact when it grows far past the size its index was laid out for', () => {
     const set = pdqSet(0);
     for (let i = 0; i < 3000; i++) set.add({ id: `e${i}`, hash: hash(i + 10) });

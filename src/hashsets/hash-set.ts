@@ -8,7 +8,7 @@
 import { ScanError } from '../errors.js';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
-import { HASH_BITS, passesQualityFloor, type HashSetConfig } from './hash-set-config.js';
+import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, passesQualityFloor, type HashSetConfig } from './hash-set-config.js';
 
 export interface HashSetEntry {
   /** Unique within the set: the hash-sharing program's id, or the hash's hex when none was given. */
@@ -83,7 +83,8 @@ export class HashSet implements MatchableHashSet {
   }
 
   /**
-   * Adds an entry. `quality` (PDQ) below the set's floor is refused with `hash_low_quality`; the
+   * Adds an entry. `quality` (PDQ) below the set's floor, or a blockhash that is a blank image's
+   * hash (it can never match, blockhashEntryCanMatch), is refused with `hash_low_quality`; the
    * same id again is `unchanged` when the hash is the same and a `conflict` (nothing changes) when not.
    */
   add(entry: NewHashSetEntry, quality?: number): AddOutcome {
@@ -93,6 +94,7 @@ export class HashSet implements MatchableHashSet {
     if (!passesQualityFloor(this.config, quality)) {
       throw new ScanError('hash_low_quality', `PDQ quality ${quality} is below the set's floor of ${this.config.minQuality}`);
     }
+    if (!blockhashEntryCanMatch(this.config, entry.hash)) throw new ScanError('hash_low_quality', BLANK_BLOCKHASH_REASON);
     const known = this.get(entry.id);
     if (known) return Buffer.compare(known.hash, entry.hash) === 0 ? 'unchanged' : 'conflict';
     const entryNo = this.freeNumbers.pop() ?? this.entries.length;

@@ -80,8 +80,8 @@ export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, 
  * bright. A flat band is all ties, all 0s or all 1s, so a blank image hashes to such bands (a
  * solid dark one to all zeros), and the minority bits of each band are exactly what the picture
  * decided: a photo gives about half the bits (128 of 256), a blank frame 0, a caption on a dark
- * background its few bright blocks. A hash this close to a blank image's is within that many bits
- * of every blank image, and of every image that is mostly flat.
+ * background its few bright blocks. Two mostly flat images can therefore be up to the sum of
+ * their distances from blank apart while sharing nothing but the background (see passesBlankRule).
  */
 export function blockhashBitsFromBlank(hash: HashBytes): number {
   const bits = hash.length * 8;

@@ -16,9 +16,13 @@
  * frame), matches (entries of the set within reach) and variant: the rotation or mirror of the
  * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
  * its own quarter turn back). Blockhash evidence adds bitsFromBlank: how many bits the frame's
- * hash is from the nearest blank image's. A frame at most the threshold from it (blank, or mostly
- * flat) matches no blockhash set, as a frame below the quality floor matches no PDQ set: it lies
- * within the threshold of every mostly flat image (passesFlatnessGuard).
+ * hash is from the nearest blank image's. A blockhash frame matches an entry only when each is
+ * strictly closer to the other than to a blank image's hash (distance below the frame's
+ * bitsFromBlank and below the entry's, passesBlankRule), entry by entry: a blank frame matches
+ * nothing (as a frame below the PDQ quality floor matches no PDQ set); an exact copy of a caption
+ * on black matches it at distance 0, a black or near-black upload does not, nor does the caption
+ * match a near-blank entry. Entries the rule drops are not within reach: not counted in
+ * `matches`, never walked.
  * `suggests` is the set's kind (`block` or `review`), `allow` for negative sets. A quarantine by the
  * flood guard affects only the quarantined entry's own matches: the entries of a block or review set
  * within reach are walked closest first (over all frames and variants: by distance, then frame,
@@ -41,10 +45,11 @@
 import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
-import { passesFlatnessGuard, passesQualityFloor } from '../../hashsets/hash-set-config.js';
+import { blankBlockhashes, passesBlankRule, passesQualityFloor } from '../../hashsets/hash-set-config.js';
 import { blockhashBitsFromBlank } from '../../images/blockhash.js';
+import type { VariantMatch } from '../../hashsets/entry-index.js';
 import type { EntryDescription, MatchableHashSet } from '../../hashsets/hash-set.js';
-import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
+import { hammingDistance, hashToHex, type HashBytes } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { MatchContext, PartialVersions, SignalType } from '../signal-type.js';
 
@@ -67,7 +72,7 @@ interface Hit {
   entryNo: number;
   distance: number;
   variant: string;
-  /** Entries of the set within the threshold for that frame. */
+  /** Entries of the set within reach of that frame (the threshold; for blockhash, passesBlankRule too). */
   matches: number;
 }
 
@@ -252,7 +257,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         ...(entry.label !== undefined && { label: entry.label }),
         distance: hit.distance,
         threshold: config.threshold,
-        // How far the frame is from a blank image's hash: matches need more than the threshold.
+        // How far the frame is from a blank image's hash: a match needs `distance` below it.
         ...(config.algorithm === 'blockhash' && { bitsFromBlank: blockhashBitsFromBlank(subject.frames[hit.frame]!.blockhash) }),
         variant: hit.variant,
         frame: hit.frame,
@@ -297,19 +302,23 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
 }
 
 /**
- * The set's entries within reach of this frame, closest first (distance, then entry number); none
- * when the frame is below the PDQ floor, or for blockhash within the threshold of a blank image.
+ * The set's entries within reach of this frame, closest first (distance, then entry number): none
+ * when the frame is below the PDQ floor; for blockhash, only the entries the frame and the entry
+ * are each strictly closer to than to a blank image's hash (passesBlankRule), so `matches` counts
+ * those only.
  */
 function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): Hit[] {
-  let variants: readonly HashBytes[];
+  let matches: VariantMatch[];
   if (set.config.algorithm === 'pdq') {
     if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
-    variants = frame.dihedral ?? [frame.pdq];
+    matches = set.match(frame.dihedral ?? [frame.pdq]);
   } else {
-    if (!passesFlatnessGuard(set.config, blockhashBitsFromBlank(frame.blockhash))) return [];
-    variants = [frame.blockhash];
+    const frameFromBlank = blockhashBitsFromBlank(frame.blockhash);
+    if (frameFromBlank === 0) return []; // a blank frame: no distance is below 0
+    const found = set.match([frame.blockhash]).filter((match) => match.distance < frameFromBlank);
+    const entryFromBlank = entriesFromBlank(set, frame.blockhash, frameFromBlank, found);
+    matches = found.filter((match) => passesBlankRule(set.config, match.distance, frameFromBlank, entryFromBlank(match.entryNo)));
   }
-  const matches = set.match(variants);
   const { version } = set;
   return matches.map((match) => ({
     set,
@@ -320,6 +329,37 @@ function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): 
     variant: set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[match.variant] ?? 'original') : 'original',
     matches: matches.length,
   }));
+}
+
+/** Per blockhash set, for the version they were read at: its entries within reach of each blank hash. */
+const nearBlank = new WeakMap<MatchableHashSet, { version: string; byBlank: Map<number, Map<number, number>> }>();
+const BLANK_BLOCKHASHES = blankBlockhashes();
+
+/**
+ * How many bits from blank the entries of a frame's hits are, as far as the blank rule needs to
+ * know: Infinity stands for "farther than the hit's distance". An entry is at least
+ * frameFromBlank - distance from blank (bitsFromBlank changes by at most one per bit), so only a
+ * hit at least half the frame's bitsFromBlank away can fail the entry's side (for a photo, about
+ * 128 bits from blank, only hits at 64 bits, the default threshold), and an entry at most `distance`
+ * from a blank hash has that blank hash within 2 x distance of the frame: only those blank hashes
+ * are looked up (one for a caption on black), each once per set version: the set's entries within
+ * its threshold of that blank hash, from its own index (an entry not among them is farther from it
+ * than any hit of the entry is from the frame).
+ */
+function entriesFromBlank(set: MatchableHashSet, frame: HashBytes, frameFromBlank: number, found: readonly VariantMatch[]): (entryNo: number) => number {
+  const farthest = found.findLast((match) => 2 * match.distance >= frameFromBlank);
+  if (!farthest) return () => Infinity;
+  const { version } = set;
+  let known = nearBlank.get(set);
+  if (known?.version !== version) nearBlank.set(set, (known = { version, byBlank: new Map() }));
+  const byBlank: Array<Map<number, number>> = [];
+  BLANK_BLOCKHASHES.forEach((blank, i) => {
+    if (hammingDistance(frame, blank) > 2 * farthest.distance) return;
+    let entries = known.byBlank.get(i);
+    if (!entries) known.byBlank.set(i, (entries = new Map(set.match([blank]).map((match) => [match.entryNo, match.distance] as const))));
+    byBlank.push(entries);
+  });
+  return (entryNo) => Math.min(Infinity, ...byBlank.map((entries) => entries.get(entryNo) ?? Infinity));
 }
 
 /**

@@ -5,15 +5,16 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { MAX_WALKED_CANDIDATES, MemoryFloodGuard, RedisFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js';
-import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
+import { DEFAULT_THRESHOLDS, resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
 import { HashSet, type EntryDescription, type MatchableHashSet } from '../../hashsets/hash-set.js';
-import { decodeImage, hashFrames, type ImageHashes } from '../../images/index.js';
+import { blockhashBitsFromBlank, decodeImage, hashFrames, type ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { RedisClient } from '../../runtime/redis.js';
 import { HashSetMatchSignalType } from './index.js';
 import { MAX_LISTED_QUARANTINED } from './hashset-match-signal.js';
 import { hammingDistance } from '../../matching/hash-bits.js';
 import { seededHash as hash } from '../../../test/harness/hashes.js';
+import { seededRandom } from '../../../test/harness/seeded-random.js';
 
 /** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
 function image(pdq: number, blockhash: number, pdqQuality = 100, flips = 0): ImageSubject {
@@ -182,29 +183,163 @@ describe('hash-set signal type', () => {
     expect(flat).toEqual([]);
   });
 
-  describe('blockhash flatness guard', () => {
+  describe('blockhash: a frame matches an entry only when closer to it than to blank', () => {
     /** A real image, decoded and hashed as workers do. */
     async function scanned(bytes: Buffer): Promise<ImageSubject> {
       const decoded = await decodeImage(bytes);
       return { decoded, frames: hashFrames(decoded, { dihedral: true }) };
     }
-    /** 800x600, #111 background, with white strokes across the middle when `caption`. */
-    async function dark(caption: boolean): Promise<Buffer> {
+    /**
+     * 800x600, #111 background, with white strokes across the middle when `caption`, a white square
+     * in a corner when `speck`, a white mark in the middle when `mark`.
+     */
+    async function dark(caption: boolean, speck = false, mark = false): Promise<Buffer> {
       const pixels = Buffer.alloc(800 * 600 * 3, 0x11);
       if (caption) for (let y = 290; y < 330; y++) for (let x = 60; x < 740; x++) if (x % 16 < 10) pixels.fill(255, (y * 800 + x) * 3, (y * 800 + x) * 3 + 3);
+      if (speck) for (let y = 20; y < 60; y++) pixels.fill(255, (y * 800 + 20) * 3, (y * 800 + 70) * 3);
+      if (mark) for (let y = 280; y < 340; y++) pixels.fill(255, (y * 800 + 360) * 3, (y * 800 + 440) * 3);
       return sharp(pixels, { raw: { width: 800, height: 600, channels: 3 } }).jpeg().toBuffer();
     }
+    const subjectOf = (...blockhashes: Uint8Array[]): ImageSubject => ({
+      decoded: {} as ImageSubject['decoded'],
+      frames: blockhashes.map((blockhash, i) => ({ ...image(1000 + 10 * i, 5).frames[0]!, blockhash })),
+    });
 
-    it('a blank dark frame matches no blockhash entry, not even a dark one with a caption 28 bits away (it was a block)', async () => {
+    it('an exact copy of a caption on a dark background matches (it was let through); a blank or near-blank dark frame does not', async () => {
       const captioned = await scanned(await dark(true));
       const blank = await scanned(await dark(false));
+      const speck = await scanned(await dark(false, true));
       const entry = captioned.frames[0]!.blockhash;
+      const captionFromBlank = blockhashBitsFromBlank(entry);
+      expect(captionFromBlank).toBe(28);
       expect(hammingDistance(blank.frames[0]!.blockhash, entry)).toBe(28);
-      const memes = set({ name: 'memes', algorithm: 'blockhash' }, [['kb-1', entry]]);
+      expect(blockhashBitsFromBlank(blank.frames[0]!.blockhash)).toBe(0);
+      const speckFromBlank = blockhashBitsFromBlank(speck.frames[0]!.blockhash);
+      const speckToEntry = hammingDistance(speck.frames[0]!.blockhash, entry);
+      // Near blank, within the threshold of the caption, yet nearer blank than the caption: no match.
+      expect(speckFromBlank).toBeGreaterThan(0);
+      expect(speckToEntry).toBeLessThanOrEqual(DEFAULT_THRESHOLDS.blockhash);
+      expect(speckToEntry).toBeGreaterThanOrEqual(speckFromBlank);
+
+      const memes = set({ name: 'memes', algorithm: 'blockhash' }, [['kb-1', entry, 'caption on dark']]);
       const type = new HashSetMatchSignalType({ source: { sets: () => [memes] } });
       expect(await type.match(blank, 0)).toEqual([]);
-      // The caption image itself is as close to blank: blockhash cannot tell its copies from any dark frame (PDQ can).
+      expect(await type.match(speck, 0)).toEqual([]);
+      expect(await type.match(captioned, 0)).toEqual([
+        {
+          source: 'hashset',
+          kind: 'blockhash_match',
+          item: 0,
+          score: 1,
+          suggests: 'block',
+          evidence: { set: 'memes', setVersion: '1', entryId: 'kb-1', label: 'caption on dark', distance: 0, threshold: 64, bitsFromBlank: 28, variant: 'original', frame: 0, matches: 1 },
+        },
+      ]);
+      // A re-encode of the caption (JPEG again, lower quality) is still nearer the entry than blank.
+      const reencoded = await scanned(await sharp(await dark(true)).jpeg({ quality: 40 }).toBuffer());
+      const [again] = await type.match(reencoded, 0);
+      expect(again).toMatchObject({ suggests: 'block', evidence: { entryId: 'kb-1' } });
+      expect(again!.evidence.distance).toBeLessThan(again!.evidence.bitsFromBlank as number);
+    });
+
+    it("the entry's side: a near-blank entry (a mark in the middle) is not matched by a caption upload, only by its own copies", async () => {
+      const captioned = await scanned(await dark(true));
+      const marked = await scanned(await dark(false, false, true));
+      const entry = marked.frames[0]!.blockhash;
+      const [captionFromBlank, entryFromBlank] = [blockhashBitsFromBlank(captioned.frames[0]!.blockhash), blockhashBitsFromBlank(entry)];
+      const distance = hammingDistance(captioned.frames[0]!.blockhash, entry);
+      // The upload is closer to the entry than to blank, but a blank image is closer to the entry than the upload is.
+      expect(distance).toBeLessThan(captionFromBlank);
+      expect(distance).toBeGreaterThanOrEqual(entryFromBlank);
+      expect(entryFromBlank).toBeGreaterThan(0);
+      const marks = set({ name: 'marks', algorithm: 'blockhash' }, [['mark', entry]]);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [marks] } });
       expect(await type.match(captioned, 0)).toEqual([]);
+      expect(await type.match(marked, 0)).toEqual([expect.objectContaining({ suggests: 'block', evidence: expect.objectContaining({ entryId: 'mark', distance: 0, bitsFromBlank: entryFromBlank }) })]);
+    });
+
+    it("reads the entries' own distance from blank again when the set changes", async () => {
+      const sparse = new Uint8Array(32);
+      sparse.fill(0xf0, 0, 8); // 32 bits from blank
+      const e1 = flipRange(sparse, 64, 20); // 20 bits away, 52 from blank: the entries are looked up (2 x 20 >= 32)
+      const e2 = new Uint8Array(32);
+      e2[0] = 0xf0; // 4 bits from blank, 28 from the frame: the frame's side holds, the entry's does not
+      expect([hammingDistance(sparse, e1), blockhashBitsFromBlank(e1), hammingDistance(sparse, e2), blockhashBitsFromBlank(e2)]).toEqual([20, 52, 28, 4]);
+      const memes = set({ name: 'b', algorithm: 'blockhash' }, [['e1', e1]]);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [memes] } });
+      expect((await type.match(subjectOf(sparse), 0))[0]!.evidence).toMatchObject({ entryId: 'e1', distance: 20, matches: 1 });
+      memes.add({ id: 'e2', hash: e2 });
+      expect((await type.match(subjectOf(sparse), 0))[0]!.evidence).toMatchObject({ entryId: 'e1', distance: 20, matches: 1 });
+      expect((await type.match(subjectOf(e2), 0))[0]!.evidence).toMatchObject({ entryId: 'e2', distance: 0, bitsFromBlank: 4 });
+      memes.remove('e1');
+      expect(await type.match(subjectOf(sparse), 0)).toEqual([]);
+    });
+
+    it("measures the entry's side from the entry's own nearest blank hash, which need not be the frame's", async () => {
+      // Frame: 31 of band 0's bits and 10 of band 1's set: nearest blank all 0s (41 bits away), all
+      // 1s in band 0 is 43 away. Entry: 62 of band 0's bits (the frame's 31 among them) and the
+      // frame's 10 of band 1: nearest blank band 0 all 1s, 12 bits away; 31 bits from the frame.
+      const frame = flipRange(flipRange(new Uint8Array(32), 0, 31), 64, 10);
+      const entry = flipRange(flipRange(new Uint8Array(32), 0, 62), 64, 10);
+      const blankBand0 = flipRange(new Uint8Array(32), 0, 64);
+      expect([blockhashBitsFromBlank(frame), hammingDistance(frame, blankBand0), blockhashBitsFromBlank(entry), hammingDistance(entry, blankBand0), hammingDistance(frame, entry)]).toEqual([
+        41, 43, 12, 12, 31,
+      ]);
+      const marks = set({ name: 'b', algorithm: 'blockhash' }, [['entry', entry]]);
+      const type = new HashSetMatchSignalType({ source: { sets: () => [marks] } });
+      expect(await type.match(subjectOf(frame), 0)).toEqual([]);
+      expect((await type.match(subjectOf(flipRange(entry, 100, 5)), 0))[0]!.evidence).toMatchObject({ entryId: 'entry', distance: 5 });
+    });
+
+    it('matches exactly the entries the rule allows, closest first, on random mostly flat hashes (against brute force)', async () => {
+      const rand = seededRandom(7);
+      /** Each band blank (all 0s or all 1s, at random) with a few random bits flipped: mostly flat. */
+      const flat = (maxFlips: number): Uint8Array => {
+        const hash = new Uint8Array(32);
+        for (let band = 0; band < 4; band++) {
+          if (rand() < 0.5) hash.fill(0xff, band * 8, band * 8 + 8);
+          const flips = Math.floor(rand() * (maxFlips + 1));
+          for (let i = 0; i < flips; i++) {
+            const bit = band * 64 + Math.floor(rand() * 64);
+            hash[bit >> 3]! ^= 0x80 >> (bit & 7);
+          }
+        }
+        return hash;
+      };
+      const nudge = (hash: Uint8Array, flips: number): Uint8Array => {
+        const copy = Uint8Array.from(hash);
+        for (let i = 0; i < flips; i++) {
+          const bit = Math.floor(rand() * 256);
+          copy[bit >> 3]! ^= 0x80 >> (bit & 7);
+        }
+        return copy;
+      };
+      const frames = Array.from({ length: 200 }, (_, i) => flat(i % 3 === 0 ? 40 : 10));
+      const entries = [...frames.slice(0, 60).map((frame, i) => nudge(frame, i % 25)), ...Array.from({ length: 200 }, (_, i) => flat(i % 2 ? 2 : 20))].filter(
+        (hash) => blockhashBitsFromBlank(hash) > 0,
+      );
+      const memes = set({ name: 'b', algorithm: 'blockhash' }, entries.map((hash, i) => [`e${i}`, hash] as [string, Uint8Array]));
+      const type = new HashSetMatchSignalType({ source: { sets: () => [memes] } });
+      let matched = 0;
+      let heldBackByEntry = 0;
+      for (const frame of frames) {
+        const frameFromBlank = blockhashBitsFromBlank(frame);
+        const expected = entries
+          .map((hash, i) => ({ i, distance: hammingDistance(frame, hash), entryFromBlank: blockhashBitsFromBlank(hash) }))
+          .filter(({ distance }) => distance <= 64 && distance < frameFromBlank);
+        heldBackByEntry += expected.filter(({ distance, entryFromBlank }) => distance >= entryFromBlank).length;
+        const allowed = expected.filter(({ distance, entryFromBlank }) => distance < entryFromBlank).sort((a, b) => a.distance - b.distance || a.i - b.i);
+        const [signal] = await type.match(subjectOf(frame), 0);
+        if (allowed.length === 0) {
+          expect(signal).toBeUndefined();
+          continue;
+        }
+        matched++;
+        expect(signal!.evidence).toMatchObject({ entryId: `e${allowed[0]!.i}`, distance: allowed[0]!.distance, matches: allowed.length, bitsFromBlank: frameFromBlank });
+      }
+      // The cases exercised: matches, and hits the entry's side alone held back.
+      expect(matched).toBeGreaterThan(30);
+      expect(heldBackByEntry).toBeGreaterThan(10);
     });
 
     it('a photo still matches its entry, its evidence saying how far from blank it is', async () => {
@@ -214,16 +349,64 @@ describe('hash-set signal type', () => {
       expect(signal).toMatchObject({ kind: 'blockhash_match', suggests: 'block', evidence: { entryId: 'rings', distance: 0, bitsFromBlank: 128 } });
     });
 
-    it('the guard follows the set threshold: a frame at most the threshold from blank does not match', async () => {
+    it('applies per entry, not per frame: nearer entries match, those as far as blank or farther are out of reach', async () => {
       // Band 0 half set (32 bits decided), the other bands flat: 32 bits from blank.
       const sparse = new Uint8Array(32);
       sparse.fill(0xf0, 0, 8);
-      const frame: ImageHashes = { ...image(1000, 5).frames[0]!, blockhash: sparse };
-      const subject: ImageSubject = { decoded: {} as ImageSubject['decoded'], frames: [frame] };
-      const entries: Array<[string, Uint8Array]> = [['e', sparse]];
-      expect(await new HashSetMatchSignalType({ source: { sets: () => [set({ name: 'b', algorithm: 'blockhash', threshold: 32 }, entries)] } }).match(subject, 0)).toEqual([]);
-      const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [set({ name: 'b', algorithm: 'blockhash', threshold: 31 }, entries)] } }).match(subject, 0);
-      expect(signal!.evidence).toMatchObject({ distance: 0, bitsFromBlank: 32, threshold: 31 });
+      const near = flipRange(sparse, 64, 31); // 31 bits away: closer than blank
+      const even = flipRange(sparse, 64, 32); // 32 bits away: as far as blank
+      const far = flipRange(sparse, 128, 40); // 40: within the threshold, farther than blank
+      const frame = subjectOf(sparse);
+      expect(blockhashBitsFromBlank(sparse)).toBe(32);
+      const memes = set({ name: 'b', algorithm: 'blockhash' }, [['far', far], ['even', even], ['near', near]]);
+      const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [memes] } }).match(frame, 0);
+      expect(signal!.evidence).toMatchObject({ entryId: 'near', distance: 31, bitsFromBlank: 32, threshold: 64, matches: 1 });
+      // The threshold still bounds the reach: at 30 not even `near` is.
+      const tight = set({ name: 'b', algorithm: 'blockhash', threshold: 30 }, [['near', near]]);
+      expect(await new HashSetMatchSignalType({ source: { sets: () => [tight] } }).match(frame, 0)).toEqual([]);
+      // Only `far` and `even`: nothing.
+      const without = set({ name: 'b', algorithm: 'blockhash' }, [['far', far], ['even', even]]);
+      expect(await new HashSetMatchSignalType({ source: { sets: () => [without] } }).match(frame, 0)).toEqual([]);
+    });
+
+    it('the walk passes a quarantined entry on to the next hit the rule lets through, on whichever frame it stands', async () => {
+      // Frame 0: 32 bits from blank, holds Z exactly; X is 33 bits from it (farther than blank: out).
+      // Frame 1: 103 bits from blank, 40 bits from X. X's closest hit in reach is frame 1's, at 40.
+      const frame0 = new Uint8Array(32);
+      frame0.fill(0xf0, 0, 8);
+      const X = flipRange(frame0, 64, 33);
+      const frame1 = flipRange(flipRange(X, 128, 32), 192, 8);
+      expect([blockhashBitsFromBlank(frame0), blockhashBitsFromBlank(frame1)]).toEqual([32, 103]);
+      expect([hammingDistance(frame0, X), hammingDistance(frame1, X), hammingDistance(frame1, frame0)]).toEqual([33, 40, 73]);
+      const memes = set({ name: 'b', algorithm: 'blockhash' }, [['Z', frame0], ['X', X]]);
+      const quarantinedZ: FloodGuard = {
+        recordMatchAmong: async (_config, candidates) => candidates.findIndex((candidate) => candidate.id !== 'Z'),
+        recordSuppressions: () => undefined,
+      };
+      const type = new HashSetMatchSignalType({ source: { sets: () => [memes] }, floodGuard: quarantinedZ });
+      const [signal] = await type.match(subjectOf(frame0, frame1), 0);
+      expect(signal).toMatchObject({
+        suggests: 'block',
+        evidence: { entryId: 'X', distance: 40, frame: 1, bitsFromBlank: 103, matches: 1, quarantinedMatches: [{ entryId: 'Z', distance: 0, frame: 0 }] },
+      });
+      expect(signal!.score).toBe(1 - 40 / 65);
+      // Without the quarantine, Z at 0 on frame 0 stands.
+      const [plain] = await new HashSetMatchSignalType({ source: { sets: () => [memes] } }).match(subjectOf(frame0, frame1), 0);
+      expect(plain!.evidence).toMatchObject({ entryId: 'Z', distance: 0, frame: 0, bitsFromBlank: 32, matches: 1 });
+    });
+
+    it('a known-good entry the rule puts out of reach suppresses nothing, one within it still does', async () => {
+      const frame0 = new Uint8Array(32);
+      frame0.fill(0xf0, 0, 8); // 32 bits from blank
+      const bad = set({ name: 'bad', algorithm: 'blockhash' }, [['bad', flipRange(frame0, 64, 20)]]);
+      const farGood = set({ name: 'good', algorithm: 'blockhash', kind: 'negative' }, [['good', flipRange(frame0, 64, 40)]]);
+      const nearGood = set({ name: 'good', algorithm: 'blockhash', kind: 'negative' }, [['good', flipRange(frame0, 128, 10)]]);
+      const withFar = await new HashSetMatchSignalType({ source: { sets: () => [bad, farGood] } }).match(subjectOf(frame0), 0);
+      expect(withFar).toEqual([expect.objectContaining({ suggests: 'block', evidence: expect.objectContaining({ entryId: 'bad', distance: 20 }) })]);
+      const withNear = await new HashSetMatchSignalType({ source: { sets: () => [bad, nearGood] } }).match(subjectOf(frame0), 0);
+      expect(withNear).toEqual([
+        expect.objectContaining({ suggests: 'allow', evidence: expect.objectContaining({ entryId: 'good', distance: 10, suppressed: [expect.objectContaining({ entryId: 'bad', distance: 20 })] }) }),
+      ]);
     });
   });
 
