@@ -66,8 +66,12 @@ export interface UnfurlHop {
   contentType?: string;
   /** Where this hop sends the client next, when it does. */
   redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number };
-  /** Present when the body was scanned for a meta refresh. */
-  body?: { bytesRead: number; rawBytes: number; truncated: boolean; decodeError?: string };
+  /**
+   * Present when the body was scanned for a meta refresh. `encoding`: the character encoding it
+   * was read in, as a browser picks it (byte order mark, Content-Type charset, `<meta charset>`,
+   * else UTF-8 when the bytes are UTF-8 and windows-1252 otherwise).
+   */
+  body?: { bytesRead: number; rawBytes: number; truncated: boolean; encoding?: string; decodeError?: string };
   /** True when the peer is not public and was reached only through `allowPrivateAddressesFor`. */
   viaPrivateAddressOverride?: boolean;
 }

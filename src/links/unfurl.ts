@@ -8,7 +8,8 @@ import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent, originKey } from './guard/connector.js';
 import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { headerText } from './guard/header-text.js';
-import { findMetaRefresh, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
+import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, sniffHtmlEncoding } from './guard/html-encoding.js';
+import { metaRefreshes, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
@@ -153,13 +154,11 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
   run.result.final = { url: url.href, canonical: hop.canonical, fetched: true };
 
   try {
-    if (REDIRECT_STATUSES.has(response.statusCode)) {
+    if (REDIRECT_STATUSES.has(response.statusCode) && hasLocation(response.headers.location)) {
       discardBody(response.body);
       hop.redirect = { kind: 'http', location: resolveLocation(response.headers.location, url).href };
-    } else if ((run.options.followMetaRefresh ?? true) && refreshHeader(hop, target, response.headers, run)) {
-      discardBody(response.body);
-    } else if ((run.options.followMetaRefresh ?? true) && mayBeHtml(contentType) && response.statusCode !== 204 && response.statusCode !== 304) {
-      await scanForMetaRefresh(hop, target, response.body, response.headers, run);
+    } else if (run.options.followMetaRefresh ?? true) {
+      await findRefresh(hop, target, response.statusCode, response.headers, response.body, run);
     } else {
       discardBody(response.body);
     }
@@ -170,61 +169,146 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
 }
 
 /**
- * Sets `hop.redirect` when `refresh` points elsewhere than the page itself; false otherwise.
- * Shared by the `Refresh:` header (non-standard, honoured by browsers) and the meta tag.
+ * Whether a redirect status comes with a Location to follow. Without one, Fetch returns the
+ * response as it is, not a redirect: browsers render its body, meta refresh included, so it is a
+ * page here too. Chromium also takes a Location whose every copy is empty for none. Copies that
+ * differ are still bad_redirect (resolveLocation), as Chromium refuses them.
  */
-function applyRefresh(hop: UnfurlHop, target: Target, refresh: MetaRefresh, kind: 'refresh-header' | 'meta-refresh', run: Run): boolean {
-  let location: URL;
-  try {
-    location = new URL(refresh.url, documentBase(refresh.baseHref, target.url));
-  } catch {
-    run.result.warnings.push(`ignored a ${kind} with an unusable URL at ${target.url.href}`);
-    return false;
+function hasLocation(location: string | string[] | undefined): boolean {
+  const values = location === undefined ? [] : Array.isArray(location) ? location : [location];
+  return values.some((value) => !/^[ \t]*$/.test(value));
+}
+
+/**
+ * A refresh (Refresh header or meta) with valid content, its URL resolved against the document as
+ * the standard reads it (`location`) and as Chromium and WebKit read it (`chromiumLocation`);
+ * either is absent when that URL does not parse (that reader then ignores the refresh).
+ */
+interface RefreshCandidate {
+  refresh: MetaRefresh;
+  kind: 'refresh-header' | 'meta-refresh';
+  location?: URL;
+  chromiumLocation?: URL;
+}
+
+interface ChosenRefresh {
+  refresh: MetaRefresh;
+  kind: RefreshCandidate['kind'];
+  location: URL;
+}
+
+/**
+ * Where a page's refreshes send a browser, set as `hop.redirect` (nothing for a refresh of the
+ * page itself). The `Refresh` header counts first (it is read before the document), then every
+ * meta refresh in an HTML body (within the body cap), the body decoded in the page's encoding
+ * (see html-encoding.ts) and each URL parsed with it. A refresh whose content is invalid or whose
+ * URL does not parse is ignored, as browsers ignore it.
+ *
+ * Browsers do not agree on which of several refreshes wins: the HTML standard (and Firefox) act
+ * on the first valid one, a reload included, and ignore the rest; Chromium and WebKit act on the
+ * one with the shortest delay, the later one on a tie, and cut some URLs differently (see
+ * MetaRefresh.chromiumUrl). Both outcomes are covered where one chain can: when one of them only
+ * reloads the page (already in the chain), the other's target is followed; when they send
+ * browsers to two different pages, Chromium's and WebKit's (most browsers) is followed and a
+ * warning names the other.
+ */
+async function findRefresh(
+  hop: UnfurlHop,
+  target: Target,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: Readable,
+  run: Run,
+): Promise<void> {
+  const contentType = headerValue(headers['content-type']);
+  let html = '';
+  let encoding: string;
+  let networkError: unknown;
+  if (mayBeHtml(contentType) && status !== 204 && status !== 304) {
+    const prefix = await readBodyPrefix(body, {
+      contentEncoding: headers['content-encoding'],
+      maxDecodedBytes: run.options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    });
+    encoding = sniffHtmlEncoding(prefix.bytes, contentType, prefix.truncated).encoding;
+    hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated, encoding };
+    if (prefix.decodeError !== undefined) hop.body.decodeError = prefix.decodeError;
+    networkError = prefix.networkError;
+    html = decodeHtml(prefix.bytes, encoding);
+  } else {
+    discardBody(body);
+    const label = contentTypeCharset(contentType);
+    encoding = (label === undefined ? undefined : getEncoding(label)) ?? 'utf-8';
   }
-  // A refresh to the page itself is a reload, not a redirect.
-  if (loopKey(location) === loopKey(target.url)) return false;
-  hop.redirect = { kind, location: location.href, delaySeconds: refresh.delaySeconds };
-  return true;
+
+  const candidates: RefreshCandidate[] = [];
+  let warned = false;
+  const resolve = (url: string | undefined, refresh: MetaRefresh): URL | undefined => {
+    if (url === undefined) return target.url;
+    try {
+      return parseUrlWithEncoding(url, documentBase(refresh.baseHref, target.url, encoding), encoding);
+    } catch {
+      return undefined;
+    }
+  };
+  const consider = (refresh: MetaRefresh | null, kind: RefreshCandidate['kind']) => {
+    if (refresh === null) return;
+    const location = resolve(refresh.url, refresh);
+    // Chromium reads an empty URL as the document's own, and most URLs as the standard does.
+    const chromiumLocation = refresh.chromiumUrl === refresh.url ? location : resolve(refresh.chromiumUrl, refresh);
+    if (location === undefined && chromiumLocation === undefined) {
+      if (!warned) run.result.warnings.push(`ignored a ${kind} with an unusable URL at ${target.url.href}`);
+      warned = true;
+      return;
+    }
+    candidates.push({ refresh, kind, ...(location && { location }), ...(chromiumLocation && { chromiumLocation }) });
+  };
+  const header = headerValue(headers.refresh);
+  if (header !== undefined) consider(parseRefreshContent(headerText(header), 'header'), 'refresh-header');
+  for (const refresh of metaRefreshes(html)) consider(refresh, 'meta-refresh');
+
+  const chosen = chooseRefresh(candidates, target.url, run);
+  if (chosen) {
+    hop.redirect = { kind: chosen.kind, location: chosen.location.href, delaySeconds: chosen.refresh.delaySeconds };
+    return;
+  }
+  // The unread rest of a body cut by the network may hold a refresh: the chain is not known to
+  // end here, so it ends with a (transient, never cached) error rather than looking complete.
+  if (networkError !== undefined) throw toNetworkError(networkError, { url: target.url.href });
+}
+
+/** The refresh to follow among `candidates` (in document order), or undefined: see findRefresh. */
+function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, run: Run): ChosenRefresh | undefined {
+  // The standard (Firefox): the first whose URL parses.
+  const firstValid = candidates.find((candidate) => candidate.location !== undefined);
+  const first = firstValid && { refresh: firstValid.refresh, kind: firstValid.kind, location: firstValid.location! };
+  // Chromium and WebKit: the shortest delay, the later one on a tie; they refuse javascript: targets.
+  let soonest: ChosenRefresh | undefined;
+  for (const { refresh, kind, chromiumLocation } of candidates) {
+    if (chromiumLocation === undefined || chromiumLocation.protocol === 'javascript:') continue;
+    if (soonest === undefined || refresh.exactDelaySeconds <= soonest.refresh.exactDelaySeconds) soonest = { refresh, kind, location: chromiumLocation };
+  }
+  const pageKey = loopKey(page);
+  const moves = (chosen: ChosenRefresh | undefined): chosen is ChosenRefresh => chosen !== undefined && loopKey(chosen.location) !== pageKey;
+  if (!moves(first)) return moves(soonest) ? soonest : undefined;
+  if (!moves(soonest) || loopKey(soonest.location) === loopKey(first.location)) return first;
+  run.result.warnings.push(
+    `refreshes at ${page.href} send browsers to different pages: Chromium and WebKit to ${soonest.location.href} (followed), Firefox to ${first.location.href}`,
+  );
+  return soonest;
 }
 
 /**
  * The document base URL (HTML "frozen base URL"): `<base href>` resolved against the page URL, or
  * the page URL itself when there is none, it does not parse, or it is a data: or javascript: URL.
  */
-function documentBase(baseHref: string | undefined, pageUrl: URL): URL {
+function documentBase(baseHref: string | undefined, pageUrl: URL, encoding: string): URL {
   if (baseHref === undefined) return pageUrl;
   try {
-    const base = new URL(baseHref, pageUrl);
+    const base = parseUrlWithEncoding(baseHref, pageUrl, encoding);
     return base.protocol === 'data:' || base.protocol === 'javascript:' ? pageUrl : base;
   } catch {
     return pageUrl;
   }
-}
-
-function refreshHeader(hop: UnfurlHop, target: Target, headers: Record<string, string | string[] | undefined>, run: Run): boolean {
-  const value = headerValue(headers.refresh);
-  const refresh = value === undefined ? null : parseRefreshContent(headerText(value));
-  return refresh !== null && applyRefresh(hop, target, refresh, 'refresh-header', run);
-}
-
-async function scanForMetaRefresh(
-  hop: UnfurlHop,
-  target: Target,
-  body: Readable,
-  headers: Record<string, string | string[] | undefined>,
-  run: Run,
-): Promise<void> {
-  const prefix = await readBodyPrefix(body, {
-    contentEncoding: headers['content-encoding'],
-    maxDecodedBytes: run.options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-  });
-  hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated };
-  if (prefix.decodeError !== undefined) hop.body.decodeError = prefix.decodeError;
-  const refresh = findMetaRefresh(new TextDecoder('utf-8').decode(prefix.bytes));
-  if (refresh && applyRefresh(hop, target, refresh, 'meta-refresh', run)) return;
-  // The unread rest of a body cut by the network may hold a refresh: the chain is not known to
-  // end here, so it ends with a (transient, never cached) error rather than looking complete.
-  if (prefix.networkError !== undefined) throw toNetworkError(prefix.networkError, { url: target.url.href });
 }
 
 /** Follows `input` through redirects and meta refreshes; see UnfurlOptions for every limit. */

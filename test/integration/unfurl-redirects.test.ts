@@ -141,10 +141,12 @@ describe('unfurl: HTTP redirects', () => {
     expect(result.chain).toHaveLength(1);
   });
 
-  it('reports a redirect without Location as bad_redirect', async () => {
+  it('ends the chain at a redirect status without Location: a page, as in Fetch, not an error', async () => {
     const result = await unfurl(`${server.origin}/no-location`, options);
-    expect(result.error?.code).toBe('bad_redirect');
+    expect(result.error).toBeUndefined();
     expect(result.chain.map((h) => h.status)).toEqual([302]);
+    expect(result.chain[0]!.redirect).toBeUndefined();
+    expect(result.final).toMatchObject({ url: `${server.origin}/no-location`, fetched: true });
   });
 
   it('treats 304 as final', async () => {

@@ -1,37 +1,93 @@
 import { describe, expect, it } from 'vitest';
-import { findMetaRefresh, parseRefreshContent } from './meta-refresh.js';
+import { findMetaRefresh, metaRefreshes, parseRefreshContent, type MetaRefresh } from './meta-refresh.js';
+
+/**
+ * A parsed refresh: `exact` is the delay as Chromium reads it (fraction kept), `chromiumUrl` the
+ * URL as it cuts it (by default the same URL, none for an empty one).
+ */
+function refresh(delaySeconds: number, url?: string, exactDelaySeconds = delaySeconds, chromiumUrl = url === '' ? undefined : url): MetaRefresh {
+  if (url === undefined) return { delaySeconds, exactDelaySeconds };
+  return chromiumUrl === undefined ? { delaySeconds, exactDelaySeconds, url } : { delaySeconds, exactDelaySeconds, url, chromiumUrl };
+}
 
 describe('parseRefreshContent', () => {
   it.each([
-    ['0;url=/next', { delaySeconds: 0, url: '/next' }],
-    ['0; URL=/next', { delaySeconds: 0, url: '/next' }],
-    ['5 ; url = http://a.example/x ', { delaySeconds: 5, url: 'http://a.example/x' }],
-    ["0; url='http://a.example/q?x=1'", { delaySeconds: 0, url: 'http://a.example/q?x=1' }],
-    ['0; url="http://a.example/"trailing', { delaySeconds: 0, url: 'http://a.example/' }],
-    ['3,http://a.example/', { delaySeconds: 3, url: 'http://a.example/' }],
-    ['1.5; url=/x', { delaySeconds: 1, url: '/x' }],
-    ['0;/no-url-keyword', { delaySeconds: 0, url: '/no-url-keyword' }],
-    ['0; urlish', { delaySeconds: 0, url: 'urlish' }],
+    ['0;url=/next', refresh(0, '/next')],
+    ['0; URL=/next', refresh(0, '/next')],
+    // The URL is kept as written: the URL parser strips leading and trailing spaces itself.
+    ['5 ; url = http://a.example/x ', refresh(5, 'http://a.example/x ', 5, 'http://a.example/x')],
+    ["0; url='http://a.example/q?x=1'", refresh(0, 'http://a.example/q?x=1')],
+    ['0; url="http://a.example/"trailing', refresh(0, 'http://a.example/')],
+    ['0; url="http://a.example/', refresh(0, 'http://a.example/')],
+    ["0;'/quoted'tail", refresh(0, '/quoted')],
+    ['3,http://a.example/', refresh(3, 'http://a.example/')],
+    ['0 /space-separated', refresh(0, '/space-separated')],
+    ['0\t;url=/tab', refresh(0, '/tab')],
+    ['1.5; url=/x', refresh(1, '/x', 1.5)],
+    ['.5;url=/x', refresh(0, '/x', 0.5)],
+    ['2.5.9;url=/x', refresh(2, '/x', 2.5)],
+    ['0;/no-url-keyword', refresh(0, '/no-url-keyword')],
+    // `u`, `ur`, or `url` not followed by `=`: the whole rest is the URL.
+    ['0; urlish', refresh(0, 'urlish')],
+    ['0; u=/x', refresh(0, 'u=/x')],
+    ['0; ur=/x', refresh(0, 'ur=/x')],
+    ['0; url /x', refresh(0, 'url /x')],
   ])('%j', (content, expected) => {
     expect(parseRefreshContent(content)).toEqual(expected);
   });
 
-  it.each([[''], ['5'], ['  10  '], ['abc; url=/x'], ['0; url='], ['0;url=""']])('%j has no target', (content) => {
-    expect(parseRefreshContent(content)).toBeNull();
+  it.each([
+    ['5', refresh(5)],
+    ['  10  ', refresh(10)],
+    ['0;', refresh(0)],
+    // An empty URL is still a URL: the document base URL (the page itself without <base>).
+    ['0; url=', refresh(0, '')],
+    // To Chromium, `""` opens a quote that closes nowhere: the URL `"`.
+    ['0;url=""', refresh(0, '', 0, '"')],
+  ])('%j refreshes the document itself (valid: it counts)', (content, expected) => {
+    expect(parseRefreshContent(content)).toEqual(expected);
+  });
+
+  it.each([[''], ['   '], ['abc; url=/x'], [';url=/x'], ['url=/x'], ['5abc'], ['0url=/x'], ['1e3;url=/x'], ['0:url=/x'], ['-1;url=/x'], ['+1;url=/x'], ['0x10']])(
+    '%j is invalid: browsers ignore it',
+    (content) => {
+      expect(parseRefreshContent(content)).toBeNull();
+    },
+  );
+
+  it.each([
+    // Chromium and WebKit run a quoted URL to the last matching quote, not the first.
+    ["0;url='http://good.example'.evil.example/'", refresh(0, 'http://good.example', 0, "http://good.example'.evil.example/")],
+    ['0;url="/a"b"', refresh(0, '/a', 0, '/a"b')],
+    ["0;url=''", refresh(0, '', 0, "'")],
+    // They strip whitespace around the URL, Unicode spaces included; the URL parser does not.
+    ['0;url=\u3000http://evil.example/', refresh(0, '\u3000http://evil.example/', 0, 'http://evil.example/')],
+    ['0;url=http://evil.example/\u2028', refresh(0, 'http://evil.example/\u2028', 0, 'http://evil.example/')],
+    ['0;url=\u00a0/x', refresh(0, '\u00a0/x')],
+  ])('%j as Chromium cuts it', (content, expected) => {
+    expect(parseRefreshContent(content)).toEqual(expected);
+  });
+
+  it('reads a Refresh header as Chromium does: only spaces and tabs separate', () => {
+    expect(parseRefreshContent('0;\furl=/x', 'header')).toEqual(refresh(0, '/x', 0, 'url=/x'));
+    expect(parseRefreshContent('0;\furl=/x')).toEqual(refresh(0, '/x'));
+  });
+
+  it('keeps a delay too long for a number finite', () => {
+    expect(parseRefreshContent(`${'9'.repeat(400)};url=/x`)).toEqual(refresh(Number.MAX_SAFE_INTEGER, '/x'));
   });
 });
 
 describe('findMetaRefresh', () => {
   it('finds the tag whatever the case, quoting and attribute order', () => {
-    expect(findMetaRefresh('<META CONTENT="0;URL=/a" HTTP-EQUIV="REFRESH">')).toEqual({ delaySeconds: 0, url: '/a' });
-    expect(findMetaRefresh("<meta http-equiv='refresh' content='2;url=/b'/>")).toEqual({ delaySeconds: 2, url: '/b' });
-    expect(findMetaRefresh('<meta http-equiv=refresh content="0;url=/c">')).toEqual({ delaySeconds: 0, url: '/c' });
-    expect(findMetaRefresh('<head>\n<meta\n  http-equiv="refresh"\n  content="0;url=/d">')).toEqual({ delaySeconds: 0, url: '/d' });
+    expect(findMetaRefresh('<META CONTENT="0;URL=/a" HTTP-EQUIV="REFRESH">')).toMatchObject({ delaySeconds: 0, url: '/a' });
+    expect(findMetaRefresh("<meta http-equiv='refresh' content='2;url=/b'/>")).toMatchObject({ delaySeconds: 2, url: '/b' });
+    expect(findMetaRefresh('<meta http-equiv=refresh content="0;url=/c">')).toMatchObject({ delaySeconds: 0, url: '/c' });
+    expect(findMetaRefresh('<head>\n<meta\n  http-equiv="refresh"\n  content="0;url=/d">')).toMatchObject({ delaySeconds: 0, url: '/d' });
   });
 
-  it('ignores other meta tags, plain reloads, comments, scripts and styles', () => {
+  it('ignores other meta tags, comments, scripts and styles', () => {
     expect(findMetaRefresh('<meta charset="utf-8"><meta name="refresh" content="0;url=/x">')).toBeNull();
-    expect(findMetaRefresh('<meta http-equiv="refresh" content="30">')).toBeNull();
     expect(findMetaRefresh('<!-- <meta http-equiv="refresh" content="0;url=/x"> -->')).toBeNull();
     expect(findMetaRefresh('<script>var s = \'<meta http-equiv="refresh" content="0;url=/x">\';</script>')).toBeNull();
     expect(findMetaRefresh('<style>/* <meta http-equiv="refresh" content="0;url=/x"> */</style>')).toBeNull();
@@ -43,7 +99,7 @@ describe('findMetaRefresh', () => {
     ['<!--->', '<!---><meta http-equiv="refresh" content="0;url=https://phish.example/"><!-- later -->'],
     ['--!>', '<!-- x --!><meta http-equiv="refresh" content="0;url=https://phish.example/"><!-- later -->'],
   ])('sees a tag after a comment closed by %s (complete comments to the WHATWG tokenizer)', (_closer, html) => {
-    expect(findMetaRefresh(html)).toEqual({ delaySeconds: 0, url: 'https://phish.example/' });
+    expect(findMetaRefresh(html)).toMatchObject({ delaySeconds: 0, url: 'https://phish.example/' });
   });
 
   it('keeps hiding a tag in a comment that only looks closed', () => {
@@ -59,9 +115,36 @@ describe('findMetaRefresh', () => {
     expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=/search?q=a&b=c">')?.url).toBe('/search?q=a&b=c');
   });
 
-  it('takes the first tag with a target', () => {
+  it('takes the first tag with valid content, a plain reload included (the HTML standard)', () => {
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="30">')).toEqual(refresh(30));
     const html = '<meta http-equiv="refresh" content="9"><meta http-equiv="refresh" content="0;url=/first"><meta http-equiv="refresh" content="0;url=/second">';
-    expect(findMetaRefresh(html)?.url).toBe('/first');
+    expect(findMetaRefresh(html)).toEqual(refresh(9));
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url="><meta http-equiv="refresh" content="0;url=/second">')).toEqual(refresh(0, ''));
+  });
+
+  it('skips tags whose content is invalid, as browsers do', () => {
+    const html = (first: string) => `<meta http-equiv="refresh" content="${first}"><meta http-equiv="refresh" content="0;url=/real">`;
+    for (const decoy of ['0url=/decoy', '5abc', '1e3;url=/decoy', '', 'url=/decoy']) expect(findMetaRefresh(html(decoy))?.url).toBe('/real');
+  });
+
+  it('matches http-equiv ASCII case-insensitively, without trimming it', () => {
+    const html = (equiv: string) => `<meta http-equiv="${equiv}" content="0;url=/decoy"><meta http-equiv="refresh" content="0;url=/real">`;
+    for (const decoy of [' refresh', 'refresh ', 'refresh;', '\trefresh', '&#32;refresh', 're fresh']) expect(findMetaRefresh(html(decoy))?.url).toBe('/real');
+    expect(findMetaRefresh('<meta http-equiv="ReFrEsH" content="0;url=/a">')?.url).toBe('/a');
+  });
+
+  it('lists every valid refresh in document order, each with its <base href>', () => {
+    const html =
+      '<meta http-equiv="refresh" content="30"><meta http-equiv="refresh" content="0url=/bad">' +
+      '<base href="/kit/"><meta http-equiv="refresh" content="0;url=a"><noscript><meta http-equiv="refresh" content="0;url=b"></noscript>' +
+      '<meta http-equiv="refresh" content="0.5,c">';
+    expect([...metaRefreshes(html)]).toEqual([refresh(30), { ...refresh(0, 'a'), baseHref: '/kit/' }, { ...refresh(0, 'c', 0.5), baseHref: '/kit/' }]);
+  });
+
+  it('lists thousands of refreshes in linear time', () => {
+    const started = performance.now();
+    expect([...metaRefreshes('<meta http-equiv=refresh content=0;url=/x>'.repeat(20_000))]).toHaveLength(20_000);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('stays linear on hostile input', () => {
@@ -75,7 +158,7 @@ describe('findMetaRefresh', () => {
 
 describe('findMetaRefresh: attributes tokenized as the HTML tokenizer does', () => {
   it('keeps "=" in an unquoted value (it runs to whitespace or ">")', () => {
-    expect(findMetaRefresh('<meta http-equiv=refresh content=0;url=https://evil.example/landing>')).toEqual({
+    expect(findMetaRefresh('<meta http-equiv=refresh content=0;url=https://evil.example/landing>')).toMatchObject({
       delaySeconds: 0,
       url: 'https://evil.example/landing',
     });
@@ -85,7 +168,7 @@ describe('findMetaRefresh: attributes tokenized as the HTML tokenizer does', () 
   });
 
   it('reads a ">" inside a quoted value as part of the value, not the end of the tag', () => {
-    expect(findMetaRefresh('<meta http-equiv="refresh" content="0; url=https://evil.example/a>b">')).toEqual({
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0; url=https://evil.example/a>b">')).toMatchObject({
       delaySeconds: 0,
       url: 'https://evil.example/a>b',
     });
@@ -135,7 +218,7 @@ describe('findMetaRefresh: elements a browser does not act on', () => {
 
 describe('findMetaRefresh: <base href>', () => {
   it('reports the first <base href> before the refresh', () => {
-    expect(findMetaRefresh('<base href="https://cdn.example/dir/"><base href="/other/"><meta http-equiv="refresh" content="0;url=next">')).toEqual({
+    expect(findMetaRefresh('<base href="https://cdn.example/dir/"><base href="/other/"><meta http-equiv="refresh" content="0;url=next">')).toMatchObject({
       delaySeconds: 0,
       url: 'next',
       baseHref: 'https://cdn.example/dir/',
@@ -146,10 +229,9 @@ describe('findMetaRefresh: <base href>', () => {
   });
 
   it('ignores a <base> after the refresh (not in the document yet when the refresh is parsed) or in a template', () => {
-    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=next"><base href="https://cdn.example/">')).toEqual({ delaySeconds: 0, url: 'next' });
-    expect(findMetaRefresh('<template><base href="https://cdn.example/"></template><meta http-equiv="refresh" content="0;url=next">')).toEqual({
-      delaySeconds: 0,
-      url: 'next',
-    });
+    expect(findMetaRefresh('<meta http-equiv="refresh" content="0;url=next"><base href="https://cdn.example/">')).toEqual(refresh(0, 'next'));
+    expect(findMetaRefresh('<template><base href="https://cdn.example/"></template><meta http-equiv="refresh" content="0;url=next">')).toEqual(
+      refresh(0, 'next'),
+    );
   });
 });

@@ -1,7 +1,9 @@
 /**
- * Finds a `<meta http-equiv="refresh" content="N; url=...">` redirect in the first bytes of an
- * HTML page, the way browsers read the content attribute (HTML "shared declarative refresh
- * steps"). Phishing kits use it to hop past URL scanners that only follow HTTP redirects.
+ * Finds the `<meta http-equiv="refresh" content="N; url=...">` refreshes in the first bytes of an
+ * HTML page (already decoded: see html-encoding.ts), the way browsers read the content attribute
+ * (HTML "shared declarative refresh steps"): content a browser rejects is skipped, as a browser
+ * skips it, so an invalid decoy before the real refresh cannot stand in for it. Phishing kits use
+ * meta refresh to hop past URL scanners that only follow HTTP redirects.
  * Tags are read as the WHATWG tokenizer reads them: a quoted attribute value may hold `>`, an
  * unquoted one runs to whitespace or `>` (`=` included). What a browser never acts on is skipped:
  * comments, the text of `<script>`, `<style>`, `<noscript>` (scripting is on in a victim's
@@ -16,10 +18,26 @@
 import { decodeHTMLAttribute } from 'entities';
 
 export interface MetaRefresh {
-  /** Delay in seconds as written (we never wait: the target is followed at once). */
+  /** Delay in whole seconds, as the HTML standard reads it (we never wait: the target is followed at once). */
   delaySeconds: number;
-  /** The URL exactly as written, not yet resolved against the page URL. */
-  url: string;
+  /**
+   * The delay as Chromium and WebKit read it, fraction included (`1.5` is 1.5 s, `.5` 0.5 s): they
+   * schedule the refresh with the shortest delay, so it decides which of several refreshes they follow.
+   */
+  exactDelaySeconds: number;
+  /**
+   * The URL exactly as written (not trimmed: the URL parser strips what a browser strips), not yet
+   * resolved against the document. Absent when the content gives none (`content="30"`): a refresh
+   * of the document itself. Present but empty (`url=`): it resolves to the document base URL.
+   */
+  url?: string;
+  /**
+   * The URL as Chromium and WebKit cut it from the same content, where they differ from the
+   * standard: a quoted URL runs to the LAST matching quote, and whitespace around it is stripped
+   * (Unicode spaces such as U+3000 included). Absent when they see none, or an empty one: a
+   * refresh of the document itself (never of a `<base href>`).
+   */
+  chromiumUrl?: string;
   /**
    * The `href` of the first `<base href>` before the refresh (character references decoded, not
    * yet resolved): the document base URL the refresh URL is resolved against. Absent: the page URL.
@@ -145,45 +163,136 @@ function rawTextEnd(lower: string, find: Find, name: string, from: number): numb
   return -1;
 }
 
-const WHITESPACE = /[\t\n\f\r ]/;
-
-/** Parses a refresh content attribute: `5`, `0;url=/x`, `0; URL='x'`, `3,http://x`. */
-export function parseRefreshContent(content: string): MetaRefresh | null {
-  let i = 0;
-  const skipWhitespace = () => {
-    while (i < content.length && WHITESPACE.test(content[i]!)) i++;
-  };
-  skipWhitespace();
-  const delayStart = i;
-  while (i < content.length && /[0-9]/.test(content[i]!)) i++;
-  if (i === delayStart && content[i] !== '.') return null;
-  const delaySeconds = Number(content.slice(delayStart, i) || '0');
-  while (i < content.length && /[0-9.]/.test(content[i]!)) i++;
-  skipWhitespace();
-  if (content[i] === ';' || content[i] === ',') i++;
-  skipWhitespace();
-  if (i >= content.length) return null; // a plain reload of the same page
-  if (content.slice(i, i + 3).toLowerCase() === 'url') {
-    const afterUrl = i + 3;
-    let j = afterUrl;
-    while (j < content.length && WHITESPACE.test(content[j]!)) j++;
-    if (content[j] === '=') {
-      i = j + 1;
-      skipWhitespace();
-    }
-  }
-  let url = content.slice(i);
-  const quote = url[0];
-  if (quote === '"' || quote === "'") {
-    const close = url.indexOf(quote, 1);
-    url = close < 0 ? url.slice(1) : url.slice(1, close);
-  }
-  url = url.trim();
-  return url === '' ? null : { delaySeconds, url };
+function isDigit(c: string | undefined): boolean {
+  return c !== undefined && c >= '0' && c <= '9';
 }
 
-/** The first meta refresh with a URL in the document, or null. */
-export function findMetaRefresh(html: string): MetaRefresh | null {
+/** Longest delay reported (a 400-digit delay must not become Infinity, which JSON writes as null). */
+const MAX_DELAY_SECONDS = Number.MAX_SAFE_INTEGER;
+
+/** WTF's StripWhiteSpace: ASCII whitespace (vertical tab included) and the bidi class WS above ASCII. */
+function isChromiumStrippedSpace(c: string | undefined): boolean {
+  if (c === undefined) return false;
+  const code = c.charCodeAt(0);
+  if (code <= 0x7f) return c === ' ' || (code >= 0x09 && code <= 0x0d);
+  return code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x205f || code === 0x3000;
+}
+
+/**
+ * The refresh URL as Chromium's ParseHTTPRefresh (and WebKit's) cuts it from `content`, from
+ * `position` just past the delay: undefined for none or an empty one (their document URL).
+ */
+function chromiumRefreshUrl(content: string, position: number, isSeparatorSpace: (c: string | undefined) => boolean): string | undefined {
+  const n = content.length;
+  let pos = position;
+  const skip = (at: number) => {
+    while (at < n && isSeparatorSpace(content[at])) at++;
+    return at;
+  };
+  pos = skip(pos);
+  if (content[pos] === ',' || content[pos] === ';') pos++;
+  pos = skip(pos);
+  let start = pos;
+  if (asciiLower(content.slice(pos, pos + 3)) === 'url') {
+    start = skip(pos + 3);
+    start = content[start] === '=' ? skip(start + 1) : pos;
+  }
+  let end = n;
+  const quote = content[start];
+  if (quote === '"' || quote === "'") {
+    start++;
+    while (end > start) {
+      end--;
+      if (content[end] === quote) break;
+    }
+    if (end === start) end = n; // no closing quote: the rest
+  }
+  let from = start;
+  let to = end;
+  while (from < to && isChromiumStrippedSpace(content[from])) from++;
+  while (to > from && isChromiumStrippedSpace(content[to - 1])) to--;
+  return from < to ? content.slice(from, to) : undefined;
+}
+
+/** Header whitespace in Chromium's refresh parser: space and tab only. */
+function isSpaceOrTab(c: string | undefined): boolean {
+  return c === ' ' || c === '\t';
+}
+
+/**
+ * Parses a refresh content attribute (or `Refresh` header) as the HTML standard's "shared
+ * declarative refresh steps" do: `5`, `0;url=/x`, `0; URL='x'`, `3,http://x`, `0 /x`. Null when the
+ * content is invalid, and a browser ignores the element: no delay (`abc`, `;url=/x`), or a delay
+ * followed by anything but the end, whitespace, `;` or `,` (`5abc`, `0url=/x`, `1e3;url=/x`).
+ * Chromium reads the delay the same way (digits and dots only, up to a separator).
+ */
+export function parseRefreshContent(content: string, source: 'meta' | 'header' = 'meta'): MetaRefresh | null {
+  const n = content.length;
+  let i = 0;
+  const skipWhitespace = () => {
+    while (i < n && isSpace(content[i])) i++;
+  };
+  skipWhitespace();
+  const timeStart = i;
+  while (isDigit(content[i])) i++;
+  const timeString = content.slice(timeStart, i);
+  if (timeString === '' && content[i] !== '.') return null;
+  // Digits and dots after the integer part are read and ignored by the standard; Chromium and
+  // WebKit keep the fraction up to a second dot.
+  while (isDigit(content[i]) || content[i] === '.') i++;
+  const number = content.slice(timeStart, i);
+  const secondDot = number.indexOf('.', number.indexOf('.') + 1);
+  const delaySeconds = Math.min(timeString === '' ? 0 : Number(timeString), MAX_DELAY_SECONDS);
+  const exact = Number(secondDot < 0 ? number : number.slice(0, secondDot));
+  const exactDelaySeconds = Number.isFinite(exact) ? Math.min(exact, MAX_DELAY_SECONDS) : delaySeconds;
+  const chromiumUrl = i < n ? chromiumRefreshUrl(content, i, source === 'header' ? isSpaceOrTab : isSpace) : undefined;
+  const withUrl = (url: string): MetaRefresh =>
+    chromiumUrl === undefined ? { delaySeconds, exactDelaySeconds, url } : { delaySeconds, exactDelaySeconds, url, chromiumUrl };
+  if (i < n) {
+    const c = content[i];
+    if (c !== ';' && c !== ',' && !isSpace(c)) return null;
+    skipWhitespace();
+    if (content[i] === ';' || content[i] === ',') i++;
+    skipWhitespace();
+  }
+  if (i >= n) return { delaySeconds, exactDelaySeconds }; // a refresh of the document itself
+  // `url=` is optional: without it (or with a `u`, `ur`, `url` not followed by `=`) the URL is
+  // the whole rest, as written.
+  const rest = i;
+  let position = i;
+  let skipQuotes = true;
+  if (content[position] === 'u' || content[position] === 'U') {
+    position++;
+    if ((content[position] === 'r' || content[position] === 'R') && (content[position + 1] === 'l' || content[position + 1] === 'L')) {
+      position += 2;
+      while (position < n && isSpace(content[position])) position++;
+      if (content[position] === '=') {
+        position++;
+        while (position < n && isSpace(content[position])) position++;
+      } else {
+        skipQuotes = false;
+      }
+    } else {
+      skipQuotes = false;
+    }
+  }
+  if (!skipQuotes) return withUrl(content.slice(rest));
+  const quote = content[position];
+  if (quote === '"' || quote === "'") {
+    const close = content.indexOf(quote, position + 1);
+    return withUrl(content.slice(position + 1, close < 0 ? n : close));
+  }
+  return withUrl(content.slice(position));
+}
+
+/**
+ * Every meta refresh in the document whose content is valid, in document order, each with the
+ * `<base href>` in force where it stands. The HTML standard (and Firefox) act on the first one
+ * whose URL also parses, and ignore the rest; Chromium and WebKit schedule each in turn and keep
+ * the one with the shortest delay (the later one on a tie). Lazy: a caller that only needs the
+ * first stops the scan there.
+ */
+export function* metaRefreshes(html: string): Generator<MetaRefresh, void, undefined> {
   const lower = asciiLower(html);
   const find = forwardSearch(lower);
   let position = 0;
@@ -191,24 +300,24 @@ export function findMetaRefresh(html: string): MetaRefresh | null {
   let baseHref: string | undefined;
   for (;;) {
     const open = find('<', position);
-    if (open < 0) return null;
+    if (open < 0) return;
     const next = lower[open + 1];
     if (lower.startsWith('<!--', open)) {
       const end = commentEnd(find, open);
-      if (end < 0) return null;
+      if (end < 0) return;
       position = end;
       continue;
     }
     if (next === '!' || next === '?' || (next === '/' && !isAsciiAlpha(lower[open + 2]))) {
       // A doctype, a bogus comment, or `</>`: up to the next `>`.
       const end = find('>', open + 2);
-      if (end < 0) return null;
+      if (end < 0) return;
       position = end + 1;
       continue;
     }
     if (next === '/') {
       const tag = readTag(html, lower, find, open + 2);
-      if (tag === null) return null;
+      if (tag === null) return;
       if (tag.name === 'template' && templateDepth > 0) templateDepth--;
       position = tag.end;
       continue;
@@ -218,12 +327,12 @@ export function findMetaRefresh(html: string): MetaRefresh | null {
       continue;
     }
     const tag = readTag(html, lower, find, open + 1);
-    if (tag === null) return null;
+    if (tag === null) return;
     position = tag.end;
-    if (tag.name === 'plaintext') return null; // the rest of the input is text
+    if (tag.name === 'plaintext') return; // the rest of the input is text
     if (RAW_TEXT_ELEMENTS.has(tag.name)) {
       position = rawTextEnd(lower, find, tag.name, position);
-      if (position < 0) return null;
+      if (position < 0) return;
       continue;
     }
     if (tag.name === 'template') templateDepth++;
@@ -232,9 +341,20 @@ export function findMetaRefresh(html: string): MetaRefresh | null {
       baseHref = decodeHTMLAttribute(tag.attributes.get('href')!);
     }
     if (tag.name !== 'meta') continue;
+    // `http-equiv` is an enumerated attribute: an ASCII case-insensitive match, nothing trimmed
+    // (`" refresh"` is not the Refresh state, in the standard as in Chromium).
     const httpEquiv = tag.attributes.get('http-equiv');
-    if (httpEquiv === undefined || decodeHTMLAttribute(httpEquiv).trim().toLowerCase() !== 'refresh') continue;
+    if (httpEquiv === undefined || asciiLower(decodeHTMLAttribute(httpEquiv)) !== 'refresh') continue;
     const refresh = parseRefreshContent(decodeHTMLAttribute(tag.attributes.get('content') ?? ''));
-    if (refresh) return baseHref === undefined ? refresh : { ...refresh, baseHref };
+    if (refresh) yield baseHref === undefined ? refresh : { ...refresh, baseHref };
   }
+}
+
+/**
+ * The first meta refresh with valid content in the document, or null: the one the HTML standard
+ * acts on when its URL parses (see metaRefreshes for what Chromium does instead).
+ */
+export function findMetaRefresh(html: string): MetaRefresh | null {
+  for (const refresh of metaRefreshes(html)) return refresh;
+  return null;
 }
