@@ -64,8 +64,12 @@ export interface UnfurlHop {
   address: string;
   durationMs: number;
   contentType?: string;
-  /** Where this hop sends the client next, when it does. */
-  redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number };
+  /**
+   * Where this hop sends the client next, when it does. `alternate`: where Firefox goes instead,
+   * when a page's refreshes send it (the first valid one) and Chromium and WebKit (the soonest)
+   * to different pages; the chain follows the latter, and the alternate is matched too.
+   */
+  redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number; alternate?: string };
   /**
    * Present when the body was scanned for a meta refresh. `encoding`: the character encoding it
    * was read in, as a browser picks it (byte order mark, Content-Type charset, `<meta charset>`,

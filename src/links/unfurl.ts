@@ -268,7 +268,7 @@ async function findRefresh(
 
   const chosen = chooseRefresh(candidates, target.url, run);
   if (chosen) {
-    hop.redirect = { kind: chosen.kind, location: chosen.location.href, delaySeconds: chosen.refresh.delaySeconds };
+    hop.redirect = { kind: chosen.kind, location: chosen.location.href, delaySeconds: chosen.refresh.delaySeconds, ...(chosen.alternate && { alternate: chosen.alternate.href }) };
     return;
   }
   // The unread rest of a body cut by the network may hold a refresh: the chain is not known to
@@ -277,7 +277,7 @@ async function findRefresh(
 }
 
 /** The refresh to follow among `candidates` (in document order), or undefined: see findRefresh. */
-function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, run: Run): ChosenRefresh | undefined {
+function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, run: Run): (ChosenRefresh & { alternate?: URL }) | undefined {
   // The standard (Firefox): the first whose URL parses.
   const firstValid = candidates.find((candidate) => candidate.location !== undefined);
   const first = firstValid && { refresh: firstValid.refresh, kind: firstValid.kind, location: firstValid.location! };
@@ -292,9 +292,9 @@ function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, run: 
   if (!moves(first)) return moves(soonest) ? soonest : undefined;
   if (!moves(soonest) || loopKey(soonest.location) === loopKey(first.location)) return first;
   run.result.warnings.push(
-    `refreshes at ${page.href} send browsers to different pages: Chromium and WebKit to ${soonest.location.href} (followed), Firefox to ${first.location.href}`,
+    `refreshes at ${page.href} send browsers to different pages: Chromium and WebKit to ${soonest.location.href} (followed), Firefox to ${first.location.href} (matched, not fetched)`,
   );
-  return soonest;
+  return { ...soonest, alternate: first.location };
 }
 
 /**

@@ -36,7 +36,8 @@ export interface LinkSubject {
   input: string;
   /**
    * The input first (Safe Browsing's reading), then the input as a browser reads it when that
-   * differs (`http://good.com%2F@evil.com/`), then each further URL of the chain, without repeats.
+   * differs (`http://good.com%2F@evil.com/`), then each further URL of the chain, then where a
+   * page's other refresh sends Firefox when browsers differ (hop.redirect.alternate), without repeats.
    */
   targets: LinkTarget[];
   /** Present when the link was unfurled (http/https and unfurling on). */
@@ -130,6 +131,9 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // Each hop is matched in the canonical form the unfurler built from what it fetched.
     for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
     if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
+    // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
+    // not fetched, but a user of that browser lands there, so it is matched as well.
+    for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
     details.chain = result.chain.map((hop) => ({ url: hop.url, status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
     if (result.final) details.final = result.final.canonical ?? result.final.url;
     if (result.warnings.length) details.warnings = result.warnings;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
+import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
 import { html, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
 
 /**
@@ -120,6 +121,15 @@ describe('unfurl: the refresh browsers act on among several', () => {
     expect(result.error).toBeUndefined();
     expect(paths).toEqual(['/page', '/second']);
     expect(warnings).toEqual([expect.stringMatching(new RegExp(`Chromium and WebKit to ${server.origin}/second \\(followed\\), Firefox to ${server.origin}/first`))]);
+    expect(result.chain[0]!.redirect?.alternate).toBe(`${server.origin}/first`);
+  });
+
+  it("matches where Firefox goes too, without fetching it: a link's targets include it", async () => {
+    const query = new URLSearchParams({ b: meta('0;url=/firefox-lands-here') + meta('0;url=/chromium-lands-here') });
+    const prepared = await new LinkPreparer({ unfurlOptions: options }).prepare(`${server.origin}/page?${query}`);
+    const paths = prepared.subject.targets.map((target) => target.canonical.path);
+    expect(paths.slice(-2)).toEqual(['/chromium-lands-here', '/firefox-lands-here']);
+    expect(server.requests.some((path) => path.startsWith('/firefox-lands-here'))).toBe(false);
   });
 
   it.each([
