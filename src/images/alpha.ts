@@ -6,10 +6,16 @@
  */
 
 export interface FrameWithAlpha {
-  /** RGB, 3 bytes a pixel. */
+  /** RGB, 3 bytes a pixel: the stored colours (what PDQ hashes). */
   data: Uint8Array;
   /** 1 byte a pixel; undefined when every pixel is opaque. */
   alpha?: Uint8Array | undefined;
+  /**
+   * On a frame the decode shrank with alpha: its RGB shrunk with each source weighted by its
+   * alpha (what a viewer's scaler shows; black where every source is fully transparent). The
+   * views below composite from it when present; `data` when absent.
+   */
+  alphaWeighted?: Uint8Array | undefined;
   width: number;
   height: number;
 }
@@ -23,14 +29,15 @@ export interface RgbFrame {
 /**
  * Blockhash's view, as the blockhash-core package reads an RGBA image: a fully transparent pixel
  * counts as white (R+G+B = 765), every other pixel as its RGB, whatever its alpha. On a frame the
- * decode shrank, the rule applies to the working pixels (libvips resizes with premultiplied
- * alpha, so a working pixel is fully transparent where all its sources are, and otherwise has the
- * alpha-weighted colour of the visible ones): within a few bits of the package on the file.
+ * decode shrank, the rule applies to the working pixels, from the alpha-weighted RGB: a working
+ * pixel is fully transparent where all its sources are, and otherwise has the alpha-weighted
+ * colour of the visible ones, as near as a shrunk frame gets to what the package reads on the
+ * file (within a few bits of it).
  */
 export function transparentAsWhite(frame: FrameWithAlpha): RgbFrame {
   const { alpha, width, height } = frame;
   if (!alpha) return frame;
-  const data = Uint8Array.from(frame.data);
+  const data = Uint8Array.from(frame.alphaWeighted ?? frame.data);
   for (let p = 0; p < width * height; p++) if (alpha[p] === 0) data.fill(255, p * 3, p * 3 + 3);
   return { data, width, height };
 }
@@ -44,21 +51,23 @@ export function transparentAsWhite(frame: FrameWithAlpha): RgbFrame {
 const flattened = new WeakMap<FrameWithAlpha, { data: Uint8Array; alpha: Uint8Array; view: RgbFrame }>();
 
 /**
- * What a viewer sees on a white page: the frame composited onto white by its alpha. Computed once
- * per frame (the result is shared: read it, never write to it); an opaque frame is returned as it is.
+ * What a viewer sees on a white page: the frame composited onto white by its alpha (from the
+ * alpha-weighted RGB of a shrunk frame, as a viewer's scaler weights colours). Computed once per
+ * frame (the result is shared: read it, never write to it); an opaque frame is returned as it is.
  */
 export function flattenOntoWhite(frame: FrameWithAlpha): RgbFrame {
   const { alpha, width, height } = frame;
   if (!alpha) return frame;
+  const colours = frame.alphaWeighted ?? frame.data;
   const cached = flattened.get(frame);
-  if (cached && cached.data === frame.data && cached.alpha === alpha && cached.view.width === width && cached.view.height === height) return cached.view;
+  if (cached && cached.data === colours && cached.alpha === alpha && cached.view.width === width && cached.view.height === height) return cached.view;
   const data = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
     const a = alpha[p]!;
     const white = 255 * (255 - a);
-    for (let c = p * 3; c < p * 3 + 3; c++) data[c] = Math.round((frame.data[c]! * a + white) / 255);
+    for (let c = p * 3; c < p * 3 + 3; c++) data[c] = Math.round((colours[c]! * a + white) / 255);
   }
   const view = { data, width, height };
-  flattened.set(frame, { data: frame.data, alpha, view });
+  flattened.set(frame, { data: colours, alpha, view });
   return view;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesPerPixel, heldTiffDecode, heldWholeDecode, streamedRowBytes, tiffBytesPerPixel, type DecodeHeader } from './decode-memory.js';
+import { bytesPerPixel, heldStoredRgb, heldTiffDecode, heldWholeDecode, streamedRowBytes, tiffBytesPerPixel, tiffHasAlpha, type DecodeHeader } from './decode-memory.js';
 import type { TiffLayout } from './tiff-header.js';
 
 const header = (fields: Partial<DecodeHeader>): DecodeHeader => ({ format: 'png', width: 7000, height: 7000, channels: 3, depth: 'uchar', isProgressive: false, ...fields });
@@ -109,5 +109,34 @@ describe('heldTiffDecode', () => {
   it('a layout the header reader could not read: the worst one, the whole image in one strip, separate planes, repacked', () => {
     expect(heldTiffDecode(undefined, tiffHeader)).toEqual({ held: 'TIFF of unread layout', bytes: (147 + 147 + 49) * MB });
     expect(heldTiffDecode(undefined, header({ format: 'tiff', width: 1000, height: 1000, channels: 4, depth: 'ushort' }))!.bytes).toBe(8 * MB + 8 * MB + 2 * MB);
+  });
+});
+
+describe('heldStoredRgb: the whole frame RGB a frame with alpha that must shrink is decoded to again', () => {
+  it('width x height x 3, plus at most 320 rows of its resize; a still WebP adds the frame libwebp decodes whole', () => {
+    expect(heldStoredRgb(header({ channels: 4 }))).toBe(147 * MB + 7000 * 320 * 3);
+    // A one-row image: one copy of the row.
+    expect(heldStoredRgb(header({ width: 49_000_000, height: 1 }))).toBe(2 * 147 * MB);
+    expect(heldStoredRgb(header({ format: 'webp', width: 4000, height: 4000 }))).toBe(4000 * 4000 * 11.5 + 4000 * 320 * 3);
+    // Animated: heldWholeDecode counts the canvas already.
+    expect(heldStoredRgb(header({ format: 'webp', width: 4000, height: 4000, pages: 3 }))).toBe(4000 * 4000 * 3 + 4000 * 320 * 3);
+    expect(heldStoredRgb(header({ format: 'gif', width: 2000, height: 2000 }))).toBe(12 * MB + 2000 * 320 * 3);
+  });
+});
+
+describe('tiffHasAlpha', () => {
+  it('more samples a pixel than the colours take', () => {
+    expect(tiffHasAlpha({ samplesPerPixel: 3, photometric: 2 })).toBe(false);
+    expect(tiffHasAlpha({ samplesPerPixel: 4, photometric: 2 })).toBe(true);
+    expect(tiffHasAlpha({ samplesPerPixel: 1, photometric: 1 })).toBe(false);
+    expect(tiffHasAlpha({ samplesPerPixel: 2, photometric: 0 })).toBe(true);
+    expect(tiffHasAlpha({ samplesPerPixel: 2, photometric: 3 })).toBe(true);
+    expect(tiffHasAlpha({ samplesPerPixel: 4, photometric: 5 })).toBe(false);
+    expect(tiffHasAlpha({ samplesPerPixel: 5, photometric: 5 })).toBe(true);
+    expect(tiffHasAlpha({ samplesPerPixel: 3, photometric: 6 })).toBe(false);
+    // No Photometric: libtiff takes 3 or more samples for RGB, fewer for grey.
+    expect(tiffHasAlpha({ samplesPerPixel: 3, photometric: undefined })).toBe(false);
+    expect(tiffHasAlpha({ samplesPerPixel: 4, photometric: undefined })).toBe(true);
+    expect(tiffHasAlpha({ samplesPerPixel: 2, photometric: undefined })).toBe(true);
   });
 });

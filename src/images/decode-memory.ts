@@ -51,6 +51,36 @@
  *   separate planes, one strip                 196 / 217 MB   (16-bit grey 294 / 298)
  *   4096x4096 tiles                            197 / 218 MB   (5760x5760, libvips's largest, 246 / 265)
  * Each further libvips thread adds a tile buffer (5760x5760 tiles: 368 MB with 2 threads).
+ *
+ * A frame with alpha that must shrink is decoded twice (decode.ts): once shrunk, for its alpha
+ * plane, and once whole, alpha removed and not resized, for its RGB, which is then resized on its
+ * own: libvips premultiplies alpha when it resizes, which loses the stored colour of transparent
+ * pixels, and PDQ hashes that colour. The decodes run one after the other, and the estimate adds
+ * to the rows what the second holds (heldStoredRgb), for every image whose header declares alpha
+ * and that is larger than the working size (not GIFs: libvips gives every GIF an alpha band, but a
+ * transparent GIF pixel stores no colour, so they are decoded once). When only that second decode
+ * would go over the budget, decode.ts skips it and keeps the alpha-weighted RGB
+ * (DecodedImage.transparentColoursLost) rather than refuse the image:
+ *   width x height x 3       the whole frame's RGB
+ *   width x min(height, 320) x 3
+ *                            the rows its resize keeps (measured 150 to 310; a one-row image, one copy)
+ *   width x height x 8.5     for a still WebP, the frame libwebp decodes whole without the shrink
+ *                            on load (measured 8.2 to 8.6 for the decode alone)
+ * Measured peak RSS growth on 7000x7000 RGBA, transparent outside a disc, before this second
+ * decode / with it (estimate with it):
+ *   PNG                   62 / 182 MB (196)     interlaced PNG       242 / 365 MB (392)
+ *   PNG, orientation 6    61 / 184 MB (196)     deflate TIFF          63 / 219 MB (196)
+ *   (GIF, before GIFs were left out: 257 / 395 MB)   lossy WebP            58 / 409 MB (612)
+ *   20000x2500 PNG       120 / 207 MB (289)     4000x4000 PNG         37 /  89 MB (76)
+ *   3500x3500 AVIF       241 / 251 MB (355)
+ * The TIFF (with or without an orientation) is the one under its estimate: its second decode takes
+ * 165 MB alone, 219 after the first, whose freed memory it does not all reuse.
+ * A still WebP loses its shrink on load, and costs about 12.8 bytes a pixel up to 25 MP (lossy
+ * 4000x4000: 20 / 206 MB (212), 4500x4500: 259 (264), 5000x5000: 320 (322)), less above (5500x5500
+ * 285 (386)); at the default budget, one with alpha above about 4500x4500 keeps only its
+ * alpha-weighted colours.
+ * The turn of an EXIF orientation is made on the raw RGB: made on the streamed decode it copied the
+ * whole RGBA frame into memory first (the PNG of orientation 6 took 366 MB).
  */
 import type { Metadata } from 'sharp';
 import type { TiffLayout } from './tiff-header.js';
@@ -72,6 +102,10 @@ const HEIF_COPIES = 6;
 const GIF_FRAME_BYTES = 4.5;
 /** Bytes a pixel of an animated WebP's canvas: decoding its first frame, or a later one (measured). */
 const WEBP_ANIMATION_BYTES = { first: 4.5, later: 8.5 };
+/** Rows libvips's resize of an image in memory keeps at most (measured: 150 to 310). */
+const RESIZED_ROWS = 320;
+/** Bytes a pixel of a still WebP decoded at full size, without its shrink on load (measured, see the header). */
+const WEBP_WHOLE_FRAME_BYTES = 8.5;
 /** Copies libvips's stages keep of each row of a short image (measured: about 7 to 9). */
 const ROW_COPIES = 9;
 /** Most rows' worth libvips keeps of a tall image, whatever the shrink (measured: 1,140 to 1,420). */
@@ -106,6 +140,29 @@ export function heldWholeDecode(header: DecodeHeader, laterFrame = false): HeldW
   }
   if (header.format === 'heif') return { held: 'HEIF/AVIF', bytes: pixels * header.channels * bytesPerSample * HEIF_COPIES };
   return undefined;
+}
+
+/**
+ * The memory decode.ts adds for a frame with alpha that must shrink, besides the rows of its
+ * decodes: the frame's RGB decoded whole (width x height x 3), the rows of that RGB's resize, and
+ * for a still WebP the whole frame libwebp then decodes (see the header). For a TIFF, `format`
+ * 'tiff' and the page's size.
+ */
+export function heldStoredRgb(header: Pick<DecodeHeader, 'format' | 'width' | 'height' | 'pages'>): number {
+  const { width, height } = header;
+  const rgb = width * height * 3 + width * Math.min(height, RESIZED_ROWS) * 3;
+  const stillWebp = header.format === 'webp' && (header.pages ?? 1) <= 1;
+  return rgb + (stillWebp ? Math.ceil(width * height * WEBP_WHOLE_FRAME_BYTES) : 0);
+}
+
+/**
+ * Whether a TIFF page has more samples a pixel than its colours take, which libvips reads as alpha
+ * (without PhotometricInterpretation, libtiff takes 3 or more samples for RGB).
+ */
+export function tiffHasAlpha({ samplesPerPixel, photometric }: Pick<TiffLayout, 'samplesPerPixel' | 'photometric'>): boolean {
+  const grey = photometric === 0 || photometric === 1 || photometric === 3 || (photometric === undefined && samplesPerPixel < 3);
+  const colours = photometric === 5 ? 4 : grey ? 1 : 3;
+  return samplesPerPixel > colours;
 }
 
 /** Component samples per pixel: libvips reports any chroma subsampling as 4:2:0 (each chroma plane a quarter). */

@@ -8,9 +8,14 @@
  * PDQ hashes the stored RGB and ignores alpha, as Meta's reference does (it reads channels 0-2);
  * blockhash counts a fully transparent pixel as white and reads the others' RGB, as the
  * blockhash-core package does; a classifier sees the image flattened onto white, as a viewer
- * would (alpha.ts has the two derived views). When the frame must shrink, libvips resizes with
- * premultiplied alpha: colours are weighted by their alpha, and a working pixel whose sources are
- * all fully transparent comes out black, whatever colour those sources stored.
+ * would (alpha.ts has the two derived views). When a frame with alpha must shrink, its RGB is
+ * still the stored RGB, shrunk as if there were no alpha: each working pixel the plain average of
+ * its sources' stored colours, fully transparent ones included, so an image hashes alike at any
+ * size, whatever colour its transparent pixels store. libvips resizes an image that has alpha with
+ * premultiplied alpha (its colours weighted by alpha, black where every source is fully
+ * transparent), so such a frame is decoded twice: shrunk, for its alpha plane, and whole without
+ * its alpha, for its RGB, resized on its own (decodeFrame; the memory budget counts the whole
+ * frame's RGB). Frames without alpha, and frames that need no shrink, are decoded once.
  *
  * The working copy is shrunk to fit inside workingSize x workingSize, except that neither side is
  * shrunk below MIN_WORKING_SIDE (or its original length, if shorter): a 4000x100 banner becomes
@@ -26,12 +31,22 @@
  * budget starts once the decode has one) -> header (sharp metadata: format, declared dimensions,
  * frame count, interlacing; for TIFF, each decoded page's strips or tiles from tiff-header.ts) ->
  * pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
- * formats that need it: decode-memory.ts) -> frame-by-frame decode under the time budget.
+ * formats that need it, plus the whole frame's RGB of an image with alpha that must shrink:
+ * decode-memory.ts) -> frame-by-frame decode under the time budget.
  */
-import sharp, { type Metadata, type ResizeOptions, type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
 import { withDeadline } from '../runtime/deadline.js';
-import { type HeldWholeDecode, bytesPerPixel, heldTiffDecode, heldWholeDecode, streamedRowBytes, tiffBytesPerPixel } from './decode-memory.js';
+import {
+  type HeldWholeDecode,
+  bytesPerPixel,
+  heldStoredRgb,
+  heldTiffDecode,
+  heldWholeDecode,
+  streamedRowBytes,
+  tiffBytesPerPixel,
+  tiffHasAlpha,
+} from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { sniffRefusedDocument } from './sniff.js';
 import { readTiffLayouts } from './tiff-header.js';
@@ -46,13 +61,22 @@ sharp.cache(false);
 
 /** One decoded frame: RGB, 3 bytes a pixel, row-major, no padding. */
 export interface DecodedFrame {
-  /** The stored RGB values, alpha left out (not composited): what PDQ hashes. */
+  /**
+   * The stored RGB values, alpha left out (not composited): what PDQ hashes. On a shrunk frame,
+   * the stored RGB shrunk as if there were no alpha (not weighted by it).
+   */
   data: Buffer;
   /**
    * Alpha, 1 byte a pixel, row-major, when the frame has a pixel that is not fully opaque;
    * undefined for opaque frames. See alpha.ts for the views that take it into account.
    */
   alpha?: Buffer;
+  /**
+   * On a frame shrunk with alpha: its RGB shrunk with each source weighted by its alpha (libvips's
+   * resize: what a viewer's scaler shows), for the views that composite (alpha.ts). The same
+   * buffer as `data` when the stored colours could not be kept (DecodedImage.transparentColoursLost).
+   */
+  alphaWeighted?: Buffer;
   width: number;
   height: number;
   /** Which frame of the file this is (0 for stills and for the first frame). */
@@ -71,6 +95,12 @@ export interface DecodedImage {
   hasAlpha: boolean;
   /** The decoded frames at working size; frames[0] is the first frame. */
   frames: DecodedFrame[];
+  /**
+   * True when a frame with alpha was shrunk without its stored colours: decoding it a second time
+   * for them would have gone over the decode memory budget, so its RGB is alpha-weighted only
+   * (fully transparent areas black to PDQ, whatever colour they store).
+   */
+  transparentColoursLost?: boolean;
 }
 
 /** Vector or scriptable formats sharp could identify, refused whatever `allowedFormats` says. */
@@ -126,8 +156,12 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   }
   const frameCount = Math.max(1, metadata.pages ?? 1);
   const frameIndices = sampleFrameIndices(frameCount, declaredPixels, limits);
-  const held = heldDecodeMemory(input, metadata, frameIndices);
-  if (held.bytes > limits.maxDecodeBytes) {
+  const held = heldDecodeMemory(input, metadata, frameIndices, limits.workingSize);
+  // The second decode for stored colours is what goes over the budget: shrink with alpha weights
+  // only (transparent areas black to PDQ), and say so, rather than refuse an image that fits.
+  const storedColours = hasStoredColours(format) && held.bytes <= limits.maxDecodeBytes;
+  const heldBytes = storedColours ? held.bytes : held.bytes - (held.storedRgbBytes ?? 0);
+  if (heldBytes > limits.maxDecodeBytes) {
     const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MiB`;
     const { unit, page } = held;
     const onPage = page ? ` (page ${page})` : '';
@@ -136,13 +170,13 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
       : held.held === STREAMED_ROWS
         ? `${held.width}x${held.height} ${format}${onPage} is decoded in rows ${held.width} pixels wide`
         : `${held.width}x${held.height} ${held.held}${onPage} is decoded whole`;
-    throw new ScanError('image_too_many_pixels', `a ${what}: about ${mb(held.bytes)}, over the ${mb(limits.maxDecodeBytes)} decode memory budget`, {
+    throw new ScanError('image_too_many_pixels', `a ${what}: about ${mb(heldBytes)}, over the ${mb(limits.maxDecodeBytes)} decode memory budget`, {
       width: held.width,
       height: held.height,
       held: held.held,
       ...(unit ? { unit } : {}),
       ...(page !== undefined ? { page } : {}),
-      decodeBytes: held.bytes,
+      decodeBytes: heldBytes,
       limitBytes: limits.maxDecodeBytes,
     });
   }
@@ -156,7 +190,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     const page = index > 0 && PAGED_FORMATS.has(format) ? await turn.run(() => sharp(input, { ...baseInputOptions(limits), page: index }).metadata()) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
     const resize = workingResize(upright.width, upright.height, limits.workingSize);
-    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc, resize }, limits, turn));
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc, orientation: page.orientation ?? 1, resize, storedColours }, limits, turn));
   }
   return {
     format,
@@ -165,14 +199,25 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     frameCount,
     hasAlpha: metadata.hasAlpha,
     frames,
+    ...(hasStoredColours(format) && !storedColours && frames.some((frame) => frame.alphaWeighted === frame.data) && { transparentColoursLost: true }),
   };
+}
+
+/**
+ * Whether a format's transparent pixels have colours of their own to keep. Not a GIF's: libvips
+ * gives every GIF an alpha band, and a transparent GIF pixel is a palette index, not a colour.
+ */
+function hasStoredColours(format: string | undefined): boolean {
+  return format !== 'gif';
 }
 
 interface HeldDecode extends HeldWholeDecode {
   width: number;
   height: number;
-  /** For a TIFF, the page (0 = first) whose strips or tiles take the most. */
+  /** For a TIFF, the page (0 = first) whose decode takes the most. */
   page?: number;
+  /** Of `bytes`, what decoding a frame with alpha whole again, for its stored RGB, adds (heldStoredRgb). */
+  storedRgbBytes?: number;
 }
 
 /** `held` of a decode that holds nothing but its rows. */
@@ -182,14 +227,18 @@ const STREAMED_ROWS = 'rows';
  * What the decode will hold at once, from the header: the rows it streams through the shrink,
  * plus the whole image for the formats that need it; for a TIFF, the largest over the pages to be
  * decoded of their rows and what their strips or tiles take (each page has its own layout, which
- * sharp's metadata does not report).
+ * sharp's metadata does not report). A frame with alpha larger than the working size adds the
+ * whole frame's RGB, decoded again for its stored colours (decodeFrame, heldStoredRgb).
  */
-function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[]): HeldDecode {
+function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[], workingSize: number): HeldDecode {
   const { width, height } = metadata;
+  const storedRgb = (hasAlpha: boolean, size: { width: number; height: number }): number =>
+    hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...metadata, ...size }) : 0;
   if (metadata.format !== 'tiff') {
     const rows = streamedRowBytes(width, height, bytesPerPixel(metadata));
     const whole = heldWholeDecode(metadata, pages.some((page) => page > 0));
-    return { held: whole?.held ?? STREAMED_ROWS, bytes: (whole?.bytes ?? 0) + rows, width, height };
+    const storedRgbBytes = storedRgb(metadata.hasAlpha, metadata);
+    return { held: whole?.held ?? STREAMED_ROWS, bytes: (whole?.bytes ?? 0) + rows + storedRgbBytes, width, height, ...(storedRgbBytes ? { storedRgbBytes } : {}) };
   }
   // One walk of the directory chain for all the pages, not one per page.
   const layouts = readTiffLayouts(input, pages);
@@ -200,7 +249,15 @@ function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly num
     const pixelBytes = layout ? tiffBytesPerPixel(layout) : bytesPerPixel(metadata);
     const rows = streamedRowBytes(size.width, size.height, pixelBytes);
     const blocks = heldTiffDecode(layout, metadata);
-    const held: HeldDecode = { ...(blocks ?? { held: STREAMED_ROWS }), bytes: (blocks?.bytes ?? 0) + rows, ...size, page };
+    // The header's hasAlpha is the first page's; a later page's samples tell its own (unread: assume it has).
+    const storedRgbBytes = storedRgb(page === 0 ? metadata.hasAlpha : layout === undefined || tiffHasAlpha(layout), size);
+    const held: HeldDecode = {
+      ...(blocks ?? { held: STREAMED_ROWS }),
+      bytes: (blocks?.bytes ?? 0) + rows + storedRgbBytes,
+      ...size,
+      page,
+      ...(storedRgbBytes ? { storedRgbBytes } : {}),
+    };
     if (largest === undefined || held.bytes > largest.bytes) largest = held;
   }
   return largest!;
@@ -264,17 +321,18 @@ interface FrameChoice {
   multiFrame: boolean;
   /** Decode the stored values, not their conversion through the embedded ICC profile. */
   ignoreIcc: boolean;
+  /** The frame's EXIF orientation (1 to 8; 1 when it has none), as sharp's autoOrient reads it. */
+  orientation: number;
   /** From workingResize: undefined when the frame is decoded at its own size. */
   resize: ResizeOptions | undefined;
+  /** Whether a shrunk frame with alpha gets its stored colours (a second decode) or only the alpha-weighted ones. */
+  storedColours: boolean;
 }
 
-async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc, resize }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
-  const remainingMs = turn.deadline - Date.now();
-  if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame: index });
+async function decodeFrame(input: Buffer, choice: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
+  const { index, resize } = choice;
   const { data, info } = await turn.run(() => {
-    let pipeline = sharp(input, { ...baseInputOptions(limits), autoOrient: true, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) })
-      // sharp counts whole seconds; the JS deadline below enforces the exact budget.
-      .timeout({ seconds: Math.min(3600, Math.ceil(remainingMs / 1000)) });
+    let pipeline = frameInput(input, choice, limits, turn, { autoOrient: true });
     if (resize) pipeline = pipeline.resize(resize);
     // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
     return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
@@ -282,7 +340,84 @@ async function decodeFrame(input: Buffer, { index, multiFrame, ignoreIcc, resize
   const frame = { width: info.width, height: info.height, index };
   if (info.channels === 3) return { data, ...frame };
   if (info.channels !== 4) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3 or 4`);
-  return { ...splitAlpha(data, info.width * info.height), ...frame };
+  const split = splitAlpha(data, info.width * info.height);
+  if (resize === undefined || split.alpha === undefined) return { ...split, ...frame };
+  if (!choice.storedColours) return { ...split, alphaWeighted: split.data, ...frame };
+  // The frame was shrunk, and libvips shrank it with premultiplied alpha: split.data is the
+  // alpha-weighted colour (black wherever all the sources are fully transparent). Its alpha
+  // plane is kept; the RGB is made again from the stored values.
+  const rgb = await storedRgbAtWorkingSize(input, choice, resize, limits, turn);
+  if (rgb.width !== info.width || rgb.height !== info.height) {
+    throw new Error(`frame ${index}: the stored RGB shrank to ${rgb.width}x${rgb.height}, the alpha plane to ${info.width}x${info.height}`);
+  }
+  return { data: rgb.data, alpha: split.alpha, alphaWeighted: split.data, ...frame };
+}
+
+/**
+ * The frame's stored RGB, upright, shrunk by `resize` without regard to alpha. sharp premultiplies
+ * alpha whenever it resizes an image that has one, and takes alpha off (removeAlpha,
+ * extractChannel) only after the resize, so no option of one pipeline gives this. Two calls do:
+ * the frame is decoded whole, alpha removed and unresized (so nothing is premultiplied), then that
+ * RGB, an image without alpha, is resized and turned upright. decode-memory.ts counts the whole
+ * frame's RGB in the budget.
+ *
+ * The turn is made on the raw RGB, not with autoOrient on the decode: libvips turns a decode it
+ * streams by first copying the whole frame, RGBA, into memory (sharp's StaySequential; a 7000x7000
+ * PNG of orientation 6 peaked at 366 MB, not 184), while the raw RGB is in memory already. It comes
+ * after the resize, as autoOrient's does in decodeFrame's pipeline, so that the RGB is sampled on
+ * the very grid its alpha plane was.
+ */
+async function storedRgbAtWorkingSize(input: Buffer, choice: FrameChoice, resize: ResizeOptions, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<{ data: Buffer; width: number; height: number }> {
+  const whole = await turn.run(() =>
+    frameInput(input, choice, limits, turn, { autoOrient: false }).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }),
+  );
+  const { width, height, channels } = whole.info;
+  if (channels !== 3) throw new ScanError('image_corrupt', `decoded to ${channels} channels without alpha, expected 3`);
+  const { angle, flop } = EXIF_TURNS[choice.orientation] ?? { angle: 0, flop: false };
+  // `resize` sizes the upright frame; the stored one is a quarter turn from it for 90 and 270.
+  const stored = angle % 180 === 0 ? resize : { ...resize, width: resize.height, height: resize.width };
+  const { data, info } = await turn.run(() => {
+    // Called after resize(), so applied after it: flop first, then the turn.
+    let pipeline = sharp(whole.data, { raw: { width, height, channels }, limitInputPixels: limits.maxPixels })
+      .timeout({ seconds: timeoutSeconds(turn, choice.index) })
+      .resize(stored);
+    if (flop) pipeline = pipeline.flop();
+    if (angle !== 0) pipeline = pipeline.rotate(angle);
+    return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  });
+  return { data, width: info.width, height: info.height };
+}
+
+/**
+ * What sharp's autoOrient does for each EXIF orientation, in sharp's explicit operations, which
+ * flop first and then turn clockwise by `angle`: autoOrient turns first, then flops, and a turn by
+ * a then a flop is a flop then a turn by -a.
+ */
+const EXIF_TURNS: Readonly<Record<number, { angle: number; flop: boolean }>> = {
+  2: { angle: 0, flop: true },
+  3: { angle: 180, flop: false },
+  4: { angle: 180, flop: true },
+  5: { angle: 270, flop: true },
+  6: { angle: 90, flop: false },
+  7: { angle: 90, flop: true },
+  8: { angle: 270, flop: false },
+};
+
+/** sharp on the frame, with the decode's input options and what is left of its time budget. */
+function frameInput(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn, { autoOrient }: { autoOrient: boolean }): Sharp {
+  return sharp(input, { ...baseInputOptions(limits), autoOrient, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) }).timeout({
+    seconds: timeoutSeconds(turn, index),
+  });
+}
+
+/**
+ * sharp's timeout for a call starting now: what is left of the decode's budget, in whole seconds
+ * (sharp counts whole seconds; DecodeTurn.run enforces the exact budget). Throws once none is left.
+ */
+function timeoutSeconds(turn: DecodeTurn, frame: number): number {
+  const remainingMs = turn.deadline - Date.now();
+  if (remainingMs <= 0) throw new ScanError('image_timeout', undefined, { frame });
+  return Math.min(3600, Math.ceil(remainingMs / 1000));
 }
 
 /** RGBA to RGB and, unless every pixel is opaque, the alpha plane. */

@@ -45,6 +45,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         pdq: hashToHex(first.pdq),
         pdqQuality: first.pdqQuality,
         blockhash: hashToHex(first.blockhash),
+        // Too large to decode twice: transparent areas hashed black, whatever colour they store.
+        ...(decoded.transparentColoursLost && { transparentColoursLost: true }),
       },
     };
   }
