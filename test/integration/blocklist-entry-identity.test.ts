@@ -4,11 +4,9 @@
  * https one alone); and writing an entry again keeps the label, reason and added-by the write does
  * not give (add, import, import --replace), in `blocklist list` and in match evidence.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalEntry, decodeEntryInfo, encodeEntryInfo, parseEntryField, type EntryInfo, type ListEntry } from '../../src/lists/list-entry.js';
 import { listKeys } from '../../src/lists/list-keys.js';
 import { ListMatcher } from '../../src/lists/list-matcher.js';
@@ -16,7 +14,7 @@ import { patchList } from '../../src/lists/list-patch.js';
 import { ListStore } from '../../src/lists/list-store.js';
 import { runCli } from '../harness/cli.js';
 import { targetOf } from '../harness/link-targets.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { listCliSuite } from '../harness/list-cli-suite.js';
 
 const entry = (text: string, info: EntryInfo = {}): ListEntry => ({ ...canonicalEntry(text), ...info });
 
@@ -42,23 +40,7 @@ async function stored(store: ListStore, name: string): Promise<Array<Record<stri
 const CLI_TEST_TIMEOUT = 120_000;
 
 describe('an http(s) URL entry is one entry under either scheme', () => {
-  const prefix = uniquePrefix('blocklist-url-identity');
-  const env = { ABUSE_SCAN_PREFIX: prefix };
-  let redis: Redis;
-  let store: ListStore;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    store = new ListStore(redis, { prefix });
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-url-identity-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { prefix, env, redis, store, dir } = listCliSuite('blocklist-url-identity');
 
   /** Entries as an older release wrote them: each scheme its own field (no changelog needed for these checks). */
   async function storeLegacy(name: string, fields: Record<string, EntryInfo & { addedAt: string }>): Promise<void> {
@@ -168,23 +150,9 @@ describe('an http(s) URL entry is one entry under either scheme', () => {
 });
 
 describe('writing an entry again keeps what the write does not give', () => {
-  const prefix = uniquePrefix('blocklist-readd');
-  const env = { ABUSE_SCAN_PREFIX: prefix, USER: 'alice' };
-  let redis: Redis;
-  let store: ListStore;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    store = new ListStore(redis, { prefix });
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-readd-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const suite = listCliSuite('blocklist-readd');
+  const { prefix, redis, store, dir } = suite;
+  const env = { ...suite.env, USER: 'alice' };
 
   async function evidenceOf(name: string, url: string): Promise<EntryInfo> {
     const [match] = new ListMatcher([(await store.load(name))!]).matchTargets([targetOf(url)]).matches;

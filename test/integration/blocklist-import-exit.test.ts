@@ -3,36 +3,17 @@
  * with bad lines skipped, 1 nothing written (refused, a missing file, no good line at all: which
  * makes no empty list either). Bad lines are printed up to 50, then counted.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListStore } from '../../src/lists/list-store.js';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { listCliSuite } from '../harness/list-cli-suite.js';
 
 /** Runs a few CLI commands: seconds each when the machine is busy. */
 const CLI_TEST_TIMEOUT = 120_000;
 
 describe('abuse-scan blocklist import: exit status and bad-line report', () => {
-  const prefix = uniquePrefix('blocklist-import-exit');
-  const env = { ABUSE_SCAN_PREFIX: prefix };
-  let redis: Redis;
-  let store: ListStore;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    store = new ListStore(redis, { prefix });
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-import-exit-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { prefix, env, redis, store, dir } = listCliSuite('blocklist-import-exit');
 
   it('exits 0 when every line is imported, 2 when bad lines were skipped, 1 when the import was refused or the file is missing', async () => {
     const good = join(dir, 'good.txt');

@@ -3,12 +3,12 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListStore } from '../../src/lists/list-store.js';
 import { runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
-import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
+import { TEST_REDIS_URL } from '../harness/redis.js';
+import { listCliSuite } from '../harness/list-cli-suite.js';
 import { redirect, startServer, type TestServer } from './unfurl-servers.js';
 
 describe('abuse-scan canonicalize', () => {
@@ -70,21 +70,7 @@ describe('abuse-scan unfurl', () => {
 });
 
 describe('abuse-scan blocklist', () => {
-  const prefix = uniquePrefix('blocklist-cli');
-  const env = { ABUSE_SCAN_PREFIX: prefix };
-  let redis: Redis;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { prefix, env, redis, dir } = listCliSuite('blocklist-cli');
 
   it('imports a text file, reporting bad lines by number, idempotently', async () => {
     const file = join(dir, 'phish.txt');
@@ -150,23 +136,7 @@ describe('abuse-scan blocklist', () => {
 });
 
 describe('abuse-scan blocklist: refusals that keep a live list safe', () => {
-  const prefix = uniquePrefix('blocklist-cli-refusals');
-  const env = { ABUSE_SCAN_PREFIX: prefix };
-  let redis: Redis;
-  let store: ListStore;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    store = new ListStore(redis, { prefix });
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { prefix, env, redis, store, dir } = listCliSuite('blocklist-cli-refusals');
 
   it('import --replace never empties or shrinks a live list on the strength of a bad file', async () => {
     const good = join(dir, 'live.txt');
@@ -218,21 +188,7 @@ describe('abuse-scan blocklist: refusals that keep a live list safe', () => {
 });
 
 describe('abuse-scan blocklist: entries mean what Safe Browsing lookups can reach', () => {
-  const prefix = uniquePrefix('blocklist-cli-reach');
-  const env = { ABUSE_SCAN_PREFIX: prefix };
-  let redis: Redis;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { prefix, env, redis, dir } = listCliSuite('blocklist-cli-reach');
 
   it('import reads a backslash as a path (no whole-domain block) and refuses expressions deeper than lookups, naming what works', async () => {
     const file = join(dir, 'feed.txt');
@@ -332,24 +288,10 @@ describe('abuse-scan scan url with ABUSE_SCAN_LISTS_DIR (no Redis)', () => {
 });
 
 describe('abuse-scan blocklist, unfurl: outside text on a terminal', () => {
-  const prefix = uniquePrefix('blocklist-cli-terminal');
-  const env = { ABUSE_SCAN_PREFIX: prefix };
+  const { env, dir } = listCliSuite('blocklist-cli-terminal');
   /** What drives a terminal or reorders its text; human output may hold only tabs between columns and line breaks. */
   const UNSAFE_FOR_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
   const esc = '\u001b';
-  let redis: Redis;
-  let dir: string;
-
-  beforeAll(async () => {
-    redis = testRedis();
-    dir = await mkdtemp(join(tmpdir(), 'abuse-scan-lists-'));
-  });
-
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('blocklist list prints labels and reasons escaped: no escape sequences, no fake columns or lines; --json keeps them', async () => {
     const label = `kit${esc}]0;title\u0007${esc}[2J`;
