@@ -2,12 +2,12 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hashToHex } from '../matching/hash-bits.js';
 import { quoteCsvCell } from '../formats/csv.js';
-import { readHashList, type HashLineResult } from './hash-list-parser.js';
+import { detectHashListFormat, readHashList, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
 
 const A = 'f'.repeat(64);
 const B = '0123456789abcdef'.repeat(4);
 
-async function parse(text: string | string[], format: 'hex' | 'csv'): Promise<HashLineResult[]> {
+async function parse(text: string | string[], format: HashListFormat): Promise<HashLineResult[]> {
   const results: HashLineResult[] = [];
   for await (const result of readHashList(Readable.from(typeof text === 'string' ? [text] : text), format, 256)) results.push(result);
   return results;
@@ -106,5 +106,45 @@ describe('hash lists', () => {
     expect(await parse(`hash,label,id\n${A},${quoteCsvCell(label)},${quoteCsvCell('id 1')}\n`, 'csv')).toEqual([
       { ok: true, entry: expect.objectContaining({ id: 'id 1', label }) },
     ]);
+  });
+
+  it("reads pdq-photo-hasher output: hash,quality,filename, the quality required, the file name (commas and quotes included) the id", async () => {
+    const lines = `${A},100,bridge.jpg\n${B},20,photos/a, "b".png\n${A},high,x.jpg\n${A},,x.jpg\n${B},90\n${A},100,\n`;
+    expect(await parse(lines, 'pdq-photo-hasher')).toEqual([
+      { ok: true, entry: { line: 1, id: 'bridge.jpg', hash: expect.any(Uint8Array), quality: 100 } },
+      { ok: true, entry: { line: 2, id: 'photos/a, "b".png', hash: expect.any(Uint8Array), quality: 20 } },
+      { ok: false, bad: { line: 3, reason: 'quality must be an integer 0-100, got "high"' } },
+      { ok: false, bad: { line: 4, reason: 'no quality (pdq-photo-hasher output is hash,quality,filename)' } },
+      { ok: false, bad: { line: 5, reason: 'expected hash,quality,filename (pdq-photo-hasher output)' } },
+      { ok: true, entry: { line: 6, id: A, hash: expect.any(Uint8Array), quality: 100 } },
+    ]);
+  });
+});
+
+describe('detectHashListFormat: what a file\'s first record says, whatever its name', () => {
+  it('a CSV header naming a hash column is csv: our export, the README\'s columns, another order, a BOM, comments first', () => {
+    for (const head of [
+      `hash,label,id,source,added_at,added_by,disabled_reason\n${A},,x,,,,\n`,
+      'hash,label,id\n',
+      'HASH,Label\r\n',
+      `\uFEFF# exported by abuse-scan\n\nid,hash,tags,quality\n${A},x\n`,
+      'signal_type,signal_value\npdq,' + A,
+      ' hash , label \n',
+    ]) {
+      expect(detectHashListFormat(head, 'pdq')).toBe('csv');
+      expect(detectHashListFormat(head, 'blockhash')).toBe('csv');
+    }
+  });
+
+  it('hash,quality,filename with no header is pdq-photo-hasher output in a PDQ set only', () => {
+    expect(detectHashListFormat(`${A},100,bridge.jpg\n`, 'pdq')).toBe('pdq-photo-hasher');
+    expect(detectHashListFormat(`${A.toUpperCase()},0,x\n`, 'pdq')).toBe('pdq-photo-hasher');
+    expect(detectHashListFormat(`${A},100,bridge.jpg\n`, 'blockhash')).toBeUndefined();
+  });
+
+  it('anything else says nothing: hex lists, header-less hash,label,id, a quality out of range, an empty file', () => {
+    for (const head of [`${A}\n${B}\n`, `${A},logo,L1\n`, `${A},101,x.jpg\n`, `${A},50\n`, `${A},50,x.jpg,90\n`, `${A},-1,x\n`, `${A},5.0,x\n`, `${A},100,\n`, 'hash\n', '', '# only a comment\n', `zz,100,x.jpg\n`]) {
+      expect(detectHashListFormat(head, 'pdq')).toBeUndefined();
+    }
   });
 });

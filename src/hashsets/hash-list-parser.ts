@@ -1,19 +1,22 @@
 /**
- * Reads hash lists one record at a time: a plain list of hex hashes, one a line, or CSV (as
+ * Reads hash lists one record at a time: a plain list of hex hashes, one a line; the output of
+ * Meta's pdq-photo-hasher (`hash,quality,filename` a line, no header); or CSV (as
  * src/formats/csv.ts reads it, RFC 4180 with quoted line breaks: a quoted cell may hold commas, ""
  * and line breaks, so that labels read back whole) with the columns hash-sharing exports use
  * (hash, label or tags, id, optionally quality) and those of our own export (source, added_at,
  * added_by, disabled_reason), so an export imports back as it was. Each record is parsed on its own,
  * so a bad one is reported with the number of the line it starts on and the rest go on.
+ * detectHashListFormat tells the format from a file's first record, whatever its name.
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { isScanError } from '../errors.js';
 import { MAX_CSV_RECORD_LINES, parseCsvCells, RecordSplitter, type TextRecord } from '../formats/csv.js';
 import { hexToHash, type HashBytes } from '../matching/hash-bits.js';
+import type { HashAlgorithm } from './hash-set-config.js';
 import type { NewHashSetEntry } from './hash-set.js';
 
-export const HASH_LIST_FORMATS = ['hex', 'csv'] as const;
+export const HASH_LIST_FORMATS = ['hex', 'csv', 'pdq-photo-hasher'] as const;
 export type HashListFormat = (typeof HASH_LIST_FORMATS)[number];
 
 export interface ParsedHashLine {
@@ -77,6 +80,7 @@ export class HashListParser {
   /** Parses one record (RecordSplitter has left out blank lines and `#` comments); null for the CSV header. */
   parseLine(text: string, line: number): HashLineResult | null {
     if (this.format === 'hex') return this.entry(line, text.trim().split(/[\s,]/)[0]!, {});
+    if (this.format === 'pdq-photo-hasher') return this.photoHasherLine(text, line);
 
     const { cells } = parseCsvCells(text);
     if (this.columns === undefined) {
@@ -100,6 +104,21 @@ export class HashListParser {
       addedBy: cell('addedBy'),
       disabledReason: cell('disabledReason'),
     });
+  }
+
+  /**
+   * pdq-photo-hasher's `hash,quality,filename`: split at the first two commas only (the tool
+   * writes the file name as it is, commas and quotes included); the file name is the id (the hash
+   * when it is empty) and the quality is required.
+   */
+  private photoHasherLine(text: string, line: number): HashLineResult {
+    const first = text.indexOf(',');
+    const second = first < 0 ? -1 : text.indexOf(',', first + 1);
+    if (second < 0) return { ok: false, bad: { line, reason: 'expected hash,quality,filename (pdq-photo-hasher output)' } };
+    const quality = text.slice(first + 1, second).trim();
+    if (quality === '') return { ok: false, bad: { line, reason: 'no quality (pdq-photo-hasher output is hash,quality,filename)' } };
+    const file = text.slice(second + 1).trim();
+    return this.entry(line, text.slice(0, first).trim(), { quality, ...(file !== '' && { id: file }) });
   }
 
   private get hasProvenance(): boolean {
@@ -167,6 +186,35 @@ function headerColumns(cells: string[]): Partial<Record<Column, number>> | undef
     if (at >= 0) columns[column] = at;
   }
   return columns.hash === undefined ? undefined : columns;
+}
+
+/** Bytes of a file's start detectHashListFormat needs at most (its first record is in them). */
+export const FORMAT_SNIFF_BYTES = 64 * 1024;
+
+/** A pdq-photo-hasher line: 64 hex digits, a quality 0-100, a file name. */
+const PHOTO_HASHER_QUALITY = /^(?:100|[0-9]{1,2})$/;
+
+/**
+ * The format a hash list's first record (blank lines and `#` comments skipped) says it has, or
+ * undefined when it says nothing (then the caller goes by the file name):
+ * - a CSV header (at least two cells, one naming a hash column: `hash,label,id`, our export's
+ *   `hash,label,id,source,...`, `id,hash,tags`, `signal_type,signal_value`): csv, whatever the
+ *   file is called (an export saved as backup.txt must not lose its ids, labels and disabled flags);
+ * - for a PDQ set, exactly three cells: 64 hex digits, an integer 0-100 and a non-empty third:
+ *   pdq-photo-hasher output (`hash,quality,filename`), whose quality must meet the set's floor.
+ *   Header-less `hash,label,id` with a numeric label 0-100 reads the same way: a header row, or
+ *   `--format csv`, reads it as label. The third cell is the id in both layouts.
+ * `head` is the file's start (FORMAT_SNIFF_BYTES are enough), as text.
+ */
+export function detectHashListFormat(head: string, algorithm: HashAlgorithm): HashListFormat | undefined {
+  const first = new RecordSplitter({ quotedLineBreaks: false }).push(head, true)[0];
+  if (first === undefined) return undefined;
+  const { cells } = parseCsvCells(first.text);
+  if (cells.length >= 2 && headerColumns(cells) !== undefined) return 'csv';
+  if (algorithm === 'pdq' && cells.length === 3 && /^[0-9a-fA-F]{64}$/.test(cells[0]!) && PHOTO_HASHER_QUALITY.test(cells[1]!) && cells[2] !== '') {
+    return 'pdq-photo-hasher';
+  }
+  return undefined;
 }
 
 /** Every record of `input` parsed in order (blank lines, comments and the header skipped). */

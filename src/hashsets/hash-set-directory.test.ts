@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hexToHash } from '../matching/hash-bits.js';
-import { loadHashSetDirectory } from './hash-set-directory.js';
+import { HashSetFileNameError, loadHashSetDirectory } from './hash-set-directory.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -15,7 +15,6 @@ describe('loadHashSetDirectory', () => {
     writeFileSync(join(dir, 'logos.pdq.negative.csv'), `${B},our logo,l1\n`);
     writeFileSync(join(dir, 'edits.blockhash.review.csv'), `${A}\n`);
     writeFileSync(join(dir, 'notes.txt'), 'ignored');
-    writeFileSync(join(dir, 'bad:name.pdq.csv'), `${A}\n`);
     const { sets, skipped } = await loadHashSetDirectory(dir);
     expect(sets.map((s) => [s.config.name, s.config.algorithm, s.config.kind, s.size])).toEqual([
       ['bad', 'pdq', 'block', 1],
@@ -70,5 +69,62 @@ describe('loadHashSetDirectory', () => {
     expect(set.get('b1')).not.toHaveProperty('source');
     expect(set.match([hexToHash(A, 256)])).toEqual([]);
     expect(set.match([hexToHash(B, 256)])).toHaveLength(1);
+  });
+
+  describe('a file meant as a set that is not named as one stops the load, naming it and the form expected (as ABUSE_SCAN_LISTS_DIR does)', () => {
+    const form = '<name>.<pdq|blockhash>[.<block|review|negative>].csv';
+    it.each([
+      ['csam-known.csv', 'no algorithm'],
+      ['csam-known.pdq.block.extra.csv', 'an unknown kind'],
+      ['csam-known.phash.csv', 'an unknown algorithm'],
+      ['bad:name.pdq.csv', 'a name a key cannot hold'],
+      ['.hidden.pdq.csv', 'a dotfile (the lists loader refuses .phish.txt too)'],
+      ['csam-known.pdq.txt', 'an algorithm but not .csv'],
+      ['csam-known.blockhash.review.json', 'an algorithm and kind but not .csv'],
+    ])('%s (%s)', async (file) => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, 'fine.pdq.csv'), `${A}\n`);
+      writeFileSync(join(dir, file), `hash,label,id\n${A},x,y\n`);
+      const loading = loadHashSetDirectory(dir);
+      await expect(loading).rejects.toThrow(HashSetFileNameError);
+      await expect(loading).rejects.toMatchObject({ code: 'invalid_name', message: `${join(dir, file)}: not a hash-set file name: expected ${form} (name: letters, digits, _ and -, up to 64, starting with a letter or digit)` });
+    });
+
+    it('reads algorithm, kind and .csv in any case, keeping the name as written', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, 'Csam-Known.PDQ.csv'), `${A},x,a1\n`);
+      writeFileSync(join(dir, 'edits.BlockHash.Review.CSV'), `${B},y,b1\n`);
+      const { sets } = await loadHashSetDirectory(dir);
+      expect(sets.map((s) => [s.config.name, s.config.algorithm, s.config.kind, s.size])).toEqual([
+        ['Csam-Known', 'pdq', 'block', 1],
+        ['edits', 'blockhash', 'review', 1],
+      ]);
+    });
+
+    it('refuses two files of one set name, naming both: a set has one algorithm and one version', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, 'csam.pdq.csv'), `${A}\n`);
+      writeFileSync(join(dir, 'csam.blockhash.csv'), `${B}\n`);
+      await expect(loadHashSetDirectory(dir)).rejects.toMatchObject({
+        code: 'invalid_name',
+        message: `${join(dir, 'csam.blockhash.csv')} and ${join(dir, 'csam.pdq.csv')}: both are hash set "csam" (one file per set: merge them or rename one)`,
+      });
+    });
+
+    it('ignores what is not meant as a set: other extensions, dotfiles that are not .csv, a backup of a set', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, 'csam.pdq.csv'), `${A}\n`);
+      for (const file of ['README.md', 'notes.txt', '.DS_Store', 'csam.pdq.csv.bak', 'csam.pdq.csv~']) writeFileSync(join(dir, file), 'not a set');
+      const { sets } = await loadHashSetDirectory(dir);
+      expect(sets.map((s) => s.config.name)).toEqual(['csam']);
+    });
+  });
+
+  it("reads pdq-photo-hasher output (hash,quality,filename, no header) in a PDQ set: the quality floor applies, the file name is the id", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+    writeFileSync(join(dir, 'hasher.pdq.csv'), `${A},100,bridge.jpg\n${B},20,flat, grey.png\n`);
+    const { sets, skipped } = await loadHashSetDirectory(dir);
+    expect([...sets[0]!.all()].map((entry) => [entry.id, entry.label])).toEqual([['bridge.jpg', undefined]]);
+    expect(skipped).toEqual([{ file: 'hasher.pdq.csv', line: 2, reason: 'PDQ quality 20 below the floor of 50' }]);
   });
 });

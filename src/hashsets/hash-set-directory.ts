@@ -3,20 +3,71 @@
  * (optionally `<name>.<algorithm>.<kind>.csv`, kind block, review or negative), each with the
  * columns hash, label, id and optionally quality (a header row naming them is optional; a PDQ hash
  * below the set's quality floor, or a blockhash that is a blank image's hash, is skipped), or a
- * `hashset export` as it is (its disabled entries stay disabled, its provenance is kept). Loaded
+ * `hashset export` as it is (its disabled entries stay disabled, its provenance is kept), or, for a
+ * PDQ set, pdq-photo-hasher output (`hash,quality,filename`, see detectHashListFormat). Loaded
  * once into memory; each set's version is its file's digest, so verdicts say exactly which file
  * was consulted.
+ *
+ * As ABUSE_SCAN_LISTS_DIR's loader does for lists, a file meant as a set that is not one stops the
+ * load (HashSetFileNameError, naming the file and the form expected): a scan must not run without a
+ * set it was given. Meant as a set: every `*.csv` file, and a file whose name ends in an algorithm
+ * (and kind) before another extension (`csam.pdq.txt`: sets are read as CSV only). So do two files
+ * of one set name (`csam.pdq.csv` and `csam.blockhash.csv`), naming both. Algorithm, kind and
+ * `.csv` are read in any case (`csam.PDQ.CSV` is the PDQ set `csam`); the set name is kept as
+ * written. Other files (README.md, notes.txt, `csam.pdq.csv.bak`) are not sets and are ignored, as
+ * the lists loader ignores what is not `.txt` or `.csv`.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { ScanError } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
-import { entryFromLine, readHashList, type BadHashLine } from './hash-list-parser.js';
+import { detectHashListFormat, entryFromLine, FORMAT_SNIFF_BYTES, readHashList, type BadHashLine } from './hash-list-parser.js';
 import { HashSet } from './hash-set.js';
 
-const FILE_NAME = new RegExp(`^([A-Za-z0-9][A-Za-z0-9_-]{0,63})\\.(${HASH_ALGORITHMS.join('|')})(?:\\.(${HASH_SET_KINDS.join('|')}))?\\.csv$`);
+const ALGORITHM_AND_KIND = `\\.(${HASH_ALGORITHMS.join('|')})(?:\\.(${HASH_SET_KINDS.join('|')}))?`;
+const FILE_NAME = new RegExp(`^([A-Za-z0-9][A-Za-z0-9_-]{0,63})${ALGORITHM_AND_KIND}\\.csv$`, 'i');
+/** A file meant as a set whatever its extension: `<anything>.<algorithm>[.<kind>].<extension>` (letters and digits: not a backup's `.csv~`). */
+const NAMES_AN_ALGORITHM = new RegExp(`${ALGORITHM_AND_KIND}\\.[a-z0-9]+$`, 'i');
+/** The form expected, for errors. */
+export const HASH_SET_FILE_FORM = `<name>.<${HASH_ALGORITHMS.join('|')}>[.<${HASH_SET_KINDS.join('|')}>].csv (name: letters, digits, _ and -, up to 64, starting with a letter or digit)`;
+
+/** A file in the directory that is meant as a hash set but is not named as one, or two files of one set. */
+export class HashSetFileNameError extends ScanError {
+  constructor(message: string) {
+    super('invalid_name', message);
+    this.name = 'HashSetFileNameError';
+  }
+}
+
+interface SetFile {
+  file: string;
+  name: string;
+  algorithm: HashAlgorithm;
+  kind: HashSetKind;
+}
+
+/** The set files of a directory listing, checked before any is read (see the module comment). */
+function setFiles(dir: string, files: string[]): SetFile[] {
+  const sets: SetFile[] = [];
+  const fileOfName = new Map<string, string>();
+  for (const file of files) {
+    const meant = /\.csv$/i.test(file) || NAMES_AN_ALGORITHM.test(file);
+    if (!meant) continue;
+    const parts = FILE_NAME.exec(file);
+    if (!parts) throw new HashSetFileNameError(`${join(dir, file)}: not a hash-set file name: expected ${HASH_SET_FILE_FORM}`);
+    const name = parts[1]!;
+    const other = fileOfName.get(name);
+    if (other !== undefined) {
+      throw new HashSetFileNameError(`${join(dir, other)} and ${join(dir, file)}: both are hash set ${JSON.stringify(name)} (one file per set: merge them or rename one)`);
+    }
+    fileOfName.set(name, file);
+    sets.push({ file, name, algorithm: parts[2]!.toLowerCase() as HashAlgorithm, kind: (parts[3]?.toLowerCase() as HashSetKind | undefined) ?? 'block' });
+  }
+  return sets;
+}
 
 export interface DirectoryLoadResult {
   sets: HashSet[];
@@ -24,19 +75,20 @@ export interface DirectoryLoadResult {
   skipped: Array<{ file: string } & BadHashLine>;
 }
 
-/** Loads every hash-set file in `dir`; other files are ignored, bad lines skipped and returned. */
+/**
+ * Loads every hash-set file in `dir`; bad lines are skipped and returned; a misnamed set file, or
+ * two of one set, throws HashSetFileNameError before anything is read; other files are ignored.
+ */
 export async function loadHashSetDirectory(dir: string, logger?: Logger): Promise<DirectoryLoadResult> {
   const sets: HashSet[] = [];
   const skipped: DirectoryLoadResult['skipped'] = [];
   const loadedAt = new Date().toISOString();
-  for (const file of readdirSync(dir).sort()) {
-    const parts = FILE_NAME.exec(file);
-    if (!parts) continue;
-    const algorithm = parts[2] as HashAlgorithm;
-    const config = resolveHashSetConfig({ name: parts[1]!, algorithm, kind: (parts[3] as HashSetKind | undefined) ?? 'block' });
+  for (const { file, name, algorithm, kind } of setFiles(dir, readdirSync(dir).sort())) {
+    const config = resolveHashSetConfig({ name, algorithm, kind });
     const bytes = readFileSync(join(dir, file));
     const set = new HashSet(config, { versionTag: `sha256:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}` });
-    for await (const result of readHashList(Readable.from([bytes]), 'csv', HASH_BITS[algorithm])) {
+    const format = detectHashListFormat(bytes.subarray(0, FORMAT_SNIFF_BYTES).toString('utf8'), algorithm) ?? 'csv';
+    for await (const result of readHashList(Readable.from([bytes]), format, HASH_BITS[algorithm])) {
       if (!result.ok) {
         skipped.push({ file, ...result.bad });
         continue;
@@ -54,7 +106,7 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
       if (outcome === 'conflict') skipped.push({ file, line: entry.line, reason: `id ${entry.id} repeated with another hash` });
     }
     sets.push(set);
-    logger?.info({ hashSet: config.name, file, entries: set.size, version: set.version }, 'hash set loaded from file');
+    logger?.info({ hashSet: config.name, file, format, entries: set.size, version: set.version }, 'hash set loaded from file');
   }
   for (const bad of skipped) logger?.warn(bad, 'hash set file line skipped');
   return { sets, skipped };

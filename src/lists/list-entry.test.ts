@@ -37,6 +37,30 @@ describe('entry identity: the key follows the matching rule', () => {
   });
 });
 
+describe('URL entries: the host must name one, as for expressions and domains', () => {
+  it('refuses a wildcard or otherwise impossible host, with the message expression entries get', () => {
+    for (const text of ['http://*.evil.example/', 'https://*.evil.example/login', 'ftp://*.evil.example/', 'http://%2A.evil.example/', 'https://evil.example"/x', 'http://ev il.example/']) {
+      expect(() => canonicalEntry(text)).toThrow(`${JSON.stringify(text)} does not name a host (letters, digits, '-', '_' and dots, or an IP address)`);
+    }
+    expect(() => canonicalEntry('*.evil.example/login', 'url')).toThrow('does not name a host');
+    // The same message as an expression's.
+    expect(() => canonicalEntry('*.evil.example/')).toThrow(`"*.evil.example/" does not name a host (letters, digits, '-', '_' and dots, or an IP address)`);
+  });
+
+  it('accepts host names, IDNs (as punycode), IP addresses and dotless hosts', () => {
+    expect(canonicalEntry('https://Evil.Example:8443/a').value).toBe('https://evil.example/a');
+    expect(canonicalEntry('http://bücher.example/').value).toBe('http://xn--bcher-kva.example/');
+    expect(canonicalEntry('http://1.2.3.4/x').value).toBe('http://1.2.3.4/x');
+    expect(canonicalEntry('http://[::1]/').value).toBe('http://[::1]/');
+    expect(canonicalEntry('http://localhost/').value).toBe('http://localhost/');
+    expect(canonicalEntry('http://under_score.example/').value).toBe('http://under_score.example/');
+  });
+
+  it('lets a URL entry stored before the check be removed', () => {
+    expect(canonicalEntry('http://*.evil.example/', undefined, { toRemove: true })).toEqual({ kind: 'url', value: 'http://*.evil.example/' });
+  });
+});
+
 describe('encodeEntryPatch', () => {
   it('names only the fields a write gives, an empty string to clear one', () => {
     expect(encodeEntryPatch({})).toBe('{}');

@@ -14,7 +14,8 @@ import { registrableDomain } from '../links/registrable-domain.js';
  *   scheme's twin): Safe Browsing's exact-URL expression has no scheme, and browsers upgrade to
  *   HTTPS. So the two forms are one entry (entryIdentity): it is stored, and named in evidence,
  *   with the scheme it was first added with; adding the other form updates it, and removing
- *   either form removes it (the store looks under both fields: entryFields).
+ *   either form removes it (the store looks under both fields: entryFields). Its host must name a
+ *   host, as an expression's must (`http://*.evil.example/` is refused: no link has that host).
  * - `expression`: a Safe Browsing host-suffix/path-prefix expression, no scheme
  *   (`evil.example/`, `evil.example/phish/`, `1.2.3.4/`): hits every URL under it. Only what a
  *   Safe Browsing lookup can reach is accepted: a host of at most 5 labels, and a path prefix
@@ -81,7 +82,7 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
   try {
     switch (kind) {
       case 'url':
-        return { kind, value: canonicalize(ANY_SCHEME.test(trimmed) ? trimmed : `http://${trimmed}`).canonical };
+        return { kind, value: canonicalUrlEntry(trimmed, options) };
       case 'expression':
         return { kind, value: canonicalExpression(trimmed, options) };
       case 'domain':
@@ -92,6 +93,17 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
     if (isScanError(error)) throw new EntryError(`${error.code}: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * A URL entry's canonical form; its host must name one, as an expression's and a domain's must
+ * (`http://*.evil.example/` is no wildcard: no link's host is `*.evil.example`, so the entry could
+ * never match). Removing skips the check, so that an entry stored before it can still be removed.
+ */
+function canonicalUrlEntry(text: string, options: CanonicalEntryOptions): string {
+  const url = canonicalize(ANY_SCHEME.test(text) ? text : `http://${text}`);
+  if (!url.hostIsIp && !options.toRemove) requireHostName(url.host, text);
+  return url.canonical;
 }
 
 /** `host/path[?query]` canonicalized through the URL rules; a missing path means `/`. */
