@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // dist/, built once for the CLI tests (test/harness/build-once.ts).
+    globalSetup: ['./test/harness/build-once.ts'],
     reporters: ['default', './test/harness/summary-reporter.ts'],
   },
 });

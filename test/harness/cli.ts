@@ -18,16 +18,23 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** `abuse-scan <args>` from the TypeScript sources against the test Redis, with optional stdin and environment. */
+/**
+ * `abuse-scan <args>` against the test Redis, with optional stdin and environment: the compiled
+ * CLI (bin/abuse-scan.js), built from the sources once per run (build-once.ts).
+ */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  return runNode(['src/cli/main.ts', ...args], options);
+  return spawnNode(['bin/abuse-scan.js', ...args], options);
 }
 
-/** `node --import tsx <args>` in the repository root (a script, or `-e` code importing ./src/...), as runCli runs the CLI. */
+/** `node --import tsx <args>` in the repository root: a script, or `-e` code importing ./src/... */
 export function runNode(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return spawnNode(['--import', 'tsx', ...args], options);
+}
+
+function spawnNode(args: string[], options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       env: { ...process.env, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'silent', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

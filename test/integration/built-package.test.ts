@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/fleet.js';
 
 const run = promisify(execFile);
@@ -20,15 +20,11 @@ async function builtCli(args: string[], env: Record<string, string> = {}): Promi
 }
 
 /**
- * The rest of the suite runs the TypeScript sources through tsx; this builds dist/ with
- * `npm run build`'s compiler settings and runs the compiled CLI, whose classifier worker threads
- * start from the emitted .js files instead of a tsx bootstrap.
+ * dist/, built once for the run (test/harness/build-once.ts) with `npm run build`'s compiler
+ * settings: README's main job, and classifier worker threads started from the emitted .js files
+ * instead of a tsx bootstrap.
  */
 describe('the built package', () => {
-  beforeAll(async () => {
-    await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT });
-  }, 120_000);
-
   it("runs README's main job: BLOCK for a rotated copy of a known-bad image, ALLOW for another, exit 3", async () => {
     const { code, stdout } = await builtCli(['scan', 'image', 'fixtures/images/clouds--rot90.jpg', 'fixtures/images/rings.jpg', '--json'], { ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets' });
     const [rotated, other] = stdout.trim().split('\n').map((line) => JSON.parse(line) as { decision: string; signals: Array<{ evidence: Record<string, unknown> }> });

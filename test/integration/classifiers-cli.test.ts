@@ -8,7 +8,7 @@ const run = promisify(execFile);
 
 async function cli(...args: string[]): Promise<{ stdout: string; code: number }> {
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'silent' } });
+    const { stdout } = await run(process.execPath, ['bin/abuse-scan.js', ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'silent' } });
     return { stdout, code: 0 };
   } catch (error) {
     const failed = error as { stdout: string; code: number };

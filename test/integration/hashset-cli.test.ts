@@ -20,16 +20,16 @@ function cli(...args: string[]): ReturnType<typeof cliWith> {
 }
 
 function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return cliNode(['src/cli/main.ts', ...args], env);
+  return cliNode(['bin/abuse-scan.js', ...args], env);
 }
 
 /** The CLI as run on a terminal: stdout says it is a TTY (captured all the same). */
 function cliOnTerminal(...args: string[]): ReturnType<typeof cliWith> {
-  return cliNode(['--import', 'data:text/javascript,Object.defineProperty(process.stdout,"isTTY",{value:true})', 'src/cli/main.ts', ...args], {});
+  return cliNode(['--import', 'data:text/javascript,Object.defineProperty(process.stdout,"isTTY",{value:true})', 'bin/abuse-scan.js', ...args], {});
 }
 
 function cliNode(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, REDIS_URL: TEST_REDIS_URL, ABUSE_SCAN_PREFIX: prefix, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
