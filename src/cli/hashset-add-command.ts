@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ScanError } from '../errors.js';
-import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, passesQualityFloor } from '../hashsets/hash-set-config.js';
+import { entryRefusal, HASH_BITS } from '../hashsets/hash-set-config.js';
 import type { NewHashSetEntry } from '../hashsets/hash-set.js';
 import { decodeImage, hashImage } from '../images/index.js';
 import { hashToHex, hexToHash } from '../matching/hash-bits.js';
@@ -39,21 +39,22 @@ export function registerHashSetAddCommand(hashset: Command): void {
         const entries: NewHashSetEntry[] = [];
         for (const input of inputs) {
           let hash: Uint8Array;
+          /** PDQ quality, of an image (a hash given as hex has none). */
+          let quality: number | undefined;
           let source = 'cli';
           if (HEX_HASH.test(input) && !existsSync(input)) {
             hash = hexToHash(input, HASH_BITS[config.algorithm]);
           } else {
             const hashes = hashImage(await decodeImage(await readFile(input)));
-            if (config.algorithm === 'pdq' && !passesQualityFloor(config, hashes.pdqQuality)) {
-              throw new ScanError(
-                'hash_low_quality',
-                `${input}: PDQ quality ${hashes.pdqQuality} is below the set's floor of ${config.minQuality} (too flat or small to match reliably); nothing added`,
-              );
-            }
+            if (config.algorithm === 'pdq') quality = hashes.pdqQuality;
             hash = config.algorithm === 'pdq' ? hashes.pdq : hashes.blockhash;
             source = `file:${basename(input)}`;
           }
-          if (!blockhashEntryCanMatch(config, hash)) throw new ScanError('hash_low_quality', `${input}: ${BLANK_BLOCKHASH_REASON}; nothing added`);
+          const refusal = entryRefusal(config, hash, quality);
+          if (refusal) {
+            const why = quality === undefined ? '' : ' (too flat or small to match reliably)';
+            throw new ScanError('hash_low_quality', `${input}: ${refusal}${why}; nothing added`);
+          }
           entries.push({ id: flags.id ?? hashToHex(hash), hash, source, addedBy: currentUser(), ...(flags.label !== undefined && { label: flags.label }) });
         }
         const result = await store.add(name, entries);

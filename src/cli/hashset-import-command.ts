@@ -27,7 +27,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, passesQualityFloor, type HashSetConfig } from '../hashsets/hash-set-config.js';
+import { entryRefusal, HASH_BITS, type HashSetConfig } from '../hashsets/hash-set-config.js';
 import {
   detectHashListFormat,
   entryFromLine,
@@ -213,12 +213,9 @@ async function validate(input: ImportInput, format: HashListFormat, config: Hash
     }
     const { entry } = parsed;
     progress.tick('checked', entry.line);
-    if (!passesQualityFloor(config, entry.quality)) {
-      reject(entry.line, `PDQ quality ${entry.quality} is below the set's floor of ${config.minQuality}`);
-      continue;
-    }
-    if (!blockhashEntryCanMatch(config, entry.hash)) {
-      reject(entry.line, BLANK_BLOCKHASH_REASON);
+    const refusal = entryRefusal(config, entry.hash, entry.quality);
+    if (refusal) {
+      reject(entry.line, refusal);
       continue;
     }
     const hex = hashToHex(entry.hash);

@@ -121,5 +121,15 @@ export function blockhashEntryCanMatch(config: Pick<HashSetConfig, 'algorithm'>,
   return config.algorithm !== 'blockhash' || blockhashBitsFromBlank(hash) > 0;
 }
 
+/**
+ * Why a set refuses this entry (`hash_low_quality` for add, a bad line for import), or undefined:
+ * PDQ below the quality floor, or a blockhash that is a blank image's hash.
+ */
+export function entryRefusal(config: Pick<HashSetConfig, 'algorithm' | 'minQuality'>, hash: HashBytes, quality: number | undefined): string | undefined {
+  if (!passesQualityFloor(config, quality)) return `PDQ quality ${quality} is below the set's floor of ${config.minQuality}`;
+  if (!blockhashEntryCanMatch(config, hash)) return BLANK_BLOCKHASH_REASON;
+  return undefined;
+}
+
 /** Why add and import refuse a hash that blockhashEntryCanMatch turns down. */
 export const BLANK_BLOCKHASH_REASON = "blockhash is a blank image's hash (0 bits from blank): it can never match (a blockhash match must be closer to the entry than blank is)";

@@ -8,7 +8,7 @@
 import { ScanError } from '../errors.js';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
-import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, passesQualityFloor, type HashSetConfig } from './hash-set-config.js';
+import { entryRefusal, HASH_BITS, type HashSetConfig } from './hash-set-config.js';
 
 export interface HashSetEntry {
   /** Unique within the set: the hash-sharing program's id, or the hash's hex when none was given. */
@@ -91,10 +91,8 @@ export class HashSet implements MatchableHashSet {
     if (entry.hash.length * 8 !== HASH_BITS[this.config.algorithm]) {
       throw new ScanError('invalid_hash', `expected a ${HASH_BITS[this.config.algorithm]}-bit ${this.config.algorithm} hash`);
     }
-    if (!passesQualityFloor(this.config, quality)) {
-      throw new ScanError('hash_low_quality', `PDQ quality ${quality} is below the set's floor of ${this.config.minQuality}`);
-    }
-    if (!blockhashEntryCanMatch(this.config, entry.hash)) throw new ScanError('hash_low_quality', BLANK_BLOCKHASH_REASON);
+    const refusal = entryRefusal(this.config, entry.hash, quality);
+    if (refusal) throw new ScanError('hash_low_quality', refusal);
     const known = this.get(entry.id);
     if (known) return Buffer.compare(known.hash, entry.hash) === 0 ? 'unchanged' : 'conflict';
     const entryNo = this.freeNumbers.pop() ?? this.entries.length;
