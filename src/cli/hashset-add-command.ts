@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { ScanError } from '../errors.js';
 import { entryRefusal, HASH_BITS } from '../hashsets/hash-set-config.js';
 import type { NewHashSetEntry } from '../hashsets/hash-set.js';
-import { decodeImage, hashImage } from '../images/index.js';
 import { hashToHex, hexToHash } from '../matching/hash-bits.js';
 import { currentUser } from './cli-config.js';
 import { withHashSetStore } from './hashset-cli.js';
@@ -45,6 +44,8 @@ export function registerHashSetAddCommand(hashset: Command): void {
           if (HEX_HASH.test(input) && !existsSync(input)) {
             hash = hexToHash(input, HASH_BITS[config.algorithm]);
           } else {
+            // sharp loads only for image files: adding hex hashes (a script's loop) starts faster.
+            const { decodeImage, hashImage } = await import('../images/index.js');
             const hashes = hashImage(await decodeImage(await readFile(input)));
             if (config.algorithm === 'pdq') quality = hashes.pdqQuality;
             hash = config.algorithm === 'pdq' ? hashes.pdq : hashes.blockhash;

@@ -1,15 +1,5 @@
 import { Command } from 'commander';
 import { SCANNER_VERSION } from '../version.js';
-import { registerHashCommand } from './hash-command.js';
-import { registerHashSetCommand } from './hashset-command.js';
-import { registerBlocklistCommand } from './blocklist-command.js';
-import { registerCanonicalizeCommand } from './canonicalize-command.js';
-import { registerClassifyCommand } from './classify-command.js';
-import { registerScanCommand } from './scan-command.js';
-import { registerStatusCommand } from './status-command.js';
-import { registerUnfurlCommand } from './unfurl-command.js';
-import { registerVerdictCommand } from './verdict-command.js';
-import { registerWorkerCommand } from './worker-command.js';
 import { isCommanderExit, reportCliError, routeCommanderErrors } from './cli-errors.js';
 
 /** The exit status of a process that SIGPIPE ended (128 + 13), what a shell shows for `yes | head`. */
@@ -26,16 +16,29 @@ const program = new Command()
   .description('Content- and link-abuse scanning: workers, producer tools and trust-engineer commands')
   .version(SCANNER_VERSION);
 
-registerScanCommand(program);
-registerWorkerCommand(program);
-registerVerdictCommand(program);
-registerStatusCommand(program);
-registerCanonicalizeCommand(program);
-registerUnfurlCommand(program);
-registerBlocklistCommand(program);
-registerHashSetCommand(program);
-registerHashCommand(program);
-registerClassifyCommand(program);
+/**
+ * Each command's module, in the order `--help` lists them. Loaded on demand: the commands
+ * together import sharp, onnxruntime, BullMQ and undici, which cost a short command
+ * (`canonicalize` in a shell loop, say) most of a second of start-up it never uses.
+ */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  scan: async () => (await import('./scan-command.js')).registerScanCommand,
+  worker: async () => (await import('./worker-command.js')).registerWorkerCommand,
+  verdict: async () => (await import('./verdict-command.js')).registerVerdictCommand,
+  status: async () => (await import('./status-command.js')).registerStatusCommand,
+  canonicalize: async () => (await import('./canonicalize-command.js')).registerCanonicalizeCommand,
+  unfurl: async () => (await import('./unfurl-command.js')).registerUnfurlCommand,
+  blocklist: async () => (await import('./blocklist-command.js')).registerBlocklistCommand,
+  hashset: async () => (await import('./hashset-command.js')).registerHashSetCommand,
+  hash: async () => (await import('./hash-command.js')).registerHashCommand,
+  classify: async () => (await import('./classify-command.js')).registerClassifyCommand,
+};
+
+// The command named first on the line is the only one loaded. Anything else (`--help`, `help`,
+// `--version`, a mistyped command that commander suggests a name for) needs them all.
+const named = process.argv[2];
+const wanted = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);
+for (const register of await Promise.all(wanted.map((load) => load()))) register(program);
 
 // The one handler of what commands throw, and of commander's command-line errors:
 // `abuse-scan: <code or reason>: <message>`, exit code 1.

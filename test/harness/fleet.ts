@@ -55,9 +55,9 @@ export async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: nu
   return predicate();
 }
 
-/** `abuse-scan worker` as a child process, run from the TypeScript sources. */
+/** `abuse-scan worker` as a child process: the compiled CLI, as ops run it (built once per run, build-once.ts). */
 export function spawnWorkerProcess(prefix: string, env: Record<string, string> = {}): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
+  const child = spawn(process.execPath, ['bin/abuse-scan.js', 'worker'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

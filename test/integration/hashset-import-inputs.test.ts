@@ -89,7 +89,7 @@ describe('abuse-scan hashset import: stdin, pipes, and the format told by the co
 
   it('removes the copy of stdin when stopped by SIGTERM while reading it, and writes nothing', async () => {
     expect((await cli(['hashset', 'create', 'stopped', '--algorithm', 'pdq'])).code).toBe(0);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'hashset', 'import', 'stopped', '-'], {
+    const child = spawn(process.execPath, ['bin/abuse-scan.js', 'hashset', 'import', 'stopped', '-'], {
       cwd: REPO_ROOT,
       env: { ...process.env, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'silent', ...env },
       stdio: ['pipe', 'ignore', 'ignore'],

@@ -27,7 +27,7 @@ describe('abuse-scan canonicalize', () => {
   });
 
   it('a reader that stops early (| head) ends it quietly with the status of a broken pipe', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'canonicalize', '-'], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/abuse-scan.js', 'canonicalize', '-'], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout.once('data', () => child.stdout.destroy());

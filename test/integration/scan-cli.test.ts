@@ -118,6 +118,14 @@ describe('errors: one line `abuse-scan: <code or reason>: <message>`, exit 1, no
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
   }, 30_000);
 
+  // main.ts loads only the command named on the line; help without one must still list them all.
+  it.each([[['--help']], [['help']]])('%j lists every command', async (args) => {
+    const help = await runCli(args, { env: OFFLINE });
+    expect(help.code).toBe(0);
+    const listed = [...(help.stdout + help.stderr).matchAll(/^ {2}([a-z]+)\b/gm)].map((match) => match[1]);
+    expect(listed).toEqual(['scan', 'worker', 'verdict', 'status', 'canonicalize', 'unfurl', 'blocklist', 'hashset', 'hash', 'classify', 'help']);
+  }, 30_000);
+
   it('prints the stack too under LOG_LEVEL=debug', async () => {
     const result = await runCli(['scan', 'job', '/nonexistent.json'], { env: { ...OFFLINE, LOG_LEVEL: 'debug' } });
     expect(result.stderr).toMatch(/^abuse-scan: file not found: \/nonexistent\.json\nError: ENOENT[^\n]*\n\s+at /);
