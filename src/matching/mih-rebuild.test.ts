@@ -9,23 +9,24 @@ import { LinearIndex } from './linear-index.js';
 import { MihIndex } from './mih-index.js';
 
 /** Longest gap between turns of a 1 ms interval while `work` runs, and whether it ever fired. */
-async function loopGaps(work: () => Promise<void>): Promise<{ maxGapMs: number; ticks: number }> {
+async function loopGaps(work: () => Promise<void>): Promise<{ gapsMs: number[]; ticks: number }> {
   let last = performance.now();
-  let maxGapMs = 0;
-  let ticks = 0;
+  const gapsMs: number[] = [];
   const timer = setInterval(() => {
     const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
+    gapsMs.push(now - last);
     last = now;
-    ticks++;
   }, 1);
+  let ticks: number;
   try {
     last = performance.now();
     await work();
   } finally {
     clearInterval(timer);
+    ticks = gapsMs.length;
   }
-  return { maxGapMs: Math.max(maxGapMs, performance.now() - last), ticks };
+  gapsMs.push(performance.now() - last);
+  return { gapsMs, ticks };
 }
 
 describe('MIH rebuilds off the query path', () => {
@@ -143,16 +144,19 @@ describe('MIH rebuilds off the query path', () => {
     seededHashes(5, 50_000).forEach((hash, id) => mih.add(id, hash));
     let fired = false;
     setTimeout(() => (fired = true), 0);
-    const { maxGapMs, ticks } = await loopGaps(async () => {
+    const { gapsMs, ticks } = await loopGaps(async () => {
       const build = mih.compactInBackground();
       expect(mih.rebuilding).toBe(true);
       expect(fired).toBe(false);
       await build;
     });
     expect(fired).toBe(true);
-    expect(ticks).toBeGreaterThan(0);
     expect(mih.rebuilding).toBe(false);
-    // Slices are ~8 ms; a generous bound for a loaded CI machine (a one-piece build here takes ~100 ms+).
-    expect(maxGapMs).toBeLessThan(80);
+    // Slices are ~8 ms, and a one-piece build here takes ~100 ms+. The median gap, not the
+    // longest: on a loaded machine (test files run side by side) the scheduler alone can stall
+    // this process for longer than a slice, once in a while.
+    expect(ticks).toBeGreaterThan(3);
+    const median = [...gapsMs].sort((a, b) => a - b)[Math.floor(gapsMs.length / 2)]!;
+    expect(median).toBeLessThan(40);
   });
 });

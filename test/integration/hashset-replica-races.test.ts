@@ -94,7 +94,8 @@ describe('hash-set replicas under races (real Redis)', () => {
       // Loaded empty: laid out for a handful of entries (a linear scan). One import batch of 3000 follows.
       await store.add('grown', Array.from({ length: 3000 }, (_, i) => entry(`e${i}`, 5000 + i)));
       expect(await waitUntil(async () => replicas.get('grown')?.versionNumber === 1, 2000, 10)).toBe(true);
-      await new Promise((resolve) => setTimeout(resolve, 200)); // a reload it started would be done by now
+      // The reload it starts on its own (no further change comes) swaps in a fitting index.
+      await waitUntil(async () => replicas.get('grown')?.outgrown === false, 5000, 10);
       const set = replicas.get('grown')!;
       expect({ size: set.size, outgrown: set.outgrown }).toEqual({ size: 3000, outgrown: false });
     } finally {
