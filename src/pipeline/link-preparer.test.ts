@@ -17,12 +17,13 @@ describe('LinkPreparer without unfurling', () => {
     expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toContain('http://evil.example/login');
     expect(prepared.subject.targets.find((t) => t.canonical.host === 'evil.example')?.registrableDomain).toBe('evil.example');
     expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toHaveLength(1);
-    expect(prepared.details.hadUserinfo).toBe(true);
+    expect(prepared.details).toMatchObject({ host: 'google.com', hadUserinfo: true, visited: 'http://evil.example/login' });
   });
 
   it('adds no second target when both readings agree', async () => {
     const prepared = await new LinkPreparer({ unfurl: false }).prepare('HTTP://User@Example.com:80/a/./b#x');
     expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['http://example.com/a/b']);
+    expect(prepared.details.visited).toBeUndefined();
   });
 
   it('matches IPv4 hosts written with long runs of leading zeros', async () => {
@@ -76,6 +77,7 @@ describe('LinkPreparer: the visited form over the URL limit', () => {
     const prepared = await new LinkPreparer({ unfurl: false, maxUrlLength: 16384 }).prepare(hidden('/'));
     expect(prepared.subject.targets[1]!.canonical.canonical).toBe(`http://evil.example/${'%D0%B6'.repeat(1500)}`);
     expect(prepared.details.visitedCut).toBeUndefined();
+    expect(prepared.details.visited).toBe(`http://evil.example/${'%D0%B6'.repeat(1500)}`);
   });
 
   it('reports url_too_long when not even the visited host fits, never drops it silently', async () => {

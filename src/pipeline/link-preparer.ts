@@ -116,7 +116,9 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       host: canonical.host,
       registrableDomain: subject.targets[0]!.registrableDomain,
       ...((canonical.hadUserinfo || visited?.hadUserinfo) && { hadUserinfo: true }),
-      ...(visited !== undefined && 'cut' in visited && visited.cut && { visitedCut: visited.canonical.canonical }),
+      // Where a browser goes when that is not the Safe Browsing reading above (`%2F@` links):
+      // `host` and `canonical` name the reading lists use, which a reader would take for the site.
+      ...(visited !== undefined && 'cut' in visited && visited.canonical.canonical !== canonical.canonical && { [visited.cut ? 'visitedCut' : 'visited']: visited.canonical.canonical }),
     };
     if (!FETCHED_SCHEMES.has(canonical.scheme) || this.options.unfurl === false) {
       if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
