@@ -4,12 +4,13 @@ import { canonicalEntry, decodeEntryInfo, EntryError, parseEntryField, type Entr
 import { formatOfFile, importRefusal, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
 import { ListStore, type ListChange } from '../lists/list-store.js';
 import { currentUser, integerFlag } from './cli-config.js';
+import { CliError } from './cli-errors.js';
 import { withRedis } from './cli-redis.js';
 import { LineWriter } from './line-io.js';
 import { terminalSafe } from './terminal-text.js';
 
 /**
- * `abuse-scan blocklist import|add|remove|list`: manage the lists workers match links against,
+ * `abuse-scan blocklist import|add|remove|list|delete`: manage the lists workers match links against,
  * in Redis (REDIS_URL, ABUSE_SCAN_PREFIX). Every change bumps the list's version and reaches
  * running workers within a second. Entries are canonicalized first; bad ones are reported by
  * line (import) or argument (add/remove), the first 50 one by one, then counted. `import` skips
@@ -18,10 +19,11 @@ import { terminalSafe } from './terminal-text.js';
  * list); a file whose every entry line is bad imports nothing (and makes no list). `add` and
  * `remove` write nothing when any entry is bad. Re-adding or re-importing an entry keeps the
  * label, reason and added-by it does not give (see ListStore.add). Lists named `allow-*` are
- * allowlists (see listRoleOfName).
+ * allowlists (see listRoleOfName). `delete` removes a whole list, and only with `--yes` (without it,
+ * it says what it would delete and exits 1); the list is gone from running workers within a second.
  *
  * Exit status, as `hashset import`'s: 0 done; 2 imported with bad lines skipped; 1 nothing written
- * (an import refused, a bad entry for add or remove, a missing list or file).
+ * (an import refused, a bad entry for add or remove, a missing list or file, a delete without --yes).
  */
 
 interface SettingsFlags {
@@ -143,6 +145,20 @@ async function runRemove(name: string, texts: string[], flags: EntryFlags): Prom
   });
 }
 
+/** Deletes the whole list (ListStore.delete) when `--yes` confirms it. */
+async function runDelete(name: string, flags: { yes?: boolean }): Promise<void> {
+  await withStore(async (store) => {
+    if (!flags.yes) {
+      const summary = await store.summary(name);
+      if (summary === undefined) return reportNoList(name);
+      throw new CliError('confirmation required', `would delete list ${name} and its ${summary.size} entries (version ${summary.version}): pass --yes to delete it`);
+    }
+    const deleted = await store.delete(name);
+    if (deleted === undefined) return reportNoList(name);
+    process.stdout.write(`deleted list ${terminalSafe(name)}: ${deleted.entries} entries, last version ${deleted.version}\n`);
+  });
+}
+
 function reportNoList(name: string): void {
   process.stderr.write(`no list named ${terminalSafe(name)}\n`);
   process.exitCode = 1;
@@ -207,6 +223,13 @@ export function registerBlocklistCommand(program: Command): void {
     .option('--json', 'one JSON object per line')
     .description('the lists with role, action, version and size; or one list\'s entries (kind, value, label, reason, added by, added at)')
     .action((name: string | undefined, flags: { json?: boolean }) => runList(name, flags));
+
+  blocklist
+    .command('delete')
+    .argument('<list>', 'list name')
+    .option('--yes', 'delete it (without: say what would be deleted, exit 1)')
+    .description('delete a list and all its entries (workers drop it within a second); a list made again under the name starts empty')
+    .action((name: string, flags: { yes?: boolean }) => runDelete(name, flags));
 }
 
 async function readStdin(): Promise<string> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerHashSetAddCommand } from './hashset-add-command.js';
 import { registerHashSetCreateCommand } from './hashset-create-command.js';
+import { registerHashSetDeleteCommand } from './hashset-delete-command.js';
 import { registerHashSetDisableCommands } from './hashset-disable-command.js';
 import { registerHashSetExportCommand } from './hashset-export-command.js';
 import { registerHashSetImportCommand } from './hashset-import-command.js';
@@ -21,4 +22,5 @@ export function registerHashSetCommand(program: Command): void {
   registerHashSetReleaseCommand(hashset);
   registerHashSetListCommand(hashset);
   registerHashSetStatsCommand(hashset);
+  registerHashSetDeleteCommand(hashset);
 }

@@ -12,15 +12,15 @@
  *   <prefix>:hashset:<name>:log            STREAM: one entry per change, id <version>-<n>
  *   <prefix>:hashset:<name>:quarantine     HASH: id -> JSON { at, items, windowSeconds }
  *   <prefix>:hashset:<name>:flood:<no>:<w> HyperLogLog of items entry <no> matched in window <w>
- *   <prefix>:hashset-changes               pub/sub channel: "<name> <version>" after every change
+ *   <prefix>:hashset-changes               pub/sub channel: "<name> <version>" after every change, "<name> deleted" after a deletion
  *
  * `entries` answers questions by id (is it there, with which hash). The packs are the same data
  * laid out by entry number for workers: a cold load reads a few thousand 132 KiB strings with GET
  * (~10x faster than HSCAN over millions of fields) and nothing else; labels and provenance in `info`
  * are read only for matched entries. Entry numbers are never reused, so removed entries leave holes.
  * The scripts name pack keys themselves (the entry number is assigned inside them), and the removal
- * names the flood counters of the entries it removes; the keys share the prefix's hash tag, so they live
- * in the same Cluster slot as the declared ones.
+ * names the flood counters of the entries it removes, and a deletion finds them by SCAN; the keys share
+ * the prefix's hash tag, so they live in the same Cluster slot as the declared ones.
  */
 export interface HashSetKeys {
   meta: string;

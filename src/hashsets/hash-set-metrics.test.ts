@@ -68,6 +68,23 @@ describe('hash-set metrics of a worker, against Redis', () => {
       await replicas.close();
     }
   });
+
+  it('a deleted set\'s entries and quarantined-entries gauges go with it', async () => {
+    await store.create({ name: 'deleted', algorithm: 'pdq' });
+    await store.add('deleted', [{ id: 'a', hash: seededHash(2) }]);
+    const registry = new Registry();
+    const { replicas } = await startReplicas(registry);
+    try {
+      expect(await sample(registry, 'abuse_scan_hashset_entries{set="deleted"}')).toBe(1);
+      expect(await sample(registry, 'abuse_scan_hashset_quarantined_entries{set="deleted"}')).toBe(0);
+      await store.delete('deleted');
+      expect(await waitUntil(async () => replicas.get('deleted') === undefined, 2000, 10)).toBe(true);
+      expect(await sample(registry, 'abuse_scan_hashset_entries{set="deleted"}')).toBeUndefined();
+      expect(await sample(registry, 'abuse_scan_hashset_quarantined_entries{set="deleted"}')).toBeUndefined();
+    } finally {
+      await replicas.close();
+    }
+  });
 });
 
 describe('abuse_scan_hashset_matches_total', () => {

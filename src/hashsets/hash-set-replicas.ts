@@ -3,7 +3,9 @@
  * and are applied from the changelog within milliseconds; a periodic version check catches any
  * message missed (a reconnect, a full subscriber buffer). A replica that fell behind the changelog,
  * or whose set outgrew its index, is reloaded off to the side and swapped in, so matching never waits.
+ * A set deleted ("<name> deleted", or gone from the names at a check) is dropped by the same sync.
  */
+import { isScanError } from '../errors.js';
 import type { RedisClient } from '../runtime/redis.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MatchableHashSet } from './hash-set.js';
@@ -42,7 +44,8 @@ export class HashSetReplicas {
       if (channel !== store.channel) return;
       // Synced even when the version announced is the one held: after a failover that lost the
       // last writes, the same number can name another version (see versioned-changelog.ts), and
-      // a creation (version 0) may be of a set deleted and created again under a loaded name.
+      // a creation (version 0) may be of a set deleted and created again under a loaded name;
+      // "<name> deleted" finds no set and drops it.
       const name = message.slice(0, message.lastIndexOf(' '));
       if (name) void this.sync(name);
     });
@@ -73,23 +76,27 @@ export class HashSetReplicas {
     return this.replicas.get(name);
   }
 
-  /** Compares every set's version with Redis and syncs the ones that differ (and new sets). */
+  /** Compares every set's version with Redis and syncs the ones that differ (and new sets); drops deleted sets. */
   async check(): Promise<void> {
     if (this.closed) return;
     try {
       const names = await this.options.store.names();
-      for (const name of this.replicas.keys()) if (!names.includes(name)) this.replicas.delete(name);
+      // Sets gone from the names are synced too, which drops them: through their sync, as a sync
+      // under way may be loading a set created again after the names were read.
+      const gone = [...this.replicas.keys()].filter((name) => !names.includes(name));
       const [identities] = await Promise.all([Promise.all(names.map((name) => this.options.store.identity(name))), this.readQuarantined(names)]);
-      await Promise.all(
-        names.map((name, i) => {
+      await Promise.all([
+        ...gone.map((name) => this.sync(name)),
+        ...names.map((name, i) => {
           const identity = identities[i];
-          if (identity === undefined) return undefined; // deleted since the names were read
           const replica = this.replicas.get(name);
+          // Deleted since the names were read: dropped if held.
+          if (identity === undefined) return replica && this.sync(name);
           // Creation time and stamp too: a set created again, or a version written again after a
           // failover, may carry the loaded version number.
           return replica?.isAt(identity) ? undefined : this.sync(name);
         }),
-      );
+      ]);
     } catch (error) {
       this.options.logger.warn({ err: error }, 'hash set version check failed; retrying at the next interval');
     }
@@ -150,12 +157,27 @@ export class HashSetReplicas {
         if (!replica.outgrown) return;
       }
     }
-    const { set, stats } = await ReplicatedHashSet.load(this.options.store, name);
+    const loaded = await ReplicatedHashSet.load(this.options.store, name).catch((error: unknown) => {
+      if (isScanError(error) && error.code === 'hashset_not_found') return undefined;
+      throw error;
+    });
     if (this.closed) return;
+    if (loaded === undefined) return this.drop(name);
+    const { set, stats } = loaded;
     this.replicas.set(name, set);
     this.options.metrics?.entries.set({ set: name }, set.size);
     // The counter exists from the load on, at 0: increase() needs a sample before the first quarantine.
     this.options.metrics?.quarantines.inc({ set: name }, 0);
     this.options.logger.info({ hashSet: name, version: set.version, entries: stats.entries, ms: Math.round(stats.ms) }, 'hash set loaded');
+  }
+
+  /** A set that no longer exists: not matched, nor named in verdicts' versions, nor in the per-set gauges. */
+  private drop(name: string): void {
+    const dropped = this.replicas.get(name);
+    if (dropped === undefined) return;
+    this.replicas.delete(name);
+    this.options.metrics?.entries.remove({ set: name });
+    this.options.metrics?.quarantined.remove({ set: name });
+    this.options.logger.info({ hashSet: name, version: dropped.version }, 'hash set deleted: dropped');
   }
 }

@@ -5,13 +5,14 @@
  * A version's first record ends with `prev <stamp> stamp <stamp>` and the meta keeps the
  * version's stamp (see runtime/versioned-changelog.ts: a version written again after a failover).
  *
- * KEYS: meta, entries, info, ids, log.  ARGV: changelog max length, channel, set name, pack key
- * prefix, then per script (KEYS too: REMOVE_ENTRIES adds the quarantine hash). Every change also
- * writes the entry's slot in its pack (see hash-set-keys.ts).
- * Returns { version, count, ... } (see each script).
+ * KEYS: meta, entries, info, ids, log, quarantine.  ARGV: changelog max length, channel, set name,
+ * pack key prefix, then per script. Every change also writes the entry's slot in its pack (see
+ * hash-set-keys.ts). Returns { version, count, ... } (see each script).
  */
 
-const PRELUDE = `
+import { DELETE_STRUCTURE, SERVER_STAMP } from '../runtime/versioned-changelog.js';
+
+const PRELUDE = `${SERVER_STAMP}
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return redis.error_reply('hashset_not_found') end
 version = tonumber(version)
@@ -20,8 +21,7 @@ local seq = 0
 local stamp
 local function log(...)
   if seq == 0 then
-    local now = redis.call('TIME')
-    stamp = now[1] .. string.format('%06d', tonumber(now[2]))
+    stamp = server_stamp()
     local prev = redis.call('HGET', KEYS[1], 'stamp') or ''
     local fields = { ... }
     local n = #fields
@@ -80,7 +80,7 @@ return { finish(), added, unchanged, conflicts }
 `;
 
 /**
- * KEYS[6]: the quarantine hash. ARGV[5]: the flood counters' key prefix (hashSetKeys' floodPrefix),
+ * ARGV[5]: the flood counters' key prefix (hashSetKeys' floodPrefix),
  * ARGV[6..]: ids. A removed entry takes its flood-guard state with it: its quarantine (kept by id,
  * so an entry added again under the same id, a corrected hash, would start quarantined) and its
  * counters of the windows that can still exist (HLLs live two windows; one more each side for
@@ -130,11 +130,41 @@ if disable then log('op', 'disable', 'no', no) else log('op', 'enable', 'no', no
 return { finish(), 1 }
 `;
 
-/** KEYS: meta, names. ARGV: config JSON, ISO time, name, channel. Returns 1, or 0 when the set exists. */
-export const CREATE_SET = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'config', ARGV[1], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[3] .. ' 0')
+/**
+ * Shared, for the scripts below (KEYS: meta, entries, info, ids, log, quarantine, names; ARGV:
+ * channel, set name, pack key prefix): `unlink_set()` unlinks every key of the set a script can
+ * name: those in KEYS and its packs (as many as entry numbers were handed out). Its flood counters
+ * (one per matched entry and window, expiring after two windows) are named at run time: the
+ * store sweeps them (HashSetStore.delete, and create over a deleted set's leftovers).
+ */
+const UNLINK_SET = `${DELETE_STRUCTURE}
+local function unlink_set()
+  local nextEntryNo = redis.call('HGET', KEYS[1], 'nextEntryNo')
+  for bucket = 0, math.ceil((tonumber(nextEntryNo) or 0) / 4096) - 1 do redis.call('UNLINK', ARGV[3] .. bucket) end
+  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+end
+`;
+
+/**
+ * KEYS and ARGV as UNLINK_SET's, then ARGV[4]: config JSON, ARGV[5]: ISO time. Returns 1, or 0 when
+ * the set exists. The new set's version 0 gets a stamp: a set deleted and created again under the
+ * name is told apart from the old one at version 0 too. What a set deleted under this name left
+ * (a worker matching it just then counts the match in its meta) goes first.
+ */
+export const CREATE_SET = `${SERVER_STAMP}${UNLINK_SET}
+if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 0 end
+unlink_set()
+redis.call('HSET', KEYS[1], 'config', ARGV[4], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[5], 'stamp', server_stamp())
+redis.call('SADD', KEYS[7], ARGV[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' 0')
 return 1
+`;
+
+/**
+ * Deletes the set, every key of it the script can name (see UNLINK_SET), and its name, announced
+ * as `<name> deleted`. KEYS and ARGV as UNLINK_SET's. Returns { last version, entries }, or false
+ * (nil) when no set of that name exists (leftovers of one are unlinked all the same).
+ */
+export const DELETE_SET = `${UNLINK_SET}
+return delete_structure(KEYS[1], KEYS[2], KEYS[7], ARGV[2], ARGV[1], unlink_set)
 `;

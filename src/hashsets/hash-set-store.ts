@@ -1,18 +1,19 @@
 /**
  * Hash sets in Redis, durable and versioned: every change runs as one Lua script that bumps the
  * set's version, appends to its changelog stream and announces itself on pub/sub (see
- * hash-set-scripts.ts and hash-set-keys.ts). Writers (the CLI) and readers (workers' replicas) share
- * this class; workers cold-load with `scanEntries` and catch up with `changesSince`.
+ * hash-set-scripts.ts and hash-set-keys.ts); `delete` removes a set whole and announces
+ * `<name> deleted`. Writers (the CLI) and readers (workers' replicas) share this class; workers
+ * cold-load with `scanEntries` and catch up with `changesSince`.
  */
-import type { RedisClient } from '../runtime/redis.js';
+import { unlinkKeysByPrefix, type RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
-import { readChangelogSince, type ChangelogSince, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
+import { deletedStructure, readChangelogSince, type ChangelogSince, type DeletedStructure, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { ScanError } from '../errors.js';
 import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
 import { hashSetChannel, hashSetKeys, hashSetNamesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
-import { ADD_ENTRIES, CREATE_SET, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
+import { ADD_ENTRIES, CREATE_SET, DELETE_SET, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
 
 export interface HashSetStoreOptions {
   /** Fleet key prefix, e.g. `{abuse-scan}` (keep the braces: a Cluster hash tag). */
@@ -70,6 +71,11 @@ export type EntryInfo = Omit<HashSetEntry, 'id' | 'hash'>;
 
 const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
 
+/** What every command meets when it names a set that does not exist. */
+export function hashSetNotFound(name: string): ScanError {
+  return new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
+}
+
 export class HashSetStore {
   private readonly changelogMaxLength: number;
 
@@ -91,13 +97,37 @@ export class HashSetStore {
   /** Creates an empty set; false when one of that name exists (its configuration is kept). */
   async create(input: HashSetConfigInput): Promise<boolean> {
     const config = resolveHashSetConfig(input);
-    const created = await runScript(this.redis, CREATE_SET, [this.keys(config.name).meta, hashSetNamesKey(this.options.prefix)], [
-      JSON.stringify(config),
-      new Date().toISOString(),
-      config.name,
-      this.channel,
-    ]);
-    return created === 1;
+    // A worker matching a set just as it was deleted leaves a meta without a version, and counters.
+    const [version, matches] = await this.redis.hmget(this.keys(config.name).meta, 'version', 'matches');
+    if (version === null && Number(matches) > 0) await this.sweepFloodCounters(config.name);
+    return (await this.runWholeSetScript(CREATE_SET, config.name, [JSON.stringify(config), new Date().toISOString()])) === 1;
+  }
+
+  /**
+   * Deletes the set, every key of it (entries, packs, changelog, quarantine, flood counters), in one
+   * script, and announces it: running replicas drop it within their usual delay and stop naming it
+   * in verdicts. What was deleted (name, last version, entries), or undefined when no set of that
+   * name exists. A set created again under the name is another incarnation (see HashSetIdentity).
+   */
+  async delete(name: string): Promise<DeletedStructure | undefined> {
+    const matched = Number(await this.redis.hget(this.keys(name).meta, 'matches')) > 0;
+    const deleted = deletedStructure(name, await this.runWholeSetScript(DELETE_SET, name, []));
+    if (matched) await this.sweepFloodCounters(name); // only a set that matched has any
+    return deleted;
+  }
+
+  /**
+   * Unlinks the set's flood counters, named by entry and window at run time: found by a SCAN from
+   * here, not in a script (Redis would be blocked while it walked the keyspace).
+   */
+  private sweepFloodCounters(name: string): Promise<void> {
+    return unlinkKeysByPrefix(this.redis, this.keys(name).floodPrefix);
+  }
+
+  /** CREATE_SET or DELETE_SET (see UNLINK_SET in hash-set-scripts.ts for their keys and arguments). */
+  private runWholeSetScript(script: string, name: string, args: string[]): Promise<unknown> {
+    const keys = this.keys(name);
+    return runScript(this.redis, script, [...scriptKeys(keys), hashSetNamesKey(this.options.prefix)], [this.channel, name, keys.packPrefix, ...args]);
   }
 
   /** Names of every set. */
@@ -108,7 +138,7 @@ export class HashSetStore {
   async summary(name: string): Promise<HashSetSummary> {
     const keys = this.keys(name);
     const [meta, size] = await Promise.all([this.redis.hgetall(keys.meta), this.redis.hlen(keys.entries)]);
-    if (meta.config === undefined) throw new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
+    if (meta.config === undefined) throw hashSetNotFound(name);
     return {
       config: resolveHashSetConfig(JSON.parse(meta.config) as HashSetConfigInput),
       version: Number(meta.version),
@@ -157,8 +187,7 @@ export class HashSetStore {
    * id added again (a corrected hash) starts afresh, and the quarantined count drops with them.
    */
   async remove(name: string, ids: readonly string[]): Promise<{ version: number; removed: number }> {
-    const keys = this.keys(name);
-    const [version, removed] = (await this.mutate(name, REMOVE_ENTRIES, [keys.floodPrefix, ...ids], [keys.quarantine])) as [number, number];
+    const [version, removed] = (await this.mutate(name, REMOVE_ENTRIES, [this.keys(name).floodPrefix, ...ids])) as [number, number];
     return { version, removed };
   }
 
@@ -261,10 +290,10 @@ export class HashSetStore {
     });
   }
 
-  private async mutate(name: string, script: string, args: Array<string | Buffer>, moreKeys: readonly string[] = []): Promise<unknown[]> {
+  private async mutate(name: string, script: string, args: Array<string | Buffer>): Promise<unknown[]> {
     const keys = this.keys(name);
     try {
-      return (await runScript(this.redis, script, [keys.meta, keys.entries, keys.info, keys.ids, keys.log, ...moreKeys], [
+      return (await runScript(this.redis, script, scriptKeys(keys), [
         String(this.changelogMaxLength),
         this.channel,
         name,
@@ -272,12 +301,15 @@ export class HashSetStore {
         ...args,
       ])) as unknown[];
     } catch (error) {
-      if (error instanceof Error && error.message.includes('hashset_not_found')) {
-        throw new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
-      }
+      if (error instanceof Error && error.message.includes('hashset_not_found')) throw hashSetNotFound(name);
       throw error;
     }
   }
+}
+
+/** The keys every script of a set declares first (see hash-set-scripts.ts). */
+function scriptKeys(keys: HashSetKeys): string[] {
+  return [keys.meta, keys.entries, keys.info, keys.ids, keys.log, keys.quarantine];
 }
 
 function parseChange(version: number, fields: Buffer[]): HashSetChange {

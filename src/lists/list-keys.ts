@@ -11,12 +11,14 @@ import { ScanError } from '../errors.js';
  *   <prefix>:list:<name>:log            STREAM: entry-level changes, id <version>-<n> (see list-scripts.ts)
  *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit
  *   <prefix>:list:<name>:staging:<id>:log  HASH: the staged entries' changes (field -> value, '' removed), logged at commit
- *   <prefix>:list-changes               pub/sub channel: "<name> <version>" after every change
+ *   <prefix>:list-changes               pub/sub channel: "<name> <version>" after every change, "<name> deleted" after a deletion
  */
 export interface ListKeys {
   meta: string;
   entries: string;
   log: string;
+  /** Every staging key's name starts with this (a deletion unlinks them by it). */
+  stagingPrefix: string;
   staging(id: string): string;
   stagingLog(id: string): string;
 }
@@ -27,6 +29,7 @@ export function listKeys(prefix: string, name: string): ListKeys {
     meta: `${base}:meta`,
     entries: `${base}:entries`,
     log: `${base}:log`,
+    stagingPrefix: `${base}:staging:`,
     staging: (id) => `${base}:staging:${id}`,
     stagingLog: (id) => `${base}:staging:${id}:log`,
   };

@@ -10,7 +10,8 @@ import type { ListStore } from './list-store.js';
  * triggers a sync of that list, and a periodic version check catches messages lost while the
  * subscriber was disconnected. A sync applies the changelog records since the loaded version
  * (one round trip, a patched snapshot: see list-patch.ts) and falls back to a full load when the
- * changelog does not reach back that far, the list was replaced or made again. A full load builds
+ * changelog does not reach back that far, the list was replaced or made again; a list deleted
+ * (`<name> deleted`, ListStore.delete) is dropped, as is one the check finds gone. A full load builds
  * the list beside the old one (chunked, yielding to the event loop). Either way a new matcher is
  * swapped in at once, so a matcher holds one version of each list (the link-blocklist signal type
  * keeps a job on the matcher its first item met).
@@ -97,7 +98,11 @@ export class ListReplica {
   private async reloadIfChanged(name: string): Promise<void> {
     const { store, logger } = this.options;
     const identity = await store.identity(name);
-    if (identity === undefined) return this.swap(name, undefined);
+    if (identity === undefined) {
+      // Deleted (`<name> deleted`, or gone from the names at a check): no longer matched nor named in verdicts.
+      if (this.lists.has(name)) logger?.info({ list: name, version: this.lists.get(name)!.version }, 'list deleted: dropped');
+      return this.swap(name, undefined);
+    }
     const loaded = this.lists.get(name);
     const held = this.held.get(name);
     if (loaded !== undefined && held !== undefined) {

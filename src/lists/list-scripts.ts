@@ -15,18 +15,19 @@
  * (see runtime/versioned-changelog.ts: how a version written again after a failover is told apart).
  */
 
+import { DELETE_STRUCTURE, SERVER_STAMP } from '../runtime/versioned-changelog.js';
+
 /** Shared: appends records of the version being written (`start_log` first). */
-const CHANGELOG = `
+const CHANGELOG = `${SERVER_STAMP}
 local log_key, log_maxlen, log_version, log_seq, log_prev, log_stamp = nil, nil, nil, 0, nil, nil
 local function start_log(key, maxlen, version, meta)
   log_key, log_maxlen, log_version = key, maxlen, version
-  -- A log left by an earlier list of this name (deleted by hand) would be ahead of this version:
-  -- XADD would fail half-way through the script, after its writes.
+  -- A log left by an earlier list of this name (deleted by hand, not by DELETE_LIST) would be ahead
+  -- of this version: XADD would fail half-way through the script, after its writes.
   local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
   if top and tonumber(string.match(top[1], '^(%d+)')) >= version then redis.call('DEL', key) end
-  local now = redis.call('TIME')
   log_prev = redis.call('HGET', meta, 'stamp') or ''
-  log_stamp = now[1] .. string.format('%06d', tonumber(now[2]))
+  log_stamp = server_stamp()
 end
 local function log_change(...)
   local id = log_version .. '-' .. log_seq
@@ -154,8 +155,8 @@ end
 /**
  * Shared: creates the meta hash if absent, applies role/action when given; returns 1 if a setting
  * changed. A new list records its creation time: a list deleted and made again restarts at version
- * 0, and replicas tell it from the old one by that time, not by the version number. Its changelog
- * starts empty.
+ * 0, and replicas tell it from the old one by that time and its versions' stamps, not by the
+ * version number. Its changelog starts empty.
  */
 const APPLY_SETTINGS = `
 local function apply_settings(meta, names, log, name, role, action, now)
@@ -277,4 +278,18 @@ end
 redis.call('UNLINK', staged_log)
 if log_seq > 0 then return bump(meta, channel, name, now) end
 return version
+`;
+
+/**
+ * Deletes a list: meta, entries, changelog, and its name, announced as `<name> deleted` (see
+ * DELETE_STRUCTURE). Staged imports under way have random ids: the store sweeps them afterwards
+ * (ListStore.delete). An import under way fails its commit (the list moved on) and tries again:
+ * on an absent list, which it makes anew. KEYS: meta, entries, log, names. ARGV: name, channel.
+ * Returns { last version, entries }, or false (nil) when no list of that name exists.
+ */
+export const DELETE_LIST = `${DELETE_STRUCTURE}
+local meta, entries, log, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+return delete_structure(meta, entries, names, ARGV[1], ARGV[2], function()
+  redis.call('UNLINK', meta, entries, log)
+end)
 `;

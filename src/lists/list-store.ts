@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { RedisClient } from '../runtime/redis.js';
+import { unlinkKeysByPrefix, type RedisClient } from '../runtime/redis.js';
 import { encodeEntryPatch, entryFields, entryIdentity, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
 import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
-import { COMMIT_STAGING, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
+import { COMMIT_STAGING, DELETE_LIST, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
 import { runScript } from '../runtime/redis-script.js';
-import { readChangelogSince, type ChangelogSince, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
+import { deletedStructure, readChangelogSince, type ChangelogSince, type DeletedStructure, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 
 /**
  * Named block- and allowlists in Redis, versioned: every change bumps the list's version in the
  * same script, appends the entries it changed to the list's changelog and announces
- * `<name> <version>` on the changes channel (see list-keys.ts, list-scripts.ts). The CLI writes
- * through this class; workers load lists with `load` (chunked HSCAN) into matchers and catch up
- * with `changesSince`.
+ * `<name> <version>` on the changes channel (see list-keys.ts, list-scripts.ts); `delete` removes
+ * a list whole and announces `<name> deleted`. The CLI writes through this class; workers load
+ * lists with `load` (chunked HSCAN) into matchers and catch up with `changesSince`.
  */
 
 export interface ListStoreOptions {
@@ -207,6 +207,21 @@ export class ListStore {
     const fields = [...new Set(entries.flatMap(entryFields))];
     if (fields.length > this.batchSize) return this.untilCommitted(name, 'removal', () => this.tryStagedRemove(name, fields));
     return this.mutate(name, 'remove', ['', ...fields], {});
+  }
+
+  /**
+   * Deletes the list, entries, changelog and staged imports under way, in one script, and announces
+   * it: running replicas drop it within their usual delay and stop naming it in verdicts. What was
+   * deleted (name, last version, entries), or undefined when no list of that name exists. A list
+   * made again under the name starts empty at version 1, another incarnation (see ListIdentity).
+   */
+  async delete(name: string): Promise<DeletedStructure | undefined> {
+    const keys = this.keys(name);
+    const reply = await runScript(this.redis, DELETE_LIST, [keys.meta, keys.entries, keys.log, listNamesKey(this.options.prefix)], [name, this.channel]);
+    // Staged imports have random ids: found by a SCAN from here, not in the script (Redis would
+    // be blocked while it walked the keyspace).
+    await unlinkKeysByPrefix(this.redis, keys.stagingPrefix);
+    return deletedStructure(name, reply);
   }
 
   /**

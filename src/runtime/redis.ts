@@ -104,6 +104,26 @@ export function isRedisCluster(value: unknown): value is Cluster {
 }
 
 /**
+ * Unlinks every key whose name starts with `prefix`, found by SCAN from the client in batches (on
+ * every primary of a Cluster), so Redis keeps serving between them: for keys named at run time
+ * (staged imports, flood counters), which no script can name. It walks the whole keyspace, and a
+ * key written under the prefix meanwhile may be missed.
+ */
+export async function unlinkKeysByPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  if (isRedisCluster(redis)) {
+    for (const node of redis.nodes('master')) await unlinkKeysByPrefix(node, prefix);
+    return;
+  }
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/**
  * Calls `onReady` whenever a subscriber connection is (back) in subscriber mode after connecting,
  * so its owner can look for what was announced while it was away. A Redis says so with 'ready'.
  * A Cluster subscribes through one connection of its own, which ioredis replaces (maybe on another

@@ -100,3 +100,58 @@ export async function readChangelogSince<T>(read: ChangelogRead<T>): Promise<Cha
   if (held !== undefined && recreated(await read.identity())) return { gap: true, version: current };
   return { gap: false, changes, version: reached, stamp };
 }
+
+/**
+ * Lua, shared by the scripts of versioned structures: `server_stamp()`, a version's stamp (the
+ * Redis server's clock in µs, see VersionedIdentity).
+ */
+export const SERVER_STAMP = `
+local function server_stamp()
+  local now = redis.call('TIME')
+  return now[1] .. string.format('%06d', tonumber(now[2]))
+end
+`;
+
+/**
+ * Deleting a versioned structure: one script unlinks every key of it, takes its name out of the
+ * names set and announces `<name> deleted` on the change channel. Replicas treat that message as
+ * any other: they read the identity, find none, and drop their copy (the periodic check finds the
+ * name gone, should the message be missed). A structure made again under the name is another
+ * incarnation (its creation time, and its versions' stamps: see VersionedIdentity), so a replica
+ * still holding the deleted one loads the new one whole instead of applying its changelog.
+ */
+export interface DeletedStructure {
+  name: string;
+  /** The last version it had. */
+  version: number;
+  /** The entries it held. */
+  entries: number;
+}
+
+/**
+ * Lua, for the delete scripts. `delete_structure(meta, entries, names, name, channel, unlink_keys)`
+ * reads the version and entry count, calls `unlink_keys()` (which unlinks every key of the
+ * structure it can name, leftovers of one without a version too), then, when there was a version,
+ * removes the name and announces the deletion; returns { version, entries }, or false when the
+ * structure did not exist. Keys named at run time (staged imports, flood counters) cannot be found
+ * without walking the keyspace, which a script would do with Redis blocked: the caller sweeps them
+ * afterwards with unlinkKeysByPrefix.
+ */
+export const DELETE_STRUCTURE = String.raw`
+local function delete_structure(meta, entries, names, name, channel, unlink_keys)
+  local version = redis.call('HGET', meta, 'version')
+  local size = redis.call('HLEN', entries)
+  unlink_keys()
+  redis.call('SREM', names, name)
+  if not version then return false end
+  redis.call('PUBLISH', channel, name .. ' deleted')
+  return { tonumber(version), size }
+end
+`;
+
+/** A delete script's reply (see DELETE_STRUCTURE) as what was deleted; undefined when nothing was. */
+export function deletedStructure(name: string, reply: unknown): DeletedStructure | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const [version, entries] = reply as [number, number];
+  return { name, version, entries };
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll } from 'vitest';
-import type { RedisClient } from '../../src/runtime/redis.js';
+import { unlinkKeysByPrefix, type RedisClient } from '../../src/runtime/redis.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -16,17 +16,8 @@ export function testRedis(): Redis {
 }
 
 /** Deletes every key under a test prefix (on every primary of a cluster). */
-export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
-  if (redis instanceof Cluster) {
-    for (const node of redis.nodes('master')) await deletePrefix(node, prefix);
-    return;
-  }
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+export function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  return unlinkKeysByPrefix(redis, prefix);
 }
 
 /** Deletes every key under a test prefix through a short-lived connection (for afterAll hooks). */

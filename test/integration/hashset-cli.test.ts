@@ -135,6 +135,26 @@ describe('abuse-scan hashset / hash', () => {
     expect(hex.stdout).toBe('');
   }, 60_000);
 
+  it('delete says what it would delete and deletes nothing without --yes; with it deletes the whole set; a missing set: hashset_not_found', async () => {
+    expect((await cli('hashset', 'create', 'cli-retired', '--algorithm', 'pdq')).code).toBe(0);
+    await store.add('cli-retired', [{ id: 'a', hash: hexToHash(A, 256) }, { id: 'b', hash: hexToHash(B, 256) }]);
+    const refused = await cli('hashset', 'delete', 'cli-retired');
+    expect(refused).toMatchObject({ code: 1, stdout: '', stderr: 'abuse-scan: confirmation required: would delete hash set cli-retired and its 2 entries (version 1): pass --yes to delete it\n' });
+    expect(await store.summary('cli-retired')).toMatchObject({ version: 1, size: 2 });
+
+    const deleted = await cli('hashset', 'delete', 'cli-retired', '--yes');
+    expect(deleted).toMatchObject({ code: 0, stderr: '', stdout: 'deleted hash set cli-retired: 2 entries, last version 1\n' });
+    expect(await redis.keys(`${prefix}:hashset:cli-retired:*`)).toEqual([]);
+    expect((await cli('hashset', 'list')).stdout).not.toMatch(/^cli-retired\t/m);
+    for (const args of [['cli-retired', '--yes'], ['cli-retired'], ['no-such-set', '--yes']]) {
+      expect(await cli('hashset', 'delete', ...args)).toMatchObject({ code: 1, stdout: '', stderr: `abuse-scan: hashset_not_found: no hash set named "${args[0]}"\n` });
+    }
+
+    // Created again: empty, with the configuration it is created with.
+    expect((await cli('hashset', 'create', 'cli-retired', '--algorithm', 'blockhash')).code).toBe(0);
+    expect(await store.summary('cli-retired')).toMatchObject({ version: 0, size: 0, config: { algorithm: 'blockhash' } });
+  }, 60_000);
+
   it('export -> import into a new set -> export gives the same rows: disabled entries, multi-line labels and provenance survive', async () => {
     expect((await cli('hashset', 'create', 'cli-round-trip', '--algorithm', 'pdq')).code).toBe(0);
     await store.add('cli-round-trip', [

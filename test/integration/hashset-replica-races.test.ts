@@ -1,14 +1,13 @@
 /**
  * Hash-set replicas under production races, against real Redis: a changelog trimmed while a load
- * runs, a set deleted and re-created under the same name, a set that outgrows its index in one
- * change, and Redis going away under a running replica.
+ * runs, a set deleted (HashSetStore.delete) and re-created under the same name, a set that
+ * outgrows its index in one change, and Redis going away under a running replica.
  */
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
-import { hashSetNamesKey } from '../../src/hashsets/hash-set-keys.js';
 import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { waitUntil } from '../harness/fleet.js';
@@ -17,14 +16,6 @@ import { suiteRedis } from '../harness/redis.js';
 import { redisProxy } from '../harness/redis-proxy.js';
 
 const entry = (id: string, seed: number) => ({ id, hash: hash(seed) });
-
-/** Deletes every key of a set and its name, as an operator's `DEL` would (there is no CLI for it). */
-async function dropSet(redis: Redis, store: HashSetStore, prefix: string, name: string): Promise<void> {
-  const keys = store.keys(name);
-  const packs = await redis.keys(`${keys.packPrefix.replace(/[{}[\]*?]/g, '\\$&')}*`);
-  await redis.del(keys.meta, keys.entries, keys.info, keys.ids, keys.log, keys.quarantine, ...packs);
-  await redis.srem(hashSetNamesKey(prefix), name);
-}
 
 describe('hash-set replicas under races (real Redis)', () => {
   const { prefix, redis } = suiteRedis('hashset-races');
@@ -66,7 +57,7 @@ describe('hash-set replicas under races (real Redis)', () => {
       await subscriber.unsubscribe();
 
       // Same version number as the replica's: 2.
-      await dropSet(redis, store, prefix, 'reborn');
+      await store.delete('reborn');
       await store.create({ name: 'reborn', algorithm: 'pdq', kind: 'negative' });
       await store.add('reborn', [entry('new-c', 13)]);
       await store.add('reborn', [entry('new-d', 14)]);
@@ -75,12 +66,60 @@ describe('hash-set replicas under races (real Redis)', () => {
       expect({ kind: same.config.kind, old: same.match([hash(11)]).length, fresh: same.match([hash(13)]).length }).toEqual({ kind: 'negative', old: 0, fresh: 1 });
 
       // Past the replica's version: the new set's changelog must not be applied on the old contents.
-      await dropSet(redis, store, prefix, 'reborn');
+      await store.delete('reborn');
       await store.create({ name: 'reborn', algorithm: 'pdq' });
       for (const [id, seed] of [['x', 21], ['y', 22], ['z', 23]] as const) await store.add('reborn', [entry(id, seed)]);
       await replicas.check();
       const past = replicas.get('reborn')!;
       expect({ kind: past.config.kind, version: past.versionNumber, size: past.size, stale: past.match([hash(14)]).length }).toEqual({ kind: 'block', version: 3, size: 3, stale: 0 });
+    } finally {
+      await replicas.close();
+    }
+  });
+
+  it('running replicas drop a deleted set within a second (not matched, not named in verdicts), and load one created again fresh', async () => {
+    await store.create({ name: 'retired', algorithm: 'pdq' });
+    await store.add('retired', [entry('old', 41)]);
+    const replicas = new HashSetReplicas({ store, subscriber: redis.duplicate(), logger: createLogger('silent'), checkIntervalMs: 60_000 });
+    await replicas.start();
+    try {
+      expect(replicas.get('retired')!.match([hash(41)])).toHaveLength(1);
+      const started = Date.now();
+      expect(await store.delete('retired')).toEqual({ name: 'retired', version: 1, entries: 1 });
+      expect(await waitUntil(async () => replicas.get('retired') === undefined, 1000, 10)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000);
+      // The sets the signal type matches and names in a verdict's versions.
+      expect(replicas.sets().map((set) => set.config.name)).not.toContain('retired');
+
+      await store.create({ name: 'retired', algorithm: 'pdq', kind: 'review' });
+      await store.add('retired', [entry('new', 42)]);
+      expect(await waitUntil(async () => replicas.get('retired')?.match([hash(42)]).length === 1, 1000, 10)).toBe(true);
+      const fresh = replicas.get('retired')!;
+      expect({ kind: fresh.config.kind, version: fresh.versionNumber, size: fresh.size, stale: fresh.match([hash(41)]).length }).toEqual({ kind: 'review', version: 1, size: 1, stale: 0 });
+    } finally {
+      await replicas.close();
+    }
+  });
+
+  it('an empty set deleted and created again, messages lost, is told apart though its version (0) and creation time are the same', async () => {
+    await store.create({ name: 'twin', algorithm: 'pdq' });
+    const subscriber = redis.duplicate();
+    const replicas = new HashSetReplicas({ store, subscriber, logger: createLogger('silent'), checkIntervalMs: 60_000 });
+    await replicas.start();
+    try {
+      const before = (await store.identity('twin'))!;
+      await subscriber.unsubscribe();
+      await store.delete('twin');
+      await store.create({ name: 'twin', algorithm: 'pdq', kind: 'negative' });
+      // Created in the same millisecond as far as the creation time tells: version 0's stamp differs.
+      await redis.hset(store.keys('twin').meta, 'createdAt', before.createdAt);
+      await replicas.check();
+      expect(replicas.get('twin')!.config.kind).toBe('negative');
+
+      // Deleted and not created again: the check finds it gone.
+      await store.delete('twin');
+      await replicas.check();
+      expect(replicas.get('twin')).toBeUndefined();
     } finally {
       await replicas.close();
     }

@@ -43,6 +43,63 @@ describe('hash sets in Redis', () => {
     await expect(store.add('nope', [entry('a', 1)])).rejects.toMatchObject({ code: 'hashset_not_found' });
   });
 
+  it('delete removes every key of the set (packs, changelog, quarantine, flood counters), announces it and says what it deleted; a missing set: undefined', async () => {
+    await store.create({ name: 'doomed', algorithm: 'pdq', flood: { maxItems: 1, windowSeconds: 3600 } });
+    await store.add('doomed', Array.from({ length: 5000 }, (_, i) => entry(`e${i}`, 100 + i))); // two packs
+    await store.disable('doomed', 'e1', 'fp');
+    const { config } = await store.summary('doomed');
+    const guard = new RedisFloodGuard(redis, prefix);
+    expect(await guard.recordMatch(config, { entryNo: 0, id: 'e0' }, 'item-1')).toBe(false);
+    expect(await guard.recordMatch(config, { entryNo: 0, id: 'e0' }, 'item-2')).toBe(true);
+    const keys = store.keys('doomed');
+    const before = await redis.keys(`${prefix}*`);
+    const own = before.filter((key) => key.startsWith(`${prefix}:hashset:doomed:`));
+    expect(own).toEqual(expect.arrayContaining([keys.meta, keys.entries, keys.info, keys.ids, keys.log, keys.quarantine, `${keys.packPrefix}0`, `${keys.packPrefix}1`]));
+    expect(own.filter((key) => key.startsWith(keys.floodPrefix))).toHaveLength(1);
+
+    const subscriber = redis.duplicate();
+    const published: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => published.push(message));
+    await subscriber.subscribe(store.channel);
+    try {
+      expect(await store.delete('doomed')).toEqual({ name: 'doomed', version: 2, entries: 5000 });
+      expect(await waitUntil(async () => published.includes('doomed deleted'), 1000, 10)).toBe(true);
+    } finally {
+      await subscriber.quit();
+    }
+    expect((await redis.keys(`${prefix}*`)).sort()).toEqual(before.filter((key) => !own.includes(key)).sort());
+    expect(await store.names()).not.toContain('doomed');
+    await expect(store.summary('doomed')).rejects.toMatchObject({ code: 'hashset_not_found' });
+    expect(await store.delete('doomed')).toBeUndefined();
+    expect(await store.delete('never-made')).toBeUndefined();
+  });
+
+  it('a set deleted and created again starts fresh, even when a worker counted a match of the old one after the deletion', async () => {
+    await store.create({ name: 'again', algorithm: 'pdq' });
+    const atZero = (await store.identity('again'))!;
+    await store.add('again', [entry('old', 1)]);
+    const { config } = await store.summary('again');
+    await store.delete('again');
+    // A job that started on the deleted set still counts its match: the meta and a counter come back.
+    await new RedisFloodGuard(redis, prefix).recordMatch(config, { entryNo: 0, id: 'old' }, 'late-item');
+    new RedisFloodGuard(redis, prefix).recordSuppressions(config, 1);
+    expect(await redis.keys(`${prefix}:hashset:again:*`)).toHaveLength(2);
+    await expect(store.summary('again')).rejects.toMatchObject({ code: 'hashset_not_found' });
+
+    expect(await store.create({ name: 'again', algorithm: 'pdq', kind: 'review', threshold: 20 })).toBe(true);
+    const fresh = await store.summary('again');
+    expect(fresh).toMatchObject({ version: 0, size: 0, matches: 0, suppressions: 0, nextEntryNo: 0, config: { kind: 'review', threshold: 20 } });
+    expect((await redis.keys(`${prefix}:hashset:again:*`)).sort()).toEqual([store.keys('again').meta]);
+    expect(await store.add('again', [entry('new', 2)])).toMatchObject({ version: 1, added: 1 });
+    const { set } = await ReplicatedHashSet.load(store, 'again');
+    expect({ size: set.size, old: set.match([hash(1)]).length, fresh: set.match([hash(2)]).length }).toEqual({ size: 1, old: 0, fresh: 1 });
+
+    // A reader that held the old set at version 0 sees a gap, also when both were created in the
+    // same millisecond (same creation time): version 0 has a stamp of its own.
+    await redis.hset(store.keys('again').meta, 'createdAt', atZero.createdAt);
+    expect(await store.changesSince('again', 0, atZero)).toEqual({ gap: true, version: 1 });
+  });
+
   it('applies only the changes since a replica version (incremental), then reloads after a gap', async () => {
     await store.create({ name: 'inc', algorithm: 'pdq' });
     await store.add('inc', [entry('a', 1, 'A'), entry('b', 2)]);
@@ -120,10 +177,12 @@ describe('hash sets in Redis', () => {
     const replicas = new HashSetReplicas({ store, subscriber: redis.duplicate(), logger: createLogger('silent'), checkIntervalMs: 100 });
     await replicas.start();
     try {
-      // Written behind the store's back: no message, only the version moves.
-      await redis.xadd(store.keys('missed').log, '1-0', 'op', 'add', 'no', '0', 'hash', Buffer.from(hash(9)));
+      // Written behind the store's back: no message, only the version moves. The record chains on
+      // the version it follows (its stamp, which a set has from its creation on), as every writer's does.
+      const { stamp } = await store.summary('missed');
+      await redis.xadd(store.keys('missed').log, '1-0', 'op', 'add', 'no', '0', 'hash', Buffer.from(hash(9)), 'prev', stamp, 'stamp', `${stamp}1`);
       await redis.hset(store.keys('missed').entries, 'x', Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), Buffer.from(hash(9))]));
-      await redis.hset(store.keys('missed').meta, 'version', 1, 'nextEntryNo', 1);
+      await redis.hset(store.keys('missed').meta, 'version', 1, 'nextEntryNo', 1, 'stamp', `${stamp}1`);
       expect(await store.version('missed')).toBe(1);
       expect(await waitUntil(async () => replicas.get('missed')?.match([hash(9)]).length === 1, 2000, 20)).toBe(true);
     } finally {

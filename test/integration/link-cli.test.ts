@@ -185,6 +185,24 @@ describe('abuse-scan blocklist: refusals that keep a live list safe', () => {
     expect(removed).toMatchObject({ code: 1, stdout: '', stderr: 'no list named nosuch\n' });
     expect(await store.summary('nosuch')).toBeUndefined();
   });
+
+  it('delete says what it would delete and deletes nothing without --yes; with it deletes the whole list; a missing list: exit 1 like remove', async () => {
+    expect((await runCli(['blocklist', 'add', 'retired', 'evil.example', 'kit.example/p/'], { env })).code).toBe(0);
+    expect((await runCli(['blocklist', 'add', 'retired', 'http://phish.example/x'], { env })).code).toBe(0);
+    const refused = await runCli(['blocklist', 'delete', 'retired'], { env });
+    expect(refused).toMatchObject({ code: 1, stdout: '', stderr: 'abuse-scan: confirmation required: would delete list retired and its 3 entries (version 2): pass --yes to delete it\n' });
+    expect(await store.summary('retired')).toMatchObject({ version: 2, size: 3 });
+
+    const deleted = await runCli(['blocklist', 'delete', 'retired', '--yes'], { env });
+    expect(deleted).toMatchObject({ code: 0, stderr: '', stdout: 'deleted list retired: 3 entries, last version 2\n' });
+    expect(await store.summary('retired')).toBeUndefined();
+    expect(await redis.keys(`${prefix}:list:retired:*`)).toEqual([]);
+    expect((await runCli(['blocklist', 'list'], { env })).stdout).not.toMatch(/^retired\t/m);
+
+    for (const args of [['retired', '--yes'], ['retired'], ['nosuch', '--yes']]) {
+      expect(await runCli(['blocklist', 'delete', ...args], { env })).toMatchObject({ code: 1, stdout: '', stderr: `no list named ${args[0]}\n` });
+    }
+  }, 60_000);
 });
 
 describe('abuse-scan blocklist: entries mean what Safe Browsing lookups can reach', () => {

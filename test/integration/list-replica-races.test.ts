@@ -1,7 +1,7 @@
 /**
- * List replicas under production races, against real Redis: a list deleted and re-created under
- * the same name, a large list that keeps changing while other lists change too, and Redis going
- * away under a running replica.
+ * List replicas under production races, against real Redis: a list deleted (ListStore.delete, or
+ * by hand) and re-created under the same name, a large list that keeps changing while other lists
+ * change too, and Redis going away under a running replica.
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -20,13 +20,19 @@ const matches = (replica: ListReplica, url: string) => replica.current().matchTa
 describe('list replicas under races (real Redis)', () => {
   const { prefix, redis } = suiteRedis('list-races');
   const store = new ListStore(redis, { prefix });
+  /** A writer heard by no one: its changes reach replicas only through their version check. */
+  class UnheardStore extends ListStore {
+    override get channel(): string {
+      return `${prefix}:nobody-listens`;
+    }
+  }
 
   it('a list deleted and re-created under the same name is reloaded, though its version number is the same again', async () => {
     await store.add('reborn', entries('old.example'));
     const replica = await ListReplica.start({ store, checkIntervalMs: 60_000 });
     try {
       expect(matches(replica, 'http://old.example/')).toBe(1);
-      // Deleted as an operator's DEL would (there is no CLI for it), then made again: version 1 again.
+      // Deleted by hand, as an operator's DEL would (no announcement, the log left behind), then made again: version 1 again.
       const keys = listKeys(prefix, 'reborn');
       await redis.del(keys.meta, keys.entries);
       await redis.srem(listNamesKey(prefix), 'reborn');
@@ -37,11 +43,6 @@ describe('list replicas under races (real Redis)', () => {
       // The same through the periodic check, when the messages were missed: a writer heard by no one.
       await replica.close();
       const checking = await ListReplica.start({ store, checkIntervalMs: 100 });
-      class UnheardStore extends ListStore {
-        override get channel(): string {
-          return `${prefix}:nobody-listens`;
-        }
-      }
       try {
         await redis.del(keys.meta, keys.entries);
         await redis.srem(listNamesKey(prefix), 'reborn');
@@ -51,6 +52,54 @@ describe('list replicas under races (real Redis)', () => {
       } finally {
         await checking.close();
       }
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('a running replica drops a deleted list within a second (no match, no version in verdicts), and loads one made again fresh', async () => {
+    await store.add('retired', entries('old.example', 'older.example/kit/'));
+    await store.add('kept', entries('kept.example'));
+    const replica = await ListReplica.start({ store, checkIntervalMs: 60_000 });
+    try {
+      expect(replica.current().versions()).toMatchObject({ retired: '1', kept: '1' });
+      const started = Date.now();
+      expect(await store.delete('retired')).toEqual({ name: 'retired', version: 1, entries: 2 });
+      expect(await waitUntil(async () => !('retired' in replica.current().versions()), 1000, 10)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(matches(replica, 'http://old.example/')).toBe(0);
+      expect(matches(replica, 'http://kept.example/')).toBe(1);
+
+      // Made again with other entries: nothing of the deleted list comes back with it.
+      await store.add('retired', entries('new.example'));
+      expect(await waitUntil(async () => matches(replica, 'http://new.example/') === 1, 1000, 10)).toBe(true);
+      expect({ old: matches(replica, 'http://old.example/'), kit: matches(replica, 'http://older.example/kit/'), version: replica.current().versions().retired }).toEqual({ old: 0, kit: 0, version: '1' });
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('a replica that missed a deletion and the new list\'s changes loads the new list whole, never its changelog on the old entries', async () => {
+    await store.add('missed', entries('old-a.example'));
+    await store.add('missed', entries('old-b.example'));
+    const old = (await store.summary('missed'))!;
+    const replica = await ListReplica.start({ store, checkIntervalMs: 60_000 });
+    const unheard = new UnheardStore(redis, { prefix });
+    try {
+      expect(matches(replica, 'http://old-a.example/')).toBe(1);
+      await unheard.delete('missed');
+      // Past the replica's version 2, and made in the same millisecond as the old one as far as
+      // the creation time tells: only the versions' stamps tell the two apart.
+      for (const host of ['new-a', 'new-b', 'new-c']) await unheard.add('missed', entries(`${host}.example`));
+      await redis.hset(listKeys(prefix, 'missed').meta, 'createdAt', old.createdAt ?? '');
+      await replica.refresh();
+      const seen = Object.fromEntries(['old-a', 'old-b', 'new-a', 'new-b', 'new-c'].map((host) => [host, matches(replica, `http://${host}.example/`)]));
+      expect({ seen, version: replica.current().versions().missed }).toEqual({ seen: { 'old-a': 0, 'old-b': 0, 'new-a': 1, 'new-b': 1, 'new-c': 1 }, version: '3' });
+
+      // Deleted and not made again: the check finds it gone.
+      await unheard.delete('missed');
+      await replica.refresh();
+      expect(replica.current().versions()).not.toHaveProperty('missed');
     } finally {
       await replica.close();
     }

@@ -61,11 +61,17 @@ describe('ListStore and ListReplica (real Redis)', () => {
     expect(await redis.keys(`${prefix}:list:feed:staging:*`)).toEqual([]);
   });
 
-  it('publishes one version for an add or a removal larger than a batch: a worker never loads half of it', async () => {
+  /** The messages on the changes channel from now on, until `close`. */
+  async function listen(): Promise<{ published: string[]; close(): Promise<unknown> }> {
     const subscriber = redis.duplicate();
     const published: string[] = [];
     subscriber.on('message', (_channel: string, message: string) => published.push(message));
     await subscriber.subscribe(store.channel);
+    return { published, close: () => subscriber.quit() };
+  }
+
+  it('publishes one version for an add or a removal larger than a batch: a worker never loads half of it', async () => {
+    const { published, close } = await listen();
     try {
       const many = Array.from({ length: 20 }, (_, i) => canonicalEntry(`bulk${i}.example`)); // batches of 7
       expect(await store.add('bulk', many, { action: 'review' })).toEqual({ version: 1, added: 20, updated: 0, unchanged: 0, removed: 0 });
@@ -80,8 +86,57 @@ describe('ListStore and ListReplica (real Redis)', () => {
       expect(await store.summary('no-bulk')).toBeUndefined();
       expect(await redis.keys(`${prefix}:list:bulk:staging:*`)).toEqual([]);
     } finally {
-      await subscriber.quit();
+      await close();
     }
+  });
+
+  it('delete removes every key of the list, an import under way included, announces it and says what it deleted; a missing list: undefined', async () => {
+    const { published, close } = await listen();
+    try {
+      await store.add('doomed', entries('evil.example', 'bad.example/kit/'));
+      await store.remove('doomed', entries('evil.example'));
+      await store.import('doomed', Array.from({ length: 20 }, (_, i) => canonicalEntry(`bulk${i}.example`))); // batches of 7: staged
+      // An import under way: staged, not yet committed.
+      const keys = store.keys('doomed');
+      await redis.hset(keys.staging('under-way'), 'd:staged.example', '2026-01-01T00:00:00.000Z {}');
+      await redis.hset(keys.stagingLog('under-way'), 'd:staged.example', '2026-01-01T00:00:00.000Z {}');
+      const before = await redis.keys(`${prefix}*`);
+      const own = before.filter((key) => key.startsWith(`${prefix}:list:doomed:`)).sort();
+      expect(own).toEqual([keys.entries, keys.log, keys.meta, keys.staging('under-way'), keys.stagingLog('under-way')].sort());
+
+      expect(await store.delete('doomed')).toEqual({ name: 'doomed', version: 3, entries: 21 });
+      expect((await redis.keys(`${prefix}*`)).sort()).toEqual(before.filter((key) => !own.includes(key)).sort());
+      expect(await store.names()).not.toContain('doomed');
+      expect(await store.summary('doomed')).toBeUndefined();
+      expect(await waitUntil(async () => published.includes('doomed deleted'), 1000, 10)).toBe(true);
+
+      expect(await store.delete('doomed')).toBeUndefined();
+      expect(await store.delete('never-made')).toBeUndefined();
+      expect(await redis.keys(`${prefix}:list:never-made*`)).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a list deleted and made again starts fresh: version 1, only its own entries, another incarnation for readers of the old one', async () => {
+    await store.add('reborn', entries('old.example', 'older.example'), { action: 'review' });
+    await store.add('reborn', entries('old2.example'));
+    const old = (await store.summary('reborn'))!;
+    await store.delete('reborn');
+    expect(await store.add('reborn', entries('new.example'))).toMatchObject({ version: 1, added: 1 });
+    expect(await store.summary('reborn')).toMatchObject({ version: 1, size: 1, action: 'block' });
+    expect([...(await store.load('reborn'))!.domains.keys()]).toEqual(['new.example']);
+    expect(await store.changesSince('reborn', 0)).toMatchObject({ gap: false, version: 1, changes: [{ op: 'settings' }, { op: 'add', value: 'new.example' }] });
+
+    // A reader holding the old list at version 2, once the new one is past it: a gap (load it
+    // whole), never the new list's records on the old entries; even when both were made in the
+    // same millisecond (same creation time), by the versions' stamps.
+    await store.add('reborn', entries('new2.example'));
+    await store.add('reborn', entries('new3.example'));
+    const held = { createdAt: old.createdAt ?? '', stamp: old.stamp };
+    expect(await store.changesSince('reborn', old.version, held)).toMatchObject({ gap: true, version: 3 });
+    await redis.hset(store.keys('reborn').meta, 'createdAt', held.createdAt);
+    expect(await store.changesSince('reborn', old.version, held)).toMatchObject({ gap: true, version: 3 });
   });
 
   it('gives a list the role its name says: allow-* are allowlists, and a write asking otherwise is refused', async () => {
