@@ -28,9 +28,23 @@
  *   animated WebP     4.5 for the first frame alone, 8.5 when a later frame is decoded: frames
  *                     are blended onto a full-size RGBA canvas, whatever the shrink (a 240-byte
  *                     16383x3000 file took 295 MB for its first frame, 7000x7000 431 MB for two)
+ *   lossless WebP     4: libwebp decodes a still VP8L image whole into ARGB before any row comes
+ *                     out, whatever the shrink on load (a 36 KB 7000x7000 file took 197 MB)
+ *   lossy WebP        nothing without alpha: libwebp streams it, shrunk on load. With an alpha
+ *                     plane, 5: the plane whole (1) and, when it is coded losslessly with more
+ *                     than a palette, its ARGB decode (4): header bytes cannot tell which
  *   HEIF / AVIF       channels x bytes per sample x 6: libheif decodes the whole image, and its
  *                     codec's planes, the RGB conversion and libvips's copy come to about 6x that
  * Peak RSS measured on 7000x7000 images (and 3500x3500 AVIF) came within about 20% of these.
+ * A still WebP's coding is read from its RIFF chunks (readWebpImage: 'VP8L', or 'VP8 ' and whether
+ * an 'ALPH' chunk comes first); when they do not tell, or no bytes are given, it counts as the
+ * costliest, 5. Still WebPs (estimate, rows included / peak RSS growth, without a second decode):
+ *   lossless  7000x7000 228 / 197 MB    6000x6000 171 / 146    4000x4000  82 / 65
+ *             2000x2000  25 /  18       16383x1000 139 / 68 (its rows: libwebp shrinks them on load)
+ *   lossy with alpha coded with transforms       7000x7000 287 / 248    4000x4000 104 / 82
+ *   lossy with alpha as libwebp codes it (a palette)  7000x7000 287 / 57 to 63
+ *   lossy without alpha   7000x7000 32 / 2     16383x1000 74 / 3 (rows only, shrunk on load)
+ * (The estimates with the second decode below are those made with the file's bytes.)
  * All figures with libvips's operation cache off (decode.ts), which otherwise keeps each decode's
  * buffers after it returns, and one libvips thread (sharp's default on glibc).
  *
@@ -65,20 +79,31 @@
  *   width x min(height, 320) x 3
  *                            the rows its resize keeps (measured 150 to 310; a one-row image, one copy)
  *   width x height x 8.5     for a still WebP, the frame libwebp decodes whole without the shrink
- *                            on load (measured 8.2 to 8.6 for the decode alone)
+ *                            on load (measured 8.2 to 8.6 for the decode alone); 13 when that
+ *                            RGBA frame is under 32 MiB (measured up to 12.8): glibc's malloc then
+ *                            keeps the decode's freed buffers in its heap, and RSS keeps them
+ *   less, for a still WebP, what its first decode's whole buffers (above) give back: glibc's
+ *                            malloc unmaps a freed buffer of 32 MiB or more, so the second decode
+ *                            does not add to it (7000x7000 lossless: 197 MB alone, 398 for the
+ *                            second decode alone, 401 for both); a smaller one stays resident
+ *                            (2700x2700 lossless: 31, 107, 140), counted at most 32 MiB a buffer
  * Measured peak RSS growth on 7000x7000 RGBA, transparent outside a disc, before this second
  * decode / with it (estimate with it):
  *   PNG                   62 / 182 MB (196)     interlaced PNG       242 / 365 MB (392)
  *   PNG, orientation 6    61 / 184 MB (196)     deflate TIFF          63 / 219 MB (196)
- *   (GIF, before GIFs were left out: 257 / 395 MB)   lossy WebP            58 / 409 MB (612)
+ *   (GIF, before GIFs were left out: 257 / 395 MB)   lossy WebP            57 / 406 MB (679)
  *   20000x2500 PNG       120 / 207 MB (289)     4000x4000 PNG         37 /  89 MB (76)
- *   3500x3500 AVIF       241 / 251 MB (355)
+ *   3500x3500 AVIF       241 / 251 MB (355)     lossless WebP        197 / 401 MB (646)
+ *   lossy WebP, alpha coded with transforms    248 / 453 MB (679)
  * The TIFF (with or without an orientation) is the one under its estimate: its second decode takes
  * 165 MB alone, 219 after the first, whose freed memory it does not all reuse.
  * A still WebP loses its shrink on load, and costs about 12.8 bytes a pixel up to 25 MP (lossy
- * 4000x4000: 20 / 206 MB (212), 4500x4500: 259 (264), 5000x5000: 320 (322)), less above (5500x5500
- * 285 (386)); at the default budget, one with alpha above about 4500x4500 keeps only its
- * alpha-weighted colours.
+ * 4000x4000: 20 / 206 MB (261), 4500x4500: 259 (318), 5000x5000: 320 (381)), less above (5500x5500
+ * 285 (450)). Measured with the second decode on other sizes (estimate, lossless / lossy with
+ * alpha coded with transforms): 2000x2000 78 (94) / 83 (98), 2700x2700 140 (165) / 148 (172),
+ * 3000x3000 109 (158) / 118 (167), 4000x4000 185 (245) / 202 (261), 6000x6000 297 (489) /
+ * 332 (523). At the default budget, one with alpha above about 4000x4000 (lossless 4200x4200)
+ * keeps only its alpha-weighted colours.
  * The turn of an EXIF orientation is made on the raw RGB: made on the streamed decode it copied the
  * whole RGBA frame into memory first (the PNG of orientation 6 took 366 MB).
  */
@@ -102,10 +127,27 @@ const HEIF_COPIES = 6;
 const GIF_FRAME_BYTES = 4.5;
 /** Bytes a pixel of an animated WebP's canvas: decoding its first frame, or a later one (measured). */
 const WEBP_ANIMATION_BYTES = { first: 4.5, later: 8.5 };
+/**
+ * Bytes a pixel libwebp holds at once decoding a still WebP, whatever the shrink on load (see the
+ * header): a lossless (VP8L) image is decoded whole into ARGB (measured 4.0); a lossy one streams,
+ * but its alpha plane is decoded whole (1), and an alpha plane coded losslessly with transforms
+ * other than a palette alone is decoded into ARGB first (4 more: measured 5.0 with both).
+ */
+const WEBP_STILL_BYTES = { lossless: 4, alphaPlane: 1, alphaArgb: 4 };
+/**
+ * glibc's malloc maps every allocation of 32 MiB or more on its own and unmaps it when it is freed
+ * (its largest mmap threshold), while a smaller one may stay in its heap (measured: a lossless
+ * WebP's 4-byte frame of 2700x2700 stays resident through the next decode, one of 3000x3000 not).
+ */
+const MALLOC_MMAP_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes a pixel of a still WebP decoded at full size, without its shrink on load (measured, see the
+ * header): `heap` when its RGBA frame is under 32 MiB (MALLOC_MMAP_BYTES), whose buffers then stay
+ * resident once freed, through the rest of the decode (measured up to 12.8 for the decode alone).
+ */
+const WEBP_WHOLE_FRAME_BYTES = { mapped: 8.5, heap: 13 };
 /** Rows libvips's resize of an image in memory keeps at most (measured: 150 to 310). */
 const RESIZED_ROWS = 320;
-/** Bytes a pixel of a still WebP decoded at full size, without its shrink on load (measured, see the header). */
-const WEBP_WHOLE_FRAME_BYTES = 8.5;
 /** Copies libvips's stages keep of each row of a short image (measured: about 7 to 9). */
 const ROW_COPIES = 9;
 /** Most rows' worth libvips keeps of a tall image, whatever the shrink (measured: 1,140 to 1,420). */
@@ -127,9 +169,10 @@ export function bytesPerPixel(header: Pick<DecodeHeader, 'channels' | 'depth'>):
 /**
  * The memory of a decode that must hold the whole image, without its rows (streamedRowBytes), or
  * undefined when the decode streams (TIFF: heldTiffDecode). `laterFrame`: a frame after the first
- * is decoded too, which for an animated WebP holds more.
+ * is decoded too, which for an animated WebP holds more. `input`: the file, whose chunks tell how
+ * a still WebP is coded (readWebpImage); without it, or when they do not tell, the costliest coding.
  */
-export function heldWholeDecode(header: DecodeHeader, laterFrame = false): HeldWholeDecode | undefined {
+export function heldWholeDecode(header: DecodeHeader, laterFrame = false, input?: Uint8Array): HeldWholeDecode | undefined {
   const pixels = header.width * header.height;
   const bytesPerSample = BYTES_PER_SAMPLE[header.depth] ?? 8;
   if (header.format === 'png' && header.isProgressive) return { held: 'interlaced PNG', bytes: pixels * header.channels * bytesPerSample };
@@ -138,21 +181,79 @@ export function heldWholeDecode(header: DecodeHeader, laterFrame = false): HeldW
   if (header.format === 'webp' && (header.pages ?? 1) > 1) {
     return { held: 'animated WebP frame', bytes: Math.ceil(pixels * (laterFrame ? WEBP_ANIMATION_BYTES.later : WEBP_ANIMATION_BYTES.first)) };
   }
+  if (header.format === 'webp') return stillWebpDecode(pixels, input === undefined ? undefined : readWebpImage(input));
   if (header.format === 'heif') return { held: 'HEIF/AVIF', bytes: pixels * header.channels * bytesPerSample * HEIF_COPIES };
   return undefined;
 }
 
+/** How a still WebP's image is coded, from its chunks (readWebpImage). */
+export type WebpImage = { coding: 'lossless' } | { coding: 'lossy'; alpha: boolean };
+
+/**
+ * How a still WebP's image is coded, from its RIFF chunk headers alone: the first image chunk,
+ * 'VP8L' (lossless) or 'VP8 ' (lossy), and for a lossy one whether an 'ALPH' chunk (its alpha
+ * plane) comes before it, as an extended file ('VP8X' first) may have. Undefined when the chunks
+ * do not tell: not RIFF WEBP, cut short or a chunk running past the end before the image chunk,
+ * another first chunk, an animation frame ('ANMF'). Never throws.
+ */
+export function readWebpImage(bytes: Uint8Array): WebpImage | undefined {
+  if (bytes.length < 12 || fourCc(bytes, 0) !== 'RIFF' || fourCc(bytes, 8) !== 'WEBP') return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let alpha = false;
+  for (let at = 12; at + 8 <= bytes.length; ) {
+    const id = fourCc(bytes, at);
+    if (id === 'VP8L') return { coding: 'lossless' };
+    if (id === 'VP8 ') return { coding: 'lossy', alpha };
+    // A simple file starts with its image; only an extended one has chunks before it.
+    if ((at === 12 && id !== 'VP8X') || id === 'ANMF') return undefined;
+    if (id === 'ALPH') alpha = true;
+    const size = view.getUint32(at + 4, true);
+    // Chunks are padded to an even size.
+    at += 8 + size + (size % 2);
+  }
+  return undefined;
+}
+
+function fourCc(bytes: Uint8Array, at: number): string {
+  return String.fromCharCode(bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, bytes[at + 3]!);
+}
+
+/**
+ * The buffers libwebp holds whole decoding a still WebP (see WEBP_STILL_BYTES), each at its
+ * largest, in bytes: none for a lossy image without alpha, and for an unread coding the costliest
+ * (a lossy one with alpha, whose two buffers come to more than a lossless image's one).
+ */
+function stillWebpBuffers(pixels: number, image: WebpImage | undefined): number[] {
+  if (image?.coding === 'lossless') return [pixels * WEBP_STILL_BYTES.lossless];
+  if (image?.coding === 'lossy' && !image.alpha) return [];
+  return [pixels * WEBP_STILL_BYTES.alphaPlane, pixels * WEBP_STILL_BYTES.alphaArgb];
+}
+
+function stillWebpDecode(pixels: number, image: WebpImage | undefined): HeldWholeDecode | undefined {
+  const buffers = stillWebpBuffers(pixels, image);
+  if (buffers.length === 0) return undefined;
+  const held = image === undefined ? 'WebP of unread coding' : image.coding === 'lossless' ? 'lossless WebP' : 'WebP alpha plane';
+  return { held, bytes: buffers.reduce((sum, bytes) => sum + bytes, 0) };
+}
+
 /**
  * The memory decode.ts adds for a frame with alpha that must shrink, besides the rows of its
- * decodes: the frame's RGB decoded whole (width x height x 3), the rows of that RGB's resize, and
- * for a still WebP the whole frame libwebp then decodes (see the header). For a TIFF, `format`
- * 'tiff' and the page's size.
+ * decodes and what heldWholeDecode counts: the frame's RGB decoded whole (width x height x 3), the
+ * rows of that RGB's resize, and for a still WebP the whole frame libwebp then decodes (see the
+ * header), less what the first decode's whole buffers gave back before it (`input`, the file, as
+ * for heldWholeDecode: without it, nothing). For a TIFF, `format` 'tiff' and the page's size.
  */
-export function heldStoredRgb(header: Pick<DecodeHeader, 'format' | 'width' | 'height' | 'pages'>): number {
+export function heldStoredRgb(header: Pick<DecodeHeader, 'format' | 'width' | 'height' | 'pages'>, input?: Uint8Array): number {
   const { width, height } = header;
   const rgb = width * height * 3 + width * Math.min(height, RESIZED_ROWS) * 3;
   const stillWebp = header.format === 'webp' && (header.pages ?? 1) <= 1;
-  return rgb + (stillWebp ? Math.ceil(width * height * WEBP_WHOLE_FRAME_BYTES) : 0);
+  if (!stillWebp) return rgb;
+  const image = input === undefined ? undefined : readWebpImage(input);
+  // Each buffer of 32 MiB or more is unmapped when the first decode ends; a smaller one may stay
+  // resident, and so may a buffer that came out smaller than its largest (a palette packs pixels).
+  const givenBack = image === undefined ? 0 : stillWebpBuffers(width * height, image).reduce((sum, bytes) => sum + Math.max(0, bytes - MALLOC_MMAP_BYTES), 0);
+  const frameBytes = width * height * 4 < MALLOC_MMAP_BYTES ? WEBP_WHOLE_FRAME_BYTES.heap : WEBP_WHOLE_FRAME_BYTES.mapped;
+  return rgb + Math.ceil(width * height * frameBytes) - givenBack;
 }
 
 /**

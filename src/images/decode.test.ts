@@ -238,6 +238,22 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
     expect((await decodeImage(webp, { ...budget, maxFrames: 1 })).frames.map((frame) => frame.index)).toEqual([0]);
   });
 
+  it('a still lossless WebP is decoded whole into ARGB, 4 bytes a pixel whatever the shrink: refused under a budget its rows alone fit', async () => {
+    // 1500x1500 RGB: 6.75 MB of rows, all the estimate counted before (a 7000x7000 one took 197 MB, not 32).
+    const lossless = await solid(1500, 1500, 3).webp({ lossless: true, effort: 0 }).toBuffer();
+    expect(lossless.toString('latin1', 12, 16)).toBe('VP8L');
+    const rows = 1500 * 3 * 1500;
+    const budget = { maxDecodeBytes: 12 * 1024 * 1024 };
+    expect(rows).toBeLessThan(budget.maxDecodeBytes);
+    const error = await expectCode(decodeImage(lossless, budget), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ width: 1500, height: 1500, held: 'lossless WebP', decodeBytes: rows + 1500 * 1500 * 4, limitBytes: budget.maxDecodeBytes });
+    expect(error.message).toMatch(/^a 1500x1500 lossless WebP is decoded whole: about \d+ MiB, over the 12 MiB decode memory budget$/);
+    expect((await decodeImage(lossless, { maxDecodeBytes: 24 * 1024 * 1024 })).frames[0]).toMatchObject({ width: 512, height: 512 });
+    // The same pixels, lossy: libwebp shrinks its rows as it decodes them.
+    const lossy = await solid(1500, 1500, 3).webp().toBuffer();
+    expect((await decodeImage(lossy, budget)).frames[0]).toMatchObject({ width: 512, height: 512 });
+  });
+
   it('a GIF frame takes 4.5 bytes a pixel, plus its rows', async () => {
     const gif = await solid(2000, 2000, 3).gif().toBuffer();
     const error = await expectCode(decodeImage(gif, { maxDecodeBytes: 24 * 1024 * 1024 }), 'image_too_many_pixels');

@@ -233,10 +233,10 @@ const STREAMED_ROWS = 'rows';
 function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[], workingSize: number): HeldDecode {
   const { width, height } = metadata;
   const storedRgb = (hasAlpha: boolean, size: { width: number; height: number }): number =>
-    hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...metadata, ...size }) : 0;
+    hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...metadata, ...size }, input) : 0;
   if (metadata.format !== 'tiff') {
     const rows = streamedRowBytes(width, height, bytesPerPixel(metadata));
-    const whole = heldWholeDecode(metadata, pages.some((page) => page > 0));
+    const whole = heldWholeDecode(metadata, pages.some((page) => page > 0), input);
     const storedRgbBytes = storedRgb(metadata.hasAlpha, metadata);
     return { held: whole?.held ?? STREAMED_ROWS, bytes: (whole?.bytes ?? 0) + rows + storedRgbBytes, width, height, ...(storedRgbBytes ? { storedRgbBytes } : {}) };
   }
