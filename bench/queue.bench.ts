@@ -1,10 +1,12 @@
 /**
- * `npm run bench:queue [-- --jobs N --concurrency C --rate R --seconds S]`
+ * `npm run bench:queue [-- --jobs N --concurrency C[,C...] --rounds R --rate R --seconds S]`
  *
  * Throughput: N trivial scan jobs through the fleet as built (worker -> pipeline -> verdict stored) beside
  * a plain BullMQ worker with a no-op processor on N no-op jobs, same Redis, same concurrency, same
- * process, alternating runs. Target: fleet >= 0.7x the no-op throughput.
- * Latency: enqueue-to-verdict p50/p99 at a fixed offered load of R jobs/s for S seconds.
+ * process, alternating runs. Target: fleet >= 0.7x the no-op throughput. Several concurrencies
+ * (`--concurrency 8,16,32,64,128`) are measured one after the other and summed up in a table.
+ * Latency: enqueue-to-verdict p50/p99 at a fixed offered load of R jobs/s for S seconds (at the
+ * first concurrency given).
  */
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -160,6 +162,72 @@ async function latencyAtLoad(rate: number, seconds: number, concurrency: number)
   return { count: latencies.length, p50: at(0.5), p99: at(0.99), max: latencies.at(-1)! };
 }
 
+interface ConcurrencyResult {
+  concurrency: number;
+  noop: number;
+  fleet: number;
+  ratio: number;
+  noopCpu: number;
+  fleetCpu: number;
+  noopRedis: number;
+  fleetRedis: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Paired rounds at one concurrency, printed as they finish. */
+async function measureAt(jobs: number, concurrency: number, rounds: number): Promise<ConcurrencyResult> {
+  console.log(`concurrency ${concurrency}:`);
+  // Paired rounds: each ratio compares two runs made back to back, so load that drifts during
+  // the benchmark (other processes on the machine) moves both sides of a ratio alike.
+  const noop: number[] = [];
+  const fleet: number[] = [];
+  const ratios: number[] = [];
+  cpuPerJob.noop.length = cpuPerJob.fleet.length = redisCpuPerJob.noop.length = redisCpuPerJob.fleet.length = 0;
+  for (let round = 1; round <= rounds; round++) {
+    noop.push(await noopThroughput(jobs, concurrency));
+    fleet.push(await fleetThroughput(jobs, concurrency));
+    ratios.push(fleet.at(-1)! / noop.at(-1)!);
+    console.log(`  round ${round}: no-op BullMQ ${noop.at(-1)!.toFixed(0)} jobs/s, fleet ${fleet.at(-1)!.toFixed(0)} verdicts/s, ratio ${ratios.at(-1)!.toFixed(2)}`);
+  }
+  const result: ConcurrencyResult = {
+    concurrency,
+    noop: median(noop),
+    fleet: median(fleet),
+    ratio: median(ratios),
+    noopCpu: median(cpuPerJob.noop),
+    fleetCpu: median(cpuPerJob.fleet),
+    noopRedis: median(redisCpuPerJob.noop),
+    fleetRedis: median(redisCpuPerJob.fleet),
+  };
+  console.log(
+    `  throughput (medians): no-op ${result.noop.toFixed(0)} jobs/s, fleet ${result.fleet.toFixed(0)} verdicts/s; ` +
+      `median paired ratio ${result.ratio.toFixed(2)} (target >= 0.70: ${result.ratio >= 0.7 ? 'met' : 'NOT met'})`,
+  );
+  console.log(`  worker-process CPU per job (median): no-op ${result.noopCpu.toFixed(1)} µs, fleet ${result.fleetCpu.toFixed(1)} µs (ratio ${(result.noopCpu / result.fleetCpu).toFixed(2)})`);
+  console.log(
+    `  Redis server CPU per job (median, whole server): no-op ${result.noopRedis.toFixed(1)} µs, fleet ${result.fleetRedis.toFixed(1)} µs (ratio ${(result.noopRedis / result.fleetRedis).toFixed(2)})`,
+  );
+  return result;
+}
+
+function printTable(results: ConcurrencyResult[]): void {
+  const rows: Array<[string, (r: ConcurrencyResult) => string]> = [
+    ['no-op jobs/s', (r) => r.noop.toFixed(0)],
+    ['fleet verdicts/s', (r) => r.fleet.toFixed(0)],
+    ['median paired ratio', (r) => r.ratio.toFixed(2)],
+    ['no-op worker CPU µs/job', (r) => r.noopCpu.toFixed(1)],
+    ['fleet worker CPU µs/job', (r) => r.fleetCpu.toFixed(1)],
+    ['no-op Redis CPU µs/job', (r) => r.noopRedis.toFixed(1)],
+    ['fleet Redis CPU µs/job', (r) => r.fleetRedis.toFixed(1)],
+  ];
+  const label = Math.max('concurrency'.length, ...rows.map(([name]) => name.length));
+  const cells = results.map((r) => Math.max(String(r.concurrency).length, ...rows.map(([, cell]) => cell(r).length)));
+  const line = (name: string, values: string[]) => `  ${name.padEnd(label)}  ${values.map((v, i) => v.padStart(cells[i]!)).join('  ')}`;
+  console.log(line('concurrency', results.map((r) => String(r.concurrency))));
+  for (const [name, cell] of rows) console.log(line(name, results.map(cell)));
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -172,36 +240,25 @@ export async function main(args: string[]): Promise<void> {
     },
   });
   const jobs = Number(values.jobs);
-  const concurrency = Number(values.concurrency);
+  const concurrencies = values.concurrency.split(',').map(Number);
   const rounds = Number(values.rounds);
-  console.log(`queue bench: ${jobs} trivial jobs, concurrency ${concurrency}, ${rounds} alternating rounds, Redis ${REDIS_URL}`);
-  await noopThroughput(Math.min(jobs, 1000), concurrency); // warm-up
-  await fleetThroughput(Math.min(jobs, 1000), concurrency);
-  // Paired rounds: each ratio compares two runs made back to back, so load that drifts during
-  // the benchmark (other processes on the machine) moves both sides of a ratio alike.
-  const noop: number[] = [];
-  const fleet: number[] = [];
-  const ratios: number[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    noop.push(await noopThroughput(jobs, concurrency));
-    fleet.push(await fleetThroughput(jobs, concurrency));
-    ratios.push(fleet.at(-1)! / noop.at(-1)!);
-    console.log(`  round ${round}: no-op BullMQ ${noop.at(-1)!.toFixed(0)} jobs/s, fleet ${fleet.at(-1)!.toFixed(0)} verdicts/s, ratio ${ratios.at(-1)!.toFixed(2)}`);
+  if (!Number.isInteger(jobs) || jobs < 1 || !Number.isInteger(rounds) || rounds < 1 || concurrencies.some((c) => !Number.isInteger(c) || c < 1)) {
+    throw new Error('--jobs, --rounds and each --concurrency must be positive integers');
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const ratio = median(ratios);
-  console.log(
-    `throughput (medians): no-op ${median(noop).toFixed(0)} jobs/s, fleet ${median(fleet).toFixed(0)} verdicts/s; ` +
-      `median paired ratio ${ratio.toFixed(2)} (target >= 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`,
-  );
-  const noopCpu = median(cpuPerJob.noop.slice(-rounds));
-  const fleetCpu = median(cpuPerJob.fleet.slice(-rounds));
-  console.log(`worker-process CPU per job (median): no-op ${noopCpu.toFixed(1)} µs, fleet ${fleetCpu.toFixed(1)} µs (ratio ${(noopCpu / fleetCpu).toFixed(2)})`);
-  const noopRedis = median(redisCpuPerJob.noop.slice(-rounds));
-  const fleetRedis = median(redisCpuPerJob.fleet.slice(-rounds));
-  console.log(`Redis server CPU per job (median, whole server): no-op ${noopRedis.toFixed(1)} µs, fleet ${fleetRedis.toFixed(1)} µs (ratio ${(noopRedis / fleetRedis).toFixed(2)})`);
+  console.log(`queue bench: ${jobs} trivial jobs, concurrency ${concurrencies.join(', ')}, ${rounds} alternating rounds each, Redis ${REDIS_URL}`);
+  await noopThroughput(Math.min(jobs, 1000), concurrencies[0]!); // warm-up
+  await fleetThroughput(Math.min(jobs, 1000), concurrencies[0]!);
+  const results: ConcurrencyResult[] = [];
+  for (const concurrency of concurrencies) results.push(await measureAt(jobs, concurrency, rounds));
+  if (results.length > 1) {
+    console.log('summary (medians of paired rounds):');
+    printTable(results);
+  }
 
   const rate = Number(values.rate);
-  const latency = await latencyAtLoad(rate, Number(values.seconds), concurrency);
-  console.log(`latency at ${rate} jobs/s offered for ${values.seconds} s (${latency.count} jobs): enqueue-to-verdict p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`);
+  const latency = await latencyAtLoad(rate, Number(values.seconds), concurrencies[0]!);
+  console.log(
+    `latency at ${rate} jobs/s offered for ${values.seconds} s (${latency.count} jobs, concurrency ${concurrencies[0]}): ` +
+      `enqueue-to-verdict p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`,
+  );
 }
