@@ -4,6 +4,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { manyFramesGif } from '../../scripts/make-fixtures.js';
+import { multiImageHeif } from '../../test/harness/heif.js';
 import { ScanError, type ErrorCode } from '../errors.js';
 import { decodeImage, fromSharpError, MAX_FRAME_INDEX, sampleFrameIndices } from './decode.js';
 
@@ -139,6 +140,31 @@ describe('decodeImage refuses images that must be decoded whole over the memory 
   it('a 4000x4000 AVIF of 524 bytes (libheif holds about 290 MB)', async () => {
     const avif = await solid(4000, 4000, 3).avif({ quality: 30, effort: 0 }).toBuffer();
     await expectRefusedWithoutAllocating(avif, 'HEIF/AVIF');
+  });
+
+  it('a HEIF whose primary image is 64x64 and whose second is 7000x7000 (each image is checked, not only the first)', async () => {
+    const small = await solid(64, 64, 3).avif({ quality: 30, effort: 0 }).toBuffer();
+    const huge = await solid(7000, 7000, 3).avif({ quality: 30, effort: 0 }).toBuffer();
+    const heif = multiImageHeif([small, huge]);
+    expect(await sharp(heif).metadata()).toMatchObject({ format: 'heif', width: 64, height: 64, pages: 2 });
+    await expectRefusedWithoutAllocating(heif, 'HEIF/AVIF');
+    const error = await expectCode(decodeImage(heif), 'image_too_many_pixels');
+    expect(error.detail).toMatchObject({ width: 7000, height: 7000, page: 1 });
+    expect(error.message).toMatch(/7000x7000 HEIF\/AVIF \(page 1\) is decoded whole/);
+    // The same file with a second image that fits decodes both.
+    const both = await decodeImage(multiImageHeif([small, await solid(300, 200, 3).avif({ quality: 30, effort: 0 }).toBuffer()]));
+    expect(both.frames.map((frame) => [frame.width, frame.height])).toEqual([
+      [64, 64],
+      [300, 200],
+    ]);
+  });
+
+  it('a HEIF image past the pixel limit after a small primary one is refused', async () => {
+    const small = await solid(64, 64, 3).avif({ quality: 30, effort: 0 }).toBuffer();
+    const big = await solid(2000, 2000, 3).avif({ quality: 30, effort: 0 }).toBuffer();
+    // Reading the image's header already refuses it (sharp checks the pixel limit there too).
+    await expectCode(decodeImage(multiImageHeif([small, big]), { maxPixels: 1_000_000 }), 'image_too_many_pixels');
+    await expect(decodeImage(multiImageHeif([small, big]), { maxPixels: 4_000_000 })).resolves.toMatchObject({ frameCount: 2 });
   });
 
   it('counts the whole image only for decodes that hold it: the same pixels non-interlaced stream their rows, and fit a budget the interlaced file does not', async () => {

@@ -156,7 +156,18 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   }
   const frameCount = Math.max(1, metadata.pages ?? 1);
   const frameIndices = sampleFrameIndices(frameCount, declaredPixels, limits);
-  const held = heldDecodeMemory(input, metadata, frameIndices, limits.workingSize);
+  // A HEIF's images are each sized on their own and decoded whole: a small primary image must
+  // not vouch for a huge second one, so every sampled one is read and checked before any decode.
+  // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
+  const heifPages = format === 'heif' ? await readLaterPages(input, frameIndices, limits, turn) : new Map<number, Metadata>();
+  for (const [page, header] of heifPages) {
+    const pixels = header.width * header.height;
+    if (!(pixels > 0)) throw new ScanError('image_corrupt', `the header of page ${page} declares no pixels`, { format, page });
+    if (pixels > limits.maxPixels) {
+      throw new ScanError('image_too_many_pixels', undefined, { width: header.width, height: header.height, page, limit: limits.maxPixels });
+    }
+  }
+  const held = heldDecodeMemory(input, metadata, frameIndices, limits.workingSize, heifPages);
   // The second decode for stored colours is what goes over the budget: shrink with alpha weights
   // only (transparent areas black to PDQ), and say so, rather than refuse an image that fits.
   const storedColours = hasStoredColours(format) && held.bytes <= limits.maxDecodeBytes;
@@ -187,7 +198,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   const frames: DecodedFrame[] = [];
   for (const index of frameIndices) {
     // The pages of a TIFF or HEIF may each have their own size: the working size is worked out from the page's.
-    const page = index > 0 && PAGED_FORMATS.has(format) ? await turn.run(() => sharp(input, { ...baseInputOptions(limits), page: index }).metadata()) : metadata;
+    const page = index > 0 && PAGED_FORMATS.has(format) ? (heifPages.get(index) ?? (await readPage(input, index, limits, turn))) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
     const resize = workingResize(upright.width, upright.height, limits.workingSize);
     frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc, orientation: page.orientation ?? 1, resize, storedColours }, limits, turn));
@@ -211,10 +222,22 @@ function hasStoredColours(format: string | undefined): boolean {
   return format !== 'gif';
 }
 
+/** One page's header (sharp's metadata with `page`). */
+function readPage(input: Buffer, page: number, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<Metadata> {
+  return turn.run(() => sharp(input, { ...baseInputOptions(limits), page }).metadata());
+}
+
+/** The headers of the pages after the first among `pages`, by page number. */
+async function readLaterPages(input: Buffer, pages: readonly number[], limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<Map<number, Metadata>> {
+  const headers = new Map<number, Metadata>();
+  for (const page of pages) if (page > 0) headers.set(page, await readPage(input, page, limits, turn));
+  return headers;
+}
+
 interface HeldDecode extends HeldWholeDecode {
   width: number;
   height: number;
-  /** For a TIFF, the page (0 = first) whose decode takes the most. */
+  /** For a TIFF or HEIF, the page (0 = first) whose decode takes the most. */
   page?: number;
   /** Of `bytes`, what decoding a frame with alpha whole again, for its stored RGB, adds (heldStoredRgb). */
   storedRgbBytes?: number;
@@ -225,20 +248,37 @@ const STREAMED_ROWS = 'rows';
 
 /**
  * What the decode will hold at once, from the header: the rows it streams through the shrink,
- * plus the whole image for the formats that need it; for a TIFF, the largest over the pages to be
+ * plus the whole image for the formats that need it; for a HEIF, the largest over the sampled
+ * images (`laterPages` holds the headers of those after the first); for a TIFF, the largest over the pages to be
  * decoded of their rows and what their strips or tiles take (each page has its own layout, which
  * sharp's metadata does not report). A frame with alpha larger than the working size adds the
  * whole frame's RGB, decoded again for its stored colours (decodeFrame, heldStoredRgb).
  */
-function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[], workingSize: number): HeldDecode {
+function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[], workingSize: number, laterPages: ReadonlyMap<number, Metadata>): HeldDecode {
   const { width, height } = metadata;
-  const storedRgb = (hasAlpha: boolean, size: { width: number; height: number }): number =>
-    hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...metadata, ...size }, input) : 0;
+  const storedRgb = (hasAlpha: boolean, size: { width: number; height: number }, header: Metadata = metadata): number =>
+    hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...header, ...size }, input) : 0;
   if (metadata.format !== 'tiff') {
-    const rows = streamedRowBytes(width, height, bytesPerPixel(metadata));
-    const whole = heldWholeDecode(metadata, pages.some((page) => page > 0), input);
-    const storedRgbBytes = storedRgb(metadata.hasAlpha, metadata);
-    return { held: whole?.held ?? STREAMED_ROWS, bytes: (whole?.bytes ?? 0) + rows + storedRgbBytes, width, height, ...(storedRgbBytes ? { storedRgbBytes } : {}) };
+    const heldFor = (header: Metadata, page: number, laterFrame: boolean): HeldDecode => {
+      const rows = streamedRowBytes(header.width, header.height, bytesPerPixel(header));
+      const whole = heldWholeDecode(header, laterFrame, input);
+      const storedRgbBytes = storedRgb(header.hasAlpha, header, header);
+      return {
+        held: whole?.held ?? STREAMED_ROWS,
+        bytes: (whole?.bytes ?? 0) + rows + storedRgbBytes,
+        width: header.width,
+        height: header.height,
+        ...(page > 0 ? { page } : {}),
+        ...(storedRgbBytes ? { storedRgbBytes } : {}),
+      };
+    };
+    // Frames of an animation share the first one's canvas; a HEIF's later pages were read on their own.
+    let largest = heldFor(metadata, 0, pages.some((page) => page > 0));
+    for (const [page, header] of laterPages) {
+      const held = heldFor(header, page, true);
+      if (held.bytes > largest.bytes) largest = held;
+    }
+    return largest;
   }
   // One walk of the directory chain for all the pages, not one per page.
   const layouts = readTiffLayouts(input, pages);
