@@ -24,6 +24,21 @@ describe('hash lists', () => {
     ]);
   });
 
+  it('refuses a hex list line holding more than its hash, rather than dropping the rest (a PDQ quality with it)', async () => {
+    const results = await parse(`${A},3,blank.jpg\n${B} logo\n  ${A}  \n`, 'hex');
+    expect(results).toEqual([
+      { ok: false, bad: { line: 1, reason: expect.stringContaining('a hex list holds one hash a line and this line has more') } },
+      { ok: false, bad: { line: 2, reason: expect.stringContaining('--format csv or --format pdq-photo-hasher') } },
+      { ok: true, entry: expect.objectContaining({ line: 3, id: A }) },
+    ]);
+  });
+
+  it('reads a quality in decimal digits only, and ids from the hash without the spaces around it', async () => {
+    const results = await parse(`hash,quality\n${A},0x50\n${A},8e1\n${A},80.0\n" ${B} ", 80 \n`, 'csv');
+    expect(results.slice(0, 3)).toEqual([2, 3, 4].map((line) => ({ ok: false, bad: { line, reason: expect.stringContaining('quality must be an integer 0-100') } })));
+    expect(results[3]).toEqual({ ok: true, entry: expect.objectContaining({ line: 5, id: B, quality: 80 }) });
+  });
+
   it('reads CSV with a header in any column order, quoted cells and a quality column', async () => {
     const csv = `id,quality,hash,tags\nx1,90,${A},"media_type_photo, bad"\nx2,abc,${B},\nx3,40,${B},\n`;
     const results = await parse(csv, 'csv');

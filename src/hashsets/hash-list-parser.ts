@@ -79,7 +79,7 @@ export class HashListParser {
 
   /** Parses one record (RecordSplitter has left out blank lines and `#` comments); null for the CSV header. */
   parseLine(text: string, line: number): HashLineResult | null {
-    if (this.format === 'hex') return this.entry(line, text.trim().split(/[\s,]/)[0]!, {});
+    if (this.format === 'hex') return this.hexLine(text, line);
     if (this.format === 'pdq-photo-hasher') return this.photoHasherLine(text, line);
 
     const { cells } = parseCsvCells(text);
@@ -104,6 +104,18 @@ export class HashListParser {
       addedBy: cell('addedBy'),
       disabledReason: cell('disabledReason'),
     });
+  }
+
+  /**
+   * A hex list's line: one hash and nothing else. Anything after it (a quality, a label, an id) is
+   * refused rather than dropped: a quality dropped would let the entry past the set's floor.
+   */
+  private hexLine(text: string, line: number): HashLineResult {
+    const [hex, ...rest] = text.trim().split(/[\s,]+/);
+    if (rest.length > 0) {
+      return { ok: false, bad: { line, reason: 'a hex list holds one hash a line and this line has more (for hash,label,id or hash,quality,filename use --format csv or --format pdq-photo-hasher)' } };
+    }
+    return this.entry(line, hex!, {});
   }
 
   /**
@@ -138,15 +150,14 @@ export class HashListParser {
     if (id !== undefined && id.length > MAX_ID_LENGTH) return { ok: false, bad: { line, reason: `id longer than ${MAX_ID_LENGTH} characters` } };
     let quality: number | undefined;
     if (qualityText !== undefined) {
+      // Digits only: Number() would read 0x50, 8e1 and 80.0 as 80.
+      if (!QUALITY.test(qualityText.trim())) return { ok: false, bad: { line, reason: `quality must be an integer 0-100, got ${JSON.stringify(qualityText)}` } };
       quality = Number(qualityText);
-      if (!Number.isInteger(quality) || quality < 0 || quality > 100) {
-        return { ok: false, bad: { line, reason: `quality must be an integer 0-100, got ${JSON.stringify(qualityText)}` } };
-      }
     }
     if (addedAt !== undefined && Number.isNaN(Date.parse(addedAt))) {
       return { ok: false, bad: { line, reason: `added_at must be a date, got ${JSON.stringify(addedAt.slice(0, 80))}` } };
     }
-    const entry: ParsedHashLine = { line, id: id ?? hex.toLowerCase(), hash };
+    const entry: ParsedHashLine = { line, id: id ?? hex.trim().toLowerCase(), hash };
     if (cells.label !== undefined) entry.label = cells.label;
     if (quality !== undefined) entry.quality = quality;
     if (this.hasProvenance) {
@@ -191,8 +202,8 @@ function headerColumns(cells: string[]): Partial<Record<Column, number>> | undef
 /** Bytes of a file's start detectHashListFormat needs at most (its first record is in them). */
 export const FORMAT_SNIFF_BYTES = 64 * 1024;
 
-/** A pdq-photo-hasher line: 64 hex digits, a quality 0-100, a file name. */
-const PHOTO_HASHER_QUALITY = /^(?:100|[0-9]{1,2})$/;
+/** A PDQ quality as written: an integer 0-100 in decimal digits. */
+const QUALITY = /^(?:100|[0-9]{1,2})$/;
 
 /**
  * The format a hash list's first record (blank lines and `#` comments skipped) says it has, or
@@ -211,7 +222,7 @@ export function detectHashListFormat(head: string, algorithm: HashAlgorithm): Ha
   if (first === undefined) return undefined;
   const { cells } = parseCsvCells(first.text);
   if (cells.length >= 2 && headerColumns(cells) !== undefined) return 'csv';
-  if (algorithm === 'pdq' && cells.length === 3 && /^[0-9a-fA-F]{64}$/.test(cells[0]!) && PHOTO_HASHER_QUALITY.test(cells[1]!) && cells[2] !== '') {
+  if (algorithm === 'pdq' && cells.length === 3 && /^[0-9a-fA-F]{64}$/.test(cells[0]!) && QUALITY.test(cells[1]!) && cells[2] !== '') {
     return 'pdq-photo-hasher';
   }
   return undefined;
