@@ -63,6 +63,12 @@ export interface UnfurlHop {
   /** The peer IP address actually connected to. */
   address: string;
   durationMs: number;
+  /**
+   * The response's MIME type as browsers read its Content-Type (Fetch "extract a MIME type": every
+   * header and comma-separated value, the last one that parses wins), serialized: lowercase type,
+   * no spaces (`text/html;charset=utf-8`). Absent when no value parses (or there is no header):
+   * undeclared, so the body is read as possibly HTML.
+   */
   contentType?: string;
   /**
    * Where this hop sends the client next, when it does. `alternate`: where Firefox goes instead,

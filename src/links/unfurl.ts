@@ -10,6 +10,7 @@ import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/
 import { headerText } from './guard/header-text.js';
 import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, sniffHtmlEncoding } from './guard/html-encoding.js';
 import { metaRefreshes, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
+import { extractMimeType, mimeEssence, serializeMimeType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
@@ -47,6 +48,8 @@ interface Run {
   tracker: RedirectTracker;
   /** This chain's cookies only: never shared with another unfurl. */
   cookies: CookieJar;
+  /** Pages (loopKey) this chain reloaded for their own refresh: each is reloaded at most once. */
+  reloaded: Set<string>;
   hostLimiter: HostLimiter;
   request: (url: URL, signal: AbortSignal, timeoutMs: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
 }
@@ -108,11 +111,22 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * The Content-Type of a response as browsers read it (mime-type.ts: every header and
+ * comma-separated value, the last that parses wins), serialized (`text/html;charset=utf-8`);
+ * undefined when it declares none that parses.
+ */
+function responseContentType(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const mime = extractMimeType(headers['content-type']);
+  return mime === null ? undefined : serializeMimeType(mime);
+}
+
 /** HTML, or undeclared (browsers sniff undeclared bodies, and so may a phishing page). */
 function mayBeHtml(contentType: string | undefined): boolean {
-  if (contentType === undefined) return true;
-  const type = contentType.split(';')[0]!.trim().toLowerCase();
-  return type === 'text/html' || type === 'application/xhtml+xml' || type === '';
+  const mime = contentType === undefined ? null : extractMimeType(contentType);
+  if (mime === null) return true;
+  const essence = mimeEssence(mime);
+  return essence === 'text/html' || essence === 'application/xhtml+xml';
 }
 
 async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
@@ -137,7 +151,10 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
   const started = performance.now();
   const response = await run.request(target.url, signal, timeoutMs);
   const { url } = target;
+  const cookiesBefore = run.cookies.version;
   run.cookies.store(url, response.headers['set-cookie']);
+  // A reload of this page sends other cookies only if this response changed them.
+  const cookiesChanged = run.cookies.version !== cookiesBefore;
   const address = run.peers.get(originKey(url.protocol, url.hostname, url.port)) ?? 'unknown';
   const hop: UnfurlHop = {
     url: url.href,
@@ -146,7 +163,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
     address,
     durationMs: 0,
   };
-  const contentType = headerValue(response.headers['content-type']);
+  const contentType = responseContentType(response.headers);
   if (contentType !== undefined) hop.contentType = contentType;
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   if (run.policy.check(address, port).overridden) hop.viaPrivateAddressOverride = true;
@@ -158,7 +175,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
       discardBody(response.body);
       hop.redirect = { kind: 'http', location: resolveLocation(response.headers.location, url).href };
     } else if (run.options.followMetaRefresh ?? true) {
-      await findRefresh(hop, target, response.statusCode, response.headers, response.body, run);
+      await findRefresh(hop, target, response.statusCode, response.headers, response.body, cookiesChanged, run);
     } else {
       discardBody(response.body);
     }
@@ -198,19 +215,26 @@ interface ChosenRefresh {
 }
 
 /**
- * Where a page's refreshes send a browser, set as `hop.redirect` (nothing for a refresh of the
- * page itself). The `Refresh` header counts first (it is read before the document), then every
- * meta refresh in an HTML body (within the body cap), the body decoded in the page's encoding
- * (see html-encoding.ts) and each URL parsed with it. A refresh whose content is invalid or whose
- * URL does not parse is ignored, as browsers ignore it.
+ * Where a page's refreshes send a browser, set as `hop.redirect`. The `Refresh` header counts
+ * first (it is read before the document), then every meta refresh in an HTML body (within the
+ * body cap), the body decoded in the page's encoding (see html-encoding.ts) and each URL parsed
+ * with it. A refresh whose content is invalid or whose URL does not parse is ignored, as browsers
+ * ignore it. The page is HTML by its Content-Type as browsers read it (responseContentType), or
+ * when it declares none.
+ *
+ * A refresh of the page itself (no URL, or the page's own URL) reloads it: that is a move only
+ * when this response changed the chain's cookies (`cookiesChanged`: a cookie gate that sets a
+ * cookie and reloads, the reload getting another answer), and only once a page. It is then
+ * followed like an HTTP redirect to the same URL; otherwise the reload would send the same
+ * request again (or the page reloads itself over and over), and the chain ends at the page.
  *
  * Browsers do not agree on which of several refreshes wins: the HTML standard (and Firefox) act
  * on the first valid one, a reload included, and ignore the rest; Chromium and WebKit act on the
  * one with the shortest delay, the later one on a tie, and cut some URLs differently (see
  * MetaRefresh.chromiumUrl). Both outcomes are covered where one chain can: when one of them only
- * reloads the page (already in the chain), the other's target is followed; when they send
- * browsers to two different pages, Chromium's and WebKit's (most browsers) is followed and a
- * warning names the other.
+ * reloads the page (already in the chain, and no cookie changed), the other's target is followed;
+ * when they send browsers to two different pages (a reload that changed cookies counts as one),
+ * Chromium's and WebKit's (most browsers) is followed and a warning names the other.
  */
 async function findRefresh(
   hop: UnfurlHop,
@@ -218,9 +242,10 @@ async function findRefresh(
   status: number,
   headers: Record<string, string | string[] | undefined>,
   body: Readable,
+  cookiesChanged: boolean,
   run: Run,
 ): Promise<void> {
-  const contentType = headerValue(headers['content-type']);
+  const contentType = hop.contentType; // as browsers read it: responseContentType
   let html = '';
   let encoding: string;
   let networkError: unknown;
@@ -266,7 +291,7 @@ async function findRefresh(
   if (header !== undefined) consider(parseRefreshContent(headerText(header), 'header'), 'refresh-header');
   for (const refresh of metaRefreshes(html)) consider(refresh, 'meta-refresh');
 
-  const chosen = chooseRefresh(candidates, target.url, run);
+  const chosen = chooseRefresh(candidates, target.url, cookiesChanged, run);
   if (chosen) {
     hop.redirect = { kind: chosen.kind, location: chosen.location.href, delaySeconds: chosen.refresh.delaySeconds, ...(chosen.alternate && { alternate: chosen.alternate.href }) };
     return;
@@ -276,8 +301,11 @@ async function findRefresh(
   if (networkError !== undefined) throw toNetworkError(networkError, { url: target.url.href });
 }
 
-/** The refresh to follow among `candidates` (in document order), or undefined: see findRefresh. */
-function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, run: Run): (ChosenRefresh & { alternate?: URL }) | undefined {
+/**
+ * The refresh to follow among `candidates` (in document order), or undefined: see findRefresh.
+ * `reloadMoves`: a refresh of the page itself counts as a move (the page changed the cookies).
+ */
+function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, reloadMoves: boolean, run: Run): (ChosenRefresh & { alternate?: URL }) | undefined {
   // The standard (Firefox): the first whose URL parses.
   const firstValid = candidates.find((candidate) => candidate.location !== undefined);
   const first = firstValid && { refresh: firstValid.refresh, kind: firstValid.kind, location: firstValid.location! };
@@ -288,9 +316,17 @@ function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, run: 
     if (soonest === undefined || refresh.exactDelaySeconds <= soonest.refresh.exactDelaySeconds) soonest = { refresh, kind, location: chromiumLocation };
   }
   const pageKey = loopKey(page);
-  const moves = (chosen: ChosenRefresh | undefined): chosen is ChosenRefresh => chosen !== undefined && loopKey(chosen.location) !== pageKey;
-  if (!moves(first)) return moves(soonest) ? soonest : undefined;
-  if (!moves(soonest) || loopKey(soonest.location) === loopKey(first.location)) return first;
+  // One reload a page: a gate needs one, and a page that sets a new cookie every time it
+  // auto-reloads (a rotating session cookie and a 300 s refresh) ends quietly, not at the limit.
+  const reloads = reloadMoves && !run.reloaded.has(pageKey);
+  // loopKey ignores the fragment: a refresh to `#top` of the page counts as one to the page itself.
+  const moves = (chosen: ChosenRefresh | undefined): chosen is ChosenRefresh => chosen !== undefined && (reloads || loopKey(chosen.location) !== pageKey);
+  const followed = (chosen: ChosenRefresh): ChosenRefresh => {
+    if (loopKey(chosen.location) === pageKey) run.reloaded.add(pageKey);
+    return chosen;
+  };
+  if (!moves(first)) return moves(soonest) ? followed(soonest) : undefined;
+  if (!moves(soonest) || loopKey(soonest.location) === loopKey(first.location)) return followed(first);
   run.result.warnings.push(
     `refreshes at ${page.href} send browsers to different pages: Chromium and WebKit to ${soonest.location.href} (followed), Firefox to ${first.location.href} (matched, not fetched)`,
   );
@@ -349,6 +385,7 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     peers,
     tracker: new RedirectTracker(options.maxRedirects ?? DEFAULT_MAX_REDIRECTS),
     cookies,
+    reloaded: new Set(),
     hostLimiter: options.hostLimiter ?? processHostLimiter(),
     request: async (url, signal, timeoutMs) => {
       const cookie = cookies.header(url);

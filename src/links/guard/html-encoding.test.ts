@@ -33,6 +33,19 @@ describe('contentTypeCharset', () => {
   it.each([[undefined], ['text/html'], ['text/html; charset'], ['text/html; xcharset=gbk']])('%j has none', (value) => {
     expect(contentTypeCharset(value)).toBeUndefined();
   });
+
+  it.each<[string | string[], string | undefined]>([
+    // Read from the type browsers extract from every header and value: the last that parses.
+    [['text/html; charset=gbk', 'text/plain; charset=koi8-r'], 'koi8-r'],
+    ['text/plain; charset=koi8-r, text/html', undefined],
+    ['text/html; charset=gbk, text/html', 'gbk'],
+    [['text/html; charset=gbk', 'x/x', 'text/html'], undefined],
+    ['text/html; charset="a,b"', 'a,b'],
+    ['text/html; charset=gbk, bogus', 'gbk'],
+    ['bogus; charset=gbk', undefined],
+  ])('%j -> %j (several values)', (value, expected) => {
+    expect(contentTypeCharset(value)).toBe(expected);
+  });
 });
 
 describe('prescanEncoding (HTML prescan of the first 1024 bytes)', () => {
@@ -81,6 +94,8 @@ describe('sniffHtmlEncoding', () => {
     expect(sniffHtmlEncoding(Buffer.concat([Buffer.from([0xfe, 0xff]), html]), 'text/html; charset=gbk')).toEqual({ encoding: 'utf-16be', source: 'bom' });
     expect(sniffHtmlEncoding(html, 'text/html; charset=gbk')).toEqual({ encoding: 'gbk', source: 'content-type' });
     expect(sniffHtmlEncoding(html, 'text/html; charset=bogus')).toEqual({ encoding: 'koi8-r', source: 'meta' });
+    expect(sniffHtmlEncoding(html, ['text/html; charset=gbk', 'text/html'])).toEqual({ encoding: 'gbk', source: 'content-type' });
+    expect(sniffHtmlEncoding(html, 'text/html; charset=gbk, text/plain, text/html')).toEqual({ encoding: 'koi8-r', source: 'meta' });
     expect(sniffHtmlEncoding(bytes('caf\xe9'), 'text/html')).toEqual({ encoding: 'windows-1252', source: 'default' });
     expect(sniffHtmlEncoding(Buffer.from('café'), undefined)).toEqual({ encoding: 'utf-8', source: 'default' });
   });

@@ -1,3 +1,5 @@
+import { extractMimeType } from './mime-type.js';
+
 /**
  * The character encoding of an HTML page, as a browser determines it (HTML "determining the
  * character encoding"), the page's text in that encoding, and URLs parsed with it (URL standard:
@@ -15,9 +17,10 @@
  *
  * Not modelled: a `<meta charset>` after the first 1024 bytes (Chromium still honours one in the
  * `<head>`, Firefox does not), an `<?xml encoding?>` declaration, locale-specific fallbacks and
- * detectors' guesses of legacy CJK and Cyrillic encodings for undeclared pages, encodings Node's
- * ICU lacks (ISO-8859-16: read as undeclared), and several Content-Type headers. Query encoding
- * is exact for UTF-8, UTF-16 (UTF-8 queries) and every single-byte encoding (windows-125x,
+ * detectors' guesses of legacy CJK and Cyrillic encodings for undeclared pages, and encodings
+ * Node's ICU lacks (ISO-8859-16: read as undeclared). Several Content-Type headers or values are
+ * read as browsers read them (the last one that parses wins: see mime-type.ts). Query encoding is
+ * exact for UTF-8, UTF-16 (UTF-8 queries) and every single-byte encoding (windows-125x,
  * ISO-8859-x, KOI8, macintosh...); the multi-byte legacy encodings (Shift_JIS, EUC-JP,
  * ISO-2022-JP, GBK, gb18030, Big5, EUC-KR) get a UTF-8 query, as Node has no encoder for them:
  * their path and host are right, their non-ASCII query characters are not.
@@ -100,43 +103,12 @@ export function getEncoding(label: string): string | undefined {
 }
 
 /**
- * The `charset` parameter of a Content-Type value, parsed as the MIME Sniffing standard parses
- * parameters (names case-insensitive, the first of a name wins, a quoted-string unescaped).
+ * The `charset` parameter of the MIME type a browser reads from the Content-Type header value(s)
+ * (Fetch "extract a MIME type": the last value that parses wins, see mime-type.ts), or undefined
+ * when there is none (or no value parses).
  */
-export function contentTypeCharset(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
-  const isHttpSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
-  const n = contentType.length;
-  let i = contentType.indexOf(';');
-  const seen = new Set<string>();
-  while (i >= 0 && i < n) {
-    i++; // past `;`
-    while (isHttpSpace(contentType[i])) i++;
-    const nameStart = i;
-    while (i < n && contentType[i] !== ';' && contentType[i] !== '=') i++;
-    const name = asciiLower(contentType.slice(nameStart, i));
-    if (i >= n) break;
-    if (contentType[i] === ';') continue;
-    i++; // past `=`
-    let value = '';
-    if (contentType[i] === '"') {
-      i++;
-      while (i < n && contentType[i] !== '"') {
-        if (contentType[i] === '\\' && i + 1 < n) i++;
-        value += contentType[i++];
-      }
-      while (i < n && contentType[i] !== ';') i++;
-    } else {
-      const valueStart = i;
-      while (i < n && contentType[i] !== ';') i++;
-      value = trim(contentType.slice(valueStart, i), isHttpSpace, false);
-      if (value === '') continue;
-    }
-    if (seen.has(name)) continue;
-    seen.add(name);
-    if (name === 'charset') return value;
-  }
-  return undefined;
+export function contentTypeCharset(contentType: string | readonly string[] | undefined): string | undefined {
+  return extractMimeType(contentType)?.parameters.get('charset');
 }
 
 /**
@@ -306,9 +278,10 @@ function isUtf8(bytes: Uint8Array, cut: boolean): boolean {
 
 /**
  * The encoding of an HTML page whose first bytes are `bytes`: all of it, or (`truncated`) the part
- * read, which may end in the middle of a character.
+ * read, which may end in the middle of a character. `contentType`: its Content-Type header
+ * value(s), or the type extracted from them (see contentTypeCharset).
  */
-export function sniffHtmlEncoding(bytes: Uint8Array, contentType: string | undefined, truncated = false): PageEncoding {
+export function sniffHtmlEncoding(bytes: Uint8Array, contentType: string | readonly string[] | undefined, truncated = false): PageEncoding {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { encoding: 'utf-8', source: 'bom' };
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return { encoding: 'utf-16be', source: 'bom' };
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return { encoding: 'utf-16le', source: 'bom' };
