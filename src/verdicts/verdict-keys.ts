@@ -19,3 +19,17 @@ export function verdictKeys(prefix: string): VerdictKeys {
     verdict: (jobId) => `${prefix}:verdict:${jobId}`,
   };
 }
+
+/**
+ * The identity a job's verdict goes by: its jobId, unless BullMQ numbered the job itself (added
+ * raw to a queue without a jobId, it gets the queue's counter: "1", "2", ...). Each queue counts
+ * on its own, so the first such job of `links` and of `images` are both "1"; their verdicts go by
+ * `links:1` and `images:1` instead. No other jobId collides with that: the client refuses
+ * all-digit ids and any ':', and BullMQ itself accepts a ':' in a custom id only twice over
+ * (`a:b:c`), never once, as here (queue names cannot hold one). Every place that names a job's
+ * verdict (its `jobId` field, its key, its stream entry, its announcement, the failed-job sweep's
+ * lookups) goes through this.
+ */
+export function verdictJobId(queue: string, jobId: string): string {
+  return /^\d+$/.test(jobId) ? `${queue}:${jobId}` : jobId;
+}

@@ -1,9 +1,38 @@
 import { Job, type Queue } from 'bullmq';
+import type { FleetConfig } from '../config/config.js';
 import type { RedisClient } from '../runtime/redis.js';
+import { verdictJobId } from '../verdicts/verdict-keys.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
 
+/** How far the clocks of two workers may differ (BullMQ stamps a failed job with its worker's clock). */
+const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * How much longer than the sweep window (the verdict retention) a verdict key must live. A job can
+ * fail for good after its verdict was stored: its worker stored the verdict and died before
+ * completing it, and the runs after that died too, until the stalled checker failed it. Such a
+ * job enters the window only when it failed, so its verdict key must outlive the window by that
+ * delay: each of its maxStalledCount + 1 stalls takes at most a lock duration (the lock to expire)
+ * and a stalled interval (the checker to see it); clock skew between the worker that failed it
+ * and the one sweeping comes on top. (Time a stalled job spent waiting in a backlog is not covered.)
+ * Keeping the key longer is simpler than shortening the window, which would leave a small
+ * retention no window at all: the window stays the retention, always positive.
+ */
+export function verdictKeyMarginMs(config: Pick<FleetConfig, 'lockDurationMs' | 'stalledIntervalMs' | 'maxStalledCount'>): number {
+  return (config.maxStalledCount + 1) * (config.lockDurationMs + config.stalledIntervalMs) + CLOCK_SKEW_MS;
+}
+
+/** Seconds a worker keeps a verdict key: the retention plus the sweep margin (verdictKeyMarginMs). */
+export function verdictKeySeconds(config: Pick<FleetConfig, 'verdictRetentionSeconds' | 'lockDurationMs' | 'stalledIntervalMs' | 'maxStalledCount'>): number {
+  return config.verdictRetentionSeconds + Math.ceil(verdictKeyMarginMs(config) / 1000);
+}
+
 export interface FailedJobSweeperOptions {
-  /** How far back failed jobs are owed a verdict: the verdict retention (older verdicts have expired). */
+  /**
+   * How far back failed jobs are owed a verdict: the verdict retention. Verdict keys must live
+   * longer than this by verdictKeyMarginMs, or a job failed after its verdict was stored could
+   * be found here without it and given a second verdict.
+   */
   windowMs: number;
   /** Failed jobs checked per sweep at most; a backlog is worked through over several sweeps. */
   maxPerSweep?: number;
@@ -39,7 +68,7 @@ export class FailedJobSweeper {
     private readonly options: FailedJobSweeperOptions,
   ) {
     this.maxPerSweep = options.maxPerSweep ?? 5_000;
-    this.clockSkewMs = options.clockSkewMs ?? 60_000;
+    this.clockSkewMs = options.clockSkewMs ?? CLOCK_SKEW_MS;
   }
 
   /** Checks failed jobs from the watermark on; returns how many were given a verdict. */
@@ -54,7 +83,8 @@ export class FailedJobSweeper {
       const page = await this.redis.zrangebyscore(this.queue.toKey('failed'), from, '+inf', 'WITHSCORES', 'LIMIT', offset, PAGE);
       const ids = page.filter((_, i) => i % 2 === 0);
       const finishedAt = page.filter((_, i) => i % 2 === 1).map(Number);
-      const present = await this.store.has(ids);
+      // Verdicts go by verdictJobId: a job BullMQ numbered itself by its queue and number.
+      const present = await this.store.has(ids.map((id) => verdictJobId(this.queue.name, id)));
       for (const [i, id] of ids.entries()) {
         lastChecked = finishedAt[i]!;
         if (present[i]) continue;

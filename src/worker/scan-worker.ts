@@ -10,12 +10,14 @@ import { readBacklog, type Backlog } from '../ops/backlog.js';
 import type { FleetMetrics } from '../ops/metrics.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import { withDeadline } from '../runtime/deadline.js';
+import { runScript } from '../runtime/redis-script.js';
 import type { Logger } from '../runtime/logger.js';
 import type { LivenessTarget, ProbedClient } from '../ops/redis-liveness.js';
 import { isRedisCluster, redisAddress, type RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
+import { verdictJobId } from '../verdicts/verdict-keys.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
-import { FailedJobSweeper } from './failed-job-sweeper.js';
+import { FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
 import { RepeatedErrorLog } from './repeated-log.js';
 
 export interface ScanWorkerOptions {
@@ -44,6 +46,22 @@ const STALLED_MESSAGE = /stalled more than allowable limit/i;
 export const ATTEMPT_END_FIELD = 'abuseScanAttemptEndedAt';
 /** How long noting or reading an attempt's end may take before the queue wait is left unknown. */
 const ATTEMPT_END_DEADLINE_MS = 1000;
+/**
+ * Notes an attempt's end (see ATTEMPT_END_FIELD) only while the attempt still holds its job's lock
+ * and the job's hash exists. An attempt that lost the lock (its worker froze past the lock
+ * duration) may find its job run, completed and removed by another worker meanwhile: a plain HSET
+ * would then create the job's key anew, holding only this field and no TTL, and the client would
+ * take the jobId for a job that exists and refuse that content for good.
+ * KEYS: the job's lock key, the job's hash. ARGV: the attempt's lock token, the field, its value.
+ * Returns 1 (noted) or 0 (the lock is not the attempt's, or the job is gone).
+ */
+const NOTE_WHILE_LOCKED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+`;
 
 /** Why abandon() aborts the scans in flight; shared, so an abort captures no stack. */
 const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
@@ -80,7 +98,8 @@ export class ScanWorker {
     const { config, connection } = options;
     this.store = new VerdictStore(connection, {
       prefix: config.prefix,
-      retentionSeconds: config.verdictRetentionSeconds,
+      // Past the retention by the failed-job sweep's margin: see verdictKeySeconds.
+      retentionSeconds: verdictKeySeconds(config),
       streamMaxLength: config.verdictStreamMaxLength,
     });
     this.emitter = new VerdictEmitter(this.store);
@@ -187,7 +206,8 @@ export class ScanWorker {
 
   private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>, token: string | undefined): Promise<ScanResult> {
     const { config, pipeline, metrics } = this.options;
-    const jobId = job.id ?? 'unknown';
+    // What the verdict goes by: the jobId, queue-qualified when BullMQ numbered the job itself.
+    const jobId = verdictJobId(queue, job.id ?? 'unknown');
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= (job.opts.attempts ?? 1);
     const started = Date.now();
@@ -209,7 +229,7 @@ export class ScanWorker {
         const error = toScanError(thrown);
         if (!error.permanent && !finalAttempt) {
           metrics.retries.inc({ queue });
-          await this.noteAttemptEnd(job);
+          await this.noteAttemptEnd(job, token);
           throw error;
         }
         jobError = error.permanent ? error : exhausted(error);
@@ -224,7 +244,7 @@ export class ScanWorker {
       // Stored only while this attempt still holds the job: after a freeze past the lock duration
       // the job runs again elsewhere, and this attempt's verdict (its unfurls timed out during the
       // freeze, say) must not take the place of that run's.
-      const outcome = await this.emitter.emit(verdict, token === undefined ? undefined : { key: `${this.jobKey(job)}:lock`, token });
+      const outcome = await this.emitter.emit(verdict, token === undefined ? undefined : { key: this.lockKey(job), token });
       if (outcome === 'stale') throw new LockLostError(jobId);
       if (outcome === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
@@ -269,17 +289,31 @@ export class ScanWorker {
     }
   }
 
-  /** Notes when this attempt ended, for the retry's queue wait (best effort, bounded). */
-  private async noteAttemptEnd(job: Job): Promise<void> {
+  /**
+   * Notes when this attempt ended, for the retry's queue wait (best effort, bounded), only while it
+   * holds the job's lock (NOTE_WHILE_LOCKED): never without its token, which it could not check.
+   */
+  private async noteAttemptEnd(job: Job, token: string | undefined): Promise<void> {
+    if (token === undefined) return;
     const value = `${job.attemptsStarted ?? job.attemptsMade + 1}:${Date.now()}`;
-    await withDeadline(this.options.connection.hset(this.jobKey(job), ATTEMPT_END_FIELD, value), ATTEMPT_END_DEADLINE_MS, () => new Error('no answer')).catch(() => undefined);
+    const noted = runScript(this.options.connection, NOTE_WHILE_LOCKED, [this.lockKey(job), this.jobKey(job)], [token, ATTEMPT_END_FIELD, value]);
+    await withDeadline(noted, ATTEMPT_END_DEADLINE_MS, () => new Error('no answer')).catch(() => undefined);
   }
 
   private jobKey(job: Job): string {
     return `${job.queueQualifiedName}:${job.id}`;
   }
 
-  /** Every stalled interval, gives a verdict to failed jobs that lack one (store-once dedups). */
+  /** BullMQ's lock of a job: holds the token of the attempt that runs it. */
+  private lockKey(job: Job): string {
+    return `${this.jobKey(job)}:lock`;
+  }
+
+  /**
+   * Every stalled interval, gives a verdict to failed jobs that lack one (store-once dedups). It
+   * looks back the verdict retention; verdict keys live longer than that (verdictKeySeconds), so a
+   * job failed after its verdict was stored still finds that verdict there.
+   */
   private startSweeping(): void {
     const { config, connection } = this.options;
     const sweepers = this.queues.map((queue) => ({
@@ -319,7 +353,8 @@ export class ScanWorker {
     const cause = STALLED_MESSAGE.test(error.message) ? new ScanError('job_stalled', error.message) : exhausted(toScanError(error));
     try {
       // No attempt of this process ran the job: its timings are unknown (total 0, no queueWait).
-      const verdict = errorVerdict(job.data, { jobId: job.id ?? 'unknown', attempt: job.attemptsMade }, cause, config.policy, pipeline.versions(), { validation: this.validation });
+      const jobId = verdictJobId(queue, job.id ?? 'unknown');
+      const verdict = errorVerdict(job.data, { jobId, attempt: job.attemptsMade }, cause, config.policy, pipeline.versions(), { validation: this.validation });
       if ((await this.emitter.emit(verdict)) === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });
