@@ -1,3 +1,4 @@
+import { asciiLower, trim } from './ascii-text.js';
 import { extractMimeType } from './mime-type.js';
 
 /**
@@ -72,19 +73,6 @@ const SINGLE_BYTE: ReadonlySet<string> = new Set([
 
 function isAsciiWhitespace(c: number | string | undefined): boolean {
   return c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x20 || c === '\t' || c === '\n' || c === '\f' || c === '\r' || c === ' ';
-}
-
-function asciiLower(text: string): string {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}
-
-/** `text` without the leading and trailing characters `strip` takes (no regex: a long run cannot backtrack). */
-function trim(text: string, strip: (c: string | undefined) => boolean, leading = true): string {
-  let start = 0;
-  let end = text.length;
-  while (leading && start < end && strip(text[start])) start++;
-  while (end > start && strip(text[end - 1])) end--;
-  return text.slice(start, end);
 }
 
 /**

@@ -16,6 +16,7 @@
  * text), and script-data escapes (`<!--<script>` inside a script).
  */
 import { decodeHTMLAttribute } from 'entities';
+import { asciiLower } from './ascii-text.js';
 
 export interface MetaRefresh {
   /** Delay in whole seconds, as the HTML standard reads it (we never wait: the target is followed at once). */
@@ -96,11 +97,6 @@ function isSpace(c: string | undefined): boolean {
 
 function isAsciiAlpha(c: string | undefined): boolean {
   return c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
-}
-
-/** ASCII-only lowercasing: keeps every index (String#toLowerCase turns 'İ' into two units). */
-function asciiLower(text: string): string {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
 }
 
 interface Tag {

@@ -1,3 +1,5 @@
+import { asciiLower, trim } from './ascii-text.js';
+
 /**
  * The MIME type of a response as a browser reads its Content-Type header(s): Fetch "extract a
  * MIME type" (https://fetch.spec.whatwg.org/#concept-header-extract-mime-type) over MIME Sniffing
@@ -37,19 +39,6 @@ function isTokenString(text: string): boolean {
 /** HTTP quoted-string token code points: tab, U+0020-U+007E, U+0080-U+00FF. */
 function isQuotedStringTokenString(text: string): boolean {
   return /^[\t\x20-\x7e\x80-\xff]*$/.test(text);
-}
-
-function asciiLower(text: string): string {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}
-
-/** `text` without leading and trailing characters `strip` takes (no regex: a long run cannot backtrack). */
-function trim(text: string, strip: (c: string | undefined) => boolean, leading = true): string {
-  let start = 0;
-  let end = text.length;
-  while (leading && start < end && strip(text[start])) start++;
-  while (end > start && strip(text[end - 1])) end--;
-  return text.slice(start, end);
 }
 
 /**
