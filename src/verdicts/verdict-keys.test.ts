@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { consumedVerdictSchema, verdictSchema, VERDICT_SCHEMA_VERSION } from '../jobs/verdict-schema.js';
+import { sampleVerdict } from '../../test/harness/verdicts.js';
+import { consumedVerdictSchema, verdictSchema } from '../jobs/verdict-schema.js';
 import { jobIdForContent } from '../queues/scan-queue.js';
 import { verdictJobId, verdictKeys } from './verdict-keys.js';
 
@@ -21,21 +22,7 @@ describe('verdictJobId', () => {
   });
 
   it('is accepted as a verdict jobId by the schemas workers write and consumers read', () => {
-    const verdict = {
-      schemaVersion: VERDICT_SCHEMA_VERSION,
-      jobId: verdictJobId('links', '1'),
-      contentId: 'c',
-      surface: 's',
-      decision: 'allow',
-      reasons: [],
-      signals: [],
-      items: [],
-      errors: [],
-      timings: { total: 1 },
-      versions: { scanner: 'test', lists: {}, hashSets: {}, models: {} },
-      attempt: 1,
-      createdAt: new Date(0).toISOString(),
-    };
+    const verdict = sampleVerdict(verdictJobId('links', '1'));
     expect(verdictSchema.parse(verdict).jobId).toBe('links:1');
     expect(consumedVerdictSchema.parse(verdict).jobId).toBe('links:1');
   });
