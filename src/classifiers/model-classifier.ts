@@ -8,10 +8,10 @@ import type { CanonicalUrl } from '../links/canonicalize.js';
 import { imageSample, imageSampleDims } from './image-input.js';
 import { readVerifiedModel, type ImageInputSpec, type LoadedManifest, type ModelEntry } from './manifest.js';
 import { scoreOutput, type ModelScore } from './model-score.js';
-import { SessionPool, type SessionPoolOptions } from './session-pool.js';
+import { OutputShapeError, SessionPool, type SessionPoolOptions } from './session-pool.js';
 import { URL_FEATURE_DIMENSION, URL_FEATURES_VERSION, urlFeatures } from './url-features.js';
 
-export type PoolOptions = Pick<SessionPoolOptions, 'size' | 'intraOpThreads' | 'maxBatch' | 'lingerMs'>;
+export type PoolOptions = Pick<SessionPoolOptions, 'size' | 'intraOpThreads' | 'maxBatch' | 'lingerMs' | 'runTimeoutMs' | 'restartDelayMs'>;
 
 abstract class ModelClassifier {
   protected constructor(
@@ -37,32 +37,61 @@ abstract class ModelClassifier {
   }
 
   /**
-   * Starts the model's pool and runs an all-zero sample through it, then two stacked into one
-   * batch when the pool batches: a model whose input shape or output width differs from the
-   * manifest's, or whose graph cannot take a batch, would otherwise fail (or mislabel) every job,
-   * found only at run time. Refused with `model_integrity`.
+   * Starts the model's pool and checks it on samples before any job: an all-zero sample, then,
+   * when the pool batches, two different samples (zeros and a fixed pattern) stacked into one
+   * batch, whose rows must each equal that sample's own run. A model whose input shape or output
+   * width differs from the manifest's, whose graph cannot take a batch, or whose output mixes the
+   * samples of a batch (a [labels, N] output, no batch axis, an op across the batch) would
+   * otherwise fail or mislabel every job, found only at run time. Refused with `model_integrity`.
    */
   protected static async startPool(entry: ModelEntry, options: SessionPoolOptions): Promise<SessionPool> {
-    const pool = await SessionPool.start(options);
-    const zeros = new Float32Array(options.sampleDims.reduce((a, b) => a * b, 1));
-    let problem: string | undefined;
-    try {
-      const row = await pool.run(zeros);
-      if (row.length !== entry.labels.length) problem = `its output '${entry.output.name}' has ${row.length} values per sample, the manifest lists ${entry.labels.length} labels`;
-    } catch (error) {
-      problem = `a sample shaped [${options.sampleDims.join(', ')}] as the manifest's input describes failed: ${(error as Error).message}`;
-    }
-    if (problem === undefined && pool.maxBatch > 1) {
-      try {
-        // Submitted together, they wait for each other and run as one batch.
-        await Promise.all([pool.run(zeros), pool.run(zeros)]);
-      } catch (error) {
-        problem = `one sample runs but a batch of 2 fails (the graph's batch dimension must be dynamic): ${(error as Error).message}`;
-      }
-    }
+    const pool = await SessionPool.start({ outputLength: entry.labels.length, ...options });
+    const problem = await ModelClassifier.loadCheck(entry, pool, options.sampleDims);
     if (problem === undefined) return pool;
     await pool.close();
     throw new ScanError('model_integrity', `model ${entry.id}@${entry.version}: ${problem}; refusing to load it`, { model: entry.id });
+  }
+
+  /** What is wrong with the model in `pool`, if anything (see startPool). */
+  private static async loadCheck(entry: ModelEntry, pool: SessionPool, sampleDims: number[]): Promise<string | undefined> {
+    const output = `its output '${entry.output.name}'`;
+    const zeros = new Float32Array(sampleDims.reduce((a, b) => a * b, 1));
+    const pattern = probeSample(zeros.length);
+    const alone: Float32Array[] = [];
+    for (const sample of [zeros, pattern]) {
+      try {
+        alone.push(await pool.run(sample));
+      } catch (error) {
+        if (error instanceof OutputShapeError && error.dims[0] === 1 && error.dims.length > 1) {
+          return `${output} has ${error.dims.slice(1).reduce((a, b) => a * b, 1)} values per sample, the manifest lists ${entry.labels.length} labels`;
+        }
+        if (error instanceof OutputShapeError) return `${output} has dims [${error.dims.join(', ')}] for one sample, expected [1, ${entry.labels.length}] (the batch first, then one value per label)`;
+        return `a sample shaped [${sampleDims.join(', ')}] as the manifest's input describes failed: ${(error as Error).message}`;
+      }
+    }
+    for (const [i, row] of alone.entries()) {
+      try {
+        scoreOutput(entry, row);
+      } catch (error) {
+        return `${i === 0 ? 'an all-zero sample' : 'a sample of values in [0, 1)'} gives a row that cannot be scored: ${(error as Error).message}`;
+      }
+    }
+    if (pool.maxBatch === 1) return undefined;
+    let batched: Float32Array[];
+    try {
+      // Submitted together, they wait for each other and run as one batch.
+      batched = await Promise.all([pool.run(zeros), pool.run(pattern)]);
+    } catch (error) {
+      if (error instanceof OutputShapeError) return `${output} has dims [${error.dims.join(', ')}] for a batch of 2, expected [2, ${entry.labels.length}] (the batch first, then one value per label)`;
+      return `one sample runs but a batch of 2 fails (the graph's batch dimension must be dynamic): ${(error as Error).message}`;
+    }
+    for (const [i, row] of batched.entries()) {
+      const own = alone[i]!;
+      if (row.length !== entry.labels.length || !rowsAgree(row, own)) {
+        return `in a batch of 2 different samples, sample ${i + 1}'s row of ${output} is [${formatRow(row)}] where run alone it is [${formatRow(own)}] (the output must hold one row per sample, the batch first)`;
+      }
+    }
+    return undefined;
   }
 
   protected async score(sample: Float32Array): Promise<ModelScore> {
@@ -128,4 +157,25 @@ export class UrlClassifier extends ModelClassifier {
   classifyUrl(url: string | CanonicalUrl): Promise<ModelScore> {
     return this.score(urlFeatures(url));
   }
+}
+
+/**
+ * The load check's second sample: values in [0.05, 0.95), in range for a normalized image or URL
+ * features alike, that differ by position and whose channel means differ in either image layout
+ * (NHWC: by index mod 3; NCHW: by third of the sample), so that a batch whose rows mix samples
+ * gives rows that differ from their own runs.
+ */
+function probeSample(length: number): Float32Array {
+  const sample = new Float32Array(length);
+  for (let i = 0; i < length; i++) sample[i] = 0.05 + 0.15 * (i % 3) + 0.15 * Math.floor((3 * i) / length) + 0.3 * ((i * 0.6180339887) % 1);
+  return sample;
+}
+
+/** Equal within float rounding: a batched kernel may sum in another order than a single run. */
+function rowsAgree(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && a.every((value, i) => Math.abs(value - b[i]!) <= 1e-4 + 1e-3 * Math.abs(b[i]!));
+}
+
+function formatRow(row: Float32Array): string {
+  return Array.from(row, (value) => Number(value.toPrecision(4))).join(', ');
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ScanError } from '../errors.js';
 import { imageSample, imageSampleDims } from './image-input.js';
 import type { ImageInputSpec, ModelEntry } from './manifest.js';
 import { scoreOutput, suggestion } from './model-score.js';
@@ -73,5 +74,38 @@ describe('model score', () => {
   it('clamps the abuse score to [0, 1] and refuses a row of the wrong length', () => {
     expect(scoreOutput(entry({ abuseScore: { kind: 'weighted-sum', weights: { nsfw: 3 } } }), Float32Array.from([0, 1, 0])).abuseScore).toBe(1);
     expect(() => scoreOutput(entry({}), Float32Array.from([1, 0]))).toThrow(/2 values for 3 labels/);
+    expect(() => scoreOutput(entry({}), Float32Array.from([1, 0]))).toThrow(expect.objectContaining({ name: 'ScanError', code: 'model_failed', detail: { model: 'm' } }));
+  });
+
+  // NaN passed Math.min/Math.max and compared below every threshold: a broken output read as 'allow'.
+  it.each([
+    ['NaN', 'none', [0.2, Number.NaN, 0.4], /model m: output has NaN for label 'nsfw'/],
+    ['Infinity', 'none', [0.2, 0.4, Number.POSITIVE_INFINITY], /output has Infinity for label 'racy'/],
+    ['-Infinity under softmax', 'softmax', [Number.NEGATIVE_INFINITY, 0, 0], /output has -Infinity for label 'safe'/],
+    ['NaN under sigmoid', 'sigmoid', [0, 0, Number.NaN], /output has NaN for label 'racy'/],
+    ['a value above 1 with activation none (logits)', 'none', [0.1, 1.5, 0.2], /output has 1\.5 for label 'nsfw', not a probability \(the manifest's activation is 'none'\)/],
+    ['a value below 0 with activation none', 'none', [-0.25, 0.5, 0.5], /output has -0\.25 for label 'safe', not a probability/],
+  ] as const)('refuses with model_failed, never a score, a row with %s', (_case, activation, values, message) => {
+    const model = entry({ output: { name: 'y', activation } });
+    let thrown: unknown;
+    try {
+      scoreOutput(model, Float32Array.from(values));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ScanError);
+    expect(thrown).toMatchObject({ code: 'model_failed', detail: { model: 'm' }, message: expect.stringMatching(message) });
+  });
+
+  it('refuses an abuse score that is not finite (weights overflowing)', () => {
+    const model = entry({ abuseScore: { kind: 'weighted-sum', weights: { nsfw: 1e308, racy: 1e308 } } });
+    expect(() => scoreOutput(model, Float32Array.from([0, 1, 1]))).toThrow(/model m: the abuse score is Infinity/);
+  });
+
+  it('takes float rounding just past 0 or 1 with activation none as 0 or 1', () => {
+    const score = scoreOutput(entry({}), Float32Array.from([-0.00001, 1.00001, 0]));
+    expect(score.labels).toEqual({ safe: 0, nsfw: 1, racy: 0 });
+    expect(score.abuseScore).toBe(1);
+    expect(score.suggests).toBe('block');
   });
 });

@@ -3,6 +3,7 @@
  * score the manifest defines (a weighted sum of label probabilities, clamped to [0, 1]) and the
  * decision it suggests by the manifest's thresholds.
  */
+import { ScanError } from '../errors.js';
 import type { Decision } from '../jobs/verdict-schema.js';
 import type { ModelEntry } from './manifest.js';
 
@@ -15,15 +16,27 @@ export interface ModelScore {
   suggests: Decision;
 }
 
+/**
+ * The score of one output row. A row that is not a probability per label is `model_failed`, never
+ * a score: NaN or Infinity anywhere (NaN passes Math.min and Math.max, and compares below every
+ * threshold: it read as 'allow'), or, with activation 'none', a value outside [0, 1] (logits under
+ * a manifest that says the graph ends in probabilities).
+ */
 export function scoreOutput(entry: ModelEntry, row: Float32Array): ModelScore {
-  if (row.length !== entry.labels.length) {
-    throw new Error(`model ${entry.id}: output has ${row.length} values for ${entry.labels.length} labels`);
+  const fail = (problem: string) => new ScanError('model_failed', `model ${entry.id}: ${problem}`, { model: entry.id });
+  if (row.length !== entry.labels.length) throw fail(`output has ${row.length} values for ${entry.labels.length} labels`);
+  const bad = row.findIndex((value) => !Number.isFinite(value));
+  if (bad >= 0) throw fail(`output has ${row[bad]} for label '${entry.labels[bad]}'`);
+  if (entry.output.activation === 'none') {
+    const out = row.findIndex((value) => value < -PROBABILITY_TOLERANCE || value > 1 + PROBABILITY_TOLERANCE);
+    if (out >= 0) throw fail(`output has ${row[out]} for label '${entry.labels[out]}', not a probability (the manifest's activation is 'none')`);
   }
   const probabilities = activate(entry.output.activation, Array.from(row));
   const labels: Record<string, number> = {};
   entry.labels.forEach((label, i) => (labels[label] = round(probabilities[i]!)));
   let sum = 0;
   for (const [label, weight] of Object.entries(entry.abuseScore.weights)) sum += weight * probabilities[entry.labels.indexOf(label)]!;
+  if (!Number.isFinite(sum)) throw fail(`the abuse score is ${sum}`);
   const abuseScore = round(Math.min(1, Math.max(0, sum)));
   return { model: entry.id, version: entry.version, labels, abuseScore, suggests: suggestion(entry, abuseScore) };
 }
@@ -34,6 +47,9 @@ export function suggestion(entry: Pick<ModelEntry, 'thresholds'>, abuseScore: nu
   return 'allow';
 }
 
+/** How far float rounding may take a probability past 0 or 1 (float32 softmax gives 1.0000001). */
+const PROBABILITY_TOLERANCE = 1e-4;
+
 function activate(kind: ModelEntry['output']['activation'], values: number[]): number[] {
   if (kind === 'sigmoid') return values.map((v) => 1 / (1 + Math.exp(-v)));
   if (kind === 'softmax') {
@@ -42,7 +58,8 @@ function activate(kind: ModelEntry['output']['activation'], values: number[]): n
     const total = exps.reduce((a, b) => a + b, 0);
     return exps.map((v) => v / total);
   }
-  return values;
+  // Probabilities already: a value rounding took just past 0 or 1 is put back.
+  return values.map((v) => Math.min(1, Math.max(0, v)));
 }
 
 /** Six decimals: enough for thresholds, stable in JSON. */

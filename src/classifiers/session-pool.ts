@@ -2,6 +2,12 @@
  * A pool of inference threads for one model. Each thread holds one onnxruntime session, created
  * once and reused. Callers submit one sample at a time; samples that wait together are stacked
  * into one batch tensor (up to `maxBatch`), which costs far less per sample than runs of one.
+ * A batch's output is cut into rows only when its dims are [batch, ...] with `outputLength` values
+ * per sample; otherwise every sample of the batch fails (OutputShapeError).
+ *
+ * No run waits forever: each has a deadline (`runTimeoutMs`), a thread that dies is replaced,
+ * and a replacement that cannot start is retried with a bounded backoff while runs fail at once
+ * with model_failed (transient: the queue retries the job later) until a thread serves again.
  *
  * Exiting the process (process.exit, or the event loop running out) waits for the onnxruntime
  * calls in flight: see holdExitForOnnxruntime.
@@ -28,14 +34,46 @@ export interface SessionPoolOptions {
   maxBatch?: number;
   /** How long a lone sample waits for company before it runs, in ms. Default 2. */
   lingerMs?: number;
+  /**
+   * Values per sample in the output (the manifest's label count). A response whose dims are not
+   * [batch, ...] with this many values after the batch is refused (OutputShapeError) instead of
+   * being sliced into rows. Unset: any per-sample width, as long as the batch comes first.
+   */
+  outputLength?: number;
+  /**
+   * Most ms a run() may take, from the call to its row, queueing included: past it the promise
+   * rejects with model_failed (a row the thread sends later is dropped). Default 30000.
+   */
+  runTimeoutMs?: number;
+  /**
+   * Wait before retrying a thread that failed to start after the pool had started, in ms; doubled
+   * at each consecutive failure up to 30000. Default 250.
+   */
+  restartDelayMs?: number;
   /** Name used in errors. */
   label?: string;
 }
 
 interface Pending {
   data: Float32Array;
+  /** Both settle the run once: later calls (a row after the deadline) are ignored. */
   resolve: (output: Float32Array) => void;
   reject: (error: Error) => void;
+}
+
+/**
+ * A batch's output whose dims do not hold one row per sample, batch first (a graph that emits
+ * [labels, N], or has no batch axis): refused rather than sliced, which would hand one sample
+ * another's scores. `dims` is what the graph produced for a batch of `batch`.
+ */
+export class OutputShapeError extends ScanError {
+  constructor(
+    message: string,
+    readonly dims: readonly number[],
+    readonly batch: number,
+  ) {
+    super('model_failed', message);
+  }
 }
 
 interface Slot {
@@ -47,6 +85,8 @@ interface Slot {
   ended: boolean;
   /** The thread's SessionWorkerData.gate. */
   gate: Int32Array;
+  /** Its session was created and it has taken work. */
+  started: boolean;
   inFlight?: { id: number; batch: Pending[] };
 }
 
@@ -74,6 +114,11 @@ function commandLineLength(): number {
   return [process.execPath, ...process.execArgv, ...process.argv.slice(1)].reduce((bytes, arg) => bytes + Buffer.byteLength(arg) + 1, 0);
 }
 
+/** Default of SessionPoolOptions.runTimeoutMs. */
+const RUN_TIMEOUT_MS = 30_000;
+/** Longest wait between retries of a thread that fails to start. */
+const MAX_RESTART_DELAY_MS = 30_000;
+
 /** Pools started and not yet closed, whose threads the exit hook waits for. */
 const openPools = new Set<SessionPool>();
 
@@ -100,12 +145,23 @@ export class SessionPool {
   readonly intraOpThreads: number;
   private batchLimit: number;
   private readonly lingerMs: number;
+  private readonly runTimeoutMs: number;
   private readonly sampleLength: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private lingerTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private closed = false;
+  /** start() has returned: a thread that then fails to start is retried instead of failing start(). */
+  private started = false;
+  /**
+   * Set while no thread can serve because a replacement failed to start: run() rejects at once
+   * (model_failed, transient: the job is retried later) until a retried thread is ready.
+   */
+  private unavailable: ScanError | undefined;
+  /** Consecutive failed starts, for the retry backoff; 0 once a thread is ready. */
+  private failedStarts = 0;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
   private readonly counters = { runs: 0, samples: 0, largestBatch: 0 };
 
@@ -115,6 +171,7 @@ export class SessionPool {
     this.intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(cores / this.size));
     this.batchLimit = options.maxBatch ?? 8;
     this.lingerMs = options.lingerMs ?? 2;
+    this.runTimeoutMs = options.runTimeoutMs ?? RUN_TIMEOUT_MS;
     this.sampleLength = options.sampleDims.reduce((a, b) => a * b, 1);
   }
 
@@ -129,17 +186,42 @@ export class SessionPool {
       await pool.close();
       throw error;
     }
+    pool.started = true;
     return pool;
   }
 
-  /** Runs one sample (length = product of sampleDims); resolves with its row of the output. */
+  /**
+   * Runs one sample (length = product of sampleDims); resolves with its row of the output, or
+   * rejects with model_failed (the run failed, its output's dims are wrong, no thread can start,
+   * or no row came within runTimeoutMs).
+   */
   run(sample: Float32Array): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new ScanError('model_failed', `${this.label}: the session pool is closed`));
     if (sample.length !== this.sampleLength) {
       return Promise.reject(new ScanError('model_failed', `${this.label}: sample has ${sample.length} values, expected ${this.sampleLength}`));
     }
+    if (this.unavailable) return Promise.reject(this.unavailable);
     return new Promise((resolve, reject) => {
-      this.queue.push({ data: sample, resolve, reject });
+      let settled = false;
+      const pending: Pending = {
+        data: sample,
+        resolve: (row) => settle() && resolve(row),
+        reject: (error) => settle() && reject(error),
+      };
+      // The deadline: a thread that never answers (or a pool that cannot start one) fails the run
+      // instead of leaving its job waiting forever.
+      const deadline = setTimeout(() => {
+        const queued = this.queue.indexOf(pending);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        pending.reject(new ScanError('model_failed', `${this.label}: no result within ${this.runTimeoutMs} ms${queued >= 0 ? ' (no inference thread took the sample)' : ''}`));
+      }, this.runTimeoutMs);
+      function settle(): boolean {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(deadline);
+        return true;
+      }
+      this.queue.push(pending);
       // A full batch goes at once; otherwise wait a moment for more samples.
       if (this.queue.length >= this.maxBatch) this.dispatch();
       else this.lingerTimer ??= setTimeout(() => this.dispatch(), this.lingerMs);
@@ -168,6 +250,8 @@ export class SessionPool {
   private async shutDown(): Promise<void> {
     this.closed = true;
     if (this.lingerTimer) clearTimeout(this.lingerTimer), (this.lingerTimer = undefined);
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     const error = new ScanError('model_failed', `${this.label}: the session pool closed`);
     for (const pending of this.queue.splice(0)) pending.reject(error);
     await Promise.all(this.slots.map((slot) => this.endThread(slot)));
@@ -223,6 +307,7 @@ export class SessionPool {
       exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
       ended: false,
       gate: workerData.gate,
+      started: false,
     };
     /** Why the thread ended, when it did not end because close() asked. */
     let failure: Error | undefined;
@@ -234,6 +319,10 @@ export class SessionPool {
       if ('ready' in message) {
         if (message.maxBatch) this.batchLimit = Math.min(this.batchLimit, message.maxBatch);
         slot.busy = false;
+        slot.started = true;
+        // A thread serves again: runs queue for it instead of failing at once.
+        this.unavailable = undefined;
+        this.failedStarts = 0;
         // An idle thread must not keep a finished process alive; a run refs it for its duration.
         if (!this.closed) worker.unref();
         markReady();
@@ -250,23 +339,53 @@ export class SessionPool {
     worker.on('exit', (code) => {
       slot.ended = true;
       const error = failure ?? new ScanError('model_failed', `${this.label}: inference thread exited with code ${code}`);
-      const wasReady = !slot.busy || slot.inFlight !== undefined;
       failStart(error);
       slot.inFlight?.batch.forEach((p) => p.reject(error));
       slot.inFlight = undefined;
       slot.busy = true;
       if (this.closed) return;
-      // Replace a thread that died while serving, so the pool keeps its size. One that failed to
-      // create its session would fail again: start() reports it instead.
       const index = this.slots.indexOf(slot);
-      if (wasReady && index >= 0) {
+      if (index < 0) return;
+      // Replace a thread that died while serving at once, so the pool keeps its size (it is ready
+      // when its session is: the 'ready' message dispatches the samples that waited).
+      if (slot.started) {
         this.slots[index] = this.spawn();
-        this.slots[index].ready.then(() => this.dispatch(), () => undefined);
+        return;
       }
+      // One of start()'s threads that could not create its session: start() reports it.
+      if (!this.started) return;
+      // A replacement that could not start (out of memory, say): retried with a bounded backoff.
+      // Without a thread that serves, samples would wait for one forever: until one is ready,
+      // the waiting samples and new runs fail with model_failed (transient: the job is retried later).
+      this.failedStarts++;
+      if (!this.slots.some((other) => other.started && !other.ended)) this.markUnavailable(error);
+      this.restartLater(index);
     });
     // start() awaits readiness; a replacement's failure is reported through its work instead.
     slot.ready.catch(() => undefined);
     return slot;
+  }
+
+  /** No thread serves and the last start failed: fail what waits, and what comes, until one is ready. */
+  private markUnavailable(cause: Error): void {
+    this.unavailable = new ScanError('model_failed', `${this.label}: no inference thread is running (a replacement failed to start: ${cause.message}); retrying`, undefined, {
+      cause,
+    });
+    if (this.lingerTimer) clearTimeout(this.lingerTimer), (this.lingerTimer = undefined);
+    for (const pending of this.queue.splice(0)) pending.reject(this.unavailable);
+  }
+
+  /** Starts a thread in slot `index` after the backoff: restartDelayMs doubled per consecutive failure, at most MAX_RESTART_DELAY_MS. */
+  private restartLater(index: number): void {
+    const first = this.options.restartDelayMs ?? 250;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, first * 2 ** Math.max(0, this.failedStarts - 1));
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (!this.closed) this.slots[index] = this.spawn();
+    }, delay);
+    // Waiting to retry must not keep a finished process alive.
+    timer.unref();
+    this.restartTimers.add(timer);
   }
 
   private dispatch(): void {
@@ -299,11 +418,32 @@ export class SessionPool {
         const error = new ScanError('model_failed', `${this.label}: ${response.error}`);
         inFlight.batch.forEach((p) => p.reject(error));
       } else {
-        const rowLength = response.data.length / inFlight.batch.length;
-        inFlight.batch.forEach((p, i) => p.resolve(response.data.slice(i * rowLength, (i + 1) * rowLength)));
+        const batch = inFlight.batch.length;
+        const problem = this.outputProblem(response.dims, response.data.length, batch);
+        if (problem) {
+          const error = new OutputShapeError(`${this.label}: ${problem}`, response.dims, batch);
+          inFlight.batch.forEach((p) => p.reject(error));
+        } else {
+          const rowLength = response.data.length / batch;
+          inFlight.batch.forEach((p, i) => p.resolve(response.data.slice(i * rowLength, (i + 1) * rowLength)));
+        }
       }
     }
     // Samples that arrived during this run form the next batch right away.
     if (this.queue.length) this.dispatch();
+  }
+
+  /**
+   * Why an output cannot be cut into one row per sample, if it cannot: its first dimension must be
+   * the batch and the others must hold outputLength values. Slicing blindly gave a sample another's
+   * scores ([labels, N] read as [N, labels]) or fractional rows (no batch axis).
+   */
+  private outputProblem(dims: readonly number[], length: number, batch: number): string | undefined {
+    const [first, ...rest] = dims;
+    const perSample = rest.reduce((a, b) => a * b, 1);
+    const expected = this.options.outputLength;
+    if (first === batch && length === batch * perSample && (expected === undefined || perSample === expected)) return undefined;
+    const want = expected === undefined ? 'the batch first' : `[${batch}, ${expected}]: one row of ${expected} values per sample, the batch first`;
+    return `output '${this.options.outputName}' has dims [${dims.join(', ')}] for a batch of ${batch}, expected ${want}`;
   }
 }
