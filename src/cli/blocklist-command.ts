@@ -16,8 +16,8 @@ import { terminalSafe } from './terminal-text.js';
  * line (import) or argument (add/remove), the first 50 one by one, then counted. `import` skips
  * bad lines unless `--strict` or more than `--max-bad`; `import --replace` allows none unless
  * `--max-bad` says so, and never replaces a list with nothing (a damaged feed must not empty a live
- * list); a file whose every entry line is bad imports nothing (and makes no list). `add` and
- * `remove` write nothing when any entry is bad. Re-adding or re-importing an entry keeps the
+ * list); a file with no entry (every entry line bad, or none: empty, only comments) imports
+ * nothing (and makes no list). `add` and `remove` write nothing when any entry is bad. Re-adding or re-importing an entry keeps the
  * label, reason and added-by it does not give (see ListStore.add). Lists named `allow-*` are
  * allowlists (see listRoleOfName). `delete` removes a whole list, and only with `--yes` (without it,
  * it says what it would delete and exits 1); the list is gone from running workers within a second.

@@ -9,7 +9,19 @@ import { terminalSafe } from './terminal-text.js';
  * (RFC 4180; `hashset import` reads every column back, so a round trip changes nothing) or a plain
  * hex list. On a terminal, the text cells (labels, ids, reasons: outside text) are shown through
  * terminalSafe so that they cannot drive it; to a file or a pipe they are written as stored.
+ * A disabled entry always has a non-empty disabled_reason (an empty cell reads back as enabled):
+ * whether it is disabled is read from its flag, and one disabled without a reason (an empty or
+ * blank one, stored before `hashset disable` refused them) gets DISABLED_WITHOUT_REASON.
  */
+/** The disabled_reason exported for a disabled entry whose stored reason is empty or blank. */
+export const DISABLED_WITHOUT_REASON = 'disabled (no reason recorded)';
+
+/** The disabled_reason cell of an entry: '' when enabled, never '' when disabled. */
+export function exportedDisabledReason(disabled: boolean, storedReason: string | undefined): string {
+  if (!disabled) return '';
+  return storedReason !== undefined && storedReason.trim() !== '' ? storedReason : DISABLED_WITHOUT_REASON;
+}
+
 export function registerHashSetExportCommand(hashset: Command): void {
   hashset
     .command('export')
@@ -28,7 +40,7 @@ export function registerHashSetExportCommand(hashset: Command): void {
           const lines = batch.map((entry, i) => {
             if (flags.format === 'hex') return entry.disabled ? '' : `${hashToHex(entry.hash)}\n`;
             const info = infos[i];
-            const cells = [hashToHex(entry.hash), info?.label ?? '', ids[i]!, info?.source ?? '', info?.addedAt ?? '', info?.addedBy ?? '', info?.disabled?.reason ?? ''];
+            const cells = [hashToHex(entry.hash), info?.label ?? '', ids[i]!, info?.source ?? '', info?.addedAt ?? '', info?.addedBy ?? '', exportedDisabledReason(entry.disabled, info?.disabled?.reason)];
             return `${cells.map(cell).join(',')}\n`;
           });
           if (!process.stdout.write(lines.join(''))) await new Promise((resolve) => process.stdout.once('drain', resolve));

@@ -19,6 +19,8 @@
  * header is csv whatever the file's name, `hash,quality,filename` lines in a PDQ set are
  * pdq-photo-hasher output), else the extension's (.csv is csv, anything else a hex list).
  * Exit code 0: all lines imported; 2: some lines were skipped or conflicted; 1: nothing written.
+ * A file with no good line (only bad lines, however few, or none at all: empty, only a header)
+ * writes nothing and exits 1 with `<name>: nothing imported: ...` on stderr, as `blocklist import`.
  */
 import { createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
@@ -87,6 +89,14 @@ export function registerHashSetImportCommand(hashset: Command): void {
           const maxBad = integerFlag('max-bad', flags.maxBad)!;
           if (checked.bad > maxBad) {
             throw new Error(`${checked.bad} bad lines (more than --max-bad ${maxBad}); nothing written`);
+          }
+          if (checked.good === 0) {
+            // Nothing to write: no version, no "imported" line (as `blocklist import` words it).
+            progress.done();
+            const why = checked.bad > 0 ? `no entries, only ${checked.bad} bad lines` : 'no entries in the file';
+            process.stderr.write(`hash set ${terminalSafe(name)}: nothing imported: ${why}\n`);
+            process.exitCode = 1;
+            return;
           }
           const result = await write(store, name, input, format, config, checked.skip, integerFlag('batch', flags.batch) || 2000, progress, checked.good);
           progress.done();
@@ -278,7 +288,7 @@ async function write(
     batch.push(parsed.entry);
     if (batch.length >= batchSize) await flush();
   }
-  if (batch.length || written === 0) await flush();
+  if (batch.length) await flush();
   await Promise.allSettled(inFlight);
   if (failure !== undefined) throw failure;
   return totals;

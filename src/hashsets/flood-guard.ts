@@ -20,12 +20,19 @@
  *
  * The guard also keeps the counters `hashset stats` shows, in the set's meta hash: `matches` of
  * block and review sets (in RECORD_MATCH) and `suppressions` of negative sets.
+ *
+ * A worker's replica passes its config with the incarnation it was loaded from (`incarnation`,
+ * see HashSetIncarnation): the scripts then count only while the set in Redis is that one. A set
+ * deleted and created again restarts its entry numbers at 0, so a match found by a copy of the
+ * deleted one, in the moment before the replicas drop it, must not count against (nor quarantine)
+ * the new set's entry of that number, nor add to the new set's `matches`.
  */
 import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
 import type { HashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';
 import type { HashSetMetrics } from './hash-set-metrics.js';
+import { SAME_INCARNATION } from './hash-set-scripts.js';
 
 /**
  * The most candidates one `recordMatchAmong` call walks: the closest ones, in the order given; the
@@ -49,6 +56,10 @@ export interface FloodGuard {
    * one is quarantined (its matches then ask for review). Only the first MAX_WALKED_CANDIDATES
    * are walked: when they are all quarantined it resolves -1. `countSetMatch` (default true) also
    * counts one match of the set for `hashset stats`: false on a second call for the same item.
+   * When `set.incarnation` is given (a replica's config) and the set is no longer that incarnation
+   * (deleted, or deleted and created again), nothing is recorded or counted and it resolves 0: the
+   * match stands on the closest candidate, as described from the incarnation matched (whose
+   * quarantines went with it).
    */
   recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string, countSetMatch?: boolean): Promise<number>;
   /**
@@ -61,16 +72,19 @@ export interface FloodGuard {
 
 /**
  * KEYS: quarantine hash, meta, then the window HLL of each candidate (MAX_WALKED_CANDIDATES at most). ARGV: item, HLL ttl s,
- * maxItems, ISO time, window s, '1' to count the set's match, then the id of each candidate.
+ * maxItems, ISO time, window s, '1' to count the set's match, '1' to check the incarnation ('0':
+ * none given), its createdAt and createdStamp, then the id of each candidate.
  * Walks the candidates in order (see FloodGuard.recordMatchAmong), all in one step. Returns
  * { 1-based index of the candidate the match stands on (0: every one quarantined), entries newly
- * quarantined, quarantined entries of the set (-1 when the walk met none) }.
+ * quarantined, quarantined entries of the set (-1 when the walk met none) }; { 1, 0, -1 }, having
+ * written nothing, when the set is not the incarnation given (SAME_INCARNATION).
  */
-const RECORD_MATCH = `
+const RECORD_MATCH = `${SAME_INCARNATION}
+if ARGV[7] == '1' and not same_incarnation(KEYS[2], ARGV[8], ARGV[9]) then return { 1, 0, -1 } end
 if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[2], 'matches', 1) end
 local newly = 0
 for i = 1, #KEYS - 2 do
-  local id = ARGV[6 + i]
+  local id = ARGV[9 + i]
   if redis.call('HEXISTS', KEYS[1], id) == 0 then
     redis.call('PFADD', KEYS[2 + i], ARGV[1])
     redis.call('EXPIRE', KEYS[2 + i], ARGV[2])
@@ -85,6 +99,23 @@ for i = 1, #KEYS - 2 do
 end
 return { 0, newly, redis.call('HLEN', KEYS[1]) }
 `;
+
+/**
+ * KEYS: meta. ARGV: count, '1' to check the incarnation ('0': none given), its createdAt and
+ * createdStamp. Adds `count` to the negative set's `suppressions`, unless the set is not the
+ * incarnation given (SAME_INCARNATION): then nothing. Returns the count added. (A config without
+ * an incarnation is counted with a plain HINCRBY.)
+ */
+const RECORD_SUPPRESSIONS = `${SAME_INCARNATION}
+if ARGV[2] == '1' and not same_incarnation(KEYS[1], ARGV[3], ARGV[4]) then return 0 end
+redis.call('HINCRBY', KEYS[1], 'suppressions', ARGV[1])
+return tonumber(ARGV[1])
+`;
+
+/** ARGV of the incarnation check of RECORD_MATCH and RECORD_SUPPRESSIONS: checked when the config names one. */
+function incarnationArgs(set: HashSetConfig): string[] {
+  return set.incarnation ? ['1', set.incarnation.createdAt, set.incarnation.createdStamp] : ['0', '', ''];
+}
 
 /**
  * KEYS: quarantine hash, then the current window's HLL of each released entry still in the set.
@@ -120,7 +151,16 @@ export class RedisFloodGuard implements FloodGuard {
       this.redis,
       RECORD_MATCH,
       [keys.quarantine, keys.meta, ...candidates.map((candidate) => keys.flood(candidate.entryNo, window))],
-      [itemKey, 2 * windowSeconds, maxItems, new Date(this.now()).toISOString(), windowSeconds, countSetMatch ? '1' : '0', ...candidates.map((candidate) => candidate.id)],
+      [
+        itemKey,
+        2 * windowSeconds,
+        maxItems,
+        new Date(this.now()).toISOString(),
+        windowSeconds,
+        countSetMatch ? '1' : '0',
+        ...incarnationArgs(set),
+        ...candidates.map((candidate) => candidate.id),
+      ],
     )) as [number, number, number];
     if (newly > 0) this.metrics?.quarantines.inc({ set: set.name }, newly);
     if (count >= 0) this.metrics?.quarantined.set({ set: set.name }, count);
@@ -134,7 +174,9 @@ export class RedisFloodGuard implements FloodGuard {
 
   recordSuppressions(set: HashSetConfig, count: number): void {
     // Dropped on failure: an unhandled rejection would end the worker, over a count for operators.
-    void this.redis.hincrby(hashSetKeys(this.prefix, set.name).meta, 'suppressions', count).catch(() => undefined);
+    const { meta } = hashSetKeys(this.prefix, set.name);
+    const counted = set.incarnation ? runScript(this.redis, RECORD_SUPPRESSIONS, [meta], [count, ...incarnationArgs(set)]) : this.redis.hincrby(meta, 'suppressions', count);
+    void counted.catch(() => undefined);
   }
 }
 

@@ -53,7 +53,26 @@ export const hashSetConfigSchema = z.object({
 });
 
 export type HashSetConfigInput = z.input<typeof hashSetConfigSchema>;
-export type HashSetConfig = Omit<z.output<typeof hashSetConfigSchema>, 'threshold'> & { threshold: number };
+export type HashSetConfig = Omit<z.output<typeof hashSetConfigSchema>, 'threshold'> & {
+  threshold: number;
+  /**
+   * On a worker's replica's config only (never stored): the incarnation of the Redis set it was
+   * loaded from. The flood guard then counts a match only while the set in Redis is still that one
+   * (see HashSetIncarnation).
+   */
+  incarnation?: HashSetIncarnation;
+};
+
+/**
+ * Which incarnation of a Redis hash set: its creation time and the stamp of its creation (version
+ * 0's, `createdStamp` in the meta; '' for sets created before it was recorded). A set deleted and
+ * created again under the name is another incarnation whose entry numbers restart at 0: an entry
+ * number of one names nothing, or another entry, in the other.
+ */
+export interface HashSetIncarnation {
+  createdAt: string;
+  createdStamp: string;
+}
 
 /** Validates a set's configuration and fills in every default. */
 export function resolveHashSetConfig(input: HashSetConfigInput): HashSetConfig {

@@ -3,7 +3,8 @@
  * a set's keys share one slot with the queues and its multi-key scripts run on a cluster.
  *
  *   <prefix>:hashsets                      SET: names of every set
- *   <prefix>:hashset:<name>:meta           HASH: config (JSON), version, nextEntryNo, matches, suppressions, createdAt, stamp (of the version)
+ *   <prefix>:hashset:<name>:meta           HASH: config (JSON), version, nextEntryNo, matches, suppressions, createdAt, stamp (of the version),
+ *                                          createdStamp (of the creation: with createdAt, the incarnation; see HashSetIncarnation)
  *   <prefix>:hashset:<name>:entries        HASH: id -> entry number (4 bytes BE), flags (1 byte), hash bytes
  *   <prefix>:hashset:<name>:info           HASH: id -> JSON { label, source, addedAt, addedBy, disabled }
  *   <prefix>:hashset:<name>:ids            HASH: entry number -> id (evidence for a match)

@@ -4,6 +4,9 @@
  * message missed (a reconnect, a full subscriber buffer). A replica that fell behind the changelog,
  * or whose set outgrew its index, is reloaded off to the side and swapped in, so matching never waits.
  * A set deleted ("<name> deleted", or gone from the names at a check) is dropped by the same sync.
+ * A set deleted and created again (another incarnation: HashSetIncarnation) is dropped too, before
+ * the new one is loaded: the deleted entries must not match meanwhile, and the new set's entry
+ * numbers (which restart at 0) name other entries than the copy's. Until loaded it matches nothing.
  */
 import { isScanError } from '../errors.js';
 import type { RedisClient } from '../runtime/redis.js';
@@ -146,7 +149,9 @@ export class HashSetReplicas {
 
   private async syncOnce(name: string): Promise<void> {
     const replica = this.replicas.get(name);
-    if (replica && !replica.outgrown) {
+    // Another incarnation (or none): the copy goes now, not once the new one has loaded (seconds
+    // for millions of entries), during which it would go on matching the deleted entries.
+    if (replica && !(await this.droppedAsAnotherIncarnation(name, replica)) && !replica.outgrown) {
       const since = await this.options.store.changesSince(name, replica.versionNumber, replica.held);
       if (this.closed) return;
       if (!since.gap) {
@@ -155,8 +160,29 @@ export class HashSetReplicas {
         // Outgrown by these very changes (a large import into a set loaded small): reload now, as
         // no later change may come to trigger it, and a linear scan of that size stays slow.
         if (!replica.outgrown) return;
+      } else {
+        // A gap: after trimmed records or a failover the copy goes on matching while the set
+        // reloads; not when the set was created again since the check above.
+        await this.droppedAsAnotherIncarnation(name, replica);
       }
     }
+    await this.load(name);
+  }
+
+  /**
+   * Drops the copy held when the set in Redis is no longer its incarnation (deleted, or deleted and
+   * created again); whether it did (or the replicas were closed meanwhile).
+   */
+  private async droppedAsAnotherIncarnation(name: string, replica: ReplicatedHashSet): Promise<boolean> {
+    const identity = await this.options.store.identity(name);
+    if (this.closed) return true;
+    if (identity !== undefined && replica.isIncarnationOf(identity)) return false;
+    this.drop(name, identity === undefined ? undefined : 'hash set created again: the deleted one dropped, the new one loading');
+    return true;
+  }
+
+  private async load(name: string): Promise<void> {
+    if (this.closed) return;
     const loaded = await ReplicatedHashSet.load(this.options.store, name).catch((error: unknown) => {
       if (isScanError(error) && error.code === 'hashset_not_found') return undefined;
       throw error;
@@ -171,13 +197,16 @@ export class HashSetReplicas {
     this.options.logger.info({ hashSet: name, version: set.version, entries: stats.entries, ms: Math.round(stats.ms) }, 'hash set loaded');
   }
 
-  /** A set that no longer exists: not matched, nor named in verdicts' versions, nor in the per-set gauges. */
-  private drop(name: string): void {
+  /**
+   * A set that no longer exists, or a copy of an incarnation that no longer does: not matched, nor
+   * named in verdicts' versions, nor in the per-set gauges (until its new incarnation is loaded).
+   */
+  private drop(name: string, message = 'hash set deleted: dropped'): void {
     const dropped = this.replicas.get(name);
     if (dropped === undefined) return;
     this.replicas.delete(name);
     this.options.metrics?.entries.remove({ set: name });
     this.options.metrics?.quarantined.remove({ set: name });
-    this.options.logger.info({ hashSet: name, version: dropped.version }, 'hash set deleted: dropped');
+    this.options.logger.info({ hashSet: name, version: dropped.version }, message);
   }
 }

@@ -148,13 +148,17 @@ end
 /**
  * KEYS and ARGV as UNLINK_SET's, then ARGV[4]: config JSON, ARGV[5]: ISO time. Returns 1, or 0 when
  * the set exists. The new set's version 0 gets a stamp: a set deleted and created again under the
- * name is told apart from the old one at version 0 too. What a set deleted under this name left
- * (a worker matching it just then counts the match in its meta) goes first.
+ * name is told apart from the old one at version 0 too. That stamp is also kept as `createdStamp`,
+ * which no later write changes: with `createdAt` it names this incarnation of the set (see
+ * SAME_INCARNATION), also when two incarnations were created in the same millisecond. What a set
+ * deleted under this name left (a flood-guard call without the incarnation, just then, counts its
+ * match in the meta) goes first.
  */
 export const CREATE_SET = `${SERVER_STAMP}${UNLINK_SET}
 if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 0 end
 unlink_set()
-redis.call('HSET', KEYS[1], 'config', ARGV[4], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[5], 'stamp', server_stamp())
+local stamp = server_stamp()
+redis.call('HSET', KEYS[1], 'config', ARGV[4], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[5], 'stamp', stamp, 'createdStamp', stamp)
 redis.call('SADD', KEYS[7], ARGV[2])
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' 0')
 return 1
@@ -167,4 +171,37 @@ return 1
  */
 export const DELETE_SET = `${UNLINK_SET}
 return delete_structure(KEYS[1], KEYS[2], KEYS[7], ARGV[2], ARGV[1], unlink_set)
+`;
+
+/**
+ * Lua, shared by the scripts a worker's replica runs against the set it was loaded from
+ * (DESCRIBE_ENTRIES, and the flood guard's): `same_incarnation(meta, createdAt, createdStamp)` is
+ * true when the set exists and is the incarnation created at that time with that stamp (sets
+ * created before `createdStamp` was recorded: ''). Entry numbers restart at 0 in a set deleted and
+ * created again under the name, so a replica still holding the deleted one (until its sync finds
+ * out) must not have its entry numbers read, nor its matches counted, in the new one.
+ */
+export const SAME_INCARNATION = `
+local function same_incarnation(meta, createdAt, createdStamp)
+  local held = redis.call('HMGET', meta, 'version', 'createdAt', 'createdStamp')
+  return held[1] ~= false and (held[2] or '') == createdAt and (held[3] or '') == createdStamp
+end
+`;
+
+/**
+ * The ids and info JSON of entry numbers, read in one step with the incarnation check (a label
+ * read after the set was created again could be another entry's under the same id).
+ * KEYS: meta, ids, info. ARGV: '1' to check the incarnation ('0': read whatever set is there),
+ * createdAt, createdStamp, then entry numbers. Returns nil when the check fails, else per entry
+ * number its id and its info JSON (nil each for a removed entry).
+ */
+export const DESCRIBE_ENTRIES = `${SAME_INCARNATION}
+if ARGV[1] == '1' and not same_incarnation(KEYS[1], ARGV[2], ARGV[3]) then return false end
+local described = {}
+for i = 4, #ARGV do
+  local id = redis.call('HGET', KEYS[2], ARGV[i])
+  described[#described + 1] = id
+  described[#described + 1] = id and redis.call('HGET', KEYS[3], id)
+end
+return described
 `;

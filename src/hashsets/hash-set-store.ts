@@ -10,10 +10,10 @@ import { runScript } from '../runtime/redis-script.js';
 import { deletedStructure, readChangelogSince, type ChangelogSince, type DeletedStructure, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { ScanError } from '../errors.js';
 import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
-import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput } from './hash-set-config.js';
+import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput, type HashSetIncarnation } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
 import { hashSetChannel, hashSetKeys, hashSetNamesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
-import { ADD_ENTRIES, CREATE_SET, DELETE_SET, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
+import { ADD_ENTRIES, CREATE_SET, DELETE_SET, DESCRIBE_ENTRIES, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
 
 export interface HashSetStoreOptions {
   /** Fleet key prefix, e.g. `{abuse-scan}` (keep the braces: a Cluster hash tag). */
@@ -37,9 +37,11 @@ export interface HashSetChange {
 /**
  * Which incarnation of a set, at which version: `createdAt` tells a set deleted and created again
  * under the same name (its version restarts, and may reach the old one again) from the old one,
- * and `stamp` a version written again after a Redis failover lost the first.
+ * and `stamp` a version written again after a Redis failover lost the first. `createdStamp` (the
+ * stamp of the creation, never changed by later writes) tells two incarnations created in the same
+ * millisecond apart (see HashSetIncarnation).
  */
-export type HashSetIdentity = VersionedIdentity;
+export type HashSetIdentity = VersionedIdentity & Pick<HashSetIncarnation, 'createdStamp'>;
 
 /** Changes after a version, or `gap` when the changelog no longer holds all of them. */
 export type ChangesSince = ChangelogSince<HashSetChange>;
@@ -59,6 +61,8 @@ export interface HashSetSummary {
   createdAt: string;
   /** Which write made this version ('' before writes recorded one; see HashSetIdentity). */
   stamp: string;
+  /** The stamp of the set's creation ('' for sets created before it was recorded; see HashSetIncarnation). */
+  createdStamp: string;
   /** Matches recorded since the set was created, by the flood guard: block and review sets only (negative sets' hits are not counted). */
   matches: number;
   /** Negative sets: block and review matches their entries hid since the set was created (counted by the flood guard). */
@@ -97,7 +101,8 @@ export class HashSetStore {
   /** Creates an empty set; false when one of that name exists (its configuration is kept). */
   async create(input: HashSetConfigInput): Promise<boolean> {
     const config = resolveHashSetConfig(input);
-    // A worker matching a set just as it was deleted leaves a meta without a version, and counters.
+    // A flood-guard call without the incarnation (replicas pass theirs: see SAME_INCARNATION) on a
+    // set just deleted leaves a meta without a version, and counters.
     const [version, matches] = await this.redis.hmget(this.keys(config.name).meta, 'version', 'matches');
     if (version === null && Number(matches) > 0) await this.sweepFloodCounters(config.name);
     return (await this.runWholeSetScript(CREATE_SET, config.name, [JSON.stringify(config), new Date().toISOString()])) === 1;
@@ -145,6 +150,7 @@ export class HashSetStore {
       size,
       createdAt: meta.createdAt ?? '',
       stamp: meta.stamp ?? '',
+      createdStamp: meta.createdStamp ?? '',
       matches: Number(meta.matches ?? 0),
       suppressions: Number(meta.suppressions ?? 0),
       nextEntryNo: Number(meta.nextEntryNo ?? 0),
@@ -156,10 +162,10 @@ export class HashSetStore {
     return version === null ? undefined : Number(version);
   }
 
-  /** Version, creation time and stamp in one read; undefined when no set of that name exists. */
+  /** Version, creation time and stamps in one read; undefined when no set of that name exists. */
   async identity(name: string): Promise<HashSetIdentity | undefined> {
-    const [version, createdAt, stamp] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt', 'stamp');
-    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '', stamp: stamp ?? '' };
+    const [version, createdAt, stamp, createdStamp] = await this.redis.hmget(this.keys(name).meta, 'version', 'createdAt', 'stamp', 'createdStamp');
+    return version === null ? undefined : { version: Number(version), createdAt: createdAt ?? '', stamp: stamp ?? '', createdStamp: createdStamp ?? '' };
   }
 
   /**
@@ -263,6 +269,24 @@ export class HashSetStore {
     if (ids.length === 0) return [];
     const values = await this.redis.hmget(this.keys(name).info, ...ids);
     return values.map((value) => (value === null ? undefined : (JSON.parse(value) as EntryInfo)));
+  }
+
+  /**
+   * Ids and info of entry numbers (undefined for removed ones), read in one step. Given the
+   * incarnation the caller's entry numbers are of (a replica's), undefined when the set is no longer
+   * that one (deleted, or deleted and created again: its entry numbers name other entries).
+   */
+  async describe(name: string, entryNos: readonly number[], incarnation?: HashSetIncarnation): Promise<Array<{ id: string; info: EntryInfo | undefined } | undefined> | undefined> {
+    const keys = this.keys(name);
+    const check = incarnation ? ['1', incarnation.createdAt, incarnation.createdStamp] : ['0', '', ''];
+    const reply = (await runScript(this.redis, DESCRIBE_ENTRIES, [keys.meta, keys.ids, keys.info], [...check, ...entryNos.map(String)])) as Array<string | null> | null;
+    if (reply === null) return undefined;
+    return entryNos.map((_, i) => {
+      const id = reply[2 * i];
+      if (id === null || id === undefined) return undefined;
+      const info = reply[2 * i + 1];
+      return { id, info: typeof info === 'string' ? (JSON.parse(info) as EntryInfo) : undefined };
+    });
   }
 
   /** Ids of entry numbers (undefined for removed ones). */

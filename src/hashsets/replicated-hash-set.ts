@@ -2,15 +2,20 @@
  * A worker's copy of one Redis hash set: only the Hamming index and a byte of state per entry
  * number live in memory; ids and labels stay in Redis and are read for matched entries only.
  * Loaded once from the set's packs, then kept current by applying changelog records.
+ *
+ * A copy is of one incarnation of the set (HashSetIncarnation): a set deleted and created again
+ * under the name restarts its entry numbers at 0, so until the replicas drop this copy, what it
+ * matches must not be read (describe) nor counted (the flood guard, through `config.incarnation`)
+ * in the new set: both check in Redis, in the same step, that the set is still the one loaded.
  */
 import { performance } from 'node:perf_hooks';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { sameVersion, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
-import { HASH_BITS, type HashSetConfig } from './hash-set-config.js';
+import { HASH_BITS, type HashSetConfig, type HashSetIncarnation } from './hash-set-config.js';
 import type { EntryDescription, MatchableHashSet } from './hash-set.js';
 import { PACK_ABSENT, PACK_DISABLED, PACK_ENABLED } from './hash-set-keys.js';
-import type { HashSetChange, HashSetStore } from './hash-set-store.js';
+import type { HashSetChange, HashSetIdentity, HashSetStore } from './hash-set-store.js';
 
 // The packs' state bytes, used as is.
 const ABSENT = PACK_ABSENT;
@@ -26,6 +31,8 @@ export interface LoadStats {
 const LOAD_ATTEMPTS = 3;
 
 export class ReplicatedHashSet implements MatchableHashSet {
+  /** The set's configuration, with the incarnation loaded (which the flood guard checks). */
+  readonly config: HashSetConfig & { incarnation: HashSetIncarnation };
   private readonly index: EntryIndex;
   /** ABSENT / ENABLED / DISABLED by entry number. */
   private state: Uint8Array;
@@ -35,14 +42,16 @@ export class ReplicatedHashSet implements MatchableHashSet {
 
   private constructor(
     private readonly store: HashSetStore,
-    readonly config: HashSetConfig,
+    config: HashSetConfig,
     version: number,
     expectedSize: number,
     entryNumbers = 0,
     /** The set's creation time as loaded: a set of the same name created since is another set. */
     readonly createdAt = '',
     stamp = '',
+    createdStamp = '',
   ) {
+    this.config = { ...config, incarnation: { createdAt, createdStamp } };
     this.versionNo = version;
     this.versionStamp = stamp;
     this.state = new Uint8Array(Math.max(1024, entryNumbers));
@@ -62,7 +71,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       const summary = await store.summary(name);
-      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo, summary.createdAt, summary.stamp);
+      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo, summary.createdAt, summary.stamp, summary.createdStamp);
       const slot = 1 + HASH_BITS[summary.config.algorithm] / 8;
       let entries = 0;
       for await (const { firstEntryNo, pack } of store.readPacks(name, summary.nextEntryNo)) {
@@ -97,6 +106,19 @@ export class ReplicatedHashSet implements MatchableHashSet {
   /** What changesSince checks besides the version: this set's creation time and its version's stamp. */
   get held(): HeldIncarnation {
     return { createdAt: this.createdAt, stamp: this.versionStamp };
+  }
+
+  /** The incarnation of the set this copy was loaded from. */
+  get incarnation(): HashSetIncarnation {
+    return this.config.incarnation;
+  }
+
+  /**
+   * Whether `identity` is of the incarnation this copy was loaded from (at whatever version): false
+   * for a set deleted and created again since, whose changelog and entry numbers are another set's.
+   */
+  isIncarnationOf(identity: Pick<HashSetIdentity, 'createdAt' | 'createdStamp'>): boolean {
+    return identity.createdAt === this.incarnation.createdAt && identity.createdStamp === this.incarnation.createdStamp;
   }
 
   /** Whether this copy is exactly the set `identity` describes (same incarnation, version and stamp). */
@@ -137,14 +159,20 @@ export class ReplicatedHashSet implements MatchableHashSet {
     return this.index.query(variants);
   }
 
+  /**
+   * Ids and labels of matched entries, read from the incarnation this copy was loaded from only:
+   * when the set in Redis is no longer that one (deleted, or deleted and created again, before the
+   * replicas dropped this copy), every entry is undefined, as removed ones are, and nothing of
+   * the other incarnation is named.
+   */
   async describe(entryNos: readonly number[]): Promise<Array<EntryDescription | undefined>> {
-    const ids = await this.store.idsOf(this.config.name, entryNos);
-    const infos = await this.store.info(this.config.name, ids.filter((id): id is string => id !== undefined));
-    let next = 0;
-    return ids.map((id) => {
-      if (id === undefined) return undefined;
-      const label = infos[next++]?.label;
-      return label === undefined ? { id } : { id, label };
+    if (entryNos.length === 0) return [];
+    const described = await this.store.describe(this.config.name, entryNos, this.incarnation);
+    if (described === undefined) return entryNos.map(() => undefined);
+    return described.map((entry) => {
+      if (entry === undefined) return undefined;
+      const label = entry.info?.label;
+      return label === undefined ? { id: entry.id } : { id: entry.id, label };
     });
   }
 

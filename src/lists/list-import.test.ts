@@ -148,7 +148,7 @@ describe('importRefusal', () => {
 
   it('lets an ordinary import skip bad lines, up to --max-bad when given', () => {
     expect(importRefusal(parsed(2, 3), { replace: false })).toBeUndefined();
-    expect(importRefusal(parsed(0, 0), { replace: false })).toBeUndefined();
+    expect(importRefusal(parsed(2, 0), { replace: false })).toBeUndefined();
     expect(importRefusal(parsed(2, 3), { replace: false, maxBad: 2 })).toBe('3 bad lines (more than --max-bad 2)');
   });
 
@@ -156,6 +156,12 @@ describe('importRefusal', () => {
     expect(importRefusal(parsed(0, 3), { replace: false })).toBe('no entries, only 3 bad lines');
     expect(importRefusal(parsed(0, 3), { replace: false, maxBad: 5 })).toBe('no entries, only 3 bad lines');
     expect(importRefusal(parsed(1, 3), { replace: false })).toBeUndefined();
+  });
+
+  it('refuses an import of a file with no entry line at all (empty, only comments, only a CSV header): no empty list to make', () => {
+    expect(importRefusal(parsed(0, 0), { replace: false })).toBe('no entries in the file');
+    expect(importRefusal(parseTextList('# nothing today\n\n'), { replace: false })).toBe('no entries in the file');
+    expect(importRefusal(parseCsvList('entry,label\n'), { replace: false, maxBad: 0 })).toBe('no entries in the file');
   });
 
   it('refuses a --replace with any bad line unless --max-bad allows it, and one with no entries at all', () => {

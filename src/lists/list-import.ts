@@ -62,8 +62,10 @@ export interface ImportLimits {
 /**
  * Why an import must write nothing, or undefined when it may go ahead. A replacement drops every
  * live entry the file lacks, so a damaged file (bad lines, unless `maxBad` allows them) or one
- * with no entries at all must not replace a live list. A file whose every entry line is bad has
- * nothing to import: it must not make an empty list either.
+ * with no entries at all must not replace a live list (an import never empties a list: `blocklist
+ * delete` removes one). A file with no entry has nothing to import, whether its every entry line is
+ * bad or it has none (empty, only comments, only a CSV header): it must not make an empty list
+ * either, nor report success.
  */
 export function importRefusal(parsed: ParsedList, limits: ImportLimits): string | undefined {
   const maxBad = limits.maxBad ?? (limits.replace ? 0 : Infinity);
@@ -72,7 +74,7 @@ export function importRefusal(parsed: ParsedList, limits: ImportLimits): string 
     return `${parsed.bad.length} bad lines (${allowed})`;
   }
   if (limits.replace && parsed.entries.length === 0) return 'no entries (--replace would empty the list)';
-  if (parsed.entries.length === 0 && parsed.bad.length > 0) return `no entries, only ${parsed.bad.length} bad lines`;
+  if (parsed.entries.length === 0) return parsed.bad.length > 0 ? `no entries, only ${parsed.bad.length} bad lines` : 'no entries in the file';
   return undefined;
 }
 

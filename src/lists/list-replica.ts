@@ -12,7 +12,9 @@ import type { ListStore } from './list-store.js';
  * (one round trip, a patched snapshot: see list-patch.ts) and falls back to a full load when the
  * changelog does not reach back that far, the list was replaced or made again; a list deleted
  * (`<name> deleted`, ListStore.delete) is dropped, as is one the check finds gone. A full load builds
- * the list beside the old one (chunked, yielding to the event loop). Either way a new matcher is
+ * the list beside the old one (chunked, yielding to the event loop), which goes on matching
+ * meanwhile, unless the list was deleted and made again (another creation time): the deleted list
+ * is dropped before the new one loads, and the name matches nothing until then. Either way a new matcher is
  * swapped in at once, so a matcher holds one version of each list (the link-blocklist signal type
  * keeps a job on the matcher its first item met).
  */
@@ -107,7 +109,12 @@ export class ListReplica {
     const held = this.held.get(name);
     if (loaded !== undefined && held !== undefined) {
       if (sameVersion({ version: Number(loaded.version), ...held }, identity)) return;
-      if (held.createdAt === identity.createdAt && Number(loaded.version) < identity.version && (await this.applyChanges(name, loaded, held))) return;
+      if (held.createdAt !== identity.createdAt) {
+        // Deleted and made again: the deleted list's entries must not match while the new one
+        // loads (seconds for a large one), so it goes now; the new one matches once loaded.
+        logger?.info({ list: name, version: loaded.version }, 'list made again: the deleted one dropped, the new one loading');
+        this.swap(name, undefined);
+      } else if (Number(loaded.version) < identity.version && (await this.applyChanges(name, loaded, held))) return;
     }
     const started = performance.now();
     const full = await store.loadWithIdentity(name);

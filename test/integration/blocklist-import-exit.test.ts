@@ -1,7 +1,8 @@
 /**
  * `abuse-scan blocklist import` exit statuses, as `hashset import`'s: 0 all imported, 2 imported
- * with bad lines skipped, 1 nothing written (refused, a missing file, no good line at all: which
- * makes no empty list either). Bad lines are printed up to 50, then counted.
+ * with bad lines skipped, 1 nothing written (refused, a missing file, no good line at all, also
+ * none at all (an empty or comments-only file): which makes no empty list either). Bad lines are
+ * printed up to 50, then counted.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -65,5 +66,27 @@ describe('abuse-scan blocklist import: exit status and bad-line report', () => {
     expect(fifty.stderr).not.toContain('not shown');
     expect(fifty.code).toBe(2);
     expect(await store.summary('allbad')).toMatchObject({ version: 1, size: 1 });
+  }, CLI_TEST_TIMEOUT);
+
+  it('a file with no entry line at all (empty, only comments, only a CSV header) imports nothing: no list made, a listed one untouched (exit 1)', async () => {
+    const files = { 'empty.txt': '', 'comments.txt': '# nothing today\n\n# still nothing\n', 'header.csv': 'entry,label\n' };
+    for (const [file, text] of Object.entries(files)) {
+      const path = join(dir, file);
+      await writeFile(path, text);
+      expect(await runCli(['blocklist', 'import', 'nothing', path], { env })).toMatchObject({ code: 1, stdout: '', stderr: 'list nothing: nothing imported: no entries in the file\n' });
+      expect(await store.summary('nothing')).toBeUndefined();
+      expect(await store.names()).not.toContain('nothing');
+    }
+
+    // An existing list: neither its entries nor its settings change (--action is not applied).
+    const good = join(dir, 'listed.txt');
+    await writeFile(good, 'listed.example\n');
+    expect((await runCli(['blocklist', 'import', 'listed', good], { env })).code).toBe(0);
+    const before = await store.summary('listed');
+    const empty = join(dir, 'empty.txt');
+    expect(await runCli(['blocklist', 'import', 'listed', empty, '--action', 'review'], { env })).toMatchObject({ code: 1, stdout: '', stderr: 'list listed: nothing imported: no entries in the file\n' });
+    // --replace with no entries stays refused as before (an import never empties a list).
+    expect(await runCli(['blocklist', 'import', 'listed', empty, '--replace'], { env })).toMatchObject({ code: 1, stdout: '', stderr: 'list listed: nothing imported: no entries (--replace would empty the list)\n' });
+    expect(await store.summary('listed')).toEqual(before);
   }, CLI_TEST_TIMEOUT);
 });

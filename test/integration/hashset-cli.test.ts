@@ -135,6 +135,59 @@ describe('abuse-scan hashset / hash', () => {
     expect(hex.stdout).toBe('');
   }, 60_000);
 
+  it('import of a file with no good line writes nothing and exits 1: only bad lines (within --max-bad), an empty file, a header only', async () => {
+    expect((await cli('hashset', 'create', 'cli-nothing', '--algorithm', 'pdq')).code).toBe(0);
+    const onlyBad = join(dir, 'only-bad.txt');
+    writeFileSync(onlyBad, 'nope\nnope\n');
+    const bad = await cli('hashset', 'import', 'cli-nothing', onlyBad);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(bad.stderr).toMatch(new RegExp(`^${onlyBad}:1: [^\n]*; skipped\n${onlyBad}:2: [^\n]*; skipped\nhash set cli-nothing: nothing imported: no entries, only 2 bad lines\n$`));
+    for (const [file, text] of [['empty.txt', ''], ['header.csv', 'hash,label,id\n']] as const) {
+      const path = join(dir, file);
+      writeFileSync(path, text);
+      expect(await cli('hashset', 'import', 'cli-nothing', path)).toEqual({ code: 1, stdout: '', stderr: 'hash set cli-nothing: nothing imported: no entries in the file\n' });
+    }
+    expect(await store.summary('cli-nothing')).toMatchObject({ version: 0, size: 0 });
+    // Past --max-bad, the refusal it always was.
+    expect(await cli('hashset', 'import', 'cli-nothing', onlyBad, '--max-bad', '1')).toMatchObject({ code: 1, stderr: expect.stringContaining('2 bad lines (more than --max-bad 1); nothing written') });
+  }, 60_000);
+
+  it('disable refuses an empty or blank --reason; an entry disabled without one (stored by other means) exports with a reason and imports back disabled', async () => {
+    expect((await cli('hashset', 'create', 'cli-no-reason', '--algorithm', 'pdq')).code).toBe(0);
+    await store.add('cli-no-reason', [
+      { id: 'e1', hash: hexToHash(A, 256) },
+      { id: 'e2', hash: hexToHash(B, 256) },
+      { id: 'e3', hash: hexToHash(C, 256) },
+    ]);
+    for (const reason of ['', '  ']) {
+      expect(await cli('hashset', 'disable', 'cli-no-reason', 'e1', '--reason', reason)).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `abuse-scan: invalid option: --reason must say why the entry is disabled, got ${JSON.stringify(reason)}\n`,
+      });
+    }
+    expect(await store.version('cli-no-reason')).toBe(1);
+
+    // Through the store API (as the CLI accepted before): an empty and a blank reason.
+    await store.disable('cli-no-reason', 'e1', '');
+    await store.disable('cli-no-reason', 'e2', ' ');
+    const exported = await cli('hashset', 'export', 'cli-no-reason');
+    expect(exported.code).toBe(0);
+    const reasons = Object.fromEntries(exported.stdout.trim().split('\n').slice(1).map((line) => [line.split(',')[2], line.split(',').at(-1)]));
+    expect(reasons).toEqual({ e1: 'disabled (no reason recorded)', e2: 'disabled (no reason recorded)', e3: '' });
+
+    const file = join(dir, 'no-reason.csv');
+    writeFileSync(file, exported.stdout);
+    expect((await cli('hashset', 'create', 'cli-no-reason-copy', '--algorithm', 'pdq')).code).toBe(0);
+    expect((await cli('hashset', 'import', 'cli-no-reason-copy', file)).code).toBe(0);
+    const { set } = await ReplicatedHashSet.load(store, 'cli-no-reason-copy');
+    expect({ e1: set.match([hexToHash(A, 256)]).length, e2: set.match([hexToHash(B, 256)]).length, e3: set.match([hexToHash(C, 256)]).length }).toEqual({ e1: 0, e2: 0, e3: 1 });
+    expect(await store.info('cli-no-reason-copy', ['e1', 'e3'])).toEqual([
+      expect.objectContaining({ disabled: expect.objectContaining({ reason: 'disabled (no reason recorded)' }) }),
+      expect.not.objectContaining({ disabled: expect.anything() }),
+    ]);
+  }, 60_000);
+
   it('delete says what it would delete and deletes nothing without --yes; with it deletes the whole set; a missing set: hashset_not_found', async () => {
     expect((await cli('hashset', 'create', 'cli-retired', '--algorithm', 'pdq')).code).toBe(0);
     await store.add('cli-retired', [{ id: 'a', hash: hexToHash(A, 256) }, { id: 'b', hash: hexToHash(B, 256) }]);

@@ -1,11 +1,13 @@
 /**
  * Hash-set replicas under production races, against real Redis: a changelog trimmed while a load
- * runs, a set deleted (HashSetStore.delete) and re-created under the same name, a set that
- * outgrows its index in one change, and Redis going away under a running replica.
+ * runs, a set deleted (HashSetStore.delete) and re-created under the same name (the deleted copy
+ * dropped before the new one loads, and never described as, nor counted against, the new set's
+ * entries), a set that outgrows its index in one change, and Redis going away under a running replica.
  */
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
+import { floodWindow, RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
 import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
@@ -16,6 +18,33 @@ import { suiteRedis } from '../harness/redis.js';
 import { redisProxy } from '../harness/redis-proxy.js';
 
 const entry = (id: string, seed: number) => ({ id, hash: hash(seed) });
+
+/** A store whose pack reads (a load's bulk) wait while `gate` is set: a reload held open as long as a test needs. */
+class GatedStore extends HashSetStore {
+  gate: Promise<void> | undefined;
+  override async *readPacks(name: string, nextEntryNo: number, inFlight?: number) {
+    if (this.gate) await this.gate;
+    yield* super.readPacks(name, nextEntryNo, inFlight);
+  }
+}
+
+/**
+ * A subscriber connection already connected: its 'ready' (which makes the replicas check every
+ * set, besides start's own check) has passed, so no sync of start() can run late, after a test's
+ * writes, and find them before the check the test makes.
+ */
+async function readySubscriber(redis: Redis): Promise<Redis> {
+  const subscriber = redis.duplicate();
+  await new Promise((resolve) => subscriber.once('ready', resolve));
+  return subscriber;
+}
+
+/** A gate to set on a GatedStore, and the function that opens it. */
+function gate(): { closed: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const closed = new Promise<void>((resolve) => (open = resolve));
+  return { closed, open };
+}
 
 describe('hash-set replicas under races (real Redis)', () => {
   const { prefix, redis } = suiteRedis('hashset-races');
@@ -123,6 +152,141 @@ describe('hash-set replicas under races (real Redis)', () => {
     } finally {
       await replicas.close();
     }
+  });
+
+  it('a set deleted and re-created (messages lost): the deleted copy stops matching before the new one has loaded, and its stale matches name and count nothing of the new set', async () => {
+    // recreate.mjs: a worker holds `csam` with one entry (#0); the set is deleted and created again,
+    // and the new set's entry #0 is another image. The worker hears of it only at its version check.
+    await store.create({ name: 'csam', algorithm: 'pdq' });
+    const OLD = hash(1);
+    await store.add('csam', [{ id: 'old-bad-image', hash: OLD, label: 'old label' }]);
+    const reader = new GatedStore(redis, { prefix });
+    const subscriber = await readySubscriber(redis);
+    const replicas = new HashSetReplicas({ store: reader, subscriber, logger: createLogger('silent'), checkIntervalMs: 60_000 });
+    await replicas.start();
+    try {
+      // What a job in flight holds: the copy of the old set, as matched just before the check.
+      const stale = replicas.get('csam')!;
+      expect(stale.match([OLD])).toEqual([{ entryNo: 0, distance: 0, variant: 0 }]);
+      await subscriber.unsubscribe();
+
+      await store.delete('csam');
+      // maxItems 1: a second distinct item counted against an entry quarantines it.
+      await store.create({ name: 'csam', algorithm: 'pdq', flood: { maxItems: 1, windowSeconds: 3600 } });
+      await store.add('csam', Array.from({ length: 50 }, (_, i) => ({ id: `new-${i}`, hash: hash(1_000_000 + i), label: `new label ${i}` })));
+
+      // The copy's match, before the sync notices: not described as the new set's entry #0 ...
+      const [hit] = stale.match([OLD]);
+      expect(await stale.describe([hit!.entryNo])).toEqual([undefined]);
+      // ... nor counted against it, even under the id an unchecked describe gave it (new-0), by two
+      // items (unchecked: the new set's `matches` at 2, and new-0 quarantined by maxItems 1).
+      const guard = new RedisFloodGuard(redis, prefix);
+      for (const item of ['c:tenant\u0000post-1', 'c:tenant\u0000post-2']) {
+        expect(await guard.recordMatchAmong(stale.config, [{ entryNo: hit!.entryNo, id: 'new-0' }], item)).toBe(0);
+      }
+      // (The config the signal type hands the guard carries the incarnation loaded.)
+      expect(stale.config.incarnation).toEqual({ createdAt: stale.createdAt, createdStamp: expect.any(String) });
+
+      // The check finds another incarnation: the copy is dropped at once, while the new one loads.
+      const held = gate();
+      reader.gate = held.closed;
+      let done = false;
+      const checking = replicas.check().then(() => (done = true));
+      expect(await waitUntil(async () => replicas.get('csam') === undefined, 2000, 5)).toBe(true);
+      expect(done).toBe(false);
+      expect(replicas.sets().map((set) => set.config.name)).not.toContain('csam');
+      held.open();
+      await checking;
+
+      const fresh = replicas.get('csam')!;
+      expect({ old: fresh.match([OLD]).length, new0: fresh.match([hash(1_000_000)]).map((h) => h.entryNo), size: fresh.size }).toEqual({ old: 0, new0: [0], size: 50 });
+      expect(await fresh.describe([0])).toEqual([{ id: 'new-0', label: 'new label 0' }]);
+      const meta = store.keys('csam');
+      expect({
+        matches: await redis.hget(meta.meta, 'matches'),
+        quarantined: await store.quarantined('csam'),
+        floodCounters: await redis.keys(`${meta.floodPrefix}*`),
+      }).toEqual({ matches: '0', quarantined: [], floodCounters: [] });
+
+      // The new copy counts as ever.
+      expect(await guard.recordMatchAmong(fresh.config, [{ entryNo: 0, id: 'new-0' }], 'c:tenant\u0000post-3')).toBe(0);
+      expect(await redis.hget(meta.meta, 'matches')).toBe('1');
+      expect(await redis.exists(meta.flood(0, floodWindow(Date.now(), 3600)))).toBe(1);
+    } finally {
+      await replicas.close();
+    }
+  });
+
+  it('a reload of the same set (changelog gap) keeps the copy matching until the reload is in', async () => {
+    await store.create({ name: 'gapped', algorithm: 'pdq' });
+    await store.add('gapped', [entry('kept', 51)]);
+    const reader = new GatedStore(redis, { prefix });
+    const subscriber = await readySubscriber(redis);
+    const replicas = new HashSetReplicas({ store: reader, subscriber, logger: createLogger('silent'), checkIntervalMs: 60_000 });
+    await replicas.start();
+    try {
+      await subscriber.unsubscribe();
+      await store.add('gapped', [entry('later', 52)]);
+      await redis.del(store.keys('gapped').log); // the records since the copy's version are gone: a gap
+      const held = gate();
+      reader.gate = held.closed;
+      const checking = replicas.check();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const during = replicas.get('gapped');
+      expect({ held: during?.versionNumber, kept: during?.match([hash(51)]).length }).toEqual({ held: 1, kept: 1 });
+      expect(await during!.describe([0])).toEqual([{ id: 'kept' }]);
+      held.open();
+      await checking;
+      expect(replicas.get('gapped')!.match([hash(52)])).toHaveLength(1);
+    } finally {
+      await replicas.close();
+    }
+  });
+
+  it('describe() and the flood guard read and count only in the incarnation a copy was loaded from', async () => {
+    const guard = new RedisFloodGuard(redis, prefix);
+    await store.create({ name: 'inc', algorithm: 'pdq', flood: { maxItems: 1, windowSeconds: 3600 } });
+    await store.add('inc', [{ id: 'a', hash: hash(61), label: 'first' }]);
+    const { set: copy } = await ReplicatedHashSet.load(store, 'inc');
+    const keys = store.keys('inc');
+    // The same incarnation, later versions (other stamps): read and counted as ever.
+    await store.add('inc', [entry('b', 62)]);
+    expect(await copy.describe([0, 1, 7])).toEqual([{ id: 'a', label: 'first' }, { id: 'b' }, undefined]);
+    expect(await guard.recordMatchAmong(copy.config, [{ entryNo: 0, id: 'a' }], 'item-1')).toBe(0);
+    expect(await redis.hget(keys.meta, 'matches')).toBe('1');
+    // recordSuppressions is not awaited (fire and forget): its effect is waited for. (Also loads
+    // its script, so that the later calls run in order with this connection's next commands.)
+    guard.recordSuppressions(copy.config, 2);
+    expect(await waitUntil(async () => (await redis.hget(keys.meta, 'suppressions')) === '2', 2000, 10)).toBe(true);
+
+    // Deleted and not created again: nothing read, nothing written (no meta left behind either).
+    await store.delete('inc');
+    expect(await copy.describe([0])).toEqual([undefined]);
+    expect(await guard.recordMatchAmong(copy.config, [{ entryNo: 0, id: 'a' }], 'item-2')).toBe(0);
+    guard.recordSuppressions(copy.config, 1);
+    expect(await redis.keys(`${prefix}:hashset:inc:*`)).toEqual([]);
+
+    // Created again in the same millisecond as far as createdAt tells: the creation stamp differs.
+    await store.create({ name: 'inc', algorithm: 'pdq', kind: 'negative', flood: { maxItems: 1, windowSeconds: 3600 } });
+    await redis.hset(keys.meta, 'createdAt', copy.createdAt);
+    await store.add('inc', [{ id: 'a', hash: hash(63), label: 'another a' }]);
+    expect(await copy.describe([0])).toEqual([undefined]);
+    for (const item of ['item-3', 'item-4']) expect(await guard.recordMatchAmong(copy.config, [{ entryNo: 0, id: 'a' }], item)).toBe(0);
+    guard.recordSuppressions(copy.config, 5);
+    expect(await redis.hmget(keys.meta, 'matches', 'suppressions')).toEqual(['0', null]);
+    expect({ quarantined: await store.quarantined('inc'), counters: await redis.keys(`${keys.floodPrefix}*`) }).toEqual({ quarantined: [], counters: [] });
+
+    // A copy of the new incarnation reads it; one of a set from before creation stamps (none in
+    // its meta) is checked by its creation time.
+    const { set: renewed } = await ReplicatedHashSet.load(store, 'inc');
+    expect(await renewed.describe([0])).toEqual([{ id: 'a', label: 'another a' }]);
+    guard.recordSuppressions(renewed.config, 5);
+    expect(await waitUntil(async () => (await redis.hget(keys.meta, 'suppressions')) === '5', 2000, 10)).toBe(true);
+    await redis.hdel(keys.meta, 'createdStamp');
+    const { set: legacy } = await ReplicatedHashSet.load(store, 'inc');
+    expect(legacy.config.incarnation.createdStamp).toBe('');
+    expect(await legacy.describe([0])).toEqual([{ id: 'a', label: 'another a' }]);
+    expect(await renewed.describe([0])).toEqual([undefined]); // its creation stamp is no longer the set's
   });
 
   it('a set that outgrows its index in one change is reloaded with a fitting index, even when no further change comes', async () => {

@@ -1,7 +1,8 @@
 /**
  * List replicas under production races, against real Redis: a list deleted (ListStore.delete, or
- * by hand) and re-created under the same name, a large list that keeps changing while other lists
- * change too, and Redis going away under a running replica.
+ * by hand) and re-created under the same name (the deleted one dropped before the new one loads),
+ * a large list that keeps changing while other lists change too, and Redis going away under a
+ * running replica.
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +54,62 @@ describe('list replicas under races (real Redis)', () => {
         await checking.close();
       }
     } finally {
+      await replica.close();
+    }
+  });
+
+  /** A store whose full loads wait while `gate` is set: a load held open as long as a test needs. */
+  class GatedStore extends ListStore {
+    gate: Promise<void> | undefined;
+    override async loadWithIdentity(name: string) {
+      if (this.gate) await this.gate;
+      return super.loadWithIdentity(name);
+    }
+  }
+  const gate = () => {
+    let open!: () => void;
+    const closed = new Promise<void>((resolve) => (open = resolve));
+    return { closed, open };
+  };
+
+  it('a list deleted and made again (messages missed) stops matching at once, not once the new one has loaded; a replaced list matches until its reload is in', async () => {
+    await store.add('gated', entries('old.example'));
+    const reader = new GatedStore(redis, { prefix });
+    const replica = await ListReplica.start({ store: reader, checkIntervalMs: 60_000 });
+    const unheard = new UnheardStore(redis, { prefix });
+    let held = gate();
+    const seen = () => ({ old: matches(replica, 'http://old.example/'), new: matches(replica, 'http://new.example/'), newer: matches(replica, 'http://newer.example/'), version: replica.current().versions().gated });
+    try {
+      // Settled: the check the subscriber's connection started is done (reloads of a list run in order).
+      await replica.refresh();
+      expect(seen()).toEqual({ old: 1, new: 0, newer: 0, version: '1' });
+      await unheard.delete('gated');
+      await new Promise((resolve) => setTimeout(resolve, 5)); // another creation time than the deleted one's
+      await unheard.add('gated', entries('new.example'));
+
+      held = gate();
+      reader.gate = held.closed;
+      let done = false;
+      let refreshing = replica.refresh().then(() => (done = true));
+      expect(await waitUntil(async () => seen().old === 0, 2000, 5)).toBe(true);
+      expect({ done, ...seen() }).toEqual({ done: false, old: 0, new: 0, newer: 0, version: undefined });
+      held.open();
+      await refreshing;
+      expect(seen()).toEqual({ old: 0, new: 1, newer: 0, version: '1' });
+
+      // The same list replaced (a `reload` record: loaded whole): the loaded one goes on matching meanwhile.
+      await unheard.import('gated', entries('newer.example'), { replace: true });
+      held = gate();
+      reader.gate = held.closed;
+      done = false;
+      refreshing = replica.refresh().then(() => (done = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect({ done, ...seen() }).toEqual({ done: false, old: 0, new: 1, newer: 0, version: '1' });
+      held.open();
+      await refreshing;
+      expect(seen()).toEqual({ old: 0, new: 0, newer: 1, version: '2' });
+    } finally {
+      held.open();
       await replica.close();
     }
   });
