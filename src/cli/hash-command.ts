@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { toScanError } from '../errors.js';
+import { ScanError, toScanError } from '../errors.js';
 import { DIHEDRAL_VARIANTS, decodeImage, hashImage } from '../images/index.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { terminalSafe } from './terminal-text.js';
@@ -17,6 +17,8 @@ interface HashFlags {
 async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
   for (const file of files) {
     try {
+      // Reading a FIFO waits for a writer, for ever: only regular files are read.
+      if (!(await stat(file)).isFile()) throw new ScanError('path_not_found', `${file} is not a regular file`);
       const decoded = await decodeImage(await readFile(file));
       const hashes = hashImage(decoded, { dihedral: flags.dihedral ?? false });
       const dihedral = hashes.dihedral && Object.fromEntries(hashes.dihedral.map((hash, i) => [DIHEDRAL_VARIANTS[i]!, hashToHex(hash)]));

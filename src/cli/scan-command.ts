@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { jobLimits } from '../config/config.js';
@@ -70,13 +71,27 @@ function withPathsResolved(input: unknown, base: string): unknown {
  */
 async function checkReadable(files: readonly string[]): Promise<void> {
   for (const file of files) {
-    const handle = await open(file, 'r'); // ENOENT, EACCES... with the path as given
-    try {
-      if ((await handle.stat()).isDirectory()) throw new CliError('is a directory', file);
-    } finally {
-      await handle.close();
-    }
+    // Looked at before it is opened: opening a FIFO waits for a writer, for ever.
+    const info = await stat(file); // ENOENT, EACCES... with the path as given
+    if (info.isDirectory()) throw new CliError('is a directory', file);
+    if (!info.isFile()) throw new CliError('not a regular file', file);
+    await (await open(file, 'r')).close(); // EACCES
   }
+}
+
+/** Hex digits of the SHA-256 that stand for the whole of an argument too long to be its own contentId. */
+const CONTENT_DIGEST_HEX = 16;
+
+/**
+ * The contentId a scanned argument is recorded under: the argument itself, or, past the id limit
+ * (a URL may be 8192 characters and a path 4096, an id ABUSE_SCAN_MAX_ID_LENGTH, 256 by default),
+ * its start and a digest of the whole: the item is scanned as given either way, where the
+ * argument as the id would fail the job's validation and leave it unscanned.
+ */
+export function contentIdFor(argument: string, maxIdLength: number): string {
+  if (argument.length <= maxIdLength) return argument;
+  const digest = `…sha256:${createHash('sha256').update(argument).digest('hex').slice(0, CONTENT_DIGEST_HEX)}`;
+  return digest.length >= maxIdLength ? digest.slice(-maxIdLength) : `${argument.slice(0, maxIdLength - digest.length)}${digest}`;
 }
 
 function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: ScanFlags): ScanJobInput {
@@ -94,12 +109,16 @@ export function registerScanCommand(program: Command): void {
       .option('--tenant <tenant>', 'tenant to record in the verdict');
 
   common(scan.command('url').argument('<url...>', 'URLs to scan, one verdict each').description('scan links')).action(
-    (urls: string[], flags: ScanFlags) => scanJobs(urls.map((url) => jobFor(url, url, flags)), flags),
+    (urls: string[], flags: ScanFlags) => {
+      const { maxIdLength } = loadCliConfig();
+      return scanJobs(urls.map((url) => jobFor(url, contentIdFor(url, maxIdLength), flags)), flags);
+    },
   );
   common(scan.command('image').argument('<file...>', 'image files to scan, one verdict each').description('scan image files')).action(
     async (files: string[], flags: ScanFlags) => {
       await checkReadable(files);
-      await scanJobs(files.map((file) => jobFor({ path: resolve(file) }, file, flags)), flags);
+      const { maxIdLength } = loadCliConfig();
+      await scanJobs(files.map((file) => jobFor({ path: resolve(file) }, contentIdFor(file, maxIdLength), flags)), flags);
     },
   );
   common(

@@ -35,6 +35,9 @@ describe('policy file', () => {
     ]);
     expect(issuesOf({ partialErrorDecisions: { redirect_lop: 'block' } })).toEqual([expect.stringMatching(/^partialErrorDecisions: unknown error code "redirect_lop"; known: .*redirect_loop/)]);
     expect(issuesOf({ errorDecisions: { image_corrupt: 'maybe' } })).toEqual([expect.stringMatching(/^errorDecisions.image_corrupt: /)]);
+    // A policy file's "__proto__" key (JSON.parse keeps it as an own property) is no exception.
+    expect(issuesOf(JSON.parse('{"errorDecisions":{"__proto__":"block"}}'))).toEqual([expect.stringMatching(/^errorDecisions: unknown error code "__proto__"; known: /)]);
+    expect(issuesOf(JSON.parse('{"maxDecisionBySource":{"__proto__":"allow"}}'))).toEqual(['maxDecisionBySource: unknown signal source "__proto__"; known: blocklist, hashset, model']);
   });
 
   it('an empty file is the default policy, and a parsed policy parses to itself', () => {

@@ -27,7 +27,14 @@ function refuseUnknownKeys(what: string, known: readonly string[]) {
 
 /** A decision per key of a fixed vocabulary (error codes, signal sources). */
 function decisionTable<const Key extends string>(what: string, keys: readonly [Key, ...Key[]]) {
-  return z.partialRecord(z.enum(keys), decision, { error: refuseUnknownKeys(what, keys) });
+  // JSON.parse keeps a "__proto__" key as an own property, and zod drops it without a word: refused
+  // here like any other unknown key, or a misspelt policy would silently change nothing.
+  return z.preprocess((input, context) => {
+    if (typeof input === 'object' && input !== null && Object.hasOwn(input, '__proto__')) {
+      context.addIssue({ code: 'custom', message: `unknown ${what} "__proto__"; known: ${keys.join(', ')}`, input });
+    }
+    return input;
+  }, z.partialRecord(z.enum(keys), decision, { error: refuseUnknownKeys(what, keys) }));
 }
 
 /**

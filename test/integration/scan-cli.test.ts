@@ -1,4 +1,5 @@
 /** `abuse-scan scan` and the messages every command gives when it cannot run, as an operator runs them. */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,39 @@ describe('abuse-scan scan', () => {
     expect({ code: among.code, stdout: among.stdout, stderr: among.stderr }).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: file not found: fixtures/images/no-such.jpg\n' });
     const directory = await runCli(['scan', 'image', 'fixtures/images'], { env: OFFLINE });
     expect({ code: directory.code, stdout: directory.stdout, stderr: directory.stderr }).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: is a directory: fixtures/images\n' });
+  }, 30_000);
+
+  it('a FIFO is no image file: refused at once (opening it would wait for a writer for ever), by scan image and by hash', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'abuse-scan-fifo-'));
+    try {
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const scanned = await runCli(['scan', 'image', fifo], { env: OFFLINE });
+      expect({ code: scanned.code, stdout: scanned.stdout, stderr: scanned.stderr }).toEqual({ code: 1, stdout: '', stderr: `abuse-scan: not a regular file: ${fifo}\n` });
+      const hashed = await runCli(['hash', fifo, '--json'], { env: OFFLINE });
+      expect(hashed.code).toBe(1);
+      expect(JSON.parse(hashed.stdout)).toMatchObject({ file: fifo, error: { code: 'path_not_found', message: `${fifo} is not a regular file` } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('scans arguments longer than a contentId may be: the id is their start and a digest, the item is the whole argument', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'abuse-scan-long-'));
+    try {
+      const lists = join(dir, 'lists');
+      await mkdir(lists);
+      await writeFile(join(lists, 'phish.txt'), 'evil.example\n');
+      const url = `https://evil.example/${'a'.repeat(300)}`;
+      const { code, stdout } = await runCli(['scan', 'url', url, '--json'], { env: { ...OFFLINE, ABUSE_SCAN_LISTS_DIR: lists } });
+      const verdict = JSON.parse(stdout);
+      expect(verdict).toMatchObject({ decision: 'block', errors: [], items: [{ input: expect.stringContaining('evil.example') }] });
+      expect(verdict.contentId).toHaveLength(256);
+      expect(verdict.contentId).toMatch(/^https:\/\/evil\.example\/a+…sha256:[0-9a-f]{16}$/);
+      expect(code).toBe(3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('prints hostile text escaped: a link cannot clear the screen, retitle the terminal or fake the decision line', async () => {
