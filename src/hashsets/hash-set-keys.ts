@@ -10,6 +10,9 @@
  *   <prefix>:hashset:<name>:ids            HASH: entry number -> id (evidence for a match)
  *   <prefix>:hashset:<name>:pack:<b>       STRING: entries b*4096 .. b*4096+4095 packed, per entry number
  *                                          a state byte (0 absent, 1 enabled, 2 disabled) and the hash
+ *   <prefix>:hashset:<name>:packlive       HASH: bucket b -> entries in pack b not removed (disabled ones
+ *                                          included); no field: a bucket begun before counts were kept
+ *                                          (never unlinked), or one with no pack
  *   <prefix>:hashset:<name>:log            STREAM: one entry per change, id <version>-<n>
  *   <prefix>:hashset:<name>:quarantine     HASH: id -> JSON { at, items, windowSeconds }
  *   <prefix>:hashset:<name>:flood:<no>:<w> HyperLogLog of items entry <no> matched in window <w>
@@ -18,7 +21,10 @@
  * `entries` answers questions by id (is it there, with which hash). The packs are the same data
  * laid out by entry number for workers: a cold load reads a few thousand 132 KiB strings with GET
  * (~10x faster than HSCAN over millions of fields) and nothing else; labels and provenance in `info`
- * are read only for matched entries. Entry numbers are never reused, so removed entries leave holes.
+ * are read only for matched entries. Entry numbers are never reused, so removed entries leave holes;
+ * a pack whose every entry was removed is unlinked (by its count in `packlive`, checked against its
+ * state bytes first), so a rotating feed (new hashes added, old ones removed) keeps only the packs
+ * of live entries, and a cold load skips the missing ones.
  * The scripts name pack keys themselves (the entry number is assigned inside them), and the removal
  * names the flood counters of the entries it removes, and a deletion finds them by SCAN; the keys share
  * the prefix's hash tag, so they live in the same Cluster slot as the declared ones.
@@ -30,6 +36,8 @@ export interface HashSetKeys {
   ids: string;
   log: string;
   quarantine: string;
+  /** Entries not removed, per pack bucket (see the comment above). */
+  packLive: string;
   /** Pack key names are this plus the bucket number. */
   packPrefix: string;
   /** Flood counter key names are this plus `<entry number>:<window>` (see `flood`). */
@@ -46,6 +54,7 @@ export function hashSetKeys(prefix: string, name: string): HashSetKeys {
     ids: `${base}:ids`,
     log: `${base}:log`,
     quarantine: `${base}:quarantine`,
+    packLive: `${base}:packlive`,
     packPrefix: `${base}:pack:`,
     floodPrefix: `${base}:flood:`,
     flood: (entryNo, window) => `${base}:flood:${entryNo}:${window}`,

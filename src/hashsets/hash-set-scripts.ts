@@ -5,9 +5,19 @@
  * A version's first record ends with `prev <stamp> stamp <stamp>` and the meta keeps the
  * version's stamp (see runtime/versioned-changelog.ts: a version written again after a failover).
  *
- * KEYS: meta, entries, info, ids, log, quarantine.  ARGV: changelog max length, channel, set name,
- * pack key prefix, then per script. Every change also writes the entry's slot in its pack (see
- * hash-set-keys.ts). Returns { version, count, ... } (see each script).
+ * KEYS: meta, entries, info, ids, log, quarantine, packlive.  ARGV: changelog max length, channel,
+ * set name, pack key prefix, then per script. Every change also writes the entry's slot in its pack
+ * (see hash-set-keys.ts). Returns { version, count, ... } (see each script).
+ *
+ * Packs are freed by count: `packlive` holds, per bucket, its entries not removed (disabled ones
+ * stay in their pack and are counted). An add counts its entry when the bucket is counted, that is
+ * when it has a count or has no pack yet (nothing in it to count: a new bucket, or one emptied and
+ * unlinked, which the next entry numbers of the last bucket start again); a bucket with a pack and
+ * no count was begun before counts were kept (or by a writer that keeps none): left uncounted, its
+ * pack is never unlinked. A removal takes its entry off the count; at 0 the pack's state bytes are
+ * read, and the pack is unlinked only when none is left (else the count becomes what they hold: a
+ * writer that keeps no counts added to a counted bucket). Changelog records are as before: a
+ * replica applying them never reads packs, and a cold load skips missing ones.
  */
 
 import { DELETE_STRUCTURE, SERVER_STAMP } from '../runtime/versioned-changelog.js';
@@ -46,6 +56,21 @@ local function entryNo(value)
   local a, b, c, d = string.byte(value, 1, 4)
   return ((a * 256 + b) * 256 + c) * 256 + d
 end
+-- Whether a bucket's entries are counted in packlive (asked before this script writes its pack).
+local function counted(bucket)
+  return redis.call('HEXISTS', KEYS[7], bucket) == 1 or redis.call('EXISTS', ARGV[4] .. bucket) == 0
+end
+-- Entries in a pack not removed, by its state bytes (slot: 1 + hash bytes).
+local function live_in_pack(bucket, slot)
+  local packed = redis.call('GET', ARGV[4] .. bucket)
+  local live = 0
+  if packed then
+    for offset = 1, #packed, slot do
+      if string.byte(packed, offset) ~= 0 then live = live + 1 end
+    end
+  end
+  return live
+end
 `;
 
 /**
@@ -57,6 +82,8 @@ end
 export const ADD_ENTRIES = `${PRELUDE}
 local nextNo = tonumber(redis.call('HGET', KEYS[1], 'nextEntryNo'))
 local added, unchanged, conflicts = 0, 0, {}
+-- Per bucket: entries added to it here, or false when it is not counted.
+local addedTo, buckets = {}, {}
 for i = 5, #ARGV, 4 do
   local id, hash, disabled = ARGV[i], ARGV[i + 1], ARGV[i + 3] == '1'
   local existing = redis.call('HGET', KEYS[2], id)
@@ -69,6 +96,12 @@ for i = 5, #ARGV, 4 do
     redis.call('HSET', KEYS[2], id, packed .. hash)
     redis.call('HSET', KEYS[3], id, ARGV[i + 2])
     redis.call('HSET', KEYS[4], no, id)
+    local bucket = math.floor(no / 4096)
+    if addedTo[bucket] == nil then
+      addedTo[bucket] = counted(bucket) and 0
+      buckets[#buckets + 1] = bucket
+    end
+    if addedTo[bucket] then addedTo[bucket] = addedTo[bucket] + 1 end
     pack(no, disabled and 2 or 1, #hash, hash)
     log('op', 'add', 'no', no, 'hash', hash)
     if disabled then log('op', 'disable', 'no', no) end
@@ -76,6 +109,9 @@ for i = 5, #ARGV, 4 do
   end
 end
 if added > 0 then redis.call('HSET', KEYS[1], 'nextEntryNo', nextNo) end
+for _, bucket in ipairs(buckets) do
+  if addedTo[bucket] then redis.call('HINCRBY', KEYS[7], bucket, addedTo[bucket]) end
+end
 return { finish(), added, unchanged, conflicts }
 `;
 
@@ -84,18 +120,28 @@ return { finish(), added, unchanged, conflicts }
  * ARGV[6..]: ids. A removed entry takes its flood-guard state with it: its quarantine (kept by id,
  * so an entry added again under the same id, a corrected hash, would start quarantined) and its
  * counters of the windows that can still exist (HLLs live two windows; one more each side for
- * workers' clocks). Returns { version, removed, quarantines lifted }.
+ * workers' clocks). A pack left with no entry is unlinked (see the top of this file: counted buckets
+ * only). Returns { version, removed, quarantines lifted }.
  */
 export const REMOVE_ENTRIES = `${PRELUDE}
 local removed, unquarantined = 0, 0
 local config = cjson.decode(redis.call('HGET', KEYS[1], 'config') or '{}')
 local windowSeconds = tonumber(type(config.flood) == 'table' and config.flood.windowSeconds or nil) or 3600
 local window = math.floor(tonumber(redis.call('TIME')[1]) / windowSeconds)
+-- Per bucket: entries removed from it here, and the slot size of its pack.
+local removedFrom, buckets, slot = {}, {}, 0
 for i = 6, #ARGV do
   local existing = redis.call('HGET', KEYS[2], ARGV[i])
   if existing then
     local no = entryNo(existing)
     pack(no, 0, #existing - 5)
+    slot = #existing - 4
+    local bucket = math.floor(no / 4096)
+    if not removedFrom[bucket] then
+      removedFrom[bucket] = 0
+      buckets[#buckets + 1] = bucket
+    end
+    removedFrom[bucket] = removedFrom[bucket] + 1
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('HDEL', KEYS[3], ARGV[i])
     redis.call('HDEL', KEYS[4], no)
@@ -103,6 +149,18 @@ for i = 6, #ARGV do
     for w = window - 2, window + 1 do redis.call('DEL', ARGV[5] .. no .. ':' .. w) end
     log('op', 'remove', 'no', no)
     removed = removed + 1
+  end
+end
+for _, bucket in ipairs(buckets) do
+  -- No count: begun before counts were kept, never unlinked.
+  if redis.call('HEXISTS', KEYS[7], bucket) == 1 and redis.call('HINCRBY', KEYS[7], bucket, -removedFrom[bucket]) <= 0 then
+    local live = live_in_pack(bucket, slot)
+    if live == 0 then
+      redis.call('UNLINK', ARGV[4] .. bucket)
+      redis.call('HDEL', KEYS[7], bucket)
+    else
+      redis.call('HSET', KEYS[7], bucket, live)
+    end
   end
 end
 return { finish(), removed, unquarantined }
@@ -131,9 +189,10 @@ return { finish(), 1 }
 `;
 
 /**
- * Shared, for the scripts below (KEYS: meta, entries, info, ids, log, quarantine, names; ARGV:
- * channel, set name, pack key prefix): `unlink_set()` unlinks every key of the set a script can
- * name: those in KEYS and its packs (as many as entry numbers were handed out). Its flood counters
+ * Shared, for the scripts below (KEYS: meta, entries, info, ids, log, quarantine, packlive, names;
+ * ARGV: channel, set name, pack key prefix): `unlink_set()` unlinks every key of the set a script can
+ * name: those in KEYS but the names and its packs (as many as entry numbers were handed out, those
+ * unlinked already included). Its flood counters
  * (one per matched entry and window, expiring after two windows) are named at run time: the
  * store sweeps them (HashSetStore.delete, and create over a deleted set's leftovers).
  */
@@ -141,7 +200,7 @@ const UNLINK_SET = `${DELETE_STRUCTURE}
 local function unlink_set()
   local nextEntryNo = redis.call('HGET', KEYS[1], 'nextEntryNo')
   for bucket = 0, math.ceil((tonumber(nextEntryNo) or 0) / 4096) - 1 do redis.call('UNLINK', ARGV[3] .. bucket) end
-  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 end
 `;
 
@@ -159,7 +218,7 @@ if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 0 end
 unlink_set()
 local stamp = server_stamp()
 redis.call('HSET', KEYS[1], 'config', ARGV[4], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[5], 'stamp', stamp, 'createdStamp', stamp)
-redis.call('SADD', KEYS[7], ARGV[2])
+redis.call('SADD', KEYS[8], ARGV[2])
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' 0')
 return 1
 `;
@@ -170,7 +229,7 @@ return 1
  * (nil) when no set of that name exists (leftovers of one are unlinked all the same).
  */
 export const DELETE_SET = `${UNLINK_SET}
-return delete_structure(KEYS[1], KEYS[2], KEYS[7], ARGV[2], ARGV[1], unlink_set)
+return delete_structure(KEYS[1], KEYS[2], KEYS[8], ARGV[2], ARGV[1], unlink_set)
 `;
 
 /**

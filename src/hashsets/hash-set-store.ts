@@ -109,7 +109,7 @@ export class HashSetStore {
   }
 
   /**
-   * Deletes the set, every key of it (entries, packs, changelog, quarantine, flood counters), in one
+   * Deletes the set, every key of it (entries, packs and their counts, changelog, quarantine, flood counters), in one
    * script, and announces it: running replicas drop it within their usual delay and stop naming it
    * in verdicts. What was deleted (name, last version, entries), or undefined when no set of that
    * name exists. A set created again under the name is another incarnation (see HashSetIdentity).
@@ -333,7 +333,7 @@ export class HashSetStore {
 
 /** The keys every script of a set declares first (see hash-set-scripts.ts). */
 function scriptKeys(keys: HashSetKeys): string[] {
-  return [keys.meta, keys.entries, keys.info, keys.ids, keys.log, keys.quarantine];
+  return [keys.meta, keys.entries, keys.info, keys.ids, keys.log, keys.quarantine, keys.packLive];
 }
 
 function parseChange(version: number, fields: Buffer[]): HashSetChange {
