@@ -15,7 +15,9 @@ export function base64DecodedLength(base64: string): number {
     if (character === '=') padding++;
     else if (!BASE64_WHITESPACE.includes(character)) break;
   }
-  return Math.floor((digits * 3) / 4) - padding;
+  // Padding counts for no data, wherever the pattern let it be (the decoder stops at the first '='):
+  // 'QUJD=' is 3 bytes, as 'QUJD' is.
+  return Math.floor(((digits - padding) * 3) / 4);
 }
 
 /** The whitespace wrapped base64 holds (BASE64_PATTERN allows no other). */

@@ -302,6 +302,11 @@ describe('isPathUnder', () => {
     expect(isPathUnder('/srv', '/srv')).toBe(false);
     expect(isPathUnder('/srv', '/srv/a')).toBe(true);
   });
+
+  it('tells names that start with two dots from a step up', () => {
+    for (const inside of ['..a.jpg', '...', '..2024/x.jpg', 'a/../b.jpg']) expect(isPathUnder('/srv', inside)).toBe(true);
+    for (const outside of ['..', '../x.jpg', '../../etc/passwd', '/etc/passwd', 'a/../../x']) expect(isPathUnder('/srv', outside)).toBe(false);
+  });
 });
 
 describe('base64DecodedLength', () => {
@@ -314,5 +319,9 @@ describe('base64DecodedLength', () => {
     const wrapped = base64.match(/.{1,7}/g)!.join(['\r\n', '\n', '\t', ' '][n % 4]!).replace(/=/g, '=\n ');
     expect(base64DecodedLength(wrapped)).toBe(n);
     expect(base64DecodedLength(' \n'.repeat(5000) + base64 + '\r\n'.repeat(5000))).toBe(n); // dense whitespace: counted in one pass
+  });
+
+  it('is what the decoder gives for padding where none belongs (it stops at the first =)', () => {
+    for (const text of ['QUJD=', 'QUJD==', 'QUJDREVG=', 'QQ=', 'QUI==']) expect(base64DecodedLength(text)).toBe(Buffer.from(text, 'base64').length);
   });
 });

@@ -1,4 +1,4 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { ScanError } from '../errors.js';
 import { base64JsonBytes, base64JsonBytesBound, createJobSchema, scanJobSchema, type ScanJob } from './job-schema.js';
@@ -18,7 +18,8 @@ export function isPathUnder(root: string, candidate: string): boolean {
   const absoluteRoot = resolve(root);
   const absolute = resolve(absoluteRoot, candidate);
   const rel = relative(absoluteRoot, absolute);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  // `..a.jpg` is a file in the root; `..` and `../x` are outside it.
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 /**

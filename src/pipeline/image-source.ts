@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { type FileHandle, open, readlink, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ScanError } from '../errors.js';
 import type { ImageItem } from '../jobs/job-schema.js';
@@ -43,6 +43,11 @@ async function readUnderRoot(path: string, imageRoot: string | undefined, maxByt
     throw new ScanError('path_not_found', `cannot open ${path}`);
   });
   try {
+    // O_NOFOLLOW guards the last component only: a directory on the way swapped for a symlink
+    // since realpath (by anyone who can write under the root) leads out of it. So the file opened
+    // is checked for where it really is.
+    const opened = await openedPath(handle);
+    if (opened !== undefined && !isPathUnder(root, opened)) throw new ScanError('path_outside_root', `${path} resolves outside the image root`);
     // What was opened, not what the path names now: a FIFO, device or directory is refused unread.
     const stat = await handle.stat();
     if (!stat.isFile()) throw new ScanError('path_not_found', `${path} is not a regular file`);
@@ -50,6 +55,18 @@ async function readUnderRoot(path: string, imageRoot: string | undefined, maxByt
     return await readAtMost(handle, stat.size, maxBytes, path);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Where an open file really is, all symlinks resolved: Linux names it at /proc/self/fd/<fd>.
+ * Undefined where the system does not say (no /proc): the check before the open is all there is.
+ */
+async function openedPath(handle: FileHandle): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return undefined;
   }
 }
 
