@@ -4,6 +4,7 @@ import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.j
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent } from './guard/connector.js';
 import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
+import { responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 
@@ -82,8 +83,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
         if (body.bytes.length > options.maxBytes) {
           throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
-        const contentType = response.headers['content-type'];
-        return { bytes: body.bytes, contentType: Array.isArray(contentType) ? contentType[0] : contentType, finalUrl: url.href };
+        return { bytes: body.bytes, contentType: responseContentType(response.headers['content-type']), finalUrl: url.href };
       } finally {
         slot.release();
       }

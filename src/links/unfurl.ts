@@ -10,7 +10,7 @@ import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/
 import { headerText } from './guard/header-text.js';
 import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, sniffHtmlEncoding } from './guard/html-encoding.js';
 import { metaRefreshes, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
-import { extractMimeType, mimeEssence, serializeMimeType } from './guard/mime-type.js';
+import { extractMimeType, mimeEssence, responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
@@ -111,16 +111,6 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/**
- * The Content-Type of a response as browsers read it (mime-type.ts: every header and
- * comma-separated value, the last that parses wins), serialized (`text/html;charset=utf-8`);
- * undefined when it declares none that parses.
- */
-function responseContentType(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const mime = extractMimeType(headers['content-type']);
-  return mime === null ? undefined : serializeMimeType(mime);
-}
-
 /** HTML, or undeclared (browsers sniff undeclared bodies, and so may a phishing page). */
 function mayBeHtml(contentType: string | undefined): boolean {
   const mime = contentType === undefined ? null : extractMimeType(contentType);
@@ -163,7 +153,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
     address,
     durationMs: 0,
   };
-  const contentType = responseContentType(response.headers);
+  const contentType = responseContentType(response.headers['content-type']);
   if (contentType !== undefined) hop.contentType = contentType;
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   if (run.policy.check(address, port).overridden) hop.viaPrivateAddressOverride = true;

@@ -179,3 +179,12 @@ export function extractMimeType(contentType: string | readonly string[] | undefi
   }
   return mime;
 }
+
+/**
+ * A response's Content-Type as browsers read it (extractMimeType), serialized
+ * (`text/html;charset=utf-8`); undefined when it declares none that parses.
+ */
+export function responseContentType(header: string | readonly string[] | undefined): string | undefined {
+  const mime = extractMimeType(header);
+  return mime === null ? undefined : serializeMimeType(mime);
+}
