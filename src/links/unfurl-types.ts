@@ -26,7 +26,8 @@ export interface UnfurlOptions {
    * `%D0%B6`). A redirect target, already an href (ASCII, its characters the bytes sent), may be
    * as long as the href of such a link: 9 times the limit, plus 64 (`maxHrefLength`); a longer one
    * ends the chain with url_too_long. Hops record canonical forms up to that length: the link
-   * preparer matches the ones over `maxUrlLength` cut to their host and directories.
+   * preparer matches those whose canonical form is over `maxUrlLength` cut to their host and the
+   * directories of their canonical path.
    * Default 8192.
    */
   maxUrlLength?: number;

@@ -101,3 +101,67 @@ describe('LinkPreparer: links at the job URL limit', () => {
     }
   });
 });
+
+describe('LinkPreparer: a derived URL over the limit is cut at its canonical path', () => {
+  const lists = (block: string[], allow: string[]) =>
+    new ListMatcher([
+      compileList({ name: 'phish', version: '1', role: 'block', action: 'block' }, block.map((entry) => canonicalEntry(entry))),
+      compileList({ name: 'allow-x', version: '1', role: 'allow', action: 'block' }, allow.map((entry) => canonicalEntry(entry))),
+    ]);
+  const pad = 'ж'.repeat(1400);
+
+  it('never cuts to a directory of the raw href that the page is not under (`..%2F` resolves first)', async () => {
+    // A browser visits evil.example/<pad>/login; `/safe/` is only in the raw href, before `..%2F`.
+    const link = `http://x%2F@evil.example/safe/..%2F${pad}/login`;
+    expect(new URL(link).href.length).toBeGreaterThan(8192);
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+    expect(prepared.subject.targets.map((t) => [t.canonical.canonical, t.cut])).toEqual([
+      [expect.stringMatching(/^http:\/\/x\//), undefined],
+      ['http://evil.example/', true],
+    ]);
+    expect(prepared.details.visitedCut).toBe('http://evil.example/');
+    const result = lists(['evil.example/'], ['evil.example/safe/']).matchTargets(prepared.subject.targets);
+    expect(result.allowed).toEqual([]);
+    expect(result.matches).toEqual([expect.objectContaining({ entry: 'evil.example/', hop: 1 })]);
+  });
+
+  it('matches whole a visited form whose href is over the limit and its canonical form is not', async () => {
+    const link = `http://x%2F@evil.example/${pad}%2F..%2Fphish/login`;
+    expect(new URL(link).href.length).toBeGreaterThan(8192);
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+    expect(prepared.subject.targets.map((t) => [t.canonical.canonical, t.cut])).toEqual([
+      [expect.stringMatching(/^http:\/\/x\//), undefined],
+      ['http://evil.example/phish/login', undefined],
+    ]);
+    expect(prepared.details).toMatchObject({ visited: 'http://evil.example/phish/login' });
+    expect(lists(['evil.example/phish/'], []).matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ entry: 'evil.example/phish/', hop: 1 })]);
+    expect(lists(['http://evil.example/phish/login'], []).matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'url_match', hop: 1 })]);
+  });
+
+  it('cuts a long path to its canonical directories and drops the query', async () => {
+    const link = `http://x%2F@evil.example/a/b%2F..%2Fkit/${pad}?q=1`;
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+    expect(prepared.subject.targets.at(-1)).toMatchObject({ cut: true, canonical: { canonical: 'http://evil.example/a/kit/', path: '/a/kit/' } });
+    expect(prepared.subject.targets.at(-1)!.canonical.query).toBeUndefined();
+    expect(lists(['evil.example/a/kit/'], []).matchTargets(prepared.subject.targets).matches).toHaveLength(1);
+    expect(lists(['evil.example/a/b/'], []).matchTargets(prepared.subject.targets).matches).toEqual([]);
+  });
+
+  it('keeps a cut-to-root target when another target of its host is allowlisted by path', async () => {
+    // Safe Browsing reads /safe/x (`///..` drops the ж run); a browser visits /<ж...>/safe/x.
+    const link = `http://evil.example/${'ж'.repeat(2000)}///../safe/x`;
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+    expect(prepared.subject.targets.map((t) => [t.canonical.canonical, t.cut])).toEqual([
+      ['http://evil.example/safe/x', undefined],
+      ['http://evil.example/', true],
+    ]);
+    const result = lists(['evil.example/'], ['evil.example/safe/']).matchTargets(prepared.subject.targets);
+    expect(result.allowed).toEqual([expect.objectContaining({ hop: 0 })]);
+    expect(result.matches).toEqual([expect.objectContaining({ entry: 'evil.example/', hop: 1 })]);
+  });
+
+  it('adds a cut form once, and none when the link itself is that page matched whole', async () => {
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(`https://evil.example/${'ж'.repeat(2000)}`);
+    expect(prepared.subject.targets.map((t) => t.cut)).toEqual([undefined]);
+  });
+});

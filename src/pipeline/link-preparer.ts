@@ -1,6 +1,6 @@
 import { ScanError, toScanError, type ErrorInfo } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
-import { canonicalize, canonicalizeParsed, parseLikeBrowser, visitedAsRead, type CanonicalizeOptions, type CanonicalUrl } from '../links/canonicalize.js';
+import { canonicalize, canonicalizeParsed, DEFAULT_MAX_URL_LENGTH, parseLikeBrowser, visitedAsRead, type CanonicalizeOptions, type CanonicalUrl } from '../links/canonicalize.js';
 import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
@@ -25,7 +25,7 @@ export interface LinkTarget {
   registrableDomain: string | null;
   /**
    * True when `canonical` is a URL cut to fit the length limit (to its host and a directory, see
-   * canonicalOrCut): the whole URL reached is another page, so it is matched by expression (host
+   * cutToFit): the whole URL reached is another page, so it is matched by expression (host
    * suffix, path prefix) and domain only, never as an exact URL. Absent otherwise.
    */
   cut?: boolean;
@@ -86,22 +86,23 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
     const canonical = canonicalize(item, limits);
     const subject: LinkSubject = { input: item, targets: [linkTarget(0, canonical)] };
-    // Canonical form -> its target, to add each URL once.
-    const seen = new Map<string, LinkTarget>([[canonical.canonical, subject.targets[0]!]]);
+    // Canonical form (and whether it is cut) -> its target, to add each URL once. A cut target
+    // stands for a longer page than its canonical form names, so it is never merged with the
+    // whole URL of that form (nor the whole one with it): an exact-URL or path allowlist entry
+    // covering the one says nothing of the other.
+    const key = (canonical: CanonicalUrl, cut: boolean) => (cut ? `cut ${canonical.canonical}` : canonical.canonical);
+    const seen = new Set<string>([key(canonical, false)]);
     const addTarget = (next: Reached | undefined) => {
       if (next === undefined) return;
-      const known = seen.get(next.canonical.canonical);
-      if (known !== undefined) {
-        // That very URL reached whole after a cut one of the same form: it is an exact page now.
-        if (known.cut && !next.cut) delete known.cut;
-        return;
-      }
-      // A URL cut to its host adds nothing to a target with that host: that one matches every host
-      // and domain entry the cut would (and its own allowlisted path is not lost to the cut).
-      if (next.cut && next.canonical.path === '/' && subject.targets.some((t) => t.canonical.host === next.canonical.host)) return;
-      const target = linkTarget(subject.targets.length, next.canonical, next.cut);
-      seen.set(next.canonical.canonical, target);
-      subject.targets.push(target);
+      const id = key(next.canonical, next.cut);
+      // A cut URL whose whole canonical form is a target already (the link itself, whose limit
+      // is on its characters, not its href's) is that very page, matched whole: nothing to add.
+      if (seen.has(id) || (next.cut && seen.has(next.whole))) return;
+      // A cut target is kept even when another target has its host: that one may be allowlisted
+      // by a path or URL entry the cut page is not under, and then only the cut target gets the
+      // host and domain checks the cut page needs.
+      seen.add(id);
+      subject.targets.push(linkTarget(subject.targets.length, next.canonical, next.cut));
     };
     const errors: ErrorInfo[] = [];
     // Safe Browsing's reading unescapes before it finds the host (`http://good.com%2F@evil.com/`
@@ -130,7 +131,9 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     const unfurlOptions = signal ? { ...this.unfurlOptions, signal } : this.unfurlOptions;
     const result = unfurlCache ? await unfurlCache.unfurl(item, canonical, unfurlOptions) : await unfurl(item, unfurlOptions);
     subject.unfurl = result;
-    // Each hop is matched in the canonical form the unfurler built from what it fetched.
+    // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
+    // from that URL, never from the recorded canonical string: canonicalising a canonical form
+    // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
     for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
     if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
     // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
@@ -149,11 +152,13 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
 interface Reached {
   canonical: CanonicalUrl;
   cut: boolean;
+  /** The canonical form of the whole URL (that of `canonical` unless cut). */
+  whole: string;
 }
 
 /**
  * The link as a browser reads it, canonicalised without userinfo (cut when too long: see
- * canonicalOrCut); undefined when a browser would not visit it, and the error when not even its
+ * cutToFit); undefined when a browser would not visit it, and the error when not even its
  * host can be matched.
  */
 function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOptions): (Reached | { error: ScanError }) & { hadUserinfo: boolean } | undefined {
@@ -162,57 +167,75 @@ function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOp
   return { ...canonicalOrCut(url, limits), hadUserinfo: url.username !== '' || url.password !== '' };
 }
 
-/**
- * The canonical form of a WHATWG-parsed URL; when that is longer than the limit, of the URL cut
- * to fit: without its query, then with its path cut back to each directory that Safe Browsing
- * builds an expression of (`/a/b/c/`, `/a/b/`, `/a/`), down to `/`. A cut URL has the host of the
- * whole URL and a subset of its path prefixes, so it matches host, domain and directory entries,
- * never an exact path or query the whole would not. The first error when not even
- * `scheme://host/` fits (or the URL is not one we canonicalise).
- */
-function canonicalOrCut(url: URL, limits: CanonicalizeOptions): Reached | { error: ScanError } {
-  let first: ScanError;
-  try {
-    return { canonical: canonicalizeParsed(url, limits), cut: false };
-  } catch (error) {
-    first = toScanError(error);
-  }
-  const cut = new URL(url.href);
-  cut.search = '';
-  const path = cut.pathname;
-  // pathPrefixes: the path itself, then its directories from the root; tried longest first.
-  for (const keep of [path, ...pathPrefixes(path).slice(1).reverse()]) {
-    cut.pathname = keep;
-    try {
-      return { canonical: canonicalizeParsed(cut, limits), cut: true };
-    } catch {
-      // still too long, or not a URL we canonicalise
-    }
-  }
-  return { error: first };
+/** The URL limit of `limits`, in characters. */
+function limitOf(limits: CanonicalizeOptions): number {
+  return limits.maxLength ?? DEFAULT_MAX_URL_LENGTH;
 }
 
 /**
- * What to match for a URL the chain reached: the canonical form the unfurler recorded, or, when
- * it recorded none (a redirect to a URL longer than the limit), the URL cut to fit (see
- * canonicalOrCut), so host and domain entries still match it. The unfurler reports why a URL it
- * reached is unusable or too long.
+ * The canonical form of a WHATWG-parsed URL derived from a link (its browser href, a hop), cut to
+ * fit the limit when longer (see cutToFit). The href is canonicalised whole first: it is bounded
+ * by where it comes from (a link within the limit, a URL the unfurler accepted), and only its
+ * canonical form says which page it is (`%2F..%2F` in the href resolves there), so the canonical
+ * form's length decides whether it is cut, and a cut keeps a directory of the canonical path.
+ * The error when it is not a URL we canonicalise or not even `scheme://host/` fits.
+ */
+function canonicalOrCut(url: URL, limits: CanonicalizeOptions): Reached | { error: ScanError } {
+  let whole: CanonicalUrl;
+  try {
+    whole = canonicalizeParsed(url, { ...limits, maxLength: Math.max(limitOf(limits), url.href.length) });
+  } catch (error) {
+    return { error: toScanError(error) };
+  }
+  return cutToFit(whole, limitOf(limits));
+}
+
+/**
+ * `whole` when its canonical form fits `maxLength`; else `whole` cut to fit: without its query,
+ * then with its canonical path cut back to each directory that Safe Browsing builds an expression
+ * of (`/a/b/c/`, `/a/b/`, `/a/`), down to `/`. The cut form is built from `whole`'s parts, never by
+ * canonicalising again (not a fixed point, see canonicalize.ts), so it has the host of the whole
+ * URL and a subset of its path prefixes: it matches host, domain and directory entries, never an
+ * exact path or query the whole would not. url_too_long when not even `scheme://host/` fits.
+ */
+function cutToFit(whole: CanonicalUrl, maxLength: number): Reached | { error: ScanError } {
+  if (whole.canonical.length <= maxLength) return { canonical: whole, cut: false, whole: whole.canonical };
+  const origin = `${whole.scheme}://${whole.host}`;
+  // pathPrefixes: the path itself, then its directories from the root; tried longest first.
+  for (const keep of [whole.path, ...pathPrefixes(whole.path).slice(1).reverse()]) {
+    const canonical = origin + keep;
+    if (canonical.length > maxLength) continue;
+    const { query: _query, ...rest } = whole;
+    return { canonical: { ...rest, canonical, path: keep }, cut: true, whole: whole.canonical };
+  }
+  return { error: new ScanError('url_too_long', undefined, { length: whole.canonical.length, maxLength }) };
+}
+
+/**
+ * What to match for a URL the chain reached: the canonical form of that URL (its href, parsed
+ * again), cut to fit the limit when longer (see cutToFit), so host and domain entries still match
+ * it. `canonical` (what the unfurler recorded) only says whether the unfurler could read a URL
+ * WHATWG refuses: that is then canonicalised from its text as the unfurler did. The unfurler
+ * reports why a URL it reached is unusable or too long.
  */
 function reachedCanonical(url: string, canonical: string | null, limits: CanonicalizeOptions): Reached | undefined {
-  if (canonical !== null) {
-    try {
-      return { canonical: canonicalize(canonical, limits), cut: false };
-    } catch {
-      // too long for the limit: cut below
-    }
-  }
-  let parsed: URL;
+  let reached: Reached | { error: ScanError };
+  let parsed: URL | undefined;
   try {
     parsed = new URL(url);
   } catch {
-    return undefined; // the unfurler already reported why this URL is unusable
+    parsed = undefined;
   }
-  const reached = canonicalOrCut(parsed, limits);
+  if (parsed !== undefined) {
+    reached = canonicalOrCut(parsed, limits);
+  } else {
+    if (canonical === null) return undefined; // the unfurler already reported why this URL is unusable
+    try {
+      reached = cutToFit(canonicalize(url, { ...limits, maxLength: Math.max(limitOf(limits), url.length) }), limitOf(limits));
+    } catch {
+      return undefined;
+    }
+  }
   return 'error' in reached ? undefined : reached;
 }
 
