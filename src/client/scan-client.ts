@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, QueueKeys } from 'bullmq';
 import { ScanError } from '../errors.js';
 import type { ScanJob, ScanJobInput } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
@@ -27,20 +27,20 @@ export interface ScanClientOptions {
    * JSON). Workers enforce their own (ABUSE_SCAN_MAX_ITEMS and the like): keep these within them.
    */
   limits?: JobLimits | undefined;
-  /** Tries per job for transient failures. Default 5. */
+  /** Tries per job for transient failures, 1 to 1000 (else createScanClient throws a RangeError). Default 5. */
   attempts?: number | undefined;
-  /** First retry delay in ms, doubling. Default 1000. */
+  /** First retry delay in ms, doubling; a whole number from 0 to 2147483647. Default 1000. */
   backoffMs?: number | undefined;
   /**
    * Seconds finished scan jobs are kept (for inspection, and as the contentId dedup window together
    * with the workers' ABUSE_SCAN_VERDICT_RETENTION_S: a jobId with a kept job or a stored verdict
-   * is a duplicate). Default 86400.
+   * is a duplicate); 1 to 31536000. Default 86400.
    */
   retentionSeconds?: number | undefined;
   /**
    * Longest wait in ms for Redis in one client operation (enqueue, enqueueBulk, getVerdict, and
    * each subscribe or read of waitForVerdict); past it the operation throws ScanError
-   * `redis_unavailable`. Default 5000.
+   * `redis_unavailable`; a whole number from 1 to 2147483647 (Node's longest timer). Default 5000.
    */
   commandTimeoutMs?: number | undefined;
 }
@@ -126,6 +126,14 @@ function priorityProblem(priority: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The names of BullMQ's own keys in a queue (`wait`, `meta`, `completed`, `id`...), read from BullMQ
+ * itself so that its version's list is the one refused: a job's key is `<prefix>:<queue>:<jobId>`,
+ * so a jobId among them names one of them. Added where none exists yet (`completed` on a fresh
+ * queue), the job's hash takes its place and every later completion fails with WRONGTYPE.
+ */
+const BULLMQ_QUEUE_KEYS: ReadonlySet<string> = new Set(Object.keys(new QueueKeys().getKeys('')));
+
 /** Why an explicit jobId cannot be used, if it cannot. */
 function jobIdProblem(jobId: string): string | undefined {
   if (typeof jobId !== 'string' || jobId === '') return 'must be a non-empty string';
@@ -135,11 +143,28 @@ function jobIdProblem(jobId: string): string | undefined {
   if (jobId.includes(':')) return "contains ':' (BullMQ's key separator)";
   // Verdict announcements are newline-separated jobIds.
   if (/\s/.test(jobId)) return 'contains whitespace';
+  if (BULLMQ_QUEUE_KEYS.has(jobId)) return `is the name of one of BullMQ's own keys in a queue (${[...BULLMQ_QUEUE_KEYS].filter(Boolean).join(', ')})`;
   return undefined;
+}
+
+/** `value` when it is a whole number from `min` to `max`, else a RangeError naming the option. */
+function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  const chosen = value ?? fallback;
+  if (!Number.isInteger(chosen) || chosen < min || chosen > max) throw new RangeError(`${name}: ${String(chosen).slice(0, 80)} must be a whole number from ${min} to ${max}`);
+  return chosen;
 }
 
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
+  // Checked before anything is opened: Infinity, NaN or a value past Node's longest timer would
+  // make every command time out at once (a timer that long fires after 1 ms), and a negative backoff
+  // turns BullMQ's retries off.
+  const commandTimeoutMs = integerOption('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
+  const defaultJobOptions = scanJobOptions({
+    attempts: integerOption('attempts', options.attempts, 5, 1, 1_000),
+    backoffMs: integerOption('backoffMs', options.backoffMs, 1000, 0, MAX_TIMEOUT_MS),
+    retentionSeconds: integerOption('retentionSeconds', options.retentionSeconds, 86_400, 1, 365 * 86_400),
+  });
   const ownsConnection = !isRedisClient(options.connection);
   // Connections the client creates fail a command once a reconnect has failed: a producer would
   // rather fail than block an upload, and a command it stopped waiting for should not run much
@@ -147,13 +172,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   // answer, and BullMQ waiting for its connection to become ready.
   const connection: RedisClient = createRedis(options.connection, FAIL_FAST_OPTIONS);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const validation = { limits: options.limits ?? DEFAULT_JOB_LIMITS, imageRoot: options.imageRoot ?? process.env.ABUSE_SCAN_IMAGE_ROOT };
-  const defaultJobOptions = scanJobOptions({
-    attempts: options.attempts ?? 5,
-    backoffMs: options.backoffMs ?? 1000,
-    retentionSeconds: options.retentionSeconds ?? 86_400,
-  });
   // Only a connection the client owns is listened to: a caller's keeps its own error handling.
   const unavailability = unavailabilityOf(connection, { listen: ownsConnection });
   const queues = Object.fromEntries(

@@ -136,7 +136,9 @@ export function createJobSchema(jobLimits: JobLimits = DEFAULT_JOB_LIMITS) {
       schemaVersion: z.literal(JOB_SCHEMA_VERSION).default(JOB_SCHEMA_VERSION),
       contentId: id,
       surface: id.describe('where the content came from: upload, send, profile, ...'),
-      tenant: id.optional(),
+      // The default jobId hashes `<tenant>\u0000<contentId>`: a NUL in the tenant would let another
+      // tenant's content take this one's jobId (and its verdict).
+      tenant: id.refine((tenant) => !tenant.includes('\u0000'), 'a tenant must not contain U+0000').optional(),
       items: z
         .array(z.union([linkItem, imageByUrl, imageByBytes, imageByPath]))
         .min(1, 'a job needs at least one item')

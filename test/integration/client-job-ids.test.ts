@@ -32,6 +32,9 @@ describe('explicit job ids', () => {
     ['with a newline (verdict announcements are newline-separated)', 'a\nb'],
     ['with a space', 'a b'],
     ['too long', 'x'.repeat(257)],
+    ["the name of one of BullMQ's keys in the queue: completed (the job's hash would take its place)", 'completed'],
+    ["the name of one of BullMQ's keys in the queue: meta", 'meta'],
+    ["the name of one of BullMQ's keys in the queue: id", 'id'],
   ])('are refused with invalid_job before reaching Redis: %s', async (_name, jobId) => {
     const error = await client.enqueue(linkJob, { jobId }).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ScanError', code: 'invalid_job', message: expect.stringContaining('jobId') });
@@ -46,5 +49,32 @@ describe('explicit job ids', () => {
   it('a valid one is used as given', async () => {
     expect(await client.enqueue(linkJob, { jobId: 'rescan-42' })).toEqual({ jobId: 'rescan-42', queue: 'links', duplicate: false });
     expect((await links.getJob('rescan-42'))?.data.contentId).toBe('job-ids-link');
+  });
+});
+
+describe('client options', () => {
+  it.each([
+    ['commandTimeoutMs', Infinity],
+    ['commandTimeoutMs', 2 ** 31],
+    ['commandTimeoutMs', Number.NaN],
+    ['commandTimeoutMs', 0],
+    ['attempts', 0],
+    ['attempts', 1.5],
+    ['backoffMs', -1],
+    ['retentionSeconds', 0],
+  ])('refuses %s %s with a RangeError, before any connection is opened', (name, value) => {
+    expect(() => createScanClient({ connection: 'redis://127.0.0.1:1', [name]: value })).toThrow(new RegExp(`^${name}: `));
+  });
+});
+
+describe('default job ids', () => {
+  it("refuse a tenant holding U+0000, which separates tenant and contentId in the default jobId (tenant 'a' + 'b\\0c' and tenant 'a\\0b' + 'c' would share one)", async () => {
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix: uniquePrefix('job-ids-nul') });
+    try {
+      const error = await client.enqueue({ contentId: 'c', tenant: 'a\u0000b', surface: 'send', items: ['https://a.example/'] }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'ScanError', code: 'invalid_job', message: expect.stringContaining('U+0000') });
+    } finally {
+      await client.close();
+    }
   });
 });
