@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ERROR_CODES } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
+import { withDeadline } from '../runtime/deadline.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
 import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from './unfurl.js';
@@ -11,7 +12,9 @@ import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from 
  * within one process concurrent misses for the same URL share one fetch. Never cached: results of
  * a run with the private-address override (they prove nothing about the public internet), and
  * results ending in a transient error (the next try may work).
- * A Redis failure is a miss, never a failed scan. A caller whose `signal` aborts stops waiting at
+ * A Redis failure (or no answer within 250 ms) is a miss, never a failed scan. The key also
+ * holds the unfurl settings a result depends on (redirect limit, timeouts, caps), and results
+ * over MAX_CACHED_RESULT_BYTES as JSON are not stored. A caller whose `signal` aborts stops waiting at
  * once; the shared fetch itself stops only once every caller waiting for it has.
  */
 
@@ -28,6 +31,16 @@ export interface UnfurlCacheOptions {
 }
 
 export const DEFAULT_UNFURL_CACHE_TTL_SECONDS = 300;
+/**
+ * Largest result stored, as JSON: a chain of long hops (each URL up to 73 KB, recorded as the hop,
+ * its canonical form and the previous hop's redirect) would otherwise put megabytes per link in
+ * the Redis the queues share, for the whole TTL. Larger results are fetched again each time.
+ */
+export const MAX_CACHED_RESULT_BYTES = 64 * 1024;
+/** Longest wait for the cache's Redis: past it, a read is a miss and a write is given up. */
+const REDIS_DEADLINE_MS = 250;
+/** The unfurl options a result depends on: results of other settings are kept apart. */
+const RESULT_OPTIONS = ['maxRedirects', 'hopTimeoutMs', 'totalTimeoutMs', 'maxBodyBytes', 'followMetaRefresh', 'userAgent', 'maxUrlLength'] as const;
 
 export interface UnfurlCacheStats {
   /** Answers from Redis. */
@@ -62,10 +75,13 @@ export class UnfurlCache {
    * Not the canonical form, which unescapes and collapses slashes: `http://a.com/@b.com/` (fetches
    * a.com) and `http://a.com%2F@b.com/` (fetches b.com), or `/x%2Fy` and `//x/y`, share it.
    */
-  key(canonical: CanonicalUrl): string {
+  key(canonical: CanonicalUrl, unfurlOptions: UnfurlOptions = {}): string {
     const fetched = parseLikeBrowser(canonical.input, canonical.scheme);
+    // The settings a result depends on (a worker allowing 2 redirects must not hand its cut chains
+    // to workers allowing 10): absent ones as absent, so the default settings make one key.
+    const settings = JSON.stringify(RESULT_OPTIONS.map((name) => unfurlOptions[name] ?? null));
     // Unparsable input fails the same way whatever it is: its own text is key enough.
-    const digest = createHash('sha256').update(fetched ? fetched.href : canonical.input).digest('hex');
+    const digest = createHash('sha256').update(settings).update('\u0000').update(fetched ? fetched.href : canonical.input).digest('hex');
     return `${this.options.prefix}:unfurl:${digest}`;
   }
 
@@ -76,7 +92,7 @@ export class UnfurlCache {
   async unfurl(input: string, canonical: CanonicalUrl, unfurlOptions?: UnfurlOptions): Promise<UnfurlResult> {
     const { signal, ...shared } = unfurlOptions ?? {};
     signal?.throwIfAborted();
-    const key = this.key(canonical);
+    const key = this.key(canonical, shared);
     let flight = this.inFlight.get(key);
     if (flight) {
       this.stats.shared++;
@@ -123,9 +139,12 @@ export class UnfurlCache {
   private async lookupOrFetch(key: string, input: string, unfurlOptions?: UnfurlOptions): Promise<UnfurlResult> {
     const { redis } = this.options;
     const useRedis = redis !== undefined && this.ttlSeconds > 0;
+    // Bounded: the worker's connection holds commands while Redis is away, and a cache that cannot
+    // answer is a miss, not a scan waiting for Redis.
+    const noAnswer = () => new Error(`no answer from Redis within ${REDIS_DEADLINE_MS} ms`);
     if (useRedis) {
       try {
-        const cached = await redis.get(key);
+        const cached = await withDeadline(redis.get(key), REDIS_DEADLINE_MS, noAnswer);
         if (cached !== null) {
           this.stats.hits++;
           return JSON.parse(cached) as UnfurlResult;
@@ -137,7 +156,12 @@ export class UnfurlCache {
     this.stats.misses++;
     const result = await this.unfurlFn(input, unfurlOptions);
     if (useRedis && cacheable(result)) {
-      await redis.set(key, JSON.stringify(result), 'EX', this.ttlSeconds).catch((error: unknown) => {
+      const json = JSON.stringify(result);
+      if (Buffer.byteLength(json) > MAX_CACHED_RESULT_BYTES) {
+        this.options.logger?.debug({ bytes: Buffer.byteLength(json), limit: MAX_CACHED_RESULT_BYTES }, 'unfurl result too large to cache');
+        return result;
+      }
+      await withDeadline(redis.set(key, json, 'EX', this.ttlSeconds), REDIS_DEADLINE_MS, noAnswer).catch((error: unknown) => {
         this.options.logger?.warn({ err: error }, 'unfurl cache write failed');
       });
     }

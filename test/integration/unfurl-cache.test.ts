@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { ErrorInfo } from '../../src/errors.js';
 import { canonicalize } from '../../src/links/canonicalize.js';
 import type { UnfurlResult } from '../../src/links/unfurl.js';
-import { UnfurlCache } from '../../src/links/unfurl-cache.js';
+import { MAX_CACHED_RESULT_BYTES, UnfurlCache } from '../../src/links/unfurl-cache.js';
+import { createRedis } from '../../src/runtime/redis.js';
 import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
-import { suiteRedis } from '../harness/redis.js';
+import { silentServer, suiteRedis } from '../harness/redis.js';
 import { startServer, redirect, type TestServer } from './unfurl-servers.js';
 
 /** A fake unfurler: counts fetches per input, answers after a delay with a one-redirect chain. */
@@ -121,4 +122,42 @@ describe('UnfurlCache (real Redis)', () => {
       await server.close();
     }
   });
+
+  it('keeps results of other unfurl settings apart: a worker allowing 2 redirects does not answer for one allowing 10', async () => {
+    const fake = fakeUnfurler();
+    const cache = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    await cache.unfurl(...url('http://settings.example/'), { maxRedirects: 2 });
+    await cache.unfurl(...url('http://settings.example/'), { maxRedirects: 10 });
+    await cache.unfurl(...url('http://settings.example/'), { maxRedirects: 10, signal: new AbortController().signal });
+    expect(fake.calls).toHaveLength(2);
+    expect(cache.key(canonicalize('http://settings.example/'), { maxRedirects: 2 })).not.toBe(cache.key(canonicalize('http://settings.example/'), { maxRedirects: 10 }));
+  });
+
+  it('does not store a result over MAX_CACHED_RESULT_BYTES (a chain of long hops), and fetches it again', async () => {
+    const long = `https://long.example/${'x'.repeat(MAX_CACHED_RESULT_BYTES)}`;
+    const fake = fakeUnfurler({ final: { url: long, canonical: long, fetched: false } });
+    const cache = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl });
+    await cache.unfurl(...url('http://big.example/'));
+    expect(await redis.exists(cache.key(canonicalize('http://big.example/')))).toBe(0);
+    await cache.unfurl(...url('http://big.example/'));
+    expect(fake.calls).toHaveLength(2);
+  });
+
+  it('treats a Redis that does not answer as a miss: the link is unfurled, not left waiting for Redis', async () => {
+    const silent = await silentServer();
+    const stuck = createRedis(`redis://127.0.0.1:${silent.port}`);
+    try {
+      const fake = fakeUnfurler({}, 1);
+      const cache = new UnfurlCache({ redis: stuck, prefix, unfurl: fake.unfurl });
+      const started = performance.now();
+      const result = await cache.unfurl(...url('http://outage.example/'));
+      expect(result.final?.url).toBe('https://landing.example/');
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(cache.stats).toMatchObject({ hits: 0, misses: 1 });
+    } finally {
+      stuck.disconnect();
+      await silent.close();
+    }
+  });
 });
+
