@@ -32,7 +32,7 @@ import { runScript } from '../runtime/redis-script.js';
 import type { HashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';
 import type { HashSetMetrics } from './hash-set-metrics.js';
-import { SAME_INCARNATION } from './hash-set-scripts.js';
+import { incarnationArgs, SAME_INCARNATION } from './hash-set-scripts.js';
 
 /**
  * The most candidates one `recordMatchAmong` call walks: the closest ones, in the order given; the
@@ -112,11 +112,6 @@ redis.call('HINCRBY', KEYS[1], 'suppressions', ARGV[1])
 return tonumber(ARGV[1])
 `;
 
-/** ARGV of the incarnation check of RECORD_MATCH and RECORD_SUPPRESSIONS: checked when the config names one. */
-function incarnationArgs(set: HashSetConfig): string[] {
-  return set.incarnation ? ['1', set.incarnation.createdAt, set.incarnation.createdStamp] : ['0', '', ''];
-}
-
 /**
  * KEYS: quarantine hash, then the current window's HLL of each released entry still in the set.
  * ARGV: ids. Lifts the quarantine and clears the counters in one step, so no match in between
@@ -158,7 +153,7 @@ export class RedisFloodGuard implements FloodGuard {
         new Date(this.now()).toISOString(),
         windowSeconds,
         countSetMatch ? '1' : '0',
-        ...incarnationArgs(set),
+        ...incarnationArgs(set.incarnation),
         ...candidates.map((candidate) => candidate.id),
       ],
     )) as [number, number, number];
@@ -175,7 +170,7 @@ export class RedisFloodGuard implements FloodGuard {
   recordSuppressions(set: HashSetConfig, count: number): void {
     // Dropped on failure: an unhandled rejection would end the worker, over a count for operators.
     const { meta } = hashSetKeys(this.prefix, set.name);
-    const counted = set.incarnation ? runScript(this.redis, RECORD_SUPPRESSIONS, [meta], [count, ...incarnationArgs(set)]) : this.redis.hincrby(meta, 'suppressions', count);
+    const counted = set.incarnation ? runScript(this.redis, RECORD_SUPPRESSIONS, [meta], [count, ...incarnationArgs(set.incarnation)]) : this.redis.hincrby(meta, 'suppressions', count);
     void counted.catch(() => undefined);
   }
 }

@@ -21,6 +21,7 @@
  */
 
 import { DELETE_STRUCTURE, SERVER_STAMP } from '../runtime/versioned-changelog.js';
+import type { HashSetIncarnation } from './hash-set-config.js';
 
 const PRELUDE = `${SERVER_STAMP}
 local version = redis.call('HGET', KEYS[1], 'version')
@@ -246,6 +247,14 @@ local function same_incarnation(meta, createdAt, createdStamp)
   return held[1] ~= false and (held[2] or '') == createdAt and (held[3] or '') == createdStamp
 end
 `;
+
+/**
+ * The ARGV of a SAME_INCARNATION check (DESCRIBE_ENTRIES, the flood guard's scripts): '1' and the
+ * incarnation when one is given, else '0' (no check).
+ */
+export function incarnationArgs(incarnation: HashSetIncarnation | undefined): string[] {
+  return incarnation ? ['1', incarnation.createdAt, incarnation.createdStamp] : ['0', '', ''];
+}
 
 /**
  * The ids and info JSON of entry numbers, read in one step with the incarnation check (a label

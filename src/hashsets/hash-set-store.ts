@@ -13,7 +13,7 @@ import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput, type HashSetIncarnation } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
 import { hashSetChannel, hashSetKeys, hashSetNamesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
-import { ADD_ENTRIES, CREATE_SET, DELETE_SET, DESCRIBE_ENTRIES, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
+import { ADD_ENTRIES, CREATE_SET, DELETE_SET, DESCRIBE_ENTRIES, incarnationArgs, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
 
 export interface HashSetStoreOptions {
   /** Fleet key prefix, e.g. `{abuse-scan}` (keep the braces: a Cluster hash tag). */
@@ -278,8 +278,7 @@ export class HashSetStore {
    */
   async describe(name: string, entryNos: readonly number[], incarnation?: HashSetIncarnation): Promise<Array<{ id: string; info: EntryInfo | undefined } | undefined> | undefined> {
     const keys = this.keys(name);
-    const check = incarnation ? ['1', incarnation.createdAt, incarnation.createdStamp] : ['0', '', ''];
-    const reply = (await runScript(this.redis, DESCRIBE_ENTRIES, [keys.meta, keys.ids, keys.info], [...check, ...entryNos.map(String)])) as Array<string | null> | null;
+    const reply = (await runScript(this.redis, DESCRIBE_ENTRIES, [keys.meta, keys.ids, keys.info], [...incarnationArgs(incarnation), ...entryNos.map(String)])) as Array<string | null> | null;
     if (reply === null) return undefined;
     return entryNos.map((_, i) => {
       const id = reply[2 * i];
@@ -287,13 +286,6 @@ export class HashSetStore {
       const info = reply[2 * i + 1];
       return { id, info: typeof info === 'string' ? (JSON.parse(info) as EntryInfo) : undefined };
     });
-  }
-
-  /** Ids of entry numbers (undefined for removed ones). */
-  async idsOf(name: string, entryNos: readonly number[]): Promise<Array<string | undefined>> {
-    if (entryNos.length === 0) return [];
-    const values = await this.redis.hmget(this.keys(name).ids, ...entryNos.map(String));
-    return values.map((value) => value ?? undefined);
   }
 
   /**

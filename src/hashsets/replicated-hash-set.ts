@@ -46,8 +46,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
     version: number,
     expectedSize: number,
     entryNumbers = 0,
-    /** The set's creation time as loaded: a set of the same name created since is another set. */
-    readonly createdAt = '',
+    createdAt = '',
     stamp = '',
     createdStamp = '',
   ) {
@@ -106,6 +105,11 @@ export class ReplicatedHashSet implements MatchableHashSet {
   /** What changesSince checks besides the version: this set's creation time and its version's stamp. */
   get held(): HeldIncarnation {
     return { createdAt: this.createdAt, stamp: this.versionStamp };
+  }
+
+  /** The set's creation time as loaded: a set of the same name created since is another set. */
+  get createdAt(): string {
+    return this.config.incarnation.createdAt;
   }
 
   /** The incarnation of the set this copy was loaded from. */
