@@ -25,7 +25,9 @@ export async function startPrivateRedis(options: { password?: string } = {}): Pr
   // A directory of its own: a replica saves the RDB it syncs there (REPLICAOF), and a server
   // started where another left a dump.rdb would load that one's keys.
   const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-private-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  // No wait before a replica's first sync: by default a primary waits 5 s for more replicas to
+  // share a diskless transfer, the whole budget a failover test gives the link to come up.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--repl-diskless-sync-delay', '0'];
   if (options.password) args.push('--requirepass', options.password);
   const server: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
   const admin = (password = options.password) =>
