@@ -3,23 +3,26 @@ import { userInfo } from 'node:os';
 import { loadConfig, type FleetConfig, type FleetConfigInput } from '../config/config.js';
 import { CliError, describeErrnoError } from './cli-errors.js';
 
-/** loadConfig on process.env, failing with `invalid configuration` and what is wrong (which variable, which field). */
+/**
+ * loadConfig on process.env, failing with `invalid configuration` and what is wrong (which
+ * variable, which field), or, for the policy file it cannot read, as every file setting fails:
+ * `file not found: <path> (ABUSE_SCAN_POLICY_FILE)`, `permission denied`...
+ */
 export function loadCliConfig(overrides: Partial<FleetConfigInput> = {}): FleetConfig {
   try {
     return loadConfig(process.env, overrides);
   } catch (error) {
+    if (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+      const { reason, lines } = describeErrnoError(error);
+      throw new CliError(reason, lines.join('\n'), { cause: error });
+    }
     throw new CliError('invalid configuration', configurationProblem(error), { cause: error });
   }
 }
 
 function configurationProblem(error: unknown): string {
-  // The only file loadConfig reads is the policy file: a parse or file error is about it.
-  const policyFile = `ABUSE_SCAN_POLICY_FILE ${process.env.ABUSE_SCAN_POLICY_FILE}`;
-  if (error instanceof SyntaxError) return `${policyFile} is not valid JSON: ${error.message}`;
-  if (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
-    const { reason } = describeErrnoError(error);
-    return `${policyFile}: ${reason}`;
-  }
+  // The only file loadConfig reads is the policy file: a parse error is about it.
+  if (error instanceof SyntaxError) return `ABUSE_SCAN_POLICY_FILE ${process.env.ABUSE_SCAN_POLICY_FILE} is not valid JSON: ${error.message}`;
   // loadConfig's own message: "invalid configuration:" and one line per field.
   return (error instanceof Error ? error.message : String(error)).replace(/^invalid configuration:\s*/, '');
 }

@@ -23,15 +23,15 @@ interface ScanFlags {
 
 /**
  * The embedded scan: the same pipeline as the queue workers, in this process, with no Redis.
- * One verdict per argument. The operator names local files, so any readable path is accepted
- * (the pipeline's image root is `/`; relative paths are made absolute before they get here).
- * Exit status: the strictest decision of all of them.
+ * One verdict per argument. `imageRoot` is what `{ path }` items are validated and read against,
+ * as a worker does with ABUSE_SCAN_IMAGE_ROOT; `/` where the operator names the files (relative
+ * paths are made absolute before they get here). Exit status: the strictest decision of all.
  */
-async function scanJobs(jobs: unknown[], flags: ScanFlags): Promise<void> {
-  const config = { ...loadCliConfig(), imageRoot: '/' };
+async function scanJobs(jobs: unknown[], flags: ScanFlags, imageRoot = '/'): Promise<void> {
+  const config = { ...loadCliConfig(), imageRoot };
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'abuse-scan');
   const pipeline = await createScanPipeline(config, { logger });
-  const validation = { imageRoot: '/', limits: jobLimits(config) };
+  const validation = { imageRoot, limits: jobLimits(config) };
   let strictestDecision: Decision = 'allow';
   try {
     for (const [index, input] of jobs.entries()) {
@@ -52,9 +52,9 @@ async function scanJobs(jobs: unknown[], flags: ScanFlags): Promise<void> {
 }
 
 /**
- * A job file's relative `{ path }` items as its producer meant them: under ABUSE_SCAN_IMAGE_ROOT
- * when set (what workers read them against), else under the current directory. Absolute paths
- * stay as they are. Anything that is not a job is left for validation to refuse.
+ * A job file's relative `{ path }` items made absolute under `base`, for a job scanned without
+ * ABUSE_SCAN_IMAGE_ROOT. Absolute paths stay as they are. Anything that is not a job is left for
+ * validation to refuse.
  */
 function withPathsResolved(input: unknown, base: string): unknown {
   const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
@@ -125,12 +125,16 @@ export function registerScanCommand(program: Command): void {
     scan
       .command('job')
       .argument('<file>', 'a scan job as JSON (- for stdin)')
-      .description('scan a whole job; relative { path } items are read under ABUSE_SCAN_IMAGE_ROOT when set, else the current directory'),
+      .description('scan a whole job; with ABUSE_SCAN_IMAGE_ROOT set, { path } items must lie under it as workers require (else path_outside_root), without it they are read as given, relative to the current directory'),
   ).action(
     async (file: string, flags: ScanFlags) => {
       const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
       const job = parseJson(text, file === '-' ? 'stdin' : file);
-      await scanJobs([withPathsResolved(job, loadCliConfig().imageRoot ?? process.cwd())], flags);
+      const { imageRoot } = loadCliConfig();
+      // With a root, the job is judged as a worker of that root judges it (validateJob, then the
+      // pipeline's realpath checks): a path a worker refuses must not be read here either.
+      if (imageRoot !== undefined) await scanJobs([job], flags, imageRoot);
+      else await scanJobs([withPathsResolved(job, process.cwd())], flags);
     },
   );
 }

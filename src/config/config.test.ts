@@ -79,6 +79,29 @@ describe('loadConfig', () => {
     expect(loadConfig({ ABUSE_SCAN_POLICY_FILE: file }).policy.maxDecisionBySource).toEqual({ model: 'review' });
   });
 
+  it('reads REDIS_URL as the connection does: a comma in a password keeps one node', () => {
+    for (const url of ['redis://:s3cr,et@127.0.0.1:6379', 'rediss://user:a,b,c@redis.internal:6380/2']) {
+      expect(loadConfig({ REDIS_URL: url }).redisUrl).toBe(url);
+    }
+    // A cluster's credentials come from its userinfo, commas and all; its nodes are still listed.
+    for (const url of ['redis-cluster://u:pa,ss@10.0.0.1:7000,10.0.0.2:7000', 'redis://u:pa,ss@10.0.0.1:7000,redis://10.0.0.2:7000']) {
+      expect(loadConfig({ REDIS_URL: url }).redisUrl).toBe(url);
+    }
+    for (const url of ['not a url', 'redis://10.0.0.1:7000,bad host:7000', 'redis-cluster://u:pa,ss@10.0.0.1:7000,bad host']) {
+      expect(() => loadConfig({ REDIS_URL: url }), url).toThrow(/\n {2}REDIS_URL: /);
+    }
+    // The message never quotes the URL: it may hold a password.
+    expect(() => loadConfig({ REDIS_URL: 'redis-cluster://u:pa,ss@10.0.0.1:7000,bad host' })).not.toThrow(/pa,ss/);
+  });
+
+  it('ABUSE_SCAN_MAX_IMAGE_BYTES: 20 MiB by default, up to the decoder\'s 50 MiB', () => {
+    expect(loadConfig({}).maxImageBytes).toBe(20 * 1024 * 1024);
+    expect(loadConfig({ ABUSE_SCAN_MAX_IMAGE_BYTES: String(50 * 1024 * 1024) }).maxImageBytes).toBe(50 * 1024 * 1024);
+    for (const value of ['0', '-1', '1.5', 'lots', String(50 * 1024 * 1024 + 1)]) {
+      expect(() => loadConfig({ ABUSE_SCAN_MAX_IMAGE_BYTES: value }), value).toThrow(/\n {2}ABUSE_SCAN_MAX_IMAGE_BYTES: /);
+    }
+  });
+
   it('names every invalid setting in one error', () => {
     expect(() => loadConfig({ ABUSE_SCAN_QUEUES: 'links,videos', ABUSE_SCAN_CONCURRENCY: '-1', REDIS_URL: 'not a url' })).toThrow(
       /invalid configuration:\n(.|\n)*REDIS_URL(.|\n)*ABUSE_SCAN_QUEUES(.|\n)*ABUSE_SCAN_CONCURRENCY/,

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_DECODE_OPTIONS } from '../images/decode-options.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
 import { DEFAULT_REDIS_HEALTH_TIMEOUT_MS } from '../ops/redis-liveness.js';
+import { DEFAULT_MAX_FILE_BYTES } from '../pipeline/image-source.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
-import { DEFAULT_REDIS_URL, isClusterUrl } from '../runtime/redis.js';
+import { clusterNodes, DEFAULT_REDIS_URL, isClusterUrl } from '../runtime/redis.js';
 
 const positiveInt = z.coerce.number().int().positive();
 /** A delay or deadline in ms: Node's timers fire after 1 ms for anything longer than 2^31 - 1. */
@@ -18,18 +20,41 @@ export function hasHashTag(prefix: string): boolean {
 }
 
 /**
+ * Why a REDIS_URL cannot be connected to, or undefined: read as createRedis reads it, so that a
+ * comma inside the userinfo (a password's) leaves one node, as it does for the connection.
+ */
+function redisUrlProblem(url: string): string | undefined {
+  if (isClusterUrl(url)) {
+    try {
+      clusterNodes(url);
+      return undefined;
+    } catch (error) {
+      // clusterNodes says what is wrong without quoting the URL (it may hold a password); what
+      // else it throws (a node URL's parse error) is summed up rather than passed on unchecked.
+      return error instanceof Error && /Redis Cluster URL/.test(error.message) ? error.message : 'not a Redis Cluster URL';
+    }
+  }
+  const single = url.trim();
+  return URL.canParse(/^[a-z-]+:\/\//i.test(single) ? single : `redis://${single}`) ? undefined : 'not a Redis URL';
+}
+
+/**
  * The fleet's configuration: environment variables, validated, with every default documented.
  * CLI flags override the matching variable.
  */
 export const configSchema = z.object({
   /**
    * REDIS_URL: where queues, lists and hash sets live. Default redis://127.0.0.1:6379. Several
-   * comma-separated nodes, or `redis-cluster://host:port,...`, connect to a Redis Cluster.
+   * comma-separated nodes, or `redis-cluster://host:port,...`, connect to a Redis Cluster; a comma
+   * in a password keeps one node.
    */
   redisUrl: z
     .string()
     .default(DEFAULT_REDIS_URL)
-    .refine((url) => url.split(',').every((part) => URL.canParse(/^[a-z-]+:\/\//i.test(part.trim()) ? part.trim() : `redis://${part.trim()}`)), 'not a Redis URL'),
+    .superRefine((url, ctx) => {
+      const problem = redisUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   /**
    * ABUSE_SCAN_PREFIX: key prefix of every queue. The braces are a Redis Cluster hash tag, so
    * all of the fleet's keys land in one slot and BullMQ's multi-key scripts run on a cluster
@@ -48,7 +73,7 @@ export const configSchema = z.object({
   /**
    * ABUSE_SCAN_IMAGE_ROOT: directory `{ path }` items must lie under (symlinks resolved); unset
    * refuses path items. The producer client reads it too (unless given `imageRoot`), and
-   * `abuse-scan scan job` reads relative paths under it (else under the current directory).
+   * `abuse-scan scan job` holds path items to it as workers do (unset, it reads them as given).
    */
   imageRoot: z.string().min(1).optional(),
   /**
@@ -76,6 +101,15 @@ export const configSchema = z.object({
    * at the 5 MiB cap, which base64 makes about 7 MB each).
    */
   maxJobBytes: positiveInt.default(DEFAULT_JOB_LIMITS.maxJobBytes),
+  /**
+   * ABUSE_SCAN_MAX_IMAGE_BYTES: bytes a worker reads at most of a `{ path }` file or a `{ url }`
+   * body (decoded); a larger image gets `payload_too_large`. Default 20971520 (20 MiB). At most
+   * the decoder's input cap, 52428800 (50 MiB): past it every image would be refused anyway, and
+   * `hashset add` and `hash` read images up to it, so at 50 MiB every image they take can match.
+   */
+  maxImageBytes: positiveInt
+    .max(DEFAULT_DECODE_OPTIONS.maxInputBytes, `must be at most ${DEFAULT_DECODE_OPTIONS.maxInputBytes} (50 MiB, the largest image the decoder takes)`)
+    .default(DEFAULT_MAX_FILE_BYTES),
   /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
   lockDurationMs: milliseconds.default(30_000),
   /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
@@ -198,6 +232,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_MAX_METADATA_KEY_LENGTH: 'maxMetadataKeyLength',
   ABUSE_SCAN_MAX_METADATA_BYTES: 'maxMetadataBytes',
   ABUSE_SCAN_MAX_JOB_BYTES: 'maxJobBytes',
+  ABUSE_SCAN_MAX_IMAGE_BYTES: 'maxImageBytes',
   ABUSE_SCAN_LOCK_MS: 'lockDurationMs',
   ABUSE_SCAN_STALLED_INTERVAL_MS: 'stalledIntervalMs',
   ABUSE_SCAN_MAX_STALLED: 'maxStalledCount',

@@ -32,6 +32,31 @@ describe('loadListDirectory', () => {
     await expect(loading).rejects.toThrow(`${join(dir, 'phish.csv')} and ${join(dir, 'phish.txt')}: both are list "phish"`);
   });
 
+  it('refuses a file that yields no entry, as `blocklist import` refuses it: a CSV feed saved as .txt', async () => {
+    await writeFile(join(dir, 'allow-ok.txt'), 'partner.example\n');
+    await writeFile(join(dir, 'phish.txt'), 'entry,label\nevil.example,kit-3\n');
+    const loading = loadListDirectory(dir);
+    await expect(loading).rejects.toBeInstanceOf(ListFileError);
+    await expect(loading).rejects.toThrow(new RegExp(`^${join(dir, 'phish.txt')}: no entries, only 2 bad lines \\(line 1 "entry,label": `));
+  });
+
+  it.each([
+    ['empty', ''],
+    ['comments only', '# nothing today\n\n'],
+    ['a CSV header only', 'entry,label\n'],
+  ])('refuses a list file with no entry line at all (%s)', async (_what, text) => {
+    const file = text.startsWith('entry') ? 'phish.csv' : 'phish.txt';
+    await writeFile(join(dir, file), text);
+    await expect(loadListDirectory(dir)).rejects.toThrow(`${join(dir, file)}: no entries in the file`);
+  });
+
+  it('keeps the good lines of a file that also has bad ones (they are skipped, with a warning)', async () => {
+    await writeFile(join(dir, 'phish.txt'), 'evil.example\njavascript:alert(1)\n');
+    const { lists } = await loadListDirectory(dir);
+    expect(lists).toHaveLength(1);
+    expect(lists[0]!.bad).toMatchObject([{ line: 2 }]);
+  });
+
   it('refuses two files whose names differ only by the extension\'s case', async () => {
     await writeFile(join(dir, 'spam.TXT'), 'spam.example\n');
     await writeFile(join(dir, 'spam.txt'), 'spam.example\n');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../runtime/logger.js';
-import { ListFileError, parseListFile, type BadLine } from './list-import.js';
+import { importRefusal, ListFileError, parseListFile, type BadLine } from './list-import.js';
 import { assertListName } from './list-keys.js';
 import { compileList, ListMatcher, type CompiledList } from './list-matcher.js';
 import { listRoleOfName } from './list-store.js';
@@ -13,8 +13,10 @@ import { listRoleOfName } from './list-store.js';
  * with `allow-` is an allowlist, any other a blocklist whose matches suggest `block` (the rule of
  * lists in Redis too: listRoleOfName). A list's version is `sha256:` and the first 12 hex digits
  * of the file's hash. A file that is not a list (an invalid name, a CSV without an `entry`
- * column) throws ListFileError naming it: a scan must not run without a list it was given. So do
- * two files of one list name (`phish.txt` and `phish.csv`), naming both: a list has one version.
+ * column, no entry at all: only bad lines, or empty or comments only) throws ListFileError naming
+ * it: a scan must not run without a list it was given. So do two files of one list name
+ * (`phish.txt` and `phish.csv`), naming both: a list has one version. Bad lines among good ones
+ * are skipped with a warning, as an import skips them.
  */
 
 export interface DirectoryList {
@@ -42,6 +44,14 @@ export async function loadListDirectory(dir: string, logger?: Logger): Promise<{
     fileOfName.set(name, file);
     const text = await readFile(path, 'utf8');
     const parsed = parseListFile(text, /\.csv$/i.test(file) ? 'csv' : 'txt', { source: path });
+    // A file with no entry would be an empty list, matching nothing while verdicts name it as
+    // consulted (a CSV feed saved as .txt: every line bad): refused as `blocklist import` refuses it.
+    const refusal = importRefusal(parsed, { replace: false });
+    if (refusal !== undefined) {
+      const first = parsed.bad[0];
+      const example = first ? ` (line ${first.line} ${JSON.stringify(first.text)}: ${first.message})` : '';
+      throw new ListFileError(`${path}: ${refusal}${example}`);
+    }
     const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
     const list = compileList({ name, version, role: listRoleOfName(name), action: 'block' }, parsed.entries);
     if (parsed.bad.length) logger?.warn({ file, bad: parsed.bad.slice(0, 20), count: parsed.bad.length }, 'list file lines skipped');

@@ -88,6 +88,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
       new ImagePreparer({
         source: {
           imageRoot: config.imageRoot,
+          maxFileBytes: config.maxImageBytes,
           fetchImage: async (url, maxBytes, signal) => {
             const fetched = await fetchImage(url, { maxBytes, hostLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
             return fetched.bytes;

@@ -8,12 +8,16 @@ import { isPathUnder } from '../jobs/validate-job.js';
 export interface ImageSourceOptions {
   /** Directory `{ path }` items must lie under, after symlinks are resolved. Unset refuses path items. */
   imageRoot?: string | undefined;
-  /** Bytes read from a file or URL at most. Default 20 MiB. */
+  /**
+   * Bytes read from a file or URL at most (the one cap of both: a fetch is given it). Workers and
+   * the embedded scan pass ABUSE_SCAN_MAX_IMAGE_BYTES. Default DEFAULT_MAX_FILE_BYTES.
+   */
   maxFileBytes?: number;
   /** Fetches `{ url }` images through the address guard with a byte cap. */
   fetchImage?: (url: string, maxBytes: number, signal: AbortSignal) => Promise<Uint8Array>;
 }
 
+/** 20 MiB: the default of ABUSE_SCAN_MAX_IMAGE_BYTES too (src/config/config.ts). */
 export const DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024;
 
 /** The raw bytes of an image item, from whichever source it names, within the byte cap. */

@@ -89,14 +89,17 @@ describe('abuse-scan scan', () => {
     expect(stdout).toMatch(/^ {2}item 0 \[link\] http:\/\/127\.0\.0\.1\/x: ok\n {4}partial error blocked_address: refused to connect to 127\.0\.0\.1 \(loopback\)$/m);
   }, 30_000);
 
-  it('scan job reads relative paths as producers write them: under ABUSE_SCAN_IMAGE_ROOT, else the current directory', async () => {
+  it('scan job reads paths as producers write them: under ABUSE_SCAN_IMAGE_ROOT, else relative to the current directory', async () => {
     const job = (path: string) => JSON.stringify({ contentId: 'j1', surface: 'upload', items: [{ path }] });
     const underRoot = await runCli(['scan', 'job', '--json', '-'], { stdin: job('images/clouds.jpg'), env: { ...OFFLINE, ABUSE_SCAN_IMAGE_ROOT: join(REPO_ROOT, 'fixtures') } });
     expect(JSON.parse(underRoot.stdout)).toMatchObject({ decision: 'allow', items: [{ status: 'ok' }], errors: [] });
     const underCwd = await runCli(['scan', 'job', '--json', '-'], { stdin: job('fixtures/images/clouds.jpg'), env: OFFLINE });
     expect(JSON.parse(underCwd.stdout)).toMatchObject({ decision: 'allow', items: [{ status: 'ok' }], errors: [] });
-    const absolute = await runCli(['scan', 'job', '--json', '-'], { stdin: job(join(REPO_ROOT, 'fixtures/images/rings.jpg')), env: { ...OFFLINE, ABUSE_SCAN_IMAGE_ROOT: join(REPO_ROOT, 'fixtures/lists') } });
+    const absolute = await runCli(['scan', 'job', '--json', '-'], { stdin: job(join(REPO_ROOT, 'fixtures/images/rings.jpg')), env: { ...OFFLINE, ABUSE_SCAN_IMAGE_ROOT: join(REPO_ROOT, 'fixtures') } });
     expect(JSON.parse(absolute.stdout)).toMatchObject({ decision: 'allow', items: [{ status: 'ok' }] });
+    // Outside the root: refused, as a worker of that root refuses it (readme-scan-job-image-root.test.ts).
+    const outside = await runCli(['scan', 'job', '--json', '-'], { stdin: job(join(REPO_ROOT, 'fixtures/images/rings.jpg')), env: { ...OFFLINE, ABUSE_SCAN_IMAGE_ROOT: join(REPO_ROOT, 'fixtures/lists') } });
+    expect(JSON.parse(outside.stdout)).toMatchObject({ decision: 'review', errors: [expect.objectContaining({ code: 'path_outside_root' })] });
   }, 30_000);
 });
 
@@ -115,7 +118,7 @@ describe('errors: one line `abuse-scan: <code or reason>: <message>`, exit 1, no
     ['a job that is not JSON', () => ({ args: ['scan', 'job', '-'], stdin: '{bad' }), /^abuse-scan: invalid JSON: stdin: .*JSON.*\n$/],
     ['a missing list file', () => ({ args: ['blocklist', 'import', 'phish', '/nonexistent.txt'] }), /^abuse-scan: file not found: \/nonexistent\.txt\n$/],
     ['an invalid list name', () => ({ args: ['blocklist', 'add', 'bad name!', 'evil.example'], env: { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } }), /^abuse-scan: invalid_name: invalid list name "bad name!": .*\n$/],
-    ['a missing policy file', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_POLICY_FILE: '/nonexistent-policy.json' } }), /^abuse-scan: invalid configuration: ABUSE_SCAN_POLICY_FILE \/nonexistent-policy\.json: file not found\n$/],
+    ['a missing policy file', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_POLICY_FILE: '/nonexistent-policy.json' } }), /^abuse-scan: file not found: \/nonexistent-policy\.json \(ABUSE_SCAN_POLICY_FILE\)\n$/],
     ['a policy file that is not JSON', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_POLICY_FILE: join(dir, 'bad.json') } }), /^abuse-scan: invalid configuration: ABUSE_SCAN_POLICY_FILE \S+bad\.json is not valid JSON: .*\n$/],
     ['a missing lists directory', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_LISTS_DIR: '/nonexistent-lists' } }), /^abuse-scan: file not found: \/nonexistent-lists \(ABUSE_SCAN_LISTS_DIR\)\n$/],
     ['a missing hash sets directory', () => ({ args: ['scan', 'url', 'http://x.example/'], env: { ABUSE_SCAN_HASHSETS_DIR: '/nonexistent-sets' } }), /^abuse-scan: file not found: \/nonexistent-sets \(ABUSE_SCAN_HASHSETS_DIR\)\n$/],

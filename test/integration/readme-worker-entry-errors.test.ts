@@ -1,0 +1,48 @@
+/**
+ * README: `dist/workers/scan-worker.js` "is the same worker" as `abuse-scan worker`, so a bad
+ * setting ends it the same way: one `abuse-scan: <reason>: ...` line on stderr, exit 1, no stack.
+ * And a missing ABUSE_SCAN_POLICY_FILE is `file not found: <path> (ABUSE_SCAN_POLICY_FILE)`, as
+ * README promises of every file setting.
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../harness/cli.js';
+import { REPO_ROOT } from '../harness/fleet.js';
+
+const STACK_LINE = /^\s+at /m;
+
+/** `node dist/workers/scan-worker.js`, as a process manager starts it. */
+function runWorkerEntry(env: Record<string, string>): Promise<Pick<CliResult, 'code' | 'stdout' | 'stderr'>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['dist/workers/scan-worker.js'], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('a worker that cannot start for its settings', () => {
+  it.each([
+    ['an invalid setting', { ABUSE_SCAN_CONCURRENCY: 'many' }, /^abuse-scan: invalid configuration: ABUSE_SCAN_CONCURRENCY: .*\n$/],
+    ['a missing policy file', { ABUSE_SCAN_POLICY_FILE: 'nope.json' }, /^abuse-scan: file not found: nope\.json \(ABUSE_SCAN_POLICY_FILE\)\n$/],
+  ])('%s: dist/workers/scan-worker.js reports it as `abuse-scan worker` does', async (_what, env, expected) => {
+    const command = await runCli(['worker'], { env, timeoutMs: 20_000 });
+    const entry = await runWorkerEntry(env);
+    expect(command.stderr).toMatch(expected);
+    expect({ code: entry.code, stdout: entry.stdout, stderr: entry.stderr }).toEqual({ code: command.code, stdout: command.stdout, stderr: command.stderr });
+    expect(entry.stderr).not.toMatch(STACK_LINE);
+    expect(entry.code).toBe(1);
+  }, 40_000);
+
+  it('a missing policy file stops `scan` with the same message', async () => {
+    const { code, stderr } = await runCli(['scan', 'url', 'http://x.example/'], { env: { ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off', ABUSE_SCAN_POLICY_FILE: 'nope.json' } });
+    expect({ code, stderr }).toEqual({ code: 1, stderr: 'abuse-scan: file not found: nope.json (ABUSE_SCAN_POLICY_FILE)\n' });
+  }, 30_000);
+});
