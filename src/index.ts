@@ -3,7 +3,7 @@
  * and waits for verdicts, the consumer of the results stream, and the schemas both sides share.
  */
 export { createScanClient, type ScanClient, type ScanClientOptions, type EnqueueOptions, type EnqueuedJob } from './client/scan-client.js';
-export { createVerdictConsumer, deadLetterStreamKey, VerdictConsumer, VerdictsLostError, type VerdictConsumerOptions, type VerdictDelivery } from './verdicts/verdict-consumer.js';
+export { createVerdictConsumer, deadLetterStreamKey, VerdictConsumer, VerdictGroupLostError, VerdictsLostError, type VerdictConsumerOptions, type VerdictDelivery } from './verdicts/verdict-consumer.js';
 export {
   scanJobSchema,
   createJobSchema,

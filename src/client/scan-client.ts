@@ -6,15 +6,19 @@ import { validateJob } from '../jobs/validate-job.js';
 import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
-import { withDeadline } from '../runtime/deadline.js';
+import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
+import { withConnectionDeadline } from '../runtime/connection-deadline.js';
+import { integerOption } from '../runtime/integer-option.js';
 import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, onSubscriberReady, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
   /**
    * Redis URL, ioredis options or a client to share. Default: REDIS_URL or redis://127.0.0.1:6379.
-   * Connections made from a URL or options fail a command once a reconnect has failed; a client
-   * passed in is used as configured (its retry settings and error handling stay the caller's).
+   * Connections made from a URL or options fail a command once a reconnect has failed, and are
+   * dropped and reconnected when a command gets nothing back within commandTimeoutMs (a peer gone
+   * silent); a client passed in is used as configured (its retry settings and error handling stay
+   * the caller's, and it is never dropped).
    */
   connection?: ConnectionInput | undefined;
   /** Queue key prefix; must match the workers'. Default `{abuse-scan}`. */
@@ -114,8 +118,6 @@ export const ENQUEUE_CHUNK = 1000;
 const MAX_JOB_ID_LENGTH = 256;
 /** BullMQ's highest priority value (2^21 - 1); it refuses floats and larger values, and negative ones are meaningless. */
 const MAX_PRIORITY = 2 ** 21 - 1;
-/** The longest delay setTimeout keeps; a longer one (or Infinity) fires after 1 ms. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const WAIT_EXPIRED = Symbol('wait expired');
 
 /** Why a priority cannot be used, if it cannot. */
@@ -147,12 +149,6 @@ function jobIdProblem(jobId: string): string | undefined {
   return undefined;
 }
 
-/** `value` when it is a whole number from `min` to `max`, else a RangeError naming the option. */
-function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  const chosen = value ?? fallback;
-  if (!Number.isInteger(chosen) || chosen < min || chosen > max) throw new RangeError(`${name}: ${String(chosen).slice(0, 80)} must be a whole number from ${min} to ${max}`);
-  return chosen;
-}
 
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
@@ -200,10 +196,16 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     return { job, queue: queueForJob(job), opts };
   }
 
-  /** `work`, or ScanError `redis_unavailable` once commandTimeoutMs passes or the connection gives up on it. */
-  async function redisCall<T>(work: Promise<T>): Promise<T> {
+  /**
+   * `work` (commands on `on`), or ScanError `redis_unavailable` once commandTimeoutMs passes or the
+   * connection gives up on it. A connection of the client's own that went silent is dropped and
+   * reconnects (see withConnectionDeadline); a caller's is left as configured, and so is the
+   * subscriber duplicated from it.
+   */
+  async function redisCall<T>(work: Promise<T>, on: RedisClient = connection): Promise<T> {
     try {
-      return await withDeadline(work, commandTimeoutMs, () => unavailability.error(`did not answer within ${commandTimeoutMs} ms`));
+      const expired = () => unavailability.error(`did not answer within ${commandTimeoutMs} ms`);
+      return await withConnectionDeadline(on, work, commandTimeoutMs, expired, () => ownsConnection && !closed);
     } catch (error) {
       // ioredis does not export the class of this error.
       if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') throw unavailability.error('could not be reached', error);
@@ -258,8 +260,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     for (const set of waiters.values()) set.forEach((wake) => wake());
   }
 
-  /** One subscription per client, shared by every waiter; resolves once SUBSCRIBE is confirmed. */
-  function ensureSubscribed(): Promise<unknown> {
+  /** One subscription per client, shared by every waiter: its connection, and a promise resolved once SUBSCRIBE is confirmed. */
+  function ensureSubscribed(): { subscriber: RedisClient; subscribed: Promise<unknown> } {
     if (!subscriber) {
       const created = connection.duplicate();
       subscriber = created;
@@ -278,7 +280,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       subscribed = undefined;
       throw error;
     });
-    return subscribed;
+    return { subscriber, subscribed };
   }
 
   return {
@@ -336,7 +338,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       waiters.set(jobId, set);
       try {
         // Subscribed before the first read, so a verdict stored in between still wakes us.
-        if ((await Promise.race([redisCall(ensureSubscribed()), expired, ended])) !== WAIT_EXPIRED) {
+        const subscribing = ensureSubscribed();
+        if ((await Promise.race([redisCall(subscribing.subscribed, subscribing.subscriber), expired, ended])) !== WAIT_EXPIRED) {
           for (;;) {
             const verdict = await Promise.race([getVerdict(jobId), expired, ended]);
             if (verdict === WAIT_EXPIRED) break;

@@ -7,11 +7,12 @@ import { DEFAULT_REDIS_HEALTH_TIMEOUT_MS } from '../ops/redis-liveness.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../pipeline/image-source.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
+import { MAX_TIMEOUT_MS } from '../runtime/deadline.js';
 import { clusterNodes, DEFAULT_REDIS_URL, isClusterUrl } from '../runtime/redis.js';
 
 const positiveInt = z.coerce.number().int().positive();
 /** A delay or deadline in ms: Node's timers fire after 1 ms for anything longer than 2^31 - 1. */
-const milliseconds = positiveInt.max(2 ** 31 - 1, 'must be at most 2147483647 ms (about 24.8 days, the longest timer Node keeps)');
+const milliseconds = positiveInt.max(MAX_TIMEOUT_MS, 'must be at most 2147483647 ms (about 24.8 days, the longest timer Node keeps)');
 
 /** Whether a key prefix carries a Redis Cluster hash tag: `{`, at least one character, then `}`. */
 export function hasHashTag(prefix: string): boolean {

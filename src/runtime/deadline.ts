@@ -1,3 +1,6 @@
+/** The longest delay setTimeout keeps; a longer one (or Infinity) fires after 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * `work`, or the error `expired()` makes once `ms` have passed. Work that loses the race still
  * settles later (a Redis command may still run, a sharp call still finish); its rejection then

@@ -14,7 +14,24 @@ describe('verdict consumer options', () => {
     ['batchSize', 0],
     ['claimIdleMs', -1],
     ['commandTimeoutMs', 0],
+    // A dead-letter MAXLEN Redis refuses fails every copy: the entry would be reported again forever.
+    ['deadLetterMaxLength', -1],
+    ['deadLetterMaxLength', 2.5],
+    ['deadLetterMaxLength', 0],
+    ['deadLetterMaxLength', Number.NaN],
+    // Past Node's longest timer a deadline fires after 1 ms.
+    ['commandTimeoutMs', 2 ** 31],
+    ['blockMs', 2 ** 31],
   ] as const)('refuses %s %s', (name, value) => {
-    expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', [name]: value, handler })).toThrow(new RegExp(name));
+    expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', [name]: value, handler })).toThrow(RangeError);
+    expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', [name]: value, handler })).toThrow(new RegExp(`^${name}: `));
+  });
+
+  it('takes the largest values in range', async () => {
+    const consumer = createVerdictConsumer({
+      connection: 'redis://127.0.0.1:1', group: 'g', handler, onError: () => undefined,
+      blockMs: 2 ** 31 - 1, commandTimeoutMs: 2 ** 31 - 1, deadLetterMaxLength: Number.MAX_SAFE_INTEGER, claimIdleMs: Number.MAX_SAFE_INTEGER,
+    });
+    await consumer.close();
   });
 });

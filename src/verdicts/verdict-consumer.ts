@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { ScanError } from '../errors.js';
 import { consumedVerdictSchema, type ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX } from '../queues/names.js';
-import { withDeadline } from '../runtime/deadline.js';
+import { withConnectionDeadline } from '../runtime/connection-deadline.js';
+import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
+import { integerOption } from '../runtime/integer-option.js';
 import { runScript } from '../runtime/redis-script.js';
 import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, isRedisCluster, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { verdictKeys } from './verdict-keys.js';
@@ -28,24 +30,31 @@ export interface VerdictConsumerOptions {
   group: string;
   /** This consumer's name within the group. Default `<hostname>-<pid>`. */
   consumer?: string | undefined;
-  /** Where a group that does not exist yet starts: the oldest kept verdict, or new ones only. Default `beginning`. */
+  /**
+   * Where a group that does not exist yet starts: the oldest kept verdict, or new ones only.
+   * Default `beginning`. Only when the consumer starts: a group lost later (Redis restarted without
+   * its data, the stream deleted) is created again from the oldest kept verdict, and reported
+   * (VerdictGroupLostError).
+   */
   startFrom?: 'beginning' | 'now' | undefined;
   /** Entries read per call (a positive integer). Default 100. */
   batchSize?: number | undefined;
   /**
-   * How long one read waits for new verdicts, in ms (a positive integer). `close()` waits at most
-   * this plus 1 s. Default 2000.
+   * How long one read waits for new verdicts, in ms (a whole number from 1 to 2147483647).
+   * `close()` waits at most this plus 1 s. Default 2000.
    */
   blockMs?: number | undefined;
   /** Entries left unacknowledged this long (their consumer died) are taken over. Default 60000. */
   claimIdleMs?: number | undefined;
   /**
    * Longest wait in ms for Redis in `start()` and in each command the consumer sends (a read gets
-   * `blockMs` on top). Past it `start()` throws ScanError `redis_unavailable`, and the consumer
-   * reports the outage to `onError` and tries again. Default 5000.
+   * `blockMs` on top); a whole number from 1 to 2147483647. Past it `start()` throws ScanError
+   * `redis_unavailable`, and the consumer reports the outage to `onError` and tries again; a
+   * connection that received nothing meanwhile (its peer went silent) is dropped and reconnects.
+   * Default 5000.
    */
   commandTimeoutMs?: number | undefined;
-  /** Entries the group's dead-letter stream keeps (the oldest are trimmed). Default 10000. */
+  /** Entries the group's dead-letter stream keeps (the oldest are trimmed), at least 1. Default 10000. */
   deadLetterMaxLength?: number | undefined;
   /**
    * Called once per verdict; the entry is acknowledged when it resolves. When it throws, the
@@ -59,7 +68,10 @@ export interface VerdictConsumerOptions {
    * of other failures: a Redis that cannot be reached or does not answer is reported once per
    * outage, as ScanError `redis_unavailable` naming the Redis and the last connection error.
    * Verdicts trimmed from the stream before they were handled come as VerdictsLostError
-   * (`verdicts_lost`): with entryId `''` those the group never read, else one pending entry.
+   * (`verdicts_lost`): with entryId `''` those the group never read, else one pending entry; a
+   * group found gone and created again as VerdictGroupLostError (`group_lost`, entryId `''`).
+   * What it throws (or an async one rejects with) is ignored, after one process warning: the
+   * consumer goes on.
    */
   onError?: ((error: unknown, entryId: string) => void) | undefined;
 }
@@ -94,6 +106,27 @@ export class VerdictsLostError extends Error {
         : `${count} verdicts trimmed from the stream before the group read them (ids after ${after}, before ${before})`,
     );
     this.name = 'VerdictsLostError';
+  }
+}
+
+/**
+ * The group was gone (Redis restarted without its data, the stream or the group deleted) and this
+ * consumer created it again, from the oldest verdict the stream keeps (whatever `startFrom`):
+ * verdicts the group had not handled before are lost to it unless the stream still keeps them,
+ * and those it still keeps come again, handled ones included.
+ */
+export class VerdictGroupLostError extends Error {
+  readonly code = 'group_lost';
+
+  constructor(
+    readonly group: string,
+    /** The verdicts stream's key. */
+    readonly stream: string,
+  ) {
+    super(
+      `consumer group ${group} of ${stream} was gone (Redis restarted without its data, or the stream or group was deleted) and was created again from the oldest verdict the stream keeps: verdicts it had not handled before are lost unless still kept, and kept ones are delivered again`,
+    );
+    this.name = 'VerdictGroupLostError';
   }
 }
 
@@ -195,11 +228,6 @@ const CLOSE_MARGIN_MS = 1000;
 const RETRY_DELAY_MS = 1000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 
-function checkedInteger(name: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, got ${value}`);
-  return value;
-}
-
 /**
  * The consumer's own connection (it blocks on reads), failing a command once a reconnect has
  * failed: a consumer waiting for Redis forever could neither report the outage nor close.
@@ -223,6 +251,7 @@ export class VerdictConsumer {
   /** How long entries read and not handled yet are left idle before they are kept from claim passes. */
   private readonly keepMs: number;
   private readonly commandTimeoutMs: number;
+  private readonly deadLetterMaxLength: number;
   private closing = false;
   private closed: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
@@ -230,14 +259,19 @@ export class VerdictConsumer {
   private outage = false;
   /** Ends the pause between failed rounds early (close). */
   private wake: () => void = () => {};
+  /** Set once an onError that threw has been warned about. */
+  private warnedOnError = false;
 
   constructor(private readonly options: VerdictConsumerOptions) {
-    // Checked before connecting. BLOCK 0 would wait forever, and no BLOCK not at all (a busy loop).
-    this.batchSize = checkedInteger('batchSize', options.batchSize ?? 100, 1);
-    this.blockMs = checkedInteger('blockMs', options.blockMs ?? 2000, 1);
-    this.claimIdleMs = checkedInteger('claimIdleMs', options.claimIdleMs ?? 60_000, 0);
+    // Checked before connecting. BLOCK 0 would wait forever, and no BLOCK not at all (a busy loop);
+    // a timer past Node's longest fires after 1 ms; a dead-letter MAXLEN below 0 or not whole fails
+    // every copy, and 0 keeps none.
+    this.batchSize = integerOption('batchSize', options.batchSize, 100, 1, Number.MAX_SAFE_INTEGER);
+    this.blockMs = integerOption('blockMs', options.blockMs, 2000, 1, MAX_TIMEOUT_MS);
+    this.claimIdleMs = integerOption('claimIdleMs', options.claimIdleMs, 60_000, 0, Number.MAX_SAFE_INTEGER);
     this.keepMs = this.claimIdleMs / 4;
-    this.commandTimeoutMs = checkedInteger('commandTimeoutMs', options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 1);
+    this.commandTimeoutMs = integerOption('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
+    this.deadLetterMaxLength = integerOption('deadLetterMaxLength', options.deadLetterMaxLength, 10_000, 1, Number.MAX_SAFE_INTEGER);
     this.redis = ownConnection(options.connection);
     // Listening also keeps ioredis from printing every failed reconnect.
     this.unavailability = unavailabilityOf(this.redis);
@@ -256,7 +290,7 @@ export class VerdictConsumer {
   async start(): Promise<void> {
     if (this.loop || this.closing) return;
     try {
-      await this.command(this.ensureGroup());
+      await this.command(this.ensureGroup(this.options.startFrom === 'now' ? '$' : '0'));
     } catch (error) {
       throw this.unavailable(error) ?? error;
     }
@@ -265,11 +299,28 @@ export class VerdictConsumer {
     this.loop = this.consume();
   }
 
-  private async ensureGroup(): Promise<void> {
+  /** Creates the group unless it exists; true when this call created it. */
+  private async ensureGroup(from: '0' | '$'): Promise<boolean> {
     try {
-      await runScript(this.redis, CREATE_GROUP, [this.stream], [this.options.group, this.options.startFrom === 'now' ? '$' : '0']);
+      await runScript(this.redis, CREATE_GROUP, [this.stream], [this.options.group, from]);
+      return true;
     } catch (error) {
       if (!String(error).includes('BUSYGROUP')) throw error;
+      return false;
+    }
+  }
+
+  /**
+   * Creates again a group that is gone. From the stream's first entry even for `startFrom: 'now'`:
+   * a stream that lost the group lost what came before with it (Redis restarted without its data,
+   * the key deleted), so what it holds now was stored since, and '$' would skip it unseen.
+   */
+  private async recreateGroup(): Promise<void> {
+    try {
+      if (await this.command(this.ensureGroup('0'))) this.report(new VerdictGroupLostError(this.options.group, this.stream), '');
+    } catch (error) {
+      // Tried again after the next failed round.
+      this.reportFailure(error);
     }
   }
 
@@ -289,10 +340,12 @@ export class VerdictConsumer {
     this.wake();
     const deadline = Date.now() + this.blockMs + CLOSE_MARGIN_MS;
     const expired = () => new Error('close deadline');
-    const stopped = !this.loop || (await withDeadline(this.loop, deadline - Date.now(), expired).then(() => true, () => false));
+    // Within Node's longest timer even for the longest blockMs.
+    const left = () => Math.min(deadline - Date.now(), MAX_TIMEOUT_MS);
+    const stopped = !this.loop || (await withDeadline(this.loop, left(), expired).then(() => true, () => false));
     if (stopped && this.redis.status === 'ready') {
       // The loop is done: a clean QUIT, unless Redis does not answer it before the deadline.
-      await withDeadline(this.redis.quit(), deadline - Date.now(), expired).catch(() => this.redis.disconnect());
+      await withDeadline(this.redis.quit(), left(), expired).catch(() => this.redis.disconnect());
     } else {
       this.redis.disconnect();
     }
@@ -326,12 +379,13 @@ export class VerdictConsumer {
       } catch (error) {
         // Redis restarted or is away, the stream or group was deleted, a failover: report, wait, carry on.
         if (this.closing) return;
-        const unavailable = this.unavailable(error);
-        if (unavailable) this.reportOutage(unavailable);
-        else this.options.onError?.(error, '');
+        // A group that is gone is reported once created again (VerdictGroupLostError), not as the
+        // NOGROUP of every command that finds it missing.
+        const groupGone = String(error).includes('NOGROUP') || String(error).includes('no longer exists');
+        if (!groupGone || this.unavailable(error)) this.reportFailure(error);
         resumed = false;
         await this.pause(RETRY_DELAY_MS);
-        if (String(error).includes('NOGROUP') || String(error).includes('no longer exists')) await this.command(this.ensureGroup()).catch(() => undefined);
+        if (groupGone && !this.closing) await this.recreateGroup();
       }
     }
   }
@@ -356,7 +410,7 @@ export class VerdictConsumer {
       this.redis.xautoclaim(this.stream, this.options.group, this.consumer, this.claimIdleMs, cursor, 'COUNT', this.batchSize),
     )) as [string, StreamEntry[], string[]?];
     // Entries trimmed while pending: XAUTOCLAIM (Redis 7) drops them from the group.
-    for (const entryId of deleted) this.options.onError?.(new VerdictsLostError(1), entryId);
+    for (const entryId of deleted) this.report(new VerdictsLostError(1), entryId);
     await this.handleAll(claimed, true, claimedAt);
     return next;
   }
@@ -371,7 +425,7 @@ export class VerdictConsumer {
       [count: number, after: string, before: string] | null,
       Array<[string, StreamEntry[]]> | null,
     ];
-    if (lost) this.options.onError?.(new VerdictsLostError(...lost), '');
+    if (lost) this.report(new VerdictsLostError(...lost), '');
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length > 0 || blockMs === undefined || this.closing) return entries;
     return this.read('>', blockMs);
@@ -403,7 +457,7 @@ export class VerdictConsumer {
       if (owned && !owned.has(entryId)) continue; // another consumer has it
       if (!fields) {
         // Trimmed from the stream while pending: report it, and drop it from the group.
-        this.options.onError?.(new VerdictsLostError(1), entryId);
+        this.report(new VerdictsLostError(1), entryId);
         await this.command(this.redis.xack(this.stream, this.options.group, entryId));
         continue;
       }
@@ -417,7 +471,7 @@ export class VerdictConsumer {
       try {
         await this.options.handler(verdict, { entryId, redelivered });
       } catch (error) {
-        this.options.onError?.(error, entryId);
+        this.report(error, entryId);
         continue;
       }
       await this.command(this.redis.xack(this.stream, this.options.group, entryId));
@@ -435,21 +489,26 @@ export class VerdictConsumer {
    * stored: if Redis refuses it, the entry stays pending and comes back like a failed handler's.
    */
   private async deadLetter(entryId: string, fields: string[], parseError: unknown): Promise<void> {
-    this.options.onError?.(parseError, entryId);
+    this.report(parseError, entryId);
     try {
       const raw = fields.map((part, i) => (i % 2 === 0 ? `raw:${part}` : part));
-      const maxLength = this.options.deadLetterMaxLength ?? 10_000;
-      await this.command(this.redis.xadd(this.deadLetterStream, 'MAXLEN', '~', maxLength, '*', 'entryId', entryId, 'consumer', this.consumer, 'error', describe(parseError), ...raw));
+      await this.command(this.redis.xadd(this.deadLetterStream, 'MAXLEN', '~', this.deadLetterMaxLength, '*', 'entryId', entryId, 'consumer', this.consumer, 'error', describe(parseError), ...raw));
       await this.command(this.redis.xack(this.stream, this.options.group, entryId));
     } catch (error) {
-      this.options.onError?.(error, entryId);
+      this.report(error, entryId);
     }
   }
 
-  /** A command to Redis, given up on after commandTimeoutMs (+ extraMs) as `redis_unavailable`. */
+  /**
+   * A command to Redis, given up on after commandTimeoutMs (+ extraMs) as `redis_unavailable`;
+   * a connection that went silent is dropped then and reconnects, unless closing (see
+   * withConnectionDeadline). What was in flight on it is failed, not sent again: a read whose
+   * reply was lost left its entries pending, and the next round starts with them
+   * (handleOwnPending).
+   */
   private command<T>(work: Promise<T>, extraMs = 0): Promise<T> {
-    const ms = this.commandTimeoutMs + extraMs;
-    return withDeadline(work, ms, () => this.unavailability.error(`did not answer within ${ms} ms`));
+    const ms = Math.min(this.commandTimeoutMs + extraMs, MAX_TIMEOUT_MS);
+    return withConnectionDeadline(this.redis, work, ms, () => this.unavailability.error(`did not answer within ${ms} ms`), () => !this.closing);
   }
 
   /** The `redis_unavailable` error for a failure that comes from not reaching Redis, else undefined. */
@@ -462,10 +521,41 @@ export class VerdictConsumer {
     return undefined;
   }
 
+  /** A failed round's error: an outage (reported once), or anything else. */
+  private reportFailure(error: unknown): void {
+    const unavailable = this.unavailable(error);
+    if (unavailable) this.reportOutage(unavailable);
+    else this.report(error, '');
+  }
+
   private reportOutage(error: ScanError): void {
     if (this.outage || this.closing) return;
     this.outage = true;
-    this.options.onError?.(error, '');
+    this.report(error, '');
+  }
+
+  /**
+   * Tells onError. One that throws (a logger failing) must neither stop the consumer nor leave an
+   * entry undead-lettered: it is ignored, after one process warning so that it is not unseen.
+   */
+  private report(error: unknown, entryId: string): void {
+    let result: unknown;
+    try {
+      result = this.options.onError?.(error, entryId);
+    } catch (thrown) {
+      this.warnOnErrorFailed(thrown);
+      return;
+    }
+    // Typed void, but an async function fits too: its rejection would end the process.
+    if (result instanceof Promise) result.catch((thrown: unknown) => this.warnOnErrorFailed(thrown));
+  }
+
+  private warnOnErrorFailed(thrown: unknown): void {
+    if (this.warnedOnError) return;
+    this.warnedOnError = true;
+    process.emitWarning(`verdict consumer ${this.consumer} (group ${this.options.group}): onError threw, ignored now and from now on: ${String(thrown)}`, {
+      code: 'ABUSE_SCAN_ON_ERROR_THREW',
+    });
   }
 
   private pause(ms: number): Promise<void> {

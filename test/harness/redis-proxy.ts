@@ -13,6 +13,14 @@ export interface RedisProxy {
    * stay where they are: a failover behind a stable address (a VIP, a DNS name).
    */
   pointAt(port: number): void;
+  /**
+   * The connections open now go silent without closing, both ways (a NAT or conntrack entry
+   * dropped, a failover behind a VIP, a half-open partition): what either side sends is taken and
+   * never passed on, a FIN included. Connections made later work.
+   */
+  silence(): void;
+  /** How many connections the proxy has accepted so far. */
+  accepted(): number;
   close(): Promise<void>;
 }
 
@@ -24,9 +32,11 @@ export async function redisProxy(options: { targetPort?: number } = {}): Promise
   const testRedis = new URL(TEST_REDIS_URL);
   let target = options.targetPort === undefined ? { host: testRedis.hostname, port: Number(testRedis.port || 6379) } : { host: '127.0.0.1', port: options.targetPort };
   const sockets = new Set<Socket>();
+  let accepted = 0;
   let server: Server;
   const listen = async (port: number) => {
     server = createServer((client) => {
+      accepted++;
       const upstream = createConnection(target.port, target.host);
       for (const socket of [client, upstream]) {
         sockets.add(socket);
@@ -55,6 +65,11 @@ export async function redisProxy(options: { targetPort?: number } = {}): Promise
       listening = true;
     },
     pointAt: (port) => void (target = { host: '127.0.0.1', port }),
+    silence() {
+      // Unpiped, a socket is paused: it reads nothing more, so not even its peer's FIN.
+      for (const socket of sockets) socket.unpipe();
+    },
+    accepted: () => accepted,
     close: async () => cut(),
   };
 }
