@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hexToHash } from '../matching/hash-bits.js';
-import { HashSetFileNameError, loadHashSetDirectory } from './hash-set-directory.js';
+import { HashSetFileError, HashSetFileNameError, loadHashSetDirectory } from './hash-set-directory.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -44,6 +44,22 @@ describe('loadHashSetDirectory', () => {
       { file: 'headerless.pdq.csv', line: 1, reason: 'PDQ quality 12 below the floor of 50' },
       { file: 'withheader.pdq.csv', line: 2, reason: 'PDQ quality 12 below the floor of 50' },
     ]);
+  });
+
+  it('refuses a set file with no entry to load, naming it and why: a set matching nothing would be named in verdicts as consulted', async () => {
+    const cases: Array<[file: string, text: string, why: RegExp]> = [
+      ['floor.pdq.csv', `${A},flat-blank,e1,12\n`, /line 1: PDQ quality 12 below the floor/],
+      ['feed.pdq.csv', 'hash,label,id\nnot-a-hash,x,e1\n', /line 2: .*expected 64 hex digits/],
+      ['headeronly.pdq.csv', 'hash,label,id\n', /it holds no hash/],
+      ['empty.blockhash.csv', '', /it holds no hash/],
+    ];
+    for (const [file, text, why] of cases) {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, file), text);
+      const loading = loadHashSetDirectory(dir);
+      await expect(loading).rejects.toThrow(HashSetFileError);
+      await expect(loading).rejects.toThrow(new RegExp(`${join(dir, file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no entry to load: .*${why.source}`));
+    }
   });
 
   it("skips a blockhash that is a blank image's hash: it could never match", async () => {

@@ -9,8 +9,8 @@
  * was consulted.
  *
  * As ABUSE_SCAN_LISTS_DIR's loader does for lists, a file meant as a set that is not one stops the
- * load (HashSetFileNameError, naming the file and the form expected): a scan must not run without a
- * set it was given. Meant as a set: every `*.csv` file, and a file whose name ends in an algorithm
+ * load (HashSetFileNameError, naming the file and the form expected; HashSetFileError for a file
+ * with no entry to load): a scan must not run without a set it was given. Meant as a set: every `*.csv` file, and a file whose name ends in an algorithm
  * (and kind) before another extension (`csam.pdq.txt`: sets are read as CSV only). So do two files
  * of one set name (`csam.pdq.csv` and `csam.blockhash.csv`), naming both. Algorithm, kind and
  * `.csv` are read in any case (`csam.PDQ.CSV` is the PDQ set `csam`); the set name is kept as
@@ -39,6 +39,18 @@ export class HashSetFileNameError extends ScanError {
   constructor(message: string) {
     super('invalid_name', message);
     this.name = 'HashSetFileNameError';
+  }
+}
+
+/**
+ * A set file with no entry to load: empty, a header only, or every line bad (below the quality
+ * floor, a blank blockhash, not a hash). Loaded, it would be a set matching nothing while verdicts
+ * name it as consulted; `hashset import` refuses such a file too.
+ */
+export class HashSetFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HashSetFileError';
   }
 }
 
@@ -77,7 +89,8 @@ export interface DirectoryLoadResult {
 
 /**
  * Loads every hash-set file in `dir`; bad lines are skipped and returned; a misnamed set file, or
- * two of one set, throws HashSetFileNameError before anything is read; other files are ignored.
+ * two of one set, throws HashSetFileNameError before anything is read, and a set file with no
+ * entry to load throws HashSetFileError; other files are ignored.
  */
 export async function loadHashSetDirectory(dir: string, logger?: Logger): Promise<DirectoryLoadResult> {
   const sets: HashSet[] = [];
@@ -104,6 +117,11 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
       }
       const outcome = set.add(entryFromLine(entry, { source: file, at: loadedAt }));
       if (outcome === 'conflict') skipped.push({ file, line: entry.line, reason: `id ${entry.id} repeated with another hash` });
+    }
+    if (set.size === 0) {
+      const first = skipped.find((bad) => bad.file === file);
+      const why = first ? `every line was skipped (line ${first.line}: ${first.reason})` : 'it holds no hash';
+      throw new HashSetFileError(`${join(dir, file)}: no entry to load: ${why}`);
     }
     sets.push(set);
     logger?.info({ hashSet: config.name, file, format, entries: set.size, version: set.version }, 'hash set loaded from file');
