@@ -1,6 +1,6 @@
 /**
  * `npm run bench index [--size N] [--queries Q] [--radius R] [--substrings M | --widths W,W,...]
- * [--inline-words K] [--bk-size N] [--huge-pages on|off|both]`
+ * [--inline-words K] [--bk-size N] [--copies N] [--huge-pages on|off|both]`
  * (for memory figures: `node --expose-gc --import tsx bench/run.ts index ...`).
  *
  * Huge pages: MIH at millions of entries is bound by cache and TLB misses, and glibc only asks for
@@ -15,7 +15,9 @@
  * queries are half near copies of stored entries (k flipped bits, k uniform in 0..31) and half random
  * misses. Reports build time, memory per entry, queries/s of the linear scan, MIH and the BK-tree
  * (on a subset when the set is large), speed-ups over the linear scan, and whether all answers were
- * identical (exit code 1 if not).
+ * identical (exit code 1 if not). Then the cost of changes when many entries share one hash (one
+ * image imported many times, near-blank frames): `--copies` (default 20,000) entries of one hash
+ * added to MIH and the BK-tree, indexed and removed, beside as many distinct hashes; 0 skips it.
  */
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -39,6 +41,7 @@ interface Options {
   widths: number[] | undefined;
   inlineWords: number | undefined;
   bkSize: number;
+  copies: number;
   hugePages: 'on' | 'off' | 'both';
 }
 
@@ -67,6 +70,7 @@ function parseArgs(args: string[]): Options {
     radius: value('radius') ?? 31,
     substrings: value('substrings'),
     bkSize: Math.min(size, value('bk-size') ?? 100_000),
+    copies: value('copies') ?? 20_000,
   };
 }
 
@@ -151,6 +155,32 @@ function sameAnswers(a: HashMatch[][], b: HashMatch[][]): boolean {
   return true;
 }
 
+/**
+ * Milliseconds to add `count` entries (ids from `firstId`) of `hashFor`'s hashes, get them into the
+ * index's tables (`settle`: MIH queries move pending adds into the tables' overflow, 4,096 a query),
+ * and remove them again: the same work per change whether they share one hash or not.
+ */
+function changeCost(index: HashIndex, firstId: number, count: number, hashFor: (i: number) => Uint8Array, settle: () => void): { add: number; remove: number } {
+  let started = performance.now();
+  for (let i = 0; i < count; i++) index.add(firstId + i, hashFor(i));
+  settle();
+  const add = performance.now() - started;
+  started = performance.now();
+  for (let i = 0; i < count; i++) index.remove(firstId + i);
+  return { add, remove: performance.now() - started };
+}
+
+function reportCopies(name: string, copies: number, index: HashIndex, firstId: number, settle: () => void): void {
+  const distinct = changeCost(index, firstId, copies, (i) => hashOf(0x20000000 + i), settle);
+  const shared = hashOf(0x30000000);
+  const same = changeCost(index, firstId, copies, () => shared, settle);
+  const ms = (value: number) => `${value.toFixed(0)} ms`;
+  console.log(
+    `${name} changes: ${copies} copies of one hash added ${ms(same.add)}, removed ${ms(same.remove)}; ` +
+      `${copies} distinct hashes added ${ms(distinct.add)}, removed ${ms(distinct.remove)}`,
+  );
+}
+
 function report(name: string, built: Built<HashIndex>, size: number): void {
   console.log(
     `${name}: build ${built.seconds.toFixed(2)} s, memory ${(built.heapDelta / size).toFixed(1)} B/entry (heap+buffers), ` +
@@ -221,6 +251,12 @@ export async function main(args: string[]): Promise<void> {
       `${hits}/${queries.length} queries matched), RSS ${mb(process.memoryUsage().rss)}, peak RSS ${mb(process.resourceUsage().maxRSS * 1024)}`,
   );
   const mihAnswers = mihRun.answers;
+  if (options.copies > 0) {
+    const settle = () => {
+      for (let q = 0; q <= options.copies / 4096; q++) mih.index.query(queries[q % queries.length]!, radius);
+    };
+    reportCopies('mih', options.copies, mih.index, size, settle);
+  }
   (mih as { index: unknown }).index = null;
 
   const linear = build(() => new LinearIndex(BITS, size), size);
@@ -253,6 +289,7 @@ export async function main(args: string[]): Promise<void> {
       `linear on the same subset: ${subsetRun.qps.toFixed(1)} queries/s; bk-tree speed-up ${(bkQps / subsetRun.qps).toFixed(2)}x`,
   );
   identical &&= sameAnswers(bkAnswers, subsetRun.answers) && bkAnswers.length === subsetRun.answers.length;
+  if (options.copies > 0) reportCopies('bk-tree', options.copies, bk.index, bkSize, () => {});
 
   console.log(`identical: ${identical ? 'yes' : 'NO'} (mih vs linear over ${compared} queries, bk-tree vs linear over ${bkQueries.length})`);
   if (!identical) process.exitCode = 1;

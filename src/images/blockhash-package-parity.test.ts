@@ -55,6 +55,47 @@ describe('blockhash and the blockhash-core package', () => {
   });
 });
 
+/**
+ * A flat frame with sparse samples one grey level off (compression-like noise): blocks whose sum is
+ * exactly 1 from their band's median, which the package's tie rule (|v - m| < 1) must not count
+ * as ties. Sizes are whole multiples of the grid, where the package sums exact integers.
+ */
+function flatWithSparseNoise(width: number, height: number, background: number, every: number, offset: number, up: boolean): RgbImage {
+  const data = new Uint8Array(width * height * 3).fill(background);
+  const step = up && background < 255 ? 1 : background > 0 ? -1 : 1;
+  for (let i = offset % every; i < data.length; i += every) data[i]! += step;
+  return { data, width, height };
+}
+
+describe('blockhash and blockhash-core on flat frames with sparse one-level noise', () => {
+  it('a block one grey level below a flat bright band is darker than the median, not a tie', () => {
+    const data = new Uint8Array(288 * 80 * 3).fill(250);
+    data[0] = 249;
+    const image = { data, width: 288, height: 80 };
+    expect(packageHash(image, 16)).toBe('7fff' + 'ffff'.repeat(15));
+    expect(hashToHex(blockhash(image))).toBe(packageHash(image, 16));
+  });
+
+  it('give the same hash at any whole-block size, background and noise density', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 32 }),
+        fc.integer({ min: 1, max: 32 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 7, max: 20_000 }),
+        fc.nat(),
+        fc.boolean(),
+        fc.constantFrom(8, 16),
+        (across, down, background, every, offset, up, bits) => {
+          const image = flatWithSparseNoise(across * bits, down * bits, background, every, offset, up);
+          expect(hashToHex(blockhash(image, bits))).toBe(packageHash(image, bits));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('blockhash sizes', () => {
   it('refuses grids whose hash is not whole bytes, rather than dropping bits', () => {
     const image = nearFlat(32, 32, 1);

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { bmvbhash } from 'blockhash-core';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance, hashToHex, hexToHash } from '../matching/hash-bits.js';
-import { blockhash, blockhashBitsFromBlank, blockMeans, type RgbImage } from './blockhash.js';
+import { blockhash, blockhashBitsFromBlank, blockSums, type RgbImage } from './blockhash.js';
 import { decodeImage } from './decode.js';
 
 /**
@@ -61,13 +61,13 @@ describe('blockhash by hand', () => {
   });
 });
 
-describe('blockMeans', () => {
-  /** Each block's mean R+G+B by brute force: every pixel weighted by its overlap with the block. */
-  function bruteForceMeans({ data, width, height }: { data: Uint8Array; width: number; height: number }, bits: number): number[] {
+describe('blockSums', () => {
+  /** Each block's R+G+B sum by brute force: every pixel weighted by its overlap with the block. */
+  function bruteForceSums({ data, width, height }: { data: Uint8Array; width: number; height: number }, bits: number): number[] {
     const bw = width / bits;
     const bh = height / bits;
     const overlap = (from: number, to: number, start: number, end: number) => Math.max(0, Math.min(to, end) - Math.max(from, start));
-    const means: number[] = [];
+    const sums: number[] = [];
     for (let by = 0; by < bits; by++) {
       for (let bx = 0; bx < bits; bx++) {
         let sum = 0;
@@ -77,10 +77,10 @@ describe('blockMeans', () => {
             sum += (data[o]! + data[o + 1]! + data[o + 2]!) * overlap(x, x + 1, bx * bw, (bx + 1) * bw) * overlap(y, y + 1, by * bh, (by + 1) * bh);
           }
         }
-        means.push(sum / (bw * bh));
+        sums.push(sum);
       }
     }
-    return means;
+    return sums;
   }
 
   it('equals the area-weighted brute force for any size, grid and alignment of the pixel buffer', () => {
@@ -97,11 +97,19 @@ describe('blockMeans', () => {
       });
     fc.assert(
       fc.property(image, ({ image, bits }) => {
-        const means = blockMeans(image, bits);
-        bruteForceMeans(image, bits).forEach((expected, i) => expect(means[i]).toBeCloseTo(expected, 6));
+        const sums = blockSums(image, bits);
+        bruteForceSums(image, bits).forEach((expected, i) => expect(sums[i]).toBeCloseTo(expected, 6));
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('are exact integers when the blocks are whole pixels, as the package sums them', () => {
+    const data = new Uint8Array(288 * 80 * 3).fill(250);
+    data[0] = 249;
+    const sums = blockSums({ data, width: 288, height: 80 }, 16);
+    expect(sums[0]).toBe(18 * 5 * 750 - 1);
+    expect(sums[1]).toBe(18 * 5 * 750);
   });
 });
 

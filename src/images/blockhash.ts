@@ -6,11 +6,11 @@
  * the usual 256-bit hash, read row by row, most significant bit first, as its hex form prints.
  *
  * Cost: the package's precise method computes fractional block weights per pixel in plain JS
- * (about 16 ns a pixel). `blockMeans` integrates the same fractional block areas in two
- * separable passes over the frame instead, and the package then thresholds those means through
+ * (about 16 ns a pixel). `blockSums` integrates the same fractional block areas in two
+ * separable passes over the frame instead, and the package then thresholds those sums through
  * its even-sized path, on an image of BLOCK_SIDE x BLOCK_SIDE pixels per block: the same block
- * values as the precise method, without rounding, at a fifth of its cost, and (see
- * packageBlockValue) the same hashes.
+ * values as the precise method, at a fifth of its cost, and (see packageBlockValue) the same
+ * hashes.
  */
 import { bmvbhash } from 'blockhash-core';
 import { type HashBytes, hexToHash } from '../matching/hash-bits.js';
@@ -27,14 +27,20 @@ const HALF_BLOCK_MEAN = 384;
  * The value a block's first pixel carries into the package's even-sized path so that it
  * thresholds as the precise method would the frame itself. The package compares block sums with
  * their band's median, and a block within 1 of the median (a tie) takes 1 when the median is
- * above half the block's range, pixelsPerBlock x 384. The precise method's sums are mean x
- * `area` (the frame's pixels a block): ties within 1/area of a grey level. Here a block has
- * BLOCK_SIDE^2 pixels; mapping mean to area x (mean - 384) + BLOCK_SIDE^2 x 384 keeps every
- * order and median (the map is increasing and affine), gives ties the precise method's width,
- * and puts the half-range point where the package looks for it.
+ * above half the block's range, pixelsPerBlock x 384; `area` is the frame's pixels a block. Here
+ * a block has BLOCK_SIDE^2 pixels, so shifting every sum by (BLOCK_SIDE^2 - area) x 384 keeps
+ * every difference between sums (every order, median and tie) and puts the half-range point
+ * where the package looks for it.
+ *
+ * The shift is applied to the sum itself, never to a mean scaled back up: a frame that divides
+ * into whole-pixel blocks (the package's own even path) has integer sums and an integer area, so
+ * the shifted values are exact integers and a block exactly one grey level (sum difference 1)
+ * from its median is not a tie, as in the package. mean x area leaves ~1e-11 of rounding there,
+ * which turned such blocks into ties (a 288x80 frame of 250 with one R value of 249 hashed
+ * ffff... instead of the package's 7fff...).
  */
-function packageBlockValue(mean: number, area: number): number {
-  return area * (mean - HALF_BLOCK_MEAN) + BLOCK_SIDE * BLOCK_SIDE * HALF_BLOCK_MEAN;
+function packageBlockValue(sum: number, area: number): number {
+  return sum + (BLOCK_SIDE * BLOCK_SIDE - area) * HALF_BLOCK_MEAN;
 }
 
 export interface RgbImage {
@@ -57,7 +63,7 @@ export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, 
     // pixels there are by nearest neighbour instead, so tiny images still hash.
     return blockhash(nearestNeighbourUpscale(image, Math.max(bits, image.width), Math.max(bits, image.height)), bits);
   }
-  const means = blockMeans(image, bits);
+  const sums = blockSums(image, bits);
   const area = (image.width / bits) * (image.height / bits);
   const side = bits * BLOCK_SIDE;
   const pixels = thresholdImage(bits);
@@ -65,7 +71,7 @@ export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, 
   // block's other pixels stay black, so the block sums to that value.
   for (let row = 0; row < bits; row++) {
     for (let column = 0; column < bits; column++) {
-      pixels[(row * BLOCK_SIDE * side + column * BLOCK_SIDE) * 4] = packageBlockValue(means[row * bits + column]!, area);
+      pixels[(row * BLOCK_SIDE * side + column * BLOCK_SIDE) * 4] = packageBlockValue(sums[row * bits + column]!, area);
     }
   }
   const hex = bmvbhash({ data: pixels as unknown as number[], width: side, height: side }, bits);
@@ -113,11 +119,11 @@ function thresholdImage(bits: number): Float64Array {
 }
 
 /**
- * Mean R+G+B of each of the bits x bits blocks, row-major, with pixels straddling a block edge
+ * Summed R+G+B of each of the bits x bits blocks, row-major, with pixels straddling a block edge
  * shared by area, as the precise method shares them: row sums per block column, folded into
- * block rows.
+ * block rows. Exact integers when the blocks are whole pixels (see packageBlockValue).
  */
-export function blockMeans(image: RgbImage, bits: number): Float64Array {
+export function blockSums(image: RgbImage, bits: number): Float64Array {
   const { width, height } = image;
   const bytes = image.data.byteOffset % 4 === 0 ? image.data : Uint8Array.from(image.data);
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
@@ -154,8 +160,6 @@ export function blockMeans(image: RgbImage, bits: number): Float64Array {
       addRowSums(blockRow + 1, 1 - cut);
     }
   }
-  const area = (width / bits) * (height / bits);
-  for (let i = 0; i < blocks.length; i++) blocks[i]! /= area;
   return blocks;
 }
 

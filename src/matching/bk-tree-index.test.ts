@@ -128,3 +128,49 @@ describe('BK-tree under churn', () => {
     for (let id = 0; id < 2000; id += 7) expect(manual.query(stored[id]!, 0)).toEqual(linear.query(stored[id]!, 0));
   });
 });
+
+describe('BK-tree with many copies of one hash', () => {
+  it('adds each copy in as many steps as the first copy took, and stays exact as they are removed and re-added', () => {
+    const tree = new BkTreeIndex(256, 0, { compactionScheduling: 'manual' });
+    const linear = new LinearIndex(256);
+    const [shared] = seededHashes(7, 1);
+    const others = seededHashes(8, 3_000);
+    const copyIds: number[] = [];
+    let firstCopyVisits = -1;
+    let maxCopyVisits = 0;
+    // 15,000 copies among 3,000 other hashes, as a set loaded with one image many times over.
+    for (let id = 0; id < 18_000; id++) {
+      const isCopy = id % 6 !== 0;
+      const hash = isCopy ? shared! : others[id / 6]!;
+      tree.add(id, hash);
+      linear.add(id, hash);
+      if (!isCopy) continue;
+      copyIds.push(id);
+      if (firstCopyVisits < 0) firstCopyVisits = tree.lastAddVisits;
+      else maxCopyVisits = Math.max(maxCopyVisits, tree.lastAddVisits);
+    }
+    // Down to the first copy and no further (a chain walk: up to 15,000 visits per add).
+    expect(maxCopyVisits).toBeLessThanOrEqual(firstCopyVisits + 1);
+    expect(tree.query(shared!, 0)).toEqual(linear.query(shared!, 0));
+    expect(tree.query(nearHash(shared!, 2), 3)).toEqual(linear.query(nearHash(shared!, 2), 3));
+    // Remove most copies (a compaction starts and runs in between), then add copies back.
+    for (const [n, id] of copyIds.entries()) {
+      if (n % 10 === 0) continue;
+      tree.remove(id);
+      linear.remove(id);
+      if (n % 1000 === 1) tree.advanceRebuild(2_000);
+    }
+    for (let id = 20_000; id < 22_000; id++) {
+      tree.add(id, shared!);
+      linear.add(id, shared!);
+      expect(tree.lastAddVisits).toBeLessThanOrEqual(64);
+    }
+    for (const query of [shared!, nearHash(shared!, 1), others[5]!]) {
+      expect(tree.query(query, 0)).toEqual(linear.query(query, 0));
+      expect(tree.query(query, 2)).toEqual(linear.query(query, 2));
+    }
+    tree.compact();
+    expect(tree.nodes).toBe(linear.size);
+    expect(tree.query(shared!, 0)).toEqual(linear.query(shared!, 0));
+  });
+});

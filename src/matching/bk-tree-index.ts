@@ -8,8 +8,13 @@
  * nearly every edge and a query visits almost every node (slower than the linear scan, which has no
  * pointer chasing). Use it for short hashes (64 bits) at small radii; see choose-index.ts.
  *
+ * Copies of one hash form a chain of edge-0 links below the first copy; a new copy is linked right
+ * below the first one, so adding it never walks the chain (a set of 20,000 copies of one hash used
+ * to cost 20,000 x 20,000 / 2 distance computations to load).
+ *
  * Removal leaves a dead routing node (its hash still steers the tree); adding the same hash again
- * revives it. Entries that keep changing (an exact-match set whose entries are replaced one by one)
+ * revives it when it is the first copy (dead copies further down a chain wait for a compaction).
+ * Entries that keep changing (an exact-match set whose entries are replaced one by one)
  * would so grow the tree without bound, so once dead nodes outnumber live ones (and pass
  * `minDeadBeforeCompact`) a removal starts a compaction: a fresh tree is built from the live nodes
  * in slices between turns of the event loop (mih-rebuild.ts's `runInSlices`), while the old tree
@@ -77,6 +82,8 @@ export class BkTreeIndex implements HashIndex {
   private compaction: Compaction | null = null;
   /** Nodes whose distance the last query computed (for benchmarks: fraction of the tree visited). */
   lastQueryVisits = 0;
+  /** Nodes whose distance the last add computed on its way down (tests: copies of a hash stop at the first). */
+  lastAddVisits = 0;
 
   constructor(bits: number, expectedSize = 0, options: BkTreeOptions = {}) {
     assertHashBits(bits);
@@ -118,6 +125,7 @@ export class BkTreeIndex implements HashIndex {
     assertHashLength(hash, this.bits);
     if (this.nodeOf(entryId) !== NONE) throw new RangeError(`entry ${entryId} is already in the index`);
     packHash(hash, this.bits, this.queryWords, 0);
+    this.lastAddVisits = 0;
     this.insert(entryId, this.queryWords);
     const compaction = this.compaction;
     if (compaction) {
@@ -189,13 +197,9 @@ export class BkTreeIndex implements HashIndex {
       live.push([entryId, this.nodeWords.slice(start, start + this.wordCount)]);
     }
     this.nodeCount = 0;
+    this.liveCount = 0;
     this.nodeOfEntry.fill(NONE);
-    for (const [entryId, words] of live) {
-      const node = this.appendNode(words);
-      if (node > 0) this.attach(node, words);
-      this.nodeEntry[node] = entryId;
-      this.nodeOfEntry[entryId] = node;
-    }
+    for (const [entryId, words] of live) this.insert(entryId, words);
   }
 
   /**
@@ -300,13 +304,22 @@ export class BkTreeIndex implements HashIndex {
     return entryId >= 0 && entryId < this.nodeOfEntry.length ? this.nodeOfEntry[entryId]! : NONE;
   }
 
-  /** Finds a dead node holding exactly these words to revive, else appends and links a new node. */
+  /**
+   * The first node on the way down that holds exactly these words: revived when dead, else a new
+   * copy goes right below it (linkCopy). Otherwise appends and links a new node.
+   */
   private placeNode(words: Uint32Array): number {
     if (this.nodeCount === 0) return this.appendNode(words);
     let node = 0;
     for (;;) {
+      this.lastAddVisits++;
       const distance = fullDistance(this.nodeWords, node * this.wordCount, words, this.wordCount);
-      if (distance === 0 && this.nodeEntry[node] === NONE) return node;
+      if (distance === 0) {
+        if (this.nodeEntry[node] === NONE) return node;
+        const copy = this.appendNode(words);
+        this.linkCopy(node, copy);
+        return copy;
+      }
       const child = this.childAt(node, distance);
       if (child === NONE) {
         const created = this.appendNode(words);
@@ -317,14 +330,24 @@ export class BkTreeIndex implements HashIndex {
     }
   }
 
-  private attach(created: number, words: Uint32Array): void {
-    let node = 0;
-    for (;;) {
-      const distance = fullDistance(this.nodeWords, node * this.wordCount, words, this.wordCount);
-      const child = this.childAt(node, distance);
-      if (child === NONE) return this.link(node, created, distance);
-      node = child;
+  /**
+   * Puts `copy` (same words as `node`) between `node` and the copies already chained below it at
+   * edge 0: O(children of `node`), never O(copies). Every node of a chain is at distance 0 from
+   * the others, so any order of the chain keeps the tree's invariant.
+   */
+  private linkCopy(node: number, copy: number): void {
+    let previous = NONE;
+    let below = this.firstChild[node]!;
+    while (below !== NONE && this.edgeToParent[below] !== 0) {
+      previous = below;
+      below = this.nextSibling[below]!;
     }
+    if (below !== NONE) {
+      if (previous === NONE) this.firstChild[node] = this.nextSibling[below]!;
+      else this.nextSibling[previous] = this.nextSibling[below]!;
+    }
+    this.link(node, copy, 0);
+    if (below !== NONE) this.link(copy, below, 0);
   }
 
   private childAt(node: number, edge: number): number {

@@ -242,3 +242,40 @@ describe('BK-tree under churn, with compactions under way', () => {
     );
   });
 });
+
+/**
+ * Sets where most entries are copies (or near copies, sharing most substrings) of a few hashes:
+ * long bucket lists and overflow groups under one key, and long chains of copies in the BK-tree,
+ * through every tier (unindexed, overflow, compacted lists, rebuilds under way) and compactions.
+ */
+describe.each([64, 256])('%i-bit hashes: duplicate-heavy sets, every index equals the linear scan', (bits) => {
+  it('over thousands of copies of a few hashes added, removed and re-added', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 12 }), (seed, radius) => {
+        const rand = seededRandom(seed);
+        const randomBytes = () => Array.from({ length: bits / 8 }, () => Math.floor(rand() * 256));
+        const fewFlips = () => Array.from({ length: 1 + Math.floor(rand() * 3) }, () => Math.floor(rand() * bits));
+        // The first three adds are the popular hashes: `pick` 0..2 copies them.
+        const ops: Op[] = Array.from({ length: 3 }, () => ({ kind: 'add', source: 'random', pick: 0, flips: [], bytes: randomBytes() }));
+        for (let i = 0; i < 2500; i++) {
+          const roll = rand();
+          const popular = Math.floor(rand() * 3);
+          if (roll < 0.5) ops.push({ kind: 'add', source: 'duplicate', pick: popular, flips: [], bytes: [] });
+          else if (roll < 0.58) ops.push({ kind: 'add', source: 'near', pick: popular, flips: fewFlips(), bytes: [] });
+          else if (roll < 0.63) ops.push({ kind: 'add', source: 'random', pick: 1 + Math.floor(rand() * 1e9), flips: [], bytes: randomBytes() });
+          else if (roll < 0.9) ops.push({ kind: 'remove', pick: Math.floor(rand() * 1e9), missing: false });
+          else if (roll < 0.94) ops.push({ kind: 'step', units: 1 + Math.floor(rand() * 3000) });
+          else ops.push({ kind: 'query', source: 'near', pick: popular, flips: fewFlips(), bytes: [], radius, boundary: roll < 0.97 ? 0 : null });
+        }
+        const substringCount = bits === 64 ? 4 : 16;
+        runOps(bits, ops, [
+          new BkTreeIndex(bits, 0, { minDeadBeforeCompact: 16, compactionScheduling: 'manual' }),
+          new MihIndex(bits, { substringCount, linearFallback: false }),
+          new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax: 8, minPendingBeforeCompact: 64, rebuildScheduling: 'manual' }),
+          new MihIndex(bits, { designRadius: 6, expectedSize: 10, inlineWords: Math.min(3, bits / 32), linearFallback: false, minPendingBeforeCompact: 64, rebuildScheduling: 'manual' }),
+        ]);
+      }),
+      { numRuns: 3 },
+    );
+  });
+});

@@ -41,7 +41,10 @@
  * Uniform vs real data: the cost model assumes each substring is uniform, so a bucket holds about
  * N / 2^width entries. Real PDQ hashes are not uniform (flat or near-blank images collapse onto a few
  * hashes, and neighbouring bits are correlated), so some buckets are far larger than average and
- * queries landing on them verify many more candidates; answers stay exact, only slower. Building the
+ * queries landing on them verify many more candidates; answers stay exact, only slower. Changes
+ * do not slow down with them: overflow maps group a key's slots, and a removal bisects a bucket
+ * list (O(m log bucket)), so loading or removing 20,000 copies of one hash costs what 20,000
+ * distinct hashes do (each change used to walk past every earlier copy). Building the
  * substrings from scattered bit positions, or dropping a set's few giant near-blank clusters into
  * their own linear list, would even this out; not done yet.
  *
@@ -217,7 +220,7 @@ export class MihIndex implements HashIndex {
     this.unindexed[this.unindexedCount++] = slot;
   }
 
-  /** O(m x bucket size): tombstones the slot in every table (or drops it from the unindexed list). */
+  /** O(m log bucket size): tombstones the slot in every table (or drops it from the unindexed list). */
   remove(entryId: number): boolean {
     const slot = this.store.slotOf(entryId);
     if (slot < 0) return false;
@@ -400,8 +403,7 @@ export class MihIndex implements HashIndex {
     let outright = this.unindexedCount;
     if (scanOverflow) {
       outright += pendingAdds;
-      const cells = this.tables[0]!.overflow.slots;
-      for (let cell = 0; cell < cells.length; cell++) if (cells[cell]! >= 0) check(cells[cell]!);
+      this.tables[0]!.overflow.forEachSlot(check);
     }
     for (let i = 0; i < this.unindexedCount; i++) check(this.unindexed[i]!);
     if (rebuild) {

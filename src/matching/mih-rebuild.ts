@@ -216,11 +216,9 @@ export class MihRebuild {
   private catchUp(table: SubstringTable, old: SubstringTable): void {
     const { words, wordCount } = this.host.store;
     for (const slot of this.removed) table.remove(table.keyOf(words, slot * wordCount), slot);
-    const cells = old.overflow.slots;
-    for (let cell = 0; cell < cells.length; cell++) {
-      const slot = cells[cell]!;
-      if (slot >= 0 && !(slot < this.slotLimit && this.inSnapshot[slot] === 1)) table.add(table.keyOf(words, slot * wordCount), slot);
-    }
+    old.overflow.forEachSlot((slot) => {
+      if (!(slot < this.slotLimit && this.inSnapshot[slot] === 1)) table.add(table.keyOf(words, slot * wordCount), slot);
+    });
   }
 
   private finish(): void {

@@ -9,15 +9,15 @@
  * inlining it saves the cache miss into a separate slot array on most probes.
  *
  * Entries added since the last compaction go to an overflow multimap, so add() never rebuilds;
- * removals of compacted entries leave a tombstone (-1). The owning index rebuilds a table once the
- * pending work passes a fraction of its size, which keeps changes amortised O(1) per table; the
- * rebuild (SubstringTableBuilder) runs in bounded slices while the old table keeps answering.
+ * removals of compacted entries leave a tombstone (~slot, negative). The owning index rebuilds a
+ * table once the pending work passes a fraction of its size, which keeps changes amortised O(1)
+ * per table; the rebuild (SubstringTableBuilder) runs in bounded slices while the old table keeps
+ * answering.
  */
 import { extractKey } from './mih-layout.js';
 import { OverflowMultimap } from './overflow-multimap.js';
 
 export const EMPTY_BUCKET = -1;
-export const TOMBSTONE = -1;
 /** Marks a one-slot bucket during compaction until its slot is written (never a valid head). */
 const SINGLE_PENDING = -0x80000000;
 
@@ -36,6 +36,8 @@ export class SubstringTable {
   lists: Int32Array;
   readonly overflow = new OverflowMultimap();
   tombstones = 0;
+  /** Bucket-list entries remove() examined since creation (tests: O(log bucket) each, see remove). */
+  listProbes = 0;
 
   constructor(start: number, width: number, inlineWords = 0, heads?: Int32Array, lists?: Int32Array) {
     this.start = start;
@@ -62,16 +64,30 @@ export class SubstringTable {
       return true;
     }
     if (head <= -2) {
-      const { lists } = this;
+      // Bisection, not a walk: a bucket may hold thousands of copies of one hash, removed one by one.
+      // Lists are built ascending by slot and a tombstone (~slot) keeps its slot's place in that order.
+      const { lists, stride } = this;
       const at = -head - 2;
-      const stride = this.stride;
-      for (let i = at + 1, end = at + 1 + lists[at]! * stride; i < end; i += stride) {
-        if (lists[i] === slot) {
-          lists[i] = TOMBSTONE;
+      let low = 0;
+      let high = lists[at]! - 1;
+      let probes = 0;
+      while (low <= high) {
+        const middle = (low + high) >>> 1;
+        const i = at + 1 + middle * stride;
+        const stored = lists[i]!;
+        const held = stored < 0 ? ~stored : stored;
+        probes++;
+        if (held < slot) low = middle + 1;
+        else if (held > slot) high = middle - 1;
+        else if (stored < 0) break; // an earlier entry's tombstone: a reused slot is in the overflow
+        else {
+          lists[i] = ~slot;
           this.tombstones++;
+          this.listProbes += probes;
           return true;
         }
       }
+      this.listProbes += probes;
     }
     return this.overflow.remove(key, slot);
   }
@@ -86,7 +102,8 @@ export interface PackedWords {
 /**
  * Builds a fresh table (heads and lists) from a fixed list of live slots, ascending, in slices of
  * bounded work (`step`), so that a rebuild never holds the event loop for long; the table it
- * replaces keeps answering meanwhile. Slots stay ascending within a bucket. `scratchSlots` and
+ * replaces keeps answering meanwhile. Slots stay ascending within a bucket (SubstringTable.remove
+ * bisects on that order). `scratchSlots` and
  * `scratchKeys` (at least `count` long, reusable by the next table's build once this one is done)
  * receive the entries grouped by their key's top bits first, so that the passes over `heads` stay
  * within a cache-sized window at a time (~3x faster at 10M entries than updating it in random order).
