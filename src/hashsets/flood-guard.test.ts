@@ -36,4 +36,28 @@ describe('flood guard: the walk over an item\'s candidates is bounded', () => {
     guard.quarantined.get(config.name)!.delete(quarantinedIds.at(-1)!);
     expect(await guard.recordMatchAmong(config, candidates, 'c:item')).toBe(MAX_WALKED_CANDIDATES - 1);
   });
+
+  describe("each candidate counts its own item when it gives one (the frame that matched it)", () => {
+    const flood = resolveHashSetConfig({ name: 'frames', algorithm: 'pdq', flood: { maxItems: 2, windowSeconds: 3600 } });
+    // A is quarantined; B is matched by frame `h:b`, whatever else the images carrying it hold.
+    const walk = (item: string) => [
+      { entryNo: 0, id: 'A', itemKey: `h:a-${item}` },
+      { entryNo: 1, id: 'B', itemKey: 'h:b' },
+    ];
+
+    it('Redis', async () => {
+      const keys = hashSetKeys(prefix, flood.name);
+      await redis.hset(keys.quarantine, 'A', '{}');
+      const guard = new RedisFloodGuard(redis, prefix);
+      for (const item of ['x', 'y', 'z', 'w']) expect(await guard.recordMatchAmong(flood, walk(item), `h:image-${item}`)).toBe(1);
+      expect(await redis.pfcount(keys.flood(1, floodWindow(Date.now(), 3600)))).toBe(1);
+      expect(await redis.exists(keys.flood(0, floodWindow(Date.now(), 3600)))).toBe(0);
+    });
+
+    it('memory', async () => {
+      const guard = new MemoryFloodGuard(undefined, () => 1_000_000);
+      guard.quarantined.set(flood.name, new Map([['A', { at: '', items: 3 }]]));
+      for (const item of ['x', 'y', 'z', 'w']) expect(await guard.recordMatchAmong(flood, walk(item), `h:image-${item}`)).toBe(1);
+    });
+  });
 });

@@ -15,8 +15,11 @@
  * are fixed, aligned to the epoch. Releasing an entry also clears its counter for the current
  * window (RELEASE_QUARANTINE), else the next match would find it still over `maxItems`.
  *
- * What counts as a distinct item: the item's own image fingerprint (see the signal type), since a
- * signal type sees the prepared item, not the job's contentId.
+ * What counts as a distinct item: an image, by the exact hashes of the frame that matched the entry
+ * (see the signal type), not the content that carried it: the same image posted under any number of
+ * contentIds (a viral repost of known abuse) is one item, so reposting it can neither quarantine its
+ * entry nor turn its copies' block into a review. A bad entry still floods, as it matches many
+ * different images. Each candidate of a walk counts its own frame's fingerprint (FloodMatch.itemKey).
  *
  * The guard also keeps the counters `hashset stats` shows, in the set's meta hash: `matches` of
  * block and review sets (in RECORD_MATCH) and `suppressions` of negative sets.
@@ -45,12 +48,18 @@ export interface FloodMatch {
   entryNo: number;
   /** The entry's string id (what the quarantine list names). */
   id: string;
+  /**
+   * The item as counted against this entry, when not the call's `itemKey`: an image of several
+   * frames is, for each entry, the frame that matched it.
+   */
+  itemKey?: string;
 }
 
 export interface FloodGuard {
   /**
    * Records that an item matched entries of one set, `candidates` closest first: the match stands
-   * on the closest one not quarantined. The walk passes quarantined candidates by (their counters
+   * on the closest one not quarantined. The item is `itemKey`, or the candidate's own (see
+   * FloodMatch.itemKey). The walk passes quarantined candidates by (their counters
    * untouched) and counts the item against the first other one; when that count quarantines it in
    * turn, the walk goes on. Resolves the index of the candidate the match stands on, -1 when every
    * one is quarantined (its matches then ask for review). Only the first MAX_WALKED_CANDIDATES
@@ -71,29 +80,29 @@ export interface FloodGuard {
 }
 
 /**
- * KEYS: quarantine hash, meta, then the window HLL of each candidate (MAX_WALKED_CANDIDATES at most). ARGV: item, HLL ttl s,
+ * KEYS: quarantine hash, meta, then the window HLL of each candidate (MAX_WALKED_CANDIDATES at most). ARGV: HLL ttl s,
  * maxItems, ISO time, window s, '1' to count the set's match, '1' to check the incarnation ('0':
- * none given), its createdAt and createdStamp, then the id of each candidate.
+ * none given), its createdAt and createdStamp, then the id and the item of each candidate.
  * Walks the candidates in order (see FloodGuard.recordMatchAmong), all in one step. Returns
  * { 1-based index of the candidate the match stands on (0: every one quarantined), entries newly
  * quarantined, quarantined entries of the set (-1 when the walk met none) }; { 1, 0, -1 }, having
  * written nothing, when the set is not the incarnation given (SAME_INCARNATION).
  */
 const RECORD_MATCH = `${SAME_INCARNATION}
-if ARGV[7] == '1' and not same_incarnation(KEYS[2], ARGV[8], ARGV[9]) then return { 1, 0, -1 } end
-if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[2], 'matches', 1) end
+if ARGV[6] == '1' and not same_incarnation(KEYS[2], ARGV[7], ARGV[8]) then return { 1, 0, -1 } end
+if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[2], 'matches', 1) end
 local newly = 0
 for i = 1, #KEYS - 2 do
-  local id = ARGV[9 + i]
+  local id, item = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 0 then
-    redis.call('PFADD', KEYS[2 + i], ARGV[1])
-    redis.call('EXPIRE', KEYS[2 + i], ARGV[2])
+    redis.call('PFADD', KEYS[2 + i], item)
+    redis.call('EXPIRE', KEYS[2 + i], ARGV[1])
     local items = redis.call('PFCOUNT', KEYS[2 + i])
-    if items <= tonumber(ARGV[3]) then
+    if items <= tonumber(ARGV[2]) then
       if i == 1 then return { 1, 0, -1 } end
       return { i, newly, redis.call('HLEN', KEYS[1]) }
     end
-    redis.call('HSET', KEYS[1], id, cjson.encode({ at = ARGV[4], items = items, windowSeconds = tonumber(ARGV[5]) }))
+    redis.call('HSET', KEYS[1], id, cjson.encode({ at = ARGV[3], items = items, windowSeconds = tonumber(ARGV[4]) }))
     newly = newly + 1
   end
 end
@@ -147,14 +156,13 @@ export class RedisFloodGuard implements FloodGuard {
       RECORD_MATCH,
       [keys.quarantine, keys.meta, ...candidates.map((candidate) => keys.flood(candidate.entryNo, window))],
       [
-        itemKey,
         2 * windowSeconds,
         maxItems,
         new Date(this.now()).toISOString(),
         windowSeconds,
         countSetMatch ? '1' : '0',
         ...incarnationArgs(set.incarnation),
-        ...candidates.map((candidate) => candidate.id),
+        ...candidates.flatMap((candidate) => [candidate.id, candidate.itemKey ?? itemKey]),
       ],
     )) as [number, number, number];
     if (newly > 0) this.metrics?.quarantines.inc({ set: set.name }, newly);
@@ -196,7 +204,7 @@ export class MemoryFloodGuard implements FloodGuard {
       const key = `${set.name}\n${id}`;
       let counted = this.windows.get(key);
       if (!counted || counted.window !== window) this.windows.set(key, (counted = { window, items: new Set() }));
-      counted.items.add(itemKey);
+      counted.items.add(candidates[i]!.itemKey ?? itemKey);
       if (counted.items.size <= set.flood.maxItems) return i;
       quarantined.set(id, { at: new Date(this.now()).toISOString(), items: counted.items.size });
       this.windows.delete(key);

@@ -17,6 +17,8 @@
  *   <prefix>:hashset:<name>:quarantine     HASH: id -> JSON { at, items, windowSeconds }
  *   <prefix>:hashset:<name>:flood:<no>:<w> HyperLogLog of items entry <no> matched in window <w>
  *   <prefix>:hashset-changes               pub/sub channel: "<name> <version>" after every change, "<name> deleted" after a deletion
+ *   <prefix>:hashset-tombstones            HASH: name -> the last version of the set deleted under that name, until one is
+ *                                          created again (whose versions go on after it); a deletion keeps this key
  *
  * `entries` answers questions by id (is it there, with which hash). The packs are the same data
  * laid out by entry number for workers: a cold load reads a few thousand 132 KiB strings with GET
@@ -63,6 +65,16 @@ export function hashSetKeys(prefix: string, name: string): HashSetKeys {
 
 export function hashSetNamesKey(prefix: string): string {
   return `${prefix}:hashsets`;
+}
+
+/**
+ * Version numbers name one set's contents only if a set created again under a deleted one's name
+ * does not count them again from 0: a verdict naming `<name>@3` before and after would not tell
+ * an audit which entries were consulted. The deletion writes the last version here in the same
+ * script, and the creation starts after it.
+ */
+export function hashSetTombstonesKey(prefix: string): string {
+  return `${prefix}:hashset-tombstones`;
 }
 
 export function hashSetChannel(prefix: string): string {

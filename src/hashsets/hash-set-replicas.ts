@@ -47,7 +47,8 @@ export class HashSetReplicas {
       if (channel !== store.channel) return;
       // Synced even when the version announced is the one held: after a failover that lost the
       // last writes, the same number can name another version (see versioned-changelog.ts), and
-      // a creation (version 0) may be of a set deleted and created again under a loaded name;
+      // a creation may be of a set deleted and created again under a loaded name (at a version
+      // after the deleted set's, or back at 0 after a delete by an earlier release);
       // "<name> deleted" finds no set and drops it.
       const name = message.slice(0, message.lastIndexOf(' '));
       if (name) void this.sync(name);

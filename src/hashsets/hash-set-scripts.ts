@@ -190,9 +190,9 @@ return { finish(), 1 }
 `;
 
 /**
- * Shared, for the scripts below (KEYS: meta, entries, info, ids, log, quarantine, packlive, names;
- * ARGV: channel, set name, pack key prefix): `unlink_set()` unlinks every key of the set a script can
- * name: those in KEYS but the names and its packs (as many as entry numbers were handed out, those
+ * Shared, for the scripts below (KEYS: meta, entries, info, ids, log, quarantine, packlive, names,
+ * tombstones; ARGV: channel, set name, pack key prefix): `unlink_set()` unlinks every key of the set a script can
+ * name: those in KEYS but the names, the tombstones and its packs (as many as entry numbers were handed out, those
  * unlinked already included). Its flood counters
  * (one per matched entry and window, expiring after two windows) are named at run time: the
  * store sweeps them (HashSetStore.delete, and create over a deleted set's leftovers).
@@ -207,29 +207,41 @@ end
 
 /**
  * KEYS and ARGV as UNLINK_SET's, then ARGV[4]: config JSON, ARGV[5]: ISO time. Returns 1, or 0 when
- * the set exists. The new set's version 0 gets a stamp: a set deleted and created again under the
- * name is told apart from the old one at version 0 too. That stamp is also kept as `createdStamp`,
- * which no later write changes: with `createdAt` it names this incarnation of the set (see
- * SAME_INCARNATION), also when two incarnations were created in the same millisecond. What a set
- * deleted under this name left (a flood-guard call without the incarnation, just then, counts its
- * match in the meta) goes first.
+ * the set exists. The new set starts at version 0, or, when a set of this name was deleted, at the
+ * version after its last (kept in the tombstones, see hashSetTombstonesKey), taken out of them: a
+ * version number never names two sets' contents. That version gets a stamp, which is also kept as
+ * `createdStamp`, which no later write changes: with `createdAt` it names this incarnation of the
+ * set (see SAME_INCARNATION), also when two incarnations were created in the same millisecond (or
+ * by a release that kept no tombstones, at the same version). What a set deleted under this name
+ * left (a flood-guard call without the incarnation, just then, counts its match in the meta) goes
+ * first.
  */
 export const CREATE_SET = `${SERVER_STAMP}${UNLINK_SET}
 if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 0 end
 unlink_set()
+local version = 0
+local buried = redis.call('HGET', KEYS[9], ARGV[2])
+if buried then
+  version = tonumber(buried) + 1
+  redis.call('HDEL', KEYS[9], ARGV[2])
+end
 local stamp = server_stamp()
-redis.call('HSET', KEYS[1], 'config', ARGV[4], 'version', 0, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[5], 'stamp', stamp, 'createdStamp', stamp)
+redis.call('HSET', KEYS[1], 'config', ARGV[4], 'version', version, 'nextEntryNo', 0, 'matches', 0, 'createdAt', ARGV[5], 'stamp', stamp, 'createdStamp', stamp)
 redis.call('SADD', KEYS[8], ARGV[2])
-redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' 0')
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. version)
 return 1
 `;
 
 /**
  * Deletes the set, every key of it the script can name (see UNLINK_SET), and its name, announced
- * as `<name> deleted`. KEYS and ARGV as UNLINK_SET's. Returns { last version, entries }, or false
- * (nil) when no set of that name exists (leftovers of one are unlinked all the same).
+ * as `<name> deleted`, and keeps its last version in the tombstones (the highest, should one of a
+ * set deleted earlier be there: a release that kept none created it again). KEYS and ARGV as
+ * UNLINK_SET's. Returns { last version, entries }, or false (nil) when no set of that name exists
+ * (leftovers of one are unlinked all the same).
  */
 export const DELETE_SET = `${UNLINK_SET}
+local last = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if last and last > tonumber(redis.call('HGET', KEYS[9], ARGV[2]) or -1) then redis.call('HSET', KEYS[9], ARGV[2], last) end
 return delete_structure(KEYS[1], KEYS[2], KEYS[8], ARGV[2], ARGV[1], unlink_set)
 `;
 

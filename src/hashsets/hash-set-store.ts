@@ -12,7 +12,7 @@ import { ScanError } from '../errors.js';
 import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput, type HashSetIncarnation } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
-import { hashSetChannel, hashSetKeys, hashSetNamesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
+import { hashSetChannel, hashSetKeys, hashSetNamesKey, hashSetTombstonesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
 import { ADD_ENTRIES, CREATE_SET, DELETE_SET, DESCRIBE_ENTRIES, incarnationArgs, REMOVE_ENTRIES, SET_DISABLED } from './hash-set-scripts.js';
 
 export interface HashSetStoreOptions {
@@ -36,7 +36,8 @@ export interface HashSetChange {
 
 /**
  * Which incarnation of a set, at which version: `createdAt` tells a set deleted and created again
- * under the same name (its version restarts, and may reach the old one again) from the old one,
+ * under the same name from the old one (its versions go on after the old one's last, but a set
+ * deleted by a release that kept no tombstones restarts at 0 and may reach the old ones again),
  * and `stamp` a version written again after a Redis failover lost the first. `createdStamp` (the
  * stamp of the creation, never changed by later writes) tells two incarnations created in the same
  * millisecond apart (see HashSetIncarnation).
@@ -98,7 +99,10 @@ export class HashSetStore {
     return hashSetKeys(this.options.prefix, name);
   }
 
-  /** Creates an empty set; false when one of that name exists (its configuration is kept). */
+  /**
+   * Creates an empty set; false when one of that name exists (its configuration is kept). A set
+   * created again under a deleted one's name starts at the version after the deleted one's last.
+   */
   async create(input: HashSetConfigInput): Promise<boolean> {
     const config = resolveHashSetConfig(input);
     // A flood-guard call without the incarnation (replicas pass theirs: see SAME_INCARNATION) on a
@@ -112,7 +116,8 @@ export class HashSetStore {
    * Deletes the set, every key of it (entries, packs and their counts, changelog, quarantine, flood counters), in one
    * script, and announces it: running replicas drop it within their usual delay and stop naming it
    * in verdicts. What was deleted (name, last version, entries), or undefined when no set of that
-   * name exists. A set created again under the name is another incarnation (see HashSetIdentity).
+   * name exists. A set created again under the name is another incarnation (see HashSetIdentity),
+   * whose versions go on after this one's last: the script keeps it in the tombstones.
    */
   async delete(name: string): Promise<DeletedStructure | undefined> {
     const matched = Number(await this.redis.hget(this.keys(name).meta, 'matches')) > 0;
@@ -132,7 +137,8 @@ export class HashSetStore {
   /** CREATE_SET or DELETE_SET (see UNLINK_SET in hash-set-scripts.ts for their keys and arguments). */
   private runWholeSetScript(script: string, name: string, args: string[]): Promise<unknown> {
     const keys = this.keys(name);
-    return runScript(this.redis, script, [...scriptKeys(keys), hashSetNamesKey(this.options.prefix)], [this.channel, name, keys.packPrefix, ...args]);
+    const { prefix } = this.options;
+    return runScript(this.redis, script, [...scriptKeys(keys), hashSetNamesKey(prefix), hashSetTombstonesKey(prefix)], [this.channel, name, keys.packPrefix, ...args]);
   }
 
   /** Names of every set. */

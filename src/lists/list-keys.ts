@@ -12,6 +12,8 @@ import { ScanError } from '../errors.js';
  *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit
  *   <prefix>:list:<name>:staging:<id>:log  HASH: the staged entries' changes (field -> value, '' removed), logged at commit
  *   <prefix>:list-changes               pub/sub channel: "<name> <version>" after every change, "<name> deleted" after a deletion
+ *   <prefix>:list-tombstones            HASH: name -> the last version of the list deleted under that name, until one is
+ *                                       made again (whose versions go on after it); a deletion keeps this key
  */
 export interface ListKeys {
   meta: string;
@@ -37,6 +39,16 @@ export function listKeys(prefix: string, name: string): ListKeys {
 
 export function listNamesKey(prefix: string): string {
   return `${prefix}:lists`;
+}
+
+/**
+ * Version numbers name one list's contents only if a list made again under a deleted one's name
+ * does not count them again from 1: a verdict naming `<name>@2` before and after would not tell an
+ * audit which entries were consulted. The deletion writes the last version here in the same
+ * script, and the making of the list starts after it.
+ */
+export function listTombstonesKey(prefix: string): string {
+  return `${prefix}:list-tombstones`;
 }
 
 export function listChannel(prefix: string): string {

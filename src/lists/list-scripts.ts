@@ -154,15 +154,20 @@ end
 
 /**
  * Shared: creates the meta hash if absent, applies role/action when given; returns 1 if a setting
- * changed. A new list records its creation time: a list deleted and made again restarts at version
- * 0, and replicas tell it from the old one by that time and its versions' stamps, not by the
- * version number. Its changelog starts empty.
+ * changed. A new list starts at version 0, or, when a list of this name was deleted, at the last
+ * version that one had (kept in the tombstones, see listTombstonesKey, and taken out of them): its
+ * first change is the version after it, so a version number never names two lists' contents. It
+ * records its creation time: replicas tell a list made again from the old one by that time and
+ * its versions' stamps, not by the version number (a list deleted by a release that kept no
+ * tombstones restarts at 0). Its changelog starts empty.
  */
 const APPLY_SETTINGS = `
-local function apply_settings(meta, names, log, name, role, action, now)
+local function apply_settings(meta, names, log, tombstones, name, role, action, now)
   local changed = 0
   if redis.call('EXISTS', meta) == 0 then
-    redis.call('HSET', meta, 'version', 0, 'role', 'block', 'action', 'block', 'createdAt', now)
+    local version = redis.call('HGET', tombstones, name) or 0
+    redis.call('HDEL', tombstones, name)
+    redis.call('HSET', meta, 'version', version, 'role', 'block', 'action', 'block', 'createdAt', now)
     redis.call('SADD', names, name)
     redis.call('DEL', log)
     changed = 1
@@ -184,18 +189,18 @@ end
 `;
 
 /**
- * Adds or removes entries as one change. KEYS: meta, entries, names, log. ARGV: name, channel, op
+ * Adds or removes entries as one change. KEYS: meta, entries, names, log, tombstones. ARGV: name, channel, op
  * (`add` | `remove`), role or '', action or '', now, changelog max length, fill JSON (add: info
  * for new entries, see WRITE_ENTRIES; '' for remove), then entries of four arguments (add) or
  * fields (remove). Returns [version, added, updated, unchanged, removed] (an add's removed: twins
  * folded into their entry).
  */
 export const MUTATE_LIST = `${CHANGELOG}${WRITE_ENTRIES}${APPLY_SETTINGS}
-local meta, entries, names, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local meta, entries, names, log, tombstones = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local name, channel, op, role, action, now, maxlen, fill = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- Removing from a list that does not exist changes nothing (and creates nothing).
 if op == 'remove' and redis.call('EXISTS', meta) == 0 then return { 0, 0, 0, 0, 0 } end
-local changed = apply_settings(meta, names, log, name, role, action, now)
+local changed = apply_settings(meta, names, log, tombstones, name, role, action, now)
 local version = tonumber(redis.call('HGET', meta, 'version'))
 start_log(log, maxlen, version + 1, meta)
 if changed == 1 then log_settings(meta) end
@@ -244,20 +249,20 @@ return removed
 
 /**
  * Makes a staged import the list, atomically, if nothing else changed the list meanwhile.
- * KEYS: meta, entries, staging, names, log, staging log. ARGV: name, channel, expected version,
+ * KEYS: meta, entries, staging, names, log, staging log, tombstones. ARGV: name, channel, expected version,
  * entries changed (0/1), role or '', action or '', now, changelog max length, replace (0/1),
  * expected stamp ('' for none: a list that does not exist yet, or from before stamps).
  * Logs the staged entries' changes, or `reload` for a replacement or an overflowing staging log.
  * Returns the version, or -1 when the list moved on.
  */
 export const COMMIT_STAGING = `${CHANGELOG}${APPLY_SETTINGS}
-local meta, entries, staging, names, log, staged_log = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local meta, entries, staging, names, log, staged_log, tombstones = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local name, channel, expected, entries_changed, role, action, now, maxlen, replace, expected_stamp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected or (redis.call('HGET', meta, 'stamp') or '') ~= expected_stamp then
   redis.call('UNLINK', staging, staged_log)
   return -1
 end
-local changed = apply_settings(meta, names, log, name, role, action, now)
+local changed = apply_settings(meta, names, log, tombstones, name, role, action, now)
 local version = tonumber(redis.call('HGET', meta, 'version'))
 start_log(log, maxlen, version + 1, meta)
 if changed == 1 then log_settings(meta) end
@@ -282,13 +287,17 @@ return version
 
 /**
  * Deletes a list: meta, entries, changelog, and its name, announced as `<name> deleted` (see
- * DELETE_STRUCTURE). Staged imports under way have random ids: the store sweeps them afterwards
- * (ListStore.delete). An import under way fails its commit (the list moved on) and tries again:
- * on an absent list, which it makes anew. KEYS: meta, entries, log, names. ARGV: name, channel.
+ * DELETE_STRUCTURE), and keeps its last version in the tombstones (the highest, should one of a
+ * list deleted earlier be there: a release that kept none made it again). Staged imports under
+ * way have random ids: the store sweeps them afterwards (ListStore.delete). An import under way
+ * fails its commit (the list moved on) and tries again: on an absent list, which it makes anew.
+ * KEYS: meta, entries, log, names, tombstones. ARGV: name, channel.
  * Returns { last version, entries }, or false (nil) when no list of that name exists.
  */
 export const DELETE_LIST = `${DELETE_STRUCTURE}
-local meta, entries, log, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local meta, entries, log, names, tombstones = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local last = tonumber(redis.call('HGET', meta, 'version'))
+if last and last > tonumber(redis.call('HGET', tombstones, ARGV[1]) or -1) then redis.call('HSET', tombstones, ARGV[1], last) end
 return delete_structure(meta, entries, names, ARGV[1], ARGV[2], function()
   redis.call('UNLINK', meta, entries, log)
 end)

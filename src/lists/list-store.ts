@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { unlinkKeysByPrefix, type RedisClient } from '../runtime/redis.js';
 import { encodeEntryPatch, entryFields, entryIdentity, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
-import { assertListName, listChannel, listKeys, listNamesKey, type ListKeys } from './list-keys.js';
+import { assertListName, listChannel, listKeys, listNamesKey, listTombstonesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
 import { COMMIT_STAGING, DELETE_LIST, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
 import { runScript } from '../runtime/redis-script.js';
@@ -42,8 +42,9 @@ export interface ListSummary {
 }
 
 /**
- * Which incarnation of a list, at which version: a list deleted and made again restarts at version
- * 0 and can reach the old version number again, so replicas compare the creation time too ('' for
+ * Which incarnation of a list, at which version: a list deleted and made again goes on after the
+ * old one's last version, but one deleted by a release that kept no tombstones restarts at 0 and
+ * can reach the old version number again, so replicas compare the creation time too ('' for
  * lists made before it was recorded), and the version's stamp (a version written again after a
  * Redis failover lost the first).
  */
@@ -213,11 +214,13 @@ export class ListStore {
    * Deletes the list, entries, changelog and staged imports under way, in one script, and announces
    * it: running replicas drop it within their usual delay and stop naming it in verdicts. What was
    * deleted (name, last version, entries), or undefined when no list of that name exists. A list
-   * made again under the name starts empty at version 1, another incarnation (see ListIdentity).
+   * made again under the name starts empty, at the version after this one's last (the script keeps
+   * it in the tombstones), another incarnation (see ListIdentity).
    */
   async delete(name: string): Promise<DeletedStructure | undefined> {
     const keys = this.keys(name);
-    const reply = await runScript(this.redis, DELETE_LIST, [keys.meta, keys.entries, keys.log, listNamesKey(this.options.prefix)], [name, this.channel]);
+    const { prefix } = this.options;
+    const reply = await runScript(this.redis, DELETE_LIST, [keys.meta, keys.entries, keys.log, listNamesKey(prefix), listTombstonesKey(prefix)], [name, this.channel]);
     // Staged imports have random ids: found by a SCAN from here, not in the script (Redis would
     // be blocked while it walked the keyspace).
     await unlinkKeysByPrefix(this.redis, keys.stagingPrefix);
@@ -330,7 +333,7 @@ export class ListStore {
   private async mutate(name: string, op: 'add' | 'remove', args: string[], settings: ListSettingsInput): Promise<ListChange> {
     const keys = this.keys(name);
     // An empty call still creates the list (add).
-    const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix), keys.log], [
+    const reply = (await runScript(this.redis, MUTATE_LIST, [keys.meta, keys.entries, listNamesKey(this.options.prefix), keys.log, listTombstonesKey(this.options.prefix)], [
       name,
       this.channel,
       op,
@@ -358,7 +361,8 @@ export class ListStore {
    */
   private async commitStaging(name: string, id: string, before: StagedFrom, entriesChanged: boolean, settings: ListSettingsInput & { replace?: boolean }): Promise<number> {
     const keys = this.keys(name);
-    return (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, keys.staging(id), listNamesKey(this.options.prefix), keys.log, keys.stagingLog(id)], [
+    const { prefix } = this.options;
+    return (await runScript(this.redis, COMMIT_STAGING, [keys.meta, keys.entries, keys.staging(id), listNamesKey(prefix), keys.log, keys.stagingLog(id), listTombstonesKey(prefix)], [
       name,
       this.channel,
       String(before.version),

@@ -20,7 +20,10 @@ import type { RedisClient } from './redis.js';
 /** Which incarnation of the structure, at which version, written by which write. */
 export interface VersionedIdentity {
   version: number;
-  /** Tells a structure deleted and made again (back at version 0) apart from the old one. */
+  /**
+   * Tells a structure deleted and made again apart from the old one: its versions go on after the
+   * deleted one's (a tombstone), but a delete by an earlier release left none and they restart.
+   */
   createdAt: string;
   /** Tells a version written again after a failover apart from the one that was lost. */
   stamp: string;

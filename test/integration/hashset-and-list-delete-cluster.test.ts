@@ -1,13 +1,16 @@
 /**
  * `ListStore.delete` and `HashSetStore.delete` on a Redis Cluster: their scripts find keys named at
  * run time (staged imports, flood counters) by SCAN on the node that runs them, which holds the
- * prefix's hash tag, so every key of the deleted list or set goes, and nothing else.
+ * prefix's hash tag, so every key of the deleted list or set goes, and nothing else; the last
+ * version of each stays in its tombstones, so the one made again goes on after it.
  */
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
+import { hashSetTombstonesKey } from '../../src/hashsets/hash-set-keys.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { canonicalEntry } from '../../src/lists/list-entry.js';
+import { listTombstonesKey } from '../../src/lists/list-keys.js';
 import { ListStore } from '../../src/lists/list-store.js';
 import { createRedis, type RedisClient } from '../../src/runtime/redis.js';
 import { seededHash as hash } from '../harness/hashes.js';
@@ -50,7 +53,13 @@ describe.skipIf(!redisServerAvailable())('deleting a list or a hash set on a Red
 
     expect(await lists.delete('doomed')).toEqual({ name: 'doomed', version: 1, entries: 1 });
     expect(await sets.delete('doomed')).toEqual({ name: 'doomed', version: 1, entries: 1 });
-    expect(await allKeys(redis)).toEqual(before.filter((key) => !doomed.includes(key)));
+    const tombstones = [listTombstonesKey(prefix), hashSetTombstonesKey(prefix)];
+    expect(await allKeys(redis)).toEqual([...before.filter((key) => !doomed.includes(key)), ...tombstones].sort());
     expect({ lists: await lists.names(), sets: await sets.names() }).toEqual({ lists: ['kept'], sets: ['kept'] });
+    expect([await redis.hget(tombstones[0]!, 'doomed'), await redis.hget(tombstones[1]!, 'doomed')]).toEqual(['1', '1']);
+    // Made again: past the deleted one's last version.
+    expect(await lists.add('doomed', [canonicalEntry('evil.example')])).toMatchObject({ version: 2 });
+    await sets.create({ name: 'doomed', algorithm: 'pdq' });
+    expect(await sets.version('doomed')).toBe(2);
   });
 });

@@ -203,9 +203,10 @@ describe('abuse-scan hashset / hash', () => {
       expect(await cli('hashset', 'delete', ...args)).toMatchObject({ code: 1, stdout: '', stderr: `abuse-scan: hashset_not_found: no hash set named "${args[0]}"\n` });
     }
 
-    // Created again: empty, with the configuration it is created with.
+    // Created again: empty, with the configuration it is created with, at the version after the
+    // deleted set's last (no version names both sets' contents).
     expect((await cli('hashset', 'create', 'cli-retired', '--algorithm', 'blockhash')).code).toBe(0);
-    expect(await store.summary('cli-retired')).toMatchObject({ version: 0, size: 0, config: { algorithm: 'blockhash' } });
+    expect(await store.summary('cli-retired')).toMatchObject({ version: 2, size: 0, config: { algorithm: 'blockhash' } });
   }, 60_000);
 
   it('export -> import into a new set -> export gives the same rows: disabled entries, multi-line labels and provenance survive', async () => {

@@ -59,8 +59,9 @@ describe('hash-set quarantine is per entry (Redis)', () => {
     const type = new HashSetMatchSignalType({ source: { sets: () => [set] }, floodGuard: new RedisFloodGuard(redis, prefix, metrics) });
     const scan = async (pdq: Uint8Array, contentId: string) => (await type.match(imageOf(pdq), 0, { jobId: contentId, contentId, surface: 'upload' }))[0]!;
 
-    expect((await scan(J, 'a')).evidence.entryId).toBe('junk-template');
-    expect((await scan(J, 'b')).evidence.entryId).toBe('junk-template');
+    // Items are images: J's flood is of different images (two beside J, out of R's reach).
+    expect((await scan(flipRange(J, 200, 2), 'a')).evidence.entryId).toBe('junk-template');
+    expect((await scan(flipRange(J, 210, 2), 'b')).evidence.entryId).toBe('junk-template');
     // The third distinct item quarantines J; it is J itself, 30 bits from R: blocked through R.
     expect(await scan(J, 'c')).toMatchObject({ suggests: 'block', evidence: { entryId: 'real-bad', distance: 30 } });
     expect((await store.quarantined('scope')).map((q) => q.id)).toEqual(['junk-template']);
@@ -91,7 +92,7 @@ describe('hash-set quarantine is per entry (Redis)', () => {
     const type = new HashSetMatchSignalType({ source: { sets: () => [bad, good] }, floodGuard: new RedisFloodGuard(redis, prefix) });
     const scan = async (pdq: Uint8Array, contentId: string) => type.match(imageOf(pdq), 0, { jobId: contentId, contentId, surface: 'upload' });
     await scan(A, 'a');
-    await scan(A, 'b'); // the second distinct item quarantines A
+    await scan(flipRange(A, 240, 1), 'b'); // the second distinct image quarantines A
     expect((await store.quarantined('kg-bad')).map((q) => q.id)).toEqual(['A-flooding']);
 
     const signals = await scan(img, 'victim');

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalEntry, type ListEntry } from '../../src/lists/list-entry.js';
 import { ListReplica } from '../../src/lists/list-replica.js';
-import { listKeys } from '../../src/lists/list-keys.js';
+import { listKeys, listTombstonesKey } from '../../src/lists/list-keys.js';
 import { ListRoleError, ListStore } from '../../src/lists/list-store.js';
 import { waitUntil } from '../harness/fleet.js';
 import { targetOf } from '../harness/link-targets.js';
@@ -105,7 +105,10 @@ describe('ListStore and ListReplica (real Redis)', () => {
       expect(own).toEqual([keys.entries, keys.log, keys.meta, keys.staging('under-way'), keys.stagingLog('under-way')].sort());
 
       expect(await store.delete('doomed')).toEqual({ name: 'doomed', version: 3, entries: 21 });
-      expect((await redis.keys(`${prefix}*`)).sort()).toEqual(before.filter((key) => !own.includes(key)).sort());
+      // Left under the prefix: the tombstones, which keep the last version for a list made again.
+      const tombstones = listTombstonesKey(prefix);
+      expect((await redis.keys(`${prefix}*`)).sort()).toEqual([...new Set([...before.filter((key) => !own.includes(key)), tombstones])].sort());
+      expect(await redis.hget(tombstones, 'doomed')).toBe('3');
       expect(await store.names()).not.toContain('doomed');
       expect(await store.summary('doomed')).toBeUndefined();
       expect(await waitUntil(async () => published.includes('doomed deleted'), 1000, 10)).toBe(true);
@@ -118,25 +121,25 @@ describe('ListStore and ListReplica (real Redis)', () => {
     }
   });
 
-  it('a list deleted and made again starts fresh: version 1, only its own entries, another incarnation for readers of the old one', async () => {
+  it('a list deleted and made again starts fresh: past the old versions, only its own entries, another incarnation for readers of the old one', async () => {
     await store.add('reborn', entries('old.example', 'older.example'), { action: 'review' });
     await store.add('reborn', entries('old2.example'));
     const old = (await store.summary('reborn'))!;
     await store.delete('reborn');
-    expect(await store.add('reborn', entries('new.example'))).toMatchObject({ version: 1, added: 1 });
-    expect(await store.summary('reborn')).toMatchObject({ version: 1, size: 1, action: 'block' });
+    expect(await store.add('reborn', entries('new.example'))).toMatchObject({ version: 3, added: 1 });
+    expect(await store.summary('reborn')).toMatchObject({ version: 3, size: 1, action: 'block' });
     expect([...(await store.load('reborn'))!.domains.keys()]).toEqual(['new.example']);
-    expect(await store.changesSince('reborn', 0)).toMatchObject({ gap: false, version: 1, changes: [{ op: 'settings' }, { op: 'add', value: 'new.example' }] });
+    expect(await store.changesSince('reborn', 2)).toMatchObject({ gap: false, version: 3, changes: [{ op: 'settings' }, { op: 'add', value: 'new.example' }] });
 
-    // A reader holding the old list at version 2, once the new one is past it: a gap (load it
+    // A reader holding the old list at version 2, which the new one is past: a gap (load it
     // whole), never the new list's records on the old entries; even when both were made in the
     // same millisecond (same creation time), by the versions' stamps.
     await store.add('reborn', entries('new2.example'));
     await store.add('reborn', entries('new3.example'));
     const held = { createdAt: old.createdAt ?? '', stamp: old.stamp };
-    expect(await store.changesSince('reborn', old.version, held)).toMatchObject({ gap: true, version: 3 });
+    expect(await store.changesSince('reborn', old.version, held)).toMatchObject({ gap: true, version: 5 });
     await redis.hset(store.keys('reborn').meta, 'createdAt', held.createdAt);
-    expect(await store.changesSince('reborn', old.version, held)).toMatchObject({ gap: true, version: 3 });
+    expect(await store.changesSince('reborn', old.version, held)).toMatchObject({ gap: true, version: 5 });
   });
 
   it('gives a list the role its name says: allow-* are allowlists, and a write asking otherwise is refused', async () => {

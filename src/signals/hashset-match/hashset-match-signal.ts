@@ -29,7 +29,9 @@
  * then entry number), and the signal reports the closest one not quarantined, with the set's
  * action. The walk skips every hit a known-good entry on its frame is strictly closer than (the
  * known-good rule applies to the entry the match stands on, so a quarantine is never harsher than
- * removing the entry), and takes at most MAX_WALKED_CANDIDATES (32) entries, the closest. The
+ * removing the entry), and takes at most MAX_WALKED_CANDIDATES (32) entries, the closest. Each entry
+ * walked counts, as the guard's item, the image that matched it (the exact hashes of its frame:
+ * imageKey), not the content: reposts of one image are one item however many contents carry it. The
  * quarantined entries passed by are named in `quarantinedMatches` (`{ entryId, distance, frame }`
  * each, closest first, at most MAX_LISTED_QUARANTINED (10); `moreQuarantinedMatches` counts the
  * rest), as evidence only: they decide nothing. Only when every entry walked is quarantined does
@@ -166,7 +168,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         [...best]
           .filter(([set]) => set.config.kind !== 'negative')
           .map(async ([set, hits]) => {
-            const walk = await this.signalFor(set, walkOrder(hits), subject, itemIndex, context, []);
+            const walk = await this.signalFor(set, walkOrder(hits), subject, itemIndex, []);
             passed.set(set, walk.passed);
             return [set, walk.signal] as const;
           }),
@@ -177,7 +179,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     const signals = await Promise.all(
       [...best].map(async ([set, hits]) => {
         if (set.config.kind !== 'negative') return positiveSignals.get(set);
-        return (await this.signalFor(set, hits, subject, itemIndex, context, (suppressions.get(set) ?? []).filter(decided))).signal;
+        return (await this.signalFor(set, hits, subject, itemIndex, (suppressions.get(set) ?? []).filter(decided))).signal;
       }),
     );
     return signals.filter((signal) => signal !== undefined);
@@ -207,7 +209,6 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     hits: readonly Hit[],
     subject: ImageSubject,
     itemIndex: number,
-    context: MatchContext | undefined,
     suppressions: readonly Suppression[],
   ): Promise<{ signal: Signal | undefined; passed: Set<number> }> {
     const { config } = set;
@@ -215,10 +216,6 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     let stands: DescribedHit | undefined;
     const quarantined: DescribedHit[] = [];
     const passed = new Set<number>();
-    // Distinct items are distinct contents (tenant + contentId); outside a job (the CLI), the image
-    // itself (the frame of its closest hit) stands for its content.
-    const frame = subject.frames[hits[0]!.frame]!;
-    const itemKey = context ? `c:${context.tenant ?? ''}\u0000${context.contentId}` : `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
     let countSetMatch = true;
     for (const batch of [hits.slice(0, 1), hits.slice(1, MAX_WALKED_CANDIDATES)]) {
       if (stands || batch.length === 0) break;
@@ -230,7 +227,8 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         stands = described[0];
         break;
       }
-      const at = await guard.recordMatchAmong(config, described.map(({ hit, entry }) => ({ entryNo: hit.entryNo, id: entry.id })), itemKey, countSetMatch);
+      const candidates = described.map(({ hit, entry }) => ({ entryNo: hit.entryNo, id: entry.id, itemKey: imageKey(subject.frames[hit.frame]!) }));
+      const at = await guard.recordMatchAmong(config, candidates, candidates[0]!.itemKey, countSetMatch);
       countSetMatch = false;
       const passedBy = at < 0 ? described : described.slice(0, at);
       quarantined.push(...passedBy);
@@ -272,6 +270,16 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     };
     return { signal, passed };
   }
+}
+
+/**
+ * The flood guard's item: the image, by the exact hashes of the frame that matched, never the
+ * content carrying it. Keyed by content (contentId), every repost of one known-bad image counted
+ * as another item, and enough reposts quarantined its entry, their copies then asking for review
+ * instead of block: the guard is for an entry matching many different images.
+ */
+function imageKey(frame: ImageHashes): string {
+  return `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
 }
 
 /** The closest known-good hit of the frame that is strictly closer to it than `hit` (same algorithm only). */

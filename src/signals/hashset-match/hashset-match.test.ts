@@ -437,15 +437,18 @@ describe('hash-set signal type', () => {
     expect(exported).not.toContain('abuse_scan_hashset_matches_total{');
   });
 
-  it('counts distinct contents, not images, inside a job: one image sent as many contents floods', async () => {
+  it('counts images, not contents, inside a job: one image sent as many contents is one item, however many', async () => {
     const bad = set({ name: 'meme', flood: { maxItems: 2, windowSeconds: 3600 } }, [['e1', 1000]]);
     const guard = new MemoryFloodGuard(new HashSetMetrics(new Registry()), () => 1_000_000);
     const type = new HashSetMatchSignalType({ source: { sets: () => [bad] }, floodGuard: guard });
-    const job = (contentId: string) => ({ jobId: `job-${contentId}`, contentId, surface: 'send' });
-    const suggests = async (contentId: string) => (await type.match(image(1000, 1), 0, job(contentId)))[0]!.suggests;
-    // The same content scanned again is still one item.
-    expect([await suggests('a'), await suggests('a'), await suggests('b')]).toEqual(['block', 'block', 'block']);
-    expect(await suggests('c')).toBe('review');
+    const job = (contentId: string, tenant: string) => ({ jobId: `job-${contentId}`, contentId, tenant, surface: 'send' });
+    const suggests = async (contentId: string, blockhash = 1, tenant = 'acme') => (await type.match(image(1000, blockhash), 0, job(contentId, tenant)))[0]!.suggests;
+    // Reposts of one known-bad image, under other contents and tenants: still blocked.
+    for (const contentId of ['a', 'b', 'c', 'd']) expect(await suggests(contentId)).toBe('block');
+    expect(await suggests('e', 1, 'globex')).toBe('block');
+    // Other images matching the entry are other items: the third one floods it.
+    expect(await suggests('f', 2)).toBe('block');
+    expect(await suggests('g', 3)).toBe('review');
   });
 
   describe('a quarantined entry passes its match on only to hits the known-good rule leaves', () => {
@@ -527,8 +530,9 @@ describe('hash-set signal type', () => {
     const J = hash(1000);
     const Q = flipRange(J, 0, 10);
     const R = flipRange(Q, 100, 20);
+    // Three different images near J (32 bits from R: out of its reach); items are images, not contents.
     const floodJ = async (type: HashSetMatchSignalType) => {
-      for (const item of ['a', 'b', 'c']) await type.match(imageOf(J), 0, { jobId: item, contentId: item, surface: 'upload' });
+      for (const [i, item] of ['a', 'b', 'c'].entries()) await type.match(imageOf(flipRange(J, 200 + 10 * i, 2)), 0, { jobId: item, contentId: item, surface: 'upload' });
     };
 
     it('an item that also matches a non-quarantined entry gets the set action through it; the quarantined one is evidence only', async () => {
@@ -579,7 +583,7 @@ describe('hash-set signal type', () => {
       expect(onlyJ).toMatchObject({ suggests: 'review', evidence: { entryId: 'junk-template', distance: 5, quarantined: true, matches: 1 } });
       expect(onlyJ!.evidence).not.toHaveProperty('quarantinedMatches');
       // R floods too (items near R alone): now Q matches two quarantined entries.
-      for (const item of ['r1', 'r2', 'r3']) await type.match(imageOf(R), 0, { jobId: item, contentId: item, surface: 'upload' });
+      for (const [i, item] of ['r1', 'r2', 'r3'].entries()) await type.match(imageOf(flipRange(R, 200 + 10 * i, 2)), 0, { jobId: item, contentId: item, surface: 'upload' });
       const [both] = await type.match(imageOf(Q), 0, { jobId: 'q', contentId: 'q', surface: 'upload' });
       expect(both).toMatchObject({
         suggests: 'review',
