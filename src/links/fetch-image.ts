@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { ScanError } from '../errors.js';
+import { deadlineSignal } from '../runtime/deadline-signal.js';
 import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent } from './guard/connector.js';
@@ -41,8 +42,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
   if (policy.overrides.length) warnOverrideInUse(policy.overrides);
   const timeoutMs = options.timeoutMs ?? 15_000;
   const deadline = performance.now() + timeoutMs;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const { signal: abort, dispose } = deadlineSignal(signal, timeoutMs);
   // The abort (job or deadline) ends the agent: a request still connecting settles at once.
   const agent = createGuardedAgent({
     policy,
@@ -93,6 +93,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
   } finally {
     // Every body is read or discarded by now: nothing to wait for.
     await agent.destroy().catch(() => undefined);
+    dispose();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ScanError } from '../errors.js';
+import { deadlineSignal } from '../runtime/deadline-signal.js';
 import { canonicalize, canonicalizeParsed, DEFAULT_MAX_URL_LENGTH, parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
 import { CookieJar } from './cookie-jar.js';
 import { parseIpLiteral } from './ip-literal.js';
@@ -122,18 +123,21 @@ function mayBeHtml(contentType: string | undefined): boolean {
 async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   const remaining = run.deadline - performance.now();
   if (remaining <= 0) throw new ScanError('fetch_timeout', 'the total unfurl deadline passed', { url: target.url.href });
-  // Whole milliseconds: AbortSignal.timeout refuses fractions.
+  // Whole milliseconds: undici's timeouts take no fractions.
   const timeoutMs = Math.max(1, Math.ceil(Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining)));
   run.hopDeadline = performance.now() + timeoutMs;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = run.options.signal ? AbortSignal.any([run.options.signal, timeout]) : timeout;
-  // Waiting for the host's slot spends this hop's (and the chain's) time, never extra time.
-  const slot = await acquireFetchSlot(run.hostLimiter, target.url, signal);
+  const { signal, dispose } = deadlineSignal(run.options.signal, timeoutMs);
   try {
-    return await fetchHopWithSlot(target, run, signal, timeoutMs);
+    // Waiting for the host's slot spends this hop's (and the chain's) time, never extra time.
+    const slot = await acquireFetchSlot(run.hostLimiter, target.url, signal);
+    try {
+      return await fetchHopWithSlot(target, run, signal, timeoutMs);
+    } finally {
+      // Every path ends the body (read, discarded, or failed) before this: the request is over.
+      slot.release();
+    }
   } finally {
-    // Every path ends the body (read, discarded, or failed) before this: the request is over.
-    slot.release();
+    dispose();
   }
 }
 
