@@ -34,9 +34,9 @@ async function printStatus(redis: RedisClient, config: FleetConfig, flags: { jso
     }
     lines.push(`verdict stream ${terminalSafe(stream)}: ${backlog.verdictStreamEntries} entries`);
     if (backlog.consumerGroups.length === 0) lines.push('  no consumer group');
-    for (const { group, lag, pending } of backlog.consumerGroups) {
+    for (const { group, lag, lagAtLeast, pending } of backlog.consumerGroups) {
       // Group names are whatever consumers chose: escaped, like all outside text on a terminal.
-      lines.push(`  group ${terminalSafe(group)}: ${lag ?? 'unknown'} not read yet, ${pending} delivered and not acknowledged`);
+      lines.push(`  group ${terminalSafe(group)}: ${lagAtLeast ? 'at least ' : ''}${lag ?? 'unknown'} not read yet, ${pending} delivered and not acknowledged`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -45,6 +45,8 @@ export class ListReplica {
    */
   private readonly queues = new Map<string, Promise<void>>();
   private closed = false;
+  /** Set by the subscriber's first error of an outage, cleared when it is back: one warning per outage. */
+  private subscriberLost = false;
 
   private constructor(private readonly options: ListReplicaOptions) {}
 
@@ -160,13 +162,23 @@ export class ListReplica {
     // message missed while disconnected is caught by the periodic check.
     const subscriber = store.redis.duplicate() as Redis;
     this.subscriber = subscriber;
-    subscriber.on('error', (error: unknown) => this.warn(error, 'list subscriber error'));
+    // ioredis reports every failed reconnect (dozens a minute while Redis is down): the outage is
+    // logged once, as the hash-set subscriber does.
+    subscriber.on('error', (error: unknown) => {
+      if (this.subscriberLost || this.closed) return;
+      this.subscriberLost = true;
+      this.warn(error, 'list subscriber lost Redis: matching goes on with the lists loaded; changes arrive once it is back');
+    });
     subscriber.on('message', (_channel: string, message: string) => {
       const name = message.slice(0, message.lastIndexOf(' '));
       if (name) void this.reload(name).catch((error: unknown) => this.warn(error, 'list reload failed'));
     });
     // Changes made while the subscriber was away are caught on reconnect, not a period later.
-    subscriber.on('ready', () => void this.refresh().catch((error: unknown) => this.warn(error, 'list version check failed')));
+    subscriber.on('ready', () => {
+      if (this.subscriberLost) this.options.logger?.info('list subscriber reconnected: catching up');
+      this.subscriberLost = false;
+      void this.refresh().catch((error: unknown) => this.warn(error, 'list version check failed'));
+    });
     await subscriber.subscribe(store.channel);
   }
 

@@ -1,18 +1,20 @@
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Queue } from 'bullmq';
 import { removeTestKeys, testRedis, uniquePrefix } from '../../test/harness/redis.js';
-import { readBacklog, parseXinfoGroups, type Backlog } from './backlog.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test/harness/private-redis.js';
+import type { RedisClient } from '../runtime/redis.js';
+import { LAG_COUNT_CAP, readBacklog, parseXinfoGroups, type Backlog } from './backlog.js';
 import { BACKLOG_READ_TIMEOUT_MS, FleetMetrics } from './metrics.js';
 
 describe('parseXinfoGroups', () => {
-  it('reads name, lag and pending from RESP2 field lists; a nil lag stays unknown', () => {
+  it('reads name, lag, last-delivered id and pending from RESP2 field lists; a nil lag stays unknown', () => {
     const reply = [
       ['name', 'moderation', 'consumers', 2, 'pending', 3, 'last-delivered-id', '1-0', 'entries-read', 4, 'lag', 6],
       ['name', 'audit', 'consumers', 0, 'pending', 0, 'last-delivered-id', '0-0', 'entries-read', null, 'lag', null],
     ];
     expect(parseXinfoGroups(reply)).toEqual([
-      { group: 'moderation', lag: 6, pending: 3 },
-      { group: 'audit', lag: null, pending: 0 },
+      { group: 'moderation', reportedLag: 6, lastDeliveredId: '1-0', pending: 3 },
+      { group: 'audit', reportedLag: null, lastDeliveredId: '0-0', pending: 0 },
     ]);
   });
 });
@@ -141,4 +143,122 @@ describe('readBacklog when the stream was trimmed past what a group read', () =>
       await redis.quit();
     }
   });
+});
+
+/** Entries after the group's last-delivered id, counted from the client: what the lag must be. */
+async function unreadEntries(redis: RedisClient, stream: string, group: string): Promise<number> {
+  const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+  const fields = groups.map((list) => new Map(list.flatMap((value, i) => (i % 2 === 0 ? [[String(value), list[i + 1]] as const] : []))));
+  const last = String(fields.find((each) => each.get('name') === group)!.get('last-delivered-id'));
+  let count = 0;
+  let after = last;
+  for (;;) {
+    const page = (await redis.xrange(stream, `(${after}`, '+', 'COUNT', 10_000)) as Array<[string, string[]]>;
+    if (page.length === 0) return count;
+    count += page.length;
+    after = page.at(-1)![0];
+  }
+}
+
+/** Appends `count` small entries, pipelined. */
+async function append(redis: RedisClient, stream: string, count: number): Promise<void> {
+  for (let done = 0; done < count; done += 5000) {
+    const pipeline = redis.pipeline();
+    for (let i = done; i < Math.min(count, done + 5000); i++) pipeline.xadd(stream, '*', 'jobId', `j${i}`);
+    await pipeline.exec();
+  }
+}
+
+describe('readBacklog for a group inside the stream that once read across a trimmed gap (Redis 7.0-7.4)', () => {
+  const prefix = uniquePrefix('backlog-gap');
+  afterAll(() => removeTestKeys(prefix));
+
+  // redis/redis#13957: XINFO's lag keeps the 58 entries trimmed before the group read them; capped
+  // at the stream's length it said 42, for as long as the stream lived.
+  it('counts the entries after the group: 2, not XINFO\'s 42', async () => {
+    const redis = testRedis();
+    try {
+      const stream = `${prefix}:verdicts`;
+      await append(redis, stream, 100);
+      await redis.xgroup('CREATE', stream, 'g1', '0');
+      await redis.xreadgroup('GROUP', 'g1', 'c1', 'COUNT', 10, 'STREAMS', stream, '>');
+      await redis.xtrim(stream, 'MAXLEN', 50);
+      await redis.xreadgroup('GROUP', 'g1', 'c1', 'COUNT', 100, 'STREAMS', stream, '>');
+      await redis.xadd(stream, 'MAXLEN', 50, '*', 'jobId', 'a');
+      await redis.xadd(stream, 'MAXLEN', 50, '*', 'jobId', 'b');
+      expect((await readBacklog([], redis, stream)).consumerGroups).toEqual([{ group: 'g1', lag: 2, pending: 60 }]);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
+
+describe('readBacklog counts of a group far behind (a Redis of the test\'s own: its command counts are the test\'s)', () => {
+  let server: PrivateRedis;
+  let redis: ReturnType<PrivateRedis['admin']>;
+  const stream = '{backlog}:verdicts';
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.admin();
+  }, 20_000);
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  /** Scripts run so far: the count walks the stream by script, nothing else here runs one. */
+  const scriptCalls = async () => {
+    const stats = await redis.info('commandstats');
+    return [...stats.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+  };
+
+  it('stop at LAG_COUNT_CAP, say it is a lower bound, and carry it forward without walking the stream again while it holds', async () => {
+    await redis.del(stream);
+    await append(redis, stream, LAG_COUNT_CAP + 9);
+    await redis.xgroup('CREATE', stream, 'slow', '0');
+    await redis.xreadgroup('GROUP', 'slow', 'c1', 'COUNT', 5, 'STREAMS', stream, '>');
+    expect((await readBacklog([], redis, stream)).consumerGroups).toEqual([{ group: 'slow', lag: LAG_COUNT_CAP, lagAtLeast: true, pending: 5 }]);
+    const walked = await scriptCalls();
+
+    await redis.xadd(stream, '*', 'jobId', 'more');
+    expect((await readBacklog([], redis, stream)).consumerGroups).toEqual([{ group: 'slow', lag: LAG_COUNT_CAP, lagAtLeast: true, pending: 5 }]);
+    expect(await scriptCalls()).toBe(walked);
+
+    // Read below the cap: only a new count tells how far.
+    await redis.xreadgroup('GROUP', 'slow', 'c1', 'COUNT', 20, 'STREAMS', stream, '>');
+    const [group] = (await readBacklog([], redis, stream)).consumerGroups;
+    expect(group).toEqual({ group: 'slow', lag: await unreadEntries(redis, stream, 'slow'), pending: 25 });
+    expect(group!.lag).toBeLessThan(LAG_COUNT_CAP);
+    expect(await scriptCalls()).toBeGreaterThan(walked);
+  }, 60_000);
+
+  it('carry an exact count forward through Redis\'s counters, and count again after a trim past the group\'s counted position or a deletion', async () => {
+    await redis.del(stream);
+    await append(redis, stream, 10_000);
+    await redis.xgroup('CREATE', stream, 'gap', '0');
+    await redis.xreadgroup('GROUP', 'gap', 'c1', 'COUNT', 10, 'STREAMS', stream, '>');
+    await redis.xtrim(stream, 'MAXLEN', 5000);
+    await redis.xreadgroup('GROUP', 'gap', 'c1', 'COUNT', 1000, 'STREAMS', stream, '>'); // across the gap
+    const lag = async () => (await readBacklog([], redis, stream)).consumerGroups[0]!.lag;
+    expect(await lag()).toBe(4000);
+    const walked = await scriptCalls();
+
+    await append(redis, stream, 10);
+    await redis.xreadgroup('GROUP', 'gap', 'c1', 'COUNT', 5, 'STREAMS', stream, '>');
+    expect(await lag()).toBe(4005);
+    expect(await scriptCalls()).toBe(walked);
+
+    // Trimmed past where the group was counted (it is still inside the stream): counted again.
+    await redis.xreadgroup('GROUP', 'gap', 'c1', 'COUNT', 1000, 'STREAMS', stream, '>');
+    await redis.xtrim(stream, 'MAXLEN', 3500);
+    expect(await lag()).toBe(await unreadEntries(redis, stream, 'gap'));
+    expect(await lag()).toBe(3005);
+    const recounted = await scriptCalls();
+    expect(recounted).toBeGreaterThan(walked);
+
+    // An unread entry deleted: counted again.
+    const newest = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]![0];
+    await redis.xdel(stream, newest);
+    expect(await lag()).toBe(3004);
+    expect(await scriptCalls()).toBeGreaterThan(recounted);
+  }, 60_000);
 });

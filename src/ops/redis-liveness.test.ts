@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { testRedis } from '../../test/harness/redis.js';
+import { startPrivateRedis } from '../../test/harness/private-redis.js';
+import { silentServer, testRedis } from '../../test/harness/redis.js';
 import { RedisLiveness, type ProbedClient } from './redis-liveness.js';
 
 const silentLogger = { warn: () => undefined, info: () => undefined };
@@ -111,6 +112,72 @@ describe('RedisLiveness', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     await second;
     expect(client.destroyed).toBe(1);
+  });
+
+  it('keeps a connection\'s state under its name while its address changes (a Cluster\'s node list as it reconnects), and forgets a connection no longer watched (real Redis)', async () => {
+    const client = testRedis();
+    const silent = await silentServer();
+    const stuck = new Redis({ host: '127.0.0.1', port: silent.port, maxRetriesPerRequest: null }).on('error', () => undefined);
+    let round = 0;
+    let watchStuck = true;
+    const liveness = new RedisLiveness({
+      targets: () => {
+        round++;
+        const shared = { name: 'shared connection', address: `Redis Cluster 127.0.0.1:${round}`, client: client as unknown as ProbedClient };
+        return watchStuck ? [shared, { name: 'links worker connection', address: 'Redis at the silent server', client: stuck as unknown as ProbedClient }] : [shared];
+      },
+      unhealthyAfterMs: 1000,
+      intervalMs: 100,
+      logger: silentLogger,
+    });
+    try {
+      await client.ping();
+      liveness.start();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(round).toBeGreaterThan(5);
+      // Only the silent one: each of the shared connection's addresses is the same connection, answering.
+      expect(liveness.health()).toMatchObject({ healthy: false, reason: expect.stringMatching(/^links worker connection \(Redis at the silent server\): has not answered for \d s$/) });
+
+      watchStuck = false;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(liveness.health()).toEqual({ healthy: true });
+    } finally {
+      await liveness.stop();
+      stuck.disconnect();
+      client.disconnect();
+      await silent.close();
+    }
+  });
+
+  it('asks with EXISTS of the probe key when given one, and with PING once an ACL refuses EXISTS (a Redis of the test\'s own)', async () => {
+    const server = await startPrivateRedis();
+    const admin = server.admin();
+    const clients: Redis[] = [];
+    try {
+      await admin.call('ACL', 'SETUSER', 'no-exists', 'on', '>secret', '~*', '+@all', '-exists');
+      const calls = async (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const rounds = async (client: Redis) => {
+        clients.push(client);
+        await client.ping();
+        const liveness = new RedisLiveness({
+          targets: () => [{ name: 'shared connection', address: server.url, client: client as unknown as ProbedClient, probeKey: '{abuse-scan}:verdicts' }],
+          unhealthyAfterMs: 1000,
+          intervalMs: 100,
+          logger: silentLogger,
+        });
+        const before = { exists: await calls('exists'), ping: await calls('ping') };
+        for (let i = 0; i < 3; i++) await liveness.probeAll();
+        expect(liveness.health()).toEqual({ healthy: true });
+        return { exists: (await calls('exists')) - before.exists, ping: (await calls('ping')) - before.ping };
+      };
+      expect(await rounds(new Redis(server.port, '127.0.0.1'))).toEqual({ exists: 3, ping: 0 });
+      // Refused calls are not counted as calls: the first EXISTS, refused, then PING.
+      expect(await rounds(new Redis({ port: server.port, host: '127.0.0.1', username: 'no-exists', password: 'secret' }))).toEqual({ exists: 0, ping: 2 });
+    } finally {
+      for (const client of clients) client.disconnect();
+      admin.disconnect();
+      await server.stop();
+    }
   });
 
   describe('after an event-loop stall longer than the deadline, with a healthy Redis (real Redis)', () => {

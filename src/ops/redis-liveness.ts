@@ -9,9 +9,12 @@ export interface ProbedClient {
   status: string;
   ping(): Promise<unknown>;
   role?(): Promise<unknown>;
+  exists?(key: string): Promise<unknown>;
   disconnect(reconnect?: boolean): void;
   /** ioredis' socket while it has one. */
   stream?: { destroy(): void } | undefined;
+  /** A Cluster client's connections to its nodes. */
+  nodes?(): ProbedClient[];
 }
 
 /**
@@ -20,13 +23,20 @@ export interface ProbedClient {
  * network path of the worker connection it belongs to.
  */
 export interface LivenessTarget {
+  /** Fixed for the connection: what its state is kept under from round to round. */
   name: string;
-  /** `Redis at host:port`, for messages. */
+  /** `Redis at host:port`, for messages (a Cluster's changes as its client reconnects). */
   address: string;
   client: ProbedClient;
   companions?: ProbedClient[];
-  /** Probe with PING only (a Cluster client: ROLE would ask an arbitrary node). */
+  /** Probe with PING only. */
   pingOnly?: boolean;
+  /**
+   * A Cluster client: probe with EXISTS of this key, which ioredis sends to the node serving the
+   * key's slot. Give a key under the fleet's hash tag: that node holds every key the worker uses,
+   * while ROLE or PING would ask an arbitrary node, healthy while the one that matters is not.
+   */
+  probeKey?: string;
 }
 
 export interface RedisLivenessOptions {
@@ -43,6 +53,8 @@ export interface RedisLivenessOptions {
 export type LivenessHealth = { healthy: true } | { healthy: false; reason: string };
 
 interface TargetState {
+  /** The target's address as of its last round, for messages. */
+  address: string;
   /** When the connection last answered as a primary (or the watchdog started). */
   answeredAt: number;
   /** The probe sent and not answered yet: no second one is queued behind it. */
@@ -50,7 +62,7 @@ interface TargetState {
   sentAt: number;
   /** Why the last answer did not count: a replica. */
   refusal?: string;
-  /** ROLE failed with a reply (ACL, a Redis-compatible server without it): PING instead. */
+  /** ROLE or EXISTS failed with a reply (ACL, a Redis-compatible server without it): PING instead. */
   pingOnly: boolean;
 }
 
@@ -64,7 +76,8 @@ const PROBE_DEADLINE = new Error('liveness probe deadline');
  * (workers need `maxRetriesPerRequest: null`), and a socket whose peer stopped answering without
  * closing it (a NAT or conntrack entry dropped, a failover behind a VIP, a half-open partition)
  * stays open for the OS' TCP timeouts: the worker would wait forever, silently. So every
- * interval it asks each connection's server for its ROLE (PING where ROLE is refused) with the
+ * interval it asks each connection's server for its ROLE (PING where ROLE is refused; on a
+ * Cluster, whether the probe key exists, from the node serving the fleet's slot) with the
  * interval as deadline:
  *
  * - no answer in time on a connection with a socket: its socket is destroyed (and those of its
@@ -77,7 +90,10 @@ const PROBE_DEADLINE = new Error('liveness probe deadline');
  *   writes) for that long; healthy again at the first answer from a primary.
  */
 export class RedisLiveness {
+  /** By target name: an address can change while the connection stays the same (a Cluster's node list). */
   private readonly states = new Map<string, TargetState>();
+  /** Names probed before: one that comes back counts its silence from then, not from the start. */
+  private readonly seen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> = Promise.resolve();
   private readonly intervalMs: number;
@@ -110,7 +126,7 @@ export class RedisLiveness {
       const silentMs = now - state.answeredAt;
       if (silentMs < this.options.unhealthyAfterMs) continue;
       const why = state.refusal ?? 'has not answered';
-      return { healthy: false, reason: `${name}: ${why} for ${Math.round(silentMs / 1000)} s` };
+      return { healthy: false, reason: `${name} (${state.address}): ${why} for ${Math.round(silentMs / 1000)} s` };
     }
     return { healthy: true };
   }
@@ -118,16 +134,23 @@ export class RedisLiveness {
   /** One round: probes every target; resolves once each has answered or missed its deadline. */
   async probeAll(): Promise<void> {
     const targets = await this.options.targets();
+    // A connection no longer watched would otherwise keep its last silence in health() for good.
+    const names = new Set(targets.map((target) => target.name));
+    for (const name of this.states.keys()) if (!names.has(name)) this.states.delete(name);
     await Promise.all(targets.map((target) => this.probe(target)));
   }
 
   private async probe(target: LivenessTarget): Promise<void> {
-    const key = `${target.name} (${target.address})`;
+    const key = target.name;
     let state = this.states.get(key);
     if (!state) {
-      state = { answeredAt: this.startedAt || this.now(), inFlight: false, sentAt: 0, pingOnly: target.pingOnly === true || typeof target.client.role !== 'function' };
+      const canAsk = target.probeKey === undefined ? typeof target.client.role === 'function' : typeof target.client.exists === 'function';
+      const answeredAt = this.seen.has(key) ? this.now() : this.startedAt || this.now();
+      state = { address: target.address, answeredAt, inFlight: false, sentAt: 0, pingOnly: target.pingOnly === true || !canAsk };
       this.states.set(key, state);
+      this.seen.add(key);
     }
+    state.address = target.address;
     if (state.inFlight) {
       // The last probe is still unanswered: past its deadline, reset the socket (once per deadline).
       if (this.now() - state.sentAt >= this.intervalMs) await this.resetUnlessAnswered(target, key, state);
@@ -135,12 +158,12 @@ export class RedisLiveness {
     }
     state.inFlight = true;
     state.sentAt = this.now();
-    const answer = this.ask(target.client, state).then(
+    const answer = this.ask(target, state).then(
       (role) => {
         state.inFlight = false;
         if (role === 'master' || role === undefined) {
           if (state.refusal !== undefined || this.now() - state.answeredAt >= this.options.unhealthyAfterMs) {
-            this.options.logger.info({ connection: key }, 'Redis answers the worker again');
+            this.options.logger.info({ connection: key, address: target.address }, 'Redis answers the worker again');
           }
           state.answeredAt = this.now();
           state.refusal = undefined;
@@ -172,18 +195,28 @@ export class RedisLiveness {
     if (state.inFlight && state.sentAt === sentAt) this.reset(target, key, state);
   }
 
-  /** ROLE's first element (`master`, `slave`, `sentinel`), or undefined when only PING is allowed. */
-  private async ask(client: ProbedClient, state: TargetState): Promise<string | undefined> {
-    if (state.pingOnly || !client.role) {
+  /**
+   * ROLE's first element (`master`, `slave`, `sentinel`), or undefined when the answer says no
+   * role: PING's, or EXISTS' from the node serving the probe key's slot (ioredis sends keyed
+   * commands to primaries).
+   */
+  private async ask(target: LivenessTarget, state: TargetState): Promise<string | undefined> {
+    const { client, probeKey } = target;
+    if (state.pingOnly) {
       await client.ping();
       return undefined;
     }
     try {
-      const reply = (await client.role()) as unknown[];
+      if (probeKey !== undefined) {
+        await client.exists!(probeKey);
+        return undefined;
+      }
+      const reply = (await client.role!()) as unknown[];
       return String(reply[0]);
     } catch (error) {
-      // A reply error (NOPERM, unknown command): the server answered; use PING from now on.
-      if (error instanceof Error && error.name === 'ReplyError') {
+      // The server refused the command itself (ACL, unknown command): it answered; PING from now
+      // on. Other refusals (CLUSTERDOWN, LOADING) are no answer: the worker's commands fail too.
+      if (error instanceof Error && error.name === 'ReplyError' && (probeKey === undefined || /^(NOPERM|ERR unknown command)/.test(error.message))) {
         state.pingOnly = true;
         return undefined;
       }
@@ -195,7 +228,7 @@ export class RedisLiveness {
     if (!SOCKET_STATUSES.has(target.client.status)) return; // ioredis is reconnecting it already
     state.sentAt = this.now(); // the next reset waits for another deadline
     this.options.logger.warn(
-      { connection: key, deadlineMs: this.intervalMs, status: target.client.status },
+      { connection: key, address: target.address, deadlineMs: this.intervalMs, status: target.client.status },
       'Redis did not answer the liveness probe in time: reconnecting the connection',
     );
     for (const client of [target.client, ...(target.companions ?? [])]) resetSocket(client);
@@ -208,6 +241,19 @@ export class RedisLiveness {
  */
 function resetSocket(client: ProbedClient): void {
   if (!SOCKET_STATUSES.has(client.status)) return;
+  if (client.nodes) return resetCluster(client, client.nodes());
   if (client.stream) client.stream.destroy();
   else client.disconnect(true);
+}
+
+/**
+ * A Cluster client has a socket per node and none of its own: disconnect(true) closes them all and
+ * reconnects once the last one has closed. Only a ready one is reset. In `connect` it is running
+ * its own connect (slots read, its ready check under way), which a disconnect does not stop: the
+ * check answered later made it ready again with no node connection, and the disconnect after that
+ * waited for a node to close for good (seen with ioredis 5.11 while a node was frozen), leaving
+ * every command queued.
+ */
+function resetCluster(client: ProbedClient, nodes: readonly ProbedClient[]): void {
+  if (client.status === 'ready' && nodes.length > 0) client.disconnect(true);
 }

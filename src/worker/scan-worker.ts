@@ -152,8 +152,10 @@ export class ScanWorker {
   async livenessTargets(): Promise<LivenessTarget[]> {
     const { connection } = this.options;
     const address = redisAddress(connection);
-    const pingOnly = isRedisCluster(connection); // ROLE would ask an arbitrary node
-    const targets: LivenessTarget[] = [{ name: 'shared connection', address, client: connection as unknown as ProbedClient, pingOnly }];
+    // ROLE or PING would ask an arbitrary node of a Cluster: the results stream's key goes to the
+    // node serving the fleet's hash tag, which holds every key the worker uses.
+    const probeKey = isRedisCluster(connection) ? this.store.keys.stream : undefined;
+    const targets: LivenessTarget[] = [{ name: 'shared connection', address, client: connection as unknown as ProbedClient, probeKey }];
     if (!this.connected) return targets;
     for (const worker of this.workers) {
       const backend = worker.getBackend();
@@ -163,7 +165,7 @@ export class ScanWorker {
         address,
         client: client as unknown as ProbedClient,
         companions: blocking ? [blocking as unknown as ProbedClient] : [],
-        pingOnly,
+        probeKey,
       });
     }
     return targets;

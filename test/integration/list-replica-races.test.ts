@@ -10,6 +10,7 @@ import { canonicalEntry, type ListEntry } from '../../src/lists/list-entry.js';
 import { listKeys, listNamesKey } from '../../src/lists/list-keys.js';
 import { ListReplica } from '../../src/lists/list-replica.js';
 import { ListStore } from '../../src/lists/list-store.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import { waitUntil } from '../harness/fleet.js';
 import { targetOf } from '../harness/link-targets.js';
 import { suiteRedis } from '../harness/redis.js';
@@ -185,6 +186,31 @@ describe('list replicas under races (real Redis)', () => {
       writing = false;
       await writer;
       await replica.close();
+    }
+  });
+
+  it('Redis going away: the subscriber\'s outage is logged once, however many reconnects fail, and its return once', async () => {
+    const proxy = await redisProxy();
+    const connection = new Redis(proxy.url, { maxRetriesPerRequest: null, retryStrategy: () => 50 });
+    connection.on('error', () => undefined);
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = createLogger('info', 'list-replica-test', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const replica = await ListReplica.start({ store: new ListStore(connection, { prefix }), checkIntervalMs: 60_000, logger });
+    const subscriberLines = () => lines.filter((line) => line.msg.startsWith('list subscriber')).map((line) => [line.level, line.msg]);
+    const lost = [40, 'list subscriber lost Redis: matching goes on with the lists loaded; changes arrive once it is back'];
+    const back = [30, 'list subscriber reconnected: catching up'];
+    try {
+      for (let outage = 1; outage <= 2; outage++) {
+        proxy.down();
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // a reconnect refused every 50 ms
+        await proxy.up();
+        expect(await waitUntil(async () => subscriberLines().length === 2 * outage, 3000, 20)).toBe(true);
+      }
+      expect(subscriberLines()).toEqual([lost, back, lost, back]);
+    } finally {
+      await replica.close();
+      connection.disconnect();
+      await proxy.close();
     }
   });
 
