@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ERROR_CODES } from '../errors.js';
-import type { Logger } from '../runtime/logger.js';
 import { withDeadline } from '../runtime/deadline.js';
+import type { Logger } from '../runtime/logger.js';
+import { RepeatedErrorLog, REPEAT_WINDOW_MS } from '../runtime/repeated-log.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
 import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from './unfurl.js';
@@ -65,9 +66,16 @@ export class UnfurlCache {
   private readonly ttlSeconds: number;
   private readonly unfurlFn: (input: string, options?: UnfurlOptions) => Promise<UnfurlResult>;
 
+  /**
+   * While the cache's Redis is slow or away every link in flight fails its read and its write:
+   * each failure is logged once, then counted per minute.
+   */
+  private readonly redisFailures: RepeatedErrorLog | undefined;
+
   constructor(private readonly options: UnfurlCacheOptions) {
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_UNFURL_CACHE_TTL_SECONDS;
     this.unfurlFn = options.unfurl ?? unfurlUncached;
+    this.redisFailures = options.logger && new RepeatedErrorLog(options.logger, REPEAT_WINDOW_MS, 'warn');
   }
 
   /**
@@ -150,7 +158,7 @@ export class UnfurlCache {
           return JSON.parse(cached) as UnfurlResult;
         }
       } catch (error) {
-        this.options.logger?.warn({ err: error }, 'unfurl cache read failed; fetching');
+        this.redisFailures?.error(`read\u0000${String(error)}`, { err: error }, 'unfurl cache read failed; fetching');
       }
     }
     this.stats.misses++;
@@ -162,7 +170,7 @@ export class UnfurlCache {
         return result;
       }
       await withDeadline(redis.set(key, json, 'EX', this.ttlSeconds), REDIS_DEADLINE_MS, noAnswer).catch((error: unknown) => {
-        this.options.logger?.warn({ err: error }, 'unfurl cache write failed');
+        this.redisFailures?.error(`write\u0000${String(error)}`, { err: error }, 'unfurl cache write failed');
       });
     }
     return result;

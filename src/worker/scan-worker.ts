@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Backoffs, Queue, Worker, type Job } from 'bullmq';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
@@ -18,7 +19,7 @@ import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
-import { RepeatedErrorLog } from './repeated-log.js';
+import { RepeatedErrorLog } from '../runtime/repeated-log.js';
 
 export interface ScanWorkerOptions {
   config: FleetConfig;
@@ -105,6 +106,10 @@ export class ScanWorker {
     this.emitter = new VerdictEmitter(this.store);
     this.validation = { imageRoot: config.imageRoot, limits: jobLimits(config) };
     this.workerErrors = new RepeatedErrorLog(options.logger);
+    // Every scan in flight listens to this one signal (a link's deadline, a shared unfurl, an
+    // item's siblings): a few listeners per job at any concurrency, removed as each job ends, not
+    // the leak Node warns of past 10 (a raw MaxListenersExceededWarning line in the JSON log).
+    setMaxListeners(0, this.abandonment.signal);
     this.hashSetMatches = hashSetMatchesCounter(options.metrics.registry);
   }
 

@@ -4,6 +4,7 @@ import type { ErrorInfo } from '../../src/errors.js';
 import { canonicalize } from '../../src/links/canonicalize.js';
 import type { UnfurlResult } from '../../src/links/unfurl.js';
 import { MAX_CACHED_RESULT_BYTES, UnfurlCache } from '../../src/links/unfurl-cache.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import { createRedis } from '../../src/runtime/redis.js';
 import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
 import { silentServer, suiteRedis } from '../harness/redis.js';
@@ -154,6 +155,25 @@ describe('UnfurlCache (real Redis)', () => {
       expect(result.final?.url).toBe('https://landing.example/');
       expect(performance.now() - started).toBeLessThan(2000);
       expect(cache.stats).toMatchObject({ hits: 0, misses: 1 });
+    } finally {
+      stuck.disconnect();
+      await silent.close();
+    }
+  });
+
+  it('logs a Redis that does not answer once for reads and once for writes, not twice per link', async () => {
+    const silent = await silentServer();
+    const stuck = createRedis(`redis://127.0.0.1:${silent.port}`);
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = createLogger('info', 'unfurl-cache-test', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    try {
+      const cache = new UnfurlCache({ redis: stuck, prefix, unfurl: fakeUnfurler({}, 1).unfurl, logger });
+      await Promise.all(Array.from({ length: 40 }, (_, n) => cache.unfurl(...url(`http://outage-${n}.example/`))));
+      expect(cache.stats).toMatchObject({ hits: 0, misses: 40 });
+      expect(lines.map((line) => [line.level, line.msg])).toEqual([
+        [40, 'unfurl cache read failed; fetching'],
+        [40, 'unfurl cache write failed'],
+      ]);
     } finally {
       stuck.disconnect();
       await silent.close();

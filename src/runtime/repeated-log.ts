@@ -1,4 +1,4 @@
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from './logger.js';
 
 /** How long identical errors are counted instead of logged, after the first one is logged. */
 export const REPEAT_WINDOW_MS = 60_000;
@@ -23,11 +23,16 @@ interface Tracked {
  */
 export class RepeatedErrorLog {
   private readonly tracked = new Map<string, Tracked>();
+  private readonly log: (fields: Record<string, unknown>, message: string) => void;
 
+  /** `level`: what the lines are logged at (`warn` for a degraded path that carries on, such as a cache). */
   constructor(
-    private readonly logger: Pick<Logger, 'error'>,
+    logger: Pick<Logger, 'error' | 'warn'>,
     private readonly windowMs = REPEAT_WINDOW_MS,
-  ) {}
+    level: 'error' | 'warn' = 'error',
+  ) {
+    this.log = (fields, message) => logger[level](fields, message);
+  }
 
   error(key: string, fields: Record<string, unknown>, message: string): void {
     const tracked = this.tracked.get(key);
@@ -36,7 +41,7 @@ export class RepeatedErrorLog {
       tracked.last = fields;
       return;
     }
-    this.logger.error(fields, message);
+    this.log(fields, message);
     if (this.tracked.size >= MAX_TRACKED) return;
     this.track(key, message);
   }
@@ -64,6 +69,6 @@ export class RepeatedErrorLog {
   }
 
   private logRepeats(tracked: Tracked): void {
-    this.logger.error({ ...tracked.last, repeated: tracked.repeats, windowMs: this.windowMs }, `${tracked.message} (repeated ${tracked.repeats} times in ${Math.round(this.windowMs / 1000)} s)`);
+    this.log({ ...tracked.last, repeated: tracked.repeats, windowMs: this.windowMs }, `${tracked.message} (repeated ${tracked.repeats} times in ${Math.round(this.windowMs / 1000)} s)`);
   }
 }

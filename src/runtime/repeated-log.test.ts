@@ -7,7 +7,7 @@ describe('RepeatedErrorLog', () => {
   it('logs an error once, then a count per window while it repeats, and at once again after a quiet window', () => {
     vi.useFakeTimers();
     const logged: Array<[Record<string, unknown>, string]> = [];
-    const log = new RepeatedErrorLog({ error: ((fields: Record<string, unknown>, message: string) => void logged.push([fields, message])) as never }, 60_000);
+    const log = new RepeatedErrorLog({ error: (fields: Record<string, unknown>, message: string) => void logged.push([fields, message]) } as never, 60_000);
     const readonly = (n: number) => log.error('links READONLY', { queue: 'links', n }, 'worker error');
 
     for (let n = 1; n <= 384; n++) readonly(n); // what a demoted Redis made BullMQ report in 20 s
