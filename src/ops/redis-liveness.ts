@@ -1,3 +1,4 @@
+import { SOCKET_STATUSES } from '../runtime/connection-deadline.js';
 import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
 
@@ -66,8 +67,6 @@ interface TargetState {
   pingOnly: boolean;
 }
 
-/** Statuses with a socket: `connect` is a TCP connection whose ready check has not been answered. */
-const SOCKET_STATUSES = new Set(['ready', 'connect']);
 /** How a probe past its deadline settles; shared, so a missed deadline captures no stack. */
 const PROBE_DEADLINE = new Error('liveness probe deadline');
 
