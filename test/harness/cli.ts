@@ -26,6 +26,11 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   return spawnNode(['bin/abuse-scan.js', ...args], options);
 }
 
+/** `node <file> <args>` in the repository root: a compiled entry point such as dist/workers/scan-worker.js. */
+export function runNodeFile(file: string, args: string[] = [], options: CliOptions = {}): Promise<CliResult> {
+  return spawnNode([file, ...args], options);
+}
+
 /** `node --import tsx <args>` in the repository root: a script, or `-e` code importing ./src/... */
 export function runNode(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return spawnNode(['--import', 'tsx', ...args], options);

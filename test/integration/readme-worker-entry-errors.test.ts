@@ -4,29 +4,10 @@
  * And a missing ABUSE_SCAN_POLICY_FILE is `file not found: <path> (ABUSE_SCAN_POLICY_FILE)`, as
  * README promises of every file setting.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../harness/cli.js';
-import { REPO_ROOT } from '../harness/fleet.js';
+import { runCli, runNodeFile } from '../harness/cli.js';
 
 const STACK_LINE = /^\s+at /m;
-
-/** `node dist/workers/scan-worker.js`, as a process manager starts it. */
-function runWorkerEntry(env: Record<string, string>): Promise<Pick<CliResult, 'code' | 'stdout' | 'stderr'>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/workers/scan-worker.js'], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('a worker that cannot start for its settings', () => {
   it.each([
@@ -34,7 +15,8 @@ describe('a worker that cannot start for its settings', () => {
     ['a missing policy file', { ABUSE_SCAN_POLICY_FILE: 'nope.json' }, /^abuse-scan: file not found: nope\.json \(ABUSE_SCAN_POLICY_FILE\)\n$/],
   ])('%s: dist/workers/scan-worker.js reports it as `abuse-scan worker` does', async (_what, env, expected) => {
     const command = await runCli(['worker'], { env, timeoutMs: 20_000 });
-    const entry = await runWorkerEntry(env);
+    // As a process manager starts it.
+    const entry = await runNodeFile('dist/workers/scan-worker.js', [], { env, timeoutMs: 20_000 });
     expect(command.stderr).toMatch(expected);
     expect({ code: entry.code, stdout: entry.stdout, stderr: entry.stderr }).toEqual({ code: command.code, stdout: command.stdout, stderr: command.stderr });
     expect(entry.stderr).not.toMatch(STACK_LINE);
