@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   fetch_failed: { permanent: false, message: 'the remote server could not be reached' },
   dns_failed: { permanent: false, message: 'the hostname could not be resolved' },
   body_too_large: { permanent: true, message: 'the response body exceeds the byte cap' },
+  headers_too_large: { permanent: true, message: 'the response headers exceed 256 KiB, more than browsers accept' },
   bad_redirect: { permanent: true, message: 'a redirect response has no usable Location' },
   http_error: { permanent: true, message: 'the server answered with an HTTP client error status' },
 

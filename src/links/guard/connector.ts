@@ -37,6 +37,13 @@ export interface GuardedConnectorOptions {
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
+/**
+ * Response header bytes accepted, as Chromium accepts (256 KiB). undici's default is Node's 16 KiB:
+ * a redirect padded with one 20 KB header failed as `fetch_failed`, which the default policy
+ * allows, while browsers followed it.
+ */
+export const MAX_RESPONSE_HEADER_BYTES = 256 * 1024;
+
 /** `http://example.com:80`, `https://[::1]:8443`: how connections and hops are matched. */
 export function originKey(protocol: string, hostname: string, port: string | number): string {
   const effectivePort = port === '' || port === undefined ? DEFAULT_PORTS[protocol] : Number(port);
@@ -124,6 +131,7 @@ export function createGuardedAgent(options: GuardedConnectorOptions & { hopTimeo
     bodyTimeout: options.hopTimeoutMs ?? 10_000,
     keepAliveTimeout: 1_000,
     connections: 4,
+    maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
   });
   // A request aborted while its connection is set up would otherwise settle only at the connect timeout.
   const { signal } = options;

@@ -45,6 +45,8 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   const message = error instanceof Error ? error.message : String(error);
   const withCause = { ...detail, cause: codes[0] ?? message };
   if (codes.some((c) => TIMEOUT_CODES.has(c))) return new ScanError('fetch_timeout', undefined, withCause, { cause: error });
+  // The server answered, with more header bytes than any browser takes (MAX_RESPONSE_HEADER_BYTES).
+  if (codes.includes('UND_ERR_HEADERS_OVERFLOW')) return new ScanError('headers_too_large', undefined, withCause, { cause: error });
   if (codes.some((c) => DNS_CODES.has(c)) || chain.some(isQueryError)) return new ScanError('dns_failed', undefined, withCause, { cause: error });
   return new ScanError('fetch_failed', undefined, withCause, { cause: error });
 }
