@@ -56,6 +56,13 @@ describe('unfurl: a meta refresh browsers ignore is ignored', () => {
     expect(paths).toEqual(['/page', '/real']);
   });
 
+  it('follows the head\'s refresh, not a decoy after a <frameset> (which the parser drops), and warns of nothing', async () => {
+    const { result, paths, warnings } = await visit(`<head>${meta('0;url=/real')}</head><frameset><frame src="/x">${meta('0;url=/decoy')}</frameset>`);
+    expect(result.error).toBeUndefined();
+    expect(paths).toEqual(['/page', '/real']);
+    expect(warnings).toEqual([]);
+  });
+
   it('matches http-equiv ASCII case-insensitively', async () => {
     const { paths } = await visit(meta('0;url=/real', 'REFRESH'));
     expect(paths).toEqual(['/page', '/real']);

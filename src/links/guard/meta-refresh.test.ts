@@ -141,6 +141,20 @@ describe('findMetaRefresh', () => {
     expect([...metaRefreshes(html)]).toEqual([refresh(30), { ...refresh(0, 'a'), baseHref: '/kit/' }, { ...refresh(0, 'c', 0.5), baseHref: '/kit/' }]);
   });
 
+  it('sees no refresh after a <frameset> that replaces the body: the parser drops every later <meta>', () => {
+    const at = (url: string) => `<meta http-equiv="refresh" content="0;url=${url}">`;
+    const urls = (html: string) => [...metaRefreshes(html)].map((r) => r.url);
+    // A decoy after the frameset, for scanners only (parse5, Chromium and Firefox drop it).
+    expect(urls(`<html><head>${at('/real')}</head>\n<frameset><frame src="/x">${at('/decoy')}</frameset>`)).toEqual(['/real']);
+    expect(urls(`<!doctype html><!-- c --> <title>t</title><frameset>${at('/decoy')}`)).toEqual([]);
+    // Once the body has begun (an explicit <body>, text, an <img>), a <frameset> is ignored and later refreshes count.
+    expect(urls(`<head></head><body><frameset>${at('/later')}`)).toEqual(['/later']);
+    expect(urls(`<p>hello</p><frameset>${at('/later')}`)).toEqual(['/later']);
+    expect(urls(`<img src=x><frameset>${at('/later')}`)).toEqual(['/later']);
+    // A <frameset> inside a template is inert.
+    expect(urls(`<template><frameset></template>${at('/later')}`)).toEqual(['/later']);
+  });
+
   it('lists thousands of refreshes in linear time', () => {
     const started = performance.now();
     expect([...metaRefreshes('<meta http-equiv=refresh content=0;url=/x>'.repeat(20_000))]).toHaveLength(20_000);

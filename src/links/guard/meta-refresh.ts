@@ -91,8 +91,22 @@ const RAW_TEXT_ELEMENTS: ReadonlySet<string> = new Set([
   'noframes',
 ]);
 
+/**
+ * Start tags after which a `<frameset>` surely still replaces the body (the parser's frameset-ok
+ * flag stays "ok"): the head's elements. Any other start tag, an explicit `<body>` or text is
+ * taken as ending that chance, a few more than the standard says (`<div>` keeps it): when unsure
+ * the scan goes on, as it did before it knew of framesets.
+ */
+const FRAMESET_STAYS_OK: ReadonlySet<string> = new Set(['html', 'head', 'meta', 'link', 'base', 'title', 'style', 'script', 'noscript', 'template', 'basefont', 'bgsound', 'noframes']);
+
 function isSpace(c: string | undefined): boolean {
   return c === ' ' || c === '\n' || c === '\t' || c === '\f' || c === '\r';
+}
+
+/** Whether `text[from..to)` holds only HTML whitespace. */
+function isSpacesOnly(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isSpace(text[i])) return false;
+  return true;
 }
 
 function isAsciiAlpha(c: string | undefined): boolean {
@@ -294,9 +308,11 @@ export function* metaRefreshes(html: string): Generator<MetaRefresh, void, undef
   let position = 0;
   let templateDepth = 0;
   let baseHref: string | undefined;
+  let framesetOk = true;
   for (;;) {
     const open = find('<', position);
     if (open < 0) return;
+    if (framesetOk && !isSpacesOnly(lower, position, open)) framesetOk = false;
     const next = lower[open + 1];
     if (lower.startsWith('<!--', open)) {
       const end = commentEnd(find, open);
@@ -319,13 +335,18 @@ export function* metaRefreshes(html: string): Generator<MetaRefresh, void, undef
       continue;
     }
     if (!isAsciiAlpha(next)) {
-      position = open + 1; // a `<` in text
+      framesetOk = false; // a `<` in text
+      position = open + 1;
       continue;
     }
     const tag = readTag(html, lower, find, open + 1);
     if (tag === null) return;
     position = tag.end;
     if (tag.name === 'plaintext') return; // the rest of the input is text
+    // A frameset that replaces the body leaves the parser in its frameset modes, which drop every
+    // later <meta>: browsers never see a refresh after it (a decoy placed there for scanners).
+    if (tag.name === 'frameset' && framesetOk && templateDepth === 0) return;
+    if (!FRAMESET_STAYS_OK.has(tag.name)) framesetOk = false;
     if (RAW_TEXT_ELEMENTS.has(tag.name)) {
       position = rawTextEnd(lower, find, tag.name, position);
       if (position < 0) return;
