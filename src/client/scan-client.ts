@@ -1,6 +1,6 @@
 import { Queue, QueueKeys } from 'bullmq';
 import { ScanError } from '../errors.js';
-import type { ScanJob, ScanJobInput } from '../jobs/job-schema.js';
+import { isWellFormedText, type ScanJob, type ScanJobInput } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
@@ -140,6 +140,8 @@ const BULLMQ_QUEUE_KEYS: ReadonlySet<string> = new Set(Object.keys(new QueueKeys
 function jobIdProblem(jobId: string): string | undefined {
   if (typeof jobId !== 'string' || jobId === '') return 'must be a non-empty string';
   if (jobId.length > MAX_JOB_ID_LENGTH) return `is longer than ${MAX_JOB_ID_LENGTH} characters`;
+  // BullMQ's scripts and ioredis would write it as two different keys: the job would never move.
+  if (!isWellFormedText(jobId)) return 'is not well-formed Unicode (it holds a lone UTF-16 surrogate)';
   // BullMQ refuses integer ids (its own ids are integers) and ids with ':' (its key separator).
   if (/^-?\d+$/.test(jobId)) return 'is an integer (BullMQ keeps those for its own ids)';
   if (jobId.includes(':')) return "contains ':' (BullMQ's key separator)";

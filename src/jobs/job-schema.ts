@@ -116,9 +116,23 @@ function checkBase64(value: string, limits: Required<JobLimits>, ctx: z.Refineme
  * and images, given by URL (`{ url }`), inline bytes (`{ bytesBase64 }`) or a file path under the
  * workers' image root (`{ path }`).
  */
+/** A high surrogate not followed by a low one, or a low one not after a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether `text` is well-formed UTF-16 (String.prototype.isWellFormed). A lone surrogate becomes
+ * U+FFFD on its way to UTF-8: in a hash (the default jobId) `photo-\uD83D` and `photo-\uFFFD` are
+ * one content, and in a key (an explicit jobId) BullMQ's scripts and ioredis name two keys.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+const WELL_FORMED = 'must be well-formed Unicode (a lone UTF-16 surrogate, such as half an emoji cut off, is not)';
+
 export function createJobSchema(jobLimits: JobLimits = DEFAULT_JOB_LIMITS) {
   const limits = resolveJobLimits(jobLimits);
-  const id = z.string().min(1).max(limits.maxIdLength);
+  const id = z.string().min(1).max(limits.maxIdLength).refine(isWellFormedText, WELL_FORMED);
   const linkItem = z.string().min(1, 'a URL item must not be empty').max(limits.maxUrlLength, `a URL item must be at most ${limits.maxUrlLength} characters`);
   const imageByUrl = z.object({ url: z.string().min(1).max(limits.maxUrlLength) }).strict();
   const imageByBytes = z

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ScanError } from '../errors.js';
-import { base64DecodedLength, base64JsonBytes, base64JsonBytesBound } from './job-schema.js';
+import { base64DecodedLength, base64JsonBytes, base64JsonBytesBound, isWellFormedText } from './job-schema.js';
 import { DEFAULT_JOB_LIMITS, maxBase64Length } from './limits.js';
 import { isPathUnder, jobJsonBytes, validateJob } from './validate-job.js';
 
@@ -191,10 +191,12 @@ describe('the size of a job as JSON (maxJobBytes), measured without serializing 
   const job = fc.record(
     {
       schemaVersion: fc.constant(1),
-      contentId: text(1, 30),
-      surface: text(1, 30),
+      // Ids are well-formed Unicode (they are hashed into the default jobId); items and metadata
+      // may hold lone surrogates.
+      contentId: text(1, 30).filter(isWellFormedText),
+      surface: text(1, 30).filter(isWellFormedText),
       // A tenant never holds U+0000 (it separates tenant and contentId in the default jobId).
-      tenant: text(1, 30).filter((tenant) => !tenant.includes('\u0000')),
+      tenant: text(1, 30).filter((tenant) => !tenant.includes('\u0000') && isWellFormedText(tenant)),
       items: fc.array(item, { minLength: 1, maxLength: 8 }),
       metadata: fc.dictionary(text(0, 12).filter((key) => key !== '__proto__'), text(0, 40), { maxKeys: 6 }),
     },
@@ -237,7 +239,8 @@ describe('the size of a job as JSON (maxJobBytes), measured without serializing 
     ['quotes', '"'],
   ])('bounds the rest of the job from above however it escapes (%s), and refuses it exactly over the cap', (_name, character) => {
     const long = character.repeat(DEFAULT_JOB_LIMITS.maxUrlLength);
-    const input = { contentId: character.repeat(256), surface: 's', items: [long, { url: long }, { bytesBase64: 'aGVsbG8=' }], metadata: { [character.repeat(100)]: character.repeat(1000) } };
+    // An id holds no lone surrogate (isWellFormedText): the items and metadata carry those.
+    const input = { contentId: (isWellFormedText(character) ? character : 'c').repeat(256), surface: 's', items: [long, { url: long }, { bytesBase64: 'aGVsbG8=' }], metadata: { [character.repeat(100)]: character.repeat(1000) } };
     const validated = validateJob(input);
     const exact = exactBytes(validated);
     expect(jobJsonBytes(validated, Number.MAX_SAFE_INTEGER)).toBeGreaterThanOrEqual(exact);

@@ -35,6 +35,7 @@ describe('explicit job ids', () => {
     ["the name of one of BullMQ's keys in the queue: completed (the job's hash would take its place)", 'completed'],
     ["the name of one of BullMQ's keys in the queue: meta", 'meta'],
     ["the name of one of BullMQ's keys in the queue: id", 'id'],
+    ['with a lone surrogate (BullMQ wrote its hash under one key, ioredis looked for it under another: no verdict, ever)', 'scan-\uD800'],
   ])('are refused with invalid_job before reaching Redis: %s', async (_name, jobId) => {
     const error = await client.enqueue(linkJob, { jobId }).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ScanError', code: 'invalid_job', message: expect.stringContaining('jobId') });
@@ -73,6 +74,21 @@ describe('default job ids', () => {
     try {
       const error = await client.enqueue({ contentId: 'c', tenant: 'a\u0000b', surface: 'send', items: ['https://a.example/'] }).catch((e: unknown) => e);
       expect(error).toMatchObject({ name: 'ScanError', code: 'invalid_job', message: expect.stringContaining('U+0000') });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.each([
+    ['contentId', { contentId: 'photo-\uD83D' }],
+    ['contentId', { contentId: 'photo-\uDFFF' }],
+    ['tenant', { contentId: 'c', tenant: 'acme\uD800' }],
+    ['surface', { contentId: 'c', surface: 'send\uDC00' }],
+  ])("refuse a %s holding a lone surrogate, which hashes as U+FFFD ('photo-\\uD83D' and 'photo-\\uFFFD' would share one jobId and one verdict)", async (field, fields) => {
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix: uniquePrefix('job-ids-surrogate') });
+    try {
+      const error = await client.enqueue({ surface: 'send', items: ['https://a.example/'], ...fields }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'ScanError', code: 'invalid_job', message: expect.stringMatching(new RegExp(`${field}: must be well-formed Unicode`)) });
     } finally {
       await client.close();
     }
