@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Backoffs, Queue, Worker, type Job } from 'bullmq';
+import { Backoffs, Queue, Worker, type Job, type JobJson } from 'bullmq';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { ScanJob } from '../jobs/job-schema.js';
@@ -64,6 +64,23 @@ end
 return 0
 `;
 
+/**
+ * BullMQ's Worker, except that a job whose stored `data` is not JSON (a producer that wrote the
+ * hash itself, an encoder that writes NaN) reaches the processor with its raw text as data, so
+ * validation refuses it (`invalid_job`) and it gets its verdict. BullMQ parses the data before any
+ * processor runs: such a job stayed active, stalled and was fetched again forever, verdictless.
+ */
+class ScanQueueWorker<Result> extends Worker<unknown, Result> {
+  protected override createJob(data: JobJson, jobId: string): Job<unknown, Result> {
+    try {
+      return super.createJob(data, jobId);
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      return super.createJob({ ...data, data: JSON.stringify(data.data) }, jobId);
+    }
+  }
+}
+
 /** Why abandon() aborts the scans in flight; shared, so an abort captures no stack. */
 const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
 
@@ -120,7 +137,7 @@ export class ScanWorker {
   async run(): Promise<void> {
     const { config, connection, logger } = this.options;
     for (const queue of config.queues) {
-      const worker = new Worker<unknown, ScanResult>(queue, (job, token) => this.process(queue, job, token), {
+      const worker = new ScanQueueWorker<ScanResult>(queue, (job, token) => this.process(queue, job, token), {
         connection,
         prefix: config.prefix,
         concurrency: config.concurrency,

@@ -75,4 +75,22 @@ describe('malformed jobs', () => {
     await queue.close();
     await connection.quit();
   });
+
+  it('whose stored data is not JSON (a hash written by hand, NaN from a lax encoder): an invalid_job verdict, not a job active forever', async () => {
+    const connection = testRedis();
+    const queue = new Queue('links', { connection, prefix });
+    try {
+      // Delayed, so that its data can be spoiled before a worker takes it.
+      await queue.add(SCAN_JOB_NAME, {}, { jobId: 'raw-not-json', delay: 500 });
+      await connection.hset(`${prefix}:links:raw-not-json`, 'data', '{"contentId": NaN');
+      const verdict = await client.waitForVerdict('raw-not-json', { timeoutMs: 15_000 });
+      expect(verdict.errors.map((error) => error.code)).toEqual(['invalid_job']);
+      expect(verdict.attempt).toBe(1);
+      expect(await queue.getJobState('raw-not-json')).toBe('completed');
+      expect((await queue.getJobCounts('active')).active).toBe(0);
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+  });
 });
