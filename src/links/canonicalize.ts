@@ -257,6 +257,9 @@ export function parseLikeBrowser(text: string, scheme: string): URL | null {
   }
 }
 
+/** The last label of a host the URL standard reads as IPv4 ("ends in a number"). */
+const ENDS_IN_A_NUMBER = /^(?:\d+|0x[0-9a-f]*)$/i;
+
 /**
  * Whether a browser visits the very URL canonicalize reads in `text`, so that the visited form
  * (parseLikeBrowser, then canonicalizeParsed) needs no second pass. True for the common form
@@ -267,6 +270,10 @@ export function parseLikeBrowser(text: string, scheme: string): URL | null {
 export function visitedAsRead(text: string): boolean {
   const match = COMMON_URL.exec(text);
   if (match === null) return false;
+  // A host ending in a number is an IPv4 address to a browser, or no URL at all
+  // (`http://1.2.3.4.5/`, `http://999999999999/`): the full reading decides.
+  const host = match[2]!;
+  if (ENDS_IN_A_NUMBER.test(host.slice(host.lastIndexOf('.') + 1))) return false;
   const pathAndQuery = match[4] ?? '';
   const query = pathAndQuery.indexOf('?');
   const path = query < 0 ? pathAndQuery : pathAndQuery.slice(0, query);

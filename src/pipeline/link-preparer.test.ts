@@ -20,6 +20,14 @@ describe('LinkPreparer without unfurling', () => {
     expect(prepared.details).toMatchObject({ host: 'google.com', hadUserinfo: true, visited: 'http://evil.example/login' });
   });
 
+  it.each([['not a url at all'], ['http://a b.com/'], ['http://1.2.3.4.5/'], ['http://%zz/'], ['http://999999999999/']])(
+    '%s: no URL a browser could visit is the partial error invalid_url, as with unfurling on, never a clean item',
+    async (link) => {
+      const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+      expect(prepared.errors).toEqual([{ code: 'invalid_url', message: 'the URL cannot be parsed for fetching', detail: { url: link } }]);
+    },
+  );
+
   it('adds no second target when both readings agree', async () => {
     const prepared = await new LinkPreparer({ unfurl: false }).prepare('HTTP://User@Example.com:80/a/./b#x');
     expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['http://example.com/a/b']);

@@ -163,7 +163,10 @@ interface Reached {
  */
 function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOptions): (Reached | { error: ScanError }) & { hadUserinfo: boolean } | undefined {
   const url = parseLikeBrowser(item, canonical.scheme);
-  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
+  // Not a URL a browser could visit (`http://a b.com/`, `http://1.2.3.4.5/`): the error the
+  // unfurler gives, also when unfurling is off, where the item used to pass as checked and clean.
+  if (url === null) return { error: new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: item.slice(0, 2048) }), hadUserinfo: false };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   return { ...canonicalOrCut(url, limits), hadUserinfo: url.username !== '' || url.password !== '' };
 }
 
