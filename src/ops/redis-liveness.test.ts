@@ -25,6 +25,33 @@ function fakeClient(role = 'master') {
 }
 
 describe('RedisLiveness', () => {
+  it("resets a blocking companion stuck in its handshake while its worker connection answers (a worker that looked healthy and took no job)", async () => {
+    let now = 0;
+    const worker = fakeClient();
+    const blocking = fakeClient();
+    const liveness = new RedisLiveness({
+      targets: () => [{ name: 'links worker connection', address: 'Redis at 127.0.0.1:1', client: worker, companions: [blocking] }],
+      unhealthyAfterMs: 1000,
+      intervalMs: 10,
+      logger: silentLogger,
+      now: () => now,
+    });
+    // Reconnected while Redis was silent: TCP up, its ready check never answered.
+    blocking.status = 'connect';
+    await liveness.probeAll();
+    now += 5;
+    await liveness.probeAll();
+    expect(blocking.destroyed).toBe(0); // not yet past the deadline
+    now += 10;
+    await liveness.probeAll();
+    expect({ blocking: blocking.destroyed, worker: worker.destroyed, health: liveness.health() }).toEqual({ blocking: 1, worker: 0, health: { healthy: true } });
+    // Once through its handshake it is left alone.
+    blocking.status = 'ready';
+    now += 100;
+    await liveness.probeAll();
+    expect(blocking.destroyed).toBe(1);
+  });
+
   it('resets a connection (and its companions) that misses the deadline, reports it unhealthy past the timeout, and healthy once it answers', async () => {
     let now = 0;
     const worker = fakeClient();

@@ -93,6 +93,8 @@ export class RedisLiveness {
   private readonly states = new Map<string, TargetState>();
   /** Names probed before: one that comes back counts its silence from then, not from the start. */
   private readonly seen = new Set<string>();
+  /** Companions seen in `connect` (handshake unanswered), since when: see watchHandshake. */
+  private readonly handshakes = new WeakMap<ProbedClient, number>();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> = Promise.resolve();
   private readonly intervalMs: number;
@@ -137,6 +139,33 @@ export class RedisLiveness {
     const names = new Set(targets.map((target) => target.name));
     for (const name of this.states.keys()) if (!names.has(name)) this.states.delete(name);
     await Promise.all(targets.map((target) => this.probe(target)));
+    for (const target of targets) for (const companion of target.companions ?? []) this.watchHandshake(target, companion);
+  }
+
+  /**
+   * A companion (a blocking connection) is never probed: it is busy with its blocking read. One
+   * that reconnected while Redis was silent can sit in `connect` for good, its ready check never
+   * answered (ioredis bounds the TCP connect, not the check), while its target answers again and
+   * is not reset any more: the worker looked healthy and took no job. Past a deadline in
+   * `connect`, it is reset on its own.
+   */
+  private watchHandshake(target: LivenessTarget, companion: ProbedClient): void {
+    if (companion.status !== 'connect') {
+      this.handshakes.delete(companion);
+      return;
+    }
+    const since = this.handshakes.get(companion);
+    if (since === undefined) {
+      this.handshakes.set(companion, this.now());
+      return;
+    }
+    if (this.now() - since < this.intervalMs) return;
+    this.handshakes.delete(companion);
+    this.options.logger.warn(
+      { connection: target.name, address: target.address, deadlineMs: this.intervalMs },
+      "Redis did not answer a blocking connection's handshake in time: reconnecting it",
+    );
+    resetSocket(companion);
   }
 
   private async probe(target: LivenessTarget): Promise<void> {
