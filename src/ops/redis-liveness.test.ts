@@ -24,60 +24,60 @@ function fakeClient(role = 'master') {
   return probed as typeof probed & ProbedClient & { role: () => Promise<unknown>; answering: boolean };
 }
 
+/**
+ * A watchdog over one worker connection and its blocking companion (fake clients), on a clock the
+ * test moves; deadline 10 ms, unhealthy after 1 s.
+ */
+function watchedWorkerConnection() {
+  const clock = { now: 0 };
+  const worker = fakeClient();
+  const blocking = fakeClient();
+  const liveness = new RedisLiveness({
+    targets: () => [{ name: 'links worker connection', address: 'Redis at 127.0.0.1:1', client: worker, companions: [blocking] }],
+    unhealthyAfterMs: 1000,
+    intervalMs: 10,
+    logger: silentLogger,
+    now: () => clock.now,
+  });
+  return { worker, blocking, liveness, clock };
+}
+
 describe('RedisLiveness', () => {
   it("resets a blocking companion stuck in its handshake while its worker connection answers (a worker that looked healthy and took no job)", async () => {
-    let now = 0;
-    const worker = fakeClient();
-    const blocking = fakeClient();
-    const liveness = new RedisLiveness({
-      targets: () => [{ name: 'links worker connection', address: 'Redis at 127.0.0.1:1', client: worker, companions: [blocking] }],
-      unhealthyAfterMs: 1000,
-      intervalMs: 10,
-      logger: silentLogger,
-      now: () => now,
-    });
+    const { worker, blocking, liveness, clock } = watchedWorkerConnection();
     // Reconnected while Redis was silent: TCP up, its ready check never answered.
     blocking.status = 'connect';
     await liveness.probeAll();
-    now += 5;
+    clock.now += 5;
     await liveness.probeAll();
     expect(blocking.destroyed).toBe(0); // not yet past the deadline
-    now += 10;
+    clock.now += 10;
     await liveness.probeAll();
     expect({ blocking: blocking.destroyed, worker: worker.destroyed, health: liveness.health() }).toEqual({ blocking: 1, worker: 0, health: { healthy: true } });
     // Once through its handshake it is left alone.
     blocking.status = 'ready';
-    now += 100;
+    clock.now += 100;
     await liveness.probeAll();
     expect(blocking.destroyed).toBe(1);
   });
 
   it('resets a connection (and its companions) that misses the deadline, reports it unhealthy past the timeout, and healthy once it answers', async () => {
-    let now = 0;
-    const worker = fakeClient();
-    const blocking = fakeClient();
-    const liveness = new RedisLiveness({
-      targets: () => [{ name: 'links worker connection', address: 'Redis at 127.0.0.1:1', client: worker, companions: [blocking] }],
-      unhealthyAfterMs: 1000,
-      intervalMs: 10,
-      logger: silentLogger,
-      now: () => now,
-    });
+    const { worker, blocking, liveness, clock } = watchedWorkerConnection();
     await liveness.probeAll();
     expect(liveness.health()).toEqual({ healthy: true });
     expect(worker.destroyed).toBe(0);
 
     worker.answering = false;
-    now = 100;
+    clock.now = 100;
     await liveness.probeAll(); // unanswered past its deadline: both sockets dropped
     expect([worker.destroyed, blocking.destroyed]).toEqual([1, 1]);
-    now = 105;
+    clock.now = 105;
     await liveness.probeAll(); // still unanswered, no new deadline yet: no second probe, no reset
     expect(worker.pending).toHaveLength(1);
     expect(worker.destroyed).toBe(1);
     expect(liveness.health()).toEqual({ healthy: true });
 
-    now = 1200;
+    clock.now = 1200;
     expect(liveness.health()).toEqual({ healthy: false, reason: 'links worker connection (Redis at 127.0.0.1:1): has not answered for 1 s' });
     worker.status = 'reconnecting'; // no socket: left to ioredis
     await liveness.probeAll();
