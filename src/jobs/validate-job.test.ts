@@ -22,6 +22,14 @@ describe('validateJob', () => {
     expect(validateJob(valid)).toEqual({ ...valid, schemaVersion: 1 });
   });
 
+  it('refuses a __proto__ metadata key, which parsing would drop without a word, whatever its value', () => {
+    for (const metadata of ['{"__proto__":{"x":1}}', '{"__proto__":"x","a":"b"}']) {
+      const input: unknown = JSON.parse(`{"contentId":"c","surface":"s","items":["https://a.example/"],"metadata":${metadata}}`);
+      expect(codeOf(() => validateJob(input))).toBe('invalid_job: metadata: a metadata key must not be __proto__');
+    }
+    expect(validateJob({ ...valid, metadata: { proto: 'x' } }).metadata).toEqual({ proto: 'x' });
+  });
+
   it('accepts every item form', () => {
     const job = validateJob(
       { ...valid, tenant: 't1', items: ['https://a.example/', { url: 'https://img.example/x.png' }, { bytesBase64: 'aGVsbG8=' }, { path: 'a/b.png' }] },

@@ -131,6 +131,13 @@ function schemaFor(limits: JobLimits) {
  */
 export function validateJob(input: unknown, options: JobValidationOptions = {}): ScanJob {
   const limits = options.limits ?? DEFAULT_JOB_LIMITS;
+  // Parsed into a record, a `__proto__` metadata key would set its prototype instead of making an
+  // entry: dropped without a word, whatever its value. Only the input shows it.
+  const metadata = (input as { metadata?: unknown } | null)?.metadata;
+  if (typeof metadata === 'object' && metadata !== null && Object.hasOwn(metadata, '__proto__')) {
+    const message = 'metadata: a metadata key must not be __proto__';
+    throw new ScanError('invalid_job', message, { issues: [{ path: ['metadata'], message: 'a metadata key must not be __proto__' }] });
+  }
   const result = schemaFor(limits).safeParse(input);
   if (!result.success) {
     const issues = result.error.issues;
