@@ -22,12 +22,23 @@ describe('jobs BullMQ numbered itself', () => {
     await redis.quit();
   });
 
-  it('each get their own verdict, named by queue and number, though both queues numbered theirs "1"', async () => {
-    const prefix = uniquePrefix('raw-ids');
+  /** Both scan queues and a client under a fresh prefix; `close()` closes all three. */
+  function rawQueues(label: string) {
+    const prefix = uniquePrefix(label);
     prefixes.push(prefix);
     const links = new Queue('links', { connection: redis, prefix });
     const images = new Queue('images', { connection: redis, prefix });
     const client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    const close = async () => {
+      await client.close();
+      await links.close();
+      await images.close();
+    };
+    return { prefix, links, images, client, close };
+  }
+
+  it('each get their own verdict, named by queue and number, though both queues numbered theirs "1"', async () => {
+    const { prefix, links, images, client, close } = rawQueues('raw-ids');
     const fleet = await startInProcessWorker(prefix, { unfurl: 'off' });
     try {
       const link = await links.add(SCAN_JOB_NAME, { contentId: 'link-content', surface: 'send', items: ['https://a.example/'] });
@@ -47,18 +58,12 @@ describe('jobs BullMQ numbered itself', () => {
       expect((await verdictJobIds(prefix)).sort()).toEqual(['images:1', 'links:1']);
     } finally {
       await fleet.stop();
-      await client.close();
-      await links.close();
-      await images.close();
+      await close();
     }
   }, 30_000);
 
   it('each get their own error verdict when they failed for good, and the sweep then finds both', async () => {
-    const prefix = uniquePrefix('raw-ids-failed');
-    prefixes.push(prefix);
-    const links = new Queue('links', { connection: redis, prefix });
-    const images = new Queue('images', { connection: redis, prefix });
-    const client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    const { prefix, links, images, client, close } = rawQueues('raw-ids-failed');
     await links.add(SCAN_JOB_NAME, { contentId: 'failed-link', surface: 'send', items: ['https://a.example/'] });
     await images.add(SCAN_JOB_NAME, { contentId: 'failed-image', surface: 'upload', items: [{ url: 'https://a.example/i.png' }] });
     // Workers fail both jobs for good and die before storing any verdict.
@@ -87,9 +92,7 @@ describe('jobs BullMQ numbered itself', () => {
       expect((await verdictJobIds(prefix)).sort()).toEqual(['images:1', 'links:1']);
     } finally {
       await fleet.stop();
-      await client.close();
-      await links.close();
-      await images.close();
+      await close();
     }
   }, 30_000);
 });
