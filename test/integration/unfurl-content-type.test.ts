@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
+import type { UnfurlOptions } from '../../src/links/unfurl.js';
+import { html, startServer, unfurlOptionsFor, visitServer, type TestServer } from './unfurl-servers.js';
 
 /**
  * A page's Content-Type read as browsers read it (Fetch "extract a MIME type"), over real HTTP:
@@ -54,11 +54,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function visit(path: string) {
-  const before = server.requests.length;
-  const result = await unfurl(`${server.origin}${path}`, options);
-  return { result, requested: server.requests.slice(before) };
-}
+const visit = (path: string) => visitServer(server, path, options);
 
 describe('unfurl: Content-Type read as browsers read it', () => {
   it.each([

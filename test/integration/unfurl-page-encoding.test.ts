@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
+import type { UnfurlOptions } from '../../src/links/unfurl.js';
+import { startServer, unfurlOptionsFor, visitServer, type TestServer } from './unfurl-servers.js';
 
 /**
  * Pages read in their own character encoding, as browsers read them, over real HTTP: a refresh in
@@ -74,10 +74,9 @@ afterAll(async () => {
 });
 
 async function visit(path: string) {
-  const before = server.requests.length;
-  const result = await unfurl(`${server.origin}${path}`, options);
-  expect(result.error).toBeUndefined();
-  return { result, requested: server.requests.slice(before) };
+  const visited = await visitServer(server, path, options);
+  expect(visited.result.error).toBeUndefined();
+  return visited;
 }
 
 describe('unfurl: UTF-16 pages', () => {

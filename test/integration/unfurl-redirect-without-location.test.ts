@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
+import type { UnfurlOptions } from '../../src/links/unfurl.js';
+import { html, startServer, unfurlOptionsFor, visitServer, type TestServer } from './unfurl-servers.js';
 
 /**
  * A redirect status without a Location header is, in Fetch, a response like any other: browsers
@@ -43,9 +43,8 @@ afterAll(async () => {
 });
 
 async function visit(path: string) {
-  const before = server.requests.length;
-  const result = await unfurl(`${server.origin}${path}`, options);
-  return { result, paths: server.requests.slice(before).map((p) => new URL(p, 'http://x').pathname) };
+  const { result, requested } = await visitServer(server, path, options);
+  return { result, paths: requested.map((p) => new URL(p, 'http://x').pathname) };
 }
 
 describe('unfurl: a redirect status without Location is a page', () => {

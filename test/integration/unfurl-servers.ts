@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import type { UnfurlOptions } from '../../src/links/unfurl.js';
+import { unfurl, type UnfurlOptions, type UnfurlResult } from '../../src/links/unfurl.js';
 
 /** Local HTTP servers for the unfurl integration tests: 127.0.0.1, port 0, connections counted. */
 
@@ -47,6 +47,13 @@ export async function startServer(handler: http.RequestListener): Promise<TestSe
  */
 export function unfurlOptionsFor(server: TestServer, lookup?: LookupFunction): UnfurlOptions {
   return { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000, ...(lookup && { lookup }) };
+}
+
+/** Unfurls `path` on `server` and reports the request targets (path and query) it made there. */
+export async function visitServer(server: TestServer, path: string, options: UnfurlOptions): Promise<{ result: UnfurlResult; requested: string[] }> {
+  const before = server.requests.length;
+  const result = await unfurl(`${server.origin}${path}`, options);
+  return { result, requested: server.requests.slice(before) };
 }
 
 export async function unusedPort(): Promise<number> {
