@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   dns_failed: { permanent: false, message: 'the hostname could not be resolved' },
   body_too_large: { permanent: true, message: 'the response body exceeds the byte cap' },
   headers_too_large: { permanent: true, message: 'the response headers exceed 256 KiB, more than browsers accept' },
+  body_undecodable: { permanent: true, message: "a page's body could not be decoded (a Content-Encoding other than gzip, deflate or br, or corrupt data): where it leads is unknown" },
   bad_redirect: { permanent: true, message: 'a redirect response has no usable Location' },
   http_error: { permanent: true, message: 'the server answered with an HTTP client error status' },
 

@@ -243,6 +243,7 @@ async function findRefresh(
   let html = '';
   let encoding: string;
   let networkError: unknown;
+  let decodeError: string | undefined;
   if (mayBeHtml(contentType) && status !== 204 && status !== 304) {
     const prefix = await readBodyPrefix(body, {
       contentEncoding: headers['content-encoding'],
@@ -252,6 +253,7 @@ async function findRefresh(
     hop.body = { bytesRead: prefix.bytes.length, rawBytes: prefix.rawBytes, truncated: prefix.truncated, encoding };
     if (prefix.decodeError !== undefined) hop.body.decodeError = prefix.decodeError;
     networkError = prefix.networkError;
+    decodeError = prefix.decodeError;
     html = decodeHtml(prefix.bytes, encoding);
   } else {
     discardBody(body);
@@ -293,6 +295,14 @@ async function findRefresh(
   // The unread rest of a body cut by the network may hold a refresh: the chain is not known to
   // end here, so it ends with a (transient, never cached) error rather than looking complete.
   if (networkError !== undefined) throw toNetworkError(networkError, { url: target.url.href });
+  // So does a body we could not decode, which a browser may well show (zstd, sent though we did
+  // not ask for it): a refresh hidden in it would otherwise leave the chain looking complete.
+  if (decodeError !== undefined) {
+    throw new ScanError('body_undecodable', `the body of ${target.url.href} could not be decoded (${decodeError}): a refresh in it would not be seen`, {
+      url: target.url.href,
+      reason: decodeError,
+    });
+  }
 }
 
 /**

@@ -61,6 +61,15 @@ beforeAll(async () => {
       case '/zstd':
         res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'zstd' });
         return res.end('not really zstd');
+      case '/gzip-meta-then-garbage': {
+        // The refresh, flushed but not finished, then bytes no deflate block starts with.
+        const head = zlib.gzipSync('<meta http-equiv="refresh" content="0;url=/landing">', { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
+        res.write(head);
+        // Apart, so the refresh is decoded before the garbage fails the decoder.
+        setTimeout(() => res.end(Buffer.alloc(64, 0xff)), 50);
+        return;
+      }
       case '/corrupt-gzip':
         res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
         return res.end(Buffer.from('this is not gzip at all'));
@@ -180,12 +189,20 @@ describe('unfurl: body cap (decoded bytes)', () => {
     expect(result.chain[0]!.body!.bytesRead).toBe(64 * 1024);
   });
 
-  it('an unsupported or corrupt encoding is reported on the hop, not as an error', async () => {
+  it('a page whose body cannot be decoded (an unsupported or corrupt encoding) ends the chain with body_undecodable: a refresh in it is not known to be absent', async () => {
     const zstd = await unfurl(`${server.origin}/zstd`, options);
-    expect(zstd.error).toBeUndefined();
+    expect(zstd.error).toMatchObject({ code: 'body_undecodable', detail: { url: `${server.origin}/zstd`, reason: expect.stringMatching(/zstd/) } });
+    expect(zstd.chain).toHaveLength(1);
     expect(zstd.chain[0]!.body?.decodeError).toMatch(/zstd/);
     const corrupt = await unfurl(`${server.origin}/corrupt-gzip`, options);
-    expect(corrupt.error).toBeUndefined();
+    expect(corrupt.error?.code).toBe('body_undecodable');
     expect(corrupt.chain[0]!.body?.decodeError).toBeDefined();
+  });
+
+  it('a refresh decoded before the body turned out corrupt is still followed', async () => {
+    const result = await unfurl(`${server.origin}/gzip-meta-then-garbage`, options);
+    expect(result.error).toBeUndefined();
+    expect(result.chain.map((h) => h.redirect?.kind ?? 'final')).toEqual(['meta-refresh', 'final']);
+    expect(result.chain[0]!.body?.decodeError).toBeDefined();
   });
 });
