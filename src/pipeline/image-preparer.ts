@@ -42,6 +42,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         bytes: bytes.byteLength,
         frameCount: decoded.frameCount,
         framesHashed: frames.length,
+        // Which frames of the file those are: an animation's are sampled across it.
+        ...(decoded.frameCount > 1 && { sampledFrames: decoded.frames.map((frame) => frame.index) }),
         pdq: hashToHex(first.pdq),
         pdqQuality: first.pdqQuality,
         blockhash: hashToHex(first.blockhash),

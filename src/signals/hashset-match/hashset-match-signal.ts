@@ -12,8 +12,8 @@
  *   { source: 'hashset', kind: 'pdq_match' | 'blockhash_match', suggests, score, evidence }
  * `score` = 1 - distance / (threshold + 1): 1 for an exact copy, falling linearly to
  * 1 / (threshold + 1) at the threshold (never 0, as a match at the threshold is still a match).
- * Evidence: set, setVersion, entryId, label, distance, threshold, frame (index of the sampled
- * frame), matches (entries of the set within reach) and variant: the rotation or mirror of the
+ * Evidence: set, setVersion, entryId, label, distance, threshold, frame (the frame of the file, 0
+ * for a still image: an animation's frames are sampled, so not every one is hashed), matches (entries of the set within reach) and variant: the rotation or mirror of the
  * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
  * its own quarter turn back). Blockhash evidence adds bitsFromBlank: how many bits the frame's
  * hash is from the nearest blank image's. A blockhash frame matches an entry only when each is
@@ -70,7 +70,10 @@ interface Hit {
   set: MatchableHashSet;
   /** The set's version when matched: a replica applies changes in place, also while a signal is described. */
   version: string;
+  /** Position of the frame in the subject's hashed frames. */
   frame: number;
+  /** Which frame of the file that is (what evidence names: an animation's frames are sampled). */
+  fileFrame: number;
   entryNo: number;
   distance: number;
   variant: string;
@@ -135,8 +138,9 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     const suppressions = new Map<MatchableHashSet, Suppression[]>();
 
     subject.frames.forEach((frame, frameIndex) => {
-      const knownGood = negative.map((set) => hitsOf(set, frame, frameIndex)[0]).filter((hit) => hit !== undefined);
-      for (const hits of positive.map((set) => hitsOf(set, frame, frameIndex))) {
+      const at = { frame: frameIndex, fileFrame: subject.decoded.frames[frameIndex]?.index ?? frameIndex };
+      const knownGood = negative.map((set) => hitsOf(set, frame, at)[0]).filter((hit) => hit !== undefined);
+      for (const hits of positive.map((set) => hitsOf(set, frame, at))) {
         if (hits.length === 0) continue;
         // The closest known-good hit strictly closer than the farthest hit: it hides every hit
         // farther than itself. The closest hit not hidden is the frame's match, unless quarantined.
@@ -258,11 +262,11 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         // How far the frame is from a blank image's hash: a match needs `distance` below it.
         ...(config.algorithm === 'blockhash' && { bitsFromBlank: blockhashBitsFromBlank(subject.frames[hit.frame]!.blockhash) }),
         variant: hit.variant,
-        frame: hit.frame,
+        frame: hit.fileFrame,
         matches: hit.matches,
         ...(!stands && { quarantined: true }),
         ...(listed.length > 0 && {
-          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.frame })),
+          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.fileFrame })),
         }),
         ...(passedBy.length > listed.length && { moreQuarantinedMatches: passedBy.length - listed.length }),
         ...(config.kind === 'negative' && { knownGood: true, suppresses: SUPPRESSION_RULE, suppressed: await describeSuppressions(suppressions) }),
@@ -301,7 +305,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
         set: hit.set.config.name,
         entryId: entry?.id ?? null,
         distance: hit.distance,
-        frame: hit.frame,
+        frame: hit.fileFrame,
         knownGoodEntryId: good?.id ?? null,
         knownGoodDistance: by.distance,
       };
@@ -315,7 +319,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
  * are each strictly closer to than to a blank image's hash (passesBlankRule), so `matches` counts
  * those only.
  */
-function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): Hit[] {
+function hitsOf(set: MatchableHashSet, frame: ImageHashes, at: Pick<Hit, 'frame' | 'fileFrame'>): Hit[] {
   let matches: VariantMatch[];
   if (set.config.algorithm === 'pdq') {
     if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
@@ -331,7 +335,7 @@ function hitsOf(set: MatchableHashSet, frame: ImageHashes, frameIndex: number): 
   return matches.map((match) => ({
     set,
     version,
-    frame: frameIndex,
+    ...at,
     entryNo: match.entryNo,
     distance: match.distance,
     variant: set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[match.variant] ?? 'original') : 'original',

@@ -35,7 +35,7 @@ class LiveSet implements MatchableHashSet {
 
 function image(): ImageSubject {
   const frame: ImageHashes = { pdq: hash(1), dihedral: Array.from({ length: 8 }, (_, i) => hash(1 + i)), blockhash: hash(99), pdqQuality: 100 };
-  return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+  return { decoded: { frameCount: 1, frames: [{ index: 0 }] } as ImageSubject['decoded'], frames: [frame] };
 }
 
 const context = (): MatchContext => ({ jobId: 'j1', contentId: 'c1', surface: 'upload' });

@@ -16,11 +16,14 @@ import { hammingDistance } from '../../matching/hash-bits.js';
 import { seededHash as hash } from '../../../test/harness/hashes.js';
 import { seededRandom } from '../../../test/harness/seeded-random.js';
 
+/** What the signal type reads of a still image's decode: its one frame is the file's frame 0. */
+const STILL = { frameCount: 1, frames: [{ index: 0 }] } as ImageSubject['decoded'];
+
 /** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
 function image(pdq: number, blockhash: number, pdqQuality = 100, flips = 0): ImageSubject {
   const dihedral = Array.from({ length: 8 }, (_, i) => hash(pdq + i, i === 0 ? flips : 0));
   const frame: ImageHashes = { pdq: dihedral[0]!, dihedral, blockhash: hash(blockhash), pdqQuality };
-  return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+  return { decoded: STILL, frames: [frame] };
 }
 
 /** A set of entries given by seed (or by hash, to place one at a known distance). */
@@ -40,7 +43,7 @@ function flipRange(hash: Uint8Array, from: number, count: number): Uint8Array {
 /** A one-frame image whose PDQ is exactly `pdq` (no other variant matches anything). */
 function imageOf(pdq: Uint8Array, blockhash = 5): ImageSubject {
   const frame: ImageHashes = { pdq, dihedral: [pdq, ...Array.from({ length: 7 }, (_, i) => hash(90_000 + i))], blockhash: hash(blockhash), pdqQuality: 100 };
-  return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+  return { decoded: STILL, frames: [frame] };
 }
 
 /** A set's calls to describe() and the guard's to recordMatchAmong(), with the candidate ids each got. */
@@ -82,6 +85,20 @@ describe('hash-set signal type', () => {
         evidence: { set: 'bad', setVersion: '2', entryId: 'e1', label: 'known bad', distance: 10, threshold: 31, variant: 'original', frame: 0, matches: 1 },
       },
     ]);
+  });
+
+  it("names the file's frame that matched, not its place among the frames sampled from an animation", async () => {
+    const bad = set({ name: 'bad' }, [['e1', 1000], ['g1', flipRange(hash(5000), 0, 4)]]);
+    // Frames 0, 6 and 39 of a 40-frame animation were sampled; the last one is the known-bad image.
+    const frames = [image(3000, 5).frames[0]!, image(4000, 5).frames[0]!, image(1000, 5).frames[0]!];
+    const decoded = { frameCount: 40, frames: [0, 6, 39].map((index) => ({ index })) } as ImageSubject['decoded'];
+    const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [bad] } }).match({ decoded, frames }, 0);
+    expect(signal!.evidence).toMatchObject({ entryId: 'e1', distance: 0, frame: 39 });
+    // So do the known-good rule's suppressions: frame 6 is both a known-bad and a known-good image.
+    const both = imageOf(hash(5000)).frames[0]!;
+    const logo = set({ name: 'good', kind: 'negative' }, [['logo', both.pdq]]);
+    const hidden = await new HashSetMatchSignalType({ source: { sets: () => [bad, logo] } }).match({ decoded, frames: [frames[0]!, both, frames[1]!] }, 0);
+    expect(hidden.find((s) => s.evidence.set === 'good')!.evidence).toMatchObject({ suppressed: [{ entryId: 'g1', frame: 6 }] });
   });
 
   it('matches PDQ through the dihedral variants and names the variant', async () => {
@@ -201,7 +218,7 @@ describe('hash-set signal type', () => {
       return sharp(pixels, { raw: { width: 800, height: 600, channels: 3 } }).jpeg().toBuffer();
     }
     const subjectOf = (...blockhashes: Uint8Array[]): ImageSubject => ({
-      decoded: {} as ImageSubject['decoded'],
+      decoded: STILL,
       frames: blockhashes.map((blockhash, i) => ({ ...image(1000 + 10 * i, 5).frames[0]!, blockhash })),
     });
 
@@ -600,7 +617,7 @@ describe('hash-set signal type', () => {
       const frame0 = imageOf(flipRange(J, 200, 4)).frames[0]!;
       const rotated = flipRange(R, 220, 6);
       const frame1: ImageHashes = { pdq: hash(5), dihedral: [hash(5), rotated, ...Array.from({ length: 6 }, (_, i) => hash(80_000 + i))], blockhash: hash(6), pdqQuality: 100 };
-      const twoFrames: ImageSubject = { decoded: {} as ImageSubject['decoded'], frames: [frame0, frame1] };
+      const twoFrames: ImageSubject = { decoded: STILL, frames: [frame0, frame1] };
       const expected = {
         suggests: 'block',
         score: 1 - 6 / 32,
@@ -611,7 +628,7 @@ describe('hash-set signal type', () => {
       const [swapped] = await type.match({ ...twoFrames, frames: [frame1, frame0] }, 0);
       expect(swapped).toMatchObject({ ...expected, evidence: { ...expected.evidence, frame: 0, quarantinedMatches: [{ entryId: 'junk-template', distance: 4, frame: 1 }] } });
       // On a tie the earlier frame comes first: R exactly on both frames.
-      const tie: ImageSubject = { decoded: {} as ImageSubject['decoded'], frames: [imageOf(R).frames[0]!, { ...frame1, dihedral: [hash(5), R, ...frame1.dihedral!.slice(2)] }] };
+      const tie: ImageSubject = { decoded: STILL, frames: [imageOf(R).frames[0]!, { ...frame1, dihedral: [hash(5), R, ...frame1.dihedral!.slice(2)] }] };
       expect((await type.match(tie, 0))[0]).toMatchObject({ evidence: { entryId: 'real-bad', distance: 0, frame: 0, variant: 'original' } });
     });
 
