@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { RequestListener } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { createScanClient } from '../../src/client/scan-client.js';
 import { loadConfig, type FleetConfigInput } from '../../src/config/config.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { FleetMetrics } from '../../src/ops/metrics.js';
 import { createScanPipeline, type PipelineServices } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { ScanWorker } from '../../src/worker/scan-worker.js';
+import { startServer } from '../integration/unfurl-servers.js';
 import { TEST_REDIS_URL, testRedis } from './redis.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,6 +35,33 @@ export async function startInProcessWorker(
       await connection.quit();
     },
   };
+}
+
+/**
+ * A scan client and an in-process worker on `prefix`, and a local HTTP server (`handler`) for
+ * their jobs' links: the worker may fetch from its 127.0.0.1 port, past the address guard.
+ */
+export async function startFleetWithServer(prefix: string, handler: RequestListener) {
+  const server = await startServer(handler);
+  const client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+  try {
+    const worker = await startInProcessWorker(prefix, {}, { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`] });
+    return {
+      server,
+      client,
+      worker,
+      async stop() {
+        await worker.stop();
+        await client.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    // A worker that did not start leaves nothing to stop() for the caller: close the rest here.
+    await client.close();
+    await server.close();
+    throw error;
+  }
 }
 
 /** The jobId of every entry in the results stream, in order, duplicates included. */

@@ -4,6 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { FleetMetrics } from '../../src/ops/metrics.js';
+import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { createRedis } from '../../src/runtime/redis.js';
+import { ScanWorker } from '../../src/worker/scan-worker.js';
 import { unusedPort } from '../integration/unfurl-servers.js';
 
 export interface LocalCluster {
@@ -50,6 +57,51 @@ export async function startLocalCluster(): Promise<LocalCluster> {
         client.disconnect();
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * For one describe block (call it inside the describe, behind `skipIf(!redisServerAvailable())`):
+ * a local cluster started before its tests and stopped after them. Its url is there once they run.
+ */
+export function suiteCluster(): { readonly url: string } {
+  let cluster: LocalCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startLocalCluster();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return {
+    get url() {
+      if (!cluster) throw new Error('the cluster starts in beforeAll: read its url inside tests and hooks');
+      return cluster.url;
+    },
+  };
+}
+
+/**
+ * A scan worker in this process on the cluster at `url`, configured from `env` as `abuse-scan
+ * worker` is, with the default (hash-tagged) prefix.
+ */
+export async function startClusterWorker(url: string, env: NodeJS.ProcessEnv = {}) {
+  const config = loadConfig(env, { redisUrl: url });
+  const logger = createLogger('silent');
+  const connection = createRedis(config.redisUrl);
+  const pipeline = await createScanPipeline(config, { logger, connection });
+  const worker = new ScanWorker({ config, pipeline, connection, logger, metrics: new FleetMetrics() });
+  await worker.run();
+  return {
+    worker,
+    config,
+    connection,
+    logger,
+    async stop() {
+      await worker.shutdown();
+      await pipeline.close();
+      // Not quit: after a test froze a node, a QUIT could wait on it; nothing is left to send.
+      connection.disconnect();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createScanClient } from '../../src/client/scan-client.js';
+import { createScanClient, type ScanClientOptions } from '../../src/client/scan-client.js';
 import { DEFAULT_JOB_LIMITS } from '../../src/jobs/limits.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { VerdictStore } from '../../src/verdicts/verdict-store.js';
@@ -18,13 +19,32 @@ describe('failed jobs without a verdict', () => {
     await redis.quit();
   });
 
-  it('get their verdict once Redis takes verdict writes again', async () => {
-    const prefix = uniquePrefix('refused-writes');
+  /** A prefix of its own (removed after all), and a client whose jobs get one attempt: a failure is for good. */
+  function oneAttemptClient(label: string, options: Partial<ScanClientOptions> = {}) {
+    const prefix = uniquePrefix(label);
     prefixes.push(prefix);
+    return { prefix, client: createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1, ...options }) };
+  }
+
+  /**
+   * A worker that fails every job it takes, closed once `failed` holds: jobs failed for good by a
+   * worker that died before storing any verdict. Returns the links queue, on `connection`.
+   */
+  async function failJobsUntil(connection: Redis, prefix: string, failed: (links: Queue) => Promise<boolean>): Promise<Queue> {
+    const failing = new Worker('links', async () => {
+      throw new Error('worker lost its footing');
+    }, { connection, prefix });
+    const links = new Queue('links', { connection, prefix });
+    expect(await waitUntil(() => failed(links), 10_000)).toBe(true);
+    await failing.close();
+    return links;
+  }
+
+  it('get their verdict once Redis takes verdict writes again', async () => {
+    const { prefix, client } = oneAttemptClient('refused-writes');
     const stream = verdictKeys(prefix).stream;
     // The results stream key holds a string: every verdict append is refused with WRONGTYPE.
     await redis.set(stream, 'not a stream');
-    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1 });
     const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
     const { jobId } = await client.enqueue({ contentId: 'refused', surface: 'send', items: ['https://refused.example/'] });
     const links = new Queue('links', { connection: redis, prefix });
@@ -45,17 +65,10 @@ describe('failed jobs without a verdict', () => {
   }, 30_000);
 
   it('are swept up to the first verdict that cannot be stored, then from there on the next sweep', async () => {
-    const prefix = uniquePrefix('sweep-stops');
-    prefixes.push(prefix);
-    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1 });
+    const { prefix, client } = oneAttemptClient('sweep-stops');
     await client.enqueueBulk(['a', 'b', 'c'].map((contentId) => ({ job: { contentId, surface: 'upload', items: [`https://${contentId}.example/`] } })));
     const connection = testRedis();
-    const failing = new Worker('links', async () => {
-      throw new Error('worker lost its footing');
-    }, { connection, prefix });
-    const links = new Queue('links', { connection, prefix });
-    expect(await waitUntil(async () => (await links.getFailedCount()) === 3, 10_000)).toBe(true);
-    await failing.close();
+    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getFailedCount()) === 3);
 
     const store = new VerdictStore(connection, { prefix, retentionSeconds: 600, streamMaxLength: 1000 });
     const sweeper = new FailedJobSweeper(links, connection, store, { windowMs: 600_000 });
@@ -73,19 +86,12 @@ describe('failed jobs without a verdict', () => {
   }, 30_000);
 
   it('get their verdict from a worker started after they failed', async () => {
-    const prefix = uniquePrefix('failed-before-start');
-    prefixes.push(prefix);
-    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1 });
+    const { prefix, client } = oneAttemptClient('failed-before-start');
     const { jobId } = await client.enqueue({ contentId: 'orphaned', surface: 'upload', items: ['https://orphaned.example/'] });
 
     // A worker fails the job for good and dies before storing any verdict.
     const connection = testRedis();
-    const failing = new Worker('links', async () => {
-      throw new Error('worker lost its footing');
-    }, { connection, prefix });
-    const links = new Queue('links', { connection, prefix });
-    expect(await waitUntil(async () => (await links.getJobState(jobId)) === 'failed', 10_000)).toBe(true);
-    await failing.close();
+    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getJobState(jobId)) === 'failed');
     await new Promise((resolve) => setTimeout(resolve, 1500));
 
     const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
@@ -100,10 +106,8 @@ describe('failed jobs without a verdict', () => {
   }, 30_000);
 
   it('echo a job valid under the worker\'s raised limits exactly in the swept verdict', async () => {
-    const prefix = uniquePrefix('failed-long-ids');
-    prefixes.push(prefix);
     const limits = { maxIdLength: 1024, maxMetadataKeys: 200, maxMetadataKeyLength: 400 };
-    const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 1, limits: { ...DEFAULT_JOB_LIMITS, ...limits } });
+    const { prefix, client } = oneAttemptClient('failed-long-ids', { limits: { ...DEFAULT_JOB_LIMITS, ...limits } });
     const contentId = `tenant-acme/conversation-${'x'.repeat(300)}`;
     const metadata: Record<string, string> = { [`route.${'y'.repeat(300)}`]: 'enforcement-queue-7' };
     for (let i = 0; i < 150; i++) metadata[`k${i}`] = 'v';
@@ -111,12 +115,7 @@ describe('failed jobs without a verdict', () => {
 
     // A worker fails the job for good and dies before storing any verdict.
     const connection = testRedis();
-    const failing = new Worker('links', async () => {
-      throw new Error('worker lost its footing');
-    }, { connection, prefix });
-    const links = new Queue('links', { connection, prefix });
-    expect(await waitUntil(async () => (await links.getJobState(jobId)) === 'failed', 10_000)).toBe(true);
-    await failing.close();
+    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getJobState(jobId)) === 'failed');
 
     const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300, ...limits });
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 10_000 });

@@ -1,40 +1,37 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import type { ScanClient } from '../../src/client/scan-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { canonicalEntry } from '../../src/lists/list-entry.js';
 import type { Verdict } from '../../src/jobs/verdict-schema.js';
 import { ListStore } from '../../src/lists/list-store.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { startInProcessWorker } from '../harness/fleet.js';
+import { startFleetWithServer } from '../harness/fleet.js';
 import { deletePrefix, suiteRedis, TEST_REDIS_URL, testRedis, uniquePrefix } from '../harness/redis.js';
-import { redirect, startServer, type TestServer } from './unfurl-servers.js';
+import { redirect, type TestServer } from './unfurl-servers.js';
 
 describe('link-blocklist signal type in the fleet', () => {
   const prefix = uniquePrefix('blocklist');
   let redis: Redis;
   let store: ListStore;
+  let fleet: Awaited<ReturnType<typeof startFleetWithServer>>;
   let client: ScanClient;
-  let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer((req, res) => {
+    redis = testRedis();
+    store = new ListStore(redis, { prefix });
+    fleet = await startFleetWithServer(prefix, (req, res) => {
       if (req.url === '/start') return redirect(res, 302, '/middle');
       if (req.url === '/middle') return redirect(res, 302, '/final');
       res.writeHead(200, { 'content-type': 'text/plain' }).end('landed');
     });
-    redis = testRedis();
-    store = new ListStore(redis, { prefix });
-    client = createScanClient({ connection: TEST_REDIS_URL, prefix });
-    worker = await startInProcessWorker(prefix, {}, { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`] });
+    ({ client, server } = fleet);
   });
 
   afterAll(async () => {
-    await worker?.stop();
-    await client?.close();
-    await server?.close();
+    await fleet?.stop();
     await deletePrefix(redis, prefix);
     await redis.quit();
   });

@@ -4,14 +4,14 @@
  * a verdict names (`versions.lists`, evidence `listVersion`) is of one list's contents only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import type { ScanClient } from '../../src/client/scan-client.js';
 import type { ConsumedVerdict } from '../../src/jobs/verdict-schema.js';
 import { canonicalEntry, type ListEntry } from '../../src/lists/list-entry.js';
 import { listTombstonesKey } from '../../src/lists/list-keys.js';
 import { ListStore } from '../../src/lists/list-store.js';
-import { startInProcessWorker } from '../harness/fleet.js';
-import { suiteRedis, TEST_REDIS_URL } from '../harness/redis.js';
-import { startServer, type TestServer } from './unfurl-servers.js';
+import { startFleetWithServer } from '../harness/fleet.js';
+import { suiteRedis } from '../harness/redis.js';
+import type { TestServer } from './unfurl-servers.js';
 
 const entries = (...texts: string[]): ListEntry[] => texts.map((text) => canonicalEntry(text));
 
@@ -47,20 +47,17 @@ describe('list versions across a deletion (Redis)', () => {
   });
 
   describe("a worker's verdict", () => {
-    let server: TestServer;
+    let fleet: Awaited<ReturnType<typeof startFleetWithServer>>;
     let client: ScanClient;
-    let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+    let server: TestServer;
 
     beforeAll(async () => {
-      server = await startServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).end('spam'));
-      client = createScanClient({ connection: TEST_REDIS_URL, prefix });
-      worker = await startInProcessWorker(prefix, {}, { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`] });
+      fleet = await startFleetWithServer(prefix, (_req, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).end('spam'));
+      ({ client, server } = fleet);
     });
 
     afterAll(async () => {
-      await worker?.stop();
-      await client?.close();
-      await server?.close();
+      await fleet?.stop();
     });
 
     it('after the list is deleted and made again names the new version, not the deleted one\'s', async () => {

@@ -5,19 +5,14 @@
  * marks it failed.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
-import { loadConfig } from '../../src/config/config.js';
-import { FleetMetrics } from '../../src/ops/metrics.js';
 import { RedisLiveness } from '../../src/ops/redis-liveness.js';
-import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
-import { createLogger } from '../../src/runtime/logger.js';
-import { createRedis, type RedisClient } from '../../src/runtime/redis.js';
+import type { RedisClient } from '../../src/runtime/redis.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
-import { ScanWorker } from '../../src/worker/scan-worker.js';
 import { waitUntil } from '../harness/fleet.js';
 import { mixedJob } from '../harness/jobs.js';
-import { redisServerAvailable, startLocalCluster, type LocalCluster } from '../harness/redis-cluster.js';
+import { redisServerAvailable, startClusterWorker, suiteCluster } from '../harness/redis-cluster.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,24 +41,11 @@ async function sample(liveness: RedisLiveness, ms: number): Promise<boolean[]> {
 }
 
 describe.skipIf(!redisServerAvailable())('/healthz of a worker on a Redis Cluster with a frozen node', () => {
-  let cluster: LocalCluster;
-
-  beforeAll(async () => {
-    cluster = await startLocalCluster();
-  }, 30_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const cluster = suiteCluster();
 
   /** A running worker watched as `abuse-scan worker` watches it, with a short timeout; and its cluster's primaries. */
   async function watchedWorker() {
-    const config = loadConfig({ ABUSE_SCAN_UNFURL: 'off', ABUSE_SCAN_MODELS: 'off' }, { redisUrl: cluster.url });
-    const logger = createLogger('silent');
-    const connection = createRedis(config.redisUrl);
-    const pipeline = await createScanPipeline(config, { logger, connection });
-    const worker = new ScanWorker({ config, pipeline, connection, logger, metrics: new FleetMetrics() });
-    await worker.run();
+    const { worker, config, connection, logger, stop } = await startClusterWorker(cluster.url, { ABUSE_SCAN_UNFURL: 'off', ABUSE_SCAN_MODELS: 'off' });
     const liveness = new RedisLiveness({ targets: () => worker.livenessTargets(), unhealthyAfterMs: 2000, intervalMs: 500, logger });
     const [owner, ...others] = await primaryPids(connection, verdictKeys(config.prefix).stream);
     liveness.start();
@@ -73,9 +55,7 @@ describe.skipIf(!redisServerAvailable())('/healthz of a worker on a Redis Cluste
       other: others[0]!,
       async close() {
         await liveness.stop();
-        await worker.shutdown();
-        await pipeline.close();
-        connection.disconnect();
+        await stop();
       },
     };
   }

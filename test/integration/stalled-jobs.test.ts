@@ -1,4 +1,5 @@
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { DEFAULT_JOB_LIMITS } from '../../src/jobs/limits.js';
@@ -12,12 +13,8 @@ describe('a job whose workers keep dying under it', () => {
     await removeTestKeys(prefix);
   });
 
-  it('is failed by the stalled checker and still gets exactly one job_stalled verdict', async () => {
-    const client = createScanClient({ connection: TEST_REDIS_URL, prefix });
-    const { jobId } = await client.enqueue({ contentId: 'doomed', surface: 'upload', items: ['https://x.example/'] });
-
-    // A worker takes the job and dies without a trace (force-closed: no completion, lock left to expire).
-    const connection = testRedis();
+  /** A worker takes the next job and dies without a trace (force-closed: no completion, lock left to expire). */
+  async function takeJobAndDie(connection: Redis): Promise<void> {
     let taken!: () => void;
     const tookJob = new Promise<void>((resolve) => (taken = resolve));
     const dying = new Worker('links', async () => {
@@ -26,6 +23,14 @@ describe('a job whose workers keep dying under it', () => {
     }, { connection, prefix, lockDuration: 1000, skipStalledCheck: true, skipLockRenewal: true });
     await tookJob;
     await dying.close(true);
+  }
+
+  it('is failed by the stalled checker and still gets exactly one job_stalled verdict', async () => {
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    const { jobId } = await client.enqueue({ contentId: 'doomed', surface: 'upload', items: ['https://x.example/'] });
+
+    const connection = testRedis();
+    await takeJobAndDie(connection);
 
     // Allow no recovery: the first stall fails the job.
     const fleet = await startInProcessWorker(prefix, { maxStalledCount: 0, stalledIntervalMs: 500, lockDurationMs: 1000 });
@@ -48,14 +53,7 @@ describe('a job whose workers keep dying under it', () => {
     const { jobId } = await client.enqueue({ contentId, surface: 'upload', items: ['https://long.example/'], metadata });
 
     const connection = testRedis();
-    let taken!: () => void;
-    const tookJob = new Promise<void>((resolve) => (taken = resolve));
-    const dying = new Worker('links', async () => {
-      taken();
-      await new Promise(() => undefined);
-    }, { connection, prefix, lockDuration: 1000, skipStalledCheck: true, skipLockRenewal: true });
-    await tookJob;
-    await dying.close(true);
+    await takeJobAndDie(connection);
 
     const fleet = await startInProcessWorker(prefix, { maxStalledCount: 0, stalledIntervalMs: 500, lockDurationMs: 1000, ...limits });
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../../src/links/unfurl.js';
 
 /** Local HTTP servers for the unfurl integration tests: 127.0.0.1, port 0, connections counted. */
@@ -49,6 +50,33 @@ export function unfurlOptionsFor(server: TestServer, lookup?: LookupFunction): U
   return { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`], hopTimeoutMs: 2_000, totalTimeoutMs: 5_000, ...(lookup && { lookup }) };
 }
 
+/**
+ * For one test file (or describe block): `handler`'s server, started before its tests and closed
+ * after them, with unfurl options for it (unfurlOptionsFor). Both are there only once the tests run.
+ */
+export function serveDuringTests(handler: http.RequestListener): { readonly server: TestServer; readonly options: UnfurlOptions } {
+  let started: { server: TestServer; options: UnfurlOptions } | undefined;
+  beforeAll(async () => {
+    const server = await startServer(handler);
+    started = { server, options: unfurlOptionsFor(server) };
+  });
+  afterAll(async () => {
+    await started?.server.close();
+  });
+  const current = () => {
+    if (!started) throw new Error('the test server starts in beforeAll: read it inside tests and hooks');
+    return started;
+  };
+  return {
+    get server() {
+      return current().server;
+    },
+    get options() {
+      return current().options;
+    },
+  };
+}
+
 /** Unfurls `path` on `server` and reports the request targets (path and query) it made there. */
 export async function visitServer(server: TestServer, path: string, options: UnfurlOptions): Promise<{ result: UnfurlResult; requested: string[] }> {
   const before = server.requests.length;
@@ -76,6 +104,12 @@ export function watchConnectAttempts(): { attempts: string[]; stop: () => void }
 export function redirect(res: http.ServerResponse, status: number, location: string): void {
   res.writeHead(status, { location, 'content-length': '0' });
   res.end();
+}
+
+/** The answer to a path a test server does not serve. */
+export function notFound(res: http.ServerResponse): void {
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('not found');
 }
 
 export function html(res: http.ServerResponse, body: string, status = 200): void {
