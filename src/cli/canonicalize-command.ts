@@ -20,9 +20,14 @@ interface CanonicalizeFlags {
   json?: boolean;
 }
 
+/** A link's canonical form as the scanner reads it: raw control characters escaped, as browsers do. */
+function canonicalLink(input: string) {
+  return canonicalize(input, { controlCharacters: 'escape' });
+}
+
 export function describeUrl(input: string): Record<string, unknown> {
   try {
-    const url = canonicalize(input);
+    const url = canonicalLink(input);
     return {
       input,
       canonical: url.canonical,
@@ -48,7 +53,7 @@ async function runCanonicalize(urls: string[], flags: CanonicalizeFlags): Promis
       continue;
     }
     try {
-      await out.line(terminalSafe(canonicalize(input).canonical));
+      await out.line(terminalSafe(canonicalLink(input).canonical));
     } catch (thrown) {
       const error = toScanError(thrown);
       process.exitCode = 1;

@@ -17,9 +17,11 @@ import { byteStringToBuffer, escapeUnsafeBytes, toByteString, unescapeRepeatedly
  *   any fetch. Other schemes with an authority (`ftp://`, `ws://`) are canonicalised like http.
  * - IPv6 follows the newer Safe Browsing reference: compressed form in brackets, and IPv4-mapped
  *   (`[::ffff:1.2.3.4]`) or NAT64 (`[64:ff9b::1.2.3.4]`) addresses become the IPv4 address.
- * - Raw control characters other than tab/CR/LF are refused (invalid_url) by default: no browser
- *   produces them and they usually mean a corrupted or hostile input. `controlCharacters: 'escape'`
- *   gives the documentation's behaviour (`http://\x01\x80.com/` -> `http://%01%80.com/`).
+ * - Raw control characters other than tab/CR/LF are refused (invalid_url) by default, as list
+ *   entries are: no browser produces them and they usually mean a corrupted input. A link to scan
+ *   uses `controlCharacters: 'escape'`, the documentation's behaviour (`http://\x01\x80.com/` ->
+ *   `http://%01%80.com/`), as browsers percent-encode them too: one byte must not take a link
+ *   out of list matching.
  * - For http/https, a raw `\` before the query is read as `/`, as browsers do, so that
  *   `http://evil.com\@good.com/` names the host a browser would visit. A `\` decoded from `%5C`
  *   stays in the path (Safe Browsing escapes no backslash), so canonicalising such a canonical
@@ -247,7 +249,9 @@ export function canonicalize(input: string | Uint8Array, options?: CanonicalizeO
  * http, and `localhost:8080/x` is a host and port, not a scheme.
  */
 export function parseLikeBrowser(text: string, scheme: string): URL | null {
-  const cleaned = text.replace(/[\t\r\n]/g, '').trim();
+  // What the URL parser strips: tab and newlines anywhere, C0 controls and spaces at either end
+  // (not trim()'s Unicode spaces, which it keeps; and a leading \x01 must not hide the scheme).
+  const cleaned = text.replace(/[\t\r\n]/g, '').replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
   try {
     const url = new URL(cleaned.toLowerCase().startsWith(`${scheme}:`) ? cleaned : `http://${cleaned}`);
     url.hash = '';

@@ -78,7 +78,8 @@ export function maxHrefLength(maxUrlLength: number): number {
 function prepareTarget(text: string, run: Run, isInput: boolean): Target {
   const maxUrlLength = run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
   const hrefLimit = maxHrefLength(maxUrlLength);
-  const canonical = canonicalize(text, { maxLength: isInput ? maxUrlLength : hrefLimit });
+  // Control characters escaped, as the browser's href has them (see canonicalize).
+  const canonical = canonicalize(text, { maxLength: isInput ? maxUrlLength : hrefLimit, controlCharacters: 'escape' });
   run.result.final = { url: text, canonical: canonical.canonical, fetched: false };
   if (canonical.scheme !== 'http' && canonical.scheme !== 'https') {
     throw new ScanError('unsupported_scheme', `${canonical.scheme}: URLs are not fetched`, { scheme: canonical.scheme });

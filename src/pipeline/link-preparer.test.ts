@@ -28,6 +28,17 @@ describe('LinkPreparer without unfurling', () => {
     },
   );
 
+  it.each([
+    ['a raw control character in the path', 'http://evil.example/\x01x', 'http://evil.example/%01x'],
+    ['a control character before the scheme', '\x01http://evil.example/login', 'http://evil.example/login'],
+    ['both, before a %2F@ link', '\x01http://good.example%2F@evil.example/a\x02b', 'http://evil.example/a%02b'],
+  ])('%s: the link is matched as a browser visits it, not refused', async (_name, link, visited) => {
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+    expect(prepared.errors).toBeUndefined();
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toContain(visited);
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'domain_match', entry: 'evil.example' })]);
+  });
+
   it('adds no second target when both readings agree', async () => {
     const prepared = await new LinkPreparer({ unfurl: false }).prepare('HTTP://User@Example.com:80/a/./b#x');
     expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['http://example.com/a/b']);

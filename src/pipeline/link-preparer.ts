@@ -77,7 +77,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
   constructor(private readonly options: LinkPreparerOptions = {}) {
     const { maxUrlLength, unfurlOptions } = options;
     this.unfurlOptions = maxUrlLength !== undefined && unfurlOptions?.maxUrlLength === undefined ? { ...unfurlOptions, maxUrlLength } : unfurlOptions;
-    this.limits = maxUrlLength !== undefined ? { maxLength: maxUrlLength } : {};
+    // Control characters escaped, as a browser's href has them: `http://evil.example/\x01x` is evil.example.
+    this.limits = { controlCharacters: 'escape', ...(maxUrlLength !== undefined && { maxLength: maxUrlLength }) };
   }
 
   async prepare(item: ScanItem, _index?: number, signal?: AbortSignal): Promise<PreparedItem<LinkSubject>> {

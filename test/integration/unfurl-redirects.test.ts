@@ -85,6 +85,14 @@ describe('unfurl: HTTP redirects', () => {
     }
   });
 
+  it('follows a link with control characters as a browser does: stripped before the scheme, percent-encoded in the path', async () => {
+    const result = await unfurl(`\x01${served.server.origin}/chain/2\x02`, served.options);
+    expect(result.error).toBeUndefined();
+    expect(result.chain.map((h) => new URL(h.url).pathname)).toEqual(['/chain/2', '/chain/1', '/chain/0']);
+    const escaped = await unfurl(`${served.server.origin}/landing\x01x`, served.options);
+    expect(escaped.chain.map((h) => h.url)).toEqual([`${served.server.origin}/landing%01x`]);
+  });
+
   it('accepts exactly 10 redirects (the default limit)', async () => {
     const result = await unfurl(`${served.server.origin}/chain/10`, served.options);
     expect(result.error).toBeUndefined();
