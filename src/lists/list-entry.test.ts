@@ -47,6 +47,13 @@ describe('URL entries: the host must name one, as for expressions and domains', 
     expect(() => canonicalEntry('*.evil.example/')).toThrow(`"*.evil.example/" does not name a host (letters, digits, '-', '_' and dots, or an IP address)`);
   });
 
+  it("refuses a threat feed's defanged URL (no link has its scheme), but still removes one stored before", () => {
+    for (const text of ['hxxp://evil.example/login', 'hXXps://evil.example/', 'fxp://evil.example/']) {
+      expect(() => canonicalEntry(text)).toThrow(/is a defanged scheme no link has: write http:\/\/ or https:\/\//);
+    }
+    expect(canonicalEntry('hxxp://evil.example/login', 'url', { toRemove: true }).value).toBe('hxxp://evil.example/login');
+  });
+
   it('accepts host names, IDNs (as punycode), IP addresses and dotless hosts', () => {
     expect(canonicalEntry('https://Evil.Example:8443/a').value).toBe('https://evil.example/a');
     expect(canonicalEntry('http://bücher.example/').value).toBe('http://xn--bcher-kva.example/');

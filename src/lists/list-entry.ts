@@ -95,12 +95,18 @@ export function canonicalEntry(text: string, kind: EntryKind = guessEntryKind(te
   }
 }
 
+/** Schemes of defanged links in threat feeds: `hxxp`, `hXXps`, `fxp` (`h**p://` is no URL: it reads as a host, refused as such). */
+const DEFANGED_SCHEME = /^(hxxps?|fxp)(?=:)/i;
+
 /**
  * A URL entry's canonical form; its host must name one, as an expression's and a domain's must
  * (`http://*.evil.example/` is no wildcard: no link's host is `*.evil.example`, so the entry could
  * never match). Removing skips the check, so that an entry stored before it can still be removed.
  */
 function canonicalUrlEntry(text: string, options: CanonicalEntryOptions): string {
+  // Threat feeds defang links (`hxxp://`, `hXXps://`); no link has that scheme, so such an entry never matches.
+  const defanged = DEFANGED_SCHEME.exec(text);
+  if (defanged && !options.toRemove) throw new EntryError(`${defanged[1]}:// is a defanged scheme no link has: write http:// or https://`);
   const url = canonicalize(ANY_SCHEME.test(text) ? text : `http://${text}`);
   if (!url.hostIsIp && !options.toRemove) requireHostName(url.host, text);
   return url.canonical;
