@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { processHostLimiter } from '../links/guard/host-limiter.js';
+import { processAddressLimiter, processHostLimiter } from '../links/guard/host-limiter.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import { mapConcurrent } from '../pipeline/map-concurrent.js';
 import { loadCliConfig } from './cli-config.js';
@@ -35,6 +35,7 @@ async function runUnfurl(urls: string[], flags: UnfurlFlags): Promise<void> {
     hopTimeoutMs: config.unfurlHopTimeoutMs,
     totalTimeoutMs: config.unfurlTotalTimeoutMs,
     hostLimiter: processHostLimiter(config.fetchesPerHost),
+    addressLimiter: processAddressLimiter(config.connectionsPerAddress),
   };
   const concurrency = Math.max(1, Number(flags.concurrency) || 8);
   const out = new LineWriter();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_DECODE_OPTIONS } from '../images/decode-options.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
-import { DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
+import { DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
 import { DEFAULT_REDIS_HEALTH_TIMEOUT_MS } from '../ops/redis-liveness.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../pipeline/image-source.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
@@ -162,6 +162,18 @@ export const configSchema = z.object({
     .default(0)
     .transform((value) => (value === 0 ? DEFAULT_FETCHES_PER_HOST : value)),
   /**
+   * ABUSE_SCAN_CONNECTIONS_PER_ADDRESS: connections open at once to one address (an IPv4
+   * address, an IPv6 /64) per worker process, link unfurls and image URLs together, whatever
+   * names resolved to it, so that many domains pointed at one server cannot multiply the per-host
+   * budget against it; more wait (within their deadline) before sending a packet. 0 or unset: 32.
+   */
+  connectionsPerAddress: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .transform((value) => (value === 0 ? DEFAULT_CONNECTIONS_PER_ADDRESS : value)),
+  /**
    * ABUSE_SCAN_LISTS_DIR: for the embedded scan without Redis, a directory of `<name>.txt` /
    * `<name>.csv` lists (blocklists; `allow-*` files are allowlists). Unset: no file lists.
    */
@@ -249,6 +261,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
   ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',
   ABUSE_SCAN_FETCHES_PER_HOST: 'fetchesPerHost',
+  ABUSE_SCAN_CONNECTIONS_PER_ADDRESS: 'connectionsPerAddress',
   ABUSE_SCAN_LISTS_DIR: 'listsDir',
   ABUSE_SCAN_MODELS: 'models',
   ABUSE_SCAN_MODELS_MANIFEST: 'modelsManifest',

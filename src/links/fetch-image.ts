@@ -4,7 +4,7 @@ import { deadlineSignal } from '../runtime/deadline-signal.js';
 import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent } from './guard/connector.js';
-import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
+import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
@@ -22,6 +22,8 @@ export interface FetchImageOptions {
   lookup?: LookupFunction;
   /** Per-host cap on requests in flight, shared with the unfurler (see UnfurlOptions). Default: the process's. */
   hostLimiter?: HostLimiter;
+  /** Per-address cap on connections open, shared with the unfurler (see UnfurlOptions). Default: the process's. */
+  addressLimiter?: HostLimiter;
 }
 
 export interface FetchedImage {
@@ -48,6 +50,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
     policy,
     connectTimeoutMs: () => Math.max(1, Math.ceil(deadline - performance.now())),
     signal: abort,
+    addressLimiter: options.addressLimiter ?? processAddressLimiter(),
     ...(options.lookup && { lookup: options.lookup }),
   });
   const tracker = new RedirectTracker(options.maxRedirects ?? 5);

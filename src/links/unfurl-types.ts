@@ -47,6 +47,12 @@ export interface UnfurlOptions {
    */
   hostLimiter?: HostLimiter;
   /**
+   * Caps connections open at once per address (see GuardedConnectorOptions.addressLimiter), across
+   * every unfurl and image fetch sharing it. Default: the process's limiter at
+   * DEFAULT_CONNECTIONS_PER_ADDRESS (32).
+   */
+  addressLimiter?: HostLimiter;
+  /**
    * DANGER: literal IP addresses (`'127.0.0.1'`, or port-scoped `'127.0.0.1:8080'`, `'[::1]:8080'`)
    * that may be reached although they are not public. For tests against local servers only. It
    * is never read from configuration; each use emits a process warning once and sets

@@ -7,7 +7,7 @@ import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent, originKey } from './guard/connector.js';
-import { acquireFetchSlot, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
+import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { headerText } from './guard/header-text.js';
 import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, sniffHtmlEncoding } from './guard/html-encoding.js';
 import { metaRefreshes, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
@@ -372,6 +372,7 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     hopTimeoutMs,
     signal: chainOver.signal,
     onConnected: (key: string, address: string) => peers.set(key, address),
+    addressLimiter: options.addressLimiter ?? processAddressLimiter(),
     ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.dnsServers ? { dnsServers: options.dnsServers } : {}),
   });

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { FleetConfig } from '../config/config.js';
 import { fetchImage } from '../links/fetch-image.js';
-import { processHostLimiter } from '../links/guard/host-limiter.js';
+import { processAddressLimiter, processHostLimiter } from '../links/guard/host-limiter.js';
 import type { UnfurlOptions } from '../links/unfurl.js';
 import { UnfurlCache } from '../links/unfurl-cache.js';
 import { loadListDirectory } from '../lists/list-directory.js';
@@ -35,6 +35,8 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   // One budget per host for the whole process, links and image URLs alike: jobs cannot add up
   // to more requests at one site than the limit.
   const hostLimiter = processHostLimiter(config.fetchesPerHost);
+  // And one budget of connections per address, whatever names led there.
+  const addressLimiter = processAddressLimiter(config.connectionsPerAddress);
   const unfurlOptions: UnfurlOptions = {
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,
@@ -42,6 +44,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     // The job's URL limit (characters): every link a job accepts is canonicalised and unfurled.
     maxUrlLength: config.maxUrlLength,
     hostLimiter,
+    addressLimiter,
     ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }),
   };
   if (services.allowPrivateAddressesFor?.length) {
@@ -90,7 +93,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
           imageRoot: config.imageRoot,
           maxFileBytes: config.maxImageBytes,
           fetchImage: async (url, maxBytes, signal) => {
-            const fetched = await fetchImage(url, { maxBytes, hostLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
+            const fetched = await fetchImage(url, { maxBytes, hostLimiter, addressLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
             return fetched.bytes;
           },
         },

@@ -3,6 +3,7 @@ import { Agent, buildConnector } from 'undici';
 import { ScanError } from '../../errors.js';
 import { parseIpLiteral } from '../ip-literal.js';
 import type { AddressPolicy } from './address-policy.js';
+import { hostKey, type HostLimiter, type HostSlot } from './host-limiter.js';
 import { createResolverLookup } from './resolver-lookup.js';
 
 /**
@@ -33,6 +34,15 @@ export interface GuardedConnectorOptions {
   onConnected?: (originKey: string, address: string) => void;
   /** Check 2 above. Default true; false exists only to test check 3 on its own. */
   checkResolvedAddresses?: boolean;
+  /**
+   * Caps connections open at once to one address (an IPv4 address, an IPv6 /64: hostKey), whatever
+   * names led there: a thousand domains pointed at one victim must not buy a thousand times the
+   * per-host budget. A connection takes its slots before any packet is sent (after the guard
+   * filtered the name's addresses: one slot per address unit it may try) and frees them when it
+   * closes; waiting spends the connect timeout. A literal-address URL is not looked up, so takes
+   * no slot here: the per-host limit already counts it by its address. Unset: no cap.
+   */
+  addressLimiter?: HostLimiter;
 }
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
@@ -58,21 +68,55 @@ function blocked(host: string, address: string, range: string): ScanError {
 }
 
 type LookupResult = { address: string; family: number };
+type LookupCallback = Parameters<LookupFunction>[2];
+
+/** A lookup's answers as a list, whether it gave one address or all of them. */
+function answersOf(address: string | LookupResult[], family: number | undefined): LookupResult[] {
+  return Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
+}
+
+/** Answers `callback` in the shape it asked for: the list (`all`), or its first address. */
+function answer(callback: LookupCallback, all: boolean, answers: readonly LookupResult[]): void {
+  if (all) return (callback as (error: null, addresses: readonly LookupResult[]) => void)(null, answers);
+  callback(null, answers[0]!.address, answers[0]!.family);
+}
 
 /** Wraps a lookup so that only addresses the policy allows reach the socket. */
 export function guardLookup(base: LookupFunction, policy: AddressPolicy, port: number): LookupFunction {
   return (hostname, options, callback) => {
     base(hostname, options, (error, address, family) => {
       if (error) return callback(error, address, family);
-      const answers: LookupResult[] = Array.isArray(address) ? address : [{ address: address as string, family: family ?? 0 }];
+      const answers = answersOf(address, family);
       const allowed = answers.filter((a) => policy.check(a.address, port).allowed);
       if (allowed.length === 0) {
         const first = answers[0];
         const range = first ? policy.check(first.address, port).verdict.range : 'invalid';
         return callback(blocked(hostname, answers.map((a) => a.address).join(','), range), '', 0);
       }
-      if (Array.isArray(address)) return (callback as (e: null, a: LookupResult[]) => void)(null, allowed);
-      return callback(null, allowed[0]!.address, allowed[0]!.family);
+      answer(callback, Array.isArray(address), allowed);
+    });
+  };
+}
+
+/**
+ * Takes `limiter` slots for the address units of `answers` (in a fixed order, so two connections
+ * never wait on each other's slots) into `held`. Rejects with `signal.reason` when the attempt ends first.
+ */
+async function holdAddressSlots(limiter: HostLimiter, answers: readonly LookupResult[], held: HostSlot[], signal: AbortSignal): Promise<void> {
+  const units = [...new Set(answers.map((answer) => hostKey(answer.address)))].sort();
+  for (const unit of units) held.push(await limiter.acquire(unit, signal));
+}
+
+/** A lookup that hands on its answers only once `holdAddressSlots` holds their slots. */
+function limitedLookup(base: LookupFunction, limiter: HostLimiter, held: HostSlot[], signal: AbortSignal): LookupFunction {
+  return (hostname, options, callback) => {
+    base(hostname, options, (error, address, family) => {
+      if (error) return callback(error, address, family);
+      const answers = answersOf(address, family);
+      holdAddressSlots(limiter, answers, held, signal).then(
+        () => answer(callback, Array.isArray(address), answers),
+        (reason: unknown) => callback(reason instanceof Error ? reason : new Error(String(reason)), '', 0),
+      );
     });
   };
 }
@@ -101,11 +145,14 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
       if (!decision.allowed) return callback(blocked(hostname, literal.address, decision.verdict.range), null);
     }
     const timeout = typeof options.connectTimeoutMs === 'function' ? options.connectTimeoutMs() : options.connectTimeoutMs;
+    const { addressLimiter } = options;
+    // This connection's address slots, freed when its socket closes; the wait for them ends with it.
+    const held: HostSlot[] = [];
+    const attemptOver = new AbortController();
+    let lookup = options.checkResolvedAddresses === false ? baseLookup : guardLookup(baseLookup, policy, port);
+    if (addressLimiter) lookup = limitedLookup(lookup, addressLimiter, held, attemptOver.signal);
     // Built per connection so that the lookup knows the port (overrides may be port-scoped).
-    const connector = buildConnector({
-      ...(timeout === undefined ? {} : { timeout }),
-      ...(options.checkResolvedAddresses === false ? { lookup: baseLookup } : { lookup: guardLookup(baseLookup, policy, port) }),
-    });
+    const connector = buildConnector({ ...(timeout === undefined ? {} : { timeout }), lookup });
     // undici's connector returns the socket it opens (its type says void).
     const opening = (connector as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(connectOptions, (error, socket) => {
       connecting.delete(opening);
@@ -118,6 +165,11 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
       }
       options.onConnected?.(originKey(connectOptions.protocol, hostname, connectOptions.port), decision.verdict.address);
       callback(null, socket!);
+    });
+    // Set up or in use, the connection holds its address slots until its socket closes.
+    opening.once('close', () => {
+      attemptOver.abort(new Error('the connection closed'));
+      for (const slot of held.splice(0)) slot.release();
     });
     connecting.add(opening);
   };

@@ -16,6 +16,13 @@ import { classifyLiteral } from './address.js';
  */
 
 export const DEFAULT_FETCHES_PER_HOST = 8;
+/**
+ * Connections open at once to one address (an IPv4 address, an IPv6 /64) per process, whatever
+ * names led there (see GuardedConnectorOptions.addressLimiter): more than one site's budget, as
+ * shared hosting and CDNs serve many sites from one address, and far less than what a thousand
+ * names pointed at one victim would otherwise open.
+ */
+export const DEFAULT_CONNECTIONS_PER_ADDRESS = 32;
 
 export interface HostSlot {
   readonly key: string;
@@ -118,19 +125,28 @@ export class HostLimiter {
   }
 }
 
-const processLimiters = new Map<number, HostLimiter>();
+const processLimiters = { hosts: new Map<number, HostLimiter>(), addresses: new Map<number, HostLimiter>() };
+
+function processLimiter(kind: keyof typeof processLimiters, limit: number): HostLimiter {
+  let limiter = processLimiters[kind].get(limit);
+  if (limiter === undefined) {
+    limiter = new HostLimiter(limit);
+    processLimiters[kind].set(limit, limiter);
+  }
+  return limiter;
+}
 
 /**
  * The process's limiter for `limit` (one per value, so every pipeline and direct caller of a
  * process using the same limit shares one budget per host). Default: DEFAULT_FETCHES_PER_HOST.
  */
 export function processHostLimiter(limit: number = DEFAULT_FETCHES_PER_HOST): HostLimiter {
-  let limiter = processLimiters.get(limit);
-  if (limiter === undefined) {
-    limiter = new HostLimiter(limit);
-    processLimiters.set(limit, limiter);
-  }
-  return limiter;
+  return processLimiter('hosts', limit);
+}
+
+/** The process's connection limiter per address for `limit`, as processHostLimiter (its keys are addresses, apart from the hosts'). */
+export function processAddressLimiter(limit: number = DEFAULT_CONNECTIONS_PER_ADDRESS): HostLimiter {
+  return processLimiter('addresses', limit);
 }
 
 /**
