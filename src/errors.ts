@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   hash_low_quality: { permanent: true, message: "the hash is too flat to match: PDQ quality below the hash set floor, or a blank image's blockhash" },
   model_integrity: { permanent: true, message: 'the model file does not match its manifest sha256' },
   model_failed: { permanent: false, message: 'model inference failed' },
+  // The same input gives the same output: retrying cannot help.
+  model_output_invalid: { permanent: true, message: "the model's output is not a probability per label (NaN or Infinity, out of range, the wrong number of values, or not float32)" },
 
   // Fleet
   redis_unavailable: { permanent: false, message: 'Redis did not answer' },

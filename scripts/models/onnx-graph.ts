@@ -1,6 +1,6 @@
 /**
  * A small ONNX graph builder on top of onnx-proto: named float tensors as initializers, nodes
- * with typed attributes, one float input and output. Serialisation is deterministic (protobuf
+ * with typed attributes, one input and one output (float32 unless said otherwise). Serialisation is deterministic (protobuf
  * fields in schema order, initializers and nodes in insertion order), so the same weights give
  * the same bytes and the same sha256.
  */
@@ -18,6 +18,8 @@ export interface GraphIo {
   name: string;
   /** Dimensions; a string is a symbolic dimension (the batch). */
   shape: Array<number | string>;
+  /** Element type; default float32 (tests declare float16 to reproduce such exports). */
+  type?: 'float32' | 'float16';
 }
 
 export class OnnxGraph {
@@ -100,7 +102,7 @@ function valueInfo(io: GraphIo) {
     name: io.name,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: io.type === 'float16' ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT,
         shape: onnx.TensorShapeProto.create({
           dim: io.shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })),
         }),

@@ -55,6 +55,19 @@ describe('model manifest', () => {
     await expect(loadManifest(join(dir, 'manifest.json'))).rejects.toThrow(/models\.0\.abuseScore\.weights\.Gore: Gore is not one of the labels.*models\.1\.sha256/);
   });
 
+  // A label names an output index: ['benign', 'malicious', 'malicious'] read the abuse score from
+  // index 1 (indexOf) and reported the label's probability from index 2.
+  it('refuses a label listed twice in an entry, naming it and both positions', async () => {
+    const dir = await copyOfModels();
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { models: Array<Record<string, unknown>> };
+    manifest.models[1]!.labels = ['benign', 'malicious', 'malicious'];
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await expect(loadManifest(join(dir, 'manifest.json'))).rejects.toMatchObject({
+      code: 'model_integrity',
+      message: expect.stringMatching(/: models\.1\.labels\.2: label 'malicious' is listed twice \(at 1 and 2\): each output index needs its own label$/),
+    });
+  });
+
   it('rejects a manifest that is not JSON with model_integrity naming the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'models-'));
     await writeFile(join(dir, 'manifest.json'), '{"schemaVersion": 1,');

@@ -76,6 +76,11 @@ export const modelEntrySchema = z
     }).catchall(z.unknown()),
   })
   .superRefine((entry, ctx) => {
+    // A label names one output index: listed twice, the labels and the abuse score read different ones.
+    entry.labels.forEach((label, i) => {
+      const first = entry.labels.indexOf(label);
+      if (first !== i) ctx.addIssue({ code: 'custom', path: ['labels', i], message: `label '${label}' is listed twice (at ${first} and ${i}): each output index needs its own label` });
+    });
     for (const label of Object.keys(entry.abuseScore.weights)) {
       if (!entry.labels.includes(label)) ctx.addIssue({ code: 'custom', path: ['abuseScore', 'weights', label], message: `${label} is not one of the labels` });
     }

@@ -74,7 +74,7 @@ describe('model score', () => {
   it('clamps the abuse score to [0, 1] and refuses a row of the wrong length', () => {
     expect(scoreOutput(entry({ abuseScore: { kind: 'weighted-sum', weights: { nsfw: 3 } } }), Float32Array.from([0, 1, 0])).abuseScore).toBe(1);
     expect(() => scoreOutput(entry({}), Float32Array.from([1, 0]))).toThrow(/2 values for 3 labels/);
-    expect(() => scoreOutput(entry({}), Float32Array.from([1, 0]))).toThrow(expect.objectContaining({ name: 'ScanError', code: 'model_failed', detail: { model: 'm' } }));
+    expect(() => scoreOutput(entry({}), Float32Array.from([1, 0]))).toThrow(expect.objectContaining({ name: 'ScanError', code: 'model_output_invalid', detail: { model: 'm' } }));
   });
 
   // NaN passed Math.min/Math.max and compared below every threshold: a broken output read as 'allow'.
@@ -85,7 +85,7 @@ describe('model score', () => {
     ['NaN under sigmoid', 'sigmoid', [0, 0, Number.NaN], /output has NaN for label 'racy'/],
     ['a value above 1 with activation none (logits)', 'none', [0.1, 1.5, 0.2], /output has 1\.5 for label 'nsfw', not a probability \(the manifest's activation is 'none'\)/],
     ['a value below 0 with activation none', 'none', [-0.25, 0.5, 0.5], /output has -0\.25 for label 'safe', not a probability/],
-  ] as const)('refuses with model_failed, never a score, a row with %s', (_case, activation, values, message) => {
+  ] as const)('refuses with model_output_invalid (permanent: no retries), never a score, a row with %s', (_case, activation, values, message) => {
     const model = entry({ output: { name: 'y', activation } });
     let thrown: unknown;
     try {
@@ -94,7 +94,9 @@ describe('model score', () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(ScanError);
-    expect(thrown).toMatchObject({ code: 'model_failed', detail: { model: 'm' }, message: expect.stringMatching(message) });
+    expect(thrown).toMatchObject({ code: 'model_output_invalid', detail: { model: 'm' }, message: expect.stringMatching(message) });
+    // The same input gives the same row: a transient code retried the job 5 times (~15 s) first.
+    expect((thrown as ScanError).permanent).toBe(true);
   });
 
   it('refuses an abuse score that is not finite (weights overflowing)', () => {

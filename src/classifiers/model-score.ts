@@ -14,16 +14,19 @@ export interface ModelScore {
   labels: Record<string, number>;
   abuseScore: number;
   suggests: Decision;
+  /** Set when `suggests` is milder than the thresholds give for abuseScore: what they gave, and why. */
+  capped?: { from: Decision; reason: string };
 }
 
 /**
- * The score of one output row. A row that is not a probability per label is `model_failed`, never
- * a score: NaN or Infinity anywhere (NaN passes Math.min and Math.max, and compares below every
- * threshold: it read as 'allow'), or, with activation 'none', a value outside [0, 1] (logits under
- * a manifest that says the graph ends in probabilities).
+ * The score of one output row. A row that is not a probability per label is
+ * `model_output_invalid`, never a score: NaN or Infinity anywhere (NaN passes Math.min and
+ * Math.max, and compares below every threshold: it read as 'allow'), or, with activation 'none', a
+ * value outside [0, 1] (logits under a manifest that says the graph ends in probabilities). The
+ * code is permanent: the same input gives the same row, so a retry would only delay the verdict.
  */
 export function scoreOutput(entry: ModelEntry, row: Float32Array): ModelScore {
-  const fail = (problem: string) => new ScanError('model_failed', `model ${entry.id}: ${problem}`, { model: entry.id });
+  const fail = (problem: string) => new ScanError('model_output_invalid', `model ${entry.id}: ${problem}`, { model: entry.id });
   if (row.length !== entry.labels.length) throw fail(`output has ${row.length} values for ${entry.labels.length} labels`);
   const bad = row.findIndex((value) => !Number.isFinite(value));
   if (bad >= 0) throw fail(`output has ${row[bad]} for label '${entry.labels[bad]}'`);

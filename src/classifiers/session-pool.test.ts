@@ -127,7 +127,7 @@ describe('session pool output dims', () => {
         expect(outcome.status).toBe('rejected');
         const reason = (outcome as PromiseRejectedResult).reason as unknown;
         expect(reason).toBeInstanceOf(OutputShapeError);
-        expect(reason).toMatchObject({ code: 'model_failed', batch: 2, message: expect.stringMatching(message) });
+        expect(reason).toMatchObject({ code: 'model_output_invalid', batch: 2, message: expect.stringMatching(message) });
       }
     } finally {
       await pool.close();
@@ -137,13 +137,13 @@ describe('session pool output dims', () => {
   it('without outputLength still requires the batch first, and with it the width of a row', async () => {
     const transposed = await tinyPool({ id: 't', kind: 'transposed' });
     try {
-      await expect(transposed.run(samples[0]!)).rejects.toMatchObject({ code: 'model_failed', dims: [3, 1], message: expect.stringMatching(/has dims \[3, 1\] for a batch of 1, expected the batch first/) });
+      await expect(transposed.run(samples[0]!)).rejects.toMatchObject({ code: 'model_output_invalid', dims: [3, 1], message: expect.stringMatching(/has dims \[3, 1\] for a batch of 1, expected the batch first/) });
     } finally {
       await transposed.close();
     }
     const narrow = await tinyPool({ id: 'mean' }, 4);
     try {
-      await expect(narrow.run(samples[0]!)).rejects.toMatchObject({ code: 'model_failed', message: expect.stringMatching(/has dims \[1, 3\] for a batch of 1, expected \[1, 4\]/) });
+      await expect(narrow.run(samples[0]!)).rejects.toMatchObject({ code: 'model_output_invalid', message: expect.stringMatching(/has dims \[1, 3\] for a batch of 1, expected \[1, 4\]/) });
     } finally {
       await narrow.close();
     }

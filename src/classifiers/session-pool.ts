@@ -64,7 +64,8 @@ interface Pending {
 /**
  * A batch's output whose dims do not hold one row per sample, batch first (a graph that emits
  * [labels, N], or has no batch axis): refused rather than sliced, which would hand one sample
- * another's scores. `dims` is what the graph produced for a batch of `batch`.
+ * another's scores. `dims` is what the graph produced for a batch of `batch`. The model ran and
+ * answered: `model_output_invalid` (permanent), not a failure a retry could get past.
  */
 export class OutputShapeError extends ScanError {
   constructor(
@@ -72,7 +73,7 @@ export class OutputShapeError extends ScanError {
     readonly dims: readonly number[],
     readonly batch: number,
   ) {
-    super('model_failed', message);
+    super('model_output_invalid', message);
   }
 }
 
@@ -192,8 +193,8 @@ export class SessionPool {
 
   /**
    * Runs one sample (length = product of sampleDims); resolves with its row of the output, or
-   * rejects with model_failed (the run failed, its output's dims are wrong, no thread can start,
-   * or no row came within runTimeoutMs).
+   * rejects with model_failed (the run failed, no thread can start, or no row came within
+   * runTimeoutMs) or model_output_invalid (the output's dims or element type are wrong).
    */
   run(sample: Float32Array): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new ScanError('model_failed', `${this.label}: the session pool is closed`));
@@ -415,7 +416,7 @@ export class SessionPool {
     if (!this.closed) slot.worker.unref();
     if (inFlight && inFlight.id === response.id) {
       if ('error' in response) {
-        const error = new ScanError('model_failed', `${this.label}: ${response.error}`);
+        const error = new ScanError(response.invalidOutput ? 'model_output_invalid' : 'model_failed', `${this.label}: ${response.error}`);
         inFlight.batch.forEach((p) => p.reject(error));
       } else {
         const batch = inFlight.batch.length;

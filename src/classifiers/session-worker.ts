@@ -23,7 +23,8 @@ export interface SessionWorkerData {
 export type SessionRequest = { id: number; data: Float32Array; dims: number[] };
 /** Finish the current batch, release the session, end the thread. */
 export type SessionClose = { close: true };
-export type SessionResponse = { id: number; data: Float32Array; dims: number[] } | { id: number; error: string };
+/** `invalidOutput`: the run succeeded but its output cannot be read as scores (model_output_invalid, not model_failed). */
+export type SessionResponse = { id: number; data: Float32Array; dims: number[] } | { id: number; error: string; invalidOutput?: true };
 /** The session was created but the model is not the one the manifest describes: the thread ends. */
 export type SessionRefused = { refused: string };
 /** The session is ready; `maxBatch` 1 when the graph's batch dimension is fixed at 1 (it runs one sample at a time). */
@@ -69,6 +70,14 @@ const problems = [
 const input = session.inputMetadata.find((metadata) => metadata.name === config.inputName);
 const batch = input?.isTensor ? input.shape[0] : undefined;
 if (typeof batch === 'number' && batch > 1) problems.push(`a batch dimension fixed at ${batch} in its input '${config.inputName}' (export it dynamic, or fixed at 1)`);
+// The pool feeds float32 and reads float32. Another element type (a float16 export, a Cast on the
+// logits) passes every shape check; a float16 output's raw bit patterns then read as scores.
+const declaredOutput = session.outputMetadata.find((metadata) => metadata.name === config.outputName);
+for (const [role, metadata] of [['input', input], ['output', declaredOutput]] as const) {
+  if (!metadata) continue; // a missing name is reported above
+  if (!metadata.isTensor) problems.push(`an ${role} '${metadata.name}' that is not a tensor`);
+  else if (metadata.type !== 'float32') problems.push(`an ${role} '${metadata.name}' of element type ${metadata.type}, not float32 (export the model with float32 ${role}s)`);
+}
 if (problems.length) {
   await inOnnxruntime(() => session.release());
   port.postMessage({ refused: `the model has ${problems.join(' and ')}` } satisfies SessionRefused);
@@ -103,6 +112,8 @@ async function run(request: SessionRequest): Promise<SessionResponse | undefined
   if (!outputs) return undefined;
   const output = outputs[config.outputName];
   if (!output) return { id: request.id, error: `the model has no output ${config.outputName}` };
+  // Checked at start too; a copy of anything else would turn its raw values into scores.
+  if (output.type !== 'float32') return { id: request.id, error: `output '${config.outputName}' has element type ${output.type}, not float32`, invalidOutput: true };
   // Copy out of onnxruntime's buffer so it can be transferred.
   const data = Float32Array.from(output.data as Float32Array);
   return { id: request.id, data, dims: [...output.dims] };

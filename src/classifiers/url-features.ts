@@ -49,9 +49,14 @@ export const DENSE_FEATURES = [
 
 export const URL_FEATURE_DIMENSION = DENSE_OFFSET + DENSE_FEATURES.length;
 
-/** Features of one URL. Accepts anything `canonicalize` accepts; a bare host is read as https://host/. */
+/** The URL whose features are computed: anything `canonicalize` accepts; a bare host is read as https://host/. */
+export function urlForFeatures(input: string | CanonicalUrl): CanonicalUrl {
+  return typeof input === 'string' ? canonicalize(/^[a-z][a-z0-9+.-]*:/i.test(input) ? input : `https://${input}`) : input;
+}
+
+/** Features of one URL (see urlForFeatures). */
 export function urlFeatures(input: string | CanonicalUrl): Float32Array {
-  const url = typeof input === 'string' ? canonicalize(/^[a-z][a-z0-9+.-]*:/i.test(input) ? input : `https://${input}`) : input;
+  const url = urlForFeatures(input);
   const features = new Float32Array(URL_FEATURE_DIMENSION);
   const host = url.host;
   const pathAndQuery = url.path + (url.query !== undefined ? `?${url.query}` : '');

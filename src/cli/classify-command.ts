@@ -6,6 +6,8 @@ import { classifierOptions } from '../classifiers/model-signals.js';
 import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
 import { canonicalize, parseLikeBrowser, type CanonicalUrl } from '../links/canonicalize.js';
+import { registrableDomainOf } from '../links/registrable-domain.js';
+import { urlModelSkipReason } from '../signals/url-model/index.js';
 import { CliError } from './cli-errors.js';
 import { loadCliConfig } from './cli-config.js';
 import { terminalSafe } from './terminal-text.js';
@@ -18,12 +20,16 @@ interface ClassifyResult {
   input: string;
   scores: ModelScore[];
   error?: { code: string; message: string };
+  /** Why no model scored this URL: one the fleet's url-model skips (a private address, .example, ...). */
+  notScored?: string;
 }
 
 /**
  * `abuse-scan classify image|url`: runs the manifest's models on files or URLs, in this process,
  * and prints every model's label probabilities, abuse score and suggestion. Images are decoded
- * exactly as the pipeline decodes them. Exit 0 when all allow, 2 on review, 3 on block, 1 on error.
+ * exactly as the pipeline decodes them; a URL the fleet does not score is reported as not scored.
+ * Exit 0 when all allow, 2 on review, 3 on block, 1 on an error or an input not scored (no score
+ * is no verdict: 0 would read as "allow").
  */
 async function classify(task: 'image' | 'url', inputs: string[], flags: ClassifyFlags): Promise<void> {
   // Asked for by name: run the models even when workers are configured without them.
@@ -39,7 +45,7 @@ async function classify(task: 'image' | 'url', inputs: string[], flags: Classify
     let exit = 0;
     for (const result of results) {
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatResult(result));
-      if (result.error) exit = Math.max(exit, 1);
+      if (result.error || result.notScored) exit = Math.max(exit, 1);
       for (const score of result.scores) exit = Math.max(exit, score.suggests === 'block' ? 3 : score.suggests === 'review' ? 2 : 0);
     }
     process.exitCode = exit;
@@ -52,6 +58,9 @@ async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', inpu
   try {
     if (task === 'url') {
       const url = linkToClassify(input);
+      // What a scan skips is not scored here either: a score would contradict `scan url`.
+      const notScored = urlModelSkipReason(url, registrableDomainOf(url));
+      if (notScored) return { input, scores: [], notScored: `${notScored}: the URL models score public web hosts only` };
       return { input, scores: await Promise.all(classifiers.url.map((c) => c.classifyUrl(url))) };
     }
     const bytes = await readFile(input).catch((error: NodeJS.ErrnoException) => {
@@ -81,11 +90,13 @@ function linkToClassify(input: string): CanonicalUrl {
 function formatResult(result: ClassifyResult): string {
   const lines = [result.input];
   if (result.error) lines.push(`  error ${result.error.code}: ${result.error.message}`);
+  if (result.notScored) lines.push(`  not scored: ${result.notScored}`);
   for (const score of result.scores) {
     const labels = Object.entries(score.labels)
       .map(([label, p]) => `${label} ${p.toFixed(4)}`)
       .join(', ');
     lines.push(`  ${score.suggests.padEnd(6)} ${score.abuseScore.toFixed(4)}  ${score.model}@${score.version}  (${labels})`);
+    if (score.capped) lines.push(`         capped from ${score.capped.from}: ${score.capped.reason}`);
   }
   // The input and error messages quoting it are outside text; the models' own names and labels too.
   return `${lines.map(terminalSafe).join('\n')}\n`;
@@ -94,7 +105,7 @@ function formatResult(result: ClassifyResult): string {
 export function registerClassifyCommand(program: Command): void {
   const command = program
     .command('classify')
-    .description('run the ONNX models of the model manifest (models/manifest.json, or ABUSE_SCAN_MODELS_MANIFEST) on images or URLs and print their scores (exit 0 allow, 2 review, 3 block, 1 error)');
+    .description('run the ONNX models of the model manifest (models/manifest.json, or ABUSE_SCAN_MODELS_MANIFEST) on images or URLs and print their scores (exit 0 allow, 2 review, 3 block, 1 error or not scored)');
   command
     .command('image')
     .argument('<file...>', 'image files')
@@ -105,6 +116,6 @@ export function registerClassifyCommand(program: Command): void {
     .command('url')
     .argument('<url...>', 'URLs (a bare host is read as https://host/)')
     .option('--json', 'one JSON line per input')
-    .description('score URLs with every URL model (on their text: nothing is fetched)')
+    .description('score URLs with every URL model (on their text: nothing is fetched); URLs a scan does not score (private or loopback addresses, localhost, .test, .example and other special-use names) are reported as not scored')
     .action((urls: string[], flags: ClassifyFlags) => classify('url', urls, flags));
 }

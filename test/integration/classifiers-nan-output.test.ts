@@ -1,14 +1,19 @@
 /**
  * An image model whose output is NaN for some images (here: bright ones). NaN passed Math.min and
  * Math.max into the abuse score and compared below every threshold, so the broken output read as
- * 'allow' and no signal fired. It is a model failure instead: in a scan, a partial error naming
- * the model's signal type (the other model's signal still counts); in `classify`, the input's error.
+ * 'allow' and no signal fired. It is an invalid output instead (`model_output_invalid`): in a
+ * scan, a partial error naming the model's signal type (the other model's signal still counts);
+ * in `classify`, the input's error. The code is permanent: the same image gives NaN again, so the
+ * job gets its verdict on the first attempt (as `model_failed`, transient, it was retried 5 times).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import { runCli } from '../harness/cli.js';
 import { tinyImageModelsManifest } from '../harness/tiny-image-models.js';
 
@@ -27,7 +32,7 @@ describe('an image model whose output is NaN for some images', () => {
     await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toFile(white);
   });
 
-  it('scan: a partial model_failed error naming the signal type, never an allow; the other model still fires', async () => {
+  it('scan: a partial model_output_invalid error naming the signal type, never an allow; the other model still fires', async () => {
     const { code, stdout, stderr } = await runCli(['scan', 'image', white, 'fixtures/images/clouds.jpg', '--json'], { env, timeoutMs: 60_000 });
     expect(stderr).not.toMatch(/Segmentation|terminate called/);
     type Verdict = {
@@ -39,7 +44,7 @@ describe('an image model whose output is NaN for some images', () => {
     expect(bright!.signals.filter((s) => s.kind === 'image_model').map((s) => s.evidence.model)).toEqual(['tiny-mean']);
     expect(bright!.errors).toEqual([
       {
-        code: 'model_failed',
+        code: 'model_output_invalid',
         message: "model tiny-nan: output has NaN for label 'r'",
         partial: true,
         item: 0,
@@ -56,7 +61,20 @@ describe('an image model whose output is NaN for some images', () => {
 
   it('classify: the bright image is an error (exit 1), not an allow (exit 0)', async () => {
     const { code, stdout } = await runCli(['classify', 'image', white, '--json'], { env, timeoutMs: 60_000 });
-    expect(JSON.parse(stdout)).toEqual({ input: white, scores: [], error: { code: 'model_failed', message: "model tiny-nan: output has NaN for label 'r'" } });
+    expect(JSON.parse(stdout)).toEqual({ input: white, scores: [], error: { code: 'model_output_invalid', message: "model tiny-nan: output has NaN for label 'r'" } });
     expect(code).toBe(1);
   }, 70_000);
+
+  it('a worker attempt that is not the last gives the verdict at once instead of throwing for a retry', async () => {
+    const config = loadConfig(env, { imageRoot: '/' });
+    const pipeline = await createScanPipeline(config, { logger: createLogger('silent') });
+    try {
+      const job = { schemaVersion: 1 as const, contentId: 'nan-first-attempt', surface: 'test', items: [{ path: white }] };
+      const verdict = await pipeline.scan(job, { jobId: 'nan-first-attempt', attempt: 1, finalAttempt: false });
+      expect(verdict.attempt).toBe(1);
+      expect(verdict.errors).toEqual([expect.objectContaining({ code: 'model_output_invalid', partial: true, detail: { model: 'tiny-nan', signalType: 'image-model-tiny-nan' } })]);
+    } finally {
+      await pipeline.close();
+    }
+  }, 60_000);
 });

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest, openClassifiers, type Classifiers } from '../../src/classifiers/index.js';
+import { IP_LITERAL_HOST_CAP } from '../../src/classifiers/model-classifier.js';
 import { canonicalize } from '../../src/links/canonicalize.js';
+import { createUrlModelSignalType } from '../../src/signals/url-model/index.js';
+import { targetOf } from '../harness/link-targets.js';
 import { formatMetrics, type Metrics } from '../../scripts/models/binary-metrics.js';
 import { trainUrlModel, type UrlModelBuild } from '../../scripts/models/train-url-model.js';
 import { UBLOCK_PACKAGE } from '../../scripts/models/url-training-data.js';
@@ -30,6 +33,9 @@ const MALICIOUS = [
   'https://metamask-io-wallet-connect.web.app/restore',
   'https://uniswap-v3-reward.net/claim',
 ];
+
+/** Public services on IP-literal hosts: the training data has IP hosts on the malicious side only. */
+const PUBLIC_IP_LITERALS = ['http://1.1.1.1/', 'http://93.184.216.34/', 'https://[2606:4700:4700::1111]/', 'http://8.8.8.8/', 'https://9.9.9.9/'];
 
 function aptHasUblock(): boolean {
   try {
@@ -81,6 +87,24 @@ describe('URL model', () => {
     expect(score.abuseScore).toBeGreaterThan(0.9);
     expect(score.suggests).not.toBe('allow');
     expect(score.labels.malicious! + score.labels.benign!).toBeCloseTo(1, 5);
+  });
+
+  // The model scores every IP URL ~0.999 (it never saw a benign one): block on 1.1.1.1 was its
+  // training data speaking, not the URL. Its score stays; what it suggests is at most review.
+  it.each(PUBLIC_IP_LITERALS)('suggests at most review for the IP-literal host of %s, saying why', async (url) => {
+    const score = await classifiers.url[0]!.classifyUrl(url);
+    expect(score.suggests).toBe('review');
+    expect(score.capped).toEqual({ from: 'block', reason: IP_LITERAL_HOST_CAP });
+  });
+
+  it('caps an IP-literal malware URL at review too, and no named host: the evidence of the signal says why', async () => {
+    const [ip, named] = await Promise.all(['http://45.12.3.99:8080/update.exe', 'https://uniswap-v3-reward.net/claim'].map((url) => classifiers.url[0]!.classifyUrl(url)));
+    expect(ip).toMatchObject({ suggests: 'review', capped: { from: 'block' } });
+    expect(named!.suggests).toBe('block');
+    expect(named!.capped).toBeUndefined();
+    const subject = { input: 'http://1.1.1.1/', targets: [targetOf('http://1.1.1.1/')] };
+    const [signal] = await createUrlModelSignalType(classifiers.url).match(subject, 0);
+    expect(signal).toMatchObject({ suggests: 'review', evidence: { url: 'http://1.1.1.1/', capped: { from: 'block', reason: IP_LITERAL_HOST_CAP } } });
   });
 
   it('scores a URL as it scores its lower-case form: training saw URLs lowercased only', async () => {

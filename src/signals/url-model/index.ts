@@ -1,5 +1,6 @@
 import type { UrlClassifier } from '../../classifiers/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
+import type { CanonicalUrl } from '../../links/canonicalize.js';
 import { classifyAddress } from '../../links/guard/address.js';
 import type { LinkSubject, LinkTarget } from '../../pipeline/link-preparer.js';
 import { modelSignalTypeNames } from '../model-signal-names.js';
@@ -9,16 +10,27 @@ import type { PartialVersions, SignalType } from '../signal-type.js';
 const RESERVED_TLDS = new Set(['example', 'test', 'invalid', 'localhost', 'local', 'internal', 'arpa']);
 
 /**
- * Web URLs on public hosts only. The features describe hosts and paths (mailto: or data: have
- * neither), and the model was trained on public sites: loopback and private addresses,
- * special-use names and hosts under no public suffix are outside what it knows (and the unfurl
- * guard refuses to reach them anyway).
+ * Why the URL models do not score this URL, or undefined when they do: web URLs on public hosts
+ * only. The features describe hosts and paths (mailto: or data: have neither), and the model was
+ * trained on public sites: loopback and private addresses, special-use names and hosts under no
+ * public suffix are outside what it knows (and the unfurl guard refuses to reach them anyway).
+ * `abuse-scan classify url` asks the same question, so it never scores what a scan skips.
  */
+export function urlModelSkipReason(url: CanonicalUrl, registrableDomain: string | null): string | undefined {
+  const { scheme, host, hostIsIp } = url;
+  if (scheme !== 'http' && scheme !== 'https') return `${scheme}: URLs are not scored (http and https only)`;
+  if (hostIsIp) {
+    const address = classifyAddress(host);
+    return address.allowed ? undefined : `${host} is a ${address.range} address, not a public one`;
+  }
+  const tld = host.slice(host.lastIndexOf('.') + 1);
+  if (RESERVED_TLDS.has(tld)) return `${tld === host ? host : `.${tld}`} is a special-use name, never a public site`;
+  if (registrableDomain === null) return `${host} is under no public suffix`;
+  return undefined;
+}
+
 function scorable(target: LinkTarget): boolean {
-  const { scheme, host, hostIsIp } = target.canonical;
-  if (scheme !== 'http' && scheme !== 'https') return false;
-  if (hostIsIp) return classifyAddress(host).allowed;
-  return target.registrableDomain !== null && !RESERVED_TLDS.has(host.slice(host.lastIndexOf('.') + 1));
+  return urlModelSkipReason(target.canonical, target.registrableDomain) === undefined;
 }
 
 export interface ModelSignalOptions {
@@ -57,6 +69,8 @@ export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], 
               url: targets[i]!.canonical.canonical,
               hop: targets[i]!.hop,
               hopsScored: targets.length,
+              // The model's own suggestion and why it was lowered (an IP-literal host).
+              ...(score.capped && { capped: score.capped }),
             },
           }) satisfies Signal);
         }),

@@ -4,7 +4,7 @@ import type { UrlClassifier } from '../../classifiers/index.js';
 import type { CanonicalUrl } from '../../links/canonicalize.js';
 import type { LinkSubject } from '../../pipeline/link-preparer.js';
 import { ScanError } from '../../errors.js';
-import { createUrlModelSignalType, createUrlModelSignalTypes } from './index.js';
+import { createUrlModelSignalType, createUrlModelSignalTypes, urlModelSkipReason } from './index.js';
 
 /** A URL model without ONNX: scores each host as the table says (0 for others), review at 0.9, block at 0.99. */
 function stubModel(scores: Record<string, number>, id = 'stub-url-model'): UrlClassifier {
@@ -60,5 +60,22 @@ describe('url-model signal type', () => {
     expect(scored).toMatchObject({ status: 'fulfilled', value: [{ evidence: { hop: 1 } }, { evidence: { hop: 2 } }] });
     expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'model_failed', detail: { model: 'url_fails.v2' } } });
     expect(createUrlModelSignalTypes([model]).map((type) => type.name)).toEqual(['url-model']);
+  });
+
+  // `classify url` asks urlModelSkipReason too: it must never score what a scan skips.
+  it.each([
+    ['http://127.0.0.1/', '127.0.0.1 is a loopback address, not a public one'],
+    ['http://[fd00::1]/', '[fd00::1] is a unique-local address, not a public one'],
+    ['http://localhost/', 'localhost is a special-use name, never a public site'],
+    ['https://shop.example/', '.example is a special-use name, never a public site'],
+    ['http://intranet/', 'intranet is under no public suffix'],
+    ['https://1.1.1.1/', undefined],
+    ['https://www.debian.org/', undefined],
+  ])('skips %s (reason: %s), and so does the signal type', async (url, reason) => {
+    const target = targetOf(url);
+    expect(urlModelSkipReason(target.canonical, target.registrableDomain)).toBe(reason);
+    const everything = stubModel({ [target.canonical.host]: 1 });
+    const signals = await createUrlModelSignalType([everything]).match({ input: url, targets: [target] }, 0);
+    expect(signals.length).toBe(reason === undefined ? 1 : 0);
   });
 });
