@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Signal } from '../jobs/verdict-schema.js';
-import { decide } from './decide.js';
+import { decide, formatScore } from './decide.js';
 import { DEFAULT_POLICY, policyConfigSchema } from './policy-config.js';
 
 const signal = (overrides: Partial<Signal>): Signal => ({
@@ -68,6 +68,39 @@ describe('decide', () => {
     expect(decide([allowlisted, signal({ source: 'model', kind: 'url_model', suggests: 'review', evidence: { hop: 1 } })], [], DEFAULT_POLICY).decision).toBe('review');
     expect(decide([allowlisted, signal({ item: 1, evidence: { hop: 0 } })], [], DEFAULT_POLICY).decision).toBe('block');
     expect(decide([allowlisted, signal({ source: 'hashset', kind: 'pdq_match' })], [], DEFAULT_POLICY).decision).toBe('block');
+  });
+
+  it('says why something that fired did not count: a cap down to allow, a known-good match that hid a known-bad one, what an allowlist overrode', () => {
+    const observeOnly = policyConfigSchema.parse({ maxDecisionBySource: { blocklist: 'allow' } });
+    expect(decide([signal({ kind: 'domain_match' })], [], observeOnly)).toEqual({
+      decision: 'allow',
+      reasons: ['allow: blocklist/domain_match on item 0, score 1.000 (capped from block for source blocklist)'],
+    });
+    const knownGood = signal({
+      source: 'hashset',
+      kind: 'pdq_match',
+      suggests: 'allow',
+      evidence: { set: 'good', entryId: 'g1', distance: 0, knownGood: true, suppressed: [{ set: 'bad', entryId: 'c1', distance: 10, frame: 0, knownGoodEntryId: 'g1', knownGoodDistance: 0 }] },
+    });
+    expect(decide([knownGood], [], DEFAULT_POLICY)).toEqual({
+      decision: 'allow',
+      reasons: ['allow: hashset/pdq_match on item 0, score 1.000 (known-good good/g1 at distance 0 hid bad/c1 at distance 10)'],
+    });
+    // A known-good match that hid nothing explains nothing.
+    expect(decide([signal({ ...knownGood, evidence: { ...knownGood.evidence, suppressed: [] } })], [], DEFAULT_POLICY).reasons).toEqual([]);
+    const overrode = Array.from({ length: 5 }, (_, i) => ({ list: 'phish', entry: `e${i}.example` }));
+    const allowlisted = signal({ kind: 'allowlist_match', suggests: 'allow', evidence: { list: 'allow-partners', entry: 'good.example', hop: 0, overrode } });
+    expect(decide([allowlisted], [], DEFAULT_POLICY).reasons).toEqual([
+      'allow: blocklist/allowlist_match on item 0, score 1.000 (allowlist allow-partners entry good.example on hop 0; it overrode phish/e0.example, phish/e1.example, phish/e2.example and 2 more)',
+    ]);
+  });
+
+  it('shows scores cut to three decimals, never rounded up to a threshold they did not reach', () => {
+    expect(formatScore(0.98951)).toBe('0.989');
+    expect(formatScore(0.29)).toBe('0.290');
+    expect(formatScore(1)).toBe('1.000');
+    expect(formatScore(0)).toBe('0.000');
+    expect(decide([signal({ source: 'model', kind: 'url_model', score: 0.98951, suggests: 'review' })], [], DEFAULT_POLICY).reasons).toEqual(['review: model/url_model on item 0, score 0.989']);
   });
 
   it('never lets an error lower what a signal asks for', () => {

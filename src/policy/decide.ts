@@ -22,6 +22,14 @@ export interface PolicyOutcome {
   reasons: string[];
 }
 
+/**
+ * A score to three decimals, cut rather than rounded (scores are kept to six): 0.98951 is shown
+ * 0.989, never 0.990 next to the review it got below a block threshold of 0.99.
+ */
+export function formatScore(score: number): string {
+  return score.toFixed(6).slice(0, -3);
+}
+
 interface Contribution {
   decision: Decision;
   reason: string;
@@ -40,9 +48,14 @@ export function decide(signals: readonly Signal[], errors: readonly ErrorInfo[],
   const allowlisted = allowlistedTargets(signals);
 
   for (const signal of signals) {
-    const what = `${signal.source}/${signal.kind} on item ${signal.item}, score ${signal.score.toFixed(3)}`;
+    const what = `${signal.source}/${signal.kind} on item ${signal.item}, score ${formatScore(signal.score)}`;
     if (signal.kind === ALLOWLIST_MATCH_KIND) {
-      contributions.push({ decision: 'allow', reason: `allow: ${what} (${describeAllowlistEntry(signal)})`, explainsAllow: true });
+      contributions.push({ decision: 'allow', reason: `allow: ${what} (${describeAllowlistEntry(signal)}${describeOverridden(signal)})`, explainsAllow: true });
+      continue;
+    }
+    const hidden = describeSuppressed(signal);
+    if (hidden !== undefined) {
+      contributions.push({ decision: signal.suggests, reason: `${signal.suggests}: ${what} (${hidden})`, explainsAllow: true });
       continue;
     }
     const allowlist = allowlisted.get(targetKey(signal) ?? '');
@@ -53,7 +66,8 @@ export function decide(signals: readonly Signal[], errors: readonly ErrorInfo[],
     const ceiling = isSignalSource(signal.source) ? policy.maxDecisionBySource[signal.source] : undefined;
     const decision = ceiling ? mildest(signal.suggests, ceiling) : signal.suggests;
     const capped = decision !== signal.suggests ? ` (capped from ${signal.suggests} for source ${signal.source})` : '';
-    contributions.push({ decision, reason: `${decision}: ${what}${capped}` });
+    // A signal capped down to allow still says why it did not count.
+    contributions.push({ decision, reason: `${decision}: ${what}${capped}`, ...(capped && { explainsAllow: true }) });
   }
   for (const error of errors) {
     const decision = (error.partial ? policy.partialErrorDecisions[error.code] : undefined) ?? policy.errorDecisions[error.code] ?? policy.defaultErrorDecision;
@@ -88,4 +102,31 @@ function allowlistedTargets(signals: readonly Signal[]): Map<string, Signal> {
 function describeAllowlistEntry(allowlist: Signal): string {
   const { list, entry, hop } = allowlist.evidence;
   return `allowlist ${String(list)} entry ${String(entry)} on hop ${String(hop)}`;
+}
+
+/** Entries named at most in one reason line; the rest are counted. */
+const NAMED_IN_REASON = 3;
+
+function namedList(names: string[]): string {
+  const shown = names.slice(0, NAMED_IN_REASON).join(', ');
+  return names.length > NAMED_IN_REASON ? `${shown} and ${names.length - NAMED_IN_REASON} more` : shown;
+}
+
+/** `; it overrode phish/evil.example`: the blocklist entries an allowlist match took the place of (its evidence.overrode). */
+function describeOverridden(allowlist: Signal): string {
+  const overrode = Array.isArray(allowlist.evidence.overrode) ? (allowlist.evidence.overrode as Array<Record<string, unknown>>) : [];
+  if (overrode.length === 0) return '';
+  return `; it overrode ${namedList(overrode.map((o) => `${String(o.list)}/${String(o.entry)}`))}`;
+}
+
+/**
+ * For a known-good hash-set match that hid hits of block or review sets (its evidence.suppressed),
+ * which hits at what distances; undefined for any other signal. Without it an image matching a
+ * known-bad entry came out allow with no reason at all.
+ */
+function describeSuppressed(signal: Signal): string | undefined {
+  const { knownGood, suppressed, set, entryId, distance } = signal.evidence;
+  if (knownGood !== true || !Array.isArray(suppressed) || suppressed.length === 0) return undefined;
+  const hid = namedList((suppressed as Array<Record<string, unknown>>).map((s) => `${String(s.set)}/${String(s.entryId)} at distance ${String(s.distance)}`));
+  return `known-good ${String(set)}/${String(entryId)} at distance ${String(distance)} hid ${hid}`;
 }
