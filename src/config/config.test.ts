@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +77,11 @@ describe('loadConfig', () => {
     const file = join(tmpdir(), `policy-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ maxDecisionBySource: { model: 'review' } }));
     expect(loadConfig({ ABUSE_SCAN_POLICY_FILE: file }).policy.maxDecisionBySource).toEqual({ model: 'review' });
+  });
+
+  it('names the policy file when it is a directory (a ConfigMap mounted without subPath), as when it is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-dir-'));
+    expect(() => loadConfig({ ABUSE_SCAN_POLICY_FILE: dir })).toThrow(expect.objectContaining({ code: 'EISDIR', path: dir }));
   });
 
   it('reads REDIS_URL as the connection does: a comma in a password keeps one node', () => {

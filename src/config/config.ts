@@ -314,7 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (value !== undefined && value !== '') fromEnv[key] = value;
   }
   if (env.ABUSE_SCAN_POLICY_FILE) {
-    fromEnv.policy = JSON.parse(readFileSync(env.ABUSE_SCAN_POLICY_FILE, 'utf8')) as unknown;
+    fromEnv.policy = JSON.parse(readNamedFile(env.ABUSE_SCAN_POLICY_FILE)) as unknown;
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   // The input is kept on issues to name a bad queue; only that is shown (a URL may hold a password).
@@ -325,6 +325,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+/**
+ * A file's text. A read that fails after the open (a directory: EISDIR, what a ConfigMap mounted
+ * without subPath leaves at the path) carries no path; it gets this one, so the error names the
+ * file and its setting as a missing file's does.
+ */
+function readNamedFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = path;
+    throw error;
+  }
 }
 
 /** The job limits a worker validates with (the shared defaults object when unchanged: its schema is prebuilt). */
