@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { openClassifiers, type Classifiers, type ModelScore } from '../classifiers/index.js';
 import { defaultManifestPath, describeManifestPath } from '../classifiers/manifest.js';
@@ -7,9 +6,11 @@ import { ScanError, toScanError } from '../errors.js';
 import { decodeImage } from '../images/index.js';
 import { canonicalize, parseLikeBrowser, type CanonicalUrl } from '../links/canonicalize.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
+import { formatScore } from '../policy/decide.js';
 import { urlModelSkipReason } from '../signals/url-model/index.js';
 import { CliError } from './cli-errors.js';
 import { loadCliConfig } from './cli-config.js';
+import { readRegularFile } from './regular-file.js';
 import { terminalSafe } from './terminal-text.js';
 
 interface ClassifyFlags {
@@ -63,8 +64,11 @@ async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', inpu
       if (notScored) return { input, scores: [], notScored: `${notScored}: the URL models score public web hosts only` };
       return { input, scores: await Promise.all(classifiers.url.map((c) => c.classifyUrl(url))) };
     }
-    const bytes = await readFile(input).catch((error: NodeJS.ErrnoException) => {
-      throw new ScanError(error.code === 'ENOENT' || error.code === 'EISDIR' ? 'path_not_found' : 'internal_error', `${input}: ${error.message}`);
+    // Only regular files, 50 MiB at most (a FIFO would wait for a writer for ever, /dev/zero fill memory).
+    const bytes = await readRegularFile(input).catch((error: unknown) => {
+      if (error instanceof CliError) throw new ScanError('path_not_found', `${input}: ${error.reason}`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ScanError('path_not_found', `${input}: ${(error as Error).message}`);
+      throw error;
     });
     const decoded = await decodeImage(bytes);
     return { input, scores: await Promise.all(classifiers.image.map((c) => c.classifyFrame(decoded.frames[0]!))) };
@@ -81,7 +85,8 @@ async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', inpu
  * asked about such text answers with confidence all the same. A bare host is read as http://host/.
  */
 function linkToClassify(input: string): CanonicalUrl {
-  const url = canonicalize(input);
+  // Control characters escaped, as a scan reads a link (see canonicalize).
+  const url = canonicalize(input, { controlCharacters: 'escape' });
   if (url.scheme !== 'http' && url.scheme !== 'https') throw new ScanError('unsupported_scheme', `${url.scheme}: URLs are not scored by the URL models`, { scheme: url.scheme });
   if (parseLikeBrowser(input, url.scheme) === null) throw new ScanError('invalid_url', `${JSON.stringify(input.slice(0, 200))} is not a URL a browser could visit`);
   return url;
@@ -95,7 +100,7 @@ function formatResult(result: ClassifyResult): string {
     const labels = Object.entries(score.labels)
       .map(([label, p]) => `${label} ${p.toFixed(4)}`)
       .join(', ');
-    lines.push(`  ${score.suggests.padEnd(6)} ${score.abuseScore.toFixed(4)}  ${score.model}@${score.version}  (${labels})`);
+    lines.push(`  ${score.suggests.padEnd(6)} ${formatScore(score.abuseScore, 4)}  ${score.model}@${score.version}  (${labels})`);
     if (score.capped) lines.push(`         capped from ${score.capped.from}: ${score.capped.reason}`);
   }
   // The input and error messages quoting it are outside text; the models' own names and labels too.

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ScanError } from '../errors.js';
+import { EntryIdError, entryIdRefusal } from '../hashsets/hash-list-parser.js';
 import { CliError, describeError, isCommanderExit, reportCliError, routeCommanderErrors } from './cli-errors.js';
 
 describe('describeError', () => {
@@ -10,6 +11,10 @@ describe('describeError', () => {
   it('gives a ScanError its code and a CliError its reason', () => {
     expect(describeError(new ScanError('redis_unavailable', 'Redis at h:1 could not be reached'))).toEqual({ reason: 'redis_unavailable', lines: ['Redis at h:1 could not be reached'] });
     expect(describeError(new CliError('invalid JSON', 'job.json: Unexpected token'))).toEqual({ reason: 'invalid JSON', lines: ['job.json: Unexpected token'] });
+  });
+
+  it('gives an entry id a hash set cannot hold (EntryIdError, from HashSetStore.add) the reason `invalid entry`', () => {
+    expect(describeError(new EntryIdError('', entryIdRefusal('')!))).toEqual({ reason: 'invalid entry', lines: [`${entryIdRefusal('')}: ""`] });
   });
 
   it('formats a zod error one line per field, not as issue JSON', () => {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { z } from 'zod';
 import { isScanError } from '../errors.js';
+import { EntryIdError } from '../hashsets/hash-list-parser.js';
 import { HashSetFileError } from '../hashsets/hash-set-directory.js';
 import { EntryError } from '../lists/list-entry.js';
 import { ListFileError } from '../lists/list-import.js';
@@ -73,7 +74,7 @@ export function describeError(error: unknown): ErrorDescription {
   if (error instanceof ListFileError) return { reason: 'invalid list file', lines: lines(error.message) };
   if (error instanceof HashSetFileError) return { reason: 'invalid hash set file', lines: lines(error.message) };
   if (error instanceof ListRoleError) return { reason: 'list role mismatch', lines: lines(error.message) };
-  if (error instanceof EntryError) return { reason: 'invalid entry', lines: lines(error.message) };
+  if (error instanceof EntryError || error instanceof EntryIdError) return { reason: 'invalid entry', lines: lines(error.message) };
   return { reason: 'error', lines: lines(error instanceof Error ? error.message : String(error)) };
 }
 

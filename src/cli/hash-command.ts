@@ -1,8 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ScanError, toScanError } from '../errors.js';
-import { DIHEDRAL_VARIANTS, decodeImage, hashImage } from '../images/index.js';
 import { hashToHex } from '../matching/hash-bits.js';
+import { CliError } from './cli-errors.js';
+import { readRegularFile } from './regular-file.js';
 import { terminalSafe } from './terminal-text.js';
 
 interface HashFlags {
@@ -17,9 +17,11 @@ interface HashFlags {
 async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
   for (const file of files) {
     try {
-      // Reading a FIFO waits for a writer, for ever: only regular files are read.
-      if (!(await stat(file)).isFile()) throw new ScanError('path_not_found', `${file} is not a regular file`);
-      const decoded = await decodeImage(await readFile(file));
+      // Only regular files are read (reading a FIFO waits for a writer, for ever), 50 MiB at most.
+      const bytes = await readRegularFile(file);
+      // sharp loads with the first image: `hashset add` of hex hashes, which shares the reader, never loads it.
+      const { DIHEDRAL_VARIANTS, decodeImage, hashImage } = await import('../images/index.js');
+      const decoded = await decodeImage(bytes);
       const hashes = hashImage(decoded, { dihedral: flags.dihedral ?? false });
       const dihedral = hashes.dihedral && Object.fromEntries(hashes.dihedral.map((hash, i) => [DIHEDRAL_VARIANTS[i]!, hashToHex(hash)]));
       if (flags.json) {
@@ -31,7 +33,9 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
         process.stdout.write(`${lines.join('\n')}\n`);
       }
     } catch (thrown) {
-      const error = toScanError(thrown);
+      // A directory, FIFO or device is no image file: path_not_found, as a worker reports it.
+      const notRegular = thrown instanceof CliError && (thrown.reason === 'is a directory' || thrown.reason === 'not a regular file');
+      const error = notRegular ? new ScanError('path_not_found', `${file} is not a regular file`) : toScanError(thrown);
       const code = (thrown as NodeJS.ErrnoException).code === 'ENOENT' ? 'path_not_found' : error.code;
       if (flags.json) process.stdout.write(`${JSON.stringify({ file, error: { code, message: error.message } })}\n`);
       else process.stderr.write(`${terminalSafe(file)}: error ${code}: ${terminalSafe(error.message)}\n`);

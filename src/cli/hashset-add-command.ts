@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ScanError } from '../errors.js';
 import { entryRefusal, HASH_BITS } from '../hashsets/hash-set-config.js';
+import { entryIdRefusal } from '../hashsets/hash-list-parser.js';
 import type { NewHashSetEntry } from '../hashsets/hash-set.js';
 import { hashToHex, hexToHash } from '../matching/hash-bits.js';
 import { currentUser } from './cli-config.js';
+import { CliError } from './cli-errors.js';
+import { readRegularFile } from './regular-file.js';
 import { withHashSetStore } from './hashset-cli.js';
 import { terminalSafe } from './terminal-text.js';
 
@@ -31,9 +33,13 @@ export function registerHashSetAddCommand(hashset: Command): void {
     .description('add images or hex hashes to a set (id defaults to the hash hex)')
     .option('--label <label>', 'label recorded with every entry added')
     .option('--id <id>', 'entry id (only with a single image or hash)')
-    .action((name: string, inputs: string[], flags: AddFlags) =>
-      withHashSetStore(async (store) => {
-        if (flags.id !== undefined && inputs.length !== 1) throw new Error('--id names one entry: give a single image or hash');
+    .action(async (name: string, inputs: string[], flags: AddFlags) => {
+      // The command line's own mistakes, before Redis is reached.
+      if (flags.id !== undefined && inputs.length !== 1) throw new CliError('invalid option', '--id names one entry: give a single image or hash');
+      // The store refuses such an id too (EntryIdError): `hashset import` could not read it back as it is.
+      const idRefusal = flags.id === undefined ? undefined : entryIdRefusal(flags.id);
+      if (idRefusal !== undefined) throw new CliError('invalid option', `--id: ${idRefusal}`);
+      await withHashSetStore(async (store) => {
         const { config } = await store.summary(name);
         const entries: NewHashSetEntry[] = [];
         for (const input of inputs) {
@@ -44,9 +50,11 @@ export function registerHashSetAddCommand(hashset: Command): void {
           if (HEX_HASH.test(input) && !existsSync(input)) {
             hash = hexToHash(input, HASH_BITS[config.algorithm]);
           } else {
+            // A regular file only (a directory, FIFO or device is refused unread, naming it), 50 MiB at most.
+            const bytes = await readRegularFile(input);
             // sharp loads only for image files: adding hex hashes (a script's loop) starts faster.
             const { decodeImage, hashImage } = await import('../images/index.js');
-            const hashes = hashImage(await decodeImage(await readFile(input)));
+            const hashes = hashImage(await decodeImage(bytes));
             if (config.algorithm === 'pdq') quality = hashes.pdqQuality;
             hash = config.algorithm === 'pdq' ? hashes.pdq : hashes.blockhash;
             source = `file:${basename(input)}`;
@@ -65,6 +73,6 @@ export function registerHashSetAddCommand(hashset: Command): void {
         }
         process.stdout.write(`added ${result.added}, unchanged ${result.unchanged}, conflicts ${result.conflicts.length}; ${name} at version ${result.version}\n`);
         if (result.conflicts.length) process.exitCode = 2;
-      }),
-    );
+      });
+    });
 }

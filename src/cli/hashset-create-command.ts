@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { HASH_ALGORITHMS, HASH_SET_KINDS, type HashAlgorithm, type HashSetKind } from '../hashsets/hash-set-config.js';
 import { integerFlag } from './cli-config.js';
+import { CliError } from './cli-errors.js';
 import { withHashSetStore } from './hashset-cli.js';
 
 interface CreateFlags {
@@ -37,7 +38,7 @@ export function registerHashSetCreateCommand(hashset: Command): void {
           ...(minQuality !== undefined && { minQuality }),
           flood: { ...(maxItems !== undefined && { maxItems }), ...(windowSeconds !== undefined && { windowSeconds }) },
         });
-        if (!created) throw new Error(`a hash set named ${JSON.stringify(name)} already exists (its configuration is unchanged)`);
+        if (!created) throw new CliError('already exists', `hash set ${JSON.stringify(name)}: its configuration is unchanged`);
         const { config } = await store.summary(name);
         process.stdout.write(`created ${name}: ${config.algorithm}, threshold ${config.threshold}, kind ${config.kind}, min quality ${config.minQuality}\n`);
       }),

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { quoteCsvCell } from '../formats/csv.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { withHashSetStore } from './hashset-cli.js';
@@ -13,6 +13,9 @@ import { terminalSafe } from './terminal-text.js';
  * whether it is disabled is read from its flag, and one disabled without a reason (an empty or
  * blank one, stored before `hashset disable` refused them) gets DISABLED_WITHOUT_REASON.
  */
+const EXPORT_FORMATS = ['csv', 'hex'] as const;
+type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 /** The disabled_reason exported for a disabled entry whose stored reason is empty or blank. */
 export const DISABLED_WITHOUT_REASON = 'disabled (no reason recorded)';
 
@@ -27,10 +30,9 @@ export function registerHashSetExportCommand(hashset: Command): void {
     .command('export')
     .argument('<name>', 'hash set')
     .description('write every entry to stdout (disabled ones included in csv, skipped in hex)')
-    .option('--format <format>', 'csv | hex', 'csv')
-    .action((name: string, flags: { format: string }) =>
+    .addOption(new Option('--format <format>', 'csv (every column, imports back as it was) or hex (enabled hashes only)').choices(EXPORT_FORMATS).default('csv'))
+    .action((name: string, flags: { format: ExportFormat }) =>
       withHashSetStore(async (store) => {
-        if (flags.format !== 'csv' && flags.format !== 'hex') throw new Error('--format must be csv or hex');
         await store.summary(name); // hashset_not_found before any output
         const cell = process.stdout.isTTY ? (text: string) => quoteCsvCell(terminalSafe(text)) : quoteCsvCell;
         if (flags.format === 'csv') process.stdout.write('hash,label,id,source,added_at,added_by,disabled_reason\n');

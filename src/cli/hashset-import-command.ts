@@ -87,14 +87,19 @@ export function registerHashSetImportCommand(hashset: Command): void {
           const progress = new Progress();
           const checked = await validate(input, format, config, progress);
           const maxBad = integerFlag('max-bad', flags.maxBad)!;
-          if (checked.bad > maxBad) {
-            throw new Error(`${checked.bad} bad lines (more than --max-bad ${maxBad}); nothing written`);
-          }
-          if (checked.good === 0) {
-            // Nothing to write: no version, no "imported" line (as `blocklist import` words it).
+          // Refused (more bad lines than --max-bad) or nothing to write: no version, no "imported"
+          // line, exit 1, worded as `blocklist import` words it.
+          const refusal =
+            checked.bad > maxBad
+              ? `${checked.bad} bad lines (more than --max-bad ${maxBad})`
+              : checked.good === 0
+                ? checked.bad > 0
+                  ? `no entries, only ${checked.bad} bad lines`
+                  : 'no entries in the file'
+                : undefined;
+          if (refusal !== undefined) {
             progress.done();
-            const why = checked.bad > 0 ? `no entries, only ${checked.bad} bad lines` : 'no entries in the file';
-            process.stderr.write(`hash set ${terminalSafe(name)}: nothing imported: ${why}\n`);
+            process.stderr.write(`hash set ${terminalSafe(name)}: nothing imported: ${refusal}\n`);
             process.exitCode = 1;
             return;
           }

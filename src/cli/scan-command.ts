@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { jobLimits } from '../config/config.js';
 import { toScanError } from '../errors.js';
-import type { ScanJobInput } from '../jobs/job-schema.js';
+import { createJobSchema, type ScanJobInput } from '../jobs/job-schema.js';
+import type { JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { Decision, Verdict } from '../jobs/verdict-schema.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
@@ -13,10 +14,15 @@ import { strictest } from '../policy/decide.js';
 import { createLogger } from '../runtime/logger.js';
 import { loadCliConfig, parseJson } from './cli-config.js';
 import { CliError } from './cli-errors.js';
+import { openRegularFile } from './regular-file.js';
 import { exitCodeOf, formatVerdict } from './verdict-format.js';
 
-interface ScanFlags {
+interface OutputFlags {
   json?: boolean;
+}
+
+/** `scan url` and `scan image`: the job is built from the command line, its surface and tenant from these. */
+interface ScanFlags extends OutputFlags {
   surface: string;
   tenant?: string;
 }
@@ -27,7 +33,7 @@ interface ScanFlags {
  * as a worker does with ABUSE_SCAN_IMAGE_ROOT; `/` where the operator names the files (relative
  * paths are made absolute before they get here). Exit status: the strictest decision of all.
  */
-async function scanJobs(jobs: unknown[], flags: ScanFlags, imageRoot = '/'): Promise<void> {
+async function scanJobs(jobs: unknown[], flags: OutputFlags, imageRoot = '/'): Promise<void> {
   const config = { ...loadCliConfig(), imageRoot };
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'abuse-scan');
   const pipeline = await createScanPipeline(config, { logger });
@@ -71,11 +77,10 @@ function withPathsResolved(input: unknown, base: string): unknown {
  */
 async function checkReadable(files: readonly string[]): Promise<void> {
   for (const file of files) {
-    // Looked at before it is opened: opening a FIFO waits for a writer, for ever.
-    const info = await stat(file); // ENOENT, EACCES... with the path as given
-    if (info.isDirectory()) throw new CliError('is a directory', file);
-    if (!info.isFile()) throw new CliError('not a regular file', file);
-    await (await open(file, 'r')).close(); // EACCES
+    // ENOENT, EACCES... with the path as given; `is a directory`, `not a regular file` (a FIFO,
+    // opened without waiting for a writer), as hash and hashset add check what they read.
+    const { handle } = await openRegularFile(file);
+    await handle.close();
   }
 }
 
@@ -94,40 +99,60 @@ export function contentIdFor(argument: string, maxIdLength: number): string {
   return digest.length >= maxIdLength ? digest.slice(-maxIdLength) : `${argument.slice(0, maxIdLength - digest.length)}${digest}`;
 }
 
+/**
+ * --surface and --tenant as a job would hold them, checked by the job schema's own rules (1 to
+ * ABUSE_SCAN_MAX_ID_LENGTH characters, well-formed, no U+0000 in a tenant) before anything is
+ * scanned: a bad one is the operator's `invalid option` (exit 1), not an invalid_job verdict.
+ */
+function checkJobFlags(flags: ScanFlags, limits: JobLimits): void {
+  const { surface, tenant } = createJobSchema(limits).shape;
+  const check = (option: string, schema: typeof surface, value: string): void => {
+    const result = schema.safeParse(value);
+    if (!result.success) throw new CliError('invalid option', `${option}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
+  };
+  check('--surface', surface, flags.surface);
+  if (flags.tenant !== undefined) check('--tenant', tenant.unwrap(), flags.tenant);
+}
+
 function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: ScanFlags): ScanJobInput {
-  return { contentId, surface: flags.surface, ...(flags.tenant && { tenant: flags.tenant }), items: [item] };
+  return { contentId, surface: flags.surface, ...(flags.tenant !== undefined && { tenant: flags.tenant }), items: [item] };
 }
 
 export function registerScanCommand(program: Command): void {
   const scan = program
     .command('scan')
     .description('scan content in this process, without Redis (lists from ABUSE_SCAN_LISTS_DIR, hash sets from ABUSE_SCAN_HASHSETS_DIR), and print the verdict (exit 0 allow, 2 review, 3 block)');
-  const common = (command: Command) =>
-    command
-      .option('--json', 'print each verdict as one JSON line')
+  const json = (command: Command) => command.option('--json', 'print each verdict as one JSON line');
+  // The job `url` and `image` build is the command line's: its surface and tenant too.
+  const jobFlags = (command: Command) =>
+    json(command)
       .option('--surface <surface>', 'surface to record in the verdict', 'cli')
       .option('--tenant <tenant>', 'tenant to record in the verdict');
 
-  common(scan.command('url').argument('<url...>', 'URLs to scan, one verdict each').description('scan links')).action(
+  jobFlags(scan.command('url').argument('<url...>', 'URLs to scan, one verdict each').description('scan links')).action(
     (urls: string[], flags: ScanFlags) => {
-      const { maxIdLength } = loadCliConfig();
-      return scanJobs(urls.map((url) => jobFor(url, contentIdFor(url, maxIdLength), flags)), flags);
+      const config = loadCliConfig();
+      checkJobFlags(flags, jobLimits(config));
+      return scanJobs(urls.map((url) => jobFor(url, contentIdFor(url, config.maxIdLength), flags)), flags);
     },
   );
-  common(scan.command('image').argument('<file...>', 'image files to scan, one verdict each').description('scan image files')).action(
+  jobFlags(scan.command('image').argument('<file...>', 'image files to scan, one verdict each').description('scan image files')).action(
     async (files: string[], flags: ScanFlags) => {
+      const config = loadCliConfig();
+      checkJobFlags(flags, jobLimits(config));
       await checkReadable(files);
-      const { maxIdLength } = loadCliConfig();
-      await scanJobs(files.map((file) => jobFor({ path: resolve(file) }, contentIdFor(file, maxIdLength), flags)), flags);
+      await scanJobs(files.map((file) => jobFor({ path: resolve(file) }, contentIdFor(file, config.maxIdLength), flags)), flags);
     },
   );
-  common(
+  // A job file is scanned as a worker would get it: its own contentId, surface, tenant and
+  // metadata, which no option changes (an unknown option: `invalid option`).
+  json(
     scan
       .command('job')
       .argument('<file>', 'a scan job as JSON (- for stdin)')
-      .description('scan a whole job; with ABUSE_SCAN_IMAGE_ROOT set, { path } items must lie under it as workers require (else path_outside_root), without it they are read as given, relative to the current directory'),
+      .description('scan a whole job, as producers send it (its surface and tenant are the job\'s); with ABUSE_SCAN_IMAGE_ROOT set, { path } items must lie under it as workers require (else path_outside_root), without it they are read as given, relative to the current directory'),
   ).action(
-    async (file: string, flags: ScanFlags) => {
+    async (file: string, flags: OutputFlags) => {
       const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
       const job = parseJson(text, file === '-' ? 'stdin' : file);
       const { imageRoot } = loadCliConfig();

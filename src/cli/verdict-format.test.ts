@@ -30,6 +30,23 @@ describe('formatVerdict', () => {
   });
 });
 
+describe('formatVerdict: who and when', () => {
+  it('prints the tenant, the attempt and createdAt under the decision line, and the metadata when there is any', () => {
+    const verdict = { ...sampleVerdict('j1', 'block'), tenant: 'acme', attempt: 3, createdAt: '2026-03-01T10:00:00.000Z', metadata: { ticket: 'T-12', channel: 'dm' } };
+    const lines = formatVerdict(verdict).split('\n');
+    expect(lines.slice(0, 3)).toEqual(['BLOCK  content-j1 (job j1, surface test)', '  tenant acme, attempt 3, created 2026-03-01T10:00:00.000Z', '  metadata: {"ticket":"T-12","channel":"dm"}']);
+  });
+
+  it('says there is no tenant, and prints no metadata line without metadata (absent or empty)', () => {
+    for (const metadata of [undefined, {}]) {
+      const verdict = { ...sampleVerdict('j2'), ...(metadata && { metadata }) };
+      const lines = formatVerdict(verdict).split('\n');
+      expect(lines[1]).toBe('  no tenant, attempt 1, created 1970-01-01T00:00:00.000Z');
+      expect(lines.some((line) => line.startsWith('  metadata'))).toBe(false);
+    }
+  });
+});
+
 /** Characters that drive a terminal or reorder what it shows; a formatted verdict has none but its line breaks. */
 const UNSAFE_FOR_TERMINAL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
@@ -54,6 +71,7 @@ describe('formatVerdict with hostile text', () => {
         { code: 'internal_error' as const, message: `job ${fake}` },
       ],
       versions: { scanner: 'test', lists: { [`phish${esc}[8m`]: '3' }, hashSets: {}, models: {} },
+      metadata: { [`k${esc}[2J`]: `v\u2028${fake}` },
     };
     const text = formatVerdict(verdict);
     expect(text).not.toMatch(UNSAFE_FOR_TERMINAL);
@@ -69,6 +87,8 @@ describe('formatVerdict with hostile text', () => {
     expect(text).toContain('"entry":"evil\\x9b2J"');
     expect(text).toContain('"label":"x\\u2028y"');
     expect(text).toContain('list phish\\x1b[8m@3');
+    expect(lines).toContain('  tenant acme, attempt 1, created 1970-01-01T00:00:00.000Z');
+    expect(lines.filter((line) => line.startsWith('  metadata: '))).toEqual(['  metadata: {"k\\u001b[2J":"v\\u2028\\u001b]0;pwned\\u0007\\u001b[2J\\u001b[1;31mALLOW  fake\\nALLOW  fake"}']);
   });
 });
 

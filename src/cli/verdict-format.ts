@@ -1,4 +1,5 @@
 import type { ConsumedVerdict, Decision } from '../jobs/verdict-schema.js';
+import { formatScore } from '../policy/decide.js';
 import { terminalSafe } from './terminal-text.js';
 
 /** The exit status of a decision, for `scan` and `verdict`: 0 allow, 2 review, 3 block (1 is an error). */
@@ -21,9 +22,12 @@ function formatError(error: ConsumedError): string {
 export function formatVerdict(verdict: ConsumedVerdict): string {
   const lines: string[] = [];
   lines.push(`${verdict.decision.toUpperCase()}  ${verdict.contentId} (job ${verdict.jobId}, surface ${verdict.surface})`);
+  // Which tenant's content, and which attempt gave the verdict when: a retried or late verdict shows.
+  lines.push(`  ${verdict.tenant === undefined ? 'no tenant' : `tenant ${verdict.tenant}`}, attempt ${verdict.attempt}, created ${verdict.createdAt}`);
+  if (verdict.metadata !== undefined && Object.keys(verdict.metadata).length > 0) lines.push(`  metadata: ${JSON.stringify(verdict.metadata)}`);
   for (const reason of verdict.reasons) lines.push(`  why: ${reason}`);
   for (const signal of verdict.signals) {
-    lines.push(`  signal: ${signal.source}/${signal.kind} item ${signal.item} score ${signal.score.toFixed(3)} -> ${signal.suggests} ${JSON.stringify(signal.evidence)}`);
+    lines.push(`  signal: ${signal.source}/${signal.kind} item ${signal.item} score ${formatScore(signal.score)} -> ${signal.suggests} ${JSON.stringify(signal.evidence)}`);
   }
   for (const item of verdict.items) {
     const status = item.status === 'ok' ? 'ok' : `error ${item.error?.code}: ${item.error?.message}`;

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hashToHex } from '../matching/hash-bits.js';
 import { quoteCsvCell } from '../formats/csv.js';
-import { detectHashListFormat, readHashList, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
+import { detectHashListFormat, entryIdRefusal, MAX_ID_LENGTH, readHashList, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
 
 const A = 'f'.repeat(64);
 const B = '0123456789abcdef'.repeat(4);
@@ -161,5 +161,19 @@ describe('detectHashListFormat: what a file\'s first record says, whatever its n
     for (const head of [`${A}\n${B}\n`, `${A},logo,L1\n`, `${A},101,x.jpg\n`, `${A},50\n`, `${A},50,x.jpg,90\n`, `${A},-1,x\n`, `${A},5.0,x\n`, `${A},100,\n`, 'hash\n', '', '# only a comment\n', `zz,100,x.jpg\n`]) {
       expect(detectHashListFormat(head, 'pdq')).toBeUndefined();
     }
+  });
+
+  it('refuses an id over 256 characters with the check HashSetStore.add applies (entryIdRefusal), and reads an empty id cell as no id', async () => {
+    const longest = 'i'.repeat(MAX_ID_LENGTH);
+    const results = await parse(`hash,id\n${A},${longest}\n${B},${longest}x\n${A},\n`, 'csv');
+    expect(results).toEqual([
+      { ok: true, entry: expect.objectContaining({ line: 2, id: longest }) },
+      { ok: false, bad: { line: 3, reason: entryIdRefusal(`${longest}x`) } },
+      // An empty cell is no id: the entry is the hash's. So an empty id cannot come back as itself.
+      { ok: true, entry: expect.objectContaining({ line: 4, id: A }) },
+    ]);
+    expect(entryIdRefusal(longest)).toBeUndefined();
+    expect(entryIdRefusal(`${longest}x`)).toBe('id longer than 256 characters');
+    expect(entryIdRefusal('')).toMatch(/^id is empty/);
   });
 });

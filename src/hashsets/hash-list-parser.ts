@@ -67,7 +67,30 @@ type Column = keyof typeof COLUMN_NAMES;
 const POSITIONAL: Partial<Record<Column, number>> = { hash: 0, label: 1, id: 2, quality: 3 };
 
 /** Longest id accepted: ids are Redis hash fields and go into verdicts. */
-const MAX_ID_LENGTH = 256;
+export const MAX_ID_LENGTH = 256;
+
+/**
+ * Why an entry id cannot be stored, or undefined when it can: what an import refuses (longer than
+ * MAX_ID_LENGTH) and what it cannot read back (an empty id cell reads as no id, so the entry would
+ * come back under its hash's hex). HashSetStore.add refuses these too, so that no writer stores an
+ * entry that `hashset export` then `import` would lose or rename.
+ */
+export function entryIdRefusal(id: string): string | undefined {
+  if (id === '') return 'id is empty (an empty id reads back as the hash hex)';
+  if (id.length > MAX_ID_LENGTH) return `id longer than ${MAX_ID_LENGTH} characters`;
+  return undefined;
+}
+
+/** An entry id a hash set cannot hold (see entryIdRefusal), naming the id and why. */
+export class EntryIdError extends Error {
+  constructor(
+    readonly id: string,
+    readonly refusal: string,
+  ) {
+    super(`${refusal}: ${JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)}`);
+    this.name = 'EntryIdError';
+  }
+}
 
 export class HashListParser {
   private columns: Partial<Record<Column, number>> | undefined;
@@ -147,7 +170,8 @@ export class HashListParser {
       return { ok: false, bad: { line, reason: error.message } };
     }
     const { id, quality: qualityText, addedAt } = cells;
-    if (id !== undefined && id.length > MAX_ID_LENGTH) return { ok: false, bad: { line, reason: `id longer than ${MAX_ID_LENGTH} characters` } };
+    const idRefused = id === undefined ? undefined : entryIdRefusal(id);
+    if (idRefused !== undefined) return { ok: false, bad: { line, reason: idRefused } };
     let quality: number | undefined;
     if (qualityText !== undefined) {
       // Digits only: Number() would read 0x50, 8e1 and 80.0 as 80.

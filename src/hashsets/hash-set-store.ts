@@ -10,6 +10,7 @@ import { runScript } from '../runtime/redis-script.js';
 import { deletedStructure, readChangelogSince, type ChangelogSince, type DeletedStructure, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { ScanError } from '../errors.js';
 import { floodWindow, RELEASE_QUARANTINE } from './flood-guard.js';
+import { EntryIdError, entryIdRefusal } from './hash-list-parser.js';
 import { resolveHashSetConfig, type HashSetConfig, type HashSetConfigInput, type HashSetIncarnation } from './hash-set-config.js';
 import type { HashSetEntry, NewHashSetEntry } from './hash-set.js';
 import { hashSetChannel, hashSetKeys, hashSetNamesKey, hashSetTombstonesKey, PACK_ENTRIES, unpackEntry, type HashSetKeys, type PackedEntry } from './hash-set-keys.js';
@@ -176,9 +177,15 @@ export class HashSetStore {
 
   /**
    * Adds one batch of entries as one change (one version), those with `disabled` kept but not
-   * matching. Same id again: unchanged or a conflict.
+   * matching. Same id again: unchanged or a conflict. An id an import would refuse (empty, or
+   * longer than MAX_ID_LENGTH: see entryIdRefusal) throws EntryIdError and nothing is written.
    */
   async add(name: string, entries: readonly NewHashSetEntry[]): Promise<AddResult> {
+    // Before anything is written: an id an import refuses, or reads back as another, is never stored.
+    for (const entry of entries) {
+      const refusal = entryIdRefusal(entry.id);
+      if (refusal !== undefined) throw new EntryIdError(entry.id, refusal);
+    }
     if (entries.length === 0) return { version: (await this.summary(name)).version, added: 0, unchanged: 0, conflicts: [] };
     const args: Array<string | Buffer> = [];
     const now = new Date().toISOString();

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { ScanError } from '../errors.js';
 import type { ImageItem } from '../jobs/job-schema.js';
 import { isPathUnder } from '../jobs/validate-job.js';
+import { readAtMost } from '../runtime/read-at-most.js';
 
 export interface ImageSourceOptions {
   /** Directory `{ path }` items must lie under, after symlinks are resolved. Unset refuses path items. */
@@ -55,7 +56,6 @@ async function readUnderRoot(path: string, imageRoot: string | undefined, maxByt
     // What was opened, not what the path names now: a FIFO, device or directory is refused unread.
     const stat = await handle.stat();
     if (!stat.isFile()) throw new ScanError('path_not_found', `${path} is not a regular file`);
-    if (stat.size > maxBytes) throw new ScanError('payload_too_large', `${path} has ${stat.size} bytes, more than ${maxBytes}`);
     return await readAtMost(handle, stat.size, maxBytes, path);
   } finally {
     await handle.close();
@@ -71,19 +71,5 @@ async function openedPath(handle: FileHandle): Promise<string | undefined> {
     return await readlink(`/proc/self/fd/${handle.fd}`);
   } catch {
     return undefined;
-  }
-}
-
-/** The file's bytes, `expected` of them unless it changed since, refusing more than `maxBytes`. */
-async function readAtMost(handle: FileHandle, expected: number, maxBytes: number, path: string): Promise<Uint8Array> {
-  // One byte past what is expected shows whether the file grew.
-  let buffer = Buffer.allocUnsafe(Math.min(expected, maxBytes) + 1);
-  let length = 0;
-  for (;;) {
-    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-    if (bytesRead === 0) return buffer.subarray(0, length);
-    length += bytesRead;
-    if (length > maxBytes) throw new ScanError('payload_too_large', `${path} has more than ${maxBytes} bytes`);
-    if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(buffer.length, maxBytes + 1 - length))]);
   }
 }

@@ -100,6 +100,8 @@ describe('decide', () => {
     expect(formatScore(0.29)).toBe('0.290');
     expect(formatScore(1)).toBe('1.000');
     expect(formatScore(0)).toBe('0.000');
+    expect(formatScore(0.98995, 4)).toBe('0.9899');
+    expect(formatScore(0.5, 6)).toBe('0.500000');
     expect(decide([signal({ source: 'model', kind: 'url_model', score: 0.98951, suggests: 'review' })], [], DEFAULT_POLICY).reasons).toEqual(['review: model/url_model on item 0, score 0.989']);
   });
 

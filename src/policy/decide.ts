@@ -23,11 +23,12 @@ export interface PolicyOutcome {
 }
 
 /**
- * A score to three decimals, cut rather than rounded (scores are kept to six): 0.98951 is shown
- * 0.989, never 0.990 next to the review it got below a block threshold of 0.99.
+ * A score to `decimals` places (1 to 6), cut rather than rounded (scores are kept to six):
+ * 0.98951 is shown 0.989, never 0.990 next to the review it got below a block threshold of 0.99.
  */
-export function formatScore(score: number): string {
-  return score.toFixed(6).slice(0, -3);
+export function formatScore(score: number, decimals = 3): string {
+  const kept = score.toFixed(6);
+  return kept.slice(0, kept.length - (6 - decimals));
 }
 
 interface Contribution {

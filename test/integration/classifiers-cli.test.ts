@@ -1,5 +1,8 @@
 /** `abuse-scan classify image|url`, run as the CLI from the TypeScript sources. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/fleet.js';
@@ -36,6 +39,19 @@ describe('abuse-scan classify', () => {
     const { stdout, code } = await cli('classify', 'image', 'fixtures/images/clouds.jpg', 'fixtures/images/no-such.jpg');
     expect(stdout).toMatch(/fixtures\/images\/clouds\.jpg\n {2}allow +0\.\d{4} {2}nsfw-mobilenet-v2@\S+ {2}\(Drawing [\d.]+, Hentai [\d.]+, Neutral [\d.]+, Porn [\d.]+, Sexy [\d.]+\)/);
     expect(stdout).toMatch(/no-such\.jpg\n {2}error path_not_found/);
+    expect(code).toBe(1);
+  }, 30_000);
+
+  it('refuses a FIFO, a device or a directory unread, as path_not_found (a FIFO held the command for ever, /dev/zero filled memory)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'classify-'));
+    const fifo = join(dir, 'fifo.jpg');
+    execFileSync('mkfifo', [fifo]);
+    const { stdout, code } = await cli('classify', 'image', fifo, '/dev/zero', dir, '--json');
+    expect(stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+      { input: fifo, scores: [], error: { code: 'path_not_found', message: `${fifo}: not a regular file` } },
+      { input: '/dev/zero', scores: [], error: { code: 'path_not_found', message: '/dev/zero: not a regular file' } },
+      { input: dir, scores: [], error: { code: 'path_not_found', message: `${dir}: is a directory` } },
+    ]);
     expect(code).toBe(1);
   }, 30_000);
 });

@@ -162,7 +162,7 @@ describe('blockhash sets: a frame matches an entry only when closer to it than t
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain(`${csv}:2: blockhash is a blank image's hash (0 bits from blank)`);
     expect(strict.stderr).toContain(`${csv}:4: blockhash is a blank image's hash (0 bits from blank)`);
-    expect(strict.stderr).toContain('2 bad lines (more than --max-bad 1); nothing written');
+    expect(strict.stderr).toContain('nothing imported: 2 bad lines (more than --max-bad 1)\n');
     expect((await store.summary('imported')).size).toBe(0);
 
     const lenient = await cli('hashset', 'import', 'imported', csv);

@@ -1,14 +1,16 @@
 /** The hashset and hash commands, run as an operator would: `abuse-scan ...` in a child process. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
+import { entryIdRefusal, MAX_ID_LENGTH } from '../../src/hashsets/hash-list-parser.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
 import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import { decodeImage, hashImage } from '../../src/images/index.js';
 import { hashToHex, hexToHash } from '../../src/matching/hash-bits.js';
+import { runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
 import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
@@ -68,7 +70,7 @@ describe('abuse-scan hashset / hash', () => {
   it('create, add images (refusing low quality), list and stats', async () => {
     expect((await cli('hashset', 'create', 'cli-pdq', '--algorithm', 'pdq', '--threshold', '28')).code).toBe(0);
     const again = await cli('hashset', 'create', 'cli-pdq', '--algorithm', 'pdq');
-    expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('already exists') });
+    expect(again).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: already exists: hash set "cli-pdq": its configuration is unchanged\n' });
 
     const added = await cli('hashset', 'add', 'cli-pdq', fixture('rings.jpg'), '--id', 'rings', '--label', 'test rings');
     expect(added.code).toBe(0);
@@ -120,7 +122,8 @@ describe('abuse-scan hashset / hash', () => {
     const garbage = join(dir, 'garbage.txt');
     writeFileSync(garbage, `${A}\nnope\nnope\nnope\n`);
     const refused = await cli('hashset', 'import', 'cli-import', garbage, '--max-bad', '2');
-    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('3 bad lines (more than --max-bad 2); nothing written') });
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(/\nhash set cli-import: nothing imported: 3 bad lines \(more than --max-bad 2\)\n$/);
     expect(await store.version('cli-import')).toBe(1);
   }, 60_000);
 
@@ -133,6 +136,53 @@ describe('abuse-scan hashset / hash', () => {
     expect(lines.slice(1)).toEqual([expect.stringMatching(new RegExp(`^${A},spam,x1,import:export.csv,.*,false positive$`))]);
     const hex = await cli('hashset', 'export', 'cli-import', '--format', 'hex');
     expect(hex.stdout).toBe('');
+    expect(await cli('hashset', 'export', 'cli-import', '--format', 'json')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "abuse-scan: invalid option: option '--format <format>' argument 'json' is invalid. Allowed choices are csv, hex. (see abuse-scan hashset export --help)\n",
+    });
+  }, 60_000);
+
+  it('remove takes each id once, and names the ids it did not remove (unknown) with exit 2', async () => {
+    expect((await cli('hashset', 'create', 'cli-remove', '--algorithm', 'pdq')).code).toBe(0);
+    await store.add('cli-remove', [{ id: 'e1', hash: hexToHash(A, 256) }, { id: 'e2', hash: hexToHash(B, 256) }]);
+    expect(await cli('hashset', 'remove', 'cli-remove', 'e1', 'e1', 'e2')).toEqual({ code: 0, stdout: 'removed 2 of 2; cli-remove at version 2\n', stderr: '' });
+    await store.add('cli-remove', [{ id: 'e3', hash: hexToHash(C, 256) }]);
+    const esc = '\u001b';
+    expect(await cli('hashset', 'remove', 'cli-remove', 'e3', `gone${esc}[2J`, 'e1', 'e3', `gone${esc}[2J`)).toEqual({
+      code: 2,
+      stdout: 'removed 1 of 3; cli-remove at version 4\n',
+      stderr: 'not removed (unknown): gone\\x1b[2J, e1\n',
+    });
+    expect(await store.summary('cli-remove')).toMatchObject({ size: 0 });
+  }, 60_000);
+
+  it('add refuses what it cannot store or read: an --id import would refuse or rename, --id with several inputs, a FIFO, a device, a directory', async () => {
+    expect((await cli('hashset', 'create', 'cli-add-inputs', '--algorithm', 'pdq')).code).toBe(0);
+    for (const id of ['', 'x'.repeat(MAX_ID_LENGTH + 1)]) {
+      expect(await cli('hashset', 'add', 'cli-add-inputs', A, '--id', id)).toEqual({ code: 1, stdout: '', stderr: `abuse-scan: invalid option: --id: ${entryIdRefusal(id)}\n` });
+    }
+    expect(await cli('hashset', 'add', 'cli-add-inputs', A, B, '--id', 'one')).toEqual({ code: 1, stdout: '', stderr: 'abuse-scan: invalid option: --id names one entry: give a single image or hash\n' });
+
+    const fifo = join(dir, 'add-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const options = { env: { ABUSE_SCAN_PREFIX: prefix }, timeoutMs: 20_000 };
+    for (const [path, reason] of [[fifo, 'not a regular file'], ['/dev/zero', 'not a regular file'], [dir, 'is a directory']] as const) {
+      const refused = await runCli(['hashset', 'add', 'cli-add-inputs', path], options);
+      expect({ code: refused.code, stdout: refused.stdout, stderr: refused.stderr }).toEqual({ code: 1, stdout: '', stderr: `abuse-scan: ${reason}: ${path}\n` });
+    }
+    expect(await store.summary('cli-add-inputs')).toMatchObject({ version: 0, size: 0 });
+
+    // The longest id add takes is one an export imports back as it is.
+    const longest = 'x'.repeat(MAX_ID_LENGTH);
+    expect((await cli('hashset', 'add', 'cli-add-inputs', A, '--id', longest)).code).toBe(0);
+    const file = join(dir, 'add-inputs.csv');
+    writeFileSync(file, (await cli('hashset', 'export', 'cli-add-inputs')).stdout);
+    expect((await cli('hashset', 'create', 'cli-add-inputs-copy', '--algorithm', 'pdq')).code).toBe(0);
+    const imported = await cli('hashset', 'import', 'cli-add-inputs-copy', file);
+    expect(imported.code).toBe(0);
+    expect(imported.stderr).not.toMatch(/skipped|conflict/);
+    expect((await cli('hashset', 'export', 'cli-add-inputs-copy')).stdout.split('\n')[1]).toMatch(new RegExp(`^${A},,${longest},`));
   }, 60_000);
 
   it('import of a file with no good line writes nothing and exits 1: only bad lines (within --max-bad), an empty file, a header only', async () => {
@@ -149,7 +199,10 @@ describe('abuse-scan hashset / hash', () => {
     }
     expect(await store.summary('cli-nothing')).toMatchObject({ version: 0, size: 0 });
     // Past --max-bad, the refusal it always was.
-    expect(await cli('hashset', 'import', 'cli-nothing', onlyBad, '--max-bad', '1')).toMatchObject({ code: 1, stderr: expect.stringContaining('2 bad lines (more than --max-bad 1); nothing written') });
+    const overMaxBad = await cli('hashset', 'import', 'cli-nothing', onlyBad, '--max-bad', '1');
+    expect(overMaxBad).toMatchObject({ code: 1, stdout: '' });
+    expect(overMaxBad.stderr).toMatch(/\nhash set cli-nothing: nothing imported: 2 bad lines \(more than --max-bad 1\)\n$/);
+    expect(overMaxBad.stderr).not.toMatch(/^abuse-scan: /m);
   }, 60_000);
 
   it('disable refuses an empty or blank --reason; an entry disabled without one (stored by other means) exports with a reason and imports back disabled', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
+import { EntryIdError, entryIdRefusal, MAX_ID_LENGTH } from '../../src/hashsets/hash-list-parser.js';
 import { hashSetTombstonesKey } from '../../src/hashsets/hash-set-keys.js';
 import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
 import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
@@ -27,6 +28,19 @@ describe('hash sets in Redis', () => {
     const keys = await redis.keys(`*hashset*keys*`);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(key.startsWith(`${prefix}:`)).toBe(true);
+  });
+
+  it('add refuses, writing nothing, an id an import would refuse or read back as another: empty, or longer than 256 characters', async () => {
+    expect(await store.create({ name: 'ids', algorithm: 'pdq' })).toBe(true);
+    const longest = 'x'.repeat(MAX_ID_LENGTH);
+    for (const id of ['', 'x'.repeat(MAX_ID_LENGTH + 1)]) {
+      const refused = await store.add('ids', [entry('fine', 1), { id, hash: hash(2) }]).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(EntryIdError);
+      expect(refused).toMatchObject({ id, refusal: entryIdRefusal(id) });
+    }
+    expect(await store.summary('ids')).toMatchObject({ version: 0, size: 0 });
+    // What an import accepts, the store takes: up to 256 characters.
+    expect(await store.add('ids', [entry(longest, 1)])).toEqual({ version: 1, added: 1, unchanged: 0, conflicts: [] });
   });
 
   it('bumps the version once per change and never for a no-op', async () => {

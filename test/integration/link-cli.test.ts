@@ -333,8 +333,9 @@ describe('abuse-scan blocklist, unfurl: outside text on a terminal', () => {
   });
 
   it('unfurl prints an input it could not follow escaped', async () => {
-    const { code, stdout } = await runCli(['unfurl', '-'], { stdin: `http://x.example/${esc}]0;t\u0007${esc}[2J\n` });
-    expect(stdout).toBe('http://x.example/\\x1b]0;t\\x07\\x1b[2J !invalid_url\n');
+    // Escapes in the host: no browser could visit it (in the path they are percent-encoded and followed).
+    const { code, stdout } = await runCli(['unfurl', '-'], { stdin: `http://x.example${esc}[2J/${esc}]0;t\u0007\n` });
+    expect(stdout).toBe('http://x.example\\x1b[2J/\\x1b]0;t\\x07 !invalid_host\n');
     expect(code).toBe(1);
   });
 });

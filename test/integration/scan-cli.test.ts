@@ -76,9 +76,10 @@ describe('abuse-scan scan', () => {
     const { code, stdout } = await runCli(['scan', 'url', '--surface', `cli${esc}[8m`, link], { env: OFFLINE });
     expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/);
     const shown = 'http://x.example/\\x1b]0;title\\x07\\x1b[2J\\x1b[1;31mALLOW\\u202e';
-    expect(stdout.split('\n').filter((line) => /^[A-Z]+ {2}/.test(line))).toEqual([`REVIEW  ${shown} (job local-${stdout.match(/local-(\d+-0)/)?.[1]}, surface cli\\x1b[8m)`]);
-    expect(stdout).toContain(`  item 0 [link] ${shown}: error invalid_url: `);
-    expect(code).toBe(2);
+    // The controls are percent-encoded for matching (canonical %1B...), so the link is scanned: allow.
+    expect(stdout.split('\n').filter((line) => /^[A-Z]+ {2}/.test(line))).toEqual([`ALLOW  ${shown} (job local-${stdout.match(/local-(\d+-0)/)?.[1]}, surface cli\\x1b[8m)`]);
+    expect(stdout).toContain(`  item 0 [link] ${shown}: ok\n`);
+    expect(code).toBe(0);
     // --json is JSON: the link as it was, for programs.
     const json = await runCli(['scan', 'url', '--json', link], { env: OFFLINE });
     expect(JSON.parse(json.stdout)).toMatchObject({ contentId: link, items: [{ input: link }] });
@@ -88,6 +89,39 @@ describe('abuse-scan scan', () => {
     const { stdout } = await runCli(['scan', 'url', 'http://127.0.0.1/x'], { env: { ...OFFLINE, ABUSE_SCAN_UNFURL: 'on' } });
     expect(stdout).toMatch(/^ {2}item 0 \[link\] http:\/\/127\.0\.0\.1\/x: ok\n {4}partial error blocked_address: refused to connect to 127\.0\.0\.1 \(loopback\)$/m);
   }, 30_000);
+
+  it('a bad --surface or --tenant of scan url or image is the operator\'s mistake: `invalid option`, exit 1, nothing scanned', async () => {
+    const image = 'fixtures/images/clouds.jpg';
+    const cases: Array<[string[], string]> = [
+      [['--tenant', 't'.repeat(300)], '--tenant: Too big: expected string to have <=256 characters'],
+      [['--tenant', ''], '--tenant: Too small: expected string to have >=1 characters'],
+      [['--surface', 's'.repeat(257)], '--surface: Too big: expected string to have <=256 characters'],
+      [['--surface', ''], '--surface: Too small: expected string to have >=1 characters'],
+    ];
+    for (const [flags, message] of cases) {
+      for (const args of [['scan', 'url', ...flags, 'http://x.example/'], ['scan', 'image', ...flags, image]]) {
+        const result = await runCli(args, { env: OFFLINE });
+        expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ args, code: 1, stdout: '', stderr: `abuse-scan: invalid option: ${message}\n` });
+      }
+    }
+    // Within the workers' limit (ABUSE_SCAN_MAX_ID_LENGTH), they are the verdict's.
+    const long = await runCli(['scan', 'url', '--json', '--tenant', 't'.repeat(300), '--surface', 'inbox', 'http://x.example/'], { env: { ...OFFLINE, ABUSE_SCAN_MAX_ID_LENGTH: '512' } });
+    expect(JSON.parse(long.stdout)).toMatchObject({ decision: 'allow', tenant: 't'.repeat(300), surface: 'inbox' });
+  }, 60_000);
+
+  it('scan job takes its surface and tenant from the job: it has no --surface or --tenant (an unknown option), and its help lists none', async () => {
+    const job = JSON.stringify({ contentId: 'j1', surface: 'upload', tenant: 'acme', items: ['http://x.example/'] });
+    for (const flag of ['--surface', '--tenant']) {
+      const result = await runCli(['scan', 'job', '--json', flag, 'other', '-'], { stdin: job, env: OFFLINE });
+      expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 1, stdout: '', stderr: `abuse-scan: invalid option: unknown option '${flag}' (see abuse-scan scan job --help)\n` });
+    }
+    const scanned = await runCli(['scan', 'job', '--json', '-'], { stdin: job, env: OFFLINE });
+    expect(JSON.parse(scanned.stdout)).toMatchObject({ contentId: 'j1', surface: 'upload', tenant: 'acme' });
+    const help = await runCli(['scan', 'job', '--help'], { env: OFFLINE });
+    expect(help.stdout).toMatch(/^ {2}--json\b/m);
+    expect(help.stdout).not.toMatch(/--surface|--tenant/);
+    for (const command of ['url', 'image']) expect((await runCli(['scan', command, '--help'], { env: OFFLINE })).stdout).toMatch(/--surface <surface>[\s\S]*--tenant <tenant>/);
+  }, 60_000);
 
   it('scan job reads paths as producers write them: under ABUSE_SCAN_IMAGE_ROOT, else relative to the current directory', async () => {
     const job = (path: string) => JSON.stringify({ contentId: 'j1', surface: 'upload', items: [{ path }] });
