@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, hashImage } from '../../src/images/index.js';
+import { decodeImage, hashImage, type ImageHashes } from '../../src/images/index.js';
+import type { ImageSubject } from '../../src/pipeline/image-preparer.js';
 import type { Verdict } from '../../src/jobs/verdict-schema.js';
 import { validateJob } from '../../src/jobs/validate-job.js';
 import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
@@ -13,6 +14,15 @@ export function seededHash(seed: number, flips = 0): Uint8Array {
   for (let i = 0; i < 32; i++) bytes[i] = (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i) >>> 0) & 0xff;
   for (let bit = 0; bit < flips; bit++) bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
   return bytes;
+}
+
+/**
+ * An image subject made of hashed frames only, as signal types read it: frame i is the file's
+ * frame i (a still image when there is one). For tests that place hashes without decoding.
+ */
+export function subjectOfFrames(frames: ImageHashes[]): ImageSubject {
+  const decoded = { frameCount: frames.length, frames: frames.map((_, index) => ({ index })) } as unknown as ImageSubject['decoded'];
+  return { decoded, frames };
 }
 
 /** The fixture images under fixtures/images. */

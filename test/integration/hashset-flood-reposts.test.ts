@@ -15,7 +15,7 @@ import type { ImageHashes } from '../../src/images/index.js';
 import type { ImageSubject } from '../../src/pipeline/image-preparer.js';
 import { HashSetMatchSignalType } from '../../src/signals/hashset-match/index.js';
 import { startInProcessWorker } from '../harness/fleet.js';
-import { FIXTURE_IMAGES, fixtureHashes, seededHash as hash } from '../harness/hashes.js';
+import { FIXTURE_IMAGES, fixtureHashes, seededHash as hash, subjectOfFrames } from '../harness/hashes.js';
 import { suiteRedis, TEST_REDIS_URL } from '../harness/redis.js';
 
 function flipRange(bytes: Uint8Array, from: number, count: number): Uint8Array {
@@ -29,7 +29,7 @@ function frameOf(pdq: Uint8Array): ImageHashes {
 }
 
 function imageOf(...pdqs: Uint8Array[]): ImageSubject {
-  return { decoded: {} as ImageSubject['decoded'], frames: pdqs.map(frameOf) };
+  return subjectOfFrames(pdqs.map(frameOf));
 }
 
 describe('flood guard: reposts of one image are one item (Redis)', () => {

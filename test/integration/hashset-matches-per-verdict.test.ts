@@ -16,7 +16,7 @@ import { SignalRegistry } from '../../src/signals/registry.js';
 import { HashSetMatchSignalType } from '../../src/signals/hashset-match/index.js';
 import type { SignalType } from '../../src/signals/signal-type.js';
 import { ScanWorker } from '../../src/worker/scan-worker.js';
-import { seededHash } from '../harness/hashes.js';
+import { seededHash, subjectOfFrames } from '../harness/hashes.js';
 import { removeTestKeys, TEST_REDIS_URL, testRedis, uniquePrefix } from '../harness/redis.js';
 
 /** The value of one series of the registry, undefined when it is not exported. */
@@ -39,7 +39,7 @@ describe('abuse_scan_hashset_matches_total on a worker', () => {
     const frame: ImageHashes = { pdq, dihedral: [pdq, ...Array.from({ length: 7 }, (_, i) => seededHash(100 + i))], blockhash: seededHash(9), pdqQuality: 100 };
     const images: ItemPreparer<ImageSubject> = {
       kind: 'image',
-      prepare: async () => ({ subject: { decoded: {} as ImageSubject['decoded'], frames: [frame] }, details: {} }),
+      prepare: async () => ({ subject: subjectOfFrames([frame]), details: {} }),
     };
     const bad = new HashSet(resolveHashSetConfig({ name: 'known-bad', algorithm: 'pdq' }));
     bad.add({ id: 'entry-1', hash: pdq });

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/runtime/logger.js';
 import { MAX_LISTED_QUARANTINED } from '../../src/signals/hashset-match/hashset-match-signal.js';
 import { HashSetMatchSignalType } from '../../src/signals/hashset-match/index.js';
 import { waitUntil } from '../harness/fleet.js';
-import { seededHash as hash } from '../harness/hashes.js';
+import { seededHash as hash, subjectOfFrames } from '../harness/hashes.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
 
 function flipRange(bytes: Uint8Array, from: number, count: number): Uint8Array {
@@ -27,7 +27,7 @@ function flipRange(bytes: Uint8Array, from: number, count: number): Uint8Array {
 
 function imageOf(pdq: Uint8Array): ImageSubject {
   const frame: ImageHashes = { pdq, dihedral: [pdq, ...Array.from({ length: 7 }, (_, i) => hash(90_000 + i))], blockhash: hash(5), pdqQuality: 100 };
-  return { decoded: {} as ImageSubject['decoded'], frames: [frame] };
+  return subjectOfFrames([frame]);
 }
 
 async function sample(registry: Registry, series: string): Promise<number | undefined> {

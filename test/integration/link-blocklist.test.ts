@@ -82,7 +82,7 @@ describe('link-blocklist signal type in the fleet', () => {
       },
     ]);
     expect(verdict.decision).not.toBe('block');
-    expect(verdict.reasons).toContain('allow: blocklist/allowlist_match on item 0, score 1.000 (allowlist allow-local entry 127.0.0.1/middle on hop 1)');
+    expect(verdict.reasons).toContain('allow: blocklist/allowlist_match on item 0, score 1.000 (allowlist allow-local entry 127.0.0.1/middle on hop 1; it overrode phish/127.0.0.1/middle)');
   });
 });
 

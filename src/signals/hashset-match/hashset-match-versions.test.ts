@@ -6,7 +6,7 @@ import type { ImageHashes } from '../../images/index.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { MatchContext } from '../signal-type.js';
 import { HashSetMatchSignalType } from './index.js';
-import { seededHash as hash } from '../../../test/harness/hashes.js';
+import { seededHash as hash, subjectOfFrames } from '../../../test/harness/hashes.js';
 
 /**
  * A replica-like set: one entry that always matches, and a version that changes in place, as a
@@ -35,7 +35,7 @@ class LiveSet implements MatchableHashSet {
 
 function image(): ImageSubject {
   const frame: ImageHashes = { pdq: hash(1), dihedral: Array.from({ length: 8 }, (_, i) => hash(1 + i)), blockhash: hash(99), pdqQuality: 100 };
-  return { decoded: { frameCount: 1, frames: [{ index: 0 }] } as ImageSubject['decoded'], frames: [frame] };
+  return subjectOfFrames([frame]);
 }
 
 const context = (): MatchContext => ({ jobId: 'j1', contentId: 'c1', surface: 'upload' });

@@ -13,17 +13,14 @@ import type { RedisClient } from '../../runtime/redis.js';
 import { HashSetMatchSignalType } from './index.js';
 import { MAX_LISTED_QUARANTINED } from './hashset-match-signal.js';
 import { hammingDistance } from '../../matching/hash-bits.js';
-import { seededHash as hash } from '../../../test/harness/hashes.js';
+import { seededHash as hash, subjectOfFrames } from '../../../test/harness/hashes.js';
 import { seededRandom } from '../../../test/harness/seeded-random.js';
-
-/** What the signal type reads of a still image's decode: its one frame is the file's frame 0. */
-const STILL = { frameCount: 1, frames: [{ index: 0 }] } as ImageSubject['decoded'];
 
 /** A one-frame image whose PDQ variants are seeds pdq..pdq+7 (variant 0 = the hash itself). */
 function image(pdq: number, blockhash: number, pdqQuality = 100, flips = 0): ImageSubject {
   const dihedral = Array.from({ length: 8 }, (_, i) => hash(pdq + i, i === 0 ? flips : 0));
   const frame: ImageHashes = { pdq: dihedral[0]!, dihedral, blockhash: hash(blockhash), pdqQuality };
-  return { decoded: STILL, frames: [frame] };
+  return subjectOfFrames([frame]);
 }
 
 /** A set of entries given by seed (or by hash, to place one at a known distance). */
@@ -43,7 +40,7 @@ function flipRange(hash: Uint8Array, from: number, count: number): Uint8Array {
 /** A one-frame image whose PDQ is exactly `pdq` (no other variant matches anything). */
 function imageOf(pdq: Uint8Array, blockhash = 5): ImageSubject {
   const frame: ImageHashes = { pdq, dihedral: [pdq, ...Array.from({ length: 7 }, (_, i) => hash(90_000 + i))], blockhash: hash(blockhash), pdqQuality: 100 };
-  return { decoded: STILL, frames: [frame] };
+  return subjectOfFrames([frame]);
 }
 
 /** A set's calls to describe() and the guard's to recordMatchAmong(), with the candidate ids each got. */
@@ -217,10 +214,7 @@ describe('hash-set signal type', () => {
       if (mark) for (let y = 280; y < 340; y++) pixels.fill(255, (y * 800 + 360) * 3, (y * 800 + 440) * 3);
       return sharp(pixels, { raw: { width: 800, height: 600, channels: 3 } }).jpeg().toBuffer();
     }
-    const subjectOf = (...blockhashes: Uint8Array[]): ImageSubject => ({
-      decoded: STILL,
-      frames: blockhashes.map((blockhash, i) => ({ ...image(1000 + 10 * i, 5).frames[0]!, blockhash })),
-    });
+    const subjectOf = (...blockhashes: Uint8Array[]): ImageSubject => subjectOfFrames(blockhashes.map((blockhash, i) => ({ ...image(1000 + 10 * i, 5).frames[0]!, blockhash })));
 
     it('an exact copy of a caption on a dark background matches (it was let through); a blank or near-blank dark frame does not', async () => {
       const captioned = await scanned(await dark(true));
@@ -617,7 +611,7 @@ describe('hash-set signal type', () => {
       const frame0 = imageOf(flipRange(J, 200, 4)).frames[0]!;
       const rotated = flipRange(R, 220, 6);
       const frame1: ImageHashes = { pdq: hash(5), dihedral: [hash(5), rotated, ...Array.from({ length: 6 }, (_, i) => hash(80_000 + i))], blockhash: hash(6), pdqQuality: 100 };
-      const twoFrames: ImageSubject = { decoded: STILL, frames: [frame0, frame1] };
+      const twoFrames = subjectOfFrames([frame0, frame1]);
       const expected = {
         suggests: 'block',
         score: 1 - 6 / 32,
@@ -628,7 +622,7 @@ describe('hash-set signal type', () => {
       const [swapped] = await type.match({ ...twoFrames, frames: [frame1, frame0] }, 0);
       expect(swapped).toMatchObject({ ...expected, evidence: { ...expected.evidence, frame: 0, quarantinedMatches: [{ entryId: 'junk-template', distance: 4, frame: 1 }] } });
       // On a tie the earlier frame comes first: R exactly on both frames.
-      const tie: ImageSubject = { decoded: STILL, frames: [imageOf(R).frames[0]!, { ...frame1, dihedral: [hash(5), R, ...frame1.dihedral!.slice(2)] }] };
+      const tie = subjectOfFrames([imageOf(R).frames[0]!, { ...frame1, dihedral: [hash(5), R, ...frame1.dihedral!.slice(2)] }]);
       expect((await type.match(tie, 0))[0]).toMatchObject({ evidence: { entryId: 'real-bad', distance: 0, frame: 0, variant: 'original' } });
     });
 
