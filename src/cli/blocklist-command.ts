@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { canonicalEntry, decodeEntryInfo, EntryError, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
+import { canonicalEntry, decodeEntryInfo, EntryError, entryAsWritten, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
 import { formatOfFile, importRefusal, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
 import { ListStore, type ListChange } from '../lists/list-store.js';
 import { currentUser, integerFlag } from './cli-config.js';
@@ -180,7 +180,7 @@ async function runList(name: string | undefined, flags: { json?: boolean }): Pro
           const entry = { ...parseEntryField(field), ...decodeEntryInfo(stored) };
           // Labels and reasons come from feeds and other people: escaped, a tab or a newline in
           // one cannot fake a column or a line, nor an escape sequence drive the terminal.
-          const cells = [entry.kind, entry.value, entry.label ?? '', entry.reason ?? '', entry.addedBy ?? '', entry.addedAt ?? ''];
+          const cells = [entry.kind, entryAsWritten(entry), entry.label ?? '', entry.reason ?? '', entry.addedBy ?? '', entry.addedAt ?? ''];
           await out.line(flags.json ? JSON.stringify(entry) : cells.map(terminalSafe).join('\t'));
         }
       }

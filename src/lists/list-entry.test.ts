@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalEntry, decodeEntryInfo, encodeEntryInfo, encodeEntryPatch, entryField, entryFields, entryIdentity } from './list-entry.js';
+import { canonicalEntry, decodeEntryInfo, encodeEntryInfo, encodeEntryPatch, entryAsWritten, entryField, entryFields, entryIdentity } from './list-entry.js';
 
 describe('entry identity: the key follows the matching rule', () => {
   it('makes an http and an https URL entry of one URL one entry, as the matcher hits either with either', () => {
@@ -45,6 +45,15 @@ describe('URL entries: the host must name one, as for expressions and domains', 
     expect(() => canonicalEntry('*.evil.example/login', 'url')).toThrow('does not name a host');
     // The same message as an expression's.
     expect(() => canonicalEntry('*.evil.example/')).toThrow(`"*.evil.example/" does not name a host (letters, digits, '-', '_' and dots, or an IP address)`);
+  });
+
+  it('lists an entry so that it can be written back: a backslash decoded from %5C is written %5C, not read as a path separator', () => {
+    for (const text of ['http://evil.example/a%5Cb', 'evil.example/a%5Cb/', 'http://evil.example/x?q=%5C']) {
+      const entry = canonicalEntry(text);
+      expect(entry.value).toContain('\\');
+      expect(canonicalEntry(entryAsWritten(entry))).toEqual(entry);
+    }
+    expect(entryAsWritten(canonicalEntry('evil.example'))).toBe('evil.example');
   });
 
   it("refuses a threat feed's defanged URL (no link has its scheme), but still removes one stored before", () => {

@@ -178,6 +178,15 @@ function requireHostName(host: string, text: string): void {
   if (!HOST_NAME.test(host)) throw new EntryError(`${JSON.stringify(text)} does not name a host (letters, digits, '-', '_' and dots, or an IP address)`);
 }
 
+/**
+ * An entry's canonical value as it can be written back (`blocklist list` prints it so): a
+ * backslash in a canonical path or query, decoded from `%5C`, is written `%5C`, since a written
+ * backslash is a path separator (`evil.example/a\b` would name `evil.example/a/b`).
+ */
+export function entryAsWritten(entry: { kind: EntryKind; value: string }): string {
+  return entry.kind === 'domain' ? entry.value : entry.value.replaceAll('\\', '%5C');
+}
+
 /** Redis hash field of an entry: one kind letter, `:`, the canonical value. */
 export function entryField(entry: Pick<ListEntry, 'kind' | 'value'>): string {
   return `${entry.kind[0]}:${entry.value}`;
