@@ -60,6 +60,13 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
+  readonly queueConcurrency = new Gauge({
+    name: 'abuse_scan_worker_queue_concurrency',
+    help: 'Jobs of each scan queue this process takes at once, for the queues it serves only: a queue no scraped process reports has no worker (AbuseScanQueueUnserved)',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
   readonly queueJobs = new Gauge({
     name: 'abuse_scan_queue_jobs',
     help: 'Scan jobs in each queue by state, read from Redis at scrape time (the same for every worker: aggregate with max)',

@@ -6,7 +6,7 @@ import type { ScanJob } from '../jobs/job-schema.js';
 import type { Verdict } from '../jobs/verdict-schema.js';
 import { countHashSetMatches, hashSetMatchesCounter, type HashSetMatchCounter } from '../hashsets/hash-set-metrics.js';
 import { validateJob, type JobValidationOptions } from '../jobs/validate-job.js';
-import type { ScanQueueKind } from '../queues/names.js';
+import { SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { readBacklog, type Backlog } from '../ops/backlog.js';
 import type { FleetMetrics } from '../ops/metrics.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
@@ -91,7 +91,13 @@ const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown time
  */
 export class ScanWorker {
   private readonly workers: Worker[] = [];
+  /** The queues this process serves. */
   private readonly queues: Queue[] = [];
+  /**
+   * Every scan queue's handle, served or not: the backlog gauges report them all, so a queue whose
+   * workers are all gone still shows its waiting jobs (and alerts) from the workers of the others.
+   */
+  private readonly backlogQueues: Queue[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private readonly store: VerdictStore;
@@ -135,7 +141,7 @@ export class ScanWorker {
   }
 
   async run(): Promise<void> {
-    const { config, connection, logger } = this.options;
+    const { config, connection, logger, metrics } = this.options;
     for (const queue of config.queues) {
       const worker = new ScanQueueWorker<ScanResult>(queue, (job, token) => this.process(queue, job, token), {
         connection,
@@ -152,6 +158,11 @@ export class ScanWorker {
       // The workers already report the shared connection's errors; without a listener BullMQ
       // would print them raw to stderr, the AUTH command's password included.
       this.queues.push(new Queue(queue, { connection, prefix: config.prefix }).on('error', () => undefined));
+      metrics.queueConcurrency.set({ queue }, config.concurrency);
+    }
+    for (const kind of SCAN_QUEUE_KINDS) {
+      const served = this.queues.find((queue) => queue.name === kind);
+      this.backlogQueues.push(served ?? new Queue(kind, { connection, prefix: config.prefix }).on('error', () => undefined));
     }
     try {
       await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
@@ -193,9 +204,9 @@ export class ScanWorker {
     return targets;
   }
 
-  /** Job counts of the queues this worker serves and the results stream's consumer lag (for /metrics). */
+  /** Job counts of every scan queue (served here or not) and the results stream's consumer lag (for /metrics). */
   backlog(): Promise<Backlog> {
-    return readBacklog(this.queues, this.options.connection, this.store.keys.stream);
+    return readBacklog(this.backlogQueues, this.options.connection, this.store.keys.stream);
   }
 
   /**
@@ -210,7 +221,7 @@ export class ScanWorker {
       await this.sweeping; // a sweep under way still stores its verdicts
       await Promise.all(this.workers.map((worker) => worker.close()));
       await this.emitter.flush();
-      await Promise.all(this.queues.map((queue) => queue.close()));
+      await Promise.all(this.backlogQueues.map((queue) => queue.close()));
       this.workerErrors.flush();
       this.options.logger.info('scan worker stopped');
     })();

@@ -10,6 +10,7 @@ import { createRedis } from '../../src/runtime/redis.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { exitOf, exitWithin, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
 import { unusedPort } from './unfurl-servers.js';
+import { SMALL_PNG_BASE64 } from '../harness/jobs.js';
 import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 describe('metrics and health endpoints of a worker process', () => {
@@ -47,6 +48,28 @@ describe('metrics and health endpoints of a worker process', () => {
     worker.kill('SIGTERM');
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
     await client.close();
+  }, 30_000);
+
+  it('a worker serving one queue reports every queue\'s backlog, and its capacity for the queue it serves only (a queue left without workers still shows and alerts)', async () => {
+    const port = await unusedPort();
+    const servedPrefix = uniquePrefix('ops-links-only');
+    const worker = spawnWorkerProcess(servedPrefix, { ABUSE_SCAN_METRICS_PORT: String(port), ABUSE_SCAN_QUEUES: 'links', ABUSE_SCAN_CONCURRENCY: '7' });
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix: servedPrefix });
+    try {
+      await waitForWorkerStart(worker);
+      await client.enqueue({ contentId: 'ops-image', surface: 'upload', items: [{ bytesBase64: SMALL_PNG_BASE64 }] });
+      const samples = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+      const value = (name: string, labels: Record<string, string>) => sampleValue(samples, name, { ...labels, prefix: servedPrefix });
+      expect(value('abuse_scan_queue_jobs', { queue: 'images', state: 'wait' })).toBe(1);
+      expect(value('abuse_scan_worker_queue_concurrency', { queue: 'links' })).toBe(7);
+      expect(samples.filter((line) => line.startsWith('abuse_scan_worker_queue_concurrency{'))).toHaveLength(1);
+      worker.kill('SIGTERM');
+      expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
+    } finally {
+      worker.kill('SIGKILL');
+      await client.close();
+      await removeTestKeys(servedPrefix);
+    }
   }, 30_000);
 
   it('a metrics port already taken fails the start-up: logged as such, exit 1, no raw stack', async () => {
