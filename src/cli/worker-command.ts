@@ -3,7 +3,7 @@ import { FleetMetrics } from '../ops/metrics.js';
 import { startOpsServer, type OpsServer } from '../ops/ops-server.js';
 import { RedisLiveness } from '../ops/redis-liveness.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
-import { createLogger } from '../runtime/logger.js';
+import { createLogger, logConsoleWarnings } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { runUntilSignalled } from '../runtime/runnable.js';
 import { ScanWorker } from '../worker/scan-worker.js';
@@ -21,6 +21,7 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
     metricsPort: flags.metricsPort,
   });
   const logger = createLogger(config.logLevel, 'abuse-scan-worker');
+  logConsoleWarnings(logger);
   await runUntilSignalled(
     async () => {
       const connection = createRedis(config.redisUrl);

@@ -1,6 +1,6 @@
 import { ReplyError } from 'ioredis';
-import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { describe, expect, it, vi } from 'vitest';
+import { createLogger, logConsoleWarnings } from './logger.js';
 
 /** A logger of the project's, writing its lines into an array. */
 function capturingLogger() {
@@ -13,6 +13,32 @@ function capturingLogger() {
 function authError(password: string): Error {
   return Object.assign(new ReplyError('WRONGPASS invalid username-password pair or user is disabled.'), { command: { name: 'auth', args: [password] } });
 }
+
+describe('logConsoleWarnings', () => {
+  it("turns a library's console.warn (ioredis on a password the server does not need) into a JSON log line, credentials redacted, until restored", () => {
+    const { logger, lines, parsed } = capturingLogger();
+    const restore = logConsoleWarnings(logger);
+    try {
+      console.warn('[WARN] This Redis server\'s `default` user does not require a password, but a password was supplied');
+      console.warn('retrying %s', 'redis://:s3cret@10.0.0.5:6379');
+    } finally {
+      restore();
+    }
+    expect(parsed()).toEqual([
+      expect.objectContaining({ level: 40, source: 'console.warn', msg: "[WARN] This Redis server's `default` user does not require a password, but a password was supplied" }),
+      expect.objectContaining({ level: 40, source: 'console.warn', msg: 'retrying redis://:[redacted]@10.0.0.5:6379' }),
+    ]);
+    expect(lines.join('')).not.toContain('s3cret');
+    const after = lines.length;
+    const warn = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      console.warn('back to the console');
+    } finally {
+      warn.mockRestore();
+    }
+    expect(lines).toHaveLength(after);
+  });
+});
 
 describe('createLogger', () => {
   it('keeps the name of the command an ioredis error carries and drops its arguments', () => {

@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -48,4 +49,18 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/"]*):[^\s@/"]+@/gi;
 
 export function redactUrlCredentials(line: string): string {
   return line.replace(URL_CREDENTIALS, '$1:[redacted]@');
+}
+
+/**
+ * Sends what libraries print with console.warn (ioredis warns so of a password the server does
+ * not need, on every connection and reconnect) through `logger`, as one JSON line each: a worker's
+ * stderr is JSON lines only, which log pipelines parse. For processes that log JSON (the worker);
+ * returns the function that restores console.warn.
+ */
+export function logConsoleWarnings(logger: Logger): () => void {
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => logger.warn({ source: 'console.warn' }, format(...args));
+  return () => {
+    console.warn = original;
+  };
 }
