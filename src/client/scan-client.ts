@@ -108,7 +108,11 @@ export interface ScanClient {
    * Throws ScanError `redis_unavailable` at once when the client is closed while it waits.
    */
   waitForVerdict(jobId: string, options?: { timeoutMs?: number }): Promise<ConsumedVerdict>;
-  /** Ends every waitForVerdict still waiting (ScanError `redis_unavailable`), then closes the connections. */
+  /**
+   * Ends every waitForVerdict still waiting (ScanError `redis_unavailable`), lets the enqueues under
+   * way finish, then closes the connections (never a connection passed in). Every call after it
+   * fails with ScanError `redis_unavailable`, whatever the connection.
+   */
   close(): Promise<void>;
 }
 
@@ -183,7 +187,26 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   const waiters = new Map<string, Set<() => void>>();
   /** What close() calls to end each waitForVerdict still waiting. */
   const pendingWaits = new Set<() => void>();
+  /** Enqueues under way: close() lets them finish before it closes the connection they use. */
+  const enqueuesInFlight = new Set<Promise<unknown>>();
   let closed = false;
+
+  /** ScanError `redis_unavailable` once close() was called: every call after it fails alike, typed. */
+  function ensureOpen(what: string): void {
+    if (closed) throw new ScanError('redis_unavailable', `the scan client is closed: ${what}`);
+  }
+
+  /** Runs an enqueue, counted in enqueuesInFlight until it settles. */
+  async function enqueueing<T>(work: () => Promise<T>): Promise<T> {
+    ensureOpen('nothing can be enqueued');
+    const running = work();
+    enqueuesInFlight.add(running);
+    try {
+      return await running;
+    } finally {
+      enqueuesInFlight.delete(running);
+    }
+  }
 
   type Prepared = ReturnType<typeof prepare>;
 
@@ -215,7 +238,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     }
   }
 
-  const getVerdict = (jobId: string) => redisCall(verdicts.get(jobId));
+  const readVerdict = (jobId: string) => redisCall(verdicts.get(jobId));
 
   /**
    * Adds the jobs whose jobId no scan queue holds yet and that have no stored verdict. The default
@@ -287,7 +310,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
 
   return {
     async enqueue(input, enqueueOptions) {
-      const [enqueued] = await redisCall(enqueueChunk([prepare(input, enqueueOptions)]));
+      const prepared = prepare(input, enqueueOptions);
+      const [enqueued] = await enqueueing(() => redisCall(enqueueChunk([prepared])));
       return enqueued!;
     },
 
@@ -304,20 +328,25 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       // In chunks, each with its own deadline: one deadline for 150,000 jobs ran out on a healthy
       // Redis. A later chunk finds the jobs of an earlier one in the queues, so duplicates across
       // chunks are found too.
-      const enqueued: EnqueuedJob[] = [];
-      for (let start = 0; start < prepared.length; start += ENQUEUE_CHUNK) {
-        enqueued.push(...(await redisCall(enqueueChunk(prepared.slice(start, start + ENQUEUE_CHUNK)))));
-      }
-      return enqueued;
+      return enqueueing(async () => {
+        const enqueued: EnqueuedJob[] = [];
+        for (let start = 0; start < prepared.length; start += ENQUEUE_CHUNK) {
+          enqueued.push(...(await redisCall(enqueueChunk(prepared.slice(start, start + ENQUEUE_CHUNK)))));
+        }
+        return enqueued;
+      });
     },
 
-    getVerdict,
+    async getVerdict(jobId) {
+      ensureOpen(`the verdict of job ${jobId} cannot be read`);
+      return readVerdict(jobId);
+    },
 
     async waitForVerdict(jobId, { timeoutMs = 30_000 } = {}) {
       if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
         throw new RangeError(`timeoutMs: ${String(timeoutMs).slice(0, 80)} must be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS} (the longest timer Node keeps)`);
       }
-      if (closed) throw new ScanError('redis_unavailable', `the scan client is closed: no verdict for job ${jobId} can be awaited`);
+      ensureOpen(`no verdict for job ${jobId} can be awaited`);
       // One deadline from the call on: a subscribe or read still running when it passes is not
       // waited for, the last read below decides.
       let timer: NodeJS.Timeout | undefined;
@@ -343,7 +372,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
         const subscribing = ensureSubscribed();
         if ((await Promise.race([redisCall(subscribing.subscribed, subscribing.subscriber), expired, ended])) !== WAIT_EXPIRED) {
           for (;;) {
-            const verdict = await Promise.race([getVerdict(jobId), expired, ended]);
+            const verdict = await Promise.race([readVerdict(jobId), expired, ended]);
             if (verdict === WAIT_EXPIRED) break;
             if (verdict) return verdict;
             if ((await Promise.race([woken, expired, ended])) === WAIT_EXPIRED) break;
@@ -352,7 +381,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
           }
         }
         // Also catches a verdict whose announcement never reached us.
-        const verdict = await Promise.race([getVerdict(jobId), ended]);
+        const verdict = await Promise.race([readVerdict(jobId), ended]);
         if (verdict) return verdict;
         throw new ScanError('verdict_timeout', `no verdict for job ${jobId} within ${timeoutMs} ms`);
       } finally {
@@ -368,6 +397,9 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       // Waiters end now, not at their timeouts: their reads would fail on the closed connection anyway.
       for (const end of [...pendingWaits]) end();
       pendingWaits.clear();
+      // Enqueues under way finish (each bounded by commandTimeoutMs a chunk): a job half-added
+      // would be lost to the caller, who was not told it failed.
+      await Promise.allSettled([...enqueuesInFlight]);
       await Promise.all(Object.values(queues).map((q) => q.close()));
       // A subscriber has nothing to finish; disconnecting also drops a SUBSCRIBE still waiting for Redis.
       subscriber?.disconnect();

@@ -5,12 +5,24 @@ import { ScanError } from '../errors.js';
 export type RedisClient = Redis | Cluster;
 
 /**
+ * A live client by its shape, as isRedisClient tells one: a client made by the application's own
+ * copy of ioredis (another version) is one, though TypeScript takes it for no instance of ours
+ * (ioredis' classes have private members, so only the same copy's are assignable).
+ */
+export interface RedisClientLike {
+  readonly status: string;
+  duplicate(...args: never[]): unknown;
+  sendCommand(...args: never[]): unknown;
+  disconnect(...args: never[]): unknown;
+}
+
+/**
  * What callers may pass as a connection: a URL, ioredis options, or a live client to share.
  * A URL naming several nodes, `redis://10.0.0.1:6379,redis://10.0.0.2:6379`, or the scheme
  * `redis-cluster://10.0.0.1:6379,10.0.0.2:6379`, connects to a Redis Cluster through those
  * startup nodes.
  */
-export type ConnectionInput = string | RedisOptions | RedisClient;
+export type ConnectionInput = string | RedisOptions | RedisClient | RedisClientLike;
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ScanError } from '../errors.js';
 import { consumedVerdictSchema, type ConsumedVerdict } from '../jobs/verdict-schema.js';
@@ -234,7 +235,8 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
  */
 function ownConnection(connection: ConnectionInput | undefined): RedisClient {
   if (isRedisCluster(connection)) return connection.duplicate([], { redisOptions: { ...connection.options.redisOptions, ...FAIL_FAST_OPTIONS } });
-  if (isRedisClient(connection)) return connection.duplicate(FAIL_FAST_OPTIONS);
+  // Not a Cluster (above): a single node's client, whichever copy of ioredis made it.
+  if (isRedisClient(connection)) return (connection as Redis).duplicate(FAIL_FAST_OPTIONS);
   return createRedis(connection, FAIL_FAST_OPTIONS);
 }
 

@@ -34,6 +34,14 @@ describe('the built package', () => {
     expect(code).toBe(3);
   }, 60_000);
 
+  it('loads by its name with import and with require (a CommonJS producer compiled by TypeScript emits require)', async () => {
+    const printExports = "console.log(typeof m.createScanClient, typeof m.isScanError)";
+    const imported = await run(process.execPath, ['--input-type=module', '-e', `const m = await import('abuse-scan'); ${printExports}`], { cwd: REPO_ROOT });
+    const required = await run(process.execPath, ['-e', `const m = require('abuse-scan'); ${printExports}`], { cwd: REPO_ROOT });
+    expect(imported.stdout).toBe('function function\n');
+    expect(required.stdout).toBe('function function\n');
+  }, 60_000);
+
   it('scores an image with the ONNX model in a worker thread started from dist/', async () => {
     const { code, stdout } = await builtCli(['classify', 'image', 'fixtures/images/rings.jpg', '--json']);
     const result = JSON.parse(stdout) as { scores: Array<{ model: string; labels: Record<string, number> }> };

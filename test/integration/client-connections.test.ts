@@ -2,11 +2,11 @@ import { createRequire } from 'node:module';
 import { sep } from 'node:path';
 import { Redis, type Cluster as ClusterClass, type Redis as RedisClass } from 'ioredis';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScanClient } from '../../src/client/scan-client.js';
-import { createRedis, isRedisClient, isRedisCluster, redisAddress } from '../../src/runtime/redis.js';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { createScanClient, type ScanClientOptions } from '../../src/client/scan-client.js';
+import { createRedis, isRedisClient, isRedisCluster, redisAddress, type ConnectionInput } from '../../src/runtime/redis.js';
 import { startPrivateRedis, type PrivateRedis } from '../harness/private-redis.js';
-import { deletePrefix, testRedis, uniquePrefix } from '../harness/redis.js';
+import { deletePrefix, testRedis, uniquePrefix, TEST_REDIS_URL } from '../harness/redis.js';
 
 const job = { contentId: 'connections', surface: 'send', items: ['https://a.example/'] };
 
@@ -77,6 +77,52 @@ describe('the producer client connects where it is told', () => {
       foreignCluster.disconnect();
       await admin.quit();
     }
+  });
+
+  it.each([
+    ['its own connection', false],
+    ['a connection passed in', true],
+  ])('with %s, close() lets an enqueue under way finish, and every call after it fails typed (redis_unavailable)', async (_name, passIn) => {
+    const mine = passIn ? testRedis() : undefined;
+    const closePrefix = `${prefix}-close-${passIn}`;
+    const client = createScanClient({ connection: mine ?? TEST_REDIS_URL, prefix: closePrefix });
+    try {
+      await client.getVerdict('warm-up');
+      const underWay = client.enqueue(job);
+      await client.close();
+      expect(await underWay).toMatchObject({ queue: 'links', duplicate: false });
+      expect(await waitingLinks(shared, closePrefix)).toBe(1);
+      const refused = { name: 'ScanError', code: 'redis_unavailable', message: expect.stringMatching(/^the scan client is closed/) };
+      await expect(client.enqueue({ ...job, contentId: 'after-close' })).rejects.toMatchObject(refused);
+      await expect(client.enqueueBulk([{ job: { ...job, contentId: 'after-close-bulk' } }])).rejects.toMatchObject(refused);
+      await expect(client.getVerdict('x')).rejects.toMatchObject(refused);
+      await expect(client.waitForVerdict('x', { timeoutMs: 10 })).rejects.toMatchObject(refused);
+      expect(await waitingLinks(shared, closePrefix)).toBe(1);
+      if (mine) expect(mine.status).toBe('ready');
+    } finally {
+      await mine?.quit();
+      await deletePrefix(shared, closePrefix);
+    }
+  });
+
+  it("types another ioredis copy's client as a connection by its shape (TypeScript refused the application's own ioredis version)", () => {
+    // Private members of its own, as another version's Redis class has to TypeScript.
+    class ForeignRedis {
+      private readonly secret = 1;
+      status = 'ready';
+      duplicate(): ForeignRedis {
+        return this;
+      }
+      sendCommand(command: { name: string }): Promise<unknown> {
+        return Promise.resolve(command.name.length + this.secret);
+      }
+      disconnect(reconnect?: boolean): void {
+        void reconnect;
+      }
+    }
+    expectTypeOf<ForeignRedis>().toMatchTypeOf<ConnectionInput>();
+    expectTypeOf<ForeignRedis>().toMatchTypeOf<NonNullable<ScanClientOptions['connection']>>();
+    expect(isRedisClient(new ForeignRedis())).toBe(true);
   });
 
   it('a single-node URL whose password holds a comma connects to that node', async () => {
