@@ -30,6 +30,8 @@ const DEFAULT_CHECK_INTERVAL_MS = 5000;
 
 export class HashSetReplicas {
   private readonly replicas = new Map<string, ReplicatedHashSet>();
+  /** The sets Redis named at the last version check: those without a copy are unavailable(). */
+  private known: readonly string[] = [];
   /** One sync at a time per set; a request arriving meanwhile runs once more after it. */
   private readonly syncing = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
@@ -76,6 +78,11 @@ export class HashSetReplicas {
     return [...this.replicas.values()];
   }
 
+  /** Sets Redis named at the last check that no copy is held of (their load failed, or is under way). */
+  unavailable(): string[] {
+    return this.known.filter((name) => !this.replicas.has(name));
+  }
+
   get(name: string): ReplicatedHashSet | undefined {
     return this.replicas.get(name);
   }
@@ -85,6 +92,7 @@ export class HashSetReplicas {
     if (this.closed) return;
     try {
       const names = await this.options.store.names();
+      this.known = names;
       // Sets gone from the names are synced too, which drops them: through their sync, as a sync
       // under way may be loading a set created again after the names were read.
       const gone = [...this.replicas.keys()].filter((name) => !names.includes(name));
@@ -178,7 +186,7 @@ export class HashSetReplicas {
     const identity = await this.options.store.identity(name);
     if (this.closed) return true;
     if (identity !== undefined && replica.isIncarnationOf(identity)) return false;
-    this.drop(name, identity === undefined ? undefined : 'hash set created again: the deleted one dropped, the new one loading');
+    this.drop(name, identity === undefined ? 'deleted' : 'created again');
     return true;
   }
 
@@ -189,7 +197,7 @@ export class HashSetReplicas {
       throw error;
     });
     if (this.closed) return;
-    if (loaded === undefined) return this.drop(name);
+    if (loaded === undefined) return this.drop(name, 'deleted');
     const { set, stats } = loaded;
     this.replicas.set(name, set);
     this.options.metrics?.entries.set({ set: name }, set.size);
@@ -202,12 +210,15 @@ export class HashSetReplicas {
    * A set that no longer exists, or a copy of an incarnation that no longer does: not matched, nor
    * named in verdicts' versions, nor in the per-set gauges (until its new incarnation is loaded).
    */
-  private drop(name: string, message = 'hash set deleted: dropped'): void {
+  private drop(name: string, why: 'deleted' | 'created again'): void {
+    // A deleted set is no longer one to hold (unavailable() would name it until the next check).
+    if (why === 'deleted') this.known = this.known.filter((known) => known !== name);
     const dropped = this.replicas.get(name);
     if (dropped === undefined) return;
     this.replicas.delete(name);
     this.options.metrics?.entries.remove({ set: name });
     this.options.metrics?.quarantined.remove({ set: name });
+    const message = why === 'deleted' ? 'hash set deleted: dropped' : 'hash set created again: the deleted one dropped, the new one loading';
     this.options.logger.info({ hashSet: name, version: dropped.version }, message);
   }
 }

@@ -44,6 +44,7 @@
  * `abuse_scan_hashset_matches_total` counts these signals once per stored verdict (the worker,
  * countHashSetMatches).
  */
+import { ScanError } from '../../errors.js';
 import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
@@ -58,6 +59,11 @@ import type { MatchContext, PartialVersions, SignalType } from '../signal-type.j
 /** Where the sets come from: a worker's Redis replicas, or files loaded once. */
 export interface HashSetSource {
   sets(): readonly MatchableHashSet[];
+  /**
+   * Sets that exist but that this source holds no copy of (a worker started while a big import
+   * outpaced its load): an image matched without them is not known to match nothing.
+   */
+  unavailable?(): readonly string[];
 }
 
 export interface HashSetMatchOptions {
@@ -113,6 +119,12 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
   constructor(private readonly options: HashSetMatchOptions) {}
 
   async match(subject: ImageSubject, itemIndex: number, context?: MatchContext): Promise<Signal[]> {
+    // Transient: the job is retried while attempts remain, by when the copy is usually loaded; a
+    // last attempt still without it gets this partial error, weighed by the policy (review by default).
+    const unavailable = this.options.source.unavailable?.() ?? [];
+    if (unavailable.length > 0) {
+      throw new ScanError('hashset_unavailable', `no copy of hash set ${unavailable.join(', ')} is loaded yet: the image was not matched against it`, { sets: unavailable });
+    }
     const sets = this.options.source.sets();
     if (context !== undefined) {
       const consulted = this.jobVersions.get(context) ?? {};
