@@ -222,21 +222,36 @@ return { version, added, updated, unchanged, removed }
 `;
 
 /**
+ * How long a staged import's keys outlive its last batch: an import interrupted (the CLI killed,
+ * Redis gone mid-import) never commits nor removes its staging, a full copy of the list. Each
+ * batch renews it; the commit's RENAME carries it to the entries, which it then PERSISTs.
+ */
+export const STAGING_TTL_MS = 60 * 60 * 1000;
+
+/** Shared: renews the expiry of a staged import's keys (KEYS given), those that exist. */
+const RENEW_STAGING = `
+local function renew_staging(...)
+  for _, key in ipairs({...}) do redis.call('PEXPIRE', key, ${STAGING_TTL_MS}) end
+end
+`;
+
+/**
  * Writes one batch of an import into the staging hash. KEYS: staging, entries, staging log.
  * ARGV: staging log limit (0: log nothing, the commit reloads), fill JSON, then entries of four
  * arguments (see WRITE_ENTRIES). Returns [added, updated, unchanged, folded] relative to the live
  * entries (folded: twins removed from the staging hash).
  */
-export const STAGE_ENTRIES = `${STAGED_LOG}${WRITE_ENTRIES}
+export const STAGE_ENTRIES = `${STAGED_LOG}${WRITE_ENTRIES}${RENEW_STAGING}
 local limit = tonumber(ARGV[1])
 local added, updated, unchanged, folded = write_entries(KEYS[1], KEYS[2], 3, ARGV[2],
   function(field, value) record_staged(KEYS[3], limit, field, value) end,
   function(field) record_staged(KEYS[3], limit, field, '') end)
+renew_staging(KEYS[1], KEYS[3])
 return { added, updated, unchanged, folded }
 `;
 
 /** Removes one batch of fields from a staged copy of the entries. KEYS: staging, staging log. ARGV: staging log limit, fields. Returns the count removed. */
-export const STAGE_REMOVAL = `${STAGED_LOG}
+export const STAGE_REMOVAL = `${STAGED_LOG}${RENEW_STAGING}
 local limit, removed = tonumber(ARGV[1]), 0
 for i = 2, #ARGV do
   if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then
@@ -244,6 +259,7 @@ for i = 2, #ARGV do
     record_staged(KEYS[2], limit, ARGV[i], '')
   end
 end
+renew_staging(KEYS[1], KEYS[2])
 return removed
 `;
 
@@ -268,7 +284,11 @@ start_log(log, maxlen, version + 1, meta)
 if changed == 1 then log_settings(meta) end
 if entries_changed == '1' then
   redis.call('UNLINK', entries)
-  if redis.call('EXISTS', staging) == 1 then redis.call('RENAME', staging, entries) end
+  -- The staging's expiry goes with it: the list's entries keep no TTL.
+  if redis.call('EXISTS', staging) == 1 then
+    redis.call('RENAME', staging, entries)
+    redis.call('PERSIST', entries)
+  end
   if replace == '1' or redis.call('HEXISTS', staged_log, '!') == 1 or redis.call('EXISTS', staged_log) == 0 then
     log_change('op', 'reload')
   else

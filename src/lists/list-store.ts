@@ -4,7 +4,7 @@ import { unlinkKeysByPrefix, type RedisClient } from '../runtime/redis.js';
 import { encodeEntryPatch, entryFields, entryIdentity, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
 import { assertListName, listChannel, listKeys, listNamesKey, listTombstonesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
-import { COMMIT_STAGING, DELETE_LIST, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL } from './list-scripts.js';
+import { COMMIT_STAGING, DELETE_LIST, MUTATE_LIST, STAGE_ENTRIES, STAGE_REMOVAL, STAGING_TTL_MS } from './list-scripts.js';
 import { runScript } from '../runtime/redis-script.js';
 import { deletedStructure, readChangelogSince, type ChangelogSince, type DeletedStructure, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 
@@ -377,6 +377,12 @@ export class ListStore {
   }
 
   /** A removal too large for one script call, staged on a copy of the entries. */
+  /** A staged copy of the entries, expiring as the staging batches do (STAGING_TTL_MS) should the import never end. */
+  private async copyToStaging(entries: string, staging: string): Promise<void> {
+    const results = await this.redis.multi().copy(entries, staging).pexpire(staging, STAGING_TTL_MS).exec();
+    for (const [error] of results ?? []) if (error) throw error;
+  }
+
   private async tryStagedRemove(name: string, fields: readonly string[]): Promise<ListChange | undefined> {
     const keys = this.keys(name);
     const before = await this.identity(name);
@@ -385,7 +391,7 @@ export class ListStore {
     const staging = keys.staging(id);
     let removed = 0;
     try {
-      await this.redis.copy(keys.entries, staging);
+      await this.copyToStaging(keys.entries, staging);
       for (let start = 0; start < fields.length; start += this.batchSize) {
         removed += (await runScript(this.redis, STAGE_REMOVAL, [staging, keys.stagingLog(id)], [String(this.stagedLogLimit), ...fields.slice(start, start + this.batchSize)])) as number;
       }
@@ -408,7 +414,7 @@ export class ListStore {
     // A replacement's removals are not staged one by one: its commit logs `reload`.
     const logLimit = String(options.replace ? 0 : this.stagedLogLimit);
     try {
-      if (!options.replace && sizeBefore > 0) await this.redis.copy(keys.entries, staging);
+      if (!options.replace && sizeBefore > 0) await this.copyToStaging(keys.entries, staging);
       const args = entryArgs(entries, new Date().toISOString());
       const fill = fillOf(options);
       for (let start = 0; start < args.length; start += this.batchSize * ENTRY_ARGS) {

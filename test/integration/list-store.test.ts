@@ -30,6 +30,39 @@ describe('ListStore and ListReplica (real Redis)', () => {
     expect((await redis.keys(`${prefix}*`)).sort()).toEqual([`${prefix}:list:keys:entries`, `${prefix}:list:keys:log`, `${prefix}:list:keys:meta`, `${prefix}:lists`]);
   });
 
+  it('an import cut off mid-way (its connection lost) leaves staged keys that expire, while a finished one leaves its entries without a TTL', async () => {
+    await store.add('staged', entries('kept.example'));
+    const connection = testRedis();
+    // The connection drops just before the third staging batch, so neither that batch nor the
+    // import's own clean-up reaches Redis, as when the CLI is killed or Redis goes away.
+    let batches = 0;
+    const cutting = new Proxy(connection, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property !== 'evalsha' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        return (...args: unknown[]) => {
+          if (++batches === 3) target.disconnect();
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const cut = new ListStore(cutting, { prefix, batchSize: 7 });
+    const many = entries(...Array.from({ length: 100 }, (_, i) => `cut-${i}.example`));
+    await expect(cut.import('staged', many)).rejects.toThrow();
+    const staged = (await redis.keys(`${prefix}:list:staged:staging:*`)).sort();
+    expect(staged).toHaveLength(2); // the staged entries and their log
+    for (const key of staged) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(3_500_000);
+      expect(ttl).toBeLessThanOrEqual(3_600_000);
+    }
+    // The list is as it was; a finished import's entries (renamed from its staging) keep no TTL.
+    expect(await store.summary('staged')).toMatchObject({ version: 1, size: 1 });
+    expect((await store.import('staged', many)).version).toBe(2);
+    expect(await redis.pttl(listKeys(prefix, 'staged').entries)).toBe(-1);
+    await redis.unlink(...staged);
+  });
+
   it('bumps the version on every change, and only on a change', async () => {
     const first = await store.add('phish', entries('evil.example', 'bad.example/kit/'), { action: 'review' });
     expect(first).toMatchObject({ version: 1, added: 2 });
