@@ -12,10 +12,13 @@ const shas = new Map<string, string>();
 export async function runScript(redis: RedisClient, script: string, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
   let sha = shas.get(script);
   if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+  // One array, not spread into the call: 120,000 arguments (a 30,000-entry batch) overflowed the
+  // call stack.
+  const keysAndArgs = [keys.length, ...keys, ...args];
   try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    return await redis.call('evalsha', [sha, ...keysAndArgs]);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.eval(script, keys.length, ...keys, ...args);
+    return redis.call('eval', [script, ...keysAndArgs]);
   }
 }

@@ -43,6 +43,13 @@ describe('hash sets in Redis', () => {
     expect(await store.add('ids', [entry(longest, 1)])).toEqual({ version: 1, added: 1, unchanged: 0, conflicts: [] });
   });
 
+  it('adds 40,000 entries in one change (its 160,000 script arguments overflowed the call stack when spread)', async () => {
+    await store.create({ name: 'large-batch', algorithm: 'pdq' });
+    const result = await store.add('large-batch', Array.from({ length: 40_000 }, (_, i) => entry(`e${i}`, 1_000_000 + i)));
+    expect(result).toMatchObject({ version: 1, added: 40_000 });
+    expect(await store.summary('large-batch')).toMatchObject({ size: 40_000, version: 1 });
+  }, 30_000);
+
   it('bumps the version once per change and never for a no-op', async () => {
     expect(await store.create({ name: 'v', algorithm: 'pdq' })).toBe(true);
     expect(await store.create({ name: 'v', algorithm: 'blockhash' })).toBe(false);
