@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   fetch_timeout: { permanent: false, message: 'the remote server did not answer in time' },
   fetch_failed: { permanent: false, message: 'the remote server could not be reached' },
   dns_failed: { permanent: false, message: 'the hostname could not be resolved' },
+  tls_failed: { permanent: true, message: "the server's TLS certificate was refused (self-signed, expired, not valid for the host, or from an unknown issuer)" },
   body_too_large: { permanent: true, message: 'the response body exceeds the byte cap' },
   headers_too_large: { permanent: true, message: 'the response headers exceed 256 KiB, more than browsers accept' },
   body_undecodable: { permanent: true, message: "a page's body could not be decoded (a Content-Encoding other than gzip, deflate or br, or corrupt data): where it leads is unknown" },

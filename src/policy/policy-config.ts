@@ -15,6 +15,7 @@ export const DEFAULT_PARTIAL_ERROR_DECISIONS: Readonly<Partial<Record<ErrorCode,
   fetch_timeout: 'allow',
   fetch_failed: 'allow',
   dns_failed: 'allow',
+  tls_failed: 'allow',
   body_too_large: 'allow',
   http_error: 'allow',
 };

@@ -18,6 +18,12 @@ describe('toNetworkError', () => {
     ['UND_ERR_HEADERS_TIMEOUT', 'fetch_timeout'],
     ['UND_ERR_BODY_TIMEOUT', 'fetch_timeout'],
     ['ETIMEDOUT', 'fetch_timeout'],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'tls_failed'],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'tls_failed'],
+    ['CERT_HAS_EXPIRED', 'tls_failed'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'tls_failed'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'tls_failed'],
+    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'tls_failed'],
   ])('%s -> %s, keeping the original code', (code, expected) => {
     const error = toNetworkError(withCode(code), { url: 'http://x/' });
     expect(error.code).toBe(expected);

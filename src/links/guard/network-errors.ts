@@ -13,6 +13,11 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
   'ABORT_ERR',
 ]);
+/**
+ * Certificate verification failures (OpenSSL's verify codes, Node's host check): the server was
+ * reached and will present the same certificate on a retry.
+ */
+const CERTIFICATE_CODE = /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(?:GET_ISSUER_CERT(?:_LOCALLY)?|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE|DECODE_ISSUER_PUBLIC_KEY)|CERT_\w+|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE|HOSTNAME_MISMATCH)$/;
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);
 
 /** A c-ares query's failure (resolver-lookup.ts), whatever its code: ECONNREFUSED there is the DNS server's. */
@@ -48,5 +53,6 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   // The server answered, with more header bytes than any browser takes (MAX_RESPONSE_HEADER_BYTES).
   if (codes.includes('UND_ERR_HEADERS_OVERFLOW')) return new ScanError('headers_too_large', undefined, withCause, { cause: error });
   if (codes.some((c) => DNS_CODES.has(c)) || chain.some(isQueryError)) return new ScanError('dns_failed', undefined, withCause, { cause: error });
+  if (codes.some((c) => CERTIFICATE_CODE.test(c))) return new ScanError('tls_failed', undefined, withCause, { cause: error });
   return new ScanError('fetch_failed', undefined, withCause, { cause: error });
 }
