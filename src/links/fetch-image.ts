@@ -8,6 +8,7 @@ import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostL
 import { responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+import { DEFAULT_USER_AGENT } from './user-agent.js';
 
 export interface FetchImageOptions {
   /** Bytes of the (decoded) body accepted at most; more is payload_too_large. */
@@ -32,6 +33,8 @@ export interface FetchedImage {
   contentType: string | undefined;
   /** The URL the bytes came from, after redirects. */
   finalUrl: string;
+  /** Redirects followed to get there. */
+  redirects: number;
 }
 
 /**
@@ -63,7 +66,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
       // fetch's own deadline (and ends with the job's signal).
       const slot = await acquireFetchSlot(hostLimiter, url, abort);
       try {
-        const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*' } });
+        const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*', 'user-agent': DEFAULT_USER_AGENT } });
         if (REDIRECT_STATUSES.has(response.statusCode)) {
           discardBody(response.body);
           url = httpUrl(resolveLocation(response.headers.location, url).href);
@@ -86,7 +89,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
         if (body.bytes.length > options.maxBytes) {
           throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
-        return { bytes: body.bytes, contentType: responseContentType(response.headers['content-type']), finalUrl: url.href };
+        return { bytes: body.bytes, contentType: responseContentType(response.headers['content-type']), finalUrl: url.href, redirects: tracker.count };
       } finally {
         slot.release();
       }

@@ -15,6 +15,7 @@ import { extractMimeType, mimeEssence, responseContentType } from './guard/mime-
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
+import { DEFAULT_USER_AGENT } from './user-agent.js';
 
 export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unfurl-types.js';
 
@@ -30,7 +31,7 @@ const DEFAULTS = {
   hopTimeoutMs: 5_000,
   totalTimeoutMs: 20_000,
   maxBodyBytes: 64 * 1024,
-  userAgent: 'Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)',
+  userAgent: DEFAULT_USER_AGENT,
 };
 
 interface Target {

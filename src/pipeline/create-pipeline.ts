@@ -93,8 +93,8 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
           imageRoot: config.imageRoot,
           maxFileBytes: config.maxImageBytes,
           fetchImage: async (url, maxBytes, signal) => {
-            const fetched = await fetchImage(url, { maxBytes, hostLimiter, addressLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
-            return fetched.bytes;
+            const { bytes, finalUrl, redirects } = await fetchImage(url, { maxBytes, hostLimiter, addressLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
+            return { bytes, finalUrl, redirects };
           },
         },
       }),

@@ -29,7 +29,7 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
 
   async prepare(item: ScanItem, _index: number, signal: AbortSignal): Promise<PreparedItem<ImageSubject>> {
     if (typeof item === 'string') throw new ScanError('unsupported_item', 'image preparer got a link item');
-    const bytes = await loadImageBytes(item, this.options.source, signal);
+    const { bytes, fetched } = await loadImageBytes(item, this.options.source, signal);
     const decoded = await decodeImage(bytes, this.options.decode);
     const frames = hashFrames(decoded, { dihedral: true });
     const first = frames[0]!;
@@ -40,6 +40,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         width: decoded.width,
         height: decoded.height,
         bytes: bytes.byteLength,
+        // Where a URL's bytes came from: a shortener or redirect hides the host that served them.
+        ...(fetched && { fetchedFrom: fetched.finalUrl, redirects: fetched.redirects }),
         frameCount: decoded.frameCount,
         framesHashed: frames.length,
         // Which frames of the file those are: an animation's are sampled across it.

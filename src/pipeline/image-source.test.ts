@@ -58,7 +58,7 @@ describe('loadImageBytes from a path under the image root', () => {
       const until = performance.now() + 1500;
       while (performance.now() < until) {
         const outcome = await loadImageBytes({ path: 'sub/a.png' }, { imageRoot: raceRoot }, new AbortController().signal).then(
-          (bytes) => Buffer.from(bytes).toString(),
+          ({ bytes }) => Buffer.from(bytes).toString(),
           (error: unknown) => (error as ScanError).code,
         );
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -83,7 +83,7 @@ describe('loadImageBytes from a path under the image root', () => {
   });
 
   it('reads a regular file, and refuses one over the byte cap', async () => {
-    const bytes = await loadImageBytes({ path: 'ok.png' }, { imageRoot: root }, new AbortController().signal);
+    const { bytes } = await loadImageBytes({ path: 'ok.png' }, { imageRoot: root }, new AbortController().signal);
     expect(Buffer.from(bytes).toString()).toBe('not really a png');
     expect((await loadError('ok.png', 4)).code).toBe('payload_too_large');
   });

@@ -15,19 +15,35 @@ export interface ImageSourceOptions {
    */
   maxFileBytes?: number;
   /** Fetches `{ url }` images through the address guard with a byte cap. */
-  fetchImage?: (url: string, maxBytes: number, signal: AbortSignal) => Promise<Uint8Array>;
+  fetchImage?: (url: string, maxBytes: number, signal: AbortSignal) => Promise<FetchedBytes>;
+}
+
+/** An image URL's bytes and where they came from. */
+export interface FetchedBytes {
+  bytes: Uint8Array;
+  /** The URL the bytes were served from, after redirects. */
+  finalUrl: string;
+  /** Redirects followed to get there. */
+  redirects: number;
+}
+
+/** An image item's bytes; `fetched` for a `{ url }` item: where they came from. */
+export interface LoadedImage {
+  bytes: Uint8Array;
+  fetched?: Omit<FetchedBytes, 'bytes'>;
 }
 
 /** 20 MiB: the default of ABUSE_SCAN_MAX_IMAGE_BYTES too (src/config/config.ts). */
 export const DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024;
 
 /** The raw bytes of an image item, from whichever source it names, within the byte cap. */
-export async function loadImageBytes(item: ImageItem, options: ImageSourceOptions, signal: AbortSignal): Promise<Uint8Array> {
+export async function loadImageBytes(item: ImageItem, options: ImageSourceOptions, signal: AbortSignal): Promise<LoadedImage> {
   const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  if ('bytesBase64' in item) return Buffer.from(item.bytesBase64, 'base64');
-  if ('path' in item) return readUnderRoot(item.path, options.imageRoot, maxBytes);
+  if ('bytesBase64' in item) return { bytes: Buffer.from(item.bytesBase64, 'base64') };
+  if ('path' in item) return { bytes: await readUnderRoot(item.path, options.imageRoot, maxBytes) };
   if (!options.fetchImage) throw new ScanError('unsupported_item', 'image URLs are not fetched by this pipeline');
-  return options.fetchImage(item.url, maxBytes, signal);
+  const { bytes, finalUrl, redirects } = await options.fetchImage(item.url, maxBytes, signal);
+  return { bytes, fetched: { finalUrl, redirects } };
 }
 
 async function readUnderRoot(path: string, imageRoot: string | undefined, maxBytes: number): Promise<Uint8Array> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import { DEFAULT_USER_AGENT } from '../../src/links/user-agent.js';
 import { startInProcessWorker } from '../harness/fleet.js';
 import { SMALL_PNG_BASE64 } from '../harness/jobs.js';
 import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
@@ -13,6 +14,7 @@ describe('image items given by URL, and retries of transient failures', () => {
   let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
   let cdn: TestServer;
   const flaky = new Map<string, number>();
+  const userAgents: Array<string | undefined> = [];
 
   beforeAll(async () => {
     cdn = await startServer((req, res) => {
@@ -23,7 +25,9 @@ describe('image items given by URL, and retries of transient failures', () => {
         flaky.set(path, seen);
         if (seen <= 2) return void res.writeHead(503).end();
       }
+      userAgents.push(req.headers['user-agent']);
       if (path === '/missing.png') return void res.writeHead(404).end();
+      if (path === '/short/x') return void res.writeHead(302, { location: '/cdn/x.png' }).end();
       if (path === '/moved.png') return void res.writeHead(301, { location: '/flaky/done.png' }).end();
       if (path === '/lies.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end('<html>not an image</html>');
       if (path === '/png-as-html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PNG);
@@ -50,6 +54,13 @@ describe('image items given by URL, and retries of transient failures', () => {
     const verdict = await scanImageUrl('plain', `${cdn.origin}/ok.png`);
     expect(verdict.items[0]).toMatchObject({ kind: 'image', status: 'ok', details: { format: 'png', width: 8 } });
     expect(verdict.attempt).toBe(1);
+  });
+
+  it("says where a URL's bytes came from after redirects (a shortener hides the host that served them), and sends the unfurler's User-Agent", async () => {
+    userAgents.length = 0;
+    const verdict = await scanImageUrl('shortened', `${cdn.origin}/short/x`);
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { fetchedFrom: `${cdn.origin}/cdn/x.png`, redirects: 1 } });
+    expect(userAgents).toEqual([DEFAULT_USER_AGENT, DEFAULT_USER_AGENT]);
   });
 
   it('retries a transient failure with backoff and succeeds on the third attempt', async () => {
