@@ -15,6 +15,7 @@ describe('image items given by URL, and retries of transient failures', () => {
   let cdn: TestServer;
   const flaky = new Map<string, number>();
   const userAgents: Array<string | undefined> = [];
+  const slow = { inFlight: 0, max: 0 };
 
   beforeAll(async () => {
     cdn = await startServer((req, res) => {
@@ -28,6 +29,14 @@ describe('image items given by URL, and retries of transient failures', () => {
       userAgents.push(req.headers['user-agent']);
       if (path === '/missing.png') return void res.writeHead(404).end();
       if (path === '/short/x') return void res.writeHead(302, { location: '/cdn/x.png' }).end();
+      if (path.startsWith('/slow/')) {
+        slow.inFlight++;
+        slow.max = Math.max(slow.max, slow.inFlight);
+        return void setTimeout(() => {
+          slow.inFlight--;
+          res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+        }, 300);
+      }
       if (path === '/moved.png') return void res.writeHead(301, { location: '/flaky/done.png' }).end();
       if (path === '/lies.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end('<html>not an image</html>');
       if (path === '/png-as-html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PNG);
@@ -61,6 +70,14 @@ describe('image items given by URL, and retries of transient failures', () => {
     const verdict = await scanImageUrl('shortened', `${cdn.origin}/short/x`);
     expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { fetchedFrom: `${cdn.origin}/cdn/x.png`, redirects: 1 } });
     expect(userAgents).toEqual([DEFAULT_USER_AGENT, DEFAULT_USER_AGENT]);
+  });
+
+  it("fetches a job's image URLs 4 at a time (2 at a time, eight slow ones took four rounds)", async () => {
+    const items = Array.from({ length: 8 }, (_, i) => ({ url: `${cdn.origin}/slow/${i}.png` }));
+    const { jobId } = await client.enqueue({ contentId: 'eight-slow', surface: 'upload', items });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
+    expect(verdict.items.map((item) => item.status)).toEqual(items.map(() => 'ok'));
+    expect(slow.max).toBe(4);
   });
 
   it('retries a transient failure with backoff and succeeds on the third attempt', async () => {
