@@ -33,16 +33,19 @@ describe('ListStore and ListReplica (real Redis)', () => {
   it('an import cut off mid-way (its connection lost) leaves staged keys that expire, while a finished one leaves its entries without a TTL', async () => {
     await store.add('staged', entries('kept.example'));
     const connection = testRedis();
-    // The connection drops just before the third staging batch, so neither that batch nor the
-    // import's own clean-up reaches Redis, as when the CLI is killed or Redis goes away.
+    // The connection drops just before the third staging batch (a script run: EVALSHA through
+    // call), so neither that batch nor the import's own clean-up reaches Redis, as when the CLI is
+    // killed or Redis goes away.
     let batches = 0;
     const cutting = new Proxy(connection, {
       get(target, property, receiver) {
         const value = Reflect.get(target, property, receiver) as unknown;
-        if (property !== 'evalsha' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        return (...args: unknown[]) => {
-          if (++batches === 3) target.disconnect();
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (typeof value !== 'function') return value;
+        const method = (value as (...a: unknown[]) => unknown).bind(target);
+        if (property !== 'call') return method;
+        return (command: unknown, ...args: unknown[]) => {
+          if (command === 'evalsha' && ++batches === 3) target.disconnect();
+          return method(command, ...args);
         };
       },
     });

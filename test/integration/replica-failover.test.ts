@@ -108,15 +108,21 @@ describe('replicas across a failover that lost the last writes (real Redis)', ()
       await failOverTo(redis, keyPrefix, before);
       await store.add('staged', [canonicalEntry('second.example')]);
     };
+    // The copy is a MULTI (COPY, then the staging's expiry): the failover comes once it ran.
     const copyingThenFailing = new Proxy(redis, {
       get(target, property, receiver) {
-        if (property !== 'copy') return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<Redis['copy']>) => {
-          const copied = await target.copy(...args);
-          const hook = failOver;
-          failOver = undefined;
-          await hook?.();
-          return copied;
+        if (property !== 'multi') return Reflect.get(target, property, receiver) as unknown;
+        return (...args: Parameters<Redis['multi']>) => {
+          const multi = target.multi(...args);
+          const exec = multi.exec.bind(multi);
+          multi.exec = async () => {
+            const replies = await exec();
+            const hook = failOver;
+            failOver = undefined;
+            await hook?.();
+            return replies;
+          };
+          return multi;
         };
       },
     });
