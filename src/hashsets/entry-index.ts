@@ -56,6 +56,15 @@ export class EntryIndex {
     return this.index.remove(entryNo);
   }
 
+  has(entryNo: number): boolean {
+    return this.index.has(entryNo);
+  }
+
+  /** Bytes the index keeps by entry number: proportional to the entries held, however high the numbers. */
+  get entryMapBytes(): number {
+    return this.index.entryMapBytes;
+  }
+
   /** Replaces the index with one laid out for the current size, filled from `entries`. */
   rebuild(entries: Iterable<[entryNo: number, hash: HashBytes]>, size: number): void {
     const fresh = createIndex(this.bits, this.radius, size);

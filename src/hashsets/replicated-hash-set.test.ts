@@ -1,13 +1,16 @@
 /**
  * Loading a replica builds its index in slices between turns of the event loop (other sets' jobs,
- * lock renewals and /metrics keep running), and the loaded set matches exactly.
+ * lock renewals and /metrics keep running), and the loaded set matches exactly. A replica's memory
+ * follows the entries it holds, not the entry numbers the set has handed out (never reused).
  */
-import { describe, expect, it } from 'vitest';
-import { hammingDistance } from '../matching/hash-bits.js';
-import { seededRandom } from '../../test/harness/seeded-random.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hammingDistance, type HashBytes } from '../matching/hash-bits.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../../test/harness/redis.js';
+import { nearHash, seededRandom } from '../../test/harness/seeded-random.js';
+import type { VariantMatch } from './entry-index.js';
 import { resolveHashSetConfig } from './hash-set-config.js';
 import { PACK_ENABLED, PACK_ENTRIES } from './hash-set-keys.js';
-import type { HashSetStore } from './hash-set-store.js';
+import { HashSetStore } from './hash-set-store.js';
 import { ReplicatedHashSet } from './replicated-hash-set.js';
 
 /** Just what `load` reads: the summary, the packs, and an empty changelog (read last: `onChangesRead`). */
@@ -68,5 +71,104 @@ describe('ReplicatedHashSet.load', () => {
       .filter(({ distance }) => distance <= 31)
       .sort((a, b) => a.distance - b.distance || a.entryNo - b.entryNo);
     expect(set.match([query])).toEqual(expected);
+  });
+});
+
+describe('ReplicatedHashSet memory under churn (Redis)', () => {
+  const prefix = uniquePrefix('replica-churn');
+  const redis = testRedis();
+  const store = new HashSetStore(redis, { prefix });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  /** Every live entry within the threshold of any variant, at its closest variant (ties: the earlier one). */
+  function bruteForce(live: Map<number, HashBytes>, variants: readonly HashBytes[]): VariantMatch[] {
+    const matches: VariantMatch[] = [];
+    for (const [entryNo, hash] of live) {
+      let best: VariantMatch | undefined;
+      variants.forEach((variant, v) => {
+        const distance = hammingDistance(hash, variant);
+        if (distance <= 31 && (!best || distance < best.distance)) best = { entryNo, distance, variant: v };
+      });
+      if (best) matches.push(best);
+    }
+    return matches.sort((a, b) => a.distance - b.distance || a.entryNo - b.entryNo);
+  }
+
+  /** Near copies of live hashes (within and past the threshold) and random misses, two variants each. */
+  function expectExact(set: ReplicatedHashSet, live: Map<number, HashBytes>, rand: () => number): void {
+    const hashes = [...live.values()];
+    for (let q = 0; q < 40; q++) {
+      const random = () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256));
+      const base = q % 4 === 3 || hashes.length === 0 ? random() : hashes[Math.floor(rand() * hashes.length)]!;
+      const variants = [nearHash(base, Math.floor(rand() * 40)), q % 2 ? random() : nearHash(base, 20)];
+      expect(set.match(variants)).toEqual(bruteForce(live, variants));
+    }
+  }
+
+  /** 64 bytes per live entry, or 8 KiB for a handful (entry-map.ts): ~200x less than by entry number here. */
+  const bound = (live: number): number => Math.max(64 * live + 64, 8192);
+
+  it('a set that churned 200k entries loads, and then churns live, in memory for its live entries only', async () => {
+    const rand = seededRandom(41);
+    const hashOf = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256));
+    await store.create({ name: 'churn', algorithm: 'pdq' });
+    let id = 0;
+    const round = async (count: number, remove: boolean): Promise<Array<{ id: string; hash: Uint8Array }>> => {
+      const entries = Array.from({ length: count }, () => ({ id: `e${id++}`, hash: hashOf() }));
+      await store.add('churn', entries);
+      if (remove) await store.remove('churn', entries.map((entry) => entry.id));
+      return entries;
+    };
+    for (let r = 0; r < 20; r++) await round(10_000, true);
+    const kept = await round(1000, false);
+    const summary = await store.summary('churn');
+    expect(summary).toMatchObject({ size: 1000, nextEntryNo: 201_000 });
+
+    const { set } = await ReplicatedHashSet.load(store, 'churn');
+    expect(set.size).toBe(1000);
+    // By entry number: 201,000 state bytes and a 400k-slot int32 map (1.8 MB).
+    expect(set.entryMapBytes()).toBeLessThanOrEqual(bound(1000));
+    const live = new Map(kept.map((entry, i) => [200_000 + i, entry.hash]));
+    expectExact(set, live, rand);
+
+    // Live: rounds of 10k added then removed, some kept entries disabled, enabled and replaced.
+    const sync = async (): Promise<void> => {
+      const since = await store.changesSince('churn', set.versionNumber, set.held);
+      if (since.gap) throw new Error('the changelog was trimmed during the test');
+      set.apply(since.changes, since.stamp);
+    };
+    for (let r = 0; r < 5; r++) {
+      const added = await round(10_000, false);
+      await sync();
+      expect(set.size).toBe(live.size + 10_000);
+      added.forEach((entry, i) => live.set(id - 10_000 + i, entry.hash));
+      expectExact(set, live, rand);
+      await store.remove('churn', added.map((entry) => entry.id));
+      for (let i = 0; i < 10_000; i++) live.delete(id - 10_000 + i);
+      // One kept entry replaced by a new one, one disabled (no longer matched) and one enabled again.
+      const gone = kept[r]!;
+      await store.remove('churn', [gone.id]);
+      live.delete(200_000 + r);
+      const [fresh] = await round(1, false);
+      live.set(id - 1, fresh!.hash);
+      await store.disable('churn', kept[100 + r]!.id, 'test');
+      live.delete(200_100 + r);
+      if (r > 0) {
+        await store.enable('churn', kept[100 + r - 1]!.id);
+        live.set(200_100 + r - 1, kept[100 + r - 1]!.hash);
+      }
+      await sync();
+      expect(set.size).toBe(live.size);
+      expect(set.entryMapBytes()).toBeLessThanOrEqual(bound(live.size));
+      expectExact(set, live, rand);
+    }
+    const reloaded = (await ReplicatedHashSet.load(store, 'churn')).set;
+    expect(reloaded.size).toBe(live.size);
+    expect(reloaded.entryMapBytes()).toBeLessThanOrEqual(bound(live.size));
+    expectExact(reloaded, live, rand);
   });
 });

@@ -1,7 +1,12 @@
 /**
- * A worker's copy of one Redis hash set: only the Hamming index and a byte of state per entry
- * number live in memory; ids and labels stay in Redis and are read for matched entries only.
- * Loaded once from the set's packs, then kept current by applying changelog records.
+ * A worker's copy of one Redis hash set: only the Hamming index and the numbers of disabled entries
+ * live in memory; ids and labels stay in Redis and are read for matched entries only. Loaded once
+ * from the set's packs, then kept current by applying changelog records.
+ *
+ * Memory follows the entries held, not the entry numbers handed out: numbers are never reused, so a
+ * set that turns its entries over holds numbers far beyond its size (a feed replacing 1M entries a
+ * day hands out 365M a year). An entry's state is the index's (enabled: in it) or the disabled map's,
+ * both keyed through EntryMap (dense over the live numbers' window, or a hash table when scattered).
  *
  * A copy is of one incarnation of the set (HashSetIncarnation): a set deleted and created again
  * under the name restarts its entry numbers at 0, so until the replicas drop this copy, what it
@@ -11,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { sameVersion, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
+import { EntryMap } from '../matching/entry-map.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
 import { HASH_BITS, type HashSetConfig, type HashSetIncarnation } from './hash-set-config.js';
 import type { EntryDescription, MatchableHashSet } from './hash-set.js';
@@ -34,8 +40,8 @@ export class ReplicatedHashSet implements MatchableHashSet {
   /** The set's configuration, with the incarnation loaded (which the flood guard checks). */
   readonly config: HashSetConfig & { incarnation: HashSetIncarnation };
   private readonly index: EntryIndex;
-  /** ABSENT / ENABLED / DISABLED by entry number. */
-  private state: Uint8Array;
+  /** Entries held but not matching (enabled ones are those in the index; any other is absent). */
+  private readonly disabled = new EntryMap();
   private versionNo: number;
   /** The stamp of the version held: the same version number written again (failover) is another version. */
   private versionStamp: string;
@@ -45,7 +51,6 @@ export class ReplicatedHashSet implements MatchableHashSet {
     config: HashSetConfig,
     version: number,
     expectedSize: number,
-    entryNumbers = 0,
     createdAt = '',
     stamp = '',
     createdStamp = '',
@@ -53,7 +58,6 @@ export class ReplicatedHashSet implements MatchableHashSet {
     this.config = { ...config, incarnation: { createdAt, createdStamp } };
     this.versionNo = version;
     this.versionStamp = stamp;
-    this.state = new Uint8Array(Math.max(1024, entryNumbers));
     // A quarter of headroom: the index's storage doubles when full, which at 10M entries stalls
     // the change that triggers it for a second or more; this way that happens only after 25% growth.
     this.index = new EntryIndex(HASH_BITS[config.algorithm], config.threshold, expectedSize + Math.ceil(expectedSize / 4));
@@ -70,7 +74,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       const summary = await store.summary(name);
-      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.nextEntryNo, summary.createdAt, summary.stamp, summary.createdStamp);
+      const set = new ReplicatedHashSet(store, summary.config, summary.version, summary.size, summary.createdAt, summary.stamp, summary.createdStamp);
       const slot = 1 + HASH_BITS[summary.config.algorithm] / 8;
       let entries = 0;
       for await (const { firstEntryNo, pack } of store.readPacks(name, summary.nextEntryNo)) {
@@ -135,6 +139,15 @@ export class ReplicatedHashSet implements MatchableHashSet {
     return this.index.size;
   }
 
+  /**
+   * Bytes this copy keeps by entry number (the index's entry -> slot map, the disabled entries):
+   * proportional to the entries held, however many numbers the set has handed out. The hashes
+   * and the index's tables are by slot, sized by the entries held.
+   */
+  entryMapBytes(): number {
+    return this.index.entryMapBytes + this.disabled.byteLength;
+  }
+
   /** True when adds took it far past the size its index was laid out for: reload it. */
   get outgrown(): boolean {
     return this.index.outgrown;
@@ -152,7 +165,8 @@ export class ReplicatedHashSet implements MatchableHashSet {
         if (change.op === 'add' ? state === ABSENT : state !== ENABLED) this.put(entryNo, ENABLED, change.hash!);
       } else {
         if (state === ENABLED) this.index.remove(entryNo);
-        this.state[entryNo] = change.op === 'remove' ? ABSENT : DISABLED;
+        if (change.op === 'remove') this.disabled.delete(entryNo);
+        else this.disabled.set(entryNo, DISABLED);
       }
       if (change.version > this.versionNo) this.versionNo = change.version;
     }
@@ -181,17 +195,19 @@ export class ReplicatedHashSet implements MatchableHashSet {
   }
 
   private stateOf(entryNo: number): number {
-    return entryNo < this.state.length ? this.state[entryNo]! : ABSENT;
+    return this.index.has(entryNo) ? ENABLED : this.disabled.has(entryNo) ? DISABLED : ABSENT;
   }
 
+  /** Holds the entry as ENABLED (matching `hash`) or as disabled (any other state a pack may hold). */
   private put(entryNo: number, state: number, hash: HashBytes): void {
-    if (entryNo >= this.state.length) {
-      const grown = new Uint8Array(Math.max(entryNo + 1, this.state.length * 2));
-      grown.set(this.state);
-      this.state = grown;
+    if (state === ENABLED) {
+      // An entry is in one of the two at most (the look-up is skipped while nothing is disabled).
+      if (this.index.has(entryNo)) this.index.remove(entryNo);
+      else if (this.disabled.size > 0) this.disabled.delete(entryNo);
+      this.index.add(entryNo, hash);
+    } else {
+      this.index.remove(entryNo);
+      this.disabled.set(entryNo, DISABLED);
     }
-    if (this.state[entryNo] === ENABLED) this.index.remove(entryNo);
-    this.state[entryNo] = state;
-    if (state === ENABLED) this.index.add(entryNo, hash);
   }
 }

@@ -24,6 +24,7 @@
  * the live entries plus `minDeadBeforeCompact`) even when changes come without a turn of the event
  * loop in between (a large changelog batch applied in one go).
  */
+import { EntryMap } from './entry-map.js';
 import type { HashBytes } from './hash-bits.js';
 import { assertEntryId, assertRadius, compareMatches, type HashIndex, type HashMatch } from './hash-index.js';
 import { runInSlices } from './mih-rebuild.js';
@@ -72,7 +73,8 @@ export class BkTreeIndex implements HashIndex {
   private firstChild: Int32Array;
   private nextSibling: Int32Array;
   private edgeToParent: Uint16Array;
-  private nodeOfEntry: Int32Array;
+  /** Node of each live entry, in memory proportional to the live entries (entry numbers are never reused). */
+  private nodeOfEntry: EntryMap;
   private nodeCount = 0;
   private liveCount = 0;
   private stack = new Int32Array(64);
@@ -97,7 +99,7 @@ export class BkTreeIndex implements HashIndex {
     this.firstChild = new Int32Array(capacity);
     this.nextSibling = new Int32Array(capacity);
     this.edgeToParent = new Uint16Array(capacity);
-    this.nodeOfEntry = new Int32Array(capacity).fill(NONE);
+    this.nodeOfEntry = new EntryMap(capacity);
     this.queryWords = new Uint32Array(this.wordCount);
   }
 
@@ -138,7 +140,7 @@ export class BkTreeIndex implements HashIndex {
     const node = this.nodeOf(entryId);
     if (node === NONE) return false;
     this.nodeEntry[node] = NONE;
-    this.nodeOfEntry[entryId] = NONE;
+    this.nodeOfEntry.delete(entryId);
     this.liveCount--;
     const compaction = this.compaction;
     if (compaction) {
@@ -150,6 +152,14 @@ export class BkTreeIndex implements HashIndex {
       this.startCompaction(this.scheduleCompactions);
     }
     return true;
+  }
+
+  has(entryId: number): boolean {
+    return this.nodeOf(entryId) !== NONE;
+  }
+
+  get entryMapBytes(): number {
+    return this.nodeOfEntry.byteLength;
   }
 
   query(hash: HashBytes, radius: number): HashMatch[] {
@@ -198,7 +208,7 @@ export class BkTreeIndex implements HashIndex {
     }
     this.nodeCount = 0;
     this.liveCount = 0;
-    this.nodeOfEntry.fill(NONE);
+    this.nodeOfEntry.clear();
     for (const [entryId, words] of live) this.insert(entryId, words);
   }
 
@@ -252,8 +262,8 @@ export class BkTreeIndex implements HashIndex {
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     const next = new BkTreeIndex(this.bits, this.liveCount, { minDeadBeforeCompact: Infinity, compactionScheduling: 'manual' });
-    // Sized for every entry id in use at once (it grows by doubling otherwise).
-    next.nodeOfEntry = new Int32Array(this.nodeOfEntry.length).fill(NONE);
+    // Laid out for the entry ids in use (it grows by relayouts otherwise).
+    next.nodeOfEntry = this.nodeOfEntry.emptyCopy();
     const compaction: Compaction = {
       next,
       nodeLimit: this.nodeCount,
@@ -290,18 +300,13 @@ export class BkTreeIndex implements HashIndex {
   /** Stores packed `words` under `entryId` (absent from the tree): revives a dead node of the same words or adds one. */
   private insert(entryId: number, words: Uint32Array): void {
     const node = this.placeNode(words);
-    if (entryId >= this.nodeOfEntry.length) {
-      const grown = new Int32Array(Math.max(entryId + 1, this.nodeOfEntry.length * 2)).fill(NONE);
-      grown.set(this.nodeOfEntry);
-      this.nodeOfEntry = grown;
-    }
     this.nodeEntry[node] = entryId;
-    this.nodeOfEntry[entryId] = node;
+    this.nodeOfEntry.set(entryId, node);
     this.liveCount++;
   }
 
   private nodeOf(entryId: number): number {
-    return entryId >= 0 && entryId < this.nodeOfEntry.length ? this.nodeOfEntry[entryId]! : NONE;
+    return entryId >= 0 ? this.nodeOfEntry.get(entryId) : NONE;
   }
 
   /**

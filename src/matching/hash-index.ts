@@ -21,6 +21,13 @@ export interface HashIndex {
   add(entryId: number, hash: HashBytes): void;
   /** Forgets `entryId`; false when it was not stored. */
   remove(entryId: number): boolean;
+  /** Whether `entryId` is stored. */
+  has(entryId: number): boolean;
+  /**
+   * Bytes of what the index keeps by entry id (its entry -> slot / node map): proportional to the
+   * entries stored, however large the ids (a Redis hash set never reuses one: its ids grow without bound).
+   */
+  readonly entryMapBytes: number;
   /** Every entry within `radius` bits of `hash`, sorted by distance then entryId. */
   query(hash: HashBytes, radius: number): HashMatch[];
   /**
@@ -36,7 +43,7 @@ export interface HashIndex {
   compactInBackground?(): Promise<void>;
 }
 
-/** Largest entry id accepted: ids index typed arrays directly, so they must stay dense and int32. */
+/** Largest entry id accepted: ids are kept in int32 arrays (sparse ids cost no more memory than dense ones: entry-map.ts). */
 export const MAX_ENTRY_ID = 0x7ffffffe;
 
 export function assertEntryId(entryId: number): void {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BkTreeIndex } from './bk-tree-index.js';
 import { hammingDistance, type HashBytes } from './hash-bits.js';
-import type { HashIndex, HashMatch } from './hash-index.js';
+import { MAX_ENTRY_ID, type HashIndex, type HashMatch } from './hash-index.js';
 import { LinearIndex } from './linear-index.js';
 import { MihIndex } from './mih-index.js';
 import { seededRandom } from '../../test/harness/seeded-random.js';
@@ -61,8 +61,11 @@ function modelQuery(model: Map<number, HashBytes>, query: HashBytes, radius: num
   return matches.sort((a, b) => a.distance - b.distance || a.entryId - b.entryId);
 }
 
-/** Runs the ops on the reference and on `candidates`, comparing every answer and every size. */
-function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { advanceRebuild?: (units: number) => boolean }>): void {
+/**
+ * Runs the ops on the reference and on `candidates`, comparing every answer and every size.
+ * `idOf` maps the dense ids the ops hand out to the entry ids stored (default: as they are).
+ */
+function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { advanceRebuild?: (units: number) => boolean }>, idOf: (id: number) => number = (id) => id): void {
   const reference = new LinearIndex(bits);
   const model = new Map<number, HashBytes>();
   const seen: HashBytes[] = [];
@@ -73,17 +76,19 @@ function runOps(bits: number, ops: Op[], candidates: Array<HashIndex & { advance
       const from = base(op.pick);
       const hash = op.source === 'random' || !from ? Uint8Array.from(op.bytes) : op.source === 'duplicate' ? from : flipped(from, op.flips);
       // Reuse a removed id now and then: ids are dense, owners recycle them.
-      const entryId = op.pick % 3 === 0 && nextId > model.size ? [...Array(nextId).keys()].find((id) => !model.has(id))! : nextId++;
+      const entryId = idOf(op.pick % 3 === 0 && nextId > model.size ? [...Array(nextId).keys()].find((id) => !model.has(idOf(id)))! : nextId++);
       model.set(entryId, hash);
       seen.push(hash);
       reference.add(entryId, hash);
       for (const index of candidates) index.add(entryId, hash);
+      for (const index of candidates) expect(index.has(entryId)).toBe(true);
     } else if (op.kind === 'remove') {
       const ids = [...model.keys()];
-      const entryId = op.missing || ids.length === 0 ? nextId + 5 : ids[op.pick % ids.length]!;
+      const entryId = op.missing || ids.length === 0 ? idOf(nextId + 5) : ids[op.pick % ids.length]!;
       const expected = model.delete(entryId);
       expect(reference.remove(entryId)).toBe(expected);
       for (const index of candidates) expect(index.remove(entryId)).toBe(expected);
+      for (const index of candidates) expect(index.has(entryId)).toBe(false);
     } else if (op.kind === 'compact') {
       for (const index of candidates) index.compact?.();
     } else if (op.kind === 'step') {
@@ -175,6 +180,42 @@ describe.each([64, 72, 256])('%i-bit hashes: MIH with uneven substrings and inli
           ]);
         },
       ),
+      { numRuns: bits === 256 ? 60 : 100 },
+    );
+  });
+});
+
+/**
+ * Entry ids as a hash set hands them out after years of churn: never reused, far above the number
+ * of entries held, in runs with large gaps or scattered, up to MAX_ENTRY_ID. Answers stay the
+ * linear scan's, and what each index keeps by entry id stays proportional to the entries held.
+ */
+describe.each([64, 256])('%i-bit hashes: churned entry ids far above the entries held', (bits) => {
+  const substringCounts = bits === 64 ? [4, 8] : [16, 32];
+  /** Increasing ids from `first`, with the gaps (repeated) between consecutive ones. */
+  const churnedIds = fc.record({
+    first: fc.oneof(fc.integer({ min: 1_000_000, max: 2 ** 30 }), fc.constant(MAX_ENTRY_ID - 200 * 2 ** 20)),
+    gaps: fc.array(fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 2 ** 20 })), { minLength: 1, maxLength: 16 }),
+  });
+
+  it('over random add / remove / query sequences', () => {
+    fc.assert(
+      fc.property(fc.array(opArbitrary(bits), { minLength: 1, maxLength: 80 }), fc.constantFrom(...substringCounts), churnedIds, (ops, substringCount, { first, gaps }) => {
+        const offsets = [0];
+        const idOf = (id: number): number => {
+          while (offsets.length <= id) offsets.push(offsets.at(-1)! + gaps[offsets.length % gaps.length]!);
+          return first + offsets[id]!;
+        };
+        const indexes = [
+          new LinearIndex(bits),
+          new BkTreeIndex(bits, 0, { minDeadBeforeCompact: 4, compactionScheduling: 'manual' }),
+          new MihIndex(bits, { substringCount, linearFallback: false, unindexedScanMax: 2, minPendingBeforeCompact: 4, rebuildScheduling: 'manual' }),
+          new MihIndex(bits, { designRadius: 8, expectedSize: 1, linearFallback: false }),
+        ];
+        runOps(bits, ops, indexes, idOf);
+        // An id map indexed by the id directly would hold ~4 bytes per id up to `first` (4 MB and up).
+        for (const index of indexes) expect(index.entryMapBytes).toBeLessThanOrEqual(Math.max(64 * index.size + 64, 8192));
+      }),
       { numRuns: bits === 256 ? 60 : 100 },
     );
   });

@@ -32,6 +32,14 @@ export class LinearIndex implements HashIndex {
     return this.store.swapRemove(entryId);
   }
 
+  has(entryId: number): boolean {
+    return this.store.slotOf(entryId) >= 0;
+  }
+
+  get entryMapBytes(): number {
+    return this.store.entryMapBytes;
+  }
+
   query(hash: HashBytes, radius: number): HashMatch[] {
     assertRadius(radius);
     this.store.pack(hash, this.queryWords);

@@ -220,6 +220,14 @@ export class MihIndex implements HashIndex {
     this.unindexed[this.unindexedCount++] = slot;
   }
 
+  has(entryId: number): boolean {
+    return this.store.slotOf(entryId) >= 0;
+  }
+
+  get entryMapBytes(): number {
+    return this.store.entryMapBytes;
+  }
+
   /** O(m log bucket size): tombstones the slot in every table (or drops it from the unindexed list). */
   remove(entryId: number): boolean {
     const slot = this.store.slotOf(entryId);

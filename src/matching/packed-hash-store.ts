@@ -4,6 +4,7 @@
  * keeps 10M x 256-bit hashes at ~40 bytes an entry and lets scans run over contiguous memory.
  */
 import { ScanError } from '../errors.js';
+import { EntryMap } from './entry-map.js';
 import { popcount32, type HashBytes } from './hash-bits.js';
 import { assertEntryId } from './hash-index.js';
 
@@ -65,7 +66,11 @@ export class PackedHashStore {
   /** Slots in use are 0..slotCount-1 (some may be vacated). */
   slotCount = 0;
   liveCount = 0;
-  private slotOfEntry: Int32Array;
+  /**
+   * Slot of each entry held, in memory proportional to the entries held: entry numbers are never
+   * reused, so an array indexed by the number grew with every number a set ever handed out.
+   */
+  private readonly slotOfEntry: EntryMap;
   private freeSlots: Int32Array;
   private freeCount = 0;
 
@@ -76,7 +81,7 @@ export class PackedHashStore {
     const capacity = Math.max(16, Math.ceil(initialCapacity));
     this.words = new Uint32Array(capacity * this.wordCount);
     this.entryOfSlot = new Int32Array(capacity).fill(EMPTY);
-    this.slotOfEntry = new Int32Array(capacity).fill(EMPTY);
+    this.slotOfEntry = new EntryMap(capacity);
     this.freeSlots = new Int32Array(0);
   }
 
@@ -85,7 +90,12 @@ export class PackedHashStore {
   }
 
   slotOf(entryId: number): number {
-    return entryId >= 0 && entryId < this.slotOfEntry.length ? this.slotOfEntry[entryId]! : EMPTY;
+    return entryId >= 0 ? this.slotOfEntry.get(entryId) : EMPTY;
+  }
+
+  /** Bytes of the entry -> slot map (the only structure here sized by entries rather than slots). */
+  get entryMapBytes(): number {
+    return this.slotOfEntry.byteLength;
   }
 
   /** Packs the query into `target` after checking its length. */
@@ -109,9 +119,8 @@ export class PackedHashStore {
       slot = this.slotCount++;
     }
     this.pack(hash, this.words, slot * this.wordCount);
-    if (entryId >= this.slotOfEntry.length) this.growEntryMap(entryId + 1);
     this.entryOfSlot[slot] = entryId;
-    this.slotOfEntry[entryId] = slot;
+    this.slotOfEntry.set(entryId, slot);
     this.liveCount++;
     return slot;
   }
@@ -125,10 +134,10 @@ export class PackedHashStore {
       const moved = this.entryOfSlot[last]!;
       this.words.copyWithin(slot * this.wordCount, last * this.wordCount, (last + 1) * this.wordCount);
       this.entryOfSlot[slot] = moved;
-      this.slotOfEntry[moved] = slot;
+      this.slotOfEntry.set(moved, slot);
     }
     this.entryOfSlot[last] = EMPTY;
-    this.slotOfEntry[entryId] = EMPTY;
+    this.slotOfEntry.delete(entryId);
     this.slotCount--;
     this.liveCount--;
     return true;
@@ -139,7 +148,7 @@ export class PackedHashStore {
     const slot = this.slotOf(entryId);
     if (slot === EMPTY) return EMPTY;
     this.entryOfSlot[slot] = EMPTY;
-    this.slotOfEntry[entryId] = EMPTY;
+    this.slotOfEntry.delete(entryId);
     this.liveCount--;
     if (recycle) this.release(slot);
     return slot;
@@ -162,11 +171,5 @@ export class PackedHashStore {
     const entryOfSlot = new Int32Array(capacity).fill(EMPTY);
     entryOfSlot.set(this.entryOfSlot);
     this.entryOfSlot = entryOfSlot;
-  }
-
-  private growEntryMap(minLength: number): void {
-    const grown = new Int32Array(Math.max(minLength, this.slotOfEntry.length * 2)).fill(EMPTY);
-    grown.set(this.slotOfEntry);
-    this.slotOfEntry = grown;
   }
 }
