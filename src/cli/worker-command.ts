@@ -47,11 +47,12 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
       await worker.run();
       return {
         async shutdown() {
-          await worker.shutdown(); // the watchdog keeps the connections alive for the drain
+          const drained = await worker.shutdown(); // the watchdog keeps the connections alive for the drain
           await liveness.stop();
           await ops?.close();
           await pipeline.close();
           await connection.quit();
+          return drained;
         },
         abandon: () => worker.abandon(),
       };

@@ -2,13 +2,22 @@ import type { Logger } from './logger.js';
 
 /** A long-running part of the fleet, started by name from the CLI. */
 export interface Runnable {
-  /** Stops taking work, finishes what is in flight, releases resources. Idempotent. */
-  shutdown(): Promise<void>;
+  /**
+   * Stops taking work, finishes what is in flight, releases resources. Idempotent. Resolves with
+   * `gaveUpWork` when some of the work in flight could not be finished (and runs again elsewhere).
+   */
+  shutdown(): Promise<ShutdownOutcome | void>;
   /**
    * The shutdown took too long: stop what is still in flight and log what was given up, so that
    * the process can exit without it.
    */
   abandon(): void;
+}
+
+/** What a shutdown left undone. */
+export interface ShutdownOutcome {
+  /** Work in flight was given up during the drain (it runs again elsewhere): exit 75, not 0. */
+  gaveUpWork: boolean;
 }
 
 /** How a runnable process ends (README, Shutdown). */
@@ -17,7 +26,10 @@ export const EXIT_CODES = {
   stopped: 0,
   /** Start-up or shutdown failed, or a second signal. */
   failed: 1,
-  /** Draining outlasted the shutdown timeout; the work in flight was given up (EX_TEMPFAIL: it runs again elsewhere). */
+  /**
+   * Draining outlasted the shutdown timeout, or lost work in flight (Redis stalled past the locks):
+   * that work was given up (EX_TEMPFAIL: it runs again elsewhere).
+   */
   shutdownTimedOut: 75,
 } as const;
 
@@ -57,7 +69,7 @@ export async function runUntilSignalled(start: () => Promise<Runnable>, logger: 
       process.exit(EXIT_CODES.shutdownTimedOut);
     }, options.shutdownTimeoutMs);
     running.shutdown().then(
-      () => process.exit(EXIT_CODES.stopped),
+      (outcome) => process.exit(outcome?.gaveUpWork ? EXIT_CODES.shutdownTimedOut : EXIT_CODES.stopped),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(EXIT_CODES.failed);

@@ -17,9 +17,10 @@ import type { LivenessTarget, ProbedClient } from '../ops/redis-liveness.js';
 import { isRedisCluster, redisAddress, type RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
-import { VerdictStore } from '../verdicts/verdict-store.js';
+import { VerdictStore, type StoreOutcome } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
 import { RepeatedErrorLog } from '../runtime/repeated-log.js';
+import type { ShutdownOutcome } from '../runtime/runnable.js';
 
 export interface ScanWorkerOptions {
   config: FleetConfig;
@@ -105,9 +106,11 @@ export class ScanWorker {
   private readonly emitter: VerdictEmitter;
   /** abuse_scan_hashset_matches_total, on the fleet's registry (shared with the hash-set signal type's metrics). */
   private readonly hashSetMatches: HashSetMatchCounter;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<ShutdownOutcome> | undefined;
   /** BullMQ's connections are up (run() got past waitUntilReady): the liveness watchdog may probe them. */
   private connected = false;
+  /** Jobs whose attempt lost its lock while the worker drained: left for another worker's stalled checker. */
+  private readonly lostDuringDrain: Array<{ queue: string; jobId: string | undefined }> = [];
   /** Jobs being processed: what abandon() names. */
   private readonly inProcess = new Set<Job>();
   /** Aborted by abandon(): one signal for every scan, not a controller per job (µs per job count here). */
@@ -214,7 +217,7 @@ export class ScanWorker {
    * run() is still starting (no job is taken then). BullMQ's close never returns while Redis is
    * unreachable (taskforcesh/bullmq#4656): the process bounds it and calls abandon().
    */
-  shutdown(): Promise<void> {
+  shutdown(): Promise<ShutdownOutcome> {
     this.stopping ??= (async () => {
       this.options.logger.info('scan worker stopping: finishing in-flight jobs');
       clearTimeout(this.sweepTimer);
@@ -223,7 +226,15 @@ export class ScanWorker {
       await this.emitter.flush();
       await Promise.all(this.backlogQueues.map((queue) => queue.close()));
       this.workerErrors.flush();
+      const jobs = this.lostDuringDrain;
+      if (jobs.length > 0) {
+        this.options.logger.warn(
+          { jobs, lockDurationMs: this.options.config.lockDurationMs },
+          `gave up ${jobs.length} job(s) in flight that lost their locks during the drain (Redis stalled past the lock duration); another worker's stalled checker runs them again`,
+        );
+      }
       this.options.logger.info('scan worker stopped');
+      return { gaveUpWork: jobs.length > 0 };
     })();
     return this.stopping;
   }
@@ -279,8 +290,24 @@ export class ScanWorker {
       // Stored only while this attempt still holds the job: after a freeze past the lock duration
       // the job runs again elsewhere, and this attempt's verdict (its unfurls timed out during the
       // freeze, say) must not take the place of that run's.
-      const outcome = await this.emitter.emit(verdict, token === undefined ? undefined : { key: this.lockKey(job), token });
-      if (outcome === 'stale') throw new LockLostError(jobId);
+      let outcome: StoreOutcome;
+      try {
+        outcome = await this.emitter.emit(verdict, token === undefined ? undefined : { key: this.lockKey(job), token });
+      } catch (storeError) {
+        // Redis refused the verdict (out of memory, the stream key of another type): the attempt
+        // fails and BullMQ retries it, which ops see as a retry and, rate-limited, in the log; the
+        // last attempt's failure is the failed-job path's (it stores an error verdict).
+        if (!finalAttempt) metrics.retries.inc({ queue });
+        const { name, message } = storeError instanceof Error ? storeError : { name: 'Error', message: String(storeError) };
+        this.workerErrors.error(`verdict store\u0000${name}\u0000${message}`, { err: storeError, jobId, queue, attempt }, 'could not store a verdict; the job is retried');
+        throw storeError;
+      }
+      if (outcome === 'stale') {
+        // During a drain nothing will run this job again but another worker's stalled checker:
+        // shutdown() reports it as given up.
+        if (this.stopping) this.lostDuringDrain.push({ queue, jobId: job.id });
+        throw new LockLostError(jobId);
+      }
       if (outcome === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         for (const error of verdict.errors) metrics.errors.inc({ code: error.code });

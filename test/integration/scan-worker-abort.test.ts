@@ -16,6 +16,7 @@ import { DEFAULT_POLICY } from '../../src/policy/policy-config.js';
 import { SignalRegistry } from '../../src/signals/registry.js';
 import { ScanWorker } from '../../src/worker/scan-worker.js';
 import { verdictJobIds, waitUntil } from '../harness/fleet.js';
+import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
 
 /**
@@ -46,15 +47,20 @@ describe('ScanWorker and the abort signal of a scan', () => {
   const connection = testRedis();
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<() => Promise<unknown>> = [];
+  let metrics: FleetMetrics;
 
   function startWorker(preparer: ItemPreparer) {
     const config = loadConfig({}, { redisUrl: TEST_REDIS_URL, prefix, queues: 'links', lockDurationMs: 5000, stalledIntervalMs: 2000 });
     const pipeline = new ScanPipeline({ preparers: [preparer], registry: new SignalRegistry(), policy: DEFAULT_POLICY });
-    const worker = new ScanWorker({ config, pipeline, connection, logger, metrics: new FleetMetrics() });
+    metrics = new FleetMetrics();
+    const worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
     stops.push(() => worker.shutdown());
     return worker;
   }
+
+  /** Messages logged since `from` (an index into the captured lines), parsed. */
+  const loggedSince = (from: number) => lines.slice(from).map((line) => JSON.parse(line) as { msg: string; jobs?: unknown; jobId?: unknown });
 
   afterEach(async () => {
     for (const stop of stops.splice(0)) await stop();
@@ -94,6 +100,54 @@ describe('ScanWorker and the abort signal of a scan', () => {
     expect(await verdictJobIds(prefix)).toEqual([]);
     await queue.close();
     await client.close();
+  }, 30_000);
+
+  it('a job whose attempt lost its lock during the drain (Redis stalled past the lock) is named as given up, and the drain says so', async () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const started: string[] = [];
+    const worker = startWorker({
+      kind: 'link',
+      prepare: async (item) => {
+        started.push(String(item));
+        await released;
+        return { subject: { input: String(item), targets: [] }, details: {} };
+      },
+    });
+    await worker.run();
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    const { jobId } = await client.enqueue({ contentId: 'loses-its-lock', surface: 'send', items: ['https://drained.example/'] });
+    expect(await waitUntil(async () => started.length === 1, 10_000)).toBe(true);
+    const from = lines.length;
+    const drained = worker.shutdown();
+    // Another worker's stalled checker took the job meanwhile: the lock holds its token now.
+    await connection.set(`${prefix}:links:${jobId}:lock`, 'another-worker');
+    release();
+    expect(await drained).toEqual({ gaveUpWork: true });
+    const gaveUp = loggedSince(from).find((line) => line.msg.startsWith('gave up 1 job(s) in flight'));
+    expect(gaveUp?.jobs).toEqual([{ queue: 'links', jobId }]);
+    expect(await verdictJobIds(prefix)).not.toContain(jobId);
+    await client.close();
+  }, 30_000);
+
+  it('a verdict Redis refuses to store: the attempt counts as a retry and is logged, and the job is retried', async () => {
+    const stream = verdictKeys(prefix).stream;
+    await connection.set(stream, 'not a stream'); // stands for a Redis refusing the write (OOM)
+    try {
+      const worker = startWorker({ kind: 'link', prepare: async (item) => ({ subject: { input: String(item), targets: [] }, details: {} }) });
+      await worker.run();
+      const client = createScanClient({ connection: TEST_REDIS_URL, prefix, attempts: 2, backoffMs: 50 });
+      const from = lines.length;
+      const { jobId } = await client.enqueue({ contentId: 'refused-verdict', surface: 'send', items: ['https://refused.example/'] });
+      const queue = new Queue('links', { connection, prefix });
+      expect(await waitUntil(async () => (await queue.getJobState(jobId)) === 'failed', 10_000)).toBe(true);
+      expect((await metrics.retries.get()).values).toEqual([expect.objectContaining({ labels: { queue: 'links' }, value: 1 })]);
+      expect(loggedSince(from).find((line) => line.msg === 'could not store a verdict; the job is retried')).toMatchObject({ jobId });
+      await queue.close();
+      await client.close();
+    } finally {
+      await connection.del(stream);
+    }
   }, 30_000);
 
   it('shutdown() while run() is still starting: both settle and no job is taken', async () => {
