@@ -156,6 +156,9 @@ function jobIdProblem(jobId: string): string | undefined {
 }
 
 
+/** Error replies of a Redis that cannot serve now but will (out of memory, loading, read-only replica, cluster down). */
+const REFUSING_REPLY = /^(?:OOM|LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/;
+
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   // Checked before anything is opened: Infinity, NaN or a value past Node's longest timer would
@@ -234,6 +237,9 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
     } catch (error) {
       // ioredis does not export the class of this error.
       if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') throw unavailability.error('could not be reached', error);
+      // Redis answered but refuses to serve now (out of memory, loading, a replica, a cluster
+      // reconfiguring): as transient for the caller as an outage, and typed like one.
+      if (error instanceof Error && error.name === 'ReplyError' && REFUSING_REPLY.test(error.message)) throw unavailability.error(`refused the command: ${error.message}`, error);
       throw error;
     }
   }

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
 import { outcome } from '../harness/outcome.js';
+import { startPrivateRedis } from '../harness/private-redis.js';
 import { closedPort, silentServer, uniquePrefix } from '../harness/redis.js';
 
 const job = { contentId: 'unavailable', surface: 'send', items: ['https://a.example/'] };
@@ -74,6 +75,23 @@ describe('the producer client when Redis is unavailable', () => {
       // Still the caller's to close.
       expect(connection.status).not.toBe('end');
       connection.disconnect();
+    }
+  });
+
+  it('a Redis that answers but refuses writes (out of memory): redis_unavailable naming the refusal, not a raw ReplyError', async () => {
+    const own = await startPrivateRedis();
+    const admin = own.admin();
+    try {
+      await admin.config('SET', 'maxmemory', '1');
+      client = createScanClient({ connection: own.url, prefix });
+      const error = await client.enqueueBulk([{ job }]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'ScanError', code: 'redis_unavailable', message: expect.stringMatching(/refused the command: OOM/) });
+      expect((await client.enqueue(job).catch((e: unknown) => e)) as object).toMatchObject({ code: 'redis_unavailable' });
+    } finally {
+      await client?.close();
+      client = undefined;
+      await admin.quit();
+      await own.stop();
     }
   });
 });
