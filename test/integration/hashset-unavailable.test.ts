@@ -23,12 +23,13 @@ describe('a hash set a worker holds no copy of', () => {
   const store = new HashSetStore(redis, { prefix });
   const pack = `${hashSetKeys(prefix, 'known-bad').packPrefix}0`;
   let packBytes: Buffer;
+  let original: ReturnType<typeof hashImage>;
   let client: ScanClient;
   let worker: Awaited<ReturnType<typeof startInProcessWorker>> | undefined;
 
   beforeAll(async () => {
     await store.create({ name: 'known-bad', algorithm: 'pdq' });
-    const original = hashImage(await decodeImage(readFileSync(join(REPO_ROOT, 'fixtures', 'images', 'shapes.jpg'))));
+    original = hashImage(await decodeImage(readFileSync(join(REPO_ROOT, 'fixtures', 'images', 'shapes.jpg'))));
     await store.add('known-bad', [{ id: 'shapes', hash: original.pdq }]);
     // The set's one pack made unreadable (a list where a string belongs): every load of it fails.
     packBytes = (await redis.getBuffer(pack))!;
@@ -44,7 +45,7 @@ describe('a hash set a worker holds no copy of', () => {
     await redis.quit();
   });
 
-  it('gets review with hashset_unavailable after its retries, not allow; once the copy loads, the block', async () => {
+  it('gets review with hashset_unavailable after its retries, not allow; a loaded set that blocks the image still blocks it; once the copy loads, the block', async () => {
     worker = await startInProcessWorker(prefix);
     const { jobId } = await client.enqueue({ contentId: 'while-unavailable', surface: 'upload', items: [{ bytesBase64: COPY.toString('base64') }] });
     const unmatched = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
@@ -52,6 +53,18 @@ describe('a hash set a worker holds no copy of', () => {
     expect(unmatched.errors).toEqual([
       expect.objectContaining({ code: 'hashset_unavailable', item: 0, partial: true, detail: expect.objectContaining({ sets: ['known-bad'], signalType: expect.any(String) }) }),
     ]);
+
+    // A set that is loaded and blocks the image: the block stands, whatever set is still missing.
+    await store.create({ name: 'also-bad', algorithm: 'pdq' });
+    await store.add('also-bad', [{ id: 'shapes-too', hash: original.pdq }]);
+    let also = unmatched;
+    for (let n = 0; also.decision !== 'block' && n < 20; n++) {
+      const next = await client.enqueue({ contentId: `loaded-set-${n}`, surface: 'upload', items: [{ bytesBase64: COPY.toString('base64') }] });
+      also = await client.waitForVerdict(next.jobId, { timeoutMs: 15_000 });
+    }
+    expect(also).toMatchObject({ decision: 'block', errors: [] });
+    expect(also.signals.map((signal) => signal.evidence.set)).toEqual(['also-bad']);
+    await store.delete('also-bad');
 
     await redis.del(pack);
     await redis.set(pack, packBytes);

@@ -118,13 +118,23 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
 
   constructor(private readonly options: HashSetMatchOptions) {}
 
+  /**
+   * The signals of the sets loaded. While a set that exists is not (see HashSetSource.unavailable),
+   * an image none of them blocks is not known to match nothing: ScanError `hashset_unavailable`,
+   * transient, so the job is retried while attempts remain (the copy is usually loaded by then) and
+   * a last attempt gets the partial error (review by default). A block stands: no set could make
+   * the image more than known-bad (only a known-good set could hide the match, the rarer mistake).
+   */
   async match(subject: ImageSubject, itemIndex: number, context?: MatchContext): Promise<Signal[]> {
-    // Transient: the job is retried while attempts remain, by when the copy is usually loaded; a
-    // last attempt still without it gets this partial error, weighed by the policy (review by default).
+    const signals = await this.matchLoaded(subject, itemIndex, context);
     const unavailable = this.options.source.unavailable?.() ?? [];
-    if (unavailable.length > 0) {
+    if (unavailable.length > 0 && !signals.some((signal) => signal.suggests === 'block')) {
       throw new ScanError('hashset_unavailable', `no copy of hash set ${unavailable.join(', ')} is loaded yet: the image was not matched against it`, { sets: unavailable });
     }
+    return signals;
+  }
+
+  private async matchLoaded(subject: ImageSubject, itemIndex: number, context?: MatchContext): Promise<Signal[]> {
     const sets = this.options.source.sets();
     if (context !== undefined) {
       const consulted = this.jobVersions.get(context) ?? {};
