@@ -99,4 +99,24 @@ describe('per-address limit: many sites that resolve to one address', () => {
     // And the address is usable at once.
     expect((await unfurl(`http://another.example:${server.port}/page/after`, options)).error).toBeUndefined();
   }, 10_000);
+
+  it('counts a link to the address itself (never looked up) in the same budget', async () => {
+    const limiter = new HostLimiter(1);
+    const options = optionsWith(limiter);
+    held.length = 0;
+    const holder = unfurl(`http://one.example:${server.port}/hold`, options);
+    await expect.poll(() => held.length).toBe(1);
+    const before = server.connections();
+    const waiting = await unfurl(`http://127.0.0.1:${server.port}/page/literal`, { ...options, hopTimeoutMs: 300 });
+    expect(waiting.error?.code).toBe('fetch_timeout');
+    expect(server.connections()).toBe(before);
+    const res = held.shift()!;
+    html(res, 'done');
+    expect((await holder).error).toBeUndefined();
+    await expect.poll(() => limiter.active()).toBe(0);
+    // Once free, the literal address takes the slot (and gives it back).
+    expect((await unfurl(`http://127.0.0.1:${server.port}/page/literal`, options)).error).toBeUndefined();
+    await expect.poll(() => limiter.active()).toBe(0);
+    expect(limiter.waiting()).toBe(0);
+  }, 10_000);
 });

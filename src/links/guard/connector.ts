@@ -1,6 +1,7 @@
 import type { LookupFunction, Socket } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { ScanError } from '../../errors.js';
+import { deadlineSignal } from '../../runtime/deadline-signal.js';
 import { parseIpLiteral } from '../ip-literal.js';
 import type { AddressPolicy } from './address-policy.js';
 import { hostKey, type HostLimiter, type HostSlot } from './host-limiter.js';
@@ -39,13 +40,15 @@ export interface GuardedConnectorOptions {
    * names led there: a thousand domains pointed at one victim must not buy a thousand times the
    * per-host budget. A connection takes its slots before any packet is sent (after the guard
    * filtered the name's addresses: one slot per address unit it may try) and frees them when it
-   * closes; waiting spends the connect timeout. A literal-address URL is not looked up, so takes
-   * no slot here: the per-host limit already counts it by its address. Unset: no cap.
+   * closes; waiting spends the connect timeout. A literal-address URL takes its slot before its
+   * socket is made (it is never looked up). Unset: no cap.
    */
   addressLimiter?: HostLimiter;
 }
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
+/** undici's connector's own default, for a connection given no timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Response header bytes accepted, as Chromium accepts (256 KiB). undici's default is Node's 16 KiB:
@@ -153,25 +156,53 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
     if (addressLimiter) lookup = limitedLookup(lookup, addressLimiter, held, attemptOver.signal);
     // Built per connection so that the lookup knows the port (overrides may be port-scoped).
     const connector = buildConnector({ ...(timeout === undefined ? {} : { timeout }), lookup });
-    // undici's connector returns the socket it opens (its type says void).
-    const opening = (connector as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(connectOptions, (error, socket) => {
-      connecting.delete(opening);
-      if (error) return callback(error, null);
-      const peer = (socket as Socket).remoteAddress;
-      const decision = peer === undefined ? null : policy.check(peer, port);
-      if (peer === undefined || !decision?.allowed) {
-        socket!.destroy();
-        return callback(blocked(hostname, peer ?? 'unknown', decision?.verdict.range ?? 'invalid'), null);
-      }
-      options.onConnected?.(originKey(connectOptions.protocol, hostname, connectOptions.port), decision.verdict.address);
-      callback(null, socket!);
-    });
-    // Set up or in use, the connection holds its address slots until its socket closes.
-    opening.once('close', () => {
-      attemptOver.abort(new Error('the connection closed'));
+    const release = () => {
       for (const slot of held.splice(0)) slot.release();
-    });
-    connecting.add(opening);
+    };
+    // A literal address is never looked up: its slot is taken before the socket is made, the wait
+    // bounded as a lookup's is, by the connect timeout (and ended by the agent's abort).
+    if (addressLimiter && literal) {
+      const waiting = deadlineSignal(signal, timeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      holdAddressSlots(addressLimiter, [{ address: literal.address, family: literal.version }], held, waiting.signal).then(
+        () => {
+          waiting.dispose();
+          if (signal?.aborted) {
+            release();
+            return callback(signal.reason as Error, null);
+          }
+          connect();
+        },
+        (reason: unknown) => {
+          waiting.dispose();
+          release();
+          callback(reason instanceof Error ? reason : new Error(String(reason)), null);
+        },
+      );
+      return;
+    }
+    connect();
+
+    function connect(): void {
+      // undici's connector returns the socket it opens (its type says void).
+      const opening = (connector as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(connectOptions, (error, socket) => {
+        connecting.delete(opening);
+        if (error) return callback(error, null);
+        const peer = (socket as Socket).remoteAddress;
+        const decision = peer === undefined ? null : policy.check(peer, port);
+        if (peer === undefined || !decision?.allowed) {
+          socket!.destroy();
+          return callback(blocked(hostname, peer ?? 'unknown', decision?.verdict.range ?? 'invalid'), null);
+        }
+        options.onConnected?.(originKey(connectOptions.protocol, hostname, connectOptions.port), decision.verdict.address);
+        callback(null, socket!);
+      });
+      // Set up or in use, the connection holds its address slots until its socket closes.
+      opening.once('close', () => {
+        attemptOver.abort(new Error('the connection closed'));
+        release();
+      });
+      connecting.add(opening);
+    }
   };
 }
 
