@@ -98,7 +98,7 @@ function formatResult(result: ClassifyResult): string {
   if (result.notScored) lines.push(`  not scored: ${result.notScored}`);
   for (const score of result.scores) {
     const labels = Object.entries(score.labels)
-      .map(([label, p]) => `${label} ${p.toFixed(4)}`)
+      .map(([label, p]) => `${label} ${formatScore(p, 4)}`)
       .join(', ');
     lines.push(`  ${score.suggests.padEnd(6)} ${formatScore(score.abuseScore, 4)}  ${score.model}@${score.version}  (${labels})`);
     if (score.capped) lines.push(`         capped from ${score.capped.from}: ${score.capped.reason}`);
