@@ -66,7 +66,8 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
       // fetch's own deadline (and ends with the job's signal).
       const slot = await acquireFetchSlot(hostLimiter, url, abort);
       try {
-        const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*', 'user-agent': DEFAULT_USER_AGENT } });
+        // No keep-alive, as for unfurls: an idle connection would hold its per-address slot.
+        const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*', 'user-agent': DEFAULT_USER_AGENT }, reset: true });
         if (REDIRECT_STATUSES.has(response.statusCode)) {
           discardBody(response.body);
           url = httpUrl(resolveLocation(response.headers.location, url).href);

@@ -409,6 +409,9 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
           signal,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
+          // No keep-alive: an idle connection would hold its per-address slot while this chain
+          // waits for a per-host slot another chain holds, waiting for that address slot.
+          reset: true,
         });
         return { statusCode: response.statusCode, headers: response.headers, body: response.body };
       } finally {

@@ -34,6 +34,8 @@ beforeAll(async () => {
   server = await startServer((req, res) => {
     track(req.socket);
     if (req.url === '/hold') return void held.push(res);
+    // To another site on the same address.
+    if (req.url === '/elsewhere') return void res.writeHead(302, { location: `http://b.example:${server.port}/page/landed` }).end();
     if (req.url?.startsWith('/img/')) return void setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end('image'), 30);
     setTimeout(() => html(res, '<html>page</html>'), 30);
   });
@@ -101,6 +103,16 @@ describe('per-address limit: many sites that resolve to one address', () => {
     await expect.poll(() => limiter.active()).toBe(0);
     // And the address is usable at once; the slot comes back.
     expect((await unfurl(`http://${host}:${server.port}/page/after`, options)).error).toBeUndefined();
+    await expect.poll(() => limiter.active()).toBe(0);
+  }, 10_000);
+
+  it('a chain holds no connection between its hops: a redirect to another site on the same address gets the one slot at once', async () => {
+    // A kept-alive connection of the first hop would hold the slot for the keep-alive time (1 s),
+    // past this hop deadline; chains waiting on each other's idle connections stalled a worker.
+    const limiter = new HostLimiter(1);
+    const result = await unfurl(`http://a.example:${server.port}/elsewhere`, optionsWith(limiter, { hopTimeoutMs: 700 }));
+    expect(result.error).toBeUndefined();
+    expect(result.chain.map((hop) => new URL(hop.url).host)).toEqual([`a.example:${server.port}`, `b.example:${server.port}`]);
     await expect.poll(() => limiter.active()).toBe(0);
   }, 10_000);
 });
