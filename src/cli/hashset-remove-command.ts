@@ -16,11 +16,11 @@ export function registerHashSetRemoveCommand(hashset: Command): void {
       withHashSetStore(async (store) => {
         const ids = [...new Set(given)];
         // Read just before the removal: an id added or removed in between is the rare exception.
-        const present = await store.redis.hmgetBuffer(store.keys(name).entries, ...ids);
+        const present = await store.info(name, ids);
         const { version, removed } = await store.remove(name, ids);
         process.stdout.write(`removed ${removed} of ${ids.length}; ${terminalSafe(name)} at version ${version}\n`);
         if (removed === ids.length) return;
-        const unknown = ids.filter((_, i) => present[i] === null);
+        const unknown = ids.filter((_, i) => present[i] === undefined);
         if (unknown.length) process.stderr.write(`not removed (unknown): ${unknown.map(terminalSafe).join(', ')}\n`);
         process.exitCode = 2;
       }),
