@@ -14,11 +14,12 @@ export async function runScript(redis: RedisClient, script: string, keys: readon
   if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
   // One array, not spread into the call: 120,000 arguments (a 30,000-entry batch) overflowed the
   // call stack.
-  const keysAndArgs = [keys.length, ...keys, ...args];
+  const command = [sha, keys.length, ...keys, ...args];
   try {
-    return await redis.call('evalsha', [sha, ...keysAndArgs]);
+    return await redis.call('evalsha', command);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.call('eval', [script, ...keysAndArgs]);
+    command[0] = script; // the same command, with the script text in place of its digest
+    return redis.call('eval', command);
   }
 }
