@@ -2,6 +2,12 @@ import { spawn } from 'node:child_process';
 import { REPO_ROOT } from './fleet.js';
 import { TEST_REDIS_URL } from './redis.js';
 
+/**
+ * The embedded scan with nothing reached over the network: no model, no unfurl, and a Redis URL
+ * nothing answers (a command that touched Redis would fail instead of using the test Redis).
+ */
+export const OFFLINE_CLI_ENV = { ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' } as const;
+
 export interface CliResult {
   /** Exit code; null when the command was killed at `timeoutMs`. */
   code: number | null;

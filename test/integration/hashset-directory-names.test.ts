@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage, hashImage } from '../../src/images/index.js';
 import { hashToHex } from '../../src/matching/hash-bits.js';
-import { runCli } from '../harness/cli.js';
+import { OFFLINE_CLI_ENV, runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
 
 /** The embedded scan without models, network or Redis. */
-const OFFLINE = { ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
 const CLOUDS = join(REPO_ROOT, 'fixtures', 'images', 'clouds.jpg');
 
 describe('ABUSE_SCAN_HASHSETS_DIR: file names', () => {
@@ -26,7 +25,7 @@ describe('ABUSE_SCAN_HASHSETS_DIR: file names', () => {
     const sets = mkdtempSync(join(dir, 'sets-'));
     writeFileSync(join(sets, 'README.md'), 'not a set: ignored');
     writeFileSync(join(sets, 'csam-known.csv'), `hash,label,id\n${pdq},clouds,clouds\n`);
-    const env = { ...OFFLINE, ABUSE_SCAN_HASHSETS_DIR: sets };
+    const env = { ...OFFLINE_CLI_ENV, ABUSE_SCAN_HASHSETS_DIR: sets };
     const misnamed = await runCli(['scan', 'image', CLOUDS], { env });
     expect(misnamed).toMatchObject({
       code: 1,

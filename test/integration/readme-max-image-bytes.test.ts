@@ -13,11 +13,10 @@ import { jobLimits, loadConfig } from '../../src/config/config.js';
 import { validateJob } from '../../src/jobs/validate-job.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { runCli } from '../harness/cli.js';
+import { OFFLINE_CLI_ENV, runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
 import { startServer, type TestServer } from './unfurl-servers.js';
 
-const OFFLINE = { ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
 const RINGS = join(REPO_ROOT, 'fixtures/images/rings.jpg');
 const RINGS_BYTES = readFileSync(RINGS).byteLength;
 
@@ -39,13 +38,13 @@ describe('ABUSE_SCAN_MAX_IMAGE_BYTES', () => {
     const big = join(dir, 'big.png');
     await sharp(RINGS).resize(3100, 3100, { fit: 'fill' }).png({ compressionLevel: 0 }).toFile(big);
     expect(statSync(big).size).toBeGreaterThan(20 * 1024 * 1024);
-    const hashed = await runCli(['hash', '--json', big], { env: OFFLINE });
+    const hashed = await runCli(['hash', '--json', big], { env: OFFLINE_CLI_ENV });
     expect(hashed.code).toBe(0);
     const { pdq } = JSON.parse(hashed.stdout) as { pdq: string };
     const sets = join(dir, 'sets');
     await mkdir(sets);
     await writeFile(join(sets, 'known-bad.pdq.csv'), `hash,label,id\n${pdq},too big before,big\n`);
-    const env = { ...OFFLINE, ABUSE_SCAN_HASHSETS_DIR: sets };
+    const env = { ...OFFLINE_CLI_ENV, ABUSE_SCAN_HASHSETS_DIR: sets };
 
     const capped = await runCli(['scan', 'image', '--json', big], { env });
     expect(JSON.parse(capped.stdout)).toMatchObject({ errors: [expect.objectContaining({ code: 'payload_too_large' })] });
@@ -59,14 +58,14 @@ describe('ABUSE_SCAN_MAX_IMAGE_BYTES', () => {
   }, 60_000);
 
   it('caps a { path } file: one byte under its size is payload_too_large', async () => {
-    const scan = (max: number) => runCli(['scan', 'image', '--json', RINGS], { env: { ...OFFLINE, ABUSE_SCAN_MAX_IMAGE_BYTES: String(max) } });
+    const scan = (max: number) => runCli(['scan', 'image', '--json', RINGS], { env: { ...OFFLINE_CLI_ENV, ABUSE_SCAN_MAX_IMAGE_BYTES: String(max) } });
     expect(JSON.parse((await scan(RINGS_BYTES - 1)).stdout)).toMatchObject({ errors: [expect.objectContaining({ code: 'payload_too_large' })] });
     expect(JSON.parse((await scan(RINGS_BYTES)).stdout)).toMatchObject({ decision: 'allow', errors: [], items: [{ status: 'ok' }] });
   }, 30_000);
 
   it('caps a { url } body the same way: the fetch is given the setting', async () => {
     const scan = async (max: number) => {
-      const config = loadConfig({ ...OFFLINE, ABUSE_SCAN_MAX_IMAGE_BYTES: String(max) });
+      const config = loadConfig({ ...OFFLINE_CLI_ENV, ABUSE_SCAN_MAX_IMAGE_BYTES: String(max) });
       const pipeline = await createScanPipeline(config, { logger: createLogger('silent'), allowPrivateAddressesFor: [`127.0.0.1:${cdn.port}`] });
       try {
         const job = validateJob({ contentId: 'c', surface: 's', items: [{ url: `${cdn.origin}/rings.jpg` }] }, { limits: jobLimits(config) });
@@ -80,7 +79,7 @@ describe('ABUSE_SCAN_MAX_IMAGE_BYTES', () => {
   }, 30_000);
 
   it('a value past the decoder\'s 50 MiB stops the command with `invalid configuration`', async () => {
-    const { code, stderr } = await runCli(['scan', 'image', RINGS], { env: { ...OFFLINE, ABUSE_SCAN_MAX_IMAGE_BYTES: String(50 * 1024 * 1024 + 1) } });
+    const { code, stderr } = await runCli(['scan', 'image', RINGS], { env: { ...OFFLINE_CLI_ENV, ABUSE_SCAN_MAX_IMAGE_BYTES: String(50 * 1024 * 1024 + 1) } });
     expect(stderr).toMatch(/^abuse-scan: invalid configuration: ABUSE_SCAN_MAX_IMAGE_BYTES: .*\n$/);
     expect(code).toBe(1);
   }, 30_000);
