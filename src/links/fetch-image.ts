@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { ScanError } from '../errors.js';
+import { DEFAULT_MAX_URL_LENGTH } from './canonicalize.js';
 import { deadlineSignal } from '../runtime/deadline-signal.js';
 import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
@@ -8,11 +9,19 @@ import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostL
 import { responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+import { recordedUrl } from './recorded-url.js';
+import { maxHrefLength } from './unfurl.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
 
 export interface FetchImageOptions {
   /** Bytes of the (decoded) body accepted at most; more is payload_too_large. */
   maxBytes: number;
+  /**
+   * The job's URL limit (ABUSE_SCAN_MAX_URL_LENGTH). A redirect target's href may be as long as
+   * the href of such a link, as for unfurls (maxHrefLength); a longer one is url_too_long.
+   * Default 8192.
+   */
+  maxUrlLength?: number;
   /** Redirects followed (CDNs redirect); one more is too_many_redirects. Default 5. */
   maxRedirects?: number;
   /** Deadline of the whole fetch, redirects included. Default 15000 ms. */
@@ -57,6 +66,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
     ...(options.lookup && { lookup: options.lookup }),
   });
   const tracker = new RedirectTracker(options.maxRedirects ?? 5);
+  const hrefLimit = maxHrefLength(options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
   const hostLimiter = options.hostLimiter ?? processHostLimiter();
   try {
     let url = httpUrl(input);
@@ -70,7 +80,9 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
         const response = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal: abort, headers: { accept: 'image/*', 'user-agent': DEFAULT_USER_AGENT }, reset: true });
         if (REDIRECT_STATUSES.has(response.statusCode)) {
           discardBody(response.body);
-          url = httpUrl(resolveLocation(response.headers.location, url).href);
+          const target = resolveLocation(response.headers.location, url).href;
+          if (target.length > hrefLimit) throw new ScanError('url_too_long', 'the redirect target is longer than the URL limit allows', { length: target.length, maxLength: hrefLimit });
+          url = httpUrl(target);
           tracker.follow(url);
           continue;
         }
@@ -78,17 +90,17 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
           discardBody(response.body);
           // 5xx and 429 may pass; 4xx will not.
           const transient = response.statusCode >= 500 || response.statusCode === 429;
-          throw new ScanError(transient ? 'fetch_failed' : 'http_error', `image URL answered HTTP ${response.statusCode}`, { status: response.statusCode, url: url.href });
+          throw new ScanError(transient ? 'fetch_failed' : 'http_error', `image URL answered HTTP ${response.statusCode}`, { status: response.statusCode, url: recordedUrl(url.href) });
         }
         const body = await readBodyPrefix(response.body, {
           contentEncoding: response.headers['content-encoding'],
           maxDecodedBytes: options.maxBytes + 1,
         });
         // A body cut by the network is a fetch failure (retried), not a corrupt image.
-        if (body.networkError !== undefined) throw toNetworkError(body.networkError, { url: url.href });
+        if (body.networkError !== undefined) throw toNetworkError(body.networkError, { url: recordedUrl(url.href) });
         if (body.decodeError !== undefined) throw new ScanError('image_corrupt', `image body could not be decoded: ${body.decodeError}`);
         if (body.bytes.length > options.maxBytes) {
-          throw new ScanError('payload_too_large', `image at ${url.href} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
+          throw new ScanError('payload_too_large', `image at ${recordedUrl(url.href)} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
         return { bytes: body.bytes, contentType: responseContentType(response.headers['content-type']), finalUrl: url.href, redirects: tracker.count };
       } finally {
@@ -96,7 +108,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
       }
     }
   } catch (error) {
-    throw toNetworkError(error, { url: input.slice(0, 2048) });
+    throw toNetworkError(error, { url: recordedUrl(input) });
   } finally {
     // Every body is read or discarded by now: nothing to wait for.
     await agent.destroy().catch(() => undefined);

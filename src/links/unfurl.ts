@@ -15,6 +15,7 @@ import { extractMimeType, mimeEssence, responseContentType } from './guard/mime-
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
+import { recordedUrl } from './recorded-url.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
 
 export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unfurl-types.js';
@@ -86,7 +87,7 @@ function prepareTarget(text: string, run: Run, isInput: boolean): Target {
     throw new ScanError('unsupported_scheme', `${canonical.scheme}: URLs are not fetched`, { scheme: canonical.scheme });
   }
   const url = parseLikeBrowser(text, canonical.scheme);
-  if (url === null) throw new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: text.slice(0, 2048) });
+  if (url === null) throw new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: recordedUrl(text) });
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ScanError('unsupported_scheme', undefined, { scheme: url.protocol.slice(0, -1) });
   }
@@ -124,7 +125,7 @@ function mayBeHtml(contentType: string | undefined): boolean {
 
 async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   const remaining = run.deadline - performance.now();
-  if (remaining <= 0) throw new ScanError('fetch_timeout', 'the total unfurl deadline passed', { url: target.url.href });
+  if (remaining <= 0) throw new ScanError('fetch_timeout', 'the total unfurl deadline passed', { url: recordedUrl(target.url.href) });
   // Whole milliseconds: undici's timeouts take no fractions.
   const timeoutMs = Math.max(1, Math.ceil(Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining)));
   run.hopDeadline = performance.now() + timeoutMs;
@@ -279,7 +280,7 @@ async function findRefresh(
     // Chromium reads an empty URL as the document's own, and most URLs as the standard does.
     const chromiumLocation = refresh.chromiumUrl === refresh.url ? location : resolve(refresh.chromiumUrl, refresh);
     if (location === undefined && chromiumLocation === undefined) {
-      if (!warned) run.result.warnings.push(`ignored a ${kind} with an unusable URL at ${target.url.href}`);
+      if (!warned) run.result.warnings.push(`ignored a ${kind} with an unusable URL at ${recordedUrl(target.url.href)}`);
       warned = true;
       return;
     }
@@ -296,12 +297,12 @@ async function findRefresh(
   }
   // The unread rest of a body cut by the network may hold a refresh: the chain is not known to
   // end here, so it ends with a (transient, never cached) error rather than looking complete.
-  if (networkError !== undefined) throw toNetworkError(networkError, { url: target.url.href });
+  if (networkError !== undefined) throw toNetworkError(networkError, { url: recordedUrl(target.url.href) });
   // So does a body we could not decode, which a browser may well show (zstd, sent though we did
   // not ask for it): a refresh hidden in it would otherwise leave the chain looking complete.
   if (decodeError !== undefined) {
-    throw new ScanError('body_undecodable', `the body of ${target.url.href} could not be decoded (${decodeError}): a refresh in it would not be seen`, {
-      url: target.url.href,
+    throw new ScanError('body_undecodable', `the body of ${recordedUrl(target.url.href)} could not be decoded (${decodeError}): a refresh in it would not be seen`, {
+      url: recordedUrl(target.url.href),
       reason: decodeError,
     });
   }
@@ -334,7 +335,7 @@ function chooseRefresh(candidates: readonly RefreshCandidate[], page: URL, reloa
   if (!moves(first)) return moves(soonest) ? followed(soonest) : undefined;
   if (!moves(soonest) || loopKey(soonest.location) === loopKey(first.location)) return followed(first);
   run.result.warnings.push(
-    `refreshes at ${page.href} send browsers to different pages: Chromium and WebKit to ${soonest.location.href} (followed), Firefox to ${first.location.href} (matched, not fetched)`,
+    `refreshes at ${recordedUrl(page.href)} send browsers to different pages: Chromium and WebKit to ${recordedUrl(soonest.location.href)} (followed), Firefox to ${recordedUrl(first.location.href)} (matched, not fetched)`,
   );
   return { ...soonest, alternate: first.location };
 }
@@ -433,7 +434,7 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
-    result.error = toNetworkError(error, { url: result.final?.url ?? input.slice(0, 2048) }).toInfo();
+    result.error = toNetworkError(error, { url: recordedUrl(result.final?.url ?? input) }).toInfo();
   } finally {
     chainOver.abort();
     await agent.destroy().catch(() => undefined);

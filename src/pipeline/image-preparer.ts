@@ -2,6 +2,7 @@ import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { decodeImage, hashFrames, type DecodedImage, type DecodeOptions, type ImageHashes } from '../images/index.js';
 import { hashToHex } from '../matching/hash-bits.js';
+import { recordedUrl } from '../links/recorded-url.js';
 import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 
@@ -41,7 +42,7 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         height: decoded.height,
         bytes: bytes.byteLength,
         // Where a URL's bytes came from: a shortener or redirect hides the host that served them.
-        ...(fetched && { fetchedFrom: fetched.finalUrl, redirects: fetched.redirects }),
+        ...(fetched && { fetchedFrom: recordedUrl(fetched.finalUrl), redirects: fetched.redirects }),
         frameCount: decoded.frameCount,
         framesHashed: frames.length,
         // Which frames of the file those are: an animation's are sampled across it.

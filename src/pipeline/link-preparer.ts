@@ -5,6 +5,7 @@ import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
+import { recordedUrl } from '../links/recorded-url.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 
 /** One URL a link leads through, ready for matching. */
@@ -140,8 +141,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
     // not fetched, but a user of that browser lands there, so it is matched as well.
     for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
-    details.chain = result.chain.map((hop) => ({ url: hop.url, status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
-    if (result.final) details.final = result.final.canonical ?? result.final.url;
+    details.chain = result.chain.map((hop) => ({ url: recordedUrl(hop.url), status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
+    if (result.final) details.final = recordedUrl(result.final.canonical ?? result.final.url);
     if (result.warnings.length) details.warnings = result.warnings;
     // The unfurler meets the visited form first: its error says the same, once is enough.
     if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
@@ -166,7 +167,7 @@ function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOp
   const url = parseLikeBrowser(item, canonical.scheme);
   // Not a URL a browser could visit (`http://a b.com/`, `http://1.2.3.4.5/`): the error the
   // unfurler gives, also when unfurling is off, where the item used to pass as checked and clean.
-  if (url === null) return { error: new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: item.slice(0, 2048) }), hadUserinfo: false };
+  if (url === null) return { error: new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: recordedUrl(item) }), hadUserinfo: false };
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   return { ...canonicalOrCut(url, limits), hadUserinfo: url.username !== '' || url.password !== '' };
 }

@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanError } from '../../src/errors.js';
 import { fetchImage, type FetchImageOptions } from '../../src/links/fetch-image.js';
+import { maxHrefLength } from '../../src/links/unfurl.js';
 import { lookupAnswering, lookupNeverAnswering, startServer, startSibling, type TestServer } from './unfurl-servers.js';
 
 /**
@@ -104,6 +105,14 @@ describe('fetchImage: DNS answers are checked where the socket connects', () => 
 });
 
 describe('fetchImage: limits', () => {
+  it('a redirect target longer than the href of a link within the URL limit is url_too_long, not requested', async () => {
+    const target = `/img/${'a'.repeat(2000)}.png`;
+    const error = await failureOf(`${cdn.origin}/r?to=${encodeURIComponent(target)}`, { maxUrlLength: 100 });
+    expect(error.code).toBe('url_too_long');
+    expect(error.detail).toMatchObject({ maxLength: maxHrefLength(100) });
+    expect(cdn.requests.some((path) => path.startsWith('/img/'))).toBe(false);
+  });
+
   it('a gzip bomb is payload_too_large, capped on decoded bytes, in bounded time', async () => {
     expect(bomb.length).toBeLessThan(256 * 1024);
     const started = performance.now();

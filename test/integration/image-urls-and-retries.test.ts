@@ -29,6 +29,7 @@ describe('image items given by URL, and retries of transient failures', () => {
       userAgents.push(req.headers['user-agent']);
       if (path === '/missing.png') return void res.writeHead(404).end();
       if (path === '/short/x') return void res.writeHead(302, { location: '/cdn/x.png' }).end();
+      if (path === '/short/long') return void res.writeHead(302, { location: `/cdn/${'a'.repeat(5000)}.png` }).end();
       if (path.startsWith('/slow/')) {
         slow.inFlight++;
         slow.max = Math.max(slow.max, slow.inFlight);
@@ -70,6 +71,11 @@ describe('image items given by URL, and retries of transient failures', () => {
     const verdict = await scanImageUrl('shortened', `${cdn.origin}/short/x`);
     expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { fetchedFrom: `${cdn.origin}/cdn/x.png`, redirects: 1 } });
     expect(userAgents).toEqual([DEFAULT_USER_AGENT, DEFAULT_USER_AGENT]);
+  });
+
+  it('records where a long redirect target served the bytes cut at 2,048 characters (a server chose its length)', async () => {
+    const verdict = await scanImageUrl('shortened-long', `${cdn.origin}/short/long`);
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { fetchedFrom: `${cdn.origin}/cdn/${'a'.repeat(2048 - cdn.origin.length - 5)}…`, redirects: 1 } });
   });
 
   it("fetches a job's image URLs 4 at a time (2 at a time, eight slow ones took four rounds)", async () => {

@@ -25,6 +25,8 @@ describe('unfurling links longer in their href than in characters', () => {
       if (path === '/to-long') return redirect(res, 302, `/long/dir/${'a'.repeat(300)}`);
       if (path.startsWith('/page/dir/%')) return redirect(res, 302, '/page/dir/');
       if (path === '/to-too-long') return redirect(res, 302, `/huge/dir/${'a'.repeat(1000)}`);
+      if (path === '/to-5000') return redirect(res, 302, `/five/dir/${'b'.repeat(5000)}`);
+      if (path.startsWith('/five/dir/b')) return redirect(res, 302, `/five/dir/${'c'.repeat(5000)}/`);
       return html(res, '<html>landing</html>');
     });
   });
@@ -75,6 +77,20 @@ describe('unfurling links longer in their href than in characters', () => {
       ['http://127.0.0.1/page/dir/', undefined],
     ]);
     expect(blocklist('http://127.0.0.1/page/dir/').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'url_match', hop: 1 })]);
+  });
+
+  it('records the URLs of a chain of long redirect targets cut at 2,048 characters, and matches them whole', async () => {
+    const options = { ...unfurlOptionsFor(server), maxUrlLength: 1000 };
+    const prepared = await new LinkPreparer({ maxUrlLength: 1000, unfurlOptions: options }).prepare(`${server.origin}/to-5000`);
+    expect(prepared.errors).toBeUndefined();
+    const chain = prepared.details.chain as Array<{ url: string; status: number }>;
+    expect(chain.map((hop) => hop.status)).toEqual([302, 302, 200]);
+    expect(chain.map((hop) => hop.url.length)).toEqual([`${server.origin}/to-5000`.length, 2049, 2049]);
+    expect(chain[1]!.url).toBe(`${server.origin}/five/dir/${'b'.repeat(2048 - server.origin.length - 10)}…`);
+    expect(prepared.details.final).toBe(`http://127.0.0.1/five/dir/${'c'.repeat(2048 - 26)}…`);
+    // What is matched is the hop itself: its whole canonical form, cut to host and directories.
+    expect(prepared.subject.unfurl!.chain[2]!.url).toHaveLength(server.origin.length + 10 + 5001);
+    expect(blocklist('127.0.0.1/five/dir/').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'expression_match', hop: 1 })]);
   });
 
   it('ends the chain at a redirect target longer than a link\'s href can be, still matching it cut', async () => {

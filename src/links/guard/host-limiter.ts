@@ -1,4 +1,5 @@
 import { ScanError } from '../../errors.js';
+import { recordedUrl } from '../recorded-url.js';
 import { formatIPv6, parseIpLiteral } from '../ip-literal.js';
 import { registrableDomain } from '../registrable-domain.js';
 import { classifyLiteral } from './address.js';
@@ -186,7 +187,7 @@ export async function acquireFetchSlot(limiter: HostLimiter, url: URL, signal: A
     throw new ScanError(
       'fetch_timeout',
       `no request slot for ${key} came free before the deadline (${limiter.limit} requests in flight there)`,
-      { url: url.href.slice(0, 2048), host: key, limit: limiter.limit, cause: 'host_busy' },
+      { url: recordedUrl(url.href), host: key, limit: limiter.limit, cause: 'host_busy' },
       { cause: error },
     );
   }

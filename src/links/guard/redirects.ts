@@ -1,4 +1,5 @@
 import { ScanError } from '../../errors.js';
+import { recordedUrl } from '../recorded-url.js';
 import { hrefWithoutFragment } from '../canonicalize.js';
 import { headerText } from './header-text.js';
 
@@ -31,13 +32,13 @@ export function resolveLocation(location: string | string[] | undefined, base: U
   const value = singleLocation(location);
   if (value === undefined || value.trim() === '') {
     throw new ScanError('bad_redirect', Array.isArray(location) ? 'several different Location headers' : 'redirect without Location', {
-      from: base.href,
+      from: recordedUrl(base.href),
     });
   }
   try {
     return new URL(headerText(value.trim()), base);
   } catch {
-    throw new ScanError('bad_redirect', 'the Location header is not a URL', { from: base.href, location: value.slice(0, 2048) });
+    throw new ScanError('bad_redirect', 'the Location header is not a URL', { from: recordedUrl(base.href), location: recordedUrl(value) });
   }
 }
 
@@ -72,10 +73,10 @@ export class RedirectTracker {
   follow(url: URL, state?: unknown): void {
     this.redirects++;
     if (this.redirects > this.maxRedirects) {
-      throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: url.href });
+      throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: recordedUrl(url.href) });
     }
     const key = loopKey(url);
-    if (this.seen.has(key) && Object.is(this.seen.get(key), state)) throw new ScanError('redirect_loop', undefined, { repeated: url.href });
+    if (this.seen.has(key) && Object.is(this.seen.get(key), state)) throw new ScanError('redirect_loop', undefined, { repeated: recordedUrl(url.href) });
     this.seen.set(key, state);
   }
 
