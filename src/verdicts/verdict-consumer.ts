@@ -531,7 +531,9 @@ export class VerdictConsumer {
   }
 
   private reportOutage(error: ScanError): void {
-    if (this.outage || this.closing) return;
+    // Before start() has succeeded the outage is start()'s to report (it throws): told to onError
+    // as well, a service alerting from both counted one failure twice.
+    if (this.outage || this.closing || !this.loop) return;
     this.outage = true;
     this.report(error, '');
   }

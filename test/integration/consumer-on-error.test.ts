@@ -3,7 +3,8 @@ import { createVerdictConsumer, deadLetterStreamKey, type VerdictConsumer } from
 import { VerdictStore } from '../../src/verdicts/verdict-store.js';
 import { waitUntil } from '../harness/fleet.js';
 import { outcome } from '../harness/outcome.js';
-import { closedPort, suiteRedis, TEST_REDIS_URL } from '../harness/redis.js';
+import { redisProxy } from '../harness/redis-proxy.js';
+import { suiteRedis, TEST_REDIS_URL } from '../harness/redis.js';
 import { sampleVerdict } from '../harness/verdicts.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,19 +70,25 @@ describe('the verdict consumer with an onError that throws', () => {
     expect(ourWarnings()[0]!.message).toContain('logger failed');
   });
 
-  it('onError throws on connection errors: start() still fails with redis_unavailable, close() still works', async () => {
-    const port = await closedPort();
-    let calls = 0;
-    consumer = createVerdictConsumer({
-      connection: `redis://127.0.0.1:${port}`, prefix: `${prefix}:refused`, group: 'g', blockMs: 200, commandTimeoutMs: 2000,
-      handler: async () => undefined,
-      onError: () => {
-        calls++;
-        throw new Error('logger failed');
-      },
-    });
-    expect((await outcome(consumer.start(), 4000)).code).toBe('redis_unavailable');
-    expect(calls).toBe(1);
-    expect(ourWarnings()).toHaveLength(1);
+  it('onError throws on the outage of a started consumer: one warning, and close() still works', async () => {
+    const proxy = await redisProxy();
+    try {
+      const errors: unknown[] = [];
+      consumer = createVerdictConsumer({
+        connection: proxy.url, prefix: `${prefix}:outage`, group: 'g', blockMs: 200, commandTimeoutMs: 2000,
+        handler: async () => undefined,
+        onError: (error) => {
+          errors.push(error);
+          throw new Error('logger failed');
+        },
+      });
+      await consumer.start();
+      proxy.down();
+      await waitUntil(async () => errors.length > 0, 5000);
+      expect(errors[0]).toMatchObject({ code: 'redis_unavailable' });
+      expect(ourWarnings()).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -31,7 +31,7 @@ describe('the verdict consumer when Redis is unavailable', () => {
     consoleErrors.mockRestore();
   });
 
-  it('nothing listening: start() fails fast with redis_unavailable, the outage is reported once, close() returns at once', async () => {
+  it('nothing listening: start() fails fast with redis_unavailable (onError is not told as well: start() reports it), close() returns at once', async () => {
     const port = await closedPort();
     const errors: Array<{ error: { code?: string; message: string }; entryId: string }> = [];
     consumer = createVerdictConsumer({
@@ -45,7 +45,7 @@ describe('the verdict consumer when Redis is unavailable', () => {
     expect(started.message).toContain('ECONNREFUSED');
     expect(started.ms).toBeLessThan(1000);
     await sleep(500);
-    expect(errors).toEqual([{ error: expect.objectContaining({ code: 'redis_unavailable' }), entryId: '' }]);
+    expect(errors).toEqual([]); // ioredis kept reconnecting meanwhile: none of it reached onError either
     const closed = await outcome(consumer.close(), 3000);
     expect(closed.code).toBe('resolved');
     expect(closed.ms).toBeLessThan(500);
