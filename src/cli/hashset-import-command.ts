@@ -18,6 +18,9 @@
  * The format is --format's, else what the file's first record says (detectHashListFormat: a CSV
  * header is csv whatever the file's name, `hash,quality,filename` lines in a PDQ set are
  * pdq-photo-hasher output), else the extension's (.csv is csv, anything else a hex list).
+ * A CSV is read for the set's algorithm (see HashListParser): a file with both a `pdq` and a
+ * `blockhash` column gives the set its own, a `signal_type` row of another type is a bad line, and a
+ * header whose only hash column is the other algorithm's is refused (exit 1, nothing written).
  * Exit code 0: all lines imported; 2: some lines were skipped or conflicted; 1: nothing written.
  * A file with no good line (only bad lines, however few, or none at all: empty, only a header)
  * writes nothing and exits 1 with `<name>: nothing imported: ...` on stderr, as `blocklist import`.
@@ -29,12 +32,13 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import { entryRefusal, HASH_BITS, type HashSetConfig } from '../hashsets/hash-set-config.js';
+import { entryRefusal, type HashSetConfig } from '../hashsets/hash-set-config.js';
 import {
   detectHashListFormat,
   entryFromLine,
   FORMAT_SNIFF_BYTES,
   HASH_LIST_FORMATS,
+  HashListHeaderError,
   readHashList,
   type HashListFormat,
   type ParsedHashLine,
@@ -221,29 +225,35 @@ async function validate(input: ImportInput, format: HashListFormat, config: Hash
     if (++result.bad <= BAD_LINES_SHOWN) process.stderr.write(`${terminalSafe(input.shown)}:${line}: ${terminalSafe(reason)}; skipped\n`);
     else if (result.bad === BAD_LINES_SHOWN + 1) process.stderr.write(`(more bad lines: only counted)\n`);
   };
-  for await (const parsed of readHashList(input.read(), format, HASH_BITS[config.algorithm])) {
-    if (!parsed.ok) {
-      reject(parsed.bad.line, parsed.bad.reason);
-      continue;
+  try {
+    for await (const parsed of readHashList(input.read(), format, config.algorithm)) {
+      if (!parsed.ok) {
+        reject(parsed.bad.line, parsed.bad.reason);
+        continue;
+      }
+      const { entry } = parsed;
+      progress.tick('checked', entry.line);
+      const refusal = entryRefusal(config, entry.hash, entry.quality);
+      if (refusal) {
+        reject(entry.line, refusal);
+        continue;
+      }
+      const hex = hashToHex(entry.hash);
+      const earlier = entry.id === hex ? (seen.has(hex) ? hex : (seen.set(hex, hex), undefined)) : seen.get(entry.id);
+      if (earlier === undefined) {
+        if (entry.id !== hex) seen.set(entry.id, hex);
+        result.good++;
+      } else if (earlier === hex) {
+        result.skip.add(entry.line);
+        result.duplicates++;
+      } else {
+        reject(entry.line, `id ${entry.id} appears earlier in the file with another hash`);
+      }
     }
-    const { entry } = parsed;
-    progress.tick('checked', entry.line);
-    const refusal = entryRefusal(config, entry.hash, entry.quality);
-    if (refusal) {
-      reject(entry.line, refusal);
-      continue;
-    }
-    const hex = hashToHex(entry.hash);
-    const earlier = entry.id === hex ? (seen.has(hex) ? hex : (seen.set(hex, hex), undefined)) : seen.get(entry.id);
-    if (earlier === undefined) {
-      if (entry.id !== hex) seen.set(entry.id, hex);
-      result.good++;
-    } else if (earlier === hex) {
-      result.skip.add(entry.line);
-      result.duplicates++;
-    } else {
-      reject(entry.line, `id ${entry.id} appears earlier in the file with another hash`);
-    }
+  } catch (error) {
+    // A CSV header whose only hash column is the other algorithm's refuses the whole file: nothing is written.
+    if (!(error instanceof HashListHeaderError)) throw error;
+    throw new CliError('invalid hash list file', `${input.shown}:${error.line}: ${error.message}; nothing imported`);
   }
   return result;
 }
@@ -288,7 +298,7 @@ async function write(
     if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight).catch(() => undefined);
     if (failure !== undefined) throw failure;
   };
-  for await (const parsed of readHashList(input.read(), format, HASH_BITS[config.algorithm])) {
+  for await (const parsed of readHashList(input.read(), format, config.algorithm)) {
     if (!parsed.ok || skip.has(parsed.entry.line)) continue;
     batch.push(parsed.entry);
     if (batch.length >= batchSize) await flush();

@@ -2,16 +2,21 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hashToHex } from '../matching/hash-bits.js';
 import { quoteCsvCell } from '../formats/csv.js';
-import { detectHashListFormat, entryIdRefusal, MAX_ID_LENGTH, readHashList, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
+import type { HashAlgorithm } from './hash-set-config.js';
+import { detectHashListFormat, entryIdRefusal, HashListHeaderError, MAX_ID_LENGTH, readHashList, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
 
 const A = 'f'.repeat(64);
 const B = '0123456789abcdef'.repeat(4);
 
-async function parse(text: string | string[], format: HashListFormat): Promise<HashLineResult[]> {
+async function parse(text: string | string[], format: HashListFormat, algorithm: HashAlgorithm = 'pdq'): Promise<HashLineResult[]> {
   const results: HashLineResult[] = [];
-  for await (const result of readHashList(Readable.from(typeof text === 'string' ? [text] : text), format, 256)) results.push(result);
+  for await (const result of readHashList(Readable.from(typeof text === 'string' ? [text] : text), format, algorithm)) results.push(result);
   return results;
 }
+
+/** The hex of each entry read, or the reason of each bad line. */
+const outcomes = (results: HashLineResult[]): Array<{ line: number; hex?: string; id?: string; reason?: string }> =>
+  results.map((result) => (result.ok ? { line: result.entry.line, id: result.entry.id, hex: hashToHex(result.entry.hash) } : result.bad));
 
 describe('hash lists', () => {
   it('reads plain hex lists: ids default to the lower-case hex, comments and blanks skipped', async () => {
@@ -136,6 +141,73 @@ describe('hash lists', () => {
   });
 });
 
+describe("CSV hash columns: the set's algorithm's, never the other's", () => {
+  // Both 256 bits: read from the wrong column, a hash loads without a word and never matches.
+  const PDQ = A;
+  const BLOCKHASH = B;
+
+  it('reads the pdq column in a PDQ set and the blockhash column in a blockhash set from a file holding both (`abuse-scan hash --json`\'s fields)', async () => {
+    const csv = `id,blockhash,pdq,pdq_quality\nclouds,${BLOCKHASH},${PDQ},100\n`;
+    expect(outcomes(await parse(csv, 'csv', 'pdq'))).toEqual([{ line: 2, id: 'clouds', hex: PDQ }]);
+    expect((await parse(csv, 'csv', 'pdq'))[0]).toMatchObject({ ok: true, entry: { quality: 100 } });
+    expect(outcomes(await parse(csv, 'csv', 'blockhash'))).toEqual([{ line: 2, id: 'clouds', hex: BLOCKHASH }]);
+    // In either order, in any case.
+    expect(outcomes(await parse(`ID,PDQ,Blockhash\nclouds,${PDQ},${BLOCKHASH}\n`, 'csv', 'blockhash'))).toEqual([{ line: 2, id: 'clouds', hex: BLOCKHASH }]);
+  });
+
+  it("prefers the column named for the set's algorithm over a generic one, and never takes the other algorithm's over a generic one", async () => {
+    expect(outcomes(await parse(`hash,pdq,id\n${BLOCKHASH},${PDQ},x\n`, 'csv', 'pdq'))).toEqual([{ line: 2, id: 'x', hex: PDQ }]);
+    expect(outcomes(await parse(`blockhash,hash,id\n${BLOCKHASH},${PDQ},x\n`, 'csv', 'pdq'))).toEqual([{ line: 2, id: 'x', hex: PDQ }]);
+    expect(outcomes(await parse(`pdq,signal_value,id\n${PDQ},${BLOCKHASH},x\n`, 'csv', 'blockhash'))).toEqual([{ line: 2, id: 'x', hex: BLOCKHASH }]);
+  });
+
+  it("refuses a header whose only hash column is the other algorithm's, naming the column and the set's algorithm", async () => {
+    for (const [csv, algorithm, column, line] of [
+      [`id,blockhash\nclouds,${BLOCKHASH}\n`, 'pdq', 'blockhash', 1],
+      [`# partner feed\nPDQ,label\n${PDQ},x\n`, 'blockhash', 'pdq', 2],
+      [`signal_type,blockhash\nblockhash,${BLOCKHASH}\n`, 'pdq', 'blockhash', 1],
+    ] as const) {
+      const read = parse(csv, 'csv', algorithm);
+      await expect(read).rejects.toBeInstanceOf(HashListHeaderError);
+      await expect(read).rejects.toMatchObject({
+        line,
+        column,
+        algorithm,
+        message: `the header's hash column "${column}" holds ${column} hashes and this is a ${algorithm} set (name the ${algorithm} hashes' column "${algorithm}" or "hash")`,
+      });
+    }
+  });
+
+  it("reads a signal_type column: rows of another type are bad lines saying so, the set's own type read in any case", async () => {
+    const csv = `signal_type,signal_value,id\npdq,${PDQ},p1\nphoto_md5,d41d8cd98f00b204e9800998ecf8427e,m1\nHASH_PDQ,${PDQ},p2\n,${PDQ},p3\nblockhash,${BLOCKHASH},b1\n`;
+    expect(outcomes(await parse(csv, 'csv', 'pdq'))).toEqual([
+      { line: 2, id: 'p1', hex: PDQ },
+      { line: 3, reason: 'signal_type photo_md5 is not pdq' },
+      { line: 4, id: 'p2', hex: PDQ },
+      { line: 5, reason: 'no signal_type (this set holds pdq hashes)' },
+      { line: 6, reason: 'signal_type blockhash is not pdq' },
+    ]);
+    expect(outcomes(await parse(csv, 'csv', 'blockhash'))).toEqual([
+      { line: 2, reason: 'signal_type pdq is not blockhash' },
+      { line: 3, reason: 'signal_type photo_md5 is not blockhash' },
+      { line: 4, reason: 'signal_type HASH_PDQ is not blockhash' },
+      { line: 5, reason: 'no signal_type (this set holds blockhash hashes)' },
+      { line: 6, id: 'b1', hex: BLOCKHASH },
+    ]);
+    expect(outcomes(await parse(`hash,Signal_Type\n${BLOCKHASH},BlockHash\n${PDQ},pdq\n`, 'csv', 'blockhash'))).toEqual([
+      { line: 2, id: BLOCKHASH, hex: BLOCKHASH },
+      { line: 3, reason: 'signal_type pdq is not blockhash' },
+    ]);
+  });
+
+  it('reads header-less CSV and hex lists as before in either set (no column names, no type)', async () => {
+    for (const algorithm of ['pdq', 'blockhash'] as const) {
+      expect(outcomes(await parse(`${A},logo,L1\n`, 'csv', algorithm))).toEqual([{ line: 1, id: 'L1', hex: A }]);
+      expect(outcomes(await parse(`${B}\n`, 'hex', algorithm))).toEqual([{ line: 1, id: B, hex: B }]);
+    }
+  });
+});
+
 describe('detectHashListFormat: what a file\'s first record says, whatever its name', () => {
   it('a CSV header naming a hash column is csv: our export, the README\'s columns, another order, a BOM, comments first', () => {
     for (const head of [
@@ -145,6 +217,10 @@ describe('detectHashListFormat: what a file\'s first record says, whatever its n
       `\uFEFF# exported by abuse-scan\n\nid,hash,tags,quality\n${A},x\n`,
       'signal_type,signal_value\npdq,' + A,
       ' hash , label \n',
+      // Named for one algorithm: a header in either set (the parser then refuses the other's column).
+      `id,blockhash,pdq,pdq_quality\nclouds,${B},${A},100\n`,
+      'id,blockhash\n',
+      'pdq,label\n',
     ]) {
       expect(detectHashListFormat(head, 'pdq')).toBe('csv');
       expect(detectHashListFormat(head, 'blockhash')).toBe('csv');

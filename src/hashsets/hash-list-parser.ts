@@ -6,6 +6,9 @@
  * (hash, label or tags, id, optionally quality) and those of our own export (source, added_at,
  * added_by, disabled_reason), so an export imports back as it was. Each record is parsed on its own,
  * so a bad one is reported with the number of the line it starts on and the rest go on.
+ * A parser reads for one set's algorithm: a column named for the other algorithm (`blockhash` in a
+ * PDQ set) is never its hash column, since both hashes are 256 bits and would load without a word
+ * and never match, and a `signal_type` column's rows of another type are bad lines.
  * detectHashListFormat tells the format from a file's first record, whatever its name.
  */
 import { StringDecoder } from 'node:string_decoder';
@@ -13,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { isScanError } from '../errors.js';
 import { MAX_CSV_RECORD_LINES, parseCsvCells, RecordSplitter, type TextRecord } from '../formats/csv.js';
 import { hexToHash, type HashBytes } from '../matching/hash-bits.js';
-import type { HashAlgorithm } from './hash-set-config.js';
+import { HASH_ALGORITHMS, HASH_BITS, type HashAlgorithm } from './hash-set-config.js';
 import type { NewHashSetEntry } from './hash-set.js';
 
 export const HASH_LIST_FORMATS = ['hex', 'csv', 'pdq-photo-hasher'] as const;
@@ -50,9 +53,15 @@ export interface BadHashLine {
 
 export type HashLineResult = { ok: true; entry: ParsedHashLine } | { ok: false; bad: BadHashLine };
 
-/** Header names accepted for each column (lower case). */
+/**
+ * Header names accepted for each column (lower case). `hash` lists the names that say nothing of the
+ * algorithm; a column named for one (ALGORITHM_HASH_COLUMNS) is preferred over them in a set of
+ * that algorithm and never read in a set of the other.
+ */
 const COLUMN_NAMES = {
-  hash: ['hash', 'pdq', 'blockhash', 'signal', 'signal_value', 'value', 'hash_value'],
+  hash: ['hash', 'signal', 'signal_value', 'value', 'hash_value'],
+  /** A ThreatExchange-style export's signal type: rows of another type than the set's are bad lines. */
+  signalType: ['signal_type'],
   label: ['label', 'tags', 'tag', 'description'],
   id: ['id', 'signal_id', 'hash_id', 'entry_id'],
   quality: ['quality', 'pdq_quality'],
@@ -63,8 +72,34 @@ const COLUMN_NAMES = {
 } as const;
 type Column = keyof typeof COLUMN_NAMES;
 
+/** Hash columns named for an algorithm (lower case): the `pdq` and `blockhash` of `abuse-scan hash --json`. */
+const ALGORITHM_HASH_COLUMNS: Record<HashAlgorithm, readonly string[]> = { pdq: ['pdq'], blockhash: ['blockhash'] };
+
+/** signal_type values (lower case) meaning each algorithm: ours, and ThreatExchange's `HASH_PDQ` for PDQ. */
+const SIGNAL_TYPES: Record<HashAlgorithm, readonly string[]> = { pdq: ['pdq', 'hash_pdq'], blockhash: ['blockhash'] };
+
+/**
+ * A CSV header the set cannot read: its only hash column is named for the other algorithm
+ * (`id,blockhash` imported into a PDQ set). Thrown for the header line, before any entry is read:
+ * the whole file is refused rather than every line skipped or, as before, loaded as the wrong hash.
+ * The message names the column and the set's algorithm; callers put the file and `line` before it.
+ */
+export class HashListHeaderError extends Error {
+  constructor(
+    readonly line: number,
+    readonly column: string,
+    readonly algorithm: HashAlgorithm,
+  ) {
+    super(
+      `the header's hash column ${JSON.stringify(column)} holds ${column} hashes and this is a ${algorithm} set ` +
+        `(name the ${algorithm} hashes' column ${ALGORITHM_HASH_COLUMNS[algorithm].map((name) => JSON.stringify(name)).join(' or ')} or ${JSON.stringify('hash')})`,
+    );
+    this.name = 'HashListHeaderError';
+  }
+}
+
 /** Without a header, CSV columns are hash, label, id and optionally quality (`hash,label,id[,quality]`). */
-const POSITIONAL: Partial<Record<Column, number>> = { hash: 0, label: 1, id: 2, quality: 3 };
+const POSITIONAL: HeaderColumns = { at: { hash: 0, label: 1, id: 2, quality: 3 }, names: {} };
 
 /** Longest id accepted: ids are Redis hash fields and go into verdicts. */
 export const MAX_ID_LENGTH = 256;
@@ -93,29 +128,48 @@ export class EntryIdError extends Error {
 }
 
 export class HashListParser {
-  private columns: Partial<Record<Column, number>> | undefined;
+  private header: HeaderColumns | undefined;
+  readonly bits: number;
 
+  /** Reads `format` for a set of `algorithm`: its hash length, and which CSV columns and rows are its hashes. */
   constructor(
     readonly format: HashListFormat,
-    readonly bits: number,
-  ) {}
+    readonly algorithm: HashAlgorithm,
+  ) {
+    this.bits = HASH_BITS[algorithm];
+  }
 
-  /** Parses one record (RecordSplitter has left out blank lines and `#` comments); null for the CSV header. */
+  private get columns(): Partial<Record<Column, number>> | undefined {
+    return this.header?.at;
+  }
+
+  /**
+   * Parses one record (RecordSplitter has left out blank lines and `#` comments); null for the CSV
+   * header. Throws HashListHeaderError for a header whose only hash column is the other algorithm's.
+   */
   parseLine(text: string, line: number): HashLineResult | null {
     if (this.format === 'hex') return this.hexLine(text, line);
     if (this.format === 'pdq-photo-hasher') return this.photoHasherLine(text, line);
 
     const { cells } = parseCsvCells(text);
-    if (this.columns === undefined) {
-      this.columns = headerColumns(cells);
-      if (this.columns) return null;
-      this.columns = POSITIONAL;
+    if (this.header === undefined) {
+      this.header = headerColumns(cells, this.algorithm, line);
+      if (this.header) return null;
+      this.header = POSITIONAL;
     }
     const cell = (column: Column): string | undefined => {
       const at = this.columns![column];
       const value = at === undefined ? undefined : cells[at];
       return value === '' ? undefined : value;
     };
+    if (this.columns!.signalType !== undefined) {
+      const typeColumn = this.header.names.signalType!;
+      const type = cell('signalType')?.trim();
+      if (type === undefined || type === '') return { ok: false, bad: { line, reason: `no ${typeColumn} (this set holds ${this.algorithm} hashes)` } };
+      if (!SIGNAL_TYPES[this.algorithm].includes(type.toLowerCase())) {
+        return { ok: false, bad: { line, reason: `${typeColumn} ${type.length > 80 ? `${type.slice(0, 80)}…` : type} is not ${this.algorithm}` } };
+      }
+    }
     const hashText = cell('hash');
     if (hashText === undefined) return { ok: false, bad: { line, reason: 'no hash column' } };
     return this.entry(line, hashText, {
@@ -212,15 +266,45 @@ export function entryFromLine(line: ParsedHashLine, defaults: Provenance & { at:
   return entry;
 }
 
-/** Column positions when `cells` is a header row (it names a hash column), else undefined. */
-function headerColumns(cells: string[]): Partial<Record<Column, number>> | undefined {
-  const names = cells.map((cell) => cell.trim().toLowerCase());
-  const columns: Partial<Record<Column, number>> = {};
-  for (const column of Object.keys(COLUMN_NAMES) as Column[]) {
-    const at = names.findIndex((name) => (COLUMN_NAMES[column] as readonly string[]).includes(name));
-    if (at >= 0) columns[column] = at;
+/** A CSV's columns: each one's position, and the header's name for it (lower case). */
+interface HeaderColumns {
+  at: Partial<Record<Column, number>>;
+  names: Partial<Record<Column, string>>;
+}
+
+/** Every header name of a hash column, whatever the algorithm: a row naming one is a header. */
+const ANY_HASH_COLUMN: readonly string[] = [...COLUMN_NAMES.hash, ...HASH_ALGORITHMS.flatMap((algorithm) => ALGORITHM_HASH_COLUMNS[algorithm])];
+
+const headerNames = (cells: string[]): string[] => cells.map((cell) => cell.trim().toLowerCase());
+
+/** Whether `cells` is a header row: it names a hash column (of either algorithm). */
+function isHeader(cells: string[]): boolean {
+  return headerNames(cells).some((name) => ANY_HASH_COLUMN.includes(name));
+}
+
+/**
+ * Column positions when `cells` is a header row (it names a hash column), else undefined. The hash
+ * column is the one named for `algorithm` (`pdq` in a PDQ set) when there is one, else one whose
+ * name says nothing of the algorithm (`hash`, `signal_value`...); a column named for the other
+ * algorithm never is: when it is the only hash column, the header is refused (HashListHeaderError).
+ */
+function headerColumns(cells: string[], algorithm: HashAlgorithm, line: number): HeaderColumns | undefined {
+  if (!isHeader(cells)) return undefined;
+  const names = headerNames(cells);
+  const header: HeaderColumns = { at: {}, names: {} };
+  const take = (column: Column, accepted: readonly string[]): void => {
+    const at = names.findIndex((name) => accepted.includes(name));
+    if (at < 0) return;
+    header.at[column] = at;
+    header.names[column] = names[at]!;
+  };
+  for (const column of Object.keys(COLUMN_NAMES) as Column[]) take(column, COLUMN_NAMES[column]);
+  take('hash', [...ALGORITHM_HASH_COLUMNS[algorithm]]);
+  if (header.at.hash === undefined) {
+    const other = names.find((name) => ANY_HASH_COLUMN.includes(name))!;
+    throw new HashListHeaderError(line, other, algorithm);
   }
-  return columns.hash === undefined ? undefined : columns;
+  return header;
 }
 
 /** Bytes of a file's start detectHashListFormat needs at most (its first record is in them). */
@@ -245,16 +329,20 @@ export function detectHashListFormat(head: string, algorithm: HashAlgorithm): Ha
   const first = new RecordSplitter({ quotedLineBreaks: false }).push(head, true)[0];
   if (first === undefined) return undefined;
   const { cells } = parseCsvCells(first.text);
-  if (cells.length >= 2 && headerColumns(cells) !== undefined) return 'csv';
+  if (cells.length >= 2 && isHeader(cells)) return 'csv';
   if (algorithm === 'pdq' && cells.length === 3 && /^[0-9a-fA-F]{64}$/.test(cells[0]!) && QUALITY.test(cells[1]!) && cells[2] !== '') {
     return 'pdq-photo-hasher';
   }
   return undefined;
 }
 
-/** Every record of `input` parsed in order (blank lines, comments and the header skipped). */
-export async function* readHashList(input: Readable, format: HashListFormat, bits: number): AsyncGenerator<HashLineResult> {
-  const parser = new HashListParser(format, bits);
+/**
+ * Every record of `input` parsed in order (blank lines, comments and the header skipped), for a set
+ * of `algorithm`. Throws HashListHeaderError when the CSV header names only the other algorithm's
+ * hash column.
+ */
+export async function* readHashList(input: Readable, format: HashListFormat, algorithm: HashAlgorithm): AsyncGenerator<HashLineResult> {
+  const parser = new HashListParser(format, algorithm);
   const splitter = new RecordSplitter({ quotedLineBreaks: format === 'csv' });
   const decoder = new StringDecoder('utf8');
   const results = function* (records: TextRecord[]): Generator<HashLineResult> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hexToHash } from '../matching/hash-bits.js';
 import { HashSetFileError, HashSetFileNameError, loadHashSetDirectory } from './hash-set-directory.js';
+import type { HashSet } from './hash-set.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -133,6 +134,54 @@ describe('loadHashSetDirectory', () => {
       for (const file of ['README.md', 'notes.txt', '.DS_Store', 'csam.pdq.csv.bak', 'csam.pdq.csv~']) writeFileSync(join(dir, file), 'not a set');
       const { sets } = await loadHashSetDirectory(dir);
       expect(sets.map((s) => s.config.name)).toEqual(['csam']);
+    });
+  });
+
+  describe("a CSV with both hashes (`abuse-scan hash --json`'s fields) or a ThreatExchange-style export: the set's algorithm's hashes only", () => {
+    // fixtures/images/clouds.jpg (`abuse-scan hash fixtures/images/clouds.jpg --json`): both 256 bits.
+    const CLOUDS_PDQ = '54fca36344c1b1fc428b9df8227ce3f3182c07deb98345ceacf6847f1c1d3a09';
+    const CLOUDS_BLOCKHASH = 'f000f080ffe07fe33861383f3c1f1c1f7e3ffe7cfe010000f0f2d2609e070d77';
+
+    it('reads the pdq column into a PDQ set and the blockhash column into a blockhash set, each matching its own hash', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      const csv = `id,blockhash,pdq,pdq_quality\nclouds,${CLOUDS_BLOCKHASH},${CLOUDS_PDQ},100\n`;
+      writeFileSync(join(dir, 'partner.pdq.csv'), csv);
+      writeFileSync(join(dir, 'partner-edits.blockhash.csv'), csv);
+      const { sets, skipped } = await loadHashSetDirectory(dir);
+      expect(skipped).toEqual([]);
+      const [blockhash, pdq] = sets;
+      expect([pdq!.config.algorithm, blockhash!.config.algorithm]).toEqual(['pdq', 'blockhash']);
+      const matched = async (set: HashSet, hex: string) => {
+        const matches = set.match([hexToHash(hex, 256)]);
+        return { distances: matches.map((match) => match.distance), entries: await set.describe(matches.map((match) => match.entryNo)) };
+      };
+      expect(await matched(pdq!, CLOUDS_PDQ)).toEqual({ distances: [0], entries: [{ id: 'clouds' }] });
+      expect(await matched(pdq!, CLOUDS_BLOCKHASH)).toEqual({ distances: [], entries: [] });
+      expect(await matched(blockhash!, CLOUDS_BLOCKHASH)).toEqual({ distances: [0], entries: [{ id: 'clouds' }] });
+    });
+
+    it("refuses a file whose only hash column is the other algorithm's, naming the file, line, column and the set's algorithm", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, 'partner.pdq.csv'), `id,blockhash\nclouds,${CLOUDS_BLOCKHASH}\n`);
+      const loading = loadHashSetDirectory(dir);
+      await expect(loading).rejects.toThrow(HashSetFileError);
+      await expect(loading).rejects.toThrow(
+        `${join(dir, 'partner.pdq.csv')}:1: the header's hash column "blockhash" holds blockhash hashes and this is a pdq set (name the pdq hashes' column "pdq" or "hash")`,
+      );
+    });
+
+    it('skips the rows of a signal_type column that are not the set\'s algorithm, saying which type they are', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(
+        join(dir, 'te.blockhash.csv'),
+        `signal_type,signal_value,id\npdq,${CLOUDS_PDQ},p1\nphoto_md5,d41d8cd98f00b204e9800998ecf8427e,m1\nblockhash,${CLOUDS_BLOCKHASH},b1\n`,
+      );
+      const { sets, skipped } = await loadHashSetDirectory(dir);
+      expect([...sets[0]!.all()].map((entry) => entry.id)).toEqual(['b1']);
+      expect(skipped).toEqual([
+        { file: 'te.blockhash.csv', line: 2, reason: 'signal_type pdq is not blockhash' },
+        { file: 'te.blockhash.csv', line: 3, reason: 'signal_type photo_md5 is not blockhash' },
+      ]);
     });
   });
 

@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ScanError } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
-import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_BITS, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
-import { detectHashListFormat, entryFromLine, FORMAT_SNIFF_BYTES, readHashList, type BadHashLine } from './hash-list-parser.js';
+import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
+import { detectHashListFormat, entryFromLine, FORMAT_SNIFF_BYTES, HashListHeaderError, readHashList, type BadHashLine } from './hash-list-parser.js';
 import { HashSet } from './hash-set.js';
 
 const ALGORITHM_AND_KIND = `\\.(${HASH_ALGORITHMS.join('|')})(?:\\.(${HASH_SET_KINDS.join('|')}))?`;
@@ -45,7 +45,8 @@ export class HashSetFileNameError extends ScanError {
 /**
  * A set file with no entry to load: empty, a header only, or every line bad (below the quality
  * floor, a blank blockhash, not a hash). Loaded, it would be a set matching nothing while verdicts
- * name it as consulted; `hashset import` refuses such a file too.
+ * name it as consulted; `hashset import` refuses such a file too. Also a CSV whose header's only
+ * hash column is named for the other algorithm (`blockhash` in a `.pdq.csv`), naming the column.
  */
 export class HashSetFileError extends Error {
   constructor(message: string) {
@@ -101,22 +102,28 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
     const bytes = readFileSync(join(dir, file));
     const set = new HashSet(config, { versionTag: `sha256:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}` });
     const format = detectHashListFormat(bytes.subarray(0, FORMAT_SNIFF_BYTES).toString('utf8'), algorithm) ?? 'csv';
-    for await (const result of readHashList(Readable.from([bytes]), format, HASH_BITS[algorithm])) {
-      if (!result.ok) {
-        skipped.push({ file, ...result.bad });
-        continue;
+    try {
+      for await (const result of readHashList(Readable.from([bytes]), format, algorithm)) {
+        if (!result.ok) {
+          skipped.push({ file, ...result.bad });
+          continue;
+        }
+        const { entry } = result;
+        if (!passesQualityFloor(config, entry.quality)) {
+          skipped.push({ file, line: entry.line, reason: `PDQ quality ${entry.quality} below the floor of ${config.minQuality}` });
+          continue;
+        }
+        if (!blockhashEntryCanMatch(config, entry.hash)) {
+          skipped.push({ file, line: entry.line, reason: BLANK_BLOCKHASH_REASON });
+          continue;
+        }
+        const outcome = set.add(entryFromLine(entry, { source: file, at: loadedAt }));
+        if (outcome === 'conflict') skipped.push({ file, line: entry.line, reason: `id ${entry.id} repeated with another hash` });
       }
-      const { entry } = result;
-      if (!passesQualityFloor(config, entry.quality)) {
-        skipped.push({ file, line: entry.line, reason: `PDQ quality ${entry.quality} below the floor of ${config.minQuality}` });
-        continue;
-      }
-      if (!blockhashEntryCanMatch(config, entry.hash)) {
-        skipped.push({ file, line: entry.line, reason: BLANK_BLOCKHASH_REASON });
-        continue;
-      }
-      const outcome = set.add(entryFromLine(entry, { source: file, at: loadedAt }));
-      if (outcome === 'conflict') skipped.push({ file, line: entry.line, reason: `id ${entry.id} repeated with another hash` });
+    } catch (error) {
+      // A header whose only hash column is the other algorithm's (`blockhash` in a PDQ set): the file is no set of this algorithm.
+      if (!(error instanceof HashListHeaderError)) throw error;
+      throw new HashSetFileError(`${join(dir, file)}:${error.line}: ${error.message}`);
     }
     if (set.size === 0) {
       const first = skipped.find((bad) => bad.file === file);

@@ -4,7 +4,9 @@
  * and imported from it, which is removed afterwards, on an error, and when the import is stopped by
  * a signal. The format is told by the content before the name: an export saved as backup.txt
  * imports back with its ids, labels and disabled entries; pdq-photo-hasher output
- * (`hash,quality,filename`) is read as such in a PDQ set, its quality floor applied.
+ * (`hash,quality,filename`) is read as such in a PDQ set, its quality floor applied. A CSV holding
+ * both hashes (`abuse-scan hash --json`'s fields) gives each set its own algorithm's column, and a
+ * `signal_type` column's rows of another type are bad lines.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,9 @@ import { hexToHash } from '../../src/matching/hash-bits.js';
 import { runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
 import { suiteRedis, TEST_REDIS_URL } from '../harness/redis.js';
+
+/** An image of the fixtures, hashed by `abuse-scan hash`. */
+const CLOUDS = join(REPO_ROOT, 'fixtures', 'images', 'clouds.jpg');
 
 /** Runs a few CLI commands: seconds each when the machine is busy. */
 const CLI_TEST_TIMEOUT = 120_000;
@@ -141,6 +146,49 @@ describe('abuse-scan hashset import: stdin, pipes, and the format told by the co
     const hex = await cli(['hashset', 'import', 'txt-hex', backup, '--format', 'hex']);
     expect(hex.stderr).toContain(`${backup}:1: a hex list holds one hash a line and this line has more (for hash,label,id or hash,quality,filename use --format csv or --format pdq-photo-hasher); skipped`);
     expect(hex).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/\nhash set txt-hex: nothing imported: no entries, only \d+ bad lines\n$/) });
+  }, CLI_TEST_TIMEOUT);
+
+  it("a CSV with both hashes imports each set's own (the PDQ set then matches clouds.jpg); a signal_type column's other types are bad lines; a header with only the other algorithm's column is refused", async () => {
+    // The fields `abuse-scan hash --json` prints: both hashes are 256 bits, so the wrong column would load without a word.
+    const hashed = await cli(['hash', CLOUDS, '--json']);
+    expect(hashed.code).toBe(0);
+    const clouds = JSON.parse(hashed.stdout) as { blockhash: string; pdq: string; pdqQuality: number };
+    const both = join(dir, 'partner.pdq.csv');
+    writeFileSync(both, `id,blockhash,pdq,pdq_quality\nclouds,${clouds.blockhash},${clouds.pdq},${clouds.pdqQuality}\n`);
+    const matches = async (name: string, hex: string) => {
+      const { set } = await ReplicatedHashSet.load(store, name);
+      const found = set.match([hexToHash(hex, 256)]);
+      return (await set.describe(found.map((match) => match.entryNo))).map((entry) => entry?.id);
+    };
+
+    expect((await cli(['hashset', 'create', 'partner', '--algorithm', 'pdq', '--threshold', '31'])).code).toBe(0);
+    expect(await cli(['hashset', 'import', 'partner', both])).toMatchObject({ code: 0, stdout: expect.stringContaining(': 1 lines read, added 1, unchanged 0, conflicts 0, skipped 0 bad') });
+    expect(await matches('partner', clouds.pdq)).toEqual(['clouds']);
+    expect(await matches('partner', clouds.blockhash)).toEqual([]);
+    expect((await cli(['hashset', 'create', 'partner-bh', '--algorithm', 'blockhash'])).code).toBe(0);
+    expect((await cli(['hashset', 'import', 'partner-bh', both])).code).toBe(0);
+    expect(await matches('partner-bh', clouds.blockhash)).toEqual(['clouds']);
+
+    // A ThreatExchange-style export into a blockhash set: only its blockhash rows, the others named by type.
+    const te = join(dir, 'te-export.csv');
+    writeFileSync(te, `signal_type,signal_value\npdq,${clouds.pdq}\nphoto_md5,d41d8cd98f00b204e9800998ecf8427e\nblockhash,${clouds.blockhash}\n`);
+    expect((await cli(['hashset', 'create', 'te-bh', '--algorithm', 'blockhash'])).code).toBe(0);
+    const typed = await cli(['hashset', 'import', 'te-bh', te]);
+    expect(typed).toMatchObject({ code: 2, stdout: expect.stringContaining(': 1 lines read, added 1, unchanged 0, conflicts 0, skipped 2 bad') });
+    expect(typed.stderr).toContain(`${te}:2: signal_type pdq is not blockhash; skipped\n${te}:3: signal_type photo_md5 is not blockhash; skipped\n`);
+    expect(await ids('te-bh')).toEqual([clouds.blockhash]);
+
+    // Only the other algorithm's column: the file is refused, nothing written.
+    const wrong = join(dir, 'blockhash-only.csv');
+    writeFileSync(wrong, `id,blockhash\nclouds,${clouds.blockhash}\n`);
+    expect((await cli(['hashset', 'create', 'wrong-column', '--algorithm', 'pdq'])).code).toBe(0);
+    expect(await cli(['hashset', 'import', 'wrong-column', wrong])).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `abuse-scan: invalid hash list file: ${wrong}:1: the header's hash column "blockhash" holds blockhash hashes and this is a pdq set (name the pdq hashes' column "pdq" or "hash"); nothing imported\n`,
+    });
+    expect(await store.summary('wrong-column')).toMatchObject({ version: 0, size: 0 });
+    expect(spools(tmp)).toEqual([]);
   }, CLI_TEST_TIMEOUT);
 
   it("reads pdq-photo-hasher output (hash,quality,filename) in a PDQ set: a line below the quality floor is refused, the file name is the id", async () => {
