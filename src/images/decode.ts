@@ -2,7 +2,9 @@
  * THE image decode of the project. Untrusted bytes go in; out comes the header facts and the
  * pixels, decoded once, upright, 8-bit RGB plus the alpha plane when the image has one, at a
  * bounded working size. Every consumer (blockhash, PDQ, a classifier) reads these pixels; none
- * decodes again.
+ * decodes again. The hashes read them in their stored orientation, as the references do (they
+ * never apply EXIF orientation): a frame the decode turned upright names its EXIF orientation, and
+ * orientation.ts turns it back, exactly (libvips turns after its resize, by a transpose or flip).
  *
  * Alpha is kept apart, not composited, so that each consumer sees what its reference sees:
  * PDQ hashes the stored RGB and ignores alpha, as Meta's reference does (it reads channels 0-2);
@@ -48,6 +50,7 @@ import {
   tiffHasAlpha,
 } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
+import { isTurned } from './orientation.js';
 import { sniffRefusedDocument } from './sniff.js';
 import { readTiffLayouts } from './tiff-header.js';
 
@@ -81,12 +84,18 @@ export interface DecodedFrame {
   height: number;
   /** Which frame of the file this is (0 for stills and for the first frame). */
   index: number;
+  /**
+   * The EXIF orientation (2 to 8) the decode turned this frame upright by; absent when the frame is
+   * as stored. The hashes undo the turn (orientation.ts): PDQ and blockhash are taken on the pixels
+   * in their stored orientation, as the references take them; everything else reads the frame upright.
+   */
+  orientation?: number;
 }
 
 export interface DecodedImage {
   /** sharp's name of the format found in the bytes: 'jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'. */
   format: string;
-  /** Original dimensions, upright (after the EXIF orientation), of one frame. */
+  /** Original dimensions, upright (after the EXIF orientation), of one frame (the hashes read it as stored: DecodedFrame.orientation). */
   width: number;
   height: number;
   /** Frames (pages) in the file: 1 for still images. */
@@ -377,7 +386,7 @@ async function decodeFrame(input: Buffer, choice: FrameChoice, limits: ResolvedD
     // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
     return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   });
-  const frame = { width: info.width, height: info.height, index };
+  const frame = { width: info.width, height: info.height, index, ...(isTurned(choice.orientation) && { orientation: choice.orientation }) };
   if (info.channels === 3) return { data, ...frame };
   if (info.channels !== 4) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3 or 4`);
   const split = splitAlpha(data, info.width * info.height);

@@ -14,7 +14,7 @@
  * 1 / (threshold + 1) at the threshold (never 0, as a match at the threshold is still a match).
  * Evidence: set, setVersion, entryId, label, distance, threshold, frame (the frame of the file, 0
  * for a still image: an animation's frames are sampled, so not every one is hashed), matches (entries of the set within reach) and variant: the rotation or mirror of the
- * *scanned* image that landed on the entry (a copy turned clockwise matches through `rotate90`,
+ * *scanned* image (its pixels as stored: an EXIF orientation tag is not applied) that landed on the entry (a copy turned clockwise matches through `rotate90`,
  * its own quarter turn back). Blockhash evidence adds bitsFromBlank: how many bits the frame's
  * hash is from the nearest blank image's. A blockhash frame matches an entry only when each is
  * strictly closer to the other than to a blank image's hash (distance below the frame's
