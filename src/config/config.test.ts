@@ -47,7 +47,7 @@ describe('loadConfig', () => {
 
   it('refuses delays longer than Node keeps a timer (they would fire after 1 ms), naming them all', () => {
     const tooLong = '3000000000';
-    const names = ['ABUSE_SCAN_LOCK_MS', 'ABUSE_SCAN_STALLED_INTERVAL_MS', 'ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS'];
+    const names = ['ABUSE_SCAN_LOCK_MS', 'ABUSE_SCAN_STALLED_INTERVAL_MS', 'ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS', 'ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS'];
     const error = (() => {
       try {
         loadConfig(Object.fromEntries(names.map((name) => [name, tooLong])));

@@ -141,6 +141,8 @@ export const configSchema = z.object({
   unfurlHopTimeoutMs: milliseconds.default(5000),
   /** ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: deadline of a whole redirect chain. Default 20000. */
   unfurlTotalTimeoutMs: milliseconds.default(20_000),
+  /** ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS: deadline of an image item's fetch by URL, redirects and body included. Default 15000. */
+  imageFetchTimeoutMs: milliseconds.default(15_000),
   /**
    * ABUSE_SCAN_UNFURL_CACHE_TTL_S: seconds a finished unfurl is cached in Redis per canonical input
    * URL, so a link sent a million times is fetched once per TTL; 0 disables. Default 300.
@@ -259,6 +261,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_UNFURL_MAX_REDIRECTS: 'unfurlMaxRedirects',
   ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: 'unfurlHopTimeoutMs',
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
+  ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS: 'imageFetchTimeoutMs',
   ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',
   ABUSE_SCAN_FETCHES_PER_HOST: 'fetchesPerHost',
   ABUSE_SCAN_CONNECTIONS_PER_ADDRESS: 'connectionsPerAddress',

@@ -93,7 +93,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
           imageRoot: config.imageRoot,
           maxFileBytes: config.maxImageBytes,
           fetchImage: async (url, maxBytes, signal) => {
-            const { bytes, finalUrl, redirects } = await fetchImage(url, { maxBytes, maxUrlLength: config.maxUrlLength, hostLimiter, addressLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
+            const { bytes, finalUrl, redirects } = await fetchImage(url, { maxBytes, maxUrlLength: config.maxUrlLength, timeoutMs: config.imageFetchTimeoutMs, hostLimiter, addressLimiter, ...(services.allowPrivateAddressesFor && { allowPrivateAddressesFor: services.allowPrivateAddressesFor }) }, signal);
             return { bytes, finalUrl, redirects };
           },
         },

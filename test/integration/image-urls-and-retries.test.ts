@@ -27,6 +27,7 @@ describe('image items given by URL, and retries of transient failures', () => {
         if (seen <= 2) return void res.writeHead(503).end();
       }
       userAgents.push(req.headers['user-agent']);
+      if (path === '/stall.png') return; // never answers
       if (path === '/missing.png') return void res.writeHead(404).end();
       if (path === '/short/x') return void res.writeHead(302, { location: '/cdn/x.png' }).end();
       if (path === '/short/long') return void res.writeHead(302, { location: `/cdn/${'a'.repeat(5000)}.png` }).end();
@@ -84,6 +85,22 @@ describe('image items given by URL, and retries of transient failures', () => {
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
     expect(verdict.items.map((item) => item.status)).toEqual(items.map(() => 'ok'));
     expect(slow.max).toBe(4);
+  });
+
+  it('gives up an image URL at ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS (fetch_timeout, retried), not at a fixed 15 s', async () => {
+    const quickPrefix = uniquePrefix('image-fetch-deadline');
+    const quickClient = createScanClient({ connection: TEST_REDIS_URL, prefix: quickPrefix, attempts: 2, backoffMs: 50 });
+    const quick = await startInProcessWorker(quickPrefix, { imageFetchTimeoutMs: 400 }, { allowPrivateAddressesFor: [`127.0.0.1:${cdn.port}`] });
+    try {
+      const { jobId } = await quickClient.enqueue({ contentId: 'stalled', surface: 'upload', items: [{ url: `${cdn.origin}/stall.png` }] });
+      const verdict = await quickClient.waitForVerdict(jobId, { timeoutMs: 10_000 });
+      expect(verdict).toMatchObject({ attempt: 2, errors: [expect.objectContaining({ code: 'fetch_timeout', item: 0 })] });
+      expect(verdict.timings.images).toBeLessThan(2000);
+    } finally {
+      await quick.stop();
+      await quickClient.close();
+      await removeTestKeys(quickPrefix);
+    }
   });
 
   it('retries a transient failure with backoff and succeeds on the third attempt', async () => {
