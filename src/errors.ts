@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   retries_exhausted: { permanent: true, message: 'a transient failure persisted through every retry' },
   job_stalled: { permanent: true, message: 'the job stalled more often than allowed (worker crashes)' },
   verdict_timeout: { permanent: false, message: 'no verdict arrived within the timeout' },
+  invalid_verdict: { permanent: true, message: 'the stored verdict is not one this version can read' },
   internal_error: { permanent: false, message: 'an unexpected error occurred' },
 } as const satisfies Record<string, { permanent: boolean; message: string }>;
 

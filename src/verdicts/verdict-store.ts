@@ -114,7 +114,12 @@ export class VerdictStore {
   async get(jobId: string): Promise<ConsumedVerdict | undefined> {
     const json = await this.redis.get(this.keys.verdict(jobId));
     if (json === null) return undefined;
-    const stored: unknown = JSON.parse(json);
+    let stored: unknown;
+    try {
+      stored = JSON.parse(json);
+    } catch (error) {
+      throw new ScanError('invalid_verdict', `the stored verdict of job ${jobId} is not JSON`, { jobId }, { cause: error });
+    }
     const schemaVersion = (stored as { schemaVersion?: unknown } | null)?.schemaVersion;
     if (schemaVersion !== VERDICT_SCHEMA_VERSION) {
       throw new ScanError(
@@ -123,6 +128,11 @@ export class VerdictStore {
         { jobId, schemaVersion },
       );
     }
-    return consumedVerdictSchema.parse(stored);
+    const parsed = consumedVerdictSchema.safeParse(stored);
+    if (parsed.success) return parsed.data;
+    // Another writer's verdict under this schemaVersion (a decision or item status this version
+    // does not know, or a corrupt one): typed and naming the job, as the consumer dead-letters it.
+    const issues = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ScanError('invalid_verdict', `the stored verdict of job ${jobId} is not one this version reads (${issues.join('; ')})`, { jobId, issues }, { cause: parsed.error });
   }
 }

@@ -21,6 +21,22 @@ describe('a stored verdict of a newer schemaVersion (a newer worker, mid-deploy)
     }
   });
 
+  it.each([
+    ['a decision this version does not know', JSON.stringify({ ...sampleVerdict('odd', 'block'), decision: 'escalate' }), /decision/],
+    ['an item status this version does not know', JSON.stringify({ ...sampleVerdict('odd', 'block'), items: [{ index: 0, kind: 'link', input: 'https://a.example/', status: 'skipped' }] }), /items\.0\.status/],
+    ['text that is not JSON', '{"schemaVersion":1,', /not JSON/],
+  ])('a stored verdict of this schemaVersion it cannot read (%s): ScanError invalid_verdict naming the job, not a raw parse error', async (_name, stored, says) => {
+    await redis.set(keys.verdict('odd'), stored, 'EX', 60);
+    for (const read of [() => client.getVerdict('odd'), () => client.waitForVerdict('odd', { timeoutMs: 1000 })]) {
+      const error = await read().then(() => undefined, (thrown: unknown) => thrown as Error & { code?: string });
+      expect(error).toMatchObject({ name: 'ScanError', code: 'invalid_verdict', message: expect.stringContaining('job odd') });
+      expect(error!.message).toMatch(says);
+    }
+    const human = await runCli(['verdict', 'odd'], { env: { ABUSE_SCAN_PREFIX: prefix } });
+    expect(human.code).toBe(1);
+    expect(human.stderr).toMatch(/invalid_verdict: .*job odd/);
+  });
+
   it('abuse-scan verdict --json prints it as stored; the human form names the code', async () => {
     await redis.set(keys.verdict('from-v2'), json, 'EX', 60);
     const env = { ABUSE_SCAN_PREFIX: prefix };
