@@ -1,6 +1,16 @@
 # abuse-scan worker image. Build: docker build -t abuse-scan .
 # Run:   docker run --rm -e REDIS_URL=redis://redis:6379 -e ABUSE_SCAN_METRICS_PORT=9464 abuse-scan worker --queues links,images
-FROM node:24-bookworm-slim AS build
+#
+# Both stages build on one exact Node 24 LTS release (on Debian bookworm), so a rebuild gets the
+# Node the image was tested with, not whatever the floating `node:24-bookworm-slim` points at that
+# day. A tag can still be re-pushed (Debian security updates under the same Node version): for
+# production builds pin the digest too, as the tag's index digest (multi-platform), looked up with
+# `docker buildx imagetools inspect node:24.11.1-bookworm-slim`:
+#   docker build --build-arg NODE_IMAGE=node:24.11.1-bookworm-slim@sha256:<digest> -t abuse-scan .
+# Bump the Node version here, in one place, for both stages.
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # .npmrc: no install scripts (onnxruntime-node's would download GPU libraries; the CPU runtime ships in the package).
 COPY package.json package-lock.json .npmrc ./
@@ -21,7 +31,7 @@ RUN npm run build && npm prune --omit=dev \
  && for dir in napi-v*/*/*/; do case "$dir" in napi-v*/"$keep"/) ;; *) rm -rf "$dir" ;; esac; done \
  && find . -mindepth 1 -type d -empty -delete
 
-FROM node:24-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /app
 # GLIBC_TUNABLES: glibc asks for transparent huge pages for its large allocations (the kernel's
 # THP in `madvise` mode), among them the hash-set indexes' arrays: ~+18% queries/s at 10M entries.
@@ -34,7 +44,10 @@ ENV NODE_ENV=production \
     UV_THREADPOOL_SIZE=16
 # tini as PID 1 forwards signals to node: node as PID 1 ignores a SIGTERM that arrives before the
 # worker has installed its handlers (while it is still loading), and would then start taking jobs.
-RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+# Pinned to bookworm's build (source 0.19.0-1, binary rebuild +b3, on amd64 and arm64 alike). Debian
+# keeps only the current version of a package in the archive: should bookworm ever ship another
+# tini, this install fails until the pin is moved to it (apt-cache policy tini in the base image).
+RUN apt-get update && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 && rm -rf /var/lib/apt/lists/*
 # A layer is rebuilt and pushed again whenever one before it changes: the models (about 10 MB,
 # changed only by a models rebuild) go first, ahead of the dependencies (changed by every bump)
 # and the compiled code (changed by every commit).
@@ -45,13 +58,17 @@ COPY package.json ./
 COPY bin ./bin
 USER node
 EXPOSE 9464
-# /healthz answers 503 once the worker is draining, so orchestrators stop routing to it.
+# The check is liveness: /livez answers 200 whenever the process and its event loop are alive,
+# from the start (before Redis is reached) through a Redis outage and a drain, so an orchestrator
+# that restarts unhealthy containers restarts only a hung process, never a whole fleet waiting for
+# Redis. Readiness (taking jobs, Redis answering) is /healthz, 503 while starting, draining or cut
+# off from Redis: point load balancers and Kubernetes' readinessProbe there, not this check.
 # The check reads the port from ABUSE_SCAN_METRICS_PORT only: to serve another port, set that
 # variable (docker run -e ABUSE_SCAN_METRICS_PORT=9500), not `worker --metrics-port 9500`: the
 # worker would listen there while the check still asks 9464 and reports the container unhealthy.
-# Unset or empty, the worker serves no /healthz and the check fails.
+# Unset or empty, the worker serves no /livez and the check fails.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-  CMD node -e "fetch('http://127.0.0.1:' + process.env.ABUSE_SCAN_METRICS_PORT + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:' + process.env.ABUSE_SCAN_METRICS_PORT + '/livez').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # SIGTERM (docker stop) drains in-flight jobs for up to ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS (60 s by
 # default), then gives them up and exits 75: docker stop -t 70.
 STOPSIGNAL SIGTERM

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FleetMetrics } from '../ops/metrics.js';
-import { startOpsServer, type OpsServer } from '../ops/ops-server.js';
+import { startOpsServer, type Health, type OpsServer } from '../ops/ops-server.js';
 import { RedisLiveness } from '../ops/redis-liveness.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
 import { createLogger, logConsoleWarnings } from '../runtime/logger.js';
@@ -24,29 +24,40 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
   logConsoleWarnings(logger);
   await runUntilSignalled(
     async () => {
-      const connection = createRedis(config.redisUrl);
+      const metrics = new FleetMetrics({ defaultMetrics: true, prefix: config.prefix });
       let worker: ScanWorker | undefined;
+      let liveness: RedisLiveness | undefined;
+      let shuttingDown = false;
+      // Readiness (/healthz): only a worker taking jobs whose Redis answers it.
+      const readiness = (): Health => {
+        if (worker?.running && liveness) return liveness.health();
+        return { healthy: false, reason: shuttingDown ? 'not taking jobs (shutting down)' : 'not taking jobs (starting)' };
+      };
+      // The ops server comes first, before anything waits on Redis: /livez answers (and /metrics,
+      // without the backlog gauges) while the worker starts, however long Redis stays away, so a
+      // liveness probe does not restart a worker that is only waiting for Redis.
+      let ops: OpsServer | undefined;
+      if (config.metricsPort !== undefined) {
+        ops = await startOpsServer(metrics, config.metricsPort, readiness);
+        logger.info({ port: ops.port }, 'metrics and health endpoint listening');
+      }
+      const connection = createRedis(config.redisUrl);
       // The scan workers report the connection's errors while they run; before (why start-up
       // waits) and after, this does, instead of ioredis printing them raw.
       connection.on('error', (error: Error) => {
         if (!worker?.running) logger.warn({ err: error }, 'Redis connection error');
       });
-      const metrics = new FleetMetrics({ defaultMetrics: true, prefix: config.prefix });
       const pipeline = await createScanPipeline(config, { logger, connection, metricsRegistry: metrics.registry });
       worker = new ScanWorker({ config, pipeline, connection, logger, metrics });
       metrics.readBacklogOnScrape(() => worker.backlog());
       // Reconnects connections whose Redis stopped answering (a half-open socket would hold the
       // worker's commands forever) and tells /healthz how long Redis has been silent.
-      const liveness = new RedisLiveness({ targets: () => worker.livenessTargets(), unhealthyAfterMs: config.redisHealthTimeoutMs, logger });
+      liveness = new RedisLiveness({ targets: () => worker.livenessTargets(), unhealthyAfterMs: config.redisHealthTimeoutMs, logger });
       liveness.start();
-      let ops: OpsServer | undefined;
-      if (config.metricsPort !== undefined) {
-        ops = await startOpsServer(metrics, config.metricsPort, () => (worker.running ? liveness.health() : { healthy: false, reason: 'not taking jobs (starting or shutting down)' }));
-        logger.info({ port: ops.port }, 'metrics and health endpoint listening');
-      }
       await worker.run();
       return {
         async shutdown() {
+          shuttingDown = true;
           const drained = await worker.shutdown(); // the watchdog keeps the connections alive for the drain
           await liveness.stop();
           await ops?.close();
@@ -68,6 +79,6 @@ export function registerWorkerCommand(program: Command): void {
     .description('take scan jobs from the queues and emit verdicts (Redis from REDIS_URL)')
     .option('-q, --queues <list>', 'comma-separated scan queues: links,images (env ABUSE_SCAN_QUEUES)')
     .option('-c, --concurrency <n>', 'jobs in flight per queue in this process (env ABUSE_SCAN_CONCURRENCY)')
-    .option('--metrics-port <port>', 'serve /metrics and /healthz on this port (env ABUSE_SCAN_METRICS_PORT)')
+    .option('--metrics-port <port>', 'serve /metrics, /livez and /healthz on this port (env ABUSE_SCAN_METRICS_PORT)')
     .action(runWorker);
 }

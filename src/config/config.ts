@@ -206,7 +206,7 @@ export const configSchema = z.object({
    */
   shutdownTimeoutMs: milliseconds.default(60_000),
   /**
-   * ABUSE_SCAN_METRICS_PORT: port of the /metrics and /healthz endpoint (on all interfaces); unset
+   * ABUSE_SCAN_METRICS_PORT: port of the /metrics, /livez (liveness) and /healthz (readiness) endpoints (on all interfaces); unset
    * disables it, 0 takes a free port (logged). The container image sets 9464.
    */
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),

@@ -19,6 +19,9 @@ describe('parseXinfoGroups', () => {
   });
 });
 
+/** The gauges read from Redis at scrape time: with no backlog read, none of their series shows. */
+const BACKLOG_GAUGES = ['abuse_scan_queue_jobs', 'abuse_scan_verdict_stream_entries', 'abuse_scan_verdict_consumer_lag', 'abuse_scan_verdict_consumer_pending'];
+
 describe('backlog gauges', () => {
   it('are read once per scrape from the source and emptied when the read fails', async () => {
     const metrics = new FleetMetrics();
@@ -40,15 +43,32 @@ describe('backlog gauges', () => {
     expect(reads).toBe(1);
     expect(text).toContain('abuse_scan_queue_jobs{queue="links",state="wait"} 12');
     expect(text).toContain('abuse_scan_queue_jobs{queue="links",state="active"} 3');
-    expect(text).toContain('abuse_scan_verdict_stream_entries 40');
+    expect(text).toContain('abuse_scan_verdict_stream_entries{stream="verdicts"} 40');
     expect(text).toContain('abuse_scan_verdict_consumer_lag{group="moderation"} 5');
     expect(text).toContain('abuse_scan_verdict_consumer_pending{group="moderation"} 2');
 
     fail = true;
     const failed = await metrics.registry.metrics();
     expect(reads).toBe(2);
-    expect(failed).not.toContain('abuse_scan_queue_jobs{');
     expect(failed).toContain('abuse_scan_backlog_read_failures_total 1');
+    // Every backlog series is gone, the stream's entries included (not shown as 0: an empty stream).
+    const failedSamples = failed.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    for (const gauge of BACKLOG_GAUGES) expect(failedSamples.filter((line) => line.startsWith(gauge)), gauge).toEqual([]);
+
+    // Redis readable again: they are back.
+    fail = false;
+    const recovered = await metrics.registry.metrics();
+    expect(recovered).toContain('abuse_scan_verdict_stream_entries{stream="verdicts"} 40');
+    expect(recovered).toContain('abuse_scan_queue_jobs{queue="links",state="wait"} 12');
+  });
+
+  it('show none of their series before the worker knows its backlog (start-up)', async () => {
+    const metrics = new FleetMetrics({ defaultMetrics: true, prefix: '{fleet-a}' });
+    const text = await metrics.registry.metrics();
+    const samples = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    expect(samples.length).toBeGreaterThan(10);
+    for (const gauge of BACKLOG_GAUGES) expect(samples.filter((line) => line.startsWith(gauge)), gauge).toEqual([]);
+    expect(text).toContain('abuse_scan_backlog_read_failures_total{prefix="{fleet-a}"} 0');
   });
 
   it('give up on a read Redis does not answer, and send no second read until it is answered', async () => {

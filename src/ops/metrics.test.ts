@@ -20,7 +20,7 @@ describe('fleet metrics', () => {
     expect(samples.length).toBeGreaterThan(20);
     for (const line of samples) expect(line).toContain('prefix="{fleet-a}"');
     expect(text).toContain('abuse_scan_verdicts_total{queue="links",decision="allow",prefix="{fleet-a}"} 1');
-    expect(text).toContain('abuse_scan_verdict_stream_entries{prefix="{fleet-a}"} 9');
+    expect(text).toContain('abuse_scan_verdict_stream_entries{stream="verdicts",prefix="{fleet-a}"} 9');
     expect(text).toContain('abuse_scan_hashset_quarantines_total{set="bad",prefix="{fleet-a}"} 0');
   });
 });

@@ -5,6 +5,14 @@ import type { Backlog } from './backlog.js';
 /** How long a scrape waits for the backlog from Redis: well inside Prometheus' default 10 s scrape timeout. */
 export const BACKLOG_READ_TIMEOUT_MS = 2000;
 
+/**
+ * The `stream` label of abuse_scan_verdict_stream_entries: the results stream's key without the
+ * fleet prefix (which is the `prefix` label). The gauge needs a label: prom-client's reset()
+ * leaves an unlabelled gauge at 0 instead of removing it, and a scrape that could not read Redis
+ * must show no backlog series at all, not an empty stream.
+ */
+export const VERDICT_STREAM_LABEL = 'verdicts';
+
 /** The fleet's Prometheus metrics, on a registry of their own (no global state between tests). */
 export class FleetMetrics {
   readonly registry = new Registry();
@@ -77,7 +85,8 @@ export class FleetMetrics {
 
   readonly verdictStreamEntries = new Gauge({
     name: 'abuse_scan_verdict_stream_entries',
-    help: 'Entries on the results stream (capped by ABUSE_SCAN_VERDICT_STREAM_MAXLEN), read at scrape time',
+    help: 'Entries on the results stream (capped by ABUSE_SCAN_VERDICT_STREAM_MAXLEN), read at scrape time; absent when Redis could not be read',
+    labelNames: ['stream'] as const,
     registers: [this.registry],
     collect: () => this.refreshBacklog(),
   });
@@ -160,6 +169,7 @@ export class FleetMetrics {
     return withDeadline(inFlight, BACKLOG_READ_TIMEOUT_MS, () => new Error(`no backlog from Redis within ${BACKLOG_READ_TIMEOUT_MS} ms`));
   }
 
+  /** Every backlog gauge is labelled, so reset() removes its series (an unlabelled one would show 0). */
   private setBacklog(backlog: Backlog | undefined): void {
     this.queueJobs.reset();
     this.verdictStreamEntries.reset();
@@ -167,7 +177,7 @@ export class FleetMetrics {
     this.verdictConsumerPending.reset();
     if (!backlog) return;
     for (const { queue, state, count } of backlog.jobs) this.queueJobs.set({ queue, state }, count);
-    this.verdictStreamEntries.set(backlog.verdictStreamEntries);
+    this.verdictStreamEntries.set({ stream: VERDICT_STREAM_LABEL }, backlog.verdictStreamEntries);
     for (const { group, lag, pending } of backlog.consumerGroups) {
       if (lag !== null) this.verdictConsumerLag.set({ group }, lag);
       this.verdictConsumerPending.set({ group }, pending);

@@ -10,23 +10,42 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
+/** The liveness path: the process and its event loop are alive (README, Running workers). */
+export const LIVENESS_PATH = '/livez';
+/** The readiness path: the worker takes jobs and Redis answers it (README, Running workers). */
+export const READINESS_PATH = '/healthz';
+
 /**
- * `GET /metrics` (Prometheus text) and `GET /healthz`, on `port` of every interface (IPv4 and
- * IPv6): 200 `{"healthy":true}` while `isHealthy()` says so, else 503
- * `{"healthy":false,"reason":...}` (the worker: while shutting down, and while Redis has not
- * answered it for a while), so a load balancer or orchestrator stops counting on it.
+ * `GET /metrics` (Prometheus text), `GET /livez` and `GET /healthz`, on `port` of every interface
+ * (IPv4 and IPv6).
+ *
+ * - `/livez` (liveness): 200 `{"alive":true}` whenever the process can answer at all, whatever
+ *   the worker is doing: starting (Redis not reached yet), draining, or waiting out a Redis
+ *   outage. It is answered on the event loop, so a loop blocked longer than the probe's timeout
+ *   fails it; nothing else does, so an orchestrator restarts only a process a restart can help.
+ * - `/healthz` (readiness): 200 `{"healthy":true}` while `isReady()` says so, else 503
+ *   `{"healthy":false,"reason":...}` (the worker: while starting, while shutting down, and while
+ *   Redis has not answered it for a while), so a load balancer or orchestrator stops counting
+ *   on it, without restarting it.
+ *
+ * A query string is ignored (`/livez?verbose` is `/livez`).
  */
-export async function startOpsServer(metrics: FleetMetrics, port: number, isHealthy: () => Health): Promise<OpsServer> {
+export async function startOpsServer(metrics: FleetMetrics, port: number, isReady: () => Health): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (req.method === 'GET' && path === '/metrics') {
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
         (error: unknown) => res.writeHead(500).end(String(error)),
       );
       return;
     }
-    if (req.method === 'GET' && req.url === '/healthz') {
-      const health = isHealthy();
+    if (req.method === 'GET' && path === LIVENESS_PATH) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ alive: true }));
+      return;
+    }
+    if (req.method === 'GET' && path === READINESS_PATH) {
+      const health = isReady();
       const body = typeof health === 'boolean' ? { healthy: health } : health.healthy ? { healthy: true } : { healthy: false, ...(health.reason !== undefined && { reason: health.reason }) };
       res.writeHead(body.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;

@@ -1,5 +1,9 @@
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { createScanClient } from '../../src/client/scan-client.js';
@@ -8,10 +12,41 @@ import { BACKLOG_READ_TIMEOUT_MS, FleetMetrics } from '../../src/ops/metrics.js'
 import { startOpsServer } from '../../src/ops/ops-server.js';
 import { createRedis } from '../../src/runtime/redis.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
-import { exitOf, exitWithin, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
+import { exitOf, exitWithin, spawnWorkerProcess, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
 import { unusedPort } from './unfurl-servers.js';
 import { SMALL_PNG_BASE64 } from '../harness/jobs.js';
-import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
+import { redisProxy } from '../harness/redis-proxy.js';
+import { closedPort, uniquePrefix, TEST_REDIS_URL, removeTestKeys, testRedis } from '../harness/redis.js';
+import { seededRandom } from '../harness/seeded-random.js';
+
+/** The gauges a worker reads from Redis at scrape time: absent while it cannot (or not yet). */
+const BACKLOG_GAUGES = ['abuse_scan_queue_jobs', 'abuse_scan_verdict_stream_entries', 'abuse_scan_verdict_consumer_lag', 'abuse_scan_verdict_consumer_pending'];
+
+/** A GET of `path` on the ops port: its status and JSON body, or `'refused'` when nothing listens (or it does not answer in 2 s). */
+async function probe(port: number, path: string): Promise<{ status: number; body: unknown } | 'refused'> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
+    const text = await response.text();
+    return { status: response.status, body: path === '/metrics' ? text : JSON.parse(text) };
+  } catch {
+    return 'refused';
+  }
+}
+
+async function statusOf(port: number, path: string): Promise<number | 'refused'> {
+  const answer = await probe(port, path);
+  return answer === 'refused' ? answer : answer.status;
+}
+
+/** A 2400x2400 PNG of noise in `dir`: a decode of a few hundred ms, so scans are under way at any moment. */
+async function writeSlowImage(dir: string): Promise<string> {
+  const random = seededRandom(75);
+  const pixels = Buffer.alloc(2400 * 2400 * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
+  const path = join(dir, 'noise.png');
+  await sharp(pixels, { raw: { width: 2400, height: 2400, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path);
+  return path;
+}
 
 describe('metrics and health endpoints of a worker process', () => {
   const prefix = uniquePrefix('ops');
@@ -30,6 +65,7 @@ describe('metrics and health endpoints of a worker process', () => {
 
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
+    expect(await probe(port, '/livez')).toEqual({ status: 200, body: { alive: true } });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     // Every series names the fleet (its queue prefix), default metrics included.
     const samples = metrics.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
@@ -43,7 +79,7 @@ describe('metrics and health endpoints of a worker process', () => {
     expect(value('abuse_scan_queue_jobs', { queue: 'links', state: 'wait' })).toBe(0);
     expect(value('abuse_scan_queue_jobs', { queue: 'links', state: 'completed' })).toBe(1);
     expect(value('abuse_scan_queue_jobs', { queue: 'images', state: 'wait' })).toBe(0);
-    expect(value('abuse_scan_verdict_stream_entries', {})).toBe(1);
+    expect(value('abuse_scan_verdict_stream_entries', { stream: 'verdicts' })).toBe(1);
 
     worker.kill('SIGTERM');
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
@@ -115,12 +151,97 @@ describe('metrics and health endpoints of a worker process', () => {
       expect(await scrape()).toMatch(/^abuse_scan_backlog_read_failures_total 2$/m);
       expect(Date.now() - startedAt).toBeLessThan(BACKLOG_READ_TIMEOUT_MS);
       expect(reads).toBe(1);
+      // No backlog series at all: not even the stream's entries as 0, which would read as an empty stream.
+      for (const text of [first, await scrape()]) {
+        const samples = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+        for (const gauge of BACKLOG_GAUGES) expect(samples.filter((line) => line.startsWith(gauge)), gauge).toEqual([]);
+      }
       expect((await fetch(`http://127.0.0.1:${ops.port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${ops.port}/livez`)).status).toBe(200);
     } finally {
       await ops.close();
       connection.disconnect();
     }
   }, 15_000);
+
+  it('a worker started while Redis cannot be reached serves /livez 200 (and /metrics) at once, /healthz 503, and a signal still exits 0', async () => {
+    const port = await unusedPort();
+    const worker = spawnWorkerProcess(prefix, { REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, ABUSE_SCAN_METRICS_PORT: String(port), ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_REDIS_HEALTH_TIMEOUT_MS: '1000' });
+    try {
+      expect(await waitUntil(async () => (await probe(port, '/livez')) !== 'refused', 15_000, 100), worker.output()).toBe(true);
+      // Past the Redis health timeout, and several reconnection attempts: still alive, never ready.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      for (let i = 0; i < 3; i++) {
+        expect(await probe(port, '/livez')).toEqual({ status: 200, body: { alive: true } });
+        expect(await probe(port, '/healthz')).toEqual({ status: 503, body: { healthy: false, reason: 'not taking jobs (starting)' } });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const metrics = await probe(port, '/metrics');
+      expect(metrics).toMatchObject({ status: 200 });
+      const samples = ((metrics as { body: string }).body).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+      expect(samples.some((line) => line.startsWith('abuse_scan_process_cpu_seconds_total{'))).toBe(true);
+      for (const gauge of BACKLOG_GAUGES) expect(samples.filter((line) => line.startsWith(gauge)), gauge).toEqual([]);
+      expect(worker.output()).not.toContain('scan worker started');
+
+      worker.kill('SIGTERM');
+      expect(await exitWithin(worker, 10_000)).toEqual({ code: 0, signal: null });
+      expect(worker.output()).toContain('signal during start-up');
+    } finally {
+      await exitWithin(worker, 0);
+    }
+  }, 40_000);
+
+  it('during a Redis outage and a drain that cannot finish, /livez stays 200 while /healthz answers 503', async () => {
+    const outagePrefix = uniquePrefix('ops-outage');
+    const proxy = await redisProxy();
+    const imageRoot = await mkdtemp(join(tmpdir(), 'abuse-scan-ops-images-'));
+    const port = await unusedPort();
+    const worker = spawnWorkerProcess(outagePrefix, {
+      REDIS_URL: proxy.url,
+      ABUSE_SCAN_METRICS_PORT: String(port),
+      ABUSE_SCAN_MODELS: 'off',
+      ABUSE_SCAN_IMAGE_ROOT: imageRoot,
+      ABUSE_SCAN_REDIS_HEALTH_TIMEOUT_MS: '1000',
+      ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: '6000',
+    });
+    const admin = testRedis();
+    try {
+      const image = await writeSlowImage(imageRoot);
+      await waitForWorkerStart(worker);
+      expect(await probe(port, '/healthz')).toEqual({ status: 200, body: { healthy: true } });
+      expect(await probe(port, '/livez')).toEqual({ status: 200, body: { alive: true } });
+
+      // Scans under way when Redis goes cannot store their verdicts: the drain cannot finish.
+      const client = createScanClient({ connection: TEST_REDIS_URL, prefix: outagePrefix, imageRoot });
+      await client.enqueueBulk(Array.from({ length: 100 }, (_, i) => ({ job: { contentId: `slow-${i}`, surface: 'upload', items: [{ path: image }, { path: image }] } })));
+      await client.close();
+      expect(await waitUntil(async () => (await admin.xlen(verdictKeys(outagePrefix).stream)) >= 2, 20_000, 20)).toBe(true);
+
+      // The outage: not ready once Redis has been silent past the health timeout, alive throughout.
+      proxy.down();
+      expect(await waitUntil(async () => (await statusOf(port, '/healthz')) === 503, 5000, 100)).toBe(true);
+      expect(await probe(port, '/healthz')).toMatchObject({ status: 503, body: { healthy: false, reason: expect.stringMatching(/has not answered for \d+ s/) } });
+      expect(await probe(port, '/livez')).toEqual({ status: 200, body: { alive: true } });
+
+      // The drain: Redis still away, the worker waits out ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS.
+      worker.kill('SIGTERM');
+      await waitUntil(async () => worker.output().includes('shutting down gracefully'), 2000, 20);
+      const during: Array<[unknown, unknown]> = [];
+      for (let i = 0; i < 5; i++) {
+        during.push([await probe(port, '/livez'), await probe(port, '/healthz')]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      expect(during).toEqual(Array.from({ length: 5 }, () => [{ status: 200, body: { alive: true } }, { status: 503, body: { healthy: false, reason: 'not taking jobs (shutting down)' } }]));
+      expect(await exitWithin(worker, 15_000)).toEqual({ code: 75, signal: null });
+      expect(worker.output()).toContain('shutdown timed out');
+    } finally {
+      await exitWithin(worker, 0);
+      await proxy.close();
+      await admin.quit();
+      await rm(imageRoot, { recursive: true, force: true });
+      await removeTestKeys(outagePrefix);
+    }
+  }, 60_000);
 });
 
 /** The value of the sample of `name` with exactly `labels` (in any order), undefined when there is none. */
