@@ -9,10 +9,18 @@ export interface Runnable {
   shutdown(): Promise<ShutdownOutcome | void>;
   /**
    * The shutdown took too long: stop what is still in flight and log what was given up, so that
-   * the process can exit without it.
+   * the process can exit without it. It may first try to hand that work back (Redis may be down):
+   * the process exits once it settles, or ABANDON_TIMEOUT_MS after it was called, whichever comes
+   * first.
    */
-  abandon(): void;
+  abandon(): Promise<void> | void;
 }
+
+/**
+ * How long abandon() may take before the process exits anyway: past the shutdown timeout, exit is
+ * at most this much later (a Redis that does not answer cannot hold it).
+ */
+export const ABANDON_TIMEOUT_MS = 1000;
 
 /** What a shutdown left undone. */
 export interface ShutdownOutcome {
@@ -43,8 +51,10 @@ export interface RunOptions {
  * shuts it down and exits. The handlers come first: a signal during start-up exits 0 before any
  * work is taken (there is nothing to drain), instead of being lost (node as PID 1 ignores a
  * SIGTERM it has no handler for) or killing the process midway. After start-up a signal drains
- * the runnable: exit 0, or 75 past `shutdownTimeoutMs`. A second signal, a failed start-up or a
- * failed shutdown exit 1; errors are logged through the logger, which redacts credentials.
+ * the runnable: exit 0, or 75 past `shutdownTimeoutMs` (once abandon() settles, at most
+ * ABANDON_TIMEOUT_MS later, whatever the shutdown does meanwhile). A second signal, a failed
+ * start-up or a failed shutdown exit 1; errors are logged through the logger, which redacts
+ * credentials.
  */
 export async function runUntilSignalled(start: () => Promise<Runnable>, logger: Logger, options: RunOptions): Promise<void> {
   let runnable: Runnable | undefined;
@@ -61,18 +71,34 @@ export async function runUntilSignalled(start: () => Promise<Runnable>, logger: 
       process.exit(EXIT_CODES.stopped);
     }
     const running = runnable;
+    /** Past the shutdown timeout: the exit is abandon()'s (75), whatever the shutdown does meanwhile. */
+    let abandoning = false;
     logger.info({ signal, shutdownTimeoutMs: options.shutdownTimeoutMs }, 'shutting down gracefully');
     // Not unref'd: a shutdown stuck on a promise alone must still end here, not in a silent exit.
     setTimeout(() => {
+      abandoning = true;
       logger.error({ shutdownTimeoutMs: options.shutdownTimeoutMs }, 'shutdown timed out: giving up the work in flight');
-      running.abandon();
-      process.exit(EXIT_CODES.shutdownTimedOut);
+      const exit = () => process.exit(EXIT_CODES.shutdownTimedOut);
+      // abandon() bounds itself; this bounds one that does not.
+      setTimeout(() => {
+        logger.error({ abandonTimeoutMs: ABANDON_TIMEOUT_MS }, 'giving up the work in flight took too long: exiting');
+        exit();
+      }, ABANDON_TIMEOUT_MS);
+      // A throw as well as a rejection ends in the exit.
+      Promise.resolve()
+        .then(() => running.abandon())
+        .then(exit, (error: unknown) => {
+          logger.error({ err: error }, 'giving up the work in flight failed');
+          exit();
+        });
     }, options.shutdownTimeoutMs);
     running.shutdown().then(
-      (outcome) => process.exit(outcome?.gaveUpWork ? EXIT_CODES.shutdownTimedOut : EXIT_CODES.stopped),
+      (outcome) => {
+        if (!abandoning) process.exit(outcome?.gaveUpWork ? EXIT_CODES.shutdownTimedOut : EXIT_CODES.stopped);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(EXIT_CODES.failed);
+        if (!abandoning) process.exit(EXIT_CODES.failed);
       },
     );
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
-import { verdictKeyMarginMs, verdictKeySeconds } from './failed-job-sweeper.js';
+import { scanJobOptions } from '../queues/scan-queue.js';
+import { failedJobRetentionMs, verdictKeyMarginMs, verdictKeySeconds } from './failed-job-sweeper.js';
 
 describe('the margin by which verdict keys outlive the failed-job sweep window', () => {
   it('covers every stall of a job (lock duration and stalled interval each) plus a minute of clock skew', () => {
@@ -19,5 +20,17 @@ describe('the margin by which verdict keys outlive the failed-job sweep window',
       expect(Number.isInteger(verdictKeySeconds(config))).toBe(true);
       expect(verdictKeySeconds(config) * 1000).toBeGreaterThanOrEqual(config.verdictRetentionSeconds * 1000 + verdictKeyMarginMs(config));
     }
+  });
+});
+
+describe('the failed-job retention the sweep removes failed jobs after', () => {
+  it('is the removeOnFail age the client gives its jobs (7x its retentionSeconds), read from their options', () => {
+    expect(failedJobRetentionMs(scanJobOptions({ attempts: 5, backoffMs: 1000, retentionSeconds: 86_400 }))).toBe(7 * 86_400_000);
+    expect(failedJobRetentionMs(scanJobOptions({ attempts: 1, backoffMs: 0, retentionSeconds: 1 }))).toBe(7000);
+  });
+
+  it('is none for a job added without an age (kept, as BullMQ keeps it)', () => {
+    for (const removeOnFail of [undefined, false, true, 1000, { count: 10 }]) expect(failedJobRetentionMs({ removeOnFail })).toBeUndefined();
+    expect(failedJobRetentionMs({ removeOnFail: { age: 0 } })).toBe(0);
   });
 });

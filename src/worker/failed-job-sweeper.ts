@@ -1,6 +1,7 @@
-import { Job, type Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { FleetConfig } from '../config/config.js';
 import type { RedisClient } from '../runtime/redis.js';
+import { runScript } from '../runtime/redis-script.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
 
@@ -38,12 +39,75 @@ export interface FailedJobSweeperOptions {
   maxPerSweep?: number;
   /** Failed jobs finished this recently are always checked again: other workers' clocks may lag. */
   clockSkewMs?: number;
+  /** Failed jobs past their retention removed per removeExpired() at most, in batches of REMOVE_BATCH. */
+  maxRemovedPerSweep?: number;
 }
 
 /** Gives a failed job its verdict; resolves whether the job now has one. */
 export type GiveVerdict = (job: Job) => Promise<boolean>;
 
 const PAGE = 500;
+
+/**
+ * A page of the failed set (ids and scores, alternating, in the set's order) from score ARGV[1],
+ * or, past the first page, right after the last job the previous page returned (ARGV[2], at score
+ * ARGV[3]). Pages continue from that job, not from an offset: jobs removed meanwhile below it (by
+ * BullMQ at each failure, by another worker's removeExpired, by hand) would shift an offset past
+ * jobs never checked, and the watermark past jobs that still owe their verdict. If that job left
+ * the set meanwhile, the page goes on from its score, after it in the set's order (members of one
+ * score are ordered bytewise; Lua's own string comparison follows the server's locale).
+ * KEYS: the failed set. ARGV: from, the previous page's last id ('' for the first page), its score, page size.
+ */
+const FAILED_PAGE = `
+local function after(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+local size = tonumber(ARGV[4])
+if ARGV[2] == '' then
+  return redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, size)
+end
+local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
+if rank then
+  return redis.call('ZRANGE', KEYS[1], rank + 1, rank + size, 'WITHSCORES')
+end
+local page = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], ARGV[3])) do
+  if #page == 2 * size then return page end
+  if after(id, ARGV[2]) then
+    page[#page + 1] = id
+    page[#page + 1] = ARGV[3]
+  end
+end
+local rest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf', 'WITHSCORES', 'LIMIT', 0, size - #page / 2)
+for _, value in ipairs(rest) do page[#page + 1] = value end
+return page
+`;
+/**
+ * Failed jobs removed per Redis call: each removal frees the job's payload (inline images, up to
+ * 32 MiB a job) inside one script, which holds Redis meanwhile.
+ */
+const REMOVE_BATCH = 100;
+/**
+ * How far below the watermark removals stop: jobs finished in the watermark's own millisecond may
+ * not all have been checked (a sweep that stopped at maxPerSweep), and Queue.clean reads its own
+ * clock for the cut-off it is given as an age, a millisecond or so after ours.
+ */
+const REMOVE_MARGIN_MS = 1000;
+
+/**
+ * The failed-job retention of the jobs a producer adds (the client's retentionSeconds x 7, see
+ * scanJobOptions), in ms, as their own options carry it: removeOnFail's `age`, in seconds. Undefined
+ * when they carry none (a job added raw, without the client: BullMQ keeps it).
+ */
+export function failedJobRetentionMs(opts: Pick<JobsOptions, 'removeOnFail'>): number | undefined {
+  const keep = opts.removeOnFail;
+  const age = typeof keep === 'object' && keep !== null && 'age' in keep ? keep.age : undefined;
+  return typeof age === 'number' && age >= 0 ? age * 1000 : undefined;
+}
 
 /**
  * Finds scan jobs that failed for good without a verdict and has them given one. BullMQ fails a
@@ -55,11 +119,16 @@ const PAGE = 500;
  * this process saw, so a restarted worker, or one whose writes failed for a while, catches up. Each
  * sweep walks the failed set in finish order from a watermark below which every failed job is
  * known to have its verdict; the watermark never passes a job whose verdict could not be stored.
+ *
+ * It also removes failed jobs past their retention (removeExpired): BullMQ applies a job's
+ * removeOnFail age only when another job fails on the queue, so after the last failure the failed
+ * jobs, and their payloads, stayed for good.
  */
 export class FailedJobSweeper {
   private settledUntil: number | undefined;
   private readonly maxPerSweep: number;
   private readonly clockSkewMs: number;
+  private readonly maxRemovedPerSweep: number;
 
   constructor(
     private readonly queue: Queue,
@@ -69,6 +138,7 @@ export class FailedJobSweeper {
   ) {
     this.maxPerSweep = options.maxPerSweep ?? 5_000;
     this.clockSkewMs = options.clockSkewMs ?? CLOCK_SKEW_MS;
+    this.maxRemovedPerSweep = options.maxRemovedPerSweep ?? 1_000;
   }
 
   /** Checks failed jobs from the watermark on; returns how many were given a verdict. */
@@ -79,8 +149,10 @@ export class FailedJobSweeper {
     let lastChecked = from;
     let reachedEnd = false;
     let given = 0;
-    for (let offset = 0; offset < this.maxPerSweep; offset += PAGE) {
-      const page = await this.redis.zrangebyscore(this.queue.toKey('failed'), from, '+inf', 'WITHSCORES', 'LIMIT', offset, PAGE);
+    let after = ['', ''];
+    for (let read = 0; read < this.maxPerSweep; read += PAGE) {
+      const page = (await runScript(this.redis, FAILED_PAGE, [this.queue.toKey('failed')], [from, after[0]!, after[1]!, PAGE])) as string[];
+      if (page.length > 0) after = page.slice(-2);
       const ids = page.filter((_, i) => i % 2 === 0);
       const finishedAt = page.filter((_, i) => i % 2 === 1).map(Number);
       // Verdicts go by verdictJobId: a job BullMQ numbered itself by its queue and number.
@@ -109,5 +181,44 @@ export class FailedJobSweeper {
     const checkedUpTo = firstUnsettled !== undefined ? firstUnsettled - 1 : reachedEnd ? now : lastChecked;
     this.settledUntil = Math.min(checkedUpTo, now - this.clockSkewMs);
     return given;
+  }
+
+  /**
+   * Removes failed jobs older than the failed-job retention, oldest first, at most
+   * maxRemovedPerSweep; returns how many. The retention is the one BullMQ would apply if a job
+   * failed now: the removeOnFail age of the most recently failed job (failedJobRetentionMs; none,
+   * nothing is removed). Only jobs below this sweeper's watermark go (less a margin): those a
+   * sweep found with their verdict, gave one, or found outside the window (owed none), so a job
+   * that still owes a verdict is never removed; the watermark trails the clock by the clock skew,
+   * so a job goes a minute after it failed at the earliest. Call it after sweep(); before any
+   * sweep it removes nothing. BullMQ's Queue.clean removes the jobs (their keys and payloads) in
+   * one script per batch, only jobs still in the failed set then (not one retried meanwhile).
+   */
+  async removeExpired(): Promise<number> {
+    if (this.settledUntil === undefined) return 0;
+    const failed = this.queue.toKey('failed');
+    const [newest] = await this.redis.zrevrange(failed, 0, 0);
+    if (newest === undefined) return 0;
+    const retentionMs = failedJobRetentionMs(parseOpts(await this.redis.hget(this.queue.toKey(newest), 'opts')));
+    if (retentionMs === undefined) return 0;
+    const cutoff = Math.min(Date.now() - retentionMs, this.settledUntil - REMOVE_MARGIN_MS);
+    let removed = 0;
+    while (removed < this.maxRemovedPerSweep) {
+      const batch = Math.min(REMOVE_BATCH, this.maxRemovedPerSweep - removed);
+      // Queue.clean takes an age: jobs finished at `cutoff` or before (it reads the clock again).
+      const ids = await this.queue.clean(Date.now() - cutoff, batch, 'failed');
+      removed += ids.length;
+      if (ids.length < batch) break;
+    }
+    return removed;
+  }
+}
+
+/** A job's options as BullMQ stores them; none when they do not parse (a hash written by hand). */
+function parseOpts(raw: string | null): JobsOptions {
+  try {
+    return Job.optsFromJSON(raw ?? undefined);
+  } catch {
+    return {};
   }
 }

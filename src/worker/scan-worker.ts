@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Backoffs, Queue, Worker, type Job, type JobJson } from 'bullmq';
+import { Backoffs, Queue, WaitingError, Worker, type Job, type JobJson } from 'bullmq';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { ScanJob } from '../jobs/job-schema.js';
@@ -20,7 +20,7 @@ import { verdictJobId } from '../verdicts/verdict-keys.js';
 import { VerdictStore, type StoreOutcome } from '../verdicts/verdict-store.js';
 import { FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
 import { RepeatedErrorLog } from '../runtime/repeated-log.js';
-import type { ShutdownOutcome } from '../runtime/runnable.js';
+import { ABANDON_TIMEOUT_MS, type ShutdownOutcome } from '../runtime/runnable.js';
 
 export interface ScanWorkerOptions {
   config: FleetConfig;
@@ -70,6 +70,7 @@ return 0
  * hash itself, an encoder that writes NaN) reaches the processor with its raw text as data, so
  * validation refuses it (`invalid_job`) and it gets its verdict. BullMQ parses the data before any
  * processor runs: such a job stayed active, stalled and was fetched again forever, verdictless.
+ * And a closing worker takes no job (see moveToActive).
  */
 class ScanQueueWorker<Result> extends Worker<unknown, Result> {
   protected override createJob(data: JobJson, jobId: string): Job<unknown, Result> {
@@ -80,10 +81,25 @@ class ScanQueueWorker<Result> extends Worker<unknown, Result> {
       return super.createJob({ ...data, data: JSON.stringify(data.data) }, jobId);
     }
   }
+
+  /**
+   * A closing worker takes no job. BullMQ's fetch loop, woken from its blocking read by a job
+   * abandon() had just handed back, moved that job to active again although the worker was
+   * closing: it then sat there, taken by no one, until its lock expired (counted as a stall).
+   */
+  protected override async moveToActive(token: string, name?: string): Promise<Job<unknown, Result>> {
+    if (this.closing) return undefined as unknown as Job<unknown, Result>; // BullMQ's own "no job"
+    return super.moveToActive(token, name);
+  }
 }
 
 /** Why abandon() aborts the scans in flight; shared, so an abort captures no stack. */
 const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
+/**
+ * How long abandon() tries to hand the jobs in flight back to the queue (Redis may be down): within
+ * the ABANDON_TIMEOUT_MS the process gives it, with room left to log the outcome.
+ */
+const HAND_BACK_TIMEOUT_MS = ABANDON_TIMEOUT_MS - 200;
 
 /**
  * A runnable that takes scan jobs from the configured queues, runs the pipeline and stores exactly
@@ -111,8 +127,16 @@ export class ScanWorker {
   private connected = false;
   /** Jobs whose attempt lost its lock while the worker drained: left for another worker's stalled checker. */
   private readonly lostDuringDrain: Array<{ queue: string; jobId: string | undefined }> = [];
-  /** Jobs being processed: what abandon() names. */
-  private readonly inProcess = new Set<Job>();
+  /**
+   * Jobs being processed (what abandon() names), each with its attempt's lock token while abandon()
+   * may still hand the job back to the queue; undefined once the attempt settles its job (stores
+   * the verdict, or fails to be retried), which abandon() then leaves to finish.
+   */
+  private readonly inProcess = new Map<Job, string | undefined>();
+  /** abandon()'s hand-back of each job in flight: resolves whether the job is waiting again. */
+  private readonly handBacks = new Map<Job, Promise<boolean>>();
+  /** Until when abandon() tries hand-backs (epoch ms). */
+  private handBackDeadline = 0;
   /** Aborted by abandon(): one signal for every scan, not a controller per job (µs per job count here). */
   private readonly abandonment = new AbortController();
   /**
@@ -241,13 +265,70 @@ export class ScanWorker {
 
   /**
    * Gives up the jobs in flight (shutdown took too long), right before the process exits: their
-   * scans are aborted, they get no verdict, and their locks are left to expire, after which the
-   * stalled checker of a running worker hands them out again (store-once keeps one verdict each).
+   * scans are aborted and they get no verdict from this process. Each job whose attempt still holds
+   * its lock goes back to the queue, ahead of the jobs waiting (of its priority), as if never taken:
+   * a graceful shutdown is not a crash, so its stalled counter (ABUSE_SCAN_MAX_STALLED) does not
+   * grow and no attempt is used up (BullMQ's moveJobFromActiveToWait, which checks the attempt's
+   * lock token, drops the lock and leaves the counters be; BullMQ counts the start in
+   * attemptsStarted only, which the worker does not limit).
+   * One try, bounded by HAND_BACK_TIMEOUT_MS (Redis may be down): a job not handed back by then
+   * (or one whose attempt was already storing its verdict or failing) runs again once its lock
+   * expires, through the stalled checker of a running worker, as after a crash. Store-once keeps
+   * one verdict per job either way. Resolves within HAND_BACK_TIMEOUT_MS.
    */
-  abandon(): void {
-    const jobs = [...this.inProcess].map((job) => ({ queue: job.queueName, jobId: job.id }));
-    this.options.logger.warn({ jobs, lockDurationMs: this.options.config.lockDurationMs }, `abandoning ${jobs.length} job(s) in flight; they run again once their locks expire`);
+  async abandon(): Promise<void> {
+    const { logger, config } = this.options;
+    this.handBackDeadline = Date.now() + HAND_BACK_TIMEOUT_MS;
+    const inFlight = [...this.inProcess];
+    const jobs = inFlight.map(([job]) => ({ queue: job.queueName, jobId: job.id }));
+    logger.warn({ jobs }, `abandoning ${jobs.length} job(s) in flight: handing them back to the queue`);
+    // Take no more jobs: a worker not closing yet (the drain was still waiting for a sweep) would
+    // take the ones handed back again, only to abort them.
+    for (const worker of this.workers) void worker.close().catch(() => undefined);
+    const handedBack = inFlight.map(([job, token]) => (token === undefined ? Promise.resolve(false) : this.handBack(job, token)));
+    // Each attempt aborted here ends once its job's hand-back settled (abandonedAttempt).
     this.abandonment.abort(SHUTDOWN_TIMED_OUT);
+    const handed = await Promise.all(handedBack);
+    const left = jobs.filter((_, i) => !handed[i]);
+    if (left.length === 0) {
+      logger.info({ jobs }, `handed ${jobs.length} abandoned job(s) back to the queue`);
+      return;
+    }
+    logger.warn(
+      { handedBack: jobs.filter((_, i) => handed[i]), leftToLockExpiry: left, lockDurationMs: config.lockDurationMs },
+      `handed ${jobs.length - left.length} of ${jobs.length} abandoned job(s) back to the queue; the other ${left.length} run again once their locks expire (Redis did not answer in time, or their attempts were already ending)`,
+    );
+  }
+
+  /**
+   * Moves a job abandon() gives up from active back to wait, only while `token` (its attempt's)
+   * still holds the job's lock; resolves whether it did, by the hand-back deadline at the latest
+   * (false then: the job is left to its lock's expiry). Once per job.
+   */
+  private handBack(job: Job, token: string): Promise<boolean> {
+    let handing = this.handBacks.get(job);
+    if (handing === undefined) {
+      // Refused (the lock is not this attempt's any more, or the job is gone): not handed back.
+      const moved = job.moveToWait(token).then(
+        () => true,
+        () => false,
+      );
+      handing = withDeadline(moved, this.handBackDeadline - Date.now(), () => new Error('no answer')).catch(() => false);
+      this.handBacks.set(job, handing);
+    }
+    return handing;
+  }
+
+  /**
+   * How an attempt that abandon() cut short ends: once its job's hand-back settled, with BullMQ's
+   * WaitingError, on which BullMQ leaves the job as it is (waiting again, or active until its lock
+   * expires) instead of failing it, which would use up a retry (or fail the job for good on its
+   * last attempt, with a verdict it does not deserve) and race the hand-back.
+   */
+  private async abandonedAttempt(job: Job): Promise<Error> {
+    const token = this.inProcess.get(job);
+    if (token !== undefined) await this.handBack(job, token);
+    return new WaitingError(SHUTDOWN_TIMED_OUT.message);
   }
 
   private async process(queue: ScanQueueKind, job: Job<unknown, ScanResult>, token: string | undefined): Promise<ScanResult> {
@@ -257,9 +338,11 @@ export class ScanWorker {
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= (job.opts.attempts ?? 1);
     const started = Date.now();
-    this.inProcess.add(job);
+    this.inProcess.set(job, token);
     metrics.inFlight.inc({ queue });
     try {
+      // Taken while abandon() ran (fetched just before the worker closed): straight back.
+      if (this.abandonment.signal.aborted) throw await this.abandonedAttempt(job);
       // A first attempt's wait needs no Redis read (and no await: µs per job count here).
       const queueWaitMs = job.attemptsMade === 0 && (job.attemptsStarted ?? 1) <= 1 ? firstAttemptWait(job, started) : await this.retryWaitOf(job, started);
       if (queueWaitMs !== undefined) metrics.queueWaitSeconds.observe({ queue }, queueWaitMs / 1000);
@@ -272,8 +355,11 @@ export class ScanWorker {
         const signal = this.abandonment.signal;
         verdict = await pipeline.scan(scanJob, { jobId, attempt, finalAttempt, queueWaitMs, signal });
       } catch (thrown) {
+        // Cut short by abandon(): back to the queue, no retry counted.
+        if (this.abandonment.signal.aborted) throw await this.abandonedAttempt(job);
         const error = toScanError(thrown);
         if (!error.permanent && !finalAttempt) {
+          this.inProcess.set(job, undefined); // failing to be retried: abandon() lets it
           metrics.retries.inc({ queue });
           await this.noteAttemptEnd(job, token);
           throw error;
@@ -286,7 +372,8 @@ export class ScanWorker {
         });
       }
       // A scan cut short by abandon() owes no verdict (store-once would keep it): the job runs again.
-      if (this.abandonment.signal.aborted) throw SHUTDOWN_TIMED_OUT;
+      if (this.abandonment.signal.aborted) throw await this.abandonedAttempt(job);
+      this.inProcess.set(job, undefined); // storing its verdict: abandon() lets it finish
       // Stored only while this attempt still holds the job: after a freeze past the lock duration
       // the job runs again elsewhere, and this attempt's verdict (its unfurls timed out during the
       // freeze, say) must not take the place of that run's.
@@ -322,6 +409,7 @@ export class ScanWorker {
       return { decision: verdict.decision };
     } finally {
       this.inProcess.delete(job);
+      this.handBacks.delete(job);
       metrics.inFlight.dec({ queue });
     }
   }
@@ -374,7 +462,10 @@ export class ScanWorker {
   /**
    * Every stalled interval, gives a verdict to failed jobs that lack one (store-once dedups). It
    * looks back the verdict retention; verdict keys live longer than that (verdictKeySeconds), so a
-   * job failed after its verdict was stored still finds that verdict there.
+   * job failed after its verdict was stored still finds that verdict there. Then it removes failed
+   * jobs past the failed-job retention their options carry (the client's retentionSeconds x 7),
+   * only ones that have their verdict or are owed none (FailedJobSweeper.removeExpired): BullMQ
+   * removes them only when another job fails.
    */
   private startSweeping(): void {
     const { config, connection } = this.options;
@@ -385,6 +476,8 @@ export class ScanWorker {
     const tick = async () => {
       for (const { kind, sweeper } of sweepers) {
         await sweeper.sweep((job) => this.giveFailedJobVerdict(kind, job, new Error(job.failedReason)));
+        const removed = await sweeper.removeExpired();
+        if (removed > 0) this.options.logger.debug({ queue: kind, removed }, 'removed failed jobs past their retention');
       }
     };
     const schedule = () => {

@@ -9,7 +9,10 @@ import { FailedJobSweeper } from '../../src/worker/failed-job-sweeper.js';
 import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
 import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
 
-/** Jobs that failed for good still owe their consumer one verdict, whatever happened meanwhile. */
+/**
+ * Jobs that failed for good still owe their consumer one verdict, whatever happened meanwhile; once
+ * they have it, the sweep removes them past their retention.
+ */
 describe('failed jobs without a verdict', () => {
   const prefixes: string[] = [];
   const redis = testRedis();
@@ -84,6 +87,83 @@ describe('failed jobs without a verdict', () => {
     await connection.quit();
     await client.close();
   }, 30_000);
+
+  it('are removed past the failed-job retention their options carry, oldest first in bounded batches, never while they owe a verdict', async () => {
+    // retentionSeconds 1: the jobs carry removeOnFail { age: 7 } (scanJobOptions).
+    const { prefix, client } = oneAttemptClient('removed-past-retention', { retentionSeconds: 1 });
+    const [a, b, c] = await client.enqueueBulk(['a', 'b', 'c'].map((contentId) => ({ job: { contentId, surface: 'upload', items: [`https://${contentId}.example/`] } })));
+    const connection = testRedis();
+    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getFailedCount()) === 3);
+    // a and b failed 11 and 10 s ago (past their 7 s), c just now. BullMQ removes failed jobs past
+    // their age only when another job fails: with no more failures, they would stay for good.
+    const failed = links.toKey('failed');
+    await connection.zadd(failed, 'XX', Date.now() - 11_000, a!.jobId, Date.now() - 10_000, b!.jobId);
+    const store = new VerdictStore(connection, { prefix, retentionSeconds: 600, streamMaxLength: 1000 });
+
+    // Workers' clocks may differ by a minute: a sweeper that allows for that removes nothing younger.
+    const allowingSkew = new FailedJobSweeper(links, connection, store, { windowMs: 600_000 });
+    expect(await allowingSkew.sweep(async () => true)).toBe(3);
+    expect(await allowingSkew.removeExpired()).toBe(0);
+
+    const sweeper = new FailedJobSweeper(links, connection, store, { windowMs: 600_000, clockSkewMs: 0, maxRemovedPerSweep: 1 });
+    expect(await sweeper.removeExpired()).toBe(0); // before any sweep: which jobs owe a verdict is unknown
+    // Redis refusing verdict writes: a and b still owe theirs, past their retention or not.
+    expect(await sweeper.sweep(async () => false)).toBe(0);
+    expect(await sweeper.removeExpired()).toBe(0);
+    expect(await connection.zrange(failed, 0, -1)).toEqual([a!.jobId, b!.jobId, c!.jobId]);
+
+    // Verdicts given: the two past their retention go, oldest first, one batch (here of 1) a call,
+    // with their payloads; c stays.
+    expect(await sweeper.sweep(async () => true)).toBe(3);
+    expect(await sweeper.removeExpired()).toBe(1);
+    expect(await connection.zrange(failed, 0, -1)).toEqual([b!.jobId, c!.jobId]);
+    expect(await sweeper.removeExpired()).toBe(1);
+    expect(await sweeper.removeExpired()).toBe(0);
+    expect(await connection.zrange(failed, 0, -1)).toEqual([c!.jobId]);
+    expect(await connection.exists(`${prefix}:links:${a!.jobId}`, `${prefix}:links:${b!.jobId}`)).toBe(0);
+    expect(await links.getJobState(c!.jobId)).toBe('failed');
+
+    await links.close();
+    await connection.quit();
+    await client.close();
+  }, 30_000);
+
+  it.each([
+    { finished: 'one after another', sameMillisecond: false },
+    { finished: 'all in one millisecond (the stalled checker fails them at once)', sameMillisecond: true },
+  ])('are swept from where the previous page ended, whatever was removed below it meanwhile: jobs finished $finished', async ({ sameMillisecond }) => {
+    const { prefix, client } = oneAttemptClient('sweep-pages');
+    await client.enqueueBulk(Array.from({ length: 1200 }, (_, i) => ({ job: { contentId: `p${i}`, surface: 'upload', items: [`https://p${i}.example/`] } })));
+    const connection = testRedis();
+    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getFailedCount()) === 1200);
+    const failed = links.toKey('failed');
+    if (sameMillisecond) {
+      const at = Date.now();
+      const ids = await connection.zrange(failed, 0, -1);
+      await connection.zadd(failed, 'XX', ...ids.flatMap((id) => [at, id]));
+    }
+    const store = new VerdictStore(connection, { prefix, retentionSeconds: 600, streamMaxLength: 1000 });
+    const sweeper = new FailedJobSweeper(links, connection, store, { windowMs: 600_000 });
+    const everyId = await connection.zrange(failed, 0, -1);
+    // While the sweep works through its first page (of 500), the 100 oldest failed jobs are removed
+    // (by BullMQ at another failure, or by another worker past their retention), and so is the
+    // page's last job: pages read at an offset would skip 100 jobs never checked.
+    const seen: string[] = [];
+    const given = await sweeper.sweep(async (job) => {
+      seen.push(job.id!);
+      if (seen.length === 1) {
+        await links.clean(0, 100, 'failed');
+        await links.remove(everyId[499]!);
+      }
+      return true;
+    });
+    expect(seen).toEqual([everyId[0], ...everyId.slice(100, 499), ...everyId.slice(500)]);
+    expect(given).toBe(seen.length);
+
+    await links.close();
+    await connection.quit();
+    await client.close();
+  }, 60_000);
 
   it('get their verdict from a worker started after they failed', async () => {
     const { prefix, client } = oneAttemptClient('failed-before-start');

@@ -1,9 +1,9 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { DEFAULT_JOB_LIMITS } from '../../src/jobs/limits.js';
-import { startInProcessWorker } from '../harness/fleet.js';
+import { startInProcessWorker, verdictJobIds, waitUntil } from '../harness/fleet.js';
 import { testRedis, uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
 describe('a job whose workers keep dying under it', () => {
@@ -14,13 +14,13 @@ describe('a job whose workers keep dying under it', () => {
   });
 
   /** A worker takes the next job and dies without a trace (force-closed: no completion, lock left to expire). */
-  async function takeJobAndDie(connection: Redis): Promise<void> {
+  async function takeJobAndDie(connection: Redis, onPrefix = prefix): Promise<void> {
     let taken!: () => void;
     const tookJob = new Promise<void>((resolve) => (taken = resolve));
     const dying = new Worker('links', async () => {
       taken();
       await new Promise(() => undefined);
-    }, { connection, prefix, lockDuration: 1000, skipStalledCheck: true, skipLockRenewal: true });
+    }, { connection, prefix: onPrefix, lockDuration: 1000, skipStalledCheck: true, skipLockRenewal: true });
     await tookJob;
     await dying.close(true);
   }
@@ -64,5 +64,37 @@ describe('a job whose workers keep dying under it', () => {
     await fleet.stop();
     await client.close();
     await connection.quit();
+  }, 30_000);
+
+  it('leaves the failed set once past its retention though no other job fails, keeping its one verdict', async () => {
+    // retentionSeconds 1: the job carries removeOnFail { age: 7 }, which BullMQ applies to the failed
+    // jobs only when another job fails; the workers' sweep removes it without one.
+    const ownPrefix = uniquePrefix('stalled-retention');
+    const client = createScanClient({ connection: TEST_REDIS_URL, prefix: ownPrefix, retentionSeconds: 1 });
+    const { jobId } = await client.enqueue({ contentId: 'stalls-out', surface: 'upload', items: ['https://x.example/'] });
+    const connection = testRedis();
+    const links = new Queue('links', { connection, prefix: ownPrefix });
+    try {
+      await takeJobAndDie(connection, ownPrefix);
+      const fleet = await startInProcessWorker(ownPrefix, { maxStalledCount: 0, stalledIntervalMs: 500, lockDurationMs: 1000 });
+      try {
+        expect(await client.waitForVerdict(jobId, { timeoutMs: 15_000 })).toMatchObject({ jobId, errors: [{ code: 'job_stalled' }] });
+        expect(await links.getJobState(jobId)).toBe('failed');
+        // Two minutes pass: the sweep removes no job failed less than a minute ago (workers' clocks
+        // may differ by that much), whatever its retention.
+        await connection.zadd(links.toKey('failed'), 'XX', Date.now() - 120_000, jobId);
+        expect(await waitUntil(async () => (await links.getFailedCount()) === 0, 10_000)).toBe(true);
+        expect(await connection.exists(`${ownPrefix}:links:${jobId}`)).toBe(0);
+        expect(await verdictJobIds(ownPrefix)).toEqual([jobId]);
+        expect(await client.getVerdict(jobId)).toMatchObject({ jobId, errors: [{ code: 'job_stalled' }] });
+      } finally {
+        await fleet.stop();
+      }
+    } finally {
+      await links.close();
+      await client.close();
+      await connection.quit();
+      await removeTestKeys(ownPrefix);
+    }
   }, 30_000);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
-import { EXIT_CODES } from '../../src/runtime/runnable.js';
+import { ABANDON_TIMEOUT_MS, EXIT_CODES } from '../../src/runtime/runnable.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { exitWithin, spawnWorkerProcess, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
 import { startPrivateRedis } from '../harness/private-redis.js';
@@ -52,10 +52,14 @@ describe('shutdown while Redis is down', () => {
 
     await redis.stop();
     worker.kill('SIGTERM');
+    const signalled = Date.now();
 
     expect(await exitWithin(worker, 20_000)).toEqual({ code: 75, signal: null });
+    // The try to hand the jobs back, with Redis down, costs at most ABANDON_TIMEOUT_MS more.
+    expect(Date.now() - signalled).toBeLessThan(2000 + ABANDON_TIMEOUT_MS + 1000);
     expect(EXIT_CODES.shutdownTimedOut).toBe(75); // README, Shutdown
     expect(worker.output()).toContain('shutdown timed out');
     expect(worker.output()).toMatch(/abandoning [1-9]\d* job\(s\) in flight/);
+    expect(worker.output()).toMatch(/handed 0 of [1-9]\d* abandoned job\(s\) back to the queue/);
   }, 60_000);
 });
