@@ -25,12 +25,6 @@ const CLI_REDIS_OPTIONS: RedisOptions = {
   disconnectTimeout: 100,
 };
 
-/** ioredis' ways of saying Redis is not there; it exports none of them as a class to test for. */
-function isRedisUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return ['MaxRetriesPerRequestError', 'ClusterAllFailedError'].includes(error.name) || ['Command timed out', 'Connection is closed.'].includes(error.message);
-}
-
 /** Runs `run` with a fail-fast connection to REDIS_URL, closed afterwards whatever happens. */
 export async function withRedis<T>(run: (redis: RedisClient, config: FleetConfig) => Promise<T>): Promise<T> {
   const config = loadCliConfig();
@@ -43,9 +37,10 @@ export async function withRedis<T>(run: (redis: RedisClient, config: FleetConfig
     await withDeadline(redis.ping(), CLI_COMMAND_TIMEOUT_MS, () => notAnswered());
     return await run(redis, config);
   } catch (error) {
-    if (!isRedisUnreachable(error)) throw error;
+    // Redis away (on a Cluster also the node serving the fleet's slot, mid-failover) or refusing
+    // to serve now: redis_unavailable, as the producer client and the consumer report it.
     if (error instanceof Error && error.message === 'Command timed out') throw notAnswered(error);
-    throw unavailability.error('could not be reached', error);
+    throw unavailability.from(error) ?? error;
   } finally {
     // QUIT lets commands in flight finish; without a connection there is nothing to finish.
     if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());

@@ -105,7 +105,10 @@ export interface ScanClient {
    * stored within timeoutMs (counted from the call: subscribing and reading use it up too), after
    * one last read that may take up to commandTimeoutMs. timeoutMs must be a number of ms from 0 to
    * 2147483647 (about 24.8 days, the longest timer Node keeps), or the call throws a RangeError.
-   * Throws ScanError `redis_unavailable` at once when the client is closed while it waits.
+   * Throws ScanError `redis_unavailable` when subscribing or the first read fails; once it has
+   * read once, a read that fails (a failover, a restart) is tried again every second until
+   * timeoutMs, and the last read decides (`redis_unavailable` if Redis is still away). Throws
+   * `redis_unavailable` at once when the client is closed while it waits.
    */
   waitForVerdict(jobId: string, options?: { timeoutMs?: number }): Promise<ConsumedVerdict>;
   /**
@@ -123,6 +126,8 @@ const MAX_JOB_ID_LENGTH = 256;
 /** BullMQ's highest priority value (2^21 - 1); it refuses floats and larger values, and negative ones are meaningless. */
 const MAX_PRIORITY = 2 ** 21 - 1;
 const WAIT_EXPIRED = Symbol('wait expired');
+/** Pause before a waitForVerdict whose read failed mid-wait (Redis away, a failover) reads again. */
+const WAIT_RETRY_MS = 1000;
 
 /** Why a priority cannot be used, if it cannot. */
 function priorityProblem(priority: unknown): string | undefined {
@@ -155,9 +160,6 @@ function jobIdProblem(jobId: string): string | undefined {
   return undefined;
 }
 
-
-/** Error replies of a Redis that cannot serve now but will (out of memory, loading, read-only replica, cluster down). */
-const REFUSING_REPLY = /^(?:OOM|LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/;
 
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
@@ -235,12 +237,10 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       const expired = () => unavailability.error(`did not answer within ${commandTimeoutMs} ms`);
       return await withConnectionDeadline(on, work, commandTimeoutMs, expired, () => ownsConnection && !closed);
     } catch (error) {
-      // ioredis does not export the class of this error.
-      if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') throw unavailability.error('could not be reached', error);
-      // Redis answered but refuses to serve now (out of memory, loading, a replica, a cluster
-      // reconfiguring): as transient for the caller as an outage, and typed like one.
-      if (error instanceof Error && error.name === 'ReplyError' && REFUSING_REPLY.test(error.message)) throw unavailability.error(`refused the command: ${error.message}`, error);
-      throw error;
+      // Redis away (a Cluster's node too, mid-failover), or answering that it refuses to serve now
+      // (out of memory, loading, a replica, a cluster reconfiguring): as transient for the caller
+      // as an outage, and typed like one.
+      throw unavailability.from(error) ?? error;
     }
   }
 
@@ -377,8 +377,27 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
         // Subscribed before the first read, so a verdict stored in between still wakes us.
         const subscribing = ensureSubscribed();
         if ((await Promise.race([redisCall(subscribing.subscribed, subscribing.subscriber), expired, ended])) !== WAIT_EXPIRED) {
+          let answered = false;
           for (;;) {
-            const verdict = await Promise.race([readVerdict(jobId), expired, ended]);
+            let verdict: Awaited<ReturnType<typeof readVerdict>> | typeof WAIT_EXPIRED;
+            try {
+              verdict = await Promise.race([readVerdict(jobId), expired, ended]);
+            } catch (error) {
+              // Redis went away once the wait was under way (a failover, a restart): the wait goes
+              // on, reading again every WAIT_RETRY_MS or on an announcement, and the last read at
+              // timeoutMs decides. Unavailable from the start, the caller hears of it at once.
+              if (closed || !answered || !(error instanceof ScanError && error.code === 'redis_unavailable')) throw error;
+              let retryTimer: NodeJS.Timeout | undefined;
+              const retry = new Promise<void>((resolve) => (retryTimer = setTimeout(resolve, WAIT_RETRY_MS)));
+              try {
+                if ((await Promise.race([woken, retry, expired, ended])) === WAIT_EXPIRED) break;
+              } finally {
+                clearTimeout(retryTimer);
+              }
+              woken = new Promise<void>((resolve) => (wake = resolve));
+              continue;
+            }
+            answered = true;
             if (verdict === WAIT_EXPIRED) break;
             if (verdict) return verdict;
             if ((await Promise.race([woken, expired, ended])) === WAIT_EXPIRED) break;

@@ -1,6 +1,7 @@
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { clusterNodes, createRedis, isClusterUrl, isRedisClient, reconnectActionFor, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
+import { ScanError } from '../errors.js';
+import { clusterNodes, createRedis, isClusterUrl, isRedisClient, isRedisUnreachableError, reconnectActionFor, redisUnavailability, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
 
 describe('reconnectActionFor', () => {
   it('reconnects and resends on the replies of a failover (the command had no effect), nothing else', () => {
@@ -83,6 +84,83 @@ describe('isRedisClient', () => {
       for (const options of [undefined, {}, { host: '10.0.0.5', port: 6380 }, 'redis://10.0.0.5']) expect(isRedisClient(options)).toBe(false);
     } finally {
       redis.disconnect();
+      cluster.disconnect();
+    }
+  });
+});
+
+describe('isRedisUnreachableError', () => {
+  const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+  const reply = (message: string) => new ReplyError(message) as Error;
+
+  it('is ioredis giving up on Redis, on a single Redis or a Cluster (errors it exports no class of)', () => {
+    expect(isRedisUnreachableError(named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.'))).toBe(true);
+    expect(isRedisUnreachableError(named('ClusterAllFailedError', 'Failed to refresh slots cache.'))).toBe(true);
+    expect(isRedisUnreachableError(new Error('Connection is closed.'))).toBe(true);
+    expect(isRedisUnreachableError(new Error('Command timed out'))).toBe(true);
+  });
+
+  it('is a Cluster giving up on a command mid-failover, whatever the last error (ioredis builds a plain Error)', () => {
+    for (const last of ['ReplyError: MOVED 6486 127.0.0.1:34940', 'Error: Connection is closed.', 'ReplyError: CLUSTERDOWN The cluster is down', 'ReplyError: TRYAGAIN Multiple keys request during rehashing of slot']) {
+      const error = new Error(`Too many Cluster redirections. Last error: ${last}`);
+      expect(isRedisUnreachableError(error)).toBe(true);
+      expect(redisUnavailability(error)).toBe('unreachable');
+    }
+    // The refusal quoted after another text.
+    expect(isRedisUnreachableError(new Error('Last error: ReplyError: CLUSTERDOWN The cluster is down'))).toBe(true);
+  });
+
+  it('is a reply of a Redis that cannot serve now: refused', () => {
+    for (const message of [
+      'OOM command not allowed when used memory > \'maxmemory\'.', 'LOADING Redis is loading the dataset in memory', "READONLY You can't write against a read only replica.",
+      'MASTERDOWN Link with MASTER is down', 'BUSY Redis is busy running a script.', 'NOREPLICAS Not enough good replicas to write.',
+      'CLUSTERDOWN The cluster is down', 'TRYAGAIN Multiple keys request during rehashing of slot', 'MOVED 6486 127.0.0.1:34940', 'ASK 6486 127.0.0.1:34940',
+    ]) {
+      expect(redisUnavailability(reply(message))).toBe('refused');
+    }
+  });
+
+  it('is not a bad command, a script error, a missing group, or anything not an Error', () => {
+    for (const error of [
+      reply('ERR wrong number of arguments'), reply('WRONGTYPE Operation against a key holding the wrong kind of value'), reply('NOGROUP No such key'),
+      reply('NOPERM this user has no permissions'), reply('BUSYGROUP Consumer Group name already exists'), reply('NOSCRIPT No matching script.'),
+      new Error('Connection is closed'), new Error('ERR Error running script: CLUSTERDOWN'), new Error('Cluster is ended.'), new TypeError('x is not a function'),
+      'Connection is closed.', undefined, null, { name: 'MaxRetriesPerRequestError', message: 'Connection is closed.' },
+    ]) {
+      expect(isRedisUnreachableError(error)).toBe(false);
+    }
+  });
+
+  it('unavailabilityOf(...).from types what it is, keeps a redis_unavailable, and leaves the rest', () => {
+    const redis = createRedis('redis://127.0.0.1:6398', { lazyConnect: true });
+    try {
+      const unavailability = unavailabilityOf(redis);
+      expect(unavailability.from(new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 1 127.0.0.1:2'))).toMatchObject({
+        code: 'redis_unavailable', message: 'Redis at 127.0.0.1:6398 could not be reached: Too many Cluster redirections. Last error: ReplyError: MOVED 1 127.0.0.1:2',
+      });
+      expect(unavailability.from(reply('OOM command not allowed'))).toMatchObject({ code: 'redis_unavailable', message: 'Redis at 127.0.0.1:6398 refused the command: OOM command not allowed' });
+      expect(unavailability.from(named('MaxRetriesPerRequestError', 'Reached the max retries'))?.message).toBe('Redis at 127.0.0.1:6398 could not be reached');
+      const typed = new ScanError('redis_unavailable', 'the scan client is closed');
+      expect(unavailability.from(typed)).toBe(typed);
+      expect(unavailability.from(new ScanError('invalid_verdict', 'x'))).toBeUndefined();
+      expect(unavailability.from(reply('ERR syntax error'))).toBeUndefined();
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
+describe('createRedis on a Cluster URL', () => {
+  it('rides out a failover longer than ioredis\' defaults: MOVED followed after a pause, more redirections', () => {
+    const cluster = createRedis('redis-cluster://127.0.0.1:1,127.0.0.1:2', { lazyConnect: true }) as Cluster;
+    try {
+      expect(cluster.options).toMatchObject(CLUSTER_OPTIONS);
+      expect(cluster.options.retryDelayOnMoved).toBeGreaterThan(0);
+      // A consumer's duplicate (src/verdicts/verdict-consumer.ts) keeps them.
+      const duplicate = cluster.duplicate([], { redisOptions: { ...cluster.options.redisOptions, maxRetriesPerRequest: 1 } });
+      expect(duplicate.options).toMatchObject(CLUSTER_OPTIONS);
+      duplicate.disconnect();
+    } finally {
       cluster.disconnect();
     }
   });

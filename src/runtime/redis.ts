@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ScanError } from '../errors.js';
 
 /** A connection to a single Redis or to a Redis Cluster; the fleet's keys work on both. */
@@ -68,6 +68,47 @@ export function reconnectActionFor(error: Error): false | 1 | 2 {
 }
 
 /**
+ * Error replies of a Redis that cannot serve now but will: out of memory (OOM), loading, a
+ * read-only replica, a replica without its primary, a busy script, too few replicas, a cluster
+ * down or reconfiguring (CLUSTERDOWN, TRYAGAIN; MOVED or ASK that ioredis could not follow: the
+ * slot's primary died and its replica has not taken over yet).
+ */
+export const REFUSING_REPLY = /^(?:OOM|LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
+
+/** How ioredis quotes the last reply when a Cluster gives up on a command after maxRedirections. */
+const WRAPPED_REPLY = 'Last error: ReplyError: ';
+
+/**
+ * How an error from Redis is unavailability, if it is: `refused` (Redis answered with a
+ * REFUSING_REPLY) or `unreachable` (anything else: no answer at all).
+ */
+export function redisUnavailability(error: unknown): 'unreachable' | 'refused' | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === 'ReplyError') return REFUSING_REPLY.test(error.message) ? 'refused' : undefined;
+  // ioredis exports none of these as a class to test for.
+  if (error.name === 'MaxRetriesPerRequestError' || error.name === 'ClusterAllFailedError') return 'unreachable';
+  // A connection that dropped or was never up (a Cluster's node, a connection whose offline queue
+  // is off), and a command past the commandTimeout of a connection configured with one.
+  if (error.message === 'Connection is closed.' || error.message === 'Command timed out') return 'unreachable';
+  // A Cluster gave up following a command: the node serving its slot died and the cluster has not
+  // failed over yet (ping-pong of "Connection is closed." and MOVED to the dead node), the
+  // cluster is down (CLUSTERDOWN), or reconfiguring (TRYAGAIN).
+  if (error.message.startsWith('Too many Cluster redirections')) return 'unreachable';
+  const at = error.message.indexOf(WRAPPED_REPLY);
+  if (at >= 0 && REFUSING_REPLY.test(error.message.slice(at + WRAPPED_REPLY.length))) return 'unreachable';
+  return undefined;
+}
+
+/**
+ * Whether an error from a Redis command means Redis cannot be reached or cannot serve now (a
+ * transient outage, typed `redis_unavailable` for callers), rather than a bad command: on a single
+ * Redis and on a Cluster, whose failover fails commands with other errors than a single Redis'.
+ */
+export function isRedisUnreachableError(error: unknown): boolean {
+  return redisUnavailability(error) !== undefined;
+}
+
+/**
  * reconnectOnError and retryStrategy of one createRedis connection and the connections ioredis
  * duplicates from it (BullMQ's worker and blocking connections copy its options, these functions
  * and their shared memory of the last refusal included).
@@ -86,6 +127,19 @@ function reconnectPolicy(): Pick<RedisOptions, 'reconnectOnError' | 'retryStrate
     },
   };
 }
+
+/**
+ * How a Redis Cluster made here rides out a failover of a primary (its replica takes over after
+ * cluster-node-timeout). Meanwhile the command is redirected again and again: its connection to
+ * the dead node closes, the other nodes answer MOVED to the dead node, then CLUSTERDOWN, then
+ * MOVED to the new primary. ioredis' defaults (16 redirections, MOVED followed at once) give up
+ * after about a second with "Too many Cluster redirections". Here a MOVED is followed after
+ * 100 ms, as ioredis already waits on CLUSTERDOWN, TRYAGAIN and a closed connection, and a
+ * command gets 50 of them: some 5 s of a failover, the default commandTimeoutMs of the producer
+ * client and the consumer, whose own deadlines still end the wait. A resharding or a manual
+ * failover, whose new primary answers at once, costs one pause.
+ */
+export const CLUSTER_OPTIONS = { retryDelayOnMoved: 100, maxRedirections: 50 } as const satisfies Omit<ClusterOptions, 'redisOptions'>;
 
 /** Defaults a caller's own RedisOptions may replace (unlike CLIENT_OPTIONS, which BullMQ needs). */
 function connectionDefaults(): RedisOptions {
@@ -179,11 +233,25 @@ export function unavailabilityOf(redis: RedisClient, options: { listen?: boolean
   if (options.listen ?? true) redis.on('error', remember);
   return {
     remember,
-    error(reason: string, cause?: unknown): ScanError {
-      const last = lastConnectionError ? ` (last connection error: ${lastConnectionError.message})` : '';
-      return new ScanError('redis_unavailable', `${redisAddress(redis)} ${reason}${last}`, undefined, { cause });
+    error,
+    /**
+     * The `redis_unavailable` error for a command's failure that is Redis being unavailable (see
+     * redisUnavailability; one already typed is returned as is), else undefined.
+     */
+    from(failure: unknown): ScanError | undefined {
+      if (failure instanceof ScanError && failure.code === 'redis_unavailable') return failure;
+      const kind = redisUnavailability(failure);
+      if (!kind) return undefined;
+      const { name, message } = failure as Error;
+      if (kind === 'refused') return error(`refused the command: ${message}`, failure);
+      // MaxRetriesPerRequestError's own message adds nothing to the last connection error.
+      return error(name === 'MaxRetriesPerRequestError' ? 'could not be reached' : `could not be reached: ${message}`, failure);
     },
   };
+  function error(reason: string, cause?: unknown): ScanError {
+    const last = lastConnectionError ? ` (last connection error: ${lastConnectionError.message})` : '';
+    return new ScanError('redis_unavailable', `${redisAddress(redis)} ${reason}${last}`, undefined, { cause });
+  }
 }
 
 const CLUSTER_SCHEME = /^redis-cluster:\/\//i;
@@ -250,7 +318,7 @@ export function createRedis(connection: ConnectionInput = process.env.REDIS_URL 
   const clientOptions = { ...CLIENT_OPTIONS, ...overrides };
   if (typeof connection === 'string' && isClusterUrl(connection)) {
     const { nodes, options } = clusterNodes(connection);
-    return new Cluster(nodes, { redisOptions: { ...connectionDefaults(), ...options, ...clientOptions } });
+    return new Cluster(nodes, { ...CLUSTER_OPTIONS, redisOptions: { ...connectionDefaults(), ...options, ...clientOptions } });
   }
   return typeof connection === 'string'
     ? new Redis(connection, { ...connectionDefaults(), ...clientOptions })

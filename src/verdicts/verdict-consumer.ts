@@ -515,11 +515,12 @@ export class VerdictConsumer {
 
   /** The `redis_unavailable` error for a failure that comes from not reaching Redis, else undefined. */
   private unavailable(error: unknown): ScanError | undefined {
-    if (error instanceof ScanError && error.code === 'redis_unavailable') return error;
-    // ioredis does not export the class of this error.
-    if ((error instanceof Error && error.name === 'MaxRetriesPerRequestError') || this.redis.status !== 'ready') {
-      return this.unavailability.error('could not be reached', error);
-    }
+    // A Cluster stays 'ready' while the node serving the stream's slot is down or failing over:
+    // the error itself tells (isRedisUnreachableError). A connection that is not ready failed the
+    // command for that, whatever the error.
+    const unavailable = this.unavailability.from(error);
+    if (unavailable) return unavailable;
+    if (this.redis.status !== 'ready') return this.unavailability.error('could not be reached', error);
     return undefined;
   }
 
