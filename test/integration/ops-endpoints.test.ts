@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { createScanClient } from '../../src/client/scan-client.js';
@@ -14,10 +13,9 @@ import { createRedis } from '../../src/runtime/redis.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { exitOf, exitWithin, spawnWorkerProcess, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
 import { unusedPort } from './unfurl-servers.js';
-import { SMALL_PNG_BASE64 } from '../harness/jobs.js';
+import { SMALL_PNG_BASE64, writeSlowImage } from '../harness/jobs.js';
 import { redisProxy } from '../harness/redis-proxy.js';
 import { closedPort, uniquePrefix, TEST_REDIS_URL, removeTestKeys, testRedis } from '../harness/redis.js';
-import { seededRandom } from '../harness/seeded-random.js';
 
 /** The gauges a worker reads from Redis at scrape time: absent while it cannot (or not yet). */
 const BACKLOG_GAUGES = ['abuse_scan_queue_jobs', 'abuse_scan_verdict_stream_entries', 'abuse_scan_verdict_consumer_lag', 'abuse_scan_verdict_consumer_pending'];
@@ -38,15 +36,6 @@ async function statusOf(port: number, path: string): Promise<number | 'refused'>
   return answer === 'refused' ? answer : answer.status;
 }
 
-/** A 2400x2400 PNG of noise in `dir`: a decode of a few hundred ms, so scans are under way at any moment. */
-async function writeSlowImage(dir: string): Promise<string> {
-  const random = seededRandom(75);
-  const pixels = Buffer.alloc(2400 * 2400 * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
-  const path = join(dir, 'noise.png');
-  await sharp(pixels, { raw: { width: 2400, height: 2400, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path);
-  return path;
-}
 
 describe('metrics and health endpoints of a worker process', () => {
   const prefix = uniquePrefix('ops');

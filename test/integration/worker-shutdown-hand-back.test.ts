@@ -10,23 +10,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { EXIT_CODES } from '../../src/runtime/runnable.js';
 import { exitWithin, REPO_ROOT, verdictJobIds, waitUntil } from '../harness/fleet.js';
 import { removeTestKeys, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
-import { seededRandom } from '../harness/seeded-random.js';
+import { writeSlowImage } from '../harness/jobs.js';
 
-/** A 2400x2400 PNG of noise in `dir`: a decode of a few hundred ms. */
-async function writeSlowImage(dir: string): Promise<string> {
-  const random = seededRandom(7);
-  const pixels = Buffer.alloc(2400 * 2400 * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
-  const path = join(dir, 'noise.png');
-  await sharp(pixels, { raw: { width: 2400, height: 2400, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path);
-  return path;
-}
 
 describe('a job in flight through several graceful shutdowns', () => {
   const prefix = uniquePrefix('shutdown-hand-back');
@@ -40,7 +30,7 @@ describe('a job in flight through several graceful shutdowns', () => {
   it('goes back to the queue each time without counting a stall, then gets one verdict of its own', async () => {
     const imageRoot = await mkdtemp(join(tmpdir(), 'abuse-scan-hand-back-'));
     cleanups.push(() => rm(imageRoot, { recursive: true, force: true }));
-    const image = await writeSlowImage(imageRoot);
+    const image = await writeSlowImage(imageRoot, 7);
     const env = {
       ...process.env,
       REDIS_URL: TEST_REDIS_URL,

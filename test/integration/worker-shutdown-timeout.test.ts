@@ -2,7 +2,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
 import { ABANDON_TIMEOUT_MS, EXIT_CODES } from '../../src/runtime/runnable.js';
@@ -10,17 +9,8 @@ import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
 import { exitWithin, spawnWorkerProcess, waitForWorkerStart, waitUntil } from '../harness/fleet.js';
 import { startPrivateRedis } from '../harness/private-redis.js';
 import { uniquePrefix } from '../harness/redis.js';
-import { seededRandom } from '../harness/seeded-random.js';
+import { writeSlowImage } from '../harness/jobs.js';
 
-/** A 2400x2400 PNG of noise in `dir`: a decode of a few hundred ms, so scans are under way at any moment. */
-async function writeSlowImage(dir: string): Promise<string> {
-  const random = seededRandom(75);
-  const pixels = Buffer.alloc(2400 * 2400 * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
-  const path = join(dir, 'noise.png');
-  await sharp(pixels, { raw: { width: 2400, height: 2400, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path);
-  return path;
-}
 
 describe('shutdown while Redis is down', () => {
   const prefix = uniquePrefix('shutdown-timeout');
