@@ -58,6 +58,9 @@ describe('invalid configuration names what the operator set', () => {
     expect(problems({ ABUSE_SCAN_POLICY_FILE: file })).toMatch(/\n {2}ABUSE_SCAN_POLICY_FILE defaultErrorDecision: Invalid option/);
     expect(problems({ REDIS_URL: 'redis-cluster://10.0.0.1:7000', ABUSE_SCAN_PREFIX: 'abuse' })).toMatch(/\n {2}ABUSE_SCAN_PREFIX: "abuse" has no hash tag/);
     expect(problems({ REDIS_URL: 'not a url' })).toBe('invalid configuration:\n  REDIS_URL: not a Redis URL');
+    // The path is the database number: `/db1` crashed the worker with an unhandled SELECT NaN.
+    expect(problems({ REDIS_URL: 'redis://:secret@127.0.0.1:6379/db1' })).toBe('invalid configuration:\n  REDIS_URL: the path of a Redis URL is the database number (redis://host:6379/0)');
+    for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'rediss://h:6380/3', '/var/run/redis.sock']) expect(() => loadConfig({ REDIS_URL: url })).not.toThrow();
   });
 
   it('knows the flag of every `abuse-scan worker` option that overrides a variable', () => {

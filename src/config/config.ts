@@ -36,7 +36,12 @@ function redisUrlProblem(url: string): string | undefined {
     }
   }
   const single = url.trim();
-  return URL.canParse(/^[a-z-]+:\/\//i.test(single) ? single : `redis://${single}`) ? undefined : 'not a Redis URL';
+  const text = /^[a-z-]+:\/\//i.test(single) ? single : `redis://${single}`;
+  if (!URL.canParse(text)) return 'not a Redis URL';
+  // ioredis reads the path as the database number: `/db1` became SELECT NaN, refused by Redis in
+  // an unhandled rejection that crashed the worker with raw stderr.
+  if (/^rediss?:\/\//i.test(single) && !/^(?:\/\d*)?$/.test(new URL(text).pathname)) return 'the path of a Redis URL is the database number (redis://host:6379/0)';
+  return undefined;
 }
 
 /**

@@ -69,18 +69,21 @@ describe('hash-set metrics of a worker, against Redis', () => {
     }
   });
 
-  it('a deleted set\'s entries and quarantined-entries gauges go with it', async () => {
+  it('a deleted set\'s series go with it, counters included (a set per incident grew every worker\'s /metrics until restart)', async () => {
     await store.create({ name: 'deleted', algorithm: 'pdq' });
     await store.add('deleted', [{ id: 'a', hash: seededHash(2) }]);
     const registry = new Registry();
-    const { replicas } = await startReplicas(registry);
+    const { metrics, replicas } = await startReplicas(registry);
     try {
+      metrics.matches.inc({ set: 'deleted', suggests: 'block' });
       expect(await sample(registry, 'abuse_scan_hashset_entries{set="deleted"}')).toBe(1);
       expect(await sample(registry, 'abuse_scan_hashset_quarantined_entries{set="deleted"}')).toBe(0);
+      expect(await sample(registry, 'abuse_scan_hashset_quarantines_total{set="deleted"}')).toBe(0);
+      expect(await sample(registry, 'abuse_scan_hashset_matches_total{set="deleted",suggests="block"}')).toBe(1);
       await store.delete('deleted');
       expect(await waitUntil(async () => replicas.get('deleted') === undefined, 2000, 10)).toBe(true);
-      expect(await sample(registry, 'abuse_scan_hashset_entries{set="deleted"}')).toBeUndefined();
-      expect(await sample(registry, 'abuse_scan_hashset_quarantined_entries{set="deleted"}')).toBeUndefined();
+      for (const series of ['entries', 'quarantined_entries', 'quarantines_total']) expect(await sample(registry, `abuse_scan_hashset_${series}{set="deleted"}`)).toBeUndefined();
+      expect(await sample(registry, 'abuse_scan_hashset_matches_total{set="deleted",suggests="block"}')).toBeUndefined();
     } finally {
       await replicas.close();
     }

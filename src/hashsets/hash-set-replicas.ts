@@ -13,6 +13,7 @@ import type { RedisClient } from '../runtime/redis.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MatchableHashSet } from './hash-set.js';
 import type { HashSetMetrics } from './hash-set-metrics.js';
+import { DECISIONS } from '../jobs/verdict-schema.js';
 import type { HashSetStore } from './hash-set-store.js';
 import { ReplicatedHashSet } from './replicated-hash-set.js';
 
@@ -216,8 +217,15 @@ export class HashSetReplicas {
     const dropped = this.replicas.get(name);
     if (dropped === undefined) return;
     this.replicas.delete(name);
-    this.options.metrics?.entries.remove({ set: name });
-    this.options.metrics?.quarantined.remove({ set: name });
+    const metrics = this.options.metrics;
+    metrics?.entries.remove({ set: name });
+    metrics?.quarantined.remove({ set: name });
+    if (metrics && why === 'deleted') {
+      // Its counters go too (a set made again keeps counting on): sets made and deleted per
+      // incident left a series each in every worker's /metrics until the worker restarted.
+      metrics.quarantines.remove({ set: name });
+      for (const suggests of DECISIONS) metrics.matches.remove({ set: name, suggests });
+    }
     const message = why === 'deleted' ? 'hash set deleted: dropped' : 'hash set created again: the deleted one dropped, the new one loading';
     this.options.logger.info({ hashSet: name, version: dropped.version }, message);
   }

@@ -2,8 +2,10 @@ import type { Logger } from './logger.js';
 
 /** How long identical errors are counted instead of logged, after the first one is logged. */
 export const REPEAT_WINDOW_MS = 60_000;
-/** Distinct errors tracked at once; past that a new one is logged without being tracked. */
+/** Distinct errors tracked at once; past that the others are counted together (OVERFLOW_KEY). */
 const MAX_TRACKED = 100;
+/** The one key of every error beyond MAX_TRACKED kinds: its first is logged, the rest counted. */
+const OVERFLOW_KEY = '\u0000more kinds';
 
 interface Tracked {
   message: string;
@@ -35,15 +37,19 @@ export class RepeatedErrorLog {
   }
 
   error(key: string, fields: Record<string, unknown>, message: string): void {
-    const tracked = this.tracked.get(key);
+    // Past MAX_TRACKED kinds at once the rest are counted as one: logging each of them once let a
+    // burst of distinct errors (one per job) fill the map and every later error, a Redis outage's
+    // included, be logged on every occurrence.
+    const overflow = !this.tracked.has(key) && this.tracked.size >= MAX_TRACKED;
+    const trackedKey = overflow ? OVERFLOW_KEY : key;
+    const tracked = this.tracked.get(trackedKey);
     if (tracked) {
       tracked.repeats++;
       tracked.last = fields;
       return;
     }
     this.log(fields, message);
-    if (this.tracked.size >= MAX_TRACKED) return;
-    this.track(key, message);
+    this.track(trackedKey, overflow ? `${message} and others (more than ${MAX_TRACKED} kinds of error at once)` : message);
   }
 
   /** Logs the counts not logged yet and stops tracking (at shutdown). */

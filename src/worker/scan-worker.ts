@@ -93,6 +93,9 @@ class ScanQueueWorker<Result> extends Worker<unknown, Result> {
   }
 }
 
+/** A job id in BullMQ's error messages (`Missing lock for job c-3f…. moveToFinished`). */
+const JOB_ID_IN_MESSAGE = /\bjob \S+/g;
+
 /** Why abandon() aborts the scans in flight; shared, so an abort captures no stack. */
 const SHUTDOWN_TIMED_OUT = new Error('the worker gave up this job: shutdown timed out');
 /**
@@ -180,7 +183,9 @@ export class ScanWorker {
         autorun: false,
       });
       worker.on('failed', (job, error) => void this.onFailed(queue, job, error));
-      worker.on('error', (error) => this.workerErrors.error(`${queue}\u0000${error.name}\u0000${error.message}`, { err: error, queue }, 'worker error'));
+      // BullMQ names the job in some messages ("Missing lock for job <id>"): one kind of error
+      // for every job of a burst (a Redis stall past the locks), not one each.
+      worker.on('error', (error) => this.workerErrors.error(`${queue}\u0000${error.name}\u0000${error.message.replace(JOB_ID_IN_MESSAGE, 'job <id>')}`, { err: error, queue }, 'worker error'));
       this.workers.push(worker);
       // The workers already report the shared connection's errors; without a listener BullMQ
       // would print them raw to stderr, the AUTH command's password included.
