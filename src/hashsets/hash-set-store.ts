@@ -82,6 +82,9 @@ export function hashSetNotFound(name: string): ScanError {
   return new ScanError('hashset_not_found', `no hash set named ${JSON.stringify(name)}`);
 }
 
+/** Most ids one removal (or info read) sends to Redis at once: the import's batch size. */
+export const REMOVE_BATCH = 2000;
+
 export class HashSetStore {
   private readonly changelogMaxLength: number;
 
@@ -202,12 +205,33 @@ export class HashSetStore {
   }
 
   /**
-   * Forgets entries as one change; their flood-guard quarantines and counters go with them, so an
-   * id added again (a corrected hash) starts afresh, and the quarantined count drops with them.
+   * Forgets entries, in changes of at most REMOVE_BATCH ids (one version each): one script call
+   * for 100,000 ids held Redis, every worker's and producer's commands with it, for 2 s. Their
+   * flood-guard quarantines and counters go with them, so an id added again (a corrected hash)
+   * starts afresh, and the quarantined count drops with them. Resolves the last change's version.
    */
   async remove(name: string, ids: readonly string[]): Promise<{ version: number; removed: number }> {
-    const [version, removed] = (await this.mutate(name, REMOVE_ENTRIES, [this.keys(name).floodPrefix, ...ids])) as [number, number];
+    const floodPrefix = this.keys(name).floodPrefix;
+    let version = 0;
+    let removed = 0;
+    let start = 0;
+    do {
+      const [batchVersion, batchRemoved] = (await this.mutate(name, REMOVE_ENTRIES, [floodPrefix, ...ids.slice(start, start + REMOVE_BATCH)])) as [number, number];
+      version = batchVersion;
+      removed += batchRemoved;
+      start += REMOVE_BATCH;
+    } while (start < ids.length);
     return { version, removed };
+  }
+
+  /** Labels and provenance of the given ids (undefined for unknown ones), read REMOVE_BATCH at a time. */
+  async info(name: string, ids: readonly string[]): Promise<Array<EntryInfo | undefined>> {
+    const infos: Array<EntryInfo | undefined> = [];
+    for (let start = 0; start < ids.length; start += REMOVE_BATCH) {
+      const values = await this.redis.hmget(this.keys(name).info, ...ids.slice(start, start + REMOVE_BATCH));
+      for (const value of values) infos.push(value === null ? undefined : (JSON.parse(value) as EntryInfo));
+    }
+    return infos;
   }
 
   /** Keeps the entry but stops it matching; `changed` false when unknown or already disabled. */
@@ -277,12 +301,6 @@ export class HashSetStore {
     }
   }
 
-  /** Labels and provenance of the given ids (undefined for unknown ones). */
-  async info(name: string, ids: readonly string[]): Promise<Array<EntryInfo | undefined>> {
-    if (ids.length === 0) return [];
-    const values = await this.redis.hmget(this.keys(name).info, ...ids);
-    return values.map((value) => (value === null ? undefined : (JSON.parse(value) as EntryInfo)));
-  }
 
   /**
    * Ids and info of entry numbers (undefined for removed ones), read in one step. Given the

@@ -3,7 +3,7 @@ import { RedisFloodGuard } from '../../src/hashsets/flood-guard.js';
 import { EntryIdError, entryIdRefusal, MAX_ID_LENGTH } from '../../src/hashsets/hash-list-parser.js';
 import { hashSetTombstonesKey } from '../../src/hashsets/hash-set-keys.js';
 import { HashSetReplicas } from '../../src/hashsets/hash-set-replicas.js';
-import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
+import { HashSetStore, REMOVE_BATCH } from '../../src/hashsets/hash-set-store.js';
 import { ReplicatedHashSet } from '../../src/hashsets/replicated-hash-set.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { waitUntil } from '../harness/fleet.js';
@@ -63,6 +63,18 @@ describe('hash sets in Redis', () => {
     expect(await store.remove('v', ['b', 'missing'])).toEqual({ version: 4, removed: 1 });
     expect(await store.remove('v', ['b'])).toEqual({ version: 4, removed: 0 });
     await expect(store.add('nope', [entry('a', 1)])).rejects.toMatchObject({ code: 'hashset_not_found' });
+  });
+
+  it('removes many ids in changes of REMOVE_BATCH (one long script held Redis for seconds), and reads their info the same way', async () => {
+    await store.create({ name: 'many', algorithm: 'pdq' });
+    const ids = Array.from({ length: 2 * REMOVE_BATCH + 500 }, (_, i) => `e${i}`);
+    for (let start = 0; start < ids.length; start += REMOVE_BATCH) {
+      await store.add('many', ids.slice(start, start + REMOVE_BATCH).map((id, i) => ({ id, hash: hash(start + i) })));
+    }
+    const added = (await store.summary('many')).version;
+    expect((await store.info('many', [...ids, 'missing'])).map((info) => info !== undefined)).toEqual([...ids.map(() => true), false]);
+    expect(await store.remove('many', [...ids, 'missing'])).toEqual({ version: added + 3, removed: ids.length });
+    expect((await store.summary('many')).size).toBe(0);
   });
 
   it('delete removes every key of the set (packs, changelog, quarantine, flood counters), announces it and says what it deleted; a missing set: undefined', async () => {
