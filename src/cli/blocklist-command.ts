@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { Option, type Command } from 'commander';
 import { canonicalEntry, decodeEntryInfo, EntryError, entryAsWritten, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
-import { formatOfFile, importRefusal, parseListFile, type BadLine, type ListFileFormat } from '../lists/list-import.js';
+import { formatOfFile, importRefusal, ListFileParser, type BadLine, type ListFileFormat, type ParsedList, type ParseListOptions } from '../lists/list-import.js';
 import { ListStore, type ListChange } from '../lists/list-store.js';
 import { currentUser, integerFlag } from './cli-config.js';
 import { CliError } from './cli-errors.js';
@@ -79,8 +80,7 @@ function summarize(name: string, change: ListChange): string {
  */
 async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
   const maxBad = flags.strict ? 0 : integerFlag('max-bad', flags.maxBad);
-  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-  const parsed = parseListFile(text, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(flags.addedBy && { addedBy: flags.addedBy }) });
+  const parsed = await parseInput(file, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(flags.addedBy && { addedBy: flags.addedBy }) });
   reportBad(parsed.bad, 'line');
   const refusal = importRefusal(parsed, { replace: flags.replace ?? false, ...(maxBad !== undefined && { maxBad }) });
   if (refusal) {
@@ -232,8 +232,17 @@ export function registerBlocklistCommand(program: Command): void {
     .action((name: string, flags: { yes?: boolean }) => runDelete(name, flags));
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The file (`-`: stdin) parsed as it is read, chunk by chunk: the import holds its entries, never
+ * the file's text whole. Read as UTF-8 as readFile reads it (a sequence cut between chunks is
+ * joined; bytes that are not UTF-8 become U+FFFD). Every line is read and validated before the
+ * import writes anything.
+ */
+async function parseInput(file: string, format: ListFileFormat, options: ParseListOptions): Promise<ParsedList> {
+  const parser = new ListFileParser(format, options);
+  const decoder = new StringDecoder('utf8');
+  const input: AsyncIterable<Buffer> = file === '-' ? process.stdin : createReadStream(file);
+  for await (const chunk of input) parser.push(decoder.write(chunk));
+  parser.push(decoder.end());
+  return parser.end();
 }

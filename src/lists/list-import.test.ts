@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { importRefusal, ListFileError, parseCsvList, parseTextList, type ParsedList } from './list-import.js';
+import { importRefusal, ListFileError, ListFileParser, parseCsvList, parseListFile, parseTextList, type ListFileFormat, type ParsedList } from './list-import.js';
 
 describe('parseTextList', () => {
   it('reads one entry per line, skips comments and blanks, canonicalizes, reports bad lines by number', () => {
@@ -170,5 +170,26 @@ describe('importRefusal', () => {
     expect(importRefusal(parsed(0, 0), { replace: true })).toBe('no entries (--replace would empty the list)');
     expect(importRefusal(parsed(0, 1), { replace: true, maxBad: 10 })).toBe('no entries (--replace would empty the list)');
     expect(importRefusal(parsed(5, 0), { replace: true })).toBeUndefined();
+  });
+});
+
+describe('ListFileParser', () => {
+  const files: Array<[ListFileFormat, string]> = [
+    ['txt', '\uFEFF# feed\r\nevil.example\r\n\r\nhttps://evil.example/login\nhttp://evil.example/login\nnot a host!\nbad.example/a/b/c/d/e/\nlast.example'],
+    ['csv', '\uFEFFentry,kind,label\n"evil.example",domain,kit\nevil.example\\x,expression,"a, b"\nx.example,weird\n"open.example,domain\nlast.example,,l'],
+  ];
+  it.each(files)('read piece by piece (%s) gives what the whole text gives, wherever the pieces are cut', (format, text) => {
+    const whole = parseListFile(text, format, { addedBy: 'cli' });
+    for (const size of [1, 2, 3, 7, 16, text.length]) {
+      const parser = new ListFileParser(format, { addedBy: 'cli' });
+      for (let at = 0; at < text.length; at += size) parser.push(text.slice(at, at + size));
+      expect(parser.end()).toEqual(whole);
+    }
+  });
+
+  it('refuses a CSV header without an entry column as the whole text is refused', () => {
+    const parser = new ListFileParser('csv', { source: 'feed.csv' });
+    parser.push('url,la');
+    expect(() => parser.push('bel\nevil.example,x\n')).toThrow(ListFileError);
   });
 });

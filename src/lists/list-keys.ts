@@ -9,8 +9,12 @@ import { ScanError } from '../errors.js';
  *   <prefix>:list:<name>:entries        HASH: `<kind letter>:<canonical value>` -> `<addedAt> <JSON info>` (an http(s) URL
  *                                       under the scheme it was first added with: one entry for both, see entryIdentity)
  *   <prefix>:list:<name>:log            STREAM: entry-level changes, id <version>-<n> (see list-scripts.ts)
- *   <prefix>:list:<name>:staging:<id>   HASH: an import being written, renamed onto `entries` at commit
- *   <prefix>:list:<name>:staging:<id>:log  HASH: the staged entries' changes (field -> value, '' removed), logged at commit
+ *   <prefix>:list:<name>:staging:<id>   HASH: a staged change being written: the whole new entries of a replacing
+ *                                       import or of a list with none yet (renamed onto `entries` at commit), else only
+ *                                       the change (field -> new value, '' to remove), applied to `entries` at commit
+ *   <prefix>:list:<name>:staging:<id>:log  HASH: a whole staging's changes (field -> value, '' removed), logged at commit
+ *   <prefix>:list:<name>:staging:<id>:copy  HASH: a copy of the entries, made page by page, with a change too large
+ *                                       to apply in one script applied to it; renamed onto `entries` at commit
  *   <prefix>:list-changes               pub/sub channel: "<name> <version>" after every change, "<name> deleted" after a deletion
  *   <prefix>:list-tombstones            HASH: name -> the last version of the list deleted under that name, until one is
  *                                       made again (whose versions go on after it); a deletion keeps this key
@@ -23,6 +27,7 @@ export interface ListKeys {
   stagingPrefix: string;
   staging(id: string): string;
   stagingLog(id: string): string;
+  stagingCopy(id: string): string;
 }
 
 export function listKeys(prefix: string, name: string): ListKeys {
@@ -34,6 +39,7 @@ export function listKeys(prefix: string, name: string): ListKeys {
     stagingPrefix: `${base}:staging:`,
     staging: (id) => `${base}:staging:${id}`,
     stagingLog: (id) => `${base}:staging:${id}:log`,
+    stagingCopy: (id) => `${base}:staging:${id}:copy`,
   };
 }
 

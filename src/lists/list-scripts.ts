@@ -104,10 +104,12 @@ end
  * and when a list holds both (written before they were one entry) the twin is folded into it
  * (its info fills keys the entry lacks, the earlier addedAt is kept) and removed. Calls
  * `changed(field, value)` per added or updated entry, `dropped(field)` per folded twin; returns
- * added, updated, unchanged, folded.
+ * added, updated, unchanged, folded. With `delta`, `target` holds only the change to make to
+ * `live` (STAGE_CHANGE): an added or updated entry's value, `''` for a folded twin to remove, and
+ * nothing for an unchanged entry.
  */
 const WRITE_ENTRIES = `${ENTRY_INFO}
-local function write_entries(target, live, first, fill_json, changed, dropped)
+local function write_entries(target, live, first, fill_json, changed, dropped, delta)
   local fill = decode_info(fill_json)
   local added, updated, unchanged, folded = 0, 0, 0, 0
   for i = first, #ARGV, 4 do
@@ -126,7 +128,11 @@ local function write_entries(target, live, first, fill_json, changed, dropped)
         local twin_at, twin_rest = split_stored(twin_old)
         sources[3] = decode_info(twin_rest)
         if twin_at ~= '' and (old_at == '' or twin_at < old_at) then old_at = twin_at end
-        if redis.call('HDEL', target, twin) == 1 then
+        if delta then
+          redis.call('HSET', target, twin, '')
+          folded = folded + 1
+          dropped(twin)
+        elseif redis.call('HDEL', target, twin) == 1 then
           folded = folded + 1
           dropped(twin)
         end
@@ -135,7 +141,7 @@ local function write_entries(target, live, first, fill_json, changed, dropped)
       local value = old_at .. ' ' .. rest
       if value == old then
         unchanged = unchanged + 1
-        if target ~= live then redis.call('HSET', target, field, old) end
+        if target ~= live and not delta then redis.call('HSET', target, field, old) end
       else
         updated = updated + 1
         redis.call('HSET', target, field, value)
@@ -222,9 +228,9 @@ return { version, added, updated, unchanged, removed }
 `;
 
 /**
- * How long a staged import's keys outlive its last batch: an import interrupted (the CLI killed,
- * Redis gone mid-import) never commits nor removes its staging, a full copy of the list. Each
- * batch renews it; the commit's RENAME carries it to the entries, which it then PERSISTs.
+ * How long a staged change's keys outlive its last batch: a change interrupted (the CLI killed,
+ * Redis gone mid-import) never commits nor removes its staging. Each batch renews it; a commit
+ * that renames a staging hash onto the entries PERSISTs them.
  */
 export const STAGING_TTL_MS = 60 * 60 * 1000;
 
@@ -236,48 +242,78 @@ end
 `;
 
 /**
- * Writes one batch of an import into the staging hash. KEYS: staging, entries, staging log.
- * ARGV: staging log limit (0: log nothing, the commit reloads), fill JSON, then entries of four
- * arguments (see WRITE_ENTRIES). Returns [added, updated, unchanged, folded] relative to the live
- * entries (folded: twins removed from the staging hash).
+ * Writes one batch of an import into a staging hash that becomes the whole list at commit (a
+ * replacement, or a list with no entries yet: COMMIT_STAGING renames it). KEYS: staging, entries,
+ * staging log. ARGV: staging log limit (0: log nothing, the commit reloads), fill JSON, then
+ * entries of four arguments (see WRITE_ENTRIES). Returns [added, updated, unchanged, folded]
+ * relative to the live entries (folded: twins removed from the staging hash).
  */
 export const STAGE_ENTRIES = `${STAGED_LOG}${WRITE_ENTRIES}${RENEW_STAGING}
 local limit = tonumber(ARGV[1])
 local added, updated, unchanged, folded = write_entries(KEYS[1], KEYS[2], 3, ARGV[2],
   function(field, value) record_staged(KEYS[3], limit, field, value) end,
-  function(field) record_staged(KEYS[3], limit, field, '') end)
+  function(field) record_staged(KEYS[3], limit, field, '') end, false)
 renew_staging(KEYS[1], KEYS[3])
 return { added, updated, unchanged, folded }
 `;
 
-/** Removes one batch of fields from a staged copy of the entries. KEYS: staging, staging log. ARGV: staging log limit, fields. Returns the count removed. */
-export const STAGE_REMOVAL = `${STAGED_LOG}${RENEW_STAGING}
-local limit, removed = tonumber(ARGV[1]), 0
-for i = 2, #ARGV do
-  if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then
-    removed = removed + 1
-    record_staged(KEYS[2], limit, ARGV[i], '')
-  end
-end
-renew_staging(KEYS[1], KEYS[2])
-return removed
+/**
+ * Writes one batch of an import into a staged change: a hash of only what the import changes in
+ * the live list (field -> new value, or '' for a field to remove), never a copy of the list, so
+ * its cost and the commit's (COMMIT_CHANGE) follow the change, not the list. KEYS: change,
+ * entries. ARGV: fill JSON, then entries of four arguments (see WRITE_ENTRIES). Returns [added,
+ * updated, unchanged, folded] relative to the live entries.
+ */
+export const STAGE_CHANGE = `${WRITE_ENTRIES}${RENEW_STAGING}
+local function ignore() end
+local added, updated, unchanged, folded = write_entries(KEYS[1], KEYS[2], 2, ARGV[1], ignore, ignore, true)
+renew_staging(KEYS[1])
+return { added, updated, unchanged, folded }
 `;
 
 /**
- * Makes a staged import the list, atomically, if nothing else changed the list meanwhile.
+ * Stages one batch of a removal: each field the live entries hold becomes '' (remove) in the
+ * staged change. KEYS: change, entries. ARGV: fields. Returns the count staged for removal.
+ */
+export const STAGE_REMOVAL = `${RENEW_STAGING}
+local removed = 0
+for i = 1, #ARGV do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 and redis.call('HGET', KEYS[1], ARGV[i]) ~= '' then
+    redis.call('HSET', KEYS[1], ARGV[i], '')
+    removed = removed + 1
+  end
+end
+renew_staging(KEYS[1])
+return removed
+`;
+
+/** Shared: whether the list is still at the version (and its stamp) a staged change was computed against; unlinks the staged keys when not. */
+const STILL_AT = `
+local function still_at(meta, expected, expected_stamp, ...)
+  if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected or (redis.call('HGET', meta, 'stamp') or '') ~= expected_stamp then
+    redis.call('UNLINK', ...)
+    return false
+  end
+  return true
+end
+`;
+
+/**
+ * Makes a staging hash the list's entries, atomically, if nothing else changed the list
+ * meanwhile: a replacing import, an import into a list with no entries, or a large change applied
+ * to a copy of the list (ListStore: the copy made page by page, not by COPY). The RENAME costs the
+ * same whatever the list's size (the old entries are freed in the background).
  * KEYS: meta, entries, staging, names, log, staging log, tombstones. ARGV: name, channel, expected version,
- * entries changed (0/1), role or '', action or '', now, changelog max length, replace (0/1),
- * expected stamp ('' for none: a list that does not exist yet, or from before stamps).
- * Logs the staged entries' changes, or `reload` for a replacement or an overflowing staging log.
+ * entries changed (0/1), role or '', action or '', now, changelog max length, reload (0/1: log
+ * `reload` whatever the staging log holds), expected stamp ('' for none: a list that does not
+ * exist yet, or from before stamps).
+ * Logs the staged entries' changes, or `reload` when asked or for an overflowing staging log.
  * Returns the version, or -1 when the list moved on.
  */
-export const COMMIT_STAGING = `${CHANGELOG}${APPLY_SETTINGS}
+export const COMMIT_STAGING = `${CHANGELOG}${APPLY_SETTINGS}${STILL_AT}
 local meta, entries, staging, names, log, staged_log, tombstones = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local name, channel, expected, entries_changed, role, action, now, maxlen, replace, expected_stamp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-if tonumber(redis.call('HGET', meta, 'version') or '0') ~= expected or (redis.call('HGET', meta, 'stamp') or '') ~= expected_stamp then
-  redis.call('UNLINK', staging, staged_log)
-  return -1
-end
+local name, channel, expected, entries_changed, role, action, now, maxlen, reload, expected_stamp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+if not still_at(meta, expected, expected_stamp, staging, staged_log) then return -1 end
 local changed = apply_settings(meta, names, log, tombstones, name, role, action, now)
 local version = tonumber(redis.call('HGET', meta, 'version'))
 start_log(log, maxlen, version + 1, meta)
@@ -289,7 +325,7 @@ if entries_changed == '1' then
     redis.call('RENAME', staging, entries)
     redis.call('PERSIST', entries)
   end
-  if replace == '1' or redis.call('HEXISTS', staged_log, '!') == 1 or redis.call('EXISTS', staged_log) == 0 then
+  if reload == '1' or redis.call('HEXISTS', staged_log, '!') == 1 or redis.call('EXISTS', staged_log) == 0 then
     log_change('op', 'reload')
   else
     local flat = redis.call('HGETALL', staged_log)
@@ -301,6 +337,43 @@ else
   redis.call('UNLINK', staging)
 end
 redis.call('UNLINK', staged_log)
+if log_seq > 0 then return bump(meta, channel, name, now) end
+return version
+`;
+
+/**
+ * Applies a staged change (STAGE_CHANGE, STAGE_REMOVAL) to the live entries, atomically, if
+ * nothing else changed the list meanwhile: one version, as any change. Its cost follows the
+ * change's size, which ListStore bounds (a larger change is applied to a copy, committed by
+ * COMMIT_STAGING). KEYS: meta, entries, change, names, log, tombstones. ARGV: name, channel,
+ * expected version, role or '', action or '', now, changelog max length, expected stamp, most
+ * entries logged one by one (past it: `reload`). Returns the version, or -1 when the list moved on.
+ */
+export const COMMIT_CHANGE = `${CHANGELOG}${APPLY_SETTINGS}${STILL_AT}
+local meta, entries, change, names, log, tombstones = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local name, channel, expected, role, action, now, maxlen, expected_stamp, log_limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+if not still_at(meta, expected, expected_stamp, change) then return -1 end
+local changed = apply_settings(meta, names, log, tombstones, name, role, action, now)
+local version = tonumber(redis.call('HGET', meta, 'version'))
+start_log(log, maxlen, version + 1, meta)
+if changed == 1 then log_settings(meta) end
+local count = redis.call('HLEN', change)
+if count > 0 then
+  local each = count <= log_limit
+  if not each then log_change('op', 'reload') end
+  local flat = redis.call('HGETALL', change)
+  for i = 1, #flat, 2 do
+    local field, value = flat[i], flat[i + 1]
+    if value == '' then
+      redis.call('HDEL', entries, field)
+      if each then log_change('op', 'remove', 'f', field) end
+    else
+      redis.call('HSET', entries, field, value)
+      if each then log_change('op', 'add', 'f', field, 'v', value) end
+    end
+  end
+end
+redis.call('UNLINK', change)
 if log_seq > 0 then return bump(meta, channel, name, now) end
 return version
 `;

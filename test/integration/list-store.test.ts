@@ -53,7 +53,10 @@ describe('ListStore and ListReplica (real Redis)', () => {
     const many = entries(...Array.from({ length: 100 }, (_, i) => `cut-${i}.example`));
     await expect(cut.import('staged', many)).rejects.toThrow();
     const staged = (await redis.keys(`${prefix}:list:staged:staging:*`)).sort();
-    expect(staged).toHaveLength(2); // the staged entries and their log
+    // The staged change only: the 14 entries of two batches, never a copy of the list.
+    expect(staged).toHaveLength(1);
+    expect(await redis.hlen(staged[0]!)).toBe(14);
+    expect(await redis.hexists(staged[0]!, 'd:kept.example')).toBe(0);
     for (const key of staged) {
       const ttl = await redis.pttl(key);
       expect(ttl).toBeGreaterThan(3_500_000);
@@ -234,6 +237,106 @@ describe('ListStore and ListReplica (real Redis)', () => {
     expect(list!.size).toBe(count);
     expect(list!.expressions.has('e0.example/p/')).toBe(true);
     expect(turns).toBeGreaterThanOrEqual(count / 5000);
+  });
+
+  /**
+   * Every command `redis` is sent from now on (method calls and script runs through `call`), with
+   * the replies of HLEN: a store on the returned client is watched.
+   */
+  function watched(connection: Redis): { client: Redis; commands: Array<{ name: string; args: unknown[] }>; hlens: Map<string, number> } {
+    const commands: Array<{ name: string; args: unknown[] }> = [];
+    const hlens = new Map<string, number>();
+    const client = new Proxy(connection, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        const method = (value as (...a: unknown[]) => unknown).bind(target);
+        return (...args: unknown[]) => {
+          if (property === 'call') commands.push({ name: String(args[0]), args: args[1] as unknown[] });
+          else commands.push({ name: property, args });
+          const result = method(...args);
+          if (property === 'hlen') void (result as Promise<number>).then((n) => hlens.set(String(args[0]), n));
+          return result;
+        };
+      },
+    });
+    return { client, commands, hlens };
+  }
+
+  it('an import into a large list stages and commits only its change: no copy of the list, a commit as small as the change', async () => {
+    const count = 200_000;
+    const keys = listKeys(prefix, 'large');
+    try {
+      const bigStore = new ListStore(redis, { prefix });
+      await bigStore.import('large', Array.from({ length: count }, (_, i) => ({ kind: 'domain', value: `l${i}.example` }) as ListEntry));
+      const { published, close } = await listen();
+      try {
+        const { client, commands, hlens } = watched(redis);
+        const spied = new ListStore(client, { prefix });
+        const before = (await spied.summary('large'))!;
+        commands.length = 0;
+        const change = await spied.import('large', [{ ...canonicalEntry('new.example'), label: 'kit' }, { ...canonicalEntry('l7.example'), label: 'relabelled' }, canonicalEntry('l8.example')]);
+        expect(change).toEqual({ version: before.version + 1, added: 1, updated: 1, unchanged: 1, removed: 0 });
+        // No COPY, no page-by-page copy (HSCAN), nothing but the staging batch, the change's size and the commit.
+        expect(commands.map((c) => c.name).filter((name) => !['evalsha', 'eval', 'hlen', 'hmget', 'hget'].includes(name))).toEqual([]);
+        const scripts = commands.filter((c) => c.name === 'evalsha' || c.name === 'eval');
+        expect(scripts).toHaveLength(2); // one staging batch, one commit
+        for (const script of scripts) expect(script.args.length).toBeLessThan(20);
+        // What the commit applied: the change (2 entries), not the list.
+        const staged = [...hlens].filter(([key]) => key.startsWith(keys.stagingPrefix));
+        expect(staged).toEqual([[expect.stringContaining(keys.stagingPrefix), 2]]);
+        expect(await redis.keys(`${keys.stagingPrefix}*`)).toEqual([]);
+        expect(await redis.pttl(keys.entries)).toBe(-1);
+        expect(await redis.hlen(keys.entries)).toBe(count + 1);
+        // Logged entry by entry, one version: replicas apply it without reloading the list.
+        const since = await spied.changesSince('large', before.version);
+        expect(since).toMatchObject({ gap: false, version: before.version + 1 });
+        expect(since.gap ? [] : since.changes.map((record) => [record.op, 'value' in record && record.value])).toEqual([
+          ['add', 'new.example'],
+          ['add', 'l7.example'],
+        ]);
+        await waitUntil(async () => published.includes(`large ${before.version + 1}`), 1000, 10);
+        expect(published.filter((m) => m.startsWith('large '))).toEqual([`large ${before.version + 1}`]);
+
+        // A removal larger than a batch, likewise.
+        const removing = new ListStore(client, { prefix, batchSize: 2 });
+        commands.length = 0;
+        expect(await removing.remove('large', entries('l1.example', 'l2.example', 'l3.example', 'never.example'))).toMatchObject({ version: before.version + 2, removed: 3 });
+        expect(commands.map((c) => c.name).filter((name) => !['evalsha', 'eval', 'hlen', 'hmget', 'hget'].includes(name))).toEqual([]);
+        for (const script of commands.filter((c) => c.name === 'evalsha')) expect(script.args.length).toBeLessThan(20);
+        expect(await redis.hlen(keys.entries)).toBe(count - 2);
+      } finally {
+        await close();
+      }
+    } finally {
+      await redis.unlink(keys.entries, keys.meta, keys.log);
+    }
+  });
+
+  it('a change larger than maxCommittedChange is applied to a copy made page by page and renamed: one version, logged as reload', async () => {
+    const { published, close } = await listen();
+    try {
+      const small = new ListStore(redis, { prefix, batchSize: 7, maxCommittedChange: 10 });
+      const base = Array.from({ length: 30 }, (_, i) => canonicalEntry(`base${i}.example`));
+      await small.import('copied', base, { action: 'review' });
+      const more = Array.from({ length: 25 }, (_, i) => ({ ...canonicalEntry(`more${i}.example`), label: 'm' }));
+      const relabelled = base.slice(0, 5).map((entry) => ({ ...entry, label: 'r' }));
+      expect(await small.import('copied', [...more, ...relabelled, ...base.slice(5, 8)])).toEqual({ version: 2, added: 25, updated: 5, unchanged: 3, removed: 0 });
+      expect(await small.remove('copied', [...more.slice(0, 20), ...base.slice(20)])).toEqual({ version: 3, added: 0, updated: 0, unchanged: 0, removed: 30 });
+      const keys = small.keys('copied');
+      expect(await redis.keys(`${keys.stagingPrefix}*`)).toEqual([]);
+      expect(await redis.pttl(keys.entries)).toBe(-1);
+      const loaded = (await small.load('copied'))!;
+      expect(loaded.size).toBe(25);
+      expect([...loaded.domains.keys()].sort()).toEqual([...base.slice(0, 20), ...more.slice(20)].map((e) => e.value).sort());
+      expect(loaded.domains.get('base0.example')).toMatch(/"label":"r"/);
+      const log = await redis.xrange(keys.log, '2-0', '+');
+      expect(log.map(([, fields]) => fields[1])).toEqual(['reload', 'reload']);
+      await waitUntil(async () => published.filter((m) => m.startsWith('copied ')).length >= 3, 1000, 10);
+      expect(published.filter((m) => m.startsWith('copied '))).toEqual(['copied 1', 'copied 2', 'copied 3']);
+    } finally {
+      await close();
+    }
   });
 
   it('catches up through the periodic version check when a message is missed', async () => {
