@@ -22,6 +22,25 @@ describe('loadListDirectory', () => {
     ]);
   });
 
+  it('reads `<name>.review.txt|csv` as a blocklist whose matches suggest review, as `blocklist import --action review` makes one in Redis', async () => {
+    await writeFile(join(dir, 'sus.review.csv'), 'entry,kind\nsus.example.com/,expression\n');
+    await writeFile(join(dir, 'phish.block.txt'), 'evil.example\n');
+    await writeFile(join(dir, 'spam.txt'), 'spam.example\n');
+    const { lists } = await loadListDirectory(dir);
+    expect(lists.map((l) => [l.file, l.list.name, l.list.action])).toEqual([
+      ['phish.block.txt', 'phish', 'block'],
+      ['spam.txt', 'spam', 'block'],
+      ['sus.review.csv', 'sus', 'review'],
+    ]);
+    await writeFile(join(dir, 'sus.txt'), 'other.example\n');
+    await expect(loadListDirectory(dir)).rejects.toThrow('both are list "sus"');
+  });
+
+  it('refuses an allowlist file with an action: an allowlist only allows', async () => {
+    await writeFile(join(dir, 'allow-partners.review.txt'), 'partner.example\n');
+    await expect(loadListDirectory(dir)).rejects.toThrow(`${join(dir, 'allow-partners.review.txt')}: an allowlist has no action (name it allow-partners.txt)`);
+  });
+
   it('refuses two files of one list name, naming both: a list has one version', async () => {
     await writeFile(join(dir, 'phish.txt'), 'evil.example\n');
     await writeFile(join(dir, 'phish.csv'), 'entry,reason\nother.example,feed-b\n');
