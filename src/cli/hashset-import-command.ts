@@ -21,6 +21,12 @@
  * A CSV is read for the set's algorithm (see HashListParser): a file with both a `pdq` and a
  * `blockhash` column gives the set its own, a `signal_type` row of another type is a bad line, and a
  * header whose only hash column is the other algorithm's is refused (exit 1, nothing written).
+ * The set's settings are its own: import does not create sets, nor change one's settings. A file's
+ * settings line (`# abuse-scan hash set: ...`, which `hashset export` writes; readHashSetSettings)
+ * is checked against them: another algorithm or kind refuses the file (exit 1, nothing written: a
+ * known-good set's entries imported into a block set would block what they were meant to clear),
+ * as does a settings line that cannot be read; another threshold, quality floor or flood setting
+ * is named in a warning on stderr, and the entries are imported under the set's settings.
  * Exit code 0: all lines imported; 2: some lines were skipped or conflicted; 1: nothing written.
  * A file with no good line (only bad lines, however few, or none at all: empty, only a header)
  * writes nothing and exits 1 with `<name>: nothing imported: ...` on stderr, as `blocklist import`.
@@ -32,14 +38,16 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import { entryRefusal, type HashSetConfig } from '../hashsets/hash-set-config.js';
+import { entryRefusal, hashSetSettingsDifferences, type HashSetConfig } from '../hashsets/hash-set-config.js';
 import {
   detectHashListFormat,
   entryFromLine,
   FORMAT_SNIFF_BYTES,
   HASH_LIST_FORMATS,
   HashListHeaderError,
+  HashListSettingsError,
   readHashList,
+  readHashSetSettings,
   type HashListFormat,
   type ParsedHashLine,
 } from '../hashsets/hash-list-parser.js';
@@ -79,6 +87,7 @@ export function registerHashSetImportCommand(hashset: Command): void {
       withHashSetStore(async (store) => {
         const { config } = await store.summary(name);
         await withInput(file, async (input) => {
+          await checkSettings(input, name, config);
           const format = flags.format ?? (await detectFormat(input, config));
           if (format === 'pdq-photo-hasher' && config.algorithm !== 'pdq') {
             throw new CliError('invalid option', `--format pdq-photo-hasher: pdq-photo-hasher output holds PDQ hashes, and ${name} is a ${config.algorithm} set`);
@@ -205,6 +214,38 @@ function fileInput(handle: FileHandle, size: number, shown: string): ImportInput
 async function detectFormat(input: ImportInput, config: HashSetConfig): Promise<HashListFormat> {
   const head = (await input.head(FORMAT_SNIFF_BYTES)).toString('utf8');
   return detectHashListFormat(head, config.algorithm) ?? (input.shown.toLowerCase().endsWith('.csv') ? 'csv' : 'hex');
+}
+
+/**
+ * The input's settings line (if any) against the set's settings (see the module comment): throws
+ * `invalid hash list file` for one that cannot be read or names another algorithm or kind, and
+ * warns on stderr of the other settings it gives that the set does not have.
+ */
+async function checkSettings(input: ImportInput, name: string, config: HashSetConfig): Promise<void> {
+  const head = (await input.head(FORMAT_SNIFF_BYTES)).toString('utf8');
+  let found: ReturnType<typeof readHashSetSettings>;
+  try {
+    found = readHashSetSettings(head);
+  } catch (error) {
+    if (!(error instanceof HashListSettingsError)) throw error;
+    throw new CliError('invalid hash list file', `${input.shown}:${error.line}: ${error.message}; nothing imported`);
+  }
+  if (found === undefined) return;
+  const refused = hashSetSettingsDifferences(found.settings, config, ['algorithm', 'kind']);
+  if (refused.length > 0) {
+    throw new CliError(
+      'invalid hash list file',
+      `${input.shown}:${found.line}: the file's settings line says ${refused.join(', ')}: its entries are meant for another set than ${name}; nothing imported ` +
+        `(create a set with the file's settings and import into that, or delete the settings line to import the entries into ${name} all the same)`,
+    );
+  }
+  const differing = hashSetSettingsDifferences(found.settings, config, ['threshold', 'min_quality', 'flood_max_items', 'flood_window_seconds']);
+  if (differing.length > 0) {
+    process.stderr.write(
+      `${terminalSafe(input.shown)}:${found.line}: warning: the file's settings line says ${differing.join(', ')}: hash set ${terminalSafe(name)} keeps its own ` +
+        `(import never changes a set's settings; create a set with the file's settings to match as it did)\n`,
+    );
+  }
 }
 
 interface Validation {

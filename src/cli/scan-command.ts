@@ -8,17 +8,21 @@ import { createJobSchema, type ScanJobInput } from '../jobs/job-schema.js';
 import type { JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { Decision, Verdict } from '../jobs/verdict-schema.js';
+import type { FleetConfig } from '../config/config.js';
 import { createScanPipeline } from '../pipeline/create-pipeline.js';
-import { errorVerdict } from '../pipeline/scan-pipeline.js';
+import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import { strictest } from '../policy/decide.js';
 import { createLogger } from '../runtime/logger.js';
 import { loadCliConfig, parseJson } from './cli-config.js';
 import { CliError } from './cli-errors.js';
+import { withRedis } from './cli-redis.js';
 import { openRegularFile } from './regular-file.js';
 import { exitCodeOf, formatVerdict } from './verdict-format.js';
 
 interface OutputFlags {
   json?: boolean;
+  /** Match against the fleet's lists and hash sets in Redis, read-only (see scanJobs). */
+  fleet?: boolean;
 }
 
 /** `scan url` and `scan image`: the job is built from the command line, its surface and tenant from these. */
@@ -28,15 +32,33 @@ interface ScanFlags extends OutputFlags {
 }
 
 /**
- * The embedded scan: the same pipeline as the queue workers, in this process, with no Redis.
- * One verdict per argument. `imageRoot` is what `{ path }` items are validated and read against,
- * as a worker does with ABUSE_SCAN_IMAGE_ROOT; `/` where the operator names the files (relative
- * paths are made absolute before they get here). Exit status: the strictest decision of all.
+ * The embedded scan: the same pipeline as the queue workers, in this process. One verdict per
+ * argument. `imageRoot` is what `{ path }` items are validated and read against, as a worker does
+ * with ABUSE_SCAN_IMAGE_ROOT; `/` where the operator names the files (relative paths are made
+ * absolute before they get here). Exit status: the strictest decision of all.
+ *
+ * Without --fleet there is no Redis: lists and hash sets come from ABUSE_SCAN_LISTS_DIR and
+ * ABUSE_SCAN_HASHSETS_DIR, and a note on stderr says which of those the items needed were not
+ * consulted. With --fleet the pipeline loads the replicas of the fleet's lists and hash sets a
+ * worker loads (REDIS_URL, ABUSE_SCAN_PREFIX) and writes nothing there (PipelineServices.readOnly:
+ * no flood counting or quarantine, the unfurl cache read and not written).
  */
 async function scanJobs(jobs: unknown[], flags: OutputFlags, imageRoot = '/'): Promise<void> {
   const config = { ...loadCliConfig(), imageRoot };
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'abuse-scan');
-  const pipeline = await createScanPipeline(config, { logger });
+  if (!flags.fleet) {
+    const pipeline = await createScanPipeline(config, { logger });
+    noteWhatIsNotConsulted(config, jobs);
+    return runScans(pipeline, jobs, flags, config);
+  }
+  checkFleetFlag(flags, config);
+  // Connected (or `redis_unavailable`) before anything loads; closed after the pipeline.
+  await withRedis(async (connection) => runScans(await createScanPipeline(config, { logger, connection, readOnly: true }), jobs, flags, config));
+}
+
+/** Scans each job with `pipeline` and prints its verdict; closes the pipeline. */
+async function runScans(pipeline: ScanPipeline, jobs: unknown[], flags: OutputFlags, config: FleetConfig & { imageRoot: string }): Promise<void> {
+  const { imageRoot } = config;
   const validation = { imageRoot, limits: jobLimits(config) };
   let strictestDecision: Decision = 'allow';
   try {
@@ -114,6 +136,51 @@ function checkJobFlags(flags: ScanFlags, limits: JobLimits): void {
   if (flags.tenant !== undefined) check('--tenant', tenant.unwrap(), flags.tenant);
 }
 
+/**
+ * --fleet takes every list and hash set from Redis, as a worker does (a worker given a connection
+ * reads no directory): with ABUSE_SCAN_LISTS_DIR or ABUSE_SCAN_HASHSETS_DIR set too, which of them
+ * the operator meant is unclear, so the command is refused before anything is read or scanned.
+ */
+function checkFleetFlag(flags: OutputFlags, config: Pick<FleetConfig, 'listsDir' | 'hashSetsDir'>): void {
+  if (!flags.fleet) return;
+  const set = [config.listsDir !== undefined && 'ABUSE_SCAN_LISTS_DIR', config.hashSetsDir !== undefined && 'ABUSE_SCAN_HASHSETS_DIR'].filter((name) => name !== false);
+  if (set.length === 0) return;
+  throw new CliError(
+    'invalid option',
+    `--fleet matches against the fleet's lists and hash sets in Redis, not files: unset ${set.join(' and ')} (or scan without --fleet to use ${set.length > 1 ? 'those directories' : 'that directory'})`,
+  );
+}
+
+/** The item kinds of jobs as given (a link is a string item, anything else an image); what is no job has none. */
+function itemKindsOf(jobs: readonly unknown[]): Set<'link' | 'image'> {
+  const kinds = new Set<'link' | 'image'>();
+  for (const job of jobs) {
+    const items = typeof job === 'object' && job !== null ? (job as { items?: unknown }).items : undefined;
+    if (Array.isArray(items)) for (const item of items) kinds.add(typeof item === 'string' ? 'link' : 'image');
+  }
+  return kinds;
+}
+
+/**
+ * One line on stderr when the embedded scan, without --fleet, consults no block/allow list for
+ * its links or no hash set for its images (the directory variable unset): an ALLOW is then only
+ * what the models (and a link's unfurl) said. Names only what is missing and needed, so the
+ * quick start's `scan image` with ABUSE_SCAN_HASHSETS_DIR prints none.
+ */
+function noteWhatIsNotConsulted(config: Pick<FleetConfig, 'listsDir' | 'hashSetsDir'>, jobs: readonly unknown[]): void {
+  const kinds = itemKindsOf(jobs);
+  const lists = kinds.has('link') && config.listsDir === undefined;
+  const hashSets = kinds.has('image') && config.hashSetsDir === undefined;
+  if (!lists && !hashSets) return;
+  const [what, variables, files] =
+    lists && hashSets
+      ? ['block/allow lists or hash sets', 'ABUSE_SCAN_LISTS_DIR and ABUSE_SCAN_HASHSETS_DIR', 'directories of list and hash-set files']
+      : lists
+        ? ['block/allow lists', 'ABUSE_SCAN_LISTS_DIR', 'a directory of list files']
+        : ['hash sets', 'ABUSE_SCAN_HASHSETS_DIR', 'a directory of hash-set files'];
+  process.stderr.write(`abuse-scan: note: no ${what} consulted: set ${variables} to ${files}, or pass --fleet to match against the fleet's in Redis\n`);
+}
+
 function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: ScanFlags): ScanJobInput {
   return { contentId, surface: flags.surface, ...(flags.tenant !== undefined && { tenant: flags.tenant }), items: [item] };
 }
@@ -121,11 +188,19 @@ function jobFor(item: ScanJobInput['items'][number], contentId: string, flags: S
 export function registerScanCommand(program: Command): void {
   const scan = program
     .command('scan')
-    .description('scan content in this process, without Redis (lists from ABUSE_SCAN_LISTS_DIR, hash sets from ABUSE_SCAN_HASHSETS_DIR), and print the verdict (exit 0 allow, 2 review, 3 block)');
-  const json = (command: Command) => command.option('--json', 'print each verdict as one JSON line');
+    .description(
+      "scan content in this process and print the verdict (exit 0 allow, 2 review, 3 block): without Redis (lists from ABUSE_SCAN_LISTS_DIR, hash sets from ABUSE_SCAN_HASHSETS_DIR), or with --fleet against the fleet's lists and hash sets in Redis",
+    );
+  const outputFlags = (command: Command) =>
+    command
+      .option('--json', 'print each verdict as one JSON line')
+      .option(
+        '--fleet',
+        "match against the fleet's lists and hash sets in Redis (REDIS_URL, ABUSE_SCAN_PREFIX), read-only: nothing is written there (matches are not counted toward flood quarantine, though entries the fleet quarantined are honoured; the unfurl cache is read, not written); not with ABUSE_SCAN_LISTS_DIR or ABUSE_SCAN_HASHSETS_DIR",
+      );
   // The job `url` and `image` build is the command line's: its surface and tenant too.
   const jobFlags = (command: Command) =>
-    json(command)
+    outputFlags(command)
       .option('--surface <surface>', 'surface to record in the verdict', 'cli')
       .option('--tenant <tenant>', 'tenant to record in the verdict');
 
@@ -133,6 +208,7 @@ export function registerScanCommand(program: Command): void {
     (urls: string[], flags: ScanFlags) => {
       const config = loadCliConfig();
       checkJobFlags(flags, jobLimits(config));
+      checkFleetFlag(flags, config);
       return scanJobs(urls.map((url) => jobFor(url, contentIdFor(url, config.maxIdLength), flags)), flags);
     },
   );
@@ -140,19 +216,21 @@ export function registerScanCommand(program: Command): void {
     async (files: string[], flags: ScanFlags) => {
       const config = loadCliConfig();
       checkJobFlags(flags, jobLimits(config));
+      checkFleetFlag(flags, config);
       await checkReadable(files);
       await scanJobs(files.map((file) => jobFor({ path: resolve(file) }, contentIdFor(file, config.maxIdLength), flags)), flags);
     },
   );
   // A job file is scanned as a worker would get it: its own contentId, surface, tenant and
   // metadata, which no option changes (an unknown option: `invalid option`).
-  json(
+  outputFlags(
     scan
       .command('job')
       .argument('<file>', 'a scan job as JSON (- for stdin)')
       .description('scan a whole job, as producers send it (its surface and tenant are the job\'s); with ABUSE_SCAN_IMAGE_ROOT set, { path } items must lie under it as workers require (else path_outside_root), without it they are read as given, relative to the current directory'),
   ).action(
     async (file: string, flags: OutputFlags) => {
+      checkFleetFlag(flags, loadCliConfig());
       const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
       const job = parseJson(text, file === '-' ? 'stdin' : file);
       const { imageRoot } = loadCliConfig();

@@ -183,6 +183,43 @@ export class RedisFloodGuard implements FloodGuard {
   }
 }
 
+/**
+ * KEYS: quarantine hash, meta. ARGV: '1' to check the incarnation ('0': none given), its
+ * createdAt and createdStamp, then the candidates' ids. RECORD_MATCH's walk without its writes:
+ * the 1-based index of the first candidate not quarantined, 0 when every one is; 1 when the set
+ * is not the incarnation given, as RECORD_MATCH answers.
+ */
+const FIRST_NOT_QUARANTINED = `${SAME_INCARNATION}
+if ARGV[1] == '1' and not same_incarnation(KEYS[2], ARGV[2], ARGV[3]) then return 1 end
+for i = 4, #ARGV do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then return i - 3 end
+end
+return 0
+`;
+
+/**
+ * The fleet's quarantines, only read (`abuse-scan scan --fleet`): a match stands on the closest
+ * candidate the fleet has not quarantined (-1 when it quarantined every one walked, so the match
+ * asks for review as on a worker), and nothing is counted. A match that would take an entry over
+ * its flood limit on a worker therefore still stands here.
+ */
+export class ReadOnlyFloodGuard implements FloodGuard {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
+
+  async recordMatchAmong(set: HashSetConfig, all: readonly FloodMatch[]): Promise<number> {
+    if (all.length === 0) return -1;
+    const candidates = all.slice(0, MAX_WALKED_CANDIDATES);
+    const keys = hashSetKeys(this.prefix, set.name);
+    const stands = (await runScript(this.redis, FIRST_NOT_QUARANTINED, [keys.quarantine, keys.meta], [...incarnationArgs(set.incarnation), ...candidates.map((candidate) => candidate.id)])) as number;
+    return stands - 1;
+  }
+
+  recordSuppressions(): void {}
+}
+
 /** The same rule in one process's memory, for the embedded scan (exact counts, no Redis). */
 export class MemoryFloodGuard implements FloodGuard {
   private readonly windows = new Map<string, { window: number; items: Set<string> }>();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hashToHex } from '../matching/hash-bits.js';
 import { quoteCsvCell } from '../formats/csv.js';
 import type { HashAlgorithm } from './hash-set-config.js';
-import { detectHashListFormat, entryIdRefusal, HashListHeaderError, MAX_ID_LENGTH, readHashList, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
+import { detectHashListFormat, entryIdRefusal, HashListHeaderError, HashListSettingsError, MAX_ID_LENGTH, readHashList, readHashSetSettings, type HashLineResult, type HashListFormat } from './hash-list-parser.js';
 
 const A = 'f'.repeat(64);
 const B = '0123456789abcdef'.repeat(4);
@@ -251,5 +251,63 @@ describe('detectHashListFormat: what a file\'s first record says, whatever its n
     expect(entryIdRefusal(longest)).toBeUndefined();
     expect(entryIdRefusal(`${longest}x`)).toBe('id longer than 256 characters');
     expect(entryIdRefusal('')).toMatch(/^id is empty/);
+  });
+});
+
+describe("a set's settings line (`# abuse-scan hash set: ...`, what `hashset export` writes first)", () => {
+  const line = '# abuse-scan hash set: algorithm=pdq kind=block threshold=8 min_quality=60 flood_max_items=1 flood_window_seconds=600';
+
+  it('is a comment to the parser in every format: skipped, and the lines after it numbered as in the file', async () => {
+    expect(outcomes(await parse(`${line}\nhash,label,id\n${A},x,e1\n`, 'csv'))).toEqual([{ line: 3, id: 'e1', hex: A }]);
+    expect(outcomes(await parse(`${line}\n${A},x,e1\n`, 'csv'))).toEqual([{ line: 2, id: 'e1', hex: A }]);
+    expect(outcomes(await parse(`${line}\n${A}\n`, 'hex'))).toEqual([{ line: 2, id: A, hex: A }]);
+    expect(outcomes(await parse(`${line}\n${A},100,x.jpg\n`, 'pdq-photo-hasher'))).toEqual([{ line: 2, id: 'x.jpg', hex: A }]);
+    // Format detection looks past it to the first record.
+    expect(detectHashListFormat(`${line}\nhash,label,id\n`, 'pdq')).toBe('csv');
+    expect(detectHashListFormat(`\uFEFF${line}\r\n${A},100,x.jpg\r\n`, 'pdq')).toBe('pdq-photo-hasher');
+    expect(detectHashListFormat(`${line}\n${A}\n`, 'pdq')).toBeUndefined();
+  });
+
+  it('reads every setting that changes matching, from the comments before the first record (BOM, CRLF, other comments around it)', () => {
+    const settings = { algorithm: 'pdq', kind: 'block', threshold: 8, minQuality: 60, flood: { maxItems: 1, windowSeconds: 600 } };
+    expect(readHashSetSettings(`${line}\nhash,label,id\n`)).toEqual({ line: 1, settings });
+    expect(readHashSetSettings(`\uFEFF# saved by ops\r\n\r\n${line}\r\nhash,label,id\r\n`)).toEqual({ line: 3, settings });
+    // Only what the line gives: the rest is left to the set's (or the default) settings.
+    expect(readHashSetSettings('#abuse-scan hash set: threshold=40\n')).toEqual({ line: 1, settings: { threshold: 40 } });
+    expect(readHashSetSettings('# ABUSE-SCAN HASH SET: Algorithm=BLOCKHASH kind=Negative\n')).toEqual({ line: 1, settings: { algorithm: 'blockhash', kind: 'negative' } });
+  });
+
+  it('is absent from files without one, and a settings line after the first record is an ordinary comment', () => {
+    for (const head of ['', 'hash,label,id\n', `${A}\n`, '# exported by hand\n# abuse-scan hash set is our tool\nhash\n', `hash,label,id\n${line}\n`]) {
+      expect(readHashSetSettings(head)).toBeUndefined();
+    }
+  });
+
+  it('refuses a settings line it cannot read whole, with its line number: an unknown key (it could change matching), a bad value, a key twice, two lines', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['# abuse-scan hash set: threshold=8 max_distance=4', /^settings line: unknown setting "max_distance" \(known: algorithm, kind, threshold, min_quality, flood_max_items, flood_window_seconds;/],
+      ['# abuse-scan hash set: threshold=8 threshold=9', /^settings line: threshold given twice$/],
+      ['# abuse-scan hash set: threshold', /^settings line: "threshold" is not key=value$/],
+      ['# abuse-scan hash set: =8', /^settings line: "=8" is not key=value$/],
+      ['# abuse-scan hash set: threshold=129', /^settings line: threshold must be an integer 0-128 in decimal digits, got "129"$/],
+      ['# abuse-scan hash set: threshold=0x8', /threshold must be an integer 0-128/],
+      ['# abuse-scan hash set: threshold=', /threshold must be an integer 0-128 in decimal digits, got ""$/],
+      ['# abuse-scan hash set: min_quality=101', /min_quality must be an integer 0-100/],
+      ['# abuse-scan hash set: flood_max_items=0', /flood_max_items must be an integer 1 or more in decimal digits, got "0"$/],
+      ['# abuse-scan hash set: flood_window_seconds=-5', /flood_window_seconds must be an integer 1 or more/],
+      ['# abuse-scan hash set: algorithm=md5', /^settings line: algorithm must be one of pdq, blockhash, got "md5"$/],
+      ['# abuse-scan hash set: kind=positive', /^settings line: kind must be one of block, review, negative, got "positive"$/],
+    ];
+    for (const [text, message] of cases) {
+      const reading = () => readHashSetSettings(`# saved by ops\n${text}\nhash\n`);
+      expect(reading).toThrow(HashListSettingsError);
+      expect(reading).toThrow(message);
+      try {
+        reading();
+      } catch (error) {
+        expect((error as HashListSettingsError).line).toBe(2);
+      }
+    }
+    expect(() => readHashSetSettings(`${line}\n# abuse-scan hash set: threshold=9\nhash\n`)).toThrow(/a second settings line \(the first is line 1\)/);
   });
 });

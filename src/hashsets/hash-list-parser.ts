@@ -9,14 +9,16 @@
  * A parser reads for one set's algorithm: a column named for the other algorithm (`blockhash` in a
  * PDQ set) is never its hash column, since both hashes are 256 bits and would load without a word
  * and never match, and a `signal_type` column's rows of another type are bad lines.
- * detectHashListFormat tells the format from a file's first record, whatever its name.
+ * detectHashListFormat tells the format from a file's first record, whatever its name, and
+ * readHashSetSettings the set's settings from the `# abuse-scan hash set:` line `hashset export`
+ * writes above it (a comment: the parser skips it as it skips every `#` line, in every format).
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { isScanError } from '../errors.js';
 import { MAX_CSV_RECORD_LINES, parseCsvCells, RecordSplitter, type TextRecord } from '../formats/csv.js';
 import { hexToHash, type HashBytes } from '../matching/hash-bits.js';
-import { HASH_ALGORITHMS, HASH_BITS, type HashAlgorithm } from './hash-set-config.js';
+import { HASH_ALGORITHMS, HASH_BITS, HashSetSettingsError, parseHashSetSettingsLine, type HashAlgorithm, type HashSetSettings } from './hash-set-config.js';
 import type { NewHashSetEntry } from './hash-set.js';
 
 export const HASH_LIST_FORMATS = ['hex', 'csv', 'pdq-photo-hasher'] as const;
@@ -357,4 +359,43 @@ export async function* readHashList(input: Readable, format: HashListFormat, alg
   };
   for await (const chunk of input as AsyncIterable<string | Buffer>) yield* results(splitter.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
   yield* results(splitter.push(decoder.end(), true));
+}
+
+/** A settings line that cannot be read (HashSetSettingsError), with the number of its line. */
+export class HashListSettingsError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HashListSettingsError';
+  }
+}
+
+/**
+ * The settings line (`# abuse-scan hash set: key=value ...`, see formatHashSetSettingsLine) among
+ * the comment and blank lines at the top of a hash list, before its first record, with its line
+ * number; undefined when there is none (the set's own, or the default, settings then apply). A
+ * settings line further down is an ordinary comment. Throws HashListSettingsError for a settings
+ * line that cannot be read whole (an unknown key, a bad value) and for a second one. `head` is the
+ * file's start as text (FORMAT_SNIFF_BYTES, as detectHashListFormat takes).
+ */
+export function readHashSetSettings(head: string): { line: number; settings: HashSetSettings } | undefined {
+  let found: { line: number; settings: HashSetSettings } | undefined;
+  const lines = head.replace(/^\uFEFF/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i]!;
+    if (!/^\s*(?:#|$)/.test(text)) break;
+    let settings: HashSetSettings | undefined;
+    try {
+      settings = parseHashSetSettingsLine(text);
+    } catch (error) {
+      if (error instanceof HashSetSettingsError) throw new HashListSettingsError(i + 1, error.message);
+      throw error;
+    }
+    if (settings === undefined) continue;
+    if (found) throw new HashListSettingsError(i + 1, `a second settings line (the first is line ${found.line}): a file holds one set`);
+    found = { line: i + 1, settings };
+  }
+  return found;
 }

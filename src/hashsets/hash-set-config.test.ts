@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { blockhashBitsFromBlank } from '../images/blockhash.js';
 import { hammingDistance } from '../matching/hash-bits.js';
 import { seededHash } from '../../test/harness/hashes.js';
-import { blankBlockhashes, blockhashEntryCanMatch, DEFAULT_THRESHOLDS, passesBlankRule, resolveHashSetConfig } from './hash-set-config.js';
+import {
+  blankBlockhashes,
+  blockhashEntryCanMatch,
+  DEFAULT_THRESHOLDS,
+  formatHashSetSettingsLine,
+  hashSetSettingsDifferences,
+  hashSetSettingsInput,
+  HashSetSettingsError,
+  parseHashSetSettingsLine,
+  passesBlankRule,
+  resolveHashSetConfig,
+} from './hash-set-config.js';
 
 const blockhash = resolveHashSetConfig({ name: 'b', algorithm: 'blockhash' });
 const pdq = resolveHashSetConfig({ name: 'p', algorithm: 'pdq' });
@@ -72,5 +83,26 @@ describe('blockhashEntryCanMatch', () => {
 
   it('leaves PDQ sets to their quality floor', () => {
     expect(blockhashEntryCanMatch(pdq, new Uint8Array(32))).toBe(true);
+  });
+});
+
+describe("a set's settings line (formatHashSetSettingsLine / parseHashSetSettingsLine)", () => {
+  it('writes every setting that changes matching and reads back the same configuration', () => {
+    const config = resolveHashSetConfig({ name: 'tight', algorithm: 'blockhash', kind: 'review', threshold: 40, minQuality: 70, flood: { maxItems: 1, windowSeconds: 60 } });
+    const line = formatHashSetSettingsLine(config);
+    expect(line).toBe('# abuse-scan hash set: algorithm=blockhash kind=review threshold=40 min_quality=70 flood_max_items=1 flood_window_seconds=60');
+    const settings = parseHashSetSettingsLine(line)!;
+    expect(resolveHashSetConfig({ name: 'tight', algorithm: settings.algorithm!, ...hashSetSettingsInput(settings) })).toEqual(config);
+    expect(hashSetSettingsDifferences(settings, config)).toEqual([]);
+    // The defaults are written too: a reader's defaults never decide.
+    expect(formatHashSetSettingsLine(pdq)).toBe(`# abuse-scan hash set: algorithm=pdq kind=block threshold=${DEFAULT_THRESHOLDS.pdq} min_quality=50 flood_max_items=1000 flood_window_seconds=3600`);
+  });
+
+  it('names what a line gives that a set does not have, and nothing it leaves out', () => {
+    expect(hashSetSettingsDifferences(parseHashSetSettingsLine('# abuse-scan hash set: algorithm=pdq threshold=8 flood_max_items=1')!, pdq)).toEqual(['threshold=8 (set: 31)', 'flood_max_items=1 (set: 1000)']);
+    expect(hashSetSettingsDifferences(parseHashSetSettingsLine('# abuse-scan hash set: kind=negative threshold=8')!, pdq, ['algorithm', 'kind'])).toEqual(['kind=negative (set: block)']);
+    expect(parseHashSetSettingsLine('# a comment')).toBeUndefined();
+    expect(parseHashSetSettingsLine(`${'a'.repeat(64)},x,y`)).toBeUndefined();
+    expect(() => parseHashSetSettingsLine('# abuse-scan hash set: colour=red')).toThrow(HashSetSettingsError);
   });
 });

@@ -152,3 +152,126 @@ export function entryRefusal(config: Pick<HashSetConfig, 'algorithm' | 'minQuali
 
 /** Why add and import refuse a hash that blockhashEntryCanMatch turns down. */
 export const BLANK_BLOCKHASH_REASON = "blockhash is a blank image's hash (0 bits from blank): it can never match (a blockhash match must be closer to the entry than blank is)";
+
+/**
+ * A set's settings as a file carries them: the comment line `hashset export` writes first,
+ * `# abuse-scan hash set: algorithm=pdq kind=block threshold=8 min_quality=50 flood_max_items=1000 flood_window_seconds=3600`.
+ * Every reader of hash lists skips `#` lines (RecordSplitter), so other tools that skip comments
+ * read the file as the plain CSV it is; `ABUSE_SCAN_HASHSETS_DIR` loads the set with these
+ * settings (what the file does not say takes the defaults, as `hashset create` does) and `hashset
+ * import` checks them against the set's. A setting missing from a line is not given; a key this
+ * version does not know is refused (HashSetSettingsError), never ignored: it may change matching.
+ */
+export const HASH_SET_SETTINGS_MARKER = 'abuse-scan hash set:';
+
+/** What a settings line may say; each key once. */
+export interface HashSetSettings {
+  algorithm?: HashAlgorithm;
+  kind?: HashSetKind;
+  threshold?: number;
+  minQuality?: number;
+  flood?: { maxItems?: number; windowSeconds?: number };
+}
+
+/** The keys of a settings line, in the order written, with each one's value in a settings object. */
+export const HASH_SET_SETTINGS_KEYS = ['algorithm', 'kind', 'threshold', 'min_quality', 'flood_max_items', 'flood_window_seconds'] as const;
+export type HashSetSettingsKey = (typeof HASH_SET_SETTINGS_KEYS)[number];
+
+/** A settings line that cannot be read: the message says what is wrong (without the line number). */
+export class HashSetSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HashSetSettingsError';
+  }
+}
+
+/** Each setting's value as written, undefined when not given. */
+export function hashSetSettingValue(settings: HashSetSettings, key: HashSetSettingsKey): string | undefined {
+  const value = {
+    algorithm: settings.algorithm,
+    kind: settings.kind,
+    threshold: settings.threshold,
+    min_quality: settings.minQuality,
+    flood_max_items: settings.flood?.maxItems,
+    flood_window_seconds: settings.flood?.windowSeconds,
+  }[key];
+  return value === undefined ? undefined : String(value);
+}
+
+/** The settings line of a set (without its line break): every setting, so that none takes a reader's default. */
+export function formatHashSetSettingsLine(config: HashSetConfig): string {
+  return `# ${HASH_SET_SETTINGS_MARKER} ${HASH_SET_SETTINGS_KEYS.map((key) => `${key}=${hashSetSettingValue(config, key)}`).join(' ')}`;
+}
+
+/** A comment line meant as a settings line: `# abuse-scan hash set:` (any case, any spaces around `#`). */
+const SETTINGS_LINE = /^\s*#\s*abuse-scan hash set:(.*)$/i;
+
+/** Integer settings: their bounds, those of hashSetConfigSchema. */
+const INTEGER_SETTINGS = {
+  threshold: [0, 128],
+  min_quality: [0, 100],
+  flood_max_items: [1, Number.MAX_SAFE_INTEGER],
+  flood_window_seconds: [1, Number.MAX_SAFE_INTEGER],
+} as const;
+
+/**
+ * The settings a line gives, or undefined when it is not a settings line (another comment, a
+ * record). Throws HashSetSettingsError for a settings line that cannot be read whole: a word that
+ * is not key=value, an unknown key, a key given twice, a value out of its range.
+ */
+export function parseHashSetSettingsLine(text: string): HashSetSettings | undefined {
+  const body = SETTINGS_LINE.exec(text.replace(/\r$/, ''))?.[1];
+  if (body === undefined) return undefined;
+  const settings: HashSetSettings = {};
+  const seen = new Set<string>();
+  const shown = (word: string): string => JSON.stringify(word.length > 80 ? `${word.slice(0, 80)}…` : word);
+  for (const word of body.trim().split(/\s+/).filter((w) => w !== '')) {
+    const equals = word.indexOf('=');
+    if (equals <= 0) throw new HashSetSettingsError(`settings line: ${shown(word)} is not key=value`);
+    const key = word.slice(0, equals).toLowerCase();
+    const value = word.slice(equals + 1);
+    if (!(HASH_SET_SETTINGS_KEYS as readonly string[]).includes(key)) {
+      throw new HashSetSettingsError(`settings line: unknown setting ${shown(key)} (known: ${HASH_SET_SETTINGS_KEYS.join(', ')}; a setting this version does not know could change what matches, so the file is not read without it)`);
+    }
+    if (seen.has(key)) throw new HashSetSettingsError(`settings line: ${key} given twice`);
+    seen.add(key);
+    if (key === 'algorithm' || key === 'kind') {
+      const choices: readonly string[] = key === 'algorithm' ? HASH_ALGORITHMS : HASH_SET_KINDS;
+      const choice = value.toLowerCase();
+      if (!choices.includes(choice)) throw new HashSetSettingsError(`settings line: ${key} must be one of ${choices.join(', ')}, got ${shown(value)}`);
+      if (key === 'algorithm') settings.algorithm = choice as HashAlgorithm;
+      else settings.kind = choice as HashSetKind;
+      continue;
+    }
+    const [min, max] = INTEGER_SETTINGS[key as keyof typeof INTEGER_SETTINGS];
+    const number = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
+    if (!(number >= min && number <= max)) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min}-${max}`;
+      throw new HashSetSettingsError(`settings line: ${key} must be an integer ${range} in decimal digits, got ${shown(value)}`);
+    }
+    if (key === 'threshold') settings.threshold = number;
+    else if (key === 'min_quality') settings.minQuality = number;
+    else if (key === 'flood_max_items') settings.flood = { ...settings.flood, maxItems: number };
+    else settings.flood = { ...settings.flood, windowSeconds: number };
+  }
+  return settings;
+}
+
+/** The configuration input a settings line gives (what it does not say is left to the defaults). */
+export function hashSetSettingsInput(settings: HashSetSettings): Omit<HashSetConfigInput, 'name' | 'algorithm'> {
+  return {
+    ...(settings.kind !== undefined && { kind: settings.kind }),
+    ...(settings.threshold !== undefined && { threshold: settings.threshold }),
+    ...(settings.minQuality !== undefined && { minQuality: settings.minQuality }),
+    ...(settings.flood !== undefined && { flood: { ...settings.flood } }),
+  };
+}
+
+/** The settings a line gives that `config` does not have, as `key=<line's> (set: <config's>)`. */
+export function hashSetSettingsDifferences(settings: HashSetSettings, config: HashSetConfig, keys: readonly HashSetSettingsKey[] = HASH_SET_SETTINGS_KEYS): string[] {
+  return keys.flatMap((key) => {
+    const given = hashSetSettingValue(settings, key);
+    const actual = hashSetSettingValue(config, key);
+    return given === undefined || given === actual ? [] : [`${key}=${given} (set: ${actual})`];
+  });
+}

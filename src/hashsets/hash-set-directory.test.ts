@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hexToHash } from '../matching/hash-bits.js';
+import { MemoryFloodGuard } from './flood-guard.js';
 import { HashSetFileError, HashSetFileNameError, loadHashSetDirectory } from './hash-set-directory.js';
 import type { HashSet } from './hash-set.js';
 
@@ -191,5 +192,99 @@ describe('loadHashSetDirectory', () => {
     const { sets, skipped } = await loadHashSetDirectory(dir);
     expect([...sets[0]!.all()].map((entry) => [entry.id, entry.label])).toEqual([['bridge.jpg', undefined]]);
     expect(skipped).toEqual([{ file: 'hasher.pdq.csv', line: 2, reason: 'PDQ quality 20 below the floor of 50' }]);
+  });
+});
+
+describe("a file's settings line (`# abuse-scan hash set: ...`, what `hashset export` writes): the set loads with the settings it had", () => {
+  // fixtures/images/clouds.jpg's hashes (`abuse-scan hash fixtures/images/clouds.jpg --json`).
+  const CLOUDS_PDQ = '54fca36344c1b1fc428b9df8227ce3f3182c07deb98345ceacf6847f1c1d3a09';
+  const CLOUDS_BLOCKHASH = 'f000f080ffe07fe33861383f3c1f1c1f7e3ffe7cfe010000f0f2d2609e070d77';
+  const EXPORT_HEADER = 'hash,label,id,source,added_at,added_by,disabled_reason';
+  /** `hex` with its first `bits` bits flipped: that many bits away. */
+  const away = (hex: string, bits: number): Uint8Array => {
+    const hash = hexToHash(hex, 256);
+    for (let bit = 0; bit < bits; bit++) hash[bit >> 3]! ^= 0x80 >> (bit & 7);
+    return hash;
+  };
+  const loadOne = async (file: string, text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+    writeFileSync(join(dir, file), text);
+    return { dir, ...(await loadHashSetDirectory(dir)) };
+  };
+
+  it('honours the threshold: an export of a set at threshold 8 does not match at distance 10, as the set in Redis did not (the default 31 would)', async () => {
+    const rows = `${EXPORT_HEADER}\n${CLOUDS_PDQ},,clouds-tight,file:clouds.jpg,2026-11-24T03:21:20.716Z,root,\n`;
+    const exported = await loadOne('tight-pdq.pdq.csv', `# abuse-scan hash set: algorithm=pdq kind=block threshold=8 min_quality=50 flood_max_items=1000 flood_window_seconds=3600\n${rows}`);
+    expect(exported.sets[0]!.config).toMatchObject({ name: 'tight-pdq', algorithm: 'pdq', kind: 'block', threshold: 8 });
+    expect(exported.sets[0]!.match([away(CLOUDS_PDQ, 10)])).toEqual([]);
+    expect(exported.sets[0]!.match([away(CLOUDS_PDQ, 8)])).toHaveLength(1);
+    // Without the line: the defaults, as before.
+    const plain = await loadOne('tight-pdq.pdq.csv', rows);
+    expect(plain.sets[0]!.config).toMatchObject({ threshold: 31, minQuality: 50, flood: { maxItems: 1000, windowSeconds: 3600 } });
+    expect(plain.sets[0]!.match([away(CLOUDS_PDQ, 10)])).toHaveLength(1);
+    // The line is part of the file: another setting is another version.
+    expect(exported.sets[0]!.version).not.toBe(plain.sets[0]!.version);
+  });
+
+  it('honours a blockhash threshold, and takes the defaults for what a line does not give', async () => {
+    const { sets } = await loadOne('edits.blockhash.csv', `# abuse-scan hash set: threshold=40\nhash,label,id\n${CLOUDS_BLOCKHASH},,c1\n`);
+    expect(sets[0]!.config).toMatchObject({ algorithm: 'blockhash', kind: 'block', threshold: 40, minQuality: 50, flood: { maxItems: 1000, windowSeconds: 3600 } });
+    expect(sets[0]!.match([away(CLOUDS_BLOCKHASH, 45)])).toEqual([]);
+    expect(sets[0]!.match([away(CLOUDS_BLOCKHASH, 30)])).toHaveLength(1);
+    // The default 64 would match at 45.
+    const plain = await loadOne('edits.blockhash.csv', `hash,label,id\n${CLOUDS_BLOCKHASH},,c1\n`);
+    expect(plain.sets[0]!.match([away(CLOUDS_BLOCKHASH, 45)])).toHaveLength(1);
+  });
+
+  it("honours the quality floor: a hash below the file's floor is skipped, one below the default only is not", async () => {
+    const { sets, skipped } = await loadOne('strict.pdq.csv', `# abuse-scan hash set: algorithm=pdq min_quality=90\nhash,label,id,quality\n${A},,low,80\n${B},,high,95\n`);
+    expect(sets[0]!.config.minQuality).toBe(90);
+    expect([...sets[0]!.all()].map((entry) => entry.id)).toEqual(['high']);
+    expect(skipped).toEqual([{ file: 'strict.pdq.csv', line: 3, reason: 'PDQ quality 80 below the floor of 90' }]);
+  });
+
+  it("honours the flood guard's settings in the embedded scan's memory guard: with flood_max_items=1 the second image quarantines the entry", async () => {
+    const { sets } = await loadOne('flood.pdq.csv', `# abuse-scan hash set: algorithm=pdq kind=block threshold=31 min_quality=50 flood_max_items=1 flood_window_seconds=600\n${CLOUDS_PDQ},,c1\n`);
+    const { config } = sets[0]!;
+    expect(config.flood).toEqual({ maxItems: 1, windowSeconds: 600 });
+    const guard = new MemoryFloodGuard(undefined, () => 1_000_000);
+    expect(await guard.recordMatch(config, { entryNo: 0, id: 'c1' }, 'image-1')).toBe(false);
+    expect(await guard.recordMatch(config, { entryNo: 0, id: 'c1' }, 'image-1')).toBe(false);
+    expect(await guard.recordMatch(config, { entryNo: 0, id: 'c1' }, 'image-2')).toBe(true);
+  });
+
+  it('loads a kind the file name and the line agree on', async () => {
+    const { sets } = await loadOne('logos.pdq.negative.csv', `# abuse-scan hash set: algorithm=pdq kind=negative threshold=20\n${A},logo,l1\n`);
+    expect(sets[0]!.config).toMatchObject({ kind: 'negative', threshold: 20 });
+  });
+
+  it('refuses a file whose line contradicts its name (algorithm, or kind: a name without one is a block set), naming the file, line and the name to give it', async () => {
+    const cases: Array<[file: string, line: string, message: string]> = [
+      ['logos.pdq.csv', '# abuse-scan hash set: algorithm=pdq kind=negative', 'the settings line says kind=negative and the file name says block (a name without a kind is a block set) (name it logos.pdq.negative.csv)'],
+      ['edits.pdq.review.csv', '# abuse-scan hash set: kind=block', 'the settings line says kind=block and the file name says review (name it edits.pdq.csv)'],
+      ['partner.pdq.csv', '# abuse-scan hash set: algorithm=blockhash kind=block', 'the settings line says algorithm=blockhash and the file name says pdq (name it partner.blockhash.csv)'],
+    ];
+    for (const [file, line, message] of cases) {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, file), `# exported from prod\n${line}\nhash,label,id\n${A},,e1\n`);
+      const loading = loadHashSetDirectory(dir);
+      await expect(loading).rejects.toThrow(HashSetFileError);
+      await expect(loading).rejects.toThrow(`${join(dir, file)}:2: ${message}`);
+    }
+  });
+
+  it('refuses a settings line it cannot read whole: an unknown key (it could change matching), a bad value, two lines', async () => {
+    const cases: Array<[text: string, message: RegExp]> = [
+      ['# abuse-scan hash set: algorithm=pdq threshold=8 max_distance=4\n', /:1: settings line: unknown setting "max_distance"/],
+      ['# abuse-scan hash set: threshold=300\n', /:1: settings line: threshold must be an integer 0-128/],
+      ['# abuse-scan hash set: threshold=8\n# abuse-scan hash set: threshold=9\n', /:2: a second settings line \(the first is line 1\)/],
+    ];
+    for (const [text, message] of cases) {
+      const dir = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(dir, 'bad.pdq.csv'), `${text}${A},,e1\n`);
+      const loading = loadHashSetDirectory(dir);
+      await expect(loading).rejects.toThrow(HashSetFileError);
+      await expect(loading).rejects.toThrow(message);
+    }
   });
 });

@@ -8,6 +8,16 @@
  * once into memory; each set's version is its file's digest, so verdicts say exactly which file
  * was consulted.
  *
+ * A set's settings (threshold, quality floor, flood guard) are those of the file's settings line
+ * (`# abuse-scan hash set: algorithm=pdq kind=block threshold=8 ...`, which `hashset export` writes
+ * first; see readHashSetSettings), so that an export loads with the settings the set had in Redis;
+ * what the line does not give, and every setting of a file without one, takes the defaults
+ * (`hashset create`'s). A settings line that cannot be read (an unknown key, a bad value, two of
+ * them), or whose algorithm or kind is not the one the file name says (a name without a kind is a
+ * block set), refuses the file (HashSetFileError): the name says how the set is used, the line how
+ * it was, and a set loaded under either one but not the other would match differently from what
+ * its operator meant.
+ *
  * As ABUSE_SCAN_LISTS_DIR's loader does for lists, a file meant as a set that is not one stops the
  * load (HashSetFileNameError, naming the file and the form expected; HashSetFileError for a file
  * with no entry to load): a scan must not run without a set it was given. Meant as a set: every `*.csv` file, and a file whose name ends in an algorithm
@@ -23,8 +33,19 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ScanError } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
-import { BLANK_BLOCKHASH_REASON, blockhashEntryCanMatch, HASH_ALGORITHMS, HASH_SET_KINDS, passesQualityFloor, resolveHashSetConfig, type HashAlgorithm, type HashSetKind } from './hash-set-config.js';
-import { detectHashListFormat, entryFromLine, FORMAT_SNIFF_BYTES, HashListHeaderError, readHashList, type BadHashLine } from './hash-list-parser.js';
+import {
+  BLANK_BLOCKHASH_REASON,
+  blockhashEntryCanMatch,
+  HASH_ALGORITHMS,
+  HASH_SET_KINDS,
+  hashSetSettingsInput,
+  passesQualityFloor,
+  resolveHashSetConfig,
+  type HashAlgorithm,
+  type HashSetConfig,
+  type HashSetKind,
+} from './hash-set-config.js';
+import { detectHashListFormat, entryFromLine, FORMAT_SNIFF_BYTES, HashListHeaderError, HashListSettingsError, readHashList, readHashSetSettings, type BadHashLine } from './hash-list-parser.js';
 import { HashSet } from './hash-set.js';
 
 const ALGORITHM_AND_KIND = `\\.(${HASH_ALGORITHMS.join('|')})(?:\\.(${HASH_SET_KINDS.join('|')}))?`;
@@ -46,7 +67,8 @@ export class HashSetFileNameError extends ScanError {
  * A set file with no entry to load: empty, a header only, or every line bad (below the quality
  * floor, a blank blockhash, not a hash). Loaded, it would be a set matching nothing while verdicts
  * name it as consulted; `hashset import` refuses such a file too. Also a CSV whose header's only
- * hash column is named for the other algorithm (`blockhash` in a `.pdq.csv`), naming the column.
+ * hash column is named for the other algorithm (`blockhash` in a `.pdq.csv`), naming the column,
+ * and a file whose settings line cannot be read or contradicts its name (see the module comment).
  */
 export class HashSetFileError extends Error {
   constructor(message: string) {
@@ -98,10 +120,11 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
   const skipped: DirectoryLoadResult['skipped'] = [];
   const loadedAt = new Date().toISOString();
   for (const { file, name, algorithm, kind } of setFiles(dir, readdirSync(dir).sort())) {
-    const config = resolveHashSetConfig({ name, algorithm, kind });
     const bytes = readFileSync(join(dir, file));
+    const head = bytes.subarray(0, FORMAT_SNIFF_BYTES).toString('utf8');
+    const config = fileConfig(join(dir, file), { name, algorithm, kind }, head);
     const set = new HashSet(config, { versionTag: `sha256:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}` });
-    const format = detectHashListFormat(bytes.subarray(0, FORMAT_SNIFF_BYTES).toString('utf8'), algorithm) ?? 'csv';
+    const format = detectHashListFormat(head, algorithm) ?? 'csv';
     try {
       for await (const result of readHashList(Readable.from([bytes]), format, algorithm)) {
         if (!result.ok) {
@@ -131,8 +154,38 @@ export async function loadHashSetDirectory(dir: string, logger?: Logger): Promis
       throw new HashSetFileError(`${join(dir, file)}: no entry to load: ${why}`);
     }
     sets.push(set);
-    logger?.info({ hashSet: config.name, file, format, entries: set.size, version: set.version }, 'hash set loaded from file');
+    logger?.info(
+      { hashSet: config.name, file, format, entries: set.size, version: set.version, threshold: config.threshold, kind: config.kind, minQuality: config.minQuality, flood: config.flood },
+      'hash set loaded from file',
+    );
   }
   for (const bad of skipped) logger?.warn(bad, 'hash set file line skipped');
   return { sets, skipped };
+}
+
+/**
+ * A set file's configuration: its name's algorithm and kind, and the rest from its settings line
+ * (defaults for what the line does not give, or without one). Throws HashSetFileError for a line
+ * that cannot be read or that names another algorithm or kind than the file name.
+ */
+function fileConfig(path: string, named: { name: string; algorithm: HashAlgorithm; kind: HashSetKind }, head: string): HashSetConfig {
+  let found: ReturnType<typeof readHashSetSettings>;
+  try {
+    found = readHashSetSettings(head);
+  } catch (error) {
+    if (!(error instanceof HashListSettingsError)) throw error;
+    throw new HashSetFileError(`${path}:${error.line}: ${error.message}`);
+  }
+  if (found === undefined) return resolveHashSetConfig(named);
+  const { line, settings } = found;
+  if (settings.algorithm !== undefined && settings.algorithm !== named.algorithm) {
+    throw new HashSetFileError(`${path}:${line}: the settings line says algorithm=${settings.algorithm} and the file name says ${named.algorithm} (name it ${named.name}.${settings.algorithm}${settings.kind && settings.kind !== 'block' ? `.${settings.kind}` : ''}.csv)`);
+  }
+  if (settings.kind !== undefined && settings.kind !== named.kind) {
+    const expected = `${named.name}.${named.algorithm}${settings.kind === 'block' ? '' : `.${settings.kind}`}.csv`;
+    throw new HashSetFileError(
+      `${path}:${line}: the settings line says kind=${settings.kind} and the file name says ${named.kind}${named.kind === 'block' ? ' (a name without a kind is a block set)' : ''} (name it ${expected})`,
+    );
+  }
+  return resolveHashSetConfig({ ...named, ...hashSetSettingsInput(settings), kind: named.kind });
 }

@@ -29,6 +29,8 @@ export interface UnfurlCacheOptions {
   /** The unfurler behind the cache. Default `unfurl` (tests inject a counting one). */
   unfurl?: (input: string, options?: UnfurlOptions) => Promise<UnfurlResult>;
   logger?: Logger;
+  /** Read the Redis cache, never write it (`scan --fleet`: a result fetched from an operator's machine, its network and DNS, is not one the workers should serve). */
+  readOnly?: boolean;
 }
 
 export const DEFAULT_UNFURL_CACHE_TTL_SECONDS = 300;
@@ -163,7 +165,7 @@ export class UnfurlCache {
     }
     this.stats.misses++;
     const result = await this.unfurlFn(input, unfurlOptions);
-    if (useRedis && cacheable(result)) {
+    if (useRedis && !this.options.readOnly && cacheable(result)) {
       const json = JSON.stringify(result);
       if (Buffer.byteLength(json) > MAX_CACHED_RESULT_BYTES) {
         this.options.logger?.debug({ bytes: Buffer.byteLength(json), limit: MAX_CACHED_RESULT_BYTES }, 'unfurl result too large to cache');

@@ -22,6 +22,15 @@ export interface PipelineServices {
   /** Redis for lists, hash sets and caches; absent in the embedded scan. */
   connection?: RedisClient;
   /**
+   * With `connection`: consult the fleet's lists and hash sets (the replicas a worker keeps) but
+   * write nothing to its Redis, for `abuse-scan scan --fleet`. Hash-set matches are neither
+   * counted (flood counters, `hashset stats` matches and suppressions) nor quarantined; entries the
+   * fleet has quarantined already are passed by as a worker passes them. The unfurl cache is read,
+   * never written: a result fetched from an operator's machine (its network, its DNS) is not one
+   * the workers should serve. Default false (a worker).
+   */
+  readOnly?: boolean;
+  /**
    * DANGER, code only, never configuration: literal IPs the unfurler may reach although they are
    * not public. Tests use it to reach their servers on 127.0.0.1.
    */
@@ -52,37 +61,46 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
   }
   const registry = new SignalRegistry();
   const resources: Array<{ close(): Promise<void> | void }> = [];
-  const hashSets = await openHashSetMatching({
-    logger: services.logger,
-    prefix: config.prefix,
-    connection: services.connection,
-    hashSetsDir: config.hashSetsDir,
-    metricsRegistry: services.metricsRegistry,
-  });
-  if (hashSets) {
-    registry.register(hashSets.signalType);
-    resources.push(...hashSets.resources);
-  }
-  // ONNX models (models/manifest.json), loaded once per process and shared by its pipelines.
-  const models = await openModelSignals(config);
-  if (models) {
-    for (const type of models.signalTypes) registry.register(type);
-    resources.push(models.resource);
-  }
-  if (services.connection) {
-    // Lists from Redis, kept current by pub/sub and a periodic version check.
-    const lists = await ListReplica.start({ store: new ListStore(services.connection, { prefix: config.prefix }), logger: services.logger });
-    resources.push(lists);
-    registry.register(createLinkBlocklistSignalType(lists));
-  } else if (config.listsDir) {
-    const { matcher } = await loadListDirectory(config.listsDir, services.logger);
-    registry.register(createLinkBlocklistSignalType({ current: () => matcher }));
+  try {
+    const hashSets = await openHashSetMatching({
+      logger: services.logger,
+      prefix: config.prefix,
+      connection: services.connection,
+      hashSetsDir: config.hashSetsDir,
+      metricsRegistry: services.metricsRegistry,
+      readOnly: services.readOnly === true,
+    });
+    if (hashSets) {
+      registry.register(hashSets.signalType);
+      resources.push(...hashSets.resources);
+    }
+    // ONNX models (models/manifest.json), loaded once per process and shared by its pipelines.
+    const models = await openModelSignals(config);
+    if (models) {
+      for (const type of models.signalTypes) registry.register(type);
+      resources.push(models.resource);
+    }
+    if (services.connection) {
+      // Lists from Redis, kept current by pub/sub and a periodic version check.
+      const lists = await ListReplica.start({ store: new ListStore(services.connection, { prefix: config.prefix }), logger: services.logger });
+      resources.push(lists);
+      registry.register(createLinkBlocklistSignalType(lists));
+    } else if (config.listsDir) {
+      const { matcher } = await loadListDirectory(config.listsDir, services.logger);
+      registry.register(createLinkBlocklistSignalType({ current: () => matcher }));
+    }
+  } catch (error) {
+    // What started before the failure (replicas' subscriptions and timers, model workers) would
+    // otherwise keep the process up: a command that fails here must still exit.
+    await Promise.allSettled(resources.map(async (resource) => resource.close()));
+    throw error;
   }
   const unfurlCache = new UnfurlCache({
     prefix: config.prefix,
     ttlSeconds: config.unfurlCacheTtlSeconds,
     logger: services.logger,
     ...(services.connection && { redis: services.connection }),
+    readOnly: services.readOnly === true,
   });
   services.logger.debug({ signalTypes: registry.all().map((t) => t.name) }, 'scan pipeline ready');
   return new ScanPipeline({
@@ -104,3 +122,4 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     resources,
   });
 }
+

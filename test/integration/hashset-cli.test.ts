@@ -132,8 +132,11 @@ describe('abuse-scan hashset / hash', () => {
     expect((await cli('hashset', 'remove', 'cli-import', 'x4')).stdout).toContain('removed 1 of 1; cli-import at version 3');
     const csv = await cli('hashset', 'export', 'cli-import');
     const lines = csv.stdout.trim().split('\n');
-    expect(lines[0]).toBe('hash,label,id,source,added_at,added_by,disabled_reason');
-    expect(lines.slice(1)).toEqual([expect.stringMatching(new RegExp(`^${A},spam,x1,import:export.csv,.*,false positive$`))]);
+    expect(lines.slice(0, 2)).toEqual([
+      '# abuse-scan hash set: algorithm=pdq kind=block threshold=31 min_quality=50 flood_max_items=1000 flood_window_seconds=3600',
+      'hash,label,id,source,added_at,added_by,disabled_reason',
+    ]);
+    expect(lines.slice(2)).toEqual([expect.stringMatching(new RegExp(`^${A},spam,x1,import:export.csv,.*,false positive$`))]);
     const hex = await cli('hashset', 'export', 'cli-import', '--format', 'hex');
     expect(hex.stdout).toBe('');
     expect(await cli('hashset', 'export', 'cli-import', '--format', 'json')).toEqual({
@@ -182,7 +185,7 @@ describe('abuse-scan hashset / hash', () => {
     const imported = await cli('hashset', 'import', 'cli-add-inputs-copy', file);
     expect(imported.code).toBe(0);
     expect(imported.stderr).not.toMatch(/skipped|conflict/);
-    expect((await cli('hashset', 'export', 'cli-add-inputs-copy')).stdout.split('\n')[1]).toMatch(new RegExp(`^${A},,${longest},`));
+    expect((await cli('hashset', 'export', 'cli-add-inputs-copy')).stdout.split('\n')[2]).toMatch(new RegExp(`^${A},,${longest},`));
   }, 60_000);
 
   it('import of a file with no good line writes nothing and exits 1: only bad lines (within --max-bad), an empty file, a header only', async () => {
@@ -226,7 +229,7 @@ describe('abuse-scan hashset / hash', () => {
     await store.disable('cli-no-reason', 'e2', ' ');
     const exported = await cli('hashset', 'export', 'cli-no-reason');
     expect(exported.code).toBe(0);
-    const reasons = Object.fromEntries(exported.stdout.trim().split('\n').slice(1).map((line) => [line.split(',')[2], line.split(',').at(-1)]));
+    const reasons = Object.fromEntries(exported.stdout.trim().split('\n').slice(2).map((line) => [line.split(',')[2], line.split(',').at(-1)]));
     expect(reasons).toEqual({ e1: 'disabled (no reason recorded)', e2: 'disabled (no reason recorded)', e3: '' });
 
     const file = join(dir, 'no-reason.csv');
@@ -307,6 +310,114 @@ describe('abuse-scan hashset / hash', () => {
     expect(other!.signals.filter((s) => s.source === 'hashset')).toEqual([]);
   }, 30_000);
 
+  describe("export keeps the set's settings: ABUSE_SCAN_HASHSETS_DIR loads it as it was in Redis, import checks them", () => {
+    type Verdict = { decision: string; signals: Array<{ source: string; evidence: Record<string, unknown> }> };
+    const verdicts = (stdout: string): Verdict[] => stdout.trim().split('\n').map((line) => JSON.parse(line) as Verdict);
+    const hashSetEvidence = (verdict: Verdict) => verdict.signals.filter((s) => s.source === 'hashset').map((s) => s.evidence);
+    /** The embedded scan of `files` against the sets in `setsDir`, nothing else consulted. */
+    const scanFromDir = (setsDir: string, ...files: string[]) =>
+      cliWith({ ABUSE_SCAN_HASHSETS_DIR: setsDir, ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' }, 'scan', 'image', '--json', ...files);
+
+    it('a set at threshold 8 exported into the directory gives the fleet\'s decision for clouds--half.jpg (distance 10): no match, not a block at the default 31', async () => {
+      expect((await cli('hashset', 'create', 'cli-tight-pdq', '--algorithm', 'pdq', '--threshold', '8')).code).toBe(0);
+      expect((await cli('hashset', 'add', 'cli-tight-pdq', fixture('clouds.jpg'), '--id', 'clouds-tight')).code).toBe(0);
+      const exported = await cli('hashset', 'export', 'cli-tight-pdq');
+      expect(exported.code).toBe(0);
+      expect(exported.stdout.split('\n')[0]).toBe('# abuse-scan hash set: algorithm=pdq kind=block threshold=8 min_quality=50 flood_max_items=1000 flood_window_seconds=3600');
+      const sets = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(sets, 'cli-tight-pdq.pdq.csv'), exported.stdout);
+
+      const images = [fixture('clouds--half.jpg'), fixture('clouds.jpg')];
+      const fleet = await cliWith({ ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off' }, 'scan', 'image', '--fleet', '--json', ...images);
+      const [fleetHalf, fleetCopy] = verdicts(fleet.stdout);
+      const local = await scanFromDir(sets, ...images);
+      const [half, copy] = verdicts(local.stdout);
+      // The fleet's decision, whichever set it is among the fleet's (other tests' sets share the prefix).
+      const tight = (verdict: Verdict) => hashSetEvidence(verdict).filter((evidence) => evidence.set === 'cli-tight-pdq');
+      expect(tight(fleetHalf!)).toEqual([]);
+      expect(tight(half!)).toEqual([]);
+      expect(half!.decision).not.toBe('block');
+      // The same evidence, but for the version (Redis's number, the file's digest).
+      const withoutVersion = (verdict: Verdict) => tight(verdict).map(({ setVersion: _version, ...evidence }) => evidence);
+      expect(withoutVersion(copy!)).toEqual(withoutVersion(fleetCopy!));
+      expect(tight(copy!)).toMatchObject([{ entryId: 'clouds-tight', distance: 0, threshold: 8 }]);
+      expect(copy!.decision).toBe('block');
+
+      // The same file without its settings line: the defaults, as before (a block at distance 10).
+      writeFileSync(join(sets, 'cli-tight-pdq.pdq.csv'), exported.stdout.split('\n').slice(1).join('\n'));
+      const [defaults] = verdicts((await scanFromDir(sets, fixture('clouds--half.jpg'))).stdout);
+      expect(defaults!.decision).toBe('block');
+      expect(tight(defaults!)).toMatchObject([{ distance: 10, threshold: 31 }]);
+    }, 60_000);
+
+    it('a set with --flood-max-items 1 exported into the directory quarantines in the embedded scan: the second image matching the entry gets review', async () => {
+      expect((await cli('hashset', 'create', 'cli-flood-1', '--algorithm', 'pdq', '--flood-max-items', '1')).code).toBe(0);
+      expect((await cli('hashset', 'add', 'cli-flood-1', fixture('clouds.jpg'), '--id', 'clouds')).code).toBe(0);
+      const exported = await cli('hashset', 'export', 'cli-flood-1');
+      expect(exported.stdout.split('\n')[0]).toContain(' flood_max_items=1 ');
+      const sets = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(sets, 'cli-flood-1.pdq.csv'), exported.stdout);
+      const images = [fixture('clouds.jpg'), fixture('clouds--jpeg-q20.jpg'), fixture('clouds--gray.jpg')];
+      const scanned = verdicts((await scanFromDir(sets, ...images)).stdout);
+      expect(scanned.map((verdict) => hashSetEvidence(verdict).length)).toEqual([1, 1, 1]);
+      expect(scanned.map((verdict) => verdict.decision).sort()).toEqual(['block', 'review', 'review']);
+      // Without the line, the default 1000: every one blocked.
+      writeFileSync(join(sets, 'cli-flood-1.pdq.csv'), exported.stdout.split('\n').slice(1).join('\n'));
+      expect(verdicts((await scanFromDir(sets, ...images)).stdout).map((verdict) => verdict.decision)).toEqual(['block', 'block', 'block']);
+    }, 60_000);
+
+    it("import warns of settings its set does not share and keeps the set's; another kind or algorithm refuses the file, writing nothing", async () => {
+      expect((await cli('hashset', 'create', 'cli-settings-src', '--algorithm', 'pdq', '--threshold', '8', '--min-quality', '60')).code).toBe(0);
+      await store.add('cli-settings-src', [{ id: 'e1', hash: hexToHash(A, 256) }]);
+      const file = join(dir, 'settings-src.csv');
+      writeFileSync(file, (await cli('hashset', 'export', 'cli-settings-src')).stdout);
+
+      expect((await cli('hashset', 'create', 'cli-settings-default', '--algorithm', 'pdq')).code).toBe(0);
+      const warned = await cli('hashset', 'import', 'cli-settings-default', file);
+      expect(warned.code).toBe(0);
+      // (A progress line may follow.)
+      expect(warned.stderr).toMatch(/^[^\n]*: warning: [^\n]*\n(?:checked [0-9,]+ lines\n|written [0-9,]+ \/ [0-9,]+\n)*$/);
+      expect(warned.stderr.split('\n')[0]! + '\n').toBe(
+        `${file}:1: warning: the file's settings line says threshold=8 (set: 31), min_quality=60 (set: 50): hash set cli-settings-default keeps its own (import never changes a set's settings; create a set with the file's settings to match as it did)\n`,
+      );
+      expect(warned.stdout).toContain('added 1, unchanged 0');
+      expect((await store.summary('cli-settings-default')).config).toMatchObject({ threshold: 31, minQuality: 50 });
+
+      // Into a set with the same settings: not a word.
+      expect((await cli('hashset', 'create', 'cli-settings-same', '--algorithm', 'pdq', '--threshold', '8', '--min-quality', '60')).code).toBe(0);
+      const same = await cli('hashset', 'import', 'cli-settings-same', file);
+      expect(same.code).toBe(0);
+      expect(same.stderr).not.toContain('warning');
+
+      for (const [set, args, says] of [
+        ['cli-settings-negative', ['--algorithm', 'pdq', '--kind', 'negative'], 'kind=block (set: negative)'],
+        ['cli-settings-blockhash', ['--algorithm', 'blockhash'], 'algorithm=pdq (set: blockhash)'],
+      ] as const) {
+        expect((await cli('hashset', 'create', set, ...args)).code).toBe(0);
+        const refused = await cli('hashset', 'import', set, file);
+        expect(refused).toMatchObject({ code: 1, stdout: '' });
+        expect(refused.stderr).toContain(`abuse-scan: invalid hash list file: ${file}:1: the file's settings line says ${says}: its entries are meant for another set than ${set}; nothing imported`);
+        expect(await store.summary(set)).toMatchObject({ version: 0, size: 0 });
+      }
+
+      const unknown = join(dir, 'settings-unknown.csv');
+      writeFileSync(unknown, `# abuse-scan hash set: algorithm=pdq max_distance=4\nhash,label,id\n${A},,e1\n`);
+      const unreadable = await cli('hashset', 'import', 'cli-settings-default', unknown);
+      expect(unreadable).toMatchObject({ code: 1, stdout: '' });
+      expect(unreadable.stderr).toContain(`abuse-scan: invalid hash list file: ${unknown}:1: settings line: unknown setting "max_distance"`);
+    }, 60_000);
+
+    it('the directory refuses an export whose settings line contradicts its file name: a known-good set saved without its kind', async () => {
+      expect((await cli('hashset', 'create', 'cli-logos', '--algorithm', 'pdq', '--kind', 'negative')).code).toBe(0);
+      expect((await cli('hashset', 'add', 'cli-logos', fixture('clouds.jpg'), '--id', 'logo')).code).toBe(0);
+      const sets = mkdtempSync(join(tmpdir(), 'hashset-dir-'));
+      writeFileSync(join(sets, 'cli-logos.pdq.csv'), (await cli('hashset', 'export', 'cli-logos')).stdout);
+      const refused = await scanFromDir(sets, fixture('clouds.jpg'));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`invalid hash set file: ${join(sets, 'cli-logos.pdq.csv')}:1: the settings line says kind=negative and the file name says block`);
+    }, 30_000);
+  });
+
   it('prints stored and outside text escaped on a terminal: ids, labels, reasons, file names, bad lines; export to a file keeps it as stored', async () => {
     /** What drives a terminal or reorders its text; human output may hold only tabs between columns and line breaks. */
     const UNSAFE_FOR_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
@@ -332,7 +443,7 @@ describe('abuse-scan hashset / hash', () => {
 
     const onTerminal = await cliOnTerminal('hashset', 'export', 'cli-hostile');
     expect(onTerminal.stdout).not.toMatch(UNSAFE_FOR_TERMINAL);
-    expect(onTerminal.stdout.trim().split('\n')[1]).toMatch(new RegExp(`^${A},kit\\\\x1b\\[8m\\\\x0aline,viral\\\\x1b`));
+    expect(onTerminal.stdout.trim().split('\n')[2]).toMatch(new RegExp(`^${A},kit\\\\x1b\\[8m\\\\x0aline,viral\\\\x1b`));
     const toFile = await cli('hashset', 'export', 'cli-hostile');
     expect(toFile.stdout).toContain(`${A},"kit${esc}[8m\nline",${id},`);
 

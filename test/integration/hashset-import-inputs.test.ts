@@ -138,13 +138,14 @@ describe('abuse-scan hashset import: stdin, pipes, and the format told by the co
     expect(set.match([hexToHash(A, 256)])).toEqual([]);
 
     // The same export through stdin (no name at all); --format hex refuses its lines, which hold
-    // more than a hash: no good line, nothing imported (exit 1).
+    // more than a hash: no good line, nothing imported (exit 1). Line 1 is the export's settings
+    // line, a comment in every format: the header, line 2, is the first line refused.
     expect((await cli(['hashset', 'create', 'txt-stdin', '--algorithm', 'pdq'])).code).toBe(0);
     expect(await cli(['hashset', 'import', 'txt-stdin', '-'], exported.stdout)).toMatchObject({ code: 0, stdout: expect.stringContaining(': 2 lines read, added 2,') });
     expect(await ids('txt-stdin')).toEqual(['fp-entry', 'kept']);
     expect((await cli(['hashset', 'create', 'txt-hex', '--algorithm', 'pdq'])).code).toBe(0);
     const hex = await cli(['hashset', 'import', 'txt-hex', backup, '--format', 'hex']);
-    expect(hex.stderr).toContain(`${backup}:1: a hex list holds one hash a line and this line has more (for hash,label,id or hash,quality,filename use --format csv or --format pdq-photo-hasher); skipped`);
+    expect(hex.stderr).toContain(`${backup}:2: a hex list holds one hash a line and this line has more (for hash,label,id or hash,quality,filename use --format csv or --format pdq-photo-hasher); skipped`);
     expect(hex).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/\nhash set txt-hex: nothing imported: no entries, only \d+ bad lines\n$/) });
   }, CLI_TEST_TIMEOUT);
 

@@ -5,7 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListStore } from '../../src/lists/list-store.js';
-import { runCli } from '../harness/cli.js';
+import { OFFLINE_CLI_ENV, runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
 import { TEST_REDIS_URL } from '../harness/redis.js';
 import { listCliSuite } from '../harness/list-cli-suite.js';
@@ -46,6 +46,35 @@ describe('abuse-scan canonicalize', () => {
     expect(second).toEqual({ input: 'data:text/html,hi', error: { code: 'unsupported_scheme', message: expect.any(String) } });
     expect(code).toBe(1);
   });
+
+  it('where a browser visits another URL than Safe Browsing reads, prints that one too, as the verdict\'s details name it', async () => {
+    const split = 'http://good.example%2F@evil.example/';
+    const long = `http://good.example%2F@evil.example/${'ж'.repeat(1500)}`; // its browser href is cut to the URL limit
+    const { code, stdout } = await runCli(['canonicalize', '--json', split, long, 'http://x.example/a']);
+    const [first, second, third] = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toEqual({
+      input: split,
+      canonical: 'http://good.example/@evil.example/',
+      host: 'good.example',
+      registrableDomain: 'good.example',
+      expressions: ['good.example/@evil.example/', 'good.example/'],
+      visited: 'http://evil.example/',
+      visitedHost: 'evil.example',
+      visitedRegistrableDomain: 'evil.example',
+      visitedExpressions: ['evil.example/'],
+    });
+    expect(second).toMatchObject({ host: 'good.example', visitedCut: 'http://evil.example/', visitedHost: 'evil.example', visitedExpressions: ['evil.example/'] });
+    expect(second).not.toHaveProperty('visited');
+    expect(Object.keys(third!).filter((key) => key.startsWith('visited'))).toEqual([]);
+    expect(code).toBe(0);
+    // A plain line: the canonical form (no space in it), then the URL visited; line N still answers input N.
+    const plain = await runCli(['canonicalize', split, 'HTTP://x.example/a/../b', long]);
+    expect(plain.stdout).toBe(`http://good.example/@evil.example/ visited: http://evil.example/\nhttp://x.example/b\n${second!.canonical as string} visitedCut: http://evil.example/\n`);
+    // The scan's item details say the same (one function computes both: the link preparer's).
+    const scanned = await runCli(['scan', 'url', '--json', split, long], { env: OFFLINE_CLI_ENV });
+    const details = scanned.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { items: Array<{ details: Record<string, unknown> }> }).items[0]!.details);
+    expect(details.map((detail) => [detail.visited, detail.visitedCut])).toEqual([['http://evil.example/', undefined], [undefined, 'http://evil.example/']]);
+  }, 30_000);
 });
 
 describe('abuse-scan unfurl', () => {

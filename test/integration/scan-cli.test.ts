@@ -4,12 +4,22 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HashSetStore } from '../../src/hashsets/hash-set-store.js';
+import { ListStore } from '../../src/lists/list-store.js';
 import { runCli } from '../harness/cli.js';
 import { REPO_ROOT } from '../harness/fleet.js';
+import { fixtureHashes } from '../harness/hashes.js';
+import { closedPort, suiteRedis, TEST_REDIS_URL } from '../harness/redis.js';
 
 /** The embedded scan without models or network: what these tests look at is the CLI. */
 const OFFLINE = { ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_UNFURL: 'off', REDIS_URL: 'redis://127.0.0.1:1' };
 const STACK_LINE = /^\s+at /m;
+/** The one stderr line of a scan without --fleet that consults no list (links) or no hash set (images). */
+const NOTE = {
+  lists: "abuse-scan: note: no block/allow lists consulted: set ABUSE_SCAN_LISTS_DIR to a directory of list files, or pass --fleet to match against the fleet's in Redis\n",
+  hashSets: "abuse-scan: note: no hash sets consulted: set ABUSE_SCAN_HASHSETS_DIR to a directory of hash-set files, or pass --fleet to match against the fleet's in Redis\n",
+  both: "abuse-scan: note: no block/allow lists or hash sets consulted: set ABUSE_SCAN_LISTS_DIR and ABUSE_SCAN_HASHSETS_DIR to directories of list and hash-set files, or pass --fleet to match against the fleet's in Redis\n",
+};
 
 describe('abuse-scan scan', () => {
   it('exits with the strictest decision of all its verdicts, not the last one', async () => {
@@ -23,7 +33,7 @@ describe('abuse-scan scan', () => {
     const { code, stdout, stderr } = await runCli(['scan', 'image', 'fixtures/images/bad/random.bin'], { env: OFFLINE });
     expect(stdout).toMatch(/^REVIEW {2}fixtures\/images\/bad\/random\.bin /);
     expect(stdout).toMatch(/^ {2}item 0 \[image\] .*random\.bin: error image_unsupported_format: /m);
-    expect(stderr).toBe('');
+    expect(stderr).toBe(NOTE.hashSets);
     expect(code).toBe(2);
   }, 30_000);
 
@@ -134,6 +144,134 @@ describe('abuse-scan scan', () => {
     // Outside the root: refused, as a worker of that root refuses it (readme-scan-job-image-root.test.ts).
     const outside = await runCli(['scan', 'job', '--json', '-'], { stdin: job(join(REPO_ROOT, 'fixtures/images/rings.jpg')), env: { ...OFFLINE, ABUSE_SCAN_IMAGE_ROOT: join(REPO_ROOT, 'fixtures/lists') } });
     expect(JSON.parse(outside.stdout)).toMatchObject({ decision: 'review', errors: [expect.objectContaining({ code: 'path_outside_root' })] });
+  }, 30_000);
+});
+
+describe('abuse-scan scan --fleet: the fleet\'s lists and hash sets in Redis, read-only', () => {
+  const { prefix, redis } = suiteRedis('scan-fleet');
+  /** The fleet's Redis and prefix, as a worker of that fleet has them; no directory of lists or sets. */
+  const FLEET = { ...OFFLINE, REDIS_URL: TEST_REDIS_URL, ABUSE_SCAN_PREFIX: prefix };
+  const LINK = 'http://good.example%2F@evil.example/';
+  const lists = new ListStore(redis, { prefix });
+  const sets = new HashSetStore(redis, { prefix });
+  let listVersion: string;
+  let setVersion: string;
+  /** Every key under the prefix with its value as Redis dumps it: what a read-only scan must leave as it was. */
+  const snapshot = async () => {
+    const keys = (await redis.keys(`${prefix}*`)).sort();
+    return Object.fromEntries(await Promise.all(keys.map(async (key) => [key, (await redis.dumpBuffer(key))?.toString('hex')] as const)));
+  };
+
+  beforeAll(async () => {
+    await lists.add('phish', [{ kind: 'domain', value: 'evil.example' }]);
+    listVersion = String((await lists.summary('phish'))!.version);
+    await sets.create({ name: 'known-bad', algorithm: 'pdq' });
+    await sets.add('known-bad', [{ id: 'clouds', hash: (await fixtureHashes('clouds.jpg')).pdq, label: 'fixture clouds' }]);
+    setVersion = String(await sets.version('known-bad'));
+  });
+
+  it('without --fleet, REDIS_URL and ABUSE_SCAN_PREFIX are not read: allow, and one note that no list was consulted', async () => {
+    const { code, stdout, stderr } = await runCli(['scan', 'url', '--json', LINK], { env: FLEET });
+    expect(JSON.parse(stdout)).toMatchObject({ decision: 'allow', signals: [], versions: { lists: {}, hashSets: {} } });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: NOTE.lists });
+    // Only what is missing for the items scanned: images with hash sets from files (the quick start) get no note.
+    const images = await runCli(['scan', 'image', 'fixtures/images/rings.jpg'], { env: { ...FLEET, ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets' } });
+    expect({ code: images.code, stderr: images.stderr }).toEqual({ code: 0, stderr: '' });
+    const job = JSON.stringify({ contentId: 'j1', surface: 'upload', items: [LINK, { path: 'fixtures/images/rings.jpg' }] });
+    expect((await runCli(['scan', 'job', '-'], { stdin: job, env: FLEET })).stderr).toBe(NOTE.both);
+    expect((await runCli(['scan', 'url', LINK], { env: { ...FLEET, ABUSE_SCAN_LISTS_DIR: 'fixtures/lists' } })).stderr).toBe('');
+  }, 60_000);
+
+  it('scan url --fleet blocks a link through the list in Redis, naming the list and its version; no note', async () => {
+    const { code, stdout, stderr } = await runCli(['scan', 'url', '--fleet', '--json', LINK], { env: FLEET });
+    const verdict = JSON.parse(stdout);
+    expect(verdict).toMatchObject({
+      decision: 'block',
+      signals: [{ source: 'blocklist', suggests: 'block', evidence: { list: 'phish', listVersion, entry: 'evil.example', url: 'http://evil.example/' } }],
+      items: [{ details: { host: 'good.example', visited: 'http://evil.example/' } }],
+      versions: { lists: { phish: listVersion } },
+    });
+    expect({ code, stderr }).toEqual({ code: 3, stderr: '' });
+  }, 30_000);
+
+  it('scan image --fleet blocks an image of a hash set in Redis, naming the set and its version, and writes nothing to the fleet', async () => {
+    const meta = `${prefix}:hashset:known-bad:meta`;
+    const before = await snapshot();
+    const matchesBefore = await redis.hget(meta, 'matches');
+    const { code, stdout, stderr } = await runCli(['scan', 'image', '--fleet', '--json', 'fixtures/images/clouds--rot90.jpg', 'fixtures/images/rings.jpg'], { env: FLEET });
+    const [rotated, other] = stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(rotated).toMatchObject({
+      decision: 'block',
+      signals: [{ source: 'hashset', suggests: 'block', evidence: { set: 'known-bad', setVersion, entryId: 'clouds', variant: 'rotate90' } }],
+      versions: { hashSets: { 'known-bad': setVersion } },
+    });
+    expect(rotated.signals[0].evidence).not.toHaveProperty('quarantined');
+    expect(other).toMatchObject({ decision: 'allow', signals: [] });
+    expect({ code, stderr }).toEqual({ code: 3, stderr: '' });
+    // No flood counter, no `matches` for `hashset stats`, no quarantine: the keys are as they were.
+    expect(await snapshot()).toEqual(before);
+    expect(await redis.keys(`${prefix}:hashset:known-bad:flood:*`)).toEqual([]);
+    expect(await redis.hget(meta, 'matches')).toBe(matchesBefore);
+    expect(await redis.exists(`${prefix}:hashset:known-bad:quarantine`)).toBe(0);
+  }, 30_000);
+
+  it('honours a quarantine the fleet holds (review, as a worker answers) and leaves it in place', async () => {
+    const quarantine = `${prefix}:hashset:known-bad:quarantine`;
+    await redis.hset(quarantine, 'clouds', JSON.stringify({ at: new Date().toISOString(), items: 2000, windowSeconds: 3600 }));
+    try {
+      const { code, stdout } = await runCli(['scan', 'image', '--fleet', '--json', 'fixtures/images/clouds--rot90.jpg'], { env: FLEET });
+      expect(JSON.parse(stdout)).toMatchObject({ decision: 'review', signals: [{ suggests: 'review', evidence: { set: 'known-bad', entryId: 'clouds', quarantined: true } }] });
+      expect(code).toBe(2);
+      expect(await redis.hkeys(quarantine)).toEqual(['clouds']);
+    } finally {
+      await redis.del(quarantine);
+    }
+  }, 30_000);
+
+  it('scan job --fleet: a job of links and images is judged against both', async () => {
+    const job = JSON.stringify({ contentId: 'j1', surface: 'upload', items: ['http://fine.example/', LINK, { path: 'fixtures/images/clouds--rot90.jpg' }] });
+    const { code, stdout, stderr } = await runCli(['scan', 'job', '--fleet', '--json', '-'], { stdin: job, env: FLEET });
+    const verdict = JSON.parse(stdout);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals.map((signal: { source: string; item: number }) => [signal.source, signal.item])).toEqual(expect.arrayContaining([['blocklist', 1], ['hashset', 2]]));
+    expect({ code, stderr }).toEqual({ code: 3, stderr: '' });
+  }, 30_000);
+
+  it('reads the unfurl cache but does not write it: an unfurl from an operator\'s machine is not the fleet\'s', async () => {
+    const { code, stdout } = await runCli(['scan', 'url', '--fleet', '--json', 'http://127.0.0.1/x'], { env: { ...FLEET, ABUSE_SCAN_UNFURL: 'on' } });
+    // A permanent outcome a worker would cache (unfurl-cache.test.ts).
+    expect(JSON.parse(stdout)).toMatchObject({ errors: [{ code: 'blocked_address' }] });
+    expect(code).toBe(2);
+    expect(await redis.keys(`${prefix}:unfurl:*`)).toEqual([]);
+  }, 30_000);
+
+  it('refuses ABUSE_SCAN_LISTS_DIR or ABUSE_SCAN_HASHSETS_DIR with --fleet before scanning anything', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ ABUSE_SCAN_LISTS_DIR: 'fixtures/lists' }, 'unset ABUSE_SCAN_LISTS_DIR (or scan without --fleet to use that directory)'],
+      [{ ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets' }, 'unset ABUSE_SCAN_HASHSETS_DIR (or scan without --fleet to use that directory)'],
+      [{ ABUSE_SCAN_LISTS_DIR: 'fixtures/lists', ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets' }, 'unset ABUSE_SCAN_LISTS_DIR and ABUSE_SCAN_HASHSETS_DIR (or scan without --fleet to use those directories)'],
+    ];
+    for (const [env, fix] of cases) {
+      for (const args of [['scan', 'url', '--fleet', LINK], ['scan', 'image', '--fleet', 'fixtures/images/rings.jpg'], ['scan', 'job', '--fleet', '-']]) {
+        const result = await runCli(args, { env: { ...FLEET, ...env }, stdin: '{"contentId":"j1","surface":"upload","items":["http://x.example/"]}' });
+        expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+          args,
+          code: 1,
+          stdout: '',
+          stderr: `abuse-scan: invalid option: --fleet matches against the fleet's lists and hash sets in Redis, not files: ${fix}\n`,
+        });
+      }
+    }
+  }, 60_000);
+
+  it('a Redis that cannot be reached is `redis_unavailable`, exit 1, nothing scanned', async () => {
+    const port = await closedPort();
+    const result = await runCli(['scan', 'url', '--fleet', LINK], { env: { ...FLEET, REDIS_URL: `redis://127.0.0.1:${port}` }, timeoutMs: 15_000 });
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `abuse-scan: redis_unavailable: Redis at 127.0.0.1:${port} could not be reached (last connection error: connect ECONNREFUSED 127.0.0.1:${port})\n`,
+    });
   }, 30_000);
 });
 

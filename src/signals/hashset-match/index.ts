@@ -5,7 +5,7 @@
  */
 import type { RedisClient } from '../../runtime/redis.js';
 import type { Registry } from 'prom-client';
-import { MemoryFloodGuard, RedisFloodGuard } from '../../hashsets/flood-guard.js';
+import { MemoryFloodGuard, ReadOnlyFloodGuard, RedisFloodGuard } from '../../hashsets/flood-guard.js';
 import { loadHashSetDirectory } from '../../hashsets/hash-set-directory.js';
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { HashSetReplicas } from '../../hashsets/hash-set-replicas.js';
@@ -27,6 +27,8 @@ export interface HashSetMatchingOptions {
   metricsRegistry?: Registry;
   /** Version check interval of the replicas (ms). Default 5000. */
   checkIntervalMs?: number;
+  /** With `connection`: match as a worker does but write nothing (ReadOnlyFloodGuard), for `scan --fleet`. */
+  readOnly?: boolean;
 }
 
 export interface HashSetMatching {
@@ -47,8 +49,13 @@ export async function openHashSetMatching(options: HashSetMatchingOptions): Prom
       ...(options.checkIntervalMs !== undefined && { checkIntervalMs: options.checkIntervalMs }),
       ...(metrics && { metrics }),
     });
-    await replicas.start();
-    const floodGuard = new RedisFloodGuard(options.connection, options.prefix, metrics);
+    try {
+      await replicas.start();
+    } catch (error) {
+      await replicas.close(); // its subscriber would keep the process up
+      throw error;
+    }
+    const floodGuard = options.readOnly ? new ReadOnlyFloodGuard(options.connection, options.prefix) : new RedisFloodGuard(options.connection, options.prefix, metrics);
     return { signalType: new HashSetMatchSignalType({ source: replicas, floodGuard }), resources: [replicas] };
   }
   if (options.hashSetsDir) {
