@@ -102,31 +102,26 @@ describe('replicas across a failover that lost the last writes (real Redis)', ()
     await store.add('staged', [canonicalEntry('kept.example')]);
     const before = await snapshot(redis, keyPrefix);
     await store.add('staged', [canonicalEntry('lost.example')]);
-    // The import copies the entries (version 2, with lost.example), then the failover and another
-    // write make a version 2 without it, before the import commits.
+    // The import stages its change against version 2 (with lost.example), then the failover and
+    // another write make a version 2 without it, before the import commits.
     let failOver: (() => Promise<void>) | undefined = async () => {
       await failOverTo(redis, keyPrefix, before);
       await store.add('staged', [canonicalEntry('second.example')]);
     };
-    // The copy is a MULTI (COPY, then the staging's expiry): the failover comes once it ran.
-    const copyingThenFailing = new Proxy(redis, {
+    // The first script call is the staging of the change: the failover comes once it ran.
+    const stagingThenFailing = new Proxy(redis, {
       get(target, property, receiver) {
-        if (property !== 'multi') return Reflect.get(target, property, receiver) as unknown;
-        return (...args: Parameters<Redis['multi']>) => {
-          const multi = target.multi(...args);
-          const exec = multi.exec.bind(multi);
-          multi.exec = async () => {
-            const replies = await exec();
-            const hook = failOver;
-            failOver = undefined;
-            await hook?.();
-            return replies;
-          };
-          return multi;
+        if (property !== 'call') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: unknown[]) => {
+          const reply: unknown = await (target.call as (...a: unknown[]) => Promise<unknown>)(...args);
+          const hook = failOver;
+          failOver = undefined;
+          await hook?.();
+          return reply;
         };
       },
     });
-    await new ListStore(copyingThenFailing, { prefix }).import('staged', [canonicalEntry('imported.example')]);
+    await new ListStore(stagingThenFailing, { prefix }).import('staged', [canonicalEntry('imported.example')]);
     const values = [];
     for await (const page of store.scanEntries('staged')) values.push(...page.map(([field]) => field.slice(2)));
     expect(values.sort()).toEqual(['imported.example', 'kept.example', 'second.example']);
