@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { jobLimits } from '../config/config.js';
 import { toScanError } from '../errors.js';
-import { createJobSchema, type ScanJobInput } from '../jobs/job-schema.js';
+import { createJobSchema, itemKind, type ItemKind, type ScanItem, type ScanJobInput } from '../jobs/job-schema.js';
 import type { JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { Decision, Verdict } from '../jobs/verdict-schema.js';
@@ -51,8 +51,8 @@ async function scanJobs(jobs: unknown[], flags: OutputFlags, imageRoot = '/'): P
     noteWhatIsNotConsulted(config, jobs);
     return runScans(pipeline, jobs, flags, config);
   }
-  checkFleetFlag(flags, config);
-  // Connected (or `redis_unavailable`) before anything loads; closed after the pipeline.
+  // Connected (or `redis_unavailable`) before anything loads; closed after the pipeline (each
+  // command checked --fleet against the directory variables before reading its input).
   await withRedis(async (connection) => runScans(await createScanPipeline(config, { logger, connection, readOnly: true }), jobs, flags, config));
 }
 
@@ -152,11 +152,11 @@ function checkFleetFlag(flags: OutputFlags, config: Pick<FleetConfig, 'listsDir'
 }
 
 /** The item kinds of jobs as given (a link is a string item, anything else an image); what is no job has none. */
-function itemKindsOf(jobs: readonly unknown[]): Set<'link' | 'image'> {
-  const kinds = new Set<'link' | 'image'>();
+function itemKindsOf(jobs: readonly unknown[]): Set<ItemKind> {
+  const kinds = new Set<ItemKind>();
   for (const job of jobs) {
     const items = typeof job === 'object' && job !== null ? (job as { items?: unknown }).items : undefined;
-    if (Array.isArray(items)) for (const item of items) kinds.add(typeof item === 'string' ? 'link' : 'image');
+    if (Array.isArray(items)) for (const item of items as ScanItem[]) kinds.add(itemKind(item));
   }
   return kinds;
 }
