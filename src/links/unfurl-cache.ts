@@ -4,6 +4,7 @@ import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
 import { RepeatedErrorLog, REPEAT_WINDOW_MS } from '../runtime/repeated-log.js';
 import type { RedisClient } from '../runtime/redis.js';
+import { SCANNER_VERSION } from '../version.js';
 import { parseLikeBrowser, type CanonicalUrl } from './canonicalize.js';
 import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from './unfurl.js';
 
@@ -14,7 +15,9 @@ import { unfurl as unfurlUncached, type UnfurlOptions, type UnfurlResult } from 
  * a run with the private-address override (they prove nothing about the public internet), and
  * results ending in a transient error (the next try may work).
  * A Redis failure (or no answer within 250 ms) is a miss, never a failed scan. The key also
- * holds the unfurl settings a result depends on (redirect limit, timeouts, caps), and results
+ * holds the unfurl settings a result depends on (redirect limit, timeouts, caps) and the scanner
+ * version (during a rolling deploy, a newer worker's unfurler may follow a chain further or record
+ * it differently: it does not take an older worker's results for its own), and results
  * over MAX_CACHED_RESULT_BYTES as JSON are not stored. A caller whose `signal` aborts stops waiting at
  * once; the shared fetch itself stops only once every caller waiting for it has.
  */
@@ -29,6 +32,8 @@ export interface UnfurlCacheOptions {
   /** The unfurler behind the cache. Default `unfurl` (tests inject a counting one). */
   unfurl?: (input: string, options?: UnfurlOptions) => Promise<UnfurlResult>;
   logger?: Logger;
+  /** Whose results these are; results of other versions are kept apart. Default this package's version (tests give others). */
+  scannerVersion?: string;
   /** Read the Redis cache, never write it (`scan --fleet`: a result fetched from an operator's machine, its network and DNS, is not one the workers should serve). */
   readOnly?: boolean;
 }
@@ -89,7 +94,7 @@ export class UnfurlCache {
     const fetched = parseLikeBrowser(canonical.input, canonical.scheme);
     // The settings a result depends on (a worker allowing 2 redirects must not hand its cut chains
     // to workers allowing 10): absent ones as absent, so the default settings make one key.
-    const settings = JSON.stringify(RESULT_OPTIONS.map((name) => unfurlOptions[name] ?? null));
+    const settings = JSON.stringify([this.options.scannerVersion ?? SCANNER_VERSION, ...RESULT_OPTIONS.map((name) => unfurlOptions[name] ?? null)]);
     // Unparsable input fails the same way whatever it is: its own text is key enough.
     const digest = createHash('sha256').update(settings).update('\u0000').update(fetched ? fetched.href : canonical.input).digest('hex');
     return `${this.options.prefix}:unfurl:${digest}`;

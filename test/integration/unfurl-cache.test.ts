@@ -134,6 +134,20 @@ describe('UnfurlCache (real Redis)', () => {
     expect(cache.key(canonicalize('http://settings.example/'), { maxRedirects: 2 })).not.toBe(cache.key(canonicalize('http://settings.example/'), { maxRedirects: 10 }));
   });
 
+  it("keeps other scanner versions' results apart: during a rolling deploy a newer worker fetches for itself", async () => {
+    const fake = fakeUnfurler();
+    const older = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl, scannerVersion: '0.1.0' });
+    const newer = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl, scannerVersion: '0.2.0' });
+    await older.unfurl(...url('http://versions.example/'));
+    await newer.unfurl(...url('http://versions.example/'));
+    expect(fake.calls).toHaveLength(2);
+    expect(newer.stats).toEqual({ hits: 0, misses: 1, shared: 0 });
+    // A worker of the same version shares the newer one's result.
+    const sameVersion = new UnfurlCache({ redis, prefix, unfurl: fake.unfurl, scannerVersion: '0.2.0' });
+    await sameVersion.unfurl(...url('http://versions.example/'));
+    expect(sameVersion.stats.hits).toBe(1);
+  });
+
   it('does not store a result over MAX_CACHED_RESULT_BYTES (a chain of long hops), and fetches it again', async () => {
     const long = `https://long.example/${'x'.repeat(MAX_CACHED_RESULT_BYTES)}`;
     const fake = fakeUnfurler({ final: { url: long, canonical: long, fetched: false } });
