@@ -30,4 +30,4 @@ export {
 } from './jobs/verdict-schema.js';
 export { ScanError, ERROR_CODES, isScanError, type ErrorCode, type ErrorInfo } from './errors.js';
 export { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from './queues/names.js';
-export type { ConnectionInput, RedisClientLike } from './runtime/redis.js';
+export { CLUSTER_OPTIONS, type ConnectionInput, type RedisClientLike } from './runtime/redis.js';
