@@ -27,6 +27,21 @@ describe('verdict consumer options', () => {
     expect(() => createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', [name]: value, handler })).toThrow(new RegExp(`^${name}: `));
   });
 
+  // Plain JavaScript callers: an unset env var for the group, a misspelt startFrom, no handler.
+  it.each([
+    ['group', undefined, /^group: must be a non-empty string, got undefined$/],
+    ['group', '', /^group: /],
+    ['consumer', '', /^consumer: /],
+    ['startFrom', 'latest', /^startFrom: must be 'beginning' or 'now', got "latest"$/],
+    ['startFrom', '$', /^startFrom: /],
+    ['handler', undefined, /^handler: must be a function, got undefined$/],
+    ['onError', 'log', /^onError: /],
+  ] as const)('refuses %s %s with a TypeError, before connecting', (name, value, message) => {
+    const options = { connection: 'redis://127.0.0.1:1', group: 'g', handler, [name]: value } as unknown as Parameters<typeof createVerdictConsumer>[0];
+    expect(() => createVerdictConsumer(options)).toThrow(TypeError);
+    expect(() => createVerdictConsumer(options)).toThrow(message);
+  });
+
   it('takes the largest values in range', async () => {
     const consumer = createVerdictConsumer({
       connection: 'redis://127.0.0.1:1', group: 'g', handler, onError: () => undefined,

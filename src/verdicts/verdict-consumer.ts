@@ -240,6 +240,25 @@ function ownConnection(connection: ConnectionInput | undefined): RedisClient {
   return createRedis(connection, FAIL_FAST_OPTIONS);
 }
 
+/**
+ * The options TypeScript types but plain JavaScript callers may get wrong, refused before
+ * connecting: an unset group (`process.env.GROUP`) would be the group `""` (or "undefined"),
+ * silently sharing its verdicts with any other service so misconfigured; a misspelt `startFrom`
+ * would replay every verdict kept; a missing handler would leave every verdict pending.
+ */
+function checkShapes(options: VerdictConsumerOptions): void {
+  const { group, consumer, startFrom, handler, onError } = options as Partial<Record<keyof VerdictConsumerOptions, unknown>>;
+  if (typeof group !== 'string' || group === '') throw new TypeError(`group: must be a non-empty string, got ${describeValue(group)}`);
+  if (consumer !== undefined && (typeof consumer !== 'string' || consumer === '')) throw new TypeError(`consumer: must be a non-empty string when given, got ${describeValue(consumer)}`);
+  if (startFrom !== undefined && startFrom !== 'beginning' && startFrom !== 'now') throw new TypeError(`startFrom: must be 'beginning' or 'now', got ${describeValue(startFrom)}`);
+  if (typeof handler !== 'function') throw new TypeError(`handler: must be a function, got ${describeValue(handler)}`);
+  if (onError !== undefined && typeof onError !== 'function') throw new TypeError(`onError: must be a function when given, got ${describeValue(onError)}`);
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'function' ? 'a function' : String(value);
+}
+
 /** Reads the results stream through a consumer group, with recovery of a dead consumer's entries. */
 export class VerdictConsumer {
   private readonly redis: RedisClient;
@@ -265,6 +284,7 @@ export class VerdictConsumer {
   private warnedOnError = false;
 
   constructor(private readonly options: VerdictConsumerOptions) {
+    checkShapes(options);
     // Checked before connecting. BLOCK 0 would wait forever, and no BLOCK not at all (a busy loop);
     // a timer past Node's longest fires after 1 ms; a dead-letter MAXLEN below 0 or not whole fails
     // every copy, and 0 keeps none.
