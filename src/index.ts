@@ -23,6 +23,8 @@ export {
   DECISIONS,
   type Verdict,
   type ConsumedVerdict,
+  type ConsumedItemResult,
+  type ConsumedErrorInfo,
   type KnownOrNewer,
   type Signal,
   type ItemResult,

@@ -1,7 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { ErrorCode } from '../errors.js';
 import type { VerdictConsumerOptions } from '../verdicts/verdict-consumer.js';
-import { consumedVerdictSchema, verdictSchema, VERDICT_SCHEMA_VERSION, type ConsumedVerdict, type Verdict } from './verdict-schema.js';
+import { consumedVerdictSchema, verdictSchema, VERDICT_SCHEMA_VERSION, type ConsumedErrorInfo, type ConsumedItemResult, type ConsumedVerdict, type ItemResult, type Verdict } from './verdict-schema.js';
 
 /** A block verdict as a newer worker writes it: an error code and an item kind this version does not know. */
 const fromNewerWorker = {
@@ -41,5 +41,12 @@ describe('verdict schemas', () => {
     expectTypeOf<Verdict['errors'][number]['code']>().toEqualTypeOf<ErrorCode>();
     expectTypeOf<Parameters<VerdictConsumerOptions['handler']>[0]>().toEqualTypeOf<ConsumedVerdict>();
     expectTypeOf<'image_decompression_bomb'>().toExtend<ConsumedVerdict['errors'][number]['code']>();
+  });
+
+  it("types: a consumed verdict's items and errors have exported names, which a worker's fit", () => {
+    expectTypeOf<ConsumedVerdict['items'][number]>().toEqualTypeOf<ConsumedItemResult>();
+    expectTypeOf<ConsumedVerdict['errors'][number]>().toEqualTypeOf<ConsumedErrorInfo>();
+    expectTypeOf<ItemResult>().toExtend<ConsumedItemResult>();
+    expectTypeOf<'a-newer-kind'>().toExtend<ConsumedItemResult['kind']>();
   });
 });

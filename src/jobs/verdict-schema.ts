@@ -102,3 +102,7 @@ export type Verdict = z.infer<typeof verdictSchema>;
 export type VerdictVersions = Verdict['versions'];
 /** What a verdict consumer's handler gets: a `Verdict`, except that error codes and item kinds may be newer than this version. */
 export type ConsumedVerdict = z.infer<typeof consumedVerdictSchema>;
+/** An item of a `ConsumedVerdict` (its kind, and its error's code, may be newer than this version). */
+export type ConsumedItemResult = ConsumedVerdict['items'][number];
+/** An error of a `ConsumedVerdict` (its code may be newer than this version). */
+export type ConsumedErrorInfo = ConsumedVerdict['errors'][number];
