@@ -54,7 +54,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends tini=0.19.0-1+b
 COPY models ./models
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json ./
+COPY package.json LICENSE ./
 COPY bin ./bin
 USER node
 EXPOSE 9464

@@ -52,6 +52,16 @@ describe('the built package', () => {
   }, 60_000);
 });
 
+describe('the published package', () => {
+  it("ships its license and the models' third-party notices (the nsfwjs weights' MIT notice must travel with every copy)", async () => {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT });
+    const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'models/THIRD_PARTY_NOTICES.md', 'models/manifest.json']));
+    expect(files.filter((file) => /^(test|fixtures|bench|src)\//.test(file) || file.endsWith('.test.js'))).toEqual([]);
+    expect(await readFile(path.join(REPO_ROOT, 'models/THIRD_PARTY_NOTICES.md'), 'utf8')).toContain('Copyright (c) 2019 Infinite Red, Inc.');
+  }, 60_000);
+});
+
 /** The paths the Dockerfile's build stage copies into the image before `npm run build`. */
 async function dockerBuildContext(): Promise<string[]> {
   const dockerfile = await readFile(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
