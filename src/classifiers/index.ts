@@ -6,7 +6,7 @@ import { loadManifest, type LoadedManifest } from './manifest.js';
 import { ImageClassifier, UrlClassifier, type PoolOptions } from './model-classifier.js';
 
 export { ImageClassifier, UrlClassifier, type PoolOptions } from './model-classifier.js';
-export { loadManifest, defaultModelsDir, readVerifiedModel, type ModelEntry, type LoadedManifest } from './manifest.js';
+export { loadManifest, defaultModelsDir, readVerifiedModel, modelContentVersion, type ModelEntry, type LoadedManifest } from './manifest.js';
 export type { ModelScore } from './model-score.js';
 export { urlFeatures, URL_FEATURES_VERSION, URL_FEATURE_DIMENSION } from './url-features.js';
 
@@ -25,7 +25,7 @@ export interface Classifiers {
   manifest: LoadedManifest;
   image: ImageClassifier[];
   url: UrlClassifier[];
-  /** `{ id: version }` of every opened model. */
+  /** `{ id: version }` of every opened model (version: see modelContentVersion). */
   versions(): Record<string, string>;
   close(): Promise<void>;
 }

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../errors.js';
-import { defaultModelsDir, loadManifest, readVerifiedModel } from './manifest.js';
+import { createUrlModelSignalType } from '../signals/url-model/index.js';
+import { targetOf } from '../../test/harness/link-targets.js';
+import { defaultModelsDir, loadManifest, modelContentVersion, readVerifiedModel, type ModelEntry } from './manifest.js';
 import { openClassifiers } from './index.js';
 
 async function copyOfModels(): Promise<string> {
@@ -105,12 +107,75 @@ describe('model manifest', () => {
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
     const classifiers = await openClassifiers({ manifestPath: join(dir, 'manifest.json'), tasks: ['url'] });
     try {
-      expect(classifiers.versions()).toMatchObject({ 'acme-url-strict': '7' });
+      const acme = classifiers.manifest.models.find((m) => m.id === 'acme-url-strict')!;
+      expect(classifiers.versions()).toMatchObject({ 'acme-url-strict': modelContentVersion(acme) });
+      expect(modelContentVersion(acme)).toMatch(/^7\+[0-9a-f]{12}$/);
       const scores = await Promise.all(classifiers.url.map((c) => c.classifyUrl('https://www.debian.org/')));
       expect(scores.map((s) => s.model)).toEqual(['url-lexical-logreg', 'acme-url-strict']);
       expect(scores[0]!.abuseScore).toBeCloseTo(scores[1]!.abuseScore, 6);
     } finally {
       await classifiers.close();
     }
+  });
+
+  describe('the recorded version (modelContentVersion)', () => {
+    const shipped = async () => (await loadManifest()).models.find((m) => m.id === 'nsfw-mobilenet-v2')!;
+
+    it("is the manifest's version and 12 hex digits of what decides a score", async () => {
+      const entry = await shipped();
+      expect(modelContentVersion(entry)).toMatch(new RegExp(`^${entry.version.replace(/\./g, '\\.')}\\+[0-9a-f]{12}$`));
+      expect(modelContentVersion({ ...entry })).toBe(modelContentVersion(entry));
+    });
+
+    // A copy with lowered thresholds (or a new file) under the same `version` turned allow into
+    // review while verdicts recorded the very same version.
+    it.each<[string, (entry: ModelEntry) => ModelEntry]>([
+      ['thresholds', (e) => ({ ...e, thresholds: { review: 0.2, block: 0.3 } })],
+      ['the file (sha256)', (e) => ({ ...e, sha256: 'f'.repeat(64) })],
+      ['abuse score weights', (e) => ({ ...e, abuseScore: { kind: 'weighted-sum', weights: { ...e.abuseScore.weights, Sexy: 1 } } })],
+      ['the label order', (e) => ({ ...e, labels: [...e.labels].reverse() })],
+      ['the input', (e) => ({ ...e, input: { ...e.input, name: 'pixels' } })],
+      ['the output', (e) => ({ ...e, output: { ...e.output, activation: 'softmax' } })],
+    ])('changes with %s under the same manifest version', async (_case, edit) => {
+      const entry = await shipped();
+      const changed = modelContentVersion(edit(entry));
+      expect(changed).not.toBe(modelContentVersion(entry));
+      expect(changed.startsWith(`${entry.version}+`)).toBe(true);
+    });
+
+    it('does not change with provenance, the file path or key order (none decides a score)', async () => {
+      const entry = await shipped();
+      const reverseKeys = (value: unknown): unknown =>
+        Array.isArray(value) ? value.map(reverseKeys) : value !== null && typeof value === 'object' ? Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reverseKeys(v)])) : value;
+      const reordered = reverseKeys(entry) as ModelEntry;
+      expect(Object.keys(reordered)).not.toEqual(Object.keys(entry));
+      expect(modelContentVersion({ ...entry, provenance: { ...entry.provenance, notes: 'rebuilt on another machine', build: 'other' } })).toBe(modelContentVersion(entry));
+      expect(modelContentVersion({ ...entry, file: '/elsewhere/model.onnx' })).toBe(modelContentVersion(entry));
+      expect(modelContentVersion({ ...entry, thresholds: { block: entry.thresholds.block, review: entry.thresholds.review } })).toBe(modelContentVersion(entry));
+      expect(modelContentVersion(reordered)).toBe(modelContentVersion(entry));
+    });
+
+    it("is what the classifier, its scores, versions.models and the signal's evidence record, with the thresholds that decided", async () => {
+      const dir = await copyOfModels();
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { models: Array<Record<string, unknown>> };
+      // The same model and version twice, one with an operator's lower thresholds.
+      manifest.models.push({ ...manifest.models[1]!, id: 'url-lowered', thresholds: { review: 0.2, block: 0.3 } });
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const classifiers = await openClassifiers({ manifestPath: join(dir, 'manifest.json'), tasks: ['url'] });
+      try {
+        const [shippedUrl, lowered] = classifiers.url;
+        expect(lowered!.entry.version).toBe(shippedUrl!.entry.version);
+        expect(lowered!.version).not.toBe(shippedUrl!.version);
+        expect(classifiers.versions()).toEqual({ [shippedUrl!.id]: shippedUrl!.version, 'url-lowered': lowered!.version });
+        const score = await lowered!.classifyUrl('https://www.debian.org/');
+        expect(score).toMatchObject({ version: lowered!.version, thresholds: { review: 0.2, block: 0.3 } });
+        const type = createUrlModelSignalType([lowered!], { emit: 'all' });
+        const [signal] = await type.match({ input: 'https://www.debian.org/', targets: [targetOf('https://www.debian.org/')] }, 0);
+        expect(signal!.evidence).toMatchObject({ model: 'url-lowered', version: lowered!.version, thresholds: { review: 0.2, block: 0.3 } });
+        expect(type.versions()).toEqual({ models: { 'url-lowered': lowered!.version } });
+      } finally {
+        await classifiers.close();
+      }
+    });
   });
 });

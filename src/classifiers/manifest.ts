@@ -132,6 +132,29 @@ export async function loadManifest(path = defaultManifestPath()): Promise<Loaded
   return { dir: dirname(path), models: parsed.data.models };
 }
 
+/**
+ * The version a verdict records for a model: the manifest's `version`, then 12 hex digits of a
+ * sha256 over what decides its scores (the file's sha256, input, output, labels, abuse score,
+ * thresholds). `version` is the operator's free text: a copy with lowered thresholds or a new
+ * file under the same `version` scores differently, and a verdict must say which one decided it.
+ * Provenance, `file` (the sha256 names the bytes) and `id` (the key it is recorded under) are left out.
+ */
+export function modelContentVersion(entry: ModelEntry): string {
+  const { sha256, input, output, labels, abuseScore, thresholds } = entry;
+  const digest = createHash('sha256').update(stableJson({ sha256, input, output, labels, abuseScore, thresholds })).digest('hex');
+  return `${entry.version}+${digest.slice(0, 12)}`;
+}
+
+/** JSON with every object's keys sorted: the same entry hashes the same whatever its key order. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 export function modelPath(manifest: LoadedManifest, entry: ModelEntry): string {
   return isAbsolute(entry.file) ? entry.file : resolve(manifest.dir, entry.file);
 }

@@ -6,7 +6,7 @@ import { ScanError } from '../errors.js';
 import type { DecodedFrame } from '../images/decode.js';
 import type { CanonicalUrl } from '../links/canonicalize.js';
 import { imageSample, imageSampleDims } from './image-input.js';
-import { readVerifiedModel, type ImageInputSpec, type LoadedManifest, type ModelEntry } from './manifest.js';
+import { modelContentVersion, readVerifiedModel, type ImageInputSpec, type LoadedManifest, type ModelEntry } from './manifest.js';
 import { scoreOutput, type ModelScore } from './model-score.js';
 import { OutputShapeError, SessionPool, type SessionPoolOptions } from './session-pool.js';
 import { URL_FEATURE_DIMENSION, URL_FEATURES_VERSION, urlFeatures, urlForFeatures } from './url-features.js';
@@ -14,17 +14,18 @@ import { URL_FEATURE_DIMENSION, URL_FEATURES_VERSION, urlFeatures, urlForFeature
 export type PoolOptions = Pick<SessionPoolOptions, 'size' | 'intraOpThreads' | 'maxBatch' | 'lingerMs' | 'runTimeoutMs' | 'restartDelayMs'>;
 
 abstract class ModelClassifier {
+  /** What verdicts record (versions.models, evidence.version): see modelContentVersion. */
+  readonly version: string;
+
   protected constructor(
     readonly entry: ModelEntry,
     protected readonly pool: SessionPool,
-  ) {}
+  ) {
+    this.version = modelContentVersion(entry);
+  }
 
   get id(): string {
     return this.entry.id;
-  }
-
-  get version(): string {
-    return this.entry.version;
   }
 
   close(): Promise<void> {
@@ -103,7 +104,7 @@ abstract class ModelClassifier {
       if (error instanceof ScanError) throw error.detail?.model ? error : new ScanError(error.code, error.message, { ...error.detail, model: this.entry.id }, { cause: error });
       throw new ScanError('model_failed', `model ${this.entry.id}: ${(error as Error).message}`, { model: this.entry.id }, { cause: error });
     }
-    return scoreOutput(this.entry, row);
+    return scoreOutput(this.entry, row, this.version);
   }
 }
 

@@ -5,27 +5,31 @@
  */
 import { ScanError } from '../errors.js';
 import type { Decision } from '../jobs/verdict-schema.js';
-import type { ModelEntry } from './manifest.js';
+import { modelContentVersion, type ModelEntry } from './manifest.js';
 
 export interface ModelScore {
   model: string;
+  /** The manifest's version and a digest of what decides scores (see modelContentVersion). */
   version: string;
   /** Probability per label, in the manifest's label order. */
   labels: Record<string, number>;
   abuseScore: number;
   suggests: Decision;
+  /** The manifest's thresholds `suggests` was read from. */
+  thresholds: { review: number; block: number };
   /** Set when `suggests` is milder than the thresholds give for abuseScore: what they gave, and why. */
   capped?: { from: Decision; reason: string };
 }
 
 /**
- * The score of one output row. A row that is not a probability per label is
+ * The score of one output row (`version`: the entry's modelContentVersion, computed once by its
+ * classifier). A row that is not a probability per label is
  * `model_output_invalid`, never a score: NaN or Infinity anywhere (NaN passes Math.min and
  * Math.max, and compares below every threshold: it read as 'allow'), or, with activation 'none', a
  * value outside [0, 1] (logits under a manifest that says the graph ends in probabilities). The
  * code is permanent: the same input gives the same row, so a retry would only delay the verdict.
  */
-export function scoreOutput(entry: ModelEntry, row: Float32Array): ModelScore {
+export function scoreOutput(entry: ModelEntry, row: Float32Array, version = modelContentVersion(entry)): ModelScore {
   const fail = (problem: string) => new ScanError('model_output_invalid', `model ${entry.id}: ${problem}`, { model: entry.id });
   if (row.length !== entry.labels.length) throw fail(`output has ${row.length} values for ${entry.labels.length} labels`);
   const bad = row.findIndex((value) => !Number.isFinite(value));
@@ -41,7 +45,8 @@ export function scoreOutput(entry: ModelEntry, row: Float32Array): ModelScore {
   for (const [label, weight] of Object.entries(entry.abuseScore.weights)) sum += weight * probabilities[entry.labels.indexOf(label)]!;
   if (!Number.isFinite(sum)) throw fail(`the abuse score is ${sum}`);
   const abuseScore = round(Math.min(1, Math.max(0, sum)));
-  return { model: entry.id, version: entry.version, labels, abuseScore, suggests: suggestion(entry, abuseScore) };
+  const { review, block } = entry.thresholds;
+  return { model: entry.id, version, labels, abuseScore, suggests: suggestion(entry, abuseScore), thresholds: { review, block } };
 }
 
 export function suggestion(entry: Pick<ModelEntry, 'thresholds'>, abuseScore: number): Decision {

@@ -7,7 +7,7 @@ import { decodeImage } from '../images/index.js';
 import { canonicalize, parseLikeBrowser, type CanonicalUrl } from '../links/canonicalize.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { formatScore } from '../policy/decide.js';
-import { urlModelSkipReason } from '../signals/url-model/index.js';
+import { notVisitableReason, urlModelSkipReason } from '../signals/url-model/index.js';
 import { CliError } from './cli-errors.js';
 import { loadCliConfig } from './cli-config.js';
 import { readRegularFile } from './regular-file.js';
@@ -80,15 +80,14 @@ async function classifyOne(classifiers: Classifiers, task: 'image' | 'url', inpu
 
 /**
  * The input as a link the pipeline would score: canonicalized (typed errors: invalid_url,
- * invalid_host, url_too_long), http(s), and a URL a browser could visit. Safe Browsing's reading
- * alone accepts nearly any text (`not a url at all` is a host with escaped spaces), and a model
- * asked about such text answers with confidence all the same. A bare host is read as http://host/.
+ * invalid_host, url_too_long), http(s), and a URL a browser could visit (else invalid_url, worded
+ * as the scan's skip: see notVisitableReason). A bare host is read as http://host/.
  */
 function linkToClassify(input: string): CanonicalUrl {
   // Control characters escaped, as a scan reads a link (see canonicalize).
   const url = canonicalize(input, { controlCharacters: 'escape' });
   if (url.scheme !== 'http' && url.scheme !== 'https') throw new ScanError('unsupported_scheme', `${url.scheme}: URLs are not scored by the URL models`, { scheme: url.scheme });
-  if (parseLikeBrowser(input, url.scheme) === null) throw new ScanError('invalid_url', `${JSON.stringify(input.slice(0, 200))} is not a URL a browser could visit`);
+  if (parseLikeBrowser(input, url.scheme) === null) throw new ScanError('invalid_url', notVisitableReason(input));
   return url;
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { canonicalize } from '../links/canonicalize.js';
 import { canonicalEntry } from '../lists/list-entry.js';
 import { compileList, ListMatcher } from '../lists/list-matcher.js';
 import { LinkPreparer } from './link-preparer.js';
@@ -25,6 +26,16 @@ describe('LinkPreparer without unfurling', () => {
     async (link) => {
       const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
       expect(prepared.errors).toEqual([{ code: 'invalid_url', message: 'the URL cannot be parsed for fetching', detail: { url: link } }]);
+      // Its Safe Browsing reading is still there to match, marked as no page a browser reaches (no URL model scores it).
+      expect(prepared.subject.targets.map((t) => [t.hop, t.canonical.canonical, t.visitable])).toEqual([[0, canonicalize(link).canonical, false]]);
+    },
+  );
+
+  it.each([['http://example.com/a'], ['http://google.com%2F@evil.example/login'], ['ftp://files.example.com/a']])(
+    '%s: a link a browser can read (or one never fetched) is not marked unvisitable',
+    async (link) => {
+      const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+      expect(prepared.subject.targets.map((t) => t.visitable)).toEqual(prepared.subject.targets.map(() => undefined));
     },
   );
 

@@ -30,6 +30,12 @@ export interface LinkTarget {
    * suffix, path prefix) and domain only, never as an exact URL. Absent otherwise.
    */
   cut?: boolean;
+  /**
+   * False when no browser can visit the link (`http://a b.com/`): Safe Browsing's reading still
+   * names a host for lists to match, but no page is there to judge, so the URL models skip it.
+   * Absent otherwise.
+   */
+  visitable?: false;
 }
 
 /** What link signal types read: the link as given and every URL its chain reached. */
@@ -112,8 +118,10 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // The browser's href percent-encodes what the link has raw (`ж` is `%D0%B6`), so it may be
     // over the limit when the link is not: it is matched cut, and never dropped without an error.
     const visited = FETCHED_SCHEMES.has(canonical.scheme) && !visitedAsRead(item) ? asVisited(item, canonical, limits) : undefined;
-    if (visited !== undefined && 'error' in visited) errors.push(visited.error.toInfo());
-    else addTarget(visited);
+    if (visited !== undefined && 'error' in visited) {
+      errors.push(visited.error.toInfo());
+      if (visited.unvisitable) subject.targets[0]!.visitable = false;
+    } else addTarget(visited);
     const details: Record<string, unknown> = {
       canonical: canonical.canonical,
       host: canonical.host,
@@ -161,13 +169,13 @@ interface Reached {
 /**
  * The link as a browser reads it, canonicalised without userinfo (cut when too long: see
  * cutToFit); undefined when a browser would not visit it, and the error when not even its
- * host can be matched.
+ * host can be matched (`unvisitable` when no browser can parse the link at all).
  */
-function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOptions): (Reached | { error: ScanError }) & { hadUserinfo: boolean } | undefined {
+function asVisited(item: string, canonical: CanonicalUrl, limits: CanonicalizeOptions): (Reached | { error: ScanError; unvisitable?: true }) & { hadUserinfo: boolean } | undefined {
   const url = parseLikeBrowser(item, canonical.scheme);
   // Not a URL a browser could visit (`http://a b.com/`, `http://1.2.3.4.5/`): the error the
   // unfurler gives, also when unfurling is off, where the item used to pass as checked and clean.
-  if (url === null) return { error: new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: recordedUrl(item) }), hadUserinfo: false };
+  if (url === null) return { error: new ScanError('invalid_url', 'the URL cannot be parsed for fetching', { url: recordedUrl(item) }), unvisitable: true, hadUserinfo: false };
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   return { ...canonicalOrCut(url, limits), hadUserinfo: url.username !== '' || url.password !== '' };
 }
@@ -262,6 +270,7 @@ export function linkTarget(hop: number, canonical: CanonicalUrl, cut = false): L
 class PreparedTarget implements LinkTarget {
   private built: string[] | undefined;
   cut?: boolean;
+  visitable?: false;
 
   constructor(
     public hop: number,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
-import { defaultModelsDir, loadManifest, modelPath } from '../../src/classifiers/manifest.js';
+import { loadManifest, modelContentVersion, modelPath, type ModelEntry } from '../../src/classifiers/manifest.js';
 import { REPO_ROOT, startInProcessWorker } from '../harness/fleet.js';
 import { uniquePrefix, TEST_REDIS_URL, removeTestKeys } from '../harness/redis.js';
 
@@ -19,10 +19,12 @@ describe('model signals in verdicts', () => {
   const prefix = uniquePrefix('classifiers');
   let client: ScanClient;
   let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+  let shipped: Awaited<ReturnType<typeof loadManifest>>;
+  let models: ModelEntry[];
 
   beforeAll(async () => {
-    const shipped = await loadManifest();
-    const models = shipped.models.map((entry) => ({
+    shipped = await loadManifest();
+    models = shipped.models.map((entry) => ({
       ...entry,
       file: modelPath(shipped, entry),
       ...(entry.task === 'image' && { thresholds: { review: 0, block: 1 } }),
@@ -48,13 +50,15 @@ describe('model signals in verdicts', () => {
       items: ['https://www.debian.org/', 'http://paypal.com.secure-login.verify-account.xyz/signin', { bytesBase64: image.toString('base64') }],
     });
     const verdict = await client.waitForVerdict(jobId, { timeoutMs: 20_000 });
-    const manifest = await loadManifest(join(defaultModelsDir(), 'manifest.json'));
-    const version = (id: string) => manifest.models.find((m) => m.id === id)!.version;
+    // The operator's entries: the image model's thresholds differ from the shipped ones, and so
+    // does its recorded version, though the manifest's `version` is the same.
+    const version = (id: string) => modelContentVersion(models.find((m) => m.id === id)!);
     expect(verdict.versions.models).toEqual({ 'nsfw-mobilenet-v2': version('nsfw-mobilenet-v2'), 'url-lexical-logreg': version('url-lexical-logreg') });
+    expect(version('nsfw-mobilenet-v2')).not.toBe(modelContentVersion(shipped.models.find((m) => m.id === 'nsfw-mobilenet-v2')!));
 
     const model = verdict.signals.filter((s) => s.source === 'model');
     const imageSignal = model.find((s) => s.kind === 'image_model' && s.item === 2)!;
-    expect(imageSignal).toMatchObject({ suggests: 'review', evidence: { model: 'nsfw-mobilenet-v2', version: version('nsfw-mobilenet-v2') } });
+    expect(imageSignal).toMatchObject({ suggests: 'review', evidence: { model: 'nsfw-mobilenet-v2', version: version('nsfw-mobilenet-v2'), thresholds: { review: 0, block: 1 } } });
     expect(Object.keys(imageSignal.evidence.labels as object)).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
     expect(imageSignal.score).toBe(imageSignal.evidence.abuseScore);
 
@@ -62,7 +66,7 @@ describe('model signals in verdicts', () => {
     expect(model.find((s) => s.kind === 'url_model' && s.item === 0)).toBeUndefined();
     const phishing = model.find((s) => s.kind === 'url_model' && s.item === 1)!;
     expect(phishing).toMatchObject({
-      evidence: { model: 'url-lexical-logreg', version: version('url-lexical-logreg'), url: 'http://paypal.com.secure-login.verify-account.xyz/signin', hop: 0 },
+      evidence: { model: 'url-lexical-logreg', version: version('url-lexical-logreg'), thresholds: { review: 0.9, block: 0.99 }, url: 'http://paypal.com.secure-login.verify-account.xyz/signin', hop: 0 },
     });
     expect(phishing.score).toBeGreaterThan(0.9);
     expect(phishing.suggests).not.toBe('allow');

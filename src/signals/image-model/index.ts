@@ -25,7 +25,7 @@ export function createImageModelSignalType(classifiers: readonly ImageClassifier
         item: itemIndex,
         score: score.abuseScore,
         suggests: score.suggests,
-        evidence: { model: score.model, version: score.version, labels: score.labels, abuseScore: score.abuseScore, frame: frame.index },
+        evidence: { model: score.model, version: score.version, labels: score.labels, abuseScore: score.abuseScore, thresholds: score.thresholds, frame: frame.index },
       }));
     },
     versions(): PartialVersions {

@@ -10,13 +10,25 @@ import type { PartialVersions, SignalType } from '../signal-type.js';
 const RESERVED_TLDS = new Set(['example', 'test', 'invalid', 'localhost', 'local', 'internal', 'arpa']);
 
 /**
- * Why the URL models do not score this URL, or undefined when they do: web URLs on public hosts
- * only. The features describe hosts and paths (mailto: or data: have neither), and the model was
- * trained on public sites: loopback and private addresses, special-use names and hosts under no
- * public suffix are outside what it knows (and the unfurl guard refuses to reach them anyway).
- * `abuse-scan classify url` asks the same question, so it never scores what a scan skips.
+ * Why the URL models do not score `text`, which no browser can visit (`http://a b.com/`): Safe
+ * Browsing's reading accepts nearly any text (spaces in a host are escaped), and a model asked
+ * about such text answers with confidence all the same. `classify url` refuses it with this.
  */
-export function urlModelSkipReason(url: CanonicalUrl, registrableDomain: string | null): string | undefined {
+export function notVisitableReason(text: string): string {
+  return `${JSON.stringify(text.slice(0, 200))} is not a URL a browser could visit`;
+}
+
+/**
+ * Why the URL models do not score this URL, or undefined when they do: web URLs a browser can
+ * visit (`visitable`: see LinkTarget.visitable; `classify url` refuses the rest as invalid_url,
+ * in notVisitableReason's words), on public hosts only. The features describe
+ * hosts and paths (mailto: or data: have neither), and the model was trained on public sites:
+ * loopback and private addresses, special-use names and hosts under no public suffix are outside
+ * what it knows (and the unfurl guard refuses to reach them anyway). `abuse-scan classify url`
+ * asks the same question, so it never scores what a scan skips.
+ */
+export function urlModelSkipReason(url: CanonicalUrl, registrableDomain: string | null, visitable = true): string | undefined {
+  if (!visitable) return notVisitableReason(url.canonical);
   const { scheme, host, hostIsIp } = url;
   if (scheme !== 'http' && scheme !== 'https') return `${scheme}: URLs are not scored (http and https only)`;
   if (hostIsIp) {
@@ -30,7 +42,7 @@ export function urlModelSkipReason(url: CanonicalUrl, registrableDomain: string 
 }
 
 function scorable(target: LinkTarget): boolean {
-  return urlModelSkipReason(target.canonical, target.registrableDomain) === undefined;
+  return urlModelSkipReason(target.canonical, target.registrableDomain, target.visitable !== false) === undefined;
 }
 
 export interface ModelSignalOptions {
@@ -66,6 +78,7 @@ export function createUrlModelSignalType(classifiers: readonly UrlClassifier[], 
               version: score.version,
               labels: score.labels,
               abuseScore: score.abuseScore,
+              thresholds: score.thresholds,
               url: targets[i]!.canonical.canonical,
               hop: targets[i]!.hop,
               hopsScored: targets.length,
