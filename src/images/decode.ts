@@ -29,7 +29,8 @@
  * spaces have no stored RGB and still go through their profile to sRGB.
  *
  * Order of checks, cheapest first, so hostile input is refused before it costs anything:
- * byte cap -> empty -> scriptable/vector sniff -> a decode slot (decode-limiter.ts; the time
+ * byte cap -> empty -> scriptable/vector sniff -> a PNG's metadata chunks dropped, which libpng
+ * would inflate and copy on every read (png-chunks.ts) -> a decode slot (decode-limiter.ts; the time
  * budget starts once the decode has one) -> header (sharp metadata: format, declared dimensions,
  * frame count, interlacing; for TIFF, each decoded page's strips or tiles from tiff-header.ts) ->
  * pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
@@ -51,6 +52,7 @@ import {
 } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { isTurned } from './orientation.js';
+import { stripPngMetadata } from './png-chunks.js';
 import { sniffRefusedDocument } from './sniff.js';
 import { readTiffLayouts } from './tiff-header.js';
 
@@ -138,12 +140,14 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
     throw new ScanError('image_format_refused', undefined, { format: document });
   }
 
+  // A view, not a copy (sharp only reads it), unless a PNG has chunks to drop.
+  const input = stripPngMetadata(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+
   const release = await limits.limiter.acquire();
   // The deadline starts now that the decode has its slot: time spent waiting is not the image's fault.
   const turn = new DecodeTurn(Date.now() + limits.timeoutMs);
   try {
-    // A view, not a copy: sharp only reads it.
-    return await decodeInTurn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), limits, turn);
+    return await decodeInTurn(input, limits, turn);
   } finally {
     // A sharp call that lost the race against the deadline still holds its thread: so does the slot.
     void turn.ended().then(release);
