@@ -9,6 +9,7 @@ import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../
 import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
 import { withConnectionDeadline } from '../runtime/connection-deadline.js';
 import { integerOption } from '../runtime/integer-option.js';
+import { runScript } from '../runtime/redis-script.js';
 import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, onSubscriberReady, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
@@ -38,7 +39,8 @@ export interface ScanClientOptions {
   /**
    * Seconds finished scan jobs are kept (for inspection, and as the contentId dedup window together
    * with the workers' ABUSE_SCAN_VERDICT_RETENTION_S: a jobId with a kept job or a stored verdict
-   * is a duplicate); 1 to 31536000. Default 86400.
+   * is a duplicate, except a completed job whose verdict is gone, which is replaced); 1 to
+   * 31536000. Default 86400.
    */
   retentionSeconds?: number | undefined;
   /**
@@ -74,7 +76,8 @@ export interface EnqueuedJob {
    * True when a scan queue already held this jobId (the same content enqueued before, maybe with
    * other items and so for the other queue, or earlier in the same bulk), or a verdict is stored
    * for it (its job was already removed: BullMQ keeps at most 100,000 completed jobs per queue):
-   * nothing was added, and the job that is or was there gives the one verdict.
+   * nothing was added, and the job that is or was there gives the one verdict. A completed job
+   * whose verdict is no longer stored (expired or evicted) is not one: it is replaced by the new job.
    */
   duplicate: boolean;
 }
@@ -86,8 +89,8 @@ export interface EnqueuedJob {
  */
 export interface ScanClient {
   /**
-   * Validates and enqueues one job, unless a scan queue already holds its jobId or its verdict is
-   * stored (`duplicate`);
+   * Validates and enqueues one job, unless a scan queue already holds its jobId (other than a
+   * completed job whose verdict is gone, which it replaces) or its verdict is stored (`duplicate`);
    * throws ScanError (invalid_job, payload_too_large, path_outside_root), or redis_unavailable,
    * after which the job may still land.
    */
@@ -160,6 +163,44 @@ function jobIdProblem(jobId: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Where each jobId of an enqueue chunk is taken, in one atomic step. Workers complete a job only
+ * after storing its verdict, so a completed job without a verdict key had its verdict expire (the
+ * workers' retention shorter than the client's) or evicted: it would hold its jobId verdictless
+ * until its own retention ends, so it is removed here as BullMQ's age trim removes one (a child of
+ * a flow stays: its parent's bookkeeping is BullMQ's). A job in any other state is kept: one
+ * waiting, active or delayed gives its verdict, and a failed one is owed its verdict by the
+ * workers' failed-job sweep.
+ * KEYS: each scan queue's completed set, then per job its key in each scan queue and its verdict key
+ * (all under the prefix, one Cluster slot). ARGV: the number of scan queues, then per job its jobId.
+ * Returns per job the 1-based index of the first scan queue still holding it, else the number of
+ * queues + 1 when its verdict is stored, else 0.
+ */
+const DEDUP_LOOKUP = `
+local queues = tonumber(ARGV[1])
+local stride = queues + 1
+local found = {}
+for n = 1, #ARGV - 1 do
+  local base = queues + (n - 1) * stride
+  local jobId = ARGV[n + 1]
+  local scanned = redis.call('EXISTS', KEYS[base + stride]) == 1
+  local holder = 0
+  for q = 1, queues do
+    local jobKey = KEYS[base + q]
+    if redis.call('EXISTS', jobKey) == 1 then
+      if not scanned and redis.call('ZSCORE', KEYS[q], jobId) and redis.call('HEXISTS', jobKey, 'parentKey') == 0 then
+        redis.call('ZREM', KEYS[q], jobId)
+        redis.call('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
+      elseif holder == 0 then
+        holder = q
+      end
+    end
+  end
+  if holder == 0 and scanned then holder = stride end
+  found[n] = holder
+end
+return found
+`;
 
 /** The producer client for upload and send paths. */
 export function createScanClient(options: ScanClientOptions = {}): ScanClient {
@@ -252,31 +293,26 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
    * queue: BullMQ only dedups within a queue, so the other queue's job key is looked up first.
    * The verdict key is looked up too: completed jobs are trimmed to 100,000 per queue (minutes or
    * seconds of a busy fleet, far less than retentionSeconds), and a job added again after that
-   * would be scanned again for a verdict store-once drops. Not atomically with the add: a producer
-   * adding the same jobId to the other queue in between still makes two jobs (the verdict stored
-   * first counts); within one queue BullMQ's add stays a no-op.
+   * would be scanned again for a verdict store-once drops. A completed job whose verdict is gone
+   * (expired or evicted) is removed and the job added anew (see DEDUP_LOOKUP). Not atomically with
+   * the add: a producer adding the same jobId to the other queue in between still makes two jobs
+   * (the verdict stored first counts); within one queue BullMQ's add stays a no-op.
    */
   async function enqueueChunk(chunk: readonly Prepared[]): Promise<EnqueuedJob[]> {
-    // Per job: EXISTS of its key in each scan queue, then of its verdict key.
-    const stride = SCAN_QUEUE_KINDS.length + 1;
-    const lookup = connection.pipeline();
+    const keys = SCAN_QUEUE_KINDS.map((kind) => queues[kind].toKey('completed'));
     for (const { opts } of chunk) {
-      for (const kind of SCAN_QUEUE_KINDS) lookup.exists(queues[kind].toKey(opts.jobId));
-      lookup.exists(verdicts.keys.verdict(opts.jobId));
+      for (const kind of SCAN_QUEUE_KINDS) keys.push(queues[kind].toKey(opts.jobId));
+      keys.push(verdicts.keys.verdict(opts.jobId));
     }
-    const replies = (await lookup.exec()) ?? [];
-    const exists = (index: number, offset: number): boolean => {
-      const [error, count] = replies[index * stride + offset] ?? [];
-      if (error) throw error;
-      return count === 1;
-    };
+    const found = (await runScript(connection, DEDUP_LOOKUP, keys, [SCAN_QUEUE_KINDS.length, ...chunk.map(({ opts }) => opts.jobId)])) as number[];
     const placed = new Map<string, ScanQueueKind>();
     const results = chunk.map(({ opts, queue }, index): EnqueuedJob => {
-      const existing = SCAN_QUEUE_KINDS.find((_, k) => exists(index, k)) ?? placed.get(opts.jobId);
+      const holder = found[index] ?? 0;
+      const existing = SCAN_QUEUE_KINDS[holder - 1] ?? placed.get(opts.jobId);
       if (existing) return { jobId: opts.jobId, queue: existing, duplicate: true };
       // Its job is gone but its verdict is kept: nothing to add (a later entry of the chunk with
       // this jobId is the same duplicate).
-      const scanned = exists(index, SCAN_QUEUE_KINDS.length);
+      const scanned = holder === SCAN_QUEUE_KINDS.length + 1;
       placed.set(opts.jobId, queue);
       return { jobId: opts.jobId, queue, duplicate: scanned };
     });
