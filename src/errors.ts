@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   path_outside_root: { permanent: true, message: 'image path is not under the configured image root' },
   path_not_found: { permanent: true, message: 'image path does not exist or is not a regular file' },
   unsupported_item: { permanent: true, message: 'no signal type accepts this item' },
+  // Permanent: a retry would meet the same slow servers and run past the deadline again.
+  scan_deadline: { permanent: true, message: "the job's scan deadline (ABUSE_SCAN_JOB_TIMEOUT_MS) passed before this item was scanned" },
 
   // URLs and unfurling
   invalid_url: { permanent: true, message: 'the URL cannot be parsed' },

@@ -47,7 +47,7 @@ describe('loadConfig', () => {
 
   it('refuses delays longer than Node keeps a timer (they would fire after 1 ms), naming them all', () => {
     const tooLong = '3000000000';
-    const names = ['ABUSE_SCAN_LOCK_MS', 'ABUSE_SCAN_STALLED_INTERVAL_MS', 'ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS', 'ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS'];
+    const names = ['ABUSE_SCAN_LOCK_MS', 'ABUSE_SCAN_STALLED_INTERVAL_MS', 'ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS', 'ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS', 'ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS', 'ABUSE_SCAN_JOB_TIMEOUT_MS'];
     const error = (() => {
       try {
         loadConfig(Object.fromEntries(names.map((name) => [name, tooLong])));
@@ -58,6 +58,21 @@ describe('loadConfig', () => {
     })();
     for (const name of names) expect(error?.message).toMatch(new RegExp(`\\n  ${name}: must be at most 2147483647 ms`));
     expect(loadConfig({ ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: String(2 ** 31 - 1) }).shutdownTimeoutMs).toBe(2 ** 31 - 1);
+  });
+
+  it('ABUSE_SCAN_JOB_TIMEOUT_MS: 45 s by default, inside the default shutdown timeout; a positive number of ms, refused by name otherwise', () => {
+    const defaults = loadConfig({});
+    expect(defaults.jobTimeoutMs).toBe(45_000);
+    // A drain must outlast a job started right before it, with time left to store its verdict.
+    expect(defaults.jobTimeoutMs).toBeLessThan(defaults.shutdownTimeoutMs);
+    // Above one item's own deadlines: a lone slow item keeps its fetch_timeout.
+    expect(defaults.jobTimeoutMs).toBeGreaterThan(Math.max(defaults.unfurlTotalTimeoutMs, defaults.imageFetchTimeoutMs));
+    expect(loadConfig({ ABUSE_SCAN_JOB_TIMEOUT_MS: '1500' }).jobTimeoutMs).toBe(1500);
+    // Not refused nor changed when it is not below the shutdown timeout (the worker warns at start).
+    expect(loadConfig({ ABUSE_SCAN_JOB_TIMEOUT_MS: '90000', ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: '5000' })).toMatchObject({ jobTimeoutMs: 90_000, shutdownTimeoutMs: 5000 });
+    for (const value of ['0', '-1', '1.5', 'soon', '3000000000']) {
+      expect(() => loadConfig({ ABUSE_SCAN_JOB_TIMEOUT_MS: value }), value).toThrow(/^invalid configuration:\n {2}ABUSE_SCAN_JOB_TIMEOUT_MS: /);
+    }
   });
 
   it('takes each queue once', () => {

@@ -149,6 +149,15 @@ export const configSchema = z.object({
   /** ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS: deadline of an image item's fetch by URL, redirects and body included. Default 15000. */
   imageFetchTimeoutMs: milliseconds.default(15_000),
   /**
+   * ABUSE_SCAN_JOB_TIMEOUT_MS: deadline of one job's scan (all its items, which run in waves);
+   * items unfinished then get the partial error `scan_deadline`. Default 45000: above one item's
+   * own deadlines (unfurl 20 s, image fetch 15 s), so a lone slow item keeps its own error, and
+   * 15 s inside the default 60 s shutdown timeout, so a drain finishes a job started just before
+   * it (matching, decodes and the verdict's write take the rest). The lock is renewed while a job
+   * runs, so it does not bound this.
+   */
+  jobTimeoutMs: milliseconds.default(45_000),
+  /**
    * ABUSE_SCAN_UNFURL_CACHE_TTL_S: seconds a finished unfurl is cached in Redis per canonical input
    * URL, so a link sent a million times is fetched once per TTL; 0 disables. Default 300.
    */
@@ -267,6 +276,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: 'unfurlHopTimeoutMs',
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
   ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS: 'imageFetchTimeoutMs',
+  ABUSE_SCAN_JOB_TIMEOUT_MS: 'jobTimeoutMs',
   ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',
   ABUSE_SCAN_FETCHES_PER_HOST: 'fetchesPerHost',
   ABUSE_SCAN_CONNECTIONS_PER_ADDRESS: 'connectionsPerAddress',

@@ -120,6 +120,8 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     registry,
     policy: config.policy,
     resources,
+    // The embedded scan too: one job there takes as long as on a worker.
+    jobTimeoutMs: config.jobTimeoutMs,
   });
 }
 

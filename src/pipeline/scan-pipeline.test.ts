@@ -261,3 +261,77 @@ describe('ScanPipeline when an item fails the job', () => {
     expect(started).toEqual([0, 1]);
   });
 });
+
+describe('ScanPipeline with a job deadline (ABUSE_SCAN_JOB_TIMEOUT_MS)', () => {
+  /** Link items: item 0 is prepared at once, the others wait for the job's signal (a slow fetch). */
+  function slowLinks() {
+    const started: number[] = [];
+    const preparer: ItemPreparer = {
+      kind: 'link',
+      prepare: async (item: ScanItem, index: number, signal: AbortSignal) => {
+        started.push(index);
+        if (index > 0) await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+        return { subject: { input: String(item), targets: [{ hop: 0, canonical: { host: new URL(String(item)).host } }] }, details: { prepared: true } };
+      },
+    };
+    return { preparer, started };
+  }
+  const items = ['http://evil.example/', 'https://b.example/', 'https://c.example/', 'https://d.example/', 'https://e.example/'];
+
+  it('gives every unfinished or unstarted item a partial scan_deadline and keeps the finished ones, without a retry', async () => {
+    const { preparer, started } = slowLinks();
+    const pipeline = new ScanPipeline({ preparers: [preparer], registry: new SignalRegistry([hostSignal('evil.example')]), policy: DEFAULT_POLICY, itemConcurrency: { link: 2 }, jobTimeoutMs: 100 });
+    const begun = performance.now();
+    // Not the final attempt: the deadline's error is permanent, so the job is not retried.
+    const verdict = await pipeline.scan(job(items), run);
+    expect(performance.now() - begun).toBeLessThan(1000);
+    expect(verdictSchema.parse(verdict)).toEqual(verdict);
+    expect(started).toEqual([0, 1, 2]); // items 3 and 4 never started
+    expect(verdict.items.map((i) => [i.index, i.status, i.error?.code])).toEqual([
+      [0, 'ok', undefined],
+      [1, 'error', 'scan_deadline'],
+      [2, 'error', 'scan_deadline'],
+      [3, 'error', 'scan_deadline'],
+      [4, 'error', 'scan_deadline'],
+    ]);
+    expect(verdict.errors).toEqual([1, 2, 3, 4].map((item) => ({ code: 'scan_deadline', message: expect.stringContaining('100 ms'), item, partial: true, detail: { jobTimeoutMs: 100 } })));
+    // The finished item's signal stands: it blocks.
+    expect(verdict.signals).toEqual([expect.objectContaining({ item: 0, kind: 'host_match' })]);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.reasons).toContain('review: partial error scan_deadline on item 1');
+    expect(verdict.timings).toMatchObject({ deadline: 100, links: expect.any(Number), total: expect.any(Number) });
+  });
+
+  it('is review by default when nothing fired, and does not wait for a match that ignores the signal', async () => {
+    const hanging: SignalType = { name: 'test-hanging-model', accepts: 'link', match: () => new Promise<never>(() => undefined), versions: () => ({}) };
+    const pipeline = new ScanPipeline({ preparers: [new LinkPreparer({ unfurl: false })], registry: new SignalRegistry([hanging]), policy: DEFAULT_POLICY, jobTimeoutMs: 50 });
+    const verdict = await pipeline.scan(job(['https://good.example/']), run);
+    expect(verdict).toMatchObject({ decision: 'review', errors: [{ code: 'scan_deadline', item: 0, partial: true }], timings: { deadline: 50 } });
+  });
+
+  it('leaves a job that finishes in time as it was, with no deadline in its timings', async () => {
+    const pipeline = new ScanPipeline({ preparers: [new LinkPreparer({ unfurl: false })], registry: new SignalRegistry([hostSignal('evil.example')]), policy: DEFAULT_POLICY, jobTimeoutMs: 5000 });
+    const verdict = await pipeline.scan(job(['https://good.example/', 'http://evil.example/']), run);
+    expect(verdict).toMatchObject({ decision: 'block', errors: [] });
+    expect(verdict.timings.deadline).toBeUndefined();
+  });
+
+  it("a run aborted by its caller (a worker's shutdown) still throws the caller's reason, before or after the deadline would pass", async () => {
+    for (const jobTimeoutMs of [60_000, 30]) {
+      const { preparer } = slowLinks();
+      const pipeline = new ScanPipeline({ preparers: [preparer], registry: new SignalRegistry(), policy: DEFAULT_POLICY, itemConcurrency: { link: 1 }, jobTimeoutMs });
+      const abort = new AbortController();
+      const scan = pipeline.scan(job(items.slice(1)), { ...run, signal: abort.signal });
+      if (jobTimeoutMs === 60_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        abort.abort(new Error('the worker gave this job up'));
+        await expect(scan).rejects.toMatchObject({ code: 'internal_error', message: 'the worker gave this job up' });
+      } else {
+        // The deadline passed first: the verdict stands; the worker checks its own signal after.
+        const verdict = await scan;
+        abort.abort(new Error('too late'));
+        expect(verdict.items.map((i) => i.error?.code)).toEqual([undefined, 'scan_deadline', 'scan_deadline', 'scan_deadline']);
+      }
+    }
+  });
+});

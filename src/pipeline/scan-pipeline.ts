@@ -10,6 +10,7 @@ import type { SignalRegistry } from '../signals/registry.js';
 import type { MatchContext, SignalType } from '../signals/signal-type.js';
 import { SCANNER_VERSION } from '../version.js';
 import type { ItemPreparer } from './item-preparer.js';
+import { DEADLINE_PASSED, JobDeadline, scanDeadlineError } from './job-deadline.js';
 import { mapConcurrent } from './map-concurrent.js';
 
 export interface ScanPipelineOptions {
@@ -20,6 +21,11 @@ export interface ScanPipelineOptions {
   itemConcurrency?: Partial<Record<ItemKind, number>>;
   /** Released by `close()`: HTTP agents, model sessions, store subscriptions. */
   resources?: Array<{ close(): Promise<void> | void }>;
+  /**
+   * Deadline of one job's scan in ms (ABUSE_SCAN_JOB_TIMEOUT_MS): items unfinished then get the
+   * partial error `scan_deadline`, finished ones keep their results. Unset: none.
+   */
+  jobTimeoutMs?: number;
 }
 
 /** Where a run of the pipeline stands: which job, which attempt, whether retries remain. */
@@ -68,10 +74,13 @@ interface ItemOutcome {
 export class ScanPipeline {
   private readonly preparers = new Map<ItemKind, ItemPreparer>();
   private readonly concurrency: Record<ItemKind, number>;
+  /** What items unfinished at the job's deadline get, and its abort reason. */
+  private readonly deadlineError: ScanError | undefined;
 
   constructor(private readonly options: ScanPipelineOptions) {
     for (const preparer of options.preparers) this.preparers.set(preparer.kind, preparer);
     this.concurrency = { ...DEFAULT_ITEM_CONCURRENCY, ...options.itemConcurrency };
+    this.deadlineError = options.jobTimeoutMs === undefined ? undefined : scanDeadlineError(options.jobTimeoutMs);
   }
 
   async scan(job: ScanJob, run: ScanRunInfo): Promise<Verdict> {
@@ -81,24 +90,33 @@ export class ScanPipeline {
     const lone = job.items.length === 1 ? job.items[0] : undefined;
     let kinds: Iterable<ItemKind>;
     let outcomes: ItemOutcome[];
-    if (lone !== undefined) {
-      // The common job, one link or one image: no stages to coordinate.
-      const kind = itemKind(lone);
-      const stageStart = performance.now();
-      outcomes = [await this.scanItem(kind, lone, 0, run, run.signal ?? NEVER_ABORTED, context)];
-      timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
-      kinds = [kind];
-    } else {
-      const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
-      job.items.forEach((item, index) => {
-        const kind = itemKind(item);
-        const entries = byKind.get(kind);
-        if (entries) entries.push({ item, index });
-        else byKind.set(kind, [{ item, index }]);
-      });
-      outcomes = await this.scanItems(byKind, run, context, timings);
-      kinds = byKind.keys();
+    const { jobTimeoutMs } = this.options;
+    const deadline = jobTimeoutMs === undefined ? undefined : new JobDeadline(run.signal, this.deadlineError!, jobTimeoutMs);
+    try {
+      const signal = deadline?.signal ?? run.signal ?? NEVER_ABORTED;
+      if (lone !== undefined) {
+        // The common job, one link or one image: no stages to coordinate.
+        const kind = itemKind(lone);
+        const stageStart = performance.now();
+        outcomes = [await this.scanItem(kind, lone, 0, run, signal, context, deadline)];
+        timings[STAGE_NAMES[kind]] = round(performance.now() - stageStart);
+        kinds = [kind];
+      } else {
+        const byKind = new Map<ItemKind, Array<{ item: ScanItem; index: number }>>();
+        job.items.forEach((item, index) => {
+          const kind = itemKind(item);
+          const entries = byKind.get(kind);
+          if (entries) entries.push({ item, index });
+          else byKind.set(kind, [{ item, index }]);
+        });
+        outcomes = await this.scanItems(byKind, run, signal, context, timings, deadline);
+        kinds = byKind.keys();
+      }
+    } finally {
+      deadline?.dispose();
     }
+    // When the deadline cut the scan short, the stages' times stop there.
+    if (deadline?.passed) timings.deadline = jobTimeoutMs!;
 
     const signals = outcomes.flatMap((o) => o.signals);
     const errors = outcomes.flatMap((o) => o.errors);
@@ -125,23 +143,29 @@ export class ScanPipeline {
     };
   }
 
-  /** Several items, by kind, each kind's stage at its own concurrency. */
+  /**
+   * Several items, by kind, each kind's stage at its own concurrency. `jobSignal` is the caller's,
+   * or the job deadline's (which carries the caller's abort too).
+   */
   private async scanItems(
     byKind: Map<ItemKind, Array<{ item: ScanItem; index: number }>>,
     run: ScanRunInfo,
+    jobSignal: AbortSignal,
     context: MatchContext,
     timings: Record<string, number>,
+    deadline: JobDeadline | undefined,
   ): Promise<ItemOutcome[]> {
     const caller = run.signal;
     // One item that fails the job (a transient error, retries left) aborts the others, which stop
     // early instead of running on.
     const siblings = new AbortController();
-    const forwardAbort = () => siblings.abort(caller!.reason);
-    caller?.addEventListener('abort', forwardAbort, { once: true });
+    const forwardAbort = () => siblings.abort(jobSignal.reason);
+    jobSignal.addEventListener('abort', forwardAbort, { once: true });
     const signal = siblings.signal;
     const outcomes: ItemOutcome[] = [];
     // After a failure or an abort no stage starts further items, and the scan settles only once
-    // the items under way are done: nothing it started outlives it.
+    // the items under way are done: nothing it started outlives it (but past the job's deadline, a
+    // decode or match, which take no signal: see scanItem).
     let firstFailure: unknown;
     let failed = false;
     const fail = (error: unknown) => {
@@ -151,7 +175,8 @@ export class ScanPipeline {
       siblings.abort(SIBLING_FAILED);
     };
     const stop = {
-      shouldStop: () => failed || signal.aborted,
+      // Not on the deadline: the items left then start only to be given its error at once.
+      shouldStop: () => failed || caller?.aborted === true,
       stopped: () => (caller?.aborted ? toScanError(caller.reason) : SCAN_STOPPED),
       failed: fail,
     };
@@ -159,7 +184,7 @@ export class ScanPipeline {
       const stages = await Promise.allSettled(
         [...byKind].map(async ([kind, entries]) => {
           const stageStart = performance.now();
-          const scanEntry = ({ item, index }: { item: ScanItem; index: number }) => this.scanItem(kind, item, index, run, signal, context);
+          const scanEntry = ({ item, index }: { item: ScanItem; index: number }) => this.scanItem(kind, item, index, run, signal, context, deadline);
           try {
             outcomes.push(...(await mapConcurrent(entries, this.concurrency[kind], scanEntry, stop)));
           } catch (error) {
@@ -171,7 +196,7 @@ export class ScanPipeline {
       );
       if (stages.some((stage) => stage.status === 'rejected')) throw firstFailure;
     } finally {
-      caller?.removeEventListener('abort', forwardAbort);
+      jobSignal.removeEventListener('abort', forwardAbort);
     }
     return outcomes.sort((a, b) => a.result.index - b.result.index);
   }
@@ -203,6 +228,11 @@ export class ScanPipeline {
     return versions;
   }
 
+  /**
+   * One item, within the job's deadline: past it, an item not started or still under way gets the
+   * deadline's error. Its preparation hears the abort; a decode or a match (which take no signal)
+   * is left to finish unawaited, its result dropped, so the verdict does not wait on it.
+   */
   private async scanItem(
     kind: ItemKind,
     item: ScanItem,
@@ -210,8 +240,25 @@ export class ScanPipeline {
     run: ScanRunInfo,
     signal: AbortSignal,
     context: MatchContext,
+    deadline?: JobDeadline,
   ): Promise<ItemOutcome> {
     const input = describeItem(item);
+    if (deadline === undefined) return this.scanItemNow(kind, item, index, input, run, signal, context);
+    if (deadline.passed) return unfinishedItem(kind, index, input, deadline);
+    const first = await Promise.race([this.scanItemNow(kind, item, index, input, run, signal, context, deadline), deadline.expired]);
+    return first === DEADLINE_PASSED ? unfinishedItem(kind, index, input, deadline) : first;
+  }
+
+  private async scanItemNow(
+    kind: ItemKind,
+    item: ScanItem,
+    index: number,
+    input: string,
+    run: ScanRunInfo,
+    signal: AbortSignal,
+    context: MatchContext,
+    deadline?: JobDeadline,
+  ): Promise<ItemOutcome> {
     try {
       const preparer = this.preparers.get(kind);
       if (!preparer) throw new ScanError('unsupported_item', `no preparer for ${kind} items`);
@@ -224,6 +271,8 @@ export class ScanPipeline {
         errors: [...(prepared.errors ?? []).map((error) => ({ ...error, item: index, partial: true })), ...failures.map((failure) => failure.error)],
       };
     } catch (thrown) {
+      // Past the deadline a failure is its abort's (a fetch cut short), not the item's own.
+      if (deadline?.passed) return unfinishedItem(kind, index, input, deadline);
       const error = toScanError(thrown);
       if (!error.permanent && !run.finalAttempt) throw error;
       const info = error.toInfo(index);
@@ -259,6 +308,15 @@ export class ScanPipeline {
     }
     return { signals, failures };
   }
+}
+
+/**
+ * An item the job's deadline left unfinished (or never started): its error, marked partial (the
+ * job was scanned in part), weighed by the policy's partial-error table (review by default).
+ */
+function unfinishedItem(kind: ItemKind, index: number, input: string, deadline: JobDeadline): ItemOutcome {
+  const info: ErrorInfo = { ...deadline.error.toInfo(index), partial: true };
+  return { result: { index, kind, input, status: 'error', error: info, details: {} }, signals: [], errors: [info] };
 }
 
 function round(ms: number): number {

@@ -207,6 +207,13 @@ export class ScanWorker {
     for (const worker of this.workers) void worker.run();
     this.startSweeping();
     logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.prefix }, 'scan worker started');
+    // Allowed (both are the operator's to size), but said: a drain would hand such jobs back.
+    if (config.jobTimeoutMs >= config.shutdownTimeoutMs) {
+      logger.warn(
+        { jobTimeoutMs: config.jobTimeoutMs, shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'ABUSE_SCAN_JOB_TIMEOUT_MS is not below ABUSE_SCAN_SHUTDOWN_TIMEOUT_MS: a drain may give up jobs still within their scan deadline (handed back to the queue, to start over)',
+      );
+    }
   }
 
   /**
