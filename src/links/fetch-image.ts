@@ -95,11 +95,15 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
         const body = await readBodyPrefix(response.body, {
           contentEncoding: response.headers['content-encoding'],
           maxDecodedBytes: options.maxBytes + 1,
+          // An image does not compress: its encoded body is its size plus the codings' few bytes
+          // of overhead. Bounds what waits undecoded (the body is never paused, see body-cap).
+          maxRawBytes: maxEncodedImageBytes(options.maxBytes),
         });
         // A body cut by the network is a fetch failure (retried), not a corrupt image.
         if (body.networkError !== undefined) throw toNetworkError(body.networkError, { url: recordedUrl(url.href) });
         if (body.decodeError !== undefined) throw new ScanError('image_corrupt', `image body could not be decoded: ${body.decodeError}`);
-        if (body.bytes.length > options.maxBytes) {
+        // Cut by either cap: more image than allowed, or more encoded bytes than such an image has.
+        if (body.truncated || body.bytes.length > options.maxBytes) {
           throw new ScanError('payload_too_large', `image at ${recordedUrl(url.href)} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
         return { bytes: body.bytes, contentType: responseContentType(response.headers['content-type']), finalUrl: url.href, redirects: tracker.count };
@@ -127,4 +131,9 @@ function httpUrl(text: string): URL {
     throw new ScanError('unsupported_scheme', `${url.protocol} image URLs are not fetched`, { scheme: url.protocol.slice(0, -1) });
   }
   return url;
+}
+
+/** Largest encoded body of an image of `maxBytes`: stored deflate or brotli blocks add well under 1%. */
+export function maxEncodedImageBytes(maxBytes: number): number {
+  return maxBytes + 1 + Math.ceil(maxBytes / 128) + 64 * 1024;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -96,6 +97,37 @@ describe('readBodyPrefix', () => {
     const prefix = await readBodyPrefix(failing, { contentEncoding: 'gzip', maxDecodedBytes: 1024 });
     expect({ networkError: prefix.networkError, decodeError: prefix.decodeError, truncated: prefix.truncated }).toEqual({ networkError: reset, decodeError: undefined, truncated: true });
     expect(prefix.bytes.toString()).toContain('url=https://evil.example/');
+  });
+
+  it.each([
+    ['identity', undefined, (b: Buffer) => b],
+    ['gzip', 'gzip', (b: Buffer) => zlib.gzipSync(b)],
+  ])('never pauses the body (%s): pausing an undici body pauses its HTTP parser', async (_name, encoding, encode) => {
+    // undici 7 asserts (and the process dies) when a paused parser sees the server's FIN; it pauses
+    // when push() returns false, so the body must never fill up.
+    const data = encode(randomBytes(1024 * 1024)); // incompressible: a megabyte on the wire
+    let offset = 0;
+    let refused = 0;
+    // As undici's: a 64 KiB high-water mark, socket reads of up to 64 KiB, several in a burst
+    // (a loopback server sends faster than zlib decodes).
+    const body = new Readable({ highWaterMark: 64 * 1024, read() {} });
+    const feed = () => {
+      for (let burst = 0; burst < 4 && !body.destroyed; burst++) {
+        if (offset >= data.length) return void body.push(null);
+        if (!body.push(data.subarray(offset, (offset += 64 * 1024)))) refused++;
+      }
+      if (!body.destroyed) setImmediate(feed);
+    };
+    setImmediate(feed);
+    const prefix = await readBodyPrefix(body, { contentEncoding: encoding, maxDecodedBytes: 64 * 1024 });
+    expect({ refused, length: prefix.bytes.length, truncated: prefix.truncated, destroyed: body.destroyed }).toEqual({ refused: 0, length: 64 * 1024, truncated: true, destroyed: true });
+  });
+
+  it.each([undefined, 'gzip'])('settles for a body destroyed before it is read (%s)', async (encoding) => {
+    const body = new Readable({ read() {} });
+    body.destroy();
+    const prefix = await readBodyPrefix(body, { contentEncoding: encoding, maxDecodedBytes: 1024 });
+    expect(prefix).toMatchObject({ bytes: Buffer.alloc(0), truncated: true, networkError: expect.any(Error) });
   });
 
   it('knows which encodings it decodes, in the order they were applied', () => {

@@ -1,4 +1,4 @@
-import { Transform, type Readable } from 'node:stream';
+import { finished, Transform, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 
 /**
@@ -9,6 +9,10 @@ import zlib from 'node:zlib';
  * backpressure) and abandoned as soon as the cap is reached; each decoder's input is capped as
  * well, so a body that decodes to nothing cannot be streamed forever either. The body is always
  * destroyed at the end: the caller never reads the rest.
+ *
+ * The body itself is never paused, its wire bytes bounded by the raw cap instead: pausing an
+ * undici body pauses its HTTP parser, and undici 7 then dies on the server's FIN (an uncatchable
+ * assert in Parser.finish, nodejs/undici#5360). So the first decoder may buffer maxRawBytes.
  */
 
 export interface BodyPrefix {
@@ -147,75 +151,116 @@ export async function readBodyPrefix(body: Readable, options: BodyCapOptions): P
   let decodeError: string | undefined;
   // Set before the error reaches the decoder, so the catch below can tell the two apart.
   let networkError: unknown;
-  body.on('error', (error) => (networkError ??= error));
-  let source: Readable = body;
-  // Every stream after the body, in order: counter, decoder, counter, decoder...
+  /** Keeps decoded bytes up to the cap; false once it is reached. */
+  const keep = (chunk: Buffer): boolean => {
+    const room = maxDecoded - decoded;
+    if (chunk.length >= room) {
+      chunks.push(chunk.subarray(0, room));
+      decoded += room;
+      truncated = true;
+      return false;
+    }
+    chunks.push(chunk);
+    decoded += chunk.length;
+    return true;
+  };
+
+  // The decoders, the last coding applied first; the body feeds the first one (`input`).
+  let input: Transform | undefined;
+  let source: Readable | undefined;
+  // Every stream after the body, in order: decoder, counter, decoder...
   const stages: Transform[] = [];
-  // The last coding applied is undone first.
   for (const coding of [...codings].reverse()) {
-    const from = source;
-    const first = from === body;
-    let read = 0;
-    // Counts bytes on their way into the decoder (wire bytes for the first); at the cap it ends
-    // the decoder's input after passing the current chunk on, so the loop below drains what was
-    // decoded. Capping every decoder's input bounds the work of stacked codings too.
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        read += chunk.length;
-        if (first) rawBytes = read;
-        callback(null, chunk);
-        if (read >= maxRaw && !counter.writableEnded) {
-          truncated = true;
-          from.unpipe(counter);
-          counter.end();
-        }
-      },
-    });
     const decoder = createDecoder(coding);
-    // A decoder's failure ends the decoders after it, so the loop below sees it.
-    if (!first) from.on('error', (error) => counter.destroy(error));
-    counter.on('error', (error) => decoder.destroy(error));
-    from.pipe(counter).pipe(decoder);
-    stages.push(counter, decoder);
+    const from = source;
+    if (from === undefined) {
+      input = decoder;
+    } else {
+      let read = 0;
+      // Counts bytes on their way into the decoder; at the cap it ends the decoder's input after
+      // passing the current chunk on, so the loop below drains what was decoded. Capping every
+      // decoder's input bounds the work of stacked codings too.
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          read += chunk.length;
+          callback(null, chunk);
+          if (read >= maxRaw && !counter.writableEnded) {
+            truncated = true;
+            from.unpipe(counter);
+            counter.end();
+          }
+        },
+      });
+      // A decoder's failure ends the decoders after it, so the loop below sees it.
+      from.on('error', (error) => counter.destroy(error));
+      counter.on('error', (error) => decoder.destroy(error));
+      from.pipe(counter).pipe(decoder);
+      stages.push(counter);
+    }
+    stages.push(decoder);
     source = decoder;
   }
-  const decoding = stages.length > 0;
-  if (decoding) {
-    // A connection that fails mid-body ends the decoders' input instead of destroying them: they
-    // work off the event loop, and destroying them would drop what they have not emitted yet
-    // (a meta refresh followed by a reset would then be missed or seen by luck of timing).
-    const rawCounter = stages[0]!;
-    body.on('error', () => {
+
+  // Ends the decoders' input (or the identity read); `discard` destroys the body too. A connection
+  // that fails mid-body ends the input instead of destroying the decoders: they work off the event
+  // loop, and destroying them would drop what they have not emitted yet (a meta refresh followed
+  // by a reset would then be missed or seen by luck of timing).
+  let reading = true;
+  let inputEnded!: () => void;
+  const inputDone = new Promise<void>((resolve) => (inputEnded = resolve));
+  const endInput = (discard: boolean): void => {
+    if (!reading) return;
+    reading = false;
+    // At a cap, before anything waits: no more of the body reaches undici's parser.
+    if (discard) discardBody(body);
+    if (input !== undefined && !input.destroyed && !input.writableEnded) input.end();
+    inputEnded();
+  };
+  // Flowing, never paused (see above). The raw cap ends the input after the chunk that reaches it.
+  const onData = (chunk: Buffer): void => {
+    if (!reading) return;
+    rawBytes += chunk.length;
+    if (input === undefined) {
+      if (!keep(chunk)) return endInput(true);
+    } else if (input.destroyed) {
+      return endInput(true); // the decoder failed: the loop below reports it
+    } else {
+      input.write(chunk);
+    }
+    if (rawBytes >= maxRaw) {
       truncated = true;
-      body.unpipe(rawCounter);
-      if (!rawCounter.writableEnded) rawCounter.end();
-    });
-  }
+      endInput(true);
+    }
+  };
+  // finished() also settles for a body already ended or destroyed; errors after endInput are ours.
+  finished(body, (error) => {
+    if (!reading) return;
+    if (error !== undefined && error !== null) {
+      networkError ??= error;
+      truncated = true;
+    }
+    endInput(false);
+  });
+  body.on('data', onData);
 
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (!decoding) rawBytes += chunk.length;
-      const room = maxDecoded - decoded;
-      if (chunk.length >= room) {
-        chunks.push(chunk.subarray(0, room));
-        decoded += room;
-        truncated = true;
-        break;
-      }
-      chunks.push(chunk);
-      decoded += chunk.length;
-      if (!decoding && rawBytes >= maxRaw) {
-        truncated = true;
-        break;
+    if (source === undefined) {
+      await inputDone;
+    } else {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        if (!keep(chunk)) {
+          endInput(true);
+          break;
+        }
       }
     }
   } catch (error) {
-    // Keep what was decoded and report why it stopped: a network failure (the body stream failed,
-    // and only a decoder can fail otherwise), or data the decoder refused.
-    if (networkError !== undefined || !decoding) networkError ??= error;
-    else decodeError = error instanceof Error ? error.message : String(error);
+    // Keep what was decoded and report why it stopped: a network failure (the body failed), or
+    // data a decoder refused (only a decoder throws here).
+    if (networkError === undefined) decodeError = error instanceof Error ? error.message : String(error);
     truncated = true;
   } finally {
+    endInput(true);
     discardBody(body);
     for (const stage of stages) stage.destroy();
   }
