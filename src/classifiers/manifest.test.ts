@@ -1,7 +1,7 @@
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ScanError } from '../errors.js';
 import { createUrlModelSignalType } from '../signals/url-model/index.js';
 import { targetOf } from '../../test/harness/link-targets.js';
@@ -68,6 +68,22 @@ describe('model manifest', () => {
       code: 'model_integrity',
       message: expect.stringMatching(/: models\.1\.labels\.2: label 'malicious' is listed twice \(at 1 and 2\): each output index needs its own label$/),
     });
+  });
+
+  // A worker logs a start-up error's message as is: a bare ENOENT named neither the setting nor the manifest.
+  it('a missing manifest: the message names ABUSE_SCAN_MODELS_MANIFEST; the errno fields stay (CLI: `file not found`)', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'models-')), 'gone.json');
+    vi.stubEnv('ABUSE_SCAN_MODELS_MANIFEST', path);
+    try {
+      await expect(loadManifest(path)).rejects.toMatchObject({
+        code: 'ENOENT',
+        syscall: 'open',
+        path,
+        message: `cannot read model manifest ${path} (ABUSE_SCAN_MODELS_MANIFEST): ENOENT: no such file or directory, open '${path}'`,
+      });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('rejects a manifest that is not JSON with model_integrity naming the file', async () => {

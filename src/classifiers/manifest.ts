@@ -116,7 +116,15 @@ export function describeManifestPath(path: string): string {
 
 /** Reads and validates a manifest; a bad manifest throws with every issue named. */
 export async function loadManifest(path = defaultManifestPath()): Promise<LoadedManifest> {
-  const text = await readFile(path, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    // The message names the setting (a worker logs it as is); the errno fields stay, so the CLI
+    // reports `file not found: <path> (ABUSE_SCAN_MODELS_MANIFEST)` as it does every file setting.
+    const { code, errno, syscall } = error as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot read model manifest ${describeManifestPath(path)}: ${(error as Error).message}`), { code, errno, syscall, path });
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -27,12 +27,29 @@ function configurationProblem(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/^invalid configuration:\s*/, '');
 }
 
-/** Parses a non-negative integer flag, failing with a message naming it. */
-export function integerFlag(name: string, value: string | undefined): number | undefined {
+/** Parses an integer flag of at least `min` (0: non-negative, 1: positive), failing with a message naming it. */
+export function integerFlag(name: string, value: string | undefined, min: 0 | 1 = 0): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new CliError('invalid option', `--${name} needs a non-negative integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(parsed) || parsed < min) throw new CliError('invalid option', `--${name} needs a ${min === 0 ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
   return parsed;
+}
+
+/**
+ * The directories only the embedded scan reads lists and hash sets from, with the command that
+ * loads such files into Redis. A worker and `scan --fleet` match against the fleet's in Redis and
+ * never read them, so either set there is refused rather than silently ignored.
+ */
+const EMBEDDED_SCAN_DIRECTORIES = [
+  { variable: 'ABUSE_SCAN_LISTS_DIR', setting: 'listsDir', holds: 'lists', importedWith: 'blocklist import' },
+  { variable: 'ABUSE_SCAN_HASHSETS_DIR', setting: 'hashSetsDir', holds: 'hash sets', importedWith: 'hashset import' },
+] as const;
+
+export type EmbeddedScanDirectory = (typeof EMBEDDED_SCAN_DIRECTORIES)[number];
+
+/** Which of the embedded scan's directory variables `config` sets (see EMBEDDED_SCAN_DIRECTORIES). */
+export function embeddedScanDirectoriesSet(config: Pick<FleetConfig, 'listsDir' | 'hashSetsDir'>): EmbeddedScanDirectory[] {
+  return EMBEDDED_SCAN_DIRECTORIES.filter((directory) => config[directory.setting] !== undefined);
 }
 
 /** JSON text parsed, or `invalid JSON` naming where it came from. */

@@ -13,7 +13,7 @@ import { createScanPipeline } from '../pipeline/create-pipeline.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import { strictest } from '../policy/decide.js';
 import { createLogger } from '../runtime/logger.js';
-import { loadCliConfig, parseJson } from './cli-config.js';
+import { embeddedScanDirectoriesSet, loadCliConfig, parseJson } from './cli-config.js';
 import { CliError } from './cli-errors.js';
 import { withRedis } from './cli-redis.js';
 import { openRegularFile } from './regular-file.js';
@@ -143,7 +143,7 @@ function checkJobFlags(flags: ScanFlags, limits: JobLimits): void {
  */
 function checkFleetFlag(flags: OutputFlags, config: Pick<FleetConfig, 'listsDir' | 'hashSetsDir'>): void {
   if (!flags.fleet) return;
-  const set = [config.listsDir !== undefined && 'ABUSE_SCAN_LISTS_DIR', config.hashSetsDir !== undefined && 'ABUSE_SCAN_HASHSETS_DIR'].filter((name) => name !== false);
+  const set = embeddedScanDirectoriesSet(config).map((directory) => directory.variable);
   if (set.length === 0) return;
   throw new CliError(
     'invalid option',

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { processAddressLimiter, processHostLimiter } from '../links/guard/host-limiter.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import { mapConcurrent } from '../pipeline/map-concurrent.js';
-import { loadCliConfig } from './cli-config.js';
+import { integerFlag, loadCliConfig } from './cli-config.js';
 import { inputBatches, LineWriter } from './line-io.js';
 import { terminalSafe } from './terminal-text.js';
 
@@ -37,7 +37,7 @@ async function runUnfurl(urls: string[], flags: UnfurlFlags): Promise<void> {
     hostLimiter: processHostLimiter(config.fetchesPerHost),
     addressLimiter: processAddressLimiter(config.connectionsPerAddress),
   };
-  const concurrency = Math.max(1, Number(flags.concurrency) || 8);
+  const concurrency = integerFlag('concurrency', flags.concurrency, 1)!;
   const out = new LineWriter();
   // Batches keep the output in input order while links of one batch are fetched concurrently.
   for await (const batch of inputBatches(urls, concurrency * 4)) {

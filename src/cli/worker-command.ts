@@ -1,4 +1,7 @@
+import { constants } from 'node:fs';
+import { access, realpath, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { FleetConfig } from '../config/config.js';
 import { FleetMetrics } from '../ops/metrics.js';
 import { startOpsServer, type Health, type OpsServer } from '../ops/ops-server.js';
 import { RedisLiveness } from '../ops/redis-liveness.js';
@@ -7,7 +10,8 @@ import { createLogger, logConsoleWarnings } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { runUntilSignalled } from '../runtime/runnable.js';
 import { ScanWorker } from '../worker/scan-worker.js';
-import { loadCliConfig } from './cli-config.js';
+import { embeddedScanDirectoriesSet, loadCliConfig } from './cli-config.js';
+import { CliError } from './cli-errors.js';
 
 /**
  * Starts a scan worker; flags override the matching environment variables. Signal handlers are
@@ -20,6 +24,8 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
     concurrency: flags.concurrency,
     metricsPort: flags.metricsPort,
   });
+  // Before the signal handlers and the JSON log: a bad setting ends the worker as any command's does.
+  await checkWorkerSettings(config);
   const logger = createLogger(config.logLevel, 'abuse-scan-worker');
   logConsoleWarnings(logger);
   await runUntilSignalled(
@@ -71,6 +77,39 @@ export async function runWorker(flags: { queues?: string; concurrency?: string; 
     logger,
     { shutdownTimeoutMs: config.shutdownTimeoutMs },
   );
+}
+
+/**
+ * Settings a worker would accept and then fail every job on, or ignore: refused at start with
+ * `invalid configuration`, one line per variable.
+ */
+async function checkWorkerSettings(config: FleetConfig): Promise<void> {
+  // With a connection the pipeline reads lists and hash sets from Redis only.
+  const problems = embeddedScanDirectoriesSet(config).map(
+    ({ variable, holds, importedWith }) =>
+      `${variable}: a worker matches against the fleet's ${holds} in Redis, never files: unset it and load the files into Redis with \`abuse-scan ${importedWith}\``,
+  );
+  if (config.imageRoot !== undefined) {
+    const problem = await imageRootProblem(config.imageRoot);
+    // Left to the jobs, a typo or an unmounted volume makes every { path } item path_not_found, for good.
+    if (problem) problems.push(`ABUSE_SCAN_IMAGE_ROOT: ${config.imageRoot} ${problem}`);
+  }
+  if (problems.length) throw new CliError('invalid configuration', problems.join('\n'));
+}
+
+/** Why the worker could not read files under `root` (as the pipeline does, through its realpath), or undefined. */
+async function imageRootProblem(root: string): Promise<string | undefined> {
+  try {
+    const real = await realpath(root);
+    if (!(await stat(real)).isDirectory()) return 'is not a directory';
+    await access(real, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'does not exist';
+    if (code === 'EACCES' || code === 'EPERM') return 'is not readable by this process (permission denied)';
+    return `cannot be used: ${(error as Error).message}`;
+  }
 }
 
 export function registerWorkerCommand(program: Command): void {
