@@ -13,6 +13,8 @@ describe('verdict consumer options', () => {
   it.each([
     ['batchSize', 0],
     ['claimIdleMs', -1],
+    ['idleConsumerMs', -1],
+    ['idleConsumerMs', 1.5],
     ['commandTimeoutMs', 0],
     // A dead-letter MAXLEN Redis refuses fails every copy: the entry would be reported again forever.
     ['deadLetterMaxLength', -1],
@@ -46,7 +48,13 @@ describe('verdict consumer options', () => {
     const consumer = createVerdictConsumer({
       connection: 'redis://127.0.0.1:1', group: 'g', handler, onError: () => undefined,
       blockMs: 2 ** 31 - 1, commandTimeoutMs: 2 ** 31 - 1, deadLetterMaxLength: Number.MAX_SAFE_INTEGER, claimIdleMs: Number.MAX_SAFE_INTEGER,
+      idleConsumerMs: Number.MAX_SAFE_INTEGER,
     });
+    await consumer.close();
+  });
+
+  it('keeps the default idleConsumerMs (10 x claimIdleMs) in range for the largest claimIdleMs', async () => {
+    const consumer = createVerdictConsumer({ connection: 'redis://127.0.0.1:1', group: 'g', handler, onError: () => undefined, claimIdleMs: Number.MAX_SAFE_INTEGER });
     await consumer.close();
   });
 });

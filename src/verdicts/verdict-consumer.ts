@@ -48,6 +48,12 @@ export interface VerdictConsumerOptions {
   /** Entries left unacknowledged this long (their consumer died) are taken over. Default 60000. */
   claimIdleMs?: number | undefined;
   /**
+   * Other consumers of the group with no pending entries and idle this long (closed uncleanly,
+   * crashed) are deleted from it by claim passes: each process start adds a consumer under the
+   * default name. Default 10 x claimIdleMs, at least 300000.
+   */
+  idleConsumerMs?: number | undefined;
+  /**
    * Longest wait in ms for Redis in `start()` and in each command the consumer sends (a read gets
    * `blockMs` on top); a whole number from 1 to 2147483647. Past it `start()` throws ScanError
    * `redis_unavailable`, and the consumer reports the outage to `onError` and tries again; a
@@ -223,6 +229,39 @@ end
 return owned
 `;
 
+/**
+ * Deletes this consumer from the group unless entries are still pending for it: DELCONSUMER would
+ * drop those from the group, and nobody would take them over. KEYS: stream. ARGV: group, consumer.
+ * Returns 1 when deleted (or already gone), 0 when kept.
+ */
+const LEAVE_GROUP = `
+if redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])[1] then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * Deletes the group's consumers, other than ARGV[2], that have no pending entries and have been
+ * idle for at least ARGV[3] ms; in one script with the check, so none gets entries meanwhile.
+ * KEYS: stream. ARGV: group, this consumer, idle ms. Returns how many went.
+ */
+const PRUNE_IDLE = `${LUA_HELPERS}
+-- A stream gone is the claim pass's to find (NOGROUP, the group is created again), not 'no such key'.
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local pruned = 0
+for _, each in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name = field(each, 'name')
+  if name ~= ARGV[2] and field(each, 'pending') == 0 and field(each, 'idle') >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    pruned = pruned + 1
+  end
+end
+return pruned
+`;
+
+/** Idle time past which other empty consumers are pruned, at the least (see idleConsumerMs). */
+const MIN_IDLE_CONSUMER_MS = 300_000;
+
 /** What close() waits beyond blockMs: a read that just started returns within blockMs. */
 const CLOSE_MARGIN_MS = 1000;
 /** Pause after a failed round (Redis away, group deleted) before the next one. */
@@ -269,6 +308,7 @@ export class VerdictConsumer {
   private readonly batchSize: number;
   private readonly blockMs: number;
   private readonly claimIdleMs: number;
+  private readonly idleConsumerMs: number;
   /** How long entries read and not handled yet are left idle before they are kept from claim passes. */
   private readonly keepMs: number;
   private readonly commandTimeoutMs: number;
@@ -292,6 +332,8 @@ export class VerdictConsumer {
     this.blockMs = integerOption('blockMs', options.blockMs, 2000, 1, MAX_TIMEOUT_MS);
     this.claimIdleMs = integerOption('claimIdleMs', options.claimIdleMs, 60_000, 0, Number.MAX_SAFE_INTEGER);
     this.keepMs = this.claimIdleMs / 4;
+    const idleConsumerMs = Math.min(Math.max(10 * this.claimIdleMs, MIN_IDLE_CONSUMER_MS), Number.MAX_SAFE_INTEGER);
+    this.idleConsumerMs = integerOption('idleConsumerMs', options.idleConsumerMs, idleConsumerMs, 0, Number.MAX_SAFE_INTEGER);
     this.commandTimeoutMs = integerOption('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
     this.deadLetterMaxLength = integerOption('deadLetterMaxLength', options.deadLetterMaxLength, 10_000, 1, Number.MAX_SAFE_INTEGER);
     this.redis = ownConnection(options.connection);
@@ -347,10 +389,11 @@ export class VerdictConsumer {
   }
 
   /**
-   * Stops reading, lets the verdict being handled finish, and disconnects; waits at most
-   * blockMs + 1 s (also while Redis is away). Entries read but not handled yet stay pending: this
-   * consumer handles them first when it starts again, another one takes them over after
-   * claimIdleMs. A handler still running at the deadline is not waited for (nor acknowledged).
+   * Stops reading, lets the verdict being handled finish, leaves the group (unless entries are still
+   * pending for it) and disconnects; waits at most blockMs + 1 s (also while Redis is away).
+   * Entries read but not handled yet stay pending: this consumer handles them first when it starts
+   * again, another one takes them over after claimIdleMs. A handler still running at the deadline
+   * is not waited for (nor acknowledged).
    */
   close(): Promise<void> {
     this.closed ??= this.shutDown();
@@ -366,6 +409,9 @@ export class VerdictConsumer {
     const left = () => Math.min(deadline - Date.now(), MAX_TIMEOUT_MS);
     const stopped = !this.loop || (await withDeadline(this.loop, left(), expired).then(() => true, () => false));
     if (stopped && this.redis.status === 'ready') {
+      // Each start under the default name adds a consumer to the group: this one goes when empty.
+      // Best effort: one left behind is pruned by the others' claim passes (PRUNE_IDLE).
+      if (this.loop) await withDeadline(runScript(this.redis, LEAVE_GROUP, [this.stream], [this.options.group, this.consumer]), left(), expired).catch(() => undefined);
       // The loop is done: a clean QUIT, unless Redis does not answer it before the deadline.
       await withDeadline(this.redis.quit(), left(), expired).catch(() => this.redis.disconnect());
     } else {
@@ -388,7 +434,10 @@ export class VerdictConsumer {
         }
         // A claim pass every claimIdleMs / 2, following XAUTOCLAIM's cursor until it is back to 0-0.
         if (claimCursor !== '0-0' || Date.now() - lastClaim >= this.claimIdleMs / 2) {
-          if (claimCursor === '0-0') lastClaim = Date.now();
+          if (claimCursor === '0-0') {
+            lastClaim = Date.now();
+            await this.pruneIdleConsumers();
+          }
           claimCursor = await this.claimPage(claimCursor);
         }
         if (this.closing) return;
@@ -423,6 +472,11 @@ export class VerdictConsumer {
       await this.handleAll(entries, true, readAt);
       after = last[0];
     }
+  }
+
+  /** Deletes the group's other consumers that are empty and idle for idleConsumerMs (see PRUNE_IDLE), once per claim pass. */
+  private async pruneIdleConsumers(): Promise<void> {
+    await this.command(runScript(this.redis, PRUNE_IDLE, [this.stream], [this.options.group, this.consumer, this.idleConsumerMs]));
   }
 
   /** One page of a claim pass: takes over entries idle for claimIdleMs; returns the cursor ('0-0' once the pass is done). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { scanJobOptions } from '../queues/scan-queue.js';
-import { failedJobRetentionMs, verdictKeyMarginMs, verdictKeySeconds } from './failed-job-sweeper.js';
+import { completedJobRetentionMs, failedJobRetentionMs, verdictKeyMarginMs, verdictKeySeconds } from './failed-job-sweeper.js';
 
 describe('the margin by which verdict keys outlive the failed-job sweep window', () => {
   it('covers every stall of a job (lock duration and stalled interval each) plus a minute of clock skew', () => {
@@ -32,5 +32,17 @@ describe('the failed-job retention the sweep removes failed jobs after', () => {
   it('is none for a job added without an age (kept, as BullMQ keeps it)', () => {
     for (const removeOnFail of [undefined, false, true, 1000, { count: 10 }]) expect(failedJobRetentionMs({ removeOnFail })).toBeUndefined();
     expect(failedJobRetentionMs({ removeOnFail: { age: 0 } })).toBe(0);
+  });
+});
+
+describe('the completed-job retention the sweep removes completed jobs after', () => {
+  it('is the removeOnComplete age the client gives its jobs (its retentionSeconds), read from their options', () => {
+    expect(completedJobRetentionMs(scanJobOptions({ attempts: 5, backoffMs: 1000, retentionSeconds: 86_400 }))).toBe(86_400_000);
+    expect(completedJobRetentionMs(scanJobOptions({ attempts: 1, backoffMs: 0, retentionSeconds: 1 }))).toBe(1000);
+  });
+
+  it('is none for a job kept by count only or added without an age (BullMQ never removes it by age)', () => {
+    for (const removeOnComplete of [undefined, false, true, 1000, { count: 10 }]) expect(completedJobRetentionMs({ removeOnComplete })).toBeUndefined();
+    expect(completedJobRetentionMs({ removeOnComplete: { age: 0, count: 5 } })).toBe(0);
   });
 });

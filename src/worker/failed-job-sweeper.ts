@@ -49,16 +49,16 @@ export type GiveVerdict = (job: Job) => Promise<boolean>;
 const PAGE = 500;
 
 /**
- * A page of the failed set (ids and scores, alternating, in the set's order) from score ARGV[1],
+ * A page of a finished set, failed or completed (ids and scores, alternating, in the set's order) from score ARGV[1],
  * or, past the first page, right after the last job the previous page returned (ARGV[2], at score
  * ARGV[3]). Pages continue from that job, not from an offset: jobs removed meanwhile below it (by
  * BullMQ at each failure, by another worker's removeExpired, by hand) would shift an offset past
  * jobs never checked, and the watermark past jobs that still owe their verdict. If that job left
  * the set meanwhile, the page goes on from its score, after it in the set's order (members of one
  * score are ordered bytewise; Lua's own string comparison follows the server's locale).
- * KEYS: the failed set. ARGV: from, the previous page's last id ('' for the first page), its score, page size.
+ * KEYS: the finished set. ARGV: from, the previous page's last id ('' for the first page), its score, page size.
  */
-const FAILED_PAGE = `
+const FINISHED_PAGE = `
 local function after(a, b)
   for i = 1, math.min(#a, #b) do
     local x, y = string.byte(a, i), string.byte(b, i)
@@ -104,7 +104,19 @@ const REMOVE_MARGIN_MS = 1000;
  * when they carry none (a job added raw, without the client: BullMQ keeps it).
  */
 export function failedJobRetentionMs(opts: Pick<JobsOptions, 'removeOnFail'>): number | undefined {
-  const keep = opts.removeOnFail;
+  return keepAgeMs(opts.removeOnFail);
+}
+
+/**
+ * The completed-job retention of a job (the client's retentionSeconds, see scanJobOptions), in ms,
+ * as its own options carry it: removeOnComplete's `age`, in seconds. Undefined when they carry none
+ * (kept by count only, or added raw without the client: BullMQ never removes it by age).
+ */
+export function completedJobRetentionMs(opts: Pick<JobsOptions, 'removeOnComplete'>): number | undefined {
+  return keepAgeMs(opts.removeOnComplete);
+}
+
+function keepAgeMs(keep: JobsOptions['removeOnComplete']): number | undefined {
   const age = typeof keep === 'object' && keep !== null && 'age' in keep ? keep.age : undefined;
   return typeof age === 'number' && age >= 0 ? age * 1000 : undefined;
 }
@@ -151,7 +163,7 @@ export class FailedJobSweeper {
     let given = 0;
     let after = ['', ''];
     for (let read = 0; read < this.maxPerSweep; read += PAGE) {
-      const page = (await runScript(this.redis, FAILED_PAGE, [this.queue.toKey('failed')], [from, after[0]!, after[1]!, PAGE])) as string[];
+      const page = (await runScript(this.redis, FINISHED_PAGE, [this.queue.toKey('failed')], [from, after[0]!, after[1]!, PAGE])) as string[];
       if (page.length > 0) after = page.slice(-2);
       const ids = page.filter((_, i) => i % 2 === 0);
       const finishedAt = page.filter((_, i) => i % 2 === 1).map(Number);
@@ -220,5 +232,117 @@ function parseOpts(raw: string | null): JobsOptions {
     return Job.optsFromJSON(raw ?? undefined);
   } catch {
     return {};
+  }
+}
+
+export interface CompletedJobSweeperOptions {
+  /** Completed jobs removed per removeExpired() at most, in batches of REMOVE_BATCH. */
+  maxRemovedPerSweep?: number;
+  /** Completed jobs whose options are read per removeExpired() at most; the next call goes on from there. */
+  maxCheckedPerSweep?: number;
+}
+
+/**
+ * Removes the completed jobs the sweep found past their own retention. KEYS: the completed set, then
+ * each job's key (under the prefix, one Cluster slot). ARGV: per job its id and the score (finish
+ * time) it was found at. Only a job still completed at that score goes: one retried since, or
+ * replaced by the client and completed again, is another run. A child of a flow stays (its
+ * parent's bookkeeping is BullMQ's), as the client's DEDUP_LOOKUP leaves it. The keys deleted are
+ * those BullMQ's own trim (removeJobsByMaxAge) deletes. Returns how many went.
+ */
+const REMOVE_COMPLETED = `
+local removed = 0
+for i = 2, #KEYS do
+  local id, score, job = ARGV[2 * i - 3], ARGV[2 * i - 2], KEYS[i]
+  local at = redis.call('ZSCORE', KEYS[1], id)
+  if at and tonumber(at) == tonumber(score) and redis.call('HEXISTS', job, 'parentKey') == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('DEL', job, job .. ':logs', job .. ':dependencies', job .. ':processed', job .. ':failed', job .. ':unsuccessful')
+    removed = removed + 1
+  end
+end
+return removed
+`;
+
+/**
+ * Removes completed jobs past their retention: BullMQ applies a job's removeOnComplete age only
+ * when another job completes on the queue, so on a queue gone quiet the completed jobs, and their
+ * payloads (inline images, up to 32 MiB a job), stayed long past it.
+ *
+ * Queue.clean does not fit: it removes every job finished before one cut-off, whatever the job's
+ * own options say, so it would remove jobs kept by count only (or kept longer).
+ */
+export class CompletedJobSweeper {
+  /** Where the next removeExpired() goes on: after this job, at this score; unset, from the oldest. */
+  private after: [id: string, score: string] | undefined;
+  private readonly maxRemovedPerSweep: number;
+  private readonly maxCheckedPerSweep: number;
+
+  constructor(
+    private readonly queue: Queue,
+    private readonly redis: RedisClient,
+    options: CompletedJobSweeperOptions = {},
+  ) {
+    this.maxRemovedPerSweep = options.maxRemovedPerSweep ?? 1_000;
+    this.maxCheckedPerSweep = options.maxCheckedPerSweep ?? 5_000;
+  }
+
+  /**
+   * Removes completed jobs past their own removeOnComplete age (completedJobRetentionMs; none,
+   * kept), oldest first, at most maxRemovedPerSweep; returns how many. It looks at the jobs that
+   * BullMQ's trim would remove if a job completed now (those finished longer ago than the most
+   * recently completed job's age; when that job has none, all), so a busy queue, which BullMQ trims
+   * itself, costs three reads. A job of a shorter age than that one's waits till then, as under
+   * BullMQ's trim. Kept jobs among them (by count only, or a longer age) are read again only after
+   * the rest: each call goes on where the last one stopped, from the oldest once through.
+   */
+  async removeExpired(): Promise<number> {
+    const completed = this.queue.toKey('completed');
+    const [newest] = await this.redis.zrevrange(completed, 0, 0);
+    if (newest === undefined) return 0;
+    const now = Date.now();
+    const newestAge = completedJobRetentionMs(parseOpts(await this.redis.hget(this.queue.toKey(newest), 'opts')));
+    const upTo = now - (newestAge ?? 0);
+    let removed = 0;
+    for (let checked = 0; checked < this.maxCheckedPerSweep && removed < this.maxRemovedPerSweep; checked += PAGE) {
+      const [afterId, afterScore] = this.after ?? ['', ''];
+      const page = (await runScript(this.redis, FINISHED_PAGE, [completed], ['-inf', afterId, afterScore, PAGE])) as string[];
+      const jobs: Array<[id: string, score: string]> = [];
+      for (let i = 0; i + 1 < page.length && Number(page[i + 1]) <= upTo; i += 2) jobs.push([page[i]!, page[i + 1]!]);
+      const opts = await this.readOpts(jobs.map(([id]) => id));
+      const expired = jobs.filter(([, score], i) => {
+        const retentionMs = completedJobRetentionMs(opts[i]!);
+        return retentionMs !== undefined && Number(score) <= now - retentionMs;
+      });
+      const taken = expired.slice(0, this.maxRemovedPerSweep - removed);
+      for (let from = 0; from < taken.length; from += REMOVE_BATCH) {
+        const batch = taken.slice(from, from + REMOVE_BATCH);
+        const keys = [completed, ...batch.map(([id]) => this.queue.toKey(id))];
+        removed += (await runScript(this.redis, REMOVE_COMPLETED, keys, batch.flat())) as number;
+      }
+      if (taken.length < expired.length) {
+        // Stopped at the cap: the next call goes on right after the last job removed.
+        this.after = taken.at(-1);
+        return removed;
+      }
+      if (jobs.length < PAGE) {
+        this.after = undefined; // through (the end, or jobs too recent): from the oldest next time
+        return removed;
+      }
+      this.after = jobs.at(-1);
+    }
+    return removed;
+  }
+
+  /** Each job's options, in one round trip. */
+  private async readOpts(ids: readonly string[]): Promise<JobsOptions[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.queue.toKey(id), 'opts');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, raw]) => {
+      if (error) throw error;
+      return parseOpts(raw as string | null);
+    });
   }
 }

@@ -18,7 +18,7 @@ import { isRedisCluster, redisAddress, type RedisClient } from '../runtime/redis
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
 import { VerdictStore, type StoreOutcome } from '../verdicts/verdict-store.js';
-import { FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
+import { CompletedJobSweeper, FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
 import { RepeatedErrorLog } from '../runtime/repeated-log.js';
 import { ABANDON_TIMEOUT_MS, type ShutdownOutcome } from '../runtime/runnable.js';
 
@@ -476,26 +476,34 @@ export class ScanWorker {
    * looks back the verdict retention; verdict keys live longer than that (verdictKeySeconds), so a
    * job failed after its verdict was stored still finds that verdict there. Then it removes failed
    * jobs past the failed-job retention their options carry (the client's retentionSeconds x 7),
-   * only ones that have their verdict or are owed none (FailedJobSweeper.removeExpired): BullMQ
-   * removes them only when another job fails.
+   * only ones that have their verdict or are owed none (FailedJobSweeper.removeExpired), and
+   * completed jobs past their own completed-job retention (CompletedJobSweeper): BullMQ removes
+   * either only when another job fails, or completes, on the same queue.
    */
   private startSweeping(): void {
-    const { config, connection } = this.options;
+    const { config, connection, logger } = this.options;
     const sweepers = this.queues.map((queue) => ({
       kind: queue.name as ScanQueueKind,
-      sweeper: new FailedJobSweeper(queue, connection, this.store, { windowMs: config.verdictRetentionSeconds * 1000 }),
+      failed: new FailedJobSweeper(queue, connection, this.store, { windowMs: config.verdictRetentionSeconds * 1000 }),
+      completed: new CompletedJobSweeper(queue, connection),
     }));
     const tick = async () => {
-      for (const { kind, sweeper } of sweepers) {
-        await sweeper.sweep((job) => this.giveFailedJobVerdict(kind, job, new Error(job.failedReason)));
-        const removed = await sweeper.removeExpired();
-        if (removed > 0) this.options.logger.debug({ queue: kind, removed }, 'removed failed jobs past their retention');
+      for (const { kind, failed, completed } of sweepers) {
+        try {
+          await failed.sweep((job) => this.giveFailedJobVerdict(kind, job, new Error(job.failedReason)));
+          const removed = await failed.removeExpired();
+          if (removed > 0) logger.debug({ queue: kind, removed }, 'removed failed jobs past their retention');
+        } finally {
+          // Also when the failed-job sweep threw: that must not keep completed payloads for good.
+          const removed = await completed.removeExpired();
+          if (removed > 0) logger.debug({ queue: kind, removed }, 'removed completed jobs past their retention');
+        }
       }
     };
     const schedule = () => {
       this.sweepTimer = setTimeout(() => {
         this.sweeping = tick()
-          .catch((error: unknown) => this.options.logger.error({ err: error }, 'failed-job sweep failed'))
+          .catch((error: unknown) => logger.error({ err: error }, 'job sweep failed'))
           .finally(() => this.stopping === undefined && schedule());
       }, config.stalledIntervalMs);
       this.sweepTimer.unref();
