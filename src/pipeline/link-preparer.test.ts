@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../links/canonicalize.js';
 import { canonicalEntry } from '../lists/list-entry.js';
 import { compileList, ListMatcher } from '../lists/list-matcher.js';
+import { UnfurlCache } from '../links/unfurl-cache.js';
 import { LinkPreparer } from './link-preparer.js';
 
 const blocklist = (...entries: string[]) =>
@@ -193,5 +194,28 @@ describe('LinkPreparer: a derived URL over the limit is cut at its canonical pat
   it('adds a cut form once, and none when the link itself is that page matched whole', async () => {
     const prepared = await new LinkPreparer({ unfurl: false }).prepare(`https://evil.example/${'ж'.repeat(2000)}`);
     expect(prepared.subject.targets.map((t) => t.cut)).toEqual([undefined]);
+  });
+});
+
+describe('LinkPreparer.prepareOffline (a link the job deadline cut or never started)', () => {
+  // Any fetch would fail the test: offline preparation never unfurls.
+  const noFetch = new UnfurlCache({ prefix: 'never', unfurl: () => Promise.reject(new Error('fetched')) });
+  const preparer = new LinkPreparer({ unfurlCache: noFetch });
+
+  it('gives both readings of the link as targets, unfurled never, and says why', () => {
+    const prepared = preparer.prepareOffline('http://google.com%2F@evil.example/login', 'cut');
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['http://google.com/@evil.example/login', 'http://evil.example/login']);
+    expect(prepared.subject.unfurl).toBeUndefined();
+    expect(prepared.details).toMatchObject({ host: 'google.com', visited: 'http://evil.example/login', notFetched: 'cut' });
+    expect(prepared.details.chain).toBeUndefined();
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toHaveLength(1);
+    expect(noFetch.stats.misses).toBe(0);
+  });
+
+  it('keeps what prepare says of links never fetched, and the partial errors of their own URL', () => {
+    expect(preparer.prepareOffline('ftp://files.example.com/a', 'cut').details.notFetched).toBe('ftp: links are judged without fetching');
+    expect(new LinkPreparer({ unfurl: false }).prepareOffline('http://example.com/', 'cut').details.notFetched).toBeUndefined();
+    expect(preparer.prepareOffline('http://a b.com/', 'cut')).toMatchObject({ errors: [{ code: 'invalid_url' }], subject: { targets: [{ hop: 0, visitable: false }] } });
+    expect(() => preparer.prepareOffline({ url: 'https://img.example/a.png' }, 'cut')).toThrow(expect.objectContaining({ code: 'unsupported_item' }));
   });
 });

@@ -89,6 +89,48 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
   }
 
   async prepare(item: ScanItem, _index?: number, signal?: AbortSignal): Promise<PreparedItem<LinkSubject>> {
+    const { subject, details, errors, canonical, addTarget } = this.ownUrl(item);
+    if (!FETCHED_SCHEMES.has(canonical.scheme) || this.options.unfurl === false) {
+      if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
+      return { subject, details, ...(errors.length && { errors }) };
+    }
+    const { limits } = this;
+    const { unfurlCache } = this.options;
+    // The job's signal: a job given up stops its unfurls.
+    const unfurlOptions = signal ? { ...this.unfurlOptions, signal } : this.unfurlOptions;
+    const link = subject.input;
+    const result = unfurlCache ? await unfurlCache.unfurl(link, canonical, unfurlOptions) : await unfurl(link, unfurlOptions);
+    subject.unfurl = result;
+    // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
+    // from that URL, never from the recorded canonical string: canonicalising a canonical form
+    // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
+    for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
+    if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
+    // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
+    // not fetched, but a user of that browser lands there, so it is matched as well.
+    for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
+    details.chain = result.chain.map((hop) => ({ url: recordedUrl(hop.url), status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
+    if (result.final) details.final = recordedUrl(result.final.canonical ?? result.final.url);
+    if (result.warnings.length) details.warnings = result.warnings;
+    // The unfurler meets the visited form first: its error says the same, once is enough.
+    if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
+    return { subject, details, ...(errors.length && { errors }) };
+  }
+
+  /**
+   * The link prepared from what needs no network: its own URL (Safe Browsing's reading and the
+   * browser's), never unfurled. For a link the job's deadline cut or never started; `why` goes in
+   * `details.notFetched` when the link would have been unfurled.
+   */
+  prepareOffline(item: ScanItem, why: string): PreparedItem<LinkSubject> {
+    const { subject, details, errors, canonical } = this.ownUrl(item);
+    if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
+    else if (this.options.unfurl !== false) details.notFetched = why;
+    return { subject, details, ...(errors.length && { errors }) };
+  }
+
+  /** The link's own URL as targets (its Safe Browsing and browser readings), and how to add more. */
+  private ownUrl(item: ScanItem): { subject: LinkSubject; details: Record<string, unknown>; errors: ErrorInfo[]; canonical: CanonicalUrl; addTarget: (next: Reached | undefined) => void } {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
     const { limits } = this;
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
@@ -131,30 +173,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       // `host` and `canonical` name the reading lists use, which a reader would take for the site.
       ...(visited !== undefined && 'cut' in visited && visited.canonical.canonical !== canonical.canonical && { [visited.cut ? 'visitedCut' : 'visited']: visited.canonical.canonical }),
     };
-    if (!FETCHED_SCHEMES.has(canonical.scheme) || this.options.unfurl === false) {
-      if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
-      return { subject, details, ...(errors.length && { errors }) };
-    }
-
-    const { unfurlCache } = this.options;
-    // The job's signal: a job given up stops its unfurls.
-    const unfurlOptions = signal ? { ...this.unfurlOptions, signal } : this.unfurlOptions;
-    const result = unfurlCache ? await unfurlCache.unfurl(item, canonical, unfurlOptions) : await unfurl(item, unfurlOptions);
-    subject.unfurl = result;
-    // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
-    // from that URL, never from the recorded canonical string: canonicalising a canonical form
-    // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
-    for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
-    if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
-    // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
-    // not fetched, but a user of that browser lands there, so it is matched as well.
-    for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
-    details.chain = result.chain.map((hop) => ({ url: recordedUrl(hop.url), status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
-    if (result.final) details.final = recordedUrl(result.final.canonical ?? result.final.url);
-    if (result.warnings.length) details.warnings = result.warnings;
-    // The unfurler meets the visited form first: its error says the same, once is enough.
-    if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
-    return { subject, details, ...(errors.length && { errors }) };
+    return { subject, details, errors, canonical, addTarget };
   }
 }
 

@@ -3,8 +3,9 @@ import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
 import { DEFAULT_JOB_LIMITS } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
-import { verdictSchema } from '../jobs/verdict-schema.js';
+import { verdictSchema, type Signal } from '../jobs/verdict-schema.js';
 import { DEFAULT_POLICY } from '../policy/policy-config.js';
+import { UnfurlCache } from '../links/unfurl-cache.js';
 import { canonicalEntry } from '../lists/list-entry.js';
 import { compileList, ListMatcher } from '../lists/list-matcher.js';
 import { createLinkBlocklistSignalType } from '../signals/link-blocklist/index.js';
@@ -12,7 +13,7 @@ import { SignalRegistry } from '../signals/registry.js';
 import type { SignalType } from '../signals/signal-type.js';
 import { LinkPreparer, type LinkSubject } from './link-preparer.js';
 import type { ItemPreparer } from './item-preparer.js';
-import { ScanPipeline, errorVerdict } from './scan-pipeline.js';
+import { DEFAULT_DEADLINE_GRACE_MS, ScanPipeline, errorVerdict } from './scan-pipeline.js';
 
 /** A real, if small, signal type: fires when any URL a link reaches is on a fixed host. */
 function hostSignal(host: string): SignalType<LinkSubject> {
@@ -302,11 +303,14 @@ describe('ScanPipeline with a job deadline (ABUSE_SCAN_JOB_TIMEOUT_MS)', () => {
     expect(verdict.timings).toMatchObject({ deadline: 100, links: expect.any(Number), total: expect.any(Number) });
   });
 
-  it('is review by default when nothing fired, and does not wait for a match that ignores the signal', async () => {
+  it('is review by default when nothing fired, and waits no longer than the grace for a match that ignores the signal', async () => {
     const hanging: SignalType = { name: 'test-hanging-model', accepts: 'link', match: () => new Promise<never>(() => undefined), versions: () => ({}) };
     const pipeline = new ScanPipeline({ preparers: [new LinkPreparer({ unfurl: false })], registry: new SignalRegistry([hanging]), policy: DEFAULT_POLICY, jobTimeoutMs: 50 });
+    const begun = performance.now();
     const verdict = await pipeline.scan(job(['https://good.example/']), run);
+    expect(performance.now() - begun).toBeLessThan(50 + DEFAULT_DEADLINE_GRACE_MS + 500);
     expect(verdict).toMatchObject({ decision: 'review', errors: [{ code: 'scan_deadline', item: 0, partial: true }], timings: { deadline: 50 } });
+    expect(verdict.items[0]!.details.unansweredSignalTypes).toEqual(['test-hanging-model']);
   });
 
   it('leaves a job that finishes in time as it was, with no deadline in its timings', async () => {
@@ -333,5 +337,107 @@ describe('ScanPipeline with a job deadline (ABUSE_SCAN_JOB_TIMEOUT_MS)', () => {
         expect(verdict.items.map((i) => i.error?.code)).toEqual([undefined, 'scan_deadline', 'scan_deadline', 'scan_deadline']);
       }
     }
+  });
+});
+
+describe('ScanPipeline past the job deadline: links judged on what needs no network', () => {
+  const blocklist = createLinkBlocklistSignalType({
+    current: () => new ListMatcher([compileList({ name: 'phish', version: '1', role: 'block', action: 'block' }, [canonicalEntry('evil.example')])]),
+  });
+  /** A model that never answers: registered first, as models are before the lists. */
+  const hanging: SignalType = { name: 'test-hanging-model', accepts: 'link', match: () => new Promise<never>(() => undefined), versions: () => ({}) };
+  /** Unfurls of links under `/slow` last until the job's signal aborts; others end at once with no hop. */
+  function unfurls() {
+    const started: string[] = [];
+    const cache = new UnfurlCache({
+      prefix: 'test',
+      unfurl: (input, options) => {
+        started.push(input);
+        if (!input.includes('/slow')) return Promise.resolve({ input, chain: [], final: null, warnings: [], privateAddressOverride: false });
+        return new Promise((_, reject) => options!.signal!.addEventListener('abort', () => reject(options!.signal!.reason as Error), { once: true }));
+      },
+    });
+    return { cache, started };
+  }
+
+  it('matches a link whose unfurl was cut, and one never started, on their own URL: a blocklisted one still blocks', async () => {
+    const { cache, started } = unfurls();
+    const pipeline = new ScanPipeline({ preparers: [new LinkPreparer({ unfurlCache: cache })], registry: new SignalRegistry([blocklist]), policy: DEFAULT_POLICY, itemConcurrency: { link: 2 }, jobTimeoutMs: 100 });
+    const items = ['https://evil.example/slow/cut', 'https://good.example/slow', 'https://pad.example/slow', 'http://google.com%2F@evil.example/slow/late'];
+    const begun = performance.now();
+    const verdict = await pipeline.scan(job(items), run);
+    expect(performance.now() - begun).toBeLessThan(1000);
+    expect(verdictSchema.parse(verdict)).toEqual(verdict);
+    expect(started).toEqual(items.slice(0, 2)); // items 2 and 3 were never unfurled
+    expect(verdict.decision).toBe('block');
+    // Item 3 by the host a browser visits (its second target), which only its own URL names.
+    expect(verdict.signals.map((s) => [s.source, s.kind, s.item, s.evidence.hop])).toEqual([
+      ['blocklist', 'domain_match', 0, 0],
+      ['blocklist', 'domain_match', 3, 1],
+    ]);
+    expect(verdict.items.map((i) => [i.index, i.status, i.error?.code, i.details.canonical])).toEqual([
+      [0, 'error', 'scan_deadline', 'https://evil.example/slow/cut'],
+      [1, 'error', 'scan_deadline', 'https://good.example/slow'],
+      [2, 'error', 'scan_deadline', 'https://pad.example/slow'],
+      [3, 'error', 'scan_deadline', 'http://google.com/@evil.example/slow/late'],
+    ]);
+    expect(verdict.items[0]!.details.notFetched).toMatch(/scan deadline passed before it was unfurled/);
+    expect(verdict.errors).toEqual([0, 1, 2, 3].map((item) => ({ code: 'scan_deadline', message: expect.any(String), item, partial: true, detail: { jobTimeoutMs: 100 } })));
+    expect(verdict.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^block: blocklist\/domain_match on item 0/), expect.stringMatching(/^block: blocklist\/domain_match on item 3/)]));
+  });
+
+  it('holds the verdict no longer than the grace for a signal type that hangs, which keeps no other type from answering', async () => {
+    const { cache } = unfurls();
+    const pipeline = new ScanPipeline({ preparers: [new LinkPreparer({ unfurlCache: cache })], registry: new SignalRegistry([hanging, blocklist]), policy: DEFAULT_POLICY, jobTimeoutMs: 50, deadlineGraceMs: 100 });
+    // Item 0 was prepared and matching (stuck on the model) at the deadline; item 1 was unfurling.
+    const begun = performance.now();
+    const verdict = await pipeline.scan(job(['http://evil.example/quick', 'http://evil.example/slow']), run);
+    const elapsed = performance.now() - begun;
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(1000);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals.map((s) => [s.kind, s.item])).toEqual([
+      ['domain_match', 0],
+      ['domain_match', 1],
+    ]);
+    expect(verdict.items.map((i) => [i.status, i.error?.code, i.details.unansweredSignalTypes])).toEqual([
+      ['error', 'scan_deadline', ['test-hanging-model']],
+      ['error', 'scan_deadline', ['test-hanging-model']],
+    ]);
+    expect(verdict.items[0]!.details.chain).toEqual([]); // unfurled before the deadline
+    expect(verdict.items[1]!.details.notFetched).toEqual(expect.any(String));
+  });
+
+  it('an item whose matching answers within the grace is finished; a transient failure past the deadline is recorded, not retried', async () => {
+    const late = (answer: () => Signal[]) => () => new Promise<Signal[]>((resolve, reject) => setTimeout(() => {
+      try {
+        resolve(answer());
+      } catch (error) {
+        reject(error as Error);
+      }
+    }, 80));
+    const slow: SignalType = { name: 'test-slow-model', accepts: 'link', match: late(() => [{ source: 'model', kind: 'url_score', item: 0, score: 0.5, suggests: 'review', evidence: {} }]), versions: () => ({}) };
+    const flaky: SignalType = { name: 'test-flaky-model', accepts: 'link', match: late(() => { throw new ScanError('model_failed', 'busy'); }), versions: () => ({}) };
+    const pipeline = new ScanPipeline({ preparers: [new LinkPreparer({ unfurl: false })], registry: new SignalRegistry([slow, flaky]), policy: DEFAULT_POLICY, jobTimeoutMs: 30 });
+    const verdict = await pipeline.scan(job(['https://good.example/']), run);
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { failedSignalTypes: ['test-flaky-model'] } });
+    expect(verdict.items[0]!.error).toBeUndefined();
+    expect(verdict.signals).toEqual([expect.objectContaining({ kind: 'url_score', item: 0 })]);
+    expect(verdict.errors).toEqual([{ code: 'model_failed', message: 'busy', item: 0, partial: true, detail: { signalType: 'test-flaky-model' } }]);
+    expect(verdict.timings.deadline).toBe(30);
+  });
+
+  it('leaves an image cut before its hashes as it was: the deadline error, no signals', async () => {
+    const matched: number[] = [];
+    const images: ItemPreparer = { kind: 'image', prepare: (_item, _index, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })) };
+    const anyImage: SignalType = { name: 'test-any-image', accepts: 'image', match: (_s, item) => (matched.push(item), [{ source: 'hashset', kind: 'pdq_match', item, score: 1, suggests: 'block', evidence: {} }]), versions: () => ({}) };
+    const pipeline = new ScanPipeline({ preparers: [images], registry: new SignalRegistry([anyImage]), policy: DEFAULT_POLICY, itemConcurrency: { image: 1 }, jobTimeoutMs: 50 });
+    const verdict = await pipeline.scan(job([{ url: 'https://img.example/a.png' }, { url: 'https://img.example/b.png' }]), run);
+    expect(matched).toEqual([]);
+    expect(verdict).toMatchObject({ decision: 'review', signals: [] });
+    expect(verdict.items.map((i) => [i.status, i.error?.code, i.details])).toEqual([
+      ['error', 'scan_deadline', {}],
+      ['error', 'scan_deadline', {}],
+    ]);
   });
 });

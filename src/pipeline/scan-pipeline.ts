@@ -9,8 +9,8 @@ import type { PolicyConfig } from '../policy/policy-config.js';
 import type { SignalRegistry } from '../signals/registry.js';
 import type { MatchContext, SignalType } from '../signals/signal-type.js';
 import { SCANNER_VERSION } from '../version.js';
-import type { ItemPreparer } from './item-preparer.js';
-import { DEADLINE_PASSED, JobDeadline, scanDeadlineError } from './job-deadline.js';
+import type { ItemPreparer, PreparedItem } from './item-preparer.js';
+import { DEADLINE_PASSED, GRACE_OVER, JobDeadline, scanDeadlineError } from './job-deadline.js';
 import { mapConcurrent } from './map-concurrent.js';
 
 export interface ScanPipelineOptions {
@@ -23,10 +23,35 @@ export interface ScanPipelineOptions {
   resources?: Array<{ close(): Promise<void> | void }>;
   /**
    * Deadline of one job's scan in ms (ABUSE_SCAN_JOB_TIMEOUT_MS): items unfinished then get the
-   * partial error `scan_deadline`, finished ones keep their results. Unset: none.
+   * partial error `scan_deadline`, finished ones keep their results. Links unfinished or never
+   * started are still matched on their own URL (no network), within `deadlineGraceMs`. Unset: none.
    */
   jobTimeoutMs?: number;
+  /** How long matching past the job's deadline is waited for. Default DEFAULT_DEADLINE_GRACE_MS. */
+  deadlineGraceMs?: number;
 }
+
+/**
+ * Matching past the job's deadline (no network: a list lookup takes microseconds, a URL model
+ * milliseconds) is waited for this long at most, so a signal type that hangs cannot hold the
+ * verdict: the verdict comes at most this long after the deadline.
+ */
+export const DEFAULT_DEADLINE_GRACE_MS = 500;
+
+/**
+ * A preparer that can also prepare an item from what needs no network (LinkPreparer: a link's own
+ * URL), for items the job's deadline cut or never started.
+ */
+export interface OfflinePreparer {
+  prepareOffline(item: ScanItem, why: string): PreparedItem<unknown>;
+}
+
+function preparesOffline(preparer: ItemPreparer): preparer is ItemPreparer & OfflinePreparer {
+  return typeof (preparer as Partial<OfflinePreparer>).prepareOffline === 'function';
+}
+
+/** What a link the deadline cut says in `details.notFetched`. */
+const NOT_UNFURLED = "the job's scan deadline passed before it was unfurled: judged on its own URL";
 
 /** Where a run of the pipeline stands: which job, which attempt, whether retries remain. */
 export interface ScanRunInfo {
@@ -66,6 +91,12 @@ interface ItemOutcome {
   errors: ErrorInfo[];
 }
 
+/** How far an item under way has got, for what the deadline leaves of it. */
+interface ItemProgress {
+  prepared?: PreparedItem<unknown>;
+  match?: ItemMatch;
+}
+
 /**
  * The one scan pipeline: the queue worker and the embedded `abuse-scan scan` run this same code.
  * Items are prepared once per kind, every signal type of the kind matches the prepared subject,
@@ -91,7 +122,7 @@ export class ScanPipeline {
     let kinds: Iterable<ItemKind>;
     let outcomes: ItemOutcome[];
     const { jobTimeoutMs } = this.options;
-    const deadline = jobTimeoutMs === undefined ? undefined : new JobDeadline(run.signal, this.deadlineError!, jobTimeoutMs);
+    const deadline = jobTimeoutMs === undefined ? undefined : new JobDeadline(run.signal, this.deadlineError!, jobTimeoutMs, this.options.deadlineGraceMs ?? DEFAULT_DEADLINE_GRACE_MS);
     try {
       const signal = deadline?.signal ?? run.signal ?? NEVER_ABORTED;
       if (lone !== undefined) {
@@ -229,9 +260,10 @@ export class ScanPipeline {
   }
 
   /**
-   * One item, within the job's deadline: past it, an item not started or still under way gets the
-   * deadline's error. Its preparation hears the abort; a decode or a match (which take no signal)
-   * is left to finish unawaited, its result dropped, so the verdict does not wait on it.
+   * One item, within the job's deadline. Past it, an item still matching has its signal types
+   * left started at once and gets the grace; a link still preparing (its unfurl, cut) or never
+   * started is matched on its own URL within the grace (see lateItem); any other item gets the
+   * deadline's error. A decode or a match (which take no signal) is left to finish unawaited.
    */
   private async scanItem(
     kind: ItemKind,
@@ -244,9 +276,37 @@ export class ScanPipeline {
   ): Promise<ItemOutcome> {
     const input = describeItem(item);
     if (deadline === undefined) return this.scanItemNow(kind, item, index, input, run, signal, context);
-    if (deadline.passed) return unfinishedItem(kind, index, input, deadline);
-    const first = await Promise.race([this.scanItemNow(kind, item, index, input, run, signal, context, deadline), deadline.expired]);
-    return first === DEADLINE_PASSED ? unfinishedItem(kind, index, input, deadline) : first;
+    if (deadline.passed) return this.lateItem(kind, item, index, input, run, context, deadline);
+    const progress: ItemProgress = {};
+    const now = this.scanItemNow(kind, item, index, input, run, signal, context, deadline, progress);
+    const first = await Promise.race([now, deadline.expired]);
+    if (first !== DEADLINE_PASSED) return first;
+    const { prepared, match } = progress;
+    if (prepared === undefined || match === undefined) return this.lateItem(kind, item, index, input, run, context, deadline);
+    match.hurry();
+    // All types answering within the grace make it a finished item (scanItemNow's outcome).
+    const settled = await Promise.race([now, deadline.graceOver]);
+    return settled === GRACE_OVER ? cutOutcome(kind, index, input, prepared, match, deadline) : settled;
+  }
+
+  /**
+   * An item past the deadline (cut while preparing, or never started): prepared from what needs no
+   * network when its preparer can (a link's own URL), and matched within the grace, with the
+   * deadline's error; else just the error (an image: its load or decode was cut).
+   */
+  private async lateItem(kind: ItemKind, item: ScanItem, index: number, input: string, run: ScanRunInfo, context: MatchContext, deadline: JobDeadline): Promise<ItemOutcome> {
+    const preparer = this.preparers.get(kind);
+    if (preparer === undefined || !preparesOffline(preparer)) return unfinishedItem(kind, index, input, deadline);
+    let prepared: PreparedItem<unknown>;
+    try {
+      prepared = preparer.prepareOffline(item, NOT_UNFURLED);
+    } catch (thrown) {
+      return failedItem(kind, index, input, toScanError(thrown)); // the item's own error (invalid_url), deadline or not
+    }
+    const match = new ItemMatch(this.options.registry.forKind(kind), prepared.subject, index, run.finalAttempt, context, () => true);
+    match.hurry();
+    await Promise.race([match.settled(), deadline.graceOver]);
+    return cutOutcome(kind, index, input, prepared, match, deadline);
   }
 
   private async scanItemNow(
@@ -258,56 +318,162 @@ export class ScanPipeline {
     signal: AbortSignal,
     context: MatchContext,
     deadline?: JobDeadline,
+    progress: ItemProgress = {},
   ): Promise<ItemOutcome> {
     try {
       const preparer = this.preparers.get(kind);
       if (!preparer) throw new ScanError('unsupported_item', `no preparer for ${kind} items`);
       const prepared = await preparer.prepare(item, index, signal);
-      const { signals, failures } = await this.matchAll(kind, prepared.subject, index, run, context);
-      const failedSignalTypes = failures.map((failure) => failure.signalType);
-      return {
-        result: { index, kind, input, status: 'ok', details: { ...prepared.details, ...(failedSignalTypes.length > 0 && { failedSignalTypes }) } },
-        signals,
-        errors: [...(prepared.errors ?? []).map((error) => ({ ...error, item: index, partial: true })), ...failures.map((failure) => failure.error)],
-      };
+      // Prepared only past the deadline: scanItem has judged the item without this (lateItem).
+      if (deadline?.passed) return unfinishedItem(kind, index, input, deadline);
+      const match = new ItemMatch(this.options.registry.forKind(kind), prepared.subject, index, run.finalAttempt, context, () => deadline?.passed === true);
+      Object.assign(progress, { prepared, match });
+      await match.run();
+      return itemOutcome(kind, index, input, prepared, match);
     } catch (thrown) {
       // Past the deadline a failure is its abort's (a fetch cut short), not the item's own.
       if (deadline?.passed) return unfinishedItem(kind, index, input, deadline);
       const error = toScanError(thrown);
       if (!error.permanent && !run.finalAttempt) throw error;
-      const info = error.toInfo(index);
-      return { result: { index, kind, input, status: 'error', error: info, details: {} }, signals: [], errors: [info] };
+      return failedItem(kind, index, input, error);
     }
+  }
+}
+
+/** What one signal type gave an item: its signals, or its failure as the verdict records it. */
+type TypeAnswer = { signals: Signal[] } | { failure: SignalTypeFailure };
+
+/**
+ * Every signal type of the kind on one prepared item. A type that throws does not take the
+ * others' signals with it: its error becomes a partial error naming the type
+ * (`detail.signalType`), which the policy weighs next to what the others found (a known-bad hash
+ * still blocks when the image model fails). A transient failure retries the job while attempts
+ * remain, but not once `late()` (past the job's deadline, the verdict comes now).
+ * The types run one after another; `hurry()` starts those left at once, so that past the deadline
+ * one that hangs (a model) does not keep the others (the blocklist, registered after the models)
+ * from answering within the grace.
+ */
+class ItemMatch {
+  private readonly answers: Array<TypeAnswer | undefined>;
+  private next = 0;
+  private readonly running: Array<Promise<void>> = [];
+
+  constructor(
+    private readonly types: SignalType[],
+    private readonly subject: unknown,
+    private readonly index: number,
+    private readonly finalAttempt: boolean,
+    private readonly context: MatchContext,
+    private readonly late: () => boolean,
+  ) {
+    this.answers = new Array<TypeAnswer | undefined>(types.length);
   }
 
-  /**
-   * Every signal type of the kind on one prepared item. A type that throws does not take the
-   * others' signals with it: its error becomes a partial error naming the type
-   * (`detail.signalType`), which the policy weighs next to what the others found (a known-bad hash
-   * still blocks when the image model fails). A transient failure retries the job while attempts
-   * remain.
-   */
-  private async matchAll(
-    kind: ItemKind,
-    subject: unknown,
-    index: number,
-    run: ScanRunInfo,
-    context: MatchContext,
-  ): Promise<{ signals: Signal[]; failures: SignalTypeFailure[] }> {
+  /** Runs the types in order (every one of them, once `late()`); settles when all answered. */
+  async run(): Promise<void> {
+    while (this.next < this.types.length && !this.late()) await this.start(this.next++);
+    this.hurry();
+    await this.settled();
+  }
+
+  /** Starts every type not started yet. */
+  hurry(): void {
+    while (this.next < this.types.length) void this.start(this.next++);
+  }
+
+  /** Settles once every type started has answered. */
+  settled(): Promise<unknown> {
+    return Promise.all(this.running);
+  }
+
+  /** What the types that answered found, in registry order; `unanswered`: the types that have not. */
+  outcome(): { signals: Signal[]; failures: SignalTypeFailure[]; unanswered: string[] } {
     const signals: Signal[] = [];
     const failures: SignalTypeFailure[] = [];
-    for (const type of this.options.registry.forKind(kind)) {
-      try {
-        signals.push(...(await type.match(subject, index, context)));
-      } catch (thrown) {
-        const error = toScanError(thrown);
-        if (!error.permanent && !run.finalAttempt) throw error;
-        const info = error.toInfo(index);
-        failures.push({ signalType: type.name, error: { ...info, partial: true, detail: { ...info.detail, signalType: type.name } } });
-      }
-    }
-    return { signals, failures };
+    const unanswered: string[] = [];
+    this.types.forEach((type, i) => {
+      const answer = this.answers[i];
+      if (answer === undefined) unanswered.push(type.name);
+      else if ('signals' in answer) signals.push(...answer.signals);
+      else failures.push(answer.failure);
+    });
+    return { signals, failures, unanswered };
   }
+
+  /** Starts type `i`; rejects with its transient failure while that retries the job. */
+  private start(i: number): Promise<void> {
+    const type = this.types[i]!;
+    let answer: Promise<Signal[]> | Signal[];
+    try {
+      answer = type.match(this.subject, this.index, this.context);
+    } catch (thrown) {
+      return this.failed(i, thrown);
+    }
+    if (Array.isArray(answer)) {
+      this.answers[i] = { signals: answer };
+      return Promise.resolve();
+    }
+    const running = Promise.resolve(answer).then(
+      (signals) => void (this.answers[i] = { signals }),
+      (thrown: unknown) => this.failed(i, thrown),
+    );
+    this.running.push(running);
+    return running;
+  }
+
+  private failed(i: number, thrown: unknown): Promise<void> {
+    const error = toScanError(thrown);
+    if (!error.permanent && !this.finalAttempt && !this.late()) return Promise.reject(error);
+    const name = this.types[i]!.name;
+    const info = error.toInfo(this.index);
+    this.answers[i] = { failure: { signalType: name, error: { ...info, partial: true, detail: { ...info.detail, signalType: name } } } };
+    return Promise.resolve();
+  }
+}
+
+/** A prepared item's partial errors, as the verdict records them. */
+function preparedErrors(prepared: PreparedItem<unknown>, index: number): ErrorInfo[] {
+  return (prepared.errors ?? []).map((error) => ({ ...error, item: index, partial: true }));
+}
+
+/** An item matched by every signal type of its kind. */
+function itemOutcome(kind: ItemKind, index: number, input: string, prepared: PreparedItem<unknown>, match: ItemMatch): ItemOutcome {
+  const { signals, failures } = match.outcome();
+  const failedSignalTypes = failures.map((failure) => failure.signalType);
+  return {
+    result: { index, kind, input, status: 'ok', details: { ...prepared.details, ...(failedSignalTypes.length > 0 && { failedSignalTypes }) } },
+    signals,
+    errors: [...preparedErrors(prepared, index), ...failures.map((failure) => failure.error)],
+  };
+}
+
+/**
+ * An item the deadline cut, judged on what it got to (a link's own URL): the deadline's partial
+ * error, with whatever signals the types that answered within the grace fired; those that did not
+ * are named in `details.unansweredSignalTypes`.
+ */
+function cutOutcome(kind: ItemKind, index: number, input: string, prepared: PreparedItem<unknown>, match: ItemMatch, deadline: JobDeadline): ItemOutcome {
+  const { signals, failures, unanswered } = match.outcome();
+  const failedSignalTypes = failures.map((failure) => failure.signalType);
+  const info: ErrorInfo = { ...deadline.error.toInfo(index), partial: true };
+  return {
+    result: {
+      index,
+      kind,
+      input,
+      status: 'error',
+      error: info,
+      details: { ...prepared.details, ...(failedSignalTypes.length > 0 && { failedSignalTypes }), ...(unanswered.length > 0 && { unansweredSignalTypes: unanswered }) },
+    },
+    signals,
+    errors: [info, ...preparedErrors(prepared, index), ...failures.map((failure) => failure.error)],
+  };
+}
+
+/** An item that could not be scanned: its error. */
+function failedItem(kind: ItemKind, index: number, input: string, error: ScanError): ItemOutcome {
+  const info = error.toInfo(index);
+  return { result: { index, kind, input, status: 'error', error: info, details: {} }, signals: [], errors: [info] };
 }
 
 /**

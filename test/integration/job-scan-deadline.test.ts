@@ -3,7 +3,8 @@
  * each within its own unfurl deadline only: 100 links to a server that sends its headers and then
  * one byte every 500 ms took 65 s, far past a shutdown timeout, so every deploy handed such jobs
  * back to start over. Now the items unfinished at the deadline get `scan_deadline`, and the
- * verdict keeps what the finished ones found.
+ * verdict keeps what the finished ones found. A link cut or never started is still matched on its
+ * own URL (no network): padding a job with trickling links does not hide a blocklisted one.
  */
 import type { ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
@@ -35,15 +36,17 @@ describe('a job whose links trickle past the job deadline', () => {
   let redis: Redis;
   let client: ScanClient;
   let fleet: Awaited<ReturnType<typeof startInProcessWorker>>;
+  const requested: string[] = [];
 
   beforeAll(async () => {
     server = await startServer((req, res) => {
+      requested.push(req.url ?? '');
       if (req.url?.startsWith('/slow/')) return trickle(res);
       res.writeHead(200, { 'content-type': 'text/html' }).end('<p>quick</p>');
     });
     redis = testRedis();
     // Listed before the worker starts, so its replica has the entry from the first job on.
-    await new ListStore(redis, { prefix }).add('phish', [canonicalEntry('127.0.0.1/phish')]);
+    await new ListStore(redis, { prefix }).add('phish', ['127.0.0.1/phish', '127.0.0.1/slow/evil-cut', '127.0.0.1/slow/evil-late'].map((entry) => canonicalEntry(entry)));
     fleet = await startInProcessWorker(prefix, { jobTimeoutMs: JOB_TIMEOUT_MS, models: 'off' }, { allowPrivateAddressesFor: [`127.0.0.1:${server.port}`] });
     client = createScanClient({ connection: TEST_REDIS_URL, prefix });
   });
@@ -87,6 +90,32 @@ describe('a job whose links trickle past the job deadline', () => {
     expect(await redis.hget(`${prefix}:links:${jobId}`, 'ats')).toBe('1');
     expect(await redis.hget(`${prefix}:links:${jobId}`, 'finishedOn')).not.toBeNull();
     expect(await verdictJobIds(prefix)).toEqual([jobId]);
+  }, 30_000);
+
+  it('still blocks on a blocklisted link whose unfurl the deadline cut, or that never started behind trickling links', async () => {
+    // Item 0 (listed) trickles with 7 others; item 9 (listed) has 9 links ahead of it, 8 at a time.
+    const items = [`${server.origin}/slow/evil-cut`, ...Array.from({ length: 8 }, (_, i) => `${server.origin}/slow/pad-${i + 1}`), `${server.origin}/slow/evil-late`];
+    const { jobId } = await client.enqueue({ contentId: 'padded-links', surface: 'send', items });
+    const verdict = await client.waitForVerdict(jobId, { timeoutMs: 15_000 });
+
+    // Matching past the deadline needs no network: the verdict still comes about the deadline.
+    expect(verdict.timings.total).toBeLessThan(JOB_TIMEOUT_MS + 2000);
+    expect(verdict.timings.deadline).toBe(JOB_TIMEOUT_MS);
+    expect(requested).toContain('/slow/evil-cut');
+    expect(requested).not.toContain('/slow/evil-late');
+
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals.map((signal) => [signal.source, signal.item, signal.evidence.list, signal.evidence.entry])).toEqual([
+      ['blocklist', 0, 'phish', '127.0.0.1/slow/evil-cut'],
+      ['blocklist', 9, 'phish', '127.0.0.1/slow/evil-late'],
+    ]);
+    expect(verdict.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^block: blocklist\/\w+ on item 0,/), expect.stringMatching(/^block: blocklist\/\w+ on item 9,/)]));
+    // Those items carry the deadline's error too: judged on their own URL, never fully unfurled.
+    for (const index of [0, 9]) {
+      expect(verdict.items[index]).toMatchObject({ status: 'error', error: { code: 'scan_deadline', partial: true }, details: { canonical: items[index]!.replace(`:${server.port}`, ''), notFetched: expect.stringContaining('scan deadline') } });
+    }
+    expect(verdict.errors).toEqual(items.map((_, item) => expect.objectContaining({ code: 'scan_deadline', item, partial: true })));
+    expect(verdict.attempt).toBe(1);
   }, 30_000);
 
   it('goes to review by default when no finished item fired', async () => {
