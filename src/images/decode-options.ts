@@ -35,7 +35,10 @@ export interface DecodeOptions {
    * Wall-clock budget for the whole decode (header, every sampled frame), in milliseconds,
    * counted from when the decode gets a slot of `limiter` (waiting for one is not the image's
    * fault); past it the decode fails with `image_timeout`. sharp's own `timeout` (whole seconds,
-   * rounded up) stops the libvips work itself. Default 10,000.
+   * rounded up) stops the libvips work, but only between the regions it computes, not within one
+   * native call (a libjpeg scan, lcms building a transform), so the slot can stay busy past the
+   * budget: inputs known to run long in one call are refused or defused from their bytes first
+   * (jpeg-markers.ts, icc-profile.ts). Default 10,000.
    */
   timeoutMs?: number;
   /**

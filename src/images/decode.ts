@@ -26,16 +26,19 @@
  * RGB and grey images keep their stored values: an embedded ICC profile is ignored, as Meta's PDQ
  * reference ignores it (and with it the hashes that hash-sharing programs exchange); converting a
  * Display P3 or Adobe RGB image through its profile moves PDQ by up to 16 bits. CMYK and other
- * spaces have no stored RGB and still go through their profile to sRGB.
+ * spaces have no stored RGB and still go through their profile to sRGB, unless lcms could not
+ * build that transform in bounded time (icc-profile.ts): then libvips's own CMYK profile is used.
  *
  * Order of checks, cheapest first, so hostile input is refused before it costs anything:
  * byte cap -> empty -> scriptable/vector sniff -> a PNG's metadata chunks dropped, which libpng
- * would inflate and copy on every read (png-chunks.ts) -> a decode slot (decode-limiter.ts; the time
- * budget starts once the decode has one) -> header (sharp metadata: format, declared dimensions,
- * frame count, interlacing; for TIFF, each decoded page's strips or tiles from tiff-header.ts) ->
- * pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
+ * would inflate and copy on every read (png-chunks.ts) -> a JPEG of more than 100 scans refused,
+ * since libjpeg walks the whole image once per scan in a call no timeout stops (jpeg-markers.ts)
+ * -> a decode slot (decode-limiter.ts; the time budget starts once the decode has one) -> header
+ * (sharp metadata: format, declared dimensions, frame count, interlacing; for TIFF, each decoded
+ * page's strips or tiles from tiff-header.ts) -> pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
  * formats that need it, plus the whole frame's RGB of an image with alpha that must shrink:
- * decode-memory.ts) -> frame-by-frame decode under the time budget.
+ * decode-memory.ts) -> frame-by-frame decode under the time budget, each frame's embedded ICC
+ * profile used only if lcms can build its transform in bounded time (icc-profile.ts).
  */
 import sharp, { type Metadata, type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
@@ -51,6 +54,8 @@ import {
   tiffHasAlpha,
 } from './decode-memory.js';
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
+import { unboundedIccTag } from './icc-profile.js';
+import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-markers.js';
 import { isTurned } from './orientation.js';
 import { stripPngMetadata } from './png-chunks.js';
 import { sniffRefusedDocument } from './sniff.js';
@@ -142,6 +147,12 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
 
   // A view, not a copy (sharp only reads it), unless a PNG has chunks to drop.
   const input = stripPngMetadata(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  if (limits.allowedFormats.includes('jpeg') && (countJpegScans(input, MAX_JPEG_SCANS) ?? 0) > MAX_JPEG_SCANS) {
+    throw new ScanError('image_too_complex', `a JPEG of more than ${MAX_JPEG_SCANS} scans: libjpeg would decode the whole image once per scan`, {
+      format: 'jpeg',
+      limitScans: MAX_JPEG_SCANS,
+    });
+  }
 
   const release = await limits.limiter.acquire();
   // The deadline starts now that the decode has its slot: time spent waiting is not the image's fault.
@@ -205,7 +216,6 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     });
   }
 
-  const ignoreIcc = STORED_VALUE_SPACES.has(metadata.space);
   const width = metadata.autoOrient?.width ?? metadata.width;
   const height = metadata.autoOrient?.height ?? metadata.height;
   const frames: DecodedFrame[] = [];
@@ -214,7 +224,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     const page = index > 0 && PAGED_FORMATS.has(format) ? (heifPages.get(index) ?? (await readPage(input, index, limits, turn))) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
     const resize = workingResize(upright.width, upright.height, limits.workingSize);
-    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc, orientation: page.orientation ?? 1, resize, storedColours }, limits, turn));
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc: ignoresIcc(page), orientation: page.orientation ?? 1, resize, storedColours }, limits, turn));
   }
   return {
     format,
@@ -233,6 +243,15 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
  */
 function hasStoredColours(format: string | undefined): boolean {
   return format !== 'gif';
+}
+
+/**
+ * Whether the page is decoded without its embedded ICC profile: its stored values are kept (RGB,
+ * grey), or lcms must not be handed the profile (icc-profile.ts). Each page's own: a TIFF's pages
+ * have their own spaces and profiles.
+ */
+function ignoresIcc(page: Metadata): boolean {
+  return STORED_VALUE_SPACES.has(page.space) || (page.icc !== undefined && unboundedIccTag(page.icc) !== undefined);
 }
 
 /** One page's header (sharp's metadata with `page`). */
