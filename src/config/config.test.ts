@@ -122,6 +122,55 @@ describe('loadConfig', () => {
     }
   });
 
+  it('ABUSE_SCAN_LOCK_MS: at least 1000 ms; a few ms (meant as seconds) is refused, since every job would stall', () => {
+    for (const value of ['30', '20', '999']) {
+      expect(() => loadConfig({ ABUSE_SCAN_LOCK_MS: value }), value).toThrow(/^invalid configuration:\n {2}ABUSE_SCAN_LOCK_MS: must be at least 1000 ms \(it is in milliseconds: 30 s is 30000\)/);
+    }
+    expect(loadConfig({ ABUSE_SCAN_LOCK_MS: '1000' }).lockDurationMs).toBe(1000);
+    expect(loadConfig({}, { lockDurationMs: 1000 }).lockDurationMs).toBe(1000);
+  });
+
+  it('a variable set blank is unset, as an empty one is (blank read as a number was 0)', () => {
+    const blank = { ABUSE_SCAN_UNFURL_MAX_REDIRECTS: ' ', ABUSE_SCAN_MAX_STALLED: '  ', ABUSE_SCAN_UNFURL_CACHE_TTL_S: '\t', ABUSE_SCAN_METRICS_PORT: ' ', ABUSE_SCAN_CONCURRENCY: '\n' };
+    const config = loadConfig(blank);
+    expect(config).toMatchObject({ unfurlMaxRedirects: 10, maxStalledCount: 2, unfurlCacheTtlSeconds: 300, concurrency: 16 });
+    expect(config.metricsPort).toBeUndefined();
+    // A flag given blank is no number.
+    expect(() => loadConfig({}, { metricsPort: ' ' })).toThrow(/\n {2}--metrics-port: must be a whole number/);
+  });
+
+  it('reads numbers as whole decimal numbers only, surrounding blanks aside', () => {
+    expect(loadConfig({ ABUSE_SCAN_METRICS_PORT: ' 9464 ', ABUSE_SCAN_MAX_STALLED: '0', ABUSE_SCAN_CONCURRENCY: '08' })).toMatchObject({ metricsPort: 9464, maxStalledCount: 0, concurrency: 8 });
+    for (const value of ['0x50', '1e3', '+5', '5.0', '1_000', '0b1', 'Infinity', '5 5']) {
+      expect(() => loadConfig({ ABUSE_SCAN_METRICS_PORT: value }), value).toThrow(new RegExp(`^invalid configuration:\\n {2}ABUSE_SCAN_METRICS_PORT: must be a whole number, not ${JSON.stringify(value).replace(/[+.]/g, '\\$&')}$`));
+      expect(() => loadConfig({ ABUSE_SCAN_UNFURL_MAX_REDIRECTS: value }), value).toThrow(/\n {2}ABUSE_SCAN_UNFURL_MAX_REDIRECTS: must be a whole number/);
+    }
+    // A negative is read, and refused by its range.
+    expect(() => loadConfig({ ABUSE_SCAN_MAX_STALLED: '-1' })).toThrow(/\n {2}ABUSE_SCAN_MAX_STALLED: Too small/);
+  });
+
+  it('REDIS_URL: only Redis schemes, host:port and socket paths; the database a whole number', () => {
+    const refused: Array<[string, RegExp]> = [
+      ['tcp://127.0.0.1:6379', /tcp:\/\/ is not a Redis URL/],
+      ['http://127.0.0.1:6379', /http:\/\/ is not a Redis URL/],
+      ['unix:///var/run/redis.sock', /unix:\/\/ is not a Redis URL/],
+      ['//127.0.0.1:6379', /without a scheme is not a Redis URL/],
+      ['redis://127.0.0.1:6379?db=abc', /db parameter of a Redis URL must be a whole number/],
+      ['redis://127.0.0.1:6379?db=1x', /db parameter/],
+      ['redis://127.0.0.1:6379/?db=', /db parameter/],
+      ['redis://127.0.0.1:6379?db=-1', /db parameter/],
+      ['/var/run/redis.sock?db=two', /db parameter/],
+      ['127.0.0.1:6379?db=0x1', /db parameter/],
+      ['127.0.0.1:6379/2', /a database number needs the redis:\/\/ scheme/],
+    ];
+    for (const [url, message] of refused) expect(() => loadConfig({ REDIS_URL: url }), url).toThrow(message);
+    // Never quoting the URL: it may hold a password.
+    expect(() => loadConfig({ REDIS_URL: 'tcp://:s3cret@127.0.0.1:6379' })).not.toThrow(/s3cret/);
+    for (const url of ['redis://127.0.0.1:6379?db=2', 'rediss://h:6380/3?db=3', 'redis://h:6379/99', '/var/run/redis.sock?db=2', '127.0.0.1:6379', 'localhost', ' redis://h ', '6379', '[::1]:6379', 'redis://h,redis://i', 'h:7000,i:7000']) {
+      expect(loadConfig({ REDIS_URL: url }).redisUrl, url).toBe(url);
+    }
+  });
+
   it('names every invalid setting in one error', () => {
     expect(() => loadConfig({ ABUSE_SCAN_QUEUES: 'links,videos', ABUSE_SCAN_CONCURRENCY: '-1', REDIS_URL: 'not a url' })).toThrow(
       /invalid configuration:\n(.|\n)*REDIS_URL(.|\n)*ABUSE_SCAN_QUEUES(.|\n)*ABUSE_SCAN_CONCURRENCY/,

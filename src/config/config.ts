@@ -8,40 +8,31 @@ import { DEFAULT_MAX_FILE_BYTES } from '../pipeline/image-source.js';
 import { policyConfigSchema } from '../policy/policy-config.js';
 import { SCAN_QUEUE_KINDS } from '../queues/names.js';
 import { MAX_TIMEOUT_MS } from '../runtime/deadline.js';
-import { clusterNodes, DEFAULT_REDIS_URL, isClusterUrl } from '../runtime/redis.js';
+import { DEFAULT_REDIS_URL, isClusterUrl, redisUrlProblem } from '../runtime/redis.js';
 
-const positiveInt = z.coerce.number().int().positive();
+/**
+ * A setting's number, read from a string as a whole number in decimal (trimmed): Number() took
+ * ' ' for 0 and 0x50 for 80. A minus sign is read, so a negative is refused by its range.
+ */
+function wholeNumber<T extends z.ZodType<number>>(schema: T) {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const text = value.trim();
+    return /^-?\d+$/.test(text) ? Number(text) : value;
+  }, schema);
+}
+const integer = z.number({ error: (issue) => (typeof issue.input === 'string' ? `must be a whole number, not ${JSON.stringify(issue.input.slice(0, 40))}` : undefined) }).int();
+const positiveNumber = integer.positive();
 /** A delay or deadline in ms: Node's timers fire after 1 ms for anything longer than 2^31 - 1. */
-const milliseconds = positiveInt.max(MAX_TIMEOUT_MS, 'must be at most 2147483647 ms (about 24.8 days, the longest timer Node keeps)');
+const millisecondsNumber = positiveNumber.max(MAX_TIMEOUT_MS, 'must be at most 2147483647 ms (about 24.8 days, the longest timer Node keeps)');
+const positiveInt = wholeNumber(positiveNumber);
+const nonnegativeInt = wholeNumber(integer.nonnegative());
+const milliseconds = wholeNumber(millisecondsNumber);
 
 /** Whether a key prefix carries a Redis Cluster hash tag: `{`, at least one character, then `}`. */
 export function hasHashTag(prefix: string): boolean {
   const open = prefix.indexOf('{');
   return open >= 0 && prefix.indexOf('}', open + 1) > open + 1;
-}
-
-/**
- * Why a REDIS_URL cannot be connected to, or undefined: read as createRedis reads it, so that a
- * comma inside the userinfo (a password's) leaves one node, as it does for the connection.
- */
-function redisUrlProblem(url: string): string | undefined {
-  if (isClusterUrl(url)) {
-    try {
-      clusterNodes(url);
-      return undefined;
-    } catch (error) {
-      // clusterNodes says what is wrong without quoting the URL (it may hold a password); what
-      // else it throws (a node URL's parse error) is summed up rather than passed on unchecked.
-      return error instanceof Error && /Redis Cluster URL/.test(error.message) ? error.message : 'not a Redis Cluster URL';
-    }
-  }
-  const single = url.trim();
-  const text = /^[a-z-]+:\/\//i.test(single) ? single : `redis://${single}`;
-  if (!URL.canParse(text)) return 'not a Redis URL';
-  // ioredis reads the path as the database number: `/db1` became SELECT NaN, refused by Redis in
-  // an unhandled rejection that crashed the worker with raw stderr.
-  if (/^rediss?:\/\//i.test(single) && !/^(?:\/\d*)?$/.test(new URL(text).pathname)) return 'the path of a Redis URL is the database number (redis://host:6379/0)';
-  return undefined;
 }
 
 /**
@@ -113,15 +104,21 @@ export const configSchema = z.object({
    * the decoder's input cap, 52428800 (50 MiB): past it every image would be refused anyway, and
    * `hashset add` and `hash` read images up to it, so at 50 MiB every image they take can match.
    */
-  maxImageBytes: positiveInt
-    .max(DEFAULT_DECODE_OPTIONS.maxInputBytes, `must be at most ${DEFAULT_DECODE_OPTIONS.maxInputBytes} (50 MiB, the largest image the decoder takes)`)
+  maxImageBytes: wholeNumber(positiveNumber
+    .max(DEFAULT_DECODE_OPTIONS.maxInputBytes, `must be at most ${DEFAULT_DECODE_OPTIONS.maxInputBytes} (50 MiB, the largest image the decoder takes)`))
     .default(DEFAULT_MAX_FILE_BYTES),
-  /** ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000. */
-  lockDurationMs: milliseconds.default(30_000),
+  /**
+   * ABUSE_SCAN_LOCK_MS: job lock; a crashed worker's jobs are recovered after this. Default 30000.
+   * At least 1000: a lock of a few ms (30, meant as seconds) expires before BullMQ renews it, and
+   * every job ends `job_stalled`.
+   */
+  lockDurationMs: wholeNumber(
+    millisecondsNumber.min(1000, 'must be at least 1000 ms (it is in milliseconds: 30 s is 30000); a shorter lock expires before it is renewed and every job stalls'),
+  ).default(30_000),
   /** ABUSE_SCAN_STALLED_INTERVAL_MS: how often workers look for stalled jobs. Default 30000. */
   stalledIntervalMs: milliseconds.default(30_000),
   /** ABUSE_SCAN_MAX_STALLED: recoveries before a job gets a `job_stalled` verdict. Default 2. */
-  maxStalledCount: z.coerce.number().int().nonnegative().default(2),
+  maxStalledCount: nonnegativeInt.default(2),
   /**
    * ABUSE_SCAN_VERDICT_RETENTION_S: how long each job's verdict is kept for lookup by jobId; also
    * the window in which a job that runs again adds no second verdict. Default 86400 (a day).
@@ -141,7 +138,7 @@ export const configSchema = z.object({
     .default('on')
     .transform((value) => ['on', 'true', '1'].includes(value)),
   /** ABUSE_SCAN_UNFURL_MAX_REDIRECTS: redirects followed per link; one more is `too_many_redirects`. Default 10. */
-  unfurlMaxRedirects: z.coerce.number().int().nonnegative().default(10),
+  unfurlMaxRedirects: nonnegativeInt.default(10),
   /** ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: deadline of one hop (connect, headers, body scan). Default 5000. */
   unfurlHopTimeoutMs: milliseconds.default(5000),
   /** ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: deadline of a whole redirect chain. Default 20000. */
@@ -161,7 +158,7 @@ export const configSchema = z.object({
    * ABUSE_SCAN_UNFURL_CACHE_TTL_S: seconds a finished unfurl is cached in Redis per canonical input
    * URL, so a link sent a million times is fetched once per TTL; 0 disables. Default 300.
    */
-  unfurlCacheTtlSeconds: z.coerce.number().int().nonnegative().default(300),
+  unfurlCacheTtlSeconds: nonnegativeInt.default(300),
   /**
    * ABUSE_SCAN_FETCHES_PER_HOST: requests in flight at once to one host per worker process, link
    * unfurls and image URLs together, across all jobs; more wait their turn (first come, first
@@ -171,10 +168,7 @@ export const configSchema = z.object({
    * `*.github.io` site has its own), an IPv4 address by itself, an IPv6 address by its /64.
    * 0 or unset: 8.
    */
-  fetchesPerHost: z.coerce
-    .number()
-    .int()
-    .nonnegative()
+  fetchesPerHost: nonnegativeInt
     .default(0)
     .transform((value) => (value === 0 ? DEFAULT_FETCHES_PER_HOST : value)),
   /**
@@ -183,10 +177,7 @@ export const configSchema = z.object({
    * names resolved to it, so that many domains pointed at one server cannot multiply the per-host
    * budget against it; more wait (within their deadline) before sending a packet. 0 or unset: 32.
    */
-  connectionsPerAddress: z.coerce
-    .number()
-    .int()
-    .nonnegative()
+  connectionsPerAddress: nonnegativeInt
     .default(0)
     .transform((value) => (value === 0 ? DEFAULT_CONNECTIONS_PER_ADDRESS : value)),
   /**
@@ -223,14 +214,14 @@ export const configSchema = z.object({
    * ABUSE_SCAN_METRICS_PORT: port of the /metrics, /livez (liveness) and /healthz (readiness) endpoints (on all interfaces); unset
    * disables it, 0 takes a free port (logged). The container image sets 9464.
    */
-  metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  metricsPort: wholeNumber(integer.min(0).max(65535)).optional(),
   /**
    * ABUSE_SCAN_REDIS_HEALTH_TIMEOUT_MS: how long Redis may leave a worker's liveness probes
    * unanswered (or answer them only as a replica) before /healthz answers 503; the worker probes
    * every quarter of it (at most every 5 s) and reconnects a connection that misses a probe's
    * deadline. At least 1000. Default 20000.
    */
-  redisHealthTimeoutMs: milliseconds.min(1000, 'must be at least 1000 ms').default(DEFAULT_REDIS_HEALTH_TIMEOUT_MS),
+  redisHealthTimeoutMs: wholeNumber(millisecondsNumber.min(1000, 'must be at least 1000 ms')).default(DEFAULT_REDIS_HEALTH_TIMEOUT_MS),
   /** LOG_LEVEL: pino level. Default info (`abuse-scan scan` logs at warn unless it is set). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((config, ctx) => {
@@ -329,7 +320,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_NAMES)) {
     const value = env[name];
-    if (value !== undefined && value !== '') fromEnv[key] = value;
+    // Blank is unset, as empty is: ' ' read as a number was 0.
+    if (value !== undefined && value.trim() !== '') fromEnv[key] = value;
   }
   if (env.ABUSE_SCAN_POLICY_FILE) {
     fromEnv.policy = JSON.parse(readNamedFile(env.ABUSE_SCAN_POLICY_FILE)) as unknown;

@@ -1,7 +1,7 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../errors.js';
-import { clusterNodes, createRedis, isClusterUrl, isRedisClient, isRedisUnreachableError, reconnectActionFor, redisUnavailability, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
+import { clusterNodes, createRedis, isClusterUrl, isRedisClient, isRedisUnreachableError, reconnectActionFor, redisUnavailability, redisUrlProblem, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
 
 describe('reconnectActionFor', () => {
   it('reconnects and resends on the replies of a failover (the command had no effect), nothing else', () => {
@@ -71,6 +71,33 @@ describe('Redis URLs with commas', () => {
     })();
     expect(error).toBeInstanceOf(Error);
     expect(JSON.stringify({ message: (error as Error).message, ...(error as object) })).not.toMatch(/s3cr|et@/);
+  });
+});
+
+describe('createRedis on a URL it cannot connect to as meant', () => {
+  it('throws a TypeError not quoting the URL, for a scheme ioredis would take for a socket path or a database that is no number', () => {
+    for (const url of ['tcp://:s3cret@127.0.0.1:6379', 'http://127.0.0.1:6379', 'redis://:s3cret@127.0.0.1:6379?db=abc', 'redis://127.0.0.1:6379?db=1x', '127.0.0.1:6379/2']) {
+      expect(() => createRedis(url, { lazyConnect: true }), url).toThrow(TypeError);
+      expect(() => createRedis(url, { lazyConnect: true }), url).toThrow(/^Redis URL: .*\(URL not shown: it may hold a password\)$/);
+      expect(() => createRedis(url, { lazyConnect: true }), url).not.toThrow(/s3cret/);
+    }
+    expect(redisUrlProblem('redis://127.0.0.1:6379/2?db=2')).toBeUndefined();
+    // Blanks around it, which REDIS_URL may carry, are not part of the host.
+    const padded = createRedis(' redis://127.0.0.1:6398/2 ', { lazyConnect: true }) as Redis;
+    expect(padded.options).toMatchObject({ host: '127.0.0.1', port: 6398, db: 2 });
+    padded.disconnect();
+  });
+
+  it('a connection and its duplicates (BullMQ\'s) keep their database', () => {
+    const redis = createRedis('redis://127.0.0.1:6398/4', { lazyConnect: true }) as Redis;
+    const duplicate = redis.duplicate();
+    try {
+      expect(redis.options.db).toBe(4);
+      expect(duplicate.options.db).toBe(4);
+    } finally {
+      redis.disconnect();
+      duplicate.disconnect();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
 import { ScanError } from '../errors.js';
 
 /** A connection to a single Redis or to a Redis Cluster; the fleet's keys work on both. */
@@ -309,18 +309,106 @@ export function clusterNodes(url: string): { nodes: ClusterNode[]; options: Redi
 }
 
 /**
+ * Why a Redis URL cannot be connected to as meant, or undefined; its messages never quote the URL
+ * (it may hold a password). ioredis takes a scheme other than redis(s), and the path of a URL
+ * without one, for a socket path (`tcp://h:6379` was retried forever on ENOENT), and a database
+ * that is no whole number for SELECT NaN (a crash) or its leading digits (`?db=1x`: 1).
+ */
+export function redisUrlProblem(url: string): string | undefined {
+  if (isClusterUrl(url)) {
+    try {
+      clusterNodes(url);
+      return undefined;
+    } catch (error) {
+      // clusterNodes says what is wrong without quoting the URL; what else it throws (a node URL's
+      // parse error) is summed up rather than passed on unchecked.
+      return error instanceof Error && /Redis Cluster URL/.test(error.message) ? error.message : 'not a Redis Cluster URL';
+    }
+  }
+  const single = url.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(single)?.[1]?.toLowerCase();
+  if ((scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss') || single.startsWith('//')) {
+    return `${scheme === undefined ? 'a URL without a scheme' : `${scheme}://`} is not a Redis URL: use redis://, rediss:// (TLS), redis-cluster://, host:port or a socket path`;
+  }
+  let query: URLSearchParams;
+  if (single.startsWith('/')) {
+    // A socket path, read as ioredis reads it: up to a `?`, then options.
+    const at = single.indexOf('?');
+    query = new URLSearchParams(at < 0 ? '' : single.slice(at + 1));
+  } else {
+    const text = scheme === undefined ? `redis://${single}` : single;
+    if (!URL.canParse(text)) return 'not a Redis URL';
+    const parsed = new URL(text);
+    // ioredis reads the path of a redis(s) URL as the database number (`/db1` was SELECT NaN),
+    // and that of host:port as a socket path.
+    if (scheme === undefined && !/^\/?$/.test(parsed.pathname)) return 'a database number needs the redis:// scheme (redis://host:6379/2); host:port takes no path';
+    if (!/^(?:\/\d*)?$/.test(parsed.pathname)) return 'the path of a Redis URL is the database number (redis://host:6379/0)';
+    query = parsed.searchParams;
+  }
+  if (query.getAll('db').some((db) => !/^\d+$/.test(db))) return 'the db parameter of a Redis URL must be a whole number (?db=2)';
+  return undefined;
+}
+
+/**
+ * A single Redis whose database (the URL's, or the `db` option) Redis refused: ioredis only emits
+ * the failed SELECT as an error and carries on in database 0, where the fleet's keys would land.
+ * Then every command fails with `redis_unavailable` naming the database, and the connection ends
+ * (a reconnect would be refused alike). Its duplicates (BullMQ's connections) are checked too.
+ */
+class DatabaseCheckedRedis extends Redis {
+  private databaseRefusal: ScanError | undefined;
+
+  override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
+    if (this.databaseRefusal) {
+      command.reject(this.databaseRefusal);
+      return command.promise;
+    }
+    if (this.status !== 'ready') {
+      // Commands waiting for the connection fail with the refusal, not "Connection is closed.".
+      const reject = command.reject;
+      command.reject = (error) => reject(this.databaseRefusal ?? error);
+    }
+    // While connecting, a SELECT is ioredis' own, of the configured database.
+    const connecting = command.name === 'select' && this.status === 'connect';
+    const sent = super.sendCommand(command, stream);
+    if (!connecting) return sent;
+    // The first reaction to the reply, so the refusal is known before the ready check's reply
+    // releases the commands waiting for the connection; ioredis emits this error as 'error'.
+    return command.promise.catch((error: unknown) => {
+      throw this.refuseDatabase(command.args[0], error);
+    });
+  }
+
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new DatabaseCheckedRedis({ ...this.options, ...override });
+  }
+
+  private refuseDatabase(database: unknown, error: unknown): unknown {
+    // Only a refusal by Redis: a SELECT lost with its connection is sent again on the next one.
+    if (!(error instanceof Error) || error.name !== 'ReplyError') return error;
+    this.databaseRefusal = new ScanError('redis_unavailable', `${redisAddress(this)}: database ${String(database)} not available (${error.message}); fix the database number of the Redis URL (REDIS_URL)`);
+    this.disconnect();
+    return this.databaseRefusal;
+  }
+}
+
+/**
  * A client for BullMQ and the fleet's own keys; a live client passed in is returned as is.
  * `overrides` replace the defaults above on a connection created here (the producer client's
- * connections fail fast instead of waiting for Redis forever).
+ * connections fail fast instead of waiting for Redis forever). A URL redisUrlProblem refuses
+ * throws a TypeError (URL not shown).
  */
 export function createRedis(connection: ConnectionInput = process.env.REDIS_URL ?? DEFAULT_REDIS_URL, overrides: RedisOptions = {}): RedisClient {
   if (isRedisClient(connection)) return connection;
   const clientOptions = { ...CLIENT_OPTIONS, ...overrides };
-  if (typeof connection === 'string' && isClusterUrl(connection)) {
-    const { nodes, options } = clusterNodes(connection);
+  if (typeof connection !== 'string') return new DatabaseCheckedRedis({ ...connectionDefaults(), ...connection, ...clientOptions });
+  const problem = redisUrlProblem(connection);
+  if (problem) throw new TypeError(`Redis URL: ${problem} (URL not shown: it may hold a password)`);
+  // Read as validated: ioredis throws Invalid URL on a leading blank.
+  const url = connection.trim();
+  if (isClusterUrl(url)) {
+    const { nodes, options } = clusterNodes(url);
     return new Cluster(nodes, { ...CLUSTER_OPTIONS, redisOptions: { ...connectionDefaults(), ...options, ...clientOptions } });
   }
-  return typeof connection === 'string'
-    ? new Redis(connection, { ...connectionDefaults(), ...clientOptions })
-    : new Redis({ ...connectionDefaults(), ...connection, ...clientOptions });
+  return new DatabaseCheckedRedis(url, { ...connectionDefaults(), ...clientOptions });
 }
