@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
 import { exitWithin, spawnWorkerProcess, waitForWorkerStart } from '../harness/fleet.js';
-import { uniquePrefix } from '../harness/redis.js';
+import { removeTestKeys, uniquePrefix } from '../harness/redis.js';
 
 describe('a worker with ABUSE_SCAN_IMAGE_ROOT set', () => {
   let dir: string;
@@ -57,12 +57,17 @@ describe('a worker with ABUSE_SCAN_IMAGE_ROOT set', () => {
   it('a symlink to a directory (checked through its realpath): starts', async () => {
     await mkdir(join(dir, 'images'));
     await symlink(join(dir, 'images'), join(dir, 'images-link'));
-    const worker = spawnWorkerProcess(uniquePrefix('image-root-ok'), { ABUSE_SCAN_IMAGE_ROOT: join(dir, 'images-link'), ABUSE_SCAN_MODELS: 'off' });
+    const prefix = uniquePrefix('image-root-ok');
+    const worker = spawnWorkerProcess(prefix, { ABUSE_SCAN_IMAGE_ROOT: join(dir, 'images-link'), ABUSE_SCAN_MODELS: 'off' });
     try {
       await waitForWorkerStart(worker);
     } finally {
       worker.kill('SIGTERM');
     }
-    expect(await exitWithin(worker, 15_000)).toEqual({ code: 0, signal: null });
+    try {
+      expect(await exitWithin(worker, 15_000)).toEqual({ code: 0, signal: null });
+    } finally {
+      await removeTestKeys(prefix); // the queues' meta keys BullMQ wrote
+    }
   }, 40_000);
 });
