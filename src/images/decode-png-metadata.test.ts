@@ -1,10 +1,11 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ScanError } from '../errors.js';
 import { decodeImage } from './decode.js';
 import { hashImage } from './index.js';
 import { DROPPED_PNG_CHUNKS } from './png-chunks.js';
+import { pngChunk as chunk } from '../../test/harness/png.js';
 
 /** Every buffer decode.ts hands to sharp. */
 const handed = vi.hoisted((): Buffer[] => []);
@@ -21,14 +22,6 @@ beforeEach(() => {
   handed.length = 0;
 });
 
-function chunk(type: string, data: Uint8Array): Buffer {
-  const record = Buffer.alloc(12 + data.length);
-  record.writeUInt32BE(data.length, 0);
-  record.write(type, 4, 'latin1');
-  record.set(data, 8);
-  record.writeUInt32BE(crc32(record.subarray(4, 8 + data.length)), 8 + data.length);
-  return record;
-}
 
 /** The chunk types of a PNG, in order (the walk stops at a record past the end). */
 function chunkTypes(png: Buffer): string[] {

@@ -1,19 +1,11 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DROPPED_PNG_CHUNKS, MAX_EXIF_BYTES, stripPngMetadata } from './png-chunks.js';
+import { pngChunk as chunk } from '../../test/harness/png.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-function chunk(type: string, data: Uint8Array = Buffer.alloc(0)): Buffer {
-  const record = Buffer.alloc(12 + data.length);
-  record.writeUInt32BE(data.length, 0);
-  record.write(type, 4, 'latin1');
-  record.set(data, 8);
-  record.writeUInt32BE(crc32(record.subarray(4, 8 + data.length)), 8 + data.length);
-  return record;
-}
 
 const u32 = (...values: number[]): Buffer => {
   const bytes = Buffer.alloc(4 * values.length);
