@@ -56,6 +56,7 @@ import {
 import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { unboundedIccTag } from './icc-profile.js';
 import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-markers.js';
+import { countWebpFrames, MAX_WEBP_FRAMES } from './webp-frames.js';
 import { isTurned } from './orientation.js';
 import { stripPngMetadata } from './png-chunks.js';
 import { sniffRefusedDocument } from './sniff.js';
@@ -151,6 +152,12 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
     throw new ScanError('image_too_complex', `a JPEG of more than ${MAX_JPEG_SCANS} scans: libjpeg would decode the whole image once per scan`, {
       format: 'jpeg',
       limitScans: MAX_JPEG_SCANS,
+    });
+  }
+  if (limits.allowedFormats.includes('webp') && (countWebpFrames(input, MAX_WEBP_FRAMES) ?? 0) > MAX_WEBP_FRAMES) {
+    throw new ScanError('image_too_complex', `an animated WebP of more than ${MAX_WEBP_FRAMES} frames: libwebp walks every frame on each read of the file`, {
+      format: 'webp',
+      limitFrames: MAX_WEBP_FRAMES,
     });
   }
 
