@@ -8,21 +8,17 @@
 import sharp, { type SharpOptions } from 'sharp';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { decodeImage } from '../../src/images/index.js';
+import { sharpCalls } from '../harness/sharp-calls.js';
 
-/** The options of every sharp call decode.ts makes on an encoded image (not on raw pixels). */
-const sharpOptions = vi.hoisted((): SharpOptions[] => []);
-vi.mock('sharp', async (importOriginal) => {
-  const real = (await importOriginal<{ default: (...args: unknown[]) => unknown }>()).default;
-  const spy = (input?: unknown, options?: SharpOptions): unknown => {
-    if (Buffer.isBuffer(input) && options?.raw === undefined) sharpOptions.push(options ?? {});
-    return real(input, options);
-  };
-  return { default: Object.assign(spy, real) };
-});
+vi.mock('sharp', async (importOriginal) => (await import('../harness/sharp-calls.js')).recordingSharp(importOriginal));
 
 beforeEach(() => {
-  sharpOptions.length = 0;
+  sharpCalls.length = 0;
 });
+
+/** The options of every sharp call decode.ts makes on an encoded image (not on raw pixels). */
+const sharpOptions = (): SharpOptions[] =>
+  sharpCalls.filter((call) => Buffer.isBuffer(call.input) && call.options?.raw === undefined).map((call) => (call.options ?? {}) as SharpOptions);
 
 const s15 = (value: number): number => Math.round(value * 65536);
 const text = (signature: string, body: Buffer): Buffer => Buffer.concat([Buffer.from(signature, 'latin1'), Buffer.alloc(4), body]);
@@ -181,19 +177,19 @@ describe('a CMYK JPEG\'s embedded ICC profile', () => {
     const { icc, space } = await sharp(hostile).metadata();
     expect(space).toBe('cmyk');
     expect(icc).toEqual(cmykProfile(10_000));
-    sharpOptions.length = 0;
+    sharpCalls.length = 0;
 
     const decoded = await decodeImage(hostile);
     expect(decoded).toMatchObject({ format: 'jpeg', width: 64, height: 48 });
     // The header read, then the pixel decode, which leaves the profile out.
-    expect(sharpOptions.slice(1).map((options) => options.ignoreIcc)).toEqual([true]);
+    expect(sharpOptions().slice(1).map((options) => options.ignoreIcc)).toEqual([true]);
     expect(decoded.frames[0]!.data).toEqual(await pixels(cmyk));
   });
 
   it('a lut-based one is still used: its colours, not libvips\'s own profile\'s', async () => {
     const plain = withIcc(cmyk, cmykProfile());
     const data = await pixels(plain);
-    expect(sharpOptions.slice(1).map((options) => options.ignoreIcc)).toEqual([false]);
+    expect(sharpOptions().slice(1).map((options) => options.ignoreIcc)).toEqual([false]);
     // Its A2B0 maps every colour to the zero Lab encoding (L 0, a and b -128): a deep blue, where
     // libvips's profile gives back the orange the image was made from.
     const [r, g, b] = data;
@@ -207,9 +203,9 @@ describe('a CMYK JPEG\'s embedded ICC profile', () => {
   it('libvips\'s own CMYK profile, embedded as sharp writes it, is still used', async () => {
     const embedded = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a7bd5' } }).toColourspace('cmyk').withIccProfile('cmyk').jpeg().toBuffer();
     expect((await sharp(embedded).metadata()).icc?.length).toBeGreaterThan(100_000);
-    sharpOptions.length = 0;
+    sharpCalls.length = 0;
     const data = await pixels(embedded);
-    expect(sharpOptions.slice(1).map((options) => options.ignoreIcc)).toEqual([false]);
+    expect(sharpOptions().slice(1).map((options) => options.ignoreIcc)).toEqual([false]);
     const reference = await sharp(embedded).toColourspace('srgb').raw().toBuffer();
     expect(data).toEqual(reference);
   });
@@ -222,11 +218,11 @@ describe('a CMYK JPEG\'s embedded ICC profile', () => {
     const [first, second] = await Promise.all([0, 1].map((page) => sharp(tiff, { page }).metadata()));
     expect([first!.space, second!.space, first!.pages]).toEqual(['cmyk', 'cmyk', 2]);
     expect([first!.icc, second!.icc]).toEqual([cmykProfile(), cmykProfile(10_000)]);
-    sharpOptions.length = 0;
+    sharpCalls.length = 0;
 
     const decoded = await decodeImage(tiff);
     expect(decoded).toMatchObject({ format: 'tiff', frameCount: 2 });
-    const pageDecodes = sharpOptions.filter((options) => options.ignoreIcc !== undefined);
+    const pageDecodes = sharpOptions().filter((options) => options.ignoreIcc !== undefined);
     expect(pageDecodes.map(({ page, ignoreIcc }) => ({ page, ignoreIcc }))).toEqual([
       { page: 0, ignoreIcc: false },
       { page: 1, ignoreIcc: true },

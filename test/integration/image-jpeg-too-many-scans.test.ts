@@ -11,20 +11,12 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ScanError } from '../../src/errors.js';
 import { decodeImage, DecodeLimiter } from '../../src/images/index.js';
 import { MAX_JPEG_SCANS } from '../../src/images/jpeg-markers.js';
+import { sharpCalls } from '../harness/sharp-calls.js';
 
-/** Every input decode.ts hands to sharp. */
-const sharpInputs = vi.hoisted((): unknown[] => []);
-vi.mock('sharp', async (importOriginal) => {
-  const real = (await importOriginal<{ default: (...args: unknown[]) => unknown }>()).default;
-  const spy = (input?: unknown, options?: unknown): unknown => {
-    sharpInputs.push(input);
-    return real(input, options);
-  };
-  return { default: Object.assign(spy, real) };
-});
+vi.mock('sharp', async (importOriginal) => (await import('../harness/sharp-calls.js')).recordingSharp(importOriginal));
 
 beforeEach(() => {
-  sharpInputs.length = 0;
+  sharpCalls.length = 0;
 });
 
 interface Component {
@@ -156,13 +148,13 @@ describe('a JPEG of more scans than encoders write', () => {
     } finally {
       release();
     }
-    expect(sharpInputs).toEqual([]);
+    expect(sharpCalls).toEqual([]);
   });
 
   it('the limit is a scan count, whatever the size: 101 scans of a 64x64 image are refused, 100 decode', async () => {
     const over = progressiveJpeg(64, 64, YCC_420, longestProgression(YCC_420, MAX_JPEG_SCANS + 1));
     expect((await refusal(decodeImage(over))).code).toBe('image_too_complex');
-    expect(sharpInputs).toEqual([]);
+    expect(sharpCalls).toEqual([]);
 
     const atLimit = progressiveJpeg(64, 64, YCC_420, longestProgression(YCC_420, MAX_JPEG_SCANS));
     const decoded = await decodeImage(atLimit);
@@ -184,6 +176,6 @@ describe('a JPEG of more scans than encoders write', () => {
       expect(decoded, name).toMatchObject({ format: 'jpeg', width: 900, height: 600 });
       expect(decoded.frames[0]!.data.length, name).toBe(512 * 341 * 3);
     }
-    expect(sharpInputs.length).toBeGreaterThanOrEqual(8);
+    expect(sharpCalls.length).toBeGreaterThanOrEqual(8);
   });
 });

@@ -10,20 +10,12 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ScanError } from '../../src/errors.js';
 import { decodeImage, DecodeLimiter } from '../../src/images/index.js';
 import { MAX_WEBP_FRAMES } from '../../src/images/webp-frames.js';
+import { sharpCalls } from '../harness/sharp-calls.js';
 
-/** Every input decode.ts hands to sharp. */
-const sharpInputs = vi.hoisted((): unknown[] => []);
-vi.mock('sharp', async (importOriginal) => {
-  const real = (await importOriginal<{ default: (...args: unknown[]) => unknown }>()).default;
-  const spy = (input?: unknown, options?: unknown): unknown => {
-    sharpInputs.push(input);
-    return real(input, options);
-  };
-  return { default: Object.assign(spy, real) };
-});
+vi.mock('sharp', async (importOriginal) => (await import('../harness/sharp-calls.js')).recordingSharp(importOriginal));
 
 beforeEach(() => {
-  sharpInputs.length = 0;
+  sharpCalls.length = 0;
 });
 
 /** An animated WebP as sharp writes it, of `count` frames of 4x4. */
@@ -53,7 +45,7 @@ function withFrames(webp: Buffer, frames: number): Buffer {
 describe('an animated WebP of more frames than the header read can bear', () => {
   it(`more than ${MAX_WEBP_FRAMES} frames: image_too_complex, before any sharp call and without a decode slot`, async () => {
     const bomb = withFrames(await animation(2), MAX_WEBP_FRAMES + 1);
-    sharpInputs.length = 0;
+    sharpCalls.length = 0;
     const limiter = new DecodeLimiter(1);
     const release = await limiter.acquire(); // the only slot is held: the refusal does not wait for it
     try {
@@ -64,7 +56,7 @@ describe('an animated WebP of more frames than the header read can bear', () => 
     } finally {
       release();
     }
-    expect(sharpInputs).toEqual([]);
+    expect(sharpCalls).toEqual([]);
   });
 
   it('an ordinary animation still decodes, and so does one at the limit', async () => {
