@@ -5,6 +5,7 @@ import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
+import { REMOVE_COMPLETED_JOB } from '../queues/completed-job-removal.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
 import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
 import { withConnectionDeadline } from '../runtime/connection-deadline.js';
@@ -176,7 +177,7 @@ function jobIdProblem(jobId: string): string | undefined {
  * Returns per job the 1-based index of the first scan queue still holding it, else the number of
  * queues + 1 when its verdict is stored, else 0.
  */
-const DEDUP_LOOKUP = `
+const DEDUP_LOOKUP = `${REMOVE_COMPLETED_JOB}
 local queues = tonumber(ARGV[1])
 local stride = queues + 1
 local found = {}
@@ -188,10 +189,8 @@ for n = 1, #ARGV - 1 do
   for q = 1, queues do
     local jobKey = KEYS[base + q]
     if redis.call('EXISTS', jobKey) == 1 then
-      if not scanned and redis.call('ZSCORE', KEYS[q], jobId) and redis.call('HEXISTS', jobKey, 'parentKey') == 0 then
-        redis.call('ZREM', KEYS[q], jobId)
-        redis.call('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
-      elseif holder == 0 then
+      local replaced = not scanned and redis.call('ZSCORE', KEYS[q], jobId) and remove_completed_job(KEYS[q], jobId, jobKey)
+      if not replaced and holder == 0 then
         holder = q
       end
     end

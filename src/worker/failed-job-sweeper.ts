@@ -1,6 +1,7 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { FleetConfig } from '../config/config.js';
 import type { RedisClient } from '../runtime/redis.js';
+import { REMOVE_COMPLETED_JOB } from '../queues/completed-job-removal.js';
 import { runScript } from '../runtime/redis-script.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
@@ -246,20 +247,15 @@ export interface CompletedJobSweeperOptions {
  * Removes the completed jobs the sweep found past their own retention. KEYS: the completed set, then
  * each job's key (under the prefix, one Cluster slot). ARGV: per job its id and the score (finish
  * time) it was found at. Only a job still completed at that score goes: one retried since, or
- * replaced by the client and completed again, is another run. A child of a flow stays (its
- * parent's bookkeeping is BullMQ's), as the client's DEDUP_LOOKUP leaves it. The keys deleted are
- * those BullMQ's own trim (removeJobsByMaxAge) deletes. Returns how many went.
+ * replaced by the client and completed again, is another run; removed as REMOVE_COMPLETED_JOB
+ * removes one (a child of a flow stays). Returns how many went.
  */
-const REMOVE_COMPLETED = `
+const REMOVE_COMPLETED = `${REMOVE_COMPLETED_JOB}
 local removed = 0
 for i = 2, #KEYS do
   local id, score, job = ARGV[2 * i - 3], ARGV[2 * i - 2], KEYS[i]
   local at = redis.call('ZSCORE', KEYS[1], id)
-  if at and tonumber(at) == tonumber(score) and redis.call('HEXISTS', job, 'parentKey') == 0 then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('DEL', job, job .. ':logs', job .. ':dependencies', job .. ':processed', job .. ':failed', job .. ':unsuccessful')
-    removed = removed + 1
-  end
+  if at and tonumber(at) == tonumber(score) and remove_completed_job(KEYS[1], id, job) then removed = removed + 1 end
 end
 return removed
 `;
