@@ -1,6 +1,6 @@
 /** The configuration and option parsing every command shares; their failures are CliErrors an operator can act on. */
 import { userInfo } from 'node:os';
-import { loadConfig, type FleetConfig, type FleetConfigInput } from '../config/config.js';
+import { decimalInteger, loadConfig, type FleetConfig, type FleetConfigInput } from '../config/config.js';
 import { CliError, describeErrnoError } from './cli-errors.js';
 
 /**
@@ -30,8 +30,9 @@ function configurationProblem(error: unknown): string {
 /** Parses an integer flag of at least `min` (0: non-negative, 1: positive), failing with a message naming it. */
 export function integerFlag(name: string, value: string | undefined, min: 0 | 1 = 0): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min) throw new CliError('invalid option', `--${name} needs a ${min === 0 ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
+  // As settings are read: Number() took ' ' for 0 and 0x50 for 80.
+  const parsed = decimalInteger(value);
+  if (parsed === undefined || parsed < min) throw new CliError('invalid option', `--${name} needs a ${min === 0 ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
   return parsed;
 }
 

@@ -15,11 +15,13 @@ import { DEFAULT_REDIS_URL, isClusterUrl, redisUrlProblem } from '../runtime/red
  * ' ' for 0 and 0x50 for 80. A minus sign is read, so a negative is refused by its range.
  */
 function wholeNumber<T extends z.ZodType<number>>(schema: T) {
-  return z.preprocess((value) => {
-    if (typeof value !== 'string') return value;
-    const text = value.trim();
-    return /^-?\d+$/.test(text) ? Number(text) : value;
-  }, schema);
+  return z.preprocess((value) => (typeof value === 'string' ? (decimalInteger(value) ?? value) : value), schema);
+}
+
+/** `text` as a whole number written in decimal (blanks around it aside, a minus sign read), else undefined. */
+export function decimalInteger(text: string): number | undefined {
+  const trimmed = text.trim();
+  return /^-?\d+$/.test(trimmed) ? Number(trimmed) : undefined;
 }
 const integer = z.number({ error: (issue) => (typeof issue.input === 'string' ? `must be a whole number, not ${JSON.stringify(issue.input.slice(0, 40))}` : undefined) }).int();
 const positiveNumber = integer.positive();
