@@ -106,7 +106,7 @@ export interface ScanClient {
   getVerdict(jobId: string): Promise<ConsumedVerdict | undefined>;
   /**
    * Resolves with the job's verdict once stored; throws ScanError `verdict_timeout` when none is
-   * stored within timeoutMs (counted from the call: subscribing and reading use it up too), after
+   * stored within timeoutMs (default 60000, counted from the call: subscribing and reading use it up too), after
    * one last read that may take up to commandTimeoutMs. timeoutMs must be a number of ms from 0 to
    * 2147483647 (about 24.8 days, the longest timer Node keeps), or the call throws a RangeError.
    * Throws ScanError `redis_unavailable` when subscribing or the first read fails; once it has
@@ -124,6 +124,11 @@ export interface ScanClient {
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+/**
+ * waitForVerdict's default: above the workers' default scan deadline (ABUSE_SCAN_JOB_TIMEOUT_MS,
+ * 45 s), so a job that takes its whole deadline is still waited for, with time to be picked up.
+ */
+export const DEFAULT_WAIT_FOR_VERDICT_MS = 60_000;
 /** Jobs per round of enqueueBulk (and so at most per addBulk): each round has its own deadline. */
 export const ENQUEUE_CHUNK = 1000;
 const MAX_JOB_ID_LENGTH = 256;
@@ -383,7 +388,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       return readVerdict(jobId);
     },
 
-    async waitForVerdict(jobId, { timeoutMs = 30_000 } = {}) {
+    async waitForVerdict(jobId, { timeoutMs = DEFAULT_WAIT_FOR_VERDICT_MS } = {}) {
       if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
         throw new RangeError(`timeoutMs: ${String(timeoutMs).slice(0, 80)} must be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS} (the longest timer Node keeps)`);
       }

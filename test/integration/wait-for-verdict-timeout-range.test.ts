@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScanClient, type ScanClient } from '../../src/client/scan-client.js';
+import { createScanClient, DEFAULT_WAIT_FOR_VERDICT_MS, type ScanClient } from '../../src/client/scan-client.js';
+import { loadConfig } from '../../src/config/config.js';
 import { VerdictStore } from '../../src/verdicts/verdict-store.js';
 import { sampleVerdict } from '../harness/verdicts.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from '../harness/redis.js';
@@ -35,5 +36,11 @@ describe('waitForVerdict timeoutMs beyond what a timer can hold', () => {
     await sleep(300);
     await store.storeAll([sampleVerdict('longest', 'block')]);
     expect((await waiting).decision).toBe('block');
+  });
+});
+
+describe('waitForVerdict default timeout', () => {
+  it("outlasts a worker's default scan deadline, so a job that takes all of it is still waited for", () => {
+    expect(DEFAULT_WAIT_FOR_VERDICT_MS).toBeGreaterThan(loadConfig({}).jobTimeoutMs + 10_000);
   });
 });
