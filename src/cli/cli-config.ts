@@ -1,4 +1,6 @@
 /** The configuration and option parsing every command shares; their failures are CliErrors an operator can act on. */
+import { constants } from 'node:fs';
+import { access, realpath, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { decimalInteger, loadConfig, type FleetConfig, type FleetConfigInput } from '../config/config.js';
 import { CliError, describeErrnoError } from './cli-errors.js';
@@ -72,4 +74,25 @@ export function currentUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Why files under ABUSE_SCAN_IMAGE_ROOT `root` could not be read (as the pipeline reads them,
+ * through its realpath), as a line naming the variable, or undefined.
+ */
+export async function imageRootProblem(root: string): Promise<string | undefined> {
+  const problem = await (async () => {
+    try {
+      const real = await realpath(root);
+      if (!(await stat(real)).isDirectory()) return 'is not a directory';
+      await access(real, constants.R_OK | constants.X_OK);
+      return undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 'does not exist';
+      if (code === 'EACCES' || code === 'EPERM') return 'is not readable by this process (permission denied)';
+      return `cannot be used: ${(error as Error).message}`;
+    }
+  })();
+  return problem && `ABUSE_SCAN_IMAGE_ROOT: ${root} ${problem}`;
 }

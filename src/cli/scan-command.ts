@@ -13,7 +13,7 @@ import { createScanPipeline } from '../pipeline/create-pipeline.js';
 import { errorVerdict, type ScanPipeline } from '../pipeline/scan-pipeline.js';
 import { strictest } from '../policy/decide.js';
 import { createLogger } from '../runtime/logger.js';
-import { embeddedScanDirectoriesSet, loadCliConfig, parseJson } from './cli-config.js';
+import { embeddedScanDirectoriesSet, imageRootProblem, loadCliConfig, parseJson } from './cli-config.js';
 import { CliError } from './cli-errors.js';
 import { withRedis } from './cli-redis.js';
 import { openRegularFile } from './regular-file.js';
@@ -235,7 +235,10 @@ export function registerScanCommand(program: Command): void {
       const job = parseJson(text, file === '-' ? 'stdin' : file);
       const { imageRoot } = loadCliConfig();
       // With a root, the job is judged as a worker of that root judges it (validateJob, then the
-      // pipeline's realpath checks): a path a worker refuses must not be read here either.
+      // pipeline's realpath checks): a path a worker refuses must not be read here either. A root
+      // that cannot be read is refused as a worker refuses it, not reported as path_not_found.
+      const problem = imageRoot === undefined ? undefined : await imageRootProblem(imageRoot);
+      if (problem) throw new CliError('invalid configuration', problem);
       if (imageRoot !== undefined) await scanJobs([job], flags, imageRoot);
       else await scanJobs([withPathsResolved(job, process.cwd())], flags);
     },

@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access, realpath, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { FleetConfig } from '../config/config.js';
 import { FleetMetrics } from '../ops/metrics.js';
@@ -10,7 +8,7 @@ import { createLogger, logConsoleWarnings } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { runUntilSignalled } from '../runtime/runnable.js';
 import { ScanWorker } from '../worker/scan-worker.js';
-import { embeddedScanDirectoriesSet, loadCliConfig } from './cli-config.js';
+import { embeddedScanDirectoriesSet, imageRootProblem, loadCliConfig } from './cli-config.js';
 import { CliError } from './cli-errors.js';
 
 /**
@@ -90,26 +88,11 @@ async function checkWorkerSettings(config: FleetConfig): Promise<void> {
       `${variable}: a worker matches against the fleet's ${holds} in Redis, never files: unset it and load the files into Redis with \`abuse-scan ${importedWith}\``,
   );
   if (config.imageRoot !== undefined) {
-    const problem = await imageRootProblem(config.imageRoot);
     // Left to the jobs, a typo or an unmounted volume makes every { path } item path_not_found, for good.
-    if (problem) problems.push(`ABUSE_SCAN_IMAGE_ROOT: ${config.imageRoot} ${problem}`);
+    const problem = await imageRootProblem(config.imageRoot);
+    if (problem) problems.push(problem);
   }
   if (problems.length) throw new CliError('invalid configuration', problems.join('\n'));
-}
-
-/** Why the worker could not read files under `root` (as the pipeline does, through its realpath), or undefined. */
-async function imageRootProblem(root: string): Promise<string | undefined> {
-  try {
-    const real = await realpath(root);
-    if (!(await stat(real)).isDirectory()) return 'is not a directory';
-    await access(real, constants.R_OK | constants.X_OK);
-    return undefined;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 'does not exist';
-    if (code === 'EACCES' || code === 'EPERM') return 'is not readable by this process (permission denied)';
-    return `cannot be used: ${(error as Error).message}`;
-  }
 }
 
 export function registerWorkerCommand(program: Command): void {

@@ -54,6 +54,17 @@ describe('abuse-scan scan job and ABUSE_SCAN_IMAGE_ROOT', () => {
     expect(code).toBe(2);
   }, 30_000);
 
+  it('refuses a root that does not exist, as a worker does, instead of reporting path_not_found', async () => {
+    const missing = join(dir, 'not-mounted');
+    const job = JSON.stringify({ contentId: 'j1', surface: 'upload', items: [{ path: 'inside.jpg' }] });
+    const result = await runCli(['scan', 'job', '--json', '-'], { stdin: job, env: { ...OFFLINE, ABUSE_SCAN_IMAGE_ROOT: missing } });
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `abuse-scan: invalid configuration: ABUSE_SCAN_IMAGE_ROOT: ${missing} does not exist\n`,
+    });
+  }, 30_000);
+
   it('without ABUSE_SCAN_IMAGE_ROOT reads a path as given, wherever it is', async () => {
     const { verdict } = await scanJob(join(dir, 'outside.jpg'), {});
     expect(verdict).toMatchObject({ decision: 'allow', errors: [] });
