@@ -1,4 +1,5 @@
-import type { Logger } from './logger.js';
+import { ScanError } from '../errors.js';
+import { serializeError, type Logger } from './logger.js';
 
 /** A long-running part of the fleet, started by name from the CLI. */
 export interface Runnable {
@@ -108,7 +109,19 @@ export async function runUntilSignalled(start: () => Promise<Runnable>, logger: 
   try {
     runnable = await start();
   } catch (error) {
-    logger.error({ err: error }, 'start-up failed');
+    logger.error({ err: withoutStackIfOperational(error) }, 'start-up failed');
     process.exit(EXIT_CODES.failed);
   }
+}
+
+/**
+ * A start-up failure of the machine's state (a file, a port, Redis: a ScanError or a system error
+ * with its errno code) is told by its message, which names what to fix; its stack would only bury
+ * that line. A programming error keeps its stack.
+ */
+function withoutStackIfOperational(error: unknown): unknown {
+  const operational = error instanceof ScanError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string');
+  if (!operational) return error;
+  const { stack: _stack, ...serialized } = serializeError(error) as Record<string, unknown>;
+  return serialized;
 }

@@ -10,7 +10,7 @@ import { uniquePrefix } from '../harness/redis.js';
 const MANIFEST = '/nonexistent/abuse-scan/manifest.json';
 
 describe('ABUSE_SCAN_MODELS_MANIFEST naming no file', () => {
-  it("the worker exits 1, its `start-up failed` line naming the variable", async () => {
+  it("the worker exits 1, its `start-up failed` line naming the variable, without a stack", async () => {
     const env = { ABUSE_SCAN_MODELS_MANIFEST: MANIFEST, ABUSE_SCAN_PREFIX: uniquePrefix('missing-manifest'), ABUSE_SCAN_UNFURL: 'off', LOG_LEVEL: 'info' };
     const result = await runCli(['worker'], { env, timeoutMs: 20_000 });
     expect(result.code).toBe(1);
@@ -21,6 +21,8 @@ describe('ABUSE_SCAN_MODELS_MANIFEST naming no file', () => {
       code: 'ENOENT',
       path: MANIFEST,
     });
+    // A missing file is told by its message: no stack buries the line.
+    expect(failed?.err).not.toHaveProperty('stack');
   }, 30_000);
 
   it.each([[['scan', 'url', 'http://x.example/']], [['classify', 'image', 'fixtures/images/rings.jpg']]])('%j: `file not found: <path> (ABUSE_SCAN_MODELS_MANIFEST)`, exit 1', async (args) => {
