@@ -43,7 +43,6 @@ export const ERROR_CODES = {
   image_timeout: { permanent: true, message: 'decoding the image took longer than the limit' },
   // Refused from the header, before any decode: a timeout could not stop such work (jpeg-markers.ts).
   image_too_complex: { permanent: true, message: 'decoding the image would take more passes over it than any encoder writes (a JPEG of more than 100 scans, an animated WebP of more than 10,000 frames)' },
-  content_type_mismatch: { permanent: true, message: 'the served content type does not match the bytes' },
 
   // Hash sets, lists, models
   invalid_hash: { permanent: true, message: 'the hash is not valid hex of the expected length' },

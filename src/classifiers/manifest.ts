@@ -95,7 +95,6 @@ export const manifestSchema = z.object({
 
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 export type ImageInputSpec = z.infer<typeof imageInputSchema>;
-export type UrlInputSpec = z.infer<typeof urlInputSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;
 
 export interface LoadedManifest {

@@ -10,9 +10,8 @@ import { z } from 'zod';
 import { isScanError } from '../errors.js';
 import { EntryIdError } from '../hashsets/hash-list-parser.js';
 import { HashSetFileError } from '../hashsets/hash-set-directory.js';
-import { EntryError } from '../lists/list-entry.js';
+import { EntryError, ListRoleError } from '../lists/list-entry.js';
 import { ListFileError } from '../lists/list-import.js';
-import { ListRoleError } from '../lists/list-store.js';
 import { terminalSafe } from './terminal-text.js';
 
 /** A problem the operator can fix (a bad file, option or setting), with its short reason. */

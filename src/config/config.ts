@@ -5,8 +5,8 @@ import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
 import { DEFAULT_REDIS_HEALTH_TIMEOUT_MS } from '../ops/redis-liveness.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../pipeline/image-source.js';
-import { policyConfigSchema } from '../policy/policy-config.js';
-import { SCAN_QUEUE_KINDS } from '../queues/names.js';
+import { DEFAULT_POLICY, policyConfigSchema } from '../policy/policy-config.js';
+import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS } from '../queues/names.js';
 import { MAX_TIMEOUT_MS } from '../runtime/deadline.js';
 import { DEFAULT_REDIS_URL, isClusterUrl, redisUrlProblem } from '../runtime/redis.js';
 
@@ -59,7 +59,7 @@ export const configSchema = z.object({
    * all of the fleet's keys land in one slot and BullMQ's multi-key scripts run on a cluster
    * (on a cluster URL a prefix without one is refused).
    */
-  prefix: z.string().min(1).default('{abuse-scan}'),
+  prefix: z.string().min(1).default(DEFAULT_PREFIX),
   /** ABUSE_SCAN_QUEUES: comma-separated scan queues a worker takes jobs from. Default links,images. */
   queues: z
     .string()
@@ -188,7 +188,7 @@ export const configSchema = z.object({
    */
   listsDir: z.string().min(1).optional(),
   /** ABUSE_SCAN_POLICY_FILE: JSON file with the decision policy, merged over the defaults; unset uses the defaults. */
-  policy: policyConfigSchema.default(policyConfigSchema.parse({})),
+  policy: policyConfigSchema.default(DEFAULT_POLICY),
   /** ABUSE_SCAN_HASHSETS_DIR: without Redis (embedded scan), `<name>.<algorithm>.csv` hash sets to match; unset: none. */
   hashSetsDir: z.string().min(1).optional(),
   /** ABUSE_SCAN_MODELS: run the classifiers of the model manifest (`on`) or none (`off`). Default on. */

@@ -1,7 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { ScanError } from '../errors.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-literal.js';
-import { byteStringToBuffer, escapeUnsafeBytes, toByteString, unescapeRepeatedly } from './percent-escapes.js';
+import { byteStringToBuffer, escapeUnsafeBytes, hexValue, toByteString, unescapeRepeatedly } from './percent-escapes.js';
 
 /**
  * URL canonicalisation exactly as Google Safe Browsing specifies it ("URLs and Hashing", v4), so
@@ -324,12 +324,6 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 const ANY_ESCAPE = /%[0-9a-fA-F]{2}/;
 
-function hexDigit(code: number): number {
-  if (code >= 0x30 && code <= 0x39) return code - 0x30;
-  const lower = code | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
-}
-
 /**
  * unescapeRepeatedly's result for ASCII text, by slices: one pass is the fixed point unless the
  * result still holds an escape (`%2541` -> `%41`), which goes to the general function.
@@ -338,8 +332,8 @@ function unescapeCommon(text: string): string {
   let out = '';
   let copied = 0;
   for (let i = text.indexOf('%'); i >= 0; i = text.indexOf('%', i + 1)) {
-    const high = hexDigit(text.charCodeAt(i + 1));
-    const low = high < 0 ? -1 : hexDigit(text.charCodeAt(i + 2));
+    const high = hexValue(text.charCodeAt(i + 1));
+    const low = high < 0 ? -1 : hexValue(text.charCodeAt(i + 2));
     if (low < 0) continue;
     out += text.slice(copied, i) + String.fromCharCode(high * 16 + low);
     copied = i + 3;

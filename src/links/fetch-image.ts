@@ -6,7 +6,6 @@ import { createAddressPolicy, warnOverrideInUse } from './guard/address-policy.j
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
 import { createGuardedAgent } from './guard/connector.js';
 import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
-import { responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import { recordedUrl } from './recorded-url.js';
@@ -38,8 +37,6 @@ export interface FetchImageOptions {
 
 export interface FetchedImage {
   bytes: Buffer;
-  /** The Content-Type the server claimed; the decoder trusts only the bytes. */
-  contentType: string | undefined;
   /** The URL the bytes came from, after redirects. */
   finalUrl: string;
   /** Redirects followed to get there. */
@@ -106,7 +103,7 @@ export async function fetchImage(input: string, options: FetchImageOptions, sign
         if (body.truncated || body.bytes.length > options.maxBytes) {
           throw new ScanError('payload_too_large', `image at ${recordedUrl(url.href)} is larger than ${options.maxBytes} bytes`, { limit: options.maxBytes });
         }
-        return { bytes: body.bytes, contentType: responseContentType(response.headers['content-type']), finalUrl: url.href, redirects: tracker.count };
+        return { bytes: body.bytes, finalUrl: url.href, redirects: tracker.count };
       } finally {
         slot.release();
       }

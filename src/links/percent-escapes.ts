@@ -4,7 +4,8 @@
  * Pure logic: no I/O.
  */
 
-function hexValue(code: number): number {
+/** The value of the hex digit with char code `code`, or -1. */
+export function hexValue(code: number): number {
   if (code >= 0x30 && code <= 0x39) return code - 0x30;
   const lower = code | 0x20;
   if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;

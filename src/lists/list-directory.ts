@@ -5,7 +5,7 @@ import type { Logger } from '../runtime/logger.js';
 import { importRefusal, ListFileError, parseListFile, type BadLine } from './list-import.js';
 import { assertListName } from './list-keys.js';
 import { compileList, ListMatcher, type CompiledList } from './list-matcher.js';
-import { listRoleOfName } from './list-store.js';
+import { listRoleOfName } from './list-entry.js';
 
 /**
  * Lists from a directory, for the embedded scan without Redis (ABUSE_SCAN_LISTS_DIR): every

@@ -269,3 +269,20 @@ export function decodeEntryInfo(value: string): EntryInfo {
   const addedAt = value.slice(0, space);
   return addedAt === '' ? info : { ...info, addedAt };
 }
+
+/**
+ * A list's role follows its name, in Redis as in ABUSE_SCAN_LISTS_DIR: lists named `allow-*` are
+ * allowlists, all others blocklists. A name that says one role must never hold the other: a
+ * partner list filed as `allow-partners` that blocked its partners' links was that mistake.
+ */
+export function listRoleOfName(name: string): ListRole {
+  return name.startsWith('allow-') ? 'allow' : 'block';
+}
+
+/** A write asked for a role its list's name does not give, or the stored list has the other one. */
+export class ListRoleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListRoleError';
+  }
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { unlinkKeysByPrefix, type RedisClient } from '../runtime/redis.js';
-import { encodeEntryPatch, entryFields, entryIdentity, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
+import { encodeEntryPatch, entryFields, entryIdentity, ListRoleError, listRoleOfName, parseEntryField, type EntryKind, type ListAction, type ListEntry, type ListRole } from './list-entry.js';
 import { assertListName, listChannel, listKeys, listNamesKey, listTombstonesKey, type ListKeys } from './list-keys.js';
 import { CompiledListBuilder, type CompiledList } from './list-matcher.js';
 import { COMMIT_CHANGE, COMMIT_STAGING, DELETE_LIST, MUTATE_LIST, STAGE_CHANGE, STAGE_ENTRIES, STAGE_REMOVAL, STAGING_TTL_MS } from './list-scripts.js';
@@ -105,23 +105,6 @@ export interface EntryWriteOptions {
 export interface ImportOptions extends ListSettingsInput, EntryWriteOptions {
   /** Make the list exactly the imported entries (drop the others). Default false: add to the list. */
   replace?: boolean;
-}
-
-/**
- * A list's role follows its name, in Redis as in ABUSE_SCAN_LISTS_DIR: lists named `allow-*` are
- * allowlists, all others blocklists. A name that says one role must never hold the other: a
- * partner list filed as `allow-partners` that blocked its partners' links was that mistake.
- */
-export function listRoleOfName(name: string): ListRole {
-  return name.startsWith('allow-') ? 'allow' : 'block';
-}
-
-/** A write asked for a role its list's name does not give, or the stored list has the other one. */
-export class ListRoleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ListRoleError';
-  }
 }
 
 const DEFAULT_BATCH_SIZE = 5000;

@@ -78,6 +78,5 @@ export const policyConfigSchema = policyFileSchema.transform((file) => ({
 }));
 
 export type PolicyConfig = z.output<typeof policyConfigSchema>;
-export type PolicyConfigInput = z.input<typeof policyConfigSchema>;
 
 export const DEFAULT_POLICY: PolicyConfig = policyConfigSchema.parse({});

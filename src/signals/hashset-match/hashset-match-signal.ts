@@ -45,7 +45,8 @@
  * countHashSetMatches).
  */
 import { ScanError } from '../../errors.js';
-import { DIHEDRAL_VARIANTS, type ImageHashes } from '../../images/index.js';
+import type { ImageHashes } from '../../images/index.js';
+import { DIHEDRAL_VARIANTS } from '../../images/pdq/dihedral.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
 import { blankBlockhashes, passesBlankRule, passesQualityFloor } from '../../hashsets/hash-set-config.js';
