@@ -1,6 +1,7 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deletePrefix, testRedis, uniquePrefix } from '../../test/harness/redis.js';
-import { floodWindow, MAX_WALKED_CANDIDATES, MemoryFloodGuard, RedisFloodGuard } from './flood-guard.js';
+import { floodWindow, MAX_WALKED_CANDIDATES, MemoryFloodGuard, ReadOnlyFloodGuard, RedisFloodGuard } from './flood-guard.js';
 import { resolveHashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';
 
@@ -59,5 +60,44 @@ describe('flood guard: the walk over an item\'s candidates is bounded', () => {
       guard.quarantined.set(flood.name, new Map([['A', { at: '', items: 3 }]]));
       for (const item of ['x', 'y', 'z', 'w']) expect(await guard.recordMatchAmong(flood, walk(item), `h:image-${item}`)).toBe(1);
     });
+  });
+});
+
+describe('flood guard: a counter key Redis refuses never loses a match', () => {
+  const prefix = uniquePrefix('flood-guard-refused');
+  const redis = testRedis();
+  const config = resolveHashSetConfig({ name: 'bad', algorithm: 'pdq', flood: { maxItems: 5, windowSeconds: 3600 } });
+  const candidates = [{ entryNo: 0, id: 'e0' }, { entryNo: 1, id: 'e1' }];
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('a flood counter of another type (WRONGTYPE): the closest candidate stands, the error goes to onError', async () => {
+    const keys = hashSetKeys(prefix, config.name);
+    await redis.hset(keys.flood(0, floodWindow(Date.now(), 3600)), 'not', 'a hyperloglog');
+    const errors: Array<[string, string]> = [];
+    const guard = new RedisFloodGuard(redis, prefix, undefined, Date.now, (set, error) => errors.push([set, error.message]));
+    expect(await guard.recordMatchAmong(config, candidates, 'c:item')).toBe(0);
+    expect(errors).toEqual([['bad', expect.stringMatching(/^WRONGTYPE/)]]);
+  });
+
+  it('read-only: a quarantine of another type lets the closest candidate stand', async () => {
+    const keys = hashSetKeys(prefix, 'other');
+    await redis.set(keys.quarantine, 'a string');
+    const errors: string[] = [];
+    const guard = new ReadOnlyFloodGuard(redis, prefix, (set) => errors.push(set));
+    expect(await guard.recordMatchAmong(resolveHashSetConfig({ name: 'other', algorithm: 'pdq' }), candidates)).toBe(0);
+    expect(errors).toEqual(['other']);
+  });
+
+  it('Redis out of reach still rejects (the job is retried)', async () => {
+    const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const guard = new RedisFloodGuard(down, prefix, undefined, Date.now, () => {
+      throw new Error('not a refusal');
+    });
+    await expect(guard.recordMatchAmong(config, candidates, 'c:item')).rejects.toThrow();
+    down.disconnect();
   });
 });

@@ -30,7 +30,7 @@
  * deleted one, in the moment before the replicas drop it, must not count against (nor quarantine)
  * the new set's entry of that number, nor add to the new set's `matches`.
  */
-import type { RedisClient } from '../runtime/redis.js';
+import { isRedisUnreachableError, type RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
 import type { HashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';
@@ -68,7 +68,10 @@ export interface FloodGuard {
    * When `set.incarnation` is given (a replica's config) and the set is no longer that incarnation
    * (deleted, or deleted and created again), nothing is recorded or counted and it resolves 0: the
    * match stands on the closest candidate, as described from the incarnation matched (whose
-   * quarantines went with it).
+   * quarantines went with it). When Redis answers the guard's script with an error (one of its
+   * keys holds another type), the guard cannot tell a quarantine: it reports the error through its
+   * `onError` and resolves 0, so a known-bad match is never lost over a counter. Redis out of
+   * reach still rejects (the job is retried, as it would be for its verdict anyway).
    */
   recordMatchAmong(set: HashSetConfig, candidates: readonly FloodMatch[], itemKey: string, countSetMatch?: boolean): Promise<number>;
   /**
@@ -137,16 +140,41 @@ export function floodWindow(nowMs: number, windowSeconds: number): number {
   return Math.floor(nowMs / 1000 / windowSeconds);
 }
 
+/**
+ * Told of a script error the guard got over (FloodGuard.recordMatchAmong): the set, and Redis'
+ * error. A worker logs it, once a minute per set and message.
+ */
+export type FloodGuardErrorHandler = (set: string, error: Error) => void;
+
+/**
+ * Runs one of the guard's scripts; an error Redis answered with (not one of reaching Redis) goes to
+ * `onError` and the result is `fallback`.
+ */
+async function guarded<T>(set: HashSetConfig, run: () => Promise<T>, fallback: T, onError: FloodGuardErrorHandler | undefined): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'ReplyError' || isRedisUnreachableError(error)) throw error;
+    onError?.(set.name, error);
+    return fallback;
+  }
+}
+
 export class RedisFloodGuard implements FloodGuard {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly metrics?: HashSetMetrics,
     private readonly now: () => number = Date.now,
+    private readonly onError?: FloodGuardErrorHandler,
   ) {}
 
   async recordMatchAmong(set: HashSetConfig, all: readonly FloodMatch[], itemKey: string, countSetMatch = true): Promise<number> {
     if (all.length === 0) return -1;
+    return guarded(set, () => this.record(set, all, itemKey, countSetMatch), 0, this.onError);
+  }
+
+  private async record(set: HashSetConfig, all: readonly FloodMatch[], itemKey: string, countSetMatch: boolean): Promise<number> {
     const candidates = all.slice(0, MAX_WALKED_CANDIDATES);
     const keys = hashSetKeys(this.prefix, set.name);
     const { maxItems, windowSeconds } = set.flood;
@@ -207,14 +235,15 @@ export class ReadOnlyFloodGuard implements FloodGuard {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
+    private readonly onError?: FloodGuardErrorHandler,
   ) {}
 
   async recordMatchAmong(set: HashSetConfig, all: readonly FloodMatch[]): Promise<number> {
     if (all.length === 0) return -1;
     const candidates = all.slice(0, MAX_WALKED_CANDIDATES);
     const keys = hashSetKeys(this.prefix, set.name);
-    const stands = (await runScript(this.redis, FIRST_NOT_QUARANTINED, [keys.quarantine, keys.meta], [...incarnationArgs(set.incarnation), ...candidates.map((candidate) => candidate.id)])) as number;
-    return stands - 1;
+    const firstNotQuarantined = () => runScript(this.redis, FIRST_NOT_QUARANTINED, [keys.quarantine, keys.meta], [...incarnationArgs(set.incarnation), ...candidates.map((candidate) => candidate.id)]) as Promise<number>;
+    return (await guarded(set, firstNotQuarantined, 1, this.onError)) - 1;
   }
 
   recordSuppressions(): void {}

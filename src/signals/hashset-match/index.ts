@@ -11,6 +11,7 @@ import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { HashSetReplicas } from '../../hashsets/hash-set-replicas.js';
 import { HashSetStore } from '../../hashsets/hash-set-store.js';
 import type { Logger } from '../../runtime/logger.js';
+import { RepeatedErrorLog, REPEAT_WINDOW_MS } from '../../runtime/repeated-log.js';
 import { HashSetMatchSignalType } from './hashset-match-signal.js';
 
 export { HashSetMatchSignalType, type HashSetMatchOptions, type HashSetSource } from './hashset-match-signal.js';
@@ -55,7 +56,13 @@ export async function openHashSetMatching(options: HashSetMatchingOptions): Prom
       await replicas.close(); // its subscriber would keep the process up
       throw error;
     }
-    const floodGuard = options.readOnly ? new ReadOnlyFloodGuard(options.connection, options.prefix) : new RedisFloodGuard(options.connection, options.prefix, metrics);
+    // A flood counter Redis refuses (a key of another type) lets the match stand: said once a minute.
+    const guardErrors = new RepeatedErrorLog(options.logger, REPEAT_WINDOW_MS, 'warn');
+    const onGuardError = (set: string, error: Error) =>
+      guardErrors.error(`${set}\u0000${error.message}`, { set, err: error }, 'flood guard failed: the match stands, its quarantine unchecked');
+    const floodGuard = options.readOnly
+      ? new ReadOnlyFloodGuard(options.connection, options.prefix, onGuardError)
+      : new RedisFloodGuard(options.connection, options.prefix, metrics, Date.now, onGuardError);
     return { signalType: new HashSetMatchSignalType({ source: replicas, floodGuard }), resources: [replicas] };
   }
   if (options.hashSetsDir) {
