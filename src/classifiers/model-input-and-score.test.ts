@@ -64,6 +64,13 @@ describe('model score', () => {
     expect(suggestion(entry({}), 0.1)).toBe('allow');
   });
 
+  it('a score equal to a threshold takes that threshold\'s decision (thresholds are inclusive, as models/README.md says)', () => {
+    const thresholds = entry({ thresholds: { review: 0.5, block: 0.9 } });
+    expect(suggestion(thresholds, 0.9)).toBe('block');
+    expect(suggestion(thresholds, 0.5)).toBe('review');
+    expect(suggestion(thresholds, 0.4999)).toBe('allow');
+  });
+
   it('applies softmax or sigmoid to logits when the manifest says so', () => {
     const soft = scoreOutput(entry({ output: { name: 'y', activation: 'softmax' } }), Float32Array.from([0, 0, 0]));
     expect(soft.labels.safe).toBeCloseTo(1 / 3, 6);

@@ -125,6 +125,9 @@ describe('canonicalize: structured result', () => {
     ['http://[::ffff:1.2.3.4]/', 'http://1.2.3.4/'],
     ['http://[64:ff9b::1.2.3.4]/', 'http://1.2.3.4/'],
     ['http://[::1]:8080/x', 'http://[::1]/x'],
+    // Not IPv4-mapped (::ffff:0:0/96 needs five zero words before ffff): an IPv6 host of its own.
+    ['http://[::1:ffff:102:304]/', 'http://[::1:ffff:102:304]/'],
+    ['http://[1::ffff:102:304]/', 'http://[1::ffff:102:304]/'],
   ])('IP host %s -> %s', (input, expected) => {
     const result = canonicalize(input);
     expect(result.canonical).toBe(expected);

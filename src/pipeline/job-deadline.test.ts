@@ -4,6 +4,16 @@ import { DEADLINE_PASSED, GRACE_OVER, JobDeadline, scanDeadlineError } from './j
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('JobDeadline', () => {
+  it('a source already aborted (the worker gave the job up before its scan began) aborts the deadline at once, with its reason', () => {
+    const source = new AbortController();
+    source.abort(new Error('abandoned'));
+    const deadline = new JobDeadline(source.signal, scanDeadlineError(60_000), 60_000);
+    expect(deadline.signal.aborted).toBe(true);
+    expect((deadline.signal.reason as Error).message).toBe('abandoned');
+    expect(deadline.passed).toBe(false);
+    deadline.dispose();
+  });
+
   it('aborts with its error at the deadline, and ends the grace that long after', async () => {
     const deadline = new JobDeadline(undefined, scanDeadlineError(20), 20, 60);
     const begun = performance.now();

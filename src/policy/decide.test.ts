@@ -34,6 +34,13 @@ describe('decide', () => {
     expect(outcome.reasons[0]).toContain('capped from block for source model');
   });
 
+  it('caps every suggestion above the ceiling, not only block: an observe-only source (allow) turns its reviews into allow', () => {
+    const observeOnly = policyConfigSchema.parse({ maxDecisionBySource: { model: 'allow' } });
+    const outcome = decide([signal({ source: 'model', kind: 'url_model', suggests: 'review', score: 0.8 })], [], observeOnly);
+    expect(outcome.decision).toBe('allow');
+    expect(outcome.reasons[0]).toContain('capped from review for source model');
+  });
+
   it('maps errors through errorDecisions, falling back to defaultErrorDecision', () => {
     // A link whose unfurl timed out was still matched: allow. An image that could not be fetched was not scanned: review.
     expect(decide([], [{ code: 'fetch_timeout', message: 'slow', item: 0, partial: true }], DEFAULT_POLICY).decision).toBe('allow');

@@ -135,6 +135,14 @@ describe('hash-set signal type', () => {
     ]);
   });
 
+  it('a known-good entry as close as the closest bad hit hides none of the hits: the closest blocks, though a farther one is hidable', async () => {
+    const scanned = hash(4242);
+    const bad = set({ name: 'bad' }, [['near', flipRange(scanned, 0, 5)], ['far', flipRange(scanned, 100, 8)]]);
+    const good = set({ name: 'good', kind: 'negative' }, [['g', flipRange(scanned, 200, 5)]]); // 5 bits, as near as `near`
+    const signals = await new HashSetMatchSignalType({ source: { sets: () => [bad, good] } }).match(imageOf(scanned), 0);
+    expect(signals.find((s) => s.evidence.set === 'bad')).toMatchObject({ suggests: 'block', evidence: { entryId: 'near', distance: 5 } });
+  });
+
   it('counts on the known-good set the matches it hid, one per positive set per item, and nothing when it hid none', async () => {
     const counted: Array<[string, number]> = [];
     const guard: FloodGuard = { recordMatchAmong: async () => 0, recordSuppressions: (set, count) => void counted.push([set.name, count]) };
