@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   invalid_hash: { permanent: true, message: 'the hash is not valid hex of the expected length' },
   hashset_not_found: { permanent: true, message: 'no hash set of that name exists' },
   hashset_unavailable: { permanent: false, message: 'a hash set exists in Redis but this worker holds no copy of it yet (loading, or its load keeps failing)' },
+  list_unavailable: { permanent: false, message: 'a list exists in Redis but this worker holds no copy of it yet (loading, or its load keeps failing)' },
   invalid_name: { permanent: true, message: 'the list or hash set name has characters a key cannot hold' },
   hash_low_quality: { permanent: true, message: "the hash is too flat to match: PDQ quality below the hash set floor, or a blank image's blockhash" },
   model_integrity: { permanent: true, message: 'the model file does not match its manifest sha256' },

@@ -17,6 +17,14 @@ import type { ListStore } from './list-store.js';
  * is dropped before the new one loads, and the name matches nothing until then. Either way a new matcher is
  * swapped in at once, so a matcher holds one version of each list (the link-blocklist signal type
  * keeps a job on the matcher its first item met).
+ *
+ * Lists load independently: one that cannot be read (an entry field no release writes, a key of
+ * the wrong type) is logged with its name and retried at the next message or check, and neither
+ * stops the others loading nor, at start, the worker starting. A list held whose reload fails
+ * keeps matching with the copy held. A list Redis names that no copy is held of (its first load
+ * failed or is under way, or it was made again and the new one is not loaded yet) is named by
+ * `unavailable()`, and the link-blocklist signal type does not let a link it might have decided
+ * through as matching nothing (`list_unavailable`).
  */
 
 export interface ListReplicaOptions {
@@ -35,6 +43,11 @@ export class ListReplica {
    * version written again after a failover, may carry the loaded version number.
    */
   private held = new Map<string, HeldIncarnation>();
+  /**
+   * The lists Redis names (at the last check, or since, at a reload that found the list): those
+   * without a copy held are unavailable().
+   */
+  private readonly known = new Set<string>();
   private matcher = new ListMatcher();
   private subscriber: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -44,17 +57,31 @@ export class ListReplica {
    * not hold back another list's change.
    */
   private readonly queues = new Map<string, Promise<void>>();
+  /**
+   * Per list, the reload queued behind the one running and not started yet: a request arriving
+   * meanwhile joins it (it reads the list's version when it starts, so it sees that change too),
+   * so a list whose load keeps failing while changes arrive queues at most one more load.
+   */
+  private readonly pending = new Map<string, Promise<void>>();
   private closed = false;
   /** Set by the subscriber's first error of an outage, cleared when it is back: one warning per outage. */
   private subscriberLost = false;
 
   private constructor(private readonly options: ListReplicaOptions) {}
 
-  /** Loads every list, subscribes to changes and starts the periodic check. */
+  /**
+   * Loads every list, subscribes to changes and starts the periodic check. A list that fails to
+   * load is logged and left unavailable(); only a failure to read the names (Redis) fails the start.
+   */
   static async start(options: ListReplicaOptions): Promise<ListReplica> {
     const replica = new ListReplica(options);
-    await replica.subscribe();
-    await replica.refresh();
+    try {
+      await replica.subscribe();
+      await replica.refresh();
+    } catch (error) {
+      await replica.close();
+      throw error;
+    }
     const interval = options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
     replica.timer = setInterval(() => void replica.refresh().catch((error: unknown) => replica.warn(error, 'list version check failed')), interval);
     replica.timer.unref();
@@ -66,19 +93,44 @@ export class ListReplica {
     return this.matcher;
   }
 
-  /** Compares every list's version with Redis and reloads those that changed; drops deleted lists. */
-  async refresh(): Promise<void> {
-    const names = await this.options.store.names();
-    // Lists gone from the names are checked through their own queue too: a reload that runs
-    // meanwhile may have loaded a list made after the names were read.
-    const gone = [...this.lists.keys()].filter((name) => !names.includes(name));
-    await Promise.all([...names, ...gone].map((name) => this.reload(name)));
+  /**
+   * Lists Redis names that no copy is held of: their load failed (logged; retried at the next
+   * message or check) or is under way, or the list was made again and the new one is not loaded yet.
+   */
+  unavailable(): string[] {
+    return [...this.known].filter((name) => !this.lists.has(name)).sort();
   }
 
-  /** Brings one list up to date when its version differs from the loaded one (changelog, or a full load). */
+  /**
+   * Compares every list's version with Redis and reloads those that changed; drops deleted lists.
+   * Each list on its own: one that fails is logged with its name (and, held, goes on matching as
+   * held; not held, is unavailable()) and the others load. Rejects only when the names cannot be read.
+   */
+  async refresh(): Promise<void> {
+    const names = await this.options.store.names();
+    if (this.closed) return;
+    // Known from here on, before the reloads below read them: one whose load fails is unavailable.
+    for (const name of names) this.known.add(name);
+    // Lists gone from the names are checked through their own queue too (a reload that runs
+    // meanwhile may have loaded a list made after the names were read), and so are lists known
+    // but not named (their reload forgets them when they no longer exist).
+    const others = new Set([...this.lists.keys(), ...this.known].filter((name) => !names.includes(name)));
+    await Promise.allSettled([...names, ...others].map((name) => this.reload(name)));
+  }
+
+  /**
+   * Brings one list up to date when its version differs from the loaded one (changelog, or a full
+   * load). A failure is logged here, with the list's name, and rejects the promise returned.
+   */
   reload(name: string): Promise<void> {
-    const run = (this.queues.get(name) ?? Promise.resolve()).then(() => (this.closed ? undefined : this.reloadIfChanged(name)));
-    const settled = run.catch(() => undefined);
+    const waiting = this.pending.get(name);
+    if (waiting !== undefined) return waiting;
+    const run = (this.queues.get(name) ?? Promise.resolve()).then(() => {
+      if (this.pending.get(name) === run) this.pending.delete(name);
+      return this.closed ? undefined : this.reloadIfChanged(name);
+    });
+    this.pending.set(name, run);
+    const settled = run.catch((error: unknown) => this.reloadFailed(name, error));
     this.queues.set(name, settled);
     void settled.then(() => {
       if (this.queues.get(name) === settled) this.queues.delete(name);
@@ -103,10 +155,13 @@ export class ListReplica {
     const { store, logger } = this.options;
     const identity = await store.identity(name);
     if (identity === undefined) {
-      // Deleted (`<name> deleted`, or gone from the names at a check): no longer matched nor named in verdicts.
+      // Deleted (`<name> deleted`, or gone from the names at a check): no longer matched nor named
+      // in verdicts, nor a list to hold (unavailable()).
+      this.known.delete(name);
       if (this.lists.has(name)) logger?.info({ list: name, version: this.lists.get(name)!.version }, 'list deleted: dropped');
       return this.swap(name, undefined);
     }
+    if (!this.closed) this.known.add(name);
     const loaded = this.lists.get(name);
     const held = this.held.get(name);
     if (loaded !== undefined && held !== undefined) {
@@ -121,6 +176,7 @@ export class ListReplica {
     const started = performance.now();
     const full = await store.loadWithIdentity(name);
     if (this.closed) return;
+    if (full === undefined) this.known.delete(name); // deleted meanwhile
     this.swap(name, full?.list, full?.identity);
     logger?.info({ list: name, version: full?.list.version, size: full?.list.size, ms: Math.round(performance.now() - started) }, 'list loaded');
   }
@@ -171,15 +227,32 @@ export class ListReplica {
     });
     subscriber.on('message', (_channel: string, message: string) => {
       const name = message.slice(0, message.lastIndexOf(' '));
-      if (name) void this.reload(name).catch((error: unknown) => this.warn(error, 'list reload failed'));
+      if (name) void this.reload(name).catch(() => undefined); // logged by reload
     });
+    await subscriber.subscribe(store.channel);
     // Changes made while the subscriber was away are caught on reconnect, not a period later.
+    // Listened to from here on: the first connection's is followed by start's own load (two
+    // would load a list that cannot be loaded twice, and log it twice).
     subscriber.on('ready', () => {
       if (this.subscriberLost) this.options.logger?.info('list subscriber reconnected: catching up');
       this.subscriberLost = false;
       void this.refresh().catch((error: unknown) => this.warn(error, 'list version check failed'));
     });
-    await subscriber.subscribe(store.channel);
+  }
+
+  /**
+   * A list's reload failed (logged with its name; the next message or check tries again). A copy
+   * held goes on matching; without one, the list is unavailable() and links it does not see are
+   * not let through as matching nothing.
+   */
+  private reloadFailed(name: string, error: unknown): void {
+    if (this.closed) return;
+    const held = this.lists.get(name);
+    if (held !== undefined) {
+      this.options.logger?.warn({ err: error, list: name, version: held.version }, 'list reload failed: matching goes on with the copy held; retried at the next change or version check');
+    } else {
+      this.options.logger?.warn({ err: error, list: name }, 'list load failed: no copy held, links no other list decides get list_unavailable; retried at the next change or version check');
+    }
   }
 
   private warn(error: unknown, message: string): void {

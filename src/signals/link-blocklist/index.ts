@@ -1,3 +1,4 @@
+import { ScanError } from '../../errors.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { decodeEntryInfo } from '../../lists/list-entry.js';
 import { ListMatcher, type AllowedBy, type MatchTarget } from '../../lists/list-matcher.js';
@@ -11,11 +12,22 @@ import { ALLOWLIST_MATCH_KIND, type MatchContext, type PartialVersions, type Sig
  * no blocklist signal but one `allowlist_match` signal (suggests `allow`) naming the allowlist
  * entry and the blocklist entries it overrode; the policy then overrides every other signal about
  * that URL (the URL model's, say), so allowlists win per URL, whatever fired on it.
+ *
+ * A link is never matched as if a list that exists had nothing to say: while the source names
+ * lists it holds no copy of (ListReplica.unavailable: a load that failed or is under way), a link
+ * the lists held do not decide throws ScanError `list_unavailable` naming them, transient, so the
+ * job is retried while attempts remain and a last attempt gets the partial error (review by
+ * default), as hash sets do with `hashset_unavailable`. Decided: a blocklist match suggesting
+ * `block` (no list could make the link more than blocked; only an allowlist could let it through,
+ * the rarer mistake), or every URL of the link allowlisted (allowlists win per URL, so no other
+ * list can change it).
  */
 
 /** Where the signal type gets the lists: a replica that swaps matchers on reload, or a fixed matcher. */
 export interface ListMatcherSource {
   current(): ListMatcher;
+  /** Lists that exist but that no copy of is held (not in current()); none when absent. */
+  unavailable?(): readonly string[];
 }
 
 export interface LinkBlocklistSignalType extends SignalType<LinkSubject> {
@@ -59,6 +71,10 @@ export function createLinkBlocklistSignalType(source: ListMatcherSource): LinkBl
         },
       }));
       const targetsByHop = new Map(subject.targets.map((target) => [target.hop, target]));
+      const unavailable = source.unavailable?.() ?? [];
+      if (unavailable.length > 0 && !blocked.some((signal) => signal.suggests === 'block') && !subject.targets.every((target) => allowed.some((allow) => allow.hop === target.hop))) {
+        throw new ScanError('list_unavailable', `no copy of list ${unavailable.join(', ')} is loaded yet: the link was not matched against it`, { lists: [...unavailable] });
+      }
       const allowlisted = allowed.map((allow) => allowlistSignal(matcher, allow, targetsByHop.get(allow.hop)!, itemIndex));
       return [...blocked, ...allowlisted];
     },
