@@ -35,6 +35,11 @@ describe('toNetworkError', () => {
     expect(toNetworkError(error, { url: 'http://x.example/' })).toMatchObject({ code: 'dns_failed', detail: { url: 'http://x.example/', cause: code } });
   });
 
+  it("a response undici's HTTP/1.1 parser refuses is bad_response (the server answered), not fetch_failed", () => {
+    const error = Object.assign(new Error('Response does not match the HTTP/1.1 protocol (Missing expected CR after response line)'), { name: 'HTTPParserError' });
+    expect(toNetworkError(error, { url: 'http://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'http://x/', cause: error.message } });
+  });
+
   it('maps an AbortSignal.timeout reason to fetch_timeout', () => {
     expect(toNetworkError(new DOMException('timed out', 'TimeoutError')).code).toBe('fetch_timeout');
   });

@@ -26,6 +26,11 @@ function isQueryError(error: unknown): boolean {
   return typeof syscall === 'string' && syscall.startsWith('query');
 }
 
+/** undici's HTTP/1.1 parser refused the response (its `code`, HPE_*, is often unset). */
+function isParserError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'HTTPParserError';
+}
+
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { code, name } = error as { code?: unknown; name?: unknown };
@@ -52,6 +57,10 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   if (codes.some((c) => TIMEOUT_CODES.has(c))) return new ScanError('fetch_timeout', undefined, withCause, { cause: error });
   // The server answered, with more header bytes than any browser takes (MAX_RESPONSE_HEADER_BYTES).
   if (codes.includes('UND_ERR_HEADERS_OVERFLOW')) return new ScanError('headers_too_large', undefined, withCause, { cause: error });
+  // The server answered, in bytes undici's strict parser refuses where browsers are lenient (a bare
+  // LF, Content-Length beside chunked, a folded header): where it leads is unknown, so not an
+  // unreachable server's harmless `fetch_failed`, which a redirector could use to pass as one.
+  if (chain.some(isParserError)) return new ScanError('bad_response', undefined, withCause, { cause: error });
   if (codes.some((c) => DNS_CODES.has(c)) || chain.some(isQueryError)) return new ScanError('dns_failed', undefined, withCause, { cause: error });
   if (codes.some((c) => CERTIFICATE_CODE.test(c))) return new ScanError('tls_failed', undefined, withCause, { cause: error });
   return new ScanError('fetch_failed', undefined, withCause, { cause: error });
