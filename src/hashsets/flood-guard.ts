@@ -30,7 +30,8 @@
  * deleted one, in the moment before the replicas drop it, must not count against (nor quarantine)
  * the new set's entry of that number, nor add to the new set's `matches`.
  */
-import { isRedisUnreachableError, type RedisClient } from '../runtime/redis.js';
+import { isRedisUnreachableError } from '../runtime/redis-errors.js';
+import type { RedisClient } from '../runtime/redis.js';
 import { runScript } from '../runtime/redis-script.js';
 import type { HashSetConfig } from './hash-set-config.js';
 import { hashSetKeys } from './hash-set-keys.js';

@@ -1,7 +1,8 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../errors.js';
-import { clusterNodes, createRedis, isClusterUrl, isRedisClient, isRedisUnreachableError, reconnectActionFor, redisUnavailability, redisUrlProblem, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
+import { clusterNodes, createRedis, isClusterUrl, isRedisClient, reconnectActionFor, redisUrlProblem, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
+import { isRedisUnreachableError, redisUnavailability } from './redis-errors.js';
 
 describe('reconnectActionFor', () => {
   it('reconnects and resends on the replies of a failover (the command had no effect), nothing else', () => {

@@ -40,6 +40,11 @@ describe('toNetworkError', () => {
     expect(toNetworkError(error, { url: 'http://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'http://x/', cause: error.message } });
   });
 
+  it('a connection that ends mid-response (the parser\'s Invalid EOF state) is fetch_failed, as a reset is', () => {
+    const error = Object.assign(new Error('Response does not match the HTTP/1.1 protocol (Invalid EOF state)'), { name: 'HTTPParserError' });
+    expect(toNetworkError(error).code).toBe('fetch_failed');
+  });
+
   it('maps an AbortSignal.timeout reason to fetch_timeout', () => {
     expect(toNetworkError(new DOMException('timed out', 'TimeoutError')).code).toBe('fetch_timeout');
   });

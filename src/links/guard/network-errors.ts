@@ -26,9 +26,13 @@ function isQueryError(error: unknown): boolean {
   return typeof syscall === 'string' && syscall.startsWith('query');
 }
 
-/** undici's HTTP/1.1 parser refused the response (its `code`, HPE_*, is often unset). */
+/**
+ * undici's HTTP/1.1 parser refused the response (its `code`, HPE_*, is often unset). Not when the
+ * connection ended mid-response (`Invalid EOF state`): that is a network failure, as a reset is.
+ */
 function isParserError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'HTTPParserError';
+  if (!(error instanceof Error) || error.name !== 'HTTPParserError') return false;
+  return (error as NodeJS.ErrnoException).code !== 'HPE_INVALID_EOF_STATE' && !error.message.includes('Invalid EOF state');
 }
 
 function codeOf(error: unknown): string | undefined {
