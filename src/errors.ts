@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   tls_failed: { permanent: true, message: "the server's TLS certificate was refused (self-signed, expired, not valid for the host, or from an unknown issuer)" },
   body_too_large: { permanent: true, message: 'the response body exceeds the byte cap' },
   headers_too_large: { permanent: true, message: 'the response headers exceed 256 KiB, more than browsers accept' },
+  page_too_complex: { permanent: true, message: 'the page is too complex to read for refreshes within the parsing budget (deep nesting, many attributes): where it leads is unknown' },
   bad_response: { permanent: true, message: 'the server answered with bytes that are not an HTTP/1.1 response this fetcher reads (a browser may still read them)' },
   body_undecodable: { permanent: true, message: "a page's body could not be decoded (a Content-Encoding other than gzip, deflate or br, or corrupt data): where it leads is unknown" },
   bad_redirect: { permanent: true, message: 'a redirect response has no usable Location' },

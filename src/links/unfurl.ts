@@ -10,8 +10,8 @@ import { createGuardedAgent, originKey } from './guard/connector.js';
 import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { headerText } from './guard/header-text.js';
 import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, sniffHtmlEncoding } from './guard/html-encoding.js';
-import { metaRefreshes, parseRefreshContent, type MetaRefresh } from './guard/meta-refresh.js';
-import { extractMimeType, mimeEssence, responseContentType } from './guard/mime-type.js';
+import { metaRefreshes, parseRefreshContent, RefreshScanTooComplex, type DocumentSyntax, type MetaRefresh } from './guard/meta-refresh.js';
+import { extractMimeType, isUnknownMimeType, isXmlMimeType, mimeEssence, responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
 import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
@@ -115,12 +115,29 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** HTML, or undeclared (browsers sniff undeclared bodies, and so may a phishing page). */
-function mayBeHtml(contentType: string | undefined): boolean {
+/**
+ * How a body may hold a meta refresh: HTML syntax (`text/html`), XML syntax (`application/xhtml+xml`
+ * and the other XML types: their XHTML-namespace `<meta>` refreshes too), or either when undeclared
+ * or of an unknown type (`unknown/unknown`, `application/unknown`, `*\/*`), which browsers sniff:
+ * 'sniff'. Undefined: the body is not a document that can refresh.
+ */
+function refreshSyntax(contentType: string | undefined): DocumentSyntax | 'sniff' | undefined {
   const mime = contentType === undefined ? null : extractMimeType(contentType);
-  if (mime === null) return true;
-  const essence = mimeEssence(mime);
-  return essence === 'text/html' || essence === 'application/xhtml+xml';
+  if (mime === null || isUnknownMimeType(mime)) return 'sniff';
+  if (mimeEssence(mime) === 'text/html') return 'html';
+  return isXmlMimeType(mime) ? 'xml' : undefined;
+}
+
+/**
+ * The syntax a sniffed body is read in: XML when it starts (after whitespace) with `<?xml`, as the
+ * MIME Sniffing rules for an unknown type read it (text/xml); HTML otherwise (a body they would
+ * call text/plain is scanned as HTML all the same, erring on the side of seeing a refresh).
+ */
+function sniffedSyntax(bytes: Uint8Array): DocumentSyntax {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0c || bytes[i] === 0x0d || bytes[i] === 0x20)) i++;
+  const xml = [0x3c, 0x3f, 0x78, 0x6d, 0x6c]; // <?xml
+  return xml.every((byte, at) => bytes[i + at] === byte) ? 'xml' : 'html';
 }
 
 async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
@@ -247,7 +264,8 @@ async function findRefresh(
   let encoding: string;
   let networkError: unknown;
   let decodeError: string | undefined;
-  if (mayBeHtml(contentType) && status !== 204 && status !== 304) {
+  let syntax = refreshSyntax(contentType);
+  if (syntax !== undefined && status !== 204 && status !== 304) {
     const prefix = await readBodyPrefix(body, {
       contentEncoding: headers['content-encoding'],
       maxDecodedBytes: run.options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
@@ -258,6 +276,7 @@ async function findRefresh(
     networkError = prefix.networkError;
     decodeError = prefix.decodeError;
     html = decodeHtml(prefix.bytes, encoding);
+    if (syntax === 'sniff') syntax = sniffedSyntax(prefix.bytes);
   } else {
     discardBody(body);
     const label = contentTypeCharset(contentType);
@@ -288,7 +307,14 @@ async function findRefresh(
   };
   const header = headerValue(headers.refresh);
   if (header !== undefined) consider(parseRefreshContent(headerText(header), 'header'), 'refresh-header');
-  for (const refresh of metaRefreshes(html)) consider(refresh, 'meta-refresh');
+  try {
+    for (const refresh of metaRefreshes(html, syntax === 'xml' ? 'xml' : 'html')) consider(refresh, 'meta-refresh');
+  } catch (error) {
+    if (!(error instanceof RefreshScanTooComplex)) throw error;
+    throw new ScanError('page_too_complex', `the body of ${recordedUrl(target.url.href)} could not be read for refreshes (${error.message}): where it leads is unknown`, {
+      url: recordedUrl(target.url.href),
+    });
+  }
 
   const chosen = chooseRefresh(candidates, target.url, cookiesChanged, run);
   if (chosen) {

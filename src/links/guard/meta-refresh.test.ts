@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findMetaRefresh, metaRefreshes, parseRefreshContent, type MetaRefresh } from './meta-refresh.js';
+import { findMetaRefresh, htmlParseWork, metaRefreshes, PARSE_WORK_LIMIT, parseRefreshContent, RefreshScanTooComplex, type MetaRefresh } from './meta-refresh.js';
 
 /**
  * A parsed refresh: `exact` is the delay as Chromium reads it (fraction kept), `chromiumUrl` the
@@ -247,5 +247,99 @@ describe('findMetaRefresh: <base href>', () => {
     expect(findMetaRefresh('<template><base href="https://cdn.example/"></template><meta http-equiv="refresh" content="0;url=next">')).toEqual(
       refresh(0, 'next'),
     );
+  });
+});
+
+describe('metaRefreshes: HTML as the WHATWG parser reads it', () => {
+  const urls = (html: string) => [...metaRefreshes(html)].map((r) => r.url);
+
+  it.each([
+    ['svg style', '<svg><style><meta http-equiv="refresh" content="0;url=/phish/login"></style></svg>'],
+    ['svg title', '<svg><title><meta http-equiv="refresh" content="0;url=/phish/login"></title></svg>'],
+    ['math style', '<math><style><meta http-equiv="refresh" content="0;url=/phish/login"></style></math>'],
+  ])('a <meta> breaks out of foreign content (%s): style and title are not raw text there', (_, html) => {
+    expect(urls(`<html><body>${html}</body></html>`)).toEqual(['/phish/login']);
+  });
+
+  it('CDATA inside <svg> hides a decoy; only the real refresh counts', () => {
+    const html = '<svg><![CDATA[ > <meta http-equiv="refresh" content="0;url=/decoy"> ]]></svg><meta http-equiv="refresh" content="1;url=/phish/login">';
+    expect(urls(html)).toEqual(['/phish/login']);
+  });
+
+  it('a script-data double escape hides a decoy; only the real refresh counts', () => {
+    const html = '<head><script><!--<script></script><meta http-equiv="refresh" content="0;url=/decoy"></script><meta http-equiv="refresh" content="1;url=/phish/login">';
+    expect(urls(html)).toEqual(['/phish/login']);
+  });
+
+  it('keeps the raw-text, noscript and template rules outside foreign content', () => {
+    const refresh = (url: string) => `<meta http-equiv="refresh" content="0;url=${url}">`;
+    const html = `<style>${refresh('/a')}</style><noscript>${refresh('/b')}</noscript><template>${refresh('/c')}</template><title>${refresh('/d')}</title>${refresh('/real')}`;
+    expect(urls(html)).toEqual(['/real']);
+  });
+
+  it('counts a refresh in a body a later <frameset> replaces (browsers act on it when inserted), none after the frameset', () => {
+    const html = '<div><meta http-equiv="refresh" content="0;url=/phish"></div><frameset><meta http-equiv="refresh" content="0;url=/decoy">';
+    expect(urls(html)).toEqual(['/phish']);
+  });
+
+  it("counts a <meta> in <select> (Chromium's select parser keeps it)", () => {
+    expect(urls('<select><meta http-equiv="refresh" content="0;url=/phish"></select>')).toEqual(['/phish']);
+  });
+
+  it('reports the first <base href> in tree order, a <base> fostered out of a table included', () => {
+    const base = (html: string) => [...metaRefreshes(html)].map((r) => r.baseHref);
+    expect(base('<base href="/one/"><base href="/two/"><meta http-equiv="refresh" content="0;url=x">')).toEqual(['/one/']);
+    expect(base('<meta http-equiv="refresh" content="0;url=x"><base href="/late/">')).toEqual([undefined]);
+    expect(base('<table><tr><td><base href="/cell/"></td></tr><base href="/fostered/"></table><meta http-equiv="refresh" content="0;url=x">')).toEqual(['/fostered/']);
+    expect(base('<svg><base href="/svg/"></svg><meta http-equiv="refresh" content="0;url=x">')).toEqual([undefined]);
+  });
+
+  it('throws RefreshScanTooComplex on hostile nesting within tens of milliseconds, not a parse of seconds', () => {
+    const meta = '<meta http-equiv="refresh" content="0;url=/x">';
+    for (const html of [meta + '<div>'.repeat(13_000), meta + '<div ' + Array.from({ length: 8000 }, (_, i) => `a${i}=1`).join(' ') + '>']) {
+      const start = performance.now();
+      expect(() => [...metaRefreshes(html)]).toThrow(RefreshScanTooComplex);
+      expect(performance.now() - start).toBeLessThan(1_000);
+    }
+  });
+
+  it('an ordinary 64 KiB page stays far below the work limit', () => {
+    const page = '<div class="row"><p>Some <b>text</b> and <a href="/x?a=1&amp;b=2">a link</a></p></div>\n'.repeat(720);
+    expect(htmlParseWork(page)).toBeLessThan(PARSE_WORK_LIMIT / 10);
+  });
+});
+
+describe('metaRefreshes: XML syntax (XHTML)', () => {
+  const xhtml = (head: string) => `<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head>${head}</head><body>hi</body></html>`;
+  const urls = (text: string) => [...metaRefreshes(text, 'xml')].map((r) => r.url);
+
+  it('has no raw-text elements and no noscript rule', () => {
+    expect(urls(xhtml('<noscript><meta http-equiv="refresh" content="0;url=/phish/login"/></noscript>'))).toEqual(['/phish/login']);
+    expect(urls(xhtml('<style><meta http-equiv="refresh" content="0;url=/phish/login"/></style>'))).toEqual(['/phish/login']);
+  });
+
+  it('skips comments, CDATA sections and processing instructions', () => {
+    const decoy = '<meta http-equiv="refresh" content="0;url=/decoy"/>';
+    const real = '<meta http-equiv="refresh" content="1;url=/phish/login"/>';
+    expect(urls(xhtml(`<script><![CDATA[ > ${decoy} ]]></script><!-- --!> ${decoy} --><?pi ${decoy} ?>${real}`))).toEqual(['/phish/login']);
+  });
+
+  it('counts only XHTML-namespace elements, names case-sensitive, and a prefixed one', () => {
+    expect(urls(xhtml('<meta xmlns="urn:other" http-equiv="refresh" content="0;url=/decoy"/><META http-equiv="refresh" content="0;url=/decoy"/>'))).toEqual([]);
+    expect(urls('<x:html xmlns:x="http://www.w3.org/1999/xhtml"><x:meta http-equiv="refresh" content="0;url=/phish"/></x:html>')).toEqual(['/phish']);
+    expect(urls('<html><meta http-equiv="refresh" content="0;url=/no-namespace"/></html>')).toEqual([]);
+  });
+
+  it('stops at a well-formedness error, as the XML parser does', () => {
+    expect(urls(xhtml('<meta http-equiv="refresh" content="1;url=/real"/></wrong><meta http-equiv="refresh" content="0;url=/decoy"/>'))).toEqual(['/real']);
+  });
+
+  it('keeps template contents inert and reports <base href>', () => {
+    const found = [...metaRefreshes(xhtml('<template><meta http-equiv="refresh" content="0;url=/decoy"/></template><base href="/b/"/><meta http-equiv="refresh" content="0;url=x"/>'), 'xml')];
+    expect(found.map((r) => [r.url, r.baseHref])).toEqual([['x', '/b/']]);
+  });
+
+  it('throws RefreshScanTooComplex for a doctype that declares entities', () => {
+    expect(() => [...metaRefreshes('<!DOCTYPE html [<!ENTITY r "<meta/>">]><html xmlns="http://www.w3.org/1999/xhtml">&r;</html>', 'xml')]).toThrow(RefreshScanTooComplex);
   });
 });

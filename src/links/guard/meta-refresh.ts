@@ -1,21 +1,34 @@
 /**
- * Finds the `<meta http-equiv="refresh" content="N; url=...">` refreshes in the first bytes of an
- * HTML page (already decoded: see html-encoding.ts), the way browsers read the content attribute
+ * Finds the `<meta http-equiv="refresh" content="N; url=...">` refreshes in the first bytes of a
+ * page (already decoded: see html-encoding.ts), the way browsers read the content attribute
  * (HTML "shared declarative refresh steps"): content a browser rejects is skipped, as a browser
  * skips it, so an invalid decoy before the real refresh cannot stand in for it. Phishing kits use
  * meta refresh to hop past URL scanners that only follow HTTP redirects.
- * Tags are read as the WHATWG tokenizer reads them: a quoted attribute value may hold `>`, an
- * unquoted one runs to whitespace or `>` (`=` included). What a browser never acts on is skipped:
- * comments, the text of `<script>`, `<style>`, `<noscript>` (scripting is on in a victim's
- * browser), `<title>`, `<textarea>` and the other raw-text elements, and `<template>` contents.
- * The first `<base href>` before the tag is reported, for the URL to be resolved against the
- * document base URL as browsers do. All scanning is linear in the input: no regular expression
- * here can backtrack over the whole page. Pure logic: no I/O.
  *
- * Not modelled: foreign content (inside `<svg>`/`<math>`, `<title>` and `<style>` are not raw
- * text), and script-data escapes (`<!--<script>` inside a script).
+ * HTML syntax is read by parse5, a WHATWG HTML parser (tokenizer and tree construction), with
+ * scripting enabled as in a victim's browser (`<noscript>` holds text): foreign content
+ * (`<svg><style><meta>` breaks out of the SVG, `<![CDATA[` is CDATA only inside it), script-data
+ * escapes, raw-text elements, framesets and the rest are what a browser makes of them. A refresh
+ * is taken when its `<meta>` is inserted into the document, as browsers process it then: one the
+ * tree builder later drops with the body a `<frameset>` replaces still counts, one in `<template>`
+ * contents never does. parse5 follows the pre-2025 `<select>` parser, which drops a `<meta>`
+ * inside `<select>`; Chromium's current parser keeps it, so it counts too. Parsing HTML is not
+ * linear in the worst case (the stack of open elements is searched per tag, attribute names per
+ * attribute): the work is counted, and a page past PARSE_WORK_LIMIT throws RefreshScanTooComplex
+ * rather than take seconds of CPU (a browser would parse it: where it leads is unknown).
+ *
+ * XML syntax (`application/xhtml+xml`, other XML types) is read as XML, linearly: no raw-text
+ * elements, no `<noscript>` special case, comments, CDATA sections, processing instructions and
+ * the doctype skipped, names case-sensitive, only elements in the XHTML namespace count, and the
+ * scan stops at the first well-formedness error a browser stops at (a mismatched end tag, a
+ * second root, an unquoted or duplicate attribute, an undeclared prefix). A doctype that declares
+ * entities (whose text could hold markup) throws RefreshScanTooComplex.
+ *
+ * The first `<base href>` in the document (tree order) when the refresh is met is reported, for
+ * the URL to be resolved against the document base URL as browsers do. Pure logic: no I/O.
  */
-import { decodeHTMLAttribute } from 'entities';
+import { decodeHTMLStrict } from 'entities';
+import { Parser, defaultTreeAdapter, html as parse5Html, type DefaultTreeAdapterMap, type Token } from 'parse5';
 import { asciiLower } from './ascii-text.js';
 
 export interface MetaRefresh {
@@ -46,131 +59,8 @@ export interface MetaRefresh {
   baseHref?: string;
 }
 
-/**
- * `indexOf` for searches whose start only moves forward, remembering each needle's last answer:
- * a needle that occurs late or never is looked for once per scan, not once per block skipped.
- */
-function forwardSearch(text: string): (needle: string, from: number) => number {
-  const found = new Map<string, number>();
-  return (needle, from) => {
-    const known = found.get(needle);
-    if (known !== undefined && (known < 0 || known >= from)) return known;
-    const at = text.indexOf(needle, from);
-    found.set(needle, at);
-    return at;
-  };
-}
-
-type Find = (needle: string, from: number) => number;
-
-/**
- * Where the comment opened at `start` ends, as the WHATWG tokenizer reads it: `<!-->` and
- * `<!--->` are complete (empty) comments, and `--!>` closes a comment as `-->` does. Searching
- * `-->` from `start + 2` covers the first two: its dashes may be those of the opener. -1 when the
- * comment runs to the end of the input.
- */
-function commentEnd(find: Find, start: number): number {
-  const dashes = find('-->', start + 2);
-  const bang = find('--!>', start + 4);
-  if (dashes < 0 && bang < 0) return -1;
-  if (dashes < 0) return bang + 4;
-  if (bang < 0) return dashes + 3;
-  return Math.min(dashes + 3, bang + 4);
-}
-
-/** Elements whose text the tokenizer does not read as markup, up to their own end tag. */
-const RAW_TEXT_ELEMENTS: ReadonlySet<string> = new Set([
-  'script',
-  'style',
-  'noscript', // raw text when scripting is enabled, as in a victim's browser
-  'title',
-  'textarea',
-  'xmp',
-  'iframe',
-  'noembed',
-  'noframes',
-]);
-
-/**
- * Start tags after which a `<frameset>` surely still replaces the body (the parser's frameset-ok
- * flag stays "ok"): the head's elements. Any other start tag, an explicit `<body>` or text is
- * taken as ending that chance, a few more than the standard says (`<div>` keeps it): when unsure
- * the scan goes on, as it did before it knew of framesets.
- */
-const FRAMESET_STAYS_OK: ReadonlySet<string> = new Set(['html', 'head', 'meta', 'link', 'base', 'title', 'style', 'script', 'noscript', 'template', 'basefont', 'bgsound', 'noframes']);
-
 function isSpace(c: string | undefined): boolean {
   return c === ' ' || c === '\n' || c === '\t' || c === '\f' || c === '\r';
-}
-
-/** Whether `text[from..to)` holds only HTML whitespace. */
-function isSpacesOnly(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (!isSpace(text[i])) return false;
-  return true;
-}
-
-function isAsciiAlpha(c: string | undefined): boolean {
-  return c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
-}
-
-interface Tag {
-  name: string;
-  /** Raw values (character references not decoded), first occurrence of each name. */
-  attributes: Map<string, string>;
-  /** Index just past the tag's `>`. */
-  end: number;
-}
-
-/**
- * The tag whose name starts at `from` (just after `<` or `</`), tokenized as the WHATWG tokenizer
- * does; null when the input ends inside the tag (the tokenizer drops such a tag).
- */
-function readTag(text: string, lower: string, find: Find, from: number): Tag | null {
-  const n = text.length;
-  let i = from;
-  while (i < n && !isSpace(text[i]) && text[i] !== '/' && text[i] !== '>') i++;
-  const name = lower.slice(from, i);
-  const attributes = new Map<string, string>();
-  for (;;) {
-    while (i < n && (isSpace(text[i]) || text[i] === '/')) i++;
-    if (i >= n) return null;
-    if (text[i] === '>') return { name, attributes, end: i + 1 };
-    // The first character belongs to the name whatever it is (`=` included); the name runs to
-    // whitespace, `/`, `>` or `=`.
-    const nameStart = i++;
-    while (i < n && !isSpace(text[i]) && text[i] !== '/' && text[i] !== '>' && text[i] !== '=') i++;
-    const attribute = lower.slice(nameStart, i);
-    while (i < n && isSpace(text[i])) i++;
-    let value = '';
-    if (text[i] === '=') {
-      i++;
-      while (i < n && isSpace(text[i])) i++;
-      if (i >= n) return null;
-      const quote = text[i];
-      if (quote === '"' || quote === "'") {
-        const close = find(quote, i + 1);
-        if (close < 0) return null;
-        value = text.slice(i + 1, close);
-        i = close + 1;
-      } else {
-        // Unquoted: to whitespace or `>` (a `>` right after `=` leaves the value empty).
-        const start = i;
-        while (i < n && !isSpace(text[i]) && text[i] !== '>') i++;
-        value = text.slice(start, i);
-      }
-    }
-    if (!attributes.has(attribute)) attributes.set(attribute, value);
-  }
-}
-
-/** Where the raw text opened before `from` stops: the `<` of its end tag, or -1 at the end of input. */
-function rawTextEnd(lower: string, find: Find, name: string, from: number): number {
-  const closer = `</${name}`;
-  for (let at = find(closer, from); at >= 0; at = find(closer, at + 1)) {
-    const after = lower[at + closer.length];
-    if (after === undefined || after === '/' || after === '>' || isSpace(after)) return at;
-  }
-  return -1;
 }
 
 function isDigit(c: string | undefined): boolean {
@@ -295,83 +185,339 @@ export function parseRefreshContent(content: string, source: 'meta' | 'header' =
   return withUrl(content.slice(position));
 }
 
+
+/**
+ * Thrown when a page would cost too much to read for refreshes (PARSE_WORK_LIMIT), or holds what
+ * the scan does not model (entity declarations in an XML doctype): where it leads is unknown.
+ */
+export class RefreshScanTooComplex extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefreshScanTooComplex';
+  }
+}
+
+/**
+ * Steps of parser work allowed per scan: open elements looked at per token (twice for an end tag,
+ * which may run the adoption agency), active formatting elements four times (each may be cloned),
+ * attributes compared per attribute, ancestors walked for `<base>` order. A 64 KiB page of
+ * ordinary markup costs a few percent of it; a hostile one (thousands of nested or unclosed
+ * elements, thousands of attributes on a tag) reaches it within tens of milliseconds instead of
+ * running for most of a second.
+ */
+export const PARSE_WORK_LIMIT = 2_000_000;
+
+/** Whether a refresh content value is in the Refresh state (enumerated attribute: ASCII case-insensitive, nothing trimmed). */
+function isRefreshState(value: string | undefined): boolean {
+  return value !== undefined && asciiLower(value) === 'refresh';
+}
+
+type Element = DefaultTreeAdapterMap['element'];
+type ParentNode = DefaultTreeAdapterMap['parentNode'];
+
+const HTML_NS = parse5Html.NS.HTML;
+const META = parse5Html.TAG_ID.META;
+const BASE = parse5Html.TAG_ID.BASE;
+/** parse5 7.3's InsertionMode.IN_SELECT and IN_SELECT_IN_TABLE (the enum is not exported). */
+const IN_SELECT_MODES: ReadonlySet<number> = new Set([15, 16]);
+
+function attribute(attrs: readonly Token.Attribute[], name: string): string | undefined {
+  for (const attr of attrs) if (attr.name === name && attr.namespace === undefined) return attr.value;
+  return undefined;
+}
+
+/** parse5's tokenizer, as far as the work count reaches into it. */
+interface CountedTokenizer {
+  _leaveAttrName(): void;
+  currentToken: { attrs?: unknown[] } | null;
+}
+
+/**
+ * parse5's document parser, recording each `<meta>` refresh and `<base href>` as it is inserted
+ * into the document, and counting its work.
+ */
+class RefreshParser extends Parser<DefaultTreeAdapterMap> {
+  readonly found: MetaRefresh[] = [];
+  private work = 0;
+  /** The first `<base href>` in tree order so far, and its ancestors (for the order of a fostered one). */
+  private base: { element: Element; href: string; ancestors: Set<ParentNode> } | undefined;
+
+  constructor() {
+    super({ scriptingEnabled: true, treeAdapter: defaultTreeAdapter });
+    const tokenizer = this.tokenizer as unknown as CountedTokenizer;
+    const leaveAttrName = tokenizer._leaveAttrName;
+    if (typeof leaveAttrName !== 'function') throw new Error('parse5 tokenizer without _leaveAttrName: pin parse5 7.3');
+    // A new attribute name is compared with each one the tag already has.
+    tokenizer._leaveAttrName = () => {
+      this.charge(tokenizer.currentToken?.attrs?.length ?? 0);
+      leaveAttrName.call(tokenizer);
+    };
+  }
+
+  private charge(steps: number): void {
+    this.work += steps + 1;
+    if (this.work > PARSE_WORK_LIMIT) throw new RefreshScanTooComplex(`the page needs more than ${PARSE_WORK_LIMIT} steps of HTML parsing (deep nesting or many attributes)`);
+  }
+
+  /** Per token: scope checks walk the open elements, formatting elements are reconstructed and compared. */
+  private chargeToken(attributes = 0, stackFactor = 1): void {
+    this.charge((this.openElements.stackTop + 1) * stackFactor + this.activeFormattingElements.entries.length * (4 + attributes));
+  }
+
+  /** The work counted so far (for tests and measurements). */
+  get workDone(): number {
+    return this.work;
+  }
+
+  private get inTemplate(): boolean {
+    return this.openElements.tmplCount > 0;
+  }
+
+  private record(tagId: number, attrs: readonly Token.Attribute[]): void {
+    if (tagId !== META) return;
+    if (!isRefreshState(attribute(attrs, 'http-equiv'))) return;
+    const refresh = parseRefreshContent(attribute(attrs, 'content') ?? '');
+    if (refresh) this.found.push(this.base === undefined ? refresh : { ...refresh, baseHref: this.base.href });
+  }
+
+  private setBase(element: Element, href: string): void {
+    const ancestors = new Set<ParentNode>();
+    for (let node = element.parentNode; node !== null; node = 'parentNode' in node ? node.parentNode : null) {
+      this.charge(1);
+      ancestors.add(node);
+    }
+    this.base = { element, href, ancestors };
+  }
+
+  override _attachElementToTree(element: Element, location: Parameters<Parser<DefaultTreeAdapterMap>['_attachElementToTree']>[1]): void {
+    const fostered = element.tagName === 'base' && this._shouldFosterParentOnInsertion() ? this._findFosterParentingLocation().beforeElement : null;
+    super._attachElementToTree(element, location);
+    if (this.inTemplate || element.namespaceURI !== HTML_NS) return;
+    const tagId = parse5Html.getTagID(element.tagName);
+    if (tagId === BASE) {
+      const href = attribute(element.attrs, 'href');
+      // Only a base fostered out of a table can land before an earlier one: one in that table.
+      if (href !== undefined && (this.base === undefined || (fostered !== null && this.base.ancestors.has(fostered)))) this.setBase(element, href);
+    } else {
+      this.record(tagId, element.attrs);
+    }
+  }
+
+  override _startTagOutsideForeignContent(token: Token.TagToken): void {
+    // Chromium's select parser (2025) reads `<select>` content as body content: a `<meta>` there
+    // is inserted and refreshes. parse5 (the older standard) drops it.
+    if (IN_SELECT_MODES.has(this.insertionMode as number) && token.tagID === META && !this.inTemplate) this.record(META, token.attrs);
+    super._startTagOutsideForeignContent(token);
+  }
+
+  override onStartTag(token: Token.TagToken): void {
+    this.chargeToken(token.attrs.length);
+    super.onStartTag(token);
+  }
+
+  override onEndTag(token: Token.TagToken): void {
+    // The adoption agency runs at most 8 x 3 rounds, each searching the stack.
+    this.chargeToken(0, 2);
+    super.onEndTag(token);
+  }
+
+  override onCharacter(token: Token.CharacterToken): void {
+    this.chargeToken();
+    super.onCharacter(token);
+  }
+
+  override onNullCharacter(token: Token.CharacterToken): void {
+    this.chargeToken();
+    super.onNullCharacter(token);
+  }
+
+  override onWhitespaceCharacter(token: Token.CharacterToken): void {
+    this.chargeToken();
+    super.onWhitespaceCharacter(token);
+  }
+}
+
+/** The parser work (see PARSE_WORK_LIMIT) reading `text` as HTML takes; throws past the limit. For measurements. */
+export function htmlParseWork(text: string): number {
+  const parser = new RefreshParser();
+  parser.tokenizer.write(text, true);
+  return parser.workDone;
+}
+
+function htmlMetaRefreshes(text: string): MetaRefresh[] {
+  // No `<meta` start tag (its name cannot be written with character references): no refresh.
+  if (!asciiLower(text).includes('<meta')) return [];
+  const parser = new RefreshParser();
+  parser.tokenizer.write(text, true);
+  return parser.found;
+}
+
+const XHTML_NS = 'http://www.w3.org/1999/xhtml';
+
+function isXmlSpace(c: string | undefined): boolean {
+  return c === ' ' || c === '\n' || c === '\t' || c === '\r';
+}
+
+/**
+ * The XML-syntax scan: elements and attributes as an XML parser with namespaces reads them,
+ * linearly; stops at the first well-formedness error browsers stop at (see the file header).
+ */
+function* xmlMetaRefreshes(text: string): Generator<MetaRefresh, void, undefined> {
+  const n = text.length;
+  /** Per open element: its qualified name, the default namespace inside it, the prefixes it declares. */
+  const stack: { name: string; defaultNs: string; declared: string[]; template: boolean }[] = [];
+  const prefixes = new Map<string, string[]>([['xml', ['http://www.w3.org/XML/1998/namespace']]]);
+  let templateDepth = 0;
+  let rootClosed = false;
+  let baseHref: string | undefined;
+  let position = 0;
+  const endOf = (needle: string, from: number): number => {
+    const at = text.indexOf(needle, from);
+    return at < 0 ? -1 : at + needle.length;
+  };
+  while (position < n) {
+    const open = text.indexOf('<', position);
+    const textEnd = open < 0 ? n : open;
+    // Character data outside the root element is a well-formedness error.
+    if (stack.length === 0) for (let i = position; i < textEnd; i++) if (!isXmlSpace(text[i])) return;
+    if (open < 0) return;
+    let end: number;
+    if (text.startsWith('<!--', open)) end = endOf('-->', open + 4);
+    else if (text.startsWith('<![CDATA[', open)) {
+      if (stack.length === 0) return;
+      end = endOf(']]>', open + 9);
+    } else if (text[open + 1] === '?') end = endOf('?>', open + 2);
+    else if (text.startsWith('<!DOCTYPE', open)) {
+      // To the `>` outside quotes and outside the internal subset `[...]`.
+      let i = open + 9;
+      let subset = false;
+      end = -1;
+      while (i < n) {
+        const c = text[i];
+        if (c === '"' || c === "'") {
+          const close = text.indexOf(c, i + 1);
+          if (close < 0) break;
+          i = close + 1;
+          continue;
+        }
+        if (c === '[') subset = true;
+        else if (c === ']') subset = false;
+        else if (c === '>' && !subset) {
+          end = i + 1;
+          break;
+        } else if (subset && text.startsWith('<!ENTITY', i)) {
+          throw new RefreshScanTooComplex('the XML doctype declares entities');
+        }
+        i++;
+      }
+    } else if (text[open + 1] === '!') return; // not well-formed
+    else if (text[open + 1] === '/') {
+      const close = text.indexOf('>', open + 2);
+      if (close < 0) return;
+      let nameEnd = close;
+      while (nameEnd > open + 2 && isXmlSpace(text[nameEnd - 1])) nameEnd--;
+      const top = stack.pop();
+      if (top === undefined || text.slice(open + 2, nameEnd) !== top.name) return; // mismatched end tag
+      for (const prefix of top.declared) prefixes.get(prefix)!.pop();
+      if (top.template) templateDepth--;
+      if (stack.length === 0) rootClosed = true;
+      end = close + 1;
+    } else {
+      if (rootClosed) return; // a second root element
+      let i = open + 1;
+      while (i < n && !isXmlSpace(text[i]) && text[i] !== '/' && text[i] !== '>') i++;
+      const name = text.slice(open + 1, i);
+      if (name === '') return;
+      const attributes = new Map<string, string>();
+      let selfClosing = false;
+      for (;;) {
+        const spaced = isXmlSpace(text[i]);
+        while (i < n && isXmlSpace(text[i])) i++;
+        if (i >= n) return;
+        if (text[i] === '>') break;
+        if (text[i] === '/') {
+          if (text[i + 1] !== '>') return;
+          selfClosing = true;
+          i++;
+          break;
+        }
+        if (!spaced) return;
+        const nameStart = i;
+        while (i < n && !isXmlSpace(text[i]) && text[i] !== '=' && text[i] !== '>' && text[i] !== '/') i++;
+        const attribute = text.slice(nameStart, i);
+        while (i < n && isXmlSpace(text[i])) i++;
+        if (text[i] !== '=') return;
+        i++;
+        while (i < n && isXmlSpace(text[i])) i++;
+        const quote = text[i];
+        if (quote !== '"' && quote !== "'") return;
+        const close = text.indexOf(quote, i + 1);
+        if (close < 0) return;
+        const raw = text.slice(i + 1, close);
+        if (raw.includes('<') || attributes.has(attribute)) return;
+        // XML normalizes whitespace characters in attribute values to spaces.
+        attributes.set(attribute, decodeHTMLStrict(raw.replace(/[\t\n\r]/g, ' ')));
+        i = close + 1;
+      }
+      const frame = { name, defaultNs: stack.at(-1)?.defaultNs ?? '', declared: [] as string[], template: false };
+      for (const [attribute, value] of attributes) {
+        if (attribute === 'xmlns') frame.defaultNs = value;
+        else if (attribute.startsWith('xmlns:')) {
+          const prefix = attribute.slice(6);
+          let list = prefixes.get(prefix);
+          if (list === undefined) prefixes.set(prefix, (list = []));
+          list.push(value);
+          frame.declared.push(prefix);
+        }
+      }
+      const colon = name.indexOf(':');
+      const prefix = colon < 0 ? undefined : name.slice(0, colon);
+      const localName = colon < 0 ? name : name.slice(colon + 1);
+      const namespace = prefix === undefined ? frame.defaultNs : prefixes.get(prefix)?.at(-1);
+      if (namespace === undefined) return; // undeclared prefix: a namespace error
+      const xhtml = namespace === XHTML_NS;
+      frame.template = xhtml && localName === 'template';
+      if (xhtml && templateDepth === 0) {
+        if (localName === 'base' && baseHref === undefined && attributes.has('href')) baseHref = attributes.get('href');
+        if (localName === 'meta' && isRefreshState(attributes.get('http-equiv'))) {
+          const refresh = parseRefreshContent(attributes.get('content') ?? '');
+          if (refresh) yield baseHref === undefined ? refresh : { ...refresh, baseHref };
+        }
+      }
+      if (selfClosing) {
+        for (const declared of frame.declared) prefixes.get(declared)!.pop();
+        if (stack.length === 0) rootClosed = true;
+      } else {
+        stack.push(frame);
+        if (frame.template) templateDepth++;
+      }
+      end = i + 1;
+    }
+    if (end < 0) return;
+    position = end;
+  }
+}
+
+/** How a body is written: HTML syntax (`text/html`, sniffed) or XML syntax (`application/xhtml+xml` and other XML types). */
+export type DocumentSyntax = 'html' | 'xml';
+
 /**
  * Every meta refresh in the document whose content is valid, in document order, each with the
  * `<base href>` in force where it stands. The HTML standard (and Firefox) act on the first one
  * whose URL also parses, and ignore the rest; Chromium and WebKit schedule each in turn and keep
- * the one with the shortest delay (the later one on a tie). Lazy: a caller that only needs the
- * first stops the scan there.
+ * the one with the shortest delay (the later one on a tie). An HTML document is parsed whole
+ * before the first is yielded. Throws RefreshScanTooComplex (see the file header).
  */
-export function* metaRefreshes(html: string): Generator<MetaRefresh, void, undefined> {
-  const lower = asciiLower(html);
-  const find = forwardSearch(lower);
-  let position = 0;
-  let templateDepth = 0;
-  let baseHref: string | undefined;
-  let framesetOk = true;
-  for (;;) {
-    const open = find('<', position);
-    if (open < 0) return;
-    if (framesetOk && !isSpacesOnly(lower, position, open)) framesetOk = false;
-    const next = lower[open + 1];
-    if (lower.startsWith('<!--', open)) {
-      const end = commentEnd(find, open);
-      if (end < 0) return;
-      position = end;
-      continue;
-    }
-    if (next === '!' || next === '?' || (next === '/' && !isAsciiAlpha(lower[open + 2]))) {
-      // A doctype, a bogus comment, or `</>`: up to the next `>`.
-      const end = find('>', open + 2);
-      if (end < 0) return;
-      position = end + 1;
-      continue;
-    }
-    if (next === '/') {
-      const tag = readTag(html, lower, find, open + 2);
-      if (tag === null) return;
-      if (tag.name === 'template' && templateDepth > 0) templateDepth--;
-      position = tag.end;
-      continue;
-    }
-    if (!isAsciiAlpha(next)) {
-      framesetOk = false; // a `<` in text
-      position = open + 1;
-      continue;
-    }
-    const tag = readTag(html, lower, find, open + 1);
-    if (tag === null) return;
-    position = tag.end;
-    if (tag.name === 'plaintext') return; // the rest of the input is text
-    // A frameset that replaces the body leaves the parser in its frameset modes, which drop every
-    // later <meta>: browsers never see a refresh after it (a decoy placed there for scanners).
-    if (tag.name === 'frameset' && framesetOk && templateDepth === 0) return;
-    if (!FRAMESET_STAYS_OK.has(tag.name)) framesetOk = false;
-    if (RAW_TEXT_ELEMENTS.has(tag.name)) {
-      position = rawTextEnd(lower, find, tag.name, position);
-      if (position < 0) return;
-      continue;
-    }
-    if (tag.name === 'template') templateDepth++;
-    if (templateDepth > 0) continue; // template contents are inert
-    if (tag.name === 'base' && baseHref === undefined && tag.attributes.has('href')) {
-      baseHref = decodeHTMLAttribute(tag.attributes.get('href')!);
-    }
-    if (tag.name !== 'meta') continue;
-    // `http-equiv` is an enumerated attribute: an ASCII case-insensitive match, nothing trimmed
-    // (`" refresh"` is not the Refresh state, in the standard as in Chromium).
-    const httpEquiv = tag.attributes.get('http-equiv');
-    if (httpEquiv === undefined || asciiLower(decodeHTMLAttribute(httpEquiv)) !== 'refresh') continue;
-    const refresh = parseRefreshContent(decodeHTMLAttribute(tag.attributes.get('content') ?? ''));
-    if (refresh) yield baseHref === undefined ? refresh : { ...refresh, baseHref };
-  }
+export function* metaRefreshes(text: string, syntax: DocumentSyntax = 'html'): Generator<MetaRefresh, void, undefined> {
+  if (syntax === 'xml') yield* xmlMetaRefreshes(text);
+  else yield* htmlMetaRefreshes(text);
 }
 
 /**
  * The first meta refresh with valid content in the document, or null: the one the HTML standard
  * acts on when its URL parses (see metaRefreshes for what Chromium does instead).
  */
-export function findMetaRefresh(html: string): MetaRefresh | null {
-  for (const refresh of metaRefreshes(html)) return refresh;
+export function findMetaRefresh(text: string, syntax: DocumentSyntax = 'html'): MetaRefresh | null {
+  for (const refresh of metaRefreshes(text, syntax)) return refresh;
   return null;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractMimeType, parseMimeType, serializeMimeType, splitHeaderValues } from './mime-type.js';
+import { extractMimeType, isUnknownMimeType, isXmlMimeType, parseMimeType, serializeMimeType, splitHeaderValues } from './mime-type.js';
 
 const parsed = (text: string) => {
   const mime = parseMimeType(text);
@@ -117,5 +117,16 @@ describe('extractMimeType (Fetch "extract a MIME type")', () => {
     extractMimeType(`${','.repeat(100_000)}text/html`);
     extractMimeType(`"${'a'.repeat(200_000)}`);
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('isUnknownMimeType / isXmlMimeType', () => {
+  const mime = (text: string) => parseMimeType(text)!;
+  it('unknown/unknown, application/unknown and */* are sniffed like an undeclared type', () => {
+    expect(['unknown/unknown', 'Application/Unknown; x=1', '*/*'].map((t) => isUnknownMimeType(mime(t)))).toEqual([true, true, true]);
+    expect(['text/html', 'text/plain', 'application/octet-stream'].map((t) => isUnknownMimeType(mime(t)))).toEqual([false, false, false]);
+  });
+  it('text/xml, application/xml and +xml types are XML', () => {
+    expect(['application/xhtml+xml', 'text/xml', 'application/xml', 'image/svg+xml', 'text/html'].map((t) => isXmlMimeType(mime(t)))).toEqual([true, true, true, true, false]);
   });
 });

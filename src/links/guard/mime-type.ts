@@ -181,6 +181,22 @@ export function extractMimeType(contentType: string | readonly string[] | undefi
 }
 
 /**
+ * MIME Sniffing's "unknown MIME type" (`unknown/unknown`, `application/unknown`, `*\/*`): a
+ * response that declares one is sniffed as if it declared none (Chromium's kUnknownMimeTypes adds
+ * the empty type, which does not parse here: undeclared too).
+ */
+export function isUnknownMimeType(mime: MimeType): boolean {
+  const essence = mimeEssence(mime);
+  return essence === 'unknown/unknown' || essence === 'application/unknown' || essence === '*/*';
+}
+
+/** MIME Sniffing's "XML MIME type": `text/xml`, `application/xml`, any `+xml` subtype (`application/xhtml+xml`). */
+export function isXmlMimeType(mime: MimeType): boolean {
+  const essence = mimeEssence(mime);
+  return essence === 'text/xml' || essence === 'application/xml' || essence.endsWith('+xml');
+}
+
+/**
  * A response's Content-Type as browsers read it (extractMimeType), serialized
  * (`text/html;charset=utf-8`); undefined when it declares none that parses.
  */

@@ -96,4 +96,12 @@ describe('redirects', () => {
     tracker.start(new URL('http://h//landing'));
     expect(codeOf(() => tracker.follow(new URL('http://h/landing')))).toBeUndefined();
   });
+
+  it('strips only HTTP tab and space from a Location, after reading raw UTF-8 (0xA0 ends UTF-8 à)', () => {
+    const base = new URL('http://a.example/go');
+    // The UTF-8 bytes of `/kit/voilà` as undici hands them over (one character per byte).
+    expect(resolveLocation('/kit/voil\xc3\xa0', base).href).toBe('http://a.example/kit/voil%C3%A0');
+    expect(resolveLocation(['/kit/voil\xc3\xa0', ' /kit/voil\xc3\xa0\t'], base).href).toBe('http://a.example/kit/voil%C3%A0');
+    expect(resolveLocation('\t/x ', base).href).toBe('http://a.example/x');
+  });
 });

@@ -14,14 +14,28 @@ export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 30
 export const DEFAULT_MAX_REDIRECTS = 10;
 
 /**
+ * A Location value as browsers read it: raw UTF-8 decoded (headerText), then only HTTP tab or
+ * space stripped from its ends. Not String#trim, which would also strip U+00A0 (the byte 0xA0 ending
+ * UTF-8 `à`, read as Latin-1) before decoding, and U+3000 and the like after it.
+ */
+function locationText(value: string): string {
+  const text = headerText(value);
+  let from = 0;
+  let to = text.length;
+  while (from < to && (text[from] === ' ' || text[from] === '\t')) from++;
+  while (to > from && (text[to - 1] === ' ' || text[to - 1] === '\t')) to--;
+  return text.slice(from, to);
+}
+
+/**
  * The one Location of a response, as Chrome picks it: repeated copies with the same value (after
- * trimming) are one Location; copies that differ are refused (Chrome fails the navigation with
+ * stripping) are one Location; copies that differ are refused (Chrome fails the navigation with
  * ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION, a response-splitting guard), so undefined here.
  */
 function singleLocation(location: string | string[] | undefined): string | undefined {
-  if (!Array.isArray(location)) return location;
-  const first = location[0]?.trim();
-  return location.every((value) => value.trim() === first) ? first : undefined;
+  if (!Array.isArray(location)) return location === undefined ? undefined : locationText(location);
+  const first = location[0] === undefined ? undefined : locationText(location[0]);
+  return location.every((value) => locationText(value) === first) ? first : undefined;
 }
 
 /**
@@ -30,13 +44,13 @@ function singleLocation(location: string | string[] | undefined): string | undef
  */
 export function resolveLocation(location: string | string[] | undefined, base: URL): URL {
   const value = singleLocation(location);
-  if (value === undefined || value.trim() === '') {
+  if (value === undefined || value === '') {
     throw new ScanError('bad_redirect', Array.isArray(location) ? 'several different Location headers' : 'redirect without Location', {
       from: recordedUrl(base.href),
     });
   }
   try {
-    return new URL(headerText(value.trim()), base);
+    return new URL(value, base);
   } catch {
     throw new ScanError('bad_redirect', 'the Location header is not a URL', { from: recordedUrl(base.href), location: recordedUrl(value) });
   }
