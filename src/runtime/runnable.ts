@@ -115,12 +115,14 @@ export async function runUntilSignalled(start: () => Promise<Runnable>, logger: 
 }
 
 /**
- * A start-up failure of the machine's state (a file, a port, Redis: a ScanError or a system error
- * with its errno code) is told by its message, which names what to fix; its stack would only bury
- * that line. A programming error keeps its stack.
+ * A start-up failure of the machine's state (a file, a port, Redis: a ScanError, or a system error,
+ * which has an errno or a syscall) is told by its message, which names what to fix; its stack would
+ * only bury that line. A programming error keeps its stack, Node's own (`ERR_INVALID_ARG_TYPE`,
+ * `ERR_ASSERTION`) included.
  */
-function withoutStackIfOperational(error: unknown): unknown {
-  const operational = error instanceof ScanError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string');
+export function withoutStackIfOperational(error: unknown): unknown {
+  const { errno, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  const operational = error instanceof ScanError || (error instanceof Error && (typeof errno === 'number' || typeof syscall === 'string'));
   if (!operational) return error;
   const { stack: _stack, ...serialized } = serializeError(error) as Record<string, unknown>;
   return serialized;

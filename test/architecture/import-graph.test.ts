@@ -4,16 +4,29 @@
  * CLI command (`canonicalize` in a shell loop) loads none of the heavy runtime packages, which
  * main.ts loads on demand only for the commands that use them.
  *
- * The graph is the static imports of src/ as the compiler emits them: under verbatimModuleSyntax
- * only `import type` / `export type` vanish (`import { type X }` still loads its module), and
- * dynamic `import()` is on demand, so not followed.
+ * The graph is the static imports of src/ as the compiler emits them, read with the TypeScript
+ * parser: under verbatimModuleSyntax only `import type` / `export type` vanish (`import { type X }`
+ * still loads its module), and dynamic `import()` is on demand, so not followed.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/fleet.js';
 
-const STATIC_IMPORT = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
+/** The modules a file loads when it runs: its import and export-from declarations, but `import type` and `export type`. */
+function loadedSpecifiers(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+  const specifiers: string[] = [];
+  for (const statement of source.statements) {
+    if (ts.isImportDeclaration(statement) && !statement.importClause?.isTypeOnly && ts.isStringLiteral(statement.moduleSpecifier)) {
+      specifiers.push(statement.moduleSpecifier.text);
+    } else if (ts.isExportDeclaration(statement) && !statement.isTypeOnly && statement.moduleSpecifier && ts.isStringLiteral(statement.moduleSpecifier)) {
+      specifiers.push(statement.moduleSpecifier.text);
+    }
+  }
+  return specifiers;
+}
 
 /** Every module `entry` loads, as `src/...` paths for project files and package names for the rest. */
 function staticClosure(entry: string): Set<string> {
@@ -24,9 +37,9 @@ function staticClosure(entry: string): Set<string> {
     const name = relative(REPO_ROOT, file);
     if (reached.has(name)) continue;
     reached.add(name);
-    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(STATIC_IMPORT)) {
-      if (specifier!.startsWith('.')) pending.push(join(dirname(file), specifier!.replace(/\.js$/, '.ts')));
-      else reached.add(specifier!.startsWith('node:') ? specifier! : packageName(specifier!));
+    for (const specifier of loadedSpecifiers(file)) {
+      if (specifier.startsWith('.')) pending.push(join(dirname(file), specifier.replace(/\.js$/, '.ts')));
+      else reached.add(specifier.startsWith('node:') ? specifier : packageName(specifier));
     }
   }
   return reached;
