@@ -61,13 +61,73 @@ export function flattenOntoWhite(frame: FrameWithAlpha): RgbFrame {
   const colours = frame.alphaWeighted ?? frame.data;
   const cached = flattened.get(frame);
   if (cached && cached.data === colours && cached.alpha === alpha && cached.view.width === width && cached.view.height === height) return cached.view;
-  const data = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) {
-    const a = alpha[p]!;
-    const white = 255 * (255 - a);
-    for (let c = p * 3; c < p * 3 + 3; c++) data[c] = Math.round((colours[c]! * a + white) / 255);
-  }
-  const view = { data, width, height };
+  const view = composite(frame, alpha, 255);
   flattened.set(frame, { data: colours, alpha, view });
   return view;
+}
+
+/**
+ * What a viewer sees on a black background (a phone's gallery, a dark theme): the frame
+ * composited onto black by its alpha, as flattenOntoWhite composites onto white. Not cached (only
+ * the hashes read it, once per frame); an opaque frame is returned as it is.
+ */
+export function flattenOntoBlack(frame: FrameWithAlpha): RgbFrame {
+  return frame.alpha ? composite(frame, frame.alpha, 0) : frame;
+}
+
+/** The frame's colours (alpha-weighted when shrunk) over a grey level `background`, by its alpha. */
+function composite(frame: FrameWithAlpha, alpha: Uint8Array, background: 0 | 255): RgbFrame {
+  const { width, height } = frame;
+  const colours = frame.alphaWeighted ?? frame.data;
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0, c = 0; p < width * height; p++) {
+    const a = alpha[p]!;
+    // Plus 128 for the rounding of divideBy255.
+    const under = background * (255 - a) + 128;
+    data[c] = divideBy255(colours[c++]! * a + under);
+    data[c] = divideBy255(colours[c++]! * a + under);
+    data[c] = divideBy255(colours[c++]! * a + under);
+  }
+  return { data, width, height };
+}
+
+/** floor(x / 255) for 0 <= x < 65536 + 128, in shifts: with x = v + 128, Math.round(v / 255) exactly. */
+function divideBy255(x: number): number {
+  return (x + (x >> 8)) >> 8;
+}
+
+/**
+ * The views of a frame with alpha that the hashes add to its stored RGB (index.ts hashFrame): what
+ * a viewer shows on a white page and on a black background. An image can be carried in its alpha
+ * alone (stored RGB flat, alpha = its inverted luma): the stored RGB then hashes as a blank, and
+ * only these views hash as the picture shown.
+ */
+export const ALPHA_VIEWS = ['on-white', 'on-black'] as const;
+export type AlphaView = (typeof ALPHA_VIEWS)[number];
+
+/** The frame as a viewer sees it on that background. */
+export function flattenForView(frame: FrameWithAlpha, view: AlphaView): RgbFrame {
+  return view === 'on-white' ? flattenOntoWhite(frame) : flattenOntoBlack(frame);
+}
+
+/**
+ * How transparent a frame must be, on average (sum of 255 - alpha over 255 x pixels), for its
+ * views to be hashed: 1%. Below it, no view differs from the stored RGB by more than 1% of the
+ * frame's full contrast in all (a pixel's view moves from its stored colour by at most its
+ * transparency), too little to carry a picture the stored RGB does not show (a photo's
+ * anti-aliased rounded corners are about 0.1%); the hashes then cost what an opaque frame's do.
+ */
+export const MIN_VIEW_TRANSPARENCY = 0.01;
+
+/** Whether the frame's alpha is transparent enough for its views to differ from the stored RGB (MIN_VIEW_TRANSPARENCY). */
+export function hasMeaningfulAlpha(frame: FrameWithAlpha): boolean {
+  const { alpha } = frame;
+  if (!alpha) return false;
+  const budget = MIN_VIEW_TRANSPARENCY * 255 * alpha.length;
+  let transparency = 0;
+  for (let p = 0; p < alpha.length; p++) {
+    transparency += 255 - alpha[p]!;
+    if (transparency >= budget) return true;
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
-import { decodeImage, hashFrames, type DecodedImage, type DecodeOptions, type ImageHashes } from '../images/index.js';
+import { ALPHA_VIEWS, decodeImage, hashFrames, type DecodedImage, type DecodeOptions, type ImageHashes } from '../images/index.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { recordedUrl } from '../links/recorded-url.js';
 import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
@@ -9,7 +9,10 @@ import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 /** What image signal types read: the one decode and the hashes of every sampled frame. */
 export interface ImageSubject {
   decoded: DecodedImage;
-  /** Hashes per decoded frame, frames[0] (the first frame) first; PDQ dihedral variants included. */
+  /**
+   * Hashes per decoded frame, frames[0] (the first frame) first; PDQ dihedral variants included,
+   * and for a frame with alpha its views (flattened onto white and onto black: ImageHashes.views).
+   */
   frames: ImageHashes[];
 }
 
@@ -21,7 +24,9 @@ export interface ImagePreparerOptions {
 /**
  * Prepares image items once for every image signal type: loads the bytes from wherever the item
  * names, decodes them once (safely: limits, refused formats, frame sampling) and hashes each
- * sampled frame with blockhash and PDQ (with its dihedral variants, so rotated copies match).
+ * sampled frame with blockhash and PDQ (with its dihedral variants, so rotated copies match). A
+ * frame with alpha is also hashed as a viewer sees it on white and on black (alpha.ts ALPHA_VIEWS),
+ * so an image carried in its alpha channel matches as it is shown.
  */
 export class ImagePreparer implements ItemPreparer<ImageSubject> {
   readonly kind = 'image' as const;
@@ -32,7 +37,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
     if (typeof item === 'string') throw new ScanError('unsupported_item', 'image preparer got a link item');
     const { bytes, fetched } = await loadImageBytes(item, this.options.source, signal);
     const decoded = await decodeImage(bytes, this.options.decode);
-    const frames = hashFrames(decoded, { dihedral: true });
+    const frames = hashFrames(decoded, { dihedral: true, alphaViews: true });
+    const views = ALPHA_VIEWS.filter((view) => frames.some((frame) => frame.views?.some((hashed) => hashed.view === view)));
     const first = frames[0]!;
     return {
       subject: { decoded, frames },
@@ -50,6 +56,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         pdq: hashToHex(first.pdq),
         pdqQuality: first.pdqQuality,
         blockhash: hashToHex(first.blockhash),
+        // Views of frames with alpha hashed besides their stored pixels (a hash-set match names its own).
+        ...(views.length > 0 && { alphaViews: views }),
         // Too large to decode twice: transparent areas hashed black, whatever colour they store.
         ...(decoded.transparentColoursLost && { transparentColoursLost: true }),
       },

@@ -15,7 +15,13 @@
  * Evidence: set, setVersion, entryId, label, distance, threshold, frame (the frame of the file, 0
  * for a still image: an animation's frames are sampled, so not every one is hashed), matches (entries of the set within reach) and variant: the rotation or mirror of the
  * *scanned* image (its pixels as stored: an EXIF orientation tag is not applied) that landed on the entry (a copy turned clockwise matches through `rotate90`,
- * its own quarter turn back). Blockhash evidence adds bitsFromBlank: how many bits the frame's
+ * its own quarter turn back). A frame with alpha is matched on its stored pixels and on its views
+ * (ImageHashes.views: flattened onto white and onto black, each with its own quality floor, blank
+ * rule and variants): a hit on a view adds `view: 'on-white' | 'on-black'` (absent for the stored
+ * pixels), so the match is reproduced by hashing the file flattened onto that background. A view
+ * is its frame's picture, not another item: the flood guard counts the frame's stored hashes
+ * (imageKey) whichever view matched, and a known-good entry hides only hits on the same picture
+ * (the same view of the same frame). Blockhash evidence adds bitsFromBlank: how many bits the frame's
  * hash is from the nearest blank image's. A blockhash frame matches an entry only when each is
  * strictly closer to the other than to a blank image's hash (distance below the frame's
  * bitsFromBlank and below the entry's, passesBlankRule), entry by entry: a blank frame matches
@@ -25,27 +31,28 @@
  * `matches`, never walked.
  * `suggests` is the set's kind (`block` or `review`), `allow` for negative sets. A quarantine by the
  * flood guard affects only the quarantined entry's own matches: the entries of a block or review set
- * within reach are walked closest first (over all frames and variants: by distance, then frame,
- * then entry number), and the signal reports the closest one not quarantined, with the set's
+ * within reach are walked closest first (over all frames, views and variants: by distance, then
+ * frame, then view (stored pixels first), then entry number), and the signal reports the closest one not quarantined, with the set's
  * action. The walk skips every hit a known-good entry on its frame is strictly closer than (the
  * known-good rule applies to the entry the match stands on, so a quarantine is never harsher than
  * removing the entry), and takes at most MAX_WALKED_CANDIDATES (32) entries, the closest. Each entry
  * walked counts, as the guard's item, the image that matched it (the exact hashes of its frame:
  * imageKey), not the content: reposts of one image are one item however many contents carry it. The
  * quarantined entries passed by are named in `quarantinedMatches` (`{ entryId, distance, frame }`
- * each, closest first, at most MAX_LISTED_QUARANTINED (10); `moreQuarantinedMatches` counts the
+ * each, and `view` when on one, closest first, at most MAX_LISTED_QUARANTINED (10); `moreQuarantinedMatches` counts the
  * rest), as evidence only: they decide nothing. Only when every entry walked is quarantined does
  * the signal report the closest with `quarantined: true` and suggest `review`; a known-good entry
  * then names, in its `suppressed`, the hit of that frame it hid. A negative set's evidence adds `knownGood: true`,
  * `suppresses: 'positive hits farther than this entry (same algorithm)'` and `suppressed`: one
- * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid.
+ * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid (and
+ * `view`, when the hit and the known-good entry were on one).
  *
  * Matching counts no match metric: a job's items are matched again on every attempt, and
  * `abuse_scan_hashset_matches_total` counts these signals once per stored verdict (the worker,
  * countHashSetMatches).
  */
 import { ScanError } from '../../errors.js';
-import type { ImageHashes } from '../../images/index.js';
+import type { AlphaView, ImageHashes, PictureHashes } from '../../images/index.js';
 import { DIHEDRAL_VARIANTS } from '../../images/pdq/dihedral.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
@@ -84,6 +91,8 @@ interface Hit {
   entryNo: number;
   distance: number;
   variant: string;
+  /** The view of the frame that matched (ImageHashes.views): absent for its stored pixels. */
+  view?: AlphaView;
   /** Entries of the set within reach of that frame (the threshold; for blockhash, passesBlankRule too). */
   matches: number;
 }
@@ -160,10 +169,9 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     };
     const suppressions = new Map<MatchableHashSet, Suppression[]>();
 
-    subject.frames.forEach((frame, frameIndex) => {
-      const at = { frame: frameIndex, fileFrame: subject.decoded.frames[frameIndex]?.index ?? frameIndex };
-      const knownGood = negative.map((set) => hitsOf(set, frame, at)[0]).filter((hit) => hit !== undefined);
-      for (const hits of positive.map((set) => hitsOf(set, frame, at))) {
+    const matchPicture = (picture: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view'>): void => {
+      const knownGood = negative.map((set) => hitsOf(set, picture, at)[0]).filter((hit) => hit !== undefined);
+      for (const hits of positive.map((set) => hitsOf(set, picture, at))) {
         if (hits.length === 0) continue;
         // The closest known-good hit strictly closer than the farthest hit: it hides every hit
         // farther than itself. The closest hit not hidden is the frame's match, unless quarantined.
@@ -178,6 +186,16 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         suppressions.set(by.set, [...(suppressions.get(by.set) ?? []), suppression]);
       }
       knownGood.forEach(keepClosest);
+    };
+    // Each picture of each frame on its own: the stored pixels, then the views of a frame with
+    // alpha. A known-good entry hides only hits on the picture it is closer to: the stored pixels
+    // of a known-good logo must not hide the image their alpha shows on a white page.
+    subject.frames.forEach((frame, frameIndex) => {
+      const fileFrame = subject.decoded.frames[frameIndex]?.index ?? frameIndex;
+      for (const picture of picturesOf(frame)) {
+        const at = { frame: frameIndex, fileFrame, ...('view' in picture && { view: picture.view }) };
+        matchPicture(picture, at);
+      }
     });
     // Per negative set, the positive sets whose match on this item it hid: one per set, like
     // matches, and none when another frame's hit of that set stood. Counted only when something
@@ -283,13 +301,14 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         distance: hit.distance,
         threshold: config.threshold,
         // How far the frame is from a blank image's hash: a match needs `distance` below it.
-        ...(config.algorithm === 'blockhash' && { bitsFromBlank: blockhashBitsFromBlank(subject.frames[hit.frame]!.blockhash) }),
+        ...(config.algorithm === 'blockhash' && { bitsFromBlank: blockhashBitsFromBlank(pictureOf(subject, hit).blockhash) }),
         variant: hit.variant,
+        ...(hit.view && { view: hit.view }),
         frame: hit.fileFrame,
         matches: hit.matches,
         ...(!stands && { quarantined: true }),
         ...(listed.length > 0 && {
-          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.fileFrame })),
+          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.fileFrame, ...(q.hit.view && { view: q.hit.view }) })),
         }),
         ...(passedBy.length > listed.length && { moreQuarantinedMatches: passedBy.length - listed.length }),
         ...(config.kind === 'negative' && { knownGood: true, suppresses: SUPPRESSION_RULE, suppressed: await describeSuppressions(suppressions) }),
@@ -303,10 +322,23 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
  * The flood guard's item: the image, by the exact hashes of the frame that matched, never the
  * content carrying it. Keyed by content (contentId), every repost of one known-bad image counted
  * as another item, and enough reposts quarantined its entry, their copies then asking for review
- * instead of block: the guard is for an entry matching many different images.
+ * instead of block: the guard is for an entry matching many different images. A view of the frame
+ * (ImageHashes.views) is the same image: a hit on it counts the frame's stored hashes too, so an
+ * image is one item whichever of its views matched.
  */
 function imageKey(frame: ImageHashes): string {
   return `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
+}
+
+/** The pictures of a frame matched: its stored pixels first, then its views (alpha), each hashed like them. */
+function picturesOf(frame: ImageHashes): Array<PictureHashes | (PictureHashes & { view: AlphaView })> {
+  return frame.views ? [frame, ...frame.views] : [frame];
+}
+
+/** The hashes of the picture a hit is on: its frame's stored pixels, or the view it names. */
+function pictureOf(subject: ImageSubject, hit: Hit): PictureHashes {
+  const frame = subject.frames[hit.frame]!;
+  return (hit.view && frame.views?.find((view) => view.view === hit.view)) || frame;
 }
 
 /** The closest known-good hit of the frame that is strictly closer to it than `hit` (same algorithm only). */
@@ -329,6 +361,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
         entryId: entry?.id ?? null,
         distance: hit.distance,
         frame: hit.fileFrame,
+        ...(hit.view && { view: hit.view }),
         knownGoodEntryId: good?.id ?? null,
         knownGoodDistance: by.distance,
       };
@@ -342,7 +375,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
  * are each strictly closer to than to a blank image's hash (passesBlankRule), so `matches` counts
  * those only.
  */
-function hitsOf(set: MatchableHashSet, frame: ImageHashes, at: Pick<Hit, 'frame' | 'fileFrame'>): Hit[] {
+function hitsOf(set: MatchableHashSet, frame: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view'>): Hit[] {
   let matches: VariantMatch[];
   if (set.config.algorithm === 'pdq') {
     if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
@@ -398,9 +431,10 @@ function entriesFromBlank(set: MatchableHashSet, frame: HashBytes, frameFromBlan
 }
 
 /**
- * One set's hits over all frames in the order they are walked: by distance, then frame, then entry
- * number (each frame's hits come in that order, and the sort is stable), each entry once, where it
- * came closest (the earliest frame on a tie). The first is what the set's closest hit always was.
+ * One set's hits over all frames in the order they are walked: by distance, then frame, then view
+ * (the stored pixels first, then ALPHA_VIEWS order), then entry number (each picture's hits come in
+ * that order, pictures in frame and view order, and the sort is stable), each entry once, where it
+ * came closest (the earliest frame, then view, on a tie). The first is what the set's closest hit always was.
  */
 function walkOrder(hits: readonly Hit[]): Hit[] {
   const seen = new Set<number>();
