@@ -207,6 +207,86 @@ export async function hugeHeaderPng(width: number, height: number): Promise<Buff
   return png;
 }
 
+/** One frame of an APNG built by `apng`: a PNG of the frame's size, of the canvas's bit depth and colour type (and palette). */
+export interface ApngFrameSpec {
+  png: Buffer;
+  x?: number;
+  y?: number;
+  /** Delay in ms (written as delay_num / 1000). Default 100. */
+  delayMs?: number;
+  /** dispose_op: 0 none, 1 background, 2 previous. Default 0. */
+  dispose?: number;
+  /** blend_op: 0 source, 1 over. Default 0. */
+  blend?: number;
+}
+
+/** A PNG's IHDR data, its PLTE and tRNS records, and its image data (its IDAT chunks' data, joined). */
+function pngParts(png: Buffer): { ihdr: Buffer; palette: Buffer[]; data: Buffer } {
+  const data: Buffer[] = [];
+  const palette: Buffer[] = [];
+  let ihdr: Buffer | undefined;
+  for (let at = 8; at + 12 <= png.length; at += 12 + png.readUInt32BE(at)) {
+    const type = png.toString('latin1', at + 4, at + 8);
+    const body = png.subarray(at + 8, at + 8 + png.readUInt32BE(at));
+    if (type === 'IHDR') ihdr = body;
+    if (type === 'IDAT') data.push(body);
+    if (type === 'PLTE' || type === 'tRNS') palette.push(png.subarray(at, at + 12 + body.length));
+  }
+  return { ihdr: ihdr!, palette, data: Buffer.concat(data) };
+}
+
+function pngRecord(type: string, data: Buffer): Buffer {
+  const record = Buffer.alloc(12 + data.length);
+  record.writeUInt32BE(data.length, 0);
+  record.write(type, 4, 'latin1');
+  data.copy(record, 8);
+  record.writeUInt32BE(crc32(record.subarray(4, 8 + data.length)), 8 + data.length);
+  return record;
+}
+
+/**
+ * An animated PNG of `frames` (their IDAT data as fcTL + fdAT), as APNG encoders write it. With
+ * `defaultImage`, that PNG's IDAT is the default image and not part of the animation (no fcTL
+ * before it: APNG viewers never show it); without, frames[0] is the default image (its fcTL first).
+ * `numFrames` overrides acTL's num_frames (for malformed files).
+ */
+export function apng(frames: readonly ApngFrameSpec[], options: { defaultImage?: Buffer; numFrames?: number; loops?: number } = {}): Buffer {
+  const canvas = pngParts(options.defaultImage ?? frames[0]!.png);
+  const chunks: Buffer[] = [pngRecord('IHDR', canvas.ihdr)];
+  const acTL = Buffer.alloc(8);
+  acTL.writeUInt32BE(options.numFrames ?? frames.length, 0);
+  acTL.writeUInt32BE(options.loops ?? 0, 4);
+  chunks.push(pngRecord('acTL', acTL), ...canvas.palette);
+  let sequence = 0;
+  const fcTL = (frame: ApngFrameSpec, ihdr: Buffer): Buffer => {
+    const data = Buffer.alloc(26);
+    data.writeUInt32BE(sequence++, 0);
+    data.writeUInt32BE(ihdr.readUInt32BE(0), 4);
+    data.writeUInt32BE(ihdr.readUInt32BE(4), 8);
+    data.writeUInt32BE(frame.x ?? 0, 12);
+    data.writeUInt32BE(frame.y ?? 0, 16);
+    data.writeUInt16BE(Math.round(frame.delayMs ?? 100), 20);
+    data.writeUInt16BE(1000, 22);
+    data[24] = frame.dispose ?? 0;
+    data[25] = frame.blend ?? 0;
+    return pngRecord('fcTL', data);
+  };
+  frames.forEach((frame, i) => {
+    const parts = pngParts(frame.png);
+    if (!parts.ihdr.subarray(8).equals(canvas.ihdr.subarray(8))) throw new Error(`frame ${i}: bit depth, colour type or interlace differ from the canvas's`);
+    if (i === 0 && !options.defaultImage) {
+      chunks.push(fcTL(frame, parts.ihdr), pngRecord('IDAT', parts.data));
+      return;
+    }
+    if (i === 0) chunks.push(pngRecord('IDAT', canvas.data));
+    const control = fcTL(frame, parts.ihdr);
+    const seq = Buffer.alloc(4);
+    seq.writeUInt32BE(sequence++, 0);
+    chunks.push(control, pngRecord('fdAT', Buffer.concat([seq, parts.data])));
+  });
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks, pngRecord('IEND', Buffer.alloc(0))]);
+}
+
 function write(path: string, data: Buffer | string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, data);

@@ -58,15 +58,20 @@ export interface DecodeOptions {
    */
   workingSize?: number;
   /**
-   * Animated or multi-page images: at most this many frames are decoded, evenly spaced from the
-   * first (always included) over the sampled range. Default 8.
+   * Animated or multi-page images: at most this many frames are decoded, all of them when the
+   * sampled range holds no more. Otherwise up to half of them are the frames a viewer shows
+   * longest (by their delays; 0 to 10 ms count as the 100 ms browsers show), when the frames are
+   * not all shown alike long, and the rest are evenly spaced from the first (always included) to
+   * the last of the sampled range (sampleFrameIndices in decode.ts). Default 8.
    */
   maxFrames?: number;
   /**
    * Animated images are decoded frame by frame, and decoding frame N makes the decoder render
    * every frame before it. The sampled range is cut so that the frames rendered over all
    * sampled decodes, times the frame's pixels, stay within this: a 10,000-frame file costs what
-   * the budget allows, not what it declares. Default 200,000,000.
+   * the budget allows, not what it declares. An APNG's frames are rendered in one pass up to the
+   * last one sampled, each counted as its canvas's pixels plus 65,536 (a sharp call of its own).
+   * Default 200,000,000.
    */
   maxAnimationPixels?: number;
   /**

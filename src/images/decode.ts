@@ -35,12 +35,15 @@
  * since libjpeg walks the whole image once per scan in a call no timeout stops (jpeg-markers.ts)
  * -> a decode slot (decode-limiter.ts; the time budget starts once the decode has one) -> header
  * (sharp metadata: format, declared dimensions, frame count, interlacing; for TIFF, each decoded
- * page's strips or tiles from tiff-header.ts) -> pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
+ * page's strips or tiles from tiff-header.ts; for an APNG, its frames from its fcTL and fdAT chunks,
+ * which libpng skips: apng.ts) -> pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
  * formats that need it, plus the whole frame's RGB of an image with alpha that must shrink:
- * decode-memory.ts) -> frame-by-frame decode under the time budget, each frame's embedded ICC
+ * decode-memory.ts; an APNG's canvas and frame buffers: heldApngDecode) -> frame-by-frame decode
+ * under the time budget (an APNG's frames decoded one by one and composited in order, from the
+ * last frame the canvas before it cannot change to each sampled one), each frame's embedded ICC
  * profile used only if lcms can build its transform in bounded time (icc-profile.ts).
  */
-import sharp, { type Metadata, type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
 import { withDeadline } from '../runtime/deadline.js';
 import {
@@ -58,6 +61,7 @@ import { unboundedIccTag } from './icc-profile.js';
 import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-markers.js';
 import { countWebpFrames, MAX_WEBP_FRAMES } from './webp-frames.js';
 import { isTurned } from './orientation.js';
+import { ApngCanvas, type Apng, type ApngFrame, buildFramePng, DISPOSE, framesToRender, isApng, readApng } from './apng.js';
 import { stripPngMetadata } from './png-chunks.js';
 import { sniffRefusedDocument } from './sniff.js';
 import { readTiffLayouts } from './tiff-header.js';
@@ -185,8 +189,16 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   if (declaredPixels > limits.maxPixels) {
     throw new ScanError('image_too_many_pixels', undefined, { width: metadata.width, height: metadata.height, limit: limits.maxPixels });
   }
-  const frameCount = Math.max(1, metadata.pages ?? 1);
-  const frameIndices = sampleFrameIndices(frameCount, declaredPixels, limits);
+  // An APNG's frames are in chunks libpng skips (sharp reports one page): read them here (apng.ts).
+  const apngRead = format === 'png' ? readApng(input) : {};
+  const apng = isApng(apngRead) ? apngRead : undefined;
+  if (apng && apng.frames.length > MAX_APNG_FRAMES) {
+    throw new ScanError('image_too_complex', `an APNG of more than ${MAX_APNG_FRAMES} frames`, { format, limitFrames: MAX_APNG_FRAMES });
+  }
+  const frameCount = apng ? apng.frames.length : Math.max(1, metadata.pages ?? 1);
+  const frameIndices = apng
+    ? sampleFrameIndices(frameCount, declaredPixels + APNG_FRAME_CALL_PIXELS, limits, { delays: apng.frames.map((frame) => frame.delayMs), cost: 'replay' })
+    : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
   // A HEIF's images are each sized on their own and decoded whole: a small primary image must
   // not vouch for a huge second one, so every sampled one is read and checked before any decode.
   // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
@@ -198,7 +210,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
       throw new ScanError('image_too_many_pixels', undefined, { width: header.width, height: header.height, page, limit: limits.maxPixels });
     }
   }
-  const held = heldDecodeMemory(input, metadata, frameIndices, limits.workingSize, heifPages);
+  const held = apng ? heldApngDecode(metadata, apng, limits.workingSize) : heldDecodeMemory(input, metadata, frameIndices, limits.workingSize, heifPages);
   // The second decode for stored colours is what goes over the budget: shrink with alpha weights
   // only (transparent areas black to PDQ), and say so, rather than refuse an image that fits.
   const storedColours = hasStoredColours(format) && held.bytes <= limits.maxDecodeBytes;
@@ -226,7 +238,11 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   const width = metadata.autoOrient?.width ?? metadata.width;
   const height = metadata.autoOrient?.height ?? metadata.height;
   const frames: DecodedFrame[] = [];
-  for (const index of frameIndices) {
+  if (apng) {
+    const choice = { orientation: metadata.orientation ?? 1, resize: workingResize(width, height, limits.workingSize), storedColours };
+    frames.push(...(await decodeApngFrames(input, apng, frameIndices, choice, limits, turn)));
+  }
+  for (const index of apng ? [] : frameIndices) {
     // The pages of a TIFF or HEIF may each have their own size: the working size is worked out from the page's.
     const page = index > 0 && PAGED_FORMATS.has(format) ? (heifPages.get(index) ?? (await readPage(input, index, limits, turn))) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
@@ -238,7 +254,8 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     width,
     height,
     frameCount,
-    hasAlpha: metadata.hasAlpha,
+    // An APNG's canvas is transparent where no frame has painted (or a frame was disposed of).
+    hasAlpha: metadata.hasAlpha || frames.some((frame) => frame.alpha !== undefined),
     frames,
     ...(hasStoredColours(format) && !storedColours && frames.some((frame) => frame.alphaWeighted === frame.data) && { transparentColoursLost: true }),
   };
@@ -345,27 +362,100 @@ function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly num
 /** Highest frame (page) number sharp takes: its constructor throws for a later one. */
 export const MAX_FRAME_INDEX = 100_000;
 
+/** How an animation's frames are sampled, besides its frame count and size (sampleFrameIndices). */
+export interface FrameSampling {
+  /**
+   * Each frame's delay as the file declares it, in milliseconds (sharp's `delay` for a GIF or
+   * WebP, the fcTL's for an APNG); missing ones count as the shortest.
+   */
+  delays?: readonly (number | undefined)[];
+  /**
+   * What decoding the sampled frames renders. 'restart' (libvips's GIF and WebP loaders): each
+   * sampled frame is a decode of its own that renders every frame before it, so the budget counts
+   * the sum of (index + 1). 'replay' (an APNG, apng.ts): one pass renders the frames in order up
+   * to the last one sampled, so it counts (last index + 1).
+   */
+  cost?: 'restart' | 'replay';
+}
+
 /**
- * Frame numbers to decode: the first, then evenly spaced up to the last frame of the range the
- * animation budget allows (and sharp reaches: MAX_FRAME_INDEX), at most `maxFrames` in all. Each
- * sampled frame is a separate decode that renders every frame before it, so the budget counts
- * frames rendered across all of them (sum of index + 1) times the frame's pixels; the range
- * shrinks until that fits.
+ * Delays of at most this many milliseconds are shown for SHORT_DELAY_SHOWN_MS: Chrome, Firefox and
+ * Safari all show a frame that asks for 0 to 10 ms for 100 ms (a 0-delay frame is not skipped).
  */
-export function sampleFrameIndices(frameCount: number, pixelsPerFrame: number, limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>): number[] {
+const SHORT_DELAY_MS = 10;
+const SHORT_DELAY_SHOWN_MS = 100;
+
+/** How long a viewer shows a frame of the declared `delay` (ms). */
+export function shownMs(delay: number | undefined): number {
+  return delay === undefined || !(delay > SHORT_DELAY_MS) ? SHORT_DELAY_SHOWN_MS : delay;
+}
+
+/**
+ * Frame numbers to decode, at most `maxFrames`, within the range (frames 0 to range - 1) the
+ * animation budget allows (and sharp reaches: MAX_FRAME_INDEX); all of them when the range holds
+ * no more. Otherwise, when the frames are not all shown alike long (`sampling.delays`, as a viewer
+ * shows them: shownMs), the half of the sample (rounded down) goes to the frames shown longest, so
+ * a frame that holds the screen for seconds among frames that flash by is always decoded (ties at
+ * the cut spread evenly over the tied frames); the rest, from the first frame to the last of the
+ * range, evenly spaced, as many as make up `maxFrames` with those. The budget counts frames
+ * rendered (sampling.cost) times the frame's pixels; the range shrinks until that fits.
+ */
+export function sampleFrameIndices(
+  frameCount: number,
+  pixelsPerFrame: number,
+  limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>,
+  sampling: FrameSampling = {},
+): number[] {
   const pixels = Math.max(1, pixelsPerFrame);
   let range = Math.max(1, Math.min(frameCount, MAX_FRAME_INDEX + 1, Math.floor(limits.maxAnimationPixels / pixels)));
   for (;;) {
-    const indices = spreadIndices(range, Math.min(range, limits.maxFrames));
-    const rendered = indices.reduce((sum, index) => sum + index + 1, 0) * pixels;
+    const indices = pickFrames(range, limits.maxFrames, sampling.delays);
+    const rendered = (sampling.cost === 'replay' ? indices.at(-1)! + 1 : indices.reduce((sum, index) => sum + index + 1, 0)) * pixels;
     if (rendered <= limits.maxAnimationPixels || range === 1) return indices;
     range = Math.max(1, Math.min(range - 1, Math.floor((range * limits.maxAnimationPixels) / rendered)));
   }
 }
 
+/** `count` frames of 0 to range - 1, ascending: the longest shown first picked, then spread evenly (sampleFrameIndices). */
+function pickFrames(range: number, count: number, delays: FrameSampling['delays']): number[] {
+  if (range <= count) return Array.from({ length: range }, (_, i) => i);
+  const picked = longestShown(range, Math.floor(count / 2), delays);
+  const spread = (n: number): Set<number> => new Set([...picked, ...spreadIndices(range, n)]);
+  let n = count - picked.length;
+  let chosen = spread(n);
+  // A spread frame may be one picked already: spread more, until there are `count` (the first
+  // ones, ascending, of a spread that would give more).
+  while (chosen.size < count) {
+    const more = spread(++n);
+    if (more.size > count) {
+      for (const index of [...more].sort((a, b) => a - b)) if (chosen.size < count) chosen.add(index);
+      break;
+    }
+    chosen = more;
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+/**
+ * Up to `count` of frames 0 to range - 1 shown longer than the shortest shown among them: the
+ * longest shown; of those tied at the cut, evenly spaced ones. None when all are shown alike long.
+ */
+function longestShown(range: number, count: number, delays: FrameSampling['delays']): number[] {
+  if (count === 0 || delays === undefined) return [];
+  const shown = Float64Array.from({ length: range }, (_, i) => shownMs(delays[i]));
+  const sorted = Float64Array.from(shown).sort();
+  const shortest = sorted[0]!;
+  const cut = sorted[range - count]!;
+  if (cut === shortest) return [...shown.keys()].filter((i) => shown[i]! > shortest);
+  const above = [...shown.keys()].filter((i) => shown[i]! > cut);
+  const tied = [...shown.keys()].filter((i) => shown[i] === cut);
+  return [...above, ...spreadIndices(tied.length, count - above.length).map((i) => tied[i]!)];
+}
+
 /** `count` indices from 0 to range - 1, evenly spaced, both ends included. */
 function spreadIndices(range: number, count: number): number[] {
-  if (count <= 1) return [0];
+  if (count <= 0) return [];
+  if (count === 1) return [0];
   const indices = new Set<number>();
   for (let i = 0; i < count; i++) indices.add(Math.round((i * (range - 1)) / (count - 1)));
   return [...indices];
@@ -393,6 +483,120 @@ export function workingResize(width: number, height: number, workingSize: number
     return { width: workingSize, height: workingSize, fit: 'inside', withoutEnlargement: true };
   }
   return { width: target(width), height: target(height), fit: 'fill' };
+}
+
+/**
+ * Most frames of an APNG decoded: as for an animated WebP (MAX_WEBP_FRAMES); more is
+ * image_too_complex. Each rendered frame is a sharp call of its own.
+ */
+export const MAX_APNG_FRAMES = 10_000;
+/**
+ * What a sharp call costs besides its pixels, in pixels of an APNG frame's decode (measured: about
+ * 0.9 ms for a 1x1 frame, 6.3 ms for a 640x480 one), counted for each frame an APNG's decode
+ * replays: 200 million pixels of budget replay about 3,000 frames of 1x1, 540 of 640x480.
+ */
+export const APNG_FRAME_CALL_PIXELS = 65_536;
+
+/**
+ * What an APNG's decode holds at once (decodeApngFrames): the rows of a frame's decode (and the
+ * whole frame, when interlaced), the canvas, the frame's RGBA and the previous frame's (a JS
+ * buffer freed only when the garbage collector runs), the region a dispose_op of
+ * APNG_DISPOSE_OP_PREVIOUS keeps (4 bytes a pixel each, the whole canvas at most), and, for a
+ * canvas that must shrink, the rows of its resize and the stored RGB the second resize takes (as
+ * any frame with alpha: heldStoredRgb). A 4000x3000 RGBA APNG of 3 whole frames, one disposed to
+ * the previous canvas: estimate 261 MB (just within the default 256 MiB), peak RSS growth 270 MB.
+ */
+function heldApngDecode(metadata: Metadata, apng: Apng, workingSize: number): HeldDecode {
+  const { width, height } = apng;
+  const pixels = width * height;
+  const rows = streamedRowBytes(width, height, bytesPerPixel(metadata));
+  const whole = heldWholeDecode(metadata)?.bytes ?? 0;
+  // The canvas, two frames' RGBA (the one before waits for the garbage collector), the kept region.
+  const buffers = pixels * 4 * (apng.frames.some((frame) => frame.dispose === DISPOSE.previous) ? 4 : 3);
+  const shrinks = workingResize(width, height, workingSize) !== undefined;
+  const resizeRows = shrinks ? width * Math.min(height, APNG_RESIZE_ROWS) * 4 : 0;
+  const storedRgbBytes = shrinks ? heldStoredRgb({ format: 'png', width, height }) : 0;
+  return { held: 'APNG frame', bytes: rows + whole + buffers + resizeRows + storedRgbBytes, width, height, ...(storedRgbBytes ? { storedRgbBytes } : {}) };
+}
+
+/** Rows libvips's resize of an image in memory keeps at most (decode-memory.ts measured 150 to 310). */
+const APNG_RESIZE_ROWS = 320;
+
+interface CanvasChoice {
+  /** The file's EXIF orientation (1 to 8), which the composited frames are turned upright by. */
+  orientation: number;
+  /** From workingResize on the upright canvas: undefined when it fits. */
+  resize: ResizeOptions | undefined;
+  storedColours: boolean;
+}
+
+/**
+ * The sampled frames of an APNG, as a viewer shows them: every frame from the last one the canvas
+ * before it cannot change (framesToRender) to each sampled one is decoded, a PNG of its own
+ * (buildFramePng), and rendered on the canvas in order (ApngCanvas); the canvas, once a sampled
+ * frame is on it, is that frame, shrunk and turned upright like any other (frameFromCanvas).
+ */
+async function decodeApngFrames(input: Buffer, apng: Apng, indices: readonly number[], choice: CanvasChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame[]> {
+  const wanted = new Set(indices);
+  const canvas = new ApngCanvas(apng.width, apng.height);
+  const frames: DecodedFrame[] = [];
+  let last = -1;
+  for (const index of framesToRender(apng, indices)) {
+    const frame = apng.frames[index]!;
+    if (index !== last + 1) canvas.clear();
+    last = index;
+    canvas.render(frame, await decodeApngFrame(buildFramePng(input, apng, frame), frame, limits, turn));
+    if (wanted.has(index)) frames.push(await frameFromCanvas(canvas, index, choice, limits, turn));
+    canvas.dispose(frame);
+  }
+  return frames;
+}
+
+/** One APNG frame's PNG decoded whole: RGBA, 8 bits a sample, the frame's own size. */
+async function decodeApngFrame(png: Buffer, frame: ApngFrame, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<Buffer> {
+  const { data, info } = await turn.run(() =>
+    sharp(png, { ...baseInputOptions(limits), autoOrient: false })
+      .timeout({ seconds: timeoutSeconds(turn, frame.index) })
+      .ensureAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+  );
+  if (info.width !== frame.width || info.height !== frame.height || info.channels !== 4) {
+    throw new ScanError('image_corrupt', `APNG frame ${frame.index} decoded to ${info.width}x${info.height}x${info.channels}, expected ${frame.width}x${frame.height}x4`, { format: 'png', frame: frame.index });
+  }
+  return data;
+}
+
+/**
+ * The canvas as a decoded frame: shrunk to the working size and turned upright like decodeFrame's
+ * frames (alpha split off; a shrunk frame with alpha keeps its stored RGB, resized on its own,
+ * and its alpha-weighted RGB). The canvas is not changed; what is returned is a copy.
+ */
+async function frameFromCanvas(canvas: ApngCanvas, index: number, choice: CanvasChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
+  const { width, height, pixels } = canvas;
+  const { angle, flop } = EXIF_TURNS[choice.orientation] ?? { angle: 0, flop: false };
+  const turned = isTurned(choice.orientation) ? { orientation: choice.orientation } : {};
+  // `resize` sizes the upright frame; the stored one is a quarter turn from it for 90 and 270.
+  const resize = choice.resize && angle % 180 !== 0 ? { ...choice.resize, width: choice.resize.height, height: choice.resize.width } : choice.resize;
+  if (resize === undefined && angle === 0 && !flop) return { ...splitAlpha(pixels, width * height), width, height, index };
+  const shaped = (data: Buffer, channels: 3 | 4): Promise<{ data: Buffer; info: OutputInfo }> =>
+    turn.run(() => {
+      // Called after resize(), so applied after it: flop first, then the turn (EXIF_TURNS).
+      let pipeline = sharp(data, { raw: { width, height, channels }, limitInputPixels: limits.maxPixels }).timeout({ seconds: timeoutSeconds(turn, index) });
+      if (resize) pipeline = pipeline.resize(resize);
+      if (flop) pipeline = pipeline.flop();
+      if (angle !== 0) pipeline = pipeline.rotate(angle);
+      return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    });
+  const { data, info } = await shaped(pixels, 4);
+  const frame = { width: info.width, height: info.height, index, ...turned };
+  const split = splitAlpha(data, info.width * info.height);
+  if (resize === undefined || split.alpha === undefined) return { ...split, ...frame };
+  if (!choice.storedColours) return { ...split, alphaWeighted: split.data, ...frame };
+  // libvips resized the RGBA with premultiplied alpha: the stored RGB is resized on its own.
+  const rgb = await shaped(splitAlpha(pixels, width * height).data, 3);
+  return { data: rgb.data, alpha: split.alpha, alphaWeighted: split.data, ...frame };
 }
 
 interface FrameChoice {

@@ -13,7 +13,7 @@
  *
  * Pure and bounded: one walk of the chunk records (length, type, data, CRC) after the signature;
  * never throws. Everything else stays byte for byte and in order (IHDR, PLTE, IDAT, an APNG's
- * acTL, fcTL and fdAT, ...), and the bytes are copied only when there is a chunk to drop. Where
+ * acTL, fcTL and fdAT, which apng.ts reads, ...), and the bytes are copied only when there is a chunk to drop. Where
  * the records stop making sense (a length past the end or over 2^31 - 1, a type that is not four
  * letters), and after IEND, the rest is kept as it is, for libpng to judge as it did before.
  */
