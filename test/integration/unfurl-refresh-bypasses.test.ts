@@ -3,8 +3,8 @@ import { serveDuringTests, visitServer } from './unfurl-servers.js';
 
 /**
  * Redirect chains a browser follows to a page the scanner must reach: meta refreshes in foreign
- * content and behind parser decoys, in XHTML, behind an unknown Content-Type, and a Location whose
- * raw UTF-8 ends in the byte 0xA0.
+ * content and behind parser decoys, in XHTML (behind a doctype's internal subset too), in sloppy or
+ * fostered markup, behind an unknown Content-Type, and a Location whose raw UTF-8 ends in the byte 0xA0.
  */
 
 const refresh = (delay: number, url: string, close = '') => `<meta http-equiv="refresh" content="${delay};url=${url}"${close}>`;
@@ -21,6 +21,14 @@ const pages: Record<string, [string, string]> = {
   '/xhtml-style': ['application/xhtml+xml', xhtml(`<style>${refresh(0, '/phish/login', '/')}</style>`)],
   '/xhtml-cdata': ['application/xhtml+xml', xhtml(`<script><![CDATA[ > ${refresh(0, '/decoy', '/')} ]]></script>${refresh(1, '/phish/login', '/')}`)],
   '/xml': ['application/xml', xhtml(refresh(0, '/phish/login', '/'))],
+  // A quote or `]` in a comment of the doctype's internal subset is comment text (expat reads on).
+  '/xhtml-doctype-quote': ['application/xhtml+xml', `<!DOCTYPE html [ <!-- it's fine --> ]>${xhtml(refresh(0, '/phish/login', '/')).replace('<?xml version="1.0"?>', '')}`],
+  '/xhtml-doctype-bracket': ['application/xhtml+xml', `<!DOCTYPE html [ <!-- ] --> ]>${xhtml(refresh(0, '/phish/login', '/')).replace('<?xml version="1.0"?>', '')}`],
+  // Sloppy markup a browser reads in milliseconds: within the parsing budget.
+  '/sloppy-font': ['text/html', `${'<p><font face="Arial" size="2">prose</p>'.repeat(1500)}${refresh(0, '/phish/login')}`],
+  '/sloppy-divs': ['text/html', `${'<div>'.repeat(150)}${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(1000)}${refresh(0, '/phish/login')}`],
+  // Thousands of nodes fostered out of a table: linear in the scan's tree.
+  '/foster': ['text/html', `${refresh(0, '/phish/login')}<table>${'x<br>'.repeat(13_100)}`],
   '/unknown-unknown': ['unknown/unknown', doc],
   '/application-unknown': ['application/unknown', doc],
 };

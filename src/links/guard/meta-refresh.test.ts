@@ -307,6 +307,35 @@ describe('metaRefreshes: HTML as the WHATWG parser reads it', () => {
     const page = '<div class="row"><p>Some <b>text</b> and <a href="/x?a=1&amp;b=2">a link</a></p></div>\n'.repeat(720);
     expect(htmlParseWork(page)).toBeLessThan(PARSE_WORK_LIMIT / 10);
   });
+
+  const prose = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. ';
+  const meta = '<meta http-equiv="refresh" content="0;url=/phish/login">';
+  it.each([
+    // Classic WYSIWYG markup: the <font> is reopened after each paragraph, one more per paragraph.
+    ['a <font> per paragraph', `${'<p><font face="Arial" size="2">prose</p>'.repeat(1500)}${meta}`],
+    ['a <font> per paragraph, lines between', `${`<p><font face="Arial" size="2">${prose}</p>\n`.repeat(510)}${meta}`],
+    ['150 unclosed <div>s then prose', `${'<div>'.repeat(150)}${prose.repeat(740)}${meta}`],
+    ['an unclosed <font> under 150 unclosed <div>s, then prose', `<font size="2">${'<div>'.repeat(150)}${prose.repeat(740)}${meta}`],
+  ])('reads sloppy 60 KB pages within the limit (%s): text is appended, not scoped', (_, page) => {
+    expect(page.length).toBeGreaterThan(59_000);
+    expect(urls(page)).toEqual(['/phish/login']);
+    expect(htmlParseWork(page)).toBeLessThan(PARSE_WORK_LIMIT / 2);
+  });
+
+  it.each([
+    // Foster parenting inserts each node before the table: O(1) in the scan's tree, not a search of the children.
+    ['text and <br> fostered out of a <table>', `${meta}<table>${'x<br>'.repeat(13_100)}`],
+    // The adoption agency moves the furthest block's thousands of children one by one.
+    ['the adoption agency moving 26 000 nodes', `${meta}<a><div>${'x<br>'.repeat(13_000)}</a>`],
+    // <body> start tags adopt their attributes into the body element: O(attributes adopted).
+    ['thousands of <body> tags adopting attributes', `${meta}${Array.from({ length: 5500 }, (_, i) => `<body a${i}>`).join('')}`],
+  ])('reads a hostile 64 KiB page with %s in linear time', (_, page) => {
+    expect(page.length).toBeGreaterThan(60_000);
+    expect(htmlParseWork(page)).toBeLessThan(PARSE_WORK_LIMIT / 4);
+    const started = performance.now();
+    expect(urls(page)).toEqual(['/phish/login']);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
 });
 
 describe('metaRefreshes: XML syntax (XHTML)', () => {
@@ -321,7 +350,32 @@ describe('metaRefreshes: XML syntax (XHTML)', () => {
   it('skips comments, CDATA sections and processing instructions', () => {
     const decoy = '<meta http-equiv="refresh" content="0;url=/decoy"/>';
     const real = '<meta http-equiv="refresh" content="1;url=/phish/login"/>';
-    expect(urls(xhtml(`<script><![CDATA[ > ${decoy} ]]></script><!-- --!> ${decoy} --><?pi ${decoy} ?>${real}`))).toEqual(['/phish/login']);
+    expect(urls(xhtml(`<script><![CDATA[ > ${decoy} ]]></script><!-- - ${decoy} --><?pi ${decoy} ?>${real}`))).toEqual(['/phish/login']);
+    // `--` inside a comment is a well-formedness error (expat stops there, `--!>` included).
+    expect(urls(xhtml(`<!-- --!> ${decoy} -->${real}`))).toEqual([]);
+  });
+
+  it.each([
+    ['a quote in a comment', "<!-- it's fine -->"],
+    ['a ] in a comment', '<!-- ] -->'],
+    ['a quote and ]> in a processing instruction', '<?pi ] " ?>'],
+    [']> in a literal of a declaration', '<!ELEMENT x ANY> <!NOTATION n SYSTEM "]>">'],
+    ['a parameter-entity reference', '%pe;'],
+  ])('reads past a doctype whose internal subset holds %s (expat does)', (_, subset) => {
+    const page = `<!DOCTYPE html [ ${subset} ]><html xmlns="http://www.w3.org/1999/xhtml"><head><meta http-equiv="refresh" content="0;url=/phish/login"/></head><body>hi</body></html>`;
+    expect(urls(page)).toEqual(['/phish/login']);
+    expect(urls(`<!DOCTYPE html SYSTEM "a]>b" [ ${subset} ] >${page.slice(page.indexOf('<html'))}`)).toEqual(['/phish/login']);
+  });
+
+  it.each([
+    ['declares attribute defaults (a meta made a refresh)', '<!DOCTYPE html [<!ATTLIST meta http-equiv CDATA "refresh">]>'],
+    ['declares a default xmlns', '<!DOCTYPE html [<!ATTLIST html xmlns CDATA #FIXED "http://www.w3.org/1999/xhtml">]>'],
+    ['holds an unterminated comment', '<!DOCTYPE html [ <!-- ]>'],
+    ['holds an unterminated literal', '<!DOCTYPE html [ <!NOTATION n SYSTEM "x> ]>'],
+    ['holds an unknown construct', '<!DOCTYPE html [ x ]>'],
+    ['does not end', '<!DOCTYPE html [ '],
+  ])('fails closed on a doctype that %s', (_, doctype) => {
+    expect(() => urls(`${doctype}<html xmlns="http://www.w3.org/1999/xhtml"><meta http-equiv="refresh" content="0;url=/p"/></html>`)).toThrow(RefreshScanTooComplex);
   });
 
   it('counts only XHTML-namespace elements, names case-sensitive, and a prefixed one', () => {

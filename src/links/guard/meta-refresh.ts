@@ -21,14 +21,16 @@
  * elements, no `<noscript>` special case, comments, CDATA sections, processing instructions and
  * the doctype skipped, names case-sensitive, only elements in the XHTML namespace count, and the
  * scan stops at the first well-formedness error a browser stops at (a mismatched end tag, a
- * second root, an unquoted or duplicate attribute, an undeclared prefix). A doctype that declares
- * entities (whose text could hold markup) throws RefreshScanTooComplex.
+ * second root, an unquoted or duplicate attribute, an undeclared prefix, `--` in a comment). The
+ * doctype's internal subset is read as expat reads it (comments and processing instructions whole);
+ * one that declares entities (whose text could hold markup) or attribute defaults (which can make a
+ * `<meta>` a refresh), or that cannot be read, throws RefreshScanTooComplex: it never ends the scan.
  *
  * The first `<base href>` in the document (tree order) when the refresh is met is reported, for
  * the URL to be resolved against the document base URL as browsers do. Pure logic: no I/O.
  */
 import { decodeHTMLStrict } from 'entities';
-import { Parser, defaultTreeAdapter, html as parse5Html, type DefaultTreeAdapterMap, type Token } from 'parse5';
+import { Parser, html as parse5Html, type Token, type TreeAdapter, type TreeAdapterTypeMap } from 'parse5';
 import { asciiLower } from './ascii-text.js';
 
 export interface MetaRefresh {
@@ -188,7 +190,8 @@ export function parseRefreshContent(content: string, source: 'meta' | 'header' =
 
 /**
  * Thrown when a page would cost too much to read for refreshes (PARSE_WORK_LIMIT), or holds what
- * the scan does not model (entity declarations in an XML doctype): where it leads is unknown.
+ * the scan does not model (entity or attribute-default declarations in an XML doctype, or one it
+ * cannot read): where it leads is unknown.
  */
 export class RefreshScanTooComplex extends Error {
   constructor(message: string) {
@@ -198,12 +201,16 @@ export class RefreshScanTooComplex extends Error {
 }
 
 /**
- * Steps of parser work allowed per scan: open elements looked at per token (twice for an end tag,
- * which may run the adoption agency), active formatting elements four times (each may be cloned),
- * attributes compared per attribute, ancestors walked for `<base>` order. A 64 KiB page of
- * ordinary markup costs a few percent of it; a hostile one (thousands of nested or unclosed
- * elements, thousands of attributes on a tag) reaches it within tens of milliseconds instead of
- * running for most of a second.
+ * Steps of parser work allowed per scan: per tag, the open elements looked at (twice for an end
+ * tag, which may run the adoption agency) and the active formatting elements (four times, each
+ * may be cloned, and compared attribute by attribute for a start tag); per text run, the open
+ * elements the reconstruction of active formatting elements really searches; attribute names
+ * compared per attribute; nodes moved by the adoption agency; ancestors walked for `<base>` order.
+ * The tree is built with O(1) insertions and removals (scanTreeAdapter), so foster parenting and
+ * the adoption agency cost no more than that. A 64 KiB page of ordinary markup, sloppy markup
+ * included (a hundred unclosed elements, a `<font>` reopened per paragraph), costs a few percent
+ * of it; a hostile one (thousands of nested or unclosed elements, thousands of attributes on a
+ * tag) reaches it within tens of milliseconds instead of running for most of a second.
  */
 export const PARSE_WORK_LIMIT = 2_000_000;
 
@@ -212,8 +219,118 @@ function isRefreshState(value: string | undefined): boolean {
   return value !== undefined && asciiLower(value) === 'refresh';
 }
 
-type Element = DefaultTreeAdapterMap['element'];
-type ParentNode = DefaultTreeAdapterMap['parentNode'];
+/**
+ * A node of the scan's tree: children in a doubly linked list, so that inserting before a node
+ * (foster parenting) and detaching one (the adoption agency) take O(1), where parse5's default
+ * tree adapter searches and splices an array of children. Text is not kept: nothing reads it.
+ */
+class ScanNode {
+  parentNode: ScanNode | null = null;
+  previousSibling: ScanNode | null = null;
+  nextSibling: ScanNode | null = null;
+  firstChild: ScanNode | null = null;
+  lastChild: ScanNode | null = null;
+  /** Set on the document only. */
+  mode: parse5Html.DOCUMENT_MODE = parse5Html.DOCUMENT_MODE.NO_QUIRKS;
+  constructor(readonly nodeName: string) {}
+}
+
+class ScanElement extends ScanNode {
+  /** The names in attrs, once attributes are adopted (`<html>`, `<body>` repeated). */
+  attrNames: Set<string> | undefined = undefined;
+  /** A `<template>`'s contents. */
+  content: ScanNode | undefined = undefined;
+  constructor(
+    readonly tagName: string,
+    readonly namespaceURI: parse5Html.NS,
+    readonly attrs: Token.Attribute[],
+  ) {
+    super(tagName);
+  }
+}
+
+type ScanTreeMap = TreeAdapterTypeMap<ScanNode, ScanNode, ScanNode, ScanNode, ScanNode, ScanElement, ScanNode, ScanNode, ScanElement, ScanNode>;
+
+function isScanElement(node: ScanNode): node is ScanElement {
+  return node instanceof ScanElement;
+}
+
+function detach(node: ScanNode): void {
+  const parent = node.parentNode;
+  if (parent === null) return;
+  if (node.previousSibling) node.previousSibling.nextSibling = node.nextSibling;
+  else parent.firstChild = node.nextSibling;
+  if (node.nextSibling) node.nextSibling.previousSibling = node.previousSibling;
+  else parent.lastChild = node.previousSibling;
+  node.parentNode = node.previousSibling = node.nextSibling = null;
+}
+
+function insert(parent: ScanNode, node: ScanNode, before: ScanNode | null): void {
+  detach(node);
+  node.parentNode = parent;
+  node.nextSibling = before;
+  node.previousSibling = before === null ? parent.lastChild : before.previousSibling;
+  if (node.previousSibling) node.previousSibling.nextSibling = node;
+  else parent.firstChild = node;
+  if (before === null) parent.lastChild = node;
+  else before.previousSibling = node;
+}
+
+/** parse5 tree adapter for the scan: every operation the parser uses takes O(1) (adoptAttributes O(attributes adopted)). */
+
+const scanTreeAdapter: TreeAdapter<ScanTreeMap> = {
+  createDocument: () => new ScanNode('#document'),
+  createDocumentFragment: () => new ScanNode('#document-fragment'),
+  createElement: (tagName, namespaceURI, attrs) => new ScanElement(tagName, namespaceURI, attrs),
+  createCommentNode: () => new ScanNode('#comment'),
+  createTextNode: () => new ScanNode('#text'),
+  appendChild: (parent, node) => insert(parent, node, null),
+  insertBefore: (parent, node, reference) => insert(parent, node, reference),
+  setTemplateContent: (template, content) => {
+    template.content = content;
+  },
+  getTemplateContent: (template) => template.content ?? (template.content = new ScanNode('#document-fragment')),
+  // The doctype (its name and ids decide the document mode, which parse5 sets itself) is not kept.
+  setDocumentType: () => undefined,
+  setDocumentMode: (document, mode) => {
+    document.mode = mode;
+  },
+  getDocumentMode: (document) => document.mode,
+  detachNode: detach,
+  // Text is never read: not kept.
+  insertText: () => undefined,
+  insertTextBefore: () => undefined,
+  adoptAttributes: (recipient, attrs) => {
+    const names = (recipient.attrNames ??= new Set(recipient.attrs.map((attr) => attr.name)));
+    for (const attr of attrs) {
+      if (names.has(attr.name)) continue;
+      names.add(attr.name);
+      recipient.attrs.push(attr);
+    }
+  },
+  getFirstChild: (node) => node.firstChild,
+  getChildNodes: (node) => {
+    const children: ScanNode[] = [];
+    for (let child = node.firstChild; child !== null; child = child.nextSibling) children.push(child);
+    return children;
+  },
+  getParentNode: (node) => node.parentNode,
+  getAttrList: (element) => element.attrs,
+  getTagName: (element) => element.tagName,
+  getNamespaceURI: (element) => element.namespaceURI,
+  getTextNodeContent: () => '',
+  getCommentNodeContent: () => '',
+  getDocumentTypeNodeName: () => '',
+  getDocumentTypeNodePublicId: () => '',
+  getDocumentTypeNodeSystemId: () => '',
+  isTextNode: (node): node is ScanNode => node.nodeName === '#text',
+  isCommentNode: (node): node is ScanNode => node.nodeName === '#comment',
+  isDocumentTypeNode: (node): node is ScanNode => node.nodeName === '#documentType',
+  isElementNode: isScanElement,
+  setNodeSourceCodeLocation: () => undefined,
+  getNodeSourceCodeLocation: () => undefined,
+  updateNodeSourceCodeLocation: () => undefined,
+};
 
 const HTML_NS = parse5Html.NS.HTML;
 const META = parse5Html.TAG_ID.META;
@@ -236,14 +353,14 @@ interface CountedTokenizer {
  * parse5's document parser, recording each `<meta>` refresh and `<base href>` as it is inserted
  * into the document, and counting its work.
  */
-class RefreshParser extends Parser<DefaultTreeAdapterMap> {
+class RefreshParser extends Parser<ScanTreeMap> {
   readonly found: MetaRefresh[] = [];
   private work = 0;
   /** The first `<base href>` in tree order so far, and its ancestors (for the order of a fostered one). */
-  private base: { element: Element; href: string; ancestors: Set<ParentNode> } | undefined;
+  private base: { element: ScanElement; href: string; ancestors: Set<ScanNode> } | undefined;
 
   constructor() {
-    super({ scriptingEnabled: true, treeAdapter: defaultTreeAdapter });
+    super({ scriptingEnabled: true, treeAdapter: scanTreeAdapter });
     const tokenizer = this.tokenizer as unknown as CountedTokenizer;
     const leaveAttrName = tokenizer._leaveAttrName;
     if (typeof leaveAttrName !== 'function') throw new Error('parse5 tokenizer without _leaveAttrName: pin parse5 7.3');
@@ -259,8 +376,8 @@ class RefreshParser extends Parser<DefaultTreeAdapterMap> {
     if (this.work > PARSE_WORK_LIMIT) throw new RefreshScanTooComplex(`the page needs more than ${PARSE_WORK_LIMIT} steps of HTML parsing (deep nesting or many attributes)`);
   }
 
-  /** Per token: scope checks walk the open elements, formatting elements are reconstructed and compared. */
-  private chargeToken(attributes = 0, stackFactor = 1): void {
+  /** Per tag: scope checks walk the open elements, formatting elements are reconstructed and compared. */
+  private chargeTag(attributes: number, stackFactor: number): void {
     this.charge((this.openElements.stackTop + 1) * stackFactor + this.activeFormattingElements.entries.length * (4 + attributes));
   }
 
@@ -280,16 +397,16 @@ class RefreshParser extends Parser<DefaultTreeAdapterMap> {
     if (refresh) this.found.push(this.base === undefined ? refresh : { ...refresh, baseHref: this.base.href });
   }
 
-  private setBase(element: Element, href: string): void {
-    const ancestors = new Set<ParentNode>();
-    for (let node = element.parentNode; node !== null; node = 'parentNode' in node ? node.parentNode : null) {
+  private setBase(element: ScanElement, href: string): void {
+    const ancestors = new Set<ScanNode>();
+    for (let node = element.parentNode; node !== null; node = node.parentNode) {
       this.charge(1);
       ancestors.add(node);
     }
     this.base = { element, href, ancestors };
   }
 
-  override _attachElementToTree(element: Element, location: Parameters<Parser<DefaultTreeAdapterMap>['_attachElementToTree']>[1]): void {
+  override _attachElementToTree(element: ScanElement, location: Parameters<Parser<ScanTreeMap>['_attachElementToTree']>[1]): void {
     const fostered = element.tagName === 'base' && this._shouldFosterParentOnInsertion() ? this._findFosterParentingLocation().beforeElement : null;
     super._attachElementToTree(element, location);
     if (this.inTemplate || element.namespaceURI !== HTML_NS) return;
@@ -310,29 +427,55 @@ class RefreshParser extends Parser<DefaultTreeAdapterMap> {
     super._startTagOutsideForeignContent(token);
   }
 
+  /**
+   * Before text and most start tags: parse5 searches the open elements (from the top, with
+   * lastIndexOf) for each active formatting element, newest first, down to a marker or one still
+   * open, and reopens the rest. Charged as it really searches: nothing for an empty list, little
+   * for an open `<b>` on top; a native array search, an eighth of a step per element passed (an
+   * unclosed `<font>` under a hundred open elements must not put prose past the limit).
+   */
+  override _reconstructActiveFormattingElements(): void {
+    const { items, stackTop } = this.openElements;
+    for (const entry of this.activeFormattingElements.entries) {
+      if (!('element' in entry)) break;
+      const at = items.lastIndexOf(entry.element, stackTop);
+      this.charge((stackTop - at) >>> 3);
+      if (at >= 0) break;
+    }
+    super._reconstructActiveFormattingElements();
+  }
+
+  /** The adoption agency moves the children of the furthest block one by one. */
+  override _adoptNodes(donor: ScanNode, recipient: ScanNode): void {
+    for (let child = donor.firstChild; child !== null; child = child.nextSibling) this.charge(0);
+    super._adoptNodes(donor, recipient);
+  }
+
   override onStartTag(token: Token.TagToken): void {
-    this.chargeToken(token.attrs.length);
+    this.chargeTag(token.attrs.length, 1);
     super.onStartTag(token);
   }
 
   override onEndTag(token: Token.TagToken): void {
     // The adoption agency runs at most 8 x 3 rounds, each searching the stack.
-    this.chargeToken(0, 2);
+    this.chargeTag(0, 2);
     super.onEndTag(token);
   }
 
+  // A text run is appended to the current node (or fostered before a table close above it):
+  // O(1) beyond the reconstruction charged above.
   override onCharacter(token: Token.CharacterToken): void {
-    this.chargeToken();
+    this.charge(0);
     super.onCharacter(token);
   }
 
   override onNullCharacter(token: Token.CharacterToken): void {
-    this.chargeToken();
+    this.charge(0);
     super.onNullCharacter(token);
   }
 
   override onWhitespaceCharacter(token: Token.CharacterToken): void {
-    this.chargeToken();
+    this.charge(0);
     super.onWhitespaceCharacter(token);
   }
 }
@@ -359,6 +502,75 @@ function isXmlSpace(c: string | undefined): boolean {
 }
 
 /**
+ * The end (just past its `>`) of the XML doctype at `open`, as expat reads it: quoted literals in
+ * the external ID; in the internal subset comments and processing instructions as whole units
+ * (a quote or `]` in them is text), parameter-entity references, and markup declarations with
+ * their quoted literals. Fails closed: a subset that declares entities or attribute defaults
+ * (both change what the document's elements hold), or that cannot be read, or a doctype that does
+ * not end, throws RefreshScanTooComplex, never hides the rest of the page.
+ */
+function xmlDoctypeEnd(text: string, open: number): number {
+  const n = text.length;
+  const unreadable = (why: string) => new RefreshScanTooComplex(`the XML doctype ${why}`);
+  /** Past the literal quoted at `at`. */
+  const literalEnd = (at: number): number => {
+    const close = text.indexOf(text[at]!, at + 1);
+    if (close < 0) throw unreadable('holds an unterminated literal');
+    return close + 1;
+  };
+  let i = open + 9;
+  for (;;) {
+    if (i >= n) throw unreadable('does not end');
+    const c = text[i];
+    if (c === '"' || c === "'") i = literalEnd(i);
+    else if (c === '>') return i + 1;
+    else if (c === '[') break;
+    else i++;
+  }
+  i++;
+  for (;;) {
+    while (i < n && isXmlSpace(text[i])) i++;
+    if (i >= n) throw unreadable('does not end');
+    if (text[i] === ']') {
+      i++;
+      while (i < n && isXmlSpace(text[i])) i++;
+      if (text[i] !== '>') throw unreadable('is not well-formed after its internal subset');
+      return i + 1;
+    }
+    if (text.startsWith('<!--', i)) {
+      const close = text.indexOf('-->', i + 4);
+      if (close < 0) throw unreadable('holds an unterminated comment');
+      i = close + 3;
+    } else if (text.startsWith('<?', i)) {
+      const close = text.indexOf('?>', i + 2);
+      if (close < 0) throw unreadable('holds an unterminated processing instruction');
+      i = close + 2;
+    } else if (text[i] === '%') {
+      const reference = /%[^\s%;<>"'[\]]+;/y;
+      reference.lastIndex = i;
+      if (!reference.test(text)) throw unreadable('holds an unreadable parameter-entity reference');
+      i = reference.lastIndex;
+    } else if (text.startsWith('<!ENTITY', i)) {
+      throw unreadable('declares entities');
+    } else if (text.startsWith('<!ATTLIST', i)) {
+      throw unreadable('declares attribute defaults');
+    } else if (text.startsWith('<!ELEMENT', i) || text.startsWith('<!NOTATION', i)) {
+      i += 2;
+      for (;;) {
+        if (i >= n) throw unreadable('holds an unterminated declaration');
+        const c = text[i];
+        if (c === '"' || c === "'") i = literalEnd(i);
+        else if (c === '>') break;
+        else i++;
+      }
+      i++;
+    } else {
+      throw unreadable('holds what its internal subset cannot');
+    }
+  }
+}
+
+/**
  * The XML-syntax scan: elements and attributes as an XML parser with namespaces reads them,
  * linearly; stops at the first well-formedness error browsers stop at (see the file header).
  */
@@ -369,6 +581,7 @@ function* xmlMetaRefreshes(text: string): Generator<MetaRefresh, void, undefined
   const prefixes = new Map<string, string[]>([['xml', ['http://www.w3.org/XML/1998/namespace']]]);
   let templateDepth = 0;
   let rootClosed = false;
+  let doctypeSeen = false;
   let baseHref: string | undefined;
   let position = 0;
   const endOf = (needle: string, from: number): number => {
@@ -382,34 +595,19 @@ function* xmlMetaRefreshes(text: string): Generator<MetaRefresh, void, undefined
     if (stack.length === 0) for (let i = position; i < textEnd; i++) if (!isXmlSpace(text[i])) return;
     if (open < 0) return;
     let end: number;
-    if (text.startsWith('<!--', open)) end = endOf('-->', open + 4);
-    else if (text.startsWith('<![CDATA[', open)) {
+    if (text.startsWith('<!--', open)) {
+      // `--` ends a comment: a `--` not followed by `>` is a well-formedness error.
+      const dashes = text.indexOf('--', open + 4);
+      if (dashes >= 0 && text[dashes + 2] !== '>') return;
+      end = dashes < 0 ? -1 : dashes + 3;
+    } else if (text.startsWith('<![CDATA[', open)) {
       if (stack.length === 0) return;
       end = endOf(']]>', open + 9);
     } else if (text[open + 1] === '?') end = endOf('?>', open + 2);
     else if (text.startsWith('<!DOCTYPE', open)) {
-      // To the `>` outside quotes and outside the internal subset `[...]`.
-      let i = open + 9;
-      let subset = false;
-      end = -1;
-      while (i < n) {
-        const c = text[i];
-        if (c === '"' || c === "'") {
-          const close = text.indexOf(c, i + 1);
-          if (close < 0) break;
-          i = close + 1;
-          continue;
-        }
-        if (c === '[') subset = true;
-        else if (c === ']') subset = false;
-        else if (c === '>' && !subset) {
-          end = i + 1;
-          break;
-        } else if (subset && text.startsWith('<!ENTITY', i)) {
-          throw new RefreshScanTooComplex('the XML doctype declares entities');
-        }
-        i++;
-      }
+      if (stack.length > 0 || rootClosed || doctypeSeen) return; // a doctype after the root element starts, or a second one
+      doctypeSeen = true;
+      end = xmlDoctypeEnd(text, open);
     } else if (text[open + 1] === '!') return; // not well-formed
     else if (text[open + 1] === '/') {
       const close = text.indexOf('>', open + 2);
