@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
+import { open } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { canonicalEntry, decodeEntryInfo, EntryError, entryAsWritten, parseEntryField, type EntryKind, type ListAction, type ListEntry } from '../lists/list-entry.js';
-import { formatOfFile, importRefusal, ListFileParser, type BadLine, type ListFileFormat, type ParsedList, type ParseListOptions } from '../lists/list-import.js';
+import { formatOfFile, importRefusal, spoolListFile, type BadLine, type ListFileFormat, type SpooledListFile, type SpoolListOptions } from '../lists/list-import.js';
 import { ListStore, type ListChange } from '../lists/list-store.js';
 import { currentUser, integerFlag } from './cli-config.js';
 import { CliError } from './cli-errors.js';
@@ -22,6 +21,11 @@ import { terminalSafe } from './terminal-text.js';
  * label, reason and added-by it does not give (see ListStore.add). Lists named `allow-*` are
  * allowlists (see listRoleOfName). `delete` removes a whole list, and only with `--yes` (without it,
  * it says what it would delete and exits 1); the list is gone from running workers within a second.
+ *
+ * `import` reads its file (`-`: stdin, or a pipe) once, validating every line before anything is
+ * written, into a private temporary file of canonical entries that the write then reads back
+ * batch by batch (spoolListFile): it never holds the file's entries, and what it writes is what it
+ * validated, whatever happens to the file meanwhile.
  *
  * Exit status, as `hashset import`'s: 0 done; 2 imported with bad lines skipped; 1 nothing written
  * (an import refused, a bad entry for add or remove, a missing list or file, a delete without --yes).
@@ -61,11 +65,12 @@ const BAD_LINES_SHOWN = 50;
 /** Exit status of an import that wrote its good lines and skipped bad ones (as `hashset import`). */
 const EXIT_LINES_SKIPPED = 2;
 
-function reportBad(bad: readonly BadLine[], what: string): void {
+/** The first of `bad` (`total` in all), one by one, then how many more. */
+function reportBad(bad: readonly BadLine[], total: number, what: string): void {
   // A feed's line is outside text: shown escaped, it cannot drive the terminal.
   let text = '';
   for (const line of bad.slice(0, BAD_LINES_SHOWN)) text += `${what} ${line.line}: ${terminalSafe(line.message)}: ${terminalSafe(line.text)}\n`;
-  if (bad.length > BAD_LINES_SHOWN) text += `(${bad.length - BAD_LINES_SHOWN} more bad ${what === 'line' ? 'lines' : 'entries'} not shown)\n`;
+  if (total > BAD_LINES_SHOWN) text += `(${total - BAD_LINES_SHOWN} more bad ${what === 'line' ? 'lines' : 'entries'} not shown)\n`;
   if (text) process.stderr.write(text);
 }
 
@@ -80,19 +85,23 @@ function summarize(name: string, change: ListChange): string {
  */
 async function runImport(name: string, file: string, flags: ImportFlags): Promise<void> {
   const maxBad = flags.strict ? 0 : integerFlag('max-bad', flags.maxBad);
-  const parsed = await parseInput(file, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, ...(flags.addedBy && { addedBy: flags.addedBy }) });
-  reportBad(parsed.bad, 'line');
-  const refusal = importRefusal(parsed, { replace: flags.replace ?? false, ...(maxBad !== undefined && { maxBad }) });
-  if (refusal) {
-    process.stderr.write(`list ${terminalSafe(name)}: nothing imported: ${terminalSafe(refusal)}\n`);
-    process.exitCode = 1;
-    return;
+  const read = await readInput(file, flags.format ?? formatOfFile(file), { source: file === '-' ? 'stdin' : file, keepBad: BAD_LINES_SHOWN, ...(flags.addedBy && { addedBy: flags.addedBy }) });
+  try {
+    reportBad(read.bad, read.badLines, 'line');
+    const refusal = importRefusal(read, { replace: flags.replace ?? false, ...(maxBad !== undefined && { maxBad }) });
+    if (refusal) {
+      process.stderr.write(`list ${terminalSafe(name)}: nothing imported: ${terminalSafe(refusal)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const addedBy = currentUser();
+    const change = await withStore((store) => store.import(name, read, { ...settingsOf(flags), replace: flags.replace ?? false, ...(addedBy && { addedBy }) }));
+    const skipped = read.badLines ? `; ${read.badLines} bad lines skipped` : '';
+    process.stdout.write(`${summarize(name, change)}${skipped}${read.duplicates ? `; ${read.duplicates} duplicate lines` : ''}\n`);
+    if (read.badLines) process.exitCode = EXIT_LINES_SKIPPED;
+  } finally {
+    await read.close();
   }
-  const addedBy = currentUser();
-  const change = await withStore((store) => store.import(name, parsed.entries, { ...settingsOf(flags), replace: flags.replace ?? false, ...(addedBy && { addedBy }) }));
-  const skipped = parsed.bad.length ? `; ${parsed.bad.length} bad lines skipped` : '';
-  process.stdout.write(`${summarize(name, change)}${skipped}${parsed.duplicates ? `; ${parsed.duplicates} duplicate lines` : ''}\n`);
-  if (parsed.bad.length) process.exitCode = EXIT_LINES_SKIPPED;
 }
 
 /**
@@ -112,7 +121,7 @@ function entriesOf(texts: string[], flags: EntryFlags, purpose: 'add' | 'remove'
     }
   });
   if (bad.length === 0) return entries;
-  reportBad(bad, 'entry');
+  reportBad(bad, bad.length, 'entry');
   process.stderr.write('nothing written\n');
   process.exitCode = 1;
   return undefined;
@@ -233,16 +242,19 @@ export function registerBlocklistCommand(program: Command): void {
 }
 
 /**
- * The file (`-`: stdin) parsed as it is read, chunk by chunk: the import holds its entries, never
- * the file's text whole. Read as UTF-8 as readFile reads it (a sequence cut between chunks is
- * joined; bytes that are not UTF-8 become U+FFFD). Every line is read and validated before the
- * import writes anything.
+ * The file (`-`: stdin) read once, as it comes, and validated in full (spoolListFile): the import
+ * holds neither the file's text nor its entries, which go to a private temporary file of
+ * canonical entries that the write reads back. Nothing is written before every line is read,
+ * and what is written is what was validated, whatever happens to the file meanwhile.
  */
-async function parseInput(file: string, format: ListFileFormat, options: ParseListOptions): Promise<ParsedList> {
-  const parser = new ListFileParser(format, options);
-  const decoder = new StringDecoder('utf8');
-  const input: AsyncIterable<Buffer> = file === '-' ? process.stdin : createReadStream(file);
-  for await (const chunk of input) parser.push(decoder.write(chunk));
-  parser.push(decoder.end());
-  return parser.end();
+async function readInput(file: string, format: ListFileFormat, options: SpoolListOptions): Promise<SpooledListFile> {
+  // Opened first: a missing file fails here, naming its path, before anything else is made.
+  const input = file === '-' ? process.stdin : (await open(file, 'r')).createReadStream();
+  try {
+    return await spoolListFile(input, format, options);
+  } catch (error) {
+    // Not read to its end (no temporary file could be made, a CSV with no entry column): closed now.
+    input.destroy();
+    throw error;
+  }
 }

@@ -1,5 +1,24 @@
-import { describe, expect, it } from 'vitest';
-import { importRefusal, ListFileError, ListFileParser, parseCsvList, parseListFile, parseTextList, type ListFileFormat, type ParsedList } from './list-import.js';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entryIdentity, type ListEntry } from './list-entry.js';
+import {
+  identityHash,
+  importRefusal,
+  ListFileError,
+  ListFileParser,
+  parseCsvList,
+  parseListFile,
+  parseTextList,
+  spooledEntry,
+  spoolLine,
+  spoolListFile,
+  type ListFileFormat,
+  type ParsedList,
+  type SpooledListFile,
+} from './list-import.js';
 
 describe('parseTextList', () => {
   it('reads one entry per line, skips comments and blanks, canonicalizes, reports bad lines by number', () => {
@@ -191,5 +210,111 @@ describe('ListFileParser', () => {
     const parser = new ListFileParser('csv', { source: 'feed.csv' });
     parser.push('url,la');
     expect(() => parser.push('bel\nevil.example,x\n')).toThrow(ListFileError);
+  });
+});
+
+describe('spoolListFile', () => {
+  let dir: string;
+  beforeAll(async () => void (dir = await mkdtemp(join(tmpdir(), 'abuse-scan-spool-test-'))));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function* pieces(text: string, size: number): AsyncGenerator<Buffer> {
+    const bytes = Buffer.from(text, 'utf8');
+    for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+  }
+
+  async function entriesOf(spooled: SpooledListFile): Promise<ListEntry[]> {
+    const entries: ListEntry[] = [];
+    for await (const batch of spooled.batches()) entries.push(...batch);
+    return entries;
+  }
+
+  const files: Array<[ListFileFormat, string]> = [
+    ['txt', '\uFEFF# feed\r\nevil.example\r\n\r\nhttps://evil.example/login\nhttp://evil.example/login\nnot a host!\nbad.example/a/b/c/d/e/\nEVIL.example\nbücher.de\nlast.example'],
+    [
+      'csv',
+      '\uFEFFentry,kind,label,reason\n"evil.example",domain,kit,"tab\there, ""quoted"""\nevil.example\\x,expression,"a, b",\u2028 line sep \ud800 lone\nx.example,weird\n"open.example,domain\nevil.example,,second label\nlast.example,,l,\u00e9t\u00e9 \u{1F600}',
+    ],
+  ];
+  it.each(files)('gives what parseListFile gives (%s): entries (a repeat dropped, the first kept), bad lines and repeats, wherever the bytes are cut', async (format, text) => {
+    // As bytes (a lone surrogate is U+FFFD in UTF-8), as the file gives it.
+    const whole = parseListFile(Buffer.from(text, 'utf8').toString('utf8'), format, { addedBy: 'cli' });
+    for (const size of [1, 2, 3, 7, 16, text.length * 4]) {
+      const spooled = await spoolListFile(pieces(text, size), format, { addedBy: 'cli', tmpdir: dir });
+      try {
+        expect({ bad: spooled.bad, badLines: spooled.badLines, entryLines: spooled.entryLines }).toEqual({ bad: whole.bad, badLines: whole.bad.length, entryLines: whole.entries.length + whole.duplicates });
+        expect(await entriesOf(spooled)).toEqual(whole.entries);
+        expect(spooled.duplicates).toBe(whole.duplicates);
+        // Read again (an import retried): the same entries.
+        expect(await entriesOf(spooled)).toEqual(whole.entries);
+      } finally {
+        await spooled.close();
+      }
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('writes an entry a line and reads it back as it was, whatever its value and info hold', () => {
+    const entries: ListEntry[] = [
+      { kind: 'domain', value: 'evil.example' },
+      { kind: 'url', value: 'http://evil.example/a?b=c', label: 'l\tab\n"x"', addedBy: '' },
+      { kind: 'expression', value: 'evil.example/p/', reason: '[r]', addedBy: 'me' },
+      { kind: 'url', value: 'x:odd\tvalue\nhere', label: 'l' },
+      { kind: 'domain', value: '[bracket.example' },
+    ];
+    for (const entry of entries) {
+      const line = spoolLine(entry);
+      expect(line.indexOf('\n')).toBe(line.length - 1);
+      expect(spooledEntry(line.slice(0, -1))).toEqual(entry);
+    }
+  });
+
+  it('keeps the first bad lines only, counting the others, and tells importRefusal the counts', async () => {
+    const text = `ok.example\n${Array.from({ length: 120 }, (_, i) => `d${i + 1}.sub.example\n`).join('')}`;
+    const spooled = await spoolListFile(pieces(text, 100), 'txt', { keepBad: 50, tmpdir: dir });
+    try {
+      expect(spooled.bad.map((bad) => bad.line)).toEqual(Array.from({ length: 50 }, (_, i) => i + 2));
+      expect([spooled.badLines, spooled.entryLines]).toEqual([120, 1]);
+      expect(importRefusal(spooled, { replace: false, maxBad: 119 })).toBe('120 bad lines (more than --max-bad 119)');
+      expect(importRefusal(spooled, { replace: false })).toBeUndefined();
+    } finally {
+      await spooled.close();
+    }
+  });
+
+  it('tells a repeat from another entry of the same 32-bit hash', async () => {
+    // dup162789.example and dup379192.example: one FNV-1a hash, two entries.
+    expect(identityHash(entryIdentity({ kind: 'domain', value: 'dup162789.example' }))).toBe(identityHash(entryIdentity({ kind: 'domain', value: 'dup379192.example' })));
+    const text = 'dup162789.example\ndup379192.example\nother.example\ndup379192.example\nDUP162789.example\n';
+    const spooled = await spoolListFile(pieces(text, 5), 'txt', { tmpdir: dir });
+    try {
+      expect((await entriesOf(spooled)).map((entry) => entry.value)).toEqual(['dup162789.example', 'dup379192.example', 'other.example']);
+      expect(spooled.duplicates).toBe(2);
+    } finally {
+      await spooled.close();
+    }
+  });
+
+  it('holds its copy under no name while it is open, and leaves nothing behind', async () => {
+    const spooled = await spoolListFile(pieces('a.example\nb.example\n', 4), 'txt', { tmpdir: dir });
+    expect(await readdir(dir)).toEqual([]);
+    expect((await entriesOf(spooled)).length).toBe(2);
+    await spooled.close();
+    await expect(spoolListFile(pieces('url,label\nevil.example,x\n', 3), 'csv', { tmpdir: dir, source: 'feed.csv' })).rejects.toThrow(ListFileError);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('writes what it validated: the file changed after it was read changes nothing', async () => {
+    const file = join(dir, 'feed.txt');
+    await writeFile(file, 'first.example\nsecond.example\n');
+    const spooled = await spoolListFile(createReadStream(file), 'txt', { tmpdir: dir });
+    try {
+      await writeFile(file, 'not a host!\nthird.example\n');
+      expect((await entriesOf(spooled)).map((entry) => entry.value)).toEqual(['first.example', 'second.example']);
+      expect(spooled.badLines).toBe(0);
+    } finally {
+      await spooled.close();
+    }
+    await rm(file);
   });
 });

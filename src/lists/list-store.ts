@@ -107,6 +107,16 @@ export interface ImportOptions extends ListSettingsInput, EntryWriteOptions {
   replace?: boolean;
 }
 
+/**
+ * Entries an import reads batch by batch as it writes them, never holding them all (a list file
+ * spooled to disk: SpooledListFile). Read from the start by each attempt of the import (see
+ * untilCommitted). Unlike an array's, a source's entries must be of distinct identities
+ * (entryIdentity): its repeats are not merged.
+ */
+export interface ListEntrySource {
+  batches(): AsyncIterable<readonly ListEntry[]>;
+}
+
 const DEFAULT_BATCH_SIZE = 5000;
 const DEFAULT_CHANGELOG_MAX_LENGTH = 100_000;
 /**
@@ -236,8 +246,10 @@ export class ListStore {
    * changes nothing and keeps the version. Entries are written as `add` writes them (info fields
    * not given are kept). With `replace`, the list's entries become exactly the imported ones
    * (the others are removed); those kept keep their addedAt and the info fields not given.
+   * The entries are an array, or a ListEntrySource read batch by batch as they are staged (so an
+   * import of any size holds one batch; an error it throws leaves nothing staged or committed).
    */
-  async import(name: string, entries: readonly ListEntry[], options: ImportOptions = {}): Promise<ListChange> {
+  async import(name: string, entries: readonly ListEntry[] | ListEntrySource, options: ImportOptions = {}): Promise<ListChange> {
     const settings = { ...options, ...(await this.settingsFor(name, options)) };
     return this.untilCommitted(name, 'import', () => this.tryImport(name, entries, settings));
   }
@@ -472,7 +484,7 @@ export class ListStore {
     return { version, added: 0, updated: 0, unchanged: 0, removed };
   }
 
-  private async tryImport(name: string, entries: readonly ListEntry[], options: ImportOptions): Promise<ListChange | undefined> {
+  private async tryImport(name: string, entries: readonly ListEntry[] | ListEntrySource, options: ImportOptions): Promise<ListChange | undefined> {
     const keys = this.keys(name);
     const id = randomUUID();
     const staging = keys.staging(id);
@@ -485,7 +497,8 @@ export class ListStore {
     const logLimit = String(options.replace ? 0 : this.stagedLogLimit);
     const fill = fillOf(options);
     try {
-      for (const batch of entryBatches(entries, new Date().toISOString(), this.batchSize)) {
+      const now = new Date().toISOString();
+      for await (const batch of isEntrySource(entries) ? readAhead(sourceBatches(entries, now, this.batchSize)) : entryBatches(entries, now, this.batchSize)) {
         const [added, updated, unchanged, twins] = (
           whole
             ? await runScript(this.redis, STAGE_ENTRIES, [staging, keys.entries, keys.stagingLog(id)], [logLimit, fill, ...batch])
@@ -552,6 +565,48 @@ function* entryBatches(entries: readonly ListEntry[], now: string, batchSize: nu
     if (batch.length >= batchSize * ENTRY_ARGS) {
       yield batch;
       batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+function isEntrySource(entries: readonly ListEntry[] | ListEntrySource): entries is ListEntrySource {
+  return !Array.isArray(entries);
+}
+
+/**
+ * The batches of `batches`, each asked for as the one before is handed out: the next batch is read
+ * and built while the caller's script for this one runs in Redis.
+ */
+async function* readAhead<T>(batches: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = batches.next();
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done) return;
+      next = batches.next();
+      // Settled before it is awaited (the caller failed, or stopped): never an unhandled rejection.
+      next.catch(() => undefined);
+      yield result.value;
+    }
+  } finally {
+    // The caller stopped early: the source's read ends (its own finally runs) once the read under way settles.
+    await next.catch(() => undefined);
+    await batches.return(undefined);
+  }
+}
+
+/** entryBatches of a source's entries (of distinct identities: nothing to merge), read as they are sent. */
+async function* sourceBatches(source: ListEntrySource, now: string, batchSize: number): AsyncGenerator<string[]> {
+  let batch: string[] = [];
+  for await (const entries of source.batches()) {
+    for (const entry of entries) {
+      const [field, twin] = entryFields(entry);
+      batch.push(field, twin ?? '', encodeEntryPatch(entry), entry.addedAt ?? now);
+      if (batch.length >= batchSize * ENTRY_ARGS) {
+        yield batch;
+        batch = [];
+      }
     }
   }
   if (batch.length) yield batch;
