@@ -8,6 +8,7 @@ import { terminalSafe } from './terminal-text.js';
 interface HashFlags {
   json?: boolean;
   dihedral?: boolean;
+  views?: boolean;
 }
 
 /**
@@ -22,14 +23,22 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
       // sharp loads with the first image: `hashset add` of hex hashes, which shares the reader, never loads it.
       const { DIHEDRAL_VARIANTS, decodeImage, hashImage } = await import('../images/index.js');
       const decoded = await decodeImage(bytes);
-      const hashes = hashImage(decoded, { dihedral: flags.dihedral ?? false });
-      const dihedral = hashes.dihedral && Object.fromEntries(hashes.dihedral.map((hash, i) => [DIHEDRAL_VARIANTS[i]!, hashToHex(hash)]));
+      const hashes = hashImage(decoded, { dihedral: flags.dihedral ?? false, alphaViews: flags.views ?? false });
+      const dihedralOf = (picture: { dihedral?: Uint8Array[] }) => picture.dihedral && Object.fromEntries(picture.dihedral.map((hash, i) => [DIHEDRAL_VARIANTS[i]!, hashToHex(hash)]));
+      const dihedral = dihedralOf(hashes);
+      // A hash-set match on a view of a frame with alpha (evidence `view`) is reproduced by these.
+      const views = hashes.views?.map((viewed) => ({ view: viewed.view, blockhash: hashToHex(viewed.blockhash), pdq: hashToHex(viewed.pdq), pdqQuality: viewed.pdqQuality, dihedral: dihedralOf(viewed) }));
       if (flags.json) {
         const line = { file, blockhash: hashToHex(hashes.blockhash), pdq: hashToHex(hashes.pdq), pdqQuality: hashes.pdqQuality, width: decoded.width, height: decoded.height };
-        process.stdout.write(`${JSON.stringify(dihedral ? { ...line, dihedral } : line)}\n`);
+        const jsonViews = views && Object.fromEntries(views.map(({ view, dihedral: variants, ...rest }) => [view, variants ? { ...rest, dihedral: variants } : rest]));
+        process.stdout.write(`${JSON.stringify({ ...line, ...(dihedral && { dihedral }), ...(flags.views && { views: jsonViews ?? {} }) })}\n`);
       } else {
         const lines = [terminalSafe(file), `  blockhash   ${hashToHex(hashes.blockhash)}`, `  pdq         ${hashToHex(hashes.pdq)}  quality ${hashes.pdqQuality}`];
         for (const [variant, hex] of Object.entries(dihedral ?? {})) lines.push(`  ${variant.padEnd(11)} ${hex}`);
+        for (const viewed of views ?? []) {
+          lines.push(`  ${viewed.view}`, `    blockhash   ${viewed.blockhash}`, `    pdq         ${viewed.pdq}  quality ${viewed.pdqQuality}`);
+          for (const [variant, hex] of Object.entries(viewed.dihedral ?? {})) lines.push(`    ${variant.padEnd(11)} ${hex}`);
+        }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
     } catch (thrown) {
@@ -51,5 +60,6 @@ export function registerHashCommand(program: Command): void {
     .description('print blockhash, PDQ and PDQ quality of image files (exit 1 if any failed)')
     .option('--json', 'one JSON object per file: file, blockhash, pdq, pdqQuality, width, height (or error)')
     .option('--dihedral', 'also print the 8 PDQ rotation/mirror variants')
+    .option('--views', 'also print the hashes of an image with alpha as viewers see it, on white and on black (what a hash-set match with `view` in its evidence matched); none for an opaque image')
     .action(hashFiles);
 }
