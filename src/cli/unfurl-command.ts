@@ -34,6 +34,7 @@ async function runUnfurl(urls: string[], flags: UnfurlFlags): Promise<void> {
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,
     totalTimeoutMs: config.unfurlTotalTimeoutMs,
+    ...(config.unfurlUserAgent !== undefined && { userAgent: config.unfurlUserAgent }),
     hostLimiter: processHostLimiter(config.fetchesPerHost),
     addressLimiter: processAddressLimiter(config.connectionsPerAddress),
   };

@@ -24,6 +24,14 @@ describe('loadConfig', () => {
     expect(config.policy.defaultErrorDecision).toBe('review');
   });
 
+  it('takes an unfurl User-Agent of printable ASCII, and refuses one a header cannot carry', () => {
+    expect(loadConfig({}).unfurlUserAgent).toBeUndefined();
+    expect(loadConfig({ ABUSE_SCAN_UNFURL_USER_AGENT: 'Mozilla/5.0 (X11; Linux x86_64) ExampleScanner/1.0' }).unfurlUserAgent).toBe('Mozilla/5.0 (X11; Linux x86_64) ExampleScanner/1.0');
+    for (const bad of ['a\u0001b', 'caf\u00e9', ' leading', 'x'.repeat(513)]) {
+      expect(() => loadConfig({ ABUSE_SCAN_UNFURL_USER_AGENT: bad }), JSON.stringify(bad)).toThrow(/ABUSE_SCAN_UNFURL_USER_AGENT/);
+    }
+  });
+
   it('reads the environment, and flags override it', () => {
     const env = { REDIS_URL: 'redis://redis.internal:6380/2', ABUSE_SCAN_QUEUES: 'images', ABUSE_SCAN_CONCURRENCY: '4', ABUSE_SCAN_UNFURL: 'off' };
     expect(loadConfig(env)).toMatchObject({ redisUrl: 'redis://redis.internal:6380/2', queues: ['images'], concurrency: 4, unfurl: false });

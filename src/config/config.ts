@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_DECODE_OPTIONS } from '../images/decode-options.js';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_FETCHES_PER_HOST } from '../links/guard/host-limiter.js';
+import { userAgentProblem } from '../links/user-agent.js';
 import { DEFAULT_REDIS_HEALTH_TIMEOUT_MS } from '../ops/redis-liveness.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../pipeline/image-source.js';
 import { DEFAULT_POLICY, policyConfigSchema } from '../policy/policy-config.js';
@@ -145,6 +146,18 @@ export const configSchema = z.object({
   unfurlHopTimeoutMs: milliseconds.default(5000),
   /** ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: deadline of a whole redirect chain. Default 20000. */
   unfurlTotalTimeoutMs: milliseconds.default(20_000),
+  /**
+   * ABUSE_SCAN_UNFURL_USER_AGENT: the User-Agent header of link unfurls: printable ASCII (space to
+   * `~`), no space at either end, at most 512 characters. Unset: a current desktop Chrome's, with
+   * Chrome's client hints (Sec-CH-UA), which are left out with another.
+   */
+  unfurlUserAgent: z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = userAgentProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /** ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS: deadline of an image item's fetch by URL, redirects and body included. Default 15000. */
   imageFetchTimeoutMs: milliseconds.default(15_000),
   /**
@@ -268,6 +281,7 @@ const ENV_NAMES: Record<string, keyof FleetConfigInput> = {
   ABUSE_SCAN_UNFURL_MAX_REDIRECTS: 'unfurlMaxRedirects',
   ABUSE_SCAN_UNFURL_HOP_TIMEOUT_MS: 'unfurlHopTimeoutMs',
   ABUSE_SCAN_UNFURL_TOTAL_TIMEOUT_MS: 'unfurlTotalTimeoutMs',
+  ABUSE_SCAN_UNFURL_USER_AGENT: 'unfurlUserAgent',
   ABUSE_SCAN_IMAGE_FETCH_TIMEOUT_MS: 'imageFetchTimeoutMs',
   ABUSE_SCAN_JOB_TIMEOUT_MS: 'jobTimeoutMs',
   ABUSE_SCAN_UNFURL_CACHE_TTL_S: 'unfurlCacheTtlSeconds',

@@ -18,7 +18,11 @@ export interface UnfurlOptions {
   maxBodyBytes?: number;
   /** Follow `<meta http-equiv="refresh">` and the `Refresh:` header (any delay; we never wait). Default true. */
   followMetaRefresh?: boolean;
-  /** User-Agent header. Default `Mozilla/5.0 (compatible; abuse-scan-unfurler/0.1)`. */
+  /**
+   * User-Agent header (printable ASCII, at most 512 characters: see userAgentProblem). Default a
+   * current desktop Chrome's (DEFAULT_USER_AGENT), sent with the rest of Chrome's navigation
+   * headers (navigationHeaders); with another one, Chrome's Sec-CH-UA client hints are left out.
+   */
   userAgent?: string;
   /**
    * Longest link accepted, in characters of the input as given (UTF-16 code units, as a job's URL
@@ -59,11 +63,23 @@ export interface UnfurlOptions {
    * `privateAddressOverride` and a warning on the result. Hostnames and ranges are refused.
    */
   allowPrivateAddressesFor?: readonly string[];
+  /**
+   * For tests against local servers only (never read from configuration): an http URL on port
+   * `http` counts as on the default port for https upgrades, and is upgraded to port `https`
+   * (test servers cannot listen on 80 and 443). See httpsUpgradeOf.
+   */
+  httpsUpgradePortsForTesting?: { http: number; https: number };
 }
 
 export interface UnfurlHop {
   /** The URL fetched (WHATWG form, what went on the wire). */
   url: string;
+  /**
+   * The http:// URL this hop's https:// one was fetched for, as browsers fetch it: its host is
+   * under an HSTS-preloaded suffix (every browser), or Chrome's HTTPS-Upgrades try https first
+   * (see httpsUpgradeOf). Both forms give the same lookup expressions (scheme is not part of one).
+   */
+  upgradedFrom?: string;
   /** Its Safe Browsing canonical form, for matching. */
   canonical: string;
   status: number;
@@ -79,8 +95,11 @@ export interface UnfurlHop {
   contentType?: string;
   /**
    * Where this hop sends the client next, when it does. `alternate`: where Firefox goes instead,
-   * when a page's refreshes send it (the first valid one) and Chromium and WebKit (the soonest)
-   * to different pages; the chain follows the latter, and the alternate is matched too.
+   * matched too but not fetched: when a page's refreshes send it (the first valid one) and
+   * Chromium and WebKit (the soonest) to different pages, the chain follows the latter; and on a
+   * 300 Multiple Choices with a Location, which Firefox follows and Chromium and WebKit do not
+   * (they show the page), the chain follows the page's refresh when it has one, the Location
+   * being the alternate, and the Location (kind `http`) when it has none.
    */
   redirect?: { kind: 'http' | 'refresh-header' | 'meta-refresh'; location: string; delaySeconds?: number; alternate?: string };
   /**

@@ -13,10 +13,11 @@ import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, snif
 import { metaRefreshes, parseRefreshContent, RefreshScanTooComplex, type DocumentSyntax, type MetaRefresh } from './guard/meta-refresh.js';
 import { extractMimeType, isUnknownMimeType, isXmlMimeType, mimeEssence, responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
-import { DEFAULT_MAX_REDIRECTS, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+import { DEFAULT_MAX_REDIRECTS, httpsUpgradeOf, loopKey, MULTIPLE_CHOICES_STATUS, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
 import { recordedUrl } from './recorded-url.js';
-import { DEFAULT_USER_AGENT } from './user-agent.js';
+import { registrableDomain } from './registrable-domain.js';
+import { navigationHeaders, userAgentProblem, type NavigationContext } from './user-agent.js';
 
 export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unfurl-types.js';
 
@@ -32,12 +33,38 @@ const DEFAULTS = {
   hopTimeoutMs: 5_000,
   totalTimeoutMs: 20_000,
   maxBodyBytes: 64 * 1024,
-  userAgent: DEFAULT_USER_AGENT,
 };
+
+/**
+ * How long Chrome's HTTPS-Upgrades wait for the upgraded navigation's response (its redirects
+ * included) before falling back to http: HttpsUpgradesNavigationThrottle's fallback delay.
+ */
+export const HTTPS_UPGRADE_FALLBACK_DELAY_MS = 3_000;
 
 interface Target {
   url: URL;
   canonical: CanonicalUrl;
+  /** The http URL this https one is fetched for (see httpsUpgradeOf). */
+  upgradedFrom?: URL;
+}
+
+/**
+ * Chrome's HTTPS-Upgrades within one navigation (a link followed through its HTTP redirects; a
+ * refresh starts another): HttpsUpgradesInterceptor's state.
+ */
+interface UpgradeState {
+  /** The http URL upgraded last, fetched instead if the navigation fails before a page commits; unset once used. */
+  fallback?: Target;
+  /** When Chrome's fallback timer fires (performance.now()): past it the upgraded attempt is given up. */
+  deadline: number;
+  /** http URLs (loopKey) upgraded in this navigation: one met again is fetched over http (a redirect loop). */
+  seen: Set<string>;
+}
+
+/** The navigation under way, for the Sec-Fetch-* headers. */
+interface Navigation extends NavigationContext {
+  /** The page that started it (a refresh), or null: a link clicked on another site. */
+  initiator: URL | null;
 }
 
 interface Run {
@@ -54,7 +81,18 @@ interface Run {
   /** Pages (loopKey) this chain reloaded for their own refresh: each is reloaded at most once. */
   reloaded: Set<string>;
   hostLimiter: HostLimiter;
-  request: (url: URL, signal: AbortSignal, timeoutMs: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
+  /** Chrome's HTTPS-Upgrades in the navigation under way; undefined when nothing was upgraded in it. */
+  upgrade?: UpgradeState;
+  /** Hosts whose upgrade fell back to http: Chrome does not upgrade them again (it allowlists them). */
+  httpAllowed: Set<string>;
+  /** Set once the hop under way got a response that is not an HTTP redirect (a page a browser shows). */
+  committed: boolean;
+  navigation: Navigation;
+  /**
+   * Sends the request. `headersBy`: when the response headers must be in (performance.now()),
+   * else the request is given up: an upgraded attempt's fallback timer.
+   */
+  request: (url: URL, signal: AbortSignal, timeoutMs: number, headersBy?: number) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
 }
 
 /**
@@ -146,12 +184,17 @@ async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   // Whole milliseconds: undici's timeouts take no fractions.
   const timeoutMs = Math.max(1, Math.ceil(Math.min(run.options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs, remaining)));
   run.hopDeadline = performance.now() + timeoutMs;
+  run.committed = false;
+  // An upgraded attempt that Chrome would fall back from: its connection, and its response
+  // headers, must come within the fallback timer (the body of a page it shows need not).
+  const headersBy = run.upgrade?.fallback ? run.upgrade.deadline : undefined;
+  if (headersBy !== undefined) run.hopDeadline = Math.min(run.hopDeadline, headersBy);
   const { signal, dispose } = deadlineSignal(run.options.signal, timeoutMs);
   try {
     // Waiting for the host's slot spends this hop's (and the chain's) time, never extra time.
     const slot = await acquireFetchSlot(run.hostLimiter, target.url, signal);
     try {
-      return await fetchHopWithSlot(target, run, signal, timeoutMs);
+      return await fetchHopWithSlot(target, run, signal, timeoutMs, headersBy);
     } finally {
       // Every path ends the body (read, discarded, or failed) before this: the request is over.
       slot.release();
@@ -161,10 +204,13 @@ async function fetchHop(target: Target, run: Run): Promise<UnfurlHop> {
   }
 }
 
-async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, timeoutMs: number): Promise<UnfurlHop> {
+async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, timeoutMs: number, headersBy: number | undefined): Promise<UnfurlHop> {
   const started = performance.now();
-  const response = await run.request(target.url, signal, timeoutMs);
+  const response = await run.request(target.url, signal, timeoutMs, headersBy);
   const { url } = target;
+  const followed = REDIRECT_STATUSES.has(response.statusCode) && hasLocation(response.headers.location);
+  // A page browsers show: the navigation commits (an https upgrade no longer falls back).
+  run.committed = !followed;
   const cookiesBefore = run.cookies.version;
   run.cookies.store(url, response.headers['set-cookie']);
   // A reload of this page sends other cookies only if this response changed them.
@@ -172,6 +218,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
   const address = run.peers.get(originKey(url.protocol, url.hostname, url.port)) ?? 'unknown';
   const hop: UnfurlHop = {
     url: url.href,
+    ...(target.upgradedFrom && { upgradedFrom: target.upgradedFrom.href }),
     canonical: target.canonical.canonical,
     status: response.statusCode,
     address,
@@ -185,18 +232,64 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
   run.result.final = { url: url.href, canonical: hop.canonical, fetched: true };
 
   try {
-    if (REDIRECT_STATUSES.has(response.statusCode) && hasLocation(response.headers.location)) {
+    if (followed) {
       discardBody(response.body);
       hop.redirect = { kind: 'http', location: resolveLocation(response.headers.location, url).href };
-    } else if (run.options.followMetaRefresh ?? true) {
-      await findRefresh(hop, target, response.statusCode, response.headers, response.body, cookiesChanged, run);
     } else {
-      discardBody(response.body);
+      const firefoxLocation = response.statusCode === MULTIPLE_CHOICES_STATUS ? multipleChoicesLocation(response.headers.location, url) : undefined;
+      if (run.options.followMetaRefresh ?? true) {
+        await findRefresh(hop, target, response.statusCode, response.headers, response.body, cookiesChanged, run);
+      } else {
+        discardBody(response.body);
+      }
+      if (firefoxLocation) followMultipleChoices(hop, firefoxLocation, run);
     }
   } finally {
     hop.durationMs = Math.round(performance.now() - started);
   }
   return hop;
+}
+
+/**
+ * Where Firefox goes from a 300 Multiple Choices: its Location, when there is one browsers could
+ * follow (one value, an http(s) URL other than the page itself). Otherwise undefined: Firefox
+ * shows the page too (a Location it cannot use fails its navigation; that is no page to match).
+ */
+function multipleChoicesLocation(location: string | string[] | undefined, page: URL): URL | undefined {
+  if (!hasLocation(location)) return undefined;
+  let target: URL;
+  try {
+    target = resolveLocation(location, page);
+  } catch {
+    return undefined;
+  }
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') return undefined;
+  return loopKey(target) === loopKey(page) ? undefined : target;
+}
+
+/**
+ * A 300 with a usable Location (`location`): Firefox follows it, Chromium and WebKit show the
+ * page, whose refresh (`hop.redirect`, when findRefresh found one that moves) then leads them on.
+ * The chain follows what most browsers do, as chooseRefresh does: the refresh, the Location being
+ * the alternate (matched, not fetched; Firefox never reads this page, so another refresh Firefox
+ * alone would take is no alternate any more); with no refresh, Chromium stays on this page (in
+ * the chain already) and the chain follows the Location.
+ */
+function followMultipleChoices(hop: UnfurlHop, location: URL, run: Run): void {
+  const page = recordedUrl(hop.url);
+  if (hop.redirect === undefined) {
+    hop.redirect = { kind: 'http', location: location.href };
+    run.result.warnings.push(`a 300 Multiple Choices at ${page}: followed its Location to ${recordedUrl(location.href)} as Firefox does (Chromium and WebKit show the page)`);
+    return;
+  }
+  if (loopKey(new URL(hop.redirect.location)) === loopKey(location)) {
+    delete hop.redirect.alternate;
+    return;
+  }
+  hop.redirect.alternate = location.href;
+  run.result.warnings.push(
+    `a 300 Multiple Choices at ${page} sends browsers to different pages: Chromium and WebKit by its refresh to ${recordedUrl(hop.redirect.location)} (followed), Firefox by its Location to ${recordedUrl(location.href)} (matched, not fetched)`,
+  );
 }
 
 /**
@@ -380,9 +473,90 @@ function documentBase(baseHref: string | undefined, pageUrl: URL, encoding: stri
   }
 }
 
+/**
+ * Sec-Fetch-Site of a request to `url` in `navigation` (Fetch: the least related of the URLs of
+ * its redirect chain so far to the page that started it), recorded for the next redirect.
+ */
+function fetchSite(navigation: Navigation, url: URL): NavigationContext['site'] {
+  const { initiator } = navigation;
+  let site: NavigationContext['site'] = 'cross-site';
+  if (initiator !== null) {
+    if (initiator.origin === url.origin) site = 'same-origin';
+    else if (initiator.protocol === url.protocol && (registrableDomain(initiator.hostname) ?? initiator.hostname) === (registrableDomain(url.hostname) ?? url.hostname)) site = 'same-site';
+  }
+  const order = ['same-origin', 'same-site', 'cross-site'] as const;
+  if (order.indexOf(site) < order.indexOf(navigation.site)) site = navigation.site;
+  navigation.site = site;
+  return site;
+}
+
+/**
+ * `target` as browsers fetch it (httpsUpgradeOf): over https for an HSTS-preloaded host; for
+ * Chrome's HTTPS-Upgrades, over https first with `target` kept as the fallback, unless Chrome
+ * would not upgrade it here: its host already fell back to http in this chain, an HTTP redirect
+ * leads to it from its https form visited already (an https page sending browsers to its own
+ * http form: Chrome meets its upgrade again and falls back to http), or it was upgraded before in
+ * this navigation (a loop: Chrome then fetches the URL it upgraded last over http).
+ */
+function upgradeTarget(target: Target, run: Run, from: 'input' | 'redirect' | 'refresh'): Target {
+  const upgrade = httpsUpgradeOf(target.url, run.options.httpsUpgradePortsForTesting);
+  if (upgrade === undefined) return target;
+  if (upgrade.kind === 'upgrade') {
+    if (run.httpAllowed.has(target.url.hostname)) return target;
+    const state = run.upgrade;
+    if (state?.seen.has(loopKey(target.url))) {
+      const fallback = state.fallback ?? target;
+      state.fallback = undefined;
+      run.httpAllowed.add(fallback.url.hostname);
+      return fallback;
+    }
+    if (from === 'redirect' && run.tracker.wouldLoop(upgrade.url, run.cookies.version)) {
+      run.httpAllowed.add(target.url.hostname);
+      return target;
+    }
+    const now = performance.now();
+    run.upgrade = {
+      fallback: target,
+      // Chrome's timer runs from the navigation's first upgrade; one that fired is set again.
+      deadline: state && state.deadline > now ? state.deadline : now + HTTPS_UPGRADE_FALLBACK_DELAY_MS,
+      seen: state?.seen ?? new Set(),
+    };
+    run.upgrade.seen.add(loopKey(target.url));
+  }
+  const maxLength = maxHrefLength(run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
+  // The input's https form is fetched whatever its length, as the input itself is (prepareTarget).
+  const canonical = canonicalizeParsed(upgrade.url, { maxLength: from === 'input' ? Math.max(maxLength, upgrade.url.href.length) : maxLength });
+  run.result.final = { url: upgrade.url.href, canonical: canonical.canonical, fetched: false };
+  return { url: upgrade.url, canonical, upgradedFrom: target.url };
+}
+
+/**
+ * What a browser fetches when the navigation under way fails with `error` before a page commits:
+ * with an https upgrade pending (Chrome's, not HSTS, which never falls back), the http URL it
+ * upgraded last, for any failure (connection refused or reset, TLS, the fallback timer, an
+ * unusable redirect...) but the address guard's refusal (the http URL's host resolves the same)
+ * and the chain's own deadline. Undefined: the chain ends with `error`.
+ */
+function fallbackFor(error: unknown, run: Run): Target | undefined {
+  const fallback = run.upgrade?.fallback;
+  if (fallback === undefined || run.committed || run.options.signal?.aborted) return undefined;
+  const failure = toNetworkError(error, { url: recordedUrl(run.result.final?.url ?? fallback.url.href) });
+  if (failure.code === 'blocked_address' || performance.now() >= run.deadline) return undefined;
+  run.upgrade!.fallback = undefined;
+  run.httpAllowed.add(fallback.url.hostname);
+  run.result.warnings.push(`the https upgrade of ${recordedUrl(fallback.url.href)} failed (${failure.code}): fetched it over http, as Chrome falls back`);
+  run.result.final = { url: fallback.url.href, canonical: fallback.canonical.canonical, fetched: false };
+  run.tracker.visit(fallback.url, run.cookies.version);
+  return fallback;
+}
+
 /** Follows `input` through redirects and meta refreshes; see UnfurlOptions for every limit. */
 export async function unfurl(input: string, options: UnfurlOptions = {}): Promise<UnfurlResult> {
   options.signal?.throwIfAborted();
+  if (options.userAgent !== undefined) {
+    const problem = userAgentProblem(options.userAgent);
+    if (problem !== undefined) throw new TypeError(`unfurl: the userAgent option ${problem}`);
+  }
   const policy = createAddressPolicy(options.allowPrivateAddressesFor);
   const result: UnfurlResult = { input, chain: [], final: null, warnings: [], privateAddressOverride: policy.overrides.length > 0 };
   if (result.privateAddressOverride) {
@@ -391,25 +565,27 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
   }
   const hopTimeoutMs = options.hopTimeoutMs ?? DEFAULTS.hopTimeoutMs;
   const peers = new Map<string, string>();
-  // Aborted when a hop gives up before its response: the chain ends there, so the agent goes.
-  const chainOver = new AbortController();
-  const agent = createGuardedAgent({
-    policy,
-    // The time left in the hop (itself within the chain's), never a whole hop timeout more.
-    connectTimeoutMs: () => Math.max(1, Math.ceil(run.hopDeadline - performance.now())),
-    hopTimeoutMs,
-    signal: chainOver.signal,
-    onConnected: (key: string, address: string) => peers.set(key, address),
-    addressLimiter: options.addressLimiter ?? processAddressLimiter(),
-    ...(options.lookup ? { lookup: options.lookup } : {}),
-    ...(options.dnsServers ? { dnsServers: options.dnsServers } : {}),
-  });
-  const cookies = new CookieJar();
-  const headers = {
-    'user-agent': options.userAgent ?? DEFAULTS.userAgent,
-    accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
-    'accept-encoding': 'gzip, deflate, br',
+  // Every connection goes through the guard, each agent's with the same policy and limits. An
+  // agent is ended when a request gives up before its response (undici would otherwise settle it
+  // only at its connect timeout): the chain ends there, or, after an https upgrade's failure,
+  // goes on with a new agent.
+  const newAgent = () => {
+    const over = new AbortController();
+    const agent = createGuardedAgent({
+      policy,
+      // The time left in the hop (itself within the chain's), never a whole hop timeout more.
+      connectTimeoutMs: () => Math.max(1, Math.ceil(run.hopDeadline - performance.now())),
+      hopTimeoutMs,
+      signal: over.signal,
+      onConnected: (key: string, address: string) => peers.set(key, address),
+      addressLimiter: options.addressLimiter ?? processAddressLimiter(),
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+      ...(options.dnsServers ? { dnsServers: options.dnsServers } : {}),
+    });
+    return { agent, over };
   };
+  const agents = [newAgent()];
+  const cookies = new CookieJar();
   const run: Run = {
     options,
     policy,
@@ -421,19 +597,39 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
     cookies,
     reloaded: new Set(),
     hostLimiter: options.hostLimiter ?? processHostLimiter(),
-    request: async (url, signal, timeoutMs) => {
+    httpAllowed: new Set(),
+    committed: false,
+    navigation: { initiator: null, site: 'cross-site', userActivated: true },
+    request: async (url, signal, timeoutMs, headersBy) => {
+      let current = agents.at(-1)!;
+      if (current.over.signal.aborted) agents.push((current = newAgent()));
       const cookie = cookies.header(url);
+      const headers = navigationHeaders(url, { site: fetchSite(run.navigation, url), userActivated: run.navigation.userActivated }, options.userAgent);
+      if (cookie !== undefined) headers.cookie = cookie;
+      // Ends the request: the hop's signal (its deadline, the caller's), or the fallback timer
+      // until the headers are in. Once the response is in, the signal ends its body by itself.
+      const request = new AbortController();
+      const forward = () => request.abort(signal.reason);
+      if (signal.aborted) forward();
+      else signal.addEventListener('abort', forward, { once: true });
+      const timer =
+        headersBy === undefined
+          ? undefined
+          : setTimeout(
+              () => request.abort(new ScanError('fetch_timeout', `no answer within Chrome's ${HTTPS_UPGRADE_FALLBACK_DELAY_MS} ms https upgrade fallback delay`, { url: recordedUrl(url.href) })),
+              Math.max(1, Math.ceil(headersBy - performance.now())),
+            );
       // undici settles a request aborted during connect only at the connect timeout; ending the
-      // agent settles it at once. Once the response is in, the signal ends its body by itself.
-      const giveUp = () => chainOver.abort(signal.reason);
-      signal.addEventListener('abort', giveUp, { once: true });
+      // agent settles it at once.
+      const giveUp = () => current.over.abort(request.signal.reason);
+      request.signal.addEventListener('abort', giveUp, { once: true });
       try {
-        const response = await agent.request({
+        const response = await current.agent.request({
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
           method: 'GET',
-          headers: cookie === undefined ? headers : { ...headers, cookie },
-          signal,
+          headers,
+          signal: request.signal,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
           // No keep-alive: an idle connection would hold its per-address slot while this chain
@@ -442,28 +638,59 @@ export async function unfurl(input: string, options: UnfurlOptions = {}): Promis
         });
         return { statusCode: response.statusCode, headers: response.headers, body: response.body };
       } finally {
-        signal.removeEventListener('abort', giveUp);
+        clearTimeout(timer);
+        request.signal.removeEventListener('abort', giveUp);
       }
     },
   };
 
   try {
-    let target = prepareTarget(input, run, true);
+    let target = upgradeTarget(prepareTarget(input, run, true), run, 'input');
     // A revisit is a loop only if no cookie changed since the last visit (a cookie check).
     run.tracker.start(target.url, run.cookies.version);
     for (;;) {
-      const hop = await fetchHop(target, run);
+      let hop: UnfurlHop;
+      try {
+        hop = await fetchHop(target, run);
+      } catch (error) {
+        const fallback = fallbackFor(error, run);
+        if (fallback === undefined) throw error;
+        target = fallback;
+        continue;
+      }
       if (!hop.redirect) break;
+      if (run.committed) {
+        // A page browsers show, leaving by its refresh (or, Firefox, a 300's Location): another
+        // navigation, started by the page (a refresh's is not the user's).
+        run.upgrade = undefined;
+        if (hop.redirect.kind !== 'http') run.navigation = { initiator: new URL(hop.url), site: 'same-origin', userActivated: false };
+      }
       result.final = { url: hop.redirect.location, canonical: null, fetched: false };
-      target = prepareTarget(hop.redirect.location, run, false);
-      run.tracker.follow(target.url, run.cookies.version);
+      const byRefresh = hop.redirect.kind !== 'http';
+      try {
+        const next = upgradeTarget(prepareTarget(hop.redirect.location, run, false), run, byRefresh ? 'refresh' : 'redirect');
+        // A refresh to the page's own http form reloads the page, as browsers upgrade it: with
+        // the same cookies, nothing new (see chooseRefresh), and the chain ends at the page.
+        if (byRefresh && next.upgradedFrom && loopKey(next.url) === loopKey(new URL(hop.url)) && run.tracker.wouldLoop(next.url, run.cookies.version)) {
+          result.final = { url: hop.url, canonical: hop.canonical, fetched: true };
+          break;
+        }
+        run.tracker.follow(next.url, run.cookies.version);
+        target = next;
+      } catch (error) {
+        const fallback = fallbackFor(error, run);
+        if (fallback === undefined) throw error;
+        target = fallback;
+      }
     }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
     result.error = toNetworkError(error, { url: recordedUrl(result.final?.url ?? input) }).toInfo();
   } finally {
-    chainOver.abort();
-    await agent.destroy().catch(() => undefined);
+    for (const { agent, over } of agents) {
+      over.abort();
+      await agent.destroy().catch(() => undefined);
+    }
   }
   return result;
 }

@@ -50,6 +50,7 @@ export async function createScanPipeline(config: FleetConfig, services: Pipeline
     maxRedirects: config.unfurlMaxRedirects,
     hopTimeoutMs: config.unfurlHopTimeoutMs,
     totalTimeoutMs: config.unfurlTotalTimeoutMs,
+    ...(config.unfurlUserAgent !== undefined && { userAgent: config.unfurlUserAgent }),
     // The job's URL limit (characters): every link a job accepts is canonicalised and unfurled.
     maxUrlLength: config.maxUrlLength,
     hostLimiter,

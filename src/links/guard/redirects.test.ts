@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../../errors.js';
-import { loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './redirects.js';
+import { httpsUpgradeOf, isHstsPreloaded, loopKey, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './redirects.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -104,4 +104,54 @@ describe('redirects', () => {
     expect(resolveLocation(['/kit/voil\xc3\xa0', ' /kit/voil\xc3\xa0\t'], base).href).toBe('http://a.example/kit/voil%C3%A0');
     expect(resolveLocation('\t/x ', base).href).toBe('http://a.example/x');
   });
+
+  it('tells a revisit that would loop, and records a fallback without counting it', () => {
+    const tracker = new RedirectTracker(1);
+    tracker.start(new URL('https://a.example/'), 0);
+    expect(tracker.wouldLoop(new URL('https://a.example/#top'), 0)).toBe(true);
+    expect(tracker.wouldLoop(new URL('https://a.example/'), 1)).toBe(false);
+    expect(tracker.wouldLoop(new URL('http://a.example/'), 0)).toBe(false);
+    tracker.visit(new URL('http://a.example/'), 0);
+    expect(tracker.count).toBe(0);
+    expect(codeOf(() => tracker.follow(new URL('http://a.example/'), 0))).toBe('redirect_loop');
+  });
 });
+
+describe('https upgrades', () => {
+  const upgrade = (href: string) => {
+    const result = httpsUpgradeOf(new URL(href));
+    return result && `${result.kind} ${result.url.href}`;
+  };
+
+  it('knows the HSTS-preloaded suffixes and the hosts under them', () => {
+    for (const host of ['app', 'phish-kit.app', 'a.b.dev', 'x.page', 'my.bank', 'x.now.sh', 'phish-kit.app.']) expect(isHstsPreloaded(host), host).toBe(true);
+    for (const host of ['application', 'app.com', 'dev.example.com', 'now.sh.evil.com', 'xnow.sh', 'com']) expect(isHstsPreloaded(host), host).toBe(false);
+  });
+
+  it('upgrades every http URL of an HSTS-preloaded host, any port, 80 becoming 443', () => {
+    expect(upgrade('http://phish-kit.app/login?x=1')).toBe('hsts https://phish-kit.app/login?x=1');
+    expect(upgrade('http://phish-kit.app:80/')).toBe('hsts https://phish-kit.app/');
+    expect(upgrade('http://phish-kit.app:8080/')).toBe('hsts https://phish-kit.app:8080/');
+  });
+
+  it("upgrades as Chrome's HTTPS-Upgrades do: default port, public names and addresses", () => {
+    expect(upgrade('http://example.com/a')).toBe('upgrade https://example.com/a');
+    expect(upgrade('http://sub.example.co.uk/')).toBe('upgrade https://sub.example.co.uk/');
+    expect(upgrade('http://someone.github.io/')).toBe('upgrade https://someone.github.io/');
+    expect(upgrade('http://1.1.1.1/')).toBe('upgrade https://1.1.1.1/');
+    expect(upgrade('http://[2606:4700:4700::1111]/')).toBe('upgrade https://[2606:4700:4700::1111]/');
+  });
+
+  it('leaves the rest to http: other ports, non-unique names, private addresses, https', () => {
+    for (const href of ['http://example.com:8080/', 'http://intranet/', 'http://printer.local/', 'http://a.internal/', 'http://a.test/', 'http://localhost/', 'http://a.localhost/', 'http://co.uk/', 'http://10.0.0.1/', 'http://127.0.0.1/', 'http://[::1]/', 'https://example.com/']) {
+      expect(upgrade(href), href).toBeUndefined();
+    }
+  });
+
+  it('maps test ports as the default ones', () => {
+    expect(httpsUpgradeOf(new URL('http://example.com:4000/p'), { http: 4000, https: 4001 })?.url.href).toBe('https://example.com:4001/p');
+    expect(httpsUpgradeOf(new URL('http://example.com:4002/p'), { http: 4000, https: 4001 })).toBeUndefined();
+    expect(httpsUpgradeOf(new URL('http://kit.app:4000/p'), { http: 4000, https: 4001 })?.url.href).toBe('https://kit.app:4001/p');
+  });
+});
+

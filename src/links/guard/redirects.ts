@@ -1,6 +1,9 @@
+import { parse as parseDomain } from 'tldts';
 import { ScanError } from '../../errors.js';
 import { recordedUrl } from '../recorded-url.js';
 import { hrefWithoutFragment } from '../canonicalize.js';
+import { parseIpLiteral } from '../ip-literal.js';
+import { isPublicAddress } from './address.js';
 import { headerText } from './header-text.js';
 
 /**
@@ -8,8 +11,17 @@ import { headerText } from './header-text.js';
  * and when a chain must stop (hop limit, loop). Pure logic: no I/O.
  */
 
-/** Statuses followed. 300 (choice), 304 (not modified) and 305/306 (obsolete) are final. */
+/**
+ * Statuses every browser follows (Fetch's redirect statuses). 304 (not modified) and 305/306
+ * (obsolete) are final; 300 is MULTIPLE_CHOICES_STATUS.
+ */
 export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * 300 Multiple Choices: Firefox follows its Location (Gecko's IsRedirectStatus includes 300);
+ * Chromium and WebKit, as Fetch says, show the page (its refresh, if any, then leads on).
+ */
+export const MULTIPLE_CHOICES_STATUS = 300;
 
 export const DEFAULT_MAX_REDIRECTS = 10;
 
@@ -83,6 +95,20 @@ export class RedirectTracker {
     this.seen.set(loopKey(url), state);
   }
 
+  /**
+   * Records a URL fetched instead of the one recorded last, not a redirect (an https upgrade's
+   * fallback to http): not counted, never a loop.
+   */
+  visit(url: URL, state?: unknown): void {
+    this.seen.set(loopKey(url), state);
+  }
+
+  /** Whether `url` was visited with this same client state: following it again is a loop. */
+  wouldLoop(url: URL, state?: unknown): boolean {
+    const key = loopKey(url);
+    return this.seen.has(key) && Object.is(this.seen.get(key), state);
+  }
+
   /** Records a redirect to `url`; throws too_many_redirects or redirect_loop. */
   follow(url: URL, state?: unknown): void {
     this.redirects++;
@@ -97,4 +123,71 @@ export class RedirectTracker {
   get count(): number {
     return this.redirects;
   }
+}
+
+/**
+ * Public suffixes on the HSTS preload list with include_subdomains: the `"policy": "public-suffix"`
+ * entries of Chromium's net/http/transport_security_state_static.json (read November 2026), which
+ * Firefox's and Safari's preload lists carry as well. Every browser fetches any http:// URL of a
+ * host under them over https, before sending anything (RFC 6797 section 8.3), and never falls
+ * back to http. Only these whole-suffix entries: the list's ~150,000 single sites (and the sites
+ * a browser has seen send Strict-Transport-Security) are not known here.
+ */
+export const HSTS_PRELOADED_SUFFIXES: ReadonlySet<string> = new Set([
+  // Top-level domains.
+  'android', 'app', 'bank', 'chrome', 'dev', 'foo', 'gle', 'gmail', 'google', 'hangout', 'insurance',
+  'meet', 'new', 'page', 'play', 'search', 'youtube', 'esq', 'fly', 'rsvp', 'eat', 'nexus', 'ing',
+  'meme', 'phd', 'prof', 'boo', 'dad', 'day', 'channel', 'hotmail', 'mov', 'zip', 'windows', 'skype',
+  'azure', 'office', 'bing', 'xbox', 'microsoft', 'amazon', 'audible', 'fire', 'imdb', 'kindle',
+  'prime', 'silk', 'zappos', 'xn--cckwcxetd', 'xn--jlq480n2rg', 'fujitsu',
+  // Suffixes of the Public Suffix List's private section.
+  'bmoattachments.org', 'now.sh', 'cnpy.gdn', 'gentapps.com', 'onavstack.net',
+]);
+
+/** Whether `hostname` (a URL's: lowercase, punycode) is or is under an HSTS_PRELOADED_SUFFIXES entry. */
+export function isHstsPreloaded(hostname: string): boolean {
+  const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+  for (let dot = -1; ; dot = name.indexOf('.', dot + 1)) {
+    if (HSTS_PRELOADED_SUFFIXES.has(name.slice(dot + 1))) return true;
+    if (name.indexOf('.', dot + 1) === -1) return false;
+  }
+}
+
+/**
+ * Test servers listen on ephemeral ports, not 80 and 443: an http URL on `http` counts as on the
+ * default port, and is upgraded to port `https` (as Chrome's own tests map theirs).
+ */
+export interface UpgradePorts {
+  http: number;
+  https: number;
+}
+
+/**
+ * How a browser fetches an http:// URL (`url`), when not over plain http:
+ * - `hsts`: its host is under an HSTS-preloaded suffix: fetched over https, port 80 becoming 443
+ *   and any other port kept, never over http.
+ * - `upgrade`: Chrome's HTTPS-Upgrades (Chrome 115 and later) try https first (port 443) and fall
+ *   back to http when that fails: a navigation to the default port of a host that is neither
+ *   localhost nor "non-unique" (net::IsHostnameNonUnique: an IP address that is not publicly
+ *   routable, or a name without a registrable domain under an ICANN suffix: a single label,
+ *   `.local`, `.internal`, `.test`, `.invalid`...). Public IP addresses are upgraded too.
+ * Undefined for an https:// URL, or an http:// one every browser fetches over http.
+ */
+export function httpsUpgradeOf(url: URL, testPorts?: UpgradePorts): { kind: 'hsts' | 'upgrade'; url: URL } | undefined {
+  if (url.protocol !== 'http:') return undefined;
+  const onDefaultPort = url.port === '' || (testPorts !== undefined && Number(url.port) === testPorts.http);
+  const upgraded = (): URL => {
+    const https = new URL(url.href);
+    https.protocol = 'https:';
+    // Port 80 (written or not) becomes 443; another port is kept (the test port is mapped).
+    if (url.port !== '' && onDefaultPort) https.port = String(testPorts!.https);
+    return https;
+  };
+  const literal = parseIpLiteral(url.hostname);
+  if (literal === null && isHstsPreloaded(url.hostname)) return { kind: 'hsts', url: upgraded() };
+  if (!onDefaultPort) return undefined;
+  if (literal !== null) return isPublicAddress(literal.address) ? { kind: 'upgrade', url: upgraded() } : undefined;
+  const name = parseDomain(url.hostname, { allowPrivateDomains: false, extractHostname: false });
+  if (name.isIcann !== true || name.domain === null || name.publicSuffix === 'localhost') return undefined;
+  return { kind: 'upgrade', url: upgraded() };
 }
