@@ -11,7 +11,7 @@ import { isScanError } from '../errors.js';
 import { EntryIdError } from '../hashsets/hash-list-parser.js';
 import { HashSetFileError } from '../hashsets/hash-set-directory.js';
 import { EntryError, ListRoleError } from '../lists/list-entry.js';
-import { ListFileError } from '../lists/list-import.js';
+import { ListFileError, SpoolFileError } from '../lists/list-import.js';
 import { terminalSafe } from './terminal-text.js';
 
 /** A problem the operator can fix (a bad file, option or setting), with its short reason. */
@@ -69,6 +69,7 @@ export function describeError(error: unknown): ErrorDescription {
   if (isScanError(error)) return { reason: error.code, lines: lines(error.message) };
   if (error instanceof CliError) return { reason: error.reason, lines: lines(error.message) };
   if (error instanceof z.ZodError) return { reason: 'invalid input', lines: describeZodIssues(error.issues) };
+  if (error instanceof SpoolFileError) return { reason: 'temporary file unavailable', lines: lines(error.message) };
   if (isErrnoError(error)) return describeErrnoError(error);
   if (error instanceof ListFileError) return { reason: 'invalid list file', lines: lines(error.message) };
   if (error instanceof HashSetFileError) return { reason: 'invalid hash set file', lines: lines(error.message) };

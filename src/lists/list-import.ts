@@ -67,6 +67,14 @@ export class ListFileError extends Error {
   }
 }
 
+/** The import's private temporary file could not be made or written (TMPDIR missing, read-only, full). */
+export class SpoolFileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SpoolFileError';
+  }
+}
+
 export interface ImportLimits {
   /** The import makes the list exactly the file's entries. */
   replace: boolean;
@@ -431,7 +439,9 @@ class SpoolFile {
   ) {}
 
   static async create(parent: string): Promise<SpoolFile> {
-    const dir = await mkdtemp(join(parent, 'abuse-scan-list-'));
+    const dir = await mkdtemp(join(parent, 'abuse-scan-list-')).catch((error: unknown) => {
+      throw new SpoolFileError(`cannot create the import's temporary file in ${parent} (TMPDIR): ${(error as Error).message}`, { cause: error });
+    });
     try {
       const handle = await open(join(dir, 'entries'), 'wx+', 0o600);
       // An open file stays readable once its name is gone (POSIX): from here nothing is left behind

@@ -23,6 +23,14 @@ describe('abuse-scan blocklist import from stdin, through its temporary copy', (
   });
   afterAll(() => rm(tmp, { recursive: true, force: true }));
 
+  it('a TMPDIR it cannot write in: says so (not "file not found"), writes nothing, exit 1', async () => {
+    const missing = join(tmp, 'not-there');
+    const result = await runCli(['blocklist', 'import', 'no-tmp', '-'], { env: { ...env, TMPDIR: missing }, stdin: 'evil.example\n' });
+    expect(result.stderr).toMatch(new RegExp(`^abuse-scan: temporary file unavailable: cannot create the import's temporary file in ${missing} \\(TMPDIR\\): ENOENT`));
+    expect(result.code).toBe(1);
+    expect((await runCli(['blocklist', 'list', 'no-tmp', '--json'], { env })).stdout).toBe('');
+  }, CLI_TEST_TIMEOUT);
+
   it('imports stdin as a file: bad lines by number, repeats counted once, the first kept; exit 2', async () => {
     const stdin = 'entry,label\nhttps://evil.example/login,kit-1\nsub.evil.example,\nhttp://evil.example/login,kit-2\nother.example,\n';
     const result = await runCli(['blocklist', 'import', 'stdin', '-', '--format', 'csv'], { env, stdin });
