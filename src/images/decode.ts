@@ -33,9 +33,12 @@
  * byte cap -> empty -> scriptable/vector sniff -> a PNG's metadata chunks dropped, which libpng
  * would inflate and copy on every read (png-chunks.ts) -> a JPEG of more than 100 scans refused,
  * since libjpeg walks the whole image once per scan in a call no timeout stops (jpeg-markers.ts)
- * -> a decode slot (decode-limiter.ts; the time budget starts once the decode has one) -> header
+ * -> an animated WebP of more than 10,000 frames refused (webp-frames.ts) -> an AVIF/HEIF holding
+ * an image sequence (a moov box, which libavif may show instead of the still item libheif
+ * decodes) refused (isobmff-boxes.ts) -> a decode slot (decode-limiter.ts; the time budget starts once the decode has one) -> header
  * (sharp metadata: format, declared dimensions, frame count, interlacing; for TIFF, each decoded
- * page's strips or tiles from tiff-header.ts; for an APNG, its frames from its fcTL and fdAT chunks,
+ * page's strips or tiles from tiff-header.ts; for a HEIF, its primary image, always decoded, first;
+ * for an APNG, its frames from its fcTL and fdAT chunks,
  * which libpng skips: apng.ts) -> pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
  * formats that need it, plus the whole frame's RGB of an image with alpha that must shrink:
  * decode-memory.ts; an APNG's canvas and frame buffers: heldApngDecode) -> frame-by-frame decode
@@ -56,10 +59,11 @@ import {
   tiffBytesPerPixel,
   tiffHasAlpha,
 } from './decode-memory.js';
-import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
+import { type DecodeOptions, type FailOnLevel, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { unboundedIccTag } from './icc-profile.js';
 import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-markers.js';
 import { countWebpFrames, MAX_WEBP_FRAMES } from './webp-frames.js';
+import { MAX_TOP_LEVEL_BOXES, readTopLevelBoxes } from './isobmff-boxes.js';
 import { isTurned } from './orientation.js';
 import { ApngCanvas, type Apng, type ApngFrame, buildFramePng, DISPOSE, framesToRender, isApng, readApng } from './apng.js';
 import { stripPngMetadata } from './png-chunks.js';
@@ -165,6 +169,8 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
     });
   }
 
+  if (limits.allowedFormats.includes('heif')) refuseImageSequence(input);
+
   const release = await limits.limiter.acquire();
   // The deadline starts now that the decode has its slot: time spent waiting is not the image's fault.
   const turn = new DecodeTurn(Date.now() + limits.timeoutMs);
@@ -173,6 +179,28 @@ export async function decodeImage(bytes: Uint8Array, options?: DecodeOptions): P
   } finally {
     // A sharp call that lost the race against the deadline still holds its thread: so does the slot.
     void turn.ended().then(release);
+  }
+}
+
+/**
+ * Refuses an ISOBMFF file (HEIF, AVIF) holding an image sequence, a `moov` box at its top level,
+ * before any decoder sees it: libheif (libvips) decodes its still primary item, while libavif
+ * (Chrome) shows the sequence unless the major brand is 'avif' (isobmff-boxes.ts). The sequence is
+ * not decoded here, so neither is the file: image_unsupported_format, as libvips refuses a file
+ * whose major brand is 'avis'. A file of more boxes than the walk reads is refused alike, since a
+ * `moov` could follow them.
+ */
+function refuseImageSequence(input: Buffer): void {
+  const top = readTopLevelBoxes(input);
+  if (top === undefined) return;
+  if (top.boxes.some((box) => box.type === 'moov')) {
+    throw new ScanError('image_unsupported_format', 'AVIF/HEIF image sequence (a moov track) is not decoded', { format: 'heif', box: 'moov' });
+  }
+  if (top.tooMany) {
+    throw new ScanError('image_unsupported_format', `an AVIF/HEIF of more than ${MAX_TOP_LEVEL_BOXES} top-level boxes is not decoded`, {
+      format: 'heif',
+      limitBoxes: MAX_TOP_LEVEL_BOXES,
+    });
   }
 }
 
@@ -196,13 +224,18 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     throw new ScanError('image_too_complex', `an APNG of more than ${MAX_APNG_FRAMES} frames`, { format, limitFrames: MAX_APNG_FRAMES });
   }
   const frameCount = apng ? apng.frames.length : Math.max(1, metadata.pages ?? 1);
+  // The page the header describes: a HEIF's primary item (pitm, what viewers show and what sharp
+  // reads without `page`), which need not be its first top-level image; page 0 for the others.
+  const headerPage = format === 'heif' ? primaryPage(metadata, frameCount) : 0;
   const frameIndices = apng
     ? sampleFrameIndices(frameCount, declaredPixels + APNG_FRAME_CALL_PIXELS, limits, { delays: apng.frames.map((frame) => frame.delayMs), cost: 'replay' })
-    : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
+    : format === 'heif'
+      ? sampleHeifPages(frameCount, headerPage, declaredPixels, limits)
+      : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
   // A HEIF's images are each sized on their own and decoded whole: a small primary image must
-  // not vouch for a huge second one, so every sampled one is read and checked before any decode.
+  // not vouch for a huge other one, so every sampled one is read and checked before any decode.
   // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
-  const heifPages = format === 'heif' ? await readLaterPages(input, frameIndices, limits, turn) : new Map<number, Metadata>();
+  const heifPages = format === 'heif' ? await readOtherPages(input, frameIndices, headerPage, limits, turn) : new Map<number, Metadata>();
   for (const [page, header] of heifPages) {
     const pixels = header.width * header.height;
     if (!(pixels > 0)) throw new ScanError('image_corrupt', `the header of page ${page} declares no pixels`, { format, page });
@@ -210,7 +243,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
       throw new ScanError('image_too_many_pixels', undefined, { width: header.width, height: header.height, page, limit: limits.maxPixels });
     }
   }
-  const held = apng ? heldApngDecode(metadata, apng, limits.workingSize) : heldDecodeMemory(input, metadata, frameIndices, limits.workingSize, heifPages);
+  const held = apng ? heldApngDecode(metadata, apng, limits.workingSize) : heldDecodeMemory(input, metadata, headerPage, frameIndices, limits.workingSize, heifPages);
   // The second decode for stored colours is what goes over the budget: shrink with alpha weights
   // only (transparent areas black to PDQ), and say so, rather than refuse an image that fits.
   const storedColours = hasStoredColours(format) && held.bytes <= limits.maxDecodeBytes;
@@ -218,7 +251,8 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   if (heldBytes > limits.maxDecodeBytes) {
     const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MiB`;
     const { unit, page } = held;
-    const onPage = page ? ` (page ${page})` : '';
+    // A TIFF names page 0 too; a HEIF names a page only when it is not the primary one the header describes.
+    const onPage = page !== undefined && (page > 0 || format === 'heif') ? ` (page ${page})` : '';
     const what = unit
       ? `${held.width}x${held.height} TIFF${onPage} is decoded a ${unit.width}x${unit.height} ${unit.kind} at a time`
       : held.held === STREAMED_ROWS
@@ -244,10 +278,11 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   }
   for (const index of apng ? [] : frameIndices) {
     // The pages of a TIFF or HEIF may each have their own size: the working size is worked out from the page's.
-    const page = index > 0 && PAGED_FORMATS.has(format) ? (heifPages.get(index) ?? (await readPage(input, index, limits, turn))) : metadata;
+    const page = index !== headerPage && PAGED_FORMATS.has(format) ? (heifPages.get(index) ?? (await readPage(input, index, limits, turn))) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
     const resize = workingResize(upright.width, upright.height, limits.workingSize);
-    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc: ignoresIcc(page), orientation: page.orientation ?? 1, resize, storedColours }, limits, turn));
+    const jpegDamage = format === 'jpeg' && (limits.failOn === 'truncated' || limits.failOn === 'error');
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc: ignoresIcc(page), orientation: page.orientation ?? 1, resize, storedColours, jpegDamage }, limits, turn));
   }
   return {
     format,
@@ -283,17 +318,42 @@ function readPage(input: Buffer, page: number, limits: ResolvedDecodeOptions, tu
   return turn.run(() => sharp(input, { ...baseInputOptions(limits), page }).metadata());
 }
 
-/** The headers of the pages after the first among `pages`, by page number. */
-async function readLaterPages(input: Buffer, pages: readonly number[], limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<Map<number, Metadata>> {
+/** The headers of `pages` other than `headerPage` (whose header the decode has), by page number. */
+async function readOtherPages(input: Buffer, pages: readonly number[], headerPage: number, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<Map<number, Metadata>> {
   const headers = new Map<number, Metadata>();
-  for (const page of pages) if (page > 0) headers.set(page, await readPage(input, page, limits, turn));
+  for (const page of pages) if (page !== headerPage) headers.set(page, await readPage(input, page, limits, turn));
   return headers;
+}
+
+/**
+ * A HEIF's primary page: sharp's `pagePrimary`, the position of the primary item (pitm) among the
+ * top-level images (the numbering `page` takes), 0 when sharp reports none or one out of range.
+ */
+function primaryPage(metadata: Metadata, frameCount: number): number {
+  const primary = metadata.pagePrimary;
+  return primary !== undefined && Number.isInteger(primary) && primary >= 0 && primary < frameCount ? primary : 0;
+}
+
+/**
+ * The pages of a HEIF to decode: its primary one (what a viewer shows) always, first, so that
+ * frames[0] is the image the file is shown as; then the others sampleFrameIndices picks (evenly
+ * spread over the top-level images, all of them when they are no more than maxFrames), to
+ * maxFrames in all. Without this the primary image of a file of more than maxFrames images could
+ * be one the spread skips, and be never decoded.
+ */
+export function sampleHeifPages(frameCount: number, primary: number, pixelsPerPage: number, limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>): number[] {
+  const sampled = sampleFrameIndices(frameCount, pixelsPerPage, limits);
+  if (sampled.includes(primary)) return [primary, ...sampled.filter((page) => page !== primary)];
+  if (limits.maxFrames === 1) return [primary];
+  // The others spread over the pages but the primary one (positions past it one page on).
+  const others = sampleFrameIndices(frameCount - 1, pixelsPerPage, { ...limits, maxFrames: limits.maxFrames - 1 });
+  return [primary, ...others.map((position) => (position < primary ? position : position + 1))];
 }
 
 interface HeldDecode extends HeldWholeDecode {
   width: number;
   height: number;
-  /** For a TIFF or HEIF, the page (0 = first) whose decode takes the most. */
+  /** For a TIFF, the page (0 = first) whose decode takes the most; for a HEIF, that page when it is not the primary one. */
   page?: number;
   /** Of `bytes`, what decoding a frame with alpha whole again, for its stored RGB, adds (heldStoredRgb). */
   storedRgbBytes?: number;
@@ -305,12 +365,12 @@ const STREAMED_ROWS = 'rows';
 /**
  * What the decode will hold at once, from the header: the rows it streams through the shrink,
  * plus the whole image for the formats that need it; for a HEIF, the largest over the sampled
- * images (`laterPages` holds the headers of those after the first); for a TIFF, the largest over the pages to be
+ * images (`otherPages` holds the headers of those other than `headerPage`, the primary one); for a TIFF, the largest over the pages to be
  * decoded of their rows and what their strips or tiles take (each page has its own layout, which
  * sharp's metadata does not report). A frame with alpha larger than the working size adds the
  * whole frame's RGB, decoded again for its stored colours (decodeFrame, heldStoredRgb).
  */
-function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly number[], workingSize: number, laterPages: ReadonlyMap<number, Metadata>): HeldDecode {
+function heldDecodeMemory(input: Buffer, metadata: Metadata, headerPage: number, pages: readonly number[], workingSize: number, otherPages: ReadonlyMap<number, Metadata>): HeldDecode {
   const { width, height } = metadata;
   const storedRgb = (hasAlpha: boolean, size: { width: number; height: number }, header: Metadata = metadata): number =>
     hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...header, ...size }, input) : 0;
@@ -324,13 +384,13 @@ function heldDecodeMemory(input: Buffer, metadata: Metadata, pages: readonly num
         bytes: (whole?.bytes ?? 0) + rows + storedRgbBytes,
         width: header.width,
         height: header.height,
-        ...(page > 0 ? { page } : {}),
+        ...(page !== headerPage ? { page } : {}),
         ...(storedRgbBytes ? { storedRgbBytes } : {}),
       };
     };
-    // Frames of an animation share the first one's canvas; a HEIF's later pages were read on their own.
-    let largest = heldFor(metadata, 0, pages.some((page) => page > 0));
-    for (const [page, header] of laterPages) {
+    // Frames of an animation share the first one's canvas; a HEIF's other pages were read on their own.
+    let largest = heldFor(metadata, headerPage, pages.some((page) => page > 0));
+    for (const [page, header] of otherPages) {
       const held = heldFor(header, page, true);
       if (held.bytes > largest.bytes) largest = held;
     }
@@ -610,16 +670,23 @@ interface FrameChoice {
   resize: ResizeOptions | undefined;
   /** Whether a shrunk frame with alpha gets its stored colours (a second decode) or only the alpha-weighted ones. */
   storedColours: boolean;
+  /** A JPEG decoded at failOn 'truncated' or 'error': refused when libjpeg warns of blocks it could not decode (decodeWholeJpeg). */
+  jpegDamage?: boolean;
+  /** The failOn level of this decode, when not the decode options' own. */
+  failOn?: FailOnLevel;
 }
 
 async function decodeFrame(input: Buffer, choice: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
   const { index, resize } = choice;
-  const { data, info } = await turn.run(() => {
-    let pipeline = frameInput(input, choice, limits, turn, { autoOrient: true });
-    if (resize) pipeline = pipeline.resize(resize);
-    // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
-    return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  });
+  const decode: FrameDecode = (failOn, warnings) =>
+    turn.run(() => {
+      let pipeline = frameInput(input, { ...choice, failOn }, limits, turn, { autoOrient: true });
+      if (warnings) pipeline.on('warning', (warning: unknown) => warnings.push(String(warning)));
+      if (resize) pipeline = pipeline.resize(resize);
+      // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
+      return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    });
+  const { data, info } = choice.jpegDamage ? await decodeWholeJpeg(decode, limits.failOn) : await decode(limits.failOn);
   const frame = { width: info.width, height: info.height, index, ...(isTurned(choice.orientation) && { orientation: choice.orientation }) };
   if (info.channels === 3) return { data, ...frame };
   if (info.channels !== 4) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3 or 4`);
@@ -634,6 +701,48 @@ async function decodeFrame(input: Buffer, choice: FrameChoice, limits: ResolvedD
     throw new Error(`frame ${index}: the stored RGB shrank to ${rgb.width}x${rgb.height}, the alpha plane to ${info.width}x${info.height}`);
   }
   return { data: rgb.data, alpha: split.alpha, alphaWeighted: split.data, ...frame };
+}
+
+/** One sharp decode of a frame at a failOn level, its libvips warnings collected into `warnings` when given. */
+type FrameDecode = (failOn: FailOnLevel, warnings?: string[]) => Promise<{ data: Buffer; info: OutputInfo }>;
+
+/**
+ * libjpeg's warnings that mean blocks of the image were never decoded, and are grey (or garbage)
+ * in its output: the entropy-coded data ends at a marker before the scan's last block (a file cut
+ * short with an EOI put back on: "premature end of data segment"), the file ends ("Premature end
+ * of JPEG file"), or the data breaks (a bad Huffman or arithmetic code, a lost restart marker).
+ * libjpeg only warns, and goes on; libvips fails on a warning only at failOn 'warning'.
+ */
+const JPEG_DAMAGE = /premature end of data segment|premature end of JPEG (file|image)|bad Huffman code|bad arithmetic code|found marker 0x[0-9a-f]+ instead of RST/i;
+
+/**
+ * A JPEG frame decoded only if libjpeg decoded every block of it: failOn 'truncated' and 'error'
+ * promise to reject a cut-off file, yet libjpeg reports a file cut short with an EOI marker put
+ * back on as a mere warning, and fills the blocks it never read with grey. The frame is decoded at
+ * failOn 'warning' first, which fails at libjpeg's first warning: a clean file (nearly every one)
+ * decodes once, as it would have; a damage warning (JPEG_DAMAGE) is image_corrupt. After any other
+ * first warning (junk bytes between segments, odd SOS parameters: real uploads have them, and
+ * refusing them would send such images to review) the frame is decoded again at the caller's
+ * level, still watching for a damage warning. That look is best effort: libvips passes on only
+ * the first libjpeg warning of a decode, so a cut after a benign warning is hashed with its grey
+ * blocks (the effect of a crop, no more), and sharp hands warnings to whichever call ends next in
+ * the process.
+ */
+async function decodeWholeJpeg(decode: FrameDecode, failOn: FailOnLevel): Promise<{ data: Buffer; info: OutputInfo }> {
+  const refused = (warning: string, what: string): ScanError => new ScanError('image_corrupt', `the JPEG ${what}`, { format: 'jpeg', decoder: warning.slice(0, 300) });
+  try {
+    return await decode('warning');
+  } catch (error) {
+    if (!(error instanceof ScanError) || error.code !== 'image_corrupt') throw error;
+    // libvips repeats the message; the first line is libjpeg's first warning.
+    const warning = String(error.detail?.decoder ?? '').split('\n')[0]!.trim();
+    if (JPEG_DAMAGE.test(warning)) throw refused(warning, 'is truncated or its data is damaged: libjpeg decoded only part of it');
+  }
+  const warnings: string[] = [];
+  const decoded = await decode(failOn, warnings);
+  const damage = warnings.find((warning) => JPEG_DAMAGE.test(warning));
+  if (damage !== undefined) throw refused(damage.trim(), 'is truncated or its data is damaged: libjpeg decoded only part of it');
+  return decoded;
 }
 
 /**
@@ -687,8 +796,8 @@ const EXIF_TURNS: Readonly<Record<number, { angle: number; flop: boolean }>> = {
 };
 
 /** sharp on the frame, with the decode's input options and what is left of its time budget. */
-function frameInput(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn, { autoOrient }: { autoOrient: boolean }): Sharp {
-  return sharp(input, { ...baseInputOptions(limits), autoOrient, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) }).timeout({
+function frameInput(input: Buffer, { index, multiFrame, ignoreIcc, failOn }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn, { autoOrient }: { autoOrient: boolean }): Sharp {
+  return sharp(input, { ...baseInputOptions(limits), autoOrient, ignoreIcc, ...(failOn ? { failOn } : {}), ...(multiFrame ? { page: index, pages: 1 } : {}) }).timeout({
     seconds: timeoutSeconds(turn, index),
   });
 }
