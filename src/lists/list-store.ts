@@ -560,14 +560,19 @@ function* entryBatches(entries: readonly ListEntry[], now: string, batchSize: nu
         entry = whole;
       }
     }
-    const [field, twin] = entryFields(entry);
-    batch.push(field, twin ?? '', encodeEntryPatch(entry), entry.addedAt ?? now);
+    batch.push(...entryArgs(entry, now));
     if (batch.length >= batchSize * ENTRY_ARGS) {
       yield batch;
       batch = [];
     }
   }
   if (batch.length) yield batch;
+}
+
+/** One entry's ENTRY_ARGS script arguments: field, the other scheme's field or '', its info fields, addedAt for a new entry. */
+function entryArgs(entry: ListEntry, now: string): string[] {
+  const [field, twin] = entryFields(entry);
+  return [field, twin ?? '', encodeEntryPatch(entry), entry.addedAt ?? now];
 }
 
 function isEntrySource(entries: readonly ListEntry[] | ListEntrySource): entries is ListEntrySource {
@@ -601,8 +606,7 @@ async function* sourceBatches(source: ListEntrySource, now: string, batchSize: n
   let batch: string[] = [];
   for await (const entries of source.batches()) {
     for (const entry of entries) {
-      const [field, twin] = entryFields(entry);
-      batch.push(field, twin ?? '', encodeEntryPatch(entry), entry.addedAt ?? now);
+      batch.push(...entryArgs(entry, now));
       if (batch.length >= batchSize * ENTRY_ARGS) {
         yield batch;
         batch = [];
