@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage, hashImage } from '../../src/images/index.js';
 import { hashToHex } from '../../src/matching/hash-bits.js';
+import { alphaCarried } from '../harness/alpha-carried.js';
 import { runCli } from '../harness/cli.js';
 import { FIXTURE_IMAGES } from '../harness/hashes.js';
 
@@ -21,10 +21,7 @@ describe('abuse-scan hash --views', () => {
 
   it("prints each view's hashes, as the scan computes them, for an image carried in its alpha channel", async () => {
     // Flat black RGB, the picture in alpha: blank as stored, the picture on a white page.
-    const { data, info } = await sharp(join(FIXTURE_IMAGES, 'shapes.jpg')).greyscale().raw().toBuffer({ resolveWithObject: true });
-    const rgba = Buffer.alloc(info.width * info.height * 4);
-    for (let p = 0; p < info.width * info.height; p++) rgba[p * 4 + 3] = 255 - data[p * info.channels]!;
-    const png = await sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+    const { png } = await alphaCarried('shapes.jpg', 'white');
     const file = join(dir, 'alpha.png');
     writeFileSync(file, png);
 

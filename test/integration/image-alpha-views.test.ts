@@ -11,7 +11,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobLimits, loadConfig, type FleetConfig } from '../../src/config/config.js';
 import { decodeImage, hashImage } from '../../src/images/index.js';
@@ -20,24 +19,9 @@ import { hashToHex } from '../../src/matching/hash-bits.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { FIXTURE_IMAGES } from '../harness/hashes.js';
+import { alphaCarried } from '../harness/alpha-carried.js';
 
 const NAME = 'shapes';
-
-/** The fixture in grey (1 channel), and the RGBA pixels carrying it in alpha for a `background`. */
-async function pictures(background: 'white' | 'black') {
-  const { data, info } = await sharp(join(FIXTURE_IMAGES, `${NAME}.jpg`)).greyscale().raw().toBuffer({ resolveWithObject: true });
-  const pixels = info.width * info.height;
-  const luma = Buffer.alloc(pixels);
-  const rgba = Buffer.alloc(pixels * 4);
-  for (let p = 0; p < pixels; p++) {
-    luma[p] = data[p * info.channels]!;
-    if (background === 'black') rgba.fill(255, p * 4, p * 4 + 3);
-    rgba[p * 4 + 3] = background === 'white' ? 255 - luma[p]! : luma[p]!;
-  }
-  const raw = (pixelData: Buffer, channels: 1 | 4) => sharp(pixelData, { raw: { width: info.width, height: info.height, channels } });
-  return { grey: await raw(luma, 1).png().toBuffer(), png: await raw(rgba, 4).png().toBuffer(), webp: await raw(rgba, 4).webp({ lossless: true }).toBuffer() };
-}
 
 describe('an image carried in the alpha channel is matched as a viewer sees it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-alpha-views-'));
@@ -52,7 +36,7 @@ describe('an image carried in the alpha channel is matched as a viewer sees it',
   };
 
   beforeAll(async () => {
-    const known = hashImage(await decodeImage((await pictures('white')).grey));
+    const known = hashImage(await decodeImage((await alphaCarried(`${NAME}.jpg`, 'white')).grey));
     writeFileSync(join(dir, 'partner.pdq.csv'), `hash,label,id\n${hashToHex(known.pdq)},partner: ${NAME},${NAME}\n`);
     writeFileSync(join(dir, 'partner-bh.blockhash.csv'), `hash,label,id\n${hashToHex(known.blockhash)},partner: ${NAME},${NAME}\n`);
     config = loadConfig({ ABUSE_SCAN_HASHSETS_DIR: dir, ABUSE_SCAN_UNFURL: 'off' }, { imageRoot: '/' });
@@ -67,7 +51,7 @@ describe('an image carried in the alpha channel is matched as a viewer sees it',
   for (const background of ['white', 'black'] as const) {
     for (const format of ['png', 'webp'] as const) {
       it(`shown on ${background} (${format === 'webp' ? 'lossless WebP' : 'PNG'}): blocked by PDQ and blockhash, naming the view`, async () => {
-        const verdict = await scan((await pictures(background))[format]);
+        const verdict = await scan((await alphaCarried(`${NAME}.jpg`, background))[format]);
         expect(verdict.decision).toBe('block');
         // The stored pixels are flat, as partners hash them; the view that matched is hashed besides.
         expect(verdict.items[0]!.details).toMatchObject({ pdqQuality: 0, alphaViews: expect.arrayContaining([`on-${background}`]) });
@@ -82,7 +66,7 @@ describe('an image carried in the alpha channel is matched as a viewer sees it',
   }
 
   it("the opaque image's verdict is as before: its own pixels match, with no view", async () => {
-    const verdict = await scan((await pictures('white')).grey);
+    const verdict = await scan((await alphaCarried(`${NAME}.jpg`, 'white')).grey);
     expect(verdict.decision).toBe('block');
     expect(verdict.items[0]!.details).not.toHaveProperty('alphaViews');
     const signals = verdict.signals.filter((signal) => signal.source === 'hashset');

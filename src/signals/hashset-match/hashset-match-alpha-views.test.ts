@@ -19,6 +19,7 @@ import { hashToHex } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import { FIXTURE_IMAGES, seededHash as hash, subjectOfFrames } from '../../../test/harness/hashes.js';
 import { HashSetMatchSignalType } from './index.js';
+import { alphaCarried } from '../../../test/harness/alpha-carried.js';
 
 function set(input: Omit<HashSetConfigInput, 'algorithm'> & { algorithm?: 'pdq' | 'blockhash' }, entries: Array<[string, Uint8Array]>): HashSet {
   const hashSet = new HashSet(resolveHashSetConfig({ algorithm: 'pdq', ...input }));
@@ -41,21 +42,6 @@ function flipRange(hashBytes: Uint8Array, from: number, count: number): Uint8Arr
   const copy = Uint8Array.from(hashBytes);
   for (let bit = from; bit < from + count; bit++) copy[bit >> 3]! ^= 0x80 >> (bit & 7);
   return copy;
-}
-
-/** A fixture in grey as raw 1-channel pixels, and as an RGBA image carrying it in alpha only. */
-async function alphaCarried(name: string, background: 'white' | 'black') {
-  const { data, info } = await sharp(join(FIXTURE_IMAGES, name)).greyscale().raw().toBuffer({ resolveWithObject: true });
-  const pixels = info.width * info.height;
-  const luma = Buffer.alloc(pixels);
-  const rgba = Buffer.alloc(pixels * 4);
-  for (let p = 0; p < pixels; p++) {
-    luma[p] = data[p * info.channels]!;
-    if (background === 'black') rgba.fill(255, p * 4, p * 4 + 3);
-    rgba[p * 4 + 3] = background === 'white' ? 255 - luma[p]! : luma[p]!;
-  }
-  const raw = (pixelData: Buffer, channels: 1 | 4) => sharp(pixelData, { raw: { width: info.width, height: info.height, channels } });
-  return { grey: await raw(luma, 1).png().toBuffer(), png: await raw(rgba, 4).png().toBuffer(), webp: await raw(rgba, 4).webp({ lossless: true }).toBuffer() };
 }
 
 async function subjectOf(bytes: Buffer, alphaViews = true): Promise<ImageSubject> {
