@@ -1,9 +1,10 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { apng, type ApngFrameSpec } from '../../scripts/make-fixtures.js';
 import { pngChunk as chunk } from '../../test/harness/png.js';
-import { ApngCanvas, type ApngFrame, BLEND, buildFramePng, DISPOSE, framesToRender, isApng, readApng } from './apng.js';
-import { decodeImage, MAX_APNG_FRAMES } from './decode.js';
+import { type Apng, ApngCanvas, type ApngFrame, BLEND, buildFramePng, DISPOSE, framePngBytes, framesToRender, isApng, readApng } from './apng.js';
+import { decodeImage, heldApngDecode, MAX_APNG_FRAMES, sampleApngFrames } from './decode.js';
+import { DEFAULT_DECODE_OPTIONS } from './decode-options.js';
 
 /** A width x height PNG of one colour, RGBA. */
 const solid = (width: number, height: number, r: number, g: number, b: number, alpha = 1): Promise<Buffer> =>
@@ -109,6 +110,18 @@ describe('buildFramePng', () => {
   });
 });
 
+describe('framePngBytes', () => {
+  it("is the length of buildFramePng's PNG, the default image's and an fdAT frame's, of one fdAT or several", () => {
+    const file = apng([{ png: red }, { png: green2, x: 1, y: 1 }]);
+    const read = readApng(file) as Apng;
+    for (const frame of read.frames) expect(framePngBytes(read, frame)).toBe(buildFramePng(file, read, frame).length);
+    // Split frame 1's data over two fdAT chunks (as encoders do for large frames): same PNG, same length.
+    const split = { ...read.frames[1]!, data: [[read.frames[1]!.data[0]![0], read.frames[1]!.data[0]![0] + 3] as const, [read.frames[1]!.data[0]![0] + 3, read.frames[1]!.data[0]![1]] as const] };
+    expect(buildFramePng(file, read, split)).toEqual(buildFramePng(file, read, read.frames[1]!));
+    expect(framePngBytes(read, split)).toBe(buildFramePng(file, read, split).length);
+  });
+});
+
 describe('ApngCanvas', () => {
   const frame = (over: Partial<ApngFrame>): ApngFrame => ({ index: 0, x: 0, y: 0, width: 2, height: 1, delayMs: 100, dispose: 0, blend: 0, data: [], ...over });
   const pixel = (canvas: ApngCanvas, x: number): number[] => [...canvas.pixels.subarray(x * 4, x * 4 + 4)];
@@ -206,5 +219,82 @@ describe('decodeImage of an APNG', () => {
     expect(second.alpha?.[0]).toBe(0);
     expect(second.alpha?.at(-1)).toBe(255);
     expect(second.alphaWeighted).toBeDefined();
+  });
+});
+
+describe('APNG decode memory: every replayed frame counts (its RGBA is garbage sharp frees only after a GC)', () => {
+  /** The review's repro: `count` whole frames of side x side, blended over (each built on all before it). */
+  const overFrames = async (side: number, count: number): Promise<{ file: Buffer; read: Apng; header: Metadata }> => {
+    const png = await solid(side, side, 200, 10, 10, 0.5);
+    const file = apng(Array.from({ length: count }, () => ({ png, blend: BLEND.over })));
+    return { file, read: readApng(file) as Apng, header: await sharp(file).metadata() };
+  };
+
+  it("the estimate grows by each replayed frame's RGBA and PNG, not by two frames' whatever the replay", async () => {
+    const { read, header } = await overFrames(100, 6);
+    const bytes = (indices: number[]): number => heldApngDecode(header, read, 512, indices).bytes;
+    const frame = 100 * 100 * 4 + framePngBytes(read, read.frames[5]!);
+    // Sampling frame 5 replays 0 to 5; one more sampled frame adds its working copy (100x100, 11 bytes a pixel).
+    expect(bytes([0, 5]) - bytes([0])).toBe(5 * frame + 100 * 100 * 11);
+    expect(bytes([5]) - bytes([0])).toBe(5 * frame);
+  });
+
+  it('2000x2000, 60 frames: sampled over the first frames whose replay fits 256 MiB (it was 0-48, about 880 MiB)', async () => {
+    const { read, header } = await overFrames(2000, 60);
+    const held = (indices: readonly number[]): number => heldApngDecode(header, read, 512, indices).bytes;
+    const indices = sampleApngFrames(read, 2000 * 2000, DEFAULT_DECODE_OPTIONS, held);
+    const last = indices.at(-1)!;
+    expect(indices).toHaveLength(8);
+    expect(held(indices)).toBeLessThanOrEqual(DEFAULT_DECODE_OPTIONS.maxDecodeBytes);
+    // The longest range that fits: one frame more does not.
+    expect(held([...indices, last + 1])).toBeGreaterThan(DEFAULT_DECODE_OPTIONS.maxDecodeBytes);
+    expect(last).toBeLessThan(48);
+    expect(held(Array.from({ length: 49 }, (_, i) => i))).toBeGreaterThan(3 * DEFAULT_DECODE_OPTIONS.maxDecodeBytes);
+  });
+
+  it('decodeImage samples within the budget; a canvas whose frame 0 alone does not fit: image_too_many_pixels', async () => {
+    const { file, read, header } = await overFrames(300, 40);
+    const maxDecodeBytes = 12 * 1024 * 1024;
+    const decoded = await decodeImage(file, { maxDecodeBytes });
+    const indices = decoded.frames.map((frame) => frame.index);
+    expect(decoded.frameCount).toBe(40);
+    expect(indices[0]).toBe(0);
+    expect(indices.at(-1)).toBeLessThan(39);
+    expect(heldApngDecode(header, read, 512, indices).bytes).toBeLessThanOrEqual(maxDecodeBytes);
+    expect(heldApngDecode(header, read, 512, [...indices, indices.at(-1)! + 1]).bytes).toBeGreaterThan(maxDecodeBytes);
+    // Within the default budget, the whole animation.
+    expect((await decodeImage(file)).frames.at(-1)!.index).toBe(39);
+    const tooSmall = heldApngDecode(header, read, 512, [0]).bytes - 1;
+    await expect(decodeImage(file, { maxDecodeBytes: tooSmall })).rejects.toMatchObject({ code: 'image_too_many_pixels', detail: { held: 'APNG frame' } });
+  });
+});
+
+describe('an APNG default image that is not a frame (no fcTL before the IDAT)', () => {
+  it('is decoded too, as APNG-unaware decoders show it: listed last, numbered frameCount, marked', async () => {
+    const decoded = await decodeImage(apng([{ png: blue }], { defaultImage: red }));
+    expect(decoded.frameCount).toBe(1);
+    expect(decoded.frames.map((frame) => [frame.index, frame.apngDefaultImage, [...frame.data.subarray(0, 3)]])).toEqual([
+      [0, undefined, [0, 0, 255]],
+      [1, true, [255, 0, 0]],
+    ]);
+  });
+
+  it('not when the IDAT is frame 0 (the animation shows it)', async () => {
+    const decoded = await decodeImage(apng([{ png: red }, { png: blue }]));
+    expect(decoded.frames.map((frame) => [frame.index, frame.apngDefaultImage])).toEqual([
+      [0, undefined],
+      [1, undefined],
+    ]);
+  });
+
+  it('counts as one of maxFrames (the animation gets the others, at least one) and in the estimate', async () => {
+    const frames = Array.from({ length: 10 }, (_, i) => ({ png: i % 2 ? blue : red }));
+    const file = apng(frames, { defaultImage: red });
+    expect((await decodeImage(file, { maxFrames: 4 })).frames.map((frame) => frame.index)).toEqual([0, 5, 9, 10]);
+    expect((await decodeImage(file, { maxFrames: 1 })).frames.map((frame) => frame.index)).toEqual([0, 10]);
+    const read = readApng(file) as Apng;
+    const header = await sharp(file).metadata();
+    const asFrame = readApng(apng(frames)) as Apng;
+    expect(heldApngDecode(header, read, 512, [0]).bytes - heldApngDecode(header, asFrame, 512, [0]).bytes).toBeGreaterThan(0);
   });
 });

@@ -2,8 +2,11 @@
  * An animated PNG (APNG), read as the browsers that play it (Chrome, Firefox, Safari, Edge) show
  * it. libpng, and so libvips and sharp, read only the default image (the IDAT) and report one page;
  * the animation's frames are in fcTL (frame control) and fdAT (frame data) chunks it skips. An
- * APNG's default image need not be part of the animation at all (no fcTL before the IDAT): a
- * viewer then never shows it. So decode.ts decodes an APNG frame by frame here: each frame made a
+ * APNG's default image need not be part of the animation at all (no fcTL before the IDAT): an APNG
+ * viewer then never shows it, but every decoder that does not know APNG (libpng, libvips and the
+ * thumbnailers on it, many server-side pipelines, older apps) shows nothing else, so decode.ts
+ * decodes it too, as a still PNG, besides the animation's frames. decode.ts decodes an APNG's
+ * frames here: each frame made a
  * PNG of its own (buildFramePng: the IHDR with the frame's size, the PLTE and tRNS, and the
  * frame's data as IDAT), decoded by sharp like any PNG, and composited onto the canvas in order
  * (ApngCanvas), by the frame's blend_op and its predecessor's dispose_op, as the APNG
@@ -181,17 +184,28 @@ export function buildFramePng(bytes: Buffer, apng: Apng, frame: ApngFrame): Buff
   const ihdr = Buffer.from(apng.ihdr);
   ihdr.writeUInt32BE(frame.width, 0);
   ihdr.writeUInt32BE(frame.height, 4);
-  const data = Buffer.concat(frame.data.map(([start, end]) => bytes.subarray(start, end)));
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), ...apng.copied, chunk('IDAT', data), chunk('IEND', Buffer.alloc(0))]);
+  // The frame's data is copied once, into the PNG (framePngBytes: what the decode's estimate counts).
+  const data = frame.data.map(([start, end]) => bytes.subarray(start, end));
+  return Buffer.concat([SIGNATURE, ...chunk('IHDR', [ihdr]), ...apng.copied, ...chunk('IDAT', data), ...chunk('IEND', [])]);
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** The length of buildFramePng's PNG of the frame, without building it. */
+export function framePngBytes(apng: Apng, frame: ApngFrame): number {
+  const copied = apng.copied.reduce((sum, record) => sum + record.length, 0);
+  const data = frame.data.reduce((sum, [start, end]) => sum + end - start, 0);
+  return SIGNATURE.length + 3 * 12 + apng.ihdr.length + copied + data;
+}
+
+/** A chunk record of `data` (its pieces in order): length and type, the pieces, the CRC. */
+function chunk(type: string, data: readonly Buffer[]): Buffer[] {
   const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
+  head.writeUInt32BE(data.reduce((sum, piece) => sum + piece.length, 0), 0);
   head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))), 0);
-  return Buffer.concat([head, data, crc]);
+  let crc = crc32(head.subarray(4));
+  for (const piece of data) crc = crc32(piece, crc);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32BE(crc, 0);
+  return [head, ...data, tail];
 }
 
 /**
@@ -225,6 +239,8 @@ export function framesToRender(apng: Apng, wanted: readonly number[]): number[] 
 export class ApngCanvas {
   readonly pixels: Buffer;
   private saved: Buffer | undefined;
+  /** Where the region a dispose_op of previous restores is kept: one buffer, the canvas's size, made at first need and reused. */
+  private keep: Buffer | undefined;
 
   constructor(
     readonly width: number,
@@ -282,7 +298,8 @@ export class ApngCanvas {
 
   private region(frame: ApngFrame): Buffer {
     const rowBytes = frame.width * 4;
-    const copy = Buffer.allocUnsafe(rowBytes * frame.height);
+    this.keep ??= Buffer.allocUnsafe(this.pixels.length);
+    const copy = this.keep.subarray(0, rowBytes * frame.height);
     for (let row = 0; row < frame.height; row++) {
       const at = ((frame.y + row) * this.width + frame.x) * 4;
       this.pixels.copy(copy, row * rowBytes, at, at + rowBytes);

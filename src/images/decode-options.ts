@@ -24,7 +24,7 @@ export interface DecodeOptions {
    * decode counts the rows it streams through the shrink (width x min(9 x height, 1,500) rows x
    * bytes a pixel: 8-bit RGB over about 60,000 pixels wide and 170 rows tall is refused);
    * formats that must hold the whole image add it (interlaced PNG, progressive JPEG, GIF,
-   * animated WebP, lossless WebP, a lossy WebP's alpha plane, HEIF/AVIF), and TIFFs the strips or tiles libvips decodes whole. At the
+   * animated WebP, lossless WebP, a lossy WebP's alpha plane, HEIF/AVIF, an APNG its canvas and every frame it replays (its sampled range cut to fit)), and TIFFs the strips or tiles libvips decodes whole. At the
    * default, a 49000000x1 PNG (1.3 GB), a 7000x7000 16-bit interlaced PNG (392 MB), a 4:4:4
    * progressive JPEG (294 MB) and a JPEG-compressed TIFF in one strip (294 MB) are refused, a
    * 48 MP 4:2:0 progressive JPEG (144 MB), a 12 MP AVIF (216 MB) and TIFFs in sharp's 256-row

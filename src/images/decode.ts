@@ -41,15 +41,17 @@
  * for an APNG, its frames from its fcTL and fdAT chunks,
  * which libpng skips: apng.ts) -> pixel limit -> decode memory budget (the rows every decode holds, plus the whole image for the
  * formats that need it, plus the whole frame's RGB of an image with alpha that must shrink:
- * decode-memory.ts; an APNG's canvas and frame buffers: heldApngDecode) -> frame-by-frame decode
+ * decode-memory.ts; an APNG's canvas and every frame it replays: heldApngDecode, its sampled range cut to fit) -> frame-by-frame decode
  * under the time budget (an APNG's frames decoded one by one and composited in order, from the
- * last frame the canvas before it cannot change to each sampled one), each frame's embedded ICC
+ * last frame the canvas before it cannot change to each sampled one; its default image, when not a
+ * frame, decoded too, as a still PNG), each frame's embedded ICC
  * profile used only if lcms can build its transform in bounded time (icc-profile.ts).
  */
 import sharp, { type Metadata, type OutputInfo, type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
 import { ScanError } from '../errors.js';
 import { withDeadline } from '../runtime/deadline.js';
 import {
+  type DecodeHeader,
   type HeldWholeDecode,
   bytesPerPixel,
   heldStoredRgb,
@@ -65,7 +67,7 @@ import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-markers.js';
 import { countWebpFrames, MAX_WEBP_FRAMES } from './webp-frames.js';
 import { MAX_TOP_LEVEL_BOXES, readTopLevelBoxes } from './isobmff-boxes.js';
 import { isTurned } from './orientation.js';
-import { ApngCanvas, type Apng, type ApngFrame, buildFramePng, DISPOSE, framesToRender, isApng, readApng } from './apng.js';
+import { ApngCanvas, type Apng, type ApngFrame, buildFramePng, DISPOSE, framePngBytes, framesToRender, isApng, readApng } from './apng.js';
 import { stripPngMetadata } from './png-chunks.js';
 import { sniffRefusedDocument } from './sniff.js';
 import { readTiffLayouts } from './tiff-header.js';
@@ -98,8 +100,18 @@ export interface DecodedFrame {
   alphaWeighted?: Buffer;
   width: number;
   height: number;
-  /** Which frame of the file this is (0 for stills and for the first frame). */
+  /**
+   * Which frame of the file this is (0 for stills and for the first frame). An APNG's default
+   * image that is not one of its frames (apngDefaultImage) is numbered frameCount, one past the
+   * animation's last frame.
+   */
   index: number;
+  /**
+   * Set on an APNG's default image (its IDAT) when it is not a frame of the animation: APNG
+   * viewers never show it, every decoder that does not know APNG shows nothing else. Decoded as
+   * a still PNG, after the animation's sampled frames, numbered frameCount.
+   */
+  apngDefaultImage?: true;
   /**
    * The EXIF orientation (2 to 8) the decode turned this frame upright by; absent when the frame is
    * as stored. The hashes undo the turn (orientation.ts): PDQ and blockhash are taken on the pixels
@@ -118,7 +130,10 @@ export interface DecodedImage {
   frameCount: number;
   /** Whether the original had an alpha channel (frames keep it apart, in `alpha`, when not all opaque). */
   hasAlpha: boolean;
-  /** The decoded frames at working size; frames[0] is the first frame. */
+  /**
+   * The decoded frames at working size; frames[0] is the first frame. An APNG's default image
+   * that is not a frame of its animation comes last (DecodedFrame.apngDefaultImage).
+   */
   frames: DecodedFrame[];
   /**
    * True when a frame with alpha was shrunk without its stored colours: decoding it a second time
@@ -227,8 +242,9 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   // The page the header describes: a HEIF's primary item (pitm, what viewers show and what sharp
   // reads without `page`), which need not be its first top-level image; page 0 for the others.
   const headerPage = format === 'heif' ? primaryPage(metadata, frameCount) : 0;
-  const frameIndices = apng
-    ? sampleFrameIndices(frameCount, declaredPixels + APNG_FRAME_CALL_PIXELS, limits, { delays: apng.frames.map((frame) => frame.delayMs), cost: 'replay' })
+  // An APNG's sampled frames are picked below, once its decode memory is known (sampleApngFrames).
+  let frameIndices = apng
+    ? []
     : format === 'heif'
       ? sampleHeifPages(frameCount, headerPage, declaredPixels, limits)
       : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
@@ -243,7 +259,10 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
       throw new ScanError('image_too_many_pixels', undefined, { width: header.width, height: header.height, page, limit: limits.maxPixels });
     }
   }
-  const held = apng ? heldApngDecode(metadata, apng, limits.workingSize) : heldDecodeMemory(input, metadata, headerPage, frameIndices, limits.workingSize, heifPages);
+  // An APNG's estimate depends on the frames replayed: checked here with frame 0 alone, the
+  // sampled range then cut to what fits (sampleApngFrames).
+  const apngHeld = apng && ((indices: readonly number[]) => heldApngDecode(metadata, apng, limits.workingSize, indices));
+  const held = apngHeld ? apngHeld([0]) : heldDecodeMemory(input, metadata, headerPage, frameIndices, limits.workingSize, heifPages);
   // The second decode for stored colours is what goes over the budget: shrink with alpha weights
   // only (transparent areas black to PDQ), and say so, rather than refuse an image that fits.
   const storedColours = hasStoredColours(format) && held.bytes <= limits.maxDecodeBytes;
@@ -272,9 +291,17 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   const width = metadata.autoOrient?.width ?? metadata.width;
   const height = metadata.autoOrient?.height ?? metadata.height;
   const frames: DecodedFrame[] = [];
-  if (apng) {
-    const choice = { orientation: metadata.orientation ?? 1, resize: workingResize(width, height, limits.workingSize), storedColours };
-    frames.push(...(await decodeApngFrames(input, apng, frameIndices, choice, limits, turn)));
+  if (apng && apngHeld) {
+    const dropped = storedColours ? 0 : (held.storedRgbBytes ?? 0);
+    frameIndices = sampleApngFrames(apng, declaredPixels, limits, (indices) => apngHeld(indices).bytes - dropped);
+    const resize = workingResize(width, height, limits.workingSize);
+    const orientation = metadata.orientation ?? 1;
+    // The default image first (nothing else held yet), listed last: frames[0] stays the animation's first frame.
+    const defaultImage = apng.defaultImageIsFrame
+      ? undefined
+      : await decodeFrame(input, { index: frameCount, multiFrame: false, ignoreIcc: ignoresIcc(metadata), orientation, resize, storedColours }, limits, turn);
+    frames.push(...(await decodeApngFrames(input, apng, frameIndices, { orientation, resize, storedColours }, limits, turn)));
+    if (defaultImage) frames.push({ ...defaultImage, apngDefaultImage: true });
   }
   for (const index of apng ? [] : frameIndices) {
     // The pages of a TIFF or HEIF may each have their own size: the working size is worked out from the page's.
@@ -558,25 +585,82 @@ export const MAX_APNG_FRAMES = 10_000;
 export const APNG_FRAME_CALL_PIXELS = 65_536;
 
 /**
- * What an APNG's decode holds at once (decodeApngFrames): the rows of a frame's decode (and the
- * whole frame, when interlaced), the canvas, the frame's RGBA and the previous frame's (a JS
- * buffer freed only when the garbage collector runs), the region a dispose_op of
- * APNG_DISPOSE_OP_PREVIOUS keeps (4 bytes a pixel each, the whole canvas at most), and, for a
- * canvas that must shrink, the rows of its resize and the stored RGB the second resize takes (as
- * any frame with alpha: heldStoredRgb). A 4000x3000 RGBA APNG of 3 whole frames, one disposed to
- * the previous canvas: estimate 261 MB (just within the default 256 MiB), peak RSS growth 270 MB.
+ * What an APNG's decode holds, at most, when `indices` are its sampled frames (decodeApngFrames):
+ *   - the rows of a frame's decode (and the whole frame, when interlaced), the canvas (4 bytes a
+ *     pixel), the region a dispose_op of APNG_DISPOSE_OP_PREVIOUS keeps (one buffer the canvas's
+ *     size, reused), and, for a canvas that must shrink, the rows of its resize and the canvas's
+ *     RGB the second resize takes (one buffer, reused; heldStoredRgb);
+ *   - for EVERY frame replayed (framesToRender), its region's RGBA and its PNG (framePngBytes):
+ *     each is a new buffer, sharp's output freed only once the garbage collector has run and its
+ *     finalizer after it, which a decode that allocates little on the JS heap does not wait for
+ *     (60 replayed 2000x2000 frames grew the process by 818 MiB). None of them is counted freed;
+ *   - each sampled frame's working copy (WORKING_FRAME_BYTES a working pixel);
+ *   - when the default image is not a frame (apng.defaultImageIsFrame false), its own decode
+ *     (a still PNG's, before the replay: rows, and its whole RGB again when it shrinks with alpha)
+ *     and its working copy; it counts as one more sampled frame.
+ * `storedRgbBytes`: of `bytes`, what the stored colours of frames with alpha add (left out when
+ * they do not fit: DecodedImage.transparentColoursLost).
  */
-function heldApngDecode(metadata: Metadata, apng: Apng, workingSize: number): HeldDecode {
+export function heldApngDecode(metadata: DecodeHeader, apng: Apng, workingSize: number, indices: readonly number[]): HeldDecode {
   const { width, height } = apng;
   const pixels = width * height;
   const rows = streamedRowBytes(width, height, bytesPerPixel(metadata));
   const whole = heldWholeDecode(metadata)?.bytes ?? 0;
-  // The canvas, two frames' RGBA (the one before waits for the garbage collector), the kept region.
-  const buffers = pixels * 4 * (apng.frames.some((frame) => frame.dispose === DISPOSE.previous) ? 4 : 3);
+  const rendered = framesToRender(apng, indices);
+  const kept = rendered.some((index) => apng.frames[index]!.dispose === DISPOSE.previous) ? pixels * 4 : 0;
+  const replayed = rendered.reduce((sum, index) => {
+    const frame = apng.frames[index]!;
+    return sum + frame.width * frame.height * 4 + framePngBytes(apng, frame);
+  }, 0);
+  const defaultImage = apng.defaultImageIsFrame ? 0 : 1;
   const shrinks = workingResize(width, height, workingSize) !== undefined;
   const resizeRows = shrinks ? width * Math.min(height, APNG_RESIZE_ROWS) * 4 : 0;
-  const storedRgbBytes = shrinks ? heldStoredRgb({ format: 'png', width, height }) : 0;
-  return { held: 'APNG frame', bytes: rows + whole + buffers + resizeRows + storedRgbBytes, width, height, ...(storedRgbBytes ? { storedRgbBytes } : {}) };
+  const storedRgbBytes = shrinks ? heldStoredRgb({ format: 'png', width, height }) * (1 + defaultImage) : 0;
+  const working = Math.min(pixels, workingSize * workingSize) * WORKING_FRAME_BYTES * (indices.length + defaultImage);
+  const bytes = rows + whole + pixels * 4 + kept + resizeRows + replayed + working + storedRgbBytes;
+  return { held: 'APNG frame', bytes, width, height, ...(storedRgbBytes ? { storedRgbBytes } : {}) };
+}
+
+/**
+ * Bytes a working pixel of a sampled APNG frame takes: the resized RGBA (4), the RGB and alpha
+ * split from it (3 + 1), the stored RGB resized (3).
+ */
+const WORKING_FRAME_BYTES = 11;
+
+/**
+ * The frames of an APNG to decode: sampleFrameIndices (the longest shown, and evenly spread
+ * ones; each rendered frame counted as the canvas's pixels plus APNG_FRAME_CALL_PIXELS against
+ * maxAnimationPixels), over the longest range of frames from frame 0 whose decode fits the
+ * memory budget, `heldBytes` (heldApngDecode) within limits.maxDecodeBytes: every frame replayed
+ * costs its RGBA until the garbage collector runs, so a long animation of large frames is
+ * sampled over its first frames only, as maxAnimationPixels does. Frame 0 alone fits (the decode
+ * checked it). When the default image is not a frame, it is one more frame decoded: the
+ * animation gets maxFrames - 1 (at least 1) and the animation budget less its pixels.
+ */
+export function sampleApngFrames(
+  apng: Apng,
+  canvasPixels: number,
+  limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels' | 'maxDecodeBytes'>,
+  heldBytes: (indices: readonly number[]) => number,
+): number[] {
+  const pixelsPerFrame = canvasPixels + APNG_FRAME_CALL_PIXELS;
+  const animation = apng.defaultImageIsFrame
+    ? limits
+    : { maxFrames: Math.max(1, limits.maxFrames - 1), maxAnimationPixels: Math.max(1, limits.maxAnimationPixels - pixelsPerFrame) };
+  const delays = apng.frames.map((frame) => frame.delayMs);
+  const sample = (range: number): number[] => sampleFrameIndices(range, pixelsPerFrame, animation, { delays, cost: 'replay' });
+  const fits = (indices: readonly number[]): boolean => heldBytes(indices) <= limits.maxDecodeBytes;
+  const widest = sample(apng.frames.length);
+  if (fits(widest)) return widest;
+  // The longest range that fits, by bisection: [0] fits, `widest`'s range does not.
+  let fitting = 1;
+  let over = widest.at(-1)! + 1;
+  while (over - fitting > 1) {
+    const range = Math.floor((fitting + over) / 2);
+    if (fits(sample(range))) fitting = range;
+    else over = range;
+  }
+  return sample(fitting);
 }
 
 /** Rows libvips's resize of an image in memory keeps at most (decode-memory.ts measured 150 to 310). */
@@ -599,6 +683,7 @@ interface CanvasChoice {
 async function decodeApngFrames(input: Buffer, apng: Apng, indices: readonly number[], choice: CanvasChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame[]> {
   const wanted = new Set(indices);
   const canvas = new ApngCanvas(apng.width, apng.height);
+  const scratch: CanvasScratch = {};
   const frames: DecodedFrame[] = [];
   let last = -1;
   for (const index of framesToRender(apng, indices)) {
@@ -606,10 +691,15 @@ async function decodeApngFrames(input: Buffer, apng: Apng, indices: readonly num
     if (index !== last + 1) canvas.clear();
     last = index;
     canvas.render(frame, await decodeApngFrame(buildFramePng(input, apng, frame), frame, limits, turn));
-    if (wanted.has(index)) frames.push(await frameFromCanvas(canvas, index, choice, limits, turn));
+    if (wanted.has(index)) frames.push(await frameFromCanvas(canvas, index, choice, limits, turn, scratch));
     canvas.dispose(frame);
   }
   return frames;
+}
+
+/** The canvas's stored RGB, split off for its second resize: one buffer for all the sampled frames (heldApngDecode). */
+interface CanvasScratch {
+  rgb?: Buffer;
 }
 
 /** One APNG frame's PNG decoded whole: RGBA, 8 bits a sample, the frame's own size. */
@@ -633,7 +723,7 @@ async function decodeApngFrame(png: Buffer, frame: ApngFrame, limits: ResolvedDe
  * frames (alpha split off; a shrunk frame with alpha keeps its stored RGB, resized on its own,
  * and its alpha-weighted RGB). The canvas is not changed; what is returned is a copy.
  */
-async function frameFromCanvas(canvas: ApngCanvas, index: number, choice: CanvasChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
+async function frameFromCanvas(canvas: ApngCanvas, index: number, choice: CanvasChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn, scratch: CanvasScratch): Promise<DecodedFrame> {
   const { width, height, pixels } = canvas;
   const { angle, flop } = EXIF_TURNS[choice.orientation] ?? { angle: 0, flop: false };
   const turned = isTurned(choice.orientation) ? { orientation: choice.orientation } : {};
@@ -655,7 +745,8 @@ async function frameFromCanvas(canvas: ApngCanvas, index: number, choice: Canvas
   if (resize === undefined || split.alpha === undefined) return { ...split, ...frame };
   if (!choice.storedColours) return { ...split, alphaWeighted: split.data, ...frame };
   // libvips resized the RGBA with premultiplied alpha: the stored RGB is resized on its own.
-  const rgb = await shaped(splitAlpha(pixels, width * height).data, 3);
+  scratch.rgb ??= Buffer.allocUnsafe(width * height * 3);
+  const rgb = await shaped(rgbOf(pixels, scratch.rgb), 3);
   return { data: rgb.data, alpha: split.alpha, alphaWeighted: split.data, ...frame };
 }
 
@@ -826,6 +917,16 @@ function splitAlpha(rgba: Buffer, pixels: number): Pick<DecodedFrame, 'data' | '
     if (a !== 255) opaque = false;
   }
   return opaque ? { data } : { data, alpha };
+}
+
+/** The RGB of `rgba`, written into `rgb` (3 bytes for each of its 4), which is returned. */
+function rgbOf(rgba: Buffer, rgb: Buffer): Buffer {
+  for (let i = 0, o = 0; o < rgb.length; i += 4, o += 3) {
+    rgb[o] = rgba[i]!;
+    rgb[o + 1] = rgba[i + 1]!;
+    rgb[o + 2] = rgba[i + 2]!;
+  }
+  return rgb;
 }
 
 /** One decode's turn on its slot: its deadline, and the sharp calls it made. */

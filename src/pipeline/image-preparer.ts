@@ -53,6 +53,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         framesHashed: frames.length,
         // Which frames of the file those are: an animation's are sampled across it.
         ...(decoded.frameCount > 1 && { sampledFrames: decoded.frames.map((frame) => frame.index) }),
+        // An APNG's default image, hashed after its frames under the number one past the last.
+        ...(decoded.frames.some((frame) => frame.apngDefaultImage) && { apngDefaultImageFrame: decoded.frameCount }),
         pdq: hashToHex(first.pdq),
         pdqQuality: first.pdqQuality,
         blockhash: hashToHex(first.blockhash),
