@@ -5,7 +5,11 @@ import type { HostLimiter } from './guard/host-limiter.js';
 /** The unfurler's options and results; `unfurl.ts` re-exports them. */
 
 export interface UnfurlOptions {
-  /** Redirects (HTTP and meta refresh) followed; one more gives too_many_redirects. Default 10. */
+  /**
+   * Redirects (HTTP and meta refresh) followed; one more gives too_many_redirects. A fallback to
+   * http after a failed https upgrade counts as one (Chrome serves it as a redirect of the same
+   * navigation), so a chain has at most this many hops plus one. Default 10.
+   */
   maxRedirects?: number;
   /** Deadline of one hop: connect, headers, and the body scan. Default 5000 ms. */
   hopTimeoutMs?: number;

@@ -13,7 +13,7 @@ import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, snif
 import { metaRefreshes, parseRefreshContent, RefreshScanTooComplex, type DocumentSyntax, type MetaRefresh } from './guard/meta-refresh.js';
 import { extractMimeType, isUnknownMimeType, isXmlMimeType, mimeEssence, responseContentType } from './guard/mime-type.js';
 import { toNetworkError } from './guard/network-errors.js';
-import { DEFAULT_MAX_REDIRECTS, httpsUpgradeOf, loopKey, MULTIPLE_CHOICES_STATUS, REDIRECT_STATUSES, RedirectTracker, resolveLocation } from './guard/redirects.js';
+import { DEFAULT_MAX_REDIRECTS, httpsUpgradeOf, loopKey, MULTIPLE_CHOICES_STATUS, REDIRECT_STATUSES, RedirectTracker, resolveLocation, type TrackerSnapshot } from './guard/redirects.js';
 import type { UnfurlHop, UnfurlOptions, UnfurlResult } from './unfurl-types.js';
 import { recordedUrl } from './recorded-url.js';
 import { registrableDomain } from './registrable-domain.js';
@@ -55,6 +55,10 @@ interface Target {
 interface UpgradeState {
   /** The http URL upgraded last, fetched instead if the navigation fails before a page commits; unset once used. */
   fallback?: Target;
+  /** The https URL `fallback` was upgraded to. */
+  upgraded: URL;
+  /** The URLs the chain had visited before `fallback` was upgraded: a fallback goes back to them (RedirectTracker.fallBack). */
+  visitedBefore: TrackerSnapshot;
   /** When Chrome's fallback timer fires (performance.now()): past it the upgraded attempt is given up. */
   deadline: number;
   /** http URLs (loopKey) upgraded in this navigation: one met again is fetched over http (a redirect loop). */
@@ -517,6 +521,8 @@ function upgradeTarget(target: Target, run: Run, from: 'input' | 'redirect' | 'r
     const now = performance.now();
     run.upgrade = {
       fallback: target,
+      upgraded: upgrade.url,
+      visitedBefore: run.tracker.snapshot(),
       // Chrome's timer runs from the navigation's first upgrade; one that fired is set again.
       deadline: state && state.deadline > now ? state.deadline : now + HTTPS_UPGRADE_FALLBACK_DELAY_MS,
       seen: state?.seen ?? new Set(),
@@ -531,22 +537,37 @@ function upgradeTarget(target: Target, run: Run, from: 'input' | 'redirect' | 'r
 }
 
 /**
+ * Errors no fallback follows: the address guard's refusal (the http URL's host resolves the
+ * same), and the chain's own limits, which are no failure of the https attempt: a fallback is a
+ * redirect too (see RedirectTracker.fallBack), and falling back from them once let a chain of
+ * http-only hosts go on past its limit for thousands of hops.
+ */
+const NO_FALLBACK_ERRORS: ReadonlySet<string> = new Set(['blocked_address', 'too_many_redirects', 'redirect_loop']);
+
+/**
  * What a browser fetches when the navigation under way fails with `error` before a page commits:
  * with an https upgrade pending (Chrome's, not HSTS, which never falls back), the http URL it
  * upgraded last, for any failure (connection refused or reset, TLS, the fallback timer, an
- * unusable redirect...) but the address guard's refusal (the http URL's host resolves the same)
- * and the chain's own deadline. Undefined: the chain ends with `error`.
+ * unusable redirect...) but NO_FALLBACK_ERRORS and the chain's deadline. Undefined: the chain ends with
+ * `error`. The fallback counts as a redirect (Chrome serves it as an artificial one), so it
+ * throws too_many_redirects past the limit; what the abandoned attempt visited no longer counts
+ * for loops. Where that attempt failed stays in the chain (the last hop's redirect, which the link
+ * preparer matches) and in the warning.
  */
 function fallbackFor(error: unknown, run: Run): Target | undefined {
-  const fallback = run.upgrade?.fallback;
-  if (fallback === undefined || run.committed || run.options.signal?.aborted) return undefined;
+  const state = run.upgrade;
+  const fallback = state?.fallback;
+  if (state === undefined || fallback === undefined || run.committed || run.options.signal?.aborted) return undefined;
   const failure = toNetworkError(error, { url: recordedUrl(run.result.final?.url ?? fallback.url.href) });
-  if (failure.code === 'blocked_address' || performance.now() >= run.deadline) return undefined;
-  run.upgrade!.fallback = undefined;
+  if (NO_FALLBACK_ERRORS.has(failure.code) || performance.now() >= run.deadline) return undefined;
+  state.fallback = undefined;
+  run.tracker.fallBack(fallback.url, run.cookies.version, state.visitedBefore);
+  // Where the https attempt failed, when not at its first URL (a redirect target it was sent to).
+  const abandoned = run.result.final?.url;
+  const at = abandoned !== undefined && abandoned !== state.upgraded.href && abandoned !== fallback.url.href ? ` at ${recordedUrl(abandoned)}` : '';
   run.httpAllowed.add(fallback.url.hostname);
-  run.result.warnings.push(`the https upgrade of ${recordedUrl(fallback.url.href)} failed (${failure.code}): fetched it over http, as Chrome falls back`);
+  run.result.warnings.push(`the https upgrade of ${recordedUrl(fallback.url.href)} failed${at} (${failure.code}): fetched it over http, as Chrome falls back`);
   run.result.final = { url: fallback.url.href, canonical: fallback.canonical.canonical, fetched: false };
-  run.tracker.visit(fallback.url, run.cookies.version);
   return fallback;
 }
 

@@ -3,6 +3,7 @@ import { canonicalize } from '../links/canonicalize.js';
 import { canonicalEntry } from '../lists/list-entry.js';
 import { compileList, ListMatcher } from '../lists/list-matcher.js';
 import { UnfurlCache } from '../links/unfurl-cache.js';
+import type { UnfurlResult } from '../links/unfurl.js';
 import { LinkPreparer } from './link-preparer.js';
 
 const blocklist = (...entries: string[]) =>
@@ -217,5 +218,50 @@ describe('LinkPreparer.prepareOffline (a link the job deadline cut or never star
     expect(new LinkPreparer({ unfurl: false }).prepareOffline('http://example.com/', 'cut').details.notFetched).toBeUndefined();
     expect(preparer.prepareOffline('http://a b.com/', 'cut')).toMatchObject({ errors: [{ code: 'invalid_url' }], subject: { targets: [{ hop: 0, visitable: false }] } });
     expect(() => preparer.prepareOffline({ url: 'https://img.example/a.png' }, 'cut')).toThrow(expect.objectContaining({ code: 'unsupported_item' }));
+  });
+});
+
+describe('LinkPreparer: what an unfurl adds to the verdict', () => {
+  const hop = (i: number, redirect?: string) => ({
+    url: `https://h${i}.example/`,
+    canonical: `https://h${i}.example/`,
+    status: redirect ? 302 : 200,
+    address: '192.0.2.1',
+    durationMs: 1,
+    ...(redirect && { redirect: { kind: 'http' as const, location: redirect } }),
+  });
+  const preparerFor = (result: UnfurlResult, maxRedirects?: number) =>
+    new LinkPreparer({ unfurlCache: new UnfurlCache({ prefix: 'test', unfurl: async () => result }), ...(maxRedirects !== undefined && { unfurlOptions: { maxRedirects } }) });
+
+  it('matches every redirect target, fetched next or not (an https attempt abandoned for http)', async () => {
+    const result: UnfurlResult = {
+      input: 'http://kit.example/',
+      chain: [
+        { ...hop(0, 'https://phish.example/login'), url: 'https://kit.example/', canonical: 'https://kit.example/', upgradedFrom: 'http://kit.example/' },
+        { ...hop(1), url: 'http://kit.example/', canonical: 'http://kit.example/' },
+      ],
+      final: { url: 'http://kit.example/', canonical: 'http://kit.example/', fetched: true },
+      warnings: ['the https upgrade of http://kit.example/ failed at https://phish.example/login (tls_failed): fetched it over http, as Chrome falls back'],
+      privateAddressOverride: false,
+    };
+    const prepared = await preparerFor(result).prepare('http://kit.example/');
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['http://kit.example/', 'https://kit.example/', 'https://phish.example/login']);
+    expect(blocklist('phish.example').matchTargets(prepared.subject.targets).matches).toHaveLength(1);
+    expect(prepared.details.chain).toEqual([
+      { url: 'https://kit.example/', upgradedFrom: 'http://kit.example/', status: 302, address: '192.0.2.1', durationMs: 1, redirect: 'http' },
+      { url: 'http://kit.example/', status: 200, address: '192.0.2.1', durationMs: 1 },
+    ]);
+  });
+
+  it('keeps at most maxRedirects + 1 hops and a few warnings a hop in the details, counting the rest', async () => {
+    const chain = Array.from({ length: 40 }, (_, i) => hop(i, `https://h${i + 1}.example/`));
+    const result: UnfurlResult = { input: 'https://h0.example/', chain, final: null, warnings: Array.from({ length: 500 }, (_, i) => `warning ${i}`), privateAddressOverride: false };
+    const prepared = await preparerFor(result, 3).prepare('https://h0.example/');
+    expect(prepared.details.chain).toHaveLength(4);
+    expect(prepared.details.chainOmitted).toBe(36);
+    expect((prepared.details.warnings as string[]).length).toBe(17);
+    expect(prepared.details.warningsOmitted).toBe(483);
+    // Matching still sees every URL reached.
+    expect(prepared.subject.targets).toHaveLength(41);
   });
 });

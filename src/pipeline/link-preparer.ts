@@ -4,6 +4,7 @@ import { canonicalize, canonicalizeParsed, DEFAULT_MAX_URL_LENGTH, parseLikeBrow
 import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
 import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
+import { DEFAULT_MAX_REDIRECTS } from '../links/guard/redirects.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
 import { recordedUrl } from '../links/recorded-url.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
@@ -69,6 +70,13 @@ export interface LinkPreparerOptions {
 const FETCHED_SCHEMES = new Set(['http', 'https']);
 
 /**
+ * Unfurl warnings kept in a verdict's details, per hop: a hop gives a few at most (an unusable
+ * refresh ignored, refreshes or a 300 browsers disagree on, a fallback to http); more (a bug)
+ * are counted, not kept.
+ */
+const DETAIL_WARNINGS_PER_HOP = 4;
+
+/**
  * Prepares link items once for every link signal type: canonicalizes the URL (Safe Browsing
  * rules), unfurls http(s) links through the address guard, and gives each URL reached its
  * lookup expressions and registrable domain, so that every hop is matched, not only the last.
@@ -106,12 +114,31 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
     for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
     if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
+    // Every URL a hop sent the browser to, fetched next or not: an https upgrade that failed at a
+    // redirect target was abandoned for the link's http form (Chrome's fallback), but a browser
+    // whose https attempt does not fail lands there (the unfurler's warning names it).
+    for (const hop of result.chain) if (hop.redirect) addTarget(reachedCanonical(hop.redirect.location, null, limits));
     // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
     // not fetched, but a user of that browser lands there, so it is matched as well.
     for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
-    details.chain = result.chain.map((hop) => ({ url: recordedUrl(hop.url), status: hop.status, address: hop.address, durationMs: hop.durationMs, ...(hop.redirect && { redirect: hop.redirect.kind }) }));
+    // The unfurler ends a chain at its redirect limit (one hop more than maxRedirects at most, a
+    // fallback to http counting as a redirect); a chain beyond that (a bug) is kept out of the
+    // verdict, which is stored and streamed: its first hops, and how many were left out.
+    const maxHops = (this.unfurlOptions?.maxRedirects ?? DEFAULT_MAX_REDIRECTS) + 1;
+    const maxWarnings = DETAIL_WARNINGS_PER_HOP * maxHops + 1;
+    details.chain = result.chain.slice(0, maxHops).map((hop) => ({
+      url: recordedUrl(hop.url),
+      // An https URL fetched for the http one (HSTS, Chrome's HTTPS-Upgrades): no server redirect.
+      ...(hop.upgradedFrom && { upgradedFrom: recordedUrl(hop.upgradedFrom) }),
+      status: hop.status,
+      address: hop.address,
+      durationMs: hop.durationMs,
+      ...(hop.redirect && { redirect: hop.redirect.kind }),
+    }));
+    if (result.chain.length > maxHops) details.chainOmitted = result.chain.length - maxHops;
     if (result.final) details.final = recordedUrl(result.final.canonical ?? result.final.url);
-    if (result.warnings.length) details.warnings = result.warnings;
+    if (result.warnings.length) details.warnings = result.warnings.slice(0, maxWarnings);
+    if (result.warnings.length > maxWarnings) details.warningsOmitted = result.warnings.length - maxWarnings;
     // The unfurler meets the visited form first: its error says the same, once is enough.
     if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
     return { subject, details, ...(errors.length && { errors }) };

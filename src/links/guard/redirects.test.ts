@@ -105,15 +105,30 @@ describe('redirects', () => {
     expect(resolveLocation('\t/x ', base).href).toBe('http://a.example/x');
   });
 
-  it('tells a revisit that would loop, and records a fallback without counting it', () => {
+  it('tells a revisit that would loop', () => {
     const tracker = new RedirectTracker(1);
     tracker.start(new URL('https://a.example/'), 0);
     expect(tracker.wouldLoop(new URL('https://a.example/#top'), 0)).toBe(true);
     expect(tracker.wouldLoop(new URL('https://a.example/'), 1)).toBe(false);
     expect(tracker.wouldLoop(new URL('http://a.example/'), 0)).toBe(false);
-    tracker.visit(new URL('http://a.example/'), 0);
-    expect(tracker.count).toBe(0);
-    expect(codeOf(() => tracker.follow(new URL('http://a.example/'), 0))).toBe('redirect_loop');
+  });
+
+  it('counts a fallback as a redirect, and forgets what the abandoned attempt visited', () => {
+    const tracker = new RedirectTracker(3);
+    tracker.start(new URL('https://shop.example/'), 0);
+    const before = tracker.snapshot();
+    tracker.follow(new URL('https://www.example/'), 0);
+    // The https attempt failed at www: the fallback to http is a redirect, never a loop.
+    tracker.fallBack(new URL('http://shop.example/'), 0, before);
+    expect(tracker.count).toBe(2);
+    // Its http page redirects to where the abandoned attempt went: no loop.
+    expect(tracker.wouldLoop(new URL('https://www.example/'), 0)).toBe(false);
+    expect(tracker.wouldLoop(new URL('https://shop.example/'), 0)).toBe(true);
+    expect(tracker.wouldLoop(new URL('http://shop.example/'), 0)).toBe(true);
+    expect(codeOf(() => tracker.follow(new URL('https://www.example/'), 0))).toBeUndefined();
+    expect(tracker.count).toBe(3);
+    // The count never goes back: one more fallback is one too many.
+    expect(codeOf(() => tracker.fallBack(new URL('http://www.example/'), 0, before))).toBe('too_many_redirects');
   });
 });
 

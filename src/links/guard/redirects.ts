@@ -95,11 +95,24 @@ export class RedirectTracker {
     this.seen.set(loopKey(url), state);
   }
 
+  /** The URLs visited so far, for fallBack to go back to. */
+  snapshot(): TrackerSnapshot {
+    return new Map(this.seen);
+  }
+
   /**
-   * Records a URL fetched instead of the one recorded last, not a redirect (an https upgrade's
-   * fallback to http): not counted, never a loop.
+   * Records `url` fetched instead of a navigation that failed (an https upgrade's fallback to
+   * http, which Chrome serves as an artificial redirect within the same navigation): counted as a
+   * redirect, so it throws too_many_redirects past the limit, and never a loop. `before` (a
+   * snapshot taken when the failed attempt started) replaces the URLs visited since: what the
+   * abandoned attempt visited is no loop for the fallback's redirects. The count never goes back.
    */
-  visit(url: URL, state?: unknown): void {
+  fallBack(url: URL, state?: unknown, before?: TrackerSnapshot): void {
+    this.countRedirect(url);
+    if (before !== undefined) {
+      this.seen.clear();
+      for (const [key, value] of before) this.seen.set(key, value);
+    }
     this.seen.set(loopKey(url), state);
   }
 
@@ -111,10 +124,7 @@ export class RedirectTracker {
 
   /** Records a redirect to `url`; throws too_many_redirects or redirect_loop. */
   follow(url: URL, state?: unknown): void {
-    this.redirects++;
-    if (this.redirects > this.maxRedirects) {
-      throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: recordedUrl(url.href) });
-    }
+    this.countRedirect(url);
     const key = loopKey(url);
     if (this.seen.has(key) && Object.is(this.seen.get(key), state)) throw new ScanError('redirect_loop', undefined, { repeated: recordedUrl(url.href) });
     this.seen.set(key, state);
@@ -123,7 +133,17 @@ export class RedirectTracker {
   get count(): number {
     return this.redirects;
   }
+
+  private countRedirect(next: URL): void {
+    this.redirects++;
+    if (this.redirects > this.maxRedirects) {
+      throw new ScanError('too_many_redirects', `more than ${this.maxRedirects} redirects`, { maxRedirects: this.maxRedirects, next: recordedUrl(next.href) });
+    }
+  }
 }
+
+/** The URLs a RedirectTracker had visited (loop keys and their client state), at one time. */
+export type TrackerSnapshot = ReadonlyMap<string, unknown>;
 
 /**
  * Public suffixes on the HSTS preload list with include_subdomains: the `"policy": "public-suffix"`
