@@ -85,11 +85,10 @@ export interface DecodeOptions {
    * sharp's `failOn`: how damaged pixel data may be before decoding stops with `image_corrupt`.
    * 'truncated' and stricter levels reject a cut-off file instead of hashing a half-grey image.
    * Default 'error' (rejects truncation and decoder errors, tolerates mere warnings such as
-   * trailing garbage, which are common in real uploads). A JPEG at 'truncated' or 'error' is also
-   * refused when libjpeg only warns that blocks went undecoded (a file cut short with an EOI
-   * marker put back on, a bad Huffman code, a lost restart marker), or when its first libjpeg
-   * warning, which hides any after it, is other than junk before the EOI marker (decode.ts,
-   * decodeWholeJpeg); a clean JPEG is decoded once, one with a warning twice.
+   * trailing garbage, which are common in real uploads). A JPEG cut short whose EOI marker was put
+   * back on is only a libjpeg warning: it decodes with its missing blocks grey (as a crop would
+   * hide them). Telling that warning apart per decode is not possible: sharp collects libvips
+   * warnings in one queue for the whole process, so a decode sees other decodes' warnings.
    */
   failOn?: FailOnLevel;
 }

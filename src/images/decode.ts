@@ -61,7 +61,7 @@ import {
   tiffBytesPerPixel,
   tiffHasAlpha,
 } from './decode-memory.js';
-import { type DecodeOptions, type FailOnLevel, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
+import { type DecodeOptions, type ResolvedDecodeOptions, resolveDecodeOptions } from './decode-options.js';
 import { unboundedIccTag } from './icc-profile.js';
 import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-markers.js';
 import { countWebpFrames, MAX_WEBP_FRAMES } from './webp-frames.js';
@@ -308,8 +308,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     const page = index !== headerPage && PAGED_FORMATS.has(format) ? (heifPages.get(index) ?? (await readPage(input, index, limits, turn))) : metadata;
     const upright = page === metadata ? { width, height } : { width: page.autoOrient?.width ?? page.width, height: page.autoOrient?.height ?? page.height };
     const resize = workingResize(upright.width, upright.height, limits.workingSize);
-    const jpegDamage = format === 'jpeg' && (limits.failOn === 'truncated' || limits.failOn === 'error');
-    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc: ignoresIcc(page), orientation: page.orientation ?? 1, resize, storedColours, jpegDamage }, limits, turn));
+    frames.push(await decodeFrame(input, { index, multiFrame: frameCount > 1, ignoreIcc: ignoresIcc(page), orientation: page.orientation ?? 1, resize, storedColours }, limits, turn));
   }
   return {
     format,
@@ -761,23 +760,16 @@ interface FrameChoice {
   resize: ResizeOptions | undefined;
   /** Whether a shrunk frame with alpha gets its stored colours (a second decode) or only the alpha-weighted ones. */
   storedColours: boolean;
-  /** A JPEG decoded at failOn 'truncated' or 'error': refused when libjpeg warns of blocks it could not decode (decodeWholeJpeg). */
-  jpegDamage?: boolean;
-  /** The failOn level of this decode, when not the decode options' own. */
-  failOn?: FailOnLevel;
 }
 
 async function decodeFrame(input: Buffer, choice: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<DecodedFrame> {
   const { index, resize } = choice;
-  const decode: FrameDecode = (failOn, warnings) =>
-    turn.run(() => {
-      let pipeline = frameInput(input, { ...choice, failOn }, limits, turn, { autoOrient: true });
-      if (warnings) pipeline.on('warning', (warning: unknown) => warnings.push(String(warning)));
-      if (resize) pipeline = pipeline.resize(resize);
-      // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
-      return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    });
-  const { data, info } = choice.jpegDamage ? await decodeWholeJpeg(decode, limits.failOn) : await decode(limits.failOn);
+  const { data, info } = await turn.run(() => {
+    let pipeline = frameInput(input, choice, limits, turn, { autoOrient: true });
+    if (resize) pipeline = pipeline.resize(resize);
+    // Alpha, when there is one, comes out as a 4th channel, split off below: no compositing.
+    return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  });
   const frame = { width: info.width, height: info.height, index, ...(isTurned(choice.orientation) && { orientation: choice.orientation }) };
   if (info.channels === 3) return { data, ...frame };
   if (info.channels !== 4) throw new ScanError('image_corrupt', `decoded to ${info.channels} channels, expected 3 or 4`);
@@ -792,48 +784,6 @@ async function decodeFrame(input: Buffer, choice: FrameChoice, limits: ResolvedD
     throw new Error(`frame ${index}: the stored RGB shrank to ${rgb.width}x${rgb.height}, the alpha plane to ${info.width}x${info.height}`);
   }
   return { data: rgb.data, alpha: split.alpha, alphaWeighted: split.data, ...frame };
-}
-
-/** One sharp decode of a frame at a failOn level, its libvips warnings collected into `warnings` when given. */
-type FrameDecode = (failOn: FailOnLevel, warnings?: string[]) => Promise<{ data: Buffer; info: OutputInfo }>;
-
-/**
- * libjpeg's warnings that mean blocks of the image were never decoded, and are grey (or garbage)
- * in its output: the entropy-coded data ends at a marker before the scan's last block (a file cut
- * short with an EOI put back on: "premature end of data segment"), the file ends ("Premature end
- * of JPEG file"), or the data breaks (a bad Huffman or arithmetic code, a lost restart marker).
- * libjpeg only warns, and goes on; libvips fails on a warning only at failOn 'warning'.
- */
-const JPEG_DAMAGE = /premature end of data segment|premature end of JPEG (file|image)|bad Huffman code|bad arithmetic code|found marker 0x[0-9a-f]+ instead of RST/i;
-
-/**
- * A JPEG frame decoded only if libjpeg decoded every block of it: failOn 'truncated' and 'error'
- * promise to reject a cut-off file, yet libjpeg reports a file cut short with an EOI marker put
- * back on as a mere warning, and fills the blocks it never read with grey. The frame is decoded at
- * failOn 'warning' first, which fails at libjpeg's first warning: a clean file (nearly every one)
- * decodes once, as it would have; a damage warning (JPEG_DAMAGE) is image_corrupt. After any other
- * first warning (junk bytes between segments, odd SOS parameters: real uploads have them, and
- * refusing them would send such images to review) the frame is decoded again at the caller's
- * level, still watching for a damage warning. That look is best effort: libvips passes on only
- * the first libjpeg warning of a decode, so a cut after a benign warning is hashed with its grey
- * blocks (the effect of a crop, no more), and sharp hands warnings to whichever call ends next in
- * the process.
- */
-async function decodeWholeJpeg(decode: FrameDecode, failOn: FailOnLevel): Promise<{ data: Buffer; info: OutputInfo }> {
-  const refused = (warning: string, what: string): ScanError => new ScanError('image_corrupt', `the JPEG ${what}`, { format: 'jpeg', decoder: warning.slice(0, 300) });
-  try {
-    return await decode('warning');
-  } catch (error) {
-    if (!(error instanceof ScanError) || error.code !== 'image_corrupt') throw error;
-    // libvips repeats the message; the first line is libjpeg's first warning.
-    const warning = String(error.detail?.decoder ?? '').split('\n')[0]!.trim();
-    if (JPEG_DAMAGE.test(warning)) throw refused(warning, 'is truncated or its data is damaged: libjpeg decoded only part of it');
-  }
-  const warnings: string[] = [];
-  const decoded = await decode(failOn, warnings);
-  const damage = warnings.find((warning) => JPEG_DAMAGE.test(warning));
-  if (damage !== undefined) throw refused(damage.trim(), 'is truncated or its data is damaged: libjpeg decoded only part of it');
-  return decoded;
 }
 
 /**
@@ -887,8 +837,8 @@ const EXIF_TURNS: Readonly<Record<number, { angle: number; flop: boolean }>> = {
 };
 
 /** sharp on the frame, with the decode's input options and what is left of its time budget. */
-function frameInput(input: Buffer, { index, multiFrame, ignoreIcc, failOn }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn, { autoOrient }: { autoOrient: boolean }): Sharp {
-  return sharp(input, { ...baseInputOptions(limits), autoOrient, ignoreIcc, ...(failOn ? { failOn } : {}), ...(multiFrame ? { page: index, pages: 1 } : {}) }).timeout({
+function frameInput(input: Buffer, { index, multiFrame, ignoreIcc }: FrameChoice, limits: ResolvedDecodeOptions, turn: DecodeTurn, { autoOrient }: { autoOrient: boolean }): Sharp {
+  return sharp(input, { ...baseInputOptions(limits), autoOrient, ignoreIcc, ...(multiFrame ? { page: index, pages: 1 } : {}) }).timeout({
     seconds: timeoutSeconds(turn, index),
   });
 }
