@@ -59,6 +59,8 @@ interface UpgradeState {
   upgraded: URL;
   /** The URLs the chain had visited before `fallback` was upgraded: a fallback goes back to them (RedirectTracker.fallBack). */
   visitedBefore: TrackerSnapshot;
+  /** The redirects counted when the upgrade began: a fallback from an attempt that followed none only replaces the upgrade. */
+  redirectsBefore: number;
   /** When Chrome's fallback timer fires (performance.now()): past it the upgraded attempt is given up. */
   deadline: number;
   /** http URLs (loopKey) upgraded in this navigation: one met again is fetched over http (a redirect loop). */
@@ -523,6 +525,8 @@ function upgradeTarget(target: Target, run: Run, from: 'input' | 'redirect' | 'r
       fallback: target,
       upgraded: upgrade.url,
       visitedBefore: run.tracker.snapshot(),
+      // A redirect or refresh target is counted just after this (the follow of the upgraded URL).
+      redirectsBefore: run.tracker.count + (from === 'input' ? 0 : 1),
       // Chrome's timer runs from the navigation's first upgrade; one that fired is set again.
       deadline: state && state.deadline > now ? state.deadline : now + HTTPS_UPGRADE_FALLBACK_DELAY_MS,
       seen: state?.seen ?? new Set(),
@@ -549,8 +553,10 @@ const NO_FALLBACK_ERRORS: ReadonlySet<string> = new Set(['blocked_address', 'too
  * with an https upgrade pending (Chrome's, not HSTS, which never falls back), the http URL it
  * upgraded last, for any failure (connection refused or reset, TLS, the fallback timer, an
  * unusable redirect...) but NO_FALLBACK_ERRORS and the chain's deadline. Undefined: the chain ends with
- * `error`. The fallback counts as a redirect (Chrome serves it as an artificial one), so it
- * throws too_many_redirects past the limit; what the abandoned attempt visited no longer counts
+ * `error`. A fallback from an attempt that followed redirects counts as one more (Chrome serves it
+ * as an artificial one), so it throws too_many_redirects past the limit; one from an attempt that
+ * failed at its first URL only replaces the upgrade, which is not counted either, so an http-only
+ * chain keeps the whole redirect limit. What the abandoned attempt visited no longer counts
  * for loops. Where that attempt failed stays in the chain (the last hop's redirect, which the link
  * preparer matches) and in the warning.
  */
@@ -561,7 +567,7 @@ function fallbackFor(error: unknown, run: Run): Target | undefined {
   const failure = toNetworkError(error, { url: recordedUrl(run.result.final?.url ?? fallback.url.href) });
   if (NO_FALLBACK_ERRORS.has(failure.code) || performance.now() >= run.deadline) return undefined;
   state.fallback = undefined;
-  run.tracker.fallBack(fallback.url, run.cookies.version, state.visitedBefore);
+  run.tracker.fallBack(fallback.url, run.cookies.version, state.visitedBefore, run.tracker.count > state.redirectsBefore);
   // Where the https attempt failed, when not at its first URL (a redirect target it was sent to).
   const abandoned = run.result.final?.url;
   const at = abandoned !== undefined && abandoned !== state.upgraded.href && abandoned !== fallback.url.href ? ` at ${recordedUrl(abandoned)}` : '';

@@ -102,13 +102,14 @@ export class RedirectTracker {
 
   /**
    * Records `url` fetched instead of a navigation that failed (an https upgrade's fallback to
-   * http, which Chrome serves as an artificial redirect within the same navigation): counted as a
-   * redirect, so it throws too_many_redirects past the limit, and never a loop. `before` (a
-   * snapshot taken when the failed attempt started) replaces the URLs visited since: what the
-   * abandoned attempt visited is no loop for the fallback's redirects. The count never goes back.
+   * http, which Chrome serves as an artificial redirect within the same navigation): never a loop,
+   * and, when `counted` (the failed attempt had followed redirects), one more redirect, so it
+   * throws too_many_redirects past the limit. `before` (a snapshot taken when the failed attempt
+   * started) replaces the URLs visited since: what the abandoned attempt visited is no loop for
+   * the fallback's redirects. The count never goes back.
    */
-  fallBack(url: URL, state?: unknown, before?: TrackerSnapshot): void {
-    this.countRedirect(url);
+  fallBack(url: URL, state?: unknown, before?: TrackerSnapshot, counted = true): void {
+    if (counted) this.countRedirect(url);
     if (before !== undefined) {
       this.seen.clear();
       for (const [key, value] of before) this.seen.set(key, value);
