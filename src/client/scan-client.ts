@@ -11,7 +11,7 @@ import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
 import { withConnectionDeadline } from '../runtime/connection-deadline.js';
 import { integerOption } from '../runtime/integer-option.js';
 import { runScript } from '../runtime/redis-script.js';
-import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, onSubscriberReady, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
+import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, onSubscriberReady, subscriberConnection, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
@@ -334,16 +334,16 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   /** One subscription per client, shared by every waiter: its connection, and a promise resolved once SUBSCRIBE is confirmed. */
   function ensureSubscribed(): { subscriber: RedisClient; subscribed: Promise<unknown> } {
     if (!subscriber) {
-      const created = connection.duplicate();
+      const created = subscriberConnection(connection);
       subscriber = created;
       created.on('error', unavailability.remember);
       created.on('message', (_channel: string, jobIds: string) => {
         for (const jobId of jobIds.split('\n')) waiters.get(jobId)?.forEach((wake) => wake());
       });
-      // ioredis resubscribes after a reconnect, but announcements made while the subscriber was
-      // away are lost: once subscribed again, every waiter looks for its verdict anew.
+      // Subscribed again after a reconnect (subscriberConnection: ioredis does not), and, since
+      // announcements made while the subscriber was away are lost, every waiter looks anew.
       onSubscriberReady(created, () => {
-        if (waiters.size) created.subscribe(verdicts.keys.channel).then(wakeAll, () => undefined);
+        created.subscribe(verdicts.keys.channel).then(wakeAll, () => undefined);
       });
     }
     // A failed SUBSCRIBE (Redis unreachable) is tried again by the next waiter.

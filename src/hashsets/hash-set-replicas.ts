@@ -62,11 +62,15 @@ export class HashSetReplicas {
       this.subscriberLost = true;
       this.options.logger.warn({ err: error }, 'hash set subscriber lost Redis: matching goes on with the sets loaded; changes arrive once it is back');
     });
-    // After a reconnect ioredis resubscribes; anything announced while away is caught up at once.
+    // After a reconnect the subscriber subscribes again (subscriberConnection: ioredis does not),
+    // then anything announced while away is caught up.
     subscriber.on('ready', () => {
       if (this.subscriberLost) this.options.logger.info('hash set subscriber reconnected: catching up');
       this.subscriberLost = false;
-      void this.check();
+      void subscriber
+        .subscribe(store.channel)
+        .catch(() => undefined)
+        .then(() => this.check());
     });
     await subscriber.subscribe(store.channel);
     await this.check();

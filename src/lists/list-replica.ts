@@ -4,6 +4,7 @@ import { sameVersion, type HeldIncarnation } from '../runtime/versioned-changelo
 import { ListMatcher, type CompiledList } from './list-matcher.js';
 import { compactList, needsCompaction, patchList } from './list-patch.js';
 import type { ListStore } from './list-store.js';
+import { subscriberConnection } from '../runtime/redis.js';
 
 /**
  * A worker's in-memory copy of every list, kept current: a pub/sub message on each change
@@ -216,7 +217,7 @@ export class ListReplica {
     const { store } = this.options;
     // A subscribed connection can run nothing else, so it gets its own. No offline queue: a
     // message missed while disconnected is caught by the periodic check.
-    const subscriber = store.redis.duplicate() as Redis;
+    const subscriber = subscriberConnection(store.redis) as Redis;
     this.subscriber = subscriber;
     // ioredis reports every failed reconnect (dozens a minute while Redis is down): the outage is
     // logged once, as the hash-set subscriber does.
@@ -236,7 +237,12 @@ export class ListReplica {
     subscriber.on('ready', () => {
       if (this.subscriberLost) this.options.logger?.info('list subscriber reconnected: catching up');
       this.subscriberLost = false;
-      void this.refresh().catch((error: unknown) => this.warn(error, 'list version check failed'));
+      // Subscribed again first (subscriberConnection), then caught up: a change from then on is heard.
+      void subscriber
+        .subscribe(store.channel)
+        .catch(() => undefined)
+        .then(() => this.refresh())
+        .catch((error: unknown) => this.warn(error, 'list version check failed'));
     });
   }
 

@@ -1,7 +1,7 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../errors.js';
-import { clusterNodes, createRedis, isClusterUrl, isRedisClient, reconnectActionFor, redisUrlProblem, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
+import { clusterNodes, createRedis, isClusterUrl, isRedisClient, reconnectActionFor, redisUrlProblem, subscriberConnection, unavailabilityOf, CLUSTER_OPTIONS, KEEPALIVE_INITIAL_DELAY_MS } from './redis.js';
 import { isRedisUnreachableError, redisUnavailability } from './redis-errors.js';
 
 describe('reconnectActionFor', () => {
@@ -191,5 +191,15 @@ describe('createRedis on a Cluster URL', () => {
     } finally {
       cluster.disconnect();
     }
+  });
+});
+
+describe('subscriberConnection', () => {
+  it('a plain Redis subscriber does not resubscribe by itself (its owner does, catching the failure)', () => {
+    const connection = createRedis('redis://127.0.0.1:6379', { lazyConnect: true });
+    const subscriber = subscriberConnection(connection) as unknown as { options: { autoResubscribe: boolean }; disconnect(): void };
+    expect(subscriber.options.autoResubscribe).toBe(false);
+    subscriber.disconnect();
+    connection.disconnect();
   });
 });

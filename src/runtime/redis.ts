@@ -157,6 +157,18 @@ export async function unlinkKeysByPrefix(redis: RedisClient, prefix: string): Pr
  * here from the 'end' of the one before (ioredis picks it in its own 'end' listener, registered
  * first) and from the Cluster's 'ready' and '+node' (a Cluster reconnected, a first node found).
  */
+/**
+ * A connection of its own for SUBSCRIBE, from `connection`. A plain Redis one does not subscribe
+ * again by itself after a reconnect: ioredis' own resubscription leaves its SUBSCRIBE's rejection
+ * unhandled when the connection drops again before the reply, and an unhandled rejection ends the
+ * process (a Redis that goes away twice in quick succession, or a replica closed during a
+ * reconnect). Its owner subscribes again on 'ready' (onSubscriberReady), catching the failure. A
+ * Cluster's subscriber resubscribes by itself, with its failures caught.
+ */
+export function subscriberConnection(connection: RedisClient): RedisClient {
+  return isRedisCluster(connection) ? connection.duplicate() : (connection as Redis).duplicate({ autoResubscribe: false });
+}
+
 export function onSubscriberReady(subscriber: RedisClient, onReady: () => void): void {
   subscriber.on('ready', onReady);
   if (!isRedisCluster(subscriber)) return;

@@ -227,6 +227,10 @@ describe('list replicas under races (real Redis)', () => {
       await store.add('outage', entries('during.example')); // straight to Redis: the replica cannot hear of it
       await proxy.up();
       expect(await waitUntil(async () => matches(replica, 'http://during.example/') === 1, 3000, 20)).toBe(true);
+      // Subscribed again after the reconnect (by the replica: see subscriberConnection): a change
+      // made now arrives by its message, long before the next version check (60 s).
+      await store.add('outage', entries('after.example'));
+      expect(await waitUntil(async () => matches(replica, 'http://after.example/') === 1, 3000, 20)).toBe(true);
 
       // A version check under way when Redis goes away waits for it; close must not.
       proxy.down();

@@ -13,6 +13,7 @@ import { HashSetStore } from '../../hashsets/hash-set-store.js';
 import type { Logger } from '../../runtime/logger.js';
 import { RepeatedErrorLog, REPEAT_WINDOW_MS } from '../../runtime/repeated-log.js';
 import { HashSetMatchSignalType } from './hashset-match-signal.js';
+import { subscriberConnection } from '../../runtime/redis.js';
 
 export { HashSetMatchSignalType, type HashSetMatchOptions, type HashSetSource } from './hashset-match-signal.js';
 
@@ -45,7 +46,7 @@ export async function openHashSetMatching(options: HashSetMatchingOptions): Prom
     const store = new HashSetStore(options.connection, { prefix: options.prefix });
     const replicas = new HashSetReplicas({
       store,
-      subscriber: options.connection.duplicate(),
+      subscriber: subscriberConnection(options.connection),
       logger: options.logger,
       ...(options.checkIntervalMs !== undefined && { checkIntervalMs: options.checkIntervalMs }),
       ...(metrics && { metrics }),
