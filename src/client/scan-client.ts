@@ -11,7 +11,7 @@ import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
 import { withConnectionDeadline } from '../runtime/connection-deadline.js';
 import { integerOption } from '../runtime/integer-option.js';
 import { runScript } from '../runtime/redis-script.js';
-import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, onSubscriberReady, subscriberConnection, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
+import { createRedis, FAIL_FAST_OPTIONS, isRedisClient, isRedisCluster, onSubscriberReady, subscriberConnection, unavailabilityOf, type ConnectionInput, type RedisClient } from '../runtime/redis.js';
 import { VerdictStore } from '../verdicts/verdict-store.js';
 
 export interface ScanClientOptions {
@@ -343,7 +343,8 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       // Subscribed again after a reconnect (subscriberConnection: ioredis does not), and, since
       // announcements made while the subscriber was away are lost, every waiter looks anew.
       onSubscriberReady(created, () => {
-        created.subscribe(verdicts.keys.channel).then(wakeAll, () => undefined);
+        // A Cluster's subscriber resubscribes by itself: subscribed here only to wake the waiters after.
+        if (waiters.size || !isRedisCluster(created)) created.subscribe(verdicts.keys.channel).then(wakeAll, () => undefined);
       });
     }
     // A failed SUBSCRIBE (Redis unreachable) is tried again by the next waiter.

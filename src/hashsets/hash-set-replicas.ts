@@ -9,7 +9,7 @@
  * numbers (which restart at 0) name other entries than the copy's. Until loaded it matches nothing.
  */
 import { isScanError } from '../errors.js';
-import type { RedisClient } from '../runtime/redis.js';
+import { resubscribe, type RedisClient } from '../runtime/redis.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MatchableHashSet } from './hash-set.js';
 import type { HashSetMetrics } from './hash-set-metrics.js';
@@ -67,10 +67,7 @@ export class HashSetReplicas {
     subscriber.on('ready', () => {
       if (this.subscriberLost) this.options.logger.info('hash set subscriber reconnected: catching up');
       this.subscriberLost = false;
-      void subscriber
-        .subscribe(store.channel)
-        .catch(() => undefined)
-        .then(() => this.check());
+      void resubscribe(subscriber, store.channel).then(() => this.check());
     });
     await subscriber.subscribe(store.channel);
     await this.check();

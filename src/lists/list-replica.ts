@@ -4,7 +4,7 @@ import { sameVersion, type HeldIncarnation } from '../runtime/versioned-changelo
 import { ListMatcher, type CompiledList } from './list-matcher.js';
 import { compactList, needsCompaction, patchList } from './list-patch.js';
 import type { ListStore } from './list-store.js';
-import { subscriberConnection } from '../runtime/redis.js';
+import { resubscribe, subscriberConnection } from '../runtime/redis.js';
 
 /**
  * A worker's in-memory copy of every list, kept current: a pub/sub message on each change
@@ -238,9 +238,7 @@ export class ListReplica {
       if (this.subscriberLost) this.options.logger?.info('list subscriber reconnected: catching up');
       this.subscriberLost = false;
       // Subscribed again first (subscriberConnection), then caught up: a change from then on is heard.
-      void subscriber
-        .subscribe(store.channel)
-        .catch(() => undefined)
+      void resubscribe(subscriber, store.channel)
         .then(() => this.refresh())
         .catch((error: unknown) => this.warn(error, 'list version check failed'));
     });

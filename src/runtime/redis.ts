@@ -169,6 +169,19 @@ export function subscriberConnection(connection: RedisClient): RedisClient {
   return isRedisCluster(connection) ? connection.duplicate() : (connection as Redis).duplicate({ autoResubscribe: false });
 }
 
+/**
+ * Subscribes a subscriberConnection to `channel` again after a reconnect, its failure caught
+ * (the connection dropped again: the next 'ready' tries anew). A Cluster's subscriber resubscribes
+ * by itself: nothing to do.
+ */
+export function resubscribe(subscriber: RedisClient, channel: string): Promise<void> {
+  if (isRedisCluster(subscriber)) return Promise.resolve();
+  return subscriber.subscribe(channel).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
 export function onSubscriberReady(subscriber: RedisClient, onReady: () => void): void {
   subscriber.on('ready', onReady);
   if (!isRedisCluster(subscriber)) return;
