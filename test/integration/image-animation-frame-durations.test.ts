@@ -5,13 +5,9 @@
  * whole time. The frames shown longest now take up to half the sample.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobLimits, loadConfig } from '../../src/config/config.js';
-import { validateJob } from '../../src/jobs/validate-job.js';
-import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
-import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { describe, expect, it } from 'vitest';
 import { FIXTURE_IMAGES } from '../harness/hashes.js';
+import { demoHashSetScan } from '../harness/demo-hashset-scan.js';
 
 /** 9 frames of unrelated fixtures, frame 4 `clouds` (an entry of fixtures/hashsets) shown 10 s, the others `short` ms. */
 async function animation(format: 'gif' | 'webp', short: number, uniform = false): Promise<Buffer> {
@@ -25,20 +21,7 @@ async function animation(format: 'gif' | 'webp', short: number, uniform = false)
 }
 
 describe('animation frames sampled by how long they are shown', () => {
-  let pipeline: ScanPipeline;
-  const config = loadConfig({ ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets', ABUSE_SCAN_UNFURL: 'off' }, { imageRoot: '/' });
-  const scan = async (id: string, bytes: Buffer) => {
-    const job = validateJob({ contentId: id, surface: 'upload', items: [{ bytesBase64: bytes.toString('base64') }] }, { imageRoot: '/', limits: jobLimits(config) });
-    return pipeline.scan(job, { jobId: id, attempt: 1, finalAttempt: true });
-  };
-
-  beforeAll(async () => {
-    pipeline = await createScanPipeline(config, { logger: createLogger('silent') });
-  });
-
-  afterAll(async () => {
-    await pipeline?.close();
-  });
+  const scan = demoHashSetScan();
 
   it.each([
     ['gif', 0],

@@ -6,15 +6,11 @@
  * fdAT frame is matched, its evidence naming frame `frameCount` (one past the animation's last).
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apng } from '../../scripts/make-fixtures.js';
-import { jobLimits, loadConfig } from '../../src/config/config.js';
 import { decodeImage, hashFrames, hashImage } from '../../src/images/index.js';
-import { validateJob } from '../../src/jobs/validate-job.js';
-import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
-import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
-import { createLogger } from '../../src/runtime/logger.js';
 import { FIXTURE_IMAGES } from '../harness/hashes.js';
+import { demoHashSetScan } from '../harness/demo-hashset-scan.js';
 
 /** A fixture as a 160x120 8-bit RGB PNG: `clouds` is an entry of fixtures/hashsets, `rings` is not. */
 const frame = (name: string): Promise<Buffer> => sharp(`${FIXTURE_IMAGES}/${name}.jpg`).resize(160, 120, { fit: 'fill' }).removeAlpha().png().toBuffer();
@@ -24,20 +20,7 @@ const [rings, clouds] = await Promise.all(['rings', 'clouds'].map(frame));
 const badDefault = apng([{ png: rings! }], { defaultImage: clouds! });
 
 describe('APNG default image not part of the animation', () => {
-  let pipeline: ScanPipeline;
-  const config = loadConfig({ ABUSE_SCAN_HASHSETS_DIR: 'fixtures/hashsets', ABUSE_SCAN_UNFURL: 'off' }, { imageRoot: '/' });
-  const scan = async (id: string, bytes: Buffer) => {
-    const job = validateJob({ contentId: id, surface: 'upload', items: [{ bytesBase64: bytes.toString('base64') }] }, { imageRoot: '/', limits: jobLimits(config) });
-    return pipeline.scan(job, { jobId: id, attempt: 1, finalAttempt: true });
-  };
-
-  beforeAll(async () => {
-    pipeline = await createScanPipeline(config, { logger: createLogger('silent') });
-  });
-
-  afterAll(async () => {
-    await pipeline?.close();
-  });
+  const scan = demoHashSetScan();
 
   it('is decoded after the animation, numbered frameCount, and hashes as the bad image does', async () => {
     const decoded = await decodeImage(badDefault);
