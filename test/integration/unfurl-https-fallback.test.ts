@@ -10,8 +10,8 @@ import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
 import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
-import { html, lookupAnswering, redirect, startServer, unusedPort, type TestServer } from './unfurl-servers.js';
-import { startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
+import { html, redirect, startServer, unusedPort, type TestServer } from './unfurl-servers.js';
+import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 
 let plain: TestServer;
 let secure: TestHttpsServer;
@@ -57,14 +57,7 @@ afterAll(async () => {
 });
 
 function options(overrides: Partial<UnfurlOptions> = {}): UnfurlOptions {
-  return {
-    allowPrivateAddressesFor: [`127.0.0.1:${plain.port}`, `127.0.0.1:${secure.port}`],
-    httpsUpgradePortsForTesting: { http: plain.port, https: secure.port },
-    lookup: lookupAnswering(['127.0.0.1']).lookup,
-    hopTimeoutMs: 5_000,
-    totalTimeoutMs: 10_000,
-    ...overrides,
-  };
+  return localHttpsOptions(plain, secure, overrides);
 }
 
 /** Nothing listens for https: every upgrade is refused at once and falls back. */

@@ -2,6 +2,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { IncomingHttpHeaders, RequestListener } from 'node:http';
+import type { UnfurlOptions } from '../../src/links/unfurl-types.js';
+import { lookupAnswering } from './unfurl-servers.js';
 
 /**
  * Local HTTPS servers for the unfurl tests, with a certificate for `phish-kit.app`,
@@ -76,5 +78,21 @@ export async function startHttpsServer(handler: RequestListener): Promise<TestHt
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * Unfurl options reaching `plain` (http) and `secure` (https) on 127.0.0.1, whatever host a URL
+ * names (every name resolves there), with hop and chain timeouts for tests. With `asDefaultPorts`,
+ * their ports stand for 80 and 443 to the https-first rules (httpsUpgradePortsForTesting).
+ */
+export function localHttpsOptions(plain: { port: number }, secure: { port: number }, { asDefaultPorts = true, ...overrides }: Partial<UnfurlOptions> & { asDefaultPorts?: boolean } = {}): UnfurlOptions {
+  return {
+    allowPrivateAddressesFor: [`127.0.0.1:${plain.port}`, `127.0.0.1:${secure.port}`],
+    ...(asDefaultPorts && { httpsUpgradePortsForTesting: { http: plain.port, https: secure.port } }),
+    lookup: lookupAnswering(['127.0.0.1']).lookup,
+    hopTimeoutMs: 5_000,
+    totalTimeoutMs: 10_000,
+    ...overrides,
   };
 }

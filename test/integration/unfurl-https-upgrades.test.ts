@@ -8,8 +8,8 @@
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
-import { html, lookupAnswering, redirect, startServer, unusedPort, type TestServer } from './unfurl-servers.js';
-import { startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
+import { html, redirect, startServer, unusedPort, type TestServer } from './unfurl-servers.js';
+import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 
 /** `host path` of each request to the http server. */
 const httpRequests: string[] = [];
@@ -63,14 +63,7 @@ afterAll(async () => {
 });
 
 function options(overrides: Partial<UnfurlOptions> = {}): UnfurlOptions {
-  return {
-    allowPrivateAddressesFor: [`127.0.0.1:${plain.port}`, `127.0.0.1:${secure.port}`],
-    httpsUpgradePortsForTesting: { http: plain.port, https: secure.port },
-    lookup: lookupAnswering(['127.0.0.1']).lookup,
-    hopTimeoutMs: 5_000,
-    totalTimeoutMs: 10_000,
-    ...overrides,
-  };
+  return localHttpsOptions(plain, secure, overrides);
 }
 
 function newRequests<T>(list: T[], from: number): T[] {

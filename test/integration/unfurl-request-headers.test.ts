@@ -7,8 +7,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
 import { CHROME_MAJOR_VERSION, DEFAULT_USER_AGENT } from '../../src/links/user-agent.js';
-import { html, lookupAnswering, redirect, startServer, type TestServer } from './unfurl-servers.js';
-import { startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
+import { html, redirect, startServer, type TestServer } from './unfurl-servers.js';
+import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 
 const httpHeaders: IncomingHttpHeaders[] = [];
 let plain: TestServer;
@@ -49,13 +49,7 @@ afterAll(async () => {
 });
 
 function options(overrides: Partial<UnfurlOptions> = {}): UnfurlOptions {
-  return {
-    allowPrivateAddressesFor: [`127.0.0.1:${plain.port}`, `127.0.0.1:${secure.port}`],
-    lookup: lookupAnswering(['127.0.0.1']).lookup,
-    hopTimeoutMs: 2_000,
-    totalTimeoutMs: 5_000,
-    ...overrides,
-  };
+  return localHttpsOptions(plain, secure, { asDefaultPorts: false, hopTimeoutMs: 2_000, totalTimeoutMs: 5_000, ...overrides });
 }
 
 describe('unfurl: request headers', () => {
