@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { pngChunk } from '../test/harness/png.js';
 import { seededRandom } from '../test/harness/seeded-random.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'images');
@@ -235,14 +236,6 @@ function pngParts(png: Buffer): { ihdr: Buffer; palette: Buffer[]; data: Buffer 
   return { ihdr: ihdr!, palette, data: Buffer.concat(data) };
 }
 
-function pngRecord(type: string, data: Buffer): Buffer {
-  const record = Buffer.alloc(12 + data.length);
-  record.writeUInt32BE(data.length, 0);
-  record.write(type, 4, 'latin1');
-  data.copy(record, 8);
-  record.writeUInt32BE(crc32(record.subarray(4, 8 + data.length)), 8 + data.length);
-  return record;
-}
 
 /**
  * An animated PNG of `frames` (their IDAT data as fcTL + fdAT), as APNG encoders write it. With
@@ -252,11 +245,11 @@ function pngRecord(type: string, data: Buffer): Buffer {
  */
 export function apng(frames: readonly ApngFrameSpec[], options: { defaultImage?: Buffer; numFrames?: number; loops?: number } = {}): Buffer {
   const canvas = pngParts(options.defaultImage ?? frames[0]!.png);
-  const chunks: Buffer[] = [pngRecord('IHDR', canvas.ihdr)];
+  const chunks: Buffer[] = [pngChunk('IHDR', canvas.ihdr)];
   const acTL = Buffer.alloc(8);
   acTL.writeUInt32BE(options.numFrames ?? frames.length, 0);
   acTL.writeUInt32BE(options.loops ?? 0, 4);
-  chunks.push(pngRecord('acTL', acTL), ...canvas.palette);
+  chunks.push(pngChunk('acTL', acTL), ...canvas.palette);
   let sequence = 0;
   const fcTL = (frame: ApngFrameSpec, ihdr: Buffer): Buffer => {
     const data = Buffer.alloc(26);
@@ -269,22 +262,22 @@ export function apng(frames: readonly ApngFrameSpec[], options: { defaultImage?:
     data.writeUInt16BE(1000, 22);
     data[24] = frame.dispose ?? 0;
     data[25] = frame.blend ?? 0;
-    return pngRecord('fcTL', data);
+    return pngChunk('fcTL', data);
   };
   frames.forEach((frame, i) => {
     const parts = pngParts(frame.png);
     if (!parts.ihdr.subarray(8).equals(canvas.ihdr.subarray(8))) throw new Error(`frame ${i}: bit depth, colour type or interlace differ from the canvas's`);
     if (i === 0 && !options.defaultImage) {
-      chunks.push(fcTL(frame, parts.ihdr), pngRecord('IDAT', parts.data));
+      chunks.push(fcTL(frame, parts.ihdr), pngChunk('IDAT', parts.data));
       return;
     }
-    if (i === 0) chunks.push(pngRecord('IDAT', canvas.data));
+    if (i === 0) chunks.push(pngChunk('IDAT', canvas.data));
     const control = fcTL(frame, parts.ihdr);
     const seq = Buffer.alloc(4);
     seq.writeUInt32BE(sequence++, 0);
-    chunks.push(control, pngRecord('fdAT', Buffer.concat([seq, parts.data])));
+    chunks.push(control, pngChunk('fdAT', Buffer.concat([seq, parts.data])));
   });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks, pngRecord('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks, pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 function write(path: string, data: Buffer | string): void {
