@@ -7,7 +7,7 @@ import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
 import { REMOVE_COMPLETED_JOB } from '../queues/completed-job-removal.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
-import { MAX_TIMEOUT_MS, withDeadline } from '../runtime/deadline.js';
+import { MAX_TIMEOUT_MS } from '../runtime/deadline.js';
 import { withConnectionDeadline } from '../runtime/connection-deadline.js';
 import { integerOption } from '../runtime/integer-option.js';
 import { runScript } from '../runtime/redis-script.js';

@@ -6,22 +6,17 @@
  * for the fallback's redirects, and where that attempt was sent is still matched.
  * Test servers listen on ephemeral ports: httpsUpgradePortsForTesting maps them as 80 and 443.
  */
-import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
 import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
 import { html, redirect, startServer, unusedPort, type TestServer } from './unfurl-servers.js';
-import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
+import { hostOf, localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 
 let plain: TestServer;
 let secure: TestHttpsServer;
 let untrust: () => void;
 /** Requests to www.example.com over https: the first one answers after Chrome's fallback timer. */
 let wwwRequests = 0;
-
-function hostOf(req: http.IncomingMessage): string {
-  return (req.headers.host ?? '').replace(/:\d+$/, '');
-}
 
 beforeAll(async () => {
   untrust = trustTestCertificate();

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import type { IncomingHttpHeaders, RequestListener } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, RequestListener } from 'node:http';
 import type { UnfurlOptions } from '../../src/links/unfurl-types.js';
 import { lookupAnswering } from './unfurl-servers.js';
 
@@ -95,4 +95,9 @@ export function localHttpsOptions(plain: { port: number }, secure: { port: numbe
     totalTimeoutMs: 10_000,
     ...overrides,
   };
+}
+
+/** The host a request names, without its port (test servers tell hosts apart by it). */
+export function hostOf(req: IncomingMessage): string {
+  return (req.headers.host ?? '').replace(/:\d+$/, '');
 }

@@ -5,21 +5,16 @@
  * redirect to a phishing page showed the unfurler the harmless page, every victim the other one.
  * Test servers listen on ephemeral ports: httpsUpgradePortsForTesting maps them as 80 and 443.
  */
-import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unfurl, type UnfurlOptions } from '../../src/links/unfurl.js';
 import { html, redirect, startServer, unusedPort, type TestServer } from './unfurl-servers.js';
-import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
+import { hostOf, localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 
 /** `host path` of each request to the http server. */
 const httpRequests: string[] = [];
 let plain: TestServer;
 let secure: TestHttpsServer;
 let untrust: () => void;
-
-function hostOf(req: http.IncomingMessage): string {
-  return (req.headers.host ?? '').replace(/:\d+$/, '');
-}
 
 beforeAll(async () => {
   untrust = trustTestCertificate();
