@@ -200,15 +200,42 @@ describe("unfurl: Chrome's HTTPS-Upgrades", () => {
     expect(newRequests(httpRequests, httpBefore)).toEqual([]);
   });
 
-  it('leaves alone hosts Chrome does not upgrade: other ports, single labels, reserved names', async () => {
+  it('upgrades an http link on another port to https on that same port, as Chrome does (a redirector serving TLS there)', async () => {
+    // Not the test http port: the port is kept, as browsers keep it. Plain http to a TLS port fails
+    // (fetch_failed, an allow), while Chrome reaches the redirect and the page behind it.
+    const [httpBefore, httpsBefore] = [httpRequests.length, secure.requests.length];
+    const result = await unfurl(`http://kit.example.com:${secure.port}/login`, options());
+    expect(result.error).toBeUndefined();
+    expect(result.chain.map((hop) => [hop.url, hop.status, hop.upgradedFrom])).toEqual([
+      [`https://kit.example.com:${secure.port}/login`, 302, `http://kit.example.com:${secure.port}/login`],
+      [`https://kit.example.com:${secure.port}/phish`, 200, undefined],
+    ]);
+    expect(newRequests(httpRequests, httpBefore)).toEqual([]);
+    expect(newRequests(secure.requests, httpsBefore)).toEqual(['kit.example.com /login', 'kit.example.com /phish']);
+  });
+
+  it('falls back to http on another port that serves only http, on that port', async () => {
+    const other = await startServer((req, res) => html(res, `page at ${hostOf(req)}`));
+    try {
+      const result = await unfurl(`http://kit.example.com:${other.port}/`, options({ allowPrivateAddressesFor: [`127.0.0.1:${plain.port}`, `127.0.0.1:${secure.port}`, `127.0.0.1:${other.port}`] }));
+      expect(result.error).toBeUndefined();
+      expect(result.chain.map((hop) => [hop.url, hop.status, hop.upgradedFrom])).toEqual([[`http://kit.example.com:${other.port}/`, 200, undefined]]);
+      expect(result.warnings.join('\n')).toMatch(/https upgrade of http:\/\/kit\.example\.com:\d+\/ failed \(\w+\): fetched it over http/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('leaves alone hosts Chrome does not upgrade: single labels, reserved names, private addresses', async () => {
     const other = await startServer((req, res) => html(res, `page at ${hostOf(req)}`));
     try {
       const allow = [`127.0.0.1:${plain.port}`, `127.0.0.1:${secure.port}`, `127.0.0.1:${other.port}`];
       const tlsBefore = secure.secureConnections();
-      for (const input of [`http://kit.example.com:${other.port}/`, `http://intranet:${plain.port}/`, `http://kit.test:${plain.port}/`, `http://kit.localhost:${plain.port}/`, `${plain.origin}/`]) {
+      for (const input of [`http://intranet:${plain.port}/`, `http://intranet:${other.port}/`, `http://kit.test:${plain.port}/`, `http://kit.localhost:${plain.port}/`, `${plain.origin}/`, `${other.origin}/`]) {
         const result = await unfurl(input, options({ allowPrivateAddressesFor: allow }));
         expect(result.error, input).toBeUndefined();
         expect(result.chain.map((hop) => hop.url), input).toEqual([new URL(input).href]);
+        expect(result.warnings.filter((w) => !w.includes('OVERRIDDEN')), input).toEqual([]);
       }
       expect(secure.secureConnections()).toBe(tlsBefore);
     } finally {

@@ -149,23 +149,27 @@ describe('https upgrades', () => {
     expect(upgrade('http://phish-kit.app:8080/')).toBe('hsts https://phish-kit.app:8080/');
   });
 
-  it("upgrades as Chrome's HTTPS-Upgrades do: default port, public names and addresses", () => {
+  it("upgrades as Chrome's HTTPS-Upgrades do: public names and addresses, on any port (kept)", () => {
     expect(upgrade('http://example.com/a')).toBe('upgrade https://example.com/a');
+    expect(upgrade('http://example.com:80/a')).toBe('upgrade https://example.com/a');
+    expect(upgrade('http://example.com:8443/a')).toBe('upgrade https://example.com:8443/a');
+    expect(upgrade('http://example.com:443/')).toBe('upgrade https://example.com/');
+    expect(upgrade('http://1.1.1.1:8080/')).toBe('upgrade https://1.1.1.1:8080/');
     expect(upgrade('http://sub.example.co.uk/')).toBe('upgrade https://sub.example.co.uk/');
     expect(upgrade('http://someone.github.io/')).toBe('upgrade https://someone.github.io/');
     expect(upgrade('http://1.1.1.1/')).toBe('upgrade https://1.1.1.1/');
     expect(upgrade('http://[2606:4700:4700::1111]/')).toBe('upgrade https://[2606:4700:4700::1111]/');
   });
 
-  it('leaves the rest to http: other ports, non-unique names, private addresses, https', () => {
-    for (const href of ['http://example.com:8080/', 'http://intranet/', 'http://printer.local/', 'http://a.internal/', 'http://a.test/', 'http://localhost/', 'http://a.localhost/', 'http://co.uk/', 'http://10.0.0.1/', 'http://127.0.0.1/', 'http://[::1]/', 'https://example.com/']) {
+  it('leaves the rest to http: non-unique names, private addresses, https', () => {
+    for (const href of ['http://intranet/', 'http://intranet:8080/', 'http://10.0.0.1:8443/', 'http://printer.local/', 'http://a.internal/', 'http://a.test/', 'http://localhost/', 'http://a.localhost/', 'http://co.uk/', 'http://10.0.0.1/', 'http://127.0.0.1/', 'http://[::1]/', 'https://example.com/']) {
       expect(upgrade(href), href).toBeUndefined();
     }
   });
 
   it('maps test ports as the default ones', () => {
     expect(httpsUpgradeOf(new URL('http://example.com:4000/p'), { http: 4000, https: 4001 })?.url.href).toBe('https://example.com:4001/p');
-    expect(httpsUpgradeOf(new URL('http://example.com:4002/p'), { http: 4000, https: 4001 })).toBeUndefined();
+    expect(httpsUpgradeOf(new URL('http://example.com:4002/p'), { http: 4000, https: 4001 })?.url.href).toBe('https://example.com:4002/p');
     expect(httpsUpgradeOf(new URL('http://kit.app:4000/p'), { http: 4000, https: 4001 })?.url.href).toBe('https://kit.app:4001/p');
   });
 });

@@ -184,29 +184,29 @@ export interface UpgradePorts {
 }
 
 /**
- * How a browser fetches an http:// URL (`url`), when not over plain http:
- * - `hsts`: its host is under an HSTS-preloaded suffix: fetched over https, port 80 becoming 443
- *   and any other port kept, never over http.
- * - `upgrade`: Chrome's HTTPS-Upgrades (Chrome 115 and later) try https first (port 443) and fall
- *   back to http when that fails: a navigation to the default port of a host that is neither
- *   localhost nor "non-unique" (net::IsHostnameNonUnique: an IP address that is not publicly
- *   routable, or a name without a registrable domain under an ICANN suffix: a single label,
- *   `.local`, `.internal`, `.test`, `.invalid`...). Public IP addresses are upgraded too.
+ * How a browser fetches an http:// URL (`url`), when not over plain http. Port 80 becomes 443;
+ * any other port is kept, as browsers keep it (`http://host:8443/` is tried as `https://host:8443/`).
+ * - `hsts`: its host is under an HSTS-preloaded suffix: fetched over https, never over http.
+ * - `upgrade`: Chrome's HTTPS-Upgrades (Chrome 115 and later) try https first and fall back to
+ *   http when that fails: a navigation, on any port, to a host that is neither localhost nor
+ *   "non-unique" (net::IsHostnameNonUnique: an IP address that is not publicly routable, or a
+ *   name without a registrable domain under an ICANN suffix: a single label, `.local`,
+ *   `.internal`, `.test`, `.invalid`...). Public IP addresses are upgraded too. Chrome's
+ *   interceptor has no port condition: a redirector serving TLS on a port of its own is reached
+ *   over https by Chrome, and plain http to that port fails.
  * Undefined for an https:// URL, or an http:// one every browser fetches over http.
  */
 export function httpsUpgradeOf(url: URL, testPorts?: UpgradePorts): { kind: 'hsts' | 'upgrade'; url: URL } | undefined {
   if (url.protocol !== 'http:') return undefined;
-  const onDefaultPort = url.port === '' || (testPorts !== undefined && Number(url.port) === testPorts.http);
   const upgraded = (): URL => {
     const https = new URL(url.href);
     https.protocol = 'https:';
-    // Port 80 (written or not) becomes 443; another port is kept (the test port is mapped).
-    if (url.port !== '' && onDefaultPort) https.port = String(testPorts!.https);
+    // The test http port stands for 80: it maps to the test https port.
+    if (testPorts !== undefined && url.port !== '' && Number(url.port) === testPorts.http) https.port = String(testPorts.https);
     return https;
   };
   const literal = parseIpLiteral(url.hostname);
   if (literal === null && isHstsPreloaded(url.hostname)) return { kind: 'hsts', url: upgraded() };
-  if (!onDefaultPort) return undefined;
   if (literal !== null) return isPublicAddress(literal.address) ? { kind: 'upgrade', url: upgraded() } : undefined;
   const name = parseDomain(url.hostname, { allowPrivateDomains: false, extractHostname: false });
   if (name.isIcann !== true || name.domain === null || name.publicSuffix === 'localhost') return undefined;
