@@ -2,7 +2,7 @@
  * An image can be carried in the alpha channel alone: stored RGB flat black with alpha = 255 -
  * luma shows the image in grey on any white page; stored RGB white with alpha = luma shows it on a
  * black background. The stored RGB then hashes as a blank (PDQ quality 0), so hashFrame, when
- * asked (`alphaViews`), also hashes a frame with alpha as a viewer sees it flattened onto white and
+ * asked (`viewerViews`), also hashes a frame with alpha as a viewer sees it flattened onto white and
  * onto black, and those views hash as the image shown. The stored hashes stay as they were (parity
  * with the references), and an opaque frame gets no views.
  */
@@ -47,7 +47,7 @@ describe('hashFrame: views of a frame with alpha', () => {
     for (const background of ['white', 'black'] as const) {
       const png = await rawPng(alphaCarried(picture, background), picture.width, picture.height, 4);
       const decoded = await decodeImage(png);
-      const hashes = hashImage(decoded, { alphaViews: true, dihedral: true });
+      const hashes = hashImage(decoded, { viewerViews: true, dihedral: true });
       // The stored RGB is flat: the hashes partners compute of the file, unchanged.
       expect(hashes.pdqQuality, background).toBe(0);
       expect(hashes).toMatchObject(hashImage(decoded, { dihedral: true }));
@@ -63,13 +63,13 @@ describe('hashFrame: views of a frame with alpha', () => {
     }
   });
 
-  it('without alphaViews, and for opaque frames, hashes as before: no views', async () => {
+  it('without viewerViews, and for opaque frames, hashes as before: no views', async () => {
     const picture = await grey('shapes.jpg');
     const withAlpha = await decodeImage(await rawPng(alphaCarried(picture, 'white'), picture.width, picture.height, 4));
     expect(hashImage(withAlpha).views).toBeUndefined();
     const opaque = await decodeImage(await sharp(join(FIXTURE_IMAGES, 'clouds.jpg')).png().toBuffer());
     expect(opaque.frames[0]!.alpha).toBeUndefined();
-    expect(hashImage(opaque, { alphaViews: true, dihedral: true })).toEqual(hashImage(opaque, { dihedral: true }));
+    expect(hashImage(opaque, { viewerViews: true, dihedral: true })).toEqual(hashImage(opaque, { dihedral: true }));
   });
 
   it('a frame barely transparent (below MIN_VIEW_TRANSPARENCY, like rounded corners) gets no views', async () => {
@@ -81,10 +81,10 @@ describe('hashFrame: views of a frame with alpha', () => {
     const decoded = await decodeImage(await rawPng(data, info.width, info.height, 4));
     expect(decoded.frames[0]!.alpha).toBeDefined();
     expect(hasMeaningfulAlpha(decoded.frames[0]!)).toBe(false);
-    expect(hashImage(decoded, { alphaViews: true }).views).toBeUndefined();
+    expect(hashImage(decoded, { viewerViews: true }).views).toBeUndefined();
     // Twice as much: meaningful.
     for (let p = 0; p < 2 * cleared; p++) data[p * 4 + 3] = 0;
-    expect(views(hashImage(await decodeImage(await rawPng(data, info.width, info.height, 4)), { alphaViews: true }))).toEqual(['on-white', 'on-black']);
+    expect(views(hashImage(await decodeImage(await rawPng(data, info.width, info.height, 4)), { viewerViews: true }))).toEqual(['on-white', 'on-black']);
   });
 
   it('a view hashing as the stored pixels is left out (a sticker whose transparent areas store white)', async () => {
@@ -98,23 +98,31 @@ describe('hashFrame: views of a frame with alpha', () => {
         data[(y * info.width + x) * 4 + 3] = 0;
       }
     }
-    const hashes = hashImage(await decodeImage(await rawPng(data, info.width, info.height, 4)), { alphaViews: true });
-    expect(views(hashes)).toEqual(['on-black']);
+    const hashes = hashImage(await decodeImage(await rawPng(data, info.width, info.height, 4)), { viewerViews: true });
+    // The transparent frame around the square is a border: the square alone is hashed too, once
+    // (opaque, it shows alike on white and on black, and as stored).
+    expect(views(hashes)).toEqual(['on-black', 'trimmed']);
   });
 
-  it('views are hashed in the stored orientation, like the stored pixels: an EXIF tag changes nothing', async () => {
-    const picture = await grey('text-lines.jpg');
-    const rgba = alphaCarried(picture, 'white');
-    const asStored = hashImage(await decodeImage(await rawPng(rgba, picture.width, picture.height, 4)), { alphaViews: true });
-    for (const orientation of [3, 6]) {
-      const turned = await decodeImage(await rawPng(rgba, picture.width, picture.height, 4, orientation));
+  it("a turned frame's views on white and on black are of the picture as viewers show it, upright", async () => {
+    // Within the working size, so the decode keeps the pixels as they are (no shrink before the turn).
+    const { data, info } = await sharp(join(FIXTURE_IMAGES, 'shapes.jpg')).resize(320).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const rgba = alphaCarried({ luma: data, width: info.width, height: info.height }, 'white');
+    const png = await rawPng(rgba, info.width, info.height, 4);
+    const asShown = hashImage(await decodeImage(png), { viewerViews: true });
+    expect(views(asShown)).toEqual(['on-white']);
+    // Stored turned the other way, with the tag that turns it back: viewers show the same picture.
+    for (const [orientation, undo] of [[3, 180], [6, 270], [8, 90]] as const) {
+      const turned = await decodeImage(await sharp(png).rotate(undo).withMetadata({ orientation }).png().toBuffer());
       expect(turned.frames[0]!.orientation).toBe(orientation);
-      const hashes = hashImage(turned, { alphaViews: true });
-      expect(views(hashes)).toEqual(views(asStored));
-      hashes.views!.forEach((view, i) => {
-        expect(hammingDistance(view.pdq, asStored.views![i]!.pdq), `${orientation} ${view.view}`).toBe(0);
-        expect(hammingDistance(view.blockhash, asStored.views![i]!.blockhash), `${orientation} ${view.view}`).toBe(0);
-      });
+      const hashes = hashImage(turned, { viewerViews: true });
+      // The stored pixels first, as partners hash the file; then the views, all upright.
+      expect(hashes).toMatchObject(hashImage(turned));
+      // Its stored RGB is flat black: upright it hashes as stored, so 'upright' is left out.
+      expect(views(hashes), `${orientation}`).toEqual(['on-white']);
+      const onWhite = hashes.views!.find((view) => view.view === 'on-white')!;
+      expect(hammingDistance(onWhite.pdq, asShown.views![0]!.pdq), `${orientation}`).toBe(0);
+      expect(hammingDistance(onWhite.blockhash, asShown.views![0]!.blockhash), `${orientation}`).toBe(0);
     }
   });
 
@@ -123,10 +131,10 @@ describe('hashFrame: views of a frame with alpha', () => {
     const frame = alphaCarried(picture, 'white');
     const decoded = await decodeImage(await rawPng(frame, picture.width, picture.height, 4));
     // Two copies of the one decoded frame stand for an animation's frames.
-    const hashed = hashFrames({ ...decoded, frames: [decoded.frames[0]!, { ...decoded.frames[0]!, index: 5 }] }, { alphaViews: true });
+    const hashed = hashFrames({ ...decoded, frames: [decoded.frames[0]!, { ...decoded.frames[0]!, index: 5 }] }, { viewerViews: true });
     // Black stored RGB with no fully transparent pixel: on black it shows what it stores, left out.
     expect(hashed.map(views)).toEqual([['on-white'], ['on-white']]);
-    expect(hashFrame(decoded.frames[0]!, { alphaViews: true })).toEqual(hashed[0]);
+    expect(hashFrame(decoded.frames[0]!, { viewerViews: true })).toEqual(hashed[0]);
   });
 });
 

@@ -97,23 +97,10 @@ function divideBy255(x: number): number {
 }
 
 /**
- * The views of a frame with alpha that the hashes add to its stored RGB (index.ts hashFrame): what
- * a viewer shows on a white page and on a black background. An image can be carried in its alpha
- * alone (stored RGB flat, alpha = its inverted luma): the stored RGB then hashes as a blank, and
- * only these views hash as the picture shown.
- */
-export const ALPHA_VIEWS = ['on-white', 'on-black'] as const;
-export type AlphaView = (typeof ALPHA_VIEWS)[number];
-
-/** The frame as a viewer sees it on that background. */
-export function flattenForView(frame: FrameWithAlpha, view: AlphaView): RgbFrame {
-  return view === 'on-white' ? flattenOntoWhite(frame) : flattenOntoBlack(frame);
-}
-
-/**
  * How transparent a frame must be, on average (sum of 255 - alpha over 255 x pixels), for its
- * views to be hashed: 1%. Below it, no view differs from the stored RGB by more than 1% of the
- * frame's full contrast in all (a pixel's view moves from its stored colour by at most its
+ * views on white and on black (index.ts IMAGE_VIEWS: an image can be carried in its alpha alone,
+ * stored RGB flat, which then hashes as a blank) to be hashed: 1%. Below it, no view differs from
+ * the stored RGB by more than 1% of the frame's full contrast in all (a pixel's view moves from its stored colour by at most its
  * transparency), too little to carry a picture the stored RGB does not show (a photo's
  * anti-aliased rounded corners are about 0.1%); the hashes then cost what an opaque frame's do.
  */

@@ -5,20 +5,24 @@
  * orientation, as Meta's PDQ references and blockhash implementations take them (they never apply
  * EXIF orientation), so a file hashes as its partner's hash of it, whatever its orientation tag:
  * the frame is turned back first, exactly (orientation.ts), and PDQ's dihedral variants are
- * turns and mirrors of the stored pixels.
+ * turns and mirrors of the stored pixels. A frame with alpha is hashed as stored too (its RGB,
+ * alpha left out, as the references read it).
  *
- * A frame with alpha is hashed as stored too (its RGB, alpha left out, as the references read it),
- * and, when asked (`alphaViews`), also as a viewer sees it on a white page and on a black
- * background (alpha.ts ALPHA_VIEWS): an image carried in the alpha channel alone hashes as a blank
- * on its stored RGB, and as the image on those views.
+ * When asked (`viewerViews`), a frame is also hashed as viewers show it, in views (IMAGE_VIEWS),
+ * each only when it exists: upright by its EXIF orientation (an attacker can store a known
+ * picture turned or mirrored with the tag that turns it back), flattened onto white and onto
+ * black when it has meaningful alpha (an image can be carried in the alpha channel alone), and
+ * each of those pictures without a near-uniform border around it (border.ts: a frame of one
+ * colour, or of transparency, added around a known picture).
  */
 import type { HashBytes } from '../matching/hash-bits.js';
-import { ALPHA_VIEWS, type AlphaView, flattenForView, hasMeaningfulAlpha } from './alpha.js';
+import { type FrameWithAlpha, flattenOntoBlack, flattenOntoWhite, hasMeaningfulAlpha } from './alpha.js';
 import { DEFAULT_BLOCKHASH_BITS, blockhash } from './blockhash.js';
+import { type BorderBox, cropToBox, findBorder } from './border.js';
 import type { DecodedFrame, DecodedImage } from './decode.js';
 import { dihedralHashes } from './pdq/dihedral.js';
 import { pdqHash } from './pdq/hasher.js';
-import { storedOrientation } from './orientation.js';
+import { isTurned, storedOrientation } from './orientation.js';
 
 export { decodeImage, type DecodedFrame, type DecodedImage, type DecodeOptions } from './decode.js';
 export { DEFAULT_DECODE_OPTIONS } from './decode-options.js';
@@ -26,7 +30,22 @@ export { DecodeLimiter, sharedDecodeLimiter } from './decode-limiter.js';
 export { blockhash, blockhashBitsFromBlank, DEFAULT_BLOCKHASH_BITS } from './blockhash.js';
 export { pdqHash, PdqHasher, type PdqResult } from './pdq/hasher.js';
 export { DIHEDRAL_VARIANTS, type DihedralVariant, dihedralHashes } from './pdq/dihedral.js';
-export { ALPHA_VIEWS, type AlphaView, MIN_VIEW_TRANSPARENCY } from './alpha.js';
+export { MIN_VIEW_TRANSPARENCY } from './alpha.js';
+export { type BorderBox, findBorder } from './border.js';
+
+/**
+ * The views of a frame (ImageHashOptions.viewerViews), in the order they are hashed and matched,
+ * after the stored pixels. Every view is of the picture as viewers show it, upright:
+ * - `upright`: a frame with an EXIF orientation of 2 to 8, turned upright by it (the stored pixels
+ *   are the file's own orientation); hashed like the stored pixels (RGB, alpha left out for PDQ).
+ * - `on-white`, `on-black`: a frame with meaningful alpha (MIN_VIEW_TRANSPARENCY), upright,
+ *   flattened onto white and onto black (alpha.ts).
+ * - `trimmed`, `on-white-trimmed`, `on-black-trimmed`: the upright frame (the stored pixels when
+ *   not turned), and its views on white and on black, cut to the content inside a near-uniform
+ *   border of one colour or of transparency (border.ts findBorder), when they have one.
+ */
+export const IMAGE_VIEWS = ['upright', 'on-white', 'on-black', 'trimmed', 'on-white-trimmed', 'on-black-trimmed'] as const;
+export type ImageView = (typeof IMAGE_VIEWS)[number];
 
 export interface ImageHashOptions {
   /** Blockhash grid size: bits x bits blocks, bits^2-bit hash. Default 16 (256 bits). */
@@ -34,11 +53,12 @@ export interface ImageHashOptions {
   /** Also return PDQ's eight dihedral variants (from the one DCT, no re-hashing). Default false. */
   dihedral?: boolean;
   /**
-   * Also hash a frame with alpha as a viewer sees it flattened onto white and onto black
-   * (`views`), when it is at least MIN_VIEW_TRANSPARENCY transparent. Default false: the hashes
-   * of the stored pixels only, as a partner's tools compute them.
+   * Also hash the frame as viewers show it (`views`, IMAGE_VIEWS): upright by its EXIF
+   * orientation, flattened onto white and onto black when it has meaningful alpha, and without a
+   * near-uniform border; each view only when it exists. Default false: the hashes of the stored
+   * pixels only, as a partner's tools compute them.
    */
-  alphaViews?: boolean;
+  viewerViews?: boolean;
 }
 
 /** The hashes of one picture: the stored pixels, or a view of them. */
@@ -49,39 +69,59 @@ export interface PictureHashes {
   /** PDQ quality 0-100; below 50 the hash is too flat to match on. */
   pdqQuality: number;
   /**
-   * PDQ of the image rotated/flipped, in DIHEDRAL_VARIANTS order (original first), when asked: turns
-   * and mirrors of the pixels as stored (EXIF orientation not applied), like `pdq`.
+   * PDQ of the picture rotated/flipped, in DIHEDRAL_VARIANTS order (original first), when asked:
+   * turns and mirrors of the picture hashed (for the stored pixels, EXIF orientation not applied).
    */
   dihedral?: HashBytes[];
 }
 
-/** The hashes of a view of a frame with alpha (ImageHashOptions.alphaViews): the frame flattened onto white or black. */
+/** The hashes of a view of a frame (ImageHashOptions.viewerViews, IMAGE_VIEWS). */
 export interface ImageViewHashes extends PictureHashes {
-  view: AlphaView;
+  view: ImageView;
+  /** For a trimmed view: the box kept, in the pixels of the upright working frame (the decode's, at most workingSize a side). */
+  box?: BorderBox;
 }
 
 export interface ImageHashes extends PictureHashes {
   /**
-   * With `alphaViews`, for a frame with meaningful alpha: its views (ALPHA_VIEWS order), in the
-   * stored orientation like the rest, each hashed like the stored pixels (dihedral variants when
-   * asked). A view whose hashes equal the stored pixels' or an earlier view's is left out.
+   * With `viewerViews`: the frame's views that exist (IMAGE_VIEWS order), each hashed like the
+   * stored pixels (dihedral variants when asked). A view whose hashes equal the stored pixels' or
+   * an earlier view's is left out; absent when none is left.
    */
   views?: ImageViewHashes[];
 }
 
 /**
  * Hashes one decoded frame, in the orientation its file stores it (a frame the decode turned
- * upright by its EXIF orientation is turned back first: see orientation.ts).
+ * upright by its EXIF orientation is turned back first: see orientation.ts), and with
+ * `viewerViews` as viewers show it (IMAGE_VIEWS).
  */
 export function hashFrame(frame: DecodedFrame, options: ImageHashOptions = {}): ImageHashes {
   const stored = storedOrientation(frame);
   const hashes: ImageHashes = hashPicture(stored, options);
-  if (!options.alphaViews || !hasMeaningfulAlpha(stored)) return hashes;
+  if (!options.viewerViews) return hashes;
   const views: ImageViewHashes[] = [];
-  for (const view of ALPHA_VIEWS) {
-    const viewed = { view, ...hashPicture(flattenForView(stored, view), options) };
-    if ([hashes, ...views].some((known) => samePicture(known, viewed))) continue;
+  const add = (view: ImageView, picture: FrameWithAlpha, box?: BorderBox): void => {
+    const viewed: ImageViewHashes = { view, ...hashPicture(picture, options), ...(box && { box }) };
+    if ([hashes, ...views].some((known) => samePicture(known, viewed))) return;
     views.push(viewed);
+  };
+  // What viewers show: the frame upright (the decode's frame), as it is and on white and on black.
+  const upright: FrameWithAlpha = frame;
+  if (isTurned(frame.orientation)) add('upright', upright);
+  const shown: Array<[ImageView, FrameWithAlpha]> = [['trimmed', upright]];
+  if (hasMeaningfulAlpha(upright)) {
+    const onWhite = flattenOntoWhite(upright);
+    const onBlack = flattenOntoBlack(upright);
+    add('on-white', onWhite);
+    add('on-black', onBlack);
+    shown.push(['on-white-trimmed', onWhite], ['on-black-trimmed', onBlack]);
+  }
+  // Each without its border, when it has one: a transparent border (read on the frame's alpha)
+  // bounds them all alike; a border of one colour is read on each picture as shown.
+  for (const [view, picture] of shown) {
+    const box = findBorder({ ...picture, alpha: upright.alpha });
+    if (box) add(view, cropToBox(picture, box), box);
   }
   if (views.length > 0) hashes.views = views;
   return hashes;

@@ -1,6 +1,6 @@
 import { ScanError } from '../errors.js';
 import type { ScanItem } from '../jobs/job-schema.js';
-import { ALPHA_VIEWS, decodeImage, hashFrames, type DecodedImage, type DecodeOptions, type ImageHashes } from '../images/index.js';
+import { IMAGE_VIEWS, decodeImage, hashFrames, type DecodedImage, type DecodeOptions, type ImageHashes } from '../images/index.js';
 import { hashToHex } from '../matching/hash-bits.js';
 import { recordedUrl } from '../links/recorded-url.js';
 import { loadImageBytes, type ImageSourceOptions } from './image-source.js';
@@ -11,7 +11,7 @@ export interface ImageSubject {
   decoded: DecodedImage;
   /**
    * Hashes per decoded frame, frames[0] (the first frame) first; PDQ dihedral variants included,
-   * and for a frame with alpha its views (flattened onto white and onto black: ImageHashes.views).
+   * and each frame's views as viewers show it, those it has (ImageHashes.views, IMAGE_VIEWS).
    */
   frames: ImageHashes[];
 }
@@ -24,9 +24,10 @@ export interface ImagePreparerOptions {
 /**
  * Prepares image items once for every image signal type: loads the bytes from wherever the item
  * names, decodes them once (safely: limits, refused formats, frame sampling) and hashes each
- * sampled frame with blockhash and PDQ (with its dihedral variants, so rotated copies match). A
- * frame with alpha is also hashed as a viewer sees it on white and on black (alpha.ts ALPHA_VIEWS),
- * so an image carried in its alpha channel matches as it is shown.
+ * sampled frame with blockhash and PDQ (with its dihedral variants, so rotated copies match). Each
+ * frame is also hashed as viewers show it (images/index.ts IMAGE_VIEWS): upright by its EXIF
+ * orientation, on white and on black when it has alpha, without a uniform border, so a known
+ * picture stored turned, carried in its alpha channel or framed matches as it is shown.
  */
 export class ImagePreparer implements ItemPreparer<ImageSubject> {
   readonly kind = 'image' as const;
@@ -37,8 +38,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
     if (typeof item === 'string') throw new ScanError('unsupported_item', 'image preparer got a link item');
     const { bytes, fetched } = await loadImageBytes(item, this.options.source, signal);
     const decoded = await decodeImage(bytes, this.options.decode);
-    const frames = hashFrames(decoded, { dihedral: true, alphaViews: true });
-    const views = ALPHA_VIEWS.filter((view) => frames.some((frame) => frame.views?.some((hashed) => hashed.view === view)));
+    const frames = hashFrames(decoded, { dihedral: true, viewerViews: true });
+    const views = IMAGE_VIEWS.filter((view) => frames.some((frame) => frame.views?.some((hashed) => hashed.view === view)));
     const first = frames[0]!;
     return {
       subject: { decoded, frames },
@@ -58,8 +59,8 @@ export class ImagePreparer implements ItemPreparer<ImageSubject> {
         pdq: hashToHex(first.pdq),
         pdqQuality: first.pdqQuality,
         blockhash: hashToHex(first.blockhash),
-        // Views of frames with alpha hashed besides their stored pixels (a hash-set match names its own).
-        ...(views.length > 0 && { alphaViews: views }),
+        // Views of the frames hashed besides their stored pixels (a hash-set match names its own).
+        ...(views.length > 0 && { views }),
         // Too large to decode twice: transparent areas hashed black, whatever colour they store.
         ...(decoded.transparentColoursLost && { transparentColoursLost: true }),
       },

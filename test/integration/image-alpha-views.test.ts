@@ -54,7 +54,7 @@ describe('an image carried in the alpha channel is matched as a viewer sees it',
         const verdict = await scan((await alphaCarried(`${NAME}.jpg`, background))[format]);
         expect(verdict.decision).toBe('block');
         // The stored pixels are flat, as partners hash them; the view that matched is hashed besides.
-        expect(verdict.items[0]!.details).toMatchObject({ pdqQuality: 0, alphaViews: expect.arrayContaining([`on-${background}`]) });
+        expect(verdict.items[0]!.details).toMatchObject({ pdqQuality: 0, views: expect.arrayContaining([`on-${background}`]) });
         const signals = verdict.signals.filter((signal) => signal.source === 'hashset');
         const pdq = signals.find((signal) => signal.kind === 'pdq_match');
         const blockhash = signals.find((signal) => signal.kind === 'blockhash_match');
@@ -68,7 +68,7 @@ describe('an image carried in the alpha channel is matched as a viewer sees it',
   it("the opaque image's verdict is as before: its own pixels match, with no view", async () => {
     const verdict = await scan((await alphaCarried(`${NAME}.jpg`, 'white')).grey);
     expect(verdict.decision).toBe('block');
-    expect(verdict.items[0]!.details).not.toHaveProperty('alphaViews');
+    expect(verdict.items[0]!.details).not.toHaveProperty('views');
     const signals = verdict.signals.filter((signal) => signal.source === 'hashset');
     expect(signals.map((signal) => [signal.kind, signal.evidence.distance, signal.evidence.view]).sort()).toEqual([
       ['blockhash_match', 0, undefined],

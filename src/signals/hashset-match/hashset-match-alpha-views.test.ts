@@ -14,7 +14,7 @@ import { MemoryFloodGuard, type FloodGuard } from '../../hashsets/flood-guard.js
 import { HashSetMetrics } from '../../hashsets/hash-set-metrics.js';
 import { resolveHashSetConfig, type HashSetConfigInput } from '../../hashsets/hash-set-config.js';
 import { HashSet } from '../../hashsets/hash-set.js';
-import { blockhashBitsFromBlank, decodeImage, hashFrames, type AlphaView, type ImageHashes } from '../../images/index.js';
+import { blockhashBitsFromBlank, decodeImage, hashFrames, type ImageHashes, type ImageView } from '../../images/index.js';
 import { hashToHex } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import { FIXTURE_IMAGES, seededHash as hash, subjectOfFrames } from '../../../test/harness/hashes.js';
@@ -32,8 +32,8 @@ function picture(pdq: Uint8Array, blockhash: Uint8Array, pdqQuality = 100, salt 
   return { pdq, dihedral: [pdq, ...Array.from({ length: 7 }, (_, i) => hash(90_000 + 10 * salt + i))], blockhash, pdqQuality };
 }
 
-function withViews(stored: Omit<ImageHashes, 'views'>, views: Partial<Record<AlphaView, Omit<ImageHashes, 'views'>>>): ImageHashes {
-  const list = Object.entries(views).map(([view, hashes]) => ({ view: view as AlphaView, ...hashes }));
+function withViews(stored: Omit<ImageHashes, 'views'>, views: Partial<Record<ImageView, Omit<ImageHashes, 'views'>>>): ImageHashes {
+  const list = Object.entries(views).map(([view, hashes]) => ({ view: view as ImageView, ...hashes }));
   return { ...stored, ...(list.length > 0 && { views: list }) };
 }
 
@@ -44,9 +44,9 @@ function flipRange(hashBytes: Uint8Array, from: number, count: number): Uint8Arr
   return copy;
 }
 
-async function subjectOf(bytes: Buffer, alphaViews = true): Promise<ImageSubject> {
+async function subjectOf(bytes: Buffer, viewerViews = true): Promise<ImageSubject> {
   const decoded = await decodeImage(bytes);
-  return { decoded, frames: hashFrames(decoded, { dihedral: true, alphaViews }) };
+  return { decoded, frames: hashFrames(decoded, { dihedral: true, viewerViews }) };
 }
 
 describe('hash-set matching of the views of a frame with alpha', () => {

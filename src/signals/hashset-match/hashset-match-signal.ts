@@ -14,11 +14,13 @@
  * 1 / (threshold + 1) at the threshold (never 0, as a match at the threshold is still a match).
  * Evidence: set, setVersion, entryId, label, distance, threshold, frame (the frame of the file, 0
  * for a still image: an animation's frames are sampled, so not every one is hashed), matches (entries of the set within reach) and variant: the rotation or mirror of the
- * *scanned* image (its pixels as stored: an EXIF orientation tag is not applied) that landed on the entry (a copy turned clockwise matches through `rotate90`,
- * its own quarter turn back). A frame with alpha is matched on its stored pixels and on its views
- * (ImageHashes.views: flattened onto white and onto black, each with its own quality floor, blank
- * rule and variants): a hit on a view adds `view: 'on-white' | 'on-black'` (absent for the stored
- * pixels), so the match is reproduced by hashing the file flattened onto that background. A view
+ * *scanned* picture (for the stored pixels, as stored: an EXIF orientation tag is not applied) that landed on the entry (a copy turned clockwise matches through `rotate90`,
+ * its own quarter turn back). A frame is matched on its stored pixels and on its views
+ * (ImageHashes.views, IMAGE_VIEWS: upright by its EXIF orientation, flattened onto white and onto
+ * black when it has alpha, without a uniform border; each with its own quality floor, blank rule
+ * and variants): a hit on a view adds `view` ('upright', 'on-white', 'on-black', 'trimmed',
+ * 'on-white-trimmed' or 'on-black-trimmed'; absent for the stored pixels), and `abuse-scan hash
+ * --views` prints the hashes of each view of a file, to reproduce it. A view
  * is its frame's picture, not another item: the flood guard counts the frame's stored hashes
  * (imageKey) whichever view matched, and a known-good entry hides only hits on the same picture
  * (the same view of the same frame). Blockhash evidence adds bitsFromBlank: how many bits the frame's
@@ -52,7 +54,7 @@
  * countHashSetMatches).
  */
 import { ScanError } from '../../errors.js';
-import type { AlphaView, ImageHashes, PictureHashes } from '../../images/index.js';
+import type { ImageHashes, ImageView, PictureHashes } from '../../images/index.js';
 import { DIHEDRAL_VARIANTS } from '../../images/pdq/dihedral.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
@@ -92,7 +94,7 @@ interface Hit {
   distance: number;
   variant: string;
   /** The view of the frame that matched (ImageHashes.views): absent for its stored pixels. */
-  view?: AlphaView;
+  view?: ImageView;
   /** Entries of the set within reach of that frame (the threshold; for blockhash, passesBlankRule too). */
   matches: number;
 }
@@ -187,9 +189,9 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
       }
       knownGood.forEach(keepClosest);
     };
-    // Each picture of each frame on its own: the stored pixels, then the views of a frame with
-    // alpha. A known-good entry hides only hits on the picture it is closer to: the stored pixels
-    // of a known-good logo must not hide the image their alpha shows on a white page.
+    // Each picture of each frame on its own: the stored pixels, then the frame's views. A
+    // known-good entry hides only hits on the picture it is closer to: the stored pixels of a
+    // known-good logo must not hide the image their alpha shows on a white page.
     subject.frames.forEach((frame, frameIndex) => {
       const fileFrame = subject.decoded.frames[frameIndex]?.index ?? frameIndex;
       for (const picture of picturesOf(frame)) {
@@ -330,8 +332,8 @@ function imageKey(frame: ImageHashes): string {
   return `h:${hashToHex(frame.pdq)}${hashToHex(frame.blockhash)}`;
 }
 
-/** The pictures of a frame matched: its stored pixels first, then its views (alpha), each hashed like them. */
-function picturesOf(frame: ImageHashes): Array<PictureHashes | (PictureHashes & { view: AlphaView })> {
+/** The pictures of a frame matched: its stored pixels first, then its views (IMAGE_VIEWS order), each hashed like them. */
+function picturesOf(frame: ImageHashes): Array<PictureHashes | (PictureHashes & { view: ImageView })> {
   return frame.views ? [frame, ...frame.views] : [frame];
 }
 
@@ -432,7 +434,7 @@ function entriesFromBlank(set: MatchableHashSet, frame: HashBytes, frameFromBlan
 
 /**
  * One set's hits over all frames in the order they are walked: by distance, then frame, then view
- * (the stored pixels first, then ALPHA_VIEWS order), then entry number (each picture's hits come in
+ * (the stored pixels first, then IMAGE_VIEWS order), then entry number (each picture's hits come in
  * that order, pictures in frame and view order, and the sort is stable), each entry once, where it
  * came closest (the earliest frame, then view, on a tie). The first is what the set's closest hit always was.
  */

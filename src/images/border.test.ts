@@ -1,0 +1,166 @@
+/**
+ * findBorder: the content inside a near-uniform border of one colour or of transparency, on raw
+ * decoded pixels, robust to JPEG noise, and nothing for a picture without one (a photo, a
+ * gradient, a border too thin to matter, content too small to be a picture).
+ */
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { FIXTURE_IMAGES } from '../../test/harness/hashes.js';
+import { cropToBox, findBorder, MIN_TRIMMED_SIDE, type BorderPicture } from './border.js';
+
+interface Sides {
+  top?: number;
+  bottom?: number;
+  left?: number;
+  right?: number;
+}
+
+/** A fixture shrunk to width x height, raw RGB. */
+async function content(name: string, width: number, height: number): Promise<BorderPicture> {
+  const data = await sharp(join(FIXTURE_IMAGES, name)).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+  return { data, width, height };
+}
+
+/** `picture` framed by `sides` pixels of `colour` (RGB), and of transparency when `transparent` (alpha 0, RGB `colour`). */
+function framed(picture: BorderPicture, sides: Sides, colour: [number, number, number], transparent = false): Required<BorderPicture> {
+  const { top = 0, bottom = 0, left = 0, right = 0 } = sides;
+  const width = picture.width + left + right;
+  const height = picture.height + top + bottom;
+  const data = new Uint8Array(width * height * 3);
+  const alpha = new Uint8Array(width * height).fill(transparent ? 0 : 255);
+  for (let p = 0; p < width * height; p++) data.set(colour, p * 3);
+  for (let y = 0; y < picture.height; y++) {
+    data.set(picture.data.subarray(y * picture.width * 3, (y + 1) * picture.width * 3), ((top + y) * width + left) * 3);
+    alpha.fill(255, (top + y) * width + left, (top + y) * width + left + picture.width);
+  }
+  return { data, alpha, width, height };
+}
+
+/** The RGB through a JPEG of `quality` and back (4:2:0, as sharp writes it). */
+async function throughJpeg(picture: BorderPicture, quality: number): Promise<BorderPicture> {
+  const { width, height } = picture;
+  const jpeg = await sharp(picture.data, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return { data: await sharp(jpeg).raw().toBuffer(), width, height };
+}
+
+const WHITE: [number, number, number] = [255, 255, 255];
+const BLACK: [number, number, number] = [0, 0, 0];
+
+describe('findBorder', () => {
+  it('finds a uniform white or black border exactly', async () => {
+    const clouds = await content('clouds.jpg', 200, 150);
+    for (const colour of [WHITE, BLACK]) {
+      const sides = { top: 12, bottom: 7, left: 9, right: 20 };
+      const picture = framed(clouds, sides, colour);
+      expect(findBorder({ data: picture.data, width: picture.width, height: picture.height }), `${colour}`).toEqual({ left: 9, top: 12, width: 200, height: 150 });
+      // The content cut out is the picture, pixel for pixel.
+      const cut = cropToBox(picture, findBorder(picture)!);
+      expect(Buffer.compare(Buffer.from(cut.data), Buffer.from(clouds.data))).toBe(0);
+    }
+  });
+
+  it('finds a transparent border by alpha, whatever colours its pixels store', async () => {
+    const shapes = await content('shapes.jpg', 160, 120);
+    const picture = framed(shapes, { top: 16, bottom: 16, left: 16, right: 16 }, [200, 30, 90], true);
+    // Noise in the transparent pixels' colours does not matter: only alpha does.
+    for (let p = 0; p < picture.width * picture.height; p++) if (picture.alpha[p] === 0) picture.data[p * 3] = (p * 37) & 255;
+    expect(findBorder(picture)).toEqual({ left: 16, top: 16, width: 160, height: 120 });
+    // Nearly transparent (alpha up to the tolerance) counts as transparent too.
+    for (let p = 0; p < picture.width * 16; p++) picture.alpha[p] = 12;
+    expect(findBorder(picture)).toEqual({ left: 16, top: 16, width: 160, height: 120 });
+    // Opaque, the same pixels are no border (their colours vary).
+    expect(findBorder({ ...picture, alpha: undefined })).toBeUndefined();
+  });
+
+  it('finds a border through JPEG noise, within a few pixels of it', async () => {
+    const rings = await content('rings.jpg', 240, 180);
+    for (const colour of [WHITE, BLACK]) {
+      for (const quality of [50, 75, 95]) {
+        const box = findBorder(await throughJpeg(framed(rings, { top: 24, bottom: 24, left: 24, right: 24 }, colour), quality));
+        expect(box, `${colour} q${quality}`).toBeDefined();
+        for (const [edge, expected] of [
+          [box!.left, 24],
+          [box!.top, 24],
+          [box!.left + box!.width, 264],
+          [box!.top + box!.height, 204],
+        ] as const) {
+          // Colour bleeds a pixel (chroma subsampling); at quality 50 ringing reaches into the
+          // content's 16-pixel JPEG blocks.
+          expect(Math.abs(edge - expected), `${colour} q${quality}`).toBeLessThanOrEqual(quality >= 75 ? 2 : 8);
+        }
+      }
+    }
+  });
+
+  it('finds nothing on pictures without a border', async () => {
+    for (const name of ['clouds.jpg', 'mosaic.jpg', 'rings.jpg', 'shapes.jpg']) {
+      expect(findBorder(await content(name, 320, 240)), name).toBeUndefined();
+    }
+    // A blank picture: all border, nothing inside.
+    expect(findBorder({ data: new Uint8Array(100 * 100 * 3).fill(255), width: 100, height: 100 })).toBeUndefined();
+    // Fully transparent: likewise.
+    expect(findBorder({ data: new Uint8Array(100 * 100 * 3), alpha: new Uint8Array(100 * 100), width: 100, height: 100 })).toBeUndefined();
+  });
+
+  it('finds a border on some sides only, the content touching the others', async () => {
+    const mosaic = await content('mosaic.jpg', 200, 150);
+    // One side: two corners are border.
+    expect(findBorder(framed(mosaic, { top: 40 }, WHITE))).toEqual({ left: 0, top: 40, width: 200, height: 150 });
+    expect(findBorder(framed(mosaic, { right: 30 }, BLACK))).toEqual({ left: 0, top: 0, width: 200, height: 150 });
+    // Three sides, the content touching the bottom edge.
+    expect(findBorder(framed(mosaic, { top: 10, left: 10, right: 10 }, WHITE))).toEqual({ left: 10, top: 10, width: 200, height: 150 });
+  });
+
+  it('finds no border too thin to matter (under 2% of the side, or under 2 pixels) or around tiny content', async () => {
+    const shapes = await content('shapes.jpg', 300, 200);
+    // 5 pixels of 310 wide is 1.6%: no view for it.
+    expect(findBorder(framed(shapes, { left: 5 }, WHITE))).toBeUndefined();
+    expect(findBorder(framed(shapes, { left: 7 }, WHITE))).toEqual({ left: 7, top: 0, width: 300, height: 200 });
+    // A 1-pixel frame around a small picture is under 2 pixels.
+    const small = await content('shapes.jpg', 60, 40);
+    expect(findBorder(framed(small, { top: 1, bottom: 1, left: 1, right: 1 }, WHITE))).toBeUndefined();
+    // Content smaller than MIN_TRIMMED_SIDE: a speck, not a picture.
+    const speck = await content('shapes.jpg', MIN_TRIMMED_SIDE - 2, MIN_TRIMMED_SIDE + 10);
+    expect(findBorder(framed(speck, { top: 50, bottom: 50, left: 50, right: 50 }, WHITE))).toBeUndefined();
+    expect(findBorder({ data: new Uint8Array(20 * 20 * 3), width: 20, height: 20 })).toBeUndefined();
+  });
+
+  it('takes a gradient for no border, though its first columns are within the tolerance of the corners', () => {
+    const width = 320;
+    const height = 240;
+    for (const direction of ['horizontal', 'vertical'] as const) {
+      for (const [from, to] of [
+        [255, 0],
+        [0, 255],
+        [255, 150],
+      ]) {
+        const data = new Uint8Array(width * height * 3);
+        for (let y = 0; y < height; y++) {
+          for (let x = 0; x < width; x++) {
+            const t = direction === 'horizontal' ? x / (width - 1) : y / (height - 1);
+            data.fill(Math.round(from! + (to! - from!) * t), (y * width + x) * 3, (y * width + x) * 3 + 3);
+          }
+        }
+        expect(findBorder({ data, width, height }), `${direction} ${from}-${to}`).toBeUndefined();
+      }
+    }
+  });
+
+  it('lets a speck in the border through, but not content', async () => {
+    const clouds = await content('clouds.jpg', 256, 192);
+    const picture = framed(clouds, { top: 32, bottom: 32, left: 32, right: 32 }, WHITE);
+    // A dark pixel in the top border, and in two corners (a line may have one in 256): still the border.
+    for (const [x, y] of [
+      [100, 5],
+      [0, 0],
+      [picture.width - 1, picture.height - 1],
+    ] as const) {
+      picture.data.fill(0, (y * picture.width + x) * 3, (y * picture.width + x) * 3 + 3);
+    }
+    expect(findBorder(picture)).toEqual({ left: 32, top: 32, width: 256, height: 192 });
+    // A dark line across the top border is content: the box reaches up to it.
+    picture.data.fill(0, 10 * picture.width * 3, 11 * picture.width * 3);
+    expect(findBorder(picture)).toEqual({ left: 32, top: 10, width: 256, height: 214 });
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * A known picture stored so that partners' hashes of the stored pixels miss it, while viewers show
+ * it as it is, must still be matched, through the real pipeline (decode, hashes, the
+ * ABUSE_SCAN_HASHSETS_DIR sets, policy), without Redis:
+ * - stored turned with the EXIF orientation tag that turns it back (clouds.jpg turned a quarter
+ *   counter-clockwise and tagged 6): its stored pixels are 130 bits of blockhash from clouds.jpg
+ *   and it was allowed by a blockhash set holding clouds.jpg; it is now blocked on its 'upright'
+ *   view. A text picture upscaled and stored upside down (tag 3) is 30 to 32 bits from it through
+ *   the stored pixels' dihedral variants (inexact: orientation.ts), at the threshold's edge (31);
+ *   upright it is at 0, and the match names that view, the closest.
+ * - inside a thin uniform border (32 white pixels around clouds.jpg): PDQ 106 from the demo set's
+ *   clouds entry, allowed; now blocked on its 'trimmed' view.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobLimits, loadConfig, type FleetConfig } from '../../src/config/config.js';
+import { decodeImage, hashImage } from '../../src/images/index.js';
+import { validateJob } from '../../src/jobs/validate-job.js';
+import { hashToHex } from '../../src/matching/hash-bits.js';
+import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
+import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { demoHashSetScan } from '../harness/demo-hashset-scan.js';
+import { FIXTURE_IMAGES } from '../harness/hashes.js';
+
+const CLOUDS = join(FIXTURE_IMAGES, 'clouds.jpg');
+
+/** text-lines.jpg upscaled to 2048x1536, as a partner holds it. */
+const bigTextLines = () => sharp(join(FIXTURE_IMAGES, 'text-lines.jpg')).resize(2048, 1536).jpeg({ quality: 95 }).toBuffer();
+
+describe('a picture stored turned, with the EXIF tag that turns it back, is matched upright', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-viewer-views-'));
+  let config: FleetConfig;
+  let pipeline: ScanPipeline;
+  let scans = 0;
+
+  const scan = async (bytes: Buffer) => {
+    const contentId = `viewer-views-${scans++}`;
+    const job = validateJob({ contentId, surface: 'upload', items: [{ bytesBase64: bytes.toString('base64') }] }, { imageRoot: '/', limits: jobLimits(config) });
+    return pipeline.scan(job, { jobId: contentId, attempt: 1, finalAttempt: true });
+  };
+
+  beforeAll(async () => {
+    const clouds = hashImage(await decodeImage(readFileSync(CLOUDS)));
+    const text = hashImage(await decodeImage(await bigTextLines()));
+    writeFileSync(join(dir, 'partner-bh.blockhash.csv'), `hash,label,id\n${hashToHex(clouds.blockhash)},partner: clouds,clouds\n`);
+    writeFileSync(join(dir, 'partner.pdq.csv'), `hash,label,id\n${hashToHex(text.pdq)},partner: text-lines 2048,text-lines\n`);
+    config = loadConfig({ ABUSE_SCAN_HASHSETS_DIR: dir, ABUSE_SCAN_UNFURL: 'off' }, { imageRoot: '/' });
+    pipeline = await createScanPipeline(config, { logger: createLogger('silent') });
+  });
+
+  afterAll(async () => {
+    await pipeline?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('clouds.jpg stored a quarter turn back, tagged 6: blocked by blockhash on its upright view', async () => {
+    const bytes = await sharp(CLOUDS).rotate(270).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
+    const verdict = await scan(bytes);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]!.details).toMatchObject({ views: ['upright'] });
+    const blockhash = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'blockhash_match');
+    expect(blockhash?.evidence).toMatchObject({ set: 'partner-bh', entryId: 'clouds', view: 'upright', frame: 0 });
+    expect(blockhash!.evidence.distance as number).toBeLessThanOrEqual(4);
+  });
+
+  it('text-lines at 2048x1536 stored upside down, tagged 3: blocked by PDQ on its upright view', async () => {
+    const bytes = await sharp(await bigTextLines()).rotate(180).jpeg({ quality: 95 }).withMetadata({ orientation: 3 }).toBuffer();
+    const verdict = await scan(bytes);
+    expect(verdict.decision).toBe('block');
+    const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
+    expect(pdq?.evidence).toMatchObject({ set: 'partner', entryId: 'text-lines', view: 'upright', variant: 'original' });
+    expect(pdq!.evidence.distance as number).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('a picture inside a thin uniform border is matched trimmed', () => {
+  const scan = demoHashSetScan();
+
+  it('clouds.jpg in a 32-pixel white border: blocked by the PDQ demo set on its trimmed view', async () => {
+    const bytes = await sharp(CLOUDS).extend({ top: 32, bottom: 32, left: 32, right: 32, background: 'white' }).jpeg({ quality: 95 }).toBuffer();
+    const verdict = await scan('viewer-views-border', bytes);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]!.details).toMatchObject({ views: ['trimmed'] });
+    const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
+    expect(pdq?.evidence).toMatchObject({ set: 'demo-known-bad', entryId: 'clouds', view: 'trimmed', frame: 0 });
+    expect(pdq!.evidence.distance as number).toBeLessThanOrEqual(10);
+  });
+
+  it('clouds.jpg itself is blocked on its stored pixels, with no view', async () => {
+    const verdict = await scan('viewer-views-plain', readFileSync(CLOUDS));
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]!.details).not.toHaveProperty('views');
+    const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
+    expect(pdq?.evidence).toMatchObject({ entryId: 'clouds', distance: 0 });
+    expect(pdq!.evidence).not.toHaveProperty('view');
+  });
+});
