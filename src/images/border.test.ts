@@ -147,6 +147,22 @@ describe('findBorder', () => {
     }
   });
 
+  it('finds the frame of a low-contrast picture that lies within the first tolerance of it (not taken for a blank)', async () => {
+    // Clouds mapped to 235-255, in a white frame: every line is within 20 of white, but not flat.
+    const width = 320;
+    const height = 240;
+    const raw = await sharp(join(FIXTURE_IMAGES, 'clouds.jpg')).resize(width, height, { fit: 'fill' }).removeAlpha().linear(20 / 255, 235).raw().toBuffer();
+    const picture = framed({ data: new Uint8Array(raw), width, height }, { top: 16, bottom: 16, left: 16, right: 16 }, WHITE);
+    const box = findBorder(picture);
+    expect(box).toBeDefined();
+    expect(Math.abs(box!.left - 16)).toBeLessThanOrEqual(2);
+    expect(Math.abs(box!.top - 16)).toBeLessThanOrEqual(2);
+    expect(Math.abs(box!.width - width)).toBeLessThanOrEqual(4);
+    expect(Math.abs(box!.height - height)).toBeLessThanOrEqual(4);
+    // A truly blank picture is still no border.
+    expect(findBorder({ data: new Uint8Array(width * height * 3).fill(250), width, height })).toBeUndefined();
+  });
+
   it('lets a speck in the border through, but not content', async () => {
     const clouds = await content('clouds.jpg', 256, 192);
     const picture = framed(clouds, { top: 32, bottom: 32, left: 32, right: 32 }, WHITE);

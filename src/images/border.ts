@@ -121,7 +121,9 @@ function findBorderWithin(picture: BorderPicture, tolerance: number): BorderBox 
 
   let top = 0;
   while (top < height && isBorder(top * width, 1, width, allowedRow)) top++;
-  if (top === height) return 'blank';
+  // Every line within the tolerance: blank only when flat too; a low-contrast picture in a frame
+  // of its lightest or darkest colour (all within 20 of it) is found at the next tolerance.
+  if (top === height) return pixels > 0 && sum / pixels <= MAX_MEAN_BORDER_FRACTION * tolerance ? 'blank' : undefined;
   let bottom = height;
   while (bottom > top && isBorder((bottom - 1) * width, 1, width, allowedRow)) bottom--;
   const rows = bottom - top;
