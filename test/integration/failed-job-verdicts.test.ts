@@ -33,12 +33,12 @@ describe('failed jobs without a verdict', () => {
    * A worker that fails every job it takes, closed once `failed` holds: jobs failed for good by a
    * worker that died before storing any verdict. Returns the links queue, on `connection`.
    */
-  async function failJobsUntil(connection: Redis, prefix: string, failed: (links: Queue) => Promise<boolean>): Promise<Queue> {
+  async function failJobsUntil(connection: Redis, prefix: string, failed: (links: Queue) => Promise<boolean>, timeoutMs = 10_000): Promise<Queue> {
     const failing = new Worker('links', async () => {
       throw new Error('worker lost its footing');
     }, { connection, prefix });
     const links = new Queue('links', { connection, prefix });
-    expect(await waitUntil(() => failed(links), 10_000)).toBe(true);
+    expect(await waitUntil(() => failed(links), timeoutMs)).toBe(true);
     await failing.close();
     return links;
   }
@@ -135,7 +135,8 @@ describe('failed jobs without a verdict', () => {
     const { prefix, client } = oneAttemptClient('sweep-pages');
     await client.enqueueBulk(Array.from({ length: 1200 }, (_, i) => ({ job: { contentId: `p${i}`, surface: 'upload', items: [`https://p${i}.example/`] } })));
     const connection = testRedis();
-    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getFailedCount()) === 1200);
+    // Set-up only: bounded by the test's own time, not by the 10 s a few jobs take.
+    const links = await failJobsUntil(connection, prefix, async (links) => (await links.getFailedCount()) === 1200, 45_000);
     const failed = links.toKey('failed');
     if (sameMillisecond) {
       const at = Date.now();
