@@ -152,13 +152,16 @@ describe('findBorder', () => {
     const width = 320;
     const height = 240;
     const raw = await sharp(join(FIXTURE_IMAGES, 'clouds.jpg')).resize(width, height, { fit: 'fill' }).removeAlpha().linear(20 / 255, 235).raw().toBuffer();
-    const picture = framed({ data: new Uint8Array(raw), width, height }, { top: 16, bottom: 16, left: 16, right: 16 }, WHITE);
-    const box = findBorder(picture);
-    expect(box).toBeDefined();
-    expect(Math.abs(box!.left - 16)).toBeLessThanOrEqual(2);
-    expect(Math.abs(box!.top - 16)).toBeLessThanOrEqual(2);
-    expect(Math.abs(box!.width - width)).toBeLessThanOrEqual(4);
-    expect(Math.abs(box!.height - height)).toBeLessThanOrEqual(4);
+    // Thin and wide frames: the wider the frame, the flatter the whole (at 33% a side, flat enough for a blank).
+    for (const side of [16, 64, 120]) {
+      const picture = framed({ data: new Uint8Array(raw), width, height }, { top: side, bottom: side, left: side, right: side }, WHITE);
+      const box = findBorder(picture);
+      expect(box, `${side} px frame`).toBeDefined();
+      expect(Math.abs(box!.left - side), `${side} px frame`).toBeLessThanOrEqual(2);
+      expect(Math.abs(box!.top - side), `${side} px frame`).toBeLessThanOrEqual(2);
+      expect(Math.abs(box!.width - width), `${side} px frame`).toBeLessThanOrEqual(4);
+      expect(Math.abs(box!.height - height), `${side} px frame`).toBeLessThanOrEqual(4);
+    }
     // A truly blank picture is still no border.
     expect(findBorder({ data: new Uint8Array(width * height * 3).fill(250), width, height })).toBeUndefined();
   });

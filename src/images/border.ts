@@ -73,16 +73,16 @@ export function findBorder(picture: BorderPicture): BorderBox | undefined {
   const { width, height } = picture;
   if (width < MIN_TRIMMED_SIDE + MIN_BORDER_PIXELS || height < MIN_TRIMMED_SIDE + MIN_BORDER_PIXELS) return undefined;
   for (const tolerance of BORDER_TOLERANCES) {
+    // A picture all within one tolerance of its corners is blank at it, or a low-contrast picture
+    // in a frame of its lightest or darkest colour, which the next tolerance tells apart.
     const box = findBorderWithin(picture, tolerance);
-    // A picture all border at one tolerance is (nearly) blank: nothing inside worth a view.
-    if (box === 'blank') return undefined;
     if (box) return box;
   }
   return undefined;
 }
 
-/** findBorder at one tolerance; 'blank' when every line is border. */
-function findBorderWithin(picture: BorderPicture, tolerance: number): BorderBox | 'blank' | undefined {
+/** findBorder at one tolerance. */
+function findBorderWithin(picture: BorderPicture, tolerance: number): BorderBox | undefined {
   const { width, height } = picture;
   const border = borderOf(picture, tolerance);
   if (!border) return undefined;
@@ -121,9 +121,7 @@ function findBorderWithin(picture: BorderPicture, tolerance: number): BorderBox 
 
   let top = 0;
   while (top < height && isBorder(top * width, 1, width, allowedRow)) top++;
-  // Every line within the tolerance: blank only when flat too; a low-contrast picture in a frame
-  // of its lightest or darkest colour (all within 20 of it) is found at the next tolerance.
-  if (top === height) return pixels > 0 && sum / pixels <= MAX_MEAN_BORDER_FRACTION * tolerance ? 'blank' : undefined;
+  if (top === height) return undefined; // every line within the tolerance: no content to box
   let bottom = height;
   while (bottom > top && isBorder((bottom - 1) * width, 1, width, allowedRow)) bottom--;
   const rows = bottom - top;
