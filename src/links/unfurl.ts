@@ -6,7 +6,7 @@ import { CookieJar } from './cookie-jar.js';
 import { parseIpLiteral } from './ip-literal.js';
 import { createAddressPolicy, warnOverrideInUse, type AddressPolicy } from './guard/address-policy.js';
 import { discardBody, readBodyPrefix } from './guard/body-cap.js';
-import { createGuardedAgent, originKey } from './guard/connector.js';
+import { createGuardedAgent, effectivePort, originKey } from './guard/connector.js';
 import { acquireFetchSlot, processAddressLimiter, processHostLimiter, type HostLimiter } from './guard/host-limiter.js';
 import { headerText } from './guard/header-text.js';
 import { contentTypeCharset, decodeHtml, getEncoding, parseUrlWithEncoding, sniffHtmlEncoding } from './guard/html-encoding.js';
@@ -116,6 +116,16 @@ export function maxHrefLength(maxUrlLength: number): number {
 }
 
 /**
+ * How long the href of a URL fetched may be: that of a link of the job's URL limit
+ * (maxHrefLength), except for the input (`isInput`) and its https form: a link within the limit
+ * is fetched whatever its percent-encoded href grows to.
+ */
+function fetchedHrefLimit(run: Run, url: URL, isInput: boolean): number {
+  const limit = maxHrefLength(run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
+  return isInput ? Math.max(limit, url.href.length) : limit;
+}
+
+/**
  * Checks a URL before any connection: parsable, http(s), not too long, not a refused literal IP.
  * The input (`isInput`) is limited in characters as given, as a job's URL limit counts them, and
  * fetched whatever its percent-encoded href grows to; a redirect target (already an href) is
@@ -123,9 +133,8 @@ export function maxHrefLength(maxUrlLength: number): number {
  */
 function prepareTarget(text: string, run: Run, isInput: boolean): Target {
   const maxUrlLength = run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
-  const hrefLimit = maxHrefLength(maxUrlLength);
   // Control characters escaped, as the browser's href has them (see canonicalize).
-  const canonical = canonicalize(text, { maxLength: isInput ? maxUrlLength : hrefLimit, controlCharacters: 'escape' });
+  const canonical = canonicalize(text, { maxLength: isInput ? maxUrlLength : maxHrefLength(maxUrlLength), controlCharacters: 'escape' });
   run.result.final = { url: text, canonical: canonical.canonical, fetched: false };
   if (canonical.scheme !== 'http' && canonical.scheme !== 'https') {
     throw new ScanError('unsupported_scheme', `${canonical.scheme}: URLs are not fetched`, { scheme: canonical.scheme });
@@ -137,13 +146,11 @@ function prepareTarget(text: string, run: Run, isInput: boolean): Target {
   }
   // Hops record the canonical form of what is fetched, built from its parts: the raw text of
   // `http://a.com%2F@b.com/` canonicalises to host a.com, but b.com is the host reached.
-  // A link within the limit is fetched: its href (bounded by its characters) is never refused.
-  const fetched = canonicalizeParsed(url, { maxLength: isInput ? Math.max(hrefLimit, url.href.length) : hrefLimit });
+  const fetched = canonicalizeParsed(url, { maxLength: fetchedHrefLimit(run, url, isInput) });
   run.result.final = { url: url.href, canonical: fetched.canonical, fetched: false };
   const literal = parseIpLiteral(url.hostname);
   if (literal) {
-    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-    const decision = run.policy.check(literal.address, port);
+    const decision = run.policy.check(literal.address, effectivePort(url));
     if (!decision.allowed) {
       throw new ScanError('blocked_address', `refused to connect to ${literal.address} (${decision.verdict.range})`, {
         host: url.hostname,
@@ -232,8 +239,7 @@ async function fetchHopWithSlot(target: Target, run: Run, signal: AbortSignal, t
   };
   const contentType = responseContentType(response.headers['content-type']);
   if (contentType !== undefined) hop.contentType = contentType;
-  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-  if (run.policy.check(address, port).overridden) hop.viaPrivateAddressOverride = true;
+  if (run.policy.check(address, effectivePort(url)).overridden) hop.viaPrivateAddressOverride = true;
   run.result.chain.push(hop);
   run.result.final = { url: url.href, canonical: hop.canonical, fetched: true };
 
@@ -533,9 +539,8 @@ function upgradeTarget(target: Target, run: Run, from: 'input' | 'redirect' | 'r
     };
     run.upgrade.seen.add(loopKey(target.url));
   }
-  const maxLength = maxHrefLength(run.options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
-  // The input's https form is fetched whatever its length, as the input itself is (prepareTarget).
-  const canonical = canonicalizeParsed(upgrade.url, { maxLength: from === 'input' ? Math.max(maxLength, upgrade.url.href.length) : maxLength });
+  // The input's https form is fetched whatever its length, as the input itself is.
+  const canonical = canonicalizeParsed(upgrade.url, { maxLength: fetchedHrefLimit(run, upgrade.url, from === 'input') });
   run.result.final = { url: upgrade.url.href, canonical: canonical.canonical, fetched: false };
   return { url: upgrade.url, canonical, upgradedFrom: target.url };
 }

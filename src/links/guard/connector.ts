@@ -57,13 +57,18 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  */
 export const MAX_RESPONSE_HEADER_BYTES = 256 * 1024;
 
+/** The port a URL connects to: its own, or its scheme's default (80, 443). */
+export function effectivePort(url: Pick<URL, 'protocol' | 'port'>): number {
+  return url.port === '' ? DEFAULT_PORTS[url.protocol]! : Number(url.port);
+}
+
 /** `http://example.com:80`, `https://[::1]:8443`: how connections and hops are matched. */
 export function originKey(protocol: string, hostname: string, port: string | number): string {
-  const effectivePort = port === '' || port === undefined ? DEFAULT_PORTS[protocol] : Number(port);
+  const portNumber = port === '' || port === undefined ? DEFAULT_PORTS[protocol] : Number(port);
   // undici hands the connector `::1`, a URL's hostname is `[::1]`: one spelling for both.
   const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   const host = bare.includes(':') ? `[${bare}]` : bare;
-  return `${protocol}//${host}:${effectivePort}`;
+  return `${protocol}//${host}:${portNumber}`;
 }
 
 function blocked(host: string, address: string, range: string): ScanError {

@@ -119,7 +119,7 @@ describe('redirects', () => {
     const before = tracker.snapshot();
     tracker.follow(new URL('https://www.example/'), 0);
     // The https attempt failed at www: the fallback to http is a redirect, never a loop.
-    tracker.fallBack(new URL('http://shop.example/'), 0, before);
+    tracker.fallBack(new URL('http://shop.example/'), 0, before, true);
     expect(tracker.count).toBe(2);
     // Its http page redirects to where the abandoned attempt went: no loop.
     expect(tracker.wouldLoop(new URL('https://www.example/'), 0)).toBe(false);
@@ -128,7 +128,7 @@ describe('redirects', () => {
     expect(codeOf(() => tracker.follow(new URL('https://www.example/'), 0))).toBeUndefined();
     expect(tracker.count).toBe(3);
     // The count never goes back: one more fallback is one too many.
-    expect(codeOf(() => tracker.fallBack(new URL('http://www.example/'), 0, before))).toBe('too_many_redirects');
+    expect(codeOf(() => tracker.fallBack(new URL('http://www.example/'), 0, before, true))).toBe('too_many_redirects');
   });
 });
 

@@ -108,12 +108,10 @@ export class RedirectTracker {
    * started) replaces the URLs visited since: what the abandoned attempt visited is no loop for
    * the fallback's redirects. The count never goes back.
    */
-  fallBack(url: URL, state?: unknown, before?: TrackerSnapshot, counted = true): void {
+  fallBack(url: URL, state: unknown, before: TrackerSnapshot, counted: boolean): void {
     if (counted) this.countRedirect(url);
-    if (before !== undefined) {
-      this.seen.clear();
-      for (const [key, value] of before) this.seen.set(key, value);
-    }
+    this.seen.clear();
+    for (const [key, value] of before) this.seen.set(key, value);
     this.seen.set(loopKey(url), state);
   }
 
