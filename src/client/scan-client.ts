@@ -224,7 +224,7 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   // answer, and BullMQ waiting for its connection to become ready.
   const connection: RedisClient = createRedis(options.connection, FAIL_FAST_OPTIONS);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const validation = { limits: options.limits ?? DEFAULT_JOB_LIMITS, imageRoot: options.imageRoot ?? process.env.ABUSE_SCAN_IMAGE_ROOT };
+  const validation = { limits: options.limits ?? DEFAULT_JOB_LIMITS, imageRoot: options.imageRoot ?? envImageRoot() };
   // Only a connection the client owns is listened to: a caller's keeps its own error handling.
   const unavailability = unavailabilityOf(connection, { listen: ownsConnection });
   const queues = Object.fromEntries(
@@ -473,4 +473,10 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
       if (ownsConnection) await redisCall(connection.quit()).catch(() => connection.disconnect());
     },
   };
+}
+
+/** ABUSE_SCAN_IMAGE_ROOT as workers read it: blank is unset (' ' was taken for a root, accepting path items workers refuse). */
+function envImageRoot(): string | undefined {
+  const root = process.env.ABUSE_SCAN_IMAGE_ROOT;
+  return root !== undefined && root.trim() !== '' ? root : undefined;
 }

@@ -100,6 +100,8 @@ describe('loadConfig', () => {
     const file = join(tmpdir(), `policy-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ maxDecisionBySource: { model: 'review' } }));
     expect(loadConfig({ ABUSE_SCAN_POLICY_FILE: file }).policy.maxDecisionBySource).toEqual({ model: 'review' });
+    // Blank is unset, as for every variable: not a file named ' '.
+    expect(loadConfig({ ABUSE_SCAN_POLICY_FILE: ' ' }).policy).toEqual(loadConfig({}).policy);
   });
 
   it('names the policy file when it is a directory (a ConfigMap mounted without subPath), as when it is missing', () => {

@@ -339,8 +339,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // Blank is unset, as empty is: ' ' read as a number was 0.
     if (value !== undefined && value.trim() !== '') fromEnv[key] = value;
   }
-  if (env.ABUSE_SCAN_POLICY_FILE) {
-    fromEnv.policy = JSON.parse(readNamedFile(env.ABUSE_SCAN_POLICY_FILE)) as unknown;
+  // Blank is unset here too: ' ' was read as a file name.
+  const policyFile = env.ABUSE_SCAN_POLICY_FILE;
+  if (policyFile !== undefined && policyFile.trim() !== '') {
+    fromEnv.policy = JSON.parse(readNamedFile(policyFile)) as unknown;
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   // The input is kept on issues to name a bad queue; only that is shown (a URL may hold a password).

@@ -46,6 +46,19 @@ describe('malformed jobs', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('a blank ABUSE_SCAN_IMAGE_ROOT is no image root for the client, as for workers', async () => {
+    const saved = process.env.ABUSE_SCAN_IMAGE_ROOT;
+    process.env.ABUSE_SCAN_IMAGE_ROOT = ' ';
+    const blankRoot = createScanClient({ connection: TEST_REDIS_URL, prefix });
+    try {
+      await expect(blankRoot.enqueue({ contentId: 'blank-root', surface: 'upload', items: [{ path: 'a.jpg' }] })).rejects.toMatchObject({ code: 'path_outside_root' });
+    } finally {
+      if (saved === undefined) delete process.env.ABUSE_SCAN_IMAGE_ROOT;
+      else process.env.ABUSE_SCAN_IMAGE_ROOT = saved;
+      await blankRoot.close();
+    }
+  });
+
   it('enqueueBulk enqueues nothing when one job is invalid', async () => {
     const good = { contentId: 'bulk-good', surface: 'upload', items: ['https://ok.example/'] };
     await expect(client.enqueueBulk([{ job: good }, { job: { contentId: 'bulk-bad' } as never }])).rejects.toMatchObject({ code: 'invalid_job' });
