@@ -44,7 +44,7 @@ export const ERROR_CODES = {
   image_corrupt: { permanent: true, message: 'the image is truncated or corrupt' },
   image_timeout: { permanent: true, message: 'decoding the image took longer than the limit' },
   // Refused from the header, before any decode: a timeout could not stop such work (jpeg-markers.ts).
-  image_too_complex: { permanent: true, message: 'decoding the image would take more passes over it than any encoder writes (a JPEG of more than 100 scans, an animated WebP of more than 10,000 frames)' },
+  image_too_complex: { permanent: true, message: 'the image is too complex to scan: more passes over it than any encoder writes (a JPEG of more than 100 scans, an animated WebP of more than 10,000 frames), or more pages than are hashed (a TIFF of more than 32 pages)' },
 
   // Hash sets, lists, models
   invalid_hash: { permanent: true, message: 'the hash is not valid hex of the expected length' },

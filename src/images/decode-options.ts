@@ -62,9 +62,28 @@ export interface DecodeOptions {
    * sampled range holds no more. Otherwise up to half of them are the frames a viewer shows
    * longest (by their delays; 0 to 10 ms count as the 100 ms browsers show), when the frames are
    * not all shown alike long, and the rest are evenly spaced from the first (always included) to
-   * the last of the sampled range (sampleFrameIndices in decode.ts). Default 8.
+   * the last of the sampled range (sampleFrameIndices in decode.ts). The animation's last frame
+   * (where a play-once animation stops) is always among them when its own decode fits
+   * `maxAnimationPixels`; the budget then thins the evenly spaced ones instead. A GIF or animated
+   * WebP whose every frame fits the budget twice over is first read once whole, each frame shrunk
+   * to a 32x32 grey thumbnail, to find its scenes (runs of frames showing nearly the same picture):
+   * shown time is then counted per scene, not per frame, and each sampled scene is decoded as its
+   * last frame. Multi-page TIFFs are not sampled: see `maxTiffPages`. Default 8.
    */
   maxFrames?: number;
+  /**
+   * Scenes (or frames, when the scenes are not known) shown 1 s or more that are decoded beyond
+   * `maxFrames`, when more of them than its slots: the longest shown first, within
+   * `maxAnimationPixels`. An animation of more long scenes than this, plus half of `maxFrames`,
+   * can hide one among them. 0 decodes none beyond `maxFrames`. Default 16.
+   */
+  maxLongScenes?: number;
+  /**
+   * Most pages of a TIFF: every page is decoded and hashed (viewers show them all, and a page
+   * costs only its own decode); a TIFF of more is `image_too_complex`, never a sample of its
+   * pages. Default 32.
+   */
+  maxTiffPages?: number;
   /**
    * Animated images are decoded frame by frame, and decoding frame N makes the decoder render
    * every frame before it. The sampled range is cut so that the frames rendered over all
@@ -103,6 +122,8 @@ export const DEFAULT_DECODE_OPTIONS: ResolvedDecodeOptions = Object.freeze({
   limiter: sharedDecodeLimiter,
   workingSize: 512,
   maxFrames: 8,
+  maxLongScenes: 16,
+  maxTiffPages: 32,
   maxAnimationPixels: 200_000_000,
   allowedFormats: Object.freeze(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']),
   failOn: 'error',
@@ -113,6 +134,14 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`decode option ${name} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+/** Highest `maxTiffPages`: each page is a decode of its own, and its header a walk of the directory chain. */
+export const MAX_TIFF_PAGES = 1000;
+
 export function resolveDecodeOptions(options: DecodeOptions = {}): ResolvedDecodeOptions {
   const merged = { ...DEFAULT_DECODE_OPTIONS, ...withoutUndefined(options) };
   positiveInteger('maxInputBytes', merged.maxInputBytes);
@@ -122,6 +151,9 @@ export function resolveDecodeOptions(options: DecodeOptions = {}): ResolvedDecod
   positiveInteger('workingSize', merged.workingSize);
   positiveInteger('maxFrames', merged.maxFrames);
   positiveInteger('maxAnimationPixels', merged.maxAnimationPixels);
+  nonNegativeInteger('maxLongScenes', merged.maxLongScenes);
+  positiveInteger('maxTiffPages', merged.maxTiffPages);
+  if (merged.maxTiffPages > MAX_TIFF_PAGES) throw new RangeError(`decode option maxTiffPages must be at most ${MAX_TIFF_PAGES}, got ${merged.maxTiffPages}`);
   return merged;
 }
 

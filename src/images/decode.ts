@@ -239,6 +239,13 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     throw new ScanError('image_too_complex', `an APNG of more than ${MAX_APNG_FRAMES} frames`, { format, limitFrames: MAX_APNG_FRAMES });
   }
   const frameCount = apng ? apng.frames.length : Math.max(1, metadata.pages ?? 1);
+  if (format === 'tiff' && frameCount > limits.maxTiffPages) {
+    throw new ScanError('image_too_complex', `a TIFF of more than ${limits.maxTiffPages} pages: every page of a TIFF is decoded, as viewers show them all`, {
+      format,
+      pages: frameCount,
+      limitPages: limits.maxTiffPages,
+    });
+  }
   // The page the header describes: a HEIF's primary item (pitm, what viewers show and what sharp
   // reads without `page`), which need not be its first top-level image; page 0 for the others.
   const headerPage = format === 'heif' ? primaryPage(metadata, frameCount) : 0;
@@ -247,7 +254,10 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     ? []
     : format === 'heif'
       ? sampleHeifPages(frameCount, headerPage, declaredPixels, limits)
-      : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
+      : format === 'tiff'
+        ? // Every page (at most maxTiffPages): viewers show them all, and a page costs only its own decode.
+          Array.from({ length: frameCount }, (_, page) => page)
+        : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
   // A HEIF's images are each sized on their own and decoded whole: a small primary image must
   // not vouch for a huge other one, so every sampled one is read and checked before any decode.
   // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
@@ -288,6 +298,12 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     });
   }
 
+  // A GIF's or animated WebP's scenes, when one more pass over all its frames is affordable: the
+  // frames are then sampled by scene (sceneSampling).
+  if (SCENE_FORMATS.has(format) && frameCount > limits.maxFrames && limits.maxFrames > 1) {
+    frameIndices = await sceneSampling(input, metadata, frameCount, declaredPixels, limits, limits.maxDecodeBytes - heldBytes, turn) ?? frameIndices;
+  }
+
   const width = metadata.autoOrient?.width ?? metadata.width;
   const height = metadata.autoOrient?.height ?? metadata.height;
   const frames: DecodedFrame[] = [];
@@ -320,6 +336,89 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
     frames,
     ...(hasStoredColours(format) && !storedColours && frames.some((frame) => frame.alphaWeighted === frame.data) && { transparentColoursLost: true }),
   };
+}
+
+/** Formats whose frames are found in scenes (sceneSampling): libvips's GIF and WebP loaders read all the frames in one pass (`pages: -1`). */
+const SCENE_FORMATS = new Set(['gif', 'webp']);
+/** Side of the grey thumbnail each frame is shrunk to, to find scenes (never enlarged). */
+export const SCENE_THUMBNAIL_SIDE = 32;
+/**
+ * Mean absolute difference (grey levels, 0 to 255) between a frame's thumbnail and its scene's first
+ * frame's above which the frame starts a new scene. Unrelated photos differ by 40 to 70 at 32x32,
+ * the same photo re-encoded (JPEG q20, half size, grey) by under 1, a changed pixel of a 256x256
+ * frame by under 0.2; comparing with the scene's first frame, not the frame before, splits a slow
+ * fade, whose steps are each small.
+ */
+export const SCENE_DIFFERENCE = 8;
+/**
+ * What the scene pass costs a frame besides its pixels, in pixels, against maxAnimationPixels
+ * (measured: 10,000 1x1 GIF frames in 36 ms, about 10 ns a pixel of GIF frames).
+ */
+export const SCENE_FRAME_PIXELS = 400;
+
+/**
+ * The frames to decode of a GIF or animated WebP, by scene: one pass decodes every frame, each
+ * shrunk to a SCENE_THUMBNAIL_SIDE grey thumbnail (flattened on white), which scenesFromThumbnails
+ * splits into scenes; then sampleFrameIndices over them, within what the pass left of the budget.
+ * Undefined (sample by frame) when the pass is not affordable: its frames (each counted as its
+ * pixels plus SCENE_FRAME_PIXELS) and the last frame's decode (with frame 0's) must fit
+ * maxAnimationPixels together; a WebP's pass can hold about every frame's RGBA (libwebp's
+ * frames: 400 256x256 frames grew the process by 104 MiB), which must fit what the decode memory
+ * budget has left (`freeBytes`). Undefined too when the pass fails but for the deadline, which
+ * the decode then meets frame by frame, as without scenes.
+ */
+async function sceneSampling(input: Buffer, metadata: Metadata, frameCount: number, pixelsPerFrame: number, limits: ResolvedDecodeOptions, freeBytes: number, turn: DecodeTurn): Promise<number[] | undefined> {
+  const passPixels = frameCount * (pixelsPerFrame + SCENE_FRAME_PIXELS);
+  if (frameCount - 1 > MAX_FRAME_INDEX || passPixels + (frameCount + 1) * pixelsPerFrame > limits.maxAnimationPixels) return undefined;
+  if (metadata.format === 'webp' && frameCount * pixelsPerFrame * 4 > freeBytes) return undefined;
+  let thumbnails: { data: Buffer; info: OutputInfo };
+  try {
+    thumbnails = await turn.run(() =>
+      sharp(input, { ...baseInputOptions(limits), limitInputPixels: frameCount * pixelsPerFrame, pages: -1, animated: true })
+        .timeout({ seconds: timeoutSeconds(turn, 0) })
+        // Nearest: a thumbnail only tells pictures apart, and the pass cost halves on large GIFs (654 -> 270 ms for 300 512x512 frames).
+        .resize(SCENE_THUMBNAIL_SIDE, SCENE_THUMBNAIL_SIDE, { fit: 'fill', withoutEnlargement: true, kernel: 'nearest' })
+        .flatten({ background: '#ffffff' })
+        .greyscale()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true }),
+    );
+  } catch (error) {
+    if (error instanceof ScanError && error.code === 'image_timeout') throw error;
+    return undefined;
+  }
+  const { data, info } = thumbnails;
+  const pageHeight = info.pageHeight ?? info.height;
+  if (info.channels !== 1 || (info.pages ?? 1) !== frameCount || pageHeight * frameCount !== info.height) return undefined;
+  const scenes = scenesFromThumbnails(data, info.width * pageHeight, frameCount, metadata.delay);
+  return sampleFrameIndices(frameCount, pixelsPerFrame, { ...limits, maxAnimationPixels: limits.maxAnimationPixels - passPixels }, { delays: metadata.delay, scenes });
+}
+
+/**
+ * The scenes of an animation from its frames' grey thumbnails (`thumbnails`: frameCount of
+ * `pixelsPerThumbnail` bytes, in order): a frame whose mean absolute difference from the first
+ * frame of the current scene is above SCENE_DIFFERENCE starts a new one. Each scene is shown the
+ * sum of its frames' shownMs (`delays` as the file declares them).
+ */
+export function scenesFromThumbnails(thumbnails: Uint8Array, pixelsPerThumbnail: number, frameCount: number, delays: readonly (number | undefined)[] | undefined): Scene[] {
+  const scenes: Scene[] = [];
+  let scene: Scene | undefined;
+  for (let frame = 0; frame < frameCount; frame++) {
+    if (scene === undefined || thumbnailDifference(thumbnails, pixelsPerThumbnail, scene.first, frame) > SCENE_DIFFERENCE) {
+      scene = { first: frame, last: frame, shownMs: 0 };
+      scenes.push(scene);
+    }
+    scene.last = frame;
+    scene.shownMs += shownMs(delays?.[frame]);
+  }
+  return scenes;
+}
+
+/** Mean absolute difference between thumbnails `a` and `b`. */
+function thumbnailDifference(thumbnails: Uint8Array, pixels: number, a: number, b: number): number {
+  let sum = 0;
+  for (let p = 0, i = a * pixels, j = b * pixels; p < pixels; p++, i++, j++) sum += Math.abs(thumbnails[i]! - thumbnails[j]!);
+  return sum / pixels;
 }
 
 /**
@@ -448,6 +547,16 @@ function heldDecodeMemory(input: Buffer, metadata: Metadata, headerPage: number,
 /** Highest frame (page) number sharp takes: its constructor throws for a later one. */
 export const MAX_FRAME_INDEX = 100_000;
 
+/**
+ * A scene of an animation: frames `first` to `last`, a run showing nearly the same picture
+ * (scenesFromThumbnails), shown `shownMs` in all (the sum of its frames' shownMs).
+ */
+export interface Scene {
+  first: number;
+  last: number;
+  shownMs: number;
+}
+
 /** How an animation's frames are sampled, besides its frame count and size (sampleFrameIndices). */
 export interface FrameSampling {
   /**
@@ -462,6 +571,12 @@ export interface FrameSampling {
    * to the last one sampled, so it counts (last index + 1).
    */
   cost?: 'restart' | 'replay';
+  /**
+   * The animation's scenes, in order, covering frames 0 to frameCount - 1 (scenesFromThumbnails):
+   * shown time is counted per scene, and a sampled scene is decoded as its last frame (the first
+   * scene as frame 0). Without them, each frame is a scene of its own, shown its delay.
+   */
+  scenes?: readonly Scene[];
 }
 
 /**
@@ -470,42 +585,98 @@ export interface FrameSampling {
  */
 const SHORT_DELAY_MS = 10;
 const SHORT_DELAY_SHOWN_MS = 100;
+/** A scene (or frame) shown this long or longer is sampled before the evenly spaced ones, up to maxLongScenes beyond maxFrames. */
+export const LONG_SCENE_MS = 1000;
 
 /** How long a viewer shows a frame of the declared `delay` (ms). */
 export function shownMs(delay: number | undefined): number {
   return delay === undefined || !(delay > SHORT_DELAY_MS) ? SHORT_DELAY_SHOWN_MS : delay;
 }
 
+type SamplingLimits = Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'> & Partial<Pick<ResolvedDecodeOptions, 'maxLongScenes'>>;
+
 /**
- * Frame numbers to decode, at most `maxFrames`, within the range (frames 0 to range - 1) the
- * animation budget allows (and sharp reaches: MAX_FRAME_INDEX); all of them when the range holds
- * no more. Otherwise, when the frames are not all shown alike long (`sampling.delays`, as a viewer
- * shows them: shownMs), the half of the sample (rounded down) goes to the frames shown longest, so
- * a frame that holds the screen for seconds among frames that flash by is always decoded (ties at
- * the cut spread evenly over the tied frames); the rest, from the first frame to the last of the
- * range, evenly spaced, as many as make up `maxFrames` with those. The budget counts frames
- * rendered (sampling.cost) times the frame's pixels; the range shrinks until that fits.
+ * Frame numbers to decode, ascending. When the animation's last frame is within sharp's reach
+ * (MAX_FRAME_INDEX) and it and frame 0 fit the animation budget (maxFrames of 2 or more), both
+ * are always decoded: a play-once animation stops on its last frame. Then, by priority, each
+ * added only while the budget allows: the scenes (`sampling.scenes`; each frame its own scene
+ * without them) shown longest, up to half of `maxFrames` (rounded down), when they are not all
+ * shown alike long (as a viewer shows them: shownMs; ties at the cut spread evenly over the tied
+ * ones); every other scene shown LONG_SCENE_MS or more, longest first, into the free slots of
+ * `maxFrames` and then up to `maxLongScenes` (default 0 here) beyond it; then scenes evenly spread
+ * over all of them, as many as make up `maxFrames`, fewer when the budget does not hold them all.
+ * A scene is decoded as its last frame, the first one as frame 0. All frames are decoded when
+ * they are no more than `maxFrames` and fit.
+ *
+ * When the last frame does not fit (or maxFrames is 1): at most `maxFrames`, within the range
+ * (frames 0 to range - 1) the budget allows; all of the range when it holds no more; otherwise the
+ * longest shown frames take up to half, the rest evenly spaced from the first frame to the last of
+ * the range, which shrinks until the sample fits.
+ *
+ * The budget counts frames rendered (sampling.cost) times the frame's pixels.
  */
-export function sampleFrameIndices(
-  frameCount: number,
-  pixelsPerFrame: number,
-  limits: Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPixels'>,
-  sampling: FrameSampling = {},
-): number[] {
+export function sampleFrameIndices(frameCount: number, pixelsPerFrame: number, limits: SamplingLimits, sampling: FrameSampling = {}): number[] {
   const pixels = Math.max(1, pixelsPerFrame);
+  const cost = (indices: readonly number[]): number =>
+    (indices.length === 0 ? 0 : sampling.cost === 'replay' ? Math.max(...indices) + 1 : indices.reduce((sum, index) => sum + index + 1, 0)) * pixels;
+  const final = frameCount - 1;
+  if (frameCount > 1 && limits.maxFrames >= 2 && final <= MAX_FRAME_INDEX && cost([0, final]) <= limits.maxAnimationPixels) {
+    const scenes = sampling.scenes ?? Array.from({ length: frameCount }, (_, i) => ({ first: i, last: i, shownMs: shownMs(sampling.delays?.[i]) }));
+    return pickScenes(scenes, limits, (indices) => cost(indices) <= limits.maxAnimationPixels);
+  }
   let range = Math.max(1, Math.min(frameCount, MAX_FRAME_INDEX + 1, Math.floor(limits.maxAnimationPixels / pixels)));
   for (;;) {
     const indices = pickFrames(range, limits.maxFrames, sampling.delays);
-    const rendered = (sampling.cost === 'replay' ? indices.at(-1)! + 1 : indices.reduce((sum, index) => sum + index + 1, 0)) * pixels;
-    if (rendered <= limits.maxAnimationPixels || range === 1) return indices;
-    range = Math.max(1, Math.min(range - 1, Math.floor((range * limits.maxAnimationPixels) / rendered)));
+    if (cost(indices) <= limits.maxAnimationPixels || range === 1) return indices;
+    range = Math.max(1, Math.min(range - 1, Math.floor((range * limits.maxAnimationPixels) / cost(indices))));
   }
 }
 
-/** `count` frames of 0 to range - 1, ascending: the longest shown first picked, then spread evenly (sampleFrameIndices). */
-function pickFrames(range: number, count: number, delays: FrameSampling['delays']): number[] {
+/**
+ * The frames of sampleFrameIndices when frame 0 and the last frame fit (`fits`, on the whole
+ * sample): they first, then the longest shown scenes, the long ones, the spread, each while it fits.
+ */
+function pickScenes(scenes: readonly Scene[], limits: SamplingLimits, fits: (indices: readonly number[]) => boolean): number[] {
+  const frameOf = (scene: number): number => (scene === 0 ? 0 : scenes[scene]!.last);
+  const chosen = new Set<number>([0, scenes.length - 1]);
+  // Frame 0 and the last frame always, whatever scenes they are in (one scene: both).
+  const frames = (units: Iterable<number>): number[] => [...new Set([0, scenes.at(-1)!.last, ...[...units].map(frameOf)])].sort((a, b) => a - b);
+  const tryAdd = (scene: number): void => {
+    if (!chosen.has(scene) && fits(frames([...chosen, scene]))) chosen.add(scene);
+  };
+  if (scenes.length <= limits.maxFrames) {
+    for (let scene = 1; scene < scenes.length - 1; scene++) tryAdd(scene);
+    return frames(chosen);
+  }
+  const shown = scenes.map((scene) => scene.shownMs);
+  for (const scene of longestShown(scenes.length, Math.floor(limits.maxFrames / 2), shown)) tryAdd(scene);
+  // Every scene shown LONG_SCENE_MS or more, longest first (earlier first among equals): in the free slots, then beyond.
+  const long = [...shown.keys()].filter((scene) => shown[scene]! >= LONG_SCENE_MS && !chosen.has(scene)).sort((a, b) => shown[b]! - shown[a]! || a - b);
+  let beyond = 0;
+  for (const scene of long) {
+    if (chosen.size >= limits.maxFrames && beyond >= (limits.maxLongScenes ?? 0)) break;
+    const over = chosen.size >= limits.maxFrames;
+    const before = chosen.size;
+    tryAdd(scene);
+    if (over && chosen.size > before) beyond++;
+  }
+  // The spread over all the scenes, to maxFrames: as many of its points as fit.
+  for (let count = limits.maxFrames; count > chosen.size; count--) {
+    const spread = pickFrames(scenes.length, count, undefined, [...chosen]);
+    if (fits(frames(spread))) {
+      for (const scene of spread) chosen.add(scene);
+      break;
+    }
+  }
+  return frames(chosen);
+}
+
+/**
+ * `count` frames of 0 to range - 1, ascending: `picked` (the longest shown, when not given),
+ * then spread evenly (sampleFrameIndices).
+ */
+function pickFrames(range: number, count: number, delays: FrameSampling['delays'], picked: readonly number[] = longestShown(range, Math.floor(count / 2), delays && Array.from({ length: range }, (_, i) => shownMs(delays[i])))): number[] {
   if (range <= count) return Array.from({ length: range }, (_, i) => i);
-  const picked = longestShown(range, Math.floor(count / 2), delays);
   const spread = (n: number): Set<number> => new Set([...picked, ...spreadIndices(range, n)]);
   let n = count - picked.length;
   let chosen = spread(n);
@@ -523,12 +694,12 @@ function pickFrames(range: number, count: number, delays: FrameSampling['delays'
 }
 
 /**
- * Up to `count` of frames 0 to range - 1 shown longer than the shortest shown among them: the
- * longest shown; of those tied at the cut, evenly spaced ones. None when all are shown alike long.
+ * Up to `count` of 0 to range - 1 shown (`shown`, ms) longer than the shortest shown among them:
+ * the longest shown; of those tied at the cut, evenly spaced ones. None when all are shown alike long.
  */
-function longestShown(range: number, count: number, delays: FrameSampling['delays']): number[] {
-  if (count === 0 || delays === undefined) return [];
-  const shown = Float64Array.from({ length: range }, (_, i) => shownMs(delays[i]));
+function longestShown(range: number, count: number, shownTimes: readonly number[] | undefined): number[] {
+  if (count === 0 || shownTimes === undefined) return [];
+  const shown = Float64Array.from({ length: range }, (_, i) => shownTimes[i]!);
   const sorted = Float64Array.from(shown).sort();
   const shortest = sorted[0]!;
   const cut = sorted[range - count]!;
