@@ -64,15 +64,19 @@ export interface DecodeOptions {
    * not all shown alike long, and the rest are evenly spaced from the first (always included) to
    * the last of the sampled range (sampleFrameIndices in decode.ts). The animation's last frame
    * (where a play-once animation stops) is always among them when its own decode fits
-   * `maxAnimationPixels`; the budget then thins the evenly spaced ones instead. A GIF or animated
-   * WebP whose every frame fits the budget twice over is first read once whole, each frame shrunk
-   * to a 32x32 grey thumbnail, to find its scenes (runs of frames showing nearly the same picture):
-   * shown time is then counted per scene, not per frame, and each sampled scene is decoded as its
-   * last frame. Multi-page TIFFs are not sampled: see `maxTiffPages`. Default 8.
+   * `maxAnimationPixels`; the budget then thins the evenly spaced ones instead, and fills the
+   * slots they leave with a spread over the first frames (never fewer than maxFrames while they
+   * fit). A GIF or animated WebP is first read once whole, each frame shrunk to a 32x32 grey
+   * thumbnail (every pixel averaged), to find its scenes (runs of frames showing nearly the same
+   * picture), when that pass and the frame-by-frame sample fit the budget together: shown time is
+   * then counted per picture (the scenes showing nearly the same picture anywhere in the
+   * animation, among its first 64 pictures), not per frame, and each sampled scene is decoded as
+   * its last frame, or its first when the last does not fit. Multi-page TIFFs are not sampled: see
+   * `maxTiffPages`. Default 8.
    */
   maxFrames?: number;
   /**
-   * Scenes (or frames, when the scenes are not known) shown 1 s or more that are decoded beyond
+   * Pictures (or frames, when the scenes are not known) shown 1 s or more in all that are decoded beyond
    * `maxFrames`, when more of them than its slots: the longest shown first, within
    * `maxAnimationPixels`. An animation of more long scenes than this, plus half of `maxFrames`,
    * can hide one among them. 0 decodes none beyond `maxFrames`. Default 16.
@@ -81,7 +85,8 @@ export interface DecodeOptions {
   /**
    * Most pages of a TIFF: every page is decoded and hashed (viewers show them all, and a page
    * costs only its own decode); a TIFF of more is `image_too_complex`, never a sample of its
-   * pages. Default 32.
+   * pages, nor is a TIFF whose pages hold more pixels in all than `maxAnimationPixels`.
+   * Default 32.
    */
   maxTiffPages?: number;
   /**
@@ -90,7 +95,9 @@ export interface DecodeOptions {
    * sampled decodes, times the frame's pixels, stay within this: a 10,000-frame file costs what
    * the budget allows, not what it declares. An APNG's frames are rendered in one pass up to the
    * last one sampled, each counted as its canvas's pixels plus 65,536 (a sharp call of its own).
-   * Default 200,000,000.
+   * Each read of an animated WebP (a sampled frame's decode, the scene pass) is charged 3,000
+   * pixels for every frame of the file, which libwebp walks on each read. A TIFF's pages, all
+   * decoded, must hold no more in all. Default 200,000,000.
    */
   maxAnimationPixels?: number;
   /**

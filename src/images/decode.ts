@@ -257,7 +257,8 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
       : format === 'tiff'
         ? // Every page (at most maxTiffPages): viewers show them all, and a page costs only its own decode.
           Array.from({ length: frameCount }, (_, page) => page)
-        : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay });
+        : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay, decodePixels: webpWalkPixels(format, frameCount) });
+  if (format === 'tiff') refuseTiffOverBudget(input, metadata, frameIndices, limits);
   // A HEIF's images are each sized on their own and decoded whole: a small primary image must
   // not vouch for a huge other one, so every sampled one is read and checked before any decode.
   // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
@@ -301,7 +302,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   // A GIF's or animated WebP's scenes, when one more pass over all its frames is affordable: the
   // frames are then sampled by scene (sceneSampling).
   if (SCENE_FORMATS.has(format) && frameCount > limits.maxFrames && limits.maxFrames > 1) {
-    frameIndices = await sceneSampling(input, metadata, frameCount, declaredPixels, limits, limits.maxDecodeBytes - heldBytes, turn) ?? frameIndices;
+    frameIndices = await sceneSampling(input, metadata, frameCount, declaredPixels, limits, limits.maxDecodeBytes - heldBytes, turn, frameIndices) ?? frameIndices;
   }
 
   const width = metadata.autoOrient?.width ?? metadata.width;
@@ -355,29 +356,79 @@ export const SCENE_DIFFERENCE = 8;
  * (measured: 10,000 1x1 GIF frames in 36 ms, about 10 ns a pixel of GIF frames).
  */
 export const SCENE_FRAME_PIXELS = 400;
+/**
+ * What libwebp's walk over one frame of an animated WebP costs each read of the file, in pixels
+ * against maxAnimationPixels: every read (each sampled frame's decode, the scene pass) walks all
+ * the frames, whichever one it decodes (measured: a read of a 10,000-frame WebP of 16x16 frames
+ * took 300 ms for frame 0, about 30 us a frame, 3,000 pixels at about 10 ns a pixel).
+ */
+export const WEBP_FRAME_WALK_PIXELS = 3_000;
+
+/** The pixels charged to each read of an animated WebP for the frames libwebp walks (0 for other formats). */
+export function webpWalkPixels(format: string | undefined, frameCount: number): number {
+  return format === 'webp' && frameCount > 1 ? frameCount * WEBP_FRAME_WALK_PIXELS : 0;
+}
+
+/**
+ * Refuses a TIFF whose pages (every one is decoded) hold more pixels in all than
+ * maxAnimationPixels: image_too_complex, as for more than maxTiffPages. The pages' sizes come from
+ * the directory chain (readTiffLayouts); a page it could not read counts as the first page's size.
+ */
+function refuseTiffOverBudget(input: Buffer, metadata: Metadata, pages: readonly number[], limits: ResolvedDecodeOptions): void {
+  if (pages.length < 2) return;
+  const layouts = readTiffLayouts(input, pages);
+  const pixels = pages.reduce((sum, _, i) => sum + (layouts[i]?.width ?? metadata.width) * (layouts[i]?.height ?? metadata.height), 0);
+  if (pixels > limits.maxAnimationPixels) {
+    throw new ScanError(
+      'image_too_complex',
+      `a TIFF of ${pages.length} pages holding ${pixels} pixels in all, over the ${limits.maxAnimationPixels} pixel animation budget: every page of a TIFF is decoded`,
+      { format: 'tiff', pages: pages.length, pixels, limitPixels: limits.maxAnimationPixels },
+    );
+  }
+}
 
 /**
  * The frames to decode of a GIF or animated WebP, by scene: one pass decodes every frame, each
- * shrunk to a SCENE_THUMBNAIL_SIDE grey thumbnail (flattened on white), which scenesFromThumbnails
- * splits into scenes; then sampleFrameIndices over them, within what the pass left of the budget.
- * Undefined (sample by frame) when the pass is not affordable: its frames (each counted as its
- * pixels plus SCENE_FRAME_PIXELS) and the last frame's decode (with frame 0's) must fit
- * maxAnimationPixels together; a WebP's pass can hold about every frame's RGBA (libwebp's
+ * shrunk to a SCENE_THUMBNAIL_SIDE grey thumbnail (flattened on white, every source pixel
+ * averaged), which scenesFromThumbnails splits into scenes and picturesOfScenes groups into
+ * pictures; then sampleFrameIndices over them, within what the pass left of the budget, filled up
+ * with frames of `byFrame` (the frame-by-frame sample) to as many as it has, or as many as the
+ * scenes, while they fit. Undefined (sample by frame) when the pass is not affordable: its frames
+ * (each counted as its pixels plus SCENE_FRAME_PIXELS, plus a WebP's walk: webpWalkPixels) and
+ * `byFrame`'s decodes must fit maxAnimationPixels together, so that the pass never leaves fewer
+ * frames decoded than without it (as do the last frame's with frame 0's); a WebP's pass can hold about every frame's RGBA (libwebp's
  * frames: 400 256x256 frames grew the process by 104 MiB), which must fit what the decode memory
  * budget has left (`freeBytes`). Undefined too when the pass fails but for the deadline, which
  * the decode then meets frame by frame, as without scenes.
  */
-async function sceneSampling(input: Buffer, metadata: Metadata, frameCount: number, pixelsPerFrame: number, limits: ResolvedDecodeOptions, freeBytes: number, turn: DecodeTurn): Promise<number[] | undefined> {
-  const passPixels = frameCount * (pixelsPerFrame + SCENE_FRAME_PIXELS);
-  if (frameCount - 1 > MAX_FRAME_INDEX || passPixels + (frameCount + 1) * pixelsPerFrame > limits.maxAnimationPixels) return undefined;
+async function sceneSampling(
+  input: Buffer,
+  metadata: Metadata,
+  frameCount: number,
+  pixelsPerFrame: number,
+  limits: ResolvedDecodeOptions,
+  freeBytes: number,
+  turn: DecodeTurn,
+  byFrame: readonly number[],
+): Promise<number[] | undefined> {
+  const decodePixels = webpWalkPixels(metadata.format, frameCount);
+  const sampling = { delays: metadata.delay, decodePixels };
+  const passPixels = frameCount * (pixelsPerFrame + SCENE_FRAME_PIXELS) + decodePixels;
+  const left = limits.maxAnimationPixels - passPixels;
+  if (frameCount - 1 > MAX_FRAME_INDEX || sampleCost([0, frameCount - 1], pixelsPerFrame, sampling) > left) return undefined;
+  // The pass must leave what the frame-by-frame sample costs: on a large GIF, it would otherwise
+  // take the budget of the frames it was to choose better (300 512x512 frames: 8 hashed, then 4).
+  if (sampleCost(byFrame, pixelsPerFrame, sampling) > left) return undefined;
   if (metadata.format === 'webp' && frameCount * pixelsPerFrame * 4 > freeBytes) return undefined;
   let thumbnails: { data: Buffer; info: OutputInfo };
   try {
     thumbnails = await turn.run(() =>
       sharp(input, { ...baseInputOptions(limits), limitInputPixels: frameCount * pixelsPerFrame, pages: -1, animated: true })
         .timeout({ seconds: timeoutSeconds(turn, 0) })
-        // Nearest: a thumbnail only tells pictures apart, and the pass cost halves on large GIFs (654 -> 270 ms for 300 512x512 frames).
-        .resize(SCENE_THUMBNAIL_SIDE, SCENE_THUMBNAIL_SIDE, { fit: 'fill', withoutEnlargement: true, kernel: 'nearest' })
+        // The default kernel, which averages every source pixel (a box shrink, then lanczos3): 'nearest'
+        // read 1,024 pixels of a 512x512 frame, and a picture carrying another's values at just those
+        // pixels joined its scene (and went unhashed). It costs more (654 ms, not 270, for 300 512x512 frames).
+        .resize(SCENE_THUMBNAIL_SIDE, SCENE_THUMBNAIL_SIDE, { fit: 'fill', withoutEnlargement: true })
         .flatten({ background: '#ffffff' })
         .greyscale()
         .raw({ depth: 'uchar' })
@@ -390,8 +441,15 @@ async function sceneSampling(input: Buffer, metadata: Metadata, frameCount: numb
   const { data, info } = thumbnails;
   const pageHeight = info.pageHeight ?? info.height;
   if (info.channels !== 1 || (info.pages ?? 1) !== frameCount || pageHeight * frameCount !== info.height) return undefined;
-  const scenes = scenesFromThumbnails(data, info.width * pageHeight, frameCount, metadata.delay);
-  return sampleFrameIndices(frameCount, pixelsPerFrame, { ...limits, maxAnimationPixels: limits.maxAnimationPixels - passPixels }, { delays: metadata.delay, scenes });
+  const scenes = picturesOfScenes(data, info.width * pageHeight, scenesFromThumbnails(data, info.width * pageHeight, frameCount, metadata.delay));
+  const sampled = sampleFrameIndices(frameCount, pixelsPerFrame, { ...limits, maxAnimationPixels: left }, { ...sampling, scenes });
+  // Never fewer frames than the frame-by-frame sample (which fits what the pass left): its frames fill up the scenes' sample.
+  const frames = new Set(sampled);
+  for (const frame of byFrame) {
+    if (frames.size >= Math.min(byFrame.length, scenes.length) || frames.has(frame)) continue;
+    if (sampleCost([...frames, frame], pixelsPerFrame, sampling) <= left) frames.add(frame);
+  }
+  return [...frames].sort((a, b) => a - b);
 }
 
 /**
@@ -414,10 +472,45 @@ export function scenesFromThumbnails(thumbnails: Uint8Array, pixelsPerThumbnail:
   return scenes;
 }
 
-/** Mean absolute difference between thumbnails `a` and `b`. */
+/**
+ * Most pictures a scene is compared with (picturesOfScenes): the first MAX_PICTURES distinct ones
+ * of the animation. A scene of none of them is a picture of its own.
+ */
+export const MAX_PICTURES = 64;
+/**
+ * Most thumbnail pixels picturesOfScenes compares in all (about 50 ms): the comparisons run on the
+ * event loop, and 80,000 scenes of 32x32 frames against 64 pictures would take seconds. Past it,
+ * each remaining scene is a picture of its own.
+ */
+export const MAX_PICTURE_COMPARE_PIXELS = 50_000_000;
+
+/**
+ * The scenes with the picture each shows (Scene.picture): a scene whose first frame's thumbnail is
+ * within SCENE_DIFFERENCE of the first frame of an earlier scene's picture (one of the first
+ * MAX_PICTURES) shows that picture. A picture shown in alternation with another (every 100 ms, as
+ * 99 scenes of one frame) is then shown its scenes' time in all, and is picked as one of the
+ * longest shown.
+ */
+export function picturesOfScenes(thumbnails: Uint8Array, pixelsPerThumbnail: number, scenes: readonly Scene[]): Scene[] {
+  const pictures: number[] = [];
+  let compareLeft = MAX_PICTURE_COMPARE_PIXELS;
+  return scenes.map((scene, i) => {
+    const same = pictures.find((picture) => {
+      if (compareLeft < pixelsPerThumbnail) return false;
+      compareLeft -= pixelsPerThumbnail;
+      return thumbnailDifference(thumbnails, pixelsPerThumbnail, scenes[picture]!.first, scene.first) <= SCENE_DIFFERENCE;
+    });
+    if (same !== undefined) return { ...scene, picture: same };
+    if (pictures.length < MAX_PICTURES) pictures.push(i);
+    return { ...scene, picture: i };
+  });
+}
+
+/** Mean absolute difference between thumbnails `a` and `b` (cut short once it is over SCENE_DIFFERENCE). */
 function thumbnailDifference(thumbnails: Uint8Array, pixels: number, a: number, b: number): number {
+  const over = SCENE_DIFFERENCE * pixels;
   let sum = 0;
-  for (let p = 0, i = a * pixels, j = b * pixels; p < pixels; p++, i++, j++) sum += Math.abs(thumbnails[i]! - thumbnails[j]!);
+  for (let p = 0, i = a * pixels, j = b * pixels; p < pixels && sum <= over; p++, i++, j++) sum += Math.abs(thumbnails[i]! - thumbnails[j]!);
   return sum / pixels;
 }
 
@@ -555,6 +648,12 @@ export interface Scene {
   first: number;
   last: number;
   shownMs: number;
+  /**
+   * The picture the scene shows (picturesOfScenes): the number of the first scene showing it.
+   * Scenes of one picture share its shown time when the longest shown are picked. Absent: a
+   * picture of its own.
+   */
+  picture?: number;
 }
 
 /** How an animation's frames are sampled, besides its frame count and size (sampleFrameIndices). */
@@ -571,6 +670,12 @@ export interface FrameSampling {
    * to the last one sampled, so it counts (last index + 1).
    */
   cost?: 'restart' | 'replay';
+  /**
+   * Pixels charged to each sampled frame's decode besides the frames it renders: an animated
+   * WebP's, libwebp walking every frame of the file on each read (WEBP_FRAME_WALK_PIXELS times the
+   * frame count; webpWalkPixels). 0 when not given.
+   */
+  decodePixels?: number;
   /**
    * The animation's scenes, in order, covering frames 0 to frameCount - 1 (scenesFromThumbnails):
    * shown time is counted per scene, and a sampled scene is decoded as its last frame (the first
@@ -604,71 +709,145 @@ type SamplingLimits = Pick<ResolvedDecodeOptions, 'maxFrames' | 'maxAnimationPix
  * shown alike long (as a viewer shows them: shownMs; ties at the cut spread evenly over the tied
  * ones); every other scene shown LONG_SCENE_MS or more, longest first, into the free slots of
  * `maxFrames` and then up to `maxLongScenes` (default 0 here) beyond it; then scenes evenly spread
- * over all of them, as many as make up `maxFrames`, fewer when the budget does not hold them all.
- * A scene is decoded as its last frame, the first one as frame 0. All frames are decoded when
- * they are no more than `maxFrames` and fit.
+ * over all of them, as many as make up `maxFrames`, fewer when the budget does not hold them all;
+ * then each picture shown in several scenes (Scene.picture) that no sampled scene shows, when it
+ * is among the longest shown pictures or shown LONG_SCENE_MS or more in all, as its longest scene,
+ * within the same slots (uncoveredPictures); then, when the budget cut the spread, the free slots
+ * of `maxFrames` evenly spread over the first scenes, as far as the budget reaches.
+ * A scene is decoded as its last frame, or its first when the last does not fit; the first scene
+ * as frame 0. All frames are decoded when they are no more than `maxFrames` and fit.
  *
- * When the last frame does not fit (or maxFrames is 1): at most `maxFrames`, within the range
- * (frames 0 to range - 1) the budget allows; all of the range when it holds no more; otherwise the
- * longest shown frames take up to half, the rest evenly spaced from the first frame to the last of
- * the range, which shrinks until the sample fits.
+ * When the last frame does not fit (or maxFrames is 1): at most `maxFrames` (fewer when each
+ * decode's own charge, decodePixels, leaves room for fewer), within the range (frames 0 to
+ * range - 1) the budget allows; all of the range when it holds no more; otherwise the longest
+ * shown frames take up to half, the rest evenly spaced from the first frame to the last of the
+ * range, which shrinks until the sample fits.
  *
- * The budget counts frames rendered (sampling.cost) times the frame's pixels.
+ * The budget counts sampleCost: frames rendered (sampling.cost) times the frame's pixels, plus
+ * sampling.decodePixels a decode.
  */
 export function sampleFrameIndices(frameCount: number, pixelsPerFrame: number, limits: SamplingLimits, sampling: FrameSampling = {}): number[] {
   const pixels = Math.max(1, pixelsPerFrame);
-  const cost = (indices: readonly number[]): number =>
-    (indices.length === 0 ? 0 : sampling.cost === 'replay' ? Math.max(...indices) + 1 : indices.reduce((sum, index) => sum + index + 1, 0)) * pixels;
+  const cost = (indices: readonly number[]): number => sampleCost(indices, pixels, sampling);
   const final = frameCount - 1;
   if (frameCount > 1 && limits.maxFrames >= 2 && final <= MAX_FRAME_INDEX && cost([0, final]) <= limits.maxAnimationPixels) {
     const scenes = sampling.scenes ?? Array.from({ length: frameCount }, (_, i) => ({ first: i, last: i, shownMs: shownMs(sampling.delays?.[i]) }));
     return pickScenes(scenes, limits, (indices) => cost(indices) <= limits.maxAnimationPixels);
   }
   let range = Math.max(1, Math.min(frameCount, MAX_FRAME_INDEX + 1, Math.floor(limits.maxAnimationPixels / pixels)));
+  // Each decode's own charge (decodePixels) bounds how many decodes there are, whatever the range.
+  const decodes = Math.max(1, Math.min(limits.maxFrames, Math.floor(limits.maxAnimationPixels / (pixels + (sampling.decodePixels ?? 0)))));
   for (;;) {
-    const indices = pickFrames(range, limits.maxFrames, sampling.delays);
+    const indices = pickFrames(range, decodes, sampling.delays);
     if (cost(indices) <= limits.maxAnimationPixels || range === 1) return indices;
     range = Math.max(1, Math.min(range - 1, Math.floor((range * limits.maxAnimationPixels) / cost(indices))));
   }
 }
 
 /**
+ * What decoding `indices` costs against maxAnimationPixels, in pixels: the frames rendered
+ * (FrameSampling.cost) times the frame's pixels, plus each decode's own charge (decodePixels).
+ */
+export function sampleCost(indices: readonly number[], pixelsPerFrame: number, sampling: Pick<FrameSampling, 'cost' | 'decodePixels'> = {}): number {
+  if (indices.length === 0) return 0;
+  const rendered = sampling.cost === 'replay' ? Math.max(...indices) + 1 : indices.reduce((sum, index) => sum + index + 1, 0);
+  return rendered * Math.max(1, pixelsPerFrame) + indices.length * (sampling.decodePixels ?? 0);
+}
+
+/**
  * The frames of sampleFrameIndices when frame 0 and the last frame fit (`fits`, on the whole
- * sample): they first, then the longest shown scenes, the long ones, the spread, each while it fits.
+ * sample): they first, then the longest shown scenes, the long ones, the spread, each while it
+ * fits. A scene is decoded as its last frame, or, when that does not fit, as its first (frames
+ * later in the file cost more to reach: a long scene late in a large GIF is still decoded).
  */
 function pickScenes(scenes: readonly Scene[], limits: SamplingLimits, fits: (indices: readonly number[]) => boolean): number[] {
-  const frameOf = (scene: number): number => (scene === 0 ? 0 : scenes[scene]!.last);
-  const chosen = new Set<number>([0, scenes.length - 1]);
-  // Frame 0 and the last frame always, whatever scenes they are in (one scene: both).
-  const frames = (units: Iterable<number>): number[] => [...new Set([0, scenes.at(-1)!.last, ...[...units].map(frameOf)])].sort((a, b) => a - b);
+  const final = scenes.at(-1)!.last;
+  // Scene -> the frame it is decoded as. Frame 0 and the last frame always, whatever scenes they are in (one scene: both).
+  const chosen = new Map<number, number>([[0, 0]]);
+  if (scenes.length > 1) chosen.set(scenes.length - 1, final);
+  const frames = (more: Iterable<number> = []): number[] => [...new Set([0, final, ...chosen.values(), ...more])].sort((a, b) => a - b);
+  const candidates = (scene: number): number[] => {
+    const { first, last } = scenes[scene]!;
+    return first === last ? [last] : [last, first];
+  };
   const tryAdd = (scene: number): void => {
-    if (!chosen.has(scene) && fits(frames([...chosen, scene]))) chosen.add(scene);
+    if (chosen.has(scene)) return;
+    const frame = candidates(scene).find((candidate) => fits(frames([candidate])));
+    if (frame !== undefined) chosen.set(scene, frame);
   };
   if (scenes.length <= limits.maxFrames) {
     for (let scene = 1; scene < scenes.length - 1; scene++) tryAdd(scene);
-    return frames(chosen);
+    return frames();
   }
   const shown = scenes.map((scene) => scene.shownMs);
   for (const scene of longestShown(scenes.length, Math.floor(limits.maxFrames / 2), shown)) tryAdd(scene);
   // Every scene shown LONG_SCENE_MS or more, longest first (earlier first among equals): in the free slots, then beyond.
   const long = [...shown.keys()].filter((scene) => shown[scene]! >= LONG_SCENE_MS && !chosen.has(scene)).sort((a, b) => shown[b]! - shown[a]! || a - b);
   let beyond = 0;
-  for (const scene of long) {
-    if (chosen.size >= limits.maxFrames && beyond >= (limits.maxLongScenes ?? 0)) break;
+  const addBeyond = (scene: number): boolean => {
+    if (chosen.size >= limits.maxFrames && beyond >= (limits.maxLongScenes ?? 0)) return false;
     const over = chosen.size >= limits.maxFrames;
     const before = chosen.size;
     tryAdd(scene);
     if (over && chosen.size > before) beyond++;
-  }
-  // The spread over all the scenes, to maxFrames: as many of its points as fit.
+    return true;
+  };
+  for (const scene of long) if (!addBeyond(scene)) break;
+  // The spread over all the scenes, to maxFrames: as many of its points as fit (each new one as
+  // its scene's last frame, or else all of them as their first).
   for (let count = limits.maxFrames; count > chosen.size; count--) {
-    const spread = pickFrames(scenes.length, count, undefined, [...chosen]);
-    if (fits(frames(spread))) {
-      for (const scene of spread) chosen.add(scene);
+    const added = pickFrames(scenes.length, count, undefined, [...chosen.keys()]).filter((scene) => !chosen.has(scene));
+    const at = [(scene: number): number => scenes[scene]!.last, (scene: number): number => scenes[scene]!.first].find((frameOf) => fits(frames(added.map(frameOf))));
+    if (at) {
+      for (const scene of added) chosen.set(scene, at(scene));
       break;
     }
   }
-  return frames(chosen);
+  // A picture shown in several scenes (Scene.picture), their times summed, that none of the
+  // sampled scenes shows: when it is one of the longest shown pictures or shown LONG_SCENE_MS or
+  // more in all, its longest scene (the earliest among equals) is added, longest shown first, into
+  // the free slots and then within maxLongScenes (two pictures in alternation every 100 ms: the
+  // spread can land on one of them only).
+  for (const scene of uncoveredPictures(scenes, [...chosen.keys()], Math.floor(limits.maxFrames / 2))) if (!addBeyond(scene)) break;
+  // When the budget cut that spread short, the free slots are spread over the first scenes, as far
+  // as the budget reaches (as the frame-by-frame sample did before the last frame was kept): never
+  // fewer frames than maxFrames while they fit.
+  for (let range = scenes.length - 1; range > 1 && chosen.size < limits.maxFrames; range = Math.min(range - 1, Math.floor(range * 0.9))) {
+    const free = limits.maxFrames - chosen.size;
+    const added = spreadIndices(range, free + 1).filter((scene) => !chosen.has(scene)).slice(0, free);
+    if (added.length > 0 && fits(frames(added.map((scene) => scenes[scene]!.first)))) {
+      for (const scene of added) chosen.set(scene, scenes[scene]!.first);
+    }
+  }
+  return frames();
+}
+
+/**
+ * The pictures of several scenes each (Scene.picture) that no scene of `chosen` shows, and that
+ * are among the `count` longest shown pictures (longestShown) or shown LONG_SCENE_MS or more in
+ * all: each as its longest shown scene (the earliest among equals), the longest shown picture first.
+ */
+function uncoveredPictures(scenes: readonly Scene[], chosen: readonly number[], count: number): number[] {
+  const pictures = new Map<number, { scene: number; scenes: number; shownMs: number }>();
+  for (const [i, scene] of scenes.entries()) {
+    const id = scene.picture ?? i;
+    const picture = pictures.get(id);
+    if (picture === undefined) pictures.set(id, { scene: i, scenes: 1, shownMs: scene.shownMs });
+    else {
+      picture.scenes++;
+      picture.shownMs += scene.shownMs;
+      if (scene.shownMs > scenes[picture.scene]!.shownMs) picture.scene = i;
+    }
+  }
+  const units = [...pictures.values()];
+  if (units.length === scenes.length) return [];
+  const shown = units.map((unit) => unit.shownMs);
+  const longest = new Set(longestShown(units.length, Math.min(units.length, count), shown));
+  const covered = new Set(chosen.map((scene) => scenes[scene]!.picture ?? scene));
+  return [...units.keys()]
+    .filter((unit) => units[unit]!.scenes > 1 && !covered.has(scenes[units[unit]!.scene]!.picture ?? units[unit]!.scene) && (longest.has(unit) || shown[unit]! >= LONG_SCENE_MS))
+    .sort((a, b) => shown[b]! - shown[a]! || a - b)
+    .map((unit) => units[unit]!.scene);
 }
 
 /**

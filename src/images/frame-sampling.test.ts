@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SCENE_DIFFERENCE, type Scene, sampleFrameIndices, scenesFromThumbnails, shownMs } from './decode.js';
+import { SCENE_DIFFERENCE, type Scene, WEBP_FRAME_WALK_PIXELS, picturesOfScenes, sampleCost, sampleFrameIndices, scenesFromThumbnails, shownMs } from './decode.js';
 
 const limits = { maxFrames: 8, maxAnimationPixels: 200_000_000 };
 
@@ -103,9 +103,9 @@ describe('sampleFrameIndices: long frames beyond maxFrames (maxLongScenes)', () 
 
   it('within the budget: long frames that do not fit are left out, the cheaper ones still taken', () => {
     const delays = Array.from({ length: 400 }, (_, i) => ([5, 390].includes(i) ? 3000 : 20));
-    // Budget for 0, 399 and 5 (1 + 400 + 6 frames rendered), not 390 as well.
+    // Budget for 0, 399 and 5 (1 + 400 + 6 frames rendered), not 390 as well; frame 1 (2 more) fills a free slot.
     const sampled = sampleFrameIndices(400, 1000, { maxFrames: 8, maxAnimationPixels: 410_000, maxLongScenes: 16 }, { delays });
-    expect(sampled).toEqual([0, 5, 399]);
+    expect(sampled).toEqual([0, 1, 5, 399]);
   });
 });
 
@@ -163,5 +163,63 @@ describe('scenes', () => {
 describe('scenes: first and last frames', () => {
   it('one scene: its first and last frames', () => {
     expect(sampleFrameIndices(60, 100, limits, { scenes: [{ first: 0, last: 59, shownMs: 6000 }] })).toEqual([0, 59]);
+  });
+});
+
+describe('scenes: the budget (review regressions)', () => {
+  it('a long scene whose last frame does not fit is decoded as its first frame', () => {
+    // 300 512x512 frames, the picture 10 s at frames 100 to 199; what a scene pass of them leaves (121 MP,
+    // 462 frames rendered): 0 and 299 take 301, the scene's last frame 200 more, its first 101.
+    const scenes: Scene[] = [
+      { first: 0, last: 99, shownMs: 10_000 },
+      { first: 100, last: 199, shownMs: 10_000 },
+      { first: 200, last: 299, shownMs: 10_000 },
+    ];
+    const budget = { ...limits, maxAnimationPixels: 121_000_000 };
+    const sampled = sampleFrameIndices(300, 512 * 512, budget, { scenes });
+    expect(sampled).toContain(100);
+    expect(sampleCost(sampled, 512 * 512)).toBeLessThanOrEqual(budget.maxAnimationPixels);
+  });
+
+  it('frame by frame, a large GIF gets no fewer frames than the 8 of maxFrames while they fit: the spread, then the first frames', () => {
+    // 300 512x512 frames: 762 frames rendered fit; 0, 75, 150, 224, 299 take 753.
+    const sampled = sampleFrameIndices(300, 512 * 512, limits, { delays: Array(300).fill(10) });
+    expect(sampled).toHaveLength(8);
+    expect(sampled).toEqual(expect.arrayContaining([0, 75, 150, 224, 299]));
+    expect(sampleCost(sampled, 512 * 512)).toBeLessThanOrEqual(limits.maxAnimationPixels);
+  });
+
+  it("an animated WebP's decodes are each charged the frames libwebp walks: the sample shrinks to the budget", () => {
+    const frameCount = 10_000;
+    const delays = Array.from({ length: frameCount }, (_, i) => (i >= frameCount - 24 ? 1500 : 20));
+    const decodePixels = frameCount * WEBP_FRAME_WALK_PIXELS;
+    const sampling = { delays, decodePixels };
+    const sampled = sampleFrameIndices(frameCount, 256, { ...limits, maxLongScenes: 16 }, sampling);
+    expect(sampled.length).toBeGreaterThanOrEqual(2);
+    expect(sampled.length).toBeLessThanOrEqual(Math.floor(limits.maxAnimationPixels / decodePixels));
+    expect(sampleCost(sampled, 256, sampling)).toBeLessThanOrEqual(limits.maxAnimationPixels);
+    // A budget below two decodes: one frame, the range cut as without the last frame.
+    expect(sampleFrameIndices(frameCount, 256, { ...limits, maxAnimationPixels: decodePixels + 1_000 }, sampling)).toEqual([0]);
+  });
+});
+
+describe('scenes: pictures', () => {
+  const side = 4;
+  const picture = (seed: number): Uint8Array => Uint8Array.from({ length: side * side }, (_, p) => (seed * 97 + p * 53) & 255);
+
+  it('two pictures in alternation every 100 ms are two pictures, each shown its scenes summed: both are hashed', () => {
+    const frameCount = 197;
+    const thumbnails = new Uint8Array(frameCount * side * side);
+    for (let f = 0; f < frameCount; f++) thumbnails.set(picture(f % 2), f * side * side);
+    const delays = Array(frameCount).fill(100);
+    const scenes = picturesOfScenes(thumbnails, side * side, scenesFromThumbnails(thumbnails, side * side, frameCount, delays));
+    expect(scenes).toHaveLength(frameCount);
+    expect(scenes.every((scene, i) => scene.picture === i % 2)).toBe(true);
+    const sampled = sampleFrameIndices(frameCount, 128 * 128, { ...limits, maxLongScenes: 16 }, { delays, scenes });
+    // Frame 0 and the last (196) show picture 0; without pictures the even spread lands on even frames only.
+    expect(sampleFrameIndices(frameCount, 128 * 128, limits, { delays, scenes: scenes.map(({ picture: _, ...scene }) => scene) }).every((f) => f % 2 === 0)).toBe(true);
+    // The spread, then picture 1 (9.8 s in all) as its first scene, frame 1, beyond maxFrames (maxLongScenes).
+    expect(sampled).toEqual([0, 1, 28, 56, 84, 112, 140, 168, 196]);
+    expect(sampleFrameIndices(frameCount, 128 * 128, { ...limits, maxLongScenes: 0 }, { delays, scenes })).toHaveLength(8);
   });
 });

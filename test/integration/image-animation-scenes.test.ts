@@ -92,6 +92,83 @@ describe('animation frames sampled by scene', () => {
   });
 });
 
+describe('animation scenes: review regressions', () => {
+  const scan = demoHashSetScan();
+
+  /** A fixture as raw grey, side x side. */
+  function grey(name: string, side: number): Promise<Buffer> {
+    return sharp(`${FIXTURE_IMAGES}/${name}.jpg`).resize(side, side, { fit: 'fill' }).greyscale().raw().toBuffer();
+  }
+
+  /** A GIF of grey frames, each frame's last pixel set from its number (no two consecutive frames alike, or the encoder merges them). */
+  function greyGif(frames: Buffer[], delay: number[], side: number): Promise<Buffer> {
+    const tagged = frames.map((frame, i) => {
+      const copy = Buffer.from(frame);
+      copy[copy.length - 1] = i & 1 ? 0 : 255;
+      return copy;
+    });
+    return sharp(Buffer.concat(tagged), { raw: { width: side, height: side * frames.length, channels: 1, pageHeight: side } }).gif({ delay, effort: 1, dither: 0 }).toBuffer();
+  }
+
+  it("a picture carrying the other's values at the pixels a 'nearest' 32x32 thumbnail reads is a scene of its own, and matched", async () => {
+    const S = 512;
+    const [fill, bad] = await Promise.all([grey('rings', S), grey('clouds', S)]);
+    const forged = Buffer.from(bad);
+    // The 1,024 pixels (8 + 16i, 8 + 16j) that kernel 'nearest' read of a 512x512 frame.
+    for (let j = 0; j < 32; j++) for (let i = 0; i < 32; i++) forged[(8 + 16 * j) * S + 8 + 16 * i] = fill[(8 + 16 * j) * S + 8 + 16 * i]!;
+    const frames = Array.from({ length: 40 }, (_, i) => (i >= 10 && i < 30 ? forged : fill));
+    const verdict = await scan('scene-forged-nearest', await greyGif(frames, Array(40).fill(100), S));
+    expect((verdict.items[0]!.details as Details).sampledFrames).toEqual([0, 29, 39]);
+    expect(verdict.decision).toBe('block');
+  });
+
+  it('a GIF of 300 large frames showing the picture 10 s at frames 100 to 199: hashed, and no fewer frames than the 8 frame by frame', async () => {
+    // The reviewer's 300 512x512 frames under the 200 MP budget, at a 16th of the scale (128x128, 12.5 MP):
+    // the scene pass took the budget, and only frames 0 and 299 were decoded.
+    const S = 128;
+    const [before, bad, after] = await Promise.all([grey('rings', S), grey('clouds', S), grey('shapes', S)]);
+    const frames = Array.from({ length: 300 }, (_, i) => (i < 100 ? before : i < 200 ? bad : after));
+    const decoded = await decodeImage(await greyGif(frames, Array(300).fill(100), S), { maxAnimationPixels: 12_500_000 });
+    const sampled = decoded.frames.map((frame) => frame.index);
+    expect(decoded.frameCount).toBe(300);
+    expect(sampled.some((frame) => frame >= 100 && frame < 200)).toBe(true);
+    expect(sampled).toHaveLength(8);
+    expect(sampled.at(-1)).toBe(299);
+  });
+
+  it('two pictures in alternation every 100 ms over 197 frames (the first and last frames the fill): the picture is hashed, and matched', async () => {
+    const S = 128;
+    const [fill, bad] = await Promise.all([grey('rings', S), grey('clouds', S)]);
+    const frames = Array.from({ length: 197 }, (_, i) => (i % 2 ? bad : fill));
+    const verdict = await scan('scene-flicker', await greyGif(frames, Array(197).fill(100), S));
+    // The even spread over 197 scenes of one frame lands on even frames only; the picture, shown 9.8 s in all, is one of the longest shown.
+    expect((verdict.items[0]!.details as Details).sampledFrames.some((frame) => frame % 2 === 1)).toBe(true);
+    expect(verdict.decision).toBe('block');
+  });
+
+  it("an animated WebP's reads are charged the frames libwebp walks: a long one is sampled within the budget, not timed out", async () => {
+    const side = 16;
+    const frameCount = 1000;
+    const frames = Array.from({ length: frameCount }, (_, i) => {
+      const frame = Buffer.alloc(side * side * 3, i >= frameCount - 24 ? (i % 2 ? 255 : 0) : 128);
+      // No two consecutive frames alike (the encoder would merge them).
+      if (i < frameCount - 24) [frame[0], frame[1]] = [i & 255, i >> 8];
+      return frame;
+    });
+    const delay = Array.from({ length: frameCount }, (_, i) => (i >= frameCount - 24 ? 1500 : 20));
+    const webp = await sharp(Buffer.concat(frames), { raw: { width: side, height: side * frameCount, channels: 3, pageHeight: side } })
+      .webp({ delay, lossless: true, effort: 0, minSize: false })
+      .toBuffer();
+    // 1,000 frames walked on each read: 3 MP a read, so 20 MP holds the scene pass and 5 decodes.
+    const maxAnimationPixels = 20_000_000;
+    const decoded = await decodeImage(webp, { maxAnimationPixels });
+    expect(decoded.frameCount).toBe(frameCount);
+    expect(decoded.frames.length).toBeGreaterThanOrEqual(2);
+    expect(decoded.frames.length).toBeLessThanOrEqual(6);
+    expect(decoded.frames.at(-1)!.index).toBe(frameCount - 1);
+  });
+});
+
 describe('TIFF pages', () => {
   const scan = demoHashSetScan();
 
@@ -114,5 +191,15 @@ describe('TIFF pages', () => {
     const verdict = await scan('tiff-too-many-pages', file);
     expect(verdict.decision).toBe('review');
     expect((await decodeImage(file, { maxTiffPages: 33 })).frames.map((frame) => frame.index)).toHaveLength(33);
+  });
+
+  it("a TIFF whose pages hold more pixels in all than maxAnimationPixels is image_too_complex, naming the pixels", async () => {
+    const file = await tiff(20, 2);
+    const pixels = 20 * W * H;
+    await expect(decodeImage(file, { maxAnimationPixels: pixels - 1 })).rejects.toMatchObject({
+      code: 'image_too_complex',
+      detail: { format: 'tiff', pages: 20, pixels, limitPixels: pixels - 1 },
+    });
+    expect((await decodeImage(file, { maxAnimationPixels: pixels })).frames).toHaveLength(20);
   });
 });
