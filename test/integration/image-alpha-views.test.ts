@@ -8,45 +8,24 @@
  * image, as a partner's export would; the scan goes through the real pipeline (decode, hashes, the
  * ABUSE_SCAN_HASHSETS_DIR sets, policy), without Redis. An opaque image's verdict is unchanged.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobLimits, loadConfig, type FleetConfig } from '../../src/config/config.js';
+import { describe, expect, it } from 'vitest';
 import { decodeImage, hashImage } from '../../src/images/index.js';
-import { validateJob } from '../../src/jobs/validate-job.js';
 import { hashToHex } from '../../src/matching/hash-bits.js';
-import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
-import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
-import { createLogger } from '../../src/runtime/logger.js';
 import { alphaCarried } from '../harness/alpha-carried.js';
+import { writtenHashSetScan } from '../harness/demo-hashset-scan.js';
 
 const NAME = 'shapes';
 
 describe('an image carried in the alpha channel is matched as a viewer sees it', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-alpha-views-'));
-  let config: FleetConfig;
-  let pipeline: ScanPipeline;
-  let scans = 0;
-
-  const scan = async (bytes: Buffer) => {
-    const contentId = `alpha-views-${scans++}`;
-    const job = validateJob({ contentId, surface: 'upload', items: [{ bytesBase64: bytes.toString('base64') }] }, { imageRoot: '/', limits: jobLimits(config) });
-    return pipeline.scan(job, { jobId: contentId, attempt: 1, finalAttempt: true });
-  };
-
-  beforeAll(async () => {
+  const scanAs = writtenHashSetScan(async (dir) => {
     const known = hashImage(await decodeImage((await alphaCarried(`${NAME}.jpg`, 'white')).grey));
     writeFileSync(join(dir, 'partner.pdq.csv'), `hash,label,id\n${hashToHex(known.pdq)},partner: ${NAME},${NAME}\n`);
     writeFileSync(join(dir, 'partner-bh.blockhash.csv'), `hash,label,id\n${hashToHex(known.blockhash)},partner: ${NAME},${NAME}\n`);
-    config = loadConfig({ ABUSE_SCAN_HASHSETS_DIR: dir, ABUSE_SCAN_UNFURL: 'off' }, { imageRoot: '/' });
-    pipeline = await createScanPipeline(config, { logger: createLogger('silent') });
   });
-
-  afterAll(async () => {
-    await pipeline?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  let scans = 0;
+  const scan = (bytes: Buffer) => scanAs(`alpha-views-${scans++}`, bytes);
 
   for (const background of ['white', 'black'] as const) {
     for (const format of ['png', 'webp'] as const) {

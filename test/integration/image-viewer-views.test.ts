@@ -11,19 +11,13 @@
  * - inside a thin uniform border (32 white pixels around clouds.jpg): PDQ 106 from the demo set's
  *   clouds entry, allowed; now blocked on its 'trimmed' view.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobLimits, loadConfig, type FleetConfig } from '../../src/config/config.js';
+import { describe, expect, it } from 'vitest';
 import { decodeImage, hashImage } from '../../src/images/index.js';
-import { validateJob } from '../../src/jobs/validate-job.js';
 import { hashToHex } from '../../src/matching/hash-bits.js';
-import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
-import type { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
-import { createLogger } from '../../src/runtime/logger.js';
-import { demoHashSetScan } from '../harness/demo-hashset-scan.js';
+import { demoHashSetScan, writtenHashSetScan } from '../harness/demo-hashset-scan.js';
 import { FIXTURE_IMAGES } from '../harness/hashes.js';
 
 const CLOUDS = join(FIXTURE_IMAGES, 'clouds.jpg');
@@ -32,30 +26,14 @@ const CLOUDS = join(FIXTURE_IMAGES, 'clouds.jpg');
 const bigTextLines = () => sharp(join(FIXTURE_IMAGES, 'text-lines.jpg')).resize(2048, 1536).jpeg({ quality: 95 }).toBuffer();
 
 describe('a picture stored turned, with the EXIF tag that turns it back, is matched upright', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-viewer-views-'));
-  let config: FleetConfig;
-  let pipeline: ScanPipeline;
-  let scans = 0;
-
-  const scan = async (bytes: Buffer) => {
-    const contentId = `viewer-views-${scans++}`;
-    const job = validateJob({ contentId, surface: 'upload', items: [{ bytesBase64: bytes.toString('base64') }] }, { imageRoot: '/', limits: jobLimits(config) });
-    return pipeline.scan(job, { jobId: contentId, attempt: 1, finalAttempt: true });
-  };
-
-  beforeAll(async () => {
+  const scanAs = writtenHashSetScan(async (dir) => {
     const clouds = hashImage(await decodeImage(readFileSync(CLOUDS)));
     const text = hashImage(await decodeImage(await bigTextLines()));
     writeFileSync(join(dir, 'partner-bh.blockhash.csv'), `hash,label,id\n${hashToHex(clouds.blockhash)},partner: clouds,clouds\n`);
     writeFileSync(join(dir, 'partner.pdq.csv'), `hash,label,id\n${hashToHex(text.pdq)},partner: text-lines 2048,text-lines\n`);
-    config = loadConfig({ ABUSE_SCAN_HASHSETS_DIR: dir, ABUSE_SCAN_UNFURL: 'off' }, { imageRoot: '/' });
-    pipeline = await createScanPipeline(config, { logger: createLogger('silent') });
   });
-
-  afterAll(async () => {
-    await pipeline?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  let scans = 0;
+  const scan = (bytes: Buffer) => scanAs(`viewer-views-${scans++}`, bytes);
 
   it('clouds.jpg stored a quarter turn back, tagged 6: blocked by blockhash on its upright view', async () => {
     const bytes = await sharp(CLOUDS).rotate(270).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
