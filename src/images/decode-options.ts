@@ -70,7 +70,7 @@ export interface DecodeOptions {
    * thumbnail (every pixel averaged), to find its scenes (runs of frames showing nearly the same
    * picture), when that pass and the frame-by-frame sample fit the budget together: shown time is
    * then counted per picture (the scenes showing nearly the same picture anywhere in the
-   * animation, among its first 64 pictures), not per frame, and each sampled scene is decoded as
+   * animation, among the 64 it showed last), not per frame, and each sampled scene is decoded as
    * its last frame, or its first when the last does not fit. Multi-page TIFFs are not sampled: see
    * `maxTiffPages`. Default 8.
    */

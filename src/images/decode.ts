@@ -258,7 +258,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
         ? // Every page (at most maxTiffPages): viewers show them all, and a page costs only its own decode.
           Array.from({ length: frameCount }, (_, page) => page)
         : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay, decodePixels: webpWalkPixels(format, frameCount) });
-  if (format === 'tiff') refuseTiffOverBudget(input, metadata, frameIndices, limits);
+  if (format === 'tiff') await refuseTiffOverBudget(input, metadata, frameIndices, limits, turn);
   // A HEIF's images are each sized on their own and decoded whole: a small primary image must
   // not vouch for a huge other one, so every sampled one is read and checked before any decode.
   // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
@@ -374,10 +374,17 @@ export function webpWalkPixels(format: string | undefined, frameCount: number): 
  * maxAnimationPixels: image_too_complex, as for more than maxTiffPages. The pages' sizes come from
  * the directory chain (readTiffLayouts); a page it could not read counts as the first page's size.
  */
-function refuseTiffOverBudget(input: Buffer, metadata: Metadata, pages: readonly number[], limits: ResolvedDecodeOptions): void {
+async function refuseTiffOverBudget(input: Buffer, metadata: Metadata, pages: readonly number[], limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<void> {
   if (pages.length < 2) return;
   const layouts = readTiffLayouts(input, pages);
-  const pixels = pages.reduce((sum, _, i) => sum + (layouts[i]?.width ?? metadata.width) * (layouts[i]?.height ?? metadata.height), 0);
+  // A page whose directory the header reader leaves unread (two copies of a tag that disagree:
+  // libtiff keeps the first) is sized as libvips reads it, not taken for page 0's size.
+  const unread = await readOtherPages(input, pages.filter((page, i) => page !== 0 && layouts[i] === undefined), 0, limits, turn);
+  const size = (page: number, i: number): number => {
+    const layout = layouts[i] ?? unread.get(page) ?? metadata;
+    return layout.width * layout.height;
+  };
+  const pixels = pages.reduce((sum, page, i) => sum + size(page, i), 0);
   if (pixels > limits.maxAnimationPixels) {
     throw new ScanError(
       'image_too_complex',
@@ -486,23 +493,26 @@ export const MAX_PICTURE_COMPARE_PIXELS = 50_000_000;
 
 /**
  * The scenes with the picture each shows (Scene.picture): a scene whose first frame's thumbnail is
- * within SCENE_DIFFERENCE of the first frame of an earlier scene's picture (one of the first
- * MAX_PICTURES) shows that picture. A picture shown in alternation with another (every 100 ms, as
+ * within SCENE_DIFFERENCE of the first frame of an earlier scene's picture (one of the
+ * MAX_PICTURES shown most recently) shows that picture. A picture shown in alternation with another (every 100 ms, as
  * 99 scenes of one frame) is then shown its scenes' time in all, and is picked as one of the
  * longest shown.
  */
 export function picturesOfScenes(thumbnails: Uint8Array, pixelsPerThumbnail: number, scenes: readonly Scene[]): Scene[] {
+  // Most recently shown first: a picture shown in alternation stays near the front, whatever
+  // came before it (64 brief decoys first filled a first-come list and hid the alternation).
   const pictures: number[] = [];
   let compareLeft = MAX_PICTURE_COMPARE_PIXELS;
   return scenes.map((scene, i) => {
-    const same = pictures.find((picture) => {
+    const at = pictures.findIndex((picture) => {
       if (compareLeft < pixelsPerThumbnail) return false;
       compareLeft -= pixelsPerThumbnail;
       return thumbnailDifference(thumbnails, pixelsPerThumbnail, scenes[picture]!.first, scene.first) <= SCENE_DIFFERENCE;
     });
-    if (same !== undefined) return { ...scene, picture: same };
-    if (pictures.length < MAX_PICTURES) pictures.push(i);
-    return { ...scene, picture: i };
+    const picture = at >= 0 ? pictures.splice(at, 1)[0]! : i;
+    pictures.unshift(picture);
+    if (pictures.length > MAX_PICTURES) pictures.pop();
+    return { ...scene, picture };
   });
 }
 

@@ -222,4 +222,19 @@ describe('scenes: pictures', () => {
     expect(sampled).toEqual([0, 1, 28, 56, 84, 112, 140, 168, 196]);
     expect(sampleFrameIndices(frameCount, 128 * 128, { ...limits, maxLongScenes: 0 }, { delays, scenes })).toHaveLength(8);
   });
+
+  it('an alternation after 64 brief decoy pictures is still grouped: the pictures shown most recently are compared', () => {
+    const decoys = 64;
+    const frameCount = decoys + 200;
+    const thumbnails = new Uint8Array(frameCount * side * side);
+    // Decoys far apart from each other and from the two alternating pictures (seeds 0 and 1).
+    let seed = 1;
+    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 16) & 255;
+    for (let f = 0; f < decoys; f++) thumbnails.set(Uint8Array.from({ length: side * side }, random), f * side * side);
+    for (let f = decoys; f < frameCount; f++) thumbnails.set(picture(f % 2), f * side * side);
+    const delays = Array(frameCount).fill(100);
+    const scenes = picturesOfScenes(thumbnails, side * side, scenesFromThumbnails(thumbnails, side * side, frameCount, delays));
+    const alternating = scenes.slice(decoys);
+    expect(alternating.every((scene, i) => scene.picture === decoys + (i % 2))).toBe(true);
+  });
 });
