@@ -70,7 +70,7 @@ import { isTurned } from './orientation.js';
 import { ApngCanvas, type Apng, type ApngFrame, buildFramePng, DISPOSE, framePngBytes, framesToRender, isApng, readApng } from './apng.js';
 import { stripPngMetadata } from './png-chunks.js';
 import { sniffRefusedDocument } from './sniff.js';
-import { readTiffLayouts } from './tiff-header.js';
+import { readTiffLayouts, type TiffLayout } from './tiff-header.js';
 
 export type { DecodeOptions } from './decode-options.js';
 
@@ -258,11 +258,16 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
         ? // Every page (at most maxTiffPages): viewers show them all, and a page costs only its own decode.
           Array.from({ length: frameCount }, (_, page) => page)
         : sampleFrameIndices(frameCount, declaredPixels, limits, { delays: metadata.delay, decodePixels: webpWalkPixels(format, frameCount) });
-  if (format === 'tiff') await refuseTiffOverBudget(input, metadata, frameIndices, limits, turn);
+  // A TIFF's pages are sized from one walk of its directory chain (readTiffLayouts); a page whose
+  // directory that walk leaves unread (two copies of a tag that disagree: libtiff keeps the first)
+  // is read as libvips reads it, as a HEIF's other images are, not taken for page 0's size.
+  const tiffLayouts = format === 'tiff' ? readTiffLayouts(input, frameIndices) : undefined;
+  const unreadTiffPages = tiffLayouts ? frameIndices.filter((page, i) => page !== 0 && tiffLayouts[i] === undefined) : [];
   // A HEIF's images are each sized on their own and decoded whole: a small primary image must
   // not vouch for a huge other one, so every sampled one is read and checked before any decode.
-  // (A TIFF's pages are checked from its directory chain, in heldDecodeMemory.)
   const heifPages = format === 'heif' ? await readOtherPages(input, frameIndices, headerPage, limits, turn) : new Map<number, Metadata>();
+  const otherPages = tiffLayouts ? await readOtherPages(input, unreadTiffPages, 0, limits, turn) : heifPages;
+  if (tiffLayouts) refuseTiffOverBudget(metadata, frameIndices, tiffLayouts, otherPages, limits);
   for (const [page, header] of heifPages) {
     const pixels = header.width * header.height;
     if (!(pixels > 0)) throw new ScanError('image_corrupt', `the header of page ${page} declares no pixels`, { format, page });
@@ -273,7 +278,7 @@ async function decodeInTurn(input: Buffer, limits: ResolvedDecodeOptions, turn: 
   // An APNG's estimate depends on the frames replayed: checked here with frame 0 alone, the
   // sampled range then cut to what fits (sampleApngFrames).
   const apngHeld = apng && ((indices: readonly number[]) => heldApngDecode(metadata, apng, limits.workingSize, indices));
-  const held = apngHeld ? apngHeld([0]) : heldDecodeMemory(input, metadata, headerPage, frameIndices, limits.workingSize, heifPages);
+  const held = apngHeld ? apngHeld([0]) : heldDecodeMemory(input, metadata, headerPage, frameIndices, limits.workingSize, otherPages, tiffLayouts);
   // The second decode for stored colours is what goes over the budget: shrink with alpha weights
   // only (transparent areas black to PDQ), and say so, rather than refuse an image that fits.
   const storedColours = hasStoredColours(format) && held.bytes <= limits.maxDecodeBytes;
@@ -370,21 +375,24 @@ export function webpWalkPixels(format: string | undefined, frameCount: number): 
 }
 
 /**
- * Refuses a TIFF whose pages (every one is decoded) hold more pixels in all than
- * maxAnimationPixels: image_too_complex, as for more than maxTiffPages. The pages' sizes come from
- * the directory chain (readTiffLayouts); a page it could not read counts as the first page's size.
+ * The size of TIFF page `pages[i]`: from its directory (`layouts`, readTiffLayouts), else as
+ * libvips read it (`unread`, readOtherPages), else the header's (page 0).
  */
-async function refuseTiffOverBudget(input: Buffer, metadata: Metadata, pages: readonly number[], limits: ResolvedDecodeOptions, turn: DecodeTurn): Promise<void> {
+function tiffPageSize(metadata: Metadata, pages: readonly number[], i: number, layouts: readonly (TiffLayout | undefined)[], unread: ReadonlyMap<number, Metadata>): { width: number; height: number } {
+  const { width, height } = layouts[i] ?? unread.get(pages[i]!) ?? metadata;
+  return { width, height };
+}
+
+/**
+ * Refuses a TIFF whose pages (every one is decoded) hold more pixels in all than
+ * maxAnimationPixels: image_too_complex, as for more than maxTiffPages (sizes: tiffPageSize).
+ */
+function refuseTiffOverBudget(metadata: Metadata, pages: readonly number[], layouts: readonly (TiffLayout | undefined)[], unread: ReadonlyMap<number, Metadata>, limits: ResolvedDecodeOptions): void {
   if (pages.length < 2) return;
-  const layouts = readTiffLayouts(input, pages);
-  // A page whose directory the header reader leaves unread (two copies of a tag that disagree:
-  // libtiff keeps the first) is sized as libvips reads it, not taken for page 0's size.
-  const unread = await readOtherPages(input, pages.filter((page, i) => page !== 0 && layouts[i] === undefined), 0, limits, turn);
-  const size = (page: number, i: number): number => {
-    const layout = layouts[i] ?? unread.get(page) ?? metadata;
-    return layout.width * layout.height;
-  };
-  const pixels = pages.reduce((sum, page, i) => sum + size(page, i), 0);
+  const pixels = pages.reduce((sum, _, i) => {
+    const { width, height } = tiffPageSize(metadata, pages, i, layouts, unread);
+    return sum + width * height;
+  }, 0);
   if (pixels > limits.maxAnimationPixels) {
     throw new ScanError(
       'image_too_complex',
@@ -593,13 +601,21 @@ const STREAMED_ROWS = 'rows';
 /**
  * What the decode will hold at once, from the header: the rows it streams through the shrink,
  * plus the whole image for the formats that need it; for a HEIF, the largest over the sampled
- * images (`otherPages` holds the headers of those other than `headerPage`, the primary one); for a TIFF, the largest over the pages to be
- * decoded of their rows and what their strips or tiles take (each page has its own layout, which
- * sharp's metadata does not report). A frame with alpha larger than the working size adds the
+ * images (`otherPages` holds the headers of those other than `headerPage`, the primary one); for
+ * a TIFF, the largest over the pages to be decoded of their rows and what their strips or tiles
+ * take (each page has its own layout, `tiffLayouts`, which sharp's metadata does not report; a
+ * page without one is sized by `otherPages`: tiffPageSize). A frame with alpha larger than the working size adds the
  * whole frame's RGB, decoded again for its stored colours (decodeFrame, heldStoredRgb).
  */
-function heldDecodeMemory(input: Buffer, metadata: Metadata, headerPage: number, pages: readonly number[], workingSize: number, otherPages: ReadonlyMap<number, Metadata>): HeldDecode {
-  const { width, height } = metadata;
+function heldDecodeMemory(
+  input: Buffer,
+  metadata: Metadata,
+  headerPage: number,
+  pages: readonly number[],
+  workingSize: number,
+  otherPages: ReadonlyMap<number, Metadata>,
+  tiffLayouts: readonly (TiffLayout | undefined)[] | undefined,
+): HeldDecode {
   const storedRgb = (hasAlpha: boolean, size: { width: number; height: number }, header: Metadata = metadata): number =>
     hasAlpha && hasStoredColours(metadata.format) && workingResize(size.width, size.height, workingSize) !== undefined ? heldStoredRgb({ ...header, ...size }, input) : 0;
   if (metadata.format !== 'tiff') {
@@ -624,12 +640,12 @@ function heldDecodeMemory(input: Buffer, metadata: Metadata, headerPage: number,
     }
     return largest;
   }
-  // One walk of the directory chain for all the pages, not one per page.
-  const layouts = readTiffLayouts(input, pages);
+  // One walk of the directory chain for all the pages, not one per page (decodeImage's).
+  const layouts = tiffLayouts ?? readTiffLayouts(input, pages);
   let largest: HeldDecode | undefined;
   for (const [i, page] of pages.entries()) {
     const layout = layouts[i];
-    const size = { width: layout?.width ?? width, height: layout?.height ?? height };
+    const size = tiffPageSize(metadata, pages, i, layouts, otherPages);
     const pixelBytes = layout ? tiffBytesPerPixel(layout) : bytesPerPixel(metadata);
     const rows = streamedRowBytes(size.width, size.height, pixelBytes);
     const blocks = heldTiffDecode(layout, metadata);
