@@ -196,12 +196,49 @@ describe('canonicalize: schemes', () => {
     expect(canonicalize('wss://x.example/socket').scheme).toBe('wss');
   });
 
+  it.each([
+    ['microsoft-edge:https://Evil.example/login', 'https://evil.example/login'],
+    ['x-safari-https://evil.example/a/../login', 'https://evil.example/login'],
+    ['googlechromes://evil.example/login', 'https://evil.example/login'],
+    ['googlechrome://evil.example:8080/login', 'http://evil.example/login'],
+  ])('%s, a browser wrapper, is the web URL it opens: %s', (input, canonical) => {
+    expect(canonicalize(input)).toMatchObject({ input, canonical, host: 'evil.example' });
+    expect(canonicalize(Buffer.from(input, 'latin1'))).toMatchObject({ input, canonical });
+  });
+
+  it('keeps an intent: link as it is (its web URLs are targets of the link preparer)', () => {
+    expect(canonicalize('intent://go#Intent;scheme=noapp;S.browser_fallback_url=https%3A%2F%2Fevil.example%2F;end')).toMatchObject({ scheme: 'intent', canonical: 'intent://go/' });
+  });
+
   it('reads host:port without a scheme as a host', () => {
     expect(canonicalize('localhost:8080/x')).toMatchObject({ scheme: 'http', host: 'localhost', port: 8080 });
     expect(canonicalize('//example.com/x').canonical).toBe('http://example.com/x');
     expect(canonicalize('http:example.com').canonical).toBe('http://example.com/');
     // Browsers skip any run of slashes after http: and read the next word as the host.
     expect(canonicalize('http:///path').canonical).toBe('http://path/');
+  });
+});
+
+describe('canonicalize: ports', () => {
+  it.each([
+    ['http://evil.example:000000000080/', 'http://evil.example/', undefined],
+    ['https://evil.example:000000000443/', 'https://evil.example/', undefined],
+    ['http://10.1.2.3:0000000080/x', 'http://10.1.2.3/x', undefined],
+    ['evil.example:0000080/x', 'http://evil.example/x', undefined],
+    ['http://evil.example:0000000008080/x', 'http://evil.example/x', 8080],
+    ['http://evil.example:000000000065535/', 'http://evil.example/', 65535],
+    ['http://evil.example:00000/', 'http://evil.example/', 0],
+    ['http://[::1]:0000000080/', 'http://[::1]/', undefined],
+  ])('%s: leading zeros do not count, as browsers read a port', (input, canonical, port) => {
+    const result = canonicalize(input);
+    expect(result.canonical).toBe(canonical);
+    expect(result.port).toBe(port);
+    // What a browser reads in it.
+    expect(new URL(input.startsWith('http') ? input : `http://${input}`).port).toBe(port === undefined ? '' : String(port));
+  });
+
+  it.each([['http://evil.example:0000065536/'], ['http://evil.example:1000000/'], ['http://evil.example:+80/']])('%s is no port', (input) => {
+    expect(() => canonicalize(input)).toThrow(expect.objectContaining({ code: 'invalid_url' }));
   });
 });
 

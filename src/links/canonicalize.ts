@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { ScanError } from '../errors.js';
+import { unwrapBrowserLink } from './browser-links.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-literal.js';
 import { byteStringToBuffer, escapeUnsafeBytes, hexValue, toByteString, unescapeRepeatedly } from './percent-escapes.js';
 
@@ -22,6 +23,10 @@ import { byteStringToBuffer, escapeUnsafeBytes, hexValue, toByteString, unescape
  *   uses `controlCharacters: 'escape'`, the documentation's behaviour (`http://\x01\x80.com/` ->
  *   `http://%01%80.com/`), as browsers percent-encode them too: one byte must not take a link
  *   out of list matching.
+ * - A browser wrapper link (`x-safari-https://host/path`, `googlechromes://host/path`,
+ *   `microsoft-edge:https://host/path`: see browser-links.ts) is canonicalised as the http(s) URL
+ *   it opens; only `input` keeps the link as given.
+ * - A port may have leading zeros, as browsers read it (`:000080` is 80, the default of http).
  * - For http/https, a raw `\` before the query is read as `/`, as browsers do, so that
  *   `http://evil.com\@good.com/` names the host a browser would visit. A `\` decoded from `%5C`
  *   stays in the path (Safe Browsing escapes no backslash), so canonicalising such a canonical
@@ -94,6 +99,8 @@ function splitScheme(url: string): { scheme: string; rest: string } {
       if (REFUSED_HIERARCHICAL_SCHEMES.has(scheme)) throw new ScanError('unsupported_scheme', `${scheme}: URLs are not checked`, { scheme });
       return { scheme, rest: after.slice(2) };
     }
+    // An Android intent link without `//` (`intent:#Intent;...;end`) names an app, never a host and port.
+    if (scheme === 'intent') return { scheme, rest: after };
     // "host:8080/x" looks like a scheme but is a host and port.
     if (AUTHORITYLESS_SCHEMES.has(scheme) || !/^\d*(?:[/?\\]|$)/.test(after)) {
       throw new ScanError('unsupported_scheme', `${scheme}: URLs have no host to check`, { scheme });
@@ -122,8 +129,10 @@ function splitPort(hostPort: string, scheme: string): { host: string; port?: num
     }
   }
   if (portText === undefined || portText === '') return { host };
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw invalid('the port is not a number from 0 to 65535');
-  const port = Number(portText);
+  // Leading zeros do not count, as browsers read a port (WHATWG URL): `:000080` is port 80.
+  const digits = /^\d+$/.test(portText) ? portText.replace(/^0+(?=\d)/, '') : '';
+  if (digits === '' || digits.length > 5 || Number(digits) > 65535) throw invalid('the port is not a number from 0 to 65535');
+  const port = Number(digits);
   return port === DEFAULT_PORTS[scheme] ? { host } : { host, port };
 }
 
@@ -203,6 +212,9 @@ export function canonicalize(input: string | Uint8Array, options?: CanonicalizeO
   const inputText = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
   // Characters of the input (a byte of byte input is one Latin-1 character): the unit of a job's limit.
   if (inputText.length > maxLength) throw new ScanError('url_too_long', undefined, { length: inputText.length, maxLength });
+  // A browser wrapper (`x-safari-https://...`, `microsoft-edge:https://...`) is the URL it opens.
+  const opened = unwrapBrowserLink(inputText);
+  if (opened !== undefined) return { ...canonicalize(typeof input === 'string' ? opened : Buffer.from(opened, 'latin1'), options), input: inputText };
   let url = typeof input === 'string' ? toByteString(input) : inputText;
 
   url = url.replace(/[\t\r\n]/g, '');

@@ -265,3 +265,93 @@ describe('LinkPreparer: what an unfurl adds to the verdict', () => {
     expect(prepared.subject.targets).toHaveLength(41);
   });
 });
+
+describe('LinkPreparer: ports and app schemes', () => {
+  it.each([['http://evil.example:000000000080/'], ['https://evil.example:000000000443/login'], ['evil.example:0000080/x'], ['http://evil.example:00000008443/x']])(
+    '%s: a port with leading zeros is read as browsers read it, and the host matched',
+    async (link) => {
+      const prepared = await new LinkPreparer({ unfurl: false }).prepare(link);
+      expect(prepared.errors).toBeUndefined();
+      expect(prepared.details.host).toBe('evil.example');
+      expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ kind: 'domain_match', entry: 'evil.example' })]);
+    },
+  );
+
+  /** A preparer whose unfurls end at once on the URL asked, recording the URLs asked. */
+  const recording = () => {
+    const asked: string[] = [];
+    const unfurl = async (input: string): Promise<UnfurlResult> => {
+      asked.push(input);
+      const url = new URL(input).href;
+      return { input, chain: [{ url, canonical: url, status: 200, address: '192.0.2.1', durationMs: 1 }], final: { url, canonical: url, fetched: true }, warnings: [], privateAddressOverride: false };
+    };
+    return { asked, preparer: new LinkPreparer({ unfurlCache: new UnfurlCache({ prefix: 'test', unfurl }) }) };
+  };
+
+  const fallbackLink = 'intent://go#Intent;scheme=noapp;S.browser_fallback_url=https%3A%2F%2Fevil.example%2Flogin;end';
+
+  it('matches the S.browser_fallback_url of an intent: link, where Chrome goes when no app takes it, unfurling off', async () => {
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare(fallbackLink);
+    expect(prepared.subject.targets.map((t) => [t.hop, t.canonical.canonical])).toEqual([
+      [0, 'intent://go/'],
+      [1, 'https://evil.example/login'],
+    ]);
+    expect(prepared.details).toMatchObject({ canonical: 'intent://go/', opens: ['https://evil.example/login'] });
+    expect(prepared.details.notFetched).toBeUndefined();
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ entry: 'evil.example', hop: 1 })]);
+  });
+
+  it('unfurls the web URLs of an intent: link like a redirect target, and matches their chains', async () => {
+    const { asked, preparer } = recording();
+    const prepared = await preparer.prepare('intent://evil.example/a#Intent;scheme=https;S.browser_fallback_url=http%3A%2F%2Fother.example%2Fb;end');
+    expect(asked).toEqual(['https://evil.example/a', 'http://other.example/b']);
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['intent://evil.example/a', 'https://evil.example/a', 'http://other.example/b']);
+    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://evil.example/a', 'http://other.example/b']);
+    expect(prepared.details.final).toBe('https://evil.example/a');
+    expect(prepared.subject.unfurl?.input).toBe('https://evil.example/a');
+  });
+
+  it('still judges an intent: link without a web URL without fetching', async () => {
+    const { asked, preparer } = recording();
+    const prepared = await preparer.prepare('intent://go#Intent;scheme=noapp;package=com.example;end');
+    expect(asked).toEqual([]);
+    expect(prepared.details.notFetched).toBe('intent: links are judged without fetching');
+    expect(prepared.subject.targets).toHaveLength(1);
+  });
+
+  it('matches the fallback of an intent: link naming no host, its own URL a partial error', async () => {
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare('intent:#Intent;S.browser_fallback_url=https%3A%2F%2Fevil.example%2Flogin;end');
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['https://evil.example/login']);
+    expect(prepared.errors).toEqual([expect.objectContaining({ code: 'invalid_host' })]);
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toHaveLength(1);
+    // Never read as the host `intent` of an http link.
+    expect(() => canonicalize('intent:#Intent;scheme=x;end')).toThrow(expect.objectContaining({ code: 'invalid_host' }));
+    expect(canonicalize('intent:go#Intent;end').canonical).toBe('intent://go/');
+  });
+
+  it('keeps the web URLs of an intent: link when the deadline cut it', () => {
+    const prepared = new LinkPreparer().prepareOffline(fallbackLink, 'cut');
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['intent://go/', 'https://evil.example/login']);
+    expect(prepared.details.notFetched).toBe('cut');
+  });
+
+  it.each([
+    ['microsoft-edge:https://evil.example/login', 'https://evil.example/login'],
+    ['x-safari-https://evil.example/login', 'https://evil.example/login'],
+    ['googlechromes://evil.example/login', 'https://evil.example/login'],
+  ])('%s: a browser wrapper is judged and unfurled as the web URL it opens', async (link, opened) => {
+    const { asked, preparer } = recording();
+    const prepared = await preparer.prepare(link);
+    expect(prepared.errors).toBeUndefined();
+    expect(asked).toEqual([opened]);
+    expect(prepared.subject.input).toBe(link);
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual([opened]);
+    expect(prepared.details).toMatchObject({ canonical: opened, host: 'evil.example', final: opened });
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toHaveLength(1);
+  });
+
+  it('reads a wrapped %2F@ link as a browser visits it', async () => {
+    const prepared = await new LinkPreparer({ unfurl: false }).prepare('microsoft-edge:http://google.com%2F@evil.example/login');
+    expect(prepared.details).toMatchObject({ host: 'google.com', visited: 'http://evil.example/login' });
+  });
+});

@@ -7,6 +7,7 @@ import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.j
 import { DEFAULT_MAX_REDIRECTS } from '../links/guard/redirects.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
 import { recordedUrl } from '../links/recorded-url.js';
+import { intentWebUrls, unwrapBrowserLink } from '../links/browser-links.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 
 /** One URL a link leads through, ready for matching. */
@@ -48,7 +49,10 @@ export interface LinkSubject {
    * page's other refresh sends Firefox when browsers differ (hop.redirect.alternate), without repeats.
    */
   targets: LinkTarget[];
-  /** Present when the link was unfurled (http/https and unfurling on). */
+  /**
+   * Present when the link was unfurled (unfurling on, and the link opens a web page: an http(s)
+   * link, a browser wrapper's URL, an `intent:` link's web URL; the first when it has two).
+   */
   unfurl?: UnfurlResult;
 }
 
@@ -97,50 +101,66 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
   }
 
   async prepare(item: ScanItem, _index?: number, signal?: AbortSignal): Promise<PreparedItem<LinkSubject>> {
-    const { subject, details, errors, canonical, addTarget } = this.ownUrl(item);
-    if (!FETCHED_SCHEMES.has(canonical.scheme) || this.options.unfurl === false) {
-      if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
+    const { subject, details, errors, canonical, addTarget, opens } = this.ownUrl(item);
+    if (opens.length === 0 || this.options.unfurl === false) {
+      if (opens.length === 0) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
       return { subject, details, ...(errors.length && { errors }) };
     }
     const { limits } = this;
     const { unfurlCache } = this.options;
     // The job's signal: a job given up stops its unfurls.
     const unfurlOptions = signal ? { ...this.unfurlOptions, signal } : this.unfurlOptions;
-    const link = subject.input;
-    const result = unfurlCache ? await unfurlCache.unfurl(link, canonical, unfurlOptions) : await unfurl(link, unfurlOptions);
-    subject.unfurl = result;
-    // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
-    // from that URL, never from the recorded canonical string: canonicalising a canonical form
-    // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
-    for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
-    if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
-    // Every URL a hop sent the browser to, fetched next or not: an https upgrade that failed at a
-    // redirect target was abandoned for the link's http form (Chrome's fallback), but a browser
-    // whose https attempt does not fail lands there (the unfurler's warning names it).
-    for (const hop of result.chain) if (hop.redirect) addTarget(reachedCanonical(hop.redirect.location, null, limits));
-    // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
-    // not fetched, but a user of that browser lands there, so it is matched as well.
-    for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
     // The unfurler ends a chain at its redirect limit (one hop more than maxRedirects at most, a
     // fallback to http counting as a redirect); a chain beyond that (a bug) is kept out of the
     // verdict, which is stored and streamed: its first hops, and how many were left out.
     const maxHops = (this.unfurlOptions?.maxRedirects ?? DEFAULT_MAX_REDIRECTS) + 1;
     const maxWarnings = DETAIL_WARNINGS_PER_HOP * maxHops + 1;
-    details.chain = result.chain.slice(0, maxHops).map((hop) => ({
-      url: recordedUrl(hop.url),
-      // An https URL fetched for the http one (HSTS, Chrome's HTTPS-Upgrades): no server redirect.
-      ...(hop.upgradedFrom && { upgradedFrom: recordedUrl(hop.upgradedFrom) }),
-      status: hop.status,
-      address: hop.address,
-      durationMs: hop.durationMs,
-      ...(hop.redirect && { redirect: hop.redirect.kind }),
-    }));
-    if (result.chain.length > maxHops) details.chainOmitted = result.chain.length - maxHops;
-    if (result.final) details.final = recordedUrl(result.final.canonical ?? result.final.url);
-    if (result.warnings.length) details.warnings = result.warnings.slice(0, maxWarnings);
-    if (result.warnings.length > maxWarnings) details.warningsOmitted = result.warnings.length - maxWarnings;
-    // The unfurler meets the visited form first: its error says the same, once is enough.
-    if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
+    const chain: Array<Record<string, unknown>> = [];
+    const warnings: string[] = [];
+    let chainOmitted = 0;
+    let warningsOmitted = 0;
+    let final: string | undefined;
+    // Each web URL the link opens is unfurled like the link itself (one, but for an `intent:`
+    // link with both a web data URL and a fallback URL): its chain is matched, hop by hop.
+    for (const open of opens) {
+      const result = unfurlCache && open.canonical ? await unfurlCache.unfurl(open.url, open.canonical, unfurlOptions) : await unfurl(open.url, unfurlOptions);
+      subject.unfurl ??= result;
+      // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
+      // from that URL, never from the recorded canonical string: canonicalising a canonical form
+      // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
+      for (const hop of result.chain) addTarget(reachedCanonical(hop.url, hop.canonical, limits));
+      if (result.final && !result.final.fetched) addTarget(reachedCanonical(result.final.url, result.final.canonical, limits));
+      // Every URL a hop sent the browser to, fetched next or not: an https upgrade that failed at a
+      // redirect target was abandoned for the link's http form (Chrome's fallback), but a browser
+      // whose https attempt does not fail lands there (the unfurler's warning names it).
+      for (const hop of result.chain) if (hop.redirect) addTarget(reachedCanonical(hop.redirect.location, null, limits));
+      // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
+      // not fetched, but a user of that browser lands there, so it is matched as well.
+      for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
+      for (const hop of result.chain.slice(0, maxHops)) {
+        chain.push({
+          url: recordedUrl(hop.url),
+          // An https URL fetched for the http one (HSTS, Chrome's HTTPS-Upgrades): no server redirect.
+          ...(hop.upgradedFrom && { upgradedFrom: recordedUrl(hop.upgradedFrom) }),
+          status: hop.status,
+          address: hop.address,
+          durationMs: hop.durationMs,
+          ...(hop.redirect && { redirect: hop.redirect.kind }),
+        });
+      }
+      chainOmitted += Math.max(0, result.chain.length - maxHops);
+      // The first web URL's landing page (the link's own for all but `intent:` links with two).
+      if (result.final && final === undefined) final = recordedUrl(result.final.canonical ?? result.final.url);
+      warnings.push(...result.warnings.slice(0, maxWarnings));
+      warningsOmitted += Math.max(0, result.warnings.length - maxWarnings);
+      // The unfurler meets the visited form first: its error says the same, once is enough.
+      if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
+    }
+    details.chain = chain;
+    if (chainOmitted) details.chainOmitted = chainOmitted;
+    if (final !== undefined) details.final = final;
+    if (warnings.length) details.warnings = warnings;
+    if (warningsOmitted) details.warningsOmitted = warningsOmitted;
     return { subject, details, ...(errors.length && { errors }) };
   }
 
@@ -150,18 +170,40 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
    * `details.notFetched` when the link would have been unfurled.
    */
   prepareOffline(item: ScanItem, why: string): PreparedItem<LinkSubject> {
-    const { subject, details, errors, canonical } = this.ownUrl(item);
-    if (!FETCHED_SCHEMES.has(canonical.scheme)) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
+    const { subject, details, errors, canonical, opens } = this.ownUrl(item);
+    if (opens.length === 0) details.notFetched = `${canonical.scheme}: links are judged without fetching`;
     else if (this.options.unfurl !== false) details.notFetched = why;
     return { subject, details, ...(errors.length && { errors }) };
   }
 
-  /** The link's own URL as targets (its Safe Browsing and browser readings), and how to add more. */
-  private ownUrl(item: ScanItem): { subject: LinkSubject; details: Record<string, unknown>; errors: ErrorInfo[]; canonical: CanonicalUrl; addTarget: (next: Reached | undefined) => void } {
+  /**
+   * The link's own URL as targets (its Safe Browsing and browser readings, and the web URLs an
+   * `intent:` link opens), how to add more, and the web URLs to unfurl (`opens`).
+   */
+  private ownUrl(item: ScanItem): { subject: LinkSubject; details: Record<string, unknown>; errors: ErrorInfo[]; canonical: CanonicalUrl; addTarget: (next: Reached | undefined) => void; opens: WebUrl[] } {
     if (typeof item !== 'string') throw new ScanError('unsupported_item', 'link preparer got an image item');
     const { limits } = this;
-    // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises.
-    const canonical = canonicalize(item, limits);
+    // A browser wrapper (`microsoft-edge:https://evil.example/`) is the web URL it opens: that is
+    // what canonicalize reads in it, and what is visited and unfurled.
+    const web = unwrapBrowserLink(item) ?? item;
+    // The web URLs an Android `intent:` link sends Chrome to (its http(s) data URL, its
+    // S.browser_fallback_url): matched as URLs the link leads to, like a redirect's target.
+    const intentUrls = intentWebUrls(item);
+    // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises,
+    // but for an `intent:` link naming no host (`intent:#Intent;...`): then the first web URL it
+    // opens stands for it, and why its own URL is not matched is a partial error.
+    let canonical: CanonicalUrl;
+    let ownError: ErrorInfo | undefined;
+    try {
+      canonical = canonicalize(item, limits);
+    } catch (error) {
+      const opened = intentUrls.length ? canonicalOrUndefined(intentUrls[0]!, limits) : undefined;
+      if (opened === undefined) throw error;
+      canonical = opened;
+      ownError = toScanError(error).toInfo();
+    }
+    // The link is itself a web URL (or wraps one): visited as a browser reads it, and unfurled.
+    const linkIsWeb = ownError === undefined && FETCHED_SCHEMES.has(canonical.scheme);
     const subject: LinkSubject = { input: item, targets: [linkTarget(0, canonical)] };
     // Canonical form (and whether it is cut) -> its target, to add each URL once. A cut target
     // stands for a longer page than its canonical form names, so it is never merged with the
@@ -181,16 +223,20 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       seen.add(id);
       subject.targets.push(linkTarget(subject.targets.length, next.canonical, next.cut));
     };
-    const errors: ErrorInfo[] = [];
+    const errors: ErrorInfo[] = ownError ? [ownError] : [];
     // Safe Browsing's reading unescapes before it finds the host (`http://good.com%2F@evil.com/`
     // is good.com to it); the host a browser visits (evil.com) is matched too, fetched or not.
     // The browser's href percent-encodes what the link has raw (`ж` is `%D0%B6`), so it may be
     // over the limit when the link is not: it is matched cut, and never dropped without an error.
-    const visited = FETCHED_SCHEMES.has(canonical.scheme) && !visitedAsRead(item) ? asVisited(item, canonical, limits) : undefined;
+    const visited = linkIsWeb && !visitedAsRead(web) ? asVisited(web, canonical, limits) : undefined;
     if (visited !== undefined && 'error' in visited) {
       errors.push(visited.error.toInfo());
       if (visited.unvisitable) subject.targets[0]!.visitable = false;
     } else addTarget(visited);
+    for (const url of intentUrls) addTarget(reachedCanonical(url, null, limits));
+    const opens: WebUrl[] = linkIsWeb
+      ? [{ url: web, canonical: web === item ? canonical : { ...canonical, input: web } }]
+      : intentUrls.map((url) => ({ url, canonical: canonicalOrUndefined(url, limits) }));
     const details: Record<string, unknown> = {
       canonical: canonical.canonical,
       host: canonical.host,
@@ -199,8 +245,23 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       // Where a browser goes when that is not the Safe Browsing reading above (`%2F@` links):
       // `host` and `canonical` name the reading lists use, which a reader would take for the site.
       ...(visited !== undefined && 'cut' in visited && visited.canonical.canonical !== canonical.canonical && { [visited.cut ? 'visitedCut' : 'visited']: visited.canonical.canonical }),
+      ...(intentUrls.length && { opens: intentUrls.map(recordedUrl) }),
     };
-    return { subject, details, errors, canonical, addTarget };
+    return { subject, details, errors, canonical, addTarget, opens };
+  }
+}
+
+/** A web URL a link opens, to unfurl; `canonical` (the unfurl cache's key) unless too long. */
+interface WebUrl {
+  url: string;
+  canonical: CanonicalUrl | undefined;
+}
+
+function canonicalOrUndefined(url: string, limits: CanonicalizeOptions): CanonicalUrl | undefined {
+  try {
+    return canonicalize(url, limits);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateJob } from '../../src/jobs/validate-job.js';
+import { canonicalEntry } from '../../src/lists/list-entry.js';
+import { compileList, ListMatcher } from '../../src/lists/list-matcher.js';
+import { LinkPreparer } from '../../src/pipeline/link-preparer.js';
+import { ScanPipeline } from '../../src/pipeline/scan-pipeline.js';
+import { DEFAULT_POLICY } from '../../src/policy/policy-config.js';
+import { createLinkBlocklistSignalType } from '../../src/signals/link-blocklist/index.js';
+import { SignalRegistry } from '../../src/signals/registry.js';
+import { html, lookupAnswering, redirect, startServer, unfurlOptionsFor, type TestServer } from './unfurl-servers.js';
+
+/**
+ * Links of app schemes that open a web page, scanned end to end through real local servers: an
+ * Android `intent:` link's S.browser_fallback_url (where Chrome goes when no app takes the intent),
+ * a browser wrapper (`microsoft-edge:<URL>`), and a port written with leading zeros are matched
+ * against a blocklist and unfurled as the page a browser opens.
+ */
+describe('links of app schemes and odd ports, scanned', () => {
+  let server: TestServer;
+  const requested: string[] = [];
+
+  beforeAll(async () => {
+    server = await startServer((req, res) => {
+      requested.push(`${req.headers.host?.split(':')[0]} ${req.url}`);
+      if (req.url === '/r') return redirect(res, 302, `http://kit.test:${server.port}/phish`);
+      return html(res, '<html>page</html>');
+    });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const scan = async (link: string, blocked: string) => {
+    const lists = new ListMatcher([compileList({ name: 'phish', version: '1', role: 'block', action: 'block' }, [canonicalEntry(blocked)])]);
+    const links = new LinkPreparer({ unfurlOptions: unfurlOptionsFor(server, lookupAnswering(['127.0.0.1']).lookup) });
+    const pipeline = new ScanPipeline({ preparers: [links], registry: new SignalRegistry([createLinkBlocklistSignalType({ current: () => lists })]), policy: DEFAULT_POLICY });
+    const job = validateJob({ schemaVersion: 1, contentId: 'c-1', surface: 'send', items: [link] });
+    return pipeline.scan(job, { jobId: 'job-1', attempt: 1, finalAttempt: false });
+  };
+  const fallback = (url: string) => `intent://go#Intent;scheme=noapp;S.browser_fallback_url=${encodeURIComponent(url)};end`;
+
+  it("blocks an intent: link whose fallback URL is blocklisted, and unfurls the fallback", async () => {
+    requested.length = 0;
+    const verdict = await scan(fallback(`http://evil.test:${server.port}/login`), 'evil.test');
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals).toEqual([expect.objectContaining({ source: 'blocklist', evidence: expect.objectContaining({ entry: 'evil.test', hop: 1, url: 'http://evil.test/login' }) })]);
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { canonical: 'intent://go/', opens: [`http://evil.test:${server.port}/login`] } });
+    expect(verdict.items[0]!.details.notFetched).toBeUndefined();
+    expect(requested).toEqual(['evil.test /login']);
+  });
+
+  it('blocks an intent: link whose fallback redirects to a blocklisted page', async () => {
+    requested.length = 0;
+    const verdict = await scan(fallback(`http://clean.test:${server.port}/r`), 'kit.test');
+    expect(verdict.decision).toBe('block');
+    expect(verdict.signals).toEqual([expect.objectContaining({ source: 'blocklist', evidence: expect.objectContaining({ entry: 'kit.test', url: 'http://kit.test/phish' }) })]);
+    expect((verdict.items[0]!.details.chain as Array<{ url: string; status: number }>).map((hop) => [hop.url, hop.status])).toEqual([
+      [`http://clean.test:${server.port}/r`, 302],
+      [`http://kit.test:${server.port}/phish`, 200],
+    ]);
+    expect(requested).toEqual(['clean.test /r', 'kit.test /phish']);
+  });
+
+  it('blocks an intent: link naming no host by its fallback URL', async () => {
+    requested.length = 0;
+    const verdict = await scan(`intent:#Intent;S.browser_fallback_url=${encodeURIComponent(`http://evil.test:${server.port}/login`)};end`, 'evil.test');
+    expect(verdict.decision).toBe('block');
+    expect(requested).toEqual(['evil.test /login']);
+  });
+
+  it('blocks and unfurls the page a microsoft-edge: wrapper opens', async () => {
+    requested.length = 0;
+    const verdict = await scan(`microsoft-edge:http://clean.test:${server.port}/r`, 'kit.test');
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { canonical: 'http://clean.test/r', final: 'http://kit.test/phish' } });
+    expect(requested).toEqual(['clean.test /r', 'kit.test /phish']);
+  });
+
+  it('blocks and unfurls a link whose port has leading zeros', async () => {
+    requested.length = 0;
+    const verdict = await scan(`http://evil.test:00000000${server.port}/x`, 'evil.test');
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { canonical: 'http://evil.test/x' } });
+    expect(verdict.errors).toEqual([]);
+    expect(requested).toEqual(['evil.test /x']);
+  });
+});
