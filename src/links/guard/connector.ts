@@ -1,4 +1,5 @@
 import type { LookupFunction, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import { ScanError } from '../../errors.js';
 import { deadlineSignal } from '../../runtime/deadline-signal.js';
@@ -129,6 +130,73 @@ function limitedLookup(base: LookupFunction, limiter: HostLimiter, held: HostSlo
   };
 }
 
+/** `HTTP/1.x 1xx` and the byte after it (a space or a line end): an interim response's status line. */
+const INTERIM_STATUS_LINE = /^HTTP\/1\.[01] 1\d\d[ \t\r\n]/i;
+const INTERIM_STATUS_LINE_BYTES = 13;
+
+/**
+ * Where the header block of `bytes` ends (just past its blank line), as Chromium's
+ * HttpUtil::LocateEndOfHeaders finds it (`\n\n` or `\n\r\n`); -1 when not there yet.
+ */
+function endOfHeaders(bytes: Buffer): number {
+  for (let i = bytes.indexOf(0x0a); i !== -1 && i + 1 < bytes.length; i = bytes.indexOf(0x0a, i + 1)) {
+    if (bytes[i + 1] === 0x0a) return i + 2;
+    if (bytes[i + 1] === 0x0d && i + 2 < bytes.length && bytes[i + 2] === 0x0a) return i + 3;
+  }
+  return -1;
+}
+
+/**
+ * Removes the interim (1xx) responses a server sends before its response, as Chromium skips any
+ * (HttpNetworkTransaction::DoReadHeadersComplete) but a WebSocket handshake's 101. undici destroys
+ * the connection on a 100 it did not ask for (`bad response`) and on a 101 to a request that asked
+ * for no upgrade (`bad upgrade`): a redirect sent after a `100 Continue` was never followed.
+ * It reads the HTTP/1.1 socket's first bytes only (requests are sent with `reset`: one response
+ * a connection), which undici reads with `socket.read()`; each interim block dropped is held at
+ * most MAX_RESPONSE_HEADER_BYTES, past which the bytes go to undici as they came, for its header
+ * cap (`headers_too_large`). Bytes dropped do not refresh undici's headers timeout.
+ */
+export function skipInterimResponses(socket: Socket): void {
+  const read = socket.read.bind(socket);
+  let held = Buffer.alloc(0);
+  let done = false;
+  const release = (): Buffer | null => {
+    done = true;
+    const rest = held;
+    held = Buffer.alloc(0);
+    return rest.length > 0 ? rest : null;
+  };
+  socket.read = ((size?: number): unknown => {
+    if (done || size === 0) return read(size);
+    if (size !== undefined) {
+      // Not how undici reads: give back what is held, in order, and stop looking.
+      const rest = release();
+      if (rest) socket.unshift(rest);
+      return read(size);
+    }
+    for (;;) {
+      const chunk = read() as Buffer | string | null;
+      if (chunk === null) return null;
+      held = Buffer.concat([held, typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk]);
+      for (;;) {
+        if (held.length < INTERIM_STATUS_LINE_BYTES) {
+          // Too short to tell: wait while it may still begin an interim status line.
+          // (Each byte of the status line is checked on its own: the rest of a valid one completes it.)
+          const start = held.toString('latin1');
+          if (INTERIM_STATUS_LINE.test(start + 'HTTP/1.1 100 '.slice(start.length))) break;
+          return release();
+        }
+        if (!INTERIM_STATUS_LINE.test(held.subarray(0, INTERIM_STATUS_LINE_BYTES).toString('latin1'))) return release();
+        const end = endOfHeaders(held);
+        // Over the cap, whether its end came yet or not: undici reads it, and refuses it.
+        if ((end === -1 ? held.length : end) > MAX_RESPONSE_HEADER_BYTES) return release();
+        if (end === -1) break;
+        held = held.subarray(end);
+      }
+    }
+  }) as typeof socket.read;
+}
+
 export function createGuardedConnector(options: GuardedConnectorOptions): buildConnector.connector {
   const { policy, signal } = options;
   const resolver = options.lookup ? undefined : createResolverLookup(options.dnsServers ? { servers: options.dnsServers } : {});
@@ -199,6 +267,8 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
           return callback(blocked(hostname, peer ?? 'unknown', decision?.verdict.range ?? 'invalid'), null);
         }
         options.onConnected?.(originKey(connectOptions.protocol, hostname, connectOptions.port), decision.verdict.address);
+        // HTTP/1.1 only: an h2 socket (were allowH2 on) carries frames, not text.
+        if ((socket as Partial<TLSSocket>).alpnProtocol !== 'h2') skipInterimResponses(socket as Socket);
         callback(null, socket!);
       });
       // Set up or in use, the connection holds its address slots until its socket closes.
@@ -211,7 +281,14 @@ export function createGuardedConnector(options: GuardedConnectorOptions): buildC
   };
 }
 
-/** An undici Agent whose every connection passes the guard. */
+/**
+ * An undici Agent whose every connection passes the guard. It speaks HTTP/1.1 only (ALPN offers
+ * http/1.1 alone): undici's HTTP/2 client (`allowH2`) takes none of the limits set here (Node's
+ * http2 defaults apply: over 128 header fields reset the stream, a 200 KB header stalls it to the
+ * headers timeout, where Chromium takes 256 KiB), and `reset` does not close its sessions, which
+ * would hold their per-address slots between hops. A server speaking only h2 refuses the
+ * handshake (`no_application_protocol`): `bad_response`, see network-errors.ts.
+ */
 export function createGuardedAgent(options: GuardedConnectorOptions & { hopTimeoutMs?: number }): Agent {
   const agent = new Agent({
     connect: createGuardedConnector(options),

@@ -40,6 +40,24 @@ describe('toNetworkError', () => {
     expect(toNetworkError(error, { url: 'http://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'http://x/', cause: error.message } });
   });
 
+  it.each([['bad response'], ['bad upgrade']])("undici's SocketError '%s' (an interim 100 or 101 it refused) is bad_response, not fetch_failed", (message) => {
+    const error = Object.assign(new Error(message), { name: 'SocketError', code: 'UND_ERR_SOCKET' });
+    expect(toNetworkError(error, { url: 'http://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'http://x/', cause: `UND_ERR_SOCKET: ${message}` } });
+  });
+
+  it('any other UND_ERR_SOCKET (the other side closed, a reset) stays fetch_failed', () => {
+    expect(toNetworkError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })).code).toBe('fetch_failed');
+  });
+
+  it("a TLS server's no_application_protocol alert (it speaks only HTTP/2) is bad_response: it answered, browsers would have spoken h2", () => {
+    const alert = Object.assign(new Error('SSL alert number 120'), { code: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' });
+    expect(toNetworkError(alert, { url: 'https://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'https://x/', cause: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' } });
+  });
+
+  it.each([['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION'], ['ERR_SSL_WRONG_VERSION_NUMBER']])('the TLS failure %s, which browsers meet alike, stays fetch_failed', (code) => {
+    expect(toNetworkError(withCode(code)).code).toBe('fetch_failed');
+  });
+
   it('a connection that ends mid-response (the parser\'s Invalid EOF state) is fetch_failed, as a reset is', () => {
     const error = Object.assign(new Error('Response does not match the HTTP/1.1 protocol (Invalid EOF state)'), { name: 'HTTPParserError' });
     expect(toNetworkError(error).code).toBe('fetch_failed');

@@ -18,6 +18,12 @@ const TIMEOUT_CODES = new Set([
  * reached and will present the same certificate on a retry.
  */
 const CERTIFICATE_CODE = /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(?:GET_ISSUER_CERT(?:_LOCALLY)?|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE|DECODE_ISSUER_PUBLIC_KEY)|CERT_\w+|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE|HOSTNAME_MISMATCH)$/;
+/**
+ * TLS alerts from a server that answered, refusing what this client offers where browsers offer
+ * more: `no_application_protocol`, from a server that speaks only HTTP/2 (the guarded agent offers
+ * http/1.1 alone in ALPN, every browser h2 too; see createGuardedAgent). Not an unreachable server.
+ */
+const UNSPOKEN_PROTOCOL_CODES = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL']);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);
 
 /** A c-ares query's failure (resolver-lookup.ts), whatever its code: ECONNREFUSED there is the DNS server's. */
@@ -33,6 +39,17 @@ function isQueryError(error: unknown): boolean {
 function isParserError(error: unknown): boolean {
   if (!(error instanceof Error) || error.name !== 'HTTPParserError') return false;
   return (error as NodeJS.ErrnoException).code !== 'HPE_INVALID_EOF_STATE' && !error.message.includes('Invalid EOF state');
+}
+
+/**
+ * undici's HTTP/1.1 client ended the connection on a response it would not take: an interim 100
+ * it did not ask for (`bad response`; skipInterimResponses drops those a connection starts with)
+ * or a 101 switching to a protocol no request asked for (`bad upgrade`), where Chromium reads on
+ * to the response after them.
+ */
+const REFUSED_RESPONSE_MESSAGES = new Set(['bad response', 'bad upgrade']);
+function isRefusedResponse(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET' && REFUSED_RESPONSE_MESSAGES.has(error.message);
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -64,7 +81,11 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   // The server answered, in bytes undici's strict parser refuses where browsers are lenient (a bare
   // LF, Content-Length beside chunked, a folded header): where it leads is unknown, so not an
   // unreachable server's harmless `fetch_failed`, which a redirector could use to pass as one.
-  if (chain.some(isParserError)) return new ScanError('bad_response', undefined, withCause, { cause: error });
+  // Likewise an interim response undici refuses (isRefusedResponse), and a TLS server that speaks
+  // only a protocol this client does not offer (UNSPOKEN_PROTOCOL_CODES).
+  const refused = chain.find(isRefusedResponse) as Error | undefined;
+  if (refused) return new ScanError('bad_response', undefined, { ...detail, cause: `UND_ERR_SOCKET: ${refused.message}` }, { cause: error });
+  if (chain.some(isParserError) || codes.some((c) => UNSPOKEN_PROTOCOL_CODES.has(c))) return new ScanError('bad_response', undefined, withCause, { cause: error });
   if (codes.some((c) => DNS_CODES.has(c)) || chain.some(isQueryError)) return new ScanError('dns_failed', undefined, withCause, { cause: error });
   if (codes.some((c) => CERTIFICATE_CODE.test(c))) return new ScanError('tls_failed', undefined, withCause, { cause: error });
   return new ScanError('fetch_failed', undefined, withCause, { cause: error });
