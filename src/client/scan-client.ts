@@ -40,8 +40,8 @@ export interface ScanClientOptions {
   /**
    * Seconds finished scan jobs are kept (for inspection, and as the contentId dedup window together
    * with the workers' ABUSE_SCAN_VERDICT_RETENTION_S: a jobId with a kept job or a stored verdict
-   * is a duplicate, except a completed job whose verdict is gone, which is replaced); 1 to
-   * 31536000. Default 86400.
+   * is a duplicate, except a job whose verdict is gone that completed, or that failed more than
+   * retentionSeconds ago, which is replaced); 1 to 31536000. Default 86400.
    */
   retentionSeconds?: number | undefined;
   /**
@@ -77,8 +77,9 @@ export interface EnqueuedJob {
    * True when a scan queue already held this jobId (the same content enqueued before, maybe with
    * other items and so for the other queue, or earlier in the same bulk), or a verdict is stored
    * for it (its job was already removed: BullMQ keeps at most 100,000 completed jobs per queue):
-   * nothing was added, and the job that is or was there gives the one verdict. A completed job
-   * whose verdict is no longer stored (expired or evicted) is not one: it is replaced by the new job.
+   * nothing was added, and the job that is or was there gives the one verdict. A job whose verdict
+   * is no longer stored (expired or evicted) and that completed, or failed more than
+   * retentionSeconds ago, is not one: it is replaced by the new job.
    */
   duplicate: boolean;
 }
@@ -90,8 +91,9 @@ export interface EnqueuedJob {
  */
 export interface ScanClient {
   /**
-   * Validates and enqueues one job, unless a scan queue already holds its jobId (other than a
-   * completed job whose verdict is gone, which it replaces) or its verdict is stored (`duplicate`);
+   * Validates and enqueues one job, unless a scan queue already holds its jobId (other than a job
+   * whose verdict is gone that completed, or failed more than retentionSeconds ago, which it
+   * replaces) or its verdict is stored (`duplicate`);
    * throws ScanError (invalid_job, payload_too_large, path_outside_root), or redis_unavailable,
    * after which the job may still land.
    */
@@ -174,27 +176,44 @@ function jobIdProblem(jobId: string): string | undefined {
  * after storing its verdict, so a completed job without a verdict key had its verdict expire (the
  * workers' retention shorter than the client's) or evicted: it would hold its jobId verdictless
  * until its own retention ends, so it is removed here as BullMQ's age trim removes one (a child of
- * a flow stays: its parent's bookkeeping is BullMQ's). A job in any other state is kept: one
- * waiting, active or delayed gives its verdict, and a failed one is owed its verdict by the
- * workers' failed-job sweep.
- * KEYS: each scan queue's completed set, then per job its key in each scan queue and its verdict key
- * (all under the prefix, one Cluster slot). ARGV: the number of scan queues, then per job its jobId.
+ * a flow stays: its parent's bookkeeping is BullMQ's). A failed job without a verdict key that
+ * failed before the cut-off (the client's retentionSeconds ago, its dedup window) is removed alike:
+ * the workers' failed-job sweep, which owes a failed job its verdict, looks back only as far as the
+ * verdict retention (by default as far as retentionSeconds): past that nothing would ever give the
+ * job one, yet BullMQ keeps it 7 x retentionSeconds.
+ * A job in any other state is kept: one waiting, active or delayed gives its verdict, and one that
+ * failed within the window may still be owed its verdict by the sweep (and a job that fails every
+ * time is not scanned again on every enqueue).
+ * KEYS: each scan queue's completed set, then each one's failed set, then per job its key in each
+ * scan queue and its verdict key (all under the prefix, one Cluster slot). ARGV: the number of scan
+ * queues, the cut-off (ms since the epoch), then per job its jobId.
  * Returns per job the 1-based index of the first scan queue still holding it, else the number of
  * queues + 1 when its verdict is stored, else 0.
  */
 const DEDUP_LOOKUP = `${REMOVE_COMPLETED_JOB}
 local queues = tonumber(ARGV[1])
+local cutoff = tonumber(ARGV[2])
 local stride = queues + 1
 local found = {}
-for n = 1, #ARGV - 1 do
-  local base = queues + (n - 1) * stride
-  local jobId = ARGV[n + 1]
+for n = 1, #ARGV - 2 do
+  local base = 2 * queues + (n - 1) * stride
+  local jobId = ARGV[n + 2]
   local scanned = redis.call('EXISTS', KEYS[base + stride]) == 1
   local holder = 0
   for q = 1, queues do
     local jobKey = KEYS[base + q]
     if redis.call('EXISTS', jobKey) == 1 then
-      local replaced = not scanned and redis.call('ZSCORE', KEYS[q], jobId) and remove_completed_job(KEYS[q], jobId, jobKey)
+      local replaced = false
+      if not scanned then
+        if redis.call('ZSCORE', KEYS[q], jobId) then
+          replaced = remove_completed_job(KEYS[q], jobId, jobKey)
+        else
+          local failedAt = redis.call('ZSCORE', KEYS[queues + q], jobId)
+          if failedAt and tonumber(failedAt) <= cutoff then
+            replaced = remove_completed_job(KEYS[queues + q], jobId, jobKey)
+          end
+        end
+      end
       if not replaced and holder == 0 then
         holder = q
       end
@@ -212,10 +231,11 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
   // make every command time out at once (a timer that long fires after 1 ms), and a negative backoff
   // turns BullMQ's retries off.
   const commandTimeoutMs = integerOption('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
+  const retentionSeconds = integerOption('retentionSeconds', options.retentionSeconds, 86_400, 1, 365 * 86_400);
   const defaultJobOptions = scanJobOptions({
     attempts: integerOption('attempts', options.attempts, 5, 1, 1_000),
     backoffMs: integerOption('backoffMs', options.backoffMs, 1000, 0, MAX_TIMEOUT_MS),
-    retentionSeconds: integerOption('retentionSeconds', options.retentionSeconds, 86_400, 1, 365 * 86_400),
+    retentionSeconds,
   });
   const ownsConnection = !isRedisClient(options.connection);
   // Connections the client creates fail a command once a reconnect has failed: a producer would
@@ -297,18 +317,22 @@ export function createScanClient(options: ScanClientOptions = {}): ScanClient {
    * queue: BullMQ only dedups within a queue, so the other queue's job key is looked up first.
    * The verdict key is looked up too: completed jobs are trimmed to 100,000 per queue (minutes or
    * seconds of a busy fleet, far less than retentionSeconds), and a job added again after that
-   * would be scanned again for a verdict store-once drops. A completed job whose verdict is gone
-   * (expired or evicted) is removed and the job added anew (see DEDUP_LOOKUP). Not atomically with
-   * the add: a producer adding the same jobId to the other queue in between still makes two jobs
-   * (the verdict stored first counts); within one queue BullMQ's add stays a no-op.
+   * would be scanned again for a verdict store-once drops. A job whose verdict is gone (expired or
+   * evicted) that completed, or failed more than retentionSeconds ago, is removed and the job added
+   * anew (see DEDUP_LOOKUP). Not atomically with the add: a producer adding the same jobId to the
+   * other queue in between still makes two jobs (the verdict stored first counts); within one
+   * queue BullMQ's add stays a no-op.
    */
   async function enqueueChunk(chunk: readonly Prepared[]): Promise<EnqueuedJob[]> {
-    const keys = SCAN_QUEUE_KINDS.map((kind) => queues[kind].toKey('completed'));
+    const keys = [...SCAN_QUEUE_KINDS.map((kind) => queues[kind].toKey('completed')), ...SCAN_QUEUE_KINDS.map((kind) => queues[kind].toKey('failed'))];
     for (const { opts } of chunk) {
       for (const kind of SCAN_QUEUE_KINDS) keys.push(queues[kind].toKey(opts.jobId));
       keys.push(verdicts.keys.verdict(opts.jobId));
     }
-    const found = (await runScript(connection, DEDUP_LOOKUP, keys, [SCAN_QUEUE_KINDS.length, ...chunk.map(({ opts }) => opts.jobId)])) as number[];
+    // Failed jobs that finished before this are past the dedup window (see DEDUP_LOOKUP).
+    const cutoff = Date.now() - retentionSeconds * 1000;
+    const args = [SCAN_QUEUE_KINDS.length, cutoff, ...chunk.map(({ opts }) => opts.jobId)];
+    const found = (await runScript(connection, DEDUP_LOOKUP, keys, args)) as number[];
     const placed = new Map<string, ScanQueueKind>();
     const results = chunk.map(({ opts, queue }, index): EnqueuedJob => {
       const holder = found[index] ?? 0;
