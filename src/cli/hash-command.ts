@@ -78,6 +78,6 @@ export function registerHashCommand(program: Command): void {
     .description('print blockhash, PDQ and PDQ quality of image files (exit 1 if any failed)')
     .option('--json', 'one JSON object per file: file, blockhash, pdq, pdqQuality, width, height (or error)')
     .option('--dihedral', 'also print the 8 PDQ rotation/mirror variants')
-    .option('--views', 'also print the hashes of the image as viewers see it, the views it has (what a hash-set match with `view` in its evidence matched): upright (EXIF orientation 2-8), on-white and on-black (alpha), trimmed, on-white-trimmed and on-black-trimmed (a uniform border cut off; with its box in the upright image)')
+    .option('--views', 'also print the hashes of the image as viewers see it, the views it has (what a hash-set match with `view` in its evidence matched): upright (EXIF orientation 2-8), on-white and on-black (alpha), trimmed, on-white-trimmed and on-black-trimmed (a uniform border cut off; with its box in the upright image), stretched (contrast stretched, when PDQ quality is under 100)')
     .action(hashFiles);
 }

@@ -11,10 +11,15 @@
  * its even-sized path, on an image of BLOCK_SIDE x BLOCK_SIDE pixels per block: the same block
  * values as the precise method, at a fifth of its cost, and (see packageBlockValue) the same
  * hashes.
+ *
+ * Turns and mirrors (`blockhashWithVariants`, blockhash-dihedral.ts): the eight dihedral variants
+ * from the one pass over the pixels, the block sums thresholded once more transposed.
  */
 import { bmvbhash } from 'blockhash-core';
 import { type HashBytes, hexToHash } from '../matching/hash-bits.js';
 import { transparentAsWhite } from './alpha.js';
+import { blockhashVariants, dihedralPixels } from './blockhash-dihedral.js';
+import { DIHEDRAL_VARIANTS } from './pdq/dihedral.js';
 
 export const DEFAULT_BLOCKHASH_BITS = 16;
 
@@ -55,16 +60,45 @@ export interface RgbImage {
  * package counts the pixels of an RGBA image (alpha.ts).
  */
 export function blockhash(frame: RgbImage & { alpha?: Uint8Array | undefined }, bits = DEFAULT_BLOCKHASH_BITS): HashBytes {
+  const { sums, area } = blockValues(frame, bits);
+  return thresholdSums(sums, area, bits);
+}
+
+/**
+ * The hash of the frame (as `blockhash`) and its eight dihedral variants, in DIHEDRAL_VARIANTS
+ * order (the hash first): the hashes of the picture turned and mirrored (blockhash-dihedral.ts).
+ * The block values are summed once; the transposed picture's are the same values transposed, so
+ * the variants cost one more threshold (no second pass over the pixels) and bit moves. A picture
+ * narrower or lower than the grid is stretched by nearest neighbour first, which does not commute
+ * with mirrors: its variants are hashed from its pixels moved (a few pixels on one side, cheap).
+ */
+export function blockhashWithVariants(frame: RgbImage & { alpha?: Uint8Array | undefined }, bits = DEFAULT_BLOCKHASH_BITS): { hash: HashBytes; variants: HashBytes[] } {
+  const image = transparentAsWhite(frame);
+  const { sums, area } = blockValues(image, bits);
+  const hash = thresholdSums(sums, area, bits);
+  if (image.width < bits || image.height < bits) {
+    return { hash, variants: DIHEDRAL_VARIANTS.map((variant) => (variant === 'original' ? hash : blockhash(dihedralPixels(image, variant), bits))) };
+  }
+  const transposedSums = new Float64Array(bits * bits);
+  for (let row = 0; row < bits; row++) for (let column = 0; column < bits; column++) transposedSums[column * bits + row] = sums[row * bits + column]!;
+  return { hash, variants: blockhashVariants(hash, thresholdSums(transposedSums, area, bits)) };
+}
+
+/** The frame's block sums (blockSums) and its pixels a block, after the checks and the tiny-image stretch. */
+function blockValues(frame: RgbImage & { alpha?: Uint8Array | undefined }, bits: number): { sums: Float64Array; area: number } {
   // bits x bits must be whole bytes (the package needs an even count; a hash is bytes).
   if (!Number.isInteger(bits) || bits < 4 || bits % 4 !== 0) throw new RangeError(`blockhash bits must be a multiple of 4, got ${bits}`);
-  const image = transparentAsWhite(frame);
+  let image = transparentAsWhite(frame);
   if (image.width < bits || image.height < bits) {
     // Blocks smaller than a pixel make the package divide by zero-sized blocks; stretch the few
     // pixels there are by nearest neighbour instead, so tiny images still hash.
-    return blockhash(nearestNeighbourUpscale(image, Math.max(bits, image.width), Math.max(bits, image.height)), bits);
+    image = nearestNeighbourUpscale(image, Math.max(bits, image.width), Math.max(bits, image.height));
   }
-  const sums = blockSums(image, bits);
-  const area = (image.width / bits) * (image.height / bits);
+  return { sums: blockSums(image, bits), area: (image.width / bits) * (image.height / bits) };
+}
+
+/** The package's thresholding of bits x bits block sums (row-major) of blocks of `area` pixels. */
+function thresholdSums(sums: Float64Array, area: number, bits: number): HashBytes {
   const side = bits * BLOCK_SIDE;
   const pixels = thresholdImage(bits);
   // Each block's first pixel carries the block's value in R (the package adds R, G and B); the

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { FIXTURE_IMAGES } from '../../test/harness/hashes.js';
-import { cropToBox, findBorder, MIN_TRIMMED_SIDE, type BorderPicture } from './border.js';
+import { cropToBox, findBorder, findBorderRings, MIN_TRIMMED_SIDE, type BorderPicture } from './border.js';
+
+/** A picture with an alpha plane, as `framed` makes it. */
+type Framed = Required<Omit<BorderPicture, 'alphaWeighted'>>;
 
 interface Sides {
   top?: number;
@@ -23,7 +26,7 @@ async function content(name: string, width: number, height: number): Promise<Bor
 }
 
 /** `picture` framed by `sides` pixels of `colour` (RGB), and of transparency when `transparent` (alpha 0, RGB `colour`). */
-function framed(picture: BorderPicture, sides: Sides, colour: [number, number, number], transparent = false): Required<BorderPicture> {
+function framed(picture: BorderPicture, sides: Sides, colour: [number, number, number], transparent = false): Framed {
   const { top = 0, bottom = 0, left = 0, right = 0 } = sides;
   const width = picture.width + left + right;
   const height = picture.height + top + bottom;
@@ -46,6 +49,30 @@ async function throughJpeg(picture: BorderPicture, quality: number): Promise<Bor
 
 const WHITE: [number, number, number] = [255, 255, 255];
 const BLACK: [number, number, number] = [0, 0, 0];
+const OUTLINE: [number, number, number] = [51, 51, 51];
+
+/** `picture` in a `mat`-pixel white mat, a 1-pixel blend line (91, as a resize leaves it) and an `outline`-pixel #333 outline. */
+function outlinedMat(picture: BorderPicture, outline: number, mat = 24): Framed {
+  const all = { top: 1, bottom: 1, left: 1, right: 1 };
+  const sides = (n: number) => ({ top: n, bottom: n, left: n, right: n });
+  return framed(framed(framed(picture, sides(mat), WHITE), all, [91, 91, 91]), sides(outline), OUTLINE);
+}
+
+/** `picture` with its corners outside a circle of `radius` pixels fully transparent, their RGB `under`. */
+function roundCorners(picture: Framed, radius: number, under: [number, number, number]): Framed {
+  const { width, height } = picture;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const dx = Math.max(radius - x, x - (width - 1 - radius), 0);
+      const dy = Math.max(radius - y, y - (height - 1 - radius), 0);
+      if (dx > 0 && dy > 0 && dx * dx + dy * dy > radius * radius) {
+        picture.alpha[y * width + x] = 0;
+        picture.data.set(under, (y * width + x) * 3);
+      }
+    }
+  }
+  return picture;
+}
 
 describe('findBorder', () => {
   it('finds a uniform white or black border exactly', async () => {
@@ -181,5 +208,64 @@ describe('findBorder', () => {
     // A dark line across the top border is content: the box reaches up to it.
     picture.data.fill(0, 10 * picture.width * 3, 11 * picture.width * 3);
     expect(findBorder(picture)).toEqual({ left: 32, top: 10, width: 256, height: 214 });
+  });
+  it('peels an outline and the mat inside it, the blend line between them included, down to the picture', async () => {
+    const clouds = await content('clouds.jpg', 200, 150);
+    for (const outline of [1, 2, 14]) {
+      const picture = outlinedMat(clouds, outline);
+      const edge = outline + 1 + 24;
+      expect(findBorder(picture), `${outline} px outline`).toEqual({ left: edge, top: edge, width: 200, height: 150 });
+      const cut = cropToBox(picture, findBorder(picture)!);
+      expect(Buffer.compare(Buffer.from(cut.data), Buffer.from(clouds.data)), `${outline} px outline`).toBe(0);
+      // Through JPEG too, within a pixel or two.
+      const box = findBorder(await throughJpeg(picture, 90));
+      expect(box, `${outline} px outline, JPEG`).toBeDefined();
+      for (const [got, expected] of [
+        [box!.left, edge],
+        [box!.top, edge],
+        [box!.left + box!.width, edge + 200],
+        [box!.top + box!.height, edge + 150],
+      ] as const) {
+        expect(Math.abs(got - expected), `${outline} px outline, JPEG`).toBeLessThanOrEqual(2);
+      }
+    }
+    // Each ring's box is listed, outermost first, once the rings up to it are deep enough (a 1-pixel outline alone is not).
+    expect(findBorderRings(outlinedMat(clouds, 14))).toEqual([
+      { left: 14, top: 14, width: 250, height: 200 },
+      { left: 39, top: 39, width: 200, height: 150 },
+    ]);
+    expect(findBorderRings(outlinedMat(clouds, 1))).toEqual([{ left: 26, top: 26, width: 200, height: 150 }]);
+  });
+
+  it('peels only rings that run all round: not a flat strip of the picture inside a frame', async () => {
+    // A flat blue band across the top of the picture (a sky), in a white frame: the frame only.
+    const clouds = await content('clouds.jpg', 200, 150);
+    for (let p = 0; p < 200 * 30; p++) clouds.data.set([40, 90, 200], p * 3);
+    expect(findBorder(framed(clouds, { top: 20, bottom: 20, left: 20, right: 20 }, WHITE))).toEqual({ left: 20, top: 20, width: 200, height: 150 });
+  });
+
+  it('takes transparent pixels in a colour border for border: rounded transparent corners on a mat', async () => {
+    const clouds = await content('clouds.jpg', 200, 150);
+    for (const under of [WHITE, BLACK]) {
+      const picture = roundCorners(framed(clouds, { top: 24, bottom: 24, left: 24, right: 24 }, WHITE), 24, under);
+      expect(findBorder(picture), `${under} under the corners`).toEqual({ left: 24, top: 24, width: 200, height: 150 });
+      // Inside transparent padding too: the padding, then the card's mat.
+      const padded = framed(picture, { top: 30, bottom: 30, left: 30, right: 30 }, BLACK, true);
+      for (let y = 0; y < picture.height; y++) padded.alpha.set(picture.alpha.subarray(y * picture.width, (y + 1) * picture.width), (30 + y) * padded.width + 30);
+      expect(findBorder(padded), `${under} under the corners, padded`).toEqual({ left: 54, top: 54, width: 200, height: 150 });
+    }
+    // A partly transparent pixel counts its difference in proportion to its alpha: an anti-aliased edge (alpha 128, 25 off white) is border.
+    const edged = roundCorners(framed(clouds, { top: 24, bottom: 24, left: 24, right: 24 }, WHITE), 24, BLACK);
+    for (let p = 0; p < edged.width * edged.height; p++) {
+      if (edged.alpha[p] !== 0) continue;
+      const x = p % edged.width;
+      const y = Math.floor(p / edged.width);
+      const d = Math.hypot(Math.max(24 - x, x - (edged.width - 25), 0), Math.max(24 - y, y - (edged.height - 25), 0));
+      if (d < 26) {
+        edged.alpha[p] = 128;
+        edged.data.fill(230, p * 3, p * 3 + 3);
+      }
+    }
+    expect(findBorder(edged)).toEqual({ left: 24, top: 24, width: 200, height: 150 });
   });
 });

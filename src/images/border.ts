@@ -18,12 +18,17 @@ export interface BorderBox {
   height: number;
 }
 
-/** What findBorder reads: RGB, 3 bytes a pixel, and optionally alpha, 1 byte a pixel. */
+/**
+ * What findBorder reads: RGB, 3 bytes a pixel, and optionally alpha, 1 byte a pixel, and the RGB a
+ * viewer's scaler shows on a frame shrunk with alpha (decode.ts DecodedFrame.alphaWeighted), which
+ * a picture with alpha is read on when present.
+ */
 export interface BorderPicture {
   data: Uint8Array;
   width: number;
   height: number;
   alpha?: Uint8Array | undefined;
+  alphaWeighted?: Uint8Array | undefined;
 }
 
 /**
@@ -52,58 +57,123 @@ export const MIN_BORDER_PIXELS = 2;
 /** The smallest content, each side, worth hashing on its own (smaller is a speck, not a picture). */
 export const MIN_TRIMMED_SIDE = 32;
 
+/** How many rings findBorder peels at most: a frame of up to three (an outline, a mat, transparent padding). */
+export const MAX_RINGS = 3;
+
+/**
+ * How many lines between two rings may be neither (the line a resize blends an outline into the mat
+ * inside it, JPEG ringing): skipped when each of their pixels lies between the two rings' colours.
+ */
+export const MAX_BLEND_LINES = 2;
+
+/** A ring's kind: transparent pixels, or one colour (RGB). */
+type Border = 'transparent' | readonly [number, number, number];
+
+/** One ring peeled: what is inside it, its kind, and the sides it was found on (top, bottom, left, right). */
+interface Ring {
+  box: BorderBox;
+  border: Border;
+  sides: readonly [boolean, boolean, boolean, boolean];
+}
+
 /**
  * The content inside a near-uniform border: the bounding box of the pixels that are not border,
  * or undefined when the picture has no border worth a view.
  *
- * The border is transparent when the picture has alpha and at least two of its corners are
- * (nearly) fully transparent (alpha within the tolerance, BORDER_TOLERANCES): the content is then
- * what is not.
- * Otherwise the border colour is that of at least two corners that agree (each corner read as the
- * median of its 3x3 pixels, so a noisy or specked corner pixel does not decide), and the content
- * is what differs from it by more than the tolerance in a channel. Two corners, not four: a
- * border on one side only (content touching the other three) is a border too.
+ * The border is peeled as up to MAX_RINGS rings, each near-uniform, from the outside in (a dark
+ * outline around a white mat around the picture: a stock frame effect), the last box kept; the
+ * lines a resize blends between two rings (MAX_BLEND_LINES, each pixel between the two colours)
+ * go with the inner ring. A ring inside another must run on every side the outer one does.
+ *
+ * A ring is transparent when the picture has alpha and at least two corners of what is left are
+ * (nearly) fully transparent (alpha within the tolerance, BORDER_TOLERANCES): what is not is
+ * inside it. Otherwise (or when no transparent ring is found, as with rounded transparent corners
+ * on an opaque mat) its colour is that of at least two corners that agree (each corner read as the
+ * median of its 3x3 pixels, so a noisy or specked corner pixel does not decide; with alpha, of the
+ * opaque ones, walking in from a transparent corner), and what differs from it by more than the
+ * tolerance in a channel is inside it; a transparent pixel is part of any colour ring, whatever
+ * its RGB (a partly transparent one counts its difference in proportion to its alpha). Two
+ * corners, not four: a border on one side only (content touching the other three) is a border too.
  *
  * Each side is scanned inwards line by line; a line is border when at most one pixel in 256 of it
- * (a speck, JPEG ringing) is not. The border found must be flat (MAX_MEAN_BORDER_FRACTION: no
- * gradient), leave content at least MIN_TRIMMED_SIDE each way, and be, on at least one side, at
- * least MIN_BORDER_FRACTION of the picture and MIN_BORDER_PIXELS deep.
+ * (a speck, JPEG ringing) is not. Each ring must be flat (MAX_MEAN_BORDER_FRACTION: no gradient),
+ * leave content at least MIN_TRIMMED_SIDE each way and not be all of it (a blank is no ring at the
+ * first tolerance, for the next to tell apart); the rings together must be, on at least one side,
+ * at least MIN_BORDER_FRACTION of the picture and MIN_BORDER_PIXELS deep.
  */
 export function findBorder(picture: BorderPicture): BorderBox | undefined {
+  return findBorderRings(picture).at(-1);
+}
+
+/**
+ * The box inside each ring findBorder peels, outermost first (findBorder's is the last); empty when
+ * the picture has no border worth a view. A box is listed only when the rings up to it are deep
+ * enough (MIN_BORDER_FRACTION, MIN_BORDER_PIXELS).
+ */
+export function findBorderRings(picture: BorderPicture): BorderBox[] {
   const { width, height } = picture;
-  if (width < MIN_TRIMMED_SIDE + MIN_BORDER_PIXELS || height < MIN_TRIMMED_SIDE + MIN_BORDER_PIXELS) return undefined;
+  if (width < MIN_TRIMMED_SIDE + MIN_BORDER_PIXELS || height < MIN_TRIMMED_SIDE + MIN_BORDER_PIXELS) return [];
+  const deepH = Math.max(MIN_BORDER_PIXELS, Math.ceil(MIN_BORDER_FRACTION * height));
+  const deepW = Math.max(MIN_BORDER_PIXELS, Math.ceil(MIN_BORDER_FRACTION * width));
+  const boxes: BorderBox[] = [];
+  let outer: Ring | undefined;
+  for (let rings = 0; rings < MAX_RINGS; rings++) {
+    const ring = peelRing(picture, outer);
+    if (!ring) break;
+    outer = ring;
+    const { box } = ring;
+    if (box.top >= deepH || height - box.top - box.height >= deepH || box.left >= deepW || width - box.left - box.width >= deepW) boxes.push(box);
+  }
+  return boxes;
+}
+
+/** The next ring inside `outer` (the whole picture when undefined), at the first tolerance that finds one. */
+function peelRing(picture: BorderPicture, outer: Ring | undefined): Ring | undefined {
   for (const tolerance of BORDER_TOLERANCES) {
-    // A picture all within one tolerance of its corners is blank at it, or a low-contrast picture
+    // Content all within one tolerance of the corners is blank at it, or a low-contrast picture
     // in a frame of its lightest or darkest colour, which the next tolerance tells apart.
-    const box = findBorderWithin(picture, tolerance);
-    if (box) return box;
+    for (const border of bordersOf(picture, outer, tolerance)) {
+      const ring = peelWithin(picture, outer, border, tolerance);
+      if (ring) return ring;
+    }
   }
   return undefined;
 }
 
-/** findBorder at one tolerance. */
-function findBorderWithin(picture: BorderPicture, tolerance: number): BorderBox | undefined {
-  const { width, height } = picture;
-  const border = borderOf(picture, tolerance);
-  if (!border) return undefined;
-
+/** The ring of `border` inside `outer` at one tolerance, when there is one worth keeping. */
+function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Border, tolerance: number): Ring | undefined {
+  const { width, alpha } = picture;
+  // With alpha, the colours a viewer's scaler shows: a shrunk edge not darkened by what transparent pixels store.
+  const data = (alpha && picture.alphaWeighted) || picture.data;
+  const within = outer?.box ?? { left: 0, top: 0, width, height: picture.height };
   // Per line: the pixels that may differ (specks), and the summed difference of the border lines.
-  const allowedRow = width >> 8;
-  const allowedColumn = height >> 8;
+  const allowedRow = within.width >> 8;
+  const allowedColumn = within.height >> 8;
   let sum = 0;
   let pixels = 0;
-  const { data, alpha } = picture;
+  const opaque = 255 - tolerance;
+  /** How far the pixel is from the border (for a colour, alpha-weighted), or -1 for a transparent pixel in a colour ring. */
+  const difference = (p: number, colour: readonly [number, number, number]): number => {
+    const a = alpha ? alpha[p]! : 255;
+    if (a <= tolerance) return -1;
+    const dr = data[p * 3]! - colour[0];
+    const dg = data[p * 3 + 1]! - colour[1];
+    const db = data[p * 3 + 2]! - colour[2];
+    const d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
+    return a === 255 ? d : (d * a) / 255;
+  };
   /** Whether the line of `count` pixels from pixel `start`, `step` apart, is border; adds its differences to the sum. */
   const isBorder = (start: number, step: number, count: number, allowed: number): boolean => {
     let lineSum = 0;
     let off = 0;
+    let wild = 0;
     if (border === 'transparent') {
       for (let i = 0, p = start; i < count; i++, p += step) {
         const d = alpha![p]!;
         if (d <= tolerance) lineSum += d;
         else if (++off > allowed) return false;
       }
-    } else {
+    } else if (!alpha) {
       const [r, g, b] = border;
       for (let i = 0, p = start * 3; i < count; i++, p += step * 3) {
         const dr = data[p]! - r;
@@ -113,51 +183,131 @@ function findBorderWithin(picture: BorderPicture, tolerance: number): BorderBox 
         if (d <= tolerance) lineSum += d;
         else if (++off > allowed) return false;
       }
+    } else {
+      for (let i = 0, p = start; i < count; i++, p += step) {
+        const d = difference(p, border);
+        if (d < 0) wild++;
+        else if (d <= tolerance) lineSum += d;
+        else if (++off > allowed) return false;
+      }
     }
     sum += lineSum;
-    pixels += count - off;
+    pixels += count - off - wild;
     return true;
   };
+  /**
+   * Whether the line lies between the outer ring and this one: a line a resize blends the two into.
+   * Its ends may differ besides (where it crosses the blend lines of the sides next to it).
+   */
+  const isBlend = (start: number, step: number, count: number, allowed: number): boolean => {
+    const outerBorder = outer!.border;
+    let off = -2 * MAX_BLEND_LINES;
+    for (let i = 0, p = start; i < count; i++, p += step) {
+      const a = alpha ? alpha[p]! : 255;
+      if (a <= tolerance) continue;
+      let fits: boolean;
+      if (border === 'transparent' || outerBorder === 'transparent') {
+        const colour = border === 'transparent' ? (outerBorder as readonly [number, number, number]) : border;
+        fits = a < opaque || difference(p, colour) <= tolerance;
+      } else {
+        fits = true;
+        for (let c = 0; c < 3 && fits; c++) {
+          const v = data[p * 3 + c]!;
+          fits = v >= Math.min(border[c]!, outerBorder[c]!) - tolerance && v <= Math.max(border[c]!, outerBorder[c]!) + tolerance;
+        }
+      }
+      if (!fits && ++off > allowed) return false;
+    }
+    return true;
+  };
+  /** How many lines in from one side are border: `line(i)` tests the i-th line in, of at most `lines`. */
+  const depth = (lines: number, line: (i: number) => boolean): number => {
+    let i = 0;
+    while (i < lines && line(i)) i++;
+    return i;
+  };
+  /** Whether a line is neither this ring nor content but the blend of the outer ring into it (adds nothing to the sum). */
+  const blends = (start: number, step: number, count: number, allowed: number): boolean => {
+    const kept = [sum, pixels] as const;
+    const border = isBorder(start, step, count, allowed);
+    [sum, pixels] = kept;
+    return !border && isBlend(start, step, count, allowed);
+  };
 
-  let top = 0;
-  while (top < height && isBorder(top * width, 1, width, allowedRow)) top++;
-  if (top === height) return undefined; // every line within the tolerance: no content to box
-  let bottom = height;
-  while (bottom > top && isBorder((bottom - 1) * width, 1, width, allowedRow)) bottom--;
-  const rows = bottom - top;
-  let left = 0;
-  while (left < width && isBorder(top * width + left, width, rows, allowedColumn)) left++;
-  let right = width;
-  while (right > left && isBorder(top * width + right - 1, width, rows, allowedColumn)) right--;
+  // Inside another ring, first the lines blending the two on each side (none when the ring is not found there).
+  const { left: x0, top: y0, width: w0, height: h0 } = within;
+  const blend = [0, 0, 0, 0];
+  if (outer) {
+    const most = Math.min(MAX_BLEND_LINES, (w0 - MIN_TRIMMED_SIDE) >> 1, (h0 - MIN_TRIMMED_SIDE) >> 1);
+    blend[0] = depth(most, (i) => blends((y0 + i) * width + x0, 1, w0, allowedRow));
+    blend[1] = depth(most, (i) => blends((y0 + h0 - 1 - i) * width + x0, 1, w0, allowedRow));
+    blend[2] = depth(most, (i) => blends(y0 * width + x0 + i, width, h0, allowedColumn));
+    blend[3] = depth(most, (i) => blends(y0 * width + x0 + w0 - 1 - i, width, h0, allowedColumn));
+  }
+  const x1 = x0 + blend[2]!;
+  const y1 = y0 + blend[0]!;
+  const w1 = w0 - blend[2]! - blend[3]!;
+  const h1 = h0 - blend[0]! - blend[1]!;
+  const top = depth(h1, (i) => isBorder((y1 + i) * width + x1, 1, w1, allowedRow));
+  if (top === h1) return undefined; // every line within the tolerance: no content to box
+  const bottom = depth(h1 - top, (i) => isBorder((y1 + h1 - 1 - i) * width + x1, 1, w1, allowedRow));
+  const rows = h1 - top - bottom;
+  const left = depth(w1, (i) => isBorder((y1 + top) * width + x1 + i, width, rows, allowedColumn));
+  const right = depth(w1 - left, (i) => isBorder((y1 + top) * width + x1 + w1 - 1 - i, width, rows, allowedColumn));
 
-  const box = { left, top, width: right - left, height: bottom - top };
+  const deep = [top, bottom, left, right];
+  const sides = [top > 0, bottom > 0, left > 0, right > 0] as const;
+  if (!sides.some(Boolean)) return undefined;
+  // A ring inside another runs all round it (not a flat strip of the picture's own, a sky).
+  if (outer && outer.sides.some((side, s) => side && !sides[s])) return undefined;
+  // Each side's edge: past the blend and the ring where the ring is, else where it was.
+  const [t, b, l, r] = deep.map((d, s) => (d > 0 ? d + blend[s]! : 0)) as [number, number, number, number];
+  const box = { left: x0 + l, top: y0 + t, width: w0 - l - r, height: h0 - t - b };
   if (box.width < MIN_TRIMMED_SIDE || box.height < MIN_TRIMMED_SIDE) return undefined;
-  const deepH = Math.max(MIN_BORDER_PIXELS, Math.ceil(MIN_BORDER_FRACTION * height));
-  const deepW = Math.max(MIN_BORDER_PIXELS, Math.ceil(MIN_BORDER_FRACTION * width));
-  if (top < deepH && height - bottom < deepH && left < deepW && width - right < deepW) return undefined;
-  if (pixels === 0 || sum / pixels > MAX_MEAN_BORDER_FRACTION * tolerance) return undefined;
-  return box;
+  // A ring of at most MAX_BLEND_LINES a side (a thin outline) is a line, not a gradient; any other must be flat.
+  const thin = deep.every((d) => d <= MAX_BLEND_LINES);
+  if (pixels === 0 || (!thin && sum / pixels > MAX_MEAN_BORDER_FRACTION * tolerance)) return undefined;
+  return { box, border, sides };
 }
 
 /**
- * What the border is, from the picture's corners: 'transparent' (at least two corners nearly fully
- * transparent), else the colour of at least two corners that agree (their mean), else undefined.
+ * What the next ring may be, from the corners of what `outer` leaves (read MAX_BLEND_LINES in,
+ * past any blend): 'transparent' (at least two corners nearly fully transparent), then the colour
+ * of at least two corners that agree (their mean), when there is one.
  */
-function borderOf(picture: BorderPicture, tolerance: number): 'transparent' | readonly [number, number, number] | undefined {
-  const { data, alpha, width, height } = picture;
+function bordersOf(picture: BorderPicture, outer: Ring | undefined, tolerance: number): Border[] {
+  const { alpha, width } = picture;
+  const { left, top, width: w, height: h } = outer?.box ?? { left: 0, top: 0, width, height: picture.height };
+  const inset = outer ? MAX_BLEND_LINES : 0;
+  // Each corner's pixel, and the way into the box from it.
   const corners = [
-    [0, 0],
-    [width - 3, 0],
-    [0, height - 3],
-    [width - 3, height - 3],
+    [left + inset, top + inset, 1, 1],
+    [left + w - 1 - inset, top + inset, -1, 1],
+    [left + inset, top + h - 1 - inset, 1, -1],
+    [left + w - 1 - inset, top + h - 1 - inset, -1, -1],
   ] as const;
-  if (alpha && corners.filter(([x, y]) => median3x3(alpha, 1, 0, width, x, y) <= tolerance).length >= 2) return 'transparent';
-  const colours = corners.map(([x, y]) => [0, 1, 2].map((c) => median3x3(data, 3, c, width, x, y)));
+  const borders: Border[] = [];
+  if (alpha && corners.filter(([x, y, dx, dy]) => median3x3(alpha, 1, 0, width, dx > 0 ? x : x - 2, dy > 0 ? y : y - 2) <= tolerance).length >= 2) borders.push('transparent');
+  // With alpha, a corner's colour is that of its opaque pixels, walking in diagonally past transparent ones (a rounded corner).
+  const walk = alpha ? Math.min(w, h) >> 4 : 0;
+  const colours: number[][] = [];
+  for (const [x, y, dx, dy] of corners) {
+    for (let k = 0; k <= walk; k++) {
+      const colour = cornerColour(picture, x + k * dx, y + k * dy, dx, dy, 255 - tolerance);
+      if (colour) {
+        colours.push(colour);
+        break;
+      }
+    }
+  }
   for (const colour of colours) {
     const agreeing = colours.filter((other) => maxDifference(colour, other) <= tolerance);
-    if (agreeing.length >= 2) return [0, 1, 2].map((c) => Math.round(agreeing.reduce((total, each) => total + each[c]!, 0) / agreeing.length)) as [number, number, number];
+    if (agreeing.length >= 2) {
+      borders.push([0, 1, 2].map((c) => Math.round(agreeing.reduce((total, each) => total + each[c]!, 0) / agreeing.length)) as [number, number, number]);
+      break;
+    }
   }
-  return undefined;
+  return borders;
 }
 
 function maxDifference(a: readonly number[], b: readonly number[]): number {
@@ -169,6 +319,23 @@ function median3x3(plane: Uint8Array, channels: number, channel: number, width: 
   const values: number[] = [];
   for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) values.push(plane[((y + dy) * width + x + dx) * channels + channel]!);
   return values.sort((a, b) => a - b)[4]!;
+}
+
+/**
+ * A corner's colour: the per-channel median of the 9 pixels of the two edges meeting at (x, y)
+ * (5 along the row, 4 more down the column, towards dx, dy), so a thin outline along the edges is
+ * read as its own colour and a speck at the corner does not decide; with alpha, of the opaque ones
+ * (alpha at least `opaque`) when most are, else undefined.
+ */
+function cornerColour(picture: BorderPicture, x: number, y: number, dx: number, dy: number, opaque: number): number[] | undefined {
+  const { alpha, width } = picture;
+  const data = (alpha && picture.alphaWeighted) || picture.data;
+  const kept: number[] = [];
+  for (let i = 0; i < 5; i++) kept.push(y * width + x + i * dx);
+  for (let i = 1; i < 5; i++) kept.push((y + i * dy) * width + x);
+  const opaquePixels = alpha ? kept.filter((p) => alpha[p]! >= opaque) : kept;
+  if (opaquePixels.length < 5) return undefined;
+  return [0, 1, 2].map((c) => opaquePixels.map((p) => data[p * 3 + c]!).sort((u, v) => u - v)[opaquePixels.length >> 1]!);
 }
 
 /** The picture's planes (RGB; alpha and alpha-weighted RGB when present) inside `box`, copied. */

@@ -4,8 +4,8 @@
  * their EXIF orientation (for classifiers); the hashes are taken on the pixels in their stored
  * orientation, as Meta's PDQ references and blockhash implementations take them (they never apply
  * EXIF orientation), so a file hashes as its partner's hash of it, whatever its orientation tag:
- * the frame is turned back first, exactly (orientation.ts), and PDQ's dihedral variants are
- * turns and mirrors of the stored pixels. A frame with alpha is hashed as stored too (its RGB,
+ * the frame is turned back first, exactly (orientation.ts), and the dihedral variants (PDQ's and
+ * blockhash's) are turns and mirrors of the stored pixels. A frame with alpha is hashed as stored too (its RGB,
  * alpha left out, as the references read it).
  *
  * When asked (`viewerViews`), a frame is also hashed as viewers show it, in views (IMAGE_VIEWS),
@@ -13,12 +13,14 @@
  * picture turned or mirrored with the tag that turns it back), flattened onto white and onto
  * black when it has meaningful alpha (an image can be carried in the alpha channel alone), and
  * each of those pictures without a near-uniform border around it (border.ts: a frame of one
- * colour, or of transparency, added around a known picture).
+ * colour, or of transparency, added around a known picture), and with its contrast stretched when
+ * low contrast holds its PDQ quality down (contrast.ts: a known picture faded or dimmed).
  */
 import type { HashBytes } from '../matching/hash-bits.js';
 import { type FrameWithAlpha, flattenOntoBlack, flattenOntoWhite, hasMeaningfulAlpha } from './alpha.js';
-import { DEFAULT_BLOCKHASH_BITS, blockhash } from './blockhash.js';
-import { type BorderBox, cropToBox, findBorder } from './border.js';
+import { DEFAULT_BLOCKHASH_BITS, blockhash, blockhashWithVariants } from './blockhash.js';
+import { type BorderBox, cropToBox, findBorderRings } from './border.js';
+import { STRETCH_BELOW_QUALITY, stretchContrast } from './contrast.js';
 import type { DecodedFrame, DecodedImage } from './decode.js';
 import { dihedralHashes } from './pdq/dihedral.js';
 import { pdqHash } from './pdq/hasher.js';
@@ -32,6 +34,7 @@ export { pdqHash, PdqHasher, type PdqResult } from './pdq/hasher.js';
 export { DIHEDRAL_VARIANTS, type DihedralVariant, dihedralHashes } from './pdq/dihedral.js';
 export { MIN_VIEW_TRANSPARENCY } from './alpha.js';
 export { type BorderBox, findBorder } from './border.js';
+export { FULL_STRETCH_RANGE, MIN_STRETCH_RANGE, STRETCH_BELOW_QUALITY, stretchContrast } from './contrast.js';
 
 /**
  * The views of a frame (ImageHashOptions.viewerViews), in the order they are hashed and matched,
@@ -42,20 +45,32 @@ export { type BorderBox, findBorder } from './border.js';
  *   flattened onto white and onto black (alpha.ts).
  * - `trimmed`, `on-white-trimmed`, `on-black-trimmed`: the upright frame (the stored pixels when
  *   not turned), and its views on white and on black, cut to the content inside a near-uniform
- *   border of one colour or of transparency (border.ts findBorder), when they have one.
+ *   border of one colour or of transparency (border.ts findBorderRings: inside each of its rings),
+ *   when they have one.
+ * - `stretched`: the upright frame with its contrast stretched (contrast.ts: the 1st percentile of
+ *   the pixels' darkest channel and the 99th of their brightest mapped to 0..255, the same map on
+ *   R, G and B, alpha kept), when its PDQ quality is under 100 (STRETCH_BELOW_QUALITY) and that
+ *   range is neither too narrow to carry a picture (MIN_STRETCH_RANGE) nor nearly full already
+ *   (FULL_STRETCH_RANGE): a known picture faded, dimmed or washed out keeps its PDQ bits but drops
+ *   under the quality floor; stretched, it is back above it. Its own quality still goes through
+ *   the floor.
  */
-export const IMAGE_VIEWS = ['upright', 'on-white', 'on-black', 'trimmed', 'on-white-trimmed', 'on-black-trimmed'] as const;
+export const IMAGE_VIEWS = ['upright', 'on-white', 'on-black', 'trimmed', 'on-white-trimmed', 'on-black-trimmed', 'stretched'] as const;
 export type ImageView = (typeof IMAGE_VIEWS)[number];
 
 export interface ImageHashOptions {
   /** Blockhash grid size: bits x bits blocks, bits^2-bit hash. Default 16 (256 bits). */
   blockhashBits?: number;
-  /** Also return PDQ's eight dihedral variants (from the one DCT, no re-hashing). Default false. */
+  /**
+   * Also return the eight dihedral variants of PDQ (from the one DCT) and of blockhash (bit moves,
+   * blockhashDihedral). Default false.
+   */
   dihedral?: boolean;
   /**
    * Also hash the frame as viewers show it (`views`, IMAGE_VIEWS): upright by its EXIF
-   * orientation, flattened onto white and onto black when it has meaningful alpha, and without a
-   * near-uniform border; each view only when it exists. Default false: the hashes of the stored
+   * orientation, flattened onto white and onto black when it has meaningful alpha, without a
+   * near-uniform border, and contrast-stretched when its PDQ quality is under 100; each view only
+   * when it exists. Default false: the hashes of the stored
    * pixels only, as a partner's tools compute them.
    */
   viewerViews?: boolean;
@@ -73,6 +88,12 @@ export interface PictureHashes {
    * turns and mirrors of the picture hashed (for the stored pixels, EXIF orientation not applied).
    */
   dihedral?: HashBytes[];
+  /**
+   * Blockhash of the same eight turns and mirrors, in DIHEDRAL_VARIANTS order (`blockhash` first),
+   * when `dihedral` is asked: moves of the hash's bits and of the transposed picture's
+   * (blockhash-dihedral.ts), the turned picture's own hash bit for bit on the 16 x 16 grid.
+   */
+  blockhashDihedral?: HashBytes[];
 }
 
 /** The hashes of a view of a frame (ImageHashOptions.viewerViews, IMAGE_VIEWS). */
@@ -101,14 +122,14 @@ export function hashFrame(frame: DecodedFrame, options: ImageHashOptions = {}): 
   const hashes: ImageHashes = hashPicture(stored, options);
   if (!options.viewerViews) return hashes;
   const views: ImageViewHashes[] = [];
-  const add = (view: ImageView, picture: FrameWithAlpha, box?: BorderBox): void => {
+  const add = (view: ImageView, picture: FrameWithAlpha, box?: BorderBox): PictureHashes => {
     const viewed: ImageViewHashes = { view, ...hashPicture(picture, options), ...(box && { box }) };
-    if ([hashes, ...views].some((known) => samePicture(known, viewed))) return;
-    views.push(viewed);
+    if (![hashes, ...views].some((known) => samePicture(known, viewed))) views.push(viewed);
+    return viewed;
   };
   // What viewers show: the frame upright (the decode's frame), as it is and on white and on black.
   const upright: FrameWithAlpha = frame;
-  if (isTurned(frame.orientation)) add('upright', upright);
+  const uprightHashes = isTurned(frame.orientation) ? add('upright', upright) : hashes;
   const shown: Array<[ImageView, FrameWithAlpha]> = [['trimmed', upright]];
   if (hasMeaningfulAlpha(upright)) {
     const onWhite = flattenOntoWhite(upright);
@@ -120,8 +141,13 @@ export function hashFrame(frame: DecodedFrame, options: ImageHashOptions = {}): 
   // Each without its border, when it has one: a transparent border (read on the frame's alpha)
   // bounds them all alike; a border of one colour is read on each picture as shown.
   for (const [view, picture] of shown) {
-    const box = findBorder({ ...picture, alpha: upright.alpha });
-    if (box) add(view, cropToBox(picture, box), box);
+    // Every ring's box: a page's own margin inside a frame reads as a mat inside an outline.
+    for (const box of findBorderRings({ ...picture, alpha: upright.alpha })) add(view, cropToBox(picture, box), box);
+  }
+  // Its contrast stretched, when contrast may be what holds its PDQ quality down (contrast.ts).
+  if (uprightHashes.pdqQuality < STRETCH_BELOW_QUALITY) {
+    const stretched = stretchContrast(upright);
+    if (stretched) add('stretched', stretched);
   }
   if (views.length > 0) hashes.views = views;
   return hashes;
@@ -130,12 +156,11 @@ export function hashFrame(frame: DecodedFrame, options: ImageHashOptions = {}): 
 /** Blockhash (a frame's fully transparent pixels as white) and PDQ (the RGB alone) of one picture. */
 function hashPicture(picture: Parameters<typeof blockhash>[0], options: ImageHashOptions): PictureHashes {
   const pdq = pdqHash(picture);
-  const hashes: PictureHashes = {
-    blockhash: blockhash(picture, options.blockhashBits ?? DEFAULT_BLOCKHASH_BITS),
-    pdq: pdq.hash,
-    pdqQuality: pdq.quality,
-  };
+  const bits = options.blockhashBits ?? DEFAULT_BLOCKHASH_BITS;
+  const turned = options.dihedral ? blockhashWithVariants(picture, bits) : undefined;
+  const hashes: PictureHashes = { blockhash: turned?.hash ?? blockhash(picture, bits), pdq: pdq.hash, pdqQuality: pdq.quality };
   if (options.dihedral) hashes.dihedral = dihedralHashes(pdq.dct);
+  if (turned) hashes.blockhashDihedral = turned.variants;
   return hashes;
 }
 

@@ -26,8 +26,9 @@ export interface ImagePreparerOptions {
  * names, decodes them once (safely: limits, refused formats, frame sampling) and hashes each
  * sampled frame with blockhash and PDQ (with its dihedral variants, so rotated copies match). Each
  * frame is also hashed as viewers show it (images/index.ts IMAGE_VIEWS): upright by its EXIF
- * orientation, on white and on black when it has alpha, without a uniform border, so a known
- * picture stored turned, carried in its alpha channel or framed matches as it is shown.
+ * orientation, on white and on black when it has alpha, without a uniform border, and
+ * contrast-stretched when low contrast holds its PDQ quality down, so a known picture stored
+ * turned, carried in its alpha channel, framed or faded matches as it is shown.
  */
 export class ImagePreparer implements ItemPreparer<ImageSubject> {
   readonly kind = 'image' as const;

@@ -4,8 +4,8 @@
  * ABUSE_SCAN_HASHSETS_DIR sets, policy), without Redis:
  * - stored turned with the EXIF orientation tag that turns it back (clouds.jpg turned a quarter
  *   counter-clockwise and tagged 6): its stored pixels are 130 bits of blockhash from clouds.jpg
- *   and it was allowed by a blockhash set holding clouds.jpg; it is now blocked on its 'upright'
- *   view. A text picture upscaled and stored upside down (tag 3) is 30 to 32 bits from it through
+ *   as computed, 0 through their blockhash variant rotate270, which blocks it on the stored pixels
+ *   (its 'upright' view, also at 0, comes after them in the walk). A text picture upscaled and stored upside down (tag 3) is 30 to 32 bits from it through
  *   the stored pixels' dihedral variants (inexact: orientation.ts), at the threshold's edge (31);
  *   upright it is at 0, and the match names that view, the closest.
  * - inside a thin uniform border (32 white pixels around clouds.jpg): PDQ 106 from the demo set's
@@ -35,13 +35,14 @@ describe('a picture stored turned, with the EXIF tag that turns it back, is matc
   let scans = 0;
   const scan = (bytes: Buffer) => scanAs(`viewer-views-${scans++}`, bytes);
 
-  it('clouds.jpg stored a quarter turn back, tagged 6: blocked by blockhash on its upright view', async () => {
+  it('clouds.jpg stored a quarter turn back, tagged 6: blocked by blockhash on its stored pixels through rotate270', async () => {
     const bytes = await sharp(CLOUDS).rotate(270).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
     const verdict = await scan(bytes);
     expect(verdict.decision).toBe('block');
     expect(verdict.items[0]!.details).toMatchObject({ views: ['upright'] });
     const blockhash = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'blockhash_match');
-    expect(blockhash?.evidence).toMatchObject({ set: 'partner-bh', entryId: 'clouds', view: 'upright', frame: 0 });
+    expect(blockhash?.evidence).toMatchObject({ set: 'partner-bh', entryId: 'clouds', variant: 'rotate270', frame: 0 });
+    expect(blockhash?.evidence).not.toHaveProperty('view');
     expect(blockhash!.evidence.distance as number).toBeLessThanOrEqual(4);
   });
 

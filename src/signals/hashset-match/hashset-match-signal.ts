@@ -1,8 +1,10 @@
 /**
- * Matches every hashed frame of an image against the hash sets: PDQ sets through all eight dihedral
- * variants (so rotated and mirrored copies match), blockhash sets on the hash as computed (blockhash
- * has no variants). Negative sets hold known-good images (false positives, logos): a known-good
- * entry suppresses a positive set's hit on the same frame only when it is strictly closer to the
+ * Matches every hashed frame of an image against the hash sets through all eight dihedral variants
+ * of its hashes (DIHEDRAL_VARIANTS, when the frame was hashed with `dihedral`, as the image
+ * preparer does), so rotated and mirrored copies match: PDQ's from its one DCT (pdq/dihedral.ts),
+ * blockhash's as moves of the hash's bits and of the transposed picture's hash
+ * (images/blockhash-dihedral.ts: the turned picture's own blockhash, bit for bit). Negative sets
+ * hold known-good images (false positives, logos): a known-good entry suppresses a positive set's hit on the same frame only when it is strictly closer to the
  * frame than the positive set's closest entry, and only within one algorithm (PDQ and blockhash
  * distances do not compare). An exact copy of a known-bad image therefore still matches when a
  * near-duplicate of it was marked good. The known-good match is reported as a signal suggesting
@@ -17,17 +19,20 @@
  * *scanned* picture (for the stored pixels, as stored: an EXIF orientation tag is not applied) that landed on the entry (a copy turned clockwise matches through `rotate90`,
  * its own quarter turn back). A frame is matched on its stored pixels and on its views
  * (ImageHashes.views, IMAGE_VIEWS: upright by its EXIF orientation, flattened onto white and onto
- * black when it has alpha, without a uniform border; each with its own quality floor, blank rule
- * and variants): a hit on a view adds `view` ('upright', 'on-white', 'on-black', 'trimmed',
- * 'on-white-trimmed' or 'on-black-trimmed'; absent for the stored pixels), and `abuse-scan hash
+ * black when it has alpha, without a uniform border, contrast-stretched when its PDQ quality is
+ * under 100; each with its own quality floor, blank rule and variants): a hit on a view adds
+ * `view` ('upright', 'on-white', 'on-black', 'trimmed', 'on-white-trimmed', 'on-black-trimmed' or
+ * 'stretched'; absent for the stored pixels), and `abuse-scan hash
  * --views` prints the hashes of each view of a file, to reproduce it. A view
  * is its frame's picture, not another item: the flood guard counts the frame's stored hashes
  * (imageKey) whichever view matched, and a known-good entry hides only hits on the same picture
  * (the same view of the same frame). Blockhash evidence adds bitsFromBlank: how many bits the frame's
- * hash is from the nearest blank image's. A blockhash frame matches an entry only when each is
- * strictly closer to the other than to a blank image's hash (distance below the frame's
- * bitsFromBlank and below the entry's, passesBlankRule), entry by entry: a blank frame matches
- * nothing (as a frame below the PDQ quality floor matches no PDQ set); an exact copy of a caption
+ * hash, in the variant that matched, is from the nearest blank image's (a mirror, a flip or a half
+ * turn keeps it, as each moves whole horizontal bands' bits; a quarter turn's hash has its own). A
+ * blockhash frame matches an entry only when each is strictly closer to the other than to a blank
+ * image's hash (distance below the frame's bitsFromBlank and below the entry's, passesBlankRule),
+ * entry by entry and variant by variant (an entry is reached through the closest variant that
+ * passes): a blank frame (blank in every variant) matches nothing (as a frame below the PDQ quality floor matches no PDQ set); an exact copy of a caption
  * on black matches it at distance 0, a black or near-black upload does not, nor does the caption
  * match a near-blank entry. Entries the rule drops are not within reach: not counted in
  * `matches`, never walked.
@@ -97,6 +102,8 @@ interface Hit {
   view?: ImageView;
   /** Entries of the set within reach of that frame (the threshold; for blockhash, passesBlankRule too). */
   matches: number;
+  /** Blockhash: how many bits the frame's hash in `variant` is from a blank image's (blockhashBitsFromBlank). */
+  bitsFromBlank?: number;
 }
 
 /** A hit with the id and label of its entry. */
@@ -302,8 +309,8 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         ...(entry.label !== undefined && { label: entry.label }),
         distance: hit.distance,
         threshold: config.threshold,
-        // How far the frame is from a blank image's hash: a match needs `distance` below it.
-        ...(config.algorithm === 'blockhash' && { bitsFromBlank: blockhashBitsFromBlank(pictureOf(subject, hit).blockhash) }),
+        // How far the frame (in the variant that matched) is from a blank image's hash: a match needs `distance` below it.
+        ...(hit.bitsFromBlank !== undefined && { bitsFromBlank: hit.bitsFromBlank }),
         variant: hit.variant,
         ...(hit.view && { view: hit.view }),
         frame: hit.fileFrame,
@@ -337,12 +344,6 @@ function picturesOf(frame: ImageHashes): Array<PictureHashes | (PictureHashes & 
   return frame.views ? [frame, ...frame.views] : [frame];
 }
 
-/** The hashes of the picture a hit is on: its frame's stored pixels, or the view it names. */
-function pictureOf(subject: ImageSubject, hit: Hit): PictureHashes {
-  const frame = subject.frames[hit.frame]!;
-  return (hit.view && frame.views?.find((view) => view.view === hit.view)) || frame;
-}
-
 /** The closest known-good hit of the frame that is strictly closer to it than `hit` (same algorithm only). */
 function closestStrictlyCloser(knownGood: readonly Hit[], hit: Hit): Hit | undefined {
   let closestGood: Hit | undefined;
@@ -372,22 +373,27 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
 }
 
 /**
- * The set's entries within reach of this frame, closest first (distance, then entry number): none
- * when the frame is below the PDQ floor; for blockhash, only the entries the frame and the entry
- * are each strictly closer to than to a blank image's hash (passesBlankRule), so `matches` counts
- * those only.
+ * The set's entries within reach of this frame, closest first (distance, then entry number), each
+ * through the variant (DIHEDRAL_VARIANTS: turns and mirrors of the picture) that came closest, the
+ * earliest on a tie: none when the frame is below the PDQ floor; for blockhash, only the entries
+ * the frame's variant and the entry are each strictly closer to than to a blank image's hash
+ * (passesBlankRule, variant by variant: a quarter turn's hash has its own bits from blank), so
+ * `matches` counts those only.
  */
 function hitsOf(set: MatchableHashSet, frame: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view'>): Hit[] {
-  let matches: VariantMatch[];
+  let matches: Array<VariantMatch & { bitsFromBlank?: number }>;
   if (set.config.algorithm === 'pdq') {
     if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
     matches = set.match(frame.dihedral ?? [frame.pdq]);
   } else {
-    const frameFromBlank = blockhashBitsFromBlank(frame.blockhash);
-    if (frameFromBlank === 0) return []; // a blank frame: no distance is below 0
-    const found = set.match([frame.blockhash]).filter((match) => match.distance < frameFromBlank);
-    const entryFromBlank = entriesFromBlank(set, frame.blockhash, frameFromBlank, found);
-    matches = found.filter((match) => passesBlankRule(set.config, match.distance, frameFromBlank, entryFromBlank(match.entryNo)));
+    const closest = new Map<number, VariantMatch & { bitsFromBlank: number }>();
+    (frame.blockhashDihedral ?? [frame.blockhash]).forEach((hash, variant) => {
+      for (const match of blockhashMatches(set, hash)) {
+        const known = closest.get(match.entryNo);
+        if (!known || match.distance < known.distance) closest.set(match.entryNo, { ...match, variant });
+      }
+    });
+    matches = [...closest.values()].sort((a, b) => a.distance - b.distance || a.entryNo - b.entryNo);
   }
   const { version } = set;
   return matches.map((match) => ({
@@ -396,9 +402,24 @@ function hitsOf(set: MatchableHashSet, frame: PictureHashes, at: Pick<Hit, 'fram
     ...at,
     entryNo: match.entryNo,
     distance: match.distance,
-    variant: set.config.algorithm === 'pdq' ? (DIHEDRAL_VARIANTS[match.variant] ?? 'original') : 'original',
+    variant: DIHEDRAL_VARIANTS[match.variant] ?? 'original',
     matches: matches.length,
+    ...(match.bitsFromBlank !== undefined && { bitsFromBlank: match.bitsFromBlank }),
   }));
+}
+
+/**
+ * A blockhash set's entries within reach of one hash of the frame (the hash as computed, or one
+ * of its turns and mirrors), under the blank rule for that hash: none when it is a blank image's
+ * (no distance is below 0), else those the hash and the entry are each strictly closer to than to
+ * a blank image's hash.
+ */
+function blockhashMatches(set: MatchableHashSet, hash: HashBytes): Array<VariantMatch & { bitsFromBlank: number }> {
+  const frameFromBlank = blockhashBitsFromBlank(hash);
+  if (frameFromBlank === 0) return [];
+  const found = set.match([hash]).filter((match) => match.distance < frameFromBlank);
+  const entryFromBlank = entriesFromBlank(set, hash, frameFromBlank, found);
+  return found.filter((match) => passesBlankRule(set.config, match.distance, frameFromBlank, entryFromBlank(match.entryNo))).map((match) => ({ ...match, bitsFromBlank: frameFromBlank }));
 }
 
 /** Per blockhash set, for the version they were read at: its entries within reach of each blank hash. */

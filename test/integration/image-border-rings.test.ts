@@ -1,0 +1,80 @@
+/**
+ * A known picture in a frame of more than one ring, or on a card with rounded transparent corners,
+ * must still be matched trimmed, through the real pipeline (decode, hashes, a PDQ hash set written
+ * at test time, policy), without Redis:
+ * - a dark outline (#333, 1 to 14 pixels) around a 32-pixel white mat around clouds.jpg (a stock
+ *   frame effect): the outline alone was under the 2% minimum, or the blend line a resize leaves
+ *   between outline and mat stopped the trim; PDQ 104-128 from clouds.jpg, allowed. Both rings are
+ *   now peeled: blocked on the 'trimmed' view.
+ * - the white-matted clouds.jpg with 24-pixel rounded transparent corners (white or black RGB under
+ *   them): too little transparency for an on-white view, and the transparent corners hid the opaque
+ *   mat; PDQ 102-106, allowed. Transparent pixels now count as part of the mat: blocked trimmed.
+ * rings.jpg, not in the set, is still allowed.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { decodeImage, hashImage } from '../../src/images/index.js';
+import { hashToHex } from '../../src/matching/hash-bits.js';
+import { writtenHashSetScan } from '../harness/demo-hashset-scan.js';
+import { FIXTURE_IMAGES } from '../harness/hashes.js';
+
+const CLOUDS = join(FIXTURE_IMAGES, 'clouds.jpg');
+const MAT = { top: 32, bottom: 32, left: 32, right: 32, background: 'white' } as const;
+
+/** clouds.jpg in a 32-pixel white mat and an `outline`-pixel #333 outline, JPEG quality 95. */
+async function outlinedMat(outline: number): Promise<Buffer> {
+  const matted = await sharp(CLOUDS).extend(MAT).png().toBuffer();
+  return sharp(matted).extend({ top: outline, bottom: outline, left: outline, right: outline, background: '#333333' }).jpeg({ quality: 95 }).toBuffer();
+}
+
+/** clouds.jpg in a 32-pixel white mat, its corners rounded (24 pixels) to full transparency over `under` RGB, PNG. */
+async function roundedCard(under: number): Promise<Buffer> {
+  const { data, info } = await sharp(CLOUDS).extend(MAT).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
+  const radius = 24;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const dx = Math.max(radius - x, x - (width - 1 - radius), 0);
+      const dy = Math.max(radius - y, y - (height - 1 - radius), 0);
+      if (dx > 0 && dy > 0 && dx * dx + dy * dy > radius * radius) data.fill(under, (y * width + x) * 4, (y * width + x) * 4 + 3).fill(0, (y * width + x) * 4 + 3, (y * width + x) * 4 + 4);
+    }
+  }
+  return sharp(data, { raw: { width, height, channels: 4 } }).png().toBuffer();
+}
+
+describe('a picture in an outline and a mat, or on a card with rounded transparent corners, is matched trimmed', () => {
+  const scanAs = writtenHashSetScan(async (dir) => {
+    const clouds = hashImage(await decodeImage(readFileSync(CLOUDS)));
+    writeFileSync(join(dir, 'partner.pdq.csv'), `hash,label,id\n${hashToHex(clouds.pdq)},partner: clouds,clouds\n`);
+  });
+  let scans = 0;
+  const scan = (bytes: Buffer) => scanAs(`border-rings-${scans++}`, bytes);
+
+  const blockedTrimmed = async (bytes: Buffer, label: string): Promise<void> => {
+    const verdict = await scan(bytes);
+    expect(verdict.decision, label).toBe('block');
+    const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
+    expect(pdq?.evidence, label).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'trimmed', frame: 0 });
+    expect(pdq!.evidence.distance as number, label).toBeLessThanOrEqual(10);
+  };
+
+  for (const outline of [1, 2, 14]) {
+    it(`a ${outline}-pixel dark outline around a white mat: blocked by PDQ on the trimmed view`, async () => {
+      await blockedTrimmed(await outlinedMat(outline), `${outline} px outline`);
+    });
+  }
+
+  for (const under of [255, 0]) {
+    it(`rounded transparent corners (RGB ${under} under them) on a white mat: blocked by PDQ on the trimmed view`, async () => {
+      await blockedTrimmed(await roundedCard(under), `RGB ${under} under the corners`);
+    });
+  }
+
+  it('rings.jpg, not in the set, is still allowed', async () => {
+    const verdict = await scan(readFileSync(join(FIXTURE_IMAGES, 'rings.jpg')));
+    expect(verdict.decision).toBe('allow');
+    expect(verdict.signals.filter((signal) => signal.source === 'hashset')).toEqual([]);
+  });
+});
