@@ -5,7 +5,7 @@ import { DEFAULT_JOB_LIMITS, type JobLimits } from '../jobs/limits.js';
 import { validateJob } from '../jobs/validate-job.js';
 import type { ConsumedVerdict } from '../jobs/verdict-schema.js';
 import { DEFAULT_PREFIX, SCAN_QUEUE_KINDS, type ScanQueueKind } from '../queues/names.js';
-import { REMOVE_COMPLETED_JOB } from '../queues/completed-job-removal.js';
+import { REMOVE_FINISHED_JOB } from '../queues/finished-job-removal.js';
 import { SCAN_JOB_NAME, jobIdForContent, queueForJob, scanJobOptions } from '../queues/scan-queue.js';
 import { MAX_TIMEOUT_MS } from '../runtime/deadline.js';
 import { withConnectionDeadline } from '../runtime/connection-deadline.js';
@@ -190,7 +190,7 @@ function jobIdProblem(jobId: string): string | undefined {
  * Returns per job the 1-based index of the first scan queue still holding it, else the number of
  * queues + 1 when its verdict is stored, else 0.
  */
-const DEDUP_LOOKUP = `${REMOVE_COMPLETED_JOB}
+const DEDUP_LOOKUP = `${REMOVE_FINISHED_JOB}
 local queues = tonumber(ARGV[1])
 local cutoff = tonumber(ARGV[2])
 local stride = queues + 1
@@ -206,11 +206,11 @@ for n = 1, #ARGV - 2 do
       local replaced = false
       if not scanned then
         if redis.call('ZSCORE', KEYS[q], jobId) then
-          replaced = remove_completed_job(KEYS[q], jobId, jobKey)
+          replaced = remove_finished_job(KEYS[q], jobId, jobKey)
         else
           local failedAt = redis.call('ZSCORE', KEYS[queues + q], jobId)
           if failedAt and tonumber(failedAt) <= cutoff then
-            replaced = remove_completed_job(KEYS[queues + q], jobId, jobKey)
+            replaced = remove_finished_job(KEYS[queues + q], jobId, jobKey)
           end
         end
       end

@@ -4,6 +4,7 @@ import type { JobLock, StoreOutcome, VerdictStore } from './verdict-store.js';
 interface Pending {
   verdict: Verdict;
   lock: JobLock | undefined;
+  failedJob: string | undefined;
   resolve: (outcome: StoreOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -25,11 +26,12 @@ export class VerdictEmitter {
 
   /**
    * Resolves `stored`, `duplicate` (the job already had a verdict) or `stale` (`lock`, the
-   * attempt's hold on its job, was lost: nothing stored).
+   * attempt's hold on its job, was lost: nothing stored). `failedJob`: the hash of the verdict's
+   * job, failed for good, where the verdict is noted too (VerdictStore.storeAll).
    */
-  emit(verdict: Verdict, lock?: JobLock): Promise<StoreOutcome> {
+  emit(verdict: Verdict, lock?: JobLock, failedJob?: string): Promise<StoreOutcome> {
     return new Promise<StoreOutcome>((resolve, reject) => {
-      this.batch.push({ verdict, lock, resolve, reject });
+      this.batch.push({ verdict, lock, failedJob, resolve, reject });
       if (this.batch.length >= this.maxBatch) this.flushNow();
       else this.scheduled ??= setImmediate(() => this.flushNow());
     });
@@ -50,6 +52,7 @@ export class VerdictEmitter {
     const write = this.store.storeAll(
       batch.map((p) => p.verdict),
       batch.map((p) => p.lock),
+      batch.map((p) => p.failedJob),
     ).then(
       (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i] ?? 'duplicate')),
       (error: unknown) => batch.forEach((p) => p.reject(error)),

@@ -5,6 +5,13 @@ import { consumedVerdictSchema, VERDICT_SCHEMA_VERSION, type ConsumedVerdict, ty
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
 /**
+ * Field of a failed job's BullMQ hash noting that the job has its verdict (epoch ms of when that
+ * was noted): set with the verdict of a job that failed for good (see STORE_ONCE), read by the
+ * failed-job sweep. BullMQ ignores fields it does not know; the hash goes with the job.
+ */
+export const FAILED_JOB_VERDICT_FIELD = 'abuseScanVerdictStoredAt';
+
+/**
  * Stores a batch of verdicts, each once per jobId: a verdict's key is set only if absent and,
  * only then, the verdict is appended to the results stream. A job that runs twice (a crash after
  * its verdict was stored) therefore adds nothing the second time, within the retention window.
@@ -15,9 +22,16 @@ import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
  * Should the append fail (the stream key holds another type), the key is removed again and the
  * call fails, so a retry stores the verdict instead of finding a marker for a verdict never sent.
  * The jobIds stored are announced in one message, newline-separated.
- * KEYS: stream, channel, then per verdict its key and its job's lock key (the verdict key again
- * when it has no lock to check: every key of a call must lie in the cluster slot of the others).
- * ARGV: retention s, stream max length, then per verdict jobId, verdict JSON, lock token ('' for none).
+ * A verdict given to a failed job (the failed-job path: its job failed for good) is also noted on
+ * that job's hash (FAILED_JOB_VERDICT_FIELD), stored or found there already, and only while the
+ * hash exists (a job removed meanwhile must not come back as a stub): the verdict key, which has
+ * a TTL, may be evicted under a volatile-* maxmemory policy long before the job is removed, and
+ * the failed-job sweep must not take the job for one owed a verdict then.
+ * KEYS: stream, channel, then per verdict its key, its job's lock key (the verdict key again when
+ * it has no lock to check) and its failed job's hash (the verdict key again when it is not a
+ * failed job's): every key of a call must lie in the cluster slot of the others.
+ * ARGV: retention s, stream max length, now (epoch ms, the note's value), then per verdict jobId,
+ * verdict JSON, lock token ('' for none).
  * Returns per verdict 1 (stored), 0 (already there) or -1 (the lock is not the attempt's).
  */
 const STORE_ONCE = `
@@ -26,9 +40,12 @@ local announced = {}
 local function announce()
   if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\\n')) end
 end
-for n = 1, (#KEYS - 2) / 2 do
-  local key, lock = KEYS[1 + n * 2], KEYS[2 + n * 2]
-  local jobId, json, token = ARGV[n * 3], ARGV[n * 3 + 1], ARGV[n * 3 + 2]
+local function note(key, job)
+  if job ~= key and redis.call('EXISTS', job) == 1 then redis.call('HSET', job, '${FAILED_JOB_VERDICT_FIELD}', ARGV[3]) end
+end
+for n = 1, (#KEYS - 2) / 3 do
+  local key, lock, job = KEYS[n * 3], KEYS[n * 3 + 1], KEYS[n * 3 + 2]
+  local jobId, json, token = ARGV[n * 3 + 1], ARGV[n * 3 + 2], ARGV[n * 3 + 3]
   if token ~= '' and redis.call('GET', lock) ~= token then
     stored[#stored + 1] = -1
   elseif redis.call('SET', key, json, 'NX', 'EX', ARGV[1]) then
@@ -38,9 +55,11 @@ for n = 1, (#KEYS - 2) / 2 do
       announce()
       return redis.error_reply('verdict not appended for ' .. jobId .. ': ' .. appended.err)
     end
+    note(key, job)
     stored[#stored + 1] = 1
     announced[#announced + 1] = jobId
   else
+    note(key, job)
     stored[#stored + 1] = 0
   end
 end
@@ -78,16 +97,18 @@ export class VerdictStore {
   /**
    * Stores several verdicts in one script call; resolves with what became of each: `stored` (new),
    * `duplicate` (the job had one), or `stale` (given with a lock that no longer holds its token).
-   * `locks[i]`, when given, is the lock of verdict i's job attempt.
+   * `locks[i]`, when given, is the lock of verdict i's job attempt. `failedJobs[i]`, when given,
+   * is the hash of verdict i's job, which failed for good: stored or already there, the verdict is
+   * noted there too (FAILED_JOB_VERDICT_FIELD).
    */
-  async storeAll(verdicts: readonly Verdict[], locks: ReadonlyArray<JobLock | undefined> = []): Promise<StoreOutcome[]> {
+  async storeAll(verdicts: readonly Verdict[], locks: ReadonlyArray<JobLock | undefined> = [], failedJobs: ReadonlyArray<string | undefined> = []): Promise<StoreOutcome[]> {
     if (verdicts.length === 0) return [];
     const keys: string[] = [this.keys.stream, this.keys.channel];
-    const args: Array<string | number> = [this.options.retentionSeconds, this.options.streamMaxLength];
+    const args: Array<string | number> = [this.options.retentionSeconds, this.options.streamMaxLength, Date.now()];
     verdicts.forEach((verdict, i) => {
       const key = this.keys.verdict(verdict.jobId);
       const lock = locks[i];
-      keys.push(key, lock?.key ?? key);
+      keys.push(key, lock?.key ?? key, failedJobs[i] ?? key);
       args.push(verdict.jobId, JSON.stringify(verdict), lock?.token ?? '');
     });
     const stored = (await runScript(this.redis, STORE_ONCE, keys, args)) as number[];

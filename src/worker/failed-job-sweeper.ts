@@ -1,10 +1,10 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { FleetConfig } from '../config/config.js';
 import type { RedisClient } from '../runtime/redis.js';
-import { REMOVE_COMPLETED_JOB } from '../queues/completed-job-removal.js';
+import { REMOVE_FINISHED_JOB } from '../queues/finished-job-removal.js';
 import { runScript } from '../runtime/redis-script.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
-import type { VerdictStore } from '../verdicts/verdict-store.js';
+import { FAILED_JOB_VERDICT_FIELD, type VerdictStore } from '../verdicts/verdict-store.js';
 
 /** How far the clocks of two workers may differ (BullMQ stamps a failed job with its worker's clock). */
 const CLOCK_SKEW_MS = 60_000;
@@ -128,8 +128,9 @@ function keepAgeMs(keep: JobsOptions['removeOnComplete']): number | undefined {
  * stalled checker and announces it only on the queue's event stream; a worker can also die
  * between failing a job and storing its verdict, or find Redis refusing the verdict write.
  *
- * Whether a job is owed a verdict is read from Redis (its verdict key is missing), not from what
- * this process saw, so a restarted worker, or one whose writes failed for a while, catches up. Each
+ * Whether a job is owed a verdict is read from Redis (its verdict key is missing, and its hash
+ * carries no note of a verdict given to it as a failed job: FAILED_JOB_VERDICT_FIELD), not from
+ * what this process saw, so a restarted worker, or one whose writes failed for a while, catches up. Each
  * sweep walks the failed set in finish order from a watermark below which every failed job is
  * known to have its verdict; the watermark never passes a job whose verdict could not be stored.
  *
@@ -173,6 +174,9 @@ export class FailedJobSweeper {
       for (const [i, id] of ids.entries()) {
         lastChecked = finishedAt[i]!;
         if (present[i]) continue;
+        // Given its verdict, whose key is gone (evicted: volatile-* maxmemory policies evict keys
+        // with a TTL first): the job carries the note, and is owed nothing more.
+        if ((await this.redis.hexists(this.queue.toKey(id), FAILED_JOB_VERDICT_FIELD)) === 1) continue;
         const job = await Job.fromId(this.queue, id);
         // Gone (removed meanwhile) or moved on (retried by hand): nothing is owed.
         if (!job || !(await job.isFailed())) continue;
@@ -247,15 +251,15 @@ export interface CompletedJobSweeperOptions {
  * Removes the completed jobs the sweep found past their own retention. KEYS: the completed set, then
  * each job's key (under the prefix, one Cluster slot). ARGV: per job its id and the score (finish
  * time) it was found at. Only a job still completed at that score goes: one retried since, or
- * replaced by the client and completed again, is another run; removed as REMOVE_COMPLETED_JOB
+ * replaced by the client and completed again, is another run; removed as REMOVE_FINISHED_JOB
  * removes one (a child of a flow stays). Returns how many went.
  */
-const REMOVE_COMPLETED = `${REMOVE_COMPLETED_JOB}
+const REMOVE_COMPLETED = `${REMOVE_FINISHED_JOB}
 local removed = 0
 for i = 2, #KEYS do
   local id, score, job = ARGV[2 * i - 3], ARGV[2 * i - 2], KEYS[i]
   local at = redis.call('ZSCORE', KEYS[1], id)
-  if at and tonumber(at) == tonumber(score) and remove_completed_job(KEYS[1], id, job) then removed = removed + 1 end
+  if at and tonumber(at) == tonumber(score) and remove_finished_job(KEYS[1], id, job) then removed = removed + 1 end
 end
 return removed
 `;

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Backoffs, Queue, WaitingError, Worker, type Job, type JobJson } from 'bullmq';
+import { Backoffs, Queue, WaitingError, Worker, isNotConnectionError, type Job, type JobJson } from 'bullmq';
 import { jobLimits, type FleetConfig } from '../config/config.js';
 import { ScanError, toScanError } from '../errors.js';
 import type { ScanJob } from '../jobs/job-schema.js';
@@ -70,7 +70,8 @@ return 0
  * hash itself, an encoder that writes NaN) reaches the processor with its raw text as data, so
  * validation refuses it (`invalid_job`) and it gets its verdict. BullMQ parses the data before any
  * processor runs: such a job stayed active, stalled and was fetched again forever, verdictless.
- * And a closing worker takes no job (see moveToActive).
+ * And a closing worker takes no job, and one whose fetch Redis refused waits before the next (see
+ * moveToActive).
  */
 class ScanQueueWorker<Result> extends Worker<unknown, Result> {
   protected override createJob(data: JobJson, jobId: string): Job<unknown, Result> {
@@ -89,8 +90,44 @@ class ScanQueueWorker<Result> extends Worker<unknown, Result> {
    */
   protected override async moveToActive(token: string, name?: string): Promise<Job<unknown, Result>> {
     if (this.closing) return undefined as unknown as Job<unknown, Result>; // BullMQ's own "no job"
-    return super.moveToActive(token, name);
+    try {
+      return await super.moveToActive(token, name);
+    } catch (error) {
+      // A fetch Redis refused (OOM at maxmemory under noeviction, LOADING, READONLY, MASTERDOWN,
+      // BUSY, CLUSTERDOWN: REFUSING_REPLY in runtime/redis-errors.ts) or failed otherwise is not a
+      // connection error to BullMQ: its fetch loop only reports it, then, while it believes jobs
+      // are waiting (not drained), fetches again at once: tens of thousands of commands and error
+      // reports a second for as long as Redis refuses. Connection errors BullMQ delays itself.
+      if (!(error instanceof Error) || isNotConnectionError(error)) await pause(REFUSED_FETCH_PAUSE_MS, this.closeRequested.signal);
+      throw error;
+    }
   }
+
+  /** Ends a pause before the next fetch at once: close() waits for the fetch loop. */
+  override close(force?: boolean): Promise<void> {
+    this.closeRequested.abort();
+    return super.close(force);
+  }
+
+  /** Aborted by close(). */
+  private readonly closeRequested = new AbortController();
+}
+
+/** How long a worker waits after a failed job fetch (other than a lost connection) before the next. */
+const REFUSED_FETCH_PAUSE_MS = 1000;
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** A job id in BullMQ's error messages (`Missing lock for job c-3f…. moveToFinished`). */
@@ -530,7 +567,9 @@ export class ScanWorker {
       // No attempt of this process ran the job: its timings are unknown (total 0, no queueWait).
       const jobId = verdictJobId(queue, job.id ?? 'unknown');
       const verdict = errorVerdict(job.data, { jobId, attempt: job.attemptsMade }, cause, config.policy, pipeline.versions(), { validation: this.validation });
-      if ((await this.emitter.emit(verdict)) === 'stored') {
+      // Noted on the job's hash too: its verdict key may be evicted (volatile-* maxmemory policies
+      // evict keys with a TTL first) while the job stays, and the sweep must not give it another.
+      if ((await this.emitter.emit(verdict, undefined, this.jobKey(job))) === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });
         metrics.errorVerdicts.inc({ queue, code: cause.code });
