@@ -61,6 +61,26 @@ describe('RedisLiveness', () => {
     expect(blocking.destroyed).toBe(1);
   });
 
+  it('reconnects a blocking Cluster companion left ready with no node connection (ioredis after a frozen node thawed: every command queued for good)', async () => {
+    const { blocking, liveness } = watchedWorkerConnection();
+    const calls: string[] = [];
+    const cluster = Object.assign(blocking, {
+      nodes: () => [] as ProbedClient[],
+      disconnect: (reconnect?: boolean) => void calls.push(`disconnect(${String(reconnect)})`),
+      connect: () => {
+        calls.push('connect');
+        return Promise.resolve();
+      },
+    });
+    await liveness.probeAll();
+    expect(calls).toEqual(['disconnect(true)', 'connect']);
+    // A Cluster client with its node connections is left alone.
+    calls.length = 0;
+    cluster.nodes = () => [fakeClient()];
+    await liveness.probeAll();
+    expect(calls).toEqual([]);
+  });
+
   it('resets a connection (and its companions) that misses the deadline, reports it unhealthy past the timeout, and healthy once it answers', async () => {
     const { worker, blocking, liveness, clock } = watchedWorkerConnection();
     await liveness.probeAll();

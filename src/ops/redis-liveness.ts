@@ -12,6 +12,8 @@ export interface ProbedClient {
   role?(): Promise<unknown>;
   exists?(key: string): Promise<unknown>;
   disconnect(reconnect?: boolean): void;
+  /** ioredis' connect (a Cluster with no node connection left is reconnected with it). */
+  connect?(): Promise<unknown>;
   /** ioredis' socket while it has one. */
   stream?: { destroy(): void } | undefined;
   /** A Cluster client's connections to its nodes. */
@@ -150,6 +152,16 @@ export class RedisLiveness {
    * `connect`, it is reset on its own.
    */
   private watchHandshake(target: LivenessTarget, companion: ProbedClient): void {
+    if (isEmptyReadyCluster(companion)) {
+      // Never a passing state (see reviveEmptyCluster): at once, before BullMQ's own watchdog
+      // disconnects it, which then waits for good for a close that an empty pool never makes.
+      this.options.logger.warn(
+        { connection: target.name, address: target.address },
+        "a blocking Cluster connection is ready with no node connection (its commands wait for good): reconnecting it",
+      );
+      reviveEmptyCluster(companion);
+      return;
+    }
     if (companion.status !== 'connect') {
       this.handshakes.delete(companion);
       return;
@@ -280,8 +292,34 @@ function resetSocket(client: ProbedClient): void {
  * its own connect (slots read, its ready check under way), which a disconnect does not stop: the
  * check answered later made it ready again with no node connection, and the disconnect after that
  * waited for a node to close for good (seen with ioredis 5.11 while a node was frozen), leaving
- * every command queued.
+ * every command queued. A ready one with no node connection is reconnected (reviveEmptyCluster).
  */
 function resetCluster(client: ProbedClient, nodes: readonly ProbedClient[]): void {
-  if (client.status === 'ready' && nodes.length > 0) client.disconnect(true);
+  if (client.status !== 'ready') return;
+  if (nodes.length > 0) client.disconnect(true);
+  else reviveEmptyCluster(client);
+}
+
+/** A Cluster client `ready` with no node connection: see reviveEmptyCluster. */
+function isEmptyReadyCluster(client: ProbedClient): boolean {
+  return client.status === 'ready' && client.nodes !== undefined && client.nodes().length === 0;
+}
+
+/**
+ * ioredis 5.11 can leave a Cluster client `ready` with no node connection: a ready check sent by
+ * an earlier connect, to a node that was frozen, is answered as it thaws, after a failed check of
+ * a later connect emptied the pool and scheduled a reconnect; the client turns ready, and the
+ * scheduled connect() then refuses to run ("already connected"). It is never a passing state (a
+ * pool that empties turns the client `close` at once): every command waits in its offline queue
+ * for good, and a disconnect() waits for good too (only the last node closing ends it), as
+ * BullMQ's blocking-command watchdog does: the worker took no job again while /healthz said
+ * healthy. So it is taken out of `ready` (disconnect(true): a pool with nothing to close changes
+ * nothing else) and connected again, as BullMQ reconnects a blocking Cluster client whose pool is
+ * empty; its queued commands go out once it is ready. Not disconnect(false): a connect failing
+ * after it would end the client for good instead of retrying.
+ */
+function reviveEmptyCluster(client: ProbedClient): void {
+  if (!isEmptyReadyCluster(client) || !client.connect) return;
+  client.disconnect(true);
+  client.connect().catch(() => undefined); // "already connecting" at worst; a failed one is retried by ioredis
 }

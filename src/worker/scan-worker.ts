@@ -36,6 +36,9 @@ interface ScanResult {
   decision: Verdict['decision'];
 }
 
+/** How long BullMQ waits to fetch again after a fetch failed on a connection error (its default is 15 s). */
+const RUN_RETRY_DELAY_MS = 2000;
+
 /** BullMQ's message for a job that stalled more than `maxStalledCount` times. */
 const STALLED_MESSAGE = /stalled more than allowable limit/i;
 
@@ -217,6 +220,9 @@ export class ScanWorker {
         lockDuration: config.lockDurationMs,
         stalledInterval: config.stalledIntervalMs,
         maxStalledCount: config.maxStalledCount,
+        // After a failed fetch on a reset connection (a failover, a frozen node thawing), fetch
+        // again within a second or two, not BullMQ's 15 s: a worker that answers /healthz takes jobs.
+        runRetryDelay: RUN_RETRY_DELAY_MS,
         autorun: false,
       });
       worker.on('failed', (job, error) => void this.onFailed(queue, job, error));

@@ -77,7 +77,10 @@ describe.skipIf(!redisServerAvailable())('/healthz of a worker on a Redis Cluste
       // Before: the state made for the node list of a reconnect was never probed again: 503 for good.
       expect(await waitUntil(async () => liveness.health().healthy, 15_000, 100)).toBe(true);
       expect((await sample(liveness, 2000)).filter((healthy) => !healthy)).toEqual([]);
-      // And healthy rightly: the worker scans again.
+      // And healthy rightly: the worker scans again. Within BullMQ's runRetryDelay (15 s, not set
+      // by the worker) of the thaw: a job fetch that failed on a connection reset waits that long.
+      // Before: its blocking Cluster connection could be left ready with no node connection; it
+      // never took a job again, and stop() waited on it for good (this test's 60 s timeout).
       const client = createScanClient({ connection: cluster.url });
       try {
         const [enqueued] = await client.enqueueBulk([{ job: mixedJob(1) }]);
