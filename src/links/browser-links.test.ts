@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { intentWebUrls, unwrapBrowserLink } from './browser-links.js';
+import { intentWebUrls, MAX_INTENT_WEB_URLS, unwrapBrowserLink } from './browser-links.js';
 
 describe('unwrapBrowserLink', () => {
   it.each([
@@ -36,5 +36,53 @@ describe('intentWebUrls', () => {
     ['https://evil.example/#Intent;S.browser_fallback_url=https%3A%2F%2Fx.example%2F;end', []],
   ])('%s sends Chrome to %j', (link, urls) => {
     expect(intentWebUrls(link)).toEqual(urls);
+  });
+
+  const evil = 'https%3A%2F%2Fevil.test%2Flogin';
+  const clean = 'https%3A%2F%2Fclean.test%2F';
+
+  it.each([
+    // Android checks the `S.` raw, then Uri.decodes the key: Chrome reads these as browser_fallback_url.
+    [`intent://go#Intent;scheme=noapp;S.browser_fallback%5Furl=${evil};end`],
+    [`intent://go#Intent;scheme=noapp;S.%62rowser_fallback_url=${evil};end`],
+    [`intent://go#Intent;scheme=noapp;S.%62%72owser%5ffallback%5Furl=${evil};end`],
+  ])('%s: a percent-encoded key is the fallback Chrome reads', (link) => {
+    expect(intentWebUrls(link)).toEqual(['https://evil.test/login']);
+  });
+
+  it.each([
+    // Android stops at any pair starting with `end`: the fallback before it is the one Chrome reads.
+    [`intent://go#Intent;scheme=noapp;S.browser_fallback_url=${evil};endx;S.browser_fallback_url=${clean};end`],
+    [`intent://go#Intent;scheme=noapp;S.browser_fallback_url=${evil};end=1;S.browser_fallback_url=${clean};end`],
+    // After `SEL;`, extras belong to the selector intent; the base intent keeps the one before.
+    [`intent://go#Intent;scheme=noapp;S.browser_fallback_url=${evil};SEL;S.browser_fallback_url=${clean};end`],
+  ])('%s: a decoy Android never reads comes after the fallback Chrome goes to', (link) => {
+    expect(intentWebUrls(link)).toEqual(['https://evil.test/login', 'https://clean.test/']);
+  });
+
+  it('takes the last fallback of the base intent (Android overwrites an extra), then the others', () => {
+    expect(intentWebUrls(`intent://go#Intent;S.browser_fallback_url=${clean};S.browser_fallback_url=${evil};end`)).toEqual(['https://evil.test/login', 'https://clean.test/']);
+  });
+
+  it('reads the data URL from the base intent only: a scheme after SEL is the selector\'s', () => {
+    expect(intentWebUrls(`intent://evil.test/a#Intent;scheme=https;SEL;scheme=noapp;end`)).toEqual(['https://evil.test/a']);
+    expect(intentWebUrls(`intent://evil.test/a#Intent;SEL;scheme=https;end`)).toEqual([]);
+    expect(intentWebUrls(`intent://evil.test/a#Intent;scheme=%68ttps;end`)).toEqual(['https://evil.test/a']);
+  });
+
+  it('finds a fallback after `end` or a stray `#`, and ignores keys Chrome reads as other extras', () => {
+    expect(intentWebUrls(`intent://go#Intent;end;S.browser_fallback_url=${evil}`)).toEqual(['https://evil.test/login']);
+    expect(intentWebUrls(`intent://go#x#S.browser_fallback_url=${evil};end`)).toEqual(['https://evil.test/login']);
+    expect(intentWebUrls(`intent://go#Intent;S.other_url=${evil};S.browser_fallback_urlx=${evil};end`)).toEqual([]);
+  });
+
+  it(`takes at most ${MAX_INTENT_WEB_URLS} web URLs, the data URL and Android's fallback first`, () => {
+    const decoys = Array.from({ length: 1000 }, (_, n) => `S.browser_fallback_url=https%3A%2F%2Fd${n}.test%2F;`).join('');
+    const urls = intentWebUrls(`intent://data.test/#Intent;scheme=https;${decoys}S.browser_fallback_url=${evil};end`);
+    expect(urls).toEqual(['https://data.test/', 'https://evil.test/login', 'https://d0.test/', 'https://d1.test/']);
+  });
+
+  it('decodes as Android does: invalid escapes are U+FFFD, `+` kept', () => {
+    expect(intentWebUrls('intent://go#Intent;S.browser_fallback_url=https%3A%2F%2Fevil.test%2Fa+b%zz%4;end')).toEqual(['https://evil.test/a+b%EF%BF%BDz%EF%BF%BD']);
   });
 });

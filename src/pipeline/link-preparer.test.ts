@@ -3,7 +3,7 @@ import { canonicalize } from '../links/canonicalize.js';
 import { canonicalEntry } from '../lists/list-entry.js';
 import { compileList, ListMatcher } from '../lists/list-matcher.js';
 import { UnfurlCache } from '../links/unfurl-cache.js';
-import type { UnfurlResult } from '../links/unfurl.js';
+import type { UnfurlOptions, UnfurlResult } from '../links/unfurl.js';
 import { LinkPreparer } from './link-preparer.js';
 
 const blocklist = (...entries: string[]) =>
@@ -309,6 +309,25 @@ describe('LinkPreparer: ports and app schemes', () => {
     expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://evil.example/a', 'http://other.example/b']);
     expect(prepared.details.final).toBe('https://evil.example/a');
     expect(prepared.subject.unfurl?.input).toBe('https://evil.example/a');
+  });
+
+  it("gives the web URLs of an intent: link one budget: the link's redirect limit and deadline, its chain within the link's hops", async () => {
+    const asked: Array<{ input: string; maxRedirects?: number; totalTimeoutMs?: number }> = [];
+    // Each unfurl makes a chain of 3 hops (2 redirects), whatever its limit (a bug): details keep the link's 4.
+    const unfurl = async (input: string, options?: UnfurlOptions): Promise<UnfurlResult> => {
+      asked.push({ input, maxRedirects: options?.maxRedirects, totalTimeoutMs: options?.totalTimeoutMs });
+      const hops = [0, 1, 2].map((n) => ({ url: `${new URL(input).origin}/${n}`, canonical: `${new URL(input).origin}/${n}`, status: n < 2 ? 302 : 200, address: '192.0.2.1', durationMs: 1 }));
+      return { input, chain: hops, final: { url: hops[2]!.url, canonical: hops[2]!.url, fetched: true }, warnings: [], privateAddressOverride: false };
+    };
+    const preparer = new LinkPreparer({ unfurlOptions: { maxRedirects: 3, totalTimeoutMs: 1_500 }, unfurlCache: new UnfurlCache({ prefix: 'test', unfurl }) });
+    const prepared = await preparer.prepare('intent://data.example/#Intent;scheme=https;S.browser_fallback_url=https%3A%2F%2Ffb.example%2F;end');
+    expect(asked.map((a) => [a.input, a.maxRedirects])).toEqual([
+      ['https://data.example/', 3],
+      ['https://fb.example/', 0],
+    ]);
+    expect(asked[1]!.totalTimeoutMs).toBeLessThanOrEqual(1_500);
+    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://data.example/0', 'https://data.example/1', 'https://data.example/2', 'https://fb.example/0']);
+    expect(prepared.details.chainOmitted).toBe(2);
   });
 
   it('still judges an intent: link without a web URL without fetching', async () => {

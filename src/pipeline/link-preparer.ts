@@ -73,6 +73,11 @@ export interface LinkPreparerOptions {
 
 const FETCHED_SCHEMES = new Set(['http', 'https']);
 
+/** The unfurler's chain deadline when its options name none (UnfurlOptions.totalTimeoutMs). */
+const UNFURL_TOTAL_TIMEOUT_MS = 20_000;
+/** Steps the time left for a link's later web URL is rounded down to (see prepare). */
+const TIME_LEFT_STEP_MS = 100;
+
 /**
  * Unfurl warnings kept in a verdict's details, per hop: a hop gives a few at most (an unusable
  * refresh ignored, refreshes or a 300 browsers disagree on, a fallback to http); more (a bug)
@@ -120,11 +125,37 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     let chainOmitted = 0;
     let warningsOmitted = 0;
     let final: string | undefined;
-    // Each web URL the link opens is unfurled like the link itself (one, but for an `intent:`
-    // link with both a web data URL and a fallback URL): its chain is matched, hop by hop.
-    for (const open of opens) {
-      const result = unfurlCache && open.canonical ? await unfurlCache.unfurl(open.url, open.canonical, unfurlOptions) : await unfurl(open.url, unfurlOptions);
+    const addError = (error: ErrorInfo) => {
+      // The unfurler meets the visited form first: its error says the same, once is enough.
+      if (!errors.some((known) => known.code === error.code)) errors.push(error);
+    };
+    // One budget for the link, whatever it opens: the web URLs of an `intent:` link (its data URL,
+    // its fallbacks) are unfurled in turn as a redirect target is, within the link's redirect limit
+    // (the hops, and a request that failed, of the ones before count) and its chain deadline.
+    const totalTimeoutMs = this.unfurlOptions?.totalTimeoutMs ?? UNFURL_TOTAL_TIMEOUT_MS;
+    const deadline = performance.now() + totalTimeoutMs;
+    let hopsUsed = 0;
+    for (const [index, open] of opens.entries()) {
+      let options = unfurlOptions;
+      if (index > 0) {
+        const hopsLeft = maxHops - hopsUsed;
+        const msLeft = deadline - performance.now();
+        if (hopsLeft <= 0) {
+          addError(new ScanError('too_many_redirects', `more than ${maxHops - 1} redirects`, { maxRedirects: maxHops - 1, next: recordedUrl(open.url) }).toInfo());
+          break;
+        }
+        if (msLeft < 1) {
+          addError(new ScanError('fetch_timeout', `the link's ${totalTimeoutMs} ms unfurl deadline passed`, { url: recordedUrl(open.url) }).toInfo());
+          break;
+        }
+        // The time left, rounded down to a tenth of a second: the unfurl cache keys results by
+        // their settings, and so shares them between links a few milliseconds apart.
+        const timeLeft = msLeft >= TIME_LEFT_STEP_MS ? Math.floor(msLeft / TIME_LEFT_STEP_MS) * TIME_LEFT_STEP_MS : Math.ceil(msLeft);
+        options = { ...unfurlOptions, maxRedirects: hopsLeft - 1, totalTimeoutMs: timeLeft };
+      }
+      const result = unfurlCache && open.canonical ? await unfurlCache.unfurl(open.url, open.canonical, options) : await unfurl(open.url, options);
       subject.unfurl ??= result;
+      hopsUsed += result.chain.length + (result.error ? 1 : 0);
       // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
       // from that URL, never from the recorded canonical string: canonicalising a canonical form
       // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
@@ -137,7 +168,9 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
       // not fetched, but a user of that browser lands there, so it is matched as well.
       for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
-      for (const hop of result.chain.slice(0, maxHops)) {
+      // The link's chain, every URL it opens together, has at most the link's hops.
+      const kept = result.chain.slice(0, Math.max(0, maxHops - chain.length));
+      for (const hop of kept) {
         chain.push({
           url: recordedUrl(hop.url),
           // An https URL fetched for the http one (HSTS, Chrome's HTTPS-Upgrades): no server redirect.
@@ -148,13 +181,13 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
           ...(hop.redirect && { redirect: hop.redirect.kind }),
         });
       }
-      chainOmitted += Math.max(0, result.chain.length - maxHops);
+      chainOmitted += result.chain.length - kept.length;
       // The first web URL's landing page (the link's own for all but `intent:` links with two).
       if (result.final && final === undefined) final = recordedUrl(result.final.canonical ?? result.final.url);
-      warnings.push(...result.warnings.slice(0, maxWarnings));
-      warningsOmitted += Math.max(0, result.warnings.length - maxWarnings);
-      // The unfurler meets the visited form first: its error says the same, once is enough.
-      if (result.error && !errors.some((error) => error.code === result.error!.code)) errors.push(result.error);
+      const keptWarnings = result.warnings.slice(0, Math.max(0, maxWarnings - warnings.length));
+      warnings.push(...keptWarnings);
+      warningsOmitted += result.warnings.length - keptWarnings.length;
+      if (result.error) addError(result.error);
     }
     details.chain = chain;
     if (chainOmitted) details.chainOmitted = chainOmitted;

@@ -23,6 +23,9 @@ describe('links of app schemes and odd ports, scanned', () => {
     server = await startServer((req, res) => {
       requested.push(`${req.headers.host?.split(':')[0]} ${req.url}`);
       if (req.url === '/r') return redirect(res, 302, `http://kit.test:${server.port}/phish`);
+      const hop = /^\/hop\/(\d+)$/.exec(req.url ?? '');
+      if (hop) return redirect(res, 302, `/hop/${Number(hop[1]) + 1}`);
+      if (req.url === '/slow') return void setTimeout(() => html(res, '<html>slow</html>'), 700);
       return html(res, '<html>page</html>');
     });
   });
@@ -84,5 +87,57 @@ describe('links of app schemes and odd ports, scanned', () => {
     expect(verdict.items[0]).toMatchObject({ status: 'ok', details: { canonical: 'http://evil.test/x' } });
     expect(verdict.errors).toEqual([]);
     expect(requested).toEqual(['evil.test /x']);
+  });
+
+  it.each([
+    [(url: string) => `intent://go#Intent;scheme=noapp;S.browser_fallback%5Furl=${encodeURIComponent(url)};end`],
+    [(url: string) => `intent://go#Intent;scheme=noapp;S.%62rowser_fallback_url=${encodeURIComponent(url)};end`],
+    [(url: string) => `intent://go#Intent;scheme=noapp;S.browser_fallback_url=${encodeURIComponent(url)};endx;S.browser_fallback_url=https%3A%2F%2Fclean.test%2F;end`],
+    [(url: string) => `intent://go#Intent;scheme=noapp;S.browser_fallback_url=${encodeURIComponent(url)};SEL;S.browser_fallback_url=https%3A%2F%2Fclean.test%2F;end`],
+  ])('blocks an intent: link whose fallback is hidden from a naive reading (%#)', async (link) => {
+    requested.length = 0;
+    const verdict = await scan(link(`http://evil.test:${server.port}/login`), 'evil.test');
+    expect(verdict.decision).toBe('block');
+    expect((verdict.items[0]!.details.opens as string[])[0]).toBe(`http://evil.test:${server.port}/login`);
+    expect(requested[0]).toBe('evil.test /login');
+  });
+
+  describe('one unfurl budget for the web URLs of an intent: link', () => {
+    const preparer = (options: { maxRedirects?: number; totalTimeoutMs?: number }) =>
+      new LinkPreparer({ unfurlOptions: { ...unfurlOptionsFor(server, lookupAnswering(['127.0.0.1']).lookup), ...options } });
+
+    it('shares the redirect limit: the data URL and the fallback together make at most the hops of one link', async () => {
+      requested.length = 0;
+      // The data URL takes 2 hops (1 redirect) of the 4 a link with 3 redirects has; its fallback
+      // redirects forever: two requests are left for it.
+      const link = `intent://data.test:${server.port}/hop/8#Intent;scheme=http;S.browser_fallback_url=${encodeURIComponent(`http://fb.test:${server.port}/hop/0`)};end`;
+      const prepared = await preparer({ maxRedirects: 3 }).prepare(link.replace('/hop/8', '/r'));
+      expect(requested).toEqual(['data.test /r', 'kit.test /phish', 'fb.test /hop/0', 'fb.test /hop/1']);
+      expect((prepared.details.chain as unknown[]).length).toBe(4);
+      expect(prepared.errors).toEqual([expect.objectContaining({ code: 'too_many_redirects' })]);
+      // Where the fallback sent the browser last is matched, not fetched, as a redirect target beyond the limit is.
+      expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toContain('http://fb.test/hop/2');
+
+      requested.length = 0;
+      const looping = await preparer({ maxRedirects: 3 }).prepare(link.replace('/hop/8', '/hop/0'));
+      // The data URL spends every hop: the fallback is matched, never fetched.
+      expect(requested).toEqual(['data.test /hop/0', 'data.test /hop/1', 'data.test /hop/2', 'data.test /hop/3']);
+      expect((looping.details.chain as unknown[]).length).toBe(4);
+      expect(looping.errors).toEqual([expect.objectContaining({ code: 'too_many_redirects' })]);
+      expect(looping.subject.targets.map((t) => t.canonical.canonical)).toContain('http://fb.test/hop/0');
+    });
+
+    it("shares the deadline: the fallback gets what the data URL left of the link's time", async () => {
+      requested.length = 0;
+      const link = `intent://data.test:${server.port}/slow#Intent;scheme=http;S.browser_fallback_url=${encodeURIComponent(`http://fb.test:${server.port}/slow`)};end`;
+      const started = performance.now();
+      const prepared = await preparer({ totalTimeoutMs: 1_000 }).prepare(link);
+      const elapsed = performance.now() - started;
+      // Each page takes 700 ms: one link's 1 s is not enough for both (1.4 s when each had its own).
+      expect(elapsed).toBeLessThan(1_300);
+      expect(requested).toEqual(['data.test /slow', 'fb.test /slow']);
+      expect(prepared.errors).toEqual([expect.objectContaining({ code: 'fetch_timeout' })]);
+      expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual([`http://data.test:${server.port}/slow`]);
+    });
   });
 });
