@@ -17,6 +17,9 @@ import { validateJob } from '../../src/jobs/validate-job.js';
 import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { unfurl } from '../../src/links/unfurl.js';
+import { fetchImage } from '../../src/links/fetch-image.js';
+import { MAX_INTERIM_RESPONSES } from '../../src/links/guard/connector.js';
+import { INTERIM_RESPONSES_OVERFLOW } from '../../src/links/guard/network-errors.js';
 import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 import { html, serveDuringTests, visitServer } from './unfurl-servers.js';
 
@@ -40,6 +43,27 @@ function trickle(socket: Socket, pieces: string[], delayMs: number): void {
   socket.write(first, () => setTimeout(() => trickle(socket, rest, delayMs), delayMs));
 }
 
+/** Interim blocks of ~200 KiB (each under the header cap), or tiny ones: their bytes, or their count, past the caps. */
+const FLOOD_BLOCKS: Record<string, Buffer> = {
+  '/flood-continue': Buffer.from(`HTTP/1.1 100 Continue\r\nX-Pad: ${'a'.repeat(200 * 1024)}\r\n\r\n`),
+  '/flood-early-hints': Buffer.from(`HTTP/1.1 103 Early Hints\r\nLink: <${'a'.repeat(200 * 1024)}>; rel=preload\r\n\r\n`),
+  '/flood-small-continue': Buffer.from(CONTINUE),
+  '/flood-small-early-hints': Buffer.from('HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n'),
+};
+/** The bytes each flood's connection wrote (kernel buffers included), known when it closed. */
+const floodWritten: Array<Promise<number>> = [];
+
+/** Writes `block` as fast as the connection takes it, until it closes. */
+function flood(socket: Socket, block: Buffer): void {
+  floodWritten.push(new Promise((resolve) => socket.once('close', () => resolve(socket.bytesWritten))));
+  const write = () => {
+    while (!socket.destroyed && socket.write(block));
+  };
+  socket.on('drain', write);
+  socket.on('error', () => undefined);
+  write();
+}
+
 const served = serveDuringTests((req, res) => {
   const path = req.url ?? '';
   const raw = INTERIM[path];
@@ -50,12 +74,16 @@ const served = serveDuringTests((req, res) => {
   if (path === '/split') return trickle(req.socket, ['HT', 'TP/1.1 1', '00 Continue\r', '\n', '\r\nHTTP/1.1 302 Found\r\nLoc', 'ation: /landing/\r\nContent-Length: 0\r\n\r\n'], 20);
   // One interim response with more header bytes than any browser takes: the header cap holds.
   if (path === '/huge-continue') return void req.socket.end(`HTTP/1.1 100 Continue\r\nX-Pad: ${'a'.repeat(300 * 1024)}\r\n\r\n${REDIRECT}`);
-  // Interim responses for ever: the hop timeout holds.
+  // Interim responses for ever, slowly (fewer than MAX_INTERIM_RESPONSES in the hop timeout): the hop timeout holds.
   if (path === '/endless-continue') {
     const timer = setInterval(() => req.socket.write(CONTINUE), 50);
     req.socket.on('close', () => clearInterval(timer));
     return;
   }
+  const block = FLOOD_BLOCKS[path];
+  if (block !== undefined) return flood(req.socket, block);
+  // As many interim responses as are skipped, then the redirect.
+  if (path === '/most-continue') return void req.socket.end(CONTINUE.repeat(MAX_INTERIM_RESPONSES) + REDIRECT);
   // An interim response and then nothing: as Chromium (an empty response), a failure.
   if (path === '/continue-then-close') return void req.socket.end(CONTINUE);
   // A final 1xx-looking status that is not one (1000): left to undici's parser.
@@ -82,6 +110,38 @@ describe('unfurl: interim responses before the redirect', () => {
     const { result } = await visitServer(served.server, '/endless-continue', { ...served.options, hopTimeoutMs: 600 });
     expect(result.error).toMatchObject({ code: 'fetch_timeout' });
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it(`${MAX_INTERIM_RESPONSES} interim responses are skipped, and the redirect followed`, async () => {
+    const { result, requested } = await visitServer(served.server, '/most-continue', served.options);
+    expect(result.error).toBeUndefined();
+    expect(requested).toEqual(['/most-continue', '/landing/']);
+  });
+
+  it.each(Object.keys(FLOOD_BLOCKS))(
+    '%s: interim responses streamed for ever end the hop at once with headers_too_large (their bytes or their count capped per connection), no retry',
+    async (path) => {
+      const started = performance.now();
+      const { result, requested } = await visitServer(served.server, path, served.options);
+      const elapsed = performance.now() - started;
+      // headers_too_large is permanent (errors.ts): the job is not retried to pay the flood again.
+      expect(result.error).toMatchObject({ code: 'headers_too_large', detail: { cause: INTERIM_RESPONSES_OVERFLOW } });
+      expect(requested).toEqual([path]);
+      expect(elapsed).toBeLessThan(1_000);
+      expect(await floodWritten.at(-1)).toBeLessThan(8 * 1024 * 1024);
+    },
+  );
+
+  it.each(Object.keys(FLOOD_BLOCKS))('%s: an image URL fetch (same connector) fails at once with headers_too_large, not fetch_timeout', async (path) => {
+    const started = performance.now();
+    const error = await fetchImage(`${served.server.origin}${path}`, { maxBytes: 1024 * 1024, timeoutMs: 3_000, allowPrivateAddressesFor: served.options.allowPrivateAddressesFor }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const elapsed = performance.now() - started;
+    expect(error).toMatchObject({ code: 'headers_too_large', permanent: true, detail: { cause: INTERIM_RESPONSES_OVERFLOW } });
+    expect(elapsed).toBeLessThan(1_000);
+    expect(await floodWritten.at(-1)).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('an interim response and then the connection closed is fetch_failed (Chromium: an empty response)', async () => {

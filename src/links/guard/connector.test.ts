@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MAX_RESPONSE_HEADER_BYTES, originKey, skipInterimResponses } from './connector.js';
+import { MAX_INTERIM_RESPONSES, MAX_RESPONSE_HEADER_BYTES, originKey, skipInterimResponses } from './connector.js';
+import { INTERIM_RESPONSES_OVERFLOW, toNetworkError } from './network-errors.js';
 
 describe('originKey', () => {
   it('fills in the default port', () => {
@@ -21,17 +22,22 @@ describe('originKey', () => {
 describe('skipInterimResponses', () => {
   const REDIRECT = 'HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n';
   /** A stream read as undici reads a socket (`read()` with no size), with `pieces` pushed in turn. */
-  function readAll(pieces: string[]): { reads: Array<string | null>; text: string } {
+  function readAll(pieces: string[]): { reads: Array<string | null>; text: string; destroyed: boolean; error: () => Error | undefined } {
     const stream = new PassThrough();
+    let error: Error | undefined;
+    stream.on('error', (e: Error) => (error = e));
     skipInterimResponses(stream as unknown as Socket);
     const reads: Array<string | null> = [];
     for (const piece of pieces) {
+      if (stream.destroyed) break;
       stream.write(piece);
       const chunk = stream.read() as Buffer | null;
       reads.push(chunk === null ? null : chunk.toString('latin1'));
     }
-    return { reads, text: reads.filter((r) => r !== null).join('') };
+    return { reads, text: reads.filter((r) => r !== null).join(''), destroyed: stream.destroyed, error: () => error };
   }
+  /** Waits for the stream's 'error' event (emitted on the next tick after destroy). */
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
 
   it('drops the interim responses a connection starts with, 100, 101 and the others', () => {
     const interim = 'HTTP/1.1 100 Continue\r\n\r\nhttp/1.0 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nHTTP/1.1 103 Early Hints\nLink: </s>\n\n';
@@ -49,5 +55,35 @@ describe('skipInterimResponses', () => {
     const huge = `HTTP/1.1 100 Continue\r\nX-Pad: ${'a'.repeat(MAX_RESPONSE_HEADER_BYTES)}\r\n\r\n`;
     expect(readAll([huge + REDIRECT]).text).toBe(huge + REDIRECT);
     expect(readAll([huge.slice(0, 100_000), huge.slice(100_000, 200_000), huge.slice(200_000), REDIRECT]).text).toBe(huge + REDIRECT);
+  });
+
+  it('destroys the connection, as headers_too_large, when small interim responses add up past the header cap', async () => {
+    // 15 blocks of ~20 KiB (under the count cap): 300 KiB in all, each block far under the cap.
+    const block = `HTTP/1.1 103 Early Hints\r\nLink: <${'a'.repeat(20 * 1024)}>\r\n\r\n`;
+    const run = readAll([...Array.from({ length: 15 }, () => block), REDIRECT]);
+    expect(run.destroyed).toBe(true);
+    expect(run.text).toBe('');
+    expect(run.reads.length).toBeLessThanOrEqual(Math.ceil(MAX_RESPONSE_HEADER_BYTES / block.length) + 1);
+    await tick();
+    expect(run.error()).toMatchObject({ code: INTERIM_RESPONSES_OVERFLOW });
+    expect(toNetworkError(run.error(), { url: 'http://x/' })).toMatchObject({ code: 'headers_too_large', permanent: true, detail: { url: 'http://x/', cause: INTERIM_RESPONSES_OVERFLOW } });
+    // Arriving at once, or a block cut off before its end: the same.
+    const atOnce = readAll([block.repeat(15) + REDIRECT]);
+    expect(atOnce.destroyed).toBe(true);
+    expect(atOnce.text).toBe('');
+    const cut = readAll([block.repeat(12), 'HTTP/1.1 100 Continue\r\nX-Pad: ' + 'a'.repeat(20 * 1024)]);
+    expect(cut.destroyed).toBe(true);
+  });
+
+  it(`skips ${MAX_INTERIM_RESPONSES} interim responses, and destroys the connection, as headers_too_large, on one more`, async () => {
+    const block = 'HTTP/1.1 100 Continue\r\n\r\n';
+    expect(readAll([block.repeat(MAX_INTERIM_RESPONSES) + REDIRECT]).text).toBe(REDIRECT);
+    for (const pieces of [[block.repeat(MAX_INTERIM_RESPONSES + 1) + REDIRECT], Array.from({ length: MAX_INTERIM_RESPONSES + 1 }, () => block)]) {
+      const run = readAll(pieces);
+      expect(run.destroyed).toBe(true);
+      expect(run.text).toBe('');
+      await tick();
+      expect(toNetworkError(run.error())).toMatchObject({ code: 'headers_too_large' });
+    }
   });
 });

@@ -6,6 +6,7 @@ import { deadlineSignal } from '../../runtime/deadline-signal.js';
 import { parseIpLiteral } from '../ip-literal.js';
 import type { AddressPolicy } from './address-policy.js';
 import { hostKey, type HostLimiter, type HostSlot } from './host-limiter.js';
+import { INTERIM_RESPONSES_OVERFLOW } from './network-errors.js';
 import { createResolverLookup } from './resolver-lookup.js';
 
 /**
@@ -133,6 +134,13 @@ function limitedLookup(base: LookupFunction, limiter: HostLimiter, held: HostSlo
 /** `HTTP/1.x 1xx` and the byte after it (a space or a line end): an interim response's status line. */
 const INTERIM_STATUS_LINE = /^HTTP\/1\.[01] 1\d\d[ \t\r\n]/i;
 const INTERIM_STATUS_LINE_BYTES = 13;
+/**
+ * Interim responses skipped on one connection. Chromium skips any number (only its timeouts end
+ * them), but a server has use for a `100 Continue` and a few `103 Early Hints` at most (RFC 8297
+ * allows several 103s); each costs a parse here, and a flood of them is an attack, not a page.
+ * 16 is ample for a real server and strict for a flood, whose bytes are capped as well.
+ */
+export const MAX_INTERIM_RESPONSES = 16;
 
 /**
  * Where the header block of `bytes` ends (just past its blank line), as Chromium's
@@ -152,19 +160,31 @@ function endOfHeaders(bytes: Buffer): number {
  * the connection on a 100 it did not ask for (`bad response`) and on a 101 to a request that asked
  * for no upgrade (`bad upgrade`): a redirect sent after a `100 Continue` was never followed.
  * It reads the HTTP/1.1 socket's first bytes only (requests are sent with `reset`: one response
- * a connection), which undici reads with `socket.read()`; each interim block dropped is held at
- * most MAX_RESPONSE_HEADER_BYTES, past which the bytes go to undici as they came, for its header
- * cap (`headers_too_large`). Bytes dropped do not refresh undici's headers timeout.
+ * a connection), which undici reads with `socket.read()`. An interim block alone over
+ * MAX_RESPONSE_HEADER_BYTES goes to undici as it came, for its header cap (`headers_too_large`).
+ * The blocks dropped are capped per connection, not per block (each costs a copy and a scan, and
+ * undici skips a 103 itself and refreshes its headers timeout on each, so a stream of them read
+ * gigabytes in a hop timeout): over MAX_RESPONSE_HEADER_BYTES in all, or over
+ * MAX_INTERIM_RESPONSES of them, the socket is destroyed with INTERIM_RESPONSES_OVERFLOW, which is
+ * `headers_too_large` too (network-errors.ts). Bytes dropped do not refresh undici's headers timeout.
  */
 export function skipInterimResponses(socket: Socket): void {
   const read = socket.read.bind(socket);
   let held = Buffer.alloc(0);
   let done = false;
+  // The interim responses dropped on this connection, and their bytes.
+  let dropped = 0;
+  let droppedBytes = 0;
   const release = (): Buffer | null => {
     done = true;
     const rest = held;
     held = Buffer.alloc(0);
     return rest.length > 0 ? rest : null;
+  };
+  const overflow = (why: string): null => {
+    release();
+    socket.destroy(Object.assign(new Error(`interim (1xx) responses over the cap: ${why}`), { code: INTERIM_RESPONSES_OVERFLOW }));
+    return null;
   };
   socket.read = ((size?: number): unknown => {
     if (done || size === 0) return read(size);
@@ -187,10 +207,16 @@ export function skipInterimResponses(socket: Socket): void {
           return release();
         }
         if (!INTERIM_STATUS_LINE.test(held.subarray(0, INTERIM_STATUS_LINE_BYTES).toString('latin1'))) return release();
+        if (dropped >= MAX_INTERIM_RESPONSES) return overflow(`more than ${MAX_INTERIM_RESPONSES} responses`);
         const end = endOfHeaders(held);
-        // Over the cap, whether its end came yet or not: undici reads it, and refuses it.
-        if ((end === -1 ? held.length : end) > MAX_RESPONSE_HEADER_BYTES) return release();
+        const size = end === -1 ? held.length : end;
+        // One block over the cap, whether its end came yet or not: undici reads it, and refuses it.
+        if (size > MAX_RESPONSE_HEADER_BYTES) return release();
+        // The blocks together over the cap (this one counted as far as it came).
+        if (droppedBytes + size > MAX_RESPONSE_HEADER_BYTES) return overflow(`more than ${MAX_RESPONSE_HEADER_BYTES} bytes`);
         if (end === -1) break;
+        dropped += 1;
+        droppedBytes += end;
         held = held.subarray(end);
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../../errors.js';
-import { toNetworkError } from './network-errors.js';
+import { INTERIM_RESPONSES_OVERFLOW, toNetworkError } from './network-errors.js';
 
 function withCode(code: string): Error {
   return Object.assign(new Error(code), { code });
@@ -43,6 +43,13 @@ describe('toNetworkError', () => {
   it.each([['bad response'], ['bad upgrade']])("undici's SocketError '%s' (an interim 100 or 101 it refused) is bad_response, not fetch_failed", (message) => {
     const error = Object.assign(new Error(message), { name: 'SocketError', code: 'UND_ERR_SOCKET' });
     expect(toNetworkError(error, { url: 'http://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'http://x/', cause: `UND_ERR_SOCKET: ${message}` } });
+  });
+
+  it.each([['UND_ERR_HEADERS_OVERFLOW'], [INTERIM_RESPONSES_OVERFLOW]])('%s (header bytes, or interim responses, over the caps) is the permanent headers_too_large', (code) => {
+    expect(toNetworkError(withCode(code), { url: 'http://x/' })).toMatchObject({ code: 'headers_too_large', permanent: true, detail: { url: 'http://x/', cause: code } });
+    // As undici reports it: the socket's error, the cause of its fetch's TypeError.
+    const fetchFailed = new TypeError('fetch failed', { cause: withCode(code) });
+    expect(toNetworkError(fetchFailed)).toMatchObject({ code: 'headers_too_large', detail: { cause: code } });
   });
 
   it('any other UND_ERR_SOCKET (the other side closed, a reset) stays fetch_failed', () => {

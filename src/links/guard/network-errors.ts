@@ -24,6 +24,13 @@ const CERTIFICATE_CODE = /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNE
  * http/1.1 alone in ALPN, every browser h2 too; see createGuardedAgent). Not an unreachable server.
  */
 const UNSPOKEN_PROTOCOL_CODES = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL']);
+/**
+ * The code of the error skipInterimResponses (connector.ts) destroys a connection with when its
+ * interim (1xx) responses together pass the header cap or their count cap: like a header block
+ * over the cap, more header bytes than any browser takes (`headers_too_large`).
+ */
+export const INTERIM_RESPONSES_OVERFLOW = 'ABUSE_SCAN_INTERIM_RESPONSES_OVERFLOW';
+const HEADERS_OVERFLOW_CODES = new Set(['UND_ERR_HEADERS_OVERFLOW', INTERIM_RESPONSES_OVERFLOW]);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);
 
 /** A c-ares query's failure (resolver-lookup.ts), whatever its code: ECONNREFUSED there is the DNS server's. */
@@ -76,8 +83,9 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   const message = error instanceof Error ? error.message : String(error);
   const withCause = { ...detail, cause: codes[0] ?? message };
   if (codes.some((c) => TIMEOUT_CODES.has(c))) return new ScanError('fetch_timeout', undefined, withCause, { cause: error });
-  // The server answered, with more header bytes than any browser takes (MAX_RESPONSE_HEADER_BYTES).
-  if (codes.includes('UND_ERR_HEADERS_OVERFLOW')) return new ScanError('headers_too_large', undefined, withCause, { cause: error });
+  // The server answered, with more header bytes than any browser takes (MAX_RESPONSE_HEADER_BYTES),
+  // in one response or in the interim responses before it.
+  if (codes.some((c) => HEADERS_OVERFLOW_CODES.has(c))) return new ScanError('headers_too_large', undefined, withCause, { cause: error });
   // The server answered, in bytes undici's strict parser refuses where browsers are lenient (a bare
   // LF, Content-Length beside chunked, a folded header): where it leads is unknown, so not an
   // unreachable server's harmless `fetch_failed`, which a redirector could use to pass as one.
