@@ -24,11 +24,18 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
       const { DIHEDRAL_VARIANTS, decodeImage, hashImage } = await import('../images/index.js');
       const decoded = await decodeImage(bytes);
       const hashes = hashImage(decoded, { dihedral: flags.dihedral ?? false, viewerViews: flags.views ?? false });
-      const dihedralOf = (picture: { dihedral?: Uint8Array[] }) => picture.dihedral && Object.fromEntries(picture.dihedral.map((hash, i) => [DIHEDRAL_VARIANTS[i]!, hashToHex(hash)]));
-      const dihedral = dihedralOf(hashes);
+      // The eight turns and mirrors of PDQ and of blockhash, keyed by variant (DIHEDRAL_VARIANTS order).
+      const variantsOf = (variants?: Uint8Array[]) => variants && Object.fromEntries(variants.map((hash, i) => [DIHEDRAL_VARIANTS[i]!, hashToHex(hash)]));
+      const dihedralOf = (picture: { dihedral?: Uint8Array[]; blockhashDihedral?: Uint8Array[] }) => {
+        const dihedral = variantsOf(picture.dihedral);
+        const blockhashDihedral = variantsOf(picture.blockhashDihedral);
+        return { ...(dihedral && { dihedral }), ...(blockhashDihedral && { blockhashDihedral }) };
+      };
       // A hash-set match on a view of a frame (evidence `view`) is reproduced by these. A trimmed
-      // view's box is given in the image's upright pixels (the hashes read the decode's working
-      // copy, at most 512 pixels a side: the box is scaled from it, so within a pixel or so).
+      // view's box (and that of a trimmed view stretched) is given in the image's upright pixels
+      // (the hashes read the decode's working copy, at most 512 pixels a side: the box is scaled
+      // from it, so within a pixel or so). A frame can have several views of one name (a border's
+      // rings, each trimmed view stretched): they are listed in order, each with its box.
       const frame = decoded.frames[0]!;
       const scale = { x: decoded.width / frame.width, y: decoded.height / frame.height };
       const boxOf = (box: { left: number; top: number; width: number; height: number }) => ({
@@ -39,23 +46,32 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
       });
       const views = hashes.views?.map((viewed) => ({
         view: viewed.view,
+        ...(viewed.box && { box: boxOf(viewed.box) }),
         blockhash: hashToHex(viewed.blockhash),
         pdq: hashToHex(viewed.pdq),
         pdqQuality: viewed.pdqQuality,
-        ...(viewed.box && { box: boxOf(viewed.box) }),
-        dihedral: dihedralOf(viewed),
+        ...dihedralOf(viewed),
       }));
       if (flags.json) {
         const line = { file, blockhash: hashToHex(hashes.blockhash), pdq: hashToHex(hashes.pdq), pdqQuality: hashes.pdqQuality, width: decoded.width, height: decoded.height };
-        const jsonViews = views && Object.fromEntries(views.map(({ view, dihedral: variants, ...rest }) => [view, variants ? { ...rest, dihedral: variants } : rest]));
-        process.stdout.write(`${JSON.stringify({ ...line, ...(dihedral && { dihedral }), ...(flags.views && { views: jsonViews ?? {} }) })}\n`);
+        process.stdout.write(`${JSON.stringify({ ...line, ...dihedralOf(hashes), ...(flags.views && { views: views ?? [] }) })}\n`);
       } else {
+        // Each picture's variants under a heading per algorithm, `indent` deep.
+        const variantLines = (picture: { dihedral?: Record<string, string>; blockhashDihedral?: Record<string, string> }, indent: string): string[] =>
+          (
+            [
+              ['pdq variants', picture.dihedral],
+              ['blockhash variants', picture.blockhashDihedral],
+            ] as const
+          ).flatMap(([heading, variants]) =>
+            variants ? [`${indent}${heading}`, ...Object.entries(variants).map(([variant, hex]) => `${indent}  ${variant.padEnd(11)} ${hex}`)] : [],
+          );
         const lines = [terminalSafe(file), `  blockhash   ${hashToHex(hashes.blockhash)}`, `  pdq         ${hashToHex(hashes.pdq)}  quality ${hashes.pdqQuality}`];
-        for (const [variant, hex] of Object.entries(dihedral ?? {})) lines.push(`  ${variant.padEnd(11)} ${hex}`);
+        lines.push(...variantLines(dihedralOf(hashes), '  '));
         for (const viewed of views ?? []) {
           const box = viewed.box && `  box ${viewed.box.width}x${viewed.box.height} at ${viewed.box.left},${viewed.box.top}`;
           lines.push(`  ${viewed.view}${box ?? ''}`, `    blockhash   ${viewed.blockhash}`, `    pdq         ${viewed.pdq}  quality ${viewed.pdqQuality}`);
-          for (const [variant, hex] of Object.entries(viewed.dihedral ?? {})) lines.push(`    ${variant.padEnd(11)} ${hex}`);
+          lines.push(...variantLines(viewed, '    '));
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
@@ -76,8 +92,8 @@ export function registerHashCommand(program: Command): void {
     .command('hash')
     .argument('<file...>', 'image files')
     .description('print blockhash, PDQ and PDQ quality of image files (exit 1 if any failed)')
-    .option('--json', 'one JSON object per file: file, blockhash, pdq, pdqQuality, width, height (or error)')
-    .option('--dihedral', 'also print the 8 PDQ rotation/mirror variants')
-    .option('--views', 'also print the hashes of the image as viewers see it, the views it has (what a hash-set match with `view` in its evidence matched): upright (EXIF orientation 2-8), on-white and on-black (alpha), trimmed, on-white-trimmed and on-black-trimmed (a uniform border cut off; with its box in the upright image), stretched (contrast stretched, when PDQ quality is under 100)')
+    .option('--json', 'one JSON object per file: file, blockhash, pdq, pdqQuality, width, height (or error); with --dihedral, dihedral (PDQ) and blockhashDihedral, each keyed by variant; with --views, views: an array of { view, box?, blockhash, pdq, pdqQuality }')
+    .option('--dihedral', 'also print the 8 rotation/mirror variants of PDQ and of blockhash')
+    .option('--views', 'also print the hashes of the image as viewers see it, the views it has (what a hash-set match with `view` in its evidence matched): upright (EXIF orientation 2-8), on-white and on-black (alpha), trimmed, on-white-trimmed and on-black-trimmed (a uniform border cut off; with its box in the upright image), stretched (contrast stretched, when PDQ quality is under 100: the whole image, and each trimmed view, with its box)')
     .action(hashFiles);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blockhashBitsFromBlank } from '../images/blockhash.js';
-import { hammingDistance } from '../matching/hash-bits.js';
+import { hammingDistance, hexToHash } from '../matching/hash-bits.js';
 import { seededHash } from '../../test/harness/hashes.js';
 import {
   blankBlockhashes,
@@ -62,9 +62,11 @@ describe('passesBlankRule (blockhash: frame and entry each closer to the other t
 });
 
 describe('blankBlockhashes', () => {
-  it("are the 16 hashes blockhashBitsFromBlank measures from: each band all 0s or all 1s", () => {
+  it("are the 30 hashes blockhashBitsFromBlank measures from: each horizontal band, or each vertical stripe, all 0s or all 1s", () => {
     const blanks = blankBlockhashes();
-    expect(new Set(blanks.map((hash) => Buffer.from(hash).toString('hex'))).size).toBe(16);
+    // 16 of bands, 16 of stripes, all 0s and all 1s both.
+    expect(new Set(blanks.map((hash) => Buffer.from(hash).toString('hex'))).size).toBe(30);
+    expect(blanks.map((hash) => Buffer.from(hash).toString('hex'))).toContain('ff00'.repeat(16)); // a flag split left and right
     for (const blank of blanks) expect(blockhashBitsFromBlank(blank)).toBe(0);
     for (let seed = 1; seed <= 100; seed++) {
       const hash = seed % 2 ? seededHash(seed) : withBits(range(seed, seed % 50));
@@ -74,8 +76,11 @@ describe('blankBlockhashes', () => {
 });
 
 describe('blockhashEntryCanMatch', () => {
-  it("turns down exactly the blank images' hashes (each quarter band all 0s or all 1s) of blockhash sets", () => {
+  it("turns down exactly the blank images' hashes (each quarter band, or each quarter stripe, all 0s or all 1s) of blockhash sets", () => {
     for (const blank of blankBlockhashes()) expect(blockhashEntryCanMatch(blockhash, blank)).toBe(false);
+    // A picture split left and right (vertical stripes): refused too, as its quarter turn is.
+    expect(blockhashEntryCanMatch(blockhash, hexToHash('ff00'.repeat(16), 256))).toBe(false);
+    expect(blockhashEntryCanMatch(blockhash, hexToHash('0ff0'.repeat(16), 256))).toBe(false);
     expect(blockhashEntryCanMatch(blockhash, withBits([100]))).toBe(true); // one block decided: an exact copy matches
     expect(blockhashEntryCanMatch(blockhash, withBits(range(0, 63)))).toBe(true);
     expect(blockhashEntryCanMatch(blockhash, seededHash(1))).toBe(true);

@@ -91,8 +91,9 @@ export function passesQualityFloor(config: Pick<HashSetConfig, 'algorithm' | 'mi
  * distance < frameFromBlank and distance < entryFromBlank (bits from the nearest blank image's hash,
  * blockhashBitsFromBlank), besides being within the set's threshold as for every set.
  *
- * Why: blank images hash to a few fixed hashes (each quarter band all 0s or all 1s), and a mostly
- * flat image (a caption on a dark background) is close to one of them, so two flat images can lie
+ * Why: blank images hash to a few fixed hashes (each horizontal quarter band all 0s or all 1s, or
+ * each vertical quarter stripe: blankBlockhashes; a picture flat in bands, a two-tone flag or a
+ * horizon, hashes to one as stored or turned a quarter), and a mostly flat image (a caption on a dark background) is close to one of them, so two flat images can lie
  * within the threshold of each other with nothing in common but the background: a solid black
  * frame is 35 bits from a white caption on black, within the default 64 (an upload like it was
  * blocked). A match no closer than blank says only that both are mostly flat. With the rule, an
@@ -119,17 +120,12 @@ export function passesBlankRule(config: Pick<HashSetConfig, 'algorithm'>, distan
 }
 
 /**
- * The hashes of blank images for `bits`-bit blockhashes: each of the four horizontal bands all 0s
- * or all 1s (16 hashes). blockhashBitsFromBlank(hash) is the distance to the nearest of them.
+ * The hashes of blank images, defined once in images/blockhash.ts (256 bits by default, as
+ * HASH_BITS.blockhash): each horizontal quarter band all 0s or all 1s, and their quarter turns
+ * (each vertical quarter stripe all 0s or all 1s), 30 hashes. blockhashBitsFromBlank(hash) is the
+ * distance to the nearest of them.
  */
-export function blankBlockhashes(bits = HASH_BITS.blockhash): HashBytes[] {
-  const bandBytes = bits / 32;
-  return Array.from({ length: 16 }, (_, bands) => {
-    const hash = new Uint8Array(bits / 8);
-    for (let band = 0; band < 4; band++) if (bands & (1 << band)) hash.fill(0xff, band * bandBytes, (band + 1) * bandBytes);
-    return hash;
-  });
-}
+export { blankBlockhashes } from '../images/blockhash.js';
 
 /**
  * Whether an entry of this hash can ever match under passesBlankRule: not a blockhash that is a

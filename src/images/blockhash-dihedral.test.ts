@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance, hashToHex, hexToHash } from '../matching/hash-bits.js';
-import { blockhash, blockhashBitsFromBlank, blockhashWithVariants, type RgbImage } from './blockhash.js';
+import { blankBlockhashes, blockhash, blockhashBitsFromBlank, blockhashWithVariants, type RgbImage } from './blockhash.js';
 import { blockhashVariant, blockhashVariants, dihedralPixels } from './blockhash-dihedral.js';
 import { decodeImage } from './decode.js';
 import { DIHEDRAL_VARIANTS, type DihedralVariant } from './pdq/dihedral.js';
@@ -100,7 +100,7 @@ describe('blockhash variants are bit moves (pure)', () => {
           const turned = ['rotate90', 'rotate270', 'flipPlus1', 'flipMinus1'].includes(variant);
           const from = turned ? transposed : hash;
           expect(ones(variants[v]!)).toBe(ones(from));
-          // Moves within and between bands (band i to 3 - i): bits from blank stay.
+          // Moves within and between bands (band i to 3 - i), and a transpose: bits from blank stay.
           expect(blockhashBitsFromBlank(variants[v]!)).toBe(blockhashBitsFromBlank(from));
         });
         // Undoing: mirroring twice, flipping twice, turning half round twice give the hash back.
@@ -220,5 +220,69 @@ describe('blockhash variants equal the hash of the picture really turned', () =>
         expect(hammingDistance(turned, variants[DIHEDRAL_VARIANTS.indexOf(variant as DihedralVariant)]!), `${name} ${variant}`).toBe(0);
       }
     }
+  });
+});
+
+describe('bits from blank counts blank hashes of both orientations (blankBlockhashes)', () => {
+  /** The 16 x 16 bits transposed: with it, every variant of blockhashVariant is a pure bit move. */
+  function transposeBits(hash: Uint8Array): Uint8Array {
+    const out = new Uint8Array(hash.length);
+    for (let row = 0; row < 16; row++) {
+      for (let column = 0; column < 16; column++) {
+        const from = column * 16 + row;
+        if ((hash[from >> 3]! >> (7 - (from & 7))) & 1) out[(row * 16 + column) >> 3]! |= 0x80 >> ((row * 16 + column) & 7);
+      }
+    }
+    return out;
+  }
+  const bitMoves = (hash: Uint8Array) => DIHEDRAL_VARIANTS.map((variant) => blockhashVariant(hash, transposeBits(hash), variant));
+
+  it('the blank hashes are closed under the eight bit moves of the variants (bands and stripes swap on a transpose)', () => {
+    const blanks = new Set(blankBlockhashes().map(hashToHex));
+    expect(blanks.size).toBe(30);
+    for (const blank of blankBlockhashes()) for (const moved of bitMoves(blank)) expect(blanks.has(hashToHex(moved))).toBe(true);
+  });
+
+  it('so bits from blank is the same for every bit move of a hash', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 0, max: 255 }), (seed, noise) => {
+        // Random hashes, and blank ones with a few bits changed (near blank, where it matters).
+        const base = seed % 2 ? randomHash(seed) : blankBlockhashes()[Math.abs(seed) % 30]!;
+        const hash = Uint8Array.from(base);
+        for (let bit = noise % 7; bit < 256; bit += 11 + (noise % 29)) hash[bit >> 3]! ^= 0x80 >> (bit & 7);
+        const fromBlank = blockhashBitsFromBlank(hash);
+        for (const moved of bitMoves(hash)) expect(blockhashBitsFromBlank(moved)).toBe(fromBlank);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  /** A width x height picture of `colour(x, y)` (grey levels). */
+  function picture(width: number, height: number, grey: (x: number, y: number) => number): RgbImage {
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(grey(x, y), (y * width + x) * 3, (y * width + x) * 3 + 3);
+    return { data, width, height };
+  }
+  const STORED = ['original', 'rotate180', 'flipX', 'flipY'];
+
+  it.each([
+    // A two-tone flag (Ukraine, Poland, Indonesia): its quarter turns hash to vertical stripes, 128
+    // bits from every horizontal blank hash (the defect: they matched a photo at 52).
+    ['two-tone flag, bands across', 0, 0, picture(600, 400, (_x, y) => (y < 200 ? 60 : 220))],
+    ['two-tone flag split left and right', 0, 0, picture(600, 400, (x) => (x < 300 ? 60 : 220))],
+    // A horizon off the block edges (sky over sea at 55 %): one block row mixed.
+    ['horizon, sky over sea', 16, 0, picture(600, 400, (_x, y) => (y < 220 ? 200 : 50))],
+    // Three bands across: their edges fall inside the quarter bands.
+    ['three-band flag, bands across', 64, 32, picture(600, 400, (_x, y) => (y < 133 ? 20 : y < 267 ? 120 : 240))],
+  ] as Array<[string, number, number, RgbImage]>)('%s: %i bits from blank as stored (mirrored, flipped, half turned), %i turned a quarter', (_name, stored, turned, image) => {
+    const { variants } = blockhashWithVariants(image);
+    DIHEDRAL_VARIANTS.forEach((variant, v) => expect(blockhashBitsFromBlank(variants[v]!), variant).toBe(STORED.includes(variant) ? stored : turned));
+  });
+
+  it('the turned variants have their own value (the transposed picture is thresholded on other bands): a top-to-bottom gradient', () => {
+    // Each band's rows step down in brightness: its upper rows 1, lower rows 0 in every band
+    // (128 from every blank hash); turned, each band holds one row of every shade: vertical stripes.
+    const { variants } = blockhashWithVariants(picture(512, 512, (_x, y) => 240 - Math.floor(y / 4)));
+    DIHEDRAL_VARIANTS.forEach((variant, v) => expect(blockhashBitsFromBlank(variants[v]!), variant).toBe(STORED.includes(variant) ? 128 : 0));
   });
 });

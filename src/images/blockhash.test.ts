@@ -171,9 +171,17 @@ describe.skipIf(referenceData === undefined)('blockhash reference images', () =>
 
 describe('blockhashBitsFromBlank', () => {
   /** The hashes a flat image can give: each of the four bands all 0s or all 1s. */
-  const blankHashes = Array.from({ length: 16 }, (_, pattern) => Uint8Array.from({ length: 32 }, (_, byte) => ((pattern >> (byte >> 3)) & 1 ? 0xff : 0)));
+  const horizontalBlanks = Array.from({ length: 16 }, (_, pattern) => Uint8Array.from({ length: 32 }, (_, byte) => ((pattern >> (byte >> 3)) & 1 ? 0xff : 0)));
+  /**
+   * Their quarter turns, the hashes of pictures flat in vertical bands: each quarter stripe of 4
+   * columns all 0s or all 1s (a row is 2 bytes, each byte two stripes, the left one high).
+   */
+  const verticalBlanks = Array.from({ length: 16 }, (_, pattern) =>
+    Uint8Array.from({ length: 32 }, (_, byte) => ((pattern >> (2 * (byte & 1))) & 1 ? 0xf0 : 0) | ((pattern >> (2 * (byte & 1) + 1)) & 1 ? 0x0f : 0)),
+  );
+  const blankHashes = [...horizontalBlanks, ...verticalBlanks];
 
-  it('is the distance to the nearest hash a flat image can give', () => {
+  it('is the distance to the nearest hash a flat image, or one flat in bands either way, can give', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (hash) => {
         expect(blockhashBitsFromBlank(hash)).toBe(Math.min(...blankHashes.map((blank) => hammingDistance(hash, blank))));
@@ -190,6 +198,19 @@ describe('blockhashBitsFromBlank', () => {
     expect(blockhashBitsFromBlank(blockhash(white))).toBe(0);
     expect(blockhashBitsFromBlank(blockhash(caption))).toBeLessThan(40);
     const rings = await decodeImage(readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'images', 'rings.jpg')));
-    expect(blockhashBitsFromBlank(blockhash(rings.frames[0]!))).toBe(128);
+    // 128 from every horizontal blank hash (half of each band), but each band splits its rings
+    // much alike from left to right: 52 from the nearest vertical one.
+    expect(blockhashBitsFromBlank(blockhash(rings.frames[0]!))).toBe(52);
+    const clouds = await decodeImage(readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'images', 'clouds.jpg')));
+    expect(blockhashBitsFromBlank(blockhash(clouds.frames[0]!))).toBe(108);
+  });
+
+  it('a picture flat in bands is blank whichever way the bands run (two-tone flags)', () => {
+    const topWhite = blockhash(twoTone(512, 384, (_x, y) => y < 192)); // ffff... over 0000...
+    const leftWhite = blockhash(twoTone(512, 384, (x) => x < 256)); // ff00 every row
+    expect([blockhashBitsFromBlank(topWhite), blockhashBitsFromBlank(leftWhite)]).toEqual([0, 0]);
+    // Three bands across, the middle one white: its edges fall inside the quarter stripes.
+    const thirds = blockhash(twoTone(480, 384, (x) => x >= 160 && x < 320));
+    expect(blockhashBitsFromBlank(thirds)).toBeLessThanOrEqual(32);
   });
 });

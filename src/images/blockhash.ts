@@ -113,26 +113,85 @@ function thresholdSums(sums: Float64Array, area: number, bits: number): HashByte
 }
 
 /**
- * How many bits the hash differs by from the nearest hash of a blank image: how much of it the
- * picture decided. Each of the package's four horizontal bands is split at its median, so at most
- * half a band's blocks are strictly brighter (1) or strictly darker (0) than it; the other blocks
- * tie with the median and take one value for the whole band, 0 when the median is dark, 1 when
- * bright. A flat band is all ties, all 0s or all 1s, so a blank image hashes to such bands (a
- * solid dark one to all zeros), and the minority bits of each band are exactly what the picture
- * decided: a photo gives about half the bits (128 of 256), a blank frame 0, a caption on a dark
- * background its few bright blocks. Two mostly flat images can therefore be up to the sum of
- * their distances from blank apart while sharing nothing but the background (see passesBlankRule).
+ * The hashes of blank images for `bits`-bit blockhashes (a square grid, side a multiple of 4):
+ * each horizontal quarter band all 0s or all 1s (the 16 hashes a flat picture, or one flat in
+ * horizontal bands, gets: see blockhashBitsFromBlank), then their quarter turns that are new,
+ * each vertical quarter stripe all 0s or all 1s (14 more: all 0s and all 1s are both). The quarter
+ * turns are blank too: a picture flat in vertical bands (a two-tone flag split left and right)
+ * hashes to them as stored, and a picture flat in horizontal bands (a two-tone flag, a horizon)
+ * does once turned a quarter, which is how a blockhash set compares it (its transposed variants,
+ * blockhash-dihedral.ts). The set is closed under the eight bit moves of the variants (mirrors of
+ * rows or columns keep each kind; a transpose swaps the kinds), so a hash's distance from it is
+ * the same for all of a hash's bit moves.
+ */
+export function blankBlockhashes(bits = DEFAULT_BLOCKHASH_BITS * DEFAULT_BLOCKHASH_BITS): HashBytes[] {
+  const side = blankGridSide(bits);
+  const quarter = side / 4;
+  const blanks: HashBytes[] = [];
+  for (const vertical of [false, true]) {
+    for (let parts = 0; parts < 16; parts++) {
+      // All 0s and all 1s are both kinds: listed once, among the horizontal ones.
+      if (vertical && (parts === 0 || parts === 15)) continue;
+      const hash = new Uint8Array(bits / 8);
+      for (let row = 0; row < side; row++) {
+        for (let column = 0; column < side; column++) {
+          const part = Math.floor((vertical ? column : row) / quarter);
+          const bit = row * side + column;
+          if (parts & (1 << part)) hash[bit >> 3]! |= 0x80 >> (bit & 7);
+        }
+      }
+      blanks.push(hash);
+    }
+  }
+  return blanks;
+}
+
+/**
+ * How many bits the hash differs by from the nearest hash of a blank image (blankBlockhashes):
+ * how much of it the picture decided. Each of the package's four horizontal bands is split at its
+ * median, so at most half a band's blocks are strictly brighter (1) or strictly darker (0) than
+ * it; the other blocks tie with the median and take one value for the whole band, 0 when the
+ * median is dark, 1 when bright. A flat band is all ties, all 0s or all 1s, so a blank image
+ * hashes to such bands (a solid dark one to all zeros), and the minority bits of each band are
+ * exactly what the picture decided: a photo gives about half the bits (128 of 256), a blank frame
+ * 0, a caption on a dark background its few bright blocks. A picture flat in vertical bands (a
+ * two-tone flag split left and right) has every band split at the same columns: its hash is
+ * vertical quarter stripes each all 0s or all 1s, the quarter turn of a blank hash, and a picture
+ * flat in horizontal bands (a two-tone flag, a horizon) hashes so once turned a quarter (the
+ * variants a blockhash set compares, blockhash-dihedral.ts): those are blank hashes too, so this
+ * is the smaller of the minority bits summed over the horizontal quarter bands and over the
+ * vertical quarter stripes. It is the same for every bit move of a hash (the blank hashes are
+ * closed under them): for a picture's mirror, flip and half turn, and for its quarter turns and
+ * diagonal flips among themselves (those move the bits of the transposed picture's hash, which is
+ * thresholded on other bands and has its own value: a horizontally two-tone flag is 32 bits from
+ * blank as stored, 0 turned). Two mostly flat images can be up to the sum of their distances from
+ * blank apart while sharing nothing but the background (see passesBlankRule).
  */
 export function blockhashBitsFromBlank(hash: HashBytes): number {
   const bits = hash.length * 8;
-  const band = bits / 4;
-  let decided = 0;
-  for (let start = 0; start < bits; start += band) {
-    let ones = 0;
-    for (let bit = start; bit < start + band; bit++) ones += (hash[bit >> 3]! >> (7 - (bit & 7))) & 1;
-    decided += Math.min(ones, band - ones);
+  const side = blankGridSide(bits);
+  const quarter = side / 4;
+  const bandOnes = [0, 0, 0, 0];
+  const stripeOnes = [0, 0, 0, 0];
+  for (let row = 0; row < side; row++) {
+    for (let column = 0; column < side; column++) {
+      const bit = row * side + column;
+      if ((hash[bit >> 3]! >> (7 - (bit & 7))) & 1) {
+        bandOnes[Math.floor(row / quarter)]!++;
+        stripeOnes[Math.floor(column / quarter)]!++;
+      }
+    }
   }
-  return decided;
+  const part = bits / 4;
+  const decided = (ones: number[]) => ones.reduce((sum, count) => sum + Math.min(count, part - count), 0);
+  return Math.min(decided(bandOnes), decided(stripeOnes));
+}
+
+/** The side of a square blockhash grid of `bits` bits, a multiple of 4 (quarter bands and stripes). */
+function blankGridSide(bits: number): number {
+  const side = Math.round(Math.sqrt(bits));
+  if (side * side !== bits || side % 4 !== 0) throw new RangeError(`not a square blockhash grid with a side a multiple of 4: ${bits} bits`);
+  return side;
 }
 
 const thresholdImages = new Map<number, Float64Array>();

@@ -58,6 +58,16 @@ function outlinedMat(picture: BorderPicture, outline: number, mat = 24): Framed 
   return framed(framed(framed(picture, sides(mat), WHITE), all, [91, 91, 91]), sides(outline), OUTLINE);
 }
 
+/**
+ * `picture` in 1-pixel lines of the grey levels `lines` (outermost first), as a frame's edge reads
+ * on a profile after a resize and JPEG, inside a 24-pixel white mat.
+ */
+function profiled(picture: BorderPicture, lines: number[]): Framed {
+  let out = framed(picture, { top: 24, bottom: 24, left: 24, right: 24 }, WHITE);
+  for (const level of [...lines].reverse()) out = framed(out, { top: 1, bottom: 1, left: 1, right: 1 }, [level, level, level]);
+  return out;
+}
+
 /** `picture` with its corners outside a circle of `radius` pixels fully transparent, their RGB `under`. */
 function roundCorners(picture: Framed, radius: number, under: [number, number, number]): Framed {
   const { width, height } = picture;
@@ -235,6 +245,52 @@ describe('findBorder', () => {
       { left: 39, top: 39, width: 200, height: 150 },
     ]);
     expect(findBorderRings(outlinedMat(clouds, 1))).toEqual([{ left: 26, top: 26, width: 200, height: 150 }]);
+  });
+
+  it('peels an outline and mat as a resize and JPEG leave them: ringing past the outline, a 3-line outline, a darker corner, a mat read on a ringing line', async () => {
+    const clouds = await content('clouds.jpg', 200, 150);
+    // Each profile from the edge in (as read on shrunk, JPEG q70-q95 copies of clouds.jpg in a #333 outline and a white mat), the picture 24 white lines further in.
+    for (const lines of [
+      // A 4-line outline, JPEG ringing to 30 (more than 20 below #333) and a blend line: the mat was not found.
+      [51, 51, 50, 60, 30, 122],
+      // A 3-line outline at 20 (the third, JPEG ringing, not flat), a blend line; at 6 only 2 lines of it.
+      [50, 56, 35, 130],
+      [34, 28, 54, 241],
+      // A 1-line outline, then the mat with a line of JPEG ringing where its corners are read (247, not 255).
+      [44, 183, 255, 247],
+    ]) {
+      const picture = profiled(clouds, lines);
+      const edge = lines.length + 24;
+      expect(findBorder(picture), `${lines}`).toEqual({ left: edge, top: edge, width: 200, height: 150 });
+    }
+    // The 3-line outlines through JPEG as well (its noise on top of theirs), within two pixels.
+    for (const [lines, quality] of [
+      [[50, 56, 35, 130], 90],
+      [[34, 28, 54, 241], 70],
+    ] as const) {
+      const box = findBorder(await throughJpeg(profiled(clouds, [...lines]), quality));
+      const edge = lines.length + 24;
+      expect(box, `${lines}, JPEG ${quality}`).toBeDefined();
+      for (const [got, expected] of [
+        [box!.left, edge],
+        [box!.top, edge],
+        [box!.left + box!.width, edge + 200],
+        [box!.top + box!.height, edge + 150],
+      ] as const) {
+        expect(Math.abs(got - expected), `${lines}, JPEG ${quality}`).toBeLessThanOrEqual(2);
+      }
+    }
+    // A half-pixel outline after a 2x shrink: one grey line (153), darker at the corners where two of it meet (101).
+    const picture = profiled(clouds, [153]);
+    for (const [x, y] of [
+      [0, 0],
+      [picture.width - 1, 0],
+      [0, picture.height - 1],
+      [picture.width - 1, picture.height - 1],
+    ] as const) {
+      picture.data.fill(101, (y * picture.width + x) * 3, (y * picture.width + x) * 3 + 3);
+    }
+    expect(findBorder(picture)).toEqual({ left: 25, top: 25, width: 200, height: 150 });
   });
 
   it('peels only rings that run all round: not a flat strip of the picture inside a frame', async () => {

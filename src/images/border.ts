@@ -62,7 +62,10 @@ export const MAX_RINGS = 3;
 
 /**
  * How many lines between two rings may be neither (the line a resize blends an outline into the mat
- * inside it, JPEG ringing): skipped when each of their pixels lies between the two rings' colours.
+ * inside it, JPEG ringing): skipped when each of their pixels lies between the two rings' colours
+ * (widened by twice the tolerance: ringing overshoots). Also how many pixels at each end of a line
+ * may differ (where it crosses a corner's blend), and how many innermost lines a side of a ring all
+ * round may be left out of its flatness (its own blend into what is inside it).
  */
 export const MAX_BLEND_LINES = 2;
 
@@ -96,7 +99,10 @@ interface Ring {
  * corners, not four: a border on one side only (content touching the other three) is a border too.
  *
  * Each side is scanned inwards line by line; a line is border when at most one pixel in 256 of it
- * (a speck, JPEG ringing) is not. Each ring must be flat (MAX_MEAN_BORDER_FRACTION: no gradient),
+ * (a speck, JPEG ringing) is not, besides MAX_BLEND_LINES at each end. Each ring must be flat
+ * (MAX_MEAN_BORDER_FRACTION: no gradient; a ring all round leaves out of it up to MAX_BLEND_LINES
+ * innermost lines a side that are not, and a ring not flat around its corners' colour is tried once
+ * more around its own mean colour),
  * leave content at least MIN_TRIMMED_SIDE each way and not be all of it (a blank is no ring at the
  * first tolerance, for the next to tell apart); the rings together must be, on at least one side,
  * at least MIN_BORDER_FRACTION of the picture and MIN_BORDER_PIXELS deep.
@@ -134,14 +140,23 @@ function peelRing(picture: BorderPicture, outer: Ring | undefined): Ring | undef
     // in a frame of its lightest or darkest colour, which the next tolerance tells apart.
     for (const border of bordersOf(picture, outer, tolerance)) {
       const ring = peelWithin(picture, outer, border, tolerance);
-      if (ring) return ring;
+      if (ring && 'box' in ring) return ring;
+      // Not flat around the corners' colour, but maybe around its own mean (the corners read on a line of JPEG ringing).
+      if (ring && maxDifference(ring.mean, border as readonly number[]) > 1) {
+        const again = peelWithin(picture, outer, ring.mean, tolerance);
+        if (again && 'box' in again) return again;
+      }
     }
   }
   return undefined;
 }
 
-/** The ring of `border` inside `outer` at one tolerance, when there is one worth keeping. */
-function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Border, tolerance: number): Ring | undefined {
+/**
+ * The ring of `border` inside `outer` at one tolerance, when there is one worth keeping; when a
+ * ring of a colour is found but is not flat, the mean colour of its pixels instead (for peelRing to
+ * try once more around it).
+ */
+function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Border, tolerance: number): Ring | { mean: [number, number, number] } | undefined {
   const { width, alpha } = picture;
   // With alpha, the colours a viewer's scaler shows: a shrunk edge not darkened by what transparent pixels store.
   const data = (alpha && picture.alphaWeighted) || picture.data;
@@ -149,8 +164,12 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
   // Per line: the pixels that may differ (specks), and the summed difference of the border lines.
   const allowedRow = within.width >> 8;
   const allowedColumn = within.height >> 8;
+  // The last line isBorder passed: its summed difference, its pixels counted, and their summed RGB.
   let sum = 0;
   let pixels = 0;
+  const rgb = [0, 0, 0];
+  // How many pixels at each end of a line may differ besides (where it crosses the blend of the sides next to it: a corner).
+  const ends = MAX_BLEND_LINES;
   const opaque = 255 - tolerance;
   /** How far the pixel is from the border (for a colour, alpha-weighted), or -1 for a transparent pixel in a colour ring. */
   const difference = (p: number, colour: readonly [number, number, number]): number => {
@@ -162,45 +181,67 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
     const d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
     return a === 255 ? d : (d * a) / 255;
   };
-  /** Whether the line of `count` pixels from pixel `start`, `step` apart, is border; adds its differences to the sum. */
+  /**
+   * Whether the line of `count` pixels from pixel `start`, `step` apart, is border; sets sum, pixels
+   * and rgb to its own.
+   */
   const isBorder = (start: number, step: number, count: number, allowed: number): boolean => {
     let lineSum = 0;
     let off = 0;
+    let atEnds = 0;
     let wild = 0;
+    let r0 = 0;
+    let g0 = 0;
+    let b0 = 0;
+    const last = count - ends;
     if (border === 'transparent') {
       for (let i = 0, p = start; i < count; i++, p += step) {
         const d = alpha![p]!;
         if (d <= tolerance) lineSum += d;
-        else if (++off > allowed) return false;
-      }
-    } else if (!alpha) {
-      const [r, g, b] = border;
-      for (let i = 0, p = start * 3; i < count; i++, p += step * 3) {
-        const dr = data[p]! - r;
-        const dg = data[p + 1]! - g;
-        const db = data[p + 2]! - b;
-        const d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
-        if (d <= tolerance) lineSum += d;
+        else if (i < ends || i >= last) atEnds++;
         else if (++off > allowed) return false;
       }
     } else {
+      const [r, g, b] = border;
       for (let i = 0, p = start; i < count; i++, p += step) {
-        const d = difference(p, border);
-        if (d < 0) wild++;
-        else if (d <= tolerance) lineSum += d;
+        const a = alpha ? alpha[p]! : 255;
+        if (a <= tolerance) {
+          wild++;
+          continue;
+        }
+        const v0 = data[p * 3]!;
+        const v1 = data[p * 3 + 1]!;
+        const v2 = data[p * 3 + 2]!;
+        const dr = v0 - r;
+        const dg = v1 - g;
+        const db = v2 - b;
+        let d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
+        if (a !== 255) d = (d * a) / 255;
+        if (d <= tolerance) {
+          lineSum += d;
+          r0 += v0;
+          g0 += v1;
+          b0 += v2;
+        } else if (i < ends || i >= last) atEnds++;
         else if (++off > allowed) return false;
       }
     }
-    sum += lineSum;
-    pixels += count - off - wild;
+    sum = lineSum;
+    pixels = count - off - atEnds - wild;
+    rgb[0] = r0;
+    rgb[1] = g0;
+    rgb[2] = b0;
     return true;
   };
   /**
-   * Whether the line lies between the outer ring and this one: a line a resize blends the two into.
+   * Whether the line lies between the outer ring and this one: a line a resize blends the two into,
+   * each channel within the two colours' range widened by twice the tolerance (a resize's or JPEG's
+   * ringing overshoots the step by more than the noise: a #333 outline's last line read 30).
    * Its ends may differ besides (where it crosses the blend lines of the sides next to it).
    */
   const isBlend = (start: number, step: number, count: number, allowed: number): boolean => {
     const outerBorder = outer!.border;
+    const overshoot = 2 * tolerance;
     let off = -2 * MAX_BLEND_LINES;
     for (let i = 0, p = start; i < count; i++, p += step) {
       const a = alpha ? alpha[p]! : 255;
@@ -213,7 +254,7 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
         fits = true;
         for (let c = 0; c < 3 && fits; c++) {
           const v = data[p * 3 + c]!;
-          fits = v >= Math.min(border[c]!, outerBorder[c]!) - tolerance && v <= Math.max(border[c]!, outerBorder[c]!) + tolerance;
+          fits = v >= Math.min(border[c]!, outerBorder[c]!) - overshoot && v <= Math.max(border[c]!, outerBorder[c]!) + overshoot;
         }
       }
       if (!fits && ++off > allowed) return false;
@@ -226,13 +267,18 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
     while (i < lines && line(i)) i++;
     return i;
   };
-  /** Whether a line is neither this ring nor content but the blend of the outer ring into it (adds nothing to the sum). */
-  const blends = (start: number, step: number, count: number, allowed: number): boolean => {
-    const kept = [sum, pixels] as const;
-    const border = isBorder(start, step, count, allowed);
-    [sum, pixels] = kept;
-    return !border && isBlend(start, step, count, allowed);
-  };
+  /** Each side's border lines, outermost first: their summed difference, pixels counted and summed RGB. */
+  const found: Array<Array<[number, number, number, number, number]>> = [[], [], [], []];
+  /** How many lines in from side `side` (top, bottom, left, right) are border, of at most `lines` of `count` pixels from pixel `start(i)`; kept in found[side]. */
+  const borderDepth = (side: number, lines: number, count: number, start: (i: number) => number): number =>
+    depth(lines, (i) => {
+      if (!isBorder(start(i), side < 2 ? 1 : width, count, side < 2 ? allowedRow : allowedColumn)) return false;
+      found[side]!.push([sum, pixels, rgb[0]!, rgb[1]!, rgb[2]!]);
+      return true;
+    });
+  /** Whether a line is neither this ring nor content but the blend of the outer ring into it. */
+  const blends = (start: number, step: number, count: number, allowed: number): boolean =>
+    !isBorder(start, step, count, allowed) && isBlend(start, step, count, allowed);
 
   // Inside another ring, first the lines blending the two on each side (none when the ring is not found there).
   const { left: x0, top: y0, width: w0, height: h0 } = within;
@@ -248,12 +294,12 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
   const y1 = y0 + blend[0]!;
   const w1 = w0 - blend[2]! - blend[3]!;
   const h1 = h0 - blend[0]! - blend[1]!;
-  const top = depth(h1, (i) => isBorder((y1 + i) * width + x1, 1, w1, allowedRow));
+  const top = borderDepth(0, h1, w1, (i) => (y1 + i) * width + x1);
   if (top === h1) return undefined; // every line within the tolerance: no content to box
-  const bottom = depth(h1 - top, (i) => isBorder((y1 + h1 - 1 - i) * width + x1, 1, w1, allowedRow));
+  const bottom = borderDepth(1, h1 - top, w1, (i) => (y1 + h1 - 1 - i) * width + x1);
   const rows = h1 - top - bottom;
-  const left = depth(w1, (i) => isBorder((y1 + top) * width + x1 + i, width, rows, allowedColumn));
-  const right = depth(w1 - left, (i) => isBorder((y1 + top) * width + x1 + w1 - 1 - i, width, rows, allowedColumn));
+  const left = borderDepth(2, w1, rows, (i) => (y1 + top) * width + x1 + i);
+  const right = borderDepth(3, w1 - left, rows, (i) => (y1 + top) * width + x1 + w1 - 1 - i);
 
   const deep = [top, bottom, left, right];
   const sides = [top > 0, bottom > 0, left > 0, right > 0] as const;
@@ -264,9 +310,33 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
   const [t, b, l, r] = deep.map((d, s) => (d > 0 ? d + blend[s]! : 0)) as [number, number, number, number];
   const box = { left: x0 + l, top: y0 + t, width: w0 - l - r, height: h0 - t - b };
   if (box.width < MIN_TRIMMED_SIDE || box.height < MIN_TRIMMED_SIDE) return undefined;
-  // A ring of at most MAX_BLEND_LINES a side (a thin outline) is a line, not a gradient; any other must be flat.
+  // A ring of at most MAX_BLEND_LINES a side (a thin outline) is a line, not a gradient; any other must be flat,
+  // but for up to MAX_BLEND_LINES innermost lines a side that are not (its blend into what is inside it).
+  const flat = MAX_MEAN_BORDER_FRACTION * tolerance;
   const thin = deep.every((d) => d <= MAX_BLEND_LINES);
-  if (pixels === 0 || (!thin && sum / pixels > MAX_MEAN_BORDER_FRACTION * tolerance)) return undefined;
+  const all4 = sides.every(Boolean);
+  let total = 0;
+  let counted = 0;
+  const mean = [0, 0, 0];
+  for (const lines of found) {
+    let kept = lines.length;
+    while (all4 && kept > 1 && lines.length - kept < MAX_BLEND_LINES && lines[kept - 1]![0] > flat * lines[kept - 1]![1]) kept--;
+    for (let i = 0; i < lines.length; i++) {
+      const [lineSum, linePixels, r0, g0, b0] = lines[i]!;
+      if (i < kept) {
+        total += lineSum;
+        counted += linePixels;
+      }
+      mean[0]! += r0;
+      mean[1]! += g0;
+      mean[2]! += b0;
+    }
+  }
+  if (counted === 0) return undefined;
+  if (!thin && total / counted > flat) {
+    const all = found.reduce((n, lines) => lines.reduce((m, line) => m + line[1], n), 0);
+    return border === 'transparent' || all === 0 ? undefined : { mean: mean.map((v) => Math.round(v / all)) as [number, number, number] };
+  }
   return { box, border, sides };
 }
 

@@ -148,4 +148,42 @@ describe('hashFrame: the stretched view', () => {
     // Without viewerViews, the stored pixels only.
     expect(hashFrame(frameOf(picture(0.15)), {}).views).toBeUndefined();
   });
+
+  /** `image` inside a `border`-pixel frame of grey `level` (and, with `alpha`, fully transparent there). */
+  function framed(image: { data: Uint8Array; width: number; height: number }, border: number, level: number, alpha = false) {
+    const width = image.width + 2 * border;
+    const height = image.height + 2 * border;
+    const data = new Uint8Array(width * height * 3).fill(level);
+    const transparency = alpha ? new Uint8Array(width * height) : undefined;
+    for (let y = 0; y < image.height; y++) {
+      data.set(image.data.subarray(y * image.width * 3, (y + 1) * image.width * 3), ((y + border) * width + border) * 3);
+      transparency?.fill(255, (y + border) * width + border, (y + border) * width + border + image.width);
+    }
+    return { data, width, height, ...(transparency && { alpha: transparency }) };
+  }
+
+  it.each([
+    ['white', 255, false],
+    ['black', 0, false],
+    ['transparent', 0, true],
+  ] as const)('a faded picture in a %s frame: its trimmed view stretched, with its box', (_, level, alpha) => {
+    const original = pdqHash(picture(1, 0));
+    const hashes = hashFrame(frameOf(framed(picture(0.15), 12, level, alpha)), { viewerViews: true });
+    const views = hashes.views ?? [];
+    const trimmed = views.find((view) => view.view === 'trimmed')!;
+    expect(trimmed.box).toEqual({ left: 12, top: 12, width: 128, height: 128 });
+    expect(trimmed.pdqQuality).toBeLessThan(50);
+    // The whole frame stretched (when it is under 100) keeps the frame: its range and hash with it.
+    // The crop stretched is the faded picture's own stretch, with the trimmed view's box, once.
+    const stretched = views.filter((view) => view.view === 'stretched' && view.box);
+    expect(stretched).toHaveLength(1);
+    expect(stretched[0]!.box).toEqual(trimmed.box);
+    expect(stretched[0]!.pdqQuality).toBe(100);
+    expect(hammingDistance(stretched[0]!.pdq, original.hash)).toBeLessThanOrEqual(12);
+  });
+
+  it('a framed picture of ordinary contrast gets no stretched view: its trimmed view is at quality 100', () => {
+    const views = hashFrame(frameOf(framed(picture(1, 0), 12, 255)), { viewerViews: true }).views ?? [];
+    expect(views.map((view) => view.view)).toEqual(['trimmed']);
+  });
 });

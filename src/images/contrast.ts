@@ -1,6 +1,7 @@
 /**
  * A picture's contrast stretched to the full range, for the `stretched` view (index.ts hashFrame,
- * IMAGE_VIEWS). PDQ's quality is the absolute sum of the luminance gradients (pdq/hasher.ts
+ * IMAGE_VIEWS): of the whole frame, and of each trimmed view's crop (a faded copy in a frame: the
+ * frame's colour would hold the whole frame's range open, and its edge is in the whole frame's hash). PDQ's quality is the absolute sum of the luminance gradients (pdq/hasher.ts
  * pdqQuality), not normalised by contrast: a known picture faded (contrast 0.3), dimmed (x0.35) or
  * washed out under a 60% white layer keeps its PDQ hash within a few bits, but its quality drops
  * to 28-48, under the floor (50), and it was matched against no PDQ set. A linear map of the

@@ -14,7 +14,8 @@
  * black when it has meaningful alpha (an image can be carried in the alpha channel alone), and
  * each of those pictures without a near-uniform border around it (border.ts: a frame of one
  * colour, or of transparency, added around a known picture), and with its contrast stretched when
- * low contrast holds its PDQ quality down (contrast.ts: a known picture faded or dimmed).
+ * low contrast holds its PDQ quality down (contrast.ts: a known picture faded or dimmed), whole and
+ * without its border (a faded copy in a frame).
  */
 import type { HashBytes } from '../matching/hash-bits.js';
 import { type FrameWithAlpha, flattenOntoBlack, flattenOntoWhite, hasMeaningfulAlpha } from './alpha.js';
@@ -52,8 +53,12 @@ export { FULL_STRETCH_RANGE, MIN_STRETCH_RANGE, STRETCH_BELOW_QUALITY, stretchCo
  *   R, G and B, alpha kept), when its PDQ quality is under 100 (STRETCH_BELOW_QUALITY) and that
  *   range is neither too narrow to carry a picture (MIN_STRETCH_RANGE) nor nearly full already
  *   (FULL_STRETCH_RANGE): a known picture faded, dimmed or washed out keeps its PDQ bits but drops
- *   under the quality floor; stretched, it is back above it. Its own quality still goes through
- *   the floor.
+ *   under the quality floor; stretched, it is back above it. Then, with the trimmed view's `box`,
+ *   each trimmed view (`trimmed`, `on-white-trimmed`, `on-black-trimmed`) under quality 100, its
+ *   crop stretched the same way: a faded copy in a frame (the frame's colour holds the whole
+ *   frame's range open and its edge is in the whole frame's hash); a box is stretched once unless
+ *   the picture inside it has meaningful alpha (opaque, it shows the same on white and on black).
+ *   Its own quality still goes through the floor.
  */
 export const IMAGE_VIEWS = ['upright', 'on-white', 'on-black', 'trimmed', 'on-white-trimmed', 'on-black-trimmed', 'stretched'] as const;
 export type ImageView = (typeof IMAGE_VIEWS)[number];
@@ -69,7 +74,8 @@ export interface ImageHashOptions {
   /**
    * Also hash the frame as viewers show it (`views`, IMAGE_VIEWS): upright by its EXIF
    * orientation, flattened onto white and onto black when it has meaningful alpha, without a
-   * near-uniform border, and contrast-stretched when its PDQ quality is under 100; each view only
+   * near-uniform border, and contrast-stretched (whole, and each trimmed view) when its PDQ
+   * quality is under 100; each view only
    * when it exists. Default false: the hashes of the stored
    * pixels only, as a partner's tools compute them.
    */
@@ -99,7 +105,10 @@ export interface PictureHashes {
 /** The hashes of a view of a frame (ImageHashOptions.viewerViews, IMAGE_VIEWS). */
 export interface ImageViewHashes extends PictureHashes {
   view: ImageView;
-  /** For a trimmed view: the box kept, in the pixels of the upright working frame (the decode's, at most workingSize a side). */
+  /**
+   * For a trimmed view, and a `stretched` view of one: the box kept, in the pixels of the upright
+   * working frame (the decode's, at most workingSize a side).
+   */
   box?: BorderBox;
 }
 
@@ -122,14 +131,16 @@ export function hashFrame(frame: DecodedFrame, options: ImageHashOptions = {}): 
   const hashes: ImageHashes = hashPicture(stored, options);
   if (!options.viewerViews) return hashes;
   const views: ImageViewHashes[] = [];
-  const add = (view: ImageView, picture: FrameWithAlpha, box?: BorderBox): PictureHashes => {
+  /** Hashes a view; undefined when it hashes as the stored pixels or an earlier view (left out). */
+  const add = (view: ImageView, picture: FrameWithAlpha, box?: BorderBox): PictureHashes | undefined => {
     const viewed: ImageViewHashes = { view, ...hashPicture(picture, options), ...(box && { box }) };
-    if (![hashes, ...views].some((known) => samePicture(known, viewed))) views.push(viewed);
+    if ([hashes, ...views].some((known) => samePicture(known, viewed))) return undefined;
+    views.push(viewed);
     return viewed;
   };
   // What viewers show: the frame upright (the decode's frame), as it is and on white and on black.
   const upright: FrameWithAlpha = frame;
-  const uprightHashes = isTurned(frame.orientation) ? add('upright', upright) : hashes;
+  const uprightHashes = (isTurned(frame.orientation) && add('upright', upright)) || hashes;
   const shown: Array<[ImageView, FrameWithAlpha]> = [['trimmed', upright]];
   if (hasMeaningfulAlpha(upright)) {
     const onWhite = flattenOntoWhite(upright);
@@ -140,14 +151,32 @@ export function hashFrame(frame: DecodedFrame, options: ImageHashOptions = {}): 
   }
   // Each without its border, when it has one: a transparent border (read on the frame's alpha)
   // bounds them all alike; a border of one colour is read on each picture as shown.
+  const faint: Array<[FrameWithAlpha, BorderBox]> = [];
   for (const [view, picture] of shown) {
     // Every ring's box: a page's own margin inside a frame reads as a mat inside an outline.
-    for (const box of findBorderRings({ ...picture, alpha: upright.alpha })) add(view, cropToBox(picture, box), box);
+    for (const box of findBorderRings({ ...picture, alpha: upright.alpha })) {
+      const cropped = cropToBox(picture, box);
+      const trimmed = add(view, cropped, box);
+      // A trimmed view under the stretch quality is stretched too, below (a faded copy in a frame).
+      if (trimmed && trimmed.pdqQuality < STRETCH_BELOW_QUALITY) faint.push([cropped, box]);
+    }
   }
-  // Its contrast stretched, when contrast may be what holds its PDQ quality down (contrast.ts).
+  // Its contrast stretched, when contrast may be what holds its PDQ quality down (contrast.ts):
+  // the upright frame, then each trimmed view under that quality, cut first (a frame's colour
+  // would hold the range open, and its edge is in the hash), with the trimmed view's box.
   if (uprightHashes.pdqQuality < STRETCH_BELOW_QUALITY) {
     const stretched = stretchContrast(upright);
     if (stretched) add('stretched', stretched);
+  }
+  const stretchedBoxes = new Set<string>();
+  for (const [cropped, box] of faint) {
+    // A box stretched once, unless the picture inside it is transparent enough to show otherwise
+    // on white and on black: opaque, its views on white and on black are the trimmed picture again.
+    const key = `${box.left},${box.top},${box.width},${box.height}`;
+    if (stretchedBoxes.has(key) && !hasMeaningfulAlpha(cropToBox(upright, box))) continue;
+    stretchedBoxes.add(key);
+    const stretched = stretchContrast(cropped);
+    if (stretched) add('stretched', stretched, box);
   }
   if (views.length > 0) hashes.views = views;
   return hashes;

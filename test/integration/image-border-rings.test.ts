@@ -9,6 +9,9 @@
  * - the white-matted clouds.jpg with 24-pixel rounded transparent corners (white or black RGB under
  *   them): too little transparency for an on-white view, and the transparent corners hid the opaque
  *   mat; PDQ 102-106, allowed. Transparent pixels now count as part of the mat: blocked trimmed.
+ * - the outlined mat resized (x0.5-1.4) and through JPEG q95 or q70, and so a frame of three rings (#222 outline,
+ *   white mat, #888 inner line): JPEG ringing past the outline, outlines 3 lines deep and mats read
+ *   on a ringing line stopped the trim (PDQ 100-122); now blocked trimmed, within 16 bits.
  * rings.jpg, not in the set, is still allowed.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,10 +26,26 @@ import { FIXTURE_IMAGES } from '../harness/hashes.js';
 const CLOUDS = join(FIXTURE_IMAGES, 'clouds.jpg');
 const MAT = { top: 32, bottom: 32, left: 32, right: 32, background: 'white' } as const;
 
-/** clouds.jpg in a 32-pixel white mat and an `outline`-pixel #333 outline, JPEG quality 95. */
-async function outlinedMat(outline: number): Promise<Buffer> {
+/** clouds.jpg in a 32-pixel white mat and an `outline`-pixel #333 outline, resized by `scale`, JPEG `quality`. */
+async function outlinedMat(outline: number, scale = 1, quality = 95): Promise<Buffer> {
   const matted = await sharp(CLOUDS).extend(MAT).png().toBuffer();
-  return sharp(matted).extend({ top: outline, bottom: outline, left: outline, right: outline, background: '#333333' }).jpeg({ quality: 95 }).toBuffer();
+  const framed = await sharp(matted).extend({ top: outline, bottom: outline, left: outline, right: outline, background: '#333333' }).png().toBuffer();
+  return sharp(framed)
+    .resize(Math.round((640 + 64 + 2 * outline) * scale))
+    .jpeg({ quality })
+    .toBuffer();
+}
+
+/** clouds.jpg in a 2-pixel #888 line, a 24-pixel white mat and a 4-pixel #222 outline, resized by `scale`, JPEG `quality`. */
+async function threeRings(scale: number, quality: number): Promise<Buffer> {
+  const ring = (n: number, background: string) => ({ top: n, bottom: n, left: n, right: n, background });
+  const lined = await sharp(CLOUDS).extend(ring(2, '#888888')).png().toBuffer();
+  const matted = await sharp(lined).extend(ring(24, 'white')).png().toBuffer();
+  const outlined = await sharp(matted).extend(ring(4, '#222222')).png().toBuffer();
+  return sharp(outlined)
+    .resize(Math.round((640 + 60) * scale))
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 /** clouds.jpg in a 32-pixel white mat, its corners rounded (24 pixels) to full transparency over `under` RGB, PNG. */
@@ -52,17 +71,41 @@ describe('a picture in an outline and a mat, or on a card with rounded transpare
   let scans = 0;
   const scan = (bytes: Buffer) => scanAs(`border-rings-${scans++}`, bytes);
 
-  const blockedTrimmed = async (bytes: Buffer, label: string): Promise<void> => {
+  const blockedTrimmed = async (bytes: Buffer, label: string, most = 10): Promise<void> => {
     const verdict = await scan(bytes);
     expect(verdict.decision, label).toBe('block');
     const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
     expect(pdq?.evidence, label).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'trimmed', frame: 0 });
-    expect(pdq!.evidence.distance as number, label).toBeLessThanOrEqual(10);
+    expect(pdq!.evidence.distance as number, label).toBeLessThanOrEqual(most);
   };
 
   for (const outline of [1, 2, 14]) {
     it(`a ${outline}-pixel dark outline around a white mat: blocked by PDQ on the trimmed view`, async () => {
       await blockedTrimmed(await outlinedMat(outline), `${outline} px outline`);
+    });
+  }
+
+  // Resized and through JPEG, as shared (PDQ 100-122 before: not trimmed; now 4-14): JPEG ringing
+  // past the outline, an outline 3 lines deep, a half-pixel outline darker at its corners, the mat's
+  // corners read on a line of ringing.
+  for (const [outline, scale, quality] of [
+    [1, 0.5, 95],
+    [2, 0.8, 95],
+    [5, 0.9, 70],
+    [8, 0.8, 70],
+  ] as const) {
+    it(`a ${outline}-pixel outline around a white mat, resized x${scale}, JPEG ${quality}: blocked by PDQ on the trimmed view`, async () => {
+      await blockedTrimmed(await outlinedMat(outline, scale, quality), `${outline} px outline x${scale} q${quality}`, 16);
+    });
+  }
+  for (const [scale, quality] of [
+    [0.6, 95],
+    [0.95, 95],
+    [0.8, 70],
+    [1.05, 70],
+  ] as const) {
+    it(`three rings (outline, mat, inner line), resized x${scale}, JPEG ${quality}: blocked by PDQ on the trimmed view`, async () => {
+      await blockedTrimmed(await threeRings(scale, quality), `three rings x${scale} q${quality}`, 16);
     });
   }
 

@@ -7,6 +7,12 @@
  * 100, 2 and 6 bits from clouds.jpg. Through the real pipeline (decode, hashes, the
  * ABUSE_SCAN_HASHSETS_DIR sets, policy), without Redis, with a PDQ-only set holding clouds.jpg's
  * hash as `abuse-scan hash --json` prints it; an unrelated picture is still allowed.
+ *
+ * A faded copy in a frame (15 pixels of white, black or grey, JPEG q90; 64 pixels of transparent
+ * padding, PNG) was still allowed: its stored pixels carry the frame's edge (PDQ 64-134 bits
+ * away), its trimmed view is near (4-10 bits) but under the floor (quality 28-36), and the whole
+ * frame stretched keeps the frame in its range and its hash. A trimmed view under quality 100 is
+ * now stretched too (view 'stretched' with the trimmed view's box).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +46,34 @@ describe('a known picture faded or dimmed under the PDQ quality floor is matched
     const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
     expect(pdq?.evidence).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'stretched', frame: 0, variant: 'original' });
     expect(pdq!.evidence.distance as number).toBeLessThanOrEqual(8);
+  });
+
+  const faded = (file: string) => sharp(file).linear(0.3, 128 * 0.7).png().toBuffer();
+  const frame = (size: number, background: string | { r: number; g: number; b: number; alpha?: number }) => ({ top: size, bottom: size, left: size, right: size, background });
+  const framings: Array<[string, (picture: Buffer) => Promise<Buffer>]> = [
+    ['15 pixels of white, JPEG q90', (picture) => sharp(picture).extend(frame(15, 'white')).jpeg({ quality: 90 }).toBuffer()],
+    ['15 pixels of black, JPEG q90', (picture) => sharp(picture).extend(frame(15, 'black')).jpeg({ quality: 90 }).toBuffer()],
+    ['15 pixels of grey 128, JPEG q90', (picture) => sharp(picture).extend(frame(15, { r: 128, g: 128, b: 128 })).jpeg({ quality: 90 }).toBuffer()],
+    ['64 pixels of transparent padding, PNG', (picture) => sharp(picture).ensureAlpha().extend(frame(64, { r: 0, g: 0, b: 0, alpha: 0 })).png().toBuffer()],
+  ];
+
+  it.each(framings)('clouds.jpg faded to contrast 0.3 in a frame of %s: blocked on its trimmed view stretched', async (_, framed) => {
+    const bytes = await framed(await faded(CLOUDS));
+    // Trimmed, near but under the floor (what was allowed).
+    const views = hashImage(await decodeImage(bytes), { viewerViews: true }).views ?? [];
+    expect(views.find((view) => view.view === 'trimmed')!.pdqQuality).toBeLessThan(50);
+    const verdict = await scan(bytes);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]!.details).toMatchObject({ views: expect.arrayContaining(['trimmed', 'stretched']) });
+    const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
+    expect(pdq?.evidence).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'stretched', frame: 0, variant: 'original' });
+    expect(pdq!.evidence.distance as number).toBeLessThanOrEqual(12);
+  });
+
+  it.each(framings)('rings.jpg faded in a frame of %s is allowed', async (_, framed) => {
+    const verdict = await scan(await framed(await faded(join(FIXTURE_IMAGES, 'rings.jpg'))));
+    expect(verdict.decision).toBe('allow');
+    expect(verdict.signals.filter((signal) => signal.source === 'hashset')).toEqual([]);
   });
 
   it('an unrelated picture (rings.jpg) is still allowed', async () => {

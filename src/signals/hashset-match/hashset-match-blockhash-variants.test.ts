@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveHashSetConfig } from '../../hashsets/hash-set-config.js';
 import { HashSet } from '../../hashsets/hash-set.js';
 import { blockhashBitsFromBlank, decodeImage, DIHEDRAL_VARIANTS, hashFrames, type ImageHashes } from '../../images/index.js';
-import { hammingDistance } from '../../matching/hash-bits.js';
+import { hammingDistance, hexToHash } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import { FIXTURE_IMAGES, seededHash, subjectOfFrames } from '../../../test/harness/hashes.js';
 import { HashSetMatchSignalType } from './index.js';
@@ -110,5 +110,62 @@ describe('blockhash variants and the blank rule (placed hashes)', () => {
   it('the closest passing variant wins, the earliest on a tie', async () => {
     const [signal] = await type.match(frameOf(far(0), [far(0), e, far(2), e, far(4), far(5), far(6), far(7)]), 0);
     expect(signal?.evidence).toMatchObject({ distance: 0, variant: 'rotate90' });
+  });
+});
+
+/**
+ * Blank hashes run both ways (blankBlockhashes: each horizontal quarter band, or each vertical
+ * quarter stripe, all 0s or all 1s). With the horizontal ones only, a picture flat in horizontal
+ * bands (a two-tone flag, a horizon: 0-32 bits from blank as stored) was 128 bits from blank once
+ * turned a quarter, its bands become stripes, and matched a set holding only rings.jpg at 52 bits
+ * through rotate90 or rotate270 (a vertically split picture at 52 through 'original', before the
+ * variants); rings.jpg itself is 52 bits from vertical stripes.
+ */
+describe('pictures flat in bands either way match no photo through their turns (real pictures)', () => {
+  const svg = (body: string) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400">${body}</svg>`);
+  const rect = (x: number, y: number, width: number, height: number, fill: string) => `<rect x="${x}" y="${y}" width="${width}" height="${height}" fill="${fill}"/>`;
+  const gradient = (x2: number, y2: number) =>
+    `<defs><linearGradient id="g" x1="0" y1="0" x2="${x2}" y2="${y2}"><stop offset="0" stop-color="#f0f0f0"/><stop offset="1" stop-color="#909090"/></linearGradient></defs><rect width="600" height="400" fill="url(#g)"/>`;
+  const pictures: Array<[string, Buffer]> = [
+    ['Ukraine (blue over yellow)', svg(rect(0, 0, 600, 200, '#0057b7') + rect(0, 200, 600, 200, '#ffd700'))],
+    ['Poland (white over red)', svg(rect(0, 0, 600, 200, '#ffffff') + rect(0, 200, 600, 200, '#dc143c'))],
+    ['Indonesia (red over white)', svg(rect(0, 0, 600, 200, '#ce1126') + rect(0, 200, 600, 200, '#ffffff'))],
+    ['a horizon (sky over sea)', svg(rect(0, 0, 600, 220, '#87ceeb') + rect(0, 220, 600, 180, '#1e4d7b'))],
+    ['split left and right', svg(rect(0, 0, 300, 400, '#006600') + rect(300, 0, 300, 400, '#ff0000'))],
+    ['Germany (three bands across)', svg(rect(0, 0, 600, 134, '#000000') + rect(0, 134, 600, 133, '#dd0000') + rect(0, 267, 600, 133, '#ffce00'))],
+    ['the Netherlands (three bands across)', svg(rect(0, 0, 600, 134, '#ae1c28') + rect(0, 134, 600, 133, '#ffffff') + rect(0, 267, 600, 133, '#21468b'))],
+    ['France (three bands down)', svg(rect(0, 0, 200, 400, '#0055a4') + rect(200, 0, 200, 400, '#ffffff') + rect(400, 0, 200, 400, '#ef4135'))],
+    ['fog (light to grey, top to bottom)', svg(gradient(0, 1))],
+    ['fog (light to grey, left to right)', svg(gradient(1, 0))],
+  ];
+
+  it.each(pictures)('%s (JPEG q85) matches nothing in a set holding rings.jpg, in no view and no variant', async (_name, picture) => {
+    const rings = (await scanned(readFileSync(join(FIXTURE_IMAGES, 'rings.jpg')))).frames[0]!.blockhash;
+    expect(blockhashBitsFromBlank(rings)).toBe(52);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [blockhashSet('bh', [['rings', rings]])] } });
+    const subject = await scanned(await sharp(picture).jpeg({ quality: 85 }).toBuffer());
+    expect(await type.match(subject, 0)).toEqual([]);
+    // Each variant within the threshold of rings.jpg (52 bits, where the bands run across the
+    // variant's rows) is no farther from blank than from rings.jpg.
+    for (const view of [subject.frames[0]!, ...(subject.frames[0]!.views ?? [])]) {
+      for (const hash of view.blockhashDihedral!) {
+        if (hammingDistance(hash, rings) <= 64) expect(blockhashBitsFromBlank(hash)).toBeLessThanOrEqual(hammingDistance(hash, rings));
+      }
+    }
+  });
+
+  it('an entry as near vertical stripes as the frame is to it does not match (the entry side looks up the stripes too)', async () => {
+    // The entry: a picture split left and right (ff00 every row) with 4 bits decided: 4 from blank.
+    const entry = hexToHash('ff00'.repeat(16), 256);
+    for (const bit of range(0, 4)) entry[bit >> 3]! ^= 0x80 >> (bit & 7);
+    // The frame: 30 more bits (columns 0 and 4 of rows 1-15): 34 from blank, 30 from the entry.
+    const frame = Uint8Array.from(entry);
+    for (const row of range(1, 15)) for (const column of [0, 4]) frame[(row * 16 + column) >> 3]! ^= 0x80 >> ((row * 16 + column) & 7);
+    expect([blockhashBitsFromBlank(entry), blockhashBitsFromBlank(frame), hammingDistance(entry, frame)]).toEqual([4, 34, 30]);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [blockhashSet('bh', [['stripes', entry]])] } });
+    expect(await type.match(subjectOfFrames([{ blockhash: frame, pdq: seededHash(1), pdqQuality: 100 }]), 0)).toEqual([]);
+    // Its exact copy does (0 is below 4).
+    const [signal] = await type.match(subjectOfFrames([{ blockhash: entry, pdq: seededHash(1), pdqQuality: 100 }]), 0);
+    expect(signal?.evidence).toMatchObject({ entryId: 'stripes', distance: 0, bitsFromBlank: 4 });
   });
 });

@@ -27,8 +27,13 @@
  * is its frame's picture, not another item: the flood guard counts the frame's stored hashes
  * (imageKey) whichever view matched, and a known-good entry hides only hits on the same picture
  * (the same view of the same frame). Blockhash evidence adds bitsFromBlank: how many bits the frame's
- * hash, in the variant that matched, is from the nearest blank image's (a mirror, a flip or a half
- * turn keeps it, as each moves whole horizontal bands' bits; a quarter turn's hash has its own). A
+ * hash, in the variant that matched, is from the nearest blank image's (blankBlockhashes: each
+ * horizontal quarter band, or each vertical quarter stripe, all 0s or all 1s; the stripes are the
+ * bands turned a quarter, so a two-tone flag or a horizon is as blank turned as a vertically split
+ * picture is as stored). The blank hashes are closed under the variants' bit moves, so a mirror, a
+ * flip or a half turn keeps it, and the four quarter turns and diagonal flips share theirs (the
+ * bits of the transposed picture's hash, thresholded on other bands: a horizontally two-tone flag
+ * is 32 bits from blank as stored, 0 turned). A
  * blockhash frame matches an entry only when each is strictly closer to the other than to a blank
  * image's hash (distance below the frame's bitsFromBlank and below the entry's, passesBlankRule),
  * entry by entry and variant by variant (an entry is reached through the closest variant that
@@ -422,7 +427,7 @@ function blockhashMatches(set: MatchableHashSet, hash: HashBytes): Array<Variant
   return found.filter((match) => passesBlankRule(set.config, match.distance, frameFromBlank, entryFromBlank(match.entryNo))).map((match) => ({ ...match, bitsFromBlank: frameFromBlank }));
 }
 
-/** Per blockhash set, for the version they were read at: its entries within reach of each blank hash. */
+/** Per blockhash set, for the version they were read at: its entries within reach of each blank hash (blankBlockhashes, both orientations). */
 const nearBlank = new WeakMap<MatchableHashSet, { version: string; byBlank: Map<number, Map<number, number>> }>();
 const BLANK_BLOCKHASHES = blankBlockhashes();
 

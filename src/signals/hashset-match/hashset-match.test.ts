@@ -365,7 +365,9 @@ describe('hash-set signal type', () => {
       const rings = await scanned(readFileSync(join(import.meta.dirname, '..', '..', '..', 'fixtures', 'images', 'rings.jpg')));
       const known = set({ name: 'known', algorithm: 'blockhash' }, [['rings', rings.frames[0]!.blockhash]]);
       const [signal] = await new HashSetMatchSignalType({ source: { sets: () => [known] } }).match(rings, 0);
-      expect(signal).toMatchObject({ kind: 'blockhash_match', suggests: 'block', evidence: { entryId: 'rings', distance: 0, bitsFromBlank: 128 } });
+      expect(signal).toMatchObject({ kind: 'blockhash_match', suggests: 'block', evidence: { entryId: 'rings', distance: 0, bitsFromBlank: 52 } });
+      // 52, not 128: each band of rings.jpg splits it much alike from left to right, 52 bits from
+      // vertical quarter stripes (the quarter turn of a blank hash, blankBlockhashes).
     });
 
     it('applies per entry, not per frame: nearer entries match, those as far as blank or farther are out of reach', async () => {
@@ -390,12 +392,12 @@ describe('hash-set signal type', () => {
 
     it('the walk passes a quarantined entry on to the next hit the rule lets through, on whichever frame it stands', async () => {
       // Frame 0: 32 bits from blank, holds Z exactly; X is 33 bits from it (farther than blank: out).
-      // Frame 1: 103 bits from blank, 40 bits from X. X's closest hit in reach is frame 1's, at 40.
+      // Frame 1: 95 bits from blank (103 from the horizontal blank hashes, 95 from the vertical), 40 bits from X. X's closest hit in reach is frame 1's, at 40.
       const frame0 = new Uint8Array(32);
       frame0.fill(0xf0, 0, 8);
       const X = flipRange(frame0, 64, 33);
       const frame1 = flipRange(flipRange(X, 128, 32), 192, 8);
-      expect([blockhashBitsFromBlank(frame0), blockhashBitsFromBlank(frame1)]).toEqual([32, 103]);
+      expect([blockhashBitsFromBlank(frame0), blockhashBitsFromBlank(frame1)]).toEqual([32, 95]);
       expect([hammingDistance(frame0, X), hammingDistance(frame1, X), hammingDistance(frame1, frame0)]).toEqual([33, 40, 73]);
       const memes = set({ name: 'b', algorithm: 'blockhash' }, [['Z', frame0], ['X', X]]);
       const quarantinedZ: FloodGuard = {
@@ -406,7 +408,7 @@ describe('hash-set signal type', () => {
       const [signal] = await type.match(subjectOf(frame0, frame1), 0);
       expect(signal).toMatchObject({
         suggests: 'block',
-        evidence: { entryId: 'X', distance: 40, frame: 1, bitsFromBlank: 103, matches: 1, quarantinedMatches: [{ entryId: 'Z', distance: 0, frame: 0 }] },
+        evidence: { entryId: 'X', distance: 40, frame: 1, bitsFromBlank: 95, matches: 1, quarantinedMatches: [{ entryId: 'Z', distance: 0, frame: 0 }] },
       });
       expect(signal!.score).toBe(1 - 40 / 65);
       // Without the quarantine, Z at 0 on frame 0 stands.
