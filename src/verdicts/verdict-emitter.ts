@@ -1,10 +1,10 @@
 import type { Verdict } from '../jobs/verdict-schema.js';
-import type { JobLock, StoreOutcome, VerdictStore } from './verdict-store.js';
+import type { JobFailure, JobLock, StoreOutcome, VerdictStore } from './verdict-store.js';
 
 interface Pending {
   verdict: Verdict;
   lock: JobLock | undefined;
-  failedJob: string | undefined;
+  failure: JobFailure | undefined;
   resolve: (outcome: StoreOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -25,13 +25,15 @@ export class VerdictEmitter {
   ) {}
 
   /**
-   * Resolves `stored`, `duplicate` (the job already had a verdict) or `stale` (`lock`, the
-   * attempt's hold on its job, was lost: nothing stored). `failedJob`: the hash of the verdict's
-   * job, failed for good, where the verdict is noted too (VerdictStore.storeAll).
+   * Resolves `stored`, `duplicate` (the job already had a verdict), `stale` (`lock`, the
+   * attempt's hold on its job, was lost: nothing stored) or `gone` (`failure`, the failure of the
+   * verdict's job, failed for good, is no longer there: nothing stored). Given `failure`, the
+   * verdict is stored, and noted on the job's hash, only while the job is still failed at that
+   * failure's score (VerdictStore.storeAll).
    */
-  emit(verdict: Verdict, lock?: JobLock, failedJob?: string): Promise<StoreOutcome> {
+  emit(verdict: Verdict, lock?: JobLock, failure?: JobFailure): Promise<StoreOutcome> {
     return new Promise<StoreOutcome>((resolve, reject) => {
-      this.batch.push({ verdict, lock, failedJob, resolve, reject });
+      this.batch.push({ verdict, lock, failure, resolve, reject });
       if (this.batch.length >= this.maxBatch) this.flushNow();
       else this.scheduled ??= setImmediate(() => this.flushNow());
     });
@@ -52,7 +54,7 @@ export class VerdictEmitter {
     const write = this.store.storeAll(
       batch.map((p) => p.verdict),
       batch.map((p) => p.lock),
-      batch.map((p) => p.failedJob),
+      batch.map((p) => p.failure),
     ).then(
       (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i] ?? 'duplicate')),
       (error: unknown) => batch.forEach((p) => p.reject(error)),

@@ -4,10 +4,18 @@ import { ScanError } from '../errors.js';
 import { consumedVerdictSchema, VERDICT_SCHEMA_VERSION, type ConsumedVerdict, type Verdict } from '../jobs/verdict-schema.js';
 import { verdictKeys, type VerdictKeys } from './verdict-keys.js';
 
+/** A failed job's verdict mode (STORE_ONCE): stored only while the failure is in the failed set. */
+const STRICT = 'strict';
+/** A failed job's verdict mode (STORE_ONCE): as STRICT, but also stored (unnoted) once the job's hash is gone. */
+const KEEP_IF_REMOVED = 'keep-if-removed';
+
 /**
- * Field of a failed job's BullMQ hash noting that the job has its verdict (epoch ms of when that
- * was noted): set with the verdict of a job that failed for good (see STORE_ONCE), read by the
- * failed-job sweep. BullMQ ignores fields it does not know; the hash goes with the job.
+ * Field of a failed job's BullMQ hash noting that the job has its verdict for the failure it is
+ * in: its value is that failure's score in the queue's failed set (BullMQ's finishedOn, when it
+ * moved the job to failed). Set with the verdict of a job that failed for good (see STORE_ONCE),
+ * read by the failed-job sweep, which skips a job only while the note is its current failure's: a
+ * job retried by hand (BullMQ keeps unknown fields) that fails again is owed a verdict anew.
+ * BullMQ ignores fields it does not know; the hash goes with the job.
  */
 export const FAILED_JOB_VERDICT_FIELD = 'abuseScanVerdictStoredAt';
 
@@ -22,17 +30,26 @@ export const FAILED_JOB_VERDICT_FIELD = 'abuseScanVerdictStoredAt';
  * Should the append fail (the stream key holds another type), the key is removed again and the
  * call fails, so a retry stores the verdict instead of finding a marker for a verdict never sent.
  * The jobIds stored are announced in one message, newline-separated.
- * A verdict given to a failed job (the failed-job path: its job failed for good) is also noted on
- * that job's hash (FAILED_JOB_VERDICT_FIELD), stored or found there already, and only while the
- * hash exists (a job removed meanwhile must not come back as a stub): the verdict key, which has
- * a TTL, may be evicted under a volatile-* maxmemory policy long before the job is removed, and
- * the failed-job sweep must not take the job for one owed a verdict then.
+ * A verdict given to a failed job (the failed-job path: its job failed for good) is bound to that
+ * failure: it is stored, and noted on the job's hash (FAILED_JOB_VERDICT_FIELD, the failure's
+ * score), only while the job is still in its queue's failed set at the score it failed at. The
+ * verdict key, which has a TTL, may be evicted under a volatile-* maxmemory policy long before the
+ * job is removed, and the failed-job sweep must not take the job for one owed a verdict then. A
+ * job no longer there at that score was replaced (a producer re-adding its content past the dedup
+ * window: the new job gives its own verdict, and its producer was told it is no duplicate),
+ * retried by hand, or removed: that failure is owed nothing more (-2), and nothing is written (no
+ * verdict for the new job, no note on its hash). Only a job whose options let BullMQ trim it from
+ * the failed set by count (KEEP_IF_REMOVED) is given its verdict, unnoted, when its hash is gone
+ * too: trimmed by later failures before its verdict was given.
  * KEYS: stream, channel, then per verdict its key, its job's lock key (the verdict key again when
- * it has no lock to check) and its failed job's hash (the verdict key again when it is not a
- * failed job's): every key of a call must lie in the cluster slot of the others.
- * ARGV: retention s, stream max length, now (epoch ms, the note's value), then per verdict jobId,
- * verdict JSON, lock token ('' for none).
- * Returns per verdict 1 (stored), 0 (already there) or -1 (the lock is not the attempt's).
+ * it has no lock to check), its failed job's hash and its queue's failed set (both the verdict key
+ * again when it is not a failed job's verdict): every key of a call must lie in the cluster slot of
+ * the others.
+ * ARGV: retention s, stream max length, then per verdict jobId, verdict JSON, lock token ('' for
+ * none), the failed job's id in its failed set, the failure's score, the failed job's mode ('' when
+ * not a failed job's verdict; STRICT or KEEP_IF_REMOVED).
+ * Returns per verdict 1 (stored), 0 (already there), -1 (the lock is not the attempt's) or -2
+ * (the failure is no longer there: nothing stored or noted).
  */
 const STORE_ONCE = `
 local stored = {}
@@ -40,13 +57,23 @@ local announced = {}
 local function announce()
   if #announced > 0 then redis.call('PUBLISH', KEYS[2], table.concat(announced, '\\n')) end
 end
-local function note(key, job)
-  if job ~= key and redis.call('EXISTS', job) == 1 then redis.call('HSET', job, '${FAILED_JOB_VERDICT_FIELD}', ARGV[3]) end
-end
-for n = 1, (#KEYS - 2) / 3 do
-  local key, lock, job = KEYS[n * 3], KEYS[n * 3 + 1], KEYS[n * 3 + 2]
-  local jobId, json, token = ARGV[n * 3 + 1], ARGV[n * 3 + 2], ARGV[n * 3 + 3]
-  if token ~= '' and redis.call('GET', lock) ~= token then
+for n = 1, (#KEYS - 2) / 4 do
+  local key, lock, job, failed = KEYS[n * 4 - 1], KEYS[n * 4], KEYS[n * 4 + 1], KEYS[n * 4 + 2]
+  local a = n * 6 - 3
+  local jobId, json, token, member, score, mode = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local note = false
+  local gone = false
+  if mode ~= '' then
+    local at = redis.call('ZSCORE', failed, member)
+    if at and tonumber(at) == tonumber(score) then
+      note = true
+    elseif mode ~= '${KEEP_IF_REMOVED}' or redis.call('EXISTS', job) == 1 then
+      gone = true
+    end
+  end
+  if gone then
+    stored[#stored + 1] = -2
+  elseif token ~= '' and redis.call('GET', lock) ~= token then
     stored[#stored + 1] = -1
   elseif redis.call('SET', key, json, 'NX', 'EX', ARGV[1]) then
     local appended = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'jobId', jobId, 'verdict', json)
@@ -55,11 +82,11 @@ for n = 1, (#KEYS - 2) / 3 do
       announce()
       return redis.error_reply('verdict not appended for ' .. jobId .. ': ' .. appended.err)
     end
-    note(key, job)
+    if note then redis.call('HSET', job, '${FAILED_JOB_VERDICT_FIELD}', score) end
     stored[#stored + 1] = 1
     announced[#announced + 1] = jobId
   else
-    note(key, job)
+    if note then redis.call('HSET', job, '${FAILED_JOB_VERDICT_FIELD}', score) end
     stored[#stored + 1] = 0
   end
 end
@@ -73,7 +100,33 @@ export interface JobLock {
   token: string;
 }
 
-export type StoreOutcome = 'stored' | 'duplicate' | 'stale';
+/**
+ * The failure a failed-job verdict covers: the job's BullMQ hash, its queue's failed set, its id
+ * there, and the score it entered the set with (BullMQ's finishedOn, written as the score).
+ */
+export interface JobFailure {
+  /** BullMQ's hash of the job (under the prefix: the slot of the verdict keys). */
+  key: string;
+  /** The job's queue's failed set. */
+  failedSet: string;
+  /** The job's id in the failed set (BullMQ's job id, not the verdict's jobId). */
+  id: string;
+  /** The job's score in the failed set when it failed: its finishedOn. */
+  finishedOn: number;
+  /**
+   * The job's options let BullMQ trim it from the failed set by count (removeOnFail a count): a
+   * job whose hash is gone too was trimmed by later failures, still owed its verdict (stored,
+   * unnoted). Unset, a job no longer failed at finishedOn is owed nothing (replaced, retried,
+   * removed).
+   */
+  mayBeTrimmed?: boolean;
+}
+
+/**
+ * `gone`: a failed-job verdict whose failure is no longer there (the job was replaced, retried by
+ * hand or removed): nothing stored, nothing owed.
+ */
+export type StoreOutcome = 'stored' | 'duplicate' | 'stale' | 'gone';
 
 export interface VerdictStoreOptions {
   prefix: string;
@@ -96,23 +149,27 @@ export class VerdictStore {
 
   /**
    * Stores several verdicts in one script call; resolves with what became of each: `stored` (new),
-   * `duplicate` (the job had one), or `stale` (given with a lock that no longer holds its token).
-   * `locks[i]`, when given, is the lock of verdict i's job attempt. `failedJobs[i]`, when given,
-   * is the hash of verdict i's job, which failed for good: stored or already there, the verdict is
-   * noted there too (FAILED_JOB_VERDICT_FIELD).
+   * `duplicate` (the job had one), `stale` (given with a lock that no longer holds its token) or
+   * `gone` (given for a failure no longer there). `locks[i]`, when given, is the lock of verdict
+   * i's job attempt. `failures[i]`, when given, is the failure of verdict i's job, which failed for
+   * good: the verdict is stored, and noted on the job's hash (FAILED_JOB_VERDICT_FIELD, stored or
+   * already there), only while the job is in its failed set at that failure's score (STORE_ONCE).
    */
-  async storeAll(verdicts: readonly Verdict[], locks: ReadonlyArray<JobLock | undefined> = [], failedJobs: ReadonlyArray<string | undefined> = []): Promise<StoreOutcome[]> {
+  async storeAll(verdicts: readonly Verdict[], locks: ReadonlyArray<JobLock | undefined> = [], failures: ReadonlyArray<JobFailure | undefined> = []): Promise<StoreOutcome[]> {
     if (verdicts.length === 0) return [];
     const keys: string[] = [this.keys.stream, this.keys.channel];
-    const args: Array<string | number> = [this.options.retentionSeconds, this.options.streamMaxLength, Date.now()];
+    const args: Array<string | number> = [this.options.retentionSeconds, this.options.streamMaxLength];
     verdicts.forEach((verdict, i) => {
       const key = this.keys.verdict(verdict.jobId);
       const lock = locks[i];
-      keys.push(key, lock?.key ?? key, failedJobs[i] ?? key);
+      const failure = failures[i];
+      keys.push(key, lock?.key ?? key, failure?.key ?? key, failure?.failedSet ?? key);
       args.push(verdict.jobId, JSON.stringify(verdict), lock?.token ?? '');
+      if (failure) args.push(failure.id, failure.finishedOn, failure.mayBeTrimmed ? KEEP_IF_REMOVED : STRICT);
+      else args.push('', '', '');
     });
     const stored = (await runScript(this.redis, STORE_ONCE, keys, args)) as number[];
-    return stored.map((flag) => (flag === 1 ? 'stored' : flag === 0 ? 'duplicate' : 'stale'));
+    return stored.map((flag) => (flag === 1 ? 'stored' : flag === 0 ? 'duplicate' : flag === -2 ? 'gone' : 'stale'));
   }
 
   /** Whether each job has a stored verdict, in one round trip. */

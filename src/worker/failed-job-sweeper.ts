@@ -44,7 +44,7 @@ export interface FailedJobSweeperOptions {
   maxRemovedPerSweep?: number;
 }
 
-/** Gives a failed job its verdict; resolves whether the job now has one. */
+/** Gives a failed job its verdict; resolves whether the job now has one, or is owed none (its failure is gone). */
 export type GiveVerdict = (job: Job) => Promise<boolean>;
 
 const PAGE = 500;
@@ -129,10 +129,11 @@ function keepAgeMs(keep: JobsOptions['removeOnComplete']): number | undefined {
  * between failing a job and storing its verdict, or find Redis refusing the verdict write.
  *
  * Whether a job is owed a verdict is read from Redis (its verdict key is missing, and its hash
- * carries no note of a verdict given to it as a failed job: FAILED_JOB_VERDICT_FIELD), not from
- * what this process saw, so a restarted worker, or one whose writes failed for a while, catches up. Each
- * sweep walks the failed set in finish order from a watermark below which every failed job is
- * known to have its verdict; the watermark never passes a job whose verdict could not be stored.
+ * carries no note of a verdict given to it for its current failure: FAILED_JOB_VERDICT_FIELD, the
+ * failure's score in the failed set), not from what this process saw, so a restarted worker, or
+ * one whose writes failed for a while, catches up. Each sweep walks the failed set in finish order
+ * from a watermark below which every failed job is known to have its verdict; the watermark never
+ * passes a job whose verdict could not be stored.
  *
  * It also removes failed jobs past their retention (removeExpired): BullMQ applies a job's
  * removeOnFail age only when another job fails on the queue, so after the last failure the failed
@@ -174,9 +175,12 @@ export class FailedJobSweeper {
       for (const [i, id] of ids.entries()) {
         lastChecked = finishedAt[i]!;
         if (present[i]) continue;
-        // Given its verdict, whose key is gone (evicted: volatile-* maxmemory policies evict keys
-        // with a TTL first): the job carries the note, and is owed nothing more.
-        if ((await this.redis.hexists(this.queue.toKey(id), FAILED_JOB_VERDICT_FIELD)) === 1) continue;
+        // Given its verdict for this failure, whose key is gone (evicted: volatile-* maxmemory
+        // policies evict keys with a TTL first): the job carries the note of this failure's score,
+        // and is owed nothing more. A note of an earlier failure (the job retried by hand since,
+        // BullMQ keeps the field, and failed again) does not count.
+        const note = await this.redis.hget(this.queue.toKey(id), FAILED_JOB_VERDICT_FIELD);
+        if (note !== null && Number(note) === finishedAt[i]) continue;
         const job = await Job.fromId(this.queue, id);
         // Gone (removed meanwhile) or moved on (retried by hand): nothing is owed.
         if (!job || !(await job.isFailed())) continue;

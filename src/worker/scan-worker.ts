@@ -17,7 +17,7 @@ import type { LivenessTarget, ProbedClient } from '../ops/redis-liveness.js';
 import { isRedisCluster, redisAddress, type RedisClient } from '../runtime/redis.js';
 import { VerdictEmitter } from '../verdicts/verdict-emitter.js';
 import { verdictJobId } from '../verdicts/verdict-keys.js';
-import { VerdictStore, type StoreOutcome } from '../verdicts/verdict-store.js';
+import { VerdictStore, type JobFailure, type StoreOutcome } from '../verdicts/verdict-store.js';
 import { CompletedJobSweeper, FailedJobSweeper, verdictKeySeconds } from './failed-job-sweeper.js';
 import { RepeatedErrorLog } from '../runtime/repeated-log.js';
 import { ABANDON_TIMEOUT_MS, type ShutdownOutcome } from '../runtime/runnable.js';
@@ -505,6 +505,21 @@ export class ScanWorker {
     await withDeadline(noted, ATTEMPT_END_DEADLINE_MS, () => new Error('no answer')).catch(() => undefined);
   }
 
+  /**
+   * The failure a failed-job verdict covers: the job in its queue's failed set at its finishedOn,
+   * the score BullMQ gives it there as it fails it. None when its options had BullMQ remove it as
+   * it failed (removeOnFail true or a count of 0: never in the failed set, so neither replaced nor
+   * noted) or its finishedOn is unknown (a hash written by hand): its verdict is stored unbound.
+   */
+  private failureOf(job: Job): JobFailure | undefined {
+    const { finishedOn, id } = job;
+    if (typeof finishedOn !== 'number' || !Number.isFinite(finishedOn) || id === undefined) return undefined;
+    const keep = job.opts.removeOnFail;
+    const count = keep === true ? 0 : typeof keep === 'number' ? keep : typeof keep === 'object' && keep !== null ? keep.count : undefined;
+    if (count === 0) return undefined;
+    return { key: this.jobKey(job), failedSet: `${job.queueQualifiedName}:failed`, id, finishedOn, mayBeTrimmed: count !== undefined && count > 0 };
+  }
+
   private jobKey(job: Job): string {
     return `${job.queueQualifiedName}:${job.id}`;
   }
@@ -564,7 +579,8 @@ export class ScanWorker {
   /**
    * A job that failed for good without a verdict (it stalled too often because workers crashed
    * under it, or storing its verdict kept failing) still owes its consumer one verdict. Resolves
-   * whether it has one now; a failed write is left to the next sweep.
+   * whether it has one now (or is owed none: its failure is no longer there); a failed write is
+   * left to the next sweep.
    */
   private async giveFailedJobVerdict(queue: ScanQueueKind, job: Job, error: Error): Promise<boolean> {
     const { config, pipeline, metrics } = this.options;
@@ -573,12 +589,19 @@ export class ScanWorker {
       // No attempt of this process ran the job: its timings are unknown (total 0, no queueWait).
       const jobId = verdictJobId(queue, job.id ?? 'unknown');
       const verdict = errorVerdict(job.data, { jobId, attempt: job.attemptsMade }, cause, config.policy, pipeline.versions(), { validation: this.validation });
-      // Noted on the job's hash too: its verdict key may be evicted (volatile-* maxmemory policies
-      // evict keys with a TTL first) while the job stays, and the sweep must not give it another.
-      if ((await this.emitter.emit(verdict, undefined, this.jobKey(job))) === 'stored') {
+      // Bound to this failure: stored, and noted on the job's hash (its verdict key may be evicted,
+      // volatile-* maxmemory policies evict keys with a TTL first, while the job stays, and the
+      // sweep must not give it another), only while the job is still failed at the score it failed
+      // at. A job replaced since (a producer re-adding its content past the dedup window), retried
+      // by hand or removed is `gone`: this verdict is owed to nobody, and must not become the new
+      // job's verdict or note.
+      const outcome = await this.emitter.emit(verdict, undefined, this.failureOf(job));
+      if (outcome === 'stored') {
         metrics.verdicts.inc({ queue, decision: verdict.decision });
         metrics.errors.inc({ code: cause.code });
         metrics.errorVerdicts.inc({ queue, code: cause.code });
+      } else if (outcome === 'gone') {
+        this.options.logger.debug({ jobId: job.id, queue }, 'failed job replaced, retried or removed before its verdict: none owed');
       }
       return true;
     } catch (emitError) {

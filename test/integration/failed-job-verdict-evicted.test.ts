@@ -2,10 +2,12 @@
  * A failed job's verdict key has a TTL, the job's hash none: under a volatile-* maxmemory policy
  * Redis evicts the verdict key first, and the failed-job sweep, which took "no verdict key" for
  * "owed a verdict", gave the job a second verdict (a second stream entry for consumers). The
- * verdict given to a failed job is noted on its hash too, and the sweep skips jobs carrying it.
+ * verdict given to a failed job is noted on its hash too (the score of the failure it covers), and
+ * the sweep skips jobs carrying the note of their current failure: one retried by hand and failed
+ * again is owed a verdict anew.
  */
 import { Writable } from 'node:stream';
-import { Queue, Worker } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScanClient } from '../../src/client/scan-client.js';
@@ -15,7 +17,7 @@ import { createScanPipeline } from '../../src/pipeline/create-pipeline.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { createRedis } from '../../src/runtime/redis.js';
 import { verdictKeys } from '../../src/verdicts/verdict-keys.js';
-import { FAILED_JOB_VERDICT_FIELD, VerdictStore } from '../../src/verdicts/verdict-store.js';
+import { FAILED_JOB_VERDICT_FIELD, VerdictStore, type JobFailure } from '../../src/verdicts/verdict-store.js';
 import { ScanWorker } from '../../src/worker/scan-worker.js';
 import { startInProcessWorker, waitUntil } from '../harness/fleet.js';
 import { startPrivateRedis } from '../harness/private-redis.js';
@@ -60,13 +62,52 @@ describe('a failed job whose verdict key is gone (evicted) while the job stays',
     const fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
     try {
       expect(await waitUntil(async () => (await redis.xlen(verdictKeys(prefix).stream)) === 2, 10_000)).toBe(true);
-      for (const id of ids) expect(Number(await redis.hget(`${prefix}:links:${id}`, FAILED_JOB_VERDICT_FIELD))).toBeGreaterThan(0);
+      // The note is the failure's score in the failed set (its finishedOn).
+      for (const id of ids) expect(Number(await redis.hget(`${prefix}:links:${id}`, FAILED_JOB_VERDICT_FIELD))).toBe(Number(await redis.zscore(`${prefix}:links:failed`, id)));
       // What a volatile-* policy does under memory pressure: the keys with a TTL go first.
       await redis.del(...ids.map((id) => verdictKeys(prefix).verdict(id)));
       await new Promise((resolve) => setTimeout(resolve, 1500)); // several sweeps, all within their clock-skew look-back
       expect(await streamJobIds(redis, prefix)).toEqual(ids);
     } finally {
       await fleet.stop();
+    }
+  }, 30_000);
+
+  it('is given a verdict again once retried by hand and failed again (the note is of the earlier failure)', async () => {
+    const prefix = uniquePrefix('verdict-evicted-retried');
+    prefixes.push(prefix);
+    const [id] = await failedJobs(TEST_REDIS_URL, prefix, ['r']);
+    const jobKey = `${prefix}:links:${id!}`;
+    let fleet: Awaited<ReturnType<typeof startInProcessWorker>> | undefined = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
+    try {
+      expect(await waitUntil(async () => (await redis.xlen(verdictKeys(prefix).stream)) === 1, 10_000)).toBe(true);
+      const noted = await redis.hget(jobKey, FAILED_JOB_VERDICT_FIELD);
+      expect(noted).not.toBeNull();
+      await fleet.stop();
+      fleet = undefined;
+      // Its verdict key goes (evicted, or expired), then an operator retries the job, which fails
+      // for good again without a verdict (its worker died with it).
+      await redis.del(verdictKeys(prefix).verdict(id!));
+      const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+      const links = new Queue('links', { connection, prefix });
+      await (await Job.fromId(links, id!))!.retry('failed');
+      expect(await links.getJobState(id!)).toBe('waiting');
+      const failing = new Worker('links', async () => {
+        throw new Error('worker lost its footing again');
+      }, { connection, prefix });
+      expect(await waitUntil(async () => (await links.getFailedCount()) === 1, 10_000, 50)).toBe(true);
+      await failing.close();
+      await links.close();
+      await connection.quit();
+      expect(await redis.hget(jobKey, FAILED_JOB_VERDICT_FIELD)).toBe(noted); // BullMQ kept the field
+
+      fleet = await startInProcessWorker(prefix, { stalledIntervalMs: 300 });
+      expect(await waitUntil(async () => (await redis.exists(verdictKeys(prefix).verdict(id!))) === 1, 10_000)).toBe(true);
+      expect(await streamJobIds(redis, prefix)).toEqual([id, id]);
+      expect(Number(await redis.hget(jobKey, FAILED_JOB_VERDICT_FIELD))).toBe(Number(await redis.zscore(`${prefix}:links:failed`, id!)));
+      expect(await redis.hget(jobKey, FAILED_JOB_VERDICT_FIELD)).not.toBe(noted);
+    } finally {
+      await fleet?.stop();
     }
   }, 30_000);
 
@@ -121,17 +162,19 @@ describe('the verdict store noting a failed job\'s verdict on its hash', () => {
     await redis.quit();
   });
 
-  it('notes it when the verdict is stored and when it was there already, on a hash that exists only', async () => {
+  it('notes it, with the failure\'s score, when the verdict is stored and when it was there already, on a job still failed at that score only', async () => {
     const job = (id: string) => `${prefix}:links:${id}`;
+    const failure = (id: string, finishedOn: number): JobFailure => ({ key: job(id), failedSet: `${prefix}:links:failed`, id, finishedOn });
     await redis.hset(job('f1'), 'name', 'scan');
     await redis.hset(job('f2'), 'name', 'scan');
+    await redis.zadd(`${prefix}:links:failed`, 1111, 'f1', 2222, 'f2');
     await store.storeAll([sampleVerdict('f2')]); // f2 had its verdict already
-    expect(await store.storeAll([sampleVerdict('f1'), sampleVerdict('f2'), sampleVerdict('gone')], [], [job('f1'), job('f2'), job('gone')])).toEqual(['stored', 'duplicate', 'stored']);
-    expect(Number(await redis.hget(job('f1'), FAILED_JOB_VERDICT_FIELD))).toBeGreaterThan(0);
-    expect(Number(await redis.hget(job('f2'), FAILED_JOB_VERDICT_FIELD))).toBeGreaterThan(0);
-    // A job removed meanwhile does not come back as a hash of one field.
+    expect(await store.storeAll([sampleVerdict('f1'), sampleVerdict('f2'), sampleVerdict('gone')], [], [failure('f1', 1111), failure('f2', 2222), failure('gone', 3333)])).toEqual(['stored', 'duplicate', 'gone']);
+    expect(await redis.hget(job('f1'), FAILED_JOB_VERDICT_FIELD)).toBe('1111');
+    expect(await redis.hget(job('f2'), FAILED_JOB_VERDICT_FIELD)).toBe('2222');
+    // A job removed meanwhile does not come back as a hash of one field, nor is it given a verdict.
     expect(await redis.exists(job('gone'))).toBe(0);
-    expect(await streamJobIds(redis, prefix)).toEqual(['f1', 'f2', 'gone']);
+    expect(await streamJobIds(redis, prefix)).toEqual(['f1', 'f2']);
   });
 
   it('leaves the hashes of verdicts given without a failed job (an attempt\'s, with or without its lock) alone', async () => {
