@@ -28,7 +28,8 @@ describe('intentWebUrls', () => {
     ['intent://go#Intent;scheme=noapp;S.browser_fallback_url=https%3A%2F%2Fevil.example%2Flogin;end', ['https://evil.example/login']],
     ['INTENT://go#Intent;S.browser_fallback_url=http%3A%2F%2Fevil.example%2F%D0%B6;package=com.x;end', ['http://evil.example/%D0%B6']],
     ['intent://evil.example/login?a=1#Intent;scheme=https;package=com.android.chrome;end', ['https://evil.example/login?a=1']],
-    ['intent://evil.example/a#Intent;scheme=http;S.browser_fallback_url=https%3A%2F%2Fother.example%2F;end', ['http://evil.example/a', 'https://other.example/']],
+    // Android's fallback first (the page Chrome shows when no app takes the intent), then the data URL.
+    ['intent://evil.example/a#Intent;scheme=http;S.browser_fallback_url=https%3A%2F%2Fother.example%2F;end', ['https://other.example/', 'http://evil.example/a']],
     // Chrome follows only http(s) fallbacks; a non-web data URL opens an app, not a page.
     ['intent://go#Intent;scheme=market;S.browser_fallback_url=javascript%3Aalert(1);end', []],
     ['intent://go#Intent;scheme=https;end', ['https://go/']],
@@ -76,10 +77,29 @@ describe('intentWebUrls', () => {
     expect(intentWebUrls(`intent://go#Intent;S.other_url=${evil};S.browser_fallback_urlx=${evil};end`)).toEqual([]);
   });
 
-  it(`takes at most ${MAX_INTENT_WEB_URLS} web URLs, the data URL and Android's fallback first`, () => {
+  it(`takes at most ${MAX_INTENT_WEB_URLS} web URLs, Android's fallback and the data URL first`, () => {
     const decoys = Array.from({ length: 1000 }, (_, n) => `S.browser_fallback_url=https%3A%2F%2Fd${n}.test%2F;`).join('');
     const urls = intentWebUrls(`intent://data.test/#Intent;scheme=https;${decoys}S.browser_fallback_url=${evil};end`);
-    expect(urls).toEqual(['https://data.test/', 'https://evil.test/login', 'https://d0.test/', 'https://d1.test/']);
+    expect(urls).toEqual(['https://evil.test/login', 'https://data.test/', 'https://d0.test/', 'https://d1.test/']);
+  });
+
+  it('puts the fallback Chrome goes to before the data URL, whatever their order in the link', () => {
+    expect(intentWebUrls(`intent://data.test/hop/0#Intent;scheme=http;S.browser_fallback_url=${evil};end`)).toEqual(['https://evil.test/login', 'http://data.test/hop/0']);
+    expect(intentWebUrls(`intent://data.test/#Intent;S.browser_fallback_url=${evil};scheme=https;end`)).toEqual(['https://evil.test/login', 'https://data.test/']);
+  });
+
+  it.each([
+    ['intent:http://evil.test/login#Intent;end', ['http://evil.test/login']],
+    ['intent:HTTPS://evil.example/a#Intent;package=com.x;end', ['https://evil.example/a']],
+    ['INTENT:https://evil.example/a?b=1#Intent;end', ['https://evil.example/a?b=1']],
+    [`intent:https://data.test/#Intent;S.browser_fallback_url=${evil};end`, ['https://evil.test/login', 'https://data.test/']],
+    // With a scheme, Android prefixes it: `noapp:http://...` is no web URL, `https:http://x/` is.
+    ['intent:http://evil.test/login#Intent;scheme=noapp;end', []],
+    // No scheme and no web URL: `//evil.test/login` names none.
+    ['intent://evil.test/login#Intent;end', []],
+    ['intent:mailto:a@evil.test#Intent;end', []],
+  ])('%s: without a scheme pair, the data after `intent:` is the data URL as it is (AOSP parseUriInternal): %j', (link, urls) => {
+    expect(intentWebUrls(link)).toEqual(urls);
   });
 
   it('decodes as Android does: invalid escapes are U+FFFD, `+` kept', () => {

@@ -166,13 +166,26 @@ function everyFallback(text: string): string[] {
 }
 
 /**
+ * The intent's data URL as AOSP's parseUriInternal builds it: the text between `intent:` and the
+ * intent fragment, prefixed with `scheme:` when the base intent names one
+ * (`intent://evil.example/a#Intent;scheme=https;end` is `https://evil.example/a`), as it is
+ * without (`intent:https://evil.example/a#Intent;end`); a web URL only when http(s).
+ */
+function dataUrl(text: string, intent: { scheme: string | undefined; hash: number }): URL | undefined {
+  const data = text.slice('intent:'.length, intent.hash);
+  if (intent.scheme === undefined) return webUrl(data);
+  return /^https?$/i.test(intent.scheme) ? webUrl(`${intent.scheme}:${data}`) : undefined;
+}
+
+/**
  * The web URLs (hrefs) an Android `intent:` link sends Chrome to, in order, without repeats and
- * at most MAX_INTENT_WEB_URLS: its data URL when the base intent's `scheme` is http or https
- * (`intent://evil.example/a#Intent;scheme=https;end` is `https://evil.example/a`, which Chrome
- * may open itself), then its `S.browser_fallback_url` as Android reads it (see androidIntent),
- * where Chrome goes when no app takes the intent, then every other http(s) `browser_fallback_url`
- * value in the fragment (decoys Android skips, in case a reader takes one of them); only http(s)
- * ones, as Chrome follows no other. Empty for any other link.
+ * at most MAX_INTENT_WEB_URLS: its `S.browser_fallback_url` as Android reads it (see
+ * androidIntent), the page Chrome shows when no app takes the intent, first; then its data URL
+ * when http(s) (see dataUrl), which Chrome may open itself; then every other http(s)
+ * `browser_fallback_url` value in the fragment (decoys Android skips, in case a reader takes one
+ * of them); only http(s) ones, as Chrome follows no other. Empty for any other link. The link's
+ * unfurls take them in this order within one budget (link-preparer.ts): the page Chrome shows
+ * first, so that a data URL redirecting to the limit cannot spend the budget before it.
  */
 export function intentWebUrls(link: string): string[] {
   if (!link.includes('#')) return []; // the extras are in the fragment
@@ -183,8 +196,8 @@ export function intentWebUrls(link: string): string[] {
   const add = (url: URL | undefined) => {
     if (url !== undefined && urls.length < MAX_INTENT_WEB_URLS && !urls.includes(url.href)) urls.push(url.href);
   };
-  if (intent?.scheme !== undefined && /^https?$/i.test(intent.scheme)) add(webUrl(`${intent.scheme}:${text.slice('intent:'.length, intent.hash)}`));
   if (intent?.fallback !== undefined) add(webUrl(cleaned(intent.fallback)));
+  if (intent !== undefined) add(dataUrl(text, intent));
   for (const value of everyFallback(text)) {
     if (urls.length >= MAX_INTENT_WEB_URLS) break;
     add(webUrl(cleaned(value)));

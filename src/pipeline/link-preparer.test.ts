@@ -301,14 +301,23 @@ describe('LinkPreparer: ports and app schemes', () => {
     expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ entry: 'evil.example', hop: 1 })]);
   });
 
-  it('unfurls the web URLs of an intent: link like a redirect target, and matches their chains', async () => {
+  it('unfurls the web URLs of an intent: link like a redirect target, Android\'s fallback (the page Chrome shows) first, and matches their chains', async () => {
     const { asked, preparer } = recording();
     const prepared = await preparer.prepare('intent://evil.example/a#Intent;scheme=https;S.browser_fallback_url=http%3A%2F%2Fother.example%2Fb;end');
-    expect(asked).toEqual(['https://evil.example/a', 'http://other.example/b']);
-    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['intent://evil.example/a', 'https://evil.example/a', 'http://other.example/b']);
-    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://evil.example/a', 'http://other.example/b']);
-    expect(prepared.details.final).toBe('https://evil.example/a');
-    expect(prepared.subject.unfurl?.input).toBe('https://evil.example/a');
+    expect(asked).toEqual(['http://other.example/b', 'https://evil.example/a']);
+    expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toEqual(['intent://evil.example/a', 'http://other.example/b', 'https://evil.example/a']);
+    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['http://other.example/b', 'https://evil.example/a']);
+    expect(prepared.details.opens).toEqual(['http://other.example/b', 'https://evil.example/a']);
+    expect(prepared.details.final).toBe('http://other.example/b');
+    expect(prepared.subject.unfurl?.input).toBe('http://other.example/b');
+  });
+
+  it('matches and unfurls the data URL of an intent: link with no scheme pair (`intent:http://...`), as Android reads it', async () => {
+    const { asked, preparer } = recording();
+    const prepared = await preparer.prepare('intent:http://evil.example/login#Intent;end');
+    expect(asked).toEqual(['http://evil.example/login']);
+    expect(prepared.details.opens).toEqual(['http://evil.example/login']);
+    expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ entry: 'evil.example' })]);
   });
 
   it("gives the web URLs of an intent: link one budget: the link's redirect limit and deadline, its chain within the link's hops", async () => {
@@ -321,12 +330,13 @@ describe('LinkPreparer: ports and app schemes', () => {
     };
     const preparer = new LinkPreparer({ unfurlOptions: { maxRedirects: 3, totalTimeoutMs: 1_500 }, unfurlCache: new UnfurlCache({ prefix: 'test', unfurl }) });
     const prepared = await preparer.prepare('intent://data.example/#Intent;scheme=https;S.browser_fallback_url=https%3A%2F%2Ffb.example%2F;end');
+    // Android's fallback first: the page Chrome shows gets the budget before the data URL.
     expect(asked.map((a) => [a.input, a.maxRedirects])).toEqual([
-      ['https://data.example/', 3],
-      ['https://fb.example/', 0],
+      ['https://fb.example/', 3],
+      ['https://data.example/', 0],
     ]);
     expect(asked[1]!.totalTimeoutMs).toBeLessThanOrEqual(1_500);
-    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://data.example/0', 'https://data.example/1', 'https://data.example/2', 'https://fb.example/0']);
+    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://fb.example/0', 'https://fb.example/1', 'https://fb.example/2', 'https://data.example/0']);
     expect(prepared.details.chainOmitted).toBe(2);
   });
 

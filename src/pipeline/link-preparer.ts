@@ -129,9 +129,12 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       // The unfurler meets the visited form first: its error says the same, once is enough.
       if (!errors.some((known) => known.code === error.code)) errors.push(error);
     };
-    // One budget for the link, whatever it opens: the web URLs of an `intent:` link (its data URL,
-    // its fallbacks) are unfurled in turn as a redirect target is, within the link's redirect limit
-    // (the hops, and a request that failed, of the ones before count) and its chain deadline.
+    // One budget for the link, whatever it opens: the web URLs of an `intent:` link are unfurled in
+    // turn as a redirect target is, within the link's redirect limit (the hops, and a request that
+    // failed, of the ones before count) and its chain deadline. Their order (intentWebUrls) puts
+    // Android's S.browser_fallback_url first, the page Chrome shows when no app takes the intent,
+    // then the data URL, then the other fallbacks: a decoy data URL redirecting to the limit
+    // cannot spend the budget the fallback's own redirects need.
     const totalTimeoutMs = this.unfurlOptions?.totalTimeoutMs ?? UNFURL_TOTAL_TIMEOUT_MS;
     const deadline = performance.now() + totalTimeoutMs;
     let hopsUsed = 0;
@@ -219,8 +222,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // A browser wrapper (`microsoft-edge:https://evil.example/`) is the web URL it opens: that is
     // what canonicalize reads in it, and what is visited and unfurled.
     const web = unwrapBrowserLink(item) ?? item;
-    // The web URLs an Android `intent:` link sends Chrome to (its http(s) data URL, its
-    // S.browser_fallback_url): matched as URLs the link leads to, like a redirect's target.
+    // The web URLs an Android `intent:` link sends Chrome to (its S.browser_fallback_url, its
+    // http(s) data URL): matched as URLs the link leads to, like a redirect's target.
     const intentUrls = intentWebUrls(item);
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises,
     // but for an `intent:` link naming no host (`intent:#Intent;...`): then the first web URL it

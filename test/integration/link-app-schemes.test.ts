@@ -72,6 +72,17 @@ describe('links of app schemes and odd ports, scanned', () => {
     expect(requested).toEqual(['evil.test /login']);
   });
 
+  it.each([
+    [(port: number) => `intent:http://evil.test:${port}/login#Intent;end`, 'evil.test', ['evil.test /login']],
+    [(port: number) => `intent:HTTP://clean.test:${port}/r#Intent;package=com.x;end`, 'kit.test', ['clean.test /r', 'kit.test /phish']],
+  ])('blocks an intent: link whose data URL is given whole, with no scheme pair (%#), and unfurls it', async (link, blocked, fetched) => {
+    requested.length = 0;
+    const verdict = await scan(link(server.port), blocked);
+    expect(verdict.decision).toBe('block');
+    expect(verdict.items[0]!.details.opens).toEqual([link(server.port).replace(/^intent:HTTP/, 'http').replace(/^intent:/, '').replace(/#.*/, '')]);
+    expect(requested).toEqual(fetched);
+  });
+
   it('blocks and unfurls the page a microsoft-edge: wrapper opens', async () => {
     requested.length = 0;
     const verdict = await scan(`microsoft-edge:http://clean.test:${server.port}/r`, 'kit.test');
@@ -106,28 +117,39 @@ describe('links of app schemes and odd ports, scanned', () => {
     const preparer = (options: { maxRedirects?: number; totalTimeoutMs?: number }) =>
       new LinkPreparer({ unfurlOptions: { ...unfurlOptionsFor(server, lookupAnswering(['127.0.0.1']).lookup), ...options } });
 
-    it('shares the redirect limit: the data URL and the fallback together make at most the hops of one link', async () => {
+    it('shares the redirect limit: the fallback and the data URL together make at most the hops of one link, the fallback first', async () => {
       requested.length = 0;
-      // The data URL takes 2 hops (1 redirect) of the 4 a link with 3 redirects has; its fallback
-      // redirects forever: two requests are left for it.
-      const link = `intent://data.test:${server.port}/hop/8#Intent;scheme=http;S.browser_fallback_url=${encodeURIComponent(`http://fb.test:${server.port}/hop/0`)};end`;
-      const prepared = await preparer({ maxRedirects: 3 }).prepare(link.replace('/hop/8', '/r'));
-      expect(requested).toEqual(['data.test /r', 'kit.test /phish', 'fb.test /hop/0', 'fb.test /hop/1']);
+      // The fallback (unfurled first: the page Chrome shows) takes 2 hops (1 redirect) of the 4 a
+      // link with 3 redirects has; the data URL redirects forever: two requests are left for it.
+      const link = (fallbackPath: string, dataPath: string) =>
+        `intent://data.test:${server.port}${dataPath}#Intent;scheme=http;S.browser_fallback_url=${encodeURIComponent(`http://fb.test:${server.port}${fallbackPath}`)};end`;
+      const prepared = await preparer({ maxRedirects: 3 }).prepare(link('/r', '/hop/0'));
+      expect(requested).toEqual(['fb.test /r', 'kit.test /phish', 'data.test /hop/0', 'data.test /hop/1']);
       expect((prepared.details.chain as unknown[]).length).toBe(4);
       expect(prepared.errors).toEqual([expect.objectContaining({ code: 'too_many_redirects' })]);
-      // Where the fallback sent the browser last is matched, not fetched, as a redirect target beyond the limit is.
-      expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toContain('http://fb.test/hop/2');
+      // Where the data URL sent the browser last is matched, not fetched, as a redirect target beyond the limit is.
+      expect(prepared.subject.targets.map((t) => t.canonical.canonical)).toContain('http://data.test/hop/2');
 
       requested.length = 0;
-      const looping = await preparer({ maxRedirects: 3 }).prepare(link.replace('/hop/8', '/hop/0'));
-      // The data URL spends every hop: the fallback is matched, never fetched.
-      expect(requested).toEqual(['data.test /hop/0', 'data.test /hop/1', 'data.test /hop/2', 'data.test /hop/3']);
+      const looping = await preparer({ maxRedirects: 3 }).prepare(link('/hop/0', '/r'));
+      // The fallback spends every hop: the data URL is matched, never fetched.
+      expect(requested).toEqual(['fb.test /hop/0', 'fb.test /hop/1', 'fb.test /hop/2', 'fb.test /hop/3']);
       expect((looping.details.chain as unknown[]).length).toBe(4);
       expect(looping.errors).toEqual([expect.objectContaining({ code: 'too_many_redirects' })]);
-      expect(looping.subject.targets.map((t) => t.canonical.canonical)).toContain('http://fb.test/hop/0');
+      expect(looping.subject.targets.map((t) => t.canonical.canonical)).toContain('http://data.test/r');
     });
 
-    it("shares the deadline: the fallback gets what the data URL left of the link's time", async () => {
+    it("a decoy data URL redirecting to the limit cannot spend the budget of the fallback Chrome opens: its redirect to a blocklisted page blocks", async () => {
+      requested.length = 0;
+      const link = `intent://decoy.test:${server.port}/hop/0#Intent;scheme=http;S.browser_fallback_url=${encodeURIComponent(`http://clean.test:${server.port}/r`)};end`;
+      const verdict = await scan(link, 'kit.test');
+      expect(verdict.decision).toBe('block');
+      expect(verdict.signals).toContainEqual(expect.objectContaining({ source: 'blocklist', evidence: expect.objectContaining({ entry: 'kit.test', url: 'http://kit.test/phish' }) }));
+      expect(requested.slice(0, 2)).toEqual(['clean.test /r', 'kit.test /phish']);
+      expect(verdict.items[0]!.details.opens).toEqual([`http://clean.test:${server.port}/r`, `http://decoy.test:${server.port}/hop/0`]);
+    });
+
+    it("shares the deadline: the data URL gets what the fallback left of the link's time", async () => {
       requested.length = 0;
       const link = `intent://data.test:${server.port}/slow#Intent;scheme=http;S.browser_fallback_url=${encodeURIComponent(`http://fb.test:${server.port}/slow`)};end`;
       const started = performance.now();
@@ -135,9 +157,9 @@ describe('links of app schemes and odd ports, scanned', () => {
       const elapsed = performance.now() - started;
       // Each page takes 700 ms: one link's 1 s is not enough for both (1.4 s when each had its own).
       expect(elapsed).toBeLessThan(1_300);
-      expect(requested).toEqual(['data.test /slow', 'fb.test /slow']);
+      expect(requested).toEqual(['fb.test /slow', 'data.test /slow']);
       expect(prepared.errors).toEqual([expect.objectContaining({ code: 'fetch_timeout' })]);
-      expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual([`http://data.test:${server.port}/slow`]);
+      expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual([`http://fb.test:${server.port}/slow`]);
     });
   });
 });

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/runtime/logger.js';
 import { unfurl } from '../../src/links/unfurl.js';
 import { fetchImage } from '../../src/links/fetch-image.js';
 import { MAX_INTERIM_RESPONSES } from '../../src/links/guard/connector.js';
-import { INTERIM_RESPONSES_OVERFLOW } from '../../src/links/guard/network-errors.js';
+import { INTERIM_RESPONSES_OVERFLOW, STATUS_LINE_JUNK } from '../../src/links/guard/network-errors.js';
 import { localHttpsOptions, startHttpsServer, trustTestCertificate, type TestHttpsServer } from './unfurl-https-servers.js';
 import { html, serveDuringTests, visitServer } from './unfurl-servers.js';
 
@@ -34,6 +34,9 @@ const INTERIM: Record<string, string> = {
   '/continue-bare-lf': 'HTTP/1.1 100 Continue\n\n' + REDIRECT,
   '/switching-h2c': SWITCHING + REDIRECT,
   '/several': CONTINUE + 'HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n' + SWITCHING + CONTINUE + REDIRECT,
+  // Line ends before a status line, which undici's parser (and Chromium, up to 4) skips.
+  '/crlf-continue': '\r\n' + CONTINUE + REDIRECT,
+  '/lf-between': '\n' + CONTINUE + '\r\n\r\n' + 'HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n' + '\n' + REDIRECT,
 };
 
 /** Writes `pieces` one by one, `delayMs` apart, then ends the socket. */
@@ -49,13 +52,19 @@ const FLOOD_BLOCKS: Record<string, Buffer> = {
   '/flood-early-hints': Buffer.from(`HTTP/1.1 103 Early Hints\r\nLink: <${'a'.repeat(200 * 1024)}>; rel=preload\r\n\r\n`),
   '/flood-small-continue': Buffer.from(CONTINUE),
   '/flood-small-early-hints': Buffer.from('HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n'),
+  // After a line end (FLOOD_LEADS): undici's parser skips it, and then skipped 103s itself.
+  '/flood-crlf-early-hints': Buffer.from('HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n'),
+  '/flood-lf-continue': Buffer.from(CONTINUE),
 };
+/** What a flood's connection writes once before its blocks. */
+const FLOOD_LEADS: Record<string, string> = { '/flood-crlf-early-hints': '\r\n', '/flood-lf-continue': '\n' };
 /** The bytes each flood's connection wrote (kernel buffers included), known when it closed. */
 const floodWritten: Array<Promise<number>> = [];
 
 /** Writes `block` as fast as the connection takes it, until it closes. */
-function flood(socket: Socket, block: Buffer): void {
+function flood(socket: Socket, block: Buffer, lead = ''): void {
   floodWritten.push(new Promise((resolve) => socket.once('close', () => resolve(socket.bytesWritten))));
+  if (lead) socket.write(lead);
   const write = () => {
     while (!socket.destroyed && socket.write(block));
   };
@@ -81,7 +90,9 @@ const served = serveDuringTests((req, res) => {
     return;
   }
   const block = FLOOD_BLOCKS[path];
-  if (block !== undefined) return flood(req.socket, block);
+  if (block !== undefined) return flood(req.socket, block, FLOOD_LEADS[path]);
+  // More line ends before the status line than Chromium skips (4): no HTTP/1.x response to it.
+  if (path === '/junk-continue') return void req.socket.end('\r\n\r\n\r\n' + CONTINUE + REDIRECT);
   // As many interim responses as are skipped, then the redirect.
   if (path === '/most-continue') return void req.socket.end(CONTINUE.repeat(MAX_INTERIM_RESPONSES) + REDIRECT);
   // An interim response and then nothing: as Chromium (an empty response), a failure.
@@ -144,6 +155,12 @@ describe('unfurl: interim responses before the redirect', () => {
     expect(await floodWritten.at(-1)).toBeLessThan(8 * 1024 * 1024);
   });
 
+  it('more line ends before the status line than Chromium skips end the chain with the permanent bad_response', async () => {
+    const { result, requested } = await visitServer(served.server, '/junk-continue', served.options);
+    expect(result.error).toMatchObject({ code: 'bad_response', detail: { cause: STATUS_LINE_JUNK } });
+    expect(requested).toEqual(['/junk-continue']);
+  });
+
   it('an interim response and then the connection closed is fetch_failed (Chromium: an empty response)', async () => {
     const { result } = await visitServer(served.server, '/continue-then-close', served.options);
     expect(result.error).toMatchObject({ code: 'fetch_failed' });
@@ -185,7 +202,7 @@ describe('a redirector answering 100 Continue first is followed to its blocklist
     await rm(listsDir, { recursive: true, force: true });
   });
 
-  it.each(['/plain', '/continue', '/switching-h2c'])('%s -> block', async (path) => {
+  it.each(['/plain', '/continue', '/switching-h2c', '/crlf-continue'])('%s -> block', async (path) => {
     const config = loadConfig({ ABUSE_SCAN_MODELS: 'off', ABUSE_SCAN_LISTS_DIR: listsDir });
     const pipeline = await createScanPipeline(config, { logger: createLogger('silent'), allowPrivateAddressesFor: [`127.0.0.1:${served.server.port}`] });
     try {

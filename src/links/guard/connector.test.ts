@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MAX_INTERIM_RESPONSES, MAX_RESPONSE_HEADER_BYTES, originKey, skipInterimResponses } from './connector.js';
-import { INTERIM_RESPONSES_OVERFLOW, toNetworkError } from './network-errors.js';
+import { MAX_INTERIM_RESPONSES, MAX_RESPONSE_HEADER_BYTES, MAX_STATUS_LINE_JUNK, originKey, skipInterimResponses } from './connector.js';
+import { INTERIM_RESPONSES_OVERFLOW, STATUS_LINE_JUNK, toNetworkError } from './network-errors.js';
 
 describe('originKey', () => {
   it('fills in the default port', () => {
@@ -84,6 +84,47 @@ describe('skipInterimResponses', () => {
       expect(run.text).toBe('');
       await tick();
       expect(toNetworkError(run.error())).toMatchObject({ code: 'headers_too_large' });
+    }
+  });
+
+  it('drops line ends before a status line (at the start, between blocks), as undici skips them: an interim response after them is still skipped', () => {
+    for (const lead of ['\r\n', '\n', '\r', '\r\n\r\n']) {
+      expect(readAll([`${lead}HTTP/1.1 100 Continue\r\n\r\n${REDIRECT}`]).text).toBe(REDIRECT);
+      expect(readAll([...`${lead}HTTP/1.1 100 Continue\r\n\r\n${lead}HTTP/1.1 103 Early Hints\r\n\r\n${lead}${REDIRECT}`]).text).toBe(REDIRECT);
+    }
+    // Before a response that is not interim: undici skips them as well.
+    expect(readAll(['\r\n', REDIRECT]).text).toBe(REDIRECT);
+    expect(readAll(['\r\n', REDIRECT]).reads[0]).toBeNull();
+  });
+
+  it.each([
+    ['\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n'],
+    ['\n', 'HTTP/1.1 100 Continue\r\n\r\n'],
+    ['\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\n\r\n'],
+  ])('%j and then interim responses for ever: destroyed as headers_too_large at the count cap, as without the line ends', async (lead, block) => {
+    for (const pieces of [[lead + block.repeat(MAX_INTERIM_RESPONSES + 1) + REDIRECT], [lead, ...Array.from({ length: MAX_INTERIM_RESPONSES + 1 }, () => block)]]) {
+      const run = readAll(pieces);
+      expect(run.destroyed).toBe(true);
+      expect(run.text).toBe('');
+      await tick();
+      expect(toNetworkError(run.error())).toMatchObject({ code: 'headers_too_large', detail: { cause: INTERIM_RESPONSES_OVERFLOW } });
+    }
+  });
+
+  it(`destroys the connection, as bad_response, on more than ${MAX_STATUS_LINE_JUNK} line ends before a status line (Chromium reads no HTTP/1.x response there)`, async () => {
+    const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+    for (const pieces of [
+      ['\r\n\r\n\r\n' + CONTINUE + REDIRECT],
+      ['\n'.repeat(MAX_STATUS_LINE_JUNK + 1) + REDIRECT],
+      ['\r\n', '\r\n', '\r', CONTINUE],
+      [CONTINUE + '\r\n\r\n\r\n' + CONTINUE],
+    ]) {
+      const run = readAll(pieces);
+      expect(run.destroyed).toBe(true);
+      expect(run.text).toBe('');
+      await tick();
+      expect(run.error()).toMatchObject({ code: STATUS_LINE_JUNK });
+      expect(toNetworkError(run.error())).toMatchObject({ code: 'bad_response', permanent: true });
     }
   });
 });

@@ -6,7 +6,7 @@ import { deadlineSignal } from '../../runtime/deadline-signal.js';
 import { parseIpLiteral } from '../ip-literal.js';
 import type { AddressPolicy } from './address-policy.js';
 import { hostKey, type HostLimiter, type HostSlot } from './host-limiter.js';
-import { INTERIM_RESPONSES_OVERFLOW } from './network-errors.js';
+import { INTERIM_RESPONSES_OVERFLOW, STATUS_LINE_JUNK } from './network-errors.js';
 import { createResolverLookup } from './resolver-lookup.js';
 
 /**
@@ -141,6 +141,14 @@ const INTERIM_STATUS_LINE_BYTES = 13;
  * 16 is ample for a real server and strict for a flood, whose bytes are capped as well.
  */
 export const MAX_INTERIM_RESPONSES = 16;
+/**
+ * Line ends (CR or LF bytes) skipped in a row before a status line, at the connection's start and
+ * after each interim response: Chromium looks for the status line within its first 4 bytes
+ * (HttpUtil::LocateStartOfStatusLine's junk allowance) and reads no HTTP/1.x response after more
+ * (ERR_INVALID_HTTP_RESPONSE, or on a default port the bytes shown as an HTTP/0.9 body: no
+ * redirect followed). undici's parser skips any number of them, then skips 103s itself.
+ */
+export const MAX_STATUS_LINE_JUNK = 4;
 
 /**
  * Where the header block of `bytes` ends (just past its blank line), as Chromium's
@@ -167,6 +175,12 @@ function endOfHeaders(bytes: Buffer): number {
  * gigabytes in a hop timeout): over MAX_RESPONSE_HEADER_BYTES in all, or over
  * MAX_INTERIM_RESPONSES of them, the socket is destroyed with INTERIM_RESPONSES_OVERFLOW, which is
  * `headers_too_large` too (network-errors.ts). Bytes dropped do not refresh undici's headers timeout.
+ * Line ends before a status line (at the start, between blocks) are dropped too, and counted with
+ * the blocks' bytes, as undici's parser would skip them and then read the 103s after them itself:
+ * up to MAX_STATUS_LINE_JUNK in a row, as Chromium; more, and the socket is destroyed with
+ * STATUS_LINE_JUNK (`bad_response`, network-errors.ts), whatever follows: Chromium reads no
+ * HTTP/1.x response there, and handing them to undici would let interim responses after them past
+ * the caps.
  */
 export function skipInterimResponses(socket: Socket): void {
   const read = socket.read.bind(socket);
@@ -175,17 +189,20 @@ export function skipInterimResponses(socket: Socket): void {
   // The interim responses dropped on this connection, and their bytes.
   let dropped = 0;
   let droppedBytes = 0;
+  // Line ends dropped in a row before the status line looked for now.
+  let junk = 0;
   const release = (): Buffer | null => {
     done = true;
     const rest = held;
     held = Buffer.alloc(0);
     return rest.length > 0 ? rest : null;
   };
-  const overflow = (why: string): null => {
+  const refuse = (message: string, code: string): null => {
     release();
-    socket.destroy(Object.assign(new Error(`interim (1xx) responses over the cap: ${why}`), { code: INTERIM_RESPONSES_OVERFLOW }));
+    socket.destroy(Object.assign(new Error(message), { code }));
     return null;
   };
+  const overflow = (why: string): null => refuse(`interim (1xx) responses over the cap: ${why}`, INTERIM_RESPONSES_OVERFLOW);
   socket.read = ((size?: number): unknown => {
     if (done || size === 0) return read(size);
     if (size !== undefined) {
@@ -199,6 +216,16 @@ export function skipInterimResponses(socket: Socket): void {
       if (chunk === null) return null;
       held = Buffer.concat([held, typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk]);
       for (;;) {
+        // Line ends before the status line: dropped, a few at most (MAX_STATUS_LINE_JUNK).
+        let lineEnds = 0;
+        while (lineEnds < held.length && (held[lineEnds] === 0x0d || held[lineEnds] === 0x0a)) lineEnds += 1;
+        if (lineEnds > 0) {
+          junk += lineEnds;
+          if (junk > MAX_STATUS_LINE_JUNK) return refuse(`more than ${MAX_STATUS_LINE_JUNK} line ends before a status line`, STATUS_LINE_JUNK);
+          droppedBytes += lineEnds;
+          held = held.subarray(lineEnds);
+        }
+        if (held.length === 0) break;
         if (held.length < INTERIM_STATUS_LINE_BYTES) {
           // Too short to tell: wait while it may still begin an interim status line.
           // (Each byte of the status line is checked on its own: the rest of a valid one completes it.)
@@ -217,6 +244,7 @@ export function skipInterimResponses(socket: Socket): void {
         if (end === -1) break;
         dropped += 1;
         droppedBytes += end;
+        junk = 0;
         held = held.subarray(end);
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../../errors.js';
-import { INTERIM_RESPONSES_OVERFLOW, toNetworkError } from './network-errors.js';
+import { INTERIM_RESPONSES_OVERFLOW, STATUS_LINE_JUNK, toNetworkError } from './network-errors.js';
 
 function withCode(code: string): Error {
   return Object.assign(new Error(code), { code });
@@ -50,6 +50,11 @@ describe('toNetworkError', () => {
     // As undici reports it: the socket's error, the cause of its fetch's TypeError.
     const fetchFailed = new TypeError('fetch failed', { cause: withCode(code) });
     expect(toNetworkError(fetchFailed)).toMatchObject({ code: 'headers_too_large', detail: { cause: code } });
+  });
+
+  it(`${STATUS_LINE_JUNK} (more line ends before a status line than Chromium skips) is the permanent bad_response`, () => {
+    expect(toNetworkError(withCode(STATUS_LINE_JUNK), { url: 'http://x/' })).toMatchObject({ code: 'bad_response', permanent: true, detail: { url: 'http://x/', cause: STATUS_LINE_JUNK } });
+    expect(toNetworkError(new TypeError('fetch failed', { cause: withCode(STATUS_LINE_JUNK) }))).toMatchObject({ code: 'bad_response', detail: { cause: STATUS_LINE_JUNK } });
   });
 
   it('any other UND_ERR_SOCKET (the other side closed, a reset) stays fetch_failed', () => {

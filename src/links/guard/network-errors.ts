@@ -30,6 +30,12 @@ const UNSPOKEN_PROTOCOL_CODES = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PRO
  * over the cap, more header bytes than any browser takes (`headers_too_large`).
  */
 export const INTERIM_RESPONSES_OVERFLOW = 'ABUSE_SCAN_INTERIM_RESPONSES_OVERFLOW';
+/**
+ * The code of the error skipInterimResponses destroys a connection with when more line ends than
+ * Chromium skips (4) come before a status line: no HTTP/1.x response to Chromium, which undici's
+ * parser would read (`bad_response`, as a response undici refuses where browsers read one).
+ */
+export const STATUS_LINE_JUNK = 'ABUSE_SCAN_STATUS_LINE_JUNK';
 const HEADERS_OVERFLOW_CODES = new Set(['UND_ERR_HEADERS_OVERFLOW', INTERIM_RESPONSES_OVERFLOW]);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);
 
@@ -93,7 +99,8 @@ export function toNetworkError(error: unknown, detail: Record<string, unknown> =
   // only a protocol this client does not offer (UNSPOKEN_PROTOCOL_CODES).
   const refused = chain.find(isRefusedResponse) as Error | undefined;
   if (refused) return new ScanError('bad_response', undefined, { ...detail, cause: `UND_ERR_SOCKET: ${refused.message}` }, { cause: error });
-  if (chain.some(isParserError) || codes.some((c) => UNSPOKEN_PROTOCOL_CODES.has(c))) return new ScanError('bad_response', undefined, withCause, { cause: error });
+  // And line ends before a status line that Chromium does not skip (STATUS_LINE_JUNK).
+  if (chain.some(isParserError) || codes.some((c) => UNSPOKEN_PROTOCOL_CODES.has(c) || c === STATUS_LINE_JUNK)) return new ScanError('bad_response', undefined, withCause, { cause: error });
   if (codes.some((c) => DNS_CODES.has(c)) || chain.some(isQueryError)) return new ScanError('dns_failed', undefined, withCause, { cause: error });
   if (codes.some((c) => CERTIFICATE_CODE.test(c))) return new ScanError('tls_failed', undefined, withCause, { cause: error });
   return new ScanError('fetch_failed', undefined, withCause, { cause: error });
