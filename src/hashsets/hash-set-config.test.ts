@@ -62,11 +62,13 @@ describe('passesBlankRule (blockhash: frame and entry each closer to the other t
 });
 
 describe('blankBlockhashes', () => {
-  it("are the 30 hashes blockhashBitsFromBlank measures from: each horizontal band, or each vertical stripe, all 0s or all 1s", () => {
+  it("are the 510 hashes blockhashBitsFromBlank measures from: each horizontal band, or each vertical stripe, all 0s, all 1s or a gradient's halves", () => {
     const blanks = blankBlockhashes();
-    // 16 of bands, 16 of stripes, all 0s and all 1s both.
-    expect(new Set(blanks.map((hash) => Buffer.from(hash).toString('hex'))).size).toBe(30);
+    // 4^4 of bands, 4^4 of stripes, all 0s and all 1s both.
+    expect(new Set(blanks.map((hash) => Buffer.from(hash).toString('hex'))).size).toBe(510);
     expect(blanks.map((hash) => Buffer.from(hash).toString('hex'))).toContain('ff00'.repeat(16)); // a flag split left and right
+    expect(blanks.map((hash) => Buffer.from(hash).toString('hex'))).toContain('00000000ffffffff'.repeat(4)); // a top-to-bottom gradient
+    expect(blanks.map((hash) => Buffer.from(hash).toString('hex'))).toContain('3333'.repeat(16)); // a left-to-right gradient, brightening
     for (const blank of blanks) expect(blockhashBitsFromBlank(blank)).toBe(0);
     for (let seed = 1; seed <= 100; seed++) {
       const hash = seed % 2 ? seededHash(seed) : withBits(range(seed, seed % 50));
@@ -81,6 +83,9 @@ describe('blockhashEntryCanMatch', () => {
     // A picture split left and right (vertical stripes): refused too, as its quarter turn is.
     expect(blockhashEntryCanMatch(blockhash, hexToHash('ff00'.repeat(16), 256))).toBe(false);
     expect(blockhashEntryCanMatch(blockhash, hexToHash('0ff0'.repeat(16), 256))).toBe(false);
+    // A smooth gradient, top to bottom or left to right (each band or stripe split in half at its median): refused.
+    expect(blockhashEntryCanMatch(blockhash, hexToHash('00000000ffffffff'.repeat(4), 256))).toBe(false);
+    expect(blockhashEntryCanMatch(blockhash, hexToHash('cccc'.repeat(16), 256))).toBe(false);
     expect(blockhashEntryCanMatch(blockhash, withBits([100]))).toBe(true); // one block decided: an exact copy matches
     expect(blockhashEntryCanMatch(blockhash, withBits(range(0, 63)))).toBe(true);
     expect(blockhashEntryCanMatch(blockhash, seededHash(1))).toBe(true);

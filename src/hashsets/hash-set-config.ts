@@ -91,9 +91,11 @@ export function passesQualityFloor(config: Pick<HashSetConfig, 'algorithm' | 'mi
  * distance < frameFromBlank and distance < entryFromBlank (bits from the nearest blank image's hash,
  * blockhashBitsFromBlank), besides being within the set's threshold as for every set.
  *
- * Why: blank images hash to a few fixed hashes (each horizontal quarter band all 0s or all 1s, or
- * each vertical quarter stripe: blankBlockhashes; a picture flat in bands, a two-tone flag or a
- * horizon, hashes to one as stored or turned a quarter), and a mostly flat image (a caption on a dark background) is close to one of them, so two flat images can lie
+ * Why: blank images hash to a few fixed hashes (each horizontal quarter band, or each vertical
+ * quarter stripe, all 0s, all 1s, or its halves 0s and 1s as a smooth gradient splits it:
+ * blankBlockhashes; a picture flat in bands, a two-tone flag or a horizon, or a plain gradient
+ * hashes to one as stored or turned a quarter), and a mostly flat image (a caption on a dark
+ * background, or on a gradient) is close to one of them, so two flat images can lie
  * within the threshold of each other with nothing in common but the background: a solid black
  * frame is 35 bits from a white caption on black, within the default 64 (an upload like it was
  * blocked). A match no closer than blank says only that both are mostly flat. With the rule, an
@@ -121,9 +123,10 @@ export function passesBlankRule(config: Pick<HashSetConfig, 'algorithm'>, distan
 
 /**
  * The hashes of blank images, defined once in images/blockhash.ts (256 bits by default, as
- * HASH_BITS.blockhash): each horizontal quarter band all 0s or all 1s, and their quarter turns
- * (each vertical quarter stripe all 0s or all 1s), 30 hashes. blockhashBitsFromBlank(hash) is the
- * distance to the nearest of them.
+ * HASH_BITS.blockhash): each horizontal quarter band all 0s, all 1s, upper half rows 1 and lower 0,
+ * or upper 0 and lower 1 (gradients), and their quarter turns (the same across each vertical
+ * quarter stripe's columns), 510 hashes. blockhashBitsFromBlank(hash) is the distance to the
+ * nearest of them.
  */
 export { blankBlockhashes } from '../images/blockhash.js';
 

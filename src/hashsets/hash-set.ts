@@ -6,6 +6,7 @@
  * only the index and numbers in memory.
  */
 import { ScanError } from '../errors.js';
+import { blockhashBitsFromBlank } from '../images/blockhash.js';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { EntryIndex, type VariantMatch } from './entry-index.js';
 import { entryRefusal, HASH_BITS, type HashSetConfig } from './hash-set-config.js';
@@ -44,6 +45,15 @@ export interface MatchableHashSet {
   match(variants: readonly HashBytes[]): VariantMatch[];
   /** Id and label of matched entries, in order (undefined for one removed meanwhile). */
   describe(entryNos: readonly number[]): Promise<Array<EntryDescription | undefined>>;
+  /**
+   * The entry's side of the blank rule (passesBlankRule), read from its own hash: for a blockhash
+   * set, how many bits the entry's hash is from a blank image's (blockhashBitsFromBlank), exact up
+   * to the set's threshold; an entry farther than that may read Infinity instead (a match is within
+   * the threshold, so the rule needs no more). Infinity for a PDQ set's entries (no blank rule);
+   * undefined for an entry not held or disabled (it matches nothing). Synchronous: called for hits
+   * while matching.
+   */
+  bitsFromBlank(entryNo: number): number | undefined;
 }
 
 export interface HashSetOptions {
@@ -151,6 +161,13 @@ export class HashSet implements MatchableHashSet {
   match(variants: readonly HashBytes[]): VariantMatch[] {
     if (this.index.outgrown) this.relayIndex();
     return this.index.query(variants);
+  }
+
+  /** Exact, from the stored hash (computed per call, about 2.5 us: only hits far enough from the frame ask). */
+  bitsFromBlank(entryNo: number): number | undefined {
+    const entry = this.entries[entryNo];
+    if (!entry || entry.disabled) return undefined;
+    return this.config.algorithm === 'blockhash' ? blockhashBitsFromBlank(entry.hash) : Infinity;
   }
 
   async describe(entryNos: readonly number[]): Promise<Array<EntryDescription | undefined>> {

@@ -12,10 +12,12 @@ import { resolveHashSetConfig } from './hash-set-config.js';
 import { PACK_ENABLED, PACK_ENTRIES } from './hash-set-keys.js';
 import { HashSetStore } from './hash-set-store.js';
 import { ReplicatedHashSet } from './replicated-hash-set.js';
+import { HashSet } from './hash-set.js';
+import { blockhashBitsFromBlank } from '../images/blockhash.js';
 
 /** Just what `load` reads: the summary, the packs, and an empty changelog (read last: `onChangesRead`). */
-function storeOf(hashes: Uint8Array[], onChangesRead: () => void): HashSetStore {
-  const config = resolveHashSetConfig({ name: 'big', algorithm: 'pdq' });
+function storeOf(hashes: Uint8Array[], onChangesRead: () => void, algorithm: 'pdq' | 'blockhash' = 'pdq'): HashSetStore {
+  const config = resolveHashSetConfig({ name: 'big', algorithm });
   const store = {
     summary: async () => ({ config, version: 1, size: hashes.length, createdAt: 't0', matches: 0, suppressions: 0, nextEntryNo: hashes.length }),
     async *readPacks() {
@@ -71,6 +73,41 @@ describe('ReplicatedHashSet.load', () => {
       .filter(({ distance }) => distance <= 31)
       .sort((a, b) => a.distance - b.distance || a.entryNo - b.entryNo);
     expect(set.match([query])).toEqual(expected);
+  });
+});
+
+describe('ReplicatedHashSet.bitsFromBlank', () => {
+  it("gives an entry's own bits from blank as a HashSet of the same hashes does, up to the threshold, and undefined once it cannot match", async () => {
+    const rand = seededRandom(11);
+    const nearBlank = new Uint8Array(32);
+    nearBlank[0] = 0xf0; // a small white mark on black: 4 bits from blank
+    const caption = new Uint8Array(32);
+    caption.fill(0xf0, 0, 8); // 32 bits from blank
+    const photo = Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256));
+    const hashes = [nearBlank, caption, photo];
+    expect(hashes.map(blockhashBitsFromBlank)).toEqual([4, 32, expect.any(Number)]);
+    expect(blockhashBitsFromBlank(photo)).toBeGreaterThan(64);
+    const { set } = await ReplicatedHashSet.load(storeOf(hashes, () => undefined, 'blockhash'), 'big');
+    const file = new HashSet(resolveHashSetConfig({ name: 'big', algorithm: 'blockhash' }));
+    hashes.forEach((hash, i) => file.add({ id: `e${i}`, hash }));
+    // Exact up to the threshold (64); the replica keeps no more, Infinity standing for "farther".
+    expect([0, 1, 2, 3].map((entryNo) => set.bitsFromBlank(entryNo))).toEqual([4, 32, Infinity, undefined]);
+    expect([0, 1, 2, 3].map((entryNo) => file.bitsFromBlank(entryNo))).toEqual([4, 32, blockhashBitsFromBlank(photo), undefined]);
+    set.apply(
+      [
+        { version: 2, op: 'disable', entryNo: 0 },
+        { version: 3, op: 'remove', entryNo: 1 },
+      ],
+      's3',
+    );
+    expect([0, 1].map((entryNo) => set.bitsFromBlank(entryNo))).toEqual([undefined, undefined]);
+    set.apply([{ version: 4, op: 'enable', entryNo: 0, hash: nearBlank }], 's4');
+    expect(set.bitsFromBlank(0)).toBe(4);
+  });
+
+  it('is Infinity for the entries of a PDQ set (no blank rule)', async () => {
+    const { set } = await ReplicatedHashSet.load(storeOf([new Uint8Array(32).fill(0x5a)], () => undefined), 'big');
+    expect([set.bitsFromBlank(0), set.bitsFromBlank(1)]).toEqual([Infinity, undefined]);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * A worker's copy of one Redis hash set: only the Hamming index and the numbers of disabled entries
- * live in memory; ids and labels stay in Redis and are read for matched entries only. Loaded once
+ * A worker's copy of one Redis hash set: only the Hamming index, the numbers of disabled entries
+ * and, for blockhash, the bitsFromBlank of entries near blank live in memory; ids and labels stay
+ * in Redis and are read for matched entries only. Loaded once
  * from the set's packs, then kept current by applying changelog records.
  *
  * Memory follows the entries held, not the entry numbers handed out: numbers are never reused, so a
@@ -14,6 +15,7 @@
  * in the new set: both check in Redis, in the same step, that the set is still the one loaded.
  */
 import { performance } from 'node:perf_hooks';
+import { blockhashBitsFromBlank } from '../images/blockhash.js';
 import type { HashBytes } from '../matching/hash-bits.js';
 import { sameVersion, type HeldIncarnation, type VersionedIdentity } from '../runtime/versioned-changelog.js';
 import { EntryMap } from '../matching/entry-map.js';
@@ -42,6 +44,14 @@ export class ReplicatedHashSet implements MatchableHashSet {
   private readonly index: EntryIndex;
   /** Entries held but not matching (enabled ones are those in the index; any other is absent). */
   private readonly disabled = new EntryMap();
+  /**
+   * Blockhash sets: the enabled entries at most the threshold from blank, by their bitsFromBlank
+   * (computed once, when the entry is put: its hash never changes). Only those can fail the
+   * entry's side of the blank rule; the hashes themselves live in the index only. Entries farther
+   * (photos are about 85-128 bits from blank) are not kept: a few near-flat entries cost a few
+   * bytes each, not every entry of a 10M set.
+   */
+  private readonly nearBlank = new EntryMap();
   private versionNo: number;
   /** The stamp of the version held: the same version number written again (failover) is another version. */
   private versionStamp: string;
@@ -145,7 +155,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
    * and the index's tables are by slot, sized by the entries held.
    */
   entryMapBytes(): number {
-    return this.index.entryMapBytes + this.disabled.byteLength;
+    return this.index.entryMapBytes + this.disabled.byteLength + this.nearBlank.byteLength;
   }
 
   /** True when adds took it far past the size its index was laid out for: reload it. */
@@ -164,7 +174,7 @@ export class ReplicatedHashSet implements MatchableHashSet {
       if (change.op === 'add' || change.op === 'enable') {
         if (change.op === 'add' ? state === ABSENT : state !== ENABLED) this.put(entryNo, ENABLED, change.hash!);
       } else {
-        if (state === ENABLED) this.index.remove(entryNo);
+        if (state === ENABLED) this.forget(entryNo);
         if (change.op === 'remove') this.disabled.delete(entryNo);
         else this.disabled.set(entryNo, DISABLED);
       }
@@ -175,6 +185,13 @@ export class ReplicatedHashSet implements MatchableHashSet {
 
   match(variants: readonly HashBytes[]): VariantMatch[] {
     return this.index.query(variants);
+  }
+
+  /** From `nearBlank`: Infinity for an enabled entry farther from blank than the threshold. */
+  bitsFromBlank(entryNo: number): number | undefined {
+    if (!this.index.has(entryNo)) return undefined;
+    const bits = this.nearBlank.get(entryNo);
+    return bits < 0 ? Infinity : bits;
   }
 
   /**
@@ -205,9 +222,20 @@ export class ReplicatedHashSet implements MatchableHashSet {
       if (this.index.has(entryNo)) this.index.remove(entryNo);
       else if (this.disabled.size > 0) this.disabled.delete(entryNo);
       this.index.add(entryNo, hash);
+      if (this.config.algorithm === 'blockhash') {
+        const bits = blockhashBitsFromBlank(hash);
+        if (bits <= this.config.threshold) this.nearBlank.set(entryNo, bits);
+        else if (this.nearBlank.size > 0) this.nearBlank.delete(entryNo);
+      }
     } else {
-      this.index.remove(entryNo);
+      this.forget(entryNo);
       this.disabled.set(entryNo, DISABLED);
     }
+  }
+
+  /** Takes an entry out of the index (and out of `nearBlank`): disabled or removed. */
+  private forget(entryNo: number): void {
+    this.index.remove(entryNo);
+    if (this.nearBlank.size > 0) this.nearBlank.delete(entryNo);
   }
 }

@@ -239,7 +239,7 @@ describe('bits from blank counts blank hashes of both orientations (blankBlockha
 
   it('the blank hashes are closed under the eight bit moves of the variants (bands and stripes swap on a transpose)', () => {
     const blanks = new Set(blankBlockhashes().map(hashToHex));
-    expect(blanks.size).toBe(30);
+    expect(blanks.size).toBe(510);
     for (const blank of blankBlockhashes()) for (const moved of bitMoves(blank)) expect(blanks.has(hashToHex(moved))).toBe(true);
   });
 
@@ -247,7 +247,7 @@ describe('bits from blank counts blank hashes of both orientations (blankBlockha
     fc.assert(
       fc.property(fc.integer(), fc.integer({ min: 0, max: 255 }), (seed, noise) => {
         // Random hashes, and blank ones with a few bits changed (near blank, where it matters).
-        const base = seed % 2 ? randomHash(seed) : blankBlockhashes()[Math.abs(seed) % 30]!;
+        const base = seed % 2 ? randomHash(seed) : blankBlockhashes()[Math.abs(seed) % 510]!;
         const hash = Uint8Array.from(base);
         for (let bit = noise % 7; bit < 256; bit += 11 + (noise % 29)) hash[bit >> 3]! ^= 0x80 >> (bit & 7);
         const fromBlank = blockhashBitsFromBlank(hash);
@@ -272,17 +272,39 @@ describe('bits from blank counts blank hashes of both orientations (blankBlockha
     ['two-tone flag split left and right', 0, 0, picture(600, 400, (x) => (x < 300 ? 60 : 220))],
     // A horizon off the block edges (sky over sea at 55 %): one block row mixed.
     ['horizon, sky over sea', 16, 0, picture(600, 400, (_x, y) => (y < 220 ? 200 : 50))],
-    // Three bands across: their edges fall inside the quarter bands.
-    ['three-band flag, bands across', 64, 32, picture(600, 400, (_x, y) => (y < 133 ? 20 : y < 267 ? 120 : 240))],
+    // Three bands across: their edges fall inside the quarter bands, each band split in halves
+    // (upper rows darker): a gradient's pattern, blank (it was 64 and 32 from the flat blank hashes).
+    ['three-band flag, bands across', 0, 0, picture(600, 400, (_x, y) => (y < 133 ? 20 : y < 267 ? 120 : 240))],
   ] as Array<[string, number, number, RgbImage]>)('%s: %i bits from blank as stored (mirrored, flipped, half turned), %i turned a quarter', (_name, stored, turned, image) => {
     const { variants } = blockhashWithVariants(image);
     DIHEDRAL_VARIANTS.forEach((variant, v) => expect(blockhashBitsFromBlank(variants[v]!), variant).toBe(STORED.includes(variant) ? stored : turned));
   });
 
-  it('the turned variants have their own value (the transposed picture is thresholded on other bands): a top-to-bottom gradient', () => {
-    // Each band's rows step down in brightness: its upper rows 1, lower rows 0 in every band
-    // (128 from every blank hash); turned, each band holds one row of every shade: vertical stripes.
-    const { variants } = blockhashWithVariants(picture(512, 512, (_x, y) => 240 - Math.floor(y / 4)));
-    DIHEDRAL_VARIANTS.forEach((variant, v) => expect(blockhashBitsFromBlank(variants[v]!), variant).toBe(STORED.includes(variant) ? 128 : 0));
+  it.each([
+    ['top to bottom, darkening', (_x: number, y: number) => 240 - Math.floor(y / 4)],
+    ['top to bottom, brightening', (_x: number, y: number) => 10 + Math.floor(y / 4)],
+    ['left to right, darkening', (x: number) => 240 - Math.floor(x / 4)],
+  ] as Array<[string, (x: number, y: number) => number]>)('a smooth gradient (%s) is blank in every variant', (_name, grey) => {
+    // Each band's rows step in brightness: its upper rows on one side of the band's median, its
+    // lower rows on the other (00000000ffffffff or ffffffff00000000 in every band: 128 from every
+    // flat blank hash, the defect); turned, each stripe's columns do: a gradient's pattern either way.
+    const { variants } = blockhashWithVariants(picture(512, 512, grey));
+    DIHEDRAL_VARIANTS.forEach((variant, v) => expect(blockhashBitsFromBlank(variants[v]!), variant).toBe(0));
+  });
+
+  it('bits from blank is the distance to the nearest of blankBlockhashes (brute force, near the gradient patterns too)', () => {
+    const blanks = blankBlockhashes();
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 509 }), fc.integer({ min: 0, max: 80 }), fc.integer(), (b, flips, seed) => {
+        const hash = Uint8Array.from(blanks[b]!);
+        const random = randomHash(seed);
+        for (let i = 0; i < flips; i++) {
+          const bit = (random[i % 32]! * 7 + i * 53) & 255;
+          hash[bit >> 3]! ^= 0x80 >> (bit & 7);
+        }
+        expect(blockhashBitsFromBlank(hash)).toBe(Math.min(...blanks.map((blank) => hammingDistance(hash, blank))));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -113,31 +113,42 @@ function thresholdSums(sums: Float64Array, area: number, bits: number): HashByte
 }
 
 /**
- * The hashes of blank images for `bits`-bit blockhashes (a square grid, side a multiple of 4):
- * each horizontal quarter band all 0s or all 1s (the 16 hashes a flat picture, or one flat in
- * horizontal bands, gets: see blockhashBitsFromBlank), then their quarter turns that are new,
- * each vertical quarter stripe all 0s or all 1s (14 more: all 0s and all 1s are both). The quarter
- * turns are blank too: a picture flat in vertical bands (a two-tone flag split left and right)
- * hashes to them as stored, and a picture flat in horizontal bands (a two-tone flag, a horizon)
- * does once turned a quarter, which is how a blockhash set compares it (its transposed variants,
- * blockhash-dihedral.ts). The set is closed under the eight bit moves of the variants (mirrors of
- * rows or columns keep each kind; a transpose swaps the kinds), so a hash's distance from it is
- * the same for all of a hash's bit moves.
+ * The hashes of blank images for `bits`-bit blockhashes (a square grid, side a multiple of 8):
+ * every hash whose horizontal quarter bands each take one of four blank patterns, all 0s, all 1s,
+ * upper half of its rows 1 and lower half 0, or upper half 0 and lower half 1 (4^4 = 256 hashes),
+ * then every hash whose vertical quarter stripes each take one of the same four patterns across
+ * its columns (left half and right half), less all 0s and all 1s, which are both kinds: 510
+ * hashes. A flat picture, or one flat in horizontal bands, hashes to the first kind (each band all
+ * ties with its median: all 0s or all 1s); a smooth top-to-bottom gradient does too (each band
+ * split at its median: its darker half rows 0, its brighter half 1), and a caption on a gradient
+ * is near it, as a caption on black is near all 0s. The vertical kind are their quarter turns: a
+ * picture flat in vertical bands (a two-tone flag split left and right) or a left-to-right
+ * gradient hashes to them as stored, and a picture flat in horizontal bands (a two-tone flag, a
+ * horizon) or a top-to-bottom gradient does once turned a quarter, which is how a blockhash set
+ * compares it (its transposed variants, blockhash-dihedral.ts). The set is closed under the eight
+ * bit moves of the variants: a mirror of rows keeps each band's pattern, a mirror of columns
+ * moves band i to 3 - i and swaps its upper and lower halves (upper 1 becomes lower 1: still a
+ * pattern), and a transpose swaps the kinds; so a hash's distance from it is the same for all of a
+ * hash's bit moves. blockhashBitsFromBlank measures it without listing them.
  */
 export function blankBlockhashes(bits = DEFAULT_BLOCKHASH_BITS * DEFAULT_BLOCKHASH_BITS): HashBytes[] {
   const side = blankGridSide(bits);
   const quarter = side / 4;
   const blanks: HashBytes[] = [];
   for (const vertical of [false, true]) {
-    for (let parts = 0; parts < 16; parts++) {
+    // parts: a base-4 digit per band (stripe), BLANK_PATTERNS order.
+    for (let parts = 0; parts < 256; parts++) {
       // All 0s and all 1s are both kinds: listed once, among the horizontal ones.
-      if (vertical && (parts === 0 || parts === 15)) continue;
+      if (vertical && (parts === 0 || parts === 0b01010101)) continue;
       const hash = new Uint8Array(bits / 8);
       for (let row = 0; row < side; row++) {
         for (let column = 0; column < side; column++) {
-          const part = Math.floor((vertical ? column : row) / quarter);
+          // Across the band (its rows) or the stripe (its columns): which part, and which half of it.
+          const across = vertical ? column : row;
+          const part = Math.floor(across / quarter);
+          const secondHalf = across % quarter >= quarter / 2;
           const bit = row * side + column;
-          if (parts & (1 << part)) hash[bit >> 3]! |= 0x80 >> (bit & 7);
+          if (BLANK_PATTERNS[(parts >> (2 * part)) & 3]![secondHalf ? 1 : 0]) hash[bit >> 3]! |= 0x80 >> (bit & 7);
         }
       }
       blanks.push(hash);
@@ -147,50 +158,83 @@ export function blankBlockhashes(bits = DEFAULT_BLOCKHASH_BITS * DEFAULT_BLOCKHA
 }
 
 /**
+ * The four blank patterns of a quarter band (stripe): the bit of its first half (upper rows, left
+ * columns) and of its second half: all 0s, all 1s, first half 1 (a gradient darkening down or to
+ * the right), second half 1 (brightening).
+ */
+const BLANK_PATTERNS: ReadonlyArray<readonly [0 | 1, 0 | 1]> = [
+  [0, 0],
+  [1, 1],
+  [1, 0],
+  [0, 1],
+];
+
+/**
  * How many bits the hash differs by from the nearest hash of a blank image (blankBlockhashes):
  * how much of it the picture decided. Each of the package's four horizontal bands is split at its
  * median, so at most half a band's blocks are strictly brighter (1) or strictly darker (0) than
  * it; the other blocks tie with the median and take one value for the whole band, 0 when the
  * median is dark, 1 when bright. A flat band is all ties, all 0s or all 1s, so a blank image
  * hashes to such bands (a solid dark one to all zeros), and the minority bits of each band are
- * exactly what the picture decided: a photo gives about half the bits (128 of 256), a blank frame
- * 0, a caption on a dark background its few bright blocks. A picture flat in vertical bands (a
- * two-tone flag split left and right) has every band split at the same columns: its hash is
- * vertical quarter stripes each all 0s or all 1s, the quarter turn of a blank hash, and a picture
- * flat in horizontal bands (a two-tone flag, a horizon) hashes so once turned a quarter (the
- * variants a blockhash set compares, blockhash-dihedral.ts): those are blank hashes too, so this
- * is the smaller of the minority bits summed over the horizontal quarter bands and over the
- * vertical quarter stripes. It is the same for every bit move of a hash (the blank hashes are
- * closed under them): for a picture's mirror, flip and half turn, and for its quarter turns and
- * diagonal flips among themselves (those move the bits of the transposed picture's hash, which is
- * thresholded on other bands and has its own value: a horizontally two-tone flag is 32 bits from
- * blank as stored, 0 turned). Two mostly flat images can be up to the sum of their distances from
- * blank apart while sharing nothing but the background (see passesBlankRule).
+ * what the picture decided: a photo gives about half the bits (128 of 256), a blank frame 0, a
+ * caption on a dark background its few bright blocks. A band of a smooth gradient is split at its
+ * median too, but by the gradient: its upper half rows on one side of the median, its lower half
+ * on the other (a top-to-bottom gradient hashes to 00000000ffffffff repeated, 128 bits from all
+ * 0s or all 1s in every band), so a band's bits are measured from the nearest of four patterns:
+ * all 0s, all 1s, upper half 1 and lower half 0, upper half 0 and lower half 1 (a caption on a
+ * gradient decides its few blocks against the gradient, as on black). A picture flat, or smooth,
+ * in vertical bands (a two-tone flag split left and right, a left-to-right gradient) has every
+ * band split at the same columns: its hash takes the same patterns in vertical quarter stripes
+ * (left and right half columns), the quarter turn of a blank hash, and a picture flat or smooth
+ * in horizontal bands (a two-tone flag, a horizon, a top-to-bottom gradient) hashes so once turned
+ * a quarter (the variants a blockhash set compares, blockhash-dihedral.ts): those are blank hashes
+ * too. So this is the smaller of two sums: over the horizontal quarter bands of each band's bits
+ * from its nearest pattern, and the same over the vertical quarter stripes. It is the same for
+ * every bit move of a hash (the blank hashes are closed under them): for a picture's mirror, flip
+ * and half turn, and for its quarter turns and diagonal flips among themselves (those move the
+ * bits of the transposed picture's hash, which is thresholded on other bands and has its own
+ * value: a horizontally two-tone flag is 32 bits from blank as stored, 0 turned). Two mostly flat
+ * images can be up to the sum of their distances from blank apart while sharing nothing but the
+ * background (see passesBlankRule).
  */
 export function blockhashBitsFromBlank(hash: HashBytes): number {
   const bits = hash.length * 8;
   const side = blankGridSide(bits);
   const quarter = side / 4;
-  const bandOnes = [0, 0, 0, 0];
-  const stripeOnes = [0, 0, 0, 0];
+  // Ones in the first and second half of each band (rows) and of each stripe (columns).
+  const bandOnes = new Int32Array(8);
+  const stripeOnes = new Int32Array(8);
   for (let row = 0; row < side; row++) {
+    const band = 2 * Math.floor(row / quarter) + (row % quarter >= quarter / 2 ? 1 : 0);
     for (let column = 0; column < side; column++) {
       const bit = row * side + column;
       if ((hash[bit >> 3]! >> (7 - (bit & 7))) & 1) {
-        bandOnes[Math.floor(row / quarter)]!++;
-        stripeOnes[Math.floor(column / quarter)]!++;
+        bandOnes[band]!++;
+        stripeOnes[2 * Math.floor(column / quarter) + (column % quarter >= quarter / 2 ? 1 : 0)]!++;
       }
     }
   }
-  const part = bits / 4;
-  const decided = (ones: number[]) => ones.reduce((sum, count) => sum + Math.min(count, part - count), 0);
+  const half = bits / 8;
+  const decided = (ones: Int32Array) => {
+    let sum = 0;
+    for (let part = 0; part < 4; part++) {
+      const first = ones[2 * part]!;
+      const second = ones[2 * part + 1]!;
+      // Bits off all 0s, all 1s, first half 1 (second 0), second half 1 (first 0).
+      sum += Math.min(first + second, 2 * half - first - second, half - first + second, first + half - second);
+    }
+    return sum;
+  };
   return Math.min(decided(bandOnes), decided(stripeOnes));
 }
 
-/** The side of a square blockhash grid of `bits` bits, a multiple of 4 (quarter bands and stripes). */
+/**
+ * The side of a square blockhash grid of `bits` bits, a multiple of 8 (quarter bands and stripes,
+ * each cut in two halves).
+ */
 function blankGridSide(bits: number): number {
   const side = Math.round(Math.sqrt(bits));
-  if (side * side !== bits || side % 4 !== 0) throw new RangeError(`not a square blockhash grid with a side a multiple of 4: ${bits} bits`);
+  if (side * side !== bits || side % 8 !== 0) throw new RangeError(`not a square blockhash grid with a side a multiple of 8: ${bits} bits`);
   return side;
 }
 

@@ -93,3 +93,53 @@ describe('a blockhash set holding rings.jpg allows pictures flat in bands, eithe
   });
 });
 
+
+/**
+ * Captions on gradient backgrounds: a smooth gradient hashes to half 0s and half 1s in every band
+ * (00000000ffffffff repeated), which the blank rule measured as 128 bits from blank, so a set
+ * holding a flyer (a white caption on a dark-blue to light-blue gradient) blocked a plain gradient,
+ * another caption on it, a caption on a sunset gradient (through flipY) and one on a left-to-right
+ * gradient (rotate270). A gradient's band patterns are blank hashes now (blankBlockhashes):
+ * captions on gradients are as near blank as captions on black. Mirrored and turned copies of a
+ * photo in the set are still blocked.
+ */
+describe('a blockhash set holding a flyer on a gradient allows other captions on gradients', () => {
+  /** A 800x600 JPEG (q85) of `text` in white (baseline at `y`) over a linear gradient. */
+  const caption = (text: string, from: string, to: string, direction: 'down' | 'right' = 'down', y = 320) => {
+    const [x2, y2] = direction === 'down' ? [0, 1] : [1, 0];
+    const words = text ? `<text x="400" y="${y}" font-family="DejaVu Sans" font-weight="bold" font-size="64" fill="#ffffff" text-anchor="middle">${text}</text>` : '';
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><defs><linearGradient id="g" x1="0" y1="0" x2="${x2}" y2="${y2}"><stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs><rect width="800" height="600" fill="url(#g)"/>${words}</svg>`;
+    return sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer();
+  };
+  const scanAs = writtenHashSetScan(async (dir) => {
+    const lines: string[] = [];
+    lines.push(`${hashToHex(hashImage(await decodeImage(await caption('SPRING FLYER 2026', '#0b1a4a', '#8fc3ff', 'down', 180))).blockhash)},partner: flyer,flyer`);
+    lines.push(`${hashToHex(hashImage(await decodeImage(readFileSync(CLOUDS))).blockhash)},partner: clouds,clouds`);
+    writeFileSync(join(dir, 'partner-flyers.blockhash.csv'), `hash,label,id\n${lines.join('\n')}\n`);
+  });
+  let scans = 0;
+  const scan = (bytes: Buffer) => scanAs(`blockhash-gradients-${scans++}`, bytes);
+
+  it.each([
+    ['a plain gradient', () => caption('', '#0b1a4a', '#8fc3ff')],
+    ['HAPPY BIRTHDAY GRANDMA on the same gradient', () => caption('HAPPY BIRTHDAY GRANDMA', '#0b1a4a', '#8fc3ff')],
+    ['Good morning on a sunset gradient', () => caption('Good morning', '#ff7e5f', '#2b1055')],
+    ['SALE on a left-to-right gradient', () => caption('SALE', '#0b1a4a', '#8fc3ff', 'right')],
+  ])('%s is allowed', async (_name, picture) => {
+    const verdict = await scan(await picture());
+    expect(verdict.decision).toBe('allow');
+    expect(verdict.signals.filter((signal) => signal.source === 'hashset')).toEqual([]);
+  });
+
+  it.each([
+    ['mirrored left-right', 'flipY', () => sharp(CLOUDS).flop().jpeg({ quality: 90 }).toBuffer()],
+    ['turned a quarter clockwise', 'rotate90', () => sharp(CLOUDS).rotate(90).jpeg({ quality: 90 }).toBuffer()],
+    ['turned a quarter counter-clockwise', 'rotate270', () => sharp(CLOUDS).rotate(270).jpeg({ quality: 90 }).toBuffer()],
+  ])('clouds.jpg %s is still blocked through %s', async (_name, variant, copy) => {
+    const verdict = await scan(await copy());
+    expect(verdict.decision).toBe('block');
+    const blockhash = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'blockhash_match');
+    expect(blockhash?.evidence).toMatchObject({ set: 'partner-flyers', entryId: 'clouds', variant, frame: 0 });
+    expect(blockhash!.evidence.distance as number).toBeLessThanOrEqual(1);
+  });
+});

@@ -158,14 +158,63 @@ describe('pictures flat in bands either way match no photo through their turns (
     // The entry: a picture split left and right (ff00 every row) with 4 bits decided: 4 from blank.
     const entry = hexToHash('ff00'.repeat(16), 256);
     for (const bit of range(0, 4)) entry[bit >> 3]! ^= 0x80 >> (bit & 7);
-    // The frame: 30 more bits (columns 0 and 4 of rows 1-15): 34 from blank, 30 from the entry.
+    // The frame: 30 more bits (columns 0 and 4 of rows 1-15): 32 from blank (stripe 0 nearest its
+    // right half 1s, a gradient stripe), 30 from the entry.
     const frame = Uint8Array.from(entry);
     for (const row of range(1, 15)) for (const column of [0, 4]) frame[(row * 16 + column) >> 3]! ^= 0x80 >> ((row * 16 + column) & 7);
-    expect([blockhashBitsFromBlank(entry), blockhashBitsFromBlank(frame), hammingDistance(entry, frame)]).toEqual([4, 34, 30]);
+    expect([blockhashBitsFromBlank(entry), blockhashBitsFromBlank(frame), hammingDistance(entry, frame)]).toEqual([4, 32, 30]);
     const type = new HashSetMatchSignalType({ source: { sets: () => [blockhashSet('bh', [['stripes', entry]])] } });
     expect(await type.match(subjectOfFrames([{ blockhash: frame, pdq: seededHash(1), pdqQuality: 100 }]), 0)).toEqual([]);
     // Its exact copy does (0 is below 4).
     const [signal] = await type.match(subjectOfFrames([{ blockhash: entry, pdq: seededHash(1), pdqQuality: 100 }]), 0);
     expect(signal?.evidence).toMatchObject({ entryId: 'stripes', distance: 0, bitsFromBlank: 4 });
+  });
+});
+
+/**
+ * A smooth gradient hashes, band by band, to half 0s and half 1s (blockhash splits each quarter
+ * band at its median: its darker rows 0, its brighter rows 1): 00000000ffffffff in every band,
+ * 128 bits from every flat blank hash. Captions on gradient backgrounds were therefore "photos" to
+ * the blank rule and matched one another and an empty gradient: a set holding a flyer (a white
+ * caption on a dark-blue to light-blue gradient) blocked a plain gradient, a birthday caption on
+ * the same gradient, a caption on a sunset gradient (flipY) and one on a left-to-right gradient
+ * (rotate270). The gradient's patterns are blank hashes now (blankBlockhashes), so those captions
+ * sit as near blank as captions on black, and the rule keeps them apart.
+ */
+describe('captions on gradient backgrounds do not match each other (real pictures)', () => {
+  /** A 800x600 JPEG (q85) of `text` in white (its baseline at `y`) over a linear gradient from `from` to `to`. */
+  async function caption(text: string, from: string, to: string, direction: 'down' | 'right' = 'down', y = 320): Promise<Buffer> {
+    const [x2, y2] = direction === 'down' ? [0, 1] : [1, 0];
+    const words = text
+      ? `<text x="400" y="${y}" font-family="DejaVu Sans" font-weight="bold" font-size="64" fill="#ffffff" text-anchor="middle">${text}</text>`
+      : '';
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><defs><linearGradient id="g" x1="0" y1="0" x2="${x2}" y2="${y2}"><stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs><rect width="800" height="600" fill="url(#g)"/>${words}</svg>`;
+    return sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer();
+  }
+  // Its caption high up: two captions of one width on one line hash alike on any background (on
+  // black too), which the blank rule does not judge.
+  const flyer = () => caption('SPRING FLYER 2026', '#0b1a4a', '#8fc3ff', 'down', 180);
+
+  it.each([
+    ['a plain gradient (the flyer without its caption)', () => caption('', '#0b1a4a', '#8fc3ff')],
+    ['HAPPY BIRTHDAY GRANDMA on the same gradient', () => caption('HAPPY BIRTHDAY GRANDMA', '#0b1a4a', '#8fc3ff')],
+    ['Good morning on a sunset gradient', () => caption('Good morning', '#ff7e5f', '#2b1055')],
+    ['SALE on a left-to-right gradient', () => caption('SALE', '#0b1a4a', '#8fc3ff', 'right')],
+  ])('%s: no signal from a blockhash set holding the flyer', async (_name, picture) => {
+    const entry = (await scanned(await flyer())).frames[0]!.blockhash;
+    const type = new HashSetMatchSignalType({ source: { sets: () => [blockhashSet('flyers', [['flyer', entry]])] } });
+    const subject = await scanned(await picture());
+    expect(await type.match(subject, 0)).toEqual([]);
+  });
+
+  it('the flyer and its gradient are near blank (as a caption on black is), and the flyer still matches its own copy', async () => {
+    const flyerHashes = (await scanned(await flyer())).frames[0]!;
+    const plain = (await scanned(await caption('', '#0b1a4a', '#8fc3ff'))).frames[0]!;
+    expect(blockhashBitsFromBlank(plain.blockhash)).toBeLessThanOrEqual(8);
+    expect(blockhashBitsFromBlank(flyerHashes.blockhash)).toBeLessThan(64);
+    const type = new HashSetMatchSignalType({ source: { sets: () => [blockhashSet('flyers', [['flyer', flyerHashes.blockhash]])] } });
+    const copy = await scanned(await sharp(await flyer()).jpeg({ quality: 70 }).toBuffer());
+    const [signal] = await type.match(copy, 0);
+    expect(signal).toMatchObject({ kind: 'blockhash_match', suggests: 'block', evidence: { entryId: 'flyer' } });
   });
 });

@@ -28,9 +28,10 @@
  * (imageKey) whichever view matched, and a known-good entry hides only hits on the same picture
  * (the same view of the same frame). Blockhash evidence adds bitsFromBlank: how many bits the frame's
  * hash, in the variant that matched, is from the nearest blank image's (blankBlockhashes: each
- * horizontal quarter band, or each vertical quarter stripe, all 0s or all 1s; the stripes are the
- * bands turned a quarter, so a two-tone flag or a horizon is as blank turned as a vertically split
- * picture is as stored). The blank hashes are closed under the variants' bit moves, so a mirror, a
+ * horizontal quarter band, or each vertical quarter stripe, all 0s, all 1s, or half 0s and half 1s
+ * as a smooth gradient splits it; the stripes are the bands turned a quarter, so a two-tone flag, a
+ * horizon or a top-to-bottom gradient is as blank turned as a vertically split picture is as
+ * stored, and a caption on a gradient is as near blank as one on black). The blank hashes are closed under the variants' bit moves, so a mirror, a
  * flip or a half turn keeps it, and the four quarter turns and diagonal flips share theirs (the
  * bits of the transposed picture's hash, thresholded on other bands: a horizontally two-tone flag
  * is 32 bits from blank as stored, 0 turned). A
@@ -68,11 +69,11 @@ import type { ImageHashes, ImageView, PictureHashes } from '../../images/index.j
 import { DIHEDRAL_VARIANTS } from '../../images/pdq/dihedral.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
-import { blankBlockhashes, passesBlankRule, passesQualityFloor } from '../../hashsets/hash-set-config.js';
+import { passesBlankRule, passesQualityFloor } from '../../hashsets/hash-set-config.js';
 import { blockhashBitsFromBlank } from '../../images/blockhash.js';
 import type { VariantMatch } from '../../hashsets/entry-index.js';
 import type { EntryDescription, MatchableHashSet } from '../../hashsets/hash-set.js';
-import { hammingDistance, hashToHex, type HashBytes } from '../../matching/hash-bits.js';
+import { hashToHex, type HashBytes } from '../../matching/hash-bits.js';
 import type { ImageSubject } from '../../pipeline/image-preparer.js';
 import type { MatchContext, PartialVersions, SignalType } from '../signal-type.js';
 
@@ -422,40 +423,27 @@ function hitsOf(set: MatchableHashSet, frame: PictureHashes, at: Pick<Hit, 'fram
 function blockhashMatches(set: MatchableHashSet, hash: HashBytes): Array<VariantMatch & { bitsFromBlank: number }> {
   const frameFromBlank = blockhashBitsFromBlank(hash);
   if (frameFromBlank === 0) return [];
-  const found = set.match([hash]).filter((match) => match.distance < frameFromBlank);
-  const entryFromBlank = entriesFromBlank(set, hash, frameFromBlank, found);
-  return found.filter((match) => passesBlankRule(set.config, match.distance, frameFromBlank, entryFromBlank(match.entryNo))).map((match) => ({ ...match, bitsFromBlank: frameFromBlank }));
+  return set
+    .match([hash])
+    .filter((match) => {
+      if (match.distance >= frameFromBlank) return false;
+      const entry = entryFromBlank(set, match, frameFromBlank);
+      return entry !== undefined && passesBlankRule(set.config, match.distance, frameFromBlank, entry);
+    })
+    .map((match) => ({ ...match, bitsFromBlank: frameFromBlank }));
 }
 
-/** Per blockhash set, for the version they were read at: its entries within reach of each blank hash (blankBlockhashes, both orientations). */
-const nearBlank = new WeakMap<MatchableHashSet, { version: string; byBlank: Map<number, Map<number, number>> }>();
-const BLANK_BLOCKHASHES = blankBlockhashes();
-
 /**
- * How many bits from blank the entries of a frame's hits are, as far as the blank rule needs to
- * know: Infinity stands for "farther than the hit's distance". An entry is at least
- * frameFromBlank - distance from blank (bitsFromBlank changes by at most one per bit), so only a
- * hit at least half the frame's bitsFromBlank away can fail the entry's side (for a photo, about
- * 128 bits from blank, only hits at 64 bits, the default threshold), and an entry at most `distance`
- * from a blank hash has that blank hash within 2 x distance of the frame: only those blank hashes
- * are looked up (one for a caption on black), each once per set version: the set's entries within
- * its threshold of that blank hash, from its own index (an entry not among them is farther from it
- * than any hit of the entry is from the frame).
+ * How many bits from blank a hit's entry is, as far as the blank rule needs to know, read from the
+ * entry's own hash (MatchableHashSet.bitsFromBlank): undefined (not matched) for an entry no
+ * longer held or disabled. An entry is at least frameFromBlank - distance from blank (bitsFromBlank
+ * changes by at most one per bit), so a hit under half the frame's bitsFromBlank passes the
+ * entry's side without asking (Infinity: farther than the hit); for a photo, about 100-128 bits
+ * from blank, only hits near the default threshold of 64 ask.
  */
-function entriesFromBlank(set: MatchableHashSet, frame: HashBytes, frameFromBlank: number, found: readonly VariantMatch[]): (entryNo: number) => number {
-  const farthest = found.findLast((match) => 2 * match.distance >= frameFromBlank);
-  if (!farthest) return () => Infinity;
-  const { version } = set;
-  let known = nearBlank.get(set);
-  if (known?.version !== version) nearBlank.set(set, (known = { version, byBlank: new Map() }));
-  const byBlank: Array<Map<number, number>> = [];
-  BLANK_BLOCKHASHES.forEach((blank, i) => {
-    if (hammingDistance(frame, blank) > 2 * farthest.distance) return;
-    let entries = known.byBlank.get(i);
-    if (!entries) known.byBlank.set(i, (entries = new Map(set.match([blank]).map((match) => [match.entryNo, match.distance] as const))));
-    byBlank.push(entries);
-  });
-  return (entryNo) => Math.min(Infinity, ...byBlank.map((entries) => entries.get(entryNo) ?? Infinity));
+function entryFromBlank(set: MatchableHashSet, match: VariantMatch, frameFromBlank: number): number | undefined {
+  if (2 * match.distance < frameFromBlank) return Infinity;
+  return set.bitsFromBlank(match.entryNo);
 }
 
 /**

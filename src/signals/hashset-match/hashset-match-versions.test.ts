@@ -26,6 +26,10 @@ class LiveSet implements MatchableHashSet {
     return [{ entryNo: 0, distance: 0, variant: 0 }];
   }
 
+  bitsFromBlank(): number {
+    return Infinity; // PDQ: no blank rule
+  }
+
   async describe(entryNos: readonly number[]): Promise<Array<EntryDescription | undefined>> {
     await new Promise((resolve) => setImmediate(resolve));
     this.duringDescribe();

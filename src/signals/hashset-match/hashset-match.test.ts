@@ -53,6 +53,7 @@ function counting(inner: MatchableHashSet, guard: FloodGuard): { set: MatchableH
       return inner.version;
     },
     match: (variants) => inner.match(variants),
+    bitsFromBlank: (entryNo) => inner.bitsFromBlank(entryNo),
     describe: (entryNos): Promise<Array<EntryDescription | undefined>> => {
       describes.push([...entryNos]);
       return inner.describe(entryNos);
@@ -280,10 +281,10 @@ describe('hash-set signal type', () => {
     it("reads the entries' own distance from blank again when the set changes", async () => {
       const sparse = new Uint8Array(32);
       sparse.fill(0xf0, 0, 8); // 32 bits from blank
-      const e1 = flipRange(sparse, 64, 20); // 20 bits away, 52 from blank: the entries are looked up (2 x 20 >= 32)
+      const e1 = flipRange(sparse, 64, 20); // 20 bits away, 44 from blank (band 1's upper rows: 12 from a gradient band): the entry's side is read from its hash (2 x 20 >= 32)
       const e2 = new Uint8Array(32);
       e2[0] = 0xf0; // 4 bits from blank, 28 from the frame: the frame's side holds, the entry's does not
-      expect([hammingDistance(sparse, e1), blockhashBitsFromBlank(e1), hammingDistance(sparse, e2), blockhashBitsFromBlank(e2)]).toEqual([20, 52, 28, 4]);
+      expect([hammingDistance(sparse, e1), blockhashBitsFromBlank(e1), hammingDistance(sparse, e2), blockhashBitsFromBlank(e2)]).toEqual([20, 44, 28, 4]);
       const memes = set({ name: 'b', algorithm: 'blockhash' }, [['e1', e1]]);
       const type = new HashSetMatchSignalType({ source: { sets: () => [memes] } });
       expect((await type.match(subjectOf(sparse), 0))[0]!.evidence).toMatchObject({ entryId: 'e1', distance: 20, matches: 1 });
@@ -295,11 +296,12 @@ describe('hash-set signal type', () => {
     });
 
     it("measures the entry's side from the entry's own nearest blank hash, which need not be the frame's", async () => {
-      // Frame: 31 of band 0's bits and 10 of band 1's set: nearest blank all 0s (41 bits away), all
-      // 1s in band 0 is 43 away. Entry: 62 of band 0's bits (the frame's 31 among them) and the
-      // frame's 10 of band 1: nearest blank band 0 all 1s, 12 bits away; 31 bits from the frame.
-      const frame = flipRange(flipRange(new Uint8Array(32), 0, 31), 64, 10);
-      const entry = flipRange(flipRange(new Uint8Array(32), 0, 62), 64, 10);
+      // Frame: 31 of band 0's bits (16 in its upper rows, 15 in its lower: as far from the gradient
+      // patterns) and 10 of band 1's set: nearest blank all 0s (41 bits away), all 1s in band 0 is
+      // 43 away. Entry: 62 of band 0's bits (the frame's 31 among them) and the frame's 10 of band
+      // 1: nearest blank band 0 all 1s, 12 bits away; 31 bits from the frame.
+      const frame = flipRange(flipRange(flipRange(new Uint8Array(32), 0, 16), 32, 15), 64, 10);
+      const entry = flipRange(flipRange(flipRange(new Uint8Array(32), 0, 32), 32, 30), 64, 10);
       const blankBand0 = flipRange(new Uint8Array(32), 0, 64);
       expect([blockhashBitsFromBlank(frame), hammingDistance(frame, blankBand0), blockhashBitsFromBlank(entry), hammingDistance(entry, blankBand0), hammingDistance(frame, entry)]).toEqual([
         41, 43, 12, 12, 31,
@@ -308,6 +310,36 @@ describe('hash-set signal type', () => {
       const type = new HashSetMatchSignalType({ source: { sets: () => [marks] } });
       expect(await type.match(subjectOf(frame), 0)).toEqual([]);
       expect((await type.match(subjectOf(flipRange(entry, 100, 5)), 0))[0]!.evidence).toMatchObject({ entryId: 'entry', distance: 5 });
+    });
+
+    it("reads the entry's side from the entry's own hash: one index query per hash of the frame, however far the hit", async () => {
+      const photo = hash(4242);
+      const entry = flipRange(photo, 0, 62); // 62 bits away: 2 x 62 >= the photo's bits from blank, so the entry's side is asked
+      expect(2 * hammingDistance(photo, entry)).toBeGreaterThanOrEqual(blockhashBitsFromBlank(photo));
+      expect(blockhashBitsFromBlank(entry)).toBeGreaterThan(62);
+      const inner = set({ name: 'b', algorithm: 'blockhash' }, [['photo', entry]]);
+      const calls = { match: 0, bitsFromBlank: [] as number[] };
+      let held = true;
+      const watched: MatchableHashSet = {
+        config: inner.config,
+        get version() {
+          return inner.version;
+        },
+        match: (variants) => (calls.match++, inner.match(variants)),
+        describe: (entryNos) => inner.describe(entryNos),
+        bitsFromBlank: (entryNo) => (calls.bitsFromBlank.push(entryNo), held ? inner.bitsFromBlank(entryNo) : undefined),
+      };
+      const type = new HashSetMatchSignalType({ source: { sets: () => [watched] } });
+      expect((await type.match(subjectOf(photo), 0))[0]!.evidence).toMatchObject({ entryId: 'photo', distance: 62, matches: 1 });
+      expect(calls).toEqual({ match: 1, bitsFromBlank: [0] });
+      // An entry the set no longer holds (undefined) is not matched.
+      held = false;
+      expect(await type.match(subjectOf(photo), 0)).toEqual([]);
+      // A hit under half the frame's bits from blank passes the entry's side without asking.
+      calls.bitsFromBlank = [];
+      inner.add({ id: 'copy', hash: flipRange(photo, 0, 5) });
+      expect((await type.match(subjectOf(photo), 0))[0]!.evidence).toMatchObject({ entryId: 'copy', distance: 5, matches: 1 });
+      expect(calls.bitsFromBlank).toEqual([0]);
     });
 
     it('matches exactly the entries the rule allows, closest first, on random mostly flat hashes (against brute force)', async () => {
@@ -392,12 +424,13 @@ describe('hash-set signal type', () => {
 
     it('the walk passes a quarantined entry on to the next hit the rule lets through, on whichever frame it stands', async () => {
       // Frame 0: 32 bits from blank, holds Z exactly; X is 33 bits from it (farther than blank: out).
-      // Frame 1: 95 bits from blank (103 from the horizontal blank hashes, 95 from the vertical), 40 bits from X. X's closest hit in reach is frame 1's, at 40.
+      // X: band 1 half decided (16 bits in its upper rows, 16 in its lower) and one bit of band 2: 65 from blank.
+      // Frame 1: 95 bits from blank, 40 bits from X. X's closest hit in reach is frame 1's, at 40.
       const frame0 = new Uint8Array(32);
       frame0.fill(0xf0, 0, 8);
-      const X = flipRange(frame0, 64, 33);
-      const frame1 = flipRange(flipRange(X, 128, 32), 192, 8);
-      expect([blockhashBitsFromBlank(frame0), blockhashBitsFromBlank(frame1)]).toEqual([32, 95]);
+      const X = flipRange(flipRange(frame0, 80, 32), 128, 1);
+      const frame1 = flipRange(flipRange(X, 144, 32), 192, 8);
+      expect([blockhashBitsFromBlank(frame0), blockhashBitsFromBlank(X), blockhashBitsFromBlank(frame1)]).toEqual([32, 65, 95]);
       expect([hammingDistance(frame0, X), hammingDistance(frame1, X), hammingDistance(frame1, frame0)]).toEqual([33, 40, 73]);
       const memes = set({ name: 'b', algorithm: 'blockhash' }, [['Z', frame0], ['X', X]]);
       const quarantinedZ: FloodGuard = {
