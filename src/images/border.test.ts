@@ -184,6 +184,44 @@ describe('findBorder', () => {
     }
   });
 
+  it('takes a sky or a studio backdrop for no border, though it is flat around its own middle colour', async () => {
+    // A landscape: a sky brightening by 14 or 20 levels down to the horizon over the top 40%, a photo
+    // below (mosaic.jpg). Too far from the corners' colour to be flat, but flat enough around its mean:
+    // it was peeled as a one-sided ring at the horizon.
+    const width = 480;
+    const height = 360;
+    const horizon = 144;
+    const below = await content('mosaic.jpg', width, height - horizon);
+    for (const [levels, quality] of [
+      [14, 90],
+      [20, 95],
+    ]) {
+      const data = new Uint8Array(width * height * 3);
+      for (let y = 0; y < horizon; y++) {
+        const k = Math.round((levels! * y) / (horizon - 1));
+        for (let x = 0; x < width; x++) data.set([150 + k, 190 + k, Math.min(255, 235 + k)], (y * width + x) * 3);
+      }
+      data.set(below.data, horizon * width * 3);
+      expect(findBorderRings(await throughJpeg({ data, width, height }, quality!)), `sky of ${levels} levels, JPEG ${quality}`).toEqual([]);
+    }
+    // A subject on a studio backdrop darkening by 24 or 30 levels from the middle to the corners.
+    const subject = await content('mosaic.jpg', 224, 273);
+    for (const falloff of [24, 30]) {
+      const data = new Uint8Array(width * height * 3);
+      const far = Math.hypot(width / 2, height / 2);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          data.fill(Math.round(210 - falloff * (Math.hypot(x - width / 2, y - height / 2) / far) ** 2), (y * width + x) * 3, (y * width + x) * 3 + 3);
+        }
+      }
+      const [left, top] = [(width - subject.width) >> 1, (height - subject.height) >> 1];
+      for (let y = 0; y < subject.height; y++) {
+        data.set(subject.data.subarray(y * subject.width * 3, (y + 1) * subject.width * 3), ((top + y) * width + left) * 3);
+      }
+      expect(findBorderRings(await throughJpeg({ data, width, height }, 90)), `backdrop of ${falloff} levels`).toEqual([]);
+    }
+  });
+
   it('finds the frame of a low-contrast picture that lies within the first tolerance of it (not taken for a blank)', async () => {
     // Clouds mapped to 235-255, in a white frame: every line is within 20 of white, but not flat.
     const width = 320;

@@ -69,6 +69,14 @@ export const MAX_RINGS = 3;
  */
 export const MAX_BLEND_LINES = 2;
 
+/**
+ * A ring that is not flat around its corners' colour (read on a line of JPEG ringing in a mat) is
+ * tried once more around its own median colour, at half the flatness limit, only when on every
+ * SAMPLE_STRIDE-th pixel of its lines it is that flat already (so a gradient costs an eighth more
+ * reads of it, not a second scan).
+ */
+const SAMPLE_STRIDE = 8;
+
 /** A ring's kind: transparent pixels, or one colour (RGB). */
 type Border = 'transparent' | readonly [number, number, number];
 
@@ -102,7 +110,7 @@ interface Ring {
  * (a speck, JPEG ringing) is not, besides MAX_BLEND_LINES at each end. Each ring must be flat
  * (MAX_MEAN_BORDER_FRACTION: no gradient; a ring all round leaves out of it up to MAX_BLEND_LINES
  * innermost lines a side that are not, and a ring not flat around its corners' colour is tried once
- * more around its own mean colour),
+ * more around its own median colour, at half the limit: a gradient is no flatter around its middle),
  * leave content at least MIN_TRIMMED_SIDE each way and not be all of it (a blank is no ring at the
  * first tolerance, for the next to tell apart); the rings together must be, on at least one side,
  * at least MIN_BORDER_FRACTION of the picture and MIN_BORDER_PIXELS deep.
@@ -139,11 +147,11 @@ function peelRing(picture: BorderPicture, outer: Ring | undefined): Ring | undef
     // Content all within one tolerance of the corners is blank at it, or a low-contrast picture
     // in a frame of its lightest or darkest colour, which the next tolerance tells apart.
     for (const border of bordersOf(picture, outer, tolerance)) {
-      const ring = peelWithin(picture, outer, border, tolerance);
+      const ring = peelWithin(picture, outer, border, tolerance, true);
       if (ring && 'box' in ring) return ring;
-      // Not flat around the corners' colour, but maybe around its own mean (the corners read on a line of JPEG ringing).
-      if (ring && maxDifference(ring.mean, border as readonly number[]) > 1) {
-        const again = peelWithin(picture, outer, ring.mean, tolerance);
+      // Not flat around the corners' colour, but around another (the corners read on a line of JPEG ringing): once more around that.
+      if (ring) {
+        const again = peelWithin(picture, outer, ring.median, tolerance, false);
         if (again && 'box' in again) return again;
       }
     }
@@ -152,11 +160,18 @@ function peelRing(picture: BorderPicture, outer: Ring | undefined): Ring | undef
 }
 
 /**
- * The ring of `border` inside `outer` at one tolerance, when there is one worth keeping; when a
- * ring of a colour is found but is not flat, the mean colour of its pixels instead (for peelRing to
- * try once more around it).
+ * The ring of `border` inside `outer` at one tolerance, when there is one worth keeping. When
+ * `retry` and a ring of a colour is found but is not flat around it, instead the median colour of
+ * its pixels, for peelRing to try once more around it (`retry` false: held to half the flatness
+ * limit), when a sample of them (SAMPLE_STRIDE) is within that half of it already.
  */
-function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Border, tolerance: number): Ring | { mean: [number, number, number] } | undefined {
+function peelWithin(
+  picture: BorderPicture,
+  outer: Ring | undefined,
+  border: Border,
+  tolerance: number,
+  retry: boolean,
+): Ring | { median: [number, number, number] } | undefined {
   const { width, alpha } = picture;
   // With alpha, the colours a viewer's scaler shows: a shrunk edge not darkened by what transparent pixels store.
   const data = (alpha && picture.alphaWeighted) || picture.data;
@@ -164,10 +179,9 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
   // Per line: the pixels that may differ (specks), and the summed difference of the border lines.
   const allowedRow = within.width >> 8;
   const allowedColumn = within.height >> 8;
-  // The last line isBorder passed: its summed difference, its pixels counted, and their summed RGB.
+  // The last line isBorder passed: its summed difference and its pixels counted.
   let sum = 0;
   let pixels = 0;
-  const rgb = [0, 0, 0];
   // How many pixels at each end of a line may differ besides (where it crosses the blend of the sides next to it: a corner).
   const ends = MAX_BLEND_LINES;
   const opaque = 255 - tolerance;
@@ -181,18 +195,12 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
     const d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
     return a === 255 ? d : (d * a) / 255;
   };
-  /**
-   * Whether the line of `count` pixels from pixel `start`, `step` apart, is border; sets sum, pixels
-   * and rgb to its own.
-   */
+  /** Whether the line of `count` pixels from pixel `start`, `step` apart, is border; sets sum and pixels to its own. */
   const isBorder = (start: number, step: number, count: number, allowed: number): boolean => {
     let lineSum = 0;
     let off = 0;
     let atEnds = 0;
     let wild = 0;
-    let r0 = 0;
-    let g0 = 0;
-    let b0 = 0;
     const last = count - ends;
     if (border === 'transparent') {
       for (let i = 0, p = start; i < count; i++, p += step) {
@@ -201,37 +209,64 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
         else if (i < ends || i >= last) atEnds++;
         else if (++off > allowed) return false;
       }
-    } else {
+    } else if (!alpha) {
       const [r, g, b] = border;
+      for (let i = 0, p = start * 3; i < count; i++, p += step * 3) {
+        const dr = data[p]! - r;
+        const dg = data[p + 1]! - g;
+        const db = data[p + 2]! - b;
+        const d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
+        if (d <= tolerance) lineSum += d;
+        else if (i < ends || i >= last) atEnds++;
+        else if (++off > allowed) return false;
+      }
+    } else {
       for (let i = 0, p = start; i < count; i++, p += step) {
-        const a = alpha ? alpha[p]! : 255;
-        if (a <= tolerance) {
-          wild++;
-          continue;
-        }
-        const v0 = data[p * 3]!;
-        const v1 = data[p * 3 + 1]!;
-        const v2 = data[p * 3 + 2]!;
-        const dr = v0 - r;
-        const dg = v1 - g;
-        const db = v2 - b;
-        let d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
-        if (a !== 255) d = (d * a) / 255;
-        if (d <= tolerance) {
-          lineSum += d;
-          r0 += v0;
-          g0 += v1;
-          b0 += v2;
-        } else if (i < ends || i >= last) atEnds++;
+        const d = difference(p, border);
+        if (d < 0) wild++;
+        else if (d <= tolerance) lineSum += d;
+        else if (i < ends || i >= last) atEnds++;
         else if (++off > allowed) return false;
       }
     }
     sum = lineSum;
     pixels = count - off - atEnds - wild;
-    rgb[0] = r0;
-    rgb[1] = g0;
-    rgb[2] = b0;
     return true;
+  };
+  /**
+   * Over every SAMPLE_STRIDE-th pixel isBorder counted on a border line of a colour (read again
+   * only for a ring that is not flat): with `around` undefined, counts their R, G and B values in
+   * `histogram` (3 x 256); else returns their summed difference from `around`.
+   */
+  const sampleLine = (start: number, step: number, count: number, colour: readonly [number, number, number], around: readonly [number, number, number] | undefined, histogram: Uint32Array): number => {
+    const stride = step * SAMPLE_STRIDE;
+    const [r, g, b] = colour;
+    const [r1, g1, b1] = around ?? colour;
+    let off = 0;
+    for (let i = 0, p = start; i < count; i += SAMPLE_STRIDE, p += stride) {
+      const a = alpha ? alpha[p]! : 255;
+      if (a <= tolerance) continue;
+      const v0 = data[p * 3]!;
+      const v1 = data[p * 3 + 1]!;
+      const v2 = data[p * 3 + 2]!;
+      const dr = v0 - r;
+      const dg = v1 - g;
+      const db = v2 - b;
+      const d = Math.max(dr < 0 ? -dr : dr, dg < 0 ? -dg : dg, db < 0 ? -db : db);
+      if ((a === 255 ? d : (d * a) / 255) > tolerance) continue;
+      if (around) {
+        const er = v0 - r1;
+        const eg = v1 - g1;
+        const eb = v2 - b1;
+        const e = Math.max(er < 0 ? -er : er, eg < 0 ? -eg : eg, eb < 0 ? -eb : eb);
+        off += a === 255 ? e : (e * a) / 255;
+      } else {
+        histogram[v0]!++;
+        histogram[256 + v1]!++;
+        histogram[512 + v2]!++;
+      }
+    }
+    return off;
   };
   /**
    * Whether the line lies between the outer ring and this one: a line a resize blends the two into,
@@ -267,13 +302,15 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
     while (i < lines && line(i)) i++;
     return i;
   };
-  /** Each side's border lines, outermost first: their summed difference, pixels counted and summed RGB. */
+  /** Each side's border lines, outermost first: their summed difference, pixels counted, and where they are (first pixel, step, count). */
   const found: Array<Array<[number, number, number, number, number]>> = [[], [], [], []];
   /** How many lines in from side `side` (top, bottom, left, right) are border, of at most `lines` of `count` pixels from pixel `start(i)`; kept in found[side]. */
   const borderDepth = (side: number, lines: number, count: number, start: (i: number) => number): number =>
     depth(lines, (i) => {
-      if (!isBorder(start(i), side < 2 ? 1 : width, count, side < 2 ? allowedRow : allowedColumn)) return false;
-      found[side]!.push([sum, pixels, rgb[0]!, rgb[1]!, rgb[2]!]);
+      const from = start(i);
+      const step = side < 2 ? 1 : width;
+      if (!isBorder(from, step, count, side < 2 ? allowedRow : allowedColumn)) return false;
+      found[side]!.push([sum, pixels, from, step, count]);
       return true;
     });
   /** Whether a line is neither this ring nor content but the blend of the outer ring into it. */
@@ -317,25 +354,42 @@ function peelWithin(picture: BorderPicture, outer: Ring | undefined, border: Bor
   const all4 = sides.every(Boolean);
   let total = 0;
   let counted = 0;
-  const mean = [0, 0, 0];
-  for (const lines of found) {
-    let kept = lines.length;
-    while (all4 && kept > 1 && lines.length - kept < MAX_BLEND_LINES && lines[kept - 1]![0] > flat * lines[kept - 1]![1]) kept--;
-    for (let i = 0; i < lines.length; i++) {
-      const [lineSum, linePixels, r0, g0, b0] = lines[i]!;
-      if (i < kept) {
-        total += lineSum;
-        counted += linePixels;
-      }
-      mean[0]! += r0;
-      mean[1]! += g0;
-      mean[2]! += b0;
+  // How many of each side's lines (outermost first) the flatness counts.
+  const kept = found.map((lines) => {
+    let n = lines.length;
+    while (all4 && n > 1 && lines.length - n < MAX_BLEND_LINES && lines[n - 1]![0] > flat * lines[n - 1]![1]) n--;
+    for (let i = 0; i < n; i++) {
+      total += lines[i]![0];
+      counted += lines[i]![1];
     }
-  }
+    return n;
+  });
   if (counted === 0) return undefined;
-  if (!thin && total / counted > flat) {
-    const all = found.reduce((n, lines) => lines.reduce((m, line) => m + line[1], n), 0);
-    return border === 'transparent' || all === 0 ? undefined : { mean: mean.map((v) => Math.round(v / all)) as [number, number, number] };
+  // Tried again around its own median colour, at half the limit: a ring of one colour whose corners were read on a
+  // line of ringing is that flat, but not a gradient (a sky, a vignette), which centred is as flat as half of it read
+  // from one end (so none passes that the first try would not take).
+  if (!thin && total / counted > (retry ? flat : flat / 2)) {
+    if (!retry || border === 'transparent') return undefined;
+    // Its median colour and its flatness around that, on a sample of the pixels it counts: no retry that would not be flat.
+    const histogram = new Uint32Array(3 * 256);
+    let off = 0;
+    const sample = (around?: readonly [number, number, number]): void =>
+      found.forEach((lines, side) => {
+        for (let i = 0; i < kept[side]!; i++) off += sampleLine(lines[i]![2], lines[i]![3], lines[i]![4], border, around, histogram);
+      });
+    sample();
+    let n = 0;
+    for (let v = 0; v < 256; v++) n += histogram[v]!;
+    if (n === 0) return undefined;
+    const colour = [0, 1, 2].map((c) => {
+      let v = 0;
+      for (let below = histogram[c * 256]!; 2 * below < n; below += histogram[c * 256 + ++v]!);
+      return v;
+    }) as [number, number, number];
+    // Its corners' colour after all (within a level): the ring is not flat around any.
+    if (maxDifference(colour, border) <= 1) return undefined;
+    sample(colour);
+    return off > (flat / 2) * n ? undefined : { median: colour };
   }
   return { box, border, sides };
 }
