@@ -31,7 +31,7 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
         const blockhashDihedral = variantsOf(picture.blockhashDihedral);
         return { ...(dihedral && { dihedral }), ...(blockhashDihedral && { blockhashDihedral }) };
       };
-      // A hash-set match on a view of a frame (evidence `view`) is reproduced by these. A trimmed
+      // A hash-set match on a view of a frame (evidence `view` and `box`) is reproduced by these. A trimmed
       // view's box (and that of a trimmed view stretched) is given in the image's upright pixels
       // (the hashes read the decode's working copy, at most 512 pixels a side: the box is scaled
       // from it, so within a pixel or so). A frame can have several views of one name (a border's
@@ -94,6 +94,6 @@ export function registerHashCommand(program: Command): void {
     .description('print blockhash, PDQ and PDQ quality of image files (exit 1 if any failed)')
     .option('--json', 'one JSON object per file: file, blockhash, pdq, pdqQuality, width, height (or error); with --dihedral, dihedral (PDQ) and blockhashDihedral, each keyed by variant; with --views, views: an array of { view, box?, blockhash, pdq, pdqQuality }')
     .option('--dihedral', 'also print the 8 rotation/mirror variants of PDQ and of blockhash')
-    .option('--views', 'also print the hashes of the image as viewers see it, the views it has (what a hash-set match with `view` in its evidence matched): upright (EXIF orientation 2-8), on-white and on-black (alpha), trimmed, on-white-trimmed and on-black-trimmed (a uniform border cut off; with its box in the upright image), stretched (contrast stretched, when PDQ quality is under 100: the whole image, and each trimmed view, with its box)')
+    .option('--views', 'also print the hashes of the image as viewers see it, the views it has (what a hash-set match with `view` and `box` in its evidence matched): upright (EXIF orientation 2-8), on-white and on-black (alpha), trimmed, on-white-trimmed and on-black-trimmed (a uniform border cut off; with its box in the upright image), stretched (contrast stretched, when PDQ quality is under 100: the whole image, and each trimmed view, with its box)')
     .action(hashFiles);
 }

@@ -200,19 +200,20 @@ const BLANK_PATTERNS: ReadonlyArray<readonly [0 | 1, 0 | 1]> = [
 export function blockhashBitsFromBlank(hash: HashBytes): number {
   const bits = hash.length * 8;
   const side = blankGridSide(bits);
-  const quarter = side / 4;
-  // Ones in the first and second half of each band (rows) and of each stripe (columns).
-  const bandOnes = new Int32Array(8);
-  const stripeOnes = new Int32Array(8);
-  for (let row = 0; row < side; row++) {
-    const band = 2 * Math.floor(row / quarter) + (row % quarter >= quarter / 2 ? 1 : 0);
-    for (let column = 0; column < side; column++) {
-      const bit = row * side + column;
-      if ((hash[bit >> 3]! >> (7 - (bit & 7))) & 1) {
-        bandOnes[band]!++;
-        stripeOnes[2 * Math.floor(column / quarter) + (column % quarter >= quarter / 2 ? 1 : 0)]!++;
-      }
-    }
+  const { rowHalf, stripeOnesOf, firstHalf, lastHalf } = halfTables(side);
+  const rowBytes = side / 8;
+  // Ones in the first and second half of each band (rows) and of each stripe (columns), read a
+  // byte at a time: a replica computes this for every blockhash entry it loads.
+  const bandOnes = BAND_ONES.fill(0);
+  const stripeOnes = STRIPE_ONES.fill(0);
+  for (let byte = 0; byte < hash.length; byte++) {
+    const value = hash[byte]!;
+    if (value === 0) continue;
+    bandOnes[rowHalf[Math.floor(byte / rowBytes)]!]! += POPCOUNT[value]!;
+    const inRow = byte % rowBytes;
+    const counts = stripeOnesOf[inRow]!;
+    // Only the stripe halves this byte's columns fall in (4 of them on the 16-bit rows of 16x16).
+    for (let part = firstHalf[inRow]!, last = lastHalf[inRow]!; part <= last; part++) stripeOnes[part]! += counts[value * 8 + part]!;
   }
   const half = bits / 8;
   const decided = (ones: Int32Array) => {
@@ -226,6 +227,50 @@ export function blockhashBitsFromBlank(hash: HashBytes): number {
     return sum;
   };
   return Math.min(decided(bandOnes), decided(stripeOnes));
+}
+
+/** Counters reused by every call (no allocation a call: it runs once per entry a replica loads). */
+const BAND_ONES = new Int32Array(8);
+const STRIPE_ONES = new Int32Array(8);
+
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, value) => {
+  let ones = 0;
+  for (let v = value; v; v >>= 1) ones += v & 1;
+  return ones;
+});
+
+/**
+ * Per grid side: the band half (0-7) of each row, and per byte position in a row, for each byte
+ * value, its ones in each of the 8 stripe halves (the halves of the four quarter stripes).
+ */
+interface HalfTables {
+  rowHalf: Uint8Array;
+  stripeOnesOf: Uint8Array[];
+  /** Per byte position in a row, the first and last stripe half its columns fall in. */
+  firstHalf: Uint8Array;
+  lastHalf: Uint8Array;
+}
+const halfTablesBySide = new Map<number, HalfTables>();
+function halfTables(side: number): HalfTables {
+  let tables = halfTablesBySide.get(side);
+  if (tables === undefined) {
+    const eighth = side / 8;
+    const rowHalf = Uint8Array.from({ length: side }, (_, row) => Math.floor(row / eighth));
+    const stripeOnesOf = Array.from({ length: side / 8 }, (_, byteInRow) => {
+      const counts = new Uint8Array(256 * 8);
+      for (let value = 0; value < 256; value++) {
+        for (let bit = 0; bit < 8; bit++) {
+          if ((value >> (7 - bit)) & 1) counts[value * 8 + Math.floor((byteInRow * 8 + bit) / eighth)]!++;
+        }
+      }
+      return counts;
+    });
+    const firstHalf = Uint8Array.from({ length: side / 8 }, (_, byteInRow) => Math.floor((byteInRow * 8) / eighth));
+    const lastHalf = Uint8Array.from({ length: side / 8 }, (_, byteInRow) => Math.floor((byteInRow * 8 + 7) / eighth));
+    tables = { rowHalf, stripeOnesOf, firstHalf, lastHalf };
+    halfTablesBySide.set(side, tables);
+  }
+  return tables;
 }
 
 /**

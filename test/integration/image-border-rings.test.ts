@@ -13,13 +13,17 @@
  *   white mat, #888 inner line): JPEG ringing past the outline, outlines 3 lines deep and mats read
  *   on a ringing line stopped the trim (PDQ 100-122); now blocked trimmed, within 16 bits.
  * rings.jpg, not in the set, is still allowed.
+ * A frame of several rings has a trimmed view per ring: the match names the one it is on by its
+ * `box`, the box `abuse-scan hash --views` prints for that view (whose PDQ is at the distance).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, hashImage } from '../../src/images/index.js';
-import { hashToHex } from '../../src/matching/hash-bits.js';
+import { hammingDistance, hashToHex, hexToHash } from '../../src/matching/hash-bits.js';
+import { OFFLINE_CLI_ENV, runNode } from '../harness/cli.js';
 import { writtenHashSetScan } from '../harness/demo-hashset-scan.js';
 import { FIXTURE_IMAGES } from '../harness/hashes.js';
 
@@ -77,6 +81,8 @@ describe('a picture in an outline and a mat, or on a card with rounded transpare
     const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
     expect(pdq?.evidence, label).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'trimmed', frame: 0 });
     expect(pdq!.evidence.distance as number, label).toBeLessThanOrEqual(most);
+    // Which ring's trimmed view: its box.
+    expect(pdq!.evidence.box, label).toEqual({ left: expect.any(Number), top: expect.any(Number), width: expect.any(Number), height: expect.any(Number) });
   };
 
   for (const outline of [1, 2, 14]) {
@@ -114,6 +120,31 @@ describe('a picture in an outline and a mat, or on a card with rounded transpare
       await blockedTrimmed(await roundedCard(under), `RGB ${under} under the corners`);
     });
   }
+
+  it("names the ring's trimmed view it matched by its box, as `abuse-scan hash --views` prints it", async () => {
+    // A 14-pixel outline around the mat (732x572, hashed at 512x400): a trimmed view inside the
+    // outline (PDQ ~104 from clouds.jpg), then one inside the mat, the match.
+    const bytes = await outlinedMat(14);
+    const verdict = await scan(bytes);
+    const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match')!;
+    expect(pdq.evidence).toMatchObject({ view: 'trimmed', variant: 'original' });
+    const dir = mkdtempSync(join(tmpdir(), 'abuse-scan-rings-'));
+    try {
+      const file = join(dir, 'three-rings.jpg');
+      writeFileSync(file, bytes);
+      const { code, stdout, stderr } = await runNode(['src/cli/main.ts', 'hash', '--json', '--views', file], { env: OFFLINE_CLI_ENV, timeoutMs: 60_000 });
+      expect(code, stderr).toBe(0);
+      const printed = (JSON.parse(stdout) as { views: Array<{ view: string; box?: unknown; pdq: string }> }).views.filter((viewed) => viewed.view === 'trimmed');
+      // More than one trimmed view (a view per ring): the box tells them apart.
+      expect(printed.length).toBeGreaterThan(1);
+      const matched = printed.filter((viewed) => JSON.stringify(viewed.box) === JSON.stringify(pdq.evidence.box));
+      expect(matched, JSON.stringify({ box: pdq.evidence.box, printed: printed.map((viewed) => viewed.box) })).toHaveLength(1);
+      const clouds = hashImage(await decodeImage(readFileSync(CLOUDS)));
+      expect(hammingDistance(hexToHash(matched[0]!.pdq, 256), clouds.pdq)).toBe(pdq.evidence.distance);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('rings.jpg, not in the set, is still allowed', async () => {
     const verdict = await scan(readFileSync(join(FIXTURE_IMAGES, 'rings.jpg')));

@@ -45,6 +45,8 @@ describe('a known picture faded or dimmed under the PDQ quality floor is matched
     expect(verdict.items[0]!.details).toMatchObject({ views: ['stretched'] });
     const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
     expect(pdq?.evidence).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'stretched', frame: 0, variant: 'original' });
+    // The whole frame stretched: no box.
+    expect(pdq!.evidence).not.toHaveProperty('box');
     expect(pdq!.evidence.distance as number).toBeLessThanOrEqual(8);
   });
 
@@ -60,13 +62,20 @@ describe('a known picture faded or dimmed under the PDQ quality floor is matched
   it.each(framings)('clouds.jpg faded to contrast 0.3 in a frame of %s: blocked on its trimmed view stretched', async (_, framed) => {
     const bytes = await framed(await faded(CLOUDS));
     // Trimmed, near but under the floor (what was allowed).
-    const views = hashImage(await decodeImage(bytes), { viewerViews: true }).views ?? [];
-    expect(views.find((view) => view.view === 'trimmed')!.pdqQuality).toBeLessThan(50);
+    const decoded = await decodeImage(bytes);
+    const views = hashImage(decoded, { viewerViews: true }).views ?? [];
+    const trimmed = views.find((view) => view.view === 'trimmed')!;
+    expect(trimmed.pdqQuality).toBeLessThan(50);
     const verdict = await scan(bytes);
     expect(verdict.decision).toBe('block');
     expect(verdict.items[0]!.details).toMatchObject({ views: expect.arrayContaining(['trimmed', 'stretched']) });
     const pdq = verdict.signals.find((signal) => signal.source === 'hashset' && signal.kind === 'pdq_match');
     expect(pdq?.evidence).toMatchObject({ set: 'partner', entryId: 'clouds', view: 'stretched', frame: 0, variant: 'original' });
+    // The trimmed view's box, stretched: in the image's upright pixels, as `hash --views` prints it.
+    const x = decoded.width / decoded.frames[0]!.width;
+    const y = decoded.height / decoded.frames[0]!.height;
+    const box = trimmed.box!;
+    expect(pdq!.evidence.box).toEqual({ left: Math.round(box.left * x), top: Math.round(box.top * y), width: Math.round(box.width * x), height: Math.round(box.height * y) });
     expect(pdq!.evidence.distance as number).toBeLessThanOrEqual(12);
   });
 

@@ -22,8 +22,10 @@
  * black when it has alpha, without a uniform border, contrast-stretched when its PDQ quality is
  * under 100; each with its own quality floor, blank rule and variants): a hit on a view adds
  * `view` ('upright', 'on-white', 'on-black', 'trimmed', 'on-white-trimmed', 'on-black-trimmed' or
- * 'stretched'; absent for the stored pixels), and `abuse-scan hash
- * --views` prints the hashes of each view of a file, to reproduce it. A view
+ * 'stretched'; absent for the stored pixels) and, for a view with a box (a trimmed view, one per
+ * ring of a border, and a stretched view of one), `box`: `{ left, top, width, height }` in the
+ * image's upright pixels (viewBoxInImage), which tells apart the views of one name. `abuse-scan hash
+ * --views` prints the hashes of each view of a file, each with its box, to reproduce it. A view
  * is its frame's picture, not another item: the flood guard counts the frame's stored hashes
  * (imageKey) whichever view matched, and a known-good entry hides only hits on the same picture
  * (the same view of the same frame). Blockhash evidence adds bitsFromBlank: how many bits the frame's
@@ -52,20 +54,20 @@
  * walked counts, as the guard's item, the image that matched it (the exact hashes of its frame:
  * imageKey), not the content: reposts of one image are one item however many contents carry it. The
  * quarantined entries passed by are named in `quarantinedMatches` (`{ entryId, distance, frame }`
- * each, and `view` when on one, closest first, at most MAX_LISTED_QUARANTINED (10); `moreQuarantinedMatches` counts the
+ * each, and `view` (and `box`) when on one, closest first, at most MAX_LISTED_QUARANTINED (10); `moreQuarantinedMatches` counts the
  * rest), as evidence only: they decide nothing. Only when every entry walked is quarantined does
  * the signal report the closest with `quarantined: true` and suggest `review`; a known-good entry
  * then names, in its `suppressed`, the hit of that frame it hid. A negative set's evidence adds `knownGood: true`,
  * `suppresses: 'positive hits farther than this entry (same algorithm)'` and `suppressed`: one
  * `{ set, entryId, distance, frame, knownGoodEntryId, knownGoodDistance }` per hit it hid (and
- * `view`, when the hit and the known-good entry were on one).
+ * `view`, and `box`, when the hit and the known-good entry were on one).
  *
  * Matching counts no match metric: a job's items are matched again on every attempt, and
  * `abuse_scan_hashset_matches_total` counts these signals once per stored verdict (the worker,
  * countHashSetMatches).
  */
 import { ScanError } from '../../errors.js';
-import type { ImageHashes, ImageView, PictureHashes } from '../../images/index.js';
+import type { BorderBox, DecodedImage, ImageHashes, ImageView, ImageViewHashes, PictureHashes } from '../../images/index.js';
 import { DIHEDRAL_VARIANTS } from '../../images/pdq/dihedral.js';
 import type { Signal } from '../../jobs/verdict-schema.js';
 import { MAX_WALKED_CANDIDATES, type FloodGuard } from '../../hashsets/flood-guard.js';
@@ -106,6 +108,12 @@ interface Hit {
   variant: string;
   /** The view of the frame that matched (ImageHashes.views): absent for its stored pixels. */
   view?: ImageView;
+  /**
+   * The box of that view (a trimmed view, or a stretched view of one), in the image's upright
+   * pixels as `abuse-scan hash --views` prints it (viewBoxInImage): a frame can have several views
+   * of one name (a border's rings). Absent for a view without a box and for the stored pixels.
+   */
+  box?: BorderBox;
   /** Entries of the set within reach of that frame (the threshold; for blockhash, passesBlankRule too). */
   matches: number;
   /** Blockhash: how many bits the frame's hash in `variant` is from a blank image's (blockhashBitsFromBlank). */
@@ -184,7 +192,7 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     };
     const suppressions = new Map<MatchableHashSet, Suppression[]>();
 
-    const matchPicture = (picture: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view'>): void => {
+    const matchPicture = (picture: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view' | 'box'>): void => {
       const knownGood = negative.map((set) => hitsOf(set, picture, at)[0]).filter((hit) => hit !== undefined);
       for (const hits of positive.map((set) => hitsOf(set, picture, at))) {
         if (hits.length === 0) continue;
@@ -208,7 +216,8 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
     subject.frames.forEach((frame, frameIndex) => {
       const fileFrame = subject.decoded.frames[frameIndex]?.index ?? frameIndex;
       for (const picture of picturesOf(frame)) {
-        const at = { frame: frameIndex, fileFrame, ...('view' in picture && { view: picture.view }) };
+        const box = 'box' in picture && picture.box ? viewBoxInImage(picture.box, subject.decoded, frameIndex) : undefined;
+        const at = { frame: frameIndex, fileFrame, ...('view' in picture && { view: picture.view }), ...(box && { box }) };
         matchPicture(picture, at);
       }
     });
@@ -319,11 +328,12 @@ export class HashSetMatchSignalType implements SignalType<ImageSubject> {
         ...(hit.bitsFromBlank !== undefined && { bitsFromBlank: hit.bitsFromBlank }),
         variant: hit.variant,
         ...(hit.view && { view: hit.view }),
+        ...(hit.box && { box: hit.box }),
         frame: hit.fileFrame,
         matches: hit.matches,
         ...(!stands && { quarantined: true }),
         ...(listed.length > 0 && {
-          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.fileFrame, ...(q.hit.view && { view: q.hit.view }) })),
+          quarantinedMatches: listed.map((q) => ({ entryId: q.entry.id, distance: q.hit.distance, frame: q.hit.fileFrame, ...(q.hit.view && { view: q.hit.view }), ...(q.hit.box && { box: q.hit.box }) })),
         }),
         ...(passedBy.length > listed.length && { moreQuarantinedMatches: passedBy.length - listed.length }),
         ...(config.kind === 'negative' && { knownGood: true, suppresses: SUPPRESSION_RULE, suppressed: await describeSuppressions(suppressions) }),
@@ -346,8 +356,26 @@ function imageKey(frame: ImageHashes): string {
 }
 
 /** The pictures of a frame matched: its stored pixels first, then its views (IMAGE_VIEWS order), each hashed like them. */
-function picturesOf(frame: ImageHashes): Array<PictureHashes | (PictureHashes & { view: ImageView })> {
+function picturesOf(frame: ImageHashes): Array<PictureHashes | ImageViewHashes> {
   return frame.views ? [frame, ...frame.views] : [frame];
+}
+
+/**
+ * A view's box (ImageViewHashes.box: the upright working frame's pixels, at most workingSize a
+ * side) in the image's upright pixels, as `abuse-scan hash --views` prints it (the same scaling
+ * and rounding), so a match's box names the view that command lists.
+ */
+export function viewBoxInImage(box: BorderBox, decoded: DecodedImage, frameIndex: number): BorderBox {
+  const frame = decoded.frames[frameIndex] ?? decoded.frames[0];
+  // A subject without dimensions (one made of hashes only): the box as the view gives it.
+  const sized = frame !== undefined && frame.width > 0 && frame.height > 0 && decoded.width > 0 && decoded.height > 0;
+  const scale = sized ? { x: decoded.width / frame.width, y: decoded.height / frame.height } : { x: 1, y: 1 };
+  return {
+    left: Math.round(box.left * scale.x),
+    top: Math.round(box.top * scale.y),
+    width: Math.round(box.width * scale.x),
+    height: Math.round(box.height * scale.y),
+  };
 }
 
 /** The closest known-good hit of the frame that is strictly closer to it than `hit` (same algorithm only). */
@@ -371,6 +399,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
         distance: hit.distance,
         frame: hit.fileFrame,
         ...(hit.view && { view: hit.view }),
+        ...(hit.box && { box: hit.box }),
         knownGoodEntryId: good?.id ?? null,
         knownGoodDistance: by.distance,
       };
@@ -386,7 +415,7 @@ async function describeSuppressions(suppressions: readonly Suppression[]): Promi
  * (passesBlankRule, variant by variant: a quarter turn's hash has its own bits from blank), so
  * `matches` counts those only.
  */
-function hitsOf(set: MatchableHashSet, frame: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view'>): Hit[] {
+function hitsOf(set: MatchableHashSet, frame: PictureHashes, at: Pick<Hit, 'frame' | 'fileFrame' | 'view' | 'box'>): Hit[] {
   let matches: Array<VariantMatch & { bitsFromBlank?: number }>;
   if (set.config.algorithm === 'pdq') {
     if (!passesQualityFloor(set.config, frame.pdqQuality)) return [];
