@@ -31,8 +31,8 @@ async function hashFiles(files: string[], flags: HashFlags): Promise<void> {
         const blockhashDihedral = variantsOf(picture.blockhashDihedral);
         return { ...(dihedral && { dihedral }), ...(blockhashDihedral && { blockhashDihedral }) };
       };
-      // A hash-set match on a view of a frame (evidence `view` and `box`) is reproduced by these. A trimmed
-      // view's box (and that of a trimmed view stretched) is given in the image's upright pixels
+      // A hash-set match on a view of a frame (evidence `view` and `box`) is reproduced by these.
+      // A trimmed view's box (and that of a trimmed view stretched) is given in the image's upright pixels
       // (the hashes read the decode's working copy, at most 512 pixels a side: the box is scaled
       // from it, so within a pixel or so). A frame can have several views of one name (a border's
       // rings, each trimmed view stretched): they are listed in order, each with its box.
