@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { intentWebUrls, MAX_INTENT_WEB_URLS, unwrapBrowserLink } from './browser-links.js';
+import { intentWebPages, intentWebUrls, MAX_INTENT_WEB_URLS, unwrapBrowserLink } from './browser-links.js';
 
 describe('unwrapBrowserLink', () => {
   it.each([
@@ -81,6 +81,16 @@ describe('intentWebUrls', () => {
     const decoys = Array.from({ length: 1000 }, (_, n) => `S.browser_fallback_url=https%3A%2F%2Fd${n}.test%2F;`).join('');
     const urls = intentWebUrls(`intent://data.test/#Intent;scheme=https;${decoys}S.browser_fallback_url=${evil};end`);
     expect(urls).toEqual(['https://evil.test/login', 'https://data.test/', 'https://d0.test/', 'https://d1.test/']);
+  });
+
+  it('says how many of the web URLs are the pages Chrome itself may open (Android\'s fallback, the data URL), before the decoys', () => {
+    const decoy = 'https%3A%2F%2Fdecoy.test%2F';
+    expect(intentWebPages(`intent://data.test/#Intent;scheme=https;S.browser_fallback_url=${evil};end;S.browser_fallback_url=${decoy}`)).toEqual({ urls: ['https://evil.test/login', 'https://data.test/', 'https://decoy.test/'], primary: 2 });
+    expect(intentWebPages(`intent://go#Intent;scheme=noapp;S.browser_fallback_url=${evil};end;S.browser_fallback_url=${decoy}`)).toEqual({ urls: ['https://evil.test/login', 'https://decoy.test/'], primary: 1 });
+    expect(intentWebPages(`intent://go#Intent;scheme=noapp;SEL;S.browser_fallback_url=${decoy};end`)).toEqual({ urls: ['https://decoy.test/'], primary: 0 });
+    // The same page as fallback and data URL is one page.
+    expect(intentWebPages(`intent://evil.test/login#Intent;scheme=https;S.browser_fallback_url=${evil};end`)).toEqual({ urls: ['https://evil.test/login'], primary: 1 });
+    expect(intentWebPages('https://evil.test/#Intent;end')).toEqual({ urls: [], primary: 0 });
   });
 
   it('puts the fallback Chrome goes to before the data URL, whatever their order in the link', () => {

@@ -183,14 +183,23 @@ function dataUrl(text: string, intent: { scheme: string | undefined; hash: numbe
  * androidIntent), the page Chrome shows when no app takes the intent, first; then its data URL
  * when http(s) (see dataUrl), which Chrome may open itself; then every other http(s)
  * `browser_fallback_url` value in the fragment (decoys Android skips, in case a reader takes one
- * of them); only http(s) ones, as Chrome follows no other. Empty for any other link. The link's
- * unfurls take them in this order within one budget (link-preparer.ts): the page Chrome shows
- * first, so that a data URL redirecting to the limit cannot spend the budget before it.
+ * of them); only http(s) ones, as Chrome follows no other. Empty for any other link.
  */
 export function intentWebUrls(link: string): string[] {
-  if (!link.includes('#')) return []; // the extras are in the fragment
+  return intentWebPages(link).urls;
+}
+
+/**
+ * intentWebUrls, and how many of them come first as the pages Chrome itself may open (`primary`,
+ * 0 to 2): Android's fallback and the data URL; the rest are decoys. The link's unfurls
+ * (link-preparer.ts) give each primary page the link's whole budget, at the same time (the scanner
+ * cannot know which of the two Chrome opens: neither may spend the other's), and the decoys one
+ * more budget after them.
+ */
+export function intentWebPages(link: string): { urls: string[]; primary: number } {
+  if (!link.includes('#')) return { urls: [], primary: 0 }; // the extras are in the fragment
   const text = cleaned(link);
-  if (!/^intent:/i.test(text)) return [];
+  if (!/^intent:/i.test(text)) return { urls: [], primary: 0 };
   const intent = androidIntent(text);
   const urls: string[] = [];
   const add = (url: URL | undefined) => {
@@ -198,9 +207,10 @@ export function intentWebUrls(link: string): string[] {
   };
   if (intent?.fallback !== undefined) add(webUrl(cleaned(intent.fallback)));
   if (intent !== undefined) add(dataUrl(text, intent));
+  const primary = urls.length;
   for (const value of everyFallback(text)) {
     if (urls.length >= MAX_INTENT_WEB_URLS) break;
     add(webUrl(cleaned(value)));
   }
-  return urls;
+  return { urls, primary };
 }

@@ -320,24 +320,55 @@ describe('LinkPreparer: ports and app schemes', () => {
     expect(blocklist('evil.example').matchTargets(prepared.subject.targets).matches).toEqual([expect.objectContaining({ entry: 'evil.example' })]);
   });
 
-  it("gives the web URLs of an intent: link one budget: the link's redirect limit and deadline, its chain within the link's hops", async () => {
+  it("gives Android's fallback and the data URL each the link's budget, at the same time, and the decoys one more after them; the chain within twice the link's hops", async () => {
     const asked: Array<{ input: string; maxRedirects?: number; totalTimeoutMs?: number }> = [];
-    // Each unfurl makes a chain of 3 hops (2 redirects), whatever its limit (a bug): details keep the link's 4.
+    let running = 0;
+    let mostRunning = 0;
+    // Each unfurl makes a chain of 3 hops (2 redirects), whatever its limit (a bug): details keep the link's 2 x 4.
     const unfurl = async (input: string, options?: UnfurlOptions): Promise<UnfurlResult> => {
       asked.push({ input, maxRedirects: options?.maxRedirects, totalTimeoutMs: options?.totalTimeoutMs });
+      mostRunning = Math.max(mostRunning, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
       const hops = [0, 1, 2].map((n) => ({ url: `${new URL(input).origin}/${n}`, canonical: `${new URL(input).origin}/${n}`, status: n < 2 ? 302 : 200, address: '192.0.2.1', durationMs: 1 }));
       return { input, chain: hops, final: { url: hops[2]!.url, canonical: hops[2]!.url, fetched: true }, warnings: [], privateAddressOverride: false };
     };
     const preparer = new LinkPreparer({ unfurlOptions: { maxRedirects: 3, totalTimeoutMs: 1_500 }, unfurlCache: new UnfurlCache({ prefix: 'test', unfurl }) });
-    const prepared = await preparer.prepare('intent://data.example/#Intent;scheme=https;S.browser_fallback_url=https%3A%2F%2Ffb.example%2F;end');
-    // Android's fallback first: the page Chrome shows gets the budget before the data URL.
+    const prepared = await preparer.prepare(
+      'intent://data.example/#Intent;scheme=https;S.browser_fallback_url=https%3A%2F%2Ffb.example%2F;end;S.browser_fallback_url=https%3A%2F%2Fd1.example%2F;S.browser_fallback_url=https%3A%2F%2Fd2.example%2F',
+    );
+    // The two pages Chrome may open, at once, each with the link's limit and deadline (the cache
+    // key of the link's own settings); the decoys in turn, within one more limit and the time left.
+    expect(mostRunning).toBe(2);
     expect(asked.map((a) => [a.input, a.maxRedirects])).toEqual([
       ['https://fb.example/', 3],
-      ['https://data.example/', 0],
+      ['https://data.example/', 3],
+      ['https://d1.example/', 3],
+      ['https://d2.example/', 0],
     ]);
-    expect(asked[1]!.totalTimeoutMs).toBeLessThanOrEqual(1_500);
-    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual(['https://fb.example/0', 'https://fb.example/1', 'https://fb.example/2', 'https://data.example/0']);
-    expect(prepared.details.chainOmitted).toBe(2);
+    expect(asked.slice(0, 2).map((a) => a.totalTimeoutMs)).toEqual([1_500, 1_500]);
+    expect(asked[2]!.totalTimeoutMs).toBeLessThan(1_500);
+    expect(asked[3]!.totalTimeoutMs).toBeLessThanOrEqual(asked[2]!.totalTimeoutMs!);
+    expect((prepared.details.chain as Array<{ url: string }>).map((hop) => hop.url)).toEqual([
+      'https://fb.example/0', 'https://fb.example/1', 'https://fb.example/2',
+      'https://data.example/0', 'https://data.example/1', 'https://data.example/2',
+      'https://d1.example/0', 'https://d1.example/1',
+    ]);
+    expect(prepared.details.chainOmitted).toBe(4);
+    expect(prepared.details.final).toBe('https://fb.example/2');
+    expect(prepared.subject.unfurl?.input).toBe('https://fb.example/');
+  });
+
+  it('unfurls the first decoy of an intent: link with no page Chrome opens as the link itself', async () => {
+    const asked: Array<{ input: string; options?: UnfurlOptions }> = [];
+    const unfurl = async (input: string, options?: UnfurlOptions): Promise<UnfurlResult> => {
+      asked.push({ input, options });
+      const url = new URL(input).href;
+      return { input, chain: [{ url, canonical: url, status: 200, address: '192.0.2.1', durationMs: 1 }], final: { url, canonical: url, fetched: true }, warnings: [], privateAddressOverride: false };
+    };
+    const preparer = new LinkPreparer({ unfurlOptions: { maxRedirects: 3 }, unfurlCache: new UnfurlCache({ prefix: 'test', unfurl }) });
+    await preparer.prepare('intent://go#Intent;scheme=noapp;SEL;S.browser_fallback_url=https%3A%2F%2Fd1.example%2F;end');
+    expect(asked.map((a) => [a.input, a.options?.maxRedirects, a.options?.totalTimeoutMs])).toEqual([['https://d1.example/', 3, undefined]]);
   });
 
   it('still judges an intent: link without a web URL without fetching', async () => {

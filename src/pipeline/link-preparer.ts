@@ -7,7 +7,7 @@ import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.j
 import { DEFAULT_MAX_REDIRECTS } from '../links/guard/redirects.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
 import { recordedUrl } from '../links/recorded-url.js';
-import { intentWebUrls, unwrapBrowserLink } from '../links/browser-links.js';
+import { intentWebPages, unwrapBrowserLink } from '../links/browser-links.js';
 import type { ItemPreparer, PreparedItem } from './item-preparer.js';
 
 /** One URL a link leads through, ready for matching. */
@@ -119,6 +119,9 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // fallback to http counting as a redirect); a chain beyond that (a bug) is kept out of the
     // verdict, which is stored and streamed: its first hops, and how many were left out.
     const maxHops = (this.unfurlOptions?.maxRedirects ?? DEFAULT_MAX_REDIRECTS) + 1;
+    // The chain kept of a link, every page it opens together: twice the hops of one (see below).
+    const maxChain = 2 * maxHops;
+    // Warnings kept per page; twice that for the link.
     const maxWarnings = DETAIL_WARNINGS_PER_HOP * maxHops + 1;
     const chain: Array<Record<string, unknown>> = [];
     const warnings: string[] = [];
@@ -129,36 +132,22 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       // The unfurler meets the visited form first: its error says the same, once is enough.
       if (!errors.some((known) => known.code === error.code)) errors.push(error);
     };
-    // One budget for the link, whatever it opens: the web URLs of an `intent:` link are unfurled in
-    // turn as a redirect target is, within the link's redirect limit (the hops, and a request that
-    // failed, of the ones before count) and its chain deadline. Their order (intentWebUrls) puts
-    // Android's S.browser_fallback_url first, the page Chrome shows when no app takes the intent,
-    // then the data URL, then the other fallbacks: a decoy data URL redirecting to the limit
-    // cannot spend the budget the fallback's own redirects need.
+    // The pages Chrome itself may open, the link's own URL or an `intent:` link's
+    // S.browser_fallback_url (shown when no app takes the intent) and http(s) data URL (opened by
+    // Chrome itself when the intent names it, `package=com.android.chrome`), are unfurled at the
+    // same time, each with the link's whole redirect limit and deadline: the scanner cannot know
+    // which of the two Chrome opens, so neither may spend the other's budget (a page redirecting
+    // to the limit, or stalling each hop just under the hop timeout, would hide the other), and
+    // the link takes no longer than one unfurl. The decoys after them (other
+    // browser_fallback_urls, which Android skips) are unfurled in turn within one more redirect
+    // limit shared among them (the hops, and a request that failed, of the ones before count) and
+    // what is left of the link's deadline. At most 3 x (maxRedirects + 1) requests in all.
     const totalTimeoutMs = this.unfurlOptions?.totalTimeoutMs ?? UNFURL_TOTAL_TIMEOUT_MS;
     const deadline = performance.now() + totalTimeoutMs;
-    let hopsUsed = 0;
-    for (const [index, open] of opens.entries()) {
-      let options = unfurlOptions;
-      if (index > 0) {
-        const hopsLeft = maxHops - hopsUsed;
-        const msLeft = deadline - performance.now();
-        if (hopsLeft <= 0) {
-          addError(new ScanError('too_many_redirects', `more than ${maxHops - 1} redirects`, { maxRedirects: maxHops - 1, next: recordedUrl(open.url) }).toInfo());
-          break;
-        }
-        if (msLeft < 1) {
-          addError(new ScanError('fetch_timeout', `the link's ${totalTimeoutMs} ms unfurl deadline passed`, { url: recordedUrl(open.url) }).toInfo());
-          break;
-        }
-        // The time left, rounded down to a tenth of a second: the unfurl cache keys results by
-        // their settings, and so shares them between links a few milliseconds apart.
-        const timeLeft = msLeft >= TIME_LEFT_STEP_MS ? Math.floor(msLeft / TIME_LEFT_STEP_MS) * TIME_LEFT_STEP_MS : Math.ceil(msLeft);
-        options = { ...unfurlOptions, maxRedirects: hopsLeft - 1, totalTimeoutMs: timeLeft };
-      }
-      const result = unfurlCache && open.canonical ? await unfurlCache.unfurl(open.url, open.canonical, options) : await unfurl(open.url, options);
+    const unfurlOpen = (open: WebUrl, options: UnfurlOptions | undefined) =>
+      unfurlCache && open.canonical ? unfurlCache.unfurl(open.url, open.canonical, options) : unfurl(open.url, options);
+    const record = (result: UnfurlResult) => {
       subject.unfurl ??= result;
-      hopsUsed += result.chain.length + (result.error ? 1 : 0);
       // Each hop is matched in the canonical form of the URL fetched (the hop's href), built again
       // from that URL, never from the recorded canonical string: canonicalising a canonical form
       // again is not a fixed point (a `\` decoded from `%5C` is then read as `/`).
@@ -171,8 +160,9 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
       // Where browsers that take a page's other refresh go (Firefox, when it and Chromium differ):
       // not fetched, but a user of that browser lands there, so it is matched as well.
       for (const hop of result.chain) if (hop.redirect?.alternate) addTarget(reachedCanonical(hop.redirect.alternate, null, limits));
-      // The link's chain, every URL it opens together, has at most the link's hops.
-      const kept = result.chain.slice(0, Math.max(0, maxHops - chain.length));
+      // The link's chain, every URL it opens together, has at most twice the link's hops (the two
+      // pages Chrome may open), each page's at most the link's: the decoys' hops come last.
+      const kept = result.chain.slice(0, Math.max(0, Math.min(maxHops, maxChain - chain.length)));
       for (const hop of kept) {
         chain.push({
           url: recordedUrl(hop.url),
@@ -185,12 +175,42 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
         });
       }
       chainOmitted += result.chain.length - kept.length;
-      // The first web URL's landing page (the link's own for all but `intent:` links with two).
+      // The first web URL's landing page (the link's own; an `intent:` link's first page's).
       if (result.final && final === undefined) final = recordedUrl(result.final.canonical ?? result.final.url);
-      const keptWarnings = result.warnings.slice(0, Math.max(0, maxWarnings - warnings.length));
+      const keptWarnings = result.warnings.slice(0, Math.max(0, Math.min(maxWarnings, 2 * maxWarnings - warnings.length)));
       warnings.push(...keptWarnings);
       warningsOmitted += result.warnings.length - keptWarnings.length;
       if (result.error) addError(result.error);
+    };
+    // Recorded in the order of `opens` (Android's fallback, the data URL), whichever ends first.
+    const primaries = opens.filter((open) => open.primary);
+    for (const result of await Promise.all(primaries.map((open) => unfurlOpen(open, unfurlOptions)))) record(result);
+    const decoys = opens.filter((open) => !open.primary);
+    let hopsUsed = 0;
+    for (const [index, open] of decoys.entries()) {
+      let options = unfurlOptions;
+      // A link whose first page is a decoy (its fallback only where Android does not read it):
+      // that page is unfurled as the link's own.
+      if (index > 0 || primaries.length > 0) {
+        const hopsLeft = maxHops - hopsUsed;
+        const msLeft = deadline - performance.now();
+        if (hopsLeft <= 0) {
+          addError(new ScanError('too_many_redirects', `more than ${maxHops - 1} redirects`, { maxRedirects: maxHops - 1, next: recordedUrl(open.url) }).toInfo());
+          break;
+        }
+        if (msLeft < 1) {
+          addError(new ScanError('fetch_timeout', `the link's ${totalTimeoutMs} ms unfurl deadline passed`, { url: recordedUrl(open.url) }).toInfo());
+          break;
+        }
+        // The time left, rounded down to a tenth of a second: the unfurl cache keys results by
+        // their settings (a result is served only to an unfurl given the same limits, never one
+        // of a larger budget to a smaller), and so shares them between links a few milliseconds apart.
+        const timeLeft = msLeft >= TIME_LEFT_STEP_MS ? Math.floor(msLeft / TIME_LEFT_STEP_MS) * TIME_LEFT_STEP_MS : Math.ceil(msLeft);
+        options = { ...unfurlOptions, ...(hopsLeft < maxHops && { maxRedirects: hopsLeft - 1 }), totalTimeoutMs: timeLeft };
+      }
+      const result = await unfurlOpen(open, options);
+      hopsUsed += result.chain.length + (result.error ? 1 : 0);
+      record(result);
     }
     details.chain = chain;
     if (chainOmitted) details.chainOmitted = chainOmitted;
@@ -224,7 +244,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     const web = unwrapBrowserLink(item) ?? item;
     // The web URLs an Android `intent:` link sends Chrome to (its S.browser_fallback_url, its
     // http(s) data URL): matched as URLs the link leads to, like a redirect's target.
-    const intentUrls = intentWebUrls(item);
+    const intentPages = intentWebPages(item);
+    const intentUrls = intentPages.urls;
     // Counted in characters, as the job's URL limit is: a link a job accepts always canonicalises,
     // but for an `intent:` link naming no host (`intent:#Intent;...`): then the first web URL it
     // opens stands for it, and why its own URL is not matched is a partial error.
@@ -271,8 +292,8 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     } else addTarget(visited);
     for (const url of intentUrls) addTarget(reachedCanonical(url, null, limits));
     const opens: WebUrl[] = linkIsWeb
-      ? [{ url: web, canonical: web === item ? canonical : { ...canonical, input: web } }]
-      : intentUrls.map((url) => ({ url, canonical: canonicalOrUndefined(url, limits) }));
+      ? [{ url: web, canonical: web === item ? canonical : { ...canonical, input: web }, primary: true }]
+      : intentUrls.map((url, index) => ({ url, canonical: canonicalOrUndefined(url, limits), primary: index < intentPages.primary }));
     const details: Record<string, unknown> = {
       canonical: canonical.canonical,
       host: canonical.host,
@@ -287,10 +308,15 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
   }
 }
 
-/** A web URL a link opens, to unfurl; `canonical` (the unfurl cache's key) unless too long. */
+/**
+ * A web URL a link opens, to unfurl; `canonical` (the unfurl cache's key) unless too long;
+ * `primary`: a page Chrome itself may open (the link's own, an `intent:` link's Android fallback
+ * or data URL), given the link's whole unfurl budget; false for an `intent:` link's decoys.
+ */
 interface WebUrl {
   url: string;
   canonical: CanonicalUrl | undefined;
+  primary: boolean;
 }
 
 function canonicalOrUndefined(url: string, limits: CanonicalizeOptions): CanonicalUrl | undefined {
