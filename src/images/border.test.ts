@@ -222,6 +222,44 @@ describe('findBorder', () => {
     }
   });
 
+  it('takes a studio backdrop of a mild falloff for no border, though centred on its median it is flat to half the limit', async () => {
+    // A 480x360 backdrop darkening by 10 or 18 levels from the middle to the corners, with +-2 levels of noise, around
+    // mosaic.jpg: not flat around its corners' colour, but flat to half the limit around its median, and it was peeled
+    // down to the subject by the retry meant for a mat read on a line of JPEG ringing. It drifts from its outer lines
+    // in; such a mat does not.
+    const width = 480;
+    const height = 360;
+    for (const [falloff, base, size, square, quality] of [
+      [10, 60, 0.45, false, 50],
+      [10, 210, 0.6, false, 50],
+      [10, 140, 0.45, true, 95],
+      [18, 60, 0.6, true, 50],
+      [18, 210, 0.6, true, 70],
+    ] as const) {
+      const subjectWidth = Math.round(width * size);
+      const subject = await content('mosaic.jpg', subjectWidth, square ? subjectWidth : Math.round(height * size));
+      let seed = base * 1000 + falloff * 10 + Math.round(size * 100);
+      const noise = (): number => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return Math.floor((seed / 0x80000000) * 5) - 2;
+      };
+      const data = new Uint8Array(width * height * 3);
+      const far = Math.hypot(width / 2, height / 2);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const level = Math.round(base - falloff * (Math.hypot(x - width / 2, y - height / 2) / far) ** 2 + noise());
+          data.fill(level, (y * width + x) * 3, (y * width + x) * 3 + 3);
+        }
+      }
+      const [left, top] = [(width - subject.width) >> 1, (height - subject.height) >> 1];
+      for (let y = 0; y < subject.height; y++) {
+        data.set(subject.data.subarray(y * subject.width * 3, (y + 1) * subject.width * 3), ((top + y) * width + left) * 3);
+      }
+      const label = `backdrop ${base} - ${falloff} levels, subject ${subject.width}x${subject.height}, JPEG ${quality}`;
+      expect(findBorderRings(await throughJpeg({ data, width, height }, quality)), label).toEqual([]);
+    }
+  });
+
   it('finds the frame of a low-contrast picture that lies within the first tolerance of it (not taken for a blank)', async () => {
     // Clouds mapped to 235-255, in a white frame: every line is within 20 of white, but not flat.
     const width = 320;

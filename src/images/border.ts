@@ -77,6 +77,21 @@ export const MAX_BLEND_LINES = 2;
  */
 const SAMPLE_STRIDE = 8;
 
+/**
+ * When a ring tried again around its median colour drifts in depth (a gradient, not a mat): when on a
+ * side, in a channel, the means of its lines rise or fall steadily from the outer ones in (Kendall's
+ * tau against depth at least MIN_DRIFT_TAU, over at most DRIFT_SAMPLE_LINES of them, on a side of at
+ * least MIN_DRIFT_LINES lines) by more than MAX_RING_DRIFT levels (the median of the inner half of them
+ * against that of the outer half). A mat read on a ringing line is flat in depth but for a few lines
+ * of ringing or blend at its edges (tau at most 0.55 on resized JPEG copies, the half medians within
+ * 1.7 levels); a studio backdrop whose 10-18 levels of falloff are flat around their middle colour
+ * drifts steadily (tau 0.8-0.97) by 1.1 levels or more.
+ */
+const MAX_RING_DRIFT = 0.75;
+const MIN_DRIFT_TAU = 0.7;
+const MIN_DRIFT_LINES = 6;
+const DRIFT_SAMPLE_LINES = 64;
+
 /** A ring's kind: transparent pixels, or one colour (RGB). */
 type Border = 'transparent' | readonly [number, number, number];
 
@@ -110,7 +125,8 @@ interface Ring {
  * (a speck, JPEG ringing) is not, besides MAX_BLEND_LINES at each end. Each ring must be flat
  * (MAX_MEAN_BORDER_FRACTION: no gradient; a ring all round leaves out of it up to MAX_BLEND_LINES
  * innermost lines a side that are not, and a ring not flat around its corners' colour is tried once
- * more around its own median colour, at half the limit: a gradient is no flatter around its middle),
+ * more around its own median colour, at half the limit and only when its lines do not drift from the
+ * outer ones in, MAX_RING_DRIFT: a gradient is no flatter around its middle, and a mild one drifts),
  * leave content at least MIN_TRIMMED_SIDE each way and not be all of it (a blank is no ring at the
  * first tolerance, for the next to tell apart); the rings together must be, on at least one side,
  * at least MIN_BORDER_FRACTION of the picture and MIN_BORDER_PIXELS deep.
@@ -163,7 +179,8 @@ function peelRing(picture: BorderPicture, outer: Ring | undefined): Ring | undef
  * The ring of `border` inside `outer` at one tolerance, when there is one worth keeping. When
  * `retry` and a ring of a colour is found but is not flat around it, instead the median colour of
  * its pixels, for peelRing to try once more around it (`retry` false: held to half the flatness
- * limit), when a sample of them (SAMPLE_STRIDE) is within that half of it already.
+ * limit), when a sample of them (SAMPLE_STRIDE) is within that half of it already and does not drift
+ * in depth (`drifts`).
  */
 function peelWithin(
   picture: BorderPicture,
@@ -236,13 +253,26 @@ function peelWithin(
   /**
    * Over every SAMPLE_STRIDE-th pixel isBorder counted on a border line of a colour (read again
    * only for a ring that is not flat): with `around` undefined, counts their R, G and B values in
-   * `histogram` (3 x 256); else returns their summed difference from `around`.
+   * `histogram` (3 x 256); else returns their summed difference from `around`, and sets `signed` to
+   * their summed R, G and B differences from it (signed) and how many they are.
    */
-  const sampleLine = (start: number, step: number, count: number, colour: readonly [number, number, number], around: readonly [number, number, number] | undefined, histogram: Uint32Array): number => {
+  const sampleLine = (
+    start: number,
+    step: number,
+    count: number,
+    colour: readonly [number, number, number],
+    around: readonly [number, number, number] | undefined,
+    histogram: Uint32Array,
+    signed: Float64Array,
+  ): number => {
     const stride = step * SAMPLE_STRIDE;
     const [r, g, b] = colour;
     const [r1, g1, b1] = around ?? colour;
     let off = 0;
+    let sr = 0;
+    let sg = 0;
+    let sb = 0;
+    let sn = 0;
     for (let i = 0, p = start; i < count; i += SAMPLE_STRIDE, p += stride) {
       const a = alpha ? alpha[p]! : 255;
       if (a <= tolerance) continue;
@@ -260,12 +290,17 @@ function peelWithin(
         const eb = v2 - b1;
         const e = Math.max(er < 0 ? -er : er, eg < 0 ? -eg : eg, eb < 0 ? -eb : eb);
         off += a === 255 ? e : (e * a) / 255;
+        sr += er;
+        sg += eg;
+        sb += eb;
+        sn++;
       } else {
         histogram[v0]!++;
         histogram[256 + v1]!++;
         histogram[512 + v2]!++;
       }
     }
+    signed.set([sr, sg, sb, sn]);
     return off;
   };
   /**
@@ -372,10 +407,16 @@ function peelWithin(
     if (!retry || border === 'transparent') return undefined;
     // Its median colour and its flatness around that, on a sample of the pixels it counts: no retry that would not be flat.
     const histogram = new Uint32Array(3 * 256);
+    const signed = new Float64Array(4);
     let off = 0;
+    // Around the median: each side's sampled lines' mean R, G and B difference from it, outermost first.
+    const means: number[][][] = [[], [], [], []];
     const sample = (around?: readonly [number, number, number]): void =>
       found.forEach((lines, side) => {
-        for (let i = 0; i < kept[side]!; i++) off += sampleLine(lines[i]![2], lines[i]![3], lines[i]![4], border, around, histogram);
+        for (let i = 0; i < kept[side]!; i++) {
+          off += sampleLine(lines[i]![2], lines[i]![3], lines[i]![4], border, around, histogram, signed);
+          if (around && signed[3]! > 0) means[side]!.push([signed[0]! / signed[3]!, signed[1]! / signed[3]!, signed[2]! / signed[3]!]);
+        }
       });
     sample();
     let n = 0;
@@ -389,7 +430,10 @@ function peelWithin(
     // Its corners' colour after all (within a level): the ring is not flat around any.
     if (maxDifference(colour, border) <= 1) return undefined;
     sample(colour);
-    return off > (flat / 2) * n ? undefined : { median: colour };
+    if (off > (flat / 2) * n) return undefined;
+    // A mat read on a ringing line has all but a few lines (the ringing) at its median, from its outer lines to its inner ones; a
+    // gradient around a subject (a studio backdrop's falloff, a vignette) drifts from one to the other, however flat around its middle.
+    return drifts(means) ? undefined : { median: colour };
   }
   return { box, border, sides };
 }
@@ -432,6 +476,37 @@ function bordersOf(picture: BorderPicture, outer: Ring | undefined, tolerance: n
     }
   }
   return borders;
+}
+
+/**
+ * Whether a ring drifts in depth, from `means` (each side's lines' mean R, G and B difference from its
+ * colour, outermost first): on a side of at least MIN_DRIFT_LINES lines, in a channel, its lines rise
+ * or fall steadily from the outer ones in (Kendall's tau of their means against depth, over at most
+ * DRIFT_SAMPLE_LINES of them, at least MIN_DRIFT_TAU) and by more than MAX_RING_DRIFT (the median of
+ * the inner half of them against that of the outer half).
+ */
+function drifts(means: readonly (readonly (readonly number[])[])[]): boolean {
+  const median = (values: number[]): number => {
+    values.sort((a, b) => a - b);
+    const mid = values.length >> 1;
+    return values.length & 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+  };
+  for (const lines of means) {
+    if (lines.length < MIN_DRIFT_LINES) continue;
+    const half = lines.length >> 1;
+    const every = Math.ceil(lines.length / DRIFT_SAMPLE_LINES);
+    for (let c = 0; c < 3; c++) {
+      const values = lines.map((line) => line[c]!);
+      const shift = median(values.slice(values.length - half)) - median(values.slice(0, half));
+      if (Math.abs(shift) <= MAX_RING_DRIFT) continue;
+      const sampled = values.filter((_, i) => i % every === 0);
+      let tau = 0;
+      for (let i = 0; i < sampled.length; i++) for (let j = i + 1; j < sampled.length; j++) tau += Math.sign(sampled[j]! - sampled[i]!);
+      tau /= (sampled.length * (sampled.length - 1)) / 2;
+      if (Math.abs(tau) >= MIN_DRIFT_TAU) return true;
+    }
+  }
+  return false;
 }
 
 function maxDifference(a: readonly number[], b: readonly number[]): number {
