@@ -29,9 +29,12 @@ export type { UnfurlHop, UnfurlOptions, UnfurlResult, UnfurlTarget } from './unf
  * `allowPrivateAddressesFor`) throws, and `signal` rejects with its reason: the caller gave up.
  */
 
+/** A chain's deadline when its options name none (UnfurlOptions.totalTimeoutMs). */
+export const DEFAULT_UNFURL_TOTAL_TIMEOUT_MS = 20_000;
+
 const DEFAULTS = {
   hopTimeoutMs: 5_000,
-  totalTimeoutMs: 20_000,
+  totalTimeoutMs: DEFAULT_UNFURL_TOTAL_TIMEOUT_MS,
   maxBodyBytes: 64 * 1024,
 };
 

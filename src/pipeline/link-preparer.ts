@@ -3,7 +3,7 @@ import type { ScanItem } from '../jobs/job-schema.js';
 import { canonicalize, canonicalizeParsed, DEFAULT_MAX_URL_LENGTH, parseLikeBrowser, visitedAsRead, type CanonicalizeOptions, type CanonicalUrl } from '../links/canonicalize.js';
 import { expressionsOf, hostSuffixes, pathPrefixes } from '../links/expressions.js';
 import { registrableDomainOf } from '../links/registrable-domain.js';
-import { unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
+import { DEFAULT_UNFURL_TOTAL_TIMEOUT_MS, unfurl, type UnfurlOptions, type UnfurlResult } from '../links/unfurl.js';
 import { DEFAULT_MAX_REDIRECTS } from '../links/guard/redirects.js';
 import type { UnfurlCache } from '../links/unfurl-cache.js';
 import { recordedUrl } from '../links/recorded-url.js';
@@ -73,8 +73,6 @@ export interface LinkPreparerOptions {
 
 const FETCHED_SCHEMES = new Set(['http', 'https']);
 
-/** The unfurler's chain deadline when its options name none (UnfurlOptions.totalTimeoutMs). */
-const UNFURL_TOTAL_TIMEOUT_MS = 20_000;
 /** Steps the time left for a link's later web URL is rounded down to (see prepare). */
 const TIME_LEFT_STEP_MS = 100;
 
@@ -142,7 +140,7 @@ export class LinkPreparer implements ItemPreparer<LinkSubject> {
     // browser_fallback_urls, which Android skips) are unfurled in turn within one more redirect
     // limit shared among them (the hops, and a request that failed, of the ones before count) and
     // what is left of the link's deadline. At most 3 x (maxRedirects + 1) requests in all.
-    const totalTimeoutMs = this.unfurlOptions?.totalTimeoutMs ?? UNFURL_TOTAL_TIMEOUT_MS;
+    const totalTimeoutMs = this.unfurlOptions?.totalTimeoutMs ?? DEFAULT_UNFURL_TOTAL_TIMEOUT_MS;
     const deadline = performance.now() + totalTimeoutMs;
     const unfurlOpen = (open: WebUrl, options: UnfurlOptions | undefined) =>
       unfurlCache && open.canonical ? unfurlCache.unfurl(open.url, open.canonical, options) : unfurl(open.url, options);
