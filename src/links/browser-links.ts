@@ -3,11 +3,7 @@
  * matched and unfurled as the link itself (a browser wrapper) or as a URL the link leads to (an
  * Android `intent:` link's web forms).
  */
-
-/** What the URL parser strips: tab and newlines anywhere, C0 controls and spaces at either end. */
-function cleaned(text: string): string {
-  return text.replace(/[\t\r\n]/g, '').replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
-}
+import { stripAsUrlParser } from './url-parser-strip.js';
 
 /** `text` when a browser reads it as an http(s) URL (WHATWG), else undefined. */
 function webUrl(text: string): URL | undefined {
@@ -41,13 +37,13 @@ const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
  * that URL: nothing else of it reaches a browser.
  */
 export function unwrapBrowserLink(link: string): string | undefined {
-  const text = cleaned(link);
+  const text = stripAsUrlParser(link);
   const match = SCHEME.exec(text);
   if (match === null) return undefined;
   const scheme = match[1]!.toLowerCase();
   const web = BROWSER_WRAPPERS.get(scheme);
   if (web === undefined) return undefined;
-  const inner = web === null ? cleaned(text.slice(match[0].length)) : `${web}:${text.slice(match[0].length)}`;
+  const inner = web === null ? stripAsUrlParser(text.slice(match[0].length)) : `${web}:${text.slice(match[0].length)}`;
   return /^https?:/i.test(inner) && webUrl(inner) !== undefined ? inner : undefined;
 }
 
@@ -198,19 +194,19 @@ export function intentWebUrls(link: string): string[] {
  */
 export function intentWebPages(link: string): { urls: string[]; primary: number } {
   if (!link.includes('#')) return { urls: [], primary: 0 }; // the extras are in the fragment
-  const text = cleaned(link);
+  const text = stripAsUrlParser(link);
   if (!/^intent:/i.test(text)) return { urls: [], primary: 0 };
   const intent = androidIntent(text);
   const urls: string[] = [];
   const add = (url: URL | undefined) => {
     if (url !== undefined && urls.length < MAX_INTENT_WEB_URLS && !urls.includes(url.href)) urls.push(url.href);
   };
-  if (intent?.fallback !== undefined) add(webUrl(cleaned(intent.fallback)));
+  if (intent?.fallback !== undefined) add(webUrl(stripAsUrlParser(intent.fallback)));
   if (intent !== undefined) add(dataUrl(text, intent));
   const primary = urls.length;
   for (const value of everyFallback(text)) {
     if (urls.length >= MAX_INTENT_WEB_URLS) break;
-    add(webUrl(cleaned(value)));
+    add(webUrl(stripAsUrlParser(value)));
   }
   return { urls, primary };
 }

@@ -1,6 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { ScanError } from '../errors.js';
 import { unwrapBrowserLink } from './browser-links.js';
+import { stripAsUrlParser } from './url-parser-strip.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-literal.js';
 import { byteStringToBuffer, escapeUnsafeBytes, hexValue, toByteString, unescapeRepeatedly } from './percent-escapes.js';
 
@@ -217,8 +218,7 @@ export function canonicalize(input: string | Uint8Array, options?: CanonicalizeO
   if (opened !== undefined) return { ...canonicalize(typeof input === 'string' ? opened : Buffer.from(opened, 'latin1'), options), input: inputText };
   let url = typeof input === 'string' ? toByteString(input) : inputText;
 
-  url = url.replace(/[\t\r\n]/g, '');
-  url = url.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
+  url = stripAsUrlParser(url);
   if (url === '') throw invalid('the URL is empty');
   const fragment = url.indexOf('#');
   if (fragment >= 0) url = url.slice(0, fragment);
@@ -261,9 +261,7 @@ export function canonicalize(input: string | Uint8Array, options?: CanonicalizeO
  * http, and `localhost:8080/x` is a host and port, not a scheme.
  */
 export function parseLikeBrowser(text: string, scheme: string): URL | null {
-  // What the URL parser strips: tab and newlines anywhere, C0 controls and spaces at either end
-  // (not trim()'s Unicode spaces, which it keeps; and a leading \x01 must not hide the scheme).
-  const cleaned = text.replace(/[\t\r\n]/g, '').replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
+  const cleaned = stripAsUrlParser(text);
   try {
     const url = new URL(cleaned.toLowerCase().startsWith(`${scheme}:`) ? cleaned : `http://${cleaned}`);
     url.hash = '';
