@@ -107,20 +107,22 @@ describe('a failed job its options remove from the failed set (added raw)', () =
     failing.on('failed', (job) => void (job && failed.push(job)));
     try {
       const data = (contentId: string) => ({ contentId, surface: 'send', items: [`https://${contentId}.example/`] });
-      await links.add('scan', data('removed-1'), { jobId: 'removed-1', attempts: 1, removeOnFail: true });
-      await links.add('scan', data('trimmed-2'), { jobId: 'trimmed-2', attempts: 1, removeOnFail: 1 });
-      await links.add('scan', data('kept-3'), { jobId: 'kept-3', attempts: 1, removeOnFail: 1 });
+      await links.add('scan', data('f1-removed'), { jobId: 'f1-removed', attempts: 1, removeOnFail: true });
+      await links.add('scan', data('f2-trimmed'), { jobId: 'f2-trimmed', attempts: 1, removeOnFail: 1 });
+      await links.add('scan', data('f3-kept'), { jobId: 'f3-kept', attempts: 1, removeOnFail: 1 });
       void failing.run();
       expect(await waitUntil(async () => failed.length === 3, 10_000, 50)).toBe(true);
       await failing.close();
-      // removed-1 never entered the failed set; trimmed-2 left it when kept-3 failed.
-      expect(await links.getFailed()).toMatchObject([{ id: 'kept-3' }]);
-      expect(await redis.exists(links.toKey('removed-1'), links.toKey('trimmed-2'))).toBe(0);
+      // f1-removed never entered the failed set; f2-trimmed left it when f3-kept failed. (Ids in
+      // the order they fail: two failures in one millisecond tie on score, and BullMQ's trim by
+      // count then keeps the member last in byte order.)
+      expect(await links.getFailed()).toMatchObject([{ id: 'f3-kept' }]);
+      expect(await redis.exists(links.toKey('f1-removed'), links.toKey('f2-trimmed'))).toBe(0);
       const give = (worker as unknown as { giveFailedJobVerdict: GiveFailedJobVerdict }).giveFailedJobVerdict.bind(worker);
       for (const job of failed) expect(await give('links', job, new Error(job.failedReason))).toBe(true);
-      expect((await verdictJobIds(prefix)).sort()).toEqual(['kept-3', 'removed-1', 'trimmed-2']);
-      expect(await redis.hget(links.toKey('kept-3'), FAILED_JOB_VERDICT_FIELD)).toBe(String(await redis.zscore(links.toKey('failed'), 'kept-3')));
-      expect(await redis.exists(links.toKey('removed-1'), links.toKey('trimmed-2'))).toBe(0); // no stub hashes
+      expect((await verdictJobIds(prefix)).sort()).toEqual(['f1-removed', 'f2-trimmed', 'f3-kept']);
+      expect(await redis.hget(links.toKey('f3-kept'), FAILED_JOB_VERDICT_FIELD)).toBe(String(await redis.zscore(links.toKey('failed'), 'f3-kept')));
+      expect(await redis.exists(links.toKey('f1-removed'), links.toKey('f2-trimmed'))).toBe(0); // no stub hashes
     } finally {
       await failing.close();
       await failingConnection.quit();
